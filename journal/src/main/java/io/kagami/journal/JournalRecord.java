@@ -1,0 +1,137 @@
+package io.kagami.journal;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.Objects;
+
+/**
+ * One change to a volume, as stored in the journal and shipped over the WAN unchanged.
+ *
+ * <p>Encoded layout (big-endian), version 1:
+ *
+ * <pre>
+ * offset  size  field
+ * 0       1     version (1)
+ * 1       1     kind    (1 = WRITE, 2 = TRIM, 3 = WRITE_ZEROES)
+ * 2       1     codec   (0 = none, 1 = LZ4 block)
+ * 3       1     reserved (0)
+ * 4       8     volume byte offset
+ * 12      4     logical length in bytes (uncompressed)
+ * 16      n     payload: WRITE only; the data, LZ4-compressed when codec = 1
+ * </pre>
+ *
+ * <p>The encoded form is what RocksDB stores under the entry's sequence number and what the WAN
+ * transport carries, so a write is compressed once when it enters the journal and never re-encoded.
+ */
+public record JournalRecord(Kind kind, long offset, int length, Codec codec, byte[] payload) {
+
+  public static final int VERSION = 1;
+  public static final int HEADER_BYTES = 16;
+
+  public enum Kind {
+    WRITE(1),
+    TRIM(2),
+    WRITE_ZEROES(3);
+
+    final int code;
+
+    Kind(int code) {
+      this.code = code;
+    }
+
+    static Kind of(int code) {
+      for (Kind k : values()) {
+        if (k.code == code) {
+          return k;
+        }
+      }
+      throw new MalformedRecordException("unknown record kind " + code);
+    }
+  }
+
+  public enum Codec {
+    NONE(0),
+    LZ4(1);
+
+    final int code;
+
+    Codec(int code) {
+      this.code = code;
+    }
+
+    static Codec of(int code) {
+      for (Codec c : values()) {
+        if (c.code == code) {
+          return c;
+        }
+      }
+      throw new MalformedRecordException("unknown record codec " + code);
+    }
+  }
+
+  public JournalRecord {
+    Objects.requireNonNull(kind, "kind");
+    Objects.requireNonNull(codec, "codec");
+    Objects.requireNonNull(payload, "payload");
+    if (offset < 0 || length < 0) {
+      throw new IllegalArgumentException("negative offset or length");
+    }
+    if (kind != Kind.WRITE && payload.length != 0) {
+      throw new IllegalArgumentException(kind + " carries no payload");
+    }
+  }
+
+  public static JournalRecord trim(long offset, int length) {
+    return new JournalRecord(Kind.TRIM, offset, length, Codec.NONE, new byte[0]);
+  }
+
+  public static JournalRecord writeZeroes(long offset, int length) {
+    return new JournalRecord(Kind.WRITE_ZEROES, offset, length, Codec.NONE, new byte[0]);
+  }
+
+  /** Encodes this record into the journal/WAN byte layout. */
+  public byte[] encode() {
+    byte[] out = new byte[HEADER_BYTES + payload.length];
+    ByteBuffer b = ByteBuffer.wrap(out).order(ByteOrder.BIG_ENDIAN);
+    b.put((byte) VERSION).put((byte) kind.code).put((byte) codec.code).put((byte) 0);
+    b.putLong(offset).putInt(length).put(payload);
+    return out;
+  }
+
+  /**
+   * Decodes a record; rejects anything that is not a well-formed version-1 record with a {@link
+   * MalformedRecordException}, never an index error.
+   */
+  public static JournalRecord decode(byte[] encoded) {
+    if (encoded.length < HEADER_BYTES) {
+      throw new MalformedRecordException("record of " + encoded.length + " bytes is shorter than its header");
+    }
+    ByteBuffer b = ByteBuffer.wrap(encoded).order(ByteOrder.BIG_ENDIAN);
+    int version = b.get() & 0xff;
+    if (version != VERSION) {
+      throw new MalformedRecordException("record version " + version + " is not supported (expected " + VERSION + ")");
+    }
+    Kind kind = Kind.of(b.get() & 0xff);
+    Codec codec = Codec.of(b.get() & 0xff);
+    b.get();
+    long offset = b.getLong();
+    int length = b.getInt();
+    if (offset < 0 || length < 0) {
+      throw new MalformedRecordException("record has negative offset or length");
+    }
+    byte[] payload = new byte[encoded.length - HEADER_BYTES];
+    b.get(payload);
+    if (kind != Kind.WRITE && payload.length != 0) {
+      throw new MalformedRecordException(kind + " record carries a payload");
+    }
+    if (kind == Kind.WRITE && codec == Codec.NONE && payload.length != length) {
+      throw new MalformedRecordException("uncompressed WRITE payload is " + payload.length + " bytes, header says " + length);
+    }
+    return new JournalRecord(kind, offset, length, codec, payload);
+  }
+
+  /** The record's end offset on the volume (exclusive). */
+  public long end() {
+    return offset + length;
+  }
+}

@@ -1,0 +1,31 @@
+package io.kagami.wan.ship;
+
+import io.kagami.journal.JournalEntry;
+import java.util.List;
+
+/**
+ * The primary's journal of one volume, as the shipper sees it. Implementations may block on disk
+ * in {@link #read}; the shipper calls it from its own thread, never an event loop.
+ */
+public interface ShipSource {
+
+  String volume();
+
+  long sizeBytes();
+
+  /** Highest sequence number journaled so far (0 when empty). */
+  long lastSeq();
+
+  /**
+   * Entries with {@code seq >= fromSeq}, in sequence order and without gaps, up to about {@code
+   * maxBytes} of {@link JournalEntry#wireBytes()} (at least one entry when any exists). Returns an
+   * empty list when nothing at or past {@code fromSeq} is journaled yet.
+   */
+  List<JournalEntry> read(long fromSeq, int maxBytes);
+
+  /** The standby reports everything up to {@code seq} durable in its journal. */
+  void peerDurable(long seq);
+
+  /** Registers a callback run (on the appending thread) whenever new entries are journaled. */
+  void onAppend(Runnable wakeup);
+}
