@@ -1,0 +1,188 @@
+package io.kagami.journal;
+
+import java.lang.System.Logger.Level;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import org.rocksdb.RocksDB;
+import org.rocksdb.RocksDBException;
+import org.rocksdb.WriteBatch;
+import org.rocksdb.WriteOptions;
+
+/**
+ * The journal's single writer thread (BookKeeper's force-write pattern): appends queue up while the
+ * previous commit runs, then go to RocksDB as one {@link WriteBatch}; the WAL is synced once for
+ * the whole group when any member asked for durability (NBD FUA/FLUSH, standby receive).
+ *
+ * <p>Ordering guarantee: operations are committed, their {@link AfterCommit} hooks run and their
+ * futures complete in exactly the order they were queued. Callers queue under the lock that
+ * assigns sequence numbers, so queue order is sequence order within every stream.
+ *
+ * <p>Fail-closed: after a failed RocksDB write every queued and later operation fails; nothing
+ * that might not be in the journal is ever acknowledged.
+ */
+final class GroupCommitter implements AutoCloseable {
+  private static final System.Logger LOG = System.getLogger(GroupCommitter.class.getName());
+
+  record Op(JournalStream stream, long seq, byte[] value, boolean sync, AfterCommit after, CompletableFuture<Long> done) {}
+
+  private final RocksDB db;
+  private final int maxGroup;
+  private final ReentrantLock lock = new ReentrantLock();
+  private final Condition notEmpty = lock.newCondition();
+  private final ArrayDeque<Op> queue = new ArrayDeque<>();
+  private final WriteOptions noSync = new WriteOptions().setSync(false);
+  private final WriteOptions sync = new WriteOptions().setSync(true);
+  private final Thread thread;
+  private boolean closing;
+  private volatile JournalException failure;
+
+  GroupCommitter(RocksDB db, int maxGroup) {
+    this.db = db;
+    this.maxGroup = maxGroup;
+    this.thread = Thread.ofPlatform().name("kagami-journal").daemon(true).unstarted(this::run);
+  }
+
+  void start() {
+    thread.start();
+  }
+
+  ReentrantLock lock() {
+    return lock;
+  }
+
+  /** Queues {@code op}; the caller holds {@link #lock()}. */
+  void enqueueLocked(Op op) {
+    JournalException f = failure;
+    if (f != null) {
+      op.done.completeExceptionally(f);
+      return;
+    }
+    if (closing) {
+      op.done.completeExceptionally(new JournalException("journal is closing"));
+      return;
+    }
+    queue.add(op);
+    notEmpty.signal();
+  }
+
+  JournalException failure() {
+    return failure;
+  }
+
+  private void run() {
+    List<Op> group = new ArrayList<>();
+    while (true) {
+      lock.lock();
+      try {
+        while (queue.isEmpty() && !closing) {
+          notEmpty.awaitUninterruptibly();
+        }
+        if (queue.isEmpty()) {
+          return;
+        }
+        while (!queue.isEmpty() && group.size() < maxGroup) {
+          group.add(queue.poll());
+        }
+      } finally {
+        lock.unlock();
+      }
+      commit(group);
+      group.clear();
+    }
+  }
+
+  private void commit(List<Op> group) {
+    boolean wantSync = false;
+    Set<JournalStream> touched = new LinkedHashSet<>();
+    try (WriteBatch batch = new WriteBatch()) {
+      for (Op op : group) {
+        wantSync |= op.sync;
+        if (op.value != null) {
+          batch.put(op.stream.family(), Keys.encode(op.seq), op.value);
+        }
+      }
+      if (failure != null) {
+        throw failure;
+      }
+      if (batch.count() > 0) {
+        db.write(wantSync ? sync : noSync, batch);
+      } else if (wantSync) {
+        db.flushWal(true);
+      }
+    } catch (RocksDBException | RuntimeException e) {
+      JournalException f =
+          e instanceof JournalException je
+              ? je
+              : new JournalException("journal write failed: " + e.getMessage(), e, Journal.isNoSpace(e));
+      if (failure == null) {
+        failure = f;
+        LOG.log(Level.ERROR, "journal write failed; refusing all further appends: {0}", f.getMessage());
+      }
+      for (Op op : group) {
+        op.done.completeExceptionally(f);
+      }
+      failQueued(f);
+      return;
+    }
+    for (Op op : group) {
+      if (op.value != null) {
+        op.stream.committed(op.seq, op.value.length);
+        touched.add(op.stream);
+      }
+    }
+    for (JournalStream s : touched) {
+      s.groupCommitted();
+    }
+    for (Op op : group) {
+      if (op.after != null) {
+        try {
+          op.after.committed(op.seq);
+        } catch (RuntimeException e) {
+          LOG.log(Level.ERROR, "after-commit action of seq " + op.seq + " failed", e);
+          op.done.completeExceptionally(e);
+          continue;
+        }
+      }
+      op.done.complete(op.seq);
+    }
+  }
+
+  private void failQueued(JournalException f) {
+    List<Op> rest;
+    lock.lock();
+    try {
+      rest = new ArrayList<>(queue);
+      queue.clear();
+    } finally {
+      lock.unlock();
+    }
+    for (Op op : rest) {
+      op.done.completeExceptionally(f);
+    }
+  }
+
+  /** Commits what is queued, then stops the thread. */
+  @Override
+  public void close() {
+    lock.lock();
+    try {
+      closing = true;
+      notEmpty.signal();
+    } finally {
+      lock.unlock();
+    }
+    try {
+      thread.join();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    noSync.close();
+    sync.close();
+  }
+}

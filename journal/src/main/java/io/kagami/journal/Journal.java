@@ -1,0 +1,201 @@
+package io.kagami.journal;
+
+import java.io.IOException;
+import java.lang.System.Logger.Level;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.rocksdb.ColumnFamilyDescriptor;
+import org.rocksdb.ColumnFamilyHandle;
+import org.rocksdb.ColumnFamilyOptions;
+import org.rocksdb.CompressionType;
+import org.rocksdb.DBOptions;
+import org.rocksdb.Options;
+import org.rocksdb.RocksDB;
+import org.rocksdb.RocksDBException;
+import org.rocksdb.WriteOptions;
+
+/**
+ * A site's journal: one RocksDB database holding an ordered history (a {@link JournalStream}) per
+ * volume, plus small per-volume metadata. All streams share one write-ahead log, so a single group
+ * commit (one WAL sync) makes the writes of every volume durable at once.
+ *
+ * <p>Layout: column family {@code v:<volume>} maps an 8-byte big-endian sequence number to an
+ * encoded {@link JournalRecord}; RocksDB's bytewise order is therefore history order, and trimming
+ * is a range delete. The default column family maps {@code <volume>\0<key>} to an 8-byte value.
+ *
+ * <p>Thread-safety: all methods are safe from any thread. Appends are committed by one writer
+ * thread ({@code kagami-journal}), see {@link GroupCommitter}.
+ */
+public final class Journal implements AutoCloseable {
+  private static final System.Logger LOG = System.getLogger(Journal.class.getName());
+  private static final String STREAM_PREFIX = "v:";
+
+  static {
+    RocksDB.loadLibrary();
+  }
+
+  private final JournalConfig config;
+  private final InstantSource clock;
+  private final DBOptions dbOptions;
+  private final ColumnFamilyOptions cfOptions;
+  private final RocksDB db;
+  private final ColumnFamilyHandle metaFamily;
+  private final Map<String, JournalStream> streams = new HashMap<>();
+  private final List<ColumnFamilyHandle> handles = new ArrayList<>();
+  private final Map<String, ColumnFamilyHandle> existing = new HashMap<>();
+  private final GroupCommitter committer;
+  private final WriteOptions syncWrite = new WriteOptions().setSync(true);
+  private boolean closed;
+
+  private Journal(JournalConfig config, InstantSource clock) throws RocksDBException, IOException {
+    this.config = config;
+    this.clock = clock;
+    Files.createDirectories(config.directory());
+    this.dbOptions =
+        new DBOptions()
+            .setCreateIfMissing(true)
+            .setCreateMissingColumnFamilies(true)
+            // Old WAL files pin memtables of trimmed streams; bound them so a quiet volume does not
+            // keep gigabytes of log alive.
+            .setMaxTotalWalSize(512L << 20)
+            .setKeepLogFileNum(4);
+    this.cfOptions =
+        new ColumnFamilyOptions()
+            .setWriteBufferSize(config.writeBufferBytes())
+            .setMaxWriteBufferNumber(4)
+            // Payloads are LZ4-compressed on entry already.
+            .setCompressionType(CompressionType.NO_COMPRESSION);
+    String path = config.directory().toString();
+    List<byte[]> names;
+    try (Options probe = new Options()) {
+      names = RocksDB.listColumnFamilies(probe, path);
+    }
+    List<ColumnFamilyDescriptor> descriptors = new ArrayList<>();
+    descriptors.add(new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY, cfOptions));
+    for (byte[] name : names) {
+      if (!java.util.Arrays.equals(name, RocksDB.DEFAULT_COLUMN_FAMILY)) {
+        descriptors.add(new ColumnFamilyDescriptor(name, cfOptions));
+      }
+    }
+    this.db = RocksDB.open(dbOptions, path, descriptors, handles);
+    this.metaFamily = handles.get(0);
+    for (int i = 1; i < descriptors.size(); i++) {
+      existing.put(new String(descriptors.get(i).getName(), StandardCharsets.UTF_8), handles.get(i));
+    }
+    this.committer = new GroupCommitter(db, config.maxGroupEntries());
+  }
+
+  /** Opens (creating if needed) the journal in {@code config.directory()} and starts its writer. */
+  public static Journal open(JournalConfig config, InstantSource clock) {
+    try {
+      Journal journal = new Journal(config, clock);
+      journal.committer.start();
+      return journal;
+    } catch (RocksDBException | IOException e) {
+      throw new JournalException("cannot open journal in " + config.directory() + ": " + e.getMessage(), e, isNoSpace(e));
+    }
+  }
+
+  public JournalConfig config() {
+    return config;
+  }
+
+  /** The history of {@code volume}, created empty on first use. */
+  public synchronized JournalStream stream(String volume) {
+    ensureOpen();
+    JournalStream stream = streams.get(volume);
+    if (stream != null) {
+      return stream;
+    }
+    String family = STREAM_PREFIX + volume;
+    ColumnFamilyHandle handle = existing.get(family);
+    try {
+      if (handle == null) {
+        handle = db.createColumnFamily(new ColumnFamilyDescriptor(family.getBytes(StandardCharsets.UTF_8), cfOptions));
+        handles.add(handle);
+        existing.put(family, handle);
+      }
+      stream = new JournalStream(volume, this, db, handle, committer, clock);
+    } catch (RocksDBException e) {
+      throw new JournalException("cannot open journal stream of volume " + volume + ": " + e.getMessage(), e, isNoSpace(e));
+    }
+    streams.put(volume, stream);
+    LOG.log(Level.DEBUG, "journal stream {0}: seq {1}..{2}", volume, stream.firstSeq(), stream.lastSeq());
+    return stream;
+  }
+
+  /** Names of the volumes that have a stream in this journal (opened or not). */
+  public synchronized List<String> volumes() {
+    List<String> out = new ArrayList<>();
+    for (String family : existing.keySet()) {
+      out.add(family.substring(STREAM_PREFIX.length()));
+    }
+    out.sort(null);
+    return out;
+  }
+
+  long meta(String volume, String key, long absent) {
+    try {
+      byte[] v = db.get(metaFamily, metaKey(volume, key));
+      return v == null ? absent : Keys.decode(v);
+    } catch (RocksDBException e) {
+      throw new JournalException("cannot read journal metadata " + volume + "/" + key + ": " + e.getMessage(), e, false);
+    }
+  }
+
+  void putMeta(String volume, String key, long value) {
+    try {
+      db.put(metaFamily, syncWrite, metaKey(volume, key), Keys.encode(value));
+    } catch (RocksDBException e) {
+      throw new JournalException("cannot persist journal metadata " + volume + "/" + key + ": " + e.getMessage(), e, isNoSpace(e));
+    }
+  }
+
+  private static byte[] metaKey(String volume, String key) {
+    return (volume + '\0' + key).getBytes(StandardCharsets.UTF_8);
+  }
+
+  static boolean isNoSpace(Exception e) {
+    if (e instanceof RocksDBException r && r.getStatus() != null && r.getStatus().getState() != null) {
+      String state = r.getStatus().getState().toLowerCase(java.util.Locale.ROOT);
+      if (state.contains("no space")) {
+        return true;
+      }
+    }
+    String m = e.getMessage();
+    return m != null && m.toLowerCase(java.util.Locale.ROOT).contains("no space");
+  }
+
+  private void ensureOpen() {
+    if (closed) {
+      throw new JournalException("journal " + config.directory() + " is closed");
+    }
+  }
+
+  /** Stops the writer after it committed what was queued, then closes RocksDB. Idempotent. */
+  @Override
+  public synchronized void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    committer.close();
+    try {
+      db.syncWal();
+    } catch (RocksDBException e) {
+      LOG.log(Level.WARNING, "journal WAL sync at close failed: {0}", e.getMessage());
+    }
+    for (int i = handles.size() - 1; i >= 0; i--) {
+      handles.get(i).close();
+    }
+    db.close();
+    syncWrite.close();
+    cfOptions.close();
+    dbOptions.close();
+  }
+}

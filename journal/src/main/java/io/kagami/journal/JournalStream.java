@@ -1,0 +1,324 @@
+package io.kagami.journal;
+
+import java.time.InstantSource;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.rocksdb.ColumnFamilyHandle;
+import org.rocksdb.ReadOptions;
+import org.rocksdb.RocksDB;
+import org.rocksdb.RocksDBException;
+import org.rocksdb.RocksIterator;
+import org.rocksdb.Slice;
+
+/**
+ * One volume's ordered history in the journal.
+ *
+ * <p>Guarantees: sequence numbers are assigned without gaps in the order {@link #append} is called;
+ * an entry is visible to {@link #read} only once committed; {@link #lastSeq()} never goes back,
+ * even after every entry has been trimmed (the trim point is persisted).
+ */
+public final class JournalStream {
+  private static final String META_TRIMMED = "trimmedThrough";
+
+  private final String volume;
+  private final Journal journal;
+  private final RocksDB db;
+  private final ColumnFamilyHandle family;
+  private final GroupCommitter committer;
+  private final InstantSource clock;
+  private final List<Runnable> commitListeners = new CopyOnWriteArrayList<>();
+  private final Ledger ledger = new Ledger();
+
+  /** Next sequence number to assign; guarded by the committer's lock. */
+  private long nextSeq;
+
+  private volatile long lastSeq;
+  private volatile long firstSeq;
+
+  JournalStream(String volume, Journal journal, RocksDB db, ColumnFamilyHandle family, GroupCommitter committer, InstantSource clock) {
+    this.volume = volume;
+    this.journal = journal;
+    this.db = db;
+    this.family = family;
+    this.committer = committer;
+    this.clock = clock;
+    long trimmed = journal.meta(volume, META_TRIMMED, 0);
+    long first = 0;
+    long last = 0;
+    long bytes = 0;
+    try (RocksIterator it = db.newIterator(family)) {
+      it.seekToFirst();
+      if (it.isValid()) {
+        first = Keys.decode(it.key());
+        for (; it.isValid(); it.next()) {
+          last = Keys.decode(it.key());
+          bytes += it.value().length;
+        }
+      }
+    }
+    this.lastSeq = Math.max(last, trimmed);
+    this.firstSeq = first == 0 ? lastSeq + 1 : first;
+    this.nextSeq = lastSeq + 1;
+    ledger.reset(firstSeq - 1, lastSeq, bytes, clock.millis());
+  }
+
+  public String volume() {
+    return volume;
+  }
+
+  ColumnFamilyHandle family() {
+    return family;
+  }
+
+  /** Highest committed sequence number, 0 for a stream that never had an entry. */
+  public long lastSeq() {
+    return lastSeq;
+  }
+
+  /** Lowest retained sequence number; {@code lastSeq() + 1} when nothing is retained. */
+  public long firstSeq() {
+    return firstSeq;
+  }
+
+  /**
+   * Appends {@code record} under the next sequence number. {@code after} runs on the journal
+   * thread once the record is committed, in sequence order, before the future completes: the
+   * primary uses it to write the local volume in exactly the journal's order. With {@code sync}
+   * the future completes only after the WAL is synced (FUA).
+   */
+  public CompletableFuture<Long> append(JournalRecord record, boolean sync, AfterCommit after) {
+    byte[] value = record.encode();
+    CompletableFuture<Long> done = new CompletableFuture<>();
+    committer.lock().lock();
+    try {
+      committer.enqueueLocked(new GroupCommitter.Op(this, nextSeq, value, sync, after, done));
+      if (!done.isDone()) {
+        nextSeq++;
+      }
+    } finally {
+      committer.lock().unlock();
+    }
+    return done;
+  }
+
+  /**
+   * Stores entries received from the primary under their own sequence numbers, durably. Entries at
+   * or below what this stream already holds are skipped (a resumed stream may repeat some); a gap
+   * fails. Completes with the stream's last sequence number.
+   */
+  public CompletableFuture<Long> appendReplicated(List<JournalEntry> entries) {
+    CompletableFuture<Long> last = null;
+    committer.lock().lock();
+    try {
+      for (JournalEntry e : entries) {
+        if (e.seq() < nextSeq) {
+          continue;
+        }
+        if (e.seq() != nextSeq) {
+          return CompletableFuture.failedFuture(
+              new JournalException("volume " + volume + ": received seq " + e.seq() + " but expected " + nextSeq + " (history has a gap)"));
+        }
+        last = new CompletableFuture<>();
+        committer.enqueueLocked(new GroupCommitter.Op(this, e.seq(), e.encoded(), true, null, last));
+        if (last.isCompletedExceptionally()) {
+          return last;
+        }
+        nextSeq++;
+      }
+      if (last == null) {
+        // Everything was a duplicate: it is durable once whatever is queued before it is.
+        last = new CompletableFuture<>();
+        committer.enqueueLocked(new GroupCommitter.Op(this, 0, null, true, null, last));
+        return last.thenApply(ignored -> lastSeq);
+      }
+    } finally {
+      committer.lock().unlock();
+    }
+    return last;
+  }
+
+  /** Completes once everything appended before this call is durable (NBD FLUSH). */
+  public CompletableFuture<Long> sync() {
+    CompletableFuture<Long> done = new CompletableFuture<>();
+    committer.lock().lock();
+    try {
+      committer.enqueueLocked(new GroupCommitter.Op(this, 0, null, true, null, done));
+    } finally {
+      committer.lock().unlock();
+    }
+    return done.thenApply(ignored -> lastSeq);
+  }
+
+  /**
+   * Committed entries from {@code fromSeq} on, in order, up to about {@code maxBytes} (at least one
+   * entry when there is one). Fails when {@code fromSeq} has been trimmed already.
+   */
+  public List<JournalEntry> read(long fromSeq, int maxBytes) {
+    long last = lastSeq;
+    List<JournalEntry> out = new ArrayList<>();
+    if (fromSeq > last) {
+      return out;
+    }
+    if (fromSeq < firstSeq) {
+      throw new JournalException("volume " + volume + ": seq " + fromSeq + " is no longer in the journal (oldest retained is " + firstSeq + ")");
+    }
+    long bytes = 0;
+    long expect = fromSeq;
+    try (Slice upper = new Slice(Keys.encode(last + 1));
+        ReadOptions ro = new ReadOptions().setIterateUpperBound(upper);
+        RocksIterator it = db.newIterator(family, ro)) {
+      for (it.seek(Keys.encode(fromSeq)); it.isValid(); it.next()) {
+        long seq = Keys.decode(it.key());
+        if (seq != expect) {
+          throw new JournalException("volume " + volume + ": journal has a gap at seq " + expect + " (found " + seq + ")");
+        }
+        byte[] v = it.value();
+        out.add(new JournalEntry(seq, v));
+        bytes += v.length + 12L;
+        expect++;
+        if (bytes >= maxBytes) {
+          break;
+        }
+      }
+      try {
+        it.status();
+      } catch (RocksDBException e) {
+        throw new JournalException("volume " + volume + ": journal read failed: " + e.getMessage(), e, false);
+      }
+    }
+    return out;
+  }
+
+  /** Drops history through {@code seq} (inclusive); the caller guarantees nobody needs it. */
+  public void trimThrough(long seq) {
+    long upTo = Math.min(seq, lastSeq);
+    if (upTo < firstSeq) {
+      return;
+    }
+    journal.putMeta(volume, META_TRIMMED, upTo);
+    try {
+      db.deleteRange(family, Keys.encode(firstSeq), Keys.encode(upTo + 1));
+    } catch (RocksDBException e) {
+      throw new JournalException("volume " + volume + ": trimming history failed: " + e.getMessage(), e, Journal.isNoSpace(e));
+    }
+    firstSeq = upTo + 1;
+    ledger.forget(upTo);
+  }
+
+  /** A durable per-volume counter (applied sequence, peer acknowledgement...). */
+  public long meta(String key, long absent) {
+    return journal.meta(volume, key, absent);
+  }
+
+  public void putMeta(String key, long value) {
+    journal.putMeta(volume, key, value);
+  }
+
+  /** Runs {@code listener} on the journal thread after each group commit that added entries here. */
+  public void onCommit(Runnable listener) {
+    commitListeners.add(listener);
+  }
+
+  /** Journaled bytes (encoded records) after {@code seq}: the lag behind a reader at {@code seq}. */
+  public long bytesAfter(long seq) {
+    return ledger.bytesAfter(seq);
+  }
+
+  /** Wall-clock time of the oldest commit after {@code seq}, or -1 when nothing is after it. */
+  public long oldestMillisAfter(long seq) {
+    return ledger.oldestMillisAfter(seq);
+  }
+
+  /** Failure that made the journal refuse appends, or null. */
+  public JournalException failure() {
+    return committer.failure();
+  }
+
+  // Called on the journal thread, in order.
+  void committed(long seq, int bytes) {
+    ledger.add(seq, bytes);
+    lastSeq = seq;
+  }
+
+  void groupCommitted() {
+    ledger.mark(clock.millis());
+    for (Runnable r : commitListeners) {
+      r.run();
+    }
+  }
+
+  /**
+   * Byte and time accounting of the retained history at group-commit granularity: one point per
+   * commit, so lag is exact at commit boundaries and never under-reported between them.
+   */
+  private static final class Ledger {
+    private record Point(long seq, long cumulativeBytes, long millis) {}
+
+    private final ArrayDeque<Point> points = new ArrayDeque<>();
+    private Point base = new Point(0, 0, 0);
+    private long pendingSeq;
+    private long total;
+
+    synchronized void reset(long baseSeq, long last, long bytes, long now) {
+      points.clear();
+      base = new Point(baseSeq, 0, now);
+      total = bytes;
+      pendingSeq = last;
+      if (last > baseSeq) {
+        points.add(new Point(last, bytes, now));
+      }
+    }
+
+    synchronized void add(long seq, int bytes) {
+      total += bytes;
+      pendingSeq = seq;
+    }
+
+    synchronized void mark(long now) {
+      Point lastPoint = points.peekLast();
+      if (lastPoint == null || lastPoint.seq < pendingSeq) {
+        points.add(new Point(pendingSeq, total, now));
+      }
+    }
+
+    synchronized long bytesAfter(long seq) {
+      Point lastPoint = points.peekLast();
+      if (lastPoint == null || seq >= lastPoint.seq) {
+        return 0;
+      }
+      long cum = base.cumulativeBytes;
+      for (Point p : points) {
+        if (p.seq > seq) {
+          break;
+        }
+        cum = p.cumulativeBytes;
+      }
+      return lastPoint.cumulativeBytes - cum;
+    }
+
+    synchronized long oldestMillisAfter(long seq) {
+      for (Point p : points) {
+        if (p.seq > seq) {
+          return p.millis;
+        }
+      }
+      return -1;
+    }
+
+    synchronized void forget(long seq) {
+      Iterator<Point> it = points.iterator();
+      while (it.hasNext()) {
+        Point p = it.next();
+        if (p.seq > seq) {
+          break;
+        }
+        base = p;
+        it.remove();
+      }
+    }
+  }
+}

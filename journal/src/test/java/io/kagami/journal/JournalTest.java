@@ -1,0 +1,164 @@
+package io.kagami.journal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class JournalTest {
+  @TempDir Path dir;
+
+  private static JournalRecord write(long offset, int len, int fill) {
+    byte[] b = new byte[len];
+    java.util.Arrays.fill(b, (byte) fill);
+    return Compression.writeRecord(offset, ByteBuffer.wrap(b), true);
+  }
+
+  @Test
+  void appendsGetGaplessSequenceNumbersAndReadBackInOrder() throws Exception {
+    try (Journal j = Journal.open(JournalConfig.at(dir), InstantSource.system())) {
+      JournalStream s = j.stream("vol0");
+      List<CompletableFuture<Long>> fs = new ArrayList<>();
+      for (int i = 0; i < 100; i++) {
+        fs.add(s.append(write(i * 4096L, 4096, i), i % 10 == 0, null));
+      }
+      for (int i = 0; i < 100; i++) {
+        assertThat(fs.get(i).get(10, TimeUnit.SECONDS)).isEqualTo(i + 1L);
+      }
+      List<JournalEntry> read = s.read(1, Integer.MAX_VALUE);
+      assertThat(read).hasSize(100);
+      for (int i = 0; i < 100; i++) {
+        JournalRecord r = read.get(i).record();
+        assertThat(read.get(i).seq()).isEqualTo(i + 1L);
+        assertThat(r.offset()).isEqualTo(i * 4096L);
+        assertThat(Compression.data(r)).containsOnly((byte) i);
+      }
+      assertThat(s.read(101, 1 << 20)).isEmpty();
+      assertThat(s.read(50, 1)).hasSize(1);
+    }
+  }
+
+  @Test
+  void afterCommitHooksRunInSequenceOrderAcrossConcurrentAppenders() throws Exception {
+    List<Long> order = Collections.synchronizedList(new ArrayList<>());
+    try (Journal j = Journal.open(JournalConfig.at(dir), InstantSource.system())) {
+      JournalStream s = j.stream("vol0");
+      List<Thread> threads = new ArrayList<>();
+      List<CompletableFuture<Long>> all = Collections.synchronizedList(new ArrayList<>());
+      for (int t = 0; t < 4; t++) {
+        threads.add(
+            Thread.ofPlatform()
+                .start(
+                    () -> {
+                      for (int i = 0; i < 500; i++) {
+                        all.add(s.append(write(i, 512, i), false, order::add));
+                      }
+                    }));
+      }
+      for (Thread t : threads) {
+        t.join();
+      }
+      CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).get(30, TimeUnit.SECONDS);
+      assertThat(order).hasSize(2000);
+      for (int i = 0; i < 2000; i++) {
+        assertThat(order.get(i)).as("hook #%d", i).isEqualTo(i + 1L);
+      }
+      assertThat(s.lastSeq()).isEqualTo(2000);
+    }
+  }
+
+  @Test
+  void lastSeqSurvivesTrimOfEverythingAndReopen() throws Exception {
+    try (Journal j = Journal.open(JournalConfig.at(dir), InstantSource.system())) {
+      JournalStream s = j.stream("vol0");
+      for (int i = 0; i < 10; i++) {
+        s.append(write(0, 4096, i), false, null);
+      }
+      s.sync().get(10, TimeUnit.SECONDS);
+      s.trimThrough(10);
+      assertThat(s.firstSeq()).isEqualTo(11);
+      assertThatThrownBy(() -> s.read(5, 100)).isInstanceOf(JournalException.class).hasMessageContaining("no longer in the journal");
+    }
+    try (Journal j = Journal.open(JournalConfig.at(dir), InstantSource.system())) {
+      JournalStream s = j.stream("vol0");
+      assertThat(s.lastSeq()).isEqualTo(10);
+      assertThat(s.append(write(0, 4096, 1), true, null).get(10, TimeUnit.SECONDS)).isEqualTo(11);
+      assertThat(j.volumes()).containsExactly("vol0");
+    }
+  }
+
+  @Test
+  void replicatedAppendSkipsDuplicatesAndRefusesGaps() throws Exception {
+    try (Journal j = Journal.open(JournalConfig.at(dir), InstantSource.system())) {
+      JournalStream s = j.stream("vol0");
+      List<JournalEntry> first = new ArrayList<>();
+      for (long q = 1; q <= 5; q++) {
+        first.add(JournalEntry.of(q, write(q, 512, (int) q)));
+      }
+      assertThat(s.appendReplicated(first).get(10, TimeUnit.SECONDS)).isEqualTo(5);
+      List<JournalEntry> again = new ArrayList<>(first.subList(3, 5));
+      again.add(JournalEntry.of(6, write(6, 512, 6)));
+      assertThat(s.appendReplicated(again).get(10, TimeUnit.SECONDS)).isEqualTo(6);
+      assertThat(s.appendReplicated(first).get(10, TimeUnit.SECONDS)).isEqualTo(6);
+      CompletableFuture<Long> gap = s.appendReplicated(List.of(JournalEntry.of(9, write(9, 512, 9))));
+      assertThatThrownBy(gap::get).isInstanceOf(ExecutionException.class).hasMessageContaining("expected 7");
+      assertThat(s.read(1, Integer.MAX_VALUE)).extracting(JournalEntry::seq).containsExactly(1L, 2L, 3L, 4L, 5L, 6L);
+    }
+  }
+
+  @Test
+  void lagAccountingFollowsAcknowledgements() throws Exception {
+    try (Journal j = Journal.open(JournalConfig.at(dir), InstantSource.system())) {
+      JournalStream s = j.stream("vol0");
+      byte[] noise = new byte[4096];
+      new Random(1).nextBytes(noise);
+      long seq = 0;
+      for (int i = 0; i < 3; i++) {
+        seq = s.append(Compression.writeRecord(0, ByteBuffer.wrap(noise), true), false, null).get(10, TimeUnit.SECONDS);
+      }
+      long per = JournalRecord.HEADER_BYTES + 4096;
+      assertThat(s.bytesAfter(0)).isEqualTo(3 * per);
+      assertThat(s.bytesAfter(seq)).isZero();
+      assertThat(s.oldestMillisAfter(seq)).isEqualTo(-1);
+      assertThat(s.oldestMillisAfter(0)).isPositive();
+    }
+  }
+
+  @Test
+  void compressionPaysOnlyWhenItShrinks() {
+    byte[] zeros = new byte[65536];
+    JournalRecord z = Compression.writeRecord(0, ByteBuffer.wrap(zeros), true);
+    assertThat(z.codec()).isEqualTo(JournalRecord.Codec.LZ4);
+    assertThat(z.payload().length).isLessThan(1024);
+    assertThat(Compression.data(JournalRecord.decode(z.encode()))).isEqualTo(zeros);
+    byte[] noise = new byte[65536];
+    new Random(7).nextBytes(noise);
+    JournalRecord n = Compression.writeRecord(0, ByteBuffer.wrap(noise), true);
+    assertThat(n.codec()).isEqualTo(JournalRecord.Codec.NONE);
+    assertThat(Compression.data(n)).isEqualTo(noise);
+  }
+
+  @Test
+  void malformedRecordsAreRejectedWithAReason() {
+    assertThatThrownBy(() -> JournalRecord.decode(new byte[3])).isInstanceOf(MalformedRecordException.class).hasMessageContaining("shorter than its header");
+    byte[] bad = JournalRecord.trim(0, 4096).encode();
+    bad[0] = 9;
+    assertThatThrownBy(() -> JournalRecord.decode(bad)).hasMessageContaining("version 9");
+    byte[] kind = JournalRecord.trim(0, 4096).encode();
+    kind[1] = 42;
+    assertThatThrownBy(() -> JournalRecord.decode(kind)).hasMessageContaining("unknown record kind 42");
+    JournalRecord lz = new JournalRecord(JournalRecord.Kind.WRITE, 0, 4096, JournalRecord.Codec.LZ4, new byte[] {1, 2, 3});
+    assertThatThrownBy(() -> Compression.data(lz)).isInstanceOf(MalformedRecordException.class);
+  }
+}
