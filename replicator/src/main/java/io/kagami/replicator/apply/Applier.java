@@ -1,0 +1,193 @@
+package io.kagami.replicator.apply;
+
+import io.kagami.journal.JournalEntry;
+import io.kagami.journal.JournalStream;
+import io.kagami.replicator.volume.FileVolume;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.lang.System.Logger.Level;
+import java.time.Duration;
+import java.time.InstantSource;
+import java.util.List;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * Applies a volume's journal to its volume file strictly in sequence order, so the file always
+ * holds a prefix of the history: the standby's replica is crash-consistent at every moment.
+ *
+ * <p>{@link #doWork} applies one bounded batch and is what tests drive by hand; {@link #start}
+ * runs it on a thread ({@code kagami-apply-<volume>}) woken by journal commits. Periodically the
+ * file is synced and the applied sequence number persisted ({@value #META_APPLIED}); after a crash
+ * application restarts from there, replaying entries that may already be in the file (replaying a
+ * suffix in order is idempotent). History is trimmed only through the synced point.
+ */
+public final class Applier implements AutoCloseable {
+  private static final System.Logger LOG = System.getLogger(Applier.class.getName());
+  public static final String META_APPLIED = "appliedSeq";
+
+  private final String volume;
+  private final JournalStream stream;
+  private final FileVolume file;
+  private final InstantSource clock;
+  private final Duration checkpointInterval;
+  private final boolean trimAfterCheckpoint;
+  private final ReentrantLock lock = new ReentrantLock();
+  private final Condition work = lock.newCondition();
+  private Thread thread;
+  private boolean closing;
+  private boolean signalled;
+  private volatile long appliedSeq;
+  private volatile long checkpointSeq;
+  private volatile String failure;
+  private long lastCheckpointMillis;
+
+  public Applier(String volume, JournalStream stream, FileVolume file, InstantSource clock, Duration checkpointInterval, boolean trimAfterCheckpoint) {
+    this.volume = volume;
+    this.stream = stream;
+    this.file = file;
+    this.clock = clock;
+    this.checkpointInterval = checkpointInterval;
+    this.trimAfterCheckpoint = trimAfterCheckpoint;
+    this.checkpointSeq = stream.meta(META_APPLIED, 0);
+    this.appliedSeq = checkpointSeq;
+    this.lastCheckpointMillis = clock.millis();
+  }
+
+  /**
+   * Brings the volume file up to the journal's end (crash recovery of the primary's volume), syncs
+   * it and records the point. Returns how many entries were replayed.
+   */
+  public int catchUp() {
+    int total = 0;
+    int n;
+    while ((n = doWork(4096)) > 0) {
+      total += n;
+    }
+    checkpoint();
+    return total;
+  }
+
+  /** Applies up to {@code maxEntries} committed entries after {@link #appliedSeq()}. */
+  public int doWork(int maxEntries) {
+    long from = appliedSeq + 1;
+    if (from > stream.lastSeq()) {
+      maybeCheckpoint();
+      return 0;
+    }
+    List<JournalEntry> entries = stream.read(from, 8 << 20);
+    int n = 0;
+    for (JournalEntry e : entries) {
+      if (n == maxEntries) {
+        break;
+      }
+      try {
+        file.apply(e.record());
+      } catch (IOException ex) {
+        throw new UncheckedIOException("volume " + volume + ": applying seq " + e.seq() + " failed: " + ex.getMessage(), ex);
+      }
+      appliedSeq = e.seq();
+      n++;
+    }
+    maybeCheckpoint();
+    return n;
+  }
+
+  private void maybeCheckpoint() {
+    if (appliedSeq > checkpointSeq && clock.millis() - lastCheckpointMillis >= checkpointInterval.toMillis()) {
+      checkpoint();
+    }
+  }
+
+  /** Syncs the file, persists the applied point and trims history up to it. */
+  public void checkpoint() {
+    long seq = appliedSeq;
+    lastCheckpointMillis = clock.millis();
+    if (seq <= checkpointSeq) {
+      return;
+    }
+    try {
+      file.force();
+    } catch (IOException e) {
+      throw new UncheckedIOException("volume " + volume + ": syncing the volume file failed: " + e.getMessage(), e);
+    }
+    stream.putMeta(META_APPLIED, seq);
+    checkpointSeq = seq;
+    if (trimAfterCheckpoint) {
+      stream.trimThrough(seq);
+    }
+  }
+
+  public long appliedSeq() {
+    return appliedSeq;
+  }
+
+  public long checkpointSeq() {
+    return checkpointSeq;
+  }
+
+  /** Why application stopped, or null while it runs. */
+  public String failure() {
+    return failure;
+  }
+
+  /** Runs {@link #doWork} on its own thread, woken by journal commits and every checkpoint interval. */
+  public void start() {
+    stream.onCommit(this::signal);
+    thread = Thread.ofPlatform().name("kagami-apply-" + volume).daemon(true).start(this::run);
+  }
+
+  private void signal() {
+    lock.lock();
+    try {
+      signalled = true;
+      work.signal();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private void run() {
+    try {
+      while (true) {
+        lock.lock();
+        try {
+          if (!signalled && !closing && appliedSeq >= stream.lastSeq()) {
+            work.await(checkpointInterval.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+          }
+          if (closing) {
+            break;
+          }
+          signalled = false;
+        } finally {
+          lock.unlock();
+        }
+        doWork(1024);
+      }
+      checkpoint();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (RuntimeException e) {
+      failure = e.getMessage();
+      LOG.log(Level.ERROR, "volume " + volume + ": applier stopped; the replica stays at seq " + appliedSeq, e);
+    }
+  }
+
+  @Override
+  public void close() {
+    lock.lock();
+    try {
+      closing = true;
+      work.signal();
+    } finally {
+      lock.unlock();
+    }
+    if (thread != null) {
+      try {
+        thread.join();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+}

@@ -1,0 +1,215 @@
+package io.kagami.replicator.volume;
+
+import io.kagami.journal.Compression;
+import io.kagami.journal.JournalException;
+import io.kagami.journal.JournalRecord;
+import io.kagami.journal.JournalStream;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.Executor;
+
+/**
+ * The primary's read-write volume: every change is appended to the journal first and written to
+ * the local volume file on the journal thread right after its commit, in sequence order, before
+ * the client sees the acknowledgement.
+ *
+ * <p>Durability (async mode): a write is acknowledged once it is in the journal's WAL (it survives
+ * a crash of the Kagami process); with FUA, and for every write before a FLUSH, once the WAL is
+ * synced (it survives power loss). The volume file is made durable later by the {@link
+ * Checkpointer}; until then the journal is the durable copy and is replayed on restart.
+ */
+public final class PrimaryVolume implements BlockDevice {
+  /** Largest range one TRIM/WRITE_ZEROES journal record covers; longer requests are split. */
+  static final int MAX_RANGE_RECORD = 1 << 30;
+
+  private final String name;
+  private final FileVolume file;
+  private final JournalStream stream;
+  private final boolean compress;
+  private final Executor reads;
+  private volatile long appliedSeq;
+
+  public PrimaryVolume(String name, FileVolume file, JournalStream stream, boolean compress, Executor reads) {
+    this.name = name;
+    this.file = file;
+    this.stream = stream;
+    this.compress = compress;
+    this.reads = reads;
+    this.appliedSeq = stream.lastSeq();
+  }
+
+  @Override
+  public String name() {
+    return name;
+  }
+
+  @Override
+  public long sizeBytes() {
+    return file.size();
+  }
+
+  @Override
+  public boolean readOnly() {
+    return false;
+  }
+
+  public JournalStream stream() {
+    return stream;
+  }
+
+  public FileVolume file() {
+    return file;
+  }
+
+  /** Highest sequence number whose change is in the volume file (not necessarily synced). */
+  public long appliedSeq() {
+    return appliedSeq;
+  }
+
+  @Override
+  public CompletableFuture<ByteBuf> read(long offset, int length, ByteBufAllocator alloc) {
+    return readFile(file, offset, length, alloc, reads);
+  }
+
+  static CompletableFuture<ByteBuf> readFile(FileVolume file, long offset, int length, ByteBufAllocator alloc, Executor reads) {
+    if (!inRange(file, offset, length)) {
+      return CompletableFuture.failedFuture(outOfRange(file, offset, length));
+    }
+    return CompletableFuture.supplyAsync(
+        () -> {
+          ByteBuf buf = alloc.directBuffer(length, length);
+          try {
+            file.read(offset, buf.nioBuffer(0, length));
+            buf.writerIndex(length);
+            return buf;
+          } catch (IOException | RuntimeException e) {
+            buf.release();
+            throw new DeviceException(DeviceError.EIO, "read of " + length + " bytes at " + offset + " failed: " + e.getMessage(), e);
+          }
+        },
+        reads);
+  }
+
+  @Override
+  public CompletableFuture<Void> write(long offset, ByteBuf data, boolean fua) {
+    int length = data.readableBytes();
+    if (!inRange(file, offset, length)) {
+      data.release();
+      return CompletableFuture.failedFuture(new DeviceException(DeviceError.ENOSPC, outOfRange(file, offset, length).getMessage()));
+    }
+    ByteBuffer nio;
+    JournalRecord record;
+    try {
+      nio = data.nioBuffer();
+      record = Compression.writeRecord(offset, nio, compress);
+    } catch (RuntimeException e) {
+      data.release();
+      throw e;
+    }
+    return stream
+        .append(
+            record,
+            fua,
+            seq -> {
+              try {
+                file.write(offset, nio.duplicate());
+              } catch (IOException e) {
+                throw new UncheckedIOException(e);
+              } finally {
+                appliedSeq = seq;
+              }
+            })
+        .handle(
+            (seq, err) -> {
+              data.release();
+              if (err != null) {
+                throw deviceError("write", err);
+              }
+              return null;
+            });
+  }
+
+  @Override
+  public CompletableFuture<Void> writeZeroes(long offset, long length, boolean fua, boolean mayTrim) {
+    return zeroRange(offset, length, fua, JournalRecord::writeZeroes);
+  }
+
+  @Override
+  public CompletableFuture<Void> trim(long offset, long length, boolean fua) {
+    return zeroRange(offset, length, fua, JournalRecord::trim);
+  }
+
+  private interface RangeRecord {
+    JournalRecord of(long offset, int length);
+  }
+
+  private CompletableFuture<Void> zeroRange(long offset, long length, boolean fua, RangeRecord kind) {
+    if (length < 0 || offset < 0 || offset > file.size() || length > file.size() - offset) {
+      return CompletableFuture.failedFuture(new DeviceException(DeviceError.ENOSPC, "range " + offset + "+" + length + " is beyond the end of volume " + name));
+    }
+    CompletableFuture<Long> last = CompletableFuture.completedFuture(0L);
+    for (long pos = offset; pos < offset + length; pos += MAX_RANGE_RECORD) {
+      int n = (int) Math.min(MAX_RANGE_RECORD, offset + length - pos);
+      long at = pos;
+      last =
+          stream.append(
+              kind.of(at, n),
+              fua,
+              seq -> {
+                try {
+                  file.zero(at, n);
+                } catch (IOException e) {
+                  throw new UncheckedIOException(e);
+                } finally {
+                  appliedSeq = seq;
+                }
+              });
+    }
+    return last.handle(
+        (seq, err) -> {
+          if (err != null) {
+            throw deviceError("zeroing", err);
+          }
+          return null;
+        });
+  }
+
+  @Override
+  public CompletableFuture<Void> flush() {
+    return stream
+        .sync()
+        .handle(
+            (seq, err) -> {
+              if (err != null) {
+                throw deviceError("flush", err);
+              }
+              return null;
+            });
+  }
+
+  static boolean inRange(FileVolume file, long offset, long length) {
+    return offset >= 0 && length >= 0 && offset <= file.size() && length <= file.size() - offset;
+  }
+
+  static DeviceException outOfRange(FileVolume file, long offset, long length) {
+    return new DeviceException(DeviceError.EINVAL, "request " + offset + "+" + length + " is beyond the end of the volume (" + file.size() + " bytes)");
+  }
+
+  private DeviceException deviceError(String what, Throwable err) {
+    Throwable cause = err instanceof CompletionException && err.getCause() != null ? err.getCause() : err;
+    if (cause instanceof DeviceException d) {
+      return d;
+    }
+    if (cause instanceof JournalException j) {
+      return new DeviceException(j.noSpace() ? DeviceError.ENOSPC : DeviceError.EIO, "volume " + name + ": " + what + " not journaled: " + j.getMessage(), j);
+    }
+    String msg = cause.getMessage() == null ? cause.toString() : cause.getMessage();
+    boolean noSpace = msg.contains("No space left");
+    return new DeviceException(noSpace ? DeviceError.ENOSPC : DeviceError.EIO, "volume " + name + ": " + what + " failed: " + msg, cause);
+  }
+}
