@@ -1,0 +1,126 @@
+package io.kagami.site;
+
+import io.kagami.site.admin.LinkStatus;
+import io.kagami.site.config.Role;
+import io.kagami.site.config.SiteConfig;
+import io.kagami.site.link.JournalReceiveSink;
+import io.kagami.site.link.JournalShipSource;
+import io.kagami.wan.receive.LinkRefusedException;
+import io.kagami.wan.receive.Receiver;
+import io.kagami.wan.receive.ReceiverConfig;
+import io.kagami.wan.ship.LinkSnapshot;
+import io.kagami.wan.ship.ShipSource;
+import io.kagami.wan.ship.Shipper;
+import io.kagami.wan.ship.ShipperConfig;
+import io.kagami.wan.tls.SiteCredentials;
+import java.nio.file.Path;
+import java.security.cert.X509Certificate;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Supplier;
+
+/** The site's end of the WAN link: a shipper on a primary, a receiver on a standby. */
+public abstract sealed class SiteLink implements AutoCloseable permits SiteLink.Primary, SiteLink.Standby {
+
+  /** Generates the site's key pair if absent; returns its certificate file. */
+  public static Path ensureCredentials(Path tlsDir, String siteId) {
+    return SiteCredentials.loadOrCreate(tlsDir, siteId).certificateFile();
+  }
+
+  static SiteLink create(SiteConfig config, Supplier<List<JournalShipSource>> sources, Supplier<Map<String, JournalReceiveSink>> sinks) {
+    SiteCredentials own =
+        config.wan().certificate() != null
+            ? SiteCredentials.load(config.wan().privateKey(), config.wan().certificate())
+            : SiteCredentials.loadOrCreate(config.tlsDir(), config.siteId());
+    if (!own.siteId().equals(config.siteId())) {
+      throw new IllegalStateException("the configured certificate is for site \"" + own.siteId() + "\", but this site is \"" + config.siteId() + "\"");
+    }
+    X509Certificate peer = SiteCredentials.readCertificate(config.wan().peerCertificate());
+    String peerCn = SiteCredentials.commonName(peer);
+    if (!peerCn.equals(config.wan().peerSiteId())) {
+      throw new IllegalStateException("wan.peerCertificate is for site \"" + peerCn + "\", but wan.peerSiteId is \"" + config.wan().peerSiteId() + "\"");
+    }
+    if (config.role() == Role.PRIMARY) {
+      ShipperConfig sc = ShipperConfig.defaults(config.wan().peer().host(), config.wan().peer().port(), own, peer);
+      return new Primary(new Shipper(sc, new ArrayList<ShipSource>(sources.get())));
+    }
+    Map<String, JournalReceiveSink> byName = sinks.get();
+    ReceiverConfig rc = ReceiverConfig.defaults(config.wan().listen().host(), config.wan().listen().port(), own, List.of(peer));
+    Receiver receiver =
+        new Receiver(
+            rc,
+            (site, volume, size) -> {
+              if (!site.equals(config.wan().peerSiteId())) {
+                throw new LinkRefusedException("site \"" + site + "\" is not this standby's primary (\"" + config.wan().peerSiteId() + "\")");
+              }
+              JournalReceiveSink sink = byName.get(volume);
+              if (sink == null) {
+                throw new LinkRefusedException("volume " + volume + " is not configured on standby " + config.siteId());
+              }
+              if (sink.sizeBytes() != size) {
+                throw new LinkRefusedException("volume " + volume + " is " + size + " bytes on the primary but " + sink.sizeBytes() + " on standby " + config.siteId());
+              }
+              return sink;
+            });
+    return new Standby(receiver, config);
+  }
+
+  abstract void start();
+
+  abstract LinkStatus status();
+
+  @Override
+  public abstract void close();
+
+  static final class Primary extends SiteLink {
+    private final Shipper shipper;
+
+    Primary(Shipper shipper) {
+      this.shipper = shipper;
+    }
+
+    @Override
+    void start() {
+      shipper.start();
+    }
+
+    @Override
+    LinkStatus status() {
+      LinkSnapshot s = shipper.snapshot();
+      return new LinkStatus(s.connected(), s.peerSiteId(), s.address(), s.rawBytes(), s.wireBytes(), s.lastError());
+    }
+
+    @Override
+    public void close() {
+      shipper.close();
+    }
+  }
+
+  static final class Standby extends SiteLink {
+    private final Receiver receiver;
+    private final SiteConfig config;
+
+    Standby(Receiver receiver, SiteConfig config) {
+      this.receiver = receiver;
+      this.config = config;
+    }
+
+    @Override
+    void start() {
+      receiver.start();
+    }
+
+    @Override
+    LinkStatus status() {
+      boolean up = receiver.connectedPeers().contains(config.wan().peerSiteId());
+      return new LinkStatus(up, config.wan().peerSiteId(), config.wan().listen().host() + ":" + receiver.port(), 0, receiver.wireBytesReceived(), receiver.lastError());
+    }
+
+    @Override
+    public void close() {
+      receiver.close();
+    }
+  }
+
+}

@@ -1,0 +1,98 @@
+package io.kagami.site.admin;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import io.kagami.site.config.HostPort;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.lang.System.Logger.Level;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.function.Supplier;
+
+/**
+ * The site's HTTP surface for operators and tools: {@code GET /status} (JSON), {@code GET /health}.
+ * Requests run on virtual threads; a failing handler answers 500 with the reason and the server
+ * goes on.
+ */
+public final class AdminServer implements AutoCloseable {
+  private static final System.Logger LOG = System.getLogger(AdminServer.class.getName());
+  public static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+  private final HostPort listen;
+  private final Supplier<SiteStatus> status;
+  private HttpServer server;
+  private ExecutorService executor;
+
+  public AdminServer(HostPort listen, Supplier<SiteStatus> status) {
+    this.listen = listen;
+    this.status = status;
+  }
+
+  public void start() {
+    try {
+      server = HttpServer.create(new InetSocketAddress(listen.host(), listen.port()), 64);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot listen for admin HTTP on " + listen + ": " + e.getMessage(), e);
+    }
+    executor = Executors.newVirtualThreadPerTaskExecutor();
+    server.setExecutor(executor);
+    server.createContext("/", this::handle);
+    server.start();
+  }
+
+  /** The bound port (useful when configured with port 0). */
+  public int port() {
+    return server.getAddress().getPort();
+  }
+
+  private void handle(HttpExchange ex) throws IOException {
+    try (ex) {
+      String path = ex.getRequestURI().getPath();
+      if (!ex.getRequestMethod().equals("GET") && !ex.getRequestMethod().equals("HEAD")) {
+        send(ex, 405, "application/json", error("method " + ex.getRequestMethod() + " is not allowed on " + path));
+        return;
+      }
+      switch (path) {
+        case "/status" -> send(ex, 200, "application/json", JSON.writeValueAsBytes(status.get()));
+        case "/health" -> send(ex, 200, "text/plain", "ok\n".getBytes(StandardCharsets.UTF_8));
+        default -> send(ex, 404, "application/json", error("no such endpoint " + path + " (try /status or /health)"));
+      }
+    } catch (RuntimeException e) {
+      LOG.log(Level.WARNING, "admin request " + ex.getRequestURI() + " failed", e);
+      send(ex, 500, "application/json", error(String.valueOf(e.getMessage())));
+    }
+  }
+
+  private static byte[] error(String message) throws IOException {
+    return JSON.writeValueAsBytes(Map.of("error", message));
+  }
+
+  private static void send(HttpExchange ex, int code, String type, byte[] body) throws IOException {
+    ex.getResponseHeaders().set("Content-Type", type);
+    ex.sendResponseHeaders(code, ex.getRequestMethod().equals("HEAD") ? -1 : body.length);
+    if (!ex.getRequestMethod().equals("HEAD")) {
+      try (OutputStream out = ex.getResponseBody()) {
+        out.write(body);
+      }
+    }
+  }
+
+  @Override
+  public void close() {
+    if (server != null) {
+      server.stop(0);
+      server = null;
+    }
+    if (executor != null) {
+      executor.close();
+      executor = null;
+    }
+  }
+}

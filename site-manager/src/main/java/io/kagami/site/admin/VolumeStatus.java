@@ -1,0 +1,20 @@
+package io.kagami.site.admin;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+
+/**
+ * One volume in {@code GET /status}. {@code lastAckedByPeerSeq} is reported by a primary, {@code
+ * lastAppliedSeq} by a standby. Lag is what the other side still has to get (primary: not yet
+ * durable on the standby; standby: received but not yet applied to the replica).
+ */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public record VolumeStatus(
+    String name,
+    String role,
+    long sizeBytes,
+    long lastJournaledSeq,
+    Long lastAckedByPeerSeq,
+    Long lastAppliedSeq,
+    long lagBytes,
+    double lagSeconds,
+    String error) {}

@@ -1,0 +1,147 @@
+package io.kagami.site.cli;
+
+import io.kagami.site.Site;
+import io.kagami.site.SiteLink;
+import io.kagami.site.config.ConfigLoader;
+import io.kagami.site.config.DataSize;
+import io.kagami.site.config.HostPort;
+import io.kagami.site.config.SiteConfig;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.InstantSource;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code kagami demo}: a primary site ({@code tokyo}) and a standby site ({@code hiroshima}) on
+ * loopback in one process, configured exactly as two separately run sites would be: each has its
+ * own data directory, generated key and certificate pinned by the other, and a YAML file written
+ * into the demo directory that {@code kagami run --config} accepts as is.
+ */
+@Command(name = "demo", description = "Run a primary and a standby site on loopback until Ctrl-C.")
+final class DemoCommand implements Callable<Integer> {
+  static final String PRIMARY_ID = "tokyo";
+  static final String STANDBY_ID = "hiroshima";
+
+  @Option(names = "--volume-size", defaultValue = "1GiB", description = "size of volume vol0 (default ${DEFAULT-VALUE})")
+  String volumeSize;
+
+  @Option(names = "--primary-nbd", defaultValue = "127.0.0.1:10809", description = "primary's NBD export (default ${DEFAULT-VALUE})")
+  String primaryNbd;
+
+  @Option(names = "--standby-nbd", defaultValue = "127.0.0.1:10810", description = "standby's read-only NBD export of the replica (default ${DEFAULT-VALUE})")
+  String standbyNbd;
+
+  @Option(names = "--primary-admin", defaultValue = "127.0.0.1:9480", description = "primary's admin HTTP (default ${DEFAULT-VALUE})")
+  String primaryAdmin;
+
+  @Option(names = "--standby-admin", defaultValue = "127.0.0.1:9481", description = "standby's admin HTTP (default ${DEFAULT-VALUE})")
+  String standbyAdmin;
+
+  @Option(names = "--wan", defaultValue = "127.0.0.1:7800", description = "standby's WAN listen address (default ${DEFAULT-VALUE})")
+  String wan;
+
+  @Option(names = "--data-dir", description = "where both sites keep their state (default: a new directory under the system temp dir)")
+  Path dataDir;
+
+  @Option(names = "--ready-timeout", defaultValue = "60s", hidden = true)
+  String readyTimeout;
+
+  @Override
+  public Integer call() throws Exception {
+    long size = DataSize.parse(volumeSize).bytes();
+    HostPort.parse(primaryNbd);
+    HostPort.parse(standbyNbd);
+    HostPort.parse(primaryAdmin);
+    HostPort.parse(standbyAdmin);
+    HostPort.parse(wan);
+    Path dir = dataDir != null ? dataDir.toAbsolutePath() : Files.createTempDirectory("kagami-demo-");
+    Files.createDirectories(dir);
+    Path primaryCert = SiteLink.ensureCredentials(dir.resolve(PRIMARY_ID).resolve("tls"), PRIMARY_ID);
+    Path standbyCert = SiteLink.ensureCredentials(dir.resolve(STANDBY_ID).resolve("tls"), STANDBY_ID);
+    Path primaryYaml = dir.resolve(PRIMARY_ID + ".yaml");
+    Path standbyYaml = dir.resolve(STANDBY_ID + ".yaml");
+    Files.writeString(
+        primaryYaml,
+        """
+        # Primary site of `kagami demo`; runs alone with: kagami run --config %s
+        site: {id: %s, role: primary}
+        dataDir: %s
+        nbd: {listen: "%s"}
+        admin: {listen: "%s"}
+        wan:
+          peer: "%s"
+          peerSiteId: %s
+          peerCertificate: %s
+        volumes:
+          - {name: vol0, size: %d}
+        """
+            .formatted(primaryYaml.getFileName(), PRIMARY_ID, PRIMARY_ID, primaryNbd, primaryAdmin, wan, STANDBY_ID, dir.relativize(standbyCert), size));
+    Files.writeString(
+        standbyYaml,
+        """
+        # Standby site of `kagami demo`; runs alone with: kagami run --config %s
+        site: {id: %s, role: standby}
+        dataDir: %s
+        nbd: {listen: "%s"}
+        admin: {listen: "%s"}
+        wan:
+          listen: "%s"
+          peerSiteId: %s
+          peerCertificate: %s
+        volumes:
+          - {name: vol0, size: %d}
+        """
+            .formatted(standbyYaml.getFileName(), STANDBY_ID, STANDBY_ID, standbyNbd, standbyAdmin, wan, PRIMARY_ID, dir.relativize(primaryCert), size));
+    SiteConfig standbyCfg = ConfigLoader.load(standbyYaml);
+    SiteConfig primaryCfg = ConfigLoader.load(primaryYaml);
+
+    Foreground fg = new Foreground();
+    Site standby = new Site(standbyCfg, InstantSource.system());
+    Site primary = new Site(primaryCfg, InstantSource.system());
+    // Stop the primary first so nothing is written that the standby cannot receive.
+    fg.onStop(primary::close);
+    fg.onStop(standby::close);
+    standby.start();
+    primary.start();
+    System.out.println("kagami demo: data directory " + dir);
+    System.out.printf("  primary %-9s  nbd://%s/vol0  (read-write)   admin http://%s/status%n", PRIMARY_ID, primary.nbdAddress(), primary.adminAddress());
+    System.out.printf("  standby %-9s  nbd://%s/vol0  (read-only)    admin http://%s/status%n", STANDBY_ID, standby.nbdAddress(), standby.adminAddress());
+    System.out.printf("  WAN link %s -> %s (mutual TLS 1.3), volume vol0 %s%n", PRIMARY_ID, wan, DataSize.parse(volumeSize));
+    System.out.flush();
+    awaitLink(primary, Duration.ofSeconds(DataSize.parse(readyTimeout.replace("s", "")).bytes()));
+    System.out.println("kagami demo: ready (both sites connected; Ctrl-C stops)");
+    System.out.flush();
+    fg.awaitStop();
+    return 0;
+  }
+
+  private static void awaitLink(Site primary, Duration timeout) throws Exception {
+    CompletableFuture<Void> up = new CompletableFuture<>();
+    ScheduledExecutorService poll = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("kagami-demo-wait").daemon(true).factory());
+    try {
+      poll.scheduleWithFixedDelay(
+          () -> {
+            if (primary.linkConnected()) {
+              up.complete(null);
+            }
+          },
+          0,
+          50,
+          TimeUnit.MILLISECONDS);
+      up.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (TimeoutException e) {
+      throw new IOException("the sites did not connect within " + timeout.toSeconds() + " s: " + primary.status().link().lastError());
+    } finally {
+      poll.shutdownNow();
+    }
+  }
+}

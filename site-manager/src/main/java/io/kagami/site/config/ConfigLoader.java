@@ -1,0 +1,271 @@
+package io.kagami.site.config;
+
+import com.fasterxml.jackson.core.JacksonException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+/**
+ * Reads a site's YAML configuration and validates all of it in one place. Every problem is
+ * collected and reported together, each naming the key and what is allowed:
+ *
+ * <pre>
+ * site:
+ *   id: tokyo                 # [a-z0-9-], 1-63 characters; the CN of this site's certificate
+ *   role: primary             # primary | standby
+ * dataDir: /var/lib/kagami    # journal, volume files, generated TLS key; relative to this file
+ * compression: true           # LZ4 on journal entry (default true)
+ * nbd:
+ *   listen: 0.0.0.0:10809     # NBD exports (read-only on a standby)
+ * admin:
+ *   listen: 127.0.0.1:9480    # HTTP status/metrics
+ * wan:
+ *   listen: 0.0.0.0:7800      # standby: where primaries connect
+ *   peer: standby.example:7800 # primary: the standby's WAN address
+ *   peerSiteId: hiroshima
+ *   peerCertificate: hiroshima.crt   # the paired site's certificate (PEM): the only one trusted
+ *   certificate: tokyo.crt    # optional, with privateKey: operator-supplied PEMs
+ *   privateKey: tokyo.key
+ * volumes:
+ *   - name: vol0              # the NBD export name
+ *     size: 1GiB              # multiple of 4096, at least 1 MiB
+ * </pre>
+ */
+public final class ConfigLoader {
+  private static final Pattern SITE_ID = Pattern.compile("[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?");
+  private static final Pattern VOLUME_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+
+  private final List<String> problems = new ArrayList<>();
+  private final Path base;
+
+  private ConfigLoader(Path base) {
+    this.base = base;
+  }
+
+  public static SiteConfig load(Path file) {
+    String text;
+    try {
+      text = Files.readString(file);
+    } catch (IOException e) {
+      throw new ConfigException(file.toString(), List.of("cannot read the configuration file: " + e.getMessage()));
+    }
+    Path parent = file.toAbsolutePath().getParent();
+    return parse(text, file.toString(), parent);
+  }
+
+  /** Parses {@code yaml}; relative paths resolve against {@code base}. */
+  public static SiteConfig parse(String yaml, String source, Path base) {
+    JsonNode root;
+    try {
+      root = new ObjectMapper(new YAMLFactory()).readTree(yaml);
+    } catch (JacksonException e) {
+      String where = e.getLocation() == null ? "" : " (line " + e.getLocation().getLineNr() + ")";
+      throw new ConfigException(source, List.of("not valid YAML" + where + ": " + e.getOriginalMessage()));
+    }
+    if (root == null || !root.isObject()) {
+      throw new ConfigException(source, List.of("the configuration must be a YAML mapping with keys site, dataDir, nbd, admin, wan, volumes"));
+    }
+    ConfigLoader l = new ConfigLoader(base);
+    SiteConfig config = l.site(root);
+    if (!l.problems.isEmpty()) {
+      throw new ConfigException(source, l.problems);
+    }
+    return config;
+  }
+
+  private SiteConfig site(JsonNode root) {
+    known(root, "", "site", "dataDir", "compression", "nbd", "admin", "wan", "volumes");
+    JsonNode site = object(root, "site");
+    known(site, "site.", "id", "role");
+    String id = text(site, "site.id", null);
+    if (id != null && !SITE_ID.matcher(id).matches()) {
+      problems.add("site.id \"" + id + "\" is not allowed (lower-case letters, digits and '-', 1-63 characters)");
+    }
+    Role role = null;
+    String roleText = text(site, "site.role", null);
+    if (roleText != null) {
+      try {
+        role = Role.valueOf(roleText.toUpperCase(Locale.ROOT));
+      } catch (IllegalArgumentException e) {
+        problems.add("site.role \"" + roleText + "\" is not allowed (primary or standby)");
+      }
+    }
+    String dataDirText = text(root, "dataDir", null);
+    Path dataDir = dataDirText == null ? null : base.resolve(dataDirText).normalize();
+    boolean compress = !root.has("compression") || bool(root, "compression");
+
+    JsonNode nbd = object(root, "nbd");
+    known(nbd, "nbd.", "listen");
+    HostPort nbdListen = address(nbd, "nbd.listen", "0.0.0.0:" + SiteConfig.DEFAULT_NBD_PORT);
+    JsonNode admin = object(root, "admin");
+    known(admin, "admin.", "listen");
+    HostPort adminListen = address(admin, "admin.listen", "127.0.0.1:" + SiteConfig.DEFAULT_ADMIN_PORT);
+
+    JsonNode wan = object(root, "wan");
+    known(wan, "wan.", "listen", "peer", "peerSiteId", "peerCertificate", "certificate", "privateKey");
+    HostPort wanListen = null;
+    HostPort wanPeer = null;
+    if (role == Role.STANDBY) {
+      wanListen = address(wan, "wan.listen", "0.0.0.0:" + SiteConfig.DEFAULT_WAN_PORT);
+      if (wan.has("peer")) {
+        problems.add("wan.peer is for a primary (the standby's address); a standby sets wan.listen");
+      }
+    } else if (role == Role.PRIMARY) {
+      wanPeer = address(wan, "wan.peer", null);
+      if (wanPeer == null) {
+        problems.add("wan.peer is required on a primary: the standby's WAN address, host:port");
+      }
+    }
+    String peerSiteId = text(wan, "wan.peerSiteId", null);
+    if (peerSiteId == null) {
+      problems.add("wan.peerSiteId is required: the id of the paired site");
+    } else if (peerSiteId.equals(id)) {
+      problems.add("wan.peerSiteId is this site's own id \"" + id + "\"; it must name the paired site");
+    }
+    Path peerCert = path(wan, "wan.peerCertificate");
+    if (peerCert == null) {
+      problems.add("wan.peerCertificate is required: the paired site's certificate (PEM), printed by `kagami cert show` on that site");
+    } else if (!Files.isReadable(peerCert)) {
+      problems.add("wan.peerCertificate " + peerCert + " does not exist or is not readable");
+    }
+    Path cert = path(wan, "wan.certificate");
+    Path key = path(wan, "wan.privateKey");
+    if ((cert == null) != (key == null)) {
+      problems.add("wan.certificate and wan.privateKey go together: give both, or neither to use the generated key");
+    }
+    for (Path p : new Path[] {cert, key}) {
+      if (p != null && !Files.isReadable(p)) {
+        problems.add("TLS file " + p + " does not exist or is not readable");
+      }
+    }
+
+    List<VolumeConfig> volumes = new ArrayList<>();
+    JsonNode vols = root.get("volumes");
+    if (vols == null || !vols.isArray() || vols.isEmpty()) {
+      problems.add("volumes must list at least one volume, e.g. volumes: [{name: vol0, size: 1GiB}]");
+    } else {
+      Set<String> names = new HashSet<>();
+      for (int i = 0; i < vols.size(); i++) {
+        JsonNode v = vols.get(i);
+        String at = "volumes[" + i + "]";
+        if (!v.isObject()) {
+          problems.add(at + " must be a mapping with name and size");
+          continue;
+        }
+        known(v, at + ".", "name", "size");
+        String name = text(v, at + ".name", null);
+        String sizeText = text(v, at + ".size", null);
+        if (name == null || sizeText == null) {
+          continue;
+        }
+        if (!VOLUME_NAME.matcher(name).matches()) {
+          problems.add("volume \"" + name + "\": the name is not allowed (letters, digits, '.', '_', '-', up to 64 characters)");
+          continue;
+        }
+        if (!names.add(name)) {
+          problems.add("volume \"" + name + "\" is listed twice");
+        }
+        long size;
+        try {
+          size = DataSize.parse(sizeText).bytes();
+        } catch (IllegalArgumentException e) {
+          problems.add("volume \"" + name + "\": size " + e.getMessage());
+          continue;
+        }
+        if (size < VolumeConfig.MIN_SIZE || size % VolumeConfig.ALIGNMENT != 0) {
+          problems.add("volume \"" + name + "\": size " + sizeText + " is not allowed (must be a multiple of 4096, at least 1 MiB)");
+          continue;
+        }
+        volumes.add(new VolumeConfig(name, size));
+      }
+    }
+    if (!problems.isEmpty()) {
+      return null;
+    }
+    return new SiteConfig(id, role, dataDir, nbdListen, adminListen, new WanSettings(wanListen, wanPeer, peerSiteId, peerCert, cert, key), compress, volumes);
+  }
+
+  private void known(JsonNode node, String prefix, String... keys) {
+    Set<String> allowed = Set.of(keys);
+    for (Iterator<String> it = node.fieldNames(); it.hasNext(); ) {
+      String k = it.next();
+      if (!allowed.contains(k)) {
+        problems.add("unknown key " + prefix + k + " (allowed here: " + String.join(", ", keys) + ")");
+      }
+    }
+  }
+
+  private JsonNode object(JsonNode parent, String key) {
+    JsonNode n = parent.get(key);
+    if (n == null || n.isNull()) {
+      if (key.equals("site")) {
+        problems.add("site is required, with id and role");
+      }
+      return com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode();
+    }
+    if (!n.isObject()) {
+      problems.add(key + " must be a mapping");
+      return com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode();
+    }
+    return n;
+  }
+
+  private String text(JsonNode parent, String qualified, String dflt) {
+    String key = qualified.substring(qualified.lastIndexOf('.') + 1);
+    JsonNode n = parent.get(key);
+    if (n == null || n.isNull()) {
+      if (dflt == null && !qualified.startsWith("wan.")) {
+        problems.add(qualified + " is required");
+      }
+      return dflt;
+    }
+    if (!n.isValueNode()) {
+      problems.add(qualified + " must be a single value");
+      return dflt;
+    }
+    return n.asText();
+  }
+
+  private boolean bool(JsonNode parent, String key) {
+    JsonNode n = parent.get(key);
+    if (!n.isBoolean()) {
+      problems.add(key + " must be true or false");
+      return true;
+    }
+    return n.booleanValue();
+  }
+
+  private HostPort address(JsonNode parent, String qualified, String dflt) {
+    String key = qualified.substring(qualified.lastIndexOf('.') + 1);
+    JsonNode n = parent.get(key);
+    String t = n == null || n.isNull() ? dflt : n.asText();
+    if (t == null) {
+      return null;
+    }
+    try {
+      return HostPort.parse(t);
+    } catch (IllegalArgumentException e) {
+      problems.add(qualified + ": " + e.getMessage());
+      return null;
+    }
+  }
+
+  private Path path(JsonNode parent, String qualified) {
+    String key = qualified.substring(qualified.lastIndexOf('.') + 1);
+    JsonNode n = parent.get(key);
+    if (n == null || n.isNull()) {
+      return null;
+    }
+    return base.resolve(n.asText()).normalize();
+  }
+}

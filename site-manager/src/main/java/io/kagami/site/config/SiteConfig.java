@@ -1,0 +1,39 @@
+package io.kagami.site.config;
+
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * A site's whole configuration, immutable and validated by {@link ConfigLoader}: nothing
+ * downstream re-checks or defaults a value.
+ */
+public record SiteConfig(
+    String siteId,
+    Role role,
+    Path dataDir,
+    HostPort nbdListen,
+    HostPort adminListen,
+    WanSettings wan,
+    boolean compress,
+    List<VolumeConfig> volumes) {
+
+  public static final int DEFAULT_NBD_PORT = 10809;
+  public static final int DEFAULT_WAN_PORT = 7800;
+  public static final int DEFAULT_ADMIN_PORT = 9480;
+
+  public SiteConfig {
+    volumes = List.copyOf(volumes);
+  }
+
+  public Path journalDir() {
+    return dataDir.resolve("journal");
+  }
+
+  public Path volumeFile(String volume) {
+    return dataDir.resolve("volumes").resolve(volume + ".img");
+  }
+
+  public Path tlsDir() {
+    return dataDir.resolve("tls");
+  }
+}

@@ -1,0 +1,15 @@
+package io.kagami.site.config;
+
+import java.nio.file.Path;
+
+/**
+ * The site's end of the WAN link.
+ *
+ * @param listen where a standby accepts primaries (null on a primary)
+ * @param peer where a primary reaches its standby (null on a standby)
+ * @param peerSiteId the paired site's id, which must be the CN of its certificate
+ * @param peerCertificate PEM of the paired site's certificate: the only one trusted
+ * @param certificate this site's certificate PEM; null = generated under the data directory
+ * @param privateKey this site's private key PEM; null = generated under the data directory
+ */
+public record WanSettings(HostPort listen, HostPort peer, String peerSiteId, Path peerCertificate, Path certificate, Path privateKey) {}

@@ -1,0 +1,98 @@
+package io.kagami.site.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ConfigLoaderTest {
+  @TempDir Path dir;
+
+  @BeforeEach
+  void peerCert() throws Exception {
+    Files.writeString(dir.resolve("peer.crt"), "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n");
+  }
+
+  private SiteConfig parse(String yaml) {
+    return ConfigLoader.parse(yaml, "site.yaml", dir);
+  }
+
+  @Test
+  void aCompletePrimaryConfigurationLoadsWithDefaults() {
+    SiteConfig c =
+        parse(
+            """
+            site: {id: tokyo, role: primary}
+            dataDir: data
+            wan: {peer: "192.0.2.1:7800", peerSiteId: hiroshima, peerCertificate: peer.crt}
+            volumes:
+              - {name: vol0, size: 1GiB}
+              - {name: log, size: 64MiB}
+            """);
+    assertThat(c.siteId()).isEqualTo("tokyo");
+    assertThat(c.role()).isEqualTo(Role.PRIMARY);
+    assertThat(c.dataDir()).isEqualTo(dir.resolve("data"));
+    assertThat(c.nbdListen()).isEqualTo(new HostPort("0.0.0.0", 10809));
+    assertThat(c.adminListen()).isEqualTo(new HostPort("127.0.0.1", 9480));
+    assertThat(c.wan().peer()).isEqualTo(new HostPort("192.0.2.1", 7800));
+    assertThat(c.compress()).isTrue();
+    assertThat(c.volumes()).containsExactly(new VolumeConfig("vol0", 1L << 30), new VolumeConfig("log", 64L << 20));
+  }
+
+  @Test
+  void everyProblemIsReportedAtOnceNamingTheKey() {
+    assertThatThrownBy(
+            () ->
+                parse(
+                    """
+                    site: {id: Tokyo!, role: leader}
+                    dataDir: data
+                    wan: {peerSiteId: hiroshima, peerCertificate: missing.crt}
+                    colour: blue
+                    volumes:
+                      - {name: db1, size: 0}
+                      - {name: db2, size: 12ZB}
+                      - {name: db1, size: 1GiB}
+                    """))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("site.yaml")
+        .hasMessageContaining("site.id \"Tokyo!\" is not allowed")
+        .hasMessageContaining("site.role \"leader\" is not allowed (primary or standby)")
+        .hasMessageContaining("unknown key colour")
+        .hasMessageContaining("wan.peerCertificate")
+        .hasMessageContaining("volume \"db1\": size 0 is not allowed (must be a multiple of 4096, at least 1 MiB)")
+        .hasMessageContaining("volume \"db2\": size")
+        .hasMessageContaining("volume \"db1\" is listed twice");
+  }
+
+  @Test
+  void aPrimaryNeedsItsStandbysAddressAndAStandbyMustNotHaveOne() {
+    assertThatThrownBy(() -> parse("site: {id: a, role: primary}\ndataDir: d\nwan: {peerSiteId: b, peerCertificate: peer.crt}\nvolumes: [{name: v, size: 1MiB}]"))
+        .hasMessageContaining("wan.peer is required on a primary");
+    assertThatThrownBy(() -> parse("site: {id: a, role: standby}\ndataDir: d\nwan: {peer: \"h:1\", peerSiteId: b, peerCertificate: peer.crt}\nvolumes: [{name: v, size: 1MiB}]"))
+        .hasMessageContaining("wan.peer is for a primary");
+  }
+
+  @Test
+  void brokenYamlSaysWhere() {
+    assertThatThrownBy(() -> parse("site: {id: a\nvolumes: ["))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("not valid YAML (line");
+  }
+
+  @Test
+  void sizesAndAddressesParseAsOperatorsWriteThem() {
+    assertThat(DataSize.parse("1500KB").bytes()).isEqualTo(1_500_000);
+    assertThat(DataSize.parse("4 KiB").bytes()).isEqualTo(4096);
+    assertThat(DataSize.parse("2TiB").bytes()).isEqualTo(2L << 40);
+    assertThatThrownBy(() -> DataSize.parse("-1")).hasMessageContaining("is not a size");
+    assertThatThrownBy(() -> DataSize.parse("1 parsec")).hasMessageContaining("unknown unit");
+    assertThat(HostPort.parse("[::1]:10809")).isEqualTo(new HostPort("::1", 10809));
+    assertThatThrownBy(() -> HostPort.parse("localhost")).hasMessageContaining("is not host:port");
+    assertThatThrownBy(() -> HostPort.parse("h:99999")).hasMessageContaining("out of range");
+  }
+}

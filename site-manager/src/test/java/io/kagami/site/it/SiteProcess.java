@@ -1,0 +1,124 @@
+package io.kagami.site.it;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+
+/**
+ * A Kagami site running as a real process ({@code kagami run --config}), as an operator runs it:
+ * started from the test's class path with the same JVM, stopped with SIGTERM or killed with
+ * SIGKILL. Its output goes to a log file next to its configuration.
+ */
+final class SiteProcess implements AutoCloseable {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private final Path config;
+  private final String admin;
+  private final Path log;
+  private Process process;
+
+  SiteProcess(Path config, String admin) {
+    this.config = config;
+    this.admin = admin;
+    this.log = config.resolveSibling(config.getFileName() + ".log");
+  }
+
+  SiteProcess start() throws IOException {
+    List<String> cmd = new ArrayList<>();
+    cmd.add(ProcessHandle.current().info().command().orElse("java"));
+    cmd.add("--enable-native-access=ALL-UNNAMED");
+    cmd.add("-cp");
+    cmd.add(System.getProperty("java.class.path"));
+    cmd.add("io.kagami.site.cli.Main");
+    cmd.add("run");
+    cmd.add("--config");
+    cmd.add(config.toString());
+    process = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+    awaitStatus(s -> true, Duration.ofSeconds(60), "admin endpoint answering");
+    return this;
+  }
+
+  /** SIGKILL: no shutdown hook, no flush, no goodbye. */
+  void kill9() throws InterruptedException {
+    process.destroyForcibly();
+    process.waitFor(30, TimeUnit.SECONDS);
+  }
+
+  /** SIGTERM and wait for the clean shutdown. */
+  int stop() throws InterruptedException {
+    process.destroy();
+    if (!process.waitFor(60, TimeUnit.SECONDS)) {
+      process.destroyForcibly();
+      throw new AssertionError("site did not stop within 60 s of SIGTERM; log: " + log);
+    }
+    return process.exitValue();
+  }
+
+  boolean alive() {
+    return process != null && process.isAlive();
+  }
+
+  String log() throws IOException {
+    return Files.exists(log) ? Files.readString(log) : "";
+  }
+
+  JsonNode status() throws IOException, InterruptedException {
+    try (HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build()) {
+      HttpResponse<String> r =
+          http.send(HttpRequest.newBuilder(URI.create("http://" + admin + "/status")).timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
+      if (r.statusCode() != 200) {
+        throw new IOException("status answered " + r.statusCode() + ": " + r.body());
+      }
+      return JSON.readTree(r.body());
+    }
+  }
+
+  /** Polls status (bounded) until {@code ok} holds; fails with the last status and the log. */
+  JsonNode awaitStatus(Predicate<JsonNode> ok, Duration timeout, String what) throws IOException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    JsonNode last = null;
+    Exception lastError = null;
+    while (System.nanoTime() < deadline) {
+      if (process != null && !process.isAlive()) {
+        throw new AssertionError("site exited with " + process.exitValue() + " while waiting for " + what + "; log:\n" + log());
+      }
+      try {
+        last = status();
+        if (ok.test(last)) {
+          return last;
+        }
+      } catch (IOException e) {
+        lastError = e;
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IOException(e);
+      }
+      try {
+        process.onExit().get(100, TimeUnit.MILLISECONDS);
+      } catch (java.util.concurrent.TimeoutException expected) {
+        // still running: poll again
+      } catch (Exception e) {
+        // exited: reported above on the next pass
+      }
+    }
+    throw new AssertionError("timed out after " + timeout.toSeconds() + " s waiting for " + what + "; last status " + last + ", last error " + lastError + "; log:\n" + log());
+  }
+
+  @Override
+  public void close() {
+    if (alive()) {
+      process.destroyForcibly();
+      process.onExit().orTimeout(30, TimeUnit.SECONDS).join();
+    }
+  }
+}
