@@ -13,7 +13,14 @@ import picocli.CommandLine.Command;
 public final class Main {
   private Main() {}
 
+  /** Bouncy Castle's JSSE logs every handshake at INFO; keep the reference so the level sticks. */
+  private static final java.util.logging.Logger BC_LOG = java.util.logging.Logger.getLogger("org.bouncycastle");
+
   public static void main(String[] args) {
+    if (System.getProperty("java.util.logging.SimpleFormatter.format") == null) {
+      System.setProperty("java.util.logging.SimpleFormatter.format", "%1$tFT%1$tT.%1$tL %4$s %3$s: %5$s%6$s%n");
+    }
+    BC_LOG.setLevel(java.util.logging.Level.SEVERE);
     System.exit(run(args));
   }
 
