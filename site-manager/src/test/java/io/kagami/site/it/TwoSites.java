@@ -1,0 +1,93 @@
+package io.kagami.site.it;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.kagami.site.SiteLink;
+import io.kagami.testkit.Tool;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * A primary ({@code tokyo}) and a standby ({@code hiroshima}) as two real processes on loopback
+ * with free ports, paired by their generated certificates, as an operator sets up two machines.
+ */
+final class TwoSites implements AutoCloseable {
+  final Path dir;
+  final int primaryNbd;
+  final int standbyNbd;
+  final int primaryAdmin;
+  final int standbyAdmin;
+  final int wan;
+  final SiteProcess primary;
+  final SiteProcess standby;
+
+  TwoSites(Path dir, long volumeBytes) throws IOException {
+    this.dir = dir;
+    List<Integer> ports = Tool.freePorts(5);
+    primaryNbd = ports.get(0);
+    standbyNbd = ports.get(1);
+    primaryAdmin = ports.get(2);
+    standbyAdmin = ports.get(3);
+    wan = ports.get(4);
+    Path pc = SiteLink.ensureCredentials(dir.resolve("tokyo/tls"), "tokyo");
+    Path sc = SiteLink.ensureCredentials(dir.resolve("hiroshima/tls"), "hiroshima");
+    Files.writeString(
+        dir.resolve("tokyo.yaml"),
+        """
+        site: {id: tokyo, role: primary}
+        dataDir: tokyo
+        nbd: {listen: "127.0.0.1:%d"}
+        admin: {listen: "127.0.0.1:%d"}
+        wan: {peer: "127.0.0.1:%d", peerSiteId: hiroshima, peerCertificate: %s}
+        volumes: [{name: vol0, size: %d}]
+        """
+            .formatted(primaryNbd, primaryAdmin, wan, dir.relativize(sc), volumeBytes));
+    Files.writeString(
+        dir.resolve("hiroshima.yaml"),
+        """
+        site: {id: hiroshima, role: standby}
+        dataDir: hiroshima
+        nbd: {listen: "127.0.0.1:%d"}
+        admin: {listen: "127.0.0.1:%d"}
+        wan: {listen: "127.0.0.1:%d", peerSiteId: tokyo, peerCertificate: %s}
+        volumes: [{name: vol0, size: %d}]
+        """
+            .formatted(standbyNbd, standbyAdmin, wan, dir.relativize(pc), volumeBytes));
+    primary = new SiteProcess(dir.resolve("tokyo.yaml"), "127.0.0.1:" + primaryAdmin);
+    standby = new SiteProcess(dir.resolve("hiroshima.yaml"), "127.0.0.1:" + standbyAdmin);
+  }
+
+  TwoSites start() throws IOException {
+    standby.start();
+    primary.start();
+    primary.awaitStatus(s -> s.path("link").path("connected").asBoolean(), Duration.ofSeconds(60), "the WAN link to connect");
+    return this;
+  }
+
+  String primaryUri() {
+    return "nbd://127.0.0.1:" + primaryNbd + "/vol0";
+  }
+
+  String standbyUri() {
+    return "nbd://127.0.0.1:" + standbyNbd + "/vol0";
+  }
+
+  static JsonNode vol0(JsonNode status) {
+    return status.path("volumes").get(0);
+  }
+
+  /** Waits (bounded) until the standby has applied everything the primary journaled. */
+  void awaitInSync(Duration timeout) throws IOException, InterruptedException {
+    long target = vol0(primary.status()).path("lastJournaledSeq").asLong();
+    primary.awaitStatus(s -> vol0(s).path("lastAckedByPeerSeq").asLong() >= target && vol0(s).path("lagBytes").asLong() == 0, timeout, "primary lag 0 at seq " + target);
+    standby.awaitStatus(s -> vol0(s).path("lastAppliedSeq").asLong() >= target, timeout, "standby applied through seq " + target);
+  }
+
+  @Override
+  public void close() {
+    primary.close();
+    standby.close();
+  }
+}
