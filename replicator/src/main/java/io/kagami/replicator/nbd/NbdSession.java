@@ -462,6 +462,16 @@ final class NbdSession extends ByteToMessageDecoder {
   }
 
   @Override
+  public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+    if (phase == Phase.CLIENT_FLAGS || phase == Phase.OPTIONS) {
+      LOG.log(Level.INFO, "NBD client {0}: disconnected during the handshake", ctx.channel().remoteAddress());
+    } else if (phase == Phase.TRANSMISSION && inFlight > 0) {
+      LOG.log(Level.INFO, "NBD client {0}: disconnected with {1} requests in flight", ctx.channel().remoteAddress(), inFlight);
+    }
+    super.channelInactive(ctx);
+  }
+
+  @Override
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
     String msg = cause.getMessage() == null ? cause.toString() : cause.getMessage();
     if (!(cause instanceof java.io.IOException)) {

@@ -1,0 +1,185 @@
+package io.kagami.site.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.kagami.journal.JournalEntry;
+import io.kagami.testkit.NbdTestClient;
+import io.kagami.wan.ship.ShipSource;
+import io.kagami.wan.ship.Shipper;
+import io.kagami.wan.ship.ShipperConfig;
+import io.kagami.wan.tls.SiteCredentials;
+import java.io.InputStream;
+import java.net.Socket;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Bad input on the NBD and WAN ports of running sites: each bad connection gets the protocol's
+ * error or is closed with a logged reason, while a well-behaved client on the same port keeps
+ * being served and replication keeps going.
+ */
+class BadInputIT {
+  private static final long VOLUME = 16L << 20;
+  @TempDir static Path dir;
+  static TwoSites sites;
+  static NbdTestClient good;
+
+  @BeforeAll
+  static void start() throws Exception {
+    sites = new TwoSites(dir, VOLUME).start();
+    good = NbdTestClient.connect("127.0.0.1", sites.primaryNbd, "vol0");
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    good.close();
+    sites.close();
+  }
+
+  /** The good client still reads back what it writes, and the write replicates. */
+  private static void goodClientStillServed(int round) throws Exception {
+    byte[] data = new byte[4096];
+    Arrays.fill(data, (byte) round);
+    good.write(round * 4096L, data, true).get(10, TimeUnit.SECONDS);
+    assertThat(good.read(round * 4096L, 4096).get(10, TimeUnit.SECONDS)).isEqualTo(data);
+    sites.awaitInSync(Duration.ofSeconds(60));
+    try (NbdTestClient replica = NbdTestClient.connect("127.0.0.1", sites.standbyNbd, "vol0")) {
+      assertThat(replica.read(round * 4096L, 4096).get(10, TimeUnit.SECONDS)).isEqualTo(data);
+    }
+  }
+
+  private static boolean closedByPeer(Socket s) throws Exception {
+    s.setSoTimeout(10_000);
+    InputStream in = s.getInputStream();
+    byte[] buf = new byte[4096];
+    while (true) {
+      int n;
+      try {
+        n = in.read(buf);
+      } catch (java.net.SocketException reset) {
+        return true;
+      }
+      if (n < 0) {
+        return true;
+      }
+    }
+  }
+
+  @Test
+  void randomBytesAndTruncatedHandshakesOnTheNbdPortCloseOnlyThatConnection() throws Exception {
+    byte[] noise = new byte[8192];
+    new Random(11).nextBytes(noise);
+    try (Socket s = new Socket("127.0.0.1", sites.primaryNbd)) {
+      s.getOutputStream().write(noise);
+      assertThat(closedByPeer(s)).isTrue();
+    }
+    try (Socket s = new Socket("127.0.0.1", sites.primaryNbd)) {
+      s.getInputStream().readNBytes(18);
+      s.getOutputStream().write(new byte[] {0, 0, 0, 3, 0x49, 0x48}); // flags, then half an option
+      s.shutdownOutput();
+      assertThat(closedByPeer(s)).isTrue();
+    }
+    try (Socket s = new Socket("127.0.0.1", sites.primaryNbd)) {
+      s.getInputStream().readNBytes(18);
+      s.getOutputStream().write(new byte[] {0, 0, 0, 3});
+      s.getOutputStream().write(Arrays.copyOf(noise, 16)); // an option header without IHAVEOPT
+      assertThat(closedByPeer(s)).isTrue();
+    }
+    goodClientStillServed(1);
+    assertThat(sites.primary.log()).contains("unsupported client flags").contains("bad option magic").contains("disconnected during the handshake");
+  }
+
+  @Test
+  void requestsBeyondTheExportOrTooLargeGetErrorsAndTheConnectionGoesOn() throws Exception {
+    try (NbdTestClient c = NbdTestClient.connect("127.0.0.1", sites.primaryNbd, "vol0")) {
+      assertErrno(c.read(VOLUME - 512, 4096), 22);
+      assertErrno(c.write(VOLUME, new byte[512], false), 28);
+      assertErrno(c.send(NbdTestClient.CMD_READ, 0, 0, 64 << 20, null), 22);
+      assertErrno(c.send(NbdTestClient.CMD_WRITE, 0, 0, 33 << 20, new byte[33 << 20]), 75);
+      assertErrno(c.send(99, 0, 0, 0, null), 22);
+      assertThat(c.read(0, 512).get(10, TimeUnit.SECONDS)).hasSize(512);
+    }
+    try (NbdTestClient c = NbdTestClient.connect("127.0.0.1", sites.primaryNbd, "vol0")) {
+      c.sendRaw(new byte[] {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28});
+      assertThatThrownBy(() -> c.read(0, 512).get(10, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class);
+    }
+    goodClientStillServed(2);
+    assertThat(sites.primary.log()).contains("bad request magic");
+  }
+
+  @Test
+  void writesToTheStandbysReadOnlyExportGetEperm() throws Exception {
+    try (NbdTestClient c = NbdTestClient.connect("127.0.0.1", sites.standbyNbd, "vol0")) {
+      assertThat(c.readOnly()).isTrue();
+      assertErrno(c.write(0, new byte[4096], false), 1);
+      assertErrno(c.trim(0, 4096), 1);
+      assertErrno(c.writeZeroes(0, 4096), 1);
+      assertThat(c.read(0, 4096).get(10, TimeUnit.SECONDS)).hasSize(4096);
+    }
+    goodClientStillServed(3);
+  }
+
+  @Test
+  void garbageOnTheWanPortAndAForeignCertificateAreRefusedWhileTheLinkStaysUp() throws Exception {
+    byte[] noise = new byte[4096];
+    new Random(5).nextBytes(noise);
+    try (Socket s = new Socket("127.0.0.1", sites.wan)) {
+      s.getOutputStream().write(noise);
+      assertThat(closedByPeer(s)).isTrue();
+    }
+    // A "tokyo" with a key pair of its own, not the one the standby was paired with.
+    SiteCredentials impostor = SiteCredentials.loadOrCreate(dir.resolve("impostor/tls"), "tokyo");
+    SiteCredentials standbyCert = SiteCredentials.load(dir.resolve("hiroshima/tls/site.key"), dir.resolve("hiroshima/tls/site.crt"));
+    ShipSource empty =
+        new ShipSource() {
+          public String volume() {
+            return "vol0";
+          }
+
+          public long sizeBytes() {
+            return VOLUME;
+          }
+
+          public long lastSeq() {
+            return 0;
+          }
+
+          public List<JournalEntry> read(long fromSeq, int maxBytes) {
+            return List.of();
+          }
+
+          public void peerDurable(long seq) {}
+
+          public void onAppend(Runnable wakeup) {}
+        };
+    try (Shipper s = new Shipper(ShipperConfig.defaults("127.0.0.1", sites.wan, impostor, standbyCert.certificate()), List.of(empty))) {
+      s.start();
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (s.snapshot().lastError() == null && System.nanoTime() < deadline) {
+        java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(20)); // bounded wait for the refusal
+      }
+      assertThat(s.snapshot().connected()).isFalse();
+      assertThat(s.snapshot().lastError()).as("why the impostor was refused").isNotNull();
+    }
+    assertThat(sites.standby.log()).contains("is not the paired site's certificate");
+    assertThat(sites.primary.status().path("link").path("connected").asBoolean()).isTrue();
+    goodClientStillServed(4);
+  }
+
+  private static void assertErrno(java.util.concurrent.CompletableFuture<byte[]> f, int errno) {
+    assertThatThrownBy(() -> f.get(30, TimeUnit.SECONDS))
+        .isInstanceOf(ExecutionException.class)
+        .cause()
+        .isInstanceOfSatisfying(NbdTestClient.NbdError.class, e -> assertThat(e.errno()).isEqualTo(errno));
+  }
+}
