@@ -1,0 +1,119 @@
+package io.kagami.site.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.kagami.testkit.Tool;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The README's first command, as a new user runs it: a fresh clone, {@code ./kagami demo} (which
+ * builds the project on first run), data written into the primary, read from the standby, then
+ * SIGTERM for a clean stop.
+ */
+class DemoIT {
+  @TempDir Path tmp;
+
+  @Test
+  void demoFromAFreshCloneBuildsItselfReplicatesAndStopsCleanly() throws Exception {
+    Path root = Path.of("").toAbsolutePath().getParent();
+    assertThat(root.resolve(".git")).as("the project root is a git checkout (tests clone it)").exists();
+    Path clone = tmp.resolve("clone");
+    Tool.run(Duration.ofMinutes(2), "git", "clone", "--quiet", "--no-hardlinks", root.toString(), clone.toString()).requireSuccess();
+    List<Integer> ports = Tool.freePorts(5);
+    String pNbd = "127.0.0.1:" + ports.get(0);
+    String sNbd = "127.0.0.1:" + ports.get(1);
+    String pAdmin = "127.0.0.1:" + ports.get(2);
+    String sAdmin = "127.0.0.1:" + ports.get(3);
+    Path data = tmp.resolve("demo-data");
+    ProcessBuilder pb =
+        new ProcessBuilder(
+                "./kagami", "demo", "--volume-size", "64MiB", "--primary-nbd", pNbd, "--standby-nbd", sNbd, "--primary-admin", pAdmin, "--standby-admin", sAdmin, "--wan",
+                "127.0.0.1:" + ports.get(4), "--data-dir", data.toString())
+            .directory(clone.toFile())
+            .redirectErrorStream(true);
+    pb.environment().remove("KAGAMI_SKIP_BUILD");
+    Process demo = pb.start();
+    StringBuilder out = new StringBuilder();
+    CompletableFuture<Void> ready = new CompletableFuture<>();
+    CompletableFuture<Void> stopped = new CompletableFuture<>();
+    Thread.ofPlatform().daemon(true).start(() -> {
+      try (BufferedReader r = new BufferedReader(new InputStreamReader(demo.getInputStream(), StandardCharsets.UTF_8))) {
+        String line;
+        while ((line = r.readLine()) != null) {
+          synchronized (out) {
+            out.append(line).append('\n');
+          }
+          if (line.contains("ready")) {
+            ready.complete(null);
+          }
+          if (line.contains("kagami: stopped")) {
+            stopped.complete(null);
+          }
+        }
+      } catch (java.io.IOException e) {
+        ready.completeExceptionally(e);
+      }
+      ready.completeExceptionally(new AssertionError("demo exited before ready"));
+    });
+    try {
+      try {
+        ready.get(8, TimeUnit.MINUTES);
+      } catch (Exception e) {
+        synchronized (out) {
+          throw new AssertionError("./kagami demo did not print ready:\n" + out, e);
+        }
+      }
+      assertThat(out.toString()).contains("nbd://" + pNbd + "/vol0").contains("nbd://" + sNbd + "/vol0").contains("http://" + pAdmin + "/status");
+      Tool.run(Duration.ofMinutes(1), "qemu-io", "-f", "raw", "-c", "write -P 0x5a 0 1M", "nbd://" + pNbd + "/vol0").requireSuccess();
+
+      ObjectMapper json = new ObjectMapper();
+      JsonNode p = null;
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      while (System.nanoTime() < deadline) {
+        Tool.Result r = Tool.run(Duration.ofMinutes(1), clone.resolve("kagami").toString(), "status", "--json", "--admin", pAdmin).requireSuccess();
+        p = json.readTree(r.output()).path("volumes").get(0);
+        if (p.path("lastJournaledSeq").asLong() > 0 && p.path("lagBytes").asLong() == 0 && p.path("lastAckedByPeerSeq").asLong() == p.path("lastJournaledSeq").asLong()) {
+          break;
+        }
+      }
+      assertThat(p.path("name").asText()).isEqualTo("vol0");
+      assertThat(p.path("role").asText()).isEqualTo("primary");
+      assertThat(p.path("sizeBytes").asLong()).isEqualTo(64L << 20);
+      assertThat(p.path("lagBytes").asLong()).isZero();
+      assertThat(p.has("lagSeconds")).isTrue();
+      JsonNode s = null;
+      deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      while (System.nanoTime() < deadline) {
+        s = json.readTree(Tool.run(Duration.ofMinutes(1), clone.resolve("kagami").toString(), "status", "--json", "--admin", sAdmin).requireSuccess().output()).path("volumes").get(0);
+        if (s.path("lastAppliedSeq").asLong() >= p.path("lastJournaledSeq").asLong()) {
+          break;
+        }
+      }
+      assertThat(s.path("role").asText()).isEqualTo("standby");
+      assertThat(s.path("lastAppliedSeq").asLong()).isEqualTo(p.path("lastJournaledSeq").asLong());
+      Tool.run(Duration.ofMinutes(1), "qemu-io", "-f", "raw", "-r", "-c", "read -P 0x5a 0 1M", "nbd://" + sNbd + "/vol0").requireSuccess();
+      String table = Tool.run(Duration.ofMinutes(1), clone.resolve("kagami").toString(), "status", "--admin", pAdmin).requireSuccess().output();
+      assertThat(table).contains("VOLUME").contains("vol0").contains("connected");
+      assertThat(Files.readString(data.resolve("tokyo.yaml"))).contains("role: primary");
+
+      demo.destroy(); // SIGTERM
+      assertThat(demo.waitFor(60, TimeUnit.SECONDS)).as("demo stops within 60 s of SIGTERM").isTrue();
+      stopped.get(10, TimeUnit.SECONDS);
+      assertThat(demo.exitValue()).as("exit code after SIGTERM; output:\n" + out).isIn(0, 143);
+    } finally {
+      demo.destroyForcibly();
+    }
+  }
+}
