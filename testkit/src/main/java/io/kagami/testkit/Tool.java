@@ -29,6 +29,12 @@ public final class Tool {
 
   /** Fails (never skips) when {@code program} is not installed, naming the package. */
   public static void require(String program) {
+    if (program.contains("/")) {
+      if (!Files.isExecutable(Path.of(program))) {
+        throw new AssertionError(program + " is not an executable file");
+      }
+      return;
+    }
     for (String dir : System.getenv().getOrDefault("PATH", "").split(":")) {
       if (Files.isExecutable(Path.of(dir, program))) {
         return;

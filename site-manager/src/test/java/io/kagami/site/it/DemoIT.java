@@ -108,9 +108,15 @@ class DemoIT {
       assertThat(table).contains("VOLUME").contains("vol0").contains("connected");
       assertThat(Files.readString(data.resolve("tokyo.yaml"))).contains("role: primary");
 
-      demo.destroy(); // SIGTERM
+      demo.toHandle().destroy(); // SIGTERM (Process.destroy would also close our end of its output)
       assertThat(demo.waitFor(60, TimeUnit.SECONDS)).as("demo stops within 60 s of SIGTERM").isTrue();
-      stopped.get(10, TimeUnit.SECONDS);
+      try {
+        stopped.get(10, TimeUnit.SECONDS);
+      } catch (java.util.concurrent.TimeoutException e) {
+        synchronized (out) {
+          throw new AssertionError("no clean-stop message after SIGTERM; output:\n" + out, e);
+        }
+      }
       assertThat(demo.exitValue()).as("exit code after SIGTERM; output:\n" + out).isIn(0, 143);
     } finally {
       demo.destroyForcibly();
