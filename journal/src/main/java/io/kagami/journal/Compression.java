@@ -1,38 +1,97 @@
 package io.kagami.journal;
 
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import net.jpountz.lz4.LZ4Compressor;
 import net.jpountz.lz4.LZ4Factory;
 import net.jpountz.lz4.LZ4FastDecompressor;
 
 /**
  * LZ4 block compression of write payloads, done once when a write enters the journal. A payload
- * is kept compressed only when that saves at least an eighth of it, so incompressible data costs
- * one failed attempt and nothing on the WAN side.
+ * is kept compressed only when that saves at least an eighth of it. Large payloads are probed
+ * first (their first 4 KiB): incompressible data (already compressed or encrypted, the common case
+ * for databases and VM images) then costs almost nothing.
  */
 public final class Compression {
   private static final LZ4Factory FACTORY = LZ4Factory.fastestInstance();
   private static final LZ4Compressor COMPRESSOR = FACTORY.fastCompressor();
   private static final LZ4FastDecompressor DECOMPRESSOR = FACTORY.fastDecompressor();
+  private static final int MIN_COMPRESS = 512;
+  private static final int PROBE = 4096;
+  private static final ThreadLocal<byte[]> SCRATCH = ThreadLocal.withInitial(() -> new byte[COMPRESSOR.maxCompressedLength(64 << 10)]);
 
   private Compression() {}
 
-  /** A WRITE record for {@code data} (its remaining bytes), compressed when that pays. */
-  public static JournalRecord writeRecord(long offset, ByteBuffer data, boolean compress) {
+  private static boolean pays(int in, int out) {
+    return out <= in - (in >>> 3);
+  }
+
+  private static byte[] scratch(int length) {
+    int max = COMPRESSOR.maxCompressedLength(length);
+    byte[] s = SCRATCH.get();
+    if (s.length < max) {
+      s = new byte[max];
+      SCRATCH.set(s);
+    }
+    return s;
+  }
+
+  /** True when LZ4 is worth trying on {@code data}: a probe of its start compresses well. */
+  static boolean worthTrying(ByteBuffer data, int length) {
+    if (length < MIN_COMPRESS) {
+      return false;
+    }
+    if (length <= 2 * PROBE) {
+      return true;
+    }
+    byte[] s = scratch(PROBE);
+    int n = COMPRESSOR.compress(data, data.position(), PROBE, ByteBuffer.wrap(s), 0, s.length);
+    return pays(PROBE, n);
+  }
+
+  /**
+   * The encoded {@link JournalRecord} of a WRITE of {@code data} (its remaining bytes) at {@code
+   * offset}, built with a single copy of the data: header and payload in one array. When the
+   * record's codec is {@link JournalRecord.Codec#NONE} the data itself sits at {@link
+   * JournalRecord#HEADER_BYTES} in the returned array.
+   */
+  public static byte[] encodeWrite(long offset, ByteBuffer data, boolean compress) {
     int length = data.remaining();
-    if (compress && length >= 512) {
-      int max = COMPRESSOR.maxCompressedLength(length);
-      byte[] out = new byte[max];
-      int n = COMPRESSOR.compress(data.duplicate(), data.position(), length, ByteBuffer.wrap(out), 0, max);
-      if (n <= length - (length >>> 3)) {
-        byte[] exact = new byte[n];
-        System.arraycopy(out, 0, exact, 0, n);
-        return new JournalRecord(JournalRecord.Kind.WRITE, offset, length, JournalRecord.Codec.LZ4, exact);
+    if (compress && worthTrying(data, length)) {
+      byte[] s = scratch(length);
+      int n = COMPRESSOR.compress(data, data.position(), length, ByteBuffer.wrap(s), 0, s.length);
+      if (pays(length, n)) {
+        byte[] out = header(offset, length, JournalRecord.Codec.LZ4, n);
+        System.arraycopy(s, 0, out, JournalRecord.HEADER_BYTES, n);
+        return out;
       }
     }
-    byte[] raw = new byte[length];
-    data.duplicate().get(raw);
-    return new JournalRecord(JournalRecord.Kind.WRITE, offset, length, JournalRecord.Codec.NONE, raw);
+    byte[] out = header(offset, length, JournalRecord.Codec.NONE, length);
+    data.duplicate().get(out, JournalRecord.HEADER_BYTES, length);
+    return out;
+  }
+
+  private static byte[] header(long offset, int length, JournalRecord.Codec codec, int payload) {
+    byte[] out = new byte[JournalRecord.HEADER_BYTES + payload];
+    ByteBuffer.wrap(out)
+        .order(ByteOrder.BIG_ENDIAN)
+        .put((byte) JournalRecord.VERSION)
+        .put((byte) JournalRecord.Kind.WRITE.code)
+        .put((byte) codec.code)
+        .put((byte) 0)
+        .putLong(offset)
+        .putInt(length);
+    return out;
+  }
+
+  /** True when an encoded WRITE record stores its data uncompressed (see {@link #encodeWrite}). */
+  public static boolean storedRaw(byte[] encoded) {
+    return encoded[2] == (byte) JournalRecord.Codec.NONE.code;
+  }
+
+  /** A WRITE record for {@code data} (its remaining bytes), compressed when that pays. */
+  public static JournalRecord writeRecord(long offset, ByteBuffer data, boolean compress) {
+    return JournalRecord.decode(encodeWrite(offset, data, compress));
   }
 
   /** The uncompressed data of a WRITE record. */

@@ -7,6 +7,9 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import org.rocksdb.RocksDB;
@@ -39,6 +42,8 @@ final class GroupCommitter implements AutoCloseable {
   private final WriteOptions noSync = new WriteOptions().setSync(false);
   private final WriteOptions sync = new WriteOptions().setSync(true);
   private final Thread thread;
+  private final ExecutorService completer =
+      Executors.newSingleThreadExecutor(Thread.ofPlatform().name("kagami-journal-complete").daemon(true).factory());
   private boolean closing;
   private volatile JournalException failure;
 
@@ -139,6 +144,13 @@ final class GroupCommitter implements AutoCloseable {
     for (JournalStream s : touched) {
       s.groupCommitted();
     }
+    // Hooks (the primary's volume write) and acknowledgements run on a second thread, in order,
+    // so the next group's commit overlaps this group's volume writes.
+    List<Op> committed = List.copyOf(group);
+    completer.execute(() -> finish(committed));
+  }
+
+  private static void finish(List<Op> group) {
     for (Op op : group) {
       if (op.after != null) {
         try {
@@ -179,6 +191,8 @@ final class GroupCommitter implements AutoCloseable {
     }
     try {
       thread.join();
+      completer.shutdown();
+      completer.awaitTermination(1, TimeUnit.MINUTES);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }

@@ -62,12 +62,23 @@ public final class Journal implements AutoCloseable {
             .setCreateMissingColumnFamilies(true)
             // Old WAL files pin memtables of trimmed streams; bound them so a quiet volume does not
             // keep gigabytes of log alive.
-            .setMaxTotalWalSize(512L << 20)
-            .setKeepLogFileNum(4);
+            .setMaxTotalWalSize(1L << 30)
+            .setKeepLogFileNum(4)
+            // Write back the WAL and table files steadily instead of in bursts that trip the
+            // kernel's dirty-page throttling (and stall the host's writes behind them).
+            .setWalBytesPerSync(1 << 20)
+            .setBytesPerSync(1 << 20)
+            .setMaxBackgroundJobs(2);
     this.cfOptions =
         new ColumnFamilyOptions()
             .setWriteBufferSize(config.writeBufferBytes())
-            .setMaxWriteBufferNumber(4)
+            .setMaxWriteBufferNumber(6)
+            .setLevel0SlowdownWritesTrigger(40)
+            .setLevel0StopWritesTrigger(64)
+            // Large payloads go to blob files: compaction then moves keys, not data.
+            .setEnableBlobFiles(true)
+            .setMinBlobSize(16 << 10)
+            .setEnableBlobGarbageCollection(true)
             // Payloads are LZ4-compressed on entry already.
             .setCompressionType(CompressionType.NO_COMPRESSION);
     String path = config.directory().toString();

@@ -91,7 +91,11 @@ public final class JournalStream {
    * the future completes only after the WAL is synced (FUA).
    */
   public CompletableFuture<Long> append(JournalRecord record, boolean sync, AfterCommit after) {
-    byte[] value = record.encode();
+    return appendEncoded(record.encode(), sync, after);
+  }
+
+  /** {@link #append} of a record already encoded (e.g. by {@link Compression#encodeWrite}). */
+  public CompletableFuture<Long> appendEncoded(byte[] value, boolean sync, AfterCommit after) {
     CompletableFuture<Long> done = new CompletableFuture<>();
     committer.lock().lock();
     try {

@@ -102,22 +102,30 @@ public final class PrimaryVolume implements BlockDevice {
       data.release();
       return CompletableFuture.failedFuture(new DeviceException(DeviceError.ENOSPC, outOfRange(file, offset, length).getMessage()));
     }
-    ByteBuffer nio;
-    JournalRecord record;
+    // One copy of the data, on the caller's (event loop) thread, straight into the journal
+    // record; the network buffer is released at once so the decoder can reuse it.
+    byte[] encoded;
+    ByteBuffer forVolume;
     try {
-      nio = data.nioBuffer();
-      record = Compression.writeRecord(offset, nio, compress);
-    } catch (RuntimeException e) {
+      ByteBuffer nio = data.nioBuffer();
+      encoded = Compression.encodeWrite(offset, nio, compress);
+      if (Compression.storedRaw(encoded)) {
+        forVolume = ByteBuffer.wrap(encoded, JournalRecord.HEADER_BYTES, length);
+      } else {
+        byte[] raw = new byte[length];
+        nio.get(raw);
+        forVolume = ByteBuffer.wrap(raw);
+      }
+    } finally {
       data.release();
-      throw e;
     }
     return stream
-        .append(
-            record,
+        .appendEncoded(
+            encoded,
             fua,
             seq -> {
               try {
-                file.write(offset, nio.duplicate());
+                file.write(offset, forVolume);
               } catch (IOException e) {
                 throw new UncheckedIOException(e);
               } finally {
@@ -126,7 +134,6 @@ public final class PrimaryVolume implements BlockDevice {
             })
         .handle(
             (seq, err) -> {
-              data.release();
               if (err != null) {
                 throw deviceError("write", err);
               }

@@ -1,5 +1,6 @@
 package io.kagami.wan.tls;
 
+import io.netty.handler.codec.DecoderException;
 import io.netty.handler.ssl.ClientAuth;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
@@ -8,28 +9,45 @@ import java.net.Socket;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
 import java.security.Provider;
+import java.security.Security;
 import java.security.cert.CertificateException;
+import java.security.cert.PKIXBuilderParameters;
+import java.security.cert.TrustAnchor;
+import java.security.cert.X509CertSelector;
 import java.security.cert.X509Certificate;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
+import javax.net.ssl.CertPathTrustManagerParameters;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLException;
+import javax.net.ssl.TrustManager;
+import javax.net.ssl.TrustManagerFactory;
 import javax.net.ssl.X509ExtendedTrustManager;
 import org.bouncycastle.jce.provider.BouncyCastleProvider;
 import org.bouncycastle.jsse.provider.BouncyCastleJsseProvider;
 
 /**
- * TLS for the WAN link: TLS 1.3 only, mutual authentication, Bouncy Castle's JSSE provider, and a
- * pinned peer: a site trusts exactly the certificate(s) it was paired with, nothing a CA signed.
+ * TLS for the WAN link: TLS 1.3 only, mutual authentication required, Bouncy Castle's JSSE
+ * provider, and a pinned peer. A site trusts exactly the certificate(s) it was paired with — not
+ * whatever a CA signed, and without any host name check: the peer's leaf certificate must equal a
+ * pinned one byte for byte, and then also pass BCJSSE's own PKIX validation with the pinned
+ * certificates as the only trust anchors (validity period, signature, key usage).
+ *
+ * <p>A refusal names the certificate presented ("peer certificate CN=x (SHA-256 …) is not the
+ * paired site's certificate"); {@link #explain} digs that reason out of the exception Netty
+ * reports for a failed handshake.
  */
 public final class Tls {
   private static final BouncyCastleProvider BC = new BouncyCastleProvider();
   private static final BouncyCastleJsseProvider BCJSSE = new BouncyCastleJsseProvider(BC);
+  private static final String[] PROTOCOLS = {"TLSv1.3"};
 
   static {
-    // BCJSSE looks up its SecureRandom and primitives by provider name.
-    if (java.security.Security.getProvider(BC.getName()) == null) {
-      java.security.Security.addProvider(BC);
+    // BCJSSE looks some primitives up by provider name ("DEFAULT SecureRandom not available" else).
+    if (Security.getProvider(BC.getName()) == null) {
+      Security.addProvider(BC);
     }
   }
 
@@ -45,24 +63,24 @@ public final class Tls {
       return SslContextBuilder.forServer(keyManagers(own))
           .sslProvider(SslProvider.JDK)
           .sslContextProvider(BCJSSE)
-          .protocols("TLSv1.3")
+          .protocols(PROTOCOLS)
           .clientAuth(ClientAuth.REQUIRE)
-          .trustManager(new PinnedTrustManager(trusted))
+          .trustManager(pinnedTrustManager(trusted))
           .build();
     } catch (SSLException | GeneralSecurityException e) {
       throw new IllegalStateException("cannot set up TLS for site " + own.siteId() + ": " + e.getMessage(), e);
     }
   }
 
-  /** The primary's side: the server must present exactly {@code trusted}. */
+  /** The primary's side: the server must present exactly {@code trusted}; no host name check. */
   public static SslContext client(SiteCredentials own, X509Certificate trusted) {
     try {
       return SslContextBuilder.forClient()
           .keyManager(keyManagers(own))
           .sslProvider(SslProvider.JDK)
           .sslContextProvider(BCJSSE)
-          .protocols("TLSv1.3")
-          .trustManager(new PinnedTrustManager(List.of(trusted)))
+          .protocols(PROTOCOLS)
+          .trustManager(pinnedTrustManager(List.of(trusted)))
           .endpointIdentificationAlgorithm(null)
           .build();
     } catch (SSLException | GeneralSecurityException e) {
@@ -84,26 +102,72 @@ public final class Tls {
     return kmf;
   }
 
+  static X509ExtendedTrustManager pinnedTrustManager(List<X509Certificate> pinned) throws GeneralSecurityException {
+    if (pinned.isEmpty()) {
+      throw new GeneralSecurityException("no peer certificate is pinned");
+    }
+    Set<TrustAnchor> anchors = new HashSet<>();
+    for (X509Certificate c : pinned) {
+      anchors.add(new TrustAnchor(c, null));
+    }
+    PKIXBuilderParameters params = new PKIXBuilderParameters(anchors, new X509CertSelector());
+    params.setRevocationEnabled(false); // a pinned self-signed certificate has no CRL or OCSP
+    TrustManagerFactory tmf = TrustManagerFactory.getInstance("PKIX", BCJSSE);
+    tmf.init(new CertPathTrustManagerParameters(params));
+    for (TrustManager tm : tmf.getTrustManagers()) {
+      if (tm instanceof X509ExtendedTrustManager x) {
+        return new PinnedTrustManager(pinned, x);
+      }
+    }
+    throw new GeneralSecurityException("BCJSSE offers no X509ExtendedTrustManager");
+  }
+
   /**
-   * Trusts a peer only when its leaf certificate is byte-for-byte one of the paired ones, and it
-   * is within its validity period. The refusal names the certificate it got.
+   * The operator-readable reason behind a failed connection or handshake: a certificate refusal
+   * when there is one anywhere in the cause chain, otherwise the innermost message.
+   */
+  public static String explain(Throwable t) {
+    String innermost = null;
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      if (c instanceof CertificateException && c.getMessage() != null) {
+        return c.getMessage();
+      }
+      if (c.getMessage() != null && !(c instanceof DecoderException && c.getCause() != null)) {
+        innermost = c.getMessage();
+      }
+    }
+    if (innermost == null) {
+      return t.getClass().getSimpleName();
+    }
+    String lower = innermost.toLowerCase(java.util.Locale.ROOT);
+    if (lower.contains("certificate_unknown") || lower.contains("bad_certificate") || lower.contains("certificate_required")) {
+      return innermost + " (the peer does not accept this site's certificate: is it paired with this site's site.crt?)";
+    }
+    return innermost;
+  }
+
+  /**
+   * Trusts a peer only when its leaf certificate is byte for byte one of the pinned ones and then
+   * passes PKIX validation against the pinned certificates alone. Any other certificates the peer
+   * sends along are ignored.
    */
   static final class PinnedTrustManager extends X509ExtendedTrustManager {
     private final List<X509Certificate> pinned;
+    private final X509ExtendedTrustManager pkix;
 
-    PinnedTrustManager(List<X509Certificate> pinned) {
+    PinnedTrustManager(List<X509Certificate> pinned, X509ExtendedTrustManager pkix) {
       this.pinned = List.copyOf(pinned);
+      this.pkix = pkix;
     }
 
-    private void check(X509Certificate[] chain) throws CertificateException {
+    private X509Certificate[] pinnedLeaf(X509Certificate[] chain) throws CertificateException {
       if (chain == null || chain.length == 0) {
         throw new CertificateException("peer presented no certificate");
       }
       X509Certificate leaf = chain[0];
       for (X509Certificate p : pinned) {
         if (p.equals(leaf)) {
-          leaf.checkValidity();
-          return;
+          return new X509Certificate[] {leaf};
         }
       }
       throw new CertificateException(
@@ -112,37 +176,41 @@ public final class Tls {
 
     @Override
     public void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException {
-      check(chain);
+      pkix.checkClientTrusted(pinnedLeaf(chain), authType);
     }
 
     @Override
     public void checkServerTrusted(X509Certificate[] chain, String authType) throws CertificateException {
-      check(chain);
+      pkix.checkServerTrusted(pinnedLeaf(chain), authType);
     }
 
     @Override
     public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket) throws CertificateException {
-      check(chain);
+      pkix.checkClientTrusted(pinnedLeaf(chain), authType, socket);
     }
 
     @Override
     public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket) throws CertificateException {
-      check(chain);
+      pkix.checkServerTrusted(pinnedLeaf(chain), authType, socket);
     }
 
     @Override
     public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine) throws CertificateException {
-      check(chain);
+      pkix.checkClientTrusted(pinnedLeaf(chain), authType, engine);
     }
 
     @Override
     public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine) throws CertificateException {
-      check(chain);
+      pkix.checkServerTrusted(pinnedLeaf(chain), authType, engine);
     }
 
+    /**
+     * None named: a peer then always presents its certificate, even one issued to another name,
+     * and its refusal names what it presented instead of "no certificate".
+     */
     @Override
     public X509Certificate[] getAcceptedIssuers() {
-      return pinned.toArray(X509Certificate[]::new);
+      return new X509Certificate[0];
     }
   }
 }
