@@ -1,0 +1,327 @@
+#!/usr/bin/env bash
+# End-to-end write benchmark over NBD: fio's nbd engine against qemu-nbd serving a raw file (the
+# baseline) and against the Kagami primary of `./kagami demo`, measured in the same run, printed as
+# a table with the ratio kagami/qemu-nbd and saved as JSON under benchmarks/results/.
+# It never asserts timings; it only measures and prints. See benchmarks/README.md.
+set -euo pipefail
+
+usage() {
+  cat <<'USAGE'
+usage: benchmarks/fio-nbd.sh [--baseline-only] [--help]
+
+  --baseline-only   measure qemu-nbd (and KAGAMI_TARGET_URI, if set) but do not start Kagami
+
+environment:
+  FIO_RUNTIME=20            seconds each workload runs, after the ramp
+  FIO_RAMP=2                seconds of ramp-up not counted
+  FIO_SIZE=1G               region fio writes in (the volumes are 1 GiB)
+  FIO_SEQ_IODEPTH=16        queue depth of the 1M sequential workload
+  KAGAMI_READY_TIMEOUT=180  seconds to wait for `kagami demo` to print "ready" (includes a first build)
+  KAGAMI_TARGET_URI=...     also measure this running server, e.g. nbd://10.0.0.5:10809/vol0
+USAGE
+}
+
+baseline_only=0
+for arg in "$@"; do
+  case "$arg" in
+    --baseline-only) baseline_only=1 ;;
+    -h | --help) usage; exit 0 ;;
+    *) echo "fio-nbd: unknown argument: $arg" >&2; usage >&2; exit 2 ;;
+  esac
+done
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(dirname "$here")"
+
+runtime="${FIO_RUNTIME:-20}"
+ramp="${FIO_RAMP:-2}"
+size="${FIO_SIZE:-1G}"
+seq_iodepth="${FIO_SEQ_IODEPTH:-16}"
+ready_timeout="${KAGAMI_READY_TIMEOUT:-180}"
+target_uri="${KAGAMI_TARGET_URI:-}"
+for v in runtime ramp seq_iodepth ready_timeout; do
+  [[ "${!v}" =~ ^[0-9]+$ ]] || { echo "fio-nbd: $v must be a whole number, got '${!v}'" >&2; exit 2; }
+done
+[ "$runtime" -ge 1 ] || { echo "fio-nbd: FIO_RUNTIME must be at least 1" >&2; exit 2; }
+
+log() { echo "fio-nbd: $*" >&2; }
+
+# Tools: Debian packages in brackets; scripts/test installs the first two.
+need() {
+  command -v "$1" >/dev/null 2>&1 || { log "$1 not found: install $2"; exit 1; }
+}
+need fio fio
+need qemu-nbd qemu-utils
+need python3 python3
+need setsid util-linux
+need timeout coreutils
+fio --enghelp=nbd >/dev/null 2>&1 || { log "this fio has no nbd engine (Debian's fio package has it)"; exit 1; }
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/kagami-fio-nbd.XXXXXX")"
+qemu_pid=""
+kagami_pid=""
+fio_pid=""
+
+# Waits up to $2 seconds for process $1 to exit; true if it did.
+wait_exit() {
+  local pid="$1" deadline=$((SECONDS + $2))
+  while kill -0 "$pid" 2>/dev/null; do
+    [ "$SECONDS" -lt "$deadline" ] || return 1
+    sleep 0.1
+  done
+}
+
+stop_qemu() {
+  [ -n "$qemu_pid" ] || return 0
+  kill -TERM "$qemu_pid" 2>/dev/null || true
+  wait_exit "$qemu_pid" 20 || kill -KILL "$qemu_pid" 2>/dev/null || true
+  wait "$qemu_pid" 2>/dev/null || true
+  qemu_pid=""
+}
+
+# Kagami runs in its own process group (setsid), so the signal reaches the launcher's build too.
+stop_kagami() {
+  [ -n "$kagami_pid" ] || return 0
+  log "stopping kagami demo (SIGTERM)"
+  kill -TERM -- "-$kagami_pid" 2>/dev/null || true
+  if ! wait_exit "$kagami_pid" 60; then
+    log "kagami demo did not stop within 60 s; killing it"
+    kill -KILL -- "-$kagami_pid" 2>/dev/null || true
+  fi
+  wait "$kagami_pid" 2>/dev/null || true
+  kagami_pid=""
+}
+
+cleanup() {
+  if [ -n "$fio_pid" ]; then
+    kill -TERM "$fio_pid" 2>/dev/null || true
+    wait_exit "$fio_pid" 15 || kill -KILL "$fio_pid" 2>/dev/null || true
+  fi
+  stop_kagami
+  stop_qemu
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Prints $1 distinct free TCP ports on 127.0.0.1, below Linux's ephemeral range, one per line.
+free_ports() {
+  python3 - "$1" <<'PY'
+import random, socket, sys
+held = []
+while len(held) < int(sys.argv[1]):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind(("127.0.0.1", random.randrange(20000, 32768)))
+        held.append(s)
+    except OSError:
+        s.close()
+for s in held:
+    print(s.getsockname()[1])
+    s.close()
+PY
+}
+
+# Prints the error fio recorded in its JSON output, if any.
+fio_error() {
+  [ -s "$1" ] || return 0
+  python3 - "$1" <<'PY'
+import json, sys
+try:
+    job = json.load(open(sys.argv[1]))["jobs"][0]
+except Exception as e:
+    sys.exit(f"    (no usable fio JSON: {e})")
+w = job["write"]
+print(f"    fio job error {job.get('error', 0)}; {w['total_ios']} writes, {w['io_bytes']} bytes done before it stopped")
+PY
+}
+
+# name | fio arguments
+workloads=(
+  "randwrite-4k|--rw=randwrite --bs=4k --iodepth=16"
+  "seqwrite-1m|--rw=write --bs=1M --iodepth=$seq_iodepth"
+)
+
+# run_fio TARGET URI: every workload against URI, results in $work/TARGET.WORKLOAD.json.
+# Returns non-zero if any workload failed; the others still run.
+run_fio() {
+  local target="$1" uri="$2" rc=0 w name args out
+  for w in "${workloads[@]}"; do
+    name="${w%%|*}"
+    args="${w#*|}"
+    out="$work/$target.$name.json"
+    log "$target: $name for ${runtime}s (+${ramp}s ramp) against $uri"
+    # In the background so a signal to this script runs its trap at once (bash defers traps
+    # while a foreground child runs); timeout bounds fio and passes the signal on.
+    # shellcheck disable=SC2086 # args is a list of options
+    timeout --kill-after=10 $((runtime + ramp + 60)) \
+      fio --name="$name" --ioengine=nbd --uri="$uri" $args --size="$size" \
+      --time_based --runtime="$runtime" --ramp_time="$ramp" \
+      --output-format=json --output="$out" >"$work/$target.$name.log" 2>&1 </dev/null &
+    fio_pid=$!
+    if wait "$fio_pid"; then fio_ok=1; else fio_ok=0; fi
+    fio_pid=""
+    if [ "$fio_ok" -eq 0 ]; then
+      log "$target: fio $name failed:"
+      tail -n 20 "$work/$target.$name.log" | sed 's/^/    /' >&2
+      fio_error "$out" >&2 || true
+      rm -f "$out"
+      rc=1
+      continue
+    fi
+    python3 - "$out" <<'PY' >&2
+import json, sys
+job = json.load(open(sys.argv[1]))["jobs"][0]
+w = job["write"]
+print(f"fio-nbd:   {w['bw'] / 1024:.1f} MiB/s, {w['iops']:.0f} IOPS, mean latency {w['clat_ns']['mean'] / 1000:.0f} us")
+PY
+  done
+  return $rc
+}
+
+status=0
+
+# --- Baseline: qemu-nbd serving a fresh sparse 1 GiB raw file --------------------------------
+truncate -s 1G "$work/baseline.raw"
+qemu_port="$(free_ports 1)"
+qemu-nbd -f raw -b 127.0.0.1 -p "$qemu_port" --persistent --shared=8 \
+  --pid-file "$work/qemu-nbd.pid" "$work/baseline.raw" >"$work/qemu-nbd.log" 2>&1 </dev/null &
+qemu_pid=$!
+# qemu-nbd writes its pid file once it listens and serves the export.
+deadline=$((SECONDS + 30))
+until [ -s "$work/qemu-nbd.pid" ]; do
+  if ! kill -0 "$qemu_pid" 2>/dev/null || [ "$SECONDS" -ge "$deadline" ]; then
+    log "qemu-nbd did not start:"
+    sed 's/^/    /' "$work/qemu-nbd.log" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+baseline_uri="nbd://127.0.0.1:$qemu_port/"
+run_fio qemu-nbd "$baseline_uri" || status=1
+stop_qemu
+rm -f "$work/baseline.raw"
+
+# --- Kagami: the primary of `./kagami demo` -----------------------------------------------
+kagami_uri=""
+if [ "$baseline_only" -eq 0 ]; then
+  mapfile -t p < <(free_ports 5)
+  kagami_uri="nbd://127.0.0.1:${p[0]}/vol0"
+  log "starting kagami demo (primary nbd 127.0.0.1:${p[0]}), waiting up to ${ready_timeout}s for 'ready'"
+  (
+    cd "$repo"
+    exec setsid ./kagami demo --data-dir "$work/kagami" \
+      --primary-nbd "127.0.0.1:${p[0]}" --standby-nbd "127.0.0.1:${p[1]}" \
+      --primary-admin "127.0.0.1:${p[2]}" --standby-admin "127.0.0.1:${p[3]}" \
+      --wan "127.0.0.1:${p[4]}" --volume-size 1GiB
+  ) >"$work/kagami.out" 2>"$work/kagami.err" </dev/null &
+  kagami_pid=$!
+  deadline=$((SECONDS + ready_timeout))
+  ready=0
+  while true; do
+    if grep -qw ready "$work/kagami.out"; then
+      ready=1
+      break
+    fi
+    if ! kill -0 "$kagami_pid" 2>/dev/null; then
+      wait "$kagami_pid" 2>/dev/null && rc=0 || rc=$?
+      log "kagami demo exited (status $rc) before it was ready"
+      break
+    fi
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      log "kagami demo did not print 'ready' within ${ready_timeout}s"
+      break
+    fi
+    sleep 0.2
+  done
+  if [ "$ready" -eq 1 ]; then
+    run_fio kagami "$kagami_uri" || status=1
+  else
+    status=1
+    log "kagami stdout:"
+    tail -n 20 "$work/kagami.out" | sed 's/^/    /' >&2
+    log "kagami stderr:"
+    tail -n 20 "$work/kagami.err" | sed 's/^/    /' >&2
+  fi
+  stop_kagami
+fi
+
+# --- Optional third target: any running server --------------------------------------------
+if [ -n "$target_uri" ]; then
+  run_fio target "$target_uri" || status=1
+fi
+
+# --- Table and JSON --------------------------------------------------------------------------
+mkdir -p "$here/results"
+stamp="$(date -u +%Y%m%dT%H%M%SZ)"
+result_file="$here/results/fio-nbd-$stamp.json"
+python3 - "$work" "$result_file" "$stamp" "$runtime" "$ramp" "$size" "$baseline_uri" "$kagami_uri" "$target_uri" "$(fio --version)" "${workloads[@]}" <<'PY'
+import json, os, platform, sys
+
+work, result_file, stamp, runtime, ramp, size, base_uri, kagami_uri, target_uri, fio_version = sys.argv[1:11]
+workloads = [w.split("|", 1) for w in sys.argv[11:]]
+targets = [("qemu-nbd", base_uri), ("kagami", kagami_uri), ("target", target_uri)]
+targets = [(t, u) for t, u in targets if u]
+
+def measured(target, workload):
+    path = os.path.join(work, f"{target}.{workload}.json")
+    if not os.path.exists(path):
+        return None
+    job = json.load(open(path))["jobs"][0]
+    w = job["write"]
+    pct = w["clat_ns"].get("percentile", {})
+    return {
+        "mib_per_s": round(w["bw"] / 1024, 1),
+        "iops": round(w["iops"]),
+        "mean_latency_us": round(w["clat_ns"]["mean"] / 1000, 1),
+        "p99_latency_us": round(pct["99.000000"] / 1000, 1) if "99.000000" in pct else None,
+        "fio_error": job.get("error", 0),
+    }
+
+rows = []
+for name, args in workloads:
+    row = {"workload": name, "fio_args": args}
+    for t, _ in targets:
+        row[t] = measured(t, name)
+    base = row.get("qemu-nbd")
+    for t, _ in targets[1:]:
+        m = row[t]
+        row[f"ratio_{t}_to_qemu_nbd"] = round(m["mib_per_s"] / base["mib_per_s"], 3) if m and base and base["mib_per_s"] > 0 else None
+    rows.append(row)
+
+def cell(m, key, fmt):
+    return fmt.format(m[key]) if m else "n/a"
+
+header = f"{'workload':<14} {'qemu-nbd MiB/s':>14} {'IOPS':>8}"
+for t, _ in targets[1:]:
+    header += f" {t + ' MiB/s':>13} {'IOPS':>8} {t + '/qemu-nbd':>16}"
+print()
+print(header)
+print("-" * len(header))
+for row in rows:
+    line = f"{row['workload']:<14} {cell(row['qemu-nbd'], 'mib_per_s', '{:.1f}'):>14} {cell(row['qemu-nbd'], 'iops', '{:d}'):>8}"
+    for t, _ in targets[1:]:
+        r = row[f"ratio_{t}_to_qemu_nbd"]
+        line += f" {cell(row[t], 'mib_per_s', '{:.1f}'):>13} {cell(row[t], 'iops', '{:d}'):>8} {('%.2f' % r) if r is not None else 'n/a':>16}"
+    print(line)
+print()
+
+doc = {
+    "benchmark": "fio-nbd",
+    "timestamp": stamp,
+    "host": {"hostname": platform.node(), "kernel": platform.release(), "cpus": os.cpu_count()},
+    "fio_version": fio_version,
+    "runtime_s": int(runtime),
+    "ramp_s": int(ramp),
+    "size": size,
+    "targets": dict(targets),
+    "results": rows,
+}
+with open(result_file, "w") as f:
+    json.dump(doc, f, indent=2)
+    f.write("\n")
+print(f"results: {result_file}")
+PY
+
+exit $status
