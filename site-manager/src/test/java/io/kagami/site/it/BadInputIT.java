@@ -4,7 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.kagami.journal.JournalEntry;
-import io.kagami.testkit.NbdTestClient;
+import io.kagami.testkit.nbd.NbdErrorException;
+import io.kagami.testkit.nbd.NbdProtocol;
+import io.kagami.testkit.nbd.NbdTestClient;
 import io.kagami.wan.ship.ShipSource;
 import io.kagami.wan.ship.Shipper;
 import io.kagami.wan.ship.ShipperConfig;
@@ -50,7 +52,7 @@ class BadInputIT {
   private static void goodClientStillServed(int round) throws Exception {
     byte[] data = new byte[4096];
     Arrays.fill(data, (byte) round);
-    good.write(round * 4096L, data, true).get(10, TimeUnit.SECONDS);
+    good.write(round * 4096L, data, NbdProtocol.CMD_FLAG_FUA).get(10, TimeUnit.SECONDS);
     assertThat(good.read(round * 4096L, 4096).get(10, TimeUnit.SECONDS)).isEqualTo(data);
     sites.awaitInSync(Duration.ofSeconds(60));
     try (NbdTestClient replica = NbdTestClient.connect("127.0.0.1", sites.standbyNbd, "vol0")) {
@@ -103,10 +105,10 @@ class BadInputIT {
   void requestsBeyondTheExportOrTooLargeGetErrorsAndTheConnectionGoesOn() throws Exception {
     try (NbdTestClient c = NbdTestClient.connect("127.0.0.1", sites.primaryNbd, "vol0")) {
       assertErrno(c.read(VOLUME - 512, 4096), 22);
-      assertErrno(c.write(VOLUME, new byte[512], false), 28);
-      assertErrno(c.send(NbdTestClient.CMD_READ, 0, 0, 64 << 20, null), 22);
-      assertErrno(c.send(NbdTestClient.CMD_WRITE, 0, 0, 33 << 20, new byte[33 << 20]), 75);
-      assertErrno(c.send(99, 0, 0, 0, null), 22);
+      assertErrno(c.write(VOLUME, new byte[512]), 28);
+      assertErrno(c.request(0, NbdProtocol.CMD_READ, 0, 64 << 20, null), 22);
+      assertErrno(c.request(0, NbdProtocol.CMD_WRITE, 0, 33 << 20, new byte[33 << 20]), 75);
+      assertErrno(c.request(0, 99, 0, 0, null), 22);
       assertThat(c.read(0, 512).get(10, TimeUnit.SECONDS)).hasSize(512);
     }
     try (NbdTestClient c = NbdTestClient.connect("127.0.0.1", sites.primaryNbd, "vol0")) {
@@ -120,8 +122,8 @@ class BadInputIT {
   @Test
   void writesToTheStandbysReadOnlyExportGetEperm() throws Exception {
     try (NbdTestClient c = NbdTestClient.connect("127.0.0.1", sites.standbyNbd, "vol0")) {
-      assertThat(c.readOnly()).isTrue();
-      assertErrno(c.write(0, new byte[4096], false), 1);
+      assertThat(c.isReadOnly()).isTrue();
+      assertErrno(c.write(0, new byte[4096]), 1);
       assertErrno(c.trim(0, 4096), 1);
       assertErrno(c.writeZeroes(0, 4096), 1);
       assertThat(c.read(0, 4096).get(10, TimeUnit.SECONDS)).hasSize(4096);
@@ -176,10 +178,10 @@ class BadInputIT {
     goodClientStillServed(4);
   }
 
-  private static void assertErrno(java.util.concurrent.CompletableFuture<byte[]> f, int errno) {
+  private static void assertErrno(java.util.concurrent.CompletableFuture<?> f, int errno) {
     assertThatThrownBy(() -> f.get(30, TimeUnit.SECONDS))
         .isInstanceOf(ExecutionException.class)
         .cause()
-        .isInstanceOfSatisfying(NbdTestClient.NbdError.class, e -> assertThat(e.errno()).isEqualTo(errno));
+        .isInstanceOfSatisfying(NbdErrorException.class, e -> assertThat(e.errorCode()).isEqualTo(errno));
   }
 }

@@ -2,8 +2,9 @@ package io.kagami.site.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.kagami.testkit.NbdTestClient;
-import io.kagami.testkit.Tool;
+import io.kagami.testkit.nbd.NbdTestClient;
+import io.kagami.testkit.data.DataFiles;
+import io.kagami.testkit.tools.ExternalTool;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -59,7 +60,7 @@ class CrashIT {
       int sinceFlush = 0;
       while (true) {
         synchronized (this) {
-          if (ackCount >= stopAfter || c.closedByServer()) {
+          if (ackCount >= stopAfter || c.closed().isDone()) {
             break;
           }
           if (!triggered && ackCount >= triggerAt) {
@@ -98,7 +99,7 @@ class CrashIT {
           version = ++issued[block];
         }
         int b = block;
-        all.add(c.write((long) block * BLOCK, content(block, version), false).whenComplete((v, e) -> {
+        all.add(c.write((long) block * BLOCK, content(block, version)).whenComplete((v, e) -> {
           synchronized (this) {
             busy[b] = false;
             if (e == null) {
@@ -205,8 +206,8 @@ class CrashIT {
   private void assertReplicaIdentical(TwoSites sites) throws Exception {
     Path p = dir.resolve("primary.img");
     Path s = dir.resolve("standby.img");
-    Tool.run(T, "nbdcopy", sites.primaryUri(), p.toString()).requireSuccess();
-    Tool.run(T, "nbdcopy", sites.standbyUri(), s.toString()).requireSuccess();
-    Tool.assertSameBytes(p, s, "standby replica");
+    ExternalTool.require("nbdcopy").run(T, sites.primaryUri(), p.toString()).requireSuccess();
+    ExternalTool.require("nbdcopy").run(T, sites.standbyUri(), s.toString()).requireSuccess();
+    DataFiles.assertSameContent("written", p, "standby replica", s);
   }
 }

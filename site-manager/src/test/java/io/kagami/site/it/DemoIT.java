@@ -4,7 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.kagami.testkit.Tool;
+import io.kagami.testkit.net.FreePorts;
+import io.kagami.testkit.tools.ExternalTool;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
@@ -30,17 +31,17 @@ class DemoIT {
     Path root = Path.of("").toAbsolutePath().getParent();
     assertThat(root.resolve(".git")).as("the project root is a git checkout (tests clone it)").exists();
     Path clone = tmp.resolve("clone");
-    Tool.run(Duration.ofMinutes(2), "git", "clone", "--quiet", "--no-hardlinks", root.toString(), clone.toString()).requireSuccess();
-    List<Integer> ports = Tool.freePorts(5);
-    String pNbd = "127.0.0.1:" + ports.get(0);
-    String sNbd = "127.0.0.1:" + ports.get(1);
-    String pAdmin = "127.0.0.1:" + ports.get(2);
-    String sAdmin = "127.0.0.1:" + ports.get(3);
+    ExternalTool.require("git").run(Duration.ofMinutes(2), "clone", "--quiet", "--no-hardlinks", root.toString(), clone.toString()).requireSuccess();
+    int[] ports = FreePorts.loopbackPorts(5);
+    String pNbd = "127.0.0.1:" + ports[0];
+    String sNbd = "127.0.0.1:" + ports[1];
+    String pAdmin = "127.0.0.1:" + ports[2];
+    String sAdmin = "127.0.0.1:" + ports[3];
     Path data = tmp.resolve("demo-data");
     ProcessBuilder pb =
         new ProcessBuilder(
                 "./kagami", "demo", "--volume-size", "64MiB", "--primary-nbd", pNbd, "--standby-nbd", sNbd, "--primary-admin", pAdmin, "--standby-admin", sAdmin, "--wan",
-                "127.0.0.1:" + ports.get(4), "--data-dir", data.toString())
+                "127.0.0.1:" + ports[4], "--data-dir", data.toString())
             .directory(clone.toFile())
             .redirectErrorStream(true);
     pb.environment().remove("KAGAMI_SKIP_BUILD");
@@ -76,14 +77,14 @@ class DemoIT {
         }
       }
       assertThat(out.toString()).contains("nbd://" + pNbd + "/vol0").contains("nbd://" + sNbd + "/vol0").contains("http://" + pAdmin + "/status");
-      Tool.run(Duration.ofMinutes(1), "qemu-io", "-f", "raw", "-c", "write -P 0x5a 0 1M", "nbd://" + pNbd + "/vol0").requireSuccess();
+      ExternalTool.require("qemu-io").run(Duration.ofMinutes(1), "-f", "raw", "-c", "write -P 0x5a 0 1M", "nbd://" + pNbd + "/vol0").requireSuccess();
 
       ObjectMapper json = new ObjectMapper();
       JsonNode p = null;
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
       while (System.nanoTime() < deadline) {
-        Tool.Result r = Tool.run(Duration.ofMinutes(1), clone.resolve("kagami").toString(), "status", "--json", "--admin", pAdmin).requireSuccess();
-        p = json.readTree(r.output()).path("volumes").get(0);
+        ExternalTool.Result r = ExternalTool.of(clone.resolve("kagami")).run(Duration.ofMinutes(1), "status", "--json", "--admin", pAdmin).requireSuccess();
+        p = json.readTree(r.stdout()).path("volumes").get(0);
         if (p.path("lastJournaledSeq").asLong() > 0 && p.path("lagBytes").asLong() == 0 && p.path("lastAckedByPeerSeq").asLong() == p.path("lastJournaledSeq").asLong()) {
           break;
         }
@@ -96,15 +97,15 @@ class DemoIT {
       JsonNode s = null;
       deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
       while (System.nanoTime() < deadline) {
-        s = json.readTree(Tool.run(Duration.ofMinutes(1), clone.resolve("kagami").toString(), "status", "--json", "--admin", sAdmin).requireSuccess().output()).path("volumes").get(0);
+        s = json.readTree(ExternalTool.of(clone.resolve("kagami")).run(Duration.ofMinutes(1), "status", "--json", "--admin", sAdmin).requireSuccess().stdout()).path("volumes").get(0);
         if (s.path("lastAppliedSeq").asLong() >= p.path("lastJournaledSeq").asLong()) {
           break;
         }
       }
       assertThat(s.path("role").asText()).isEqualTo("standby");
       assertThat(s.path("lastAppliedSeq").asLong()).isEqualTo(p.path("lastJournaledSeq").asLong());
-      Tool.run(Duration.ofMinutes(1), "qemu-io", "-f", "raw", "-r", "-c", "read -P 0x5a 0 1M", "nbd://" + sNbd + "/vol0").requireSuccess();
-      String table = Tool.run(Duration.ofMinutes(1), clone.resolve("kagami").toString(), "status", "--admin", pAdmin).requireSuccess().output();
+      ExternalTool.require("qemu-io").run(Duration.ofMinutes(1), "-f", "raw", "-r", "-c", "read -P 0x5a 0 1M", "nbd://" + sNbd + "/vol0").requireSuccess();
+      String table = ExternalTool.of(clone.resolve("kagami")).run(Duration.ofMinutes(1), "status", "--admin", pAdmin).requireSuccess().stdout();
       assertThat(table).contains("VOLUME").contains("vol0").contains("connected");
       assertThat(Files.readString(data.resolve("tokyo.yaml"))).contains("role: primary");
 

@@ -3,7 +3,8 @@ package io.kagami.site.it;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.kagami.testkit.Tool;
+import io.kagami.testkit.data.DataFiles;
+import io.kagami.testkit.tools.ExternalTool;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -19,23 +20,23 @@ class ReplicationIT {
   @Test
   void nbdcopyAndQemuImgConvertReplicateByteIdentical() throws Exception {
     try (TwoSites sites = new TwoSites(dir, 512 * MiB).start()) {
-      Path data = Tool.randomFile(dir.resolve("data.bin"), 256 * MiB, 3);
-      Tool.run(T, "nbdcopy", data.toString(), sites.primaryUri()).requireSuccess();
+      Path data = DataFiles.createRandom(dir.resolve("data.bin"), 256 * MiB, 3);
+      ExternalTool.require("nbdcopy").run(T, data.toString(), sites.primaryUri()).requireSuccess();
       sites.awaitInSync(T);
       Path back = dir.resolve("back.bin");
-      Tool.run(T, "nbdcopy", sites.standbyUri(), back.toString()).requireSuccess();
+      ExternalTool.require("nbdcopy").run(T, sites.standbyUri(), back.toString()).requireSuccess();
       assertThat(Files.size(back)).isEqualTo(512 * MiB);
-      Tool.run(T, "truncate", "-s", String.valueOf(256 * MiB), back.toString()).requireSuccess();
-      Tool.assertSameBytes(data, back, "standby replica after nbdcopy");
+      ExternalTool.require("truncate").run(T, "-s", String.valueOf(256 * MiB), back.toString()).requireSuccess();
+      DataFiles.assertSameContent("written", data, "standby replica after nbdcopy", back);
 
       // qemu-img convert over the same volume with other data: the replica follows.
-      Path data2 = Tool.randomFile(dir.resolve("data2.bin"), 256 * MiB, 4);
-      Tool.run(T, "qemu-img", "convert", "-n", "-f", "raw", "-O", "raw", data2.toString(), sites.primaryUri()).requireSuccess();
+      Path data2 = DataFiles.createRandom(dir.resolve("data2.bin"), 256 * MiB, 4);
+      ExternalTool.require("qemu-img").run(T, "convert", "-n", "-f", "raw", "-O", "raw", data2.toString(), sites.primaryUri()).requireSuccess();
       sites.awaitInSync(T);
       Files.delete(back);
-      Tool.run(T, "qemu-img", "convert", "-f", "raw", "-O", "raw", sites.standbyUri(), back.toString()).requireSuccess();
-      Tool.run(T, "truncate", "-s", String.valueOf(256 * MiB), back.toString()).requireSuccess();
-      Tool.assertSameBytes(data2, back, "standby replica after qemu-img convert");
+      ExternalTool.require("qemu-img").run(T, "convert", "-f", "raw", "-O", "raw", sites.standbyUri(), back.toString()).requireSuccess();
+      ExternalTool.require("truncate").run(T, "-s", String.valueOf(256 * MiB), back.toString()).requireSuccess();
+      DataFiles.assertSameContent("written", data2, "standby replica after qemu-img convert", back);
 
       JsonNode p = TwoSites.vol0(sites.primary.status());
       assertThat(p.path("lagBytes").asLong()).isZero();
@@ -49,15 +50,15 @@ class ReplicationIT {
   void fioVerifiedWritesOnThePrimaryVerifyOnTheStandby() throws Exception {
     try (TwoSites sites = new TwoSites(dir, 128 * MiB).start()) {
       String[] job = {
-        "fio", "--name=kagami-verify", "--ioengine=nbd", "--rw=randwrite", "--bs=4k", "--iodepth=16", "--size=64m",
+        "--name=kagami-verify", "--ioengine=nbd", "--rw=randwrite", "--bs=4k", "--iodepth=16", "--size=64m",
         "--verify=crc32c", "--verify_fatal=1", "--randseed=42", "--output-format=terse"
       };
       String[] write = append(job, "--uri=" + sites.primaryUri());
-      Tool.run(T, write).requireSuccess();
+      ExternalTool.require("fio").run(T, write).requireSuccess();
       sites.awaitInSync(T);
       String[] verify = append(append(job, "--uri=" + sites.standbyUri()), "--verify_only");
-      Tool.Result r = Tool.run(T, verify).requireSuccess();
-      assertThat(r.output()).doesNotContain("verify: bad");
+      ExternalTool.Result r = ExternalTool.require("fio").run(T, verify).requireSuccess();
+      assertThat(r.stdout()).doesNotContain("verify: bad");
     }
   }
 

@@ -2,7 +2,7 @@ package io.kagami.site.it;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.kagami.site.SiteLink;
-import io.kagami.testkit.Tool;
+import io.kagami.testkit.net.FreePorts;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -25,12 +25,12 @@ final class TwoSites implements AutoCloseable {
 
   TwoSites(Path dir, long volumeBytes) throws IOException {
     this.dir = dir;
-    List<Integer> ports = Tool.freePorts(5);
-    primaryNbd = ports.get(0);
-    standbyNbd = ports.get(1);
-    primaryAdmin = ports.get(2);
-    standbyAdmin = ports.get(3);
-    wan = ports.get(4);
+    int[] ports = FreePorts.loopbackPorts(5);
+    primaryNbd = ports[0];
+    standbyNbd = ports[1];
+    primaryAdmin = ports[2];
+    standbyAdmin = ports[3];
+    wan = ports[4];
     Path pc = SiteLink.ensureCredentials(dir.resolve("tokyo/tls"), "tokyo");
     Path sc = SiteLink.ensureCredentials(dir.resolve("hiroshima/tls"), "hiroshima");
     Files.writeString(
