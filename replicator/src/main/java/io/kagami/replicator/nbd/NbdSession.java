@@ -1,430 +1,316 @@
 package io.kagami.replicator.nbd;
 
+import static io.kagami.replicator.nbd.NbdProtocol.CMD_DISC;
+import static io.kagami.replicator.nbd.NbdProtocol.CMD_FLAG_FUA;
+import static io.kagami.replicator.nbd.NbdProtocol.CMD_FLAG_NO_HOLE;
+import static io.kagami.replicator.nbd.NbdProtocol.CMD_FLUSH;
+import static io.kagami.replicator.nbd.NbdProtocol.CMD_READ;
+import static io.kagami.replicator.nbd.NbdProtocol.CMD_TRIM;
+import static io.kagami.replicator.nbd.NbdProtocol.CMD_WRITE;
+import static io.kagami.replicator.nbd.NbdProtocol.CMD_WRITE_ZEROES;
+import static io.kagami.replicator.nbd.NbdProtocol.EINVAL;
+import static io.kagami.replicator.nbd.NbdProtocol.EIO;
+import static io.kagami.replicator.nbd.NbdProtocol.ENOSPC;
+import static io.kagami.replicator.nbd.NbdProtocol.EPERM;
+import static io.kagami.replicator.nbd.NbdProtocol.ESHUTDOWN;
+import static io.kagami.replicator.nbd.NbdProtocol.SIMPLE_REPLY_HEADER_BYTES;
+import static io.kagami.replicator.nbd.NbdProtocol.SIMPLE_REPLY_MAGIC;
+import static io.kagami.replicator.nbd.NbdProtocol.commandName;
+
 import io.kagami.replicator.volume.BlockDevice;
-import io.kagami.replicator.volume.DeviceError;
 import io.kagami.replicator.volume.DeviceException;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.handler.codec.ByteToMessageDecoder;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.util.concurrent.EventExecutor;
 import java.lang.System.Logger.Level;
-import java.nio.charset.StandardCharsets;
-import java.util.List;
+import java.util.ArrayDeque;
+import java.util.Queue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * One NBD client connection: the fixed-newstyle handshake, then transmission with pipelined
- * requests answered out of order (simple replies) as the device completes them.
+ * The transmission phase of one connection: checks each request at the edge, hands it to the
+ * {@link BlockDevice}, and writes simple replies as the device completes them, in completion
+ * order (NBD matches replies to requests by cookie).
  *
- * <p>Handshake (all big-endian):
- *
- * <pre>
- * server: u64 NBDMAGIC 0x4e42444d41474943 | u64 IHAVEOPT 0x49484156454f5054 | u16 flags (FIXED_NEWSTYLE|NO_ZEROES)
- * client: u32 flags
- * client option:  u64 IHAVEOPT | u32 option | u32 length | data
- * server reply:   u64 0x3e889045565a9 | u32 option | u32 reply type | u32 length | data
- * EXPORT_NAME:    server answers u64 size | u16 transmission flags | 124 zero bytes (unless NO_ZEROES)
- * </pre>
- *
- * Transmission:
+ * <p>Simple reply layout (big-endian):
  *
  * <pre>
- * request: u32 0x25609513 | u16 command flags | u16 type | u64 cookie | u64 offset | u32 length | WRITE payload
- * reply:   u32 0x67446698 | u32 error | u64 cookie | READ data on success
+ * offset  size  field
+ * 0       4     magic 0x67446698
+ * 4       4     error: 0, or EPERM 1, EIO 5, EINVAL 22, ENOSPC 28, ESHUTDOWN 108
+ * 8       8     cookie of the request
+ * 16      n     READ with error 0 only: exactly the requested length of data
  * </pre>
  *
- * Bad input ends only this connection, with one log line naming the peer and the reason; errors
- * the protocol can express (range, read-only, device failures) are replied with their NBD errno
- * and the connection goes on.
+ * Checks before the device is involved, in this order: unknown command flags (EINVAL; FUA is
+ * accepted on every command, NO_HOLE only on WRITE_ZEROES); unknown or unsupported commands,
+ * including CACHE and BLOCK_STATUS (EINVAL); READ longer than the maximum block size and
+ * oversized WRITE (EINVAL); modifications of a read-only export (EPERM); offset or length not a
+ * multiple of the minimum block size, unless the request ends exactly at the end of the export
+ * (EINVAL); ranges beyond the end of the export (WRITE and WRITE_ZEROES: ENOSPC; READ and TRIM:
+ * EINVAL, as the protocol recommends). Zero-length READ, WRITE, TRIM and WRITE_ZEROES succeed
+ * without touching the device.
+ *
+ * <p>Threads: everything here runs on the channel's event loop. Device futures complete on the
+ * device's threads; their results are queued and handed back to the event loop in batches, so many
+ * completions cost one wake-up and one socket flush. No call here blocks.
+ *
+ * <p>Back-pressure: at most {@code maxInFlightRequests} requests and {@code maxInFlightBytes} of
+ * READ/WRITE payload are with the device at once (a single request is always admitted when
+ * nothing else is); further decoded requests wait here, in order, and the socket is not read while
+ * any wait, while a limit is reached, or while the outbound buffer is above its high-water mark.
+ * Refused and zero-length requests are answered at once and never wait.
+ *
+ * <p>NBD_CMD_DISC: nothing more is read; every request received before it is completed and
+ * replied to, then the connection closes. On server shutdown, requests not yet with the device are
+ * answered ESHUTDOWN, the rest complete, then the connection closes.
  */
-final class NbdSession extends ByteToMessageDecoder {
+final class NbdSession extends ChannelInboundHandlerAdapter {
   private static final System.Logger LOG = System.getLogger(NbdSession.class.getName());
 
-  static final long NBDMAGIC = 0x4e42444d41474943L;
-  static final long IHAVEOPT = 0x49484156454f5054L;
-  static final long REPLY_MAGIC = 0x3e889045565a9L;
-  static final int REQUEST_MAGIC = 0x25609513;
-  static final int SIMPLE_REPLY_MAGIC = 0x67446698;
-
-  static final int FLAG_FIXED_NEWSTYLE = 1;
-  static final int FLAG_NO_ZEROES = 2;
-
-  static final int OPT_EXPORT_NAME = 1;
-  static final int OPT_ABORT = 2;
-  static final int OPT_LIST = 3;
-  static final int OPT_INFO = 6;
-  static final int OPT_GO = 7;
-
-  static final int REP_ACK = 1;
-  static final int REP_SERVER = 2;
-  static final int REP_INFO = 3;
-  static final int REP_ERR_UNSUP = 0x80000001;
-  static final int REP_ERR_INVALID = 0x80000003;
-  static final int REP_ERR_UNKNOWN = 0x80000006;
-
-  static final int INFO_EXPORT = 0;
-  static final int INFO_NAME = 1;
-  static final int INFO_DESCRIPTION = 2;
-  static final int INFO_BLOCK_SIZE = 3;
-
-  static final int TF_HAS_FLAGS = 1;
-  static final int TF_READ_ONLY = 2;
-  static final int TF_SEND_FLUSH = 4;
-  static final int TF_SEND_FUA = 8;
-  static final int TF_SEND_TRIM = 32;
-  static final int TF_SEND_WRITE_ZEROES = 64;
-  static final int TF_CAN_MULTI_CONN = 256;
-
-  static final int CMD_READ = 0;
-  static final int CMD_WRITE = 1;
-  static final int CMD_DISC = 2;
-  static final int CMD_FLUSH = 3;
-  static final int CMD_TRIM = 4;
-  static final int CMD_WRITE_ZEROES = 6;
-  static final int CMD_FLAG_FUA = 1;
-  static final int CMD_FLAG_NO_HOLE = 2;
-
-  static final int EPERM = 1;
-  static final int EIO = 5;
-  static final int EINVAL = 22;
-  static final int ENOSPC = 28;
-  static final int EOVERFLOW = 75;
-  static final int ENOTSUP = 95;
-  static final int ESHUTDOWN = 108;
-
-  private enum Phase {
-    CLIENT_FLAGS,
-    OPTIONS,
-    TRANSMISSION,
-    DISCARD_PAYLOAD,
-    CLOSING
-  }
-
   private final NbdServerConfig config;
-  private final Exports exports;
-  private Phase phase = Phase.CLIENT_FLAGS;
-  private boolean noZeroes;
-  private BlockDevice device;
+  private final BlockDevice device;
+  private final NbdRequestDecoder decoder;
+  private final long minimumBlockMask;
+  private final Queue<NbdRequest> waiting = new ArrayDeque<>();
+  private final Queue<Completion> completions = new ConcurrentLinkedQueue<>();
+  private final AtomicBoolean drainScheduled = new AtomicBoolean();
+  private final Runnable drainCompletions = this::drainCompletions;
+
+  private ChannelHandlerContext ctx;
   private int inFlight;
-  private long discardLeft;
-  private long discardCookie;
+  private long inFlightBytes;
   private boolean disconnectRequested;
+  private boolean shuttingDown;
+  private boolean closing;
+  private boolean inactive;
 
-  NbdSession(NbdServerConfig config, Exports exports) {
+  /** A device's answer to one request, on its way back to the event loop. */
+  private record Completion(long cookie, int type, long length, Object value, Throwable error) {}
+
+  NbdSession(NbdServerConfig config, BlockDevice device, NbdRequestDecoder decoder) {
     this.config = config;
-    this.exports = exports;
+    this.device = device;
+    this.decoder = decoder;
+    this.minimumBlockMask = config.minimumBlockSize() - 1;
   }
 
   @Override
-  public void channelActive(ChannelHandlerContext ctx) throws Exception {
-    ByteBuf hello = ctx.alloc().buffer(18);
-    hello.writeLong(NBDMAGIC).writeLong(IHAVEOPT).writeShort(FLAG_FIXED_NEWSTYLE | FLAG_NO_ZEROES);
-    ctx.writeAndFlush(hello);
-    super.channelActive(ctx);
+  public void handlerAdded(ChannelHandlerContext ctx) {
+    this.ctx = ctx;
   }
 
   @Override
-  protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
-    while (ctx.channel().isActive()) {
-      boolean progressed =
-          switch (phase) {
-            case CLIENT_FLAGS -> clientFlags(ctx, in);
-            case OPTIONS -> option(ctx, in);
-            case TRANSMISSION -> request(ctx, in);
-            case DISCARD_PAYLOAD -> discard(ctx, in);
-            case CLOSING -> {
-              in.skipBytes(in.readableBytes());
-              yield false;
-            }
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    if (!(msg instanceof NbdRequest request)) {
+      ctx.fireChannelRead(msg);
+      return;
+    }
+    if (inactive || disconnectRequested || closing) {
+      // Nothing may follow DISC; after close there is no one to answer.
+      request.release();
+      return;
+    }
+    if (request.type() == CMD_DISC) {
+      disconnectRequested = true;
+      LOG.log(Level.DEBUG, "NBD client {0}: NBD_CMD_DISC with {1} requests outstanding", ctx.channel().remoteAddress(), String.valueOf(inFlight + waiting.size()));
+      updateAutoRead();
+      closeWhenDrained();
+      return;
+    }
+    if (shuttingDown) {
+      request.release();
+      reply(request.cookie(), ESHUTDOWN, null);
+      return;
+    }
+    // Refusals and no-ops are answered at once, even while other requests wait for the device:
+    // replies may go out in any order, and they hold no memory.
+    int error = check(request);
+    if (error != 0) {
+      if (request.oversized()) {
+        LOG.log(
+            Level.WARNING,
+            "NBD client {0}: WRITE of {1} bytes exceeds the maximum block size of {2}; payload discarded, replied EINVAL",
+            ctx.channel().remoteAddress(),
+            String.valueOf(request.length()),
+            String.valueOf(config.maximumBlockSize()));
+      }
+      request.release();
+      reply(request.cookie(), error, null);
+      return;
+    }
+    if (request.length() == 0 && request.type() != CMD_FLUSH) {
+      // Nothing to read or change; the protocol leaves the answer open, success is the useful one.
+      request.release();
+      reply(request.cookie(), 0, null);
+      return;
+    }
+    if (waiting.isEmpty() && admits(request)) {
+      start(request);
+    } else {
+      waiting.add(request);
+    }
+    updateAutoRead();
+  }
+
+  /** Payload bytes a request holds while with the device: WRITE data, or the READ reply. */
+  private static long payloadBytes(int type, long length) {
+    return type == CMD_READ || type == CMD_WRITE ? length : 0;
+  }
+
+  /** Whether the device may take this request now. A request alone always fits the byte budget. */
+  private boolean admits(NbdRequest r) {
+    return inFlight < config.maxInFlightRequests() && (inFlightBytes == 0 || inFlightBytes + payloadBytes(r.type(), r.length()) <= config.maxInFlightBytes());
+  }
+
+  /** Hands a checked request to the device. */
+  private void start(NbdRequest r) {
+    boolean fua = (r.flags() & CMD_FLAG_FUA) != 0;
+    CompletableFuture<?> result;
+    try {
+      result =
+          switch (r.type()) {
+            case CMD_READ -> device.read(r.offset(), (int) r.length(), ctx.alloc());
+            case CMD_WRITE -> device.write(r.offset(), r.payload(), fua); // the device owns the payload now
+            case CMD_FLUSH -> device.flush();
+            case CMD_TRIM -> device.trim(r.offset(), r.length(), fua);
+            case CMD_WRITE_ZEROES -> device.writeZeroes(r.offset(), r.length(), fua, (r.flags() & CMD_FLAG_NO_HOLE) == 0);
+            default -> throw new IllegalStateException("unchecked command " + r.type());
           };
-      if (!progressed) {
-        return;
+      if (result == null) {
+        result = CompletableFuture.failedFuture(new IllegalStateException("device " + device.name() + " returned no future for " + commandName(r.type())));
+      }
+    } catch (RuntimeException e) {
+      result = CompletableFuture.failedFuture(e);
+    }
+    inFlight++;
+    inFlightBytes += payloadBytes(r.type(), r.length());
+    long cookie = r.cookie();
+    int type = r.type();
+    long length = r.length();
+    result.whenComplete((value, error1) -> completed(new Completion(cookie, type, length, value, error1)));
+  }
+
+  /** The NBD error for a request that must not reach the device, or 0. */
+  private int check(NbdRequest r) {
+    int allowedFlags = CMD_FLAG_FUA | (r.type() == CMD_WRITE_ZEROES ? CMD_FLAG_NO_HOLE : 0);
+    if ((r.flags() & ~allowedFlags) != 0) {
+      return EINVAL;
+    }
+    return switch (r.type()) {
+      case CMD_FLUSH -> 0;
+      case CMD_READ -> r.length() > config.maximumBlockSize() || !aligned(r) ? EINVAL : inRange(r) ? 0 : EINVAL;
+      case CMD_WRITE -> r.oversized() ? EINVAL : device.readOnly() ? EPERM : !aligned(r) ? EINVAL : inRange(r) ? 0 : ENOSPC;
+      case CMD_TRIM -> device.readOnly() ? EPERM : !aligned(r) ? EINVAL : inRange(r) ? 0 : EINVAL;
+      case CMD_WRITE_ZEROES -> device.readOnly() ? EPERM : !aligned(r) ? EINVAL : inRange(r) ? 0 : ENOSPC;
+      default -> EINVAL; // CACHE, BLOCK_STATUS (needs structured replies), unknown commands
+    };
+  }
+
+  private boolean aligned(NbdRequest r) {
+    if ((r.offset() & minimumBlockMask) != 0) {
+      return false;
+    }
+    // A final partial block of an export whose size is not a multiple of the block size is
+    // reachable only by a request that ends exactly at the end.
+    return (r.length() & minimumBlockMask) == 0 || (r.offset() >= 0 && r.offset() + r.length() == device.sizeBytes());
+  }
+
+  private boolean inRange(NbdRequest r) {
+    long size = device.sizeBytes();
+    return r.offset() >= 0 && r.offset() <= size && r.length() <= size - r.offset();
+  }
+
+  /** On a device thread (or the event loop, if the future was already done). */
+  private void completed(Completion c) {
+    completions.add(c);
+    if (drainScheduled.compareAndSet(false, true)) {
+      EventExecutor loop = ctx.executor();
+      try {
+        loop.execute(drainCompletions);
+      } catch (RejectedExecutionException e) {
+        // The event loop is gone (server shut down): no one can be answered, only memory freed.
+        drainScheduled.set(false);
+        Completion left;
+        while ((left = completions.poll()) != null) {
+          releaseValue(left);
+        }
       }
     }
   }
 
-  private boolean clientFlags(ChannelHandlerContext ctx, ByteBuf in) {
-    if (in.readableBytes() < 4) {
-      return false;
+  private void drainCompletions() {
+    drainScheduled.set(false);
+    Completion c;
+    int replies = 0;
+    while ((c = completions.poll()) != null) {
+      inFlight--;
+      inFlightBytes -= payloadBytes(c.type(), c.length());
+      complete(c);
+      replies++;
     }
-    int flags = in.readInt();
-    if ((flags & FLAG_FIXED_NEWSTYLE) == 0 || (flags & ~(FLAG_FIXED_NEWSTYLE | FLAG_NO_ZEROES)) != 0) {
-      return abort(ctx, String.format("unsupported client flags 0x%x (only fixed newstyle is served)", flags));
+    if (replies == 0) {
+      return;
     }
-    noZeroes = (flags & FLAG_NO_ZEROES) != 0;
-    phase = Phase.OPTIONS;
-    return true;
-  }
-
-  private boolean option(ChannelHandlerContext ctx, ByteBuf in) {
-    if (in.readableBytes() < 16) {
-      return false;
-    }
-    int start = in.readerIndex();
-    long magic = in.getLong(start);
-    if (magic != IHAVEOPT) {
-      return abort(ctx, String.format("bad option magic 0x%016x", magic));
-    }
-    int option = in.getInt(start + 8);
-    long length = Integer.toUnsignedLong(in.getInt(start + 12));
-    if (length > config.maxOptionBytes()) {
-      return abort(ctx, "option " + option + " of " + length + " bytes exceeds the limit of " + config.maxOptionBytes());
-    }
-    if (in.readableBytes() < 16 + length) {
-      return false;
-    }
-    in.skipBytes(16);
-    ByteBuf data = in.readSlice((int) length);
-    switch (option) {
-      case OPT_EXPORT_NAME -> {
-        String name = data.toString(StandardCharsets.UTF_8);
-        var found = exports.find(name);
-        if (found.isEmpty()) {
-          return abort(ctx, "unknown export \"" + name + "\" requested with EXPORT_NAME");
-        }
-        device = found.get();
-        ByteBuf r = ctx.alloc().buffer(10 + (noZeroes ? 0 : 124));
-        r.writeLong(device.sizeBytes()).writeShort(transmissionFlags(device));
-        if (!noZeroes) {
-          r.writeZero(124);
-        }
-        ctx.writeAndFlush(r);
-        phase = Phase.TRANSMISSION;
-      }
-      case OPT_ABORT -> {
-        reply(ctx, option, REP_ACK, null);
-        phase = Phase.CLOSING;
-        ctx.flush();
-        ctx.close();
-        return false;
-      }
-      case OPT_LIST -> {
-        if (length != 0) {
-          reply(ctx, option, REP_ERR_INVALID, null);
-        } else {
-          for (String name : exports.names()) {
-            byte[] b = name.getBytes(StandardCharsets.UTF_8);
-            ByteBuf d = ctx.alloc().buffer(4 + b.length);
-            d.writeInt(b.length).writeBytes(b);
-            reply(ctx, option, REP_SERVER, d);
-          }
-          reply(ctx, option, REP_ACK, null);
-        }
-      }
-      case OPT_INFO, OPT_GO -> infoOrGo(ctx, option, data);
-      default -> reply(ctx, option, REP_ERR_UNSUP, null);
+    while (!inactive && !waiting.isEmpty() && admits(waiting.peek())) {
+      start(waiting.poll());
     }
     ctx.flush();
-    return true;
+    updateAutoRead();
+    closeWhenDrained();
   }
 
-  private void infoOrGo(ChannelHandlerContext ctx, int option, ByteBuf data) {
-    if (data.readableBytes() < 4) {
-      reply(ctx, option, REP_ERR_INVALID, null);
+  private void complete(Completion c) {
+    if (inactive) {
+      releaseValue(c);
       return;
     }
-    int nameLen = data.readInt();
-    if (nameLen < 0 || data.readableBytes() < nameLen + 2L) {
-      reply(ctx, option, REP_ERR_INVALID, null);
+    if (c.error() != null) {
+      releaseValue(c);
+      replyNoFlush(c.cookie(), errno(c), null);
       return;
     }
-    String name = data.readCharSequence(nameLen, StandardCharsets.UTF_8).toString();
-    int n = data.readUnsignedShort();
-    if (data.readableBytes() != n * 2) {
-      reply(ctx, option, REP_ERR_INVALID, null);
+    if (c.type() == CMD_READ) {
+      ByteBuf data = (ByteBuf) c.value();
+      if (data == null || data.readableBytes() != c.length()) {
+        // A simple reply must carry exactly the requested bytes; anything else would desync the stream.
+        LOG.log(
+            Level.ERROR,
+            "NBD export {0}: device returned {1} bytes for a {2}-byte READ; replied EIO",
+            device.name(),
+            data == null ? "no" : Integer.toString(data.readableBytes()),
+            String.valueOf(c.length()));
+        releaseValue(c);
+        replyNoFlush(c.cookie(), EIO, null);
+        return;
+      }
+      replyNoFlush(c.cookie(), 0, data);
       return;
     }
-    boolean wantName = false;
-    boolean wantDescription = false;
-    for (int i = 0; i < n; i++) {
-      int t = data.readUnsignedShort();
-      wantName |= t == INFO_NAME;
-      wantDescription |= t == INFO_DESCRIPTION;
-    }
-    var found = exports.find(name);
-    if (found.isEmpty()) {
-      byte[] msg = ("unknown export \"" + name + "\"; available: " + String.join(", ", exports.names())).getBytes(StandardCharsets.UTF_8);
-      reply(ctx, option, REP_ERR_UNKNOWN, ctx.alloc().buffer(msg.length).writeBytes(msg));
-      return;
-    }
-    BlockDevice d = found.get();
-    reply(ctx, option, REP_INFO, ctx.alloc().buffer(12).writeShort(INFO_EXPORT).writeLong(d.sizeBytes()).writeShort(transmissionFlags(d)));
-    reply(ctx, option, REP_INFO, ctx.alloc().buffer(14).writeShort(INFO_BLOCK_SIZE).writeInt(1).writeInt(config.preferredBlock()).writeInt(config.maxPayload()));
-    if (wantName) {
-      byte[] b = d.name().getBytes(StandardCharsets.UTF_8);
-      reply(ctx, option, REP_INFO, ctx.alloc().buffer(2 + b.length).writeShort(INFO_NAME).writeBytes(b));
-    }
-    if (wantDescription) {
-      byte[] b = ("Kagami " + (d.readOnly() ? "standby replica (read-only)" : "replicated volume")).getBytes(StandardCharsets.UTF_8);
-      reply(ctx, option, REP_INFO, ctx.alloc().buffer(2 + b.length).writeShort(INFO_DESCRIPTION).writeBytes(b));
-    }
-    reply(ctx, option, REP_ACK, null);
-    if (option == OPT_GO) {
-      device = d;
-      phase = Phase.TRANSMISSION;
+    replyNoFlush(c.cookie(), 0, null);
+  }
+
+  private static void releaseValue(Completion c) {
+    if (c.value() instanceof ByteBuf b) {
+      b.release();
     }
   }
 
-  private static int transmissionFlags(BlockDevice d) {
-    int f = TF_HAS_FLAGS | TF_SEND_FLUSH | TF_SEND_FUA | TF_SEND_TRIM | TF_SEND_WRITE_ZEROES | TF_CAN_MULTI_CONN;
-    return d.readOnly() ? f | TF_READ_ONLY : f;
-  }
-
-  private void reply(ChannelHandlerContext ctx, int option, int type, ByteBuf data) {
-    int len = data == null ? 0 : data.readableBytes();
-    ByteBuf h = ctx.alloc().buffer(20);
-    h.writeLong(REPLY_MAGIC).writeInt(option).writeInt(type).writeInt(len);
-    ctx.write(h);
-    if (data != null) {
-      ctx.write(data);
+  private int errno(Completion c) {
+    Throwable cause = c.error();
+    while ((cause instanceof CompletionException || cause instanceof ExecutionException) && cause.getCause() != null) {
+      cause = cause.getCause();
     }
-  }
-
-  private boolean request(ChannelHandlerContext ctx, ByteBuf in) {
-    if (disconnectRequested || in.readableBytes() < 28) {
-      return false;
-    }
-    int start = in.readerIndex();
-    int magic = in.getInt(start);
-    if (magic != REQUEST_MAGIC) {
-      return abort(ctx, String.format("bad request magic 0x%08x", magic));
-    }
-    int flags = in.getUnsignedShort(start + 4);
-    int type = in.getUnsignedShort(start + 6);
-    long cookie = in.getLong(start + 8);
-    long offset = in.getLong(start + 16);
-    long length = Integer.toUnsignedLong(in.getInt(start + 24));
-    if (type == CMD_WRITE) {
-      if (length > config.maxPayload()) {
-        // The payload cannot be served; skip it so the stream stays in sync, then refuse.
-        in.skipBytes(28);
-        LOG.log(Level.WARNING, "NBD client {0}: WRITE of {1} bytes exceeds the maximum of {2}; refused", ctx.channel().remoteAddress(), length, config.maxPayload());
-        discardLeft = length;
-        discardCookie = cookie;
-        phase = Phase.DISCARD_PAYLOAD;
-        return true;
-      }
-      if (in.readableBytes() < 28 + length) {
-        return false;
-      }
-    }
-    in.skipBytes(28);
-    boolean fua = (flags & CMD_FLAG_FUA) != 0;
-    if ((flags & ~(CMD_FLAG_FUA | CMD_FLAG_NO_HOLE)) != 0) {
-      if (type == CMD_WRITE) {
-        in.skipBytes((int) length);
-      }
-      simpleReply(ctx, cookie, EINVAL, null);
-      return true;
-    }
-    switch (type) {
-      case CMD_READ -> {
-        if (length > config.maxPayload()) {
-          simpleReply(ctx, cookie, EINVAL, null);
-        } else if (!inRange(offset, length)) {
-          simpleReply(ctx, cookie, EINVAL, null);
-        } else {
-          serve(ctx, cookie, device.read(offset, (int) length, ctx.alloc()));
-        }
-      }
-      case CMD_WRITE -> {
-        ByteBuf payload = in.readRetainedSlice((int) length);
-        if (device.readOnly()) {
-          payload.release();
-          simpleReply(ctx, cookie, EPERM, null);
-        } else if (!inRange(offset, length)) {
-          payload.release();
-          simpleReply(ctx, cookie, ENOSPC, null);
-        } else {
-          serve(ctx, cookie, device.write(offset, payload, fua));
-        }
-      }
-      case CMD_FLUSH -> serve(ctx, cookie, device.flush());
-      case CMD_TRIM, CMD_WRITE_ZEROES -> {
-        if (device.readOnly()) {
-          simpleReply(ctx, cookie, EPERM, null);
-        } else if (!inRange(offset, length)) {
-          simpleReply(ctx, cookie, ENOSPC, null);
-        } else if (type == CMD_TRIM) {
-          serve(ctx, cookie, device.trim(offset, length, fua));
-        } else {
-          serve(ctx, cookie, device.writeZeroes(offset, length, fua, (flags & CMD_FLAG_NO_HOLE) == 0));
-        }
-      }
-      case CMD_DISC -> {
-        disconnectRequested = true;
-        ctx.channel().config().setAutoRead(false);
-        closeIfDrained(ctx);
-        return false;
-      }
-      default -> simpleReply(ctx, cookie, EINVAL, null);
-    }
-    return true;
-  }
-
-  private boolean discard(ChannelHandlerContext ctx, ByteBuf in) {
-    int n = (int) Math.min(discardLeft, in.readableBytes());
-    in.skipBytes(n);
-    discardLeft -= n;
-    if (discardLeft > 0) {
-      return false;
-    }
-    simpleReply(ctx, discardCookie, EOVERFLOW, null);
-    phase = Phase.TRANSMISSION;
-    return true;
-  }
-
-  private boolean inRange(long offset, long length) {
-    return offset >= 0 && offset <= device.sizeBytes() && length <= device.sizeBytes() - offset;
-  }
-
-  private <T> void serve(ChannelHandlerContext ctx, long cookie, CompletableFuture<T> result) {
-    inFlight++;
-    if (inFlight >= config.maxInFlight()) {
-      ctx.channel().config().setAutoRead(false);
-    }
-    result.whenComplete(
-        (value, err) -> {
-          if (ctx.executor().inEventLoop()) {
-            complete(ctx, cookie, value, err);
-          } else {
-            ctx.executor().execute(() -> complete(ctx, cookie, value, err));
-          }
-        });
-  }
-
-  private void complete(ChannelHandlerContext ctx, long cookie, Object value, Throwable err) {
-    inFlight--;
-    if (err != null) {
-      if (value instanceof ByteBuf b) {
-        b.release();
-      }
-      simpleReply(ctx, cookie, errno(ctx, err), null);
-    } else {
-      simpleReply(ctx, cookie, 0, value instanceof ByteBuf b ? b : null);
-    }
-    if (disconnectRequested) {
-      closeIfDrained(ctx);
-    } else if (inFlight < Math.max(1, config.maxInFlight() / 2) && !ctx.channel().config().isAutoRead() && phase != Phase.CLOSING) {
-      ctx.channel().config().setAutoRead(true);
-      ctx.read();
-    }
-  }
-
-  private void closeIfDrained(ChannelHandlerContext ctx) {
-    if (inFlight == 0) {
-      phase = Phase.CLOSING;
-      ctx.flush();
-      ctx.close();
-    }
-  }
-
-  private int errno(ChannelHandlerContext ctx, Throwable err) {
-    Throwable c = err instanceof CompletionException && err.getCause() != null ? err.getCause() : err;
-    if (c instanceof DeviceException d) {
-      if (d.error() == DeviceError.EIO || d.error() == DeviceError.ENOSPC) {
-        LOG.log(Level.WARNING, "NBD client {0}: {1}", ctx.channel().remoteAddress(), d.getMessage());
-      }
+    if (cause instanceof DeviceException d) {
+      LOG.log(Level.DEBUG, "NBD export {0}: {1} failed with {2}: {3}", device.name(), commandName(c.type()), d.error(), d.getMessage());
       return switch (d.error()) {
         case EPERM -> EPERM;
         case EIO -> EIO;
@@ -433,51 +319,106 @@ final class NbdSession extends ByteToMessageDecoder {
         case ESHUTDOWN -> ESHUTDOWN;
       };
     }
-    LOG.log(Level.ERROR, "NBD client " + ctx.channel().remoteAddress() + ": request failed unexpectedly", c);
+    LOG.log(Level.WARNING, "NBD export " + device.name() + ": " + commandName(c.type()) + " failed unexpectedly; replied EIO", cause);
     return EIO;
   }
 
-  private void simpleReply(ChannelHandlerContext ctx, long cookie, int error, ByteBuf data) {
-    if (!ctx.channel().isActive()) {
+  private void reply(long cookie, int error, ByteBuf data) {
+    replyNoFlush(cookie, error, data);
+    ctx.flush();
+  }
+
+  private void replyNoFlush(long cookie, int error, ByteBuf data) {
+    if (inactive) {
       if (data != null) {
         data.release();
       }
       return;
     }
-    ByteBuf h = ctx.alloc().buffer(16);
-    h.writeInt(SIMPLE_REPLY_MAGIC).writeInt(error).writeLong(cookie);
-    if (data == null) {
-      ctx.writeAndFlush(h);
-    } else {
-      ctx.write(h);
-      ctx.writeAndFlush(data);
+    ByteBuf header = ctx.alloc().buffer(SIMPLE_REPLY_HEADER_BYTES);
+    header.writeInt(SIMPLE_REPLY_MAGIC).writeInt(error).writeLong(cookie);
+    ctx.write(header, ctx.voidPromise());
+    if (data != null) {
+      ctx.write(data, ctx.voidPromise());
     }
   }
 
-  private boolean abort(ChannelHandlerContext ctx, String reason) {
-    LOG.log(Level.WARNING, "NBD client {0}: {1}; closing the connection", ctx.channel().remoteAddress(), reason);
-    phase = Phase.CLOSING;
-    ctx.close();
-    return false;
+  private void updateAutoRead() {
+    boolean read =
+        !inactive
+            && !disconnectRequested
+            && !shuttingDown
+            && !closing
+            && waiting.isEmpty()
+            && inFlight < config.maxInFlightRequests()
+            && inFlightBytes < config.maxInFlightBytes()
+            && ctx.channel().isWritable();
+    if (ctx.channel().config().isAutoRead() != read) {
+      // Turning auto-read back on also issues the read.
+      ctx.channel().config().setAutoRead(read);
+    }
+  }
+
+  private void closeWhenDrained() {
+    if ((disconnectRequested || shuttingDown) && !closing && inFlight == 0 && waiting.isEmpty()) {
+      closing = true;
+      // Close only once every reply has left: closing with unflushed writes would drop them.
+      ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+    }
+  }
+
+  @Override
+  public void channelWritabilityChanged(ChannelHandlerContext ctx) throws Exception {
+    updateAutoRead();
+    super.channelWritabilityChanged(ctx);
+  }
+
+  @Override
+  public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+    if (evt == NbdServer.ShutdownEvent.INSTANCE) {
+      shuttingDown = true;
+      NbdRequest r;
+      while ((r = waiting.poll()) != null) {
+        r.release();
+        replyNoFlush(r.cookie(), ESHUTDOWN, null);
+      }
+      ctx.flush();
+      updateAutoRead();
+      closeWhenDrained();
+      return;
+    }
+    super.userEventTriggered(ctx, evt);
   }
 
   @Override
   public void channelInactive(ChannelHandlerContext ctx) throws Exception {
-    if (phase == Phase.CLIENT_FLAGS || phase == Phase.OPTIONS) {
-      LOG.log(Level.INFO, "NBD client {0}: disconnected during the handshake", ctx.channel().remoteAddress());
-    } else if (phase == Phase.TRANSMISSION && inFlight > 0) {
-      LOG.log(Level.INFO, "NBD client {0}: disconnected with {1} requests in flight", ctx.channel().remoteAddress(), inFlight);
+    inactive = true;
+    int outstanding = inFlight + waiting.size();
+    String truncation = decoder.truncation();
+    if (!disconnectRequested && !closing && (outstanding > 0 || truncation != null)) {
+      LOG.log(
+          Level.INFO,
+          "NBD client {0}: disconnected without NBD_CMD_DISC{1}{2}",
+          ctx.channel().remoteAddress(),
+          outstanding > 0 ? " with " + outstanding + " request(s) unanswered" : "",
+          truncation != null ? "; " + truncation : "");
+    } else {
+      LOG.log(Level.DEBUG, "NBD client {0}: disconnected", ctx.channel().remoteAddress());
     }
+    releaseWaiting();
     super.channelInactive(ctx);
   }
 
   @Override
-  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-    String msg = cause.getMessage() == null ? cause.toString() : cause.getMessage();
-    if (!(cause instanceof java.io.IOException)) {
-      LOG.log(Level.WARNING, "NBD client {0}: {1}; closing the connection", ctx.channel().remoteAddress(), msg);
+  public void handlerRemoved(ChannelHandlerContext ctx) {
+    inactive = true;
+    releaseWaiting();
+  }
+
+  private void releaseWaiting() {
+    NbdRequest r;
+    while ((r = waiting.poll()) != null) {
+      r.release();
     }
-    phase = Phase.CLOSING;
-    ctx.close();
   }
 }

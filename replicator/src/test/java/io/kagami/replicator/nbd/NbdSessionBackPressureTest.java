@@ -1,0 +1,154 @@
+package io.kagami.replicator.nbd;
+
+import static io.kagami.replicator.nbd.EmbeddedNbd.enterTransmission;
+import static io.kagami.replicator.nbd.EmbeddedNbd.receive;
+import static io.kagami.replicator.nbd.EmbeddedNbd.request;
+import static io.kagami.replicator.nbd.EmbeddedNbd.sent;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.embedded.EmbeddedChannel;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * When a connection stops being read: too many requests with the device, or replies the client
+ * does not take. Deterministic: the test thread is the event loop and completes device operations
+ * itself.
+ */
+class NbdSessionBackPressureTest {
+  final MemoryBlockDevice vol0 = MemoryBlockDevice.writable("vol0", 1 << 20);
+  EmbeddedChannel ch;
+
+  @AfterEach
+  void tearDown() {
+    if (ch != null) {
+      ch.finishAndReleaseAll();
+    }
+    vol0.close();
+    assertThat(vol0.unreleasedBuffers()).isEmpty();
+  }
+
+  EmbeddedChannel open(int maxInFlight) {
+    vol0.hold();
+    ch = EmbeddedNbd.channel(NbdServerConfig.listen("127.0.0.1", 0).withMaxInFlightRequests(maxInFlight), Exports.of(vol0));
+    enterTransmission(ch, "vol0");
+    return ch;
+  }
+
+  static int replies(ByteBuf b) {
+    return replies(b, -1, 0);
+  }
+
+  /** Counts successful simple replies; the one for {@code readCookie} carries {@code readLength} bytes. */
+  static int replies(ByteBuf b, long readCookie, int readLength) {
+    int n = 0;
+    while (b.isReadable()) {
+      assertThat(b.readInt()).isEqualTo(NbdProtocol.SIMPLE_REPLY_MAGIC);
+      assertThat(b.readInt()).as("error").isZero();
+      if (b.readLong() == readCookie) {
+        b.skipBytes(readLength);
+      }
+      n++;
+    }
+    b.release();
+    return n;
+  }
+
+  @Test
+  void readingStopsAtTheInFlightLimitAndResumesAsRequestsComplete() throws Exception {
+    open(2);
+    assertThat(ch.config().isAutoRead()).isTrue();
+    receive(ch, request(NbdProtocol.CMD_FLUSH, 0, 1, 0, 0, null));
+    assertThat(ch.config().isAutoRead()).as("auto-read with 1 of 2 in flight").isTrue();
+    // Two more arrive in one read: one goes to the device, one waits, reading stops.
+    byte[] two = new byte[56];
+    System.arraycopy(request(NbdProtocol.CMD_FLUSH, 0, 2, 0, 0, null), 0, two, 0, 28);
+    System.arraycopy(request(NbdProtocol.CMD_FLUSH, 0, 3, 0, 0, null), 0, two, 28, 28);
+    receive(ch, two);
+    assertThat(vol0.heldCount()).as("operations with the device").isEqualTo(2);
+    assertThat(ch.config().isAutoRead()).as("auto-read with 2 of 2 in flight and 1 waiting").isFalse();
+    vol0.awaitHeld().runHere();
+    ch.runPendingTasks();
+    assertThat(vol0.heldCount()).as("the waiting request took the free slot").isEqualTo(2);
+    assertThat(ch.config().isAutoRead()).as("auto-read with 2 of 2 in flight again").isFalse();
+    vol0.awaitHeld().runHere();
+    ch.runPendingTasks();
+    assertThat(ch.config().isAutoRead()).as("auto-read with 1 of 2 in flight").isTrue();
+    vol0.awaitHeld().runHere();
+    ch.runPendingTasks();
+    assertThat(replies(sent(ch))).isEqualTo(3);
+  }
+
+  @Test
+  void payloadBytesWithTheDeviceStayWithinTheBudget() throws Exception {
+    vol0.hold();
+    ch = EmbeddedNbd.channel(NbdServerConfig.listen("127.0.0.1", 0).withBlockSizes(512, 4096, 64 << 10).withMaxInFlightBytes(64 << 10), Exports.of(vol0));
+    enterTransmission(ch, "vol0");
+    byte[] half = new byte[32 << 10];
+    receive(ch, request(NbdProtocol.CMD_WRITE, 0, 1, 0, half.length, half));
+    receive(ch, request(NbdProtocol.CMD_READ, 0, 2, 0, half.length, null));
+    assertThat(ch.config().isAutoRead()).as("auto-read with the whole budget in use").isFalse();
+    receive(ch, request(NbdProtocol.CMD_WRITE, 0, 3, 1 << 16, half.length, half));
+    receive(ch, request(NbdProtocol.CMD_FLUSH, 0, 4, 0, 0, null));
+    assertThat(vol0.heldCount()).as("operations with the device at 64 KiB of 64 KiB (the FLUSH waits in order)").isEqualTo(2);
+    vol0.awaitHeld().runHere();
+    ch.runPendingTasks();
+    assertThat(vol0.heldCount()).as("the waiting WRITE took the freed 32 KiB, and the FLUSH, without payload, followed").isEqualTo(3);
+    for (int i = 0; i < 3; i++) {
+      vol0.awaitHeld().runHere();
+    }
+    ch.runPendingTasks();
+    assertThat(replies(sent(ch), 2, 32 << 10)).isEqualTo(4);
+    assertThat(ch.config().isAutoRead()).isTrue();
+  }
+
+  @Test
+  void readingStopsWhileRepliesPileUpUnsentAndResumesWhenTheyDrain() {
+    open(16);
+    // What the transport does when the outbound buffer passes its high-water mark.
+    ch.unsafe().outboundBuffer().setUserDefinedWritability(1, false);
+    ch.runPendingTasks();
+    assertThat(ch.isWritable()).isFalse();
+    assertThat(ch.config().isAutoRead()).as("auto-read while replies cannot be sent").isFalse();
+    ch.unsafe().outboundBuffer().setUserDefinedWritability(1, true);
+    ch.runPendingTasks();
+    assertThat(ch.config().isAutoRead()).as("auto-read once they drained").isTrue();
+  }
+
+  @Test
+  void afterDiscNothingIsReadAndTheConnectionClosesOnceDrained() throws Exception {
+    open(16);
+    byte[] both = new byte[56];
+    System.arraycopy(request(NbdProtocol.CMD_FLUSH, 0, 1, 0, 0, null), 0, both, 0, 28);
+    System.arraycopy(request(NbdProtocol.CMD_DISC, 0, 2, 0, 0, null), 0, both, 28, 28);
+    receive(ch, both);
+    assertThat(ch.config().isAutoRead()).isFalse();
+    assertThat(ch.isActive()).as("open while the FLUSH is with the device").isTrue();
+    vol0.awaitHeld().runHere();
+    ch.runPendingTasks();
+    assertThat(replies(sent(ch))).isEqualTo(1);
+    assertThat(ch.isActive()).as("open after the last reply").isFalse();
+  }
+
+  @Test
+  void aShutdownAnswersWaitingRequestsWithEshutdownAndFinishesTheOthers() throws Exception {
+    open(1);
+    byte[] two = new byte[56];
+    System.arraycopy(request(NbdProtocol.CMD_FLUSH, 0, 1, 0, 0, null), 0, two, 0, 28);
+    System.arraycopy(request(NbdProtocol.CMD_FLUSH, 0, 2, 0, 0, null), 0, two, 28, 28);
+    receive(ch, two);
+    ch.pipeline().fireUserEventTriggered(NbdServer.ShutdownEvent.INSTANCE);
+    ch.runPendingTasks();
+    ByteBuf first = sent(ch);
+    assertThat(first.readInt()).isEqualTo(NbdProtocol.SIMPLE_REPLY_MAGIC);
+    assertThat(first.readInt()).as("error for the request that had not reached the device").isEqualTo(108);
+    assertThat(first.readLong()).isEqualTo(2);
+    first.release();
+    assertThat(ch.isActive()).isTrue();
+    vol0.awaitHeld().runHere();
+    ch.runPendingTasks();
+    assertThat(replies(sent(ch))).isEqualTo(1);
+    assertThat(ch.isActive()).isFalse();
+  }
+}
