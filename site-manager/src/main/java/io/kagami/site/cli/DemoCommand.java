@@ -52,8 +52,8 @@ final class DemoCommand implements Callable<Integer> {
   @Option(names = "--data-dir", description = "where both sites keep their state (default: a new directory under the system temp dir)")
   Path dataDir;
 
-  @Option(names = "--ready-timeout", defaultValue = "60s", hidden = true)
-  String readyTimeout;
+  @Option(names = "--ready-timeout", defaultValue = "60", hidden = true, description = "seconds to wait for the sites to connect")
+  int readyTimeoutSeconds;
 
   @Override
   public Integer call() throws Exception {
@@ -117,7 +117,7 @@ final class DemoCommand implements Callable<Integer> {
     System.out.printf("  standby %-9s  nbd://%s/vol0  (read-only)    admin http://%s/status%n", STANDBY_ID, standby.nbdAddress(), standby.adminAddress());
     System.out.printf("  WAN link %s -> %s (mutual TLS 1.3), volume vol0 %s%n", PRIMARY_ID, wan, DataSize.parse(volumeSize));
     System.out.flush();
-    awaitLink(primary, Duration.ofSeconds(DataSize.parse(readyTimeout.replace("s", "")).bytes()));
+    awaitLink(primary, Duration.ofSeconds(readyTimeoutSeconds));
     System.out.println("kagami demo: ready (both sites connected; Ctrl-C stops)");
     System.out.flush();
     fg.awaitStop();
