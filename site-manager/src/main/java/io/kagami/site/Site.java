@@ -18,6 +18,7 @@ import io.kagami.site.config.SiteConfig;
 import io.kagami.site.config.VolumeConfig;
 import io.kagami.site.link.JournalReceiveSink;
 import io.kagami.site.link.JournalShipSource;
+import io.kagami.wan.ship.LinkSnapshot;
 import java.lang.System.Logger.Level;
 import java.time.Duration;
 import java.time.InstantSource;
@@ -171,13 +172,15 @@ public final class Site implements AutoCloseable {
         case PrimaryRuntime p -> {
           JournalStream s = p.device().stream();
           long acked = p.source().peerDurableSeq();
-          String err = s.failure() == null ? null : s.failure().getMessage();
-          vs.add(new VolumeStatus(vc.name(), "primary", vc.sizeBytes(), s.lastSeq(), acked, null, s.bytesAfter(acked), lagSeconds(s, acked, now), err));
+          LinkSnapshot.VolumeProgress progress = link == null ? null : link.progress(vc.name());
+          String err = s.failure() != null ? s.failure().getMessage() : progress != null ? progress.stalled() : null;
+          Long resumed = progress == null || !link.status().connected() ? null : progress.resumedFromSeq();
+          vs.add(new VolumeStatus(vc.name(), "primary", vc.sizeBytes(), s.lastSeq(), acked, null, resumed, s.bytesAfter(acked), lagSeconds(s, acked, now), err));
         }
         case StandbyRuntime r -> {
           JournalStream s = journal.stream(vc.name());
           long applied = r.applier().appliedSeq();
-          vs.add(new VolumeStatus(vc.name(), "standby", vc.sizeBytes(), s.lastSeq(), null, applied, s.bytesAfter(applied), lagSeconds(s, applied, now), r.applier().failure()));
+          vs.add(new VolumeStatus(vc.name(), "standby", vc.sizeBytes(), s.lastSeq(), null, applied, null, s.bytesAfter(applied), lagSeconds(s, applied, now), r.applier().failure()));
         }
       }
     }

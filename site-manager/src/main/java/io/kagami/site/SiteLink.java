@@ -70,6 +70,11 @@ public abstract sealed class SiteLink implements AutoCloseable permits SiteLink.
 
   abstract LinkStatus status();
 
+  /** A primary's shipping progress of {@code volume}; null on a standby. */
+  LinkSnapshot.VolumeProgress progress(String volume) {
+    return null;
+  }
+
   @Override
   public abstract void close();
 
@@ -89,6 +94,11 @@ public abstract sealed class SiteLink implements AutoCloseable permits SiteLink.
     LinkStatus status() {
       LinkSnapshot s = shipper.snapshot();
       return new LinkStatus(s.connected(), s.peerSiteId(), s.address(), s.rawBytes(), s.wireBytes(), s.lastError());
+    }
+
+    @Override
+    LinkSnapshot.VolumeProgress progress(String volume) {
+      return shipper.snapshot().volumes().get(volume);
     }
 
     @Override

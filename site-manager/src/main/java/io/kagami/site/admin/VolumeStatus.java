@@ -5,7 +5,8 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 /**
  * One volume in {@code GET /status}. {@code lastAckedByPeerSeq} is reported by a primary, {@code
  * lastAppliedSeq} by a standby. Lag is what the other side still has to get (primary: not yet
- * durable on the standby; standby: received but not yet applied to the replica).
+ * durable on the standby; standby: received but not yet applied to the replica). {@code
+ * resumedFromSeq} (primary) is where the link last resumed: the standby's durable point.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record VolumeStatus(
@@ -15,6 +16,7 @@ public record VolumeStatus(
     long lastJournaledSeq,
     Long lastAckedByPeerSeq,
     Long lastAppliedSeq,
+    Long resumedFromSeq,
     long lagBytes,
     double lagSeconds,
     String error) {}

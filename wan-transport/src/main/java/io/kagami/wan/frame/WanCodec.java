@@ -2,6 +2,7 @@ package io.kagami.wan.frame;
 
 import io.kagami.journal.JournalEntry;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.ByteToMessageCodec;
 import java.nio.ByteBuffer;
@@ -11,88 +12,148 @@ import java.util.List;
 import net.jpountz.lz4.LZ4Compressor;
 import net.jpountz.lz4.LZ4Exception;
 import net.jpountz.lz4.LZ4Factory;
-import net.jpountz.lz4.LZ4FastDecompressor;
+import net.jpountz.lz4.LZ4SafeDecompressor;
 
 /**
- * The WAN wire format, protocol version {@value #VERSION}. Every frame is
+ * The WAN wire format, protocol version {@value #VERSION}, as a Netty codec. Every frame is
  *
  * <pre>
  * offset  size  field
- * 0       4     length of type + body (big-endian, at most the configured maximum)
+ * 0       4     length: bytes that follow (type + body), 1 .. the configured maximum; u32
  * 4       1     type: 1 HELLO, 2 WELCOME, 3 REFUSE, 4 BATCH, 5 ACK, 6 HEARTBEAT
- * 5       n     body
+ * 5       n     body, n = length - 1
  * </pre>
  *
- * Bodies ({@code str} = u16 length + UTF-8; integers big-endian):
+ * Bodies (integers big-endian and unsigned unless said; {@code str} = u16 byte count + UTF-8):
  *
  * <pre>
- * HELLO     u32 magic "KGMI" | u16 version | str siteId | u16 n | n × (str volume | u64 sizeBytes)
- * WELCOME   str siteId | u16 n | n × (str volume | u64 lastDurableSeq)
- * REFUSE    str reason
- * BATCH     str volume | u8 flags (bit 0: entries LZ4-compressed) | u32 entriesLength | entries
- *           entries (after decompression) = u32 count | count × (u64 seq | u32 len | len bytes)
- *           each entry's bytes are the journal's encoded record, carried unchanged
- * ACK       str volume | u64 durableSeq
- * HEARTBEAT (empty)
+ * type       direction          body
+ * HELLO      primary → standby  u32 magic 0x4B474D49 ("KGMI") | u16 version | str sourceSiteId
+ *                               | u16 n | n × (str volume | i64 sizeBytes)
+ * WELCOME    standby → primary  str standbySiteId | u16 n | n × (str volume | i64 lastDurableSeq)
+ * REFUSE     either             str reason (then the sender closes the connection)
+ * BATCH      primary → standby  str volume | u8 flags | u32 entriesLength | entries (to frame end)
+ * ACK        standby → primary  str volume | i64 durableSeq
+ * HEARTBEAT  either             (empty)
+ *
+ * BATCH flags   bit 0: entries are one LZ4 block that decompresses to exactly entriesLength
+ *                      bytes; clear: entries are entriesLength bytes as they are. Other bits: 0.
+ * BATCH entries u32 count (at least 1) | count × (i64 seq | u32 len | len bytes)
+ *               seqs are consecutive and at least 1; each entry's bytes are the journal's
+ *               encoded record ({@code JournalRecord.encode()}), carried unchanged.
  * </pre>
  *
- * A BATCH's entries are LZ4-compressed as a block when that saves at least an eighth (records are
- * already compressed one by one in the journal, but headers and small writes still shrink).
- * Anything else — unknown type, bad magic, other version, truncated or trailing bytes, a length
- * over the maximum — is a {@link MalformedFrameException} naming what was wrong.
+ * <p>Versioning: the magic and the version are the first fields of HELLO in every version, so a
+ * standby can always refuse a version it does not speak with a precise reason; everything after
+ * them may change in a later version. WELCOME is only sent after the version was accepted.
+ *
+ * <p>Compression: records are LZ4-compressed one by one when they enter the journal and are never
+ * re-encoded here; a BATCH body as a whole is additionally LZ4-compressed when that makes it
+ * smaller (headers, small and zero-filled writes still shrink), and sent as it is otherwise.
+ *
+ * <p>Rejection: anything else — a length of 0 or over the maximum, an unknown type, bad magic, an
+ * unsupported version, a field running past the end of its frame, trailing bytes, an LZ4 block
+ * that is corrupt or decompresses to another size, non-consecutive sequence numbers — is a {@link
+ * MalformedFrameException} whose message names the frame and the field. After the first one, the
+ * decoder discards all further input on that connection, so it is reported once.
+ *
+ * <p>Not sharable: one instance per channel (the decoder keeps the partial frame).
  */
 public final class WanCodec extends ByteToMessageCodec<WanMessage> {
   public static final int MAGIC = 0x4b474d49; // "KGMI"
   public static final int VERSION = 1;
+  /** Smallest maximum frame size a link may be configured with. */
+  public static final int MIN_MAX_FRAME_BYTES = 64 << 10;
+
   static final int HELLO = 1;
   static final int WELCOME = 2;
   static final int REFUSE = 3;
   static final int BATCH = 4;
   static final int ACK = 5;
   static final int HEARTBEAT = 6;
-  private static final int FLAG_LZ4 = 1;
-  private static final LZ4Compressor COMPRESSOR = LZ4Factory.fastestInstance().fastCompressor();
-  private static final LZ4FastDecompressor DECOMPRESSOR = LZ4Factory.fastestInstance().fastDecompressor();
+  static final int FLAG_LZ4 = 1;
+  /** Bytes of a BATCH entry besides its record: seq and length. */
+  static final int ENTRY_OVERHEAD = Long.BYTES + Integer.BYTES;
+  private static final int MAX_REASON_CHARS = 1000;
+
+  private static final LZ4Factory LZ4 = LZ4Factory.fastestInstance();
+  private static final LZ4Compressor COMPRESSOR = LZ4.fastCompressor();
+  // The safe decompressor never reads or writes outside the given ranges, whatever the input.
+  private static final LZ4SafeDecompressor DECOMPRESSOR = LZ4.safeDecompressor();
 
   private final int maxFrameBytes;
+  private boolean failed;
 
   public WanCodec(int maxFrameBytes) {
+    super(WanMessage.class);
+    if (maxFrameBytes < MIN_MAX_FRAME_BYTES) {
+      throw new IllegalArgumentException("maximum frame size " + maxFrameBytes + " is below " + MIN_MAX_FRAME_BYTES);
+    }
     this.maxFrameBytes = maxFrameBytes;
   }
 
   // ---- encoding ----
 
+  /**
+   * Encodes {@code msg} into a new buffer from {@code alloc}, length prefix included; the caller
+   * owns (and must write or release) it. Lets the shipper encode and compress batches on its own
+   * thread rather than the event loop.
+   */
+  public static ByteBuf encode(ByteBufAllocator alloc, WanMessage msg) {
+    ByteBuf out = alloc.buffer(estimate(msg));
+    try {
+      write(msg, out);
+      return out;
+    } catch (RuntimeException e) {
+      out.release();
+      throw e;
+    }
+  }
+
   @Override
   protected void encode(ChannelHandlerContext ctx, WanMessage msg, ByteBuf out) {
+    write(msg, out);
+  }
+
+  private static int estimate(WanMessage msg) {
+    if (msg instanceof WanMessage.Batch b) {
+      return 64 + 3 * b.volume().length() + COMPRESSOR.maxCompressedLength(entriesLength(b));
+    }
+    return 256;
+  }
+
+  /** Appends {@code msg} as one frame (length prefix included) to {@code out}. */
+  public static void write(WanMessage msg, ByteBuf out) {
     int start = out.writerIndex();
     out.writeInt(0);
     switch (msg) {
       case WanMessage.Hello h -> {
         out.writeByte(HELLO).writeInt(MAGIC).writeShort(h.version());
-        str(out, h.siteId());
-        out.writeShort(h.volumes().size());
+        str(out, h.siteId(), "site id");
+        count(out, h.volumes().size(), "volumes");
         for (WanMessage.VolumeOffer v : h.volumes()) {
-          str(out, v.name());
+          str(out, v.name(), "volume name");
           out.writeLong(v.sizeBytes());
         }
       }
       case WanMessage.Welcome w -> {
         out.writeByte(WELCOME);
-        str(out, w.siteId());
-        out.writeShort(w.volumes().size());
+        str(out, w.siteId(), "site id");
+        count(out, w.volumes().size(), "volumes");
         for (WanMessage.VolumeResume v : w.volumes()) {
-          str(out, v.name());
+          str(out, v.name(), "volume name");
           out.writeLong(v.lastDurableSeq());
         }
       }
       case WanMessage.Refuse r -> {
         out.writeByte(REFUSE);
-        str(out, r.reason().length() > 4000 ? r.reason().substring(0, 4000) : r.reason());
+        String reason = r.reason().length() > MAX_REASON_CHARS ? r.reason().substring(0, MAX_REASON_CHARS) + "…" : r.reason();
+        str(out, reason, "reason");
       }
-      case WanMessage.Batch b -> encodeBatch(b, out);
+      case WanMessage.Batch b -> writeBatch(b, out);
       case WanMessage.Ack a -> {
         out.writeByte(ACK);
-        str(out, a.volume());
+        str(out, a.volume(), "volume name");
         out.writeLong(a.durableSeq());
       }
       case WanMessage.Heartbeat h -> out.writeByte(HEARTBEAT);
@@ -100,160 +161,275 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
     out.setInt(start, out.writerIndex() - start - 4);
   }
 
-  private static void encodeBatch(WanMessage.Batch b, ByteBuf out) {
-    int raw = 4;
-    for (JournalEntry e : b.entries()) {
-      raw += 12 + e.encoded().length;
+  private static int entriesLength(WanMessage.Batch b) {
+    long n = Integer.BYTES + b.rawBytes();
+    if (n > Integer.MAX_VALUE - 1024) {
+      throw new IllegalArgumentException("BATCH of volume " + b.volume() + " is too large to encode (" + n + " bytes)");
     }
-    byte[] body = new byte[raw];
-    ByteBuffer bb = ByteBuffer.wrap(body);
-    bb.putInt(b.entries().size());
-    for (JournalEntry e : b.entries()) {
-      bb.putLong(e.seq()).putInt(e.encoded().length).put(e.encoded());
-    }
+    return (int) n;
+  }
+
+  private static void writeBatch(WanMessage.Batch b, ByteBuf out) {
+    int rawLength = entriesLength(b);
     out.writeByte(BATCH);
-    str(out, b.volume());
-    byte[] packed = new byte[COMPRESSOR.maxCompressedLength(raw)];
-    int n = COMPRESSOR.compress(body, 0, raw, packed, 0, packed.length);
-    if (n <= raw - (raw >>> 3)) {
-      out.writeByte(FLAG_LZ4).writeInt(raw).writeInt(n).writeBytes(packed, 0, n);
-    } else {
-      out.writeByte(0).writeInt(raw).writeBytes(body);
+    str(out, b.volume(), "volume name");
+    int flagsAt = out.writerIndex();
+    out.writeByte(0).writeInt(rawLength);
+    ByteBuf raw = out.alloc().buffer(rawLength);
+    try {
+      raw.writeInt(b.entries().size());
+      for (JournalEntry e : b.entries()) {
+        raw.writeLong(e.seq()).writeInt(e.encoded().length).writeBytes(e.encoded());
+      }
+      int max = COMPRESSOR.maxCompressedLength(rawLength);
+      out.ensureWritable(max);
+      int packed = -1;
+      if (raw.nioBufferCount() == 1 && out.nioBufferCount() == 1) {
+        ByteBuffer src = raw.nioBuffer(raw.readerIndex(), rawLength);
+        ByteBuffer dst = out.nioBuffer(out.writerIndex(), max);
+        packed = COMPRESSOR.compress(src, 0, rawLength, dst, 0, max);
+      }
+      if (packed >= 0 && packed < rawLength) {
+        out.writerIndex(out.writerIndex() + packed);
+        out.setByte(flagsAt, FLAG_LZ4);
+      } else {
+        out.writeBytes(raw);
+      }
+    } finally {
+      raw.release();
     }
   }
 
-  private static void str(ByteBuf out, String s) {
+  private static void str(ByteBuf out, String s, String what) {
     byte[] b = s.getBytes(StandardCharsets.UTF_8);
     if (b.length > 0xffff) {
-      throw new IllegalArgumentException("string too long for the WAN protocol");
+      throw new IllegalArgumentException(what + " of " + b.length + " bytes is too long for the WAN protocol (at most 65535)");
     }
     out.writeShort(b.length).writeBytes(b);
+  }
+
+  private static void count(ByteBuf out, int n, String what) {
+    if (n > 0xffff) {
+      throw new IllegalArgumentException(n + " " + what + " are more than the WAN protocol carries (at most 65535)");
+    }
+    out.writeShort(n);
   }
 
   // ---- decoding ----
 
   @Override
   protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+    if (failed) {
+      in.skipBytes(in.readableBytes());
+      return;
+    }
     if (in.readableBytes() < 4) {
       return;
     }
-    int length = in.getInt(in.readerIndex());
+    long length = in.getUnsignedInt(in.readerIndex());
     if (length < 1 || length > maxFrameBytes) {
-      throw new MalformedFrameException("frame length " + Integer.toUnsignedString(length) + " is outside 1.." + maxFrameBytes + " (not a Kagami WAN peer, or a corrupt stream)");
+      throw failure(in, "frame length " + length + " is outside 1.." + maxFrameBytes + " (not a Kagami WAN peer, or a corrupt stream)");
     }
     if (in.readableBytes() < 4 + length) {
       return;
     }
     in.skipBytes(4);
-    ByteBuf frame = in.readSlice(length);
-    out.add(decodeFrame(frame, maxFrameBytes));
-  }
-
-  /** Decodes one frame's type and body (no length prefix); public for tests and tools. */
-  public static WanMessage decodeFrame(ByteBuf f, int maxFrameBytes) {
+    ByteBuf frame = in.readSlice((int) length);
     try {
-      int type = f.readUnsignedByte();
-      WanMessage m =
-          switch (type) {
-            case HELLO -> {
-              int magic = f.readInt();
-              if (magic != MAGIC) {
-                throw new MalformedFrameException(String.format("HELLO has magic 0x%08x, expected 0x%08x", magic, MAGIC));
-              }
-              int version = f.readUnsignedShort();
-              String site = str(f);
-              int n = f.readUnsignedShort();
-              List<WanMessage.VolumeOffer> vols = new ArrayList<>();
-              for (int i = 0; i < n; i++) {
-                vols.add(new WanMessage.VolumeOffer(str(f), f.readLong()));
-              }
-              yield new WanMessage.Hello(version, site, vols);
-            }
-            case WELCOME -> {
-              String site = str(f);
-              int n = f.readUnsignedShort();
-              List<WanMessage.VolumeResume> vols = new ArrayList<>();
-              for (int i = 0; i < n; i++) {
-                vols.add(new WanMessage.VolumeResume(str(f), f.readLong()));
-              }
-              yield new WanMessage.Welcome(site, vols);
-            }
-            case REFUSE -> new WanMessage.Refuse(str(f));
-            case BATCH -> decodeBatch(f, maxFrameBytes);
-            case ACK -> new WanMessage.Ack(str(f), f.readLong());
-            case HEARTBEAT -> new WanMessage.Heartbeat();
-            default -> throw new MalformedFrameException("unknown frame type " + type);
-          };
-      if (f.isReadable()) {
-        throw new MalformedFrameException("frame type " + type + " has " + f.readableBytes() + " trailing bytes");
-      }
-      return m;
-    } catch (IndexOutOfBoundsException e) {
-      throw new MalformedFrameException("frame is truncated: " + e.getMessage());
+      out.add(decodeFrame(frame, maxFrameBytes));
+    } catch (MalformedFrameException e) {
+      throw failure(in, e.getMessage());
     }
   }
 
-  private static WanMessage.Batch decodeBatch(ByteBuf f, int maxFrameBytes) {
-    String volume = str(f);
-    int flags = f.readUnsignedByte();
-    int raw = f.readInt();
-    if (raw < 4 || raw > 4 * maxFrameBytes) {
-      throw new MalformedFrameException("BATCH of volume " + volume + " claims " + Integer.toUnsignedString(raw) + " bytes of entries");
+  @Override
+  protected void decodeLast(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+    decode(ctx, in, out);
+    if (!failed && in.isReadable()) {
+      String got = in.readableBytes() < 4 ? in.readableBytes() + " bytes of a frame's length" : in.readableBytes() - 4 + " of " + in.getUnsignedInt(in.readerIndex()) + " bytes of a frame";
+      throw failure(in, "connection closed in the middle of a frame (" + got + " received)");
     }
-    byte[] body = new byte[raw];
+  }
+
+  private MalformedFrameException failure(ByteBuf in, String message) {
+    failed = true;
+    in.skipBytes(in.readableBytes());
+    return new MalformedFrameException(message);
+  }
+
+  /**
+   * Decodes one frame's type and body (the length prefix already removed); {@code frame} is read
+   * to its end. Public for tests and tools.
+   */
+  public static WanMessage decodeFrame(ByteBuf frame, int maxFrameBytes) {
+    Body f = new Body(frame, "frame");
+    int type = f.u8("type");
+    WanMessage m =
+        switch (type) {
+          case HELLO -> decodeHello(new Body(frame, "HELLO"));
+          case WELCOME -> {
+            Body b = new Body(frame, "WELCOME");
+            String site = b.str("site id");
+            int n = b.u16("volume count");
+            List<WanMessage.VolumeResume> vols = new ArrayList<>(n);
+            for (int i = 0; i < n; i++) {
+              String name = b.str("volume " + (i + 1) + "'s name");
+              vols.add(new WanMessage.VolumeResume(name, b.nonNegative("volume " + name + "'s last durable seq")));
+            }
+            yield new WanMessage.Welcome(site, vols);
+          }
+          case REFUSE -> new WanMessage.Refuse(new Body(frame, "REFUSE").str("reason"));
+          case BATCH -> decodeBatch(new Body(frame, "BATCH"), maxFrameBytes);
+          case ACK -> {
+            Body b = new Body(frame, "ACK");
+            String volume = b.str("volume name");
+            yield new WanMessage.Ack(volume, b.nonNegative("durable seq of volume " + volume));
+          }
+          case HEARTBEAT -> new WanMessage.Heartbeat();
+          default -> throw new MalformedFrameException("unknown frame type " + type + " (this side speaks protocol version " + VERSION + ")");
+        };
+    if (frame.isReadable()) {
+      throw new MalformedFrameException(typeName(type) + " has " + frame.readableBytes() + " trailing bytes");
+    }
+    return m;
+  }
+
+  private static WanMessage.Hello decodeHello(Body b) {
+    int magic = b.u32("magic");
+    if (magic != MAGIC) {
+      throw new MalformedFrameException(String.format("HELLO has magic 0x%08x, expected 0x%08x (not a Kagami WAN peer)", magic, MAGIC));
+    }
+    int version = b.u16("protocol version");
+    if (version != VERSION) {
+      // Checked before anything else is read: a later version may lay out the rest differently.
+      b.buf.skipBytes(b.buf.readableBytes());
+      throw new MalformedFrameException("protocol version " + version + " is not supported (this side speaks version " + VERSION + ")");
+    }
+    String site = b.str("site id");
+    int n = b.u16("volume count");
+    List<WanMessage.VolumeOffer> vols = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) {
+      String name = b.str("volume " + (i + 1) + "'s name");
+      vols.add(new WanMessage.VolumeOffer(name, b.nonNegative("volume " + name + "'s size")));
+    }
+    return new WanMessage.Hello(version, site, vols);
+  }
+
+  private static WanMessage.Batch decodeBatch(Body b, int maxFrameBytes) {
+    String volume = b.str("volume name");
+    String what = "BATCH of volume " + volume;
+    int flags = b.u8("flags");
+    if ((flags & ~FLAG_LZ4) != 0) {
+      throw new MalformedFrameException(what + " has unknown flags 0x" + Integer.toHexString(flags));
+    }
+    long rawLength = Integer.toUnsignedLong(b.u32("entries length"));
+    if (rawLength < Integer.BYTES || rawLength > maxFrameBytes) {
+      throw new MalformedFrameException(what + " declares " + rawLength + " bytes of entries (must be 4.." + maxFrameBytes + ")");
+    }
+    int carried = b.buf.readableBytes();
+    byte[] entries;
     if ((flags & FLAG_LZ4) != 0) {
-      int n = f.readInt();
-      if (n < 0 || n != f.readableBytes()) {
-        throw new MalformedFrameException("BATCH of volume " + volume + ": compressed length " + n + " does not match the frame");
-      }
-      byte[] packed = new byte[n];
-      f.readBytes(packed);
+      entries = new byte[(int) rawLength];
+      ByteBuffer src = b.buf.nioBuffer(b.buf.readerIndex(), carried);
+      int got;
       try {
-        int used = DECOMPRESSOR.decompress(packed, 0, body, 0, raw);
-        if (used != n) {
-          throw new MalformedFrameException("BATCH of volume " + volume + ": LZ4 block has trailing bytes");
-        }
+        got = DECOMPRESSOR.decompress(src, 0, carried, ByteBuffer.wrap(entries), 0, entries.length);
       } catch (LZ4Exception e) {
-        throw new MalformedFrameException("BATCH of volume " + volume + ": LZ4 block is corrupt (" + e.getMessage() + ")");
+        throw new MalformedFrameException(what + ": LZ4 block of " + carried + " bytes is corrupt or decompresses to more than the declared " + rawLength + " bytes");
       }
-    } else if (flags == 0) {
-      f.readBytes(body);
+      if (got != rawLength) {
+        throw new MalformedFrameException(what + ": LZ4 block decompresses to " + got + " bytes, but " + rawLength + " were declared");
+      }
+      b.buf.skipBytes(carried);
     } else {
-      throw new MalformedFrameException("BATCH of volume " + volume + " has unknown flags " + flags);
+      if (carried != rawLength) {
+        throw new MalformedFrameException(what + " declares " + rawLength + " bytes of entries but carries " + carried);
+      }
+      entries = new byte[carried];
+      b.buf.readBytes(entries);
     }
-    ByteBuffer bb = ByteBuffer.wrap(body);
+    ByteBuf buf = io.netty.buffer.Unpooled.wrappedBuffer(entries);
     try {
-      int count = bb.getInt();
-      if (count < 1 || count > raw / 12) {
-        throw new MalformedFrameException("BATCH of volume " + volume + " claims " + count + " entries");
+      Body e = new Body(buf, what);
+      long count = Integer.toUnsignedLong(e.u32("entry count"));
+      if (count < 1 || count > (rawLength - Integer.BYTES) / ENTRY_OVERHEAD) {
+        throw new MalformedFrameException(what + " claims " + count + " entries in " + rawLength + " bytes");
       }
-      List<JournalEntry> entries = new ArrayList<>(count);
-      long prev = 0;
+      List<JournalEntry> list = new ArrayList<>((int) count);
+      long expected = 0;
       for (int i = 0; i < count; i++) {
-        long seq = bb.getLong();
-        int len = bb.getInt();
-        if (len < 0 || len > bb.remaining()) {
-          throw new MalformedFrameException("BATCH of volume " + volume + ": entry " + seq + " claims " + len + " bytes");
+        long seq = e.i64("entry " + (i + 1) + "'s seq");
+        if (seq < 1 || (i > 0 && seq != expected)) {
+          throw new MalformedFrameException(what + ": entry " + (i + 1) + " has seq " + seq + (i > 0 ? ", expected " + expected : ", but seqs start at 1"));
         }
-        if (seq <= 0 || (prev != 0 && seq != prev + 1)) {
-          throw new MalformedFrameException("BATCH of volume " + volume + ": seq " + seq + " does not follow " + prev);
-        }
-        byte[] enc = new byte[len];
-        bb.get(enc);
-        entries.add(new JournalEntry(seq, enc));
-        prev = seq;
+        long len = Integer.toUnsignedLong(e.u32("length of entry " + seq));
+        e.need(len, "entry " + seq + "'s record");
+        byte[] record = new byte[(int) len];
+        buf.readBytes(record);
+        list.add(new JournalEntry(seq, record));
+        expected = seq + 1;
       }
-      if (bb.hasRemaining()) {
-        throw new MalformedFrameException("BATCH of volume " + volume + " has " + bb.remaining() + " trailing bytes");
+      if (buf.isReadable()) {
+        throw new MalformedFrameException(what + " has " + buf.readableBytes() + " bytes after its last entry");
       }
-      return new WanMessage.Batch(volume, entries);
-    } catch (java.nio.BufferUnderflowException e) {
-      throw new MalformedFrameException("BATCH of volume " + volume + " is truncated");
+      return new WanMessage.Batch(volume, list);
+    } finally {
+      buf.release();
     }
   }
 
-  private static String str(ByteBuf f) {
-    int n = f.readUnsignedShort();
-    return f.readCharSequence(n, StandardCharsets.UTF_8).toString();
+  static String typeName(int type) {
+    return switch (type) {
+      case HELLO -> "HELLO";
+      case WELCOME -> "WELCOME";
+      case REFUSE -> "REFUSE";
+      case BATCH -> "BATCH";
+      case ACK -> "ACK";
+      case HEARTBEAT -> "HEARTBEAT";
+      default -> "frame type " + type;
+    };
+  }
+
+  /** Reads a body's fields, naming the field and frame when the body ends too soon. */
+  private record Body(ByteBuf buf, String frame) {
+    void need(long n, String field) {
+      if (buf.readableBytes() < n) {
+        throw new MalformedFrameException(frame + " is truncated: " + field + " needs " + n + " bytes, " + buf.readableBytes() + " left");
+      }
+    }
+
+    int u8(String field) {
+      need(1, field);
+      return buf.readUnsignedByte();
+    }
+
+    int u16(String field) {
+      need(2, field);
+      return buf.readUnsignedShort();
+    }
+
+    int u32(String field) {
+      need(4, field);
+      return buf.readInt();
+    }
+
+    long i64(String field) {
+      need(8, field);
+      return buf.readLong();
+    }
+
+    long nonNegative(String field) {
+      long v = i64(field);
+      if (v < 0) {
+        throw new MalformedFrameException(frame + ": " + field + " is negative (" + v + ")");
+      }
+      return v;
+    }
+
+    String str(String field) {
+      int n = u16(field + "'s length");
+      need(n, field);
+      return buf.readCharSequence(n, StandardCharsets.UTF_8).toString();
+    }
   }
 }

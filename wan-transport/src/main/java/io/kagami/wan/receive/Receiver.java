@@ -1,12 +1,14 @@
 package io.kagami.wan.receive;
 
 import io.kagami.wan.frame.ByteCounter;
+import io.kagami.wan.frame.MalformedFrameException;
 import io.kagami.wan.frame.WanCodec;
 import io.kagami.wan.frame.WanMessage;
 import io.kagami.wan.tls.SiteCredentials;
 import io.kagami.wan.tls.Tls;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
@@ -18,55 +20,130 @@ import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
+import io.netty.handler.ssl.SslHandshakeCompletionEvent;
 import io.netty.handler.timeout.IdleState;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.handler.timeout.IdleStateHandler;
 import java.lang.System.Logger.Level;
 import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.security.cert.Certificate;
 import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.InstantSource;
 import java.util.ArrayList;
-import java.util.HashMap;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
+import java.util.StringJoiner;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.LongAdder;
 import javax.net.ssl.SSLPeerUnverifiedException;
 
 /**
- * The standby's end of the WAN link: accepts primaries (mutual TLS 1.3, pinned certificates),
- * checks each HELLO against the certificate that presented it and against the {@link
- * ReceiverCatalog}, answers WELCOME with each volume's last durable sequence number, then stores
- * every BATCH durably, in order per volume, before acknowledging it.
+ * The standby's end of the WAN link: accepts primaries over mutual TLS 1.3 with pinned
+ * certificates, checks each HELLO against the certificate that presented it and against the
+ * {@link ReceiverCatalog}, answers WELCOME with each volume's last durable sequence number, then
+ * stores every BATCH through the volume's {@link ReceiveSink} and acknowledges it once durable.
  *
- * <p>A malformed frame, a refused HELLO or a failed store closes only that connection, with one
- * log line giving the peer and the reason; the listener keeps serving everyone else.
+ * <p>Ordering: a volume's stores are chained — the next starts when the previous completed — and
+ * the chain outlives connections: a reconnecting primary's WELCOME is computed only after the
+ * previous connection's stores settled, so the resume point is exact. Stores not yet started when
+ * a connection ends are dropped (the primary resends them after its next WELCOME). ACKs only ever
+ * increase per volume and connection.
+ *
+ * <p>Failure: a malformed frame, a failed TLS handshake, a refused HELLO, a failed store or a
+ * silent peer closes only that connection, with one log line naming the peer and the reason (and a
+ * REFUSE carrying the reason when TLS is up); the listener keeps serving everyone else.
+ *
+ * <p>Back-pressure: more than {@code maxUnstoredBytes} received but not yet durable on one
+ * connection stops reading from it until storage catches up (the primary's window bounds it too).
+ *
+ * <p>Threads: {@code kagami-recv-<site>-accept-0} accepts; {@code kagami-recv-<site>-io-N}
+ * handle connections and never block; stores complete on the sinks' threads. After {@link
+ * #close()} returns, no sink is called any more.
  */
 public final class Receiver implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(Receiver.class.getName());
+  private static final Duration CLOSE_WAIT = Duration.ofSeconds(10);
+
+  private enum State {
+    NEW,
+    RUNNING,
+    CLOSED
+  }
+
+  private record Failure(String reason, Instant at) {}
+
+  private record VolumeKey(String site, String volume) {}
+
+  /** One replicated volume, across connections: its stores chain here. */
+  private static final class Slot {
+    final VolumeKey key;
+    CompletableFuture<?> tail = CompletableFuture.completedFuture(null); // guarded by this
+    volatile long durable = -1;
+    volatile Session owner;
+
+    Slot(VolumeKey key) {
+      this.key = key;
+    }
+
+    synchronized void durable(long seq) {
+      if (seq > durable) {
+        durable = seq;
+      }
+    }
+  }
 
   private final ReceiverConfig config;
   private final ReceiverCatalog catalog;
+  private final InstantSource clock;
   private final SslContext ssl;
   private final ByteCounter wire = new ByteCounter();
-  private final Map<String, Channel> peers = new ConcurrentHashMap<>();
-  private final Map<String, Long> durable = new ConcurrentHashMap<>();
-  private EventLoopGroup boss;
-  private EventLoopGroup workers;
-  private Channel server;
-  private volatile String lastError;
+  private final LongAdder rawBytes = new LongAdder();
+  private final Map<String, Session> peers = new ConcurrentHashMap<>();
+  private final Set<Session> sessions = ConcurrentHashMap.newKeySet();
+  private final Map<VolumeKey, Slot> slots = new ConcurrentHashMap<>();
+  private State state = State.NEW; // guarded by this
+  private volatile boolean closing;
+  private volatile EventLoopGroup boss;
+  private volatile EventLoopGroup workers;
+  private volatile Channel server;
+  private volatile Failure lastFailure;
 
   public Receiver(ReceiverConfig config, ReceiverCatalog catalog) {
-    this.config = config;
-    this.catalog = catalog;
+    this(config, catalog, InstantSource.system());
+  }
+
+  /** {@code clock} stamps errors and connections. */
+  public Receiver(ReceiverConfig config, ReceiverCatalog catalog, InstantSource clock) {
+    this.config = Objects.requireNonNull(config, "config");
+    this.catalog = Objects.requireNonNull(catalog, "catalog");
+    this.clock = Objects.requireNonNull(clock, "clock");
     this.ssl = Tls.server(config.credentials(), config.peerCertificates());
   }
 
-  public void start() {
-    boss = new MultiThreadIoEventLoopGroup(1, Thread.ofPlatform().name("kagami-wan-accept-", 0).daemon(true).factory(), NioIoHandler.newFactory());
-    workers = new MultiThreadIoEventLoopGroup(2, Thread.ofPlatform().name("kagami-wan-recv-", 0).daemon(true).factory(), NioIoHandler.newFactory());
+  /** Binds the listener; throws with the address when it cannot. */
+  public synchronized void start() {
+    if (state != State.NEW) {
+      throw new IllegalStateException("the WAN receiver is " + state.name().toLowerCase(java.util.Locale.ROOT) + "; it starts once");
+    }
+    state = State.RUNNING;
+    String site = config.siteId();
+    boss = new MultiThreadIoEventLoopGroup(1, Thread.ofPlatform().name("kagami-recv-" + site + "-accept-", 0).daemon(true).factory(), NioIoHandler.newFactory());
+    workers = new MultiThreadIoEventLoopGroup(2, Thread.ofPlatform().name("kagami-recv-" + site + "-io-", 0).daemon(true).factory(), NioIoHandler.newFactory());
     ServerBootstrap b =
         new ServerBootstrap()
             .group(boss, workers)
@@ -77,29 +154,42 @@ public final class Receiver implements AutoCloseable {
                 new ChannelInitializer<SocketChannel>() {
                   @Override
                   protected void initChannel(SocketChannel ch) {
+                    long hb = config.heartbeat().toMillis();
                     ch.pipeline()
-                        .addLast(wire)
-                        .addLast(ssl.newHandler(ch.alloc()))
-                        .addLast(new WanCodec(config.maxFrameBytes()))
-                        .addLast(new IdleStateHandler(config.heartbeat().toMillis() * 3, config.heartbeat().toMillis(), 0, TimeUnit.MILLISECONDS))
-                        .addLast(new Session());
+                        .addLast("bytes", wire)
+                        .addLast("tls", ssl.newHandler(ch.alloc()))
+                        .addLast("codec", new WanCodec(config.maxFrameBytes()))
+                        .addLast("idle", new IdleStateHandler(3 * hb, hb, 0, TimeUnit.MILLISECONDS))
+                        .addLast("session", new Session());
                   }
                 });
     try {
       server = b.bind(config.host(), config.port()).sync().channel();
     } catch (Exception e) {
       close();
-      throw new IllegalStateException("cannot listen for WAN connections on " + config.host() + ":" + config.port() + ": " + e.getMessage(), e);
+      throw new IllegalStateException("cannot listen for WAN connections on " + config.host() + ":" + config.port() + ": " + Tls.explain(e), e);
     }
+    LOG.log(Level.INFO, "WAN receiver of {0} listening on {1}", site, address(server.localAddress()));
   }
 
+  /** The port listened on (the actual one when configured as 0). */
   public int port() {
-    return ((InetSocketAddress) server.localAddress()).getPort();
+    Channel s = server;
+    if (s == null) {
+      throw new IllegalStateException("the WAN receiver is not listening");
+    }
+    return ((InetSocketAddress) s.localAddress()).getPort();
   }
 
-  /** Site ids of the primaries connected now. */
+  /** Site ids of the primaries connected now (WELCOME sent). */
   public Set<String> connectedPeers() {
-    return Set.copyOf(peers.keySet());
+    Set<String> ids = new HashSet<>();
+    for (Session s : peers.values()) {
+      if (s.welcomed) {
+        ids.add(s.siteId);
+      }
+    }
+    return Set.copyOf(ids);
   }
 
   public long wireBytesReceived() {
@@ -107,36 +197,107 @@ public final class Receiver implements AutoCloseable {
   }
 
   public String lastError() {
-    return lastError;
+    Failure f = lastFailure;
+    return f == null ? null : f.reason();
   }
 
-  /** One primary's connection. State lives on its event loop thread. */
-  private final class Session extends SimpleChannelInboundHandler<WanMessage> {
-    private String siteId;
-    private final Map<String, ReceiveSink> sinks = new HashMap<>();
-    private final Map<String, CompletableFuture<Long>> tails = new HashMap<>();
+  /** Connected peers, per volume the last durable seq, bytes received, the last error. */
+  public ReceiverSnapshot snapshot() {
+    List<ReceiverSnapshot.Peer> ps = new ArrayList<>();
+    for (Session s : peers.values()) {
+      if (s.welcomed) {
+        ps.add(new ReceiverSnapshot.Peer(s.siteId, s.remote, s.since));
+      }
+    }
+    ps.sort(Comparator.comparing(ReceiverSnapshot.Peer::siteId));
+    List<ReceiverSnapshot.Volume> vs = new ArrayList<>();
+    for (Slot slot : slots.values()) {
+      Session owner = slot.owner;
+      vs.add(new ReceiverSnapshot.Volume(slot.key.site(), slot.key.volume(), slot.durable, owner != null && owner.welcomed && !owner.closed));
+    }
+    vs.sort(Comparator.comparing(ReceiverSnapshot.Volume::sourceSiteId).thenComparing(ReceiverSnapshot.Volume::volume));
+    Channel s = server;
+    Failure f = lastFailure;
+    return new ReceiverSnapshot(
+        s == null ? config.host() + ":" + config.port() : address(s.localAddress()), ps, vs, wire.read(), rawBytes.sum(), f == null ? null : f.reason(), f == null ? null : f.at());
+  }
 
-    @Override
-    protected void channelRead0(ChannelHandlerContext ctx, WanMessage msg) {
-      switch (msg) {
-        case WanMessage.Hello h -> hello(ctx, h);
-        case WanMessage.Batch b -> batch(ctx, b);
-        case WanMessage.Heartbeat h -> {}
-        case WanMessage.Refuse r -> {
-          LOG.log(Level.WARNING, "WAN peer {0} closed the link: {1}", ctx.channel().remoteAddress(), r.reason());
-          ctx.close();
-        }
-        default -> refuse(ctx, "unexpected " + msg.getClass().getSimpleName() + " from a primary");
+  private static String address(SocketAddress a) {
+    if (a instanceof InetSocketAddress i) {
+      return i.getHostString() + ":" + i.getPort();
+    }
+    return String.valueOf(a);
+  }
+
+  private static Throwable unwrap(Throwable t) {
+    while ((t instanceof CompletionException || t instanceof ExecutionException) && t.getCause() != null) {
+      t = t.getCause();
+    }
+    return t;
+  }
+
+  /** One primary's connection. Its state lives on its event loop unless marked volatile. */
+  private final class Session extends SimpleChannelInboundHandler<WanMessage> {
+    private ChannelHandlerContext ctx;
+    private volatile boolean closed; // no more stores for this connection
+    private volatile boolean retired; // closed by this side: replaced by a newer connection, or shutting down
+    private volatile boolean welcomed;
+    private volatile String siteId;
+    private volatile String remote = "?";
+    private volatile Instant since;
+    private boolean failed;
+    private boolean helloSeen;
+    private Map<String, Lane> lanes;
+    private long unstored;
+
+    /** One volume on this connection. */
+    private final class Lane {
+      final Slot slot;
+      final ReceiveSink sink;
+      final String volume;
+      long acked;
+
+      Lane(Slot slot, ReceiveSink sink) {
+        this.slot = slot;
+        this.sink = sink;
+        this.volume = slot.key.volume();
       }
     }
 
-    private void hello(ChannelHandlerContext ctx, WanMessage.Hello h) {
-      if (siteId != null) {
-        refuse(ctx, "second HELLO on one connection");
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+      this.ctx = ctx;
+      this.remote = address(ctx.channel().remoteAddress());
+      sessions.add(this);
+    }
+
+    @Override
+    protected void channelRead0(ChannelHandlerContext ctx, WanMessage msg) {
+      if (closed) {
+        return;
+      }
+      switch (msg) {
+        case WanMessage.Hello h -> hello(h);
+        case WanMessage.Batch b -> batch(b);
+        case WanMessage.Heartbeat h -> {}
+        case WanMessage.Refuse r -> fail("the primary gave up the link: " + r.reason(), false);
+        case WanMessage.Welcome w -> fail("a primary sent a WELCOME, which only a standby sends", true);
+        case WanMessage.Ack a -> fail("a primary sent an ACK, which only a standby sends", true);
+      }
+    }
+
+    private void hello(WanMessage.Hello h) {
+      if (helloSeen) {
+        fail("second HELLO on one connection", true);
+        return;
+      }
+      helloSeen = true;
+      if (closing) {
+        fail("the standby is shutting down", true);
         return;
       }
       if (h.version() != WanCodec.VERSION) {
-        refuse(ctx, "protocol version " + h.version() + " is not supported (this standby speaks " + WanCodec.VERSION + ")");
+        fail("protocol version " + h.version() + " is not supported (this side speaks version " + WanCodec.VERSION + ")", true);
         return;
       }
       String cn;
@@ -144,120 +305,254 @@ public final class Receiver implements AutoCloseable {
         Certificate[] chain = ctx.pipeline().get(SslHandler.class).engine().getSession().getPeerCertificates();
         cn = SiteCredentials.commonName((X509Certificate) chain[0]);
       } catch (SSLPeerUnverifiedException e) {
-        refuse(ctx, "no verified client certificate");
+        fail("no verified client certificate", true);
         return;
       }
       if (!cn.equals(h.siteId())) {
-        refuse(ctx, "HELLO claims site \"" + h.siteId() + "\" but the certificate is for \"" + cn + "\"");
+        fail("HELLO claims site \"" + h.siteId() + "\" but the certificate is for \"" + cn + "\"", true);
         return;
       }
-      List<WanMessage.VolumeResume> resume = new ArrayList<>();
+      Map<String, ReceiveSink> sinks = new LinkedHashMap<>();
       for (WanMessage.VolumeOffer v : h.volumes()) {
-        try {
-          ReceiveSink sink = catalog.sink(h.siteId(), v.name(), v.sizeBytes());
-          sinks.put(v.name(), sink);
-          tails.put(v.name(), CompletableFuture.completedFuture(sink.lastDurableSeq()));
-          resume.add(new WanMessage.VolumeResume(v.name(), sink.lastDurableSeq()));
-        } catch (LinkRefusedException e) {
-          refuse(ctx, e.getMessage());
+        if (sinks.containsKey(v.name())) {
+          fail("HELLO offers volume " + v.name() + " twice", true);
           return;
         }
+        ReceiveSink sink;
+        try {
+          sink = catalog.sink(h.siteId(), v.name(), v.sizeBytes());
+        } catch (LinkRefusedException e) {
+          fail(e.getMessage(), true);
+          return;
+        } catch (RuntimeException e) {
+          fail("the standby cannot look up volume " + v.name() + ": " + Tls.explain(e), true);
+          return;
+        }
+        if (sink == null) {
+          fail("the standby has no journal for volume " + v.name(), true);
+          return;
+        }
+        sinks.put(v.name(), sink);
       }
       siteId = h.siteId();
-      Channel previous = peers.put(siteId, ctx.channel());
-      if (previous != null && previous != ctx.channel()) {
-        // A primary reconnecting after a half-open connection: the new link wins.
-        LOG.log(Level.INFO, "WAN peer {0} reconnected; closing its previous connection", siteId);
-        previous.close();
+      Session previous = peers.put(siteId, this);
+      if (previous != null && previous != this) {
+        // A primary reconnecting over a half-open connection: the new link wins.
+        LOG.log(Level.INFO, "WAN peer {0} reconnected from {1}; closing its previous connection from {2}", siteId, remote, previous.remote);
+        previous.retire();
       }
-      LOG.log(Level.INFO, "WAN peer {0} ({1}) connected; resume points {2}", siteId, ctx.channel().remoteAddress(), resume);
-      ctx.writeAndFlush(new WanMessage.Welcome(config.credentials().siteId(), resume));
+      // Each volume resumes where its journal stands once everything queued before has settled.
+      Map<String, Lane> newLanes = new LinkedHashMap<>();
+      Map<String, CompletableFuture<Long>> resumes = new LinkedHashMap<>();
+      for (Map.Entry<String, ReceiveSink> e : sinks.entrySet()) {
+        Slot slot = slots.computeIfAbsent(new VolumeKey(siteId, e.getKey()), Slot::new);
+        ReceiveSink sink = e.getValue();
+        CompletableFuture<Long> resume;
+        synchronized (slot) {
+          if (closed) {
+            return;
+          }
+          resume = slot.tail.handle((x, err) -> null).thenApply(x -> sink.lastDurableSeq());
+          slot.tail = resume;
+          slot.owner = this;
+        }
+        newLanes.put(e.getKey(), new Lane(slot, sink));
+        resumes.put(e.getKey(), resume);
+      }
+      CompletableFuture.allOf(resumes.values().toArray(CompletableFuture[]::new)).whenComplete((x, err) -> onLoop(() -> welcome(newLanes, resumes, err)));
     }
 
-    private void batch(ChannelHandlerContext ctx, WanMessage.Batch b) {
-      if (siteId == null) {
-        refuse(ctx, "BATCH before HELLO");
+    private void welcome(Map<String, Lane> newLanes, Map<String, CompletableFuture<Long>> resumes, Throwable err) {
+      if (closed) {
         return;
       }
-      ReceiveSink sink = sinks.get(b.volume());
-      if (sink == null) {
-        refuse(ctx, "BATCH for volume " + b.volume() + " which was not offered in the HELLO");
+      if (err != null) {
+        fail("cannot read where the volumes resume: " + Tls.explain(unwrap(err)), true);
         return;
       }
-      String volume = b.volume();
-      CompletableFuture<Long> tail = tails.get(volume).thenCompose(ignored -> sink.store(b.entries()));
-      tails.put(volume, tail);
-      tail.whenComplete(
-          (seq, err) -> {
-            if (err != null) {
-              Throwable c = err.getCause() != null ? err.getCause() : err;
-              ctx.executor().execute(() -> refuse(ctx, "storing volume " + volume + " failed: " + c.getMessage()));
-              return;
-            }
-            durable.merge(volume, seq, Math::max);
-            ctx.writeAndFlush(new WanMessage.Ack(volume, seq));
-          });
+      List<WanMessage.VolumeResume> list = new ArrayList<>();
+      StringJoiner from = new StringJoiner(", ");
+      for (Lane lane : newLanes.values()) {
+        long seq = resumes.get(lane.volume).join();
+        lane.acked = seq;
+        lane.slot.durable(seq);
+        list.add(new WanMessage.VolumeResume(lane.volume, seq));
+        from.add(lane.volume + " after seq " + seq);
+      }
+      lanes = newLanes;
+      since = clock.instant();
+      welcomed = true;
+      LOG.log(Level.INFO, "WAN peer {0} ({1}) connected; resuming {2}", siteId, remote, from.length() == 0 ? "no volumes" : from.toString());
+      ctx.writeAndFlush(new WanMessage.Welcome(config.siteId(), list), ctx.voidPromise());
     }
 
-    private void refuse(ChannelHandlerContext ctx, String reason) {
-      lastError = reason;
-      LOG.log(Level.WARNING, "WAN peer {0}: {1}; closing the connection", ctx.channel().remoteAddress(), reason);
-      if (ctx.channel().isActive()) {
-        ctx.writeAndFlush(new WanMessage.Refuse(reason)).addListener(f -> ctx.close());
+    private void batch(WanMessage.Batch b) {
+      if (lanes == null) {
+        fail("BATCH before " + (helloSeen ? "WELCOME" : "HELLO"), true);
+        return;
+      }
+      Lane lane = lanes.get(b.volume());
+      if (lane == null) {
+        fail("BATCH for volume " + b.volume() + ", which was not offered in HELLO", true);
+        return;
+      }
+      long bytes = b.rawBytes();
+      rawBytes.add(bytes);
+      unstored += bytes;
+      if (unstored > config.maxUnstoredBytes() && ctx.channel().config().isAutoRead()) {
+        ctx.channel().config().setAutoRead(false);
+      }
+      CompletableFuture<Long> stored;
+      synchronized (lane.slot) {
+        if (closed) {
+          return;
+        }
+        stored = lane.slot.tail.thenCompose(x -> closed ? CompletableFuture.failedFuture(new CancellationException("connection closed")) : lane.sink.store(b.entries()));
+        lane.slot.tail = stored;
+      }
+      stored.whenComplete((seq, err) -> onLoop(() -> stored(lane, b, bytes, seq, err)));
+    }
+
+    private void stored(Lane lane, WanMessage.Batch b, long bytes, Long seq, Throwable err) {
+      unstored -= bytes;
+      if (!ctx.channel().config().isAutoRead() && unstored <= config.maxUnstoredBytes() / 2) {
+        ctx.channel().config().setAutoRead(true);
+      }
+      if (closed) {
+        return;
+      }
+      if (err != null) {
+        fail("storing volume " + lane.volume + " seqs " + b.firstSeq() + ".." + b.lastSeq() + " failed: " + Tls.explain(unwrap(err)), true);
+        return;
+      }
+      if (seq == null || seq < b.lastSeq()) {
+        fail("the journal of volume " + lane.volume + " reports seq " + seq + " durable after storing through seq " + b.lastSeq(), true);
+        return;
+      }
+      lane.slot.durable(seq);
+      if (seq > lane.acked) {
+        lane.acked = seq;
+        ctx.writeAndFlush(new WanMessage.Ack(lane.volume, seq), ctx.voidPromise());
+      }
+    }
+
+    private void onLoop(Runnable r) {
+      try {
+        ctx.executor().execute(r);
+      } catch (RejectedExecutionException e) {
+        // Shutting down: the connection is gone with its event loop.
+      }
+    }
+
+    /** Closes this connection for the reason given; logs once, sends a REFUSE when TLS is up. */
+    private void fail(String reason, boolean refuse) {
+      if (failed || retired) {
+        // Already ending (failed, replaced or shutting down): what follows is an echo of that.
+        closed = true;
+        failed = true;
+        ctx.close();
+        return;
+      }
+      closed = true;
+      failed = true;
+      lastFailure = new Failure(reason, clock.instant());
+      LOG.log(Level.WARNING, "WAN peer {0}{1}: {2}; closing the connection", remote, siteId == null ? "" : " (" + siteId + ")", reason);
+      SslHandler tls = ctx.pipeline().get(SslHandler.class);
+      if (refuse && ctx.channel().isActive() && tls != null && tls.handshakeFuture().isSuccess()) {
+        ctx.writeAndFlush(new WanMessage.Refuse(reason)).addListener(ChannelFutureListener.CLOSE);
+      } else {
+        ctx.close();
+      }
+    }
+
+    /** Ends this connection from outside its event loop: replaced by a newer one, or closing. */
+    void retire() {
+      retired = true;
+      closed = true;
+      ChannelHandlerContext c = ctx;
+      if (c != null) {
+        c.channel().close();
       }
     }
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
-      if (evt instanceof IdleStateEvent e) {
-        if (e.state() == IdleState.READER_IDLE) {
-          LOG.log(Level.WARNING, "WAN peer {0}: silent for {1} ms; closing", ctx.channel().remoteAddress(), config.heartbeat().multipliedBy(3).toMillis());
-          ctx.close();
-        } else if (e.state() == IdleState.WRITER_IDLE && siteId != null) {
-          ctx.writeAndFlush(new WanMessage.Heartbeat());
+      if (evt instanceof SslHandshakeCompletionEvent e && !e.isSuccess()) {
+        fail("TLS handshake failed: " + Tls.explain(e.cause()), false);
+      } else if (evt instanceof IdleStateEvent e) {
+        // While reads are paused for storage to catch up, silence is ours, not the primary's.
+        if (e.state() == IdleState.READER_IDLE && ctx.channel().config().isAutoRead()) {
+          fail("no frame for " + config.heartbeat().multipliedBy(3).toMillis() + " ms", true);
+        } else if (e.state() == IdleState.WRITER_IDLE && welcomed) {
+          ctx.writeAndFlush(new WanMessage.Heartbeat(), ctx.voidPromise());
         }
       }
       super.userEventTriggered(ctx, evt);
     }
 
     @Override
-    public void channelInactive(ChannelHandlerContext ctx) throws Exception {
-      if (siteId != null) {
-        peers.remove(siteId, ctx.channel());
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      if (cause instanceof MalformedFrameException m) {
+        fail(m.getMessage(), true);
+      } else {
+        fail(Tls.explain(cause), false);
       }
-      super.channelInactive(ctx);
     }
 
     @Override
-    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-      Throwable t = cause;
-      String reason = t.getMessage();
-      while (t.getCause() != null) {
-        t = t.getCause();
-        if (t.getMessage() != null) {
-          reason = t.getMessage();
+    public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+      closed = true;
+      sessions.remove(this);
+      if (siteId != null) {
+        peers.remove(siteId, this);
+        if (!failed && welcomed) {
+          LOG.log(Level.INFO, "WAN peer {0} ({1}) disconnected", siteId, remote);
         }
       }
-      lastError = reason;
-      LOG.log(Level.WARNING, "WAN peer {0}: {1}; closing the connection", ctx.channel().remoteAddress(), reason);
-      ctx.close();
+      super.channelInactive(ctx);
     }
   }
 
+  /**
+   * Stops listening, closes every connection, waits (up to 10 s) for stores under way, then stops
+   * the event loops; idempotent. No sink is called after it returns.
+   */
   @Override
-  public void close() {
-    if (server != null) {
-      server.close().syncUninterruptibly();
-      server = null;
+  public synchronized void close() {
+    if (state == State.CLOSED) {
+      return;
     }
-    for (Channel c : peers.values()) {
-      c.close();
+    state = State.CLOSED;
+    closing = true;
+    for (Session session : sessions) {
+      session.retire(); // first: no store starts from here on
     }
-    if (workers != null) {
-      workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+    Channel s = server;
+    if (s != null) {
+      s.close().syncUninterruptibly();
     }
-    if (boss != null) {
-      boss.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+    List<CompletableFuture<?>> pending = new ArrayList<>();
+    for (Slot slot : slots.values()) {
+      synchronized (slot) {
+        pending.add(slot.tail.handle((x, e) -> null));
+      }
+    }
+    try {
+      CompletableFuture.allOf(pending.toArray(CompletableFuture[]::new)).get(CLOSE_WAIT.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (TimeoutException e) {
+      LOG.log(Level.WARNING, "WAN receiver: stores still running {0} s after close; not waiting longer", Long.toString(CLOSE_WAIT.toSeconds()));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (ExecutionException e) {
+      // handled above: failures were mapped to null
+    }
+    EventLoopGroup w = workers;
+    if (w != null) {
+      w.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+    }
+    EventLoopGroup b = boss;
+    if (b != null) {
+      b.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
     }
   }
 }

@@ -2,11 +2,12 @@ package io.kagami.wan.ship;
 
 import io.kagami.journal.JournalEntry;
 import io.kagami.wan.frame.ByteCounter;
+import io.kagami.wan.frame.MalformedFrameException;
 import io.kagami.wan.frame.WanCodec;
 import io.kagami.wan.frame.WanMessage;
-import io.kagami.wan.tls.SiteCredentials;
 import io.kagami.wan.tls.Tls;
 import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
@@ -24,13 +25,20 @@ import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.timeout.IdleState;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.util.concurrent.Future;
+import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.time.Duration;
+import java.time.Instant;
+import java.time.InstantSource;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
+import java.util.StringJoiner;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -40,67 +48,464 @@ import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * The primary's end of the WAN link: connects to the standby (mutual TLS 1.3), says HELLO with its
- * volumes, and from each volume's resume point in the WELCOME streams journal entries in BATCH
- * frames, keeping up to a window of unacknowledged bytes in flight per volume. On any failure it
- * reconnects with backoff and resumes from what the standby reports durable: a disconnect never
- * causes a full copy, and nothing is skipped.
+ * The primary's end of the WAN link: connects to the standby (mutual TLS 1.3, pinned
+ * certificates), says HELLO with its volumes, and from each volume's resume point in the WELCOME
+ * streams journal entries in BATCH frames, keeping up to a window of unacknowledged bytes in flight
+ * per volume. On any failure it reconnects with backoff and resumes from what the standby then
+ * reports durable: a disconnect never restarts a volume from the beginning, and nothing is skipped.
  *
- * <p>Threads: one agent thread ({@code kagami-ship-<address>}) reads the journal (which may block)
- * and writes frames; Netty's event loop only decodes and counts acknowledgements.
+ * <p>Guarantees, per volume: entries leave in sequence order without gaps, starting right after
+ * the standby's durable point on every connection; {@link ShipSource#peerDurable} is called only
+ * with a sequence number the standby reported durable (in WELCOME or ACK), never decreasing; at
+ * most {@code windowBytes} plus one batch are unacknowledged; nothing is written while the channel
+ * is not writable. A volume whose history cannot be shipped — the standby is ahead of the journal
+ * (diverged), the journal no longer holds what the standby needs (trimmed), or reading it fails —
+ * is stalled with the reason in {@link #snapshot()}, never shipped around; the others go on.
+ *
+ * <p>Batching: a volume's entries go out as one BATCH when they reach {@code maxBatchBytes}, when
+ * more is already journaled than fits, when nothing of the volume is in flight (an idle link gains
+ * nothing from waiting), or when the oldest has waited {@code maxBatchDelay}.
+ *
+ * <p>Threads: the agent thread {@code kagami-ship-<peer>} owns the connection cycle and does every
+ * journal read, batch encoding and LZ4 compression; it waits on a condition that journal appends
+ * ({@link ShipSource#onAppend}), acknowledgements, writability changes and {@link #close()} signal.
+ * One Netty event loop ({@code kagami-ship-<peer>-io-0}) does TLS, decodes frames and records
+ * acknowledgements; it never blocks and never calls into a {@link ShipSource}.
  */
 public final class Shipper implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(Shipper.class.getName());
-  private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
+  private static final Duration CLOSE_WAIT = Duration.ofSeconds(10);
+
+  private enum State {
+    NEW,
+    RUNNING,
+    CLOSED
+  }
+
+  private record Failure(String reason, Instant at) {}
 
   private final ShipperConfig config;
+  private final InstantSource clock;
+  private final String peer;
   private final String address;
-  private final List<ShipSource> sources;
-  private final Map<String, VolumeState> volumes = new LinkedHashMap<>();
+  private final List<VolumeState> volumes;
+  private final Map<String, VolumeState> byName;
   private final SslContext ssl;
-  private final EventLoopGroup group;
   private final ByteCounter wire = new ByteCounter();
-  private final AtomicLong raw = new AtomicLong();
+  private final AtomicLong rawBytes = new AtomicLong();
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition wake = lock.newCondition();
-  private final Thread agent;
-  private boolean signalled;
+  private boolean signalled; // guarded by lock
+  private State state = State.NEW; // guarded by this
   private volatile boolean closing;
-  private volatile boolean connected;
+  private volatile EventLoopGroup group;
+  private volatile Thread agent;
   private volatile Channel channel;
+  private volatile boolean connected;
   private volatile String peerSiteId;
-  private volatile String lastError;
+  private volatile Failure lastFailure;
+  private String loggedReason; // agent: the failure last logged, so a retry loop logs it once
 
+  /** One volume's shipping state. */
   private static final class VolumeState {
     final ShipSource source;
-    long nextSeq;
-    volatile long lastSent;
+    final String name;
+    // Agent thread only.
+    long readSeq = 1;
+    final ArrayDeque<JournalEntry> pending = new ArrayDeque<>(); // read, not yet sent
+    long pendingBytes;
+    Instant pendingSince;
+    long lingerNanos;
+    long reportedAck;
+    boolean diverged;
+    Instant retryAt;
+    // Written under the shipper's lock (event loop on ACK, agent on send and resume).
+    final ArrayDeque<long[]> inflight = new ArrayDeque<>(); // {lastSeq, bytes} per batch
+    volatile long inflightBytes;
     volatile long acked;
-    long inflightBytes;
-    final ArrayDeque<long[]> inflight = new ArrayDeque<>();
+    // Written by the agent, read by snapshot() and the event loop.
+    volatile long lastSent;
+    volatile long resumedFrom;
+    volatile String stalled;
 
     VolumeState(ShipSource source) {
       this.source = source;
+      this.name = source.volume();
     }
   }
 
   public Shipper(ShipperConfig config, List<ShipSource> sources) {
-    this.config = config;
-    this.address = config.host() + ":" + config.port();
-    this.sources = List.copyOf(sources);
-    for (ShipSource s : sources) {
-      volumes.put(s.volume(), new VolumeState(s));
-    }
-    this.ssl = Tls.client(config.credentials(), config.peerCertificate());
-    this.group = new MultiThreadIoEventLoopGroup(1, Thread.ofPlatform().name("kagami-wan-io-", 0).daemon(true).factory(), NioIoHandler.newFactory());
-    this.agent = Thread.ofPlatform().name("kagami-ship-" + address).daemon(true).unstarted(this::run);
+    this(config, sources, InstantSource.system());
   }
 
-  public void start() {
+  /** {@code clock} stamps errors and ages pending batches. */
+  public Shipper(ShipperConfig config, List<ShipSource> sources, InstantSource clock) {
+    this.config = Objects.requireNonNull(config, "config");
+    this.clock = Objects.requireNonNull(clock, "clock");
+    this.peer = config.peerSiteId();
+    this.address = config.host() + ":" + config.port();
+    Map<String, VolumeState> m = new LinkedHashMap<>();
     for (ShipSource s : sources) {
-      s.onAppend(this::signal);
+      if (m.putIfAbsent(s.volume(), new VolumeState(s)) != null) {
+        throw new IllegalArgumentException("volume " + s.volume() + " is offered twice on the WAN link to " + address);
+      }
     }
-    agent.start();
+    this.byName = Map.copyOf(m);
+    this.volumes = List.copyOf(m.values());
+    this.ssl = Tls.client(config.credentials(), config.peerCertificate());
+  }
+
+  /** Starts connecting and shipping in the background; see {@link #snapshot()} for progress. */
+  public synchronized void start() {
+    if (state != State.NEW) {
+      throw new IllegalStateException("the shipper to " + address + " is " + state.name().toLowerCase(java.util.Locale.ROOT) + "; it starts once");
+    }
+    state = State.RUNNING;
+    group = new MultiThreadIoEventLoopGroup(1, Thread.ofPlatform().name("kagami-ship-" + peer + "-io-", 0).daemon(true).factory(), NioIoHandler.newFactory());
+    for (VolumeState v : volumes) {
+      v.source.onAppend(this::signal);
+    }
+    agent = Thread.ofPlatform().name("kagami-ship-" + peer).daemon(true).start(this::run);
+  }
+
+  // ---- the agent ----
+
+  private void run() {
+    try {
+      Duration delay = config.reconnectMin();
+      while (!closing && !Thread.currentThread().isInterrupted()) {
+        boolean wasUp = false;
+        try {
+          wasUp = session();
+        } catch (IOException | RuntimeException e) {
+          wasUp = connected;
+          if (!closing) {
+            failed(e instanceof IOException && e.getMessage() != null ? e.getMessage() : Tls.explain(e));
+          }
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        } finally {
+          connected = false;
+          Channel ch = channel;
+          if (ch != null) {
+            ch.close();
+          }
+        }
+        if (closing) {
+          break;
+        }
+        if (wasUp) {
+          delay = config.reconnectMin();
+        }
+        idle(delay);
+        delay = delay.multipliedBy(2).compareTo(config.reconnectMax()) > 0 ? config.reconnectMax() : delay.multipliedBy(2);
+      }
+    } catch (Error e) {
+      failed("the shipper stopped: " + e);
+      throw e;
+    }
+  }
+
+  /** One connection: returns when closing, throws when the link fails; true once it was up. */
+  private boolean session() throws IOException, InterruptedException {
+    CompletableFuture<WanMessage.Welcome> welcome = new CompletableFuture<>();
+    Handler handler = new Handler(welcome);
+    int batch = config.maxBatchBytes();
+    Bootstrap b =
+        new Bootstrap()
+            .group(group)
+            .channel(NioSocketChannel.class)
+            .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) config.connectTimeout().toMillis())
+            .option(ChannelOption.TCP_NODELAY, true)
+            .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(2 * batch, 4 * batch))
+            .handler(
+                new ChannelInitializer<SocketChannel>() {
+                  @Override
+                  protected void initChannel(SocketChannel ch) {
+                    long hb = config.heartbeat().toMillis();
+                    ch.pipeline()
+                        .addLast("bytes", wire)
+                        .addLast("tls", ssl.newHandler(ch.alloc(), config.host(), config.port()))
+                        .addLast("codec", new WanCodec(config.maxFrameBytes()))
+                        .addLast("idle", new IdleStateHandler(3 * hb, hb, 0, TimeUnit.MILLISECONDS))
+                        .addLast("link", handler);
+                  }
+                });
+    ChannelFuture cf = b.connect(config.host(), config.port());
+    Channel ch = cf.channel();
+    channel = ch;
+    if (closing) {
+      ch.close();
+      return false;
+    }
+    await(cf, "connecting to the standby at " + address);
+    await(ch.pipeline().get(SslHandler.class).handshakeFuture(), "TLS handshake with the standby");
+    List<WanMessage.VolumeOffer> offers = new ArrayList<>();
+    for (VolumeState v : volumes) {
+      offers.add(new WanMessage.VolumeOffer(v.name, v.source.sizeBytes()));
+    }
+    ch.writeAndFlush(new WanMessage.Hello(WanCodec.VERSION, config.siteId(), offers), ch.voidPromise());
+    WanMessage.Welcome w;
+    try {
+      w = welcome.get(config.connectTimeout().toMillis(), TimeUnit.MILLISECONDS);
+    } catch (ExecutionException e) {
+      throw new IOException(e.getCause().getMessage(), e.getCause());
+    } catch (TimeoutException e) {
+      throw new IOException("the standby did not answer HELLO within " + config.connectTimeout().toMillis() + " ms");
+    }
+    resume(w);
+    peerSiteId = w.siteId();
+    connected = true;
+    loggedReason = null;
+    StringJoiner from = new StringJoiner(", ");
+    for (VolumeState v : volumes) {
+      from.add(v.name + " after seq " + v.resumedFrom);
+    }
+    LOG.log(Level.INFO, "WAN link to {0} ({1}) up; resuming {2}", peer, address, from);
+    ship(ch, handler);
+    return true;
+  }
+
+  private void await(Future<?> f, String what) throws IOException, InterruptedException {
+    long ms = config.connectTimeout().toMillis();
+    if (!f.await(ms, TimeUnit.MILLISECONDS)) {
+      throw new IOException(what + " timed out after " + ms + " ms");
+    }
+    if (!f.isSuccess()) {
+      throw new IOException(what + " failed: " + Tls.explain(f.cause()), f.cause());
+    }
+  }
+
+  /** Applies a WELCOME: every volume restarts right after the standby's durable point. */
+  private void resume(WanMessage.Welcome w) throws IOException {
+    if (!w.siteId().equals(peer)) {
+      throw new IOException("the standby calls itself \"" + w.siteId() + "\" but its certificate is for \"" + peer + "\"");
+    }
+    Map<String, Long> from = new HashMap<>();
+    for (WanMessage.VolumeResume r : w.volumes()) {
+      if (!byName.containsKey(r.name()) || from.put(r.name(), r.lastDurableSeq()) != null) {
+        throw new IOException("WELCOME names volume " + r.name() + (byName.containsKey(r.name()) ? " twice" : ", which was not offered"));
+      }
+    }
+    for (VolumeState v : volumes) {
+      if (!from.containsKey(v.name)) {
+        throw new IOException("WELCOME does not say where volume " + v.name + " resumes");
+      }
+    }
+    lock.lock();
+    try {
+      for (VolumeState v : volumes) {
+        long seq = from.get(v.name);
+        if (seq < v.acked) {
+          LOG.log(Level.WARNING, "WAN link to {0}: the standby now holds volume {1} only through seq {2}, having acknowledged seq {3} before: it lost acknowledged history", peer, v.name, Long.toString(seq), Long.toString(v.acked));
+        }
+        v.inflight.clear();
+        v.inflightBytes = 0;
+        v.acked = seq;
+        v.lastSent = seq;
+        v.resumedFrom = seq;
+        v.readSeq = seq + 1;
+        v.pending.clear();
+        v.pendingBytes = 0;
+        v.pendingSince = null;
+        v.stalled = null;
+        v.retryAt = null;
+        v.diverged = false;
+      }
+    } finally {
+      lock.unlock();
+    }
+    for (VolumeState v : volumes) {
+      long last = v.source.lastSeq();
+      if (v.resumedFrom > last) {
+        v.diverged = true;
+        stall(v, "the standby holds volume " + v.name + " through seq " + v.resumedFrom + " but this primary's journal ends at seq " + last + ": the sites' histories diverged; not shipping this volume", null);
+      }
+    }
+  }
+
+  /** Ships until the connection ends or the shipper closes. */
+  private void ship(Channel ch, Handler handler) throws IOException {
+    while (!closing && ch.isActive() && !Thread.currentThread().isInterrupted()) {
+      Instant now = clock.instant();
+      long wait = config.heartbeat().toNanos();
+      int sent = 0;
+      for (VolumeState v : volumes) {
+        reportAck(v);
+        if (v.stalled != null) {
+          if (v.retryAt == null) {
+            continue; // until the next WELCOME
+          }
+          long left = nanosBetween(now, v.retryAt);
+          if (left > 0) {
+            wait = Math.min(wait, left);
+            continue;
+          }
+          v.stalled = null;
+          v.retryAt = null;
+        }
+        sent += pump(ch, v, now);
+        if (v.lingerNanos > 0) {
+          wait = Math.min(wait, v.lingerNanos);
+        }
+        if (v.retryAt != null) {
+          wait = Math.min(wait, Math.max(1, nanosBetween(now, v.retryAt)));
+        }
+      }
+      if (sent == 0) {
+        pause(wait);
+      }
+    }
+    if (!closing) {
+      throw new IOException(handler.reason());
+    }
+  }
+
+  /** Sends what the window, writability and batching rules allow for one volume. */
+  private int pump(Channel ch, VolumeState v, Instant now) {
+    v.lingerNanos = 0;
+    int sent = 0;
+    while (ch.isActive() && ch.isWritable() && v.stalled == null && v.inflightBytes < config.windowBytes()) {
+      if (v.pendingBytes < config.maxBatchBytes() && !read(v, now)) {
+        break;
+      }
+      if (v.pending.isEmpty()) {
+        break;
+      }
+      long linger = lingerNanos(v, now);
+      if (linger > 0) {
+        v.lingerNanos = linger;
+        break;
+      }
+      if (send(ch, v)) {
+        sent++;
+      }
+    }
+    return sent;
+  }
+
+  /** How much longer the pending entries should wait for company; 0 = send now. */
+  private long lingerNanos(VolumeState v, Instant now) {
+    if (v.pendingBytes >= config.maxBatchBytes() || v.source.lastSeq() >= v.readSeq || v.inflightBytes == 0) {
+      return 0;
+    }
+    long age = nanosBetween(v.pendingSince, now);
+    long left = config.maxBatchDelay().toNanos() - age;
+    // A clock that went backwards ships at once rather than holding entries back.
+    return age < 0 || left <= 0 ? 0 : left;
+  }
+
+  /** Reads the next entries into the pending ones; false when the volume stalled. */
+  private boolean read(VolumeState v, Instant now) {
+    long from = v.readSeq;
+    List<JournalEntry> got;
+    try {
+      // A whole batch's worth even when topping up: what does not fit goes in the next batch.
+      got = v.source.read(from, config.maxBatchBytes());
+    } catch (RuntimeException e) {
+      stall(v, "reading volume " + v.name + " from seq " + from + " failed: " + Tls.explain(e) + "; retrying in " + config.reconnectMax().toMillis() + " ms", now.plus(config.reconnectMax()));
+      return false;
+    }
+    if (got.isEmpty()) {
+      return true;
+    }
+    long expected = from;
+    for (JournalEntry e : got) {
+      if (e.seq() != expected) {
+        stall(
+            v,
+            expected == from && e.seq() > from
+                ? "the standby needs volume " + v.name + " from seq " + from + ", but the journal's oldest entry is seq " + e.seq() + " (trimmed): the standby must be re-seeded"
+                : "the journal of volume " + v.name + " returned seq " + e.seq() + " where seq " + expected + " belongs; not shipping it",
+            null);
+        return false;
+      }
+      expected++;
+    }
+    if (v.pending.isEmpty()) {
+      v.pendingSince = now;
+    }
+    for (JournalEntry e : got) {
+      v.pending.add(e);
+      v.pendingBytes += e.wireBytes();
+    }
+    v.readSeq = expected;
+    return true;
+  }
+
+  /** Sends the oldest pending entries, up to {@code maxBatchBytes} (at least one entry). */
+  private boolean send(Channel ch, VolumeState v) {
+    List<JournalEntry> entries = new ArrayList<>();
+    long bytes = 0;
+    for (JournalEntry e : v.pending) {
+      if (!entries.isEmpty() && bytes + e.wireBytes() > config.maxBatchBytes()) {
+        break;
+      }
+      entries.add(e);
+      bytes += e.wireBytes();
+    }
+    WanMessage.Batch batch = new WanMessage.Batch(v.name, entries);
+    ByteBuf frame = WanCodec.encode(ch.alloc(), batch);
+    if (frame.readableBytes() - 4 > config.maxFrameBytes()) {
+      int size = frame.readableBytes() - 4;
+      frame.release();
+      stall(v, "volume " + v.name + ": seqs " + batch.firstSeq() + ".." + batch.lastSeq() + " encode to " + size + " bytes, more than the maximum frame of " + config.maxFrameBytes(), null);
+      return false;
+    }
+    lock.lock();
+    try {
+      v.inflight.add(new long[] {batch.lastSeq(), bytes});
+      v.inflightBytes += bytes;
+    } finally {
+      lock.unlock();
+    }
+    v.lastSent = batch.lastSeq();
+    rawBytes.addAndGet(bytes);
+    for (int i = 0; i < entries.size(); i++) {
+      v.pending.poll();
+    }
+    v.pendingBytes -= bytes;
+    if (v.pending.isEmpty()) {
+      v.pendingSince = null;
+    }
+    ch.writeAndFlush(frame, ch.voidPromise());
+    return true;
+  }
+
+  /** Stops shipping a volume: until {@code retryAt}, or until the next WELCOME when null. */
+  private void stall(VolumeState v, String reason, Instant retryAt) {
+    v.stalled = reason;
+    v.retryAt = retryAt;
+    v.pending.clear();
+    v.pendingBytes = 0;
+    v.pendingSince = null;
+    v.readSeq = v.lastSent + 1;
+    failed(reason);
+  }
+
+  /** Passes the standby's durable point to the source; agent thread, so sources may block. */
+  private void reportAck(VolumeState v) {
+    long a = v.acked;
+    if (a > v.reportedAck && !v.diverged) {
+      v.reportedAck = a;
+      v.source.peerDurable(a);
+    }
+  }
+
+  private void failed(String reason) {
+    lastFailure = new Failure(reason, clock.instant());
+    if (!reason.equals(loggedReason)) {
+      loggedReason = reason;
+      LOG.log(Level.WARNING, "WAN link to {0} ({1}): {2}", peer, address, reason);
+    }
+  }
+
+  private static long nanosBetween(Instant a, Instant b) {
+    try {
+      return Duration.between(a, b).toNanos();
+    } catch (ArithmeticException e) {
+      return a.isBefore(b) ? Long.MAX_VALUE : Long.MIN_VALUE;
+    }
   }
 
   private void signal() {
@@ -113,12 +518,12 @@ public final class Shipper implements AutoCloseable {
     }
   }
 
-  /** Waits until signalled or {@code timeout} passed; returns early when closing. */
-  private void pause(Duration timeout) {
+  /** Waits up to {@code nanos} for a signal (append, ack, writability, close). */
+  private void pause(long nanos) {
     lock.lock();
     try {
-      if (!signalled && !closing) {
-        wake.await(timeout.toNanos(), TimeUnit.NANOSECONDS);
+      if (!signalled && !closing && nanos > 0) {
+        wake.awaitNanos(nanos);
       }
       signalled = false;
     } catch (InterruptedException e) {
@@ -128,43 +533,13 @@ public final class Shipper implements AutoCloseable {
     }
   }
 
-  private void run() {
-    Duration backoff = config.reconnectMin();
-    while (!closing) {
-      try {
-        session();
-        backoff = config.reconnectMin();
-      } catch (Exception e) {
-        String why = reason(e);
-        if (!closing) {
-          if (!why.equals(lastError)) {
-            LOG.log(Level.WARNING, "WAN link to {0}: {1}; retrying", address, why);
-          }
-          lastError = why;
-        }
-      } finally {
-        connected = false;
-        Channel ch = channel;
-        if (ch != null) {
-          ch.close();
-        }
-      }
-      if (closing) {
-        break;
-      }
-      pauseUninterruptedFor(backoff);
-      backoff = backoff.multipliedBy(2).compareTo(config.reconnectMax()) > 0 ? config.reconnectMax() : backoff.multipliedBy(2);
-    }
-  }
-
-  /** A reconnect delay that only closing cuts short (journal appends must not). */
-  private void pauseUninterruptedFor(Duration d) {
-    long deadline = System.nanoTime() + d.toNanos();
+  /** A reconnect delay: only closing cuts it short (journal appends must not). */
+  private void idle(Duration d) {
     lock.lock();
     try {
-      long left;
-      while (!closing && (left = deadline - System.nanoTime()) > 0) {
-        wake.awaitNanos(left);
+      long left = d.toNanos();
+      while (!closing && left > 0) {
+        left = wake.awaitNanos(left);
       }
       signalled = false;
     } catch (InterruptedException e) {
@@ -174,161 +549,22 @@ public final class Shipper implements AutoCloseable {
     }
   }
 
-  private static String reason(Throwable e) {
-    Throwable t = e;
-    while ((t instanceof ExecutionException || t.getCause() != null && t.getMessage() == null) && t.getCause() != null) {
-      t = t.getCause();
-    }
-    String m = t.getMessage();
-    Throwable c = t.getCause();
-    // TLS failures carry the interesting reason (e.g. the pinned-certificate refusal) in a cause.
-    while (c != null) {
-      if (c instanceof java.security.cert.CertificateException && c.getMessage() != null) {
-        m = c.getMessage();
-      }
-      c = c.getCause();
-    }
-    return m == null ? t.toString() : m;
-  }
+  // ---- the event loop ----
 
-  private void session() throws Exception {
-    CompletableFuture<WanMessage.Welcome> welcome = new CompletableFuture<>();
-    Bootstrap b =
-        new Bootstrap()
-            .group(group)
-            .channel(NioSocketChannel.class)
-            .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) CONNECT_TIMEOUT.toMillis())
-            .option(ChannelOption.TCP_NODELAY, true)
-            .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(4 << 20, 8 << 20))
-            .handler(
-                new ChannelInitializer<SocketChannel>() {
-                  @Override
-                  protected void initChannel(SocketChannel ch) {
-                    ch.pipeline()
-                        .addLast(wire)
-                        .addLast(ssl.newHandler(ch.alloc(), config.host(), config.port()))
-                        .addLast(new WanCodec(config.maxFrameBytes()))
-                        .addLast(new IdleStateHandler(config.heartbeat().toMillis() * 3, config.heartbeat().toMillis(), 0, TimeUnit.MILLISECONDS))
-                        .addLast(new Handler(welcome));
-                  }
-                });
-    ChannelFuture cf = b.connect(config.host(), config.port());
-    if (!cf.await(CONNECT_TIMEOUT.toMillis() + 1000)) {
-      cf.channel().close();
-      throw new TimeoutException("connecting to the standby timed out");
-    }
-    if (!cf.isSuccess()) {
-      throw new java.io.IOException("cannot connect to the standby: " + reason(cf.cause()), cf.cause());
-    }
-    Channel ch = cf.channel();
-    channel = ch;
-    SslHandler sslHandler = ch.pipeline().get(SslHandler.class);
-    var hs = sslHandler.handshakeFuture();
-    if (!hs.await(CONNECT_TIMEOUT.toMillis())) {
-      throw new TimeoutException("TLS handshake with the standby timed out");
-    }
-    if (!hs.isSuccess()) {
-      throw new javax.net.ssl.SSLException("TLS handshake with the standby failed: " + reason(hs.cause()), hs.cause());
-    }
-    List<WanMessage.VolumeOffer> offers = new ArrayList<>();
-    for (ShipSource s : sources) {
-      offers.add(new WanMessage.VolumeOffer(s.volume(), s.sizeBytes()));
-    }
-    ch.writeAndFlush(new WanMessage.Hello(WanCodec.VERSION, config.credentials().siteId(), offers));
-    WanMessage.Welcome w = welcome.get(CONNECT_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
-    String expected = SiteCredentials.commonName(config.peerCertificate());
-    if (!w.siteId().equals(expected)) {
-      throw new IllegalStateException("standby calls itself \"" + w.siteId() + "\" but its certificate is for \"" + expected + "\"");
-    }
-    lock.lock();
-    try {
-      for (VolumeState v : volumes.values()) {
-        Long resume = null;
-        for (WanMessage.VolumeResume r : w.volumes()) {
-          if (r.name().equals(v.source.volume())) {
-            resume = r.lastDurableSeq();
-          }
-        }
-        if (resume == null) {
-          throw new IllegalStateException("standby did not say where volume " + v.source.volume() + " resumes");
-        }
-        if (resume > v.source.lastSeq()) {
-          throw new IllegalStateException(
-              "standby holds volume " + v.source.volume() + " through seq " + resume + " but this primary only through " + v.source.lastSeq()
-                  + ": the sites' histories diverged; refusing to ship");
-        }
-        v.nextSeq = resume + 1;
-        v.lastSent = resume;
-        v.acked = resume;
-        v.inflight.clear();
-        v.inflightBytes = 0;
-      }
-    } finally {
-      lock.unlock();
-    }
-    for (VolumeState v : volumes.values()) {
-      v.source.peerDurable(v.acked);
-    }
-    peerSiteId = w.siteId();
-    connected = true;
-    lastError = null;
-    LOG.log(Level.INFO, "WAN link to {0} ({1}) up; resuming {2}", address, w.siteId(), w.volumes());
-    ship(ch);
-  }
-
-  private void ship(Channel ch) {
-    while (!closing && ch.isActive()) {
-      boolean sent = false;
-      for (VolumeState v : volumes.values()) {
-        while (ch.isActive() && ch.isWritable()) {
-          long from;
-          lock.lock();
-          try {
-            if (v.inflightBytes >= config.windowBytes()) {
-              break;
-            }
-            from = v.nextSeq;
-          } finally {
-            lock.unlock();
-          }
-          List<JournalEntry> entries = v.source.read(from, config.maxBatchBytes());
-          if (entries.isEmpty()) {
-            break;
-          }
-          WanMessage.Batch batch = new WanMessage.Batch(v.source.volume(), entries);
-          long bytes = batch.rawBytes();
-          lock.lock();
-          try {
-            v.nextSeq = batch.lastSeq() + 1;
-            v.lastSent = batch.lastSeq();
-            v.inflight.add(new long[] {batch.lastSeq(), bytes});
-            v.inflightBytes += bytes;
-          } finally {
-            lock.unlock();
-          }
-          raw.addAndGet(bytes);
-          ch.write(batch);
-          sent = true;
-        }
-      }
-      if (sent) {
-        ch.flush();
-      } else {
-        pause(config.heartbeat());
-      }
-    }
-    if (!closing) {
-      throw new IllegalStateException(lastError != null ? lastError : "connection to the standby closed");
-    }
-  }
-
-  private void acked(String volume, long seq) {
-    VolumeState v = volumes.get(volume);
+  private void acked(Handler h, ChannelHandlerContext ctx, WanMessage.Ack a) {
+    VolumeState v = byName.get(a.volume());
     if (v == null) {
+      h.drop(ctx, "the standby acknowledged volume " + a.volume() + ", which was not offered");
       return;
     }
     lock.lock();
     try {
+      long seq = a.durableSeq();
+      if (seq > v.lastSent) {
+        // Fail closed: a source told "durable" beyond what was sent might trim what the standby lacks.
+        h.drop(ctx, "the standby acknowledged volume " + v.name + " through seq " + seq + ", but only seq " + v.lastSent + " was sent");
+        return;
+      }
       if (seq > v.acked) {
         v.acked = seq;
       }
@@ -340,32 +576,52 @@ public final class Shipper implements AutoCloseable {
     } finally {
       lock.unlock();
     }
-    v.source.peerDurable(seq);
   }
 
+  /** One connection's inbound side. */
   private final class Handler extends SimpleChannelInboundHandler<WanMessage> {
     private final CompletableFuture<WanMessage.Welcome> welcome;
+    private volatile String reason;
 
     Handler(CompletableFuture<WanMessage.Welcome> welcome) {
       this.welcome = welcome;
     }
 
+    /** Why this connection ended, as the operator should read it. */
+    String reason() {
+      String r = reason;
+      return r != null ? r : "the standby closed the connection";
+    }
+
+    void drop(ChannelHandlerContext ctx, String why) {
+      if (reason == null) {
+        reason = why;
+      }
+      ctx.close();
+    }
+
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, WanMessage msg) {
+      if (ctx.channel() != channel) {
+        return; // a late frame from a connection already given up
+      }
       switch (msg) {
-        case WanMessage.Welcome w -> welcome.complete(w);
-        case WanMessage.Ack a -> acked(a.volume(), a.durableSeq());
-        case WanMessage.Refuse r -> {
-          lastError = "standby refused the link: " + r.reason();
-          LOG.log(Level.WARNING, "WAN link to {0}: {1}", address, lastError);
-          welcome.completeExceptionally(new IllegalStateException(lastError));
-          ctx.close();
+        case WanMessage.Welcome w -> {
+          if (!welcome.complete(w)) {
+            drop(ctx, "the standby sent a second WELCOME");
+          }
         }
+        case WanMessage.Ack a -> {
+          if (!welcome.isDone()) {
+            drop(ctx, "the standby sent an ACK before WELCOME");
+          } else {
+            acked(this, ctx, a);
+          }
+        }
+        case WanMessage.Refuse r -> drop(ctx, "the standby refused the link: " + r.reason());
         case WanMessage.Heartbeat h -> {}
-        default -> {
-          lastError = "standby sent an unexpected " + msg.getClass().getSimpleName();
-          ctx.close();
-        }
+        case WanMessage.Hello h -> drop(ctx, "the standby sent a HELLO, which only a primary sends");
+        case WanMessage.Batch b -> drop(ctx, "the standby sent a BATCH, which only a primary sends");
       }
     }
 
@@ -373,10 +629,9 @@ public final class Shipper implements AutoCloseable {
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
       if (evt instanceof IdleStateEvent e) {
         if (e.state() == IdleState.READER_IDLE) {
-          lastError = "no word from the standby for " + config.heartbeat().multipliedBy(3).toMillis() + " ms";
-          ctx.close();
-        } else if (e.state() == IdleState.WRITER_IDLE && connected) {
-          ctx.writeAndFlush(new WanMessage.Heartbeat());
+          drop(ctx, "no frame from the standby for " + config.heartbeat().multipliedBy(3).toMillis() + " ms");
+        } else if (e.state() == IdleState.WRITER_IDLE && welcome.isDone()) {
+          ctx.writeAndFlush(new WanMessage.Heartbeat(), ctx.voidPromise());
         }
       }
       super.userEventTriggered(ctx, evt);
@@ -390,45 +645,64 @@ public final class Shipper implements AutoCloseable {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) throws Exception {
-      welcome.completeExceptionally(new java.io.IOException(lastError != null ? lastError : "standby closed the connection"));
+      welcome.completeExceptionally(new IOException(reason()));
       signal();
       super.channelInactive(ctx);
     }
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-      lastError = reason(cause);
-      welcome.completeExceptionally(cause);
-      ctx.close();
+      String why;
+      if (cause instanceof MalformedFrameException) {
+        why = "the standby sent a malformed frame: " + cause.getMessage();
+      } else if (cause instanceof IOException && !(cause instanceof javax.net.ssl.SSLException)) {
+        why = "connection to the standby lost: " + Tls.explain(cause);
+      } else {
+        why = Tls.explain(cause);
+      }
+      drop(ctx, why);
     }
   }
 
+  // ---- status and lifecycle ----
+
+  /** A consistent-enough picture of the link for status pages and metrics; cheap, any thread. */
   public LinkSnapshot snapshot() {
-    Map<String, Long> sent = new LinkedHashMap<>();
-    Map<String, Long> acked = new LinkedHashMap<>();
-    for (var e : volumes.entrySet()) {
-      sent.put(e.getKey(), e.getValue().lastSent);
-      acked.put(e.getKey(), e.getValue().acked);
+    Map<String, LinkSnapshot.VolumeProgress> m = new LinkedHashMap<>();
+    for (VolumeState v : volumes) {
+      m.put(v.name, new LinkSnapshot.VolumeProgress(v.lastSent, v.acked, v.resumedFrom, v.stalled));
     }
-    return new LinkSnapshot(connected, peerSiteId, address, sent, acked, raw.get(), wire.written(), lastError);
+    Failure f = lastFailure;
+    return new LinkSnapshot(connected, peerSiteId, address, m, rawBytes.get(), wire.written(), f == null ? null : f.reason(), f == null ? null : f.at());
   }
 
+  /** Stops shipping and releases the connection, the agent thread and the event loop; idempotent. */
   @Override
-  public void close() {
-    if (closing) {
+  public synchronized void close() {
+    if (state == State.CLOSED) {
       return;
     }
+    state = State.CLOSED;
     closing = true;
     signal();
     Channel ch = channel;
     if (ch != null) {
       ch.close();
     }
-    try {
-      agent.join(TimeUnit.SECONDS.toMillis(10));
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
+    Thread a = agent;
+    if (a != null) {
+      try {
+        if (!a.join(CLOSE_WAIT)) {
+          LOG.log(Level.WARNING, "WAN link to {0}: the shipper thread did not stop within {1} s (blocked reading the journal?)", peer, Long.toString(CLOSE_WAIT.toSeconds()));
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
     }
-    group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+    EventLoopGroup g = group;
+    if (g != null) {
+      g.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+    }
+    connected = false;
   }
 }

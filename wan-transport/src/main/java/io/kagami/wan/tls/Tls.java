@@ -2,6 +2,7 @@ package io.kagami.wan.tls;
 
 import io.netty.handler.codec.DecoderException;
 import io.netty.handler.ssl.ClientAuth;
+import io.netty.handler.ssl.NotSslRecordException;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslProvider;
@@ -27,6 +28,7 @@ import javax.net.ssl.TrustManagerFactory;
 import javax.net.ssl.X509ExtendedTrustManager;
 import org.bouncycastle.jce.provider.BouncyCastleProvider;
 import org.bouncycastle.jsse.provider.BouncyCastleJsseProvider;
+import org.bouncycastle.tls.crypto.impl.jcajce.JcaTlsCryptoProvider;
 
 /**
  * TLS for the WAN link: TLS 1.3 only, mutual authentication required, Bouncy Castle's JSSE
@@ -41,8 +43,12 @@ import org.bouncycastle.jsse.provider.BouncyCastleJsseProvider;
  */
 public final class Tls {
   private static final BouncyCastleProvider BC = new BouncyCastleProvider();
-  private static final BouncyCastleJsseProvider BCJSSE = new BouncyCastleJsseProvider(BC);
+  // TLS protocol from BCJSSE, cryptographic primitives from the JDK's providers (default JCA
+  // lookup): the JDK's AES-GCM uses the CPU's AES instructions; Bouncy Castle's own is pure Java
+  // and several times slower, which would make TLS the bottleneck of replication.
+  private static final BouncyCastleJsseProvider BCJSSE = new BouncyCastleJsseProvider(false, new JcaTlsCryptoProvider());
   private static final String[] PROTOCOLS = {"TLSv1.3"};
+  private static final int MAX_REASON = 200;
 
   static {
     // BCJSSE looks some primitives up by provider name ("DEFAULT SecureRandom not available" else).
@@ -132,6 +138,9 @@ public final class Tls {
       if (c instanceof CertificateException && c.getMessage() != null) {
         return c.getMessage();
       }
+      if (c instanceof NotSslRecordException) {
+        return "the peer does not speak TLS (its first bytes are not a TLS record): not a Kagami site";
+      }
       if (c.getMessage() != null && !(c instanceof DecoderException && c.getCause() != null)) {
         innermost = c.getMessage();
       }
@@ -139,9 +148,12 @@ public final class Tls {
     if (innermost == null) {
       return t.getClass().getSimpleName();
     }
+    if (innermost.length() > MAX_REASON) {
+      innermost = innermost.substring(0, MAX_REASON) + "…";
+    }
     String lower = innermost.toLowerCase(java.util.Locale.ROOT);
     if (lower.contains("certificate_unknown") || lower.contains("bad_certificate") || lower.contains("certificate_required")) {
-      return innermost + " (the peer does not accept this site's certificate: is it paired with this site's site.crt?)";
+      return "the peer rejected this site's certificate (TLS alert " + innermost + "): is it paired with this site's site.crt?";
     }
     return innermost;
   }

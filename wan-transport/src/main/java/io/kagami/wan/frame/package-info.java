@@ -1,0 +1,2 @@
+/** The WAN wire format: versioned, length-prefixed frames and their Netty codec. */
+package io.kagami.wan.frame;

@@ -1,0 +1,250 @@
+package io.kagami.wan.frame;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.kagami.journal.JournalEntry;
+import io.kagami.wan.testing.Records;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.embedded.EmbeddedChannel;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.function.Consumer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+class WanCodecTest {
+  private static final int MAX = 64 << 10;
+  private static final long SEED = 20240611L;
+  private EmbeddedChannel channel;
+
+  @BeforeEach
+  void open() {
+    channel = new EmbeddedChannel(new WanCodec(MAX));
+  }
+
+  @AfterEach
+  void close() {
+    channel.finishAndReleaseAll();
+  }
+
+  /** Encodes through the channel, feeds the bytes back in, returns what the decoder made of them. */
+  private WanMessage roundTrip(WanMessage m) {
+    assertThat(channel.writeOutbound(m)).isTrue();
+    ByteBuf wire = channel.readOutbound();
+    assertThat(channel.writeInbound(wire)).isTrue();
+    return channel.readInbound();
+  }
+
+  @Test
+  void everyMessageSurvivesARoundTrip() {
+    List<WanMessage> messages =
+        List.of(
+            new WanMessage.Hello(WanCodec.VERSION, "tokyo", List.of(new WanMessage.VolumeOffer("vol0", 1L << 30), new WanMessage.VolumeOffer("データ", 4096))),
+            new WanMessage.Hello(WanCodec.VERSION, "tokyo", List.of()),
+            new WanMessage.Welcome("hiroshima", List.of(new WanMessage.VolumeResume("vol0", 0), new WanMessage.VolumeResume("データ", Long.MAX_VALUE))),
+            new WanMessage.Refuse("volume vol9 is not configured on standby hiroshima"),
+            new WanMessage.Ack("vol0", 123_456_789_012L),
+            new WanMessage.Heartbeat());
+    for (WanMessage m : messages) {
+      assertThat(roundTrip(m)).as("decoded %s", m).isEqualTo(m);
+    }
+  }
+
+  @Test
+  void batchesCarryEntriesByteForByteCompressedWhenThatShrinksThem() {
+    Random random = new Random(SEED);
+    List<byte[]> records = Records.mixed(random, 40);
+    List<JournalEntry> entries = new ArrayList<>();
+    for (int i = 0; i < records.size(); i++) {
+      entries.add(new JournalEntry(1000 + i, records.get(i)));
+    }
+    entries.add(new JournalEntry(1000 + records.size(), new byte[0]));
+    WanMessage.Batch sent = new WanMessage.Batch("vol0", entries);
+    channel.finishAndReleaseAll();
+    channel = new EmbeddedChannel(new WanCodec(4 << 20));
+    WanMessage.Batch got = (WanMessage.Batch) roundTrip(sent);
+    assertThat(got.volume()).isEqualTo("vol0");
+    assertThat(Records.difference("vol0", sent.entries(), got.entries())).as("seed %s", SEED).isNull();
+  }
+
+  @Test
+  void compressesABatchOnlyWhenItGetsSmaller() {
+    byte[] zeros = new byte[8192];
+    byte[] noise = new byte[8192];
+    new Random(SEED).nextBytes(noise);
+    ByteBuf packed = WanCodec.encode(ByteBufAllocator.DEFAULT, new WanMessage.Batch("v", List.of(new JournalEntry(1, zeros))));
+    ByteBuf plain = WanCodec.encode(ByteBufAllocator.DEFAULT, new WanMessage.Batch("v", List.of(new JournalEntry(1, noise))));
+    try {
+      int flagsAt = 4 + 1 + 2 + 1;
+      assertThat(packed.getByte(flagsAt)).as("flags of a batch of zeros").isEqualTo((byte) 1);
+      assertThat(packed.readableBytes()).isLessThan(1024);
+      assertThat(plain.getByte(flagsAt)).as("flags of a batch of random bytes").isEqualTo((byte) 0);
+      assertThat(plain.readableBytes()).isEqualTo(4 + 1 + 3 + 1 + 4 + 4 + 12 + 8192);
+    } finally {
+      packed.release();
+      plain.release();
+    }
+  }
+
+  @Test
+  void aFrameArrivingByteByByteIsDecodedOnceComplete() {
+    WanMessage m = new WanMessage.Welcome("hiroshima", List.of(new WanMessage.VolumeResume("vol0", 42)));
+    ByteBuf wire = WanCodec.encode(ByteBufAllocator.DEFAULT, m);
+    try {
+      while (wire.readableBytes() > 1) {
+        assertThat(channel.writeInbound(wire.readRetainedSlice(1))).isFalse();
+      }
+      assertThat(channel.writeInbound(wire.readRetainedSlice(1))).isTrue();
+      assertThat((WanMessage) channel.readInbound()).isEqualTo(m);
+    } finally {
+      wire.release();
+    }
+  }
+
+  // ---- malformed input: each is rejected with a message naming what was wrong ----
+
+  private static byte[] frame(int type, Consumer<ByteBuf> body) {
+    ByteBuf b = Unpooled.buffer();
+    b.writeInt(0).writeByte(type);
+    body.accept(b);
+    b.setInt(0, b.readableBytes() - 4);
+    byte[] out = new byte[b.readableBytes()];
+    b.readBytes(out);
+    return out;
+  }
+
+  private static void str(ByteBuf b, String s) {
+    byte[] bytes = s.getBytes(StandardCharsets.UTF_8);
+    b.writeShort(bytes.length).writeBytes(bytes);
+  }
+
+  private void assertRejected(byte[] bytes, String message) {
+    assertThatThrownBy(() -> channel.writeInbound(Unpooled.wrappedBuffer(bytes))).isInstanceOf(MalformedFrameException.class).hasMessageContaining(message);
+  }
+
+  @Test
+  void rejectsAZeroLength() {
+    assertRejected(new byte[] {0, 0, 0, 0, 6}, "frame length 0 is outside 1.." + MAX);
+  }
+
+  @Test
+  void rejectsAFrameOverTheMaximumBeforeReadingIt() {
+    assertRejected(new byte[] {0, 1, 0, 1, 4}, "frame length 65537 is outside 1.." + MAX);
+  }
+
+  @Test
+  void readsTheLengthAsUnsigned() {
+    assertRejected(new byte[] {(byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff}, "frame length 4294967295 is outside 1.." + MAX);
+  }
+
+  @Test
+  void rejectsAnUnknownType() {
+    assertRejected(frame(9, b -> {}), "unknown frame type 9");
+  }
+
+  @Test
+  void rejectsATruncatedHello() {
+    assertRejected(frame(WanCodec.HELLO, b -> b.writeInt(WanCodec.MAGIC).writeShort(WanCodec.VERSION).writeShort(5).writeBytes(new byte[] {'t', 'o'})), "HELLO is truncated: site id needs 5 bytes, 2 left");
+  }
+
+  @Test
+  void rejectsAHelloOfAnotherProtocolVersion() {
+    assertRejected(frame(WanCodec.HELLO, b -> b.writeInt(WanCodec.MAGIC).writeShort(2).writeBytes(new byte[] {1, 2, 3})), "protocol version 2 is not supported (this side speaks version 1)");
+  }
+
+  @Test
+  void rejectsAHelloWithoutTheMagic() {
+    assertRejected(frame(WanCodec.HELLO, b -> b.writeInt(0x47455420).writeShort(1)), "HELLO has magic 0x47455420, expected 0x4b474d49");
+  }
+
+  @Test
+  void rejectsTrailingBytes() {
+    assertRejected(
+        frame(
+            WanCodec.ACK,
+            b -> {
+              str(b, "vol0");
+              b.writeLong(7).writeByte(1).writeByte(2);
+            }),
+        "ACK has 2 trailing bytes");
+  }
+
+  @Test
+  void rejectsANegativeSequenceNumber() {
+    assertRejected(
+        frame(
+            WanCodec.ACK,
+            b -> {
+              str(b, "vol0");
+              b.writeLong(-1);
+            }),
+        "durable seq of volume vol0 is negative (-1)");
+  }
+
+  private static Consumer<ByteBuf> batch(int flags, long declared, Consumer<ByteBuf> entries) {
+    return b -> {
+      str(b, "vol0");
+      b.writeByte(flags).writeInt((int) declared);
+      entries.accept(b);
+    };
+  }
+
+  @Test
+  void rejectsBatchesThatDoNotAddUp() {
+    assertRejected(frame(WanCodec.BATCH, batch(0, 100, e -> e.writeInt(1).writeLong(1).writeInt(0))), "BATCH of volume vol0 declares 100 bytes of entries but carries 16");
+  }
+
+  @Test
+  void rejectsNonConsecutiveSequenceNumbers() {
+    assertRejected(frame(WanCodec.BATCH, batch(0, 4 + 24, e -> e.writeInt(2).writeLong(5).writeInt(0).writeLong(7).writeInt(0))), "entry 2 has seq 7, expected 6");
+  }
+
+  @Test
+  void rejectsAnEntryLongerThanItsBatch() {
+    assertRejected(frame(WanCodec.BATCH, batch(0, 4 + 12 + 3, e -> e.writeInt(1).writeLong(1).writeInt(1000).writeBytes(new byte[3]))), "BATCH of volume vol0 is truncated: entry 1's record needs 1000 bytes, 3 left");
+  }
+
+  @Test
+  void rejectsUnknownBatchFlags() {
+    assertRejected(frame(WanCodec.BATCH, batch(0x82, 16, e -> {})), "BATCH of volume vol0 has unknown flags 0x82");
+  }
+
+  @Test
+  void rejectsACorruptLz4Block() {
+    assertRejected(frame(WanCodec.BATCH, batch(1, 4096, e -> e.writeBytes(new byte[] {(byte) 0xf0, 1, 2, 3, 4, 5}))), "BATCH of volume vol0: LZ4 block");
+  }
+
+  @Test
+  void rejectsAnLz4BlockOfAnotherSizeThanDeclared() {
+    ByteBuf real = WanCodec.encode(ByteBufAllocator.DEFAULT, new WanMessage.Batch("vol0", List.of(new JournalEntry(1, new byte[4000]))));
+    try {
+      int declaredAt = 4 + 1 + 2 + 4 + 1;
+      assertThat(real.getByte(declaredAt - 1)).isEqualTo((byte) 1);
+      real.setInt(declaredAt, real.getInt(declaredAt) - 1);
+      byte[] bytes = new byte[real.readableBytes()];
+      real.readBytes(bytes);
+      assertRejected(bytes, "BATCH of volume vol0: LZ4 block");
+    } finally {
+      real.release();
+    }
+  }
+
+  @Test
+  void rejectsAConnectionThatEndsInsideAFrame() {
+    assertThat(channel.writeInbound(Unpooled.wrappedBuffer(new byte[] {0, 0, 0, 20, 1, 2, 3}))).isFalse();
+    assertThatThrownBy(() -> channel.finish()).isInstanceOf(MalformedFrameException.class).hasMessageContaining("connection closed in the middle of a frame (3 of 20 bytes of a frame received)");
+  }
+
+  @Test
+  void afterOneBadFrameEverythingElseIsDiscarded() {
+    assertRejected(new byte[] {0, 0, 0, 0}, "frame length 0");
+    ByteBuf good = WanCodec.encode(ByteBufAllocator.DEFAULT, new WanMessage.Heartbeat());
+    assertThat(channel.writeInbound(good)).as("a valid frame after the bad one is not decoded").isFalse();
+  }
+}
