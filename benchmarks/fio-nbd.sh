@@ -14,6 +14,7 @@ usage: benchmarks/fio-nbd.sh [--baseline-only] [--help]
 environment:
   FIO_RUNTIME=20            seconds each workload runs, after the ramp
   FIO_RAMP=2                seconds of ramp-up not counted
+  FIO_WARMUP=10             seconds of unmeasured load per workload before measuring (0 = none)
   FIO_SIZE=1G               region fio writes in (the volumes are 1 GiB)
   FIO_SEQ_IODEPTH=16        queue depth of the 1M sequential workload
   KAGAMI_READY_TIMEOUT=180  seconds to wait for `kagami demo` to print "ready" (includes a first build)
@@ -35,11 +36,12 @@ repo="$(dirname "$here")"
 
 runtime="${FIO_RUNTIME:-20}"
 ramp="${FIO_RAMP:-2}"
+warmup="${FIO_WARMUP:-10}"
 size="${FIO_SIZE:-1G}"
 seq_iodepth="${FIO_SEQ_IODEPTH:-16}"
 ready_timeout="${KAGAMI_READY_TIMEOUT:-180}"
 target_uri="${KAGAMI_TARGET_URI:-}"
-for v in runtime ramp seq_iodepth ready_timeout; do
+for v in runtime ramp warmup seq_iodepth ready_timeout; do
   [[ "${!v}" =~ ^[0-9]+$ ]] || { echo "fio-nbd: $v must be a whole number, got '${!v}'" >&2; exit 2; }
 done
 [ "$runtime" -ge 1 ] || { echo "fio-nbd: FIO_RUNTIME must be at least 1" >&2; exit 2; }
@@ -147,6 +149,20 @@ workloads=(
 # Returns non-zero if any workload failed; the others still run.
 run_fio() {
   local target="$1" uri="$2" rc=0 w name args out
+  # Unmeasured warm-up of every workload, for every target alike: a JVM server compiles its hot
+  # paths during its first seconds of load, and a long-running appliance is measured warm.
+  if [ "$warmup" -gt 0 ]; then
+    log "$target: warm-up, ${warmup}s per workload (not measured)"
+    for w in "${workloads[@]}"; do
+      # shellcheck disable=SC2086 # args is a list of options
+      timeout --kill-after=10 $((warmup + 60)) \
+        fio --name=warmup --ioengine=nbd --uri="$uri" ${w#*|} --size="$size" \
+        --time_based --runtime="$warmup" --output=/dev/null >/dev/null 2>&1 </dev/null &
+      fio_pid=$!
+      wait "$fio_pid" || true
+      fio_pid=""
+    done
+  fi
   for w in "${workloads[@]}"; do
     name="${w%%|*}"
     args="${w#*|}"

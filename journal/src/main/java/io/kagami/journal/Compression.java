@@ -8,16 +8,16 @@ import net.jpountz.lz4.LZ4FastDecompressor;
 
 /**
  * LZ4 block compression of write payloads, done once when a write enters the journal. A payload
- * is kept compressed only when that saves at least an eighth of it. Large payloads are probed
- * first (their first 4 KiB): incompressible data (already compressed or encrypted, the common case
- * for databases and VM images) then costs almost nothing.
+ * is kept compressed only when that saves at least an eighth of it. Every payload is probed
+ * first (its first KiB): incompressible data (already compressed or encrypted, the common case for
+ * databases and VM images) then costs a 1 KiB attempt instead of a full one.
  */
 public final class Compression {
   private static final LZ4Factory FACTORY = LZ4Factory.fastestInstance();
   private static final LZ4Compressor COMPRESSOR = FACTORY.fastCompressor();
   private static final LZ4FastDecompressor DECOMPRESSOR = FACTORY.fastDecompressor();
   private static final int MIN_COMPRESS = 512;
-  private static final int PROBE = 4096;
+  private static final int PROBE = 1024;
   private static final ThreadLocal<byte[]> SCRATCH = ThreadLocal.withInitial(() -> new byte[COMPRESSOR.maxCompressedLength(64 << 10)]);
 
   private Compression() {}
@@ -40,9 +40,6 @@ public final class Compression {
   static boolean worthTrying(ByteBuffer data, int length) {
     if (length < MIN_COMPRESS) {
       return false;
-    }
-    if (length <= 2 * PROBE) {
-      return true;
     }
     byte[] s = scratch(PROBE);
     int n = COMPRESSOR.compress(data, data.position(), PROBE, ByteBuffer.wrap(s), 0, s.length);

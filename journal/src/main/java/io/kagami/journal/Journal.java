@@ -66,13 +66,11 @@ public final class Journal implements AutoCloseable {
             .setKeepLogFileNum(4)
             // Write back the WAL and table files steadily instead of in bursts that trip the
             // kernel's dirty-page throttling (and stall the host's writes behind them).
-            .setWalBytesPerSync(1 << 20)
-            .setBytesPerSync(1 << 20)
             .setMaxBackgroundJobs(2);
     this.cfOptions =
         new ColumnFamilyOptions()
             .setWriteBufferSize(config.writeBufferBytes())
-            .setMaxWriteBufferNumber(6)
+            .setMaxWriteBufferNumber(4)
             .setLevel0SlowdownWritesTrigger(40)
             .setLevel0StopWritesTrigger(64)
             // Large payloads go to blob files: compaction then moves keys, not data.

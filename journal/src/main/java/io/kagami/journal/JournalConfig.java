@@ -13,7 +13,7 @@ import java.util.Objects;
  */
 public record JournalConfig(Path directory, long writeBufferBytes, int maxGroupEntries) {
 
-  public static final long DEFAULT_WRITE_BUFFER_BYTES = 128L << 20;
+  public static final long DEFAULT_WRITE_BUFFER_BYTES = 256L << 20;
   public static final int DEFAULT_MAX_GROUP_ENTRIES = 4096;
 
   public JournalConfig {
