@@ -41,6 +41,9 @@ public final class Compression {
     if (length < MIN_COMPRESS) {
       return false;
     }
+    if (length <= PROBE) {
+      return true; // the probe would be the whole attempt
+    }
     byte[] s = scratch(PROBE);
     int n = COMPRESSOR.compress(data, data.position(), PROBE, ByteBuffer.wrap(s), 0, s.length);
     return pays(PROBE, n);
