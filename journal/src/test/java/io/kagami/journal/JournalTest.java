@@ -150,6 +150,21 @@ class JournalTest {
   }
 
   @Test
+  void everyPayloadSizeAroundTheProbeRoundTrips() {
+    Random r = new Random(3);
+    for (int len : new int[] {0, 1, 511, 512, 513, 700, 1023, 1024, 1025, 2048, 4096, 65537}) {
+      byte[] noise = new byte[len];
+      r.nextBytes(noise);
+      byte[] zeros = new byte[len];
+      for (byte[] data : new byte[][] {noise, zeros}) {
+        JournalRecord rec = JournalRecord.decode(Compression.encodeWrite(4096, ByteBuffer.wrap(data), true));
+        assertThat(rec.length()).isEqualTo(len);
+        assertThat(Compression.data(rec)).as("payload of %d bytes", len).isEqualTo(data);
+      }
+    }
+  }
+
+  @Test
   void malformedRecordsAreRejectedWithAReason() {
     assertThatThrownBy(() -> JournalRecord.decode(new byte[3])).isInstanceOf(MalformedRecordException.class).hasMessageContaining("shorter than its header");
     byte[] bad = JournalRecord.trim(0, 4096).encode();
