@@ -187,9 +187,14 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
       if (raw.nioBufferCount() == 1 && out.nioBufferCount() == 1) {
         ByteBuffer src = raw.nioBuffer(raw.readerIndex(), rawLength);
         ByteBuffer dst = out.nioBuffer(out.writerIndex(), max);
-        packed = COMPRESSOR.compress(src, 0, rawLength, dst, 0, max);
+        // Probe the start first: a batch of incompressible writes (the journal already
+        // compressed what compresses) then costs a 4 KiB attempt, not a whole-batch one.
+        int probe = Math.min(rawLength, PROBE_BYTES);
+        if (probe == rawLength || pays(probe, COMPRESSOR.compress(src, 0, probe, dst, 0, max))) {
+          packed = COMPRESSOR.compress(src, 0, rawLength, dst, 0, max);
+        }
       }
-      if (packed >= 0 && packed < rawLength) {
+      if (packed >= 0 && pays(rawLength, packed)) {
         out.writerIndex(out.writerIndex() + packed);
         out.setByte(flagsAt, FLAG_LZ4);
       } else {
@@ -198,6 +203,13 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
     } finally {
       raw.release();
     }
+  }
+
+  private static final int PROBE_BYTES = 4096;
+
+  /** Compression is kept only when it saves at least an eighth. */
+  private static boolean pays(int in, int out) {
+    return out <= in - (in >>> 3);
   }
 
   private static void str(ByteBuf out, String s, String what) {
