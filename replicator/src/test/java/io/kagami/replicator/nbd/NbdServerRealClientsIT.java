@@ -1,5 +1,7 @@
 package io.kagami.replicator.nbd;
 
+import io.kagami.testkit.tools.ExternalTool;
+
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
 
@@ -85,29 +87,26 @@ class NbdServerRealClientsIT {
 
   @Test
   void nbdinfoReportsSizeBlockSizesAndFlags() throws Exception {
-    ExternalTool.require("nbdinfo", "libnbd-bin");
-    String json = ExternalTool.succeed(dir, TIMEOUT, "nbdinfo", "--json", uri).stdout();
+    String json = ExternalTool.require("nbdinfo").inDirectory(dir).runOk(TIMEOUT, "--json", uri).stdout();
     assertThat(jsonNumber(json, "export-size")).as("export-size").isEqualTo(SIZE);
     assertThat(jsonNumber(json, "block_size_minimum")).as("block_size_minimum").isEqualTo(512);
     assertThat(jsonNumber(json, "block_size_preferred")).as("block_size_preferred").isEqualTo(4096);
     assertThat(jsonNumber(json, "block_size_maximum")).as("block_size_maximum").isEqualTo(32 << 20);
     assertThat(json).contains("\"is_read_only\": false").contains("\"can_flush\": true").contains("\"can_fua\": true").contains("\"can_multi_conn\": true");
-    String roJson = ExternalTool.succeed(dir, TIMEOUT, "nbdinfo", "--json", roUri).stdout();
+    String roJson = ExternalTool.require("nbdinfo").inDirectory(dir).runOk(TIMEOUT, "--json", roUri).stdout();
     assertThat(roJson).contains("\"is_read_only\": true");
     assertThat(jsonNumber(roJson, "export-size")).isEqualTo(RO_SIZE);
   }
 
   @Test
   void nbdinfoListsTheExports() throws Exception {
-    ExternalTool.require("nbdinfo", "libnbd-bin");
-    String out = ExternalTool.succeed(dir, TIMEOUT, "nbdinfo", "--list", "--json", uri).stdout();
+    String out = ExternalTool.require("nbdinfo").inDirectory(dir).runOk(TIMEOUT, "--list", "--json", uri).stdout();
     assertThat(out).contains("\"vol0\"").contains("\"ro\"");
   }
 
   @Test
   void qemuIoWritesAndReadsBackAPattern() throws Exception {
-    ExternalTool.require("qemu-io", "qemu-utils");
-    ExternalTool.Result r = ExternalTool.succeed(dir, TIMEOUT, "qemu-io", "-f", "raw", "-c", "write -P 0xab 0 1M", "-c", "read -P 0xab 0 1M", uri);
+    ExternalTool.Result r = ExternalTool.require("qemu-io").inDirectory(dir).runOk(TIMEOUT, "-f", "raw", "-c", "write -P 0xab 0 1M", "-c", "read -P 0xab 0 1M", uri);
     assertThat(r.output()).as(r.describe()).contains("wrote 1048576/1048576 bytes").contains("read 1048576/1048576 bytes").doesNotContain("Pattern verification failed");
     byte[] expected = new byte[1 << 20];
     Arrays.fill(expected, (byte) 0xab);
@@ -116,15 +115,14 @@ class NbdServerRealClientsIT {
 
   @Test
   void nbdcopyRoundTripsARandomImage() throws Exception {
-    ExternalTool.require("nbdcopy", "libnbd-bin");
     byte[] garbage = new byte[SIZE];
     Arrays.fill(garbage, (byte) 0xff);
     vol0.fill(0, garbage); // so zeroing requests that never arrive would show
     Path in = randomImage("in.raw", 20260101L);
     Path out = dir.resolve("out.raw");
-    ExternalTool.succeed(dir, TIMEOUT, "nbdcopy", in.toString(), uri);
+    ExternalTool.require("nbdcopy").inDirectory(dir).runOk(TIMEOUT, in.toString(), uri);
     Files.write(out, new byte[0]);
-    ExternalTool.succeed(dir, TIMEOUT, "nbdcopy", uri, out.toString());
+    ExternalTool.require("nbdcopy").inDirectory(dir).runOk(TIMEOUT, uri, out.toString());
     byte[] expected = Files.readAllBytes(in);
     assertSameBytes(expected, vol0.snapshot(0, SIZE), "vol0 after nbdcopy in");
     assertSameBytes(expected, Files.readAllBytes(out), "image copied back out with nbdcopy");
@@ -132,14 +130,13 @@ class NbdServerRealClientsIT {
 
   @Test
   void qemuImgConvertsInAndOut() throws Exception {
-    ExternalTool.require("qemu-img", "qemu-utils");
     byte[] garbage = new byte[SIZE];
     Arrays.fill(garbage, (byte) 0x5a);
     vol0.fill(0, garbage);
     Path in = randomImage("in.raw", 20260102L);
     Path out = dir.resolve("out.raw");
-    ExternalTool.succeed(dir, TIMEOUT, "qemu-img", "convert", "-n", "-f", "raw", "-O", "raw", in.toString(), uri);
-    ExternalTool.succeed(dir, TIMEOUT, "qemu-img", "convert", "-f", "raw", "-O", "raw", uri, out.toString());
+    ExternalTool.require("qemu-img").inDirectory(dir).runOk(TIMEOUT, "convert", "-n", "-f", "raw", "-O", "raw", in.toString(), uri);
+    ExternalTool.require("qemu-img").inDirectory(dir).runOk(TIMEOUT, "convert", "-f", "raw", "-O", "raw", uri, out.toString());
     byte[] expected = Files.readAllBytes(in);
     assertSameBytes(expected, vol0.snapshot(0, SIZE), "vol0 after qemu-img convert in");
     assertSameBytes(expected, Files.readAllBytes(out), "image converted back out with qemu-img");
@@ -147,28 +144,26 @@ class NbdServerRealClientsIT {
 
   @Test
   void fioRandomWritesVerifyWithCrc32c() throws Exception {
-    ExternalTool.require("fio", "fio");
     ExternalTool.Result r =
-        ExternalTool.succeed(
-            dir,
-            TIMEOUT,
-            "fio",
-            "--name=kagami-nbd",
-            "--ioengine=nbd",
-            "--uri=" + uri,
-            "--rw=randwrite",
-            "--bs=4k",
-            "--iodepth=16",
-            "--size=16m",
-            "--verify=crc32c",
-            "--verify_fatal=1");
+        ExternalTool.require("fio")
+            .inDirectory(dir)
+            .runOk(
+                TIMEOUT,
+                "--name=kagami-nbd",
+                "--ioengine=nbd",
+                "--uri=" + uri,
+                "--rw=randwrite",
+                "--bs=4k",
+                "--iodepth=16",
+                "--size=16m",
+                "--verify=crc32c",
+                "--verify_fatal=1");
     assertThat(r.output()).as(r.describe()).doesNotContain("verify: bad").contains("kagami-nbd");
   }
 
   @Test
   void writesToTheReadOnlyExportFail() throws Exception {
-    ExternalTool.require("qemu-io", "qemu-utils");
-    ExternalTool.Result r = ExternalTool.run(dir, TIMEOUT, "qemu-io", "-f", "raw", "-c", "write -P 0xcd 0 4k", roUri);
+    ExternalTool.Result r = ExternalTool.require("qemu-io").inDirectory(dir).run(TIMEOUT, "-f", "raw", "-c", "write -P 0xcd 0 4k", roUri);
     // QEMU sees NBD_FLAG_READ_ONLY and refuses to open the export for writing at all; the
     // server's own EPERM for writes that do arrive is covered by NbdSessionTest.
     assertThat(r.exitCode()).as("qemu-io exit code:\n" + r.describe()).isNotZero();
@@ -179,8 +174,7 @@ class NbdServerRealClientsIT {
 
   @Test
   void aReadBeyondTheEndFails() throws Exception {
-    ExternalTool.require("qemu-io", "qemu-utils");
-    ExternalTool.Result r = ExternalTool.run(dir, TIMEOUT, "qemu-io", "-f", "raw", "-c", "read 32M 4k", uri);
+    ExternalTool.Result r = ExternalTool.require("qemu-io").inDirectory(dir).run(TIMEOUT, "-f", "raw", "-c", "read 32M 4k", uri);
     assertThat(r.exitCode()).as("qemu-io exit code:\n" + r.describe()).isNotZero();
     assertThat(r.output()).as(r.describe()).contains("read failed");
     assertThat(r.output()).as(r.describe()).doesNotContain("read 4096/4096 bytes");

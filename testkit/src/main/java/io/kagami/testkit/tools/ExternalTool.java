@@ -54,6 +54,16 @@ public final class ExternalTool {
       return exitCode == 0;
     }
 
+    /** Standard output followed by standard error: where a tool's message is, whichever it used. */
+    public String output() {
+      return stdout + stderr;
+    }
+
+    /** The command, its exit code and its output, for assertion messages. */
+    public String describe() {
+      return String.join(" ", command) + " exited with " + exitCode + section("stdout", stdout) + section("stderr", stderr);
+    }
+
     /** Returns this result if the exit code was 0, else throws an {@link AssertionError} showing the output. */
     public Result requireSuccess() {
       if (exitCode != 0) {
@@ -148,6 +158,11 @@ public final class ExternalTool {
     Map<String, String> env = new LinkedHashMap<>(environment);
     env.put(key, value);
     return new ExternalTool(name, executable, directory, Map.copyOf(env));
+  }
+
+  /** {@link #run} that fails the test, showing the output, unless the program exits 0. */
+  public Result runOk(Duration timeout, String... args) throws IOException, InterruptedException {
+    return run(timeout, args).requireSuccess();
   }
 
   /** Runs the program with {@code args} and waits at most {@code timeout} for it to exit. */
