@@ -4,10 +4,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.kagami.testkit.data.DataFiles;
+import io.kagami.testkit.nbd.NbdTestClient;
 import io.kagami.testkit.tools.ExternalTool;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -59,6 +64,60 @@ class ReplicationIT {
       String[] verify = append(append(job, "--uri=" + sites.standbyUri()), "--verify_only");
       ExternalTool.Result r = ExternalTool.require("fio").run(T, verify).requireSuccess();
       assertThat(r.stdout()).doesNotContain("verify: bad");
+    }
+  }
+
+  @Test
+  void severalVolumesAndConcurrentClientsReplicateIndependently() throws Exception {
+    try (TwoSites sites = new TwoSites(dir, 64 * MiB, "vol0", "db-log").start()) {
+      Path a = DataFiles.createRandom(dir.resolve("a.bin"), 32 * MiB, 7);
+      Path b = DataFiles.createRandom(dir.resolve("b.bin"), 32 * MiB, 8);
+      // Two real clients at once, one per volume, plus four connections sharing vol0's upper half.
+      CompletableFuture<ExternalTool.Result> copyA = CompletableFuture.supplyAsync(() -> copy(a, sites.primaryUri("vol0")));
+      CompletableFuture<ExternalTool.Result> copyB = CompletableFuture.supplyAsync(() -> copy(b, sites.primaryUri("db-log")));
+      List<NbdTestClient> clients = new ArrayList<>();
+      List<CompletableFuture<Void>> writes = new ArrayList<>();
+      byte[][] blocks = new byte[4][];
+      try {
+        for (int c = 0; c < 4; c++) {
+          NbdTestClient client = NbdTestClient.connect("127.0.0.1", sites.primaryNbd, "vol0");
+          clients.add(client);
+          blocks[c] = DataFiles.randomBytes(MiB_INT, 100 + c);
+          writes.add(client.write(48 * MiB + c * MiB, blocks[c]));
+        }
+        for (CompletableFuture<Void> w : writes) {
+          w.get(1, TimeUnit.MINUTES);
+        }
+      } finally {
+        for (NbdTestClient c : clients) {
+          c.close();
+        }
+      }
+      copyA.get(3, TimeUnit.MINUTES).requireSuccess();
+      copyB.get(3, TimeUnit.MINUTES).requireSuccess();
+      sites.awaitInSync(T);
+      Path backA = dir.resolve("backA.bin");
+      Path backB = dir.resolve("backB.bin");
+      ExternalTool.require("nbdcopy").runOk(T, sites.standbyUri("vol0"), backA.toString());
+      ExternalTool.require("nbdcopy").runOk(T, sites.standbyUri("db-log"), backB.toString());
+      DataFiles.assertSameRange("written", a, 0, "standby vol0", backA, 0, 32 * MiB);
+      DataFiles.assertSameRange("written", b, 0, "standby db-log", backB, 0, 32 * MiB);
+      for (int c = 0; c < 4; c++) {
+        Path block = Files.write(dir.resolve("block" + c), blocks[c]);
+        DataFiles.assertSameRange("client " + c, block, 0, "standby vol0", backA, 48 * MiB + c * MiB, MiB);
+      }
+      JsonNode vols = sites.standby.status().path("volumes");
+      assertThat(vols).extracting(v -> v.path("name").asText()).containsExactly("vol0", "db-log");
+    }
+  }
+
+  private static final int MiB_INT = 1 << 20;
+
+  private static ExternalTool.Result copy(Path from, String to) {
+    try {
+      return ExternalTool.require("nbdcopy").run(T, from.toString(), to);
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
     }
   }
 

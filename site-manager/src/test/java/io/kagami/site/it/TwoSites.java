@@ -24,6 +24,10 @@ final class TwoSites implements AutoCloseable {
   final SiteProcess standby;
 
   TwoSites(Path dir, long volumeBytes) throws IOException {
+    this(dir, volumeBytes, "vol0");
+  }
+
+  TwoSites(Path dir, long volumeBytes, String... volumeNames) throws IOException {
     this.dir = dir;
     int[] ports = FreePorts.loopbackPorts(5);
     primaryNbd = ports[0];
@@ -31,6 +35,10 @@ final class TwoSites implements AutoCloseable {
     primaryAdmin = ports[2];
     standbyAdmin = ports[3];
     wan = ports[4];
+    StringBuilder vols = new StringBuilder();
+    for (String v : volumeNames) {
+      vols.append(vols.isEmpty() ? "" : ", ").append("{name: ").append(v).append(", size: ").append(volumeBytes).append("}");
+    }
     Path pc = SiteLink.ensureCredentials(dir.resolve("tokyo/tls"), "tokyo");
     Path sc = SiteLink.ensureCredentials(dir.resolve("hiroshima/tls"), "hiroshima");
     Files.writeString(
@@ -41,9 +49,9 @@ final class TwoSites implements AutoCloseable {
         nbd: {listen: "127.0.0.1:%d"}
         admin: {listen: "127.0.0.1:%d"}
         wan: {peer: "127.0.0.1:%d", peerSiteId: hiroshima, peerCertificate: %s}
-        volumes: [{name: vol0, size: %d}]
+        volumes: [%s]
         """
-            .formatted(primaryNbd, primaryAdmin, wan, dir.relativize(sc), volumeBytes));
+            .formatted(primaryNbd, primaryAdmin, wan, dir.relativize(sc), vols));
     Files.writeString(
         dir.resolve("hiroshima.yaml"),
         """
@@ -52,9 +60,9 @@ final class TwoSites implements AutoCloseable {
         nbd: {listen: "127.0.0.1:%d"}
         admin: {listen: "127.0.0.1:%d"}
         wan: {listen: "127.0.0.1:%d", peerSiteId: tokyo, peerCertificate: %s}
-        volumes: [{name: vol0, size: %d}]
+        volumes: [%s]
         """
-            .formatted(standbyNbd, standbyAdmin, wan, dir.relativize(pc), volumeBytes));
+            .formatted(standbyNbd, standbyAdmin, wan, dir.relativize(pc), vols));
     primary = new SiteProcess(dir.resolve("tokyo.yaml"), "127.0.0.1:" + primaryAdmin);
     standby = new SiteProcess(dir.resolve("hiroshima.yaml"), "127.0.0.1:" + standbyAdmin);
   }
@@ -78,11 +86,27 @@ final class TwoSites implements AutoCloseable {
     return status.path("volumes").get(0);
   }
 
-  /** Waits (bounded) until the standby has applied everything the primary journaled. */
+  /** Waits (bounded) until the standby has applied everything the primary journaled, every volume. */
   void awaitInSync(Duration timeout) throws IOException, InterruptedException {
-    long target = vol0(primary.status()).path("lastJournaledSeq").asLong();
-    primary.awaitStatus(s -> vol0(s).path("lastAckedByPeerSeq").asLong() >= target && vol0(s).path("lagBytes").asLong() == 0, timeout, "primary lag 0 at seq " + target);
-    standby.awaitStatus(s -> vol0(s).path("lastAppliedSeq").asLong() >= target, timeout, "standby applied through seq " + target);
+    JsonNode p = primary.status().path("volumes");
+    for (int i = 0; i < p.size(); i++) {
+      int at = i;
+      long target = p.get(i).path("lastJournaledSeq").asLong();
+      String name = p.get(i).path("name").asText();
+      primary.awaitStatus(
+          s -> s.path("volumes").get(at).path("lastAckedByPeerSeq").asLong() >= target && s.path("volumes").get(at).path("lagBytes").asLong() == 0,
+          timeout,
+          "primary " + name + " lag 0 at seq " + target);
+      standby.awaitStatus(s -> s.path("volumes").get(at).path("lastAppliedSeq").asLong() >= target, timeout, "standby " + name + " applied through seq " + target);
+    }
+  }
+
+  String primaryUri(String volume) {
+    return "nbd://127.0.0.1:" + primaryNbd + "/" + volume;
+  }
+
+  String standbyUri(String volume) {
+    return "nbd://127.0.0.1:" + standbyNbd + "/" + volume;
   }
 
   @Override
