@@ -42,6 +42,7 @@ final class GroupCommitter implements AutoCloseable {
   private final WriteOptions noSync = new WriteOptions().setSync(false);
   private final WriteOptions sync = new WriteOptions().setSync(true);
   private final Thread thread;
+  private final java.util.concurrent.atomic.AtomicInteger queuedCompletions = new java.util.concurrent.atomic.AtomicInteger();
   private final ExecutorService completer =
       Executors.newSingleThreadExecutor(Thread.ofPlatform().name("kagami-journal-complete").daemon(true).factory());
   private boolean closing;
@@ -137,7 +138,7 @@ final class GroupCommitter implements AutoCloseable {
     }
     for (Op op : group) {
       if (op.value != null) {
-        op.stream.committed(op.seq, op.value.length);
+        op.stream.committed(op.seq, op.value);
         touched.add(op.stream);
       }
     }
@@ -146,8 +147,24 @@ final class GroupCommitter implements AutoCloseable {
     }
     // Hooks (the primary's volume write) and acknowledgements run on a second thread, in order,
     // so the next group's commit overlaps this group's volume writes.
-    List<Op> committed = List.copyOf(group);
-    completer.execute(() -> finish(committed));
+    boolean hooks = false;
+    for (Op op : group) {
+      hooks |= op.after != null;
+    }
+    if (!hooks && queuedCompletions.get() == 0) {
+      finish(group); // nothing to overlap with and nothing ahead of it: skip the hand-off
+    } else {
+      List<Op> committed = List.copyOf(group);
+      queuedCompletions.incrementAndGet();
+      completer.execute(
+          () -> {
+            try {
+              finish(committed);
+            } finally {
+              queuedCompletions.decrementAndGet();
+            }
+          });
+    }
   }
 
   private static void finish(List<Op> group) {

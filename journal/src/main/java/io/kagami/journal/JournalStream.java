@@ -23,6 +23,8 @@ import org.rocksdb.Slice;
  */
 public final class JournalStream {
   private static final String META_TRIMMED = "trimmedThrough";
+  /** Recent history kept in memory: the shipper and the applier read the tail, not RocksDB. */
+  static final long TAIL_CACHE_BYTES = 64L << 20;
 
   private final String volume;
   private final Journal journal;
@@ -32,6 +34,7 @@ public final class JournalStream {
   private final InstantSource clock;
   private final List<Runnable> commitListeners = new CopyOnWriteArrayList<>();
   private final Ledger ledger = new Ledger();
+  private final TailCache tail = new TailCache(TAIL_CACHE_BYTES);
 
   /** Next sequence number to assign; guarded by the committer's lock. */
   private long nextSeq;
@@ -170,6 +173,9 @@ public final class JournalStream {
     if (fromSeq < firstSeq) {
       throw new JournalException("volume " + volume + ": seq " + fromSeq + " is no longer in the journal (oldest retained is " + firstSeq + ")");
     }
+    if (tail.read(fromSeq, last, maxBytes, out)) {
+      return out;
+    }
     long bytes = 0;
     long expect = fromSeq;
     try (Slice upper = new Slice(Keys.encode(last + 1));
@@ -243,8 +249,9 @@ public final class JournalStream {
   }
 
   // Called on the journal thread, in order.
-  void committed(long seq, int bytes) {
-    ledger.add(seq, bytes);
+  void committed(long seq, byte[] value) {
+    tail.add(seq, value);
+    ledger.add(seq, value.length);
     lastSeq = seq;
   }
 
@@ -252,6 +259,77 @@ public final class JournalStream {
     ledger.mark(clock.millis());
     for (Runnable r : commitListeners) {
       r.run();
+    }
+  }
+
+  /**
+   * The newest committed entries, by sequence number, up to a byte budget. Readers that keep up
+   * with the writer (the shipper, the standby's applier) are served from here; a reader that fell
+   * behind the cache reads RocksDB. Entries are the arrays the journal committed (never modified).
+   */
+  private static final class TailCache {
+    private final long budget;
+    private JournalEntry[] ring = new JournalEntry[1024];
+    private int head;
+    private int count;
+    private long bytes;
+
+    TailCache(long budget) {
+      this.budget = budget;
+    }
+
+    private JournalEntry at(int i) {
+      return ring[(head + i) & (ring.length - 1)];
+    }
+
+    synchronized void add(long seq, byte[] value) {
+      if (count > 0 && at(count - 1).seq() + 1 != seq) {
+        java.util.Arrays.fill(ring, null);
+        head = 0;
+        count = 0;
+        bytes = 0;
+      }
+      if (count == ring.length) {
+        JournalEntry[] bigger = new JournalEntry[ring.length * 2];
+        for (int i = 0; i < count; i++) {
+          bigger[i] = at(i);
+        }
+        ring = bigger;
+        head = 0;
+      }
+      ring[(head + count) & (ring.length - 1)] = new JournalEntry(seq, value);
+      count++;
+      bytes += value.length;
+      while (bytes > budget && count > 1) {
+        bytes -= ring[head].encoded().length;
+        ring[head] = null;
+        head = (head + 1) & (ring.length - 1);
+        count--;
+      }
+    }
+
+    /** Fills {@code out} from the cache if it holds {@code fromSeq}; false when it does not. */
+    synchronized boolean read(long fromSeq, long last, int maxBytes, List<JournalEntry> out) {
+      if (count == 0) {
+        return false;
+      }
+      long first = ring[head].seq();
+      if (fromSeq < first || fromSeq - first >= count) {
+        return false;
+      }
+      long taken = 0;
+      for (int i = (int) (fromSeq - first); i < count; i++) {
+        JournalEntry e = at(i);
+        if (e.seq() > last) {
+          break;
+        }
+        out.add(e);
+        taken += e.encoded().length + 12L;
+        if (taken >= maxBytes) {
+          break;
+        }
+      }
+      return true;
     }
   }
 

@@ -150,6 +150,33 @@ class JournalTest {
   }
 
   @Test
+  void readsAreTheSameFromTheInMemoryTailAndFromRocksDb() throws Exception {
+    int n = (int) (JournalStream.TAIL_CACHE_BYTES >> 20) + 16; // more MiB entries than the tail holds
+    try (Journal j = Journal.open(JournalConfig.at(dir), InstantSource.system())) {
+      JournalStream s = j.stream("vol0");
+      byte[] noise = new byte[1 << 20];
+      for (int i = 1; i <= n; i++) {
+        noise[0] = (byte) i;
+        s.append(Compression.writeRecord(i * 4096L, ByteBuffer.wrap(noise), false), false, null);
+      }
+      s.sync().get(30, TimeUnit.SECONDS);
+      long seq = 1;
+      while (seq <= n) {
+        List<JournalEntry> got = s.read(seq, 3 << 20);
+        assertThat(got).as("read from seq %d", seq).isNotEmpty();
+        for (JournalEntry e : got) {
+          assertThat(e.seq()).isEqualTo(seq);
+          JournalRecord r = e.record();
+          assertThat(r.offset()).isEqualTo(seq * 4096L);
+          assertThat(r.payload()[0]).isEqualTo((byte) seq);
+          seq++;
+        }
+      }
+      assertThat(s.read(n + 1, 1 << 20)).isEmpty();
+    }
+  }
+
+  @Test
   void everyPayloadSizeAroundTheProbeRoundTrips() {
     Random r = new Random(3);
     for (int len : new int[] {0, 1, 511, 512, 513, 700, 1023, 1024, 1025, 2048, 4096, 65537}) {
