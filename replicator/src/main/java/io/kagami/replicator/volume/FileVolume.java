@@ -94,6 +94,28 @@ public final class FileVolume implements AutoCloseable {
 
   /** Writes {@code src.remaining()} bytes at {@code offset}. */
   public void write(long offset, ByteBuffer src) throws IOException {
+    if (src.hasArray() && fd >= 0 && PUNCHER.pwrite != null) {
+      // pwrite(2) straight from the heap array (a "critical" downcall may read the heap): the
+      // channel would first copy a heap buffer into a temporary direct one.
+      byte[] a = src.array();
+      int from = src.arrayOffset() + src.position();
+      int left = src.remaining();
+      long pos = offset;
+      while (left > 0) {
+        long n = PUNCHER.pwrite(fd, a, from, left, pos);
+        if (n <= 0) {
+          break; // let the channel retry the rest and report the error properly
+        }
+        from += (int) n;
+        left -= (int) n;
+        pos += n;
+        src.position(src.position() + (int) n);
+      }
+      if (!src.hasRemaining()) {
+        return;
+      }
+      offset = pos;
+    }
     long pos = offset;
     while (src.hasRemaining()) {
       pos += channel.write(src, pos);
@@ -140,7 +162,7 @@ public final class FileVolume implements AutoCloseable {
   }
 
   /** {@code fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)} on a second descriptor of the file. */
-  private record HolePuncher(MethodHandle open, MethodHandle fallocate, MethodHandle close) {
+  private record HolePuncher(MethodHandle open, MethodHandle fallocate, MethodHandle close, MethodHandle pwrite) {
     private static final int O_RDWR = 2;
     private static final int O_CLOEXEC = 0x80000;
     private static final int PUNCH_HOLE_KEEP_SIZE = 0x02 | 0x01;
@@ -160,9 +182,14 @@ public final class FileVolume implements AutoCloseable {
                 FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG));
         MethodHandle close =
             linker.downcallHandle(libc.find("close").orElseThrow(), FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
-        return new HolePuncher(open, fallocate, close);
+        MethodHandle pwrite =
+            linker.downcallHandle(
+                libc.find("pwrite").orElseThrow(),
+                FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG),
+                Linker.Option.critical(true));
+        return new HolePuncher(open, fallocate, close, pwrite);
       } catch (RuntimeException | LinkageError e) {
-        return new HolePuncher(null, null, null);
+        return new HolePuncher(null, null, null, null);
       }
     }
 
@@ -173,6 +200,15 @@ public final class FileVolume implements AutoCloseable {
       try (Arena arena = Arena.ofConfined()) {
         MemorySegment path = arena.allocateFrom(file.toAbsolutePath().toString());
         return (int) open.invokeExact(path, O_RDWR | O_CLOEXEC);
+      } catch (Throwable t) {
+        return -1;
+      }
+    }
+
+    /** pwrite(2) of {@code a[from, from + len)}; the byte count, or -1. */
+    long pwrite(int fd, byte[] a, int from, int len, long offset) {
+      try {
+        return (long) pwrite.invokeExact(fd, MemorySegment.ofArray(a).asSlice(from, len), (long) len, offset);
       } catch (Throwable t) {
         return -1;
       }
