@@ -19,6 +19,8 @@ environment:
   FIO_SEQ_IODEPTH=16        queue depth of the 1M sequential workload
   KAGAMI_READY_TIMEOUT=180  seconds to wait for `kagami demo` to print "ready" (includes a first build)
   KAGAMI_TARGET_URI=...     also measure this running server, e.g. nbd://10.0.0.5:10809/vol0
+  KAGAMI_STANDBY_DATA_DIR=  put the demo standby's data on another filesystem (e.g. /dev/shm), as
+                            if it had a disk of its own; the directory is removed afterwards
 USAGE
 }
 
@@ -102,6 +104,7 @@ cleanup() {
   stop_kagami
   stop_qemu
   rm -rf "$work"
+  [ -z "${KAGAMI_STANDBY_DATA_DIR:-}" ] || rm -rf "$KAGAMI_STANDBY_DATA_DIR/kagami-standby-$$"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -230,7 +233,8 @@ if [ "$baseline_only" -eq 0 ]; then
     exec setsid ./kagami demo --data-dir "$work/kagami" \
       --primary-nbd "127.0.0.1:${p[0]}" --standby-nbd "127.0.0.1:${p[1]}" \
       --primary-admin "127.0.0.1:${p[2]}" --standby-admin "127.0.0.1:${p[3]}" \
-      --wan "127.0.0.1:${p[4]}" --volume-size 1GiB
+      --wan "127.0.0.1:${p[4]}" --volume-size 1GiB \
+      ${KAGAMI_STANDBY_DATA_DIR:+--standby-data-dir "$KAGAMI_STANDBY_DATA_DIR/kagami-standby-$$"}
   ) >"$work/kagami.out" 2>"$work/kagami.err" </dev/null &
   kagami_pid=$!
   deadline=$((SECONDS + ready_timeout))

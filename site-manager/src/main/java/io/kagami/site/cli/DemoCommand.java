@@ -52,6 +52,11 @@ final class DemoCommand implements Callable<Integer> {
   @Option(names = "--data-dir", description = "where both sites keep their state (default: a new directory under the system temp dir)")
   Path dataDir;
 
+  @Option(
+      names = "--standby-data-dir",
+      description = "the standby's own data directory (default: inside --data-dir); e.g. another disk, as a second machine would have")
+  Path standbyDataDir;
+
   @Option(names = "--ready-timeout", defaultValue = "60", hidden = true, description = "seconds to wait for the sites to connect")
   int readyTimeoutSeconds;
 
@@ -66,7 +71,8 @@ final class DemoCommand implements Callable<Integer> {
     Path dir = dataDir != null ? dataDir.toAbsolutePath() : Files.createTempDirectory("kagami-demo-");
     Files.createDirectories(dir);
     Path primaryCert = SiteLink.ensureCredentials(dir.resolve(PRIMARY_ID).resolve("tls"), PRIMARY_ID);
-    Path standbyCert = SiteLink.ensureCredentials(dir.resolve(STANDBY_ID).resolve("tls"), STANDBY_ID);
+    Path standbyDir = standbyDataDir != null ? standbyDataDir.toAbsolutePath() : dir.resolve(STANDBY_ID);
+    Path standbyCert = SiteLink.ensureCredentials(standbyDir.resolve("tls"), STANDBY_ID);
     Path primaryYaml = dir.resolve(PRIMARY_ID + ".yaml");
     Path standbyYaml = dir.resolve(STANDBY_ID + ".yaml");
     Files.writeString(
@@ -100,7 +106,7 @@ final class DemoCommand implements Callable<Integer> {
         volumes:
           - {name: vol0, size: %d}
         """
-            .formatted(standbyYaml.getFileName(), STANDBY_ID, STANDBY_ID, standbyNbd, standbyAdmin, wan, PRIMARY_ID, dir.relativize(primaryCert), size));
+            .formatted(standbyYaml.getFileName(), STANDBY_ID, standbyDataDir != null ? standbyDir : STANDBY_ID, standbyNbd, standbyAdmin, wan, PRIMARY_ID, dir.relativize(primaryCert), size));
     SiteConfig standbyCfg = ConfigLoader.load(standbyYaml);
     SiteConfig primaryCfg = ConfigLoader.load(primaryYaml);
 
