@@ -8,6 +8,7 @@ import io.kagami.site.link.JournalShipSource;
 import io.kagami.wan.receive.LinkRefusedException;
 import io.kagami.wan.receive.Receiver;
 import io.kagami.wan.receive.ReceiverConfig;
+import io.kagami.wan.receive.ReceiverSnapshot;
 import io.kagami.wan.ship.LinkSnapshot;
 import io.kagami.wan.ship.ShipSource;
 import io.kagami.wan.ship.Shipper;
@@ -123,8 +124,9 @@ public abstract sealed class SiteLink implements AutoCloseable permits SiteLink.
 
     @Override
     LinkStatus status() {
-      boolean up = receiver.connectedPeers().contains(config.wan().peerSiteId());
-      return new LinkStatus(up, config.wan().peerSiteId(), config.wan().listen().host() + ":" + receiver.port(), 0, receiver.wireBytesReceived(), receiver.lastError());
+      ReceiverSnapshot s = receiver.snapshot();
+      boolean up = s.peers().stream().anyMatch(p -> p.siteId().equals(config.wan().peerSiteId()));
+      return new LinkStatus(up, config.wan().peerSiteId(), s.address(), s.rawBytesReceived(), s.wireBytesReceived(), s.lastError());
     }
 
     @Override
