@@ -66,7 +66,9 @@ public final class Journal implements AutoCloseable {
             .setKeepLogFileNum(4)
             // Write back the WAL and table files steadily instead of in bursts that trip the
             // kernel's dirty-page throttling (and stall the host's writes behind them).
-            .setMaxBackgroundJobs(2);
+            .setMaxBackgroundJobs(2)
+            // Memtables of all volumes together: bounded however many volumes a site has.
+            .setDbWriteBufferSize(2 * config.writeBufferBytes());
     this.cfOptions =
         new ColumnFamilyOptions()
             .setWriteBufferSize(config.writeBufferBytes())
