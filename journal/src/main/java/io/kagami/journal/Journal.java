@@ -68,7 +68,7 @@ public final class Journal implements AutoCloseable {
             // kernel's dirty-page throttling (and stall the host's writes behind them).
             .setMaxBackgroundJobs(2)
             // Memtables of all volumes together: bounded however many volumes a site has.
-            .setDbWriteBufferSize(2 * config.writeBufferBytes());
+            .setDbWriteBufferSize(4 * config.writeBufferBytes());
     this.cfOptions =
         new ColumnFamilyOptions()
             .setWriteBufferSize(config.writeBufferBytes())
