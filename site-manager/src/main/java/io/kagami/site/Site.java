@@ -18,6 +18,7 @@ import io.kagami.site.config.SiteConfig;
 import io.kagami.site.config.VolumeConfig;
 import io.kagami.site.link.JournalReceiveSink;
 import io.kagami.site.link.JournalShipSource;
+import io.kagami.site.metrics.SiteMetrics;
 import io.kagami.wan.ship.LinkSnapshot;
 import java.lang.System.Logger.Level;
 import java.time.Duration;
@@ -98,7 +99,9 @@ public final class Site implements AutoCloseable {
             housekeeping.shutdown();
             housekeeping.awaitTermination(10, TimeUnit.SECONDS);
           });
-      admin = new AdminServer(config.adminListen(), this::status);
+      SiteMetrics metrics = new SiteMetrics(this::status, config.wan().peerSiteId(), config.volumes().stream().map(VolumeConfig::name).toList());
+      resources.push(metrics);
+      admin = new AdminServer(config.adminListen(), this::status, metrics::scrape);
       admin.start();
       resources.push(admin);
       LOG.log(Level.INFO, "site {0} ({1}) started: nbd {2}, admin {3}", config.siteId(), config.role().label(), nbdAddress(), adminAddress());

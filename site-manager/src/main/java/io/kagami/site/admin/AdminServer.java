@@ -17,7 +17,8 @@ import java.util.concurrent.Executors;
 import java.util.function.Supplier;
 
 /**
- * The site's HTTP surface for operators and tools: {@code GET /status} (JSON), {@code GET /health}.
+ * The site's HTTP surface for operators and tools: {@code GET /status} (JSON), {@code GET /metrics}
+ * (Prometheus text format), {@code GET /health}.
  * Requests run on virtual threads; a failing handler answers 500 with the reason and the server
  * goes on.
  */
@@ -27,12 +28,14 @@ public final class AdminServer implements AutoCloseable {
 
   private final HostPort listen;
   private final Supplier<SiteStatus> status;
+  private final Supplier<String> metrics;
   private HttpServer server;
   private ExecutorService executor;
 
-  public AdminServer(HostPort listen, Supplier<SiteStatus> status) {
+  public AdminServer(HostPort listen, Supplier<SiteStatus> status, Supplier<String> metrics) {
     this.listen = listen;
     this.status = status;
+    this.metrics = metrics;
   }
 
   public void start() {
@@ -62,7 +65,8 @@ public final class AdminServer implements AutoCloseable {
       switch (path) {
         case "/status" -> send(ex, 200, "application/json", JSON.writeValueAsBytes(status.get()));
         case "/health" -> send(ex, 200, "text/plain", "ok\n".getBytes(StandardCharsets.UTF_8));
-        default -> send(ex, 404, "application/json", error("no such endpoint " + path + " (try /status or /health)"));
+        case "/metrics" -> send(ex, 200, "text/plain; version=0.0.4; charset=utf-8", metrics.get().getBytes(StandardCharsets.UTF_8));
+        default -> send(ex, 404, "application/json", error("no such endpoint " + path + " (try /status, /metrics or /health)"));
       }
     } catch (RuntimeException e) {
       LOG.log(Level.WARNING, "admin request " + ex.getRequestURI() + " failed", e);

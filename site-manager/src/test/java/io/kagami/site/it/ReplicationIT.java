@@ -48,6 +48,19 @@ class ReplicationIT {
       assertThat(p.path("role").asText()).isEqualTo("primary");
       JsonNode link = sites.primary.status().path("link");
       assertThat(link.path("rawBytes").asLong()).as("journal bytes shipped").isGreaterThanOrEqualTo(512 * MiB);
+
+      // The same figures for Prometheus, on both sites.
+      String pm = sites.primary.metrics();
+      assertThat(pm)
+          .contains("kagami_replication_lag_bytes{peer=\"hiroshima\",site=\"tokyo\",volume=\"vol0\"} 0.0")
+          .contains("kagami_wan_connected{peer=\"hiroshima\",site=\"tokyo\"} 1.0")
+          .contains("kagami_role{peer=\"hiroshima\",role=\"primary\",site=\"tokyo\",volume=\"vol0\"} 1.0")
+          .contains("kagami_journal_last_seq{peer=\"hiroshima\",site=\"tokyo\",volume=\"vol0\"} " + (double) p.path("lastJournaledSeq").asLong())
+          .contains("jvm_memory_used_bytes");
+      java.util.regex.Matcher wire = java.util.regex.Pattern.compile("kagami_wan_sent_bytes_total\\{encoding=\"raw\",[^}]*} ([0-9.E]+)").matcher(pm);
+      assertThat(wire.find()).as("raw WAN byte counter in:\n" + pm).isTrue();
+      assertThat(Double.parseDouble(wire.group(1))).isGreaterThanOrEqualTo(512.0 * MiB);
+      assertThat(sites.standby.metrics()).contains("kagami_role{peer=\"tokyo\",role=\"standby\",site=\"hiroshima\",volume=\"vol0\"} 1.0");
     }
   }
 

@@ -72,6 +72,18 @@ final class SiteProcess implements AutoCloseable {
     return Files.exists(log) ? Files.readString(log) : "";
   }
 
+  /** The site's {@code GET /metrics} body. */
+  String metrics() throws IOException, InterruptedException {
+    try (HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build()) {
+      HttpResponse<String> r =
+          http.send(HttpRequest.newBuilder(URI.create("http://" + admin + "/metrics")).timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
+      if (r.statusCode() != 200) {
+        throw new IOException("metrics answered " + r.statusCode() + ": " + r.body());
+      }
+      return r.body();
+    }
+  }
+
   JsonNode status() throws IOException, InterruptedException {
     try (HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build()) {
       HttpResponse<String> r =

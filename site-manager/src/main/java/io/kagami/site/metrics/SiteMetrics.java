@@ -1,0 +1,98 @@
+package io.kagami.site.metrics;
+
+import io.kagami.site.admin.LinkStatus;
+import io.kagami.site.admin.SiteStatus;
+import io.kagami.site.admin.VolumeStatus;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Tags;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.core.instrument.binder.system.UptimeMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.util.List;
+import java.util.function.Supplier;
+import java.util.function.ToDoubleFunction;
+
+/**
+ * The site's Prometheus metrics ({@code GET /metrics}). Replication figures are read from one
+ * status snapshot per scrape, so every series of a scrape describes the same moment.
+ *
+ * <p>Names are part of Kagami's contract (dashboards and alert rules use them):
+ * {@code kagami_replication_lag_bytes}, {@code kagami_replication_lag_seconds}, {@code
+ * kagami_history_bytes}, {@code kagami_journal_last_seq}, {@code kagami_role}, {@code
+ * kagami_wan_connected}, {@code kagami_wan_sent_bytes_total{encoding="raw"|"wire"}}, plus JVM and
+ * process metrics.
+ */
+public final class SiteMetrics implements AutoCloseable {
+  private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+  private final Supplier<SiteStatus> status;
+  private final JvmGcMetrics gc = new JvmGcMetrics();
+  private volatile SiteStatus last;
+
+  public SiteMetrics(Supplier<SiteStatus> status, String peerSiteId, List<String> volumes) {
+    this.status = status;
+    this.last = status.get();
+    new JvmMemoryMetrics().bindTo(registry);
+    new JvmThreadMetrics().bindTo(registry);
+    new ProcessorMetrics().bindTo(registry);
+    new UptimeMetrics().bindTo(registry);
+    gc.bindTo(registry);
+    String site = last.siteId();
+    String peer = peerSiteId;
+    for (String v : volumes) {
+      Tags tags = Tags.of("site", site, "volume", v, "peer", peer);
+      volumeGauge("kagami.replication.lag.bytes", "Bytes the other site still has to get (primary: not durable on the standby; standby: not applied)", tags, v, VolumeStatus::lagBytes);
+      volumeGauge("kagami.replication.lag.seconds", "Age of the oldest change the other site does not have yet", tags, v, VolumeStatus::lagSeconds);
+      volumeGauge("kagami.history.bytes", "Journal history kept for the other site (unacknowledged or unapplied changes)", tags, v, VolumeStatus::lagBytes);
+      volumeGauge("kagami.journal.last.seq", "Highest sequence number in the volume's journal", tags, v, VolumeStatus::lastJournaledSeq);
+      Gauge.builder("kagami.role", this, m -> 1.0)
+          .description("The volume's role on this site (label role); always 1")
+          .tags(tags.and("role", last.role()))
+          .register(registry);
+    }
+    Tags link = Tags.of("site", site, "peer", peer);
+    Gauge.builder("kagami.wan.connected", this, m -> linkOf(m).connected() ? 1.0 : 0.0).description("1 while the WAN link to the peer is up").tags(link).register(registry);
+    FunctionCounter.builder("kagami.wan.sent.bytes", this, m -> linkOf(m).rawBytes())
+        .description("Replication bytes over the WAN: raw = journal entries, wire = bytes on the socket (after batch compression and TLS)")
+        .tags(link.and("encoding", "raw"))
+        .register(registry);
+    FunctionCounter.builder("kagami.wan.sent.bytes", this, m -> linkOf(m).wireBytes()).tags(link.and("encoding", "wire")).register(registry);
+  }
+
+  private static LinkStatus linkOf(SiteMetrics m) {
+    return m.last.link();
+  }
+
+  private void volumeGauge(String name, String help, Tags tags, String volume, ToDoubleFunction<VolumeStatus> value) {
+    Gauge.builder(
+            name,
+            this,
+            m -> {
+              for (VolumeStatus v : m.last.volumes()) {
+                if (v.name().equals(volume)) {
+                  return value.applyAsDouble(v);
+                }
+              }
+              return Double.NaN;
+            })
+        .description(help)
+        .tags(tags)
+        .register(registry);
+  }
+
+  /** The Prometheus text exposition of every metric, from a fresh status snapshot. */
+  public synchronized String scrape() {
+    last = status.get();
+    return registry.scrape();
+  }
+
+  @Override
+  public void close() {
+    gc.close();
+    registry.close();
+  }
+}
