@@ -55,23 +55,31 @@ public final class AdminServer implements AutoCloseable {
     return server.getAddress().getPort();
   }
 
+  private record Response(int code, String type, byte[] body) {}
+
   private void handle(HttpExchange ex) throws IOException {
     try (ex) {
-      String path = ex.getRequestURI().getPath();
-      if (!ex.getRequestMethod().equals("GET") && !ex.getRequestMethod().equals("HEAD")) {
-        send(ex, 405, "application/json", error("method " + ex.getRequestMethod() + " is not allowed on " + path));
-        return;
+      Response r;
+      try {
+        r = respond(ex.getRequestMethod(), ex.getRequestURI().getPath());
+      } catch (RuntimeException e) {
+        LOG.log(Level.WARNING, "admin request " + ex.getRequestURI() + " failed", e);
+        r = new Response(500, "application/json", error(String.valueOf(e.getMessage())));
       }
-      switch (path) {
-        case "/status" -> send(ex, 200, "application/json", JSON.writeValueAsBytes(status.get()));
-        case "/health" -> send(ex, 200, "text/plain", "ok\n".getBytes(StandardCharsets.UTF_8));
-        case "/metrics" -> send(ex, 200, "text/plain; version=0.0.4; charset=utf-8", metrics.get().getBytes(StandardCharsets.UTF_8));
-        default -> send(ex, 404, "application/json", error("no such endpoint " + path + " (try /status, /metrics or /health)"));
-      }
-    } catch (RuntimeException e) {
-      LOG.log(Level.WARNING, "admin request " + ex.getRequestURI() + " failed", e);
-      send(ex, 500, "application/json", error(String.valueOf(e.getMessage())));
+      send(ex, r.code(), r.type(), r.body());
     }
+  }
+
+  private Response respond(String method, String path) throws IOException {
+    if (!method.equals("GET") && !method.equals("HEAD")) {
+      return new Response(405, "application/json", error("method " + method + " is not allowed on " + path));
+    }
+    return switch (path) {
+      case "/status" -> new Response(200, "application/json", JSON.writeValueAsBytes(status.get()));
+      case "/metrics" -> new Response(200, "text/plain; version=0.0.4; charset=utf-8", metrics.get().getBytes(StandardCharsets.UTF_8));
+      case "/health" -> new Response(200, "text/plain", "ok\n".getBytes(StandardCharsets.UTF_8));
+      default -> new Response(404, "application/json", error("no such endpoint " + path + " (try /status, /metrics or /health)"));
+    };
   }
 
   private static byte[] error(String message) throws IOException {

@@ -1,0 +1,77 @@
+package io.kagami.site.admin;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.kagami.site.config.HostPort;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+class AdminServerTest {
+  private AdminServer server;
+  private HttpClient http;
+
+  @BeforeEach
+  void start() {
+    SiteStatus status =
+        new SiteStatus("tokyo", "primary", "127.0.0.1:10809", new LinkStatus(true, "hiroshima", "127.0.0.1:7800", 10, 5, null),
+            List.of(new VolumeStatus("vol0", "primary", 1 << 20, 7, 5L, null, 3L, 4096, 1.5, null)));
+    server =
+        new AdminServer(
+            new HostPort("127.0.0.1", 0),
+            () -> status,
+            () -> {
+              throw new IllegalStateException("registry is broken");
+            });
+    server.start();
+    http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+  }
+
+  @AfterEach
+  void stop() {
+    http.close();
+    server.close();
+  }
+
+  private HttpResponse<String> send(String method, String path) throws Exception {
+    return http.send(
+        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + path)).method(method, HttpRequest.BodyPublishers.noBody()).timeout(Duration.ofSeconds(5)).build(),
+        HttpResponse.BodyHandlers.ofString());
+  }
+
+  @Test
+  void statusIsJsonWithTheContractFields() throws Exception {
+    HttpResponse<String> r = send("GET", "/status");
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(r.headers().firstValue("Content-Type")).hasValue("application/json");
+    var json = AdminServer.JSON.readTree(r.body());
+    var v = json.path("volumes").get(0);
+    assertThat(v.path("name").asText()).isEqualTo("vol0");
+    assertThat(v.path("lastJournaledSeq").asLong()).isEqualTo(7);
+    assertThat(v.path("lastAckedByPeerSeq").asLong()).isEqualTo(5);
+    assertThat(v.path("lagBytes").asLong()).isEqualTo(4096);
+    assertThat(v.path("lagSeconds").asDouble()).isEqualTo(1.5);
+    assertThat(v.has("lastAppliedSeq")).as("a primary reports no applied seq").isFalse();
+    assertThat(json.path("link").path("connected").asBoolean()).isTrue();
+  }
+
+  @Test
+  void wrongPathsMethodsAndFailingHandlersGetClearErrorsAndTheServerGoesOn() throws Exception {
+    HttpResponse<String> missing = send("GET", "/nope");
+    assertThat(missing.statusCode()).isEqualTo(404);
+    assertThat(missing.body()).contains("no such endpoint /nope");
+    HttpResponse<String> post = send("POST", "/status");
+    assertThat(post.statusCode()).isEqualTo(405);
+    assertThat(post.body()).contains("method POST is not allowed");
+    HttpResponse<String> broken = send("GET", "/metrics");
+    assertThat(broken.statusCode()).isEqualTo(500);
+    assertThat(broken.body()).contains("registry is broken");
+    assertThat(send("GET", "/health").body()).isEqualTo("ok\n");
+  }
+}
