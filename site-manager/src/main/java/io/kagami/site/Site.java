@@ -84,8 +84,10 @@ public final class Site implements AutoCloseable {
         volumes.put(vc.name(), openVolume(vc, reads));
       }
       link = SiteLink.create(config, this::shipSources, this::receiveSinks);
+      SiteMetrics metrics = new SiteMetrics(this::status, config.siteId(), config.role().label(), config.wan().peerSiteId(), config.volumes().stream().map(VolumeConfig::name).toList());
+      resources.push(metrics);
       List<BlockDevice> devices = new ArrayList<>();
-      volumes.values().forEach(v -> devices.add(v.device()));
+      volumes.values().forEach(v -> devices.add(metrics.metered(v.device(), config.siteId())));
       NbdExports nbd = new NbdExports(config.nbdListen(), devices);
       nbd.start();
       nbdPort = nbd.port();
@@ -99,8 +101,6 @@ public final class Site implements AutoCloseable {
             housekeeping.shutdown();
             housekeeping.awaitTermination(10, TimeUnit.SECONDS);
           });
-      SiteMetrics metrics = new SiteMetrics(this::status, config.wan().peerSiteId(), config.volumes().stream().map(VolumeConfig::name).toList());
-      resources.push(metrics);
       admin = new AdminServer(config.adminListen(), this::status, metrics::scrape);
       admin.start();
       resources.push(admin);

@@ -1,5 +1,6 @@
 package io.kagami.site.metrics;
 
+import io.kagami.replicator.volume.BlockDevice;
 import io.kagami.site.admin.LinkStatus;
 import io.kagami.site.admin.SiteStatus;
 import io.kagami.site.admin.VolumeStatus;
@@ -24,8 +25,9 @@ import java.util.function.ToDoubleFunction;
  * <p>Names are part of Kagami's contract (dashboards and alert rules use them):
  * {@code kagami_replication_lag_bytes}, {@code kagami_replication_lag_seconds}, {@code
  * kagami_history_bytes}, {@code kagami_journal_last_seq}, {@code kagami_role}, {@code
- * kagami_wan_connected}, {@code kagami_wan_sent_bytes_total{encoding="raw"|"wire"}}, plus JVM and
- * process metrics.
+ * kagami_wan_connected}, {@code kagami_wan_sent_bytes_total{encoding="raw"|"wire"}}, {@code
+ * kagami_nbd_requests_total{op,result}}, {@code kagami_nbd_request_seconds{op}} (histogram), plus
+ * JVM and process metrics.
  */
 public final class SiteMetrics implements AutoCloseable {
   private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
@@ -33,15 +35,14 @@ public final class SiteMetrics implements AutoCloseable {
   private final JvmGcMetrics gc = new JvmGcMetrics();
   private volatile SiteStatus last;
 
-  public SiteMetrics(Supplier<SiteStatus> status, String peerSiteId, List<String> volumes) {
+  public SiteMetrics(Supplier<SiteStatus> status, String siteId, String role, String peerSiteId, List<String> volumes) {
     this.status = status;
-    this.last = status.get();
     new JvmMemoryMetrics().bindTo(registry);
     new JvmThreadMetrics().bindTo(registry);
     new ProcessorMetrics().bindTo(registry);
     new UptimeMetrics().bindTo(registry);
     gc.bindTo(registry);
-    String site = last.siteId();
+    String site = siteId;
     String peer = peerSiteId;
     for (String v : volumes) {
       Tags tags = Tags.of("site", site, "volume", v, "peer", peer);
@@ -51,7 +52,7 @@ public final class SiteMetrics implements AutoCloseable {
       volumeGauge("kagami.journal.last.seq", "Highest sequence number in the volume's journal", tags, v, VolumeStatus::lastJournaledSeq);
       Gauge.builder("kagami.role", this, m -> 1.0)
           .description("The volume's role on this site (label role); always 1")
-          .tags(tags.and("role", last.role()))
+          .tags(tags.and("role", role))
           .register(registry);
     }
     Tags link = Tags.of("site", site, "peer", peer);
@@ -63,8 +64,16 @@ public final class SiteMetrics implements AutoCloseable {
     FunctionCounter.builder("kagami.wan.sent.bytes", this, m -> linkOf(m).wireBytes()).tags(link.and("encoding", "wire")).register(registry);
   }
 
+  private static final LinkStatus NO_LINK = new LinkStatus(false, null, null, 0, 0, null);
+
   private static LinkStatus linkOf(SiteMetrics m) {
-    return m.last.link();
+    SiteStatus s = m.last;
+    return s == null ? NO_LINK : s.link();
+  }
+
+  /** {@code device} with each request counted and timed ({@code kagami_nbd_requests_total}, {@code kagami_nbd_request_seconds}). */
+  public BlockDevice metered(BlockDevice device, String site) {
+    return new MeteredDevice(device, registry, Tags.of("site", site, "volume", device.name()));
   }
 
   private void volumeGauge(String name, String help, Tags tags, String volume, ToDoubleFunction<VolumeStatus> value) {
@@ -72,7 +81,11 @@ public final class SiteMetrics implements AutoCloseable {
             name,
             this,
             m -> {
-              for (VolumeStatus v : m.last.volumes()) {
+              SiteStatus s = m.last;
+              if (s == null) {
+                return Double.NaN;
+              }
+              for (VolumeStatus v : s.volumes()) {
                 if (v.name().equals(volume)) {
                   return value.applyAsDouble(v);
                 }

@@ -56,7 +56,11 @@ class ReplicationIT {
           .contains("kagami_wan_connected{peer=\"hiroshima\",site=\"tokyo\"} 1.0")
           .contains("kagami_role{peer=\"hiroshima\",role=\"primary\",site=\"tokyo\",volume=\"vol0\"} 1.0")
           .contains("kagami_journal_last_seq{peer=\"hiroshima\",site=\"tokyo\",volume=\"vol0\"} " + (double) p.path("lastJournaledSeq").asLong())
-          .contains("jvm_memory_used_bytes");
+          .contains("jvm_memory_used_bytes")
+          .contains("kagami_nbd_request_seconds_bucket{op=\"write\",site=\"tokyo\",volume=\"vol0\",le=");
+      java.util.regex.Matcher writes = java.util.regex.Pattern.compile("kagami_nbd_requests_total\\{op=\"write\",result=\"ok\",site=\"tokyo\",volume=\"vol0\"} ([0-9.E]+)").matcher(pm);
+      assertThat(writes.find()).as("NBD write counter in:\n" + pm).isTrue();
+      assertThat(Double.parseDouble(writes.group(1))).as("NBD writes counted").isGreaterThanOrEqualTo(256.0);
       java.util.regex.Matcher wire = java.util.regex.Pattern.compile("kagami_wan_sent_bytes_total\\{encoding=\"raw\",[^}]*} ([0-9.E]+)").matcher(pm);
       assertThat(wire.find()).as("raw WAN byte counter in:\n" + pm).isTrue();
       assertThat(Double.parseDouble(wire.group(1))).isGreaterThanOrEqualTo(512.0 * MiB);
