@@ -186,9 +186,9 @@ public final class JournalStream {
         if (seq != expect) {
           throw new JournalException("volume " + volume + ": journal has a gap at seq " + expect + " (found " + seq + ")");
         }
-        byte[] v = it.value();
-        out.add(new JournalEntry(seq, v));
-        bytes += v.length + 12L;
+        JournalEntry e = new JournalEntry(seq, it.value());
+        out.add(e);
+        bytes += e.wireBytes();
         expect++;
         if (bytes >= maxBytes) {
           break;
@@ -324,7 +324,7 @@ public final class JournalStream {
           break;
         }
         out.add(e);
-        taken += e.encoded().length + 12L;
+        taken += e.wireBytes();
         if (taken >= maxBytes) {
           break;
         }

@@ -156,7 +156,7 @@ public final class PrimaryVolume implements BlockDevice {
   }
 
   private CompletableFuture<Void> zeroRange(long offset, long length, boolean fua, RangeRecord kind) {
-    if (length < 0 || offset < 0 || offset > file.size() || length > file.size() - offset) {
+    if (!inRange(file, offset, length)) {
       return CompletableFuture.failedFuture(new DeviceException(DeviceError.ENOSPC, "range " + offset + "+" + length + " is beyond the end of volume " + name));
     }
     CompletableFuture<Long> last = CompletableFuture.completedFuture(0L);
