@@ -1,5 +1,6 @@
 package io.kagami.journal;
 
+import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -12,6 +13,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import org.rocksdb.ColumnFamilyHandle;
 import org.rocksdb.RocksDB;
 import org.rocksdb.RocksDBException;
 import org.rocksdb.WriteBatch;
@@ -35,7 +37,10 @@ final class GroupCommitter implements AutoCloseable {
   record Op(JournalStream stream, long seq, byte[] value, boolean sync, AfterCommit after, CompletableFuture<Long> done) {}
 
   private final RocksDB db;
+  private final ColumnFamilyHandle metaFamily;
   private final int maxGroup;
+  /** Segment logs written to since their last force; journal thread only. */
+  private final Set<JournalStream> unforced = new LinkedHashSet<>();
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition notEmpty = lock.newCondition();
   private final ArrayDeque<Op> queue = new ArrayDeque<>();
@@ -48,8 +53,9 @@ final class GroupCommitter implements AutoCloseable {
   private boolean closing;
   private volatile JournalException failure;
 
-  GroupCommitter(RocksDB db, int maxGroup) {
+  GroupCommitter(RocksDB db, ColumnFamilyHandle metaFamily, int maxGroup) {
     this.db = db;
+    this.metaFamily = metaFamily;
     this.maxGroup = maxGroup;
     this.thread = Thread.ofPlatform().name("kagami-journal").daemon(true).unstarted(this::run);
   }
@@ -110,18 +116,31 @@ final class GroupCommitter implements AutoCloseable {
       for (Op op : group) {
         wantSync |= op.sync;
         if (op.value != null) {
-          batch.put(op.stream.family(), Keys.encode(op.seq), op.value);
+          byte[] stored = op.stream.segments().store(op.seq, op.value);
+          if (stored != op.value) {
+            unforced.add(op.stream);
+          }
+          batch.put(op.stream.family(), Keys.encode(op.seq), stored);
         }
       }
       if (failure != null) {
         throw failure;
+      }
+      if (wantSync && !unforced.isEmpty()) {
+        // Segment data first, then the WAL holding the pointers to it: a durable pointer never
+        // names data that is not durable. The forced point lets open skip re-checking it.
+        for (JournalStream s : unforced) {
+          long through = s.segments().force();
+          batch.put(metaFamily, Journal.metaKeyOf(s.volume(), JournalStream.META_SEGMENTS_FORCED), Keys.encode(through));
+        }
+        unforced.clear();
       }
       if (batch.count() > 0) {
         db.write(wantSync ? sync : noSync, batch);
       } else if (wantSync) {
         db.flushWal(true);
       }
-    } catch (RocksDBException | RuntimeException e) {
+    } catch (RocksDBException | IOException | RuntimeException e) {
       JournalException f =
           e instanceof JournalException je
               ? je

@@ -34,6 +34,8 @@ import org.rocksdb.WriteOptions;
 public final class Journal implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(Journal.class.getName());
   private static final String STREAM_PREFIX = "v:";
+  private static final String SEGMENTS_DIRECTORY = "segments";
+  private static final java.util.regex.Pattern VOLUME_NAME = java.util.regex.Pattern.compile("[A-Za-z0-9_][A-Za-z0-9._-]{0,127}");
 
   static {
     RocksDB.loadLibrary();
@@ -98,7 +100,7 @@ public final class Journal implements AutoCloseable {
     for (int i = 1; i < descriptors.size(); i++) {
       existing.put(new String(descriptors.get(i).getName(), StandardCharsets.UTF_8), handles.get(i));
     }
-    this.committer = new GroupCommitter(db, config.maxGroupEntries());
+    this.committer = new GroupCommitter(db, metaFamily, config.maxGroupEntries());
   }
 
   /** Opens (creating if needed) the journal in {@code config.directory()} and starts its writer. */
@@ -119,6 +121,10 @@ public final class Journal implements AutoCloseable {
   /** The history of {@code volume}, created empty on first use. */
   public synchronized JournalStream stream(String volume) {
     ensureOpen();
+    if (!VOLUME_NAME.matcher(volume).matches()) {
+      // The name becomes a directory name for the volume's segments.
+      throw new IllegalArgumentException("volume name " + volume + " is not allowed in the journal (letters, digits, . _ - ; at most 128)");
+    }
     JournalStream stream = streams.get(volume);
     if (stream != null) {
       return stream;
@@ -131,7 +137,13 @@ public final class Journal implements AutoCloseable {
         handles.add(handle);
         existing.put(family, handle);
       }
-      stream = new JournalStream(volume, this, db, handle, committer, clock);
+      SegmentLog segments = new SegmentLog(config.directory().resolve(SEGMENTS_DIRECTORY).resolve(volume), config.segmentBytes());
+      try {
+        stream = new JournalStream(volume, this, db, handle, committer, segments, clock);
+      } catch (RuntimeException e) {
+        segments.close();
+        throw e;
+      }
     } catch (RocksDBException e) {
       throw new JournalException("cannot open journal stream of volume " + volume + ": " + e.getMessage(), e, isNoSpace(e));
     }
@@ -171,6 +183,15 @@ public final class Journal implements AutoCloseable {
     return (volume + '\0' + key).getBytes(StandardCharsets.UTF_8);
   }
 
+  /** The value RocksDB holds for {@code seq} of {@code volume} (a record or a pointer); for tests. */
+  synchronized byte[] rawValue(String volume, long seq) throws RocksDBException {
+    return db.get(existing.get(STREAM_PREFIX + volume), Keys.encode(seq));
+  }
+
+  static byte[] metaKeyOf(String volume, String key) {
+    return metaKey(volume, key);
+  }
+
   static boolean isNoSpace(Exception e) {
     if (e instanceof RocksDBException r && r.getStatus() != null && r.getStatus().getState() != null) {
       String state = r.getStatus().getState().toLowerCase(java.util.Locale.ROOT);
@@ -196,6 +217,9 @@ public final class Journal implements AutoCloseable {
     }
     closed = true;
     committer.close();
+    for (JournalStream s : streams.values()) {
+      s.segments().close();
+    }
     try {
       db.syncWal();
     } catch (RocksDBException e) {

@@ -23,6 +23,8 @@ import org.rocksdb.Slice;
  */
 public final class JournalStream {
   private static final String META_TRIMMED = "trimmedThrough";
+  /** Highest seq whose segment data was forced to disk (pointers above it are checked on open). */
+  static final String META_SEGMENTS_FORCED = "segmentsForcedThrough";
   /** Recent history kept in memory: the shipper and the applier read the tail, not RocksDB. */
   static final long TAIL_CACHE_BYTES = 64L << 20;
 
@@ -35,6 +37,7 @@ public final class JournalStream {
   private final List<Runnable> commitListeners = new CopyOnWriteArrayList<>();
   private final Ledger ledger = new Ledger();
   private final TailCache tail = new TailCache(TAIL_CACHE_BYTES);
+  private final SegmentLog segments;
 
   /** Next sequence number to assign; guarded by the committer's lock. */
   private long nextSeq;
@@ -42,31 +45,75 @@ public final class JournalStream {
   private volatile long lastSeq;
   private volatile long firstSeq;
 
-  JournalStream(String volume, Journal journal, RocksDB db, ColumnFamilyHandle family, GroupCommitter committer, InstantSource clock) {
+  JournalStream(
+      String volume, Journal journal, RocksDB db, ColumnFamilyHandle family, GroupCommitter committer, SegmentLog segments, InstantSource clock) {
     this.volume = volume;
     this.journal = journal;
     this.db = db;
     this.family = family;
     this.committer = committer;
+    this.segments = segments;
     this.clock = clock;
     long trimmed = journal.meta(volume, META_TRIMMED, 0);
+    long forced = journal.meta(volume, META_SEGMENTS_FORCED, 0);
     long first = 0;
     long last = 0;
     long bytes = 0;
+    long cutFrom = 0;
     try (RocksIterator it = db.newIterator(family)) {
-      it.seekToFirst();
-      if (it.isValid()) {
-        first = Keys.decode(it.key());
-        for (; it.isValid(); it.next()) {
-          last = Keys.decode(it.key());
-          bytes += it.value().length;
+      // Entries at or below the persisted trim point may survive a crash between persisting the
+      // trim point and the range delete; they are history nobody needs, and their segments may be
+      // gone already.
+      it.seek(Keys.encode(trimmed + 1));
+      for (; it.isValid(); it.next()) {
+        long seq = Keys.decode(it.key());
+        byte[] value = it.value();
+        if (SegmentLog.isPointer(value) && !segments.recover(value, seq, seq > forced)) {
+          if (seq <= forced) {
+            throw new JournalException(
+                "volume " + volume + ": journal segment data of seq " + seq + " is missing or short, although it was made durable;"
+                    + " the journal directory is damaged (restore it, or remove it to resynchronize from the peer)");
+          }
+          cutFrom = seq;
+          break;
         }
+        if (first == 0) {
+          first = seq;
+        }
+        last = seq;
+        bytes += SegmentLog.recordLength(value);
       }
     }
+    try {
+      if (trimmed > 0 && hasEntriesThrough(db, family, trimmed)) {
+        db.deleteRange(family, Keys.encode(0), Keys.encode(trimmed + 1));
+      }
+      if (cutFrom > 0) {
+        // Unsynced entries whose payload did not reach the disk before a power loss: the history
+        // ends before the first of them (nothing after it was ever acknowledged as durable).
+        System.getLogger(JournalStream.class.getName())
+            .log(
+                System.Logger.Level.WARNING,
+                "volume {0}: journal history cut at seq {1}: segment data of unsynced writes was lost (power loss?)",
+                volume,
+                cutFrom);
+        db.deleteRange(family, Keys.encode(cutFrom), Keys.encode(Long.MAX_VALUE));
+      }
+    } catch (RocksDBException e) {
+      throw new JournalException("volume " + volume + ": cannot clean up journal history on open: " + e.getMessage(), e, Journal.isNoSpace(e));
+    }
+    segments.dropUnreferenced();
     this.lastSeq = Math.max(last, trimmed);
     this.firstSeq = first == 0 ? lastSeq + 1 : first;
     this.nextSeq = lastSeq + 1;
     ledger.reset(firstSeq - 1, lastSeq, bytes, clock.millis());
+  }
+
+  private static boolean hasEntriesThrough(RocksDB db, ColumnFamilyHandle family, long seq) {
+    try (RocksIterator it = db.newIterator(family)) {
+      it.seekToFirst();
+      return it.isValid() && Keys.decode(it.key()) <= seq;
+    }
   }
 
   public String volume() {
@@ -75,6 +122,10 @@ public final class JournalStream {
 
   ColumnFamilyHandle family() {
     return family;
+  }
+
+  SegmentLog segments() {
+    return segments;
   }
 
   /** Highest committed sequence number, 0 for a stream that never had an entry. */
@@ -186,7 +237,8 @@ public final class JournalStream {
         if (seq != expect) {
           throw new JournalException("volume " + volume + ": journal has a gap at seq " + expect + " (found " + seq + ")");
         }
-        JournalEntry e = new JournalEntry(seq, it.value());
+        byte[] value = it.value();
+        JournalEntry e = new JournalEntry(seq, SegmentLog.isPointer(value) ? segments.load(value, seq) : value);
         out.add(e);
         bytes += e.wireBytes();
         expect++;
@@ -217,6 +269,7 @@ public final class JournalStream {
     }
     firstSeq = upTo + 1;
     ledger.forget(upTo);
+    segments.trimThrough(upTo);
   }
 
   /** A durable per-volume counter (applied sequence, peer acknowledgement...). */

@@ -1,0 +1,352 @@
+package io.kagami.journal;
+
+import java.io.IOException;
+import java.lang.System.Logger.Level;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.zip.CRC32C;
+
+/**
+ * Large records of one stream, kept in append-only segment files beside RocksDB; RocksDB stores a
+ * small pointer under the record's sequence number instead of the payload.
+ *
+ * <p>Why: a 1 MiB write stored in RocksDB is copied into the WAL (with a software checksum), into
+ * the memtable, and again into a blob file when the memtable flushes, although the journal is a
+ * queue whose entries are normally trimmed seconds later. In a segment the payload is written once
+ * (a {@code pwrite} into the page cache); a segment whose entries are all trimmed is deleted, and a
+ * file deleted before writeback never costs a disk write.
+ *
+ * <p>Durability: a synced group commit first forces every segment written since the previous
+ * force, then syncs the WAL that holds the pointers, so a durable pointer never points at data that
+ * is not. Unsynced entries have no such order; after a power loss a pointer may name data that
+ * never reached the disk, so on open every pointer above the last forced point is checked against
+ * its CRC32C and history is cut at the first bad one (see {@link JournalStream}).
+ *
+ * <p>Pointer layout (big-endian), distinguished from a {@link JournalRecord} by its first byte:
+ *
+ * <pre>
+ * offset  size  field
+ * 0       1     0xFE (a record starts with its version, 1)
+ * 1       8     segment id (the file is segments/&lt;volume&gt;/&lt;id, 20 digits&gt;.seg)
+ * 9       8     byte offset in the segment
+ * 17      4     length of the encoded record
+ * 21      4     CRC32C of the encoded record
+ * </pre>
+ *
+ * <p>Threads: {@link #store} and {@link #force} run on the journal's writer thread; {@link #load}
+ * (readers that fell behind the in-memory tail) and {@link #trimThrough} may run on any thread.
+ */
+final class SegmentLog implements AutoCloseable {
+  private static final System.Logger LOG = System.getLogger(SegmentLog.class.getName());
+
+  /** Records at least this large go to a segment; smaller ones stay inline in RocksDB. */
+  static final int MIN_SEGMENT_RECORD_BYTES = 16 << 10;
+
+  static final int POINTER_BYTES = 25;
+  private static final byte POINTER_MARK = (byte) 0xFE;
+  private static final String SUFFIX = ".seg";
+
+  private final Path directory;
+  private final long segmentBytes;
+  /** Live segments by id; guarded by {@code this}. */
+  private final TreeMap<Long, Segment> segments = new TreeMap<>();
+  /** The segment being appended to, or null before the first large record since open. */
+  private Segment current;
+  /** Rolled segments with unforced writes; guarded by {@code this}. */
+  private final List<FileChannel> pendingForce = new ArrayList<>();
+  private boolean dirty;
+  private boolean directoryDirty;
+  private long lastStoredSeq;
+
+  private static final class Segment {
+    final long id;
+    final Path path;
+    FileChannel channel;
+    long size;
+    long lastSeq;
+    boolean referenced;
+
+    Segment(long id, Path path) {
+      this.id = id;
+      this.path = path;
+    }
+  }
+
+  /** A decoded pointer. */
+  record Pointer(long segment, long offset, int length, int crc) {}
+
+  SegmentLog(Path directory, long segmentBytes) {
+    this.directory = directory;
+    this.segmentBytes = segmentBytes;
+    try {
+      Files.createDirectories(directory);
+      try (DirectoryStream<Path> files = Files.newDirectoryStream(directory, "*" + SUFFIX)) {
+        for (Path p : files) {
+          String name = p.getFileName().toString();
+          long id;
+          try {
+            id = Long.parseLong(name.substring(0, name.length() - SUFFIX.length()));
+          } catch (NumberFormatException e) {
+            LOG.log(Level.WARNING, "ignoring unexpected file {0} among journal segments", p);
+            continue;
+          }
+          Segment s = new Segment(id, p);
+          s.size = Files.size(p);
+          segments.put(id, s);
+        }
+      }
+    } catch (IOException e) {
+      throw new JournalException("cannot open journal segments in " + directory + ": " + e.getMessage(), e, isNoSpace(e));
+    }
+  }
+
+  static boolean isPointer(byte[] value) {
+    return value.length == POINTER_BYTES && value[0] == POINTER_MARK;
+  }
+
+  static Pointer decode(byte[] value) {
+    ByteBuffer b = ByteBuffer.wrap(value).order(ByteOrder.BIG_ENDIAN);
+    b.get();
+    return new Pointer(b.getLong(), b.getLong(), b.getInt(), b.getInt());
+  }
+
+  /** Length of the record an inline value or a pointer stands for. */
+  static int recordLength(byte[] value) {
+    return isPointer(value) ? decode(value).length() : value.length;
+  }
+
+  /**
+   * Journal thread: writes {@code record} (entry {@code seq}) to the current segment when it is
+   * large enough and returns the pointer RocksDB should store; returns {@code record} itself
+   * otherwise.
+   */
+  byte[] store(long seq, byte[] record) throws IOException {
+    if (record.length < MIN_SEGMENT_RECORD_BYTES) {
+      return record;
+    }
+    Segment s;
+    synchronized (this) {
+      if (current == null || (current.size > 0 && current.size + record.length > segmentBytes)) {
+        long id = segments.isEmpty() ? 1 : segments.lastKey() + 1;
+        Segment next = new Segment(id, directory.resolve(String.format("%020d", id) + SUFFIX));
+        next.channel = FileChannel.open(next.path, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        next.referenced = true;
+        segments.put(id, next);
+        if (current != null && current.channel != null && dirty) {
+          // The rolled segment's unforced tail is forced with the next sync like the new one.
+          pendingForce.add(current.channel);
+        }
+        current = next;
+        directoryDirty = true;
+      }
+      s = current;
+    }
+    long offset = s.size;
+    ByteBuffer buf = ByteBuffer.wrap(record);
+    long pos = offset;
+    while (buf.hasRemaining()) {
+      pos += s.channel.write(buf, pos);
+    }
+    CRC32C crc = new CRC32C();
+    crc.update(record);
+    synchronized (this) {
+      s.size = pos;
+      s.lastSeq = seq;
+    }
+    dirty = true;
+    lastStoredSeq = seq;
+    return ByteBuffer.allocate(POINTER_BYTES)
+        .order(ByteOrder.BIG_ENDIAN)
+        .put(POINTER_MARK)
+        .putLong(s.id)
+        .putLong(offset)
+        .putInt(record.length)
+        .putInt((int) crc.getValue())
+        .array();
+  }
+
+  /** True when records were stored since the last {@link #force}. */
+  boolean dirty() {
+    return dirty;
+  }
+
+  /**
+   * Journal thread: makes every stored record durable; returns the highest sequence number stored
+   * so far (all of it is now on disk).
+   */
+  long force() throws IOException {
+    List<FileChannel> rolled;
+    Segment s;
+    synchronized (this) {
+      rolled = List.copyOf(pendingForce);
+      pendingForce.clear();
+      s = current;
+    }
+    for (FileChannel c : rolled) {
+      if (c.isOpen()) {
+        c.force(false);
+      }
+    }
+    if (s != null && s.channel != null) {
+      s.channel.force(false);
+    }
+    if (directoryDirty) {
+      // A new segment's directory entry must be durable too, or the file vanishes on a crash.
+      try (FileChannel dir = FileChannel.open(directory, StandardOpenOption.READ)) {
+        dir.force(true);
+      }
+      directoryDirty = false;
+    }
+    dirty = false;
+    return lastStoredSeq;
+  }
+
+  /** Reads the record {@code pointer} names and checks its CRC32C. */
+  byte[] load(byte[] pointer, long seq) {
+    Pointer p = decode(pointer);
+    byte[] out = new byte[p.length()];
+    synchronized (this) {
+      Segment s = segments.get(p.segment());
+      if (s == null) {
+        throw new JournalException("journal segment " + p.segment() + " of seq " + seq + " is missing in " + directory);
+      }
+      try {
+        if (s.channel == null) {
+          s.channel = FileChannel.open(s.path, StandardOpenOption.READ);
+        }
+        ByteBuffer buf = ByteBuffer.wrap(out);
+        long pos = p.offset();
+        while (buf.hasRemaining()) {
+          int n = s.channel.read(buf, pos);
+          if (n < 0) {
+            throw new JournalException(
+                "journal segment " + s.path.getFileName() + " ends before seq " + seq + " (offset " + p.offset() + ", length " + p.length() + ")");
+          }
+          pos += n;
+        }
+      } catch (IOException e) {
+        throw new JournalException("cannot read journal segment " + s.path + ": " + e.getMessage(), e, false);
+      }
+    }
+    CRC32C crc = new CRC32C();
+    crc.update(out);
+    if ((int) crc.getValue() != p.crc()) {
+      throw new JournalException("journal segment " + p.segment() + ": checksum mismatch for seq " + seq);
+    }
+    return out;
+  }
+
+  /**
+   * Open-time check of one pointer: with {@code verifyData} the record is read and its checksum
+   * compared (entries that were never forced); otherwise only its extent within the file.
+   * Marks the segment as referenced. Returns false when the pointer is not backed by valid data.
+   */
+  boolean recover(byte[] pointer, long seq, boolean verifyData) {
+    Pointer p = decode(pointer);
+    synchronized (this) {
+      Segment s = segments.get(p.segment());
+      if (s == null || p.offset() + p.length() > s.size) {
+        return false;
+      }
+      s.referenced = true;
+      s.lastSeq = Math.max(s.lastSeq, seq);
+    }
+    if (verifyData) {
+      try {
+        load(pointer, seq);
+      } catch (JournalException e) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** After open-time recovery: deletes segments no pointer refers to (never committed, or trimmed). */
+  synchronized void dropUnreferenced() {
+    Iterator<Map.Entry<Long, Segment>> it = segments.entrySet().iterator();
+    while (it.hasNext()) {
+      Segment s = it.next().getValue();
+      if (!s.referenced) {
+        it.remove();
+        delete(s);
+      }
+    }
+  }
+
+  /** Deletes the segments whose records all have sequence numbers through {@code seq}. */
+  void trimThrough(long seq) {
+    List<Segment> dead = new ArrayList<>();
+    synchronized (this) {
+      Iterator<Map.Entry<Long, Segment>> it = segments.entrySet().iterator();
+      while (it.hasNext()) {
+        Segment s = it.next().getValue();
+        if (s == current || s.lastSeq > seq) {
+          break; // segments are in sequence order: the rest hold later entries
+        }
+        it.remove();
+        dead.add(s);
+        pendingForce.remove(s.channel);
+      }
+    }
+    for (Segment s : dead) {
+      delete(s);
+    }
+  }
+
+  private void delete(Segment s) {
+    try {
+      if (s.channel != null) {
+        s.channel.close();
+      }
+      Files.deleteIfExists(s.path);
+    } catch (NoSuchFileException e) {
+      // already gone
+    } catch (IOException e) {
+      LOG.log(Level.WARNING, "cannot delete trimmed journal segment {0}: {1}", s.path, e.getMessage());
+    }
+  }
+
+  /** Bytes held in segment files (for tests and status). */
+  synchronized long bytes() {
+    long total = 0;
+    for (Segment s : segments.values()) {
+      total += s.size;
+    }
+    return total;
+  }
+
+  synchronized int segmentCount() {
+    return segments.size();
+  }
+
+  @Override
+  public synchronized void close() {
+    for (Segment s : segments.values()) {
+      if (s.channel != null) {
+        try {
+          s.channel.close();
+        } catch (IOException e) {
+          LOG.log(Level.WARNING, "closing journal segment {0}: {1}", s.path, e.getMessage());
+        }
+        s.channel = null;
+      }
+    }
+    current = null;
+  }
+
+  private static boolean isNoSpace(IOException e) {
+    String m = e.getMessage();
+    return m != null && m.toLowerCase(java.util.Locale.ROOT).contains("no space");
+  }
+}

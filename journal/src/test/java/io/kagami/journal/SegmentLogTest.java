@@ -1,0 +1,198 @@
+package io.kagami.journal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.InstantSource;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Large records live in segment files; these tests pin down their lifecycle and crash handling. */
+class SegmentLogTest {
+  @TempDir Path dir;
+
+  private static final int BIG = 256 << 10;
+
+  private JournalConfig config() {
+    return new JournalConfig(dir, JournalConfig.DEFAULT_WRITE_BUFFER_BYTES, JournalConfig.DEFAULT_MAX_GROUP_ENTRIES, 1L << 20);
+  }
+
+  private Path segmentDir() {
+    return dir.resolve("segments").resolve("vol0");
+  }
+
+  private List<Path> segmentFiles() throws IOException {
+    try (Stream<Path> files = Files.list(segmentDir())) {
+      return files.sorted().toList();
+    }
+  }
+
+  /** Incompressible record number {@code i}, so it is stored raw and is large. */
+  private static JournalRecord big(long i) {
+    byte[] b = new byte[BIG];
+    new Random(i).nextBytes(b);
+    return Compression.writeRecord(i * BIG, ByteBuffer.wrap(b), true);
+  }
+
+  private static void assertIsBig(JournalEntry e) {
+    JournalRecord r = e.record();
+    assertThat(r.offset()).isEqualTo(e.seq() * BIG);
+    assertThat(Compression.data(r)).isEqualTo(Compression.data(big(e.seq())));
+  }
+
+  private static void append(JournalStream s, int from, int to, boolean sync) throws Exception {
+    for (int i = from; i <= to; i++) {
+      s.append(big(i), false, null);
+    }
+    if (sync) {
+      s.sync().get(30, TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
+  void largeRecordsLiveInSegmentsAndReadBackAfterReopen() throws Exception {
+    try (Journal j = Journal.open(config(), InstantSource.system())) {
+      JournalStream s = j.stream("vol0");
+      append(s, 1, 12, true);
+      s.append(Compression.writeRecord(0, ByteBuffer.wrap(new byte[4096]), true), true, null).get(10, TimeUnit.SECONDS);
+      // 12 records of 256 KiB in 1 MiB segments: at least three files, and RocksDB holds pointers.
+      assertThat(segmentFiles()).hasSizeGreaterThanOrEqualTo(3);
+      assertThat(s.bytesAfter(0)).isGreaterThan(12L * BIG);
+    }
+    try (Journal j = Journal.open(config(), InstantSource.system())) {
+      JournalStream s = j.stream("vol0");
+      assertThat(s.lastSeq()).isEqualTo(13);
+      assertThat(s.bytesAfter(0)).as("history bytes count the records, not the pointers").isGreaterThan(12L * BIG);
+      List<JournalEntry> all = s.read(1, Integer.MAX_VALUE); // from RocksDB: the tail cache is empty
+      assertThat(all).hasSize(13);
+      for (JournalEntry e : all.subList(0, 12)) {
+        assertIsBig(e);
+      }
+      assertThat(all.get(12).record().kind()).isEqualTo(JournalRecord.Kind.WRITE);
+      // Appending after reopen starts a new segment and continues the sequence.
+      append(s, 14, 15, true);
+      assertThat(s.read(14, Integer.MAX_VALUE)).hasSize(2).allSatisfy(SegmentLogTest::assertIsBig);
+    }
+  }
+
+  @Test
+  void trimDeletesSegmentsWhoseRecordsAreAllTrimmed() throws Exception {
+    try (Journal j = Journal.open(config(), InstantSource.system())) {
+      JournalStream s = j.stream("vol0");
+      append(s, 1, 16, true);
+      int before = segmentFiles().size();
+      assertThat(before).isGreaterThanOrEqualTo(4);
+      s.trimThrough(8);
+      int after = segmentFiles().size();
+      assertThat(after).isLessThan(before).isGreaterThanOrEqualTo(2);
+      assertThat(s.read(9, Integer.MAX_VALUE)).hasSize(8).allSatisfy(SegmentLogTest::assertIsBig);
+      s.trimThrough(16);
+      // The segment being appended to stays; everything older is gone.
+      assertThat(segmentFiles()).hasSize(1);
+    }
+    try (Journal j = Journal.open(config(), InstantSource.system())) {
+      JournalStream s = j.stream("vol0");
+      assertThat(s.lastSeq()).isEqualTo(16);
+      assertThat(s.firstSeq()).isEqualTo(17);
+      assertThat(segmentFiles()).as("the last segment is unreferenced after a full trim").isEmpty();
+    }
+  }
+
+  @Test
+  void unsyncedRecordsWhoseDataNeverReachedTheDiskCutTheHistoryOnOpen() throws Exception {
+    try (Journal j = Journal.open(config(), InstantSource.system())) {
+      JournalStream s = j.stream("vol0");
+      append(s, 1, 4, true); // durable
+      append(s, 5, 9, false); // written, never synced
+      s.read(9, 1); // committed
+    }
+    // Simulate a power loss that kept the pointers but not the data of seq 7 onwards: zero the
+    // bytes of the segment holding 7 from its offset on.
+    SegmentLog.Pointer p7;
+    try (Journal j = Journal.open(config(), InstantSource.system())) {
+      p7 = pointerOf(j, 7);
+    }
+    Path seg = segmentDir().resolve(String.format("%020d.seg", p7.segment()));
+    try (FileChannel c = FileChannel.open(seg, StandardOpenOption.WRITE)) {
+      c.write(ByteBuffer.allocate((int) (Files.size(seg) - p7.offset())), p7.offset());
+    }
+    try (Journal j = Journal.open(config(), InstantSource.system())) {
+      JournalStream s = j.stream("vol0");
+      assertThat(s.lastSeq()).isEqualTo(6);
+      assertThat(s.read(1, Integer.MAX_VALUE)).hasSize(6).allSatisfy(SegmentLogTest::assertIsBig);
+      // The sequence continues from the cut.
+      assertThat(s.append(big(7), true, null).get(10, TimeUnit.SECONDS)).isEqualTo(7);
+      assertIsBig(s.read(7, 1).get(0));
+    }
+  }
+
+  @Test
+  void damagedDurableRecordsFailTheOpenInsteadOfLosingHistory() throws Exception {
+    try (Journal j = Journal.open(config(), InstantSource.system())) {
+      append(j.stream("vol0"), 1, 6, true);
+    }
+    for (Path p : segmentFiles()) {
+      Files.delete(p);
+    }
+    try (Journal j = Journal.open(config(), InstantSource.system())) {
+      assertThatThrownBy(() -> j.stream("vol0"))
+          .isInstanceOf(JournalException.class)
+          .hasMessageContaining("seq 1")
+          .hasMessageContaining("damaged");
+    }
+  }
+
+  @Test
+  void strayAndTrimmedSegmentsAreIgnoredAndRemovedOnOpen() throws Exception {
+    try (Journal j = Journal.open(config(), InstantSource.system())) {
+      JournalStream s = j.stream("vol0");
+      append(s, 1, 8, true);
+      // A crash between persisting the trim point and deleting the range: the trim point says 4,
+      // the entries are still there, and their segments may already be gone.
+      j.putMeta("vol0", "trimmedThrough", 4);
+    }
+    SegmentLog.Pointer p4;
+    try (Journal j = Journal.open(config(), InstantSource.system())) {
+      p4 = pointerOf(j, 4);
+    }
+    Files.delete(segmentDir().resolve(String.format("%020d.seg", p4.segment() - 1)));
+    Path stray = segmentDir().resolve(String.format("%020d.seg", 999));
+    Files.write(stray, new byte[1000]); // written before a crash, never committed
+    try (Journal j = Journal.open(config(), InstantSource.system())) {
+      JournalStream s = j.stream("vol0");
+      assertThat(s.firstSeq()).isEqualTo(5);
+      assertThat(s.lastSeq()).isEqualTo(8);
+      assertThat(s.read(5, Integer.MAX_VALUE)).hasSize(4).allSatisfy(SegmentLogTest::assertIsBig);
+      assertThat(stray).doesNotExist();
+    }
+  }
+
+  @Test
+  void replicatedEntriesAreStoredInSegmentsDurably() throws Exception {
+    try (Journal j = Journal.open(config(), InstantSource.system())) {
+      JournalStream s = j.stream("vol0");
+      List<JournalEntry> entries = List.of(JournalEntry.of(1, big(1)), JournalEntry.of(2, big(2)));
+      assertThat(s.appendReplicated(entries).get(10, TimeUnit.SECONDS)).isEqualTo(2);
+      assertThat(j.meta("vol0", JournalStream.META_SEGMENTS_FORCED, 0)).isEqualTo(2);
+    }
+    try (Journal j = Journal.open(config(), InstantSource.system())) {
+      assertThat(j.stream("vol0").read(1, Integer.MAX_VALUE)).hasSize(2).allSatisfy(SegmentLogTest::assertIsBig);
+    }
+  }
+
+  private static SegmentLog.Pointer pointerOf(Journal j, long seq) throws Exception {
+    byte[] v = j.rawValue("vol0", seq);
+    assertThat(SegmentLog.isPointer(v)).as("seq %d is stored in a segment", seq).isTrue();
+    return SegmentLog.decode(v);
+  }
+}
