@@ -5,6 +5,7 @@ import io.kagami.journal.JournalConfig;
 import io.kagami.journal.JournalStream;
 import io.kagami.replicator.apply.Applier;
 import io.kagami.replicator.apply.Checkpointer;
+import io.kagami.replicator.sync.SyncReplication;
 import io.kagami.replicator.volume.BlockDevice;
 import io.kagami.replicator.volume.FileVolume;
 import io.kagami.replicator.volume.PrimaryVolume;
@@ -13,6 +14,7 @@ import io.kagami.site.admin.AdminServer;
 import io.kagami.site.admin.LinkStatus;
 import io.kagami.site.admin.SiteStatus;
 import io.kagami.site.admin.VolumeStatus;
+import io.kagami.site.config.ReplicationMode;
 import io.kagami.site.config.Role;
 import io.kagami.site.config.SiteConfig;
 import io.kagami.site.config.VolumeConfig;
@@ -42,6 +44,8 @@ import java.util.concurrent.TimeUnit;
 public final class Site implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(Site.class.getName());
   static final Duration CHECKPOINT_INTERVAL = Duration.ofSeconds(1);
+  /** Granularity of the sync-mode timeout (the configured timeout is at least this coarse). */
+  static final Duration SYNC_CHECK_INTERVAL = Duration.ofMillis(100);
 
   private final SiteConfig config;
   private final InstantSource clock;
@@ -50,6 +54,7 @@ public final class Site implements AutoCloseable {
   private Journal journal;
   private SiteLink link;
   private AdminServer admin;
+  private ScheduledExecutorService syncTimer;
   private int nbdPort;
   private boolean closed;
 
@@ -60,7 +65,9 @@ public final class Site implements AutoCloseable {
     BlockDevice device();
   }
 
-  private record PrimaryRuntime(VolumeConfig config, PrimaryVolume device, Checkpointer checkpointer, JournalShipSource source) implements Volume {}
+  /** {@code sync} is null for an async volume. */
+  private record PrimaryRuntime(VolumeConfig config, PrimaryVolume device, Checkpointer checkpointer, JournalShipSource source, SyncReplication sync)
+      implements Volume {}
 
   private record StandbyRuntime(VolumeConfig config, ReplicaVolume device, Applier applier, JournalReceiveSink sink) implements Volume {}
 
@@ -122,14 +129,35 @@ public final class Site implements AutoCloseable {
       if (replayed > 0) {
         LOG.log(Level.INFO, "volume {0}: replayed {1} journal entries onto the volume file after restart", vc.name(), replayed);
       }
-      PrimaryVolume device = new PrimaryVolume(vc.name(), file, stream, config.compress(), reads);
-      JournalShipSource source = new JournalShipSource(vc.name(), vc.sizeBytes(), stream);
-      return new PrimaryRuntime(vc, device, new Checkpointer(device, source::peerDurableSeq), source);
+      SyncReplication sync = null;
+      JournalShipSource source;
+      PrimaryVolume device;
+      if (vc.mode() == ReplicationMode.SYNC) {
+        long peer = stream.meta(JournalShipSource.META_PEER_DURABLE, 0);
+        sync = new SyncReplication(vc.name(), vc.sync(), peer, stream::lastSeq, System::nanoTime);
+        source = new JournalShipSource(vc.name(), vc.sizeBytes(), stream, sync::peerDurable);
+        device = new PrimaryVolume(vc.name(), file, stream, config.compress(), reads, sync);
+        syncTimer().scheduleWithFixedDelay(sync::checkTimeouts, SYNC_CHECK_INTERVAL.toMillis(), SYNC_CHECK_INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
+      } else {
+        source = new JournalShipSource(vc.name(), vc.sizeBytes(), stream);
+        device = new PrimaryVolume(vc.name(), file, stream, config.compress(), reads);
+      }
+      return new PrimaryRuntime(vc, device, new Checkpointer(device, source::peerDurableSeq), source, sync);
     }
     Applier applier = new Applier(vc.name(), stream, file, clock, CHECKPOINT_INTERVAL, true);
     applier.start();
     resources.push(applier);
     return new StandbyRuntime(vc, new ReplicaVolume(vc.name(), file, reads), applier, new JournalReceiveSink(vc.name(), vc.sizeBytes(), stream));
+  }
+
+  /** Runs the sync-mode timeout checks; apart from housekeeping, whose fsyncs may take seconds. */
+  private ScheduledExecutorService syncTimer() {
+    if (syncTimer == null) {
+      ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("kagami-sync-timer").daemon(true).factory());
+      resources.push(timer::shutdownNow);
+      syncTimer = timer;
+    }
+    return syncTimer;
   }
 
   private List<JournalShipSource> shipSources() {
@@ -178,17 +206,33 @@ public final class Site implements AutoCloseable {
           LinkSnapshot.VolumeProgress progress = link == null ? null : link.progress(vc.name());
           String err = s.failure() != null ? s.failure().getMessage() : progress != null ? progress.stalled() : null;
           Long resumed = progress == null || !link.status().connected() ? null : progress.resumedFromSeq();
-          vs.add(new VolumeStatus(vc.name(), "primary", vc.sizeBytes(), s.lastSeq(), acked, null, resumed, s.bytesAfter(acked), lagSeconds(s, acked, now), err));
+          String state = primaryState(p, link != null && link.status().connected(), progress);
+          vs.add(new VolumeStatus(vc.name(), "primary", vc.mode().label(), state, vc.sizeBytes(), s.lastSeq(), acked, null, resumed, s.bytesAfter(acked), lagSeconds(s, acked, now), err));
         }
         case StandbyRuntime r -> {
           JournalStream s = journal.stream(vc.name());
           long applied = r.applier().appliedSeq();
-          vs.add(new VolumeStatus(vc.name(), "standby", vc.sizeBytes(), s.lastSeq(), null, applied, null, s.bytesAfter(applied), lagSeconds(s, applied, now), r.applier().failure()));
+          vs.add(new VolumeStatus(vc.name(), "standby", vc.mode().label(), "replicating", vc.sizeBytes(), s.lastSeq(), null, applied, null, s.bytesAfter(applied), lagSeconds(s, applied, now), r.applier().failure()));
         }
       }
     }
     LinkStatus ls = link == null ? new LinkStatus(false, config.wan().peerSiteId(), null, 0, 0, null) : link.status();
     return new SiteStatus(config.siteId(), config.role().label(), nbdAddress(), ls, vs);
+  }
+
+  private static String primaryState(PrimaryRuntime p, boolean connected, LinkSnapshot.VolumeProgress progress) {
+    if (p.sync() != null) {
+      switch (p.sync().state()) {
+        case DEGRADED -> {
+          return "degraded";
+        }
+        case BLOCKED -> {
+          return "blocked";
+        }
+        case SYNC -> {}
+      }
+    }
+    return connected && (progress == null || progress.stalled() == null) ? "replicating" : "buffering";
   }
 
   private static double lagSeconds(JournalStream s, long upTo, long now) {

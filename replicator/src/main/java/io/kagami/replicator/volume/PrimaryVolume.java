@@ -22,6 +22,9 @@ import java.util.concurrent.Executor;
  * a crash of the Kagami process); with FUA, and for every write before a FLUSH, once the WAL is
  * synced (it survives power loss). The volume file is made durable later by the {@link
  * Checkpointer}; until then the journal is the durable copy and is replayed on restart.
+ *
+ * <p>Sync mode adds a {@link ReplicationGate}: the acknowledgement also waits until the standby
+ * holds the change durably in its journal.
  */
 public final class PrimaryVolume implements BlockDevice {
   /** Largest range one TRIM/WRITE_ZEROES journal record covers; longer requests are split. */
@@ -32,14 +35,20 @@ public final class PrimaryVolume implements BlockDevice {
   private final JournalStream stream;
   private final boolean compress;
   private final Executor reads;
+  private final ReplicationGate gate;
   private volatile long appliedSeq;
 
   public PrimaryVolume(String name, FileVolume file, JournalStream stream, boolean compress, Executor reads) {
+    this(name, file, stream, compress, reads, ReplicationGate.LOCAL);
+  }
+
+  public PrimaryVolume(String name, FileVolume file, JournalStream stream, boolean compress, Executor reads, ReplicationGate gate) {
     this.name = name;
     this.file = file;
     this.stream = stream;
     this.compress = compress;
     this.reads = reads;
+    this.gate = gate;
     this.appliedSeq = stream.lastSeq();
   }
 
@@ -132,8 +141,9 @@ public final class PrimaryVolume implements BlockDevice {
                 appliedSeq = seq;
               }
             })
+        .thenCompose(gate::replicated)
         .handle(
-            (seq, err) -> {
+            (ignored, err) -> {
               if (err != null) {
                 throw deviceError("write", err);
               }
@@ -177,21 +187,25 @@ public final class PrimaryVolume implements BlockDevice {
                 }
               });
     }
-    return last.handle(
-        (seq, err) -> {
-          if (err != null) {
-            throw deviceError("zeroing", err);
-          }
-          return null;
-        });
+    return last.thenCompose(gate::replicated)
+        .handle(
+            (ignored, err) -> {
+              if (err != null) {
+                throw deviceError("zeroing", err);
+              }
+              return null;
+            });
   }
 
   @Override
   public CompletableFuture<Void> flush() {
+    // In sync mode everything before the FLUSH must also be on the standby: waiting for the last
+    // journaled sequence number covers every write the host saw completed before it.
     return stream
         .sync()
+        .thenCompose(gate::replicated)
         .handle(
-            (seq, err) -> {
+            (ignored, err) -> {
               if (err != null) {
                 throw deviceError("flush", err);
               }

@@ -57,12 +57,20 @@ final class DemoCommand implements Callable<Integer> {
       description = "the standby's own data directory (default: inside --data-dir); e.g. another disk, as a second machine would have")
   Path standbyDataDir;
 
+  @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
+
+  @Option(names = "--mode", defaultValue = "async", description = "replication mode of vol0: async or sync (default ${DEFAULT-VALUE})")
+  String mode;
+
   @Option(names = "--ready-timeout", defaultValue = "60", hidden = true, description = "seconds to wait for the sites to connect")
   int readyTimeoutSeconds;
 
   @Override
   public Integer call() throws Exception {
     long size = DataSize.parse(volumeSize).bytes();
+    if (!mode.equals("async") && !mode.equals("sync")) {
+      throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--mode must be async or sync, got " + mode);
+    }
     HostPort.parse(primaryNbd);
     HostPort.parse(standbyNbd);
     HostPort.parse(primaryAdmin);
@@ -88,9 +96,9 @@ final class DemoCommand implements Callable<Integer> {
           peerSiteId: %s
           peerCertificate: %s
         volumes:
-          - {name: vol0, size: %d}
+          - {name: vol0, size: %d, mode: %s}
         """
-            .formatted(primaryYaml.getFileName(), PRIMARY_ID, PRIMARY_ID, primaryNbd, primaryAdmin, wan, STANDBY_ID, dir.relativize(standbyCert), size));
+            .formatted(primaryYaml.getFileName(), PRIMARY_ID, PRIMARY_ID, primaryNbd, primaryAdmin, wan, STANDBY_ID, dir.relativize(standbyCert), size, mode));
     Files.writeString(
         standbyYaml,
         """
@@ -121,7 +129,7 @@ final class DemoCommand implements Callable<Integer> {
     System.out.println("kagami demo: data directory " + dir);
     System.out.printf("  primary %-9s  nbd://%s/vol0  (read-write)   admin http://%s/status%n", PRIMARY_ID, primary.nbdAddress(), primary.adminAddress());
     System.out.printf("  standby %-9s  nbd://%s/vol0  (read-only)    admin http://%s/status%n", STANDBY_ID, standby.nbdAddress(), standby.adminAddress());
-    System.out.printf("  WAN link %s -> %s (mutual TLS 1.3), volume vol0 %s%n", PRIMARY_ID, wan, DataSize.parse(volumeSize));
+    System.out.printf("  WAN link %s -> %s (mutual TLS 1.3), volume vol0 %s, %s mode%n", PRIMARY_ID, wan, DataSize.parse(volumeSize), mode);
     System.out.flush();
     awaitLink(primary, Duration.ofSeconds(readyTimeoutSeconds));
     System.out.println("kagami demo: ready (both sites connected; Ctrl-C stops)");

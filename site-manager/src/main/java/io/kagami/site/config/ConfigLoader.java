@@ -4,9 +4,11 @@ import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.kagami.replicator.sync.SyncReplication;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.Iterator;
@@ -39,6 +41,11 @@ import java.util.regex.Pattern;
  * volumes:
  *   - name: vol0              # the NBD export name
  *     size: 1GiB              # multiple of 4096, at least 1 MiB
+ *     mode: async             # async (default): acknowledge on the local journal
+ *                             # sync: acknowledge once the standby's journal holds the write too
+ *     syncTimeout: 10s        # sync: how long writes wait for a standby that does not confirm
+ *     onSyncTimeout: degrade  # sync: degrade (acknowledge locally, alert, back to sync when caught
+ *                             # up) | block (keep waiting: fail closed)
  * </pre>
  */
 public final class ConfigLoader {
@@ -162,7 +169,7 @@ public final class ConfigLoader {
           problems.add(at + " must be a mapping with name and size");
           continue;
         }
-        known(v, at + ".", "name", "size");
+        known(v, at + ".", "name", "size", "mode", "syncTimeout", "onSyncTimeout");
         String name = text(v, at + ".name", null);
         String sizeText = text(v, at + ".size", null);
         if (name == null || sizeText == null) {
@@ -186,7 +193,35 @@ public final class ConfigLoader {
           problems.add("volume \"" + name + "\": size " + sizeText + " is not allowed (must be a multiple of 4096, at least 1 MiB)");
           continue;
         }
-        volumes.add(new VolumeConfig(name, size));
+        ReplicationMode mode = ReplicationMode.ASYNC;
+        String modeText = text(v, at + ".mode", "async");
+        switch (modeText.toLowerCase(Locale.ROOT)) {
+          case "async" -> mode = ReplicationMode.ASYNC;
+          case "sync" -> mode = ReplicationMode.SYNC;
+          default -> problems.add("volume \"" + name + "\": mode " + modeText + " is not allowed (async or sync)");
+        }
+        Duration timeout = VolumeConfig.DEFAULT_SYNC_POLICY.timeout();
+        String timeoutText = text(v, at + ".syncTimeout", Durations.format(timeout));
+        try {
+          timeout = Durations.parse(timeoutText);
+          if (timeout.isZero()) {
+            problems.add("volume \"" + name + "\": syncTimeout must be more than 0");
+            timeout = VolumeConfig.DEFAULT_SYNC_POLICY.timeout();
+          }
+        } catch (IllegalArgumentException e) {
+          problems.add("volume \"" + name + "\": syncTimeout " + e.getMessage());
+        }
+        SyncReplication.OnTimeout onTimeout = VolumeConfig.DEFAULT_SYNC_POLICY.onTimeout();
+        String onTimeoutText = text(v, at + ".onSyncTimeout", onTimeout.label());
+        switch (onTimeoutText.toLowerCase(Locale.ROOT)) {
+          case "degrade" -> onTimeout = SyncReplication.OnTimeout.DEGRADE;
+          case "block" -> onTimeout = SyncReplication.OnTimeout.BLOCK;
+          default -> problems.add("volume \"" + name + "\": onSyncTimeout " + onTimeoutText + " is not allowed (degrade or block)");
+        }
+        if (mode == ReplicationMode.ASYNC && (v.has("syncTimeout") || v.has("onSyncTimeout"))) {
+          problems.add("volume \"" + name + "\": syncTimeout and onSyncTimeout apply to mode: sync only");
+        }
+        volumes.add(new VolumeConfig(name, size, mode, new SyncReplication.Policy(timeout, onTimeout)));
       }
     }
     if (!problems.isEmpty()) {

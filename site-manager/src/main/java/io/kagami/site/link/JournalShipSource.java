@@ -15,11 +15,18 @@ public final class JournalShipSource implements ShipSource {
   private final String volume;
   private final long sizeBytes;
   private final JournalStream stream;
+  private final java.util.function.LongConsumer onPeerDurable;
   private volatile long peerDurableSeq;
   private long persistedPeerSeq;
 
   public JournalShipSource(String volume, long sizeBytes, JournalStream stream) {
+    this(volume, sizeBytes, stream, seq -> {});
+  }
+
+  /** @param onPeerDurable told every advance of the standby's durable point (sync mode's gate) */
+  public JournalShipSource(String volume, long sizeBytes, JournalStream stream, java.util.function.LongConsumer onPeerDurable) {
     this.volume = volume;
+    this.onPeerDurable = onPeerDurable;
     this.sizeBytes = sizeBytes;
     this.stream = stream;
     this.peerDurableSeq = stream.meta(META_PEER_DURABLE, 0);
@@ -50,6 +57,7 @@ public final class JournalShipSource implements ShipSource {
   public void peerDurable(long seq) {
     if (seq > peerDurableSeq) {
       peerDurableSeq = seq;
+      onPeerDurable.accept(seq);
     }
   }
 

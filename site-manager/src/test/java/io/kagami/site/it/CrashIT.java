@@ -35,6 +35,8 @@ class CrashIT {
     final int[] acked = new int[BLOCKS];
     int[] flushed = new int[BLOCKS];
     final boolean[] busy = new boolean[BLOCKS];
+    /** Writes in the order they were sent, as block * 2^32 + version: the journal's order on one connection. */
+    final List<Long> sent = new ArrayList<>();
     final Random rnd;
     long ackCount;
 
@@ -95,6 +97,7 @@ class CrashIT {
           } while (busy[block]);
           busy[block] = true;
           version = ++issued[block];
+          sent.add(((long) block << 32) | version);
         }
         int b = block;
         all.add(c.write((long) block * BLOCK, content(block, version)).whenComplete((v, e) -> {
@@ -113,6 +116,50 @@ class CrashIT {
       } catch (Exception ignored) {
         // writes cut off by a kill fail; what matters is what was acknowledged
       }
+    }
+
+    /** Every block's version as the volume behind {@code c} holds it (0 = never written); checks each block is whole. */
+    int[] versions(NbdTestClient c, String where) throws Exception {
+      int[] out = new int[BLOCKS];
+      for (int block = 0; block < BLOCKS; block++) {
+        byte[] got = c.read((long) block * BLOCK, BLOCK).get(30, TimeUnit.SECONDS);
+        ByteBuffer b = ByteBuffer.wrap(got);
+        int version = b.getInt(4);
+        if (version == 0 && b.getInt(0) == 0) {
+          continue;
+        }
+        assertThat(got).as("%s: block %d is torn or foreign (offset 0x%x)", where, block, (long) block * BLOCK).isEqualTo(content(block, version));
+        out[block] = version;
+      }
+      return out;
+    }
+
+    /**
+     * Asserts {@code versions} is the state after exactly the first N writes sent, for some N: the
+     * crash-consistency promise of a replica. Returns N.
+     */
+    synchronized int assertPrefix(int[] versions, String where) {
+      java.util.Map<Long, Integer> index = new java.util.HashMap<>();
+      for (int i = 0; i < sent.size(); i++) {
+        index.put(sent.get(i), i);
+      }
+      int last = -1; // index of the newest write the replica contains
+      for (int block = 0; block < BLOCKS; block++) {
+        if (versions[block] > 0) {
+          Integer at = index.get(((long) block << 32) | versions[block]);
+          assertThat(at).as("%s: block %d holds version %d, never sent", where, block, versions[block]).isNotNull();
+          last = Math.max(last, at);
+        }
+      }
+      for (int block = 0; block < BLOCKS; block++) {
+        Integer next = index.get(((long) block << 32) | (versions[block] + 1));
+        int cut = last;
+        assertThat(next == null || next > cut)
+            .as("%s: not a prefix: block %d is at version %d although version %d (write #%d) was sent before write #%d, which the replica holds",
+                where, block, versions[block], versions[block] + 1, next, cut)
+            .isTrue();
+      }
+      return last + 1;
     }
 
     /** Checks every block of the volume behind {@code c} against what was acknowledged. */

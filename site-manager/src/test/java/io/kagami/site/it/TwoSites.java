@@ -28,6 +28,15 @@ final class TwoSites implements AutoCloseable {
   }
 
   TwoSites(Path dir, long volumeBytes, String... volumeNames) throws IOException {
+    this(dir, volumeBytes, "", List.of(volumeNames));
+  }
+
+  /** {@code volumeOptions}: extra YAML keys for every volume, e.g. {@code "mode: sync"}. */
+  static TwoSites withVolumeOptions(Path dir, long volumeBytes, String volumeOptions) throws IOException {
+    return new TwoSites(dir, volumeBytes, volumeOptions, List.of("vol0"));
+  }
+
+  private TwoSites(Path dir, long volumeBytes, String volumeOptions, List<String> volumeNames) throws IOException {
     this.dir = dir;
     int[] ports = FreePorts.loopbackPorts(5);
     primaryNbd = ports[0];
@@ -37,7 +46,8 @@ final class TwoSites implements AutoCloseable {
     wan = ports[4];
     StringBuilder vols = new StringBuilder();
     for (String v : volumeNames) {
-      vols.append(vols.isEmpty() ? "" : ", ").append("{name: ").append(v).append(", size: ").append(volumeBytes).append("}");
+      vols.append(vols.isEmpty() ? "" : ", ").append("{name: ").append(v).append(", size: ").append(volumeBytes);
+      vols.append(volumeOptions.isEmpty() ? "" : ", " + volumeOptions).append("}");
     }
     Path pc = SiteLink.ensureCredentials(dir.resolve("tokyo/tls"), "tokyo");
     Path sc = SiteLink.ensureCredentials(dir.resolve("hiroshima/tls"), "hiroshima");
