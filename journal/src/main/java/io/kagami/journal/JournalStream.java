@@ -272,6 +272,37 @@ public final class JournalStream {
     segments.trimThrough(upTo);
   }
 
+  /**
+   * Continues this stream's history at {@code base}: everything retained is dropped and the next
+   * entry expected is {@code base + 1}. A standby does this when a resynchronization replaces the
+   * history up to {@code base} with region copies. The caller guarantees nothing is being appended
+   * to this stream meanwhile.
+   */
+  public void rebase(long base) {
+    committer.lock().lock();
+    try {
+      if (base < lastSeq) {
+        throw new JournalException("volume " + volume + ": cannot rebase history to seq " + base + ", it already holds seq " + lastSeq);
+      }
+      if (nextSeq != lastSeq + 1) {
+        throw new JournalException("volume " + volume + ": cannot rebase history while appends are in flight");
+      }
+      journal.putMeta(volume, META_TRIMMED, base);
+      try {
+        db.deleteRange(family, Keys.encode(0), Keys.encode(base + 1));
+      } catch (RocksDBException e) {
+        throw new JournalException("volume " + volume + ": rebasing history failed: " + e.getMessage(), e, Journal.isNoSpace(e));
+      }
+      segments.trimThrough(base);
+      lastSeq = base;
+      firstSeq = base + 1;
+      nextSeq = base + 1;
+      ledger.reset(base, base, 0, clock.millis());
+    } finally {
+      committer.lock().unlock();
+    }
+  }
+
   /** A durable per-volume counter (applied sequence, peer acknowledgement...). */
   public long meta(String key, long absent) {
     return journal.meta(volume, key, absent);

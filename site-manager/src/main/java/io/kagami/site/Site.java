@@ -5,6 +5,8 @@ import io.kagami.journal.JournalConfig;
 import io.kagami.journal.JournalStream;
 import io.kagami.replicator.apply.Applier;
 import io.kagami.replicator.apply.Checkpointer;
+import io.kagami.replicator.resync.Backlog;
+import io.kagami.replicator.resync.DirtyBitmap;
 import io.kagami.replicator.sync.SyncReplication;
 import io.kagami.replicator.volume.BlockDevice;
 import io.kagami.replicator.volume.FileVolume;
@@ -55,6 +57,7 @@ public final class Site implements AutoCloseable {
   private SiteLink link;
   private AdminServer admin;
   private ScheduledExecutorService syncTimer;
+  private ExecutorService resyncIo;
   private int nbdPort;
   private boolean closed;
 
@@ -66,7 +69,8 @@ public final class Site implements AutoCloseable {
   }
 
   /** {@code sync} is null for an async volume. */
-  private record PrimaryRuntime(VolumeConfig config, PrimaryVolume device, Checkpointer checkpointer, JournalShipSource source, SyncReplication sync)
+  private record PrimaryRuntime(
+      VolumeConfig config, PrimaryVolume device, Checkpointer checkpointer, JournalShipSource source, SyncReplication sync, Backlog backlog)
       implements Volume {}
 
   private record StandbyRuntime(VolumeConfig config, ReplicaVolume device, Applier applier, JournalReceiveSink sink) implements Volume {}
@@ -130,24 +134,40 @@ public final class Site implements AutoCloseable {
         LOG.log(Level.INFO, "volume {0}: replayed {1} journal entries onto the volume file after restart", vc.name(), replayed);
       }
       SyncReplication sync = null;
-      JournalShipSource source;
       PrimaryVolume device;
+      long peer = stream.meta(JournalShipSource.META_PEER_DURABLE, 0);
       if (vc.mode() == ReplicationMode.SYNC) {
-        long peer = stream.meta(JournalShipSource.META_PEER_DURABLE, 0);
         sync = new SyncReplication(vc.name(), vc.sync(), peer, stream::lastSeq, System::nanoTime);
-        source = new JournalShipSource(vc.name(), vc.sizeBytes(), stream, sync::peerDurable);
         device = new PrimaryVolume(vc.name(), file, stream, config.compress(), reads, sync);
         syncTimer().scheduleWithFixedDelay(sync::checkTimeouts, SYNC_CHECK_INTERVAL.toMillis(), SYNC_CHECK_INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
       } else {
-        source = new JournalShipSource(vc.name(), vc.sizeBytes(), stream);
         device = new PrimaryVolume(vc.name(), file, stream, config.compress(), reads);
       }
-      return new PrimaryRuntime(vc, device, new Checkpointer(device, source::peerDurableSeq), source, sync);
+      DirtyBitmap bitmap;
+      try {
+        bitmap = DirtyBitmap.open(config.bitmapFile(vc.name()), vc.bitmapGranularity(), vc.sizeBytes());
+      } catch (java.io.IOException e) {
+        throw new IllegalStateException("volume " + vc.name() + ": " + e.getMessage(), e);
+      }
+      Backlog backlog = new Backlog(device, bitmap, vc.historyCapacityBytes(), peer);
+      SyncReplication gate = sync;
+      JournalShipSource source = new JournalShipSource(vc.name(), vc.sizeBytes(), stream, backlog, gate == null ? seq -> {} : gate::peerDurable);
+      return new PrimaryRuntime(vc, device, new Checkpointer(device, backlog::trimBound), source, sync, backlog);
     }
     Applier applier = new Applier(vc.name(), stream, file, clock, CHECKPOINT_INTERVAL, true);
     applier.start();
     resources.push(applier);
-    return new StandbyRuntime(vc, new ReplicaVolume(vc.name(), file, reads), applier, new JournalReceiveSink(vc.name(), vc.sizeBytes(), stream));
+    return new StandbyRuntime(vc, new ReplicaVolume(vc.name(), file, reads), applier, new JournalReceiveSink(vc.name(), vc.sizeBytes(), stream, applier, file, resyncIo()));
+  }
+
+  /** Writes resync regions into standby replicas, off the network threads. */
+  private ExecutorService resyncIo() {
+    if (resyncIo == null) {
+      ExecutorService io = Executors.newSingleThreadExecutor(Thread.ofPlatform().name("kagami-resync-io").daemon(true).factory());
+      resources.push(io::shutdownNow);
+      resyncIo = io;
+    }
+    return resyncIo;
   }
 
   /** Runs the sync-mode timeout checks; apart from housekeeping, whose fsyncs may take seconds. */
@@ -185,7 +205,9 @@ public final class Site implements AutoCloseable {
       try {
         if (v instanceof PrimaryRuntime p) {
           p.source().persist();
+          p.backlog().checkOverflow();
           p.checkpointer().doWork();
+          p.backlog().persistIfChanged();
         }
       } catch (RuntimeException e) {
         LOG.log(Level.ERROR, "volume " + v.config().name() + ": housekeeping failed", e);
@@ -212,7 +234,7 @@ public final class Site implements AutoCloseable {
         case StandbyRuntime r -> {
           JournalStream s = journal.stream(vc.name());
           long applied = r.applier().appliedSeq();
-          vs.add(new VolumeStatus(vc.name(), "standby", vc.mode().label(), "replicating", vc.sizeBytes(), s.lastSeq(), null, applied, null, s.bytesAfter(applied), lagSeconds(s, applied, now), r.applier().failure()));
+          vs.add(new VolumeStatus(vc.name(), "standby", vc.mode().label(), r.sink().consistent() ? "replicating" : "inconsistent", vc.sizeBytes(), s.lastSeq(), null, applied, null, s.bytesAfter(applied), lagSeconds(s, applied, now), r.applier().failure()));
         }
       }
     }
@@ -221,6 +243,12 @@ public final class Site implements AutoCloseable {
   }
 
   private static String primaryState(PrimaryRuntime p, boolean connected, LinkSnapshot.VolumeProgress progress) {
+    if (p.source().resyncing() || (connected && p.backlog().needsResync() && !p.backlog().overflowed())) {
+      return "resyncing";
+    }
+    if (p.backlog().needsResync()) {
+      return "bitmap";
+    }
     if (p.sync() != null) {
       switch (p.sync().state()) {
         case DEGRADED -> {

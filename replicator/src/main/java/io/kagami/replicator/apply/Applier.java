@@ -33,6 +33,8 @@ public final class Applier implements AutoCloseable {
   private final Duration checkpointInterval;
   private final boolean trimAfterCheckpoint;
   private final ReentrantLock lock = new ReentrantLock();
+  /** Serializes applying with {@link #rebase}. */
+  private final Object applying = new Object();
   private final Condition work = lock.newCondition();
   private Thread thread;
   private boolean closing;
@@ -70,6 +72,12 @@ public final class Applier implements AutoCloseable {
 
   /** Applies up to {@code maxEntries} committed entries after {@link #appliedSeq()}. */
   public int doWork(int maxEntries) {
+    synchronized (applying) {
+      return applyLocked(maxEntries);
+    }
+  }
+
+  private int applyLocked(int maxEntries) {
     long from = appliedSeq + 1;
     if (from > stream.lastSeq()) {
       maybeCheckpoint();
@@ -101,6 +109,12 @@ public final class Applier implements AutoCloseable {
 
   /** Syncs the file, persists the applied point and trims history up to it. */
   public void checkpoint() {
+    synchronized (applying) {
+      checkpointLocked();
+    }
+  }
+
+  private void checkpointLocked() {
     long seq = appliedSeq;
     lastCheckpointMillis = clock.millis();
     if (seq <= checkpointSeq) {
@@ -120,6 +134,23 @@ public final class Applier implements AutoCloseable {
 
   public long appliedSeq() {
     return appliedSeq;
+  }
+
+  /**
+   * Standby resync: applies and checkpoints everything held, then continues the history at {@code
+   * base} (see {@link JournalStream#rebase}); the regions that follow replace what lies between.
+   */
+  public void rebase(long base) {
+    synchronized (applying) {
+      while (applyLocked(4096) > 0) {
+        // drain
+      }
+      checkpointLocked();
+      stream.rebase(base);
+      stream.putMeta(META_APPLIED, base);
+      appliedSeq = base;
+      checkpointSeq = base;
+    }
   }
 
   public long checkpointSeq() {

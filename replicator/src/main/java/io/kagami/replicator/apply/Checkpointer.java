@@ -4,21 +4,23 @@ import io.kagami.journal.JournalStream;
 import io.kagami.replicator.volume.PrimaryVolume;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.util.function.LongSupplier;
+import java.util.function.LongUnaryOperator;
 
 /**
  * The primary's housekeeping for one volume: syncs the volume file, records how far it is
  * durable ({@link Applier#META_APPLIED}, the point crash recovery replays from) and trims history
- * that both the volume file and the standby hold durably.
+ * the volume file holds durably, as far as {@code trimBound} allows (normally: what the standby
+ * holds too; see {@code Backlog#trimBound}).
  */
 public final class Checkpointer {
   private final PrimaryVolume volume;
-  private final LongSupplier peerDurableSeq;
+  private final LongUnaryOperator trimBound;
   private volatile long checkpointSeq;
 
-  public Checkpointer(PrimaryVolume volume, LongSupplier peerDurableSeq) {
+  /** @param trimBound given the checkpointed seq, the highest seq that may be trimmed */
+  public Checkpointer(PrimaryVolume volume, LongUnaryOperator trimBound) {
     this.volume = volume;
-    this.peerDurableSeq = peerDurableSeq;
+    this.trimBound = trimBound;
     this.checkpointSeq = volume.stream().meta(Applier.META_APPLIED, 0);
   }
 
@@ -35,7 +37,7 @@ public final class Checkpointer {
       stream.putMeta(Applier.META_APPLIED, applied);
       checkpointSeq = applied;
     }
-    long trimTo = Math.min(checkpointSeq, peerDurableSeq.getAsLong());
+    long trimTo = Math.min(checkpointSeq, trimBound.applyAsLong(checkpointSeq));
     long before = stream.firstSeq();
     if (trimTo >= before) {
       stream.trimThrough(trimTo);

@@ -46,6 +46,8 @@ import java.util.regex.Pattern;
  *     syncTimeout: 10s        # sync: how long writes wait for a standby that does not confirm
  *     onSyncTimeout: degrade  # sync: degrade (acknowledge locally, alert, back to sync when caught
  *                             # up) | block (keep waiting: fail closed)
+ *     historyCapacity: 8GiB   # unsent history kept before falling back to a changed-region map
+ *     bitmapGranularity: 64KiB # region size of that map: 4 KiB .. 4 MiB, a power of two
  * </pre>
  */
 public final class ConfigLoader {
@@ -169,7 +171,7 @@ public final class ConfigLoader {
           problems.add(at + " must be a mapping with name and size");
           continue;
         }
-        known(v, at + ".", "name", "size", "mode", "syncTimeout", "onSyncTimeout");
+        known(v, at + ".", "name", "size", "mode", "syncTimeout", "onSyncTimeout", "historyCapacity", "bitmapGranularity");
         String name = text(v, at + ".name", null);
         String sizeText = text(v, at + ".size", null);
         if (name == null || sizeText == null) {
@@ -221,7 +223,30 @@ public final class ConfigLoader {
         if (mode == ReplicationMode.ASYNC && (v.has("syncTimeout") || v.has("onSyncTimeout"))) {
           problems.add("volume \"" + name + "\": syncTimeout and onSyncTimeout apply to mode: sync only");
         }
-        volumes.add(new VolumeConfig(name, size, mode, new SyncReplication.Policy(timeout, onTimeout)));
+        long capacity = VolumeConfig.DEFAULT_HISTORY_CAPACITY;
+        if (v.has("historyCapacity")) {
+          try {
+            capacity = DataSize.parse(text(v, at + ".historyCapacity", "")).bytes();
+            if (capacity < (1L << 20)) {
+              problems.add("volume \"" + name + "\": historyCapacity must be at least 1MiB");
+            }
+          } catch (IllegalArgumentException e) {
+            problems.add("volume \"" + name + "\": historyCapacity " + e.getMessage());
+          }
+        }
+        long granularity = VolumeConfig.DEFAULT_BITMAP_GRANULARITY;
+        if (v.has("bitmapGranularity")) {
+          try {
+            granularity = DataSize.parse(text(v, at + ".bitmapGranularity", "")).bytes();
+            if (granularity < 4096 || granularity > (4L << 20) || Long.bitCount(granularity) != 1) {
+              problems.add("volume \"" + name + "\": bitmapGranularity must be a power of two from 4KiB to 4MiB");
+              granularity = VolumeConfig.DEFAULT_BITMAP_GRANULARITY;
+            }
+          } catch (IllegalArgumentException e) {
+            problems.add("volume \"" + name + "\": bitmapGranularity " + e.getMessage());
+          }
+        }
+        volumes.add(new VolumeConfig(name, size, mode, new SyncReplication.Policy(timeout, onTimeout), capacity, (int) granularity));
       }
     }
     if (!problems.isEmpty()) {

@@ -33,6 +33,11 @@ public record SiteConfig(
     return dataDir.resolve("volumes").resolve(volume + ".img");
   }
 
+  /** The changed-region map of a primary volume (used once its history overflowed). */
+  public Path bitmapFile(String volume) {
+    return dataDir.resolve("volumes").resolve(volume + ".bitmap");
+  }
+
   public Path tlsDir() {
     return dataDir.resolve("tls");
   }

@@ -8,10 +8,16 @@ import java.util.Objects;
  * One replicated volume: its export name, size and replication mode.
  *
  * @param sync what sync mode does when the standby stops confirming (used in sync mode only)
+ * @param historyCapacityBytes unsent history the journal keeps before the volume falls back to
+ *     tracking changed regions (and a later resync)
+ * @param bitmapGranularity bytes one bit of the changed-region map stands for
  */
-public record VolumeConfig(String name, long sizeBytes, ReplicationMode mode, SyncReplication.Policy sync) {
+public record VolumeConfig(
+    String name, long sizeBytes, ReplicationMode mode, SyncReplication.Policy sync, long historyCapacityBytes, int bitmapGranularity) {
   public static final long MIN_SIZE = 1L << 20;
   public static final int ALIGNMENT = 4096;
+  public static final long DEFAULT_HISTORY_CAPACITY = 8L << 30;
+  public static final int DEFAULT_BITMAP_GRANULARITY = 64 << 10;
   public static final SyncReplication.Policy DEFAULT_SYNC_POLICY = new SyncReplication.Policy(Duration.ofSeconds(10), SyncReplication.OnTimeout.DEGRADE);
 
   public VolumeConfig {
@@ -19,8 +25,8 @@ public record VolumeConfig(String name, long sizeBytes, ReplicationMode mode, Sy
     Objects.requireNonNull(sync, "sync");
   }
 
-  /** An async volume. */
+  /** An async volume with default history capacity and bitmap granularity. */
   public VolumeConfig(String name, long sizeBytes) {
-    this(name, sizeBytes, ReplicationMode.ASYNC, DEFAULT_SYNC_POLICY);
+    this(name, sizeBytes, ReplicationMode.ASYNC, DEFAULT_SYNC_POLICY, DEFAULT_HISTORY_CAPACITY, DEFAULT_BITMAP_GRANULARITY);
   }
 }

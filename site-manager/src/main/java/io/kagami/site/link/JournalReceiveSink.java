@@ -2,20 +2,41 @@ package io.kagami.site.link;
 
 import io.kagami.journal.JournalEntry;
 import io.kagami.journal.JournalStream;
+import io.kagami.replicator.apply.Applier;
+import io.kagami.replicator.volume.FileVolume;
 import io.kagami.wan.receive.ReceiveSink;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
 
-/** A standby volume's journal receiving the primary's history; stores are synced before the ack. */
+/**
+ * A standby volume's journal receiving the primary's history; stores are synced before the ack.
+ * During a resync, regions go straight into the replica file (which is then not crash-consistent:
+ * {@link #consistent()} is false until the applier passes the point the primary names at the end).
+ */
 public final class JournalReceiveSink implements ReceiveSink {
+  /** Durable: the seq through which the replica must be applied to be consistent again. */
+  public static final String META_CONSISTENT_AT = "consistentAt";
+
   private final String volume;
   private final long sizeBytes;
   private final JournalStream stream;
+  private final Applier applier;
+  private final FileVolume file;
+  private final Executor io;
+  private volatile long consistentAt;
 
-  public JournalReceiveSink(String volume, long sizeBytes, JournalStream stream) {
+  public JournalReceiveSink(String volume, long sizeBytes, JournalStream stream, Applier applier, FileVolume file, Executor io) {
     this.volume = volume;
     this.sizeBytes = sizeBytes;
     this.stream = stream;
+    this.applier = applier;
+    this.file = file;
+    this.io = io;
+    this.consistentAt = stream.meta(META_CONSISTENT_AT, 0);
   }
 
   @Override
@@ -36,5 +57,62 @@ public final class JournalReceiveSink implements ReceiveSink {
   @Override
   public CompletableFuture<Long> store(List<JournalEntry> entries) {
     return stream.appendReplicated(entries);
+  }
+
+  /** False while a resync is incomplete: the replica mixes old and new regions. */
+  public boolean consistent() {
+    return applier.appliedSeq() >= consistentAt;
+  }
+
+  @Override
+  public CompletableFuture<Void> beginResync(long baseSeq) {
+    return CompletableFuture.runAsync(
+        () -> {
+          // Inconsistent from the first region on, durably, before any region is written.
+          stream.putMeta(META_CONSISTENT_AT, Long.MAX_VALUE);
+          consistentAt = Long.MAX_VALUE;
+          applier.rebase(baseSeq);
+        },
+        io);
+  }
+
+  @Override
+  public CompletableFuture<Void> storeRegion(long offset, int length, byte[] data) {
+    return CompletableFuture.runAsync(
+        () -> {
+          try {
+            if (data == null) {
+              file.zero(offset, length);
+            } else {
+              file.write(offset, ByteBuffer.wrap(data));
+            }
+          } catch (IOException e) {
+            throw new UncheckedIOException("volume " + volume + ": writing a resync region at offset " + offset + " failed: " + e.getMessage(), e);
+          }
+        },
+        io);
+  }
+
+  @Override
+  public CompletableFuture<Void> syncRegions() {
+    return CompletableFuture.runAsync(
+        () -> {
+          try {
+            file.force();
+          } catch (IOException e) {
+            throw new UncheckedIOException("volume " + volume + ": syncing resync regions failed: " + e.getMessage(), e);
+          }
+        },
+        io);
+  }
+
+  @Override
+  public CompletableFuture<Void> endResync(long consistentAtSeq) {
+    return CompletableFuture.runAsync(
+        () -> {
+          stream.putMeta(META_CONSISTENT_AT, consistentAtSeq);
+          consistentAt = consistentAtSeq;
+        },
+        io);
   }
 }

@@ -2,6 +2,9 @@ package io.kagami.site.link;
 
 import io.kagami.journal.JournalEntry;
 import io.kagami.journal.JournalStream;
+import io.kagami.replicator.resync.Backlog;
+import io.kagami.replicator.resync.DirtyBitmap;
+import io.kagami.wan.ship.ResyncSource;
 import io.kagami.wan.ship.ShipSource;
 import java.util.List;
 
@@ -16,16 +19,24 @@ public final class JournalShipSource implements ShipSource {
   private final long sizeBytes;
   private final JournalStream stream;
   private final java.util.function.LongConsumer onPeerDurable;
+  private final Backlog backlog;
+  private final ResyncSource resync;
+  private volatile boolean resyncing;
   private volatile long peerDurableSeq;
   private long persistedPeerSeq;
 
   public JournalShipSource(String volume, long sizeBytes, JournalStream stream) {
-    this(volume, sizeBytes, stream, seq -> {});
+    this(volume, sizeBytes, stream, null, seq -> {});
   }
 
-  /** @param onPeerDurable told every advance of the standby's durable point (sync mode's gate) */
-  public JournalShipSource(String volume, long sizeBytes, JournalStream stream, java.util.function.LongConsumer onPeerDurable) {
+  /**
+   * @param backlog overflow and region tracking of the volume; null: history only
+   * @param onPeerDurable told every advance of the standby's durable point (sync mode's gate)
+   */
+  public JournalShipSource(String volume, long sizeBytes, JournalStream stream, Backlog backlog, java.util.function.LongConsumer onPeerDurable) {
     this.volume = volume;
+    this.backlog = backlog;
+    this.resync = backlog == null ? null : new Resync(backlog.bitmap());
     this.onPeerDurable = onPeerDurable;
     this.sizeBytes = sizeBytes;
     this.stream = stream;
@@ -57,6 +68,9 @@ public final class JournalShipSource implements ShipSource {
   public void peerDurable(long seq) {
     if (seq > peerDurableSeq) {
       peerDurableSeq = seq;
+      if (backlog != null) {
+        backlog.peerDurable(seq);
+      }
       onPeerDurable.accept(seq);
     }
   }
@@ -64,6 +78,73 @@ public final class JournalShipSource implements ShipSource {
   @Override
   public void onAppend(Runnable wakeup) {
     stream.onCommit(wakeup);
+  }
+
+  @Override
+  public ResyncSource resync() {
+    return resync;
+  }
+
+  /** True between the start of a resync pass and the moment its last region was sent. */
+  public boolean resyncing() {
+    return resyncing;
+  }
+
+  /** Adapts the volume's {@link Backlog} to the shipper. */
+  private final class Resync implements ResyncSource {
+    private final DirtyBitmap bitmap;
+
+    Resync(DirtyBitmap bitmap) {
+      this.bitmap = bitmap;
+    }
+
+    @Override
+    public boolean needed() {
+      return backlog.needsResync();
+    }
+
+    @Override
+    public void markAll() {
+      backlog.markAll();
+    }
+
+    @Override
+    public long begin() {
+      long base = backlog.beginResync();
+      resyncing = true;
+      return base;
+    }
+
+    @Override
+    public long nextDirty(long from) {
+      return bitmap.nextDirty(from);
+    }
+
+    @Override
+    public long offsetOf(long region) {
+      return bitmap.offsetOf(region);
+    }
+
+    @Override
+    public int lengthOf(long region) {
+      return bitmap.lengthOf(region);
+    }
+
+    @Override
+    public byte[] read(long region) {
+      return backlog.readRegion(region);
+    }
+
+    @Override
+    public void durable(long region) {
+      backlog.regionDurable(region);
+    }
+
+    @Override
+    public long end() {
+      resyncing = false;
+      return backlog.endResync();
+    }
   }
 
   /** Highest sequence number the standby holds durably. */

@@ -20,7 +20,8 @@ import net.jpountz.lz4.LZ4SafeDecompressor;
  * <pre>
  * offset  size  field
  * 0       4     length: bytes that follow (type + body), 1 .. the configured maximum; u32
- * 4       1     type: 1 HELLO, 2 WELCOME, 3 REFUSE, 4 BATCH, 5 ACK, 6 HEARTBEAT
+ * 4       1     type: 1 HELLO, 2 WELCOME, 3 REFUSE, 4 BATCH, 5 ACK, 6 HEARTBEAT, 7 RESYNC,
+ *               8 REGION, 9 REGIONS_DURABLE, 10 RESYNC_END
  * 5       n     body, n = length - 1
  * </pre>
  *
@@ -35,13 +36,23 @@ import net.jpountz.lz4.LZ4SafeDecompressor;
  * BATCH      primary → standby  str volume | u8 flags | u32 entriesLength | entries (to frame end)
  * ACK        standby → primary  str volume | i64 durableSeq
  * HEARTBEAT  either             (empty)
+ * RESYNC     primary → standby  str volume | i64 baseSeq
+ * REGION     primary → standby  str volume | i64 offset | u8 flags | u32 length | data (to frame end)
+ * REGIONS_DURABLE standby → primary  str volume | i64 count (regions since the last RESYNC)
+ * RESYNC_END primary → standby  str volume | i64 consistentAtSeq
  *
  * BATCH flags   bit 0: entries are one LZ4 block that decompresses to exactly entriesLength
  *                      bytes; clear: entries are entriesLength bytes as they are. Other bits: 0.
  * BATCH entries u32 count (at least 1) | count × (i64 seq | u32 len | len bytes)
  *               seqs are consecutive and at least 1; each entry's bytes are the journal's
  *               encoded record ({@code JournalRecord.encode()}), carried unchanged.
+ * REGION flags  bit 0: data is one LZ4 block decompressing to exactly length bytes; bit 1: the
+ *               region is zeroes and no data follows. Neither: length bytes as they are.
  * </pre>
+ *
+ * <p>Resynchronization (after history overflowed, or for a new standby): RESYNC, then REGIONs in
+ * any number, acknowledged by REGIONS_DURABLE counts, then RESYNC_END; history BATCHes follow from
+ * the RESYNC's base. Version 2 added these four frames.
  *
  * <p>Versioning: the magic and the version are the first fields of HELLO in every version, so a
  * standby can always refuse a version it does not speak with a precise reason; everything after
@@ -61,7 +72,7 @@ import net.jpountz.lz4.LZ4SafeDecompressor;
  */
 public final class WanCodec extends ByteToMessageCodec<WanMessage> {
   public static final int MAGIC = 0x4b474d49; // "KGMI"
-  public static final int VERSION = 1;
+  public static final int VERSION = 2;
   /** Smallest maximum frame size a link may be configured with. */
   public static final int MIN_MAX_FRAME_BYTES = 64 << 10;
 
@@ -71,6 +82,11 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
   static final int BATCH = 4;
   static final int ACK = 5;
   static final int HEARTBEAT = 6;
+  static final int RESYNC = 7;
+  static final int REGION = 8;
+  static final int REGIONS_DURABLE = 9;
+  static final int RESYNC_END = 10;
+  static final int FLAG_ZERO = 2;
   static final int FLAG_LZ4 = 1;
   /** Bytes of a BATCH entry besides its record: seq and length. */
   static final int ENTRY_OVERHEAD = Long.BYTES + Integer.BYTES;
@@ -119,6 +135,9 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
     if (msg instanceof WanMessage.Batch b) {
       return 64 + 3 * b.volume().length() + COMPRESSOR.maxCompressedLength(entriesLength(b));
     }
+    if (msg instanceof WanMessage.Region r && r.data() != null) {
+      return 64 + 3 * r.volume().length() + COMPRESSOR.maxCompressedLength(r.length());
+    }
     return 256;
   }
 
@@ -157,6 +176,22 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
         out.writeLong(a.durableSeq());
       }
       case WanMessage.Heartbeat h -> out.writeByte(HEARTBEAT);
+      case WanMessage.Resync r -> {
+        out.writeByte(RESYNC);
+        str(out, r.volume(), "volume name");
+        out.writeLong(r.baseSeq());
+      }
+      case WanMessage.Region r -> writeRegion(r, out);
+      case WanMessage.RegionsDurable d -> {
+        out.writeByte(REGIONS_DURABLE);
+        str(out, d.volume(), "volume name");
+        out.writeLong(d.count());
+      }
+      case WanMessage.ResyncEnd e -> {
+        out.writeByte(RESYNC_END);
+        str(out, e.volume(), "volume name");
+        out.writeLong(e.consistentAtSeq());
+      }
     }
     out.setInt(start, out.writerIndex() - start - 4);
   }
@@ -203,6 +238,30 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
     } finally {
       raw.release();
     }
+  }
+
+  private static void writeRegion(WanMessage.Region r, ByteBuf out) {
+    out.writeByte(REGION);
+    str(out, r.volume(), "volume name");
+    out.writeLong(r.offset());
+    if (r.data() == null) {
+      out.writeByte(FLAG_ZERO).writeInt(r.length());
+      return;
+    }
+    int flagsAt = out.writerIndex();
+    out.writeByte(0).writeInt(r.length());
+    int max = COMPRESSOR.maxCompressedLength(r.length());
+    out.ensureWritable(max);
+    if (out.nioBufferCount() == 1) {
+      ByteBuffer dst = out.nioBuffer(out.writerIndex(), max);
+      int packed = COMPRESSOR.compress(ByteBuffer.wrap(r.data()), 0, r.length(), dst, 0, max);
+      if (pays(r.length(), packed)) {
+        out.writerIndex(out.writerIndex() + packed);
+        out.setByte(flagsAt, FLAG_LZ4);
+        return;
+      }
+    }
+    out.writeBytes(r.data());
   }
 
   private static final int PROBE_BYTES = 4096;
@@ -298,6 +357,22 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
             yield new WanMessage.Ack(volume, b.nonNegative("durable seq of volume " + volume));
           }
           case HEARTBEAT -> new WanMessage.Heartbeat();
+          case RESYNC -> {
+            Body b = new Body(frame, "RESYNC");
+            String volume = b.str("volume name");
+            yield new WanMessage.Resync(volume, b.nonNegative("base seq of volume " + volume));
+          }
+          case REGION -> decodeRegion(new Body(frame, "REGION"), maxFrameBytes);
+          case REGIONS_DURABLE -> {
+            Body b = new Body(frame, "REGIONS_DURABLE");
+            String volume = b.str("volume name");
+            yield new WanMessage.RegionsDurable(volume, b.nonNegative("region count of volume " + volume));
+          }
+          case RESYNC_END -> {
+            Body b = new Body(frame, "RESYNC_END");
+            String volume = b.str("volume name");
+            yield new WanMessage.ResyncEnd(volume, b.nonNegative("consistent-at seq of volume " + volume));
+          }
           default -> throw new MalformedFrameException("unknown frame type " + type + " (this side speaks protocol version " + VERSION + ")");
         };
     if (frame.isReadable()) {
@@ -390,6 +465,43 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
     }
   }
 
+  private static WanMessage.Region decodeRegion(Body b, int maxFrameBytes) {
+    String volume = b.str("volume name");
+    long offset = b.nonNegative("offset");
+    String what = "REGION of volume " + volume + " at offset " + offset;
+    int flags = b.u8("flags");
+    if ((flags & ~(FLAG_LZ4 | FLAG_ZERO)) != 0 || flags == (FLAG_LZ4 | FLAG_ZERO)) {
+      throw new MalformedFrameException(what + " has invalid flags 0x" + Integer.toHexString(flags));
+    }
+    long length = Integer.toUnsignedLong(b.u32("length"));
+    if (length < 1 || length > maxFrameBytes) {
+      throw new MalformedFrameException(what + " declares " + length + " bytes (must be 1.." + maxFrameBytes + ")");
+    }
+    int carried = b.buf.readableBytes();
+    if ((flags & FLAG_ZERO) != 0) {
+      return new WanMessage.Region(volume, offset, (int) length, null);
+    }
+    byte[] data = new byte[(int) length];
+    if ((flags & FLAG_LZ4) != 0) {
+      int got;
+      try {
+        got = DECOMPRESSOR.decompress(b.buf.nioBuffer(b.buf.readerIndex(), carried), 0, carried, ByteBuffer.wrap(data), 0, data.length);
+      } catch (LZ4Exception e) {
+        throw new MalformedFrameException(what + ": LZ4 block of " + carried + " bytes is corrupt or decompresses to more than the declared " + length + " bytes");
+      }
+      if (got != length) {
+        throw new MalformedFrameException(what + ": LZ4 block decompresses to " + got + " bytes, but " + length + " were declared");
+      }
+      b.buf.skipBytes(carried);
+    } else {
+      if (carried != length) {
+        throw new MalformedFrameException(what + " declares " + length + " bytes but carries " + carried);
+      }
+      b.buf.readBytes(data);
+    }
+    return new WanMessage.Region(volume, offset, (int) length, data);
+  }
+
   static String typeName(int type) {
     return switch (type) {
       case HELLO -> "HELLO";
@@ -398,6 +510,10 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
       case BATCH -> "BATCH";
       case ACK -> "ACK";
       case HEARTBEAT -> "HEARTBEAT";
+      case RESYNC -> "RESYNC";
+      case REGION -> "REGION";
+      case REGIONS_DURABLE -> "REGIONS_DURABLE";
+      case RESYNC_END -> "RESYNC_END";
       default -> "frame type " + type;
     };
   }

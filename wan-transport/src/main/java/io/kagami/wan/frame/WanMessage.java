@@ -91,4 +91,48 @@ public sealed interface WanMessage {
 
   /** Either side, when it has had nothing else to send for a heartbeat interval. */
   record Heartbeat() implements WanMessage {}
+
+  /**
+   * Primary → standby: a resynchronization of {@code volume} begins. The standby applies what it
+   * holds, then continues its history at {@code baseSeq} (entries up to it are replaced by the
+   * regions that follow) and is inconsistent until {@link ResyncEnd}'s point is applied.
+   */
+  record Resync(String volume, long baseSeq) implements WanMessage {
+    public Resync {
+      Objects.requireNonNull(volume, "volume");
+    }
+  }
+
+  /**
+   * Primary → standby: the current content of {@code length} bytes at {@code offset}, to be
+   * written to the replica as is ({@code data} null = zeroes).
+   */
+  record Region(String volume, long offset, int length, byte[] data) implements WanMessage {
+    public Region {
+      Objects.requireNonNull(volume, "volume");
+      if (data != null && data.length != length) {
+        throw new IllegalArgumentException("REGION of " + length + " bytes carries " + data.length);
+      }
+      if (offset < 0 || length < 1) {
+        throw new IllegalArgumentException("REGION " + offset + "+" + length + " is empty or negative");
+      }
+    }
+  }
+
+  /** Standby → primary: the first {@code count} regions since the last RESYNC are durable. */
+  record RegionsDurable(String volume, long count) implements WanMessage {
+    public RegionsDurable {
+      Objects.requireNonNull(volume, "volume");
+    }
+  }
+
+  /**
+   * Primary → standby: every region was sent; the replica is consistent again once it has applied
+   * history through {@code consistentAtSeq}. History shipping resumes after the RESYNC's base.
+   */
+  record ResyncEnd(String volume, long consistentAtSeq) implements WanMessage {
+    public ResyncEnd {
+      Objects.requireNonNull(volume, "volume");
+    }
+  }
 }

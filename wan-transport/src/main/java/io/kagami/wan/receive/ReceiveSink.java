@@ -20,4 +20,27 @@ public interface ReceiveSink {
    * durable sequence number, on a thread that is not the caller's.
    */
   CompletableFuture<Long> store(List<JournalEntry> entries);
+
+  /**
+   * A resync begins: apply everything held, then continue the history at {@code baseSeq}; the
+   * replica is inconsistent until {@link #endResync}'s point is applied.
+   */
+  default CompletableFuture<Void> beginResync(long baseSeq) {
+    return CompletableFuture.failedFuture(new UnsupportedOperationException("volume " + volume() + " cannot be resynchronized on this standby"));
+  }
+
+  /** Writes a region's content into the replica ({@code data} null = zeroes); not yet durable. */
+  default CompletableFuture<Void> storeRegion(long offset, int length, byte[] data) {
+    return CompletableFuture.failedFuture(new UnsupportedOperationException("volume " + volume() + " cannot be resynchronized on this standby"));
+  }
+
+  /** Makes every region stored so far durable. */
+  default CompletableFuture<Void> syncRegions() {
+    return CompletableFuture.completedFuture(null);
+  }
+
+  /** Every region was sent; the replica is consistent once it applied through {@code consistentAtSeq}. */
+  default CompletableFuture<Void> endResync(long consistentAtSeq) {
+    return CompletableFuture.completedFuture(null);
+  }
 }

@@ -78,6 +78,9 @@ import javax.net.ssl.SSLPeerUnverifiedException;
 public final class Receiver implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(Receiver.class.getName());
   private static final Duration CLOSE_WAIT = Duration.ofSeconds(10);
+  /** Resync regions are acknowledged after a sync of the replica at most this many regions or bytes apart. */
+  static final int REGIONS_PER_SYNC = 32;
+  static final long REGION_BYTES_PER_SYNC = 2L << 20;
 
   private enum State {
     NEW,
@@ -256,6 +259,10 @@ public final class Receiver implements AutoCloseable {
       final ReceiveSink sink;
       final String volume;
       long acked;
+      // Resync: regions received since the last RESYNC, and how many of them were acknowledged.
+      long regionsReceived;
+      long regionsAckRequested;
+      long regionBytesSinceSync;
 
       Lane(Slot slot, ReceiveSink sink) {
         this.slot = slot;
@@ -279,6 +286,10 @@ public final class Receiver implements AutoCloseable {
       switch (msg) {
         case WanMessage.Hello h -> hello(h);
         case WanMessage.Batch b -> batch(b);
+        case WanMessage.Resync r -> resync(r);
+        case WanMessage.Region r -> region(r);
+        case WanMessage.ResyncEnd e -> resyncEnd(e);
+        case WanMessage.RegionsDurable d -> fail("a primary sent REGIONS_DURABLE, which only a standby sends", true);
         case WanMessage.Heartbeat h -> {}
         case WanMessage.Refuse r -> fail("the primary gave up the link: " + r.reason(), false);
         case WanMessage.Welcome w -> fail("a primary sent a WELCOME, which only a standby sends", true);
@@ -433,6 +444,126 @@ public final class Receiver implements AutoCloseable {
       if (seq > lane.acked) {
         lane.acked = seq;
         ctx.writeAndFlush(new WanMessage.Ack(lane.volume, seq), ctx.voidPromise());
+      }
+    }
+
+    private Lane resyncLane(String frame, String volume) {
+      if (lanes == null) {
+        fail(frame + " before " + (helloSeen ? "WELCOME" : "HELLO"), true);
+        return null;
+      }
+      Lane lane = lanes.get(volume);
+      if (lane == null) {
+        fail(frame + " for volume " + volume + ", which was not offered in HELLO", true);
+      }
+      return lane;
+    }
+
+    /** Queues {@code step} behind everything queued for the lane's volume; null when closed. */
+    private CompletableFuture<Void> chain(Lane lane, java.util.function.Supplier<CompletableFuture<Void>> step) {
+      synchronized (lane.slot) {
+        if (closed) {
+          return null;
+        }
+        CompletableFuture<Void> next =
+            lane.slot.tail.thenCompose(x -> closed ? CompletableFuture.failedFuture(new CancellationException("connection closed")) : step.get());
+        lane.slot.tail = next;
+        return next;
+      }
+    }
+
+    private void resync(WanMessage.Resync r) {
+      Lane lane = resyncLane("RESYNC", r.volume());
+      if (lane == null) {
+        return;
+      }
+      lane.regionsReceived = 0;
+      lane.regionsAckRequested = 0;
+      lane.regionBytesSinceSync = 0;
+      LOG.log(Level.INFO, "WAN peer {0}: volume {1} is being resynchronized from seq {2}; the replica is inconsistent until it completes", siteId, lane.volume, r.baseSeq());
+      CompletableFuture<Void> done = chain(lane, () -> lane.sink.beginResync(r.baseSeq()));
+      if (done != null) {
+        done.whenComplete((x, err) -> onLoop(() -> {
+          if (err != null && !closed) {
+            fail("starting the resync of volume " + lane.volume + " at seq " + r.baseSeq() + " failed: " + Tls.explain(unwrap(err)), true);
+          } else if (err == null) {
+            lane.slot.durable(r.baseSeq());
+            lane.acked = r.baseSeq();
+          }
+        }));
+      }
+    }
+
+    private void region(WanMessage.Region r) {
+      Lane lane = resyncLane("REGION", r.volume());
+      if (lane == null) {
+        return;
+      }
+      if (r.offset() + r.length() > lane.sink.sizeBytes() || r.offset() + r.length() < 0) {
+        fail("REGION " + r.offset() + "+" + r.length() + " of volume " + lane.volume + " is beyond its size of " + lane.sink.sizeBytes() + " bytes", true);
+        return;
+      }
+      rawBytes.add(r.length());
+      unstored += r.length();
+      if (unstored > config.maxUnstoredBytes() && ctx.channel().config().isAutoRead()) {
+        ctx.channel().config().setAutoRead(false);
+      }
+      lane.regionsReceived++;
+      lane.regionBytesSinceSync += r.length();
+      int bytes = r.length();
+      CompletableFuture<Void> stored = chain(lane, () -> lane.sink.storeRegion(r.offset(), r.length(), r.data()));
+      if (stored == null) {
+        return;
+      }
+      stored.whenComplete((x, err) -> onLoop(() -> {
+        unstored -= bytes;
+        if (!ctx.channel().config().isAutoRead() && unstored <= config.maxUnstoredBytes() / 2) {
+          ctx.channel().config().setAutoRead(true);
+        }
+        if (err != null && !closed) {
+          fail("writing a region of volume " + lane.volume + " at offset " + r.offset() + " failed: " + Tls.explain(unwrap(err)), true);
+        }
+      }));
+      // Acknowledge in groups: one sync of the replica covers many regions.
+      if (lane.regionsReceived - lane.regionsAckRequested >= REGIONS_PER_SYNC || lane.regionBytesSinceSync >= REGION_BYTES_PER_SYNC) {
+        syncAndAckRegions(lane);
+      }
+    }
+
+    private void syncAndAckRegions(Lane lane) {
+      long count = lane.regionsReceived;
+      lane.regionsAckRequested = count;
+      lane.regionBytesSinceSync = 0;
+      CompletableFuture<Void> synced = chain(lane, lane.sink::syncRegions);
+      if (synced != null) {
+        synced.whenComplete((x, err) -> onLoop(() -> {
+          if (closed) {
+            return;
+          }
+          if (err != null) {
+            fail("syncing resynchronized regions of volume " + lane.volume + " failed: " + Tls.explain(unwrap(err)), true);
+            return;
+          }
+          ctx.writeAndFlush(new WanMessage.RegionsDurable(lane.volume, count), ctx.voidPromise());
+        }));
+      }
+    }
+
+    private void resyncEnd(WanMessage.ResyncEnd e) {
+      Lane lane = resyncLane("RESYNC_END", e.volume());
+      if (lane == null) {
+        return;
+      }
+      syncAndAckRegions(lane);
+      CompletableFuture<Void> done = chain(lane, () -> lane.sink.endResync(e.consistentAtSeq()));
+      if (done != null) {
+        done.whenComplete((x, err) -> onLoop(() -> {
+          if (err != null && !closed) {
+            fail("ending the resync of volume " + lane.volume + " failed: " + Tls.explain(unwrap(err)), true);
+          } else if (err == null) {
+            LOG.log(Level.INFO, "WAN peer {0}: volume {1}: all {2} regions of the resync received; consistent once seq {3} is applied", siteId, lane.volume, lane.regionsReceived, e.consistentAtSeq());
+          }
+        }));
       }
     }
 

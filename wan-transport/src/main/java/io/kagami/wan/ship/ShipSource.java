@@ -28,4 +28,9 @@ public interface ShipSource {
 
   /** Registers a callback run (on the appending thread) whenever new entries are journaled. */
   void onAppend(Runnable wakeup);
+
+  /** Region copying for this volume, or null when it has none (it can only ship history). */
+  default ResyncSource resync() {
+    return null;
+  }
 }

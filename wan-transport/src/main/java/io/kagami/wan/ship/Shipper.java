@@ -127,6 +127,14 @@ public final class Shipper implements AutoCloseable {
     volatile long lastSent;
     volatile long resumedFrom;
     volatile String stalled;
+    // Resync (agent thread, except the acknowledgement count written under the lock).
+    boolean resyncing;
+    long resyncCursor;
+    final ArrayDeque<long[]> regionsInflight = new ArrayDeque<>(); // {region, bytes}, in send order
+    long regionsSent; // since the last RESYNC
+    long regionsReported; // acknowledged regions passed to the source
+    volatile long regionsAcked; // since the last RESYNC, from REGIONS_DURABLE
+    volatile long resyncRemainingBytes;
 
     VolumeState(ShipSource source) {
       this.source = source;
@@ -311,16 +319,37 @@ public final class Shipper implements AutoCloseable {
         v.stalled = null;
         v.retryAt = null;
         v.diverged = false;
+        v.resyncing = false;
+        v.regionsInflight.clear();
+        v.regionsSent = 0;
+        v.regionsReported = 0;
+        v.regionsAcked = 0;
       }
     } finally {
       lock.unlock();
     }
     for (VolumeState v : volumes) {
       long last = v.source.lastSeq();
+      ResyncSource rs = v.source.resync();
+      if (rs != null && v.resumedFrom <= last && v.resumedFrom + 1 < firstRetained(v)) {
+        // The standby needs history the journal no longer has (a new or replaced standby, or one
+        // restored from an old backup): copy the whole volume.
+        rs.markAll();
+      }
       if (v.resumedFrom > last) {
         v.diverged = true;
         stall(v, "the standby holds volume " + v.name + " through seq " + v.resumedFrom + " but this primary's journal ends at seq " + last + ": the sites' histories diverged; not shipping this volume", null);
       }
+    }
+  }
+
+  /** The oldest seq the source still has (probing with a one-entry read). */
+  private static long firstRetained(VolumeState v) {
+    try {
+      List<JournalEntry> first = v.source.read(v.resumedFrom + 1, 1);
+      return first.isEmpty() ? v.source.lastSeq() + 1 : first.get(0).seq();
+    } catch (RuntimeException e) {
+      return Long.MAX_VALUE; // trimmed: the read refuses seqs below the oldest retained
     }
   }
 
@@ -365,6 +394,18 @@ public final class Shipper implements AutoCloseable {
   private int pump(Channel ch, VolumeState v, Instant now) {
     v.lingerNanos = 0;
     int sent = 0;
+    ResyncSource rs = v.source.resync();
+    if (rs != null && (v.resyncing || rs.needed())) {
+      if (!v.resyncing && !v.regionsInflight.isEmpty()) {
+        // The last pass ended; its final regions are being acknowledged. Ship nothing until then:
+        // the history after its base may be needed by a further pass rather than shipped.
+        return 0;
+      }
+      sent += pumpRegions(ch, v, rs);
+      if (v.resyncing || rs.needed()) {
+        return sent;
+      }
+    }
     while (ch.isActive() && ch.isWritable() && v.stalled == null && v.inflightBytes < config.windowBytes()) {
       if (v.pendingBytes < config.maxBatchBytes() && !read(v, now)) {
         break;
@@ -380,6 +421,65 @@ public final class Shipper implements AutoCloseable {
       if (send(ch, v)) {
         sent++;
       }
+    }
+    return sent;
+  }
+
+  /**
+   * Resync: RESYNC once, then REGIONs within the window, then RESYNC_END; history follows from
+   * the base. Returns frames sent.
+   */
+  private int pumpRegions(Channel ch, VolumeState v, ResyncSource rs) {
+    int sent = 0;
+    if (!v.resyncing) {
+      long base = rs.begin();
+      if (base < v.lastSent) {
+        // Should not happen (the base is the journal's end); never let the standby go backwards.
+        stall(v, "volume " + v.name + ": resync base " + base + " is behind seq " + v.lastSent + ", already sent", null);
+        return 0;
+      }
+      v.resyncing = true;
+      v.resyncCursor = 0;
+      v.pending.clear();
+      v.pendingBytes = 0;
+      v.pendingSince = null;
+      v.readSeq = base + 1;
+      v.lastSent = base;
+      lock.lock();
+      try {
+        v.regionsInflight.clear();
+        v.regionsSent = 0;
+        v.regionsReported = 0;
+        v.regionsAcked = 0;
+      } finally {
+        lock.unlock();
+      }
+      ch.writeAndFlush(new WanMessage.Resync(v.name, base), ch.voidPromise());
+      sent++;
+    }
+    while (ch.isActive() && ch.isWritable() && v.inflightBytes < config.windowBytes()) {
+      long region = rs.nextDirty(v.resyncCursor);
+      if (region < 0) {
+        long consistentAt = rs.end();
+        ch.writeAndFlush(new WanMessage.ResyncEnd(v.name, consistentAt), ch.voidPromise());
+        v.resyncing = false;
+        LOG.log(Level.INFO, "WAN link to {0}: volume {1}: all {2} regions of the resync sent; the replica is consistent once it applied seq {3}", peer, v.name, v.regionsSent, consistentAt);
+        return sent + 1;
+      }
+      v.resyncCursor = region + 1;
+      int length = rs.lengthOf(region);
+      byte[] data = rs.read(region);
+      lock.lock();
+      try {
+        v.regionsInflight.add(new long[] {region, length});
+        v.inflightBytes += length;
+        v.regionsSent++;
+      } finally {
+        lock.unlock();
+      }
+      rawBytes.addAndGet(length);
+      ch.writeAndFlush(new WanMessage.Region(v.name, rs.offsetOf(region), length, data), ch.voidPromise());
+      sent++;
     }
     return sent;
   }
@@ -485,6 +585,24 @@ public final class Shipper implements AutoCloseable {
 
   /** Passes the standby's durable point to the source; agent thread, so sources may block. */
   private void reportAck(VolumeState v) {
+    ResyncSource rs = v.source.resync();
+    if (rs != null) {
+      List<Long> done = new ArrayList<>();
+      lock.lock();
+      try {
+        while (v.regionsReported < v.regionsAcked && !v.regionsInflight.isEmpty()) {
+          long[] r = v.regionsInflight.poll();
+          v.inflightBytes -= r[1];
+          v.regionsReported++;
+          done.add(r[0]);
+        }
+      } finally {
+        lock.unlock();
+      }
+      for (long region : done) {
+        rs.durable(region);
+      }
+    }
     long a = v.acked;
     if (a > v.reportedAck && !v.diverged) {
       v.reportedAck = a;
@@ -578,6 +696,28 @@ public final class Shipper implements AutoCloseable {
     }
   }
 
+  private void regionsDurable(Handler h, ChannelHandlerContext ctx, WanMessage.RegionsDurable d) {
+    VolumeState v = byName.get(d.volume());
+    if (v == null) {
+      h.drop(ctx, "the standby acknowledged regions of volume " + d.volume() + ", which was not offered");
+      return;
+    }
+    lock.lock();
+    try {
+      if (d.count() > v.regionsSent) {
+        h.drop(ctx, "the standby acknowledged " + d.count() + " regions of volume " + v.name + ", but only " + v.regionsSent + " were sent");
+        return;
+      }
+      if (d.count() > v.regionsAcked) {
+        v.regionsAcked = d.count();
+      }
+      signalled = true;
+      wake.signalAll();
+    } finally {
+      lock.unlock();
+    }
+  }
+
   /** One connection's inbound side. */
   private final class Handler extends SimpleChannelInboundHandler<WanMessage> {
     private final CompletableFuture<WanMessage.Welcome> welcome;
@@ -618,8 +758,12 @@ public final class Shipper implements AutoCloseable {
             acked(this, ctx, a);
           }
         }
+        case WanMessage.RegionsDurable d -> regionsDurable(this, ctx, d);
         case WanMessage.Refuse r -> drop(ctx, "the standby refused the link: " + r.reason());
         case WanMessage.Heartbeat h -> {}
+        case WanMessage.Resync r -> drop(ctx, "the standby sent a RESYNC, which only a primary sends");
+        case WanMessage.Region r -> drop(ctx, "the standby sent a REGION, which only a primary sends");
+        case WanMessage.ResyncEnd e -> drop(ctx, "the standby sent a RESYNC_END, which only a primary sends");
         case WanMessage.Hello h -> drop(ctx, "the standby sent a HELLO, which only a primary sends");
         case WanMessage.Batch b -> drop(ctx, "the standby sent a BATCH, which only a primary sends");
       }

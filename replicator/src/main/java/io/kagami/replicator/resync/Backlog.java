@@ -1,0 +1,221 @@
+package io.kagami.replicator.resync;
+
+import io.kagami.journal.JournalEntry;
+import io.kagami.journal.JournalRecord;
+import io.kagami.journal.JournalStream;
+import io.kagami.replicator.volume.PrimaryVolume;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.lang.System.Logger.Level;
+import java.nio.ByteBuffer;
+import java.util.List;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * A primary volume's unsent history and what happens when it outgrows its capacity.
+ *
+ * <p>Normally the journal keeps every entry the standby does not hold yet (history), and the link
+ * drains it in order. When that history exceeds {@code capacityBytes} the volume <em>overflows</em>:
+ * from then on each entry is marked in the {@link DirtyBitmap} (its region changed) and trimmed
+ * once the local volume holds it, whether or not it was shipped; payloads are no longer kept. The
+ * standby is brought back by a <em>resync</em>: the marked regions are copied from the volume as it
+ * is now, after which history shipping continues.
+ *
+ * <p>The invariant that makes this safe: every entry after the standby's durable point is either
+ * retained in the journal or accounted for in the bitmap ({@code markedThrough}); entries are
+ * marked, and the bitmap persisted, before they are trimmed.
+ *
+ * <p>Resync protocol with the shipper: {@link #beginResync()} marks whatever history remains
+ * through the journal's end L and returns L, the base: the standby drops what it holds after its
+ * durable point and continues at L. The regions read after that (the volume file then holds
+ * everything through L) carry state at least as new as L; history from L + 1 is shipped after them
+ * and re-applied, so the replica converges, and is consistent once it has applied through the seq
+ * {@link #endResync()} returns.
+ */
+public final class Backlog {
+  private static final System.Logger LOG = System.getLogger(Backlog.class.getName());
+
+  private final String volume;
+  private final PrimaryVolume device;
+  private final JournalStream stream;
+  private final DirtyBitmap bitmap;
+  private final long capacityBytes;
+  private volatile long peerDurable;
+  private volatile boolean overflowed;
+  private volatile boolean bitmapChanged;
+
+  public Backlog(PrimaryVolume device, DirtyBitmap bitmap, long capacityBytes, long peerDurable) {
+    this.volume = device.name();
+    this.device = device;
+    this.stream = device.stream();
+    this.bitmap = bitmap;
+    this.capacityBytes = capacityBytes;
+    this.peerDurable = peerDurable;
+  }
+
+  public DirtyBitmap bitmap() {
+    return bitmap;
+  }
+
+  public long capacityBytes() {
+    return capacityBytes;
+  }
+
+  /** The standby holds everything through {@code seq} durably. */
+  public void peerDurable(long seq) {
+    if (seq > peerDurable) {
+      peerDurable = seq;
+    }
+  }
+
+  /** Unsent history still kept as payloads in the journal. */
+  public long historyBytes() {
+    return stream.bytesAfter(Math.max(peerDurable, bitmap.markedThrough()));
+  }
+
+  /** True while the volume tracks regions instead of keeping history (since the last overflow). */
+  public boolean overflowed() {
+    return overflowed;
+  }
+
+  /** True when the standby can only be brought up to date by copying regions. */
+  public boolean needsResync() {
+    return overflowed || bitmap.dirtyRegions() > 0;
+  }
+
+  /** Switches to region tracking when history exceeds its capacity; returns true if it just did. */
+  public boolean checkOverflow() {
+    if (!overflowed && historyBytes() > capacityBytes) {
+      overflowed = true;
+      LOG.log(
+          Level.WARNING,
+          "volume {0}: ALERT history of {1} bytes exceeds its capacity of {2} bytes: tracking changed regions instead; the standby will be resynchronized",
+          volume,
+          historyBytes(),
+          capacityBytes);
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * How far the checkpointer may trim, given the volume file is durable through {@code
+   * checkpointSeq}: normally what the standby holds or the bitmap accounts for; when overflowed,
+   * everything checkpointed, after marking it.
+   */
+  public long trimBound(long checkpointSeq) {
+    checkOverflow();
+    if (overflowed) {
+      markThrough(checkpointSeq);
+      return checkpointSeq;
+    }
+    return Math.min(checkpointSeq, Math.max(peerDurable, bitmap.markedThrough()));
+  }
+
+  /** Marks the entries after what the standby or the bitmap has, through {@code seq}; persists. */
+  private synchronized void markThrough(long seq) {
+    long from = Math.max(peerDurable, bitmap.markedThrough()) + 1;
+    boolean any = false;
+    while (from <= seq) {
+      List<JournalEntry> entries = stream.read(from, 8 << 20);
+      if (entries.isEmpty()) {
+        break;
+      }
+      for (JournalEntry e : entries) {
+        if (e.seq() > seq) {
+          break;
+        }
+        JournalRecord r = e.record();
+        bitmap.mark(r.offset(), r.length());
+        from = e.seq() + 1;
+        any = true;
+      }
+    }
+    if (any || seq > bitmap.markedThrough()) {
+      bitmap.markedThrough(seq);
+      persist();
+    }
+  }
+
+  /**
+   * Starts a resync: marks what history remains, waits (briefly: the journal's completion thread
+   * writes the volume right after commit) until the volume file holds everything through the
+   * returned base, and leaves overflow mode — history after the base is kept again.
+   */
+  public long beginResync() {
+    long base = stream.lastSeq();
+    markThrough(base);
+    overflowed = false;
+    long deadline = System.nanoTime() + 10_000_000_000L;
+    while (device.appliedSeq() < base) {
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException("volume " + volume + ": the volume file did not reach seq " + base + " within 10 s");
+      }
+      LockSupport.parkNanos(100_000);
+    }
+    LOG.log(Level.INFO, "volume {0}: resync of {1} regions ({2} bytes) begins at seq {3}", volume, bitmap.dirtyRegions(), bitmap.dirtyBytes(), base);
+    return base;
+  }
+
+  /** The current content of {@code region}; null when it is all zeroes (sent without data). */
+  public byte[] readRegion(long region) {
+    int length = bitmap.lengthOf(region);
+    byte[] data = new byte[length];
+    try {
+      device.file().read(bitmap.offsetOf(region), ByteBuffer.wrap(data));
+    } catch (IOException e) {
+      throw new UncheckedIOException("volume " + volume + ": reading region " + region + " for resync failed: " + e.getMessage(), e);
+    }
+    return isZero(data) ? null : data;
+  }
+
+  private static boolean isZero(byte[] data) {
+    ByteBuffer b = ByteBuffer.wrap(data);
+    while (b.remaining() >= 8) {
+      if (b.getLong() != 0) {
+        return false;
+      }
+    }
+    while (b.hasRemaining()) {
+      if (b.get() != 0) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** The standby holds {@code region} durably: it no longer needs copying. */
+  public void regionDurable(long region) {
+    bitmap.clear(region);
+    bitmapChanged = true;
+  }
+
+  /** Every region was sent; the standby is consistent once it applied through the returned seq. */
+  public long endResync() {
+    return stream.lastSeq();
+  }
+
+  /** Marks the whole volume for copying (a new or replaced standby whose history is gone). */
+  public synchronized void markAll() {
+    bitmap.markAll();
+    bitmap.markedThrough(stream.lastSeq());
+    persist();
+    LOG.log(Level.WARNING, "volume {0}: the standby needs a full resynchronization ({1} bytes)", volume, bitmap.dirtyBytes());
+  }
+
+  /** Persists cleared bits (housekeeping); a crash before it only means regions are sent again. */
+  public void persistIfChanged() {
+    if (bitmapChanged) {
+      bitmapChanged = false;
+      persist();
+    }
+  }
+
+  private void persist() {
+    try {
+      bitmap.persist();
+    } catch (IOException e) {
+      throw new UncheckedIOException("volume " + volume + ": persisting the dirty bitmap failed: " + e.getMessage(), e);
+    }
+  }
+}

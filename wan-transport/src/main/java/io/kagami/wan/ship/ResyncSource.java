@@ -1,0 +1,37 @@
+package io.kagami.wan.ship;
+
+/**
+ * The regions of a primary volume a standby must get copied before history shipping can go on:
+ * after the history overflowed its capacity, or for a standby whose history is gone (new or
+ * replaced). Called from the shipper's agent thread only; methods may block on disk.
+ */
+public interface ResyncSource {
+
+  /** True when regions must be copied before history can be shipped. */
+  boolean needed();
+
+  /** The standby's history is older than anything the journal keeps: copy the whole volume. */
+  void markAll();
+
+  /**
+   * Starts a pass; returns the base: the standby continues its history at it, and history is
+   * shipped from base + 1 once every region was sent.
+   */
+  long begin();
+
+  /** The first region at or after {@code from} that still needs copying, or -1. */
+  long nextDirty(long from);
+
+  long offsetOf(long region);
+
+  int lengthOf(long region);
+
+  /** The region's content now; null when it is all zeroes. */
+  byte[] read(long region);
+
+  /** The standby holds {@code region} durably. */
+  void durable(long region);
+
+  /** Every region of the pass was sent; returns the seq the replica is consistent at once applied. */
+  long end();
+}
