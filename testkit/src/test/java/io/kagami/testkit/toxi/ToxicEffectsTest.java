@@ -111,6 +111,25 @@ class ToxicEffectsTest {
   }
 
   @Test
+  void removingBandwidthFromALiveTransferReleasesTheRestAtOnce() throws IOException {
+    byte[] payload = Wire.randomBytes(4, 40_000);
+    Proxy proxy = proxyTo("fx-bandwidth-live", LoopbackUpstream.sending(payload));
+    var bandwidth = proxy.toxics().bandwidth("fx-bandwidth-live-down", ToxicDirection.DOWNSTREAM, 1); // 1 KB/s: 40 s
+
+    try (Socket socket = Wire.connect(through(proxy))) {
+      byte[] first = Wire.readExactly(socket, 100, BOUND);
+      long removedAt = System.nanoTime();
+      bandwidth.remove();
+      Wire.Received rest = Wire.readToEnd(socket, BOUND);
+
+      assertThat((rest.endNanos() - removedAt) / 1_000_000).as("the rest comes at once, not at 1 KB/s").isLessThan(5_000);
+      byte[] all = Arrays.copyOf(first, first.length + rest.bytes().length);
+      System.arraycopy(rest.bytes(), 0, all, first.length, rest.bytes().length);
+      assertThat(all).as("nothing held by the removed toxic is lost").isEqualTo(payload);
+    }
+  }
+
+  @Test
   void slowCloseDelaysTheClose() throws IOException {
     byte[] goodbye = "bye".getBytes();
     Proxy proxy = proxyTo("fx-slow-close", LoopbackUpstream.sending(goodbye));

@@ -129,6 +129,21 @@ class ToxiproxyApiTest {
   }
 
   @Test
+  void closingTheHandleDeletesItsProxiesAndClosesTheirConnections() throws IOException {
+    Toxiproxies other = Toxiproxies.start(43);
+    Proxy proxy = other.proxy("api-handle-close", upstream());
+    var address = other.listenAddress(proxy);
+    try (Socket live = Wire.connect(address)) {
+      assertThat(Wire.echoRoundTripMillis(live, new byte[] {1}, Duration.ofSeconds(5))).isNotNegative();
+
+      other.close();
+
+      assertThat(readToEndOrReset(live)).as("the live connection is closed").isTrue();
+      assertThatThrownBy(() -> Wire.connect(address).close()).isInstanceOf(ConnectException.class);
+    }
+  }
+
+  @Test
   void resetRemovesToxicsAndEnablesProxies() throws IOException {
     Proxy proxy = toxiproxies.proxy("api-reset", upstream());
     proxy.toxics().latency("api-reset-latency", ToxicDirection.DOWNSTREAM, 1_000);
