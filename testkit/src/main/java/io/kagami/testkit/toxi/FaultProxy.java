@@ -10,6 +10,7 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.URI;
 import java.net.URISyntaxException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -28,6 +29,7 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 final class FaultProxy {
   private static final int UPSTREAM_CONNECT_TIMEOUT_MILLIS = 10_000;
+  private static final Duration ACCEPTOR_EXIT_WAIT = Duration.ofSeconds(10);
 
   private final String name;
   private final Random random;
@@ -36,6 +38,7 @@ final class FaultProxy {
   private InetSocketAddress upstreamAddress;
   private boolean enabled;
   private ServerSocket listener;
+  private Thread acceptor;
   private final List<ToxicSpec> toxics = new ArrayList<>();
   private final Set<ProxiedConnection> connections = ConcurrentHashMap.newKeySet();
   private int acceptedCount;
@@ -99,12 +102,17 @@ final class FaultProxy {
     listen = hostString(socket.getInetAddress()) + ":" + socket.getLocalPort();
     enabled = true;
     ServerSocket acceptedBy = socket;
-    Thread.ofVirtual().name("kagami-toxi-" + name + "-accept").start(() -> acceptLoop(acceptedBy));
+    acceptor = Thread.ofVirtual().name("kagami-toxi-" + name + "-accept").start(() -> acceptLoop(acceptedBy));
   }
 
-  /** Stops listening and closes every connection. */
+  /**
+   * Stops listening and closes every connection. Returns once the accept thread is gone: a socket
+   * closed while a thread is blocked in accept releases its port only when that thread leaves,
+   * and an update re-listens on the same port right away (Toxiproxy waits the same way).
+   */
   void stop() {
     List<ProxiedConnection> toClose;
+    Thread stoppedAcceptor;
     synchronized (this) {
       if (!enabled) {
         return;
@@ -112,10 +120,19 @@ final class FaultProxy {
       enabled = false;
       closeQuietly(listener);
       listener = null;
+      stoppedAcceptor = acceptor;
+      acceptor = null;
       toClose = List.copyOf(connections);
     }
     for (ProxiedConnection connection : toClose) {
       connection.close();
+    }
+    try {
+      if (!stoppedAcceptor.join(ACCEPTOR_EXIT_WAIT)) {
+        throw new IllegalStateException("proxy \"" + name + "\": accept thread still running " + ACCEPTOR_EXIT_WAIT + " after its socket was closed");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
   }
 

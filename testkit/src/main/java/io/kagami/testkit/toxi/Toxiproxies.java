@@ -143,6 +143,12 @@ public final class Toxiproxies implements AutoCloseable {
     }
   }
 
+  /** Which server, and the seed to replay an in-process run: worth printing with a failure. */
+  @Override
+  public String toString() {
+    return inProcess == null ? "Toxiproxy at " + url + " (" + URL_VARIABLE + ")" : "in-process Toxiproxy at " + url + ", seed " + inProcess.seed();
+  }
+
   /** Deletes the proxies this handle created, then stops the in-process server. */
   @Override
   public void close() throws IOException {

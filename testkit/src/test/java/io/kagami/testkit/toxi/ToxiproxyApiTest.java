@@ -144,6 +144,21 @@ class ToxiproxyApiTest {
   }
 
   @Test
+  void changedUpstreamAppliesToNewConnections() throws IOException {
+    Proxy proxy = toxiproxies.proxy("api-upstream", upstream());
+    try (LoopbackUpstream greeter = LoopbackUpstream.sending("hello from the new upstream".getBytes())) {
+      String newUpstream = "127.0.0.1:" + greeter.address().getPort();
+
+      proxy.setUpstream(newUpstream);
+
+      assertThat(client.getProxy("api-upstream").getUpstream()).isEqualTo(newUpstream);
+      try (Socket socket = Wire.connect(toxiproxies.listenAddress(proxy))) {
+        assertThat(new String(Wire.readToEnd(socket, Duration.ofSeconds(5)).bytes())).isEqualTo("hello from the new upstream");
+      }
+    }
+  }
+
+  @Test
   void resetRemovesToxicsAndEnablesProxies() throws IOException {
     Proxy proxy = toxiproxies.proxy("api-reset", upstream());
     proxy.toxics().latency("api-reset-latency", ToxicDirection.DOWNSTREAM, 1_000);
