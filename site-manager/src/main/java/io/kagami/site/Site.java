@@ -229,12 +229,12 @@ public final class Site implements AutoCloseable {
           String err = s.failure() != null ? s.failure().getMessage() : progress != null ? progress.stalled() : null;
           Long resumed = progress == null || !link.status().connected() ? null : progress.resumedFromSeq();
           String state = primaryState(p, link != null && link.status().connected(), progress);
-          vs.add(new VolumeStatus(vc.name(), "primary", vc.mode().label(), state, vc.sizeBytes(), s.lastSeq(), acked, null, resumed, s.bytesAfter(acked), lagSeconds(s, acked, now), err));
+          vs.add(new VolumeStatus(vc.name(), "primary", vc.mode().label(), state, vc.sizeBytes(), s.lastSeq(), acked, null, resumed, s.bytesAfter(acked), lagSeconds(s, acked, now), p.backlog().bitmap().dirtyBytes(), err));
         }
         case StandbyRuntime r -> {
           JournalStream s = journal.stream(vc.name());
           long applied = r.applier().appliedSeq();
-          vs.add(new VolumeStatus(vc.name(), "standby", vc.mode().label(), r.sink().consistent() ? "replicating" : "inconsistent", vc.sizeBytes(), s.lastSeq(), null, applied, null, s.bytesAfter(applied), lagSeconds(s, applied, now), r.applier().failure()));
+          vs.add(new VolumeStatus(vc.name(), "standby", vc.mode().label(), r.sink().consistent() ? "replicating" : "inconsistent", vc.sizeBytes(), s.lastSeq(), null, applied, null, s.bytesAfter(applied), lagSeconds(s, applied, now), null, r.applier().failure()));
         }
       }
     }

@@ -195,6 +195,26 @@ public final class Backlog {
     return stream.lastSeq();
   }
 
+  /**
+   * The standby resumes after {@code durableSeq}. What it lacks must be in the journal or in the
+   * map; if not — it lost history it had acknowledged (replaced, restored), or it is new and the
+   * journal no longer starts at the beginning — the whole volume is marked for copying.
+   */
+  public void standbyResumesAt(long durableSeq) {
+    long first = stream.firstSeq();
+    boolean lostAcknowledged = durableSeq < peerDurable;
+    boolean gap = durableSeq + 1 < first && bitmap.markedThrough() < first - 1;
+    if (lostAcknowledged || gap) {
+      LOG.log(
+          Level.WARNING,
+          "volume {0}: the standby holds history only through seq {1} ({2}); copying the whole volume",
+          volume,
+          Long.toString(durableSeq),
+          lostAcknowledged ? "it had acknowledged seq " + peerDurable : "the journal starts at seq " + first);
+      markAll();
+    }
+  }
+
   /** Marks the whole volume for copying (a new or replaced standby whose history is gone). */
   public synchronized void markAll() {
     bitmap.markAll();

@@ -8,7 +8,9 @@ import com.fasterxml.jackson.annotation.JsonInclude;
  * durable on the standby; standby: received but not yet applied to the replica). {@code
  * resumedFromSeq} (primary) is where the link last resumed: the standby's durable point. {@code
  * mode} is the configured replication mode ({@code async}|{@code sync}), {@code state} where the
- * volume stands now (e.g. {@code replicating}, {@code buffering}, {@code degraded}).
+ * volume stands now (e.g. {@code replicating}, {@code buffering}, {@code degraded}, {@code bitmap},
+ * {@code resyncing}, {@code inconsistent}). {@code resyncRemainingBytes} (primary): bytes of
+ * changed regions still to be copied to the standby.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record VolumeStatus(
@@ -23,4 +25,5 @@ public record VolumeStatus(
     Long resumedFromSeq,
     long lagBytes,
     double lagSeconds,
+    Long resyncRemainingBytes,
     String error) {}

@@ -104,8 +104,8 @@ public final class JournalShipSource implements ShipSource {
     }
 
     @Override
-    public void markAll() {
-      backlog.markAll();
+    public void standbyResumesAt(long durableSeq) {
+      backlog.standbyResumesAt(durableSeq);
     }
 
     @Override

@@ -28,15 +28,23 @@ final class TwoSites implements AutoCloseable {
   }
 
   TwoSites(Path dir, long volumeBytes, String... volumeNames) throws IOException {
-    this(dir, volumeBytes, "", List.of(volumeNames));
+    this(dir, volumeBytes, "", List.of(volumeNames), port -> port);
   }
 
   /** {@code volumeOptions}: extra YAML keys for every volume, e.g. {@code "mode: sync"}. */
   static TwoSites withVolumeOptions(Path dir, long volumeBytes, String volumeOptions) throws IOException {
-    return new TwoSites(dir, volumeBytes, volumeOptions, List.of("vol0"));
+    return new TwoSites(dir, volumeBytes, volumeOptions, List.of("vol0"), port -> port);
   }
 
-  private TwoSites(Path dir, long volumeBytes, String volumeOptions, List<String> volumeNames) throws IOException {
+  /**
+   * Like {@link #withVolumeOptions}, with the primary dialling the standby's WAN port through
+   * {@code via} (given the standby's WAN port, returns the port the primary connects to: a proxy).
+   */
+  static TwoSites withVolumeOptions(Path dir, long volumeBytes, String volumeOptions, java.util.function.IntUnaryOperator via) throws IOException {
+    return new TwoSites(dir, volumeBytes, volumeOptions, List.of("vol0"), via);
+  }
+
+  private TwoSites(Path dir, long volumeBytes, String volumeOptions, List<String> volumeNames, java.util.function.IntUnaryOperator via) throws IOException {
     this.dir = dir;
     int[] ports = FreePorts.loopbackPorts(5);
     primaryNbd = ports[0];
@@ -61,7 +69,7 @@ final class TwoSites implements AutoCloseable {
         wan: {peer: "127.0.0.1:%d", peerSiteId: hiroshima, peerCertificate: %s}
         volumes: [%s]
         """
-            .formatted(primaryNbd, primaryAdmin, wan, dir.relativize(sc), vols));
+            .formatted(primaryNbd, primaryAdmin, via.applyAsInt(wan), dir.relativize(sc), vols));
     Files.writeString(
         dir.resolve("hiroshima.yaml"),
         """

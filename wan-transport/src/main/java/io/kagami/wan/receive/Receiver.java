@@ -263,6 +263,7 @@ public final class Receiver implements AutoCloseable {
       long regionsReceived;
       long regionsAckRequested;
       long regionBytesSinceSync;
+      long resyncBase;
 
       Lane(Slot slot, ReceiveSink sink) {
         this.slot = slot;
@@ -480,6 +481,7 @@ public final class Receiver implements AutoCloseable {
       lane.regionsReceived = 0;
       lane.regionsAckRequested = 0;
       lane.regionBytesSinceSync = 0;
+      lane.resyncBase = r.baseSeq();
       LOG.log(Level.INFO, "WAN peer {0}: volume {1} is being resynchronized from seq {2}; the replica is inconsistent until it completes", siteId, lane.volume, r.baseSeq());
       CompletableFuture<Void> done = chain(lane, () -> lane.sink.beginResync(r.baseSeq()));
       if (done != null) {
@@ -488,7 +490,6 @@ public final class Receiver implements AutoCloseable {
             fail("starting the resync of volume " + lane.volume + " at seq " + r.baseSeq() + " failed: " + Tls.explain(unwrap(err)), true);
           } else if (err == null) {
             lane.slot.durable(r.baseSeq());
-            lane.acked = r.baseSeq();
           }
         }));
       }
@@ -562,6 +563,11 @@ public final class Receiver implements AutoCloseable {
             fail("ending the resync of volume " + lane.volume + " failed: " + Tls.explain(unwrap(err)), true);
           } else if (err == null) {
             LOG.log(Level.INFO, "WAN peer {0}: volume {1}: all {2} regions of the resync received; consistent once seq {3} is applied", siteId, lane.volume, lane.regionsReceived, e.consistentAtSeq());
+            // The regions, now durable, hold every change through the base: acknowledge it.
+            if (lane.resyncBase > lane.acked) {
+              lane.acked = lane.resyncBase;
+              ctx.writeAndFlush(new WanMessage.Ack(lane.volume, lane.resyncBase), ctx.voidPromise());
+            }
           }
         }));
       }

@@ -10,8 +10,12 @@ public interface ResyncSource {
   /** True when regions must be copied before history can be shipped. */
   boolean needed();
 
-  /** The standby's history is older than anything the journal keeps: copy the whole volume. */
-  void markAll();
+  /**
+   * The standby (re)connected holding the history through {@code durableSeq}; when neither the
+   * journal nor the region map covers what it lacks (a new, replaced or restored standby), the
+   * whole volume is marked for copying.
+   */
+  void standbyResumesAt(long durableSeq);
 
   /**
    * Starts a pass; returns the base: the standby continues its history at it, and history is

@@ -331,25 +331,13 @@ public final class Shipper implements AutoCloseable {
     for (VolumeState v : volumes) {
       long last = v.source.lastSeq();
       ResyncSource rs = v.source.resync();
-      if (rs != null && v.resumedFrom <= last && v.resumedFrom + 1 < firstRetained(v)) {
-        // The standby needs history the journal no longer has (a new or replaced standby, or one
-        // restored from an old backup): copy the whole volume.
-        rs.markAll();
+      if (rs != null && v.resumedFrom <= last) {
+        rs.standbyResumesAt(v.resumedFrom);
       }
       if (v.resumedFrom > last) {
         v.diverged = true;
         stall(v, "the standby holds volume " + v.name + " through seq " + v.resumedFrom + " but this primary's journal ends at seq " + last + ": the sites' histories diverged; not shipping this volume", null);
       }
-    }
-  }
-
-  /** The oldest seq the source still has (probing with a one-entry read). */
-  private static long firstRetained(VolumeState v) {
-    try {
-      List<JournalEntry> first = v.source.read(v.resumedFrom + 1, 1);
-      return first.isEmpty() ? v.source.lastSeq() + 1 : first.get(0).seq();
-    } catch (RuntimeException e) {
-      return Long.MAX_VALUE; // trimmed: the read refuses seqs below the oldest retained
     }
   }
 

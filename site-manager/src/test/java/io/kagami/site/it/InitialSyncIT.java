@@ -1,0 +1,119 @@
+package io.kagami.site.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import eu.rekawek.toxiproxy.Proxy;
+import eu.rekawek.toxiproxy.model.ToxicDirection;
+import io.kagami.testkit.data.DataFiles;
+import io.kagami.testkit.nbd.NbdTestClient;
+import io.kagami.testkit.toxi.Toxiproxies;
+import io.kagami.testkit.tools.ExternalTool;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A replaced standby (its disk wiped) gets a full copy of the volume; interrupted by a kill -9 of
+ * the standby half-way, the copy resumes with the regions still missing instead of starting over.
+ */
+class InitialSyncIT {
+  private static final long VOLUME = 64L << 20;
+  private static final int REGIONS = (int) (VOLUME / (64 << 10));
+  private static final Duration T = Duration.ofMinutes(2);
+  @TempDir Path dir;
+
+  @Test
+  void aReplacedStandbyIsCopiedInFullAndAnInterruptedCopyResumes() throws Exception {
+    long seed = Long.getLong("kagami.seed", System.nanoTime());
+    Random rnd = new Random(seed);
+    try (Toxiproxies toxi = Toxiproxies.start(seed)) {
+      System.out.println("InitialSyncIT seed=" + seed + " " + toxi);
+      Proxy[] wan = new Proxy[1];
+      try (TwoSites sites =
+          TwoSites.withVolumeOptions(
+                  dir,
+                  VOLUME,
+                  "bitmapGranularity: 64KiB",
+                  port -> {
+                    try {
+                      wan[0] = toxi.proxy("wan", "127.0.0.1:" + port);
+                      return toxi.listenAddress(wan[0]).getPort();
+                    } catch (java.io.IOException e) {
+                      throw new java.io.UncheckedIOException(e);
+                    }
+                  })
+              .start()) {
+        try (NbdTestClient c = NbdTestClient.connect("127.0.0.1", sites.primaryNbd, "vol0")) {
+          // Data in a third of the volume, so the copy has real regions and zero regions.
+          for (int i = 0; i < 80; i++) {
+            byte[] data = new byte[256 << 10];
+            rnd.nextBytes(data);
+            c.write((long) i * (768 << 10), data).get(30, TimeUnit.SECONDS);
+          }
+        }
+        sites.awaitInSync(T);
+
+        // The standby's disk is replaced: same identity and certificates, no journal, no volume.
+        sites.standby.stop();
+        deleteTree(dir.resolve("hiroshima/journal"));
+        deleteTree(dir.resolve("hiroshima/volumes"));
+        wan[0].toxics().bandwidth("slow", ToxicDirection.UPSTREAM, 3000);
+        sites.standby.start();
+        long total = VOLUME;
+        sites.primary.awaitStatus(
+            s -> {
+              long left = TwoSites.vol0(s).path("resyncRemainingBytes").asLong(total);
+              return left > 0 && left < total * 3 / 4;
+            },
+            T,
+            "the full copy to be under way");
+        assertThat(TwoSites.vol0(sites.standby.status()).path("state").asText()).isEqualTo("inconsistent");
+
+        // Interrupted half-way: the standby dies.
+        sites.standby.kill9();
+        long leftAtKill = TwoSites.vol0(sites.primary.status()).path("resyncRemainingBytes").asLong();
+        toxi.removeToxics(wan[0]);
+        sites.standby.start();
+        sites.awaitInSync(T);
+        sites.standby.awaitStatus(s -> TwoSites.vol0(s).path("state").asText().equals("replicating"), T, "the standby to be consistent again");
+        assertThat(TwoSites.vol0(sites.primary.status()).path("resyncRemainingBytes").asLong()).isZero();
+
+        List<Long> passes = new ArrayList<>();
+        Matcher m = Pattern.compile("resync of ([\\d,]+) regions").matcher(sites.primary.log());
+        while (m.find()) {
+          passes.add(Long.parseLong(m.group(1).replace(",", "")));
+        }
+        System.out.println("InitialSyncIT: passes " + passes + " (regions), " + leftAtKill + " bytes left at the kill");
+        assertThat(passes).as("a full pass, then a resumed one").hasSizeGreaterThanOrEqualTo(2);
+        assertThat(passes.get(0)).isEqualTo(REGIONS);
+        assertThat(passes.get(passes.size() - 1)).as("the resumed pass copies only what was missing").isLessThan(REGIONS);
+
+        Path p = dir.resolve("primary.img");
+        Path s = dir.resolve("standby.img");
+        ExternalTool.require("nbdcopy").run(T, sites.primaryUri(), p.toString()).requireSuccess();
+        ExternalTool.require("nbdcopy").run(T, sites.standbyUri(), s.toString()).requireSuccess();
+        DataFiles.assertSameContent("primary", p, "standby replica", s);
+      }
+    }
+  }
+
+  private static void deleteTree(Path root) throws java.io.IOException {
+    if (!Files.exists(root)) {
+      return;
+    }
+    try (Stream<Path> all = Files.walk(root)) {
+      for (Path p : all.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.delete(p);
+      }
+    }
+  }
+}
