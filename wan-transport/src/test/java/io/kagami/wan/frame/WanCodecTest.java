@@ -50,10 +50,67 @@ class WanCodecTest {
             new WanMessage.Welcome("hiroshima", List.of(new WanMessage.VolumeResume("vol0", 0), new WanMessage.VolumeResume("データ", Long.MAX_VALUE))),
             new WanMessage.Refuse("volume vol9 is not configured on standby hiroshima"),
             new WanMessage.Ack("vol0", 123_456_789_012L),
-            new WanMessage.Heartbeat());
+            new WanMessage.Heartbeat(),
+            new WanMessage.Resync("vol0", 42),
+            new WanMessage.Region("vol0", 1L << 40, 65536, null),
+            new WanMessage.RegionsDurable("vol0", 7),
+            new WanMessage.ResyncEnd("vol0", 99));
     for (WanMessage m : messages) {
       assertThat(roundTrip(m)).as("decoded %s", m).isEqualTo(m);
     }
+  }
+
+  @Test
+  void regionsCarryTheirDataCompressedWhenThatShrinksIt() {
+    byte[] noise = new byte[32 << 10];
+    new java.util.Random(SEED).nextBytes(noise);
+    byte[] text = "kagami mirrors blocks ".repeat(2000).substring(0, 32 << 10).getBytes(StandardCharsets.UTF_8);
+    for (byte[] data : List.of(noise, text)) {
+      assertThat(channel.writeOutbound(new WanMessage.Region("vol0", 4096, data.length, data))).isTrue();
+      ByteBuf wire = channel.readOutbound();
+      int size = wire.readableBytes();
+      assertThat(channel.writeInbound(wire)).isTrue();
+      WanMessage.Region got = channel.readInbound();
+      assertThat(got.data()).isEqualTo(data);
+      assertThat(got.offset()).isEqualTo(4096);
+      if (data == text) {
+        assertThat(size).as("compressible region on the wire").isLessThan(data.length / 4);
+      } else {
+        assertThat(size).as("incompressible region sent as is").isGreaterThan(data.length);
+      }
+    }
+  }
+
+  @Test
+  void rejectsMalformedRegions() {
+    assertRejected(frame(WanCodec.REGION, b -> {
+      str(b, "vol0");
+      b.writeLong(0).writeByte(WanCodec.FLAG_LZ4 | WanCodec.FLAG_ZERO).writeInt(4096);
+    }), "invalid flags 0x3");
+  }
+
+  @Test
+  void rejectsARegionThatDoesNotCarryItsLength() {
+    assertRejected(frame(WanCodec.REGION, b -> {
+      str(b, "vol0");
+      b.writeLong(0).writeByte(0).writeInt(4096).writeBytes(new byte[100]);
+    }), "declares 4096 bytes but carries 100");
+  }
+
+  @Test
+  void rejectsARegionWithACorruptLz4Block() {
+    assertRejected(frame(WanCodec.REGION, b -> {
+      str(b, "vol0");
+      b.writeLong(0).writeByte(WanCodec.FLAG_LZ4).writeInt(4096).writeBytes(new byte[] {(byte) 0xf0, 1, 2, 3});
+    }), "LZ4 block of 4 bytes is corrupt");
+  }
+
+  @Test
+  void rejectsAnEmptyRegion() {
+    assertRejected(frame(WanCodec.REGION, b -> {
+      str(b, "vol0");
+      b.writeLong(0).writeByte(WanCodec.FLAG_ZERO).writeInt(0);
+    }), "declares 0 bytes");
   }
 
   @Test
@@ -145,7 +202,7 @@ class WanCodecTest {
 
   @Test
   void rejectsAnUnknownType() {
-    assertRejected(frame(9, b -> {}), "unknown frame type 9");
+    assertRejected(frame(99, b -> {}), "unknown frame type 99");
   }
 
   @Test
@@ -155,7 +212,7 @@ class WanCodecTest {
 
   @Test
   void rejectsAHelloOfAnotherProtocolVersion() {
-    assertRejected(frame(WanCodec.HELLO, b -> b.writeInt(WanCodec.MAGIC).writeShort(2).writeBytes(new byte[] {1, 2, 3})), "protocol version 2 is not supported (this side speaks version 1)");
+    assertRejected(frame(WanCodec.HELLO, b -> b.writeInt(WanCodec.MAGIC).writeShort(1).writeBytes(new byte[] {1, 2, 3})), "protocol version 1 is not supported (this side speaks version 2)");
   }
 
   @Test

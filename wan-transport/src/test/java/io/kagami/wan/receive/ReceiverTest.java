@@ -135,7 +135,7 @@ class ReceiverTest {
     byte[] body = ByteBuffer.allocate(16).putInt(WanCodec.MAGIC).putShort((short) 7).putLong(42).putShort((short) 0).array();
     try (RawPrimary p = new RawPrimary(receiver.port(), sites.osaka, sites.hiroshima.certificate())) {
       p.sendRaw(frame(1, body));
-      assertThat(p.next(WAIT)).isEqualTo(new WanMessage.Refuse("protocol version 7 is not supported (this side speaks version 1)"));
+      assertThat(p.next(WAIT)).isEqualTo(new WanMessage.Refuse("protocol version 7 is not supported (this side speaks version " + WanCodec.VERSION + ")"));
       assertThat(p.awaitClosed(WAIT)).isTrue();
     }
     log.await("protocol version 7 is not supported", WAIT);
