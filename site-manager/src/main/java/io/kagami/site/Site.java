@@ -229,7 +229,7 @@ public final class Site implements AutoCloseable {
           String err = s.failure() != null ? s.failure().getMessage() : progress != null ? progress.stalled() : null;
           Long resumed = progress == null || !link.status().connected() ? null : progress.resumedFromSeq();
           String state = primaryState(p, link != null && link.status().connected(), progress);
-          vs.add(new VolumeStatus(vc.name(), "primary", vc.mode().label(), state, vc.sizeBytes(), s.lastSeq(), acked, null, resumed, s.bytesAfter(acked), lagSeconds(s, acked, now), p.backlog().bitmap().dirtyBytes(), err));
+          vs.add(new VolumeStatus(vc.name(), "primary", vc.mode().label(), state, vc.sizeBytes(), s.lastSeq(), acked, null, resumed, s.bytesAfter(acked), lagSeconds(s, acked, now), p.source().resyncProgress(), err));
         }
         case StandbyRuntime r -> {
           JournalStream s = journal.stream(vc.name());

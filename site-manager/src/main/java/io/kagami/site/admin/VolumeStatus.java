@@ -9,8 +9,8 @@ import com.fasterxml.jackson.annotation.JsonInclude;
  * resumedFromSeq} (primary) is where the link last resumed: the standby's durable point. {@code
  * mode} is the configured replication mode ({@code async}|{@code sync}), {@code state} where the
  * volume stands now (e.g. {@code replicating}, {@code buffering}, {@code degraded}, {@code bitmap},
- * {@code resyncing}, {@code inconsistent}). {@code resyncRemainingBytes} (primary): bytes of
- * changed regions still to be copied to the standby.
+ * {@code resyncing}, {@code inconsistent}). {@code resync} (primary): progress of the copy of
+ * changed regions to the standby.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record VolumeStatus(
@@ -25,5 +25,13 @@ public record VolumeStatus(
     Long resumedFromSeq,
     long lagBytes,
     double lagSeconds,
-    Long resyncRemainingBytes,
-    String error) {}
+    Resync resync,
+    String error) {
+
+  /**
+   * A copy of changed regions to the standby (primary; absent when none is due): bytes left and
+   * in total for the current pass, the pass's average rate, and the time left at that rate.
+   */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public record Resync(boolean running, long totalBytes, long remainingBytes, double bytesPerSecond, Double etaSeconds) {}
+}

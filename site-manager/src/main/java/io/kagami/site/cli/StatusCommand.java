@@ -23,8 +23,30 @@ final class StatusCommand implements Callable<Integer> {
   @Option(names = "--json", description = "print the raw JSON of GET /status")
   boolean json;
 
+  @Option(names = "--watch", description = "refresh every second while a resync is due, showing its progress bar")
+  boolean watch;
+
   @Override
   public Integer call() throws IOException, InterruptedException {
+    if (!watch) {
+      return once();
+    }
+    while (true) {
+      int rc = once();
+      if (rc != 0 || !resyncDue) {
+        return rc;
+      }
+      System.out.println();
+      java.util.concurrent.locks.LockSupport.parkNanos(Duration.ofSeconds(1).toNanos());
+      if (Thread.currentThread().isInterrupted()) {
+        return 0;
+      }
+    }
+  }
+
+  private boolean resyncDue;
+
+  private int once() throws IOException, InterruptedException {
     HostPort hp = HostPort.parse(admin);
     HttpResponse<String> r;
     try (HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build()) {
@@ -42,6 +64,7 @@ final class StatusCommand implements Callable<Integer> {
       return 0;
     }
     JsonNode s = AdminServer.JSON.readTree(r.body());
+    resyncDue = false;
     JsonNode link = s.path("link");
     System.out.printf("site %s  role %s  nbd %s%n", s.path("siteId").asText(), s.path("role").asText(), s.path("nbd").asText());
     System.out.printf(
@@ -61,11 +84,30 @@ final class StatusCommand implements Callable<Integer> {
           other,
           human(v.path("lagBytes").asLong()),
           v.path("lagSeconds").asDouble());
+      if (v.has("resync")) {
+        resyncDue = true;
+        System.out.println("  resync " + progressLine(v.path("resync")));
+      }
       if (v.hasNonNull("error")) {
         System.out.println("  error: " + v.path("error").asText());
       }
     }
     return 0;
+  }
+
+  /** {@code [########------------]  40%  12.0 MiB of 20.0 MiB left, 3.1 MiB/s, ETA 4 s}. */
+  static String progressLine(JsonNode r) {
+    long total = r.path("totalBytes").asLong();
+    long left = r.path("remainingBytes").asLong();
+    double done = total <= 0 ? 1 : (double) (total - left) / total;
+    int width = 24;
+    int filled = (int) Math.round(done * width);
+    StringBuilder bar = new StringBuilder("[");
+    bar.repeat('#', filled).repeat('-', width - filled).append(']');
+    String rate = r.path("bytesPerSecond").asDouble() > 0 ? ", " + human((long) r.path("bytesPerSecond").asDouble()) + "/s" : "";
+    String eta = r.hasNonNull("etaSeconds") ? ", ETA " + Math.round(r.path("etaSeconds").asDouble()) + " s" : "";
+    String state = r.path("running").asBoolean() ? "" : " (waiting for the link)";
+    return String.format("%s %3d%%  %s of %s left%s%s%s", bar, Math.round(done * 100), human(left), human(total), rate, eta, state);
   }
 
   static String human(long bytes) {

@@ -22,6 +22,8 @@ public final class JournalShipSource implements ShipSource {
   private final Backlog backlog;
   private final ResyncSource resync;
   private volatile boolean resyncing;
+  private volatile long resyncStartNanos;
+  private volatile long resyncTotalBytes;
   private volatile long peerDurableSeq;
   private long persistedPeerSeq;
 
@@ -85,6 +87,28 @@ public final class JournalShipSource implements ShipSource {
     return resync;
   }
 
+  /**
+   * Progress of the region copy: null when none is due; otherwise bytes left (not yet durable on
+   * the standby) and, while a pass runs, its average rate and the time left at that rate.
+   */
+  public io.kagami.site.admin.VolumeStatus.Resync resyncProgress() {
+    if (backlog == null) {
+      return null;
+    }
+    long left = backlog.bitmap().dirtyBytes();
+    boolean running = resyncing;
+    if (left == 0 && !running) {
+      return null;
+    }
+    long total = Math.max(resyncTotalBytes, left);
+    if (resyncStartNanos == 0) {
+      return new io.kagami.site.admin.VolumeStatus.Resync(false, left, left, 0, null);
+    }
+    double seconds = (System.nanoTime() - resyncStartNanos) / 1e9;
+    double rate = seconds <= 0 ? 0 : (total - left) / seconds;
+    return new io.kagami.site.admin.VolumeStatus.Resync(running, total, left, rate, rate > 0 ? left / rate : null);
+  }
+
   /** True between the start of a resync pass and the moment its last region was sent. */
   public boolean resyncing() {
     return resyncing;
@@ -111,6 +135,8 @@ public final class JournalShipSource implements ShipSource {
     @Override
     public long begin() {
       long base = backlog.beginResync();
+      resyncTotalBytes = bitmap.dirtyBytes();
+      resyncStartNanos = System.nanoTime();
       resyncing = true;
       return base;
     }

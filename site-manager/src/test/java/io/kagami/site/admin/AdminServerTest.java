@@ -21,7 +21,7 @@ class AdminServerTest {
   void start() {
     SiteStatus status =
         new SiteStatus("tokyo", "primary", "127.0.0.1:10809", new LinkStatus(true, "hiroshima", "127.0.0.1:7800", 10, 5, null),
-            List.of(new VolumeStatus("vol0", "primary", "async", "replicating", 1 << 20, 7, 5L, null, 3L, 4096, 1.5, 0L, null)));
+            List.of(new VolumeStatus("vol0", "primary", "async", "replicating", 1 << 20, 7, 5L, null, 3L, 4096, 1.5, null, null)));
     server =
         new AdminServer(
             new HostPort("127.0.0.1", 0),

@@ -3,7 +3,10 @@ package io.kagami.site.it;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import eu.rekawek.toxiproxy.Proxy;
+import eu.rekawek.toxiproxy.model.ToxicDirection;
 import io.kagami.testkit.nbd.NbdTestClient;
+import io.kagami.testkit.toxi.Toxiproxies;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Random;
@@ -24,7 +27,8 @@ class ReplicationModeIT {
   void syncModeLosesNoAcknowledgedWriteWhenThePrimaryDies() throws Exception {
     long seed = Long.getLong("kagami.seed", System.nanoTime());
     System.out.println("ReplicationModeIT sync seed=" + seed);
-    try (TwoSites sites = TwoSites.withVolumeOptions(dir, VOLUME, "mode: sync, onSyncTimeout: block").start()) {
+    try (Toxiproxies toxi = Toxiproxies.start(seed);
+        TwoSites sites = slowLink(toxi, "mode: sync, onSyncTimeout: block").start()) {
       assertThat(TwoSites.vol0(sites.primary.status()).path("mode").asText()).isEqualTo("sync");
       CrashIT.Writer w = killPrimaryUnderLoad(sites, seed);
       int[] replica = standbyVersions(sites, w);
@@ -40,7 +44,8 @@ class ReplicationModeIT {
   void asyncModeLeavesTheReplicaAPrefixOfTheWritesWhenThePrimaryDies() throws Exception {
     long seed = Long.getLong("kagami.seed", System.nanoTime());
     System.out.println("ReplicationModeIT async seed=" + seed);
-    try (TwoSites sites = TwoSites.withVolumeOptions(dir, VOLUME, "mode: async").start()) {
+    try (Toxiproxies toxi = Toxiproxies.start(seed);
+        TwoSites sites = slowLink(toxi, "mode: async").start()) {
       assertThat(TwoSites.vol0(sites.primary.status()).path("mode").asText()).isEqualTo("async");
       CrashIT.Writer w = killPrimaryUnderLoad(sites, seed);
       int[] replica = standbyVersions(sites, w);
@@ -74,6 +79,27 @@ class ReplicationModeIT {
         }
       }
     }
+  }
+
+  /**
+   * Two sites whose WAN link adds 20 ms each way: the standby trails the acknowledgements unless
+   * the mode waits for it, so a lost acknowledged write would show.
+   */
+  private TwoSites slowLink(Toxiproxies toxi, String volumeOptions) throws java.io.IOException {
+    return TwoSites.withVolumeOptions(
+        dir,
+        VOLUME,
+        volumeOptions,
+        port -> {
+          try {
+            Proxy wan = toxi.proxy("wan", "127.0.0.1:" + port);
+            wan.toxics().latency("delay-up", ToxicDirection.UPSTREAM, 20);
+            wan.toxics().latency("delay-down", ToxicDirection.DOWNSTREAM, 20);
+            return toxi.listenAddress(wan).getPort();
+          } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+          }
+        });
   }
 
   private static CrashIT.Writer killPrimaryUnderLoad(TwoSites sites, long seed) throws Exception {
