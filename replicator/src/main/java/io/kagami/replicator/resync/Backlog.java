@@ -43,6 +43,8 @@ public final class Backlog {
   private volatile long peerDurable;
   private volatile boolean overflowed;
   private volatile boolean bitmapChanged;
+  private volatile boolean compareNext;
+  private volatile boolean comparing;
 
   public Backlog(PrimaryVolume device, DirtyBitmap bitmap, long capacityBytes, long peerDurable) {
     this.volume = device.name();
@@ -146,6 +148,8 @@ public final class Backlog {
     long base = stream.lastSeq();
     markThrough(base);
     overflowed = false;
+    comparing = compareNext;
+    compareNext = false;
     long deadline = System.nanoTime() + 10_000_000_000L;
     while (device.appliedSeq() < base) {
       if (System.nanoTime() > deadline) {
@@ -155,6 +159,11 @@ public final class Backlog {
     }
     LOG.log(Level.INFO, "volume {0}: resync of {1} regions ({2} bytes) begins at seq {3}", volume, bitmap.dirtyRegions(), bitmap.dirtyBytes(), base);
     return base;
+  }
+
+  /** True when the pass begun last compares checksums first (a full copy). */
+  public boolean comparing() {
+    return comparing;
   }
 
   /** The current content of {@code region}; null when it is all zeroes (sent without data). */
@@ -219,6 +228,7 @@ public final class Backlog {
   public synchronized void markAll() {
     bitmap.markAll();
     bitmap.markedThrough(stream.lastSeq());
+    compareNext = true; // the standby may hold much of it already
     persist();
     LOG.log(Level.WARNING, "volume {0}: the standby needs a full resynchronization ({1} bytes)", volume, bitmap.dirtyBytes());
   }

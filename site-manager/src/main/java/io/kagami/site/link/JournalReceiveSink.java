@@ -4,6 +4,7 @@ import io.kagami.journal.JournalEntry;
 import io.kagami.journal.JournalStream;
 import io.kagami.replicator.apply.Applier;
 import io.kagami.replicator.volume.FileVolume;
+import io.kagami.wan.frame.RegionSum;
 import io.kagami.wan.receive.ReceiveSink;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -89,6 +90,21 @@ public final class JournalReceiveSink implements ReceiveSink {
           } catch (IOException e) {
             throw new UncheckedIOException("volume " + volume + ": writing a resync region at offset " + offset + " failed: " + e.getMessage(), e);
           }
+        },
+        io);
+  }
+
+  @Override
+  public CompletableFuture<Boolean> regionMatches(long offset, int length, byte[] sum) {
+    return CompletableFuture.supplyAsync(
+        () -> {
+          byte[] mine = new byte[length];
+          try {
+            file.read(offset, ByteBuffer.wrap(mine));
+          } catch (IOException e) {
+            throw new UncheckedIOException("volume " + volume + ": reading a region at offset " + offset + " to compare failed: " + e.getMessage(), e);
+          }
+          return RegionSum.matches(mine, sum);
         },
         io);
   }

@@ -142,6 +142,11 @@ public final class JournalShipSource implements ShipSource {
     }
 
     @Override
+    public boolean comparing() {
+      return backlog.comparing();
+    }
+
+    @Override
     public long nextDirty(long from) {
       return bitmap.nextDirty(from);
     }
@@ -149,6 +154,11 @@ public final class JournalShipSource implements ShipSource {
     @Override
     public long offsetOf(long region) {
       return bitmap.offsetOf(region);
+    }
+
+    @Override
+    public long regionAt(long offset) {
+      return offset / bitmap.granularity();
     }
 
     @Override

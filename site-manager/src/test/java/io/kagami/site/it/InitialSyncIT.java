@@ -106,6 +106,47 @@ class InitialSyncIT {
     }
   }
 
+  @Test
+  void aStandbyThatLostItsJournalButKeptItsVolumeIsComparedNotCopied() throws Exception {
+    long seed = Long.getLong("kagami.seed", System.nanoTime());
+    Random rnd = new Random(seed);
+    System.out.println("InitialSyncIT compare seed=" + seed);
+    try (TwoSites sites = TwoSites.withVolumeOptions(dir, VOLUME, "bitmapGranularity: 64KiB").start()) {
+      try (NbdTestClient c = NbdTestClient.connect("127.0.0.1", sites.primaryNbd, "vol0")) {
+        for (int i = 0; i < 40; i++) {
+          byte[] data = new byte[256 << 10];
+          rnd.nextBytes(data);
+          c.write((long) i * (1536 << 10), data).get(30, TimeUnit.SECONDS);
+        }
+        sites.awaitInSync(T);
+        // The standby loses its journal (e.g. restored from a backup of the volume alone).
+        sites.standby.stop();
+        deleteTree(dir.resolve("hiroshima/journal"));
+        // Meanwhile three regions change on the primary.
+        for (int i = 0; i < 3; i++) {
+          byte[] data = new byte[64 << 10];
+          rnd.nextBytes(data);
+          c.write((long) (200 + i * 7) * (64 << 10), data).get(30, TimeUnit.SECONDS);
+        }
+        sites.standby.start();
+        sites.awaitInSync(T);
+        sites.standby.awaitStatus(s -> TwoSites.vol0(s).path("state").asText().equals("replicating"), T, "the standby to be consistent again");
+      }
+      Matcher m = Pattern.compile("\\(([\\d,]+) compared by checksum, ([\\d,]+) with data").matcher(sites.primary.log());
+      assertThat(m.find()).as("the primary logged the compared pass").isTrue();
+      long compared = Long.parseLong(m.group(1).replace(",", ""));
+      long withData = Long.parseLong(m.group(2).replace(",", ""));
+      System.out.println("InitialSyncIT: compared " + compared + " regions by checksum, sent " + withData + " with data");
+      assertThat(compared).as("every region holding data was compared").isGreaterThanOrEqualTo(160);
+      assertThat(withData).as("only the regions that changed meanwhile travel with data").isEqualTo(3);
+      Path p = dir.resolve("primary.img");
+      Path s = dir.resolve("standby.img");
+      ExternalTool.require("nbdcopy").run(T, sites.primaryUri(), p.toString()).requireSuccess();
+      ExternalTool.require("nbdcopy").run(T, sites.standbyUri(), s.toString()).requireSuccess();
+      DataFiles.assertSameContent("primary", p, "standby replica", s);
+    }
+  }
+
   private static void deleteTree(Path root) throws java.io.IOException {
     if (!Files.exists(root)) {
       return;

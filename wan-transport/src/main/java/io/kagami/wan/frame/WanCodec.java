@@ -21,7 +21,7 @@ import net.jpountz.lz4.LZ4SafeDecompressor;
  * offset  size  field
  * 0       4     length: bytes that follow (type + body), 1 .. the configured maximum; u32
  * 4       1     type: 1 HELLO, 2 WELCOME, 3 REFUSE, 4 BATCH, 5 ACK, 6 HEARTBEAT, 7 RESYNC,
- *               8 REGION, 9 REGIONS_DURABLE, 10 RESYNC_END
+ *               8 REGION, 9 REGIONS_DURABLE, 10 RESYNC_END, 11 REGION_SUM, 12 REGION_WANTED
  * 5       n     body, n = length - 1
  * </pre>
  *
@@ -40,6 +40,8 @@ import net.jpountz.lz4.LZ4SafeDecompressor;
  * REGION     primary → standby  str volume | i64 offset | u8 flags | u32 length | data (to frame end)
  * REGIONS_DURABLE standby → primary  str volume | i64 count (regions since the last RESYNC)
  * RESYNC_END primary → standby  str volume | i64 consistentAtSeq
+ * REGION_SUM primary → standby  str volume | i64 offset | u32 length | 16 bytes checksum
+ * REGION_WANTED standby → primary  str volume | i64 offset
  *
  * BATCH flags   bit 0: entries are one LZ4 block that decompresses to exactly entriesLength
  *                      bytes; clear: entries are entriesLength bytes as they are. Other bits: 0.
@@ -52,7 +54,9 @@ import net.jpountz.lz4.LZ4SafeDecompressor;
  *
  * <p>Resynchronization (after history overflowed, or for a new standby): RESYNC, then REGIONs in
  * any number, acknowledged by REGIONS_DURABLE counts, then RESYNC_END; history BATCHes follow from
- * the RESYNC's base. Version 2 added these four frames.
+ * the RESYNC's base. A full copy first compares: REGION_SUMs (each counted like a REGION), answered
+ * by REGION_WANTED for the regions the standby's copy differs in, which a second pass sends. Version
+ * 2 added these six frames.
  *
  * <p>Versioning: the magic and the version are the first fields of HELLO in every version, so a
  * standby can always refuse a version it does not speak with a precise reason; everything after
@@ -86,6 +90,8 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
   static final int REGION = 8;
   static final int REGIONS_DURABLE = 9;
   static final int RESYNC_END = 10;
+  static final int REGION_SUM = 11;
+  static final int REGION_WANTED = 12;
   static final int FLAG_ZERO = 2;
   static final int FLAG_LZ4 = 1;
   /** Bytes of a BATCH entry besides its record: seq and length. */
@@ -191,6 +197,16 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
         out.writeByte(RESYNC_END);
         str(out, e.volume(), "volume name");
         out.writeLong(e.consistentAtSeq());
+      }
+      case WanMessage.RegionSum r -> {
+        out.writeByte(REGION_SUM);
+        str(out, r.volume(), "volume name");
+        out.writeLong(r.offset()).writeInt(r.length()).writeBytes(r.sum());
+      }
+      case WanMessage.RegionWanted w -> {
+        out.writeByte(REGION_WANTED);
+        str(out, w.volume(), "volume name");
+        out.writeLong(w.offset());
       }
     }
     out.setInt(start, out.writerIndex() - start - 4);
@@ -373,6 +389,24 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
             String volume = b.str("volume name");
             yield new WanMessage.ResyncEnd(volume, b.nonNegative("consistent-at seq of volume " + volume));
           }
+          case REGION_SUM -> {
+            Body b = new Body(frame, "REGION_SUM");
+            String volume = b.str("volume name");
+            long offset = b.nonNegative("offset");
+            long length = Integer.toUnsignedLong(b.u32("length"));
+            if (length < 1 || length > Integer.MAX_VALUE) {
+              throw new MalformedFrameException("REGION_SUM of volume " + volume + " at offset " + offset + " declares " + length + " bytes");
+            }
+            b.need(RegionSum.BYTES, "checksum");
+            byte[] sum = new byte[RegionSum.BYTES];
+            b.buf.readBytes(sum);
+            yield new WanMessage.RegionSum(volume, offset, (int) length, sum);
+          }
+          case REGION_WANTED -> {
+            Body b = new Body(frame, "REGION_WANTED");
+            String volume = b.str("volume name");
+            yield new WanMessage.RegionWanted(volume, b.nonNegative("offset"));
+          }
           default -> throw new MalformedFrameException("unknown frame type " + type + " (this side speaks protocol version " + VERSION + ")");
         };
     if (frame.isReadable()) {
@@ -514,6 +548,8 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
       case REGION -> "REGION";
       case REGIONS_DURABLE -> "REGIONS_DURABLE";
       case RESYNC_END -> "RESYNC_END";
+      case REGION_SUM -> "REGION_SUM";
+      case REGION_WANTED -> "REGION_WANTED";
       default -> "frame type " + type;
     };
   }

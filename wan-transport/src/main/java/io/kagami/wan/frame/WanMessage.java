@@ -135,4 +135,29 @@ public sealed interface WanMessage {
       Objects.requireNonNull(volume, "volume");
     }
   }
+
+  /**
+   * Primary → standby, in a comparing pass: the checksum of a region's current content; the
+   * standby answers {@link RegionWanted} when its own copy differs. Counts as a region for
+   * REGIONS_DURABLE either way.
+   */
+  record RegionSum(String volume, long offset, int length, byte[] sum) implements WanMessage {
+    public RegionSum {
+      Objects.requireNonNull(volume, "volume");
+      Objects.requireNonNull(sum, "sum");
+      if (sum.length != io.kagami.wan.frame.RegionSum.BYTES) {
+        throw new IllegalArgumentException("a region checksum has " + io.kagami.wan.frame.RegionSum.BYTES + " bytes, not " + sum.length);
+      }
+      if (offset < 0 || length < 1) {
+        throw new IllegalArgumentException("REGION_SUM " + offset + "+" + length + " is empty or negative");
+      }
+    }
+  }
+
+  /** Standby → primary: its copy of the region at {@code offset} differs; send the data. */
+  record RegionWanted(String volume, long offset) implements WanMessage {
+    public RegionWanted {
+      Objects.requireNonNull(volume, "volume");
+    }
+  }
 }

@@ -34,6 +34,14 @@ public interface ReceiveSink {
     return CompletableFuture.failedFuture(new UnsupportedOperationException("volume " + volume() + " cannot be resynchronized on this standby"));
   }
 
+  /**
+   * True when the replica's region at {@code offset} has exactly the content {@code sum} names
+   * (see {@code RegionSum}); false makes the primary send the data.
+   */
+  default CompletableFuture<Boolean> regionMatches(long offset, int length, byte[] sum) {
+    return CompletableFuture.completedFuture(false);
+  }
+
   /** Makes every region stored so far durable. */
   default CompletableFuture<Void> syncRegions() {
     return CompletableFuture.completedFuture(null);

@@ -289,9 +289,11 @@ public final class Receiver implements AutoCloseable {
         case WanMessage.Batch b -> batch(b);
         case WanMessage.Resync r -> resync(r);
         case WanMessage.Region r -> region(r);
+        case WanMessage.RegionSum r -> regionSum(r);
+        case WanMessage.RegionWanted w -> fail("a primary sent REGION_WANTED, which only a standby sends", true);
         case WanMessage.ResyncEnd e -> resyncEnd(e);
         case WanMessage.RegionsDurable d -> fail("a primary sent REGIONS_DURABLE, which only a standby sends", true);
-        case WanMessage.Heartbeat h -> {}
+        case WanMessage.Heartbeat h -> flushRegionAcks();
         case WanMessage.Refuse r -> fail("the primary gave up the link: " + r.reason(), false);
         case WanMessage.Welcome w -> fail("a primary sent a WELCOME, which only a standby sends", true);
         case WanMessage.Ack a -> fail("a primary sent an ACK, which only a standby sends", true);
@@ -528,6 +530,51 @@ public final class Receiver implements AutoCloseable {
       // Acknowledge in groups: one sync of the replica covers many regions.
       if (lane.regionsReceived - lane.regionsAckRequested >= REGIONS_PER_SYNC || lane.regionBytesSinceSync >= REGION_BYTES_PER_SYNC) {
         syncAndAckRegions(lane);
+      }
+    }
+
+    private void regionSum(WanMessage.RegionSum r) {
+      Lane lane = resyncLane("REGION_SUM", r.volume());
+      if (lane == null) {
+        return;
+      }
+      if (r.offset() + r.length() > lane.sink.sizeBytes() || r.offset() + r.length() < 0) {
+        fail("REGION_SUM " + r.offset() + "+" + r.length() + " of volume " + lane.volume + " is beyond its size of " + lane.sink.sizeBytes() + " bytes", true);
+        return;
+      }
+      lane.regionsReceived++;
+      CompletableFuture<Boolean> same;
+      synchronized (lane.slot) {
+        if (closed) {
+          return;
+        }
+        same = lane.slot.tail.thenCompose(x -> closed ? CompletableFuture.failedFuture(new CancellationException("connection closed")) : lane.sink.regionMatches(r.offset(), r.length(), r.sum()));
+        lane.slot.tail = same;
+      }
+      same.whenComplete((match, err) -> onLoop(() -> {
+        if (closed) {
+          return;
+        }
+        if (err != null) {
+          fail("comparing a region of volume " + lane.volume + " at offset " + r.offset() + " failed: " + Tls.explain(unwrap(err)), true);
+        } else if (!match) {
+          ctx.writeAndFlush(new WanMessage.RegionWanted(lane.volume, r.offset()), ctx.voidPromise());
+        }
+      }));
+      if (lane.regionsReceived - lane.regionsAckRequested >= REGIONS_PER_SYNC * 8) {
+        syncAndAckRegions(lane);
+      }
+    }
+
+    /** A heartbeat asks for every region not acknowledged yet (a primary waiting for the last ones). */
+    private void flushRegionAcks() {
+      if (lanes == null) {
+        return;
+      }
+      for (Lane lane : lanes.values()) {
+        if (lane.regionsReceived > lane.regionsAckRequested) {
+          syncAndAckRegions(lane);
+        }
       }
     }
 

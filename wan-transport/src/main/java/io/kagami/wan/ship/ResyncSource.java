@@ -23,10 +23,19 @@ public interface ResyncSource {
    */
   long begin();
 
+  /**
+   * True when the pass just begun should compare checksums first (a full copy: the standby may
+   * hold much of the volume already); regions it lacks are sent by a following pass.
+   */
+  boolean comparing();
+
   /** The first region at or after {@code from} that still needs copying, or -1. */
   long nextDirty(long from);
 
   long offsetOf(long region);
+
+  /** The region {@code offset} lies in. */
+  long regionAt(long offset);
 
   int lengthOf(long region);
 

@@ -134,7 +134,12 @@ public final class Shipper implements AutoCloseable {
     long regionsSent; // since the last RESYNC
     long regionsReported; // acknowledged regions passed to the source
     volatile long regionsAcked; // since the last RESYNC, from REGIONS_DURABLE
-    volatile long resyncRemainingBytes;
+    boolean comparing; // this pass sends checksums, not data
+    long regionsCompared; // this pass: by checksum
+    long regionsWithData; // this pass: with data (zero regions not counted)
+    boolean askedForAcks; // this pass: a heartbeat asked for the last acknowledgements
+    final java.util.Set<Long> wanted = java.util.concurrent.ConcurrentHashMap.newKeySet(); // offsets the standby asked for
+    final java.util.concurrent.ConcurrentLinkedQueue<Long> toSend = new java.util.concurrent.ConcurrentLinkedQueue<>(); // wanted, data not sent yet
 
     VolumeState(ShipSource source) {
       this.source = source;
@@ -427,6 +432,12 @@ public final class Shipper implements AutoCloseable {
         return 0;
       }
       v.resyncing = true;
+      v.comparing = rs.comparing();
+      v.regionsCompared = 0;
+      v.regionsWithData = 0;
+      v.askedForAcks = false;
+      v.wanted.clear();
+      v.toSend.clear();
       v.resyncCursor = 0;
       v.pending.clear();
       v.pendingBytes = 0;
@@ -446,27 +457,67 @@ public final class Shipper implements AutoCloseable {
       sent++;
     }
     while (ch.isActive() && ch.isWritable() && v.inflightBytes < config.windowBytes()) {
-      long region = rs.nextDirty(v.resyncCursor);
-      if (region < 0) {
-        long consistentAt = rs.end();
-        ch.writeAndFlush(new WanMessage.ResyncEnd(v.name, consistentAt), ch.voidPromise());
-        v.resyncing = false;
-        LOG.log(Level.INFO, "WAN link to {0}: volume {1}: all {2} regions of the resync sent; the replica is consistent once it applied seq {3}", peer, v.name, v.regionsSent, consistentAt);
-        return sent + 1;
+      Long wantedOffset = v.toSend.poll();
+      if (wantedOffset != null) {
+        v.askedForAcks = false; // the data of wanted regions needs acknowledging too
       }
-      v.resyncCursor = region + 1;
+      long region;
+      boolean sum;
+      if (wantedOffset != null) {
+        region = rs.regionAt(wantedOffset);
+        sum = false;
+      } else {
+        region = rs.nextDirty(v.resyncCursor);
+        if (region < 0) {
+          if (v.comparing && (!v.regionsInflight.isEmpty() || !v.toSend.isEmpty())) {
+            if (!v.askedForAcks) {
+              // The standby acknowledges regions in groups; a heartbeat asks for the rest now.
+              v.askedForAcks = true;
+              ch.writeAndFlush(new WanMessage.Heartbeat(), ch.voidPromise());
+              return sent + 1;
+            }
+            return sent; // the standby's answers (which regions it wants) are still coming
+          }
+          long consistentAt = rs.end();
+          ch.writeAndFlush(new WanMessage.ResyncEnd(v.name, consistentAt), ch.voidPromise());
+          v.resyncing = false;
+          LOG.log(
+              Level.INFO,
+              "WAN link to {0}: volume {1}: all {2} regions of the resync sent ({3} compared by checksum, {4} with data, the rest zeroes); the replica is consistent once it applied seq {5}",
+              peer,
+              v.name,
+              v.regionsSent,
+              v.regionsCompared,
+              v.regionsWithData,
+              Long.toString(consistentAt));
+          return sent + 1;
+        }
+        v.resyncCursor = region + 1;
+        sum = v.comparing;
+      }
       int length = rs.lengthOf(region);
       byte[] data = rs.read(region);
+      WanMessage m;
+      if (sum && data != null) {
+        m = new WanMessage.RegionSum(v.name, rs.offsetOf(region), length, io.kagami.wan.frame.RegionSum.of(data));
+        v.regionsCompared++;
+      } else {
+        m = new WanMessage.Region(v.name, rs.offsetOf(region), length, data);
+        rawBytes.addAndGet(length);
+        sum = false;
+        if (data != null) {
+          v.regionsWithData++;
+        }
+      }
       lock.lock();
       try {
-        v.regionsInflight.add(new long[] {region, length});
+        v.regionsInflight.add(new long[] {region, length, sum ? 1 : 0});
         v.inflightBytes += length;
         v.regionsSent++;
       } finally {
         lock.unlock();
       }
-      rawBytes.addAndGet(length);
-      ch.writeAndFlush(new WanMessage.Region(v.name, rs.offsetOf(region), length, data), ch.voidPromise());
+      ch.writeAndFlush(m, ch.voidPromise());
       sent++;
     }
     return sent;
@@ -582,7 +633,9 @@ public final class Shipper implements AutoCloseable {
           long[] r = v.regionsInflight.poll();
           v.inflightBytes -= r[1];
           v.regionsReported++;
-          done.add(r[0]);
+          if (r[2] == 0 || !v.wanted.remove(rs.offsetOf(r[0]))) {
+            done.add(r[0]); // a compared region the standby wants stays marked until its data is durable
+          }
         }
       } finally {
         lock.unlock();
@@ -747,6 +800,19 @@ public final class Shipper implements AutoCloseable {
           }
         }
         case WanMessage.RegionsDurable d -> regionsDurable(this, ctx, d);
+        case WanMessage.RegionWanted w -> {
+          VolumeState v = byName.get(w.volume());
+          if (v == null) {
+            drop(ctx, "the standby wants a region of volume " + w.volume() + ", which was not offered");
+          } else if (w.offset() >= v.source.sizeBytes()) {
+            drop(ctx, "the standby wants a region at offset " + w.offset() + ", beyond volume " + v.name + "'s " + v.source.sizeBytes() + " bytes");
+          } else {
+            v.wanted.add(w.offset());
+            v.toSend.add(w.offset());
+            signal();
+          }
+        }
+        case WanMessage.RegionSum r -> drop(ctx, "the standby sent a REGION_SUM, which only a primary sends");
         case WanMessage.Refuse r -> drop(ctx, "the standby refused the link: " + r.reason());
         case WanMessage.Heartbeat h -> {}
         case WanMessage.Resync r -> drop(ctx, "the standby sent a RESYNC, which only a primary sends");

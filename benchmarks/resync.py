@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""Delta resync against a full copy, measured in the same run (issue: resync after overflow).
+
+Two sites run as separate `kagami run` processes on loopback (configurations bootstrapped by
+`kagami demo`). The volume (KAGAMI_BENCH_VOLUME, default 4GiB) is filled with random data from
+nbdkit's `random` plugin and replicated. Then:
+
+  delta: the standby stops; fio rewrites ~1% of the volume (KAGAMI_BENCH_CHANGED, default 1) in
+         256 KiB random writes; the history overflows its 16 MiB capacity into the changed-region
+         map; the standby starts and the time until it is in sync again is measured.
+  full:  the standby stops and loses its disk (journal and volume); it starts and the whole volume
+         is copied; the time until it is in sync is measured.
+
+Prints both times and the ratio full/delta (goal >= 20x). Measures only; asserts nothing.
+Needs: a JDK 25 + Maven (./kagami builds itself), fio, nbdcopy (libnbd-bin), nbdkit.
+"""
+import json, os, random, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.request
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VOLUME = os.environ.get("KAGAMI_BENCH_VOLUME", "4GiB")
+CHANGED_PERCENT = float(os.environ.get("KAGAMI_BENCH_CHANGED", "1"))
+TIMEOUT = int(os.environ.get("KAGAMI_BENCH_TIMEOUT", "900"))
+
+
+def log(msg):
+    print(f"resync-bench: {msg}", file=sys.stderr, flush=True)
+
+
+def free_ports(n):
+    held, ports = [], []
+    while len(held) < n:
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", random.randrange(20000, 32768)))
+            held.append(s)
+        except OSError:
+            s.close()
+    ports = [s.getsockname()[1] for s in held]
+    for s in held:
+        s.close()
+    return ports
+
+
+def size_bytes(text):
+    units = {"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
+    for u, m in units.items():
+        if text.endswith(u):
+            return int(text[: -len(u)]) * m
+    return int(text)
+
+
+class Site:
+    def __init__(self, name, config, admin, logdir):
+        self.name, self.config, self.admin, self.logdir = name, config, admin, logdir
+        self.proc = None
+
+    def start(self):
+        out = open(os.path.join(self.logdir, self.name + ".log"), "ab")
+        env = dict(os.environ, KAGAMI_SKIP_BUILD="1")
+        self.proc = subprocess.Popen([os.path.join(REPO, "kagami"), "run", "--config", self.config], stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        self.wait(lambda s: True, "admin answering")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.proc = None
+
+    def status(self):
+        with urllib.request.urlopen(f"http://{self.admin}/status", timeout=5) as r:
+            return json.load(r)
+
+    def wait(self, ok, what, timeout=TIMEOUT):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                sys.exit(f"resync-bench: site {self.name} exited while waiting for {what}")
+            try:
+                s = self.status()
+                if ok(s):
+                    return s
+            except OSError:
+                pass
+            time.sleep(0.2)
+        sys.exit(f"resync-bench: timed out waiting for {what}")
+
+
+def vol0(s):
+    return s["volumes"][0]
+
+
+def in_sync(primary, standby):
+    """Both sides caught up: no resync due, nothing unacknowledged, everything applied."""
+    p = vol0(primary.status())
+    target = p["lastJournaledSeq"]
+    primary.wait(lambda s: "resync" not in vol0(s) and vol0(s)["lastAckedByPeerSeq"] >= target and vol0(s)["lagBytes"] == 0 and vol0(s)["state"] == "replicating", "primary in sync")
+    standby.wait(lambda s: vol0(s)["lastAppliedSeq"] >= target and vol0(s)["state"] == "replicating", "standby applied and consistent")
+
+
+def main():
+    for tool in ("fio", "nbdcopy", "nbdkit"):
+        if shutil.which(tool) is None:
+            sys.exit(f"resync-bench: {tool} not found (scripts/test installs it)")
+    work = tempfile.mkdtemp(prefix="kagami-resync-bench.")
+    sites = []
+    try:
+        pnbd, snbd, padm, sadm, wan = free_ports(5)
+        log(f"bootstrapping two sites in {work} (kagami demo writes their configurations)")
+        demo = subprocess.Popen(
+            [os.path.join(REPO, "kagami"), "demo", "--data-dir", work, "--volume-size", VOLUME, "--primary-nbd", f"127.0.0.1:{pnbd}", "--standby-nbd", f"127.0.0.1:{snbd}",
+             "--primary-admin", f"127.0.0.1:{padm}", "--standby-admin", f"127.0.0.1:{sadm}", "--wan", f"127.0.0.1:{wan}"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True, text=True, env=dict(os.environ, KAGAMI_SKIP_BUILD=os.environ.get("KAGAMI_SKIP_BUILD", "")))
+        deadline = time.monotonic() + 300
+        for line in demo.stdout:
+            if "ready" in line or time.monotonic() > deadline:
+                break
+        os.killpg(demo.pid, signal.SIGTERM)
+        demo.wait(60)
+        tokyo = os.path.join(work, "tokyo.yaml")
+        with open(tokyo) as f:
+            text = f.read()
+        with open(tokyo, "w") as f:
+            f.write(text.replace("mode: async}", "mode: async, historyCapacity: 16MiB}"))
+        primary = Site("tokyo", tokyo, f"127.0.0.1:{padm}", work)
+        standby = Site("hiroshima", os.path.join(work, "hiroshima.yaml"), f"127.0.0.1:{sadm}", work)
+        sites += [primary, standby]
+        standby.start()
+        primary.start()
+        primary.wait(lambda s: s["link"]["connected"], "the link")
+        uri = f"nbd://127.0.0.1:{pnbd}/vol0"
+        log(f"filling the {VOLUME} volume with random data and replicating it")
+        subprocess.run(["nbdcopy", "--", "[", "nbdkit", "--exit-with-parent", "random", f"size={size_bytes(VOLUME)}", "seed=42", "]", uri], check=True, timeout=TIMEOUT)
+        in_sync(primary, standby)
+
+        # Delta: ~1% changed while the standby is away.
+        standby.stop()
+        changed = int(size_bytes(VOLUME) * CHANGED_PERCENT / 100) // (256 << 10) * (256 << 10)
+        log(f"standby stopped; rewriting {changed >> 20} MiB ({CHANGED_PERCENT}%) in 256 KiB random writes")
+        subprocess.run(["fio", "--name=change", "--ioengine=nbd", f"--uri={uri}", "--rw=randwrite", "--bs=256k", f"--io_size={changed}", "--iodepth=8",
+                        "--randrepeat=0", "--norandommap=0", "--output=/dev/null"], check=True, timeout=TIMEOUT)
+        primary.wait(lambda s: vol0(s)["state"] == "bitmap", "the history to overflow into the changed-region map")
+        dirty = vol0(primary.status()).get("resync", {}).get("remainingBytes", 0)
+        t0 = time.monotonic()
+        standby.start()
+        in_sync(primary, standby)
+        delta = time.monotonic() - t0
+
+        # Full: the standby loses its disk.
+        standby.stop()
+        for d in ("journal", "volumes"):
+            shutil.rmtree(os.path.join(work, "hiroshima", d), ignore_errors=True)
+        log("standby stopped and wiped; measuring a full copy")
+        t0 = time.monotonic()
+        standby.start()
+        in_sync(primary, standby)
+        full = time.monotonic() - t0
+
+        print()
+        print(f"{'case':<28}{'copied':>14}{'seconds':>10}")
+        print(f"{'delta resync (' + str(CHANGED_PERCENT) + '% changed)':<28}{dirty / 2**20:>10.1f} MiB{delta:>10.1f}")
+        print(f"{'full copy':<28}{size_bytes(VOLUME) / 2**20:>10.1f} MiB{full:>10.1f}")
+        print(f"full / delta: {full / delta:.1f}x  (goal >= 20x)")
+        print("(each time: from the standby's start until both sites report it in sync; includes the standby's start-up)")
+    finally:
+        for s in sites:
+            s.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
