@@ -5,6 +5,7 @@ import io.kagami.journal.JournalConfig;
 import io.kagami.journal.JournalStream;
 import io.kagami.replicator.apply.Applier;
 import io.kagami.replicator.apply.Checkpointer;
+import io.kagami.replicator.volume.AppendTimer;
 import io.kagami.replicator.volume.BlockDevice;
 import io.kagami.replicator.volume.FileVolume;
 import io.kagami.replicator.volume.PrimaryVolume;
@@ -29,6 +30,7 @@ import java.util.Deque;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.SequencedMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -47,9 +49,15 @@ public final class Site implements AutoCloseable {
   private final InstantSource clock;
   private final Deque<AutoCloseable> resources = new ArrayDeque<>();
   private final Map<String, Volume> volumes = new LinkedHashMap<>();
+  private final StateChangeLog changes;
   private Journal journal;
   private SiteLink link;
   private AdminServer admin;
+  private SiteMetrics metrics;
+  /** Not {@code this}: close() holds that while it waits for the housekeeping thread. */
+  private final Object stateLock = new Object();
+  /** Last link state logged; guarded by stateLock. */
+  private Boolean linkWasUp;
   private int nbdPort;
   private boolean closed;
 
@@ -58,15 +66,20 @@ public final class Site implements AutoCloseable {
     VolumeConfig config();
 
     BlockDevice device();
+
+    VolumeStateTracker state();
   }
 
-  private record PrimaryRuntime(VolumeConfig config, PrimaryVolume device, Checkpointer checkpointer, JournalShipSource source) implements Volume {}
+  private record PrimaryRuntime(VolumeConfig config, PrimaryVolume device, Checkpointer checkpointer, JournalShipSource source, VolumeStateTracker state)
+      implements Volume {}
 
-  private record StandbyRuntime(VolumeConfig config, ReplicaVolume device, Applier applier, JournalReceiveSink sink) implements Volume {}
+  private record StandbyRuntime(VolumeConfig config, ReplicaVolume device, Applier applier, JournalReceiveSink sink, VolumeStateTracker state)
+      implements Volume {}
 
   public Site(SiteConfig config, InstantSource clock) {
     this.config = config;
     this.clock = clock;
+    this.changes = new StateChangeLog(line -> LOG.log(Level.INFO, line), clock, StateChangeLog.DEFAULT_BURST, StateChangeLog.DEFAULT_WINDOW);
   }
 
   public SiteConfig config() {
@@ -80,14 +93,17 @@ public final class Site implements AutoCloseable {
       resources.push(journal);
       ExecutorService reads = Executors.newFixedThreadPool(4, Thread.ofPlatform().name("kagami-read-", 0).daemon(true).factory());
       resources.push(reads::shutdownNow);
+      if (config.metrics()) {
+        metrics = new SiteMetrics(this::status, config.siteId(), config.role().label(), config.wan().peerSiteId(), config.volumes());
+        resources.push(metrics);
+      }
       for (VolumeConfig vc : config.volumes()) {
         volumes.put(vc.name(), openVolume(vc, reads));
       }
       link = SiteLink.create(config, this::shipSources, this::receiveSinks);
-      SiteMetrics metrics = new SiteMetrics(this::status, config.siteId(), config.role().label(), config.wan().peerSiteId(), config.volumes().stream().map(VolumeConfig::name).toList());
-      resources.push(metrics);
+      // Without metrics the NBD path runs on the bare devices: nothing counted, nothing timed.
       List<BlockDevice> devices = new ArrayList<>();
-      volumes.values().forEach(v -> devices.add(metrics.metered(v.device(), config.siteId())));
+      volumes.values().forEach(v -> devices.add(metrics == null ? v.device() : metrics.metered(v.device(), config.siteId())));
       NbdExports nbd = new NbdExports(config.nbdListen(), devices);
       nbd.start();
       nbdPort = nbd.port();
@@ -101,10 +117,15 @@ public final class Site implements AutoCloseable {
             housekeeping.shutdown();
             housekeeping.awaitTermination(10, TimeUnit.SECONDS);
           });
-      admin = new AdminServer(config.adminListen(), this::status, metrics::scrape);
+      admin = new AdminServer(config.adminListen(), this::status, metrics == null ? null : metrics::scrape);
       admin.start();
       resources.push(admin);
-      LOG.log(Level.INFO, "site {0} ({1}) started: nbd {2}, admin {3}", config.siteId(), config.role().label(), nbdAddress(), adminAddress());
+      LOG.log(Level.INFO, "site {0} ({1}) started: nbd {2}, admin {3}, metrics {4}", config.siteId(), config.role().label(), nbdAddress(), adminAddress(), config.metrics() ? "on" : "off");
+      SequencedMap<String, String> site = ids("site", config.siteId());
+      changes.changed("role", site, null, config.role().label(), Map.of());
+      // Only asynchronous replication exists today; the line is there so a mode change later reads the same.
+      changes.changed("mode", site, null, "async", Map.of());
+      observeStates();
     } catch (RuntimeException e) {
       close();
       throw e;
@@ -122,14 +143,16 @@ public final class Site implements AutoCloseable {
       if (replayed > 0) {
         LOG.log(Level.INFO, "volume {0}: replayed {1} journal entries onto the volume file after restart", vc.name(), replayed);
       }
-      PrimaryVolume device = new PrimaryVolume(vc.name(), file, stream, config.compress(), reads);
+      AppendTimer appendTimer = metrics == null ? AppendTimer.NONE : metrics.journalAppendTimer(vc.name());
+      PrimaryVolume device = new PrimaryVolume(vc.name(), file, stream, config.compress(), reads, appendTimer);
       JournalShipSource source = new JournalShipSource(vc.name(), vc.sizeBytes(), stream);
-      return new PrimaryRuntime(vc, device, new Checkpointer(device, source::peerDurableSeq), source);
+      return new PrimaryRuntime(vc, device, new Checkpointer(device, source::peerDurableSeq), source, new VolumeStateTracker(true));
     }
     Applier applier = new Applier(vc.name(), stream, file, clock, CHECKPOINT_INTERVAL, true);
     applier.start();
     resources.push(applier);
-    return new StandbyRuntime(vc, new ReplicaVolume(vc.name(), file, reads), applier, new JournalReceiveSink(vc.name(), vc.sizeBytes(), stream));
+    return new StandbyRuntime(
+        vc, new ReplicaVolume(vc.name(), file, reads), applier, new JournalReceiveSink(vc.name(), vc.sizeBytes(), stream), new VolumeStateTracker(false));
   }
 
   private List<JournalShipSource> shipSources() {
@@ -163,6 +186,50 @@ public final class Site implements AutoCloseable {
         LOG.log(Level.ERROR, "volume " + v.config().name() + ": housekeeping failed", e);
       }
     }
+    try {
+      observeStates();
+    } catch (RuntimeException e) {
+      LOG.log(Level.ERROR, "site " + config.siteId() + ": state observation failed", e);
+    }
+  }
+
+  /**
+   * One observation per housekeeping tick: the link and each volume's state, with a structured,
+   * rate-limited log line for every change. Runs once on start, then on the housekeeping thread.
+   */
+  private void observeStates() {
+    synchronized (stateLock) {
+      observeStatesLocked();
+    }
+  }
+
+  private void observeStatesLocked() {
+    SiteStatus now = status();
+    boolean up = now.link().connected();
+    if (linkWasUp == null || linkWasUp != up) {
+      Map<String, String> extra = up || now.link().lastError() == null ? Map.of() : Map.of("error", now.link().lastError());
+      SequencedMap<String, String> ids = ids("site", config.siteId());
+      ids.put("peer", config.wan().peerSiteId());
+      changes.changed("link", ids, linkWasUp == null ? null : linkWasUp ? "up" : "down", up ? "up" : "down", extra);
+      linkWasUp = up;
+    }
+    for (VolumeStatus vs : now.volumes()) {
+      Volume v = volumes.get(vs.name());
+      VolumeState before = v.state().current();
+      VolumeState after = v.state().observe(new VolumeStateTracker.Observation(v instanceof PrimaryRuntime, up, vs.lagBytes(), vs.error() != null));
+      if (after != before) {
+        SequencedMap<String, String> ids = ids("site", config.siteId());
+        ids.put("volume", vs.name());
+        changes.changed("state", ids, before.label(), after.label(), vs.error() == null ? Map.of() : Map.of("error", vs.error()));
+      }
+    }
+    changes.flush();
+  }
+
+  private static SequencedMap<String, String> ids(String key, String value) {
+    SequencedMap<String, String> m = new LinkedHashMap<>();
+    m.put(key, value);
+    return m;
   }
 
   /** The snapshot {@code GET /status} and {@code kagami status} show. */
@@ -178,12 +245,27 @@ public final class Site implements AutoCloseable {
           LinkSnapshot.VolumeProgress progress = link == null ? null : link.progress(vc.name());
           String err = s.failure() != null ? s.failure().getMessage() : progress != null ? progress.stalled() : null;
           Long resumed = progress == null || !link.status().connected() ? null : progress.resumedFromSeq();
-          vs.add(new VolumeStatus(vc.name(), "primary", vc.sizeBytes(), s.lastSeq(), acked, null, resumed, s.bytesAfter(acked), lagSeconds(s, acked, now), err));
+          vs.add(
+              new VolumeStatus(
+                  vc.name(), "primary", p.state().current(), vc.sizeBytes(), s.lastSeq(), acked, null, resumed, s.bytesAfter(acked), vc.historyCapacityBytes(), lagSeconds(s, acked, now), err));
         }
         case StandbyRuntime r -> {
           JournalStream s = journal.stream(vc.name());
           long applied = r.applier().appliedSeq();
-          vs.add(new VolumeStatus(vc.name(), "standby", vc.sizeBytes(), s.lastSeq(), null, applied, null, s.bytesAfter(applied), lagSeconds(s, applied, now), r.applier().failure()));
+          vs.add(
+              new VolumeStatus(
+                  vc.name(),
+                  "standby",
+                  r.state().current(),
+                  vc.sizeBytes(),
+                  s.lastSeq(),
+                  null,
+                  applied,
+                  null,
+                  s.bytesAfter(applied),
+                  vc.historyCapacityBytes(),
+                  lagSeconds(s, applied, now),
+                  r.applier().failure()));
         }
       }
     }

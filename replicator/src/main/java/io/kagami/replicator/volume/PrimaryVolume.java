@@ -32,9 +32,16 @@ public final class PrimaryVolume implements BlockDevice {
   private final JournalStream stream;
   private final boolean compress;
   private final Executor reads;
+  private final AppendTimer appendTimer;
   private volatile long appliedSeq;
 
   public PrimaryVolume(String name, FileVolume file, JournalStream stream, boolean compress, Executor reads) {
+    this(name, file, stream, compress, reads, AppendTimer.NONE);
+  }
+
+  /** With {@code appendTimer} told how long each journal append took (see {@link AppendTimer}). */
+  public PrimaryVolume(String name, FileVolume file, JournalStream stream, boolean compress, Executor reads, AppendTimer appendTimer) {
+    this.appendTimer = appendTimer;
     this.name = name;
     this.file = file;
     this.stream = stream;
@@ -119,11 +126,13 @@ public final class PrimaryVolume implements BlockDevice {
     } finally {
       data.release();
     }
+    long entered = startTimer();
     return stream
         .appendEncoded(
             encoded,
             fua,
             seq -> {
+              stopTimer(entered);
               try {
                 file.write(offset, forVolume);
               } catch (IOException e) {
@@ -163,11 +172,13 @@ public final class PrimaryVolume implements BlockDevice {
     for (long pos = offset; pos < offset + length; pos += MAX_RANGE_RECORD) {
       int n = (int) Math.min(MAX_RANGE_RECORD, offset + length - pos);
       long at = pos;
+      long entered = startTimer();
       last =
           stream.append(
               kind.of(at, n),
               fua,
               seq -> {
+                stopTimer(entered);
                 try {
                   file.zero(at, n);
                 } catch (IOException e) {
@@ -197,6 +208,17 @@ public final class PrimaryVolume implements BlockDevice {
               }
               return null;
             });
+  }
+
+  // The after-commit action runs right after the commit, so its start marks the commit's end.
+  private long startTimer() {
+    return appendTimer == AppendTimer.NONE ? 0 : System.nanoTime();
+  }
+
+  private void stopTimer(long entered) {
+    if (appendTimer != AppendTimer.NONE) {
+      appendTimer.appended(System.nanoTime() - entered);
+    }
   }
 
   static boolean inRange(FileVolume file, long offset, long length) {

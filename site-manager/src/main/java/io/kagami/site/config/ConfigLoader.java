@@ -29,6 +29,7 @@ import java.util.regex.Pattern;
  *   listen: 0.0.0.0:10809     # NBD exports (read-only on a standby)
  * admin:
  *   listen: 127.0.0.1:9480    # HTTP status/metrics
+ *   metrics: true             # collect metrics for GET /metrics (default true); false to measure their cost
  * wan:
  *   listen: 0.0.0.0:7800      # standby: where primaries connect
  *   peer: standby.example:7800 # primary: the standby's WAN address
@@ -39,6 +40,7 @@ import java.util.regex.Pattern;
  * volumes:
  *   - name: vol0              # the NBD export name
  *     size: 1GiB              # multiple of 4096, at least 1 MiB
+ *     historyCapacity: 8GiB   # journal history kept for the standby (default 8 GiB, at least 1 MiB)
  * </pre>
  */
 public final class ConfigLoader {
@@ -108,8 +110,9 @@ public final class ConfigLoader {
     known(nbd, "nbd.", "listen");
     HostPort nbdListen = address(nbd, "nbd.listen", "0.0.0.0:" + SiteConfig.DEFAULT_NBD_PORT);
     JsonNode admin = object(root, "admin");
-    known(admin, "admin.", "listen");
+    known(admin, "admin.", "listen", "metrics");
     HostPort adminListen = address(admin, "admin.listen", "127.0.0.1:" + SiteConfig.DEFAULT_ADMIN_PORT);
+    boolean metrics = !admin.has("metrics") || bool(admin, "admin.metrics");
 
     JsonNode wan = object(root, "wan");
     known(wan, "wan.", "listen", "peer", "peerSiteId", "peerCertificate", "certificate", "privateKey");
@@ -159,10 +162,10 @@ public final class ConfigLoader {
         JsonNode v = vols.get(i);
         String at = "volumes[" + i + "]";
         if (!v.isObject()) {
-          problems.add(at + " must be a mapping with name and size");
+          problems.add(at + " must be a mapping with name and size (and optionally historyCapacity)");
           continue;
         }
-        known(v, at + ".", "name", "size");
+        known(v, at + ".", "name", "size", "historyCapacity");
         String name = text(v, at + ".name", null);
         String sizeText = text(v, at + ".size", null);
         if (name == null || sizeText == null) {
@@ -186,13 +189,27 @@ public final class ConfigLoader {
           problems.add("volume \"" + name + "\": size " + sizeText + " is not allowed (must be a multiple of 4096, at least 1 MiB)");
           continue;
         }
-        volumes.add(new VolumeConfig(name, size));
+        long capacity = VolumeConfig.DEFAULT_HISTORY_CAPACITY;
+        String capacityText = v.has("historyCapacity") ? text(v, at + ".historyCapacity", null) : null;
+        if (capacityText != null) {
+          try {
+            capacity = DataSize.parse(capacityText).bytes();
+          } catch (IllegalArgumentException e) {
+            problems.add("volume \"" + name + "\": historyCapacity " + e.getMessage());
+            continue;
+          }
+          if (capacity < VolumeConfig.MIN_HISTORY_CAPACITY) {
+            problems.add("volume \"" + name + "\": historyCapacity " + capacityText + " is not allowed (at least 1 MiB; default 8GiB)");
+            continue;
+          }
+        }
+        volumes.add(new VolumeConfig(name, size, capacity));
       }
     }
     if (!problems.isEmpty()) {
       return null;
     }
-    return new SiteConfig(id, role, dataDir, nbdListen, adminListen, new WanSettings(wanListen, wanPeer, peerSiteId, peerCert, cert, key), compress, volumes);
+    return new SiteConfig(id, role, dataDir, nbdListen, adminListen, new WanSettings(wanListen, wanPeer, peerSiteId, peerCert, cert, key), compress, metrics, volumes);
   }
 
   private void known(JsonNode node, String prefix, String... keys) {
@@ -236,10 +253,10 @@ public final class ConfigLoader {
     return n.asText();
   }
 
-  private boolean bool(JsonNode parent, String key) {
-    JsonNode n = parent.get(key);
+  private boolean bool(JsonNode parent, String qualified) {
+    JsonNode n = parent.get(qualified.substring(qualified.lastIndexOf('.') + 1));
     if (!n.isBoolean()) {
-      problems.add(key + " must be true or false");
+      problems.add(qualified + " must be true or false");
       return true;
     }
     return n.booleanValue();
