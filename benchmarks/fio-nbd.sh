@@ -254,12 +254,12 @@ run_kagami() {
       --primary-admin "127.0.0.1:${p[2]}" --standby-admin "127.0.0.1:${p[3]}" \
       --wan "127.0.0.1:${p[4]}" --volume-size 1GiB \
       ${KAGAMI_STANDBY_DATA_DIR:+--standby-data-dir "$KAGAMI_STANDBY_DATA_DIR/kagami-standby-$$-$target"}
-  ) >"$work/kagami.out" 2>"$work/kagami.err" </dev/null &
+  ) >"$work/$target.out" 2>"$work/$target.err" </dev/null &
   kagami_pid=$!
   deadline=$((SECONDS + ready_timeout))
   ready=0
   while true; do
-    if grep -qw ready "$work/kagami.out"; then
+    if grep -qw ready "$work/$target.out"; then
       ready=1
       break
     fi
@@ -279,9 +279,9 @@ run_kagami() {
   else
     status=1
     log "kagami stdout:"
-    tail -n 20 "$work/kagami.out" | sed 's/^/    /' >&2
+    tail -n 20 "$work/$target.out" | sed 's/^/    /' >&2
     log "kagami stderr:"
-    tail -n 20 "$work/kagami.err" | sed 's/^/    /' >&2
+    tail -n 20 "$work/$target.err" | sed 's/^/    /' >&2
   fi
   stop_kagami
   [ -z "${KAGAMI_STANDBY_DATA_DIR:-}" ] || rm -rf "$KAGAMI_STANDBY_DATA_DIR/kagami-standby-$$-$target"
