@@ -10,9 +10,10 @@ usage() {
 usage: benchmarks/fio-nbd.sh [--baseline-only | --metrics-cost] [--help]
 
   --baseline-only   measure qemu-nbd (and KAGAMI_TARGET_URI, if set) but do not start Kagami
-  --metrics-cost    measure the Kagami primary with metrics on, then with metrics off
-                    (`kagami demo --no-metrics`), in the same run, instead of qemu-nbd; prints
-                    the ratio metrics-on / metrics-off (1.00 = metrics cost nothing)
+  --metrics-cost    measure the Kagami primary with metrics on and with metrics off
+                    (`kagami demo --no-metrics`) in the same run, instead of qemu-nbd, in
+                    alternating rounds (on off, off on, ...); prints the ratio of the mean
+                    throughputs metrics-on / metrics-off (1.00 = metrics cost nothing)
 
 environment:
   FIO_RUNTIME=20            seconds each workload runs, after the ramp
@@ -24,6 +25,7 @@ environment:
   KAGAMI_TARGET_URI=...     also measure this running server, e.g. nbd://10.0.0.5:10809/vol0
   KAGAMI_STANDBY_DATA_DIR=  put the demo standby's data on another filesystem (e.g. /dev/shm), as
                             if it had a disk of its own; the directory is removed afterwards
+  KAGAMI_METRICS_ROUNDS=2   --metrics-cost: rounds of (metrics on, metrics off), each a fresh demo
 USAGE
 }
 
@@ -51,8 +53,9 @@ warmup="${FIO_WARMUP:-10}"
 size="${FIO_SIZE:-1G}"
 seq_iodepth="${FIO_SEQ_IODEPTH:-16}"
 ready_timeout="${KAGAMI_READY_TIMEOUT:-180}"
+metrics_rounds="${KAGAMI_METRICS_ROUNDS:-2}"
 target_uri="${KAGAMI_TARGET_URI:-}"
-for v in runtime ramp warmup seq_iodepth ready_timeout; do
+for v in runtime ramp warmup seq_iodepth ready_timeout metrics_rounds; do
   [[ "${!v}" =~ ^[0-9]+$ ]] || { echo "fio-nbd: $v must be a whole number, got '${!v}'" >&2; exit 2; }
 done
 [ "$runtime" -ge 1 ] || { echo "fio-nbd: FIO_RUNTIME must be at least 1" >&2; exit 2; }
@@ -290,11 +293,23 @@ run_kagami() {
 kagami_uri=""
 nometrics_uri=""
 if [ "$baseline_only" -eq 0 ]; then
-  run_kagami kagami
-  kagami_uri="$run_uri"
-  if [ "$metrics_cost" -eq 1 ]; then
-    run_kagami kagami-nometrics --no-metrics
-    nometrics_uri="$run_uri"
+  if [ "$metrics_cost" -eq 0 ]; then
+    run_kagami kagami
+    kagami_uri="$run_uri"
+  else
+    # Alternating order (on off, off on, ...) so a machine that slows down or speeds up during
+    # the run weighs on both sides alike.
+    for ((round = 1; round <= metrics_rounds; round++)); do
+      if ((round % 2 == 1)); then
+        run_kagami "kagami-r$round"
+        run_kagami "kagami-nometrics-r$round" --no-metrics
+      else
+        run_kagami "kagami-nometrics-r$round" --no-metrics
+        run_kagami "kagami-r$round"
+      fi
+    done
+    kagami_uri="metrics on, $metrics_rounds round(s)"
+    nometrics_uri="metrics off, $metrics_rounds round(s)"
   fi
 fi
 
@@ -308,7 +323,7 @@ mkdir -p "$here/results"
 stamp="$(date -u +%Y%m%dT%H%M%SZ)"
 result_file="$here/results/fio-nbd-$stamp.json"
 python3 - "$work" "$result_file" "$stamp" "$runtime" "$ramp" "$size" "$baseline_uri" "$kagami_uri" "$target_uri" "$(fio --version)" "$nometrics_uri" "${workloads[@]}" <<'PY'
-import json, os, platform, sys
+import glob, json, os, platform, sys
 
 work, result_file, stamp, runtime, ramp, size, base_uri, kagami_uri, target_uri, fio_version, nometrics_uri = sys.argv[1:12]
 workloads = [w.split("|", 1) for w in sys.argv[12:]]
@@ -323,7 +338,23 @@ base_name = targets[0][0] if targets else "qemu-nbd"
 def measured(target, workload):
     path = os.path.join(work, f"{target}.{workload}.json")
     if not os.path.exists(path):
-        return None
+        # --metrics-cost: the mean of the rounds that completed, and each round's MiB/s.
+        rounds = sorted(glob.glob(os.path.join(work, f"{target}-r*.{workload}.json")))
+        ms = [one(p) for p in rounds]
+        if not ms:
+            return None
+        mean = lambda k: round(sum(m[k] for m in ms) / len(ms), 1) if all(m[k] is not None for m in ms) else None
+        return {
+            "mib_per_s": mean("mib_per_s"),
+            "iops": round(sum(m["iops"] for m in ms) / len(ms)),
+            "mean_latency_us": mean("mean_latency_us"),
+            "p99_latency_us": mean("p99_latency_us"),
+            "fio_error": max(m["fio_error"] for m in ms),
+            "rounds_mib_per_s": [m["mib_per_s"] for m in ms],
+        }
+    return one(path)
+
+def one(path):
     job = json.load(open(path))["jobs"][0]
     w = job["write"]
     pct = w["clat_ns"].get("percentile", {})
@@ -361,6 +392,10 @@ for row in rows:
         r = row[f"ratio_{t}_to_{base_name.replace('-', '_')}"]
         line += f" {cell(row[t], 'mib_per_s', '{:.1f}'):>13} {cell(row[t], 'iops', '{:d}'):>8} {('%.2f' % r) if r is not None else 'n/a':>16}"
     print(line)
+    for t, _ in targets:
+        m = row[t]
+        if m and "rounds_mib_per_s" in m:
+            print(f"{'':<14} {t} rounds MiB/s: " + ", ".join(f"{v:.1f}" for v in m["rounds_mib_per_s"]))
 print()
 
 doc = {
