@@ -7,9 +7,13 @@ set -euo pipefail
 
 usage() {
   cat <<'USAGE'
-usage: benchmarks/fio-nbd.sh [--baseline-only] [--help]
+usage: benchmarks/fio-nbd.sh [--baseline-only | --metrics-cost] [--help]
 
   --baseline-only   measure qemu-nbd (and KAGAMI_TARGET_URI, if set) but do not start Kagami
+  --metrics-cost    measure the Kagami primary with metrics on and with metrics off
+                    (`kagami demo --no-metrics`) in the same run, instead of qemu-nbd, in
+                    alternating rounds (on off, off on, ...); prints the ratio of the mean
+                    throughputs metrics-on / metrics-off (1.00 = metrics cost nothing)
 
 environment:
   FIO_RUNTIME=20            seconds each workload runs, after the ramp
@@ -21,17 +25,24 @@ environment:
   KAGAMI_TARGET_URI=...     also measure this running server, e.g. nbd://10.0.0.5:10809/vol0
   KAGAMI_STANDBY_DATA_DIR=  put the demo standby's data on another filesystem (e.g. /dev/shm), as
                             if it had a disk of its own; the directory is removed afterwards
+  KAGAMI_METRICS_ROUNDS=2   --metrics-cost: rounds of (metrics on, metrics off), each a fresh demo
 USAGE
 }
 
 baseline_only=0
+metrics_cost=0
 for arg in "$@"; do
   case "$arg" in
     --baseline-only) baseline_only=1 ;;
+    --metrics-cost) metrics_cost=1 ;;
     -h | --help) usage; exit 0 ;;
     *) echo "fio-nbd: unknown argument: $arg" >&2; usage >&2; exit 2 ;;
   esac
 done
+if [ "$baseline_only" -eq 1 ] && [ "$metrics_cost" -eq 1 ]; then
+  echo "fio-nbd: --baseline-only and --metrics-cost exclude each other" >&2
+  exit 2
+fi
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(dirname "$here")"
@@ -42,8 +53,9 @@ warmup="${FIO_WARMUP:-10}"
 size="${FIO_SIZE:-1G}"
 seq_iodepth="${FIO_SEQ_IODEPTH:-16}"
 ready_timeout="${KAGAMI_READY_TIMEOUT:-180}"
+metrics_rounds="${KAGAMI_METRICS_ROUNDS:-2}"
 target_uri="${KAGAMI_TARGET_URI:-}"
-for v in runtime ramp warmup seq_iodepth ready_timeout; do
+for v in runtime ramp warmup seq_iodepth ready_timeout metrics_rounds; do
   [[ "${!v}" =~ ^[0-9]+$ ]] || { echo "fio-nbd: $v must be a whole number, got '${!v}'" >&2; exit 2; }
 done
 [ "$runtime" -ge 1 ] || { echo "fio-nbd: FIO_RUNTIME must be at least 1" >&2; exit 2; }
@@ -104,7 +116,7 @@ cleanup() {
   stop_kagami
   stop_qemu
   rm -rf "$work"
-  [ -z "${KAGAMI_STANDBY_DATA_DIR:-}" ] || rm -rf "$KAGAMI_STANDBY_DATA_DIR/kagami-standby-$$"
+  [ -z "${KAGAMI_STANDBY_DATA_DIR:-}" ] || rm -rf "$KAGAMI_STANDBY_DATA_DIR"/kagami-standby-$$-*
 }
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -202,6 +214,9 @@ PY
 status=0
 
 # --- Baseline: qemu-nbd serving a fresh sparse 1 GiB raw file --------------------------------
+# (In --metrics-cost mode the baseline is Kagami itself with metrics off, measured below.)
+baseline_uri=""
+if [ "$metrics_cost" -eq 0 ]; then
 truncate -s 1G "$work/baseline.raw"
 qemu_port="$(free_ports 1)"
 qemu-nbd -f raw -b 127.0.0.1 -p "$qemu_port" --persistent --shared=8 \
@@ -221,26 +236,33 @@ baseline_uri="nbd://127.0.0.1:$qemu_port/"
 run_fio qemu-nbd "$baseline_uri" || status=1
 stop_qemu
 rm -f "$work/baseline.raw"
+fi
 
 # --- Kagami: the primary of `./kagami demo` -----------------------------------------------
-kagami_uri=""
-if [ "$baseline_only" -eq 0 ]; then
+# run_kagami TARGET [demo options]: a fresh demo pair (own data directory), fio against its
+# primary, then SIGTERM. Sets run_uri to the primary's URI (not printed: a $(...) subshell would
+# lose kagami_pid and status, and the cleanup trap with them).
+run_kagami() {
+  local target="$1" uri
+  shift
   mapfile -t p < <(free_ports 5)
-  kagami_uri="nbd://127.0.0.1:${p[0]}/vol0"
-  log "starting kagami demo (primary nbd 127.0.0.1:${p[0]}), waiting up to ${ready_timeout}s for 'ready'"
+  uri="nbd://127.0.0.1:${p[0]}/vol0"
+  run_uri="$uri"
+  log "$target: starting kagami demo $* (primary nbd 127.0.0.1:${p[0]}), waiting up to ${ready_timeout}s for 'ready'"
+  rm -rf "$work/kagami"
   (
     cd "$repo"
-    exec setsid ./kagami demo --data-dir "$work/kagami" \
+    exec setsid ./kagami demo "$@" --data-dir "$work/kagami" \
       --primary-nbd "127.0.0.1:${p[0]}" --standby-nbd "127.0.0.1:${p[1]}" \
       --primary-admin "127.0.0.1:${p[2]}" --standby-admin "127.0.0.1:${p[3]}" \
       --wan "127.0.0.1:${p[4]}" --volume-size 1GiB \
-      ${KAGAMI_STANDBY_DATA_DIR:+--standby-data-dir "$KAGAMI_STANDBY_DATA_DIR/kagami-standby-$$"}
-  ) >"$work/kagami.out" 2>"$work/kagami.err" </dev/null &
+      ${KAGAMI_STANDBY_DATA_DIR:+--standby-data-dir "$KAGAMI_STANDBY_DATA_DIR/kagami-standby-$$-$target"}
+  ) >"$work/$target.out" 2>"$work/$target.err" </dev/null &
   kagami_pid=$!
   deadline=$((SECONDS + ready_timeout))
   ready=0
   while true; do
-    if grep -qw ready "$work/kagami.out"; then
+    if grep -qw ready "$work/$target.out"; then
       ready=1
       break
     fi
@@ -256,15 +278,39 @@ if [ "$baseline_only" -eq 0 ]; then
     sleep 0.2
   done
   if [ "$ready" -eq 1 ]; then
-    run_fio kagami "$kagami_uri" || status=1
+    run_fio "$target" "$uri" || status=1
   else
     status=1
     log "kagami stdout:"
-    tail -n 20 "$work/kagami.out" | sed 's/^/    /' >&2
+    tail -n 20 "$work/$target.out" | sed 's/^/    /' >&2
     log "kagami stderr:"
-    tail -n 20 "$work/kagami.err" | sed 's/^/    /' >&2
+    tail -n 20 "$work/$target.err" | sed 's/^/    /' >&2
   fi
   stop_kagami
+  [ -z "${KAGAMI_STANDBY_DATA_DIR:-}" ] || rm -rf "$KAGAMI_STANDBY_DATA_DIR/kagami-standby-$$-$target"
+}
+
+kagami_uri=""
+nometrics_uri=""
+if [ "$baseline_only" -eq 0 ]; then
+  if [ "$metrics_cost" -eq 0 ]; then
+    run_kagami kagami
+    kagami_uri="$run_uri"
+  else
+    # Alternating order (on off, off on, ...) so a machine that slows down or speeds up during
+    # the run weighs on both sides alike.
+    for ((round = 1; round <= metrics_rounds; round++)); do
+      if ((round % 2 == 1)); then
+        run_kagami "kagami-r$round"
+        run_kagami "kagami-nometrics-r$round" --no-metrics
+      else
+        run_kagami "kagami-nometrics-r$round" --no-metrics
+        run_kagami "kagami-r$round"
+      fi
+    done
+    kagami_uri="metrics on, $metrics_rounds round(s)"
+    nometrics_uri="metrics off, $metrics_rounds round(s)"
+  fi
 fi
 
 # --- Optional third target: any running server --------------------------------------------
@@ -276,18 +322,39 @@ fi
 mkdir -p "$here/results"
 stamp="$(date -u +%Y%m%dT%H%M%SZ)"
 result_file="$here/results/fio-nbd-$stamp.json"
-python3 - "$work" "$result_file" "$stamp" "$runtime" "$ramp" "$size" "$baseline_uri" "$kagami_uri" "$target_uri" "$(fio --version)" "${workloads[@]}" <<'PY'
-import json, os, platform, sys
+python3 - "$work" "$result_file" "$stamp" "$runtime" "$ramp" "$size" "$baseline_uri" "$kagami_uri" "$target_uri" "$(fio --version)" "$nometrics_uri" "${workloads[@]}" <<'PY'
+import glob, json, os, platform, sys
 
-work, result_file, stamp, runtime, ramp, size, base_uri, kagami_uri, target_uri, fio_version = sys.argv[1:11]
-workloads = [w.split("|", 1) for w in sys.argv[11:]]
-targets = [("qemu-nbd", base_uri), ("kagami", kagami_uri), ("target", target_uri)]
+work, result_file, stamp, runtime, ramp, size, base_uri, kagami_uri, target_uri, fio_version, nometrics_uri = sys.argv[1:12]
+workloads = [w.split("|", 1) for w in sys.argv[12:]]
+if nometrics_uri:
+    # --metrics-cost: the baseline is Kagami with metrics off; the ratio is what metrics cost.
+    targets = [("kagami-nometrics", nometrics_uri), ("kagami", kagami_uri), ("target", target_uri)]
+else:
+    targets = [("qemu-nbd", base_uri), ("kagami", kagami_uri), ("target", target_uri)]
 targets = [(t, u) for t, u in targets if u]
+base_name = targets[0][0] if targets else "qemu-nbd"
 
 def measured(target, workload):
     path = os.path.join(work, f"{target}.{workload}.json")
     if not os.path.exists(path):
-        return None
+        # --metrics-cost: the mean of the rounds that completed, and each round's MiB/s.
+        rounds = sorted(glob.glob(os.path.join(work, f"{target}-r*.{workload}.json")))
+        ms = [one(p) for p in rounds]
+        if not ms:
+            return None
+        mean = lambda k: round(sum(m[k] for m in ms) / len(ms), 1) if all(m[k] is not None for m in ms) else None
+        return {
+            "mib_per_s": mean("mib_per_s"),
+            "iops": round(sum(m["iops"] for m in ms) / len(ms)),
+            "mean_latency_us": mean("mean_latency_us"),
+            "p99_latency_us": mean("p99_latency_us"),
+            "fio_error": max(m["fio_error"] for m in ms),
+            "rounds_mib_per_s": [m["mib_per_s"] for m in ms],
+        }
+    return one(path)
+
+def one(path):
     job = json.load(open(path))["jobs"][0]
     w = job["write"]
     pct = w["clat_ns"].get("percentile", {})
@@ -304,27 +371,31 @@ for name, args in workloads:
     row = {"workload": name, "fio_args": args}
     for t, _ in targets:
         row[t] = measured(t, name)
-    base = row.get("qemu-nbd")
+    base = row.get(base_name)
     for t, _ in targets[1:]:
         m = row[t]
-        row[f"ratio_{t}_to_qemu_nbd"] = round(m["mib_per_s"] / base["mib_per_s"], 3) if m and base and base["mib_per_s"] > 0 else None
+        row[f"ratio_{t}_to_{base_name.replace('-', '_')}"] = round(m["mib_per_s"] / base["mib_per_s"], 3) if m and base and base["mib_per_s"] > 0 else None
     rows.append(row)
 
 def cell(m, key, fmt):
     return fmt.format(m[key]) if m else "n/a"
 
-header = f"{'workload':<14} {'qemu-nbd MiB/s':>14} {'IOPS':>8}"
+header = f"{'workload':<14} {base_name + ' MiB/s':>14} {'IOPS':>8}"
 for t, _ in targets[1:]:
-    header += f" {t + ' MiB/s':>13} {'IOPS':>8} {t + '/qemu-nbd':>16}"
+    header += f" {t + ' MiB/s':>13} {'IOPS':>8} {t + '/' + base_name:>16}"
 print()
 print(header)
 print("-" * len(header))
 for row in rows:
-    line = f"{row['workload']:<14} {cell(row['qemu-nbd'], 'mib_per_s', '{:.1f}'):>14} {cell(row['qemu-nbd'], 'iops', '{:d}'):>8}"
+    line = f"{row['workload']:<14} {cell(row[base_name], 'mib_per_s', '{:.1f}'):>14} {cell(row[base_name], 'iops', '{:d}'):>8}"
     for t, _ in targets[1:]:
-        r = row[f"ratio_{t}_to_qemu_nbd"]
+        r = row[f"ratio_{t}_to_{base_name.replace('-', '_')}"]
         line += f" {cell(row[t], 'mib_per_s', '{:.1f}'):>13} {cell(row[t], 'iops', '{:d}'):>8} {('%.2f' % r) if r is not None else 'n/a':>16}"
     print(line)
+    for t, _ in targets:
+        m = row[t]
+        if m and "rounds_mib_per_s" in m:
+            print(f"{'':<14} {t} rounds MiB/s: " + ", ".join(f"{v:.1f}" for v in m["rounds_mib_per_s"]))
 print()
 
 doc = {

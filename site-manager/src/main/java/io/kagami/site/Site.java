@@ -8,9 +8,11 @@ import io.kagami.replicator.apply.Checkpointer;
 import io.kagami.replicator.resync.Backlog;
 import io.kagami.replicator.resync.DirtyBitmap;
 import io.kagami.replicator.sync.SyncReplication;
+import io.kagami.replicator.volume.AppendTimer;
 import io.kagami.replicator.volume.BlockDevice;
 import io.kagami.replicator.volume.FileVolume;
 import io.kagami.replicator.volume.PrimaryVolume;
+import io.kagami.replicator.volume.ReplicationGate;
 import io.kagami.replicator.volume.ReplicaVolume;
 import io.kagami.site.admin.AdminServer;
 import io.kagami.site.admin.LinkStatus;
@@ -33,6 +35,7 @@ import java.util.Deque;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.SequencedMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -53,11 +56,17 @@ public final class Site implements AutoCloseable {
   private final InstantSource clock;
   private final Deque<AutoCloseable> resources = new ArrayDeque<>();
   private final Map<String, Volume> volumes = new LinkedHashMap<>();
+  private final StateChangeLog changes;
   private Journal journal;
   private SiteLink link;
   private AdminServer admin;
   private ScheduledExecutorService syncTimer;
   private ExecutorService resyncIo;
+  private SiteMetrics metrics;
+  /** Not {@code this}: close() holds that while it waits for the housekeeping thread. */
+  private final Object stateLock = new Object();
+  /** Last link state logged; guarded by stateLock. */
+  private Boolean linkWasUp;
   private int nbdPort;
   private boolean closed;
 
@@ -66,18 +75,28 @@ public final class Site implements AutoCloseable {
     VolumeConfig config();
 
     BlockDevice device();
+
+    VolumeStateTracker state();
   }
 
   /** {@code sync} is null for an async volume. */
   private record PrimaryRuntime(
-      VolumeConfig config, PrimaryVolume device, Checkpointer checkpointer, JournalShipSource source, SyncReplication sync, Backlog backlog)
+      VolumeConfig config,
+      PrimaryVolume device,
+      Checkpointer checkpointer,
+      JournalShipSource source,
+      SyncReplication sync,
+      Backlog backlog,
+      VolumeStateTracker state)
       implements Volume {}
 
-  private record StandbyRuntime(VolumeConfig config, ReplicaVolume device, Applier applier, JournalReceiveSink sink) implements Volume {}
+  private record StandbyRuntime(VolumeConfig config, ReplicaVolume device, Applier applier, JournalReceiveSink sink, VolumeStateTracker state)
+      implements Volume {}
 
   public Site(SiteConfig config, InstantSource clock) {
     this.config = config;
     this.clock = clock;
+    this.changes = new StateChangeLog(line -> LOG.log(Level.INFO, line), clock, StateChangeLog.DEFAULT_BURST, StateChangeLog.DEFAULT_WINDOW);
   }
 
   public SiteConfig config() {
@@ -91,14 +110,17 @@ public final class Site implements AutoCloseable {
       resources.push(journal);
       ExecutorService reads = Executors.newFixedThreadPool(4, Thread.ofPlatform().name("kagami-read-", 0).daemon(true).factory());
       resources.push(reads::shutdownNow);
+      if (config.metrics()) {
+        metrics = new SiteMetrics(this::status, config.siteId(), config.role().label(), config.wan().peerSiteId(), config.volumes());
+        resources.push(metrics);
+      }
       for (VolumeConfig vc : config.volumes()) {
         volumes.put(vc.name(), openVolume(vc, reads));
       }
       link = SiteLink.create(config, this::shipSources, this::receiveSinks);
-      SiteMetrics metrics = new SiteMetrics(this::status, config.siteId(), config.role().label(), config.wan().peerSiteId(), config.volumes().stream().map(VolumeConfig::name).toList());
-      resources.push(metrics);
+      // Without metrics the NBD path runs on the bare devices: nothing counted, nothing timed.
       List<BlockDevice> devices = new ArrayList<>();
-      volumes.values().forEach(v -> devices.add(metrics.metered(v.device(), config.siteId())));
+      volumes.values().forEach(v -> devices.add(metrics == null ? v.device() : metrics.metered(v.device(), config.siteId())));
       NbdExports nbd = new NbdExports(config.nbdListen(), devices);
       nbd.start();
       nbdPort = nbd.port();
@@ -112,10 +134,18 @@ public final class Site implements AutoCloseable {
             housekeeping.shutdown();
             housekeeping.awaitTermination(10, TimeUnit.SECONDS);
           });
-      admin = new AdminServer(config.adminListen(), this::status, metrics::scrape);
+      admin = new AdminServer(config.adminListen(), this::status, metrics == null ? null : metrics::scrape);
       admin.start();
       resources.push(admin);
-      LOG.log(Level.INFO, "site {0} ({1}) started: nbd {2}, admin {3}", config.siteId(), config.role().label(), nbdAddress(), adminAddress());
+      LOG.log(Level.INFO, "site {0} ({1}) started: nbd {2}, admin {3}, metrics {4}", config.siteId(), config.role().label(), nbdAddress(), adminAddress(), config.metrics() ? "on" : "off");
+      SequencedMap<String, String> site = ids("site", config.siteId());
+      changes.changed("role", site, null, config.role().label(), Map.of());
+      for (VolumeConfig vc : config.volumes()) {
+        SequencedMap<String, String> ids = ids("site", config.siteId());
+        ids.put("volume", vc.name());
+        changes.changed("mode", ids, null, vc.mode().label(), Map.of());
+      }
+      observeStates();
     } catch (RuntimeException e) {
       close();
       throw e;
@@ -133,15 +163,16 @@ public final class Site implements AutoCloseable {
       if (replayed > 0) {
         LOG.log(Level.INFO, "volume {0}: replayed {1} journal entries onto the volume file after restart", vc.name(), replayed);
       }
+      AppendTimer appendTimer = metrics == null ? AppendTimer.NONE : metrics.journalAppendTimer(vc.name());
       SyncReplication sync = null;
       PrimaryVolume device;
       long peer = stream.meta(JournalShipSource.META_PEER_DURABLE, 0);
       if (vc.mode() == ReplicationMode.SYNC) {
         sync = new SyncReplication(vc.name(), vc.sync(), peer, stream::lastSeq, System::nanoTime);
-        device = new PrimaryVolume(vc.name(), file, stream, config.compress(), reads, sync);
+        device = new PrimaryVolume(vc.name(), file, stream, config.compress(), reads, sync, appendTimer);
         syncTimer().scheduleWithFixedDelay(sync::checkTimeouts, SYNC_CHECK_INTERVAL.toMillis(), SYNC_CHECK_INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
       } else {
-        device = new PrimaryVolume(vc.name(), file, stream, config.compress(), reads);
+        device = new PrimaryVolume(vc.name(), file, stream, config.compress(), reads, ReplicationGate.LOCAL, appendTimer);
       }
       DirtyBitmap bitmap;
       try {
@@ -152,12 +183,17 @@ public final class Site implements AutoCloseable {
       Backlog backlog = new Backlog(device, bitmap, vc.historyCapacityBytes(), peer);
       SyncReplication gate = sync;
       JournalShipSource source = new JournalShipSource(vc.name(), vc.sizeBytes(), stream, backlog, gate == null ? seq -> {} : gate::peerDurable);
-      return new PrimaryRuntime(vc, device, new Checkpointer(device, backlog::trimBound), source, sync, backlog);
+      return new PrimaryRuntime(vc, device, new Checkpointer(device, backlog::trimBound), source, sync, backlog, new VolumeStateTracker(true));
     }
     Applier applier = new Applier(vc.name(), stream, file, clock, CHECKPOINT_INTERVAL, true);
     applier.start();
     resources.push(applier);
-    return new StandbyRuntime(vc, new ReplicaVolume(vc.name(), file, reads), applier, new JournalReceiveSink(vc.name(), vc.sizeBytes(), stream, applier, file, resyncIo()));
+    return new StandbyRuntime(
+        vc,
+        new ReplicaVolume(vc.name(), file, reads),
+        applier,
+        new JournalReceiveSink(vc.name(), vc.sizeBytes(), stream, applier, file, resyncIo()),
+        new VolumeStateTracker(false));
   }
 
   /** Writes resync regions into standby replicas, off the network threads. */
@@ -213,6 +249,52 @@ public final class Site implements AutoCloseable {
         LOG.log(Level.ERROR, "volume " + v.config().name() + ": housekeeping failed", e);
       }
     }
+    try {
+      observeStates();
+    } catch (RuntimeException e) {
+      LOG.log(Level.ERROR, "site " + config.siteId() + ": state observation failed", e);
+    }
+  }
+
+  /**
+   * One observation per housekeeping tick: the link and each volume's state, with a structured,
+   * rate-limited log line for every change. Runs once on start, then on the housekeeping thread.
+   */
+  private void observeStates() {
+    synchronized (stateLock) {
+      observeStatesLocked();
+    }
+  }
+
+  private void observeStatesLocked() {
+    SiteStatus now = status();
+    boolean up = now.link().connected();
+    if (linkWasUp == null || linkWasUp != up) {
+      Map<String, String> extra = up || now.link().lastError() == null ? Map.of() : Map.of("error", now.link().lastError());
+      SequencedMap<String, String> ids = ids("site", config.siteId());
+      ids.put("peer", config.wan().peerSiteId());
+      changes.changed("link", ids, linkWasUp == null ? null : linkWasUp ? "up" : "down", up ? "up" : "down", extra);
+      linkWasUp = up;
+    }
+    for (VolumeStatus vs : now.volumes()) {
+      Volume v = volumes.get(vs.name());
+      v.state().observe(new VolumeStateTracker.Observation(v instanceof PrimaryRuntime, up, vs.lagBytes(), vs.error() != null));
+      VolumeState before = v.state().logged();
+      VolumeState after = vs.state();
+      v.state().logged(after);
+      if (after != before) {
+        SequencedMap<String, String> ids = ids("site", config.siteId());
+        ids.put("volume", vs.name());
+        changes.changed("state", ids, before.label(), after.label(), vs.error() == null ? Map.of() : Map.of("error", vs.error()));
+      }
+    }
+    changes.flush();
+  }
+
+  private static SequencedMap<String, String> ids(String key, String value) {
+    SequencedMap<String, String> m = new LinkedHashMap<>();
+    m.put(key, value);
+    return m;
   }
 
   /** The snapshot {@code GET /status} and {@code kagami status} show. */
@@ -228,13 +310,45 @@ public final class Site implements AutoCloseable {
           LinkSnapshot.VolumeProgress progress = link == null ? null : link.progress(vc.name());
           String err = s.failure() != null ? s.failure().getMessage() : progress != null ? progress.stalled() : null;
           Long resumed = progress == null || !link.status().connected() ? null : progress.resumedFromSeq();
-          String state = primaryState(p, link != null && link.status().connected(), progress);
-          vs.add(new VolumeStatus(vc.name(), "primary", vc.mode().label(), state, vc.sizeBytes(), s.lastSeq(), acked, null, resumed, s.bytesAfter(acked), lagSeconds(s, acked, now), p.source().resyncProgress(), err));
+          VolumeState state = primaryState(p, link != null && link.status().connected(), err);
+          vs.add(
+              new VolumeStatus(
+                  vc.name(),
+                  "primary",
+                  vc.mode().label(),
+                  state,
+                  vc.sizeBytes(),
+                  s.lastSeq(),
+                  acked,
+                  null,
+                  resumed,
+                  s.bytesAfter(acked),
+                  vc.historyCapacityBytes(),
+                  lagSeconds(s, acked, now),
+                  p.source().resyncProgress(),
+                  err));
         }
         case StandbyRuntime r -> {
           JournalStream s = journal.stream(vc.name());
           long applied = r.applier().appliedSeq();
-          vs.add(new VolumeStatus(vc.name(), "standby", vc.mode().label(), r.sink().consistent() ? "replicating" : "inconsistent", vc.sizeBytes(), s.lastSeq(), null, applied, null, s.bytesAfter(applied), lagSeconds(s, applied, now), null, r.applier().failure()));
+          String failure = r.applier().failure();
+          VolumeState state = failure != null ? VolumeState.DEGRADED : r.sink().consistent() ? VolumeState.REPLICATING : VolumeState.INCONSISTENT;
+          vs.add(
+              new VolumeStatus(
+                  vc.name(),
+                  "standby",
+                  vc.mode().label(),
+                  state,
+                  vc.sizeBytes(),
+                  s.lastSeq(),
+                  null,
+                  applied,
+                  null,
+                  s.bytesAfter(applied),
+                  vc.historyCapacityBytes(),
+                  lagSeconds(s, applied, now),
+                  null,
+                  failure));
         }
       }
     }
@@ -242,25 +356,36 @@ public final class Site implements AutoCloseable {
     return new SiteStatus(config.siteId(), config.role().label(), nbdAddress(), ls, vs);
   }
 
-  private static String primaryState(PrimaryRuntime p, boolean connected, LinkSnapshot.VolumeProgress progress) {
-    if (p.source().resyncing() || (connected && p.backlog().needsResync() && !p.backlog().overflowed())) {
-      return "resyncing";
+  /**
+   * Where a primary volume stands, from live figures (so the status never lags a change), with the
+   * tracker's view of whether history keeps growing for the buffering/replicating distinction.
+   */
+  private static VolumeState primaryState(PrimaryRuntime p, boolean connected, String error) {
+    Backlog b = p.backlog();
+    if (error != null) {
+      return VolumeState.DEGRADED;
     }
-    if (p.backlog().needsResync()) {
-      return "bitmap";
+    if (p.source().resyncing() || (connected && b.needsResync() && !b.overflowed())) {
+      return b.fullCopy() ? VolumeState.INITIAL_SYNC : VolumeState.RESYNCING;
+    }
+    if (b.needsResync()) {
+      return VolumeState.BITMAP;
     }
     if (p.sync() != null) {
       switch (p.sync().state()) {
         case DEGRADED -> {
-          return "degraded";
+          return VolumeState.DEGRADED;
         }
         case BLOCKED -> {
-          return "blocked";
+          return VolumeState.BLOCKED;
         }
         case SYNC -> {}
       }
     }
-    return connected && (progress == null || progress.stalled() == null) ? "replicating" : "buffering";
+    if (!connected) {
+      return VolumeState.BUFFERING;
+    }
+    return p.state().current() == VolumeState.BUFFERING ? VolumeState.BUFFERING : VolumeState.REPLICATING;
   }
 
   private static double lagSeconds(JournalStream s, long upTo, long now) {

@@ -44,6 +44,7 @@ public final class Backlog {
   private volatile boolean overflowed;
   private volatile boolean bitmapChanged;
   private volatile boolean compareNext;
+  private volatile boolean fullCopy;
   private volatile boolean comparing;
 
   public Backlog(PrimaryVolume device, DirtyBitmap bitmap, long capacityBytes, long peerDurable) {
@@ -161,6 +162,14 @@ public final class Backlog {
     return base;
   }
 
+  /** True while a copy of the whole volume (a new or replaced standby) is due or under way. */
+  public boolean fullCopy() {
+    if (fullCopy && bitmap.dirtyRegions() == 0 && !overflowed) {
+      fullCopy = false;
+    }
+    return fullCopy;
+  }
+
   /** True when the pass begun last compares checksums first (a full copy). */
   public boolean comparing() {
     return comparing;
@@ -229,6 +238,7 @@ public final class Backlog {
     bitmap.markAll();
     bitmap.markedThrough(stream.lastSeq());
     compareNext = true; // the standby may hold much of it already
+    fullCopy = true;
     persist();
     LOG.log(Level.WARNING, "volume {0}: the standby needs a full resynchronization ({1} bytes)", volume, bitmap.dirtyBytes());
   }

@@ -36,13 +36,19 @@ public final class PrimaryVolume implements BlockDevice {
   private final boolean compress;
   private final Executor reads;
   private final ReplicationGate gate;
+  private final AppendTimer appendTimer;
   private volatile long appliedSeq;
 
   public PrimaryVolume(String name, FileVolume file, JournalStream stream, boolean compress, Executor reads) {
-    this(name, file, stream, compress, reads, ReplicationGate.LOCAL);
+    this(name, file, stream, compress, reads, ReplicationGate.LOCAL, AppendTimer.NONE);
   }
 
-  public PrimaryVolume(String name, FileVolume file, JournalStream stream, boolean compress, Executor reads, ReplicationGate gate) {
+  /**
+   * With {@code gate} deciding what an acknowledgement waits for beyond the local journal (sync
+   * mode), and {@code appendTimer} told how long each journal append took (see {@link AppendTimer}).
+   */
+  public PrimaryVolume(String name, FileVolume file, JournalStream stream, boolean compress, Executor reads, ReplicationGate gate, AppendTimer appendTimer) {
+    this.appendTimer = appendTimer;
     this.name = name;
     this.file = file;
     this.stream = stream;
@@ -128,11 +134,13 @@ public final class PrimaryVolume implements BlockDevice {
     } finally {
       data.release();
     }
+    long entered = startTimer();
     return stream
         .appendEncoded(
             encoded,
             fua,
             seq -> {
+              stopTimer(entered);
               try {
                 file.write(offset, forVolume);
               } catch (IOException e) {
@@ -173,11 +181,13 @@ public final class PrimaryVolume implements BlockDevice {
     for (long pos = offset; pos < offset + length; pos += MAX_RANGE_RECORD) {
       int n = (int) Math.min(MAX_RANGE_RECORD, offset + length - pos);
       long at = pos;
+      long entered = startTimer();
       last =
           stream.append(
               kind.of(at, n),
               fua,
               seq -> {
+                stopTimer(entered);
                 try {
                   file.zero(at, n);
                 } catch (IOException e) {
@@ -211,6 +221,17 @@ public final class PrimaryVolume implements BlockDevice {
               }
               return null;
             });
+  }
+
+  // The after-commit action runs right after the commit, so its start marks the commit's end.
+  private long startTimer() {
+    return appendTimer == AppendTimer.NONE ? 0 : System.nanoTime();
+  }
+
+  private void stopTimer(long entered) {
+    if (appendTimer != AppendTimer.NONE) {
+      appendTimer.appended(System.nanoTime() - entered);
+    }
   }
 
   static boolean inRange(FileVolume file, long offset, long length) {

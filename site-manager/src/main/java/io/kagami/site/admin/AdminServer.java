@@ -32,6 +32,7 @@ public final class AdminServer implements AutoCloseable {
   private HttpServer server;
   private ExecutorService executor;
 
+  /** {@code metrics} null: collection is off and {@code GET /metrics} answers 404 saying so. */
   public AdminServer(HostPort listen, Supplier<SiteStatus> status, Supplier<String> metrics) {
     this.listen = listen;
     this.status = status;
@@ -76,7 +77,10 @@ public final class AdminServer implements AutoCloseable {
     }
     return switch (path) {
       case "/status" -> new Response(200, "application/json", JSON.writeValueAsBytes(status.get()));
-      case "/metrics" -> new Response(200, "text/plain; version=0.0.4; charset=utf-8", metrics.get().getBytes(StandardCharsets.UTF_8));
+      case "/metrics" ->
+          metrics == null
+              ? new Response(404, "application/json", error("metrics collection is off on this site (admin.metrics: false)"))
+              : new Response(200, "text/plain; version=0.0.4; charset=utf-8", metrics.get().getBytes(StandardCharsets.UTF_8));
       case "/health" -> new Response(200, "text/plain", "ok\n".getBytes(StandardCharsets.UTF_8));
       default -> new Response(404, "application/json", error("no such endpoint " + path + " (try /status, /metrics or /health)"));
     };

@@ -1,6 +1,7 @@
 package io.kagami.site.admin;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
+import io.kagami.site.VolumeState;
 
 /**
  * One volume in {@code GET /status}. {@code lastAckedByPeerSeq} is reported by a primary, {@code
@@ -10,20 +11,22 @@ import com.fasterxml.jackson.annotation.JsonInclude;
  * mode} is the configured replication mode ({@code async}|{@code sync}), {@code state} where the
  * volume stands now (e.g. {@code replicating}, {@code buffering}, {@code degraded}, {@code bitmap},
  * {@code resyncing}, {@code inconsistent}). {@code resync} (primary): progress of the copy of
- * changed regions to the standby.
+ * changed regions to the standby. {@code historyCapacityBytes}: the configured bound of the
+ * history ({@code historyCapacity}); see {@link VolumeState} for the states.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record VolumeStatus(
     String name,
     String role,
     String mode,
-    String state,
+    VolumeState state,
     long sizeBytes,
     long lastJournaledSeq,
     Long lastAckedByPeerSeq,
     Long lastAppliedSeq,
     Long resumedFromSeq,
     long lagBytes,
+    long historyCapacityBytes,
     double lagSeconds,
     Resync resync,
     String error) {

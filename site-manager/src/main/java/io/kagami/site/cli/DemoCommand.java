@@ -62,6 +62,9 @@ final class DemoCommand implements Callable<Integer> {
   @Option(names = "--mode", defaultValue = "async", description = "replication mode of vol0: async or sync (default ${DEFAULT-VALUE})")
   String mode;
 
+  @Option(names = "--no-metrics", description = "collect no metrics on either site (admin.metrics: false), e.g. to measure what they cost")
+  boolean noMetrics;
+
   @Option(names = "--ready-timeout", defaultValue = "60", hidden = true, description = "seconds to wait for the sites to connect")
   int readyTimeoutSeconds;
 
@@ -76,6 +79,7 @@ final class DemoCommand implements Callable<Integer> {
     HostPort.parse(primaryAdmin);
     HostPort.parse(standbyAdmin);
     HostPort.parse(wan);
+    boolean metrics = !noMetrics;
     Path dir = dataDir != null ? dataDir.toAbsolutePath() : Files.createTempDirectory("kagami-demo-");
     Files.createDirectories(dir);
     Path primaryCert = SiteLink.ensureCredentials(dir.resolve(PRIMARY_ID).resolve("tls"), PRIMARY_ID);
@@ -90,7 +94,7 @@ final class DemoCommand implements Callable<Integer> {
         site: {id: %s, role: primary}
         dataDir: %s
         nbd: {listen: "%s"}
-        admin: {listen: "%s"}
+        admin: {listen: "%s", metrics: %s}
         wan:
           peer: "%s"
           peerSiteId: %s
@@ -98,7 +102,7 @@ final class DemoCommand implements Callable<Integer> {
         volumes:
           - {name: vol0, size: %d, mode: %s}
         """
-            .formatted(primaryYaml.getFileName(), PRIMARY_ID, PRIMARY_ID, primaryNbd, primaryAdmin, wan, STANDBY_ID, dir.relativize(standbyCert), size, mode));
+            .formatted(primaryYaml.getFileName(), PRIMARY_ID, PRIMARY_ID, primaryNbd, primaryAdmin, metrics, wan, STANDBY_ID, dir.relativize(standbyCert), size, mode));
     Files.writeString(
         standbyYaml,
         """
@@ -106,7 +110,7 @@ final class DemoCommand implements Callable<Integer> {
         site: {id: %s, role: standby}
         dataDir: %s
         nbd: {listen: "%s"}
-        admin: {listen: "%s"}
+        admin: {listen: "%s", metrics: %s}
         wan:
           listen: "%s"
           peerSiteId: %s
@@ -114,7 +118,7 @@ final class DemoCommand implements Callable<Integer> {
         volumes:
           - {name: vol0, size: %d}
         """
-            .formatted(standbyYaml.getFileName(), STANDBY_ID, standbyDataDir != null ? standbyDir : STANDBY_ID, standbyNbd, standbyAdmin, wan, PRIMARY_ID, dir.relativize(primaryCert), size));
+            .formatted(standbyYaml.getFileName(), STANDBY_ID, standbyDataDir != null ? standbyDir : STANDBY_ID, standbyNbd, standbyAdmin, metrics, wan, PRIMARY_ID, dir.relativize(primaryCert), size));
     SiteConfig standbyCfg = ConfigLoader.load(standbyYaml);
     SiteConfig primaryCfg = ConfigLoader.load(primaryYaml);
 
@@ -130,6 +134,12 @@ final class DemoCommand implements Callable<Integer> {
     System.out.printf("  primary %-9s  nbd://%s/vol0  (read-write)   admin http://%s/status%n", PRIMARY_ID, primary.nbdAddress(), primary.adminAddress());
     System.out.printf("  standby %-9s  nbd://%s/vol0  (read-only)    admin http://%s/status%n", STANDBY_ID, standby.nbdAddress(), standby.adminAddress());
     System.out.printf("  WAN link %s -> %s (mutual TLS 1.3), volume vol0 %s, %s mode%n", PRIMARY_ID, wan, DataSize.parse(volumeSize), mode);
+    if (metrics) {
+      System.out.printf("  metrics  %-9s  http://%s/metrics%n", PRIMARY_ID, primary.adminAddress());
+      System.out.printf("  metrics  %-9s  http://%s/metrics%n", STANDBY_ID, standby.adminAddress());
+    } else {
+      System.out.println("  metrics  off (--no-metrics)");
+    }
     System.out.flush();
     awaitLink(primary, Duration.ofSeconds(readyTimeoutSeconds));
     System.out.println("kagami demo: ready (both sites connected; Ctrl-C stops)");

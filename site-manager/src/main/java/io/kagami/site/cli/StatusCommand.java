@@ -72,13 +72,14 @@ final class StatusCommand implements Callable<Integer> {
         link.path("peerSiteId").asText("?"),
         link.path("connected").asBoolean() ? "connected" : "DISCONNECTED",
         link.hasNonNull("lastError") ? "  (last error: " + link.path("lastError").asText() + ")" : "");
-    System.out.printf("%-12s %-8s %10s %14s %14s %12s %9s%n", "VOLUME", "ROLE", "SIZE", "JOURNALED", "ACKED/APPLIED", "LAG", "LAG(s)");
+    System.out.printf("%-12s %-8s %-12s %10s %14s %14s %12s %9s%n", "VOLUME", "ROLE", "STATE", "SIZE", "JOURNALED", "ACKED/APPLIED", "LAG", "LAG(s)");
     for (JsonNode v : s.path("volumes")) {
       long other = v.has("lastAckedByPeerSeq") ? v.path("lastAckedByPeerSeq").asLong() : v.path("lastAppliedSeq").asLong();
       System.out.printf(
-          "%-12s %-8s %10s %14d %14d %12s %9.1f%n",
+          "%-12s %-8s %-12s %10s %14d %14d %12s %9.1f%n",
           v.path("name").asText(),
           v.path("role").asText(),
+          v.path("state").asText("?"),
           human(v.path("sizeBytes").asLong()),
           v.path("lastJournaledSeq").asLong(),
           other,

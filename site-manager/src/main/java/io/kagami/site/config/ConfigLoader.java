@@ -31,6 +31,7 @@ import java.util.regex.Pattern;
  *   listen: 0.0.0.0:10809     # NBD exports (read-only on a standby)
  * admin:
  *   listen: 127.0.0.1:9480    # HTTP status/metrics
+ *   metrics: true             # collect metrics for GET /metrics (default true); false to measure their cost
  * wan:
  *   listen: 0.0.0.0:7800      # standby: where primaries connect
  *   peer: standby.example:7800 # primary: the standby's WAN address
@@ -47,6 +48,7 @@ import java.util.regex.Pattern;
  *     onSyncTimeout: degrade  # sync: degrade (acknowledge locally, alert, back to sync when caught
  *                             # up) | block (keep waiting: fail closed)
  *     historyCapacity: 8GiB   # unsent history kept before falling back to a changed-region map
+ *                             # (at least 1 MiB)
  *     bitmapGranularity: 64KiB # region size of that map: 4 KiB .. 4 MiB, a power of two
  * </pre>
  */
@@ -117,8 +119,9 @@ public final class ConfigLoader {
     known(nbd, "nbd.", "listen");
     HostPort nbdListen = address(nbd, "nbd.listen", "0.0.0.0:" + SiteConfig.DEFAULT_NBD_PORT);
     JsonNode admin = object(root, "admin");
-    known(admin, "admin.", "listen");
+    known(admin, "admin.", "listen", "metrics");
     HostPort adminListen = address(admin, "admin.listen", "127.0.0.1:" + SiteConfig.DEFAULT_ADMIN_PORT);
+    boolean metrics = !admin.has("metrics") || bool(admin, "admin.metrics");
 
     JsonNode wan = object(root, "wan");
     known(wan, "wan.", "listen", "peer", "peerSiteId", "peerCertificate", "certificate", "privateKey");
@@ -168,7 +171,7 @@ public final class ConfigLoader {
         JsonNode v = vols.get(i);
         String at = "volumes[" + i + "]";
         if (!v.isObject()) {
-          problems.add(at + " must be a mapping with name and size");
+          problems.add(at + " must be a mapping with name and size (and optionally historyCapacity)");
           continue;
         }
         known(v, at + ".", "name", "size", "mode", "syncTimeout", "onSyncTimeout", "historyCapacity", "bitmapGranularity");
@@ -224,14 +227,17 @@ public final class ConfigLoader {
           problems.add("volume \"" + name + "\": syncTimeout and onSyncTimeout apply to mode: sync only");
         }
         long capacity = VolumeConfig.DEFAULT_HISTORY_CAPACITY;
-        if (v.has("historyCapacity")) {
+        String capacityText = v.has("historyCapacity") ? text(v, at + ".historyCapacity", null) : null;
+        if (capacityText != null) {
           try {
-            capacity = DataSize.parse(text(v, at + ".historyCapacity", "")).bytes();
-            if (capacity < (1L << 20)) {
-              problems.add("volume \"" + name + "\": historyCapacity must be at least 1MiB");
-            }
+            capacity = DataSize.parse(capacityText).bytes();
           } catch (IllegalArgumentException e) {
             problems.add("volume \"" + name + "\": historyCapacity " + e.getMessage());
+            continue;
+          }
+          if (capacity < VolumeConfig.MIN_HISTORY_CAPACITY) {
+            problems.add("volume \"" + name + "\": historyCapacity " + capacityText + " is not allowed (at least 1 MiB; default 8GiB)");
+            continue;
           }
         }
         long granularity = VolumeConfig.DEFAULT_BITMAP_GRANULARITY;
@@ -252,7 +258,7 @@ public final class ConfigLoader {
     if (!problems.isEmpty()) {
       return null;
     }
-    return new SiteConfig(id, role, dataDir, nbdListen, adminListen, new WanSettings(wanListen, wanPeer, peerSiteId, peerCert, cert, key), compress, volumes);
+    return new SiteConfig(id, role, dataDir, nbdListen, adminListen, new WanSettings(wanListen, wanPeer, peerSiteId, peerCert, cert, key), compress, metrics, volumes);
   }
 
   private void known(JsonNode node, String prefix, String... keys) {
@@ -296,10 +302,10 @@ public final class ConfigLoader {
     return n.asText();
   }
 
-  private boolean bool(JsonNode parent, String key) {
-    JsonNode n = parent.get(key);
+  private boolean bool(JsonNode parent, String qualified) {
+    JsonNode n = parent.get(qualified.substring(qualified.lastIndexOf('.') + 1));
     if (!n.isBoolean()) {
-      problems.add(key + " must be true or false");
+      problems.add(qualified + " must be true or false");
       return true;
     }
     return n.booleanValue();

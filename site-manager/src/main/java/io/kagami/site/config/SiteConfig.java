@@ -5,7 +5,9 @@ import java.util.List;
 
 /**
  * A site's whole configuration, immutable and validated by {@link ConfigLoader}: nothing
- * downstream re-checks or defaults a value.
+ * downstream re-checks or defaults a value. {@code metrics} false ({@code admin.metrics: false})
+ * turns metrics collection off: no registry, no metered NBD devices, {@code GET /metrics} answers
+ * 404 (to measure what collecting them costs).
  */
 public record SiteConfig(
     String siteId,
@@ -15,6 +17,7 @@ public record SiteConfig(
     HostPort adminListen,
     WanSettings wan,
     boolean compress,
+    boolean metrics,
     List<VolumeConfig> volumes) {
 
   public static final int DEFAULT_NBD_PORT = 10809;

@@ -17,12 +17,18 @@ public record VolumeConfig(
   public static final long MIN_SIZE = 1L << 20;
   public static final int ALIGNMENT = 4096;
   public static final long DEFAULT_HISTORY_CAPACITY = 8L << 30;
+  public static final long MIN_HISTORY_CAPACITY = 1L << 20;
   public static final int DEFAULT_BITMAP_GRANULARITY = 64 << 10;
   public static final SyncReplication.Policy DEFAULT_SYNC_POLICY = new SyncReplication.Policy(Duration.ofSeconds(10), SyncReplication.OnTimeout.DEGRADE);
 
   public VolumeConfig {
     Objects.requireNonNull(mode, "mode");
     Objects.requireNonNull(sync, "sync");
+  }
+
+  /** An async volume with the given history capacity and the default bitmap granularity. */
+  public VolumeConfig(String name, long sizeBytes, long historyCapacityBytes) {
+    this(name, sizeBytes, ReplicationMode.ASYNC, DEFAULT_SYNC_POLICY, historyCapacityBytes, DEFAULT_BITMAP_GRANULARITY);
   }
 
   /** An async volume with default history capacity and bitmap granularity. */

@@ -1,12 +1,16 @@
 package io.kagami.site.metrics;
 
+import io.kagami.replicator.volume.AppendTimer;
 import io.kagami.replicator.volume.BlockDevice;
+import io.kagami.site.VolumeState;
 import io.kagami.site.admin.LinkStatus;
 import io.kagami.site.admin.SiteStatus;
 import io.kagami.site.admin.VolumeStatus;
+import io.kagami.site.config.VolumeConfig;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Tags;
+import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
@@ -14,7 +18,9 @@ import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import java.util.function.ToDoubleFunction;
 
@@ -26,17 +32,23 @@ import java.util.function.ToDoubleFunction;
  * {@code kagami_replication_lag_bytes}, {@code kagami_replication_lag_seconds}, {@code
  * kagami_history_bytes}, {@code kagami_journal_last_seq}, {@code kagami_role}, {@code
  * kagami_wan_connected}, {@code kagami_wan_sent_bytes_total{encoding="raw"|"wire"}}, {@code
- * kagami_nbd_requests_total{op,result}}, {@code kagami_nbd_request_seconds{op}} (histogram), plus
- * JVM and process metrics.
+ * kagami_nbd_requests_total{op,result}}, {@code kagami_nbd_request_seconds{op}} (histogram), {@code
+ * kagami_journal_append_seconds} (histogram, primary), {@code kagami_history_capacity_bytes},
+ * {@code kagami_resync_remaining_bytes}, {@code kagami_volume_state{state}} (one series per {@link
+ * VolumeState}, 1 for the current), plus JVM and process metrics.
  */
 public final class SiteMetrics implements AutoCloseable {
   private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
   private final Supplier<SiteStatus> status;
   private final JvmGcMetrics gc = new JvmGcMetrics();
+  private final String siteId;
+  private final String peerSiteId;
   private volatile SiteStatus last;
 
-  public SiteMetrics(Supplier<SiteStatus> status, String siteId, String role, String peerSiteId, List<String> volumes) {
+  public SiteMetrics(Supplier<SiteStatus> status, String siteId, String role, String peerSiteId, List<VolumeConfig> volumes) {
     this.status = status;
+    this.siteId = siteId;
+    this.peerSiteId = peerSiteId;
     new JvmMemoryMetrics().bindTo(registry);
     new JvmThreadMetrics().bindTo(registry);
     new ProcessorMetrics().bindTo(registry);
@@ -44,12 +56,32 @@ public final class SiteMetrics implements AutoCloseable {
     gc.bindTo(registry);
     String site = siteId;
     String peer = peerSiteId;
-    for (String v : volumes) {
+    for (VolumeConfig vc : volumes) {
+      String v = vc.name();
       Tags tags = Tags.of("site", site, "volume", v, "peer", peer);
       volumeGauge("kagami.replication.lag.bytes", "Bytes the other site still has to get (primary: not durable on the standby; standby: not applied)", tags, v, VolumeStatus::lagBytes);
       volumeGauge("kagami.replication.lag.seconds", "Age of the oldest change the other site does not have yet", tags, v, VolumeStatus::lagSeconds);
       volumeGauge("kagami.history.bytes", "Journal history kept for the other site (unacknowledged or unapplied changes)", tags, v, VolumeStatus::lagBytes);
       volumeGauge("kagami.journal.last.seq", "Highest sequence number in the volume's journal", tags, v, VolumeStatus::lastJournaledSeq);
+      long capacity = vc.historyCapacityBytes();
+      Gauge.builder("kagami.history.capacity.bytes", () -> capacity)
+          .description("Configured bound of the volume's journal history (volumes[].historyCapacity)")
+          .tags(tags)
+          .register(registry);
+      volumeGauge(
+          "kagami.resync.remaining.bytes",
+          "Bytes of changed regions a resync still has to copy to the standby (0 when none is due)",
+          tags,
+          v,
+          s -> s.resync() == null ? 0 : s.resync().remainingBytes());
+      for (VolumeState state : VolumeState.values()) {
+        volumeGauge(
+            "kagami.volume.state",
+            "The volume's replication state: one series per state (label state), 1 for the current one",
+            tags.and("state", state.label()),
+            v,
+            s -> s.state() == state ? 1.0 : 0.0);
+      }
       Gauge.builder("kagami.role", this, m -> 1.0)
           .description("The volume's role on this site (label role); always 1")
           .tags(tags.and("role", role))
@@ -74,6 +106,23 @@ public final class SiteMetrics implements AutoCloseable {
   /** {@code device} with each request counted and timed ({@code kagami_nbd_requests_total}, {@code kagami_nbd_request_seconds}). */
   public BlockDevice metered(BlockDevice device, String site) {
     return new MeteredDevice(device, registry, Tags.of("site", site, "volume", device.name()));
+  }
+
+  /**
+   * A timer for {@code volume}'s journal appends ({@code kagami_journal_append_seconds}, histogram):
+   * from a write entering the journal to its commit completing.
+   */
+  public AppendTimer journalAppendTimer(String volume) {
+    Timer timer =
+        Timer.builder("kagami.journal.append")
+            .description("Time from a change entering the journal to its commit (WAL write; WAL sync for FUA) completing")
+            .tags(Tags.of("site", siteId, "volume", volume, "peer", peerSiteId))
+            .publishPercentileHistogram()
+            // Appends take microseconds to tens of milliseconds; buckets outside that range are noise.
+            .minimumExpectedValue(Duration.ofNanos(10_000))
+            .maximumExpectedValue(Duration.ofSeconds(10))
+            .register(registry);
+    return nanos -> timer.record(nanos, TimeUnit.NANOSECONDS);
   }
 
   private void volumeGauge(String name, String help, Tags tags, String volume, ToDoubleFunction<VolumeStatus> value) {

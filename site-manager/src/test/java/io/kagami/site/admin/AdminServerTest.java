@@ -2,6 +2,7 @@ package io.kagami.site.admin;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.kagami.site.VolumeState;
 import io.kagami.site.config.HostPort;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -21,7 +22,7 @@ class AdminServerTest {
   void start() {
     SiteStatus status =
         new SiteStatus("tokyo", "primary", "127.0.0.1:10809", new LinkStatus(true, "hiroshima", "127.0.0.1:7800", 10, 5, null),
-            List.of(new VolumeStatus("vol0", "primary", "async", "replicating", 1 << 20, 7, 5L, null, 3L, 4096, 1.5, null, null)));
+            List.of(new VolumeStatus("vol0", "primary", "async", VolumeState.BUFFERING, 1 << 20, 7, 5L, null, 3L, 4096, 8L << 30, 1.5, null, null)));
     server =
         new AdminServer(
             new HostPort("127.0.0.1", 0),
@@ -57,6 +58,8 @@ class AdminServerTest {
     assertThat(v.path("lastAckedByPeerSeq").asLong()).isEqualTo(5);
     assertThat(v.path("lagBytes").asLong()).isEqualTo(4096);
     assertThat(v.path("lagSeconds").asDouble()).isEqualTo(1.5);
+    assertThat(v.path("state").asText()).as("state, in its lower-case-hyphen form").isEqualTo("buffering");
+    assertThat(v.path("historyCapacityBytes").asLong()).isEqualTo(8L << 30);
     assertThat(v.has("lastAppliedSeq")).as("a primary reports no applied seq").isFalse();
     assertThat(json.path("link").path("connected").asBoolean()).isTrue();
   }
@@ -73,5 +76,16 @@ class AdminServerTest {
     assertThat(broken.statusCode()).isEqualTo(500);
     assertThat(broken.body()).contains("registry is broken");
     assertThat(send("GET", "/health").body()).isEqualTo("ok\n");
+  }
+
+  @Test
+  void withMetricsOffTheEndpointSaysSo() throws Exception {
+    try (AdminServer off = new AdminServer(new HostPort("127.0.0.1", 0), () -> null, null)) {
+      off.start();
+      HttpResponse<String> r =
+          http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + off.port() + "/metrics")).timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
+      assertThat(r.statusCode()).isEqualTo(404);
+      assertThat(r.body()).contains("metrics collection is off", "admin.metrics: false");
+    }
   }
 }

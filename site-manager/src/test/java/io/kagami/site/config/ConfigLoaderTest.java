@@ -40,6 +40,8 @@ class ConfigLoaderTest {
     assertThat(c.adminListen()).isEqualTo(new HostPort("127.0.0.1", 9480));
     assertThat(c.wan().peer()).isEqualTo(new HostPort("192.0.2.1", 7800));
     assertThat(c.compress()).isTrue();
+    assertThat(c.metrics()).as("metrics are collected unless turned off").isTrue();
+    assertThat(c.volumes().get(0).historyCapacityBytes()).as("default history capacity").isEqualTo(8L << 30);
     assertThat(c.volumes()).containsExactly(new VolumeConfig("vol0", 1L << 30), new VolumeConfig("log", 64L << 20));
   }
 
@@ -94,5 +96,34 @@ class ConfigLoaderTest {
     assertThat(HostPort.parse("[::1]:10809")).isEqualTo(new HostPort("::1", 10809));
     assertThatThrownBy(() -> HostPort.parse("localhost")).hasMessageContaining("is not host:port");
     assertThatThrownBy(() -> HostPort.parse("h:99999")).hasMessageContaining("out of range");
+  }
+
+  @Test
+  void historyCapacityAndTheMetricsSwitchAreReadAndChecked() {
+    SiteConfig c =
+        parse(
+            """
+            site: {id: tokyo, role: primary}
+            dataDir: data
+            admin: {metrics: false}
+            wan: {peer: "192.0.2.1:7800", peerSiteId: hiroshima, peerCertificate: peer.crt}
+            volumes: [{name: vol0, size: 1GiB, historyCapacity: 512MiB}]
+            """);
+    assertThat(c.metrics()).isFalse();
+    assertThat(c.volumes()).containsExactly(new VolumeConfig("vol0", 1L << 30, 512L << 20));
+    assertThatThrownBy(
+            () ->
+                parse(
+                    """
+                    site: {id: tokyo, role: primary}
+                    dataDir: data
+                    admin: {metrics: sometimes}
+                    wan: {peer: "192.0.2.1:7800", peerSiteId: hiroshima, peerCertificate: peer.crt}
+                    volumes: [{name: a, size: 1GiB, historyCapacity: 4KiB}, {name: b, size: 1GiB, historyCapacity: lots}]
+                    """))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("admin.metrics must be true or false")
+        .hasMessageContaining("volume \"a\": historyCapacity 4KiB is not allowed (at least 1 MiB; default 8GiB)")
+        .hasMessageContaining("volume \"b\": historyCapacity \"lots\" is not a size");
   }
 }

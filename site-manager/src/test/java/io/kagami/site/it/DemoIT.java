@@ -76,7 +76,9 @@ class DemoIT {
           throw new AssertionError("./kagami demo did not print ready:\n" + out, e);
         }
       }
-      assertThat(out.toString()).contains("nbd://" + pNbd + "/vol0").contains("nbd://" + sNbd + "/vol0").contains("http://" + pAdmin + "/status");
+      assertThat(out.toString()).contains("nbd://" + pNbd + "/vol0").contains("nbd://" + sNbd + "/vol0").contains("http://" + pAdmin + "/status")
+          .contains("http://" + pAdmin + "/metrics")
+          .contains("http://" + sAdmin + "/metrics");
       ExternalTool.require("qemu-io").run(Duration.ofMinutes(1), "-f", "raw", "-c", "write -P 0x5a 0 1M", "nbd://" + pNbd + "/vol0").requireSuccess();
 
       ObjectMapper json = new ObjectMapper();
@@ -106,7 +108,7 @@ class DemoIT {
       assertThat(s.path("lastAppliedSeq").asLong()).isEqualTo(p.path("lastJournaledSeq").asLong());
       ExternalTool.require("qemu-io").run(Duration.ofMinutes(1), "-f", "raw", "-r", "-c", "read -P 0x5a 0 1M", "nbd://" + sNbd + "/vol0").requireSuccess();
       String table = ExternalTool.of(clone.resolve("kagami")).run(Duration.ofMinutes(1), "status", "--admin", pAdmin).requireSuccess().stdout();
-      assertThat(table).contains("VOLUME").contains("vol0").contains("connected");
+      assertThat(table).contains("VOLUME").contains("vol0").contains("connected").contains("STATE");
       assertThat(Files.readString(data.resolve("tokyo.yaml"))).contains("role: primary");
 
       demo.toHandle().destroy(); // SIGTERM (Process.destroy would also close our end of its output)
