@@ -385,7 +385,7 @@ public final class Site implements AutoCloseable {
     if (!connected) {
       return VolumeState.BUFFERING;
     }
-    return p.state().current() == VolumeState.BUFFERING ? VolumeState.BUFFERING : VolumeState.REPLICATING;
+    return p.state().growing() ? VolumeState.BUFFERING : VolumeState.REPLICATING;
   }
 
   private static double lagSeconds(JournalStream s, long upTo, long now) {

@@ -21,7 +21,7 @@ final class VolumeStateTracker {
   /** The state last logged as a change (the site's live state, which also knows resync and sync mode). */
   private VolumeState logged;
   private long lastHistory = -1;
-  private int growingFor;
+  private volatile int growingFor;
 
   VolumeStateTracker(boolean primary) {
     current = primary ? VolumeState.BUFFERING : VolumeState.REPLICATING;
@@ -30,6 +30,11 @@ final class VolumeStateTracker {
 
   VolumeState current() {
     return current;
+  }
+
+  /** True while history has grown on {@link #GROWING_TICKS} observations in a row. */
+  boolean growing() {
+    return growingFor >= GROWING_TICKS;
   }
 
   VolumeState logged() {

@@ -126,4 +126,47 @@ class ConfigLoaderTest {
         .hasMessageContaining("volume \"a\": historyCapacity 4KiB is not allowed (at least 1 MiB; default 8GiB)")
         .hasMessageContaining("volume \"b\": historyCapacity \"lots\" is not a size");
   }
+
+  @Test
+  void replicationModeSyncPolicyAndBitmapAreReadAndChecked() {
+    SiteConfig c =
+        parse(
+            """
+            site: {id: tokyo, role: primary}
+            dataDir: data
+            wan: {peer: "192.0.2.1:7800", peerSiteId: hiroshima, peerCertificate: peer.crt}
+            volumes:
+              - {name: db, size: 1GiB, mode: sync, syncTimeout: 500ms, onSyncTimeout: block, bitmapGranularity: 1MiB}
+              - {name: logs, size: 1GiB}
+            """);
+    VolumeConfig db = c.volumes().get(0);
+    assertThat(db.mode()).isEqualTo(ReplicationMode.SYNC);
+    assertThat(db.sync().timeout()).isEqualTo(java.time.Duration.ofMillis(500));
+    assertThat(db.sync().onTimeout()).isEqualTo(io.kagami.replicator.sync.SyncReplication.OnTimeout.BLOCK);
+    assertThat(db.bitmapGranularity()).isEqualTo(1 << 20);
+    VolumeConfig logs = c.volumes().get(1);
+    assertThat(logs.mode()).isEqualTo(ReplicationMode.ASYNC);
+    assertThat(logs.sync()).isEqualTo(VolumeConfig.DEFAULT_SYNC_POLICY);
+    assertThat(logs.bitmapGranularity()).isEqualTo(64 << 10);
+
+    assertThatThrownBy(
+            () ->
+                parse(
+                    """
+                    site: {id: tokyo, role: primary}
+                    dataDir: data
+                    wan: {peer: "192.0.2.1:7800", peerSiteId: hiroshima, peerCertificate: peer.crt}
+                    volumes:
+                      - {name: a, size: 1GiB, mode: semi}
+                      - {name: b, size: 1GiB, mode: sync, syncTimeout: soon, onSyncTimeout: panic}
+                      - {name: c, size: 1GiB, syncTimeout: 5s}
+                      - {name: d, size: 1GiB, bitmapGranularity: 3KiB}
+                    """))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("volume \"a\": mode semi is not allowed (async or sync)")
+        .hasMessageContaining("volume \"b\": syncTimeout \"soon\" is not a duration (examples: 500ms, 10s, 2m, 1h)")
+        .hasMessageContaining("volume \"b\": onSyncTimeout panic is not allowed (degrade or block)")
+        .hasMessageContaining("volume \"c\": syncTimeout and onSyncTimeout apply to mode: sync only")
+        .hasMessageContaining("volume \"d\": bitmapGranularity must be a power of two from 4KiB to 4MiB");
+  }
 }
