@@ -14,7 +14,9 @@ nbdkit's `random` plugin and replicated. Then:
 Prints both times and the ratio full/delta (goal >= 20x). Measures only; asserts nothing.
 Needs: a JDK 25 + Maven (./kagami builds itself), fio, nbdcopy (libnbd-bin), nbdkit.
 """
-import json, os, random, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.request
+import json, os, shutil, signal, subprocess, sys, tempfile, time, urllib.request
+
+from benchlib import free_ports
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VOLUME = os.environ.get("KAGAMI_BENCH_VOLUME", "4GiB")
@@ -26,19 +28,6 @@ def log(msg):
     print(f"resync-bench: {msg}", file=sys.stderr, flush=True)
 
 
-def free_ports(n):
-    held, ports = [], []
-    while len(held) < n:
-        s = socket.socket()
-        try:
-            s.bind(("127.0.0.1", random.randrange(20000, 32768)))
-            held.append(s)
-        except OSError:
-            s.close()
-    ports = [s.getsockname()[1] for s in held]
-    for s in held:
-        s.close()
-    return ports
 
 
 def size_bytes(text):

@@ -10,7 +10,9 @@ is small, so the standby's sync dominates.
 Env: FIO_RUNTIME (default 15), FIO_WARMUP (default 5), KAGAMI_STANDBY_DATA_DIR (the standby's
 data on another filesystem, e.g. /dev/shm, as if it had a disk of its own).
 """
-import json, os, random, shutil, signal, socket, subprocess, sys, tempfile, time
+import json, os, shutil, signal, subprocess, sys, tempfile, time
+
+from benchlib import free_ports
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUNTIME = int(os.environ.get("FIO_RUNTIME", "15"))
@@ -21,19 +23,6 @@ def log(msg):
     print(f"sync-latency: {msg}", file=sys.stderr, flush=True)
 
 
-def free_ports(n):
-    held = []
-    while len(held) < n:
-        s = socket.socket()
-        try:
-            s.bind(("127.0.0.1", random.randrange(20000, 32768)))
-            held.append(s)
-        except OSError:
-            s.close()
-    ports = [s.getsockname()[1] for s in held]
-    for s in held:
-        s.close()
-    return ports
 
 
 def fio(uri, depth, runtime, out):

@@ -2,12 +2,9 @@ package io.kagami.site.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import eu.rekawek.toxiproxy.Proxy;
 import eu.rekawek.toxiproxy.model.ToxicDirection;
-import io.kagami.testkit.data.DataFiles;
 import io.kagami.testkit.nbd.NbdTestClient;
 import io.kagami.testkit.toxi.Toxiproxies;
-import io.kagami.testkit.tools.ExternalTool;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -37,21 +34,7 @@ class InitialSyncIT {
     Random rnd = new Random(seed);
     try (Toxiproxies toxi = Toxiproxies.start(seed)) {
       System.out.println("InitialSyncIT seed=" + seed + " " + toxi);
-      Proxy[] wan = new Proxy[1];
-      try (TwoSites sites =
-          TwoSites.withVolumeOptions(
-                  dir,
-                  VOLUME,
-                  "bitmapGranularity: 64KiB",
-                  port -> {
-                    try {
-                      wan[0] = toxi.proxy("wan", "127.0.0.1:" + port);
-                      return toxi.listenAddress(wan[0]).getPort();
-                    } catch (java.io.IOException e) {
-                      throw new java.io.UncheckedIOException(e);
-                    }
-                  })
-              .start()) {
+      try (TwoSites sites = TwoSites.throughProxy(dir, VOLUME, "bitmapGranularity: 64KiB", toxi).start()) {
         try (NbdTestClient c = NbdTestClient.connect("127.0.0.1", sites.primaryNbd, "vol0")) {
           // Data in a third of the volume, so the copy has real regions and zero regions.
           for (int i = 0; i < 80; i++) {
@@ -66,7 +49,7 @@ class InitialSyncIT {
         sites.standby.stop();
         deleteTree(dir.resolve("hiroshima/journal"));
         deleteTree(dir.resolve("hiroshima/volumes"));
-        wan[0].toxics().bandwidth("slow", ToxicDirection.UPSTREAM, 3000);
+        sites.wanProxy.toxics().bandwidth("slow", ToxicDirection.UPSTREAM, 3000);
         sites.standby.start();
         long total = VOLUME;
         sites.primary.awaitStatus(
@@ -81,7 +64,7 @@ class InitialSyncIT {
         // Interrupted half-way: the standby dies.
         sites.standby.kill9();
         long leftAtKill = TwoSites.vol0(sites.primary.status()).path("resync").path("remainingBytes").asLong();
-        toxi.removeToxics(wan[0]);
+        toxi.removeToxics(sites.wanProxy);
         sites.standby.start();
         sites.awaitInSync(T);
         sites.standby.awaitStatus(s -> TwoSites.vol0(s).path("state").asText().equals("replicating"), T, "the standby to be consistent again");
@@ -97,11 +80,7 @@ class InitialSyncIT {
         assertThat(passes.get(0)).isEqualTo(REGIONS);
         assertThat(passes.get(passes.size() - 1)).as("the resumed pass copies only what was missing").isLessThan(REGIONS);
 
-        Path p = dir.resolve("primary.img");
-        Path s = dir.resolve("standby.img");
-        ExternalTool.require("nbdcopy").run(T, sites.primaryUri(), p.toString()).requireSuccess();
-        ExternalTool.require("nbdcopy").run(T, sites.standbyUri(), s.toString()).requireSuccess();
-        DataFiles.assertSameContent("primary", p, "standby replica", s);
+        sites.assertReplicaIdentical();
       }
     }
   }
@@ -139,11 +118,7 @@ class InitialSyncIT {
       System.out.println("InitialSyncIT: compared " + compared + " regions by checksum, sent " + withData + " with data");
       assertThat(compared).as("every region holding data was compared").isGreaterThanOrEqualTo(160);
       assertThat(withData).as("only the regions that changed meanwhile travel with data").isEqualTo(3);
-      Path p = dir.resolve("primary.img");
-      Path s = dir.resolve("standby.img");
-      ExternalTool.require("nbdcopy").run(T, sites.primaryUri(), p.toString()).requireSuccess();
-      ExternalTool.require("nbdcopy").run(T, sites.standbyUri(), s.toString()).requireSuccess();
-      DataFiles.assertSameContent("primary", p, "standby replica", s);
+      sites.assertReplicaIdentical();
     }
   }
 

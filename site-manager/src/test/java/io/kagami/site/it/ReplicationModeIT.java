@@ -3,7 +3,6 @@ package io.kagami.site.it;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import eu.rekawek.toxiproxy.Proxy;
 import eu.rekawek.toxiproxy.model.ToxicDirection;
 import io.kagami.testkit.nbd.NbdTestClient;
 import io.kagami.testkit.toxi.Toxiproxies;
@@ -30,7 +29,7 @@ class ReplicationModeIT {
     try (Toxiproxies toxi = Toxiproxies.start(seed);
         TwoSites sites = slowLink(toxi, "mode: sync, onSyncTimeout: block").start()) {
       assertThat(TwoSites.vol0(sites.primary.status()).path("mode").asText()).isEqualTo("sync");
-      CrashIT.Writer w = killPrimaryUnderLoad(sites, seed);
+      CrashIT.Writer w = CrashIT.killPrimaryUnderLoad(sites, seed, 2000 + new Random(seed).nextInt(2000));
       int[] replica = standbyVersions(sites, w);
       for (int block = 0; block < replica.length; block++) {
         assertThat(replica[block]).as("block %d: acknowledged version %d is not on the standby", block, w.acked[block]).isGreaterThanOrEqualTo(w.acked[block]);
@@ -47,7 +46,7 @@ class ReplicationModeIT {
     try (Toxiproxies toxi = Toxiproxies.start(seed);
         TwoSites sites = slowLink(toxi, "mode: async").start()) {
       assertThat(TwoSites.vol0(sites.primary.status()).path("mode").asText()).isEqualTo("async");
-      CrashIT.Writer w = killPrimaryUnderLoad(sites, seed);
+      CrashIT.Writer w = CrashIT.killPrimaryUnderLoad(sites, seed, 2000 + new Random(seed).nextInt(2000));
       int[] replica = standbyVersions(sites, w);
       int n = w.assertPrefix(replica, "async standby");
       System.out.printf("async: standby holds the first %d of %d writes sent, %d acknowledged%n", n, w.sent.size(), w.ackCount);
@@ -86,38 +85,10 @@ class ReplicationModeIT {
    * the mode waits for it, so a lost acknowledged write would show.
    */
   private TwoSites slowLink(Toxiproxies toxi, String volumeOptions) throws java.io.IOException {
-    return TwoSites.withVolumeOptions(
-        dir,
-        VOLUME,
-        volumeOptions,
-        port -> {
-          try {
-            Proxy wan = toxi.proxy("wan", "127.0.0.1:" + port);
-            wan.toxics().latency("delay-up", ToxicDirection.UPSTREAM, 20);
-            wan.toxics().latency("delay-down", ToxicDirection.DOWNSTREAM, 20);
-            return toxi.listenAddress(wan).getPort();
-          } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
-          }
-        });
-  }
-
-  private static CrashIT.Writer killPrimaryUnderLoad(TwoSites sites, long seed) throws Exception {
-    CrashIT.Writer w = new CrashIT.Writer(seed);
-    long killAt = 2000 + new Random(seed).nextInt(2000);
-    try (NbdTestClient c = NbdTestClient.connect("127.0.0.1", sites.primaryNbd, "vol0")) {
-      w.run(c, Long.MAX_VALUE, killAt, () -> {
-        try {
-          sites.primary.kill9();
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
-      });
-    } catch (java.io.IOException ignored) {
-      // closing a dead connection
-    }
-    assertThat(w.ackCount).isGreaterThanOrEqualTo(killAt);
-    return w;
+    TwoSites sites = TwoSites.throughProxy(dir, VOLUME, volumeOptions, toxi);
+    sites.wanProxy.toxics().latency("delay-up", ToxicDirection.UPSTREAM, 20);
+    sites.wanProxy.toxics().latency("delay-down", ToxicDirection.DOWNSTREAM, 20);
+    return sites;
   }
 
   /** Waits until the standby applied all it journaled, then reads every block of its replica. */

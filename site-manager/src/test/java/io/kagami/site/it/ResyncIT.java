@@ -2,12 +2,9 @@ package io.kagami.site.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import eu.rekawek.toxiproxy.Proxy;
 import eu.rekawek.toxiproxy.model.ToxicDirection;
-import io.kagami.testkit.data.DataFiles;
 import io.kagami.testkit.nbd.NbdTestClient;
 import io.kagami.testkit.toxi.Toxiproxies;
-import io.kagami.testkit.tools.ExternalTool;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Random;
@@ -31,27 +28,13 @@ class ResyncIT {
     Random rnd = new Random(seed);
     try (Toxiproxies toxi = Toxiproxies.start(seed)) {
       System.out.println("ResyncIT seed=" + seed + " " + toxi);
-      Proxy[] wan = new Proxy[1];
-      try (TwoSites sites =
-          TwoSites.withVolumeOptions(
-                  dir,
-                  VOLUME,
-                  "historyCapacity: 4MiB, bitmapGranularity: 64KiB",
-                  port -> {
-                    try {
-                      wan[0] = toxi.proxy("wan", "127.0.0.1:" + port);
-                      return toxi.listenAddress(wan[0]).getPort();
-                    } catch (java.io.IOException e) {
-                      throw new java.io.UncheckedIOException(e);
-                    }
-                  })
-              .start()) {
+      try (TwoSites sites = TwoSites.throughProxy(dir, VOLUME, "historyCapacity: 4MiB, bitmapGranularity: 64KiB", toxi).start()) {
         try (NbdTestClient c = NbdTestClient.connect("127.0.0.1", sites.primaryNbd, "vol0")) {
           write(c, rnd, 4);
           sites.awaitInSync(T);
           assertThat(state(sites.primary)).isEqualTo("replicating");
 
-          wan[0].disable(); // the link goes down
+          sites.wanProxy.disable(); // the link goes down
           sites.primary.awaitStatus(s -> !s.path("link").path("connected").asBoolean(), T, "the link to go down");
           write(c, rnd, 48); // 12 MiB of incompressible writes > 4 MiB capacity
           sites.primary.awaitStatus(s -> TwoSites.vol0(s).path("state").asText().equals("bitmap"), T, "the volume to fall back to the bitmap");
@@ -59,11 +42,11 @@ class ResyncIT {
           sites.primary.awaitStatus(s -> TwoSites.vol0(s).path("lagBytes").asLong() < (4L << 20), T, "the overflowed history to be trimmed");
 
           // The link returns, slowly enough to watch the resync.
-          wan[0].toxics().bandwidth("slow", ToxicDirection.UPSTREAM, 2000);
-          wan[0].enable();
+          sites.wanProxy.toxics().bandwidth("slow", ToxicDirection.UPSTREAM, 2000);
+          sites.wanProxy.enable();
           sites.standby.awaitStatus(s -> TwoSites.vol0(s).path("state").asText().equals("inconsistent"), T, "the standby to report itself inconsistent during the resync");
           assertThat(state(sites.primary)).isIn("resyncing", "bitmap");
-          toxi.removeToxics(wan[0]);
+          toxi.removeToxics(sites.wanProxy);
           write(c, rnd, 2); // writes during and after the resync are replicated too
         }
         sites.awaitInSync(T);
@@ -76,11 +59,7 @@ class ResyncIT {
         long regions = Long.parseLong(m.group(1));
         System.out.println("ResyncIT: resync copied " + regions + " of " + VOLUME / (64 << 10) + " regions");
         assertThat(regions).isBetween(1L, 48L * 4 + 8);
-        Path p = dir.resolve("primary.img");
-        Path s = dir.resolve("standby.img");
-        ExternalTool.require("nbdcopy").run(T, sites.primaryUri(), p.toString()).requireSuccess();
-        ExternalTool.require("nbdcopy").run(T, sites.standbyUri(), s.toString()).requireSuccess();
-        DataFiles.assertSameContent("primary", p, "standby replica", s);
+        sites.assertReplicaIdentical();
       }
     }
   }

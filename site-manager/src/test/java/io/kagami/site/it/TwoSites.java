@@ -2,8 +2,13 @@ package io.kagami.site.it;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.kagami.site.SiteLink;
+import eu.rekawek.toxiproxy.Proxy;
+import io.kagami.testkit.data.DataFiles;
 import io.kagami.testkit.net.FreePorts;
+import io.kagami.testkit.toxi.Toxiproxies;
+import io.kagami.testkit.tools.ExternalTool;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -42,6 +47,42 @@ final class TwoSites implements AutoCloseable {
    */
   static TwoSites withVolumeOptions(Path dir, long volumeBytes, String volumeOptions, java.util.function.IntUnaryOperator via) throws IOException {
     return new TwoSites(dir, volumeBytes, volumeOptions, List.of("vol0"), via);
+  }
+
+  /**
+   * Like {@link #withVolumeOptions}, with the WAN link through a proxy of {@code toxi} (named
+   * "wan"), available as {@link #wanProxy} for toxics.
+   */
+  static TwoSites throughProxy(Path dir, long volumeBytes, String volumeOptions, Toxiproxies toxi) throws IOException {
+    Proxy[] proxy = new Proxy[1];
+    TwoSites sites =
+        withVolumeOptions(
+            dir,
+            volumeBytes,
+            volumeOptions,
+            port -> {
+              try {
+                proxy[0] = toxi.proxy("wan", "127.0.0.1:" + port);
+                return toxi.listenAddress(proxy[0]).getPort();
+              } catch (IOException e) {
+                throw new UncheckedIOException(e);
+              }
+            });
+    sites.wanProxy = proxy[0];
+    return sites;
+  }
+
+  /** The proxy the WAN link runs through ({@link #throughProxy}), else null. */
+  Proxy wanProxy;
+
+  /** Copies both volumes out with nbdcopy and asserts they are byte-identical. */
+  void assertReplicaIdentical() throws IOException, InterruptedException {
+    Path p = dir.resolve("primary.img");
+    Path s = dir.resolve("standby.img");
+    Duration t = Duration.ofMinutes(3);
+    ExternalTool.require("nbdcopy").run(t, primaryUri(), p.toString()).requireSuccess();
+    ExternalTool.require("nbdcopy").run(t, standbyUri(), s.toString()).requireSuccess();
+    DataFiles.assertSameContent("primary", p, "standby replica", s);
   }
 
   private TwoSites(Path dir, long volumeBytes, String volumeOptions, List<String> volumeNames, java.util.function.IntUnaryOperator via) throws IOException {

@@ -4,10 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import eu.rekawek.toxiproxy.Proxy;
 import eu.rekawek.toxiproxy.model.ToxicDirection;
-import io.kagami.testkit.data.DataFiles;
 import io.kagami.testkit.nbd.NbdTestClient;
 import io.kagami.testkit.toxi.Toxiproxies;
-import io.kagami.testkit.tools.ExternalTool;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -53,27 +51,13 @@ class WanFaultIT {
     Random rnd = new Random(seed);
     try (Toxiproxies toxi = Toxiproxies.start(seed)) {
       System.out.println("WanFaultIT seed=" + seed + " " + toxi);
-      Proxy[] wan = new Proxy[1];
-      try (TwoSites sites =
-          TwoSites.withVolumeOptions(
-                  dir,
-                  VOLUME,
-                  "mode: async",
-                  port -> {
-                    try {
-                      wan[0] = toxi.proxy("wan", "127.0.0.1:" + port);
-                      return toxi.listenAddress(wan[0]).getPort();
-                    } catch (IOException e) {
-                      throw new java.io.UncheckedIOException(e);
-                    }
-                  })
-              .start();
+      try (TwoSites sites = TwoSites.throughProxy(dir, VOLUME, "mode: async", toxi).start();
           NbdTestClient c = NbdTestClient.connect("127.0.0.1", sites.primaryNbd, "vol0")) {
         List<String> schedule = new ArrayList<>();
         List<Named> all = faults(rnd);
         for (Named f : all) {
           schedule.add(f.name());
-          round(sites, toxi, wan[0], c, rnd, List.of(f));
+          round(sites, toxi, sites.wanProxy, c, rnd, List.of(f));
         }
         for (int i = 0; i < 4; i++) {
           List<Named> mix = new ArrayList<>();
@@ -83,17 +67,13 @@ class WanFaultIT {
             mix.add(pool.remove(rnd.nextInt(pool.size())));
           }
           schedule.add(mix.stream().map(Named::name).toList().toString());
-          round(sites, toxi, wan[0], c, rnd, mix);
+          round(sites, toxi, sites.wanProxy, c, rnd, mix);
         }
         System.out.println("WanFaultIT schedule: " + schedule);
         String log = sites.primary.log();
         assertThat(log).as("a disconnect never needs a copy of regions").doesNotContain("resync of").doesNotContain("copying the whole volume");
         assertThat(TwoSites.vol0(sites.primary.status()).path("resumedFromSeq").asLong()).as("resumed after its durable point").isPositive();
-        Path p = dir.resolve("primary.img");
-        Path s = dir.resolve("standby.img");
-        ExternalTool.require("nbdcopy").run(T, sites.primaryUri(), p.toString()).requireSuccess();
-        ExternalTool.require("nbdcopy").run(T, sites.standbyUri(), s.toString()).requireSuccess();
-        DataFiles.assertSameContent("primary", p, "standby replica", s);
+        sites.assertReplicaIdentical();
       }
     }
   }
