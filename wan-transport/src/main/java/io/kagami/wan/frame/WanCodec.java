@@ -226,33 +226,35 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
     str(out, b.volume(), "volume name");
     int flagsAt = out.writerIndex();
     out.writeByte(0).writeInt(rawLength);
-    ByteBuf raw = out.alloc().buffer(rawLength);
+    // The entries go straight into the frame (one copy); only when a probe of their start says
+    // LZ4 pays are they compressed and the frame's tail replaced by the smaller block. Journal
+    // records are compressed on entry already, so most batches are sent as they are.
+    int entriesAt = out.writerIndex();
+    out.ensureWritable(rawLength);
+    out.writeInt(b.entries().size());
+    for (JournalEntry e : b.entries()) {
+      out.writeLong(e.seq()).writeInt(e.encoded().length).writeBytes(e.encoded());
+    }
+    if (out.nioBufferCount() != 1) {
+      return;
+    }
+    ByteBuffer src = out.nioBuffer(entriesAt, rawLength);
+    int max = COMPRESSOR.maxCompressedLength(rawLength);
+    int probe = Math.min(rawLength, PROBE_BYTES);
+    ByteBuffer probeOut = ByteBuffer.allocate(COMPRESSOR.maxCompressedLength(probe));
+    if (probe < rawLength && !pays(probe, COMPRESSOR.compress(src, 0, probe, probeOut, 0, probeOut.capacity()))) {
+      return;
+    }
+    ByteBuf packed = out.alloc().buffer(max);
     try {
-      raw.writeInt(b.entries().size());
-      for (JournalEntry e : b.entries()) {
-        raw.writeLong(e.seq()).writeInt(e.encoded().length).writeBytes(e.encoded());
-      }
-      int max = COMPRESSOR.maxCompressedLength(rawLength);
-      out.ensureWritable(max);
-      int packed = -1;
-      if (raw.nioBufferCount() == 1 && out.nioBufferCount() == 1) {
-        ByteBuffer src = raw.nioBuffer(raw.readerIndex(), rawLength);
-        ByteBuffer dst = out.nioBuffer(out.writerIndex(), max);
-        // Probe the start first: a batch of incompressible writes (the journal already
-        // compressed what compresses) then costs a 4 KiB attempt, not a whole-batch one.
-        int probe = Math.min(rawLength, PROBE_BYTES);
-        if (probe == rawLength || pays(probe, COMPRESSOR.compress(src, 0, probe, dst, 0, max))) {
-          packed = COMPRESSOR.compress(src, 0, rawLength, dst, 0, max);
-        }
-      }
-      if (packed >= 0 && pays(rawLength, packed)) {
-        out.writerIndex(out.writerIndex() + packed);
+      int n = COMPRESSOR.compress(src, 0, rawLength, packed.nioBuffer(0, max), 0, max);
+      if (pays(rawLength, n)) {
+        out.writerIndex(entriesAt);
+        out.writeBytes(packed, 0, n);
         out.setByte(flagsAt, FLAG_LZ4);
-      } else {
-        out.writeBytes(raw);
       }
     } finally {
-      raw.release();
+      packed.release();
     }
   }
 
@@ -318,6 +320,10 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
       throw failure(in, "frame length " + length + " is outside 1.." + maxFrameBytes + " (not a Kagami WAN peer, or a corrupt stream)");
     }
     if (in.readableBytes() < 4 + length) {
+      // Grow the cumulation to the whole frame at once rather than in doubling steps, each of
+      // which copies what arrived so far (batches are up to megabytes). Not forced: a buffer that
+      // cannot grow is left to the cumulator.
+      in.ensureWritable((int) (4 + length - in.readableBytes()), false);
       return;
     }
     in.skipBytes(4);
