@@ -134,6 +134,15 @@ public final class FailoverPolicy {
       renewalEvidenceUntil = max(renewalEvidenceUntil, sentAt.plus(min(config.selfFenceAfter(), Duration.ofMillis(reply.leaseMillis()))));
       return;
     }
+    if (!reply.granted() && (promotion == Promotion.FENCING || promotion == Promotion.READY)
+        && (reply.term() > term || (reply.holder() != null && !reply.holder().equals(siteId)))) {
+      // Granted, then lost before promoting (e.g. a restarted witness re-established the old
+      // holder): promoting now would make a second writer.
+      promotion = Promotion.IDLE;
+      lastClaimRefusal = "lease lost before promotion: " + reply.reason();
+      renewalEvidenceUntil = null;
+      return;
+    }
     if (!reply.granted() && role == Role.PRIMARY && deposed == null
         && (reply.term() > term || (reply.holder() != null && !reply.holder().equals(siteId)))) {
       deposed = "witness: " + reply.reason();

@@ -55,6 +55,11 @@ public final class WitnessState {
     return lease;
   }
 
+  /** The witness's clock now (for reporting remaining lease time). */
+  public Instant now() {
+    return clock.instant();
+  }
+
   public synchronized LeaseReply renew(LeaseRequest r) {
     validate(r);
     Instant now = clock.instant();
@@ -87,6 +92,10 @@ public final class WitnessState {
     long next = Math.max(r.term(), l == null ? 0 : l.term()) + 1;
     if (l == null) {
       return grant(r.group(), r.site(), next, now, "granted at term " + next + " (the group had no holder)");
+    }
+    if (l.holder().equals(r.site()) && !l.released()) {
+      // The holder asking again (e.g. it lost the reply to its first claim): same term, extended.
+      return grant(r.group(), r.site(), l.term(), now, r.site() + " already holds the lease at term " + l.term());
     }
     if (l.released()) {
       return grant(r.group(), r.site(), next, now, "granted at term " + next + " (" + l.holder() + " released term " + l.term() + ")");
