@@ -1,0 +1,99 @@
+package io.kagami.failover.fence;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * Runs a fence agent ({@link FenceCommand}) and reports whether the peer is fenced. Blocks the
+ * calling thread for at most the command's timeout (plus a moment to collect output); run it off
+ * any event loop. Promotion waits for {@link FenceResult#success()}; anything else blocks it.
+ */
+public final class FenceAgent {
+  /** Longest output kept for the log; agents can be chatty under --verbose. */
+  private static final int MAX_OUTPUT = 16 * 1024;
+
+  private final FenceCommand command;
+
+  public FenceAgent(FenceCommand command) {
+    this.command = command;
+  }
+
+  /** Powers the peer off ({@code action=off}). */
+  public FenceResult fenceOff() throws InterruptedException {
+    return run("off");
+  }
+
+  /** Runs the agent with {@code action=<action>} (off, on, status, monitor...). */
+  public FenceResult run(String action) throws InterruptedException {
+    long start = System.nanoTime();
+    Process p;
+    try {
+      p = new ProcessBuilder(command.argv()).redirectErrorStream(true).start();
+    } catch (IOException e) {
+      return FenceResult.failed("fence agent " + command.argv().getFirst() + " could not start: " + e.getMessage());
+    }
+    // Output is drained on its own (virtual) thread so a chatty agent never blocks on a full pipe.
+    CompletableFuture<String> output = CompletableFuture.supplyAsync(() -> drain(p.getInputStream()), Thread.ofVirtual()::start);
+    try (OutputStream stdin = p.getOutputStream()) {
+      StringBuilder lines = new StringBuilder("action=").append(action).append('\n');
+      for (Map.Entry<String, String> e : command.options().entrySet()) {
+        lines.append(e.getKey()).append('=').append(e.getValue()).append('\n');
+      }
+      stdin.write(lines.toString().getBytes(StandardCharsets.UTF_8));
+    } catch (IOException e) {
+      // An agent that takes its options as arguments may exit without reading stdin: not an error.
+    }
+    boolean exited = p.waitFor(command.timeout().toNanos(), TimeUnit.NANOSECONDS);
+    if (!exited) {
+      // Children first: a shell script's `sleep` would otherwise keep the output pipe open.
+      p.descendants().forEach(ProcessHandle::destroyForcibly);
+      p.destroyForcibly();
+      p.waitFor(5, TimeUnit.SECONDS);
+    }
+    String out = collect(output);
+    Duration took = Duration.ofNanos(System.nanoTime() - start);
+    if (!exited) {
+      return new FenceResult(false, -1, true, took, out,
+          "fence agent " + command.argv().getFirst() + " (action=" + action + ") did not finish within " + command.timeout().toMillis() + "ms; killed; the peer is NOT known to be fenced");
+    }
+    int code = p.exitValue();
+    return code == 0
+        ? new FenceResult(true, 0, false, took, out, "fence agent " + command.argv().getFirst() + " (action=" + action + ") succeeded in " + took.toMillis() + "ms")
+        : new FenceResult(false, code, false, took, out,
+            "fence agent " + command.argv().getFirst() + " (action=" + action + ") failed with exit status " + code + "; the peer is NOT known to be fenced"
+                + (out.isBlank() ? "" : ": " + lastLine(out)));
+  }
+
+  private static String drain(InputStream in) {
+    try (in) {
+      byte[] all = in.readAllBytes();
+      int from = Math.max(0, all.length - MAX_OUTPUT);
+      return new String(all, from, all.length - from, StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      return "(output unreadable: " + e.getMessage() + ")";
+    }
+  }
+
+  private static String collect(CompletableFuture<String> output) throws InterruptedException {
+    try {
+      return output.get(5, TimeUnit.SECONDS);
+    } catch (ExecutionException | TimeoutException e) {
+      output.cancel(true);
+      return "(output not collected: " + e + ")";
+    }
+  }
+
+  private static String lastLine(String out) {
+    String t = out.strip();
+    int nl = t.lastIndexOf('\n');
+    return nl < 0 ? t : t.substring(nl + 1);
+  }
+}

@@ -1,0 +1,81 @@
+package io.kagami.site.cli;
+
+import io.kagami.failover.witness.WitnessServer;
+import io.kagami.failover.witness.WitnessState;
+import io.kagami.site.config.HostPort;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.time.InstantSource;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code kagami witness --listen HOST:PORT [--lease 10s] [--margin 2s]}: the third party that
+ * settles partitions between two sites, in the foreground until SIGINT/SIGTERM. Run it at a third
+ * location that both sites reach by a path other than their WAN link.
+ */
+@Command(name = "witness", description = "Run the failover witness (primary leases per pair), in the foreground.")
+final class WitnessCommand implements Callable<Integer> {
+  @Spec picocli.CommandLine.Model.CommandSpec spec;
+
+  @Option(names = "--listen", required = true, description = "HTTP listen address, e.g. 0.0.0.0:7900")
+  String listen;
+
+  @Option(names = "--lease", defaultValue = "10s", description = "lease duration granted to a primary (default ${DEFAULT-VALUE}); every site's failover.selfFenceAfter must be shorter")
+  String lease;
+
+  @Option(names = "--margin", defaultValue = "2s", description = "safety margin after a lease expires before another site may claim it (default ${DEFAULT-VALUE}); covers clock-rate drift")
+  String margin;
+
+  @Override
+  public Integer call() throws InterruptedException {
+    HostPort hp;
+    Duration leaseDuration;
+    Duration safetyMargin;
+    WitnessState state;
+    try {
+      hp = HostPort.parse(listen);
+      leaseDuration = parseDuration("--lease", lease);
+      safetyMargin = parseDuration("--margin", margin);
+      state = new WitnessState(leaseDuration, safetyMargin, InstantSource.system());
+    } catch (IllegalArgumentException e) {
+      throw new ParameterException(spec.commandLine(), e.getMessage());
+    }
+    WitnessServer server = new WitnessServer(new InetSocketAddress(hp.host(), hp.port()), state);
+    Foreground fg = new Foreground();
+    fg.onStop(server::close);
+    server.start();
+    InetSocketAddress bound = server.address();
+    System.out.printf("kagami: witness listening on http://%s:%d (lease %s, margin %s; no grants for the first %s after start)%n",
+        hp.host(), bound.getPort(), lease, margin, leaseDuration.plus(safetyMargin).toMillis() + "ms");
+    System.out.flush();
+    fg.awaitStop();
+    return 0;
+  }
+
+  /** {@code 10s}, {@code 500ms}, {@code 1m}, or an ISO-8601 duration ({@code PT10S}). */
+  static Duration parseDuration(String option, String text) {
+    String t = text.trim().toLowerCase(Locale.ROOT);
+    try {
+      if (t.startsWith("pt")) {
+        return Duration.parse(text.trim());
+      }
+      if (t.endsWith("ms")) {
+        return Duration.ofMillis(Long.parseLong(t.substring(0, t.length() - 2)));
+      }
+      if (t.endsWith("s")) {
+        return Duration.ofSeconds(Long.parseLong(t.substring(0, t.length() - 1)));
+      }
+      if (t.endsWith("m")) {
+        return Duration.ofMinutes(Long.parseLong(t.substring(0, t.length() - 1)));
+      }
+    } catch (RuntimeException e) {
+      // fall through to the message below
+    }
+    throw new IllegalArgumentException(option + " \"" + text + "\" is not a duration (e.g. 10s, 500ms, 1m)");
+  }
+}
