@@ -16,6 +16,7 @@ import io.kagami.site.admin.VolumeStatus;
 import io.kagami.site.config.Role;
 import io.kagami.site.config.SiteConfig;
 import io.kagami.site.config.VolumeConfig;
+import io.kagami.site.link.BandwidthControl;
 import io.kagami.site.link.JournalReceiveSink;
 import io.kagami.site.link.JournalShipSource;
 import io.kagami.site.metrics.SiteMetrics;
@@ -83,7 +84,7 @@ public final class Site implements AutoCloseable {
       for (VolumeConfig vc : config.volumes()) {
         volumes.put(vc.name(), openVolume(vc, reads));
       }
-      link = SiteLink.create(config, this::shipSources, this::receiveSinks);
+      link = SiteLink.create(config, clock, this::shipSources, this::receiveSinks);
       SiteMetrics metrics = new SiteMetrics(this::status, config.siteId(), config.role().label(), config.wan().peerSiteId(), config.volumes().stream().map(VolumeConfig::name).toList());
       resources.push(metrics);
       List<BlockDevice> devices = new ArrayList<>();
@@ -101,7 +102,7 @@ public final class Site implements AutoCloseable {
             housekeeping.shutdown();
             housekeeping.awaitTermination(10, TimeUnit.SECONDS);
           });
-      admin = new AdminServer(config.adminListen(), this::status, metrics::scrape);
+      admin = new AdminServer(config.adminListen(), this::status, metrics::scrape, link.bandwidth());
       admin.start();
       resources.push(admin);
       LOG.log(Level.INFO, "site {0} ({1}) started: nbd {2}, admin {3}", config.siteId(), config.role().label(), nbdAddress(), adminAddress());
@@ -153,6 +154,14 @@ public final class Site implements AutoCloseable {
   }
 
   private void housekeeping() {
+    BandwidthControl bandwidth = link.bandwidth();
+    if (bandwidth != null) {
+      try {
+        bandwidth.refresh(); // schedule windows take effect within a housekeeping interval
+      } catch (RuntimeException e) {
+        LOG.log(Level.ERROR, "WAN bandwidth refresh failed", e);
+      }
+    }
     for (Volume v : volumes.values()) {
       try {
         if (v instanceof PrimaryRuntime p) {
@@ -178,12 +187,18 @@ public final class Site implements AutoCloseable {
           LinkSnapshot.VolumeProgress progress = link == null ? null : link.progress(vc.name());
           String err = s.failure() != null ? s.failure().getMessage() : progress != null ? progress.stalled() : null;
           Long resumed = progress == null || !link.status().connected() ? null : progress.resumedFromSeq();
-          vs.add(new VolumeStatus(vc.name(), "primary", vc.sizeBytes(), s.lastSeq(), acked, null, resumed, s.bytesAfter(acked), lagSeconds(s, acked, now), err));
+          long sent = progress == null ? acked : Math.max(acked, progress.lastSentSeq());
+          long history = s.bytesAfter(sent);
+          double rate = progress == null ? 0 : progress.rawSendRateBytesPerSecond();
+          Double eta = history > 0 && rate > 0 ? history / rate : null;
+          vs.add(
+              new VolumeStatus(
+                  vc.name(), "primary", vc.sizeBytes(), s.lastSeq(), acked, null, resumed, s.bytesAfter(acked), lagSeconds(s, acked, now), history, lagSeconds(s, sent, now), eta, err));
         }
         case StandbyRuntime r -> {
           JournalStream s = journal.stream(vc.name());
           long applied = r.applier().appliedSeq();
-          vs.add(new VolumeStatus(vc.name(), "standby", vc.sizeBytes(), s.lastSeq(), null, applied, null, s.bytesAfter(applied), lagSeconds(s, applied, now), r.applier().failure()));
+          vs.add(new VolumeStatus(vc.name(), "standby", vc.sizeBytes(), s.lastSeq(), null, applied, null, s.bytesAfter(applied), lagSeconds(s, applied, now), null, null, null, r.applier().failure()));
         }
       }
     }

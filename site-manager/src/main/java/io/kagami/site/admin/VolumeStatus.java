@@ -7,6 +7,12 @@ import com.fasterxml.jackson.annotation.JsonInclude;
  * lastAppliedSeq} by a standby. Lag is what the other side still has to get (primary: not yet
  * durable on the standby; standby: received but not yet applied to the replica). {@code
  * resumedFromSeq} (primary) is where the link last resumed: the standby's durable point.
+ *
+ * <p>History (primary): {@code historyBytes} are journaled bytes not yet sent to the standby (what
+ * piles up when writes outrun the link), {@code oldestUnsentAgeSeconds} the age of the oldest of
+ * them, and {@code drainEtaSeconds} how long sending them takes at the volume's recent send rate
+ * were writes to stop now: null when there is no history or nothing was sent recently (not
+ * draining). Lag, by contrast, also counts bytes sent but not yet acknowledged.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record VolumeStatus(
@@ -19,4 +25,7 @@ public record VolumeStatus(
     Long resumedFromSeq,
     long lagBytes,
     double lagSeconds,
+    Long historyBytes,
+    Double oldestUnsentAgeSeconds,
+    @JsonInclude(JsonInclude.Include.ALWAYS) Double drainEtaSeconds,
     String error) {}

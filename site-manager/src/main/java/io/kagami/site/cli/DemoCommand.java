@@ -2,6 +2,7 @@ package io.kagami.site.cli;
 
 import io.kagami.site.Site;
 import io.kagami.site.SiteLink;
+import io.kagami.site.config.Bandwidth;
 import io.kagami.site.config.ConfigLoader;
 import io.kagami.site.config.DataSize;
 import io.kagami.site.config.HostPort;
@@ -57,12 +58,19 @@ final class DemoCommand implements Callable<Integer> {
       description = "the standby's own data directory (default: inside --data-dir); e.g. another disk, as a second machine would have")
   Path standbyDataDir;
 
+  @Option(
+      names = "--wan-bandwidth",
+      defaultValue = "unlimited",
+      description = "cap on the WAN link's wire bytes per second, e.g. 1500KB (KB = 1000 bytes; default ${DEFAULT-VALUE}); `kagami link set` changes it at run time")
+  String wanBandwidth;
+
   @Option(names = "--ready-timeout", defaultValue = "60", hidden = true, description = "seconds to wait for the sites to connect")
   int readyTimeoutSeconds;
 
   @Override
   public Integer call() throws Exception {
     long size = DataSize.parse(volumeSize).bytes();
+    long bandwidth = Bandwidth.parse(wanBandwidth);
     HostPort.parse(primaryNbd);
     HostPort.parse(standbyNbd);
     HostPort.parse(primaryAdmin);
@@ -87,10 +95,11 @@ final class DemoCommand implements Callable<Integer> {
           peer: "%s"
           peerSiteId: %s
           peerCertificate: %s
+          bandwidth: %s
         volumes:
           - {name: vol0, size: %d}
         """
-            .formatted(primaryYaml.getFileName(), PRIMARY_ID, PRIMARY_ID, primaryNbd, primaryAdmin, wan, STANDBY_ID, dir.relativize(standbyCert), size));
+            .formatted(primaryYaml.getFileName(), PRIMARY_ID, PRIMARY_ID, primaryNbd, primaryAdmin, wan, STANDBY_ID, dir.relativize(standbyCert), bandwidth == 0 ? "unlimited" : Long.toString(bandwidth), size));
     Files.writeString(
         standbyYaml,
         """
@@ -121,7 +130,7 @@ final class DemoCommand implements Callable<Integer> {
     System.out.println("kagami demo: data directory " + dir);
     System.out.printf("  primary %-9s  nbd://%s/vol0  (read-write)   admin http://%s/status%n", PRIMARY_ID, primary.nbdAddress(), primary.adminAddress());
     System.out.printf("  standby %-9s  nbd://%s/vol0  (read-only)    admin http://%s/status%n", STANDBY_ID, standby.nbdAddress(), standby.adminAddress());
-    System.out.printf("  WAN link %s -> %s (mutual TLS 1.3), volume vol0 %s%n", PRIMARY_ID, wan, DataSize.parse(volumeSize));
+    System.out.printf("  WAN link %s -> %s (mutual TLS 1.3, bandwidth %s), volume vol0 %s%n", PRIMARY_ID, wan, Bandwidth.format(bandwidth), DataSize.parse(volumeSize));
     System.out.flush();
     awaitLink(primary, Duration.ofSeconds(readyTimeoutSeconds));
     System.out.println("kagami demo: ready (both sites connected; Ctrl-C stops)");

@@ -26,6 +26,8 @@ import java.util.function.ToDoubleFunction;
  * {@code kagami_replication_lag_bytes}, {@code kagami_replication_lag_seconds}, {@code
  * kagami_history_bytes}, {@code kagami_journal_last_seq}, {@code kagami_role}, {@code
  * kagami_wan_connected}, {@code kagami_wan_sent_bytes_total{encoding="raw"|"wire"}}, {@code
+ * kagami_unsent_bytes}, {@code kagami_wan_bandwidth_bytes_per_second} (0 = unlimited), {@code
+ * kagami_wan_send_rate_bytes_per_second}, {@code
  * kagami_nbd_requests_total{op,result}}, {@code kagami_nbd_request_seconds{op}} (histogram), plus
  * JVM and process metrics.
  */
@@ -49,6 +51,7 @@ public final class SiteMetrics implements AutoCloseable {
       volumeGauge("kagami.replication.lag.bytes", "Bytes the other site still has to get (primary: not durable on the standby; standby: not applied)", tags, v, VolumeStatus::lagBytes);
       volumeGauge("kagami.replication.lag.seconds", "Age of the oldest change the other site does not have yet", tags, v, VolumeStatus::lagSeconds);
       volumeGauge("kagami.history.bytes", "Journal history kept for the other site (unacknowledged or unapplied changes)", tags, v, VolumeStatus::lagBytes);
+      volumeGauge("kagami.unsent.bytes", "Journaled bytes not yet sent to the standby (primary): history waiting for the link", tags, v, s -> s.historyBytes() == null ? Double.NaN : s.historyBytes());
       volumeGauge("kagami.journal.last.seq", "Highest sequence number in the volume's journal", tags, v, VolumeStatus::lastJournaledSeq);
       Gauge.builder("kagami.role", this, m -> 1.0)
           .description("The volume's role on this site (label role); always 1")
@@ -62,9 +65,23 @@ public final class SiteMetrics implements AutoCloseable {
         .tags(link.and("encoding", "raw"))
         .register(registry);
     FunctionCounter.builder("kagami.wan.sent.bytes", this, m -> linkOf(m).wireBytes()).tags(link.and("encoding", "wire")).register(registry);
+    if (role.equals("primary")) {
+      Gauge.builder("kagami.wan.bandwidth.bytes.per.second", this, m -> orNaN(linkOf(m).bandwidthBytesPerSecond()))
+          .description("The WAN link's cap on wire bytes per second in force; 0 = unlimited")
+          .tags(link)
+          .register(registry);
+      Gauge.builder("kagami.wan.send.rate.bytes.per.second", this, m -> orNaN(linkOf(m).sendRateBytesPerSecond()))
+          .description("Wire bytes per second sent over the last few seconds")
+          .tags(link)
+          .register(registry);
+    }
   }
 
   private static final LinkStatus NO_LINK = new LinkStatus(false, null, null, 0, 0, null);
+
+  private static double orNaN(Number n) {
+    return n == null ? Double.NaN : n.doubleValue();
+  }
 
   private static LinkStatus linkOf(SiteMetrics m) {
     SiteStatus s = m.last;
