@@ -12,7 +12,7 @@ usage: benchmarks/seed-experiment.sh [--help]
 
 environment:
   SEED_LINK=1500KB          the WAN cap (KB = 1000 bytes, per second)
-  SEED_STEPS=500,1000,1500,2000,2500,3000   application write rates, KB/s
+  SEED_STEPS=500,1000,1500,2000,2500,2850,3000   application write rates, KB/s (2850 = 1.9x the link)
   SEED_STEP_SECONDS=20      seconds per step
   SEED_DATA=incompressible,2to1
   KAGAMI_READY_TIMEOUT=180  seconds to wait for `kagami demo` to print "ready" (includes a first build)
@@ -28,7 +28,7 @@ done
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(dirname "$here")"
 link="${SEED_LINK:-1500KB}"
-steps="${SEED_STEPS:-500,1000,1500,2000,2500,3000}"
+steps="${SEED_STEPS:-500,1000,1500,2000,2500,2850,3000}"
 step_seconds="${SEED_STEP_SECONDS:-20}"
 data="${SEED_DATA:-incompressible,2to1}"
 ready_timeout="${KAGAMI_READY_TIMEOUT:-180}"

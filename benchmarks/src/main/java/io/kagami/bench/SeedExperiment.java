@@ -51,7 +51,8 @@ public final class SeedExperiment {
   private String export = "vol0";
   private String admin;
   private long linkRate = 1_500_000;
-  private long[] stepsKb = {500, 1000, 1500, 2000, 2500, 3000};
+  // 2850 KB/s is 1.9x the reference link: the goal for 2:1 data, measured as a step of its own.
+  private long[] stepsKb = {500, 1000, 1500, 2000, 2500, 2850, 3000};
   private int stepSeconds = 20;
   private List<String> kinds = List.of("incompressible", "2to1");
   private int writeSize = 64 << 10;
@@ -106,15 +107,20 @@ public final class SeedExperiment {
 
   // ---- data ----
 
-  /** A fresh block: random, or per 4 KiB half random and half zeros (LZ4 ≈ 2:1). */
+  /**
+   * A fresh block: random, or per 512 bytes half random and half zeros (LZ4 ≈ 2:1). The pattern is
+   * fine-grained on purpose: the journal decides whether to compress a write from a probe of its
+   * first KiB, so data whose first KiB happens to be incompressible is stored raw (and only batch
+   * compression on the WAN saves bytes).
+   */
   private static byte[] block(String kind, int size, SplittableRandom random) {
     byte[] b = new byte[size];
     if (kind.equals("incompressible")) {
       random.nextBytes(b);
       return b;
     }
-    byte[] half = new byte[2048];
-    for (int off = 0; off < size; off += 4096) {
+    byte[] half = new byte[256];
+    for (int off = 0; off < size; off += 512) {
       random.nextBytes(half);
       System.arraycopy(half, 0, b, off, Math.min(half.length, size - off));
     }
