@@ -114,6 +114,7 @@ public final class Shipper implements AutoCloseable {
   private final TokenBucket bucket;
   private final RateWindow wireRate;
   private long throttledNanos; // agent: how long the bucket makes the next send wait; 0 = not throttled
+  private long chargedWire; // agent: wire bytes charged to the bucket so far (estimates plus reconciled excess)
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition wake = lock.newCondition();
   private boolean signalled; // guarded by lock
@@ -399,6 +400,7 @@ public final class Shipper implements AutoCloseable {
   private int pump(Channel ch, VolumeState v, Instant now) {
     v.lingerNanos = 0;
     throttledNanos = 0;
+    reconcileWire();
     int sent = 0;
     boolean capped = bucket.rate() > 0;
     while (ch.isActive() && ch.isWritable() && v.stalled == null && v.inflightBytes < config.windowBytes() && !(capped && sent > 0)) {
@@ -482,6 +484,19 @@ public final class Shipper implements AutoCloseable {
     return Math.clamp(bucket.burst(), ShipperConfig.MIN_BATCH_BYTES, config.maxBatchBytes());
   }
 
+  /**
+   * Charges the bucket with socket bytes the per-frame estimates missed (handshakes, heartbeats,
+   * TLS records smaller than 16 KiB), so the cap holds on what the socket really carried. The
+   * socket count trails the estimates while frames are in the pipeline; only an excess is charged.
+   */
+  private void reconcileWire() {
+    long extra = wire.written() - chargedWire;
+    if (extra > 0) {
+      bucket.consume(extra);
+      chargedWire += extra;
+    }
+  }
+
   /** What a frame costs on the wire: its bytes plus TLS record overhead. */
   static long wireSize(int frameBytes) {
     return frameBytes + (long) TLS_RECORD_OVERHEAD * ((frameBytes + TLS_RECORD_DATA - 1) / TLS_RECORD_DATA);
@@ -519,6 +534,7 @@ public final class Shipper implements AutoCloseable {
     v.rawRate.record(bytes);
     long onWire = wireSize(frame.readableBytes());
     bucket.consume(onWire);
+    chargedWire += onWire;
     wireRate.record(onWire);
     for (int i = 0; i < entries.size(); i++) {
       v.pending.poll();
