@@ -22,6 +22,7 @@ import io.kagami.site.config.ReplicationMode;
 import io.kagami.site.config.Role;
 import io.kagami.site.config.SiteConfig;
 import io.kagami.site.config.VolumeConfig;
+import io.kagami.site.link.BandwidthControl;
 import io.kagami.site.link.JournalReceiveSink;
 import io.kagami.site.link.JournalShipSource;
 import io.kagami.site.metrics.SiteMetrics;
@@ -117,7 +118,7 @@ public final class Site implements AutoCloseable {
       for (VolumeConfig vc : config.volumes()) {
         volumes.put(vc.name(), openVolume(vc, reads));
       }
-      link = SiteLink.create(config, this::shipSources, this::receiveSinks);
+      link = SiteLink.create(config, clock, this::shipSources, this::receiveSinks);
       // Without metrics the NBD path runs on the bare devices: nothing counted, nothing timed.
       List<BlockDevice> devices = new ArrayList<>();
       volumes.values().forEach(v -> devices.add(metrics == null ? v.device() : metrics.metered(v.device(), config.siteId())));
@@ -134,7 +135,7 @@ public final class Site implements AutoCloseable {
             housekeeping.shutdown();
             housekeeping.awaitTermination(10, TimeUnit.SECONDS);
           });
-      admin = new AdminServer(config.adminListen(), this::status, metrics == null ? null : metrics::scrape);
+      admin = new AdminServer(config.adminListen(), this::status, metrics == null ? null : metrics::scrape, link.bandwidth());
       admin.start();
       resources.push(admin);
       LOG.log(Level.INFO, "site {0} ({1}) started: nbd {2}, admin {3}, metrics {4}", config.siteId(), config.role().label(), nbdAddress(), adminAddress(), config.metrics() ? "on" : "off");
@@ -237,6 +238,14 @@ public final class Site implements AutoCloseable {
   }
 
   private void housekeeping() {
+    BandwidthControl bandwidth = link.bandwidth();
+    if (bandwidth != null) {
+      try {
+        bandwidth.refresh(); // schedule windows take effect within a housekeeping interval
+      } catch (RuntimeException e) {
+        LOG.log(Level.ERROR, "WAN bandwidth refresh failed", e);
+      }
+    }
     for (Volume v : volumes.values()) {
       try {
         if (v instanceof PrimaryRuntime p) {
@@ -310,6 +319,10 @@ public final class Site implements AutoCloseable {
           LinkSnapshot.VolumeProgress progress = link == null ? null : link.progress(vc.name());
           String err = s.failure() != null ? s.failure().getMessage() : progress != null ? progress.stalled() : null;
           Long resumed = progress == null || !link.status().connected() ? null : progress.resumedFromSeq();
+          long sent = progress == null ? acked : Math.max(acked, progress.lastSentSeq());
+          long history = s.bytesAfter(sent);
+          double rate = progress == null ? 0 : progress.rawSendRateBytesPerSecond();
+          Double eta = history > 0 && rate > 0 ? history / rate : null;
           VolumeState state = primaryState(p, link != null && link.status().connected(), err);
           vs.add(
               new VolumeStatus(
@@ -325,6 +338,9 @@ public final class Site implements AutoCloseable {
                   s.bytesAfter(acked),
                   vc.historyCapacityBytes(),
                   lagSeconds(s, acked, now),
+                  history,
+                  lagSeconds(s, sent, now),
+                  eta,
                   p.source().resyncProgress(),
                   err));
         }
@@ -347,6 +363,9 @@ public final class Site implements AutoCloseable {
                   s.bytesAfter(applied),
                   vc.historyCapacityBytes(),
                   lagSeconds(s, applied, now),
+                  null,
+                  null,
+                  null,
                   null,
                   failure));
         }

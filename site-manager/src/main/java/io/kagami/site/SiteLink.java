@@ -3,6 +3,7 @@ package io.kagami.site;
 import io.kagami.site.admin.LinkStatus;
 import io.kagami.site.config.Role;
 import io.kagami.site.config.SiteConfig;
+import io.kagami.site.link.BandwidthControl;
 import io.kagami.site.link.JournalReceiveSink;
 import io.kagami.site.link.JournalShipSource;
 import io.kagami.wan.receive.LinkRefusedException;
@@ -16,6 +17,7 @@ import io.kagami.wan.ship.ShipperConfig;
 import io.kagami.wan.tls.SiteCredentials;
 import java.nio.file.Path;
 import java.security.cert.X509Certificate;
+import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -29,7 +31,7 @@ public abstract sealed class SiteLink implements AutoCloseable permits SiteLink.
     return SiteCredentials.loadOrCreate(tlsDir, siteId).certificateFile();
   }
 
-  static SiteLink create(SiteConfig config, Supplier<List<JournalShipSource>> sources, Supplier<Map<String, JournalReceiveSink>> sinks) {
+  static SiteLink create(SiteConfig config, InstantSource clock, Supplier<List<JournalShipSource>> sources, Supplier<Map<String, JournalReceiveSink>> sinks) {
     SiteCredentials own =
         config.wan().certificate() != null
             ? SiteCredentials.load(config.wan().privateKey(), config.wan().certificate())
@@ -44,7 +46,8 @@ public abstract sealed class SiteLink implements AutoCloseable permits SiteLink.
     }
     if (config.role() == Role.PRIMARY) {
       ShipperConfig sc = ShipperConfig.defaults(config.wan().peer().host(), config.wan().peer().port(), own, peer);
-      return new Primary(new Shipper(sc, new ArrayList<ShipSource>(sources.get())));
+      Shipper shipper = new Shipper(sc, new ArrayList<ShipSource>(sources.get()));
+      return new Primary(shipper, new BandwidthControl(config.wan().bandwidth(), config.wan().bandwidthSchedule(), clock, shipper::setBandwidth));
     }
     Map<String, JournalReceiveSink> byName = sinks.get();
     ReceiverConfig rc = ReceiverConfig.defaults(config.wan().listen().host(), config.wan().listen().port(), own, List.of(peer));
@@ -71,6 +74,11 @@ public abstract sealed class SiteLink implements AutoCloseable permits SiteLink.
 
   abstract LinkStatus status();
 
+  /** A primary's bandwidth control; null on a standby. */
+  BandwidthControl bandwidth() {
+    return null;
+  }
+
   /** A primary's shipping progress of {@code volume}; null on a standby. */
   LinkSnapshot.VolumeProgress progress(String volume) {
     return null;
@@ -81,20 +89,29 @@ public abstract sealed class SiteLink implements AutoCloseable permits SiteLink.
 
   static final class Primary extends SiteLink {
     private final Shipper shipper;
+    private final BandwidthControl bandwidth;
 
-    Primary(Shipper shipper) {
+    Primary(Shipper shipper, BandwidthControl bandwidth) {
       this.shipper = shipper;
+      this.bandwidth = bandwidth;
     }
 
     @Override
     void start() {
+      bandwidth.refresh(); // the configured cap is in force from the first frame
       shipper.start();
+    }
+
+    @Override
+    BandwidthControl bandwidth() {
+      return bandwidth;
     }
 
     @Override
     LinkStatus status() {
       LinkSnapshot s = shipper.snapshot();
-      return new LinkStatus(s.connected(), s.peerSiteId(), s.address(), s.rawBytes(), s.wireBytes(), s.lastError());
+      return new LinkStatus(
+          s.connected(), s.peerSiteId(), s.address(), s.rawBytes(), s.wireBytes(), s.lastError(), s.bandwidthBytesPerSecond(), bandwidth.bandwidth().source(), s.wireSendRateBytesPerSecond());
     }
 
     @Override

@@ -4,8 +4,12 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import com.fasterxml.jackson.core.JacksonException;
+import com.fasterxml.jackson.databind.JsonNode;
+import io.kagami.site.config.Bandwidth;
 import io.kagami.site.config.HostPort;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.lang.System.Logger.Level;
@@ -18,7 +22,9 @@ import java.util.function.Supplier;
 
 /**
  * The site's HTTP surface for operators and tools: {@code GET /status} (JSON), {@code GET /metrics}
- * (Prometheus text format), {@code GET /health}.
+ * (Prometheus text format), {@code GET /health}, and on a primary the link's bandwidth cap: {@code
+ * GET /link}, {@code PUT /link} with {@code {"bandwidth": "1500KB"}} (a runtime override; {@code
+ * "unlimited"} or 0 for none; {@code null} clears it), {@code DELETE /link} (clears it).
  * Requests run on virtual threads; a failing handler answers 500 with the reason and the server
  * goes on.
  */
@@ -29,14 +35,21 @@ public final class AdminServer implements AutoCloseable {
   private final HostPort listen;
   private final Supplier<SiteStatus> status;
   private final Supplier<String> metrics;
+  private final LinkControl link;
   private HttpServer server;
   private ExecutorService executor;
 
   /** {@code metrics} null: collection is off and {@code GET /metrics} answers 404 saying so. */
   public AdminServer(HostPort listen, Supplier<SiteStatus> status, Supplier<String> metrics) {
+    this(listen, status, metrics, null);
+  }
+
+  /** {@code link} is null on a standby: the cap belongs to the sending side. */
+  public AdminServer(HostPort listen, Supplier<SiteStatus> status, Supplier<String> metrics, LinkControl link) {
     this.listen = listen;
     this.status = status;
     this.metrics = metrics;
+    this.link = link;
   }
 
   public void start() {
@@ -62,7 +75,7 @@ public final class AdminServer implements AutoCloseable {
     try (ex) {
       Response r;
       try {
-        r = respond(ex.getRequestMethod(), ex.getRequestURI().getPath());
+        r = ex.getRequestURI().getPath().equals("/link") ? link(ex) : respond(ex.getRequestMethod(), ex.getRequestURI().getPath());
       } catch (RuntimeException e) {
         LOG.log(Level.WARNING, "admin request " + ex.getRequestURI() + " failed", e);
         r = new Response(500, "application/json", error(String.valueOf(e.getMessage())));
@@ -82,7 +95,42 @@ public final class AdminServer implements AutoCloseable {
               ? new Response(404, "application/json", error("metrics collection is off on this site (admin.metrics: false)"))
               : new Response(200, "text/plain; version=0.0.4; charset=utf-8", metrics.get().getBytes(StandardCharsets.UTF_8));
       case "/health" -> new Response(200, "text/plain", "ok\n".getBytes(StandardCharsets.UTF_8));
-      default -> new Response(404, "application/json", error("no such endpoint " + path + " (try /status, /metrics or /health)"));
+      default -> new Response(404, "application/json", error("no such endpoint " + path + " (try /status, /metrics, /health or /link)"));
+    };
+  }
+
+  private Response link(HttpExchange ex) throws IOException {
+    String method = ex.getRequestMethod();
+    if (link == null) {
+      return new Response(409, "application/json", error("this site is a standby: the WAN bandwidth cap is set on the primary (the sending side)"));
+    }
+    return switch (method) {
+      case "GET", "HEAD" -> new Response(200, "application/json", JSON.writeValueAsBytes(link.bandwidth()));
+      case "DELETE" -> new Response(200, "application/json", JSON.writeValueAsBytes(link.override(null)));
+      case "PUT" -> {
+        String usage = "the body must be JSON like {\"bandwidth\": \"1500KB\"} (KB = 1000 bytes, per second; \"unlimited\" for no cap; null to clear the override)";
+        JsonNode body;
+        try (InputStream in = ex.getRequestBody()) {
+          body = JSON.readTree(in.readNBytes(64 << 10));
+        } catch (JacksonException e) {
+          yield new Response(400, "application/json", error("not valid JSON: " + e.getOriginalMessage() + "; " + usage));
+        }
+        if (body == null || !body.isObject() || !body.has("bandwidth")) {
+          yield new Response(400, "application/json", error(usage));
+        }
+        JsonNode b = body.get("bandwidth");
+        if (b.isNull()) {
+          yield new Response(200, "application/json", JSON.writeValueAsBytes(link.override(null)));
+        }
+        long rate;
+        try {
+          rate = Bandwidth.parse(b.asText());
+        } catch (IllegalArgumentException e) {
+          yield new Response(400, "application/json", error("bandwidth: " + e.getMessage()));
+        }
+        yield new Response(200, "application/json", JSON.writeValueAsBytes(link.override(rate)));
+      }
+      default -> new Response(405, "application/json", error("method " + method + " is not allowed on /link (GET, PUT, DELETE)"));
     };
   }
 

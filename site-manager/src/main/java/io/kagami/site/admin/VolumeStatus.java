@@ -13,6 +13,12 @@ import io.kagami.site.VolumeState;
  * {@code resyncing}, {@code inconsistent}). {@code resync} (primary): progress of the copy of
  * changed regions to the standby. {@code historyCapacityBytes}: the configured bound of the
  * history ({@code historyCapacity}); see {@link VolumeState} for the states.
+ *
+ * <p>History (primary): {@code historyBytes} are journaled bytes not yet sent to the standby (what
+ * piles up when writes outrun the link), {@code oldestUnsentAgeSeconds} the age of the oldest of
+ * them, and {@code drainEtaSeconds} how long sending them takes at the volume's recent send rate
+ * were writes to stop now: null when there is no history or nothing was sent recently (not
+ * draining). Lag, by contrast, also counts bytes sent but not yet acknowledged.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record VolumeStatus(
@@ -28,6 +34,9 @@ public record VolumeStatus(
     long lagBytes,
     long historyCapacityBytes,
     double lagSeconds,
+    Long historyBytes,
+    Double oldestUnsentAgeSeconds,
+    @JsonInclude(JsonInclude.Include.ALWAYS) Double drainEtaSeconds,
     Resync resync,
     String error) {
 

@@ -2,6 +2,7 @@ package io.kagami.site.cli;
 
 import io.kagami.site.Site;
 import io.kagami.site.SiteLink;
+import io.kagami.site.config.Bandwidth;
 import io.kagami.site.config.ConfigLoader;
 import io.kagami.site.config.DataSize;
 import io.kagami.site.config.HostPort;
@@ -65,6 +66,12 @@ final class DemoCommand implements Callable<Integer> {
   @Option(names = "--no-metrics", description = "collect no metrics on either site (admin.metrics: false), e.g. to measure what they cost")
   boolean noMetrics;
 
+  @Option(
+      names = "--wan-bandwidth",
+      defaultValue = "unlimited",
+      description = "cap on the WAN link's wire bytes per second, e.g. 1500KB (KB = 1000 bytes; default ${DEFAULT-VALUE}); `kagami link set` changes it at run time")
+  String wanBandwidth;
+
   @Option(names = "--ready-timeout", defaultValue = "60", hidden = true, description = "seconds to wait for the sites to connect")
   int readyTimeoutSeconds;
 
@@ -74,6 +81,7 @@ final class DemoCommand implements Callable<Integer> {
     if (!mode.equals("async") && !mode.equals("sync")) {
       throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--mode must be async or sync, got " + mode);
     }
+    long bandwidth = Bandwidth.parse(wanBandwidth);
     HostPort.parse(primaryNbd);
     HostPort.parse(standbyNbd);
     HostPort.parse(primaryAdmin);
@@ -99,10 +107,11 @@ final class DemoCommand implements Callable<Integer> {
           peer: "%s"
           peerSiteId: %s
           peerCertificate: %s
+          bandwidth: %s
         volumes:
           - {name: vol0, size: %d, mode: %s}
         """
-            .formatted(primaryYaml.getFileName(), PRIMARY_ID, PRIMARY_ID, primaryNbd, primaryAdmin, metrics, wan, STANDBY_ID, dir.relativize(standbyCert), size, mode));
+            .formatted(primaryYaml.getFileName(), PRIMARY_ID, PRIMARY_ID, primaryNbd, primaryAdmin, metrics, wan, STANDBY_ID, dir.relativize(standbyCert), bandwidth == 0 ? "unlimited" : Long.toString(bandwidth), size, mode));
     Files.writeString(
         standbyYaml,
         """
@@ -133,7 +142,7 @@ final class DemoCommand implements Callable<Integer> {
     System.out.println("kagami demo: data directory " + dir);
     System.out.printf("  primary %-9s  nbd://%s/vol0  (read-write)   admin http://%s/status%n", PRIMARY_ID, primary.nbdAddress(), primary.adminAddress());
     System.out.printf("  standby %-9s  nbd://%s/vol0  (read-only)    admin http://%s/status%n", STANDBY_ID, standby.nbdAddress(), standby.adminAddress());
-    System.out.printf("  WAN link %s -> %s (mutual TLS 1.3), volume vol0 %s, %s mode%n", PRIMARY_ID, wan, DataSize.parse(volumeSize), mode);
+    System.out.printf("  WAN link %s -> %s (mutual TLS 1.3, bandwidth %s), volume vol0 %s, %s mode%n", PRIMARY_ID, wan, Bandwidth.format(bandwidth), DataSize.parse(volumeSize), mode);
     if (metrics) {
       System.out.printf("  metrics  %-9s  http://%s/metrics%n", PRIMARY_ID, primary.adminAddress());
       System.out.printf("  metrics  %-9s  http://%s/metrics%n", STANDBY_ID, standby.adminAddress());

@@ -2,20 +2,18 @@ package io.kagami.site.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.kagami.site.admin.AdminServer;
+import io.kagami.site.config.Bandwidth;
 import io.kagami.site.config.HostPort;
 import java.io.IOException;
-import java.net.ConnectException;
 import java.net.URI;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.time.Duration;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** {@code kagami status [--json] [--admin HOST:PORT]}: a site's replication state. */
-@Command(name = "status", description = "Show a site's volumes, roles, sequence numbers and lag.")
+@Command(name = "status", description = "Show a site's volumes, roles, sequence numbers, lag, unsent history and link bandwidth.")
 final class StatusCommand implements Callable<Integer> {
   @Option(names = "--admin", defaultValue = "127.0.0.1:9480", description = "the site's admin address (default ${DEFAULT-VALUE})")
   String admin;
@@ -37,7 +35,7 @@ final class StatusCommand implements Callable<Integer> {
         return rc;
       }
       System.out.println();
-      java.util.concurrent.locks.LockSupport.parkNanos(Duration.ofSeconds(1).toNanos());
+      java.util.concurrent.locks.LockSupport.parkNanos(java.time.Duration.ofSeconds(1).toNanos());
       if (Thread.currentThread().isInterrupted()) {
         return 0;
       }
@@ -48,15 +46,8 @@ final class StatusCommand implements Callable<Integer> {
 
   private int once() throws IOException, InterruptedException {
     HostPort hp = HostPort.parse(admin);
-    HttpResponse<String> r;
-    try (HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build()) {
-      r = http.send(HttpRequest.newBuilder(URI.create("http://" + hp + "/status")).timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
-    } catch (ConnectException e) {
-      System.err.println("kagami: no site answers at " + hp + " (is it running? is --admin right?)");
-      return 2;
-    }
-    if (r.statusCode() != 200) {
-      System.err.println("kagami: " + hp + " answered HTTP " + r.statusCode() + ": " + r.body());
+    HttpResponse<String> r = AdminClient.send(hp, HttpRequest.newBuilder(URI.create("http://" + hp + "/status")).GET());
+    if (r == null) {
       return 2;
     }
     if (json) {
@@ -72,11 +63,18 @@ final class StatusCommand implements Callable<Integer> {
         link.path("peerSiteId").asText("?"),
         link.path("connected").asBoolean() ? "connected" : "DISCONNECTED",
         link.hasNonNull("lastError") ? "  (last error: " + link.path("lastError").asText() + ")" : "");
-    System.out.printf("%-12s %-8s %-12s %10s %14s %14s %12s %9s%n", "VOLUME", "ROLE", "STATE", "SIZE", "JOURNALED", "ACKED/APPLIED", "LAG", "LAG(s)");
+    if (link.has("bandwidthBytesPerSecond")) {
+      System.out.printf(
+          "bandwidth cap %s (%s)  sending %s%n",
+          Bandwidth.format(link.path("bandwidthBytesPerSecond").asLong()),
+          link.path("bandwidthSource").asText("?"),
+          Bandwidth.format(Math.round(link.path("sendRateBytesPerSecond").asDouble())).replace("unlimited", "0 B/s"));
+    }
+    System.out.printf("%-12s %-8s %-12s %10s %14s %14s %12s %9s %12s %10s %10s%n", "VOLUME", "ROLE", "STATE", "SIZE", "JOURNALED", "ACKED/APPLIED", "LAG", "LAG(s)", "HISTORY", "OLDEST(s)", "DRAIN(s)");
     for (JsonNode v : s.path("volumes")) {
       long other = v.has("lastAckedByPeerSeq") ? v.path("lastAckedByPeerSeq").asLong() : v.path("lastAppliedSeq").asLong();
       System.out.printf(
-          "%-12s %-8s %-12s %10s %14d %14d %12s %9.1f%n",
+          "%-12s %-8s %-12s %10s %14d %14d %12s %9.1f %12s %10s %10s%n",
           v.path("name").asText(),
           v.path("role").asText(),
           v.path("state").asText("?"),
@@ -84,7 +82,10 @@ final class StatusCommand implements Callable<Integer> {
           v.path("lastJournaledSeq").asLong(),
           other,
           human(v.path("lagBytes").asLong()),
-          v.path("lagSeconds").asDouble());
+          v.path("lagSeconds").asDouble(),
+          v.hasNonNull("historyBytes") ? human(v.path("historyBytes").asLong()) : "-",
+          v.hasNonNull("oldestUnsentAgeSeconds") ? String.format("%.1f", v.path("oldestUnsentAgeSeconds").asDouble()) : "-",
+          v.hasNonNull("drainEtaSeconds") ? String.format("%.1f", v.path("drainEtaSeconds").asDouble()) : "-");
       if (v.has("resync")) {
         resyncDue = true;
         System.out.println("  resync " + progressLine(v.path("resync")));

@@ -9,6 +9,9 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.DateTimeException;
+import java.time.LocalTime;
+import java.time.ZoneId;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.Iterator;
@@ -39,6 +42,11 @@ import java.util.regex.Pattern;
  *   peerCertificate: hiroshima.crt   # the paired site's certificate (PEM): the only one trusted
  *   certificate: tokyo.crt    # optional, with privateKey: operator-supplied PEMs
  *   privateKey: tokyo.key
+ *   bandwidth: 1500KB         # primary: cap on wire bytes per second (KB = 1000 B); default unlimited
+ *   bandwidthSchedule:        # primary, optional: caps by local time of day, replacing bandwidth
+ *     - {from: "08:00", to: "18:00", rate: 1500KB}
+ *     - {from: "22:00", to: "06:00", rate: unlimited}   # wraps past midnight
+ *   timeZone: Asia/Tokyo      # of the schedule; default: the machine's time zone
  * volumes:
  *   - name: vol0              # the NBD export name
  *     size: 1GiB              # multiple of 4096, at least 1 MiB
@@ -124,7 +132,7 @@ public final class ConfigLoader {
     boolean metrics = !admin.has("metrics") || bool(admin, "admin.metrics");
 
     JsonNode wan = object(root, "wan");
-    known(wan, "wan.", "listen", "peer", "peerSiteId", "peerCertificate", "certificate", "privateKey");
+    known(wan, "wan.", "listen", "peer", "peerSiteId", "peerCertificate", "certificate", "privateKey", "bandwidth", "bandwidthSchedule", "timeZone");
     HostPort wanListen = null;
     HostPort wanPeer = null;
     if (role == Role.STANDBY) {
@@ -159,6 +167,20 @@ public final class ConfigLoader {
       if (p != null && !Files.isReadable(p)) {
         problems.add("TLS file " + p + " does not exist or is not readable");
       }
+    }
+
+    long bandwidth = 0;
+    String bandwidthText = text(wan, "wan.bandwidth", null);
+    if (bandwidthText != null) {
+      try {
+        bandwidth = Bandwidth.parse(bandwidthText);
+      } catch (IllegalArgumentException e) {
+        problems.add("wan.bandwidth: " + e.getMessage());
+      }
+    }
+    BandwidthSchedule schedule = schedule(wan);
+    if (role == Role.STANDBY && (wan.has("bandwidth") || wan.has("bandwidthSchedule"))) {
+      problems.add("wan.bandwidth and wan.bandwidthSchedule are for a primary (the sending side of the link); remove them from the standby");
     }
 
     List<VolumeConfig> volumes = new ArrayList<>();
@@ -258,7 +280,94 @@ public final class ConfigLoader {
     if (!problems.isEmpty()) {
       return null;
     }
-    return new SiteConfig(id, role, dataDir, nbdListen, adminListen, new WanSettings(wanListen, wanPeer, peerSiteId, peerCert, cert, key), compress, metrics, volumes);
+    return new SiteConfig(id, role, dataDir, nbdListen, adminListen, new WanSettings(wanListen, wanPeer, peerSiteId, peerCert, cert, key, bandwidth, schedule), compress, metrics, volumes);
+  }
+
+  private BandwidthSchedule schedule(JsonNode wan) {
+    ZoneId zone = ZoneId.systemDefault();
+    String zoneText = text(wan, "wan.timeZone", null);
+    if (zoneText != null) {
+      try {
+        zone = ZoneId.of(zoneText);
+      } catch (DateTimeException e) {
+        problems.add("wan.timeZone \"" + zoneText + "\" is not a time zone (examples: Asia/Tokyo, UTC, +09:00)");
+      }
+    }
+    JsonNode list = wan.get("bandwidthSchedule");
+    if (list == null || list.isNull()) {
+      return zoneText == null ? BandwidthSchedule.NONE : new BandwidthSchedule(List.of(), zone);
+    }
+    if (!list.isArray()) {
+      problems.add("wan.bandwidthSchedule must be a list of windows, e.g. [{from: \"08:00\", to: \"18:00\", rate: 1500KB}]");
+      return BandwidthSchedule.NONE;
+    }
+    List<BandwidthSchedule.Window> windows = new ArrayList<>();
+    int[] owner = new int[24 * 60]; // which window (1-based) covers each minute of the day
+    for (int i = 0; i < list.size(); i++) {
+      String at = "wan.bandwidthSchedule[" + i + "]";
+      JsonNode w = list.get(i);
+      if (!w.isObject()) {
+        problems.add(at + " must be a mapping with from, to and rate, e.g. {from: \"08:00\", to: \"18:00\", rate: 1500KB}");
+        continue;
+      }
+      known(w, at + ".", "from", "to", "rate");
+      LocalTime from = timeOfDay(w, at + ".from");
+      LocalTime to = timeOfDay(w, at + ".to");
+      String rateText = text(w, at + ".rate", null);
+      Long rate = null;
+      if (rateText == null) {
+        problems.add(at + ".rate is required (e.g. 1500KB, or unlimited)");
+      } else {
+        try {
+          rate = Bandwidth.parse(rateText);
+        } catch (IllegalArgumentException e) {
+          problems.add(at + ".rate: " + e.getMessage());
+        }
+      }
+      if (from == null || to == null || rate == null) {
+        continue;
+      }
+      if (from.equals(to)) {
+        problems.add(at + ": from and to are both " + from + "; a window needs two different times (for all day, set wan.bandwidth)");
+        continue;
+      }
+      BandwidthSchedule.Window window = new BandwidthSchedule.Window(from, to, rate);
+      int start = from.getHour() * 60 + from.getMinute();
+      int end = to.getHour() * 60 + to.getMinute();
+      for (int m = start; m != end; m = (m + 1) % owner.length) {
+        if (owner[m] != 0) {
+          problems.add(at + " (" + from + "-" + to + ") overlaps wan.bandwidthSchedule[" + (owner[m] - 1) + "] (" + windows.get(owner[m] - 1).from() + "-" + windows.get(owner[m] - 1).to() + ") at " + LocalTime.of(m / 60, m % 60) + "; windows must not overlap");
+          window = null;
+          break;
+        }
+        owner[m] = windows.size() + 1;
+      }
+      if (window == null) {
+        break; // the minute map is now partial; further overlap reports would be noise
+      }
+      windows.add(window);
+    }
+    return new BandwidthSchedule(windows, zone);
+  }
+
+  private LocalTime timeOfDay(JsonNode w, String qualified) {
+    String t = text(w, qualified, null);
+    if (t == null) {
+      problems.add(qualified + " is required: a time of day HH:MM, e.g. \"08:00\"");
+      return null;
+    }
+    if (t.equals("24:00")) {
+      return LocalTime.MIDNIGHT;
+    }
+    try {
+      if (!t.matches("\\d{1,2}:\\d{2}")) {
+        throw new DateTimeException(t);
+      }
+      return LocalTime.parse(t.length() == 4 ? "0" + t : t);
+    } catch (DateTimeException e) {
+      problems.add(qualified + " \"" + t + "\" is not a time of day (HH:MM, 00:00 to 24:00; quote it in YAML: \"08:00\")");
+      return null;
+    }
   }
 
   private void known(JsonNode node, String prefix, String... keys) {

@@ -35,7 +35,9 @@ import java.util.function.ToDoubleFunction;
  * kagami_nbd_requests_total{op,result}}, {@code kagami_nbd_request_seconds{op}} (histogram), {@code
  * kagami_journal_append_seconds} (histogram, primary), {@code kagami_history_capacity_bytes},
  * {@code kagami_resync_remaining_bytes}, {@code kagami_volume_state{state}} (one series per {@link
- * VolumeState}, 1 for the current), plus JVM and process metrics.
+ * VolumeState}, 1 for the current), {@code kagami_unsent_bytes}, {@code
+ * kagami_wan_bandwidth_bytes_per_second} (0 = unlimited), {@code
+ * kagami_wan_send_rate_bytes_per_second}, plus JVM and process metrics.
  */
 public final class SiteMetrics implements AutoCloseable {
   private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
@@ -62,6 +64,7 @@ public final class SiteMetrics implements AutoCloseable {
       volumeGauge("kagami.replication.lag.bytes", "Bytes the other site still has to get (primary: not durable on the standby; standby: not applied)", tags, v, VolumeStatus::lagBytes);
       volumeGauge("kagami.replication.lag.seconds", "Age of the oldest change the other site does not have yet", tags, v, VolumeStatus::lagSeconds);
       volumeGauge("kagami.history.bytes", "Journal history kept for the other site (unacknowledged or unapplied changes)", tags, v, VolumeStatus::lagBytes);
+      volumeGauge("kagami.unsent.bytes", "Journaled bytes not yet sent to the standby (primary): history waiting for the link", tags, v, s -> s.historyBytes() == null ? Double.NaN : s.historyBytes());
       volumeGauge("kagami.journal.last.seq", "Highest sequence number in the volume's journal", tags, v, VolumeStatus::lastJournaledSeq);
       long capacity = vc.historyCapacityBytes();
       Gauge.builder("kagami.history.capacity.bytes", () -> capacity)
@@ -94,9 +97,23 @@ public final class SiteMetrics implements AutoCloseable {
         .tags(link.and("encoding", "raw"))
         .register(registry);
     FunctionCounter.builder("kagami.wan.sent.bytes", this, m -> linkOf(m).wireBytes()).tags(link.and("encoding", "wire")).register(registry);
+    if (role.equals("primary")) {
+      Gauge.builder("kagami.wan.bandwidth.bytes.per.second", this, m -> orNaN(linkOf(m).bandwidthBytesPerSecond()))
+          .description("The WAN link's cap on wire bytes per second in force; 0 = unlimited")
+          .tags(link)
+          .register(registry);
+      Gauge.builder("kagami.wan.send.rate.bytes.per.second", this, m -> orNaN(linkOf(m).sendRateBytesPerSecond()))
+          .description("Wire bytes per second sent over the last few seconds")
+          .tags(link)
+          .register(registry);
+    }
   }
 
   private static final LinkStatus NO_LINK = new LinkStatus(false, null, null, 0, 0, null);
+
+  private static double orNaN(Number n) {
+    return n == null ? Double.NaN : n.doubleValue();
+  }
 
   private static LinkStatus linkOf(SiteMetrics m) {
     SiteStatus s = m.last;

@@ -3,13 +3,17 @@ package io.kagami.site.admin;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.kagami.site.VolumeState;
+import io.kagami.site.config.BandwidthSchedule;
 import io.kagami.site.config.HostPort;
+import io.kagami.site.link.BandwidthControl;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
+import java.time.InstantSource;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -17,19 +21,22 @@ import org.junit.jupiter.api.Test;
 class AdminServerTest {
   private AdminServer server;
   private HttpClient http;
+  private final List<Long> applied = new CopyOnWriteArrayList<>();
+  private final BandwidthControl bandwidth = new BandwidthControl(2_000_000, BandwidthSchedule.NONE, InstantSource.system(), applied::add);
 
   @BeforeEach
   void start() {
     SiteStatus status =
         new SiteStatus("tokyo", "primary", "127.0.0.1:10809", new LinkStatus(true, "hiroshima", "127.0.0.1:7800", 10, 5, null),
-            List.of(new VolumeStatus("vol0", "primary", "async", VolumeState.BUFFERING, 1 << 20, 7, 5L, null, 3L, 4096, 8L << 30, 1.5, null, null)));
+            List.of(new VolumeStatus("vol0", "primary", "async", VolumeState.BUFFERING, 1 << 20, 7, 5L, null, 3L, 4096, 8L << 30, 1.5, 2048L, 1.0, null, null, null)));
     server =
         new AdminServer(
             new HostPort("127.0.0.1", 0),
             () -> status,
             () -> {
               throw new IllegalStateException("registry is broken");
-            });
+            },
+            bandwidth);
     server.start();
     http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
   }
@@ -41,9 +48,61 @@ class AdminServerTest {
   }
 
   private HttpResponse<String> send(String method, String path) throws Exception {
+    return send(method, path, null);
+  }
+
+  private HttpResponse<String> send(String method, String path, String body) throws Exception {
     return http.send(
-        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + path)).method(method, HttpRequest.BodyPublishers.noBody()).timeout(Duration.ofSeconds(5)).build(),
+        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + path))
+            .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body))
+            .timeout(Duration.ofSeconds(5))
+            .build(),
         HttpResponse.BodyHandlers.ofString());
+  }
+
+  @Test
+  void theLinkCapIsShownOverriddenAndClearedOverHttp() throws Exception {
+    var shown = AdminServer.JSON.readTree(send("GET", "/link").body());
+    assertThat(shown.path("bandwidthBytesPerSecond").asLong()).isEqualTo(2_000_000);
+    assertThat(shown.path("source").asText()).isEqualTo("config");
+
+    HttpResponse<String> put = send("PUT", "/link", "{\"bandwidth\": \"1500KB\"}");
+    assertThat(put.statusCode()).isEqualTo(200);
+    var set = AdminServer.JSON.readTree(put.body());
+    assertThat(set.path("bandwidthBytesPerSecond").asLong()).isEqualTo(1_500_000);
+    assertThat(set.path("bandwidth").asText()).isEqualTo("1500 KB/s (12.0 Mbit/s)");
+    assertThat(set.path("source").asText()).isEqualTo("override");
+    assertThat(applied).as("caps handed to the shipper").containsExactly(1_500_000L);
+
+    assertThat(AdminServer.JSON.readTree(send("PUT", "/link", "{\"bandwidth\": \"unlimited\"}").body()).path("bandwidthBytesPerSecond").asLong()).isZero();
+    var cleared = AdminServer.JSON.readTree(send("DELETE", "/link").body());
+    assertThat(cleared.path("source").asText()).isEqualTo("config");
+    assertThat(cleared.has("overrideBytesPerSecond")).isFalse();
+    assertThat(applied).containsExactly(1_500_000L, 0L, 2_000_000L);
+  }
+
+  @Test
+  void badLinkRequestsAreRejectedWithTheReason() throws Exception {
+    HttpResponse<String> badRate = send("PUT", "/link", "{\"bandwidth\": \"fast\"}");
+    assertThat(badRate.statusCode()).isEqualTo(400);
+    assertThat(badRate.body()).contains("\\\"fast\\\" is not a rate");
+    HttpResponse<String> noField = send("PUT", "/link", "{\"rate\": 5}");
+    assertThat(noField.statusCode()).isEqualTo(400);
+    assertThat(noField.body()).contains("the body must be JSON like");
+    HttpResponse<String> notJson = send("PUT", "/link", "1500KB");
+    assertThat(notJson.statusCode()).isEqualTo(400);
+    assertThat(send("POST", "/link").statusCode()).isEqualTo(405);
+    assertThat(applied).as("nothing reached the shipper").isEmpty();
+
+    try (AdminServer standby = new AdminServer(new HostPort("127.0.0.1", 0), () -> null, () -> "")) {
+      standby.start();
+      HttpResponse<String> r =
+          http.send(
+              HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + standby.port() + "/link")).PUT(HttpRequest.BodyPublishers.ofString("{\"bandwidth\": 1}")).build(),
+              HttpResponse.BodyHandlers.ofString());
+      assertThat(r.statusCode()).isEqualTo(409);
+      assertThat(r.body()).contains("set on the primary");
+    }
   }
 
   @Test

@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Instant;
+import java.time.ZoneId;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -168,5 +170,80 @@ class ConfigLoaderTest {
         .hasMessageContaining("volume \"b\": onSyncTimeout panic is not allowed (degrade or block)")
         .hasMessageContaining("volume \"c\": syncTimeout and onSyncTimeout apply to mode: sync only")
         .hasMessageContaining("volume \"d\": bitmapGranularity must be a power of two from 4KiB to 4MiB");
+  }
+
+  private static final String PRIMARY = "site: {id: tokyo, role: primary}\ndataDir: d\nvolumes: [{name: v, size: 1MiB}]\nwan:\n  peer: \"192.0.2.1:7800\"\n  peerSiteId: hiroshima\n  peerCertificate: peer.crt\n";
+
+  @Test
+  void aBandwidthCapAndATimeOfDayScheduleLoad() {
+    SiteConfig c =
+        parse(
+            PRIMARY
+                + """
+                  bandwidth: 1500KB/s
+                  timeZone: Asia/Tokyo
+                  bandwidthSchedule:
+                    - {from: "08:00", to: "18:00", rate: 1500KB}
+                    - {from: "22:00", to: "06:00", rate: unlimited}
+                    - {from: 18:30, to: 19:00, rate: 12MB}
+                """);
+    assertThat(c.wan().bandwidth()).as("1 KB = 1000 bytes for rates").isEqualTo(1_500_000);
+    BandwidthSchedule s = c.wan().bandwidthSchedule();
+    assertThat(s.zone()).isEqualTo(ZoneId.of("Asia/Tokyo"));
+    assertThat(s.windows()).hasSize(3);
+    // 09:00 in Tokyo is 00:00 UTC; 23:30 Tokyo wraps past midnight; 18:10 is between windows.
+    assertThat(s.rateAt(Instant.parse("2026-01-05T00:00:00Z"))).hasValue(1_500_000);
+    assertThat(s.rateAt(Instant.parse("2026-01-05T14:30:00Z"))).hasValue(0);
+    assertThat(s.rateAt(Instant.parse("2026-01-05T20:59:00Z"))).as("05:59 Tokyo").hasValue(0);
+    assertThat(s.rateAt(Instant.parse("2026-01-05T21:00:00Z"))).as("06:00 Tokyo: the night window has ended").isEmpty();
+    assertThat(s.rateAt(Instant.parse("2026-01-05T09:45:00Z"))).as("18:45 Tokyo").hasValue(12_000_000);
+    assertThat(s.rateAt(Instant.parse("2026-01-05T09:10:00Z"))).as("18:10 Tokyo").isEmpty();
+
+    SiteConfig none = parse(PRIMARY);
+    assertThat(none.wan().bandwidth()).as("no cap unless configured").isZero();
+    assertThat(none.wan().bandwidthSchedule().isEmpty()).isTrue();
+  }
+
+  @Test
+  void bandwidthMistakesAreExplainedAllAtOnce() {
+    assertThatThrownBy(
+            () ->
+                parse(
+                    PRIMARY
+                        + """
+                          bandwidth: fast
+                          timeZone: Mars/Olympus
+                          bandwidthSchedule:
+                            - {from: "08:00", to: "18:00", rate: 1500KB}
+                            - {from: "25:00", to: "8am", rate: 1MB}
+                            - {from: "07:00", to: "07:00", rate: 1MB}
+                            - {from: "09:00", to: "10:00"}
+                            - {from: "12:00", to: "13:00", rate: 1 lightyear, burst: 1}
+                            - {from: "17:00", to: "19:00", rate: 1MB}
+                        """))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("wan.bandwidth: \"fast\" is not a rate (examples: 1500KB, 12MB/s, 2MiB/s, unlimited)")
+        .hasMessageContaining("wan.timeZone \"Mars/Olympus\" is not a time zone")
+        .hasMessageContaining("wan.bandwidthSchedule[1].from \"25:00\" is not a time of day (HH:MM")
+        .hasMessageContaining("wan.bandwidthSchedule[1].to \"8am\" is not a time of day")
+        .hasMessageContaining("wan.bandwidthSchedule[2]: from and to are both 07:00")
+        .hasMessageContaining("wan.bandwidthSchedule[3].rate is required")
+        .hasMessageContaining("wan.bandwidthSchedule[4].rate: \"1 lightyear\" is not a rate")
+        .hasMessageContaining("unknown key wan.bandwidthSchedule[4].burst")
+        .hasMessageContaining("wan.bandwidthSchedule[5] (17:00-19:00) overlaps wan.bandwidthSchedule[0] (08:00-18:00) at 17:00");
+    assertThatThrownBy(() -> parse(PRIMARY + "  bandwidthSchedule: {from: \"08:00\"}\n")).hasMessageContaining("wan.bandwidthSchedule must be a list of windows");
+    assertThatThrownBy(() -> parse("site: {id: a, role: standby}\ndataDir: d\nwan: {peerSiteId: b, peerCertificate: peer.crt, bandwidth: 1MB}\nvolumes: [{name: v, size: 1MiB}]"))
+        .hasMessageContaining("wan.bandwidth and wan.bandwidthSchedule are for a primary");
+  }
+
+  @Test
+  void ratesParseAsOperatorsWriteThem() {
+    assertThat(Bandwidth.parse("1500KB")).isEqualTo(1_500_000);
+    assertThat(Bandwidth.parse("12MB/s")).isEqualTo(12_000_000);
+    assertThat(Bandwidth.parse("2MiB/s")).isEqualTo(2L << 20);
+    assertThat(Bandwidth.parse("unlimited")).isZero();
+    assertThat(Bandwidth.parse("0")).isZero();
+    assertThat(Bandwidth.format(1_500_000)).isEqualTo("1500 KB/s (12.0 Mbit/s)");
+    assertThat(Bandwidth.format(0)).isEqualTo("unlimited");
   }
 }

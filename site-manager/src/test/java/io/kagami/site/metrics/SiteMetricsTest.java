@@ -20,7 +20,7 @@ class SiteMetricsTest {
         "primary",
         "127.0.0.1:10809",
         new LinkStatus(state == VolumeState.REPLICATING, "hiroshima", null, 100, 60, null),
-        List.of(new VolumeStatus("vol0", "primary", "async", state, 1 << 30, 9, 7L, null, 7L, lag, 512L << 20, 0.5, null, null)));
+        List.of(new VolumeStatus("vol0", "primary", "async", state, 1 << 30, 9, 7L, null, 7L, lag, 512L << 20, 0.5, lag, 0.5, null, null, null)));
   }
 
   @Test

@@ -5,6 +5,8 @@ import io.kagami.wan.frame.ByteCounter;
 import io.kagami.wan.frame.MalformedFrameException;
 import io.kagami.wan.frame.WanCodec;
 import io.kagami.wan.frame.WanMessage;
+import io.kagami.wan.throttle.RateWindow;
+import io.kagami.wan.throttle.TokenBucket;
 import io.kagami.wan.tls.Tls;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
@@ -46,6 +48,7 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.LongSupplier;
 
 /**
  * The primary's end of the WAN link: connects to the standby (mutual TLS 1.3, pinned
@@ -71,10 +74,24 @@ import java.util.concurrent.locks.ReentrantLock;
  * ({@link ShipSource#onAppend}), acknowledgements, writability changes and {@link #close()} signal.
  * One Netty event loop ({@code kagami-ship-<peer>-io-0}) does TLS, decodes frames and records
  * acknowledgements; it never blocks and never calls into a {@link ShipSource}.
+ *
+ * <p>Bandwidth: with a cap ({@link ShipperConfig#bandwidthBytesPerSecond}, {@link #setBandwidth}
+ * at run time, no reconnect) every frame is charged to a {@link TokenBucket} at its wire size
+ * (after batch compression, plus the TLS record overhead). When the bucket is empty the agent does
+ * not send and does not sleep: it waits on its wake-up condition for exactly as long as the bucket
+ * says, so a rate change, an acknowledgement or close still cut the wait short. While capped,
+ * batches shrink to one burst (a tenth of a second at the cap, see {@link
+ * TokenBucket#defaultBurst}) so the link is paced smoothly rather than in 1 MiB lumps, and volumes
+ * take turns batch by batch. Unsent entries simply stay in the journal: that is the history.
  */
 public final class Shipper implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(Shipper.class.getName());
   private static final Duration CLOSE_WAIT = Duration.ofSeconds(10);
+  /** What "recent" means for the send rates in {@link #snapshot()}. */
+  static final Duration RATE_WINDOW = Duration.ofSeconds(5);
+  /** TLS 1.3 record: 5-byte header, 1-byte content type, 16-byte AEAD tag per 16 KiB of data. */
+  private static final int TLS_RECORD_DATA = 16384;
+  private static final int TLS_RECORD_OVERHEAD = 22;
 
   private enum State {
     NEW,
@@ -93,6 +110,11 @@ public final class Shipper implements AutoCloseable {
   private final SslContext ssl;
   private final ByteCounter wire = new ByteCounter();
   private final AtomicLong rawBytes = new AtomicLong();
+  private final LongSupplier nanoClock;
+  private final TokenBucket bucket;
+  private final RateWindow wireRate;
+  private long throttledNanos; // agent: how long the bucket makes the next send wait; 0 = not throttled
+  private long chargedWire; // agent: wire bytes charged to the bucket so far (estimates plus reconciled excess)
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition wake = lock.newCondition();
   private boolean signalled; // guarded by lock
@@ -140,10 +162,12 @@ public final class Shipper implements AutoCloseable {
     boolean askedForAcks; // this pass: a heartbeat asked for the last acknowledgements
     final java.util.Set<Long> wanted = java.util.concurrent.ConcurrentHashMap.newKeySet(); // offsets the standby asked for
     final java.util.concurrent.ConcurrentLinkedQueue<Long> toSend = new java.util.concurrent.ConcurrentLinkedQueue<>(); // wanted, data not sent yet
+    final RateWindow rawRate;
 
-    VolumeState(ShipSource source) {
+    VolumeState(ShipSource source, LongSupplier nanoClock) {
       this.source = source;
       this.name = source.volume();
+      this.rawRate = new RateWindow(nanoClock, RATE_WINDOW);
     }
   }
 
@@ -153,13 +177,21 @@ public final class Shipper implements AutoCloseable {
 
   /** {@code clock} stamps errors and ages pending batches. */
   public Shipper(ShipperConfig config, List<ShipSource> sources, InstantSource clock) {
+    this(config, sources, clock, System::nanoTime);
+  }
+
+  /** {@code nanoClock} drives the bandwidth cap and the send rates ({@code System::nanoTime} in production). */
+  public Shipper(ShipperConfig config, List<ShipSource> sources, InstantSource clock, LongSupplier nanoClock) {
     this.config = Objects.requireNonNull(config, "config");
     this.clock = Objects.requireNonNull(clock, "clock");
+    this.nanoClock = Objects.requireNonNull(nanoClock, "nanoClock");
+    this.bucket = new TokenBucket(nanoClock, config.bandwidthBytesPerSecond());
+    this.wireRate = new RateWindow(nanoClock, RATE_WINDOW);
     this.peer = config.peerSiteId();
     this.address = config.host() + ":" + config.port();
     Map<String, VolumeState> m = new LinkedHashMap<>();
     for (ShipSource s : sources) {
-      if (m.putIfAbsent(s.volume(), new VolumeState(s)) != null) {
+      if (m.putIfAbsent(s.volume(), new VolumeState(s, nanoClock)) != null) {
         throw new IllegalArgumentException("volume " + s.volume() + " is offered twice on the WAN link to " + address);
       }
     }
@@ -367,6 +399,9 @@ public final class Shipper implements AutoCloseable {
           v.retryAt = null;
         }
         sent += pump(ch, v, now);
+        if (throttledNanos > 0) {
+          wait = Math.min(wait, throttledNanos);
+        }
         if (v.lingerNanos > 0) {
           wait = Math.min(wait, v.lingerNanos);
         }
@@ -386,6 +421,8 @@ public final class Shipper implements AutoCloseable {
   /** Sends what the window, writability and batching rules allow for one volume. */
   private int pump(Channel ch, VolumeState v, Instant now) {
     v.lingerNanos = 0;
+    throttledNanos = 0;
+    reconcileWire();
     int sent = 0;
     ResyncSource rs = v.source.resync();
     if (rs != null && (v.resyncing || rs.needed())) {
@@ -399,7 +436,8 @@ public final class Shipper implements AutoCloseable {
         return sent;
       }
     }
-    while (ch.isActive() && ch.isWritable() && v.stalled == null && v.inflightBytes < config.windowBytes()) {
+    boolean capped = bucket.rate() > 0;
+    while (ch.isActive() && ch.isWritable() && v.stalled == null && v.inflightBytes < config.windowBytes() && !(capped && sent > 0)) {
       if (v.pendingBytes < config.maxBatchBytes() && !read(v, now)) {
         break;
       }
@@ -409,6 +447,11 @@ public final class Shipper implements AutoCloseable {
       long linger = lingerNanos(v, now);
       if (linger > 0) {
         v.lingerNanos = linger;
+        break;
+      }
+      long wait = bucket.nanosUntilSend();
+      if (wait > 0) {
+        throttledNanos = wait; // back-pressure from the cap: the entries stay in the journal as history
         break;
       }
       if (send(ch, v)) {
@@ -495,6 +538,17 @@ public final class Shipper implements AutoCloseable {
         v.resyncCursor = region + 1;
         sum = v.comparing;
       }
+      long wait = bucket.nanosUntilSend();
+      if (wait > 0) {
+        // The bandwidth cap applies to region copies too; the region stays marked until sent.
+        if (wantedOffset != null) {
+          v.toSend.add(wantedOffset);
+        } else {
+          v.resyncCursor = region;
+        }
+        throttledNanos = wait;
+        return sent;
+      }
       int length = rs.lengthOf(region);
       byte[] data = rs.read(region);
       WanMessage m;
@@ -517,6 +571,11 @@ public final class Shipper implements AutoCloseable {
       } finally {
         lock.unlock();
       }
+      // Charged at its uncompressed size; reconcileWire() settles with what the socket sent.
+      long onWire = wireSize(m instanceof WanMessage.Region r && r.data() != null ? length + 64 : 64);
+      bucket.consume(onWire);
+      chargedWire += onWire;
+      wireRate.record(onWire);
       ch.writeAndFlush(m, ch.voidPromise());
       sent++;
     }
@@ -525,7 +584,7 @@ public final class Shipper implements AutoCloseable {
 
   /** How much longer the pending entries should wait for company; 0 = send now. */
   private long lingerNanos(VolumeState v, Instant now) {
-    if (v.pendingBytes >= config.maxBatchBytes() || v.source.lastSeq() >= v.readSeq || v.inflightBytes == 0) {
+    if (v.pendingBytes >= batchLimit() || v.source.lastSeq() >= v.readSeq || v.inflightBytes == 0) {
       return 0;
     }
     long age = nanosBetween(v.pendingSince, now);
@@ -572,12 +631,39 @@ public final class Shipper implements AutoCloseable {
     return true;
   }
 
-  /** Sends the oldest pending entries, up to {@code maxBatchBytes} (at least one entry). */
+  /** Entry bytes per batch: {@code maxBatchBytes}, or one burst of the bucket while capped. */
+  private int batchLimit() {
+    if (bucket.rate() == 0) {
+      return config.maxBatchBytes();
+    }
+    return Math.clamp(bucket.burst(), ShipperConfig.MIN_BATCH_BYTES, config.maxBatchBytes());
+  }
+
+  /**
+   * Charges the bucket with socket bytes the per-frame estimates missed (handshakes, heartbeats,
+   * TLS records smaller than 16 KiB), so the cap holds on what the socket really carried. The
+   * socket count trails the estimates while frames are in the pipeline; only an excess is charged.
+   */
+  private void reconcileWire() {
+    long extra = wire.written() - chargedWire;
+    if (extra > 0) {
+      bucket.consume(extra);
+      chargedWire += extra;
+    }
+  }
+
+  /** What a frame costs on the wire: its bytes plus TLS record overhead. */
+  static long wireSize(int frameBytes) {
+    return frameBytes + (long) TLS_RECORD_OVERHEAD * ((frameBytes + TLS_RECORD_DATA - 1) / TLS_RECORD_DATA);
+  }
+
+  /** Sends the oldest pending entries, up to {@link #batchLimit()} (at least one entry). */
   private boolean send(Channel ch, VolumeState v) {
     List<JournalEntry> entries = new ArrayList<>();
     long bytes = 0;
+    int limit = batchLimit();
     for (JournalEntry e : v.pending) {
-      if (!entries.isEmpty() && bytes + e.wireBytes() > config.maxBatchBytes()) {
+      if (!entries.isEmpty() && bytes + e.wireBytes() > limit) {
         break;
       }
       entries.add(e);
@@ -600,6 +686,11 @@ public final class Shipper implements AutoCloseable {
     }
     v.lastSent = batch.lastSeq();
     rawBytes.addAndGet(bytes);
+    v.rawRate.record(bytes);
+    long onWire = wireSize(frame.readableBytes());
+    bucket.consume(onWire);
+    chargedWire += onWire;
+    wireRate.record(onWire);
     for (int i = 0; i < entries.size(); i++) {
       v.pending.poll();
     }
@@ -868,10 +959,31 @@ public final class Shipper implements AutoCloseable {
   public LinkSnapshot snapshot() {
     Map<String, LinkSnapshot.VolumeProgress> m = new LinkedHashMap<>();
     for (VolumeState v : volumes) {
-      m.put(v.name, new LinkSnapshot.VolumeProgress(v.lastSent, v.acked, v.resumedFrom, v.stalled));
+      m.put(v.name, new LinkSnapshot.VolumeProgress(v.lastSent, v.acked, v.resumedFrom, v.stalled, v.rawRate.bytesPerSecond()));
     }
     Failure f = lastFailure;
-    return new LinkSnapshot(connected, peerSiteId, address, m, rawBytes.get(), wire.written(), f == null ? null : f.reason(), f == null ? null : f.at());
+    return new LinkSnapshot(
+        connected, peerSiteId, address, m, rawBytes.get(), wire.written(), f == null ? null : f.reason(), f == null ? null : f.at(), bucket.rate(), wireRate.bytesPerSecond());
+  }
+
+  /**
+   * Caps the bytes put on the wire at {@code bytesPerSecond} (0 = unlimited), from the next frame
+   * on; the connection stays up. Any thread.
+   */
+  public void setBandwidth(long bytesPerSecond) {
+    if (bytesPerSecond < 0) {
+      throw new IllegalArgumentException("bandwidth " + bytesPerSecond + " B/s is negative (0 = unlimited)");
+    }
+    if (bytesPerSecond != bucket.rate()) {
+      bucket.setRate(bytesPerSecond);
+      LOG.log(Level.INFO, "WAN link to {0}: bandwidth {1}", peer, bytesPerSecond == 0 ? "unlimited" : bytesPerSecond + " B/s");
+    }
+    signal(); // an agent waiting for tokens re-evaluates at the new rate
+  }
+
+  /** The cap in force, bytes per second; 0 = unlimited. */
+  public long bandwidth() {
+    return bucket.rate();
   }
 
   /** Stops shipping and releases the connection, the agent thread and the event loop; idempotent. */

@@ -25,6 +25,9 @@ import java.util.Objects;
  *     standby and the link is declared down
  * @param connectTimeout bound on each of connecting, the TLS handshake and HELLO → WELCOME
  * @param maxFrameBytes largest frame accepted or sent
+ * @param bandwidthBytesPerSecond the link's initial cap on bytes put on the wire (after batch
+ *     compression, TLS included), in bytes per second; 0 = unlimited. {@link
+ *     Shipper#setBandwidth} changes it at run time.
  */
 public record ShipperConfig(
     String host,
@@ -38,7 +41,8 @@ public record ShipperConfig(
     Duration reconnectMax,
     Duration heartbeat,
     Duration connectTimeout,
-    int maxFrameBytes) {
+    int maxFrameBytes,
+    long bandwidthBytesPerSecond) {
 
   public static final int DEFAULT_MAX_BATCH_BYTES = 1 << 20;
   public static final Duration DEFAULT_MAX_BATCH_DELAY = Duration.ofMillis(2);
@@ -81,16 +85,19 @@ public record ShipperConfig(
     if (reconnectMin.compareTo(Duration.ofMillis(1)) < 0 || reconnectMax.compareTo(reconnectMin) < 0) {
       throw new IllegalArgumentException(p + "reconnect delays " + reconnectMin + ".." + reconnectMax + " must be at least 1 ms and in order");
     }
+    if (bandwidthBytesPerSecond < 0) {
+      throw new IllegalArgumentException(p + "bandwidth " + bandwidthBytesPerSecond + " B/s is negative (0 = unlimited)");
+    }
     if (heartbeat.compareTo(Duration.ofMillis(10)) < 0 || connectTimeout.compareTo(Duration.ofMillis(10)) < 0) {
       throw new IllegalArgumentException(p + "heartbeat " + heartbeat + " and connect timeout " + connectTimeout + " must be at least 10 ms");
     }
   }
 
-  /** The defaults: 1 MiB batches, 2 ms batch delay, 16 MiB window, reconnect 100 ms..5 s, heartbeat 2 s, 64 MiB frames. */
+  /** The defaults: 1 MiB batches, 2 ms batch delay, 16 MiB window, reconnect 100 ms..5 s, heartbeat 2 s, 64 MiB frames, no bandwidth cap. */
   public static ShipperConfig defaults(String host, int port, SiteCredentials credentials, X509Certificate peer) {
     return new ShipperConfig(
         host, port, credentials, peer, DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_BATCH_DELAY, DEFAULT_WINDOW_BYTES, DEFAULT_RECONNECT_MIN, DEFAULT_RECONNECT_MAX, DEFAULT_HEARTBEAT,
-        DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_FRAME_BYTES);
+        DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_FRAME_BYTES, 0);
   }
 
   /** This (primary) site's id: the CN of its certificate. */
@@ -104,14 +111,19 @@ public record ShipperConfig(
   }
 
   public ShipperConfig withBatching(int maxBatchBytes, Duration maxBatchDelay, int windowBytes) {
-    return new ShipperConfig(host, port, credentials, peerCertificate, maxBatchBytes, maxBatchDelay, windowBytes, reconnectMin, reconnectMax, heartbeat, connectTimeout, maxFrameBytes);
+    return new ShipperConfig(host, port, credentials, peerCertificate, maxBatchBytes, maxBatchDelay, windowBytes, reconnectMin, reconnectMax, heartbeat, connectTimeout, maxFrameBytes, bandwidthBytesPerSecond);
   }
 
   public ShipperConfig withReconnect(Duration min, Duration max) {
-    return new ShipperConfig(host, port, credentials, peerCertificate, maxBatchBytes, maxBatchDelay, windowBytes, min, max, heartbeat, connectTimeout, maxFrameBytes);
+    return new ShipperConfig(host, port, credentials, peerCertificate, maxBatchBytes, maxBatchDelay, windowBytes, min, max, heartbeat, connectTimeout, maxFrameBytes, bandwidthBytesPerSecond);
   }
 
   public ShipperConfig withHeartbeat(Duration heartbeat) {
-    return new ShipperConfig(host, port, credentials, peerCertificate, maxBatchBytes, maxBatchDelay, windowBytes, reconnectMin, reconnectMax, heartbeat, connectTimeout, maxFrameBytes);
+    return new ShipperConfig(host, port, credentials, peerCertificate, maxBatchBytes, maxBatchDelay, windowBytes, reconnectMin, reconnectMax, heartbeat, connectTimeout, maxFrameBytes, bandwidthBytesPerSecond);
+  }
+
+  /** With an initial bandwidth cap in bytes per second (0 = unlimited). */
+  public ShipperConfig withBandwidth(long bytesPerSecond) {
+    return new ShipperConfig(host, port, credentials, peerCertificate, maxBatchBytes, maxBatchDelay, windowBytes, reconnectMin, reconnectMax, heartbeat, connectTimeout, maxFrameBytes, bytesPerSecond);
   }
 }
