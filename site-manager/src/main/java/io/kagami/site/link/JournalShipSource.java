@@ -78,6 +78,11 @@ public final class JournalShipSource implements ShipSource {
   }
 
   @Override
+  public void acknowledged(long seq) {
+    onPeerDurable.accept(seq); // sync mode's waiting writes, released without a thread hop
+  }
+
+  @Override
   public void onAppend(Runnable wakeup) {
     stream.onCommit(wakeup);
   }

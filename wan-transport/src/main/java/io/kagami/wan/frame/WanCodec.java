@@ -270,7 +270,9 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
     out.writeByte(0).writeInt(r.length());
     int max = COMPRESSOR.maxCompressedLength(r.length());
     out.ensureWritable(max);
-    if (out.nioBufferCount() == 1) {
+    int probe = Math.min(r.length(), PROBE_BYTES);
+    boolean worthTrying = probe == r.length() || pays(probe, COMPRESSOR.compress(ByteBuffer.wrap(r.data()), 0, probe, ByteBuffer.allocate(COMPRESSOR.maxCompressedLength(probe)), 0, COMPRESSOR.maxCompressedLength(probe)));
+    if (worthTrying && out.nioBufferCount() == 1) {
       ByteBuffer dst = out.nioBuffer(out.writerIndex(), max);
       int packed = COMPRESSOR.compress(ByteBuffer.wrap(r.data()), 0, r.length(), dst, 0, max);
       if (pays(r.length(), packed)) {

@@ -79,8 +79,8 @@ public final class Receiver implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(Receiver.class.getName());
   private static final Duration CLOSE_WAIT = Duration.ofSeconds(10);
   /** Resync regions are acknowledged after a sync of the replica at most this many regions or bytes apart. */
-  static final int REGIONS_PER_SYNC = 32;
-  static final long REGION_BYTES_PER_SYNC = 2L << 20;
+  static final int REGIONS_PER_SYNC = 128;
+  static final long REGION_BYTES_PER_SYNC = 4L << 20;
 
   private enum State {
     NEW,

@@ -26,6 +26,13 @@ public interface ShipSource {
   /** The standby reports everything up to {@code seq} durable in its journal. */
   void peerDurable(long seq);
 
+  /**
+   * The standby acknowledged everything through {@code seq}, told at once on the network thread
+   * (before {@link #peerDurable}, which runs on the shipper's thread): for sync mode, whose writes
+   * wait for it. Must not block.
+   */
+  default void acknowledged(long seq) {}
+
   /** Registers a callback run (on the appending thread) whenever new entries are journaled. */
   void onAppend(Runnable wakeup);
 

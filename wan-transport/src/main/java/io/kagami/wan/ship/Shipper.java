@@ -579,6 +579,12 @@ public final class Shipper implements AutoCloseable {
       ch.writeAndFlush(m, ch.voidPromise());
       sent++;
     }
+    if (ch.isActive() && v.inflightBytes >= config.windowBytes() && !v.askedForAcks) {
+      // The standby acknowledges regions in groups; with the window full, ask for what it holds.
+      v.askedForAcks = true;
+      ch.writeAndFlush(new WanMessage.Heartbeat(), ch.voidPromise());
+      sent++;
+    }
     return sent;
   }
 
@@ -734,6 +740,9 @@ public final class Shipper implements AutoCloseable {
       for (long region : done) {
         rs.durable(region);
       }
+      if (!done.isEmpty()) {
+        v.askedForAcks = false;
+      }
     }
     long a = v.acked;
     if (a > v.reportedAck && !v.diverged) {
@@ -817,6 +826,9 @@ public final class Shipper implements AutoCloseable {
       }
       if (seq > v.acked) {
         v.acked = seq;
+        if (!v.diverged) {
+          v.source.acknowledged(seq);
+        }
       }
       while (!v.inflight.isEmpty() && v.inflight.peek()[0] <= seq) {
         v.inflightBytes -= v.inflight.poll()[1];
