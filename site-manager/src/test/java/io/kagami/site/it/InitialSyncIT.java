@@ -52,13 +52,16 @@ class InitialSyncIT {
         sites.wanProxy.toxics().bandwidth("slow", ToxicDirection.UPSTREAM, 3000);
         sites.standby.start();
         long total = VOLUME;
-        sites.primary.awaitStatus(
-            s -> {
-              long left = TwoSites.vol0(s).path("resync").path("remainingBytes").asLong(total);
-              return left > 0 && left < total * 3 / 4;
-            },
-            T,
-            "the full copy to be under way");
+        com.fasterxml.jackson.databind.JsonNode underway =
+            sites.primary.awaitStatus(
+                s -> {
+                  long left = TwoSites.vol0(s).path("resync").path("remainingBytes").asLong(total);
+                  return left > 0 && left < total * 3 / 4;
+                },
+                T,
+                "the full copy to be under way");
+        assertThat(TwoSites.vol0(underway).path("state").asText()).isEqualTo("initial-sync");
+        assertThat(TwoSites.vol0(underway).path("resync").path("totalBytes").asLong()).isEqualTo(total);
         assertThat(TwoSites.vol0(sites.standby.status()).path("state").asText()).isEqualTo("inconsistent");
 
         // Interrupted half-way: the standby dies.
