@@ -59,9 +59,13 @@ public final class Site implements AutoCloseable {
   private final Map<String, Volume> volumes = new LinkedHashMap<>();
   private final StateChangeLog changes;
   private Journal journal;
-  private SiteLink link;
+  private volatile SiteLink link;
   private AdminServer admin;
   private ScheduledExecutorService syncTimer;
+  /** The role this site runs now: the configured one, or primary once promoted (see {@link Promotion}). */
+  private volatile Role role;
+  private ExecutorService reads;
+  private final Map<String, SwitchableDevice> exports = new LinkedHashMap<>();
   private ExecutorService resyncIo;
   private SiteMetrics metrics;
   /** Not {@code this}: close() holds that while it waits for the housekeeping thread. */
@@ -91,7 +95,7 @@ public final class Site implements AutoCloseable {
       VolumeStateTracker state)
       implements Volume {}
 
-  private record StandbyRuntime(VolumeConfig config, ReplicaVolume device, Applier applier, JournalReceiveSink sink, VolumeStateTracker state)
+  private record StandbyRuntime(VolumeConfig config, ReplicaVolume device, FileVolume file, Applier applier, JournalReceiveSink sink, VolumeStateTracker state)
       implements Volume {}
 
   public Site(SiteConfig config, InstantSource clock) {
@@ -107,27 +111,39 @@ public final class Site implements AutoCloseable {
   public synchronized void start() {
     try {
       SiteIdentity.verifyOrCreate(config.dataDir(), config.siteId());
+      role = Promotion.recorded(config.dataDir()) ? Role.PRIMARY : config.role();
+      if (role != config.role()) {
+        LOG.log(Level.WARNING, "site {0} was promoted to primary earlier (see {1}); it runs as primary, without a standby, whatever its configuration says", config.siteId(), config.dataDir().resolve(Promotion.FILE));
+      }
       journal = Journal.open(JournalConfig.at(config.journalDir()), clock);
       resources.push(journal);
       ExecutorService reads = Executors.newFixedThreadPool(4, Thread.ofPlatform().name("kagami-read-", 0).daemon(true).factory());
+      this.reads = reads;
       resources.push(reads::shutdownNow);
       if (config.metrics()) {
-        metrics = new SiteMetrics(this::status, config.siteId(), config.role().label(), config.wan().peerSiteId(), config.volumes());
+        metrics = new SiteMetrics(this::status, config.siteId(), role.label(), config.wan().peerSiteId(), config.volumes());
         resources.push(metrics);
       }
       for (VolumeConfig vc : config.volumes()) {
         volumes.put(vc.name(), openVolume(vc, reads));
       }
-      link = SiteLink.create(config, clock, this::shipSources, this::receiveSinks);
+      // A promoted standby has no standby of its own (its configuration names none): no link.
+      link = role == config.role() ? SiteLink.create(config, clock, this::shipSources, this::receiveSinks) : null;
       // Without metrics the NBD path runs on the bare devices: nothing counted, nothing timed.
       List<BlockDevice> devices = new ArrayList<>();
-      volumes.values().forEach(v -> devices.add(metrics == null ? v.device() : metrics.metered(v.device(), config.siteId())));
+      for (Volume v : volumes.values()) {
+        SwitchableDevice export = new SwitchableDevice(v.device());
+        exports.put(v.config().name(), export);
+        devices.add(metrics == null ? export : metrics.metered(export, config.siteId()));
+      }
       NbdExports nbd = new NbdExports(config.nbdListen(), devices);
       nbd.start();
       nbdPort = nbd.port();
       resources.push(nbd);
-      link.start();
-      resources.push(link);
+      if (link != null) {
+        link.start();
+        resources.push(link);
+      }
       ScheduledExecutorService housekeeping = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("kagami-housekeeping").daemon(true).factory());
       housekeeping.scheduleWithFixedDelay(this::housekeeping, CHECKPOINT_INTERVAL.toMillis(), CHECKPOINT_INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
       resources.push(
@@ -135,12 +151,12 @@ public final class Site implements AutoCloseable {
             housekeeping.shutdown();
             housekeeping.awaitTermination(10, TimeUnit.SECONDS);
           });
-      admin = new AdminServer(config.adminListen(), this::status, metrics == null ? null : metrics::scrape, link.bandwidth());
+      admin = new AdminServer(config.adminListen(), this::status, metrics == null ? null : metrics::scrape, link == null ? null : link.bandwidth(), this::promote);
       admin.start();
       resources.push(admin);
-      LOG.log(Level.INFO, "site {0} ({1}) started: nbd {2}, admin {3}, metrics {4}", config.siteId(), config.role().label(), nbdAddress(), adminAddress(), config.metrics() ? "on" : "off");
+      LOG.log(Level.INFO, "site {0} ({1}) started: nbd {2}, admin {3}, metrics {4}", config.siteId(), role.label(), nbdAddress(), adminAddress(), config.metrics() ? "on" : "off");
       SequencedMap<String, String> site = ids("site", config.siteId());
-      changes.changed("role", site, null, config.role().label(), Map.of());
+      changes.changed("role", site, null, role.label(), Map.of());
       for (VolumeConfig vc : config.volumes()) {
         SequencedMap<String, String> ids = ids("site", config.siteId());
         ids.put("volume", vc.name());
@@ -157,34 +173,14 @@ public final class Site implements AutoCloseable {
     FileVolume file = FileVolume.openOrCreate(config.volumeFile(vc.name()), vc.sizeBytes());
     resources.push(file);
     JournalStream stream = journal.stream(vc.name());
-    if (config.role() == Role.PRIMARY) {
+    if (role == Role.PRIMARY) {
       // Crash recovery: the journal holds every change the volume file may not have durably.
       Applier replay = new Applier(vc.name(), stream, file, clock, CHECKPOINT_INTERVAL, false);
       int replayed = replay.catchUp();
       if (replayed > 0) {
         LOG.log(Level.INFO, "volume {0}: replayed {1} journal entries onto the volume file after restart", vc.name(), replayed);
       }
-      AppendTimer appendTimer = metrics == null ? AppendTimer.NONE : metrics.journalAppendTimer(vc.name());
-      SyncReplication sync = null;
-      PrimaryVolume device;
-      long peer = stream.meta(JournalShipSource.META_PEER_DURABLE, 0);
-      if (vc.mode() == ReplicationMode.SYNC) {
-        sync = new SyncReplication(vc.name(), vc.sync(), peer, stream::lastSeq, System::nanoTime);
-        device = new PrimaryVolume(vc.name(), file, stream, config.compress(), reads, sync, appendTimer);
-        syncTimer().scheduleWithFixedDelay(sync::checkTimeouts, SYNC_CHECK_INTERVAL.toMillis(), SYNC_CHECK_INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
-      } else {
-        device = new PrimaryVolume(vc.name(), file, stream, config.compress(), reads, ReplicationGate.LOCAL, appendTimer);
-      }
-      DirtyBitmap bitmap;
-      try {
-        bitmap = DirtyBitmap.open(config.bitmapFile(vc.name()), vc.bitmapGranularity(), vc.sizeBytes());
-      } catch (java.io.IOException e) {
-        throw new IllegalStateException("volume " + vc.name() + ": " + e.getMessage(), e);
-      }
-      Backlog backlog = new Backlog(device, bitmap, vc.historyCapacityBytes(), peer);
-      SyncReplication gate = sync;
-      JournalShipSource source = new JournalShipSource(vc.name(), vc.sizeBytes(), stream, backlog, gate == null ? seq -> {} : gate::peerDurable);
-      return new PrimaryRuntime(vc, device, new Checkpointer(device, backlog::trimBound), source, sync, backlog, new VolumeStateTracker(true));
+      return openPrimary(vc, file, stream, reads, role == config.role());
     }
     Applier applier = new Applier(vc.name(), stream, file, clock, CHECKPOINT_INTERVAL, true);
     applier.start();
@@ -192,9 +188,99 @@ public final class Site implements AutoCloseable {
     return new StandbyRuntime(
         vc,
         new ReplicaVolume(vc.name(), file, reads),
+        file,
         applier,
         new JournalReceiveSink(vc.name(), vc.sizeBytes(), stream, applier, file, resyncIo()),
         new VolumeStateTracker(false));
+  }
+
+  /**
+   * A primary volume over {@code file} and {@code stream}: at start, or when a standby is promoted.
+   * Without a standby ({@code hasStandby} false: a promoted site) sync mode has nothing to wait for,
+   * so the volume acknowledges on its journal alone and history accumulates for a later failback.
+   */
+  private PrimaryRuntime openPrimary(VolumeConfig vc, FileVolume file, JournalStream stream, ExecutorService reads, boolean hasStandby) {
+    AppendTimer appendTimer = metrics == null ? AppendTimer.NONE : metrics.journalAppendTimer(vc.name());
+    SyncReplication sync = null;
+    PrimaryVolume device;
+    long peer = stream.meta(JournalShipSource.META_PEER_DURABLE, 0);
+    if (vc.mode() == ReplicationMode.SYNC && !hasStandby) {
+      LOG.log(Level.WARNING, "volume {0}: configured for sync mode, but this promoted site has no standby: writes are acknowledged on the local journal", vc.name());
+    }
+    if (vc.mode() == ReplicationMode.SYNC && hasStandby) {
+      sync = new SyncReplication(vc.name(), vc.sync(), peer, stream::lastSeq, System::nanoTime);
+      device = new PrimaryVolume(vc.name(), file, stream, config.compress(), reads, sync, appendTimer);
+      syncTimer().scheduleWithFixedDelay(sync::checkTimeouts, SYNC_CHECK_INTERVAL.toMillis(), SYNC_CHECK_INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
+    } else {
+      device = new PrimaryVolume(vc.name(), file, stream, config.compress(), reads, ReplicationGate.LOCAL, appendTimer);
+    }
+    DirtyBitmap bitmap;
+    try {
+      bitmap = DirtyBitmap.open(config.bitmapFile(vc.name()), vc.bitmapGranularity(), vc.sizeBytes());
+    } catch (java.io.IOException e) {
+      throw new IllegalStateException("volume " + vc.name() + ": " + e.getMessage(), e);
+    }
+    Backlog backlog = new Backlog(device, bitmap, vc.historyCapacityBytes(), peer);
+    SyncReplication gate = sync;
+    JournalShipSource source = new JournalShipSource(vc.name(), vc.sizeBytes(), stream, backlog, gate == null ? seq -> {} : gate::peerDurable);
+    return new PrimaryRuntime(vc, device, new Checkpointer(device, backlog::trimBound), source, sync, backlog, new VolumeStateTracker(true));
+  }
+
+  /**
+   * Unplanned failover: this standby becomes the primary of every volume, from what it holds.
+   * Refused, with the reason, when the site is a primary already, or when a volume's replica is
+   * inconsistent (a resync was cut short) and {@code force} is false. The link to the old primary
+   * is closed for good; every entry received is applied; each export turns read-write; the
+   * promotion is recorded in the data directory so a restart keeps the role.
+   *
+   * <p>The caller is responsible for the old primary being down or fenced: nothing here can stop
+   * it (see the failover-policy module for the witness and fencing that make that automatic).
+   */
+  public synchronized Promotion promote(boolean force) {
+    if (role == Role.PRIMARY) {
+      throw new Promotion.RefusedException("site " + config.siteId() + " is already the primary");
+    }
+    List<String> inconsistent = new ArrayList<>();
+    for (Volume v : volumes.values()) {
+      if (v instanceof StandbyRuntime r && !r.sink().consistent()) {
+        inconsistent.add(v.config().name());
+      }
+    }
+    if (!inconsistent.isEmpty() && !force) {
+      throw new Promotion.RefusedException(
+          "volume(s) " + String.join(", ", inconsistent) + " are inconsistent: a resync was interrupted, so the replica mixes old and new regions;"
+              + " promote --force accepts them as they are");
+    }
+    long start = System.nanoTime();
+    if (link != null) {
+      link.close(); // nothing more from the old primary, ever
+      link = null;
+    }
+    List<Promotion.VolumeAt> at = new ArrayList<>();
+    for (Map.Entry<String, Volume> e : volumes.entrySet()) {
+      if (e.getValue() instanceof StandbyRuntime r) {
+        r.applier().close();
+        r.applier().catchUp(); // everything received is applied and checkpointed
+        boolean consistent = r.sink().consistent();
+        PrimaryRuntime p = openPrimary(r.config(), r.file(), journal.stream(e.getKey()), reads, false);
+        e.setValue(p);
+        exports.get(e.getKey()).replace(p.device());
+        at.add(new Promotion.VolumeAt(e.getKey(), r.applier().appliedSeq(), consistent));
+      }
+    }
+    role = Role.PRIMARY;
+    Promotion promotion = new Promotion(clock.instant().toString(), force && !inconsistent.isEmpty(), at, (System.nanoTime() - start) / 1_000_000);
+    try {
+      promotion.persist(config.dataDir());
+    } catch (java.io.IOException ex) {
+      LOG.log(Level.ERROR, "site {0}: promoted, but recording it failed ({1}): a restart would come back as standby; fix the data directory", config.siteId(), ex.getMessage());
+    }
+    LOG.log(Level.WARNING, "site {0} PROMOTED to primary in {1} ms{2}: {3}", config.siteId(), promotion.millis(), promotion.forced() ? " (forced over inconsistent volumes)" : "", at);
+    synchronized (stateLock) {
+      changes.changed("role", ids("site", config.siteId()), Role.STANDBY.label(), Role.PRIMARY.label(), promotion.forced() ? Map.of("forced", "true") : Map.of());
+      changes.flush();
+    }
+    return promotion;
   }
 
   /** Writes resync regions into standby replicas, off the network threads. */
@@ -372,7 +458,7 @@ public final class Site implements AutoCloseable {
       }
     }
     LinkStatus ls = link == null ? new LinkStatus(false, config.wan().peerSiteId(), null, 0, 0, null) : link.status();
-    return new SiteStatus(config.siteId(), config.role().label(), nbdAddress(), ls, vs);
+    return new SiteStatus(config.siteId(), role == null ? config.role().label() : role.label(), nbdAddress(), ls, vs);
   }
 
   /**

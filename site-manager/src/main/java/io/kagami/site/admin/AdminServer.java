@@ -36,6 +36,7 @@ public final class AdminServer implements AutoCloseable {
   private final Supplier<SiteStatus> status;
   private final Supplier<String> metrics;
   private final LinkControl link;
+  private final java.util.function.Function<Boolean, ?> promote;
   private HttpServer server;
   private ExecutorService executor;
 
@@ -46,6 +47,15 @@ public final class AdminServer implements AutoCloseable {
 
   /** {@code link} is null on a standby: the cap belongs to the sending side. */
   public AdminServer(HostPort listen, Supplier<SiteStatus> status, Supplier<String> metrics, LinkControl link) {
+    this(listen, status, metrics, link, null);
+  }
+
+  /**
+   * {@code promote}, given "force", promotes the site and returns what to report, or throws
+   * {@link io.kagami.site.Promotion.RefusedException} with the reason; null: no {@code /promote}.
+   */
+  public AdminServer(HostPort listen, Supplier<SiteStatus> status, Supplier<String> metrics, LinkControl link, java.util.function.Function<Boolean, ?> promote) {
+    this.promote = promote;
     this.listen = listen;
     this.status = status;
     this.metrics = metrics;
@@ -75,7 +85,12 @@ public final class AdminServer implements AutoCloseable {
     try (ex) {
       Response r;
       try {
-        r = ex.getRequestURI().getPath().equals("/link") ? link(ex) : respond(ex.getRequestMethod(), ex.getRequestURI().getPath());
+        r =
+            switch (ex.getRequestURI().getPath()) {
+              case "/link" -> link(ex);
+              case "/promote" -> promote(ex);
+              default -> respond(ex.getRequestMethod(), ex.getRequestURI().getPath());
+            };
       } catch (RuntimeException e) {
         LOG.log(Level.WARNING, "admin request " + ex.getRequestURI() + " failed", e);
         r = new Response(500, "application/json", error(String.valueOf(e.getMessage())));
@@ -132,6 +147,34 @@ public final class AdminServer implements AutoCloseable {
       }
       default -> new Response(405, "application/json", error("method " + method + " is not allowed on /link (GET, PUT, DELETE)"));
     };
+  }
+
+  /** {@code POST /promote} with an optional body {@code {"force": true}}. */
+  private Response promote(HttpExchange ex) throws IOException {
+    if (!ex.getRequestMethod().equals("POST")) {
+      return new Response(405, "application/json", error("method " + ex.getRequestMethod() + " is not allowed on /promote (POST)"));
+    }
+    if (promote == null) {
+      return new Response(404, "application/json", error("this site cannot be promoted"));
+    }
+    boolean force = false;
+    try (InputStream in = ex.getRequestBody()) {
+      byte[] body = in.readNBytes(64 << 10);
+      if (body.length > 0) {
+        JsonNode n = JSON.readTree(body);
+        if (n == null || !n.isObject() || (n.has("force") && !n.get("force").isBoolean())) {
+          return new Response(400, "application/json", error("the body must be empty or JSON like {\"force\": true}"));
+        }
+        force = n.path("force").asBoolean(false);
+      }
+    } catch (JacksonException e) {
+      return new Response(400, "application/json", error("not valid JSON: " + e.getOriginalMessage()));
+    }
+    try {
+      return new Response(200, "application/json", JSON.writeValueAsBytes(promote.apply(force)));
+    } catch (io.kagami.site.Promotion.RefusedException e) {
+      return new Response(409, "application/json", error(e.getMessage()));
+    }
   }
 
   private static byte[] error(String message) throws IOException {
