@@ -147,4 +147,49 @@ class AdminServerTest {
       assertThat(r.body()).contains("metrics collection is off", "admin.metrics: false");
     }
   }
+
+  @Test
+  void promotionIsAPostThatReportsOrRefusesWithTheReason() throws Exception {
+    List<Boolean> asked = new CopyOnWriteArrayList<>();
+    AdminServer promoting =
+        new AdminServer(
+            new HostPort("127.0.0.1", 0),
+            () -> null,
+            null,
+            null,
+            force -> {
+              asked.add(force);
+              if (!force) {
+                throw new io.kagami.site.Promotion.RefusedException("volume(s) vol0 are inconsistent");
+              }
+              return java.util.Map.of("promoted", true);
+            });
+    promoting.start();
+    try {
+      java.util.function.BiFunction<String, String, HttpResponse<String>> call =
+          (method, body) -> {
+            try {
+              return http.send(
+                  HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + promoting.port() + "/promote"))
+                      .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body))
+                      .build(),
+                  HttpResponse.BodyHandlers.ofString());
+            } catch (Exception e) {
+              throw new AssertionError(e);
+            }
+          };
+      assertThat(call.apply("GET", null).statusCode()).isEqualTo(405);
+      assertThat(call.apply("POST", "{\"force\": \"yes\"}").statusCode()).isEqualTo(400);
+      HttpResponse<String> refused = call.apply("POST", null);
+      assertThat(refused.statusCode()).isEqualTo(409);
+      assertThat(refused.body()).contains("vol0 are inconsistent");
+      HttpResponse<String> forced = call.apply("POST", "{\"force\": true}");
+      assertThat(forced.statusCode()).isEqualTo(200);
+      assertThat(forced.body()).contains("\"promoted\" : true");
+      assertThat(asked).containsExactly(false, true);
+    } finally {
+      promoting.close();
+    }
+    assertThat(send("POST", "/promote").statusCode()).as("a site without promotion").isEqualTo(404);
+  }
 }
