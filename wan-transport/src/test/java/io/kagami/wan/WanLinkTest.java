@@ -54,12 +54,14 @@ class WanLinkTest {
     MemorySource vol1 = new MemorySource("vol1", SIZE / 2);
     try (MemorySink sink0 = new MemorySink("vol0", SIZE);
         MemorySink sink1 = new MemorySink("vol1", SIZE / 2);
-        Receiver receiver = new Receiver(sites.receiver(), new Catalog().add("tokyo", sink0).add("tokyo", sink1))) {
+        // Heartbeats of 5 s: this test counts bytes and expects one connection, so a scheduling stall
+        // on a loaded machine must not end the link (heartbeat timeouts have tests of their own).
+        Receiver receiver = new Receiver(sites.receiver().withHeartbeat(Duration.ofSeconds(5)), new Catalog().add("tokyo", sink0).add("tokyo", sink1))) {
       receiver.start();
       // Half is a backlog when the link comes up; the other half is written while it ships.
       vol0.append(Records.mixed(random, 2500));
       vol1.append(Records.mixed(random, 2500));
-      try (Shipper shipper = new Shipper(sites.shipper(receiver.port()), List.<ShipSource>of(vol0, vol1))) {
+      try (Shipper shipper = new Shipper(sites.shipper(receiver.port()).withHeartbeat(Duration.ofSeconds(5)), List.<ShipSource>of(vol0, vol1))) {
         shipper.start();
         List<byte[]> live0 = Records.mixed(random, 2500);
         List<byte[]> live1 = Records.mixed(random, 2500);
