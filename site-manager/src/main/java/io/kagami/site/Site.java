@@ -200,6 +200,7 @@ public final class Site implements AutoCloseable {
    * so the volume acknowledges on its journal alone and history accumulates for a later failback.
    */
   private PrimaryRuntime openPrimary(VolumeConfig vc, FileVolume file, JournalStream stream, ExecutorService reads, boolean hasStandby) {
+    Generations.ensure(stream);
     AppendTimer appendTimer = metrics == null ? AppendTimer.NONE : metrics.journalAppendTimer(vc.name());
     SyncReplication sync = null;
     PrimaryVolume device;
@@ -262,7 +263,10 @@ public final class Site implements AutoCloseable {
         r.applier().close();
         r.applier().catchUp(); // everything received is applied and checkpointed
         boolean consistent = r.sink().consistent();
-        PrimaryRuntime p = openPrimary(r.config(), r.file(), journal.stream(e.getKey()), reads, false);
+        JournalStream stream = journal.stream(e.getKey());
+        long generation = Generations.startNew(stream, r.applier().appliedSeq());
+        LOG.log(Level.INFO, "volume {0}: new data generation {1} from seq {2}", e.getKey(), Generations.hex(generation), Long.toString(r.applier().appliedSeq()));
+        PrimaryRuntime p = openPrimary(r.config(), r.file(), stream, reads, false);
         e.setValue(p);
         exports.get(e.getKey()).replace(p.device());
         at.add(new Promotion.VolumeAt(e.getKey(), r.applier().appliedSeq(), consistent));

@@ -5,6 +5,8 @@ import io.kagami.journal.JournalStream;
 import io.kagami.replicator.apply.Applier;
 import io.kagami.replicator.volume.FileVolume;
 import io.kagami.wan.frame.RegionSum;
+import io.kagami.site.Generations;
+import io.kagami.wan.receive.LinkRefusedException;
 import io.kagami.wan.receive.ReceiveSink;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -58,6 +60,38 @@ public final class JournalReceiveSink implements ReceiveSink {
   @Override
   public CompletableFuture<Long> store(List<JournalEntry> entries) {
     return stream.appendReplicated(entries);
+  }
+
+  @Override
+  public long generation() {
+    return stream.meta(Generations.META_GENERATION, 0);
+  }
+
+  /**
+   * Adopts the primary's generation when this standby holds none yet, the same one, or the one
+   * the primary's grew out of with nothing past the point where it ended; refuses otherwise.
+   */
+  @Override
+  public void acceptGeneration(long primary, long prior, long priorEnd) throws LinkRefusedException {
+    long mine = generation();
+    if (primary == 0 || mine == primary) {
+      return;
+    }
+    if (mine == 0 || (mine == prior && stream.lastSeq() <= priorEnd)) {
+      stream.putMeta(Generations.META_GENERATION, primary);
+      return;
+    }
+    throw new LinkRefusedException(
+        "volume "
+            + volume
+            + ": the histories diverged: this standby holds generation "
+            + Generations.hex(mine)
+            + " through seq "
+            + stream.lastSeq()
+            + ", the primary ships generation "
+            + Generations.hex(primary)
+            + (prior == 0 ? "" : " (grown out of " + Generations.hex(prior) + " at seq " + priorEnd + ")")
+            + "; they are never merged: wipe this standby's journal and volume to take the primary's");
   }
 
   /** False while a resync is incomplete: the replica mixes old and new regions. */

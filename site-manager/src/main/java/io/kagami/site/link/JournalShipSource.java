@@ -2,6 +2,7 @@ package io.kagami.site.link;
 
 import io.kagami.journal.JournalEntry;
 import io.kagami.journal.JournalStream;
+import io.kagami.site.Generations;
 import io.kagami.replicator.resync.Backlog;
 import io.kagami.replicator.resync.DirtyBitmap;
 import io.kagami.wan.ship.ResyncSource;
@@ -85,6 +86,11 @@ public final class JournalShipSource implements ShipSource {
   @Override
   public void onAppend(Runnable wakeup) {
     stream.onCommit(wakeup);
+  }
+
+  @Override
+  public long[] generation() {
+    return Generations.of(stream);
   }
 
   @Override

@@ -60,7 +60,7 @@ class PromoteIT {
         assertThat(c.read(0, 4096).get(30, TimeUnit.SECONDS)).isEqualTo(CrashIT.Writer.content(0, 1_000_000));
         c.write(4096, CrashIT.Writer.content(1, 1_000_000)).get(30, TimeUnit.SECONDS);
       }
-      assertThat(sites.standby.log()).contains("PROMOTED to primary");
+      assertThat(sites.standby.log()).contains("PROMOTED to primary").contains("new data generation");
     }
   }
 

@@ -30,8 +30,10 @@ import net.jpountz.lz4.LZ4SafeDecompressor;
  * <pre>
  * type       direction          body
  * HELLO      primary → standby  u32 magic 0x4B474D49 ("KGMI") | u16 version | str sourceSiteId
- *                               | u16 n | n × (str volume | i64 sizeBytes)
- * WELCOME    standby → primary  str standbySiteId | u16 n | n × (str volume | i64 lastDurableSeq)
+ *                               | u16 n | n × (str volume | i64 sizeBytes | i64 generation
+ *                               | i64 priorGeneration | i64 priorGenerationEnd)
+ * WELCOME    standby → primary  str standbySiteId | u16 n | n × (str volume | i64 lastDurableSeq
+ *                               | i64 generation)
  * REFUSE     either             str reason (then the sender closes the connection)
  * BATCH      primary → standby  str volume | u8 flags | u32 entriesLength | entries (to frame end)
  * ACK        standby → primary  str volume | i64 durableSeq
@@ -158,7 +160,7 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
         count(out, h.volumes().size(), "volumes");
         for (WanMessage.VolumeOffer v : h.volumes()) {
           str(out, v.name(), "volume name");
-          out.writeLong(v.sizeBytes());
+          out.writeLong(v.sizeBytes()).writeLong(v.generation()).writeLong(v.priorGeneration()).writeLong(v.priorGenerationEnd());
         }
       }
       case WanMessage.Welcome w -> {
@@ -167,7 +169,7 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
         count(out, w.volumes().size(), "volumes");
         for (WanMessage.VolumeResume v : w.volumes()) {
           str(out, v.name(), "volume name");
-          out.writeLong(v.lastDurableSeq());
+          out.writeLong(v.lastDurableSeq()).writeLong(v.generation());
         }
       }
       case WanMessage.Refuse r -> {
@@ -369,7 +371,8 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
             List<WanMessage.VolumeResume> vols = new ArrayList<>(n);
             for (int i = 0; i < n; i++) {
               String name = b.str("volume " + (i + 1) + "'s name");
-              vols.add(new WanMessage.VolumeResume(name, b.nonNegative("volume " + name + "'s last durable seq")));
+              long durable = b.nonNegative("volume " + name + "'s last durable seq");
+              vols.add(new WanMessage.VolumeResume(name, durable, b.i64("volume " + name + "'s generation")));
             }
             yield new WanMessage.Welcome(site, vols);
           }
@@ -439,7 +442,10 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
     List<WanMessage.VolumeOffer> vols = new ArrayList<>(n);
     for (int i = 0; i < n; i++) {
       String name = b.str("volume " + (i + 1) + "'s name");
-      vols.add(new WanMessage.VolumeOffer(name, b.nonNegative("volume " + name + "'s size")));
+      long size = b.nonNegative("volume " + name + "'s size");
+      long generation = b.i64("volume " + name + "'s generation");
+      long prior = b.i64("volume " + name + "'s prior generation");
+      vols.add(new WanMessage.VolumeOffer(name, size, generation, prior, b.nonNegative("volume " + name + "'s prior generation end")));
     }
     return new WanMessage.Hello(version, site, vols);
   }

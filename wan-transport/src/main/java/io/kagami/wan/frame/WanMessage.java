@@ -15,10 +15,20 @@ public sealed interface WanMessage {
     }
   }
 
-  /** One volume a primary offers: its name and size, which the standby must match. */
-  record VolumeOffer(String name, long sizeBytes) {
+  /**
+   * One volume a primary offers: its name and size, which the standby must match, and its data
+   * generation: a random id that changes whenever a site becomes primary by promotion, with the
+   * generation it grew out of and the seq where that one ended (0 when none). A standby holding
+   * another line of history than these is refused rather than merged.
+   */
+  record VolumeOffer(String name, long sizeBytes, long generation, long priorGeneration, long priorGenerationEnd) {
     public VolumeOffer {
       Objects.requireNonNull(name, "name");
+    }
+
+    /** An offer without generation information (0: accepted by any standby). */
+    public VolumeOffer(String name, long sizeBytes) {
+      this(name, sizeBytes, 0, 0, 0);
     }
   }
 
@@ -30,10 +40,17 @@ public sealed interface WanMessage {
     }
   }
 
-  /** The standby holds {@code name} durably through {@code lastDurableSeq}; shipping resumes after it. */
-  record VolumeResume(String name, long lastDurableSeq) {
+  /**
+   * The standby holds {@code name} durably through {@code lastDurableSeq}, of data generation
+   * {@code generation}; shipping resumes after it.
+   */
+  record VolumeResume(String name, long lastDurableSeq, long generation) {
     public VolumeResume {
       Objects.requireNonNull(name, "name");
+    }
+
+    public VolumeResume(String name, long lastDurableSeq) {
+      this(name, lastDurableSeq, 0);
     }
   }
 

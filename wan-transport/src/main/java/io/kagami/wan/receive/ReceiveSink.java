@@ -14,6 +14,18 @@ public interface ReceiveSink {
   /** Highest sequence number durable in the standby's journal; the primary resumes after it. */
   long lastDurableSeq();
 
+  /** The data generation of the history this standby holds (0 when it holds none yet). */
+  default long generation() {
+    return 0;
+  }
+
+  /**
+   * Checks the primary's generation ({@code generation}, grown out of {@code prior} which ended at
+   * {@code priorEnd}) against the history held here, adopting it when they are one line; throws
+   * {@link LinkRefusedException} with the reason when the histories diverged.
+   */
+  default void acceptGeneration(long generation, long prior, long priorEnd) throws LinkRefusedException {}
+
   /**
    * Makes {@code entries} durable in order. Entries at or below {@link #lastDurableSeq()} are
    * ignored (a resumed stream may repeat some); a gap is an error. Completes with the new last

@@ -346,6 +346,12 @@ public final class Receiver implements AutoCloseable {
           fail("the standby has no journal for volume " + v.name(), true);
           return;
         }
+        try {
+          sink.acceptGeneration(v.generation(), v.priorGeneration(), v.priorGenerationEnd());
+        } catch (LinkRefusedException e) {
+          fail(e.getMessage(), true);
+          return;
+        }
         sinks.put(v.name(), sink);
       }
       siteId = h.siteId();
@@ -390,7 +396,7 @@ public final class Receiver implements AutoCloseable {
         long seq = resumes.get(lane.volume).join();
         lane.acked = seq;
         lane.slot.durable(seq);
-        list.add(new WanMessage.VolumeResume(lane.volume, seq));
+        list.add(new WanMessage.VolumeResume(lane.volume, seq, lane.sink.generation()));
         from.add(lane.volume + " after seq " + seq);
       }
       lanes = newLanes;

@@ -36,6 +36,14 @@ public interface ShipSource {
   /** Registers a callback run (on the appending thread) whenever new entries are journaled. */
   void onAppend(Runnable wakeup);
 
+  /**
+   * The volume's data generation for the HELLO ({@link io.kagami.wan.frame.WanMessage.VolumeOffer}):
+   * current id, the one it grew out of, and the seq where that one ended; zeros when unknown.
+   */
+  default long[] generation() {
+    return new long[] {0, 0, 0};
+  }
+
   /** Region copying for this volume, or null when it has none (it can only ship history). */
   default ResyncSource resync() {
     return null;

@@ -47,6 +47,8 @@ class WanCodecTest {
         List.of(
             new WanMessage.Hello(WanCodec.VERSION, "tokyo", List.of(new WanMessage.VolumeOffer("vol0", 1L << 30), new WanMessage.VolumeOffer("データ", 4096))),
             new WanMessage.Hello(WanCodec.VERSION, "tokyo", List.of()),
+            new WanMessage.Hello(WanCodec.VERSION, "tokyo", List.of(new WanMessage.VolumeOffer("vol0", 1L << 30, -7_000_000_000_000L, 42, 9000))),
+            new WanMessage.Welcome("hiroshima", List.of(new WanMessage.VolumeResume("vol0", 9000, Long.MIN_VALUE + 1))),
             new WanMessage.Welcome("hiroshima", List.of(new WanMessage.VolumeResume("vol0", 0), new WanMessage.VolumeResume("データ", Long.MAX_VALUE))),
             new WanMessage.Refuse("volume vol9 is not configured on standby hiroshima"),
             new WanMessage.Ack("vol0", 123_456_789_012L),

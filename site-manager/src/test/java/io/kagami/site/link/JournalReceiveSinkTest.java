@@ -1,0 +1,86 @@
+package io.kagami.site.link;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.kagami.journal.Journal;
+import io.kagami.journal.JournalConfig;
+import io.kagami.journal.JournalEntry;
+import io.kagami.journal.JournalRecord;
+import io.kagami.journal.JournalStream;
+import io.kagami.replicator.apply.Applier;
+import io.kagami.replicator.volume.FileVolume;
+import io.kagami.site.Generations;
+import io.kagami.wan.receive.LinkRefusedException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.InstantSource;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** A standby's journal decides which primaries' histories it may continue. */
+class JournalReceiveSinkTest {
+  @TempDir Path dir;
+  private Journal journal;
+  private FileVolume file;
+  private JournalStream stream;
+  private JournalReceiveSink sink;
+
+  @BeforeEach
+  void open() {
+    journal = Journal.open(JournalConfig.at(dir.resolve("journal")), InstantSource.system());
+    file = FileVolume.openOrCreate(dir.resolve("vol0.img"), 1 << 20);
+    stream = journal.stream("vol0");
+    Applier applier = new Applier("vol0", stream, file, InstantSource.system(), Duration.ofSeconds(1), true);
+    sink = new JournalReceiveSink("vol0", 1 << 20, stream, applier, file, Runnable::run);
+  }
+
+  @AfterEach
+  void close() throws Exception {
+    journal.close();
+    file.close();
+  }
+
+  private void receive(long through) throws Exception {
+    for (long seq = stream.lastSeq() + 1; seq <= through; seq++) {
+      sink.store(List.of(JournalEntry.of(seq, JournalRecord.trim(0, 4096)))).get(10, TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
+  void aNewStandbyAdoptsThePrimarysGenerationAndKeepsIt() throws Exception {
+    assertThat(sink.generation()).isZero();
+    sink.acceptGeneration(11, 0, 0);
+    assertThat(sink.generation()).isEqualTo(11);
+    receive(5);
+    sink.acceptGeneration(11, 0, 0); // a reconnect of the same primary
+    assertThat(stream.meta(Generations.META_GENERATION, 0)).isEqualTo(11);
+  }
+
+  @Test
+  void aPrimaryGrownOutOfThisHistoryIsFollowedWhenNothingHereIsPastItsStart() throws Exception {
+    sink.acceptGeneration(11, 0, 0);
+    receive(5);
+    sink.acceptGeneration(22, 11, 5); // promoted at seq 5: this standby holds exactly up to there
+    assertThat(sink.generation()).isEqualTo(22);
+  }
+
+  @Test
+  void divergedHistoriesAreRefusedWithTheReason() throws Exception {
+    sink.acceptGeneration(11, 0, 0);
+    receive(8);
+    // A primary promoted from this line at seq 5, while this site went on to seq 8 as another's standby.
+    assertThatThrownBy(() -> sink.acceptGeneration(22, 11, 5))
+        .isInstanceOf(LinkRefusedException.class)
+        .hasMessageContaining("histories diverged")
+        .hasMessageContaining("through seq 8")
+        .hasMessageContaining("never merged");
+    // An unrelated primary.
+    assertThatThrownBy(() -> sink.acceptGeneration(33, 0, 0)).isInstanceOf(LinkRefusedException.class);
+    assertThat(sink.generation()).as("unchanged by a refusal").isEqualTo(11);
+  }
+}
