@@ -85,10 +85,10 @@ public final class SiteMetrics implements AutoCloseable {
             v,
             s -> s.state() == state ? 1.0 : 0.0);
       }
-      Gauge.builder("kagami.role", this, m -> 1.0)
-          .description("The volume's role on this site (label role); always 1")
-          .tags(tags.and("role", role))
-          .register(registry);
+      // One series per role, 1 for the current one: a promotion turns standby into primary.
+      for (String r : new String[] {"primary", "standby"}) {
+        volumeGauge("kagami.role", "The volume's role on this site: one series per role (label role), 1 for the current one", tags.and("role", r), v, s -> r.equals(s.role()) ? 1.0 : 0.0);
+      }
     }
     Tags link = Tags.of("site", site, "peer", peer);
     Gauge.builder("kagami.wan.connected", this, m -> linkOf(m).connected() ? 1.0 : 0.0).description("1 while the WAN link to the peer is up").tags(link).register(registry);

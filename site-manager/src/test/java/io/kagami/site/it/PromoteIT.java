@@ -48,6 +48,9 @@ class PromoteIT {
       JsonNode s = sites.standby.status();
       assertThat(s.path("role").asText()).isEqualTo("primary");
       assertThat(TwoSites.vol0(s).path("role").asText()).isEqualTo("primary");
+      assertThat(sites.standby.metrics())
+          .contains("kagami_role{peer=\"tokyo\",role=\"primary\",site=\"hiroshima\",volume=\"vol0\"} 1.0")
+          .contains("kagami_role{peer=\"tokyo\",role=\"standby\",site=\"hiroshima\",volume=\"vol0\"} 0.0");
       Cli again = cli("promote", "--admin", standbyAdmin);
       assertThat(again.exit()).isNotZero();
       assertThat(again.output()).contains("already the primary");
