@@ -407,37 +407,37 @@ public final class Receiver implements AutoCloseable {
     }
 
     private void batch(WanMessage.Batch b) {
-      if (lanes == null) {
-        fail("BATCH before " + (helloSeen ? "WELCOME" : "HELLO"), true);
-        return;
-      }
-      Lane lane = lanes.get(b.volume());
+      Lane lane = lane("BATCH", b.volume());
       if (lane == null) {
-        fail("BATCH for volume " + b.volume() + ", which was not offered in HELLO", true);
         return;
       }
       long bytes = b.rawBytes();
+      received(bytes);
+      CompletableFuture<Long> stored = chain(lane, () -> lane.sink.store(b.entries()));
+      if (stored != null) {
+        stored.whenComplete((seq, err) -> onLoop(() -> stored(lane, b, bytes, seq, err)));
+      }
+    }
+
+    /** Counts bytes received but not yet durable; stops reading the connection past the bound. */
+    private void received(long bytes) {
       rawBytes.add(bytes);
       unstored += bytes;
       if (unstored > config.maxUnstoredBytes() && ctx.channel().config().isAutoRead()) {
         ctx.channel().config().setAutoRead(false);
       }
-      CompletableFuture<Long> stored;
-      synchronized (lane.slot) {
-        if (closed) {
-          return;
-        }
-        stored = lane.slot.tail.thenCompose(x -> closed ? CompletableFuture.failedFuture(new CancellationException("connection closed")) : lane.sink.store(b.entries()));
-        lane.slot.tail = stored;
-      }
-      stored.whenComplete((seq, err) -> onLoop(() -> stored(lane, b, bytes, seq, err)));
     }
 
-    private void stored(Lane lane, WanMessage.Batch b, long bytes, Long seq, Throwable err) {
+    /** Bytes of {@link #received} that settled (stored or failed); reads again below half the bound. */
+    private void settled(long bytes) {
       unstored -= bytes;
       if (!ctx.channel().config().isAutoRead() && unstored <= config.maxUnstoredBytes() / 2) {
         ctx.channel().config().setAutoRead(true);
       }
+    }
+
+    private void stored(Lane lane, WanMessage.Batch b, long bytes, Long seq, Throwable err) {
+      settled(bytes);
       if (closed) {
         return;
       }
@@ -456,7 +456,8 @@ public final class Receiver implements AutoCloseable {
       }
     }
 
-    private Lane resyncLane(String frame, String volume) {
+    /** The lane of {@code volume}, or null after failing the connection for a frame out of place. */
+    private Lane lane(String frame, String volume) {
       if (lanes == null) {
         fail(frame + " before " + (helloSeen ? "WELCOME" : "HELLO"), true);
         return null;
@@ -469,12 +470,12 @@ public final class Receiver implements AutoCloseable {
     }
 
     /** Queues {@code step} behind everything queued for the lane's volume; null when closed. */
-    private CompletableFuture<Void> chain(Lane lane, java.util.function.Supplier<CompletableFuture<Void>> step) {
+    private <T> CompletableFuture<T> chain(Lane lane, java.util.function.Supplier<CompletableFuture<T>> step) {
       synchronized (lane.slot) {
         if (closed) {
           return null;
         }
-        CompletableFuture<Void> next =
+        CompletableFuture<T> next =
             lane.slot.tail.thenCompose(x -> closed ? CompletableFuture.failedFuture(new CancellationException("connection closed")) : step.get());
         lane.slot.tail = next;
         return next;
@@ -482,7 +483,7 @@ public final class Receiver implements AutoCloseable {
     }
 
     private void resync(WanMessage.Resync r) {
-      Lane lane = resyncLane("RESYNC", r.volume());
+      Lane lane = lane("RESYNC", r.volume());
       if (lane == null) {
         return;
       }
@@ -504,19 +505,11 @@ public final class Receiver implements AutoCloseable {
     }
 
     private void region(WanMessage.Region r) {
-      Lane lane = resyncLane("REGION", r.volume());
+      Lane lane = regionLane("REGION", r.volume(), r.offset(), r.length());
       if (lane == null) {
         return;
       }
-      if (r.offset() + r.length() > lane.sink.sizeBytes() || r.offset() + r.length() < 0) {
-        fail("REGION " + r.offset() + "+" + r.length() + " of volume " + lane.volume + " is beyond its size of " + lane.sink.sizeBytes() + " bytes", true);
-        return;
-      }
-      rawBytes.add(r.length());
-      unstored += r.length();
-      if (unstored > config.maxUnstoredBytes() && ctx.channel().config().isAutoRead()) {
-        ctx.channel().config().setAutoRead(false);
-      }
+      received(r.length());
       lane.regionsReceived++;
       lane.regionBytesSinceSync += r.length();
       int bytes = r.length();
@@ -525,10 +518,7 @@ public final class Receiver implements AutoCloseable {
         return;
       }
       stored.whenComplete((x, err) -> onLoop(() -> {
-        unstored -= bytes;
-        if (!ctx.channel().config().isAutoRead() && unstored <= config.maxUnstoredBytes() / 2) {
-          ctx.channel().config().setAutoRead(true);
-        }
+        settled(bytes);
         if (err != null && !closed) {
           fail("writing a region of volume " + lane.volume + " at offset " + r.offset() + " failed: " + Tls.explain(unwrap(err)), true);
         }
@@ -539,23 +529,25 @@ public final class Receiver implements AutoCloseable {
       }
     }
 
+    /** Like {@link #lane}, and fails the connection for a region beyond the volume's end. */
+    private Lane regionLane(String frame, String volume, long offset, int length) {
+      Lane lane = lane(frame, volume);
+      if (lane != null && (offset + length > lane.sink.sizeBytes() || offset + length < 0)) {
+        fail(frame + " " + offset + "+" + length + " of volume " + lane.volume + " is beyond its size of " + lane.sink.sizeBytes() + " bytes", true);
+        return null;
+      }
+      return lane;
+    }
+
     private void regionSum(WanMessage.RegionSum r) {
-      Lane lane = resyncLane("REGION_SUM", r.volume());
+      Lane lane = regionLane("REGION_SUM", r.volume(), r.offset(), r.length());
       if (lane == null) {
         return;
       }
-      if (r.offset() + r.length() > lane.sink.sizeBytes() || r.offset() + r.length() < 0) {
-        fail("REGION_SUM " + r.offset() + "+" + r.length() + " of volume " + lane.volume + " is beyond its size of " + lane.sink.sizeBytes() + " bytes", true);
-        return;
-      }
       lane.regionsReceived++;
-      CompletableFuture<Boolean> same;
-      synchronized (lane.slot) {
-        if (closed) {
-          return;
-        }
-        same = lane.slot.tail.thenCompose(x -> closed ? CompletableFuture.failedFuture(new CancellationException("connection closed")) : lane.sink.regionMatches(r.offset(), r.length(), r.sum()));
-        lane.slot.tail = same;
+      CompletableFuture<Boolean> same = chain(lane, () -> lane.sink.regionMatches(r.offset(), r.length(), r.sum()));
+      if (same == null) {
+        return;
       }
       same.whenComplete((match, err) -> onLoop(() -> {
         if (closed) {
@@ -604,7 +596,7 @@ public final class Receiver implements AutoCloseable {
     }
 
     private void resyncEnd(WanMessage.ResyncEnd e) {
-      Lane lane = resyncLane("RESYNC_END", e.volume());
+      Lane lane = lane("RESYNC_END", e.volume());
       if (lane == null) {
         return;
       }
