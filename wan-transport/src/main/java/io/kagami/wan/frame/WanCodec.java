@@ -242,9 +242,7 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
     }
     ByteBuffer src = out.nioBuffer(entriesAt, rawLength);
     int max = COMPRESSOR.maxCompressedLength(rawLength);
-    int probe = Math.min(rawLength, PROBE_BYTES);
-    ByteBuffer probeOut = ByteBuffer.allocate(COMPRESSOR.maxCompressedLength(probe));
-    if (probe < rawLength && !pays(probe, COMPRESSOR.compress(src, 0, probe, probeOut, 0, probeOut.capacity()))) {
+    if (!worthCompressing(src, rawLength)) {
       return;
     }
     ByteBuf packed = out.alloc().buffer(max);
@@ -272,9 +270,7 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
     out.writeByte(0).writeInt(r.length());
     int max = COMPRESSOR.maxCompressedLength(r.length());
     out.ensureWritable(max);
-    int probe = Math.min(r.length(), PROBE_BYTES);
-    boolean worthTrying = probe == r.length() || pays(probe, COMPRESSOR.compress(ByteBuffer.wrap(r.data()), 0, probe, ByteBuffer.allocate(COMPRESSOR.maxCompressedLength(probe)), 0, COMPRESSOR.maxCompressedLength(probe)));
-    if (worthTrying && out.nioBufferCount() == 1) {
+    if (worthCompressing(ByteBuffer.wrap(r.data()), r.length()) && out.nioBufferCount() == 1) {
       ByteBuffer dst = out.nioBuffer(out.writerIndex(), max);
       int packed = COMPRESSOR.compress(ByteBuffer.wrap(r.data()), 0, r.length(), dst, 0, max);
       if (pays(r.length(), packed)) {
@@ -287,6 +283,19 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
   }
 
   private static final int PROBE_BYTES = 4096;
+
+  /**
+   * Probes the first {@value #PROBE_BYTES} bytes of {@code src}: incompressible data (the journal
+   * compressed what compresses) then costs a 4 KiB attempt, not one over the whole length.
+   */
+  private static boolean worthCompressing(ByteBuffer src, int length) {
+    int probe = Math.min(length, PROBE_BYTES);
+    if (probe == length) {
+      return true; // the probe would be the whole attempt
+    }
+    int max = COMPRESSOR.maxCompressedLength(probe);
+    return pays(probe, COMPRESSOR.compress(src, 0, probe, ByteBuffer.allocate(max), 0, max));
+  }
 
   /** Compression is kept only when it saves at least an eighth. */
   private static boolean pays(int in, int out) {
