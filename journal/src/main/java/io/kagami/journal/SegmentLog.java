@@ -107,7 +107,7 @@ final class SegmentLog implements AutoCloseable {
         }
       }
     } catch (IOException e) {
-      throw new JournalException("cannot open journal segments in " + directory + ": " + e.getMessage(), e, isNoSpace(e));
+      throw new JournalException("cannot open journal segments in " + directory + ": " + e.getMessage(), e, Journal.isNoSpace(e));
     }
   }
 
@@ -203,9 +203,7 @@ final class SegmentLog implements AutoCloseable {
     }
     if (directoryDirty) {
       // A new segment's directory entry must be durable too, or the file vanishes on a crash.
-      try (FileChannel dir = FileChannel.open(directory, StandardOpenOption.READ)) {
-        dir.force(true);
-      }
+      DurableFiles.syncDirectory(directory);
       directoryDirty = false;
     }
     dirty = false;
@@ -345,8 +343,4 @@ final class SegmentLog implements AutoCloseable {
     current = null;
   }
 
-  private static boolean isNoSpace(IOException e) {
-    String m = e.getMessage();
-    return m != null && m.toLowerCase(java.util.Locale.ROOT).contains("no space");
-  }
 }

@@ -1,12 +1,10 @@
 package io.kagami.site;
 
+import io.kagami.journal.DurableFiles;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.List;
 
 /**
@@ -37,15 +35,7 @@ public record Promotion(String at, boolean forced, List<VolumeAt> volumes, long 
     for (VolumeAt v : volumes) {
       text.append("volume: ").append(v.name()).append(" appliedSeq ").append(v.appliedSeq()).append(v.wasConsistent() ? "" : " (inconsistent, forced)").append('\n');
     }
-    Path tmp = dataDir.resolve(FILE + ".tmp");
-    try (FileChannel c = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
-      c.write(java.nio.ByteBuffer.wrap(text.toString().getBytes(StandardCharsets.UTF_8)));
-      c.force(true);
-    }
-    Files.move(tmp, dataDir.resolve(FILE), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-    try (FileChannel dir = FileChannel.open(dataDir, StandardOpenOption.READ)) {
-      dir.force(true);
-    }
+    DurableFiles.replace(dataDir.resolve(FILE), text.toString().getBytes(StandardCharsets.UTF_8));
   }
 
   /** A promotion the site refuses, with the reason an operator should read. */

@@ -1,14 +1,12 @@
 package io.kagami.replicator.resync;
 
+import io.kagami.journal.DurableFiles;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.BitSet;
 import java.util.zip.CRC32C;
 
@@ -181,18 +179,6 @@ public final class DirtyBitmap {
       b.putInt((int) crc.getValue());
       out = b.array();
     }
-    Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-    Files.createDirectories(file.getParent());
-    try (FileChannel c = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
-      ByteBuffer buf = ByteBuffer.wrap(out);
-      while (buf.hasRemaining()) {
-        c.write(buf);
-      }
-      c.force(true);
-    }
-    Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-    try (FileChannel dir = FileChannel.open(file.getParent(), StandardOpenOption.READ)) {
-      dir.force(true);
-    }
+    DurableFiles.replace(file, out);
   }
 }
