@@ -78,14 +78,8 @@ qemu_pid=""
 kagami_pid=""
 fio_pid=""
 
-# Waits up to $2 seconds for process $1 to exit; true if it did.
-wait_exit() {
-  local pid="$1" deadline=$((SECONDS + $2))
-  while kill -0 "$pid" 2>/dev/null; do
-    [ "$SECONDS" -lt "$deadline" ] || return 1
-    sleep 0.1
-  done
-}
+# shellcheck source=benchmarks/lib.sh
+. "$here/lib.sh"
 
 stop_qemu() {
   [ -n "$qemu_pid" ] || return 0
@@ -98,13 +92,7 @@ stop_qemu() {
 # Kagami runs in its own process group (setsid), so the signal reaches the launcher's build too.
 stop_kagami() {
   [ -n "$kagami_pid" ] || return 0
-  log "stopping kagami demo (SIGTERM)"
-  kill -TERM -- "-$kagami_pid" 2>/dev/null || true
-  if ! wait_exit "$kagami_pid" 60; then
-    log "kagami demo did not stop within 60 s; killing it"
-    kill -KILL -- "-$kagami_pid" 2>/dev/null || true
-  fi
-  wait "$kagami_pid" 2>/dev/null || true
+  stop_demo_group "$kagami_pid"
   kagami_pid=""
 }
 
@@ -122,23 +110,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# Prints $1 distinct free TCP ports on 127.0.0.1, below Linux's ephemeral range, one per line.
-free_ports() {
-  python3 - "$1" <<'PY'
-import random, socket, sys
-held = []
-while len(held) < int(sys.argv[1]):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.bind(("127.0.0.1", random.randrange(20000, 32768)))
-        held.append(s)
-    except OSError:
-        s.close()
-for s in held:
-    print(s.getsockname()[1])
-    s.close()
-PY
-}
 
 # Prints the error fio recorded in its JSON output, if any.
 fio_error() {

@@ -40,20 +40,12 @@ command -v setsid >/dev/null 2>&1 || { log "setsid not found (util-linux)"; exit
 work="$(mktemp -d "${TMPDIR:-/tmp}/kagami-seed.XXXXXX")"
 kagami_pid=""
 
-wait_exit() {
-  local pid="$1" deadline=$((SECONDS + $2))
-  while kill -0 "$pid" 2>/dev/null; do
-    [ "$SECONDS" -lt "$deadline" ] || return 1
-    sleep 0.1
-  done
-}
+# shellcheck source=benchmarks/lib.sh
+. "$here/lib.sh"
 
 cleanup() {
   if [ -n "$kagami_pid" ]; then
-    log "stopping kagami demo (SIGTERM)"
-    kill -TERM -- "-$kagami_pid" 2>/dev/null || true
-    wait_exit "$kagami_pid" 60 || kill -KILL -- "-$kagami_pid" 2>/dev/null || true
-    wait "$kagami_pid" 2>/dev/null || true
+    stop_demo_group "$kagami_pid"
   fi
   rm -rf "$work"
 }
@@ -62,21 +54,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # Ports away from the demo's defaults, so a demo or another benchmark may run alongside.
-mapfile -t ports < <(python3 - <<'PY'
-import random, socket
-held = []
-while len(held) < 5:
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.bind(("127.0.0.1", random.randrange(20000, 32768)))
-        held.append(s)
-    except OSError:
-        s.close()
-for s in held:
-    print(s.getsockname()[1])
-    s.close()
-PY
-)
+mapfile -t ports < <(free_ports 5)
 
 log "building the benchmark classpath"
 (cd "$repo" && mvn -B -q -Dstyle.color=never -Dmaven.test.skip=true -pl benchmarks -am package dependency:build-classpath \
