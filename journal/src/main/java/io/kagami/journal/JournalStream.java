@@ -303,6 +303,53 @@ public final class JournalStream {
     }
   }
 
+  /**
+   * Drops every entry after {@code seq}, so the history continues at {@code seq + 1} with other
+   * entries. An old primary rejoining as a standby does this with its writes after the fork (saved
+   * aside first): the new primary's history replaces them. The caller guarantees nothing is being
+   * appended meanwhile. Segment data of dropped entries stays until its segment is trimmed.
+   */
+  public void truncateAfter(long seq) {
+    committer.lock().lock();
+    try {
+      if (nextSeq != lastSeq + 1) {
+        throw new JournalException("volume " + volume + ": cannot truncate history while appends are in flight");
+      }
+      if (seq >= lastSeq) {
+        return;
+      }
+      // Lower the persisted points first: a crash half-way leaves a shorter, still valid history.
+      if (journal.meta(volume, META_TRIMMED, 0) > seq) {
+        journal.putMeta(volume, META_TRIMMED, seq);
+      }
+      if (journal.meta(volume, META_SEGMENTS_FORCED, 0) > seq) {
+        journal.putMeta(volume, META_SEGMENTS_FORCED, seq);
+      }
+      try {
+        db.deleteRange(family, Keys.encode(seq + 1), Keys.encode(Long.MAX_VALUE));
+      } catch (RocksDBException e) {
+        throw new JournalException("volume " + volume + ": truncating history after seq " + seq + " failed: " + e.getMessage(), e, Journal.isNoSpace(e));
+      }
+      long first = 0;
+      long bytes = 0;
+      try (RocksIterator it = db.newIterator(family)) {
+        for (it.seek(Keys.encode(journal.meta(volume, META_TRIMMED, 0) + 1)); it.isValid(); it.next()) {
+          if (first == 0) {
+            first = Keys.decode(it.key());
+          }
+          bytes += SegmentLog.recordLength(it.value());
+        }
+      }
+      tail.clear();
+      lastSeq = seq;
+      firstSeq = first == 0 ? seq + 1 : first;
+      nextSeq = seq + 1;
+      ledger.reset(firstSeq - 1, lastSeq, bytes, clock.millis());
+    } finally {
+      committer.lock().unlock();
+    }
+  }
+
   /** A durable per-volume counter (applied sequence, peer acknowledgement...). */
   public long meta(String key, long absent) {
     return journal.meta(volume, key, absent);
@@ -390,6 +437,13 @@ public final class JournalStream {
         head = (head + 1) & (ring.length - 1);
         count--;
       }
+    }
+
+    synchronized void clear() {
+      java.util.Arrays.fill(ring, null);
+      head = 0;
+      count = 0;
+      bytes = 0;
     }
 
     /** Fills {@code out} from the cache if it holds {@code fromSeq}; false when it does not. */

@@ -195,4 +195,42 @@ class SegmentLogTest {
     assertThat(SegmentLog.isPointer(v)).as("seq %d is stored in a segment", seq).isTrue();
     return SegmentLog.decode(v);
   }
+
+  /** Record {@code i} of a second history (another seed), to tell it from the first one. */
+  private static JournalRecord other(long i) {
+    byte[] b = new byte[BIG];
+    new Random(1000 + i).nextBytes(b);
+    return Compression.writeRecord(i * BIG, ByteBuffer.wrap(b), true);
+  }
+
+  @Test
+  void truncatedHistoryContinuesWithOtherEntriesAndSurvivesReopen() throws Exception {
+    try (Journal j = Journal.open(config(), InstantSource.system())) {
+      JournalStream s = j.stream("vol0");
+      append(s, 1, 8, true);
+      s.append(JournalRecord.writeZeroes(0, 4096), true, null).get(30, TimeUnit.SECONDS); // seq 9, inline
+      s.truncateAfter(5);
+      assertThat(s.lastSeq()).isEqualTo(5);
+      assertThat(s.read(6, Integer.MAX_VALUE)).isEmpty();
+      for (int i = 6; i <= 7; i++) {
+        assertThat(s.append(other(i), false, null).get(30, TimeUnit.SECONDS)).isEqualTo(i);
+      }
+      s.sync().get(30, TimeUnit.SECONDS);
+      List<JournalEntry> all = s.read(1, Integer.MAX_VALUE);
+      assertThat(all).extracting(JournalEntry::seq).containsExactly(1L, 2L, 3L, 4L, 5L, 6L, 7L);
+      assertThat(s.bytesAfter(0)).isEqualTo(all.stream().mapToLong(e -> e.encoded().length).sum());
+    }
+    try (Journal j = Journal.open(config(), InstantSource.system())) {
+      JournalStream s = j.stream("vol0");
+      assertThat(s.lastSeq()).isEqualTo(7);
+      List<JournalEntry> all = s.read(1, Integer.MAX_VALUE);
+      assertThat(all).extracting(JournalEntry::seq).containsExactly(1L, 2L, 3L, 4L, 5L, 6L, 7L);
+      for (JournalEntry e : all.subList(0, 5)) {
+        assertIsBig(e);
+      }
+      for (JournalEntry e : all.subList(5, 7)) {
+        assertThat(Compression.data(e.record())).isEqualTo(Compression.data(other(e.seq())));
+      }
+    }
+  }
 }

@@ -21,7 +21,8 @@ import net.jpountz.lz4.LZ4SafeDecompressor;
  * offset  size  field
  * 0       4     length: bytes that follow (type + body), 1 .. the configured maximum; u32
  * 4       1     type: 1 HELLO, 2 WELCOME, 3 REFUSE, 4 BATCH, 5 ACK, 6 HEARTBEAT, 7 RESYNC,
- *               8 REGION, 9 REGIONS_DURABLE, 10 RESYNC_END, 11 REGION_SUM, 12 REGION_WANTED
+ *               8 REGION, 9 REGIONS_DURABLE, 10 RESYNC_END, 11 REGION_SUM, 12 REGION_WANTED,
+ *               13 HANDOVER, 14 HANDED_OVER
  * 5       n     body, n = length - 1
  * </pre>
  *
@@ -33,7 +34,7 @@ import net.jpountz.lz4.LZ4SafeDecompressor;
  *                               | u16 n | n × (str volume | i64 sizeBytes | i64 generation
  *                               | i64 priorGeneration | i64 priorGenerationEnd)
  * WELCOME    standby → primary  str standbySiteId | u16 n | n × (str volume | i64 lastDurableSeq
- *                               | i64 generation)
+ *                               | i64 generation | u32 r | r × (i64 offset | i64 length))
  * REFUSE     either             str reason (then the sender closes the connection)
  * BATCH      primary → standby  str volume | u8 flags | u32 entriesLength | entries (to frame end)
  * ACK        standby → primary  str volume | i64 durableSeq
@@ -44,6 +45,8 @@ import net.jpountz.lz4.LZ4SafeDecompressor;
  * RESYNC_END primary → standby  str volume | i64 consistentAtSeq
  * REGION_SUM primary → standby  str volume | i64 offset | u32 length | 16 bytes checksum
  * REGION_WANTED standby → primary  str volume | i64 offset
+ * HANDOVER   primary → standby  u16 n | n × (str volume | i64 endSeq)
+ * HANDED_OVER standby → primary (empty)
  *
  * BATCH flags   bit 0: entries are one LZ4 block that decompresses to exactly entriesLength
  *                      bytes; clear: entries are entriesLength bytes as they are. Other bits: 0.
@@ -59,6 +62,11 @@ import net.jpountz.lz4.LZ4SafeDecompressor;
  * the RESYNC's base. A full copy first compares: REGION_SUMs (each counted like a REGION), answered
  * by REGION_WANTED for the regions the standby's copy differs in, which a second pass sends. Version
  * 2 added these six frames.
+ *
+ * <p>Version 3 added roles that change: a WELCOME's volume may list <em>diverged</em> ranges (a
+ * returning old primary's writes after the fork, discarded there, which the primary must copy), and
+ * a planned switchover ends the link with HANDOVER (every volume's last seq, all acknowledged)
+ * answered by HANDED_OVER once the standby recorded itself as the new primary.
  *
  * <p>Versioning: the magic and the version are the first fields of HELLO in every version, so a
  * standby can always refuse a version it does not speak with a precise reason; everything after
@@ -78,7 +86,9 @@ import net.jpountz.lz4.LZ4SafeDecompressor;
  */
 public final class WanCodec extends ByteToMessageCodec<WanMessage> {
   public static final int MAGIC = 0x4b474d49; // "KGMI"
-  public static final int VERSION = 2;
+  public static final int VERSION = 3;
+  /** Most diverged ranges one volume's WELCOME entry may list; more are sent as the whole volume. */
+  public static final int MAX_DIVERGED_RANGES = 4096;
   /** Smallest maximum frame size a link may be configured with. */
   public static final int MIN_MAX_FRAME_BYTES = 64 << 10;
 
@@ -94,6 +104,8 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
   static final int RESYNC_END = 10;
   static final int REGION_SUM = 11;
   static final int REGION_WANTED = 12;
+  static final int HANDOVER = 13;
+  static final int HANDED_OVER = 14;
   static final int FLAG_ZERO = 2;
   static final int FLAG_LZ4 = 1;
   /** Bytes of a BATCH entry besides its record: seq and length. */
@@ -170,6 +182,13 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
         for (WanMessage.VolumeResume v : w.volumes()) {
           str(out, v.name(), "volume name");
           out.writeLong(v.lastDurableSeq()).writeLong(v.generation());
+          if (v.diverged().size() > MAX_DIVERGED_RANGES) {
+            throw new IllegalArgumentException("volume " + v.name() + " lists " + v.diverged().size() + " diverged ranges, over " + MAX_DIVERGED_RANGES);
+          }
+          out.writeInt(v.diverged().size());
+          for (WanMessage.Range r : v.diverged()) {
+            out.writeLong(r.offset()).writeLong(r.length());
+          }
         }
       }
       case WanMessage.Refuse r -> {
@@ -210,6 +229,15 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
         str(out, w.volume(), "volume name");
         out.writeLong(w.offset());
       }
+      case WanMessage.Handover h -> {
+        out.writeByte(HANDOVER);
+        count(out, h.volumes().size(), "volumes");
+        for (WanMessage.VolumeEnd v : h.volumes()) {
+          str(out, v.name(), "volume name");
+          out.writeLong(v.endSeq());
+        }
+      }
+      case WanMessage.HandedOver h -> out.writeByte(HANDED_OVER);
     }
     out.setInt(start, out.writerIndex() - start - 4);
   }
@@ -381,7 +409,21 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
             for (int i = 0; i < n; i++) {
               String name = b.str("volume " + (i + 1) + "'s name");
               long durable = b.nonNegative("volume " + name + "'s last durable seq");
-              vols.add(new WanMessage.VolumeResume(name, durable, b.i64("volume " + name + "'s generation")));
+              long generation = b.i64("volume " + name + "'s generation");
+              long ranges = Integer.toUnsignedLong(b.u32("volume " + name + "'s diverged range count"));
+              if (ranges > MAX_DIVERGED_RANGES) {
+                throw new MalformedFrameException("WELCOME lists " + ranges + " diverged ranges of volume " + name + ", over " + MAX_DIVERGED_RANGES);
+              }
+              List<WanMessage.Range> diverged = new ArrayList<>((int) ranges);
+              for (int r = 0; r < ranges; r++) {
+                long offset = b.nonNegative("volume " + name + "'s diverged range offset");
+                long length = b.nonNegative("volume " + name + "'s diverged range length");
+                if (length == 0 || offset + length < 0) {
+                  throw new MalformedFrameException("WELCOME lists an empty or overflowing diverged range of volume " + name + " at offset " + offset);
+                }
+                diverged.add(new WanMessage.Range(offset, length));
+              }
+              vols.add(new WanMessage.VolumeResume(name, durable, generation, diverged));
             }
             yield new WanMessage.Welcome(site, vols);
           }
@@ -427,6 +469,17 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
             String volume = b.str("volume name");
             yield new WanMessage.RegionWanted(volume, b.nonNegative("offset"));
           }
+          case HANDOVER -> {
+            Body b = new Body(frame, "HANDOVER");
+            int n = b.u16("volume count");
+            List<WanMessage.VolumeEnd> ends = new ArrayList<>(n);
+            for (int i = 0; i < n; i++) {
+              String name = b.str("volume " + (i + 1) + "'s name");
+              ends.add(new WanMessage.VolumeEnd(name, b.nonNegative("volume " + name + "'s end seq")));
+            }
+            yield new WanMessage.Handover(ends);
+          }
+          case HANDED_OVER -> new WanMessage.HandedOver();
           default -> throw new MalformedFrameException("unknown frame type " + type + " (this side speaks protocol version " + VERSION + ")");
         };
     if (frame.isReadable()) {
@@ -573,6 +626,8 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
       case RESYNC_END -> "RESYNC_END";
       case REGION_SUM -> "REGION_SUM";
       case REGION_WANTED -> "REGION_WANTED";
+      case HANDOVER -> "HANDOVER";
+      case HANDED_OVER -> "HANDED_OVER";
       default -> "frame type " + type;
     };
   }

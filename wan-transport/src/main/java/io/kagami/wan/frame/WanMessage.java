@@ -44,15 +44,58 @@ public sealed interface WanMessage {
    * The standby holds {@code name} durably through {@code lastDurableSeq}, of data generation
    * {@code generation}; shipping resumes after it.
    */
-  record VolumeResume(String name, long lastDurableSeq, long generation) {
+  record VolumeResume(String name, long lastDurableSeq, long generation, List<Range> diverged) {
     public VolumeResume {
       Objects.requireNonNull(name, "name");
+      diverged = List.copyOf(diverged);
+    }
+
+    public VolumeResume(String name, long lastDurableSeq, long generation) {
+      this(name, lastDurableSeq, generation, List.of());
     }
 
     public VolumeResume(String name, long lastDurableSeq) {
       this(name, lastDurableSeq, 0);
     }
   }
+
+  /**
+   * A byte range of a volume. In a {@link VolumeResume}: the standby's replica differs from the
+   * primary's history there for reasons the history cannot show (it rejoined after a failover and
+   * its own writes after the fork were discarded), so the primary must copy these ranges.
+   */
+  record Range(long offset, long length) {
+    public Range {
+      if (offset < 0 || length <= 0) {
+        throw new IllegalArgumentException("range at " + offset + " of " + length + " bytes");
+      }
+    }
+
+    public long end() {
+      return offset + length;
+    }
+  }
+
+  /**
+   * Primary → standby, planned switchover: the primary accepts no more writes, and the standby
+   * holds every volume durably through its {@code endSeq}; the standby is to become the primary
+   * from exactly there (answered by {@link HandedOver}, or {@link Refuse} with the reason).
+   */
+  record Handover(List<VolumeEnd> volumes) implements WanMessage {
+    public Handover {
+      volumes = List.copyOf(volumes);
+    }
+  }
+
+  /** A volume's last sequence number at a {@link Handover}. */
+  record VolumeEnd(String name, long endSeq) {
+    public VolumeEnd {
+      Objects.requireNonNull(name, "name");
+    }
+  }
+
+  /** Standby → primary: it recorded itself as the primary; the sender may now become its standby. */
+  record HandedOver() implements WanMessage {}
 
   /** Either side: the link is refused or broken, for a reason an operator should read; then close. */
   record Refuse(String reason) implements WanMessage {

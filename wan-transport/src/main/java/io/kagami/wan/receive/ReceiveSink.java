@@ -1,6 +1,7 @@
 package io.kagami.wan.receive;
 
 import io.kagami.journal.JournalEntry;
+import io.kagami.wan.frame.WanMessage;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
@@ -25,6 +26,15 @@ public interface ReceiveSink {
    * {@link LinkRefusedException} with the reason when the histories diverged.
    */
   default void acceptGeneration(long generation, long prior, long priorEnd) throws LinkRefusedException {}
+
+  /**
+   * Ranges where the replica differs from what its history says (an old primary that rejoined and
+   * discarded its writes after the fork), which the primary must copy; sent in every WELCOME until
+   * a resync has ended. At most {@link io.kagami.wan.frame.WanCodec#MAX_DIVERGED_RANGES}.
+   */
+  default List<WanMessage.Range> diverged() {
+    return List.of();
+  }
 
   /**
    * Makes {@code entries} durable in order. Entries at or below {@link #lastDurableSeq()} are

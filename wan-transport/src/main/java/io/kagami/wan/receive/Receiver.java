@@ -297,6 +297,8 @@ public final class Receiver implements AutoCloseable {
         case WanMessage.Refuse r -> fail("the primary gave up the link: " + r.reason(), false);
         case WanMessage.Welcome w -> fail("a primary sent a WELCOME, which only a standby sends", true);
         case WanMessage.Ack a -> fail("a primary sent an ACK, which only a standby sends", true);
+        case WanMessage.Handover h -> handover(h);
+        case WanMessage.HandedOver h -> fail("a primary sent HANDED_OVER, which only a standby sends", true);
       }
     }
 
@@ -396,7 +398,7 @@ public final class Receiver implements AutoCloseable {
         long seq = resumes.get(lane.volume).join();
         lane.acked = seq;
         lane.slot.durable(seq);
-        list.add(new WanMessage.VolumeResume(lane.volume, seq, lane.sink.generation()));
+        list.add(new WanMessage.VolumeResume(lane.volume, seq, lane.sink.generation(), lane.sink.diverged()));
         from.add(lane.volume + " after seq " + seq);
       }
       lanes = newLanes;
@@ -593,6 +595,45 @@ public final class Receiver implements AutoCloseable {
           ctx.writeAndFlush(new WanMessage.RegionsDurable(lane.volume, count), ctx.voidPromise());
         }));
       }
+    }
+
+    /**
+     * Planned switchover: once everything queued for the named volumes has settled, the catalog
+     * takes over (records this site as primary); HANDED_OVER tells the old primary to step down.
+     */
+    private void handover(WanMessage.Handover h) {
+      if (lanes == null) {
+        fail("HANDOVER before " + (helloSeen ? "WELCOME" : "HELLO"), true);
+        return;
+      }
+      Map<String, Long> ends = new LinkedHashMap<>();
+      List<CompletableFuture<?>> settled = new ArrayList<>();
+      for (WanMessage.VolumeEnd v : h.volumes()) {
+        Lane lane = lanes.get(v.name());
+        if (lane == null) {
+          fail("HANDOVER names volume " + v.name() + ", which was not offered in HELLO", true);
+          return;
+        }
+        ends.put(v.name(), v.endSeq());
+        synchronized (lane.slot) {
+          settled.add(lane.slot.tail.handle((x, err) -> null));
+        }
+      }
+      if (ends.size() != lanes.size()) {
+        fail("HANDOVER names " + ends.size() + " of the " + lanes.size() + " volumes of this link; a switchover hands over all of them", true);
+        return;
+      }
+      String site = siteId;
+      LOG.log(Level.INFO, "WAN peer {0}: switchover requested; taking over {1}", site, ends);
+      CompletableFuture.allOf(settled.toArray(CompletableFuture[]::new))
+          .thenCompose(x -> catalog.handover(site, ends))
+          .whenComplete((x, err) -> onLoop(() -> {
+            if (err != null) {
+              fail("switchover refused: " + Tls.explain(unwrap(err)), true);
+            } else if (!closed) {
+              ctx.writeAndFlush(new WanMessage.HandedOver(), ctx.voidPromise());
+            }
+          }));
     }
 
     private void resyncEnd(WanMessage.ResyncEnd e) {

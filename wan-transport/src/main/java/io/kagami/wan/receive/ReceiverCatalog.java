@@ -1,5 +1,8 @@
 package io.kagami.wan.receive;
 
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+
 /**
  * What the standby replicates: resolves a primary's offered volume to the journal that receives
  * it, or refuses. Called on a Netty event loop for every volume of every HELLO, so it must answer
@@ -13,4 +16,15 @@ public interface ReceiverCatalog {
    * to the primary verbatim in a REFUSE — when the volume is not configured here or does not match.
    */
   ReceiveSink sink(String sourceSiteId, String volume, long sizeBytes) throws LinkRefusedException;
+
+  /**
+   * Planned switchover: the primary {@code sourceSiteId} stopped taking writes and every volume it
+   * named is durable here through its seq in {@code endSeqs} (everything it sent has settled).
+   * Completes once this site recorded itself as the new primary — the old one then becomes its
+   * standby — or fails with the reason, sent back in a REFUSE. Called on an event loop: must not
+   * block (do the work elsewhere and complete the future).
+   */
+  default CompletableFuture<Void> handover(String sourceSiteId, Map<String, Long> endSeqs) {
+    return CompletableFuture.failedFuture(new LinkRefusedException("this standby does not take over in a switchover"));
+  }
 }

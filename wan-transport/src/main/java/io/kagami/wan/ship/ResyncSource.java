@@ -1,5 +1,7 @@
 package io.kagami.wan.ship;
 
+import java.util.List;
+
 /**
  * The regions of a primary volume a standby must get copied before history shipping can go on:
  * after the history overflowed its capacity, or for a standby whose history is gone (new or
@@ -16,6 +18,15 @@ public interface ResyncSource {
    * whole volume is marked for copying.
    */
   void standbyResumesAt(long durableSeq);
+
+  /**
+   * The standby's replica differs in {@code ranges} from what its history says (it rejoined after
+   * a failover, its own writes after the fork discarded): mark them for copying, with everything
+   * this primary wrote since the standby's durable point.
+   */
+  default void standbyDiverged(List<io.kagami.wan.frame.WanMessage.Range> ranges) {
+    throw new UnsupportedOperationException("volume cannot copy diverged ranges");
+  }
 
   /**
    * Starts a pass; returns the base: the standby continues its history at it, and history is

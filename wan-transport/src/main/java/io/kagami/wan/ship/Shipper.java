@@ -124,6 +124,8 @@ public final class Shipper implements AutoCloseable {
   private volatile Thread agent;
   private volatile Channel channel;
   private volatile boolean connected;
+  /** A switchover in progress: completes on HANDED_OVER, fails on REFUSE or a lost connection. */
+  private volatile CompletableFuture<Void> handedOver;
   private volatile String peerSiteId;
   private volatile Failure lastFailure;
   private String loggedReason; // agent: the failure last logged, so a retry loop logs it once
@@ -372,11 +374,30 @@ public final class Shipper implements AutoCloseable {
       if (rs != null && v.resumedFrom <= last) {
         rs.standbyResumesAt(v.resumedFrom);
       }
+      List<WanMessage.Range> diverged = divergedOf(w, v.name);
+      if (!diverged.isEmpty()) {
+        if (rs == null) {
+          v.diverged = true;
+          stall(v, "the standby discarded its own writes to volume " + v.name + " after the fork and needs regions copied, which this volume cannot do", null);
+        } else {
+          LOG.log(Level.INFO, "WAN link to {0}: volume {1}: the standby rejoined after a failover; copying its {2} diverged range(s) with what changed here", peer, v.name, diverged.size());
+          rs.standbyDiverged(diverged);
+        }
+      }
       if (v.resumedFrom > last) {
         v.diverged = true;
         stall(v, "the standby holds volume " + v.name + " through seq " + v.resumedFrom + " but this primary's journal ends at seq " + last + ": the sites' histories diverged; not shipping this volume", null);
       }
     }
+  }
+
+  private static List<WanMessage.Range> divergedOf(WanMessage.Welcome w, String volume) {
+    for (WanMessage.VolumeResume r : w.volumes()) {
+      if (r.name().equals(volume)) {
+        return r.diverged();
+      }
+    }
+    return List.of();
   }
 
   /** Ships until the connection ends or the shipper closes. */
@@ -917,7 +938,20 @@ public final class Shipper implements AutoCloseable {
           }
         }
         case WanMessage.RegionSum r -> drop(ctx, "the standby sent a REGION_SUM, which only a primary sends");
-        case WanMessage.Refuse r -> drop(ctx, "the standby refused the link: " + r.reason());
+        case WanMessage.Refuse r -> {
+          CompletableFuture<Void> h = handedOver;
+          if (h != null) {
+            h.completeExceptionally(new IOException("the standby refused: " + r.reason()));
+          }
+          drop(ctx, "the standby refused the link: " + r.reason());
+        }
+        case WanMessage.HandedOver h -> {
+          CompletableFuture<Void> f = handedOver;
+          if (f == null || !f.complete(null)) {
+            drop(ctx, "the standby sent HANDED_OVER without a HANDOVER");
+          }
+        }
+        case WanMessage.Handover h -> drop(ctx, "the standby sent a HANDOVER, which only a primary sends");
         case WanMessage.Heartbeat h -> {}
         case WanMessage.Resync r -> drop(ctx, "the standby sent a RESYNC, which only a primary sends");
         case WanMessage.Region r -> drop(ctx, "the standby sent a REGION, which only a primary sends");
@@ -948,6 +982,10 @@ public final class Shipper implements AutoCloseable {
     @Override
     public void channelInactive(ChannelHandlerContext ctx) throws Exception {
       welcome.completeExceptionally(new IOException(reason()));
+      CompletableFuture<Void> h = handedOver;
+      if (h != null) {
+        h.completeExceptionally(new IOException("the link to the standby ended before it answered the switchover: " + reason()));
+      }
       signal();
       super.channelInactive(ctx);
     }
@@ -964,6 +1002,41 @@ public final class Shipper implements AutoCloseable {
       }
       drop(ctx, why);
     }
+  }
+
+  // ---- switchover ----
+
+  /**
+   * Planned switchover: tells the standby to take over from {@code endSeqs} (every volume's last
+   * seq, which the standby must have acknowledged: the caller stopped writes and drained first).
+   * Completes when the standby answers HANDED_OVER; fails with the reason when the link is down, a
+   * volume is not acknowledged through its end, the standby refuses, or the connection ends.
+   */
+  public CompletableFuture<Void> handover(Map<String, Long> endSeqs) {
+    Channel ch = channel;
+    if (!connected || ch == null || !ch.isActive()) {
+      return CompletableFuture.failedFuture(new IOException("the link to the standby is down"));
+    }
+    List<WanMessage.VolumeEnd> ends = new ArrayList<>();
+    for (VolumeState v : volumes) {
+      Long end = endSeqs.get(v.name);
+      if (end == null) {
+        return CompletableFuture.failedFuture(new IllegalArgumentException("the switchover does not name volume " + v.name));
+      }
+      if (v.acked < end) {
+        return CompletableFuture.failedFuture(new IOException("the standby holds volume " + v.name + " only through seq " + v.acked + ", not " + end));
+      }
+      ends.add(new WanMessage.VolumeEnd(v.name, end));
+    }
+    CompletableFuture<Void> f = new CompletableFuture<>();
+    handedOver = f;
+    ch.writeAndFlush(new WanMessage.Handover(ends))
+        .addListener(w -> {
+          if (!w.isSuccess()) {
+            f.completeExceptionally(new IOException("sending HANDOVER failed: " + Tls.explain(w.cause()), w.cause()));
+          }
+        });
+    return f;
   }
 
   // ---- status and lifecycle ----

@@ -56,7 +56,11 @@ class WanCodecTest {
             new WanMessage.Resync("vol0", 42),
             new WanMessage.Region("vol0", 1L << 40, 65536, null),
             new WanMessage.RegionsDurable("vol0", 7),
-            new WanMessage.ResyncEnd("vol0", 99));
+            new WanMessage.ResyncEnd("vol0", 99),
+            new WanMessage.Welcome(
+                "hiroshima", List.of(new WanMessage.VolumeResume("vol0", 77, 5, List.of(new WanMessage.Range(0, 4096), new WanMessage.Range(1L << 40, 1L << 20))))),
+            new WanMessage.Handover(List.of(new WanMessage.VolumeEnd("vol0", 77), new WanMessage.VolumeEnd("データ", 0))),
+            new WanMessage.HandedOver());
     for (WanMessage m : messages) {
       assertThat(roundTrip(m)).as("decoded %s", m).isEqualTo(m);
     }
@@ -214,7 +218,7 @@ class WanCodecTest {
 
   @Test
   void rejectsAHelloOfAnotherProtocolVersion() {
-    assertRejected(frame(WanCodec.HELLO, b -> b.writeInt(WanCodec.MAGIC).writeShort(1).writeBytes(new byte[] {1, 2, 3})), "protocol version 1 is not supported (this side speaks version 2)");
+    assertRejected(frame(WanCodec.HELLO, b -> b.writeInt(WanCodec.MAGIC).writeShort(1).writeBytes(new byte[] {1, 2, 3})), "protocol version 1 is not supported (this side speaks version " + WanCodec.VERSION + ")");
   }
 
   @Test
@@ -305,5 +309,25 @@ class WanCodecTest {
     assertRejected(new byte[] {0, 0, 0, 0}, "frame length 0");
     ByteBuf good = WanCodec.encode(ByteBufAllocator.DEFAULT, new WanMessage.Heartbeat());
     assertThat(channel.writeInbound(good)).as("a valid frame after the bad one is not decoded").isFalse();
+  }
+
+  @Test
+  void aWelcomeWithAnEmptyDivergedRangeIsRejected() {
+    assertRejected(
+        frame(WanCodec.WELCOME, b -> {
+          b.writeShort(1).writeByte('h').writeShort(1).writeShort(4).writeBytes("vol0".getBytes(StandardCharsets.UTF_8));
+          b.writeLong(7).writeLong(1).writeInt(1).writeLong(4096).writeLong(0);
+        }),
+        "empty or overflowing diverged range of volume vol0 at offset 4096");
+  }
+
+  @Test
+  void aWelcomeWithTooManyDivergedRangesIsRejected() {
+    assertRejected(
+        frame(WanCodec.WELCOME, b -> {
+          b.writeShort(1).writeByte('h').writeShort(1).writeShort(4).writeBytes("vol0".getBytes(StandardCharsets.UTF_8));
+          b.writeLong(7).writeLong(1).writeInt(WanCodec.MAX_DIVERGED_RANGES + 1);
+        }),
+        "WELCOME lists " + (WanCodec.MAX_DIVERGED_RANGES + 1) + " diverged ranges of volume vol0");
   }
 }
