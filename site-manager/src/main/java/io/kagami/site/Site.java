@@ -23,6 +23,7 @@ import io.kagami.site.config.Role;
 import io.kagami.site.config.SiteConfig;
 import io.kagami.site.config.VolumeConfig;
 import io.kagami.site.link.BandwidthControl;
+import io.kagami.site.link.DivergedHistory;
 import io.kagami.site.link.JournalReceiveSink;
 import io.kagami.site.link.JournalShipSource;
 import io.kagami.site.metrics.SiteMetrics;
@@ -64,6 +65,14 @@ public final class Site implements AutoCloseable {
   private ScheduledExecutorService syncTimer;
   /** The role this site runs now: the configured one, or primary once promoted (see {@link Promotion}). */
   private volatile Role role;
+  /** The operator consented ({@code kagami failback}) to discard this site's writes after a fork. */
+  private volatile boolean discardDiverged;
+  /** Why the site runs in its role, when a role change recorded it (null: as configured). */
+  private volatile RoleRecord recorded;
+  /** Serializes role changes with housekeeping's per-volume work (never held while waiting on the network). */
+  private final Object roleLock = new Object();
+  /** Runs a standby's takeover in a switchover, off the network threads. */
+  private ExecutorService roleWork;
   private ExecutorService reads;
   private final Map<String, SwitchableDevice> exports = new LinkedHashMap<>();
   private ExecutorService resyncIo;
@@ -84,13 +93,14 @@ public final class Site implements AutoCloseable {
     VolumeStateTracker state();
   }
 
-  /** {@code sync} is null for an async volume. */
+  /** {@code sync} (and {@code syncCheck}) are null for an async volume. */
   private record PrimaryRuntime(
       VolumeConfig config,
       PrimaryVolume device,
       Checkpointer checkpointer,
       JournalShipSource source,
       SyncReplication sync,
+      java.util.concurrent.ScheduledFuture<?> syncCheck,
       Backlog backlog,
       VolumeStateTracker state)
       implements Volume {}
@@ -111,10 +121,23 @@ public final class Site implements AutoCloseable {
   public synchronized void start() {
     try {
       SiteIdentity.verifyOrCreate(config.dataDir(), config.siteId());
-      role = Promotion.recorded(config.dataDir()) ? Role.PRIMARY : config.role();
+      recorded = RoleRecord.read(config.dataDir()).orElse(null);
+      role = recorded == null ? config.role() : recorded.role();
+      discardDiverged = recorded != null && recorded.discardDiverged();
       if (role != config.role()) {
-        LOG.log(Level.WARNING, "site {0} was promoted to primary earlier (see {1}); it runs as primary, without a standby, whatever its configuration says", config.siteId(), config.dataDir().resolve(Promotion.FILE));
+        LOG.log(
+            Level.WARNING,
+            "site {0} runs as {1}, although its configuration says {2}: it changed roles at run time ({3} at {4}; see {5})",
+            config.siteId(),
+            role.label(),
+            config.role().label(),
+            recorded.reason(),
+            recorded.since(),
+            config.dataDir().resolve(RoleRecord.FILE));
       }
+      roleWork = Executors.newSingleThreadExecutor(Thread.ofPlatform().name("kagami-role").daemon(true).factory());
+      ExecutorService rw = roleWork;
+      resources.push(rw::shutdownNow);
       journal = Journal.open(JournalConfig.at(config.journalDir()), clock);
       resources.push(journal);
       ExecutorService reads = Executors.newFixedThreadPool(4, Thread.ofPlatform().name("kagami-read-", 0).daemon(true).factory());
@@ -128,7 +151,7 @@ public final class Site implements AutoCloseable {
         volumes.put(vc.name(), openVolume(vc, reads));
       }
       // A promoted standby has no standby of its own (its configuration names none): no link.
-      link = role == config.role() ? SiteLink.create(config, clock, this::shipSources, this::receiveSinks) : null;
+      link = newLink(role);
       // Without metrics the NBD path runs on the bare devices: nothing counted, nothing timed.
       List<BlockDevice> devices = new ArrayList<>();
       for (Volume v : volumes.values()) {
@@ -151,7 +174,9 @@ public final class Site implements AutoCloseable {
             housekeeping.shutdown();
             housekeeping.awaitTermination(10, TimeUnit.SECONDS);
           });
-      admin = new AdminServer(config.adminListen(), this::status, metrics == null ? null : metrics::scrape, link == null ? null : link.bandwidth(), this::promote);
+      admin = new AdminServer(config.adminListen(), this::status, metrics == null ? null : metrics::scrape, new CurrentLinkControl(), this::promote);
+      admin.action("/switchover", body -> switchover(Duration.ofSeconds(body.path("timeoutSeconds").asLong(DEFAULT_ROLE_TIMEOUT.toSeconds()))));
+      admin.action("/failback", body -> failback());
       admin.start();
       resources.push(admin);
       LOG.log(Level.INFO, "site {0} ({1}) started: nbd {2}, admin {3}, metrics {4}", config.siteId(), role.label(), nbdAddress(), adminAddress(), config.metrics() ? "on" : "off");
@@ -180,18 +205,47 @@ public final class Site implements AutoCloseable {
       if (replayed > 0) {
         LOG.log(Level.INFO, "volume {0}: replayed {1} journal entries onto the volume file after restart", vc.name(), replayed);
       }
-      return openPrimary(vc, file, stream, reads, role == config.role());
+      return openPrimary(vc, file, stream, reads, promotedByFailover());
     }
+    return openStandby(vc, file, stream, reads);
+  }
+
+  /** True when this site runs as primary because a standby was promoted (no standby in sync yet). */
+  private boolean promotedByFailover() {
+    RoleRecord r = recorded;
+    return r != null && r.role() == Role.PRIMARY && r.reason().startsWith("promote");
+  }
+
+  private StandbyRuntime openStandby(VolumeConfig vc, FileVolume file, JournalStream stream, ExecutorService reads) {
     Applier applier = new Applier(vc.name(), stream, file, clock, CHECKPOINT_INTERVAL, true);
     applier.start();
     resources.push(applier);
+    DivergedHistory diverged =
+        new DivergedHistory(
+            vc.name(), vc.sizeBytes(), config.dataDir().resolve("saved"), config.dataDir().resolve("volumes").resolve(vc.name() + ".diverged"), config.bitmapFile(vc.name()), vc.bitmapGranularity(), () -> discardDiverged);
     return new StandbyRuntime(
         vc,
         new ReplicaVolume(vc.name(), file, reads),
         file,
         applier,
-        new JournalReceiveSink(vc.name(), vc.sizeBytes(), stream, applier, file, resyncIo()),
+        new JournalReceiveSink(vc.name(), vc.sizeBytes(), stream, applier, file, resyncIo(), diverged),
         new VolumeStateTracker(false));
+  }
+
+  /**
+   * The WAN link for {@code role}: a shipper to wan.peer on a primary, a receiver on wan.listen on
+   * a standby; null when the address that role needs is not configured (a promoted standby without
+   * wan.peer runs alone, its history accumulating for a later failback).
+   */
+  private SiteLink newLink(Role r) {
+    if (r == Role.PRIMARY && config.wan().peer() == null) {
+      LOG.log(Level.WARNING, "site {0} runs as primary without a standby: wan.peer is not configured, so nothing is replicated", config.siteId());
+      return null;
+    }
+    if (r == Role.STANDBY && config.wan().listen() == null) {
+      return null;
+    }
+    return SiteLink.create(config, r, clock, this::shipSources, this::receiveSinks, new Takeover());
   }
 
   /**
@@ -199,19 +253,22 @@ public final class Site implements AutoCloseable {
    * Without a standby ({@code hasStandby} false: a promoted site) sync mode has nothing to wait for,
    * so the volume acknowledges on its journal alone and history accumulates for a later failback.
    */
-  private PrimaryRuntime openPrimary(VolumeConfig vc, FileVolume file, JournalStream stream, ExecutorService reads, boolean hasStandby) {
+  private PrimaryRuntime openPrimary(VolumeConfig vc, FileVolume file, JournalStream stream, ExecutorService reads, boolean noStandbyInSync) {
     Generations.ensure(stream);
     AppendTimer appendTimer = metrics == null ? AppendTimer.NONE : metrics.journalAppendTimer(vc.name());
     SyncReplication sync = null;
+    java.util.concurrent.ScheduledFuture<?> syncCheck = null;
     PrimaryVolume device;
     long peer = stream.meta(JournalShipSource.META_PEER_DURABLE, 0);
-    if (vc.mode() == ReplicationMode.SYNC && !hasStandby) {
-      LOG.log(Level.WARNING, "volume {0}: configured for sync mode, but this promoted site has no standby: writes are acknowledged on the local journal", vc.name());
-    }
-    if (vc.mode() == ReplicationMode.SYNC && hasStandby) {
+    if (vc.mode() == ReplicationMode.SYNC) {
       sync = new SyncReplication(vc.name(), vc.sync(), peer, stream::lastSeq, System::nanoTime);
+      if (noStandbyInSync || config.wan().peer() == null) {
+        // A promoted standby: its old primary is gone, nothing can confirm writes until it rejoins
+        // (failback) and catches up; then the volume is back in sync by itself.
+        sync.degrade();
+      }
       device = new PrimaryVolume(vc.name(), file, stream, config.compress(), reads, sync, appendTimer);
-      syncTimer().scheduleWithFixedDelay(sync::checkTimeouts, SYNC_CHECK_INTERVAL.toMillis(), SYNC_CHECK_INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
+      syncCheck = syncTimer().scheduleWithFixedDelay(sync::checkTimeouts, SYNC_CHECK_INTERVAL.toMillis(), SYNC_CHECK_INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
     } else {
       device = new PrimaryVolume(vc.name(), file, stream, config.compress(), reads, ReplicationGate.LOCAL, appendTimer);
     }
@@ -224,7 +281,7 @@ public final class Site implements AutoCloseable {
     Backlog backlog = new Backlog(device, bitmap, vc.historyCapacityBytes(), peer);
     SyncReplication gate = sync;
     JournalShipSource source = new JournalShipSource(vc.name(), vc.sizeBytes(), stream, backlog, gate == null ? seq -> {} : gate::peerDurable);
-    return new PrimaryRuntime(vc, device, new Checkpointer(device, backlog::trimBound), source, sync, backlog, new VolumeStateTracker(true));
+    return new PrimaryRuntime(vc, device, new Checkpointer(device, backlog::trimBound), source, sync, syncCheck, backlog, new VolumeStateTracker(true));
   }
 
   /**
@@ -253,38 +310,345 @@ public final class Site implements AutoCloseable {
               + " promote --force accepts them as they are");
     }
     long start = System.nanoTime();
-    if (link != null) {
-      link.close(); // nothing more from the old primary, ever
+    SiteLink old = link;
+    if (old != null) {
+      old.close(); // nothing more from the old primary, ever
       link = null;
     }
+    record(new RoleRecord(Role.PRIMARY, clock.instant().toString(), "promote (failover from " + config.wan().peerSiteId() + ")", false));
     List<Promotion.VolumeAt> at = new ArrayList<>();
-    for (Map.Entry<String, Volume> e : volumes.entrySet()) {
-      if (e.getValue() instanceof StandbyRuntime r) {
-        r.applier().close();
-        r.applier().catchUp(); // everything received is applied and checkpointed
-        boolean consistent = r.sink().consistent();
-        JournalStream stream = journal.stream(e.getKey());
-        long generation = Generations.startNew(stream, r.applier().appliedSeq());
-        LOG.log(Level.INFO, "volume {0}: new data generation {1} from seq {2}", e.getKey(), Generations.hex(generation), Long.toString(r.applier().appliedSeq()));
-        PrimaryRuntime p = openPrimary(r.config(), r.file(), stream, reads, false);
-        e.setValue(p);
-        exports.get(e.getKey()).replace(p.device());
-        at.add(new Promotion.VolumeAt(e.getKey(), r.applier().appliedSeq(), consistent));
+    synchronized (roleLock) {
+      for (Map.Entry<String, Volume> e : volumes.entrySet()) {
+        if (e.getValue() instanceof StandbyRuntime r) {
+          boolean consistent = r.sink().consistent();
+          PrimaryRuntime p = toPrimary(r, true);
+          e.setValue(p);
+          at.add(new Promotion.VolumeAt(e.getKey(), p.device().stream().lastSeq(), consistent));
+        }
       }
+      role = Role.PRIMARY;
     }
-    role = Role.PRIMARY;
+    startLink();
     Promotion promotion = new Promotion(clock.instant().toString(), force && !inconsistent.isEmpty(), at, (System.nanoTime() - start) / 1_000_000);
     try {
       promotion.persist(config.dataDir());
     } catch (java.io.IOException ex) {
-      LOG.log(Level.ERROR, "site {0}: promoted, but recording it failed ({1}): a restart would come back as standby; fix the data directory", config.siteId(), ex.getMessage());
+      LOG.log(Level.WARNING, "site {0}: promoted, but writing the promotion details failed ({1})", config.siteId(), ex.getMessage());
     }
     LOG.log(Level.WARNING, "site {0} PROMOTED to primary in {1} ms{2}: {3}", config.siteId(), promotion.millis(), promotion.forced() ? " (forced over inconsistent volumes)" : "", at);
+    roleChanged(Role.STANDBY, promotion.forced() ? Map.of("forced", "true") : Map.of());
+    return promotion;
+  }
+
+  /**
+   * A standby volume becomes a primary one in place: everything received is applied, a new data
+   * generation starts at its end, and the export turns read-write. {@code noStandbyInSync}: after a
+   * failover (sync volumes acknowledge locally until a standby catches up); false in a switchover,
+   * whose old primary becomes the standby holding exactly this history.
+   */
+  private PrimaryRuntime toPrimary(StandbyRuntime r, boolean noStandbyInSync) {
+    String name = r.config().name();
+    r.applier().close();
+    r.applier().catchUp(); // everything received is applied and checkpointed
+    JournalStream stream = journal.stream(name);
+    long generation = Generations.startNew(stream, r.applier().appliedSeq());
+    LOG.log(Level.INFO, "volume {0}: new data generation {1} from seq {2}", name, Generations.hex(generation), Long.toString(r.applier().appliedSeq()));
+    PrimaryRuntime p = openPrimary(r.config(), r.file(), stream, reads, noStandbyInSync);
+    exports.get(name).replace(p.device());
+    exports.get(name).unfence();
+    return p;
+  }
+
+  /**
+   * A primary volume becomes a standby one in place: once the volume file holds everything
+   * journaled, the applier takes over from the last checkpoint and the export turns read-only.
+   */
+  private StandbyRuntime toStandby(PrimaryRuntime p) {
+    String name = p.config().name();
+    if (p.syncCheck() != null) {
+      p.syncCheck().cancel(false);
+    }
+    JournalStream stream = p.device().stream();
+    long end = stream.lastSeq();
+    long deadline = System.nanoTime() + DEFAULT_ROLE_TIMEOUT.toNanos();
+    while (p.device().appliedSeq() < end) {
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException("volume " + name + ": the volume file did not reach seq " + end + " within " + DEFAULT_ROLE_TIMEOUT.toSeconds() + " s");
+      }
+      java.util.concurrent.locks.LockSupport.parkNanos(200_000);
+    }
+    p.source().persist();
+    p.backlog().persistIfChanged();
+    StandbyRuntime r = openStandby(p.config(), p.device().file(), stream, reads);
+    exports.get(name).replace(r.device());
+    exports.get(name).unfence(); // the replica refuses writes itself
+    return r;
+  }
+
+  /** How long a role change waits for writes to drain, the standby to confirm, the peer to answer. */
+  static final Duration DEFAULT_ROLE_TIMEOUT = Duration.ofSeconds(30);
+
+  /**
+   * Planned switchover, run on the primary: stops taking writes, waits until the standby holds
+   * every one of them, records this site as the standby, tells the standby to take over (in-band,
+   * after the last write), and becomes the standby of the new primary. Zero writes are lost: the
+   * new primary starts from exactly this site's last seq. Refused, with nothing changed, when the
+   * link is down, a volume is being resynchronized, or the standby does not catch up in time.
+   */
+  public synchronized Map<String, Object> switchover(Duration timeout) {
+    if (role != Role.PRIMARY) {
+      throw new Promotion.RefusedException("site " + config.siteId() + " is a standby: run switchover against the primary (" + config.wan().peerSiteId() + ")");
+    }
+    if (config.wan().listen() == null) {
+      throw new Promotion.RefusedException("site " + config.siteId() + " has no wan.listen: it could not become the standby; configure where it listens for its peer and restart it first");
+    }
+    if (!(link instanceof SiteLink.Primary primaryLink) || !link.status().connected()) {
+      throw new Promotion.RefusedException(
+          "the link to standby " + config.wan().peerSiteId() + " is down; a switchover needs it up (if this site is lost, promote the standby instead)");
+    }
+    for (Volume v : volumes.values()) {
+      if (v instanceof PrimaryRuntime p && (p.backlog().needsResync() || p.source().resyncing())) {
+        throw new Promotion.RefusedException("volume " + v.config().name() + " is being resynchronized: the standby is not consistent yet; wait for it (kagami status) and retry");
+      }
+    }
+    long start = System.nanoTime();
+    long deadline = start + timeout.toNanos();
+    String peer = config.wan().peerSiteId();
+    String why = "switchover to " + peer + " in progress: this site is becoming the standby";
+    for (SwitchableDevice export : exports.values()) {
+      if (!export.fence(why, remaining(deadline))) {
+        unfenceAll();
+        throw new Promotion.RefusedException("writes were still in flight after " + timeout.toSeconds() + " s; the switchover was called off and this site takes writes again");
+      }
+    }
+    Map<String, Long> ends = new LinkedHashMap<>();
+    for (Volume v : volumes.values()) {
+      PrimaryRuntime p = (PrimaryRuntime) v;
+      long end = p.device().stream().lastSeq();
+      ends.put(v.config().name(), end);
+      while (p.source().peerDurableSeq() < end) {
+        if (System.nanoTime() > deadline) {
+          unfenceAll();
+          throw new Promotion.RefusedException(
+              "standby "
+                  + peer
+                  + " confirmed volume "
+                  + v.config().name()
+                  + " only through seq "
+                  + p.source().peerDurableSeq()
+                  + " of "
+                  + end
+                  + " within "
+                  + timeout.toSeconds()
+                  + " s; the switchover was called off and this site takes writes again");
+        }
+        java.util.concurrent.locks.LockSupport.parkNanos(1_000_000);
+      }
+    }
+    LOG.log(Level.INFO, "site {0}: switchover to {1}: writes stopped and drained at {2}", config.siteId(), peer, ends);
+    // Recorded before the standby hears of it: whatever happens next, this site never again takes
+    // writes on its own (a crash now leaves two standbys, which one promote resolves, never two primaries).
+    record(new RoleRecord(Role.STANDBY, clock.instant().toString(), "switchover to " + peer, false));
+    try {
+      primaryLink.handover(ends).get(remaining(deadline).toMillis(), TimeUnit.MILLISECONDS);
+    } catch (Exception e) {
+      String reason = e instanceof java.util.concurrent.ExecutionException ? String.valueOf(e.getCause().getMessage()) : e instanceof java.util.concurrent.TimeoutException ? "no answer in time" : String.valueOf(e.getMessage());
+      if (reason.startsWith("the standby refused")) {
+        // The standby answered no and changed nothing: this site stays the primary.
+        record(recorded == null || recorded.role() != Role.PRIMARY ? new RoleRecord(Role.PRIMARY, clock.instant().toString(), "switchover called off", false) : recorded);
+        unfenceAll();
+        throw new Promotion.RefusedException("standby " + peer + " refused the switchover: " + reason + "; this site stays the primary and takes writes again");
+      }
+      // Unknown whether the standby took over: stay out of the way (never two primaries).
+      LOG.log(Level.ERROR, "site {0}: switchover to {1}: {2}; this site is now a standby", config.siteId(), peer, reason);
+      demote();
+      throw new Promotion.RefusedException(
+          "the standby did not confirm the switchover (" + reason + "); this site is now a standby. If " + peer + " is not the primary (kagami status on it), run `kagami promote` on either site: both hold the same data");
+    }
+    demote();
+    long millis = (System.nanoTime() - start) / 1_000_000;
+    LOG.log(Level.WARNING, "site {0}: SWITCHOVER done in {1} ms: {2} is the primary, this site its standby", config.siteId(), millis, peer);
+    Map<String, Object> out = new LinkedHashMap<>();
+    out.put("site", config.siteId());
+    out.put("role", Role.STANDBY.label());
+    out.put("primary", peer);
+    out.put("endSeqs", ends);
+    out.put("millis", millis);
+    return out;
+  }
+
+  /**
+   * Failback (reprotect), run on an old primary that returned after its standby was promoted: it
+   * stops taking writes and becomes the standby of the new primary. When that one connects, its
+   * writes after the fork are saved aside and discarded, and only the ranges changed on either
+   * side since the fork are copied back (see {@link DivergedHistory}).
+   */
+  public synchronized Map<String, Object> failback() {
+    if (role != Role.PRIMARY) {
+      throw new Promotion.RefusedException("site " + config.siteId() + " is already a standby");
+    }
+    if (config.wan().listen() == null) {
+      throw new Promotion.RefusedException("site " + config.siteId() + " has no wan.listen: it could not become the standby; configure where it listens for its peer and restart it first");
+    }
+    if (link != null && link.status().connected()) {
+      throw new Promotion.RefusedException(
+          "site " + config.siteId() + " is replicating to its standby " + config.wan().peerSiteId() + ", which was not promoted: use switchover for a planned move of the primary");
+    }
+    long start = System.nanoTime();
+    for (SwitchableDevice export : exports.values()) {
+      export.fence("failback in progress: this site is becoming the standby of " + config.wan().peerSiteId(), DEFAULT_ROLE_TIMEOUT);
+    }
+    discardDiverged = true;
+    record(new RoleRecord(Role.STANDBY, clock.instant().toString(), "failback: standby of " + config.wan().peerSiteId(), true));
+    demote();
+    long millis = (System.nanoTime() - start) / 1_000_000;
+    LOG.log(Level.WARNING, "site {0}: FAILBACK: now the standby of {1}; waiting for it to connect and copy back what changed", config.siteId(), config.wan().peerSiteId());
+    Map<String, Object> out = new LinkedHashMap<>();
+    out.put("site", config.siteId());
+    out.put("role", Role.STANDBY.label());
+    out.put("primary", config.wan().peerSiteId());
+    out.put("listen", config.wan().listen().toString());
+    out.put("millis", millis);
+    return out;
+  }
+
+  /** This primary becomes a standby in place: link closed, volumes turned, receiver listening. */
+  private void demote() {
+    SiteLink old = link;
+    link = null;
+    if (old != null) {
+      old.close();
+    }
+    synchronized (roleLock) {
+      for (Map.Entry<String, Volume> e : volumes.entrySet()) {
+        if (e.getValue() instanceof PrimaryRuntime p) {
+          e.setValue(toStandby(p));
+        }
+      }
+      role = Role.STANDBY;
+    }
+    startLink();
+    roleChanged(Role.PRIMARY, Map.of());
+  }
+
+  /** A standby's side of a switchover: see {@link SiteLink.Takeover}. */
+  private final class Takeover implements SiteLink.Takeover {
+    @Override
+    public java.util.concurrent.CompletableFuture<Void> handover(String site, Map<String, Long> endSeqs) {
+      return java.util.concurrent.CompletableFuture.runAsync(() -> acceptHandover(site, endSeqs), roleWork);
+    }
+
+    @Override
+    public void handedOver(String site) {
+      roleWork.execute(() -> {
+        try {
+          takeOver(site);
+        } catch (RuntimeException e) {
+          LOG.log(Level.ERROR, "site " + config.siteId() + ": taking over from " + site + " failed; it is recorded as primary and becomes one on restart", e);
+        }
+      });
+    }
+  }
+
+  /** Checks a switchover request against what this standby holds and records the new role. */
+  private synchronized void acceptHandover(String site, Map<String, Long> endSeqs) {
+    if (role != Role.STANDBY) {
+      throw new Promotion.RefusedException("site " + config.siteId() + " is not a standby");
+    }
+    if (config.wan().peer() == null) {
+      throw new Promotion.RefusedException("site " + config.siteId() + " has no wan.peer: as primary it could not replicate back to " + site);
+    }
+    for (Volume v : volumes.values()) {
+      StandbyRuntime r = (StandbyRuntime) v;
+      Long end = endSeqs.get(v.config().name());
+      long held = r.sink().lastDurableSeq();
+      if (end == null || held != end || !r.sink().consistent()) {
+        throw new Promotion.RefusedException(
+            "volume " + v.config().name() + " here holds seq " + held + (r.sink().consistent() ? "" : " (inconsistent)") + ", the primary ends at " + end);
+      }
+    }
+    record(new RoleRecord(Role.PRIMARY, clock.instant().toString(), "switchover from " + site, false));
+    LOG.log(Level.INFO, "site {0}: switchover from {1} accepted at {2}", config.siteId(), site, endSeqs);
+  }
+
+  /** The old primary was told: become the primary in place and replicate back to it. */
+  private synchronized void takeOver(String site) {
+    if (role == Role.PRIMARY || closed) {
+      return;
+    }
+    long start = System.nanoTime();
+    SiteLink old = link;
+    link = null;
+    if (old != null) {
+      old.close();
+    }
+    synchronized (roleLock) {
+      for (Map.Entry<String, Volume> e : volumes.entrySet()) {
+        if (e.getValue() instanceof StandbyRuntime r) {
+          e.setValue(toPrimary(r, false));
+        }
+      }
+      role = Role.PRIMARY;
+    }
+    startLink();
+    LOG.log(Level.WARNING, "site {0}: SWITCHOVER: took over from {1} in {2} ms; now the primary, replicating to it", config.siteId(), site, (System.nanoTime() - start) / 1_000_000);
+    roleChanged(Role.STANDBY, Map.of());
+  }
+
+  /** {@code /link} follows the role: the bandwidth of whichever link this site runs now. */
+  private final class CurrentLinkControl implements io.kagami.site.admin.LinkControl {
+    private BandwidthControl control() {
+      SiteLink current = link;
+      BandwidthControl b = current == null ? null : current.bandwidth();
+      if (b == null) {
+        throw new Promotion.RefusedException("this site is a standby: the WAN bandwidth cap is set on the primary (the sending side)");
+      }
+      return b;
+    }
+
+    @Override
+    public io.kagami.site.admin.LinkBandwidth bandwidth() {
+      return control().bandwidth();
+    }
+
+    @Override
+    public io.kagami.site.admin.LinkBandwidth override(Long bytesPerSecond) {
+      return control().override(bytesPerSecond);
+    }
+  }
+
+  private void startLink() {
+    SiteLink next = newLink(role);
+    if (next != null) {
+      next.start();
+      link = next;
+    }
+  }
+
+  private void record(RoleRecord r) {
+    try {
+      r.persist(config.dataDir());
+    } catch (java.io.IOException e) {
+      throw new IllegalStateException("site " + config.siteId() + ": recording the role change failed (" + e.getMessage() + "); nothing was changed", e);
+    }
+    recorded = r;
+  }
+
+  private void roleChanged(Role from, Map<String, String> extra) {
     synchronized (stateLock) {
-      changes.changed("role", ids("site", config.siteId()), Role.STANDBY.label(), Role.PRIMARY.label(), promotion.forced() ? Map.of("forced", "true") : Map.of());
+      changes.changed("role", ids("site", config.siteId()), from.label(), role.label(), extra);
       changes.flush();
     }
-    return promotion;
+  }
+
+  private void unfenceAll() {
+    for (SwitchableDevice export : exports.values()) {
+      export.unfence();
+    }
+  }
+
+  private static Duration remaining(long deadlineNanos) {
+    return Duration.ofNanos(Math.max(1_000_000, deadlineNanos - System.nanoTime()));
   }
 
   /** Writes resync regions into standby replicas, off the network threads. */
@@ -328,7 +692,14 @@ public final class Site implements AutoCloseable {
   }
 
   private void housekeeping() {
-    BandwidthControl bandwidth = link.bandwidth();
+    synchronized (roleLock) {
+      housekeepingLocked();
+    }
+  }
+
+  private void housekeepingLocked() {
+    SiteLink current = link;
+    BandwidthControl bandwidth = current == null ? null : current.bandwidth();
     if (bandwidth != null) {
       try {
         bandwidth.refresh(); // schedule windows take effect within a housekeeping interval

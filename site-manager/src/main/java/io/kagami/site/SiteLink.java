@@ -7,6 +7,8 @@ import io.kagami.site.link.BandwidthControl;
 import io.kagami.site.link.JournalReceiveSink;
 import io.kagami.site.link.JournalShipSource;
 import io.kagami.wan.receive.LinkRefusedException;
+import io.kagami.wan.receive.ReceiveSink;
+import io.kagami.wan.receive.ReceiverCatalog;
 import io.kagami.wan.receive.Receiver;
 import io.kagami.wan.receive.ReceiverConfig;
 import io.kagami.wan.receive.ReceiverSnapshot;
@@ -21,6 +23,7 @@ import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.function.Supplier;
 
 /** The site's end of the WAN link: a shipper on a primary, a receiver on a standby. */
@@ -31,7 +34,17 @@ public abstract sealed class SiteLink implements AutoCloseable permits SiteLink.
     return SiteCredentials.loadOrCreate(tlsDir, siteId).certificateFile();
   }
 
-  static SiteLink create(SiteConfig config, InstantSource clock, Supplier<List<JournalShipSource>> sources, Supplier<Map<String, JournalReceiveSink>> sinks) {
+  /** What a standby does when its primary hands over in a planned switchover. */
+  interface Takeover {
+    /** Verify and record this site as the primary; completes when recorded (see ReceiverCatalog). */
+    CompletableFuture<Void> handover(String site, Map<String, Long> endSeqs);
+
+    /** The old primary was told; take over now (never on the caller's event loop). */
+    void handedOver(String site);
+  }
+
+  static SiteLink create(
+      SiteConfig config, Role role, InstantSource clock, Supplier<List<JournalShipSource>> sources, Supplier<Map<String, JournalReceiveSink>> sinks, Takeover takeover) {
     SiteCredentials own =
         config.wan().certificate() != null
             ? SiteCredentials.load(config.wan().privateKey(), config.wan().certificate())
@@ -44,28 +57,47 @@ public abstract sealed class SiteLink implements AutoCloseable permits SiteLink.
     if (!peerCn.equals(config.wan().peerSiteId())) {
       throw new IllegalStateException("wan.peerCertificate is for site \"" + peerCn + "\", but wan.peerSiteId is \"" + config.wan().peerSiteId() + "\"");
     }
-    if (config.role() == Role.PRIMARY) {
+    if (role == Role.PRIMARY) {
+      if (config.wan().peer() == null) {
+        throw new IllegalStateException("site " + config.siteId() + " runs as primary but wan.peer (its standby's WAN address) is not configured");
+      }
       ShipperConfig sc = ShipperConfig.defaults(config.wan().peer().host(), config.wan().peer().port(), own, peer);
       Shipper shipper = new Shipper(sc, new ArrayList<ShipSource>(sources.get()));
       return new Primary(shipper, new BandwidthControl(config.wan().bandwidth(), config.wan().bandwidthSchedule(), clock, shipper::setBandwidth));
+    }
+    if (config.wan().listen() == null) {
+      throw new IllegalStateException("site " + config.siteId() + " runs as standby but wan.listen (where its primary connects) is not configured");
     }
     Map<String, JournalReceiveSink> byName = sinks.get();
     ReceiverConfig rc = ReceiverConfig.defaults(config.wan().listen().host(), config.wan().listen().port(), own, List.of(peer));
     Receiver receiver =
         new Receiver(
             rc,
-            (site, volume, size) -> {
-              if (!site.equals(config.wan().peerSiteId())) {
-                throw new LinkRefusedException("site \"" + site + "\" is not this standby's primary (\"" + config.wan().peerSiteId() + "\")");
+            new ReceiverCatalog() {
+              @Override
+              public ReceiveSink sink(String site, String volume, long size) throws LinkRefusedException {
+                if (!site.equals(config.wan().peerSiteId())) {
+                  throw new LinkRefusedException("site \"" + site + "\" is not this standby's primary (\"" + config.wan().peerSiteId() + "\")");
+                }
+                JournalReceiveSink sink = byName.get(volume);
+                if (sink == null) {
+                  throw new LinkRefusedException("volume " + volume + " is not configured on standby " + config.siteId());
+                }
+                if (sink.sizeBytes() != size) {
+                  throw new LinkRefusedException("volume " + volume + " is " + size + " bytes on the primary but " + sink.sizeBytes() + " on standby " + config.siteId());
+                }
+                return sink;
               }
-              JournalReceiveSink sink = byName.get(volume);
-              if (sink == null) {
-                throw new LinkRefusedException("volume " + volume + " is not configured on standby " + config.siteId());
+
+              @Override
+              public CompletableFuture<Void> handover(String site, Map<String, Long> endSeqs) {
+                return takeover.handover(site, endSeqs);
               }
-              if (sink.sizeBytes() != size) {
-                throw new LinkRefusedException("volume " + volume + " is " + size + " bytes on the primary but " + sink.sizeBytes() + " on standby " + config.siteId());
+
+              @Override
+              public void handedOver(String site) {
+                takeover.handedOver(site);
               }
-              return sink;
             });
     return new Standby(receiver, config);
   }
@@ -117,6 +149,11 @@ public abstract sealed class SiteLink implements AutoCloseable permits SiteLink.
     @Override
     LinkSnapshot.VolumeProgress progress(String volume) {
       return shipper.snapshot().volumes().get(volume);
+    }
+
+    /** Planned switchover: see {@link Shipper#handover}. */
+    CompletableFuture<Void> handover(Map<String, Long> endSeqs) {
+      return shipper.handover(endSeqs);
     }
 
     @Override

@@ -153,6 +153,26 @@ public final class Applier implements AutoCloseable {
     }
   }
 
+  /**
+   * An old primary rejoining as a standby: everything held is applied and made durable, then the
+   * history after {@code seq} (its writes after the fork, saved aside by the caller) is dropped and
+   * the applied point set back to {@code seq}. The replica still holds those writes; the caller has
+   * marked it inconsistent and the new primary copies their regions.
+   */
+  public void discardAfter(long seq) {
+    synchronized (applying) {
+      while (applyLocked(4096) > 0) {
+        // drain
+      }
+      checkpointLocked();
+      // The applied point first: a crash before the truncation re-applies entries already in the file.
+      stream.putMeta(META_APPLIED, Math.min(seq, checkpointSeq));
+      stream.truncateAfter(seq);
+      appliedSeq = Math.min(seq, checkpointSeq);
+      checkpointSeq = appliedSeq;
+    }
+  }
+
   public long checkpointSeq() {
     return checkpointSeq;
   }

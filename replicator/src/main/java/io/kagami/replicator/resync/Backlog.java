@@ -233,6 +233,29 @@ public final class Backlog {
     }
   }
 
+  /**
+   * A standby that rejoined after a failover (the old primary) resumes after {@code durableSeq}
+   * but its replica differs in {@code ranges} (its own writes after the fork, discarded there):
+   * those ranges are marked, with every entry this primary kept after {@code durableSeq} (its own
+   * changes since the fork), and a resync copies exactly these regions. {@code ranges} are
+   * {offset, length} pairs.
+   */
+  public synchronized void standbyDiverged(long durableSeq, List<long[]> ranges) {
+    long bytes = 0;
+    for (long[] r : ranges) {
+      long end = Math.min(r[0] + r[1], bitmap.regions() * bitmap.granularity());
+      if (r[0] < end) {
+        bitmap.mark(r[0], end - r[0]);
+        bytes += end - r[0];
+      }
+    }
+    // The standby holds this primary's history through durableSeq except in the marked ranges.
+    peerDurable = Math.max(peerDurable, durableSeq);
+    markThrough(stream.lastSeq());
+    persist();
+    LOG.log(Level.WARNING, "volume {0}: the standby rejoined with {1} bytes of its own writes after the fork discarded; {2} bytes of regions will be copied", volume, bytes, bitmap.dirtyBytes());
+  }
+
   /** Marks the whole volume for copying (a new or replaced standby whose history is gone). */
   public synchronized void markAll() {
     bitmap.markAll();

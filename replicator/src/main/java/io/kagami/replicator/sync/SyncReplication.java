@@ -120,6 +120,30 @@ public final class SyncReplication implements ReplicationGate {
     logTransition(was, now);
   }
 
+  /**
+   * Acknowledges on the local journal from now on, until the standby catches up (then back to
+   * sync): a site promoted after a failover has no standby until its old primary rejoins.
+   */
+  public void degrade() {
+    List<Waiter> released;
+    State was;
+    synchronized (this) {
+      was = state;
+      if (state != State.DEGRADED) {
+        degradations++;
+      }
+      state = State.DEGRADED;
+      released = new ArrayList<>(waiters);
+      waiters.clear();
+    }
+    for (Waiter w : released) {
+      w.done.complete(null);
+    }
+    if (was != State.DEGRADED) {
+      LOG.log(Level.WARNING, "volume {0}: ALERT sync replication degraded to async: this site has no standby in sync; writes are acknowledged on the local journal until one catches up", volume);
+    }
+  }
+
   /** Applies the timeout policy to writes waiting too long; call periodically. */
   public void checkTimeouts() {
     List<Waiter> released = List.of();

@@ -37,6 +37,17 @@ public final class AdminServer implements AutoCloseable {
   private final Supplier<String> metrics;
   private final LinkControl link;
   private final java.util.function.Function<Boolean, ?> promote;
+  private final Map<String, Action> actions = new java.util.concurrent.ConcurrentHashMap<>();
+
+  /**
+   * A {@code POST} endpoint that changes the site: given the request's JSON body (an empty object
+   * when there is none), does the work and returns what to report, or throws {@link
+   * io.kagami.site.Promotion.RefusedException} with the reason (answered 409, nothing changed).
+   */
+  @FunctionalInterface
+  public interface Action {
+    Object run(JsonNode body) throws Exception;
+  }
   private HttpServer server;
   private ExecutorService executor;
 
@@ -60,6 +71,12 @@ public final class AdminServer implements AutoCloseable {
     this.status = status;
     this.metrics = metrics;
     this.link = link;
+  }
+
+  /** Adds {@code POST path}; call before {@link #start()}. */
+  public AdminServer action(String path, Action action) {
+    actions.put(path, action);
+    return this;
   }
 
   public void start() {
@@ -89,8 +106,10 @@ public final class AdminServer implements AutoCloseable {
             switch (ex.getRequestURI().getPath()) {
               case "/link" -> link(ex);
               case "/promote" -> promote(ex);
-              default -> respond(ex.getRequestMethod(), ex.getRequestURI().getPath());
+              default -> actions.containsKey(ex.getRequestURI().getPath()) ? action(ex, actions.get(ex.getRequestURI().getPath())) : respond(ex.getRequestMethod(), ex.getRequestURI().getPath());
             };
+      } catch (io.kagami.site.Promotion.RefusedException e) {
+        r = new Response(409, "application/json", error(e.getMessage()));
       } catch (RuntimeException e) {
         LOG.log(Level.WARNING, "admin request " + ex.getRequestURI() + " failed", e);
         r = new Response(500, "application/json", error(String.valueOf(e.getMessage())));
@@ -174,6 +193,32 @@ public final class AdminServer implements AutoCloseable {
       return new Response(200, "application/json", JSON.writeValueAsBytes(promote.apply(force)));
     } catch (io.kagami.site.Promotion.RefusedException e) {
       return new Response(409, "application/json", error(e.getMessage()));
+    }
+  }
+
+  private Response action(HttpExchange ex, Action action) throws IOException {
+    String path = ex.getRequestURI().getPath();
+    if (!ex.getRequestMethod().equals("POST")) {
+      return new Response(405, "application/json", error("method " + ex.getRequestMethod() + " is not allowed on " + path + " (POST)"));
+    }
+    JsonNode body;
+    try (InputStream in = ex.getRequestBody()) {
+      byte[] bytes = in.readNBytes(64 << 10);
+      body = bytes.length == 0 ? JSON.createObjectNode() : JSON.readTree(bytes);
+    } catch (JacksonException e) {
+      return new Response(400, "application/json", error("not valid JSON: " + e.getOriginalMessage()));
+    }
+    if (body == null || !body.isObject()) {
+      return new Response(400, "application/json", error("the body must be empty or a JSON object"));
+    }
+    try {
+      return new Response(200, "application/json", JSON.writeValueAsBytes(action.run(body)));
+    } catch (io.kagami.site.Promotion.RefusedException e) {
+      return new Response(409, "application/json", error(e.getMessage()));
+    } catch (RuntimeException e) {
+      throw e;
+    } catch (Exception e) {
+      throw new IllegalStateException(path + " failed: " + e.getMessage(), e);
     }
   }
 

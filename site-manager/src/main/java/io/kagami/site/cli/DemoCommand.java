@@ -50,6 +50,12 @@ final class DemoCommand implements Callable<Integer> {
   @Option(names = "--wan", defaultValue = "127.0.0.1:7800", description = "standby's WAN listen address (default ${DEFAULT-VALUE})")
   String wan;
 
+  @Option(
+      names = "--primary-wan",
+      defaultValue = "127.0.0.1:7801",
+      description = "where the primary listens for WAN links once it is the standby, after a switchover or failback (default ${DEFAULT-VALUE})")
+  String primaryWan;
+
   @Option(names = "--data-dir", description = "where both sites keep their state (default: a new directory under the system temp dir)")
   Path dataDir;
 
@@ -87,6 +93,7 @@ final class DemoCommand implements Callable<Integer> {
     HostPort.parse(primaryAdmin);
     HostPort.parse(standbyAdmin);
     HostPort.parse(wan);
+    HostPort.parse(primaryWan);
     boolean metrics = !noMetrics;
     Path dir = dataDir != null ? dataDir.toAbsolutePath() : Files.createTempDirectory("kagami-demo-");
     Files.createDirectories(dir);
@@ -105,13 +112,14 @@ final class DemoCommand implements Callable<Integer> {
         admin: {listen: "%s", metrics: %s}
         wan:
           peer: "%s"
+          listen: "%s"
           peerSiteId: %s
           peerCertificate: %s
           bandwidth: %s
         volumes:
           - {name: vol0, size: %d, mode: %s}
         """
-            .formatted(primaryYaml.getFileName(), PRIMARY_ID, PRIMARY_ID, primaryNbd, primaryAdmin, metrics, wan, STANDBY_ID, dir.relativize(standbyCert), bandwidth == 0 ? "unlimited" : Long.toString(bandwidth), size, mode));
+            .formatted(primaryYaml.getFileName(), PRIMARY_ID, PRIMARY_ID, primaryNbd, primaryAdmin, metrics, wan, primaryWan, STANDBY_ID, dir.relativize(standbyCert), bandwidth == 0 ? "unlimited" : Long.toString(bandwidth), size, mode));
     Files.writeString(
         standbyYaml,
         """
@@ -122,12 +130,13 @@ final class DemoCommand implements Callable<Integer> {
         admin: {listen: "%s", metrics: %s}
         wan:
           listen: "%s"
+          peer: "%s"
           peerSiteId: %s
           peerCertificate: %s
         volumes:
-          - {name: vol0, size: %d}
+          - {name: vol0, size: %d, mode: %s}
         """
-            .formatted(standbyYaml.getFileName(), STANDBY_ID, standbyDataDir != null ? standbyDir : STANDBY_ID, standbyNbd, standbyAdmin, metrics, wan, PRIMARY_ID, dir.relativize(primaryCert), size));
+            .formatted(standbyYaml.getFileName(), STANDBY_ID, standbyDataDir != null ? standbyDir : STANDBY_ID, standbyNbd, standbyAdmin, metrics, wan, primaryWan, PRIMARY_ID, dir.relativize(primaryCert), size, mode));
     SiteConfig standbyCfg = ConfigLoader.load(standbyYaml);
     SiteConfig primaryCfg = ConfigLoader.load(primaryYaml);
 

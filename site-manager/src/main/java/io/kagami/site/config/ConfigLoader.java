@@ -36,8 +36,10 @@ import java.util.regex.Pattern;
  *   listen: 127.0.0.1:9480    # HTTP status/metrics
  *   metrics: true             # collect metrics for GET /metrics (default true); false to measure their cost
  * wan:
- *   listen: 0.0.0.0:7800      # standby: where primaries connect
- *   peer: standby.example:7800 # primary: the standby's WAN address
+ *   listen: 0.0.0.0:7800      # standby: where primaries connect (a primary: where it listens
+ *                             #   once it becomes the standby after a switchover or failback)
+ *   peer: standby.example:7800 # primary: the standby's WAN address (a standby: the primary's
+ *                             #   wan.listen, used once it is promoted)
  *   peerSiteId: hiroshima
  *   peerCertificate: hiroshima.crt   # the paired site's certificate (PEM): the only one trusted
  *   certificate: tokyo.crt    # optional, with privateKey: operator-supplied PEMs
@@ -135,13 +137,15 @@ public final class ConfigLoader {
     known(wan, "wan.", "listen", "peer", "peerSiteId", "peerCertificate", "certificate", "privateKey", "bandwidth", "bandwidthSchedule", "timeZone");
     HostPort wanListen = null;
     HostPort wanPeer = null;
+    // Both sites may set both: the role decides which one is used, and the other is what a role
+    // change (switchover, failback) needs — the primary's listen for when it becomes the standby,
+    // the standby's peer for when it becomes the primary.
     if (role == Role.STANDBY) {
       wanListen = address(wan, "wan.listen", "0.0.0.0:" + SiteConfig.DEFAULT_WAN_PORT);
-      if (wan.has("peer")) {
-        problems.add("wan.peer is for a primary (the standby's address); a standby sets wan.listen");
-      }
+      wanPeer = address(wan, "wan.peer", null);
     } else if (role == Role.PRIMARY) {
       wanPeer = address(wan, "wan.peer", null);
+      wanListen = address(wan, "wan.listen", null);
       if (wanPeer == null) {
         problems.add("wan.peer is required on a primary: the standby's WAN address, host:port");
       }
@@ -179,8 +183,9 @@ public final class ConfigLoader {
       }
     }
     BandwidthSchedule schedule = schedule(wan);
-    if (role == Role.STANDBY && (wan.has("bandwidth") || wan.has("bandwidthSchedule"))) {
-      problems.add("wan.bandwidth and wan.bandwidthSchedule are for a primary (the sending side of the link); remove them from the standby");
+    if (role == Role.STANDBY && wanPeer == null && (wan.has("bandwidth") || wan.has("bandwidthSchedule"))) {
+      problems.add(
+          "wan.bandwidth and wan.bandwidthSchedule are for a primary (the sending side of the link); on a standby they apply only once it is promoted, which needs wan.peer (the primary's WAN listen address)");
     }
 
     List<VolumeConfig> volumes = new ArrayList<>();

@@ -5,6 +5,7 @@ import io.kagami.journal.JournalStream;
 import io.kagami.replicator.apply.Applier;
 import io.kagami.replicator.volume.FileVolume;
 import io.kagami.wan.frame.RegionSum;
+import io.kagami.wan.frame.WanMessage;
 import io.kagami.site.Generations;
 import io.kagami.wan.receive.LinkRefusedException;
 import io.kagami.wan.receive.ReceiveSink;
@@ -30,9 +31,16 @@ public final class JournalReceiveSink implements ReceiveSink {
   private final Applier applier;
   private final FileVolume file;
   private final Executor io;
+  private final DivergedHistory diverged;
   private volatile long consistentAt;
 
   public JournalReceiveSink(String volume, long sizeBytes, JournalStream stream, Applier applier, FileVolume file, Executor io) {
+    this(volume, sizeBytes, stream, applier, file, io, null);
+  }
+
+  /** {@code diverged}: what to do with this site's own writes after a fork (null: refuse such a link). */
+  public JournalReceiveSink(String volume, long sizeBytes, JournalStream stream, Applier applier, FileVolume file, Executor io, DivergedHistory diverged) {
+    this.diverged = diverged;
     this.volume = volume;
     this.sizeBytes = sizeBytes;
     this.stream = stream;
@@ -81,6 +89,16 @@ public final class JournalReceiveSink implements ReceiveSink {
       stream.putMeta(Generations.META_GENERATION, primary);
       return;
     }
+    if (mine == prior && diverged != null && diverged.consented()) {
+      // Failback: this site was the primary the sender replaced, and holds writes after the fork.
+      // Inconsistent first (durably), then save them aside and discard them; the primary copies
+      // their ranges, with what it changed since, in the resync this WELCOME asks for.
+      stream.putMeta(META_CONSISTENT_AT, Long.MAX_VALUE);
+      consistentAt = Long.MAX_VALUE;
+      diverged.saveAndDiscard(stream, applier, file, priorEnd);
+      stream.putMeta(Generations.META_GENERATION, primary);
+      return;
+    }
     throw new LinkRefusedException(
         "volume "
             + volume
@@ -91,7 +109,14 @@ public final class JournalReceiveSink implements ReceiveSink {
             + ", the primary ships generation "
             + Generations.hex(primary)
             + (prior == 0 ? "" : " (grown out of " + Generations.hex(prior) + " at seq " + priorEnd + ")")
-            + "; they are never merged: wipe this standby's journal and volume to take the primary's");
+            + (mine == prior
+                ? "; this site holds writes after the fork that would be discarded: run `kagami failback` on it to save them aside and rejoin as the standby"
+                : "; they are never merged: wipe this standby's journal and volume to take the primary's"));
+  }
+
+  @Override
+  public List<WanMessage.Range> diverged() {
+    return diverged == null ? List.of() : diverged.ranges();
   }
 
   /** False while a resync is incomplete: the replica mixes old and new regions. */
@@ -162,6 +187,9 @@ public final class JournalReceiveSink implements ReceiveSink {
         () -> {
           stream.putMeta(META_CONSISTENT_AT, consistentAtSeq);
           consistentAt = consistentAtSeq;
+          if (diverged != null) {
+            diverged.resolved(); // the resync copied them with everything else
+          }
         },
         io);
   }

@@ -5,6 +5,7 @@ import io.kagami.journal.JournalStream;
 import io.kagami.site.Generations;
 import io.kagami.replicator.resync.Backlog;
 import io.kagami.replicator.resync.DirtyBitmap;
+import io.kagami.wan.frame.WanMessage;
 import io.kagami.wan.ship.ResyncSource;
 import io.kagami.wan.ship.ShipSource;
 import java.util.List;
@@ -128,6 +129,8 @@ public final class JournalShipSource implements ShipSource {
   /** Adapts the volume's {@link Backlog} to the shipper. */
   private final class Resync implements ResyncSource {
     private final DirtyBitmap bitmap;
+    /** Where the standby said it resumes, at the last WELCOME. */
+    private volatile long resumedAt;
 
     Resync(DirtyBitmap bitmap) {
       this.bitmap = bitmap;
@@ -141,6 +144,12 @@ public final class JournalShipSource implements ShipSource {
     @Override
     public void standbyResumesAt(long durableSeq) {
       backlog.standbyResumesAt(durableSeq);
+      resumedAt = durableSeq;
+    }
+
+    @Override
+    public void standbyDiverged(List<WanMessage.Range> ranges) {
+      backlog.standbyDiverged(resumedAt, ranges.stream().map(r -> new long[] {r.offset(), r.length()}).toList());
     }
 
     @Override

@@ -37,6 +37,8 @@ class CrashIT {
     final List<Long> sent = new ArrayList<>();
     final Random rnd;
     long ackCount;
+    /** Ends {@link #run} at its next write, whatever its limits. */
+    volatile boolean stopRequested;
 
     Writer(long seed) {
       rnd = new Random(seed);
@@ -58,7 +60,7 @@ class CrashIT {
       int sinceFlush = 0;
       while (true) {
         synchronized (this) {
-          if (ackCount >= stopAfter || c.closed().isDone()) {
+          if (ackCount >= stopAfter || c.closed().isDone() || stopRequested) {
             break;
           }
           if (!triggered && ackCount >= triggerAt) {

@@ -25,6 +25,8 @@ final class TwoSites implements AutoCloseable {
   final int primaryAdmin;
   final int standbyAdmin;
   final int wan;
+  /** Where tokyo listens once it is the standby (after a switchover or failback). */
+  final int primaryWan;
   final SiteProcess primary;
   final SiteProcess standby;
 
@@ -87,12 +89,13 @@ final class TwoSites implements AutoCloseable {
 
   private TwoSites(Path dir, long volumeBytes, String volumeOptions, List<String> volumeNames, java.util.function.IntUnaryOperator via) throws IOException {
     this.dir = dir;
-    int[] ports = FreePorts.loopbackPorts(5);
+    int[] ports = FreePorts.loopbackPorts(6);
     primaryNbd = ports[0];
     standbyNbd = ports[1];
     primaryAdmin = ports[2];
     standbyAdmin = ports[3];
     wan = ports[4];
+    primaryWan = ports[5];
     StringBuilder vols = new StringBuilder();
     for (String v : volumeNames) {
       vols.append(vols.isEmpty() ? "" : ", ").append("{name: ").append(v).append(", size: ").append(volumeBytes);
@@ -107,10 +110,10 @@ final class TwoSites implements AutoCloseable {
         dataDir: tokyo
         nbd: {listen: "127.0.0.1:%d"}
         admin: {listen: "127.0.0.1:%d"}
-        wan: {peer: "127.0.0.1:%d", peerSiteId: hiroshima, peerCertificate: %s}
+        wan: {peer: "127.0.0.1:%d", listen: "127.0.0.1:%d", peerSiteId: hiroshima, peerCertificate: %s}
         volumes: [%s]
         """
-            .formatted(primaryNbd, primaryAdmin, via.applyAsInt(wan), dir.relativize(sc), vols));
+            .formatted(primaryNbd, primaryAdmin, via.applyAsInt(wan), primaryWan, dir.relativize(sc), vols));
     Files.writeString(
         dir.resolve("hiroshima.yaml"),
         """
@@ -118,10 +121,10 @@ final class TwoSites implements AutoCloseable {
         dataDir: hiroshima
         nbd: {listen: "127.0.0.1:%d"}
         admin: {listen: "127.0.0.1:%d"}
-        wan: {listen: "127.0.0.1:%d", peerSiteId: tokyo, peerCertificate: %s}
+        wan: {listen: "127.0.0.1:%d", peer: "127.0.0.1:%d", peerSiteId: tokyo, peerCertificate: %s}
         volumes: [%s]
         """
-            .formatted(standbyNbd, standbyAdmin, wan, dir.relativize(pc), vols));
+            .formatted(standbyNbd, standbyAdmin, wan, primaryWan, dir.relativize(pc), vols));
     primary = new SiteProcess(dir.resolve("tokyo.yaml"), "127.0.0.1:" + primaryAdmin);
     standby = new SiteProcess(dir.resolve("hiroshima.yaml"), "127.0.0.1:" + standbyAdmin);
   }

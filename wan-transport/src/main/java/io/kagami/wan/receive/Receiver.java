@@ -631,7 +631,7 @@ public final class Receiver implements AutoCloseable {
             if (err != null) {
               fail("switchover refused: " + Tls.explain(unwrap(err)), true);
             } else if (!closed) {
-              ctx.writeAndFlush(new WanMessage.HandedOver(), ctx.voidPromise());
+              ctx.writeAndFlush(new WanMessage.HandedOver()).addListener(w -> catalog.handedOver(site));
             }
           }));
     }

@@ -27,4 +27,7 @@ public interface ReceiverCatalog {
   default CompletableFuture<Void> handover(String sourceSiteId, Map<String, Long> endSeqs) {
     return CompletableFuture.failedFuture(new LinkRefusedException("this standby does not take over in a switchover"));
   }
+
+  /** HANDED_OVER was sent to {@code sourceSiteId} after a {@link #handover}: take over now. */
+  default void handedOver(String sourceSiteId) {}
 }
