@@ -32,7 +32,7 @@ class DemoIT {
     assertThat(root.resolve(".git")).as("the project root is a git checkout (tests clone it)").exists();
     Path clone = tmp.resolve("clone");
     ExternalTool.require("git").run(Duration.ofMinutes(2), "clone", "--quiet", "--no-hardlinks", root.toString(), clone.toString()).requireSuccess();
-    int[] ports = FreePorts.loopbackPorts(5);
+    int[] ports = FreePorts.loopbackPorts(6);
     String pNbd = "127.0.0.1:" + ports[0];
     String sNbd = "127.0.0.1:" + ports[1];
     String pAdmin = "127.0.0.1:" + ports[2];
@@ -41,7 +41,7 @@ class DemoIT {
     ProcessBuilder pb =
         new ProcessBuilder(
                 "./kagami", "demo", "--volume-size", "64MiB", "--primary-nbd", pNbd, "--standby-nbd", sNbd, "--primary-admin", pAdmin, "--standby-admin", sAdmin, "--wan",
-                "127.0.0.1:" + ports[4], "--data-dir", data.toString())
+                "127.0.0.1:" + ports[4], "--primary-wan", "127.0.0.1:" + ports[5], "--data-dir", data.toString())
             .directory(clone.toFile())
             .redirectErrorStream(true);
     pb.environment().remove("KAGAMI_SKIP_BUILD");
@@ -110,6 +110,21 @@ class DemoIT {
       String table = ExternalTool.of(clone.resolve("kagami")).run(Duration.ofMinutes(1), "status", "--admin", pAdmin).requireSuccess().stdout();
       assertThat(table).contains("VOLUME").contains("vol0").contains("connected").contains("STATE");
       assertThat(Files.readString(data.resolve("tokyo.yaml"))).contains("role: primary");
+
+      // The demo's sites switch over like separately run ones: hiroshima takes writes, tokyo replicates them.
+      String sw = ExternalTool.of(clone.resolve("kagami")).run(Duration.ofMinutes(2), "switchover", "--admin", pAdmin).requireSuccess().stdout();
+      assertThat(sw).contains("hiroshima is the primary, tokyo its standby");
+      ExternalTool.require("qemu-io").run(Duration.ofMinutes(1), "-f", "raw", "-c", "write -P 0x6b 1M 1M", "nbd://" + sNbd + "/vol0").requireSuccess();
+      deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      JsonNode t = null;
+      while (System.nanoTime() < deadline) {
+        t = json.readTree(ExternalTool.of(clone.resolve("kagami")).run(Duration.ofMinutes(1), "status", "--json", "--admin", sAdmin).requireSuccess().stdout()).path("volumes").get(0);
+        if (t.path("role").asText().equals("primary") && t.path("lagBytes").asLong() == 0 && t.path("lastAckedByPeerSeq").asLong() == t.path("lastJournaledSeq").asLong()) {
+          break;
+        }
+      }
+      assertThat(t.path("lagBytes").asLong()).as("hiroshima's writes reach tokyo").isZero();
+      ExternalTool.require("qemu-io").run(Duration.ofMinutes(1), "-f", "raw", "-r", "-c", "read -P 0x6b 1M 1M", "nbd://" + pNbd + "/vol0").requireSuccess();
 
       demo.toHandle().destroy(); // SIGTERM (Process.destroy would also close our end of its output)
       assertThat(demo.waitFor(60, TimeUnit.SECONDS)).as("demo stops within 60 s of SIGTERM").isTrue();
