@@ -124,6 +124,16 @@ class DemoIT {
         }
       }
       assertThat(t.path("lagBytes").asLong()).as("hiroshima's writes reach tokyo").isZero();
+      long target = t.path("lastJournaledSeq").asLong();
+      deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      while (System.nanoTime() < deadline) {
+        t = json.readTree(ExternalTool.of(clone.resolve("kagami")).run(Duration.ofMinutes(1), "status", "--json", "--admin", pAdmin).requireSuccess().stdout()).path("volumes").get(0);
+        if (t.path("lastAppliedSeq").asLong() >= target) {
+          break;
+        }
+      }
+      assertThat(t.path("role").asText()).isEqualTo("standby");
+      assertThat(t.path("lastAppliedSeq").asLong()).as("tokyo applied hiroshima's writes").isGreaterThanOrEqualTo(target);
       ExternalTool.require("qemu-io").run(Duration.ofMinutes(1), "-f", "raw", "-r", "-c", "read -P 0x6b 1M 1M", "nbd://" + pNbd + "/vol0").requireSuccess();
 
       demo.toHandle().destroy(); // SIGTERM (Process.destroy would also close our end of its output)
