@@ -74,10 +74,10 @@ class ConfigLoaderTest {
   }
 
   @Test
-  void aPrimaryNeedsItsStandbysAddressAndAStandbyMustNotHaveOne() {
+  void aPrimaryNeedsItsStandbysAddressAndAStandbysPeerAddressIsChecked() {
     assertThatThrownBy(() -> parse("site: {id: a, role: primary}\ndataDir: d\nwan: {peerSiteId: b, peerCertificate: peer.crt}\nvolumes: [{name: v, size: 1MiB}]"))
         .hasMessageContaining("wan.peer is required on a primary");
-    assertThatThrownBy(() -> parse("site: {id: a, role: standby}\ndataDir: d\nwan: {peer: \"h:1:2\", peerSiteId: b, peerCertificate: peer.crt}\nvolumes: [{name: v, size: 1MiB}]"))
+    assertThatThrownBy(() -> parse("site: {id: a, role: standby}\ndataDir: d\nwan: {peer: \"h:99999\", peerSiteId: b, peerCertificate: peer.crt}\nvolumes: [{name: v, size: 1MiB}]"))
         .hasMessageContaining("wan.peer");
   }
 
