@@ -14,6 +14,7 @@ import io.kagami.replicator.volume.FileVolume;
 import io.kagami.replicator.volume.PrimaryVolume;
 import io.kagami.replicator.volume.ReplicationGate;
 import io.kagami.replicator.volume.ReplicaVolume;
+import io.kagami.replicator.volume.SliceDevice;
 import io.kagami.site.admin.AdminServer;
 import io.kagami.site.admin.LinkStatus;
 import io.kagami.site.admin.SiteStatus;
@@ -157,7 +158,18 @@ public final class Site implements AutoCloseable {
       for (Volume v : volumes.values()) {
         SwitchableDevice export = new SwitchableDevice(v.device());
         exports.put(v.config().name(), export);
-        devices.add(metrics == null ? export : metrics.metered(export, config.siteId()));
+        // A consistency group is replicated as one volume and exported as its members.
+        List<BlockDevice> shown = new ArrayList<>();
+        if (v.config().group()) {
+          for (VolumeConfig.Member m : v.config().members()) {
+            shown.add(new SliceDevice(m.name(), export, m.offset(), m.sizeBytes()));
+          }
+        } else {
+          shown.add(export);
+        }
+        for (BlockDevice d : shown) {
+          devices.add(metrics == null ? d : metrics.metered(d, config.siteId()));
+        }
       }
       NbdExports nbd = new NbdExports(config.nbdListen(), devices);
       nbd.start();

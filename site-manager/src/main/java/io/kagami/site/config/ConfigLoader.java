@@ -60,6 +60,10 @@ import java.util.regex.Pattern;
  *     historyCapacity: 8GiB   # unsent history kept before falling back to a changed-region map
  *                             # (at least 1 MiB)
  *     bitmapGranularity: 64KiB # region size of that map: 4 KiB .. 4 MiB, a power of two
+ *   - name: db                # a consistency group: its members share one write order
+ *     members:                # and are exported under their own names
+ *       - {name: db-data, size: 100GiB}
+ *       - {name: db-log, size: 10GiB}
  * </pre>
  */
 public final class ConfigLoader {
@@ -201,10 +205,10 @@ public final class ConfigLoader {
           problems.add(at + " must be a mapping with name and size (and optionally historyCapacity)");
           continue;
         }
-        known(v, at + ".", "name", "size", "mode", "syncTimeout", "onSyncTimeout", "historyCapacity", "bitmapGranularity");
+        known(v, at + ".", "name", "size", "members", "mode", "syncTimeout", "onSyncTimeout", "historyCapacity", "bitmapGranularity");
         String name = text(v, at + ".name", null);
-        String sizeText = text(v, at + ".size", null);
-        if (name == null || sizeText == null) {
+        if (name == null) {
+          problems.add(at + ".name is required");
           continue;
         }
         if (!VOLUME_NAME.matcher(name).matches()) {
@@ -214,16 +218,67 @@ public final class ConfigLoader {
         if (!names.add(name)) {
           problems.add("volume \"" + name + "\" is listed twice");
         }
+        List<VolumeConfig.Member> members = new ArrayList<>();
         long size;
-        try {
-          size = DataSize.parse(sizeText).bytes();
-        } catch (IllegalArgumentException e) {
-          problems.add("volume \"" + name + "\": size " + e.getMessage());
-          continue;
-        }
-        if (size < VolumeConfig.MIN_SIZE || size % VolumeConfig.ALIGNMENT != 0) {
-          problems.add("volume \"" + name + "\": size " + sizeText + " is not allowed (must be a multiple of 4096, at least 1 MiB)");
-          continue;
+        if (v.has("members")) {
+          // A consistency group: its members are laid out one after the other in one replicated volume.
+          if (v.has("size")) {
+            problems.add("volume \"" + name + "\": a consistency group takes its size from its members; remove size");
+            continue;
+          }
+          JsonNode ms = v.get("members");
+          if (!ms.isArray() || ms.isEmpty()) {
+            problems.add("volume \"" + name + "\": members must list the group's volumes, e.g. members: [{name: db-data, size: 10GiB}, {name: db-log, size: 1GiB}]");
+            continue;
+          }
+          long offset = 0;
+          boolean ok = true;
+          for (int m = 0; m < ms.size(); m++) {
+            JsonNode mv = ms.get(m);
+            String mat = at + ".members[" + m + "]";
+            if (!mv.isObject()) {
+              problems.add(mat + " must be a mapping with name and size");
+              ok = false;
+              continue;
+            }
+            known(mv, mat + ".", "name", "size");
+            String mname = text(mv, mat + ".name", null);
+            String msize = text(mv, mat + ".size", null);
+            if (mname == null || msize == null) {
+              problems.add(mat + " needs a name and a size");
+              ok = false;
+              continue;
+            }
+            if (!VOLUME_NAME.matcher(mname).matches()) {
+              problems.add("volume \"" + mname + "\" (member of " + name + "): the name is not allowed (letters, digits, '.', '_', '-', up to 64 characters)");
+              ok = false;
+              continue;
+            }
+            if (!names.add(mname)) {
+              problems.add("volume \"" + mname + "\" is listed twice");
+            }
+            long bytes = memberSize(mname, msize);
+            if (bytes < 0) {
+              ok = false;
+              continue;
+            }
+            members.add(new VolumeConfig.Member(mname, offset, bytes));
+            offset += bytes;
+          }
+          if (!ok) {
+            continue;
+          }
+          size = offset;
+        } else {
+          String sizeText = text(v, at + ".size", null);
+          if (sizeText == null) {
+            problems.add("volume \"" + name + "\": size is required (or members, for a consistency group)");
+            continue;
+          }
+          size = memberSize(name, sizeText);
+          if (size < 0) {
+            continue;
+          }
         }
         ReplicationMode mode = ReplicationMode.ASYNC;
         String modeText = text(v, at + ".mode", "async");
@@ -279,13 +334,29 @@ public final class ConfigLoader {
             problems.add("volume \"" + name + "\": bitmapGranularity " + e.getMessage());
           }
         }
-        volumes.add(new VolumeConfig(name, size, mode, new SyncReplication.Policy(timeout, onTimeout), capacity, (int) granularity));
+        volumes.add(new VolumeConfig(name, size, mode, new SyncReplication.Policy(timeout, onTimeout), capacity, (int) granularity, members));
       }
     }
     if (!problems.isEmpty()) {
       return null;
     }
     return new SiteConfig(id, role, dataDir, nbdListen, adminListen, new WanSettings(wanListen, wanPeer, peerSiteId, peerCert, cert, key, bandwidth, schedule), compress, metrics, volumes);
+  }
+
+  /** A volume's (or group member's) size in bytes; -1 after reporting why it is not allowed. */
+  private long memberSize(String name, String sizeText) {
+    long size;
+    try {
+      size = DataSize.parse(sizeText).bytes();
+    } catch (IllegalArgumentException e) {
+      problems.add("volume \"" + name + "\": size " + e.getMessage());
+      return -1;
+    }
+    if (size < VolumeConfig.MIN_SIZE || size % VolumeConfig.ALIGNMENT != 0) {
+      problems.add("volume \"" + name + "\": size " + sizeText + " is not allowed (must be a multiple of 4096, at least 1 MiB)");
+      return -1;
+    }
+    return size;
   }
 
   private BandwidthSchedule schedule(JsonNode wan) {

@@ -2,18 +2,26 @@ package io.kagami.site.config;
 
 import io.kagami.replicator.sync.SyncReplication;
 import java.time.Duration;
+import java.util.List;
 import java.util.Objects;
 
 /**
- * One replicated volume: its export name, size and replication mode.
+ * One replicated volume: its export name, size and replication mode — or a <em>consistency
+ * group</em>: a replicated volume whose {@code members} are exported on their own (each a window of
+ * it), so all of them share one write order and recover together.
  *
  * @param sync what sync mode does when the standby stops confirming (used in sync mode only)
  * @param historyCapacityBytes unsent history the journal keeps before the volume falls back to
  *     tracking changed regions (and a later resync)
  * @param bitmapGranularity bytes one bit of the changed-region map stands for
+ * @param members a group's exports, in order, laid out one after the other; empty for a plain
+ *     volume (exported under its own name)
  */
 public record VolumeConfig(
-    String name, long sizeBytes, ReplicationMode mode, SyncReplication.Policy sync, long historyCapacityBytes, int bitmapGranularity) {
+    String name, long sizeBytes, ReplicationMode mode, SyncReplication.Policy sync, long historyCapacityBytes, int bitmapGranularity, List<Member> members) {
+
+  /** A consistency group's member: exported as {@code name}, at {@code offset} of the group. */
+  public record Member(String name, long offset, long sizeBytes) {}
   public static final long MIN_SIZE = 1L << 20;
   public static final int ALIGNMENT = 4096;
   public static final long DEFAULT_HISTORY_CAPACITY = 8L << 30;
@@ -24,6 +32,16 @@ public record VolumeConfig(
   public VolumeConfig {
     Objects.requireNonNull(mode, "mode");
     Objects.requireNonNull(sync, "sync");
+    members = List.copyOf(members);
+  }
+
+  public VolumeConfig(String name, long sizeBytes, ReplicationMode mode, SyncReplication.Policy sync, long historyCapacityBytes, int bitmapGranularity) {
+    this(name, sizeBytes, mode, sync, historyCapacityBytes, bitmapGranularity, List.of());
+  }
+
+  /** True for a consistency group (its members are exported, not the group itself). */
+  public boolean group() {
+    return !members.isEmpty();
   }
 
   /** An async volume with the given history capacity and the default bitmap granularity. */

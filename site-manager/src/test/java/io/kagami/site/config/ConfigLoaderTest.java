@@ -246,4 +246,31 @@ class ConfigLoaderTest {
     assertThat(Bandwidth.format(1_500_000)).isEqualTo("1500 KB/s (12.0 Mbit/s)");
     assertThat(Bandwidth.format(0)).isEqualTo("unlimited");
   }
+
+  @Test
+  void aConsistencyGroupLaysOutItsMembersOneAfterTheOther() {
+    SiteConfig c = parse(
+        "site: {id: a, role: primary}\ndataDir: d\nwan: {peer: \"h:1\", peerSiteId: b, peerCertificate: peer.crt}\n"
+            + "volumes: [{name: db, mode: sync, members: [{name: db-data, size: 8MiB}, {name: db-log, size: 1MiB}]}, {name: web, size: 2MiB}]");
+    VolumeConfig db = c.volumes().get(0);
+    assertThat(db.group()).isTrue();
+    assertThat(db.sizeBytes()).isEqualTo(9L << 20);
+    assertThat(db.mode()).isEqualTo(ReplicationMode.SYNC);
+    assertThat(db.members()).containsExactly(new VolumeConfig.Member("db-data", 0, 8L << 20), new VolumeConfig.Member("db-log", 8L << 20, 1L << 20));
+    assertThat(c.volumes().get(1).group()).isFalse();
+    assertThatThrownBy(() -> parse(
+            "site: {id: a, role: primary}\ndataDir: d\nwan: {peer: \"h:1\", peerSiteId: b, peerCertificate: peer.crt}\n"
+                + "volumes: [{name: db, size: 1MiB, members: [{name: web, size: 3000}, {name: x}]}, {name: web, size: 2MiB}, {name: g, members: []}]"))
+        .hasMessageContaining("volume \"db\": a consistency group takes its size from its members; remove size")
+        .hasMessageContaining("volume \"g\": members must list the group's volumes");
+    assertThatThrownBy(() -> parse(
+            "site: {id: a, role: primary}\ndataDir: d\nwan: {peer: \"h:1\", peerSiteId: b, peerCertificate: peer.crt}\n"
+                + "volumes: [{name: db, members: [{name: web, size: 3000}, {name: x}]}, {name: web, size: 2MiB}]"))
+        .hasMessageContaining("volume \"web\": size 3000 is not allowed")
+        .hasMessageContaining("volumes[0].members[1] needs a name and a size");
+    assertThatThrownBy(() -> parse(
+            "site: {id: a, role: primary}\ndataDir: d\nwan: {peer: \"h:1\", peerSiteId: b, peerCertificate: peer.crt}\n"
+                + "volumes: [{name: db, members: [{name: web, size: 1MiB}]}, {name: web, size: 2MiB}]"))
+        .hasMessageContaining("volume \"web\" is listed twice");
+  }
 }

@@ -88,6 +88,41 @@ final class TwoSites implements AutoCloseable {
   }
 
   private TwoSites(Path dir, long volumeBytes, String volumeOptions, List<String> volumeNames, java.util.function.IntUnaryOperator via) throws IOException {
+    this(dir, volumesYaml(volumeBytes, volumeOptions, volumeNames), via);
+  }
+
+  private static String volumesYaml(long volumeBytes, String volumeOptions, List<String> volumeNames) {
+    StringBuilder vols = new StringBuilder();
+    for (String v : volumeNames) {
+      vols.append(vols.isEmpty() ? "" : ", ").append("{name: ").append(v).append(", size: ").append(volumeBytes);
+      vols.append(volumeOptions.isEmpty() ? "" : ", " + volumeOptions).append("}");
+    }
+    return vols.toString();
+  }
+
+  /**
+   * Sites whose {@code volumes:} list is {@code volumesYaml} (flow style, without brackets), with
+   * the WAN link through a proxy of {@code toxi} (named "wan").
+   */
+  static TwoSites withVolumes(Path dir, String volumesYaml, Toxiproxies toxi) throws IOException {
+    Proxy[] proxy = new Proxy[1];
+    TwoSites sites =
+        new TwoSites(
+            dir,
+            volumesYaml,
+            port -> {
+              try {
+                proxy[0] = toxi.proxy("wan", "127.0.0.1:" + port);
+                return toxi.listenAddress(proxy[0]).getPort();
+              } catch (IOException e) {
+                throw new UncheckedIOException(e);
+              }
+            });
+    sites.wanProxy = proxy[0];
+    return sites;
+  }
+
+  private TwoSites(Path dir, String vols, java.util.function.IntUnaryOperator via) throws IOException {
     this.dir = dir;
     int[] ports = FreePorts.loopbackPorts(6);
     primaryNbd = ports[0];
@@ -96,11 +131,6 @@ final class TwoSites implements AutoCloseable {
     standbyAdmin = ports[3];
     wan = ports[4];
     primaryWan = ports[5];
-    StringBuilder vols = new StringBuilder();
-    for (String v : volumeNames) {
-      vols.append(vols.isEmpty() ? "" : ", ").append("{name: ").append(v).append(", size: ").append(volumeBytes);
-      vols.append(volumeOptions.isEmpty() ? "" : ", " + volumeOptions).append("}");
-    }
     Path pc = SiteLink.ensureCredentials(dir.resolve("tokyo/tls"), "tokyo");
     Path sc = SiteLink.ensureCredentials(dir.resolve("hiroshima/tls"), "hiroshima");
     Files.writeString(
