@@ -110,7 +110,7 @@ public final class JournalReceiveSink implements ReceiveSink {
             + Generations.hex(primary)
             + (prior == 0 ? "" : " (grown out of " + Generations.hex(prior) + " at seq " + priorEnd + ")")
             + (mine == prior
-                ? "; this site holds writes after the fork that would be discarded: run `kagami failback` on it to save them aside and rejoin as the standby"
+                ? "; they are never merged: this site holds writes after the fork that a rejoin discards; run `kagami failback` on it to save them aside and rejoin as the standby"
                 : "; they are never merged: wipe this standby's journal and volume to take the primary's"));
   }
 
