@@ -230,11 +230,23 @@ public final class Site implements AutoCloseable {
 
   private StandbyRuntime openStandby(VolumeConfig vc, FileVolume file, JournalStream stream, ExecutorService reads) {
     Applier applier = new Applier(vc.name(), stream, file, clock, CHECKPOINT_INTERVAL, true);
+    if (discardDiverged) {
+      // An old primary on its way back (failback): what its standby never confirmed may be its own
+      // writes after the fork, needed when the new primary connects; keep them in the journal.
+      applier.holdHistoryAfter(stream.meta(JournalShipSource.META_PEER_DURABLE, 0));
+    }
     applier.start();
     resources.push(applier);
     DivergedHistory diverged =
         new DivergedHistory(
-            vc.name(), vc.sizeBytes(), config.dataDir().resolve("saved"), config.dataDir().resolve("volumes").resolve(vc.name() + ".diverged"), config.bitmapFile(vc.name()), vc.bitmapGranularity(), () -> discardDiverged);
+            vc.name(),
+            vc.sizeBytes(),
+            config.dataDir().resolve("saved"),
+            config.dataDir().resolve("volumes").resolve(vc.name() + ".diverged"),
+            config.bitmapFile(vc.name()),
+            vc.bitmapGranularity(),
+            () -> discardDiverged,
+            applier::releaseHistory);
     return new StandbyRuntime(
         vc,
         new ReplicaVolume(vc.name(), file, reads),
@@ -522,6 +534,29 @@ public final class Site implements AutoCloseable {
     out.put("listen", config.wan().listen().toString());
     out.put("millis", millis);
     return out;
+  }
+
+  /**
+   * Failback prepared while the site is stopped (the safer order: it never starts as a primary):
+   * records it as the standby of its peer, with consent to discard its writes after the fork, so
+   * that {@code kagami run} starts it as the standby. Returns what to tell the operator.
+   */
+  public static String markForFailback(SiteConfig config, InstantSource clock) {
+    RoleRecord current = RoleRecord.read(config.dataDir()).orElse(null);
+    Role now = current == null ? config.role() : current.role();
+    if (now == Role.STANDBY && (current == null || current.discardDiverged())) {
+      throw new Promotion.RefusedException("site " + config.siteId() + " is already a standby");
+    }
+    if (config.wan().listen() == null) {
+      throw new Promotion.RefusedException("site " + config.siteId() + " has no wan.listen: it could not become the standby; configure where it listens for its peer first");
+    }
+    RoleRecord r = new RoleRecord(Role.STANDBY, clock.instant().toString(), "failback: standby of " + config.wan().peerSiteId() + " (marked while stopped)", true);
+    try {
+      r.persist(config.dataDir());
+    } catch (java.io.IOException e) {
+      throw new IllegalStateException("cannot record the failback in " + config.dataDir() + ": " + e.getMessage(), e);
+    }
+    return "site " + config.siteId() + " will start as the standby of " + config.wan().peerSiteId() + " (listening on " + config.wan().listen() + ")";
   }
 
   /** This primary becomes a standby in place: link closed, volumes turned, receiver listening. */

@@ -41,6 +41,8 @@ public final class Applier implements AutoCloseable {
   private boolean signalled;
   private volatile long appliedSeq;
   private volatile long checkpointSeq;
+  /** Checkpoints trim history only through this (see {@link #holdHistoryAfter}). */
+  private volatile long trimLimit = Long.MAX_VALUE;
   private volatile String failure;
   private long lastCheckpointMillis;
 
@@ -128,7 +130,7 @@ public final class Applier implements AutoCloseable {
     stream.putMeta(META_APPLIED, seq);
     checkpointSeq = seq;
     if (trimAfterCheckpoint) {
-      stream.trimThrough(seq);
+      stream.trimThrough(Math.min(seq, trimLimit));
     }
   }
 
@@ -171,6 +173,19 @@ public final class Applier implements AutoCloseable {
       appliedSeq = Math.min(seq, checkpointSeq);
       checkpointSeq = appliedSeq;
     }
+  }
+
+  /**
+   * Keeps the history after {@code seq} although it is applied: an old primary rejoining as a
+   * standby must still know its own writes the peer never confirmed when the new primary connects
+   * (they are saved aside and their ranges copied back). {@link #releaseHistory()} ends it.
+   */
+  public void holdHistoryAfter(long seq) {
+    trimLimit = seq;
+  }
+
+  public void releaseHistory() {
+    trimLimit = Long.MAX_VALUE;
   }
 
   public long checkpointSeq() {

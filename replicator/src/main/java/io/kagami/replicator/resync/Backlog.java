@@ -249,6 +249,10 @@ public final class Backlog {
         bytes += end - r[0];
       }
     }
+    if (bitmap.dirtyRegions() == bitmap.regions()) {
+      compareNext = true; // the standby holds most of it: compare checksums, send what differs
+      fullCopy = true;
+    }
     // The standby holds this primary's history through durableSeq except in the marked ranges.
     peerDurable = Math.max(peerDurable, durableSeq);
     markThrough(stream.lastSeq());

@@ -12,6 +12,18 @@ import java.time.Duration;
 final class AdminClient {
   private AdminClient() {}
 
+  /** True when a site answers at {@code admin} (its {@code /health}). */
+  static boolean answers(HostPort admin) throws InterruptedException {
+    String host = admin.host().equals("0.0.0.0") ? "127.0.0.1" : admin.host();
+    try (HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build()) {
+      HttpResponse<String> r =
+          http.send(HttpRequest.newBuilder(java.net.URI.create("http://" + host + ":" + admin.port() + "/health")).timeout(Duration.ofSeconds(2)).build(), HttpResponse.BodyHandlers.ofString());
+      return r.statusCode() == 200;
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
   /** The response, or null after printing why there is none (no site answering, or not HTTP 200). */
   static HttpResponse<String> send(HostPort admin, HttpRequest.Builder request) throws IOException, InterruptedException {
     HttpResponse<String> r;

@@ -19,11 +19,30 @@ import picocli.CommandLine.Option;
       "saved/ in its data directory) and discarded; only the ranges changed on either side are copied back."
     })
 final class FailbackCommand implements Callable<Integer> {
-  @Option(names = "--admin", defaultValue = "127.0.0.1:9480", description = "the old primary's admin address (default ${DEFAULT-VALUE})")
+  @Option(names = "--admin", defaultValue = "127.0.0.1:9480", description = "the old primary's admin address, while it runs (default ${DEFAULT-VALUE})")
   String admin;
+
+  @Option(
+      names = "--config",
+      description = "instead of --admin, while the old primary is stopped: its YAML configuration; it then starts as the standby and never takes writes")
+  java.nio.file.Path config;
 
   @Override
   public Integer call() throws Exception {
+    if (config != null) {
+      io.kagami.site.config.SiteConfig cfg = io.kagami.site.config.ConfigLoader.load(config);
+      if (AdminClient.answers(cfg.adminListen())) {
+        System.err.println("kagami: site " + cfg.siteId() + " is running (its admin address " + cfg.adminListen() + " answers): use kagami failback --admin " + cfg.adminListen());
+        return 1;
+      }
+      try {
+        System.out.println("kagami: " + io.kagami.site.Site.markForFailback(cfg, java.time.InstantSource.system()) + "; start it with kagami run --config " + config);
+        return 0;
+      } catch (io.kagami.site.Promotion.RefusedException e) {
+        System.err.println("kagami: " + e.getMessage());
+        return 1;
+      }
+    }
     HostPort hp = HostPort.parse(admin);
     HttpResponse<String> r = AdminClient.send(hp, HttpRequest.newBuilder(URI.create("http://" + hp + "/failback")).POST(HttpRequest.BodyPublishers.noBody()));
     if (r == null) {

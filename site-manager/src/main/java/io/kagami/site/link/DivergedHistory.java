@@ -47,6 +47,7 @@ public final class DivergedHistory {
   private final Path ownBitmap;
   private final int bitmapGranularity;
   private final BooleanSupplier consent;
+  private final Runnable settled;
   private volatile List<WanMessage.Range> ranges;
 
   /**
@@ -56,7 +57,8 @@ public final class DivergedHistory {
    *     an overflow are only there), may not exist
    * @param consent whether the operator allowed discarding (a failback was requested)
    */
-  public DivergedHistory(String volume, long sizeBytes, Path savedDir, Path rangesFile, Path ownBitmap, int bitmapGranularity, BooleanSupplier consent) {
+  public DivergedHistory(String volume, long sizeBytes, Path savedDir, Path rangesFile, Path ownBitmap, int bitmapGranularity, BooleanSupplier consent, Runnable settled) {
+    this.settled = settled;
     this.bitmapGranularity = bitmapGranularity;
     this.volume = volume;
     this.sizeBytes = sizeBytes;
@@ -69,6 +71,11 @@ public final class DivergedHistory {
 
   boolean consented() {
     return consent.getAsBoolean();
+  }
+
+  /** The histories are one line again (adopted, or this site's writes after the fork discarded). */
+  void settled() {
+    settled.run();
   }
 
   /** The ranges a resync must still copy; empty when none. */
@@ -96,7 +103,13 @@ public final class DivergedHistory {
       try (FileVolume saved = FileVolume.openOrCreate(image, sizeBytes)) {
         long from = forkSeq + 1;
         if (stream.firstSeq() > from && from <= last) {
-          text.append("# seqs ").append(from).append("..").append(stream.firstSeq() - 1).append(" were trimmed from the journal (history overflow); see the regions below\n");
+          text.append("# seqs ").append(from).append("..").append(stream.firstSeq() - 1).append(" were trimmed from the journal; see the regions below\n");
+          if (!Files.exists(ownBitmap)) {
+            // Their ranges are unknown: the whole volume is compared and what differs copied back.
+            touched.add(new long[] {0, sizeBytes});
+            text.append("# their ranges are not known: the whole volume is compared with the primary's\n");
+          }
+          from = stream.firstSeq();
         }
         while (from <= last) {
           List<JournalEntry> entries = stream.read(from, 8 << 20);

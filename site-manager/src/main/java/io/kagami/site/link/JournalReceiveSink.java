@@ -83,10 +83,12 @@ public final class JournalReceiveSink implements ReceiveSink {
   public void acceptGeneration(long primary, long prior, long priorEnd) throws LinkRefusedException {
     long mine = generation();
     if (primary == 0 || mine == primary) {
+      settled();
       return;
     }
     if (mine == 0 || (mine == prior && stream.lastSeq() <= priorEnd)) {
       stream.putMeta(Generations.META_GENERATION, primary);
+      settled();
       return;
     }
     if (mine == prior && diverged != null && diverged.consented()) {
@@ -97,6 +99,7 @@ public final class JournalReceiveSink implements ReceiveSink {
       consistentAt = Long.MAX_VALUE;
       diverged.saveAndDiscard(stream, applier, file, priorEnd);
       stream.putMeta(Generations.META_GENERATION, primary);
+      settled();
       return;
     }
     throw new LinkRefusedException(
@@ -112,6 +115,12 @@ public final class JournalReceiveSink implements ReceiveSink {
             + (mine == prior
                 ? "; they are never merged: this site holds writes after the fork that a rejoin discards; run `kagami failback` on it to save them aside and rejoin as the standby"
                 : "; they are never merged: wipe this standby's journal and volume to take the primary's"));
+  }
+
+  private void settled() {
+    if (diverged != null) {
+      diverged.settled();
+    }
   }
 
   @Override

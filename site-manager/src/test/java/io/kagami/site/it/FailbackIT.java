@@ -92,12 +92,16 @@ class FailbackIT {
       after.add(new Write(lost.get(0).offset(), new byte[4096])); // over one of the lost writes
       write(sites.standbyNbd, after);
 
-      // failback.md 1: the old primary starts (hosts detached); 2: failback.
+      // failback.md 1: mark the stopped old primary for failback; 2: start it, as the standby.
       sites.wanProxy.enable();
-      sites.primary.start();
-      Cli failback = cli("failback", "--admin", tokyo);
+      Cli failback = cli("failback", "--config", dir.resolve("tokyo.yaml").toString());
       assertThat(failback.exit()).as(failback.output()).isZero();
-      assertThat(failback.output()).contains("tokyo is now the standby of hiroshima");
+      assertThat(failback.output()).contains("site tokyo will start as the standby of hiroshima");
+      sites.primary.start();
+      assertThat(sites.primary.status().path("role").asText()).isEqualTo("standby");
+      Cli again = cli("failback", "--admin", tokyo);
+      assertThat(again.exit()).isNotZero();
+      assertThat(again.output()).contains("already a standby");
 
       // 3. The resynchronization ends; both sites hold the new primary's data.
       SwitchoverIT.awaitReplicated(sites.standby, sites.primary);
