@@ -39,6 +39,7 @@ public final class AdminServer implements AutoCloseable {
   private final java.util.function.Function<Boolean, ?> promote;
   private HttpServer server;
   private ExecutorService executor;
+  private volatile FailoverControl failover;
 
   /** {@code metrics} null: collection is off and {@code GET /metrics} answers 404 saying so. */
   public AdminServer(HostPort listen, Supplier<SiteStatus> status, Supplier<String> metrics) {
@@ -60,6 +61,14 @@ public final class AdminServer implements AutoCloseable {
     this.status = status;
     this.metrics = metrics;
     this.link = link;
+  }
+
+  /**
+   * Serves {@code POST /heartbeat} and {@code GET/PUT/DELETE /maintenance} through {@code control}
+   * (a site with a {@code failover:} section); without it both answer 404 saying so.
+   */
+  public void failover(FailoverControl control) {
+    this.failover = control;
   }
 
   public void start() {
@@ -89,6 +98,7 @@ public final class AdminServer implements AutoCloseable {
             switch (ex.getRequestURI().getPath()) {
               case "/link" -> link(ex);
               case "/promote" -> promote(ex);
+              case "/heartbeat", "/maintenance" -> failover(ex);
               default -> respond(ex.getRequestMethod(), ex.getRequestURI().getPath());
             };
       } catch (RuntimeException e) {
@@ -175,6 +185,36 @@ public final class AdminServer implements AutoCloseable {
     } catch (io.kagami.site.Promotion.RefusedException e) {
       return new Response(409, "application/json", error(e.getMessage()));
     }
+  }
+
+  /** {@code POST /heartbeat} (peer heartbeat in, own heartbeat out) and {@code GET/PUT/DELETE /maintenance}. */
+  private Response failover(HttpExchange ex) throws IOException {
+    String path = ex.getRequestURI().getPath();
+    String method = ex.getRequestMethod();
+    FailoverControl control = failover;
+    if (control == null) {
+      return new Response(404, "application/json", error("this site has no failover section in its configuration: no heartbeats, no maintenance mode"));
+    }
+    if (path.equals("/heartbeat")) {
+      if (!method.equals("POST")) {
+        return new Response(405, "application/json", error("method " + method + " is not allowed on /heartbeat (POST)"));
+      }
+      byte[] body;
+      try (InputStream in = ex.getRequestBody()) {
+        body = in.readNBytes(64 << 10);
+      }
+      try {
+        return new Response(200, "application/json", control.heartbeat(body));
+      } catch (IllegalArgumentException e) {
+        return new Response(400, "application/json", error(e.getMessage()));
+      }
+    }
+    return switch (method) {
+      case "GET", "HEAD" -> new Response(200, "application/json", JSON.writeValueAsBytes(control.maintenance(null)));
+      case "PUT" -> new Response(200, "application/json", JSON.writeValueAsBytes(control.maintenance(true)));
+      case "DELETE" -> new Response(200, "application/json", JSON.writeValueAsBytes(control.maintenance(false)));
+      default -> new Response(405, "application/json", error("method " + method + " is not allowed on /maintenance (GET, PUT, DELETE)"));
+    };
   }
 
   private static byte[] error(String message) throws IOException {

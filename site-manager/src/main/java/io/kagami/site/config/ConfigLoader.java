@@ -58,6 +58,8 @@ import java.util.regex.Pattern;
  *     historyCapacity: 8GiB   # unsent history kept before falling back to a changed-region map
  *                             # (at least 1 MiB)
  *     bitmapGranularity: 64KiB # region size of that map: 4 KiB .. 4 MiB, a power of two
+ * failover:                   # optional: heartbeats, witness, self-fencing, automatic failover
+ *   automatic: false          # see FailoverSection for every key
  * </pre>
  */
 public final class ConfigLoader {
@@ -103,7 +105,7 @@ public final class ConfigLoader {
   }
 
   private SiteConfig site(JsonNode root) {
-    known(root, "", "site", "dataDir", "compression", "nbd", "admin", "wan", "volumes");
+    known(root, "", "site", "dataDir", "compression", "nbd", "admin", "wan", "volumes", "failover");
     JsonNode site = object(root, "site");
     known(site, "site.", "id", "role");
     String id = text(site, "site.id", null);
@@ -277,10 +279,11 @@ public final class ConfigLoader {
         volumes.add(new VolumeConfig(name, size, mode, new SyncReplication.Policy(timeout, onTimeout), capacity, (int) granularity));
       }
     }
+    FailoverSettings failover = new FailoverSection(problems).parse(root.get("failover"), id, peerSiteId);
     if (!problems.isEmpty()) {
       return null;
     }
-    return new SiteConfig(id, role, dataDir, nbdListen, adminListen, new WanSettings(wanListen, wanPeer, peerSiteId, peerCert, cert, key, bandwidth, schedule), compress, metrics, volumes);
+    return new SiteConfig(id, role, dataDir, nbdListen, adminListen, new WanSettings(wanListen, wanPeer, peerSiteId, peerCert, cert, key, bandwidth, schedule), compress, metrics, volumes, failover);
   }
 
   private BandwidthSchedule schedule(JsonNode wan) {
