@@ -211,6 +211,12 @@ public final class FailoverController implements AutoCloseable, FailoverControl 
         policy.onHeartbeat(FailoverSettings.PATH_WAN, wanHeartbeat());
       }
       Decision d = policy.decide();
+      if (d instanceof Decision.RequestPromotion && policy.heartbeats().lastHeardAny() == null) {
+        // A standby that never heard its primary since it started (both sites booting, or the
+        // standby restarted alone) has seen nobody die: it must not take the lease on its own.
+        d = new Decision.Suppressed("the primary was never heard since this site started (" + policy.heartbeats().describe()
+            + "): no automatic failover from a standby that has not seen its primary; promote by hand if the primary is gone");
+      }
       publishFence();
       record(d);
       if (actionInFlight || System.nanoTime() - actionNotBeforeNanos < 0 || closed) {
