@@ -3,7 +3,7 @@
 
 Per repetition: a witness (`kagami witness`, default lease 10 s, margin 2 s) and two sites
 (`kagami run`, tokyo primary, hiroshima standby) with `failover.automatic: true` and the default
-timings (heartbeat 1 s, peerLostAfter 10 s, selfFenceAfter 6 s, lease 10 s), all on loopback with
+timings (heartbeat 1 s, peerLostAfter 8 s, selfFenceAfter 6 s, lease 10 s), all on loopback with
 free ports. Once the primary holds the witness lease and replicates, it is killed with SIGKILL, and
 a writer keeps trying 4 KiB NBD writes against the standby's address (EPERM while it is a standby).
 Measured from the kill, on the standby:
@@ -27,7 +27,7 @@ from benchlib import free_ports
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KAGAMI = os.path.join(REPO, "kagami")
 REPEAT = int(os.environ.get("KAGAMI_BENCH_REPEAT", "3"))
-PEER_LOST_AFTER = 10.0
+PEER_LOST_AFTER = 8.0
 HEARTBEAT = 1.0
 LEASE = 10.0
 MARGIN = 2.0

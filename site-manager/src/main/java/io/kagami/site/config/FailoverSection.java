@@ -25,7 +25,7 @@ import java.util.Set;
  *   peerAdmin: hiroshima.example:9480  # the peer's admin HTTP: second heartbeat path; required with automatic: true
  *   group: hiroshima+tokyo     # lease id at the witness; default: both site ids, sorted, joined by '+'
  *   heartbeatInterval: 1s      # heartbeats and lease renewals
- *   peerLostAfter: 10s         # silence on every path before the standby claims the lease
+ *   peerLostAfter: 8s          # silence on every path before the standby claims the lease
  *   selfFenceAfter: 6s         # a primary stops acknowledging writes this long after its last lease evidence
  *   lease: 10s                 # the witness's --lease (the witness's answer wins if shorter)
  *   fence:                     # optional: run before promotion; promotion waits for exit 0
@@ -83,6 +83,9 @@ final class FailoverSection {
     }
     Duration interval = duration(node, "heartbeatInterval");
     Duration lostAfter = duration(node, "peerLostAfter");
+    if (lostAfter == null && !node.has("peerLostAfter")) {
+      lostAfter = FailoverSettings.DEFAULT_PEER_LOST_AFTER;
+    }
     Duration fenceAfter = duration(node, "selfFenceAfter");
     Duration lease = duration(node, "lease");
     Duration monitorInterval = duration(node, "monitorInterval");

@@ -25,6 +25,14 @@ public record FailoverSettings(FailoverConfig policy, HostPort witness, String g
 
   public static final Duration DEFAULT_MONITOR_INTERVAL = Duration.ofSeconds(5);
 
+  /**
+   * A site's default silence before its peer counts as lost: 8 s rather than the policy module's
+   * 10 s, so a dead primary is detected within 10 s (the goal) including a check interval and a
+   * heartbeat in flight. Still above {@code selfFenceAfter} (6 s); when the standby may actually
+   * take over is bounded by the witness lease (10 s + margin), not by this.
+   */
+  public static final Duration DEFAULT_PEER_LOST_AFTER = Duration.ofSeconds(8);
+
   public FailoverSettings {
     Objects.requireNonNull(policy, "policy");
     Objects.requireNonNull(group, "group");

@@ -42,6 +42,8 @@ class FailoverSectionTest {
     assertThat(f.group()).as("both sites derive the same lease id").isEqualTo("hiroshima+tokyo");
     assertThat(f.policy().heartbeatInterval()).isEqualTo(FailoverConfig.DEFAULT_HEARTBEAT_INTERVAL);
     assertThat(f.policy().selfFenceAfter()).isEqualTo(Duration.ofSeconds(6));
+    assertThat(f.policy().peerLostAfter()).as("detection within 10 s").isEqualTo(Duration.ofSeconds(8));
+    assertThat(f.policy().lease()).isEqualTo(Duration.ofSeconds(10));
     assertThat(f.policy().heartbeatPaths()).containsExactly("wan", "admin");
     assertThat(parse("failover: {automatic: false}\n").failover().policy().heartbeatPaths()).as("no second path configured").containsExactly("wan");
   }
