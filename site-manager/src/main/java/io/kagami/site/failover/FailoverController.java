@@ -104,6 +104,7 @@ public final class FailoverController implements AutoCloseable, FailoverControl 
   private boolean promotingOurselves;
   private boolean claimAfterManualPromotion;
   private boolean actionInFlight;
+  private boolean decideAfterAction;
   private long actionNotBeforeNanos;
   private String decisionType;
   private Decision decision;
@@ -338,14 +339,29 @@ public final class FailoverController implements AutoCloseable, FailoverControl 
       } finally {
         synchronized (lock) {
           actionInFlight = false;
+          if (decideAfterAction && !closed) {
+            decideAfterAction = false;
+            timer.execute(guarded("decide", this::tick));
+          }
         }
       }
     });
   }
 
   private void pauseActions() {
+    pauseActions(RETRY_PAUSE);
+  }
+
+  private void pauseActions(Duration pause) {
     synchronized (lock) {
-      actionNotBeforeNanos = System.nanoTime() + RETRY_PAUSE.toNanos();
+      actionNotBeforeNanos = System.nanoTime() + pause.toNanos();
+    }
+  }
+
+  /** Asks for a decision right after the running action finished, not a tick later. */
+  private void decideNow() {
+    synchronized (lock) {
+      decideAfterAction = true;
     }
   }
 
@@ -372,7 +388,11 @@ public final class FailoverController implements AutoCloseable, FailoverControl 
       }
     }
     if (reply == null || !reply.granted()) {
-      pauseActions(); // the witness answers "not yet" until the lease runs out; ask again shortly
+      // The witness answers "not yet" until the old lease plus its margin ran out: ask again a
+      // heartbeat interval later (a request is cheap; waiting longer only delays the takeover).
+      pauseActions(config.heartbeatInterval());
+    } else {
+      decideNow(); // fence or promote without waiting for the next tick
     }
   }
 
@@ -392,6 +412,7 @@ public final class FailoverController implements AutoCloseable, FailoverControl 
     }
     if (result.success()) {
       LOG.log(Level.WARNING, "site {0}: failover: {1}", siteId, result.reason());
+      decideNow();
     } else {
       LOG.log(Level.ERROR, "site {0}: ALERT fence agent failed, promotion waits: {1}{2}", siteId, result.reason(), result.output().isBlank() ? "" : "; output: " + result.output().strip());
       pauseActions();
