@@ -210,6 +210,31 @@ class AutoFailoverIT {
     }
   }
 
+  @Test
+  void aFailingApplicationMonitorHandsThePrimaryOverWithoutWaitingForSilence() throws Exception {
+    long seed = Long.getLong("kagami.seed", System.nanoTime());
+    try (java.net.ServerSocket app = new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
+      String monitors = "monitors: [{name: app, type: tcp, host: 127.0.0.1, port: %d, timeout: 1s}]\nmonitorFailures: 2\nmonitorInterval: 300ms".formatted(app.getLocalPort());
+      try (Toxiproxies toxi = Toxiproxies.start(seed);
+          WitnessedPair pair = new WitnessedPair(dir, toxi, VOLUME, monitors).start();
+          SplitBrainProbe probe = new SplitBrainProbe(pair).start()) {
+        pair.primary.awaitStatus(s -> failover(s).path("monitors").path(0).path("healthy").asBoolean(false), Duration.ofSeconds(30), "the application monitor healthy");
+        app.close(); // the application on the primary goes down
+        long down = System.nanoTime();
+        JsonNode promoted = pair.standby.awaitStatus(x -> acceptsWrites(x), FAILOVER_BOUND, "the standby taking over from a primary that stepped down");
+        long tookMs = (System.nanoTime() - down) / 1_000_000;
+        System.out.printf("AutoFailoverIT: application down to standby promoted: %d ms (peerLostAfter %d ms + lease %d ms would apply to a silent primary)%n", tookMs,
+            PEER_LOST_AFTER.toMillis(), LEASE.toMillis());
+        assertThat(failover(promoted).path("recentDecisions").toString()).contains("stepped down");
+        JsonNode old = pair.primary.status();
+        assertThat(failover(old).path("fenced").asBoolean()).as("the primary that stepped down writes no more: " + failover(old)).isTrue();
+        assertThat(failover(old).path("reason").asText()).contains("stepped down");
+        assertThat(pair.primary.log()).contains("ALERT stepping down");
+        probe.assertNeverBoth();
+      }
+    }
+  }
+
   private static void join(Thread t) {
     if (t == null) {
       return;
