@@ -23,6 +23,8 @@ import io.kagami.site.config.ReplicationMode;
 import io.kagami.site.config.Role;
 import io.kagami.site.config.SiteConfig;
 import io.kagami.site.config.VolumeConfig;
+import io.kagami.site.failover.FailoverController;
+import io.kagami.site.failover.FencedDevice;
 import io.kagami.site.link.BandwidthControl;
 import io.kagami.site.link.DivergedHistory;
 import io.kagami.site.link.JournalReceiveSink;
@@ -78,6 +80,8 @@ public final class Site implements AutoCloseable {
   private final Map<String, SwitchableDevice> exports = new LinkedHashMap<>();
   private ExecutorService resyncIo;
   private SiteMetrics metrics;
+  /** Heartbeats, witness lease, self-fencing and automatic failover; null without a failover section. */
+  private FailoverController failover;
   /** Not {@code this}: close() holds that while it waits for the housekeeping thread. */
   private final Object stateLock = new Object();
   /** Last link state logged; guarded by stateLock. */
@@ -153,19 +157,24 @@ public final class Site implements AutoCloseable {
       }
       // A promoted standby has no standby of its own (its configuration names none): no link.
       link = newLink(role);
+      if (config.failover() != null) {
+        failover = new FailoverController(config.failover(), config.siteId(), config.wan().peerSiteId(), config.dataDir(), clock, () -> role, this::linkConnected, this::promoteAutomatically);
+      }
       // Without metrics the NBD path runs on the bare devices: nothing counted, nothing timed.
       List<BlockDevice> devices = new ArrayList<>();
       for (Volume v : volumes.values()) {
         SwitchableDevice export = new SwitchableDevice(v.device());
         exports.put(v.config().name(), export);
-        // A consistency group is replicated as one volume and exported as its members.
+        // A consistency group is replicated as one volume and exported as its members; with a
+        // failover section, every export sits behind the self-fencing write gate.
+        BlockDevice fenced = failover == null ? export : new FencedDevice(export, failover.writeFence());
         List<BlockDevice> shown = new ArrayList<>();
         if (v.config().group()) {
           for (VolumeConfig.Member m : v.config().members()) {
-            shown.add(new SliceDevice(m.name(), export, m.offset(), m.sizeBytes()));
+            shown.add(new SliceDevice(m.name(), fenced, m.offset(), m.sizeBytes()));
           }
         } else {
-          shown.add(export);
+          shown.add(fenced);
         }
         for (BlockDevice d : shown) {
           devices.add(metrics == null ? d : metrics.metered(d, config.siteId()));
@@ -189,8 +198,15 @@ public final class Site implements AutoCloseable {
       admin = new AdminServer(config.adminListen(), this::status, metrics == null ? null : metrics::scrape, new CurrentLinkControl(), this::promote);
       admin.action("/switchover", body -> switchover(Duration.ofSeconds(body.path("timeoutSeconds").asLong(DEFAULT_ROLE_TIMEOUT.toSeconds()))));
       admin.action("/failback", body -> failback());
+      if (failover != null) {
+        admin.failover(failover);
+      }
       admin.start();
       resources.push(admin);
+      if (failover != null) {
+        failover.start();
+        resources.push(failover);
+      }
       LOG.log(Level.INFO, "site {0} ({1}) started: nbd {2}, admin {3}, metrics {4}", config.siteId(), role.label(), nbdAddress(), adminAddress(), config.metrics() ? "on" : "off");
       SequencedMap<String, String> site = ids("site", config.siteId());
       changes.changed("role", site, null, role.label(), Map.of());
@@ -698,6 +714,14 @@ public final class Site implements AutoCloseable {
     return Duration.ofNanos(Math.max(1_000_000, deadlineNanos - System.nanoTime()));
   }
 
+  /** Automatic failover's promotion (see {@link FailoverController}): as {@link #promote(boolean)}, refused once the site is closing. */
+  synchronized Promotion promoteAutomatically() {
+    if (closed) {
+      throw new Promotion.RefusedException("site " + config.siteId() + " is shutting down");
+    }
+    return promote(false);
+  }
+
   /** Writes resync regions into standby replicas, off the network threads. */
   private ExecutorService resyncIo() {
     if (resyncIo == null) {
@@ -831,7 +855,7 @@ public final class Site implements AutoCloseable {
           long history = s.bytesAfter(sent);
           double rate = progress == null ? 0 : progress.rawSendRateBytesPerSecond();
           Double eta = history > 0 && rate > 0 ? history / rate : null;
-          VolumeState state = primaryState(p, link != null && link.status().connected(), err);
+          VolumeState state = fenced() ? VolumeState.FENCED : primaryState(p, link != null && link.status().connected(), err);
           vs.add(
               new VolumeStatus(
                   vc.name(),
@@ -880,7 +904,12 @@ public final class Site implements AutoCloseable {
       }
     }
     LinkStatus ls = link == null ? new LinkStatus(false, config.wan().peerSiteId(), null, 0, 0, null) : link.status();
-    return new SiteStatus(config.siteId(), role == null ? config.role().label() : role.label(), nbdAddress(), ls, vs);
+    return new SiteStatus(config.siteId(), role == null ? config.role().label() : role.label(), nbdAddress(), ls, vs, failover == null ? null : failover.status());
+  }
+
+  /** Whether this primary's writes are fenced (automatic failover: no lease evidence, or deposed). */
+  private boolean fenced() {
+    return failover != null && role == Role.PRIMARY && !failover.writeFence().open();
   }
 
   /**

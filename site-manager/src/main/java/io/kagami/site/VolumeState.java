@@ -36,7 +36,9 @@ public enum VolumeState {
   /** Dirty regions are being copied to the standby, out of order. */
   RESYNCING,
   /** The standby's replica is not a crash-consistent prefix of the primary (during resync). */
-  INCONSISTENT;
+  INCONSISTENT,
+  /** A primary that may not acknowledge writes: it lost its lease evidence (self-fenced) or was deposed. */
+  FENCED;
 
   private final String label = name().toLowerCase(Locale.ROOT).replace('_', '-');
 

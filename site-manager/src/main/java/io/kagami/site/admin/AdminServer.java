@@ -50,6 +50,7 @@ public final class AdminServer implements AutoCloseable {
   }
   private HttpServer server;
   private ExecutorService executor;
+  private volatile FailoverControl failover;
 
   /** {@code metrics} null: collection is off and {@code GET /metrics} answers 404 saying so. */
   public AdminServer(HostPort listen, Supplier<SiteStatus> status, Supplier<String> metrics) {
@@ -79,6 +80,14 @@ public final class AdminServer implements AutoCloseable {
     return this;
   }
 
+  /**
+   * Serves {@code POST /heartbeat} and {@code GET/PUT/DELETE /maintenance} through {@code control}
+   * (a site with a {@code failover:} section); without it both answer 404 saying so.
+   */
+  public void failover(FailoverControl control) {
+    this.failover = control;
+  }
+
   public void start() {
     try {
       server = HttpServer.create(new InetSocketAddress(listen.host(), listen.port()), 64);
@@ -106,6 +115,7 @@ public final class AdminServer implements AutoCloseable {
             switch (ex.getRequestURI().getPath()) {
               case "/link" -> link(ex);
               case "/promote" -> promote(ex);
+              case "/heartbeat", "/maintenance" -> failover(ex);
               default -> actions.containsKey(ex.getRequestURI().getPath()) ? action(ex, actions.get(ex.getRequestURI().getPath())) : respond(ex.getRequestMethod(), ex.getRequestURI().getPath());
             };
       } catch (io.kagami.site.Promotion.RefusedException e) {
@@ -220,6 +230,36 @@ public final class AdminServer implements AutoCloseable {
     } catch (Exception e) {
       throw new IllegalStateException(path + " failed: " + e.getMessage(), e);
     }
+  }
+
+  /** {@code POST /heartbeat} (peer heartbeat in, own heartbeat out) and {@code GET/PUT/DELETE /maintenance}. */
+  private Response failover(HttpExchange ex) throws IOException {
+    String path = ex.getRequestURI().getPath();
+    String method = ex.getRequestMethod();
+    FailoverControl control = failover;
+    if (control == null) {
+      return new Response(404, "application/json", error("this site has no failover section in its configuration: no heartbeats, no maintenance mode"));
+    }
+    if (path.equals("/heartbeat")) {
+      if (!method.equals("POST")) {
+        return new Response(405, "application/json", error("method " + method + " is not allowed on /heartbeat (POST)"));
+      }
+      byte[] body;
+      try (InputStream in = ex.getRequestBody()) {
+        body = in.readNBytes(64 << 10);
+      }
+      try {
+        return new Response(200, "application/json", control.heartbeat(body));
+      } catch (IllegalArgumentException e) {
+        return new Response(400, "application/json", error(e.getMessage()));
+      }
+    }
+    return switch (method) {
+      case "GET", "HEAD" -> new Response(200, "application/json", JSON.writeValueAsBytes(control.maintenance(null)));
+      case "PUT" -> new Response(200, "application/json", JSON.writeValueAsBytes(control.maintenance(true)));
+      case "DELETE" -> new Response(200, "application/json", JSON.writeValueAsBytes(control.maintenance(false)));
+      default -> new Response(405, "application/json", error("method " + method + " is not allowed on /maintenance (GET, PUT, DELETE)"));
+    };
   }
 
   private static byte[] error(String message) throws IOException {

@@ -70,6 +70,16 @@ final class StatusCommand implements Callable<Integer> {
           link.path("bandwidthSource").asText("?"),
           Bandwidth.format(Math.round(link.path("sendRateBytesPerSecond").asDouble())).replace("unlimited", "0 B/s"));
     }
+    JsonNode fo = s.path("failover");
+    if (fo.isObject()) {
+      System.out.printf("failover: automatic %s  term %d  %s%s  decision %s: %s%n",
+          fo.path("automatic").asBoolean() ? "on" : "off",
+          fo.path("term").asLong(),
+          fo.path("fenced").asBoolean() ? "FENCED (writes refused)" : "not fenced",
+          fo.path("maintenance").asBoolean() ? "  MAINTENANCE" : "",
+          fo.path("decision").asText(),
+          fo.path("reason").asText());
+    }
     System.out.printf("%-12s %-8s %-12s %10s %14s %14s %12s %9s %12s %10s %10s%n", "VOLUME", "ROLE", "STATE", "SIZE", "JOURNALED", "ACKED/APPLIED", "LAG", "LAG(s)", "HISTORY", "OLDEST(s)", "DRAIN(s)");
     for (JsonNode v : s.path("volumes")) {
       long other = v.has("lastAckedByPeerSeq") ? v.path("lastAckedByPeerSeq").asLong() : v.path("lastAppliedSeq").asLong();

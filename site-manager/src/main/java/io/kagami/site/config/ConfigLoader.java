@@ -64,6 +64,8 @@ import java.util.regex.Pattern;
  *     members:                # and are exported under their own names
  *       - {name: db-data, size: 100GiB}
  *       - {name: db-log, size: 10GiB}
+ * failover:                   # optional: heartbeats, witness, self-fencing, automatic failover
+ *   automatic: false          # see FailoverSection for every key
  * </pre>
  */
 public final class ConfigLoader {
@@ -109,7 +111,7 @@ public final class ConfigLoader {
   }
 
   private SiteConfig site(JsonNode root) {
-    known(root, "", "site", "dataDir", "compression", "nbd", "admin", "wan", "volumes");
+    known(root, "", "site", "dataDir", "compression", "nbd", "admin", "wan", "volumes", "failover");
     JsonNode site = object(root, "site");
     known(site, "site.", "id", "role");
     String id = text(site, "site.id", null);
@@ -337,10 +339,11 @@ public final class ConfigLoader {
         volumes.add(new VolumeConfig(name, size, mode, new SyncReplication.Policy(timeout, onTimeout), capacity, (int) granularity, members));
       }
     }
+    FailoverSettings failover = new FailoverSection(problems).parse(root.get("failover"), id, peerSiteId);
     if (!problems.isEmpty()) {
       return null;
     }
-    return new SiteConfig(id, role, dataDir, nbdListen, adminListen, new WanSettings(wanListen, wanPeer, peerSiteId, peerCert, cert, key, bandwidth, schedule), compress, metrics, volumes);
+    return new SiteConfig(id, role, dataDir, nbdListen, adminListen, new WanSettings(wanListen, wanPeer, peerSiteId, peerCert, cert, key, bandwidth, schedule), compress, metrics, volumes, failover);
   }
 
   /** A volume's (or group member's) size in bytes; -1 after reporting why it is not allowed. */

@@ -7,7 +7,8 @@ import java.util.List;
  * A site's whole configuration, immutable and validated by {@link ConfigLoader}: nothing
  * downstream re-checks or defaults a value. {@code metrics} false ({@code admin.metrics: false})
  * turns metrics collection off: no registry, no metered NBD devices, {@code GET /metrics} answers
- * 404 (to measure what collecting them costs).
+ * 404 (to measure what collecting them costs). {@code failover} is null when the configuration has
+ * no {@code failover:} section (no heartbeats, no witness, no fencing: failover is manual).
  */
 public record SiteConfig(
     String siteId,
@@ -18,7 +19,8 @@ public record SiteConfig(
     WanSettings wan,
     boolean compress,
     boolean metrics,
-    List<VolumeConfig> volumes) {
+    List<VolumeConfig> volumes,
+    FailoverSettings failover) {
 
   public static final int DEFAULT_NBD_PORT = 10809;
   public static final int DEFAULT_WAN_PORT = 7800;
@@ -26,6 +28,11 @@ public record SiteConfig(
 
   public SiteConfig {
     volumes = List.copyOf(volumes);
+  }
+
+  /** A site without a {@code failover:} section. */
+  public SiteConfig(String siteId, Role role, Path dataDir, HostPort nbdListen, HostPort adminListen, WanSettings wan, boolean compress, boolean metrics, List<VolumeConfig> volumes) {
+    this(siteId, role, dataDir, nbdListen, adminListen, wan, compress, metrics, volumes, null);
   }
 
   public Path journalDir() {

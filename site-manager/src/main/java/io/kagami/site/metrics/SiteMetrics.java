@@ -97,6 +97,7 @@ public final class SiteMetrics implements AutoCloseable {
         .tags(link.and("encoding", "raw"))
         .register(registry);
     FunctionCounter.builder("kagami.wan.sent.bytes", this, m -> linkOf(m).wireBytes()).tags(link.and("encoding", "wire")).register(registry);
+    failoverGauges(Tags.of("site", site));
     if (role.equals("primary")) {
       Gauge.builder("kagami.wan.bandwidth.bytes.per.second", this, m -> orNaN(linkOf(m).bandwidthBytesPerSecond()))
           .description("The WAN link's cap on wire bytes per second in force; 0 = unlimited")
@@ -110,6 +111,31 @@ public final class SiteMetrics implements AutoCloseable {
   }
 
   private static final LinkStatus NO_LINK = new LinkStatus(false, null, null, 0, 0, null);
+
+  /** Decisions of the failover controller, one {@code kagami_failover_decision} series each. */
+  private static final String[] DECISIONS = {"stay", "self-fence", "step-down", "request-promotion", "fence", "promote", "suppressed"};
+
+  /**
+   * {@code kagami_failover_fenced}, {@code kagami_failover_term}, {@code kagami_failover_maintenance}
+   * and {@code kagami_failover_decision{decision}} (1 for the current one); NaN on a site without a
+   * {@code failover:} section.
+   */
+  private void failoverGauges(Tags site) {
+    Gauge.builder("kagami.failover.fenced", this, m -> failoverOf(m, f -> f.fenced() ? 1.0 : 0.0))
+        .description("1 while this primary may not acknowledge writes (self-fenced or deposed)").tags(site).register(registry);
+    Gauge.builder("kagami.failover.term", this, m -> failoverOf(m, f -> f.term())).description("The witness term this site holds or knows").tags(site).register(registry);
+    Gauge.builder("kagami.failover.maintenance", this, m -> failoverOf(m, f -> f.maintenance() ? 1.0 : 0.0))
+        .description("1 while maintenance mode suppresses automatic failover").tags(site).register(registry);
+    for (String d : DECISIONS) {
+      Gauge.builder("kagami.failover.decision", this, m -> failoverOf(m, f -> d.equals(f.decision()) ? 1.0 : 0.0))
+          .description("The failover controller's current decision: one series per decision, 1 for the current one").tags(site.and("decision", d)).register(registry);
+    }
+  }
+
+  private static double failoverOf(SiteMetrics m, java.util.function.ToDoubleFunction<io.kagami.site.failover.FailoverStatus> f) {
+    SiteStatus s = m.last;
+    return s == null || s.failover() == null ? Double.NaN : f.applyAsDouble(s.failover());
+  }
 
   private static double orNaN(Number n) {
     return n == null ? Double.NaN : n.doubleValue();
