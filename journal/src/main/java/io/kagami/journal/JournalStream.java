@@ -303,6 +303,47 @@ public final class JournalStream {
     }
   }
 
+  /**
+   * Drops every entry after {@code seq}: the history ends there and the next append gets {@code
+   * seq + 1}. A point-in-time promotion does this after rolling its replica back to {@code seq}.
+   * Idempotent (a run cut short by a crash is repeated); the caller guarantees nothing is being
+   * appended meanwhile.
+   */
+  public void truncateAfter(long seq) {
+    committer.lock().lock();
+    try {
+      if (nextSeq != lastSeq + 1) {
+        throw new JournalException("volume " + volume + ": cannot truncate history while appends are in flight");
+      }
+      try {
+        db.deleteRange(family, Keys.encode(seq + 1), Keys.encode(Long.MAX_VALUE));
+      } catch (RocksDBException e) {
+        throw new JournalException("volume " + volume + ": truncating history after seq " + seq + " failed: " + e.getMessage(), e, Journal.isNoSpace(e));
+      }
+      if (journal.meta(volume, META_TRIMMED, 0) > seq) {
+        // Trimmed past the new end: the stream must reopen ending at seq, not at the trim point.
+        journal.putMeta(volume, META_TRIMMED, seq);
+      }
+      lastSeq = Math.min(lastSeq, seq);
+      nextSeq = lastSeq + 1;
+      firstSeq = Math.min(firstSeq, lastSeq + 1);
+      ledger.reset(firstSeq - 1, lastSeq, bytesFrom(firstSeq), clock.millis());
+      tail.clear();
+    } finally {
+      committer.lock().unlock();
+    }
+  }
+
+  private long bytesFrom(long from) {
+    long bytes = 0;
+    try (RocksIterator it = db.newIterator(family)) {
+      for (it.seek(Keys.encode(from)); it.isValid(); it.next()) {
+        bytes += SegmentLog.recordLength(it.value());
+      }
+    }
+    return bytes;
+  }
+
   /** A durable per-volume counter (applied sequence, peer acknowledgement...). */
   public long meta(String key, long absent) {
     return journal.meta(volume, key, absent);
@@ -390,6 +431,13 @@ public final class JournalStream {
         head = (head + 1) & (ring.length - 1);
         count--;
       }
+    }
+
+    synchronized void clear() {
+      java.util.Arrays.fill(ring, null);
+      head = 0;
+      count = 0;
+      bytes = 0;
     }
 
     /** Fills {@code out} from the cache if it holds {@code fromSeq}; false when it does not. */
