@@ -195,6 +195,17 @@ public final class Applier implements AutoCloseable {
     }
   }
 
+  /**
+   * After a point-in-time rollback rewrote the replica and cut the journal at {@code seq}: the
+   * replica is applied, and durable, exactly through {@code seq}. Call with the applier stopped.
+   */
+  public void resetTo(long seq) {
+    synchronized (applying) {
+      appliedSeq = seq;
+      checkpointSeq = seq;
+    }
+  }
+
   public long checkpointSeq() {
     return checkpointSeq;
   }

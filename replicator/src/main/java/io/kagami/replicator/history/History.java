@@ -44,6 +44,8 @@ public final class History implements AutoCloseable {
   static final int CHUNK = 1 << 20;
   private static final byte[] ZEROES = new byte[CHUNK];
   public static final long DEFAULT_SEGMENT_BYTES = 64L << 20;
+  /** The longest retention window a standby accepts (its time index lives in memory). */
+  public static final Duration MAX_WINDOW = Duration.ofDays(7);
 
   /**
    * How much history a standby keeps: entries journaled within {@code window} before now, at most

@@ -1,5 +1,6 @@
 package io.kagami.site.config;
 
+import io.kagami.replicator.history.History;
 import io.kagami.replicator.sync.SyncReplication;
 import java.time.Duration;
 import java.util.Objects;
@@ -11,9 +12,17 @@ import java.util.Objects;
  * @param historyCapacityBytes unsent history the journal keeps before the volume falls back to
  *     tracking changed regions (and a later resync)
  * @param bitmapGranularity bytes one bit of the changed-region map stands for
+ * @param retention how much history a standby keeps for drills and point-in-time promotion
+ *     ({@code retention}, {@code retentionMaxBytes}; none by default)
  */
 public record VolumeConfig(
-    String name, long sizeBytes, ReplicationMode mode, SyncReplication.Policy sync, long historyCapacityBytes, int bitmapGranularity) {
+    String name,
+    long sizeBytes,
+    ReplicationMode mode,
+    SyncReplication.Policy sync,
+    long historyCapacityBytes,
+    int bitmapGranularity,
+    History.Retention retention) {
   public static final long MIN_SIZE = 1L << 20;
   public static final int ALIGNMENT = 4096;
   public static final long DEFAULT_HISTORY_CAPACITY = 8L << 30;
@@ -24,6 +33,12 @@ public record VolumeConfig(
   public VolumeConfig {
     Objects.requireNonNull(mode, "mode");
     Objects.requireNonNull(sync, "sync");
+    Objects.requireNonNull(retention, "retention");
+  }
+
+  /** A volume that keeps no history on a standby. */
+  public VolumeConfig(String name, long sizeBytes, ReplicationMode mode, SyncReplication.Policy sync, long historyCapacityBytes, int bitmapGranularity) {
+    this(name, sizeBytes, mode, sync, historyCapacityBytes, bitmapGranularity, History.Retention.NONE);
   }
 
   /** An async volume with the given history capacity and the default bitmap granularity. */
