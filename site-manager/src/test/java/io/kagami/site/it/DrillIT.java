@@ -82,6 +82,9 @@ class DrillIT {
       JsonNode standby = sites.standby.status().path("volumes").get(0);
       assertThat(standby.path("lagBytes").asLong()).as("standby lag with a drill running").isZero();
       assertThat(standby.path("drill").path("seq").asLong()).isEqualTo(frozenAt);
+      assertThat(sites.standby.metrics())
+          .contains("kagami_drill_running{peer=\"tokyo\",site=\"hiroshima\",volume=\"vol0\"} 1.0")
+          .containsPattern("kagami_undo_bytes\\{peer=\"tokyo\",site=\"hiroshima\",volume=\"vol0\"\\} [1-9]");
       Cli drillStatus = PromoteIT.cli("drill", "status", "--admin", standbyAdmin);
       assertThat(drillStatus.output()).contains("vol0-drill at seq " + frozenAt).contains(uri);
       System.out.printf("DrillIT: max standby lag sampled while the clone was written: %d bytes%n", maxLag.get());
