@@ -79,12 +79,9 @@ public final class History implements AutoCloseable {
     this.retention = retention;
     this.clock = clock;
     this.log = UndoLog.open(directory, segmentBytes);
-    if (!retention.enabled()) {
-      if (log.recordCount() > 0 || log.coverageFrom() != Long.MAX_VALUE) {
-        LOG.log(Level.INFO, "volume {0}: no retention configured: dropping the history kept before the restart", volume);
-      }
-      log.clear();
-    } else if (log.coverageFrom() == Long.MAX_VALUE) {
+    // Without retention, history left from before a restart is dropped by the first trim, not
+    // here: an interrupted point-in-time rollback may still need it (see the site's Rollback).
+    if (retention.enabled() && log.coverageFrom() == Long.MAX_VALUE) {
       // Entries the journal holds may be in the replica already (unsynced before a restart): their
       // before-images cannot be known, so history starts after all of them.
       log.restartAt(journalLastSeq);
