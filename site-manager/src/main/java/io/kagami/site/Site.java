@@ -343,6 +343,10 @@ public final class Site implements AutoCloseable {
       }
     }
     drills.stopAll("the site is being promoted to a point in time");
+    if (link != null) {
+      link.close(); // nothing more from the old primary, ever: the journal is cut below
+      link = null;
+    }
     Map<String, Long> points = new LinkedHashMap<>();
     for (StandbyRuntime r : targets) {
       r.applier().close();

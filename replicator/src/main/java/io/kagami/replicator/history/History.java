@@ -246,8 +246,8 @@ public final class History implements AutoCloseable {
     if (from == Long.MAX_VALUE) {
       return null;
     }
-    List<Undo> after = log.after(from);
-    long millis = after.isEmpty() ? clock.millis() : after.getFirst().millis();
+    Undo first = log.firstAfter(from);
+    long millis = first == null ? clock.millis() : first.millis();
     return new Point(Math.min(from, appliedSeq), Instant.ofEpochMilli(millis));
   }
 

@@ -330,6 +330,16 @@ public final class UndoLog implements AutoCloseable {
 
   /** Committed records with seq greater than {@code seq}, in seq order. */
   public synchronized List<Undo> after(long seq) {
+    return new ArrayList<>(records.subList(indexAfter(seq), records.size()));
+  }
+
+  /** The first committed record with seq greater than {@code seq}, or null. */
+  public synchronized Undo firstAfter(long seq) {
+    int i = indexAfter(seq);
+    return i == records.size() ? null : records.get(i);
+  }
+
+  private int indexAfter(long seq) {
     int lo = 0;
     int hi = records.size();
     while (lo < hi) {
@@ -340,26 +350,23 @@ public final class UndoLog implements AutoCloseable {
         hi = mid;
       }
     }
-    return new ArrayList<>(records.subList(lo, records.size()));
+    return lo;
   }
 
   /** The newest seq whose entry was journaled at or before {@code millis}, or -1 if none is held. */
   public synchronized long lastSeqAtOrBefore(long millis) {
-    long found = -1;
-    for (int i = records.size() - 1; i >= 0; i--) {
-      Undo u = records.get(i);
-      if (u.millis() <= millis) {
-        found = u.seq();
-        break;
+    // Journal times never go back along the seqs: binary search for the last one not after millis.
+    int lo = 0;
+    int hi = records.size();
+    while (lo < hi) {
+      int mid = (lo + hi) >>> 1;
+      if (records.get(mid).millis() <= millis) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
       }
     }
-    return found;
-  }
-
-  /** When entry {@code seq}'s record says it was journaled, or -1 when no record of it is held. */
-  public synchronized long millisOf(long seq) {
-    List<Undo> a = after(seq - 1);
-    return a.isEmpty() || a.getFirst().seq() != seq ? -1 : a.getFirst().millis();
+    return lo == 0 ? -1 : records.get(lo - 1).seq();
   }
 
   /**
