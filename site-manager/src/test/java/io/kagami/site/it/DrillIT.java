@@ -14,6 +14,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -63,22 +64,37 @@ class DrillIT {
       assertThat(second.exit()).isNotZero();
       assertThat(second.output()).contains("is running already");
 
-      // Production keeps writing during the drill: 0x22 over the same 8 MiB, then more.
+      // Production keeps writing during the drill: 0x22 over the same 8 MiB.
       AtomicLong maxLag = new AtomicLong();
       CompletableFuture<Void> production = CompletableFuture.runAsync(() -> writeProduction(sites));
 
       // 3. Attach a test machine: qemu-img sees it; qemu-io writes into the clone and reads it back.
       assertThat(qemuImg.runOk(T, "info", uri).stdout()).contains("64 MiB");
       qemuIo.runOk(T, "-f", "raw", "-c", "write -P 0xcd 0 1M", "-c", "read -P 0xcd 0 1M", uri);
-      for (int i = 0; i < 8; i++) {
-        // The test machine keeps writing while the primary does.
-        qemuIo.runOk(T, "-f", "raw", "-c", "write -P 0xce " + (16 + i) + "M 1M", uri);
-        maxLag.accumulateAndGet(sites.standby.status().path("volumes").get(0).path("lagBytes").asLong(), Math::max);
-      }
+      // The test machine keeps writing (16 MiB..32 MiB, round and round) until the lag has drained.
+      AtomicBoolean drained = new AtomicBoolean();
+      AtomicLong cloneWrites = new AtomicLong();
+      CompletableFuture<Void> testMachine =
+          CompletableFuture.runAsync(
+              () -> {
+                try {
+                  for (int i = 0; i < 400 && (!drained.get() || i < 16); i++) {
+                    qemuIo.runOk(T, "-f", "raw", "-c", "write -P 0xce " + (16 + i % 16) + "M 1M", uri);
+                    cloneWrites.incrementAndGet();
+                    maxLag.accumulateAndGet(sites.standby.status().path("volumes").get(0).path("lagBytes").asLong(), Math::max);
+                  }
+                } catch (Exception e) {
+                  throw new IllegalStateException("writing into the clone failed: " + e.getMessage(), e);
+                }
+              });
       production.get(2, TimeUnit.MINUTES);
 
-      // 4. Check while it runs: replication goes on, lag drains to 0 with the clone attached.
+      // 4. Check while it runs: replication goes on, lag drains to 0 while the clone is written.
       sites.awaitInSync(T);
+      assertThat(testMachine.isDone()).as("the test machine was still writing into the clone when the standby's lag reached 0").isFalse();
+      long writesAtDrain = cloneWrites.get();
+      drained.set(true);
+      testMachine.get(2, TimeUnit.MINUTES);
       JsonNode standby = sites.standby.status().path("volumes").get(0);
       assertThat(standby.path("lagBytes").asLong()).as("standby lag with a drill running").isZero();
       assertThat(standby.path("drill").path("seq").asLong()).isEqualTo(frozenAt);
@@ -87,7 +103,7 @@ class DrillIT {
           .containsPattern("kagami_undo_bytes\\{peer=\"tokyo\",site=\"hiroshima\",volume=\"vol0\"\\} [1-9]");
       Cli drillStatus = PromoteIT.cli("drill", "status", "--admin", standbyAdmin);
       assertThat(drillStatus.output()).contains("vol0-drill at seq " + frozenAt).contains(uri);
-      System.out.printf("DrillIT: max standby lag sampled while the clone was written: %d bytes%n", maxLag.get());
+      System.out.printf("DrillIT: max standby lag sampled while the clone was written: %d bytes; %d clone writes before the lag drained%n", maxLag.get(), writesAtDrain);
 
       // The clone: the drill's writes, else frozen at the start (0x11), never the primary's 0x22.
       qemuIo.runOk(T, "-f", "raw", "-c", "read -P 0xcd 0 1M", "-c", "read -P 0x11 1M 7M", "-c", "read -P 0xce 16M 8M", "-c", "read -P 0 8M 8M", uri);
