@@ -111,10 +111,13 @@ class DrillIT {
       sites.assertReplicaIdentical();
       qemuIo.runOk(T, "-f", "raw", "-r", "-c", "read -P 0x22 0 8M", "-c", "read -P 0 16M 8M", sites.standbyUri());
 
-      // 5. Stop the drill: the export is gone and its writes with it.
+      // 5. Stop the drill: the export is gone and its writes with it; a host still attached is cut off.
+      NbdTestClient attached = NbdTestClient.connect("127.0.0.1", sites.standbyNbd, "vol0-drill");
       Cli stopped = PromoteIT.cli("drill", "stop", "--volume", "vol0", "--admin", standbyAdmin);
       assertThat(stopped.exit()).as(stopped.output()).isZero();
-      assertThat(stopped.output()).contains("discarded");
+      assertThat(stopped.output()).contains("discarded").contains("1 NBD connection(s) closed");
+      attached.closed().get(30, TimeUnit.SECONDS);
+      attached.close();
       assertThat(qemuImg.run(T, "info", uri).succeeded()).as("the clone's export after drill stop").isFalse();
       assertThat(PromoteIT.cli("drill", "status", "--admin", standbyAdmin).output()).contains("no drill running");
       try (var overlays = Files.list(dir.resolve("hiroshima/drills"))) {
