@@ -87,6 +87,11 @@ public final class UndoLog implements AutoCloseable {
   private final ArrayList<Undo> records = new ArrayList<>();
   private final List<Undo> pending = new ArrayList<>();
   private ByteBuffer batch = ByteBuffer.allocate(1 << 16);
+  /** A batch larger than this is written out as it grows (uncommitted until its COMMIT). */
+  private final int spillBytes;
+  /** Where the open batch goes once it spilled, and how much of it is in the file already. */
+  private Segment batchSegment;
+  private long spilled;
   private long committedSeq;
   private long coverageFrom;
   private long bytes;
@@ -94,6 +99,7 @@ public final class UndoLog implements AutoCloseable {
   private UndoLog(Path directory, long segmentBytes) {
     this.directory = directory;
     this.segmentBytes = segmentBytes;
+    this.spillBytes = (int) Math.min(8L << 20, Math.max(4096, segmentBytes));
   }
 
   /** Opens (or creates) the log in {@code directory}, cutting an uncommitted tail. */
@@ -240,6 +246,9 @@ public final class UndoLog implements AutoCloseable {
   /** Adds a record to the open batch; {@code image} null: the range held zeroes. */
   public synchronized void add(long seq, long millis, long offset, int length, byte[] image) {
     int need = HEADER + (image == null ? 0 : image.length);
+    if (batch.position() > 0 && batch.position() + need > spillBytes) {
+      spill(); // memory stays bounded whatever the batch (a discard of the whole volume...)
+    }
     if (batch.remaining() < need) {
       ByteBuffer bigger = ByteBuffer.allocate(Math.max(batch.capacity() * 2, batch.position() + need));
       batch.flip();
@@ -258,7 +267,25 @@ public final class UndoLog implements AutoCloseable {
       batch.put(image);
     }
     // The payload position is relative to the batch until commit places it in a segment.
-    pending.add(new Undo(seq, millis, offset, length, null, image == null ? -1 : start + HEADER));
+    pending.add(new Undo(seq, millis, offset, length, null, image == null ? -1 : spilled + start + HEADER));
+  }
+
+  /** Writes the open batch's buffer to its segment, after what it spilled before; no COMMIT, no force. */
+  private void spill() {
+    try {
+      if (batchSegment == null) {
+        batchSegment = current();
+      }
+      ByteBuffer out = ByteBuffer.wrap(batch.array(), 0, batch.position());
+      long pos = batchSegment.size + spilled;
+      while (out.hasRemaining()) {
+        pos += batchSegment.channel.write(out, pos);
+      }
+      spilled += batch.position();
+      batch.clear();
+    } catch (IOException e) {
+      throw new UncheckedIOException("undo log " + directory + ": writing before-images failed: " + e.getMessage(), e);
+    }
   }
 
   /**
@@ -275,10 +302,10 @@ public final class UndoLog implements AutoCloseable {
     batch.putInt(at + 30, (int) c.getValue());
     pending.removeLast();
     try {
-      Segment s = current();
+      Segment s = batchSegment != null ? batchSegment : current();
       long base = s.size;
       ByteBuffer out = ByteBuffer.wrap(batch.array(), 0, batch.position());
-      long pos = base;
+      long pos = base + spilled;
       while (out.hasRemaining()) {
         pos += s.channel.write(out, pos);
       }
@@ -301,6 +328,8 @@ public final class UndoLog implements AutoCloseable {
     } finally {
       pending.clear();
       batch.clear();
+      batchSegment = null;
+      spilled = 0;
     }
   }
 
@@ -429,6 +458,8 @@ public final class UndoLog implements AutoCloseable {
     records.clear();
     pending.clear();
     batch.clear();
+    batchSegment = null;
+    spilled = 0;
     bytes = 0;
   }
 
