@@ -305,8 +305,9 @@ public final class JournalStream {
 
   /**
    * Drops every entry after {@code seq}, so the history continues at {@code seq + 1} with other
-   * entries. An old primary rejoining as a standby does this with its writes after the fork (saved
-   * aside first): the new primary's history replaces them. The caller guarantees nothing is being
+   * entries: an old primary rejoining as a standby does this with its writes after the fork (saved
+   * aside first), a point-in-time promotion after rolling its replica back to {@code seq}.
+   * Idempotent (a run cut short by a crash is repeated); the caller guarantees nothing is being
    * appended meanwhile. Segment data of dropped entries stays until its segment is trimmed.
    */
   public void truncateAfter(long seq) {

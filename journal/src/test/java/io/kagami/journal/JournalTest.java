@@ -50,6 +50,30 @@ class JournalTest {
   }
 
   @Test
+  void truncatingAfterASeqEndsTheHistoryThereAcrossARestartAndAppendsContinueFromIt() throws Exception {
+    try (Journal j = Journal.open(JournalConfig.at(dir), InstantSource.system())) {
+      JournalStream s = j.stream("vol0");
+      for (int i = 0; i < 20; i++) {
+        s.append(write(i * 4096L, i % 3 == 0 ? 64 << 10 : 4096, i), false, null).get(10, TimeUnit.SECONDS);
+      }
+      s.trimThrough(5);
+      s.truncateAfter(12);
+      s.truncateAfter(12); // idempotent
+      assertThat(s.lastSeq()).isEqualTo(12);
+      assertThat(s.read(6, Integer.MAX_VALUE)).extracting(JournalEntry::seq).containsExactly(6L, 7L, 8L, 9L, 10L, 11L, 12L);
+      assertThat(s.append(write(0, 4096, 99), true, null).get(10, TimeUnit.SECONDS)).isEqualTo(13L);
+      s.trimThrough(13);
+      s.truncateAfter(3); // below the trim point: the history is empty and ends at 3
+      assertThat(s.lastSeq()).isEqualTo(3);
+    }
+    try (Journal j = Journal.open(JournalConfig.at(dir), InstantSource.system())) {
+      JournalStream s = j.stream("vol0");
+      assertThat(s.lastSeq()).as("end of history after a restart").isEqualTo(3);
+      assertThat(s.append(write(0, 4096, 1), true, null).get(10, TimeUnit.SECONDS)).isEqualTo(4L);
+    }
+  }
+
+  @Test
   void afterCommitHooksRunInSequenceOrderAcrossConcurrentAppenders() throws Exception {
     List<Long> order = Collections.synchronizedList(new ArrayList<>());
     try (Journal j = Journal.open(JournalConfig.at(dir), InstantSource.system())) {

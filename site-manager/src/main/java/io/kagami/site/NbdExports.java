@@ -7,12 +7,25 @@ import io.kagami.replicator.volume.BlockDevice;
 import io.kagami.site.config.HostPort;
 import java.util.List;
 
-/** The site's NBD listener serving one export per volume. */
+/** The site's NBD listener serving one export per volume, and a drill's clone while one runs. */
 final class NbdExports implements AutoCloseable {
   private final NbdServer server;
+  private final Exports exports;
 
   NbdExports(HostPort listen, List<BlockDevice> devices) {
-    this.server = new NbdServer(NbdServerConfig.listen(listen.host(), listen.port()), new Exports(devices));
+    this.exports = new Exports(devices);
+    this.server = new NbdServer(NbdServerConfig.listen(listen.host(), listen.port()), exports);
+  }
+
+  /** Exports {@code device} from now on (a drill's clone). */
+  void add(BlockDevice device) {
+    exports.add(device);
+  }
+
+  /** Stops exporting {@code name} and closes its connections; returns how many were closed. */
+  int remove(String name) {
+    exports.remove(name);
+    return server.closeConnections(name);
   }
 
   void start() {

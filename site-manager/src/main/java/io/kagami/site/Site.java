@@ -5,6 +5,7 @@ import io.kagami.journal.JournalConfig;
 import io.kagami.journal.JournalStream;
 import io.kagami.replicator.apply.Applier;
 import io.kagami.replicator.apply.Checkpointer;
+import io.kagami.replicator.history.History;
 import io.kagami.replicator.resync.Backlog;
 import io.kagami.replicator.resync.DirtyBitmap;
 import io.kagami.replicator.sync.SyncReplication;
@@ -33,6 +34,7 @@ import io.kagami.site.metrics.SiteMetrics;
 import io.kagami.wan.ship.LinkSnapshot;
 import java.lang.System.Logger.Level;
 import java.time.Duration;
+import java.time.Instant;
 import java.time.InstantSource;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -82,6 +84,8 @@ public final class Site implements AutoCloseable {
   private SiteMetrics metrics;
   /** Heartbeats, witness lease, self-fencing and automatic failover; null without a failover section. */
   private FailoverController failover;
+  /** A standby's retained history and DR drills (see {@link Drills}). */
+  private Drills drills;
   /** Not {@code this}: close() holds that while it waits for the housekeeping thread. */
   private final Object stateLock = new Object();
   /** Last link state logged; guarded by stateLock. */
@@ -148,6 +152,8 @@ public final class Site implements AutoCloseable {
       ExecutorService reads = Executors.newFixedThreadPool(4, Thread.ofPlatform().name("kagami-read-", 0).daemon(true).factory());
       this.reads = reads;
       resources.push(reads::shutdownNow);
+      drills = new Drills(config.dataDir(), clock, reads);
+      resources.push(drills);
       if (config.metrics()) {
         metrics = new SiteMetrics(this::status, config.siteId(), role.label(), config.wan().peerSiteId(), config.volumes());
         resources.push(metrics);
@@ -184,6 +190,7 @@ public final class Site implements AutoCloseable {
       nbd.start();
       nbdPort = nbd.port();
       resources.push(nbd);
+      drills.attach(nbd);
       if (link != null) {
         link.start();
         resources.push(link);
@@ -201,6 +208,7 @@ public final class Site implements AutoCloseable {
       if (failover != null) {
         admin.failover(failover);
       }
+      admin.drills(new SiteDrillControl());
       admin.start();
       resources.push(admin);
       if (failover != null) {
@@ -245,7 +253,10 @@ public final class Site implements AutoCloseable {
   }
 
   private StandbyRuntime openStandby(VolumeConfig vc, FileVolume file, JournalStream stream, ExecutorService reads) {
-    Applier applier = new Applier(vc.name(), stream, file, clock, CHECKPOINT_INTERVAL, true);
+    History history = new History(vc.name(), config.dataDir().resolve("history").resolve(vc.name()), vc.retention(), clock, History.DEFAULT_SEGMENT_BYTES, stream.lastSeq());
+    resources.push(history);
+    Rollback.resumeIfInterrupted(vc.name(), stream, history, file);
+    Applier applier = new Applier(vc.name(), stream, file, clock, CHECKPOINT_INTERVAL, true, history);
     if (discardDiverged) {
       // An old primary on its way back (failback): what its standby never confirmed may be its own
       // writes after the fork, needed when the new primary connects; keep them in the journal.
@@ -263,12 +274,14 @@ public final class Site implements AutoCloseable {
             vc.bitmapGranularity(),
             () -> discardDiverged,
             applier::releaseHistory);
+    JournalReceiveSink sink = new JournalReceiveSink(vc.name(), vc.sizeBytes(), stream, applier, file, resyncIo(), diverged);
+    drills.track(vc.name(), history, applier, file, sink::consistent);
     return new StandbyRuntime(
         vc,
         new ReplicaVolume(vc.name(), file, reads),
         file,
         applier,
-        new JournalReceiveSink(vc.name(), vc.sizeBytes(), stream, applier, file, resyncIo(), diverged),
+        sink,
         new VolumeStateTracker(false));
   }
 
@@ -349,6 +362,7 @@ public final class Site implements AutoCloseable {
           "volume(s) " + String.join(", ", inconsistent) + " are inconsistent: a resync was interrupted, so the replica mixes old and new regions;"
               + " promote --force accepts them as they are");
     }
+    drills.stopAll("the site is being promoted");
     long start = System.nanoTime();
     SiteLink old = link;
     if (old != null) {
@@ -368,6 +382,7 @@ public final class Site implements AutoCloseable {
       }
       role = Role.PRIMARY;
     }
+    drills.promoted(); // history described a standby's replica; the volume takes writes now
     startLink();
     Promotion promotion = new Promotion(clock.instant().toString(), force && !inconsistent.isEmpty(), at, (System.nanoTime() - start) / 1_000_000);
     try {
@@ -640,6 +655,7 @@ public final class Site implements AutoCloseable {
       return;
     }
     long start = System.nanoTime();
+    drills.stopAll("the site takes over as primary in a switchover");
     SiteLink old = link;
     link = null;
     if (old != null) {
@@ -653,6 +669,7 @@ public final class Site implements AutoCloseable {
       }
       role = Role.PRIMARY;
     }
+    drills.promoted();
     startLink();
     LOG.log(Level.WARNING, "site {0}: SWITCHOVER: took over from {1} in {2} ms; now the primary, replicating to it", config.siteId(), site, (System.nanoTime() - start) / 1_000_000);
     roleChanged(Role.STANDBY, Map.of());
@@ -722,6 +739,108 @@ public final class Site implements AutoCloseable {
     return promote(false);
   }
 
+  /**
+   * Point-in-time failover: rolls every standby volume (or only {@code volume}) back to {@code seq}
+   * or to the last entry journaled at or before {@code at} (both within the retained history),
+   * then promotes as {@link #promote(boolean)} does; the new data generation starts at that seq
+   * and the entries after it are dropped. The rollback is recorded before it starts and completed
+   * on the next start if a crash cuts it short (see {@link Rollback}).
+   */
+  public synchronized Promotion promote(boolean force, String volume, Long seq, Instant at) {
+    if (role == Role.PRIMARY) {
+      throw new Promotion.RefusedException("site " + config.siteId() + " is already the primary");
+    }
+    if ((seq == null) == (at == null)) {
+      throw new Promotion.RefusedException("a point-in-time promotion takes either a seq or a time");
+    }
+    List<StandbyRuntime> targets = new ArrayList<>();
+    for (Volume v : volumes.values()) {
+      if (v instanceof StandbyRuntime r && (volume == null || volume.equals(v.config().name()))) {
+        targets.add(r);
+      }
+    }
+    if (targets.isEmpty()) {
+      throw new Promotion.RefusedException("no standby volume " + volume + " here (volumes: " + String.join(", ", volumes.keySet()) + ")");
+    }
+    if (seq != null && targets.size() > 1) {
+      throw new Promotion.RefusedException("this site has " + targets.size() + " volumes: a seq belongs to one of them (name it with --volume), or promote --at a time");
+    }
+    // Refused without side effects when a point is outside a window: checked on the running replica
+    // first, then again once everything received is applied.
+    for (StandbyRuntime r : targets) {
+      History h = drills.history(r.config().name());
+      try {
+        r.applier().paused(() -> {
+          long applied = r.applier().appliedSeq();
+          h.check(seq != null ? seq : h.seqAt(at, applied), applied);
+          return null;
+        });
+      } catch (History.OutsideWindowException e) {
+        throw new Promotion.RefusedException(e.getMessage());
+      }
+    }
+    drills.stopAll("the site is being promoted to a point in time");
+    if (link != null) {
+      link.close(); // nothing more from the old primary, ever: the journal is cut below
+      link = null;
+    }
+    Map<String, Long> points = new LinkedHashMap<>();
+    for (StandbyRuntime r : targets) {
+      r.applier().close();
+      r.applier().catchUp();
+      History h = drills.history(r.config().name());
+      long applied = r.applier().appliedSeq();
+      try {
+        long n = seq != null ? seq : h.seqAt(at, applied);
+        h.check(n, applied);
+        points.put(r.config().name(), n);
+      } catch (History.OutsideWindowException e) {
+        throw new Promotion.RefusedException(e.getMessage() + "; nothing was changed (replication has stopped applying: restart the site to resume it)");
+      }
+    }
+    for (StandbyRuntime r : targets) {
+      String name = r.config().name();
+      long n = points.get(name);
+      if (n < r.applier().appliedSeq()) {
+        Rollback.run(name, journal.stream(name), drills.history(name), r.file(), n);
+        r.applier().resetTo(n);
+      }
+    }
+    return promote(force);
+  }
+
+  private String nbdHost() {
+    String h = config.nbdListen().host();
+    return h.equals("0.0.0.0") || h.equals("::") ? "127.0.0.1" : h;
+  }
+
+  /** The admin surface's view of drills and point-in-time promotion. */
+  private final class SiteDrillControl implements io.kagami.site.admin.DrillControl {
+    @Override
+    public Object start(String volume, Long seq, String at) {
+      if (role == Role.PRIMARY) {
+        throw new Promotion.RefusedException("site " + config.siteId() + " is a primary: a drill runs on a standby, on a clone of its replica (run drill start against the standby's --admin)");
+      }
+      Drills.Started s = drills.start(volume, seq, at == null ? null : PointInTime.parse(at, clock));
+      return Map.of("volume", s.volume(), "export", s.export(), "seq", s.seq(), "appliedSeq", s.appliedSeq(), "uri", "nbd://" + nbdHost() + ":" + nbdPort + "/" + s.export());
+    }
+
+    @Override
+    public Object stop(String volume) {
+      return drills.stop(volume);
+    }
+
+    @Override
+    public Object list() {
+      return status().volumes().stream().filter(v -> v.drill() != null).map(VolumeStatus::drill).toList();
+    }
+
+    @Override
+    public Object promoteAt(boolean force, String volume, Long seq, String at) {
+      return promote(force, volume, seq, at == null ? null : PointInTime.parse(at, clock));
+    }
+  }
+
   /** Writes resync regions into standby replicas, off the network threads. */
   private ExecutorService resyncIo() {
     if (resyncIo == null) {
@@ -777,6 +896,11 @@ public final class Site implements AutoCloseable {
       } catch (RuntimeException e) {
         LOG.log(Level.ERROR, "WAN bandwidth refresh failed", e);
       }
+    }
+    try {
+      drills.trim(); // a standby's history window moves on
+    } catch (RuntimeException e) {
+      LOG.log(Level.ERROR, "site " + config.siteId() + ": trimming the standby history failed", e);
     }
     for (Volume v : volumes.values()) {
       try {
@@ -903,6 +1027,7 @@ public final class Site implements AutoCloseable {
         }
       }
     }
+    vs.replaceAll(v -> v.role().equals("standby") ? v.withHistory(drills.recoverableFrom(v.name()), drills.drill(v.name(), nbdHost(), nbdPort)) : v);
     LinkStatus ls = link == null ? new LinkStatus(false, config.wan().peerSiteId(), null, 0, 0, null) : link.status();
     return new SiteStatus(config.siteId(), role == null ? config.role().label() : role.label(), nbdAddress(), ls, vs, failover == null ? null : failover.status());
   }

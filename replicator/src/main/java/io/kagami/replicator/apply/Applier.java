@@ -2,6 +2,7 @@ package io.kagami.replicator.apply;
 
 import io.kagami.journal.JournalEntry;
 import io.kagami.journal.JournalStream;
+import io.kagami.replicator.history.History;
 import io.kagami.replicator.volume.FileVolume;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -32,6 +33,8 @@ public final class Applier implements AutoCloseable {
   private final InstantSource clock;
   private final Duration checkpointInterval;
   private final boolean trimAfterCheckpoint;
+  /** Before-images of what is applied (a standby with retention or a drill), or null. */
+  private final History history;
   private final ReentrantLock lock = new ReentrantLock();
   /** Serializes applying with {@link #rebase}. */
   private final Object applying = new Object();
@@ -47,6 +50,13 @@ public final class Applier implements AutoCloseable {
   private long lastCheckpointMillis;
 
   public Applier(String volume, JournalStream stream, FileVolume file, InstantSource clock, Duration checkpointInterval, boolean trimAfterCheckpoint) {
+    this(volume, stream, file, clock, checkpointInterval, trimAfterCheckpoint, null);
+  }
+
+  /** {@code history}: where before-images go ahead of each replica write (see {@link History}); may be null. */
+  public Applier(
+      String volume, JournalStream stream, FileVolume file, InstantSource clock, Duration checkpointInterval, boolean trimAfterCheckpoint, History history) {
+    this.history = history;
     this.volume = volume;
     this.stream = stream;
     this.file = file;
@@ -86,6 +96,19 @@ public final class Applier implements AutoCloseable {
       return 0;
     }
     List<JournalEntry> entries = stream.read(from, 8 << 20);
+    if (history != null) {
+      List<JournalEntry> batch = entries.size() > maxEntries ? entries.subList(0, maxEntries) : entries;
+      try {
+        history.apply(batch, file, this::journaledMillis);
+      } catch (IOException ex) {
+        throw new UncheckedIOException("volume " + volume + ": applying seq " + batch.getFirst().seq() + ".." + batch.getLast().seq() + " failed: " + ex.getMessage(), ex);
+      }
+      if (!batch.isEmpty()) {
+        appliedSeq = batch.getLast().seq();
+      }
+      maybeCheckpoint();
+      return batch.size();
+    }
     int n = 0;
     for (JournalEntry e : entries) {
       if (n == maxEntries) {
@@ -101,6 +124,22 @@ public final class Applier implements AutoCloseable {
     }
     maybeCheckpoint();
     return n;
+  }
+
+  /** When entry {@code seq} was journaled here (its group commit), for the history's time index. */
+  private long journaledMillis(long seq) {
+    long m = stream.oldestMillisAfter(seq - 1);
+    return m < 0 ? clock.millis() : m;
+  }
+
+  /**
+   * Runs {@code action} between two batches, with nothing being applied meanwhile: a drill pins
+   * its point at exactly the applied seq.
+   */
+  public <T> T paused(java.util.function.Supplier<T> action) {
+    synchronized (applying) {
+      return action.get();
+    }
   }
 
   private void maybeCheckpoint() {
@@ -149,6 +188,9 @@ public final class Applier implements AutoCloseable {
       }
       checkpointLocked();
       stream.rebase(base);
+      if (history != null) {
+        history.reset(base);
+      }
       stream.putMeta(META_APPLIED, base);
       appliedSeq = base;
       checkpointSeq = base;
@@ -186,6 +228,17 @@ public final class Applier implements AutoCloseable {
 
   public void releaseHistory() {
     trimLimit = Long.MAX_VALUE;
+  }
+
+  /**
+   * After a point-in-time rollback rewrote the replica and cut the journal at {@code seq}: the
+   * replica is applied, and durable, exactly through {@code seq}. Call with the applier stopped.
+   */
+  public void resetTo(long seq) {
+    synchronized (applying) {
+      appliedSeq = seq;
+      checkpointSeq = seq;
+    }
   }
 
   public long checkpointSeq() {

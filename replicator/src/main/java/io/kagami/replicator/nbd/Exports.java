@@ -51,8 +51,30 @@ public final class Exports {
     return new Exports(List.of(devices));
   }
 
+  /** Adds {@code device} under its name; refused when the name is taken. */
+  public synchronized void add(BlockDevice device) {
+    Objects.requireNonNull(device, "device");
+    String name = device.name();
+    if (name == null || name.isEmpty() || name.getBytes(StandardCharsets.UTF_8).length > NbdProtocol.MAX_STRING_BYTES) {
+      throw new IllegalArgumentException("NBD exports: export name \"" + NbdProtocol.printable(String.valueOf(name)) + "\" is not allowed");
+    }
+    if (byName.putIfAbsent(name, device) != null) {
+      throw new IllegalArgumentException("NBD exports: export name \"" + name + "\" is in use already");
+    }
+  }
+
+  /** Removes the export {@code name} (not the default one); new connections no longer find it. */
+  public synchronized boolean remove(String name) {
+    BlockDevice d = byName.get(name);
+    if (d == null || d == defaultExport) {
+      return false;
+    }
+    byName.remove(name);
+    return true;
+  }
+
   /** The device exported as {@code name}; the empty name means the default export. */
-  public Optional<BlockDevice> find(String name) {
+  public synchronized Optional<BlockDevice> find(String name) {
     if (name.isEmpty()) {
       return Optional.ofNullable(defaultExport);
     }
@@ -64,7 +86,7 @@ public final class Exports {
   }
 
   /** Export names in the order the devices were given (the order NBD_OPT_LIST reports). */
-  public List<String> names() {
+  public synchronized List<String> names() {
     return List.copyOf(byName.keySet());
   }
 }

@@ -320,6 +320,7 @@ final class NbdHandshakeHandler extends ByteToMessageDecoder {
     cancelTimeout();
     ctx.flush();
     LOG.log(Level.DEBUG, "NBD client {0}: serving export {1}", ctx.channel().remoteAddress(), device.name());
+    ctx.channel().attr(NbdServer.EXPORT).set(device.name());
     NbdRequestDecoder decoder = new NbdRequestDecoder(config);
     NbdSession session = new NbdSession(config, device, decoder);
     ChannelPipeline pipeline = ctx.pipeline();

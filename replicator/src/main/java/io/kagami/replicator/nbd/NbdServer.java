@@ -135,6 +135,24 @@ public final class NbdServer implements AutoCloseable {
     return (InetSocketAddress) listener.localAddress();
   }
 
+  /** The export a connection in transmission serves. */
+  static final io.netty.util.AttributeKey<String> EXPORT = io.netty.util.AttributeKey.valueOf("kagami.nbd.export");
+
+  /**
+   * Closes the connections serving export {@code name} (e.g. after removing it from the exports):
+   * requests in flight are abandoned. Returns how many were closed.
+   */
+  public int closeConnections(String name) {
+    int n = 0;
+    for (Channel ch : List.copyOf(connections)) {
+      if (name.equals(ch.attr(EXPORT).get())) {
+        ch.close().awaitUninterruptibly();
+        n++;
+      }
+    }
+    return n;
+  }
+
   /** Connections currently open (in handshake or transmission). */
   public int connectionCount() {
     return connections.size();

@@ -51,6 +51,8 @@ public final class AdminServer implements AutoCloseable {
   private HttpServer server;
   private ExecutorService executor;
   private volatile FailoverControl failover;
+  /** DR drills and point-in-time promotion ({@code /drill}, {@code /promote} with a seq or time); null: none. */
+  private volatile DrillControl drills;
 
   /** {@code metrics} null: collection is off and {@code GET /metrics} answers 404 saying so. */
   public AdminServer(HostPort listen, Supplier<SiteStatus> status, Supplier<String> metrics) {
@@ -88,6 +90,11 @@ public final class AdminServer implements AutoCloseable {
     this.failover = control;
   }
 
+  /** Serves {@code /drill} and point-in-time {@code /promote} through {@code control}. */
+  public void drills(DrillControl control) {
+    this.drills = control;
+  }
+
   public void start() {
     try {
       server = HttpServer.create(new InetSocketAddress(listen.host(), listen.port()), 64);
@@ -115,6 +122,7 @@ public final class AdminServer implements AutoCloseable {
             switch (ex.getRequestURI().getPath()) {
               case "/link" -> link(ex);
               case "/promote" -> promote(ex);
+              case "/drill" -> drill(ex);
               case "/heartbeat", "/maintenance" -> failover(ex);
               default -> actions.containsKey(ex.getRequestURI().getPath()) ? action(ex, actions.get(ex.getRequestURI().getPath())) : respond(ex.getRequestMethod(), ex.getRequestURI().getPath());
             };
@@ -187,6 +195,7 @@ public final class AdminServer implements AutoCloseable {
       return new Response(404, "application/json", error("this site cannot be promoted"));
     }
     boolean force = false;
+    JsonNode pointInTime = null;
     try (InputStream in = ex.getRequestBody()) {
       byte[] body = in.readNBytes(64 << 10);
       if (body.length > 0) {
@@ -195,9 +204,28 @@ public final class AdminServer implements AutoCloseable {
           return new Response(400, "application/json", error("the body must be empty or JSON like {\"force\": true}"));
         }
         force = n.path("force").asBoolean(false);
+        if (n.hasNonNull("seq") || n.hasNonNull("at")) {
+          pointInTime = n;
+        }
       }
     } catch (JacksonException e) {
       return new Response(400, "application/json", error("not valid JSON: " + e.getOriginalMessage()));
+    }
+    if (pointInTime != null) {
+      if (drills == null) {
+        return new Response(409, "application/json", error("this site keeps no history: it cannot be promoted to a point in time"));
+      }
+      if (pointInTime.hasNonNull("seq") && !pointInTime.get("seq").canConvertToLong()) {
+        return new Response(400, "application/json", error("seq must be a number"));
+      }
+      try {
+        Long seq = pointInTime.hasNonNull("seq") ? pointInTime.get("seq").asLong() : null;
+        String at = pointInTime.hasNonNull("at") ? pointInTime.get("at").asText() : null;
+        String volume = pointInTime.hasNonNull("volume") ? pointInTime.get("volume").asText() : null;
+        return new Response(200, "application/json", JSON.writeValueAsBytes(drills.promoteAt(force, volume, seq, at)));
+      } catch (io.kagami.site.Promotion.RefusedException e) {
+        return new Response(409, "application/json", error(e.getMessage()));
+      }
     }
     try {
       return new Response(200, "application/json", JSON.writeValueAsBytes(promote.apply(force)));
@@ -260,6 +288,49 @@ public final class AdminServer implements AutoCloseable {
       case "DELETE" -> new Response(200, "application/json", JSON.writeValueAsBytes(control.maintenance(false)));
       default -> new Response(405, "application/json", error("method " + method + " is not allowed on /maintenance (GET, PUT, DELETE)"));
     };
+  }
+
+  /**
+   * {@code GET /drill}: running drills; {@code POST /drill} with {@code {"volume": "vol0"}} and
+   * optionally {@code "seq": N} or {@code "at": "2026-01-01T00:00:00Z"}: starts one; {@code DELETE
+   * /drill?volume=vol0}: stops it.
+   */
+  private Response drill(HttpExchange ex) throws IOException {
+    DrillControl d = drills;
+    if (d == null) {
+      return new Response(404, "application/json", error("this site runs no drills"));
+    }
+    String usage = "the body must be JSON like {\"volume\": \"vol0\"} with optionally \"seq\": N or \"at\": \"2026-01-01T00:00:00Z\"";
+    try {
+      return switch (ex.getRequestMethod()) {
+        case "GET", "HEAD" -> new Response(200, "application/json", JSON.writeValueAsBytes(d.list()));
+        case "POST" -> {
+          JsonNode body;
+          try (InputStream in = ex.getRequestBody()) {
+            body = JSON.readTree(in.readNBytes(64 << 10));
+          } catch (JacksonException e) {
+            yield new Response(400, "application/json", error("not valid JSON: " + e.getOriginalMessage() + "; " + usage));
+          }
+          if (body == null || !body.isObject() || !body.hasNonNull("volume") || (body.hasNonNull("seq") && !body.get("seq").canConvertToLong())) {
+            yield new Response(400, "application/json", error(usage));
+          }
+          Long seq = body.hasNonNull("seq") ? body.get("seq").asLong() : null;
+          String at = body.hasNonNull("at") ? body.get("at").asText() : null;
+          yield new Response(200, "application/json", JSON.writeValueAsBytes(d.start(body.get("volume").asText(), seq, at)));
+        }
+        case "DELETE" -> {
+          String q = ex.getRequestURI().getQuery();
+          String volume = q != null && q.startsWith("volume=") ? java.net.URLDecoder.decode(q.substring(7), StandardCharsets.UTF_8) : null;
+          if (volume == null || volume.isEmpty()) {
+            yield new Response(400, "application/json", error("name the volume: DELETE /drill?volume=vol0"));
+          }
+          yield new Response(200, "application/json", JSON.writeValueAsBytes(d.stop(volume)));
+        }
+        default -> new Response(405, "application/json", error("method " + ex.getRequestMethod() + " is not allowed on /drill (GET, POST, DELETE)"));
+      };
+    } catch (io.kagami.site.Promotion.RefusedException e) {
+      return new Response(409, "application/json", error(e.getMessage()));
+    }
   }
 
   private static byte[] error(String message) throws IOException {

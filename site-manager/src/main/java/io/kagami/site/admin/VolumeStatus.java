@@ -12,7 +12,8 @@ import io.kagami.site.VolumeState;
  * volume stands now (e.g. {@code replicating}, {@code buffering}, {@code degraded}, {@code bitmap},
  * {@code resyncing}, {@code inconsistent}). {@code resync} (primary): progress of the copy of
  * changed regions to the standby. {@code historyCapacityBytes}: the configured bound of the
- * history ({@code historyCapacity}); see {@link VolumeState} for the states.
+ * history ({@code historyCapacity}); see {@link VolumeState} for the states. A standby with
+ * retention reports {@code recoverableFrom} (see {@link Point}), and {@code drill} while one runs.
  *
  * <p>History (primary): {@code historyBytes} are journaled bytes not yet sent to the standby (what
  * piles up when writes outrun the link), {@code oldestUnsentAgeSeconds} the age of the oldest of
@@ -38,7 +39,45 @@ public record VolumeStatus(
     Double oldestUnsentAgeSeconds,
     @JsonInclude(JsonInclude.Include.ALWAYS) Double drainEtaSeconds,
     Resync resync,
-    String error) {
+    String error,
+    Point recoverableFrom,
+    Drill drill) {
+
+  /** The status without history or drill (a primary, or a standby that keeps none). */
+  public VolumeStatus(
+      String name,
+      String role,
+      String mode,
+      VolumeState state,
+      long sizeBytes,
+      long lastJournaledSeq,
+      Long lastAckedByPeerSeq,
+      Long lastAppliedSeq,
+      Long resumedFromSeq,
+      long lagBytes,
+      long historyCapacityBytes,
+      double lagSeconds,
+      Long historyBytes,
+      Double oldestUnsentAgeSeconds,
+      Double drainEtaSeconds,
+      Resync resync,
+      String error) {
+    this(name, role, mode, state, sizeBytes, lastJournaledSeq, lastAckedByPeerSeq, lastAppliedSeq, resumedFromSeq, lagBytes, historyCapacityBytes, lagSeconds, historyBytes, oldestUnsentAgeSeconds, drainEtaSeconds, resync, error, null, null);
+  }
+
+  /** This status with a standby's retained history and running drill (either may be null). */
+  public VolumeStatus withHistory(Point recoverableFrom, Drill drill) {
+    return new VolumeStatus(name, role, mode, state, sizeBytes, lastJournaledSeq, lastAckedByPeerSeq, lastAppliedSeq, resumedFromSeq, lagBytes, historyCapacityBytes, lagSeconds, historyBytes, oldestUnsentAgeSeconds, drainEtaSeconds, resync, error, recoverableFrom, drill);
+  }
+
+  /**
+   * The earliest point a standby can drill on or promote to (its retained history): the seq, when
+   * the entry after it was journaled here (ISO-8601), and the bytes of before-images held.
+   */
+  public record Point(long seq, String time, long undoBytes) {}
+
+  /** A running DR drill: the clone's export and URI, the seq it shows, since when, bytes written into it. */
+  public record Drill(String export, String uri, long seq, String startedAt, long writtenBytes) {}
 
   /**
    * A copy of changed regions to the standby (primary; absent when none is due): bytes left and

@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     version = "Kagami 0.1.0",
     description = "Disaster-recovery block replication: NBD in, journal, WAN, replica out.",
-    subcommands = {RunCommand.class, DemoCommand.class, StatusCommand.class, LinkCommand.class, PromoteCommand.class, SwitchoverCommand.class, FailbackCommand.class, CertCommand.class, WitnessCommand.class, MaintenanceCommand.class})
+    subcommands = {RunCommand.class, DemoCommand.class, StatusCommand.class, LinkCommand.class, PromoteCommand.class, SwitchoverCommand.class, FailbackCommand.class, DrillCommand.class, CertCommand.class, WitnessCommand.class, MaintenanceCommand.class})
 public final class Main {
   private Main() {}
 

@@ -10,7 +10,10 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** {@code kagami promote [--force] [--admin HOST:PORT]}: unplanned failover to a standby. */
+/**
+ * {@code kagami promote [--force] [--seq N | --at TIME] [--admin HOST:PORT]}: unplanned failover to
+ * a standby, optionally to a point in the past within its retained history.
+ */
 @Command(
     name = "promote",
     description = {
@@ -25,11 +28,35 @@ final class PromoteCommand implements Callable<Integer> {
   @Option(names = "--force", description = "accept inconsistent volumes as they are")
   boolean force;
 
+  @Option(names = "--seq", description = "point-in-time: roll the replica back to this sequence number first (within the retained history)")
+  Long seq;
+
+  @Option(names = "--at", description = "point-in-time: roll back to the last write journaled at or before this time (2026-01-01T10:00:00Z, or an age such as 5m)")
+  String at;
+
+  @Option(names = "--volume", description = "with --seq on a site of several volumes: the volume the seq belongs to")
+  String volume;
+
   @Override
   public Integer call() throws Exception {
     HostPort hp = HostPort.parse(admin);
+    if (seq != null && at != null) {
+      System.err.println("kagami: give --seq or --at, not both");
+      return 2;
+    }
+    java.util.Map<String, Object> request = new java.util.LinkedHashMap<>();
+    request.put("force", force);
+    if (seq != null) {
+      request.put("seq", seq);
+    }
+    if (at != null) {
+      request.put("at", at);
+    }
+    if (volume != null) {
+      request.put("volume", volume);
+    }
     HttpResponse<String> r =
-        AdminClient.send(hp, HttpRequest.newBuilder(URI.create("http://" + hp + "/promote")).POST(HttpRequest.BodyPublishers.ofString("{\"force\": " + force + "}")));
+        AdminClient.send(hp, HttpRequest.newBuilder(URI.create("http://" + hp + "/promote")).POST(HttpRequest.BodyPublishers.ofString(AdminServer.JSON.writeValueAsString(request))));
     if (r == null) {
       return 1; // refused (HTTP 409 with the reason) or no site answering: AdminClient said which
     }

@@ -103,6 +103,14 @@ final class StatusCommand implements Callable<Integer> {
       if (v.hasNonNull("error")) {
         System.out.println("  error: " + v.path("error").asText());
       }
+      if (v.has("recoverableFrom")) {
+        JsonNode rf = v.path("recoverableFrom");
+        System.out.printf("  recoverable from seq %d (%s), history %s%n", rf.path("seq").asLong(), rf.path("time").asText(), human(rf.path("undoBytes").asLong()));
+      }
+      if (v.has("drill")) {
+        JsonNode d = v.path("drill");
+        System.out.printf("  DRILL running at seq %d since %s: %s (%s written into the clone)%n", d.path("seq").asLong(), d.path("startedAt").asText(), d.path("uri").asText(), human(d.path("writtenBytes").asLong()));
+      }
     }
     return 0;
   }

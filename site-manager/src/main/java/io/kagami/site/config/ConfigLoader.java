@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.kagami.replicator.history.History;
 import io.kagami.replicator.sync.SyncReplication;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -60,6 +61,9 @@ import java.util.regex.Pattern;
  *     historyCapacity: 8GiB   # unsent history kept before falling back to a changed-region map
  *                             # (at least 1 MiB)
  *     bitmapGranularity: 64KiB # region size of that map: 4 KiB .. 4 MiB, a power of two
+ *     retention: 1h           # standby: history kept for drills at a past point and point-in-time
+ *                             # promotion (before-images in <dataDir>/history/<volume>); default none
+ *     retentionMaxBytes: 10GiB # standby, optional: cap on that history's bytes (oldest dropped first)
  *   - name: db                # a consistency group: its members share one write order
  *     members:                # and are exported under their own names
  *       - {name: db-data, size: 100GiB}
@@ -207,7 +211,7 @@ public final class ConfigLoader {
           problems.add(at + " must be a mapping with name and size (and optionally historyCapacity)");
           continue;
         }
-        known(v, at + ".", "name", "size", "members", "mode", "syncTimeout", "onSyncTimeout", "historyCapacity", "bitmapGranularity");
+        known(v, at + ".", "name", "size", "members", "mode", "syncTimeout", "onSyncTimeout", "historyCapacity", "bitmapGranularity", "retention", "retentionMaxBytes");
         String name = text(v, at + ".name", null);
         if (name == null) {
           problems.add(at + ".name is required");
@@ -336,7 +340,9 @@ public final class ConfigLoader {
             problems.add("volume \"" + name + "\": bitmapGranularity " + e.getMessage());
           }
         }
-        volumes.add(new VolumeConfig(name, size, mode, new SyncReplication.Policy(timeout, onTimeout), capacity, (int) granularity, members));
+        History.Retention retention = retention(v, at, name);
+        volumes.add(
+            new VolumeConfig(name, size, mode, new SyncReplication.Policy(timeout, onTimeout), capacity, (int) granularity, retention == null ? History.Retention.NONE : retention, members));
       }
     }
     FailoverSettings failover = new FailoverSection(problems).parse(root.get("failover"), id, peerSiteId);
@@ -360,6 +366,39 @@ public final class ConfigLoader {
       return -1;
     }
     return size;
+  }
+
+  /** A volume's {@code retention} and {@code retentionMaxBytes}; null (after noting why) when invalid. */
+  private History.Retention retention(JsonNode v, String at, String name) {
+    Duration window = Duration.ZERO;
+    long maxBytes = 0;
+    if (v.has("retention")) {
+      String t = text(v, at + ".retention", "0s");
+      try {
+        window = Durations.parse(t);
+      } catch (IllegalArgumentException e) {
+        problems.add("volume \"" + name + "\": retention " + e.getMessage() + "; it is how far back a standby can run a drill or promote (e.g. 1h; 0s for none)");
+        return null;
+      }
+      if (window.compareTo(History.MAX_WINDOW) > 0) {
+        problems.add("volume \"" + name + "\": retention " + t + " is longer than the 7 days a standby can keep (use retentionMaxBytes to bound its disk use)");
+        return null;
+      }
+    }
+    if (v.has("retentionMaxBytes")) {
+      String t = text(v, at + ".retentionMaxBytes", "0");
+      try {
+        maxBytes = DataSize.parse(t).bytes();
+      } catch (IllegalArgumentException e) {
+        problems.add("volume \"" + name + "\": retentionMaxBytes " + e.getMessage());
+        return null;
+      }
+      if (maxBytes != 0 && maxBytes < VolumeConfig.MIN_HISTORY_CAPACITY) {
+        problems.add("volume \"" + name + "\": retentionMaxBytes " + t + " is not allowed (at least 1 MiB, or 0 for no cap)");
+        return null;
+      }
+    }
+    return new History.Retention(window, maxBytes);
   }
 
   private BandwidthSchedule schedule(JsonNode wan) {

@@ -1,5 +1,6 @@
 package io.kagami.site.config;
 
+import io.kagami.replicator.history.History;
 import io.kagami.replicator.sync.SyncReplication;
 import java.time.Duration;
 import java.util.List;
@@ -14,11 +15,20 @@ import java.util.Objects;
  * @param historyCapacityBytes unsent history the journal keeps before the volume falls back to
  *     tracking changed regions (and a later resync)
  * @param bitmapGranularity bytes one bit of the changed-region map stands for
+ * @param retention how much history a standby keeps for drills and point-in-time promotion
+ *     ({@code retention}, {@code retentionMaxBytes}; none by default)
  * @param members a group's exports, in order, laid out one after the other; empty for a plain
  *     volume (exported under its own name)
  */
 public record VolumeConfig(
-    String name, long sizeBytes, ReplicationMode mode, SyncReplication.Policy sync, long historyCapacityBytes, int bitmapGranularity, List<Member> members) {
+    String name,
+    long sizeBytes,
+    ReplicationMode mode,
+    SyncReplication.Policy sync,
+    long historyCapacityBytes,
+    int bitmapGranularity,
+    History.Retention retention,
+    List<Member> members) {
 
   /** A consistency group's member: exported as {@code name}, at {@code offset} of the group. */
   public record Member(String name, long offset, long sizeBytes) {}
@@ -32,11 +42,18 @@ public record VolumeConfig(
   public VolumeConfig {
     Objects.requireNonNull(mode, "mode");
     Objects.requireNonNull(sync, "sync");
+    Objects.requireNonNull(retention, "retention");
     members = List.copyOf(members);
   }
 
+  /** A volume that keeps no history on a standby. */
   public VolumeConfig(String name, long sizeBytes, ReplicationMode mode, SyncReplication.Policy sync, long historyCapacityBytes, int bitmapGranularity) {
-    this(name, sizeBytes, mode, sync, historyCapacityBytes, bitmapGranularity, List.of());
+    this(name, sizeBytes, mode, sync, historyCapacityBytes, bitmapGranularity, History.Retention.NONE, List.of());
+  }
+
+  /** A plain volume (not a consistency group). */
+  public VolumeConfig(String name, long sizeBytes, ReplicationMode mode, SyncReplication.Policy sync, long historyCapacityBytes, int bitmapGranularity, History.Retention retention) {
+    this(name, sizeBytes, mode, sync, historyCapacityBytes, bitmapGranularity, retention, List.of());
   }
 
   /** True for a consistency group (its members are exported, not the group itself). */

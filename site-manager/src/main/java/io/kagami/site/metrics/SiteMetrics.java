@@ -65,6 +65,8 @@ public final class SiteMetrics implements AutoCloseable {
       volumeGauge("kagami.replication.lag.seconds", "Age of the oldest change the other site does not have yet", tags, v, VolumeStatus::lagSeconds);
       volumeGauge("kagami.history.bytes", "Journal history kept for the other site (unacknowledged or unapplied changes)", tags, v, VolumeStatus::lagBytes);
       volumeGauge("kagami.unsent.bytes", "Journaled bytes not yet sent to the standby (primary): history waiting for the link", tags, v, s -> s.historyBytes() == null ? Double.NaN : s.historyBytes());
+      volumeGauge("kagami.undo.bytes", "Before-images a standby keeps for drills and point-in-time promotion (retention)", tags, v, s -> s.recoverableFrom() == null ? 0 : s.recoverableFrom().undoBytes());
+      volumeGauge("kagami.drill.running", "1 while a DR drill's clone of the volume is exported", tags, v, s -> s.drill() == null ? 0 : 1);
       volumeGauge("kagami.journal.last.seq", "Highest sequence number in the volume's journal", tags, v, VolumeStatus::lastJournaledSeq);
       long capacity = vc.historyCapacityBytes();
       Gauge.builder("kagami.history.capacity.bytes", () -> capacity)

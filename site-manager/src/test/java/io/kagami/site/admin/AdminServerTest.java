@@ -192,4 +192,53 @@ class AdminServerTest {
     }
     assertThat(send("POST", "/promote").statusCode()).as("a site without promotion").isEqualTo(404);
   }
+
+  @Test
+  void drillRequestsAreCheckedAtTheEdgeAndRefusalsAnswer409WithTheReason() throws Exception {
+    assertThat(send("GET", "/drill").statusCode()).as("no drills on this site").isEqualTo(404);
+    server.close();
+    server = new AdminServer(new HostPort("127.0.0.1", 0), () -> null, null, null, force -> java.util.Map.of("forced", force));
+    server.start();
+    List<String> calls = new CopyOnWriteArrayList<>();
+    server.drills(
+        new DrillControl() {
+          @Override
+          public Object start(String volume, Long seq, String at) {
+            calls.add("start " + volume + " " + seq + " " + at);
+            if (volume.equals("busy")) {
+              throw new io.kagami.site.Promotion.RefusedException("a drill of volume busy is running already");
+            }
+            return java.util.Map.of("uri", "nbd://h:1/" + volume + "-drill");
+          }
+
+          @Override
+          public Object stop(String volume) {
+            calls.add("stop " + volume);
+            return java.util.Map.of("volume", volume);
+          }
+
+          @Override
+          public Object list() {
+            return List.of();
+          }
+
+          @Override
+          public Object promoteAt(boolean force, String volume, Long seq, String at) {
+            calls.add("promote " + force + " " + volume + " " + seq + " " + at);
+            throw new io.kagami.site.Promotion.RefusedException("volume vol0: seq 3 is outside the retained history, which covers seq 10 to 20");
+          }
+        });
+    assertThat(send("POST", "/drill", "{\"volume\": \"vol0\", \"seq\": 12}").body()).contains("nbd://h:1/vol0-drill");
+    assertThat(send("POST", "/drill", "{\"seq\": 12}").statusCode()).isEqualTo(400);
+    assertThat(send("POST", "/drill", "{\"volume\": \"vol0\", \"seq\": \"soon\"}").statusCode()).isEqualTo(400);
+    HttpResponse<String> busy = send("POST", "/drill", "{\"volume\": \"busy\", \"at\": \"5m\"}");
+    assertThat(busy.statusCode()).isEqualTo(409);
+    assertThat(busy.body()).contains("running already");
+    assertThat(send("DELETE", "/drill").statusCode()).isEqualTo(400);
+    assertThat(send("DELETE", "/drill?volume=vol0").statusCode()).isEqualTo(200);
+    HttpResponse<String> pitr = send("POST", "/promote", "{\"seq\": 3}");
+    assertThat(pitr.statusCode()).isEqualTo(409);
+    assertThat(pitr.body()).contains("covers seq 10 to 20");
+    assertThat(calls).containsExactly("start vol0 12 null", "start busy null 5m", "stop vol0", "promote false null 3 null");
+  }
 }

@@ -130,6 +130,33 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void retentionWindowAndByteCapAreReadAndCheckedWithTheReason() {
+    SiteConfig c =
+        parse(
+            """
+            site: {id: hiroshima, role: standby}
+            dataDir: data
+            wan: {listen: "0.0.0.0:7800", peerSiteId: tokyo, peerCertificate: peer.crt}
+            volumes: [{name: vol0, size: 1GiB, retention: 1h, retentionMaxBytes: 10GiB}, {name: log, size: 1GiB}]
+            """);
+    assertThat(c.volumes().get(0).retention()).isEqualTo(new io.kagami.replicator.history.History.Retention(java.time.Duration.ofHours(1), 10L << 30));
+    assertThat(c.volumes().get(1).retention().enabled()).as("no retention by default").isFalse();
+    assertThatThrownBy(
+            () ->
+                parse(
+                    """
+                    site: {id: hiroshima, role: standby}
+                    dataDir: data
+                    wan: {listen: "0.0.0.0:7800", peerSiteId: tokyo, peerCertificate: peer.crt}
+                    volumes: [{name: a, size: 1GiB, retention: forever}, {name: b, size: 1GiB, retention: 1000h}, {name: c, size: 1GiB, retentionMaxBytes: 1KiB}]
+                    """))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("volume \"a\": retention \"forever\" is not a duration")
+        .hasMessageContaining("volume \"b\": retention 1000h is longer than the 7 days")
+        .hasMessageContaining("volume \"c\": retentionMaxBytes 1KiB is not allowed (at least 1 MiB, or 0 for no cap)");
+  }
+
+  @Test
   void replicationModeSyncPolicyAndBitmapAreReadAndChecked() {
     SiteConfig c =
         parse(
