@@ -38,7 +38,7 @@ public final class Journal implements AutoCloseable {
   private static final java.util.regex.Pattern VOLUME_NAME = java.util.regex.Pattern.compile("[A-Za-z0-9_][A-Za-z0-9._-]{0,127}");
 
   static {
-    RocksDB.loadLibrary();
+    RocksLibrary.load();
   }
 
   private final JournalConfig config;
