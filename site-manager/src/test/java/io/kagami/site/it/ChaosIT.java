@@ -51,8 +51,8 @@ import org.junit.jupiter.api.io.TempDir;
  * (whose eras allow a site to stop and later resume accepting) checks that it never accepts writes
  * while the promoted site does; the data checks then run in the reverse direction.
  *
- * <p>Seeds: each schedule prints its seed; {@code -Dkagami.chaos.seed=S} runs that one schedule
- * again (the same steps, durations and toxics; thread timing, and so exactly which writes are
+ * <p>Seeds: each schedule prints its seed; {@code -Dkagami.chaos.seed=S} (or {@code S1,S2,...})
+ * runs that schedule again (the same steps, durations and toxics; thread timing, and so exactly which writes are
  * acknowledged when, differs between runs). {@code -Dkagami.chaos.schedules=N} sets how many
  * (default 50; the {@code chaos-nightly} profile runs 500).
  */
@@ -162,13 +162,18 @@ class ChaosIT {
 
   @TestFactory
   Stream<DynamicTest> randomSchedules() {
-    Long fixed = Long.getLong("kagami.chaos.seed");
-    int count = Integer.getInteger("kagami.chaos.schedules", fixed != null ? 1 : 50);
-    long base = fixed != null ? fixed : System.nanoTime();
-    SplittableRandom seeds = new SplittableRandom(base);
+    // -Dkagami.chaos.seed=S[,S2...]: exactly these schedules; else kagami.chaos.schedules random ones.
     List<Long> all = new ArrayList<>();
-    for (int i = 0; i < count; i++) {
-      all.add(i == 0 && fixed != null ? fixed : seeds.nextLong());
+    String fixed = System.getProperty("kagami.chaos.seed", "").trim();
+    if (!fixed.isEmpty()) {
+      for (String seed : fixed.split(",")) {
+        all.add(Long.parseLong(seed.trim()));
+      }
+    } else {
+      SplittableRandom seeds = new SplittableRandom(System.nanoTime());
+      for (int i = Integer.getInteger("kagami.chaos.schedules", 50); i > 0; i--) {
+        all.add(seeds.nextLong());
+      }
     }
     long suiteStart = System.nanoTime();
     return all.stream()
@@ -294,6 +299,7 @@ class ChaosIT {
           }
           case Step.Promote p -> {
             promoted = failover(sites, w, writer, p);
+            probe.assertNeverTwoWriters(start); // already now: the new primary has taken writes
             writer = promoted.writer();
           }
         }

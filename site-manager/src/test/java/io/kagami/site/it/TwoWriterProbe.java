@@ -169,7 +169,10 @@ final class TwoWriterProbe implements AutoCloseable {
   /** A run of accepting observations of one site. */
   private record Era(String site, long from, long to, Observation first, Observation last) {}
 
-  /** Fails if one site's era of accepting writes overlaps the other's. Call after {@link #close()}. */
+  /**
+   * Fails if one site's era of accepting writes overlaps the other's, among the answers so far
+   * (after {@link #close()}: all of them).
+   */
   void assertNeverTwoWriters(long originNanos) {
     List<Observation> all;
     synchronized (observations) {
