@@ -328,7 +328,10 @@ public final class Site implements AutoCloseable {
   }
 
   private void housekeeping() {
-    BandwidthControl bandwidth = link.bandwidth();
+    // A promoted site has no link (null): it must still checkpoint. An exception here would end
+    // this periodic task for good, silently (ScheduledExecutorService drops it).
+    SiteLink l = link;
+    BandwidthControl bandwidth = l == null ? null : l.bandwidth();
     if (bandwidth != null) {
       try {
         bandwidth.refresh(); // schedule windows take effect within a housekeeping interval
