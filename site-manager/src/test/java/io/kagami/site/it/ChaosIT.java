@@ -241,6 +241,9 @@ class ChaosIT {
     // Enough in flight to keep a journal group-committing; more only burns the CPU that process
     // starts need (async acknowledges thousands of writes a second otherwise).
     w.window = s.sync() ? 8 : 2;
+    // A sync volume acknowledges nothing while its standby restarts, which takes seconds on a
+    // loaded machine; the writer waits, and its progress is checked with deadlines of its own.
+    w.patience = Duration.ofSeconds(60);
     String outcome;
     TwoSites sites = TwoSites.throughProxy(dir, VOLUME, s.sync() ? SYNC : ASYNC, toxi);
     Proxy wan = sites.wanProxy;

@@ -44,6 +44,8 @@ class CrashIT {
     private volatile boolean stopped;
     /** Writes (and flushes) in flight at most. */
     int window = 32;
+    /** How long {@link #run} waits for a free slot in the window before it takes the server for gone. */
+    Duration patience = Duration.ofSeconds(10);
 
     Writer(long seed) {
       this(seed, BLOCKS);
@@ -103,7 +105,7 @@ class CrashIT {
             atAck.run();
           }
         }
-        if (!window.tryAcquire(10, TimeUnit.SECONDS)) {
+        if (!window.tryAcquire(patience.toNanos(), TimeUnit.NANOSECONDS)) {
           break; // the server is gone and will not answer
         }
         if (++sinceFlush == 200) {
