@@ -326,8 +326,8 @@ class ChaosIT {
       probe.close();
       probe.assertNeverTwoWriters(start);
       return String.format(
-          "%d steps, %d writes acked, %s, probe accepted: %s, %.1f s (%d site starts %.1f s, promote CLI %.1f s)",
-          s.steps().size(), w.ackCount, outcome, probe.summary(), (System.nanoTime() - start) / 1e9, starts, startNanos / 1e9, cliNanos / 1e9);
+          "%d steps, %d writes acked, failed %s, %s, probe accepted: %s, %.1f s (%d site starts %.1f s, promote CLI %.1f s)",
+          s.steps().size(), w.ackCount, w.failures, outcome, probe.summary(), (System.nanoTime() - start) / 1e9, starts, startNanos / 1e9, cliNanos / 1e9);
     } catch (Throwable t) {
       System.out.printf("ChaosIT seed=%d: logs in %s%n--- tokyo ---%n%s%n--- hiroshima ---%n%s%n", s.seed(), dir, tail(sites.primary.log()), tail(sites.standby.log()));
       throw t;

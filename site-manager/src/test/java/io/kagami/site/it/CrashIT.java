@@ -39,6 +39,10 @@ class CrashIT {
     final List<Long> sent = new ArrayList<>();
     final Random rnd;
     long ackCount;
+    /** Writes that failed, by reason (a kill cuts off those in flight; anything else is news). */
+    final java.util.Map<String, Long> failures = new java.util.TreeMap<>();
+    /** Set when a write failed because the connection ended; guarded by this. */
+    private boolean connectionLost;
 
     /** Set by {@link #stop()}: {@link #run} sends nothing more and returns once its writes completed. */
     private volatile boolean stopped;
@@ -91,13 +95,16 @@ class CrashIT {
 
     /** Runs until {@code stopAfter} acks; calls {@code atAck} once when {@code triggerAt} acks are reached. */
     void run(NbdTestClient c, long stopAfter, long triggerAt, Runnable atAck) throws InterruptedException {
+      synchronized (this) {
+        connectionLost = false;
+      }
       Semaphore window = new Semaphore(this.window);
       List<CompletableFuture<?>> all = new ArrayList<>();
       boolean triggered = false;
       int sinceFlush = 0;
       while (true) {
         synchronized (this) {
-          if (stopped || ackCount >= stopAfter || c.closed().isDone()) {
+          if (stopped || connectionLost || ackCount >= stopAfter || c.closed().isDone()) {
             break;
           }
           if (!triggered && ackCount >= triggerAt) {
@@ -144,6 +151,12 @@ class CrashIT {
               acked[b] = Math.max(acked[b], version);
               ackCount++;
               notifyAll();
+            } else {
+              Throwable cause = e.getCause() == null ? e : e.getCause();
+              failures.merge(String.valueOf(cause), 1L, Long::sum);
+              // The connection is gone (its pending writes fail before closed() completes):
+              // stop at once rather than send writes that can only fail.
+              connectionLost |= !(cause instanceof io.kagami.testkit.nbd.NbdErrorException);
             }
           }
           window.release();
