@@ -888,6 +888,8 @@ public final class Site implements AutoCloseable {
   }
 
   private void housekeepingLocked() {
+    // A promoted site may have no link (null): it must still checkpoint. An exception here would
+    // end this periodic task for good, silently (ScheduledExecutorService drops it).
     SiteLink current = link;
     BandwidthControl bandwidth = current == null ? null : current.bandwidth();
     if (bandwidth != null) {

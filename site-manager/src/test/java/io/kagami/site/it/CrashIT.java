@@ -29,19 +29,60 @@ class CrashIT {
 
   /** Writes versioned blocks until {@code stopAfter} acknowledgements or the connection dies. */
   static final class Writer {
-    final int[] issued = new int[BLOCKS];
-    final int[] acked = new int[BLOCKS];
-    int[] flushed = new int[BLOCKS];
-    final boolean[] busy = new boolean[BLOCKS];
+    /** Blocks 0 .. blocks-1 of the volume are the writer's; the rest is left to others (ChaosIT's probe). */
+    final int blocks;
+    final int[] issued;
+    final int[] acked;
+    int[] flushed;
+    final boolean[] busy;
     /** Writes in the order they were sent, as block * 2^32 + version: the journal's order on one connection. */
     final List<Long> sent = new ArrayList<>();
     final Random rnd;
     long ackCount;
-    /** Ends {@link #run} at its next write, whatever its limits. */
-    volatile boolean stopRequested;
+    /** Writes that failed, by reason (a kill cuts off those in flight; anything else is news). */
+    final java.util.Map<String, Long> failures = new java.util.TreeMap<>();
+    /** Set when a write failed because the connection ended; guarded by this. */
+    private boolean connectionLost;
+
+    /** Set by {@link #stop()}: {@link #run} sends nothing more and returns once its writes completed. */
+    private volatile boolean stopped;
+    /** Writes (and flushes) in flight at most. */
+    int window = 32;
+    /** How long {@link #run} waits for a free slot in the window before it takes the server for gone. */
+    Duration patience = Duration.ofSeconds(10);
 
     Writer(long seed) {
+      this(seed, BLOCKS);
+    }
+
+    Writer(long seed, int blocks) {
       rnd = new Random(seed);
+      this.blocks = blocks;
+      issued = new int[blocks];
+      acked = new int[blocks];
+      flushed = new int[blocks];
+      busy = new boolean[blocks];
+    }
+
+    /** Ends {@link #run} (from another thread): no further writes are sent. */
+    void stop() {
+      stopped = true;
+    }
+
+    /**
+     * Waits (bounded) until {@code target} writes are acknowledged in all; returns whether they
+     * were. Woken by every acknowledgement, not by polling.
+     */
+    synchronized boolean awaitAcks(long target, Duration timeout) throws InterruptedException {
+      long deadline = System.nanoTime() + timeout.toNanos();
+      while (ackCount < target) {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          return false;
+        }
+        TimeUnit.NANOSECONDS.timedWait(this, left);
+      }
+      return true;
     }
 
     static byte[] content(int block, int version) {
@@ -54,13 +95,16 @@ class CrashIT {
 
     /** Runs until {@code stopAfter} acks; calls {@code atAck} once when {@code triggerAt} acks are reached. */
     void run(NbdTestClient c, long stopAfter, long triggerAt, Runnable atAck) throws InterruptedException {
-      Semaphore window = new Semaphore(32);
+      synchronized (this) {
+        connectionLost = false;
+      }
+      Semaphore window = new Semaphore(this.window);
       List<CompletableFuture<?>> all = new ArrayList<>();
       boolean triggered = false;
       int sinceFlush = 0;
       while (true) {
         synchronized (this) {
-          if (ackCount >= stopAfter || c.closed().isDone() || stopRequested) {
+          if (stopped || connectionLost || ackCount >= stopAfter || c.closed().isDone()) {
             break;
           }
           if (!triggered && ackCount >= triggerAt) {
@@ -68,7 +112,7 @@ class CrashIT {
             atAck.run();
           }
         }
-        if (!window.tryAcquire(10, TimeUnit.SECONDS)) {
+        if (!window.tryAcquire(patience.toNanos(), TimeUnit.NANOSECONDS)) {
           break; // the server is gone and will not answer
         }
         if (++sinceFlush == 200) {
@@ -81,7 +125,7 @@ class CrashIT {
             window.release();
             if (e == null) {
               synchronized (this) {
-                for (int i = 0; i < BLOCKS; i++) {
+                for (int i = 0; i < blocks; i++) {
                   flushed[i] = Math.max(flushed[i], snapshot[i]);
                 }
               }
@@ -93,7 +137,7 @@ class CrashIT {
         int version;
         synchronized (this) {
           do {
-            block = rnd.nextInt(BLOCKS);
+            block = rnd.nextInt(blocks);
           } while (busy[block]);
           busy[block] = true;
           version = ++issued[block];
@@ -106,6 +150,13 @@ class CrashIT {
             if (e == null) {
               acked[b] = Math.max(acked[b], version);
               ackCount++;
+              notifyAll();
+            } else {
+              Throwable cause = e.getCause() == null ? e : e.getCause();
+              failures.merge(String.valueOf(cause), 1L, Long::sum);
+              // The connection is gone (its pending writes fail before closed() completes):
+              // stop at once rather than send writes that can only fail.
+              connectionLost |= !(cause instanceof io.kagami.testkit.nbd.NbdErrorException);
             }
           }
           window.release();
@@ -120,8 +171,8 @@ class CrashIT {
 
     /** Every block's version as the volume behind {@code c} holds it (0 = never written); checks each block is whole. */
     int[] versions(NbdTestClient c, String where) throws Exception {
-      int[] out = new int[BLOCKS];
-      for (int block = 0; block < BLOCKS; block++) {
+      int[] out = new int[blocks];
+      for (int block = 0; block < blocks; block++) {
         byte[] got = c.read((long) block * BLOCK, BLOCK).get(30, TimeUnit.SECONDS);
         ByteBuffer b = ByteBuffer.wrap(got);
         int version = b.getInt(4);
@@ -136,35 +187,57 @@ class CrashIT {
 
     /**
      * Asserts {@code versions} is the state after exactly the first N writes sent, for some N: the
-     * crash-consistency promise of a replica. Returns N.
+     * crash-consistency promise of a replica. Returns N. A block's versions need not be
+     * consecutive in {@link #sent}: a write lost in a primary crash can be dropped from it ({@link
+     * #forgetUnless}), and the next write to that block then skips its version.
      */
     synchronized int assertPrefix(int[] versions, String where) {
       java.util.Map<Long, Integer> index = new java.util.HashMap<>();
+      int[] next = new int[blocks]; // index of the first write sent after the version held, or -1
+      java.util.Arrays.fill(next, -1);
       for (int i = 0; i < sent.size(); i++) {
-        index.put(sent.get(i), i);
+        long w = sent.get(i);
+        int block = (int) (w >>> 32);
+        int version = (int) w;
+        index.put(w, i);
+        if (next[block] < 0 && version > versions[block]) {
+          next[block] = i;
+        }
       }
       int last = -1; // index of the newest write the replica contains
-      for (int block = 0; block < BLOCKS; block++) {
+      for (int block = 0; block < blocks; block++) {
         if (versions[block] > 0) {
           Integer at = index.get(((long) block << 32) | versions[block]);
           assertThat(at).as("%s: block %d holds version %d, never sent", where, block, versions[block]).isNotNull();
           last = Math.max(last, at);
         }
       }
-      for (int block = 0; block < BLOCKS; block++) {
-        Integer next = index.get(((long) block << 32) | (versions[block] + 1));
+      for (int block = 0; block < blocks; block++) {
         int cut = last;
-        assertThat(next == null || next > cut)
-            .as("%s: not a prefix: block %d is at version %d although version %d (write #%d) was sent before write #%d, which the replica holds",
-                where, block, versions[block], versions[block] + 1, next, cut)
+        int n = next[block];
+        assertThat(n < 0 || n > cut)
+            .as("%s: not a prefix: block %d is at version %d although write #%d to it (version %d) was sent before write #%d, which the replica holds",
+                where, block, versions[block], n, n < 0 ? 0 : (int) (long) sent.get(n), cut)
             .isTrue();
       }
       return last + 1;
     }
 
+    /**
+     * After a crash of the volume's only writer site: drops from {@link #sent} every write that is
+     * not in {@code survived} (the versions the restarted site holds), so the issue order is the
+     * order of what exists. Only unacknowledged writes can be dropped: the caller has verified that
+     * every acknowledged one survived. Returns how many were dropped.
+     */
+    synchronized int forgetUnless(int[] survived) {
+      int before = sent.size();
+      sent.removeIf(w -> (int) (long) w > survived[(int) (w >>> 32)]);
+      return before - sent.size();
+    }
+
     /** Checks every block of the volume behind {@code c} against what was acknowledged. */
     void verify(NbdTestClient c, String where) throws Exception {
-      for (int block = 0; block < BLOCKS; block++) {
+      for (int block = 0; block < blocks; block++) {
         byte[] got = c.read((long) block * BLOCK, BLOCK).get(30, TimeUnit.SECONDS);
         ByteBuffer b = ByteBuffer.wrap(got);
         int gotBlock = b.getInt(0);

@@ -54,7 +54,7 @@ class SwitchoverIT {
       long start = System.nanoTime();
       Cli switched = cli("switchover", "--admin", tokyo);
       long millis = (System.nanoTime() - start) / 1_000_000;
-      w.stopRequested = true;
+      w.stop();
       host.join(T.toMillis());
       assertThat(switched.exit()).as(switched.output()).isZero();
       assertThat(switched.output()).contains("switchover done").contains("hiroshima is the primary, tokyo its standby");
