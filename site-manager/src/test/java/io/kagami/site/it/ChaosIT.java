@@ -128,9 +128,11 @@ class ChaosIT {
 
     /**
      * Failover: kill -9 the primary (fencing), optionally while the link is cut, promote the
-     * standby, write to it; optionally kill -9 the promoted site and restart it.
+     * standby, write to it; optionally kill -9 the promoted site and restart it; optionally
+     * ({@code rejoin}) bring the old primary back as the standby ({@code kagami failback --config}
+     * while it is down, then start it) and return production to it with {@code kagami switchover}.
      */
-    record Promote(boolean linkCutFirst, boolean killPromoted) implements Step {}
+    record Promote(boolean linkCutFirst, boolean killPromoted, boolean rejoin) implements Step {}
   }
 
   record Schedule(long seed, boolean sync, int baseLatencyMs, List<Step> steps) {
@@ -154,7 +156,7 @@ class ChaosIT {
             });
       }
       if (rnd.nextInt(10) < 6) {
-        steps.add(new Step.Promote(rnd.nextInt(3) == 0, rnd.nextBoolean()));
+        steps.add(new Step.Promote(rnd.nextInt(3) == 0, rnd.nextBoolean(), rnd.nextInt(3) == 0));
       }
       return new Schedule(seed, sync, latency, List.copyOf(steps));
     }
@@ -304,11 +306,19 @@ class ChaosIT {
             promoted = failover(sites, w, writer, p);
             probe.assertNeverTwoWriters(start); // already now: the new primary has taken writes
             writer = promoted.writer();
+            if (p.rejoin()) {
+              writer = rejoin(sites, w, promoted);
+              probe.assertNeverTwoWriters(start);
+              promoted = null; // tokyo is the primary again, hiroshima its standby: converge below
+            }
           }
         }
       }
       w.stop();
       writer.join();
+      // The probe writes too (scratch blocks): it stops before the volumes are compared.
+      probe.close();
+      probe.assertNeverTwoWriters(start);
       if (promoted == null) {
         outcome = converge(sites, w);
       } else {
@@ -430,6 +440,42 @@ class ChaosIT {
       progress(w, 100, "writes to the restarted promoted site");
     }
     return new Promoted(promoted, held, from, prefix);
+  }
+
+  /**
+   * The failback and switchover runbooks after a failover: the old primary (down since the
+   * failover) is marked for failback while stopped, starts as the standby of the promoted site and
+   * is resynchronized; then the host stops writing, {@code kagami switchover} returns production
+   * to it, and the host writes there. What the promoted site held and acknowledged must survive.
+   */
+  private static WriterRun rejoin(TwoSites sites, CrashIT.Writer w, Promoted promoted) throws Exception {
+    assertThat(Main.run("failback", "--config", sites.dir.resolve("tokyo.yaml").toString())).as("kagami failback --config (its output is above)").isZero();
+    sites.wanProxy.enable();
+    timed(sites.primary);
+    assertThat(sites.primary.status().path("role").asText()).as("the old primary restarts as the standby").isEqualTo("standby");
+    progress(w, 50, "writes to the promoted site while the old primary rejoins");
+    w.stop();
+    promoted.writer().join();
+    SwitchoverIT.awaitReplicated(sites.standby, sites.primary);
+    sites.primary.awaitStatus(st -> TwoSites.vol0(st).path("state").asText().equals("replicating"), T, "the old primary's replica consistent after the failback");
+    long cliStart = System.nanoTime();
+    int exit = Main.run("switchover", "--admin", "127.0.0.1:" + sites.standbyAdmin);
+    cliNanos += System.nanoTime() - cliStart;
+    assertThat(exit).as("kagami switchover back (its output is above)").isZero();
+    assertThat(sites.primary.status().path("role").asText()).as("tokyo after the switchover back").isEqualTo("primary");
+    int[] held = readVersions(sites.primaryNbd, w, "tokyo after failback and switchover");
+    promoted.verify(held, "tokyo after failback and switchover");
+    synchronized (w) {
+      for (int b = 0; b < held.length; b++) {
+        if (held[b] < w.acked[b]) {
+          throw new AssertionError(String.format("tokyo after failback and switchover: block %d (offset 0x%x) lost acknowledged version %d (holds %d)", b, (long) b * BLOCK, w.acked[b], held[b]));
+        }
+      }
+    }
+    w.resume();
+    WriterRun back = new WriterRun(w, sites.primaryNbd);
+    progress(w, 50, "writes to tokyo after the switchover back");
+    return back;
   }
 
   private static void timed(SiteProcess site) throws IOException {

@@ -69,6 +69,11 @@ class CrashIT {
       stopped = true;
     }
 
+    /** Undoes {@link #stop()}: the next {@link #run} writes again. */
+    void resume() {
+      stopped = false;
+    }
+
     /**
      * Waits (bounded) until {@code target} writes are acknowledged in all; returns whether they
      * were. Woken by every acknowledgement, not by polling.
