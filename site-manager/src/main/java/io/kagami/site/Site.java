@@ -721,6 +721,16 @@ public final class Site implements AutoCloseable {
     }
   }
 
+  /** Why the exports refuse writes for a role change (switchover, failback) under way, or null. */
+  private String roleChangeInProgress() {
+    for (SwitchableDevice export : exports.values()) {
+      if (export.fenced() != null) {
+        return export.fenced();
+      }
+    }
+    return null;
+  }
+
   private void unfenceAll() {
     for (SwitchableDevice export : exports.values()) {
       export.unfence();
@@ -1031,7 +1041,12 @@ public final class Site implements AutoCloseable {
     }
     vs.replaceAll(v -> v.role().equals("standby") ? v.withHistory(drills.recoverableFrom(v.name()), drills.drill(v.name(), nbdHost(), nbdPort)) : v);
     LinkStatus ls = link == null ? new LinkStatus(false, config.wan().peerSiteId(), null, 0, 0, null) : link.status();
-    return new SiteStatus(config.siteId(), role == null ? config.role().label() : role.label(), nbdAddress(), ls, vs, failover == null ? null : failover.status());
+    io.kagami.site.failover.FailoverStatus fs = failover == null ? null : failover.status();
+    String roleChange = roleChangeInProgress();
+    if (fs != null && roleChange != null) {
+      fs = fs.fencedFor(roleChange);
+    }
+    return new SiteStatus(config.siteId(), role == null ? config.role().label() : role.label(), nbdAddress(), ls, vs, fs);
   }
 
   /** Whether this primary's writes are fenced (automatic failover: no lease evidence, or deposed). */

@@ -59,6 +59,11 @@ final class SwitchableDevice implements BlockDevice {
     return true;
   }
 
+  /** Why modifications are refused, or null while they are taken. */
+  String fenced() {
+    return fenced;
+  }
+
   /** Takes modifications again (a role change was called off, or this export became writable). */
   void unfence() {
     fenced = null;

@@ -103,6 +103,8 @@ public final class FailoverController implements AutoCloseable, FailoverControl 
   private boolean maintenance;
   private boolean promotingOurselves;
   private boolean claimAfterManualPromotion;
+  /** The term of a lease to release at the witness: this primary stepped down in place (switchover, failback); 0 = none. */
+  private long releaseAfterDemotion;
   private boolean actionInFlight;
   private boolean decideAfterAction;
   private long actionNotBeforeNanos;
@@ -223,6 +225,12 @@ public final class FailoverController implements AutoCloseable, FailoverControl 
       if (actionInFlight || System.nanoTime() - actionNotBeforeNanos < 0 || closed) {
         return;
       }
+      if (releaseAfterDemotion > 0) {
+        long term = releaseAfterDemotion;
+        releaseAfterDemotion = 0;
+        submit(() -> releaseAfterDemotion(term));
+        return;
+      }
       if (claimAfterManualPromotion) {
         submit(this::claimAfterManualPromotion);
         return;
@@ -256,6 +264,19 @@ public final class FailoverController implements AutoCloseable, FailoverControl 
 
   /** A site promoted by hand (kagami promote) runs the primary's policy; with automatic failover on it claims the lease first. */
   private void followSiteRole() {
+    if (siteRole.get() == Role.STANDBY && policy.role() == FailoverPolicy.Role.PRIMARY && !promotingOurselves) {
+      // Stepped down in place (switchover, failback): give the lease back at once, so the new
+      // primary is granted it now rather than after the lease and its margin run out.
+      long term = policy.term();
+      if (policy.holdsLease() && config.autoFailover()) {
+        releaseAfterDemotion = term;
+      }
+      claimAfterManualPromotion = false;
+      policy = FailoverPolicy.standby(config, siteId, term, clock);
+      policy.setMaintenance(maintenance);
+      LOG.log(Level.INFO, "site {0}: now a standby (role changed in place): failover policy runs as standby at term {1}", siteId, term);
+      return;
+    }
     if (siteRole.get() != Role.PRIMARY || policy.role() != FailoverPolicy.Role.STANDBY || promotingOurselves) {
       return;
     }
@@ -264,8 +285,8 @@ public final class FailoverController implements AutoCloseable, FailoverControl 
     policy.setMaintenance(maintenance);
     if (config.autoFailover()) {
       claimAfterManualPromotion = true;
-      fence.close("promoted by hand: claiming the lease at the witness before acknowledging writes");
-      LOG.log(Level.WARNING, "site {0}: promoted by hand while automatic failover is on: claiming the lease at the witness (term above {1}) before acknowledging writes", siteId, term);
+      fence.close("promoted by hand or switched over: claiming the lease at the witness before acknowledging writes");
+      LOG.log(Level.WARNING, "site {0}: became the primary by hand (promote or switchover) while automatic failover is on: claiming the lease at the witness (term above {1}) before acknowledging writes", siteId, term);
     } else {
       LOG.log(Level.INFO, "site {0}: promoted by hand: failover policy now runs as primary", siteId);
     }
@@ -461,6 +482,24 @@ public final class FailoverController implements AutoCloseable, FailoverControl 
       lastAction = "stepped down at term " + term;
       publishFence();
     }
+  }
+
+  /** Releases the lease this site held as primary before it became a standby in place. */
+  private void releaseAfterDemotion(long term) {
+    try {
+      if (witness != null) {
+        noteWitness(witness.release(settings.group(), siteId, term), null);
+      }
+    } catch (IOException e) {
+      noteWitness(null, e); // the lease then runs out by itself; the new primary waits for that
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return;
+    }
+    synchronized (lock) {
+      lastAction = "released the lease at term " + term + " after becoming the standby";
+    }
+    LOG.log(Level.INFO, "site {0}: released the witness lease at term {1}: now the standby", siteId, term);
   }
 
   private void claimAfterManualPromotion() {
@@ -669,7 +708,9 @@ public final class FailoverController implements AutoCloseable, FailoverControl 
     synchronized (lock) {
       Decision d = decision == null ? policy.decide() : decision;
       boolean primary = policy.role() == FailoverPolicy.Role.PRIMARY;
-      boolean fenced = primary && !fence.open();
+      // The site's role, not the policy's: right after a role change in place the policy follows
+      // at its next tick, and the gate is closed until then.
+      boolean fenced = siteRole.get() == Role.PRIMARY && !fence.open();
       Instant until = config.autoFailover() && primary ? policy.writesAllowedUntil() : null;
       Double left = until == null ? null : Math.max(0, Duration.between(clock.instant(), until).toMillis()) / 1000.0;
       Heartbeat latest = policy.heartbeats().latest();

@@ -44,6 +44,12 @@ public record FailoverStatus(
     String lastAction,
     List<DecisionChange> recentDecisions) {
 
+  /** This status with writes refused for {@code why} (a role change in progress on the site). */
+  public FailoverStatus fencedFor(String why) {
+    return new FailoverStatus(
+        automatic, role, term, true, why, 0.0, maintenance, peerAnnouncedMaintenance, decision, reason, checkIntervalMillis, witness, paths, monitors, lastFence, lastAction, recentDecisions);
+  }
+
   /** @param lastReply the witness's last answer; @param lastError why the last request failed, if it did */
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public record Witness(String address, String group, String lastReply, Double lastGrantSecondsAgo, String lastError) {}

@@ -95,6 +95,36 @@ class AutoFailoverIT {
   }
 
   @Test
+  void aSwitchoverMovesThePrimaryWithoutAFenceOrAnAutomaticFailover() throws Exception {
+    long seed = Long.getLong("kagami.seed", System.nanoTime());
+    try (Toxiproxies toxi = Toxiproxies.start(seed);
+        WitnessedPair pair = new WitnessedPair(dir, toxi, VOLUME, "").start();
+        SplitBrainProbe probe = new SplitBrainProbe(pair).start()) {
+      System.out.println("AutoFailoverIT seed=" + seed + " " + toxi);
+      try (Writer before = new Writer("tokyo", pair.primaryNbd).start()) {
+        before.awaitAcks(10, Duration.ofSeconds(30));
+      }
+      PromoteIT.Cli sw = PromoteIT.cli("switchover", "--admin", "127.0.0.1:" + pair.primaryAdmin);
+      assertThat(sw.exit()).as(sw.output() + pair.logs()).isZero();
+      long switched = System.nanoTime();
+      try (Writer after = new Writer("hiroshima", pair.standbyNbd).start()) {
+        after.awaitAcks(20, Duration.ofSeconds(30));
+        // Longer than a lease and its margin: neither a self-fence of the new primary nor a
+        // failover back to the old one may follow the switchover.
+        while (System.nanoTime() - switched < QUIET.toNanos()) {
+          JsonNode h = pair.standby.status();
+          JsonNode t = pair.primary.status();
+          assertThat(acceptsWrites(h)).as("the new primary fenced itself after the switchover: " + failover(h)).isTrue();
+          assertThat(t.path("role").asText()).as("the old primary took the role back: " + failover(t)).isEqualTo("standby");
+          LockSupport.parkNanos(Duration.ofMillis(200).toNanos());
+        }
+        assertThat(after.failuresAfter(switched)).as("writes refused on the new primary after the switchover").isEmpty();
+      }
+      probe.assertNeverBoth();
+    }
+  }
+
+  @Test
   void anIsolatedStandbyDoesNotPromoteAndThePrimaryKeepsWriting() throws Exception {
     long seed = Long.getLong("kagami.seed", System.nanoTime());
     try (Toxiproxies toxi = Toxiproxies.start(seed);

@@ -57,13 +57,14 @@ final class WitnessedPair implements AutoCloseable {
   /** {@code extraFailover}: YAML lines added to both sites' failover section (indented by two). */
   WitnessedPair(Path dir, Toxiproxies toxi, long volumeBytes, String extraFailover) throws IOException {
     this.dir = dir;
-    int[] ports = FreePorts.loopbackPorts(6);
+    int[] ports = FreePorts.loopbackPorts(7);
     primaryNbd = ports[0];
     standbyNbd = ports[1];
     primaryAdmin = ports[2];
     standbyAdmin = ports[3];
     int wanPort = ports[4];
     witnessPort = ports[5];
+    int tokyoWan = ports[6]; // where tokyo listens once it is the standby (switchover)
     wan = toxi.proxy("wan", "127.0.0.1:" + wanPort);
     tokyoToHiroshima = toxi.proxy("tokyo-to-hiroshima-admin", "127.0.0.1:" + standbyAdmin);
     hiroshimaToTokyo = toxi.proxy("hiroshima-to-tokyo-admin", "127.0.0.1:" + primaryAdmin);
@@ -90,10 +91,10 @@ final class WitnessedPair implements AutoCloseable {
         dataDir: tokyo
         nbd: {listen: "127.0.0.1:%d"}
         admin: {listen: "127.0.0.1:%d"}
-        wan: {peer: "127.0.0.1:%d", peerSiteId: hiroshima, peerCertificate: %s}
+        wan: {peer: "127.0.0.1:%d", listen: "127.0.0.1:%d", peerSiteId: hiroshima, peerCertificate: %s}
         volumes: [{name: vol0, size: %d}]
         """
-            .formatted(primaryNbd, primaryAdmin, toxi.listenAddress(wan).getPort(), dir.relativize(sc), volumeBytes)
+            .formatted(primaryNbd, primaryAdmin, toxi.listenAddress(wan).getPort(), tokyoWan, dir.relativize(sc), volumeBytes)
             + failover.formatted(toxi.listenAddress(tokyoWitness).getPort(), toxi.listenAddress(tokyoToHiroshima).getPort(), HEARTBEAT.toMillis(), PEER_LOST_AFTER.toMillis(),
                 SELF_FENCE_AFTER.toMillis(), LEASE.toMillis(), extra));
     Files.writeString(
@@ -103,10 +104,10 @@ final class WitnessedPair implements AutoCloseable {
         dataDir: hiroshima
         nbd: {listen: "127.0.0.1:%d"}
         admin: {listen: "127.0.0.1:%d"}
-        wan: {listen: "127.0.0.1:%d", peerSiteId: tokyo, peerCertificate: %s}
+        wan: {listen: "127.0.0.1:%d", peer: "127.0.0.1:%d", peerSiteId: tokyo, peerCertificate: %s}
         volumes: [{name: vol0, size: %d}]
         """
-            .formatted(standbyNbd, standbyAdmin, wanPort, dir.relativize(pc), volumeBytes)
+            .formatted(standbyNbd, standbyAdmin, wanPort, tokyoWan, dir.relativize(pc), volumeBytes)
             + failover.formatted(toxi.listenAddress(hiroshimaWitness).getPort(), toxi.listenAddress(hiroshimaToTokyo).getPort(), HEARTBEAT.toMillis(), PEER_LOST_AFTER.toMillis(),
                 SELF_FENCE_AFTER.toMillis(), LEASE.toMillis(), extra));
     primary = new SiteProcess(dir.resolve("tokyo.yaml"), "127.0.0.1:" + primaryAdmin);
