@@ -113,15 +113,24 @@ final class GroupCommitter implements AutoCloseable {
     boolean wantSync = false;
     Set<JournalStream> touched = new LinkedHashSet<>();
     try (WriteBatch batch = new WriteBatch()) {
+      JournalStream segmented = null;
       for (Op op : group) {
         wantSync |= op.sync;
         if (op.value != null) {
           byte[] stored = op.stream.segments().store(op.seq, op.value);
           if (stored != op.value) {
             unforced.add(op.stream);
+            if (segmented != op.stream && segmented != null) {
+              segmented.segments().writeStored();
+            }
+            segmented = op.stream;
           }
           batch.put(op.stream.family(), Keys.encode(op.seq), stored);
         }
+      }
+      if (segmented != null) {
+        // The group's segment records in one write, before RocksDB holds pointers to them.
+        segmented.segments().writeStored();
       }
       if (failure != null) {
         throw failure;
