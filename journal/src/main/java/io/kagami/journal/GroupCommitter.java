@@ -47,9 +47,8 @@ final class GroupCommitter implements AutoCloseable {
   private final WriteOptions noSync = new WriteOptions().setSync(false);
   private final WriteOptions sync = new WriteOptions().setSync(true);
   private final Thread thread;
-  private final java.util.concurrent.atomic.AtomicInteger queuedCompletions = new java.util.concurrent.atomic.AtomicInteger();
   private final ExecutorService completer =
-      Executors.newSingleThreadExecutor(Thread.ofPlatform().name("kagami-journal-complete").daemon(true).factory());
+      Executors.newSingleThreadExecutor(Thread.ofPlatform().name("kagami-journal-after").daemon(true).factory());
   private boolean closing;
   private volatile JournalException failure;
 
@@ -173,40 +172,33 @@ final class GroupCommitter implements AutoCloseable {
     for (JournalStream s : touched) {
       s.groupCommitted();
     }
-    // Hooks (the primary's volume write) and acknowledgements run on a second thread, in order,
-    // so the next group's commit overlaps this group's volume writes.
-    boolean hooks = false;
+    // Acknowledge first, here and in order: the host's reply no longer waits for a hand-off to
+    // another thread or for the volume write. The hooks (the primary's volume write) then run on
+    // a second thread, in order, so the next group's commit overlaps this group's volume writes.
+    List<Op> hooked = null;
     for (Op op : group) {
-      hooks |= op.after != null;
+      if (op.after != null) {
+        if (hooked == null) {
+          hooked = new ArrayList<>(group.size());
+        }
+        hooked.add(op);
+      }
+      op.done.complete(op.seq);
     }
-    if (!hooks && queuedCompletions.get() == 0) {
-      finish(group); // nothing to overlap with and nothing ahead of it: skip the hand-off
-    } else {
-      List<Op> committed = List.copyOf(group);
-      queuedCompletions.incrementAndGet();
-      completer.execute(
-          () -> {
-            try {
-              finish(committed);
-            } finally {
-              queuedCompletions.decrementAndGet();
-            }
-          });
+    if (hooked != null) {
+      List<Op> run = hooked;
+      completer.execute(() -> runHooks(run));
     }
   }
 
-  private static void finish(List<Op> group) {
-    for (Op op : group) {
-      if (op.after != null) {
-        try {
-          op.after.committed(op.seq);
-        } catch (RuntimeException e) {
-          LOG.log(Level.ERROR, "after-commit action of seq " + op.seq + " failed", e);
-          op.done.completeExceptionally(e);
-          continue;
-        }
+  private static void runHooks(List<Op> ops) {
+    for (Op op : ops) {
+      try {
+        op.after.committed(op.seq);
+      } catch (RuntimeException e) {
+        // The record is committed and acknowledged; the hook's owner must fail closed itself.
+        LOG.log(Level.ERROR, "after-commit action of seq " + op.seq + " failed", e);
       }
-      op.done.complete(op.seq);
     }
   }
 
