@@ -160,7 +160,7 @@ public final class PrimaryVolume implements BlockDevice {
       volumeFailure =
           new DeviceException(
               DeviceError.EIO,
-              "volume " + name + ": writing the volume file failed at seq " + seq + " (" + e.getMessage()
+              "volume " + name + ": writing the volume file failed at seq " + seq + " (" + (e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName())
                   + "); the journal holds every acknowledged write and replays it on restart, but the volume serves no more requests until then",
               e);
       System.getLogger(PrimaryVolume.class.getName()).log(System.Logger.Level.ERROR, volumeFailure.getMessage());
