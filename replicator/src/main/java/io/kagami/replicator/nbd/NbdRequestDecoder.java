@@ -87,6 +87,13 @@ final class NbdRequestDecoder extends ByteToMessageDecoder {
         return;
       }
       if (in.readableBytes() < REQUEST_HEADER_BYTES + length) {
+        // Room for the whole request at once: the cumulation would otherwise grow in doubling
+        // steps as the payload streams in, copying a 1 MiB write about twice more.
+        // (A buffer that cannot grow, e.g. the first read buffer itself, is left to the cumulator.)
+        int missing = REQUEST_HEADER_BYTES + (int) length - in.readableBytes();
+        if (in.maxWritableBytes() >= missing) {
+          in.ensureWritable(missing);
+        }
         return;
       }
       in.skipBytes(REQUEST_HEADER_BYTES);
