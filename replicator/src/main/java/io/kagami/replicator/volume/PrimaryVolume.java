@@ -116,6 +116,23 @@ public final class PrimaryVolume implements BlockDevice {
     return appliedThrough(needed).thenCompose(ignored -> readFile(file, offset, length, alloc, reads));
   }
 
+  /**
+   * Waits up to {@code timeout} until the volume file holds every change committed so far; true
+   * when it does. Called before the volume file closes: acknowledged writes may still be queued
+   * for it (they are in the journal either way and would be replayed on the next start).
+   */
+  public boolean awaitVolumeWrites(java.time.Duration timeout) {
+    try {
+      appliedThrough(stream.lastSeq()).get(timeout.toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS);
+      return true;
+    } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+      return false;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    }
+  }
+
   /** Completes once the volume file holds every change through {@code seq}. */
   CompletableFuture<Void> appliedThrough(long seq) {
     CompletableFuture<Void> ready = new CompletableFuture<>();

@@ -93,6 +93,8 @@ class PrimaryVolumeTest {
       writes.add(device.write(i * (64L << 10), Unpooled.wrappedBuffer(expected[i]), false));
     }
     CompletableFuture.allOf(writes.toArray(CompletableFuture[]::new)).get(10, TimeUnit.SECONDS);
+    assertThat(device.awaitVolumeWrites(java.time.Duration.ofSeconds(10))).as("volume file caught up with 64 acknowledged writes").isTrue();
+    assertThat(device.appliedSeq()).isEqualTo(64);
     byte[] all = read(0, 64 * (64 << 10));
     for (int i = 0; i < 64; i++) {
       byte[] got = java.util.Arrays.copyOfRange(all, i * (64 << 10), (i + 1) * (64 << 10));
