@@ -47,9 +47,8 @@ final class GroupCommitter implements AutoCloseable {
   private final WriteOptions noSync = new WriteOptions().setSync(false);
   private final WriteOptions sync = new WriteOptions().setSync(true);
   private final Thread thread;
-  private final java.util.concurrent.atomic.AtomicInteger queuedCompletions = new java.util.concurrent.atomic.AtomicInteger();
   private final ExecutorService completer =
-      Executors.newSingleThreadExecutor(Thread.ofPlatform().name("kagami-journal-complete").daemon(true).factory());
+      Executors.newSingleThreadExecutor(Thread.ofPlatform().name("kagami-journal-after").daemon(true).factory());
   private boolean closing;
   private volatile JournalException failure;
 
@@ -113,15 +112,26 @@ final class GroupCommitter implements AutoCloseable {
     boolean wantSync = false;
     Set<JournalStream> touched = new LinkedHashSet<>();
     try (WriteBatch batch = new WriteBatch()) {
+      JournalStream segmented = null;
       for (Op op : group) {
         wantSync |= op.sync;
+      }
+      for (Op op : group) {
         if (op.value != null) {
-          byte[] stored = op.stream.segments().store(op.seq, op.value);
+          byte[] stored = op.stream.segments().store(op.seq, op.value, wantSync);
           if (stored != op.value) {
             unforced.add(op.stream);
+            if (segmented != op.stream && segmented != null) {
+              segmented.segments().writeStored();
+            }
+            segmented = op.stream;
           }
           batch.put(op.stream.family(), Keys.encode(op.seq), stored);
         }
+      }
+      if (segmented != null) {
+        // The group's segment records in one write, before RocksDB holds pointers to them.
+        segmented.segments().writeStored();
       }
       if (failure != null) {
         throw failure;
@@ -164,40 +174,33 @@ final class GroupCommitter implements AutoCloseable {
     for (JournalStream s : touched) {
       s.groupCommitted();
     }
-    // Hooks (the primary's volume write) and acknowledgements run on a second thread, in order,
-    // so the next group's commit overlaps this group's volume writes.
-    boolean hooks = false;
+    // Acknowledge first, here and in order: the host's reply no longer waits for a hand-off to
+    // another thread or for the volume write. The hooks (the primary's volume write) then run on
+    // a second thread, in order, so the next group's commit overlaps this group's volume writes.
+    List<Op> hooked = null;
     for (Op op : group) {
-      hooks |= op.after != null;
+      if (op.after != null) {
+        if (hooked == null) {
+          hooked = new ArrayList<>(group.size());
+        }
+        hooked.add(op);
+      }
+      op.done.complete(op.seq);
     }
-    if (!hooks && queuedCompletions.get() == 0) {
-      finish(group); // nothing to overlap with and nothing ahead of it: skip the hand-off
-    } else {
-      List<Op> committed = List.copyOf(group);
-      queuedCompletions.incrementAndGet();
-      completer.execute(
-          () -> {
-            try {
-              finish(committed);
-            } finally {
-              queuedCompletions.decrementAndGet();
-            }
-          });
+    if (hooked != null) {
+      List<Op> run = hooked;
+      completer.execute(() -> runHooks(run));
     }
   }
 
-  private static void finish(List<Op> group) {
-    for (Op op : group) {
-      if (op.after != null) {
-        try {
-          op.after.committed(op.seq);
-        } catch (RuntimeException e) {
-          LOG.log(Level.ERROR, "after-commit action of seq " + op.seq + " failed", e);
-          op.done.completeExceptionally(e);
-          continue;
-        }
+  private static void runHooks(List<Op> ops) {
+    for (Op op : ops) {
+      try {
+        op.after.committed(op.seq);
+      } catch (RuntimeException e) {
+        // The record is committed and acknowledged; the hook's owner must fail closed itself.
+        LOG.log(Level.ERROR, "after-commit action of seq " + op.seq + " failed", e);
       }
-      op.done.complete(op.seq);
     }
   }
 

@@ -139,8 +139,8 @@ public final class JournalStream {
   }
 
   /**
-   * Appends {@code record} under the next sequence number. {@code after} runs on the journal
-   * thread once the record is committed, in sequence order, before the future completes: the
+   * Appends {@code record} under the next sequence number. {@code after} runs once the record is
+   * committed, in sequence order, right after the future completed (see {@link AfterCommit}): the
    * primary uses it to write the local volume in exactly the journal's order. With {@code sync}
    * the future completes only after the WAL is synced (FUA).
    */

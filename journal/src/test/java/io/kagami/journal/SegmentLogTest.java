@@ -59,6 +59,38 @@ class SegmentLogTest {
     }
   }
 
+  /** Incompressible 4 KiB write number {@code i}. */
+  private static JournalRecord small(long i) {
+    byte[] b = new byte[4096];
+    new Random(i).nextBytes(b);
+    return Compression.writeRecord(i * 4096, ByteBuffer.wrap(b), true);
+  }
+
+  @Test
+  void unsynced4KiBRecordsGoToSegmentsSyncedOnesStayInline() throws Exception {
+    try (Journal j = Journal.open(config(), InstantSource.system())) {
+      JournalStream s = j.stream("vol0");
+      for (int i = 1; i <= 3; i++) {
+        s.append(small(i), true, null).get(10, TimeUnit.SECONDS);
+      }
+      assertThat(s.segments().bytes()).as("segment bytes after three synced (FUA) 4 KiB writes: one WAL sync covers them inline").isZero();
+      List<java.util.concurrent.CompletableFuture<Long>> unsynced = new java.util.ArrayList<>();
+      for (int i = 4; i <= 40; i++) {
+        unsynced.add(s.append(small(i), false, null));
+      }
+      java.util.concurrent.CompletableFuture.allOf(unsynced.toArray(java.util.concurrent.CompletableFuture[]::new)).get(10, TimeUnit.SECONDS);
+      assertThat(s.segments().bytes()).as("segment bytes after unsynced 4 KiB writes").isGreaterThan(0);
+      s.sync().get(10, TimeUnit.SECONDS);
+    }
+    try (Journal j = Journal.open(config(), InstantSource.system())) {
+      List<JournalEntry> all = j.stream("vol0").read(1, Integer.MAX_VALUE);
+      assertThat(all).hasSize(40);
+      for (JournalEntry e : all) {
+        assertThat(Compression.data(e.record())).as("data of seq %d after reopen", e.seq()).isEqualTo(Compression.data(small(e.seq())));
+      }
+    }
+  }
+
   @Test
   void largeRecordsLiveInSegmentsAndReadBackAfterReopen() throws Exception {
     try (Journal j = Journal.open(config(), InstantSource.system())) {

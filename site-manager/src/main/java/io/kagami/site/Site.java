@@ -331,6 +331,9 @@ public final class Site implements AutoCloseable {
     } catch (java.io.IOException e) {
       throw new IllegalStateException("volume " + vc.name() + ": " + e.getMessage(), e);
     }
+    PrimaryVolume written = device;
+    // Closed before the volume file: writes are acknowledged before they reach it.
+    resources.push(() -> written.awaitVolumeWrites(Duration.ofSeconds(30)));
     Backlog backlog = new Backlog(device, bitmap, vc.historyCapacityBytes(), peer);
     SyncReplication gate = sync;
     JournalShipSource source = new JournalShipSource(vc.name(), vc.sizeBytes(), stream, backlog, gate == null ? seq -> {} : gate::peerDurable);

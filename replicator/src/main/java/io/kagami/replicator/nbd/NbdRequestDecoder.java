@@ -87,6 +87,15 @@ final class NbdRequestDecoder extends ByteToMessageDecoder {
         return;
       }
       if (in.readableBytes() < REQUEST_HEADER_BYTES + length) {
+        // Room for the whole request at once: the cumulation would otherwise grow in doubling
+        // steps as the payload streams in, copying a 1 MiB write about twice more.
+        // Only while nothing else holds the buffer: growing may move its memory, which the
+        // retained payload slice of an earlier WRITE (still with the device) reads from. A buffer
+        // that cannot grow (the first read buffer itself) is left to the cumulator too.
+        int missing = REQUEST_HEADER_BYTES + (int) length - in.readableBytes();
+        if (in.refCnt() == 1 && in.maxWritableBytes() >= missing) {
+          in.ensureWritable(missing);
+        }
         return;
       }
       in.skipBytes(REQUEST_HEADER_BYTES);

@@ -7,16 +7,19 @@ import io.kagami.journal.JournalStream;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
 
 /**
  * The primary's read-write volume: every change is appended to the journal first and written to
- * the local volume file on the journal thread right after its commit, in sequence order, before
- * the client sees the acknowledgement.
+ * the local volume file right after its commit, in sequence order, on the journal's after-commit
+ * thread. The acknowledgement does not wait for that volume write (the journal already holds the
+ * change); a read waits instead until the volume file holds every change committed before the
+ * read arrived, so a host always reads what it was told is written.
  *
  * <p>Durability (async mode): a write is acknowledged once it is in the journal's WAL (it survives
  * a crash of the Kagami process); with FUA, and for every write before a FLUSH, once the WAL is
@@ -38,6 +41,18 @@ public final class PrimaryVolume implements BlockDevice {
   private final ReplicationGate gate;
   private final AppendTimer appendTimer;
   private volatile long appliedSeq;
+  /** Reads waiting for the volume file to catch up, by the seq they need; guarded by itself. */
+  private final java.util.PriorityQueue<AppliedWaiter> waiters = new java.util.PriorityQueue<>();
+  private volatile boolean anyWaiter;
+  /** Set when a volume write failed: the file no longer matches the journal; fail closed. */
+  private volatile DeviceException volumeFailure;
+
+  private record AppliedWaiter(long seq, CompletableFuture<Void> ready) implements Comparable<AppliedWaiter> {
+    @Override
+    public int compareTo(AppliedWaiter o) {
+      return Long.compare(seq, o.seq);
+    }
+  }
 
   public PrimaryVolume(String name, FileVolume file, JournalStream stream, boolean compress, Executor reads) {
     this(name, file, stream, compress, reads, ReplicationGate.LOCAL, AppendTimer.NONE);
@@ -88,7 +103,86 @@ public final class PrimaryVolume implements BlockDevice {
 
   @Override
   public CompletableFuture<ByteBuf> read(long offset, int length, ByteBufAllocator alloc) {
-    return readFile(file, offset, length, alloc, reads);
+    DeviceException failed = volumeFailure;
+    if (failed != null) {
+      return CompletableFuture.failedFuture(failed);
+    }
+    // Every acknowledged change has a seq at or below lastSeq(): once the file holds that, the
+    // read sees all of them.
+    long needed = stream.lastSeq();
+    if (appliedSeq >= needed) {
+      return readFile(file, offset, length, alloc, reads);
+    }
+    return appliedThrough(needed).thenCompose(ignored -> readFile(file, offset, length, alloc, reads));
+  }
+
+  /**
+   * Waits up to {@code timeout} until the volume file holds every change committed so far; true
+   * when it does. Called before the volume file closes: acknowledged writes may still be queued
+   * for it (they are in the journal either way and would be replayed on the next start).
+   */
+  public boolean awaitVolumeWrites(java.time.Duration timeout) {
+    try {
+      appliedThrough(stream.lastSeq()).get(timeout.toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS);
+      return true;
+    } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+      return false;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    }
+  }
+
+  /** Completes once the volume file holds every change through {@code seq}. */
+  CompletableFuture<Void> appliedThrough(long seq) {
+    CompletableFuture<Void> ready = new CompletableFuture<>();
+    synchronized (waiters) {
+      waiters.add(new AppliedWaiter(seq, ready));
+      anyWaiter = true;
+    }
+    // The volume writer may have passed seq (or failed) before the waiter was queued.
+    release(appliedSeq);
+    return ready;
+  }
+
+  /** After-commit thread: the volume file now holds every change through {@code seq}. */
+  private void applied(long seq) {
+    appliedSeq = seq;
+    if (anyWaiter) {
+      release(seq);
+    }
+  }
+
+  private void release(long seq) {
+    List<CompletableFuture<Void>> ready = new ArrayList<>();
+    DeviceException failed = volumeFailure;
+    synchronized (waiters) {
+      while (!waiters.isEmpty() && (failed != null || waiters.peek().seq() <= seq)) {
+        ready.add(waiters.poll().ready());
+      }
+      anyWaiter = !waiters.isEmpty();
+    }
+    for (CompletableFuture<Void> r : ready) {
+      if (failed != null) {
+        r.completeExceptionally(failed);
+      } else {
+        r.complete(null);
+      }
+    }
+  }
+
+  /** After-commit thread: a volume write failed; the journal still holds the change. */
+  private void volumeWriteFailed(long seq, IOException e) {
+    if (volumeFailure == null) {
+      volumeFailure =
+          new DeviceException(
+              DeviceError.EIO,
+              "volume " + name + ": writing the volume file failed at seq " + seq + " (" + (e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName())
+                  + "); the journal holds every acknowledged write and replays it on restart, but the volume serves no more requests until then",
+              e);
+      System.getLogger(PrimaryVolume.class.getName()).log(System.Logger.Level.ERROR, volumeFailure.getMessage());
+    }
+    release(appliedSeq);
   }
 
   static CompletableFuture<ByteBuf> readFile(FileVolume file, long offset, int length, ByteBufAllocator alloc, Executor reads) {
@@ -113,6 +207,11 @@ public final class PrimaryVolume implements BlockDevice {
   @Override
   public CompletableFuture<Void> write(long offset, ByteBuf data, boolean fua) {
     int length = data.readableBytes();
+    DeviceException failed = volumeFailure;
+    if (failed != null) {
+      data.release();
+      return CompletableFuture.failedFuture(failed);
+    }
     if (!inRange(file, offset, length)) {
       data.release();
       return CompletableFuture.failedFuture(new DeviceException(DeviceError.ENOSPC, outOfRange(file, offset, length).getMessage()));
@@ -140,16 +239,21 @@ public final class PrimaryVolume implements BlockDevice {
             encoded,
             fua,
             seq -> {
-              stopTimer(entered);
+              if (volumeFailure != null) {
+                return; // the file is behind the journal already; writing later changes would not help
+              }
               try {
                 file.write(offset, forVolume);
+                applied(seq);
               } catch (IOException e) {
-                throw new UncheckedIOException(e);
-              } finally {
-                appliedSeq = seq;
+                volumeWriteFailed(seq, e);
               }
             })
-        .thenCompose(gate::replicated)
+        .thenCompose(
+            seq -> {
+              stopTimer(entered);
+              return gate.replicated(seq);
+            })
         .handle(
             (ignored, err) -> {
               if (err != null) {
@@ -174,6 +278,10 @@ public final class PrimaryVolume implements BlockDevice {
   }
 
   private CompletableFuture<Void> zeroRange(long offset, long length, boolean fua, RangeRecord kind) {
+    DeviceException failed = volumeFailure;
+    if (failed != null) {
+      return CompletableFuture.failedFuture(failed);
+    }
     if (!inRange(file, offset, length)) {
       return CompletableFuture.failedFuture(new DeviceException(DeviceError.ENOSPC, "range " + offset + "+" + length + " is beyond the end of volume " + name));
     }
@@ -187,15 +295,17 @@ public final class PrimaryVolume implements BlockDevice {
               kind.of(at, n),
               fua,
               seq -> {
-                stopTimer(entered);
+                if (volumeFailure != null) {
+                  return;
+                }
                 try {
                   file.zero(at, n);
+                  applied(seq);
                 } catch (IOException e) {
-                  throw new UncheckedIOException(e);
-                } finally {
-                  appliedSeq = seq;
+                  volumeWriteFailed(seq, e);
                 }
               });
+      last.thenRun(() -> stopTimer(entered));
     }
     return last.thenCompose(gate::replicated)
         .handle(
@@ -223,7 +333,7 @@ public final class PrimaryVolume implements BlockDevice {
             });
   }
 
-  // The after-commit action runs right after the commit, so its start marks the commit's end.
+  // The append's future completes right after the commit, so that marks the commit's end.
   private long startTimer() {
     return appendTimer == AppendTimer.NONE ? 0 : System.nanoTime();
   }

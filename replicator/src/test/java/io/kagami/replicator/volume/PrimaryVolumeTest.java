@@ -1,0 +1,124 @@
+package io.kagami.replicator.volume;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.kagami.journal.Journal;
+import io.kagami.journal.JournalConfig;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.Unpooled;
+import java.nio.file.Path;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A write is acknowledged once the journal holds it, before the volume file does; reads must still
+ * see every acknowledged write, and a volume file that cannot be written fails the volume closed.
+ */
+class PrimaryVolumeTest {
+  private static final long SIZE = 64L << 20;
+
+  @TempDir Path dir;
+  private Journal journal;
+  private FileVolume file;
+  private ExecutorService reads;
+  private PrimaryVolume device;
+
+  @BeforeEach
+  void open() {
+    journal = Journal.open(JournalConfig.at(dir.resolve("journal")), InstantSource.system());
+    file = FileVolume.openOrCreate(dir.resolve("vol0.img"), SIZE);
+    reads = Executors.newSingleThreadExecutor();
+    device = new PrimaryVolume("vol0", file, journal.stream("vol0"), false, reads);
+  }
+
+  @AfterEach
+  void close() throws Exception {
+    journal.close();
+    file.close();
+    reads.shutdownNow();
+  }
+
+  private static byte[] block(Random rnd, int length) {
+    byte[] b = new byte[length];
+    rnd.nextBytes(b);
+    return b;
+  }
+
+  private byte[] read(long offset, int length) throws Exception {
+    ByteBuf buf = device.read(offset, length, ByteBufAllocator.DEFAULT).get(10, TimeUnit.SECONDS);
+    try {
+      byte[] out = new byte[length];
+      buf.readBytes(out);
+      return out;
+    } finally {
+      buf.release();
+    }
+  }
+
+  @Test
+  void aReadRightAfterAnAcknowledgedWriteSeesIt() throws Exception {
+    Random rnd = new Random(7);
+    for (int i = 0; i < 300; i++) {
+      long offset = (long) rnd.nextInt((int) (SIZE / 4096)) * 4096;
+      int length = (1 + rnd.nextInt(64)) * 4096;
+      offset = Math.min(offset, SIZE - length);
+      byte[] data = block(rnd, length);
+      device.write(offset, Unpooled.wrappedBuffer(data), false).get(10, TimeUnit.SECONDS);
+      // No waiting in between: the volume file write may still be queued behind the ack.
+      int differs = java.util.Arrays.mismatch(read(offset, length), data);
+      assertThat(differs).as("read #%d of 0x%x right after its write was acknowledged differs at byte %d", i, offset, differs).isEqualTo(-1);
+    }
+  }
+
+  @Test
+  void readsWaitForEveryWriteAcknowledgedBeforeThem() throws Exception {
+    Random rnd = new Random(11);
+    List<CompletableFuture<Void>> writes = new ArrayList<>();
+    byte[][] expected = new byte[64][];
+    for (int i = 0; i < 64; i++) {
+      expected[i] = block(rnd, 64 << 10);
+      writes.add(device.write(i * (64L << 10), Unpooled.wrappedBuffer(expected[i]), false));
+    }
+    CompletableFuture.allOf(writes.toArray(CompletableFuture[]::new)).get(10, TimeUnit.SECONDS);
+    assertThat(device.awaitVolumeWrites(java.time.Duration.ofSeconds(10))).as("volume file caught up with 64 acknowledged writes").isTrue();
+    assertThat(device.appliedSeq()).isEqualTo(64);
+    byte[] all = read(0, 64 * (64 << 10));
+    for (int i = 0; i < 64; i++) {
+      byte[] got = java.util.Arrays.copyOfRange(all, i * (64 << 10), (i + 1) * (64 << 10));
+      int differs = java.util.Arrays.mismatch(got, expected[i]);
+      assertThat(differs).as("block %d of a read issued after all 64 writes were acknowledged differs at byte %d", i, differs).isEqualTo(-1);
+    }
+  }
+
+  @Test
+  void aVolumeFileThatCannotBeWrittenFailsTheVolumeClosed() throws Exception {
+    file.close(); // every later volume write fails
+    byte[] data = block(new Random(3), 4096);
+    // The journal holds the write, so it is acknowledged; the volume file is now behind it.
+    device.write(0, Unpooled.wrappedBuffer(data), false).get(10, TimeUnit.SECONDS);
+    assertThatThrownBy(() -> device.read(0, 4096, ByteBufAllocator.DEFAULT).get(10, TimeUnit.SECONDS))
+        .as("a read once the volume file could not be written")
+        .isInstanceOf(ExecutionException.class)
+        .cause()
+        .isInstanceOf(DeviceException.class)
+        .hasMessageContaining("writing the volume file failed");
+    assertThatThrownBy(() -> device.write(4096, Unpooled.wrappedBuffer(data), false).get(10, TimeUnit.SECONDS))
+        .as("a write once the volume file could not be written")
+        .cause()
+        .isInstanceOf(DeviceException.class)
+        .satisfies(e -> assertThat(((DeviceException) e).error()).isEqualTo(DeviceError.EIO));
+  }
+}
