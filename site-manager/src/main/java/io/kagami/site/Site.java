@@ -524,13 +524,20 @@ public final class Site implements AutoCloseable {
           "the standby did not confirm the switchover (" + reason + "); this site is now a standby. If " + peer + " is not the primary (kagami status on it), run `kagami promote` on either site: both hold the same data");
     }
     demote();
+    // Done once the new primary replicates back to us: it has taken over by then (it dials only
+    // after turning primary), so hosts can reattach to it when this returns.
+    long connectBy = System.nanoTime() + Math.min(remaining(deadline).toNanos(), Duration.ofSeconds(15).toNanos());
+    while (!linkConnected() && System.nanoTime() < connectBy) {
+      java.util.concurrent.locks.LockSupport.parkNanos(10_000_000);
+    }
     long millis = (System.nanoTime() - start) / 1_000_000;
-    LOG.log(Level.WARNING, "site {0}: SWITCHOVER done in {1} ms: {2} is the primary, this site its standby", config.siteId(), millis, peer);
+    LOG.log(Level.WARNING, "site {0}: SWITCHOVER done in {1} ms: {2} is the primary, this site its standby{3}", config.siteId(), millis, peer, linkConnected() ? "" : " (it has not connected back yet)");
     Map<String, Object> out = new LinkedHashMap<>();
     out.put("site", config.siteId());
     out.put("role", Role.STANDBY.label());
     out.put("primary", peer);
     out.put("endSeqs", ends);
+    out.put("replicating", linkConnected());
     out.put("millis", millis);
     return out;
   }

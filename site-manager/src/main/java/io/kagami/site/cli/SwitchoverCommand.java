@@ -40,6 +40,9 @@ final class SwitchoverCommand implements Callable<Integer> {
     JsonNode out = AdminServer.JSON.readTree(r.body());
     System.out.printf("kagami: switchover done in %d ms: %s is the primary, %s its standby%n", out.path("millis").asLong(), out.path("primary").asText(), out.path("site").asText());
     out.path("endSeqs").properties().forEach(e -> System.out.printf("  %s: handed over at seq %d%n", e.getKey(), e.getValue().asLong()));
+    if (!out.path("replicating").asBoolean(true)) {
+      System.out.printf("  %s has not connected back yet: check kagami status on it before reattaching hosts%n", out.path("primary").asText());
+    }
     return 0;
   }
 }

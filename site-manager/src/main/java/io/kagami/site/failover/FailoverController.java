@@ -386,14 +386,35 @@ public final class FailoverController implements AutoCloseable, FailoverControl 
     }
   }
 
+  /** One request to the witness. */
+  @FunctionalInterface
+  private interface WitnessCall {
+    LeaseReply send(WitnessClient w) throws IOException, InterruptedException;
+  }
+
+  /**
+   * Sends {@code call} to the witness and notes the answer or the failure; null when there was no
+   * answer (or no witness). Throws only when interrupted.
+   */
+  private LeaseReply askWitness(WitnessCall call) throws InterruptedException {
+    if (witness == null) {
+      return null;
+    }
+    try {
+      LeaseReply reply = call.send(witness);
+      noteWitness(reply, null);
+      return reply;
+    } catch (IOException e) {
+      noteWitness(null, e); // a lease not released runs out by itself; the other site waits for that
+      return null;
+    }
+  }
+
   private void claim(long knownTerm) {
     Instant sent = clock.instant();
-    LeaseReply reply = null;
+    LeaseReply reply;
     try {
-      reply = witness == null ? null : witness.claim(settings.group(), siteId, knownTerm);
-      noteWitness(reply, null);
-    } catch (IOException e) {
-      noteWitness(null, e);
+      reply = askWitness(w -> w.claim(settings.group(), siteId, knownTerm));
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return;
@@ -468,11 +489,7 @@ public final class FailoverController implements AutoCloseable, FailoverControl 
   private void stepDown(long term) {
     LOG.log(Level.ERROR, "site {0}: ALERT stepping down at term {1}: {2}", siteId, term, decision.reason());
     try {
-      if (witness != null) {
-        noteWitness(witness.release(settings.group(), siteId, term), null);
-      }
-    } catch (IOException e) {
-      noteWitness(null, e); // the lease then runs out by itself; the standby waits for that
+      askWitness(w -> w.release(settings.group(), siteId, term));
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return;
@@ -487,11 +504,7 @@ public final class FailoverController implements AutoCloseable, FailoverControl 
   /** Releases the lease this site held as primary before it became a standby in place. */
   private void releaseAfterDemotion(long term) {
     try {
-      if (witness != null) {
-        noteWitness(witness.release(settings.group(), siteId, term), null);
-      }
-    } catch (IOException e) {
-      noteWitness(null, e); // the lease then runs out by itself; the new primary waits for that
+      askWitness(w -> w.release(settings.group(), siteId, term));
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return;
@@ -508,12 +521,9 @@ public final class FailoverController implements AutoCloseable, FailoverControl 
       known = policy.term();
     }
     Instant sent = clock.instant();
-    LeaseReply reply = null;
+    LeaseReply reply;
     try {
-      reply = witness == null ? null : witness.claim(settings.group(), siteId, known);
-      noteWitness(reply, null);
-    } catch (IOException e) {
-      noteWitness(null, e);
+      reply = askWitness(w -> w.claim(settings.group(), siteId, known));
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return;
@@ -531,7 +541,8 @@ public final class FailoverController implements AutoCloseable, FailoverControl 
       }
       lastAction = "promoted by hand, lease not granted yet: " + (reply == null ? "the witness did not answer" : reply.reason());
     }
-    pauseActions();
+    // Usually the old primary is releasing the lease right now (a switchover): ask again soon.
+    pauseActions(config.heartbeatInterval());
   }
 
   // ------------------------------------------------------------------ observations

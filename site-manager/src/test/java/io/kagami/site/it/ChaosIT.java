@@ -462,7 +462,7 @@ class ChaosIT {
     int exit = Main.run("switchover", "--admin", "127.0.0.1:" + sites.standbyAdmin);
     cliNanos += System.nanoTime() - cliStart;
     assertThat(exit).as("kagami switchover back (its output is above)").isZero();
-    assertThat(sites.primary.status().path("role").asText()).as("tokyo after the switchover back").isEqualTo("primary");
+    sites.primary.awaitStatus(st -> st.path("role").asText().equals("primary") && st.path("link").path("connected").asBoolean(), T, "tokyo primary again, replicating to hiroshima");
     int[] held = readVersions(sites.primaryNbd, w, "tokyo after failback and switchover");
     promoted.verify(held, "tokyo after failback and switchover");
     synchronized (w) {
