@@ -1056,7 +1056,9 @@ public final class Site implements AutoCloseable {
     if (fs != null && roleChange != null) {
       fs = fs.fencedFor(roleChange);
     }
-    return new SiteStatus(config.siteId(), role == null ? config.role().label() : role.label(), nbdAddress(), ls, vs, fs);
+    String roleLabel = role == null ? config.role().label() : role.label();
+    boolean accepting = role == Role.PRIMARY && roleChange == null && (fs == null || !fs.fenced());
+    return new SiteStatus(config.siteId(), roleLabel, nbdAddress(), ls, vs, fs, accepting);
   }
 
   /** Whether this primary's writes are fenced (automatic failover: no lease evidence, or deposed). */

@@ -78,7 +78,7 @@ final class TwoWriterProbe implements AutoCloseable {
                       boolean primary = false;
                       if (e == null && r.statusCode() == 200) {
                         try {
-                          primary = JSON.readTree(r.body()).path("role").asText().equals("primary");
+                          primary = JSON.readTree(r.body()).path("acceptingWrites").asBoolean();
                         } catch (IOException bad) {
                           primary = false; // an unreadable status is no claim to be primary
                         }

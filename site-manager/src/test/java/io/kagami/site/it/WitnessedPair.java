@@ -181,7 +181,7 @@ final class WitnessedPair implements AutoCloseable {
 
   /** Whether a site's status says it accepts writes: primary and not fenced. */
   static boolean acceptsWrites(JsonNode status) {
-    return status.path("role").asText().equals("primary") && !failover(status).path("fenced").asBoolean(true);
+    return status.path("acceptingWrites").asBoolean() && status.path("role").asText().equals("primary") && !failover(status).path("fenced").asBoolean(true);
   }
 
   String logs() throws IOException {
