@@ -28,7 +28,8 @@ final class RocksLibrary {
       if (resource != null && jar != null) {
         String jarName = Path.of(jar.toURI()).getFileName().toString().replaceAll("\\.jar$", "");
         Path dir = Path.of(System.getProperty("java.io.tmpdir"), "kagami-" + jarName + "-" + System.getProperty("user.name", "user"));
-        Path lib = dir.resolve(name);
+        // The name RocksDB.loadLibrary(List) looks for in each directory (it says "rocksdbjni").
+        Path lib = dir.resolve(Environment.getJniLibraryFileName("rocksdbjni"));
         long size = resource.openConnection().getContentLengthLong();
         if (!Files.isRegularFile(lib) || Files.size(lib) != size) {
           Files.createDirectories(dir);
