@@ -56,22 +56,7 @@ final class TwoSites implements AutoCloseable {
    * "wan"), available as {@link #wanProxy} for toxics.
    */
   static TwoSites throughProxy(Path dir, long volumeBytes, String volumeOptions, Toxiproxies toxi) throws IOException {
-    Proxy[] proxy = new Proxy[1];
-    TwoSites sites =
-        withVolumeOptions(
-            dir,
-            volumeBytes,
-            volumeOptions,
-            port -> {
-              try {
-                proxy[0] = toxi.proxy("wan", "127.0.0.1:" + port);
-                return toxi.listenAddress(proxy[0]).getPort();
-              } catch (IOException e) {
-                throw new UncheckedIOException(e);
-              }
-            });
-    sites.wanProxy = proxy[0];
-    return sites;
+    return withVolumes(dir, volumesYaml(volumeBytes, volumeOptions, List.of("vol0")), toxi);
   }
 
   /** The proxy the WAN link runs through ({@link #throughProxy}), else null. */
@@ -102,7 +87,7 @@ final class TwoSites implements AutoCloseable {
 
   /**
    * Sites whose {@code volumes:} list is {@code volumesYaml} (flow style, without brackets), with
-   * the WAN link through a proxy of {@code toxi} (named "wan").
+   * the WAN link through a proxy of {@code toxi} (named "wan"), available as {@link #wanProxy}.
    */
   static TwoSites withVolumes(Path dir, String volumesYaml, Toxiproxies toxi) throws IOException {
     Proxy[] proxy = new Proxy[1];
