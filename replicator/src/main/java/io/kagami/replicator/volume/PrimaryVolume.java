@@ -36,7 +36,8 @@ public final class PrimaryVolume implements BlockDevice {
   private final String name;
   private final FileVolume file;
   private final JournalStream stream;
-  private final boolean compress;
+  /** Null when compression is off. */
+  private final Compression.Probe compression;
   private final Executor reads;
   private final ReplicationGate gate;
   private final AppendTimer appendTimer;
@@ -67,7 +68,7 @@ public final class PrimaryVolume implements BlockDevice {
     this.name = name;
     this.file = file;
     this.stream = stream;
-    this.compress = compress;
+    this.compression = compress ? new Compression.Probe() : null;
     this.reads = reads;
     this.gate = gate;
     this.appliedSeq = stream.lastSeq();
@@ -222,7 +223,7 @@ public final class PrimaryVolume implements BlockDevice {
     ByteBuffer forVolume;
     try {
       ByteBuffer nio = data.nioBuffer();
-      encoded = Compression.encodeWrite(offset, nio, compress);
+      encoded = Compression.encodeWrite(offset, nio, compression);
       if (Compression.storedRaw(encoded)) {
         forVolume = ByteBuffer.wrap(encoded, JournalRecord.HEADER_BYTES, length);
       } else {
