@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -27,11 +28,17 @@ import java.util.zip.CRC32C;
  * (a {@code pwrite} into the page cache); a segment whose entries are all trimmed is deleted, and a
  * file deleted before writeback never costs a disk write.
  *
- * <p>Durability: a synced group commit first forces every segment written since the previous
- * force, then syncs the WAL that holds the pointers, so a durable pointer never points at data that
- * is not. Unsynced entries have no such order; after a power loss a pointer may name data that
- * never reached the disk, so on open every pointer above the last forced point is checked against
- * its CRC32C and history is cut at the first bad one (see {@link JournalStream}).
+ * <p>Durability: a synced group commit forces every segment written since the previous force while
+ * it syncs the WAL that holds the pointers (two syncs at once, not one after the other: that
+ * doubled the standby's commit latency), and completes only when both are done; the highest seq
+ * whose data is forced is recorded afterwards. So after a power loss a pointer above that point
+ * may name data that never reached the disk (its group was never acknowledged, or it was an
+ * unsynced write): on open every such pointer is checked against its CRC32C and history is cut at
+ * the first bad one (see {@link JournalStream}).
+ *
+ * <p>Trimmed segments are deleted, not reused: a file deleted before writeback never costs a disk
+ * write, while a reused one keeps its dirty pages, which are then written back (measured: reuse
+ * saved no CPU, and cost disk bandwidth once history piled up).
  *
  * <p>Pointer layout (big-endian), distinguished from a {@link JournalRecord} by its first byte:
  *
@@ -54,16 +61,10 @@ final class SegmentLog implements AutoCloseable {
    * Records at least this large go to a segment; smaller ones stay inline in RocksDB. 4 KiB: an
    * uncompressed 4 KiB write stored in RocksDB cost ~25 us of CPU (WAL copy with a software CRC,
    * memtable, flush, compaction of entries already trimmed); in a segment it is one copy into the
-   * group's write buffer.
+   * group's write buffer. The same for synced records (the standby's, FUA writes): their segment
+   * is forced alongside the WAL sync, not before it.
    */
   static final int MIN_SEGMENT_RECORD_BYTES = 4 << 10;
-
-  /**
-   * The threshold for records appended with a sync (the standby's, FUA writes): a segment then
-   * costs a second fsync before the WAL's, which doubled the standby's commit latency that sync
-   * replication waits for; inline, the WAL's one sync covers them.
-   */
-  static final int MIN_SEGMENT_SYNCED_RECORD_BYTES = 16 << 10;
 
   /** Records of one group commit are gathered up to this size and written with one pwrite. */
   private static final int COALESCE_BYTES = 1 << 20;
@@ -148,11 +149,10 @@ final class SegmentLog implements AutoCloseable {
   /**
    * Journal thread: writes {@code record} (entry {@code seq}) to the current segment when it is
    * large enough and returns the pointer RocksDB should store; returns {@code record} itself
-   * otherwise. {@code synced}: the record's group will sync the WAL (see {@link
-   * #MIN_SEGMENT_SYNCED_RECORD_BYTES}).
+   * otherwise.
    */
-  byte[] store(long seq, byte[] record, boolean synced) throws IOException {
-    if (record.length < (synced ? MIN_SEGMENT_SYNCED_RECORD_BYTES : MIN_SEGMENT_RECORD_BYTES)) {
+  byte[] store(long seq, byte[] record) throws IOException {
+    if (record.length < MIN_SEGMENT_RECORD_BYTES) {
       return record;
     }
     Segment s;
@@ -255,8 +255,10 @@ final class SegmentLog implements AutoCloseable {
       s = current;
     }
     for (FileChannel c : rolled) {
-      if (c.isOpen()) {
+      try {
         c.force(false);
+      } catch (ClosedChannelException e) {
+        // Trimmed meanwhile (a rolled segment, never the current one): nobody needs its records.
       }
     }
     if (s != null && s.channel != null) {
