@@ -93,6 +93,8 @@ final class SegmentLog implements AutoCloseable {
     final long id;
     final Path path;
     FileChannel channel;
+    /** A second descriptor for {@link NativeFiles} (-1: none), open while {@link #channel} is. */
+    int fd = -1;
     long size;
     long lastSeq;
     boolean referenced;
@@ -161,6 +163,7 @@ final class SegmentLog implements AutoCloseable {
         long id = segments.isEmpty() ? 1 : segments.lastKey() + 1;
         Segment next = new Segment(id, directory.resolve(String.format("%020d", id) + SUFFIX));
         next.channel = FileChannel.open(next.path, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        next.fd = NativeFiles.open(next.path);
         next.referenced = true;
         segments.put(id, next);
         if (current != null && current.channel != null && dirty) {
@@ -202,7 +205,11 @@ final class SegmentLog implements AutoCloseable {
       writeStored();
     }
     if (record.length > COALESCE_BYTES / 2) {
-      writeFully(s.channel, ByteBuffer.wrap(record), offset);
+      // Straight from the array; the channel would copy it into a direct buffer first.
+      int n = NativeFiles.pwriteFully(s.fd, record, 0, record.length, offset);
+      if (n < record.length) {
+        writeFully(s.channel, ByteBuffer.wrap(record, n, record.length - n), offset + n);
+      }
       return;
     }
     if (coalesced == null) {
@@ -285,9 +292,16 @@ final class SegmentLog implements AutoCloseable {
       try {
         if (s.channel == null) {
           s.channel = FileChannel.open(s.path, StandardOpenOption.READ);
+          s.fd = NativeFiles.open(s.path);
         }
         ByteBuffer buf = ByteBuffer.wrap(out);
         long pos = p.offset();
+        long n0 = NativeFiles.pread(s.fd, out, 0, out.length, pos);
+        if (n0 > 0) {
+          // Straight into the array; the channel would read into a direct buffer and copy.
+          buf.position((int) n0);
+          pos += n0;
+        }
         while (buf.hasRemaining()) {
           int n = s.channel.read(buf, pos);
           if (n < 0) {
@@ -369,6 +383,8 @@ final class SegmentLog implements AutoCloseable {
     try {
       if (s.channel != null) {
         s.channel.close();
+        NativeFiles.close(s.fd);
+        s.fd = -1;
       }
       Files.deleteIfExists(s.path);
     } catch (NoSuchFileException e) {
@@ -400,6 +416,8 @@ final class SegmentLog implements AutoCloseable {
         } catch (IOException e) {
           LOG.log(Level.WARNING, "closing journal segment {0}: {1}", s.path, e.getMessage());
         }
+        NativeFiles.close(s.fd);
+        s.fd = -1;
         s.channel = null;
       }
     }
