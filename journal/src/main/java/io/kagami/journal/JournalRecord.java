@@ -98,11 +98,14 @@ public record JournalRecord(Kind kind, long offset, int length, Codec codec, byt
     return out;
   }
 
+  /** A record's header fields. */
+  public record Header(Kind kind, Codec codec, long offset, int length) {}
+
   /**
-   * Decodes a record; rejects anything that is not a well-formed version-1 record with a {@link
-   * MalformedRecordException}, never an index error.
+   * Decodes the header at the start of {@code encoded} (a whole record, or just its first {@link
+   * #HEADER_BYTES}), with the same checks as {@link #decode}.
    */
-  public static JournalRecord decode(byte[] encoded) {
+  public static Header header(byte[] encoded) {
     if (encoded.length < HEADER_BYTES) {
       throw new MalformedRecordException("record of " + encoded.length + " bytes is shorter than its header");
     }
@@ -119,8 +122,20 @@ public record JournalRecord(Kind kind, long offset, int length, Codec codec, byt
     if (offset < 0 || length < 0) {
       throw new MalformedRecordException("record has negative offset or length");
     }
-    byte[] payload = new byte[encoded.length - HEADER_BYTES];
-    b.get(payload);
+    return new Header(kind, codec, offset, length);
+  }
+
+  /**
+   * Decodes a record; rejects anything that is not a well-formed version-1 record with a {@link
+   * MalformedRecordException}, never an index error.
+   */
+  public static JournalRecord decode(byte[] encoded) {
+    Header h = header(encoded);
+    Kind kind = h.kind();
+    Codec codec = h.codec();
+    long offset = h.offset();
+    int length = h.length();
+    byte[] payload = java.util.Arrays.copyOfRange(encoded, HEADER_BYTES, encoded.length);
     if (kind != Kind.WRITE && payload.length != 0) {
       throw new MalformedRecordException(kind + " record carries a payload");
     }

@@ -255,6 +255,59 @@ public final class JournalStream {
     return out;
   }
 
+  /** Where an entry's change lands on the volume: what a changed-region map needs of it. */
+  public record Extent(long seq, JournalRecord.Kind kind, long offset, int length) {
+    static Extent of(long seq, byte[] encoded) {
+      JournalRecord.Header h = JournalRecord.header(encoded);
+      return new Extent(seq, h.kind(), h.offset(), h.length());
+    }
+  }
+
+  /**
+   * Like {@link #read}, but only where each entry's change lands, up to {@code maxEntries}:
+   * entries in segments cost a read of their 16-byte header instead of the whole payload (when
+   * history overflows into the changed-region map, housekeeping read every 1 MiB record in full
+   * for those 16 bytes). Headers are not checksummed on their own; they are what this journal
+   * wrote, or checked on open.
+   */
+  public List<Extent> readExtents(long fromSeq, int maxEntries) {
+    long last = lastSeq;
+    List<Extent> out = new ArrayList<>();
+    if (fromSeq > last) {
+      return out;
+    }
+    if (fromSeq < firstSeq) {
+      throw new JournalException("volume " + volume + ": seq " + fromSeq + " is no longer in the journal (oldest retained is " + firstSeq + ")");
+    }
+    List<JournalEntry> cached = new ArrayList<>();
+    if (tail.read(fromSeq, Math.min(last, fromSeq + maxEntries - 1), Integer.MAX_VALUE, cached)) {
+      for (JournalEntry e : cached) {
+        out.add(Extent.of(e.seq(), e.encoded()));
+      }
+      return out;
+    }
+    long expect = fromSeq;
+    try (Slice upper = new Slice(Keys.encode(Math.min(last, fromSeq + maxEntries - 1) + 1));
+        ReadOptions ro = new ReadOptions().setIterateUpperBound(upper);
+        RocksIterator it = db.newIterator(family, ro)) {
+      for (it.seek(Keys.encode(fromSeq)); it.isValid(); it.next()) {
+        long seq = Keys.decode(it.key());
+        if (seq != expect) {
+          throw new JournalException("volume " + volume + ": journal has a gap at seq " + expect + " (found " + seq + ")");
+        }
+        byte[] value = it.value();
+        out.add(Extent.of(seq, SegmentLog.isPointer(value) ? segments.loadPrefix(value, seq, JournalRecord.HEADER_BYTES) : value));
+        expect++;
+      }
+      try {
+        it.status();
+      } catch (RocksDBException e) {
+        throw new JournalException("volume " + volume + ": journal read failed: " + e.getMessage(), e, false);
+      }
+    }
+    return out;
+  }
+
   /** Drops history through {@code seq} (inclusive); the caller guarantees nobody needs it. */
   public void trimThrough(long seq) {
     long upTo = Math.min(seq, lastSeq);

@@ -280,6 +280,40 @@ final class SegmentLog implements AutoCloseable {
     return lastStoredSeq;
   }
 
+  /**
+   * The first {@code length} bytes of the record {@code pointer} names (its header), without
+   * reading the rest: no checksum can be verified on a part, so this is for what the journal
+   * wrote itself or checked on open (see {@link JournalStream#readExtents}).
+   */
+  byte[] loadPrefix(byte[] pointer, long seq, int length) {
+    Pointer p = decode(pointer);
+    byte[] out = new byte[Math.min(length, p.length())];
+    synchronized (this) {
+      Segment s = segments.get(p.segment());
+      if (s == null) {
+        throw new JournalException("journal segment " + p.segment() + " of seq " + seq + " is missing in " + directory);
+      }
+      try {
+        if (s.channel == null) {
+          s.channel = FileChannel.open(s.path, StandardOpenOption.READ);
+          s.fd = NativeFiles.open(s.path);
+        }
+        ByteBuffer buf = ByteBuffer.wrap(out);
+        long pos = p.offset();
+        while (buf.hasRemaining()) {
+          int n = s.channel.read(buf, pos);
+          if (n < 0) {
+            throw new JournalException("journal segment " + s.path.getFileName() + " ends before seq " + seq);
+          }
+          pos += n;
+        }
+      } catch (IOException e) {
+        throw new JournalException("cannot read journal segment " + s.path + ": " + e.getMessage(), e, false);
+      }
+    }
+    return out;
+  }
+
   /** Reads the record {@code pointer} names and checks its CRC32C. */
   byte[] load(byte[] pointer, long seq) {
     Pointer p = decode(pointer);

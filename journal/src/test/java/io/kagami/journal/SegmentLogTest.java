@@ -93,6 +93,35 @@ class SegmentLogTest {
   }
 
   @Test
+  void extentsComeFromHeadersAloneInSegmentsInlineAndInTheTail() throws Exception {
+    try (Journal j = Journal.open(config(), InstantSource.system())) {
+      JournalStream s = j.stream("vol0");
+      append(s, 1, 6, true);
+      s.append(JournalRecord.trim(8192, 4096), true, null).get(10, TimeUnit.SECONDS); // inline
+      append(s, 8, 9, true);
+      assertExtents(s.readExtents(1, 100), 9); // from the tail cache
+      assertThat(s.readExtents(3, 2)).extracting(JournalStream.Extent::seq).containsExactly(3L, 4L);
+    }
+    try (Journal j = Journal.open(config(), InstantSource.system())) {
+      JournalStream s = j.stream("vol0");
+      assertExtents(s.readExtents(1, 100), 9); // from RocksDB and segment headers
+      assertThat(s.readExtents(8, 100)).extracting(JournalStream.Extent::seq).containsExactly(8L, 9L);
+      assertThat(s.readExtents(10, 100)).isEmpty();
+    }
+  }
+
+  private static void assertExtents(List<JournalStream.Extent> extents, int count) {
+    assertThat(extents).hasSize(count);
+    for (JournalStream.Extent e : extents) {
+      if (e.seq() == 7) {
+        assertThat(e).isEqualTo(new JournalStream.Extent(7, JournalRecord.Kind.TRIM, 8192, 4096));
+      } else {
+        assertThat(e).isEqualTo(new JournalStream.Extent(e.seq(), JournalRecord.Kind.WRITE, e.seq() * BIG, BIG));
+      }
+    }
+  }
+
+  @Test
   void largeRecordsLiveInSegmentsAndReadBackAfterReopen() throws Exception {
     try (Journal j = Journal.open(config(), InstantSource.system())) {
       JournalStream s = j.stream("vol0");

@@ -1,7 +1,5 @@
 package io.kagami.replicator.resync;
 
-import io.kagami.journal.JournalEntry;
-import io.kagami.journal.JournalRecord;
 import io.kagami.journal.JournalStream;
 import io.kagami.replicator.volume.PrimaryVolume;
 import java.io.IOException;
@@ -120,16 +118,13 @@ public final class Backlog {
     long from = Math.max(peerDurable, bitmap.markedThrough()) + 1;
     boolean any = false;
     while (from <= seq) {
-      List<JournalEntry> entries = stream.read(from, 8 << 20);
-      if (entries.isEmpty()) {
+      // Only where each entry lands (the header): never its payload.
+      List<JournalStream.Extent> extents = stream.readExtents(from, (int) Math.min(4096, seq - from + 1));
+      if (extents.isEmpty()) {
         break;
       }
-      for (JournalEntry e : entries) {
-        if (e.seq() > seq) {
-          break;
-        }
-        JournalRecord r = e.record();
-        bitmap.mark(r.offset(), r.length());
+      for (JournalStream.Extent e : extents) {
+        bitmap.mark(e.offset(), e.length());
         from = e.seq() + 1;
         any = true;
       }
