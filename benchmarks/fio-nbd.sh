@@ -26,6 +26,12 @@ environment:
   KAGAMI_STANDBY_DATA_DIR=  put the demo standby's data on another filesystem (e.g. /dev/shm), as
                             if it had a disk of its own; the directory is removed afterwards
   KAGAMI_METRICS_ROUNDS=2   --metrics-cost: rounds of (metrics on, metrics off), each a fresh demo
+  KAGAMI_DRAIN_TIMEOUT=300  seconds to wait, before each measured Kagami workload, for the standby
+                            to catch up with the history the previous one (or its warm-up) left
+
+Each measured Kagami workload starts with the standby caught up (lag 0), so it does not also pay
+for draining the previous workload's history; how long that took, and the history each workload
+leaves behind, are printed and saved.
 USAGE
 }
 
@@ -54,8 +60,11 @@ size="${FIO_SIZE:-1G}"
 seq_iodepth="${FIO_SEQ_IODEPTH:-16}"
 ready_timeout="${KAGAMI_READY_TIMEOUT:-180}"
 metrics_rounds="${KAGAMI_METRICS_ROUNDS:-2}"
+drain_timeout="${KAGAMI_DRAIN_TIMEOUT:-300}"
+# The primary's admin address while a Kagami demo is measured (empty for other targets).
+admin_addr=""
 target_uri="${KAGAMI_TARGET_URI:-}"
-for v in runtime ramp warmup seq_iodepth ready_timeout metrics_rounds; do
+for v in runtime ramp warmup seq_iodepth ready_timeout metrics_rounds drain_timeout; do
   [[ "${!v}" =~ ^[0-9]+$ ]] || { echo "fio-nbd: $v must be a whole number, got '${!v}'" >&2; exit 2; }
 done
 [ "$runtime" -ge 1 ] || { echo "fio-nbd: FIO_RUNTIME must be at least 1" >&2; exit 2; }
@@ -125,6 +134,37 @@ print(f"    fio job error {job.get('error', 0)}; {w['total_ios']} writes, {w['io
 PY
 }
 
+# Prints "LAG_BYTES LAG_SECONDS" of the primary at $admin_addr (sums over its volumes), or
+# nothing when it cannot be asked.
+primary_lag() {
+  python3 - "$admin_addr" <<'PY' 2>/dev/null
+import json, sys, urllib.request
+s = json.load(urllib.request.urlopen(f"http://{sys.argv[1]}/status", timeout=5))
+v = s["volumes"]
+print(sum(x.get("lagBytes") or 0 for x in v), max((x.get("lagSeconds") or 0) for x in v))
+PY
+}
+
+# Waits (bounded) until the standby holds everything the primary journaled; records how long it
+# took in $1 (a file) and logs it.
+wait_caught_up() {
+  local record="$1" start=$SECONDS lag first=""
+  while true; do
+    lag="$(primary_lag)" || lag=""
+    [ -n "$first" ] || first="$lag"
+    if [ -n "$lag" ] && [ "${lag%% *}" = "0" ]; then
+      break
+    fi
+    if [ $((SECONDS - start)) -ge "$drain_timeout" ]; then
+      log "kagami: the standby did not catch up within ${drain_timeout}s (lag now: ${lag:-unknown} bytes/seconds); measuring anyway"
+      break
+    fi
+    sleep 1
+  done
+  log "kagami: standby caught up after $((SECONDS - start))s (history before: ${first%% *} bytes)"
+  echo "$((SECONDS - start)) ${first%% *}" >"$record"
+}
+
 # name | fio arguments
 workloads=(
   "randwrite-4k|--rw=randwrite --bs=4k --iodepth=16"
@@ -153,6 +193,7 @@ run_fio() {
     name="${w%%|*}"
     args="${w#*|}"
     out="$work/$target.$name.json"
+    [ -z "$admin_addr" ] || wait_caught_up "$work/$target.$name.drain"
     log "$target: $name for ${runtime}s (+${ramp}s ramp) against $uri"
     # In the background so a signal to this script runs its trap at once (bash defers traps
     # while a foreground child runs); timeout bounds fio and passes the signal on.
@@ -178,6 +219,12 @@ job = json.load(open(sys.argv[1]))["jobs"][0]
 w = job["write"]
 print(f"fio-nbd:   {w['bw'] / 1024:.1f} MiB/s, {w['iops']:.0f} IOPS, mean latency {w['clat_ns']['mean'] / 1000:.0f} us")
 PY
+    if [ -n "$admin_addr" ]; then
+      # What the workload left for the standby: async history it drains after the writes stop.
+      lag="$(primary_lag)" || lag=""
+      [ -z "$lag" ] || log "kagami: history left for the standby at the end: $(( ${lag%% *} / 1048576 )) MiB, ${lag#* } s behind"
+      echo "${lag:-}" >"$work/$target.$name.left"
+    fi
   done
   return $rc
 }
@@ -249,7 +296,9 @@ run_kagami() {
     sleep 0.2
   done
   if [ "$ready" -eq 1 ]; then
+    admin_addr="127.0.0.1:${p[2]}"
     run_fio "$target" "$uri" || status=1
+    admin_addr=""
   else
     status=1
     log "kagami stdout:"
@@ -335,7 +384,22 @@ def one(path):
         "mean_latency_us": round(w["clat_ns"]["mean"] / 1000, 1),
         "p99_latency_us": round(pct["99.000000"] / 1000, 1) if "99.000000" in pct else None,
         "fio_error": job.get("error", 0),
+        **replication(path[: -len(".json")]),
     }
+
+def replication(stem):
+    """Kagami only: catching up before the workload, and the history it left behind."""
+    out = {}
+    if os.path.exists(stem + ".drain"):
+        secs, before = (open(stem + ".drain").read().split() + ["", ""])[:2]
+        out["caught_up_before_s"] = int(secs) if secs.isdigit() else None
+        out["history_before_bytes"] = int(before) if before.isdigit() else None
+    if os.path.exists(stem + ".left"):
+        left = open(stem + ".left").read().split()
+        if len(left) == 2:
+            out["history_left_bytes"] = int(left[0])
+            out["history_left_s"] = float(left[1])
+    return out
 
 rows = []
 for name, args in workloads:
