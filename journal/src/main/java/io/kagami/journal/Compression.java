@@ -116,8 +116,41 @@ public final class Compression {
     return out;
   }
 
+  /**
+   * {@link #encodeWrite(long, ByteBuffer, Probe)} of data the caller already copied into {@code
+   * record} at {@link JournalRecord#HEADER_BYTES} (the first bytes are free for the header): returns
+   * {@code record} itself, header filled in, when the data stays uncompressed, else a new, smaller
+   * LZ4 record ({@code record} then still holds the raw data).
+   */
+  public static byte[] encodeWriteInPlace(long offset, byte[] record, Probe probe) {
+    int length = record.length - JournalRecord.HEADER_BYTES;
+    ByteBuffer data = ByteBuffer.wrap(record, JournalRecord.HEADER_BYTES, length);
+    if (probe != null && length >= MIN_COMPRESS && probe.due()) {
+      boolean paid = false;
+      if (worthTrying(data, length)) {
+        byte[] s = scratch(length);
+        int n = COMPRESSOR.compress(data, data.position(), length, ByteBuffer.wrap(s), 0, s.length);
+        paid = pays(length, n);
+        if (paid) {
+          probe.result(true);
+          byte[] out = header(offset, length, JournalRecord.Codec.LZ4, n);
+          System.arraycopy(s, 0, out, JournalRecord.HEADER_BYTES, n);
+          return out;
+        }
+      }
+      probe.result(paid);
+    }
+    writeHeader(record, offset, length, JournalRecord.Codec.NONE);
+    return record;
+  }
+
   private static byte[] header(long offset, int length, JournalRecord.Codec codec, int payload) {
     byte[] out = new byte[JournalRecord.HEADER_BYTES + payload];
+    writeHeader(out, offset, length, codec);
+    return out;
+  }
+
+  private static void writeHeader(byte[] out, long offset, int length, JournalRecord.Codec codec) {
     ByteBuffer.wrap(out)
         .order(ByteOrder.BIG_ENDIAN)
         .put((byte) JournalRecord.VERSION)
@@ -126,7 +159,6 @@ public final class Compression {
         .put((byte) 0)
         .putLong(offset)
         .putInt(length);
-    return out;
   }
 
   /** True when an encoded WRITE record stores its data uncompressed (see {@link #encodeWrite}). */

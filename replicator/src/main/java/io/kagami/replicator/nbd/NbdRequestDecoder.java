@@ -26,10 +26,11 @@ import java.util.List;
  * 28      n     payload: WRITE only, n = length
  * </pre>
  *
- * A WRITE payload arrives as a retained slice of the receive buffer (no copy). A WRITE longer
- * than the maximum block size is read and thrown away as it streams in, never buffered, and then
- * passed on marked {@code oversized} so the session can refuse it; the stream stays in sync. After
- * DISC nothing more is read: the protocol forbids the client to send anything after it.
+ * A WRITE payload arrives as a retained slice of the received buffers (no copy; a large one spans
+ * several). A WRITE longer than the maximum block size is read and thrown away as it streams in,
+ * never buffered, and then passed on marked {@code oversized} so the session can refuse it; the
+ * stream stays in sync. After DISC nothing more is read: the protocol forbids the client to send
+ * anything after it.
  *
  * <p>Confined to the channel's event loop.
  */
@@ -49,6 +50,10 @@ final class NbdRequestDecoder extends ByteToMessageDecoder {
 
   NbdRequestDecoder(NbdServerConfig config) {
     this.maximumBlockSize = config.maximumBlockSize();
+    // Received buffers are chained, not copied into one: a 1 MiB WRITE arrives in many reads,
+    // and merging them cost a copy of every byte (and moving leftovers to the front) before the
+    // device's own copy into its journal record, which reads the pieces where they are.
+    setCumulator(COMPOSITE_CUMULATOR);
   }
 
   @Override
@@ -87,16 +92,7 @@ final class NbdRequestDecoder extends ByteToMessageDecoder {
         return;
       }
       if (in.readableBytes() < REQUEST_HEADER_BYTES + length) {
-        // Room for the whole request at once: the cumulation would otherwise grow in doubling
-        // steps as the payload streams in, copying a 1 MiB write about twice more.
-        // Only while nothing else holds the buffer: growing may move its memory, which the
-        // retained payload slice of an earlier WRITE (still with the device) reads from. A buffer
-        // that cannot grow (the first read buffer itself) is left to the cumulator too.
-        int missing = REQUEST_HEADER_BYTES + (int) length - in.readableBytes();
-        if (in.refCnt() == 1 && in.maxWritableBytes() >= missing) {
-          in.ensureWritable(missing);
-        }
-        return;
+        return; // the payload is still streaming in
       }
       in.skipBytes(REQUEST_HEADER_BYTES);
       out.add(new NbdRequest(flags, type, cookie, offset, length, in.readRetainedSlice((int) length), false));

@@ -222,14 +222,23 @@ public final class PrimaryVolume implements BlockDevice {
     byte[] encoded;
     ByteBuffer forVolume;
     try {
-      ByteBuffer nio = data.nioBuffer();
-      encoded = Compression.encodeWrite(offset, nio, compression);
-      if (Compression.storedRaw(encoded)) {
-        forVolume = ByteBuffer.wrap(encoded, JournalRecord.HEADER_BYTES, length);
+      if (data.nioBufferCount() == 1) {
+        ByteBuffer nio = data.nioBuffer();
+        encoded = Compression.encodeWrite(offset, nio, compression);
+        if (Compression.storedRaw(encoded)) {
+          forVolume = ByteBuffer.wrap(encoded, JournalRecord.HEADER_BYTES, length);
+        } else {
+          byte[] raw = new byte[length];
+          nio.get(raw);
+          forVolume = ByteBuffer.wrap(raw);
+        }
       } else {
-        byte[] raw = new byte[length];
-        nio.get(raw);
-        forVolume = ByteBuffer.wrap(raw);
+        // Spread over several receive buffers (a large write): copied out of them piece by piece
+        // into the record, not merged into one buffer first.
+        byte[] record = new byte[JournalRecord.HEADER_BYTES + length];
+        data.getBytes(data.readerIndex(), record, JournalRecord.HEADER_BYTES, length);
+        encoded = Compression.encodeWriteInPlace(offset, record, compression);
+        forVolume = ByteBuffer.wrap(record, JournalRecord.HEADER_BYTES, length);
       }
     } finally {
       data.release();

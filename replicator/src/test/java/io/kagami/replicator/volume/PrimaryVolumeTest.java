@@ -83,6 +83,36 @@ class PrimaryVolumeTest {
     }
   }
 
+  /** {@code data} split over several buffers, as a large WRITE arrives from the NBD decoder. */
+  private static ByteBuf pieces(byte[] data, int piece) {
+    io.netty.buffer.CompositeByteBuf c = Unpooled.compositeBuffer();
+    for (int at = 0; at < data.length; at += piece) {
+      c.addComponent(true, Unpooled.copiedBuffer(data, at, Math.min(piece, data.length - at)));
+    }
+    return c;
+  }
+
+  @Test
+  void aWriteSpreadOverSeveralBuffersIsJournaledAndWrittenWhole() throws Exception {
+    Random rnd = new Random(5);
+    byte[] noise = block(rnd, 1 << 20);
+    byte[] text = "a compressible line of text\n".repeat(40_000).substring(0, 1 << 20).getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+    PrimaryVolume compressing = new PrimaryVolume("vol1", file, journal.stream("vol1"), true, reads);
+    for (PrimaryVolume d : List.of(device, compressing)) {
+      for (byte[] data : List.of(text, noise)) { // text first: after a failed probe the next write is not probed
+        long seq = d.stream().lastSeq();
+        d.write(0, pieces(data, 65_000), false).get(10, TimeUnit.SECONDS);
+        assertThat(d.awaitVolumeWrites(java.time.Duration.ofSeconds(10))).isTrue();
+        byte[] back = new byte[data.length];
+        file.read(0, java.nio.ByteBuffer.wrap(back));
+        assertThat(java.util.Arrays.mismatch(back, data)).as("volume file after a write in pieces").isEqualTo(-1);
+        io.kagami.journal.JournalEntry e = d.stream().read(seq + 1, 1).getFirst();
+        assertThat(io.kagami.journal.Compression.data(e.record())).as("journal record of a write in pieces").isEqualTo(data);
+        assertThat(e.record().codec()).isEqualTo(d == compressing && data == text ? io.kagami.journal.JournalRecord.Codec.LZ4 : io.kagami.journal.JournalRecord.Codec.NONE);
+      }
+    }
+  }
+
   @Test
   void readsWaitForEveryWriteAcknowledgedBeforeThem() throws Exception {
     Random rnd = new Random(11);
