@@ -96,20 +96,9 @@ public final class Compression {
   /** {@link #encodeWrite(long, ByteBuffer, boolean)} that probes as {@code probe} advises; null: never compress. */
   public static byte[] encodeWrite(long offset, ByteBuffer data, Probe probe) {
     int length = data.remaining();
-    if (probe != null && length >= MIN_COMPRESS && probe.due()) {
-      boolean paid = false;
-      if (worthTrying(data, length)) {
-        byte[] s = scratch(length);
-        int n = COMPRESSOR.compress(data, data.position(), length, ByteBuffer.wrap(s), 0, s.length);
-        paid = pays(length, n);
-        if (paid) {
-          probe.result(true);
-          byte[] out = header(offset, length, JournalRecord.Codec.LZ4, n);
-          System.arraycopy(s, 0, out, JournalRecord.HEADER_BYTES, n);
-          return out;
-        }
-      }
-      probe.result(paid);
+    byte[] lz4 = compressed(offset, data, length, probe);
+    if (lz4 != null) {
+      return lz4;
     }
     byte[] out = header(offset, length, JournalRecord.Codec.NONE, length);
     data.duplicate().get(out, JournalRecord.HEADER_BYTES, length);
@@ -124,24 +113,31 @@ public final class Compression {
    */
   public static byte[] encodeWriteInPlace(long offset, byte[] record, Probe probe) {
     int length = record.length - JournalRecord.HEADER_BYTES;
-    ByteBuffer data = ByteBuffer.wrap(record, JournalRecord.HEADER_BYTES, length);
-    if (probe != null && length >= MIN_COMPRESS && probe.due()) {
-      boolean paid = false;
-      if (worthTrying(data, length)) {
-        byte[] s = scratch(length);
-        int n = COMPRESSOR.compress(data, data.position(), length, ByteBuffer.wrap(s), 0, s.length);
-        paid = pays(length, n);
-        if (paid) {
-          probe.result(true);
-          byte[] out = header(offset, length, JournalRecord.Codec.LZ4, n);
-          System.arraycopy(s, 0, out, JournalRecord.HEADER_BYTES, n);
-          return out;
-        }
-      }
-      probe.result(paid);
+    byte[] lz4 = compressed(offset, ByteBuffer.wrap(record, JournalRecord.HEADER_BYTES, length), length, probe);
+    if (lz4 != null) {
+      return lz4;
     }
     writeHeader(record, offset, length, JournalRecord.Codec.NONE);
     return record;
+  }
+
+  /** The LZ4 record of {@code data} when the probe is due, its probe pays and so does LZ4; else null. */
+  private static byte[] compressed(long offset, ByteBuffer data, int length, Probe probe) {
+    if (probe == null || length < MIN_COMPRESS || !probe.due()) {
+      return null;
+    }
+    if (worthTrying(data, length)) {
+      byte[] s = scratch(length);
+      int n = COMPRESSOR.compress(data, data.position(), length, ByteBuffer.wrap(s), 0, s.length);
+      if (pays(length, n)) {
+        probe.result(true);
+        byte[] out = header(offset, length, JournalRecord.Codec.LZ4, n);
+        System.arraycopy(s, 0, out, JournalRecord.HEADER_BYTES, n);
+        return out;
+      }
+    }
+    probe.result(false);
+    return null;
   }
 
   private static byte[] header(long offset, int length, JournalRecord.Codec codec, int payload) {

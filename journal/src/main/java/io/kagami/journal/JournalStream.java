@@ -218,40 +218,19 @@ public final class JournalStream {
   public List<JournalEntry> read(long fromSeq, int maxBytes) {
     long last = lastSeq;
     List<JournalEntry> out = new ArrayList<>();
-    if (fromSeq > last) {
+    if (!retained(fromSeq, last) || tail.read(fromSeq, last, maxBytes, out)) {
       return out;
     }
-    if (fromSeq < firstSeq) {
-      throw new JournalException("volume " + volume + ": seq " + fromSeq + " is no longer in the journal (oldest retained is " + firstSeq + ")");
-    }
-    if (tail.read(fromSeq, last, maxBytes, out)) {
-      return out;
-    }
-    long bytes = 0;
-    long expect = fromSeq;
-    try (Slice upper = new Slice(Keys.encode(last + 1));
-        ReadOptions ro = new ReadOptions().setIterateUpperBound(upper);
-        RocksIterator it = db.newIterator(family, ro)) {
-      for (it.seek(Keys.encode(fromSeq)); it.isValid(); it.next()) {
-        long seq = Keys.decode(it.key());
-        if (seq != expect) {
-          throw new JournalException("volume " + volume + ": journal has a gap at seq " + expect + " (found " + seq + ")");
-        }
-        byte[] value = it.value();
-        JournalEntry e = new JournalEntry(seq, SegmentLog.isPointer(value) ? segments.load(value, seq) : value);
-        out.add(e);
-        bytes += e.wireBytes();
-        expect++;
-        if (bytes >= maxBytes) {
-          break;
-        }
-      }
-      try {
-        it.status();
-      } catch (RocksDBException e) {
-        throw new JournalException("volume " + volume + ": journal read failed: " + e.getMessage(), e, false);
-      }
-    }
+    long[] bytes = {0};
+    scan(
+        fromSeq,
+        last,
+        (seq, value) -> {
+          JournalEntry e = new JournalEntry(seq, SegmentLog.isPointer(value) ? segments.load(value, seq) : value);
+          out.add(e);
+          bytes[0] += e.wireBytes();
+          return bytes[0] < maxBytes;
+        });
     return out;
   }
 
@@ -271,23 +250,48 @@ public final class JournalStream {
    * wrote, or checked on open.
    */
   public List<Extent> readExtents(long fromSeq, int maxEntries) {
-    long last = lastSeq;
+    long last = Math.min(lastSeq, fromSeq + maxEntries - 1);
     List<Extent> out = new ArrayList<>();
-    if (fromSeq > last) {
+    if (!retained(fromSeq, last)) {
       return out;
     }
-    if (fromSeq < firstSeq) {
-      throw new JournalException("volume " + volume + ": seq " + fromSeq + " is no longer in the journal (oldest retained is " + firstSeq + ")");
-    }
     List<JournalEntry> cached = new ArrayList<>();
-    if (tail.read(fromSeq, Math.min(last, fromSeq + maxEntries - 1), Integer.MAX_VALUE, cached)) {
+    if (tail.read(fromSeq, last, Integer.MAX_VALUE, cached)) {
       for (JournalEntry e : cached) {
         out.add(Extent.of(e.seq(), e.encoded()));
       }
       return out;
     }
+    scan(
+        fromSeq,
+        last,
+        (seq, value) -> {
+          out.add(Extent.of(seq, SegmentLog.isPointer(value) ? segments.loadPrefix(value, seq, JournalRecord.HEADER_BYTES) : value));
+          return true;
+        });
+    return out;
+  }
+
+  /** False when there is nothing from {@code fromSeq} on; fails when it has been trimmed already. */
+  private boolean retained(long fromSeq, long last) {
+    if (fromSeq > last) {
+      return false;
+    }
+    if (fromSeq < firstSeq) {
+      throw new JournalException("volume " + volume + ": seq " + fromSeq + " is no longer in the journal (oldest retained is " + firstSeq + ")");
+    }
+    return true;
+  }
+
+  private interface StoredVisitor {
+    /** One stored value (a record or a segment pointer); false stops the scan. */
+    boolean visit(long seq, byte[] value);
+  }
+
+  /** Visits the stored values of seqs {@code fromSeq..toSeq} in RocksDB, in order; fails on a gap. */
+  private void scan(long fromSeq, long toSeq, StoredVisitor visitor) {
     long expect = fromSeq;
-    try (Slice upper = new Slice(Keys.encode(Math.min(last, fromSeq + maxEntries - 1) + 1));
+    try (Slice upper = new Slice(Keys.encode(toSeq + 1));
         ReadOptions ro = new ReadOptions().setIterateUpperBound(upper);
         RocksIterator it = db.newIterator(family, ro)) {
       for (it.seek(Keys.encode(fromSeq)); it.isValid(); it.next()) {
@@ -295,9 +299,10 @@ public final class JournalStream {
         if (seq != expect) {
           throw new JournalException("volume " + volume + ": journal has a gap at seq " + expect + " (found " + seq + ")");
         }
-        byte[] value = it.value();
-        out.add(Extent.of(seq, SegmentLog.isPointer(value) ? segments.loadPrefix(value, seq, JournalRecord.HEADER_BYTES) : value));
         expect++;
+        if (!visitor.visit(seq, it.value())) {
+          break;
+        }
       }
       try {
         it.status();
@@ -305,7 +310,6 @@ public final class JournalStream {
         throw new JournalException("volume " + volume + ": journal read failed: " + e.getMessage(), e, false);
       }
     }
-    return out;
   }
 
   /** Drops history through {@code seq} (inclusive); the caller guarantees nobody needs it. */

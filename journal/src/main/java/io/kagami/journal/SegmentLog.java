@@ -288,29 +288,7 @@ final class SegmentLog implements AutoCloseable {
   byte[] loadPrefix(byte[] pointer, long seq, int length) {
     Pointer p = decode(pointer);
     byte[] out = new byte[Math.min(length, p.length())];
-    synchronized (this) {
-      Segment s = segments.get(p.segment());
-      if (s == null) {
-        throw new JournalException("journal segment " + p.segment() + " of seq " + seq + " is missing in " + directory);
-      }
-      try {
-        if (s.channel == null) {
-          s.channel = FileChannel.open(s.path, StandardOpenOption.READ);
-          s.fd = NativeFiles.open(s.path);
-        }
-        ByteBuffer buf = ByteBuffer.wrap(out);
-        long pos = p.offset();
-        while (buf.hasRemaining()) {
-          int n = s.channel.read(buf, pos);
-          if (n < 0) {
-            throw new JournalException("journal segment " + s.path.getFileName() + " ends before seq " + seq);
-          }
-          pos += n;
-        }
-      } catch (IOException e) {
-        throw new JournalException("cannot read journal segment " + s.path + ": " + e.getMessage(), e, false);
-      }
-    }
+    readAt(p, seq, out);
     return out;
   }
 
@@ -318,42 +296,45 @@ final class SegmentLog implements AutoCloseable {
   byte[] load(byte[] pointer, long seq) {
     Pointer p = decode(pointer);
     byte[] out = new byte[p.length()];
-    synchronized (this) {
-      Segment s = segments.get(p.segment());
-      if (s == null) {
-        throw new JournalException("journal segment " + p.segment() + " of seq " + seq + " is missing in " + directory);
-      }
-      try {
-        if (s.channel == null) {
-          s.channel = FileChannel.open(s.path, StandardOpenOption.READ);
-          s.fd = NativeFiles.open(s.path);
-        }
-        ByteBuffer buf = ByteBuffer.wrap(out);
-        long pos = p.offset();
-        long n0 = NativeFiles.pread(s.fd, out, 0, out.length, pos);
-        if (n0 > 0) {
-          // Straight into the array; the channel would read into a direct buffer and copy.
-          buf.position((int) n0);
-          pos += n0;
-        }
-        while (buf.hasRemaining()) {
-          int n = s.channel.read(buf, pos);
-          if (n < 0) {
-            throw new JournalException(
-                "journal segment " + s.path.getFileName() + " ends before seq " + seq + " (offset " + p.offset() + ", length " + p.length() + ")");
-          }
-          pos += n;
-        }
-      } catch (IOException e) {
-        throw new JournalException("cannot read journal segment " + s.path + ": " + e.getMessage(), e, false);
-      }
-    }
+    readAt(p, seq, out);
     CRC32C crc = new CRC32C();
     crc.update(out);
     if ((int) crc.getValue() != p.crc()) {
       throw new JournalException("journal segment " + p.segment() + ": checksum mismatch for seq " + seq);
     }
     return out;
+  }
+
+  /** Fills {@code out} from the start of the record {@code p} (entry {@code seq}) names. */
+  private synchronized void readAt(Pointer p, long seq, byte[] out) {
+    Segment s = segments.get(p.segment());
+    if (s == null) {
+      throw new JournalException("journal segment " + p.segment() + " of seq " + seq + " is missing in " + directory);
+    }
+    try {
+      if (s.channel == null) {
+        s.channel = FileChannel.open(s.path, StandardOpenOption.READ);
+        s.fd = NativeFiles.open(s.path);
+      }
+      ByteBuffer buf = ByteBuffer.wrap(out);
+      long pos = p.offset();
+      long n0 = NativeFiles.pread(s.fd, out, 0, out.length, pos);
+      if (n0 > 0) {
+        // Straight into the array; the channel would read into a direct buffer and copy.
+        buf.position((int) n0);
+        pos += n0;
+      }
+      while (buf.hasRemaining()) {
+        int n = s.channel.read(buf, pos);
+        if (n < 0) {
+          throw new JournalException(
+              "journal segment " + s.path.getFileName() + " ends before seq " + seq + " (offset " + p.offset() + ", length " + p.length() + ")");
+        }
+        pos += n;
+      }
+    } catch (IOException e) {
+      throw new JournalException("cannot read journal segment " + s.path + ": " + e.getMessage(), e, false);
+    }
   }
 
   /**
