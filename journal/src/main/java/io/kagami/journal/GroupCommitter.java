@@ -125,7 +125,7 @@ final class GroupCommitter implements AutoCloseable {
       }
       for (Op op : group) {
         if (op.value != null) {
-          byte[] stored = op.stream.segments().store(op.seq, op.value);
+          byte[] stored = op.stream.segments().store(op.seq, op.value, wantSync);
           if (stored != op.value) {
             unforced.add(op.stream);
             if (segmented != op.stream && segmented != null) {

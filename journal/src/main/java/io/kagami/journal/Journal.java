@@ -9,6 +9,8 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import org.rocksdb.ColumnFamilyDescriptor;
 import org.rocksdb.ColumnFamilyHandle;
 import org.rocksdb.ColumnFamilyOptions;
@@ -35,6 +37,8 @@ public final class Journal implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(Journal.class.getName());
   private static final String STREAM_PREFIX = "v:";
   private static final String SEGMENTS_DIRECTORY = "segments";
+  /** Large-record writes in flight at once; the device queue, not CPU, is what they use. */
+  private static final int DIRECT_WRITERS = 4;
   private static final java.util.regex.Pattern VOLUME_NAME = java.util.regex.Pattern.compile("[A-Za-z0-9_][A-Za-z0-9._-]{0,127}");
 
   static {
@@ -51,6 +55,12 @@ public final class Journal implements AutoCloseable {
   private final List<ColumnFamilyHandle> handles = new ArrayList<>();
   private final Map<String, ColumnFamilyHandle> existing = new HashMap<>();
   private final GroupCommitter committer;
+  /**
+   * The segment logs' writes that bypass the page cache (large records): shared by all volumes,
+   * as the device, not the thread count, bounds them.
+   */
+  private final ExecutorService directWriters =
+      Executors.newFixedThreadPool(DIRECT_WRITERS, Thread.ofPlatform().name("kagami-journal-io-", 0).daemon(true).factory());
   private final WriteOptions syncWrite = new WriteOptions().setSync(true);
   private boolean closed;
 
@@ -137,7 +147,7 @@ public final class Journal implements AutoCloseable {
         handles.add(handle);
         existing.put(family, handle);
       }
-      SegmentLog segments = new SegmentLog(config.directory().resolve(SEGMENTS_DIRECTORY).resolve(volume), config.segmentBytes());
+      SegmentLog segments = new SegmentLog(config.directory().resolve(SEGMENTS_DIRECTORY).resolve(volume), config.segmentBytes(), directWriters);
       try {
         stream = new JournalStream(volume, this, db, handle, committer, segments, clock);
       } catch (RuntimeException e) {
@@ -217,6 +227,7 @@ public final class Journal implements AutoCloseable {
     }
     closed = true;
     committer.close();
+    directWriters.shutdown(); // idle now: the journal thread waits for every write it starts
     for (JournalStream s : streams.values()) {
       s.segments().close();
     }

@@ -16,7 +16,9 @@ import java.nio.file.Path;
  *   <li>{@code pwrite}/{@code pread} straight from/into a heap array (a "critical" downcall may
  *       touch the Java heap): a channel first copies a heap buffer into a temporary direct one,
  *       one more pass over every byte of a 1 MiB write;
- *   <li>{@code fallocate(PUNCH_HOLE | KEEP_SIZE)}, which Java has no call for.
+ *   <li>{@code fallocate(PUNCH_HOLE | KEEP_SIZE)}, which Java has no call for;
+ *   <li>{@code open(O_DIRECT)} and writes from aligned native memory, which bypass the page cache
+ *       (Java offers O_DIRECT only through a JDK-internal option).
  * </ul>
  *
  * <p>Every method reports failure as a value (-1, false) and the caller falls back to its channel,
@@ -28,6 +30,15 @@ public final class NativeFiles {
   private static final int O_RDWR = 2;
   private static final int O_CLOEXEC = 0x80000;
   private static final int PUNCH_HOLE_KEEP_SIZE = 0x02 | 0x01;
+  /** O_DIRECT differs between architectures; 0 where we do not know it (then never direct). */
+  private static final int O_DIRECT =
+      switch (System.getProperty("os.arch")) {
+        case "amd64", "x86_64" -> 0x4000;
+        case "aarch64", "arm" -> 0x10000;
+        default -> 0;
+      };
+  /** Alignment of offsets, lengths and memory that every Linux filesystem accepts for O_DIRECT. */
+  public static final int DIRECT_ALIGNMENT = 4096;
   private static final Calls CALLS = Calls.link();
 
   private NativeFiles() {}
@@ -55,14 +66,51 @@ public final class NativeFiles {
 
   /** A read-write descriptor of {@code file}, or -1 (then use the channel for everything). */
   public static int open(Path file) {
+    return open(file, O_RDWR | O_CLOEXEC);
+  }
+
+  /**
+   * A read-write descriptor of {@code file} that bypasses the page cache (O_DIRECT), or -1 where
+   * that is not possible (unknown architecture, or a filesystem such as tmpfs that refuses it).
+   * Writes through it need {@link #DIRECT_ALIGNMENT}-aligned offsets, lengths and memory.
+   */
+  public static int openDirect(Path file) {
+    return O_DIRECT == 0 ? -1 : open(file, O_RDWR | O_CLOEXEC | O_DIRECT);
+  }
+
+  private static int open(Path file, int flags) {
     if (CALLS == null) {
       return -1;
     }
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment path = arena.allocateFrom(file.toAbsolutePath().toString());
-      return (int) CALLS.open.invokeExact(path, O_RDWR | O_CLOEXEC);
+      return (int) CALLS.open.invokeExact(path, flags);
     } catch (Throwable t) {
       return -1;
+    }
+  }
+
+  /**
+   * Writes all of native {@code src} at {@code offset}; false on any failure, after which the
+   * caller rewrites the whole range through its channel (which reports the error).
+   */
+  public static boolean pwriteFully(int fd, MemorySegment src, long offset) {
+    if (fd < 0) {
+      return false;
+    }
+    long done = 0;
+    long len = src.byteSize();
+    try {
+      while (done < len) {
+        long n = (long) CALLS.pwrite.invokeExact(fd, src.asSlice(done), len - done, offset + done);
+        if (n <= 0) {
+          return false;
+        }
+        done += n;
+      }
+      return true;
+    } catch (Throwable t) {
+      return false;
     }
   }
 

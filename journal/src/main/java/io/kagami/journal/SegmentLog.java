@@ -1,6 +1,9 @@
 package io.kagami.journal;
 
 import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.lang.System.Logger.Level;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -16,6 +19,9 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Future;
 import java.util.zip.CRC32C;
 
 /**
@@ -25,8 +31,9 @@ import java.util.zip.CRC32C;
  * <p>Why: a 1 MiB write stored in RocksDB is copied into the WAL (with a software checksum), into
  * the memtable, and again into a blob file when the memtable flushes, although the journal is a
  * queue whose entries are normally trimmed seconds later. In a segment the payload is written once
- * (a {@code pwrite} into the page cache); a segment whose entries are all trimmed is deleted, and a
- * file deleted before writeback never costs a disk write.
+ * (a {@code pwrite} into the page cache, or past it for large records of synced groups, see {@link
+ * #DIRECT_RECORD_BYTES}); a segment whose entries are all trimmed is deleted, and a file deleted
+ * before writeback never costs a disk write.
  *
  * <p>Durability: a synced group commit forces every segment written since the previous force while
  * it syncs the WAL that holds the pointers (two syncs at once, not one after the other: that
@@ -69,6 +76,26 @@ final class SegmentLog implements AutoCloseable {
   /** Records of one group commit are gathered up to this size and written with one pwrite. */
   private static final int COALESCE_BYTES = 1 << 20;
 
+  /**
+   * Records larger than this, in a group that will be forced (the standby's, FUA writes), bypass
+   * the page cache: O_DIRECT, where the filesystem allows it, several writes at once.
+   *
+   * <p>Why only forced groups: their bytes go to the disk within the group anyway, so a direct
+   * write costs no extra disk bandwidth and saves the copy into freshly allocated page-cache pages
+   * (on the standby at 1 MiB writes: its journal thread went from ~2.5 s to under 0.6 s of CPU per
+   * 15 s), and the force that follows has no dirty pages left to write. The primary's ordinary
+   * writes stay buffered: a segment trimmed before writeback then never reaches the disk at all;
+   * written directly, every byte did, and with both sites on one disk the journals became
+   * disk-bound (~1.1 GB/s of writes; 1 MiB writes ran at 280–360 MiB/s instead of 470–580).
+   */
+  static final int DIRECT_RECORD_BYTES = 256 << 10;
+
+  /** Direct writes of one log in flight at most; more wait for the oldest (bounds the memory held). */
+  private static final int MAX_DIRECT_IN_FLIGHT = 16;
+
+  /** Each direct writer's aligned copy of the record it writes (O_DIRECT cannot use the heap). */
+  private static final ThreadLocal<MemorySegment> DIRECT_BUFFER = new ThreadLocal<>();
+
   static final int POINTER_BYTES = 25;
   private static final byte POINTER_MARK = (byte) 0xFE;
   private static final String SUFFIX = ".seg";
@@ -88,6 +115,13 @@ final class SegmentLog implements AutoCloseable {
   private Segment coalescingTo;
   private long coalescingAt;
   private long lastStoredSeq;
+  /** Whether new segments get an O_DIRECT descriptor; journal thread only. */
+  private boolean directWrites;
+  /** Direct writes started and not yet waited for; journal thread only. */
+  private final List<DirectWrite> directPending = new ArrayList<>();
+  private final ExecutorService directWriters;
+
+  private record DirectWrite(Segment segment, long offset, byte[] record, Future<Boolean> done) {}
 
   private static final class Segment {
     final long id;
@@ -95,6 +129,8 @@ final class SegmentLog implements AutoCloseable {
     FileChannel channel;
     /** A second descriptor for {@link NativeFiles} (-1: none), open while {@link #channel} is. */
     int fd = -1;
+    /** An O_DIRECT descriptor for large records (-1: none), only on segments this log created. */
+    int directFd = -1;
     long size;
     long lastSeq;
     boolean referenced;
@@ -108,9 +144,15 @@ final class SegmentLog implements AutoCloseable {
   /** A decoded pointer. */
   record Pointer(long segment, long offset, int length, int crc) {}
 
-  SegmentLog(Path directory, long segmentBytes) {
+  /**
+   * @param directWriters runs the writes that bypass the page cache, several at once; null to
+   *     write every record through the page cache
+   */
+  SegmentLog(Path directory, long segmentBytes, ExecutorService directWriters) {
     this.directory = directory;
     this.segmentBytes = segmentBytes;
+    this.directWriters = directWriters;
+    this.directWrites = directWriters != null;
     try {
       Files.createDirectories(directory);
       try (DirectoryStream<Path> files = Files.newDirectoryStream(directory, "*" + SUFFIX)) {
@@ -151,9 +193,10 @@ final class SegmentLog implements AutoCloseable {
   /**
    * Journal thread: writes {@code record} (entry {@code seq}) to the current segment when it is
    * large enough and returns the pointer RocksDB should store; returns {@code record} itself
-   * otherwise.
+   * otherwise. {@code forced}: the record's group will force the segment before it completes
+   * (then a large record bypasses the page cache, see {@link #DIRECT_RECORD_BYTES}).
    */
-  byte[] store(long seq, byte[] record) throws IOException {
+  byte[] store(long seq, byte[] record, boolean forced) throws IOException {
     if (record.length < MIN_SEGMENT_RECORD_BYTES) {
       return record;
     }
@@ -164,6 +207,10 @@ final class SegmentLog implements AutoCloseable {
         Segment next = new Segment(id, directory.resolve(String.format("%020d", id) + SUFFIX));
         next.channel = FileChannel.open(next.path, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ, StandardOpenOption.WRITE);
         next.fd = NativeFiles.open(next.path);
+        if (directWrites) {
+          next.directFd = NativeFiles.openDirect(next.path);
+          directWrites = next.directFd >= 0; // e.g. tmpfs refuses O_DIRECT: stop trying
+        }
         next.referenced = true;
         segments.put(id, next);
         if (current != null && current.channel != null && dirty) {
@@ -175,12 +222,15 @@ final class SegmentLog implements AutoCloseable {
       }
       s = current;
     }
-    long offset = s.size;
-    coalesce(s, offset, record);
+    boolean direct = forced && directWrites && record.length > DIRECT_RECORD_BYTES && s.directFd >= 0;
+    long offset = direct ? alignUp(s.size) : s.size;
+    coalesce(s, offset, record, direct);
     CRC32C crc = new CRC32C();
     crc.update(record);
     synchronized (this) {
-      s.size = offset + record.length;
+      // After a direct record the file ends on an aligned boundary (zero padding), so no later
+      // buffered write shares a page with it.
+      s.size = direct ? alignUp(offset + record.length) : offset + record.length;
       s.lastSeq = seq;
     }
     dirty = true;
@@ -200,8 +250,15 @@ final class SegmentLog implements AutoCloseable {
    * writes it at once when it is large. The group commit calls {@link #writeStored} before its
    * RocksDB write, so a pointer never reaches RocksDB before its data reaches the file.
    */
-  private void coalesce(Segment s, long offset, byte[] record) throws IOException {
-    if (coalescingTo != null && (coalescingTo != s || coalesced.remaining() < record.length)) {
+  private void coalesce(Segment s, long offset, byte[] record, boolean direct) throws IOException {
+    if (direct) {
+      writeDirect(s, offset, record);
+      return;
+    }
+    if (coalescingTo != null
+        && (coalescingTo != s || coalescingAt + coalesced.position() != offset || coalesced.remaining() < record.length)) {
+      // Gathered records are written as one run: a record that does not extend it (another
+      // segment, or after a direct record's range) starts a new one.
       writeStored();
     }
     if (record.length > COALESCE_BYTES / 2) {
@@ -222,8 +279,99 @@ final class SegmentLog implements AutoCloseable {
     coalesced.put(record);
   }
 
-  /** Journal thread: writes the records {@link #store} gathered (one pwrite); a no-op if none. */
+  /**
+   * Starts writing {@code record} at the aligned {@code offset} through the segment's O_DIRECT
+   * descriptor, zero-padded to the alignment, on one of the direct writers; {@link #writeStored}
+   * waits for it. A direct write waits for the device, so several run at once: one after another,
+   * 1 MiB records were written at ~350 MiB/s while the device took 1.5 GB/s.
+   */
+  private void writeDirect(Segment s, long offset, byte[] record) throws IOException {
+    if (directPending.size() >= MAX_DIRECT_IN_FLIGHT) {
+      awaitDirect();
+    }
+    int fd = s.directFd;
+    Future<Boolean> done = directWriters.submit(() -> writeDirectNow(fd, offset, record));
+    directPending.add(new DirectWrite(s, offset, record, done));
+  }
+
+  /** On a direct writer: copies {@code record} into aligned memory and writes it; false on failure. */
+  private static boolean writeDirectNow(int fd, long offset, byte[] record) {
+    long padded = alignUp(record.length);
+    MemorySegment buffer = DIRECT_BUFFER.get();
+    if (buffer == null || buffer.byteSize() < padded) {
+      buffer = Arena.ofAuto().allocate(Math.max(padded, COALESCE_BYTES), NativeFiles.DIRECT_ALIGNMENT);
+      DIRECT_BUFFER.set(buffer);
+    }
+    MemorySegment.copy(record, 0, buffer, ValueLayout.JAVA_BYTE, 0, record.length);
+    buffer.asSlice(record.length, padded - record.length).fill((byte) 0);
+    return NativeFiles.pwriteFully(fd, buffer.asSlice(0, padded), offset);
+  }
+
+  /**
+   * Journal thread: waits for every direct write started; one that failed is written again
+   * through the page cache (which reports a real error, such as a full disk), and this log
+   * writes through the page cache from then on.
+   */
+  private void awaitDirect() throws IOException {
+    IOException failed = null;
+    for (DirectWrite w : directPending) {
+      boolean ok;
+      try {
+        ok = awaitUninterruptibly(w.done);
+      } catch (ExecutionException e) {
+        ok = false;
+      }
+      if (ok) {
+        continue;
+      }
+      if (directWrites) {
+        LOG.log(Level.WARNING, "journal segment {0}: a write bypassing the page cache failed; writing through it from now on", w.segment.path);
+        directWrites = false;
+      }
+      if (failed == null) {
+        try {
+          writeFully(w.segment.channel, ByteBuffer.wrap(w.record), w.offset);
+        } catch (IOException e) {
+          failed = e; // the rest are waited for all the same: none may run on after a failure
+        }
+      }
+    }
+    directPending.clear();
+    if (failed != null) {
+      throw failed;
+    }
+  }
+
+  private static boolean awaitUninterruptibly(Future<Boolean> f) throws ExecutionException {
+    boolean interrupted = false;
+    try {
+      while (true) {
+        try {
+          return f.get();
+        } catch (InterruptedException e) {
+          interrupted = true;
+        }
+      }
+    } finally {
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  private static long alignUp(long n) {
+    long a = NativeFiles.DIRECT_ALIGNMENT;
+    return (n + a - 1) / a * a;
+  }
+
+  /**
+   * Journal thread: writes the records {@link #store} gathered (one pwrite) and waits for the
+   * direct writes it started; a no-op if none.
+   */
   void writeStored() throws IOException {
+    if (!directPending.isEmpty()) {
+      awaitDirect();
+    }
     if (coalescingTo == null) {
       return;
     }
@@ -400,6 +548,8 @@ final class SegmentLog implements AutoCloseable {
         s.channel.close();
         NativeFiles.close(s.fd);
         s.fd = -1;
+        NativeFiles.close(s.directFd);
+        s.directFd = -1;
       }
       Files.deleteIfExists(s.path);
     } catch (NoSuchFileException e) {
@@ -433,6 +583,8 @@ final class SegmentLog implements AutoCloseable {
         }
         NativeFiles.close(s.fd);
         s.fd = -1;
+        NativeFiles.close(s.directFd);
+        s.directFd = -1;
         s.channel = null;
       }
     }

@@ -2,6 +2,7 @@ package io.kagami.journal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -249,6 +250,61 @@ class SegmentLogTest {
     }
     try (Journal j = Journal.open(config(), InstantSource.system())) {
       assertThat(j.stream("vol0").read(1, Integer.MAX_VALUE)).hasSize(2).allSatisfy(SegmentLogTest::assertIsBig);
+    }
+  }
+
+  @Test
+  void forcedLargeRecordsBypassThePageCacheOnAlignedOffsetsAmongBufferedOnes() throws Exception {
+    // Synced groups (the standby's, FUA writes) write large records with O_DIRECT at 4 KiB-aligned
+    // offsets, zero-padded; small records in the same segment stay buffered after them.
+    try (Journal j = Journal.open(config(), InstantSource.system())) {
+      JournalStream s = j.stream("vol0");
+      List<JournalEntry> entries = List.of(JournalEntry.of(1, big(1)), JournalEntry.of(2, small(2)), JournalEntry.of(3, big(3)), JournalEntry.of(4, small(4)));
+      assertThat(s.appendReplicated(entries).get(10, TimeUnit.SECONDS)).isEqualTo(4);
+      for (long seq : new long[] {1, 3}) {
+        SegmentLog.Pointer p = pointerOf(j, seq);
+        assertThat(p.offset() % NativeFiles.DIRECT_ALIGNMENT).as("offset of large record %d", seq).isZero();
+      }
+      SegmentLog.Pointer afterBig = pointerOf(j, 2);
+      assertThat(afterBig.offset() % NativeFiles.DIRECT_ALIGNMENT).as("a buffered record after a direct one starts on a fresh page").isZero();
+      // Unsynced large records (the primary's ordinary writes) stay in the page cache: packed.
+      s.append(small(5), false, null).get(10, TimeUnit.SECONDS);
+      s.append(big(6), false, null).get(10, TimeUnit.SECONDS);
+      SegmentLog.Pointer p5 = pointerOf(j, 5);
+      assertThat(pointerOf(j, 6).offset()).as("an unsynced large record follows the previous record directly").isEqualTo(p5.offset() + p5.length());
+      s.sync().get(10, TimeUnit.SECONDS);
+    }
+    try (Journal j = Journal.open(config(), InstantSource.system())) {
+      List<JournalEntry> all = j.stream("vol0").read(1, Integer.MAX_VALUE);
+      assertThat(all).hasSize(6);
+      for (JournalEntry e : all) {
+        JournalRecord expected = e.seq() == 2 || e.seq() == 4 || e.seq() == 5 ? small(e.seq()) : big(e.seq());
+        assertThat(Compression.data(e.record())).as("record %d read back from its segment", e.seq()).isEqualTo(Compression.data(expected));
+      }
+    }
+  }
+
+  @Test
+  void whereTheFilesystemRefusesDirectWritesSegmentsAreWrittenThroughThePageCache() throws Exception {
+    Path shm = Path.of("/dev/shm");
+    assumeTrue(Files.isDirectory(shm) && Files.isWritable(shm) && "tmpfs".equals(Files.getFileStore(shm).type()), "needs a writable tmpfs at /dev/shm");
+    Path tmpfsDir = Files.createTempDirectory(shm, "kagami-segment-test-");
+    try {
+      JournalConfig onTmpfs = new JournalConfig(tmpfsDir, JournalConfig.DEFAULT_WRITE_BUFFER_BYTES, JournalConfig.DEFAULT_MAX_GROUP_ENTRIES, 1L << 20);
+      try (Journal j = Journal.open(onTmpfs, InstantSource.system())) {
+        JournalStream s = j.stream("vol0");
+        assertThat(s.appendReplicated(List.of(JournalEntry.of(1, big(1)), JournalEntry.of(2, big(2)))).get(10, TimeUnit.SECONDS)).isEqualTo(2);
+        assertThat(j.meta("vol0", JournalStream.META_SEGMENTS_FORCED, 0)).isEqualTo(2);
+      }
+      try (Journal j = Journal.open(onTmpfs, InstantSource.system())) {
+        assertThat(j.stream("vol0").read(1, Integer.MAX_VALUE)).hasSize(2).allSatisfy(SegmentLogTest::assertIsBig);
+      }
+    } finally {
+      try (Stream<Path> all = Files.walk(tmpfsDir)) {
+        for (Path p : all.sorted(java.util.Comparator.reverseOrder()).toList()) {
+          Files.deleteIfExists(p);
+        }
+      }
     }
   }
 
