@@ -201,6 +201,7 @@ run_fio() {
     timeout --kill-after=10 $((runtime + ramp + 60)) \
       fio --name="$name" --ioengine=nbd --uri="$uri" $args --size="$size" \
       --time_based --runtime="$runtime" --ramp_time="$ramp" \
+      --write_bw_log="$work/$target.$name" --log_avg_msec=1000 \
       --output-format=json --output="$out" >"$work/$target.$name.log" 2>&1 </dev/null &
     fio_pid=$!
     if wait "$fio_pid"; then fio_ok=1; else fio_ok=0; fi
@@ -213,11 +214,21 @@ run_fio() {
       rc=1
       continue
     fi
-    python3 - "$out" <<'PY' >&2
-import json, sys
+    python3 - "$out" "$work/$target.${name}_bw.1.log" "$work/$target.$name.seconds" <<'PY' >&2
+import json, statistics, sys
 job = json.load(open(sys.argv[1]))["jobs"][0]
 w = job["write"]
 print(f"fio-nbd:   {w['bw'] / 1024:.1f} MiB/s, {w['iops']:.0f} IOPS, mean latency {w['clat_ns']['mean'] / 1000:.0f} us")
+# Throughput second by second: a burst the page cache absorbs looks different from a rate the
+# disks sustain (e.g. once dirty pages reach the kernel's limits and writeback throttles writers).
+try:
+    per_s = [round(int(line.split(",")[1]) / 1024, 1) for line in open(sys.argv[2]) if line.strip()]
+except (OSError, ValueError, IndexError):
+    per_s = []
+if per_s:
+    print(f"fio-nbd:   per second (MiB/s): first 5 s {statistics.mean(per_s[:5]):.0f}, then min {min(per_s[5:] or per_s):.0f}"
+          f" / median {statistics.median(per_s[5:] or per_s):.0f} / max {max(per_s[5:] or per_s):.0f}")
+    json.dump(per_s, open(sys.argv[3], "w"))
 PY
     if [ -n "$admin_addr" ]; then
       # What the workload left for the standby: async history it drains after the writes stop.
@@ -385,7 +396,15 @@ def one(path):
         "p99_latency_us": round(pct["99.000000"] / 1000, 1) if "99.000000" in pct else None,
         "fio_error": job.get("error", 0),
         **replication(path[: -len(".json")]),
+        **per_second(path[: -len(".json")]),
     }
+
+def per_second(stem):
+    """Throughput of each second of the measured run (fio's 1 s averages), MiB/s."""
+    try:
+        return {"per_second_mib_s": json.load(open(stem + ".seconds"))}
+    except (OSError, ValueError):
+        return {}
 
 def replication(stem):
     """Kagami only: catching up before the workload, and the history it left behind."""
