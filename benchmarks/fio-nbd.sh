@@ -145,6 +145,15 @@ print(sum(x.get("lagBytes") or 0 for x in v), max((x.get("lagSeconds") or 0) for
 PY
 }
 
+# Before every measured workload, for every target alike: writes dirty pages the previous one
+# left (sync), so no workload starts with the kernel already throttling writers for another's
+# leftovers. Bounded; logged when it took a while.
+settle_writeback() {
+  local start=$SECONDS
+  timeout 300 sync || log "sync did not finish within 300s; measuring anyway"
+  [ $((SECONDS - start)) -lt 2 ] || log "wrote back the previous workload's dirty pages in $((SECONDS - start))s"
+}
+
 # Waits (bounded) until the standby holds everything the primary journaled; records how long it
 # took in $1 (a file) and logs it.
 wait_caught_up() {
@@ -194,6 +203,7 @@ run_fio() {
     args="${w#*|}"
     out="$work/$target.$name.json"
     [ -z "$admin_addr" ] || wait_caught_up "$work/$target.$name.drain"
+    settle_writeback
     log "$target: $name for ${runtime}s (+${ramp}s ramp) against $uri"
     # In the background so a signal to this script runs its trap at once (bash defers traps
     # while a foreground child runs); timeout bounds fio and passes the signal on.
