@@ -32,6 +32,8 @@ environment:
 Each measured Kagami workload starts with the standby caught up (lag 0), so it does not also pay
 for draining the previous workload's history; how long that took, and the history each workload
 leaves behind, are printed and saved.
+Every measured workload (any target) starts after a `sync`, and its throughput is also printed
+and saved second by second.
 USAGE
 }
 
