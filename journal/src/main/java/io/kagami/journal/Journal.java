@@ -59,14 +59,14 @@ public final class Journal implements AutoCloseable {
    * The segment logs' writes that bypass the page cache (large records): shared by all volumes,
    * as the device, not the thread count, bounds them.
    */
-  private final ExecutorService directWriters =
-      Executors.newFixedThreadPool(DIRECT_WRITERS, Thread.ofPlatform().name("kagami-journal-io-", 0).daemon(true).factory());
+  private final ExecutorService directWriters;
   private final WriteOptions syncWrite = new WriteOptions().setSync(true);
   private boolean closed;
 
-  private Journal(JournalConfig config, InstantSource clock) throws RocksDBException, IOException {
+  private Journal(JournalConfig config, InstantSource clock, ExecutorService directWriters) throws RocksDBException, IOException {
     this.config = config;
     this.clock = clock;
+    this.directWriters = directWriters;
     Files.createDirectories(config.directory());
     this.dbOptions =
         new DBOptions()
@@ -115,11 +115,17 @@ public final class Journal implements AutoCloseable {
 
   /** Opens (creating if needed) the journal in {@code config.directory()} and starts its writer. */
   public static Journal open(JournalConfig config, InstantSource clock) {
+    return open(config, clock, Executors.newFixedThreadPool(DIRECT_WRITERS, Thread.ofPlatform().name("kagami-journal-io-", 0).daemon(true).factory()));
+  }
+
+  /** As {@link #open(JournalConfig, InstantSource)}, with the given direct writers (a test's seam); closed with the journal. */
+  static Journal open(JournalConfig config, InstantSource clock, ExecutorService directWriters) {
     try {
-      Journal journal = new Journal(config, clock);
+      Journal journal = new Journal(config, clock, directWriters);
       journal.committer.start();
       return journal;
     } catch (RocksDBException | IOException e) {
+      directWriters.shutdown();
       throw new JournalException("cannot open journal in " + config.directory() + ": " + e.getMessage(), e, isNoSpace(e));
     }
   }

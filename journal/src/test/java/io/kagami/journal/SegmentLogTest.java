@@ -13,7 +13,14 @@ import java.nio.file.StandardOpenOption;
 import java.time.InstantSource;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.FutureTask;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.RunnableFuture;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -281,6 +288,38 @@ class SegmentLogTest {
         JournalRecord expected = e.seq() == 2 || e.seq() == 4 || e.seq() == 5 ? small(e.seq()) : big(e.seq());
         assertThat(Compression.data(e.record())).as("record %d read back from its segment", e.seq()).isEqualTo(Compression.data(expected));
       }
+    }
+  }
+
+  @Test
+  void aFailedDirectWriteIsWrittenAgainThroughThePageCacheAndDirectWritesStop() throws Exception {
+    // Seam: direct writers whose every write fails without writing anything (as a pwrite error
+    // would), so only the rewrite through the page cache can put the records on disk.
+    AtomicInteger directWrites = new AtomicInteger();
+    ExecutorService failing =
+        new ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS, new LinkedBlockingQueue<>()) {
+          @Override
+          protected <T> RunnableFuture<T> newTaskFor(Callable<T> notRun) {
+            return new FutureTask<>(
+                () -> {
+                  directWrites.incrementAndGet();
+                  @SuppressWarnings("unchecked")
+                  T failed = (T) Boolean.FALSE;
+                  return failed;
+                });
+          }
+        };
+    try (Journal j = Journal.open(config(), InstantSource.system(), failing)) {
+      JournalStream s = j.stream("vol0");
+      assertThat(s.appendReplicated(List.of(JournalEntry.of(1, big(1)), JournalEntry.of(2, big(2)))).get(10, TimeUnit.SECONDS)).isEqualTo(2);
+      int tried = directWrites.get();
+      assertThat(tried).as("direct writes tried before the first failure was seen").isBetween(1, 2);
+      assertThat(s.appendReplicated(List.of(JournalEntry.of(3, big(3)))).get(10, TimeUnit.SECONDS)).isEqualTo(3);
+      assertThat(directWrites.get()).as("no direct write after one failed").isEqualTo(tried);
+      assertThat(s.read(1, Integer.MAX_VALUE)).hasSize(3).allSatisfy(SegmentLogTest::assertIsBig);
+    }
+    try (Journal j = Journal.open(config(), InstantSource.system())) {
+      assertThat(j.stream("vol0").read(1, Integer.MAX_VALUE)).as("read back from the segments after reopen").hasSize(3).allSatisfy(SegmentLogTest::assertIsBig);
     }
   }
 
