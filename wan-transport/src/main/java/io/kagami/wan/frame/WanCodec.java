@@ -524,9 +524,9 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
       throw new MalformedFrameException(what + " declares " + rawLength + " bytes of entries (must be 4.." + maxFrameBytes + ")");
     }
     int carried = b.buf.readableBytes();
-    byte[] entries;
+    ByteBuf buf;
     if ((flags & FLAG_LZ4) != 0) {
-      entries = new byte[(int) rawLength];
+      byte[] entries = new byte[(int) rawLength];
       ByteBuffer src = b.buf.nioBuffer(b.buf.readerIndex(), carried);
       int got;
       try {
@@ -538,14 +538,15 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
         throw new MalformedFrameException(what + ": LZ4 block decompresses to " + got + " bytes, but " + rawLength + " were declared");
       }
       b.buf.skipBytes(carried);
+      buf = io.netty.buffer.Unpooled.wrappedBuffer(entries);
     } else {
       if (carried != rawLength) {
         throw new MalformedFrameException(what + " declares " + rawLength + " bytes of entries but carries " + carried);
       }
-      entries = new byte[carried];
-      b.buf.readBytes(entries);
+      // Each record is copied out of the frame once, into its own array; copying the whole batch
+      // into one array first cost as much again (a zeroed allocation and a pass over every byte).
+      buf = b.buf.retain();
     }
-    ByteBuf buf = io.netty.buffer.Unpooled.wrappedBuffer(entries);
     try {
       Body e = new Body(buf, what);
       long count = Integer.toUnsignedLong(e.u32("entry count"));
