@@ -221,24 +221,13 @@ final class GroupCommitter implements AutoCloseable {
   }
 
   private static Map<JournalStream, Long> awaitForced(Future<Map<JournalStream, Long>> forcing) throws IOException {
-    boolean interrupted = false;
     try {
-      while (true) {
-        try {
-          return forcing.get();
-        } catch (InterruptedException e) {
-          interrupted = true; // the journal thread must not give up on a sync half-way
-        } catch (ExecutionException e) {
-          if (e.getCause() instanceof IOException io) {
-            throw io;
-          }
-          throw new JournalException("forcing journal segments failed: " + e.getCause(), e.getCause(), false);
-        }
+      return Uninterruptibly.get(forcing);
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof IOException io) {
+        throw io;
       }
-    } finally {
-      if (interrupted) {
-        Thread.currentThread().interrupt();
-      }
+      throw new JournalException("forcing journal segments failed: " + e.getCause(), e.getCause(), false);
     }
   }
 

@@ -317,7 +317,7 @@ final class SegmentLog implements AutoCloseable {
     for (DirectWrite w : directPending) {
       boolean ok;
       try {
-        ok = awaitUninterruptibly(w.done);
+        ok = Uninterruptibly.get(w.done);
       } catch (ExecutionException e) {
         ok = false;
       }
@@ -339,23 +339,6 @@ final class SegmentLog implements AutoCloseable {
     directPending.clear();
     if (failed != null) {
       throw failed;
-    }
-  }
-
-  private static boolean awaitUninterruptibly(Future<Boolean> f) throws ExecutionException {
-    boolean interrupted = false;
-    try {
-      while (true) {
-        try {
-          return f.get();
-        } catch (InterruptedException e) {
-          interrupted = true;
-        }
-      }
-    } finally {
-      if (interrupted) {
-        Thread.currentThread().interrupt();
-      }
     }
   }
 
