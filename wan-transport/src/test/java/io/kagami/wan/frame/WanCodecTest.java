@@ -7,6 +7,8 @@ import io.kagami.journal.JournalEntry;
 import io.kagami.wan.testing.Records;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
 import java.nio.charset.StandardCharsets;
@@ -329,5 +331,46 @@ class WanCodecTest {
           b.writeLong(7).writeLong(1).writeInt(WanCodec.MAX_DIVERGED_RANGES + 1);
         }),
         "WELCOME lists " + (WanCodec.MAX_DIVERGED_RANGES + 1) + " diverged ranges of volume vol0");
+  }
+
+  @Test
+  void aBatchWithLargeIncompressibleRecordsRefersToThemAndIsTheSameOnTheWire() {
+    Random random = new Random(7);
+    byte[] large1 = new byte[WanCodec.REFERENCED_RECORD_BYTES];
+    byte[] small = new byte[4096];
+    byte[] large2 = new byte[1 << 20];
+    random.nextBytes(large1);
+    random.nextBytes(small);
+    random.nextBytes(large2);
+    WanMessage.Batch batch = new WanMessage.Batch("vol0", List.of(new JournalEntry(5, large1), new JournalEntry(6, small), new JournalEntry(7, large2)));
+    ByteBuf referenced = WanCodec.encode(ByteBufAllocator.DEFAULT, batch);
+    ByteBuf copied = ByteBufAllocator.DEFAULT.buffer();
+    try {
+      WanCodec.write(batch, copied);
+      assertThat(referenced).as("large records are components of the frame, not copies").isInstanceOf(CompositeByteBuf.class);
+      assertThat(ByteBufUtil.equals(referenced, copied)).as("the same bytes as the copying encoder").isTrue();
+      WanMessage decoded = WanCodec.decodeFrame(referenced.skipBytes(4), 64 << 20);
+      assertThat(decoded).isInstanceOf(WanMessage.Batch.class);
+      List<JournalEntry> entries = ((WanMessage.Batch) decoded).entries();
+      assertThat(entries).extracting(JournalEntry::seq).containsExactly(5L, 6L, 7L);
+      assertThat(entries.get(0).encoded()).isEqualTo(large1);
+      assertThat(entries.get(1).encoded()).isEqualTo(small);
+      assertThat(entries.get(2).encoded()).isEqualTo(large2);
+    } finally {
+      referenced.release();
+      copied.release();
+    }
+  }
+
+  @Test
+  void aBatchOfLargeCompressibleRecordsIsStillCompressed() {
+    WanMessage.Batch batch = new WanMessage.Batch("vol0", List.of(new JournalEntry(1, new byte[1 << 20])));
+    ByteBuf frame = WanCodec.encode(ByteBufAllocator.DEFAULT, batch);
+    try {
+      assertThat(frame).isNotInstanceOf(CompositeByteBuf.class);
+      assertThat(frame.readableBytes()).as("a MiB of zeroes, LZ4-compressed").isLessThan(64 << 10);
+    } finally {
+      frame.release();
+    }
   }
 }
