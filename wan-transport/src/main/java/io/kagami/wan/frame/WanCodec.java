@@ -177,7 +177,7 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
         break;
       }
     }
-    return probe.flip();
+    return probe.clear(); // all of it: a tail too short for another entry's header stays zero
   }
 
   /**

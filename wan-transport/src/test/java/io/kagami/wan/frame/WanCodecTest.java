@@ -373,4 +373,30 @@ class WanCodecTest {
       frame.release();
     }
   }
+
+  @Test
+  void aBatchOfManyTinyRecordsBeforeALargeOneEncodesTheSameEitherWay() {
+    // Tiny entries leave the 4 KiB compression probe a tail too short for another entry header.
+    List<JournalEntry> entries = new ArrayList<>();
+    Random random = new Random(11);
+    for (int i = 1; i <= 300; i++) {
+      byte[] tiny = new byte[10];
+      random.nextBytes(tiny);
+      entries.add(new JournalEntry(i, tiny));
+    }
+    byte[] large = new byte[WanCodec.REFERENCED_RECORD_BYTES];
+    random.nextBytes(large);
+    entries.add(new JournalEntry(301, large));
+    WanMessage.Batch batch = new WanMessage.Batch("vol0", entries);
+    ByteBuf encoded = WanCodec.encode(ByteBufAllocator.DEFAULT, batch);
+    try {
+      WanMessage decoded = WanCodec.decodeFrame(encoded.skipBytes(4), 64 << 20);
+      List<JournalEntry> got = ((WanMessage.Batch) decoded).entries();
+      assertThat(got).hasSize(301);
+      assertThat(got.get(300).encoded()).isEqualTo(large);
+      assertThat(got.get(0).encoded()).isEqualTo(entries.get(0).encoded());
+    } finally {
+      encoded.release();
+    }
+  }
 }
