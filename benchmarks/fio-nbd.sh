@@ -238,8 +238,9 @@ try:
 except (OSError, ValueError, IndexError):
     per_s = []
 if per_s:
-    print(f"fio-nbd:   per second (MiB/s): first 5 s {statistics.mean(per_s[:5]):.0f}, then min {min(per_s[5:] or per_s):.0f}"
-          f" / median {statistics.median(per_s[5:] or per_s):.0f} / max {max(per_s[5:] or per_s):.0f}")
+    rest = per_s[5:] or per_s
+    print(f"fio-nbd:   per second (MiB/s): first 5 s {statistics.mean(per_s[:5]):.0f}, then min {min(rest):.0f}"
+          f" / median {statistics.median(rest):.0f} / max {max(rest):.0f}")
     json.dump(per_s, open(sys.argv[3], "w"))
 PY
     if [ -n "$admin_addr" ]; then

@@ -95,8 +95,13 @@ public final class NativeFiles {
    * caller rewrites the whole range through its channel (which reports the error).
    */
   public static boolean pwriteFully(int fd, MemorySegment src, long offset) {
+    return pwriteAll(fd, src, offset) == src.byteSize();
+  }
+
+  /** pwrite(2) of {@code src} at {@code offset} until done or failed; the bytes written before that. */
+  private static long pwriteAll(int fd, MemorySegment src, long offset) {
     if (fd < 0) {
-      return false;
+      return 0;
     }
     long done = 0;
     long len = src.byteSize();
@@ -104,26 +109,14 @@ public final class NativeFiles {
       while (done < len) {
         long n = (long) CALLS.pwrite.invokeExact(fd, src.asSlice(done), len - done, offset + done);
         if (n <= 0) {
-          return false;
+          break;
         }
         done += n;
       }
-      return true;
     } catch (Throwable t) {
-      return false;
+      // what was written so far stands; the caller goes on through its channel
     }
-  }
-
-  /** pwrite(2) of {@code a[from, from + len)} at {@code offset}: the byte count, or -1. */
-  public static long pwrite(int fd, byte[] a, int from, int len, long offset) {
-    if (fd < 0) {
-      return -1;
-    }
-    try {
-      return (long) CALLS.pwrite.invokeExact(fd, MemorySegment.ofArray(a).asSlice(from, len), (long) len, offset);
-    } catch (Throwable t) {
-      return -1;
-    }
+    return done;
   }
 
   /** pread(2) into {@code a[from, from + len)} from {@code offset}: the byte count (0 at the end), or -1. */
@@ -143,15 +136,7 @@ public final class NativeFiles {
    * written before a failure (the caller writes the rest through its channel, which reports it).
    */
   public static int pwriteFully(int fd, byte[] a, int from, int len, long offset) {
-    int done = 0;
-    while (done < len) {
-      long n = pwrite(fd, a, from + done, len - done, offset + done);
-      if (n <= 0) {
-        break;
-      }
-      done += (int) n;
-    }
-    return done;
+    return (int) pwriteAll(fd, MemorySegment.ofArray(a).asSlice(from, len), offset);
   }
 
   /** Makes the range read back as zeroes and frees its blocks; false where that is not possible. */

@@ -262,11 +262,7 @@ final class SegmentLog implements AutoCloseable {
       writeStored();
     }
     if (record.length > COALESCE_BYTES / 2) {
-      // Straight from the array; the channel would copy it into a direct buffer first.
-      int n = NativeFiles.pwriteFully(s.fd, record, 0, record.length, offset);
-      if (n < record.length) {
-        writeFully(s.channel, ByteBuffer.wrap(record, n, record.length - n), offset + n);
-      }
+      writeThroughPageCache(s, offset, record);
       return;
     }
     if (coalesced == null) {
@@ -330,7 +326,7 @@ final class SegmentLog implements AutoCloseable {
       }
       if (failed == null) {
         try {
-          writeFully(w.segment.channel, ByteBuffer.wrap(w.record), w.offset);
+          writeThroughPageCache(w.segment, w.offset, w.record);
         } catch (IOException e) {
           failed = e; // the rest are waited for all the same: none may run on after a failure
         }
@@ -339,6 +335,18 @@ final class SegmentLog implements AutoCloseable {
     directPending.clear();
     if (failed != null) {
       throw failed;
+    }
+  }
+
+  /**
+   * Writes one record through the page cache, straight from the array (the channel would copy it
+   * into a direct buffer first); the channel writes what the native call could not, and reports
+   * the error if that fails too.
+   */
+  private static void writeThroughPageCache(Segment s, long offset, byte[] record) throws IOException {
+    int n = NativeFiles.pwriteFully(s.fd, record, 0, record.length, offset);
+    if (n < record.length) {
+      writeFully(s.channel, ByteBuffer.wrap(record, n, record.length - n), offset + n);
     }
   }
 
