@@ -17,6 +17,7 @@ import io.kagami.replicator.volume.ReplicationGate;
 import io.kagami.replicator.volume.ReplicaVolume;
 import io.kagami.replicator.volume.SliceDevice;
 import io.kagami.site.admin.AdminServer;
+import io.kagami.site.admin.AdminToken;
 import io.kagami.site.admin.LinkStatus;
 import io.kagami.site.admin.SiteStatus;
 import io.kagami.site.admin.VolumeStatus;
@@ -209,8 +210,15 @@ public final class Site implements AutoCloseable {
         admin.failover(failover);
       }
       admin.drills(new SiteDrillControl());
+      AdminToken token = AdminToken.loadOrCreate(config.adminTokenFile());
+      admin.token(token);
       admin.start();
       resources.push(admin);
+      // Local CLIs of the same user find the token here (the port is the bound one: admin port 0 in tests).
+      java.nio.file.Path published = AdminToken.publishedFile(System.getenv(), admin.port());
+      if (token.publish(published)) {
+        resources.push(() -> token.unpublish(published));
+      }
       if (failover != null) {
         failover.start();
         resources.push(failover);

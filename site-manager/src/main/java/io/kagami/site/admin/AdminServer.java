@@ -27,6 +27,9 @@ import java.util.function.Supplier;
  * "unlimited"} or 0 for none; {@code null} clears it), {@code DELETE /link} (clears it).
  * Requests run on virtual threads; a failing handler answers 500 with the reason and the server
  * goes on.
+ *
+ * <p>With an {@link AdminToken} set, every request other than {@code GET}/{@code HEAD} (and the
+ * peer's {@code POST /heartbeat}) must carry it, or is answered 401 and logged without running.
  */
 public final class AdminServer implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(AdminServer.class.getName());
@@ -51,6 +54,8 @@ public final class AdminServer implements AutoCloseable {
   private HttpServer server;
   private ExecutorService executor;
   private volatile FailoverControl failover;
+  /** Requests that change the site must carry it; null: none needed (tests of the handlers). */
+  private volatile AdminToken token;
   /** DR drills and point-in-time promotion ({@code /drill}, {@code /promote} with a seq or time); null: none. */
   private volatile DrillControl drills;
 
@@ -90,6 +95,12 @@ public final class AdminServer implements AutoCloseable {
     this.failover = control;
   }
 
+  /** Requires {@code token} on every request that changes the site; call before {@link #start()}. */
+  public AdminServer token(AdminToken token) {
+    this.token = token;
+    return this;
+  }
+
   /** Serves {@code /drill} and point-in-time {@code /promote} through {@code control}. */
   public void drills(DrillControl control) {
     this.drills = control;
@@ -118,14 +129,17 @@ public final class AdminServer implements AutoCloseable {
     try (ex) {
       Response r;
       try {
-        r =
-            switch (ex.getRequestURI().getPath()) {
-              case "/link" -> link(ex);
-              case "/promote" -> promote(ex);
-              case "/drill" -> drill(ex);
-              case "/heartbeat", "/maintenance" -> failover(ex);
-              default -> actions.containsKey(ex.getRequestURI().getPath()) ? action(ex, actions.get(ex.getRequestURI().getPath())) : respond(ex.getRequestMethod(), ex.getRequestURI().getPath());
-            };
+        r = refused(ex);
+        if (r == null) {
+          r =
+              switch (ex.getRequestURI().getPath()) {
+                case "/link" -> link(ex);
+                case "/promote" -> promote(ex);
+                case "/drill" -> drill(ex);
+                case "/heartbeat", "/maintenance" -> failover(ex);
+                default -> actions.containsKey(ex.getRequestURI().getPath()) ? action(ex, actions.get(ex.getRequestURI().getPath())) : respond(ex.getRequestMethod(), ex.getRequestURI().getPath());
+              };
+        }
       } catch (io.kagami.site.Promotion.RefusedException e) {
         r = new Response(409, "application/json", error(e.getMessage()));
       } catch (RuntimeException e) {
@@ -134,6 +148,32 @@ public final class AdminServer implements AutoCloseable {
       }
       send(ex, r.code(), r.type(), r.body());
     }
+  }
+
+  /**
+   * The answer to a request that changes the site without the site's token, or null when it may
+   * run. The peer's heartbeat needs none: a forged one can only delay an automatic failover, never
+   * start one.
+   */
+  private Response refused(HttpExchange ex) throws IOException {
+    AdminToken t = token;
+    String method = ex.getRequestMethod();
+    String path = ex.getRequestURI().getPath();
+    if (t == null || method.equals("GET") || method.equals("HEAD") || (method.equals("POST") && path.equals("/heartbeat"))) {
+      return null;
+    }
+    String presented = ex.getRequestHeaders().getFirst("Authorization");
+    if (t.accepts(presented)) {
+      return null;
+    }
+    LOG.log(Level.WARNING, "admin request " + method + " " + path + " from " + ex.getRemoteAddress() + " refused: " + (presented == null ? "no admin token" : "wrong admin token"));
+    ex.getResponseHeaders().set("WWW-Authenticate", "Bearer realm=\"kagami\"");
+    return new Response(
+        401,
+        "application/json",
+        error((presented == null ? "this request changes the site: it needs the site's admin token" : "wrong admin token")
+            + " (header Authorization: Bearer TOKEN; the token is in the site's <dataDir>/admin.token or admin.tokenFile;"
+            + " the kagami CLI finds it by itself when run by the same user on the site's machine, elsewhere set KAGAMI_ADMIN_TOKEN_FILE)"));
   }
 
   private Response respond(String method, String path) throws IOException {

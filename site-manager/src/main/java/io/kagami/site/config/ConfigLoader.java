@@ -36,6 +36,8 @@ import java.util.regex.Pattern;
  * admin:
  *   listen: 127.0.0.1:9480    # HTTP status/metrics
  *   metrics: true             # collect metrics for GET /metrics (default true); false to measure their cost
+ *   tokenFile: admin.token    # requests that change the site must present this token (default
+ *                             #   <dataDir>/admin.token, created on first start)
  * wan:
  *   listen: 0.0.0.0:7800      # standby: where primaries connect (a primary: where it listens
  *                             #   once it becomes the standby after a switchover or failback)
@@ -139,9 +141,13 @@ public final class ConfigLoader {
     known(nbd, "nbd.", "listen");
     HostPort nbdListen = address(nbd, "nbd.listen", "0.0.0.0:" + SiteConfig.DEFAULT_NBD_PORT);
     JsonNode admin = object(root, "admin");
-    known(admin, "admin.", "listen", "metrics");
+    known(admin, "admin.", "listen", "metrics", "tokenFile");
     HostPort adminListen = address(admin, "admin.listen", "127.0.0.1:" + SiteConfig.DEFAULT_ADMIN_PORT);
     boolean metrics = !admin.has("metrics") || bool(admin, "admin.metrics");
+    Path adminToken = path(admin, "admin.tokenFile");
+    if (adminToken != null && Files.isDirectory(adminToken)) {
+      problems.add("admin.tokenFile " + adminToken + " is a directory: name the file that holds the token (it is created there if missing)");
+    }
 
     JsonNode wan = object(root, "wan");
     known(wan, "wan.", "listen", "peer", "peerSiteId", "peerCertificate", "certificate", "privateKey", "bandwidth", "bandwidthSchedule", "timeZone");
@@ -349,7 +355,7 @@ public final class ConfigLoader {
     if (!problems.isEmpty()) {
       return null;
     }
-    return new SiteConfig(id, role, dataDir, nbdListen, adminListen, new WanSettings(wanListen, wanPeer, peerSiteId, peerCert, cert, key, bandwidth, schedule), compress, metrics, volumes, failover);
+    return new SiteConfig(id, role, dataDir, nbdListen, adminListen, new WanSettings(wanListen, wanPeer, peerSiteId, peerCert, cert, key, bandwidth, schedule), compress, metrics, volumes, failover, adminToken);
   }
 
   /** A volume's (or group member's) size in bytes; -1 after reporting why it is not allowed. */

@@ -9,6 +9,8 @@ import java.util.List;
  * turns metrics collection off: no registry, no metered NBD devices, {@code GET /metrics} answers
  * 404 (to measure what collecting them costs). {@code failover} is null when the configuration has
  * no {@code failover:} section (no heartbeats, no witness, no fencing: failover is manual).
+ * {@code adminToken} is the operator's token file ({@code admin.tokenFile}); null: {@code
+ * <dataDir>/admin.token}, created on first start.
  */
 public record SiteConfig(
     String siteId,
@@ -20,7 +22,8 @@ public record SiteConfig(
     boolean compress,
     boolean metrics,
     List<VolumeConfig> volumes,
-    FailoverSettings failover) {
+    FailoverSettings failover,
+    Path adminToken) {
 
   public static final int DEFAULT_NBD_PORT = 10809;
   public static final int DEFAULT_WAN_PORT = 7800;
@@ -30,9 +33,9 @@ public record SiteConfig(
     volumes = List.copyOf(volumes);
   }
 
-  /** A site without a {@code failover:} section. */
-  public SiteConfig(String siteId, Role role, Path dataDir, HostPort nbdListen, HostPort adminListen, WanSettings wan, boolean compress, boolean metrics, List<VolumeConfig> volumes) {
-    this(siteId, role, dataDir, nbdListen, adminListen, wan, compress, metrics, volumes, null);
+  /** The file holding the token that requests changing the site must present. */
+  public Path adminTokenFile() {
+    return adminToken != null ? adminToken : dataDir.resolve("admin.token");
   }
 
   public Path journalDir() {

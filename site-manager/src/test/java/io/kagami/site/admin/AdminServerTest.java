@@ -241,4 +241,55 @@ class AdminServerTest {
     assertThat(pitr.body()).contains("covers seq 10 to 20");
     assertThat(calls).containsExactly("start vol0 12 null", "start busy null 5m", "stop vol0", "promote false null 3 null");
   }
+
+  @Test
+  void requestsThatChangeTheSiteNeedItsTokenAndReadsDoNot() throws Exception {
+    List<String> calls = new CopyOnWriteArrayList<>();
+    AdminToken token = AdminToken.of("the-site-token-0123456789");
+    try (AdminServer guarded =
+        new AdminServer(new HostPort("127.0.0.1", 0), () -> null, null, bandwidth, force -> {
+          calls.add("promote " + force);
+          return java.util.Map.of("role", "primary");
+        })) {
+      guarded.action("/switchover", body -> calls.add("switchover"));
+      guarded.token(token);
+      guarded.start();
+      java.util.function.BiFunction<String, String, HttpResponse<String>> call =
+          (request, authorization) -> {
+            String[] mp = request.split(" ");
+            HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + guarded.port() + mp[1])).method(mp[0], HttpRequest.BodyPublishers.noBody());
+            if (authorization != null) {
+              b.header("Authorization", authorization);
+            }
+            try {
+              return http.send(b.timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
+            } catch (Exception e) {
+              throw new AssertionError(e);
+            }
+          };
+
+      HttpResponse<String> anonymous = call.apply("POST /promote", null);
+      assertThat(anonymous.statusCode()).isEqualTo(401);
+      assertThat(anonymous.headers().firstValue("WWW-Authenticate")).hasValueSatisfying(v -> assertThat(v).startsWith("Bearer"));
+      assertThat(anonymous.body()).contains("needs the site's admin token").contains("admin.token").contains("KAGAMI_ADMIN_TOKEN_FILE");
+      HttpResponse<String> wrong = call.apply("POST /promote", "Bearer the-site-token-0123456780");
+      assertThat(wrong.statusCode()).isEqualTo(401);
+      assertThat(wrong.body()).contains("wrong admin token");
+      assertThat(call.apply("POST /switchover", null).statusCode()).isEqualTo(401);
+      assertThat(call.apply("PUT /link", null).statusCode()).isEqualTo(401);
+      assertThat(call.apply("DELETE /link", "Basic the-site-token-0123456789").statusCode()).isEqualTo(401);
+      assertThat(call.apply("PUT /maintenance", null).statusCode()).isEqualTo(401);
+      assertThat(call.apply("POST /drill", null).statusCode()).isEqualTo(401);
+      assertThat(calls).as("nothing refused ran").isEmpty();
+      assertThat(applied).as("no cap reached the shipper").isEmpty();
+
+      assertThat(call.apply("GET /link", null).statusCode()).as("reading needs no token").isEqualTo(200);
+      assertThat(call.apply("GET /health", null).statusCode()).isEqualTo(200);
+      assertThat(call.apply("POST /heartbeat", null).body()).as("the peer's heartbeat reaches its handler").contains("no failover section");
+
+      assertThat(call.apply("POST /promote", token.header()).statusCode()).isEqualTo(200);
+      assertThat(call.apply("POST /switchover", token.header()).statusCode()).isEqualTo(200);
+      assertThat(calls).containsExactly("promote false", "switchover");
+    }
+  }
 }

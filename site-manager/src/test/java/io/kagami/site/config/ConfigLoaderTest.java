@@ -45,6 +45,14 @@ class ConfigLoaderTest {
     assertThat(c.metrics()).as("metrics are collected unless turned off").isTrue();
     assertThat(c.volumes().get(0).historyCapacityBytes()).as("default history capacity").isEqualTo(8L << 30);
     assertThat(c.volumes()).containsExactly(new VolumeConfig("vol0", 1L << 30), new VolumeConfig("log", 64L << 20));
+    assertThat(c.adminTokenFile()).as("default admin token").isEqualTo(dir.resolve("data/admin.token"));
+  }
+
+  @Test
+  void anOperatorsAdminTokenFileResolvesAgainstTheConfigurationAndMustNotBeADirectory() throws Exception {
+    assertThat(parse(PRIMARY + "admin: {tokenFile: secrets/admin.token}\n").adminTokenFile()).isEqualTo(dir.resolve("secrets/admin.token"));
+    java.nio.file.Files.createDirectories(dir.resolve("secrets"));
+    assertThatThrownBy(() -> parse(PRIMARY + "admin: {tokenFile: secrets}\n")).hasMessageContaining("admin.tokenFile").hasMessageContaining("is a directory");
   }
 
   @Test

@@ -32,6 +32,21 @@ class PromoteIT {
       CrashIT.Writer w = CrashIT.killPrimaryUnderLoad(sites, seed, 1500 + new Random(seed).nextInt(1500));
       String standbyAdmin = "127.0.0.1:" + sites.standbyAdmin;
 
+      // Changing a site takes its admin token: an anonymous request and a CLI that finds no token are
+      // refused and nothing changes; the operator's CLI on this machine finds the published token.
+      try (java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient()) {
+        var anonymous =
+            http.send(
+                java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://" + standbyAdmin + "/promote")).POST(java.net.http.HttpRequest.BodyPublishers.noBody()).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
+        assertThat(anonymous.statusCode()).as(anonymous.body()).isEqualTo(401);
+      }
+      Cli tokenless = cli(java.util.Map.of("KAGAMI_RUNTIME_DIR", dir.resolve("elsewhere").toString()), "promote", "--admin", standbyAdmin);
+      assertThat(tokenless.exit()).isNotZero();
+      assertThat(tokenless.output()).contains("HTTP 401").contains("no admin token found");
+      assertThat(sites.standby.status().path("role").asText()).isEqualTo("standby");
+      assertThat(sites.standby.log()).contains("POST /promote from").contains("refused: no admin token");
+
       long start = System.nanoTime();
       Cli promoted = cli("promote", "--admin", standbyAdmin);
       assertThat(promoted.exit()).as(promoted.output()).isZero();
@@ -71,13 +86,20 @@ class PromoteIT {
 
   /** Runs {@code kagami ARGS} as an operator would, in its own JVM. */
   static Cli cli(String... args) throws IOException, InterruptedException {
+    return cli(java.util.Map.of(), args);
+  }
+
+  /** {@link #cli(String...)} with {@code env} added to the environment. */
+  static Cli cli(java.util.Map<String, String> env, String... args) throws IOException, InterruptedException {
     List<String> cmd = new ArrayList<>();
     cmd.add(ProcessHandle.current().info().command().orElse("java"));
     cmd.add("-cp");
     cmd.add(System.getProperty("java.class.path"));
     cmd.add("io.kagami.site.cli.Main");
     cmd.addAll(List.of(args));
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+    pb.environment().putAll(env);
+    Process p = pb.start();
     String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
     if (!p.waitFor(60, TimeUnit.SECONDS)) {
       p.destroyForcibly();
