@@ -11,11 +11,23 @@ import java.util.function.LongUnaryOperator;
  * durable ({@link Applier#META_APPLIED}, the point crash recovery replays from) and trims history
  * the volume file holds durably, as far as {@code trimBound} allows (normally: what the standby
  * holds too; see {@code Backlog#trimBound}).
+ *
+ * <p>The volume file is synced only when that lets more history go: when the standby (or the
+ * changed-region map) holds entries past the last checkpoint. While the standby is further behind
+ * than that, history is trimmed up to what it holds without a sync, and syncing would only write
+ * the host's working set to the disk again and again (at 1 MiB writes a 1 GiB volume was forced
+ * once a second, up to a gigabyte each time, on the disk the journal needs). At least every
+ * {@link #MAX_ROUNDS_WITHOUT_SYNC} rounds it syncs anyway, which bounds what a restart after a
+ * crash replays.
  */
 public final class Checkpointer {
+  /** Rounds (housekeeping ticks, normally a second each) a checkpoint may be put off. */
+  static final int MAX_ROUNDS_WITHOUT_SYNC = 30;
+
   private final PrimaryVolume volume;
   private final LongUnaryOperator trimBound;
   private volatile long checkpointSeq;
+  private int roundsWithoutSync;
 
   /** @param trimBound given the checkpointed seq, the highest seq that may be trimmed */
   public Checkpointer(PrimaryVolume volume, LongUnaryOperator trimBound) {
@@ -28,7 +40,8 @@ public final class Checkpointer {
   public long doWork() {
     JournalStream stream = volume.stream();
     long applied = volume.appliedSeq();
-    if (applied > checkpointSeq) {
+    if (applied > checkpointSeq && (trimBound.applyAsLong(applied) > checkpointSeq || ++roundsWithoutSync >= MAX_ROUNDS_WITHOUT_SYNC)) {
+      roundsWithoutSync = 0;
       try {
         volume.file().force();
       } catch (IOException e) {
