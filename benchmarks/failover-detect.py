@@ -20,7 +20,7 @@ acknowledged before the old primary's lease plus the witness margin ran out.
 
 Env: KAGAMI_BENCH_REPEAT (default 3). Needs a JDK 25 and Maven (./kagami builds itself) and python3.
 """
-import datetime, os, shutil, signal, socket, struct, subprocess, sys, tempfile, time, json, urllib.request
+import datetime, os, secrets, shutil, signal, socket, struct, subprocess, sys, tempfile, time, json, urllib.request
 
 from benchlib import free_ports
 
@@ -141,6 +141,7 @@ volumes: [{{name: vol0, size: 256MiB}}]
 failover:
   automatic: true
   witness: "127.0.0.1:{witness_port}"
+  witnessTokenFile: witness.token
   peerAdmin: "127.0.0.1:{ports[peer + '-admin']}"
 """
 
@@ -153,6 +154,10 @@ def one_run(work, n):
     for site in ("tokyo", "hiroshima"):
         with open(os.path.join(d, f"{site}.crt"), "w") as out:
             subprocess.run([KAGAMI, "cert", "show", "--data-dir", os.path.join(d, site), "--site-id", site], stdout=out, check=True, timeout=300)
+    # The witness's token, as an operator deploys it: one file the witness and both sites read.
+    fd = os.open(os.path.join(d, "witness.token"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_urlsafe(32) + "\n")
     with open(os.path.join(d, "tokyo.yaml"), "w") as f:
         f.write(site_yaml("tokyo", "primary", ports, "hiroshima.crt", ports["witness"]))
     with open(os.path.join(d, "hiroshima.yaml"), "w") as f:
@@ -168,7 +173,7 @@ def one_run(work, n):
         return p
 
     try:
-        spawn("witness", ["witness", "--listen", f"127.0.0.1:{ports['witness']}"])
+        spawn("witness", ["witness", "--listen", f"127.0.0.1:{ports['witness']}", "--token-file", os.path.join(d, "witness.token")])
         spawn("hiroshima", ["run", "--config", os.path.join(d, "hiroshima.yaml")])
         primary = spawn("tokyo", ["run", "--config", os.path.join(d, "tokyo.yaml")])
         padm, sadm = f"127.0.0.1:{ports['tokyo-admin']}", f"127.0.0.1:{ports['hiroshima-admin']}"

@@ -1,5 +1,6 @@
 package io.kagami.site;
 
+import io.kagami.failover.auth.BearerToken;
 import io.kagami.journal.Journal;
 import io.kagami.journal.JournalConfig;
 import io.kagami.journal.JournalStream;
@@ -210,14 +211,14 @@ public final class Site implements AutoCloseable {
         admin.failover(failover);
       }
       admin.drills(new SiteDrillControl());
-      AdminToken token = AdminToken.loadOrCreate(config.adminTokenFile());
+      BearerToken token = AdminToken.loadOrCreate(config.adminTokenFile());
       admin.token(token);
       admin.start();
       resources.push(admin);
       // Local CLIs of the same user find the token here (the port is the bound one: admin port 0 in tests).
       java.nio.file.Path published = AdminToken.publishedFile(System.getenv(), admin.port());
-      if (token.publish(published)) {
-        resources.push(() -> token.unpublish(published));
+      if (AdminToken.publish(token, published)) {
+        resources.push(() -> AdminToken.unpublish(token, published));
       }
       if (failover != null) {
         failover.start();

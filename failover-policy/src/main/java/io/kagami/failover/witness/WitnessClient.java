@@ -1,6 +1,7 @@
 package io.kagami.failover.witness;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.kagami.failover.auth.BearerToken;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -18,11 +19,18 @@ public final class WitnessClient implements AutoCloseable {
   private final URI base;
   private final Duration timeout;
   private final HttpClient http;
+  private final BearerToken token;
 
   /** {@code host:port} of the witness. */
   public WitnessClient(String hostPort, Duration timeout) {
+    this(hostPort, timeout, null);
+  }
+
+  /** {@code token}: the witness's token, carried by every lease request; null: none. */
+  public WitnessClient(String hostPort, Duration timeout, BearerToken token) {
     this.base = URI.create("http://" + hostPort);
     this.timeout = timeout;
+    this.token = token;
     this.http = HttpClient.newBuilder().connectTimeout(timeout).build();
   }
 
@@ -48,12 +56,14 @@ public final class WitnessClient implements AutoCloseable {
   }
 
   private LeaseReply post(String path, LeaseRequest body) throws IOException, InterruptedException {
-    HttpRequest req = HttpRequest.newBuilder(base.resolve(path))
+    HttpRequest.Builder req = HttpRequest.newBuilder(base.resolve(path))
         .timeout(timeout)
         .header("Content-Type", "application/json")
-        .POST(HttpRequest.BodyPublishers.ofByteArray(WitnessServer.JSON.writeValueAsBytes(body)))
-        .build();
-    HttpResponse<String> r = http.send(req, HttpResponse.BodyHandlers.ofString());
+        .POST(HttpRequest.BodyPublishers.ofByteArray(WitnessServer.JSON.writeValueAsBytes(body)));
+    if (token != null) {
+      req.header("Authorization", token.header());
+    }
+    HttpResponse<String> r = http.send(req.build(), HttpResponse.BodyHandlers.ofString());
     if (r.statusCode() != 200) {
       throw new IOException("witness " + base + path + " answered HTTP " + r.statusCode() + ": " + r.body());
     }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import io.kagami.failover.auth.BearerToken;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
@@ -26,18 +27,30 @@ import java.util.concurrent.Executors;
  * </table>
  * Malformed requests get 400 with {@code {"error": ...}}; unknown paths 404; wrong methods 405.
  * Requests run on virtual threads; the state's lock orders them.
+ *
+ * <p>With a token ({@code kagami witness --token-file}), the POST endpoints answer 401 unless the
+ * request carries it ({@code Authorization: Bearer}): otherwise anyone who reaches the port could
+ * release the primary's lease or claim it. {@code GET /v1/status} stays open for monitoring.
  */
 public final class WitnessServer implements AutoCloseable {
   static final ObjectMapper JSON = new ObjectMapper();
 
   private final InetSocketAddress listen;
   private final WitnessState state;
+  private final BearerToken token;
   private HttpServer server;
   private ExecutorService executor;
 
+  /** A witness that anyone reaching {@code listen} may ask (tests; see {@link #WitnessServer(InetSocketAddress, WitnessState, BearerToken)}). */
   public WitnessServer(InetSocketAddress listen, WitnessState state) {
+    this(listen, state, null);
+  }
+
+  /** {@code token}: what lease requests must carry; null: none. */
+  public WitnessServer(InetSocketAddress listen, WitnessState state, BearerToken token) {
     this.listen = listen;
     this.state = state;
+    this.token = token;
   }
 
   public synchronized void start() {
@@ -95,6 +108,11 @@ public final class WitnessServer implements AutoCloseable {
     }
     if (!method.equals("POST")) {
       return notAllowed(method, path);
+    }
+    if (token != null && !token.accepts(ex.getRequestHeaders().getFirst("Authorization"))) {
+      System.getLogger(WitnessServer.class.getName())
+          .log(System.Logger.Level.WARNING, "witness: " + path + " from " + ex.getRemoteAddress() + " refused: " + (ex.getRequestHeaders().containsKey("Authorization") ? "wrong token" : "no token"));
+      return new Response(401, Map.of("error", "this witness needs its token (Authorization: Bearer TOKEN): copy the file given to `kagami witness --token-file` to each site and name it in failover.witnessTokenFile"));
     }
     LeaseRequest req = JSON.readValue(ex.getRequestBody(), LeaseRequest.class);
     LeaseReply reply = switch (path) {

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.kagami.failover.FakeClock;
+import io.kagami.failover.auth.BearerToken;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -75,6 +76,33 @@ class WitnessServerTest {
     }
     try (WitnessClient client = new WitnessClient("127.0.0.1:" + port, Duration.ofSeconds(2))) {
       assertThatThrownBy(() -> client.renew("g", "tokyo", 1)).isInstanceOf(IOException.class);
+    }
+  }
+
+  @Test
+  void withATokenOnlyRequestsCarryingItMayTouchALease() throws Exception {
+    FakeClock clock = new FakeClock();
+    WitnessState state = new WitnessState(Duration.ofSeconds(10), Duration.ofSeconds(2), clock);
+    clock.advance(Duration.ofSeconds(12));
+    BearerToken token = BearerToken.of("witness-token-0123456789");
+    try (WitnessServer server = new WitnessServer(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), state, token)) {
+      server.start();
+      String at = "127.0.0.1:" + server.address().getPort();
+      try (WitnessClient tokyo = new WitnessClient(at, Duration.ofSeconds(5), token);
+          WitnessClient anonymous = new WitnessClient(at, Duration.ofSeconds(5));
+          WitnessClient wrong = new WitnessClient(at, Duration.ofSeconds(5), BearerToken.of("witness-token-0123456780"))) {
+        assertThat(tokyo.claim("pair-1", "tokyo", 0).granted()).isTrue();
+
+        // Forged as tokyo: a release would let the other site claim a live primary's lease.
+        assertThatThrownBy(() -> anonymous.release("pair-1", "tokyo", 1)).isInstanceOf(IOException.class).hasMessageContaining("HTTP 401").hasMessageContaining("failover.witnessTokenFile");
+        assertThatThrownBy(() -> wrong.release("pair-1", "tokyo", 1)).hasMessageContaining("HTTP 401");
+        assertThatThrownBy(() -> anonymous.claim("pair-2", "mallory", 0)).hasMessageContaining("HTTP 401");
+        assertThat(state.all().get("pair-1").released()).as("nothing refused changed the lease").isFalse();
+        assertThat(state.all()).doesNotContainKey("pair-2");
+
+        assertThat(anonymous.status().path("groups").path("pair-1").path("holder").asText()).as("status needs no token").isEqualTo("tokyo");
+        assertThat(tokyo.release("pair-1", "tokyo", 1).granted()).isTrue();
+      }
     }
   }
 }

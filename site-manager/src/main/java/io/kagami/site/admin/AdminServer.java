@@ -6,6 +6,7 @@ import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.JsonNode;
+import io.kagami.failover.auth.BearerToken;
 import io.kagami.site.config.Bandwidth;
 import io.kagami.site.config.HostPort;
 import java.io.IOException;
@@ -28,7 +29,7 @@ import java.util.function.Supplier;
  * Requests run on virtual threads; a failing handler answers 500 with the reason and the server
  * goes on.
  *
- * <p>With an {@link AdminToken} set, every request other than {@code GET}/{@code HEAD} (and the
+ * <p>With a token set ({@link AdminToken}), every request other than {@code GET}/{@code HEAD} (and the
  * peer's {@code POST /heartbeat}) must carry it, or is answered 401 and logged without running.
  */
 public final class AdminServer implements AutoCloseable {
@@ -55,7 +56,7 @@ public final class AdminServer implements AutoCloseable {
   private ExecutorService executor;
   private volatile FailoverControl failover;
   /** Requests that change the site must carry it; null: none needed (tests of the handlers). */
-  private volatile AdminToken token;
+  private volatile BearerToken token;
   /** DR drills and point-in-time promotion ({@code /drill}, {@code /promote} with a seq or time); null: none. */
   private volatile DrillControl drills;
 
@@ -96,7 +97,7 @@ public final class AdminServer implements AutoCloseable {
   }
 
   /** Requires {@code token} on every request that changes the site; call before {@link #start()}. */
-  public AdminServer token(AdminToken token) {
+  public AdminServer token(BearerToken token) {
     this.token = token;
     return this;
   }
@@ -156,7 +157,7 @@ public final class AdminServer implements AutoCloseable {
    * start one.
    */
   private Response refused(HttpExchange ex) throws IOException {
-    AdminToken t = token;
+    BearerToken t = token;
     String method = ex.getRequestMethod();
     String path = ex.getRequestURI().getPath();
     if (t == null || method.equals("GET") || method.equals("HEAD") || (method.equals("POST") && path.equals("/heartbeat"))) {

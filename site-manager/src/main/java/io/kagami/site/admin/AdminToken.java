@@ -1,26 +1,21 @@
 package io.kagami.site.admin;
 
+import io.kagami.failover.auth.BearerToken;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.security.MessageDigest;
-import java.security.SecureRandom;
-import java.util.Base64;
 import java.util.Map;
 import java.util.Set;
 
 /**
- * The secret that a request changing a site (promote, switchover, failback, drills, link cap,
- * maintenance) must carry as {@code Authorization: Bearer <token>}. Reading the site's state
- * needs none, so monitoring and Prometheus work without it.
+ * Where a site's admin token (a {@link BearerToken} that a request changing the site must carry:
+ * promote, switchover, failback, drills, link cap, maintenance) is kept and found. Reading the
+ * site's state needs none, so monitoring and Prometheus work without it.
  *
  * <p>Each site keeps its token in a file (default {@code <dataDir>/admin.token}, created on first
  * start, readable by its owner only). While it runs, the site also <em>publishes</em> a copy under a
@@ -32,70 +27,18 @@ import java.util.Set;
  */
 public final class AdminToken {
   private static final System.Logger LOG = System.getLogger(AdminToken.class.getName());
-  /** Shorter operator-supplied tokens are refused: they could be guessed. */
-  static final int MIN_LENGTH = 16;
-  private static final Set<PosixFilePermission> OWNER_ONLY_FILE = PosixFilePermissions.fromString("rw-------");
   private static final Set<PosixFilePermission> OWNER_ONLY_DIR = PosixFilePermissions.fromString("rwx------");
 
-  private final byte[] token;
+  private AdminToken() {}
 
-  private AdminToken(String token) {
-    this.token = token.getBytes(StandardCharsets.UTF_8);
-  }
-
-  /** For tests and for the CLI's explicit token. */
-  public static AdminToken of(String token) {
-    String t = token.strip();
-    if (t.length() < MIN_LENGTH) {
-      throw new IllegalArgumentException("an admin token must have at least " + MIN_LENGTH + " characters");
+  /** The site's token in {@code file}, created (and logged) when missing. */
+  public static BearerToken loadOrCreate(Path file) {
+    boolean created = !Files.exists(file);
+    BearerToken token = BearerToken.loadOrCreate(file);
+    if (created) {
+      LOG.log(Level.INFO, "created the admin token " + file + " (requests that change the site must present it)");
     }
-    return new AdminToken(t);
-  }
-
-  /**
-   * The token in {@code file}; when the file does not exist, a new random one written there first
-   * (owner read/write only).
-   *
-   * @throws IllegalStateException with a message for the operator: unreadable, empty or too short
-   */
-  public static AdminToken loadOrCreate(Path file) {
-    try {
-      if (!Files.exists(file)) {
-        byte[] random = new byte[32];
-        new SecureRandom().nextBytes(random);
-        String token = Base64.getUrlEncoder().withoutPadding().encodeToString(random);
-        writeOwnerOnly(file, token);
-        LOG.log(Level.INFO, "created the admin token " + file + " (requests that change the site must present it)");
-        return new AdminToken(token);
-      }
-      return read(file);
-    } catch (IOException e) {
-      throw new IllegalStateException("cannot read or create the admin token " + file + ": " + e.getMessage(), e);
-    }
-  }
-
-  /** The token in an existing {@code file}. */
-  public static AdminToken read(Path file) throws IOException {
-    String t = Files.readString(file, StandardCharsets.UTF_8).strip();
-    if (t.length() < MIN_LENGTH) {
-      throw new IllegalStateException(
-          "the admin token " + file + " is " + (t.isEmpty() ? "empty" : "too short") + ": it must hold at least " + MIN_LENGTH + " characters (delete it to have a new one generated)");
-    }
-    return new AdminToken(t);
-  }
-
-  /** True when {@code authorization} (an HTTP {@code Authorization} header, maybe null) carries this token. */
-  public boolean accepts(String authorization) {
-    if (authorization == null || !authorization.regionMatches(true, 0, "Bearer ", 0, 7)) {
-      return false;
-    }
-    // Constant time: how much of a guess matched must not show in the answer's timing.
-    return MessageDigest.isEqual(token, authorization.substring(7).strip().getBytes(StandardCharsets.UTF_8));
-  }
-
-  /** The {@code Authorization} header value that carries this token. */
-  public String header() {
-    return "Bearer " + new String(token, StandardCharsets.UTF_8);
+    return token;
   }
 
   /**
@@ -116,10 +59,10 @@ public final class AdminToken {
   }
 
   /**
-   * Publishes the token at {@code file} (see {@link #publishedFile}); false, logged, when the
+   * Publishes {@code token} at {@code file} (see {@link #publishedFile}); false, logged, when the
    * directory is not this user's alone (another user could read or replace what is in it).
    */
-  public boolean publish(Path file) {
+  public static boolean publish(BearerToken token, Path file) {
     try {
       Path dir = file.getParent();
       try {
@@ -131,7 +74,7 @@ public final class AdminToken {
         LOG.log(Level.WARNING, "not publishing the admin token in " + dir + ": the directory must belong to this user alone (mode 700); local CLIs need KAGAMI_ADMIN_TOKEN_FILE");
         return false;
       }
-      writeOwnerOnly(file, new String(token, StandardCharsets.UTF_8));
+      token.writeTo(file);
       return true;
     } catch (IOException | UnsupportedOperationException e) {
       LOG.log(Level.WARNING, "could not publish the admin token at " + file + ": " + e.getMessage() + "; local CLIs need KAGAMI_ADMIN_TOKEN_FILE");
@@ -139,10 +82,10 @@ public final class AdminToken {
     }
   }
 
-  /** Removes the published copy at {@code file} if it still holds this token (a newer site may have replaced it). */
-  public void unpublish(Path file) {
+  /** Removes the published copy at {@code file} if it still holds {@code token} (a newer site may have replaced it). */
+  public static void unpublish(BearerToken token, Path file) {
     try {
-      if (Files.isRegularFile(file) && MessageDigest.isEqual(token, Files.readString(file, StandardCharsets.UTF_8).strip().getBytes(StandardCharsets.UTF_8))) {
+      if (Files.isRegularFile(file) && token.isIn(file)) {
         Files.delete(file);
       }
     } catch (IOException e) {
@@ -158,11 +101,11 @@ public final class AdminToken {
    *
    * @throws IllegalStateException with a message for the operator when a named token is unusable
    */
-  public static AdminToken forClient(Map<String, String> env, int port, boolean local) {
+  public static BearerToken forClient(Map<String, String> env, int port, boolean local) {
     String token = env.get("KAGAMI_ADMIN_TOKEN");
     if (token != null && !token.isBlank()) {
       try {
-        return of(token);
+        return BearerToken.of(token);
       } catch (IllegalArgumentException e) {
         throw new IllegalStateException("KAGAMI_ADMIN_TOKEN: " + e.getMessage(), e);
       }
@@ -170,7 +113,7 @@ public final class AdminToken {
     String file = env.get("KAGAMI_ADMIN_TOKEN_FILE");
     if (file != null && !file.isBlank()) {
       try {
-        return read(Path.of(file));
+        return BearerToken.read(Path.of(file));
       } catch (IOException e) {
         throw new IllegalStateException("KAGAMI_ADMIN_TOKEN_FILE: cannot read " + file + ": " + e.getMessage(), e);
       }
@@ -180,7 +123,7 @@ public final class AdminToken {
     }
     Path published = publishedFile(env, port);
     try {
-      return Files.isRegularFile(published) && ownedByUsAlone(published.getParent()) ? read(published) : null;
+      return Files.isRegularFile(published) && ownedByUsAlone(published.getParent()) ? BearerToken.read(published) : null;
     } catch (IOException | IllegalStateException | UnsupportedOperationException e) {
       return null;
     }
@@ -190,22 +133,5 @@ public final class AdminToken {
     return Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)
         && Files.getOwner(dir, LinkOption.NOFOLLOW_LINKS).getName().equals(System.getProperty("user.name"))
         && Files.getPosixFilePermissions(dir, LinkOption.NOFOLLOW_LINKS).equals(OWNER_ONLY_DIR);
-  }
-
-  /** Writes {@code text} to {@code file} through a temporary file created owner-only, then renamed. */
-  private static void writeOwnerOnly(Path file, String text) throws IOException {
-    Path dir = file.toAbsolutePath().getParent();
-    Files.createDirectories(dir);
-    Path tmp = Files.createTempFile(dir, ".admin-token", ".tmp", PosixFilePermissions.asFileAttribute(OWNER_ONLY_FILE));
-    try {
-      Files.writeString(tmp, text + "\n", StandardCharsets.UTF_8);
-      try {
-        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-      } catch (AtomicMoveNotSupportedException e) {
-        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
-      }
-    } finally {
-      Files.deleteIfExists(tmp);
-    }
   }
 }

@@ -1,5 +1,6 @@
 package io.kagami.site.cli;
 
+import io.kagami.failover.auth.BearerToken;
 import io.kagami.site.admin.AdminToken;
 import io.kagami.site.config.HostPort;
 import java.io.IOException;
@@ -42,7 +43,7 @@ final class AdminClient {
    * Carries the site's admin token when one is found ({@link AdminToken#forClient}).
    */
   static HttpResponse<String> send(HostPort admin, HttpRequest.Builder request) throws IOException, InterruptedException {
-    AdminToken token;
+    BearerToken token;
     try {
       token = AdminToken.forClient(System.getenv(), admin.port(), isThisMachine(admin.host()));
     } catch (IllegalStateException e) {

@@ -1,5 +1,6 @@
 package io.kagami.site.cli;
 
+import io.kagami.failover.auth.BearerToken;
 import io.kagami.failover.witness.WitnessServer;
 import io.kagami.failover.witness.WitnessState;
 import io.kagami.site.config.HostPort;
@@ -14,9 +15,12 @@ import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code kagami witness --listen HOST:PORT [--lease 10s] [--margin 2s]}: the third party that
- * settles partitions between two sites, in the foreground until SIGINT/SIGTERM. Run it at a third
- * location that both sites reach by a path other than their WAN link.
+ * {@code kagami witness --listen HOST:PORT --token-file FILE [--lease 10s] [--margin 2s]}: the
+ * third party that settles partitions between two sites, in the foreground until SIGINT/SIGTERM.
+ * Run it at a third location that both sites reach by a path other than their WAN link. Lease
+ * requests must carry the token in {@code FILE} (created if missing; each site names a copy in
+ * {@code failover.witnessTokenFile}); without {@code --token-file} anyone who reaches the port may
+ * ask, which is said at start.
  */
 @Command(name = "witness", description = "Run the failover witness (primary leases per pair), in the foreground.")
 final class WitnessCommand implements Callable<Integer> {
@@ -24,6 +28,9 @@ final class WitnessCommand implements Callable<Integer> {
 
   @Option(names = "--listen", required = true, description = "HTTP listen address, e.g. 0.0.0.0:7900")
   String listen;
+
+  @Option(names = "--token-file", description = "the token lease requests must carry (created, owner-only, if missing); copy it to each site's failover.witnessTokenFile")
+  java.nio.file.Path tokenFile;
 
   @Option(names = "--lease", defaultValue = "10s", description = "lease duration granted to a primary (default ${DEFAULT-VALUE}); every site's failover.selfFenceAfter must be shorter")
   String lease;
@@ -45,7 +52,21 @@ final class WitnessCommand implements Callable<Integer> {
     } catch (IllegalArgumentException e) {
       throw new ParameterException(spec.commandLine(), e.getMessage());
     }
-    WitnessServer server = new WitnessServer(new InetSocketAddress(hp.host(), hp.port()), state);
+    BearerToken token = null;
+    if (tokenFile != null) {
+      boolean created = !java.nio.file.Files.exists(tokenFile);
+      try {
+        token = BearerToken.loadOrCreate(tokenFile);
+      } catch (IllegalStateException e) {
+        throw new ParameterException(spec.commandLine(), "--token-file: " + e.getMessage());
+      }
+      if (created) {
+        System.out.println("kagami: witness token created in " + tokenFile + ": copy it to each site and name it in failover.witnessTokenFile");
+      }
+    } else {
+      System.out.println("kagami: WARNING: no --token-file: anyone who reaches this port can claim or release a pair's lease");
+    }
+    WitnessServer server = new WitnessServer(new InetSocketAddress(hp.host(), hp.port()), state, token);
     Foreground fg = new Foreground();
     fg.onStop(server::close);
     server.start();

@@ -351,7 +351,7 @@ public final class ConfigLoader {
             new VolumeConfig(name, size, mode, new SyncReplication.Policy(timeout, onTimeout), capacity, (int) granularity, retention == null ? History.Retention.NONE : retention, members));
       }
     }
-    FailoverSettings failover = new FailoverSection(problems).parse(root.get("failover"), id, peerSiteId);
+    FailoverSettings failover = new FailoverSection(problems, base).parse(root.get("failover"), id, peerSiteId);
     if (!problems.isEmpty()) {
       return null;
     }

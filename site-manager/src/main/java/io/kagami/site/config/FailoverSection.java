@@ -5,6 +5,8 @@ import io.kagami.failover.FailoverConfig;
 import io.kagami.failover.fence.FenceCommand;
 import io.kagami.failover.monitor.MonitorConfig;
 import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -22,6 +24,7 @@ import java.util.Set;
  * failover:
  *   automatic: false           # explicit opt-in; false: heartbeats and status only, a human promotes
  *   witness: witness.example:7900      # `kagami witness`; required with automatic: true
+ *   witnessTokenFile: witness.token    # a copy of the witness's --token-file (relative to this file)
  *   peerAdmin: hiroshima.example:9480  # the peer's admin HTTP: second heartbeat path; required with automatic: true
  *   group: hiroshima+tokyo     # lease id at the witness; default: both site ids, sorted, joined by '+'
  *   heartbeatInterval: 1s      # heartbeats and lease renewals
@@ -42,9 +45,12 @@ import java.util.Set;
  */
 final class FailoverSection {
   private final List<String> problems;
+  private final Path base;
 
-  FailoverSection(List<String> problems) {
+  /** {@code base}: what relative paths resolve against (the configuration file's directory). */
+  FailoverSection(List<String> problems, Path base) {
     this.problems = problems;
+    this.base = base;
   }
 
   /** The section's settings, or null when absent or wrong (then a problem was added, if wrong). */
@@ -57,7 +63,7 @@ final class FailoverSection {
       return null;
     }
     int before = problems.size();
-    known(node, "failover.", "automatic", "witness", "peerAdmin", "group", "heartbeatInterval", "peerLostAfter", "selfFenceAfter", "lease", "fence", "monitors",
+    known(node, "failover.", "automatic", "witness", "witnessTokenFile", "peerAdmin", "group", "heartbeatInterval", "peerLostAfter", "selfFenceAfter", "lease", "fence", "monitors",
         "monitorFailures", "monitorInterval");
     boolean automatic = false;
     if (node.has("automatic")) {
@@ -74,6 +80,16 @@ final class FailoverSection {
     }
     if (automatic && peerAdmin == null && !node.has("peerAdmin")) {
       problems.add("failover.peerAdmin is required with automatic: true: the peer's admin address (host:port), the heartbeat path besides the WAN link");
+    }
+    Path witnessToken = null;
+    String witnessTokenText = text(node, "witnessTokenFile");
+    if (witnessTokenText != null) {
+      witnessToken = base.resolve(witnessTokenText).normalize();
+      if (witness == null) {
+        problems.add("failover.witnessTokenFile is set but failover.witness is not: the token is for the witness");
+      } else if (!Files.isRegularFile(witnessToken) || !Files.isReadable(witnessToken)) {
+        problems.add("failover.witnessTokenFile " + witnessToken + " does not exist or is not readable: copy the file `kagami witness --token-file` created");
+      }
     }
     String group = text(node, "group");
     if (group == null) {
@@ -106,7 +122,7 @@ final class FailoverSection {
     List<String> paths = peerAdmin == null ? List.of(FailoverSettings.PATH_WAN) : List.of(FailoverSettings.PATH_WAN, FailoverSettings.PATH_ADMIN);
     try {
       FailoverConfig policy = new FailoverConfig(automatic, paths, interval, lostAfter, fenceAfter, lease, fence, monitors, monitorFailures);
-      return new FailoverSettings(policy, witness, group, peerAdmin, monitorInterval == null ? FailoverSettings.DEFAULT_MONITOR_INTERVAL : monitorInterval);
+      return new FailoverSettings(policy, witness, group, peerAdmin, monitorInterval == null ? FailoverSettings.DEFAULT_MONITOR_INTERVAL : monitorInterval, witnessToken);
     } catch (IllegalArgumentException e) {
       problems.add(e.getMessage());
       return null;

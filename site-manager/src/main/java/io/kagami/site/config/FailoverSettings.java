@@ -1,6 +1,7 @@
 package io.kagami.site.config;
 
 import io.kagami.failover.FailoverConfig;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Objects;
 
@@ -15,8 +16,10 @@ import java.util.Objects;
  * @param peerAdmin the peer's admin HTTP address: the second heartbeat path ({@code POST
  *     /heartbeat}), or null for the WAN link alone (allowed only with automatic failover off)
  * @param monitorInterval how often each application monitor is probed
+ * @param witnessToken the file holding the witness's token (the one given to {@code kagami witness
+ *     --token-file}), or null when the witness asks for none
  */
-public record FailoverSettings(FailoverConfig policy, HostPort witness, String group, HostPort peerAdmin, Duration monitorInterval) {
+public record FailoverSettings(FailoverConfig policy, HostPort witness, String group, HostPort peerAdmin, Duration monitorInterval, Path witnessToken) {
   /** The heartbeat path that is the WAN link itself (its state: connected or not). */
   public static final String PATH_WAN = "wan";
 

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.kagami.failover.Decision;
 import io.kagami.failover.FailoverConfig;
 import io.kagami.failover.FailoverPolicy;
+import io.kagami.failover.auth.BearerToken;
 import io.kagami.failover.fence.FenceAgent;
 import io.kagami.failover.fence.FenceResult;
 import io.kagami.failover.heartbeat.Heartbeat;
@@ -170,12 +171,20 @@ public final class FailoverController implements AutoCloseable, FailoverControl 
   }
 
   public void start() {
+    BearerToken witnessToken = null;
+    if (settings.witnessToken() != null) {
+      try {
+        witnessToken = BearerToken.read(settings.witnessToken());
+      } catch (java.io.IOException | IllegalStateException e) {
+        throw new IllegalStateException("failover.witnessTokenFile: cannot read " + settings.witnessToken() + ": " + e.getMessage(), e);
+      }
+    }
     timer = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("kagami-failover").daemon(true).factory());
     actions = Executors.newSingleThreadExecutor(Thread.ofPlatform().name("kagami-failover-action").daemon(true).factory());
     io = Executors.newVirtualThreadPerTaskExecutor();
     Duration requestTimeout = config.heartbeatInterval().multipliedBy(2);
     if (settings.witness() != null) {
-      witness = new WitnessClient(settings.witness().toString(), requestTimeout);
+      witness = new WitnessClient(settings.witness().toString(), requestTimeout, witnessToken);
     }
     if (settings.peerAdmin() != null) {
       http = HttpClient.newBuilder().connectTimeout(requestTimeout).build();

@@ -109,4 +109,14 @@ class FailoverSectionTest {
         .hasMessageContaining("failover.fence.command is required")
         .hasMessageContaining("monitor \"x\": type smtp is not allowed (tcp, http or postgres)");
   }
+
+  @Test
+  void theWitnessTokenFileResolvesAgainstTheConfigurationAndMustBeThere() throws Exception {
+    assertThatThrownBy(() -> parse("failover: {witness: \"192.0.2.7:7900\", witnessTokenFile: witness.token}\n"))
+        .hasMessageContaining("failover.witnessTokenFile " + dir.resolve("witness.token") + " does not exist or is not readable");
+    assertThatThrownBy(() -> parse("failover: {witnessTokenFile: witness.token}\n")).hasMessageContaining("failover.witness is not");
+    java.nio.file.Files.writeString(dir.resolve("witness.token"), "witness-token-0123456789\n");
+    assertThat(parse("failover: {witness: \"192.0.2.7:7900\", witnessTokenFile: witness.token}\n").failover().witnessToken()).isEqualTo(dir.resolve("witness.token"));
+    assertThat(parse("failover: {witness: \"192.0.2.7:7900\"}\n").failover().witnessToken()).isNull();
+  }
 }

@@ -70,6 +70,8 @@ final class WitnessedPair implements AutoCloseable {
     hiroshimaToTokyo = toxi.proxy("hiroshima-to-tokyo-admin", "127.0.0.1:" + primaryAdmin);
     tokyoWitness = toxi.proxy("tokyo-witness", "127.0.0.1:" + witnessPort);
     hiroshimaWitness = toxi.proxy("hiroshima-witness", "127.0.0.1:" + witnessPort);
+    // The witness takes lease requests only with its token, which both sites carry (as deployed).
+    io.kagami.failover.auth.BearerToken.loadOrCreate(dir.resolve("witness.token"));
     Path pc = SiteLink.ensureCredentials(dir.resolve("tokyo/tls"), "tokyo");
     Path sc = SiteLink.ensureCredentials(dir.resolve("hiroshima/tls"), "hiroshima");
     String failover =
@@ -77,6 +79,7 @@ final class WitnessedPair implements AutoCloseable {
         failover:
           automatic: true
           witness: "127.0.0.1:%d"
+          witnessTokenFile: witness.token
           peerAdmin: "127.0.0.1:%d"
           heartbeatInterval: %dms
           peerLostAfter: %dms
@@ -125,7 +128,7 @@ final class WitnessedPair implements AutoCloseable {
     cmd.add("-cp");
     cmd.add(System.getProperty("java.class.path"));
     cmd.add("io.kagami.site.cli.Main");
-    cmd.addAll(List.of("witness", "--listen", "127.0.0.1:" + witnessPort, "--lease", LEASE.toMillis() + "ms", "--margin", MARGIN.toMillis() + "ms"));
+    cmd.addAll(List.of("witness", "--listen", "127.0.0.1:" + witnessPort, "--token-file", dir.resolve("witness.token").toString(), "--lease", LEASE.toMillis() + "ms", "--margin", MARGIN.toMillis() + "ms"));
     witness = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(witnessLog.toFile())).start();
     awaitWitness(Duration.ofSeconds(60));
     standby.start();
