@@ -155,7 +155,7 @@ final class Drills implements AutoCloseable {
     if (r == null) {
       return null;
     }
-    return new VolumeStatus.Drill(r.volume().name(), "nbd://" + nbdHost + ":" + nbdPort + "/" + r.volume().name(), r.volume().view().seq(), r.startedAt().toString(), r.volume().writtenBytes());
+    return new VolumeStatus.Drill(r.volume().name(), "nbd://" + nbdHost + ":" + nbdPort + "/" + r.volume().name(), r.volume().view().seq(), r.startedAt().toString(), r.volume().writtenBytes(), r.volume().view().voided());
   }
 
   /** The earliest recoverable point of {@code volume} for the status, or null. */

@@ -79,6 +79,9 @@ public final class DrillVolume implements BlockDevice, AutoCloseable {
     if (!inRange(offset, length)) {
       return CompletableFuture.failedFuture(new DeviceException(DeviceError.EINVAL, "request " + offset + "+" + length + " is beyond the end of the clone"));
     }
+    if (view.voided() != null) {
+      return CompletableFuture.failedFuture(new DeviceException(DeviceError.EIO, "drill " + name + ": its view is void: " + view.voided()));
+    }
     return CompletableFuture.supplyAsync(
         () -> {
           ByteBuf buf = alloc.directBuffer(length, length);
@@ -155,6 +158,9 @@ public final class DrillVolume implements BlockDevice, AutoCloseable {
   }
 
   private CompletableFuture<Void> modify(long offset, long length, IoAction action, boolean fua) {
+    if (view.voided() != null) {
+      return CompletableFuture.failedFuture(new DeviceException(DeviceError.EIO, "drill " + name + ": its view is void: " + view.voided()));
+    }
     return CompletableFuture.runAsync(
         () -> {
           try {

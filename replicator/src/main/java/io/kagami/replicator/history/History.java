@@ -283,10 +283,16 @@ public final class History implements AutoCloseable {
     log.clear();
   }
 
-  /** A resync rewrote the replica outside the journal: history before {@code base} is void. */
+  /**
+   * A resync rewrote the replica outside the journal: history before {@code base} is void, and so is
+   * every pinned view (its reads fail from now on, see {@link PointInTimeView#invalidate}).
+   */
   public synchronized void reset(long base) {
     if (!views.isEmpty()) {
-      LOG.log(Level.WARNING, "volume {0}: a resync replaces the replica under a running drill; the drill's view is void", volume);
+      LOG.log(Level.WARNING, "volume {0}: a resync replaces the replica under a running drill: the drill''s view is void, its reads and writes fail (EIO) until it is stopped", volume);
+      for (PointInTimeView v : views) {
+        v.invalidate("a resync rewrote the replica from seq " + base + " on (the primary's history had overflowed, or the standby had lost what it acknowledged); stop the drill and start a new one once the volume is consistent");
+      }
     }
     if (recording()) {
       log.restartAt(base);

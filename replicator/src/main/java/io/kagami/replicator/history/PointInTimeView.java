@@ -27,6 +27,9 @@ public final class PointInTimeView {
 
   private record Piece(long start, long end, Undo undo) {}
 
+  /** Why the view can no longer show the replica at {@link #seq()}, or null while it can. */
+  private volatile String voided;
+
   PointInTimeView(long seq) {
     this.seq = seq;
   }
@@ -56,8 +59,26 @@ public final class PointInTimeView {
     }
   }
 
+  /**
+   * From now on every read fails with {@code reason}: the replica changed in a way no before-image
+   * records (a resync writes regions outside the journal). Failing is the point: a view that mixed
+   * the frozen state with the new one would show the drill a volume that never existed.
+   */
+  void invalidate(String reason) {
+    voided = reason;
+  }
+
+  /** Why reads fail, or null while the view is good. */
+  public String voided() {
+    return voided;
+  }
+
   /** Reads {@code dst.remaining()} bytes at {@code offset} as they were at {@link #seq()}. */
   public void read(FileVolume replica, long offset, ByteBuffer dst) throws IOException {
+    String v = voided;
+    if (v != null) {
+      throw new IOException("the view of seq " + seq + " is void: " + v);
+    }
     int length = dst.remaining();
     int base = dst.position();
     replica.read(offset, dst.duplicate());

@@ -228,6 +228,34 @@ class HistoryTest {
   }
 
   @Test
+  void aResyncUnderARunningDrillVoidsItsCloneInsteadOfShowingAMixedVolume() throws Exception {
+    Random rnd = new Random(5);
+    Model m = model(rnd, 60);
+    try (FileVolume replica = FileVolume.openOrCreate(dir.resolve("replica"), SIZE);
+        History h = history(dir.resolve("undo"), History.Retention.NONE, 0)) {
+      apply(h, replica, m, 1, 30, rnd);
+      PointInTimeView v = h.pin(30, 30);
+      try (DrillVolume clone = new DrillVolume("vol0-drill", v, replica, dir.resolve("vol0.drill"), Runnable::run)) {
+        clone.write(0, Unpooled.wrappedBuffer(new byte[4096]), false).join();
+        assertThat(v.voided()).isNull();
+
+        h.reset(1000); // a resync: regions go into the replica outside the journal
+        replica.write(8192, ByteBuffer.wrap(new byte[] {42}));
+
+        assertThat(v.voided()).contains("a resync rewrote the replica from seq 1000");
+        assertThatThrownBy(() -> clone.read(8192, 512, ByteBufAllocator.DEFAULT).join())
+            .hasMessageContaining("its view is void")
+            .cause()
+            .isInstanceOfSatisfying(io.kagami.replicator.volume.DeviceException.class, e -> assertThat(e.error()).isEqualTo(io.kagami.replicator.volume.DeviceError.EIO));
+        assertThatThrownBy(() -> clone.read(0, 512, ByteBufAllocator.DEFAULT).join()).as("even what the drill wrote itself").hasMessageContaining("view is void");
+        assertThatThrownBy(() -> clone.write(0, Unpooled.wrappedBuffer(new byte[512]), false).join()).hasMessageContaining("view is void");
+        assertThatThrownBy(() -> read(v, replica)).isInstanceOf(IOException.class).hasMessageContaining("the view of seq 30 is void");
+      }
+      h.unpin(v);
+    }
+  }
+
+  @Test
   void afterACrashTheReplayRecapturesOnlyWhatWasNeverCommittedAndEveryPointStaysExact() throws Exception {
     long seed = Long.getLong("kagami.seed", System.nanoTime());
     System.out.println("HistoryTest crash seed=" + seed);

@@ -77,7 +77,9 @@ public record VolumeStatus(
   public record Point(long seq, String time, long undoBytes) {}
 
   /** A running DR drill: the clone's export and URI, the seq it shows, since when, bytes written into it. */
-  public record Drill(String export, String uri, long seq, String startedAt, long writtenBytes) {}
+  /** {@code voided}: why the clone fails every request (a resync rewrote the replica under it), or null. */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public record Drill(String export, String uri, long seq, String startedAt, long writtenBytes, String voided) {}
 
   /**
    * A copy of changed regions to the standby (primary; absent when none is due): bytes left and

@@ -110,6 +110,9 @@ final class StatusCommand implements Callable<Integer> {
       if (v.has("drill")) {
         JsonNode d = v.path("drill");
         System.out.printf("  DRILL running at seq %d since %s: %s (%s written into the clone)%n", d.path("seq").asLong(), d.path("startedAt").asText(), d.path("uri").asText(), human(d.path("writtenBytes").asLong()));
+        if (d.hasNonNull("voided")) {
+          System.out.printf("  DRILL VOID (its reads and writes fail): %s%n", d.path("voided").asText());
+        }
       }
     }
     return 0;
