@@ -76,8 +76,10 @@ public record VolumeStatus(
    */
   public record Point(long seq, String time, long undoBytes) {}
 
-  /** A running DR drill: the clone's export and URI, the seq it shows, since when, bytes written into it. */
-  /** {@code voided}: why the clone fails every request (a resync rewrote the replica under it), or null. */
+  /**
+   * A running DR drill: the clone's export and URI, the seq it shows, since when, bytes written into
+   * it, and why the clone fails every request (a resync rewrote the replica under it), or null.
+   */
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public record Drill(String export, String uri, long seq, String startedAt, long writtenBytes, String voided) {}
 
