@@ -136,14 +136,14 @@ print(f"    fio job error {job.get('error', 0)}; {w['total_ios']} writes, {w['io
 PY
 }
 
-# Prints "LAG_BYTES LAG_SECONDS" of the primary at $admin_addr (sums over its volumes), or
-# nothing when it cannot be asked.
+# Prints "LAG_BYTES LAG_SECONDS STATES" of the primary at $admin_addr (sums over its volumes; the
+# volumes' states, comma-separated), or nothing when it cannot be asked.
 primary_lag() {
   python3 - "$admin_addr" <<'PY' 2>/dev/null
 import json, sys, urllib.request
 s = json.load(urllib.request.urlopen(f"http://{sys.argv[1]}/status", timeout=5))
 v = s["volumes"]
-print(sum(x.get("lagBytes") or 0 for x in v), max((x.get("lagSeconds") or 0) for x in v))
+print(sum(x.get("lagBytes") or 0 for x in v), max((x.get("lagSeconds") or 0) for x in v), ",".join(sorted({x.get("state", "?") for x in v})))
 PY
 }
 
@@ -246,7 +246,16 @@ PY
     if [ -n "$admin_addr" ]; then
       # What the workload left for the standby: async history it drains after the writes stop.
       lag="$(primary_lag)" || lag=""
-      [ -z "$lag" ] || log "kagami: history left for the standby at the end: $(( ${lag%% *} / 1048576 )) MiB, ${lag#* } s behind"
+      if [ -n "$lag" ]; then
+        read -r left_bytes left_s states <<<"$lag"
+        log "kagami: history left for the standby at the end: $((left_bytes / 1048576)) MiB, $left_s s behind (state: $states)"
+        case ",$states," in
+          *,bitmap,* | *,resyncing,*)
+            # History overflowed its capacity during the workload: from then on the primary kept no
+            # history (changed regions only), so the rest of the run measured less work.
+            log "kagami: WARNING: history overflowed during $name (state $states): not comparable with a run that kept all history" ;;
+        esac
+      fi
       echo "${lag:-}" >"$work/$target.$name.left"
     fi
   done
@@ -428,9 +437,11 @@ def replication(stem):
         out["history_before_bytes"] = int(before) if before.isdigit() else None
     if os.path.exists(stem + ".left"):
         left = open(stem + ".left").read().split()
-        if len(left) == 2:
+        if len(left) >= 2:
             out["history_left_bytes"] = int(left[0])
             out["history_left_s"] = float(left[1])
+            if len(left) > 2:
+                out["state_at_end"] = left[2]
     return out
 
 rows = []
