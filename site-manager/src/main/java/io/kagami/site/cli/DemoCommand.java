@@ -158,6 +158,9 @@ final class DemoCommand implements Callable<Integer> {
     } else {
       System.out.println("  metrics  off (--no-metrics)");
     }
+    System.out.printf(
+        "  admin tokens (promote, switchover, drills...; this user's kagami CLI on this machine finds them): %s, %s%n",
+        primaryCfg.adminTokenFile(), standbyCfg.adminTokenFile());
     System.out.flush();
     awaitLink(primary, Duration.ofSeconds(readyTimeoutSeconds));
     System.out.println("kagami demo: ready (both sites connected; Ctrl-C stops)");

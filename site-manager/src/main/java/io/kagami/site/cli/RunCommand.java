@@ -22,7 +22,7 @@ final class RunCommand implements Callable<Integer> {
     Foreground fg = new Foreground();
     fg.onStop(site::close);
     site.start();
-    System.out.printf("kagami: site %s (%s) running; nbd %s, admin http://%s%n", cfg.siteId(), cfg.role().label(), site.nbdAddress(), site.adminAddress());
+    System.out.printf("kagami: site %s (%s) running; nbd %s, admin http://%s (admin token %s)%n", cfg.siteId(), cfg.role().label(), site.nbdAddress(), site.adminAddress(), cfg.adminTokenFile());
     System.out.flush();
     fg.awaitStop();
     return 0;
