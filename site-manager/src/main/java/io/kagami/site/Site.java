@@ -58,6 +58,8 @@ import java.util.concurrent.TimeUnit;
 public final class Site implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(Site.class.getName());
   static final Duration CHECKPOINT_INTERVAL = Duration.ofSeconds(1);
+  /** How often the standby syncs its replica at most (see {@link Applier}: also after 1 GiB applied). */
+  static final Duration STANDBY_CHECKPOINT_INTERVAL = Duration.ofSeconds(10);
   /** Granularity of the sync-mode timeout (the configured timeout is at least this coarse). */
   static final Duration SYNC_CHECK_INTERVAL = Duration.ofMillis(100);
 
@@ -265,7 +267,7 @@ public final class Site implements AutoCloseable {
     History history = new History(vc.name(), config.dataDir().resolve("history").resolve(vc.name()), vc.retention(), clock, History.DEFAULT_SEGMENT_BYTES, stream.lastSeq());
     resources.push(history);
     Rollback.resumeIfInterrupted(vc.name(), stream, history, file);
-    Applier applier = new Applier(vc.name(), stream, file, clock, CHECKPOINT_INTERVAL, true, history);
+    Applier applier = new Applier(vc.name(), stream, file, clock, STANDBY_CHECKPOINT_INTERVAL, true, history);
     if (discardDiverged) {
       // An old primary on its way back (failback): what its standby never confirmed may be its own
       // writes after the fork, needed when the new primary connects; keep them in the journal.

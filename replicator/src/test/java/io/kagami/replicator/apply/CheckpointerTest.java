@@ -61,8 +61,17 @@ class CheckpointerTest {
     return new Backlog(device, DirtyBitmap.open(dir.resolve("vol0.bitmap"), 64 << 10, SIZE), capacity, 0);
   }
 
+  /** Runs {@code n} housekeeping rounds; returns the entries trimmed. */
+  private static long rounds(Checkpointer c, int n) {
+    long trimmed = 0;
+    for (int i = 0; i < n; i++) {
+      trimmed += c.doWork();
+    }
+    return trimmed;
+  }
+
   @Test
-  void theVolumeIsSyncedOnlyWhenTheStandbyHoldsEntriesPastTheLastCheckpoint() throws Exception {
+  void theVolumeIsSyncedOnlyWhenTheStandbyHoldsEntriesPastTheLastCheckpointAndAtMostEveryTenRounds() throws Exception {
     Backlog backlog = backlog(1L << 30);
     Checkpointer c = new Checkpointer(device, backlog::trimBound);
     writes(3);
@@ -71,6 +80,8 @@ class CheckpointerTest {
     assertThat(c.checkpointSeq()).as("the standby holds nothing: a sync would let nothing go").isZero();
 
     backlog.peerDurable(2);
+    assertThat(rounds(c, Checkpointer.MIN_ROUNDS_BETWEEN_SYNCS - 2)).isZero();
+    assertThat(c.checkpointSeq()).as("paced: not before round %d", Checkpointer.MIN_ROUNDS_BETWEEN_SYNCS).isZero();
     assertThat(c.doWork()).as("entries 1-2 trimmed").isEqualTo(2);
     assertThat(c.checkpointSeq()).isEqualTo(3);
     assertThat(device.stream().meta(Applier.META_APPLIED, 0)).isEqualTo(3);
@@ -81,6 +92,8 @@ class CheckpointerTest {
     assertThat(c.checkpointSeq()).isEqualTo(3);
 
     backlog.peerDurable(4);
+    assertThat(rounds(c, Checkpointer.MIN_ROUNDS_BETWEEN_SYNCS - 2)).isZero();
+    assertThat(c.checkpointSeq()).isEqualTo(3);
     assertThat(c.doWork()).isEqualTo(1);
     assertThat(c.checkpointSeq()).as("entry 4 can only go once the volume is synced past it").isEqualTo(5);
     assertThat(device.stream().firstSeq()).isEqualTo(5);
@@ -101,13 +114,13 @@ class CheckpointerTest {
   }
 
   @Test
-  void overflowedHistoryIsCheckpointedAndTrimmedAtOnce() throws Exception {
+  void overflowedHistoryIsCheckpointedAndTrimmed() throws Exception {
     Backlog backlog = backlog(1L << 20);
     Checkpointer c = new Checkpointer(device, backlog::trimBound);
     writes(300); // 1.2 MiB of history over a 1 MiB capacity
     assertThat(backlog.checkOverflow()).isTrue();
 
-    assertThat(c.doWork()).isEqualTo(300);
+    assertThat(rounds(c, Checkpointer.MIN_ROUNDS_BETWEEN_SYNCS)).isEqualTo(300);
     assertThat(c.checkpointSeq()).isEqualTo(300);
     assertThat(backlog.bitmap().markedThrough()).as("marked before trimmed").isEqualTo(300);
   }
