@@ -9,6 +9,7 @@ import io.kagami.testkit.tools.ExternalTool;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -35,33 +36,9 @@ class PitrIT {
     System.out.println("PitrIT seed=" + seed + " (replay with -Dkagami.seed=" + seed + ")");
     Random rnd = new Random(seed);
     try (TwoSites sites = TwoSites.withVolumeOptions(dir, VOLUME, "retention: 1h").start()) {
-      byte[] model = new byte[AREA];
-      List<byte[]> states = new ArrayList<>();
-      List<Long> seqs = new ArrayList<>();
-      try (NbdTestClient c = NbdTestClient.connect("127.0.0.1", sites.primaryNbd, "vol0")) {
-        for (int step = 0; step < 8; step++) {
-          // Hot blocks (the first 16) rewritten at every step, plus fresh random ranges.
-          for (int i = 0; i < 40; i++) {
-            int block = i < 16 ? i : 16 + rnd.nextInt(AREA / 4096 - 16);
-            int len = 4096 * (1 + rnd.nextInt(4));
-            int off = block * 4096;
-            len = Math.min(len, AREA - off);
-            if (rnd.nextInt(8) == 0 && i >= 16) {
-              c.writeZeroes(off, len).get(30, TimeUnit.SECONDS);
-              Arrays.fill(model, off, off + len, (byte) 0);
-            } else {
-              byte[] data = new byte[len];
-              rnd.nextBytes(data);
-              c.write(off, data).get(30, TimeUnit.SECONDS);
-              System.arraycopy(data, 0, model, off, len);
-            }
-          }
-          c.flush().get(30, TimeUnit.SECONDS);
-          sites.awaitInSync(T);
-          seqs.add(TwoSites.vol0(sites.primary.status()).path("lastJournaledSeq").asLong());
-          states.add(model.clone());
-        }
-      }
+      Steps steps = writeSteps(sites, rnd);
+      List<byte[]> states = steps.states();
+      List<Long> seqs = steps.seqs();
       int step = 2 + rnd.nextInt(4);
       long target = seqs.get(step);
       System.out.printf("PitrIT: steps end at seqs %s; promoting to seq %d (after step %d)%n", seqs, target, step);
@@ -97,5 +74,77 @@ class PitrIT {
       assertThat(TwoSites.vol0(sites.standby.status()).path("lastJournaledSeq").asLong()).isEqualTo(target + 1);
       assertThat(sites.standby.log()).contains("replica rolled back to seq " + target).contains("new data generation");
     }
+  }
+
+  @Test
+  void promotingToATimeInThePastServesTheStateOfTheLastWriteJournaledByThen() throws Exception {
+    long seed = Long.getLong("kagami.seed", System.nanoTime());
+    System.out.println("PitrIT --at seed=" + seed + " (replay with -Dkagami.seed=" + seed + ")");
+    Random rnd = new Random(seed);
+    try (TwoSites sites = TwoSites.withVolumeOptions(dir, VOLUME, "retention: 1h").start()) {
+      Steps steps = writeSteps(sites, rnd);
+      int step = 2 + rnd.nextInt(4);
+      Instant at = steps.marks().get(step);
+      System.out.printf("PitrIT: promoting to %s (after step %d, seq %d)%n", at, step, steps.seqs().get(step));
+
+      sites.primary.kill9();
+      Cli promoted = PromoteIT.cli("promote", "--at", at.toString(), "--admin", "127.0.0.1:" + sites.standbyAdmin);
+      assertThat(promoted.exit()).as(promoted.output()).isZero();
+      assertThat(promoted.output()).contains("is now the primary").contains("from seq " + steps.seqs().get(step));
+
+      Path img = dir.resolve("promoted-at.img");
+      ExternalTool.require("nbdcopy").runOk(T, sites.standbyUri(), img.toString());
+      byte[] actual = new byte[AREA];
+      try (var in = Files.newInputStream(img)) {
+        assertThat(in.readNBytes(actual, 0, AREA)).isEqualTo(AREA);
+      }
+      int mismatch = Arrays.mismatch(actual, steps.states().get(step));
+      assertThat(mismatch).as("promoted volume differs from the state at %s at offset 0x%x", at, Math.max(mismatch, 0)).isEqualTo(-1);
+    }
+  }
+
+  /** After each step: the model's state, the primary's last seq, and an instant between this step's writes and the next's. */
+  private record Steps(List<byte[]> states, List<Long> seqs, List<Instant> marks) {}
+
+  /**
+   * Eight steps of writes and zeroings (the first 16 blocks rewritten at every step), each flushed
+   * and replicated before the next; the standby journals a step's writes before its mark and the
+   * next step's after it (the mark is taken once the standby holds the step, and the next step
+   * starts only once the clock has moved past the mark's millisecond).
+   */
+  private static Steps writeSteps(TwoSites sites, Random rnd) throws Exception {
+    byte[] model = new byte[AREA];
+    List<byte[]> states = new ArrayList<>();
+    List<Long> seqs = new ArrayList<>();
+    List<Instant> marks = new ArrayList<>();
+    try (NbdTestClient c = NbdTestClient.connect("127.0.0.1", sites.primaryNbd, "vol0")) {
+      for (int step = 0; step < 8; step++) {
+        for (int i = 0; i < 40; i++) {
+          int block = i < 16 ? i : 16 + rnd.nextInt(AREA / 4096 - 16);
+          int len = 4096 * (1 + rnd.nextInt(4));
+          int off = block * 4096;
+          len = Math.min(len, AREA - off);
+          if (rnd.nextInt(8) == 0 && i >= 16) {
+            c.writeZeroes(off, len).get(30, TimeUnit.SECONDS);
+            Arrays.fill(model, off, off + len, (byte) 0);
+          } else {
+            byte[] data = new byte[len];
+            rnd.nextBytes(data);
+            c.write(off, data).get(30, TimeUnit.SECONDS);
+            System.arraycopy(data, 0, model, off, len);
+          }
+        }
+        c.flush().get(30, TimeUnit.SECONDS);
+        sites.awaitInSync(T);
+        seqs.add(TwoSites.vol0(sites.primary.status()).path("lastJournaledSeq").asLong());
+        states.add(model.clone());
+        long mark = System.currentTimeMillis();
+        marks.add(Instant.ofEpochMilli(mark));
+        while (System.currentTimeMillis() <= mark) {
+          Thread.onSpinWait(); // the journal stamps whole milliseconds: the next step starts in a later one
+        }
+      }
+    }
+    return new Steps(states, seqs, marks);
   }
 }
