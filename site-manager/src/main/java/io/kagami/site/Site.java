@@ -35,6 +35,7 @@ import io.kagami.site.link.JournalShipSource;
 import io.kagami.site.metrics.SiteMetrics;
 import io.kagami.wan.ship.LinkSnapshot;
 import java.lang.System.Logger.Level;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
@@ -218,7 +219,7 @@ public final class Site implements AutoCloseable {
       admin.start();
       resources.push(admin);
       // Local CLIs of the same user find the token here (the port is the bound one: admin port 0 in tests).
-      java.nio.file.Path published = AdminToken.publishedFile(System.getenv(), admin.port());
+      Path published = AdminToken.publishedFile(System.getenv(), admin.port());
       if (AdminToken.publish(token, published)) {
         resources.push(() -> AdminToken.unpublish(token, published));
       }

@@ -41,12 +41,18 @@ public final class BearerToken {
    * @throws IllegalStateException with a message for the operator: unreadable, empty or too short
    */
   public static BearerToken loadOrCreate(Path file) {
+    return loadOrCreate(file, () -> {});
+  }
+
+  /** {@link #loadOrCreate(Path)}, running {@code created} after writing a new token (to tell the operator). */
+  public static BearerToken loadOrCreate(Path file, Runnable created) {
     try {
       if (!Files.exists(file)) {
         byte[] random = new byte[32];
         new SecureRandom().nextBytes(random);
         String token = Base64.getUrlEncoder().withoutPadding().encodeToString(random);
         writeOwnerOnly(file, token);
+        created.run();
         return new BearerToken(token);
       }
       return read(file);

@@ -33,6 +33,7 @@ import java.util.concurrent.Executors;
  * release the primary's lease or claim it. {@code GET /v1/status} stays open for monitoring.
  */
 public final class WitnessServer implements AutoCloseable {
+  private static final System.Logger LOG = System.getLogger(WitnessServer.class.getName());
   static final ObjectMapper JSON = new ObjectMapper();
 
   private final InetSocketAddress listen;
@@ -110,8 +111,7 @@ public final class WitnessServer implements AutoCloseable {
       return notAllowed(method, path);
     }
     if (token != null && !token.accepts(ex.getRequestHeaders().getFirst("Authorization"))) {
-      System.getLogger(WitnessServer.class.getName())
-          .log(System.Logger.Level.WARNING, "witness: " + path + " from " + ex.getRemoteAddress() + " refused: " + (ex.getRequestHeaders().containsKey("Authorization") ? "wrong token" : "no token"));
+      LOG.log(System.Logger.Level.WARNING, "witness: " + path + " from " + ex.getRemoteAddress() + " refused: " + (ex.getRequestHeaders().containsKey("Authorization") ? "wrong token" : "no token"));
       return new Response(401, Map.of("error", "this witness needs its token (Authorization: Bearer TOKEN): copy the file given to `kagami witness --token-file` to each site and name it in failover.witnessTokenFile"));
     }
     LeaseRequest req = JSON.readValue(ex.getRequestBody(), LeaseRequest.class);

@@ -80,7 +80,7 @@ public final class DrillVolume implements BlockDevice, AutoCloseable {
       return CompletableFuture.failedFuture(new DeviceException(DeviceError.EINVAL, "request " + offset + "+" + length + " is beyond the end of the clone"));
     }
     if (view.voided() != null) {
-      return CompletableFuture.failedFuture(new DeviceException(DeviceError.EIO, "drill " + name + ": its view is void: " + view.voided()));
+      return CompletableFuture.failedFuture(voided());
     }
     return CompletableFuture.supplyAsync(
         () -> {
@@ -95,6 +95,11 @@ public final class DrillVolume implements BlockDevice, AutoCloseable {
           }
         },
         io);
+  }
+
+  /** What every request gets once a resync voided the frozen view (see {@link PointInTimeView#invalidate}). */
+  private DeviceException voided() {
+    return new DeviceException(DeviceError.EIO, "drill " + name + ": its view is void: " + view.voided());
   }
 
   /** Reads runs of blocks from the overlay where written, else from the frozen view. */
@@ -159,7 +164,7 @@ public final class DrillVolume implements BlockDevice, AutoCloseable {
 
   private CompletableFuture<Void> modify(long offset, long length, IoAction action, boolean fua) {
     if (view.voided() != null) {
-      return CompletableFuture.failedFuture(new DeviceException(DeviceError.EIO, "drill " + name + ": its view is void: " + view.voided()));
+      return CompletableFuture.failedFuture(voided());
     }
     return CompletableFuture.runAsync(
         () -> {

@@ -33,12 +33,7 @@ public final class AdminToken {
 
   /** The site's token in {@code file}, created (and logged) when missing. */
   public static BearerToken loadOrCreate(Path file) {
-    boolean created = !Files.exists(file);
-    BearerToken token = BearerToken.loadOrCreate(file);
-    if (created) {
-      LOG.log(Level.INFO, "created the admin token " + file + " (requests that change the site must present it)");
-    }
-    return token;
+    return BearerToken.loadOrCreate(file, () -> LOG.log(Level.INFO, "created the admin token " + file + " (requests that change the site must present it)"));
   }
 
   /**

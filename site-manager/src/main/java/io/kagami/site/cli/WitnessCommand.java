@@ -54,14 +54,10 @@ final class WitnessCommand implements Callable<Integer> {
     }
     BearerToken token = null;
     if (tokenFile != null) {
-      boolean created = !java.nio.file.Files.exists(tokenFile);
       try {
-        token = BearerToken.loadOrCreate(tokenFile);
+        token = BearerToken.loadOrCreate(tokenFile, () -> System.out.println("kagami: witness token created in " + tokenFile + ": copy it to each site and name it in failover.witnessTokenFile"));
       } catch (IllegalStateException e) {
         throw new ParameterException(spec.commandLine(), "--token-file: " + e.getMessage());
-      }
-      if (created) {
-        System.out.println("kagami: witness token created in " + tokenFile + ": copy it to each site and name it in failover.witnessTokenFile");
       }
     } else {
       System.out.println("kagami: WARNING: no --token-file: anyone who reaches this port can claim or release a pair's lease");

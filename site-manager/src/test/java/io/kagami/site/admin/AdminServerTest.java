@@ -52,12 +52,19 @@ class AdminServerTest {
   }
 
   private HttpResponse<String> send(String method, String path, String body) throws Exception {
-    return http.send(
-        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + path))
+    return send(server, method, path, body, null);
+  }
+
+  /** {@code authorization}: the header's value, or null to send none. */
+  private HttpResponse<String> send(AdminServer target, String method, String path, String body, String authorization) throws Exception {
+    HttpRequest.Builder request =
+        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + target.port() + path))
             .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body))
-            .timeout(Duration.ofSeconds(5))
-            .build(),
-        HttpResponse.BodyHandlers.ofString());
+            .timeout(Duration.ofSeconds(5));
+    if (authorization != null) {
+      request.header("Authorization", authorization);
+    }
+    return http.send(request.build(), HttpResponse.BodyHandlers.ofString());
   }
 
   @Test
@@ -166,24 +173,12 @@ class AdminServerTest {
             });
     promoting.start();
     try {
-      java.util.function.BiFunction<String, String, HttpResponse<String>> call =
-          (method, body) -> {
-            try {
-              return http.send(
-                  HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + promoting.port() + "/promote"))
-                      .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body))
-                      .build(),
-                  HttpResponse.BodyHandlers.ofString());
-            } catch (Exception e) {
-              throw new AssertionError(e);
-            }
-          };
-      assertThat(call.apply("GET", null).statusCode()).isEqualTo(405);
-      assertThat(call.apply("POST", "{\"force\": \"yes\"}").statusCode()).isEqualTo(400);
-      HttpResponse<String> refused = call.apply("POST", null);
+      assertThat(send(promoting, "GET", "/promote", null, null).statusCode()).isEqualTo(405);
+      assertThat(send(promoting, "POST", "/promote", "{\"force\": \"yes\"}", null).statusCode()).isEqualTo(400);
+      HttpResponse<String> refused = send(promoting, "POST", "/promote", null, null);
       assertThat(refused.statusCode()).isEqualTo(409);
       assertThat(refused.body()).contains("vol0 are inconsistent");
-      HttpResponse<String> forced = call.apply("POST", "{\"force\": true}");
+      HttpResponse<String> forced = send(promoting, "POST", "/promote", "{\"force\": true}", null);
       assertThat(forced.statusCode()).isEqualTo(200);
       assertThat(forced.body()).contains("\"promoted\" : true");
       assertThat(asked).containsExactly(false, true);
@@ -254,41 +249,27 @@ class AdminServerTest {
       guarded.action("/switchover", body -> calls.add("switchover"));
       guarded.token(token);
       guarded.start();
-      java.util.function.BiFunction<String, String, HttpResponse<String>> call =
-          (request, authorization) -> {
-            String[] mp = request.split(" ");
-            HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + guarded.port() + mp[1])).method(mp[0], HttpRequest.BodyPublishers.noBody());
-            if (authorization != null) {
-              b.header("Authorization", authorization);
-            }
-            try {
-              return http.send(b.timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
-            } catch (Exception e) {
-              throw new AssertionError(e);
-            }
-          };
-
-      HttpResponse<String> anonymous = call.apply("POST /promote", null);
+      HttpResponse<String> anonymous = send(guarded, "POST", "/promote", null, null);
       assertThat(anonymous.statusCode()).isEqualTo(401);
       assertThat(anonymous.headers().firstValue("WWW-Authenticate")).hasValueSatisfying(v -> assertThat(v).startsWith("Bearer"));
       assertThat(anonymous.body()).contains("needs the site's admin token").contains("admin.token").contains("KAGAMI_ADMIN_TOKEN_FILE");
-      HttpResponse<String> wrong = call.apply("POST /promote", "Bearer the-site-token-0123456780");
+      HttpResponse<String> wrong = send(guarded, "POST", "/promote", null, "Bearer the-site-token-0123456780");
       assertThat(wrong.statusCode()).isEqualTo(401);
       assertThat(wrong.body()).contains("wrong admin token");
-      assertThat(call.apply("POST /switchover", null).statusCode()).isEqualTo(401);
-      assertThat(call.apply("PUT /link", null).statusCode()).isEqualTo(401);
-      assertThat(call.apply("DELETE /link", "Basic the-site-token-0123456789").statusCode()).isEqualTo(401);
-      assertThat(call.apply("PUT /maintenance", null).statusCode()).isEqualTo(401);
-      assertThat(call.apply("POST /drill", null).statusCode()).isEqualTo(401);
+      assertThat(send(guarded, "POST", "/switchover", null, null).statusCode()).isEqualTo(401);
+      assertThat(send(guarded, "PUT", "/link", null, null).statusCode()).isEqualTo(401);
+      assertThat(send(guarded, "DELETE", "/link", null, "Basic the-site-token-0123456789").statusCode()).isEqualTo(401);
+      assertThat(send(guarded, "PUT", "/maintenance", null, null).statusCode()).isEqualTo(401);
+      assertThat(send(guarded, "POST", "/drill", null, null).statusCode()).isEqualTo(401);
       assertThat(calls).as("nothing refused ran").isEmpty();
       assertThat(applied).as("no cap reached the shipper").isEmpty();
 
-      assertThat(call.apply("GET /link", null).statusCode()).as("reading needs no token").isEqualTo(200);
-      assertThat(call.apply("GET /health", null).statusCode()).isEqualTo(200);
-      assertThat(call.apply("POST /heartbeat", null).body()).as("the peer's heartbeat reaches its handler").contains("no failover section");
+      assertThat(send(guarded, "GET", "/link", null, null).statusCode()).as("reading needs no token").isEqualTo(200);
+      assertThat(send(guarded, "GET", "/health", null, null).statusCode()).isEqualTo(200);
+      assertThat(send(guarded, "POST", "/heartbeat", null, null).body()).as("the peer's heartbeat reaches its handler").contains("no failover section");
 
-      assertThat(call.apply("POST /promote", token.header()).statusCode()).isEqualTo(200);
-      assertThat(call.apply("POST /switchover", token.header()).statusCode()).isEqualTo(200);
+      assertThat(send(guarded, "POST", "/promote", null, token.header()).statusCode()).isEqualTo(200);
+      assertThat(send(guarded, "POST", "/switchover", null, token.header()).statusCode()).isEqualTo(200);
       assertThat(calls).containsExactly("promote false", "switchover");
     }
   }

@@ -56,12 +56,7 @@ class PitrIT {
       assertThat(promoted.exit()).as(promoted.output()).isZero();
       assertThat(promoted.output()).contains("is now the primary").contains("from seq " + target);
 
-      Path img = dir.resolve("promoted.img");
-      ExternalTool.require("nbdcopy").runOk(T, sites.standbyUri(), img.toString());
-      byte[] actual = new byte[AREA];
-      try (var in = Files.newInputStream(img)) {
-        assertThat(in.readNBytes(actual, 0, AREA)).isEqualTo(AREA);
-      }
+      byte[] actual = promotedArea(sites);
       int at = Arrays.mismatch(actual, states.get(step));
       assertThat(at)
           .as("promoted volume differs from the state at seq %d at offset 0x%x (state after step %d; the newest state would %s)", target, Math.max(at, 0), step, Arrays.equals(actual, states.getLast()) ? "match" : "not match either")
@@ -92,15 +87,21 @@ class PitrIT {
       assertThat(promoted.exit()).as(promoted.output()).isZero();
       assertThat(promoted.output()).contains("is now the primary").contains("from seq " + steps.seqs().get(step));
 
-      Path img = dir.resolve("promoted-at.img");
-      ExternalTool.require("nbdcopy").runOk(T, sites.standbyUri(), img.toString());
-      byte[] actual = new byte[AREA];
-      try (var in = Files.newInputStream(img)) {
-        assertThat(in.readNBytes(actual, 0, AREA)).isEqualTo(AREA);
-      }
+      byte[] actual = promotedArea(sites);
       int mismatch = Arrays.mismatch(actual, steps.states().get(step));
       assertThat(mismatch).as("promoted volume differs from the state at %s at offset 0x%x", at, Math.max(mismatch, 0)).isEqualTo(-1);
     }
+  }
+
+  /** The first {@link #AREA} bytes the promoted standby serves, read with the real {@code nbdcopy}. */
+  private byte[] promotedArea(TwoSites sites) throws Exception {
+    Path img = dir.resolve("promoted.img");
+    ExternalTool.require("nbdcopy").runOk(T, sites.standbyUri(), img.toString());
+    byte[] actual = new byte[AREA];
+    try (var in = Files.newInputStream(img)) {
+      assertThat(in.readNBytes(actual, 0, AREA)).isEqualTo(AREA);
+    }
+    return actual;
   }
 
   /** After each step: the model's state, the primary's last seq, and an instant between this step's writes and the next's. */

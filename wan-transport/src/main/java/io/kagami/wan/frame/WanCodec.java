@@ -193,9 +193,7 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
     ByteBuf part = alloc.buffer(256);
     try {
       part.writeInt(0);
-      part.writeByte(BATCH);
-      str(part, b.volume(), "volume name");
-      part.writeByte(0).writeInt(rawLength);
+      writeBatchHeader(b, rawLength, part);
       part.writeInt(b.entries().size());
       for (JournalEntry e : b.entries()) {
         byte[] record = e.encoded();
@@ -326,12 +324,18 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
     return (int) n;
   }
 
-  private static void writeBatch(WanMessage.Batch b, ByteBuf out) {
-    int rawLength = entriesLength(b);
+  /** A BATCH's type, volume, flags (none yet) and entries length; returns where the flags byte is. */
+  private static int writeBatchHeader(WanMessage.Batch b, int rawLength, ByteBuf out) {
     out.writeByte(BATCH);
     str(out, b.volume(), "volume name");
     int flagsAt = out.writerIndex();
     out.writeByte(0).writeInt(rawLength);
+    return flagsAt;
+  }
+
+  private static void writeBatch(WanMessage.Batch b, ByteBuf out) {
+    int rawLength = entriesLength(b);
+    int flagsAt = writeBatchHeader(b, rawLength, out);
     // The entries go straight into the frame (one copy); only when a probe of their start says
     // LZ4 pays are they compressed and the frame's tail replaced by the smaller block. Journal
     // records are compressed on entry already, so most batches are sent as they are.
