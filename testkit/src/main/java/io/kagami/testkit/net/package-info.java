@@ -1,0 +1,4 @@
+/**
+ * Network helpers for tests: loopback ports a test may bind.
+ */
+package io.kagami.testkit.net;
