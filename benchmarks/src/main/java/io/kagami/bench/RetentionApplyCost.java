@@ -1,5 +1,6 @@
 package io.kagami.bench;
 
+import io.kagami.clock.SystemTime;
 import io.kagami.journal.Compression;
 import io.kagami.journal.JournalEntry;
 import io.kagami.replicator.history.History;
@@ -55,13 +56,13 @@ public final class RetentionApplyCost {
   private static double run(Path dir, List<JournalEntry> all, int batch, History.Retention retention, long volume) throws Exception {
     Files.createDirectories(dir);
     try (FileVolume replica = FileVolume.openOrCreate(dir.resolve("replica"), volume);
-        History h = new History("vol0", dir.resolve("history"), retention, InstantSource.system(), History.DEFAULT_SEGMENT_BYTES, 0)) {
-      long start = System.nanoTime();
+        History h = new History("vol0", dir.resolve("history"), retention, SystemTime.WALL, History.DEFAULT_SEGMENT_BYTES, 0)) {
+      long start = SystemTime.NANO.nanoTime();
       for (int i = 0; i < all.size(); i += batch) {
         h.apply(all.subList(i, Math.min(all.size(), i + batch)), replica, seq -> 0);
       }
       replica.force();
-      return all.size() / ((System.nanoTime() - start) / 1e9);
+      return all.size() / ((SystemTime.NANO.nanoTime() - start) / 1e9);
     }
   }
 }

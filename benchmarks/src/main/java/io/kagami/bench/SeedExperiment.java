@@ -1,5 +1,6 @@
 package io.kagami.bench;
 
+import io.kagami.clock.SystemTime;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.kagami.testkit.nbd.NbdTestClient;
@@ -153,7 +154,7 @@ public final class SeedExperiment {
 
   private Sample sample() throws IOException, InterruptedException {
     JsonNode s = status();
-    long nanos = System.nanoTime();
+    long nanos = SystemTime.NANO.nanoTime();
     JsonNode link = s.path("link");
     JsonNode vol = null;
     for (JsonNode v : s.path("volumes")) {
@@ -209,14 +210,14 @@ public final class SeedExperiment {
 
   /** Writes at {@code rate} bytes/s for one step; returns the bytes the primary acknowledged. */
   private long write(NbdTestClient nbd, String kind, long rate, SplittableRandom random, long[] offset) throws Exception {
-    long start = System.nanoTime();
+    long start = SystemTime.NANO.nanoTime();
     long end = start + TimeUnit.SECONDS.toNanos(stepSeconds);
     long issued = 0;
     long done = 0;
     ArrayDeque<CompletableFuture<Void>> inFlight = new ArrayDeque<>();
     ArrayDeque<Integer> sizes = new ArrayDeque<>();
     long size = nbd.exportSize();
-    for (long now = System.nanoTime(); now < end; now = System.nanoTime()) {
+    for (long now = SystemTime.NANO.nanoTime(); now < end; now = SystemTime.NANO.nanoTime()) {
       while (!inFlight.isEmpty() && inFlight.peek().isDone()) {
         inFlight.poll().join();
         done += sizes.poll();
@@ -237,7 +238,7 @@ public final class SeedExperiment {
         inFlight.peek().get(30, TimeUnit.SECONDS); // the primary is the bottleneck: wait for it
       } else {
         long next = start + (long) ((issued + 1) * 1e9 / rate);
-        LockSupport.parkNanos(Math.max(0, Math.min(next, end) - now));
+        SystemTime.pause(Math.max(0, Math.min(next, end) - now), java.util.concurrent.TimeUnit.NANOSECONDS);
       }
     }
     while (!inFlight.isEmpty()) {
@@ -265,7 +266,7 @@ public final class SeedExperiment {
         System.out.printf(Locale.ROOT, "   (history still %.1f MB after %d s of draining; going on)%n", s.historyBytes() / 1e6, drainTimeoutSeconds);
         break;
       }
-      LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(250));
+      SystemTime.pause(TimeUnit.MILLISECONDS.toNanos(250), java.util.concurrent.TimeUnit.NANOSECONDS);
       s = sample();
       if (s.historyBytes() >= DRAINED_BYTES) {
         lastBacklogged = s;

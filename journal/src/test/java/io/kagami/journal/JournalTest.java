@@ -1,5 +1,6 @@
 package io.kagami.journal;
 
+import io.kagami.clock.SystemTime;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -27,7 +28,7 @@ class JournalTest {
 
   @Test
   void appendsGetGaplessSequenceNumbersAndReadBackInOrder() throws Exception {
-    try (Journal j = Journal.open(JournalConfig.at(dir), InstantSource.system())) {
+    try (Journal j = Journal.open(JournalConfig.at(dir), SystemTime.WALL)) {
       JournalStream s = j.stream("vol0");
       List<CompletableFuture<Long>> fs = new ArrayList<>();
       for (int i = 0; i < 100; i++) {
@@ -51,7 +52,7 @@ class JournalTest {
 
   @Test
   void truncatingAfterASeqEndsTheHistoryThereAcrossARestartAndAppendsContinueFromIt() throws Exception {
-    try (Journal j = Journal.open(JournalConfig.at(dir), InstantSource.system())) {
+    try (Journal j = Journal.open(JournalConfig.at(dir), SystemTime.WALL)) {
       JournalStream s = j.stream("vol0");
       for (int i = 0; i < 20; i++) {
         s.append(write(i * 4096L, i % 3 == 0 ? 64 << 10 : 4096, i), false, null).get(10, TimeUnit.SECONDS);
@@ -66,7 +67,7 @@ class JournalTest {
       s.truncateAfter(3); // below the trim point: the history is empty and ends at 3
       assertThat(s.lastSeq()).isEqualTo(3);
     }
-    try (Journal j = Journal.open(JournalConfig.at(dir), InstantSource.system())) {
+    try (Journal j = Journal.open(JournalConfig.at(dir), SystemTime.WALL)) {
       JournalStream s = j.stream("vol0");
       assertThat(s.lastSeq()).as("end of history after a restart").isEqualTo(3);
       assertThat(s.append(write(0, 4096, 1), true, null).get(10, TimeUnit.SECONDS)).isEqualTo(4L);
@@ -76,7 +77,7 @@ class JournalTest {
   @Test
   void afterCommitHooksRunInSequenceOrderAcrossConcurrentAppenders() throws Exception {
     List<Long> order = Collections.synchronizedList(new ArrayList<>());
-    try (Journal j = Journal.open(JournalConfig.at(dir), InstantSource.system())) {
+    try (Journal j = Journal.open(JournalConfig.at(dir), SystemTime.WALL)) {
       JournalStream s = j.stream("vol0");
       List<Thread> threads = new ArrayList<>();
       List<CompletableFuture<Long>> all = Collections.synchronizedList(new ArrayList<>());
@@ -105,7 +106,7 @@ class JournalTest {
 
   @Test
   void lastSeqSurvivesTrimOfEverythingAndReopen() throws Exception {
-    try (Journal j = Journal.open(JournalConfig.at(dir), InstantSource.system())) {
+    try (Journal j = Journal.open(JournalConfig.at(dir), SystemTime.WALL)) {
       JournalStream s = j.stream("vol0");
       for (int i = 0; i < 10; i++) {
         s.append(write(0, 4096, i), false, null);
@@ -115,7 +116,7 @@ class JournalTest {
       assertThat(s.firstSeq()).isEqualTo(11);
       assertThatThrownBy(() -> s.read(5, 100)).isInstanceOf(JournalException.class).hasMessageContaining("no longer in the journal");
     }
-    try (Journal j = Journal.open(JournalConfig.at(dir), InstantSource.system())) {
+    try (Journal j = Journal.open(JournalConfig.at(dir), SystemTime.WALL)) {
       JournalStream s = j.stream("vol0");
       assertThat(s.lastSeq()).isEqualTo(10);
       assertThat(s.append(write(0, 4096, 1), true, null).get(10, TimeUnit.SECONDS)).isEqualTo(11);
@@ -125,7 +126,7 @@ class JournalTest {
 
   @Test
   void replicatedAppendSkipsDuplicatesAndRefusesGaps() throws Exception {
-    try (Journal j = Journal.open(JournalConfig.at(dir), InstantSource.system())) {
+    try (Journal j = Journal.open(JournalConfig.at(dir), SystemTime.WALL)) {
       JournalStream s = j.stream("vol0");
       List<JournalEntry> first = new ArrayList<>();
       for (long q = 1; q <= 5; q++) {
@@ -144,7 +145,7 @@ class JournalTest {
 
   @Test
   void lagAccountingFollowsAcknowledgements() throws Exception {
-    try (Journal j = Journal.open(JournalConfig.at(dir), InstantSource.system())) {
+    try (Journal j = Journal.open(JournalConfig.at(dir), SystemTime.WALL)) {
       JournalStream s = j.stream("vol0");
       byte[] noise = new byte[4096];
       new Random(1).nextBytes(noise);
@@ -177,7 +178,7 @@ class JournalTest {
   @Test
   void readsAreTheSameFromTheInMemoryTailAndFromRocksDb() throws Exception {
     int n = (int) (JournalStream.TAIL_CACHE_BYTES >> 20) + 16; // more MiB entries than the tail holds
-    try (Journal j = Journal.open(JournalConfig.at(dir), InstantSource.system())) {
+    try (Journal j = Journal.open(JournalConfig.at(dir), SystemTime.WALL)) {
       JournalStream s = j.stream("vol0");
       byte[] noise = new byte[1 << 20];
       for (int i = 1; i <= n; i++) {

@@ -1,5 +1,6 @@
 package io.kagami.site;
 
+import io.kagami.clock.SystemTime;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.kagami.journal.Compression;
@@ -46,7 +47,7 @@ class RollbackTest {
       states.add(state.clone());
       int total = 120;
       int target = 30 + rnd.nextInt(40);
-      try (Journal j = Journal.open(JournalConfig.at(d.resolve("journal")), InstantSource.system());
+      try (Journal j = Journal.open(JournalConfig.at(d.resolve("journal")), SystemTime.WALL);
           FileVolume replica = FileVolume.openOrCreate(d.resolve("vol0.img"), SIZE);
           History h = history(d)) {
         JournalStream s = j.stream("vol0");
@@ -72,7 +73,7 @@ class RollbackTest {
           }
         }
       }
-      try (Journal j = Journal.open(JournalConfig.at(d.resolve("journal")), InstantSource.system());
+      try (Journal j = Journal.open(JournalConfig.at(d.resolve("journal")), SystemTime.WALL);
           FileVolume replica = FileVolume.openOrCreate(d.resolve("vol0.img"), SIZE);
           History h = history(d)) {
         JournalStream s = j.stream("vol0");
@@ -91,6 +92,6 @@ class RollbackTest {
   }
 
   private static History history(Path d) {
-    return new History("vol0", d.resolve("history"), new History.Retention(Duration.ofHours(1), 0), InstantSource.system(), 64 << 10, 0);
+    return new History("vol0", d.resolve("history"), new History.Retention(Duration.ofHours(1), 0), SystemTime.WALL, 64 << 10, 0);
   }
 }

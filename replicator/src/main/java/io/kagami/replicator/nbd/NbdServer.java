@@ -1,5 +1,6 @@
 package io.kagami.replicator.nbd;
 
+import io.kagami.clock.SystemTime;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.Channel;
@@ -187,9 +188,9 @@ public final class NbdServer implements AutoCloseable {
         ch.close();
       }
     }
-    long deadline = System.nanoTime() + config.drainTimeout().toNanos();
+    long deadline = SystemTime.NANO.nanoTime() + config.drainTimeout().toNanos();
     for (Channel ch : open) {
-      long left = deadline - System.nanoTime();
+      long left = deadline - SystemTime.NANO.nanoTime();
       if (left <= 0 || !ch.closeFuture().awaitUninterruptibly(left, TimeUnit.NANOSECONDS)) {
         LOG.log(Level.WARNING, "NBD client {0}: requests still with the device after {1}; closing the connection regardless", ch.remoteAddress(), config.drainTimeout());
         ch.close().awaitUninterruptibly();

@@ -1,5 +1,6 @@
 package io.kagami.replicator.volume;
 
+import io.kagami.clock.SystemTime;
 import io.kagami.journal.Compression;
 import io.kagami.journal.JournalException;
 import io.kagami.journal.JournalRecord;
@@ -345,12 +346,12 @@ public final class PrimaryVolume implements BlockDevice {
 
   // The append's future completes right after the commit, so that marks the commit's end.
   private long startTimer() {
-    return appendTimer == AppendTimer.NONE ? 0 : System.nanoTime();
+    return appendTimer == AppendTimer.NONE ? 0 : SystemTime.NANO.nanoTime();
   }
 
   private void stopTimer(long entered) {
     if (appendTimer != AppendTimer.NONE) {
-      appendTimer.appended(System.nanoTime() - entered);
+      appendTimer.appended(SystemTime.NANO.nanoTime() - entered);
     }
   }
 

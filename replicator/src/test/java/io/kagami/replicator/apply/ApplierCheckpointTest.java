@@ -1,5 +1,6 @@
 package io.kagami.replicator.apply;
 
+import io.kagami.clock.SystemTime;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.kagami.journal.Compression;
@@ -33,7 +34,7 @@ class ApplierCheckpointTest {
 
   @Test
   void theReplicaIsSyncedOnceTheIntervalPassedOrAfterAGigabyteApplied() throws Exception {
-    try (Journal journal = Journal.open(JournalConfig.at(dir.resolve("journal")), InstantSource.system());
+    try (Journal journal = Journal.open(JournalConfig.at(dir.resolve("journal")), SystemTime.WALL);
         FileVolume replica = FileVolume.openOrCreate(dir.resolve("replica.img"), SIZE)) {
       JournalStream stream = journal.stream("vol0");
       Applier applier = new Applier("vol0", stream, replica, clock, Duration.ofSeconds(10), true);

@@ -1,5 +1,6 @@
 package io.kagami.replicator.apply;
 
+import io.kagami.clock.SystemTime;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
 
@@ -34,7 +35,7 @@ class ApplierPrefixTest {
 
   @Test
   void everyCutOfTheApplyStreamIsAPrefixOfThePrimaryHistory() throws Exception {
-    long seed = Long.getLong("kagami.seed", System.nanoTime());
+    long seed = Long.getLong("kagami.seed", SystemTime.NANO.nanoTime());
     System.out.println("ApplierPrefixTest seed=" + seed + " (replay with -Dkagami.seed=" + seed + ")");
     Random rnd = new Random(seed);
     List<JournalRecord> history = new ArrayList<>();
@@ -69,7 +70,7 @@ class ApplierPrefixTest {
       states.add(model.clone());
     }
 
-    try (Journal journal = Journal.open(JournalConfig.at(dir.resolve("journal")), InstantSource.system());
+    try (Journal journal = Journal.open(JournalConfig.at(dir.resolve("journal")), SystemTime.WALL);
         FileVolume replica = FileVolume.openOrCreate(dir.resolve("replica.img"), SIZE)) {
       JournalStream stream = journal.stream("vol0");
       // Ship in random batch sizes, with some batches repeated as a resumed link would.
@@ -87,7 +88,7 @@ class ApplierPrefixTest {
       }
       CompletableFuture.allOf(stores.toArray(CompletableFuture[]::new)).get(30, TimeUnit.SECONDS);
 
-      Applier applier = new Applier("vol0", stream, replica, InstantSource.system(), Duration.ofHours(1), false);
+      Applier applier = new Applier("vol0", stream, replica, SystemTime.WALL, Duration.ofHours(1), false);
       byte[] seen = new byte[SIZE];
       int cuts = 0;
       while (applier.appliedSeq() < history.size()) {
@@ -108,7 +109,7 @@ class ApplierPrefixTest {
   @Test
   void replayAfterCrashResumesFromTheCheckpointAndConverges() throws Exception {
     byte[] expected = new byte[SIZE];
-    try (Journal journal = Journal.open(JournalConfig.at(dir.resolve("journal")), InstantSource.system());
+    try (Journal journal = Journal.open(JournalConfig.at(dir.resolve("journal")), SystemTime.WALL);
         FileVolume replica = FileVolume.openOrCreate(dir.resolve("replica.img"), SIZE)) {
       JournalStream stream = journal.stream("vol0");
       List<JournalEntry> batch = new ArrayList<>();
@@ -120,15 +121,15 @@ class ApplierPrefixTest {
         batch.add(JournalEntry.of(i + 1, Compression.writeRecord(off, ByteBuffer.wrap(b), true)));
       }
       stream.appendReplicated(batch).get(10, TimeUnit.SECONDS);
-      Applier a = new Applier("vol0", stream, replica, InstantSource.system(), Duration.ofHours(1), true);
+      Applier a = new Applier("vol0", stream, replica, SystemTime.WALL, Duration.ofHours(1), true);
       a.doWork(40);
       a.checkpoint();
       a.doWork(30); // applied but not checkpointed: lost in the "crash" below
     }
-    try (Journal journal = Journal.open(JournalConfig.at(dir.resolve("journal")), InstantSource.system());
+    try (Journal journal = Journal.open(JournalConfig.at(dir.resolve("journal")), SystemTime.WALL);
         FileVolume replica = FileVolume.openOrCreate(dir.resolve("replica.img"), SIZE)) {
       JournalStream stream = journal.stream("vol0");
-      Applier a = new Applier("vol0", stream, replica, InstantSource.system(), Duration.ofHours(1), true);
+      Applier a = new Applier("vol0", stream, replica, SystemTime.WALL, Duration.ofHours(1), true);
       assertThat(a.appliedSeq()).isEqualTo(40);
       assertThat(stream.firstSeq()).isEqualTo(41);
       assertThat(a.catchUp()).isEqualTo(60);

@@ -1,5 +1,6 @@
 package io.kagami.replicator.history;
 
+import io.kagami.clock.SystemTime;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -118,7 +119,7 @@ class HistoryTest {
 
   @Test
   void viewsPinnedAlongTheWayAndRollbacksShowExactlyTheStateAtTheirSeq() throws Exception {
-    long seed = Long.getLong("kagami.seed", System.nanoTime());
+    long seed = Long.getLong("kagami.seed", SystemTime.NANO.nanoTime());
     System.out.println("HistoryTest seed=" + seed + " (replay with -Dkagami.seed=" + seed + ")");
     Random rnd = new Random(seed);
     Model m = model(rnd, 400);
@@ -257,7 +258,7 @@ class HistoryTest {
 
   @Test
   void afterACrashTheReplayRecapturesOnlyWhatWasNeverCommittedAndEveryPointStaysExact() throws Exception {
-    long seed = Long.getLong("kagami.seed", System.nanoTime());
+    long seed = Long.getLong("kagami.seed", SystemTime.NANO.nanoTime());
     System.out.println("HistoryTest crash seed=" + seed);
     Random rnd = new Random(seed);
     Model m = model(rnd, 300);

@@ -1,5 +1,6 @@
 package io.kagami.replicator.nbd;
 
+import io.kagami.clock.SystemTime;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;
 import java.util.ArrayList;
@@ -58,14 +59,14 @@ final class LogCapture extends Handler implements AutoCloseable {
 
   /** Waits up to 10 s for a line satisfying {@code p}; returns it or fails with what was logged. */
   synchronized String await(Predicate<String> p, String what) throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    long deadline = SystemTime.NANO.nanoTime() + TimeUnit.SECONDS.toNanos(10);
     while (true) {
       for (String l : lines) {
         if (p.test(l)) {
           return l;
         }
       }
-      long left = deadline - System.nanoTime();
+      long left = deadline - SystemTime.NANO.nanoTime();
       if (left <= 0) {
         throw new AssertionError("no log line " + what + " within 10 s; logged:\n" + String.join("\n", lines));
       }

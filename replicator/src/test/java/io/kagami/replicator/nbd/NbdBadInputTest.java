@@ -1,5 +1,6 @@
 package io.kagami.replicator.nbd;
 
+import io.kagami.clock.SystemTime;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
@@ -80,7 +81,7 @@ class NbdBadInputTest {
 
   @Test
   void randomBytesCloseOnlyThatConnection() throws Exception {
-    long seed = System.nanoTime();
+    long seed = SystemTime.NANO.nanoTime();
     System.out.println("NbdBadInputTest random bytes seed=" + seed);
     Random random = new Random(seed);
     for (int i = 0; i < 20; i++) {
@@ -98,7 +99,7 @@ class NbdBadInputTest {
 
   @Test
   void randomOptionsAfterAValidHandshakeNeverHurtTheServer() throws Exception {
-    long seed = System.nanoTime();
+    long seed = SystemTime.NANO.nanoTime();
     System.out.println("NbdBadInputTest random options seed=" + seed);
     Random random = new Random(seed);
     for (int i = 0; i < 20; i++) {

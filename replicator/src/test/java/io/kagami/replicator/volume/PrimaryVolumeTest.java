@@ -1,5 +1,6 @@
 package io.kagami.replicator.volume;
 
+import io.kagami.clock.SystemTime;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -38,7 +39,7 @@ class PrimaryVolumeTest {
 
   @BeforeEach
   void open() {
-    journal = Journal.open(JournalConfig.at(dir.resolve("journal")), InstantSource.system());
+    journal = Journal.open(JournalConfig.at(dir.resolve("journal")), SystemTime.WALL);
     file = FileVolume.openOrCreate(dir.resolve("vol0.img"), SIZE);
     reads = Executors.newSingleThreadExecutor();
     device = new PrimaryVolume("vol0", file, journal.stream("vol0"), false, reads);

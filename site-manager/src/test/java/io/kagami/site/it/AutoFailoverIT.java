@@ -1,5 +1,6 @@
 package io.kagami.site.it;
 
+import io.kagami.clock.SystemTime;
 import static io.kagami.site.it.WitnessedPair.LEASE;
 import static io.kagami.site.it.WitnessedPair.MARGIN;
 import static io.kagami.site.it.WitnessedPair.PEER_LOST_AFTER;
@@ -44,7 +45,7 @@ class AutoFailoverIT {
 
   @Test
   void anIsolatedPrimaryFencesItselfInTimeAndTheWitnessPromotesTheStandby() throws Exception {
-    long seed = Long.getLong("kagami.seed", System.nanoTime());
+    long seed = Long.getLong("kagami.seed", SystemTime.NANO.nanoTime());
     try (Toxiproxies toxi = Toxiproxies.start(seed);
         WitnessedPair pair = new WitnessedPair(dir, toxi, VOLUME, "").start();
         Writer old = new Writer("tokyo", pair.primaryNbd).start();
@@ -57,7 +58,7 @@ class AutoFailoverIT {
       pair.tokyoWitness.disable();
       pair.cutBetweenSites();
       // Isolated from here on: no lease evidence can reach the primary after this instant.
-      long cut = System.nanoTime();
+      long cut = SystemTime.NANO.nanoTime();
 
       Writer.Outcome refused = old.awaitFirst(o -> !o.ok() && o.startNanos() > cut, Duration.ofSeconds(30));
       long lastAckMs = (old.lastAckEndNanos() - cut) / 1_000_000;
@@ -86,7 +87,7 @@ class AutoFailoverIT {
       pair.healBetweenSites();
       pair.tokyoWitness.enable();
       pair.primary.awaitStatus(s -> failover(s).path("reason").asText().contains("deposed"), Duration.ofSeconds(30), "the old primary to learn it was deposed");
-      long healed = System.nanoTime();
+      long healed = SystemTime.NANO.nanoTime();
       old.awaitFirst(o -> o.startNanos() > healed + Duration.ofSeconds(1).toNanos(), Duration.ofSeconds(30));
       assertThat(old.lastAckEndNanos()).as("the deposed primary acknowledged a write after the heal").isLessThan(firstNew.startNanos());
       assertThat(pair.standby.log()).contains("AUTOMATIC FAILOVER");
@@ -96,7 +97,7 @@ class AutoFailoverIT {
 
   @Test
   void aSwitchoverMovesThePrimaryWithoutAFenceOrAnAutomaticFailover() throws Exception {
-    long seed = Long.getLong("kagami.seed", System.nanoTime());
+    long seed = Long.getLong("kagami.seed", SystemTime.NANO.nanoTime());
     try (Toxiproxies toxi = Toxiproxies.start(seed);
         WitnessedPair pair = new WitnessedPair(dir, toxi, VOLUME, "").start();
         SplitBrainProbe probe = new SplitBrainProbe(pair).start()) {
@@ -106,22 +107,22 @@ class AutoFailoverIT {
       }
       PromoteIT.Cli sw = PromoteIT.cli("switchover", "--admin", "127.0.0.1:" + pair.primaryAdmin);
       assertThat(sw.exit()).as(sw.output() + pair.logs()).isZero();
-      long switched = System.nanoTime();
+      long switched = SystemTime.NANO.nanoTime();
       // The new primary claims the lease the old one released; until it is granted (one witness
       // round trip, or a retry a heartbeat later) its writes are refused, never acknowledged.
       pair.standby.awaitStatus(x -> acceptsWrites(x), Duration.ofSeconds(10), "the new primary holding the lease");
-      System.out.printf("AutoFailoverIT: switchover CLI returned; new primary granted the lease %d ms later%n", (System.nanoTime() - switched) / 1_000_000);
-      switched = System.nanoTime();
+      System.out.printf("AutoFailoverIT: switchover CLI returned; new primary granted the lease %d ms later%n", (SystemTime.NANO.nanoTime() - switched) / 1_000_000);
+      switched = SystemTime.NANO.nanoTime();
       try (Writer after = new Writer("hiroshima", pair.standbyNbd).start()) {
         after.awaitAcks(20, Duration.ofSeconds(30));
         // Longer than a lease and its margin: neither a self-fence of the new primary nor a
         // failover back to the old one may follow the switchover.
-        while (System.nanoTime() - switched < QUIET.toNanos()) {
+        while (SystemTime.NANO.nanoTime() - switched < QUIET.toNanos()) {
           JsonNode h = pair.standby.status();
           JsonNode t = pair.primary.status();
           assertThat(acceptsWrites(h)).as("the new primary fenced itself after the switchover: " + failover(h)).isTrue();
           assertThat(t.path("role").asText()).as("the old primary took the role back: " + failover(t)).isEqualTo("standby");
-          LockSupport.parkNanos(Duration.ofMillis(200).toNanos());
+          SystemTime.pause(Duration.ofMillis(200).toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS);
         }
         assertThat(after.failuresAfter(switched)).as("writes refused on the new primary after the switchover").isEmpty();
       }
@@ -131,26 +132,26 @@ class AutoFailoverIT {
 
   @Test
   void anIsolatedStandbyDoesNotPromoteAndThePrimaryKeepsWriting() throws Exception {
-    long seed = Long.getLong("kagami.seed", System.nanoTime());
+    long seed = Long.getLong("kagami.seed", SystemTime.NANO.nanoTime());
     try (Toxiproxies toxi = Toxiproxies.start(seed);
         WitnessedPair pair = new WitnessedPair(dir, toxi, VOLUME, "").start();
         Writer writer = new Writer("tokyo", pair.primaryNbd).start();
         SplitBrainProbe probe = new SplitBrainProbe(pair).start()) {
       System.out.println("AutoFailoverIT seed=" + seed + " " + toxi);
       writer.awaitAcks(10, Duration.ofSeconds(30));
-      long cut = System.nanoTime();
+      long cut = SystemTime.NANO.nanoTime();
       pair.cutBetweenSites();
       pair.hiroshimaWitness.disable();
 
       long until = cut + QUIET.toNanos();
       int polls = 0;
-      while (System.nanoTime() < until) {
+      while (SystemTime.NANO.nanoTime() < until) {
         JsonNode s = pair.standby.status();
         assertThat(s.path("role").asText()).as("the isolated standby promoted itself: " + failover(s)).isEqualTo("standby");
         JsonNode p = pair.primary.status();
         assertThat(acceptsWrites(p)).as("the primary, still holding the witness lease, fenced itself: " + failover(p)).isTrue();
         polls++;
-        LockSupport.parkNanos(Duration.ofMillis(100).toNanos());
+        SystemTime.pause(Duration.ofMillis(100).toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS);
       }
       assertThat(writer.failuresAfter(cut)).as("writes refused on the primary while only the standby was cut off").isEmpty();
       JsonNode s = pair.standby.status();
@@ -169,7 +170,7 @@ class AutoFailoverIT {
 
   @Test
   void maintenanceModeSuppressesFailoverAcrossARestartUntilItIsTurnedOff() throws Exception {
-    long seed = Long.getLong("kagami.seed", System.nanoTime());
+    long seed = Long.getLong("kagami.seed", SystemTime.NANO.nanoTime());
     try (Toxiproxies toxi = Toxiproxies.start(seed);
         WitnessedPair pair = new WitnessedPair(dir, toxi, VOLUME, "").start()) {
       String standbyAdmin = "127.0.0.1:" + pair.standbyAdmin;
@@ -183,11 +184,11 @@ class AutoFailoverIT {
       assertThat(failover(pair.standby.status()).path("maintenance").asBoolean()).as("maintenance mode after a restart").isTrue();
 
       pair.primary.kill9();
-      long killed = System.nanoTime();
-      while (System.nanoTime() - killed < QUIET.toNanos()) {
+      long killed = SystemTime.NANO.nanoTime();
+      while (SystemTime.NANO.nanoTime() - killed < QUIET.toNanos()) {
         JsonNode s = pair.standby.status();
         assertThat(s.path("role").asText()).as("promoted in maintenance mode: " + failover(s)).isEqualTo("standby");
-        LockSupport.parkNanos(Duration.ofMillis(100).toNanos());
+        SystemTime.pause(Duration.ofMillis(100).toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS);
       }
       JsonNode s = pair.standby.status();
       assertThat(failover(s).path("decision").asText()).isEqualTo("suppressed");
@@ -195,9 +196,9 @@ class AutoFailoverIT {
 
       PromoteIT.Cli off = PromoteIT.cli("maintenance", "off", "--admin", standbyAdmin);
       assertThat(off.exit()).as(off.output()).isZero();
-      long offAt = System.nanoTime();
+      long offAt = SystemTime.NANO.nanoTime();
       pair.standby.awaitStatus(x -> acceptsWrites(x), FAILOVER_BOUND, "the standby promoted once maintenance is off");
-      System.out.printf("AutoFailoverIT: maintenance off to promoted: %d ms%n", (System.nanoTime() - offAt) / 1_000_000);
+      System.out.printf("AutoFailoverIT: maintenance off to promoted: %d ms%n", (SystemTime.NANO.nanoTime() - offAt) / 1_000_000);
       try (NbdTestClient c = NbdTestClient.connect("127.0.0.1", pair.standbyNbd, "vol0")) {
         c.write(0, new byte[4096]).get(30, TimeUnit.SECONDS);
       }
@@ -221,18 +222,18 @@ class AutoFailoverIT {
         """.formatted(calls, calls, exitCode));
     Files.setPosixFilePermissions(agent, PosixFilePermissions.fromString("rwxr-xr-x"));
     String fence = "fence: {command: [\"%s\"], options: {plug: tokyo-vm}, timeout: 5s}".formatted(agent);
-    long seed = Long.getLong("kagami.seed", System.nanoTime());
+    long seed = Long.getLong("kagami.seed", SystemTime.NANO.nanoTime());
     try (Toxiproxies toxi = Toxiproxies.start(seed);
         WitnessedPair pair = new WitnessedPair(dir, toxi, VOLUME, fence).start()) {
       pair.primary.kill9();
-      long killed = System.nanoTime();
+      long killed = SystemTime.NANO.nanoTime();
       awaitFile(calls, "action=off", FAILOVER_BOUND);
-      System.out.printf("AutoFailoverIT: fence agent first called %d ms after the kill%n", (System.nanoTime() - killed) / 1_000_000);
-      long watchFrom = System.nanoTime();
-      while (System.nanoTime() - watchFrom < Duration.ofSeconds(3).toNanos()) {
+      System.out.printf("AutoFailoverIT: fence agent first called %d ms after the kill%n", (SystemTime.NANO.nanoTime() - killed) / 1_000_000);
+      long watchFrom = SystemTime.NANO.nanoTime();
+      while (SystemTime.NANO.nanoTime() - watchFrom < Duration.ofSeconds(3).toNanos()) {
         JsonNode s = pair.standby.status();
         assertThat(s.path("role").asText()).as("promoted although the fence agent failed: " + failover(s)).isEqualTo("standby");
-        LockSupport.parkNanos(Duration.ofMillis(100).toNanos());
+        SystemTime.pause(Duration.ofMillis(100).toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS);
       }
       assertThat(failover(pair.standby.status()).path("lastFence").asText()).contains("failed with exit status 1");
       assertThat(pair.standby.log()).contains("ALERT fence agent failed");
@@ -248,7 +249,7 @@ class AutoFailoverIT {
 
   @Test
   void aFailingApplicationMonitorHandsThePrimaryOverWithoutWaitingForSilence() throws Exception {
-    long seed = Long.getLong("kagami.seed", System.nanoTime());
+    long seed = Long.getLong("kagami.seed", SystemTime.NANO.nanoTime());
     java.net.ServerSocket app = new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress());
     try {
       String monitors = "monitors: [{name: app, type: tcp, host: 127.0.0.1, port: %d, timeout: 1s}]\nmonitorFailures: 2\nmonitorInterval: 300ms".formatted(app.getLocalPort());
@@ -257,9 +258,9 @@ class AutoFailoverIT {
           SplitBrainProbe probe = new SplitBrainProbe(pair).start()) {
         pair.primary.awaitStatus(s -> failover(s).path("monitors").path(0).path("healthy").asBoolean(false), Duration.ofSeconds(30), "the application monitor healthy");
         app.close(); // the application on the primary goes down
-        long down = System.nanoTime();
+        long down = SystemTime.NANO.nanoTime();
         JsonNode promoted = pair.standby.awaitStatus(x -> acceptsWrites(x), FAILOVER_BOUND, "the standby taking over from a primary that stepped down");
-        long tookMs = (System.nanoTime() - down) / 1_000_000;
+        long tookMs = (SystemTime.NANO.nanoTime() - down) / 1_000_000;
         System.out.printf("AutoFailoverIT: application down to standby promoted: %d ms (peerLostAfter %d ms + lease %d ms would apply to a silent primary)%n", tookMs,
             PEER_LOST_AFTER.toMillis(), LEASE.toMillis());
         assertThat(failover(promoted).path("recentDecisions").toString()).contains("stepped down");
@@ -286,12 +287,12 @@ class AutoFailoverIT {
   }
 
   private static void awaitFile(Path file, String text, Duration timeout) throws IOException {
-    long deadline = System.nanoTime() + timeout.toNanos();
-    while (System.nanoTime() < deadline) {
+    long deadline = SystemTime.NANO.nanoTime() + timeout.toNanos();
+    while (SystemTime.NANO.nanoTime() < deadline) {
       if (Files.exists(file) && Files.readString(file).contains(text)) {
         return;
       }
-      LockSupport.parkNanos(Duration.ofMillis(50).toNanos());
+      SystemTime.pause(Duration.ofMillis(50).toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS);
     }
     throw new AssertionError("no \"" + text + "\" in " + file + " within " + timeout);
   }
@@ -325,7 +326,7 @@ class AutoFailoverIT {
             return;
           }
           rounds++;
-          LockSupport.parkNanos(Duration.ofMillis(20).toNanos());
+          SystemTime.pause(Duration.ofMillis(20).toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS);
         }
       });
       return this;
@@ -369,7 +370,7 @@ class AutoFailoverIT {
       NbdTestClient c = null;
       byte[] block = new byte[4096];
       for (int i = 0; !stop && i < 1_000_000; i++) {
-        long start = System.nanoTime();
+        long start = SystemTime.NANO.nanoTime();
         String error = null;
         try {
           if (c == null) {
@@ -389,9 +390,9 @@ class AutoFailoverIT {
           break;
         }
         synchronized (outcomes) {
-          outcomes.add(new Outcome(start, System.nanoTime(), error == null, error));
+          outcomes.add(new Outcome(start, SystemTime.NANO.nanoTime(), error == null, error));
         }
-        LockSupport.parkNanos(Duration.ofMillis(error == null ? 2 : 20).toNanos());
+        SystemTime.pause(Duration.ofMillis(error == null ? 2 : 20).toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS);
       }
       close(c);
     }
@@ -420,9 +421,9 @@ class AutoFailoverIT {
 
     /** The first outcome (in order) matching {@code p}, waiting for it (bounded). */
     Outcome awaitFirst(Predicate<Outcome> p, Duration timeout) {
-      long deadline = System.nanoTime() + timeout.toNanos();
+      long deadline = SystemTime.NANO.nanoTime() + timeout.toNanos();
       int from = 0;
-      while (System.nanoTime() < deadline) {
+      while (SystemTime.NANO.nanoTime() < deadline) {
         synchronized (outcomes) {
           for (; from < outcomes.size(); from++) {
             if (p.test(outcomes.get(from))) {
@@ -430,7 +431,7 @@ class AutoFailoverIT {
             }
           }
         }
-        LockSupport.parkNanos(Duration.ofMillis(10).toNanos());
+        SystemTime.pause(Duration.ofMillis(10).toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS);
       }
       synchronized (outcomes) {
         throw new AssertionError("writer " + site + ": no matching write outcome within " + timeout + "; last: " + (outcomes.isEmpty() ? "none" : outcomes.getLast()));

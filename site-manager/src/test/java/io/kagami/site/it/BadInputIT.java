@@ -1,5 +1,6 @@
 package io.kagami.site.it;
 
+import io.kagami.clock.SystemTime;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -166,9 +167,9 @@ class BadInputIT {
         };
     try (Shipper s = new Shipper(ShipperConfig.defaults("127.0.0.1", sites.wan, impostor, standbyCert.certificate()), List.of(empty))) {
       s.start();
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-      while (s.snapshot().lastError() == null && System.nanoTime() < deadline) {
-        java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(20)); // bounded wait for the refusal
+      long deadline = SystemTime.NANO.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (s.snapshot().lastError() == null && SystemTime.NANO.nanoTime() < deadline) {
+        SystemTime.pause(TimeUnit.MILLISECONDS.toNanos(20), java.util.concurrent.TimeUnit.NANOSECONDS); // bounded wait for the refusal
       }
       assertThat(s.snapshot().connected()).isFalse();
       assertThat(s.snapshot().lastError()).as("why the impostor was refused").isNotNull();

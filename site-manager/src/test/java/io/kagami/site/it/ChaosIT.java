@@ -1,5 +1,6 @@
 package io.kagami.site.it;
 
+import io.kagami.clock.SystemTime;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -172,12 +173,12 @@ class ChaosIT {
         all.add(Long.parseLong(seed.trim()));
       }
     } else {
-      SplittableRandom seeds = new SplittableRandom(System.nanoTime());
+      SplittableRandom seeds = new SplittableRandom(SystemTime.NANO.nanoTime());
       for (int i = Integer.getInteger("kagami.chaos.schedules", 50); i > 0; i--) {
         all.add(seeds.nextLong());
       }
     }
-    long suiteStart = System.nanoTime();
+    long suiteStart = SystemTime.NANO.nanoTime();
     return all.stream()
         .map(
             seed ->
@@ -190,7 +191,7 @@ class ChaosIT {
                       System.out.printf("ChaosIT seed=%d %s latency %d ms: %s (rerun: -Dkagami.chaos.seed=%d)%n", seed, s.sync() ? "sync" : "async", s.baseLatencyMs(), s.steps(), seed);
                       try {
                         String result = run(s);
-                        System.out.printf("ChaosIT seed=%d ok: %s [%.1f s into the run]%n", seed, result, (System.nanoTime() - suiteStart) / 1e9);
+                        System.out.printf("ChaosIT seed=%d ok: %s [%.1f s into the run]%n", seed, result, (SystemTime.NANO.nanoTime() - suiteStart) / 1e9);
                       } catch (Throwable t) {
                         failed = true;
                         System.out.printf("ChaosIT seed=%d FAILED: %s (rerun: -Dkagami.chaos.seed=%d)%n", seed, t.getMessage() == null ? t : t.getMessage().lines().findFirst().orElse(""), seed);
@@ -232,7 +233,7 @@ class ChaosIT {
   }
 
   private static String run(Schedule s) throws Exception {
-    long start = System.nanoTime();
+    long start = SystemTime.NANO.nanoTime();
     synchronized (ChaosIT.class) {
       startNanos = 0;
       starts = 0;
@@ -337,7 +338,7 @@ class ChaosIT {
       probe.assertNeverTwoWriters(start);
       return String.format(
           "%d steps, %d writes acked, failed %s, %s, probe accepted: %s, %.1f s (%d site starts %.1f s, promote CLI %.1f s)",
-          s.steps().size(), w.ackCount, w.failures, outcome, probe.summary(), (System.nanoTime() - start) / 1e9, starts, startNanos / 1e9, cliNanos / 1e9);
+          s.steps().size(), w.ackCount, w.failures, outcome, probe.summary(), (SystemTime.NANO.nanoTime() - start) / 1e9, starts, startNanos / 1e9, cliNanos / 1e9);
     } catch (Throwable t) {
       System.out.printf("ChaosIT seed=%d: logs in %s%n--- tokyo ---%n%s%n--- hiroshima ---%n%s%n", s.seed(), dir, tail(sites.primary.log()), tail(sites.standby.log()));
       throw t;
@@ -391,10 +392,10 @@ class ChaosIT {
     boolean inconsistent = TwoSites.vol0(sites.standby.status()).path("state").asText().equals("inconsistent");
     // The CLI's own code (picocli, then POST /promote), run in this JVM: a JVM per promotion would
     // cost a second of CPU; PromoteIT runs the same verb as a separate process.
-    long cliStart = System.nanoTime();
+    long cliStart = SystemTime.NANO.nanoTime();
     String admin = "127.0.0.1:" + sites.standbyAdmin;
     int exit = inconsistent ? Main.run("promote", "--force", "--admin", admin) : Main.run("promote", "--admin", admin);
-    cliNanos += System.nanoTime() - cliStart;
+    cliNanos += SystemTime.NANO.nanoTime() - cliStart;
     assertThat(exit).as("kagami promote%s --admin %s exit code (its output is above)", inconsistent ? " --force" : "", admin).isZero();
     JsonNode st = sites.standby.status();
     assertThat(st.path("role").asText()).as("role of the promoted site").isEqualTo("primary");
@@ -458,9 +459,9 @@ class ChaosIT {
     promoted.writer().join();
     SwitchoverIT.awaitReplicated(sites.standby, sites.primary);
     sites.primary.awaitStatus(st -> TwoSites.vol0(st).path("state").asText().equals("replicating"), T, "the old primary's replica consistent after the failback");
-    long cliStart = System.nanoTime();
+    long cliStart = SystemTime.NANO.nanoTime();
     int exit = Main.run("switchover", "--admin", "127.0.0.1:" + sites.standbyAdmin);
-    cliNanos += System.nanoTime() - cliStart;
+    cliNanos += SystemTime.NANO.nanoTime() - cliStart;
     assertThat(exit).as("kagami switchover back (its output is above)").isZero();
     sites.primary.awaitStatus(st -> st.path("role").asText().equals("primary") && st.path("link").path("connected").asBoolean(), T, "tokyo primary again, replicating to hiroshima");
     int[] held = readVersions(sites.primaryNbd, w, "tokyo after failback and switchover");
@@ -479,10 +480,10 @@ class ChaosIT {
   }
 
   private static void timed(SiteProcess site) throws IOException {
-    long t0 = System.nanoTime();
+    long t0 = SystemTime.NANO.nanoTime();
     site.start();
     synchronized (ChaosIT.class) {
-      startNanos += System.nanoTime() - t0;
+      startNanos += SystemTime.NANO.nanoTime() - t0;
       starts++;
     }
   }

@@ -1,5 +1,6 @@
 package io.kagami.site.it;
 
+import io.kagami.clock.SystemTime;
 import static io.kagami.site.it.PromoteIT.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -40,7 +41,7 @@ class ConsistencyGroupIT {
 
   @Test
   void thePromotedStandbyHoldsBothMembersAtOnePointOfTheirSharedOrder() throws Exception {
-    long seed = Long.getLong("kagami.seed", System.nanoTime());
+    long seed = Long.getLong("kagami.seed", SystemTime.NANO.nanoTime());
     System.out.println("ConsistencyGroupIT seed=" + seed);
     int pairs = 300 + new Random(seed).nextInt(400); // fewer than either volume's slots: no wrap
     String volumes = "{name: db, members: [{name: db-data, size: %d}, {name: db-log, size: %d}]}".formatted(DATA, LOG);

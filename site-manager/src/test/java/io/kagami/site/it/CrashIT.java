@@ -1,5 +1,6 @@
 package io.kagami.site.it;
 
+import io.kagami.clock.SystemTime;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.kagami.testkit.nbd.NbdTestClient;
@@ -79,9 +80,9 @@ class CrashIT {
      * were. Woken by every acknowledgement, not by polling.
      */
     synchronized boolean awaitAcks(long target, Duration timeout) throws InterruptedException {
-      long deadline = System.nanoTime() + timeout.toNanos();
+      long deadline = SystemTime.NANO.nanoTime() + timeout.toNanos();
       while (ackCount < target) {
-        long left = deadline - System.nanoTime();
+        long left = deadline - SystemTime.NANO.nanoTime();
         if (left <= 0) {
           return false;
         }
@@ -261,7 +262,7 @@ class CrashIT {
 
   @Test
   void killingThePrimaryLosesNoAcknowledgedWriteAndTheReplicaConverges() throws Exception {
-    long seed = Long.getLong("kagami.seed", System.nanoTime());
+    long seed = Long.getLong("kagami.seed", SystemTime.NANO.nanoTime());
     System.out.println("CrashIT primary seed=" + seed);
     try (TwoSites sites = new TwoSites(dir, VOLUME).start()) {
       Writer w = killPrimaryUnderLoad(sites, seed, 3000 + new Random(seed).nextInt(3000));
@@ -280,7 +281,7 @@ class CrashIT {
 
   @Test
   void killingTheStandbyResumesFromItsLastDurableSequenceWithoutAFullCopy() throws Exception {
-    long seed = Long.getLong("kagami.seed", System.nanoTime());
+    long seed = Long.getLong("kagami.seed", SystemTime.NANO.nanoTime());
     System.out.println("CrashIT standby seed=" + seed);
     try (TwoSites sites = new TwoSites(dir, VOLUME).start()) {
       Writer w = new Writer(seed);

@@ -1,5 +1,6 @@
 package io.kagami.site.it;
 
+import io.kagami.clock.SystemTime;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -83,8 +84,8 @@ class DemoIT {
 
       ObjectMapper json = new ObjectMapper();
       JsonNode p = null;
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-      while (System.nanoTime() < deadline) {
+      long deadline = SystemTime.NANO.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      while (SystemTime.NANO.nanoTime() < deadline) {
         ExternalTool.Result r = ExternalTool.of(clone.resolve("kagami")).run(Duration.ofMinutes(1), "status", "--json", "--admin", pAdmin).requireSuccess();
         p = json.readTree(r.stdout()).path("volumes").get(0);
         if (p.path("lastJournaledSeq").asLong() > 0 && p.path("lagBytes").asLong() == 0 && p.path("lastAckedByPeerSeq").asLong() == p.path("lastJournaledSeq").asLong()) {
@@ -97,8 +98,8 @@ class DemoIT {
       assertThat(p.path("lagBytes").asLong()).isZero();
       assertThat(p.has("lagSeconds")).isTrue();
       JsonNode s = null;
-      deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-      while (System.nanoTime() < deadline) {
+      deadline = SystemTime.NANO.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      while (SystemTime.NANO.nanoTime() < deadline) {
         s = json.readTree(ExternalTool.of(clone.resolve("kagami")).run(Duration.ofMinutes(1), "status", "--json", "--admin", sAdmin).requireSuccess().stdout()).path("volumes").get(0);
         if (s.path("lastAppliedSeq").asLong() >= p.path("lastJournaledSeq").asLong()) {
           break;
@@ -115,9 +116,9 @@ class DemoIT {
       String sw = ExternalTool.of(clone.resolve("kagami")).run(Duration.ofMinutes(2), "switchover", "--admin", pAdmin).requireSuccess().stdout();
       assertThat(sw).contains("hiroshima is the primary, tokyo its standby");
       ExternalTool.require("qemu-io").run(Duration.ofMinutes(1), "-f", "raw", "-c", "write -P 0x6b 1M 1M", "nbd://" + sNbd + "/vol0").requireSuccess();
-      deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      deadline = SystemTime.NANO.nanoTime() + TimeUnit.SECONDS.toNanos(60);
       JsonNode t = null;
-      while (System.nanoTime() < deadline) {
+      while (SystemTime.NANO.nanoTime() < deadline) {
         t = json.readTree(ExternalTool.of(clone.resolve("kagami")).run(Duration.ofMinutes(1), "status", "--json", "--admin", sAdmin).requireSuccess().stdout()).path("volumes").get(0);
         if (t.path("role").asText().equals("primary") && t.path("lagBytes").asLong() == 0 && t.path("lastAckedByPeerSeq").asLong() == t.path("lastJournaledSeq").asLong()) {
           break;
@@ -125,8 +126,8 @@ class DemoIT {
       }
       assertThat(t.path("lagBytes").asLong()).as("hiroshima's writes reach tokyo").isZero();
       long target = t.path("lastJournaledSeq").asLong();
-      deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-      while (System.nanoTime() < deadline) {
+      deadline = SystemTime.NANO.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      while (SystemTime.NANO.nanoTime() < deadline) {
         t = json.readTree(ExternalTool.of(clone.resolve("kagami")).run(Duration.ofMinutes(1), "status", "--json", "--admin", pAdmin).requireSuccess().stdout()).path("volumes").get(0);
         if (t.path("lastAppliedSeq").asLong() >= target) {
           break;

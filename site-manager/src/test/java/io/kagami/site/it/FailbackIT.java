@@ -1,5 +1,6 @@
 package io.kagami.site.it;
 
+import io.kagami.clock.SystemTime;
 import static io.kagami.site.it.PromoteIT.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -69,7 +70,7 @@ class FailbackIT {
 
   @Test
   void theOldPrimaryRejoinsAsStandbyCopyingOnlyWhatChangedOnEitherSide() throws Exception {
-    long seed = Long.getLong("kagami.seed", System.nanoTime());
+    long seed = Long.getLong("kagami.seed", SystemTime.NANO.nanoTime());
     System.out.println("FailbackIT seed=" + seed);
     Random rnd = new Random(seed);
     try (Toxiproxies toxi = Toxiproxies.start(seed);

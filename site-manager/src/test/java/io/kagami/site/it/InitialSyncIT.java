@@ -1,5 +1,6 @@
 package io.kagami.site.it;
 
+import io.kagami.clock.SystemTime;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import eu.rekawek.toxiproxy.model.ToxicDirection;
@@ -30,7 +31,7 @@ class InitialSyncIT {
 
   @Test
   void aReplacedStandbyIsCopiedInFullAndAnInterruptedCopyResumes() throws Exception {
-    long seed = Long.getLong("kagami.seed", System.nanoTime());
+    long seed = Long.getLong("kagami.seed", SystemTime.NANO.nanoTime());
     Random rnd = new Random(seed);
     try (Toxiproxies toxi = Toxiproxies.start(seed)) {
       System.out.println("InitialSyncIT seed=" + seed + " " + toxi);
@@ -90,7 +91,7 @@ class InitialSyncIT {
 
   @Test
   void aStandbyThatLostItsJournalButKeptItsVolumeIsComparedNotCopied() throws Exception {
-    long seed = Long.getLong("kagami.seed", System.nanoTime());
+    long seed = Long.getLong("kagami.seed", SystemTime.NANO.nanoTime());
     Random rnd = new Random(seed);
     System.out.println("InitialSyncIT compare seed=" + seed);
     try (TwoSites sites = TwoSites.withVolumeOptions(dir, VOLUME, "bitmapGranularity: 64KiB").start()) {

@@ -1,5 +1,6 @@
 package io.kagami.site.it;
 
+import io.kagami.clock.SystemTime;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -32,7 +33,7 @@ class PitrIT {
 
   @Test
   void promotingToASeqInThePastServesExactlyTheStateAtThatSeq() throws Exception {
-    long seed = Long.getLong("kagami.seed", System.nanoTime());
+    long seed = Long.getLong("kagami.seed", SystemTime.NANO.nanoTime());
     System.out.println("PitrIT seed=" + seed + " (replay with -Dkagami.seed=" + seed + ")");
     Random rnd = new Random(seed);
     try (TwoSites sites = TwoSites.withVolumeOptions(dir, VOLUME, "retention: 1h").start()) {
@@ -73,7 +74,7 @@ class PitrIT {
 
   @Test
   void promotingToATimeInThePastServesTheStateOfTheLastWriteJournaledByThen() throws Exception {
-    long seed = Long.getLong("kagami.seed", System.nanoTime());
+    long seed = Long.getLong("kagami.seed", SystemTime.NANO.nanoTime());
     System.out.println("PitrIT --at seed=" + seed + " (replay with -Dkagami.seed=" + seed + ")");
     Random rnd = new Random(seed);
     try (TwoSites sites = TwoSites.withVolumeOptions(dir, VOLUME, "retention: 1h").start()) {
@@ -139,9 +140,9 @@ class PitrIT {
         sites.awaitInSync(T);
         seqs.add(TwoSites.vol0(sites.primary.status()).path("lastJournaledSeq").asLong());
         states.add(model.clone());
-        long mark = System.currentTimeMillis();
+        long mark = SystemTime.WALL.millis();
         marks.add(Instant.ofEpochMilli(mark));
-        while (System.currentTimeMillis() <= mark) {
+        while (SystemTime.WALL.millis() <= mark) {
           Thread.onSpinWait(); // the journal stamps whole milliseconds: the next step starts in a later one
         }
       }

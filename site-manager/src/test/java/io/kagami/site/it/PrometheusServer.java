@@ -1,5 +1,6 @@
 package io.kagami.site.it;
 
+import io.kagami.clock.SystemTime;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.kagami.testkit.net.FreePorts;
@@ -109,9 +110,9 @@ final class PrometheusServer implements AutoCloseable {
 
   /** Polls {@code check} until it holds, at most {@code timeout}; a dead Prometheus fails at once. */
   void await(String what, Duration timeout, Check check) throws IOException, InterruptedException {
-    long deadline = System.nanoTime() + timeout.toNanos();
+    long deadline = SystemTime.NANO.nanoTime() + timeout.toNanos();
     Exception lastError = null;
-    while (System.nanoTime() < deadline) {
+    while (SystemTime.NANO.nanoTime() < deadline) {
       if (!process.isAlive()) {
         throw new AssertionError("prometheus exited with " + process.exitValue() + " while waiting for " + what + "; log:\n" + Files.readString(log));
       }

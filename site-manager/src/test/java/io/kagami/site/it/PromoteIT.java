@@ -1,5 +1,6 @@
 package io.kagami.site.it;
 
+import io.kagami.clock.SystemTime;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -26,7 +27,7 @@ class PromoteIT {
 
   @Test
   void theStandbyIsPromotedWithEveryAcknowledgedWriteAndKeepsTheRole() throws Exception {
-    long seed = Long.getLong("kagami.seed", System.nanoTime());
+    long seed = Long.getLong("kagami.seed", SystemTime.NANO.nanoTime());
     System.out.println("PromoteIT seed=" + seed);
     try (TwoSites sites = TwoSites.withVolumeOptions(dir, VOLUME, "mode: sync, onSyncTimeout: block").start()) {
       CrashIT.Writer w = CrashIT.killPrimaryUnderLoad(sites, seed, 1500 + new Random(seed).nextInt(1500));
@@ -47,14 +48,14 @@ class PromoteIT {
       assertThat(sites.standby.status().path("role").asText()).isEqualTo("standby");
       assertThat(sites.standby.log()).contains("POST /promote from").contains("refused: no admin token");
 
-      long start = System.nanoTime();
+      long start = SystemTime.NANO.nanoTime();
       Cli promoted = cli("promote", "--admin", standbyAdmin);
       assertThat(promoted.exit()).as(promoted.output()).isZero();
       assertThat(promoted.output()).contains("is now the primary");
       // The old standby's NBD address now takes writes.
       try (NbdTestClient c = NbdTestClient.connect("127.0.0.1", sites.standbyNbd, "vol0")) {
         c.write(0, CrashIT.Writer.content(0, 1_000_000)).get(30, TimeUnit.SECONDS);
-        System.out.printf("PromoteIT: promote command to first write acknowledged by the new primary: %d ms%n", (System.nanoTime() - start) / 1_000_000);
+        System.out.printf("PromoteIT: promote command to first write acknowledged by the new primary: %d ms%n", (SystemTime.NANO.nanoTime() - start) / 1_000_000);
         int[] versions = w.versions(c, "promoted standby");
         for (int block = 1; block < versions.length; block++) {
           assertThat(versions[block]).as("block %d: acknowledged version %d lost in the failover", block, w.acked[block]).isGreaterThanOrEqualTo(w.acked[block]);

@@ -1,5 +1,6 @@
 package io.kagami.site.it;
 
+import io.kagami.clock.SystemTime;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -24,7 +25,7 @@ class ReplicationModeIT {
 
   @Test
   void syncModeLosesNoAcknowledgedWriteWhenThePrimaryDies() throws Exception {
-    long seed = Long.getLong("kagami.seed", System.nanoTime());
+    long seed = Long.getLong("kagami.seed", SystemTime.NANO.nanoTime());
     System.out.println("ReplicationModeIT sync seed=" + seed);
     try (Toxiproxies toxi = Toxiproxies.start(seed);
         TwoSites sites = slowLink(toxi, "mode: sync, onSyncTimeout: block").start()) {
@@ -41,7 +42,7 @@ class ReplicationModeIT {
 
   @Test
   void asyncModeLeavesTheReplicaAPrefixOfTheWritesWhenThePrimaryDies() throws Exception {
-    long seed = Long.getLong("kagami.seed", System.nanoTime());
+    long seed = Long.getLong("kagami.seed", SystemTime.NANO.nanoTime());
     System.out.println("ReplicationModeIT async seed=" + seed);
     try (Toxiproxies toxi = Toxiproxies.start(seed);
         TwoSites sites = slowLink(toxi, "mode: async").start()) {
@@ -61,9 +62,9 @@ class ReplicationModeIT {
         assertThat(TwoSites.vol0(sites.primary.status()).path("state").asText()).isEqualTo("replicating");
         sites.standby.kill9();
         // Acknowledged only once the timeout passed and the volume degraded to async.
-        long start = System.nanoTime();
+        long start = SystemTime.NANO.nanoTime();
         c.write(4096, CrashIT.Writer.content(1, 1)).get(30, TimeUnit.SECONDS);
-        assertThat(Duration.ofNanos(System.nanoTime() - start)).isGreaterThanOrEqualTo(Duration.ofMillis(900));
+        assertThat(Duration.ofNanos(SystemTime.NANO.nanoTime() - start)).isGreaterThanOrEqualTo(Duration.ofMillis(900));
         JsonNode degraded = TwoSites.vol0(sites.primary.status());
         assertThat(degraded.path("state").asText()).isEqualTo("degraded");
         assertThat(degraded.path("mode").asText()).isEqualTo("sync");

@@ -1,5 +1,6 @@
 package io.kagami.site.it;
 
+import io.kagami.clock.SystemTime;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import eu.rekawek.toxiproxy.model.ToxicDirection;
@@ -24,7 +25,7 @@ class ResyncIT {
 
   @Test
   void overflowFallsBackToTheBitmapAndTheResyncCopiesOnlyChangedRegions() throws Exception {
-    long seed = Long.getLong("kagami.seed", System.nanoTime());
+    long seed = Long.getLong("kagami.seed", SystemTime.NANO.nanoTime());
     Random rnd = new Random(seed);
     try (Toxiproxies toxi = Toxiproxies.start(seed)) {
       System.out.println("ResyncIT seed=" + seed + " " + toxi);

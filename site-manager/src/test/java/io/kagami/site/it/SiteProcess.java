@@ -1,5 +1,6 @@
 package io.kagami.site.it;
 
+import io.kagami.clock.SystemTime;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
@@ -108,10 +109,10 @@ final class SiteProcess implements AutoCloseable {
 
   /** Polls status (bounded) until {@code ok} holds; fails with the last status and the log. */
   JsonNode awaitStatus(Predicate<JsonNode> ok, Duration timeout, String what) throws IOException {
-    long deadline = System.nanoTime() + timeout.toNanos();
+    long deadline = SystemTime.NANO.nanoTime() + timeout.toNanos();
     JsonNode last = null;
     Exception lastError = null;
-    while (System.nanoTime() < deadline) {
+    while (SystemTime.NANO.nanoTime() < deadline) {
       if (process != null && !process.isAlive()) {
         throw new AssertionError("site exited with " + process.exitValue() + " while waiting for " + what + "; log:\n" + log());
       }

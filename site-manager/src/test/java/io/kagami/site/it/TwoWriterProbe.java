@@ -1,5 +1,6 @@
 package io.kagami.site.it;
 
+import io.kagami.clock.SystemTime;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -70,7 +71,7 @@ final class TwoWriterProbe implements AutoCloseable {
 
     void tick() {
       if (pendingStatus.isDone()) {
-        long sent = System.nanoTime();
+        long sent = SystemTime.NANO.nanoTime();
         pendingStatus =
             http.sendAsync(HttpRequest.newBuilder(URI.create("http://" + admin + "/status")).timeout(ANSWER_TIMEOUT).build(), HttpResponse.BodyHandlers.ofString())
                 .handle(
@@ -83,7 +84,7 @@ final class TwoWriterProbe implements AutoCloseable {
                           primary = false; // an unreadable status is no claim to be primary
                         }
                       }
-                      record(new Observation(name, "status role", sent, System.nanoTime(), primary));
+                      record(new Observation(name, "status role", sent, SystemTime.NANO.nanoTime(), primary));
                       return null;
                     });
       }
@@ -94,14 +95,14 @@ final class TwoWriterProbe implements AutoCloseable {
         connection.close();
         connection = null;
       }
-      long sent = System.nanoTime();
+      long sent = SystemTime.NANO.nanoTime();
       try {
         if (connection == null || connection.closed().isDone()) {
           connection = NbdTestClient.connect(nbd, "vol0", ANSWER_TIMEOUT);
         }
       } catch (IOException e) {
         connection = null;
-        record(new Observation(name, "nbd write", sent, System.nanoTime(), false));
+        record(new Observation(name, "nbd write", sent, SystemTime.NANO.nanoTime(), false));
         return;
       }
       NbdTestClient c = connection;
@@ -112,7 +113,7 @@ final class TwoWriterProbe implements AutoCloseable {
               .orTimeout(ANSWER_TIMEOUT.toMillis() * 5, TimeUnit.MILLISECONDS)
               .handle(
                   (v, e) -> {
-                    record(new Observation(name, "nbd write", sent, System.nanoTime(), e == null));
+                    record(new Observation(name, "nbd write", sent, SystemTime.NANO.nanoTime(), e == null));
                     // A refusal (EPERM from a standby) keeps the connection: the server checks
                     // the export's current mode on every write, so a promotion shows on it. A
                     // write that got no answer does not: reconnect next time, closing it there

@@ -1,5 +1,6 @@
 package io.kagami.site.it;
 
+import io.kagami.clock.SystemTime;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import eu.rekawek.toxiproxy.Proxy;
@@ -47,7 +48,7 @@ class WanFaultIT {
 
   @Test
   void replicationSurvivesEveryToxicAloneAndInRandomSequences() throws Exception {
-    long seed = Long.getLong("kagami.seed", System.nanoTime());
+    long seed = Long.getLong("kagami.seed", SystemTime.NANO.nanoTime());
     Random rnd = new Random(seed);
     try (Toxiproxies toxi = Toxiproxies.start(seed)) {
       System.out.println("WanFaultIT seed=" + seed + " " + toxi);

@@ -1,5 +1,6 @@
 package io.kagami.testkit.nbd;
 
+import io.kagami.clock.SystemTime;
 import io.kagami.testkit.net.FreePorts;
 import io.kagami.testkit.tools.ExternalTool;
 import java.io.IOException;
@@ -147,13 +148,13 @@ public final class QemuNbdServer implements AutoCloseable {
 
   /** True once the pid file exists; false if the process exits first. Throws after {@link #TIMEOUT}. */
   private boolean awaitReady(Path pidFile) throws IOException, InterruptedException {
-    long deadline = System.nanoTime() + TIMEOUT.toNanos();
+    long deadline = SystemTime.NANO.nanoTime() + TIMEOUT.toNanos();
     try (WatchService watch = FileSystems.getDefault().newWatchService()) {
       pidFile.getParent().register(watch, StandardWatchEventKinds.ENTRY_CREATE);
       // An exit closes the watch, which wakes the wait below: no polling either way.
       process.onExit().thenRun(() -> closeQuietly(watch));
       while (!Files.exists(pidFile)) {
-        long left = deadline - System.nanoTime();
+        long left = deadline - SystemTime.NANO.nanoTime();
         if (left <= 0) {
           throw new IOException("qemu-nbd did not start serving within " + TIMEOUT + ": " + stderr().stripTrailing());
         }

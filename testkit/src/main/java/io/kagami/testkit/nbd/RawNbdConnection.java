@@ -1,5 +1,6 @@
 package io.kagami.testkit.nbd;
 
+import io.kagami.clock.SystemTime;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
 import java.io.DataInputStream;
@@ -78,11 +79,11 @@ public final class RawNbdConnection implements AutoCloseable {
    * is still open then.
    */
   public boolean awaitServerClose(Duration timeout) throws IOException {
-    Instant deadline = Instant.now().plus(timeout);
+    Instant deadline = SystemTime.WALL.instant().plus(timeout);
     byte[] sink = new byte[8192];
     try {
       while (true) {
-        long left = Duration.between(Instant.now(), deadline).toMillis();
+        long left = Duration.between(SystemTime.WALL.instant(), deadline).toMillis();
         if (left <= 0) {
           return false;
         }

@@ -1,5 +1,6 @@
 package io.kagami.testkit.tools;
 
+import io.kagami.clock.SystemTime;
 import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -183,7 +184,7 @@ public final class ExternalTool {
         pb.directory(directory.toFile());
       }
       pb.environment().putAll(environment);
-      long started = System.nanoTime();
+      long started = SystemTime.NANO.nanoTime();
       Process process = pb.start();
       process.getOutputStream().close();
       boolean finished;
@@ -197,7 +198,7 @@ public final class ExternalTool {
         kill(process);
         throw new ToolTimeoutException(command, timeout, read(stdout), read(stderr));
       }
-      Duration elapsed = Duration.ofNanos(System.nanoTime() - started);
+      Duration elapsed = Duration.ofNanos(SystemTime.NANO.nanoTime() - started);
       return new Result(command, process.exitValue(), read(stdout), read(stderr), elapsed);
     } finally {
       Files.deleteIfExists(stdout);

@@ -1,5 +1,6 @@
 package io.kagami.wan.throttle;
 
+import io.kagami.clock.SystemTime;
 import java.util.function.LongSupplier;
 
 /**
@@ -11,7 +12,7 @@ import java.util.function.LongSupplier;
  *
  * <p>The answer to "may I send?" is a value ({@link #nanosUntilSend()}), never a sleep: the caller
  * waits on its own terms (the shipper's agent waits on its wake-up condition, so a rate change or
- * close cuts the wait short). Time comes from an injected nanosecond clock ({@code System::nanoTime}
+ * close cuts the wait short). Time comes from an injected nanosecond clock ({@code SystemTime.NANO::nanoTime}
  * in production). A rate of 0 means unlimited. Thread-safe: the shipper's agent consumes while an
  * operator changes the rate from the admin thread.
  */
