@@ -6,9 +6,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * The one place that reads the machine's clocks and pauses a thread. Everything else takes a
- * {@link NanoClock} or an {@link InstantSource} (wall time) and waits on futures or conditions; the
- * build bans the raw APIs outside this class, so every read of time is a seam a test can replace.
+ * The one place that reads the machine's clocks and pauses a thread. Everything else takes a {@link
+ * NanoClock} or an {@link InstantSource} (wall time) and waits on futures or conditions; the build
+ * bans the raw APIs outside this class, so every read of time is a seam a test can replace.
  *
  * <p>{@link #pause} exists for the few waits that have no event to wait on (a test polling another
  * process over HTTP, a retry backoff); code with a future or a condition must wait on that instead.
