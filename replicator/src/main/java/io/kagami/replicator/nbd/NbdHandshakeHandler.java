@@ -109,13 +109,15 @@ final class NbdHandshakeHandler extends ByteToMessageDecoder {
   }
 
   private final NbdServerConfig config;
+  private final ClientLog clientLog;
   private final Exports exports;
   private Phase phase = Phase.CLIENT_FLAGS;
   private boolean noZeroes;
   private int options;
   private Future<?> timeout;
 
-  NbdHandshakeHandler(NbdServerConfig config, Exports exports) {
+  NbdHandshakeHandler(NbdServerConfig config, Exports exports, ClientLog clientLog) {
+    this.clientLog = clientLog;
     this.config = config;
     this.exports = exports;
   }
@@ -322,7 +324,7 @@ final class NbdHandshakeHandler extends ByteToMessageDecoder {
     LOG.log(Level.DEBUG, "NBD client {0}: serving export {1}", ctx.channel().remoteAddress(), device.name());
     ctx.channel().attr(NbdServer.EXPORT).set(device.name());
     NbdRequestDecoder decoder = new NbdRequestDecoder(config);
-    NbdSession session = new NbdSession(config, device, decoder);
+    NbdSession session = new NbdSession(config, device, decoder, clientLog);
     ChannelPipeline pipeline = ctx.pipeline();
     pipeline.addAfter(ctx.name(), NbdServer.REQUESTS_HANDLER, decoder);
     pipeline.addAfter(NbdServer.REQUESTS_HANDLER, NbdServer.SESSION_HANDLER, session);
@@ -366,7 +368,7 @@ final class NbdHandshakeHandler extends ByteToMessageDecoder {
     if (phase == Phase.CLIENT_FLAGS || phase == Phase.OPTIONS) {
       String where = phase == Phase.CLIENT_FLAGS ? "before sending its flags" : "after " + options + " options" + (actualReadableBytes() > 0 ? ", in the middle of the next one" : "");
       phase = Phase.CLOSING;
-      LOG.log(Level.INFO, "NBD client {0}: disconnected during the handshake ({1})", ctx.channel().remoteAddress(), where);
+      clientLog.log(LOG, Level.INFO, ctx.channel().remoteAddress(), "NBD client {0}: disconnected during the handshake ({1})", ctx.channel().remoteAddress(), where);
     }
     super.channelInactive(ctx);
   }

@@ -69,6 +69,7 @@ public final class NbdServer implements AutoCloseable {
   private final NbdServerConfig config;
   private final Exports exports;
   private final Set<Channel> connections = ConcurrentHashMap.newKeySet();
+  private final ClientLog clientLog = new ClientLog(SystemTime.NANO);
   private State state = State.NEW;
   private EventLoopGroup acceptor;
   private EventLoopGroup workers;
@@ -111,7 +112,7 @@ public final class NbdServer implements AutoCloseable {
                   protected void initChannel(SocketChannel ch) {
                     connections.add(ch);
                     ch.closeFuture().addListener(f -> connections.remove(ch));
-                    initPipeline(ch, config, exports);
+                    initPipeline(ch, config, exports, clientLog);
                   }
                 });
     try {
@@ -125,11 +126,19 @@ public final class NbdServer implements AutoCloseable {
   }
 
   /** The stages every connection starts with; shared with handler tests. */
-  static void initPipeline(Channel ch, NbdServerConfig config, Exports exports) {
+  static void initPipeline(Channel ch, NbdServerConfig config, Exports exports, ClientLog clientLog) {
     ch.pipeline()
         .addLast(FLUSH_HANDLER, new FlushConsolidationHandler(FlushConsolidationHandler.DEFAULT_EXPLICIT_FLUSH_AFTER_FLUSHES, true))
-        .addLast(HANDSHAKE_HANDLER, new NbdHandshakeHandler(config, exports))
-        .addLast(GUARD_HANDLER, new NbdConnectionGuard());
+        .addLast(HANDSHAKE_HANDLER, new NbdHandshakeHandler(config, exports, clientLog))
+        .addLast(GUARD_HANDLER, new NbdConnectionGuard(clientLog));
+  }
+
+  /**
+   * Log lines about clients that the per-address limit dropped since the server started (a
+   * flood of bad input shows here, not in the log).
+   */
+  public long droppedClientLogLines() {
+    return clientLog.dropped();
   }
 
   /** The bound port. */

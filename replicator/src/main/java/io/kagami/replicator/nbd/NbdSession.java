@@ -77,6 +77,7 @@ final class NbdSession extends ChannelInboundHandlerAdapter {
   private static final System.Logger LOG = System.getLogger(NbdSession.class.getName());
 
   private final NbdServerConfig config;
+  private final ClientLog clientLog;
   private final BlockDevice device;
   private final NbdRequestDecoder decoder;
   private final long minimumBlockMask;
@@ -96,7 +97,8 @@ final class NbdSession extends ChannelInboundHandlerAdapter {
   /** A device's answer to one request, on its way back to the event loop. */
   private record Completion(long cookie, int type, long length, Object value, Throwable error) {}
 
-  NbdSession(NbdServerConfig config, BlockDevice device, NbdRequestDecoder decoder) {
+  NbdSession(NbdServerConfig config, BlockDevice device, NbdRequestDecoder decoder, ClientLog clientLog) {
+    this.clientLog = clientLog;
     this.config = config;
     this.device = device;
     this.decoder = decoder;
@@ -136,8 +138,10 @@ final class NbdSession extends ChannelInboundHandlerAdapter {
     int error = check(request);
     if (error != 0) {
       if (request.oversized()) {
-        LOG.log(
+        clientLog.log(
+            LOG,
             Level.WARNING,
+            ctx.channel().remoteAddress(),
             "NBD client {0}: WRITE of {1} bytes exceeds the maximum block size of {2}; payload discarded, replied EINVAL",
             ctx.channel().remoteAddress(),
             String.valueOf(request.length()),
@@ -396,8 +400,10 @@ final class NbdSession extends ChannelInboundHandlerAdapter {
     int outstanding = inFlight + waiting.size();
     String truncation = decoder.truncation();
     if (!disconnectRequested && !closing && (outstanding > 0 || truncation != null)) {
-      LOG.log(
+      clientLog.log(
+          LOG,
           Level.INFO,
+          ctx.channel().remoteAddress(),
           "NBD client {0}: disconnected without NBD_CMD_DISC{1}{2}",
           ctx.channel().remoteAddress(),
           outstanding > 0 ? " with " + outstanding + " request(s) unanswered" : "",

@@ -1,5 +1,6 @@
 package io.kagami.replicator.nbd;
 
+import io.kagami.clock.SystemTime;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.netty.buffer.ByteBuf;
@@ -20,7 +21,7 @@ final class EmbeddedNbd {
             new ChannelInitializer<Channel>() {
               @Override
               protected void initChannel(Channel c) {
-                NbdServer.initPipeline(c, config, exports);
+                NbdServer.initPipeline(c, config, exports, new ClientLog(SystemTime.NANO));
               }
             });
     ch.freezeTime();

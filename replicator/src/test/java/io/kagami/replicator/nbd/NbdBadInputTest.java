@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -77,6 +78,36 @@ class NbdBadInputTest {
     assertThat(log.lines().stream().filter(l -> l.contains(peer) && (l.startsWith("WARNING") || l.startsWith("INFO"))).toList())
         .as("log lines about " + peer)
         .hasSize(1);
+  }
+
+  @Test
+  void aFloodOfBadClientsLeavesTheLogBoundedAndCountsWhatItDropped() throws Exception {
+    int connections = 1500;
+    long start = SystemTime.NANO.nanoTime();
+    for (int i = 0; i < connections; i++) {
+      try (RawNbdClient bad = RawNbdClient.connect(port)) {
+        bad.sendRaw(new byte[] {(byte) 0x80, 0, 0, 0}); // client flags with an unknown bit
+        assertThat(bad.closedByServer()).as("bad connection %d closed", i).isTrue();
+      }
+    }
+    long elapsedSeconds = (SystemTime.NANO.nanoTime() - start) / 1_000_000_000L;
+    // Every connection is refused with a log line; the limit lets a burst through and then one
+    // line per refill interval, and counts the rest.
+    long bound = ClientLog.BURST + 1 + elapsedSeconds / ClientLog.REFILL.toSeconds();
+    List<String> about = log.matching("unsupported client flags");
+    assertThat(about.size()).as("log lines about %d bad connections in %d s", connections, elapsedSeconds).isLessThanOrEqualTo((int) bound);
+    assertThat(server.droppedClientLogLines()).as("dropped lines are counted").isGreaterThanOrEqualTo(connections - bound);
+
+    // Another client address is not silenced by the flood.
+    try (Socket other = new Socket()) {
+      other.bind(new java.net.InetSocketAddress("127.0.0.2", 0));
+      other.connect(new java.net.InetSocketAddress("127.0.0.1", port));
+      other.getInputStream().readNBytes(18); // the server's greeting
+      other.getOutputStream().write(new byte[] {(byte) 0x80, 0, 0, 0});
+      other.getOutputStream().flush();
+      log.await(l -> l.contains("/127.0.0.2:") && l.contains("unsupported client flags"), "about the second address");
+    }
+    goodClientIsServed();
   }
 
   @Test
