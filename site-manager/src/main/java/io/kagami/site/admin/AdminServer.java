@@ -1,5 +1,6 @@
 package io.kagami.site.admin;
 
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.sun.net.httpserver.HttpExchange;
@@ -27,14 +28,18 @@ import java.util.function.Supplier;
  * GET /link}, {@code PUT /link} with {@code {"bandwidth": "1500KB"}} (a runtime override; {@code
  * "unlimited"} or 0 for none; {@code null} clears it), {@code DELETE /link} (clears it).
  * Requests run on virtual threads; a failing handler answers 500 with the reason and the server
- * goes on.
+ * goes on. A slow or idle client is closed by the limits in {@link HttpLimits}.
  *
  * <p>With a token set ({@link AdminToken}), every request other than {@code GET}/{@code HEAD} (and the
  * peer's {@code POST /heartbeat}) must carry it, or is answered 401 and logged without running.
  */
 public final class AdminServer implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(AdminServer.class.getName());
-  public static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+  /** Strict: a body with anything after its JSON value (trailing garbage) is refused, not half-read. */
+  public static final ObjectMapper JSON =
+      new ObjectMapper()
+          .enable(SerializationFeature.INDENT_OUTPUT)
+          .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
   private final HostPort listen;
   private final Supplier<SiteStatus> status;
@@ -108,6 +113,7 @@ public final class AdminServer implements AutoCloseable {
   }
 
   public void start() {
+    HttpLimits.install();
     try {
       server = HttpServer.create(new InetSocketAddress(listen.host(), listen.port()), 64);
     } catch (IOException e) {

@@ -99,6 +99,10 @@ class AdminServerTest {
     assertThat(noField.body()).contains("the body must be JSON like");
     HttpResponse<String> notJson = send("PUT", "/link", "1500KB");
     assertThat(notJson.statusCode()).isEqualTo(400);
+    // A valid value followed by garbage is refused whole, not half-read.
+    HttpResponse<String> trailing = send("PUT", "/link", "{\"bandwidth\": \"1500KB\"} {\"bandwidth\": null}");
+    assertThat(trailing.statusCode()).isEqualTo(400);
+    assertThat(trailing.body()).contains("not valid JSON");
     assertThat(send("POST", "/link").statusCode()).isEqualTo(405);
     assertThat(applied).as("nothing reached the shipper").isEmpty();
 

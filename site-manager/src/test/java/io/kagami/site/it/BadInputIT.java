@@ -13,6 +13,8 @@ import io.kagami.wan.ship.Shipper;
 import io.kagami.wan.ship.ShipperConfig;
 import io.kagami.wan.tls.SiteCredentials;
 import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.io.OutputStream;
 import java.net.Socket;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -76,6 +78,38 @@ class BadInputIT {
         return true;
       }
     }
+  }
+
+  @Test
+  void aSlowAdminClientIsClosedByTheHeaderDeadlineWhileOthersAreServed() throws Exception {
+    long start = SystemTime.NANO.nanoTime();
+    try (Socket slow = new Socket("127.0.0.1", sites.primaryAdmin)) {
+      OutputStream out = slow.getOutputStream();
+      out.write("GET /status HTTP/1.1\r\nHost: kagami\r\n".getBytes(StandardCharsets.US_ASCII));
+      slow.setSoTimeout(1000);
+      InputStream in = slow.getInputStream();
+      boolean closed = false;
+      // One more header line each second the server keeps the connection open (bounded: the
+      // deadline is 10 s, so 30 lines is three times what it needs).
+      for (int line = 0; line < 30 && !closed; line++) {
+        try {
+          closed = in.read() < 0;
+        } catch (java.net.SocketTimeoutException stillOpen) {
+          try {
+            out.write(("X-Slow-" + line + ": y\r\n").getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+          } catch (java.net.SocketException reset) {
+            closed = true;
+          }
+        } catch (java.net.SocketException reset) {
+          closed = true;
+        }
+      }
+      long seconds = (SystemTime.NANO.nanoTime() - start) / 1_000_000_000L;
+      assertThat(closed).as("a client sending one header line a second was still connected after %d s", seconds).isTrue();
+      assertThat(seconds).as("closed by the 10 s header deadline, not at once").isGreaterThanOrEqualTo(8);
+    }
+    assertThat(sites.primary.status().path("role").asText()).as("the admin port still answers").isEqualTo("primary");
   }
 
   @Test
