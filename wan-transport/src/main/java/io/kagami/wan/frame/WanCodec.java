@@ -40,7 +40,8 @@ import net.jpountz.lz4.LZ4SafeDecompressor;
  * REFUSE     either             str reason (then the sender closes the connection)
  * BATCH      primary → standby  str volume | u8 flags | u32 entriesLength | entries (to frame end)
  * ACK        standby → primary  str volume | i64 durableSeq
- * HEARTBEAT  either             (empty)
+ * HEARTBEAT  either             u16 n | n × (str volume | i64 lastJournaledSeq | i64 unackedBytes
+ *                               | i64 oldestUnackedMillis); n = 0 from a standby
  * RESYNC     primary → standby  str volume | i64 baseSeq
  * REGION     primary → standby  str volume | i64 offset | u8 flags | u32 length | data (to frame end)
  * REGIONS_DURABLE standby → primary  str volume | i64 count (regions since the last RESYNC)
@@ -70,6 +71,10 @@ import net.jpountz.lz4.LZ4SafeDecompressor;
  * a planned switchover ends the link with HANDOVER (every volume's last seq, all acknowledged)
  * answered by HANDED_OVER once the standby recorded itself as the new primary.
  *
+ * <p>Version 4: a HEARTBEAT carries the sender's journal heads (a primary's last journaled seq,
+ * unacknowledged bytes and their age per volume), so a standby that loses its primary can say
+ * how far behind it was at the last contact instead of showing a lag of 0.
+ *
  * <p>Versioning: the magic and the version are the first fields of HELLO in every version, so a
  * standby can always refuse a version it does not speak with a precise reason; everything after
  * them may change in a later version. WELCOME is only sent after the version was accepted.
@@ -88,7 +93,9 @@ import net.jpountz.lz4.LZ4SafeDecompressor;
  */
 public final class WanCodec extends ByteToMessageCodec<WanMessage> {
   public static final int MAGIC = 0x4b474d49; // "KGMI"
-  public static final int VERSION = 3;
+  public static final int VERSION = 4;
+  /** Volumes one HEARTBEAT may list (a site has far fewer). */
+  public static final int MAX_HEARTBEAT_VOLUMES = 4096;
   /** Most diverged ranges one volume's WELCOME entry may list; more are sent as the whole volume. */
   public static final int MAX_DIVERGED_RANGES = 4096;
   /** Smallest maximum frame size a link may be configured with. */
@@ -276,7 +283,14 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
         str(out, a.volume(), "volume name");
         out.writeLong(a.durableSeq());
       }
-      case WanMessage.Heartbeat h -> out.writeByte(HEARTBEAT);
+      case WanMessage.Heartbeat h -> {
+        out.writeByte(HEARTBEAT);
+        out.writeShort(h.heads().size());
+        for (WanMessage.VolumeHead v : h.heads()) {
+          str(out, v.volume(), "volume name");
+          out.writeLong(v.lastJournaledSeq()).writeLong(v.unackedBytes()).writeLong(v.oldestUnackedMillis());
+        }
+      }
       case WanMessage.Resync r -> {
         out.writeByte(RESYNC);
         str(out, r.volume(), "volume name");
@@ -514,7 +528,24 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
             String volume = b.str("volume name");
             yield new WanMessage.Ack(volume, b.nonNegative("durable seq of volume " + volume));
           }
-          case HEARTBEAT -> new WanMessage.Heartbeat();
+          case HEARTBEAT -> {
+            Body b = new Body(frame, "HEARTBEAT");
+            int n = b.u16("volume count");
+            if (n > MAX_HEARTBEAT_VOLUMES) {
+              throw new MalformedFrameException("HEARTBEAT lists " + n + " volumes, over " + MAX_HEARTBEAT_VOLUMES);
+            }
+            List<WanMessage.VolumeHead> heads = new ArrayList<>(n);
+            for (int i = 0; i < n; i++) {
+              String volume = b.str("volume " + (i + 1) + "'s name");
+              heads.add(
+                  new WanMessage.VolumeHead(
+                      volume,
+                      b.nonNegative("last journaled seq of volume " + volume),
+                      b.nonNegative("unacknowledged bytes of volume " + volume),
+                      b.nonNegative("age of the oldest unacknowledged entry of volume " + volume)));
+            }
+            yield new WanMessage.Heartbeat(heads);
+          }
           case RESYNC -> {
             Body b = new Body(frame, "RESYNC");
             String volume = b.str("volume name");

@@ -149,8 +149,33 @@ public sealed interface WanMessage {
     }
   }
 
-  /** Either side, when it has had nothing else to send for a heartbeat interval. */
-  record Heartbeat() implements WanMessage {}
+  /**
+   * Either side, when it has had nothing else to send for a heartbeat interval; a primary also
+   * sends one at least every interval while it streams. A primary's lists what each volume's
+   * journal holds beyond what the standby acknowledged ({@link VolumeHead}), so a standby that
+   * loses the link still knows how far behind it was at its last contact; a standby's is empty.
+   */
+  record Heartbeat(List<VolumeHead> heads) implements WanMessage {
+    public Heartbeat {
+      heads = List.copyOf(heads);
+    }
+
+    /** A heartbeat that carries no journal heads (a standby's, or a primary without volumes). */
+    public Heartbeat() {
+      this(List.of());
+    }
+  }
+
+  /**
+   * What a primary's journal of {@code volume} holds, as of sending: its last journaled seq, the
+   * bytes journaled beyond what the standby acknowledged, and how long ago the oldest of those was
+   * journaled (by the primary's clock: a duration, never compared with the standby's clock).
+   */
+  record VolumeHead(String volume, long lastJournaledSeq, long unackedBytes, long oldestUnackedMillis) {
+    public VolumeHead {
+      Objects.requireNonNull(volume, "volume");
+    }
+  }
 
   /**
    * Primary → standby: a resynchronization of {@code volume} begins. The standby applies what it

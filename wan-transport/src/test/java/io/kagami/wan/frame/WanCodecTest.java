@@ -55,6 +55,7 @@ class WanCodecTest {
             new WanMessage.Refuse("volume vol9 is not configured on standby hiroshima"),
             new WanMessage.Ack("vol0", 123_456_789_012L),
             new WanMessage.Heartbeat(),
+            new WanMessage.Heartbeat(List.of(new WanMessage.VolumeHead("vol0", 1234, 5L << 20, 2500), new WanMessage.VolumeHead("db", 0, 0, 0))),
             new WanMessage.Resync("vol0", 42),
             new WanMessage.Region("vol0", 1L << 40, 65536, null),
             new WanMessage.RegionsDurable("vol0", 7),
@@ -191,6 +192,22 @@ class WanCodecTest {
 
   private void assertRejected(byte[] bytes, String message) {
     assertThatThrownBy(() -> channel.writeInbound(Unpooled.wrappedBuffer(bytes))).isInstanceOf(MalformedFrameException.class).hasMessageContaining(message);
+  }
+
+  @Test
+  void rejectsAHeartbeatWithANegativeHead() {
+    ByteBuf body = Unpooled.buffer().writeByte(6).writeShort(1);
+    str(body, "vol0");
+    body.writeLong(5).writeLong(-1).writeLong(0);
+    ByteBuf frame = Unpooled.buffer().writeInt(body.readableBytes()).writeBytes(body);
+    assertRejected(ByteBufUtil.getBytes(frame), "unacknowledged bytes of volume vol0");
+  }
+
+  @Test
+  void rejectsAHeartbeatWithTrailingBytes() {
+    ByteBuf trailing = Unpooled.buffer().writeByte(6).writeShort(0).writeByte(7);
+    ByteBuf frame2 = Unpooled.buffer().writeInt(trailing.readableBytes()).writeBytes(trailing);
+    assertRejected(ByteBufUtil.getBytes(frame2), "HEARTBEAT has 1 trailing bytes");
   }
 
   @Test
