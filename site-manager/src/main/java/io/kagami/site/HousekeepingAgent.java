@@ -18,6 +18,9 @@ import java.util.concurrent.TimeUnit;
  * a volume a role change is turning; they block on disk (fsync of the volume file and the map), for
  * seconds at worst, which is why sync-mode timeouts run on another thread. {@link #doWork()} is the
  * tick itself: a test may call it by hand without {@link #start()}.
+ *
+ * <p>Several peers: one agent for the site, iterating each {@link Peer} in turn (a slow peer's
+ * fsyncs then delay the others' checkpoints by a tick, never their writes).
  */
 final class HousekeepingAgent implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(HousekeepingAgent.class.getName());

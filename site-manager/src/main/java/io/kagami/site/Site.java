@@ -196,22 +196,22 @@ public final class Site implements AutoCloseable {
    * inconsistent. See {@link StandbyPromoter#promote(boolean)}.
    */
   public Promotion promote(boolean force) {
-    return running().promoter.promote(force);
+    return requireStarted().promoter.promote(force);
   }
 
   /** Point-in-time failover: see {@link StandbyPromoter#promoteAt}. */
   public Promotion promote(boolean force, String volume, Long seq, Instant at) {
-    return running().promoter.promoteAt(force, volume, seq, at);
+    return requireStarted().promoter.promoteAt(force, volume, seq, at);
   }
 
   /** Planned switchover, run on the primary: see {@link Switchover#run}. Returns what to report. */
   public Map<String, Object> switchover(Duration timeout) {
-    return running().switchover.run(timeout).toJson();
+    return requireStarted().switchover.run(timeout).toJson();
   }
 
   /** Failback in place, run on an old primary: see {@link Failback#run()}. Returns what to report. */
   public Map<String, Object> failback() {
-    return running().failback.run().toJson();
+    return requireStarted().failback.run().toJson();
   }
 
   /**
@@ -222,7 +222,8 @@ public final class Site implements AutoCloseable {
     return Failback.markWhileStopped(config, clock);
   }
 
-  private Site running() {
+  /** This site, once started and until it closes; refuses role changes otherwise. */
+  private Site requireStarted() {
     LifeCycle.State s = lifecycle.current();
     if (s != LifeCycle.State.RUNNING && s != LifeCycle.State.STARTING) {
       throw new Promotion.RefusedException("site " + config.siteId() + " is " + (s == LifeCycle.State.NEW ? "not started" : "shutting down"));

@@ -25,6 +25,8 @@ import java.util.function.IntSupplier;
  *
  * <p>Called on any thread (admin HTTP, metrics scrape, housekeeping); never blocks, never takes a
  * role-change or housekeeping lock (the peer's volume table is a snapshot it reads as it is).
+ * Several peers: the same view per {@link Peer}, the site's status listing each peer's link and
+ * volumes under its site id.
  */
 final class SiteStatusView {
   private final SiteConfig config;

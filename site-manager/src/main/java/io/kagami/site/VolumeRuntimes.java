@@ -45,6 +45,10 @@ import java.util.function.BooleanSupplier;
  * down through the site's resources: {@code kagami-resync-io} (resync regions into standby
  * replicas, off the network threads) and {@code kagami-sync-timer} (sync-mode timeout checks,
  * apart from housekeeping, whose fsyncs may take seconds).
+ *
+ * <p>Several peers: each {@link Peer} would get its own instance, whose volume files, journal
+ * streams, history and bitmaps are named under the peer (two peers may both have {@code vol0});
+ * today they are named by volume alone, as the data directory has always laid them out.
  */
 final class VolumeRuntimes {
   private static final System.Logger LOG = System.getLogger(VolumeRuntimes.class.getName());
