@@ -2,10 +2,10 @@ package io.kagami.site.link;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.kagami.clock.SystemTime;
 import io.kagami.journal.Journal;
 import io.kagami.journal.JournalConfig;
 import java.nio.file.Path;
-import java.time.InstantSource;
 import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -20,7 +20,7 @@ class JournalShipSourceTest {
 
   @BeforeEach
   void open() {
-    journal = Journal.open(JournalConfig.at(dir.resolve("journal")), InstantSource.system());
+    journal = Journal.open(JournalConfig.at(dir.resolve("journal")), SystemTime.WALL);
     source = new JournalShipSource("vol0", 1 << 20, journal.stream("vol0"));
   }
 
