@@ -186,18 +186,22 @@ final class Peer implements AutoCloseable {
     List<Promotion.VolumeAt> at = new ArrayList<>();
     synchronized (volumesLock) {
       SequencedMap<String, VolumeRuntime> next = new LinkedHashMap<>(volumes);
-      for (Map.Entry<String, VolumeRuntime> e : next.entrySet()) {
-        if (e.getValue() instanceof VolumeRuntime.Standby r) {
-          boolean consistent = r.sink().consistent();
-          VolumeRuntime.Primary p = runtimes.toPrimary(r, noStandbyInSync);
-          e.setValue(p);
-          SwitchableDevice export = exports.get(e.getKey());
-          export.replace(p.device());
-          export.unfence();
-          at.add(new Promotion.VolumeAt(e.getKey(), p.device().stream().lastSeq(), consistent));
+      try {
+        for (Map.Entry<String, VolumeRuntime> e : next.entrySet()) {
+          if (e.getValue() instanceof VolumeRuntime.Standby r) {
+            boolean consistent = r.sink().consistent();
+            VolumeRuntime.Primary p = runtimes.toPrimary(r, noStandbyInSync);
+            e.setValue(p);
+            SwitchableDevice export = exports.get(e.getKey());
+            export.replace(p.device());
+            export.unfence();
+            at.add(new Promotion.VolumeAt(e.getKey(), p.device().stream().lastSeq(), consistent));
+          }
         }
+      } finally {
+        // Volumes turned before a failure stay turned, and are shown and housekept as such.
+        volumes = Collections.unmodifiableSequencedMap(next);
       }
-      volumes = Collections.unmodifiableSequencedMap(next);
       role.role(Role.PRIMARY);
     }
     return at;
@@ -211,16 +215,19 @@ final class Peer implements AutoCloseable {
   void becomeStandby(Duration timeout) {
     synchronized (volumesLock) {
       SequencedMap<String, VolumeRuntime> next = new LinkedHashMap<>(volumes);
-      for (Map.Entry<String, VolumeRuntime> e : next.entrySet()) {
-        if (e.getValue() instanceof VolumeRuntime.Primary p) {
-          VolumeRuntime.Standby r = runtimes.toStandby(p, timeout);
-          e.setValue(r);
-          SwitchableDevice export = exports.get(e.getKey());
-          export.replace(r.device());
-          export.unfence(); // the replica refuses writes itself
+      try {
+        for (Map.Entry<String, VolumeRuntime> e : next.entrySet()) {
+          if (e.getValue() instanceof VolumeRuntime.Primary p) {
+            VolumeRuntime.Standby r = runtimes.toStandby(p, timeout);
+            e.setValue(r);
+            SwitchableDevice export = exports.get(e.getKey());
+            export.replace(r.device());
+            export.unfence(); // the replica refuses writes itself
+          }
         }
+      } finally {
+        volumes = Collections.unmodifiableSequencedMap(next);
       }
-      volumes = Collections.unmodifiableSequencedMap(next);
       role.role(Role.STANDBY);
     }
   }
