@@ -59,12 +59,14 @@ public final class Site implements AutoCloseable {
   private final LifeCycle lifecycle;
   private final ReentrantLock startOrClose = new ReentrantLock();
   private final Resources resources = new Resources();
-  private Peer peer;
-  private SiteStatusView view;
-  private StandbyPromoter promoter;
-  private Switchover switchover;
-  private Failback failback;
-  private AdminServer admin;
+  // Set once while starting, read by the admin, metrics and failover threads started after them,
+  // and by callers on other threads (status, linkConnected): volatile for the latter.
+  private volatile Peer peer;
+  private volatile SiteStatusView view;
+  private volatile StandbyPromoter promoter;
+  private volatile Switchover switchover;
+  private volatile Failback failback;
+  private volatile AdminServer admin;
   private volatile int nbdPort;
 
   public Site(SiteConfig config, InstantSource clock) {
