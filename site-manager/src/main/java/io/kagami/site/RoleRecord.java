@@ -17,11 +17,57 @@ import java.util.Optional;
  *
  * @param role the role the site runs
  * @param since when it took it (ISO-8601, UTC)
+ * @param cause which role change recorded it, for the code to act on (never the reason's text)
  * @param reason why, for the operator (e.g. "switchover to hiroshima")
  * @param discardDiverged a returning old primary's consent (given by {@code kagami failback}) to
  *     discard — after saving them aside — its writes after the point its successor was promoted
  */
-public record RoleRecord(Role role, String since, String reason, boolean discardDiverged) {
+public record RoleRecord(Role role, String since, Cause cause, String reason, boolean discardDiverged) {
+  /** The role change that wrote a record (file key {@code cause}). */
+  public enum Cause {
+    /** An unplanned failover: this standby was promoted, so no standby is in sync yet. */
+    PROMOTE("promote"),
+    /** A planned switchover, on either side. */
+    SWITCHOVER("switchover"),
+    /** A switchover the standby refused: this site stayed the primary. */
+    SWITCHOVER_CALLED_OFF("switchover-called-off"),
+    /** A returning old primary made the standby of its successor. */
+    FAILBACK("failback");
+
+    private final String label;
+
+    Cause(String label) {
+      this.label = label;
+    }
+
+    public String label() {
+      return label;
+    }
+
+    static Cause parse(String label) {
+      for (Cause c : values()) {
+        if (c.label.equals(label)) {
+          return c;
+        }
+      }
+      throw new IllegalArgumentException("unknown cause \"" + label + "\"");
+    }
+
+    /**
+     * For records written before the {@code cause} key existed, whose reason text is all they say.
+     * Only the file decoder reads text this way; everything else switches on the cause.
+     */
+    static Cause ofLegacyReason(String reason) {
+      if (reason.startsWith("promote")) {
+        return PROMOTE;
+      }
+      if (reason.startsWith("switchover called off")) {
+        return SWITCHOVER_CALLED_OFF;
+      }
+      return reason.startsWith("failback") ? FAILBACK : SWITCHOVER;
+    }
+  }
+
   static final String FILE = "role";
   /** Written by promotions before the role record existed; means primary. */
   static final String LEGACY_PROMOTED = "promoted";
@@ -30,11 +76,12 @@ public record RoleRecord(Role role, String since, String reason, boolean discard
   static Optional<RoleRecord> read(Path dataDir) {
     Path file = dataDir.resolve(FILE);
     if (!Files.exists(file)) {
-      return Files.exists(dataDir.resolve(LEGACY_PROMOTED)) ? Optional.of(new RoleRecord(Role.PRIMARY, "", "promoted", false)) : Optional.empty();
+      return Files.exists(dataDir.resolve(LEGACY_PROMOTED)) ? Optional.of(new RoleRecord(Role.PRIMARY, "", Cause.PROMOTE, "promoted", false)) : Optional.empty();
     }
     Role role = null;
     String since = "";
     String reason = "";
+    Cause cause = null;
     boolean discard = false;
     try {
       for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
@@ -48,6 +95,7 @@ public record RoleRecord(Role role, String since, String reason, boolean discard
           case "role" -> role = Role.valueOf(value.toUpperCase(Locale.ROOT));
           case "since" -> since = value;
           case "reason" -> reason = value;
+          case "cause" -> cause = Cause.parse(value);
           case "discardDiverged" -> discard = Boolean.parseBoolean(value);
           default -> {}
         }
@@ -55,12 +103,12 @@ public record RoleRecord(Role role, String since, String reason, boolean discard
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read the role record " + file + ": " + e.getMessage(), e);
     } catch (IllegalArgumentException e) {
-      throw new IllegalStateException("the role record " + file + " names an unknown role: " + e.getMessage(), e);
+      throw new IllegalStateException("the role record " + file + " names an unknown role or cause: " + e.getMessage(), e);
     }
     if (role == null) {
       throw new IllegalStateException("the role record " + file + " names no role; it is damaged (it should say role: primary or role: standby)");
     }
-    return Optional.of(new RoleRecord(role, since, reason, discard));
+    return Optional.of(new RoleRecord(role, since, cause != null ? cause : Cause.ofLegacyReason(reason), reason, discard));
   }
 
   /** Writes the record durably (temporary file, sync, atomic rename, directory sync). */
@@ -71,6 +119,8 @@ public record RoleRecord(Role role, String since, String reason, boolean discard
             + role.label()
             + "\nsince: "
             + since
+            + "\ncause: "
+            + cause.label()
             + "\nreason: "
             + reason
             + "\ndiscardDiverged: "

@@ -69,6 +69,7 @@ public abstract sealed class SiteLink implements AutoCloseable permits SiteLink.
       throw new IllegalStateException("site " + config.siteId() + " runs as standby but wan.listen (where its primary connects) is not configured");
     }
     Map<String, JournalReceiveSink> byName = sinks.get();
+    CompletableFuture<Void> peerDialed = new CompletableFuture<>();
     ReceiverConfig rc = ReceiverConfig.defaults(config.wan().listen().host(), config.wan().listen().port(), own, List.of(peer));
     Receiver receiver =
         new Receiver(
@@ -86,6 +87,7 @@ public abstract sealed class SiteLink implements AutoCloseable permits SiteLink.
                 if (sink.sizeBytes() != size) {
                   throw new LinkRefusedException("volume " + volume + " is " + size + " bytes on the primary but " + sink.sizeBytes() + " on standby " + config.siteId());
                 }
+                peerDialed.complete(null);
                 return sink;
               }
 
@@ -99,7 +101,7 @@ public abstract sealed class SiteLink implements AutoCloseable permits SiteLink.
                 takeover.handedOver(site);
               }
             });
-    return new Standby(receiver, config);
+    return new Standby(receiver, config, peerDialed);
   }
 
   abstract void start();
@@ -165,10 +167,22 @@ public abstract sealed class SiteLink implements AutoCloseable permits SiteLink.
   static final class Standby extends SiteLink {
     private final Receiver receiver;
     private final SiteConfig config;
+    private final CompletableFuture<Void> peerDialed;
 
-    Standby(Receiver receiver, SiteConfig config) {
+    Standby(Receiver receiver, SiteConfig config, CompletableFuture<Void> peerDialed) {
       this.receiver = receiver;
       this.config = config;
+      this.peerDialed = peerDialed;
+    }
+
+    /**
+     * Completes (on a Netty event loop) when the configured primary's HELLO offered a volume this
+     * site holds: it has dialed this link. The earliest event the receiver exposes; the WELCOME
+     * (status {@code connected}) follows on the same event loop. A connection event from the
+     * receiver itself would replace this once it offers one.
+     */
+    CompletableFuture<Void> peerDialed() {
+      return peerDialed;
     }
 
     @Override

@@ -5,10 +5,8 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.kagami.replicator.volume.DeviceError;
 import io.kagami.replicator.volume.DeviceException;
-import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.locks.LockSupport;
 import java.util.function.Supplier;
 
 /**
@@ -16,6 +14,9 @@ import java.util.function.Supplier;
  * read-only replica into the primary's read-write volume under the same export name. Requests
  * already in flight finish on the device they started on; hosts that attached read-only keep the
  * read-only flag of their handshake until they reconnect.
+ *
+ * <p>Thread-safe and non-blocking: requests arrive on NBD event loops; {@link #fence} returns a
+ * future that the last modification in flight completes, on whichever thread completes it.
  */
 final class SwitchableDevice implements BlockDevice {
   private final String name;
@@ -25,6 +26,8 @@ final class SwitchableDevice implements BlockDevice {
   private volatile String fenced;
   /** Modifications started and not yet completed, on whichever device. */
   private final AtomicInteger inflight = new AtomicInteger();
+  /** Completed when nothing is in flight after the last {@link #fence}. */
+  private volatile CompletableFuture<Void> drained = CompletableFuture.completedFuture(null);
 
   SwitchableDevice(BlockDevice initial) {
     this.name = initial.name();
@@ -44,19 +47,25 @@ final class SwitchableDevice implements BlockDevice {
   }
 
   /**
-   * Refuses every modification from now on with EPERM and {@code why}, and waits up to {@code
-   * timeout} for those already started to complete. Returns false if some were still running.
+   * Refuses every modification from now on with EPERM and {@code why}; the future completes once
+   * those already started have completed (the caller bounds the wait).
    */
-  boolean fence(String why, Duration timeout) {
+  CompletableFuture<Void> fence(String why) {
+    CompletableFuture<Void> d = new CompletableFuture<>();
+    // The future first, then the fence, then the count: a modification that finishes after this
+    // read of the count sees the future (see done()); one that finished before left the count at 0.
+    drained = d;
     fenced = why;
-    long deadline = System.nanoTime() + timeout.toNanos();
-    while (inflight.get() > 0) {
-      if (System.nanoTime() > deadline) {
-        return false;
-      }
-      LockSupport.parkNanos(200_000);
+    if (inflight.get() == 0) {
+      d.complete(null);
     }
-    return true;
+    return d;
+  }
+
+  private void done() {
+    if (inflight.decrementAndGet() == 0 && fenced != null) {
+      drained.complete(null);
+    }
   }
 
   /** Why modifications are refused, or null while they are taken. */
@@ -95,7 +104,7 @@ final class SwitchableDevice implements BlockDevice {
     inflight.incrementAndGet();
     String why = fenced;
     if (why != null) {
-      inflight.decrementAndGet();
+      done();
       if (release != null) {
         release.release();
       }
@@ -105,10 +114,10 @@ final class SwitchableDevice implements BlockDevice {
     try {
       f = op.get();
     } catch (RuntimeException e) {
-      inflight.decrementAndGet();
+      done();
       throw e;
     }
-    return f.whenComplete((x, err) -> inflight.decrementAndGet());
+    return f.whenComplete((x, err) -> done());
   }
 
   @Override
@@ -135,9 +144,9 @@ final class SwitchableDevice implements BlockDevice {
     try {
       f = target.flush();
     } catch (RuntimeException e) {
-      inflight.decrementAndGet();
+      done();
       throw e;
     }
-    return f.whenComplete((x, err) -> inflight.decrementAndGet());
+    return f.whenComplete((x, err) -> done());
   }
 }

@@ -1,5 +1,6 @@
 package io.kagami.site.link;
 
+import io.kagami.clock.NanoClock;
 import io.kagami.journal.JournalEntry;
 import io.kagami.journal.JournalStream;
 import io.kagami.site.Generations;
@@ -8,11 +9,17 @@ import io.kagami.replicator.resync.DirtyBitmap;
 import io.kagami.wan.frame.WanMessage;
 import io.kagami.wan.ship.ResyncSource;
 import io.kagami.wan.ship.ShipSource;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.PriorityQueue;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * A primary volume's journal offered to the shipper. Remembers (durably, in the journal's
  * metadata) how far the standby acknowledged, so trimming and status survive a restart.
+ *
+ * <p>The shipper calls it on its own threads; {@link #peerDurableThrough} lets a role change wait
+ * for the standby's durable point as a future, completed on the shipper's thread (never blocking it).
  */
 public final class JournalShipSource implements ShipSource {
   public static final String META_PEER_DURABLE = "peerDurableSeq";
@@ -28,16 +35,25 @@ public final class JournalShipSource implements ShipSource {
   private volatile long resyncTotalBytes;
   private volatile long peerDurableSeq;
   private long persistedPeerSeq;
+  private final NanoClock nanoClock;
+
+  /** A role change waiting for the standby to hold {@code seq} durably. */
+  private record DurableWaiter(long seq, CompletableFuture<Void> done) {}
+
+  /** Guarded by itself; ordered by seq, so an advance completes a prefix. */
+  private final PriorityQueue<DurableWaiter> waiters = new PriorityQueue<>((a, b) -> Long.compare(a.seq(), b.seq()));
 
   public JournalShipSource(String volume, long sizeBytes, JournalStream stream) {
-    this(volume, sizeBytes, stream, null, seq -> {});
+    this(volume, sizeBytes, stream, null, seq -> {}, NanoClock.system());
   }
 
   /**
    * @param backlog overflow and region tracking of the volume; null: history only
    * @param onPeerDurable told every advance of the standby's durable point (sync mode's gate)
+   * @param nanoClock times a resync pass for its rate and ETA
    */
-  public JournalShipSource(String volume, long sizeBytes, JournalStream stream, Backlog backlog, java.util.function.LongConsumer onPeerDurable) {
+  public JournalShipSource(String volume, long sizeBytes, JournalStream stream, Backlog backlog, java.util.function.LongConsumer onPeerDurable, NanoClock nanoClock) {
+    this.nanoClock = nanoClock;
     this.volume = volume;
     this.backlog = backlog;
     this.resync = backlog == null ? null : new Resync(backlog.bitmap());
@@ -76,6 +92,33 @@ public final class JournalShipSource implements ShipSource {
         backlog.peerDurable(seq);
       }
       onPeerDurable.accept(seq);
+      releaseWaiters(seq);
+    }
+  }
+
+  /**
+   * Completes once the standby holds every entry through {@code seq} durably (at once when it does
+   * already). The caller bounds the wait; a future it abandons is dropped at the next advance past it.
+   */
+  public CompletableFuture<Void> peerDurableThrough(long seq) {
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    synchronized (waiters) {
+      waiters.add(new DurableWaiter(seq, done));
+    }
+    // The standby may have passed seq before the waiter was queued.
+    releaseWaiters(peerDurableSeq);
+    return done;
+  }
+
+  private void releaseWaiters(long durable) {
+    List<CompletableFuture<Void>> ready = new ArrayList<>();
+    synchronized (waiters) {
+      while (!waiters.isEmpty() && waiters.peek().seq() <= durable) {
+        ready.add(waiters.poll().done());
+      }
+    }
+    for (CompletableFuture<Void> f : ready) {
+      f.complete(null);
     }
   }
 
@@ -116,7 +159,7 @@ public final class JournalShipSource implements ShipSource {
     if (resyncStartNanos == 0) {
       return new io.kagami.site.admin.VolumeStatus.Resync(false, left, left, 0, null);
     }
-    double seconds = (System.nanoTime() - resyncStartNanos) / 1e9;
+    double seconds = nanoClock.nanosSince(resyncStartNanos) / 1e9;
     double rate = seconds <= 0 ? 0 : (total - left) / seconds;
     return new io.kagami.site.admin.VolumeStatus.Resync(running, total, left, rate, rate > 0 ? left / rate : null);
   }
@@ -156,7 +199,7 @@ public final class JournalShipSource implements ShipSource {
     public long begin() {
       long base = backlog.beginResync();
       resyncTotalBytes = bitmap.dirtyBytes();
-      resyncStartNanos = System.nanoTime();
+      resyncStartNanos = nanoClock.nanoTime();
       resyncing = true;
       return base;
     }

@@ -1,0 +1,283 @@
+package io.kagami.site;
+
+import io.kagami.site.config.Role;
+import io.kagami.site.config.SiteConfig;
+import io.kagami.site.config.VolumeConfig;
+import io.kagami.site.link.JournalReceiveSink;
+import io.kagami.site.link.JournalShipSource;
+import java.lang.System.Logger.Level;
+import java.time.Duration;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SequencedMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Consumer;
+
+/**
+ * Everything a site has towards one peer site: the role it runs towards it ({@link PeerRole}), the
+ * WAN link (a shipper to it, or a receiver for it), the volumes replicated with it and their NBD
+ * exports. Role changes turn all of it at once ({@link #becomePrimary}, {@link #becomeStandby});
+ * nothing here touches another peer's link, volumes or role.
+ *
+ * <p>Several peers per site (a standby for N primaries): the assembly ({@link Site}) would hold one
+ * {@code Peer} per configured peer, each with its own site id, certificate, link, volumes
+ * (namespaced by peer: two peers may both have {@code vol0}), history quota and role record, and
+ * look volumes up through it; a cut, overflow, resync, promotion or failback of one peer stays in
+ * its object. Today's configuration names exactly one peer.
+ *
+ * <p>Threads: the volume table is swapped whole, copy-on-write, under {@link #volumesLock}, so the
+ * status, the admin surface and the link's suppliers read it from any thread without waiting;
+ * housekeeping's per-volume work holds the same lock so it never works on a volume being turned.
+ * Turning volumes runs on the role change's thread and may block on disk and on bounded futures
+ * (see {@link VolumeRuntimes}); the lock is never held while waiting on the network.
+ */
+final class Peer implements AutoCloseable {
+  private static final System.Logger LOG = System.getLogger(Peer.class.getName());
+
+  private final SiteConfig config;
+  private final InstantSource clock;
+  private final PeerRole role;
+  private final VolumeRuntimes runtimes;
+  /** Serializes volume swaps with housekeeping's per-volume work. */
+  private final Object volumesLock = new Object();
+  /** Immutable snapshot, in configuration order; replaced whole under volumesLock. */
+  private volatile SequencedMap<String, VolumeRuntime> volumes = Collections.unmodifiableSequencedMap(new LinkedHashMap<>());
+  /** Fixed once {@link #open} returns. */
+  private final Map<String, SwitchableDevice> exports = new LinkedHashMap<>();
+  private volatile SiteLink link;
+  private SiteLink.Takeover takeover;
+
+  Peer(SiteConfig config, InstantSource clock, PeerRole role, VolumeRuntimes runtimes) {
+    this.config = config;
+    this.clock = clock;
+    this.role = role;
+    this.runtimes = runtimes;
+  }
+
+  String peerSiteId() {
+    return config.wan().peerSiteId();
+  }
+
+  PeerRole roles() {
+    return role;
+  }
+
+  Role role() {
+    return role.role();
+  }
+
+  /** Opens every volume for the recorded role, each behind a switchable export. */
+  void open() {
+    SequencedMap<String, VolumeRuntime> opened = new LinkedHashMap<>();
+    for (VolumeConfig vc : config.volumes()) {
+      VolumeRuntime v = runtimes.open(vc, role.role(), role.promotedByFailover());
+      opened.put(vc.name(), v);
+      exports.put(vc.name(), new SwitchableDevice(v.device()));
+    }
+    volumes = Collections.unmodifiableSequencedMap(opened);
+  }
+
+  /** What a standby does when this peer hands over in a planned switchover; set before start. */
+  void onHandover(SiteLink.Takeover takeover) {
+    this.takeover = takeover;
+  }
+
+  /** The volumes as they run now (a snapshot: a role change swaps them afterwards). */
+  Collection<VolumeRuntime> volumes() {
+    return volumes.values();
+  }
+
+  VolumeRuntime volume(String name) {
+    return volumes.get(name);
+  }
+
+  Collection<String> volumeNames() {
+    return volumes.keySet();
+  }
+
+  /** Each volume's export, in configuration order. */
+  Map<String, SwitchableDevice> exports() {
+    return Collections.unmodifiableMap(exports);
+  }
+
+  /** Runs {@code work} on each volume while no role change can turn one. */
+  void forEachVolumeLocked(Consumer<VolumeRuntime> work) {
+    synchronized (volumesLock) {
+      for (VolumeRuntime v : volumes.values()) {
+        work.accept(v);
+      }
+    }
+  }
+
+  // ---- the link ----
+
+  /** The link for the current role, or null (none configured for it, or closed for a role change). */
+  SiteLink link() {
+    return link;
+  }
+
+  /** True once a primary's link is up (a standby: once its primary is connected). */
+  boolean linkConnected() {
+    SiteLink l = link;
+    return l != null && l.status().connected();
+  }
+
+  /**
+   * Starts the link for the current role: a shipper to wan.peer on a primary, a receiver on
+   * wan.listen on a standby; none when the address that role needs is not configured (a promoted
+   * standby without wan.peer runs alone, its history accumulating for a later failback).
+   */
+  void startLink() {
+    Role r = role.role();
+    if (r == Role.PRIMARY && config.wan().peer() == null) {
+      LOG.log(Level.WARNING, "site {0} runs as primary without a standby: wan.peer is not configured, so nothing is replicated", config.siteId());
+      return;
+    }
+    if (r == Role.STANDBY && config.wan().listen() == null) {
+      return;
+    }
+    SiteLink next = SiteLink.create(config, r, clock, this::shipSources, this::receiveSinks, takeover);
+    next.start();
+    link = next;
+  }
+
+  /** Closes the link for good (a role change opens the next one with {@link #startLink}). */
+  void closeLink() {
+    SiteLink old = link;
+    link = null;
+    if (old != null) {
+      old.close();
+    }
+  }
+
+  private List<JournalShipSource> shipSources() {
+    List<JournalShipSource> out = new ArrayList<>();
+    for (VolumeRuntime v : volumes.values()) {
+      if (v instanceof VolumeRuntime.Primary p) {
+        out.add(p.source());
+      }
+    }
+    return out;
+  }
+
+  private Map<String, JournalReceiveSink> receiveSinks() {
+    Map<String, JournalReceiveSink> out = new LinkedHashMap<>();
+    for (VolumeRuntime v : volumes.values()) {
+      if (v instanceof VolumeRuntime.Standby s) {
+        out.put(v.name(), s.sink());
+      }
+    }
+    return out;
+  }
+
+  // ---- turning the volumes ----
+
+  /**
+   * Every standby volume becomes a primary one in place (applied through what it received, a new
+   * data generation, the export read-write); the role is primary afterwards. Returns what each
+   * volume held. Under the role lock, with the link closed.
+   */
+  List<Promotion.VolumeAt> becomePrimary(boolean noStandbyInSync) {
+    List<Promotion.VolumeAt> at = new ArrayList<>();
+    synchronized (volumesLock) {
+      SequencedMap<String, VolumeRuntime> next = new LinkedHashMap<>(volumes);
+      try {
+        for (Map.Entry<String, VolumeRuntime> e : next.entrySet()) {
+          if (e.getValue() instanceof VolumeRuntime.Standby r) {
+            boolean consistent = r.sink().consistent();
+            VolumeRuntime.Primary p = runtimes.toPrimary(r, noStandbyInSync);
+            e.setValue(p);
+            SwitchableDevice export = exports.get(e.getKey());
+            export.replace(p.device());
+            export.unfence();
+            at.add(new Promotion.VolumeAt(e.getKey(), p.device().stream().lastSeq(), consistent));
+          }
+        }
+      } finally {
+        // Volumes turned before a failure stay turned, and are shown and housekept as such.
+        volumes = Collections.unmodifiableSequencedMap(next);
+      }
+      role.role(Role.PRIMARY);
+    }
+    return at;
+  }
+
+  /**
+   * Every primary volume becomes a standby one in place, once its volume file holds everything
+   * journaled (waited for up to {@code timeout} each); the role is standby afterwards. Under the
+   * role lock, with the exports fenced and the link closed.
+   */
+  void becomeStandby(Duration timeout) {
+    synchronized (volumesLock) {
+      SequencedMap<String, VolumeRuntime> next = new LinkedHashMap<>(volumes);
+      try {
+        for (Map.Entry<String, VolumeRuntime> e : next.entrySet()) {
+          if (e.getValue() instanceof VolumeRuntime.Primary p) {
+            VolumeRuntime.Standby r = runtimes.toStandby(p, timeout);
+            e.setValue(r);
+            SwitchableDevice export = exports.get(e.getKey());
+            export.replace(r.device());
+            export.unfence(); // the replica refuses writes itself
+          }
+        }
+      } finally {
+        volumes = Collections.unmodifiableSequencedMap(next);
+      }
+      role.role(Role.STANDBY);
+    }
+  }
+
+  /**
+   * This primary becomes a standby in place: link closed, volumes turned ({@link #becomeStandby}),
+   * receiver listening. Returns the future of the peer dialing the new receiver (never completing
+   * when this site has no receiver).
+   */
+  CompletableFuture<Void> becomeStandbyInPlace(Duration timeout) {
+    closeLink();
+    becomeStandby(timeout);
+    startLink();
+    return link instanceof SiteLink.Standby s ? s.peerDialed() : new CompletableFuture<>();
+  }
+
+  // ---- fencing the exports for a role change ----
+
+  /**
+   * Every export refuses modifications with EPERM and {@code why} from now on; completes once those
+   * already started have completed.
+   */
+  CompletableFuture<Void> fenceExports(String why) {
+    List<CompletableFuture<Void>> drained = new ArrayList<>();
+    for (SwitchableDevice export : exports.values()) {
+      drained.add(export.fence(why));
+    }
+    return CompletableFuture.allOf(drained.toArray(CompletableFuture[]::new));
+  }
+
+  /** The exports take modifications again (a role change was called off). */
+  void unfenceExports() {
+    for (SwitchableDevice export : exports.values()) {
+      export.unfence();
+    }
+  }
+
+  /** Why the exports refuse writes for a role change (switchover, failback) under way, or null. */
+  String roleChangeInProgress() {
+    for (SwitchableDevice export : exports.values()) {
+      if (export.fenced() != null) {
+        return export.fenced();
+      }
+    }
+    return null;
+  }
+
+  /** Closes the link in force now (the volumes' parts belong to the site's resources). */
+  @Override
+  public void close() {
+    closeLink();
+  }
+}

@@ -1,0 +1,179 @@
+package io.kagami.site;
+
+import io.kagami.journal.Journal;
+import io.kagami.journal.JournalStream;
+import io.kagami.replicator.resync.Backlog;
+import io.kagami.site.admin.LinkStatus;
+import io.kagami.site.admin.SiteStatus;
+import io.kagami.site.admin.VolumeStatus;
+import io.kagami.site.config.HostPort;
+import io.kagami.site.config.Role;
+import io.kagami.site.config.SiteConfig;
+import io.kagami.site.config.VolumeConfig;
+import io.kagami.site.failover.FailoverController;
+import io.kagami.site.failover.FailoverStatus;
+import io.kagami.wan.ship.LinkSnapshot;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.IntSupplier;
+
+/**
+ * The snapshot {@code GET /status}, {@code kagami status} and the metrics show: the site's role,
+ * its link and each volume's figures and state, derived from live values so the status never lags a
+ * change. Read-only: it changes nothing it looks at.
+ *
+ * <p>Called on any thread (admin HTTP, metrics scrape, housekeeping); never blocks, never takes a
+ * role-change or housekeeping lock (the peer's volume table is a snapshot it reads as it is).
+ * Several peers: the same view per {@link Peer}, the site's status listing each peer's link and
+ * volumes under its site id.
+ */
+final class SiteStatusView {
+  private final SiteConfig config;
+  private final InstantSource clock;
+  private final Peer peer;
+  private final Journal journal;
+  private final Drills drills;
+  /** Null without a failover section. */
+  private final FailoverController failover;
+  private final IntSupplier nbdPort;
+
+  SiteStatusView(SiteConfig config, InstantSource clock, Peer peer, Journal journal, Drills drills, FailoverController failover, IntSupplier nbdPort) {
+    this.config = config;
+    this.journal = journal;
+    this.clock = clock;
+    this.peer = peer;
+    this.drills = drills;
+    this.failover = failover;
+    this.nbdPort = nbdPort;
+  }
+
+  /** The host part of an NBD URI for {@code listen}: a wildcard address is reached on loopback. */
+  static String uriHost(HostPort listen) {
+    String h = listen.host();
+    return h.equals("0.0.0.0") || h.equals("::") ? "127.0.0.1" : h;
+  }
+
+  SiteStatus status() {
+    long now = clock.millis();
+    SiteLink link = peer.link();
+    boolean connected = link != null && link.status().connected();
+    Role role = peer.role();
+    boolean fenced = failover != null && role == Role.PRIMARY && !failover.writeFence().open();
+    List<VolumeStatus> vs = new ArrayList<>();
+    for (VolumeRuntime v : peer.volumes()) {
+      vs.add(
+          switch (v) {
+            case VolumeRuntime.Primary p -> primary(p, link, connected, fenced, now);
+            case VolumeRuntime.Standby r -> standby(r, now);
+          });
+    }
+    String host = uriHost(config.nbdListen());
+    vs.replaceAll(v -> v.role().equals("standby") ? v.withHistory(drills.recoverableFrom(v.name()), drills.drill(v.name(), host, nbdPort.getAsInt())) : v);
+    LinkStatus ls = link == null ? new LinkStatus(false, config.wan().peerSiteId(), null, 0, 0, null) : link.status();
+    FailoverStatus fs = failover == null ? null : failover.status();
+    String roleChange = peer.roleChangeInProgress();
+    if (fs != null && roleChange != null) {
+      fs = fs.fencedFor(roleChange);
+    }
+    String roleLabel = role == null ? config.role().label() : role.label();
+    boolean accepting = role == Role.PRIMARY && roleChange == null && (fs == null || !fs.fenced());
+    String nbdAddress = config.nbdListen().host() + ":" + (nbdPort.getAsInt() == 0 ? config.nbdListen().port() : nbdPort.getAsInt());
+    return new SiteStatus(config.siteId(), roleLabel, nbdAddress, ls, vs, fs, accepting);
+  }
+
+  private static VolumeStatus primary(VolumeRuntime.Primary p, SiteLink link, boolean connected, boolean fenced, long now) {
+    VolumeConfig vc = p.config();
+    JournalStream s = p.device().stream();
+    long acked = p.source().peerDurableSeq();
+    LinkSnapshot.VolumeProgress progress = link == null ? null : link.progress(vc.name());
+    String err = s.failure() != null ? s.failure().getMessage() : progress != null ? progress.stalled() : null;
+    Long resumed = progress == null || !connected ? null : progress.resumedFromSeq();
+    long sent = progress == null ? acked : Math.max(acked, progress.lastSentSeq());
+    long history = s.bytesAfter(sent);
+    double rate = progress == null ? 0 : progress.rawSendRateBytesPerSecond();
+    Double eta = history > 0 && rate > 0 ? history / rate : null;
+    VolumeState state = fenced ? VolumeState.FENCED : primaryState(p, connected, err);
+    return new VolumeStatus(
+        vc.name(),
+        "primary",
+        vc.mode().label(),
+        state,
+        vc.sizeBytes(),
+        s.lastSeq(),
+        acked,
+        null,
+        resumed,
+        s.bytesAfter(acked),
+        vc.historyCapacityBytes(),
+        lagSeconds(s, acked, now),
+        history,
+        lagSeconds(s, sent, now),
+        eta,
+        p.source().resyncProgress(),
+        err);
+  }
+
+  private VolumeStatus standby(VolumeRuntime.Standby r, long now) {
+    VolumeConfig vc = r.config();
+    JournalStream s = journal.stream(vc.name());
+    long applied = r.applier().appliedSeq();
+    String failure = r.applier().failure();
+    VolumeState state = failure != null ? VolumeState.DEGRADED : r.sink().consistent() ? VolumeState.REPLICATING : VolumeState.INCONSISTENT;
+    return new VolumeStatus(
+        vc.name(),
+        "standby",
+        vc.mode().label(),
+        state,
+        vc.sizeBytes(),
+        s.lastSeq(),
+        null,
+        applied,
+        null,
+        s.bytesAfter(applied),
+        vc.historyCapacityBytes(),
+        lagSeconds(s, applied, now),
+        null,
+        null,
+        null,
+        null,
+        failure);
+  }
+
+  /**
+   * Where a primary volume stands, from live figures, with the tracker's view of whether history
+   * keeps growing for the buffering/replicating distinction.
+   */
+  private static VolumeState primaryState(VolumeRuntime.Primary p, boolean connected, String error) {
+    Backlog b = p.backlog();
+    if (error != null) {
+      return VolumeState.DEGRADED;
+    }
+    if (p.source().resyncing() || (connected && b.needsResync() && !b.overflowed())) {
+      return b.fullCopy() ? VolumeState.INITIAL_SYNC : VolumeState.RESYNCING;
+    }
+    if (b.needsResync()) {
+      return VolumeState.BITMAP;
+    }
+    if (p.sync() != null) {
+      switch (p.sync().state()) {
+        case DEGRADED -> {
+          return VolumeState.DEGRADED;
+        }
+        case BLOCKED -> {
+          return VolumeState.BLOCKED;
+        }
+        case SYNC -> {}
+      }
+    }
+    if (!connected) {
+      return VolumeState.BUFFERING;
+    }
+    return p.state().growing() ? VolumeState.BUFFERING : VolumeState.REPLICATING;
+  }
+
+  private static double lagSeconds(JournalStream s, long upTo, long now) {
+    long oldest = s.oldestMillisAfter(upTo);
+    return oldest < 0 ? 0.0 : Math.max(0, now - oldest) / 1000.0;
+  }
+}

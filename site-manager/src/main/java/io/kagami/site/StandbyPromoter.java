@@ -1,0 +1,190 @@
+package io.kagami.site;
+
+import io.kagami.clock.NanoClock;
+import io.kagami.replicator.history.History;
+import io.kagami.site.config.Role;
+import io.kagami.site.config.SiteConfig;
+import java.io.IOException;
+import java.lang.System.Logger.Level;
+import java.time.Instant;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Unplanned failover: makes this standby the primary of its peer's volumes, from what it holds
+ * ({@link #promote(boolean)}), at a point in its retained history ({@link #promoteAt}), or on the
+ * failover controller's decision ({@link #promoteAutomatically()}).
+ *
+ * <p>Runs on the caller's thread (admin HTTP, or the failover controller's), holding the peer's
+ * role-change lock throughout; blocks on disk (applying what was received, a rollback, the role
+ * record) and on closing the link, never on the network otherwise. Refusals are {@link
+ * Promotion.RefusedException}s with the reason and change nothing. Several peers: a promotion
+ * names one peer and turns only its volumes, link and role.
+ */
+final class StandbyPromoter {
+  private static final System.Logger LOG = System.getLogger(StandbyPromoter.class.getName());
+
+  private final SiteConfig config;
+  private final InstantSource clock;
+  private final NanoClock nanoClock;
+  private final Peer peer;
+  private final VolumeRuntimes runtimes;
+  private final Drills drills;
+  private final StateObserver observer;
+
+  StandbyPromoter(SiteConfig config, InstantSource clock, NanoClock nanoClock, Peer peer, VolumeRuntimes runtimes, Drills drills, StateObserver observer) {
+    this.config = config;
+    this.clock = clock;
+    this.nanoClock = nanoClock;
+    this.peer = peer;
+    this.runtimes = runtimes;
+    this.drills = drills;
+    this.observer = observer;
+  }
+
+  /**
+   * This standby becomes the primary of every volume, from what it holds. Refused, with the
+   * reason, when the site is a primary already, or when a volume's replica is inconsistent (a
+   * resync was cut short) and {@code force} is false. The link to the old primary is closed for
+   * good; every entry received is applied; each export turns read-write; the promotion is recorded
+   * in the data directory so a restart keeps the role.
+   *
+   * <p>The caller is responsible for the old primary being down or fenced: nothing here can stop
+   * it (see the failover-policy module for the witness and fencing that make that automatic).
+   */
+  Promotion promote(boolean force) {
+    PeerRole roles = peer.roles();
+    roles.lock("promote", Site.DEFAULT_ROLE_TIMEOUT);
+    try {
+      return promoteLocked(force);
+    } finally {
+      roles.unlock();
+    }
+  }
+
+  /** Automatic failover's promotion: as {@link #promote(boolean)}, refused once the site is closing. */
+  Promotion promoteAutomatically() {
+    PeerRole roles = peer.roles();
+    roles.lock("an automatic promotion", Site.DEFAULT_ROLE_TIMEOUT);
+    try {
+      return promoteLocked(false);
+    } finally {
+      roles.unlock();
+    }
+  }
+
+  private Promotion promoteLocked(boolean force) {
+    if (peer.role() == Role.PRIMARY) {
+      throw new Promotion.RefusedException("site " + config.siteId() + " is already the primary");
+    }
+    List<String> inconsistent = new ArrayList<>();
+    for (VolumeRuntime v : peer.volumes()) {
+      if (v instanceof VolumeRuntime.Standby r && !r.sink().consistent()) {
+        inconsistent.add(v.name());
+      }
+    }
+    if (!inconsistent.isEmpty() && !force) {
+      throw new Promotion.RefusedException(
+          "volume(s) " + String.join(", ", inconsistent) + " are inconsistent: a resync was interrupted, so the replica mixes old and new regions;"
+              + " promote --force accepts them as they are");
+    }
+    drills.stopAll("the site is being promoted");
+    long start = nanoClock.nanoTime();
+    peer.closeLink(); // nothing more from the old primary, ever
+    peer.roles().record(new RoleRecord(Role.PRIMARY, clock.instant().toString(), RoleRecord.Cause.PROMOTE, "promote (failover from " + peer.peerSiteId() + ")", false));
+    List<Promotion.VolumeAt> at = peer.becomePrimary(true);
+    drills.promoted(); // history described a standby's replica; the volume takes writes now
+    peer.startLink();
+    Promotion promotion = new Promotion(clock.instant().toString(), force && !inconsistent.isEmpty(), at, nanoClock.nanosSince(start) / 1_000_000);
+    try {
+      promotion.persist(config.dataDir());
+    } catch (IOException ex) {
+      LOG.log(Level.WARNING, "site {0}: promoted, but writing the promotion details failed ({1})", config.siteId(), ex.getMessage());
+    }
+    LOG.log(Level.WARNING, "site {0} PROMOTED to primary in {1} ms{2}: {3}", config.siteId(), promotion.millis(), promotion.forced() ? " (forced over inconsistent volumes)" : "", at);
+    observer.roleChanged(Role.STANDBY, promotion.forced() ? Map.of("forced", "true") : Map.of());
+    return promotion;
+  }
+
+  /**
+   * Point-in-time failover: rolls every standby volume (or only {@code volume}) back to {@code seq}
+   * or to the last entry journaled at or before {@code at} (both within the retained history),
+   * then promotes as {@link #promote(boolean)} does; the new data generation starts at that seq
+   * and the entries after it are dropped. The rollback is recorded before it starts and completed
+   * on the next start if a crash cuts it short (see {@link Rollback}).
+   */
+  Promotion promoteAt(boolean force, String volume, Long seq, Instant at) {
+    PeerRole roles = peer.roles();
+    roles.lock("a point-in-time promotion", Site.DEFAULT_ROLE_TIMEOUT);
+    try {
+      rollBack(volume, seq, at);
+      return promoteLocked(force);
+    } finally {
+      roles.unlock();
+    }
+  }
+
+  private void rollBack(String volume, Long seq, Instant at) {
+    if (peer.role() == Role.PRIMARY) {
+      throw new Promotion.RefusedException("site " + config.siteId() + " is already the primary");
+    }
+    if ((seq == null) == (at == null)) {
+      throw new Promotion.RefusedException("a point-in-time promotion takes either a seq or a time");
+    }
+    List<VolumeRuntime.Standby> targets = new ArrayList<>();
+    for (VolumeRuntime v : peer.volumes()) {
+      if (v instanceof VolumeRuntime.Standby r && (volume == null || volume.equals(v.name()))) {
+        targets.add(r);
+      }
+    }
+    if (targets.isEmpty()) {
+      throw new Promotion.RefusedException("no standby volume " + volume + " here (volumes: " + String.join(", ", peer.volumeNames()) + ")");
+    }
+    if (seq != null && targets.size() > 1) {
+      throw new Promotion.RefusedException("this site has " + targets.size() + " volumes: a seq belongs to one of them (name it with --volume), or promote --at a time");
+    }
+    // Refused without side effects when a point is outside a window: checked on the running replica
+    // first, then again once everything received is applied.
+    for (VolumeRuntime.Standby r : targets) {
+      History h = drills.history(r.name());
+      try {
+        r.applier()
+            .paused(
+                () -> {
+                  long applied = r.applier().appliedSeq();
+                  h.check(seq != null ? seq : h.seqAt(at, applied), applied);
+                  return null;
+                });
+      } catch (History.OutsideWindowException e) {
+        throw new Promotion.RefusedException(e.getMessage());
+      }
+    }
+    drills.stopAll("the site is being promoted to a point in time");
+    peer.closeLink(); // nothing more from the old primary, ever: the journal is cut below
+    Map<String, Long> points = new LinkedHashMap<>();
+    for (VolumeRuntime.Standby r : targets) {
+      r.applier().close();
+      r.applier().catchUp();
+      History h = drills.history(r.name());
+      long applied = r.applier().appliedSeq();
+      try {
+        long n = seq != null ? seq : h.seqAt(at, applied);
+        h.check(n, applied);
+        points.put(r.name(), n);
+      } catch (History.OutsideWindowException e) {
+        throw new Promotion.RefusedException(e.getMessage() + "; nothing was changed (replication has stopped applying: restart the site to resume it)");
+      }
+    }
+    for (VolumeRuntime.Standby r : targets) {
+      String name = r.name();
+      long n = points.get(name);
+      if (n < r.applier().appliedSeq()) {
+        Rollback.run(name, runtimes.stream(name), drills.history(name), r.file(), n);
+        r.applier().resetTo(n);
+      }
+    }
+  }
+}
