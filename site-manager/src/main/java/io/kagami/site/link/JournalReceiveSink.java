@@ -60,9 +60,15 @@ public final class JournalReceiveSink implements ReceiveSink {
     return sizeBytes;
   }
 
-  @Override
+  /** Highest sequence number durable in the standby's journal. */
   public long lastDurableSeq() {
     return stream.lastSeq();
+  }
+
+  @Override
+  public CompletableFuture<Resume> resume() {
+    // The generation is journal metadata (a RocksDB read): off the event loop.
+    return CompletableFuture.supplyAsync(() -> new Resume(stream.lastSeq(), generation(), diverged()), io);
   }
 
   @Override
@@ -70,17 +76,32 @@ public final class JournalReceiveSink implements ReceiveSink {
     return stream.appendReplicated(entries);
   }
 
-  @Override
+  /** The data generation of the history this standby holds (0 when it holds none yet). */
   public long generation() {
     return stream.meta(Generations.META_GENERATION, 0);
   }
 
   /**
    * Adopts the primary's generation when this standby holds none yet, the same one, or the one
-   * the primary's grew out of with nothing past the point where it ended; refuses otherwise.
+   * the primary's grew out of with nothing past the point where it ended; refuses otherwise. Runs
+   * on the sink's I/O thread: a failback writes the diverged history aside first.
    */
   @Override
-  public void acceptGeneration(long primary, long prior, long priorEnd) throws LinkRefusedException {
+  public CompletableFuture<Void> acceptGeneration(long primary, long prior, long priorEnd) {
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    io.execute(
+        () -> {
+          try {
+            check(primary, prior, priorEnd);
+            done.complete(null);
+          } catch (LinkRefusedException | RuntimeException e) {
+            done.completeExceptionally(e);
+          }
+        });
+    return done;
+  }
+
+  private void check(long primary, long prior, long priorEnd) throws LinkRefusedException {
     long mine = generation();
     if (primary == 0 || mine == primary) {
       settled();
@@ -123,7 +144,7 @@ public final class JournalReceiveSink implements ReceiveSink {
     }
   }
 
-  @Override
+  /** Ranges the primary must copy although the history says the replica has them. */
   public List<WanMessage.Range> diverged() {
     return diverged == null ? List.of() : diverged.ranges();
   }

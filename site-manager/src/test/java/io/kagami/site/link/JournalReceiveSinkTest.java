@@ -16,6 +16,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.InstantSource;
 import java.util.List;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -51,36 +52,48 @@ class JournalReceiveSinkTest {
     }
   }
 
+  /** The generation check, waited for; a refusal is thrown as it is. */
+  private void accept(long generation, long prior, long priorEnd) throws Exception {
+    try {
+      sink.acceptGeneration(generation, prior, priorEnd).get(10, TimeUnit.SECONDS);
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof Exception cause) {
+        throw cause;
+      }
+      throw e;
+    }
+  }
+
   @Test
   void aNewStandbyAdoptsThePrimarysGenerationAndKeepsIt() throws Exception {
     assertThat(sink.generation()).isZero();
-    sink.acceptGeneration(11, 0, 0);
+    accept(11, 0, 0);
     assertThat(sink.generation()).isEqualTo(11);
     receive(5);
-    sink.acceptGeneration(11, 0, 0); // a reconnect of the same primary
+    accept(11, 0, 0); // a reconnect of the same primary
     assertThat(stream.meta(Generations.META_GENERATION, 0)).isEqualTo(11);
   }
 
   @Test
   void aPrimaryGrownOutOfThisHistoryIsFollowedWhenNothingHereIsPastItsStart() throws Exception {
-    sink.acceptGeneration(11, 0, 0);
+    accept(11, 0, 0);
     receive(5);
-    sink.acceptGeneration(22, 11, 5); // promoted at seq 5: this standby holds exactly up to there
+    accept(22, 11, 5); // promoted at seq 5: this standby holds exactly up to there
     assertThat(sink.generation()).isEqualTo(22);
   }
 
   @Test
   void divergedHistoriesAreRefusedWithTheReason() throws Exception {
-    sink.acceptGeneration(11, 0, 0);
+    accept(11, 0, 0);
     receive(8);
     // A primary promoted from this line at seq 5, while this site went on to seq 8 as another's standby.
-    assertThatThrownBy(() -> sink.acceptGeneration(22, 11, 5))
+    assertThatThrownBy(() -> accept(22, 11, 5))
         .isInstanceOf(LinkRefusedException.class)
         .hasMessageContaining("histories diverged")
         .hasMessageContaining("through seq 8")
         .hasMessageContaining("never merged");
     // An unrelated primary.
-    assertThatThrownBy(() -> sink.acceptGeneration(33, 0, 0)).isInstanceOf(LinkRefusedException.class);
+    assertThatThrownBy(() -> accept(33, 0, 0)).isInstanceOf(LinkRefusedException.class);
     assertThat(sink.generation()).as("unchanged by a refusal").isEqualTo(11);
   }
 }
