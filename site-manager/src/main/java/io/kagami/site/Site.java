@@ -7,6 +7,8 @@ import io.kagami.journal.JournalStream;
 import io.kagami.replicator.apply.Applier;
 import io.kagami.replicator.apply.Checkpointer;
 import io.kagami.replicator.history.History;
+import io.kagami.replicator.lineage.DivergedHistory;
+import io.kagami.replicator.lineage.Generations;
 import io.kagami.replicator.resync.Backlog;
 import io.kagami.replicator.resync.DirtyBitmap;
 import io.kagami.replicator.sync.SyncReplication;
@@ -29,10 +31,10 @@ import io.kagami.site.config.VolumeConfig;
 import io.kagami.site.failover.FailoverController;
 import io.kagami.site.failover.FencedDevice;
 import io.kagami.site.link.BandwidthControl;
-import io.kagami.site.link.DivergedHistory;
 import io.kagami.site.link.JournalReceiveSink;
 import io.kagami.site.link.JournalShipSource;
 import io.kagami.site.metrics.SiteMetrics;
+import io.kagami.wan.frame.WanCodec;
 import io.kagami.wan.ship.LinkSnapshot;
 import java.lang.System.Logger.Level;
 import java.nio.file.Path;
@@ -85,7 +87,6 @@ public final class Site implements AutoCloseable {
   private ExecutorService roleWork;
   private ExecutorService reads;
   private final Map<String, SwitchableDevice> exports = new LinkedHashMap<>();
-  private ExecutorService resyncIo;
   private SiteMetrics metrics;
   /** Heartbeats, witness lease, self-fencing and automatic failover; null without a failover section. */
   private FailoverController failover;
@@ -284,9 +285,12 @@ public final class Site implements AutoCloseable {
             config.dataDir().resolve("volumes").resolve(vc.name() + ".diverged"),
             config.bitmapFile(vc.name()),
             vc.bitmapGranularity(),
+            WanCodec.MAX_DIVERGED_RANGES,
             () -> discardDiverged,
             applier::releaseHistory);
-    JournalReceiveSink sink = new JournalReceiveSink(vc.name(), vc.sizeBytes(), stream, applier, file, resyncIo(), diverged);
+    JournalReceiveSink sink = new JournalReceiveSink(vc.name(), vc.sizeBytes(), stream, applier, file, diverged);
+    sink.start();
+    resources.push(sink);
     drills.track(vc.name(), history, applier, file, sink::consistent);
     return new StandbyRuntime(
         vc,
@@ -871,16 +875,6 @@ public final class Site implements AutoCloseable {
     public Object promoteAt(boolean force, String volume, Long seq, String at) {
       return promote(force, volume, seq, at == null ? null : PointInTime.parse(at, clock));
     }
-  }
-
-  /** Writes resync regions into standby replicas, off the network threads. */
-  private ExecutorService resyncIo() {
-    if (resyncIo == null) {
-      ExecutorService io = Executors.newSingleThreadExecutor(Thread.ofPlatform().name("kagami-resync-io").daemon(true).factory());
-      resources.push(io::shutdownNow);
-      resyncIo = io;
-    }
-    return resyncIo;
   }
 
   /** Runs the sync-mode timeout checks; apart from housekeeping, whose fsyncs may take seconds. */

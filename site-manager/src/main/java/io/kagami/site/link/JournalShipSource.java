@@ -1,8 +1,12 @@
 package io.kagami.site.link;
 
+import io.kagami.clock.NanoClock;
+import io.kagami.clock.SystemTime;
 import io.kagami.journal.JournalEntry;
 import io.kagami.journal.JournalStream;
-import io.kagami.site.Generations;
+import io.kagami.replicator.lineage.DivergedRange;
+import io.kagami.replicator.lineage.Generation;
+import io.kagami.replicator.lineage.Generations;
 import io.kagami.replicator.resync.Backlog;
 import io.kagami.replicator.resync.DirtyBitmap;
 import io.kagami.wan.frame.WanMessage;
@@ -23,6 +27,7 @@ public final class JournalShipSource implements ShipSource {
   private final java.util.function.LongConsumer onPeerDurable;
   private final Backlog backlog;
   private final ResyncSource resync;
+  private final NanoClock clock;
   private volatile boolean resyncing;
   private volatile long resyncStartNanos;
   private volatile long resyncTotalBytes;
@@ -38,6 +43,12 @@ public final class JournalShipSource implements ShipSource {
    * @param onPeerDurable told every advance of the standby's durable point (sync mode's gate)
    */
   public JournalShipSource(String volume, long sizeBytes, JournalStream stream, Backlog backlog, java.util.function.LongConsumer onPeerDurable) {
+    this(volume, sizeBytes, stream, backlog, onPeerDurable, SystemTime.NANO);
+  }
+
+  /** With {@code clock} timing the resync's rate. */
+  public JournalShipSource(String volume, long sizeBytes, JournalStream stream, Backlog backlog, java.util.function.LongConsumer onPeerDurable, NanoClock clock) {
+    this.clock = clock;
     this.volume = volume;
     this.backlog = backlog;
     this.resync = backlog == null ? null : new Resync(backlog.bitmap());
@@ -91,7 +102,9 @@ public final class JournalShipSource implements ShipSource {
 
   @Override
   public long[] generation() {
-    return Generations.of(stream);
+    // The shipper's SPI still takes the three numbers as an array (its owner changes it).
+    Generation g = Generations.of(stream);
+    return new long[] {g.current(), g.prior(), g.priorEnd()};
   }
 
   @Override
@@ -116,7 +129,7 @@ public final class JournalShipSource implements ShipSource {
     if (resyncStartNanos == 0) {
       return new io.kagami.site.admin.VolumeStatus.Resync(false, left, left, 0, null);
     }
-    double seconds = (System.nanoTime() - resyncStartNanos) / 1e9;
+    double seconds = clock.nanosSince(resyncStartNanos) / 1e9;
     double rate = seconds <= 0 ? 0 : (total - left) / seconds;
     return new io.kagami.site.admin.VolumeStatus.Resync(running, total, left, rate, rate > 0 ? left / rate : null);
   }
@@ -149,14 +162,14 @@ public final class JournalShipSource implements ShipSource {
 
     @Override
     public void standbyDiverged(List<WanMessage.Range> ranges) {
-      backlog.standbyDiverged(resumedAt, ranges.stream().map(r -> new long[] {r.offset(), r.length()}).toList());
+      backlog.standbyDiverged(resumedAt, ranges.stream().map(r -> new DivergedRange(r.offset(), r.length())).toList());
     }
 
     @Override
     public long begin() {
       long base = backlog.beginResync();
       resyncTotalBytes = bitmap.dirtyBytes();
-      resyncStartNanos = System.nanoTime();
+      resyncStartNanos = clock.nanoTime();
       resyncing = true;
       return base;
     }

@@ -9,8 +9,8 @@ import io.kagami.journal.JournalEntry;
 import io.kagami.journal.JournalRecord;
 import io.kagami.journal.JournalStream;
 import io.kagami.replicator.apply.Applier;
+import io.kagami.replicator.lineage.Generations;
 import io.kagami.replicator.volume.FileVolume;
-import io.kagami.site.Generations;
 import io.kagami.wan.receive.LinkRefusedException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -37,11 +37,13 @@ class JournalReceiveSinkTest {
     file = FileVolume.openOrCreate(dir.resolve("vol0.img"), 1 << 20);
     stream = journal.stream("vol0");
     Applier applier = new Applier("vol0", stream, file, InstantSource.system(), Duration.ofSeconds(1), true);
-    sink = new JournalReceiveSink("vol0", 1 << 20, stream, applier, file, Runnable::run);
+    sink = new JournalReceiveSink("vol0", 1 << 20, stream, applier, file);
+    sink.start();
   }
 
   @AfterEach
   void close() throws Exception {
+    sink.close();
     journal.close();
     file.close();
   }
