@@ -29,7 +29,7 @@ import java.util.function.Supplier;
 
 /**
  * Wires a standby volume to the WAN receiver: stores go to the volume's journal (synced before the
- * ack, on the journal's group-commit thread); the generation check and a failback's salvage
+ * ack, by the journal's group-commit thread, handed over from the volume's thread); the generation check and a failback's salvage
  * ({@link StandbyLineage}), the resume point, and resync regions written straight into the replica
  * file ({@link ReplicaConsistency} says when it is consistent again) run on the volume's own
  * thread, {@code kagami-receive-<volume>}, in the order the receiver asks for them.
@@ -105,10 +105,15 @@ public final class JournalReceiveSink implements ReceiveSink, AutoCloseable {
     return stream.lastSeq();
   }
 
+  /**
+   * Hands the entries to the journal's group commit from the volume's thread, in call order: the
+   * enqueue takes the journal-wide lock, which a rebase or truncation of any volume (a resync, a
+   * failback) holds across disk I/O, so no event loop may take it. The store completes when the
+   * group commit synced the entries.
+   */
   @Override
   public CompletableFuture<Long> store(List<JournalEntry> entries) {
-    // Queued for the journal's group commit; the enqueue takes the journal's queue lock only.
-    return stream.appendReplicated(entries);
+    return onIo(() -> stream.appendReplicated(entries)).thenCompose(stored -> stored);
   }
 
   @Override
