@@ -3,6 +3,7 @@ package io.kagami.site.link;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.kagami.clock.SystemTime;
 import io.kagami.journal.Journal;
 import io.kagami.journal.JournalConfig;
 import io.kagami.journal.JournalEntry;
@@ -14,7 +15,6 @@ import io.kagami.replicator.volume.FileVolume;
 import io.kagami.wan.receive.LinkRefusedException;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.InstantSource;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -33,10 +33,10 @@ class JournalReceiveSinkTest {
 
   @BeforeEach
   void open() {
-    journal = Journal.open(JournalConfig.at(dir.resolve("journal")), InstantSource.system());
+    journal = Journal.open(JournalConfig.at(dir.resolve("journal")), SystemTime.WALL);
     file = FileVolume.openOrCreate(dir.resolve("vol0.img"), 1 << 20);
     stream = journal.stream("vol0");
-    Applier applier = new Applier("vol0", stream, file, InstantSource.system(), Duration.ofSeconds(1), true);
+    Applier applier = new Applier("vol0", stream, file, SystemTime.WALL, Duration.ofSeconds(1), true);
     sink = new JournalReceiveSink("vol0", 1 << 20, stream, applier, file);
     sink.start();
   }
