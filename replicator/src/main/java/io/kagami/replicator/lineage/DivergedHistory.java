@@ -26,6 +26,7 @@ import java.util.function.BooleanSupplier;
  * An old primary rejoining as the standby of the site that replaced it (failback): its writes after
  * the fork — the point its successor was promoted from — exist only here and conflict with the new
  * primary's history. With the operator's consent ({@code kagami failback}) they are
+ *
  * <ol>
  *   <li>saved aside: a sparse image of the volume holding exactly those writes, and a manifest
  *       listing them (seq, kind, offset, length), under {@code saved/} in the data directory;
@@ -33,6 +34,7 @@ import java.util.function.BooleanSupplier;
  *       in every WELCOME so the primary copies them along with what it changed since the fork;
  *   <li>discarded from the journal, which continues at the fork with the primary's history.
  * </ol>
+ *
  * Each step is durable before the next starts, and all of them can be repeated after a crash.
  *
  * <p>Threads: {@link #saveAndDiscard} reads the whole diverged history and writes an image of it,
@@ -41,6 +43,7 @@ import java.util.function.BooleanSupplier;
  */
 public final class DivergedHistory {
   private static final System.Logger LOG = System.getLogger(DivergedHistory.class.getName());
+
   /** Diverged ranges are rounded to this when there are too many to list. */
   static final long COARSE = 1 << 20;
 
@@ -68,8 +71,27 @@ public final class DivergedHistory {
    * @param settled told when the histories are one line again
    */
   public DivergedHistory(
-      String volume, long sizeBytes, Path savedDir, Path rangesFile, Path ownBitmap, int bitmapGranularity, int maxRanges, BooleanSupplier consent, Runnable settled) {
-    this(volume, sizeBytes, savedDir, rangesFile, ownBitmap, bitmapGranularity, maxRanges, consent, settled, SystemTime.WALL, SalvageHook.NONE);
+      String volume,
+      long sizeBytes,
+      Path savedDir,
+      Path rangesFile,
+      Path ownBitmap,
+      int bitmapGranularity,
+      int maxRanges,
+      BooleanSupplier consent,
+      Runnable settled) {
+    this(
+        volume,
+        sizeBytes,
+        savedDir,
+        rangesFile,
+        ownBitmap,
+        bitmapGranularity,
+        maxRanges,
+        consent,
+        settled,
+        SystemTime.WALL,
+        SalvageHook.NONE);
   }
 
   /** With the clock that stamps the manifest and a fault seam for tests. */
@@ -86,7 +108,8 @@ public final class DivergedHistory {
       InstantSource clock,
       SalvageHook hook) {
     if (maxRanges < 1) {
-      throw new IllegalArgumentException("volume " + volume + ": at least one diverged range must be allowed, not " + maxRanges);
+      throw new IllegalArgumentException(
+          "volume " + volume + ": at least one diverged range must be allowed, not " + maxRanges);
     }
     this.maxRanges = maxRanges;
     this.clock = clock;
@@ -117,8 +140,8 @@ public final class DivergedHistory {
   }
 
   /**
-   * Saves aside and discards this site's history after {@code forkSeq}; afterwards the journal
-   * ends at {@code forkSeq} and {@link #ranges()} names every range those writes touched.
+   * Saves aside and discards this site's history after {@code forkSeq}; afterwards the journal ends
+   * at {@code forkSeq} and {@link #ranges()} names every range those writes touched.
    */
   void saveAndDiscard(JournalStream stream, Applier applier, FileVolume file, long forkSeq) {
     long last = stream.lastSeq();
@@ -127,20 +150,33 @@ public final class DivergedHistory {
     Path manifest = savedDir.resolve(stem + ".txt");
     List<DivergedRange> touched = new ArrayList<>();
     StringBuilder text = new StringBuilder();
-    text.append("# Writes to volume ").append(volume).append(" made on this site after seq ").append(forkSeq);
-    text.append(", where the site that replaced it was promoted.\n# They were discarded by `kagami failback` on ").append(clock.instant()).append(".\n");
-    text.append("# ").append(image.getFileName()).append(" is a sparse image of the volume holding only these writes (zeroes elsewhere).\n");
+    text.append("# Writes to volume ")
+        .append(volume)
+        .append(" made on this site after seq ")
+        .append(forkSeq);
+    text.append(
+            ", where the site that replaced it was promoted.\n# They were discarded by `kagami failback` on ")
+        .append(clock.instant())
+        .append(".\n");
+    text.append("# ")
+        .append(image.getFileName())
+        .append(" is a sparse image of the volume holding only these writes (zeroes elsewhere).\n");
     text.append("# seq kind offset length\n");
     try {
       Files.createDirectories(savedDir);
       try (FileVolume saved = FileVolume.openOrCreate(image, sizeBytes)) {
         long from = forkSeq + 1;
         if (stream.firstSeq() > from && from <= last) {
-          text.append("# seqs ").append(from).append("..").append(stream.firstSeq() - 1).append(" were trimmed from the journal; see the regions below\n");
+          text.append("# seqs ")
+              .append(from)
+              .append("..")
+              .append(stream.firstSeq() - 1)
+              .append(" were trimmed from the journal; see the regions below\n");
           if (!Files.exists(ownBitmap)) {
             // Their ranges are unknown: the whole volume is compared and what differs copied back.
             touched.add(new DivergedRange(0, sizeBytes));
-            text.append("# their ranges are not known: the whole volume is compared with the primary's\n");
+            text.append(
+                "# their ranges are not known: the whole volume is compared with the primary's\n");
           }
           from = stream.firstSeq();
         }
@@ -156,7 +192,14 @@ public final class DivergedHistory {
             if (r.length() > 0) {
               touched.add(new DivergedRange(r.offset(), r.length()));
             }
-            text.append(e.seq()).append(' ').append(r.kind().name().toLowerCase(Locale.ROOT)).append(' ').append(r.offset()).append(' ').append(r.length()).append('\n');
+            text.append(e.seq())
+                .append(' ')
+                .append(r.kind().name().toLowerCase(Locale.ROOT))
+                .append(' ')
+                .append(r.offset())
+                .append(' ')
+                .append(r.length())
+                .append('\n');
             from = e.seq() + 1;
           }
         }
@@ -168,7 +211,9 @@ public final class DivergedHistory {
             own = DirtyBitmap.open(ownBitmap, bitmapGranularity, sizeBytes);
           } catch (IOException e) {
             touched.add(new DivergedRange(0, sizeBytes));
-            text.append("# the changed-region map is unreadable (").append(e.getMessage()).append("): the whole volume is copied back\n");
+            text.append("# the changed-region map is unreadable (")
+                .append(e.getMessage())
+                .append("): the whole volume is copied back\n");
           }
         }
         if (own != null) {
@@ -179,7 +224,11 @@ public final class DivergedHistory {
             file.read(offset, ByteBuffer.wrap(data));
             saved.write(offset, ByteBuffer.wrap(data));
             touched.add(new DivergedRange(offset, length));
-            text.append("region ").append(offset).append(' ').append(length).append(" (changed while history overflowed; current content)\n");
+            text.append("region ")
+                .append(offset)
+                .append(' ')
+                .append(length)
+                .append(" (changed while history overflowed; current content)\n");
           }
         }
         saved.force();
@@ -191,7 +240,14 @@ public final class DivergedHistory {
       // That map told what this site's old standby lacked; the diverged ranges replace it.
       Files.deleteIfExists(ownBitmap);
     } catch (IOException e) {
-      throw new UncheckedIOException("volume " + volume + ": saving aside the writes after seq " + forkSeq + " failed: " + e.getMessage(), e);
+      throw new UncheckedIOException(
+          "volume "
+              + volume
+              + ": saving aside the writes after seq "
+              + forkSeq
+              + " failed: "
+              + e.getMessage(),
+          e);
     }
     applier.discardAfter(forkSeq);
     LOG.log(
@@ -215,7 +271,8 @@ public final class DivergedHistory {
       Files.deleteIfExists(rangesFile);
       DurableFiles.syncDirectory(rangesFile.getParent());
     } catch (IOException e) {
-      throw new UncheckedIOException("volume " + volume + ": forgetting the diverged ranges failed: " + e.getMessage(), e);
+      throw new UncheckedIOException(
+          "volume " + volume + ": forgetting the diverged ranges failed: " + e.getMessage(), e);
     }
     ranges = List.of();
     LOG.log(Level.INFO, "volume {0}: the diverged ranges were copied from the primary", volume);
@@ -268,7 +325,11 @@ public final class DivergedHistory {
   }
 
   private void persist(List<DivergedRange> list) throws IOException {
-    StringBuilder text = new StringBuilder("# diverged ranges of volume " + volume + " (offset length), copied from the primary at the next resync\n");
+    StringBuilder text =
+        new StringBuilder(
+            "# diverged ranges of volume "
+                + volume
+                + " (offset length), copied from the primary at the next resync\n");
     for (DivergedRange r : list) {
       text.append(r.offset()).append(' ').append(r.length()).append('\n');
     }
@@ -291,7 +352,13 @@ public final class DivergedHistory {
       }
       return List.copyOf(out);
     } catch (IOException | RuntimeException e) {
-      throw new IllegalStateException("the diverged ranges file " + file + " is damaged (" + e.getMessage() + "); delete it and the volume's journal to resynchronize it fully", e);
+      throw new IllegalStateException(
+          "the diverged ranges file "
+              + file
+              + " is damaged ("
+              + e.getMessage()
+              + "); delete it and the volume's journal to resynchronize it fully",
+          e);
     }
   }
 }

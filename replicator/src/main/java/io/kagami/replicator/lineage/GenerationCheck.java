@@ -33,7 +33,8 @@ public final class GenerationCheck {
    * {@code heldThrough}, when a primary offers {@code offered}; {@code failbackConsented} says
    * whether the operator ran {@code kagami failback} on this site.
    */
-  public static Verdict decide(String volume, long mine, long heldThrough, Generation offered, boolean failbackConsented) {
+  public static Verdict decide(
+      String volume, long mine, long heldThrough, Generation offered, boolean failbackConsented) {
     long primary = offered.current();
     long prior = offered.prior();
     long priorEnd = offered.priorEnd();
@@ -55,7 +56,9 @@ public final class GenerationCheck {
             + heldThrough
             + ", the primary ships generation "
             + Generations.hex(primary)
-            + (prior == 0 ? "" : " (grown out of " + Generations.hex(prior) + " at seq " + priorEnd + ")")
+            + (prior == 0
+                ? ""
+                : " (grown out of " + Generations.hex(prior) + " at seq " + priorEnd + ")")
             + (mine == prior
                 ? "; they are never merged: this site holds writes after the fork that a rejoin discards; run `kagami failback` on it to save them aside and rejoin as the standby"
                 : "; they are never merged: wipe this standby's journal and volume to take the primary's"));

@@ -26,8 +26,17 @@ public final class StandbyLineage {
   private final ReplicaConsistency consistency;
   private final DivergedHistory diverged;
 
-  /** {@code diverged}: what to do with this site's own writes after a fork (null: refuse such a link). */
-  public StandbyLineage(String volume, JournalStream stream, Applier applier, FileVolume file, ReplicaConsistency consistency, DivergedHistory diverged) {
+  /**
+   * {@code diverged}: what to do with this site's own writes after a fork (null: refuse such a
+   * link).
+   */
+  public StandbyLineage(
+      String volume,
+      JournalStream stream,
+      Applier applier,
+      FileVolume file,
+      ReplicaConsistency consistency,
+      DivergedHistory diverged) {
     this.volume = volume;
     this.stream = stream;
     this.applier = applier;
@@ -53,7 +62,8 @@ public final class StandbyLineage {
    */
   public void accept(Generation offered) throws HistoriesDivergedException {
     long mine = generation();
-    switch (GenerationCheck.decide(volume, mine, stream.lastSeq(), offered, diverged != null && diverged.consented())) {
+    switch (GenerationCheck.decide(
+        volume, mine, stream.lastSeq(), offered, diverged != null && diverged.consented())) {
       case GenerationCheck.Continue c -> settled();
       case GenerationCheck.Adopt a -> {
         stream.putMeta(Generations.META_GENERATION, a.generation());

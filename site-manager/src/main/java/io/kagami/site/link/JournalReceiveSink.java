@@ -29,10 +29,11 @@ import java.util.function.Supplier;
 
 /**
  * Wires a standby volume to the WAN receiver: stores go to the volume's journal (synced before the
- * ack, by the journal's group-commit thread, handed over from the volume's thread); the generation check and a failback's salvage
- * ({@link StandbyLineage}), the resume point, and resync regions written straight into the replica
- * file ({@link ReplicaConsistency} says when it is consistent again) run on the volume's own
- * thread, {@code kagami-receive-<volume>}, in the order the receiver asks for them.
+ * ack, by the journal's group-commit thread, handed over from the volume's thread); the generation
+ * check and a failback's salvage ({@link StandbyLineage}), the resume point, and resync regions
+ * written straight into the replica file ({@link ReplicaConsistency} says when it is consistent
+ * again) run on the volume's own thread, {@code kagami-receive-<volume>}, in the order the receiver
+ * asks for them.
  *
  * <p>Threads: the {@link ReceiveSink} methods are called on the receiver's event loops and return
  * at once; the disk work runs on {@code kagami-receive-<volume>}, which {@link #start()} starts and
@@ -51,12 +52,22 @@ public final class JournalReceiveSink implements ReceiveSink, AutoCloseable {
   private final StandbyLineage lineage;
   private ExecutorService io; // guarded by this
 
-  public JournalReceiveSink(String volume, long sizeBytes, JournalStream stream, Applier applier, FileVolume file) {
+  public JournalReceiveSink(
+      String volume, long sizeBytes, JournalStream stream, Applier applier, FileVolume file) {
     this(volume, sizeBytes, stream, applier, file, null);
   }
 
-  /** {@code diverged}: what to do with this site's own writes after a fork (null: refuse such a link). */
-  public JournalReceiveSink(String volume, long sizeBytes, JournalStream stream, Applier applier, FileVolume file, DivergedHistory diverged) {
+  /**
+   * {@code diverged}: what to do with this site's own writes after a fork (null: refuse such a
+   * link).
+   */
+  public JournalReceiveSink(
+      String volume,
+      long sizeBytes,
+      JournalStream stream,
+      Applier applier,
+      FileVolume file,
+      DivergedHistory diverged) {
     this.volume = volume;
     this.sizeBytes = sizeBytes;
     this.stream = stream;
@@ -71,7 +82,9 @@ public final class JournalReceiveSink implements ReceiveSink, AutoCloseable {
     if (io != null) {
       throw new IllegalStateException("the receive sink of volume " + volume + " starts once");
     }
-    io = Executors.newSingleThreadExecutor(Thread.ofPlatform().name("kagami-receive-" + volume).daemon(true).factory());
+    io =
+        Executors.newSingleThreadExecutor(
+            Thread.ofPlatform().name("kagami-receive-" + volume).daemon(true).factory());
   }
 
   /** Runs {@code work} on the volume's thread; fails when the sink is not running. */
@@ -81,12 +94,14 @@ public final class JournalReceiveSink implements ReceiveSink, AutoCloseable {
       e = io;
     }
     if (e == null || e.isShutdown()) {
-      return CompletableFuture.failedFuture(new IllegalStateException("the receive sink of volume " + volume + " is not running"));
+      return CompletableFuture.failedFuture(
+          new IllegalStateException("the receive sink of volume " + volume + " is not running"));
     }
     try {
       return CompletableFuture.supplyAsync(work, e);
     } catch (RejectedExecutionException closed) {
-      return CompletableFuture.failedFuture(new IllegalStateException("the receive sink of volume " + volume + " is closed", closed));
+      return CompletableFuture.failedFuture(
+          new IllegalStateException("the receive sink of volume " + volume + " is closed", closed));
     }
   }
 
@@ -127,10 +142,10 @@ public final class JournalReceiveSink implements ReceiveSink, AutoCloseable {
   }
 
   /**
-   * Adopts the primary's generation when this standby holds none yet, the same one, or the one
-   * the primary's grew out of with nothing past the point where it ended; on a consented failback,
-   * saves this site's writes after the fork aside and discards them first; refuses otherwise with
-   * a {@link LinkRefusedException} carrying the reason.
+   * Adopts the primary's generation when this standby holds none yet, the same one, or the one the
+   * primary's grew out of with nothing past the point where it ended; on a consented failback,
+   * saves this site's writes after the fork aside and discards them first; refuses otherwise with a
+   * {@link LinkRefusedException} carrying the reason.
    */
   @Override
   public CompletableFuture<Void> acceptGeneration(long generation, long prior, long priorEnd) {
@@ -181,7 +196,14 @@ public final class JournalReceiveSink implements ReceiveSink, AutoCloseable {
               file.write(offset, ByteBuffer.wrap(data));
             }
           } catch (IOException e) {
-            throw new UncheckedIOException("volume " + volume + ": writing a resync region at offset " + offset + " failed: " + e.getMessage(), e);
+            throw new UncheckedIOException(
+                "volume "
+                    + volume
+                    + ": writing a resync region at offset "
+                    + offset
+                    + " failed: "
+                    + e.getMessage(),
+                e);
           }
           return null;
         });
@@ -195,7 +217,14 @@ public final class JournalReceiveSink implements ReceiveSink, AutoCloseable {
           try {
             file.read(offset, ByteBuffer.wrap(mine));
           } catch (IOException e) {
-            throw new UncheckedIOException("volume " + volume + ": reading a region at offset " + offset + " to compare failed: " + e.getMessage(), e);
+            throw new UncheckedIOException(
+                "volume "
+                    + volume
+                    + ": reading a region at offset "
+                    + offset
+                    + " to compare failed: "
+                    + e.getMessage(),
+                e);
           }
           return RegionSum.matches(mine, sum);
         });
@@ -208,7 +237,8 @@ public final class JournalReceiveSink implements ReceiveSink, AutoCloseable {
           try {
             file.force();
           } catch (IOException e) {
-            throw new UncheckedIOException("volume " + volume + ": syncing resync regions failed: " + e.getMessage(), e);
+            throw new UncheckedIOException(
+                "volume " + volume + ": syncing resync regions failed: " + e.getMessage(), e);
           }
           return null;
         });
@@ -237,7 +267,11 @@ public final class JournalReceiveSink implements ReceiveSink, AutoCloseable {
     e.shutdown();
     try {
       if (!e.awaitTermination(CLOSE_WAIT_SECONDS, TimeUnit.SECONDS)) {
-        LOG.log(Level.WARNING, "volume {0}: storage work of the WAN receiver still running {1} s after close; interrupting it", volume, Long.toString(CLOSE_WAIT_SECONDS));
+        LOG.log(
+            Level.WARNING,
+            "volume {0}: storage work of the WAN receiver still running {1} s after close; interrupting it",
+            volume,
+            Long.toString(CLOSE_WAIT_SECONDS));
         e.shutdownNow();
       }
     } catch (InterruptedException ie) {

@@ -43,27 +43,32 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * One standby receives from two primaries through one receiver whose connections share a single
- * event loop: "tokyo" keeps writing to its vol0 while "osaka", promoted after a failover, reconnects
- * and this standby — osaka's old primary, run through {@code kagami failback} — saves aside and
- * discards its own writes after the fork. A fault seam holds that save until tokyo's
+ * event loop: "tokyo" keeps writing to its vol0 while "osaka", promoted after a failover,
+ * reconnects and this standby — osaka's old primary, run through {@code kagami failback} — saves
+ * aside and discards its own writes after the fork. A fault seam holds that save until tokyo's
  * acknowledgements have kept flowing for {@link #SAVE_HELD} (or {@link #HOLD_LIMIT} passed), so the
  * save takes clearly longer than {@link #MAX_ACK_GAP}; tokyo must never go that long without an
  * acknowledgement meanwhile.
  *
- * <p>With the generation check on the event loop (as before storage answered with futures), the
- * one loop is held for the whole save: tokyo then gets no acknowledgement for about {@link
- * #HOLD_LIMIT} and the gap assertion fails.
+ * <p>With the generation check on the event loop (as before storage answered with futures), the one
+ * loop is held for the whole save: tokyo then gets no acknowledgement for about {@link #HOLD_LIMIT}
+ * and the gap assertion fails.
  */
 class FailbackKeepsOtherPeersFlowingTest {
   private static final String HOST = "127.0.0.1";
   private static final long SIZE = 64L << 20;
+
   /** The longest tokyo may go without an acknowledgement while osaka's failback saves. */
   private static final Duration MAX_ACK_GAP = Duration.ofMillis(1500);
+
   /** The save is held until tokyo's acknowledgements flowed this long since it began... */
   private static final Duration SAVE_HELD = Duration.ofSeconds(8);
+
   /** ...or, when they do not flow (an event loop blocked on the save), this long. */
   private static final Duration HOLD_LIMIT = Duration.ofSeconds(15);
+
   private static final Duration WAIT = Duration.ofSeconds(60);
+
   /** The fork: osaka was promoted at this seq; this site went on to {@link #DIVERGED_THROUGH}. */
   private static final long FORK = 100;
 
@@ -79,13 +84,18 @@ class FailbackKeepsOtherPeersFlowingTest {
   void aLongFailbackSaveDoesNotStallAnotherPeersAcknowledgements() throws Exception {
     SiteCredentials tokyo = SiteCredentials.loadOrCreate(dir.resolve("tls/tokyo"), "tokyo");
     SiteCredentials osaka = SiteCredentials.loadOrCreate(dir.resolve("tls/osaka"), "osaka");
-    SiteCredentials hiroshima = SiteCredentials.loadOrCreate(dir.resolve("tls/hiroshima"), "hiroshima");
+    SiteCredentials hiroshima =
+        SiteCredentials.loadOrCreate(dir.resolve("tls/hiroshima"), "hiroshima");
     AckTimes tokyoAcks = new AckTimes();
     HeldSave save = new HeldSave(tokyoAcks);
-    try (Journal standbyJournal = Journal.open(JournalConfig.at(dir.resolve("hiroshima/journal")), SystemTime.WALL);
-        Journal tokyoJournal = Journal.open(JournalConfig.at(dir.resolve("tokyo/journal")), SystemTime.WALL);
-        FileVolume osakaReplica = FileVolume.openOrCreate(dir.resolve("hiroshima/osaka-vol0.img"), SIZE);
-        FileVolume tokyoReplica = FileVolume.openOrCreate(dir.resolve("hiroshima/tokyo-vol0.img"), SIZE)) {
+    try (Journal standbyJournal =
+            Journal.open(JournalConfig.at(dir.resolve("hiroshima/journal")), SystemTime.WALL);
+        Journal tokyoJournal =
+            Journal.open(JournalConfig.at(dir.resolve("tokyo/journal")), SystemTime.WALL);
+        FileVolume osakaReplica =
+            FileVolume.openOrCreate(dir.resolve("hiroshima/osaka-vol0.img"), SIZE);
+        FileVolume tokyoReplica =
+            FileVolume.openOrCreate(dir.resolve("hiroshima/tokyo-vol0.img"), SIZE)) {
       // This site's vol0 as osaka's old primary left it: generation OLD through seq 600, of which
       // osaka (promoted at seq 100) never received 101..600.
       JournalStream osakaHistory = standbyJournal.stream("osaka-vol0");
@@ -96,7 +106,14 @@ class FailbackKeepsOtherPeersFlowingTest {
         own.add(JournalEntry.of(seq, write(random, (seq % 4096) * 4096)));
       }
       osakaHistory.appendReplicated(own).get(WAIT.toSeconds(), TimeUnit.SECONDS);
-      Applier osakaApplier = new Applier("osaka-vol0", osakaHistory, osakaReplica, SystemTime.WALL, Duration.ofSeconds(1), true);
+      Applier osakaApplier =
+          new Applier(
+              "osaka-vol0",
+              osakaHistory,
+              osakaReplica,
+              SystemTime.WALL,
+              Duration.ofSeconds(1),
+              true);
       DivergedHistory diverged =
           new DivergedHistory(
               "osaka-vol0",
@@ -111,29 +128,51 @@ class FailbackKeepsOtherPeersFlowingTest {
               SystemTime.WALL,
               save);
       JournalStream tokyoReplicaJournal = standbyJournal.stream("tokyo-vol0");
-      Applier tokyoApplier = new Applier("tokyo-vol0", tokyoReplicaJournal, tokyoReplica, SystemTime.WALL, Duration.ofSeconds(1), true);
+      Applier tokyoApplier =
+          new Applier(
+              "tokyo-vol0",
+              tokyoReplicaJournal,
+              tokyoReplica,
+              SystemTime.WALL,
+              Duration.ofSeconds(1),
+              true);
       // Both primaries call their volume "vol0": the catalog tells them apart by peer.
       Map<String, JournalReceiveSink> sinks =
           Map.of(
-              "osaka/vol0", new JournalReceiveSink("osaka-vol0", SIZE, osakaHistory, osakaApplier, osakaReplica, diverged),
-              "tokyo/vol0", new JournalReceiveSink("tokyo-vol0", SIZE, tokyoReplicaJournal, tokyoApplier, tokyoReplica));
+              "osaka/vol0",
+                  new JournalReceiveSink(
+                      "osaka-vol0", SIZE, osakaHistory, osakaApplier, osakaReplica, diverged),
+              "tokyo/vol0",
+                  new JournalReceiveSink(
+                      "tokyo-vol0", SIZE, tokyoReplicaJournal, tokyoApplier, tokyoReplica));
       ReceiverCatalog catalog =
           (site, volume, size) -> {
             ReceiveSink sink = sinks.get(site + "/" + volume);
             if (sink == null) {
-              throw new LinkRefusedException("volume " + volume + " of " + site + " is not replicated here");
+              throw new LinkRefusedException(
+                  "volume " + volume + " of " + site + " is not replicated here");
             }
             return sink;
           };
       sinks.values().forEach(JournalReceiveSink::start);
       // One event loop for every connection, as when more peers connect than there are loops.
-      ReceiverConfig rc = ReceiverConfig.defaults(HOST, 0, hiroshima, List.of(tokyo.certificate(), osaka.certificate())).withIoThreads(1);
+      ReceiverConfig rc =
+          ReceiverConfig.defaults(
+                  HOST, 0, hiroshima, List.of(tokyo.certificate(), osaka.certificate()))
+              .withIoThreads(1);
       JournalStream tokyoVol0 = tokyoJournal.stream("vol0");
       try (Receiver receiver = new Receiver(rc, catalog)) {
         receiver.start();
         Writer writer = new Writer(tokyoVol0, tokyoAcks);
-        try (Shipper tokyoShipper = new Shipper(shipper(tokyo, hiroshima, receiver.port()), List.<ShipSource>of(new JournalShipSource("vol0", SIZE, tokyoVol0, null, tokyoAcks)));
-            Shipper osakaShipper = new Shipper(shipper(osaka, hiroshima, receiver.port()), List.<ShipSource>of(new PromotedAtFork()))) {
+        try (Shipper tokyoShipper =
+                new Shipper(
+                    shipper(tokyo, hiroshima, receiver.port()),
+                    List.<ShipSource>of(
+                        new JournalShipSource("vol0", SIZE, tokyoVol0, null, tokyoAcks)));
+            Shipper osakaShipper =
+                new Shipper(
+                    shipper(osaka, hiroshima, receiver.port()),
+                    List.<ShipSource>of(new PromotedAtFork()))) {
           tokyoShipper.start();
           writer.start();
           writer.awaitAcks(20);
@@ -147,26 +186,37 @@ class FailbackKeepsOtherPeersFlowingTest {
               "osaka's failback save took %d ms; tokyo's longest time without an acknowledgement meanwhile: %d ms (bound %d ms)%n",
               saveNanos / 1_000_000, gap / 1_000_000, MAX_ACK_GAP.toMillis());
           assertThat(saveNanos)
-              .as("osaka's failback saved its diverged history for %d ms: clearly longer than the bound of %d ms", saveNanos / 1_000_000, MAX_ACK_GAP.toMillis())
+              .as(
+                  "osaka's failback saved its diverged history for %d ms: clearly longer than the bound of %d ms",
+                  saveNanos / 1_000_000, MAX_ACK_GAP.toMillis())
               .isGreaterThan(4 * MAX_ACK_GAP.toNanos());
           assertThat(gap)
               .as(
                   "tokyo's vol0 went %d ms without an acknowledgement while osaka's failback saved its diverged history for %d ms (bound %d ms): an event loop waited on storage",
-                  gap / 1_000_000,
-                  saveNanos / 1_000_000,
-                  MAX_ACK_GAP.toMillis())
+                  gap / 1_000_000, saveNanos / 1_000_000, MAX_ACK_GAP.toMillis())
               .isLessThan(MAX_ACK_GAP.toNanos());
         } finally {
           writer.stop();
         }
         // The failback itself happened: this site's writes after the fork are saved aside and gone.
-        assertThat(osakaHistory.lastSeq()).as("the standby's osaka journal continues at the fork").isEqualTo(FORK);
-        assertThat(Files.readAllLines(dir.resolve("hiroshima/saved/osaka-vol0-after-seq-" + FORK + ".txt")).stream().filter(l -> !l.startsWith("#")).count())
+        assertThat(osakaHistory.lastSeq())
+            .as("the standby's osaka journal continues at the fork")
+            .isEqualTo(FORK);
+        assertThat(
+                Files.readAllLines(
+                        dir.resolve("hiroshima/saved/osaka-vol0-after-seq-" + FORK + ".txt"))
+                    .stream()
+                    .filter(l -> !l.startsWith("#"))
+                    .count())
             .as("every discarded write is listed in the saved manifest")
             .isEqualTo(DIVERGED_THROUGH - FORK);
-        assertThat(sinks.get("osaka/vol0").diverged()).as("the primary is told which ranges to copy back").isNotEmpty();
+        assertThat(sinks.get("osaka/vol0").diverged())
+            .as("the primary is told which ranges to copy back")
+            .isNotEmpty();
         assertThat(Generations.of(osakaHistory).current()).isEqualTo(NEW_GENERATION);
-        assertThat(tokyoReplicaJournal.lastSeq()).as("the standby holds every write tokyo had acknowledged").isGreaterThanOrEqualTo(tokyoAcks.last());
+        assertThat(tokyoReplicaJournal.lastSeq())
+            .as("the standby holds every write tokyo had acknowledged")
+            .isGreaterThanOrEqualTo(tokyoAcks.last());
       } finally {
         sinks.values().forEach(JournalReceiveSink::close);
         osakaApplier.close();
@@ -176,13 +226,15 @@ class FailbackKeepsOtherPeersFlowingTest {
   }
 
   private static ShipperConfig shipper(SiteCredentials primary, SiteCredentials standby, int port) {
-    return ShipperConfig.defaults(HOST, port, primary, standby.certificate()).withReconnect(Duration.ofMillis(10), Duration.ofMillis(200));
+    return ShipperConfig.defaults(HOST, port, primary, standby.certificate())
+        .withReconnect(Duration.ofMillis(10), Duration.ofMillis(200));
   }
 
   private static JournalRecord write(Random random, long offset) {
     byte[] data = new byte[4096];
     random.nextBytes(data);
-    return new JournalRecord(JournalRecord.Kind.WRITE, offset, data.length, JournalRecord.Codec.NONE, data);
+    return new JournalRecord(
+        JournalRecord.Kind.WRITE, offset, data.length, JournalRecord.Codec.NONE, data);
   }
 
   /** Osaka's vol0: promoted from generation OLD at the fork, nothing written since. */
@@ -223,7 +275,8 @@ class FailbackKeepsOtherPeersFlowingTest {
   private final class AckTimes implements LongConsumer {
     private final List<Long> times = new ArrayList<>(); // guarded by this
     private final TreeMap<Long, CompletableFuture<Void>> bySeq = new TreeMap<>(); // guarded by this
-    private final TreeMap<Integer, CompletableFuture<Void>> byCount = new TreeMap<>(); // guarded by this
+    private final TreeMap<Integer, CompletableFuture<Void>> byCount =
+        new TreeMap<>(); // guarded by this
     private final List<Runnable> listeners = new CopyOnWriteArrayList<>();
     private long acked; // guarded by this
 
@@ -254,12 +307,16 @@ class FailbackKeepsOtherPeersFlowingTest {
 
     /** Completes once {@code seq} is acknowledged. */
     synchronized CompletableFuture<Void> acked(long seq) {
-      return acked >= seq ? CompletableFuture.completedFuture(null) : bySeq.computeIfAbsent(seq, s -> new CompletableFuture<>());
+      return acked >= seq
+          ? CompletableFuture.completedFuture(null)
+          : bySeq.computeIfAbsent(seq, s -> new CompletableFuture<>());
     }
 
     /** Completes once there were {@code n} acknowledgements. */
     synchronized CompletableFuture<Void> count(int n) {
-      return times.size() >= n ? CompletableFuture.completedFuture(null) : byCount.computeIfAbsent(n, c -> new CompletableFuture<>());
+      return times.size() >= n
+          ? CompletableFuture.completedFuture(null)
+          : byCount.computeIfAbsent(n, c -> new CompletableFuture<>());
     }
 
     synchronized int count() {
@@ -366,7 +423,10 @@ class FailbackKeepsOtherPeersFlowingTest {
     private void run() {
       try {
         for (long offset = 0; !stop.isDone(); offset = (offset + 4096) % SIZE) {
-          long seq = stream.append(write(random, offset), false, null).get(WAIT.toSeconds(), TimeUnit.SECONDS);
+          long seq =
+              stream
+                  .append(write(random, offset), false, null)
+                  .get(WAIT.toSeconds(), TimeUnit.SECONDS);
           CompletableFuture.anyOf(acks.acked(seq), stop).get(WAIT.toSeconds(), TimeUnit.SECONDS);
         }
         stopped.complete(null);

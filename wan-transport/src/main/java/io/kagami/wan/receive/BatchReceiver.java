@@ -11,8 +11,8 @@ import java.util.concurrent.CompletableFuture;
  * ACKs only ever increase per volume and connection.
  *
  * <p>Back-pressure: every batch counts in the connection's {@link InflowGate} until its store
- * settles, so storage that falls behind stops the connection being read instead of growing a
- * queue or blocking the event loop.
+ * settles, so storage that falls behind stops the connection being read instead of growing a queue
+ * or blocking the event loop.
  *
  * <p>Threads: the connection's event loop; store outcomes are handed back to it.
  */
@@ -31,7 +31,8 @@ final class BatchReceiver {
     long bytes = b.rawBytes();
     session.receivedRaw(bytes);
     session.inflow().received(bytes);
-    CompletableFuture<Long> stored = lane.chain.thenStore(session.loop(), session::closed, () -> lane.sink.store(b.entries()));
+    CompletableFuture<Long> stored =
+        lane.chain.thenStore(session.loop(), session::closed, () -> lane.sink.store(b.entries()));
     if (stored != null) {
       stored.whenComplete((seq, err) -> session.onLoop(() -> stored(lane, b, bytes, seq, err)));
     }
@@ -43,11 +44,27 @@ final class BatchReceiver {
       return;
     }
     if (err != null) {
-      session.fail("storing volume " + lane.volume + " seqs " + b.firstSeq() + ".." + b.lastSeq() + " failed: " + Tls.explain(ReceiveSession.unwrap(err)), true);
+      session.fail(
+          "storing volume "
+              + lane.volume
+              + " seqs "
+              + b.firstSeq()
+              + ".."
+              + b.lastSeq()
+              + " failed: "
+              + Tls.explain(ReceiveSession.unwrap(err)),
+          true);
       return;
     }
     if (seq == null || seq < b.lastSeq()) {
-      session.fail("the journal of volume " + lane.volume + " reports seq " + seq + " durable after storing through seq " + b.lastSeq(), true);
+      session.fail(
+          "the journal of volume "
+              + lane.volume
+              + " reports seq "
+              + seq
+              + " durable after storing through seq "
+              + b.lastSeq(),
+          true);
       return;
     }
     lane.chain.durable(seq);

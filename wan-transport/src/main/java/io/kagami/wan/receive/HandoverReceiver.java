@@ -10,10 +10,10 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * The standby's side of a planned switchover on one connection: on HANDOVER, once everything
- * queued for the named volumes has settled, the catalog takes over (records this site as the
- * primary); HANDED_OVER then tells the old primary to step down, and the catalog is told it went
- * out. A HANDOVER must name every volume of the link.
+ * The standby's side of a planned switchover on one connection: on HANDOVER, once everything queued
+ * for the named volumes has settled, the catalog takes over (records this site as the primary);
+ * HANDED_OVER then tells the old primary to step down, and the catalog is told it went out. A
+ * HANDOVER must name every volume of the link.
  *
  * <p>Threads: the connection's event loop; the catalog's answer is handed back to it.
  */
@@ -39,14 +39,21 @@ final class HandoverReceiver {
     for (WanMessage.VolumeEnd v : h.volumes()) {
       VolumeLane lane = lanes.get(v.name());
       if (lane == null) {
-        session.fail("HANDOVER names volume " + v.name() + ", which was not offered in HELLO", true);
+        session.fail(
+            "HANDOVER names volume " + v.name() + ", which was not offered in HELLO", true);
         return;
       }
       ends.put(v.name(), v.endSeq());
       settled.add(lane.chain.settled());
     }
     if (ends.size() != lanes.size()) {
-      session.fail("HANDOVER names " + ends.size() + " of the " + lanes.size() + " volumes of this link; a switchover hands over all of them", true);
+      session.fail(
+          "HANDOVER names "
+              + ends.size()
+              + " of the "
+              + lanes.size()
+              + " volumes of this link; a switchover hands over all of them",
+          true);
       return;
     }
     String site = session.siteId();
@@ -58,9 +65,13 @@ final class HandoverReceiver {
                 session.onLoop(
                     () -> {
                       if (err != null) {
-                        session.fail("switchover refused: " + Tls.explain(ReceiveSession.unwrap(err)), true);
+                        session.fail(
+                            "switchover refused: " + Tls.explain(ReceiveSession.unwrap(err)), true);
                       } else if (!session.closed()) {
-                        session.ctx().writeAndFlush(new WanMessage.HandedOver()).addListener(w -> catalog.handedOver(site));
+                        session
+                            .ctx()
+                            .writeAndFlush(new WanMessage.HandedOver())
+                            .addListener(w -> catalog.handedOver(site));
                       }
                     }));
   }

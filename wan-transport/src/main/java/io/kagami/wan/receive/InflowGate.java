@@ -36,7 +36,9 @@ final class InflowGate {
     }
   }
 
-  /** True while reading is paused for storage to catch up (silence is then ours, not the peer's). */
+  /**
+   * True while reading is paused for storage to catch up (silence is then ours, not the peer's).
+   */
   boolean paused() {
     return !channel.isAutoRead();
   }

@@ -56,19 +56,34 @@ final class PeerAdmission {
       return;
     }
     if (h.version() != WanCodec.VERSION) {
-      session.fail("protocol version " + h.version() + " is not supported (this side speaks version " + WanCodec.VERSION + ")", true);
+      session.fail(
+          "protocol version "
+              + h.version()
+              + " is not supported (this side speaks version "
+              + WanCodec.VERSION
+              + ")",
+          true);
       return;
     }
     String cn;
     try {
-      Certificate[] chain = session.ctx().pipeline().get(SslHandler.class).engine().getSession().getPeerCertificates();
+      Certificate[] chain =
+          session
+              .ctx()
+              .pipeline()
+              .get(SslHandler.class)
+              .engine()
+              .getSession()
+              .getPeerCertificates();
       cn = SiteCredentials.commonName((X509Certificate) chain[0]);
     } catch (SSLPeerUnverifiedException e) {
       session.fail("no verified client certificate", true);
       return;
     }
     if (!cn.equals(h.siteId())) {
-      session.fail("HELLO claims site \"" + h.siteId() + "\" but the certificate is for \"" + cn + "\"", true);
+      session.fail(
+          "HELLO claims site \"" + h.siteId() + "\" but the certificate is for \"" + cn + "\"",
+          true);
       return;
     }
     Map<String, ReceiveSink> sinks = new LinkedHashMap<>();
@@ -99,13 +114,20 @@ final class PeerAdmission {
       ReceiveSink sink = sinks.get(v.name());
       accepted =
           accepted.thenComposeAsync(
-              x -> session.closed() ? CompletableFuture.failedFuture(new CancellationException("connection closed")) : sink.acceptGeneration(v.generation(), v.priorGeneration(), v.priorGenerationEnd()),
+              x ->
+                  session.closed()
+                      ? CompletableFuture.failedFuture(
+                          new CancellationException("connection closed"))
+                      : sink.acceptGeneration(
+                          v.generation(), v.priorGeneration(), v.priorGenerationEnd()),
               session.loop());
     }
     accepted.whenComplete((x, err) -> session.onLoop(() -> accepted(h.siteId(), sinks, err)));
   }
 
-  /** Every generation check answered (or the first refusal): route the peer and resume its volumes. */
+  /**
+   * Every generation check answered (or the first refusal): route the peer and resume its volumes.
+   */
   private void accepted(String siteId, Map<String, ReceiveSink> sinks, Throwable err) {
     if (session.closed()) {
       return;
@@ -124,7 +146,12 @@ final class PeerAdmission {
     ReceiveSession previous = route.attach(session);
     if (previous != null) {
       // A primary reconnecting over a half-open connection: the new link wins.
-      LOG.log(Level.INFO, "WAN peer {0} reconnected from {1}; closing its previous connection from {2}", siteId, session.remote(), previous.remote());
+      LOG.log(
+          Level.INFO,
+          "WAN peer {0} reconnected from {1}; closing its previous connection from {2}",
+          siteId,
+          session.remote(),
+          previous.remote());
       previous.retire();
     }
     // Each volume resumes where its journal stands once everything queued before has settled.
@@ -139,15 +166,21 @@ final class PeerAdmission {
       resumes.put(e.getKey(), chain.takeOver(session, session.loop(), sink::resume));
       lanes.put(e.getKey(), new VolumeLane(chain, sink));
     }
-    CompletableFuture.allOf(resumes.values().toArray(CompletableFuture[]::new)).whenComplete((x, err2) -> session.onLoop(() -> welcome(siteId, lanes, resumes, err2)));
+    CompletableFuture.allOf(resumes.values().toArray(CompletableFuture[]::new))
+        .whenComplete((x, err2) -> session.onLoop(() -> welcome(siteId, lanes, resumes, err2)));
   }
 
-  private void welcome(String siteId, Map<String, VolumeLane> lanes, Map<String, CompletableFuture<ReceiveSink.Resume>> resumes, Throwable err) {
+  private void welcome(
+      String siteId,
+      Map<String, VolumeLane> lanes,
+      Map<String, CompletableFuture<ReceiveSink.Resume>> resumes,
+      Throwable err) {
     if (session.closed()) {
       return;
     }
     if (err != null) {
-      session.fail("cannot read where the volumes resume: " + Tls.explain(ReceiveSession.unwrap(err)), true);
+      session.fail(
+          "cannot read where the volumes resume: " + Tls.explain(ReceiveSession.unwrap(err)), true);
       return;
     }
     List<WanMessage.VolumeResume> list = new ArrayList<>();
@@ -161,7 +194,12 @@ final class PeerAdmission {
       from.add(lane.volume + " after seq " + seq);
     }
     session.welcomed(siteId, lanes, receiver.clock().instant());
-    LOG.log(Level.INFO, "WAN peer {0} ({1}) connected; resuming {2}", siteId, session.remote(), from.length() == 0 ? "no volumes" : from.toString());
+    LOG.log(
+        Level.INFO,
+        "WAN peer {0} ({1}) connected; resuming {2}",
+        siteId,
+        session.remote(),
+        from.length() == 0 ? "no volumes" : from.toString());
     session.send(new WanMessage.Welcome(receiver.config().siteId(), list));
   }
 }

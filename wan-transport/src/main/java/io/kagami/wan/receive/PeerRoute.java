@@ -5,10 +5,10 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * Everything the receiver keeps for one primary site (a peer, named by its certificate's CN)
- * across that peer's connections: the connection that serves it now, and one {@link VolumeChain}
- * per volume it replicates here. Peers share nothing else: each has its own connection, its own
- * chains (two peers may both have a "vol0") and its own back-pressure ({@link InflowGate} of its
+ * Everything the receiver keeps for one primary site (a peer, named by its certificate's CN) across
+ * that peer's connections: the connection that serves it now, and one {@link VolumeChain} per
+ * volume it replicates here. Peers share nothing else: each has its own connection, its own chains
+ * (two peers may both have a "vol0") and its own back-pressure ({@link InflowGate} of its
  * connection), so a cut, a resync or a slow store of one never holds up another's. Storage quotas
  * and state per peer (a later issue) hang off this class and the sinks its catalog returns.
  *

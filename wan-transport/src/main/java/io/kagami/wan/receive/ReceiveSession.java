@@ -21,9 +21,9 @@ import java.util.concurrent.RejectedExecutionException;
 
 /**
  * One primary's connection, the last stage of its pipeline: dispatches each frame to the role that
- * handles it — {@link PeerAdmission} (HELLO → WELCOME), {@link BatchReceiver} (BATCH → ACK),
- * {@link ResyncReceiver} (RESYNC, REGION, REGION_SUM, RESYNC_END → REGION_WANTED, REGIONS_DURABLE)
- * and {@link HandoverReceiver} (HANDOVER → HANDED_OVER) — and ends the connection, once, with one
+ * handles it — {@link PeerAdmission} (HELLO → WELCOME), {@link BatchReceiver} (BATCH → ACK), {@link
+ * ResyncReceiver} (RESYNC, REGION, REGION_SUM, RESYNC_END → REGION_WANTED, REGIONS_DURABLE) and
+ * {@link HandoverReceiver} (HANDOVER → HANDED_OVER) — and ends the connection, once, with one
  * logged reason: a frame out of place, a failed store, a silent peer.
  *
  * <p>Threads: runs on the connection's event loop ({@code kagami-recv-<site>-io-N}) and never
@@ -43,7 +43,8 @@ final class ReceiveSession extends SimpleChannelInboundHandler<WanMessage> {
   private Executor loop;
   private InflowGate inflow;
   private volatile boolean closed; // no more storage steps for this connection
-  private volatile boolean retired; // closed by this side: replaced by a newer connection, or shutting down
+  private volatile boolean
+      retired; // closed by this side: replaced by a newer connection, or shutting down
   private volatile boolean welcomed;
   private volatile String siteId;
   private volatile String remote = "?";
@@ -94,15 +95,19 @@ final class ReceiveSession extends SimpleChannelInboundHandler<WanMessage> {
       case WanMessage.Resync r -> resyncs.resync(r);
       case WanMessage.Region r -> resyncs.region(r);
       case WanMessage.RegionSum r -> resyncs.regionSum(r);
-      case WanMessage.RegionWanted w -> fail("a primary sent REGION_WANTED, which only a standby sends", true);
+      case WanMessage.RegionWanted w ->
+          fail("a primary sent REGION_WANTED, which only a standby sends", true);
       case WanMessage.ResyncEnd e -> resyncs.resyncEnd(e);
-      case WanMessage.RegionsDurable d -> fail("a primary sent REGIONS_DURABLE, which only a standby sends", true);
+      case WanMessage.RegionsDurable d ->
+          fail("a primary sent REGIONS_DURABLE, which only a standby sends", true);
       case WanMessage.Heartbeat h -> resyncs.flushRegionAcks();
       case WanMessage.Refuse r -> fail("the primary gave up the link: " + r.reason(), false);
-      case WanMessage.Welcome w -> fail("a primary sent a WELCOME, which only a standby sends", true);
+      case WanMessage.Welcome w ->
+          fail("a primary sent a WELCOME, which only a standby sends", true);
       case WanMessage.Ack a -> fail("a primary sent an ACK, which only a standby sends", true);
       case WanMessage.Handover h -> handovers.handover(h);
-      case WanMessage.HandedOver h -> fail("a primary sent HANDED_OVER, which only a standby sends", true);
+      case WanMessage.HandedOver h ->
+          fail("a primary sent HANDED_OVER, which only a standby sends", true);
     }
   }
 
@@ -213,7 +218,12 @@ final class ReceiveSession extends SimpleChannelInboundHandler<WanMessage> {
     closed = true;
     failed = true;
     receiver.failed(reason);
-    LOG.log(Level.WARNING, "WAN peer {0}{1}: {2}; closing the connection", remote, siteId == null ? "" : " (" + siteId + ")", reason);
+    LOG.log(
+        Level.WARNING,
+        "WAN peer {0}{1}: {2}; closing the connection",
+        remote,
+        siteId == null ? "" : " (" + siteId + ")",
+        reason);
     SslHandler tls = ctx.pipeline().get(SslHandler.class);
     if (refuse && ctx.channel().isActive() && tls != null && tls.handshakeFuture().isSuccess()) {
       ctx.writeAndFlush(new WanMessage.Refuse(reason)).addListener(ChannelFutureListener.CLOSE);
@@ -234,7 +244,8 @@ final class ReceiveSession extends SimpleChannelInboundHandler<WanMessage> {
 
   /** The cause of a storage failure, without the future's wrapping. */
   static Throwable unwrap(Throwable t) {
-    while ((t instanceof CompletionException || t instanceof ExecutionException) && t.getCause() != null) {
+    while ((t instanceof CompletionException || t instanceof ExecutionException)
+        && t.getCause() != null) {
       t = t.getCause();
     }
     return t;
@@ -247,7 +258,9 @@ final class ReceiveSession extends SimpleChannelInboundHandler<WanMessage> {
     } else if (evt instanceof IdleStateEvent e) {
       // While reads are paused for storage to catch up, silence is ours, not the primary's.
       if (e.state() == IdleState.READER_IDLE && !inflow.paused()) {
-        fail("no frame for " + receiver.config().heartbeat().multipliedBy(3).toMillis() + " ms", true);
+        fail(
+            "no frame for " + receiver.config().heartbeat().multipliedBy(3).toMillis() + " ms",
+            true);
       } else if (e.state() == IdleState.WRITER_IDLE && welcomed) {
         ctx.writeAndFlush(new WanMessage.Heartbeat(), ctx.voidPromise());
       }

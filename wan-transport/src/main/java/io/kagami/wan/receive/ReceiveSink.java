@@ -27,10 +27,10 @@ public interface ReceiveSink {
   long sizeBytes();
 
   /**
-   * Where the primary resumes: the highest sequence number durable here, the data generation of
-   * the history held (0 when none yet), and the ranges where the replica differs from that history
-   * (an old primary that rejoined and discarded its writes after the fork, which the primary must
-   * copy; sent in every WELCOME until a resync has ended, at most {@link
+   * Where the primary resumes: the highest sequence number durable here, the data generation of the
+   * history held (0 when none yet), and the ranges where the replica differs from that history (an
+   * old primary that rejoined and discarded its writes after the fork, which the primary must copy;
+   * sent in every WELCOME until a resync has ended, at most {@link
    * io.kagami.wan.frame.WanCodec#MAX_DIVERGED_RANGES}). Called on the event loop, once the steps
    * queued before have completed; must not block.
    */
@@ -38,10 +38,10 @@ public interface ReceiveSink {
 
   /**
    * Checks the primary's generation ({@code generation}, grown out of {@code prior} which ended at
-   * {@code priorEnd}) against the history held here, adopting it when they are one line. Fails
-   * with {@link LinkRefusedException} carrying the reason when the histories diverged. A failback
-   * (this site held writes after the fork, and the operator consented) saves those writes aside
-   * and discards them first, which may take long: called on the event loop, it must not block.
+   * {@code priorEnd}) against the history held here, adopting it when they are one line. Fails with
+   * {@link LinkRefusedException} carrying the reason when the histories diverged. A failback (this
+   * site held writes after the fork, and the operator consented) saves those writes aside and
+   * discards them first, which may take long: called on the event loop, it must not block.
    */
   default CompletableFuture<Void> acceptGeneration(long generation, long prior, long priorEnd) {
     return CompletableFuture.completedFuture(null);
@@ -61,7 +61,9 @@ public interface ReceiveSink {
    * must not block.
    */
   default CompletableFuture<Void> beginResync(long baseSeq) {
-    return CompletableFuture.failedFuture(new UnsupportedOperationException("volume " + volume() + " cannot be resynchronized on this standby"));
+    return CompletableFuture.failedFuture(
+        new UnsupportedOperationException(
+            "volume " + volume() + " cannot be resynchronized on this standby"));
   }
 
   /**
@@ -69,13 +71,15 @@ public interface ReceiveSink {
    * Called on the event loop; must not block.
    */
   default CompletableFuture<Void> storeRegion(long offset, int length, byte[] data) {
-    return CompletableFuture.failedFuture(new UnsupportedOperationException("volume " + volume() + " cannot be resynchronized on this standby"));
+    return CompletableFuture.failedFuture(
+        new UnsupportedOperationException(
+            "volume " + volume() + " cannot be resynchronized on this standby"));
   }
 
   /**
-   * True when the replica's region at {@code offset} has exactly the content {@code sum} names
-   * (see {@code RegionSum}); false makes the primary send the data. Called on the event loop; must
-   * not block.
+   * True when the replica's region at {@code offset} has exactly the content {@code sum} names (see
+   * {@code RegionSum}); false makes the primary send the data. Called on the event loop; must not
+   * block.
    */
   default CompletableFuture<Boolean> regionMatches(long offset, int length, byte[] sum) {
     return CompletableFuture.completedFuture(false);

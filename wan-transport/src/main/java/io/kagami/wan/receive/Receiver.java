@@ -38,8 +38,8 @@ import java.util.concurrent.atomic.LongAdder;
 
 /**
  * The standby's end of the WAN link: listens for primaries over mutual TLS 1.3 with pinned
- * certificates and runs one {@link ReceiveSession} per connection, which admits the primary
- * ({@link PeerAdmission}), stores its batches ({@link BatchReceiver}), takes resyncs ({@link
+ * certificates and runs one {@link ReceiveSession} per connection, which admits the primary ({@link
+ * PeerAdmission}), stores its batches ({@link BatchReceiver}), takes resyncs ({@link
  * ResyncReceiver}) and switchovers ({@link HandoverReceiver}). This class owns the listener, the
  * event loops, the routes of the admitted peers and the status view.
  *
@@ -53,8 +53,8 @@ import java.util.concurrent.atomic.LongAdder;
  * <p>Ordering: a volume's storage steps are chained per peer and outlive connections (see {@link
  * VolumeChain}); a reconnecting primary's WELCOME is computed only after the previous connection's
  * stores settled, so the resume point is exact. Stores not yet started when a connection ends are
- * dropped (the primary resends them after its next WELCOME). ACKs only ever increase per volume
- * and connection.
+ * dropped (the primary resends them after its next WELCOME). ACKs only ever increase per volume and
+ * connection.
  *
  * <p>Failure: a malformed frame, a failed TLS handshake, a refused HELLO, a failed store or a
  * silent peer closes only that connection, with one log line naming the peer and the reason (and a
@@ -67,9 +67,9 @@ import java.util.concurrent.atomic.LongAdder;
  * <p>Threads: {@code kagami-recv-<site>-accept-0} accepts; {@code kagami-recv-<site>-io-N} (see
  * {@link ReceiverConfig#ioThreads()}) handle connections and never block: every call into storage
  * ({@link ReceiveSink}, {@link ReceiverCatalog#handover}) returns a future at once and does its
- * disk work on the storage side's own threads, and the outcome comes back to the event loop.
- * {@link #start()} and {@link #close()} block the caller (binding; closing waits up to 10 s for
- * stores under way). After {@link #close()} returns, no sink is called any more.
+ * disk work on the storage side's own threads, and the outcome comes back to the event loop. {@link
+ * #start()} and {@link #close()} block the caller (binding; closing waits up to 10 s for stores
+ * under way). After {@link #close()} returns, no sink is called any more.
  */
 public final class Receiver implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(Receiver.class.getName());
@@ -113,12 +113,21 @@ public final class Receiver implements AutoCloseable {
   /** Binds the listener; throws with the address when it cannot. */
   public synchronized void start() {
     if (state != State.NEW) {
-      throw new IllegalStateException("the WAN receiver is " + state.name().toLowerCase(Locale.ROOT) + "; it starts once");
+      throw new IllegalStateException(
+          "the WAN receiver is " + state.name().toLowerCase(Locale.ROOT) + "; it starts once");
     }
     state = State.RUNNING;
     String site = config.siteId();
-    boss = new MultiThreadIoEventLoopGroup(1, Thread.ofPlatform().name("kagami-recv-" + site + "-accept-", 0).daemon(true).factory(), NioIoHandler.newFactory());
-    workers = new MultiThreadIoEventLoopGroup(config.ioThreads(), Thread.ofPlatform().name("kagami-recv-" + site + "-io-", 0).daemon(true).factory(), NioIoHandler.newFactory());
+    boss =
+        new MultiThreadIoEventLoopGroup(
+            1,
+            Thread.ofPlatform().name("kagami-recv-" + site + "-accept-", 0).daemon(true).factory(),
+            NioIoHandler.newFactory());
+    workers =
+        new MultiThreadIoEventLoopGroup(
+            config.ioThreads(),
+            Thread.ofPlatform().name("kagami-recv-" + site + "-io-", 0).daemon(true).factory(),
+            NioIoHandler.newFactory());
     ServerBootstrap b =
         new ServerBootstrap()
             .group(boss, workers)
@@ -130,9 +139,17 @@ public final class Receiver implements AutoCloseable {
       server = b.bind(config.host(), config.port()).sync().channel();
     } catch (Exception e) {
       close();
-      throw new IllegalStateException("cannot listen for WAN connections on " + config.host() + ":" + config.port() + ": " + Tls.explain(e), e);
+      throw new IllegalStateException(
+          "cannot listen for WAN connections on "
+              + config.host()
+              + ":"
+              + config.port()
+              + ": "
+              + Tls.explain(e),
+          e);
     }
-    LOG.log(Level.INFO, "WAN receiver of {0} listening on {1}", site, address(server.localAddress()));
+    LOG.log(
+        Level.INFO, "WAN receiver of {0} listening on {1}", site, address(server.localAddress()));
   }
 
   /** The pipeline of an accepted connection: byte count, TLS, frames, heartbeats, the session. */
@@ -192,15 +209,28 @@ public final class Receiver implements AutoCloseable {
       }
       for (VolumeChain c : r.chains()) {
         ReceiveSession owner = c.owner();
-        vs.add(new ReceiverSnapshot.Volume(c.peer(), c.volume(), c.durable(), owner != null && owner.welcomed() && !owner.closed()));
+        vs.add(
+            new ReceiverSnapshot.Volume(
+                c.peer(),
+                c.volume(),
+                c.durable(),
+                owner != null && owner.welcomed() && !owner.closed()));
       }
     }
     ps.sort(Comparator.comparing(ReceiverSnapshot.Peer::siteId));
-    vs.sort(Comparator.comparing(ReceiverSnapshot.Volume::sourceSiteId).thenComparing(ReceiverSnapshot.Volume::volume));
+    vs.sort(
+        Comparator.comparing(ReceiverSnapshot.Volume::sourceSiteId)
+            .thenComparing(ReceiverSnapshot.Volume::volume));
     Channel s = server;
     Failure f = lastFailure;
     return new ReceiverSnapshot(
-        s == null ? config.host() + ":" + config.port() : address(s.localAddress()), ps, vs, wire.read(), rawBytes.sum(), f == null ? null : f.reason(), f == null ? null : f.at());
+        s == null ? config.host() + ":" + config.port() : address(s.localAddress()),
+        ps,
+        vs,
+        wire.read(),
+        rawBytes.sum(),
+        f == null ? null : f.reason(),
+        f == null ? null : f.at());
   }
 
   // ---- for the sessions (event loops) ----
@@ -281,9 +311,13 @@ public final class Receiver implements AutoCloseable {
       }
     }
     try {
-      CompletableFuture.allOf(pending.toArray(CompletableFuture[]::new)).get(CLOSE_WAIT.toMillis(), TimeUnit.MILLISECONDS);
+      CompletableFuture.allOf(pending.toArray(CompletableFuture[]::new))
+          .get(CLOSE_WAIT.toMillis(), TimeUnit.MILLISECONDS);
     } catch (TimeoutException e) {
-      LOG.log(Level.WARNING, "WAN receiver: stores still running {0} s after close; not waiting longer", Long.toString(CLOSE_WAIT.toSeconds()));
+      LOG.log(
+          Level.WARNING,
+          "WAN receiver: stores still running {0} s after close; not waiting longer",
+          Long.toString(CLOSE_WAIT.toSeconds()));
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     } catch (ExecutionException e) {

@@ -19,7 +19,10 @@ import java.util.concurrent.CompletableFuture;
  */
 final class ResyncReceiver {
   private static final System.Logger LOG = System.getLogger(Receiver.class.getName());
-  /** Regions are acknowledged after a sync of the replica at most this many regions or bytes apart. */
+
+  /**
+   * Regions are acknowledged after a sync of the replica at most this many regions or bytes apart.
+   */
   static final int REGIONS_PER_SYNC = 128;
 
   static final long REGION_BYTES_PER_SYNC = 4L << 20;
@@ -39,15 +42,28 @@ final class ResyncReceiver {
     lane.regionsAckRequested = 0;
     lane.regionBytesSinceSync = 0;
     lane.resyncBase = r.baseSeq();
-    LOG.log(Level.INFO, "WAN peer {0}: volume {1} is being resynchronized from seq {2}; the replica is inconsistent until it completes", session.siteId(), lane.volume, r.baseSeq());
-    CompletableFuture<Void> done = lane.chain.then(session.loop(), session::closed, () -> lane.sink.beginResync(r.baseSeq()));
+    LOG.log(
+        Level.INFO,
+        "WAN peer {0}: volume {1} is being resynchronized from seq {2}; the replica is inconsistent until it completes",
+        session.siteId(),
+        lane.volume,
+        r.baseSeq());
+    CompletableFuture<Void> done =
+        lane.chain.then(session.loop(), session::closed, () -> lane.sink.beginResync(r.baseSeq()));
     if (done != null) {
       done.whenComplete(
           (x, err) ->
               session.onLoop(
                   () -> {
                     if (err != null && !session.closed()) {
-                      session.fail("starting the resync of volume " + lane.volume + " at seq " + r.baseSeq() + " failed: " + Tls.explain(ReceiveSession.unwrap(err)), true);
+                      session.fail(
+                          "starting the resync of volume "
+                              + lane.volume
+                              + " at seq "
+                              + r.baseSeq()
+                              + " failed: "
+                              + Tls.explain(ReceiveSession.unwrap(err)),
+                          true);
                     } else if (err == null) {
                       lane.chain.durable(r.baseSeq());
                     }
@@ -65,7 +81,11 @@ final class ResyncReceiver {
     session.inflow().received(bytes);
     lane.regionsReceived++;
     lane.regionBytesSinceSync += bytes;
-    CompletableFuture<Void> stored = lane.chain.then(session.loop(), session::closed, () -> lane.sink.storeRegion(r.offset(), r.length(), r.data()));
+    CompletableFuture<Void> stored =
+        lane.chain.then(
+            session.loop(),
+            session::closed,
+            () -> lane.sink.storeRegion(r.offset(), r.length(), r.data()));
     if (stored == null) {
       return;
     }
@@ -75,20 +95,42 @@ final class ResyncReceiver {
                 () -> {
                   session.inflow().settled(bytes);
                   if (err != null && !session.closed()) {
-                    session.fail("writing a region of volume " + lane.volume + " at offset " + r.offset() + " failed: " + Tls.explain(ReceiveSession.unwrap(err)), true);
+                    session.fail(
+                        "writing a region of volume "
+                            + lane.volume
+                            + " at offset "
+                            + r.offset()
+                            + " failed: "
+                            + Tls.explain(ReceiveSession.unwrap(err)),
+                        true);
                   }
                 }));
     // Acknowledge in groups: one sync of the replica covers many regions.
-    if (lane.regionsReceived - lane.regionsAckRequested >= REGIONS_PER_SYNC || lane.regionBytesSinceSync >= REGION_BYTES_PER_SYNC) {
+    if (lane.regionsReceived - lane.regionsAckRequested >= REGIONS_PER_SYNC
+        || lane.regionBytesSinceSync >= REGION_BYTES_PER_SYNC) {
       syncAndAckRegions(lane);
     }
   }
 
-  /** Like {@link ReceiveSession#lane}, and fails the connection for a region beyond the volume's end. */
+  /**
+   * Like {@link ReceiveSession#lane}, and fails the connection for a region beyond the volume's
+   * end.
+   */
   private VolumeLane regionLane(String frame, String volume, long offset, int length) {
     VolumeLane lane = session.lane(frame, volume);
     if (lane != null && (offset + length > lane.sink.sizeBytes() || offset + length < 0)) {
-      session.fail(frame + " " + offset + "+" + length + " of volume " + lane.volume + " is beyond its size of " + lane.sink.sizeBytes() + " bytes", true);
+      session.fail(
+          frame
+              + " "
+              + offset
+              + "+"
+              + length
+              + " of volume "
+              + lane.volume
+              + " is beyond its size of "
+              + lane.sink.sizeBytes()
+              + " bytes",
+          true);
       return null;
     }
     return lane;
@@ -100,7 +142,11 @@ final class ResyncReceiver {
       return;
     }
     lane.regionsReceived++;
-    CompletableFuture<Boolean> same = lane.chain.then(session.loop(), session::closed, () -> lane.sink.regionMatches(r.offset(), r.length(), r.sum()));
+    CompletableFuture<Boolean> same =
+        lane.chain.then(
+            session.loop(),
+            session::closed,
+            () -> lane.sink.regionMatches(r.offset(), r.length(), r.sum()));
     if (same == null) {
       return;
     }
@@ -112,7 +158,14 @@ final class ResyncReceiver {
                     return;
                   }
                   if (err != null) {
-                    session.fail("comparing a region of volume " + lane.volume + " at offset " + r.offset() + " failed: " + Tls.explain(ReceiveSession.unwrap(err)), true);
+                    session.fail(
+                        "comparing a region of volume "
+                            + lane.volume
+                            + " at offset "
+                            + r.offset()
+                            + " failed: "
+                            + Tls.explain(ReceiveSession.unwrap(err)),
+                        true);
                   } else if (!match) {
                     session.send(new WanMessage.RegionWanted(lane.volume, r.offset()));
                   }
@@ -122,7 +175,9 @@ final class ResyncReceiver {
     }
   }
 
-  /** A heartbeat asks for every region not acknowledged yet (a primary waiting for the last ones). */
+  /**
+   * A heartbeat asks for every region not acknowledged yet (a primary waiting for the last ones).
+   */
   void flushRegionAcks() {
     if (session.lanes() == null) {
       return;
@@ -138,7 +193,8 @@ final class ResyncReceiver {
     long count = lane.regionsReceived;
     lane.regionsAckRequested = count;
     lane.regionBytesSinceSync = 0;
-    CompletableFuture<Void> synced = lane.chain.then(session.loop(), session::closed, lane.sink::syncRegions);
+    CompletableFuture<Void> synced =
+        lane.chain.then(session.loop(), session::closed, lane.sink::syncRegions);
     if (synced != null) {
       synced.whenComplete(
           (x, err) ->
@@ -148,7 +204,12 @@ final class ResyncReceiver {
                       return;
                     }
                     if (err != null) {
-                      session.fail("syncing resynchronized regions of volume " + lane.volume + " failed: " + Tls.explain(ReceiveSession.unwrap(err)), true);
+                      session.fail(
+                          "syncing resynchronized regions of volume "
+                              + lane.volume
+                              + " failed: "
+                              + Tls.explain(ReceiveSession.unwrap(err)),
+                          true);
                       return;
                     }
                     session.send(new WanMessage.RegionsDurable(lane.volume, count));
@@ -162,14 +223,21 @@ final class ResyncReceiver {
       return;
     }
     syncAndAckRegions(lane);
-    CompletableFuture<Void> done = lane.chain.then(session.loop(), session::closed, () -> lane.sink.endResync(e.consistentAtSeq()));
+    CompletableFuture<Void> done =
+        lane.chain.then(
+            session.loop(), session::closed, () -> lane.sink.endResync(e.consistentAtSeq()));
     if (done != null) {
       done.whenComplete(
           (x, err) ->
               session.onLoop(
                   () -> {
                     if (err != null && !session.closed()) {
-                      session.fail("ending the resync of volume " + lane.volume + " failed: " + Tls.explain(ReceiveSession.unwrap(err)), true);
+                      session.fail(
+                          "ending the resync of volume "
+                              + lane.volume
+                              + " failed: "
+                              + Tls.explain(ReceiveSession.unwrap(err)),
+                          true);
                     } else if (err == null) {
                       LOG.log(
                           Level.INFO,
@@ -178,7 +246,8 @@ final class ResyncReceiver {
                           lane.volume,
                           lane.regionsReceived,
                           e.consistentAtSeq());
-                      // The regions, now durable, hold every change through the base: acknowledge it.
+                      // The regions, now durable, hold every change through the base: acknowledge
+                      // it.
                       session.acknowledge(lane, lane.resyncBase);
                     }
                   }));

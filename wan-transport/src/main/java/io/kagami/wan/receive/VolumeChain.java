@@ -21,10 +21,13 @@ import java.util.function.Supplier;
 final class VolumeChain {
   private final String peer;
   private final String volume;
+
   /** Completes when every step queued so far has completed; guarded by this. */
   private CompletableFuture<?> tail = CompletableFuture.completedFuture(null);
+
   /** Completes when every step queued so far has at least been started; guarded by this. */
   private CompletableFuture<?> started = tail;
+
   private volatile long durable = -1;
   private volatile ReceiveSession owner;
 
@@ -61,9 +64,11 @@ final class VolumeChain {
    * A new connection takes the volume over: {@code resume} starts on {@code loop} once every step
    * queued before settled, failed or not (a failed store of the old connection is resent).
    */
-  synchronized <T> CompletableFuture<T> takeOver(ReceiveSession session, Executor loop, Supplier<CompletableFuture<T>> resume) {
+  synchronized <T> CompletableFuture<T> takeOver(
+      ReceiveSession session, Executor loop, Supplier<CompletableFuture<T>> resume) {
     owner = session;
-    CompletableFuture<T> next = tail.handle((x, err) -> null).thenComposeAsync(x -> resume.get(), loop);
+    CompletableFuture<T> next =
+        tail.handle((x, err) -> null).thenComposeAsync(x -> resume.get(), loop);
     tail = next;
     started = next;
     return next;
@@ -74,11 +79,15 @@ final class VolumeChain {
    * completed, unless {@code closed} says the connection ended by then (it fails with a
    * cancellation instead). Null when the connection has ended already.
    */
-  synchronized <T> CompletableFuture<T> then(Executor loop, BooleanSupplier closed, Supplier<CompletableFuture<T>> step) {
+  synchronized <T> CompletableFuture<T> then(
+      Executor loop, BooleanSupplier closed, Supplier<CompletableFuture<T>> step) {
     if (closed.getAsBoolean()) {
       return null;
     }
-    CompletableFuture<T> next = tail.thenComposeAsync(x -> closed.getAsBoolean() ? CompletableFuture.<T>failedFuture(ended()) : step.get(), loop);
+    CompletableFuture<T> next =
+        tail.thenComposeAsync(
+            x -> closed.getAsBoolean() ? CompletableFuture.<T>failedFuture(ended()) : step.get(),
+            loop);
     tail = next;
     started = next;
     return next;
@@ -89,12 +98,17 @@ final class VolumeChain {
    * which the journal queues in order), completed when it is durable. Null when the connection has
    * ended already.
    */
-  synchronized CompletableFuture<Long> thenStore(Executor loop, BooleanSupplier closed, Supplier<CompletableFuture<Long>> store) {
+  synchronized CompletableFuture<Long> thenStore(
+      Executor loop, BooleanSupplier closed, Supplier<CompletableFuture<Long>> store) {
     if (closed.getAsBoolean()) {
       return null;
     }
     // A chain of its own, one link per store, so stores start in exactly the order queued.
-    CompletableFuture<CompletableFuture<Long>> start = started.thenApplyAsync(x -> closed.getAsBoolean() ? CompletableFuture.<Long>failedFuture(ended()) : store.get(), loop);
+    CompletableFuture<CompletableFuture<Long>> start =
+        started.thenApplyAsync(
+            x ->
+                closed.getAsBoolean() ? CompletableFuture.<Long>failedFuture(ended()) : store.get(),
+            loop);
     CompletableFuture<Long> done = start.thenCompose(f -> f);
     started = start;
     tail = CompletableFuture.allOf(tail, done);

@@ -9,15 +9,21 @@ package io.kagami.wan.receive;
 final class VolumeLane {
   final VolumeChain chain;
   final ReceiveSink sink;
+
   /** The primary's name of the volume (what the frames carry). */
   final String volume;
+
   /** Highest seq acknowledged on this connection; ACKs only ever increase. */
   long acked;
+
   /** Regions received since the last RESYNC. */
   long regionsReceived;
+
   /** Of {@link #regionsReceived}, how many a sync-and-acknowledge was asked for. */
   long regionsAckRequested;
+
   long regionBytesSinceSync;
+
   /** The seq the resync under way started from: acknowledged once its regions are durable. */
   long resyncBase;
 
