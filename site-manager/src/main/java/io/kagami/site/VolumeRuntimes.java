@@ -18,7 +18,9 @@ import io.kagami.site.config.ReplicationMode;
 import io.kagami.site.config.Role;
 import io.kagami.site.config.SiteConfig;
 import io.kagami.site.config.VolumeConfig;
-import io.kagami.site.link.DivergedHistory;
+import io.kagami.replicator.lineage.DivergedHistory;
+import io.kagami.replicator.lineage.Generations;
+import io.kagami.wan.frame.WanCodec;
 import io.kagami.site.link.JournalReceiveSink;
 import io.kagami.site.link.JournalShipSource;
 import io.kagami.site.metrics.SiteMetrics;
@@ -69,7 +71,6 @@ final class VolumeRuntimes {
   private final Resources resources;
   /** The operator's consent to discard this site's writes after a fork (see {@link PeerRole}). */
   private final BooleanSupplier discardDiverged;
-  private ExecutorService resyncIo;
   private ScheduledExecutorService syncTimer;
 
   VolumeRuntimes(
@@ -132,9 +133,12 @@ final class VolumeRuntimes {
             config.dataDir().resolve("volumes").resolve(vc.name() + ".diverged"),
             config.bitmapFile(vc.name()),
             vc.bitmapGranularity(),
+            WanCodec.MAX_DIVERGED_RANGES,
             discardDiverged::getAsBoolean,
             applier::releaseHistory);
-    JournalReceiveSink sink = new JournalReceiveSink(vc.name(), vc.sizeBytes(), stream, applier, file, resyncIo(), diverged);
+    JournalReceiveSink sink = new JournalReceiveSink(vc.name(), vc.sizeBytes(), stream, applier, file, diverged);
+    sink.start();
+    resources.push(sink);
     drills.track(vc.name(), history, applier, file, sink::consistent);
     return new VolumeRuntime.Standby(vc, new ReplicaVolume(vc.name(), file, reads), file, applier, sink, new VolumeStateTracker(false));
   }
@@ -218,15 +222,6 @@ final class VolumeRuntimes {
   /** The site's journal stream of {@code volume}. */
   JournalStream stream(String volume) {
     return journal.stream(volume);
-  }
-
-  private ExecutorService resyncIo() {
-    if (resyncIo == null) {
-      ExecutorService io = Executors.newSingleThreadExecutor(Thread.ofPlatform().name("kagami-resync-io").daemon(true).factory());
-      resources.push(io::shutdownNow);
-      resyncIo = io;
-    }
-    return resyncIo;
   }
 
   private ScheduledExecutorService syncTimer() {

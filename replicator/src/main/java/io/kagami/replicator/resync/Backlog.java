@@ -1,13 +1,17 @@
 package io.kagami.replicator.resync;
 
 import io.kagami.journal.JournalStream;
+import io.kagami.replicator.lineage.DivergedRange;
 import io.kagami.replicator.volume.PrimaryVolume;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.System.Logger.Level;
 import java.nio.ByteBuffer;
+import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
  * A primary volume's unsent history and what happens when it outgrows its capacity.
@@ -32,6 +36,8 @@ import java.util.concurrent.locks.LockSupport;
  */
 public final class Backlog {
   private static final System.Logger LOG = System.getLogger(Backlog.class.getName());
+  /** How long a resync's start waits for the volume file to catch up with the journal. */
+  static final Duration VOLUME_FILE_WAIT = Duration.ofSeconds(10);
 
   private final String volume;
   private final PrimaryVolume device;
@@ -138,7 +144,9 @@ public final class Backlog {
   /**
    * Starts a resync: marks what history remains, waits (briefly: the journal's completion thread
    * writes the volume right after commit) until the volume file holds everything through the
-   * returned base, and leaves overflow mode — history after the base is kept again.
+   * returned base, and leaves overflow mode — history after the base is kept again. Blocks the
+   * caller (the shipper's thread) for at most {@link #VOLUME_FILE_WAIT}, on the volume's own
+   * completion future, not by polling.
    */
   public long beginResync() {
     long base = stream.lastSeq();
@@ -146,12 +154,15 @@ public final class Backlog {
     overflowed = false;
     comparing = compareNext;
     compareNext = false;
-    long deadline = System.nanoTime() + 10_000_000_000L;
-    while (device.appliedSeq() < base) {
-      if (System.nanoTime() > deadline) {
-        throw new IllegalStateException("volume " + volume + ": the volume file did not reach seq " + base + " within 10 s");
-      }
-      LockSupport.parkNanos(100_000);
+    try {
+      device.appliedThrough(base).get(VOLUME_FILE_WAIT.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (TimeoutException e) {
+      throw new IllegalStateException("volume " + volume + ": the volume file did not reach seq " + base + " within " + VOLUME_FILE_WAIT.toSeconds() + " s", e);
+    } catch (ExecutionException e) {
+      throw new IllegalStateException("volume " + volume + ": the volume file cannot reach seq " + base + ": " + e.getCause().getMessage(), e.getCause());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("volume " + volume + ": interrupted while the volume file caught up with seq " + base, e);
     }
     LOG.log(Level.INFO, "volume {0}: resync of {1} regions ({2} bytes) begins at seq {3}", volume, bitmap.dirtyRegions(), bitmap.dirtyBytes(), base);
     return base;
@@ -232,16 +243,15 @@ public final class Backlog {
    * A standby that rejoined after a failover (the old primary) resumes after {@code durableSeq}
    * but its replica differs in {@code ranges} (its own writes after the fork, discarded there):
    * those ranges are marked, with every entry this primary kept after {@code durableSeq} (its own
-   * changes since the fork), and a resync copies exactly these regions. {@code ranges} are
-   * {offset, length} pairs.
+   * changes since the fork), and a resync copies exactly these regions.
    */
-  public synchronized void standbyDiverged(long durableSeq, List<long[]> ranges) {
+  public synchronized void standbyDiverged(long durableSeq, List<DivergedRange> ranges) {
     long bytes = 0;
-    for (long[] r : ranges) {
-      long end = Math.min(r[0] + r[1], bitmap.regions() * bitmap.granularity());
-      if (r[0] < end) {
-        bitmap.mark(r[0], end - r[0]);
-        bytes += end - r[0];
+    for (DivergedRange r : ranges) {
+      long end = Math.min(r.end(), bitmap.regions() * bitmap.granularity());
+      if (r.offset() < end) {
+        bitmap.mark(r.offset(), end - r.offset());
+        bytes += end - r.offset();
       }
     }
     if (bitmap.dirtyRegions() == bitmap.regions()) {

@@ -1,5 +1,6 @@
 package io.kagami.replicator.volume;
 
+import io.kagami.clock.NanoClock;
 import io.kagami.clock.SystemTime;
 import io.kagami.journal.Compression;
 import io.kagami.journal.JournalException;
@@ -42,6 +43,7 @@ public final class PrimaryVolume implements BlockDevice {
   private final Executor reads;
   private final ReplicationGate gate;
   private final AppendTimer appendTimer;
+  private final NanoClock clock;
   private volatile long appliedSeq;
   /** Reads waiting for the volume file to catch up, by the seq they need; guarded by itself. */
   private final java.util.PriorityQueue<AppliedWaiter> waiters = new java.util.PriorityQueue<>();
@@ -65,7 +67,13 @@ public final class PrimaryVolume implements BlockDevice {
    * mode), and {@code appendTimer} told how long each journal append took (see {@link AppendTimer}).
    */
   public PrimaryVolume(String name, FileVolume file, JournalStream stream, boolean compress, Executor reads, ReplicationGate gate, AppendTimer appendTimer) {
+    this(name, file, stream, compress, reads, gate, appendTimer, SystemTime.NANO);
+  }
+
+  /** With {@code clock} timing the journal appends for {@code appendTimer}. */
+  public PrimaryVolume(String name, FileVolume file, JournalStream stream, boolean compress, Executor reads, ReplicationGate gate, AppendTimer appendTimer, NanoClock clock) {
     this.appendTimer = appendTimer;
+    this.clock = clock;
     this.name = name;
     this.file = file;
     this.stream = stream;
@@ -135,8 +143,11 @@ public final class PrimaryVolume implements BlockDevice {
     }
   }
 
-  /** Completes once the volume file holds every change through {@code seq}. */
-  CompletableFuture<Void> appliedThrough(long seq) {
+  /**
+   * Completes once the volume file holds every change through {@code seq}, on the thread that
+   * wrote it (or the caller's, when it does already); fails when writing the volume file failed.
+   */
+  public CompletableFuture<Void> appliedThrough(long seq) {
     CompletableFuture<Void> ready = new CompletableFuture<>();
     synchronized (waiters) {
       waiters.add(new AppliedWaiter(seq, ready));
@@ -346,12 +357,12 @@ public final class PrimaryVolume implements BlockDevice {
 
   // The append's future completes right after the commit, so that marks the commit's end.
   private long startTimer() {
-    return appendTimer == AppendTimer.NONE ? 0 : SystemTime.NANO.nanoTime();
+    return appendTimer == AppendTimer.NONE ? 0 : clock.nanoTime();
   }
 
   private void stopTimer(long entered) {
     if (appendTimer != AppendTimer.NONE) {
-      appendTimer.appended(SystemTime.NANO.nanoTime() - entered);
+      appendTimer.appended(clock.nanosSince(entered));
     }
   }
 

@@ -3,51 +3,106 @@ package io.kagami.site.link;
 import io.kagami.journal.JournalEntry;
 import io.kagami.journal.JournalStream;
 import io.kagami.replicator.apply.Applier;
+import io.kagami.replicator.apply.ReplicaConsistency;
+import io.kagami.replicator.lineage.DivergedHistory;
+import io.kagami.replicator.lineage.DivergedRange;
+import io.kagami.replicator.lineage.Generation;
+import io.kagami.replicator.lineage.HistoriesDivergedException;
+import io.kagami.replicator.lineage.StandbyLineage;
 import io.kagami.replicator.volume.FileVolume;
 import io.kagami.wan.frame.RegionSum;
 import io.kagami.wan.frame.WanMessage;
-import io.kagami.site.Generations;
 import io.kagami.wan.receive.LinkRefusedException;
 import io.kagami.wan.receive.ReceiveSink;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.lang.System.Logger.Level;
 import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.Executor;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 
 /**
- * A standby volume's journal receiving the primary's history; stores are synced before the ack.
- * During a resync, regions go straight into the replica file (which is then not crash-consistent:
- * {@link #consistent()} is false until the applier passes the point the primary names at the end).
+ * Wires a standby volume to the WAN receiver: stores go to the volume's journal (synced before the
+ * ack, by the journal's group-commit thread, handed over from the volume's thread); the generation
+ * check and a failback's salvage ({@link StandbyLineage}), the resume point, and resync regions
+ * written straight into the replica file ({@link ReplicaConsistency} says when it is consistent
+ * again) run on the volume's own thread, {@code kagami-receive-<volume>}, in the order the receiver
+ * asks for them.
+ *
+ * <p>Threads: the {@link ReceiveSink} methods are called on the receiver's event loops and return
+ * at once; the disk work runs on {@code kagami-receive-<volume>}, which {@link #start()} starts and
+ * {@link #close()} stops (after the work queued, waiting up to 30 s).
  */
-public final class JournalReceiveSink implements ReceiveSink {
-  /** Durable: the seq through which the replica must be applied to be consistent again. */
-  public static final String META_CONSISTENT_AT = "consistentAt";
+public final class JournalReceiveSink implements ReceiveSink, AutoCloseable {
+  private static final System.Logger LOG = System.getLogger(JournalReceiveSink.class.getName());
+  private static final long CLOSE_WAIT_SECONDS = 30;
 
   private final String volume;
   private final long sizeBytes;
   private final JournalStream stream;
   private final Applier applier;
   private final FileVolume file;
-  private final Executor io;
-  private final DivergedHistory diverged;
-  private volatile long consistentAt;
+  private final ReplicaConsistency consistency;
+  private final StandbyLineage lineage;
+  private ExecutorService io; // guarded by this
 
-  public JournalReceiveSink(String volume, long sizeBytes, JournalStream stream, Applier applier, FileVolume file, Executor io) {
-    this(volume, sizeBytes, stream, applier, file, io, null);
+  public JournalReceiveSink(
+      String volume, long sizeBytes, JournalStream stream, Applier applier, FileVolume file) {
+    this(volume, sizeBytes, stream, applier, file, null);
   }
 
-  /** {@code diverged}: what to do with this site's own writes after a fork (null: refuse such a link). */
-  public JournalReceiveSink(String volume, long sizeBytes, JournalStream stream, Applier applier, FileVolume file, Executor io, DivergedHistory diverged) {
-    this.diverged = diverged;
+  /**
+   * {@code diverged}: what to do with this site's own writes after a fork (null: refuse such a
+   * link).
+   */
+  public JournalReceiveSink(
+      String volume,
+      long sizeBytes,
+      JournalStream stream,
+      Applier applier,
+      FileVolume file,
+      DivergedHistory diverged) {
     this.volume = volume;
     this.sizeBytes = sizeBytes;
     this.stream = stream;
     this.applier = applier;
     this.file = file;
-    this.io = io;
-    this.consistentAt = stream.meta(META_CONSISTENT_AT, 0);
+    this.consistency = new ReplicaConsistency(stream, applier);
+    this.lineage = new StandbyLineage(volume, stream, applier, file, consistency, diverged);
+  }
+
+  /** Starts the volume's storage thread; before the receiver may call. */
+  public synchronized void start() {
+    if (io != null) {
+      throw new IllegalStateException("the receive sink of volume " + volume + " starts once");
+    }
+    io =
+        Executors.newSingleThreadExecutor(
+            Thread.ofPlatform().name("kagami-receive-" + volume).daemon(true).factory());
+  }
+
+  /** Runs {@code work} on the volume's thread; fails when the sink is not running. */
+  private <T> CompletableFuture<T> onIo(Supplier<T> work) {
+    ExecutorService e;
+    synchronized (this) {
+      e = io;
+    }
+    if (e == null || e.isShutdown()) {
+      return CompletableFuture.failedFuture(
+          new IllegalStateException("the receive sink of volume " + volume + " is not running"));
+    }
+    try {
+      return CompletableFuture.supplyAsync(work, e);
+    } catch (RejectedExecutionException closed) {
+      return CompletableFuture.failedFuture(
+          new IllegalStateException("the receive sink of volume " + volume + " is closed", closed));
+    }
   }
 
   @Override
@@ -60,94 +115,79 @@ public final class JournalReceiveSink implements ReceiveSink {
     return sizeBytes;
   }
 
-  @Override
+  /** Highest sequence number durable in the standby's journal. */
   public long lastDurableSeq() {
     return stream.lastSeq();
   }
 
+  /**
+   * Hands the entries to the journal's group commit from the volume's thread, in call order: the
+   * enqueue takes the journal-wide lock, which a rebase or truncation of any volume (a resync, a
+   * failback) holds across disk I/O, so no event loop may take it. The store completes when the
+   * group commit synced the entries.
+   */
   @Override
   public CompletableFuture<Long> store(List<JournalEntry> entries) {
-    return stream.appendReplicated(entries);
+    return onIo(() -> stream.appendReplicated(entries)).thenCompose(stored -> stored);
   }
 
   @Override
+  public CompletableFuture<Resume> resume() {
+    return onIo(() -> new Resume(stream.lastSeq(), lineage.generation(), diverged()));
+  }
+
+  /** The data generation of the history this standby holds (0 when it holds none yet). */
   public long generation() {
-    return stream.meta(Generations.META_GENERATION, 0);
+    return lineage.generation();
   }
 
   /**
-   * Adopts the primary's generation when this standby holds none yet, the same one, or the one
-   * the primary's grew out of with nothing past the point where it ended; refuses otherwise.
+   * Adopts the primary's generation when this standby holds none yet, the same one, or the one the
+   * primary's grew out of with nothing past the point where it ended; on a consented failback,
+   * saves this site's writes after the fork aside and discards them first; refuses otherwise with a
+   * {@link LinkRefusedException} carrying the reason.
    */
   @Override
-  public void acceptGeneration(long primary, long prior, long priorEnd) throws LinkRefusedException {
-    long mine = generation();
-    if (primary == 0 || mine == primary) {
-      settled();
-      return;
-    }
-    if (mine == 0 || (mine == prior && stream.lastSeq() <= priorEnd)) {
-      stream.putMeta(Generations.META_GENERATION, primary);
-      settled();
-      return;
-    }
-    if (mine == prior && diverged != null && diverged.consented()) {
-      // Failback: this site was the primary the sender replaced, and holds writes after the fork.
-      // Inconsistent first (durably), then save them aside and discard them; the primary copies
-      // their ranges, with what it changed since, in the resync this WELCOME asks for.
-      stream.putMeta(META_CONSISTENT_AT, Long.MAX_VALUE);
-      consistentAt = Long.MAX_VALUE;
-      diverged.saveAndDiscard(stream, applier, file, priorEnd);
-      stream.putMeta(Generations.META_GENERATION, primary);
-      settled();
-      return;
-    }
-    throw new LinkRefusedException(
-        "volume "
-            + volume
-            + ": the histories diverged: this standby holds generation "
-            + Generations.hex(mine)
-            + " through seq "
-            + stream.lastSeq()
-            + ", the primary ships generation "
-            + Generations.hex(primary)
-            + (prior == 0 ? "" : " (grown out of " + Generations.hex(prior) + " at seq " + priorEnd + ")")
-            + (mine == prior
-                ? "; they are never merged: this site holds writes after the fork that a rejoin discards; run `kagami failback` on it to save them aside and rejoin as the standby"
-                : "; they are never merged: wipe this standby's journal and volume to take the primary's"));
+  public CompletableFuture<Void> acceptGeneration(long generation, long prior, long priorEnd) {
+    return onIo(
+        () -> {
+          try {
+            lineage.accept(new Generation(generation, prior, priorEnd));
+            return null;
+          } catch (HistoriesDivergedException e) {
+            throw new CompletionException(new LinkRefusedException(e.getMessage()));
+          }
+        });
   }
 
-  private void settled() {
-    if (diverged != null) {
-      diverged.settled();
-    }
-  }
-
-  @Override
+  /** Ranges the primary must copy although the history says the replica has them. */
   public List<WanMessage.Range> diverged() {
-    return diverged == null ? List.of() : diverged.ranges();
+    return lineage.diverged().stream().map(JournalReceiveSink::toWire).toList();
+  }
+
+  private static WanMessage.Range toWire(DivergedRange r) {
+    return new WanMessage.Range(r.offset(), r.length());
   }
 
   /** False while a resync is incomplete: the replica mixes old and new regions. */
   public boolean consistent() {
-    return applier.appliedSeq() >= consistentAt;
+    return consistency.consistent();
   }
 
   @Override
   public CompletableFuture<Void> beginResync(long baseSeq) {
-    return CompletableFuture.runAsync(
+    return onIo(
         () -> {
           // Inconsistent from the first region on, durably, before any region is written.
-          stream.putMeta(META_CONSISTENT_AT, Long.MAX_VALUE);
-          consistentAt = Long.MAX_VALUE;
+          consistency.inconsistentUntilResyncEnds();
           applier.rebase(baseSeq);
-        },
-        io);
+          return null;
+        });
   }
 
   @Override
   public CompletableFuture<Void> storeRegion(long offset, int length, byte[] data) {
-    return CompletableFuture.runAsync(
+    return onIo(
         () -> {
           try {
             if (data == null) {
@@ -156,50 +196,87 @@ public final class JournalReceiveSink implements ReceiveSink {
               file.write(offset, ByteBuffer.wrap(data));
             }
           } catch (IOException e) {
-            throw new UncheckedIOException("volume " + volume + ": writing a resync region at offset " + offset + " failed: " + e.getMessage(), e);
+            throw new UncheckedIOException(
+                "volume "
+                    + volume
+                    + ": writing a resync region at offset "
+                    + offset
+                    + " failed: "
+                    + e.getMessage(),
+                e);
           }
-        },
-        io);
+          return null;
+        });
   }
 
   @Override
   public CompletableFuture<Boolean> regionMatches(long offset, int length, byte[] sum) {
-    return CompletableFuture.supplyAsync(
+    return onIo(
         () -> {
           byte[] mine = new byte[length];
           try {
             file.read(offset, ByteBuffer.wrap(mine));
           } catch (IOException e) {
-            throw new UncheckedIOException("volume " + volume + ": reading a region at offset " + offset + " to compare failed: " + e.getMessage(), e);
+            throw new UncheckedIOException(
+                "volume "
+                    + volume
+                    + ": reading a region at offset "
+                    + offset
+                    + " to compare failed: "
+                    + e.getMessage(),
+                e);
           }
           return RegionSum.matches(mine, sum);
-        },
-        io);
+        });
   }
 
   @Override
   public CompletableFuture<Void> syncRegions() {
-    return CompletableFuture.runAsync(
+    return onIo(
         () -> {
           try {
             file.force();
           } catch (IOException e) {
-            throw new UncheckedIOException("volume " + volume + ": syncing resync regions failed: " + e.getMessage(), e);
+            throw new UncheckedIOException(
+                "volume " + volume + ": syncing resync regions failed: " + e.getMessage(), e);
           }
-        },
-        io);
+          return null;
+        });
   }
 
   @Override
   public CompletableFuture<Void> endResync(long consistentAtSeq) {
-    return CompletableFuture.runAsync(
+    return onIo(
         () -> {
-          stream.putMeta(META_CONSISTENT_AT, consistentAtSeq);
-          consistentAt = consistentAtSeq;
-          if (diverged != null) {
-            diverged.resolved(); // the resync copied them with everything else
-          }
-        },
-        io);
+          consistency.consistentAt(consistentAtSeq);
+          lineage.resyncEnded(); // the resync copied the diverged ranges with everything else
+          return null;
+        });
+  }
+
+  /** Stops the volume's thread once the work queued is done (at most 30 s); idempotent. */
+  @Override
+  public void close() {
+    ExecutorService e;
+    synchronized (this) {
+      e = io;
+    }
+    if (e == null || e.isShutdown()) {
+      return;
+    }
+    e.shutdown();
+    try {
+      if (!e.awaitTermination(CLOSE_WAIT_SECONDS, TimeUnit.SECONDS)) {
+        LOG.log(
+            Level.WARNING,
+            "volume {0}: storage work of the WAN receiver still running {1} s after close; interrupting it",
+            volume,
+            Long.toString(CLOSE_WAIT_SECONDS));
+        e.shutdownNow();
+      }
+    } catch (InterruptedException ie) {
+      e.shutdownNow();
+      Thread.currentThread().interrupt();
+    }
   }
 }

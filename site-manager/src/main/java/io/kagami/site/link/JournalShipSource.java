@@ -1,9 +1,12 @@
 package io.kagami.site.link;
 
 import io.kagami.clock.NanoClock;
+import io.kagami.clock.SystemTime;
 import io.kagami.journal.JournalEntry;
 import io.kagami.journal.JournalStream;
-import io.kagami.site.Generations;
+import io.kagami.replicator.lineage.DivergedRange;
+import io.kagami.replicator.lineage.Generation;
+import io.kagami.replicator.lineage.Generations;
 import io.kagami.replicator.resync.Backlog;
 import io.kagami.replicator.resync.DirtyBitmap;
 import io.kagami.wan.frame.WanMessage;
@@ -52,6 +55,11 @@ public final class JournalShipSource implements ShipSource {
    * @param onPeerDurable told every advance of the standby's durable point (sync mode's gate)
    * @param nanoClock times a resync pass for its rate and ETA
    */
+  public JournalShipSource(String volume, long sizeBytes, JournalStream stream, Backlog backlog, java.util.function.LongConsumer onPeerDurable) {
+    this(volume, sizeBytes, stream, backlog, onPeerDurable, SystemTime.NANO);
+  }
+
+  /** With {@code nanoClock} timing the resync's rate and the waits for the standby. */
   public JournalShipSource(String volume, long sizeBytes, JournalStream stream, Backlog backlog, java.util.function.LongConsumer onPeerDurable, NanoClock nanoClock) {
     this.nanoClock = nanoClock;
     this.volume = volume;
@@ -134,7 +142,9 @@ public final class JournalShipSource implements ShipSource {
 
   @Override
   public long[] generation() {
-    return Generations.of(stream);
+    // The shipper's SPI still takes the three numbers as an array (its owner changes it).
+    Generation g = Generations.of(stream);
+    return new long[] {g.current(), g.prior(), g.priorEnd()};
   }
 
   @Override
@@ -192,7 +202,7 @@ public final class JournalShipSource implements ShipSource {
 
     @Override
     public void standbyDiverged(List<WanMessage.Range> ranges) {
-      backlog.standbyDiverged(resumedAt, ranges.stream().map(r -> new long[] {r.offset(), r.length()}).toList());
+      backlog.standbyDiverged(resumedAt, ranges.stream().map(r -> new DivergedRange(r.offset(), r.length())).toList());
     }
 
     @Override

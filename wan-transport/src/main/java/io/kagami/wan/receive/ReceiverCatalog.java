@@ -5,8 +5,11 @@ import java.util.concurrent.CompletableFuture;
 
 /**
  * What the standby replicates: resolves a primary's offered volume to the journal that receives
- * it, or refuses. Called on a Netty event loop for every volume of every HELLO, so it must answer
- * from memory and not block.
+ * it, or refuses. Every method is called on the Netty event loop of the primary's connection,
+ * which serves other connections too, so none may block: {@link #sink} answers from memory, {@link
+ * #handover} does its work on a thread of its own and completes the future, {@link #handedOver}
+ * hands its work to such a thread. With several primaries, the catalog is where each peer's
+ * volumes are told apart: two peers may both offer a "vol0", and get different sinks.
  */
 @FunctionalInterface
 public interface ReceiverCatalog {
@@ -28,6 +31,9 @@ public interface ReceiverCatalog {
     return CompletableFuture.failedFuture(new LinkRefusedException("this standby does not take over in a switchover"));
   }
 
-  /** HANDED_OVER was sent to {@code sourceSiteId} after a {@link #handover}: take over now. */
+  /**
+   * HANDED_OVER was sent to {@code sourceSiteId} after a {@link #handover}: take over now. Called
+   * on the event loop (a write listener): must not block.
+   */
   default void handedOver(String sourceSiteId) {}
 }

@@ -20,11 +20,15 @@ import java.util.Objects;
  * @param maxFrameBytes largest frame accepted or sent
  * @param maxUnstoredBytes entry bytes received but not yet durable, per connection, above which
  *     the receiver stops reading from that primary until storage catches up
+ * @param ioThreads event loops serving the connections (1..64); connections beyond that share them,
+ *     which is safe because an event loop never waits on storage
  */
-public record ReceiverConfig(String host, int port, SiteCredentials credentials, List<X509Certificate> peerCertificates, Duration heartbeat, int maxFrameBytes, long maxUnstoredBytes) {
+public record ReceiverConfig(
+    String host, int port, SiteCredentials credentials, List<X509Certificate> peerCertificates, Duration heartbeat, int maxFrameBytes, long maxUnstoredBytes, int ioThreads) {
   public static final Duration DEFAULT_HEARTBEAT = Duration.ofSeconds(2);
   public static final int DEFAULT_MAX_FRAME_BYTES = 64 << 20;
   public static final long DEFAULT_MAX_UNSTORED_BYTES = 64L << 20;
+  public static final int DEFAULT_IO_THREADS = 2;
 
   public ReceiverConfig {
     Objects.requireNonNull(host, "bind host");
@@ -52,11 +56,14 @@ public record ReceiverConfig(String host, int port, SiteCredentials credentials,
     if (maxUnstoredBytes < maxFrameBytes) {
       throw new IllegalArgumentException(p + "unstored bytes limit " + maxUnstoredBytes + " must hold at least one frame (" + maxFrameBytes + ")");
     }
+    if (ioThreads < 1 || ioThreads > 64) {
+      throw new IllegalArgumentException(p + "I/O threads " + ioThreads + " must be 1..64");
+    }
   }
 
-  /** The defaults: heartbeat 2 s, 64 MiB frames, 64 MiB unstored per connection. */
+  /** The defaults: heartbeat 2 s, 64 MiB frames, 64 MiB unstored per connection, 2 I/O threads. */
   public static ReceiverConfig defaults(String host, int port, SiteCredentials credentials, List<X509Certificate> peers) {
-    return new ReceiverConfig(host, port, credentials, peers, DEFAULT_HEARTBEAT, DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_UNSTORED_BYTES);
+    return new ReceiverConfig(host, port, credentials, peers, DEFAULT_HEARTBEAT, DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_UNSTORED_BYTES, DEFAULT_IO_THREADS);
   }
 
   /** This (standby) site's id: the CN of its certificate. */
@@ -65,14 +72,18 @@ public record ReceiverConfig(String host, int port, SiteCredentials credentials,
   }
 
   public ReceiverConfig withPort(int port) {
-    return new ReceiverConfig(host, port, credentials, peerCertificates, heartbeat, maxFrameBytes, maxUnstoredBytes);
+    return new ReceiverConfig(host, port, credentials, peerCertificates, heartbeat, maxFrameBytes, maxUnstoredBytes, ioThreads);
   }
 
   public ReceiverConfig withHeartbeat(Duration heartbeat) {
-    return new ReceiverConfig(host, port, credentials, peerCertificates, heartbeat, maxFrameBytes, maxUnstoredBytes);
+    return new ReceiverConfig(host, port, credentials, peerCertificates, heartbeat, maxFrameBytes, maxUnstoredBytes, ioThreads);
   }
 
   public ReceiverConfig withMaxFrameBytes(int maxFrameBytes) {
-    return new ReceiverConfig(host, port, credentials, peerCertificates, heartbeat, maxFrameBytes, Math.max(maxUnstoredBytes, maxFrameBytes));
+    return new ReceiverConfig(host, port, credentials, peerCertificates, heartbeat, maxFrameBytes, Math.max(maxUnstoredBytes, maxFrameBytes), ioThreads);
+  }
+
+  public ReceiverConfig withIoThreads(int ioThreads) {
+    return new ReceiverConfig(host, port, credentials, peerCertificates, heartbeat, maxFrameBytes, maxUnstoredBytes, ioThreads);
   }
 }

@@ -206,6 +206,12 @@ class ReceiverTest {
   }
 
   @Test
+  void ioThreadsOutOfRangeAreExplained() {
+    assertThatThrownBy(() -> sites.receiver().withIoThreads(0)).hasMessageContaining("I/O threads 0 must be 1..64");
+    assertThat(sites.receiver().withIoThreads(1).ioThreads()).isEqualTo(1);
+  }
+
+  @Test
   void aPortInUseIsNamed() {
     ReceiverConfig taken = sites.receiver().withPort(receiver.port());
     try (Receiver second = new Receiver(taken, new Catalog())) {

@@ -46,9 +46,13 @@ public final class MemorySink implements ReceiveSink, AutoCloseable {
     return sizeBytes;
   }
 
-  @Override
   public synchronized long lastDurableSeq() {
     return durable;
+  }
+
+  @Override
+  public CompletableFuture<Resume> resume() {
+    return CompletableFuture.supplyAsync(() -> Resume.at(lastDurableSeq()), executor);
   }
 
   @Override

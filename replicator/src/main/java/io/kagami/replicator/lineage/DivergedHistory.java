@@ -1,5 +1,6 @@
-package io.kagami.site.link;
+package io.kagami.replicator.lineage;
 
+import io.kagami.clock.SystemTime;
 import io.kagami.journal.DurableFiles;
 import io.kagami.journal.JournalEntry;
 import io.kagami.journal.JournalRecord;
@@ -7,8 +8,6 @@ import io.kagami.journal.JournalStream;
 import io.kagami.replicator.apply.Applier;
 import io.kagami.replicator.resync.DirtyBitmap;
 import io.kagami.replicator.volume.FileVolume;
-import io.kagami.wan.frame.WanCodec;
-import io.kagami.wan.frame.WanMessage;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.System.Logger.Level;
@@ -16,16 +15,18 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Instant;
+import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Locale;
 import java.util.function.BooleanSupplier;
 
 /**
  * An old primary rejoining as the standby of the site that replaced it (failback): its writes after
  * the fork — the point its successor was promoted from — exist only here and conflict with the new
  * primary's history. With the operator's consent ({@code kagami failback}) they are
+ *
  * <ol>
  *   <li>saved aside: a sparse image of the volume holding exactly those writes, and a manifest
  *       listing them (seq, kind, offset, length), under {@code saved/} in the data directory;
@@ -33,10 +34,16 @@ import java.util.function.BooleanSupplier;
  *       in every WELCOME so the primary copies them along with what it changed since the fork;
  *   <li>discarded from the journal, which continues at the fork with the primary's history.
  * </ol>
+ *
  * Each step is durable before the next starts, and all of them can be repeated after a crash.
+ *
+ * <p>Threads: {@link #saveAndDiscard} reads the whole diverged history and writes an image of it,
+ * which may take minutes: it runs on the standby volume's own storage thread, never on an event
+ * loop. {@link #ranges()} is read by any thread.
  */
 public final class DivergedHistory {
   private static final System.Logger LOG = System.getLogger(DivergedHistory.class.getName());
+
   /** Diverged ranges are rounded to this when there are too many to list. */
   static final long COARSE = 1 << 20;
 
@@ -46,18 +53,67 @@ public final class DivergedHistory {
   private final Path rangesFile;
   private final Path ownBitmap;
   private final int bitmapGranularity;
+  private final int maxRanges;
   private final BooleanSupplier consent;
   private final Runnable settled;
-  private volatile List<WanMessage.Range> ranges;
+  private final InstantSource clock;
+  private final SalvageHook hook;
+  private volatile List<DivergedRange> ranges;
 
   /**
    * @param savedDir where saved-aside writes go
    * @param rangesFile where the diverged ranges are kept until a resync copied them
    * @param ownBitmap this site's changed-region map from when it was the primary (its writes after
    *     an overflow are only there), may not exist
+   * @param maxRanges the most ranges the primary can be told (the WAN handshake's limit): more are
+   *     rounded out to {@link #COARSE}, then to the whole volume
    * @param consent whether the operator allowed discarding (a failback was requested)
+   * @param settled told when the histories are one line again
    */
-  public DivergedHistory(String volume, long sizeBytes, Path savedDir, Path rangesFile, Path ownBitmap, int bitmapGranularity, BooleanSupplier consent, Runnable settled) {
+  public DivergedHistory(
+      String volume,
+      long sizeBytes,
+      Path savedDir,
+      Path rangesFile,
+      Path ownBitmap,
+      int bitmapGranularity,
+      int maxRanges,
+      BooleanSupplier consent,
+      Runnable settled) {
+    this(
+        volume,
+        sizeBytes,
+        savedDir,
+        rangesFile,
+        ownBitmap,
+        bitmapGranularity,
+        maxRanges,
+        consent,
+        settled,
+        SystemTime.WALL,
+        SalvageHook.NONE);
+  }
+
+  /** With the clock that stamps the manifest and a fault seam for tests. */
+  public DivergedHistory(
+      String volume,
+      long sizeBytes,
+      Path savedDir,
+      Path rangesFile,
+      Path ownBitmap,
+      int bitmapGranularity,
+      int maxRanges,
+      BooleanSupplier consent,
+      Runnable settled,
+      InstantSource clock,
+      SalvageHook hook) {
+    if (maxRanges < 1) {
+      throw new IllegalArgumentException(
+          "volume " + volume + ": at least one diverged range must be allowed, not " + maxRanges);
+    }
+    this.maxRanges = maxRanges;
+    this.clock = clock;
+    this.hook = hook;
     this.settled = settled;
     this.bitmapGranularity = bitmapGranularity;
     this.volume = volume;
@@ -79,35 +135,48 @@ public final class DivergedHistory {
   }
 
   /** The ranges a resync must still copy; empty when none. */
-  public List<WanMessage.Range> ranges() {
+  public List<DivergedRange> ranges() {
     return ranges;
   }
 
   /**
-   * Saves aside and discards this site's history after {@code forkSeq}; afterwards the journal
-   * ends at {@code forkSeq} and {@link #ranges()} names every range those writes touched.
+   * Saves aside and discards this site's history after {@code forkSeq}; afterwards the journal ends
+   * at {@code forkSeq} and {@link #ranges()} names every range those writes touched.
    */
   void saveAndDiscard(JournalStream stream, Applier applier, FileVolume file, long forkSeq) {
     long last = stream.lastSeq();
     String stem = volume + "-after-seq-" + forkSeq;
     Path image = savedDir.resolve(stem + ".img");
     Path manifest = savedDir.resolve(stem + ".txt");
-    List<long[]> touched = new ArrayList<>();
+    List<DivergedRange> touched = new ArrayList<>();
     StringBuilder text = new StringBuilder();
-    text.append("# Writes to volume ").append(volume).append(" made on this site after seq ").append(forkSeq);
-    text.append(", where the site that replaced it was promoted.\n# They were discarded by `kagami failback` on ").append(Instant.now()).append(".\n");
-    text.append("# ").append(image.getFileName()).append(" is a sparse image of the volume holding only these writes (zeroes elsewhere).\n");
+    text.append("# Writes to volume ")
+        .append(volume)
+        .append(" made on this site after seq ")
+        .append(forkSeq);
+    text.append(
+            ", where the site that replaced it was promoted.\n# They were discarded by `kagami failback` on ")
+        .append(clock.instant())
+        .append(".\n");
+    text.append("# ")
+        .append(image.getFileName())
+        .append(" is a sparse image of the volume holding only these writes (zeroes elsewhere).\n");
     text.append("# seq kind offset length\n");
     try {
       Files.createDirectories(savedDir);
       try (FileVolume saved = FileVolume.openOrCreate(image, sizeBytes)) {
         long from = forkSeq + 1;
         if (stream.firstSeq() > from && from <= last) {
-          text.append("# seqs ").append(from).append("..").append(stream.firstSeq() - 1).append(" were trimmed from the journal; see the regions below\n");
+          text.append("# seqs ")
+              .append(from)
+              .append("..")
+              .append(stream.firstSeq() - 1)
+              .append(" were trimmed from the journal; see the regions below\n");
           if (!Files.exists(ownBitmap)) {
             // Their ranges are unknown: the whole volume is compared and what differs copied back.
-            touched.add(new long[] {0, sizeBytes});
-            text.append("# their ranges are not known: the whole volume is compared with the primary's\n");
+            touched.add(new DivergedRange(0, sizeBytes));
+            text.append(
+                "# their ranges are not known: the whole volume is compared with the primary's\n");
           }
           from = stream.firstSeq();
         }
@@ -117,10 +186,20 @@ public final class DivergedHistory {
             break;
           }
           for (JournalEntry e : entries) {
+            hook.saving(e.seq());
             JournalRecord r = e.record();
             saved.apply(r);
-            touched.add(new long[] {r.offset(), r.length()});
-            text.append(e.seq()).append(' ').append(r.kind().name().toLowerCase(java.util.Locale.ROOT)).append(' ').append(r.offset()).append(' ').append(r.length()).append('\n');
+            if (r.length() > 0) {
+              touched.add(new DivergedRange(r.offset(), r.length()));
+            }
+            text.append(e.seq())
+                .append(' ')
+                .append(r.kind().name().toLowerCase(Locale.ROOT))
+                .append(' ')
+                .append(r.offset())
+                .append(' ')
+                .append(r.length())
+                .append('\n');
             from = e.seq() + 1;
           }
         }
@@ -131,8 +210,10 @@ public final class DivergedHistory {
           try {
             own = DirtyBitmap.open(ownBitmap, bitmapGranularity, sizeBytes);
           } catch (IOException e) {
-            touched.add(new long[] {0, sizeBytes});
-            text.append("# the changed-region map is unreadable (").append(e.getMessage()).append("): the whole volume is copied back\n");
+            touched.add(new DivergedRange(0, sizeBytes));
+            text.append("# the changed-region map is unreadable (")
+                .append(e.getMessage())
+                .append("): the whole volume is copied back\n");
           }
         }
         if (own != null) {
@@ -142,20 +223,31 @@ public final class DivergedHistory {
             byte[] data = new byte[length];
             file.read(offset, ByteBuffer.wrap(data));
             saved.write(offset, ByteBuffer.wrap(data));
-            touched.add(new long[] {offset, length});
-            text.append("region ").append(offset).append(' ').append(length).append(" (changed while history overflowed; current content)\n");
+            touched.add(new DivergedRange(offset, length));
+            text.append("region ")
+                .append(offset)
+                .append(' ')
+                .append(length)
+                .append(" (changed while history overflowed; current content)\n");
           }
         }
         saved.force();
       }
       DurableFiles.replace(manifest, text.toString().getBytes(StandardCharsets.UTF_8));
-      List<WanMessage.Range> merged = coalesce(touched, sizeBytes);
+      List<DivergedRange> merged = coalesce(touched, sizeBytes, maxRanges);
       persist(merged);
       ranges = merged;
       // That map told what this site's old standby lacked; the diverged ranges replace it.
       Files.deleteIfExists(ownBitmap);
     } catch (IOException e) {
-      throw new UncheckedIOException("volume " + volume + ": saving aside the writes after seq " + forkSeq + " failed: " + e.getMessage(), e);
+      throw new UncheckedIOException(
+          "volume "
+              + volume
+              + ": saving aside the writes after seq "
+              + forkSeq
+              + " failed: "
+              + e.getMessage(),
+          e);
     }
     applier.discardAfter(forkSeq);
     LOG.log(
@@ -179,7 +271,8 @@ public final class DivergedHistory {
       Files.deleteIfExists(rangesFile);
       DurableFiles.syncDirectory(rangesFile.getParent());
     } catch (IOException e) {
-      throw new UncheckedIOException("volume " + volume + ": forgetting the diverged ranges failed: " + e.getMessage(), e);
+      throw new UncheckedIOException(
+          "volume " + volume + ": forgetting the diverged ranges failed: " + e.getMessage(), e);
     }
     ranges = List.of();
     LOG.log(Level.INFO, "volume {0}: the diverged ranges were copied from the primary", volume);
@@ -189,73 +282,83 @@ public final class DivergedHistory {
    * Sorted, merged ranges; rounded out to {@link #COARSE} when there are too many for a WELCOME,
    * the whole volume when even that is too many.
    */
-  static List<WanMessage.Range> coalesce(List<long[]> touched, long sizeBytes) {
-    List<WanMessage.Range> exact = merge(touched, 1, sizeBytes);
-    if (exact.size() <= WanCodec.MAX_DIVERGED_RANGES) {
+  static List<DivergedRange> coalesce(List<DivergedRange> touched, long sizeBytes, int maxRanges) {
+    List<DivergedRange> exact = merge(touched, 1, sizeBytes);
+    if (exact.size() <= maxRanges) {
       return exact;
     }
-    List<WanMessage.Range> coarse = merge(touched, COARSE, sizeBytes);
-    if (coarse.size() <= WanCodec.MAX_DIVERGED_RANGES) {
+    List<DivergedRange> coarse = merge(touched, COARSE, sizeBytes);
+    if (coarse.size() <= maxRanges) {
       return coarse;
     }
-    return List.of(new WanMessage.Range(0, sizeBytes));
+    return List.of(new DivergedRange(0, sizeBytes));
   }
 
-  private static List<WanMessage.Range> merge(List<long[]> touched, long unit, long sizeBytes) {
-    List<long[]> sorted = new ArrayList<>();
-    for (long[] t : touched) {
-      long start = t[0] / unit * unit;
-      long end = Math.min(sizeBytes, (t[0] + t[1] + unit - 1) / unit * unit);
+  private static List<DivergedRange> merge(List<DivergedRange> touched, long unit, long sizeBytes) {
+    List<DivergedRange> sorted = new ArrayList<>();
+    for (DivergedRange t : touched) {
+      long start = t.offset() / unit * unit;
+      long end = Math.min(sizeBytes, (t.end() + unit - 1) / unit * unit);
       if (end > start) {
-        sorted.add(new long[] {start, end});
+        sorted.add(new DivergedRange(start, end - start));
       }
     }
-    sorted.sort(Comparator.comparingLong(a -> a[0]));
-    List<WanMessage.Range> out = new ArrayList<>();
+    sorted.sort(Comparator.comparingLong(DivergedRange::offset));
+    List<DivergedRange> out = new ArrayList<>();
     long start = -1;
     long end = -1;
-    for (long[] r : sorted) {
-      if (start >= 0 && r[0] <= end) {
-        end = Math.max(end, r[1]);
+    for (DivergedRange r : sorted) {
+      if (start >= 0 && r.offset() <= end) {
+        end = Math.max(end, r.end());
         continue;
       }
       if (start >= 0) {
-        out.add(new WanMessage.Range(start, end - start));
+        out.add(new DivergedRange(start, end - start));
       }
-      start = r[0];
-      end = r[1];
+      start = r.offset();
+      end = r.end();
     }
     if (start >= 0) {
-      out.add(new WanMessage.Range(start, end - start));
+      out.add(new DivergedRange(start, end - start));
     }
     return out;
   }
 
-  private void persist(List<WanMessage.Range> list) throws IOException {
-    StringBuilder text = new StringBuilder("# diverged ranges of volume " + volume + " (offset length), copied from the primary at the next resync\n");
-    for (WanMessage.Range r : list) {
+  private void persist(List<DivergedRange> list) throws IOException {
+    StringBuilder text =
+        new StringBuilder(
+            "# diverged ranges of volume "
+                + volume
+                + " (offset length), copied from the primary at the next resync\n");
+    for (DivergedRange r : list) {
       text.append(r.offset()).append(' ').append(r.length()).append('\n');
     }
     Files.createDirectories(rangesFile.getParent());
     DurableFiles.replace(rangesFile, text.toString().getBytes(StandardCharsets.UTF_8));
   }
 
-  private static List<WanMessage.Range> load(Path file) {
+  private static List<DivergedRange> load(Path file) {
     if (!Files.exists(file)) {
       return List.of();
     }
     try {
-      List<WanMessage.Range> out = new ArrayList<>();
+      List<DivergedRange> out = new ArrayList<>();
       for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
         if (line.isBlank() || line.startsWith("#")) {
           continue;
         }
         String[] f = line.trim().split("\\s+");
-        out.add(new WanMessage.Range(Long.parseLong(f[0]), Long.parseLong(f[1])));
+        out.add(new DivergedRange(Long.parseLong(f[0]), Long.parseLong(f[1])));
       }
       return List.copyOf(out);
     } catch (IOException | RuntimeException e) {
-      throw new IllegalStateException("the diverged ranges file " + file + " is damaged (" + e.getMessage() + "); delete it and the volume's journal to resynchronize it fully", e);
+      throw new IllegalStateException(
+          "the diverged ranges file "
+              + file
+              + " is damaged ("
+              + e.getMessage()
+              + "); delete it and the volume's journal to resynchronize it fully",
+          e);
     }
   }
 }

@@ -1,4 +1,4 @@
-package io.kagami.site;
+package io.kagami.replicator.lineage;
 
 import io.kagami.journal.JournalStream;
 import java.security.SecureRandom;
@@ -6,9 +6,10 @@ import java.security.SecureRandom;
 /**
  * A volume's data generation, kept in its journal's metadata: a random id for the line of history
  * the volume holds, the id it grew out of, and the seq where that one ended. A primary gets a
- * generation when it first runs; a promotion starts a new one; a standby adopts its primary's.
- * The WAN handshake compares them so that two histories that diverged (a promoted standby and the
- * primary it replaced) are never merged silently.
+ * generation when it first runs; a promotion starts a new one; a standby adopts its primary's. The
+ * WAN handshake compares them so that two histories that diverged (a promoted standby and the
+ * primary it replaced) are never merged silently. Reads and writes journal metadata (RocksDB): call
+ * it from a thread that may block, never from an event loop.
  */
 public final class Generations {
   public static final String META_GENERATION = "generation";
@@ -28,9 +29,12 @@ public final class Generations {
     return g;
   }
 
-  /** {current, prior, priorEnd}, zeros where unknown. */
-  public static long[] of(JournalStream stream) {
-    return new long[] {stream.meta(META_GENERATION, 0), stream.meta(META_PRIOR, 0), stream.meta(META_PRIOR_END, 0)};
+  /** The volume's generation as a primary offers it; zeros where unknown. */
+  public static Generation of(JournalStream stream) {
+    return new Generation(
+        stream.meta(META_GENERATION, 0),
+        stream.meta(META_PRIOR, 0),
+        stream.meta(META_PRIOR_END, 0));
   }
 
   /** A promotion: a new generation grows out of the current one, which ends at {@code endSeq}. */
