@@ -2,6 +2,7 @@ package io.kagami.wan;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.kagami.clock.SystemTime;
 import io.kagami.wan.receive.Receiver;
 import io.kagami.wan.ship.LinkSnapshot;
 import io.kagami.wan.ship.ShipSource;
@@ -63,10 +64,10 @@ class ThrottledLinkTest {
       try (Shipper shipper = new Shipper(sites.shipper(receiver.port()).withBandwidth(rate), List.<ShipSource>of(vol0))) {
         shipper.start();
         await(sink.awaitDurable(1), "the first batch on the standby");
-        long t0 = System.nanoTime();
+        long t0 = SystemTime.NANO.nanoTime();
         long w0 = shipper.snapshot().wireBytes();
         await(sink.awaitDurable(3000), "the whole backlog on the standby");
-        long t1 = System.nanoTime();
+        long t1 = SystemTime.NANO.nanoTime();
         LinkSnapshot s = shipper.snapshot();
         long bytes = s.wireBytes() - w0;
         double seconds = (t1 - t0) / 1e9;
@@ -91,10 +92,10 @@ class ThrottledLinkTest {
         shipper.start();
         await(sink.awaitDurable(200), "the first 200 entries on the standby");
         long left = vol0.entries().size() - sink.lastDurableSeq();
-        long t0 = System.nanoTime();
+        long t0 = SystemTime.NANO.nanoTime();
         shipper.setBandwidth(50_000_000);
         await(sink.awaitDurable(2500), "the rest of the backlog on the standby");
-        double seconds = (System.nanoTime() - t0) / 1e9;
+        double seconds = (SystemTime.NANO.nanoTime() - t0) / 1e9;
         double atSlowCap = left * (ENTRY + 28.0) / slow;
         assertThat(seconds).as("time for the last %d entries after raising the cap (%.1f s at the old cap)", left, atSlowCap).isLessThan(atSlowCap / 2);
         assertThat(shipper.bandwidth()).isEqualTo(50_000_000);

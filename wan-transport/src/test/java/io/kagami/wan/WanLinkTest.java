@@ -2,6 +2,7 @@ package io.kagami.wan;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.kagami.clock.SystemTime;
 import io.kagami.journal.JournalEntry;
 import io.kagami.wan.receive.Receiver;
 import io.kagami.wan.receive.ReceiverSnapshot;
@@ -47,7 +48,7 @@ class WanLinkTest {
 
   @Test
   void tenThousandEntriesOfTwoVolumesArriveInOrderByteForByte() throws Exception {
-    long seed = System.nanoTime();
+    long seed = SystemTime.NANO.nanoTime();
     System.out.println("WanLinkTest seed " + seed);
     Random random = new Random(seed);
     MemorySource vol0 = new MemorySource("vol0", SIZE);
@@ -109,7 +110,7 @@ class WanLinkTest {
 
   @Test
   void aRestartedStandbyResumesFromItsDurableSequenceWithNothingResentOrLost() throws Exception {
-    long seed = System.nanoTime();
+    long seed = SystemTime.NANO.nanoTime();
     System.out.println("WanLinkTest seed " + seed);
     Random random = new Random(seed);
     MemorySource vol0 = new MemorySource("vol0", SIZE);

@@ -1,5 +1,6 @@
 package io.kagami.wan.receive;
 
+import io.kagami.clock.SystemTime;
 import io.kagami.wan.frame.ByteCounter;
 import io.kagami.wan.frame.MalformedFrameException;
 import io.kagami.wan.frame.WanCodec;
@@ -134,7 +135,7 @@ public final class Receiver implements AutoCloseable {
   private volatile Failure lastFailure;
 
   public Receiver(ReceiverConfig config, ReceiverCatalog catalog) {
-    this(config, catalog, InstantSource.system());
+    this(config, catalog, SystemTime.WALL);
   }
 
   /** {@code clock} stamps errors and connections. */

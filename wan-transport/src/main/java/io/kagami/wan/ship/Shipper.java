@@ -1,5 +1,7 @@
 package io.kagami.wan.ship;
 
+import io.kagami.clock.NanoClock;
+import io.kagami.clock.SystemTime;
 import io.kagami.journal.JournalEntry;
 import io.kagami.wan.frame.ByteCounter;
 import io.kagami.wan.frame.MalformedFrameException;
@@ -48,7 +50,6 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
-import java.util.function.LongSupplier;
 
 /**
  * The primary's end of the WAN link: connects to the standby (mutual TLS 1.3, pinned
@@ -110,7 +111,7 @@ public final class Shipper implements AutoCloseable {
   private final SslContext ssl;
   private final ByteCounter wire = new ByteCounter();
   private final AtomicLong rawBytes = new AtomicLong();
-  private final LongSupplier nanoClock;
+  private final NanoClock nanoClock;
   private final TokenBucket bucket;
   private final RateWindow wireRate;
   private long throttledNanos; // agent: how long the bucket makes the next send wait; 0 = not throttled
@@ -166,7 +167,7 @@ public final class Shipper implements AutoCloseable {
     final java.util.concurrent.ConcurrentLinkedQueue<Long> toSend = new java.util.concurrent.ConcurrentLinkedQueue<>(); // wanted, data not sent yet
     final RateWindow rawRate;
 
-    VolumeState(ShipSource source, LongSupplier nanoClock) {
+    VolumeState(ShipSource source, NanoClock nanoClock) {
       this.source = source;
       this.name = source.volume();
       this.rawRate = new RateWindow(nanoClock, RATE_WINDOW);
@@ -174,16 +175,16 @@ public final class Shipper implements AutoCloseable {
   }
 
   public Shipper(ShipperConfig config, List<ShipSource> sources) {
-    this(config, sources, InstantSource.system());
+    this(config, sources, SystemTime.WALL);
   }
 
   /** {@code clock} stamps errors and ages pending batches. */
   public Shipper(ShipperConfig config, List<ShipSource> sources, InstantSource clock) {
-    this(config, sources, clock, System::nanoTime);
+    this(config, sources, clock, SystemTime.NANO);
   }
 
-  /** {@code nanoClock} drives the bandwidth cap and the send rates ({@code System::nanoTime} in production). */
-  public Shipper(ShipperConfig config, List<ShipSource> sources, InstantSource clock, LongSupplier nanoClock) {
+  /** {@code nanoClock} drives the bandwidth cap and the send rates ({@link SystemTime#NANO} in production). */
+  public Shipper(ShipperConfig config, List<ShipSource> sources, InstantSource clock, NanoClock nanoClock) {
     this.config = Objects.requireNonNull(config, "config");
     this.clock = Objects.requireNonNull(clock, "clock");
     this.nanoClock = Objects.requireNonNull(nanoClock, "nanoClock");

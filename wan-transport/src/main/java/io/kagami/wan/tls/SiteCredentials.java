@@ -1,5 +1,6 @@
 package io.kagami.wan.tls;
 
+import io.kagami.clock.SystemTime;
 import java.io.IOException;
 import java.io.Reader;
 import java.io.UncheckedIOException;
@@ -76,7 +77,7 @@ public record SiteCredentials(String siteId, PrivateKey privateKey, X509Certific
 
   /** Loads {@code dir/site.key} and {@code dir/site.crt}, generating both first when neither exists. */
   public static SiteCredentials loadOrCreate(Path dir, String siteId) {
-    return loadOrCreate(dir, siteId, InstantSource.system());
+    return loadOrCreate(dir, siteId, SystemTime.WALL);
   }
 
   /** As {@link #loadOrCreate(Path, String)}; a generated certificate is valid from {@code clock}'s now. */

@@ -3,6 +3,7 @@ package io.kagami.wan.tls;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.kagami.clock.SystemTime;
 import java.io.Writer;
 import java.math.BigInteger;
 import java.nio.charset.StandardCharsets;
@@ -70,7 +71,7 @@ class SiteCredentialsTest {
     g.initialize(2048);
     KeyPair kp = g.generateKeyPair();
     X500Name name = new X500Name("CN=osaka,OU=ops");
-    Instant now = Instant.now();
+    Instant now = SystemTime.WALL.instant();
     var holder =
         new JcaX509v3CertificateBuilder(name, BigInteger.TEN, Date.from(now.minusSeconds(60)), Date.from(now.plus(Duration.ofDays(30))), name, kp.getPublic())
             .build(new JcaContentSignerBuilder("SHA256withRSA").setProvider(Tls.bcProvider()).build(kp.getPrivate()));
