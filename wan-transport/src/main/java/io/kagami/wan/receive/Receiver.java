@@ -5,6 +5,7 @@ import io.kagami.wan.frame.ByteCounter;
 import io.kagami.wan.frame.MalformedFrameException;
 import io.kagami.wan.frame.WanCodec;
 import io.kagami.wan.frame.WanMessage;
+import io.kagami.wan.pipeline.WanPipeline;
 import io.kagami.wan.tls.SiteCredentials;
 import io.kagami.wan.tls.Tls;
 import io.netty.bootstrap.ServerBootstrap;
@@ -24,7 +25,6 @@ import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslHandshakeCompletionEvent;
 import io.netty.handler.timeout.IdleState;
 import io.netty.handler.timeout.IdleStateEvent;
-import io.netty.handler.timeout.IdleStateHandler;
 import java.lang.System.Logger.Level;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
@@ -153,6 +153,7 @@ public final class Receiver implements AutoCloseable {
     }
     state = State.RUNNING;
     String site = config.siteId();
+    WanPipeline pipeline = WanPipeline.server(wire, ssl, config.maxFrameBytes(), config.heartbeat());
     boss = new MultiThreadIoEventLoopGroup(1, Thread.ofPlatform().name("kagami-recv-" + site + "-accept-", 0).daemon(true).factory(), NioIoHandler.newFactory());
     workers = new MultiThreadIoEventLoopGroup(2, Thread.ofPlatform().name("kagami-recv-" + site + "-io-", 0).daemon(true).factory(), NioIoHandler.newFactory());
     ServerBootstrap b =
@@ -165,13 +166,7 @@ public final class Receiver implements AutoCloseable {
                 new ChannelInitializer<SocketChannel>() {
                   @Override
                   protected void initChannel(SocketChannel ch) {
-                    long hb = config.heartbeat().toMillis();
-                    ch.pipeline()
-                        .addLast("bytes", wire)
-                        .addLast("tls", ssl.newHandler(ch.alloc()))
-                        .addLast("codec", new WanCodec(config.maxFrameBytes()))
-                        .addLast("idle", new IdleStateHandler(3 * hb, hb, 0, TimeUnit.MILLISECONDS))
-                        .addLast("session", new Session());
+                    pipeline.install(ch, "session", new Session());
                   }
                 });
     try {

@@ -7,6 +7,7 @@ import io.kagami.wan.frame.ByteCounter;
 import io.kagami.wan.frame.MalformedFrameException;
 import io.kagami.wan.frame.WanCodec;
 import io.kagami.wan.frame.WanMessage;
+import io.kagami.wan.pipeline.WanPipeline;
 import io.kagami.wan.throttle.RateWindow;
 import io.kagami.wan.throttle.TokenBucket;
 import io.kagami.wan.tls.Tls;
@@ -24,11 +25,9 @@ import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
-import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.timeout.IdleState;
 import io.netty.handler.timeout.IdleStateEvent;
-import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.concurrent.Future;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
@@ -108,7 +107,7 @@ public final class Shipper implements AutoCloseable {
   private final String address;
   private final List<VolumeState> volumes;
   private final Map<String, VolumeState> byName;
-  private final SslContext ssl;
+  private final WanPipeline pipeline;
   private final ByteCounter wire = new ByteCounter();
   private final AtomicLong rawBytes = new AtomicLong();
   private final NanoClock nanoClock;
@@ -200,7 +199,7 @@ public final class Shipper implements AutoCloseable {
     }
     this.byName = Map.copyOf(m);
     this.volumes = List.copyOf(m.values());
-    this.ssl = Tls.client(config.credentials(), config.peerCertificate());
+    this.pipeline = WanPipeline.client(wire, Tls.client(config.credentials(), config.peerCertificate()), config.host(), config.port(), config.maxFrameBytes(), config.heartbeat());
   }
 
   /** Starts connecting and shipping in the background; see {@link #snapshot()} for progress. */
@@ -270,13 +269,7 @@ public final class Shipper implements AutoCloseable {
                 new ChannelInitializer<SocketChannel>() {
                   @Override
                   protected void initChannel(SocketChannel ch) {
-                    long hb = config.heartbeat().toMillis();
-                    ch.pipeline()
-                        .addLast("bytes", wire)
-                        .addLast("tls", ssl.newHandler(ch.alloc(), config.host(), config.port()))
-                        .addLast("codec", new WanCodec(config.maxFrameBytes()))
-                        .addLast("idle", new IdleStateHandler(3 * hb, hb, 0, TimeUnit.MILLISECONDS))
-                        .addLast("link", handler);
+                    pipeline.install(ch, "link", handler);
                   }
                 });
     ChannelFuture cf = b.connect(config.host(), config.port());
