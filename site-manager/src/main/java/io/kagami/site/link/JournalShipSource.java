@@ -8,6 +8,7 @@ import io.kagami.replicator.resync.DirtyBitmap;
 import io.kagami.wan.frame.WanMessage;
 import io.kagami.wan.ship.ResyncSource;
 import io.kagami.wan.ship.ShipSource;
+import io.kagami.wan.ship.VolumeGeneration;
 import java.util.List;
 
 /**
@@ -90,8 +91,8 @@ public final class JournalShipSource implements ShipSource {
   }
 
   @Override
-  public long[] generation() {
-    return Generations.of(stream);
+  public VolumeGeneration generation() {
+    return new VolumeGeneration(stream.meta(Generations.META_GENERATION, 0), stream.meta(Generations.META_PRIOR, 0), stream.meta(Generations.META_PRIOR_END, 0));
   }
 
   @Override

@@ -283,8 +283,8 @@ public final class Shipper implements AutoCloseable {
     await(ch.pipeline().get(SslHandler.class).handshakeFuture(), "TLS handshake with the standby");
     List<WanMessage.VolumeOffer> offers = new ArrayList<>();
     for (VolumeState v : volumes) {
-      long[] g = v.source.generation();
-      offers.add(new WanMessage.VolumeOffer(v.name, v.source.sizeBytes(), g[0], g[1], g[2]));
+      VolumeGeneration g = v.source.generation();
+      offers.add(new WanMessage.VolumeOffer(v.name, v.source.sizeBytes(), g.current(), g.prior(), g.priorEnd()));
     }
     ch.writeAndFlush(new WanMessage.Hello(WanCodec.VERSION, config.siteId(), offers), ch.voidPromise());
     WanMessage.Welcome w;
