@@ -523,7 +523,7 @@ public final class Site implements AutoCloseable {
       primaryLink.handover(ends).get(remaining(deadline).toMillis(), TimeUnit.MILLISECONDS);
     } catch (Exception e) {
       String reason = e instanceof java.util.concurrent.ExecutionException ? String.valueOf(e.getCause().getMessage()) : e instanceof java.util.concurrent.TimeoutException ? "no answer in time" : String.valueOf(e.getMessage());
-      if (reason.startsWith("the standby refused")) {
+      if (e instanceof java.util.concurrent.ExecutionException x && x.getCause() instanceof io.kagami.wan.ship.HandoverException h && h.kind() == io.kagami.wan.ship.HandoverException.Kind.REFUSED) {
         // The standby answered no and changed nothing: this site stays the primary.
         record(recorded == null || recorded.role() != Role.PRIMARY ? new RoleRecord(Role.PRIMARY, clock.instant().toString(), "switchover called off", false) : recorded);
         unfenceAll();

@@ -935,7 +935,7 @@ public final class Shipper implements AutoCloseable {
         case WanMessage.Refuse r -> {
           CompletableFuture<Void> h = handedOver;
           if (h != null) {
-            h.completeExceptionally(new IOException("the standby refused: " + r.reason()));
+            h.completeExceptionally(new HandoverException(HandoverException.Kind.REFUSED, "the standby refused: " + r.reason()));
           }
           drop(ctx, "the standby refused the link: " + r.reason());
         }
@@ -978,7 +978,7 @@ public final class Shipper implements AutoCloseable {
       welcome.completeExceptionally(new IOException(reason()));
       CompletableFuture<Void> h = handedOver;
       if (h != null) {
-        h.completeExceptionally(new IOException("the link to the standby ended before it answered the switchover: " + reason()));
+        h.completeExceptionally(new HandoverException(HandoverException.Kind.UNANSWERED, "the link to the standby ended before it answered the switchover: " + reason()));
       }
       signal();
       super.channelInactive(ctx);
@@ -1003,13 +1003,15 @@ public final class Shipper implements AutoCloseable {
   /**
    * Planned switchover: tells the standby to take over from {@code endSeqs} (every volume's last
    * seq, which the standby must have acknowledged: the caller stopped writes and drained first).
-   * Completes when the standby answers HANDED_OVER; fails with the reason when the link is down, a
-   * volume is not acknowledged through its end, the standby refuses, or the connection ends.
+   * Completes when the standby answers HANDED_OVER; fails with a {@link HandoverException} whose
+   * {@linkplain HandoverException#kind() kind} says whether the standby refused (and changed
+   * nothing), never heard of it (link down, a volume not acknowledged through its end), or may
+   * have taken over without answering (the connection ended).
    */
   public CompletableFuture<Void> handover(Map<String, Long> endSeqs) {
     Channel ch = channel;
     if (!connected || ch == null || !ch.isActive()) {
-      return CompletableFuture.failedFuture(new IOException("the link to the standby is down"));
+      return CompletableFuture.failedFuture(new HandoverException(HandoverException.Kind.NOT_SENT, "the link to the standby is down"));
     }
     List<WanMessage.VolumeEnd> ends = new ArrayList<>();
     for (VolumeState v : volumes) {
@@ -1018,7 +1020,7 @@ public final class Shipper implements AutoCloseable {
         return CompletableFuture.failedFuture(new IllegalArgumentException("the switchover does not name volume " + v.name));
       }
       if (v.acked < end) {
-        return CompletableFuture.failedFuture(new IOException("the standby holds volume " + v.name + " only through seq " + v.acked + ", not " + end));
+        return CompletableFuture.failedFuture(new HandoverException(HandoverException.Kind.NOT_SENT, "the standby holds volume " + v.name + " only through seq " + v.acked + ", not " + end));
       }
       ends.add(new WanMessage.VolumeEnd(v.name, end));
     }
@@ -1027,7 +1029,7 @@ public final class Shipper implements AutoCloseable {
     ch.writeAndFlush(new WanMessage.Handover(ends))
         .addListener(w -> {
           if (!w.isSuccess()) {
-            f.completeExceptionally(new IOException("sending HANDOVER failed: " + Tls.explain(w.cause()), w.cause()));
+            f.completeExceptionally(new HandoverException(HandoverException.Kind.UNANSWERED, "sending HANDOVER failed: " + Tls.explain(w.cause()), w.cause()));
           }
         });
     return f;
