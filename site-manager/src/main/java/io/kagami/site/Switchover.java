@@ -9,6 +9,7 @@ import java.time.InstantSource;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import io.kagami.wan.ship.HandoverException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -135,7 +136,7 @@ final class Switchover implements SiteLink.Takeover, AutoCloseable {
         Thread.currentThread().interrupt();
       }
       String reason = e instanceof ExecutionException ? String.valueOf(e.getCause().getMessage()) : e instanceof TimeoutException ? "no answer in time" : String.valueOf(e.getMessage());
-      if (standbyRefused(reason)) {
+      if (standbyRefused(e)) {
         // The standby answered no and changed nothing: this site stays the primary.
         peer.roles().record(new RoleRecord(Role.PRIMARY, clock.instant().toString(), RoleRecord.Cause.SWITCHOVER_CALLED_OFF, "switchover called off", false));
         peer.unfenceExports();
@@ -158,11 +159,12 @@ final class Switchover implements SiteLink.Takeover, AutoCloseable {
 
   /**
    * Whether the handover failed because the standby answered no (it changed nothing), rather than
-   * not answering. The one place that reads the refusal's text, built by wan-transport's Shipper:
-   * swap it for the Shipper's typed refusal once it offers one.
+   * not answering: decided on the shipper's typed {@link HandoverException.Kind}, never on text.
    */
-  private static boolean standbyRefused(String reason) {
-    return reason.startsWith("the standby refused");
+  private static boolean standbyRefused(Exception e) {
+    return e instanceof ExecutionException x
+        && x.getCause() instanceof HandoverException h
+        && h.kind() == HandoverException.Kind.REFUSED;
   }
 
   /** This primary becomes a standby in place; returns the future of the new primary dialing back. */

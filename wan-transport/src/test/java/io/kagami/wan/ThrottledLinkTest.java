@@ -3,6 +3,7 @@ package io.kagami.wan;
 import io.kagami.clock.SystemTime;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.kagami.clock.SystemTime;
 import io.kagami.wan.receive.Receiver;
 import io.kagami.wan.ship.LinkSnapshot;
 import io.kagami.wan.ship.ShipSource;

@@ -12,6 +12,7 @@ import io.kagami.replicator.resync.DirtyBitmap;
 import io.kagami.wan.frame.WanMessage;
 import io.kagami.wan.ship.ResyncSource;
 import io.kagami.wan.ship.ShipSource;
+import io.kagami.wan.ship.VolumeGeneration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.PriorityQueue;
@@ -141,10 +142,9 @@ public final class JournalShipSource implements ShipSource {
   }
 
   @Override
-  public long[] generation() {
-    // The shipper's SPI still takes the three numbers as an array (its owner changes it).
+  public VolumeGeneration generation() {
     Generation g = Generations.of(stream);
-    return new long[] {g.current(), g.prior(), g.priorEnd()};
+    return new VolumeGeneration(g.current(), g.prior(), g.priorEnd());
   }
 
   @Override

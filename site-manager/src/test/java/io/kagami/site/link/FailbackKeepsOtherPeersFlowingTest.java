@@ -266,8 +266,8 @@ class FailbackKeepsOtherPeersFlowingTest {
     public void onAppend(Runnable wakeup) {}
 
     @Override
-    public long[] generation() {
-      return new long[] {NEW_GENERATION, OLD_GENERATION, FORK};
+    public io.kagami.wan.ship.VolumeGeneration generation() {
+      return new io.kagami.wan.ship.VolumeGeneration(NEW_GENERATION, OLD_GENERATION, FORK);
     }
   }
 

@@ -3,6 +3,7 @@ package io.kagami.wan.receive;
 import io.kagami.clock.SystemTime;
 import io.kagami.wan.frame.ByteCounter;
 import io.kagami.wan.frame.WanCodec;
+import io.kagami.wan.pipeline.WanPipeline;
 import io.kagami.wan.tls.Tls;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -14,7 +15,6 @@ import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.ssl.SslContext;
-import io.netty.handler.timeout.IdleStateHandler;
 import java.lang.System.Logger.Level;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
@@ -154,16 +154,12 @@ public final class Receiver implements AutoCloseable {
 
   /** The pipeline of an accepted connection: byte count, TLS, frames, heartbeats, the session. */
   private ChannelInitializer<SocketChannel> pipeline() {
+    // The same stages, in the same order, as the shipper's end (WanPipeline).
+    WanPipeline pipeline = WanPipeline.server(wire, ssl, config.maxFrameBytes(), config.heartbeat());
     return new ChannelInitializer<SocketChannel>() {
       @Override
       protected void initChannel(SocketChannel ch) {
-        long hb = config.heartbeat().toMillis();
-        ch.pipeline()
-            .addLast("bytes", wire)
-            .addLast("tls", ssl.newHandler(ch.alloc()))
-            .addLast("codec", new WanCodec(config.maxFrameBytes()))
-            .addLast("idle", new IdleStateHandler(3 * hb, hb, 0, TimeUnit.MILLISECONDS))
-            .addLast("session", new ReceiveSession(Receiver.this));
+        pipeline.install(ch, "session", new ReceiveSession(Receiver.this));
       }
     };
   }

@@ -36,12 +36,9 @@ public interface ShipSource {
   /** Registers a callback run (on the appending thread) whenever new entries are journaled. */
   void onAppend(Runnable wakeup);
 
-  /**
-   * The volume's data generation for the HELLO ({@link io.kagami.wan.frame.WanMessage.VolumeOffer}):
-   * current id, the one it grew out of, and the seq where that one ended; zeros when unknown.
-   */
-  default long[] generation() {
-    return new long[] {0, 0, 0};
+  /** The volume's data generation for the HELLO; {@link VolumeGeneration#UNKNOWN} when none is recorded. */
+  default VolumeGeneration generation() {
+    return VolumeGeneration.UNKNOWN;
   }
 
   /** Region copying for this volume, or null when it has none (it can only ship history). */

@@ -1,7 +1,7 @@
 package io.kagami.wan.throttle;
 
+import io.kagami.clock.NanoClock;
 import java.time.Duration;
-import java.util.function.LongSupplier;
 
 /**
  * Bytes per second over a sliding window of whole seconds: what a status page calls the "recent"
@@ -13,15 +13,15 @@ import java.util.function.LongSupplier;
 public final class RateWindow {
   private static final long SECOND = 1_000_000_000L;
 
-  private final LongSupplier nanoClock;
+  private final NanoClock nanoClock;
   private final long origin;
   private final long[] counts;
   private final long[] slotOf; // which absolute second each ring position currently holds
 
-  public RateWindow(LongSupplier nanoClock, Duration window) {
+  public RateWindow(NanoClock nanoClock, Duration window) {
     int seconds = (int) Math.max(1, window.toSeconds());
     this.nanoClock = nanoClock;
-    this.origin = nanoClock.getAsLong();
+    this.origin = nanoClock.nanoTime();
     this.counts = new long[seconds + 1];
     this.slotOf = new long[seconds + 1];
     java.util.Arrays.fill(slotOf, -1);
@@ -54,6 +54,6 @@ public final class RateWindow {
   }
 
   private long slot() {
-    return Math.max(0, nanoClock.getAsLong() - origin) / SECOND;
+    return Math.max(0, nanoClock.nanoTime() - origin) / SECOND;
   }
 }

@@ -1,7 +1,6 @@
 package io.kagami.wan.throttle;
 
-import io.kagami.clock.SystemTime;
-import java.util.function.LongSupplier;
+import io.kagami.clock.NanoClock;
 
 /**
  * A token bucket on bytes: tokens accrue at {@code rate} bytes per second up to {@code burst};
@@ -12,8 +11,8 @@ import java.util.function.LongSupplier;
  *
  * <p>The answer to "may I send?" is a value ({@link #nanosUntilSend()}), never a sleep: the caller
  * waits on its own terms (the shipper's agent waits on its wake-up condition, so a rate change or
- * close cuts the wait short). Time comes from an injected nanosecond clock ({@code SystemTime.NANO::nanoTime}
- * in production). A rate of 0 means unlimited. Thread-safe: the shipper's agent consumes while an
+ * close cuts the wait short). Time comes from an injected nanosecond clock ({@link
+ * io.kagami.clock.SystemTime#NANO} in production). A rate of 0 means unlimited. Thread-safe: the shipper's agent consumes while an
  * operator changes the rate from the admin thread.
  */
 public final class TokenBucket {
@@ -21,20 +20,20 @@ public final class TokenBucket {
   public static final long MIN_BURST_BYTES = 64 << 10;
   private static final double NANOS_PER_SECOND = 1e9;
 
-  private final LongSupplier nanoClock;
+  private final NanoClock nanoClock;
   private long rate; // bytes per second; 0 = unlimited
   private long burst;
   private double tokens;
   private long lastNanos;
 
   /** A bucket at {@code rate} bytes/s (0 = unlimited) with the {@linkplain #defaultBurst default burst}, starting full. */
-  public TokenBucket(LongSupplier nanoClock, long rate) {
+  public TokenBucket(NanoClock nanoClock, long rate) {
     this(nanoClock, rate, defaultBurst(rate));
   }
 
-  public TokenBucket(LongSupplier nanoClock, long rate, long burst) {
+  public TokenBucket(NanoClock nanoClock, long rate, long burst) {
     this.nanoClock = nanoClock;
-    this.lastNanos = nanoClock.getAsLong();
+    this.lastNanos = nanoClock.nanoTime();
     set(rate, burst);
     this.tokens = burst;
   }
@@ -98,7 +97,7 @@ public final class TokenBucket {
   }
 
   private void refill() {
-    long now = nanoClock.getAsLong();
+    long now = nanoClock.nanoTime();
     long elapsed = now - lastNanos;
     lastNanos = now;
     if (elapsed > 0 && rate > 0) {

@@ -12,7 +12,9 @@ import io.kagami.wan.testing.Sites;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -197,6 +199,32 @@ class ShipperTest {
       standby.send(new WanMessage.Welcome("osaka", List.of(new WanMessage.VolumeResume("vol0", 0))));
       assertThat(log.await("calls itself", WAIT)).contains("the standby calls itself \"osaka\" but its certificate is for \"hiroshima\"");
       assertThat(shipper.snapshot().connected()).isFalse();
+    }
+  }
+
+  @Test
+  void aSwitchoverTheStandbyRefusesFailsAsRefusedAndOneOnADownLinkAsNeverSent() throws Exception {
+    MemorySource vol0 = new MemorySource("vol0", 1 << 30);
+    vol0.append(Records.fixed(new Random(8), 3, ENTRY));
+    try (Shipper shipper = new Shipper(config(1 << 20, Duration.ZERO, 16 << 20), List.of(vol0))) {
+      CompletableFuture<Void> down = shipper.handover(Map.of("vol0", 3L));
+      assertThatThrownBy(() -> down.get(WAIT.toMillis(), TimeUnit.MILLISECONDS))
+          .cause()
+          .isInstanceOfSatisfying(HandoverException.class, e -> assertThat(e.kind()).as("a link that is not up").isEqualTo(HandoverException.Kind.NOT_SENT));
+
+      shipper.start();
+      welcome(0);
+      assertThat(standby.next(WanMessage.Batch.class, WAIT).lastSeq()).isEqualTo(3);
+      standby.send(new WanMessage.Ack("vol0", 3));
+      vol0.awaitPeerDurable(3).get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
+
+      CompletableFuture<Void> refused = shipper.handover(Map.of("vol0", 3L));
+      assertThat(standby.next(WanMessage.Handover.class, WAIT).volumes()).containsExactly(new WanMessage.VolumeEnd("vol0", 3));
+      standby.send(new WanMessage.Refuse("volume vol0 is resynchronizing"));
+      assertThatThrownBy(() -> refused.get(WAIT.toMillis(), TimeUnit.MILLISECONDS))
+          .cause()
+          .hasMessage("the standby refused: volume vol0 is resynchronizing")
+          .isInstanceOfSatisfying(HandoverException.class, e -> assertThat(e.kind()).isEqualTo(HandoverException.Kind.REFUSED));
     }
   }
 
