@@ -1,6 +1,6 @@
 package io.kagami.site;
 
-import io.kagami.failover.auth.BearerToken;
+import io.kagami.site.auth.BearerToken;
 import io.kagami.journal.Journal;
 import io.kagami.journal.JournalConfig;
 import io.kagami.journal.JournalStream;

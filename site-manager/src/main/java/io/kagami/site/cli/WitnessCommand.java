@@ -1,7 +1,7 @@
 package io.kagami.site.cli;
 
-import io.kagami.failover.auth.BearerToken;
-import io.kagami.failover.witness.WitnessServer;
+import io.kagami.site.auth.BearerToken;
+import io.kagami.site.witness.WitnessServer;
 import io.kagami.failover.witness.WitnessState;
 import io.kagami.site.config.HostPort;
 import java.net.InetSocketAddress;

@@ -1,5 +1,9 @@
-package io.kagami.failover.fence;
+package io.kagami.site.fence;
 
+import io.kagami.failover.fence.FenceResult;
+import io.kagami.clock.NanoClock;
+import io.kagami.clock.SystemTime;
+import io.kagami.failover.fence.FenceCommand;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -12,18 +16,29 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 /**
- * Runs a fence agent ({@link FenceCommand}) and reports whether the peer is fenced. Blocks the
- * calling thread for at most the command's timeout (plus a moment to collect output); run it off
- * any event loop. Promotion waits for {@link FenceResult#success()}; anything else blocks it.
+ * Runs a fence agent ({@link FenceCommand}) and reports whether the peer is fenced: the process I/O
+ * half of fencing (the policy in {@code failover-policy} only sees the {@link FenceResult}). Blocks
+ * the calling thread (the failover action thread) for at most the command's timeout plus a moment
+ * to collect output, waiting on the process's exit; never run it on an event loop. Promotion waits
+ * for {@link FenceResult#success()}; anything else blocks it. Holds no thread or file between runs:
+ * the agent's output is drained on a virtual thread that ends with the process.
  */
 public final class FenceAgent {
   /** Longest output kept for the log; agents can be chatty under --verbose. */
   private static final int MAX_OUTPUT = 16 * 1024;
 
   private final FenceCommand command;
+  private final NanoClock clock;
 
+  /** An agent that times its runs on the machine's monotonic clock. */
   public FenceAgent(FenceCommand command) {
+    this(command, SystemTime.NANO);
+  }
+
+  /** {@code clock} times each run (the {@link FenceResult#took()} reported). */
+  public FenceAgent(FenceCommand command, NanoClock clock) {
     this.command = command;
+    this.clock = clock;
   }
 
   /** Powers the peer off ({@code action=off}). */
@@ -33,7 +48,7 @@ public final class FenceAgent {
 
   /** Runs the agent with {@code action=<action>} (off, on, status, monitor...). */
   public FenceResult run(String action) throws InterruptedException {
-    long start = System.nanoTime();
+    long start = clock.nanoTime();
     Process p;
     try {
       p = new ProcessBuilder(command.argv()).redirectErrorStream(true).start();
@@ -59,7 +74,7 @@ public final class FenceAgent {
       p.waitFor(5, TimeUnit.SECONDS);
     }
     String out = collect(output);
-    Duration took = Duration.ofNanos(System.nanoTime() - start);
+    Duration took = Duration.ofNanos(clock.nanosSince(start));
     if (!exited) {
       return new FenceResult(false, -1, true, took, out,
           "fence agent " + command.argv().getFirst() + " (action=" + action + ") did not finish within " + command.timeout().toMillis() + "ms; killed; the peer is NOT known to be fenced");

@@ -1,5 +1,8 @@
-package io.kagami.failover.monitor;
+package io.kagami.site.monitor;
 
+import io.kagami.failover.monitor.MonitorTracker;
+import io.kagami.failover.monitor.ProbeResult;
+import io.kagami.failover.monitor.MonitorConfig;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
