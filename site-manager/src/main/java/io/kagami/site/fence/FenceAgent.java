@@ -4,11 +4,13 @@ import io.kagami.failover.fence.FenceResult;
 import io.kagami.clock.NanoClock;
 import io.kagami.clock.SystemTime;
 import io.kagami.failover.fence.FenceCommand;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -87,14 +89,34 @@ public final class FenceAgent {
                 + (out.isBlank() ? "" : ": " + lastLine(out)));
   }
 
+  /**
+   * Everything the agent printed (its last {@value #MAX_OUTPUT} bytes). Read in chunks, keeping what
+   * arrived: killing a hung agent closes the pipe under this reader, and what it said before it
+   * hung is the most useful line of all.
+   */
   private static String drain(InputStream in) {
+    ByteArrayOutputStream all = new ByteArrayOutputStream();
+    byte[] chunk = new byte[4096];
+    String error = null;
     try (in) {
-      byte[] all = in.readAllBytes();
-      int from = Math.max(0, all.length - MAX_OUTPUT);
-      return new String(all, from, all.length - from, StandardCharsets.UTF_8);
+      int n;
+      while ((n = in.read(chunk)) >= 0) {
+        all.write(chunk, 0, n);
+        if (all.size() > 4 * MAX_OUTPUT) {
+          byte[] tail = Arrays.copyOfRange(all.toByteArray(), all.size() - MAX_OUTPUT, all.size());
+          all.reset();
+          all.write(tail, 0, tail.length);
+        }
+      }
     } catch (IOException e) {
-      return "(output unreadable: " + e.getMessage() + ")";
+      error = e.getMessage(); // the pipe closed when the agent was killed at its timeout
     }
+    byte[] bytes = all.toByteArray();
+    if (bytes.length == 0 && error != null) {
+      return "(output unreadable: " + error + ")";
+    }
+    int from = Math.max(0, bytes.length - MAX_OUTPUT);
+    return new String(bytes, from, bytes.length - from, StandardCharsets.UTF_8);
   }
 
   private static String collect(CompletableFuture<String> output) throws InterruptedException {
