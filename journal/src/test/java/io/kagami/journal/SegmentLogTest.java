@@ -1,5 +1,6 @@
 package io.kagami.journal;
 
+import io.kagami.clock.SystemTime;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -76,7 +77,7 @@ class SegmentLogTest {
 
   @Test
   void records4KiBGoToSegmentsSyncedOrNot() throws Exception {
-    try (Journal j = Journal.open(config(), InstantSource.system())) {
+    try (Journal j = Journal.open(config(), SystemTime.WALL)) {
       JournalStream s = j.stream("vol0");
       for (int i = 1; i <= 3; i++) {
         s.append(small(i), true, null).get(10, TimeUnit.SECONDS);
@@ -91,7 +92,7 @@ class SegmentLogTest {
       assertThat(s.segments().bytes()).as("segment bytes after unsynced 4 KiB writes").isGreaterThan(0);
       s.sync().get(10, TimeUnit.SECONDS);
     }
-    try (Journal j = Journal.open(config(), InstantSource.system())) {
+    try (Journal j = Journal.open(config(), SystemTime.WALL)) {
       List<JournalEntry> all = j.stream("vol0").read(1, Integer.MAX_VALUE);
       assertThat(all).hasSize(40);
       for (JournalEntry e : all) {
@@ -102,7 +103,7 @@ class SegmentLogTest {
 
   @Test
   void extentsComeFromHeadersAloneInSegmentsInlineAndInTheTail() throws Exception {
-    try (Journal j = Journal.open(config(), InstantSource.system())) {
+    try (Journal j = Journal.open(config(), SystemTime.WALL)) {
       JournalStream s = j.stream("vol0");
       append(s, 1, 6, true);
       s.append(JournalRecord.trim(8192, 4096), true, null).get(10, TimeUnit.SECONDS); // inline
@@ -110,7 +111,7 @@ class SegmentLogTest {
       assertExtents(s.readExtents(1, 100), 9); // from the tail cache
       assertThat(s.readExtents(3, 2)).extracting(JournalStream.Extent::seq).containsExactly(3L, 4L);
     }
-    try (Journal j = Journal.open(config(), InstantSource.system())) {
+    try (Journal j = Journal.open(config(), SystemTime.WALL)) {
       JournalStream s = j.stream("vol0");
       assertExtents(s.readExtents(1, 100), 9); // from RocksDB and segment headers
       assertThat(s.readExtents(8, 100)).extracting(JournalStream.Extent::seq).containsExactly(8L, 9L);
@@ -131,7 +132,7 @@ class SegmentLogTest {
 
   @Test
   void largeRecordsLiveInSegmentsAndReadBackAfterReopen() throws Exception {
-    try (Journal j = Journal.open(config(), InstantSource.system())) {
+    try (Journal j = Journal.open(config(), SystemTime.WALL)) {
       JournalStream s = j.stream("vol0");
       append(s, 1, 12, true);
       s.append(Compression.writeRecord(0, ByteBuffer.wrap(new byte[4096]), true), true, null).get(10, TimeUnit.SECONDS);
@@ -139,7 +140,7 @@ class SegmentLogTest {
       assertThat(segmentFiles()).hasSizeGreaterThanOrEqualTo(3);
       assertThat(s.bytesAfter(0)).isGreaterThan(12L * BIG);
     }
-    try (Journal j = Journal.open(config(), InstantSource.system())) {
+    try (Journal j = Journal.open(config(), SystemTime.WALL)) {
       JournalStream s = j.stream("vol0");
       assertThat(s.lastSeq()).isEqualTo(13);
       assertThat(s.bytesAfter(0)).as("history bytes count the records, not the pointers").isGreaterThan(12L * BIG);
@@ -157,7 +158,7 @@ class SegmentLogTest {
 
   @Test
   void trimDeletesSegmentsWhoseRecordsAreAllTrimmed() throws Exception {
-    try (Journal j = Journal.open(config(), InstantSource.system())) {
+    try (Journal j = Journal.open(config(), SystemTime.WALL)) {
       JournalStream s = j.stream("vol0");
       append(s, 1, 16, true);
       int before = segmentFiles().size();
@@ -170,7 +171,7 @@ class SegmentLogTest {
       // The segment being appended to stays; everything older is gone.
       assertThat(segmentFiles()).hasSize(1);
     }
-    try (Journal j = Journal.open(config(), InstantSource.system())) {
+    try (Journal j = Journal.open(config(), SystemTime.WALL)) {
       JournalStream s = j.stream("vol0");
       assertThat(s.lastSeq()).isEqualTo(16);
       assertThat(s.firstSeq()).isEqualTo(17);
@@ -180,7 +181,7 @@ class SegmentLogTest {
 
   @Test
   void unsyncedRecordsWhoseDataNeverReachedTheDiskCutTheHistoryOnOpen() throws Exception {
-    try (Journal j = Journal.open(config(), InstantSource.system())) {
+    try (Journal j = Journal.open(config(), SystemTime.WALL)) {
       JournalStream s = j.stream("vol0");
       append(s, 1, 4, true); // durable
       append(s, 5, 9, false); // written, never synced
@@ -189,14 +190,14 @@ class SegmentLogTest {
     // Simulate a power loss that kept the pointers but not the data of seq 7 onwards: zero the
     // bytes of the segment holding 7 from its offset on.
     SegmentPointer p7;
-    try (Journal j = Journal.open(config(), InstantSource.system())) {
+    try (Journal j = Journal.open(config(), SystemTime.WALL)) {
       p7 = pointerOf(j, 7);
     }
     Path seg = segmentDir().resolve(String.format("%020d.seg", p7.segment()));
     try (FileChannel c = FileChannel.open(seg, StandardOpenOption.WRITE)) {
       c.write(ByteBuffer.allocate((int) (Files.size(seg) - p7.offset())), p7.offset());
     }
-    try (Journal j = Journal.open(config(), InstantSource.system())) {
+    try (Journal j = Journal.open(config(), SystemTime.WALL)) {
       JournalStream s = j.stream("vol0");
       assertThat(s.lastSeq()).isEqualTo(6);
       assertThat(s.read(1, Integer.MAX_VALUE)).hasSize(6).allSatisfy(SegmentLogTest::assertIsBig);
@@ -208,13 +209,13 @@ class SegmentLogTest {
 
   @Test
   void damagedDurableRecordsFailTheOpenInsteadOfLosingHistory() throws Exception {
-    try (Journal j = Journal.open(config(), InstantSource.system())) {
+    try (Journal j = Journal.open(config(), SystemTime.WALL)) {
       append(j.stream("vol0"), 1, 6, true);
     }
     for (Path p : segmentFiles()) {
       Files.delete(p);
     }
-    try (Journal j = Journal.open(config(), InstantSource.system())) {
+    try (Journal j = Journal.open(config(), SystemTime.WALL)) {
       assertThatThrownBy(() -> j.stream("vol0"))
           .isInstanceOf(JournalException.class)
           .hasMessageContaining("seq 1")
@@ -224,7 +225,7 @@ class SegmentLogTest {
 
   @Test
   void strayAndTrimmedSegmentsAreIgnoredAndRemovedOnOpen() throws Exception {
-    try (Journal j = Journal.open(config(), InstantSource.system())) {
+    try (Journal j = Journal.open(config(), SystemTime.WALL)) {
       JournalStream s = j.stream("vol0");
       append(s, 1, 8, true);
       // A crash between persisting the trim point and deleting the range: the trim point says 4,
@@ -232,13 +233,13 @@ class SegmentLogTest {
       j.putMeta("vol0", "trimmedThrough", 4);
     }
     SegmentPointer p4;
-    try (Journal j = Journal.open(config(), InstantSource.system())) {
+    try (Journal j = Journal.open(config(), SystemTime.WALL)) {
       p4 = pointerOf(j, 4);
     }
     Files.delete(segmentDir().resolve(String.format("%020d.seg", p4.segment() - 1)));
     Path stray = segmentDir().resolve(String.format("%020d.seg", 999));
     Files.write(stray, new byte[1000]); // written before a crash, never committed
-    try (Journal j = Journal.open(config(), InstantSource.system())) {
+    try (Journal j = Journal.open(config(), SystemTime.WALL)) {
       JournalStream s = j.stream("vol0");
       assertThat(s.firstSeq()).isEqualTo(5);
       assertThat(s.lastSeq()).isEqualTo(8);
@@ -249,13 +250,13 @@ class SegmentLogTest {
 
   @Test
   void replicatedEntriesAreStoredInSegmentsDurably() throws Exception {
-    try (Journal j = Journal.open(config(), InstantSource.system())) {
+    try (Journal j = Journal.open(config(), SystemTime.WALL)) {
       JournalStream s = j.stream("vol0");
       List<JournalEntry> entries = List.of(JournalEntry.of(1, big(1)), JournalEntry.of(2, big(2)));
       assertThat(s.appendReplicated(entries).get(10, TimeUnit.SECONDS)).isEqualTo(2);
       assertThat(j.meta("vol0", JournalStream.META_SEGMENTS_FORCED, 0)).isEqualTo(2);
     }
-    try (Journal j = Journal.open(config(), InstantSource.system())) {
+    try (Journal j = Journal.open(config(), SystemTime.WALL)) {
       assertThat(j.stream("vol0").read(1, Integer.MAX_VALUE)).hasSize(2).allSatisfy(SegmentLogTest::assertIsBig);
     }
   }
@@ -264,7 +265,7 @@ class SegmentLogTest {
   void forcedLargeRecordsBypassThePageCacheOnAlignedOffsetsAmongBufferedOnes() throws Exception {
     // Synced groups (the standby's, FUA writes) write large records with O_DIRECT at 4 KiB-aligned
     // offsets, zero-padded; small records in the same segment stay buffered after them.
-    try (Journal j = Journal.open(config(), InstantSource.system())) {
+    try (Journal j = Journal.open(config(), SystemTime.WALL)) {
       JournalStream s = j.stream("vol0");
       List<JournalEntry> entries = List.of(JournalEntry.of(1, big(1)), JournalEntry.of(2, small(2)), JournalEntry.of(3, big(3)), JournalEntry.of(4, small(4)));
       assertThat(s.appendReplicated(entries).get(10, TimeUnit.SECONDS)).isEqualTo(4);
@@ -281,7 +282,7 @@ class SegmentLogTest {
       assertThat(pointerOf(j, 6).offset()).as("an unsynced large record follows the previous record directly").isEqualTo(p5.offset() + p5.length());
       s.sync().get(10, TimeUnit.SECONDS);
     }
-    try (Journal j = Journal.open(config(), InstantSource.system())) {
+    try (Journal j = Journal.open(config(), SystemTime.WALL)) {
       List<JournalEntry> all = j.stream("vol0").read(1, Integer.MAX_VALUE);
       assertThat(all).hasSize(6);
       for (JournalEntry e : all) {
@@ -309,7 +310,7 @@ class SegmentLogTest {
                 });
           }
         };
-    try (Journal j = Journal.open(config(), InstantSource.system(), failing)) {
+    try (Journal j = Journal.open(config(), SystemTime.WALL, failing)) {
       JournalStream s = j.stream("vol0");
       assertThat(s.appendReplicated(List.of(JournalEntry.of(1, big(1)), JournalEntry.of(2, big(2)))).get(10, TimeUnit.SECONDS)).isEqualTo(2);
       int tried = directWrites.get();
@@ -318,7 +319,7 @@ class SegmentLogTest {
       assertThat(directWrites.get()).as("no direct write after one failed").isEqualTo(tried);
       assertThat(s.read(1, Integer.MAX_VALUE)).hasSize(3).allSatisfy(SegmentLogTest::assertIsBig);
     }
-    try (Journal j = Journal.open(config(), InstantSource.system())) {
+    try (Journal j = Journal.open(config(), SystemTime.WALL)) {
       assertThat(j.stream("vol0").read(1, Integer.MAX_VALUE)).as("read back from the segments after reopen").hasSize(3).allSatisfy(SegmentLogTest::assertIsBig);
     }
   }
@@ -330,12 +331,12 @@ class SegmentLogTest {
     Path tmpfsDir = Files.createTempDirectory(shm, "kagami-segment-test-");
     try {
       JournalConfig onTmpfs = new JournalConfig(tmpfsDir, JournalConfig.DEFAULT_WRITE_BUFFER_BYTES, JournalConfig.DEFAULT_MAX_GROUP_ENTRIES, 1L << 20);
-      try (Journal j = Journal.open(onTmpfs, InstantSource.system())) {
+      try (Journal j = Journal.open(onTmpfs, SystemTime.WALL)) {
         JournalStream s = j.stream("vol0");
         assertThat(s.appendReplicated(List.of(JournalEntry.of(1, big(1)), JournalEntry.of(2, big(2)))).get(10, TimeUnit.SECONDS)).isEqualTo(2);
         assertThat(j.meta("vol0", JournalStream.META_SEGMENTS_FORCED, 0)).isEqualTo(2);
       }
-      try (Journal j = Journal.open(onTmpfs, InstantSource.system())) {
+      try (Journal j = Journal.open(onTmpfs, SystemTime.WALL)) {
         assertThat(j.stream("vol0").read(1, Integer.MAX_VALUE)).hasSize(2).allSatisfy(SegmentLogTest::assertIsBig);
       }
     } finally {
@@ -362,7 +363,7 @@ class SegmentLogTest {
 
   @Test
   void truncatedHistoryContinuesWithOtherEntriesAndSurvivesReopen() throws Exception {
-    try (Journal j = Journal.open(config(), InstantSource.system())) {
+    try (Journal j = Journal.open(config(), SystemTime.WALL)) {
       JournalStream s = j.stream("vol0");
       append(s, 1, 8, true);
       s.append(JournalRecord.writeZeroes(0, 4096), true, null).get(30, TimeUnit.SECONDS); // seq 9, inline
@@ -377,7 +378,7 @@ class SegmentLogTest {
       assertThat(all).extracting(JournalEntry::seq).containsExactly(1L, 2L, 3L, 4L, 5L, 6L, 7L);
       assertThat(s.bytesAfter(0)).isEqualTo(all.stream().mapToLong(e -> e.encoded().length).sum());
     }
-    try (Journal j = Journal.open(config(), InstantSource.system())) {
+    try (Journal j = Journal.open(config(), SystemTime.WALL)) {
       JournalStream s = j.stream("vol0");
       assertThat(s.lastSeq()).isEqualTo(7);
       List<JournalEntry> all = s.read(1, Integer.MAX_VALUE);

@@ -1,5 +1,6 @@
 package io.kagami.site.admin;
 
+import io.kagami.clock.SystemTime;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.kagami.site.VolumeState;
@@ -22,7 +23,7 @@ class AdminServerTest {
   private AdminServer server;
   private HttpClient http;
   private final List<Long> applied = new CopyOnWriteArrayList<>();
-  private final BandwidthControl bandwidth = new BandwidthControl(2_000_000, BandwidthSchedule.NONE, InstantSource.system(), applied::add);
+  private final BandwidthControl bandwidth = new BandwidthControl(2_000_000, BandwidthSchedule.NONE, SystemTime.WALL, applied::add);
 
   @BeforeEach
   void start() {

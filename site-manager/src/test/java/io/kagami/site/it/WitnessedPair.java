@@ -1,5 +1,6 @@
 package io.kagami.site.it;
 
+import io.kagami.clock.SystemTime;
 import com.fasterxml.jackson.databind.JsonNode;
 import eu.rekawek.toxiproxy.Proxy;
 import io.kagami.site.SiteLink;
@@ -144,9 +145,9 @@ final class WitnessedPair implements AutoCloseable {
   }
 
   private void awaitWitness(Duration timeout) throws IOException, InterruptedException {
-    long deadline = System.nanoTime() + timeout.toNanos();
+    long deadline = SystemTime.NANO.nanoTime() + timeout.toNanos();
     try (HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(1)).build()) {
-      while (System.nanoTime() < deadline) {
+      while (SystemTime.NANO.nanoTime() < deadline) {
         if (!witness.isAlive()) {
           throw new AssertionError("witness exited with " + witness.exitValue() + ": " + Files.readString(witnessLog));
         }
