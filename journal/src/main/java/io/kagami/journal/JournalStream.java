@@ -1,9 +1,7 @@
 package io.kagami.journal;
 
 import java.time.InstantSource;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -35,7 +33,7 @@ public final class JournalStream {
   private final GroupCommitter committer;
   private final InstantSource clock;
   private final List<Runnable> commitListeners = new CopyOnWriteArrayList<>();
-  private final Ledger ledger = new Ledger();
+  private final CommitLedger ledger = new CommitLedger();
   private final TailCache tail = new TailCache(TAIL_CACHE_BYTES);
   private final SegmentLog segments;
 
@@ -68,7 +66,7 @@ public final class JournalStream {
       for (; it.isValid(); it.next()) {
         long seq = Keys.decode(it.key());
         byte[] value = it.value();
-        if (SegmentLog.isPointer(value) && !segments.recover(value, seq, seq > forced)) {
+        if (SegmentPointer.is(value) && !segments.recover(value, seq, seq > forced)) {
           if (seq <= forced) {
             throw new JournalException(
                 "volume " + volume + ": journal segment data of seq " + seq + " is missing or short, although it was made durable;"
@@ -81,7 +79,7 @@ public final class JournalStream {
           first = seq;
         }
         last = seq;
-        bytes += SegmentLog.recordLength(value);
+        bytes += SegmentPointer.recordLength(value);
       }
     }
     try {
@@ -221,15 +219,18 @@ public final class JournalStream {
     if (!retained(fromSeq, last) || tail.read(fromSeq, last, maxBytes, out)) {
       return out;
     }
-    long[] bytes = {0};
+    final class Taken {
+      long bytes;
+    }
+    Taken taken = new Taken();
     scan(
         fromSeq,
         last,
         (seq, value) -> {
-          JournalEntry e = new JournalEntry(seq, SegmentLog.isPointer(value) ? segments.load(value, seq) : value);
+          JournalEntry e = new JournalEntry(seq, SegmentPointer.is(value) ? segments.load(value, seq) : value);
           out.add(e);
-          bytes[0] += e.wireBytes();
-          return bytes[0] < maxBytes;
+          taken.bytes += e.wireBytes();
+          return taken.bytes < maxBytes;
         });
     return out;
   }
@@ -266,7 +267,7 @@ public final class JournalStream {
         fromSeq,
         last,
         (seq, value) -> {
-          out.add(Extent.of(seq, SegmentLog.isPointer(value) ? segments.loadPrefix(value, seq, JournalRecord.HEADER_BYTES) : value));
+          out.add(Extent.of(seq, SegmentPointer.is(value) ? segments.loadPrefix(value, seq, JournalRecord.HEADER_BYTES) : value));
           return true;
         });
     return out;
@@ -395,7 +396,7 @@ public final class JournalStream {
           if (first == 0) {
             first = Keys.decode(it.key());
           }
-          bytes += SegmentLog.recordLength(it.value());
+          bytes += SegmentPointer.recordLength(it.value());
         }
       }
       tail.clear();
@@ -448,155 +449,6 @@ public final class JournalStream {
     ledger.mark(clock.millis());
     for (Runnable r : commitListeners) {
       r.run();
-    }
-  }
-
-  /**
-   * The newest committed entries, by sequence number, up to a byte budget. Readers that keep up
-   * with the writer (the shipper, the standby's applier) are served from here; a reader that fell
-   * behind the cache reads RocksDB. Entries are the arrays the journal committed (never modified).
-   */
-  private static final class TailCache {
-    private final long budget;
-    private JournalEntry[] ring = new JournalEntry[1024];
-    private int head;
-    private int count;
-    private long bytes;
-
-    TailCache(long budget) {
-      this.budget = budget;
-    }
-
-    private JournalEntry at(int i) {
-      return ring[(head + i) & (ring.length - 1)];
-    }
-
-    synchronized void add(long seq, byte[] value) {
-      if (count > 0 && at(count - 1).seq() + 1 != seq) {
-        java.util.Arrays.fill(ring, null);
-        head = 0;
-        count = 0;
-        bytes = 0;
-      }
-      if (count == ring.length) {
-        JournalEntry[] bigger = new JournalEntry[ring.length * 2];
-        for (int i = 0; i < count; i++) {
-          bigger[i] = at(i);
-        }
-        ring = bigger;
-        head = 0;
-      }
-      ring[(head + count) & (ring.length - 1)] = new JournalEntry(seq, value);
-      count++;
-      bytes += value.length;
-      while (bytes > budget && count > 1) {
-        bytes -= ring[head].encoded().length;
-        ring[head] = null;
-        head = (head + 1) & (ring.length - 1);
-        count--;
-      }
-    }
-
-    synchronized void clear() {
-      java.util.Arrays.fill(ring, null);
-      head = 0;
-      count = 0;
-      bytes = 0;
-    }
-
-    /** Fills {@code out} from the cache if it holds {@code fromSeq}; false when it does not. */
-    synchronized boolean read(long fromSeq, long last, int maxBytes, List<JournalEntry> out) {
-      if (count == 0) {
-        return false;
-      }
-      long first = ring[head].seq();
-      if (fromSeq < first || fromSeq - first >= count) {
-        return false;
-      }
-      long taken = 0;
-      for (int i = (int) (fromSeq - first); i < count; i++) {
-        JournalEntry e = at(i);
-        if (e.seq() > last) {
-          break;
-        }
-        out.add(e);
-        taken += e.wireBytes();
-        if (taken >= maxBytes) {
-          break;
-        }
-      }
-      return true;
-    }
-  }
-
-  /**
-   * Byte and time accounting of the retained history at group-commit granularity: one point per
-   * commit, so lag is exact at commit boundaries and never under-reported between them.
-   */
-  private static final class Ledger {
-    private record Point(long seq, long cumulativeBytes, long millis) {}
-
-    private final ArrayDeque<Point> points = new ArrayDeque<>();
-    private Point base = new Point(0, 0, 0);
-    private long pendingSeq;
-    private long total;
-
-    synchronized void reset(long baseSeq, long last, long bytes, long now) {
-      points.clear();
-      base = new Point(baseSeq, 0, now);
-      total = bytes;
-      pendingSeq = last;
-      if (last > baseSeq) {
-        points.add(new Point(last, bytes, now));
-      }
-    }
-
-    synchronized void add(long seq, int bytes) {
-      total += bytes;
-      pendingSeq = seq;
-    }
-
-    synchronized void mark(long now) {
-      Point lastPoint = points.peekLast();
-      if (lastPoint == null || lastPoint.seq < pendingSeq) {
-        points.add(new Point(pendingSeq, total, now));
-      }
-    }
-
-    synchronized long bytesAfter(long seq) {
-      Point lastPoint = points.peekLast();
-      if (lastPoint == null || seq >= lastPoint.seq) {
-        return 0;
-      }
-      long cum = base.cumulativeBytes;
-      for (Point p : points) {
-        if (p.seq > seq) {
-          break;
-        }
-        cum = p.cumulativeBytes;
-      }
-      return lastPoint.cumulativeBytes - cum;
-    }
-
-    synchronized long oldestMillisAfter(long seq) {
-      for (Point p : points) {
-        if (p.seq > seq) {
-          return p.millis;
-        }
-      }
-      return -1;
-    }
-
-    synchronized void forget(long seq) {
-      Iterator<Point> it = points.iterator();
-      while (it.hasNext()) {
-        Point p = it.next();
-        if (p.seq > seq) {
-          break;
-        }
-        base = p;
-        it.remove();
-      }
     }
   }
 }

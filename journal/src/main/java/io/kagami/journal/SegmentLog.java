@@ -6,14 +6,11 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -47,16 +44,8 @@ import java.util.zip.CRC32C;
  * write, while a reused one keeps its dirty pages, which are then written back (measured: reuse
  * saved no CPU, and cost disk bandwidth once history piled up).
  *
- * <p>Pointer layout (big-endian), distinguished from a {@link JournalRecord} by its first byte:
- *
- * <pre>
- * offset  size  field
- * 0       1     0xFE (a record starts with its version, 1)
- * 1       8     segment id (the file is segments/&lt;volume&gt;/&lt;id, 20 digits&gt;.seg)
- * 9       8     byte offset in the segment
- * 17      4     length of the encoded record
- * 21      4     CRC32C of the encoded record
- * </pre>
+ * <p>RocksDB stores a {@link SegmentFilePointer} (its layout is documented there) in place of each
+ * record kept here; each file is a {@link SegmentFileFile}.
  *
  * <p>Threads: {@link #store} and {@link #force} run on the journal's writer thread; {@link #load}
  * (readers that fell behind the in-memory tail) and {@link #trimThrough} may run on any thread.
@@ -96,23 +85,21 @@ final class SegmentLog implements AutoCloseable {
   /** Each direct writer's aligned copy of the record it writes (O_DIRECT cannot use the heap). */
   private static final ThreadLocal<MemorySegment> DIRECT_BUFFER = new ThreadLocal<>();
 
-  static final int POINTER_BYTES = 25;
-  private static final byte POINTER_MARK = (byte) 0xFE;
   private static final String SUFFIX = ".seg";
 
   private final Path directory;
   private final long segmentBytes;
   /** Live segments by id; guarded by {@code this}. */
-  private final TreeMap<Long, Segment> segments = new TreeMap<>();
+  private final TreeMap<Long, SegmentFile> segments = new TreeMap<>();
   /** The segment being appended to, or null before the first large record since open. */
-  private Segment current;
+  private SegmentFile current;
   /** Rolled segments with unforced writes; guarded by {@code this}. */
   private final List<FileChannel> pendingForce = new ArrayList<>();
   private boolean dirty;
   private boolean directoryDirty;
   /** Stored records not yet written to {@link #coalescingTo}; journal thread only. */
   private ByteBuffer coalesced;
-  private Segment coalescingTo;
+  private SegmentFile coalescingTo;
   private long coalescingAt;
   private long lastStoredSeq;
   /** Whether new segments get an O_DIRECT descriptor; journal thread only. */
@@ -121,28 +108,7 @@ final class SegmentLog implements AutoCloseable {
   private final List<DirectWrite> directPending = new ArrayList<>();
   private final ExecutorService directWriters;
 
-  private record DirectWrite(Segment segment, long offset, byte[] record, Future<Boolean> done) {}
-
-  private static final class Segment {
-    final long id;
-    final Path path;
-    FileChannel channel;
-    /** A second descriptor for {@link NativeFiles} (-1: none), open while {@link #channel} is. */
-    int fd = -1;
-    /** An O_DIRECT descriptor for large records (-1: none), only on segments this log created. */
-    int directFd = -1;
-    long size;
-    long lastSeq;
-    boolean referenced;
-
-    Segment(long id, Path path) {
-      this.id = id;
-      this.path = path;
-    }
-  }
-
-  /** A decoded pointer. */
-  record Pointer(long segment, long offset, int length, int crc) {}
+  private record DirectWrite(SegmentFile segment, long offset, byte[] record, Future<Boolean> done) {}
 
   /**
    * @param directWriters runs the writes that bypass the page cache, several at once; null to
@@ -165,7 +131,7 @@ final class SegmentLog implements AutoCloseable {
             LOG.log(Level.WARNING, "ignoring unexpected file {0} among journal segments", p);
             continue;
           }
-          Segment s = new Segment(id, p);
+          SegmentFile s = new SegmentFile(id, p);
           s.size = Files.size(p);
           segments.put(id, s);
         }
@@ -173,21 +139,6 @@ final class SegmentLog implements AutoCloseable {
     } catch (IOException e) {
       throw new JournalException("cannot open journal segments in " + directory + ": " + e.getMessage(), e, Journal.isNoSpace(e));
     }
-  }
-
-  static boolean isPointer(byte[] value) {
-    return value.length == POINTER_BYTES && value[0] == POINTER_MARK;
-  }
-
-  static Pointer decode(byte[] value) {
-    ByteBuffer b = ByteBuffer.wrap(value).order(ByteOrder.BIG_ENDIAN);
-    b.get();
-    return new Pointer(b.getLong(), b.getLong(), b.getInt(), b.getInt());
-  }
-
-  /** Length of the record an inline value or a pointer stands for. */
-  static int recordLength(byte[] value) {
-    return isPointer(value) ? decode(value).length() : value.length;
   }
 
   /**
@@ -200,18 +151,13 @@ final class SegmentLog implements AutoCloseable {
     if (record.length < MIN_SEGMENT_RECORD_BYTES) {
       return record;
     }
-    Segment s;
+    SegmentFile s;
     synchronized (this) {
       if (current == null || (current.size > 0 && current.size + record.length > segmentBytes)) {
         long id = segments.isEmpty() ? 1 : segments.lastKey() + 1;
-        Segment next = new Segment(id, directory.resolve(String.format("%020d", id) + SUFFIX));
-        next.channel = FileChannel.open(next.path, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ, StandardOpenOption.WRITE);
-        next.fd = NativeFiles.open(next.path);
-        if (directWrites) {
-          next.directFd = NativeFiles.openDirect(next.path);
-          directWrites = next.directFd >= 0; // e.g. tmpfs refuses O_DIRECT: stop trying
-        }
-        next.referenced = true;
+        SegmentFile next = new SegmentFile(id, directory.resolve(String.format("%020d", id) + SUFFIX));
+        next.create(directWrites);
+        directWrites = directWrites && next.directFd >= 0; // e.g. tmpfs refuses O_DIRECT: stop trying
         segments.put(id, next);
         if (current != null && current.channel != null && dirty) {
           // The rolled segment's unforced tail is forced with the next sync like the new one.
@@ -235,14 +181,7 @@ final class SegmentLog implements AutoCloseable {
     }
     dirty = true;
     lastStoredSeq = seq;
-    return ByteBuffer.allocate(POINTER_BYTES)
-        .order(ByteOrder.BIG_ENDIAN)
-        .put(POINTER_MARK)
-        .putLong(s.id)
-        .putLong(offset)
-        .putInt(record.length)
-        .putInt((int) crc.getValue())
-        .array();
+    return new SegmentPointer(s.id, offset, record.length, (int) crc.getValue()).encode();
   }
 
   /**
@@ -250,7 +189,7 @@ final class SegmentLog implements AutoCloseable {
    * writes it at once when it is large. The group commit calls {@link #writeStored} before its
    * RocksDB write, so a pointer never reaches RocksDB before its data reaches the file.
    */
-  private void coalesce(Segment s, long offset, byte[] record, boolean direct) throws IOException {
+  private void coalesce(SegmentFile s, long offset, byte[] record, boolean direct) throws IOException {
     if (direct) {
       writeDirect(s, offset, record);
       return;
@@ -262,7 +201,7 @@ final class SegmentLog implements AutoCloseable {
       writeStored();
     }
     if (record.length > COALESCE_BYTES / 2) {
-      writeThroughPageCache(s, offset, record);
+      s.writeThroughPageCache(offset, record);
       return;
     }
     if (coalesced == null) {
@@ -281,7 +220,7 @@ final class SegmentLog implements AutoCloseable {
    * waits for it. A direct write waits for the device, so several run at once: one after another,
    * 1 MiB records were written at ~350 MiB/s while the device took 1.5 GB/s.
    */
-  private void writeDirect(Segment s, long offset, byte[] record) throws IOException {
+  private void writeDirect(SegmentFile s, long offset, byte[] record) throws IOException {
     if (directPending.size() >= MAX_DIRECT_IN_FLIGHT) {
       awaitDirect();
     }
@@ -326,7 +265,7 @@ final class SegmentLog implements AutoCloseable {
       }
       if (failed == null) {
         try {
-          writeThroughPageCache(w.segment, w.offset, w.record);
+          w.segment.writeThroughPageCache(w.offset, w.record);
         } catch (IOException e) {
           failed = e; // the rest are waited for all the same: none may run on after a failure
         }
@@ -335,18 +274,6 @@ final class SegmentLog implements AutoCloseable {
     directPending.clear();
     if (failed != null) {
       throw failed;
-    }
-  }
-
-  /**
-   * Writes one record through the page cache, straight from the array (the channel would copy it
-   * into a direct buffer first); the channel writes what the native call could not, and reports
-   * the error if that fails too.
-   */
-  private static void writeThroughPageCache(Segment s, long offset, byte[] record) throws IOException {
-    int n = NativeFiles.pwriteFully(s.fd, record, 0, record.length, offset);
-    if (n < record.length) {
-      writeFully(s.channel, ByteBuffer.wrap(record, n, record.length - n), offset + n);
     }
   }
 
@@ -368,17 +295,10 @@ final class SegmentLog implements AutoCloseable {
     }
     coalesced.flip();
     try {
-      writeFully(coalescingTo.channel, coalesced, coalescingAt);
+      SegmentFile.writeFully(coalescingTo.channel, coalesced, coalescingAt);
     } finally {
       coalesced.clear();
       coalescingTo = null;
-    }
-  }
-
-  private static void writeFully(FileChannel channel, ByteBuffer buf, long at) throws IOException {
-    long pos = at;
-    while (buf.hasRemaining()) {
-      pos += channel.write(buf, pos);
     }
   }
 
@@ -394,7 +314,7 @@ final class SegmentLog implements AutoCloseable {
   long force() throws IOException {
     writeStored();
     List<FileChannel> rolled;
-    Segment s;
+    SegmentFile s;
     synchronized (this) {
       rolled = List.copyOf(pendingForce);
       pendingForce.clear();
@@ -425,7 +345,7 @@ final class SegmentLog implements AutoCloseable {
    * wrote itself or checked on open (see {@link JournalStream#readExtents}).
    */
   byte[] loadPrefix(byte[] pointer, long seq, int length) {
-    Pointer p = decode(pointer);
+    SegmentPointer p = SegmentPointer.decode(pointer);
     byte[] out = new byte[Math.min(length, p.length())];
     readAt(p, seq, out);
     return out;
@@ -433,7 +353,7 @@ final class SegmentLog implements AutoCloseable {
 
   /** Reads the record {@code pointer} names and checks its CRC32C. */
   byte[] load(byte[] pointer, long seq) {
-    Pointer p = decode(pointer);
+    SegmentPointer p = SegmentPointer.decode(pointer);
     byte[] out = new byte[p.length()];
     readAt(p, seq, out);
     CRC32C crc = new CRC32C();
@@ -445,35 +365,12 @@ final class SegmentLog implements AutoCloseable {
   }
 
   /** Fills {@code out} from the start of the record {@code p} (entry {@code seq}) names. */
-  private synchronized void readAt(Pointer p, long seq, byte[] out) {
-    Segment s = segments.get(p.segment());
+  private synchronized void readAt(SegmentPointer p, long seq, byte[] out) {
+    SegmentFile s = segments.get(p.segment());
     if (s == null) {
       throw new JournalException("journal segment " + p.segment() + " of seq " + seq + " is missing in " + directory);
     }
-    try {
-      if (s.channel == null) {
-        s.channel = FileChannel.open(s.path, StandardOpenOption.READ);
-        s.fd = NativeFiles.open(s.path);
-      }
-      ByteBuffer buf = ByteBuffer.wrap(out);
-      long pos = p.offset();
-      long n0 = NativeFiles.pread(s.fd, out, 0, out.length, pos);
-      if (n0 > 0) {
-        // Straight into the array; the channel would read into a direct buffer and copy.
-        buf.position((int) n0);
-        pos += n0;
-      }
-      while (buf.hasRemaining()) {
-        int n = s.channel.read(buf, pos);
-        if (n < 0) {
-          throw new JournalException(
-              "journal segment " + s.path.getFileName() + " ends before seq " + seq + " (offset " + p.offset() + ", length " + p.length() + ")");
-        }
-        pos += n;
-      }
-    } catch (IOException e) {
-      throw new JournalException("cannot read journal segment " + s.path + ": " + e.getMessage(), e, false);
-    }
+    s.read(p, seq, out);
   }
 
   /**
@@ -482,9 +379,9 @@ final class SegmentLog implements AutoCloseable {
    * Marks the segment as referenced. Returns false when the pointer is not backed by valid data.
    */
   boolean recover(byte[] pointer, long seq, boolean verifyData) {
-    Pointer p = decode(pointer);
+    SegmentPointer p = SegmentPointer.decode(pointer);
     synchronized (this) {
-      Segment s = segments.get(p.segment());
+      SegmentFile s = segments.get(p.segment());
       if (s == null || p.offset() + p.length() > s.size) {
         return false;
       }
@@ -503,23 +400,23 @@ final class SegmentLog implements AutoCloseable {
 
   /** After open-time recovery: deletes segments no pointer refers to (never committed, or trimmed). */
   synchronized void dropUnreferenced() {
-    Iterator<Map.Entry<Long, Segment>> it = segments.entrySet().iterator();
+    Iterator<Map.Entry<Long, SegmentFile>> it = segments.entrySet().iterator();
     while (it.hasNext()) {
-      Segment s = it.next().getValue();
+      SegmentFile s = it.next().getValue();
       if (!s.referenced) {
         it.remove();
-        delete(s);
+        s.delete();
       }
     }
   }
 
   /** Deletes the segments whose records all have sequence numbers through {@code seq}. */
   void trimThrough(long seq) {
-    List<Segment> dead = new ArrayList<>();
+    List<SegmentFile> dead = new ArrayList<>();
     synchronized (this) {
-      Iterator<Map.Entry<Long, Segment>> it = segments.entrySet().iterator();
+      Iterator<Map.Entry<Long, SegmentFile>> it = segments.entrySet().iterator();
       while (it.hasNext()) {
-        Segment s = it.next().getValue();
+        SegmentFile s = it.next().getValue();
         if (s == current || s.lastSeq > seq) {
           break; // segments are in sequence order: the rest hold later entries
         }
@@ -528,32 +425,15 @@ final class SegmentLog implements AutoCloseable {
         pendingForce.remove(s.channel);
       }
     }
-    for (Segment s : dead) {
-      delete(s);
-    }
-  }
-
-  private void delete(Segment s) {
-    try {
-      if (s.channel != null) {
-        s.channel.close();
-        NativeFiles.close(s.fd);
-        s.fd = -1;
-        NativeFiles.close(s.directFd);
-        s.directFd = -1;
-      }
-      Files.deleteIfExists(s.path);
-    } catch (NoSuchFileException e) {
-      // already gone
-    } catch (IOException e) {
-      LOG.log(Level.WARNING, "cannot delete trimmed journal segment {0}: {1}", s.path, e.getMessage());
+    for (SegmentFile s : dead) {
+      s.delete();
     }
   }
 
   /** Bytes held in segment files (for tests and status). */
   synchronized long bytes() {
     long total = 0;
-    for (Segment s : segments.values()) {
+    for (SegmentFile s : segments.values()) {
       total += s.size;
     }
     return total;
@@ -565,19 +445,8 @@ final class SegmentLog implements AutoCloseable {
 
   @Override
   public synchronized void close() {
-    for (Segment s : segments.values()) {
-      if (s.channel != null) {
-        try {
-          s.channel.close();
-        } catch (IOException e) {
-          LOG.log(Level.WARNING, "closing journal segment {0}: {1}", s.path, e.getMessage());
-        }
-        NativeFiles.close(s.fd);
-        s.fd = -1;
-        NativeFiles.close(s.directFd);
-        s.directFd = -1;
-        s.channel = null;
-      }
+    for (SegmentFile s : segments.values()) {
+      s.close();
     }
     current = null;
   }

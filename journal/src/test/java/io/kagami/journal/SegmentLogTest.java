@@ -189,7 +189,7 @@ class SegmentLogTest {
     }
     // Simulate a power loss that kept the pointers but not the data of seq 7 onwards: zero the
     // bytes of the segment holding 7 from its offset on.
-    SegmentLog.Pointer p7;
+    SegmentPointer p7;
     try (Journal j = Journal.open(config(), SystemTime.WALL)) {
       p7 = pointerOf(j, 7);
     }
@@ -232,7 +232,7 @@ class SegmentLogTest {
       // the entries are still there, and their segments may already be gone.
       j.putMeta("vol0", "trimmedThrough", 4);
     }
-    SegmentLog.Pointer p4;
+    SegmentPointer p4;
     try (Journal j = Journal.open(config(), SystemTime.WALL)) {
       p4 = pointerOf(j, 4);
     }
@@ -270,15 +270,15 @@ class SegmentLogTest {
       List<JournalEntry> entries = List.of(JournalEntry.of(1, big(1)), JournalEntry.of(2, small(2)), JournalEntry.of(3, big(3)), JournalEntry.of(4, small(4)));
       assertThat(s.appendReplicated(entries).get(10, TimeUnit.SECONDS)).isEqualTo(4);
       for (long seq : new long[] {1, 3}) {
-        SegmentLog.Pointer p = pointerOf(j, seq);
+        SegmentPointer p = pointerOf(j, seq);
         assertThat(p.offset() % NativeFiles.DIRECT_ALIGNMENT).as("offset of large record %d", seq).isZero();
       }
-      SegmentLog.Pointer afterBig = pointerOf(j, 2);
+      SegmentPointer afterBig = pointerOf(j, 2);
       assertThat(afterBig.offset() % NativeFiles.DIRECT_ALIGNMENT).as("a buffered record after a direct one starts on a fresh page").isZero();
       // Unsynced large records (the primary's ordinary writes) stay in the page cache: packed.
       s.append(small(5), false, null).get(10, TimeUnit.SECONDS);
       s.append(big(6), false, null).get(10, TimeUnit.SECONDS);
-      SegmentLog.Pointer p5 = pointerOf(j, 5);
+      SegmentPointer p5 = pointerOf(j, 5);
       assertThat(pointerOf(j, 6).offset()).as("an unsynced large record follows the previous record directly").isEqualTo(p5.offset() + p5.length());
       s.sync().get(10, TimeUnit.SECONDS);
     }
@@ -348,10 +348,10 @@ class SegmentLogTest {
     }
   }
 
-  private static SegmentLog.Pointer pointerOf(Journal j, long seq) throws Exception {
+  private static SegmentPointer pointerOf(Journal j, long seq) throws Exception {
     byte[] v = j.rawValue("vol0", seq);
-    assertThat(SegmentLog.isPointer(v)).as("seq %d is stored in a segment", seq).isTrue();
-    return SegmentLog.decode(v);
+    assertThat(SegmentPointer.is(v)).as("seq %d is stored in a segment", seq).isTrue();
+    return SegmentPointer.decode(v);
   }
 
   /** Record {@code i} of a second history (another seed), to tell it from the first one. */

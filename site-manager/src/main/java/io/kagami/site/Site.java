@@ -2,7 +2,7 @@ package io.kagami.site;
 
 import io.kagami.clock.NanoClock;
 import io.kagami.clock.SystemTime;
-import io.kagami.failover.auth.BearerToken;
+import io.kagami.site.auth.BearerToken;
 import io.kagami.journal.Journal;
 import io.kagami.journal.JournalConfig;
 import io.kagami.replicator.volume.BlockDevice;

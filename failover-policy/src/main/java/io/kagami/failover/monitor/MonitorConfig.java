@@ -1,7 +1,7 @@
 package io.kagami.failover.monitor;
 
-import java.net.URI;
 import java.time.Duration;
+import java.util.regex.Pattern;
 
 /** One application monitor: what to probe and how long a probe may take. */
 public sealed interface MonitorConfig {
@@ -19,11 +19,18 @@ public sealed interface MonitorConfig {
     }
   }
 
-  /** Healthy when {@code GET url} answers 2xx or 3xx (redirects are not followed). */
-  record Http(String name, URI url, Duration timeout) implements MonitorConfig {
+  /**
+   * Healthy when {@code GET url} answers 2xx or 3xx (redirects are not followed). The URL is text
+   * here (this module does no networking); the prober parses it.
+   */
+  record Http(String name, String url, Duration timeout) implements MonitorConfig {
+    /** http or https, a host name, an IPv4 address or a bracketed IPv6 one, an optional port and path. */
+    private static final Pattern HTTP_URL =
+        Pattern.compile("https?://([A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|\\[[0-9A-Fa-f:.]+\\])(:[0-9]{1,5})?([/?#][^\\s]*)?");
+
     public Http {
       timeout = check(name, timeout);
-      if (url == null || !("http".equals(url.getScheme()) || "https".equals(url.getScheme())) || url.getHost() == null) {
+      if (url == null || !HTTP_URL.matcher(url).matches()) {
         throw new IllegalArgumentException("monitor \"" + name + "\": url " + url + " is not an http(s) URL with a host");
       }
     }

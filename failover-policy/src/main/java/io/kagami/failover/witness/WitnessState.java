@@ -9,7 +9,7 @@ import java.util.TreeMap;
 
 /**
  * The witness's decisions: one primary lease per pair (volume-group id). Pure state and a clock;
- * the HTTP service around it is {@link WitnessServer}.
+ * the HTTP service around it ({@code kagami witness}) lives in the site manager.
  *
  * <p>Rules:
  * <ul>

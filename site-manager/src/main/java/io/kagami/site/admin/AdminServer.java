@@ -7,7 +7,7 @@ import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.JsonNode;
-import io.kagami.failover.auth.BearerToken;
+import io.kagami.site.auth.BearerToken;
 import io.kagami.site.config.Bandwidth;
 import io.kagami.site.config.HostPort;
 import java.io.IOException;

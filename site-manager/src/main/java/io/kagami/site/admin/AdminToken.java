@@ -1,6 +1,6 @@
 package io.kagami.site.admin;
 
-import io.kagami.failover.auth.BearerToken;
+import io.kagami.site.auth.BearerToken;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.nio.file.FileAlreadyExistsException;

@@ -1,6 +1,6 @@
 package io.kagami.site.cli;
 
-import io.kagami.failover.auth.BearerToken;
+import io.kagami.site.auth.BearerToken;
 import io.kagami.site.admin.AdminToken;
 import io.kagami.site.config.HostPort;
 import java.io.IOException;

@@ -1,12 +1,12 @@
 package io.kagami.site.cli;
 
-import io.kagami.failover.auth.BearerToken;
-import io.kagami.failover.witness.WitnessServer;
+import io.kagami.site.auth.BearerToken;
+import io.kagami.site.witness.WitnessServer;
 import io.kagami.failover.witness.WitnessState;
+import io.kagami.clock.SystemTime;
 import io.kagami.site.config.HostPort;
 import java.net.InetSocketAddress;
 import java.time.Duration;
-import java.time.InstantSource;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -48,7 +48,7 @@ final class WitnessCommand implements Callable<Integer> {
       hp = HostPort.parse(listen);
       leaseDuration = parseDuration("--lease", lease);
       safetyMargin = parseDuration("--margin", margin);
-      state = new WitnessState(leaseDuration, safetyMargin, InstantSource.system());
+      state = new WitnessState(leaseDuration, safetyMargin, SystemTime.WALL);
     } catch (IllegalArgumentException e) {
       throw new ParameterException(spec.commandLine(), e.getMessage());
     }

@@ -213,7 +213,8 @@ final class FailoverSection {
               problems.add("monitor \"" + name + "\": url is required for type http");
               continue;
             }
-            out.add(new MonitorConfig.Http(name, URI.create(url), timeout));
+            // URI.create first: a malformed URL is reported with the parser's precise reason.
+            out.add(new MonitorConfig.Http(name, URI.create(url).toString(), timeout));
           }
           default -> problems.add("monitor \"" + name + "\": type " + type + " is not allowed (tcp, http or postgres)");
         }

@@ -1,7 +1,10 @@
 package io.kagami.site.failover;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.kagami.failover.heartbeat.Heartbeat;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.time.Duration;
 import java.time.Instant;
 
@@ -20,6 +23,25 @@ import java.time.Instant;
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record HeartbeatMessage(int version, String siteId, long term, boolean primary, boolean plannedStop, boolean steppedDown, String sentAt, String echo, long lostAfterMillis) {
   static final int VERSION = 1;
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  /** {@code h} as the JSON body of a request or answer. */
+  static byte[] encode(Heartbeat h) {
+    try {
+      return JSON.writeValueAsBytes(of(h));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** The heartbeat in a JSON body; throws IllegalArgumentException for anything else. */
+  static Heartbeat decode(byte[] body) {
+    try {
+      return JSON.readValue(body, HeartbeatMessage.class).toHeartbeat();
+    } catch (IOException e) {
+      throw new IllegalArgumentException("not a heartbeat: " + e.getMessage(), e);
+    }
+  }
 
   static HeartbeatMessage of(Heartbeat h) {
     return new HeartbeatMessage(VERSION, h.siteId(), h.term(), h.primary(), h.plannedStop(), h.steppedDown(), h.sentAt().toString(), h.echo() == null ? null : h.echo().toString(),

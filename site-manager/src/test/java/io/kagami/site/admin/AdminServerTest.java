@@ -245,7 +245,7 @@ class AdminServerTest {
   @Test
   void requestsThatChangeTheSiteNeedItsTokenAndReadsDoNot() throws Exception {
     List<String> calls = new CopyOnWriteArrayList<>();
-    io.kagami.failover.auth.BearerToken token = io.kagami.failover.auth.BearerToken.of("the-site-token-0123456789");
+    io.kagami.site.auth.BearerToken token = io.kagami.site.auth.BearerToken.of("the-site-token-0123456789");
     try (AdminServer guarded =
         new AdminServer(new HostPort("127.0.0.1", 0), () -> null, null, bandwidth, force -> {
           calls.add("promote " + force);

@@ -3,7 +3,7 @@ package io.kagami.site.admin;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.kagami.failover.auth.BearerToken;
+import io.kagami.site.auth.BearerToken;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;

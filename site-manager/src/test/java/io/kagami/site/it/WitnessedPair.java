@@ -72,7 +72,7 @@ final class WitnessedPair implements AutoCloseable {
     tokyoWitness = toxi.proxy("tokyo-witness", "127.0.0.1:" + witnessPort);
     hiroshimaWitness = toxi.proxy("hiroshima-witness", "127.0.0.1:" + witnessPort);
     // The witness takes lease requests only with its token, which both sites carry (as deployed).
-    io.kagami.failover.auth.BearerToken.loadOrCreate(dir.resolve("witness.token"));
+    io.kagami.site.auth.BearerToken.loadOrCreate(dir.resolve("witness.token"));
     Path pc = SiteLink.ensureCredentials(dir.resolve("tokyo/tls"), "tokyo");
     Path sc = SiteLink.ensureCredentials(dir.resolve("hiroshima/tls"), "hiroshima");
     String failover =

@@ -1,5 +1,8 @@
-package io.kagami.failover.fence;
+package io.kagami.site.fence;
 
+import io.kagami.failover.fence.FenceResult;
+import io.kagami.clock.SystemTime;
+import io.kagami.failover.fence.FenceCommand;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
@@ -49,9 +52,9 @@ class FenceAgentTest {
   @Test
   void hangingAgentIsKilledAtTheTimeoutAndCountsAsFailure() throws Exception {
     Path agent = script("fence_hang", "echo 'waiting for BMC'\nsleep 60\nexit 0\n");
-    long start = System.nanoTime();
+    long start = SystemTime.NANO.nanoTime();
     FenceResult r = new FenceAgent(new FenceCommand(List.of(agent.toString()), Map.of(), Duration.ofMillis(500))).fenceOff();
-    long tookMs = (System.nanoTime() - start) / 1_000_000;
+    long tookMs = SystemTime.NANO.nanosSince(start) / 1_000_000;
     assertThat(r.success()).isFalse();
     assertThat(r.timedOut()).isTrue();
     assertThat(r.reason()).contains("did not finish within 500ms; killed");

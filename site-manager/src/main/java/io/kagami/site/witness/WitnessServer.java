@@ -1,10 +1,13 @@
-package io.kagami.failover.witness;
+package io.kagami.site.witness;
 
+import io.kagami.failover.witness.LeaseReply;
+import io.kagami.failover.witness.LeaseRequest;
+import io.kagami.failover.witness.WitnessState;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
-import io.kagami.failover.auth.BearerToken;
+import io.kagami.site.auth.BearerToken;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;

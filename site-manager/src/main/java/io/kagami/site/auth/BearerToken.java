@@ -1,4 +1,4 @@
-package io.kagami.failover.auth;
+package io.kagami.site.auth;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

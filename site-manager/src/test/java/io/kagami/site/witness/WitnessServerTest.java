@@ -1,11 +1,12 @@
-package io.kagami.failover.witness;
+package io.kagami.site.witness;
 
+import io.kagami.failover.witness.LeaseReply;
+import io.kagami.failover.witness.WitnessState;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.kagami.failover.FakeClock;
-import io.kagami.failover.auth.BearerToken;
+import io.kagami.site.auth.BearerToken;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -14,10 +15,26 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
+import java.time.Instant;
+import java.time.InstantSource;
 import org.junit.jupiter.api.Test;
 
 /** The witness over real HTTP on loopback (ephemeral port), its clock still fake. */
 class WitnessServerTest {
+  /** The witness's clock, moved only by the test. */
+  private static final class FakeClock implements InstantSource {
+    private volatile Instant now = Instant.parse("2026-01-01T00:00:00Z");
+
+    @Override
+    public Instant instant() {
+      return now;
+    }
+
+    void advance(Duration d) {
+      now = now.plus(d);
+    }
+  }
+
   @Test
   void renewClaimReleaseAndStatusOverLoopback() throws Exception {
     FakeClock clock = new FakeClock();

@@ -1,10 +1,14 @@
-package io.kagami.failover.monitor;
+package io.kagami.site.monitor;
 
+import io.kagami.failover.monitor.MonitorTracker;
+import io.kagami.failover.monitor.ProbeResult;
+import io.kagami.failover.monitor.MonitorConfig;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
+import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -37,7 +41,7 @@ public interface Probe {
 
   private static ProbeResult http(MonitorConfig.Http h) throws InterruptedException {
     try (HttpClient client = HttpClient.newBuilder().connectTimeout(h.timeout()).followRedirects(HttpClient.Redirect.NEVER).build()) {
-      HttpResponse<Void> r = client.send(HttpRequest.newBuilder(h.url()).timeout(h.timeout()).GET().build(), HttpResponse.BodyHandlers.discarding());
+      HttpResponse<Void> r = client.send(HttpRequest.newBuilder(URI.create(h.url())).timeout(h.timeout()).GET().build(), HttpResponse.BodyHandlers.discarding());
       int code = r.statusCode();
       return code >= 200 && code < 400
           ? ProbeResult.healthy(h.name(), "GET " + h.url() + " answered " + code)

@@ -1,10 +1,16 @@
-package io.kagami.failover.fence;
+package io.kagami.site.fence;
 
+import io.kagami.failover.fence.FenceResult;
+import io.kagami.clock.NanoClock;
+import io.kagami.clock.SystemTime;
+import io.kagami.failover.fence.FenceCommand;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -12,18 +18,29 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 /**
- * Runs a fence agent ({@link FenceCommand}) and reports whether the peer is fenced. Blocks the
- * calling thread for at most the command's timeout (plus a moment to collect output); run it off
- * any event loop. Promotion waits for {@link FenceResult#success()}; anything else blocks it.
+ * Runs a fence agent ({@link FenceCommand}) and reports whether the peer is fenced: the process I/O
+ * half of fencing (the policy in {@code failover-policy} only sees the {@link FenceResult}). Blocks
+ * the calling thread (the failover action thread) for at most the command's timeout plus a moment
+ * to collect output, waiting on the process's exit; never run it on an event loop. Promotion waits
+ * for {@link FenceResult#success()}; anything else blocks it. Holds no thread or file between runs:
+ * the agent's output is drained on a virtual thread that ends with the process.
  */
 public final class FenceAgent {
   /** Longest output kept for the log; agents can be chatty under --verbose. */
   private static final int MAX_OUTPUT = 16 * 1024;
 
   private final FenceCommand command;
+  private final NanoClock clock;
 
+  /** An agent that times its runs on the machine's monotonic clock. */
   public FenceAgent(FenceCommand command) {
+    this(command, SystemTime.NANO);
+  }
+
+  /** {@code clock} times each run (the {@link FenceResult#took()} reported). */
+  public FenceAgent(FenceCommand command, NanoClock clock) {
     this.command = command;
+    this.clock = clock;
   }
 
   /** Powers the peer off ({@code action=off}). */
@@ -33,7 +50,7 @@ public final class FenceAgent {
 
   /** Runs the agent with {@code action=<action>} (off, on, status, monitor...). */
   public FenceResult run(String action) throws InterruptedException {
-    long start = System.nanoTime();
+    long start = clock.nanoTime();
     Process p;
     try {
       p = new ProcessBuilder(command.argv()).redirectErrorStream(true).start();
@@ -59,7 +76,7 @@ public final class FenceAgent {
       p.waitFor(5, TimeUnit.SECONDS);
     }
     String out = collect(output);
-    Duration took = Duration.ofNanos(System.nanoTime() - start);
+    Duration took = Duration.ofNanos(clock.nanosSince(start));
     if (!exited) {
       return new FenceResult(false, -1, true, took, out,
           "fence agent " + command.argv().getFirst() + " (action=" + action + ") did not finish within " + command.timeout().toMillis() + "ms; killed; the peer is NOT known to be fenced");
@@ -72,14 +89,34 @@ public final class FenceAgent {
                 + (out.isBlank() ? "" : ": " + lastLine(out)));
   }
 
+  /**
+   * Everything the agent printed (its last {@value #MAX_OUTPUT} bytes). Read in chunks, keeping what
+   * arrived: killing a hung agent closes the pipe under this reader, and what it said before it
+   * hung is the most useful line of all.
+   */
   private static String drain(InputStream in) {
+    ByteArrayOutputStream all = new ByteArrayOutputStream();
+    byte[] chunk = new byte[4096];
+    String error = null;
     try (in) {
-      byte[] all = in.readAllBytes();
-      int from = Math.max(0, all.length - MAX_OUTPUT);
-      return new String(all, from, all.length - from, StandardCharsets.UTF_8);
+      int n;
+      while ((n = in.read(chunk)) >= 0) {
+        all.write(chunk, 0, n);
+        if (all.size() > 4 * MAX_OUTPUT) {
+          byte[] tail = Arrays.copyOfRange(all.toByteArray(), all.size() - MAX_OUTPUT, all.size());
+          all.reset();
+          all.write(tail, 0, tail.length);
+        }
+      }
     } catch (IOException e) {
-      return "(output unreadable: " + e.getMessage() + ")";
+      error = e.getMessage(); // the pipe closed when the agent was killed at its timeout
     }
+    byte[] bytes = all.toByteArray();
+    if (bytes.length == 0 && error != null) {
+      return "(output unreadable: " + error + ")";
+    }
+    int from = Math.max(0, bytes.length - MAX_OUTPUT);
+    return new String(bytes, from, bytes.length - from, StandardCharsets.UTF_8);
   }
 
   private static String collect(CompletableFuture<String> output) throws InterruptedException {

@@ -1,5 +1,8 @@
-package io.kagami.failover.monitor;
+package io.kagami.site.monitor;
 
+import io.kagami.failover.monitor.ProbeResult;
+import io.kagami.failover.monitor.MonitorTracker;
+import io.kagami.failover.monitor.MonitorConfig;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.sun.net.httpserver.HttpServer;
@@ -9,7 +12,6 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
-import java.net.URI;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -45,15 +47,15 @@ class ProbeTest {
     server.start();
     try {
       String base = "http://127.0.0.1:" + server.getAddress().getPort();
-      assertThat(Probe.of(new MonitorConfig.Http("web", URI.create(base + "/ok"), T)).probe().healthy()).isTrue();
-      assertThat(Probe.of(new MonitorConfig.Http("web", URI.create(base + "/moved"), T)).probe().detail()).endsWith("answered 302");
-      ProbeResult broken = Probe.of(new MonitorConfig.Http("web", URI.create(base + "/broken"), T)).probe();
+      assertThat(Probe.of(new MonitorConfig.Http("web", base + "/ok", T)).probe().healthy()).isTrue();
+      assertThat(Probe.of(new MonitorConfig.Http("web", base + "/moved", T)).probe().detail()).endsWith("answered 302");
+      ProbeResult broken = Probe.of(new MonitorConfig.Http("web", base + "/broken", T)).probe();
       assertThat(broken.healthy()).isFalse();
       assertThat(broken.detail()).contains("answered 503 (2xx or 3xx expected)");
     } finally {
       server.stop(0);
     }
-    assertThat(Probe.of(new MonitorConfig.Http("web", URI.create("http://127.0.0.1:" + closedPort() + "/"), T)).probe().healthy()).isFalse();
+    assertThat(Probe.of(new MonitorConfig.Http("web", "http://127.0.0.1:" + closedPort() + "/", T)).probe().healthy()).isFalse();
   }
 
   /** A fake postmaster: reads one SSLRequest, checks its code, answers {@code reply}. */
