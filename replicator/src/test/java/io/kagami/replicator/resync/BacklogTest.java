@@ -1,5 +1,6 @@
 package io.kagami.replicator.resync;
 
+import io.kagami.clock.SystemTime;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.kagami.journal.Journal;
@@ -28,7 +29,7 @@ class BacklogTest {
 
   @BeforeEach
   void open() {
-    journal = Journal.open(JournalConfig.at(dir.resolve("journal")), InstantSource.system());
+    journal = Journal.open(JournalConfig.at(dir.resolve("journal")), SystemTime.WALL);
     file = FileVolume.openOrCreate(dir.resolve("vol0.img"), SIZE);
     device = new PrimaryVolume("vol0", file, journal.stream("vol0"), true, Executors.newSingleThreadExecutor());
   }

@@ -1,5 +1,6 @@
 package io.kagami.site.cli;
 
+import io.kagami.clock.SystemTime;
 import io.kagami.site.Site;
 import io.kagami.site.SiteLink;
 import io.kagami.site.config.Bandwidth;
@@ -141,8 +142,8 @@ final class DemoCommand implements Callable<Integer> {
     SiteConfig primaryCfg = ConfigLoader.load(primaryYaml);
 
     Foreground fg = new Foreground();
-    Site standby = new Site(standbyCfg, InstantSource.system());
-    Site primary = new Site(primaryCfg, InstantSource.system());
+    Site standby = new Site(standbyCfg, SystemTime.WALL);
+    Site primary = new Site(primaryCfg, SystemTime.WALL);
     // Stop the primary first so nothing is written that the standby cannot receive.
     fg.onStop(primary::close);
     fg.onStop(standby::close);

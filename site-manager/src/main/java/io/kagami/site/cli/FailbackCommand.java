@@ -1,5 +1,6 @@
 package io.kagami.site.cli;
 
+import io.kagami.clock.SystemTime;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.kagami.site.admin.AdminServer;
 import io.kagami.site.config.HostPort;
@@ -36,7 +37,7 @@ final class FailbackCommand implements Callable<Integer> {
         return 1;
       }
       try {
-        System.out.println("kagami: " + io.kagami.site.Site.markForFailback(cfg, java.time.InstantSource.system()) + "; start it with kagami run --config " + config);
+        System.out.println("kagami: " + io.kagami.site.Site.markForFailback(cfg, SystemTime.WALL) + "; start it with kagami run --config " + config);
         return 0;
       } catch (io.kagami.site.Promotion.RefusedException e) {
         System.err.println("kagami: " + e.getMessage());

@@ -1,5 +1,6 @@
 package io.kagami.site.cli;
 
+import io.kagami.clock.SystemTime;
 import io.kagami.site.Site;
 import io.kagami.site.config.ConfigLoader;
 import io.kagami.site.config.SiteConfig;
@@ -18,7 +19,7 @@ final class RunCommand implements Callable<Integer> {
   @Override
   public Integer call() throws InterruptedException {
     SiteConfig cfg = ConfigLoader.load(config);
-    Site site = new Site(cfg, InstantSource.system());
+    Site site = new Site(cfg, SystemTime.WALL);
     Foreground fg = new Foreground();
     fg.onStop(site::close);
     site.start();

@@ -1,5 +1,6 @@
 package io.kagami.site.cli;
 
+import io.kagami.clock.SystemTime;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.kagami.site.admin.AdminServer;
 import io.kagami.site.config.Bandwidth;
@@ -35,7 +36,7 @@ final class StatusCommand implements Callable<Integer> {
         return rc;
       }
       System.out.println();
-      java.util.concurrent.locks.LockSupport.parkNanos(java.time.Duration.ofSeconds(1).toNanos());
+      SystemTime.pause(java.time.Duration.ofSeconds(1).toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS);
       if (Thread.currentThread().isInterrupted()) {
         return 0;
       }

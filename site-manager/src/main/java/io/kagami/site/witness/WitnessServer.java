@@ -7,6 +7,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import io.kagami.site.admin.HttpLimits;
 import io.kagami.site.auth.BearerToken;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -62,6 +63,7 @@ public final class WitnessServer implements AutoCloseable {
       throw new IllegalStateException("witness already started");
     }
     try {
+      HttpLimits.install();
       server = HttpServer.create(listen, 64);
     } catch (IOException e) {
       throw new UncheckedIOException("witness: cannot listen on " + listen + ": " + e.getMessage(), e);

@@ -1,5 +1,6 @@
 package io.kagami.site.cli;
 
+import io.kagami.clock.SystemTime;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.kagami.site.admin.AdminServer;
@@ -29,7 +30,7 @@ class LinkCommandTest {
 
   @BeforeEach
   void start() {
-    server = new AdminServer(new HostPort("127.0.0.1", 0), () -> null, () -> "", new BandwidthControl(0, BandwidthSchedule.NONE, InstantSource.system(), applied::add));
+    server = new AdminServer(new HostPort("127.0.0.1", 0), () -> null, () -> "", new BandwidthControl(0, BandwidthSchedule.NONE, SystemTime.WALL, applied::add));
     server.start();
     savedOut = System.out;
     savedErr = System.err;

@@ -1,5 +1,6 @@
 package io.kagami.site.failover;
 
+import io.kagami.clock.SystemTime;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -112,10 +113,10 @@ class FencedDeviceTest {
     HeldDevice dev = new HeldDevice();
     dev.pending.complete(null);
     WriteFence fence = new WriteFence("start");
-    fence.allowUntil(System.nanoTime() + Duration.ofHours(1).toNanos(), "lease evidence ran out");
+    fence.allowUntil(SystemTime.NANO.nanoTime() + Duration.ofHours(1).toNanos(), "lease evidence ran out");
     FencedDevice fenced = new FencedDevice(dev, fence);
     assertThat(fenced.write(0, Unpooled.buffer(4096).writeZero(4096), false)).isCompleted();
-    fence.allowUntil(System.nanoTime() - 1, "lease evidence ran out");
+    fence.allowUntil(SystemTime.NANO.nanoTime() - 1, "lease evidence ran out");
     assertThat(errorOf(fenced.write(0, Unpooled.buffer(4096).writeZero(4096), false))).isEqualTo(DeviceError.EIO);
     assertThat(fence.reason()).isEqualTo("lease evidence ran out");
   }

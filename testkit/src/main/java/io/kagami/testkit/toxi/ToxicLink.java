@@ -1,5 +1,6 @@
 package io.kagami.testkit.toxi;
 
+import io.kagami.clock.SystemTime;
 import io.kagami.testkit.toxi.StreamItem.Data;
 import io.kagami.testkit.toxi.StreamItem.End;
 import java.io.IOException;
@@ -52,7 +53,7 @@ final class ToxicLink {
     this.destination = destination;
     this.connection = connection;
     this.random = random;
-    long now = System.nanoTime();
+    long now = SystemTime.NANO.nanoTime();
     for (ToxicSpec spec : chain) {
       toxics.add(ToxicStage.create(spec, random, now));
       toxicNames.add(spec.name());
@@ -73,7 +74,7 @@ final class ToxicLink {
   void addToxic(ToxicSpec spec) {
     lock.lock();
     try {
-      toxics.add(ToxicStage.create(spec, random, System.nanoTime()));
+      toxics.add(ToxicStage.create(spec, random, SystemTime.NANO.nanoTime()));
       toxicNames.add(spec.name());
       changed.signalAll();
     } finally {
@@ -87,7 +88,7 @@ final class ToxicLink {
     try {
       int index = toxicNames.indexOf(spec.name());
       if (index >= 0) {
-        toxics.get(index).reconfigure(spec, random.nextFloat() < spec.toxicity(), System.nanoTime());
+        toxics.get(index).reconfigure(spec, random.nextFloat() < spec.toxicity(), SystemTime.NANO.nanoTime());
         changed.signalAll();
       }
     } finally {
@@ -135,7 +136,7 @@ final class ToxicLink {
         if (n < 0) {
           break;
         }
-        if (!offer(new Data(Arrays.copyOf(buffer, n), System.nanoTime()))) {
+        if (!offer(new Data(Arrays.copyOf(buffer, n), SystemTime.NANO.nanoTime()))) {
           return;
         }
       }
@@ -166,7 +167,7 @@ final class ToxicLink {
     lock.lock();
     try {
       while (!finished) {
-        long now = System.nanoTime();
+        long now = SystemTime.NANO.nanoTime();
         advanceAll(now);
         StreamItem item = outbox.poll();
         if (item != null) {

@@ -1,5 +1,6 @@
 package io.kagami.testkit.toxi;
 
+import io.kagami.clock.SystemTime;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -76,11 +77,11 @@ class ToxicEffectsTest {
 
       socket.getOutputStream().write(new byte[] {2, 3});
       assertThat(Wire.staysSilent(socket, Duration.ofMillis(300))).as("the echo is held by a 20 s latency").isTrue();
-      long removedAt = System.nanoTime();
+      long removedAt = SystemTime.NANO.nanoTime();
       latency.remove();
 
       assertThat(Wire.readExactly(socket, 2, BOUND)).containsExactly(2, 3);
-      assertThat((System.nanoTime() - removedAt) / 1_000_000).as("held data is released when the toxic goes, not after 20 s").isLessThan(5_000);
+      assertThat((SystemTime.NANO.nanoTime() - removedAt) / 1_000_000).as("held data is released when the toxic goes, not after 20 s").isLessThan(5_000);
     }
   }
 
@@ -101,7 +102,7 @@ class ToxicEffectsTest {
     proxy.toxics().bandwidth("fx-bandwidth-down", ToxicDirection.DOWNSTREAM, 50); // 50 KB/s
 
     try (Socket socket = Wire.connect(through(proxy))) {
-      long start = System.nanoTime();
+      long start = SystemTime.NANO.nanoTime();
       Wire.Received received = Wire.readToEnd(socket, BOUND);
 
       long millis = (received.endNanos() - start) / 1_000_000;
@@ -118,7 +119,7 @@ class ToxicEffectsTest {
 
     try (Socket socket = Wire.connect(through(proxy))) {
       byte[] first = Wire.readExactly(socket, 100, BOUND);
-      long removedAt = System.nanoTime();
+      long removedAt = SystemTime.NANO.nanoTime();
       bandwidth.remove();
       Wire.Received rest = Wire.readToEnd(socket, BOUND);
 
@@ -137,7 +138,7 @@ class ToxicEffectsTest {
 
     // Timed from before the connect: the upstream may close, and the toxic's delay start, before
     // connect() returns here (timing from after it measured 597 ms once).
-    long connecting = System.nanoTime();
+    long connecting = SystemTime.NANO.nanoTime();
     try (Socket socket = Wire.connect(through(proxy))) {
       Wire.Received received = Wire.readToEnd(socket, BOUND);
 
@@ -151,7 +152,7 @@ class ToxicEffectsTest {
     Proxy proxy = proxyTo("fx-timeout", LoopbackUpstream.echo());
     proxy.toxics().timeout("fx-timeout-up", ToxicDirection.UPSTREAM, 400);
 
-    long connecting = System.nanoTime(); // before the connect, as above
+    long connecting = SystemTime.NANO.nanoTime(); // before the connect, as above
     try (Socket socket = Wire.connect(through(proxy))) {
       socket.getOutputStream().write("lost".getBytes());
       Wire.Received received = Wire.readToEnd(socket, BOUND);

@@ -1,5 +1,6 @@
 package io.kagami.testkit.toxi;
 
+import io.kagami.clock.SystemTime;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -25,12 +26,12 @@ final class Wire {
 
   /** Reads exactly {@code length} bytes, failing if they do not all arrive within {@code within}. */
   static byte[] readExactly(Socket socket, int length, Duration within) throws IOException {
-    long deadline = System.nanoTime() + within.toNanos();
+    long deadline = SystemTime.NANO.nanoTime() + within.toNanos();
     byte[] result = new byte[length];
     int filled = 0;
     InputStream in = socket.getInputStream();
     while (filled < length) {
-      long left = deadline - System.nanoTime();
+      long left = deadline - SystemTime.NANO.nanoTime();
       if (left <= 0) {
         throw new SocketTimeoutException("only " + filled + " of " + length + " bytes arrived within " + within);
       }
@@ -49,20 +50,20 @@ final class Wire {
 
   /** Reads until EOF, failing if it does not come within {@code within}. */
   static Received readToEnd(Socket socket, Duration within) throws IOException {
-    long deadline = System.nanoTime() + within.toNanos();
+    long deadline = SystemTime.NANO.nanoTime() + within.toNanos();
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
     byte[] buffer = new byte[64 * 1024];
     int reads = 0;
     InputStream in = socket.getInputStream();
     while (true) {
-      long left = deadline - System.nanoTime();
+      long left = deadline - SystemTime.NANO.nanoTime();
       if (left <= 0) {
         throw new SocketTimeoutException("no end of stream within " + within + " (" + bytes.size() + " bytes in " + reads + " reads)");
       }
       socket.setSoTimeout((int) Math.max(1, left / 1_000_000));
       int n = in.read(buffer);
       if (n < 0) {
-        return new Received(bytes.toByteArray(), reads, System.nanoTime());
+        return new Received(bytes.toByteArray(), reads, SystemTime.NANO.nanoTime());
       }
       reads++;
       bytes.write(buffer, 0, n);
@@ -82,10 +83,10 @@ final class Wire {
 
   /** Milliseconds for {@code payload} to come back through an echo upstream. */
   static long echoRoundTripMillis(Socket socket, byte[] payload, Duration within) throws IOException {
-    long start = System.nanoTime();
+    long start = SystemTime.NANO.nanoTime();
     socket.getOutputStream().write(payload);
     readExactly(socket, payload.length, within);
-    return (System.nanoTime() - start) / 1_000_000;
+    return (SystemTime.NANO.nanoTime() - start) / 1_000_000;
   }
 
   static byte[] randomBytes(long seed, int length) {
