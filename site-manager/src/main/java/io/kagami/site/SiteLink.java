@@ -63,7 +63,7 @@ public abstract sealed class SiteLink implements AutoCloseable permits SiteLink.
       }
       ShipperConfig sc = ShipperConfig.defaults(config.wan().peer().host(), config.wan().peer().port(), own, peer);
       Shipper shipper = new Shipper(sc, new ArrayList<ShipSource>(sources.get()));
-      return new Primary(shipper, new BandwidthControl(config.wan().bandwidth(), config.wan().bandwidthSchedule(), clock, shipper::setBandwidth));
+      return new Primary(shipper, new BandwidthControl(config.wan().bandwidth(), config.wan().bandwidthSchedule(), clock, shipper::setBandwidth), config.wan().peerSiteId());
     }
     if (config.wan().listen() == null) {
       throw new IllegalStateException("site " + config.siteId() + " runs as standby but wan.listen (where its primary connects) is not configured");
@@ -124,10 +124,13 @@ public abstract sealed class SiteLink implements AutoCloseable permits SiteLink.
   static final class Primary extends SiteLink {
     private final Shipper shipper;
     private final BandwidthControl bandwidth;
+    /** The configured standby, named in status before its first WELCOME. */
+    private final String configuredPeer;
 
-    Primary(Shipper shipper, BandwidthControl bandwidth) {
+    Primary(Shipper shipper, BandwidthControl bandwidth, String configuredPeer) {
       this.shipper = shipper;
       this.bandwidth = bandwidth;
+      this.configuredPeer = configuredPeer;
     }
 
     @Override
@@ -145,7 +148,9 @@ public abstract sealed class SiteLink implements AutoCloseable permits SiteLink.
     LinkStatus status() {
       LinkSnapshot s = shipper.snapshot();
       return new LinkStatus(
-          s.connected(), s.peerSiteId(), s.address(), s.rawBytes(), s.wireBytes(), s.lastError(), s.bandwidthBytesPerSecond(), bandwidth.bandwidth().source(), s.wireSendRateBytesPerSecond());
+          // Before the standby's first WELCOME (e.g. just promoted, the old primary still down) the
+          // peer is the configured one: status names it instead of "?".
+          s.connected(), s.peerSiteId() != null ? s.peerSiteId() : configuredPeer, s.address(), s.rawBytes(), s.wireBytes(), s.lastError(), s.bandwidthBytesPerSecond(), bandwidth.bandwidth().source(), s.wireSendRateBytesPerSecond());
     }
 
     @Override

@@ -10,6 +10,7 @@ import io.kagami.site.config.HostPort;
 import io.kagami.site.config.Role;
 import io.kagami.site.config.SiteConfig;
 import io.kagami.site.config.VolumeConfig;
+import io.kagami.site.link.JournalReceiveSink;
 import io.kagami.site.failover.FailoverController;
 import io.kagami.site.failover.FailoverStatus;
 import io.kagami.wan.ship.LinkSnapshot;
@@ -65,7 +66,7 @@ final class SiteStatusView {
       vs.add(
           switch (v) {
             case VolumeRuntime.Primary p -> primary(p, link, connected, fenced, now);
-            case VolumeRuntime.Standby r -> standby(r, now);
+            case VolumeRuntime.Standby r -> standby(r, connected, now);
           });
     }
     String host = uriHost(config.nbdListen());
@@ -114,12 +115,27 @@ final class SiteStatusView {
         err);
   }
 
-  private VolumeStatus standby(VolumeRuntime.Standby r, long now) {
+  private VolumeStatus standby(VolumeRuntime.Standby r, boolean connected, long now) {
     VolumeConfig vc = r.config();
     JournalStream s = journal.stream(vc.name());
     long applied = r.applier().appliedSeq();
     String failure = r.applier().failure();
     VolumeState state = failure != null ? VolumeState.DEGRADED : r.sink().consistent() ? VolumeState.REPLICATING : VolumeState.INCONSISTENT;
+    long lagBytes = s.bytesAfter(applied);
+    double lagSeconds = lagSeconds(s, applied, now);
+    JournalReceiveSink.HeadSeen seen = r.sink().lastHead();
+    VolumeStatus.PrimaryView primaryView = null;
+    if (seen != null) {
+      primaryView = new VolumeStatus.PrimaryView(seen.receivedAt().toString(), seen.secondsSince(), seen.head().lastJournaledSeq(), seen.head().unackedBytes());
+    }
+    if (!connected) {
+      if (state == VolumeState.REPLICATING) {
+        state = VolumeState.DISCONNECTED;
+      }
+      Lag lost = lostSinceContact(seen, s.lastSeq(), r.sink().receivedBytes());
+      lagBytes += lost.bytes();
+      lagSeconds = Math.max(lagSeconds, lost.seconds());
+    }
     return new VolumeStatus(
         vc.name(),
         "standby",
@@ -130,14 +146,41 @@ final class SiteStatusView {
         null,
         applied,
         null,
-        s.bytesAfter(applied),
+        lagBytes,
         vc.historyCapacityBytes(),
-        lagSeconds(s, applied, now),
+        lagSeconds,
         null,
         null,
         null,
         null,
-        failure);
+        failure,
+        null,
+        null,
+        primaryView);
+  }
+
+  /** A lag a disconnected standby can prove, in bytes and seconds. */
+  record Lag(long bytes, double seconds) {}
+
+  /**
+   * What a standby without its primary can prove it lacks: the primary's unacknowledged bytes at the
+   * last heartbeat, less what arrived after it, when the primary had journaled beyond what this site
+   * holds; and at least the time since that heartbeat (the primary may have written since, unseen),
+   * plus the age of the oldest entry it still lacks. Never 0 once a heartbeat was seen: the time since
+   * the last contact only grows.
+   */
+  static Lag lostSinceContact(JournalReceiveSink.HeadSeen seen, long localLastSeq, long receivedBytes) {
+    if (seen == null) {
+      return new Lag(0, 0);
+    }
+    double since = seen.secondsSince();
+    boolean missing = seen.head().lastJournaledSeq() > localLastSeq;
+    if (!missing) {
+      return new Lag(0, since);
+    }
+    long arrivedAfter = Math.max(0, receivedBytes - seen.receivedBytesAtHead());
+    long bytes = Math.max(1, seen.head().unackedBytes() - arrivedAfter);
+    return new Lag(bytes, since + seen.head().oldestUnackedMillis() / 1000.0);
   }
 
   /**

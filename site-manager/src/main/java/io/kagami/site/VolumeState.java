@@ -12,8 +12,8 @@ import java.util.Locale;
  * <p>What a site derives today ({@link VolumeStateTracker}): a primary is {@link #REPLICATING}
  * while the link is up and its history is not growing, {@link #BUFFERING} while the link is down or
  * its history keeps growing, {@link #DEGRADED} when its journal refuses writes or the shipper
- * reports the volume stalled; a standby is {@link #REPLICATING}, or {@link #DEGRADED} when its
- * applier failed. {@link #INITIAL_SYNC}, {@link #BITMAP}, {@link #RESYNCING} and {@link
+ * reports the volume stalled; a standby is {@link #REPLICATING}, {@link #DISCONNECTED} while no
+ * primary is connected, or {@link #DEGRADED} when its applier failed. {@link #INITIAL_SYNC}, {@link #BITMAP}, {@link #RESYNCING} and {@link
  * #INCONSISTENT} are part of the contract (dashboards and alerts already know them) and are entered
  * once full sync, history overflow to a bitmap, and resync exist.
  */
@@ -38,7 +38,12 @@ public enum VolumeState {
   /** The standby's replica is not a crash-consistent prefix of the primary (during resync). */
   INCONSISTENT,
   /** A primary that may not acknowledge writes: it lost its lease evidence (self-fenced) or was deposed. */
-  FENCED;
+  FENCED,
+  /**
+   * A standby that has lost its primary: nothing arrives, so its lag grows with the time since the
+   * last contact and is never reported as 0 (see {@code VolumeStatus.PrimaryView}).
+   */
+  DISCONNECTED;
 
   private final String label = name().toLowerCase(Locale.ROOT).replace('_', '-');
 

@@ -41,7 +41,8 @@ public record VolumeStatus(
     Resync resync,
     String error,
     Point recoverableFrom,
-    Drill drill) {
+    Drill drill,
+    PrimaryView primary) {
 
   /** The status without history or drill (a primary, or a standby that keeps none). */
   public VolumeStatus(
@@ -62,13 +63,21 @@ public record VolumeStatus(
       Double drainEtaSeconds,
       Resync resync,
       String error) {
-    this(name, role, mode, state, sizeBytes, lastJournaledSeq, lastAckedByPeerSeq, lastAppliedSeq, resumedFromSeq, lagBytes, historyCapacityBytes, lagSeconds, historyBytes, oldestUnsentAgeSeconds, drainEtaSeconds, resync, error, null, null);
+    this(name, role, mode, state, sizeBytes, lastJournaledSeq, lastAckedByPeerSeq, lastAppliedSeq, resumedFromSeq, lagBytes, historyCapacityBytes, lagSeconds, historyBytes, oldestUnsentAgeSeconds, drainEtaSeconds, resync, error, null, null, null);
   }
 
   /** This status with a standby's retained history and running drill (either may be null). */
   public VolumeStatus withHistory(Point recoverableFrom, Drill drill) {
-    return new VolumeStatus(name, role, mode, state, sizeBytes, lastJournaledSeq, lastAckedByPeerSeq, lastAppliedSeq, resumedFromSeq, lagBytes, historyCapacityBytes, lagSeconds, historyBytes, oldestUnsentAgeSeconds, drainEtaSeconds, resync, error, recoverableFrom, drill);
+    return new VolumeStatus(name, role, mode, state, sizeBytes, lastJournaledSeq, lastAckedByPeerSeq, lastAppliedSeq, resumedFromSeq, lagBytes, historyCapacityBytes, lagSeconds, historyBytes, oldestUnsentAgeSeconds, drainEtaSeconds, resync, error, recoverableFrom, drill, primary);
   }
+
+  /**
+   * What a standby knows of its primary's journal of this volume, from the primary's heartbeats
+   * (every 2 s while the link is up): {@code lastContactAt} when the last one arrived (this site's
+   * clock, ISO-8601), {@code secondsSinceContact}, the primary's {@code lastJournaledSeq} and the
+   * {@code unackedBytes} it had not seen acknowledged then. Null before the first heartbeat.
+   */
+  public record PrimaryView(String lastContactAt, double secondsSinceContact, long lastJournaledSeq, long unackedBytes) {}
 
   /**
    * The earliest point a standby can drill on or promote to (its retained history): the seq, when

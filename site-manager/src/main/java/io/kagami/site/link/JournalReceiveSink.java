@@ -1,5 +1,6 @@
 package io.kagami.site.link;
 
+import io.kagami.clock.SystemTime;
 import io.kagami.journal.JournalEntry;
 import io.kagami.journal.JournalStream;
 import io.kagami.replicator.apply.Applier;
@@ -51,6 +52,22 @@ public final class JournalReceiveSink implements ReceiveSink, AutoCloseable {
   private final ReplicaConsistency consistency;
   private final StandbyLineage lineage;
   private ExecutorService io; // guarded by this
+  /** The primary's latest journal head and when it arrived (event loop writes, any thread reads). */
+  private volatile HeadSeen lastHead;
+
+  /** Journal bytes received from the primary so far (storage thread writes, any thread reads). */
+  private volatile long receivedBytes;
+
+  /**
+   * A primary's journal head as received: this site's clocks and received-byte count at arrival,
+   * so what arrived after it can be told from what was still missing.
+   */
+  public record HeadSeen(WanMessage.VolumeHead head, long receivedNanos, java.time.Instant receivedAt, long receivedBytesAtHead) {
+    /** Seconds since the head arrived, on the monotonic clock (a wall-clock step cannot shrink it). */
+    public double secondsSince() {
+      return Math.max(0, SystemTime.NANO.nanosSince(receivedNanos)) / 1e9;
+    }
+  }
 
   public JournalReceiveSink(
       String volume, long sizeBytes, JournalStream stream, Applier applier, FileVolume file) {
@@ -75,6 +92,21 @@ public final class JournalReceiveSink implements ReceiveSink, AutoCloseable {
     this.file = file;
     this.consistency = new ReplicaConsistency(stream, applier);
     this.lineage = new StandbyLineage(volume, stream, applier, file, consistency, diverged);
+  }
+
+  @Override
+  public void primaryHead(WanMessage.VolumeHead head) {
+    lastHead = new HeadSeen(head, SystemTime.NANO.nanoTime(), SystemTime.WALL.instant(), receivedBytes);
+  }
+
+  /** Journal bytes received from the primary since this site started. */
+  public long receivedBytes() {
+    return receivedBytes;
+  }
+
+  /** The primary's latest journal head of this volume, or null before the first heartbeat. */
+  public HeadSeen lastHead() {
+    return lastHead;
   }
 
   /** Starts the volume's storage thread; before the receiver may call. */
@@ -128,7 +160,17 @@ public final class JournalReceiveSink implements ReceiveSink, AutoCloseable {
    */
   @Override
   public CompletableFuture<Long> store(List<JournalEntry> entries) {
-    return onIo(() -> stream.appendReplicated(entries)).thenCompose(stored -> stored);
+    long bytes = 0;
+    for (JournalEntry e : entries) {
+      bytes += e.encoded().length;
+    }
+    long batch = bytes;
+    return onIo(
+            () -> {
+              receivedBytes += batch; // only this volume's storage thread writes it
+              return stream.appendReplicated(entries);
+            })
+        .thenCompose(stored -> stored);
   }
 
   @Override

@@ -142,6 +142,15 @@ public final class JournalShipSource implements ShipSource {
   }
 
   @Override
+  public WanMessage.VolumeHead head() {
+    long acked = peerDurableSeq;
+    long oldest = stream.oldestMillisAfter(acked);
+    // A duration on this site's clock: the standby never compares it with its own clock.
+    long age = oldest < 0 ? 0 : Math.max(0, SystemTime.WALL.millis() - oldest);
+    return new WanMessage.VolumeHead(volume, stream.lastSeq(), stream.bytesAfter(acked), age);
+  }
+
+  @Override
   public VolumeGeneration generation() {
     Generation g = Generations.of(stream);
     return new VolumeGeneration(g.current(), g.prior(), g.priorEnd());

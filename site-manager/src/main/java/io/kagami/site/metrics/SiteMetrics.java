@@ -37,7 +37,9 @@ import java.util.function.ToDoubleFunction;
  * {@code kagami_resync_remaining_bytes}, {@code kagami_volume_state{state}} (one series per {@link
  * VolumeState}, 1 for the current), {@code kagami_unsent_bytes}, {@code
  * kagami_wan_bandwidth_bytes_per_second} (0 = unlimited), {@code
- * kagami_wan_send_rate_bytes_per_second}, plus JVM and process metrics.
+ * kagami_wan_send_rate_bytes_per_second}, {@code kagami_rpo_at_risk_seconds}, {@code
+ * kagami_primary_last_seq} and {@code kagami_primary_contact_age_seconds} (standby), plus JVM and
+ * process metrics.
  */
 public final class SiteMetrics implements AutoCloseable {
   private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
@@ -68,6 +70,24 @@ public final class SiteMetrics implements AutoCloseable {
       volumeGauge("kagami.undo.bytes", "Before-images a standby keeps for drills and point-in-time promotion (retention)", tags, v, s -> s.recoverableFrom() == null ? 0 : s.recoverableFrom().undoBytes());
       volumeGauge("kagami.drill.running", "1 while a DR drill's clone of the volume is exported", tags, v, s -> s.drill() == null ? 0 : 1);
       volumeGauge("kagami.journal.last.seq", "Highest sequence number in the volume's journal", tags, v, VolumeStatus::lastJournaledSeq);
+      volumeGauge(
+          "kagami.rpo.at.risk.seconds",
+          "Seconds of changes that would be lost if this site took over now: the replication lag; on a standby without its primary, at least the time since the last contact, growing until it returns",
+          tags,
+          v,
+          VolumeStatus::lagSeconds);
+      volumeGauge(
+          "kagami.primary.last.seq",
+          "Standby: the primary's last journaled seq as of its latest heartbeat (NaN before the first)",
+          tags,
+          v,
+          s -> s.primary() == null ? Double.NaN : s.primary().lastJournaledSeq());
+      volumeGauge(
+          "kagami.primary.contact.age.seconds",
+          "Standby: seconds since the primary's latest heartbeat (about 2 s at most while connected; NaN before the first)",
+          tags,
+          v,
+          s -> s.primary() == null ? Double.NaN : s.primary().secondsSinceContact());
       long capacity = vc.historyCapacityBytes();
       Gauge.builder("kagami.history.capacity.bytes", () -> capacity)
           .description("Configured bound of the volume's journal history (volumes[].historyCapacity)")

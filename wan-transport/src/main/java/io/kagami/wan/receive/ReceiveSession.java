@@ -100,7 +100,10 @@ final class ReceiveSession extends SimpleChannelInboundHandler<WanMessage> {
       case WanMessage.ResyncEnd e -> resyncs.resyncEnd(e);
       case WanMessage.RegionsDurable d ->
           fail("a primary sent REGIONS_DURABLE, which only a standby sends", true);
-      case WanMessage.Heartbeat h -> resyncs.flushRegionAcks();
+      case WanMessage.Heartbeat h -> {
+        resyncs.flushRegionAcks();
+        heads(h);
+      }
       case WanMessage.Refuse r -> fail("the primary gave up the link: " + r.reason(), false);
       case WanMessage.Welcome w ->
           fail("a primary sent a WELCOME, which only a standby sends", true);
@@ -108,6 +111,20 @@ final class ReceiveSession extends SimpleChannelInboundHandler<WanMessage> {
       case WanMessage.Handover h -> handovers.handover(h);
       case WanMessage.HandedOver h ->
           fail("a primary sent HANDED_OVER, which only a standby sends", true);
+    }
+  }
+
+  /** Hands each volume's journal head to its sink (only once WELCOME made the lanes). */
+  private void heads(WanMessage.Heartbeat h) {
+    Map<String, VolumeLane> l = lanes;
+    if (l == null) {
+      return;
+    }
+    for (WanMessage.VolumeHead head : h.heads()) {
+      VolumeLane lane = l.get(head.volume());
+      if (lane != null) {
+        lane.sink.primaryHead(head);
+      }
     }
   }
 

@@ -7,6 +7,10 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.handler.timeout.IdleState;
 import io.netty.handler.timeout.IdleStateEvent;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.ScheduledFuture;
+import java.util.List;
+import java.util.ArrayList;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.Map;
@@ -26,7 +30,8 @@ import java.util.concurrent.CompletableFuture;
  * source told "durable" might trim what the standby lacks (fail closed).
  *
  * <p>Thread: the connection's event loop. It never blocks and never calls a {@link ShipSource}
- * method but {@link ShipSource#acknowledged} (which must not block). One instance per connection;
+ * method but {@link ShipSource#acknowledged} and {@link ShipSource#head} (which must not block).
+ * After WELCOME it sends a HEARTBEAT with every volume's journal head each heartbeat interval. One instance per connection;
  * once the agent {@linkplain #retire() retires} it, late frames are ignored.
  */
 final class InboundFrameHandler extends SimpleChannelInboundHandler<WanMessage> {
@@ -37,6 +42,8 @@ final class InboundFrameHandler extends SimpleChannelInboundHandler<WanMessage> 
   private final CompletableFuture<WanMessage.Welcome> welcome = new CompletableFuture<>();
   private volatile String reason;
   private volatile boolean retired;
+  /** Sends the journal heads every heartbeat interval while the link is up (event loop). */
+  private ScheduledFuture<?> heads;
 
   InboundFrameHandler(Map<String, VolumeStream> byName, WakeSignal wake, HandoverStep handover, Duration heartbeat) {
     this.byName = byName;
@@ -77,6 +84,11 @@ final class InboundFrameHandler extends SimpleChannelInboundHandler<WanMessage> 
       case WanMessage.Welcome w -> {
         if (!welcome.complete(w)) {
           drop(ctx, "the standby sent a second WELCOME");
+        } else {
+          // Heads go out every interval even while batches stream, so a standby that loses this
+          // primary knows how far behind it was at most an interval before.
+          long every = heartbeat.toMillis();
+          heads = ctx.executor().scheduleAtFixedRate(() -> sendHeartbeat(ctx), every, every, TimeUnit.MILLISECONDS);
         }
       }
       case WanMessage.Ack a -> {
@@ -152,7 +164,7 @@ final class InboundFrameHandler extends SimpleChannelInboundHandler<WanMessage> 
       if (e.state() == IdleState.READER_IDLE) {
         drop(ctx, "no frame from the standby for " + heartbeat.multipliedBy(3).toMillis() + " ms");
       } else if (e.state() == IdleState.WRITER_IDLE && welcome.isDone()) {
-        ctx.writeAndFlush(new WanMessage.Heartbeat(), ctx.voidPromise());
+        sendHeartbeat(ctx);
       }
     }
     super.userEventTriggered(ctx, evt);
@@ -164,8 +176,23 @@ final class InboundFrameHandler extends SimpleChannelInboundHandler<WanMessage> 
     super.channelWritabilityChanged(ctx);
   }
 
+  /** A HEARTBEAT with every offered volume's journal head (see {@link ShipSource#head}). */
+  private void sendHeartbeat(ChannelHandlerContext ctx) {
+    if (retired || !ctx.channel().isActive()) {
+      return;
+    }
+    List<WanMessage.VolumeHead> list = new ArrayList<>(byName.size());
+    for (VolumeStream v : byName.values()) {
+      list.add(v.source.head());
+    }
+    ctx.writeAndFlush(new WanMessage.Heartbeat(list), ctx.voidPromise());
+  }
+
   @Override
   public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+    if (heads != null) {
+      heads.cancel(false);
+    }
     welcome.completeExceptionally(new IOException(reason()));
     handover.linkEnded(reason());
     wake.signal();

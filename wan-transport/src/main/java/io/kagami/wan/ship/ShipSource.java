@@ -1,6 +1,7 @@
 package io.kagami.wan.ship;
 
 import io.kagami.journal.JournalEntry;
+import io.kagami.wan.frame.WanMessage;
 import java.util.List;
 
 /**
@@ -35,6 +36,15 @@ public interface ShipSource {
 
   /** Registers a callback run (on the appending thread) whenever new entries are journaled. */
   void onAppend(Runnable wakeup);
+
+  /**
+   * What this volume's journal holds beyond what the standby acknowledged, for the heartbeats that
+   * let a standby judge its lag after losing the link. Called on the link's event loop: must not
+   * block (in-memory figures only). The default knows only the last seq.
+   */
+  default WanMessage.VolumeHead head() {
+    return new WanMessage.VolumeHead(volume(), lastSeq(), 0, 0);
+  }
 
   /** The volume's data generation for the HELLO; {@link VolumeGeneration#UNKNOWN} when none is recorded. */
   default VolumeGeneration generation() {
