@@ -67,12 +67,13 @@ class LinkCommandTest {
 
   @Test
   void aBadRateOrNoSiteIsExplained() {
-    assertThat(kagami("link", "set", "--bandwidth", "fast", "--admin", "127.0.0.1:" + server.port())).isEqualTo(1);
+    // A bad rate is a usage error (exit 2), a dead address is unreachable (exit 4): see ExitCode.
+    assertThat(kagami("link", "set", "--bandwidth", "fast", "--admin", "127.0.0.1:" + server.port())).isEqualTo(2);
     assertThat(err.toString(StandardCharsets.UTF_8)).contains("\"fast\" is not a rate");
     assertThat(applied).isEmpty();
     int port = server.port();
     server.close();
-    assertThat(kagami("link", "show", "--admin", "127.0.0.1:" + port)).isEqualTo(2);
+    assertThat(kagami("link", "show", "--admin", "127.0.0.1:" + port)).isEqualTo(4);
     assertThat(err.toString(StandardCharsets.UTF_8)).contains("no site answers at 127.0.0.1:");
   }
 }
