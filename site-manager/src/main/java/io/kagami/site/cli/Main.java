@@ -31,6 +31,7 @@ import picocli.CommandLine.UnmatchedArgumentException;
       RunCommand.class,
       DemoCommand.class,
       StatusCommand.class,
+      WaitSyncCommand.class,
       LinkCommand.class,
       PromoteCommand.class,
       SwitchoverCommand.class,
