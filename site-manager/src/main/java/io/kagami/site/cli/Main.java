@@ -40,7 +40,7 @@ import picocli.CommandLine.UnmatchedArgumentException;
       MaintenanceCommand.class,
       CertCommand.class,
       WitnessCommand.class,
-      CommandLine.HelpCommand.class
+      HelpVerb.class
     })
 public final class Main implements Runnable {
   @Spec CommandSpec spec;
@@ -86,23 +86,21 @@ public final class Main implements Runnable {
   /** Help option and exit-code list on every verb (daemons: only the codes they can end with). */
   private static void conventions(CommandLine cl) {
     CommandSpec spec = cl.getCommandSpec();
-    if (!(spec.userObject() instanceof CommandLine.HelpCommand)) {
-      if (spec.findOption("--help") == null) {
-        spec.addOption(OptionSpec.builder("-h", "--help").usageHelp(true).description("Show this help and exit.").build());
-      }
-      boolean daemon = spec.userObject() instanceof RunCommand || spec.userObject() instanceof DemoCommand || spec.userObject() instanceof WitnessCommand;
-      Map<String, String> codes = new LinkedHashMap<>();
-      for (String line : ExitCode.HELP) {
-        String code = line.substring(0, line.indexOf(':'));
-        if (!daemon || code.equals("0") || code.equals("1") || code.equals("2")) {
-          codes.put(code, line.substring(line.indexOf(':') + 1));
-        }
-      }
-      if (daemon) {
-        codes.put("0", "Stopped cleanly (Ctrl-C or SIGTERM).");
-      }
-      spec.usageMessage().exitCodeListHeading("%nExit codes:%n").exitCodeList(codes);
+    if (spec.findOption("--help") == null) {
+      spec.addOption(OptionSpec.builder("-h", "--help").usageHelp(true).description("Show this help and exit.").build());
     }
+    boolean daemon = spec.userObject() instanceof RunCommand || spec.userObject() instanceof DemoCommand || spec.userObject() instanceof WitnessCommand;
+    Map<String, String> codes = new LinkedHashMap<>();
+    for (String line : ExitCode.HELP) {
+      String code = line.substring(0, line.indexOf(':'));
+      if (!daemon || code.equals("0") || code.equals("1") || code.equals("2")) {
+        codes.put(code, line.substring(line.indexOf(':') + 1));
+      }
+    }
+    if (daemon) {
+      codes.put("0", "Stopped cleanly (Ctrl-C or SIGTERM).");
+    }
+    spec.usageMessage().exitCodeListHeading("%nExit codes:%n").exitCodeList(codes);
     for (CommandLine sub : cl.getSubcommands().values()) {
       conventions(sub);
     }
