@@ -1,5 +1,6 @@
 package io.kagami.site.it;
 
+import io.kagami.clock.SystemTime;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.kagami.testkit.net.FreePorts;
@@ -32,6 +33,11 @@ final class PrometheusServer implements AutoCloseable {
   private Process process;
 
   PrometheusServer(Path dir, List<String> targets, List<Path> ruleFiles) throws IOException {
+    this(dir, targets, ruleFiles, java.util.Map.of());
+  }
+
+  /** {@code externalLabels}: global.external_labels, e.g. the rules' kagami_runbook_base. */
+  PrometheusServer(Path dir, List<String> targets, List<Path> ruleFiles, java.util.Map<String, String> externalLabels) throws IOException {
     this.dir = Files.createDirectories(dir);
     this.log = dir.resolve("prometheus.log");
     this.port = FreePorts.loopbackPort();
@@ -39,6 +45,8 @@ final class PrometheusServer implements AutoCloseable {
     ruleFiles.forEach(r -> rules.append("  - \"").append(r.toAbsolutePath()).append("\"\n"));
     StringBuilder t = new StringBuilder();
     targets.forEach(x -> t.append(t.isEmpty() ? "" : ", ").append('"').append(x).append('"'));
+    StringBuilder labels = new StringBuilder();
+    externalLabels.forEach((k, v) -> labels.append(labels.isEmpty() ? "" : ", ").append(k).append(": \"").append(v).append('"'));
     Files.writeString(
         dir.resolve("prometheus.yml"),
         """
@@ -46,6 +54,7 @@ final class PrometheusServer implements AutoCloseable {
           scrape_interval: 1s
           scrape_timeout: 900ms
           evaluation_interval: 1s
+          external_labels: {%s}
         rule_files:
         %s
         scrape_configs:
@@ -53,7 +62,7 @@ final class PrometheusServer implements AutoCloseable {
             static_configs:
               - targets: [%s]
         """
-            .formatted(rules.isEmpty() ? "  []" : rules.toString().stripTrailing(), t));
+            .formatted(labels, rules.isEmpty() ? "  []" : rules.toString().stripTrailing(), t));
   }
 
   PrometheusServer start() throws IOException, InterruptedException {
@@ -109,9 +118,9 @@ final class PrometheusServer implements AutoCloseable {
 
   /** Polls {@code check} until it holds, at most {@code timeout}; a dead Prometheus fails at once. */
   void await(String what, Duration timeout, Check check) throws IOException, InterruptedException {
-    long deadline = System.nanoTime() + timeout.toNanos();
+    long deadline = SystemTime.NANO.nanoTime() + timeout.toNanos();
     Exception lastError = null;
-    while (System.nanoTime() < deadline) {
+    while (SystemTime.NANO.nanoTime() < deadline) {
       if (!process.isAlive()) {
         throw new AssertionError("prometheus exited with " + process.exitValue() + " while waiting for " + what + "; log:\n" + Files.readString(log));
       }
