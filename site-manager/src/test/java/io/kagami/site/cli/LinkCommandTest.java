@@ -2,6 +2,7 @@ package io.kagami.site.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.kagami.clock.SystemTime;
 import io.kagami.site.admin.AdminServer;
 import io.kagami.site.config.BandwidthSchedule;
 import io.kagami.site.config.HostPort;
@@ -9,7 +10,6 @@ import io.kagami.site.link.BandwidthControl;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
-import java.time.InstantSource;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterEach;
@@ -29,7 +29,7 @@ class LinkCommandTest {
 
   @BeforeEach
   void start() {
-    server = new AdminServer(new HostPort("127.0.0.1", 0), () -> null, () -> "", new BandwidthControl(0, BandwidthSchedule.NONE, InstantSource.system(), applied::add));
+    server = new AdminServer(new HostPort("127.0.0.1", 0), () -> null, () -> "", new BandwidthControl(0, BandwidthSchedule.NONE, SystemTime.WALL, applied::add));
     server.start();
     savedOut = System.out;
     savedErr = System.err;
