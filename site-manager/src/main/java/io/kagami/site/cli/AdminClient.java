@@ -8,7 +8,9 @@ import io.kagami.site.config.HostPort;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.NetworkInterface;
+import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpConnectTimeoutException;
@@ -156,8 +158,16 @@ final class AdminClient {
   }
 
   /** The wildcard address names no host to connect to: the site is on this machine then. */
+  private static String connectHost(HostPort hp) {
+    return switch (hp.host()) {
+      case "0.0.0.0" -> "127.0.0.1";
+      case "::" -> "::1";
+      default -> hp.host();
+    };
+  }
+
   private static String connectable(HostPort hp) {
-    return hp.host().equals("0.0.0.0") ? "127.0.0.1:" + hp.port() : hp.host().equals("::") ? "[::1]:" + hp.port() : hp.toString();
+    return new HostPort(connectHost(hp), hp.port()).toString();
   }
 
   /** True when {@code host} names this machine (loopback, the wildcard, or one of its interfaces' addresses). */
@@ -170,13 +180,16 @@ final class AdminClient {
     }
   }
 
-  /** True when something answers at {@code admin} (a site's {@code /status}, or any other server: the port is taken). */
-  static boolean answers(HostPort admin) {
-    try {
-      new AdminClient(admin, Map.of()).send("GET", "/status", null, Duration.ofSeconds(2));
+  /**
+   * True when something listens at {@code admin}: a site that may be busy or slow to answer counts
+   * as running (its files must not be touched), so this asks only whether a connection is accepted.
+   */
+  static boolean listens(HostPort admin) {
+    try (Socket s = new Socket()) {
+      s.connect(new InetSocketAddress(connectHost(admin), admin.port()), (int) CONNECT_TIMEOUT.toMillis());
       return true;
-    } catch (CliError e) {
-      return e.exitCode() != ExitCode.UNREACHABLE;
+    } catch (IOException e) {
+      return false;
     }
   }
 }

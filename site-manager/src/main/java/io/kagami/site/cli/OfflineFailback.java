@@ -19,9 +19,9 @@ final class OfflineFailback {
 
   static int mark(Path config, boolean json) {
     SiteConfig cfg = ConfigLoader.load(config);
-    if (AdminClient.answers(cfg.adminListen())) {
+    if (AdminClient.listens(cfg.adminListen())) {
       throw CliError.refused(
-          "site " + cfg.siteId() + " is running (its admin address " + cfg.adminListen() + " answers)", "fail it back while it runs: kagami failback --admin " + cfg.adminListen());
+          "site " + cfg.siteId() + " is running (its admin address " + cfg.adminListen() + " takes connections)", "fail it back while it runs: kagami failback --admin " + cfg.adminListen());
     }
     String done;
     try {
