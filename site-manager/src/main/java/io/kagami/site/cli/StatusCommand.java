@@ -7,6 +7,8 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import io.kagami.clock.SystemTime;
 import io.kagami.site.config.Bandwidth;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.time.ZoneId;
 import java.time.format.DateTimeFormatter;
 import picocli.CommandLine.Command;
@@ -147,7 +149,32 @@ final class StatusCommand extends SiteVerb {
         }
       }
     }
+    for (String hint : hints(s)) {
+      out.append("next: ").append(hint).append('\n');
+    }
     return out.toString();
+  }
+
+  /** What an operator should look at next, from what the status shows; empty when all is well. */
+  static List<String> hints(JsonNode s) {
+    List<String> hints = new ArrayList<>();
+    boolean primary = s.path("role").asText().equals("primary");
+    if (primary && !s.path("link").path("connected").asBoolean()) {
+      hints.add("the standby is not connected: writes go on into history; check the standby (kagami status --admin STANDBY) and the WAN path to " + s.path("link").path("address").asText("it"));
+    }
+    if (s.path("failover").path("fenced").asBoolean()) {
+      hints.add("writes are fenced: " + s.path("failover").path("fencedReason").asText("see failover in kagami status --json") + " (runbook: docs/runbooks/alerts/site-fenced.md)");
+    }
+    for (JsonNode v : s.path("volumes")) {
+      String name = v.path("name").asText();
+      switch (v.path("state").asText()) {
+        case "inconsistent" -> hints.add(name + " is inconsistent until its resync ends: do not promote this site unless you must (kagami promote --force)");
+        case "degraded" -> hints.add(name + " is degraded: see its error above and the site's log (runbook: docs/runbooks/alerts/volume-degraded.md)");
+        case "bitmap" -> hints.add(name + " overflowed its history: it resynchronizes once the link is back (runbook: docs/runbooks/alerts/volume-bitmap.md)");
+        default -> {}
+      }
+    }
+    return hints;
   }
 
   /** {@code [########------------]  40%  12.0 MiB of 20.0 MiB left, 3.1 MiB/s, ETA 4 s}. */
