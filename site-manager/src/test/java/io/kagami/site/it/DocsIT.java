@@ -88,7 +88,7 @@ class DocsIT {
         # A smaller heap than the daemon's default 2 GiB: the demo holds a 64 MiB volume here.
         KAGAMI_JAVA_OPTS="-Xms256m -Xmx512m -XX:-AlwaysPreTouch" ./kagami demo --volume-size 64MiB --data-dir "$DIR/demo" > "$DIR/demo.log" 2>&1 &
         demo=$!
-        if ! timeout 180 grep -q -m 1 'kagami demo: ready' <(tail -n +1 -F "$DIR/demo.log" 2>/dev/null); then
+        if ! timeout 180 grep -q -m 1 'kagami demo: ready' <(tail -n +1 -F --pid=$demo "$DIR/demo.log" 2>/dev/null); then
           echo "=== demo not ready"; cat "$DIR/demo.log"; kill -9 $demo; exit 1
         fi
         """);
