@@ -52,21 +52,13 @@ final class LinkCommand {
     String bandwidth;
 
     @Override
-    public Integer call() throws Exception {
+    int run(AdminClient site) {
       long rate;
       try {
         rate = Bandwidth.parse(bandwidth); // rejected here, before any request
       } catch (IllegalArgumentException e) {
         throw CliError.usage("--bandwidth: " + e.getMessage(), "e.g. --bandwidth 1500KB (12 Mbit/s) or --bandwidth unlimited");
       }
-      this.rate = rate;
-      return super.call();
-    }
-
-    private long rate;
-
-    @Override
-    int run(AdminClient site) {
       return show(site.send("PUT", "/link", Map.of("bandwidth", Long.toString(rate)), TIMEOUT));
     }
   }
