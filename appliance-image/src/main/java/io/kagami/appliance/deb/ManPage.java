@@ -15,7 +15,7 @@ import picocli.CommandLine.Model.PositionalParamSpec;
  *
  * <p>Hand-written sections (files, environment, the service units) come from the caller as roff
  * text; this class only escapes and lays out what the command model holds. The output depends on
- * nothing but its inputs (no dates), so the package builds reproducibly.
+ * nothing but its inputs (no dates), so the page changes only when the CLI does.
  */
 public final class ManPage {
   private final CommandLine root;
@@ -48,14 +48,20 @@ public final class ManPage {
     out.append(".SH SYNOPSIS\n");
     for (CommandSpec leaf : leaves(spec)) {
       out.append(".B ").append(escape(qualifiedName(leaf))).append('\n');
-      out.append(escape(synopsisArguments(leaf))).append("\n.br\n");
+      String arguments = synopsisArguments(leaf);
+      if (!arguments.isEmpty()) {
+        out.append(escape(arguments)).append('\n');
+      }
+      out.append(".br\n");
     }
     out.append(".SH DESCRIPTION\n");
     for (String line : spec.usageMessage().description()) {
       out.append(escape(line)).append('\n');
     }
-    out.append(".SH OPTIONS\n");
-    appendArguments(out, spec);
+    if (spec.options().stream().anyMatch(o -> !o.hidden()) || spec.positionalParameters().stream().anyMatch(p -> !p.hidden())) {
+      out.append(".SH OPTIONS\n");
+      appendArguments(out, spec);
+    }
     out.append(".SH COMMANDS\n");
     for (CommandSpec sub : descendants(spec)) {
       out.append(".SS ").append(quote(qualifiedName(sub))).append('\n');

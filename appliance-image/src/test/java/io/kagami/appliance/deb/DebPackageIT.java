@@ -68,6 +68,12 @@ class DebPackageIT {
       }
       ExternalTool.Result verify = root.run(STEP, "systemd-analyze", "verify", "--man=no", "/lib/systemd/system/kagami@demo.service", "/lib/systemd/system/kagami-witness.service");
       assertThat(verify.exitCode()).as("systemd-analyze verify of the units:\n" + verify.output()).isZero();
+      for (String unit : List.of("kagami@demo.service", "kagami-witness.service")) {
+        // systemd's exposure score, 0 (locked down) to 10 (unprotected); the units score 1.5 ("OK")
+        // and must stay below 2 (the threshold is in tenths).
+        ExternalTool.Result security = root.run(STEP, "systemd-analyze", "security", "--offline=true", "--threshold=20", "/lib/systemd/system/" + unit);
+        assertThat(security.exitCode()).as("sandbox of " + unit + " (exposure above 2.0):\n" + security.output()).isZero();
+      }
       assertThat(root.path("/usr/share/man/man1/kagami.1.gz")).as("man page").isRegularFile();
       assertThat(root.run(STEP, "bash", "-c", "source /usr/share/bash-completion/completions/kagami && complete -p kagami").requireSuccess().stdout())
           .as("bash completion registers for kagami")
