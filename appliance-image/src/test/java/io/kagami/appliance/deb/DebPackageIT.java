@@ -84,6 +84,8 @@ class DebPackageIT {
       String cliFlags = root.run(STEP, List.of("KAGAMI_CLI_JAVA_OPTS=-XX:+PrintCommandLineFlags"), "kagami", "--version").requireSuccess().stdout();
       assertThat(cliFlags).as("CLI verbs run with a small serial-GC heap").contains("-XX:MaxHeapSize=268435456").contains("-XX:+UseSerialGC").doesNotContain("AlwaysPreTouch");
 
+      assertDaemonHeaps(root);
+
       runDemo(root);
       System.out.printf("DebPackageIT: demo replicated and stopped after %d s%n", secondsSince(started));
 
@@ -194,6 +196,28 @@ class DebPackageIT {
       demo.destroyForcibly();
       demo.waitFor(1, TimeUnit.MINUTES);
     }
+  }
+
+  /**
+   * The daemons' heap: a quarter of the memory budget, within 128 MiB .. 2 GiB, fixed. Checked on
+   * {@code kagami witness} without its required option: the JVM starts with the daemon's settings,
+   * prints them, and the command exits at once with a usage error. Pre-touch is turned off here
+   * only so the 2 GiB case does not touch 2 GiB of the test machine's memory.
+   */
+  private static void assertDaemonHeaps(DebianRoot root) throws Exception {
+    long mib = 1L << 20;
+    record Case(String budget, long heapBytes) {}
+    for (Case c : List.of(new Case("256MiB", 128 * mib), new Case("1GiB", 256 * mib), new Case("6G", 1536 * mib), new Case("64GiB", 2048 * mib))) {
+      ExternalTool.Result r = root.run(STEP, List.of("KAGAMI_MEMORY=" + c.budget(), "KAGAMI_JAVA_OPTS=-XX:+PrintCommandLineFlags -XX:-AlwaysPreTouch"), "kagami", "witness");
+      assertThat(r.stdout())
+          .as("heap for a budget of %s:%n%s", c.budget(), r.describe())
+          .contains("-XX:InitialHeapSize=" + c.heapBytes() + " ")
+          .contains("-XX:MaxHeapSize=" + c.heapBytes() + " ")
+          .contains("-XX:+UseG1GC");
+    }
+    ExternalTool.Result bad = root.run(STEP, List.of("KAGAMI_MEMORY=lots"), "kagami", "run", "--config", "/etc/kagami/none.yaml");
+    assertThat(bad.exitCode()).as(bad.describe()).isNotZero();
+    assertThat(bad.stderr()).as("an unusable budget is named, with what to write instead").contains("KAGAMI_MEMORY=lots is not a size");
   }
 
   /** Asks a site in the root for its status with the packaged CLI until vol0 satisfies {@code done}. */
