@@ -16,12 +16,19 @@ import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
+import java.util.stream.Stream;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipFile;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -79,6 +86,8 @@ class DebPackageIT {
           .as("bash completion registers for kagami")
           .contains("kagami");
 
+      assertDependsCoverNativeLibraries(root);
+
       // The packaged launcher on the packaged runtime; a CLI verb gets the small JVM.
       assertThat(root.run(STEP, "kagami", "--version").requireSuccess().stdout()).contains("Kagami");
       String cliFlags = root.run(STEP, List.of("KAGAMI_CLI_JAVA_OPTS=-XX:+PrintCommandLineFlags"), "kagami", "--version").requireSuccess().stdout();
@@ -119,7 +128,10 @@ class DebPackageIT {
     ExternalTool.require("rm").runOk(Duration.ofMinutes(5), "-rf", "--one-file-system", work.toString());
   }
 
-  /** {@code kagami demo} in the root, sized as in a 1 GiB VM; a write on the primary reaches the standby. */
+  /**
+   * {@code kagami demo} in the root as the kagami user, sized as in a 1 GiB VM; a write on the
+   * primary reaches the standby.
+   */
   private static void runDemo(DebianRoot root) throws Exception {
     int[] ports = FreePorts.loopbackPorts(6);
     String pNbd = "127.0.0.1:" + ports[0];
@@ -129,8 +141,10 @@ class DebPackageIT {
     ProcessBuilder pb =
         root.background(
                 List.of("KAGAMI_MEMORY=1GiB"),
+                // As the units run a site: the kagami user (no login shell), state under /var/lib/kagami.
+                "runuser", "-u", "kagami", "--",
                 "kagami", "demo", "--volume-size", "64MiB", "--primary-nbd", pNbd, "--standby-nbd", sNbd, "--primary-admin", pAdmin, "--standby-admin", sAdmin,
-                "--wan", "127.0.0.1:" + ports[4], "--primary-wan", "127.0.0.1:" + ports[5], "--data-dir", "/var/tmp/kagami-demo")
+                "--wan", "127.0.0.1:" + ports[4], "--primary-wan", "127.0.0.1:" + ports[5], "--data-dir", "/var/lib/kagami/demo")
             .redirectErrorStream(true);
     Process demo = pb.start();
     demo.getOutputStream().close();
@@ -164,6 +178,7 @@ class DebPackageIT {
         throw new AssertionError("kagami demo in the Debian root did not print ready:\n" + output(out), e);
       }
       ProcessHandle jvm = packagedJvm(demo).orElseThrow(() -> new AssertionError("no JVM of the packaged runtime under the demo:\n" + output(out)));
+      assertThat(root.run(STEP, "stat", "-c", "%U", "/var/lib/kagami/demo/tokyo").requireSuccess().stdout().strip()).as("the demo's state belongs to the kagami user").isEqualTo("kagami");
       List<String> jvmArgs = Arrays.asList(jvm.info().arguments().orElse(new String[0]));
       assertThat(jvmArgs).as("the daemon's heap in a 1 GiB budget: a quarter, fixed").contains("-Xms256m", "-Xmx256m", "-XX:+UseG1GC");
 
@@ -195,6 +210,62 @@ class DebPackageIT {
       demo.descendants().forEach(ProcessHandle::destroyForcibly);
       demo.destroyForcibly();
       demo.waitFor(1, TimeUnit.MINUTES);
+    }
+  }
+
+  /**
+   * Every shared library the package's native code links against (the runtime's libraries, and
+   * those RocksDB and LZ4 unpack from their jars at run time) comes from a package the control
+   * file's Depends names, or from the package itself: a clean machine without them would install
+   * the package and then fail to start it.
+   */
+  private static void assertDependsCoverNativeLibraries(DebianRoot root) throws Exception {
+    Set<String> depends = new TreeSet<>();
+    for (String dep : root.run(STEP, "dpkg-query", "-W", "-f=${Depends}", "kagami").requireSuccess().stdout().split(",")) {
+      depends.add(dep.strip().split("[ :(]")[0]);
+    }
+    Path scratch = Files.createTempDirectory(Path.of("target"), "natives-");
+    try {
+      List<Path> natives = new ArrayList<>();
+      try (Stream<Path> files = Files.walk(root.path("/usr/lib/kagami/runtime"))) {
+        files.filter(f -> f.getFileName().toString().endsWith(".so")).forEach(natives::add);
+      }
+      try (Stream<Path> jars = Files.list(root.path("/usr/lib/kagami/lib"))) {
+        for (Path jar : jars.toList()) {
+          try (ZipFile zip = new ZipFile(jar.toFile())) {
+            for (ZipEntry e : Collections.list(zip.entries())) {
+              if (e.getName().endsWith(".so")) {
+                Path out = scratch.resolve(natives.size() + "-" + Path.of(e.getName()).getFileName());
+                try (var in = zip.getInputStream(e)) {
+                  Files.copy(in, out);
+                }
+                natives.add(out);
+              }
+            }
+          }
+        }
+      }
+      assertThat(natives.stream().map(p -> p.getFileName().toString())).as("native libraries found").anyMatch(n -> n.endsWith("librocksdbjni-linux64.so")).anyMatch(n -> n.equals("libjvm.so"));
+      Set<String> shipped = new TreeSet<>();
+      natives.forEach(n -> shipped.add(n.getFileName().toString().replaceFirst("^[0-9]+-", "")));
+      Set<String> needed = new TreeSet<>();
+      for (Path so : natives) {
+        for (String line : ExternalTool.require("readelf").runOk(Duration.ofMinutes(1), "-d", so.toString()).stdout().split("\n")) {
+          int open = line.indexOf("(NEEDED)");
+          if (open >= 0) {
+            needed.add(line.substring(line.indexOf('[') + 1, line.indexOf(']')));
+          }
+        }
+      }
+      needed.removeAll(shipped);
+      for (String lib : needed) {
+        String owner = root.sh(STEP, "dpkg -S '*/" + lib + "' | head -n 1").stdout();
+        assertThat(owner).as("a package of the clean root provides %s", lib).contains(": ");
+        String pkg = owner.substring(0, owner.indexOf(':'));
+        assertThat(depends).as("%s (from %s) is needed by the package's native code: Depends must name it", pkg, lib).contains(pkg);
+      }
+    } finally {
+      ExternalTool.require("rm").runOk(Duration.ofMinutes(1), "-rf", scratch.toString());
     }
   }
 
@@ -260,7 +331,7 @@ class DebPackageIT {
   private static Path builtPackage() throws IOException {
     List<Path> debs;
     try (DirectoryStream<Path> found = Files.newDirectoryStream(Path.of("target"), "kagami_*_amd64.deb")) {
-      debs = new java.util.ArrayList<>();
+      debs = new ArrayList<>();
       found.forEach(debs::add);
     }
     assertThat(debs).as("exactly one kagami_*_amd64.deb in target/ (built by appliance-image/build-deb in the package phase)").hasSize(1);
