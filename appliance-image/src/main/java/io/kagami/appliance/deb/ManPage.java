@@ -41,10 +41,21 @@ public final class ManPage {
     CommandSpec spec = root.getCommandSpec();
     String name = spec.name();
     StringBuilder out = new StringBuilder();
-    out.append(".\\\" Generated from the picocli command model of ").append(name).append("; do not edit.\n");
-    out.append(".TH ").append(quote(name.toUpperCase(Locale.ROOT))).append(' ').append(section)
-        .append(" \"\" ").append(quote(sourceLine)).append(" \"User Commands\"\n");
-    out.append(".SH NAME\n").append(escape(name)).append(" \\- ").append(escape(firstLine(spec))).append('\n');
+    out.append(".\\\" Generated from the picocli command model of ")
+        .append(name)
+        .append("; do not edit.\n");
+    out.append(".TH ")
+        .append(quote(name.toUpperCase(Locale.ROOT)))
+        .append(' ')
+        .append(section)
+        .append(" \"\" ")
+        .append(quote(sourceLine))
+        .append(" \"User Commands\"\n");
+    out.append(".SH NAME\n")
+        .append(escape(name))
+        .append(" \\- ")
+        .append(escape(firstLine(spec)))
+        .append('\n');
     out.append(".SH SYNOPSIS\n");
     for (CommandSpec leaf : leaves(spec)) {
       out.append(".B ").append(escape(qualifiedName(leaf))).append('\n');
@@ -58,14 +69,19 @@ public final class ManPage {
     for (String line : spec.usageMessage().description()) {
       out.append(escape(line)).append('\n');
     }
-    if (spec.options().stream().anyMatch(o -> !o.hidden()) || spec.positionalParameters().stream().anyMatch(p -> !p.hidden())) {
+    if (spec.options().stream().anyMatch(o -> !o.hidden())
+        || spec.positionalParameters().stream().anyMatch(p -> !p.hidden())) {
       out.append(".SH OPTIONS\n");
       appendArguments(out, spec);
     }
     out.append(".SH COMMANDS\n");
     for (CommandSpec sub : descendants(spec)) {
       out.append(".SS ").append(quote(qualifiedName(sub))).append('\n');
-      out.append(".B ").append(escape(qualifiedName(sub))).append(' ').append(escape(synopsisArguments(sub))).append("\n.PP\n");
+      out.append(".B ")
+          .append(escape(qualifiedName(sub)))
+          .append(' ')
+          .append(escape(synopsisArguments(sub)))
+          .append("\n.PP\n");
       for (String line : sub.usageMessage().description()) {
         out.append(escape(line)).append('\n');
       }
@@ -80,7 +96,11 @@ public final class ManPage {
       if (p.hidden()) {
         continue;
       }
-      out.append(".TP\n.I ").append(escape(p.paramLabel())).append('\n').append(escape(String.join(" ", p.description()))).append('\n');
+      out.append(".TP\n.I ")
+          .append(escape(p.paramLabel()))
+          .append('\n')
+          .append(escape(String.join(" ", p.description())))
+          .append('\n');
     }
     for (OptionSpec o : spec.options()) {
       if (o.hidden()) {

@@ -32,16 +32,23 @@ public final class PackageDocs {
         case "--man-sections" -> manSections = Path.of(required(args[i], value));
         case "--completion" -> completion = Path.of(required(args[i], value));
         case "--source" -> source = required(args[i], value);
-        default -> throw new IllegalArgumentException("unknown argument " + args[i] + " (expected --man, --man-sections, --completion, --source)");
+        default ->
+            throw new IllegalArgumentException(
+                "unknown argument "
+                    + args[i]
+                    + " (expected --man, --man-sections, --completion, --source)");
       }
       i++;
     }
     if (man == null || completion == null || source == null) {
-      throw new IllegalArgumentException("usage: PackageDocs --man FILE [--man-sections FILE] --completion FILE --source TEXT");
+      throw new IllegalArgumentException(
+          "usage: PackageDocs --man FILE [--man-sections FILE] --completion FILE --source TEXT");
     }
     String extra = manSections == null ? "" : Files.readString(manSections, StandardCharsets.UTF_8);
-    Files.writeString(man, new ManPage(commandTree(), "1", source, extra).render(), StandardCharsets.UTF_8);
-    Files.writeString(completion, AutoComplete.bash("kagami", commandTree()), StandardCharsets.UTF_8);
+    Files.writeString(
+        man, new ManPage(commandTree(), "1", source, extra).render(), StandardCharsets.UTF_8);
+    Files.writeString(
+        completion, AutoComplete.bash("kagami", commandTree()), StandardCharsets.UTF_8);
   }
 
   /** The CLI's own command tree, built the way {@link Main} builds it. */

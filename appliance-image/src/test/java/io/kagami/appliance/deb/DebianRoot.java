@@ -35,10 +35,22 @@ final class DebianRoot implements AutoCloseable {
    * every file it unpacks (a throwaway root: that only made each install slow on a busy disk).
    */
   static final List<String> MMDEBSTRAP_ARGS =
-      List.of("--mode=root", "--variant=minbase", "--include=systemd", "--skip=cleanup/apt/lists", "--dpkgopt=force-unsafe-io", "bookworm");
+      List.of(
+          "--mode=root",
+          "--variant=minbase",
+          "--include=systemd",
+          "--skip=cleanup/apt/lists",
+          "--dpkgopt=force-unsafe-io",
+          "bookworm");
 
   private static final List<String> CLEAN_ENV =
-      List.of("env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "LANG=C.UTF-8", "DEBIAN_FRONTEND=noninteractive");
+      List.of(
+          "env",
+          "-i",
+          "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+          "HOME=/root",
+          "LANG=C.UTF-8",
+          "DEBIAN_FRONTEND=noninteractive");
 
   private final Path dir;
 
@@ -53,13 +65,23 @@ final class DebianRoot implements AutoCloseable {
   static DebianRoot create(Path cacheDir, Path dir) throws IOException, InterruptedException {
     Path base = baseTarball(cacheDir);
     Files.createDirectories(dir);
-    ExternalTool.require("tar").runOk(Duration.ofMinutes(5), "--numeric-owner", "-xpf", base.toString(), "-C", dir.toString());
+    ExternalTool.require("tar")
+        .runOk(
+            Duration.ofMinutes(5),
+            "--numeric-owner",
+            "-xpf",
+            base.toString(),
+            "-C",
+            dir.toString());
     return new DebianRoot(dir);
   }
 
   /** The cached base tarball, built when missing (minutes; later runs take it as it is). */
   static Path baseTarball(Path cacheDir) throws IOException, InterruptedException {
-    Path tarball = cacheDir.resolve("debian-root").resolve(sha256(String.join("\n", MMDEBSTRAP_ARGS)).substring(0, 32) + ".tar");
+    Path tarball =
+        cacheDir
+            .resolve("debian-root")
+            .resolve(sha256(String.join("\n", MMDEBSTRAP_ARGS)).substring(0, 32) + ".tar");
     if (Files.isRegularFile(tarball)) {
       return tarball;
     }
@@ -70,9 +92,12 @@ final class DebianRoot implements AutoCloseable {
       args.add(partial.toString());
       long started = SystemTime.NANO.nanoTime();
       ExternalTool.require("mmdebstrap").run(Duration.ofMinutes(20), args).requireSuccess();
-      System.out.printf("DebianRoot: built the base root %s in %d s%n", tarball, Duration.ofNanos(SystemTime.NANO.nanoTime() - started).toSeconds());
+      System.out.printf(
+          "DebianRoot: built the base root %s in %d s%n",
+          tarball, Duration.ofNanos(SystemTime.NANO.nanoTime() - started).toSeconds());
       // Renamed into place whole: a concurrent test sees a complete tarball or none.
-      Files.move(partial, tarball, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      Files.move(
+          partial, tarball, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     } finally {
       Files.deleteIfExists(partial);
     }
@@ -89,12 +114,14 @@ final class DebianRoot implements AutoCloseable {
   }
 
   /** Runs {@code command} inside the root with a clean environment plus {@code env} (KEY=VALUE). */
-  ExternalTool.Result run(Duration timeout, List<String> env, String... command) throws IOException, InterruptedException {
+  ExternalTool.Result run(Duration timeout, List<String> env, String... command)
+      throws IOException, InterruptedException {
     return ExternalTool.require("unshare").run(timeout, inRoot(env, command));
   }
 
   /** {@link #run} without extra environment. */
-  ExternalTool.Result run(Duration timeout, String... command) throws IOException, InterruptedException {
+  ExternalTool.Result run(Duration timeout, String... command)
+      throws IOException, InterruptedException {
     return run(timeout, List.of(), command);
   }
 
@@ -115,7 +142,16 @@ final class DebianRoot implements AutoCloseable {
   }
 
   private List<String> inRoot(List<String> env, String... command) {
-    List<String> args = new ArrayList<>(List.of("--mount", "--pid", "--fork", "--kill-child=SIGTERM", "--mount-proc=" + dir.resolve("proc"), "chroot", dir.toString()));
+    List<String> args =
+        new ArrayList<>(
+            List.of(
+                "--mount",
+                "--pid",
+                "--fork",
+                "--kill-child=SIGTERM",
+                "--mount-proc=" + dir.resolve("proc"),
+                "chroot",
+                dir.toString()));
     args.addAll(CLEAN_ENV);
     args.addAll(env);
     args.addAll(List.of(command));
@@ -129,11 +165,13 @@ final class DebianRoot implements AutoCloseable {
     for (String line : mounts.split("\n")) {
       String[] fields = line.split(" ");
       if (fields.length > 4 && fields[4].startsWith(dir.toString() + "/")) {
-        throw new IllegalStateException("not deleting " + dir + ": " + fields[4] + " is still mounted");
+        throw new IllegalStateException(
+            "not deleting " + dir + ": " + fields[4] + " is still mounted");
       }
     }
     try {
-      ExternalTool.require("rm").runOk(Duration.ofMinutes(5), "-rf", "--one-file-system", dir.toString());
+      ExternalTool.require("rm")
+          .runOk(Duration.ofMinutes(5), "-rf", "--one-file-system", dir.toString());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IOException("interrupted while deleting " + dir, e);
@@ -142,7 +180,9 @@ final class DebianRoot implements AutoCloseable {
 
   static String sha256(String text) {
     try {
-      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8)));
+      return HexFormat.of()
+          .formatHex(
+              MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8)));
     } catch (NoSuchAlgorithmException e) {
       throw new AssertionError("every JDK has SHA-256", e);
     }
