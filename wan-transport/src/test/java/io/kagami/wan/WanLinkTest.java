@@ -10,6 +10,7 @@ import io.kagami.wan.receive.ReceiverSnapshot;
 import io.kagami.wan.ship.LinkSnapshot;
 import io.kagami.wan.ship.ShipSource;
 import io.kagami.wan.ship.Shipper;
+import io.kagami.wan.ship.ShipperConfig;
 import io.kagami.wan.testing.Catalog;
 import io.kagami.wan.testing.LogCapture;
 import io.kagami.wan.testing.MemorySink;
@@ -126,7 +127,11 @@ class WanLinkTest {
       Receiver first = new Receiver(sites.receiver(), catalog);
       first.start();
       int port = first.port();
-      try (Shipper shipper = new Shipper(sites.shipper(port), List.<ShipSource>of(vol0, vol1))) {
+      // A window well below what follows seq 1500 keeps the stop mid-stream: the receiver hands
+      // consecutive stores to the sink before the previous one completes (group commit), so what
+      // it holds beyond the held store is bounded by what the primary may have unacknowledged.
+      ShipperConfig narrow = sites.shipper(port).withBatching(64 << 10, ShipperConfig.DEFAULT_MAX_BATCH_DELAY, 512 << 10);
+      try (Shipper shipper = new Shipper(narrow, List.<ShipSource>of(vol0, vol1))) {
         shipper.start();
         await(sink0.held(), "the standby storing up to seq 1500");
         // Stop the standby while that store is under way: close() waits for it, and drops the

@@ -1,20 +1,174 @@
 package io.kagami.site.cli;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
 import io.kagami.site.auth.BearerToken;
 import io.kagami.site.admin.AdminToken;
 import io.kagami.site.config.HostPort;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.NetworkInterface;
+import java.net.Socket;
+import java.net.URI;
 import java.net.http.HttpClient;
+import java.net.http.HttpConnectTimeoutException;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.net.http.HttpTimeoutException;
+import java.nio.channels.UnresolvedAddressException;
 import java.time.Duration;
+import java.util.Map;
 
-/** The CLI's HTTP calls to a site's admin port, with the operator-facing error messages in one place. */
+/**
+ * The CLI's HTTP calls to one site's admin port. Every outcome other than a JSON answer with HTTP
+ * 200 becomes a {@link CliError} with its exit code and what to do next: nothing listening or not
+ * an admin port ({@link ExitCode#UNREACHABLE}), an answer that refuses ({@link ExitCode#REFUSED}:
+ * HTTP 4xx, the site's own reason, never its raw JSON), a site error or an unknown outcome ({@link
+ * ExitCode#FAILED}). Requests that change the site carry its admin token when one is found ({@link
+ * AdminToken#forClient}).
+ */
 final class AdminClient {
-  private AdminClient() {}
+  private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(5);
+  private static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(10);
+
+  private final HostPort admin;
+  private final Map<String, String> env;
+
+  AdminClient(HostPort admin, Map<String, String> env) {
+    this.admin = admin;
+    this.env = env;
+  }
+
+  static AdminClient of(AdminAddress address) {
+    return new AdminClient(address.resolve(), System.getenv());
+  }
+
+  HostPort address() {
+    return admin;
+  }
+
+  JsonNode get(String path) {
+    return send("GET", path, null, REQUEST_TIMEOUT);
+  }
+
+  /** {@code method path} with {@code body} (a JSON value, or null for none), answered within {@code timeout}. */
+  JsonNode send(String method, String path, Object body, Duration timeout) {
+    HttpRequest.Builder request = HttpRequest.newBuilder(URI.create("http://" + connectable(admin) + path)).timeout(timeout);
+    try {
+      request.method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(Json.MAPPER.writeValueAsString(body)));
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("cannot encode the request body", e);
+    }
+    if (body != null) {
+      request.header("Content-Type", "application/json");
+    }
+    boolean changes = !method.equals("GET");
+    BearerToken token = null;
+    if (changes) {
+      try {
+        token = AdminToken.forClient(env, admin.port(), isThisMachine(admin.host()));
+      } catch (IllegalStateException e) {
+        throw CliError.usage(e.getMessage(), "fix or unset the variable it names");
+      }
+      if (token != null) {
+        request.header("Authorization", token.header());
+      }
+    }
+    HttpResponse<String> r;
+    try (HttpClient http = HttpClient.newBuilder().connectTimeout(CONNECT_TIMEOUT).build()) {
+      r = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+    } catch (ConnectException | HttpConnectTimeoutException | UnresolvedAddressException e) {
+      throw CliError.unreachable(
+          "no site answers at " + admin + " (" + reason(e) + ")",
+          "is the site running there (kagami run --config SITE.yaml)? Name its admin address (admin.listen in its YAML) with --admin HOST:PORT or KAGAMI_ADMIN; the default is " + AdminAddress.DEFAULT);
+    } catch (HttpTimeoutException e) {
+      throw changes
+          ? CliError.failed(admin + " did not answer " + method + " " + path + " within " + timeout.toSeconds() + " s; the request may still complete", "check the outcome with kagami status --admin " + admin)
+          : CliError.unreachable(admin + " accepted the connection but did not answer within " + timeout.toSeconds() + " s", "check that --admin names the site's admin port (admin.listen), and that the site is not overloaded");
+    } catch (IOException e) {
+      // An HTTP client reading something that is not HTTP: the NBD port's greeting, the WAN port's TLS.
+      throw CliError.unreachable(
+          admin + " answers, but not as a Kagami admin port (it does not speak HTTP)",
+          "point --admin at the site's admin.listen (default port 9480), not its NBD (10809) or WAN (7800) port");
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw CliError.failed("interrupted while waiting for " + admin, null);
+    }
+    return answer(method, path, r, token != null);
+  }
+
+  private JsonNode answer(String method, String path, HttpResponse<String> r, boolean sentToken) {
+    int code = r.statusCode();
+    JsonNode json = parse(r.body());
+    String reason = json != null && json.hasNonNull("error") ? json.path("error").asText() : firstLine(r.body());
+    if (code == 200) {
+      if (json == null) {
+        throw notKagami(code);
+      }
+      return json;
+    }
+    if (code == 401 || code == 403) {
+      throw CliError.refused(
+          admin + " refused the request (HTTP " + code + "): " + reason,
+          sentToken
+              ? "the token presented is not this site's: check KAGAMI_ADMIN_TOKEN / KAGAMI_ADMIN_TOKEN_FILE"
+              : "no admin token found: run this as the user running the site, on its machine, or set KAGAMI_ADMIN_TOKEN_FILE to the site's admin.token");
+    }
+    if (json == null || !json.hasNonNull("error")) {
+      // Kagami answers every error with {"error": ...}: anything else is another HTTP server.
+      throw notKagami(code);
+    }
+    if (code >= 400 && code < 500) {
+      throw CliError.refused(admin + " refused " + method + " " + path + ": " + reason, "nothing changed; resolve what the site names and run the command again");
+    }
+    throw CliError.failed(admin + " failed " + method + " " + path + " (HTTP " + code + "): " + reason, "see the site's log for details, and its state with kagami status --admin " + admin);
+  }
+
+  private CliError notKagami(int code) {
+    return CliError.unreachable(
+        admin + " answers HTTP " + code + ", but not as a Kagami admin port", "point --admin at the site's admin.listen (default port 9480)");
+  }
+
+  private static JsonNode parse(String body) {
+    try {
+      JsonNode n = Json.MAPPER.readTree(body);
+      return n == null || n.isMissingNode() ? null : n;
+    } catch (IOException e) {
+      return null;
+    }
+  }
+
+  private static String firstLine(String body) {
+    String s = body == null ? "" : body.strip();
+    int nl = s.indexOf('\n');
+    s = nl < 0 ? s : s.substring(0, nl);
+    return s.length() > 200 ? s.substring(0, 200) + "..." : s;
+  }
+
+  private static String reason(Exception e) {
+    if (e instanceof HttpConnectTimeoutException) {
+      return "no answer to the connection within " + CONNECT_TIMEOUT.toSeconds() + " s";
+    }
+    if (e instanceof UnresolvedAddressException || e.getCause() instanceof UnresolvedAddressException) {
+      return "unknown host";
+    }
+    return "connection refused";
+  }
+
+  /** The wildcard address names no host to connect to: the site is on this machine then. */
+  private static String connectHost(HostPort hp) {
+    return switch (hp.host()) {
+      case "0.0.0.0" -> "127.0.0.1";
+      case "::" -> "::1";
+      default -> hp.host();
+    };
+  }
+
+  private static String connectable(HostPort hp) {
+    return new HostPort(connectHost(hp), hp.port()).toString();
+  }
 
   /** True when {@code host} names this machine (loopback, the wildcard, or one of its interfaces' addresses). */
   static boolean isThisMachine(String host) {
@@ -26,53 +180,16 @@ final class AdminClient {
     }
   }
 
-  /** True when a site answers at {@code admin} (its {@code /health}). */
-  static boolean answers(HostPort admin) throws InterruptedException {
-    String host = admin.host().equals("0.0.0.0") ? "127.0.0.1" : admin.host();
-    try (HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build()) {
-      HttpResponse<String> r =
-          http.send(HttpRequest.newBuilder(java.net.URI.create("http://" + host + ":" + admin.port() + "/health")).timeout(Duration.ofSeconds(2)).build(), HttpResponse.BodyHandlers.ofString());
-      return r.statusCode() == 200;
+  /**
+   * True when something listens at {@code admin}: a site that may be busy or slow to answer counts
+   * as running (its files must not be touched), so this asks only whether a connection is accepted.
+   */
+  static boolean listens(HostPort admin) {
+    try (Socket s = new Socket()) {
+      s.connect(new InetSocketAddress(connectHost(admin), admin.port()), (int) CONNECT_TIMEOUT.toMillis());
+      return true;
     } catch (IOException e) {
       return false;
     }
-  }
-
-  /**
-   * The response, or null after printing why there is none (no site answering, or not HTTP 200).
-   * Carries the site's admin token when one is found ({@link AdminToken#forClient}).
-   */
-  static HttpResponse<String> send(HostPort admin, HttpRequest.Builder request) throws IOException, InterruptedException {
-    BearerToken token;
-    try {
-      token = AdminToken.forClient(System.getenv(), admin.port(), isThisMachine(admin.host()));
-    } catch (IllegalStateException e) {
-      System.err.println("kagami: " + e.getMessage());
-      return null;
-    }
-    if (token != null) {
-      request.header("Authorization", token.header());
-    }
-    HttpResponse<String> r;
-    try (HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build()) {
-      r = http.send(request.timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
-    } catch (ConnectException e) {
-      System.err.println("kagami: no site answers at " + admin + " (is it running? is --admin right?)");
-      return null;
-    }
-    if (r.statusCode() == 401) {
-      System.err.println("kagami: " + admin + " refused the request (HTTP 401): " + r.body().strip());
-      System.err.println(
-          "kagami: "
-              + (token == null
-                  ? "no admin token found: run this as the user running the site, on its machine, or set KAGAMI_ADMIN_TOKEN_FILE to the site's admin.token"
-                  : "the token presented is not this site's: check KAGAMI_ADMIN_TOKEN / KAGAMI_ADMIN_TOKEN_FILE"));
-      return null;
-    }
-    if (r.statusCode() != 200) {
-      System.err.println("kagami: " + admin + " answered HTTP " + r.statusCode() + ": " + r.body().strip());
-      return null;
-    }
-    return r;
   }
 }

@@ -5,15 +5,19 @@ import io.kagami.site.Site;
 import io.kagami.site.config.ConfigLoader;
 import io.kagami.site.config.SiteConfig;
 import java.nio.file.Path;
-import java.time.InstantSource;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** {@code kagami run --config site.yaml}: runs one site in the foreground until SIGINT/SIGTERM. */
-@Command(name = "run", description = "Run one site from its YAML configuration, in the foreground.")
+@Command(
+    name = "run",
+    description = {
+      "Run one site from its YAML configuration, in the foreground, until Ctrl-C or SIGTERM.",
+      "It starts in the role its data directory records (after a promotion, switchover or failback), else in site.role."
+    })
 final class RunCommand implements Callable<Integer> {
-  @Option(names = "--config", required = true, description = "the site's YAML configuration")
+  @Option(names = "--config", required = true, paramLabel = "FILE", description = "The site's YAML configuration.")
   Path config;
 
   @Override
@@ -23,9 +27,12 @@ final class RunCommand implements Callable<Integer> {
     Foreground fg = new Foreground();
     fg.onStop(site::close);
     site.start();
-    System.out.printf("kagami: site %s (%s) running; nbd %s, admin http://%s (admin token %s)%n", cfg.siteId(), cfg.role().label(), site.nbdAddress(), site.adminAddress(), cfg.adminTokenFile());
+    // The role it runs in, not site.role from the YAML: a promotion, switchover or failback
+    // recorded in the data directory overrides the configuration.
+    System.out.printf(
+        "kagami: site %s (%s) running; nbd %s, admin http://%s (admin token %s)%n", cfg.siteId(), site.status().role(), site.nbdAddress(), site.adminAddress(), cfg.adminTokenFile());
     System.out.flush();
     fg.awaitStop();
-    return 0;
+    return ExitCode.OK;
   }
 }

@@ -1,122 +1,180 @@
 package io.kagami.site.cli;
 
-import io.kagami.clock.SystemTime;
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
-import io.kagami.site.admin.AdminServer;
+import com.fasterxml.jackson.databind.ObjectWriter;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import io.kagami.clock.SystemTime;
 import io.kagami.site.config.Bandwidth;
-import io.kagami.site.config.HostPort;
-import java.io.IOException;
-import java.net.URI;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.util.concurrent.Callable;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.time.ZoneId;
+import java.time.format.DateTimeFormatter;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** {@code kagami status [--json] [--admin HOST:PORT]}: a site's replication state. */
-@Command(name = "status", description = "Show a site's volumes, roles, sequence numbers, lag, unsent history and link bandwidth.")
-final class StatusCommand implements Callable<Integer> {
-  @Option(names = "--admin", defaultValue = "127.0.0.1:9480", description = "the site's admin address (default ${DEFAULT-VALUE})")
-  String admin;
+/**
+ * {@code kagami status [--json] [--watch] [--admin HOST:PORT]}: a site's replication state, once or
+ * as a live view that refreshes until Ctrl-C (a site that stops answering shows as such and the view
+ * goes on, so it can follow a restart, a switchover or a resync).
+ */
+@Command(
+    name = "status",
+    description = {
+      "Show a site's role, its WAN link, and per volume its state, sequence numbers, lag, unsent history and any resync or drill.",
+      "With --watch the view refreshes every second until Ctrl-C; with --json it prints GET /status as it is (one line per refresh with --watch)."
+    })
+final class StatusCommand extends SiteVerb {
+  private static final ObjectWriter ONE_LINE = Json.MAPPER.writer().without(SerializationFeature.INDENT_OUTPUT);
+  private static final DateTimeFormatter CLOCK = DateTimeFormatter.ofPattern("HH:mm:ss").withZone(ZoneId.systemDefault());
 
-  @Option(names = "--json", description = "print the raw JSON of GET /status")
-  boolean json;
-
-  @Option(names = "--watch", description = "refresh every second while a resync is due, showing its progress bar")
+  @Option(names = "--watch", description = "Refresh every second until Ctrl-C: a live view of the site, a resync's progress bar included.")
   boolean watch;
 
+  @Option(names = "--interval", defaultValue = "1", paramLabel = "SECONDS", description = "With --watch: seconds between refreshes (default ${DEFAULT-VALUE}).")
+  int intervalSeconds;
+
   @Override
-  public Integer call() throws IOException, InterruptedException {
+  int run(AdminClient site) {
     if (!watch) {
-      return once();
+      JsonNode s = site.get("/status");
+      return print(s, () -> System.out.print(table(s)));
     }
-    while (true) {
-      int rc = once();
-      if (rc != 0 || !resyncDue) {
-        return rc;
-      }
-      System.out.println();
-      SystemTime.pause(java.time.Duration.ofSeconds(1).toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS);
-      if (Thread.currentThread().isInterrupted()) {
-        return 0;
-      }
+    if (intervalSeconds < 1) {
+      throw CliError.usage("--interval " + intervalSeconds + ": must be at least 1 second", null);
     }
+    boolean terminal = System.console() != null && System.console().isTerminal();
+    while (!Thread.currentThread().isInterrupted()) {
+      String now = CLOCK.format(SystemTime.WALL.instant());
+      if (json) {
+        try {
+          Object answer;
+          try {
+            answer = site.get("/status");
+          } catch (CliError e) {
+            answer = Main.errorJson(e.exitCode(), e.getMessage(), e.next());
+          }
+          System.out.println(ONE_LINE.writeValueAsString(answer));
+        } catch (JsonProcessingException e) {
+          throw new IllegalStateException(e);
+        }
+      } else {
+        String view;
+        try {
+          view = table(site.get("/status"));
+        } catch (CliError e) {
+          view = "kagami: " + e.getMessage() + "\n" + (e.next() == null ? "" : "kagami: " + e.next() + "\n");
+        }
+        // On a terminal the view replaces the last one (as watch(1) does); piped, views follow each other.
+        System.out.print((terminal ? "\033[H\033[2J" : "\n") + "every " + intervalSeconds + " s at " + now + " (" + site.address() + "; Ctrl-C stops)\n" + view);
+      }
+      System.out.flush();
+      SystemTime.pause(Duration.ofSeconds(intervalSeconds)); // a refresh interval: there is no event to wait for
+    }
+    return ExitCode.OK;
   }
 
-  private boolean resyncDue;
-
-  private int once() throws IOException, InterruptedException {
-    HostPort hp = HostPort.parse(admin);
-    HttpResponse<String> r = AdminClient.send(hp, HttpRequest.newBuilder(URI.create("http://" + hp + "/status")).GET());
-    if (r == null) {
-      return 2;
-    }
-    if (json) {
-      System.out.println(r.body());
-      return 0;
-    }
-    JsonNode s = AdminServer.JSON.readTree(r.body());
-    resyncDue = false;
+  /** The text view of one {@code GET /status} answer. */
+  static String table(JsonNode s) {
+    StringBuilder out = new StringBuilder();
     JsonNode link = s.path("link");
-    System.out.printf("site %s  role %s  nbd %s%n", s.path("siteId").asText(), s.path("role").asText(), s.path("nbd").asText());
-    System.out.printf(
-        "link to %s: %s%s%n",
-        link.path("peerSiteId").asText("?"),
-        link.path("connected").asBoolean() ? "connected" : "DISCONNECTED",
-        link.hasNonNull("lastError") ? "  (last error: " + link.path("lastError").asText() + ")" : "");
+    out.append(String.format("site %s  role %s  nbd %s%n", s.path("siteId").asText(), s.path("role").asText(), s.path("nbd").asText()));
+    boolean connected = link.path("connected").asBoolean();
+    // The last error explains a link that is down; once connected again it is history, not state.
+    out.append(
+        String.format(
+            "link to %s: %s%s%n",
+            link.path("peerSiteId").asText("?"),
+            connected ? "connected" : "DISCONNECTED",
+            !connected && link.hasNonNull("lastError") ? "  (last error: " + link.path("lastError").asText() + ")" : ""));
     if (link.has("bandwidthBytesPerSecond")) {
-      System.out.printf(
-          "bandwidth cap %s (%s)  sending %s%n",
-          Bandwidth.format(link.path("bandwidthBytesPerSecond").asLong()),
-          link.path("bandwidthSource").asText("?"),
-          Bandwidth.format(Math.round(link.path("sendRateBytesPerSecond").asDouble())).replace("unlimited", "0 B/s"));
+      out.append(
+          String.format(
+              "bandwidth cap %s (%s)  sending %s%n",
+              Bandwidth.format(link.path("bandwidthBytesPerSecond").asLong()),
+              link.path("bandwidthSource").asText("?"),
+              Bandwidth.format(Math.round(link.path("sendRateBytesPerSecond").asDouble())).replace("unlimited", "0 B/s")));
     }
     JsonNode fo = s.path("failover");
     if (fo.isObject()) {
-      System.out.printf("failover: automatic %s  term %d  %s%s  decision %s: %s%n",
-          fo.path("automatic").asBoolean() ? "on" : "off",
-          fo.path("term").asLong(),
-          fo.path("fenced").asBoolean() ? "FENCED (writes refused)" : "not fenced",
-          fo.path("maintenance").asBoolean() ? "  MAINTENANCE" : "",
-          fo.path("decision").asText(),
-          fo.path("reason").asText());
+      out.append(
+          String.format(
+              "failover: automatic %s  term %d  %s%s  decision %s: %s%n",
+              fo.path("automatic").asBoolean() ? "on" : "off",
+              fo.path("term").asLong(),
+              fo.path("fenced").asBoolean() ? "FENCED (writes refused)" : "not fenced",
+              fo.path("maintenance").asBoolean() ? "  MAINTENANCE" : "",
+              fo.path("decision").asText(),
+              fo.path("reason").asText()));
     }
-    System.out.printf("%-12s %-8s %-12s %10s %14s %14s %12s %9s %12s %10s %10s%n", "VOLUME", "ROLE", "STATE", "SIZE", "JOURNALED", "ACKED/APPLIED", "LAG", "LAG(s)", "HISTORY", "OLDEST(s)", "DRAIN(s)");
+    out.append(
+        String.format(
+            "%-12s %-8s %-12s %10s %14s %14s %12s %9s %12s %10s %10s%n",
+            "VOLUME", "ROLE", "STATE", "SIZE", "JOURNALED", "ACKED/APPLIED", "LAG", "LAG(s)", "HISTORY", "OLDEST(s)", "DRAIN(s)"));
     for (JsonNode v : s.path("volumes")) {
       long other = v.has("lastAckedByPeerSeq") ? v.path("lastAckedByPeerSeq").asLong() : v.path("lastAppliedSeq").asLong();
-      System.out.printf(
-          "%-12s %-8s %-12s %10s %14d %14d %12s %9.1f %12s %10s %10s%n",
-          v.path("name").asText(),
-          v.path("role").asText(),
-          v.path("state").asText("?"),
-          human(v.path("sizeBytes").asLong()),
-          v.path("lastJournaledSeq").asLong(),
-          other,
-          human(v.path("lagBytes").asLong()),
-          v.path("lagSeconds").asDouble(),
-          v.hasNonNull("historyBytes") ? human(v.path("historyBytes").asLong()) : "-",
-          v.hasNonNull("oldestUnsentAgeSeconds") ? String.format("%.1f", v.path("oldestUnsentAgeSeconds").asDouble()) : "-",
-          v.hasNonNull("drainEtaSeconds") ? String.format("%.1f", v.path("drainEtaSeconds").asDouble()) : "-");
+      out.append(
+          String.format(
+              "%-12s %-8s %-12s %10s %14d %14d %12s %9.1f %12s %10s %10s%n",
+              v.path("name").asText(),
+              v.path("role").asText(),
+              v.path("state").asText("?"),
+              human(v.path("sizeBytes").asLong()),
+              v.path("lastJournaledSeq").asLong(),
+              other,
+              human(v.path("lagBytes").asLong()),
+              v.path("lagSeconds").asDouble(),
+              v.hasNonNull("historyBytes") ? human(v.path("historyBytes").asLong()) : "-",
+              v.hasNonNull("oldestUnsentAgeSeconds") ? String.format("%.1f", v.path("oldestUnsentAgeSeconds").asDouble()) : "-",
+              v.hasNonNull("drainEtaSeconds") ? String.format("%.1f", v.path("drainEtaSeconds").asDouble()) : "-"));
       if (v.has("resync")) {
-        resyncDue = true;
-        System.out.println("  resync " + progressLine(v.path("resync")));
+        out.append("  resync ").append(progressLine(v.path("resync"))).append('\n');
       }
       if (v.hasNonNull("error")) {
-        System.out.println("  error: " + v.path("error").asText());
+        out.append("  error: ").append(v.path("error").asText()).append('\n');
       }
       if (v.has("recoverableFrom")) {
         JsonNode rf = v.path("recoverableFrom");
-        System.out.printf("  recoverable from seq %d (%s), history %s%n", rf.path("seq").asLong(), rf.path("time").asText(), human(rf.path("undoBytes").asLong()));
+        out.append(String.format("  recoverable from seq %d (%s), history %s%n", rf.path("seq").asLong(), rf.path("time").asText(), human(rf.path("undoBytes").asLong())));
       }
       if (v.has("drill")) {
         JsonNode d = v.path("drill");
-        System.out.printf("  DRILL running at seq %d since %s: %s (%s written into the clone)%n", d.path("seq").asLong(), d.path("startedAt").asText(), d.path("uri").asText(), human(d.path("writtenBytes").asLong()));
+        out.append(
+            String.format(
+                "  DRILL running at seq %d since %s: %s (%s written into the clone)%n",
+                d.path("seq").asLong(), d.path("startedAt").asText(), d.path("uri").asText(), human(d.path("writtenBytes").asLong())));
         if (d.hasNonNull("voided")) {
-          System.out.printf("  DRILL VOID (its reads and writes fail): %s%n", d.path("voided").asText());
+          out.append(String.format("  DRILL VOID (its reads and writes fail): %s; stop it with kagami drill stop --volume %s%n", d.path("voided").asText(), v.path("name").asText()));
         }
       }
     }
-    return 0;
+    for (String hint : hints(s)) {
+      out.append("next: ").append(hint).append('\n');
+    }
+    return out.toString();
+  }
+
+  /** What an operator should look at next, from what the status shows; empty when all is well. */
+  static List<String> hints(JsonNode s) {
+    List<String> hints = new ArrayList<>();
+    boolean primary = s.path("role").asText().equals("primary");
+    if (primary && !s.path("link").path("connected").asBoolean()) {
+      hints.add("the standby is not connected: writes go on into history; check the standby (kagami status --admin STANDBY) and the WAN path to " + s.path("link").path("address").asText("it"));
+    }
+    if (s.path("failover").path("fenced").asBoolean()) {
+      hints.add("writes are fenced: " + s.path("failover").path("fencedReason").asText("see failover in kagami status --json") + " (runbook: docs/runbooks/alerts/site-fenced.md)");
+    }
+    for (JsonNode v : s.path("volumes")) {
+      String name = v.path("name").asText();
+      switch (v.path("state").asText()) {
+        case "inconsistent" -> hints.add(name + " is inconsistent until its resync ends: do not promote this site unless you must (kagami promote --force)");
+        case "degraded" -> hints.add(name + " is degraded: see its error above and the site's log (runbook: docs/runbooks/alerts/volume-degraded.md)");
+        case "bitmap" -> hints.add(name + " overflowed its history: it resynchronizes once the link is back (runbook: docs/runbooks/alerts/volume-bitmap.md)");
+        default -> {}
+      }
+    }
+    return hints;
   }
 
   /** {@code [########------------]  40%  12.0 MiB of 20.0 MiB left, 3.1 MiB/s, ETA 4 s}. */

@@ -1,13 +1,8 @@
 package io.kagami.site.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.kagami.site.admin.AdminServer;
-import io.kagami.site.config.HostPort;
-import java.net.URI;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
+import java.time.Duration;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -15,34 +10,34 @@ import picocli.CommandLine.Option;
 @Command(
     name = "switchover",
     description = {
-      "Planned switchover, run against the primary: it stops taking writes, waits until the standby holds all of them,",
-      "and the two sites swap roles; replication continues in the other direction. Zero writes are lost.",
+      "Move the primary role to the standby, with zero writes lost (planned switchover); run it against the primary.",
+      "The primary stops taking writes, waits until the standby holds all of them, and the two sites swap roles; replication continues in the other direction.",
       "Hosts then reattach to the new primary (the old standby's NBD address serves the volumes read-write)."
     })
-final class SwitchoverCommand implements Callable<Integer> {
-  @Option(names = "--admin", defaultValue = "127.0.0.1:9480", description = "the primary's admin address (default ${DEFAULT-VALUE})")
-  String admin;
-
-  @Option(names = "--timeout", defaultValue = "30", description = "seconds to wait for writes to drain and the standby to confirm (default ${DEFAULT-VALUE})")
+final class SwitchoverCommand extends SiteVerb {
+  @Option(
+      names = "--timeout",
+      defaultValue = "30",
+      paramLabel = "SECONDS",
+      description = "Seconds to wait for writes to drain and the standby to confirm (default ${DEFAULT-VALUE}).")
   long timeoutSeconds;
 
   @Override
-  public Integer call() throws Exception {
-    HostPort hp = HostPort.parse(admin);
-    String body = AdminServer.JSON.writeValueAsString(Map.of("timeoutSeconds", timeoutSeconds));
-    HttpResponse<String> r =
-        AdminClient.send(
-            hp,
-            HttpRequest.newBuilder(URI.create("http://" + hp + "/switchover")).timeout(java.time.Duration.ofSeconds(timeoutSeconds + 30)).POST(HttpRequest.BodyPublishers.ofString(body)));
-    if (r == null) {
-      return 1; // refused (HTTP 409 with the reason) or no site answering: AdminClient said which
+  int run(AdminClient site) {
+    if (timeoutSeconds < 1) {
+      throw CliError.usage("--timeout " + timeoutSeconds + ": must be at least 1 second", null);
     }
-    JsonNode out = AdminServer.JSON.readTree(r.body());
-    System.out.printf("kagami: switchover done in %d ms: %s is the primary, %s its standby%n", out.path("millis").asLong(), out.path("primary").asText(), out.path("site").asText());
-    out.path("endSeqs").properties().forEach(e -> System.out.printf("  %s: handed over at seq %d%n", e.getKey(), e.getValue().asLong()));
-    if (!out.path("replicating").asBoolean(true)) {
-      System.out.printf("  %s has not connected back yet: check kagami status on it before reattaching hosts%n", out.path("primary").asText());
-    }
-    return 0;
+    JsonNode out = site.send("POST", "/switchover", Map.of("timeoutSeconds", timeoutSeconds), Duration.ofSeconds(timeoutSeconds + 30));
+    return print(
+        out,
+        () -> {
+          System.out.printf("kagami: switchover done in %d ms: %s is the primary, %s its standby%n", out.path("millis").asLong(), out.path("primary").asText(), out.path("site").asText());
+          out.path("endSeqs").properties().forEach(e -> System.out.printf("  %s: handed over at seq %d%n", e.getKey(), e.getValue().asLong()));
+          if (!out.path("replicating").asBoolean(true)) {
+            System.out.printf("kagami: next: %s has not connected back yet: check kagami status on it before reattaching hosts%n", out.path("primary").asText());
+          } else {
+            System.out.printf("kagami: next: reattach hosts to %s's NBD address%n", out.path("primary").asText());
+          }
+        });
   }
 }

@@ -3,6 +3,7 @@ package io.kagami.site.cli;
 import io.kagami.clock.SystemTime;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.kagami.clock.SystemTime;
 import io.kagami.site.admin.AdminServer;
 import io.kagami.site.config.BandwidthSchedule;
 import io.kagami.site.config.HostPort;
@@ -10,7 +11,6 @@ import io.kagami.site.link.BandwidthControl;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
-import java.time.InstantSource;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterEach;
@@ -68,12 +68,13 @@ class LinkCommandTest {
 
   @Test
   void aBadRateOrNoSiteIsExplained() {
-    assertThat(kagami("link", "set", "--bandwidth", "fast", "--admin", "127.0.0.1:" + server.port())).isEqualTo(1);
+    // A bad rate is a usage error (exit 2), a dead address is unreachable (exit 4): see ExitCode.
+    assertThat(kagami("link", "set", "--bandwidth", "fast", "--admin", "127.0.0.1:" + server.port())).isEqualTo(2);
     assertThat(err.toString(StandardCharsets.UTF_8)).contains("\"fast\" is not a rate");
     assertThat(applied).isEmpty();
     int port = server.port();
     server.close();
-    assertThat(kagami("link", "show", "--admin", "127.0.0.1:" + port)).isEqualTo(2);
+    assertThat(kagami("link", "show", "--admin", "127.0.0.1:" + port)).isEqualTo(4);
     assertThat(err.toString(StandardCharsets.UTF_8)).contains("no site answers at 127.0.0.1:");
   }
 }

@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.kagami.site.it.PromoteIT.Cli;
 import io.kagami.testkit.nbd.NbdTestClient;
 import io.kagami.testkit.toxi.Toxiproxies;
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
@@ -100,6 +101,8 @@ class FailbackIT {
       assertThat(failback.output()).contains("site tokyo will start as the standby of hiroshima");
       sites.primary.start();
       assertThat(sites.primary.status().path("role").asText()).isEqualTo("standby");
+      // kagami run says the role it runs in, not the one its configuration names (primary).
+      sites.primary.awaitStatus(s -> logContains(sites.primary, "kagami: site tokyo (standby) running"), T, "kagami run announcing tokyo as the standby");
       Cli again = cli("failback", "--admin", tokyo);
       assertThat(again.exit()).isNotZero();
       assertThat(again.output()).contains("already a standby");
@@ -149,6 +152,14 @@ class FailbackIT {
       write(sites.primaryNbd, writes(rnd, 20, 4096));
       SwitchoverIT.awaitReplicated(sites.primary, sites.standby);
       sites.assertReplicaIdentical();
+    }
+  }
+
+  private static boolean logContains(SiteProcess site, String line) {
+    try {
+      return site.log().contains(line);
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
     }
   }
 }

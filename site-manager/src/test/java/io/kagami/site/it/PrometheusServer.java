@@ -33,6 +33,11 @@ final class PrometheusServer implements AutoCloseable {
   private Process process;
 
   PrometheusServer(Path dir, List<String> targets, List<Path> ruleFiles) throws IOException {
+    this(dir, targets, ruleFiles, java.util.Map.of());
+  }
+
+  /** {@code externalLabels}: global.external_labels, e.g. the rules' kagami_runbook_base. */
+  PrometheusServer(Path dir, List<String> targets, List<Path> ruleFiles, java.util.Map<String, String> externalLabels) throws IOException {
     this.dir = Files.createDirectories(dir);
     this.log = dir.resolve("prometheus.log");
     this.port = FreePorts.loopbackPort();
@@ -40,6 +45,8 @@ final class PrometheusServer implements AutoCloseable {
     ruleFiles.forEach(r -> rules.append("  - \"").append(r.toAbsolutePath()).append("\"\n"));
     StringBuilder t = new StringBuilder();
     targets.forEach(x -> t.append(t.isEmpty() ? "" : ", ").append('"').append(x).append('"'));
+    StringBuilder labels = new StringBuilder();
+    externalLabels.forEach((k, v) -> labels.append(labels.isEmpty() ? "" : ", ").append(k).append(": \"").append(v).append('"'));
     Files.writeString(
         dir.resolve("prometheus.yml"),
         """
@@ -47,6 +54,7 @@ final class PrometheusServer implements AutoCloseable {
           scrape_interval: 1s
           scrape_timeout: 900ms
           evaluation_interval: 1s
+          external_labels: {%s}
         rule_files:
         %s
         scrape_configs:
@@ -54,7 +62,7 @@ final class PrometheusServer implements AutoCloseable {
             static_configs:
               - targets: [%s]
         """
-            .formatted(rules.isEmpty() ? "  []" : rules.toString().stripTrailing(), t));
+            .formatted(labels, rules.isEmpty() ? "  []" : rules.toString().stripTrailing(), t));
   }
 
   PrometheusServer start() throws IOException, InterruptedException {
