@@ -128,6 +128,19 @@ final class StatusCommand extends SiteVerb {
               v.hasNonNull("historyBytes") ? human(v.path("historyBytes").asLong()) : "-",
               v.hasNonNull("oldestUnsentAgeSeconds") ? String.format("%.1f", v.path("oldestUnsentAgeSeconds").asDouble()) : "-",
               v.hasNonNull("drainEtaSeconds") ? String.format("%.1f", v.path("drainEtaSeconds").asDouble()) : "-"));
+      if (v.has("primary") && v.path("role").asText().equals("standby")) {
+        JsonNode p = v.path("primary");
+        out.append(
+            String.format(
+                "  primary last heard %.1f s ago (%s): journaled through seq %d, %s not acknowledged then%s%n",
+                p.path("secondsSinceContact").asDouble(),
+                p.path("lastContactAt").asText(),
+                p.path("lastJournaledSeq").asLong(),
+                human(p.path("unackedBytes").asLong()),
+                v.path("state").asText().equals("disconnected")
+                    ? "; this site holds through seq " + v.path("lastJournaledSeq").asLong() + " (LAG is at least what is provable since)"
+                    : ""));
+      }
       if (v.has("resync")) {
         out.append("  resync ").append(progressLine(v.path("resync"))).append('\n');
       }
