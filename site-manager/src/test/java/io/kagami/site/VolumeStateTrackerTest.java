@@ -45,6 +45,6 @@ class VolumeStateTrackerTest {
   void labelsAreLowerCaseWithHyphens() {
     assertThat(VolumeState.INITIAL_SYNC.label()).isEqualTo("initial-sync");
     assertThat(java.util.Arrays.stream(VolumeState.values()).map(VolumeState::label))
-        .containsExactly("initial-sync", "replicating", "buffering", "degraded", "blocked", "bitmap", "resyncing", "inconsistent", "fenced");
+        .containsExactly("initial-sync", "replicating", "buffering", "degraded", "blocked", "bitmap", "resyncing", "inconsistent", "fenced", "disconnected");
   }
 }
