@@ -79,6 +79,11 @@ import net.jpountz.lz4.LZ4SafeDecompressor;
  * standby can always refuse a version it does not speak with a precise reason; everything after
  * them may change in a later version. WELCOME is only sent after the version was accepted.
  *
+ * <p>One role: this class is the wire format, the byte tables above beside the one exhaustive
+ * encode switch and the one decode switch that implement them, so a reviewer checks a frame's
+ * layout, its writer and its reader on one screen and a new message type cannot be half-added.
+ * Splitting it by message would scatter the format across files; its length is the tables'.
+ *
  * <p>Compression: records are LZ4-compressed one by one when they enter the journal and are never
  * re-encoded here; a BATCH body as a whole is additionally LZ4-compressed when that makes it
  * smaller (headers, small and zero-filled writes still shrink), and sent as it is otherwise.
