@@ -18,7 +18,7 @@ need_tools() {
   for t in "$@"; do
     command -v "$t" >/dev/null 2>&1 || [ -x "/usr/sbin/$t" ] || [ -x "/sbin/$t" ] || missing+=("$t")
   done
-  [ ${#missing[@]} -eq 0 ] || die "missing tools: ${missing[*]} (Debian: apt-get install qemu-utils mmdebstrap mtools syslinux syslinux-common fdisk e2fsprogs)"
+  [ ${#missing[@]} -eq 0 ] || die "missing tools: ${missing[*]} (Debian: apt-get install qemu-utils mmdebstrap mtools syslinux fdisk dosfstools e2fsprogs)"
 }
 
 # Where built artefacts are kept, keyed by the hash of everything that went into them.
