@@ -8,7 +8,6 @@ import java.util.List;
 /** At most {@code rate} KB/s (1 KB = 1000 B), in pieces of at most 100 ms worth each. */
 final class BandwidthStage extends ToxicStage {
   private static final long PIECE_NANOS = 100_000_000L;
-  private boolean active;
   private long rateKbPerSecond;
   private Data current;
   private int offset;
@@ -21,13 +20,7 @@ final class BandwidthStage extends ToxicStage {
   }
 
   @Override
-  int capacity() {
-    return 1;
-  }
-
-  @Override
-  void reconfigure(ToxicSpec spec, boolean active, long now) {
-    this.active = active;
+  void configure(ToxicSpec spec, long now) {
     rateKbPerSecond = spec.attribute("rate");
     pieceLength = 0; // reschedule the current piece at the new rate
   }

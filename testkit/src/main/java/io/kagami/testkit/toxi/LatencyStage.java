@@ -6,7 +6,6 @@ import java.util.Random;
 /** {@code latency} ± {@code jitter} ms after each chunk's arrival; chunks queue meanwhile. */
 final class LatencyStage extends ToxicStage {
   private final Random random;
-  private boolean active;
   private long latencyMillis;
   private long jitterMillis;
   private long headReleaseNanos;
@@ -23,8 +22,7 @@ final class LatencyStage extends ToxicStage {
   }
 
   @Override
-  void reconfigure(ToxicSpec spec, boolean active, long now) {
-    this.active = active;
+  void configure(ToxicSpec spec, long now) {
     latencyMillis = spec.attribute("latency");
     jitterMillis = spec.attribute("jitter");
     headScheduled = false; // Toxiproxy interrupts the wait; the head is rescheduled by the new rule

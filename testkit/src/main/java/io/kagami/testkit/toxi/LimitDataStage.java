@@ -6,7 +6,6 @@ import java.util.Arrays;
 
 /** Passes {@code bytes} bytes in total on this connection and direction, then closes. */
 final class LimitDataStage extends ToxicStage {
-  private boolean active;
   private long limitBytes;
   private long transmittedBytes; // kept across updates, as Toxiproxy's per-connection state
 
@@ -15,13 +14,7 @@ final class LimitDataStage extends ToxicStage {
   }
 
   @Override
-  int capacity() {
-    return 1;
-  }
-
-  @Override
-  void reconfigure(ToxicSpec spec, boolean active, long now) {
-    this.active = active;
+  void configure(ToxicSpec spec, long now) {
     limitBytes = spec.attribute("bytes");
   }
 

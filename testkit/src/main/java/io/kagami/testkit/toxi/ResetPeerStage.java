@@ -5,7 +5,6 @@ import java.util.List;
 
 /** On the first data, waits {@code timeout} ms and then resets the connection; data is dropped. */
 final class ResetPeerStage extends ToxicStage {
-  private boolean active;
   private long timeoutMillis;
   private boolean triggered;
   private long resetAtNanos;
@@ -15,13 +14,7 @@ final class ResetPeerStage extends ToxicStage {
   }
 
   @Override
-  int capacity() {
-    return 1;
-  }
-
-  @Override
-  void reconfigure(ToxicSpec spec, boolean active, long now) {
-    this.active = active;
+  void configure(ToxicSpec spec, long now) {
     timeoutMillis = spec.attribute("timeout");
   }
 

@@ -9,7 +9,6 @@ import java.util.Random;
 /** Cuts each chunk into pieces of {@code average_size} ± {@code size_variation}, {@code delay} µs apart. */
 final class SlicerStage extends ToxicStage {
   private final Random random;
-  private boolean active;
   private int averageSize;
   private int sizeVariation;
   private long delayNanos;
@@ -25,13 +24,7 @@ final class SlicerStage extends ToxicStage {
   }
 
   @Override
-  int capacity() {
-    return 1;
-  }
-
-  @Override
-  void reconfigure(ToxicSpec spec, boolean active, long now) {
-    this.active = active;
+  void configure(ToxicSpec spec, long now) {
     averageSize = (int) Math.min(Integer.MAX_VALUE, spec.attribute("average_size"));
     sizeVariation = (int) Math.min(Integer.MAX_VALUE - 1, spec.attribute("size_variation"));
     delayNanos = spec.attribute("delay") * 1_000L;

@@ -5,7 +5,6 @@ import io.kagami.testkit.toxi.StreamItem.End;
 
 /** Data passes; the end of the stream is held for {@code delay} ms. */
 final class SlowCloseStage extends ToxicStage {
-  private boolean active;
   private long delayMillis;
   private long closeAtNanos;
   private boolean closing;
@@ -15,13 +14,7 @@ final class SlowCloseStage extends ToxicStage {
   }
 
   @Override
-  int capacity() {
-    return 1;
-  }
-
-  @Override
-  void reconfigure(ToxicSpec spec, boolean active, long now) {
-    this.active = active;
+  void configure(ToxicSpec spec, long now) {
     delayMillis = spec.attribute("delay");
     closing = false;
   }

@@ -8,7 +8,6 @@ import java.util.List;
  * never with 0. Removing it closes the connection (Toxiproxy's {@code Cleanup} does the same).
  */
 final class TimeoutStage extends ToxicStage {
-  private boolean active;
   private long timeoutMillis;
   private long startedNanos;
 
@@ -17,13 +16,7 @@ final class TimeoutStage extends ToxicStage {
   }
 
   @Override
-  int capacity() {
-    return 1;
-  }
-
-  @Override
-  void reconfigure(ToxicSpec spec, boolean active, long now) {
-    this.active = active;
+  void configure(ToxicSpec spec, long now) {
     timeoutMillis = spec.attribute("timeout");
     startedNanos = now; // Toxiproxy restarts the toxic on update, and with it the timer
   }

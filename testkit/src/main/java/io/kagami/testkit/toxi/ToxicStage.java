@@ -27,10 +27,17 @@ import java.util.Random;
 abstract sealed class ToxicStage
     permits ToxicStage.Inbox, LatencyStage, BandwidthStage, SlowCloseStage, TimeoutStage, ResetPeerStage, SlicerStage, LimitDataStage {
   final ArrayDeque<StreamItem> input = new ArrayDeque<>();
+  /** The toxicity draw: an inactive stage passes data through untouched. */
+  boolean active;
   private boolean ended;
 
-  /** How many items {@link #input} takes before the previous stage must wait. */
-  abstract int capacity();
+  /**
+   * How many items {@link #input} takes before the previous stage must wait: one for most toxics,
+   * as Toxiproxy's unbuffered channels between toxics.
+   */
+  int capacity() {
+    return 1;
+  }
 
   boolean hasRoom() {
     return input.size() < capacity();
@@ -66,7 +73,13 @@ abstract sealed class ToxicStage
   }
 
   /** The toxic's attributes or toxicity changed: apply them, keeping per-connection state. */
-  void reconfigure(ToxicSpec spec, boolean active, long now) {}
+  final void reconfigure(ToxicSpec spec, boolean active, long now) {
+    this.active = active;
+    configure(spec, now);
+  }
+
+  /** Reads the toxic's attributes from {@code spec}; called on creation and on every update. */
+  void configure(ToxicSpec spec, long now) {}
 
   /** Passes items on unchanged as far as there is room. */
   final boolean passThrough(Output out) {
