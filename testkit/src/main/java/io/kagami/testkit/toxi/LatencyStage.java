@@ -11,9 +11,8 @@ final class LatencyStage extends ToxicStage {
   private long headReleaseNanos;
   private boolean headScheduled;
 
-  LatencyStage(ToxicSpec spec, boolean active, Random random) {
+  LatencyStage(Random random) {
     this.random = random;
-    reconfigure(spec, active, 0);
   }
 
   @Override

@@ -9,10 +9,6 @@ final class LimitDataStage extends ToxicStage {
   private long limitBytes;
   private long transmittedBytes; // kept across updates, as Toxiproxy's per-connection state
 
-  LimitDataStage(ToxicSpec spec, boolean active) {
-    reconfigure(spec, active, 0);
-  }
-
   @Override
   void configure(ToxicSpec spec, long now) {
     limitBytes = spec.attribute("bytes");

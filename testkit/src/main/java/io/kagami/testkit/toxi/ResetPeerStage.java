@@ -9,10 +9,6 @@ final class ResetPeerStage extends ToxicStage {
   private boolean triggered;
   private long resetAtNanos;
 
-  ResetPeerStage(ToxicSpec spec, boolean active) {
-    reconfigure(spec, active, 0);
-  }
-
   @Override
   void configure(ToxicSpec spec, long now) {
     timeoutMillis = spec.attribute("timeout");

@@ -7,20 +7,18 @@ import java.util.List;
 import java.util.Random;
 
 /** Cuts each chunk into pieces of {@code average_size} ± {@code size_variation}, {@code delay} µs apart. */
-final class SlicerStage extends ToxicStage {
+final class SlicerStage extends PieceStage {
   private final Random random;
   private int averageSize;
   private int sizeVariation;
   private long delayNanos;
-  private Data current;
   private int[] cuts;
   private int nextCut;
   private long nextPieceNanos;
 
-  SlicerStage(ToxicSpec spec, boolean active, Random random, long now) {
+  SlicerStage(Random random, long now) {
     this.random = random;
     this.nextPieceNanos = now;
-    reconfigure(spec, active, 0);
   }
 
   @Override
@@ -39,13 +37,7 @@ final class SlicerStage extends ToxicStage {
   @Override
   boolean step(long now, Output out) {
     if (!active) {
-      boolean moved = false;
-      if (current != null && out.hasRoom()) {
-        out.put(remainder());
-        current = null;
-        moved = true;
-      }
-      return moved | passThrough(out);
+      return flushCurrent(out) | passThrough(out);
     }
     boolean moved = false;
     while (out.hasRoom() && now - nextPieceNanos >= 0) {
@@ -53,14 +45,11 @@ final class SlicerStage extends ToxicStage {
         if (input.isEmpty()) {
           break;
         }
-        StreamItem next = input.poll();
         moved = true;
-        if (!(next instanceof Data data)) {
-          out.put(next);
+        if (!takeChunk(out)) {
           break;
         }
-        current = data;
-        cuts = cuts(data.bytes().length);
+        cuts = cuts(current.bytes().length);
         nextCut = 0;
       }
       int from = cuts[nextCut];
@@ -100,7 +89,8 @@ final class SlicerStage extends ToxicStage {
     split(mid, end, boundaries);
   }
 
-  private Data remainder() {
+  @Override
+  Data remainder() {
     int from = cuts[nextCut];
     return new Data(Arrays.copyOfRange(current.bytes(), from, current.bytes().length), current.timestampNanos());
   }
@@ -108,16 +98,5 @@ final class SlicerStage extends ToxicStage {
   @Override
   long deadline() {
     return active && (current != null || !input.isEmpty()) ? nextPieceNanos : Long.MAX_VALUE;
-  }
-
-  @Override
-  List<StreamItem> drainForRemoval() {
-    List<StreamItem> held = new ArrayList<>();
-    if (current != null) {
-      held.add(remainder());
-      current = null;
-    }
-    held.addAll(super.drainForRemoval());
-    return held;
   }
 }

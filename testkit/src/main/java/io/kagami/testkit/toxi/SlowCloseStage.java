@@ -9,10 +9,6 @@ final class SlowCloseStage extends ToxicStage {
   private long closeAtNanos;
   private boolean closing;
 
-  SlowCloseStage(ToxicSpec spec, boolean active) {
-    reconfigure(spec, active, 0);
-  }
-
   @Override
   void configure(ToxicSpec spec, long now) {
     delayMillis = spec.attribute("delay");

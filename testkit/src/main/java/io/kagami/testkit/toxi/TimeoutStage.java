@@ -11,10 +11,6 @@ final class TimeoutStage extends ToxicStage {
   private long timeoutMillis;
   private long startedNanos;
 
-  TimeoutStage(ToxicSpec spec, boolean active, long now) {
-    reconfigure(spec, active, now);
-  }
-
   @Override
   void configure(ToxicSpec spec, long now) {
     timeoutMillis = spec.attribute("timeout");

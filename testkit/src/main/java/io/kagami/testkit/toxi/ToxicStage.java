@@ -25,7 +25,7 @@ import java.util.Random;
  * own class ({@code LatencyStage}, {@code BandwidthStage}, ...), named after Toxiproxy's toxic.
  */
 abstract sealed class ToxicStage
-    permits ToxicStage.Inbox, LatencyStage, BandwidthStage, SlowCloseStage, TimeoutStage, ResetPeerStage, SlicerStage, LimitDataStage {
+    permits ToxicStage.Inbox, LatencyStage, PieceStage, SlowCloseStage, TimeoutStage, ResetPeerStage, LimitDataStage {
   final ArrayDeque<StreamItem> input = new ArrayDeque<>();
   /** The toxicity draw: an inactive stage passes data through untouched. */
   boolean active;
@@ -117,15 +117,18 @@ abstract sealed class ToxicStage
   /** Builds the stage for {@code spec}; {@code random} draws toxicity, jitter and slice sizes. */
   static ToxicStage create(ToxicSpec spec, Random random, long now) {
     boolean active = random.nextFloat() < spec.toxicity();
-    return switch (spec.type()) {
-      case LATENCY -> new LatencyStage(spec, active, random);
-      case BANDWIDTH -> new BandwidthStage(spec, active);
-      case SLOW_CLOSE -> new SlowCloseStage(spec, active);
-      case TIMEOUT -> new TimeoutStage(spec, active, now);
-      case RESET_PEER -> new ResetPeerStage(spec, active);
-      case SLICER -> new SlicerStage(spec, active, random, now);
-      case LIMIT_DATA -> new LimitDataStage(spec, active);
-    };
+    ToxicStage stage =
+        switch (spec.type()) {
+          case LATENCY -> new LatencyStage(random);
+          case BANDWIDTH -> new BandwidthStage();
+          case SLOW_CLOSE -> new SlowCloseStage();
+          case TIMEOUT -> new TimeoutStage();
+          case RESET_PEER -> new ResetPeerStage();
+          case SLICER -> new SlicerStage(random, now);
+          case LIMIT_DATA -> new LimitDataStage();
+        };
+    stage.reconfigure(spec, active, now);
+    return stage;
   }
 
   /** The chain's fixed head: the socket reader's inbox. */
