@@ -20,8 +20,8 @@ final class BandwidthStage extends PieceStage {
 
   @Override
   boolean step(long now, Output out) {
-    if (!active || rateKbPerSecond <= 0) {
-      return flushCurrent(out) | passThrough(out);
+    if (rateKbPerSecond <= 0) {
+      return passUntouched(out);
     }
     boolean moved = false;
     while (out.hasRoom()) {

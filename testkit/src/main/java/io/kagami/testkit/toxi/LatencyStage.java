@@ -37,9 +37,6 @@ final class LatencyStage extends ToxicStage {
 
   @Override
   boolean step(long now, Output out) {
-    if (!active) {
-      return passThrough(out);
-    }
     boolean moved = false;
     while (!input.isEmpty() && out.hasRoom()) {
       if (!(input.peek() instanceof Data head)) {

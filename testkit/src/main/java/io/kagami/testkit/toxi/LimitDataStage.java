@@ -16,9 +16,6 @@ final class LimitDataStage extends ToxicStage {
 
   @Override
   boolean step(long now, Output out) {
-    if (!active) {
-      return passThrough(out);
-    }
     boolean moved = false;
     while (!input.isEmpty() && out.hasRoom()) {
       StreamItem next = input.poll();

@@ -30,14 +30,16 @@ abstract sealed class PieceStage extends ToxicStage permits BandwidthStage, Slic
     return true;
   }
 
-  /** Hands on what is left of the current chunk, as far as there is room. */
-  final boolean flushCurrent(Output out) {
-    if (current == null || !out.hasRoom()) {
-      return false;
+  /** Hands on what is left of the current chunk first, as far as there is room. */
+  @Override
+  final boolean passUntouched(Output out) {
+    boolean moved = false;
+    if (current != null && out.hasRoom()) {
+      out.put(remainder());
+      current = null;
+      moved = true;
     }
-    out.put(remainder());
-    current = null;
-    return true;
+    return moved | passThrough(out);
   }
 
   @Override

@@ -16,9 +16,6 @@ final class ResetPeerStage extends ToxicStage {
 
   @Override
   boolean step(long now, Output out) {
-    if (!active) {
-      return passThrough(out);
-    }
     boolean moved = false;
     while (!input.isEmpty()) {
       input.poll();

@@ -36,9 +36,6 @@ final class SlicerStage extends PieceStage {
 
   @Override
   boolean step(long now, Output out) {
-    if (!active) {
-      return flushCurrent(out) | passThrough(out);
-    }
     boolean moved = false;
     while (out.hasRoom() && now - nextPieceNanos >= 0) {
       if (current == null) {

@@ -19,7 +19,7 @@ final class SlowCloseStage extends ToxicStage {
   boolean step(long now, Output out) {
     boolean moved = false;
     while (!input.isEmpty() && out.hasRoom()) {
-      if (active && input.peek() instanceof End) {
+      if (input.peek() instanceof End) {
         if (!closing) {
           closing = true;
           closeAtNanos = now + delayMillis * 1_000_000L;

@@ -19,9 +19,6 @@ final class TimeoutStage extends ToxicStage {
 
   @Override
   boolean step(long now, Output out) {
-    if (!active) {
-      return passThrough(out);
-    }
     boolean moved = false;
     while (!input.isEmpty()) {
       if (input.peek() instanceof End) {

@@ -52,13 +52,18 @@ abstract sealed class ToxicStage
       return dropped;
     }
     Output out = new Output(next, nextCapacity);
-    boolean moved = step(now, out);
+    boolean moved = active ? step(now, out) : passUntouched(out);
     ended = out.ended;
     return moved;
   }
 
-  /** The stage's own rule. */
+  /** The stage's own rule, while it is active. */
   abstract boolean step(long now, Output out);
+
+  /** What the stage does while inactive: hands on what it holds, untouched. */
+  boolean passUntouched(Output out) {
+    return passThrough(out);
+  }
 
   /** When this stage next has work without new input; {@link Long#MAX_VALUE} if none. */
   long deadline() {
