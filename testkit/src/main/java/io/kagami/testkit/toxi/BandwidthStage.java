@@ -24,11 +24,8 @@ final class BandwidthStage extends PieceStage {
       return passUntouched(out);
     }
     boolean moved = false;
-    while (out.hasRoom()) {
+    while (out.hasRoom() && holdsData()) {
       if (current == null) {
-        if (input.isEmpty()) {
-          break;
-        }
         moved = true;
         if (!takeChunk(out)) {
           break;

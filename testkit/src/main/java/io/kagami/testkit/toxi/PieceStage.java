@@ -16,6 +16,11 @@ abstract sealed class PieceStage extends ToxicStage permits BandwidthStage, Slic
   /** What is left of {@link #current}, not yet released. */
   abstract Data remainder();
 
+  /** Whether a chunk is being cut or waits in the input. */
+  final boolean holdsData() {
+    return current != null || !input.isEmpty();
+  }
+
   /**
    * Takes the next input item (the caller saw one): a chunk becomes {@link #current} (true); an end
    * of stream is passed on (false).

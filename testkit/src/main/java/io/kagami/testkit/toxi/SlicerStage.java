@@ -37,11 +37,8 @@ final class SlicerStage extends PieceStage {
   @Override
   boolean step(long now, Output out) {
     boolean moved = false;
-    while (out.hasRoom() && now - nextPieceNanos >= 0) {
+    while (out.hasRoom() && now - nextPieceNanos >= 0 && holdsData()) {
       if (current == null) {
-        if (input.isEmpty()) {
-          break;
-        }
         moved = true;
         if (!takeChunk(out)) {
           break;
@@ -94,6 +91,6 @@ final class SlicerStage extends PieceStage {
 
   @Override
   long deadline() {
-    return active && (current != null || !input.isEmpty()) ? nextPieceNanos : Long.MAX_VALUE;
+    return active && holdsData() ? nextPieceNanos : Long.MAX_VALUE;
   }
 }
