@@ -22,7 +22,8 @@ import java.util.Random;
  * updated; a stage that drew "inactive" passes data through untouched.
  *
  * <p>This class is the contract and the chain's head ({@link Inbox}); each toxic's rule is its
- * own class ({@code LatencyStage}, {@code BandwidthStage}, ...), named after Toxiproxy's toxic.
+ * own class ({@code LatencyStage}, {@code BandwidthStage}, ...), named after Toxiproxy's toxic,
+ * and those that cut chunks into pieces share {@link PieceStage}.
  */
 abstract sealed class ToxicStage
     permits ToxicStage.Inbox, LatencyStage, PieceStage, SlowCloseStage, TimeoutStage, ResetPeerStage, LimitDataStage {
