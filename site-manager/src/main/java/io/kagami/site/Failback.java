@@ -53,12 +53,7 @@ final class Failback {
   /** In place: stops taking writes and becomes the standby of the new primary. */
   Done run() {
     PeerRole roles = peer.roles();
-    roles.lock("the failback", Site.DEFAULT_ROLE_TIMEOUT);
-    try {
-      return runLocked(roles);
-    } finally {
-      roles.unlock();
-    }
+    return roles.whileLocked("the failback", Site.DEFAULT_ROLE_TIMEOUT, () -> runLocked(roles));
   }
 
   private Done runLocked(PeerRole roles) {
@@ -66,9 +61,7 @@ final class Failback {
     if (peer.role() != Role.PRIMARY) {
       throw new Promotion.RefusedException("site " + config.siteId() + " is already a standby");
     }
-    if (config.wan().listen() == null) {
-      throw new Promotion.RefusedException("site " + config.siteId() + " has no wan.listen: it could not become the standby; configure where it listens for its peer and restart it first");
-    }
+    roles.requireListen();
     if (peer.linkConnected()) {
       throw new Promotion.RefusedException("site " + config.siteId() + " is replicating to its standby " + peerId + ", which was not promoted: use switchover for a planned move of the primary");
     }

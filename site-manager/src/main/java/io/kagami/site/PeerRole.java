@@ -8,6 +8,7 @@ import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 
 /**
  * The role a site runs towards its peer, why (the durable {@link RoleRecord}), and the one lock
@@ -110,6 +111,36 @@ final class PeerRole {
     if (!open.getAsBoolean()) {
       lock.unlock();
       throw new Promotion.RefusedException("site " + config.siteId() + " is shutting down");
+    }
+  }
+
+  /** Runs {@code change} holding the lock, taken as {@link #lock} takes it, and lets go after. */
+  <T> T whileLocked(String what, Duration patience, Supplier<T> change) {
+    lock(what, patience);
+    try {
+      return change.get();
+    } finally {
+      unlock();
+    }
+  }
+
+  /** As {@link #whileLocked(String, Duration, Supplier)}, for a change that returns nothing. */
+  void whileLocked(String what, Duration patience, Runnable change) {
+    lock(what, patience);
+    try {
+      change.run();
+    } finally {
+      unlock();
+    }
+  }
+
+  /**
+   * Refuses a change to standby while the site has no {@code wan.listen}: a standby waits for its
+   * primary to connect, and this one would have nowhere to listen.
+   */
+  void requireListen() {
+    if (config.wan().listen() == null) {
+      throw new Promotion.RefusedException("site " + config.siteId() + " has no wan.listen: it could not become the standby; configure where it listens for its peer and restart it first");
     }
   }
 

@@ -57,23 +57,12 @@ final class StandbyPromoter {
    */
   Promotion promote(boolean force) {
     PeerRole roles = peer.roles();
-    roles.lock("promote", Site.DEFAULT_ROLE_TIMEOUT);
-    try {
-      return promoteLocked(force);
-    } finally {
-      roles.unlock();
-    }
+    return roles.whileLocked("promote", Site.DEFAULT_ROLE_TIMEOUT, () -> promoteLocked(force));
   }
 
   /** Automatic failover's promotion: as {@link #promote(boolean)}, refused once the site is closing. */
   Promotion promoteAutomatically() {
-    PeerRole roles = peer.roles();
-    roles.lock("an automatic promotion", Site.DEFAULT_ROLE_TIMEOUT);
-    try {
-      return promoteLocked(false);
-    } finally {
-      roles.unlock();
-    }
+    return peer.roles().whileLocked("an automatic promotion", Site.DEFAULT_ROLE_TIMEOUT, () -> promoteLocked(false));
   }
 
   private Promotion promoteLocked(boolean force) {
@@ -117,14 +106,14 @@ final class StandbyPromoter {
    * on the next start if a crash cuts it short (see {@link Rollback}).
    */
   Promotion promoteAt(boolean force, String volume, Long seq, Instant at) {
-    PeerRole roles = peer.roles();
-    roles.lock("a point-in-time promotion", Site.DEFAULT_ROLE_TIMEOUT);
-    try {
-      rollBack(volume, seq, at);
-      return promoteLocked(force);
-    } finally {
-      roles.unlock();
-    }
+    return peer.roles()
+        .whileLocked(
+            "a point-in-time promotion",
+            Site.DEFAULT_ROLE_TIMEOUT,
+            () -> {
+              rollBack(volume, seq, at);
+              return promoteLocked(force);
+            });
   }
 
   private void rollBack(String volume, Long seq, Instant at) {

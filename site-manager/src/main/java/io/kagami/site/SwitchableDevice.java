@@ -1,8 +1,8 @@
 package io.kagami.site;
 
 import io.kagami.replicator.volume.BlockDevice;
+import io.kagami.replicator.volume.ForwardingDevice;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufAllocator;
 import io.kagami.replicator.volume.DeviceError;
 import io.kagami.replicator.volume.DeviceException;
 import java.util.concurrent.CompletableFuture;
@@ -18,7 +18,7 @@ import java.util.function.Supplier;
  * <p>Thread-safe and non-blocking: requests arrive on NBD event loops; {@link #fence} returns a
  * future that the last modification in flight completes, on whichever thread completes it.
  */
-final class SwitchableDevice implements BlockDevice {
+final class SwitchableDevice extends ForwardingDevice {
   private final String name;
   private final long sizeBytes;
   private volatile BlockDevice target;
@@ -78,24 +78,10 @@ final class SwitchableDevice implements BlockDevice {
     fenced = null;
   }
 
+  /** The current target: {@link #replace} keeps its name and size those of the first one. */
   @Override
-  public String name() {
-    return name;
-  }
-
-  @Override
-  public long sizeBytes() {
-    return sizeBytes;
-  }
-
-  @Override
-  public boolean readOnly() {
-    return target.readOnly();
-  }
-
-  @Override
-  public CompletableFuture<ByteBuf> read(long offset, int length, ByteBufAllocator alloc) {
-    return target.read(offset, length, alloc);
+  protected BlockDevice delegate() {
+    return target;
   }
 
   // Count first, then look at the fence and the target: fence() sets the fence before it waits for

@@ -81,13 +81,7 @@ final class Switchover implements SiteLink.Takeover, AutoCloseable {
    * link is down, a volume is being resynchronized, or the standby does not catch up in time.
    */
   Done run(Duration timeout) {
-    PeerRole roles = peer.roles();
-    roles.lock("the switchover", timeout);
-    try {
-      return runLocked(timeout);
-    } finally {
-      roles.unlock();
-    }
+    return peer.roles().whileLocked("the switchover", timeout, () -> runLocked(timeout));
   }
 
   private Done runLocked(Duration timeout) {
@@ -95,9 +89,7 @@ final class Switchover implements SiteLink.Takeover, AutoCloseable {
     if (peer.role() != Role.PRIMARY) {
       throw new Promotion.RefusedException("site " + config.siteId() + " is a standby: run switchover against the primary (" + peerId + ")");
     }
-    if (config.wan().listen() == null) {
-      throw new Promotion.RefusedException("site " + config.siteId() + " has no wan.listen: it could not become the standby; configure where it listens for its peer and restart it first");
-    }
+    peer.roles().requireListen();
     SiteLink link = peer.link();
     if (!(link instanceof SiteLink.Primary primaryLink) || !link.status().connected()) {
       throw new Promotion.RefusedException("the link to standby " + peerId + " is down; a switchover needs it up (if this site is lost, promote the standby instead)");
@@ -196,8 +188,7 @@ final class Switchover implements SiteLink.Takeover, AutoCloseable {
   /** Checks a switchover request against what this standby holds and records the new role. */
   private void acceptHandover(String site, Map<String, Long> endSeqs) {
     PeerRole roles = peer.roles();
-    roles.lock("taking over from " + site, Site.DEFAULT_ROLE_TIMEOUT);
-    try {
+    roles.whileLocked("taking over from " + site, Site.DEFAULT_ROLE_TIMEOUT, () -> {
       if (peer.role() != Role.STANDBY) {
         throw new Promotion.RefusedException("site " + config.siteId() + " is not a standby");
       }
@@ -214,16 +205,13 @@ final class Switchover implements SiteLink.Takeover, AutoCloseable {
       }
       roles.record(new RoleRecord(Role.PRIMARY, clock.instant().toString(), RoleRecord.Cause.SWITCHOVER, "switchover from " + site, false));
       LOG.log(Level.INFO, "site {0}: switchover from {1} accepted at {2}", config.siteId(), site, endSeqs);
-    } finally {
-      roles.unlock();
-    }
+    });
   }
 
   /** The old primary was told: become the primary in place and replicate back to it. */
   private void takeOver(String site) {
     PeerRole roles = peer.roles();
-    roles.lock("taking over from " + site, Site.DEFAULT_ROLE_TIMEOUT);
-    try {
+    roles.whileLocked("taking over from " + site, Site.DEFAULT_ROLE_TIMEOUT, () -> {
       if (peer.role() == Role.PRIMARY) {
         return;
       }
@@ -235,9 +223,7 @@ final class Switchover implements SiteLink.Takeover, AutoCloseable {
       peer.startLink();
       LOG.log(Level.WARNING, "site {0}: SWITCHOVER: took over from {1} in {2} ms; now the primary, replicating to it", config.siteId(), site, nanoClock.nanosSince(start) / 1_000_000);
       observer.roleChanged(Role.STANDBY, Map.of());
-    } finally {
-      roles.unlock();
-    }
+    });
   }
 
   /** Stops the {@code kagami-role} thread; a takeover not yet begun is dropped (the role record stands). */

@@ -1,6 +1,7 @@
 package io.kagami.site;
 
 import io.kagami.clock.NanoClock;
+import io.kagami.clock.SystemTime;
 import io.kagami.journal.Journal;
 import io.kagami.journal.JournalStream;
 import io.kagami.replicator.apply.Applier;
@@ -20,6 +21,7 @@ import io.kagami.site.config.SiteConfig;
 import io.kagami.site.config.VolumeConfig;
 import io.kagami.replicator.lineage.DivergedHistory;
 import io.kagami.replicator.lineage.Generations;
+import io.kagami.replicator.lineage.SalvageHook;
 import io.kagami.wan.frame.WanCodec;
 import io.kagami.site.link.JournalReceiveSink;
 import io.kagami.site.link.JournalShipSource;
@@ -135,7 +137,9 @@ final class VolumeRuntimes {
             vc.bitmapGranularity(),
             WanCodec.MAX_DIVERGED_RANGES,
             discardDiverged::getAsBoolean,
-            applier::releaseHistory);
+            applier::releaseHistory,
+            SystemTime.WALL,
+            SalvageHook.NONE);
     JournalReceiveSink sink = new JournalReceiveSink(vc.name(), vc.sizeBytes(), stream, applier, file, diverged);
     sink.start();
     resources.push(sink);

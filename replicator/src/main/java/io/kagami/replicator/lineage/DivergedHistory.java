@@ -1,6 +1,5 @@
 package io.kagami.replicator.lineage;
 
-import io.kagami.clock.SystemTime;
 import io.kagami.journal.DurableFiles;
 import io.kagami.journal.JournalEntry;
 import io.kagami.journal.JournalRecord;
@@ -69,32 +68,9 @@ public final class DivergedHistory {
    *     rounded out to {@link #COARSE}, then to the whole volume
    * @param consent whether the operator allowed discarding (a failback was requested)
    * @param settled told when the histories are one line again
+   * @param clock stamps the manifest of saved-aside writes
+   * @param hook a fault seam for tests; {@link SalvageHook#NONE} in production
    */
-  public DivergedHistory(
-      String volume,
-      long sizeBytes,
-      Path savedDir,
-      Path rangesFile,
-      Path ownBitmap,
-      int bitmapGranularity,
-      int maxRanges,
-      BooleanSupplier consent,
-      Runnable settled) {
-    this(
-        volume,
-        sizeBytes,
-        savedDir,
-        rangesFile,
-        ownBitmap,
-        bitmapGranularity,
-        maxRanges,
-        consent,
-        settled,
-        SystemTime.WALL,
-        SalvageHook.NONE);
-  }
-
-  /** With the clock that stamps the manifest and a fault seam for tests. */
   public DivergedHistory(
       String volume,
       long sizeBytes,

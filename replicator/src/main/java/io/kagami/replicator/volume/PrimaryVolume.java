@@ -31,16 +31,13 @@ import java.util.concurrent.Executor;
  * <p>Sync mode adds a {@link ReplicationGate}: the acknowledgement also waits until the standby
  * holds the change durably in its journal.
  */
-public final class PrimaryVolume implements BlockDevice {
+public final class PrimaryVolume extends FileBackedVolume {
   /** Largest range one TRIM/WRITE_ZEROES journal record covers; longer requests are split. */
   static final int MAX_RANGE_RECORD = 1 << 30;
 
-  private final String name;
-  private final FileVolume file;
   private final JournalStream stream;
   /** Null when compression is off. */
   private final Compression.Probe compression;
-  private final Executor reads;
   private final ReplicationGate gate;
   private final AppendTimer appendTimer;
   private final NanoClock clock;
@@ -72,25 +69,13 @@ public final class PrimaryVolume implements BlockDevice {
 
   /** With {@code clock} timing the journal appends for {@code appendTimer}. */
   public PrimaryVolume(String name, FileVolume file, JournalStream stream, boolean compress, Executor reads, ReplicationGate gate, AppendTimer appendTimer, NanoClock clock) {
+    super(name, file, reads);
     this.appendTimer = appendTimer;
     this.clock = clock;
-    this.name = name;
-    this.file = file;
     this.stream = stream;
     this.compression = compress ? new Compression.Probe() : null;
-    this.reads = reads;
     this.gate = gate;
     this.appliedSeq = stream.lastSeq();
-  }
-
-  @Override
-  public String name() {
-    return name;
-  }
-
-  @Override
-  public long sizeBytes() {
-    return file.size();
   }
 
   @Override
@@ -121,9 +106,9 @@ public final class PrimaryVolume implements BlockDevice {
     // read sees all of them.
     long needed = stream.lastSeq();
     if (appliedSeq >= needed) {
-      return readFile(file, offset, length, alloc, reads);
+      return readFile(offset, length, alloc);
     }
-    return appliedThrough(needed).thenCompose(ignored -> readFile(file, offset, length, alloc, reads));
+    return appliedThrough(needed).thenCompose(ignored -> readFile(offset, length, alloc));
   }
 
   /**
@@ -196,25 +181,6 @@ public final class PrimaryVolume implements BlockDevice {
       System.getLogger(PrimaryVolume.class.getName()).log(System.Logger.Level.ERROR, volumeFailure.getMessage());
     }
     release(appliedSeq);
-  }
-
-  static CompletableFuture<ByteBuf> readFile(FileVolume file, long offset, int length, ByteBufAllocator alloc, Executor reads) {
-    if (!inRange(file, offset, length)) {
-      return CompletableFuture.failedFuture(outOfRange(file, offset, length));
-    }
-    return CompletableFuture.supplyAsync(
-        () -> {
-          ByteBuf buf = alloc.directBuffer(length, length);
-          try {
-            file.read(offset, buf.nioBuffer(0, length));
-            buf.writerIndex(length);
-            return buf;
-          } catch (IOException | RuntimeException e) {
-            buf.release();
-            throw new DeviceException(DeviceError.EIO, "read of " + length + " bytes at " + offset + " failed: " + e.getMessage(), e);
-          }
-        },
-        reads);
   }
 
   @Override
@@ -364,14 +330,6 @@ public final class PrimaryVolume implements BlockDevice {
     if (appendTimer != AppendTimer.NONE) {
       appendTimer.appended(clock.nanosSince(entered));
     }
-  }
-
-  static boolean inRange(FileVolume file, long offset, long length) {
-    return offset >= 0 && length >= 0 && offset <= file.size() && length <= file.size() - offset;
-  }
-
-  static DeviceException outOfRange(FileVolume file, long offset, long length) {
-    return new DeviceException(DeviceError.EINVAL, "request " + offset + "+" + length + " is beyond the end of the volume (" + file.size() + " bytes)");
   }
 
   private DeviceException deviceError(String what, Throwable err) {

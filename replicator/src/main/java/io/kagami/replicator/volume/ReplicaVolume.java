@@ -9,25 +9,9 @@ import java.util.concurrent.Executor;
  * The standby's replica as a read-only export: reads see the applied prefix of the primary's
  * history; every modification fails with {@link DeviceError#EPERM}.
  */
-public final class ReplicaVolume implements BlockDevice {
-  private final String name;
-  private final FileVolume file;
-  private final Executor reads;
-
+public final class ReplicaVolume extends FileBackedVolume {
   public ReplicaVolume(String name, FileVolume file, Executor reads) {
-    this.name = name;
-    this.file = file;
-    this.reads = reads;
-  }
-
-  @Override
-  public String name() {
-    return name;
-  }
-
-  @Override
-  public long sizeBytes() {
-    return file.size();
+    super(name, file, reads);
   }
 
   @Override
@@ -37,7 +21,7 @@ public final class ReplicaVolume implements BlockDevice {
 
   @Override
   public CompletableFuture<ByteBuf> read(long offset, int length, ByteBufAllocator alloc) {
-    return PrimaryVolume.readFile(file, offset, length, alloc, reads);
+    return readFile(offset, length, alloc);
   }
 
   @Override

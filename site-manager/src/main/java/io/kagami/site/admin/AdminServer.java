@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpServer;
 import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.kagami.site.auth.BearerToken;
@@ -18,8 +17,6 @@ import java.lang.System.Logger.Level;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.function.Supplier;
 
 /**
@@ -57,8 +54,7 @@ public final class AdminServer implements AutoCloseable {
   public interface Action {
     Object run(JsonNode body) throws Exception;
   }
-  private HttpServer server;
-  private ExecutorService executor;
+  private HttpEndpoint http;
   private volatile FailoverControl failover;
   /** Requests that change the site must carry it; null: none needed (tests of the handlers). */
   private volatile BearerToken token;
@@ -113,21 +109,16 @@ public final class AdminServer implements AutoCloseable {
   }
 
   public void start() {
-    HttpLimits.install();
     try {
-      server = HttpServer.create(new InetSocketAddress(listen.host(), listen.port()), 64);
+      http = HttpEndpoint.start(new InetSocketAddress(listen.host(), listen.port()), this::handle);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot listen for admin HTTP on " + listen + ": " + e.getMessage(), e);
     }
-    executor = Executors.newVirtualThreadPerTaskExecutor();
-    server.setExecutor(executor);
-    server.createContext("/", this::handle);
-    server.start();
   }
 
   /** The bound port (useful when configured with port 0). */
   public int port() {
-    return server.getAddress().getPort();
+    return http.address().getPort();
   }
 
   private record Response(int code, String type, byte[] body) {}
@@ -396,13 +387,9 @@ public final class AdminServer implements AutoCloseable {
 
   @Override
   public void close() {
-    if (server != null) {
-      server.stop(0);
-      server = null;
-    }
-    if (executor != null) {
-      executor.close();
-      executor = null;
+    if (http != null) {
+      http.close();
+      http = null;
     }
   }
 }

@@ -12,8 +12,8 @@ import java.util.Map;
  * them a client sending one header line a second holds a connection forever.
  *
  * <p>The JDK reads these settings once, from system properties, when its HTTP server is first
- * used; {@link #install()} sets them before that (every server here calls it before creating its
- * {@code HttpServer}), leaving alone any the operator set on the command line.
+ * used; {@link #install()} sets them before that ({@link HttpEndpoint} calls it before creating
+ * each {@code HttpServer}), leaving alone any the operator set on the command line.
  */
 public final class HttpLimits {
   public static final Duration HEADER_DEADLINE = Duration.ofSeconds(10);

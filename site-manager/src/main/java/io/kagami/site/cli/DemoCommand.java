@@ -103,41 +103,8 @@ final class DemoCommand implements Callable<Integer> {
     Path standbyCert = SiteLink.ensureCredentials(standbyDir.resolve("tls"), STANDBY_ID);
     Path primaryYaml = dir.resolve(PRIMARY_ID + ".yaml");
     Path standbyYaml = dir.resolve(STANDBY_ID + ".yaml");
-    Files.writeString(
-        primaryYaml,
-        """
-        # Primary site of `kagami demo`; runs alone with: kagami run --config %s
-        site: {id: %s, role: primary}
-        dataDir: %s
-        nbd: {listen: "%s"}
-        admin: {listen: "%s", metrics: %s}
-        wan:
-          peer: "%s"
-          listen: "%s"
-          peerSiteId: %s
-          peerCertificate: %s
-          bandwidth: %s
-        volumes:
-          - {name: vol0, size: %d, mode: %s}
-        """
-            .formatted(primaryYaml.getFileName(), PRIMARY_ID, PRIMARY_ID, primaryNbd, primaryAdmin, metrics, wan, primaryWan, STANDBY_ID, dir.relativize(standbyCert), bandwidth == 0 ? "unlimited" : Long.toString(bandwidth), size, mode));
-    Files.writeString(
-        standbyYaml,
-        """
-        # Standby site of `kagami demo`; runs alone with: kagami run --config %s
-        site: {id: %s, role: standby}
-        dataDir: %s
-        nbd: {listen: "%s"}
-        admin: {listen: "%s", metrics: %s}
-        wan:
-          listen: "%s"
-          peer: "%s"
-          peerSiteId: %s
-          peerCertificate: %s
-        volumes:
-          - {name: vol0, size: %d, mode: %s}
-        """
-            .formatted(standbyYaml.getFileName(), STANDBY_ID, standbyDataDir != null ? standbyDir : STANDBY_ID, standbyNbd, standbyAdmin, metrics, wan, primaryWan, PRIMARY_ID, dir.relativize(primaryCert), size, mode));
+    writeSiteYaml(primaryYaml, true, PRIMARY_ID, PRIMARY_ID, primaryNbd, primaryAdmin, metrics, wan, primaryWan, STANDBY_ID, dir.relativize(standbyCert), "\n  bandwidth: " + (bandwidth == 0 ? "unlimited" : Long.toString(bandwidth)), size);
+    writeSiteYaml(standbyYaml, false, STANDBY_ID, standbyDataDir != null ? standbyDir : STANDBY_ID, standbyNbd, standbyAdmin, metrics, wan, primaryWan, PRIMARY_ID, dir.relativize(primaryCert), "", size);
     SiteConfig standbyCfg = ConfigLoader.load(standbyYaml);
     SiteConfig primaryCfg = ConfigLoader.load(primaryYaml);
 
@@ -168,6 +135,48 @@ final class DemoCommand implements Callable<Integer> {
     System.out.flush();
     fg.awaitStop();
     return 0;
+  }
+
+  /**
+   * Writes the configuration of one of the two sites, each listening on its own WAN address and
+   * dialing the other's: {@code standbyListen} is where the primary dials, {@code primaryListen}
+   * where the primary listens once it is the standby; {@code wanExtra} holds further {@code wan}
+   * keys, each starting on a new line.
+   */
+  private void writeSiteYaml(Path yaml, boolean primary, String id, Object siteDataDir, String nbd, String admin, boolean metrics, String standbyListen, String primaryListen, String peerId, Path peerCert, String wanExtra, long size)
+      throws IOException {
+    Files.writeString(
+        yaml,
+        """
+        # %s site of `kagami demo`; runs alone with: kagami run --config %s
+        site: {id: %s, role: %s}
+        dataDir: %s
+        nbd: {listen: "%s"}
+        admin: {listen: "%s", metrics: %s}
+        wan:
+          peer: "%s"
+          listen: "%s"
+          peerSiteId: %s
+          peerCertificate: %s%s
+        volumes:
+          - {name: vol0, size: %d, mode: %s}
+        """
+            .formatted(
+                primary ? "Primary" : "Standby",
+                yaml.getFileName(),
+                id,
+                primary ? "primary" : "standby",
+                siteDataDir,
+                nbd,
+                admin,
+                metrics,
+                primary ? standbyListen : primaryListen,
+                primary ? primaryListen : standbyListen,
+                peerId,
+                peerCert,
+                wanExtra,
+                size,
+                mode));
   }
 
   private static void awaitLink(Site primary, Duration timeout) throws Exception {

@@ -1,10 +1,10 @@
 package io.kagami.site.failover;
 
 import io.kagami.replicator.volume.BlockDevice;
+import io.kagami.replicator.volume.ForwardingDevice;
 import io.kagami.replicator.volume.DeviceError;
 import io.kagami.replicator.volume.DeviceException;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufAllocator;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Supplier;
 
@@ -15,7 +15,7 @@ import java.util.function.Supplier;
  * it is durable: after a failover it belongs to the diverged history the operator reconciles).
  * Reads pass through (they change nothing); a read-only device keeps answering {@code EPERM}.
  */
-public final class FencedDevice implements BlockDevice {
+public final class FencedDevice extends ForwardingDevice {
   private final BlockDevice target;
   private final WriteFence fence;
 
@@ -25,23 +25,8 @@ public final class FencedDevice implements BlockDevice {
   }
 
   @Override
-  public String name() {
-    return target.name();
-  }
-
-  @Override
-  public long sizeBytes() {
-    return target.sizeBytes();
-  }
-
-  @Override
-  public boolean readOnly() {
-    return target.readOnly();
-  }
-
-  @Override
-  public CompletableFuture<ByteBuf> read(long offset, int length, ByteBufAllocator alloc) {
-    return target.read(offset, length, alloc);
+  protected BlockDevice delegate() {
+    return target;
   }
 
   @Override

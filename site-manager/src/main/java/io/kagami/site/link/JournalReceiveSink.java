@@ -137,6 +137,23 @@ public final class JournalReceiveSink implements ReceiveSink, AutoCloseable {
     }
   }
 
+  /** A step on the replica file; an I/O error fails it as "volume V: {@code what} failed: …". */
+  private interface FileStep<T> {
+    T run() throws IOException;
+  }
+
+  private <T> CompletableFuture<T> onFile(Supplier<String> what, FileStep<T> step) {
+    return onIo(
+        () -> {
+          try {
+            return step.run();
+          } catch (IOException e) {
+            throw new UncheckedIOException(
+                "volume " + volume + ": " + what.get() + " failed: " + e.getMessage(), e);
+          }
+        });
+  }
+
   @Override
   public String volume() {
     return volume;
@@ -229,23 +246,13 @@ public final class JournalReceiveSink implements ReceiveSink, AutoCloseable {
 
   @Override
   public CompletableFuture<Void> storeRegion(long offset, int length, byte[] data) {
-    return onIo(
+    return onFile(
+        () -> "writing a resync region at offset " + offset,
         () -> {
-          try {
-            if (data == null) {
-              file.zero(offset, length);
-            } else {
-              file.write(offset, ByteBuffer.wrap(data));
-            }
-          } catch (IOException e) {
-            throw new UncheckedIOException(
-                "volume "
-                    + volume
-                    + ": writing a resync region at offset "
-                    + offset
-                    + " failed: "
-                    + e.getMessage(),
-                e);
+          if (data == null) {
+            file.zero(offset, length);
+          } else {
+            file.write(offset, ByteBuffer.wrap(data));
           }
           return null;
         });
@@ -253,35 +260,21 @@ public final class JournalReceiveSink implements ReceiveSink, AutoCloseable {
 
   @Override
   public CompletableFuture<Boolean> regionMatches(long offset, int length, byte[] sum) {
-    return onIo(
+    return onFile(
+        () -> "reading a region at offset " + offset + " to compare",
         () -> {
           byte[] mine = new byte[length];
-          try {
-            file.read(offset, ByteBuffer.wrap(mine));
-          } catch (IOException e) {
-            throw new UncheckedIOException(
-                "volume "
-                    + volume
-                    + ": reading a region at offset "
-                    + offset
-                    + " to compare failed: "
-                    + e.getMessage(),
-                e);
-          }
+          file.read(offset, ByteBuffer.wrap(mine));
           return RegionSum.matches(mine, sum);
         });
   }
 
   @Override
   public CompletableFuture<Void> syncRegions() {
-    return onIo(
+    return onFile(
+        () -> "syncing resync regions",
         () -> {
-          try {
-            file.force();
-          } catch (IOException e) {
-            throw new UncheckedIOException(
-                "volume " + volume + ": syncing resync regions failed: " + e.getMessage(), e);
-          }
+          file.force();
           return null;
         });
   }

@@ -1,6 +1,7 @@
 package io.kagami.site.metrics;
 
 import io.kagami.replicator.volume.BlockDevice;
+import io.kagami.replicator.volume.ForwardingDevice;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
@@ -18,7 +19,7 @@ import java.util.function.Supplier;
  * standby). Requests the server refuses at the edge (range, alignment) never reach a device and are
  * not counted here.
  */
-final class MeteredDevice implements BlockDevice {
+final class MeteredDevice extends ForwardingDevice {
   enum Op {
     READ,
     WRITE,
@@ -64,18 +65,8 @@ final class MeteredDevice implements BlockDevice {
   }
 
   @Override
-  public String name() {
-    return device.name();
-  }
-
-  @Override
-  public long sizeBytes() {
-    return device.sizeBytes();
-  }
-
-  @Override
-  public boolean readOnly() {
-    return device.readOnly();
+  protected BlockDevice delegate() {
+    return device;
   }
 
   @Override

@@ -6,8 +6,7 @@ import io.kagami.failover.witness.WitnessState;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpServer;
-import io.kagami.site.admin.HttpLimits;
+import io.kagami.site.admin.HttpEndpoint;
 import io.kagami.site.auth.BearerToken;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -15,8 +14,6 @@ import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 
 /**
  * The witness as a small HTTP service around {@link WitnessState} (JDK HttpServer, JSON).
@@ -43,8 +40,7 @@ public final class WitnessServer implements AutoCloseable {
   private final InetSocketAddress listen;
   private final WitnessState state;
   private final BearerToken token;
-  private HttpServer server;
-  private ExecutorService executor;
+  private HttpEndpoint http;
 
   /** A witness that anyone reaching {@code listen} may ask (tests; see {@link #WitnessServer(InetSocketAddress, WitnessState, BearerToken)}). */
   public WitnessServer(InetSocketAddress listen, WitnessState state) {
@@ -59,27 +55,22 @@ public final class WitnessServer implements AutoCloseable {
   }
 
   public synchronized void start() {
-    if (server != null) {
+    if (http != null) {
       throw new IllegalStateException("witness already started");
     }
     try {
-      HttpLimits.install();
-      server = HttpServer.create(listen, 64);
+      http = HttpEndpoint.start(listen, this::handle);
     } catch (IOException e) {
       throw new UncheckedIOException("witness: cannot listen on " + listen + ": " + e.getMessage(), e);
     }
-    executor = Executors.newVirtualThreadPerTaskExecutor();
-    server.setExecutor(executor);
-    server.createContext("/", this::handle);
-    server.start();
   }
 
   /** The bound address (the real port when started on port 0). */
   public synchronized InetSocketAddress address() {
-    if (server == null) {
+    if (http == null) {
       throw new IllegalStateException("witness not started");
     }
-    return server.getAddress();
+    return http.address();
   }
 
   private record Response(int code, Object body) {}
@@ -147,13 +138,9 @@ public final class WitnessServer implements AutoCloseable {
 
   @Override
   public synchronized void close() {
-    if (server != null) {
-      server.stop(0);
-      server = null;
-    }
-    if (executor != null) {
-      executor.close();
-      executor = null;
+    if (http != null) {
+      http.close();
+      http = null;
     }
   }
 }

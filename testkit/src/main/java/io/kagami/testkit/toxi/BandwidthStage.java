@@ -1,55 +1,35 @@
 package io.kagami.testkit.toxi;
 
 import io.kagami.testkit.toxi.StreamItem.Data;
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.List;
 
 /** At most {@code rate} KB/s (1 KB = 1000 B), in pieces of at most 100 ms worth each. */
-final class BandwidthStage extends ToxicStage {
+final class BandwidthStage extends PieceStage {
   private static final long PIECE_NANOS = 100_000_000L;
-  private boolean active;
   private long rateKbPerSecond;
-  private Data current;
   private int offset;
   private int pieceLength;
   private long pieceReleaseNanos;
   private long lastReleaseNanos = Long.MIN_VALUE;
 
-  BandwidthStage(ToxicSpec spec, boolean active) {
-    reconfigure(spec, active, 0);
-  }
-
   @Override
-  int capacity() {
-    return 1;
-  }
-
-  @Override
-  void reconfigure(ToxicSpec spec, boolean active, long now) {
-    this.active = active;
+  void configure(ToxicSpec spec, long now) {
     rateKbPerSecond = spec.attribute("rate");
     pieceLength = 0; // reschedule the current piece at the new rate
   }
 
   @Override
   boolean step(long now, Output out) {
-    if (!active || rateKbPerSecond <= 0) {
-      return flushCurrent(out) | passThrough(out);
+    if (rateKbPerSecond <= 0) {
+      return passUntouched(out);
     }
     boolean moved = false;
-    while (out.hasRoom()) {
+    while (out.hasRoom() && holdsData()) {
       if (current == null) {
-        if (input.isEmpty()) {
-          break;
-        }
-        StreamItem next = input.poll();
         moved = true;
-        if (!(next instanceof Data data)) {
-          out.put(next);
+        if (!takeChunk(out)) {
           break;
         }
-        current = data;
         offset = 0;
         pieceLength = 0;
       }
@@ -78,32 +58,13 @@ final class BandwidthStage extends ToxicStage {
     return moved;
   }
 
-  private boolean flushCurrent(Output out) {
-    if (current == null || !out.hasRoom()) {
-      return false;
-    }
-    out.put(remainder());
-    current = null;
-    return true;
-  }
-
-  private Data remainder() {
+  @Override
+  Data remainder() {
     return new Data(Arrays.copyOfRange(current.bytes(), offset, current.bytes().length), current.timestampNanos());
   }
 
   @Override
   long deadline() {
     return active && current != null && pieceLength > 0 ? pieceReleaseNanos : Long.MAX_VALUE;
-  }
-
-  @Override
-  List<StreamItem> drainForRemoval() {
-    List<StreamItem> held = new ArrayList<>();
-    if (current != null) {
-      held.add(remainder());
-      current = null;
-    }
-    held.addAll(super.drainForRemoval());
-    return held;
   }
 }

@@ -6,15 +6,13 @@ import java.util.Random;
 /** {@code latency} ± {@code jitter} ms after each chunk's arrival; chunks queue meanwhile. */
 final class LatencyStage extends ToxicStage {
   private final Random random;
-  private boolean active;
   private long latencyMillis;
   private long jitterMillis;
   private long headReleaseNanos;
   private boolean headScheduled;
 
-  LatencyStage(ToxicSpec spec, boolean active, Random random) {
+  LatencyStage(Random random) {
     this.random = random;
-    reconfigure(spec, active, 0);
   }
 
   @Override
@@ -23,8 +21,7 @@ final class LatencyStage extends ToxicStage {
   }
 
   @Override
-  void reconfigure(ToxicSpec spec, boolean active, long now) {
-    this.active = active;
+  void configure(ToxicSpec spec, long now) {
     latencyMillis = spec.attribute("latency");
     jitterMillis = spec.attribute("jitter");
     headScheduled = false; // Toxiproxy interrupts the wait; the head is rescheduled by the new rule
@@ -40,9 +37,6 @@ final class LatencyStage extends ToxicStage {
 
   @Override
   boolean step(long now, Output out) {
-    if (!active) {
-      return passThrough(out);
-    }
     boolean moved = false;
     while (!input.isEmpty() && out.hasRoom()) {
       if (!(input.peek() instanceof Data head)) {

@@ -6,30 +6,16 @@ import java.util.Arrays;
 
 /** Passes {@code bytes} bytes in total on this connection and direction, then closes. */
 final class LimitDataStage extends ToxicStage {
-  private boolean active;
   private long limitBytes;
   private long transmittedBytes; // kept across updates, as Toxiproxy's per-connection state
 
-  LimitDataStage(ToxicSpec spec, boolean active) {
-    reconfigure(spec, active, 0);
-  }
-
   @Override
-  int capacity() {
-    return 1;
-  }
-
-  @Override
-  void reconfigure(ToxicSpec spec, boolean active, long now) {
-    this.active = active;
+  void configure(ToxicSpec spec, long now) {
     limitBytes = spec.attribute("bytes");
   }
 
   @Override
   boolean step(long now, Output out) {
-    if (!active) {
-      return passThrough(out);
-    }
     boolean moved = false;
     while (!input.isEmpty() && out.hasRoom()) {
       StreamItem next = input.poll();

@@ -5,31 +5,17 @@ import java.util.List;
 
 /** On the first data, waits {@code timeout} ms and then resets the connection; data is dropped. */
 final class ResetPeerStage extends ToxicStage {
-  private boolean active;
   private long timeoutMillis;
   private boolean triggered;
   private long resetAtNanos;
 
-  ResetPeerStage(ToxicSpec spec, boolean active) {
-    reconfigure(spec, active, 0);
-  }
-
   @Override
-  int capacity() {
-    return 1;
-  }
-
-  @Override
-  void reconfigure(ToxicSpec spec, boolean active, long now) {
-    this.active = active;
+  void configure(ToxicSpec spec, long now) {
     timeoutMillis = spec.attribute("timeout");
   }
 
   @Override
   boolean step(long now, Output out) {
-    if (!active) {
-      return passThrough(out);
-    }
     boolean moved = false;
     while (!input.isEmpty()) {
       input.poll();

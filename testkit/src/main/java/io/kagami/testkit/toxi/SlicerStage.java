@@ -7,31 +7,22 @@ import java.util.List;
 import java.util.Random;
 
 /** Cuts each chunk into pieces of {@code average_size} ± {@code size_variation}, {@code delay} µs apart. */
-final class SlicerStage extends ToxicStage {
+final class SlicerStage extends PieceStage {
   private final Random random;
-  private boolean active;
   private int averageSize;
   private int sizeVariation;
   private long delayNanos;
-  private Data current;
   private int[] cuts;
   private int nextCut;
   private long nextPieceNanos;
 
-  SlicerStage(ToxicSpec spec, boolean active, Random random, long now) {
+  SlicerStage(Random random, long now) {
     this.random = random;
     this.nextPieceNanos = now;
-    reconfigure(spec, active, 0);
   }
 
   @Override
-  int capacity() {
-    return 1;
-  }
-
-  @Override
-  void reconfigure(ToxicSpec spec, boolean active, long now) {
-    this.active = active;
+  void configure(ToxicSpec spec, long now) {
     averageSize = (int) Math.min(Integer.MAX_VALUE, spec.attribute("average_size"));
     sizeVariation = (int) Math.min(Integer.MAX_VALUE - 1, spec.attribute("size_variation"));
     delayNanos = spec.attribute("delay") * 1_000L;
@@ -45,29 +36,14 @@ final class SlicerStage extends ToxicStage {
 
   @Override
   boolean step(long now, Output out) {
-    if (!active) {
-      boolean moved = false;
-      if (current != null && out.hasRoom()) {
-        out.put(remainder());
-        current = null;
-        moved = true;
-      }
-      return moved | passThrough(out);
-    }
     boolean moved = false;
-    while (out.hasRoom() && now - nextPieceNanos >= 0) {
+    while (out.hasRoom() && now - nextPieceNanos >= 0 && holdsData()) {
       if (current == null) {
-        if (input.isEmpty()) {
-          break;
-        }
-        StreamItem next = input.poll();
         moved = true;
-        if (!(next instanceof Data data)) {
-          out.put(next);
+        if (!takeChunk(out)) {
           break;
         }
-        current = data;
-        cuts = cuts(data.bytes().length);
+        cuts = cuts(current.bytes().length);
         nextCut = 0;
       }
       int from = cuts[nextCut];
@@ -107,24 +83,14 @@ final class SlicerStage extends ToxicStage {
     split(mid, end, boundaries);
   }
 
-  private Data remainder() {
+  @Override
+  Data remainder() {
     int from = cuts[nextCut];
     return new Data(Arrays.copyOfRange(current.bytes(), from, current.bytes().length), current.timestampNanos());
   }
 
   @Override
   long deadline() {
-    return active && (current != null || !input.isEmpty()) ? nextPieceNanos : Long.MAX_VALUE;
-  }
-
-  @Override
-  List<StreamItem> drainForRemoval() {
-    List<StreamItem> held = new ArrayList<>();
-    if (current != null) {
-      held.add(remainder());
-      current = null;
-    }
-    held.addAll(super.drainForRemoval());
-    return held;
+    return active && holdsData() ? nextPieceNanos : Long.MAX_VALUE;
   }
 }

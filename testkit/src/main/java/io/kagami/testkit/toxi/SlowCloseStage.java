@@ -5,23 +5,12 @@ import io.kagami.testkit.toxi.StreamItem.End;
 
 /** Data passes; the end of the stream is held for {@code delay} ms. */
 final class SlowCloseStage extends ToxicStage {
-  private boolean active;
   private long delayMillis;
   private long closeAtNanos;
   private boolean closing;
 
-  SlowCloseStage(ToxicSpec spec, boolean active) {
-    reconfigure(spec, active, 0);
-  }
-
   @Override
-  int capacity() {
-    return 1;
-  }
-
-  @Override
-  void reconfigure(ToxicSpec spec, boolean active, long now) {
-    this.active = active;
+  void configure(ToxicSpec spec, long now) {
     delayMillis = spec.attribute("delay");
     closing = false;
   }
@@ -30,7 +19,7 @@ final class SlowCloseStage extends ToxicStage {
   boolean step(long now, Output out) {
     boolean moved = false;
     while (!input.isEmpty() && out.hasRoom()) {
-      if (active && input.peek() instanceof End) {
+      if (input.peek() instanceof End) {
         if (!closing) {
           closing = true;
           closeAtNanos = now + delayMillis * 1_000_000L;

@@ -8,31 +8,17 @@ import java.util.List;
  * never with 0. Removing it closes the connection (Toxiproxy's {@code Cleanup} does the same).
  */
 final class TimeoutStage extends ToxicStage {
-  private boolean active;
   private long timeoutMillis;
   private long startedNanos;
 
-  TimeoutStage(ToxicSpec spec, boolean active, long now) {
-    reconfigure(spec, active, now);
-  }
-
   @Override
-  int capacity() {
-    return 1;
-  }
-
-  @Override
-  void reconfigure(ToxicSpec spec, boolean active, long now) {
-    this.active = active;
+  void configure(ToxicSpec spec, long now) {
     timeoutMillis = spec.attribute("timeout");
     startedNanos = now; // Toxiproxy restarts the toxic on update, and with it the timer
   }
 
   @Override
   boolean step(long now, Output out) {
-    if (!active) {
-      return passThrough(out);
-    }
     boolean moved = false;
     while (!input.isEmpty()) {
       if (input.peek() instanceof End) {

@@ -243,29 +243,19 @@ final class ToxicLink {
           OutputStream out = destination.getOutputStream();
           out.write(data.bytes());
         } catch (IOException peerGone) {
-          finish();
+          stop();
           connection.close();
         }
       }
       case End.CLOSE -> {
-        finish();
+        stop();
         connection.closeSocket(destination);
         connection.linkFinished();
       }
       case End.RESET -> {
-        finish();
+        stop();
         connection.reset();
       }
-    }
-  }
-
-  private void finish() {
-    lock.lock();
-    try {
-      finished = true;
-      changed.signalAll();
-    } finally {
-      lock.unlock();
     }
   }
 }

@@ -22,15 +22,23 @@ import java.util.Random;
  * updated; a stage that drew "inactive" passes data through untouched.
  *
  * <p>This class is the contract and the chain's head ({@link Inbox}); each toxic's rule is its
- * own class ({@code LatencyStage}, {@code BandwidthStage}, ...), named after Toxiproxy's toxic.
+ * own class ({@code LatencyStage}, {@code BandwidthStage}, ...), named after Toxiproxy's toxic,
+ * and those that cut chunks into pieces share {@link PieceStage}.
  */
 abstract sealed class ToxicStage
-    permits ToxicStage.Inbox, LatencyStage, BandwidthStage, SlowCloseStage, TimeoutStage, ResetPeerStage, SlicerStage, LimitDataStage {
+    permits ToxicStage.Inbox, LatencyStage, PieceStage, SlowCloseStage, TimeoutStage, ResetPeerStage, LimitDataStage {
   final ArrayDeque<StreamItem> input = new ArrayDeque<>();
+  /** The toxicity draw: an inactive stage passes data through untouched. */
+  boolean active;
   private boolean ended;
 
-  /** How many items {@link #input} takes before the previous stage must wait. */
-  abstract int capacity();
+  /**
+   * How many items {@link #input} takes before the previous stage must wait: one for most toxics,
+   * as Toxiproxy's unbuffered channels between toxics.
+   */
+  int capacity() {
+    return 1;
+  }
 
   boolean hasRoom() {
     return input.size() < capacity();
@@ -45,13 +53,18 @@ abstract sealed class ToxicStage
       return dropped;
     }
     Output out = new Output(next, nextCapacity);
-    boolean moved = step(now, out);
+    boolean moved = active ? step(now, out) : passUntouched(out);
     ended = out.ended;
     return moved;
   }
 
-  /** The stage's own rule. */
+  /** The stage's own rule, while it is active. */
   abstract boolean step(long now, Output out);
+
+  /** What the stage does while inactive: hands on what it holds, untouched. */
+  boolean passUntouched(Output out) {
+    return passThrough(out);
+  }
 
   /** When this stage next has work without new input; {@link Long#MAX_VALUE} if none. */
   long deadline() {
@@ -66,7 +79,13 @@ abstract sealed class ToxicStage
   }
 
   /** The toxic's attributes or toxicity changed: apply them, keeping per-connection state. */
-  void reconfigure(ToxicSpec spec, boolean active, long now) {}
+  final void reconfigure(ToxicSpec spec, boolean active, long now) {
+    this.active = active;
+    configure(spec, now);
+  }
+
+  /** Reads the toxic's attributes from {@code spec}; called on creation and on every update. */
+  void configure(ToxicSpec spec, long now) {}
 
   /** Passes items on unchanged as far as there is room. */
   final boolean passThrough(Output out) {
@@ -104,15 +123,18 @@ abstract sealed class ToxicStage
   /** Builds the stage for {@code spec}; {@code random} draws toxicity, jitter and slice sizes. */
   static ToxicStage create(ToxicSpec spec, Random random, long now) {
     boolean active = random.nextFloat() < spec.toxicity();
-    return switch (spec.type()) {
-      case LATENCY -> new LatencyStage(spec, active, random);
-      case BANDWIDTH -> new BandwidthStage(spec, active);
-      case SLOW_CLOSE -> new SlowCloseStage(spec, active);
-      case TIMEOUT -> new TimeoutStage(spec, active, now);
-      case RESET_PEER -> new ResetPeerStage(spec, active);
-      case SLICER -> new SlicerStage(spec, active, random, now);
-      case LIMIT_DATA -> new LimitDataStage(spec, active);
-    };
+    ToxicStage stage =
+        switch (spec.type()) {
+          case LATENCY -> new LatencyStage(random);
+          case BANDWIDTH -> new BandwidthStage();
+          case SLOW_CLOSE -> new SlowCloseStage();
+          case TIMEOUT -> new TimeoutStage();
+          case RESET_PEER -> new ResetPeerStage();
+          case SLICER -> new SlicerStage(random, now);
+          case LIMIT_DATA -> new LimitDataStage();
+        };
+    stage.reconfigure(spec, active, now);
+    return stage;
   }
 
   /** The chain's fixed head: the socket reader's inbox. */

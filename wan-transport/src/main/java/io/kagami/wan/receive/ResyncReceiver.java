@@ -4,6 +4,8 @@ import io.kagami.wan.frame.WanMessage;
 import io.kagami.wan.tls.Tls;
 import java.lang.System.Logger.Level;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
 
 /**
  * The standby's side of a resync on one connection: RESYNC starts it (the replica is inconsistent
@@ -48,27 +50,11 @@ final class ResyncReceiver {
         session.siteId(),
         lane.volume,
         r.baseSeq());
-    CompletableFuture<Void> done =
-        lane.chain.then(session.loop(), session::closed, () -> lane.sink.beginResync(r.baseSeq()));
-    if (done != null) {
-      done.whenComplete(
-          (x, err) ->
-              session.onLoop(
-                  () -> {
-                    if (err != null && !session.closed()) {
-                      session.fail(
-                          "starting the resync of volume "
-                              + lane.volume
-                              + " at seq "
-                              + r.baseSeq()
-                              + " failed: "
-                              + Tls.explain(ReceiveSession.unwrap(err)),
-                          true);
-                    } else if (err == null) {
-                      lane.chain.durable(r.baseSeq());
-                    }
-                  }));
-    }
+    onChain(
+        lane,
+        () -> lane.sink.beginResync(r.baseSeq()),
+        () -> "starting the resync of volume " + lane.volume + " at seq " + r.baseSeq(),
+        x -> lane.chain.durable(r.baseSeq()));
   }
 
   void region(WanMessage.Region r) {
@@ -81,30 +67,16 @@ final class ResyncReceiver {
     session.inflow().received(bytes);
     lane.regionsReceived++;
     lane.regionBytesSinceSync += bytes;
-    CompletableFuture<Void> stored =
-        lane.chain.then(
-            session.loop(),
-            session::closed,
-            () -> lane.sink.storeRegion(r.offset(), r.length(), r.data()));
-    if (stored == null) {
+    boolean queued =
+        onChain(
+            lane,
+            () -> lane.sink.storeRegion(r.offset(), r.length(), r.data()),
+            () -> session.inflow().settled(bytes),
+            () -> "writing a region of volume " + lane.volume + " at offset " + r.offset(),
+            x -> {});
+    if (!queued) {
       return;
     }
-    stored.whenComplete(
-        (x, err) ->
-            session.onLoop(
-                () -> {
-                  session.inflow().settled(bytes);
-                  if (err != null && !session.closed()) {
-                    session.fail(
-                        "writing a region of volume "
-                            + lane.volume
-                            + " at offset "
-                            + r.offset()
-                            + " failed: "
-                            + Tls.explain(ReceiveSession.unwrap(err)),
-                        true);
-                  }
-                }));
     // Acknowledge in groups: one sync of the replica covers many regions.
     if (lane.regionsReceived - lane.regionsAckRequested >= REGIONS_PER_SYNC
         || lane.regionBytesSinceSync >= REGION_BYTES_PER_SYNC) {
@@ -142,34 +114,19 @@ final class ResyncReceiver {
       return;
     }
     lane.regionsReceived++;
-    CompletableFuture<Boolean> same =
-        lane.chain.then(
-            session.loop(),
-            session::closed,
-            () -> lane.sink.regionMatches(r.offset(), r.length(), r.sum()));
-    if (same == null) {
+    boolean queued =
+        onChain(
+            lane,
+            () -> lane.sink.regionMatches(r.offset(), r.length(), r.sum()),
+            () -> "comparing a region of volume " + lane.volume + " at offset " + r.offset(),
+            match -> {
+              if (!match && !session.closed()) {
+                session.send(new WanMessage.RegionWanted(lane.volume, r.offset()));
+              }
+            });
+    if (!queued) {
       return;
     }
-    same.whenComplete(
-        (match, err) ->
-            session.onLoop(
-                () -> {
-                  if (session.closed()) {
-                    return;
-                  }
-                  if (err != null) {
-                    session.fail(
-                        "comparing a region of volume "
-                            + lane.volume
-                            + " at offset "
-                            + r.offset()
-                            + " failed: "
-                            + Tls.explain(ReceiveSession.unwrap(err)),
-                        true);
-                  } else if (!match) {
-                    session.send(new WanMessage.RegionWanted(lane.volume, r.offset()));
-                  }
-                }));
     if (lane.regionsReceived - lane.regionsAckRequested >= REGIONS_PER_SYNC * 8) {
       syncAndAckRegions(lane);
     }
@@ -193,28 +150,15 @@ final class ResyncReceiver {
     long count = lane.regionsReceived;
     lane.regionsAckRequested = count;
     lane.regionBytesSinceSync = 0;
-    CompletableFuture<Void> synced =
-        lane.chain.then(session.loop(), session::closed, lane.sink::syncRegions);
-    if (synced != null) {
-      synced.whenComplete(
-          (x, err) ->
-              session.onLoop(
-                  () -> {
-                    if (session.closed()) {
-                      return;
-                    }
-                    if (err != null) {
-                      session.fail(
-                          "syncing resynchronized regions of volume "
-                              + lane.volume
-                              + " failed: "
-                              + Tls.explain(ReceiveSession.unwrap(err)),
-                          true);
-                      return;
-                    }
-                    session.send(new WanMessage.RegionsDurable(lane.volume, count));
-                  }));
-    }
+    onChain(
+        lane,
+        lane.sink::syncRegions,
+        () -> "syncing resynchronized regions of volume " + lane.volume,
+        x -> {
+          if (!session.closed()) {
+            session.send(new WanMessage.RegionsDurable(lane.volume, count));
+          }
+        });
   }
 
   void resyncEnd(WanMessage.ResyncEnd e) {
@@ -223,34 +167,60 @@ final class ResyncReceiver {
       return;
     }
     syncAndAckRegions(lane);
-    CompletableFuture<Void> done =
-        lane.chain.then(
-            session.loop(), session::closed, () -> lane.sink.endResync(e.consistentAtSeq()));
-    if (done != null) {
-      done.whenComplete(
-          (x, err) ->
-              session.onLoop(
-                  () -> {
-                    if (err != null && !session.closed()) {
-                      session.fail(
-                          "ending the resync of volume "
-                              + lane.volume
-                              + " failed: "
-                              + Tls.explain(ReceiveSession.unwrap(err)),
-                          true);
-                    } else if (err == null) {
-                      LOG.log(
-                          Level.INFO,
-                          "WAN peer {0}: volume {1}: all {2} regions of the resync received; consistent once seq {3} is applied",
-                          session.siteId(),
-                          lane.volume,
-                          lane.regionsReceived,
-                          e.consistentAtSeq());
-                      // The regions, now durable, hold every change through the base: acknowledge
-                      // it.
-                      session.acknowledge(lane, lane.resyncBase);
-                    }
-                  }));
+    onChain(
+        lane,
+        () -> lane.sink.endResync(e.consistentAtSeq()),
+        () -> "ending the resync of volume " + lane.volume,
+        x -> {
+          LOG.log(
+              Level.INFO,
+              "WAN peer {0}: volume {1}: all {2} regions of the resync received; consistent once seq {3} is applied",
+              session.siteId(),
+              lane.volume,
+              lane.regionsReceived,
+              e.consistentAtSeq());
+          // The regions, now durable, hold every change through the base: acknowledge it.
+          session.acknowledge(lane, lane.resyncBase);
+        });
+  }
+
+  private <T> boolean onChain(
+      VolumeLane lane,
+      Supplier<CompletableFuture<T>> step,
+      Supplier<String> failing,
+      Consumer<T> done) {
+    return onChain(lane, step, () -> {}, failing, done);
+  }
+
+  /**
+   * Queues {@code step} on the volume's chain and hands its outcome back to the event loop: first
+   * {@code settled} runs, then a failure fails the connection (unless it has closed) as "{@code
+   * failing} failed: …", and a result goes to {@code done}. Returns false when the connection
+   * closed before the step could be queued.
+   */
+  private <T> boolean onChain(
+      VolumeLane lane,
+      Supplier<CompletableFuture<T>> step,
+      Runnable settled,
+      Supplier<String> failing,
+      Consumer<T> done) {
+    CompletableFuture<T> outcome = lane.chain.then(session.loop(), session::closed, step);
+    if (outcome == null) {
+      return false;
     }
+    outcome.whenComplete(
+        (result, err) ->
+            session.onLoop(
+                () -> {
+                  settled.run();
+                  if (err == null) {
+                    done.accept(result);
+                  } else if (!session.closed()) {
+                    session.fail(
+                        failing.get() + " failed: " + Tls.explain(ReceiveSession.unwrap(err)),
+                        true);
+                  }
+                }));
+    return true;
   }
 }
