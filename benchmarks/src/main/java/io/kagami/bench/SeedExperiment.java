@@ -1,8 +1,8 @@
 package io.kagami.bench;
 
-import io.kagami.clock.SystemTime;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.kagami.clock.SystemTime;
 import io.kagami.testkit.nbd.NbdTestClient;
 import java.io.IOException;
 import java.net.URI;
@@ -18,7 +18,6 @@ import java.util.Locale;
 import java.util.SplittableRandom;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.LockSupport;
 import net.jpountz.lz4.LZ4Compressor;
 import net.jpountz.lz4.LZ4Factory;
 
@@ -38,12 +37,15 @@ import net.jpountz.lz4.LZ4Factory;
  *                [--steps 500,1000,1500,2000,2500,3000] [--step-seconds 20] [--data incompressible,2to1]
  *                [--write-size 65536] [--drain-timeout 180]
  * </pre>
+ *
  * Rates are in KB/s (1 KB = 1000 bytes), as the reference reports them.
  */
 public final class SeedExperiment {
   private static final ObjectMapper JSON = new ObjectMapper();
-  private static final LZ4Compressor LZ4 = LZ4Factory.fastestInstance().fastCompressor(); // as the journal does
+  private static final LZ4Compressor LZ4 =
+      LZ4Factory.fastestInstance().fastCompressor(); // as the journal does
   private static final int MAX_IN_FLIGHT = 16;
+
   /** History below this counts as drained: a batch or two in the pipeline, not a backlog. */
   private static final long DRAINED_BYTES = 1 << 20;
 
@@ -58,13 +60,21 @@ public final class SeedExperiment {
   private List<String> kinds = List.of("incompressible", "2to1");
   private int writeSize = 64 << 10;
   private int drainTimeoutSeconds = 180;
-  private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+  private final HttpClient http =
+      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
   /** One /status sample. */
-  private record Sample(long nanos, long wireBytes, long rawBytes, long historyBytes, long lagBytes) {}
+  private record Sample(
+      long nanos, long wireBytes, long rawBytes, long historyBytes, long lagBytes) {}
 
   /** One step's figures, rates in bytes per second. */
-  private record Row(long targetKb, double appRate, double wireRate, double rawRate, double historyGrowth, long historyEnd) {}
+  private record Row(
+      long targetKb,
+      double appRate,
+      double wireRate,
+      double rawRate,
+      double historyGrowth,
+      long historyEnd) {}
 
   public static void main(String[] args) throws Exception {
     SeedExperiment e = new SeedExperiment();
@@ -87,7 +97,8 @@ public final class SeedExperiment {
         case "--export" -> export = v;
         case "--admin" -> admin = v;
         case "--link-rate" -> linkRate = Long.parseLong(v);
-        case "--steps" -> stepsKb = Arrays.stream(v.split(",")).mapToLong(Long::parseLong).toArray();
+        case "--steps" ->
+            stepsKb = Arrays.stream(v.split(",")).mapToLong(Long::parseLong).toArray();
         case "--step-seconds" -> stepSeconds = Integer.parseInt(v);
         case "--data" -> kinds = List.of(v.split(","));
         case "--write-size" -> writeSize = Integer.parseInt(v);
@@ -145,7 +156,12 @@ public final class SeedExperiment {
   // ---- status ----
 
   private JsonNode status() throws IOException, InterruptedException {
-    HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://" + admin + "/status")).timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> r =
+        http.send(
+            HttpRequest.newBuilder(URI.create("http://" + admin + "/status"))
+                .timeout(Duration.ofSeconds(10))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
     if (r.statusCode() != 200) {
       throw new IOException("GET /status answered " + r.statusCode() + ": " + r.body());
     }
@@ -165,21 +181,43 @@ public final class SeedExperiment {
     if (vol == null) {
       throw new IOException("the primary has no volume " + export);
     }
-    return new Sample(nanos, link.path("wireBytes").asLong(), link.path("rawBytes").asLong(), vol.path("historyBytes").asLong(), vol.path("lagBytes").asLong());
+    return new Sample(
+        nanos,
+        link.path("wireBytes").asLong(),
+        link.path("rawBytes").asLong(),
+        vol.path("historyBytes").asLong(),
+        vol.path("lagBytes").asLong());
   }
 
   // ---- the experiment ----
 
   private void run() throws Exception {
     JsonNode s = status();
-    System.out.printf(Locale.ROOT, "seed experiment: primary %s, link cap %s B/s (status says %s), steps %s KB/s x %d s, writes of %d bytes%n",
-        admin, linkRate, s.path("link").path("bandwidthBytesPerSecond").asText("?"), Arrays.toString(stepsKb), stepSeconds, writeSize);
+    System.out.printf(
+        Locale.ROOT,
+        "seed experiment: primary %s, link cap %s B/s (status says %s), steps %s KB/s x %d s, writes of %d bytes%n",
+        admin,
+        linkRate,
+        s.path("link").path("bandwidthBytesPerSecond").asText("?"),
+        Arrays.toString(stepsKb),
+        stepSeconds,
+        writeSize);
     List<String> summary = new ArrayList<>();
     try (NbdTestClient nbd = NbdTestClient.connect(nbdHost, nbdPort, export)) {
       long[] offset = {0};
       for (String kind : kinds) {
-        System.out.printf(Locale.ROOT, "%n== %s data (generator: LZ4 ratio %.2f:1) ==%n", kind, lz4Ratio(kind));
-        System.out.printf(Locale.ROOT, "%10s %10s %10s %10s %12s %12s %8s%n", "target", "app KB/s", "wire KB/s", "raw KB/s", "hist KB/s", "history MB", "link %");
+        System.out.printf(
+            Locale.ROOT, "%n== %s data (generator: LZ4 ratio %.2f:1) ==%n", kind, lz4Ratio(kind));
+        System.out.printf(
+            Locale.ROOT,
+            "%10s %10s %10s %10s %12s %12s %8s%n",
+            "target",
+            "app KB/s",
+            "wire KB/s",
+            "raw KB/s",
+            "hist KB/s",
+            "history MB",
+            "link %");
         List<Row> rows = new ArrayList<>();
         List<double[]> drains = new ArrayList<>();
         SplittableRandom random = new SplittableRandom(kind.hashCode());
@@ -192,10 +230,25 @@ public final class SeedExperiment {
           long written = write(nbd, kind, kb * 1000, random, offset);
           Sample b = sample();
           double secs = (b.nanos() - a.nanos()) / 1e9;
-          Row row = new Row(kb, written / secs, (b.wireBytes() - a.wireBytes()) / secs, (b.rawBytes() - a.rawBytes()) / secs, (b.historyBytes() - a.historyBytes()) / secs, b.historyBytes());
+          Row row =
+              new Row(
+                  kb,
+                  written / secs,
+                  (b.wireBytes() - a.wireBytes()) / secs,
+                  (b.rawBytes() - a.rawBytes()) / secs,
+                  (b.historyBytes() - a.historyBytes()) / secs,
+                  b.historyBytes());
           rows.add(row);
-          System.out.printf(Locale.ROOT, "%10d %10.0f %10.0f %10.0f %12.0f %12.1f %7.1f%%%n",
-              kb, row.appRate() / 1000, row.wireRate() / 1000, row.rawRate() / 1000, row.historyGrowth() / 1000, row.historyEnd() / 1e6, 100 * row.wireRate() / linkRate);
+          System.out.printf(
+              Locale.ROOT,
+              "%10d %10.0f %10.0f %10.0f %12.0f %12.1f %7.1f%%%n",
+              kb,
+              row.appRate() / 1000,
+              row.wireRate() / 1000,
+              row.rawRate() / 1000,
+              row.historyGrowth() / 1000,
+              row.historyEnd() / 1e6,
+              100 * row.wireRate() / linkRate);
         }
         double[] d = drain();
         if (d != null) {
@@ -209,7 +262,9 @@ public final class SeedExperiment {
   }
 
   /** Writes at {@code rate} bytes/s for one step; returns the bytes the primary acknowledged. */
-  private long write(NbdTestClient nbd, String kind, long rate, SplittableRandom random, long[] offset) throws Exception {
+  private long write(
+      NbdTestClient nbd, String kind, long rate, SplittableRandom random, long[] offset)
+      throws Exception {
     long start = SystemTime.NANO.nanoTime();
     long end = start + TimeUnit.SECONDS.toNanos(stepSeconds);
     long issued = 0;
@@ -238,7 +293,8 @@ public final class SeedExperiment {
         inFlight.peek().get(30, TimeUnit.SECONDS); // the primary is the bottleneck: wait for it
       } else {
         long next = start + (long) ((issued + 1) * 1e9 / rate);
-        SystemTime.pause(Math.max(0, Math.min(next, end) - now), java.util.concurrent.TimeUnit.NANOSECONDS);
+        SystemTime.pause(
+            Math.max(0, Math.min(next, end) - now), java.util.concurrent.TimeUnit.NANOSECONDS);
       }
     }
     while (!inFlight.isEmpty()) {
@@ -250,8 +306,8 @@ public final class SeedExperiment {
 
   /**
    * Waits (no writes) until the history has drained; returns {seconds, wire bytes/s} of the
-   * backlogged part of the drain (history still above the drained mark), or null when there was
-   * no backlog to measure.
+   * backlogged part of the drain (history still above the drained mark), or null when there was no
+   * backlog to measure.
    */
   private double[] drain() throws Exception {
     Sample first = sample();
@@ -263,10 +319,15 @@ public final class SeedExperiment {
     Sample s = first;
     while (s.historyBytes() >= DRAINED_BYTES || s.lagBytes() >= DRAINED_BYTES) {
       if (s.nanos() > deadline) {
-        System.out.printf(Locale.ROOT, "   (history still %.1f MB after %d s of draining; going on)%n", s.historyBytes() / 1e6, drainTimeoutSeconds);
+        System.out.printf(
+            Locale.ROOT,
+            "   (history still %.1f MB after %d s of draining; going on)%n",
+            s.historyBytes() / 1e6,
+            drainTimeoutSeconds);
         break;
       }
-      SystemTime.pause(TimeUnit.MILLISECONDS.toNanos(250), java.util.concurrent.TimeUnit.NANOSECONDS);
+      SystemTime.pause(
+          TimeUnit.MILLISECONDS.toNanos(250), java.util.concurrent.TimeUnit.NANOSECONDS);
       s = sample();
       if (s.historyBytes() >= DRAINED_BYTES) {
         lastBacklogged = s;
@@ -274,7 +335,12 @@ public final class SeedExperiment {
     }
     double secs = (lastBacklogged.nanos() - first.nanos()) / 1e9;
     double rate = secs > 0 ? (lastBacklogged.wireBytes() - first.wireBytes()) / secs : 0;
-    System.out.printf(Locale.ROOT, "   drained %.1f MB of history in %.1f s (wire %.0f KB/s while backlogged)%n", first.historyBytes() / 1e6, (s.nanos() - first.nanos()) / 1e9, rate / 1000);
+    System.out.printf(
+        Locale.ROOT,
+        "   drained %.1f MB of history in %.1f s (wire %.0f KB/s while backlogged)%n",
+        first.historyBytes() / 1e6,
+        (s.nanos() - first.nanos()) / 1e9,
+        rate / 1000);
     return secs >= 2 ? new double[] {secs, rate} : null;
   }
 
@@ -291,8 +357,16 @@ public final class SeedExperiment {
     if (best == null) {
       out.add(String.format(Locale.ROOT, "%s: no step was sustained without history growth", kind));
     } else {
-      out.add(String.format(Locale.ROOT, "%s: highest step sustained without history growth: %d KB/s = %.2fx the link rate (%d KB/s); app wrote %.0f KB/s, wire %.0f KB/s",
-          kind, best.targetKb(), best.targetKb() * 1000.0 / linkRate, linkRate / 1000, best.appRate() / 1000, best.wireRate() / 1000));
+      out.add(
+          String.format(
+              Locale.ROOT,
+              "%s: highest step sustained without history growth: %d KB/s = %.2fx the link rate (%d KB/s); app wrote %.0f KB/s, wire %.0f KB/s",
+              kind,
+              best.targetKb(),
+              best.targetKb() * 1000.0 / linkRate,
+              linkRate / 1000,
+              best.appRate() / 1000,
+              best.wireRate() / 1000));
     }
     double steps = 0;
     int n = 0;
@@ -303,7 +377,13 @@ public final class SeedExperiment {
       }
     }
     if (n > 0) {
-      out.add(String.format(Locale.ROOT, "%s: link utilization while history grew (%d steps): %.1f %% of the cap", kind, n, 100 * steps / n / linkRate));
+      out.add(
+          String.format(
+              Locale.ROOT,
+              "%s: link utilization while history grew (%d steps): %.1f %% of the cap",
+              kind,
+              n,
+              100 * steps / n / linkRate));
     }
     double time = 0;
     double bytes = 0;
@@ -312,7 +392,13 @@ public final class SeedExperiment {
       bytes += d[0] * d[1];
     }
     if (time > 0) {
-      out.add(String.format(Locale.ROOT, "%s: link utilization while draining a backlog (%.0f s): %.1f %% of the cap", kind, time, 100 * bytes / time / linkRate));
+      out.add(
+          String.format(
+              Locale.ROOT,
+              "%s: link utilization while draining a backlog (%.0f s): %.1f %% of the cap",
+              kind,
+              time,
+              100 * bytes / time / linkRate));
     }
     return out;
   }

@@ -47,8 +47,7 @@ class BuildRulesFailTest {
         build(
             "raw-clock",
             "src/main/java/io/kagami/fixture/Fine.java",
-            FORMATTED_MAIN.replace(
-                "clock.getAsLong() - start", "System.nanoTime() - start"));
+            FORMATTED_MAIN.replace("clock.getAsLong() - start", "System.nanoTime() - start"));
     assertThat(run.exit()).isNotZero();
     assertThat(run.output()).contains("Forbidden method invocation: java.lang.System#nanoTime()");
   }
@@ -97,7 +96,9 @@ class BuildRulesFailTest {
     Path module = root.resolve("build-rules/target/fixtures/" + name);
     deleteTree(module);
     Files.createDirectories(module);
-    Files.copy(root.resolve("build-rules/src/test/fixtures/rule-breaker/pom.xml"), module.resolve("pom.xml"));
+    Files.copy(
+        root.resolve("build-rules/src/test/fixtures/rule-breaker/pom.xml"),
+        module.resolve("pom.xml"));
     Path source = module.resolve(file);
     Files.createDirectories(source.getParent());
     Files.writeString(source, content, StandardCharsets.UTF_8);
@@ -107,7 +108,8 @@ class BuildRulesFailTest {
     if (repo != null) {
       cmd.add("-Dmaven.repo.local=" + repo);
     }
-    ProcessBuilder pb = new ProcessBuilder(cmd).directory(module.toFile()).redirectErrorStream(true);
+    ProcessBuilder pb =
+        new ProcessBuilder(cmd).directory(module.toFile()).redirectErrorStream(true);
     // Maven on the JDK that runs this test (25): the format check needs it.
     pb.environment().put("JAVA_HOME", System.getProperty("java.home"));
     pb.environment().put("MAVEN_OPTS", "--sun-misc-unsafe-memory-access=allow");

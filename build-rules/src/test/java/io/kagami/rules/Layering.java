@@ -81,9 +81,18 @@ final class Layering {
           .should()
           .dependOnClassesThat()
           .resideInAnyPackage(
-              JOURNAL, REPLICATOR, WAN, SITE, TESTKIT, BENCH,
-              "java.net..", "java.nio.file..", "java.nio.channels..", "com.sun.net.httpserver..",
-              "io.netty..", "org.rocksdb..")
+              JOURNAL,
+              REPLICATOR,
+              WAN,
+              SITE,
+              TESTKIT,
+              BENCH,
+              "java.net..",
+              "java.nio.file..",
+              "java.nio.channels..",
+              "com.sun.net.httpserver..",
+              "io.netty..",
+              "org.rocksdb..")
           .orShould()
           .dependOnClassesThat()
           .haveFullyQualifiedName(ProcessBuilder.class.getName())

@@ -10,13 +10,13 @@ import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 /**
- * Rules read from the source tree rather than the class files: every main-code package says what
- * it is for in a {@code package-info.java}, and no main-code class grows past {@value #MAX_LINES}
- * lines unless its class comment explains, in a paragraph starting {@value #ONE_ROLE_MARKER}, why it
- * is still one role (the WAN codec's format tables are the model case).
+ * Rules read from the source tree rather than the class files: every main-code package says what it
+ * is for in a {@code package-info.java}, and no main-code class grows past {@value #MAX_LINES}
+ * lines unless its class comment explains, in a paragraph starting {@value #ONE_ROLE_MARKER}, why
+ * it is still one role (the WAN codec's format tables are the model case).
  *
- * <p>Each method returns the violations it found, one operator-readable line each, so the test
- * that checks the repository and the test that proves each rule fails share the same code.
+ * <p>Each method returns the violations it found, one operator-readable line each, so the test that
+ * checks the repository and the test that proves each rule fails share the same code.
  */
 final class SourceRules {
   static final int MAX_LINES = 500;
@@ -94,7 +94,8 @@ final class SourceRules {
       if (t.contains(ONE_ROLE_MARKER)) {
         return true;
       }
-      if (t.matches("(public |final |abstract |sealed |non-sealed )*(class|interface|record|enum) .*")) {
+      if (t.matches(
+          "(public |final |abstract |sealed |non-sealed )*(class|interface|record|enum) .*")) {
         return false;
       }
     }

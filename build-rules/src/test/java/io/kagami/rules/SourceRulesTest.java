@@ -38,13 +38,15 @@ class SourceRulesTest {
   @Test
   void aPackageWithoutInfoIsReported(@TempDir Path tmp) throws IOException {
     Path pkg = Files.createDirectories(tmp.resolve("mod/src/main/java/io/kagami/example"));
-    Files.writeString(pkg.resolve("Example.java"), "package io.kagami.example;\nclass Example {}\n");
+    Files.writeString(
+        pkg.resolve("Example.java"), "package io.kagami.example;\nclass Example {}\n");
     List<Path> roots = SourceRules.mainSourceRoots(tmp);
     assertThat(SourceRules.packagesWithoutInfo(roots))
         .singleElement(org.assertj.core.api.InstanceOfAssertFactories.STRING)
         .startsWith("io.kagami.example ");
 
-    Files.writeString(pkg.resolve("package-info.java"), "/** Examples. */\npackage io.kagami.example;\n");
+    Files.writeString(
+        pkg.resolve("package-info.java"), "/** Examples. */\npackage io.kagami.example;\n");
     assertThat(SourceRules.packagesWithoutInfo(roots)).isEmpty();
   }
 
@@ -57,7 +59,10 @@ class SourceRulesTest {
             .collect(Collectors.joining("\n"));
     Path big = pkg.resolve("Big.java");
     Files.writeString(
-        big, "package io.kagami.example;\n/** Does many things. */\nfinal class Big {\n" + body + "\n}\n");
+        big,
+        "package io.kagami.example;\n/** Does many things. */\nfinal class Big {\n"
+            + body
+            + "\n}\n");
     List<Path> roots = SourceRules.mainSourceRoots(tmp);
     assertThat(SourceRules.oversizedClasses(roots))
         .singleElement(org.assertj.core.api.InstanceOfAssertFactories.STRING)

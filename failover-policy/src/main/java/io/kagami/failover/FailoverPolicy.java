@@ -12,22 +12,23 @@ import java.time.InstantSource;
 import java.util.Objects;
 
 /**
- * One site's failover decisions for one pair (volume group): observations in through the
- * {@code on...} methods, a {@link Decision} out of {@link #decide()}, and the write gate
- * {@link #mayAcknowledgeWrites()} the data path checks for every write. No threads, no I/O; time
- * comes from the {@link InstantSource}, so tests drive it with a fake clock.
+ * One site's failover decisions for one pair (volume group): observations in through the {@code
+ * on...} methods, a {@link Decision} out of {@link #decide()}, and the write gate {@link
+ * #mayAcknowledgeWrites()} the data path checks for every write. No threads, no I/O; time comes
+ * from the {@link InstantSource}, so tests drive it with a fake clock.
  *
  * <h2>Rules</h2>
+ *
  * <ul>
- *   <li><b>Write permission is a lease.</b> A primary may acknowledge writes until
- *       {@code selfFenceAfter} past its newest evidence that nobody else can hold the lease: a
- *       witness renewal (counted from when the request was <em>sent</em>, and never longer than the
- *       lease the witness granted), or the standby echoing one of its heartbeats (never longer than
- *       the standby's own {@code peerLostAfter}). Past that it self-fences. A primary that lost the
+ *   <li><b>Write permission is a lease.</b> A primary may acknowledge writes until {@code
+ *       selfFenceAfter} past its newest evidence that nobody else can hold the lease: a witness
+ *       renewal (counted from when the request was <em>sent</em>, and never longer than the lease
+ *       the witness granted), or the standby echoing one of its heartbeats (never longer than the
+ *       standby's own {@code peerLostAfter}). Past that it self-fences. A primary that lost the
  *       witness but still hears the standby therefore keeps working: the witness alone is no single
  *       point of failure.
- *   <li><b>Higher term wins.</b> A primary that sees a higher term (peer heartbeat, witness refusal)
- *       is deposed and stays fenced until an operator reintegrates it.
+ *   <li><b>Higher term wins.</b> A primary that sees a higher term (peer heartbeat, witness
+ *       refusal) is deposed and stays fenced until an operator reintegrates it.
  *   <li><b>The standby fails over</b> only when the peer is silent on every heartbeat path for
  *       {@code peerLostAfter} (or the primary stepped down on purpose), and then only through the
  *       witness: claim the lease, fence the old primary, promote. While claiming it stops echoing
@@ -73,7 +74,8 @@ public final class FailoverPolicy {
   private FenceResult lastFence;
   private String lastClaimRefusal;
 
-  private FailoverPolicy(FailoverConfig config, String siteId, Role role, long term, InstantSource clock) {
+  private FailoverPolicy(
+      FailoverConfig config, String siteId, Role role, long term, InstantSource clock) {
     this.config = Objects.requireNonNull(config);
     this.siteId = Objects.requireNonNull(siteId);
     this.clock = Objects.requireNonNull(clock);
@@ -87,7 +89,8 @@ public final class FailoverPolicy {
    * A primary at {@code term} (its generation, at least 1). It may not acknowledge writes (with
    * automatic failover on) until the witness renews its lease or the standby echoes a heartbeat.
    */
-  public static FailoverPolicy primary(FailoverConfig config, String siteId, long term, InstantSource clock) {
+  public static FailoverPolicy primary(
+      FailoverConfig config, String siteId, long term, InstantSource clock) {
     if (term < 1) {
       throw new IllegalArgumentException("a primary's term starts at 1, got " + term);
     }
@@ -95,7 +98,8 @@ public final class FailoverPolicy {
   }
 
   /** A standby that knows of {@code term} (the primary's generation, 0 if unknown). */
-  public static FailoverPolicy standby(FailoverConfig config, String siteId, long term, InstantSource clock) {
+  public static FailoverPolicy standby(
+      FailoverConfig config, String siteId, long term, InstantSource clock) {
     return new FailoverPolicy(config, siteId, Role.STANDBY, term, clock);
   }
 
@@ -106,7 +110,13 @@ public final class FailoverPolicy {
     heartbeats.heard(path, hb);
     if (hb.term() > term) {
       if (role == Role.PRIMARY && deposed == null) {
-        deposed = "peer " + hb.siteId() + " holds term " + hb.term() + ", newer than this site's term " + term;
+        deposed =
+            "peer "
+                + hb.siteId()
+                + " holds term "
+                + hb.term()
+                + ", newer than this site's term "
+                + term;
       }
       if (role == Role.STANDBY && promotion == Promotion.IDLE) {
         term = hb.term();
@@ -124,17 +134,29 @@ public final class FailoverPolicy {
     Heartbeat peer = heartbeats.latest();
     // While claiming or holding a granted lease we no longer vouch for the old primary.
     Instant echo = promotion == Promotion.IDLE && peer != null ? peer.sentAt() : null;
-    return new Heartbeat(siteId, term, mayAcknowledgeWrites(), maintenance, steppedDown, clock.instant(), echo, config.peerLostAfter());
+    return new Heartbeat(
+        siteId,
+        term,
+        mayAcknowledgeWrites(),
+        maintenance,
+        steppedDown,
+        clock.instant(),
+        echo,
+        config.peerLostAfter());
   }
 
   /** The witness answered a renewal this site sent at {@code sentAt} (its own clock). */
   public void onRenewReply(LeaseReply reply, Instant sentAt) {
     if (reply.granted() && siteId.equals(reply.holder()) && reply.term() == term) {
       lastRenewalSent = max(lastRenewalSent, sentAt);
-      renewalEvidenceUntil = max(renewalEvidenceUntil, sentAt.plus(min(config.selfFenceAfter(), Duration.ofMillis(reply.leaseMillis()))));
+      renewalEvidenceUntil =
+          max(
+              renewalEvidenceUntil,
+              sentAt.plus(min(config.selfFenceAfter(), Duration.ofMillis(reply.leaseMillis()))));
       return;
     }
-    if (!reply.granted() && (promotion == Promotion.FENCING || promotion == Promotion.READY)
+    if (!reply.granted()
+        && (promotion == Promotion.FENCING || promotion == Promotion.READY)
         && (reply.term() > term || (reply.holder() != null && !reply.holder().equals(siteId)))) {
       // Granted, then lost before promoting (e.g. a restarted witness re-established the old
       // holder): promoting now would make a second writer.
@@ -143,7 +165,9 @@ public final class FailoverPolicy {
       renewalEvidenceUntil = null;
       return;
     }
-    if (!reply.granted() && role == Role.PRIMARY && deposed == null
+    if (!reply.granted()
+        && role == Role.PRIMARY
+        && deposed == null
         && (reply.term() > term || (reply.holder() != null && !reply.holder().equals(siteId)))) {
       deposed = "witness: " + reply.reason();
     }
@@ -155,7 +179,10 @@ public final class FailoverPolicy {
     promotion = Promotion.CLAIMING;
   }
 
-  /** The witness answered this site's claim sent at {@code sentAt}; {@code null} if it never answered. */
+  /**
+   * The witness answered this site's claim sent at {@code sentAt}; {@code null} if it never
+   * answered.
+   */
   public void onClaimReply(LeaseReply reply, Instant sentAt) {
     requireRole(Role.STANDBY, "claim");
     if (promotion != Promotion.CLAIMING) {
@@ -165,7 +192,8 @@ public final class FailoverPolicy {
       term = reply.term();
       lastClaimRefusal = null;
       lastFence = null;
-      renewalEvidenceUntil = sentAt.plus(min(config.selfFenceAfter(), Duration.ofMillis(reply.leaseMillis())));
+      renewalEvidenceUntil =
+          sentAt.plus(min(config.selfFenceAfter(), Duration.ofMillis(reply.leaseMillis())));
       lastRenewalSent = sentAt;
       promotion = config.fence() == null ? Promotion.READY : Promotion.FENCING;
     } else {
@@ -277,32 +305,52 @@ public final class FailoverPolicy {
 
   private Decision decidePrimary() {
     if (deposed != null) {
-      return new Decision.SelfFence("deposed: " + deposed + "; writes stay stopped until an operator reintegrates this site");
+      return new Decision.SelfFence(
+          "deposed: " + deposed + "; writes stay stopped until an operator reintegrates this site");
     }
     if (steppedDown) {
-      return new Decision.SelfFence("stepped down (" + stepDownReason + "); the standby takes over");
+      return new Decision.SelfFence(
+          "stepped down (" + stepDownReason + "); the standby takes over");
     }
     String monitorRequest = monitors.failoverRequest();
     if (!config.autoFailover()) {
       return monitorRequest == null
-          ? new Decision.Stay("primary at term " + term + " (automatic failover off: no lease needed)")
-          : new Decision.Suppressed("automatic failover is off (failover.autoFailover: false): " + monitorRequest);
+          ? new Decision.Stay(
+              "primary at term " + term + " (automatic failover off: no lease needed)")
+          : new Decision.Suppressed(
+              "automatic failover is off (failover.autoFailover: false): " + monitorRequest);
     }
     Instant now = clock.instant();
     Instant until = writesAllowedUntil();
     if (until == null || !now.isBefore(until)) {
       return new Decision.SelfFence(
-          (until == null ? "no lease evidence yet" : "lease evidence ran out " + secs(Duration.between(until, now)) + " ago")
-              + " (last witness renewal " + ago(lastRenewalSent, now) + ", peer: " + heartbeats.describe() + "; selfFenceAfter "
-              + FailoverConfig.human(config.selfFenceAfter()) + "): writes stopped so the standby can take over safely");
+          (until == null
+                  ? "no lease evidence yet"
+                  : "lease evidence ran out " + secs(Duration.between(until, now)) + " ago")
+              + " (last witness renewal "
+              + ago(lastRenewalSent, now)
+              + ", peer: "
+              + heartbeats.describe()
+              + "; selfFenceAfter "
+              + FailoverConfig.human(config.selfFenceAfter())
+              + "): writes stopped so the standby can take over safely");
     }
     if (monitorRequest != null) {
       if (maintenance) {
-        return new Decision.Suppressed("maintenance mode: " + monitorRequest + "; no automatic failover");
+        return new Decision.Suppressed(
+            "maintenance mode: " + monitorRequest + "; no automatic failover");
       }
-      return new Decision.StepDown(term, monitorRequest + "; stop writes and release the lease at term " + term);
+      return new Decision.StepDown(
+          term, monitorRequest + "; stop writes and release the lease at term " + term);
     }
-    return new Decision.Stay("primary at term " + term + ", writes allowed for " + secs(Duration.between(now, until)) + " more (peer: " + heartbeats.describe() + ")");
+    return new Decision.Stay(
+        "primary at term "
+            + term
+            + ", writes allowed for "
+            + secs(Duration.between(now, until))
+            + " more (peer: "
+            + heartbeats.describe()
+            + ")");
   }
 
   private Decision decideStandby() {
@@ -312,18 +360,30 @@ public final class FailoverPolicy {
       }
       case FENCING -> {
         return maintenance
-            ? new Decision.Suppressed("maintenance mode: promotion at term " + term + " paused before fencing")
-            : new Decision.Fence(term, "lease granted at term " + term + "; the old primary must be fenced before promotion"
-                + (lastFence == null ? "" : " (last attempt: " + lastFence.reason() + ")"));
+            ? new Decision.Suppressed(
+                "maintenance mode: promotion at term " + term + " paused before fencing")
+            : new Decision.Fence(
+                term,
+                "lease granted at term "
+                    + term
+                    + "; the old primary must be fenced before promotion"
+                    + (lastFence == null ? "" : " (last attempt: " + lastFence.reason() + ")"));
       }
       case READY -> {
         return maintenance
             ? new Decision.Suppressed("maintenance mode: promotion at term " + term + " paused")
-            : new Decision.Promote(term, "lease granted at term " + term + " and "
-                + (config.fence() == null
-                    ? "no fence agent configured: the old primary fenced itself (selfFenceAfter " + FailoverConfig.human(config.selfFenceAfter())
-                        + " < lease " + FailoverConfig.human(config.lease()) + ")"
-                    : "old primary fenced (" + lastFence.reason() + ")"));
+            : new Decision.Promote(
+                term,
+                "lease granted at term "
+                    + term
+                    + " and "
+                    + (config.fence() == null
+                        ? "no fence agent configured: the old primary fenced itself (selfFenceAfter "
+                            + FailoverConfig.human(config.selfFenceAfter())
+                            + " < lease "
+                            + FailoverConfig.human(config.lease())
+                            + ")"
+                        : "old primary fenced (" + lastFence.reason() + ")"));
       }
       case IDLE -> {
         // decided below
@@ -332,23 +392,38 @@ public final class FailoverPolicy {
     Heartbeat peer = heartbeats.latest();
     String trigger;
     if (heartbeats.peerLost()) {
-      trigger = "primary lost (" + heartbeats.describe() + "; peerLostAfter " + FailoverConfig.human(config.peerLostAfter()) + ")";
+      trigger =
+          "primary lost ("
+              + heartbeats.describe()
+              + "; peerLostAfter "
+              + FailoverConfig.human(config.peerLostAfter())
+              + ")";
     } else if (peer != null && peer.steppedDown() && peer.term() >= term) {
       trigger = "primary " + peer.siteId() + " stepped down at term " + peer.term();
     } else {
-      return new Decision.Stay("standby following term " + term + " (peer: " + heartbeats.describe() + ")");
+      return new Decision.Stay(
+          "standby following term " + term + " (peer: " + heartbeats.describe() + ")");
     }
     if (!config.autoFailover()) {
-      return new Decision.Suppressed("automatic failover is off (failover.autoFailover: false): " + trigger + "; fence the old primary and promote by hand");
+      return new Decision.Suppressed(
+          "automatic failover is off (failover.autoFailover: false): "
+              + trigger
+              + "; fence the old primary and promote by hand");
     }
     if (maintenance) {
       return new Decision.Suppressed("maintenance mode: " + trigger + "; no automatic failover");
     }
     if (peer != null && peer.plannedStop()) {
-      return new Decision.Suppressed("the primary announced a planned stop (maintenance): " + trigger + "; no automatic failover");
+      return new Decision.Suppressed(
+          "the primary announced a planned stop (maintenance): "
+              + trigger
+              + "; no automatic failover");
     }
-    return new Decision.RequestPromotion(term, trigger + "; claim the lease at the witness"
-        + (lastClaimRefusal == null ? "" : " (last claim refused: " + lastClaimRefusal + ")"));
+    return new Decision.RequestPromotion(
+        term,
+        trigger
+            + "; claim the lease at the witness"
+            + (lastClaimRefusal == null ? "" : " (last claim refused: " + lastClaimRefusal + ")"));
   }
 
   // ---------------------------------------------------------------- helpers

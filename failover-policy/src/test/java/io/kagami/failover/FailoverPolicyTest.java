@@ -17,14 +17,18 @@ import java.util.Map;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-/** Each rule of {@link FailoverPolicy}, one at a time, with a fake clock and a real {@link WitnessState}. */
+/**
+ * Each rule of {@link FailoverPolicy}, one at a time, with a fake clock and a real {@link
+ * WitnessState}.
+ */
 class FailoverPolicyTest {
   private static final String G = "pair-1";
   private final FakeClock clock = new FakeClock();
-  private final FailoverConfig auto = FailoverConfig.defaults()
-      .withAutoFailover(true)
-      .withMonitors(List.of(new MonitorConfig.Postgres("pg", "127.0.0.1", 5432, null)), 3)
-      .withFence(new FenceCommand(List.of("fence_ipmilan"), Map.of("ip", "10.0.0.9"), null));
+  private final FailoverConfig auto =
+      FailoverConfig.defaults()
+          .withAutoFailover(true)
+          .withMonitors(List.of(new MonitorConfig.Postgres("pg", "127.0.0.1", 5432, null)), 3)
+          .withFence(new FenceCommand(List.of("fence_ipmilan"), Map.of("ip", "10.0.0.9"), null));
   private WitnessState witness;
 
   @BeforeEach
@@ -38,15 +42,33 @@ class FailoverPolicyTest {
     p.onRenewReply(witness.renew(new LeaseRequest(G, site, p.term())), sent);
   }
 
-  private Heartbeat from(String site, long term, boolean primary, boolean plannedStop, boolean steppedDown, Instant echo) {
-    return new Heartbeat(site, term, primary, plannedStop, steppedDown, clock.instant(), echo, Duration.ofSeconds(10));
+  private Heartbeat from(
+      String site,
+      long term,
+      boolean primary,
+      boolean plannedStop,
+      boolean steppedDown,
+      Instant echo) {
+    return new Heartbeat(
+        site,
+        term,
+        primary,
+        plannedStop,
+        steppedDown,
+        clock.instant(),
+        echo,
+        Duration.ofSeconds(10));
   }
 
   @Test
   void primaryWritesOnlyWithLeaseEvidenceAndSelfFencesAfterTheTimeout() {
     FailoverPolicy p = FailoverPolicy.primary(auto, "tokyo", 1, clock);
     assertThat(p.mayAcknowledgeWrites()).as("no lease yet").isFalse();
-    assertThat(p.decide()).isInstanceOf(Decision.SelfFence.class).extracting(Decision::reason).asString().startsWith("no lease evidence yet");
+    assertThat(p.decide())
+        .isInstanceOf(Decision.SelfFence.class)
+        .extracting(Decision::reason)
+        .asString()
+        .startsWith("no lease evidence yet");
     renew(p, "tokyo");
     assertThat(p.decide()).isInstanceOf(Decision.Stay.class);
     assertThat(p.mayAcknowledgeWrites()).isTrue();
@@ -54,8 +76,12 @@ class FailoverPolicyTest {
     assertThat(p.mayAcknowledgeWrites()).as("5.999s after the last renewal").isTrue();
     clock.advanceMillis(1);
     assertThat(p.mayAcknowledgeWrites()).as("6s (selfFenceAfter) after the last renewal").isFalse();
-    assertThat(p.decide()).isInstanceOf(Decision.SelfFence.class).extracting(Decision::reason).asString()
-        .contains("lease evidence ran out").contains("selfFenceAfter 6s");
+    assertThat(p.decide())
+        .isInstanceOf(Decision.SelfFence.class)
+        .extracting(Decision::reason)
+        .asString()
+        .contains("lease evidence ran out")
+        .contains("selfFenceAfter 6s");
   }
 
   @Test
@@ -65,7 +91,9 @@ class FailoverPolicyTest {
     clock.advance(Duration.ofSeconds(4));
     p.onRenewReply(shortLease.renew(new LeaseRequest(G, "tokyo", 1)), clock.instant());
     clock.advanceMillis(4_000);
-    assertThat(p.mayAcknowledgeWrites()).as("the witness granted 4s, config says 6s: 4s wins").isFalse();
+    assertThat(p.mayAcknowledgeWrites())
+        .as("the witness granted 4s, config says 6s: 4s wins")
+        .isFalse();
   }
 
   @Test
@@ -93,7 +121,10 @@ class FailoverPolicyTest {
     p.onHeartbeat("wan", from("hiroshima", 2, true, false, false, null));
     assertThat(p.mayAcknowledgeWrites()).isFalse();
     renew(p, "tokyo");
-    assertThat(p.decide()).isInstanceOf(Decision.SelfFence.class).extracting(Decision::reason).asString()
+    assertThat(p.decide())
+        .isInstanceOf(Decision.SelfFence.class)
+        .extracting(Decision::reason)
+        .asString()
         .contains("deposed: peer hiroshima holds term 2");
     assertThat(p.heartbeat().primary()).isFalse();
   }
@@ -107,24 +138,56 @@ class FailoverPolicyTest {
     assertThat(s.decide()).isInstanceOf(Decision.Stay.class);
     clock.advanceMillis(1);
     Decision d = s.decide();
-    assertThat(d).isInstanceOf(Decision.RequestPromotion.class).extracting(Decision::reason).asString()
+    assertThat(d)
+        .isInstanceOf(Decision.RequestPromotion.class)
+        .extracting(Decision::reason)
+        .asString()
         .contains("primary lost (wan silent 10.0s, witness never heard");
     // Lease valid until +10s, claimable from +12s: refused first.
     s.onClaimSent();
     assertThat(s.heartbeat().echo()).as("a claiming standby vouches for nobody").isNull();
     s.onClaimReply(witness.claim(new LeaseRequest(G, "hiroshima", 1)), clock.instant());
-    assertThat(s.decide()).isInstanceOf(Decision.RequestPromotion.class).extracting(Decision::reason).asString()
-        .contains("last claim refused: tokyo holds the lease at term 1 (expired, claimable after the 2000ms safety margin");
+    assertThat(s.decide())
+        .isInstanceOf(Decision.RequestPromotion.class)
+        .extracting(Decision::reason)
+        .asString()
+        .contains(
+            "last claim refused: tokyo holds the lease at term 1 (expired, claimable after the 2000ms safety margin");
     clock.advanceMillis(2_000);
     s.onClaimSent();
     s.onClaimReply(witness.claim(new LeaseRequest(G, "hiroshima", 1)), clock.instant());
     assertThat(s.term()).isEqualTo(2);
-    assertThat(s.decide()).isEqualTo(new Decision.Fence(2, "lease granted at term 2; the old primary must be fenced before promotion"));
-    s.onFenceResult(new FenceResult(false, 1, false, Duration.ofMillis(40), "Unable to connect", "fence agent fence_ipmilan (action=off) failed with exit status 1"));
-    assertThat(s.decide()).isInstanceOf(Decision.Fence.class).extracting(Decision::reason).asString().contains("last attempt: fence agent fence_ipmilan (action=off) failed");
+    assertThat(s.decide())
+        .isEqualTo(
+            new Decision.Fence(
+                2, "lease granted at term 2; the old primary must be fenced before promotion"));
+    s.onFenceResult(
+        new FenceResult(
+            false,
+            1,
+            false,
+            Duration.ofMillis(40),
+            "Unable to connect",
+            "fence agent fence_ipmilan (action=off) failed with exit status 1"));
+    assertThat(s.decide())
+        .isInstanceOf(Decision.Fence.class)
+        .extracting(Decision::reason)
+        .asString()
+        .contains("last attempt: fence agent fence_ipmilan (action=off) failed");
     assertThat(s.mayAcknowledgeWrites()).isFalse();
-    s.onFenceResult(new FenceResult(true, 0, false, Duration.ofMillis(40), "Success: Powered OFF", "fence agent fence_ipmilan (action=off) succeeded in 40ms"));
-    assertThat(s.decide()).isInstanceOf(Decision.Promote.class).extracting(Decision::reason).asString().contains("old primary fenced");
+    s.onFenceResult(
+        new FenceResult(
+            true,
+            0,
+            false,
+            Duration.ofMillis(40),
+            "Success: Powered OFF",
+            "fence agent fence_ipmilan (action=off) succeeded in 40ms"));
+    assertThat(s.decide())
+        .isInstanceOf(Decision.Promote.class)
+        .extracting(Decision::reason)
+        .asString()
+        .contains("old primary fenced");
     s.onPromoted();
     assertThat(s.role()).isEqualTo(FailoverPolicy.Role.PRIMARY);
     assertThat(s.mayAcknowledgeWrites()).isTrue();
@@ -137,8 +200,12 @@ class FailoverPolicyTest {
     clock.advance(Duration.ofSeconds(10));
     s.onClaimSent();
     s.onClaimReply(witness.claim(new LeaseRequest(G, "hiroshima", 1)), clock.instant());
-    assertThat(s.decide()).isInstanceOf(Decision.Promote.class).extracting(Decision::reason).asString()
-        .contains("no fence agent configured: the old primary fenced itself (selfFenceAfter 6s < lease 10s)");
+    assertThat(s.decide())
+        .isInstanceOf(Decision.Promote.class)
+        .extracting(Decision::reason)
+        .asString()
+        .contains(
+            "no fence agent configured: the old primary fenced itself (selfFenceAfter 6s < lease 10s)");
   }
 
   @Test
@@ -146,7 +213,10 @@ class FailoverPolicyTest {
     FailoverPolicy s = FailoverPolicy.standby(auto, "hiroshima", 1, clock);
     s.setMaintenance(true);
     clock.advance(Duration.ofSeconds(30));
-    assertThat(s.decide()).isInstanceOf(Decision.Suppressed.class).extracting(Decision::reason).asString()
+    assertThat(s.decide())
+        .isInstanceOf(Decision.Suppressed.class)
+        .extracting(Decision::reason)
+        .asString()
         .startsWith("maintenance mode: primary lost");
     assertThat(s.heartbeat().plannedStop()).isTrue();
 
@@ -154,7 +224,9 @@ class FailoverPolicyTest {
     p.setMaintenance(true);
     renew(p, "tokyo");
     clock.advance(Duration.ofSeconds(6));
-    assertThat(p.decide()).as("a primary in maintenance still fences itself").isInstanceOf(Decision.SelfFence.class);
+    assertThat(p.decide())
+        .as("a primary in maintenance still fences itself")
+        .isInstanceOf(Decision.SelfFence.class);
   }
 
   @Test
@@ -162,7 +234,10 @@ class FailoverPolicyTest {
     FailoverPolicy s = FailoverPolicy.standby(auto, "hiroshima", 1, clock);
     s.onHeartbeat("wan", from("tokyo", 1, true, true, false, null));
     clock.advance(Duration.ofMinutes(5));
-    assertThat(s.decide()).isInstanceOf(Decision.Suppressed.class).extracting(Decision::reason).asString()
+    assertThat(s.decide())
+        .isInstanceOf(Decision.Suppressed.class)
+        .extracting(Decision::reason)
+        .asString()
         .startsWith("the primary announced a planned stop (maintenance): primary lost");
   }
 
@@ -175,7 +250,10 @@ class FailoverPolicyTest {
     assertThat(p.mayAcknowledgeWrites()).isTrue();
     assertThat(p.holdsLease()).isFalse();
     assertThat(p.decide()).isInstanceOf(Decision.Stay.class);
-    assertThat(s.decide()).isInstanceOf(Decision.Suppressed.class).extracting(Decision::reason).asString()
+    assertThat(s.decide())
+        .isInstanceOf(Decision.Suppressed.class)
+        .extracting(Decision::reason)
+        .asString()
         .startsWith("automatic failover is off (failover.autoFailover: false): primary lost");
   }
 
@@ -192,14 +270,26 @@ class FailoverPolicyTest {
     assertThat(p.decide()).as("a healthy probe resets the count").isInstanceOf(Decision.Stay.class);
     p.onProbe(ProbeResult.failed("pg", "connection refused"));
     Decision d = p.decide();
-    assertThat(d).isEqualTo(new Decision.StepDown(1, "monitor \"pg\" failed 3 times in a row (threshold 3): connection refused; stop writes and release the lease at term 1"));
+    assertThat(d)
+        .isEqualTo(
+            new Decision.StepDown(
+                1,
+                "monitor \"pg\" failed 3 times in a row (threshold 3): connection refused; stop writes and release the lease at term 1"));
     assertThat(p.mayAcknowledgeWrites()).as("stop at once, before the release").isFalse();
     LeaseReply released = witness.release(new LeaseRequest(G, "tokyo", 1));
     assertThat(released.granted()).isTrue();
     p.onSteppedDown();
-    assertThat(p.decide()).isInstanceOf(Decision.SelfFence.class).extracting(Decision::reason).asString().startsWith("stepped down (monitor \"pg\"");
+    assertThat(p.decide())
+        .isInstanceOf(Decision.SelfFence.class)
+        .extracting(Decision::reason)
+        .asString()
+        .startsWith("stepped down (monitor \"pg\"");
     s.onHeartbeat("wan", p.heartbeat());
-    assertThat(s.decide()).isInstanceOf(Decision.RequestPromotion.class).extracting(Decision::reason).asString().startsWith("primary tokyo stepped down at term 1");
+    assertThat(s.decide())
+        .isInstanceOf(Decision.RequestPromotion.class)
+        .extracting(Decision::reason)
+        .asString()
+        .startsWith("primary tokyo stepped down at term 1");
     s.onClaimSent();
     s.onClaimReply(witness.claim(new LeaseRequest(G, "hiroshima", 1)), clock.instant());
     assertThat(s.decide()).isInstanceOf(Decision.Fence.class);
@@ -213,7 +303,11 @@ class FailoverPolicyTest {
     for (int i = 0; i < 3; i++) {
       p.onProbe(ProbeResult.failed("pg", "connection refused"));
     }
-    assertThat(p.decide()).isInstanceOf(Decision.Suppressed.class).extracting(Decision::reason).asString().startsWith("maintenance mode: monitor \"pg\" failed 3 times");
+    assertThat(p.decide())
+        .isInstanceOf(Decision.Suppressed.class)
+        .extracting(Decision::reason)
+        .asString()
+        .startsWith("maintenance mode: monitor \"pg\" failed 3 times");
     assertThat(p.mayAcknowledgeWrites()).isTrue();
   }
 
@@ -229,8 +323,12 @@ class FailoverPolicyTest {
     witness.renew(new LeaseRequest(G, "tokyo", 1));
     renew(s, "hiroshima");
     // Back to claiming (the primary is still lost), with the reason it did not promote.
-    assertThat(s.decide()).isInstanceOf(Decision.RequestPromotion.class).extracting(Decision::reason).asString()
-        .contains("last claim refused: lease lost before promotion: lease is held by tokyo at term 1");
+    assertThat(s.decide())
+        .isInstanceOf(Decision.RequestPromotion.class)
+        .extracting(Decision::reason)
+        .asString()
+        .contains(
+            "last claim refused: lease lost before promotion: lease is held by tokyo at term 1");
     assertThat(s.holdsLease()).isFalse();
     assertThat(s.mayAcknowledgeWrites()).isFalse();
   }

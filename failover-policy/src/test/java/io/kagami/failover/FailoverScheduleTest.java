@@ -23,10 +23,13 @@ import org.junit.jupiter.api.Test;
  * Property test: random schedules of partitions between primary, standby and witness, clock
  * advances, crashes (sites and witness), fence outcomes, application failures and maintenance
  * toggles. At every fake instant, after every single action:
+ *
  * <ul>
  *   <li>at most one site may acknowledge writes;
- *   <li>a primary that reaches neither the witness nor the peer stops within {@code selfFenceAfter}.
+ *   <li>a primary that reaches neither the witness nor the peer stops within {@code
+ *       selfFenceAfter}.
  * </ul>
+ *
  * The seed is printed; rerun one schedule with {@code -Dkagami.seed=<seed>}.
  */
 class FailoverScheduleTest {
@@ -40,19 +43,36 @@ class FailoverScheduleTest {
   void neverTwoWritersAndIsolatedPrimaryFencesInTime() {
     String fixed = System.getProperty("kagami.seed");
     long master = fixed != null ? Long.parseLong(fixed) : new Random().nextLong();
-    System.out.println("FailoverScheduleTest seed=" + master + (fixed != null ? " (one schedule)" : " (" + SCHEDULES + " schedules; schedule i uses seed+i)"));
+    System.out.println(
+        "FailoverScheduleTest seed="
+            + master
+            + (fixed != null
+                ? " (one schedule)"
+                : " (" + SCHEDULES + " schedules; schedule i uses seed+i)"));
     int schedules = fixed != null ? 1 : SCHEDULES;
     Stats total = new Stats();
     for (int i = 0; i < schedules; i++) {
       new Schedule(master + i).run(total);
     }
-    System.out.printf("FailoverScheduleTest: %d schedules, %d steps, %d promotions, %d self-fences seen, %d isolation checks, %d fence failures%n",
-        schedules, total.steps, total.promotions, total.selfFenceInstants, total.isolationChecks, total.fenceFailures);
+    System.out.printf(
+        "FailoverScheduleTest: %d schedules, %d steps, %d promotions, %d self-fences seen, %d isolation checks, %d fence failures%n",
+        schedules,
+        total.steps,
+        total.promotions,
+        total.selfFenceInstants,
+        total.isolationChecks,
+        total.fenceFailures);
     // The schedules must reach the interesting states, or the property says nothing.
     if (fixed == null) {
-      assertThat(total.promotions).as("automatic promotions across all schedules").isGreaterThan(schedules / 4);
-      assertThat(total.isolationChecks).as("instants checked with the primary isolated past its fence timeout").isGreaterThan(schedules);
-      assertThat(total.fenceFailures).as("fence failures that had to block promotion").isGreaterThan(0);
+      assertThat(total.promotions)
+          .as("automatic promotions across all schedules")
+          .isGreaterThan(schedules / 4);
+      assertThat(total.isolationChecks)
+          .as("instants checked with the primary isolated past its fence timeout")
+          .isGreaterThan(schedules);
+      assertThat(total.fenceFailures)
+          .as("fence failures that had to block promotion")
+          .isGreaterThan(0);
     }
   }
 
@@ -89,8 +109,10 @@ class FailoverScheduleTest {
     WitnessState witness;
     boolean witnessUp = true;
     final Site[] sites = new Site[2];
+
     /** linkUp[path][from][to]: a heartbeat path, per direction (asymmetric partitions happen). */
     final boolean[][][] linkUp = new boolean[PATHS.size()][2][2];
+
     final boolean[] witnessLink = {true, true};
     final List<String> trace = new ArrayList<>();
 
@@ -98,13 +120,27 @@ class FailoverScheduleTest {
       this.seed = seed;
       // Consecutive seeds give java.util.Random correlated first draws; scramble them first.
       this.rnd = new Random(new java.util.SplittableRandom(seed).nextLong());
-      FailoverConfig base = FailoverConfig.defaults()
-          .withAutoFailover(true)
-          .withMonitors(List.of(new MonitorConfig.Tcp("app", "127.0.0.1", 5432, null)), 3);
-      base = new FailoverConfig(true, PATHS, Duration.ofSeconds(1), Duration.ofSeconds(10), Duration.ofSeconds(6), Duration.ofSeconds(10),
-          null, base.monitors(), 3);
+      FailoverConfig base =
+          FailoverConfig.defaults()
+              .withAutoFailover(true)
+              .withMonitors(List.of(new MonitorConfig.Tcp("app", "127.0.0.1", 5432, null)), 3);
+      base =
+          new FailoverConfig(
+              true,
+              PATHS,
+              Duration.ofSeconds(1),
+              Duration.ofSeconds(10),
+              Duration.ofSeconds(6),
+              Duration.ofSeconds(10),
+              null,
+              base.monitors(),
+              3);
       // Half the schedules fence with an agent, half rely on self-fencing alone.
-      this.config = rnd.nextBoolean() ? base.withFence(new FenceCommand(List.of("fence_sim"), Map.of("plug", "tokyo"), null)) : base;
+      this.config =
+          rnd.nextBoolean()
+              ? base.withFence(
+                  new FenceCommand(List.of("fence_sim"), Map.of("plug", "tokyo"), null))
+              : base;
       witness = new WitnessState(config.lease(), MARGIN, clock);
       clock.advance(config.lease().plus(MARGIN)); // past the witness's start-up grace
       for (boolean[][] p : linkUp) {
@@ -135,7 +171,9 @@ class FailoverScheduleTest {
         }
       } catch (AssertionError e) {
         System.out.println("schedule seed=" + seed + " failed; last events:");
-        trace.subList(Math.max(0, trace.size() - 60), trace.size()).forEach(t -> System.out.println("  " + t));
+        trace
+            .subList(Math.max(0, trace.size() - 60), trace.size())
+            .forEach(t -> System.out.println("  " + t));
         throw e;
       }
     }
@@ -160,7 +198,14 @@ class FailoverScheduleTest {
           if (both) {
             linkUp[p][1 - from][from] = up;
           }
-          log("path " + PATHS.get(p) + " " + sites[from].id + (both ? " <-> " : " -> ") + sites[1 - from].id + (up ? " up" : " down"));
+          log(
+              "path "
+                  + PATHS.get(p)
+                  + " "
+                  + sites[from].id
+                  + (both ? " <-> " : " -> ")
+                  + sites[1 - from].id
+                  + (up ? " up" : " down"));
         }
         case 2 -> {
           int i = rnd.nextInt(2);
@@ -222,9 +267,10 @@ class FailoverScheduleTest {
 
     private void restart(Site s) {
       FailoverPolicy old = s.policy;
-      s.policy = old.role() == FailoverPolicy.Role.PRIMARY
-          ? FailoverPolicy.primary(config, s.id, old.term(), clock)
-          : FailoverPolicy.standby(config, s.id, old.term(), clock);
+      s.policy =
+          old.role() == FailoverPolicy.Role.PRIMARY
+              ? FailoverPolicy.primary(config, s.id, old.term(), clock)
+              : FailoverPolicy.standby(config, s.id, old.term(), clock);
       s.policy.setMaintenance(s.maintenance);
       s.up = true;
       log(s.id + " restarted as " + s.policy.role() + " term " + s.policy.term());
@@ -299,7 +345,10 @@ class FailoverScheduleTest {
         case Decision.RequestPromotion rp -> {
           pol.onClaimSent();
           Instant sent = clock.instant();
-          LeaseReply r = witnessReachable(s) ? witness.claim(new LeaseRequest(GROUP, s.id, rp.knownTerm())) : null;
+          LeaseReply r =
+              witnessReachable(s)
+                  ? witness.claim(new LeaseRequest(GROUP, s.id, rp.knownTerm()))
+                  : null;
           pol.onClaimReply(r != null && rnd.nextInt(100) < 90 ? r : null, sent);
           log(s.id + " claim: " + (r == null ? "witness unreachable" : r.reason()));
         }
@@ -311,7 +360,9 @@ class FailoverScheduleTest {
           } else {
             stats.fenceFailures++;
           }
-          pol.onFenceResult(new FenceResult(ok, ok ? 0 : 1, false, Duration.ofMillis(300), "", ok ? "off" : "ipmi timeout"));
+          pol.onFenceResult(
+              new FenceResult(
+                  ok, ok ? 0 : 1, false, Duration.ofMillis(300), "", ok ? "off" : "ipmi timeout"));
           log(s.id + " fence " + target.id + ": " + (ok ? "ok" : "FAILED"));
         }
         case Decision.Promote p -> {
@@ -338,12 +389,23 @@ class FailoverScheduleTest {
     private void check(Stats stats) {
       checkNoTwoWriters("end of step");
       for (Site s : sites) {
-        if (s.isolatedSince != null && s.policy.role() == FailoverPolicy.Role.PRIMARY
+        if (s.isolatedSince != null
+            && s.policy.role() == FailoverPolicy.Role.PRIMARY
             && !clock.instant().isBefore(s.isolatedSince.plus(config.selfFenceAfter()))) {
           stats.isolationChecks++;
           if (s.policy.mayAcknowledgeWrites()) {
-            fail("seed " + seed + ": " + s.id + " isolated since " + s.isolatedSince + " still acknowledges writes at " + clock.instant()
-                + " (selfFenceAfter " + config.selfFenceAfter() + ")");
+            fail(
+                "seed "
+                    + seed
+                    + ": "
+                    + s.id
+                    + " isolated since "
+                    + s.isolatedSince
+                    + " still acknowledges writes at "
+                    + clock.instant()
+                    + " (selfFenceAfter "
+                    + config.selfFenceAfter()
+                    + ")");
           }
         }
       }
@@ -353,8 +415,17 @@ class FailoverScheduleTest {
       boolean a = sites[0].up && sites[0].policy.mayAcknowledgeWrites();
       boolean b = sites[1].up && sites[1].policy.mayAcknowledgeWrites();
       if (a && b) {
-        fail("seed " + seed + ": both tokyo (term " + sites[0].policy.term() + ") and hiroshima (term " + sites[1].policy.term()
-            + ") may acknowledge writes at " + clock.instant() + ", after: " + after);
+        fail(
+            "seed "
+                + seed
+                + ": both tokyo (term "
+                + sites[0].policy.term()
+                + ") and hiroshima (term "
+                + sites[1].policy.term()
+                + ") may acknowledge writes at "
+                + clock.instant()
+                + ", after: "
+                + after);
       }
     }
   }

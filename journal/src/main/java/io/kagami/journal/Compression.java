@@ -7,11 +7,11 @@ import net.jpountz.lz4.LZ4Factory;
 import net.jpountz.lz4.LZ4FastDecompressor;
 
 /**
- * LZ4 block compression of write payloads, done once when a write enters the journal. A payload
- * is kept compressed only when that saves at least an eighth of it. Every payload is probed
- * first (its first KiB): incompressible data (already compressed or encrypted, the common case for
- * databases and VM images) then costs a 1 KiB attempt instead of a full one. A volume's {@link
- * Probe} remembers failed probes and probes ever less often while its data stays incompressible.
+ * LZ4 block compression of write payloads, done once when a write enters the journal. A payload is
+ * kept compressed only when that saves at least an eighth of it. Every payload is probed first (its
+ * first KiB): incompressible data (already compressed or encrypted, the common case for databases
+ * and VM images) then costs a 1 KiB attempt instead of a full one. A volume's {@link Probe}
+ * remembers failed probes and probes ever less often while its data stays incompressible.
  */
 public final class Compression {
   private static final LZ4Factory FACTORY = LZ4Factory.fastestInstance();
@@ -19,7 +19,8 @@ public final class Compression {
   private static final LZ4FastDecompressor DECOMPRESSOR = FACTORY.fastDecompressor();
   private static final int MIN_COMPRESS = 512;
   private static final int PROBE = 1024;
-  private static final ThreadLocal<byte[]> SCRATCH = ThreadLocal.withInitial(() -> new byte[COMPRESSOR.maxCompressedLength(64 << 10)]);
+  private static final ThreadLocal<byte[]> SCRATCH =
+      ThreadLocal.withInitial(() -> new byte[COMPRESSOR.maxCompressedLength(64 << 10)]);
 
   private Compression() {}
 
@@ -53,8 +54,8 @@ public final class Compression {
   /**
    * One volume's memory of its recent probes. While its writes keep failing the probe, it skips
    * exponentially more of them (1, 2, 4 ... up to {@value #MAX_SKIP} writes between probes); one
-   * probe that pays restores probing every write. Why: on incompressible data (a 4 KiB random
-   * write stream) the 1 KiB probe alone was ~2.5 % of the site's CPU.
+   * probe that pays restores probing every write. Why: on incompressible data (a 4 KiB random write
+   * stream) the 1 KiB probe alone was ~2.5 % of the site's CPU.
    *
    * <p>Called from several event loops at once without a lock: a lost update only moves the next
    * probe by a write or two, and every probe decision is itself correct (a skipped probe just
@@ -93,7 +94,10 @@ public final class Compression {
     return encodeWrite(offset, data, compress ? new Probe() : null);
   }
 
-  /** {@link #encodeWrite(long, ByteBuffer, boolean)} that probes as {@code probe} advises; null: never compress. */
+  /**
+   * {@link #encodeWrite(long, ByteBuffer, boolean)} that probes as {@code probe} advises; null:
+   * never compress.
+   */
   public static byte[] encodeWrite(long offset, ByteBuffer data, Probe probe) {
     int length = data.remaining();
     byte[] lz4 = compressed(offset, data, length, probe);
@@ -107,13 +111,15 @@ public final class Compression {
 
   /**
    * {@link #encodeWrite(long, ByteBuffer, Probe)} of data the caller already copied into {@code
-   * record} at {@link JournalRecord#HEADER_BYTES} (the first bytes are free for the header): returns
-   * {@code record} itself, header filled in, when the data stays uncompressed, else a new, smaller
-   * LZ4 record ({@code record} then still holds the raw data).
+   * record} at {@link JournalRecord#HEADER_BYTES} (the first bytes are free for the header):
+   * returns {@code record} itself, header filled in, when the data stays uncompressed, else a new,
+   * smaller LZ4 record ({@code record} then still holds the raw data).
    */
   public static byte[] encodeWriteInPlace(long offset, byte[] record, Probe probe) {
     int length = record.length - JournalRecord.HEADER_BYTES;
-    byte[] lz4 = compressed(offset, ByteBuffer.wrap(record, JournalRecord.HEADER_BYTES, length), length, probe);
+    byte[] lz4 =
+        compressed(
+            offset, ByteBuffer.wrap(record, JournalRecord.HEADER_BYTES, length), length, probe);
     if (lz4 != null) {
       return lz4;
     }
@@ -121,7 +127,10 @@ public final class Compression {
     return record;
   }
 
-  /** The LZ4 record of {@code data} when the probe is due, its probe pays and so does LZ4; else null. */
+  /**
+   * The LZ4 record of {@code data} when the probe is due, its probe pays and so does LZ4; else
+   * null.
+   */
   private static byte[] compressed(long offset, ByteBuffer data, int length, Probe probe) {
     if (probe == null || length < MIN_COMPRESS || !probe.due()) {
       return null;
@@ -179,10 +188,12 @@ public final class Compression {
     try {
       int read = DECOMPRESSOR.decompress(record.payload(), 0, out, 0, record.length());
       if (read != record.payload().length) {
-        throw new MalformedRecordException("LZ4 payload has " + (record.payload().length - read) + " trailing bytes");
+        throw new MalformedRecordException(
+            "LZ4 payload has " + (record.payload().length - read) + " trailing bytes");
       }
     } catch (net.jpountz.lz4.LZ4Exception e) {
-      throw new MalformedRecordException("LZ4 payload does not decompress to " + record.length() + " bytes: " + e.getMessage());
+      throw new MalformedRecordException(
+          "LZ4 payload does not decompress to " + record.length() + " bytes: " + e.getMessage());
     }
     return out;
   }

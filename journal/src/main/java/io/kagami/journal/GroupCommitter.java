@@ -29,22 +29,30 @@ import org.rocksdb.WriteOptions;
  * the whole group when any member asked for durability (NBD FUA/FLUSH, standby receive).
  *
  * <p>Ordering guarantee: operations are committed, their {@link AfterCommit} hooks run and their
- * futures complete in exactly the order they were queued. Callers queue under the lock that
- * assigns sequence numbers, so queue order is sequence order within every stream.
+ * futures complete in exactly the order they were queued. Callers queue under the lock that assigns
+ * sequence numbers, so queue order is sequence order within every stream.
  *
- * <p>Fail-closed: after a failed RocksDB write every queued and later operation fails; nothing
- * that might not be in the journal is ever acknowledged.
+ * <p>Fail-closed: after a failed RocksDB write every queued and later operation fails; nothing that
+ * might not be in the journal is ever acknowledged.
  */
 final class GroupCommitter implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(GroupCommitter.class.getName());
 
-  record Op(JournalStream stream, long seq, byte[] value, boolean sync, AfterCommit after, CompletableFuture<Long> done) {}
+  record Op(
+      JournalStream stream,
+      long seq,
+      byte[] value,
+      boolean sync,
+      AfterCommit after,
+      CompletableFuture<Long> done) {}
 
   private final RocksDB db;
   private final ColumnFamilyHandle metaFamily;
   private final int maxGroup;
+
   /** Segment logs written to since their last force; journal thread only. */
   private final Set<JournalStream> unforced = new LinkedHashSet<>();
+
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition notEmpty = lock.newCondition();
   private final ArrayDeque<Op> queue = new ArrayDeque<>();
@@ -52,10 +60,14 @@ final class GroupCommitter implements AutoCloseable {
   private final WriteOptions sync = new WriteOptions().setSync(true);
   private final Thread thread;
   private final ExecutorService completer =
-      Executors.newSingleThreadExecutor(Thread.ofPlatform().name("kagami-journal-after").daemon(true).factory());
+      Executors.newSingleThreadExecutor(
+          Thread.ofPlatform().name("kagami-journal-after").daemon(true).factory());
+
   /** Forces segment files while the journal thread syncs the WAL. */
   private final ExecutorService forcer =
-      Executors.newSingleThreadExecutor(Thread.ofPlatform().name("kagami-journal-force").daemon(true).factory());
+      Executors.newSingleThreadExecutor(
+          Thread.ofPlatform().name("kagami-journal-force").daemon(true).factory());
+
   private boolean closing;
   private volatile JournalException failure;
 
@@ -164,7 +176,10 @@ final class GroupCommitter implements AutoCloseable {
         // re-checking it. Losing this unsynced note costs a longer check on open, nothing else.
         try (WriteBatch forced = new WriteBatch()) {
           for (Map.Entry<JournalStream, Long> e : awaitForced(forcing).entrySet()) {
-            forced.put(metaFamily, Journal.metaKeyOf(e.getKey().volume(), JournalStream.META_SEGMENTS_FORCED), Keys.encode(e.getValue()));
+            forced.put(
+                metaFamily,
+                Journal.metaKeyOf(e.getKey().volume(), JournalStream.META_SEGMENTS_FORCED),
+                Keys.encode(e.getValue()));
           }
           db.write(noSync, forced);
         }
@@ -173,10 +188,12 @@ final class GroupCommitter implements AutoCloseable {
       JournalException f =
           e instanceof JournalException je
               ? je
-              : new JournalException("journal write failed: " + e.getMessage(), e, Journal.isNoSpace(e));
+              : new JournalException(
+                  "journal write failed: " + e.getMessage(), e, Journal.isNoSpace(e));
       if (failure == null) {
         failure = f;
-        LOG.log(Level.ERROR, "journal write failed; refusing all further appends: {0}", f.getMessage());
+        LOG.log(
+            Level.ERROR, "journal write failed; refusing all further appends: {0}", f.getMessage());
       }
       for (Op op : group) {
         op.done.completeExceptionally(f);
@@ -220,14 +237,16 @@ final class GroupCommitter implements AutoCloseable {
     return through;
   }
 
-  private static Map<JournalStream, Long> awaitForced(Future<Map<JournalStream, Long>> forcing) throws IOException {
+  private static Map<JournalStream, Long> awaitForced(Future<Map<JournalStream, Long>> forcing)
+      throws IOException {
     try {
       return Uninterruptibly.get(forcing);
     } catch (ExecutionException e) {
       if (e.getCause() instanceof IOException io) {
         throw io;
       }
-      throw new JournalException("forcing journal segments failed: " + e.getCause(), e.getCause(), false);
+      throw new JournalException(
+          "forcing journal segments failed: " + e.getCause(), e.getCause(), false);
     }
   }
 

@@ -37,9 +37,12 @@ public final class Journal implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(Journal.class.getName());
   private static final String STREAM_PREFIX = "v:";
   private static final String SEGMENTS_DIRECTORY = "segments";
+
   /** Large-record writes in flight at once; the device queue, not CPU, is what they use. */
   private static final int DIRECT_WRITERS = 4;
-  private static final java.util.regex.Pattern VOLUME_NAME = java.util.regex.Pattern.compile("[A-Za-z0-9_][A-Za-z0-9._-]{0,127}");
+
+  private static final java.util.regex.Pattern VOLUME_NAME =
+      java.util.regex.Pattern.compile("[A-Za-z0-9_][A-Za-z0-9._-]{0,127}");
 
   static {
     RocksLibrary.load();
@@ -55,15 +58,18 @@ public final class Journal implements AutoCloseable {
   private final List<ColumnFamilyHandle> handles = new ArrayList<>();
   private final Map<String, ColumnFamilyHandle> existing = new HashMap<>();
   private final GroupCommitter committer;
+
   /**
-   * The segment logs' writes that bypass the page cache (large records): shared by all volumes,
-   * as the device, not the thread count, bounds them.
+   * The segment logs' writes that bypass the page cache (large records): shared by all volumes, as
+   * the device, not the thread count, bounds them.
    */
   private final ExecutorService directWriters;
+
   private final WriteOptions syncWrite = new WriteOptions().setSync(true);
   private boolean closed;
 
-  private Journal(JournalConfig config, InstantSource clock, ExecutorService directWriters) throws RocksDBException, IOException {
+  private Journal(JournalConfig config, InstantSource clock, ExecutorService directWriters)
+      throws RocksDBException, IOException {
     this.config = config;
     this.clock = clock;
     this.directWriters = directWriters;
@@ -108,17 +114,26 @@ public final class Journal implements AutoCloseable {
     this.db = RocksDB.open(dbOptions, path, descriptors, handles);
     this.metaFamily = handles.get(0);
     for (int i = 1; i < descriptors.size(); i++) {
-      existing.put(new String(descriptors.get(i).getName(), StandardCharsets.UTF_8), handles.get(i));
+      existing.put(
+          new String(descriptors.get(i).getName(), StandardCharsets.UTF_8), handles.get(i));
     }
     this.committer = new GroupCommitter(db, metaFamily, config.maxGroupEntries());
   }
 
   /** Opens (creating if needed) the journal in {@code config.directory()} and starts its writer. */
   public static Journal open(JournalConfig config, InstantSource clock) {
-    return open(config, clock, Executors.newFixedThreadPool(DIRECT_WRITERS, Thread.ofPlatform().name("kagami-journal-io-", 0).daemon(true).factory()));
+    return open(
+        config,
+        clock,
+        Executors.newFixedThreadPool(
+            DIRECT_WRITERS,
+            Thread.ofPlatform().name("kagami-journal-io-", 0).daemon(true).factory()));
   }
 
-  /** As {@link #open(JournalConfig, InstantSource)}, with the given direct writers (a test's seam); closed with the journal. */
+  /**
+   * As {@link #open(JournalConfig, InstantSource)}, with the given direct writers (a test's seam);
+   * closed with the journal.
+   */
   static Journal open(JournalConfig config, InstantSource clock, ExecutorService directWriters) {
     try {
       Journal journal = new Journal(config, clock, directWriters);
@@ -126,7 +141,8 @@ public final class Journal implements AutoCloseable {
       return journal;
     } catch (RocksDBException | IOException e) {
       directWriters.shutdown();
-      throw new JournalException("cannot open journal in " + config.directory() + ": " + e.getMessage(), e, isNoSpace(e));
+      throw new JournalException(
+          "cannot open journal in " + config.directory() + ": " + e.getMessage(), e, isNoSpace(e));
     }
   }
 
@@ -139,7 +155,10 @@ public final class Journal implements AutoCloseable {
     ensureOpen();
     if (!VOLUME_NAME.matcher(volume).matches()) {
       // The name becomes a directory name for the volume's segments.
-      throw new IllegalArgumentException("volume name " + volume + " is not allowed in the journal (letters, digits, . _ - ; at most 128)");
+      throw new IllegalArgumentException(
+          "volume name "
+              + volume
+              + " is not allowed in the journal (letters, digits, . _ - ; at most 128)");
     }
     JournalStream stream = streams.get(volume);
     if (stream != null) {
@@ -149,11 +168,17 @@ public final class Journal implements AutoCloseable {
     ColumnFamilyHandle handle = existing.get(family);
     try {
       if (handle == null) {
-        handle = db.createColumnFamily(new ColumnFamilyDescriptor(family.getBytes(StandardCharsets.UTF_8), cfOptions));
+        handle =
+            db.createColumnFamily(
+                new ColumnFamilyDescriptor(family.getBytes(StandardCharsets.UTF_8), cfOptions));
         handles.add(handle);
         existing.put(family, handle);
       }
-      SegmentLog segments = new SegmentLog(config.directory().resolve(SEGMENTS_DIRECTORY).resolve(volume), config.segmentBytes(), directWriters);
+      SegmentLog segments =
+          new SegmentLog(
+              config.directory().resolve(SEGMENTS_DIRECTORY).resolve(volume),
+              config.segmentBytes(),
+              directWriters);
       try {
         stream = new JournalStream(volume, this, db, handle, committer, segments, clock);
       } catch (RuntimeException e) {
@@ -161,10 +186,18 @@ public final class Journal implements AutoCloseable {
         throw e;
       }
     } catch (RocksDBException e) {
-      throw new JournalException("cannot open journal stream of volume " + volume + ": " + e.getMessage(), e, isNoSpace(e));
+      throw new JournalException(
+          "cannot open journal stream of volume " + volume + ": " + e.getMessage(),
+          e,
+          isNoSpace(e));
     }
     streams.put(volume, stream);
-    LOG.log(Level.DEBUG, "journal stream {0}: seq {1}..{2}", volume, stream.firstSeq(), stream.lastSeq());
+    LOG.log(
+        Level.DEBUG,
+        "journal stream {0}: seq {1}..{2}",
+        volume,
+        stream.firstSeq(),
+        stream.lastSeq());
     return stream;
   }
 
@@ -183,7 +216,8 @@ public final class Journal implements AutoCloseable {
       byte[] v = db.get(metaFamily, metaKey(volume, key));
       return v == null ? absent : Keys.decode(v);
     } catch (RocksDBException e) {
-      throw new JournalException("cannot read journal metadata " + volume + "/" + key + ": " + e.getMessage(), e, false);
+      throw new JournalException(
+          "cannot read journal metadata " + volume + "/" + key + ": " + e.getMessage(), e, false);
     }
   }
 
@@ -191,7 +225,10 @@ public final class Journal implements AutoCloseable {
     try {
       db.put(metaFamily, syncWrite, metaKey(volume, key), Keys.encode(value));
     } catch (RocksDBException e) {
-      throw new JournalException("cannot persist journal metadata " + volume + "/" + key + ": " + e.getMessage(), e, isNoSpace(e));
+      throw new JournalException(
+          "cannot persist journal metadata " + volume + "/" + key + ": " + e.getMessage(),
+          e,
+          isNoSpace(e));
     }
   }
 
@@ -199,7 +236,9 @@ public final class Journal implements AutoCloseable {
     return (volume + '\0' + key).getBytes(StandardCharsets.UTF_8);
   }
 
-  /** The value RocksDB holds for {@code seq} of {@code volume} (a record or a pointer); for tests. */
+  /**
+   * The value RocksDB holds for {@code seq} of {@code volume} (a record or a pointer); for tests.
+   */
   synchronized byte[] rawValue(String volume, long seq) throws RocksDBException {
     return db.get(existing.get(STREAM_PREFIX + volume), Keys.encode(seq));
   }
@@ -209,7 +248,9 @@ public final class Journal implements AutoCloseable {
   }
 
   static boolean isNoSpace(Exception e) {
-    if (e instanceof RocksDBException r && r.getStatus() != null && r.getStatus().getState() != null) {
+    if (e instanceof RocksDBException r
+        && r.getStatus() != null
+        && r.getStatus().getState() != null) {
       String state = r.getStatus().getState().toLowerCase(java.util.Locale.ROOT);
       if (state.contains("no space")) {
         return true;

@@ -1,8 +1,8 @@
 package io.kagami.journal;
 
 /**
- * The journal could not make a change durable or could not be read. A failed append means the
- * write was not journaled and must not be acknowledged.
+ * The journal could not make a change durable or could not be read. A failed append means the write
+ * was not journaled and must not be acknowledged.
  */
 public final class JournalException extends RuntimeException {
   private final boolean noSpace;

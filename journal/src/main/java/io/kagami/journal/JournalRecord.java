@@ -107,12 +107,14 @@ public record JournalRecord(Kind kind, long offset, int length, Codec codec, byt
    */
   public static Header header(byte[] encoded) {
     if (encoded.length < HEADER_BYTES) {
-      throw new MalformedRecordException("record of " + encoded.length + " bytes is shorter than its header");
+      throw new MalformedRecordException(
+          "record of " + encoded.length + " bytes is shorter than its header");
     }
     ByteBuffer b = ByteBuffer.wrap(encoded).order(ByteOrder.BIG_ENDIAN);
     int version = b.get() & 0xff;
     if (version != VERSION) {
-      throw new MalformedRecordException("record version " + version + " is not supported (expected " + VERSION + ")");
+      throw new MalformedRecordException(
+          "record version " + version + " is not supported (expected " + VERSION + ")");
     }
     Kind kind = Kind.of(b.get() & 0xff);
     Codec codec = Codec.of(b.get() & 0xff);
@@ -140,7 +142,8 @@ public record JournalRecord(Kind kind, long offset, int length, Codec codec, byt
       throw new MalformedRecordException(kind + " record carries a payload");
     }
     if (kind == Kind.WRITE && codec == Codec.NONE && payload.length != length) {
-      throw new MalformedRecordException("uncompressed WRITE payload is " + payload.length + " bytes, header says " + length);
+      throw new MalformedRecordException(
+          "uncompressed WRITE payload is " + payload.length + " bytes, header says " + length);
     }
     return new JournalRecord(kind, offset, length, codec, payload);
   }

@@ -18,11 +18,16 @@ import org.rocksdb.Slice;
  * <p>Guarantees: sequence numbers are assigned without gaps in the order {@link #append} is called;
  * an entry is visible to {@link #read} only once committed; {@link #lastSeq()} never goes back,
  * even after every entry has been trimmed (the trim point is persisted).
+ *
+ * <p>One role: append, commit, read and trim all move the same sequence space under one lock; split
+ * apart, each half would have to see the other's half-committed state.
  */
 public final class JournalStream {
   private static final String META_TRIMMED = "trimmedThrough";
+
   /** Highest seq whose segment data was forced to disk (pointers above it are checked on open). */
   static final String META_SEGMENTS_FORCED = "segmentsForcedThrough";
+
   /** Recent history kept in memory: the shipper and the applier read the tail, not RocksDB. */
   static final long TAIL_CACHE_BYTES = 64L << 20;
 
@@ -44,7 +49,13 @@ public final class JournalStream {
   private volatile long firstSeq;
 
   JournalStream(
-      String volume, Journal journal, RocksDB db, ColumnFamilyHandle family, GroupCommitter committer, SegmentLog segments, InstantSource clock) {
+      String volume,
+      Journal journal,
+      RocksDB db,
+      ColumnFamilyHandle family,
+      GroupCommitter committer,
+      SegmentLog segments,
+      InstantSource clock) {
     this.volume = volume;
     this.journal = journal;
     this.db = db;
@@ -69,7 +80,11 @@ public final class JournalStream {
         if (SegmentPointer.is(value) && !segments.recover(value, seq, seq > forced)) {
           if (seq <= forced) {
             throw new JournalException(
-                "volume " + volume + ": journal segment data of seq " + seq + " is missing or short, although it was made durable;"
+                "volume "
+                    + volume
+                    + ": journal segment data of seq "
+                    + seq
+                    + " is missing or short, although it was made durable;"
                     + " the journal directory is damaged (restore it, or remove it to resynchronize from the peer)");
           }
           cutFrom = seq;
@@ -98,7 +113,10 @@ public final class JournalStream {
         db.deleteRange(family, Keys.encode(cutFrom), Keys.encode(Long.MAX_VALUE));
       }
     } catch (RocksDBException e) {
-      throw new JournalException("volume " + volume + ": cannot clean up journal history on open: " + e.getMessage(), e, Journal.isNoSpace(e));
+      throw new JournalException(
+          "volume " + volume + ": cannot clean up journal history on open: " + e.getMessage(),
+          e,
+          Journal.isNoSpace(e));
     }
     segments.dropUnreferenced();
     this.lastSeq = Math.max(last, trimmed);
@@ -139,8 +157,8 @@ public final class JournalStream {
   /**
    * Appends {@code record} under the next sequence number. {@code after} runs once the record is
    * committed, in sequence order, right after the future completed (see {@link AfterCommit}): the
-   * primary uses it to write the local volume in exactly the journal's order. With {@code sync}
-   * the future completes only after the WAL is synced (FUA).
+   * primary uses it to write the local volume in exactly the journal's order. With {@code sync} the
+   * future completes only after the WAL is synced (FUA).
    */
   public CompletableFuture<Long> append(JournalRecord record, boolean sync, AfterCommit after) {
     return appendEncoded(record.encode(), sync, after);
@@ -176,10 +194,18 @@ public final class JournalStream {
         }
         if (e.seq() != nextSeq) {
           return CompletableFuture.failedFuture(
-              new JournalException("volume " + volume + ": received seq " + e.seq() + " but expected " + nextSeq + " (history has a gap)"));
+              new JournalException(
+                  "volume "
+                      + volume
+                      + ": received seq "
+                      + e.seq()
+                      + " but expected "
+                      + nextSeq
+                      + " (history has a gap)"));
         }
         last = new CompletableFuture<>();
-        committer.enqueueLocked(new GroupCommitter.Op(this, e.seq(), e.encoded(), true, null, last));
+        committer.enqueueLocked(
+            new GroupCommitter.Op(this, e.seq(), e.encoded(), true, null, last));
         if (last.isCompletedExceptionally()) {
           return last;
         }
@@ -227,7 +253,8 @@ public final class JournalStream {
         fromSeq,
         last,
         (seq, value) -> {
-          JournalEntry e = new JournalEntry(seq, SegmentPointer.is(value) ? segments.load(value, seq) : value);
+          JournalEntry e =
+              new JournalEntry(seq, SegmentPointer.is(value) ? segments.load(value, seq) : value);
           out.add(e);
           taken.bytes += e.wireBytes();
           return taken.bytes < maxBytes;
@@ -244,11 +271,11 @@ public final class JournalStream {
   }
 
   /**
-   * Like {@link #read}, but only where each entry's change lands, up to {@code maxEntries}:
-   * entries in segments cost a read of their 16-byte header instead of the whole payload (when
-   * history overflows into the changed-region map, housekeeping read every 1 MiB record in full
-   * for those 16 bytes). Headers are not checksummed on their own; they are what this journal
-   * wrote, or checked on open.
+   * Like {@link #read}, but only where each entry's change lands, up to {@code maxEntries}: entries
+   * in segments cost a read of their 16-byte header instead of the whole payload (when history
+   * overflows into the changed-region map, housekeeping read every 1 MiB record in full for those
+   * 16 bytes). Headers are not checksummed on their own; they are what this journal wrote, or
+   * checked on open.
    */
   public List<Extent> readExtents(long fromSeq, int maxEntries) {
     long last = Math.min(lastSeq, fromSeq + maxEntries - 1);
@@ -267,19 +294,33 @@ public final class JournalStream {
         fromSeq,
         last,
         (seq, value) -> {
-          out.add(Extent.of(seq, SegmentPointer.is(value) ? segments.loadPrefix(value, seq, JournalRecord.HEADER_BYTES) : value));
+          out.add(
+              Extent.of(
+                  seq,
+                  SegmentPointer.is(value)
+                      ? segments.loadPrefix(value, seq, JournalRecord.HEADER_BYTES)
+                      : value));
           return true;
         });
     return out;
   }
 
-  /** False when there is nothing from {@code fromSeq} on; fails when it has been trimmed already. */
+  /**
+   * False when there is nothing from {@code fromSeq} on; fails when it has been trimmed already.
+   */
   private boolean retained(long fromSeq, long last) {
     if (fromSeq > last) {
       return false;
     }
     if (fromSeq < firstSeq) {
-      throw new JournalException("volume " + volume + ": seq " + fromSeq + " is no longer in the journal (oldest retained is " + firstSeq + ")");
+      throw new JournalException(
+          "volume "
+              + volume
+              + ": seq "
+              + fromSeq
+              + " is no longer in the journal (oldest retained is "
+              + firstSeq
+              + ")");
     }
     return true;
   }
@@ -289,7 +330,9 @@ public final class JournalStream {
     boolean visit(long seq, byte[] value);
   }
 
-  /** Visits the stored values of seqs {@code fromSeq..toSeq} in RocksDB, in order; fails on a gap. */
+  /**
+   * Visits the stored values of seqs {@code fromSeq..toSeq} in RocksDB, in order; fails on a gap.
+   */
   private void scan(long fromSeq, long toSeq, StoredVisitor visitor) {
     long expect = fromSeq;
     try (Slice upper = new Slice(Keys.encode(toSeq + 1));
@@ -298,7 +341,8 @@ public final class JournalStream {
       for (it.seek(Keys.encode(fromSeq)); it.isValid(); it.next()) {
         long seq = Keys.decode(it.key());
         if (seq != expect) {
-          throw new JournalException("volume " + volume + ": journal has a gap at seq " + expect + " (found " + seq + ")");
+          throw new JournalException(
+              "volume " + volume + ": journal has a gap at seq " + expect + " (found " + seq + ")");
         }
         expect++;
         if (!visitor.visit(seq, it.value())) {
@@ -308,7 +352,8 @@ public final class JournalStream {
       try {
         it.status();
       } catch (RocksDBException e) {
-        throw new JournalException("volume " + volume + ": journal read failed: " + e.getMessage(), e, false);
+        throw new JournalException(
+            "volume " + volume + ": journal read failed: " + e.getMessage(), e, false);
       }
     }
   }
@@ -323,7 +368,10 @@ public final class JournalStream {
     try {
       db.deleteRange(family, Keys.encode(firstSeq), Keys.encode(upTo + 1));
     } catch (RocksDBException e) {
-      throw new JournalException("volume " + volume + ": trimming history failed: " + e.getMessage(), e, Journal.isNoSpace(e));
+      throw new JournalException(
+          "volume " + volume + ": trimming history failed: " + e.getMessage(),
+          e,
+          Journal.isNoSpace(e));
     }
     firstSeq = upTo + 1;
     ledger.forget(upTo);
@@ -340,16 +388,26 @@ public final class JournalStream {
     committer.lock().lock();
     try {
       if (base < lastSeq) {
-        throw new JournalException("volume " + volume + ": cannot rebase history to seq " + base + ", it already holds seq " + lastSeq);
+        throw new JournalException(
+            "volume "
+                + volume
+                + ": cannot rebase history to seq "
+                + base
+                + ", it already holds seq "
+                + lastSeq);
       }
       if (nextSeq != lastSeq + 1) {
-        throw new JournalException("volume " + volume + ": cannot rebase history while appends are in flight");
+        throw new JournalException(
+            "volume " + volume + ": cannot rebase history while appends are in flight");
       }
       journal.putMeta(volume, META_TRIMMED, base);
       try {
         db.deleteRange(family, Keys.encode(0), Keys.encode(base + 1));
       } catch (RocksDBException e) {
-        throw new JournalException("volume " + volume + ": rebasing history failed: " + e.getMessage(), e, Journal.isNoSpace(e));
+        throw new JournalException(
+            "volume " + volume + ": rebasing history failed: " + e.getMessage(),
+            e,
+            Journal.isNoSpace(e));
       }
       segments.trimThrough(base);
       lastSeq = base;
@@ -372,7 +430,8 @@ public final class JournalStream {
     committer.lock().lock();
     try {
       if (nextSeq != lastSeq + 1) {
-        throw new JournalException("volume " + volume + ": cannot truncate history while appends are in flight");
+        throw new JournalException(
+            "volume " + volume + ": cannot truncate history while appends are in flight");
       }
       if (seq >= lastSeq) {
         return;
@@ -387,12 +446,22 @@ public final class JournalStream {
       try {
         db.deleteRange(family, Keys.encode(seq + 1), Keys.encode(Long.MAX_VALUE));
       } catch (RocksDBException e) {
-        throw new JournalException("volume " + volume + ": truncating history after seq " + seq + " failed: " + e.getMessage(), e, Journal.isNoSpace(e));
+        throw new JournalException(
+            "volume "
+                + volume
+                + ": truncating history after seq "
+                + seq
+                + " failed: "
+                + e.getMessage(),
+            e,
+            Journal.isNoSpace(e));
       }
       long first = 0;
       long bytes = 0;
       try (RocksIterator it = db.newIterator(family)) {
-        for (it.seek(Keys.encode(journal.meta(volume, META_TRIMMED, 0) + 1)); it.isValid(); it.next()) {
+        for (it.seek(Keys.encode(journal.meta(volume, META_TRIMMED, 0) + 1));
+            it.isValid();
+            it.next()) {
           if (first == 0) {
             first = Keys.decode(it.key());
           }
@@ -418,12 +487,16 @@ public final class JournalStream {
     journal.putMeta(volume, key, value);
   }
 
-  /** Runs {@code listener} on the journal thread after each group commit that added entries here. */
+  /**
+   * Runs {@code listener} on the journal thread after each group commit that added entries here.
+   */
   public void onCommit(Runnable listener) {
     commitListeners.add(listener);
   }
 
-  /** Journaled bytes (encoded records) after {@code seq}: the lag behind a reader at {@code seq}. */
+  /**
+   * Journaled bytes (encoded records) after {@code seq}: the lag behind a reader at {@code seq}.
+   */
   public long bytesAfter(long seq) {
     return ledger.bytesAfter(seq);
   }

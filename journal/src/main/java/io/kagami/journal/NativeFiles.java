@@ -14,8 +14,8 @@ import java.nio.file.Path;
  *
  * <ul>
  *   <li>{@code pwrite}/{@code pread} straight from/into a heap array (a "critical" downcall may
- *       touch the Java heap): a channel first copies a heap buffer into a temporary direct one,
- *       one more pass over every byte of a 1 MiB write;
+ *       touch the Java heap): a channel first copies a heap buffer into a temporary direct one, one
+ *       more pass over every byte of a 1 MiB write;
  *   <li>{@code fallocate(PUNCH_HOLE | KEEP_SIZE)}, which Java has no call for;
  *   <li>{@code open(O_DIRECT)} and writes from aligned native memory, which bypass the page cache
  *       (Java offers O_DIRECT only through a JDK-internal option).
@@ -30,6 +30,7 @@ public final class NativeFiles {
   private static final int O_RDWR = 2;
   private static final int O_CLOEXEC = 0x80000;
   private static final int PUNCH_HOLE_KEEP_SIZE = 0x02 | 0x01;
+
   /** O_DIRECT differs between architectures; 0 where we do not know it (then never direct). */
   private static final int O_DIRECT =
       switch (System.getProperty("os.arch")) {
@@ -37,27 +38,52 @@ public final class NativeFiles {
         case "aarch64", "arm" -> 0x10000;
         default -> 0;
       };
+
   /** Alignment of offsets, lengths and memory that every Linux filesystem accepts for O_DIRECT. */
   public static final int DIRECT_ALIGNMENT = 4096;
+
   private static final Calls CALLS = Calls.link();
 
   private NativeFiles() {}
 
-  private record Calls(MethodHandle open, MethodHandle fallocate, MethodHandle close, MethodHandle pwrite, MethodHandle pread) {
+  private record Calls(
+      MethodHandle open,
+      MethodHandle fallocate,
+      MethodHandle close,
+      MethodHandle pwrite,
+      MethodHandle pread) {
     @SuppressWarnings("restricted")
     static Calls link() {
       try {
         Linker linker = Linker.nativeLinker();
         var libc = linker.defaultLookup();
-        FunctionDescriptor io = FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG);
+        FunctionDescriptor io =
+            FunctionDescriptor.of(
+                ValueLayout.JAVA_LONG,
+                ValueLayout.JAVA_INT,
+                ValueLayout.ADDRESS,
+                ValueLayout.JAVA_LONG,
+                ValueLayout.JAVA_LONG);
         return new Calls(
-            linker.downcallHandle(libc.find("open").orElseThrow(), FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT)),
+            linker.downcallHandle(
+                libc.find("open").orElseThrow(),
+                FunctionDescriptor.of(
+                    ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT)),
             linker.downcallHandle(
                 libc.find("fallocate").orElseThrow(),
-                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG)),
-            linker.downcallHandle(libc.find("close").orElseThrow(), FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT)),
-            linker.downcallHandle(libc.find("pwrite").orElseThrow(), io, Linker.Option.critical(true)),
-            linker.downcallHandle(libc.find("pread").orElseThrow(), io, Linker.Option.critical(true)));
+                FunctionDescriptor.of(
+                    ValueLayout.JAVA_INT,
+                    ValueLayout.JAVA_INT,
+                    ValueLayout.JAVA_INT,
+                    ValueLayout.JAVA_LONG,
+                    ValueLayout.JAVA_LONG)),
+            linker.downcallHandle(
+                libc.find("close").orElseThrow(),
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT)),
+            linker.downcallHandle(
+                libc.find("pwrite").orElseThrow(), io, Linker.Option.critical(true)),
+            linker.downcallHandle(
+                libc.find("pread").orElseThrow(), io, Linker.Option.critical(true)));
       } catch (RuntimeException | LinkageError e) {
         return null;
       }
@@ -98,7 +124,9 @@ public final class NativeFiles {
     return pwriteAll(fd, src, offset) == src.byteSize();
   }
 
-  /** pwrite(2) of {@code src} at {@code offset} until done or failed; the bytes written before that. */
+  /**
+   * pwrite(2) of {@code src} at {@code offset} until done or failed; the bytes written before that.
+   */
   private static long pwriteAll(int fd, MemorySegment src, long offset) {
     if (fd < 0) {
       return 0;
@@ -119,13 +147,18 @@ public final class NativeFiles {
     return done;
   }
 
-  /** pread(2) into {@code a[from, from + len)} from {@code offset}: the byte count (0 at the end), or -1. */
+  /**
+   * pread(2) into {@code a[from, from + len)} from {@code offset}: the byte count (0 at the end),
+   * or -1.
+   */
   public static long pread(int fd, byte[] a, int from, int len, long offset) {
     if (fd < 0) {
       return -1;
     }
     try {
-      return (long) CALLS.pread.invokeExact(fd, MemorySegment.ofArray(a).asSlice(from, len), (long) len, offset);
+      return (long)
+          CALLS.pread.invokeExact(
+              fd, MemorySegment.ofArray(a).asSlice(from, len), (long) len, offset);
     } catch (Throwable t) {
       return -1;
     }

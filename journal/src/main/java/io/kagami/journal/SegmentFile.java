@@ -24,10 +24,13 @@ final class SegmentFile {
   final long id;
   final Path path;
   FileChannel channel;
+
   /** A second descriptor for {@link NativeFiles} (-1: none), open while {@link #channel} is. */
   int fd = -1;
+
   /** An O_DIRECT descriptor for large records (-1: none), only on segments this log created. */
   int directFd = -1;
+
   long size;
   long lastSeq;
   boolean referenced;
@@ -37,9 +40,14 @@ final class SegmentFile {
     this.path = path;
   }
 
-  /** Creates the file (it must not exist) and opens it, with an O_DIRECT descriptor if asked and possible. */
+  /**
+   * Creates the file (it must not exist) and opens it, with an O_DIRECT descriptor if asked and
+   * possible.
+   */
   void create(boolean direct) throws IOException {
-    channel = FileChannel.open(path, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ, StandardOpenOption.WRITE);
+    channel =
+        FileChannel.open(
+            path, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ, StandardOpenOption.WRITE);
     fd = NativeFiles.open(path);
     if (direct) {
       directFd = NativeFiles.openDirect(path);
@@ -49,8 +57,8 @@ final class SegmentFile {
 
   /**
    * Writes one record through the page cache, straight from the array (the channel would copy it
-   * into a direct buffer first); the channel writes what the native call could not, and reports
-   * the error if that fails too.
+   * into a direct buffer first); the channel writes what the native call could not, and reports the
+   * error if that fails too.
    */
   void writeThroughPageCache(long offset, byte[] record) throws IOException {
     int n = NativeFiles.pwriteFully(fd, record, 0, record.length, offset);
@@ -85,12 +93,21 @@ final class SegmentFile {
         int n = channel.read(buf, pos);
         if (n < 0) {
           throw new JournalException(
-              "journal segment " + path.getFileName() + " ends before seq " + seq + " (offset " + p.offset() + ", length " + p.length() + ")");
+              "journal segment "
+                  + path.getFileName()
+                  + " ends before seq "
+                  + seq
+                  + " (offset "
+                  + p.offset()
+                  + ", length "
+                  + p.length()
+                  + ")");
         }
         pos += n;
       }
     } catch (IOException e) {
-      throw new JournalException("cannot read journal segment " + path + ": " + e.getMessage(), e, false);
+      throw new JournalException(
+          "cannot read journal segment " + path + ": " + e.getMessage(), e, false);
     }
   }
 
@@ -108,7 +125,8 @@ final class SegmentFile {
     } catch (NoSuchFileException e) {
       // already gone
     } catch (IOException e) {
-      LOG.log(Level.WARNING, "cannot delete trimmed journal segment {0}: {1}", path, e.getMessage());
+      LOG.log(
+          Level.WARNING, "cannot delete trimmed journal segment {0}: {1}", path, e.getMessage());
     }
   }
 

@@ -35,10 +35,10 @@ import java.util.zip.CRC32C;
  * <p>Durability: a synced group commit forces every segment written since the previous force while
  * it syncs the WAL that holds the pointers (two syncs at once, not one after the other: that
  * doubled the standby's commit latency), and completes only when both are done; the highest seq
- * whose data is forced is recorded afterwards. So after a power loss a pointer above that point
- * may name data that never reached the disk (its group was never acknowledged, or it was an
- * unsynced write): on open every such pointer is checked against its CRC32C and history is cut at
- * the first bad one (see {@link JournalStream}).
+ * whose data is forced is recorded afterwards. So after a power loss a pointer above that point may
+ * name data that never reached the disk (its group was never acknowledged, or it was an unsynced
+ * write): on open every such pointer is checked against its CRC32C and history is cut at the first
+ * bad one (see {@link JournalStream}).
  *
  * <p>Trimmed segments are deleted, not reused: a file deleted before writeback never costs a disk
  * write, while a reused one keeps its dirty pages, which are then written back (measured: reuse
@@ -57,8 +57,8 @@ final class SegmentLog implements AutoCloseable {
    * Records at least this large go to a segment; smaller ones stay inline in RocksDB. 4 KiB: an
    * uncompressed 4 KiB write stored in RocksDB cost ~25 us of CPU (WAL copy with a software CRC,
    * memtable, flush, compaction of entries already trimmed); in a segment it is one copy into the
-   * group's write buffer. The same for synced records (the standby's, FUA writes): their segment
-   * is forced alongside the WAL sync, not before it.
+   * group's write buffer. The same for synced records (the standby's, FUA writes): their segment is
+   * forced alongside the WAL sync, not before it.
    */
   static final int MIN_SEGMENT_RECORD_BYTES = 4 << 10;
 
@@ -79,7 +79,9 @@ final class SegmentLog implements AutoCloseable {
    */
   static final int DIRECT_RECORD_BYTES = 256 << 10;
 
-  /** Direct writes of one log in flight at most; more wait for the oldest (bounds the memory held). */
+  /**
+   * Direct writes of one log in flight at most; more wait for the oldest (bounds the memory held).
+   */
   private static final int MAX_DIRECT_IN_FLIGHT = 16;
 
   /** Each direct writer's aligned copy of the record it writes (O_DIRECT cannot use the heap). */
@@ -89,30 +91,40 @@ final class SegmentLog implements AutoCloseable {
 
   private final Path directory;
   private final long segmentBytes;
+
   /** Live segments by id; guarded by {@code this}. */
   private final TreeMap<Long, SegmentFile> segments = new TreeMap<>();
+
   /** The segment being appended to, or null before the first large record since open. */
   private SegmentFile current;
+
   /** Rolled segments with unforced writes; guarded by {@code this}. */
   private final List<FileChannel> pendingForce = new ArrayList<>();
+
   private boolean dirty;
   private boolean directoryDirty;
+
   /** Stored records not yet written to {@link #coalescingTo}; journal thread only. */
   private ByteBuffer coalesced;
+
   private SegmentFile coalescingTo;
   private long coalescingAt;
   private long lastStoredSeq;
+
   /** Whether new segments get an O_DIRECT descriptor; journal thread only. */
   private boolean directWrites;
+
   /** Direct writes started and not yet waited for; journal thread only. */
   private final List<DirectWrite> directPending = new ArrayList<>();
+
   private final ExecutorService directWriters;
 
-  private record DirectWrite(SegmentFile segment, long offset, byte[] record, Future<Boolean> done) {}
+  private record DirectWrite(
+      SegmentFile segment, long offset, byte[] record, Future<Boolean> done) {}
 
   /**
-   * @param directWriters runs the writes that bypass the page cache, several at once; null to
-   *     write every record through the page cache
+   * @param directWriters runs the writes that bypass the page cache, several at once; null to write
+   *     every record through the page cache
    */
   SegmentLog(Path directory, long segmentBytes, ExecutorService directWriters) {
     this.directory = directory;
@@ -137,15 +149,18 @@ final class SegmentLog implements AutoCloseable {
         }
       }
     } catch (IOException e) {
-      throw new JournalException("cannot open journal segments in " + directory + ": " + e.getMessage(), e, Journal.isNoSpace(e));
+      throw new JournalException(
+          "cannot open journal segments in " + directory + ": " + e.getMessage(),
+          e,
+          Journal.isNoSpace(e));
     }
   }
 
   /**
    * Journal thread: writes {@code record} (entry {@code seq}) to the current segment when it is
    * large enough and returns the pointer RocksDB should store; returns {@code record} itself
-   * otherwise. {@code forced}: the record's group will force the segment before it completes
-   * (then a large record bypasses the page cache, see {@link #DIRECT_RECORD_BYTES}).
+   * otherwise. {@code forced}: the record's group will force the segment before it completes (then
+   * a large record bypasses the page cache, see {@link #DIRECT_RECORD_BYTES}).
    */
   byte[] store(long seq, byte[] record, boolean forced) throws IOException {
     if (record.length < MIN_SEGMENT_RECORD_BYTES) {
@@ -155,9 +170,11 @@ final class SegmentLog implements AutoCloseable {
     synchronized (this) {
       if (current == null || (current.size > 0 && current.size + record.length > segmentBytes)) {
         long id = segments.isEmpty() ? 1 : segments.lastKey() + 1;
-        SegmentFile next = new SegmentFile(id, directory.resolve(String.format("%020d", id) + SUFFIX));
+        SegmentFile next =
+            new SegmentFile(id, directory.resolve(String.format("%020d", id) + SUFFIX));
         next.create(directWrites);
-        directWrites = directWrites && next.directFd >= 0; // e.g. tmpfs refuses O_DIRECT: stop trying
+        directWrites =
+            directWrites && next.directFd >= 0; // e.g. tmpfs refuses O_DIRECT: stop trying
         segments.put(id, next);
         if (current != null && current.channel != null && dirty) {
           // The rolled segment's unforced tail is forced with the next sync like the new one.
@@ -168,7 +185,8 @@ final class SegmentLog implements AutoCloseable {
       }
       s = current;
     }
-    boolean direct = forced && directWrites && record.length > DIRECT_RECORD_BYTES && s.directFd >= 0;
+    boolean direct =
+        forced && directWrites && record.length > DIRECT_RECORD_BYTES && s.directFd >= 0;
     long offset = direct ? alignUp(s.size) : s.size;
     coalesce(s, offset, record, direct);
     CRC32C crc = new CRC32C();
@@ -189,13 +207,16 @@ final class SegmentLog implements AutoCloseable {
    * writes it at once when it is large. The group commit calls {@link #writeStored} before its
    * RocksDB write, so a pointer never reaches RocksDB before its data reaches the file.
    */
-  private void coalesce(SegmentFile s, long offset, byte[] record, boolean direct) throws IOException {
+  private void coalesce(SegmentFile s, long offset, byte[] record, boolean direct)
+      throws IOException {
     if (direct) {
       writeDirect(s, offset, record);
       return;
     }
     if (coalescingTo != null
-        && (coalescingTo != s || coalescingAt + coalesced.position() != offset || coalesced.remaining() < record.length)) {
+        && (coalescingTo != s
+            || coalescingAt + coalesced.position() != offset
+            || coalesced.remaining() < record.length)) {
       // Gathered records are written as one run: a record that does not extend it (another
       // segment, or after a direct record's range) starts a new one.
       writeStored();
@@ -217,8 +238,8 @@ final class SegmentLog implements AutoCloseable {
   /**
    * Starts writing {@code record} at the aligned {@code offset} through the segment's O_DIRECT
    * descriptor, zero-padded to the alignment, on one of the direct writers; {@link #writeStored}
-   * waits for it. A direct write waits for the device, so several run at once: one after another,
-   * 1 MiB records were written at ~350 MiB/s while the device took 1.5 GB/s.
+   * waits for it. A direct write waits for the device, so several run at once: one after another, 1
+   * MiB records were written at ~350 MiB/s while the device took 1.5 GB/s.
    */
   private void writeDirect(SegmentFile s, long offset, byte[] record) throws IOException {
     if (directPending.size() >= MAX_DIRECT_IN_FLIGHT) {
@@ -229,12 +250,15 @@ final class SegmentLog implements AutoCloseable {
     directPending.add(new DirectWrite(s, offset, record, done));
   }
 
-  /** On a direct writer: copies {@code record} into aligned memory and writes it; false on failure. */
+  /**
+   * On a direct writer: copies {@code record} into aligned memory and writes it; false on failure.
+   */
   private static boolean writeDirectNow(int fd, long offset, byte[] record) {
     long padded = alignUp(record.length);
     MemorySegment buffer = DIRECT_BUFFER.get();
     if (buffer == null || buffer.byteSize() < padded) {
-      buffer = Arena.ofAuto().allocate(Math.max(padded, COALESCE_BYTES), NativeFiles.DIRECT_ALIGNMENT);
+      buffer =
+          Arena.ofAuto().allocate(Math.max(padded, COALESCE_BYTES), NativeFiles.DIRECT_ALIGNMENT);
       DIRECT_BUFFER.set(buffer);
     }
     MemorySegment.copy(record, 0, buffer, ValueLayout.JAVA_BYTE, 0, record.length);
@@ -243,9 +267,9 @@ final class SegmentLog implements AutoCloseable {
   }
 
   /**
-   * Journal thread: waits for every direct write started; one that failed is written again
-   * through the page cache (which reports a real error, such as a full disk), and this log
-   * writes through the page cache from then on.
+   * Journal thread: waits for every direct write started; one that failed is written again through
+   * the page cache (which reports a real error, such as a full disk), and this log writes through
+   * the page cache from then on.
    */
   private void awaitDirect() throws IOException {
     IOException failed = null;
@@ -260,7 +284,10 @@ final class SegmentLog implements AutoCloseable {
         continue;
       }
       if (directWrites) {
-        LOG.log(Level.WARNING, "journal segment {0}: a write bypassing the page cache failed; writing through it from now on", w.segment.path);
+        LOG.log(
+            Level.WARNING,
+            "journal segment {0}: a write bypassing the page cache failed; writing through it from now on",
+            w.segment.path);
         directWrites = false;
       }
       if (failed == null) {
@@ -341,8 +368,8 @@ final class SegmentLog implements AutoCloseable {
 
   /**
    * The first {@code length} bytes of the record {@code pointer} names (its header), without
-   * reading the rest: no checksum can be verified on a part, so this is for what the journal
-   * wrote itself or checked on open (see {@link JournalStream#readExtents}).
+   * reading the rest: no checksum can be verified on a part, so this is for what the journal wrote
+   * itself or checked on open (see {@link JournalStream#readExtents}).
    */
   byte[] loadPrefix(byte[] pointer, long seq, int length) {
     SegmentPointer p = SegmentPointer.decode(pointer);
@@ -359,7 +386,8 @@ final class SegmentLog implements AutoCloseable {
     CRC32C crc = new CRC32C();
     crc.update(out);
     if ((int) crc.getValue() != p.crc()) {
-      throw new JournalException("journal segment " + p.segment() + ": checksum mismatch for seq " + seq);
+      throw new JournalException(
+          "journal segment " + p.segment() + ": checksum mismatch for seq " + seq);
     }
     return out;
   }
@@ -368,15 +396,16 @@ final class SegmentLog implements AutoCloseable {
   private synchronized void readAt(SegmentPointer p, long seq, byte[] out) {
     SegmentFile s = segments.get(p.segment());
     if (s == null) {
-      throw new JournalException("journal segment " + p.segment() + " of seq " + seq + " is missing in " + directory);
+      throw new JournalException(
+          "journal segment " + p.segment() + " of seq " + seq + " is missing in " + directory);
     }
     s.read(p, seq, out);
   }
 
   /**
    * Open-time check of one pointer: with {@code verifyData} the record is read and its checksum
-   * compared (entries that were never forced); otherwise only its extent within the file.
-   * Marks the segment as referenced. Returns false when the pointer is not backed by valid data.
+   * compared (entries that were never forced); otherwise only its extent within the file. Marks the
+   * segment as referenced. Returns false when the pointer is not backed by valid data.
    */
   boolean recover(byte[] pointer, long seq, boolean verifyData) {
     SegmentPointer p = SegmentPointer.decode(pointer);
@@ -398,7 +427,9 @@ final class SegmentLog implements AutoCloseable {
     return true;
   }
 
-  /** After open-time recovery: deletes segments no pointer refers to (never committed, or trimmed). */
+  /**
+   * After open-time recovery: deletes segments no pointer refers to (never committed, or trimmed).
+   */
   synchronized void dropUnreferenced() {
     Iterator<Map.Entry<Long, SegmentFile>> it = segments.entrySet().iterator();
     while (it.hasNext()) {
@@ -450,5 +481,4 @@ final class SegmentLog implements AutoCloseable {
     }
     current = null;
   }
-
 }

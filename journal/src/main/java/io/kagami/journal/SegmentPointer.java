@@ -45,6 +45,13 @@ record SegmentPointer(long segment, long offset, int length, int crc) {
   }
 
   byte[] encode() {
-    return ByteBuffer.allocate(BYTES).order(ByteOrder.BIG_ENDIAN).put(MARK).putLong(segment).putLong(offset).putInt(length).putInt(crc).array();
+    return ByteBuffer.allocate(BYTES)
+        .order(ByteOrder.BIG_ENDIAN)
+        .put(MARK)
+        .putLong(segment)
+        .putLong(offset)
+        .putInt(length)
+        .putInt(crc)
+        .array();
   }
 }

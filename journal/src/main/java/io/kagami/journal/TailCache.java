@@ -4,12 +4,12 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * The newest committed entries, by sequence number, up to a byte budget. Readers that keep up
- * with the writer (the shipper, the standby's applier) are served from here; a reader that fell
- * behind the cache reads RocksDB. Entries are the arrays the journal committed (never modified).
+ * The newest committed entries, by sequence number, up to a byte budget. Readers that keep up with
+ * the writer (the shipper, the standby's applier) are served from here; a reader that fell behind
+ * the cache reads RocksDB. Entries are the arrays the journal committed (never modified).
  *
- * <p>Thread-safe (one monitor, held for array work only): filled on the journal thread, read by
- * any reader of the stream.
+ * <p>Thread-safe (one monitor, held for array work only): filled on the journal thread, read by any
+ * reader of the stream.
  */
 final class TailCache {
   private final long budget;

@@ -3,7 +3,10 @@ package io.kagami.journal;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 
-/** Waiting that an interrupt cannot cut short: the journal thread must not give up on a write or a sync half-way. */
+/**
+ * Waiting that an interrupt cannot cut short: the journal thread must not give up on a write or a
+ * sync half-way.
+ */
 final class Uninterruptibly {
   private Uninterruptibly() {}
 

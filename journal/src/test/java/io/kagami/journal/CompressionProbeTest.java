@@ -8,7 +8,11 @@ import org.junit.jupiter.api.Test;
 
 class CompressionProbeTest {
   private static final byte[] NOISE = new byte[4096];
-  private static final byte[] TEXT = "the same line again and again\n".repeat(140).substring(0, 4096).getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+  private static final byte[] TEXT =
+      "the same line again and again\n"
+          .repeat(140)
+          .substring(0, 4096)
+          .getBytes(java.nio.charset.StandardCharsets.US_ASCII);
 
   static {
     new Random(7).nextBytes(NOISE);
@@ -32,7 +36,10 @@ class CompressionProbeTest {
       }
     }
     // 1+2+4+8+16+32 = 63 writes skipped over the first 7 probes, then one probe every 65 writes.
-    assertThat(probes).isBetween(7 + (1000 - 70) / (Compression.Probe.MAX_SKIP + 1), 7 + (1000 - 70) / (Compression.Probe.MAX_SKIP + 1) + 1);
+    assertThat(probes)
+        .isBetween(
+            7 + (1000 - 70) / (Compression.Probe.MAX_SKIP + 1),
+            7 + (1000 - 70) / (Compression.Probe.MAX_SKIP + 1) + 1);
   }
 
   @Test
@@ -45,9 +52,13 @@ class CompressionProbeTest {
     while (!compressed(probe, TEXT)) {
       skipped++;
     }
-    assertThat(skipped).as("writes stored raw before the next probe").isLessThanOrEqualTo(Compression.Probe.MAX_SKIP);
+    assertThat(skipped)
+        .as("writes stored raw before the next probe")
+        .isLessThanOrEqualTo(Compression.Probe.MAX_SKIP);
     for (int i = 0; i < 100; i++) {
-      assertThat(compressed(probe, TEXT)).as("write %d after the data turned compressible", i).isTrue();
+      assertThat(compressed(probe, TEXT))
+          .as("write %d after the data turned compressible", i)
+          .isTrue();
     }
   }
 

@@ -1,12 +1,11 @@
 package io.kagami.journal;
 
-import io.kagami.clock.SystemTime;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.kagami.clock.SystemTime;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
-import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -51,17 +50,21 @@ class JournalTest {
   }
 
   @Test
-  void truncatingAfterASeqEndsTheHistoryThereAcrossARestartAndAppendsContinueFromIt() throws Exception {
+  void truncatingAfterASeqEndsTheHistoryThereAcrossARestartAndAppendsContinueFromIt()
+      throws Exception {
     try (Journal j = Journal.open(JournalConfig.at(dir), SystemTime.WALL)) {
       JournalStream s = j.stream("vol0");
       for (int i = 0; i < 20; i++) {
-        s.append(write(i * 4096L, i % 3 == 0 ? 64 << 10 : 4096, i), false, null).get(10, TimeUnit.SECONDS);
+        s.append(write(i * 4096L, i % 3 == 0 ? 64 << 10 : 4096, i), false, null)
+            .get(10, TimeUnit.SECONDS);
       }
       s.trimThrough(5);
       s.truncateAfter(12);
       s.truncateAfter(12); // idempotent
       assertThat(s.lastSeq()).isEqualTo(12);
-      assertThat(s.read(6, Integer.MAX_VALUE)).extracting(JournalEntry::seq).containsExactly(6L, 7L, 8L, 9L, 10L, 11L, 12L);
+      assertThat(s.read(6, Integer.MAX_VALUE))
+          .extracting(JournalEntry::seq)
+          .containsExactly(6L, 7L, 8L, 9L, 10L, 11L, 12L);
       assertThat(s.append(write(0, 4096, 99), true, null).get(10, TimeUnit.SECONDS)).isEqualTo(13L);
       s.trimThrough(13);
       s.truncateAfter(3); // below the trim point: the history is empty and ends at 3
@@ -114,7 +117,9 @@ class JournalTest {
       s.sync().get(10, TimeUnit.SECONDS);
       s.trimThrough(10);
       assertThat(s.firstSeq()).isEqualTo(11);
-      assertThatThrownBy(() -> s.read(5, 100)).isInstanceOf(JournalException.class).hasMessageContaining("no longer in the journal");
+      assertThatThrownBy(() -> s.read(5, 100))
+          .isInstanceOf(JournalException.class)
+          .hasMessageContaining("no longer in the journal");
     }
     try (Journal j = Journal.open(JournalConfig.at(dir), SystemTime.WALL)) {
       JournalStream s = j.stream("vol0");
@@ -137,9 +142,14 @@ class JournalTest {
       again.add(JournalEntry.of(6, write(6, 512, 6)));
       assertThat(s.appendReplicated(again).get(10, TimeUnit.SECONDS)).isEqualTo(6);
       assertThat(s.appendReplicated(first).get(10, TimeUnit.SECONDS)).isEqualTo(6);
-      CompletableFuture<Long> gap = s.appendReplicated(List.of(JournalEntry.of(9, write(9, 512, 9))));
-      assertThatThrownBy(gap::get).isInstanceOf(ExecutionException.class).hasMessageContaining("expected 7");
-      assertThat(s.read(1, Integer.MAX_VALUE)).extracting(JournalEntry::seq).containsExactly(1L, 2L, 3L, 4L, 5L, 6L);
+      CompletableFuture<Long> gap =
+          s.appendReplicated(List.of(JournalEntry.of(9, write(9, 512, 9))));
+      assertThatThrownBy(gap::get)
+          .isInstanceOf(ExecutionException.class)
+          .hasMessageContaining("expected 7");
+      assertThat(s.read(1, Integer.MAX_VALUE))
+          .extracting(JournalEntry::seq)
+          .containsExactly(1L, 2L, 3L, 4L, 5L, 6L);
     }
   }
 
@@ -151,7 +161,9 @@ class JournalTest {
       new Random(1).nextBytes(noise);
       long seq = 0;
       for (int i = 0; i < 3; i++) {
-        seq = s.append(Compression.writeRecord(0, ByteBuffer.wrap(noise), true), false, null).get(10, TimeUnit.SECONDS);
+        seq =
+            s.append(Compression.writeRecord(0, ByteBuffer.wrap(noise), true), false, null)
+                .get(10, TimeUnit.SECONDS);
       }
       long per = JournalRecord.HEADER_BYTES + 4096;
       assertThat(s.bytesAfter(0)).isEqualTo(3 * per);
@@ -177,7 +189,8 @@ class JournalTest {
 
   @Test
   void readsAreTheSameFromTheInMemoryTailAndFromRocksDb() throws Exception {
-    int n = (int) (JournalStream.TAIL_CACHE_BYTES >> 20) + 16; // more MiB entries than the tail holds
+    int n =
+        (int) (JournalStream.TAIL_CACHE_BYTES >> 20) + 16; // more MiB entries than the tail holds
     try (Journal j = Journal.open(JournalConfig.at(dir), SystemTime.WALL)) {
       JournalStream s = j.stream("vol0");
       byte[] noise = new byte[1 << 20];
@@ -210,7 +223,8 @@ class JournalTest {
       r.nextBytes(noise);
       byte[] zeros = new byte[len];
       for (byte[] data : new byte[][] {noise, zeros}) {
-        JournalRecord rec = JournalRecord.decode(Compression.encodeWrite(4096, ByteBuffer.wrap(data), true));
+        JournalRecord rec =
+            JournalRecord.decode(Compression.encodeWrite(4096, ByteBuffer.wrap(data), true));
         assertThat(rec.length()).isEqualTo(len);
         assertThat(Compression.data(rec)).as("payload of %d bytes", len).isEqualTo(data);
       }
@@ -219,14 +233,19 @@ class JournalTest {
 
   @Test
   void malformedRecordsAreRejectedWithAReason() {
-    assertThatThrownBy(() -> JournalRecord.decode(new byte[3])).isInstanceOf(MalformedRecordException.class).hasMessageContaining("shorter than its header");
+    assertThatThrownBy(() -> JournalRecord.decode(new byte[3]))
+        .isInstanceOf(MalformedRecordException.class)
+        .hasMessageContaining("shorter than its header");
     byte[] bad = JournalRecord.trim(0, 4096).encode();
     bad[0] = 9;
     assertThatThrownBy(() -> JournalRecord.decode(bad)).hasMessageContaining("version 9");
     byte[] kind = JournalRecord.trim(0, 4096).encode();
     kind[1] = 42;
-    assertThatThrownBy(() -> JournalRecord.decode(kind)).hasMessageContaining("unknown record kind 42");
-    JournalRecord lz = new JournalRecord(JournalRecord.Kind.WRITE, 0, 4096, JournalRecord.Codec.LZ4, new byte[] {1, 2, 3});
+    assertThatThrownBy(() -> JournalRecord.decode(kind))
+        .hasMessageContaining("unknown record kind 42");
+    JournalRecord lz =
+        new JournalRecord(
+            JournalRecord.Kind.WRITE, 0, 4096, JournalRecord.Codec.LZ4, new byte[] {1, 2, 3});
     assertThatThrownBy(() -> Compression.data(lz)).isInstanceOf(MalformedRecordException.class);
   }
 }

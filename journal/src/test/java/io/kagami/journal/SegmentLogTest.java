@@ -1,17 +1,16 @@
 package io.kagami.journal;
 
-import io.kagami.clock.SystemTime;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.kagami.clock.SystemTime;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.time.InstantSource;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.Callable;
@@ -33,7 +32,11 @@ class SegmentLogTest {
   private static final int BIG = 256 << 10;
 
   private JournalConfig config() {
-    return new JournalConfig(dir, JournalConfig.DEFAULT_WRITE_BUFFER_BYTES, JournalConfig.DEFAULT_MAX_GROUP_ENTRIES, 1L << 20);
+    return new JournalConfig(
+        dir,
+        JournalConfig.DEFAULT_WRITE_BUFFER_BYTES,
+        JournalConfig.DEFAULT_MAX_GROUP_ENTRIES,
+        1L << 20);
   }
 
   private Path segmentDir() {
@@ -82,21 +85,31 @@ class SegmentLogTest {
       for (int i = 1; i <= 3; i++) {
         s.append(small(i), true, null).get(10, TimeUnit.SECONDS);
       }
-      assertThat(s.segments().bytes()).as("segment bytes after three synced (FUA) 4 KiB writes").isGreaterThanOrEqualTo(3 * 4096L);
-      assertThat(s.meta(JournalStream.META_SEGMENTS_FORCED, 0)).as("forced point recorded after the syncs").isEqualTo(3);
+      assertThat(s.segments().bytes())
+          .as("segment bytes after three synced (FUA) 4 KiB writes")
+          .isGreaterThanOrEqualTo(3 * 4096L);
+      assertThat(s.meta(JournalStream.META_SEGMENTS_FORCED, 0))
+          .as("forced point recorded after the syncs")
+          .isEqualTo(3);
       List<java.util.concurrent.CompletableFuture<Long>> unsynced = new java.util.ArrayList<>();
       for (int i = 4; i <= 40; i++) {
         unsynced.add(s.append(small(i), false, null));
       }
-      java.util.concurrent.CompletableFuture.allOf(unsynced.toArray(java.util.concurrent.CompletableFuture[]::new)).get(10, TimeUnit.SECONDS);
-      assertThat(s.segments().bytes()).as("segment bytes after unsynced 4 KiB writes").isGreaterThan(0);
+      java.util.concurrent.CompletableFuture.allOf(
+              unsynced.toArray(java.util.concurrent.CompletableFuture[]::new))
+          .get(10, TimeUnit.SECONDS);
+      assertThat(s.segments().bytes())
+          .as("segment bytes after unsynced 4 KiB writes")
+          .isGreaterThan(0);
       s.sync().get(10, TimeUnit.SECONDS);
     }
     try (Journal j = Journal.open(config(), SystemTime.WALL)) {
       List<JournalEntry> all = j.stream("vol0").read(1, Integer.MAX_VALUE);
       assertThat(all).hasSize(40);
       for (JournalEntry e : all) {
-        assertThat(Compression.data(e.record())).as("data of seq %d after reopen", e.seq()).isEqualTo(Compression.data(small(e.seq())));
+        assertThat(Compression.data(e.record()))
+            .as("data of seq %d after reopen", e.seq())
+            .isEqualTo(Compression.data(small(e.seq())));
       }
     }
   }
@@ -114,7 +127,9 @@ class SegmentLogTest {
     try (Journal j = Journal.open(config(), SystemTime.WALL)) {
       JournalStream s = j.stream("vol0");
       assertExtents(s.readExtents(1, 100), 9); // from RocksDB and segment headers
-      assertThat(s.readExtents(8, 100)).extracting(JournalStream.Extent::seq).containsExactly(8L, 9L);
+      assertThat(s.readExtents(8, 100))
+          .extracting(JournalStream.Extent::seq)
+          .containsExactly(8L, 9L);
       assertThat(s.readExtents(10, 100)).isEmpty();
     }
   }
@@ -125,7 +140,9 @@ class SegmentLogTest {
       if (e.seq() == 7) {
         assertThat(e).isEqualTo(new JournalStream.Extent(7, JournalRecord.Kind.TRIM, 8192, 4096));
       } else {
-        assertThat(e).isEqualTo(new JournalStream.Extent(e.seq(), JournalRecord.Kind.WRITE, e.seq() * BIG, BIG));
+        assertThat(e)
+            .isEqualTo(
+                new JournalStream.Extent(e.seq(), JournalRecord.Kind.WRITE, e.seq() * BIG, BIG));
       }
     }
   }
@@ -135,7 +152,8 @@ class SegmentLogTest {
     try (Journal j = Journal.open(config(), SystemTime.WALL)) {
       JournalStream s = j.stream("vol0");
       append(s, 1, 12, true);
-      s.append(Compression.writeRecord(0, ByteBuffer.wrap(new byte[4096]), true), true, null).get(10, TimeUnit.SECONDS);
+      s.append(Compression.writeRecord(0, ByteBuffer.wrap(new byte[4096]), true), true, null)
+          .get(10, TimeUnit.SECONDS);
       // 12 records of 256 KiB in 1 MiB segments: at least three files, and RocksDB holds pointers.
       assertThat(segmentFiles()).hasSizeGreaterThanOrEqualTo(3);
       assertThat(s.bytesAfter(0)).isGreaterThan(12L * BIG);
@@ -143,8 +161,11 @@ class SegmentLogTest {
     try (Journal j = Journal.open(config(), SystemTime.WALL)) {
       JournalStream s = j.stream("vol0");
       assertThat(s.lastSeq()).isEqualTo(13);
-      assertThat(s.bytesAfter(0)).as("history bytes count the records, not the pointers").isGreaterThan(12L * BIG);
-      List<JournalEntry> all = s.read(1, Integer.MAX_VALUE); // from RocksDB: the tail cache is empty
+      assertThat(s.bytesAfter(0))
+          .as("history bytes count the records, not the pointers")
+          .isGreaterThan(12L * BIG);
+      List<JournalEntry> all =
+          s.read(1, Integer.MAX_VALUE); // from RocksDB: the tail cache is empty
       assertThat(all).hasSize(13);
       for (JournalEntry e : all.subList(0, 12)) {
         assertIsBig(e);
@@ -257,7 +278,9 @@ class SegmentLogTest {
       assertThat(j.meta("vol0", JournalStream.META_SEGMENTS_FORCED, 0)).isEqualTo(2);
     }
     try (Journal j = Journal.open(config(), SystemTime.WALL)) {
-      assertThat(j.stream("vol0").read(1, Integer.MAX_VALUE)).hasSize(2).allSatisfy(SegmentLogTest::assertIsBig);
+      assertThat(j.stream("vol0").read(1, Integer.MAX_VALUE))
+          .hasSize(2)
+          .allSatisfy(SegmentLogTest::assertIsBig);
     }
   }
 
@@ -267,27 +290,41 @@ class SegmentLogTest {
     // offsets, zero-padded; small records in the same segment stay buffered after them.
     try (Journal j = Journal.open(config(), SystemTime.WALL)) {
       JournalStream s = j.stream("vol0");
-      List<JournalEntry> entries = List.of(JournalEntry.of(1, big(1)), JournalEntry.of(2, small(2)), JournalEntry.of(3, big(3)), JournalEntry.of(4, small(4)));
+      List<JournalEntry> entries =
+          List.of(
+              JournalEntry.of(1, big(1)),
+              JournalEntry.of(2, small(2)),
+              JournalEntry.of(3, big(3)),
+              JournalEntry.of(4, small(4)));
       assertThat(s.appendReplicated(entries).get(10, TimeUnit.SECONDS)).isEqualTo(4);
       for (long seq : new long[] {1, 3}) {
         SegmentPointer p = pointerOf(j, seq);
-        assertThat(p.offset() % NativeFiles.DIRECT_ALIGNMENT).as("offset of large record %d", seq).isZero();
+        assertThat(p.offset() % NativeFiles.DIRECT_ALIGNMENT)
+            .as("offset of large record %d", seq)
+            .isZero();
       }
       SegmentPointer afterBig = pointerOf(j, 2);
-      assertThat(afterBig.offset() % NativeFiles.DIRECT_ALIGNMENT).as("a buffered record after a direct one starts on a fresh page").isZero();
+      assertThat(afterBig.offset() % NativeFiles.DIRECT_ALIGNMENT)
+          .as("a buffered record after a direct one starts on a fresh page")
+          .isZero();
       // Unsynced large records (the primary's ordinary writes) stay in the page cache: packed.
       s.append(small(5), false, null).get(10, TimeUnit.SECONDS);
       s.append(big(6), false, null).get(10, TimeUnit.SECONDS);
       SegmentPointer p5 = pointerOf(j, 5);
-      assertThat(pointerOf(j, 6).offset()).as("an unsynced large record follows the previous record directly").isEqualTo(p5.offset() + p5.length());
+      assertThat(pointerOf(j, 6).offset())
+          .as("an unsynced large record follows the previous record directly")
+          .isEqualTo(p5.offset() + p5.length());
       s.sync().get(10, TimeUnit.SECONDS);
     }
     try (Journal j = Journal.open(config(), SystemTime.WALL)) {
       List<JournalEntry> all = j.stream("vol0").read(1, Integer.MAX_VALUE);
       assertThat(all).hasSize(6);
       for (JournalEntry e : all) {
-        JournalRecord expected = e.seq() == 2 || e.seq() == 4 || e.seq() == 5 ? small(e.seq()) : big(e.seq());
-        assertThat(Compression.data(e.record())).as("record %d read back from its segment", e.seq()).isEqualTo(Compression.data(expected));
+        JournalRecord expected =
+            e.seq() == 2 || e.seq() == 4 || e.seq() == 5 ? small(e.seq()) : big(e.seq());
+        assertThat(Compression.data(e.record()))
+            .as("record %d read back from its segment", e.seq())
+            .isEqualTo(Compression.data(expected));
       }
     }
   }
@@ -312,32 +349,54 @@ class SegmentLogTest {
         };
     try (Journal j = Journal.open(config(), SystemTime.WALL, failing)) {
       JournalStream s = j.stream("vol0");
-      assertThat(s.appendReplicated(List.of(JournalEntry.of(1, big(1)), JournalEntry.of(2, big(2)))).get(10, TimeUnit.SECONDS)).isEqualTo(2);
+      assertThat(
+              s.appendReplicated(List.of(JournalEntry.of(1, big(1)), JournalEntry.of(2, big(2))))
+                  .get(10, TimeUnit.SECONDS))
+          .isEqualTo(2);
       int tried = directWrites.get();
       assertThat(tried).as("direct writes tried before the first failure was seen").isBetween(1, 2);
-      assertThat(s.appendReplicated(List.of(JournalEntry.of(3, big(3)))).get(10, TimeUnit.SECONDS)).isEqualTo(3);
+      assertThat(s.appendReplicated(List.of(JournalEntry.of(3, big(3)))).get(10, TimeUnit.SECONDS))
+          .isEqualTo(3);
       assertThat(directWrites.get()).as("no direct write after one failed").isEqualTo(tried);
       assertThat(s.read(1, Integer.MAX_VALUE)).hasSize(3).allSatisfy(SegmentLogTest::assertIsBig);
     }
     try (Journal j = Journal.open(config(), SystemTime.WALL)) {
-      assertThat(j.stream("vol0").read(1, Integer.MAX_VALUE)).as("read back from the segments after reopen").hasSize(3).allSatisfy(SegmentLogTest::assertIsBig);
+      assertThat(j.stream("vol0").read(1, Integer.MAX_VALUE))
+          .as("read back from the segments after reopen")
+          .hasSize(3)
+          .allSatisfy(SegmentLogTest::assertIsBig);
     }
   }
 
   @Test
-  void whereTheFilesystemRefusesDirectWritesSegmentsAreWrittenThroughThePageCache() throws Exception {
+  void whereTheFilesystemRefusesDirectWritesSegmentsAreWrittenThroughThePageCache()
+      throws Exception {
     Path shm = Path.of("/dev/shm");
-    assumeTrue(Files.isDirectory(shm) && Files.isWritable(shm) && "tmpfs".equals(Files.getFileStore(shm).type()), "needs a writable tmpfs at /dev/shm");
+    assumeTrue(
+        Files.isDirectory(shm)
+            && Files.isWritable(shm)
+            && "tmpfs".equals(Files.getFileStore(shm).type()),
+        "needs a writable tmpfs at /dev/shm");
     Path tmpfsDir = Files.createTempDirectory(shm, "kagami-segment-test-");
     try {
-      JournalConfig onTmpfs = new JournalConfig(tmpfsDir, JournalConfig.DEFAULT_WRITE_BUFFER_BYTES, JournalConfig.DEFAULT_MAX_GROUP_ENTRIES, 1L << 20);
+      JournalConfig onTmpfs =
+          new JournalConfig(
+              tmpfsDir,
+              JournalConfig.DEFAULT_WRITE_BUFFER_BYTES,
+              JournalConfig.DEFAULT_MAX_GROUP_ENTRIES,
+              1L << 20);
       try (Journal j = Journal.open(onTmpfs, SystemTime.WALL)) {
         JournalStream s = j.stream("vol0");
-        assertThat(s.appendReplicated(List.of(JournalEntry.of(1, big(1)), JournalEntry.of(2, big(2)))).get(10, TimeUnit.SECONDS)).isEqualTo(2);
+        assertThat(
+                s.appendReplicated(List.of(JournalEntry.of(1, big(1)), JournalEntry.of(2, big(2))))
+                    .get(10, TimeUnit.SECONDS))
+            .isEqualTo(2);
         assertThat(j.meta("vol0", JournalStream.META_SEGMENTS_FORCED, 0)).isEqualTo(2);
       }
       try (Journal j = Journal.open(onTmpfs, SystemTime.WALL)) {
-        assertThat(j.stream("vol0").read(1, Integer.MAX_VALUE)).hasSize(2).allSatisfy(SegmentLogTest::assertIsBig);
+        assertThat(j.stream("vol0").read(1, Integer.MAX_VALUE))
+            .hasSize(2)
+            .allSatisfy(SegmentLogTest::assertIsBig);
       }
     } finally {
       try (Stream<Path> all = Files.walk(tmpfsDir)) {
@@ -366,7 +425,8 @@ class SegmentLogTest {
     try (Journal j = Journal.open(config(), SystemTime.WALL)) {
       JournalStream s = j.stream("vol0");
       append(s, 1, 8, true);
-      s.append(JournalRecord.writeZeroes(0, 4096), true, null).get(30, TimeUnit.SECONDS); // seq 9, inline
+      s.append(JournalRecord.writeZeroes(0, 4096), true, null)
+          .get(30, TimeUnit.SECONDS); // seq 9, inline
       s.truncateAfter(5);
       assertThat(s.lastSeq()).isEqualTo(5);
       assertThat(s.read(6, Integer.MAX_VALUE)).isEmpty();

@@ -31,7 +31,8 @@ final class Drills implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(Drills.class.getName());
   static final String SUFFIX = "-drill";
 
-  private record Tracked(History history, Applier applier, FileVolume replica, BooleanSupplier consistent) {}
+  private record Tracked(
+      History history, Applier applier, FileVolume replica, BooleanSupplier consistent) {}
 
   private record Running(DrillVolume volume, Instant startedAt) {}
 
@@ -55,15 +56,27 @@ final class Drills implements AutoCloseable {
     }
     try (DirectoryStream<Path> ds = Files.newDirectoryStream(directory, "*.overlay")) {
       for (Path p : ds) {
-        LOG.log(Level.WARNING, "discarding the DR drill that ran before the restart ({0}): drills do not survive a restart; start a new one", p.getFileName());
+        LOG.log(
+            Level.WARNING,
+            "discarding the DR drill that ran before the restart ({0}): drills do not survive a restart; start a new one",
+            p.getFileName());
         Files.delete(p);
       }
     } catch (IOException e) {
-      LOG.log(Level.WARNING, "cannot discard old drill overlays in {0}: {1}", directory, e.getMessage());
+      LOG.log(
+          Level.WARNING,
+          "cannot discard old drill overlays in {0}: {1}",
+          directory,
+          e.getMessage());
     }
   }
 
-  synchronized void track(String volume, History history, Applier applier, FileVolume replica, BooleanSupplier consistent) {
+  synchronized void track(
+      String volume,
+      History history,
+      Applier applier,
+      FileVolume replica,
+      BooleanSupplier consistent) {
     volumes.put(volume, new Tracked(history, applier, replica, consistent));
   }
 
@@ -76,23 +89,45 @@ final class Drills implements AutoCloseable {
     return t == null ? null : t.history();
   }
 
-  /** What {@code drill start} reports: the clone's export name, the seq it shows and when that was. */
+  /**
+   * What {@code drill start} reports: the clone's export name, the seq it shows and when that was.
+   */
   record Started(String volume, String export, long seq, long appliedSeq) {}
 
   /** Starts a drill of {@code volume} at {@code seq}, at {@code at}, or (both null) now. */
   synchronized Started start(String volume, Long seq, Instant at) {
     Tracked t = volumes.get(volume);
     if (t == null) {
-      throw new Promotion.RefusedException("no standby volume " + volume + " here (volumes: " + String.join(", ", volumes.keySet()) + ")");
+      throw new Promotion.RefusedException(
+          "no standby volume "
+              + volume
+              + " here (volumes: "
+              + String.join(", ", volumes.keySet())
+              + ")");
     }
     if (running.containsKey(volume)) {
-      throw new Promotion.RefusedException("a drill of volume " + volume + " is running already (export " + volume + SUFFIX + "); stop it first: kagami drill stop --volume " + volume);
+      throw new Promotion.RefusedException(
+          "a drill of volume "
+              + volume
+              + " is running already (export "
+              + volume
+              + SUFFIX
+              + "); stop it first: kagami drill stop --volume "
+              + volume);
     }
     if (!t.consistent().getAsBoolean()) {
-      throw new Promotion.RefusedException("volume " + volume + " is inconsistent (a resync is under way): there is no consistent point to drill on until it completes");
+      throw new Promotion.RefusedException(
+          "volume "
+              + volume
+              + " is inconsistent (a resync is under way): there is no consistent point to drill on until it completes");
     }
     if (t.applier().failure() != null) {
-      throw new Promotion.RefusedException("volume " + volume + ": the applier stopped (" + t.applier().failure() + "); no drill on a replica that does not move");
+      throw new Promotion.RefusedException(
+          "volume "
+              + volume
+              + ": the applier stopped ("
+              + t.applier().failure()
+              + "); no drill on a replica that does not move");
     }
     PointInTimeView view;
     try {
@@ -101,7 +136,8 @@ final class Drills implements AutoCloseable {
               .paused(
                   () -> {
                     long applied = t.applier().appliedSeq();
-                    long n = seq != null ? seq : at != null ? t.history().seqAt(at, applied) : applied;
+                    long n =
+                        seq != null ? seq : at != null ? t.history().seqAt(at, applied) : applied;
                     return t.history().pin(n, applied);
                   });
     } catch (History.OutsideWindowException e) {
@@ -110,14 +146,28 @@ final class Drills implements AutoCloseable {
     DrillVolume clone;
     try {
       Files.createDirectories(directory);
-      clone = new DrillVolume(volume + SUFFIX, view, t.replica(), directory.resolve(volume + ".overlay"), io);
+      clone =
+          new DrillVolume(
+              volume + SUFFIX, view, t.replica(), directory.resolve(volume + ".overlay"), io);
     } catch (IOException | RuntimeException e) {
       t.history().unpin(view);
-      throw new IllegalStateException("volume " + volume + ": cannot create the drill's overlay in " + directory + ": " + e.getMessage(), e);
+      throw new IllegalStateException(
+          "volume "
+              + volume
+              + ": cannot create the drill's overlay in "
+              + directory
+              + ": "
+              + e.getMessage(),
+          e);
     }
     nbd.add(clone);
     running.put(volume, new Running(clone, clock.instant()));
-    LOG.log(Level.WARNING, "volume {0}: DR drill started at seq {1}, exported as {2} (writable clone; the replica and replication are untouched)", volume, Long.toString(view.seq()), clone.name());
+    LOG.log(
+        Level.WARNING,
+        "volume {0}: DR drill started at seq {1}, exported as {2} (writable clone; the replica and replication are untouched)",
+        volume,
+        Long.toString(view.seq()),
+        clone.name());
     return new Started(volume, clone.name(), view.seq(), t.applier().appliedSeq());
   }
 
@@ -132,10 +182,19 @@ final class Drills implements AutoCloseable {
     try {
       r.volume().close();
     } catch (IOException e) {
-      LOG.log(Level.WARNING, "volume {0}: deleting the drill overlay failed: {1}", volume, e.getMessage());
+      LOG.log(
+          Level.WARNING,
+          "volume {0}: deleting the drill overlay failed: {1}",
+          volume,
+          e.getMessage());
     }
     volumes.get(volume).history().unpin(r.volume().view());
-    LOG.log(Level.WARNING, "volume {0}: DR drill stopped; {1} bytes written into the clone discarded, {2} NBD connection(s) closed", volume, Long.toString(written), closed);
+    LOG.log(
+        Level.WARNING,
+        "volume {0}: DR drill stopped; {1} bytes written into the clone discarded, {2} NBD connection(s) closed",
+        volume,
+        Long.toString(written),
+        closed);
     return new Stopped(volume, r.volume().name(), written, closed);
   }
 
@@ -155,7 +214,13 @@ final class Drills implements AutoCloseable {
     if (r == null) {
       return null;
     }
-    return new VolumeStatus.Drill(r.volume().name(), "nbd://" + nbdHost + ":" + nbdPort + "/" + r.volume().name(), r.volume().view().seq(), r.startedAt().toString(), r.volume().writtenBytes(), r.volume().view().voided());
+    return new VolumeStatus.Drill(
+        r.volume().name(),
+        "nbd://" + nbdHost + ":" + nbdPort + "/" + r.volume().name(),
+        r.volume().view().seq(),
+        r.startedAt().toString(),
+        r.volume().writtenBytes(),
+        r.volume().view().voided());
   }
 
   /** The earliest recoverable point of {@code volume} for the status, or null. */
@@ -165,7 +230,9 @@ final class Drills implements AutoCloseable {
       return null;
     }
     History.Point p = t.history().recoverableFrom(t.applier().appliedSeq());
-    return p == null ? null : new VolumeStatus.Point(p.seq(), p.time().toString(), t.history().bytes());
+    return p == null
+        ? null
+        : new VolumeStatus.Point(p.seq(), p.time().toString(), t.history().bytes());
   }
 
   /** Trims each volume's history to its window (housekeeping). */

@@ -9,9 +9,10 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * A site's periodic upkeep, once per {@link #INTERVAL} on its own thread {@code
- * kagami-housekeeping}: the link's bandwidth schedule, the standby's history window, and per primary
- * volume the standby's durable point, the history overflow check, the volume file checkpoint and
- * the changed-region map; then one observation of the states ({@link StateObserver}).
+ * kagami-housekeeping}: the link's bandwidth schedule, the standby's history window, and per
+ * primary volume the standby's durable point, the history overflow check, the volume file
+ * checkpoint and the changed-region map; then one observation of the states ({@link
+ * StateObserver}).
  *
  * <p>Each step's failure is logged and the next step still runs (a periodic task that threw would
  * end for good, silently). The per-volume steps hold the peer's volume lock, so they never work on
@@ -25,6 +26,7 @@ import java.util.concurrent.TimeUnit;
 final class HousekeepingAgent implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(HousekeepingAgent.class.getName());
   static final Duration INTERVAL = VolumeRuntimes.CHECKPOINT_INTERVAL;
+
   /** How long close waits for a tick in progress (its fsyncs) to end. */
   private static final Duration CLOSE_WAIT = Duration.ofSeconds(10);
 
@@ -45,8 +47,11 @@ final class HousekeepingAgent implements AutoCloseable {
     if (thread != null) {
       throw new IllegalStateException("housekeeping of site " + siteId + " is started already");
     }
-    thread = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("kagami-housekeeping").daemon(true).factory());
-    thread.scheduleWithFixedDelay(this::doWork, INTERVAL.toMillis(), INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
+    thread =
+        Executors.newSingleThreadScheduledExecutor(
+            Thread.ofPlatform().name("kagami-housekeeping").daemon(true).factory());
+    thread.scheduleWithFixedDelay(
+        this::doWork, INTERVAL.toMillis(), INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
   }
 
   /** One tick; returns the number of volumes it worked on. Never throws. */
@@ -99,7 +104,11 @@ final class HousekeepingAgent implements AutoCloseable {
     t.shutdown();
     try {
       if (!t.awaitTermination(CLOSE_WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
-        LOG.log(Level.WARNING, "site {0}: a housekeeping tick was still running after {1} s; closing without it", siteId, CLOSE_WAIT.toSeconds());
+        LOG.log(
+            Level.WARNING,
+            "site {0}: a housekeeping tick was still running after {1} s; closing without it",
+            siteId,
+            CLOSE_WAIT.toSeconds());
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt(); // the caller is being stopped: close on without waiting

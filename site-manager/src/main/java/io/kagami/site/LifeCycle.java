@@ -4,9 +4,9 @@ import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * The lifecycle of a component that starts and closes once (after Ratis {@code LifeCycle}): NEW →
- * STARTING → RUNNING → CLOSING → CLOSED, and from NEW or STARTING straight to CLOSING (a start
- * that failed, or a close before start). Any other transition is a bug and is rejected with both
- * states named. Thread-safe and lock-free: readers on any thread see the current state.
+ * STARTING → RUNNING → CLOSING → CLOSED, and from NEW or STARTING straight to CLOSING (a start that
+ * failed, or a close before start). Any other transition is a bug and is rejected with both states
+ * named. Thread-safe and lock-free: readers on any thread see the current state.
  */
 final class LifeCycle {
   enum State {
@@ -46,10 +46,12 @@ final class LifeCycle {
   /** Moves from {@code from} to {@code to}; throws when the state is not {@code from}. */
   void transition(State from, State to) {
     if (!from.canGoTo(to)) {
-      throw new IllegalStateException(name + ": " + from + " -> " + to + " is not a lifecycle transition");
+      throw new IllegalStateException(
+          name + ": " + from + " -> " + to + " is not a lifecycle transition");
     }
     if (!state.compareAndSet(from, to)) {
-      throw new IllegalStateException(name + " is " + state.get() + ", not " + from + ": cannot go to " + to);
+      throw new IllegalStateException(
+          name + " is " + state.get() + ", not " + from + ": cannot go to " + to);
     }
   }
 

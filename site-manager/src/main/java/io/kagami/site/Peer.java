@@ -43,12 +43,17 @@ final class Peer implements AutoCloseable {
   private final InstantSource clock;
   private final PeerRole role;
   private final VolumeRuntimes runtimes;
+
   /** Serializes volume swaps with housekeeping's per-volume work. */
   private final Object volumesLock = new Object();
+
   /** Immutable snapshot, in configuration order; replaced whole under volumesLock. */
-  private volatile SequencedMap<String, VolumeRuntime> volumes = Collections.unmodifiableSequencedMap(new LinkedHashMap<>());
+  private volatile SequencedMap<String, VolumeRuntime> volumes =
+      Collections.unmodifiableSequencedMap(new LinkedHashMap<>());
+
   /** Fixed once {@link #open} returns. */
   private final Map<String, SwitchableDevice> exports = new LinkedHashMap<>();
+
   private volatile SiteLink link;
   private SiteLink.Takeover takeover;
 
@@ -116,7 +121,9 @@ final class Peer implements AutoCloseable {
 
   // ---- the link ----
 
-  /** The link for the current role, or null (none configured for it, or closed for a role change). */
+  /**
+   * The link for the current role, or null (none configured for it, or closed for a role change).
+   */
   SiteLink link() {
     return link;
   }
@@ -135,13 +142,17 @@ final class Peer implements AutoCloseable {
   void startLink() {
     Role r = role.role();
     if (r == Role.PRIMARY && config.wan().peer() == null) {
-      LOG.log(Level.WARNING, "site {0} runs as primary without a standby: wan.peer is not configured, so nothing is replicated", config.siteId());
+      LOG.log(
+          Level.WARNING,
+          "site {0} runs as primary without a standby: wan.peer is not configured, so nothing is replicated",
+          config.siteId());
       return;
     }
     if (r == Role.STANDBY && config.wan().listen() == null) {
       return;
     }
-    SiteLink next = SiteLink.create(config, r, clock, this::shipSources, this::receiveSinks, takeover);
+    SiteLink next =
+        SiteLink.create(config, r, clock, this::shipSources, this::receiveSinks, takeover);
     next.start();
     link = next;
   }

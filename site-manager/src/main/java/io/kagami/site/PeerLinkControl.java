@@ -19,7 +19,8 @@ final class PeerLinkControl implements LinkControl {
     SiteLink current = peer.link();
     BandwidthControl b = current == null ? null : current.bandwidth();
     if (b == null) {
-      throw new Promotion.RefusedException("this site is a standby: the WAN bandwidth cap is set on the primary (the sending side)");
+      throw new Promotion.RefusedException(
+          "this site is a standby: the WAN bandwidth cap is set on the primary (the sending side)");
     }
     return b;
   }

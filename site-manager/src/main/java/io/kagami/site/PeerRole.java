@@ -18,21 +18,28 @@ import java.util.function.Supplier;
  * housekeeping and the NBD path never wait for a role change).
  *
  * <p>Several peers: each {@link Peer} gets its own, with its own record file, so a promotion or
- * failback towards one peer never touches the role towards another. Today's configuration names
- * one peer and the record lives in the data directory's {@code role} file.
+ * failback towards one peer never touches the role towards another. Today's configuration names one
+ * peer and the record lives in the data directory's {@code role} file.
  */
 final class PeerRole {
   private static final System.Logger LOG = System.getLogger(PeerRole.class.getName());
 
   private final SiteConfig config;
+
   /** False once the site is closing: no role change begins after that. */
   private final BooleanSupplier open;
+
   private final ReentrantLock lock = new ReentrantLock();
+
   /** The role this site runs now: the configured one, or the one a role change recorded. */
   private volatile Role role;
+
   /** Why the site runs in its role, when a role change recorded it (null: as configured). */
   private volatile RoleRecord recorded;
-  /** The operator consented ({@code kagami failback}) to discard this site's writes after a fork. */
+
+  /**
+   * The operator consented ({@code kagami failback}) to discard this site's writes after a fork.
+   */
   private volatile boolean discardDiverged;
 
   /**
@@ -70,7 +77,9 @@ final class PeerRole {
     return discardDiverged;
   }
 
-  /** True when this site runs as primary because a standby was promoted (no standby in sync yet). */
+  /**
+   * True when this site runs as primary because a standby was promoted (no standby in sync yet).
+   */
   boolean promotedByFailover() {
     RoleRecord r = recorded;
     return r != null && r.role() == Role.PRIMARY && r.cause() == RoleRecord.Cause.PROMOTE;
@@ -94,19 +103,30 @@ final class PeerRole {
     try {
       r.persist(config.dataDir());
     } catch (IOException e) {
-      throw new IllegalStateException("site " + config.siteId() + ": recording the role change failed (" + e.getMessage() + "); nothing was changed", e);
+      throw new IllegalStateException(
+          "site "
+              + config.siteId()
+              + ": recording the role change failed ("
+              + e.getMessage()
+              + "); nothing was changed",
+          e);
     }
     recorded = r;
   }
 
   /**
    * Takes the role-change lock, waiting at most {@code patience} for a change under way to end
-   * (each one bounds its own waits); refuses, with the reason, when it does not or when the site
-   * is shutting down. Release with {@link #unlock()}.
+   * (each one bounds its own waits); refuses, with the reason, when it does not or when the site is
+   * shutting down. Release with {@link #unlock()}.
    */
   void lock(String what, Duration patience) {
     if (!tryLock(patience)) {
-      throw new Promotion.RefusedException("site " + config.siteId() + ": another role change is still under way; " + what + " was not started (retry once kagami status shows it done)");
+      throw new Promotion.RefusedException(
+          "site "
+              + config.siteId()
+              + ": another role change is still under way; "
+              + what
+              + " was not started (retry once kagami status shows it done)");
     }
     if (!open.getAsBoolean()) {
       lock.unlock();
@@ -140,7 +160,10 @@ final class PeerRole {
    */
   void requireListen() {
     if (config.wan().listen() == null) {
-      throw new Promotion.RefusedException("site " + config.siteId() + " has no wan.listen: it could not become the standby; configure where it listens for its peer and restart it first");
+      throw new Promotion.RefusedException(
+          "site "
+              + config.siteId()
+              + " has no wan.listen: it could not become the standby; configure where it listens for its peer and restart it first");
     }
   }
 

@@ -29,7 +29,10 @@ final class PointInTime {
       String age = t.endsWith(" ago") ? t.substring(0, t.length() - 4) : t;
       return clock.instant().minus(io.kagami.site.config.Durations.parse(age));
     } catch (IllegalArgumentException e) {
-      throw new Promotion.RefusedException("\"" + text + "\" is not a point in time (examples: 2026-01-01T10:00:00Z, 2026-01-01T19:00:00+09:00, or an age such as 5m)");
+      throw new Promotion.RefusedException(
+          "\""
+              + text
+              + "\" is not a point in time (examples: 2026-01-01T10:00:00Z, 2026-01-01T19:00:00+09:00, or an age such as 5m)");
     }
   }
 }

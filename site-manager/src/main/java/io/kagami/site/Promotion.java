@@ -30,10 +30,17 @@ public record Promotion(String at, boolean forced, List<VolumeAt> volumes, long 
 
   /** Writes the record durably (temporary file, sync, atomic rename, directory sync). */
   void persist(Path dataDir) throws IOException {
-    StringBuilder text = new StringBuilder("# This site was promoted from standby to primary; it starts as a primary from now on.\n");
+    StringBuilder text =
+        new StringBuilder(
+            "# This site was promoted from standby to primary; it starts as a primary from now on.\n");
     text.append("at: ").append(at).append('\n').append("forced: ").append(forced).append('\n');
     for (VolumeAt v : volumes) {
-      text.append("volume: ").append(v.name()).append(" appliedSeq ").append(v.appliedSeq()).append(v.wasConsistent() ? "" : " (inconsistent, forced)").append('\n');
+      text.append("volume: ")
+          .append(v.name())
+          .append(" appliedSeq ")
+          .append(v.appliedSeq())
+          .append(v.wasConsistent() ? "" : " (inconsistent, forced)")
+          .append('\n');
     }
     DurableFiles.replace(dataDir.resolve(FILE), text.toString().getBytes(StandardCharsets.UTF_8));
   }

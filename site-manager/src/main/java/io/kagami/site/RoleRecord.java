@@ -22,7 +22,8 @@ import java.util.Optional;
  * @param discardDiverged a returning old primary's consent (given by {@code kagami failback}) to
  *     discard — after saving them aside — its writes after the point its successor was promoted
  */
-public record RoleRecord(Role role, String since, Cause cause, String reason, boolean discardDiverged) {
+public record RoleRecord(
+    Role role, String since, Cause cause, String reason, boolean discardDiverged) {
   /** The role change that wrote a record (file key {@code cause}). */
   public enum Cause {
     /** An unplanned failover: this standby was promoted, so no standby is in sync yet. */
@@ -69,6 +70,7 @@ public record RoleRecord(Role role, String since, Cause cause, String reason, bo
   }
 
   static final String FILE = "role";
+
   /** Written by promotions before the role record existed; means primary. */
   static final String LEGACY_PROMOTED = "promoted";
 
@@ -76,7 +78,9 @@ public record RoleRecord(Role role, String since, Cause cause, String reason, bo
   static Optional<RoleRecord> read(Path dataDir) {
     Path file = dataDir.resolve(FILE);
     if (!Files.exists(file)) {
-      return Files.exists(dataDir.resolve(LEGACY_PROMOTED)) ? Optional.of(new RoleRecord(Role.PRIMARY, "", Cause.PROMOTE, "promoted", false)) : Optional.empty();
+      return Files.exists(dataDir.resolve(LEGACY_PROMOTED))
+          ? Optional.of(new RoleRecord(Role.PRIMARY, "", Cause.PROMOTE, "promoted", false))
+          : Optional.empty();
     }
     Role role = null;
     String since = "";
@@ -101,14 +105,21 @@ public record RoleRecord(Role role, String since, Cause cause, String reason, bo
         }
       }
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot read the role record " + file + ": " + e.getMessage(), e);
+      throw new UncheckedIOException(
+          "cannot read the role record " + file + ": " + e.getMessage(), e);
     } catch (IllegalArgumentException e) {
-      throw new IllegalStateException("the role record " + file + " names an unknown role or cause: " + e.getMessage(), e);
+      throw new IllegalStateException(
+          "the role record " + file + " names an unknown role or cause: " + e.getMessage(), e);
     }
     if (role == null) {
-      throw new IllegalStateException("the role record " + file + " names no role; it is damaged (it should say role: primary or role: standby)");
+      throw new IllegalStateException(
+          "the role record "
+              + file
+              + " names no role; it is damaged (it should say role: primary or role: standby)");
     }
-    return Optional.of(new RoleRecord(role, since, cause != null ? cause : Cause.ofLegacyReason(reason), reason, discard));
+    return Optional.of(
+        new RoleRecord(
+            role, since, cause != null ? cause : Cause.ofLegacyReason(reason), reason, discard));
   }
 
   /** Writes the record durably (temporary file, sync, atomic rename, directory sync). */

@@ -30,34 +30,58 @@ final class Rollback {
 
   private Rollback() {}
 
-  /** Rolls back to {@code seq}; the applier must be stopped and {@code seq} checked against the window. */
-  static void run(String volume, JournalStream stream, History history, FileVolume replica, long seq) {
+  /**
+   * Rolls back to {@code seq}; the applier must be stopped and {@code seq} checked against the
+   * window.
+   */
+  static void run(
+      String volume, JournalStream stream, History history, FileVolume replica, long seq) {
     stream.putMeta(META_ROLLBACK_TO, seq + 1); // +1: 0 means "none", and seq 0 is a valid target
     complete(volume, stream, history, replica, seq);
   }
 
-  /** Completes a rollback a crash interrupted; returns the seq rolled back to, or -1 if none was pending. */
-  static long resumeIfInterrupted(String volume, JournalStream stream, History history, FileVolume replica) {
+  /**
+   * Completes a rollback a crash interrupted; returns the seq rolled back to, or -1 if none was
+   * pending.
+   */
+  static long resumeIfInterrupted(
+      String volume, JournalStream stream, History history, FileVolume replica) {
     long recorded = stream.meta(META_ROLLBACK_TO, 0);
     if (recorded == 0) {
       return -1;
     }
     long seq = recorded - 1;
-    LOG.log(Level.WARNING, "volume {0}: a point-in-time rollback to seq {1} was interrupted; completing it now (the site stays a standby: promote again)", volume, Long.toString(seq));
+    LOG.log(
+        Level.WARNING,
+        "volume {0}: a point-in-time rollback to seq {1} was interrupted; completing it now (the site stays a standby: promote again)",
+        volume,
+        Long.toString(seq));
     complete(volume, stream, history, replica, seq);
     return seq;
   }
 
-  private static void complete(String volume, JournalStream stream, History history, FileVolume replica, long seq) {
+  private static void complete(
+      String volume, JournalStream stream, History history, FileVolume replica, long seq) {
     try {
       history.rollback(seq, replica);
     } catch (IOException e) {
-      throw new UncheckedIOException("volume " + volume + ": rolling the replica back to seq " + seq + " failed: " + e.getMessage(), e);
+      throw new UncheckedIOException(
+          "volume "
+              + volume
+              + ": rolling the replica back to seq "
+              + seq
+              + " failed: "
+              + e.getMessage(),
+          e);
     }
     stream.truncateAfter(seq);
     stream.putMeta(Applier.META_APPLIED, seq);
     history.clear();
     stream.putMeta(META_ROLLBACK_TO, 0);
-    LOG.log(Level.INFO, "volume {0}: replica rolled back to seq {1}; journal entries after it dropped", volume, Long.toString(seq));
+    LOG.log(
+        Level.INFO,
+        "volume {0}: replica rolled back to seq {1}; journal entries after it dropped",
+        volume,
+        Long.toString(seq));
   }
 }

@@ -2,7 +2,6 @@ package io.kagami.site;
 
 import io.kagami.clock.NanoClock;
 import io.kagami.clock.SystemTime;
-import io.kagami.site.auth.BearerToken;
 import io.kagami.journal.Journal;
 import io.kagami.journal.JournalConfig;
 import io.kagami.replicator.volume.BlockDevice;
@@ -10,6 +9,7 @@ import io.kagami.replicator.volume.SliceDevice;
 import io.kagami.site.admin.AdminServer;
 import io.kagami.site.admin.AdminToken;
 import io.kagami.site.admin.SiteStatus;
+import io.kagami.site.auth.BearerToken;
 import io.kagami.site.config.SiteConfig;
 import io.kagami.site.config.VolumeConfig;
 import io.kagami.site.failover.FailoverController;
@@ -41,15 +41,19 @@ import java.util.concurrent.locks.ReentrantLock;
  * offers the operations the CLI and the admin surface call.
  *
  * <p>Threads: {@link #start()} and {@link #close()} run on the caller's thread and exclude each
- * other (a close during start waits for it); close waits, bounded, for a role change under way.
- * The other methods hand on to the role they name and run on the caller's thread. Several peers:
- * the assembly would hold one {@link Peer} per configured peer and look volumes up through it;
- * today's configuration makes exactly one.
+ * other (a close during start waits for it); close waits, bounded, for a role change under way. The
+ * other methods hand on to the role they name and run on the caller's thread. Several peers: the
+ * assembly would hold one {@link Peer} per configured peer and look volumes up through it; today's
+ * configuration makes exactly one.
  */
 public final class Site implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(Site.class.getName());
-  /** How long a role change waits for writes to drain, the standby to confirm, the peer to answer. */
+
+  /**
+   * How long a role change waits for writes to drain, the standby to confirm, the peer to answer.
+   */
   static final Duration DEFAULT_ROLE_TIMEOUT = Duration.ofSeconds(30);
+
   /** Threads serving reads from volume files, shared by every volume and drill. */
   private static final int READ_THREADS = 4;
 
@@ -73,7 +77,9 @@ public final class Site implements AutoCloseable {
     this(config, clock, SystemTime.NANO);
   }
 
-  /** {@code clock} for timestamps and history times, {@code nanoClock} for durations and deadlines. */
+  /**
+   * {@code clock} for timestamps and history times, {@code nanoClock} for durations and deadlines.
+   */
   public Site(SiteConfig config, InstantSource clock, NanoClock nanoClock) {
     this.config = config;
     this.clock = clock;
@@ -103,16 +109,37 @@ public final class Site implements AutoCloseable {
   private void startComponents() {
     SiteIdentity.verifyOrCreate(config.dataDir(), config.siteId());
     // Role changes may begin while the rest starts (a switchover's takeover arrives over the link).
-    PeerRole roles = new PeerRole(config, () -> lifecycle.current() == LifeCycle.State.STARTING || lifecycle.running());
+    PeerRole roles =
+        new PeerRole(
+            config, () -> lifecycle.current() == LifeCycle.State.STARTING || lifecycle.running());
     Journal journal = resources.add(Journal.open(JournalConfig.at(config.journalDir()), clock));
-    ExecutorService reads = Executors.newFixedThreadPool(READ_THREADS, Thread.ofPlatform().name("kagami-read-", 0).daemon(true).factory());
+    ExecutorService reads =
+        Executors.newFixedThreadPool(
+            READ_THREADS, Thread.ofPlatform().name("kagami-read-", 0).daemon(true).factory());
     resources.push(reads::shutdownNow);
     Drills drills = resources.add(new Drills(config.dataDir(), clock, reads));
     SiteMetrics metrics = null;
     if (config.metrics()) {
-      metrics = resources.add(new SiteMetrics(this::status, config.siteId(), roles.role().label(), config.wan().peerSiteId(), config.volumes()));
+      metrics =
+          resources.add(
+              new SiteMetrics(
+                  this::status,
+                  config.siteId(),
+                  roles.role().label(),
+                  config.wan().peerSiteId(),
+                  config.volumes()));
     }
-    VolumeRuntimes runtimes = new VolumeRuntimes(config, clock, nanoClock, journal, reads, drills, metrics, resources, roles::discardDiverged);
+    VolumeRuntimes runtimes =
+        new VolumeRuntimes(
+            config,
+            clock,
+            nanoClock,
+            journal,
+            reads,
+            drills,
+            metrics,
+            resources,
+            roles::discardDiverged);
     peer = new Peer(config, clock, roles, runtimes);
     peer.open();
     StateObserver observer = new StateObserver(config, clock, peer, this::status);
@@ -122,10 +149,20 @@ public final class Site implements AutoCloseable {
     peer.onHandover(switchover);
     switchover.start();
     resources.push(switchover);
-    // Heartbeats, witness lease, self-fencing and automatic failover; null without a failover section.
+    // Heartbeats, witness lease, self-fencing and automatic failover; null without a failover
+    // section.
     FailoverController failover = null;
     if (config.failover() != null) {
-      failover = new FailoverController(config.failover(), config.siteId(), config.wan().peerSiteId(), config.dataDir(), clock, peer::role, peer::linkConnected, promoter::promoteAutomatically);
+      failover =
+          new FailoverController(
+              config.failover(),
+              config.siteId(),
+              config.wan().peerSiteId(),
+              config.dataDir(),
+              clock,
+              peer::role,
+              peer::linkConnected,
+              promoter::promoteAutomatically);
     }
     view = new SiteStatusView(config, clock, peer, journal, drills, failover, () -> nbdPort);
     NbdExports nbd = new NbdExports(config.nbdListen(), exportedDevices(failover, metrics));
@@ -144,19 +181,27 @@ public final class Site implements AutoCloseable {
       failover.start();
       resources.push(failover);
     }
-    LOG.log(Level.INFO, "site {0} ({1}) started: nbd {2}, admin {3}, metrics {4}", config.siteId(), peer.role().label(), nbdAddress(), adminAddress(), config.metrics() ? "on" : "off");
+    LOG.log(
+        Level.INFO,
+        "site {0} ({1}) started: nbd {2}, admin {3}, metrics {4}",
+        config.siteId(),
+        peer.role().label(),
+        nbdAddress(),
+        adminAddress(),
+        config.metrics() ? "on" : "off");
     observer.started();
   }
 
   /**
    * What the NBD listener serves: each volume's switchable export — behind the self-fencing write
-   * gate with a failover section, as its members for a consistency group (replicated as one volume),
-   * metered with metrics on (without them the NBD path runs on the bare devices).
+   * gate with a failover section, as its members for a consistency group (replicated as one
+   * volume), metered with metrics on (without them the NBD path runs on the bare devices).
    */
   private List<BlockDevice> exportedDevices(FailoverController failover, SiteMetrics metrics) {
     List<BlockDevice> devices = new ArrayList<>();
     for (Map.Entry<String, SwitchableDevice> e : peer.exports().entrySet()) {
-      BlockDevice fenced = failover == null ? e.getValue() : new FencedDevice(e.getValue(), failover.writeFence());
+      BlockDevice fenced =
+          failover == null ? e.getValue() : new FencedDevice(e.getValue(), failover.writeFence());
       VolumeConfig vc = peer.volume(e.getKey()).config();
       List<BlockDevice> shown = new ArrayList<>();
       if (vc.group()) {
@@ -174,18 +219,31 @@ public final class Site implements AutoCloseable {
   }
 
   private void startAdmin(FailoverController failover, SiteMetrics metrics, Drills drills) {
-    admin = new AdminServer(config.adminListen(), this::status, metrics == null ? null : metrics::scrape, new PeerLinkControl(peer), this::promote);
-    admin.action("/switchover", body -> switchover(Duration.ofSeconds(body.path("timeoutSeconds").asLong(DEFAULT_ROLE_TIMEOUT.toSeconds()))));
+    admin =
+        new AdminServer(
+            config.adminListen(),
+            this::status,
+            metrics == null ? null : metrics::scrape,
+            new PeerLinkControl(peer),
+            this::promote);
+    admin.action(
+        "/switchover",
+        body ->
+            switchover(
+                Duration.ofSeconds(
+                    body.path("timeoutSeconds").asLong(DEFAULT_ROLE_TIMEOUT.toSeconds()))));
     admin.action("/failback", body -> failback());
     if (failover != null) {
       admin.failover(failover);
     }
-    admin.drills(new SiteDrillControl(config, clock, peer, drills, promoter, this::status, () -> nbdPort));
+    admin.drills(
+        new SiteDrillControl(config, clock, peer, drills, promoter, this::status, () -> nbdPort));
     BearerToken token = AdminToken.loadOrCreate(config.adminTokenFile());
     admin.token(token);
     admin.start();
     resources.push(admin);
-    // Local CLIs of the same user find the token here (the port is the bound one: admin port 0 in tests).
+    // Local CLIs of the same user find the token here (the port is the bound one: admin port 0 in
+    // tests).
     Path published = AdminToken.publishedFile(System.getenv(), admin.port());
     if (AdminToken.publish(token, published)) {
       resources.push(() -> AdminToken.unpublish(token, published));
@@ -211,7 +269,9 @@ public final class Site implements AutoCloseable {
     return requireStarted().switchover.run(timeout).toJson();
   }
 
-  /** Failback in place, run on an old primary: see {@link Failback#run()}. Returns what to report. */
+  /**
+   * Failback in place, run on an old primary: see {@link Failback#run()}. Returns what to report.
+   */
   public Map<String, Object> failback() {
     return requireStarted().failback.run().toJson();
   }
@@ -228,7 +288,11 @@ public final class Site implements AutoCloseable {
   private Site requireStarted() {
     LifeCycle.State s = lifecycle.current();
     if (s != LifeCycle.State.RUNNING && s != LifeCycle.State.STARTING) {
-      throw new Promotion.RefusedException("site " + config.siteId() + " is " + (s == LifeCycle.State.NEW ? "not started" : "shutting down"));
+      throw new Promotion.RefusedException(
+          "site "
+              + config.siteId()
+              + " is "
+              + (s == LifeCycle.State.NEW ? "not started" : "shutting down"));
     }
     return this;
   }
@@ -237,7 +301,8 @@ public final class Site implements AutoCloseable {
   public SiteStatus status() {
     SiteStatusView v = view;
     if (v == null) {
-      throw new IllegalStateException("site " + config.siteId() + " is not started: it has no status yet");
+      throw new IllegalStateException(
+          "site " + config.siteId() + " is not started: it has no status yet");
     }
     return v.status();
   }
@@ -253,7 +318,9 @@ public final class Site implements AutoCloseable {
   }
 
   public String adminAddress() {
-    return config.adminListen().host() + ":" + (admin == null ? config.adminListen().port() : admin.port());
+    return config.adminListen().host()
+        + ":"
+        + (admin == null ? config.adminListen().port() : admin.port());
   }
 
   /**
@@ -268,7 +335,11 @@ public final class Site implements AutoCloseable {
         return;
       }
       if (peer != null && !peer.roles().awaitRoleChanges(DEFAULT_ROLE_TIMEOUT.multipliedBy(2))) {
-        LOG.log(Level.WARNING, "site {0}: a role change was still under way after {1} s; closing under it", config.siteId(), DEFAULT_ROLE_TIMEOUT.multipliedBy(2).toSeconds());
+        LOG.log(
+            Level.WARNING,
+            "site {0}: a role change was still under way after {1} s; closing under it",
+            config.siteId(),
+            DEFAULT_ROLE_TIMEOUT.multipliedBy(2).toSeconds());
       }
       for (Exception e : resources.closeAll()) {
         LOG.log(Level.WARNING, "site " + config.siteId() + ": error while closing", e);

@@ -24,7 +24,14 @@ final class SiteDrillControl implements DrillControl {
   private final Supplier<SiteStatus> status;
   private final IntSupplier nbdPort;
 
-  SiteDrillControl(SiteConfig config, InstantSource clock, Peer peer, Drills drills, StandbyPromoter promoter, Supplier<SiteStatus> status, IntSupplier nbdPort) {
+  SiteDrillControl(
+      SiteConfig config,
+      InstantSource clock,
+      Peer peer,
+      Drills drills,
+      StandbyPromoter promoter,
+      Supplier<SiteStatus> status,
+      IntSupplier nbdPort) {
     this.config = config;
     this.clock = clock;
     this.peer = peer;
@@ -37,11 +44,30 @@ final class SiteDrillControl implements DrillControl {
   @Override
   public Object start(String volume, Long seq, String at) {
     if (peer.role() == Role.PRIMARY) {
-      throw new Promotion.RefusedException("site " + config.siteId() + " is a primary: a drill runs on a standby, on a clone of its replica (run drill start against the standby's --admin)");
+      throw new Promotion.RefusedException(
+          "site "
+              + config.siteId()
+              + " is a primary: a drill runs on a standby, on a clone of its replica (run drill start against the standby's --admin)");
     }
     Drills.Started s = drills.start(volume, seq, at == null ? null : PointInTime.parse(at, clock));
-    String uri = "nbd://" + SiteStatusView.uriHost(config.nbdListen()) + ":" + nbdPort.getAsInt() + "/" + s.export();
-    return Map.of("volume", s.volume(), "export", s.export(), "seq", s.seq(), "appliedSeq", s.appliedSeq(), "uri", uri);
+    String uri =
+        "nbd://"
+            + SiteStatusView.uriHost(config.nbdListen())
+            + ":"
+            + nbdPort.getAsInt()
+            + "/"
+            + s.export();
+    return Map.of(
+        "volume",
+        s.volume(),
+        "export",
+        s.export(),
+        "seq",
+        s.seq(),
+        "appliedSeq",
+        s.appliedSeq(),
+        "uri",
+        uri);
   }
 
   @Override
@@ -51,7 +77,10 @@ final class SiteDrillControl implements DrillControl {
 
   @Override
   public Object list() {
-    return status.get().volumes().stream().filter(v -> v.drill() != null).map(VolumeStatus::drill).toList();
+    return status.get().volumes().stream()
+        .filter(v -> v.drill() != null)
+        .map(VolumeStatus::drill)
+        .toList();
   }
 
   @Override

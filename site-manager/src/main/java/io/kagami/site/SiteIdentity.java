@@ -25,21 +25,32 @@ final class SiteIdentity {
         String found = Files.readString(file, StandardCharsets.UTF_8).trim();
         if (!found.equals(siteId)) {
           throw new IllegalStateException(
-              "data directory " + dataDir + " belongs to site \"" + found + "\", not \"" + siteId
+              "data directory "
+                  + dataDir
+                  + " belongs to site \""
+                  + found
+                  + "\", not \""
+                  + siteId
                   + "\"; refusing to start (point dataDir at this site's own directory)");
         }
         return;
       }
       try (var entries = Files.list(dataDir)) {
         if (entries.anyMatch(p -> p.getFileName().toString().equals("journal"))) {
-          throw new IllegalStateException("data directory " + dataDir + " holds a journal but no " + FILE + "; refusing to guess whose it is");
+          throw new IllegalStateException(
+              "data directory "
+                  + dataDir
+                  + " holds a journal but no "
+                  + FILE
+                  + "; refusing to guess whose it is");
         }
       }
       Path tmp = dataDir.resolve(FILE + ".tmp");
       Files.writeString(tmp, siteId + "\n", StandardCharsets.UTF_8);
       Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE);
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot check the identity of data directory " + dataDir + ": " + e.getMessage(), e);
+      throw new UncheckedIOException(
+          "cannot check the identity of data directory " + dataDir + ": " + e.getMessage(), e);
     }
   }
 }

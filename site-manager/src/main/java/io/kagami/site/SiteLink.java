@@ -8,8 +8,8 @@ import io.kagami.site.link.JournalReceiveSink;
 import io.kagami.site.link.JournalShipSource;
 import io.kagami.wan.receive.LinkRefusedException;
 import io.kagami.wan.receive.ReceiveSink;
-import io.kagami.wan.receive.ReceiverCatalog;
 import io.kagami.wan.receive.Receiver;
+import io.kagami.wan.receive.ReceiverCatalog;
 import io.kagami.wan.receive.ReceiverConfig;
 import io.kagami.wan.receive.ReceiverSnapshot;
 import io.kagami.wan.ship.LinkSnapshot;
@@ -27,7 +27,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.function.Supplier;
 
 /** The site's end of the WAN link: a shipper on a primary, a receiver on a standby. */
-public abstract sealed class SiteLink implements AutoCloseable permits SiteLink.Primary, SiteLink.Standby {
+public abstract sealed class SiteLink implements AutoCloseable
+    permits SiteLink.Primary, SiteLink.Standby {
 
   /** Generates the site's key pair if absent; returns its certificate file. */
   public static Path ensureCredentials(Path tlsDir, String siteId) {
@@ -36,7 +37,9 @@ public abstract sealed class SiteLink implements AutoCloseable permits SiteLink.
 
   /** What a standby does when its primary hands over in a planned switchover. */
   interface Takeover {
-    /** Verify and record this site as the primary; completes when recorded (see ReceiverCatalog). */
+    /**
+     * Verify and record this site as the primary; completes when recorded (see ReceiverCatalog).
+     */
     CompletableFuture<Void> handover(String site, Map<String, Long> endSeqs);
 
     /** The old primary was told; take over now (never on the caller's event loop). */
@@ -44,48 +47,94 @@ public abstract sealed class SiteLink implements AutoCloseable permits SiteLink.
   }
 
   static SiteLink create(
-      SiteConfig config, Role role, InstantSource clock, Supplier<List<JournalShipSource>> sources, Supplier<Map<String, JournalReceiveSink>> sinks, Takeover takeover) {
+      SiteConfig config,
+      Role role,
+      InstantSource clock,
+      Supplier<List<JournalShipSource>> sources,
+      Supplier<Map<String, JournalReceiveSink>> sinks,
+      Takeover takeover) {
     SiteCredentials own =
         config.wan().certificate() != null
             ? SiteCredentials.load(config.wan().privateKey(), config.wan().certificate())
             : SiteCredentials.loadOrCreate(config.tlsDir(), config.siteId());
     if (!own.siteId().equals(config.siteId())) {
-      throw new IllegalStateException("the configured certificate is for site \"" + own.siteId() + "\", but this site is \"" + config.siteId() + "\"");
+      throw new IllegalStateException(
+          "the configured certificate is for site \""
+              + own.siteId()
+              + "\", but this site is \""
+              + config.siteId()
+              + "\"");
     }
     X509Certificate peer = SiteCredentials.readCertificate(config.wan().peerCertificate());
     String peerCn = SiteCredentials.commonName(peer);
     if (!peerCn.equals(config.wan().peerSiteId())) {
-      throw new IllegalStateException("wan.peerCertificate is for site \"" + peerCn + "\", but wan.peerSiteId is \"" + config.wan().peerSiteId() + "\"");
+      throw new IllegalStateException(
+          "wan.peerCertificate is for site \""
+              + peerCn
+              + "\", but wan.peerSiteId is \""
+              + config.wan().peerSiteId()
+              + "\"");
     }
     if (role == Role.PRIMARY) {
       if (config.wan().peer() == null) {
-        throw new IllegalStateException("site " + config.siteId() + " runs as primary but wan.peer (its standby's WAN address) is not configured");
+        throw new IllegalStateException(
+            "site "
+                + config.siteId()
+                + " runs as primary but wan.peer (its standby's WAN address) is not configured");
       }
-      ShipperConfig sc = ShipperConfig.defaults(config.wan().peer().host(), config.wan().peer().port(), own, peer);
+      ShipperConfig sc =
+          ShipperConfig.defaults(config.wan().peer().host(), config.wan().peer().port(), own, peer);
       Shipper shipper = new Shipper(sc, new ArrayList<ShipSource>(sources.get()));
-      return new Primary(shipper, new BandwidthControl(config.wan().bandwidth(), config.wan().bandwidthSchedule(), clock, shipper::setBandwidth), config.wan().peerSiteId());
+      return new Primary(
+          shipper,
+          new BandwidthControl(
+              config.wan().bandwidth(),
+              config.wan().bandwidthSchedule(),
+              clock,
+              shipper::setBandwidth),
+          config.wan().peerSiteId());
     }
     if (config.wan().listen() == null) {
-      throw new IllegalStateException("site " + config.siteId() + " runs as standby but wan.listen (where its primary connects) is not configured");
+      throw new IllegalStateException(
+          "site "
+              + config.siteId()
+              + " runs as standby but wan.listen (where its primary connects) is not configured");
     }
     Map<String, JournalReceiveSink> byName = sinks.get();
     CompletableFuture<Void> peerDialed = new CompletableFuture<>();
-    ReceiverConfig rc = ReceiverConfig.defaults(config.wan().listen().host(), config.wan().listen().port(), own, List.of(peer));
+    ReceiverConfig rc =
+        ReceiverConfig.defaults(
+            config.wan().listen().host(), config.wan().listen().port(), own, List.of(peer));
     Receiver receiver =
         new Receiver(
             rc,
             new ReceiverCatalog() {
               @Override
-              public ReceiveSink sink(String site, String volume, long size) throws LinkRefusedException {
+              public ReceiveSink sink(String site, String volume, long size)
+                  throws LinkRefusedException {
                 if (!site.equals(config.wan().peerSiteId())) {
-                  throw new LinkRefusedException("site \"" + site + "\" is not this standby's primary (\"" + config.wan().peerSiteId() + "\")");
+                  throw new LinkRefusedException(
+                      "site \""
+                          + site
+                          + "\" is not this standby's primary (\""
+                          + config.wan().peerSiteId()
+                          + "\")");
                 }
                 JournalReceiveSink sink = byName.get(volume);
                 if (sink == null) {
-                  throw new LinkRefusedException("volume " + volume + " is not configured on standby " + config.siteId());
+                  throw new LinkRefusedException(
+                      "volume " + volume + " is not configured on standby " + config.siteId());
                 }
                 if (sink.sizeBytes() != size) {
-                  throw new LinkRefusedException("volume " + volume + " is " + size + " bytes on the primary but " + sink.sizeBytes() + " on standby " + config.siteId());
+                  throw new LinkRefusedException(
+                      "volume "
+                          + volume
+                          + " is "
+                          + size
+                          + " bytes on the primary but "
+                          + sink.sizeBytes()
+                          + " on standby "
+                          + config.siteId());
                 }
                 peerDialed.complete(null);
                 return sink;
@@ -124,6 +173,7 @@ public abstract sealed class SiteLink implements AutoCloseable permits SiteLink.
   static final class Primary extends SiteLink {
     private final Shipper shipper;
     private final BandwidthControl bandwidth;
+
     /** The configured standby, named in status before its first WELCOME. */
     private final String configuredPeer;
 
@@ -150,7 +200,15 @@ public abstract sealed class SiteLink implements AutoCloseable permits SiteLink.
       return new LinkStatus(
           // Before the standby's first WELCOME (e.g. just promoted, the old primary still down) the
           // peer is the configured one: status names it instead of "?".
-          s.connected(), s.peerSiteId() != null ? s.peerSiteId() : configuredPeer, s.address(), s.rawBytes(), s.wireBytes(), s.lastError(), s.bandwidthBytesPerSecond(), bandwidth.bandwidth().source(), s.wireSendRateBytesPerSecond());
+          s.connected(),
+          s.peerSiteId() != null ? s.peerSiteId() : configuredPeer,
+          s.address(),
+          s.rawBytes(),
+          s.wireBytes(),
+          s.lastError(),
+          s.bandwidthBytesPerSecond(),
+          bandwidth.bandwidth().source(),
+          s.wireSendRateBytesPerSecond());
     }
 
     @Override
@@ -199,7 +257,13 @@ public abstract sealed class SiteLink implements AutoCloseable permits SiteLink.
     LinkStatus status() {
       ReceiverSnapshot s = receiver.snapshot();
       boolean up = s.peers().stream().anyMatch(p -> p.siteId().equals(config.wan().peerSiteId()));
-      return new LinkStatus(up, config.wan().peerSiteId(), s.address(), s.rawBytesReceived(), s.wireBytesReceived(), s.lastError());
+      return new LinkStatus(
+          up,
+          config.wan().peerSiteId(),
+          s.address(),
+          s.rawBytesReceived(),
+          s.wireBytesReceived(),
+          s.lastError());
     }
 
     @Override
@@ -207,5 +271,4 @@ public abstract sealed class SiteLink implements AutoCloseable permits SiteLink.
       receiver.close();
     }
   }
-
 }

@@ -10,9 +10,9 @@ import io.kagami.site.config.HostPort;
 import io.kagami.site.config.Role;
 import io.kagami.site.config.SiteConfig;
 import io.kagami.site.config.VolumeConfig;
-import io.kagami.site.link.JournalReceiveSink;
 import io.kagami.site.failover.FailoverController;
 import io.kagami.site.failover.FailoverStatus;
+import io.kagami.site.link.JournalReceiveSink;
 import io.kagami.wan.ship.LinkSnapshot;
 import java.time.InstantSource;
 import java.util.ArrayList;
@@ -35,11 +35,20 @@ final class SiteStatusView {
   private final Peer peer;
   private final Journal journal;
   private final Drills drills;
+
   /** Null without a failover section. */
   private final FailoverController failover;
+
   private final IntSupplier nbdPort;
 
-  SiteStatusView(SiteConfig config, InstantSource clock, Peer peer, Journal journal, Drills drills, FailoverController failover, IntSupplier nbdPort) {
+  SiteStatusView(
+      SiteConfig config,
+      InstantSource clock,
+      Peer peer,
+      Journal journal,
+      Drills drills,
+      FailoverController failover,
+      IntSupplier nbdPort) {
     this.config = config;
     this.journal = journal;
     this.clock = clock;
@@ -70,8 +79,17 @@ final class SiteStatusView {
           });
     }
     String host = uriHost(config.nbdListen());
-    vs.replaceAll(v -> v.role().equals("standby") ? v.withHistory(drills.recoverableFrom(v.name()), drills.drill(v.name(), host, nbdPort.getAsInt())) : v);
-    LinkStatus ls = link == null ? new LinkStatus(false, config.wan().peerSiteId(), null, 0, 0, null) : link.status();
+    vs.replaceAll(
+        v ->
+            v.role().equals("standby")
+                ? v.withHistory(
+                    drills.recoverableFrom(v.name()),
+                    drills.drill(v.name(), host, nbdPort.getAsInt()))
+                : v);
+    LinkStatus ls =
+        link == null
+            ? new LinkStatus(false, config.wan().peerSiteId(), null, 0, 0, null)
+            : link.status();
     FailoverStatus fs = failover == null ? null : failover.status();
     String roleChange = peer.roleChangeInProgress();
     if (fs != null && roleChange != null) {
@@ -79,16 +97,23 @@ final class SiteStatusView {
     }
     String roleLabel = role == null ? config.role().label() : role.label();
     boolean accepting = role == Role.PRIMARY && roleChange == null && (fs == null || !fs.fenced());
-    String nbdAddress = config.nbdListen().host() + ":" + (nbdPort.getAsInt() == 0 ? config.nbdListen().port() : nbdPort.getAsInt());
+    String nbdAddress =
+        config.nbdListen().host()
+            + ":"
+            + (nbdPort.getAsInt() == 0 ? config.nbdListen().port() : nbdPort.getAsInt());
     return new SiteStatus(config.siteId(), roleLabel, nbdAddress, ls, vs, fs, accepting);
   }
 
-  private static VolumeStatus primary(VolumeRuntime.Primary p, SiteLink link, boolean connected, boolean fenced, long now) {
+  private static VolumeStatus primary(
+      VolumeRuntime.Primary p, SiteLink link, boolean connected, boolean fenced, long now) {
     VolumeConfig vc = p.config();
     JournalStream s = p.device().stream();
     long acked = p.source().peerDurableSeq();
     LinkSnapshot.VolumeProgress progress = link == null ? null : link.progress(vc.name());
-    String err = s.failure() != null ? s.failure().getMessage() : progress != null ? progress.stalled() : null;
+    String err =
+        s.failure() != null
+            ? s.failure().getMessage()
+            : progress != null ? progress.stalled() : null;
     Long resumed = progress == null || !connected ? null : progress.resumedFromSeq();
     long sent = progress == null ? acked : Math.max(acked, progress.lastSentSeq());
     long history = s.bytesAfter(sent);
@@ -120,13 +145,21 @@ final class SiteStatusView {
     JournalStream s = journal.stream(vc.name());
     long applied = r.applier().appliedSeq();
     String failure = r.applier().failure();
-    VolumeState state = failure != null ? VolumeState.DEGRADED : r.sink().consistent() ? VolumeState.REPLICATING : VolumeState.INCONSISTENT;
+    VolumeState state =
+        failure != null
+            ? VolumeState.DEGRADED
+            : r.sink().consistent() ? VolumeState.REPLICATING : VolumeState.INCONSISTENT;
     long lagBytes = s.bytesAfter(applied);
     double lagSeconds = lagSeconds(s, applied, now);
     JournalReceiveSink.HeadSeen seen = r.sink().lastHead();
     VolumeStatus.PrimaryView primaryView = null;
     if (seen != null) {
-      primaryView = new VolumeStatus.PrimaryView(seen.receivedAt().toString(), seen.secondsSince(), seen.head().lastJournaledSeq(), seen.head().unackedBytes());
+      primaryView =
+          new VolumeStatus.PrimaryView(
+              seen.receivedAt().toString(),
+              seen.secondsSince(),
+              seen.head().lastJournaledSeq(),
+              seen.head().unackedBytes());
     }
     if (!connected) {
       if (state == VolumeState.REPLICATING) {
@@ -163,13 +196,14 @@ final class SiteStatusView {
   record Lag(long bytes, double seconds) {}
 
   /**
-   * What a standby without its primary can prove it lacks: the primary's unacknowledged bytes at the
-   * last heartbeat, less what arrived after it, when the primary had journaled beyond what this site
-   * holds; and at least the time since that heartbeat (the primary may have written since, unseen),
-   * plus the age of the oldest entry it still lacks. Never 0 once a heartbeat was seen: the time since
-   * the last contact only grows.
+   * What a standby without its primary can prove it lacks: the primary's unacknowledged bytes at
+   * the last heartbeat, less what arrived after it, when the primary had journaled beyond what this
+   * site holds; and at least the time since that heartbeat (the primary may have written since,
+   * unseen), plus the age of the oldest entry it still lacks. Never 0 once a heartbeat was seen:
+   * the time since the last contact only grows.
    */
-  static Lag lostSinceContact(JournalReceiveSink.HeadSeen seen, long localLastSeq, long receivedBytes) {
+  static Lag lostSinceContact(
+      JournalReceiveSink.HeadSeen seen, long localLastSeq, long receivedBytes) {
     if (seen == null) {
       return new Lag(0, 0);
     }
@@ -187,7 +221,8 @@ final class SiteStatusView {
    * Where a primary volume stands, from live figures, with the tracker's view of whether history
    * keeps growing for the buffering/replicating distinction.
    */
-  private static VolumeState primaryState(VolumeRuntime.Primary p, boolean connected, String error) {
+  private static VolumeState primaryState(
+      VolumeRuntime.Primary p, boolean connected, String error) {
     Backlog b = p.backlog();
     if (error != null) {
       return VolumeState.DEGRADED;

@@ -21,8 +21,8 @@ import java.util.Map;
  * <p>Runs on the caller's thread (admin HTTP, or the failover controller's), holding the peer's
  * role-change lock throughout; blocks on disk (applying what was received, a rollback, the role
  * record) and on closing the link, never on the network otherwise. Refusals are {@link
- * Promotion.RefusedException}s with the reason and change nothing. Several peers: a promotion
- * names one peer and turns only its volumes, link and role.
+ * Promotion.RefusedException}s with the reason and change nothing. Several peers: a promotion names
+ * one peer and turns only its volumes, link and role.
  */
 final class StandbyPromoter {
   private static final System.Logger LOG = System.getLogger(StandbyPromoter.class.getName());
@@ -35,7 +35,14 @@ final class StandbyPromoter {
   private final Drills drills;
   private final StateObserver observer;
 
-  StandbyPromoter(SiteConfig config, InstantSource clock, NanoClock nanoClock, Peer peer, VolumeRuntimes runtimes, Drills drills, StateObserver observer) {
+  StandbyPromoter(
+      SiteConfig config,
+      InstantSource clock,
+      NanoClock nanoClock,
+      Peer peer,
+      VolumeRuntimes runtimes,
+      Drills drills,
+      StateObserver observer) {
     this.config = config;
     this.clock = clock;
     this.nanoClock = nanoClock;
@@ -46,23 +53,27 @@ final class StandbyPromoter {
   }
 
   /**
-   * This standby becomes the primary of every volume, from what it holds. Refused, with the
-   * reason, when the site is a primary already, or when a volume's replica is inconsistent (a
-   * resync was cut short) and {@code force} is false. The link to the old primary is closed for
-   * good; every entry received is applied; each export turns read-write; the promotion is recorded
-   * in the data directory so a restart keeps the role.
+   * This standby becomes the primary of every volume, from what it holds. Refused, with the reason,
+   * when the site is a primary already, or when a volume's replica is inconsistent (a resync was
+   * cut short) and {@code force} is false. The link to the old primary is closed for good; every
+   * entry received is applied; each export turns read-write; the promotion is recorded in the data
+   * directory so a restart keeps the role.
    *
-   * <p>The caller is responsible for the old primary being down or fenced: nothing here can stop
-   * it (see the failover-policy module for the witness and fencing that make that automatic).
+   * <p>The caller is responsible for the old primary being down or fenced: nothing here can stop it
+   * (see the failover-policy module for the witness and fencing that make that automatic).
    */
   Promotion promote(boolean force) {
     PeerRole roles = peer.roles();
     return roles.whileLocked("promote", Site.DEFAULT_ROLE_TIMEOUT, () -> promoteLocked(force));
   }
 
-  /** Automatic failover's promotion: as {@link #promote(boolean)}, refused once the site is closing. */
+  /**
+   * Automatic failover's promotion: as {@link #promote(boolean)}, refused once the site is closing.
+   */
   Promotion promoteAutomatically() {
-    return peer.roles().whileLocked("an automatic promotion", Site.DEFAULT_ROLE_TIMEOUT, () -> promoteLocked(false));
+    return peer.roles()
+        .whileLocked(
+            "an automatic promotion", Site.DEFAULT_ROLE_TIMEOUT, () -> promoteLocked(false));
   }
 
   private Promotion promoteLocked(boolean force) {
@@ -77,33 +88,57 @@ final class StandbyPromoter {
     }
     if (!inconsistent.isEmpty() && !force) {
       throw new Promotion.RefusedException(
-          "volume(s) " + String.join(", ", inconsistent) + " are inconsistent: a resync was interrupted, so the replica mixes old and new regions;"
+          "volume(s) "
+              + String.join(", ", inconsistent)
+              + " are inconsistent: a resync was interrupted, so the replica mixes old and new regions;"
               + " promote --force accepts them as they are");
     }
     drills.stopAll("the site is being promoted");
     long start = nanoClock.nanoTime();
     peer.closeLink(); // nothing more from the old primary, ever
-    peer.roles().record(new RoleRecord(Role.PRIMARY, clock.instant().toString(), RoleRecord.Cause.PROMOTE, "promote (failover from " + peer.peerSiteId() + ")", false));
+    peer.roles()
+        .record(
+            new RoleRecord(
+                Role.PRIMARY,
+                clock.instant().toString(),
+                RoleRecord.Cause.PROMOTE,
+                "promote (failover from " + peer.peerSiteId() + ")",
+                false));
     List<Promotion.VolumeAt> at = peer.becomePrimary(true);
     drills.promoted(); // history described a standby's replica; the volume takes writes now
     peer.startLink();
-    Promotion promotion = new Promotion(clock.instant().toString(), force && !inconsistent.isEmpty(), at, nanoClock.nanosSince(start) / 1_000_000);
+    Promotion promotion =
+        new Promotion(
+            clock.instant().toString(),
+            force && !inconsistent.isEmpty(),
+            at,
+            nanoClock.nanosSince(start) / 1_000_000);
     try {
       promotion.persist(config.dataDir());
     } catch (IOException ex) {
-      LOG.log(Level.WARNING, "site {0}: promoted, but writing the promotion details failed ({1})", config.siteId(), ex.getMessage());
+      LOG.log(
+          Level.WARNING,
+          "site {0}: promoted, but writing the promotion details failed ({1})",
+          config.siteId(),
+          ex.getMessage());
     }
-    LOG.log(Level.WARNING, "site {0} PROMOTED to primary in {1} ms{2}: {3}", config.siteId(), promotion.millis(), promotion.forced() ? " (forced over inconsistent volumes)" : "", at);
+    LOG.log(
+        Level.WARNING,
+        "site {0} PROMOTED to primary in {1} ms{2}: {3}",
+        config.siteId(),
+        promotion.millis(),
+        promotion.forced() ? " (forced over inconsistent volumes)" : "",
+        at);
     observer.roleChanged(Role.STANDBY, promotion.forced() ? Map.of("forced", "true") : Map.of());
     return promotion;
   }
 
   /**
    * Point-in-time failover: rolls every standby volume (or only {@code volume}) back to {@code seq}
-   * or to the last entry journaled at or before {@code at} (both within the retained history),
-   * then promotes as {@link #promote(boolean)} does; the new data generation starts at that seq
-   * and the entries after it are dropped. The rollback is recorded before it starts and completed
-   * on the next start if a crash cuts it short (see {@link Rollback}).
+   * or to the last entry journaled at or before {@code at} (both within the retained history), then
+   * promotes as {@link #promote(boolean)} does; the new data generation starts at that seq and the
+   * entries after it are dropped. The rollback is recorded before it starts and completed on the
+   * next start if a crash cuts it short (see {@link Rollback}).
    */
   Promotion promoteAt(boolean force, String volume, Long seq, Instant at) {
     return peer.roles()
@@ -121,7 +156,8 @@ final class StandbyPromoter {
       throw new Promotion.RefusedException("site " + config.siteId() + " is already the primary");
     }
     if ((seq == null) == (at == null)) {
-      throw new Promotion.RefusedException("a point-in-time promotion takes either a seq or a time");
+      throw new Promotion.RefusedException(
+          "a point-in-time promotion takes either a seq or a time");
     }
     List<VolumeRuntime.Standby> targets = new ArrayList<>();
     for (VolumeRuntime v : peer.volumes()) {
@@ -130,10 +166,18 @@ final class StandbyPromoter {
       }
     }
     if (targets.isEmpty()) {
-      throw new Promotion.RefusedException("no standby volume " + volume + " here (volumes: " + String.join(", ", peer.volumeNames()) + ")");
+      throw new Promotion.RefusedException(
+          "no standby volume "
+              + volume
+              + " here (volumes: "
+              + String.join(", ", peer.volumeNames())
+              + ")");
     }
     if (seq != null && targets.size() > 1) {
-      throw new Promotion.RefusedException("this site has " + targets.size() + " volumes: a seq belongs to one of them (name it with --volume), or promote --at a time");
+      throw new Promotion.RefusedException(
+          "this site has "
+              + targets.size()
+              + " volumes: a seq belongs to one of them (name it with --volume), or promote --at a time");
     }
     // Refused without side effects when a point is outside a window: checked on the running replica
     // first, then again once everything received is applied.
@@ -164,7 +208,9 @@ final class StandbyPromoter {
         h.check(n, applied);
         points.put(r.name(), n);
       } catch (History.OutsideWindowException e) {
-        throw new Promotion.RefusedException(e.getMessage() + "; nothing was changed (replication has stopped applying: restart the site to resume it)");
+        throw new Promotion.RefusedException(
+            e.getMessage()
+                + "; nothing was changed (replication has stopped applying: restart the site to resume it)");
       }
     }
     for (VolumeRuntime.Standby r : targets) {

@@ -58,9 +58,15 @@ final class StateChangeLog {
 
   /**
    * Reports that {@code kind} of the subject named by {@code ids} (ordered, e.g. site, volume) went
-   * from {@code from} to {@code to}; {@code extra} fields (e.g. the link's last error) go at the end.
+   * from {@code from} to {@code to}; {@code extra} fields (e.g. the link's last error) go at the
+   * end.
    */
-  synchronized void changed(String kind, SequencedMap<String, String> ids, String from, String to, Map<String, String> extra) {
+  synchronized void changed(
+      String kind,
+      SequencedMap<String, String> ids,
+      String from,
+      String to,
+      Map<String, String> extra) {
     String key = kind + ids;
     Subject s =
         subjects.computeIfAbsent(
@@ -130,7 +136,9 @@ final class StateChangeLog {
     line.append(key).append('=');
     String v = value == null ? "none" : value;
     if (v.isEmpty() || v.chars().anyMatch(c -> c == ' ' || c == '"' || c == '=' || c < 0x20)) {
-      line.append('"').append(v.replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n")).append('"');
+      line.append('"')
+          .append(v.replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n"))
+          .append('"');
     } else {
       line.append(v);
     }

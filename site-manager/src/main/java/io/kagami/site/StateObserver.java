@@ -18,9 +18,9 @@ import java.util.function.Supplier;
  * housekeeping tick — the link and each volume's state. Feeds each volume's {@link
  * VolumeStateTracker} the observation that tells buffering from replicating.
  *
- * <p>Thread-safe (one lock, its own, held while it takes a snapshot and logs): called on the starting thread, the
- * housekeeping thread and role changes' threads. Reads a fresh status snapshot; never blocks on
- * anything but that and the logger.
+ * <p>Thread-safe (one lock, its own, held while it takes a snapshot and logs): called on the
+ * starting thread, the housekeeping thread and role changes' threads. Reads a fresh status
+ * snapshot; never blocks on anything but that and the logger.
  */
 final class StateObserver {
   private static final System.Logger LOG = System.getLogger(StateObserver.class.getName());
@@ -30,6 +30,7 @@ final class StateObserver {
   private final Supplier<SiteStatus> status;
   private final StateChangeLog changes;
   private final Object lock = new Object();
+
   /** Last link state logged; guarded by lock. */
   private Boolean linkWasUp;
 
@@ -37,7 +38,12 @@ final class StateObserver {
     this.config = config;
     this.peer = peer;
     this.status = status;
-    this.changes = new StateChangeLog(line -> LOG.log(Level.INFO, line), clock, StateChangeLog.DEFAULT_BURST, StateChangeLog.DEFAULT_WINDOW);
+    this.changes =
+        new StateChangeLog(
+            line -> LOG.log(Level.INFO, line),
+            clock,
+            StateChangeLog.DEFAULT_BURST,
+            StateChangeLog.DEFAULT_WINDOW);
   }
 
   /** The site started: its role and each volume's mode, then a first observation. */
@@ -56,7 +62,8 @@ final class StateObserver {
   /** A role change completed: from {@code from} to the role in force now. */
   void roleChanged(Role from, Map<String, String> extra) {
     synchronized (lock) {
-      changes.changed("role", ids("site", config.siteId()), from.label(), peer.role().label(), extra);
+      changes.changed(
+          "role", ids("site", config.siteId()), from.label(), peer.role().label(), extra);
       changes.flush();
     }
   }
@@ -68,22 +75,38 @@ final class StateObserver {
       SiteStatus now = status.get();
       boolean up = now.link().connected();
       if (linkWasUp == null || linkWasUp != up) {
-        Map<String, String> extra = up || now.link().lastError() == null ? Map.of() : Map.of("error", now.link().lastError());
+        Map<String, String> extra =
+            up || now.link().lastError() == null
+                ? Map.of()
+                : Map.of("error", now.link().lastError());
         SequencedMap<String, String> ids = ids("site", config.siteId());
         ids.put("peer", config.wan().peerSiteId());
-        changes.changed("link", ids, linkWasUp == null ? null : linkWasUp ? "up" : "down", up ? "up" : "down", extra);
+        changes.changed(
+            "link",
+            ids,
+            linkWasUp == null ? null : linkWasUp ? "up" : "down",
+            up ? "up" : "down",
+            extra);
         linkWasUp = up;
       }
       for (VolumeStatus vs : now.volumes()) {
         VolumeRuntime v = peer.volume(vs.name());
-        v.state().observe(new VolumeStateTracker.Observation(v instanceof VolumeRuntime.Primary, up, vs.lagBytes(), vs.error() != null));
+        v.state()
+            .observe(
+                new VolumeStateTracker.Observation(
+                    v instanceof VolumeRuntime.Primary, up, vs.lagBytes(), vs.error() != null));
         VolumeState before = v.state().logged();
         VolumeState after = vs.state();
         v.state().logged(after);
         if (after != before) {
           SequencedMap<String, String> ids = ids("site", config.siteId());
           ids.put("volume", vs.name());
-          changes.changed("state", ids, before.label(), after.label(), vs.error() == null ? Map.of() : Map.of("error", vs.error()));
+          changes.changed(
+              "state",
+              ids,
+              before.label(),
+              after.label(),
+              vs.error() == null ? Map.of() : Map.of("error", vs.error()));
         }
       }
       changes.flush();

@@ -1,10 +1,10 @@
 package io.kagami.site;
 
 import io.kagami.replicator.volume.BlockDevice;
-import io.kagami.replicator.volume.ForwardingDevice;
-import io.netty.buffer.ByteBuf;
 import io.kagami.replicator.volume.DeviceError;
 import io.kagami.replicator.volume.DeviceException;
+import io.kagami.replicator.volume.ForwardingDevice;
+import io.netty.buffer.ByteBuf;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
@@ -22,10 +22,13 @@ final class SwitchableDevice extends ForwardingDevice {
   private final String name;
   private final long sizeBytes;
   private volatile BlockDevice target;
+
   /** Non-null while modifications are refused (a role change in progress): the reason. */
   private volatile String fenced;
+
   /** Modifications started and not yet completed, on whichever device. */
   private final AtomicInteger inflight = new AtomicInteger();
+
   /** Completed when nothing is in flight after the last {@link #fence}. */
   private volatile CompletableFuture<Void> drained = CompletableFuture.completedFuture(null);
 
@@ -37,7 +40,14 @@ final class SwitchableDevice extends ForwardingDevice {
 
   void replace(BlockDevice next) {
     if (!next.name().equals(name) || next.sizeBytes() != sizeBytes) {
-      throw new IllegalArgumentException("export " + name + " cannot be replaced by " + next.name() + " of " + next.sizeBytes() + " bytes");
+      throw new IllegalArgumentException(
+          "export "
+              + name
+              + " cannot be replaced by "
+              + next.name()
+              + " of "
+              + next.sizeBytes()
+              + " bytes");
     }
     target = next;
   }
@@ -94,7 +104,8 @@ final class SwitchableDevice extends ForwardingDevice {
       if (release != null) {
         release.release();
       }
-      return CompletableFuture.failedFuture(new DeviceException(DeviceError.EPERM, "volume " + name + ": " + why));
+      return CompletableFuture.failedFuture(
+          new DeviceException(DeviceError.EPERM, "volume " + name + ": " + why));
     }
     CompletableFuture<T> f;
     try {
@@ -112,7 +123,8 @@ final class SwitchableDevice extends ForwardingDevice {
   }
 
   @Override
-  public CompletableFuture<Void> writeZeroes(long offset, long length, boolean fua, boolean mayTrim) {
+  public CompletableFuture<Void> writeZeroes(
+      long offset, long length, boolean fua, boolean mayTrim) {
     return modify(() -> target.writeZeroes(offset, length, fua, mayTrim), null);
   }
 

@@ -46,6 +46,12 @@ sealed interface VolumeRuntime permits VolumeRuntime.Primary, VolumeRuntime.Stan
       implements VolumeRuntime {}
 
   /** A standby volume: received into the journal by {@code sink}, applied onto {@code file}. */
-  record Standby(VolumeConfig config, ReplicaVolume device, FileVolume file, Applier applier, JournalReceiveSink sink, VolumeStateTracker state)
+  record Standby(
+      VolumeConfig config,
+      ReplicaVolume device,
+      FileVolume file,
+      Applier applier,
+      JournalReceiveSink sink,
+      VolumeStateTracker state)
       implements VolumeRuntime {}
 }

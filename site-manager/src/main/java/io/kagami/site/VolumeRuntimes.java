@@ -7,6 +7,9 @@ import io.kagami.journal.JournalStream;
 import io.kagami.replicator.apply.Applier;
 import io.kagami.replicator.apply.Checkpointer;
 import io.kagami.replicator.history.History;
+import io.kagami.replicator.lineage.DivergedHistory;
+import io.kagami.replicator.lineage.Generations;
+import io.kagami.replicator.lineage.SalvageHook;
 import io.kagami.replicator.resync.Backlog;
 import io.kagami.replicator.resync.DirtyBitmap;
 import io.kagami.replicator.sync.SyncReplication;
@@ -19,13 +22,10 @@ import io.kagami.site.config.ReplicationMode;
 import io.kagami.site.config.Role;
 import io.kagami.site.config.SiteConfig;
 import io.kagami.site.config.VolumeConfig;
-import io.kagami.replicator.lineage.DivergedHistory;
-import io.kagami.replicator.lineage.Generations;
-import io.kagami.replicator.lineage.SalvageHook;
-import io.kagami.wan.frame.WanCodec;
 import io.kagami.site.link.JournalReceiveSink;
 import io.kagami.site.link.JournalShipSource;
 import io.kagami.site.metrics.SiteMetrics;
+import io.kagami.wan.frame.WanCodec;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.time.Duration;
@@ -47,8 +47,8 @@ import java.util.function.BooleanSupplier;
  * the future of the volume file catching up with the journal. Not thread-safe: the owning {@link
  * Peer} calls it one role change at a time. Owns two threads, created when first needed and shut
  * down through the site's resources: {@code kagami-resync-io} (resync regions into standby
- * replicas, off the network threads) and {@code kagami-sync-timer} (sync-mode timeout checks,
- * apart from housekeeping, whose fsyncs may take seconds).
+ * replicas, off the network threads) and {@code kagami-sync-timer} (sync-mode timeout checks, apart
+ * from housekeeping, whose fsyncs may take seconds).
  *
  * <p>Several peers: each {@link Peer} would get its own instance, whose volume files, journal
  * streams, history and bitmaps are named under the peer (two peers may both have {@code vol0});
@@ -57,8 +57,13 @@ import java.util.function.BooleanSupplier;
 final class VolumeRuntimes {
   private static final System.Logger LOG = System.getLogger(VolumeRuntimes.class.getName());
   static final Duration CHECKPOINT_INTERVAL = Duration.ofSeconds(1);
-  /** How often the standby syncs its replica at most (see {@link Applier}: also after 1 GiB applied). */
+
+  /**
+   * How often the standby syncs its replica at most (see {@link Applier}: also after 1 GiB
+   * applied).
+   */
   static final Duration STANDBY_CHECKPOINT_INTERVAL = Duration.ofSeconds(10);
+
   /** Granularity of the sync-mode timeout (the configured timeout is at least this coarse). */
   static final Duration SYNC_CHECK_INTERVAL = Duration.ofMillis(100);
 
@@ -68,11 +73,15 @@ final class VolumeRuntimes {
   private final Journal journal;
   private final ExecutorService reads;
   private final Drills drills;
+
   /** Null without metrics: the volume's appends are not timed. */
   private final SiteMetrics metrics;
+
   private final Resources resources;
+
   /** The operator's consent to discard this site's writes after a fork (see {@link PeerRole}). */
   private final BooleanSupplier discardDiverged;
+
   private ScheduledExecutorService syncTimer;
 
   VolumeRuntimes(
@@ -101,25 +110,39 @@ final class VolumeRuntimes {
    * file (crash recovery); {@code noStandbyInSync}: see {@link #openPrimary}.
    */
   VolumeRuntime open(VolumeConfig vc, Role role, boolean noStandbyInSync) {
-    FileVolume file = resources.add(FileVolume.openOrCreate(config.volumeFile(vc.name()), vc.sizeBytes()));
+    FileVolume file =
+        resources.add(FileVolume.openOrCreate(config.volumeFile(vc.name()), vc.sizeBytes()));
     JournalStream stream = journal.stream(vc.name());
     if (role == Role.PRIMARY) {
       // Crash recovery: the journal holds every change the volume file may not have durably.
       Applier replay = new Applier(vc.name(), stream, file, clock, CHECKPOINT_INTERVAL, false);
       int replayed = replay.catchUp();
       if (replayed > 0) {
-        LOG.log(Level.INFO, "volume {0}: replayed {1} journal entries onto the volume file after restart", vc.name(), replayed);
+        LOG.log(
+            Level.INFO,
+            "volume {0}: replayed {1} journal entries onto the volume file after restart",
+            vc.name(),
+            replayed);
       }
       return openPrimary(vc, file, stream, noStandbyInSync);
     }
     return openStandby(vc, file, stream);
   }
 
-  private VolumeRuntime.Standby openStandby(VolumeConfig vc, FileVolume file, JournalStream stream) {
+  private VolumeRuntime.Standby openStandby(
+      VolumeConfig vc, FileVolume file, JournalStream stream) {
     History history =
-        resources.add(new History(vc.name(), config.dataDir().resolve("history").resolve(vc.name()), vc.retention(), clock, History.DEFAULT_SEGMENT_BYTES, stream.lastSeq()));
+        resources.add(
+            new History(
+                vc.name(),
+                config.dataDir().resolve("history").resolve(vc.name()),
+                vc.retention(),
+                clock,
+                History.DEFAULT_SEGMENT_BYTES,
+                stream.lastSeq()));
     Rollback.resumeIfInterrupted(vc.name(), stream, history, file);
-    Applier applier = new Applier(vc.name(), stream, file, clock, STANDBY_CHECKPOINT_INTERVAL, true, history);
+    Applier applier =
+        new Applier(vc.name(), stream, file, clock, STANDBY_CHECKPOINT_INTERVAL, true, history);
     if (discardDiverged.getAsBoolean()) {
       // An old primary on its way back (failback): what its standby never confirmed may be its own
       // writes after the fork, needed when the new primary connects; keep them in the journal.
@@ -140,11 +163,18 @@ final class VolumeRuntimes {
             applier::releaseHistory,
             SystemTime.WALL,
             SalvageHook.NONE);
-    JournalReceiveSink sink = new JournalReceiveSink(vc.name(), vc.sizeBytes(), stream, applier, file, diverged);
+    JournalReceiveSink sink =
+        new JournalReceiveSink(vc.name(), vc.sizeBytes(), stream, applier, file, diverged);
     sink.start();
     resources.push(sink);
     drills.track(vc.name(), history, applier, file, sink::consistent);
-    return new VolumeRuntime.Standby(vc, new ReplicaVolume(vc.name(), file, reads), file, applier, sink, new VolumeStateTracker(false));
+    return new VolumeRuntime.Standby(
+        vc,
+        new ReplicaVolume(vc.name(), file, reads),
+        file,
+        applier,
+        sink,
+        new VolumeStateTracker(false));
   }
 
   /**
@@ -153,9 +183,11 @@ final class VolumeRuntimes {
    * wait for, so the volume acknowledges on its journal alone and history accumulates for a later
    * failback.
    */
-  private VolumeRuntime.Primary openPrimary(VolumeConfig vc, FileVolume file, JournalStream stream, boolean noStandbyInSync) {
+  private VolumeRuntime.Primary openPrimary(
+      VolumeConfig vc, FileVolume file, JournalStream stream, boolean noStandbyInSync) {
     Generations.ensure(stream);
-    AppendTimer appendTimer = metrics == null ? AppendTimer.NONE : metrics.journalAppendTimer(vc.name());
+    AppendTimer appendTimer =
+        metrics == null ? AppendTimer.NONE : metrics.journalAppendTimer(vc.name());
     SyncReplication sync = null;
     ScheduledFuture<?> syncCheck = null;
     PrimaryVolume device;
@@ -167,14 +199,30 @@ final class VolumeRuntimes {
         // (failback) and catches up; then the volume is back in sync by itself.
         sync.degrade();
       }
-      device = new PrimaryVolume(vc.name(), file, stream, config.compress(), reads, sync, appendTimer);
-      syncCheck = syncTimer().scheduleWithFixedDelay(sync::checkTimeouts, SYNC_CHECK_INTERVAL.toMillis(), SYNC_CHECK_INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
+      device =
+          new PrimaryVolume(vc.name(), file, stream, config.compress(), reads, sync, appendTimer);
+      syncCheck =
+          syncTimer()
+              .scheduleWithFixedDelay(
+                  sync::checkTimeouts,
+                  SYNC_CHECK_INTERVAL.toMillis(),
+                  SYNC_CHECK_INTERVAL.toMillis(),
+                  TimeUnit.MILLISECONDS);
     } else {
-      device = new PrimaryVolume(vc.name(), file, stream, config.compress(), reads, ReplicationGate.LOCAL, appendTimer);
+      device =
+          new PrimaryVolume(
+              vc.name(),
+              file,
+              stream,
+              config.compress(),
+              reads,
+              ReplicationGate.LOCAL,
+              appendTimer);
     }
     DirtyBitmap bitmap;
     try {
-      bitmap = DirtyBitmap.open(config.bitmapFile(vc.name()), vc.bitmapGranularity(), vc.sizeBytes());
+      bitmap =
+          DirtyBitmap.open(config.bitmapFile(vc.name()), vc.bitmapGranularity(), vc.sizeBytes());
     } catch (IOException e) {
       throw new IllegalStateException("volume " + vc.name() + ": " + e.getMessage(), e);
     }
@@ -183,8 +231,23 @@ final class VolumeRuntimes {
     resources.push(() -> written.awaitVolumeWrites(Duration.ofSeconds(30)));
     Backlog backlog = new Backlog(device, bitmap, vc.historyCapacityBytes(), peer);
     SyncReplication gate = sync;
-    JournalShipSource source = new JournalShipSource(vc.name(), vc.sizeBytes(), stream, backlog, gate == null ? seq -> {} : gate::peerDurable, nanoClock);
-    return new VolumeRuntime.Primary(vc, device, new Checkpointer(device, backlog::trimBound), source, sync, syncCheck, backlog, new VolumeStateTracker(true));
+    JournalShipSource source =
+        new JournalShipSource(
+            vc.name(),
+            vc.sizeBytes(),
+            stream,
+            backlog,
+            gate == null ? seq -> {} : gate::peerDurable,
+            nanoClock);
+    return new VolumeRuntime.Primary(
+        vc,
+        device,
+        new Checkpointer(device, backlog::trimBound),
+        source,
+        sync,
+        syncCheck,
+        backlog,
+        new VolumeStateTracker(true));
   }
 
   /**
@@ -199,7 +262,12 @@ final class VolumeRuntimes {
     r.applier().catchUp(); // everything received is applied and checkpointed
     JournalStream stream = journal.stream(name);
     long generation = Generations.startNew(stream, r.applier().appliedSeq());
-    LOG.log(Level.INFO, "volume {0}: new data generation {1} from seq {2}", name, Generations.hex(generation), Long.toString(r.applier().appliedSeq()));
+    LOG.log(
+        Level.INFO,
+        "volume {0}: new data generation {1} from seq {2}",
+        name,
+        Generations.hex(generation),
+        Long.toString(r.applier().appliedSeq()));
     return openPrimary(r.config(), r.file(), stream, noStandbyInSync);
   }
 
@@ -216,7 +284,14 @@ final class VolumeRuntimes {
     long end = stream.lastSeq();
     // The future of the volume writer passing the journal's end (PrimaryVolume.appliedThrough).
     if (!p.device().awaitVolumeWrites(timeout)) {
-      throw new IllegalStateException("volume " + p.name() + ": the volume file did not reach seq " + end + " within " + timeout.toSeconds() + " s");
+      throw new IllegalStateException(
+          "volume "
+              + p.name()
+              + ": the volume file did not reach seq "
+              + end
+              + " within "
+              + timeout.toSeconds()
+              + " s");
     }
     p.source().persist();
     p.backlog().persistIfChanged();
@@ -230,7 +305,9 @@ final class VolumeRuntimes {
 
   private ScheduledExecutorService syncTimer() {
     if (syncTimer == null) {
-      ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("kagami-sync-timer").daemon(true).factory());
+      ScheduledExecutorService timer =
+          Executors.newSingleThreadScheduledExecutor(
+              Thread.ofPlatform().name("kagami-sync-timer").daemon(true).factory());
       resources.push(timer::shutdownNow);
       syncTimer = timer;
     }

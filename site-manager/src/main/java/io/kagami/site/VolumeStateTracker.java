@@ -18,8 +18,13 @@ final class VolumeStateTracker {
   record Observation(boolean primary, boolean linkUp, long historyBytes, boolean failed) {}
 
   private volatile VolumeState current;
-  /** The state last logged as a change (the site's live state, which also knows resync and sync mode). */
+
+  /**
+   * The state last logged as a change (the site's live state, which also knows resync and sync
+   * mode).
+   */
   private VolumeState logged;
+
   private long lastHistory = -1;
   private volatile int growingFor;
 

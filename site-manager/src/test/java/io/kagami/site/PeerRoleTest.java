@@ -44,13 +44,21 @@ class PeerRoleTest {
 
     roles.lock("promote", Duration.ofSeconds(1));
     try {
-      roles.record(new RoleRecord(Role.PRIMARY, "2026-12-07T05:00:00Z", RoleRecord.Cause.PROMOTE, "promote (failover from tokyo)", false));
+      roles.record(
+          new RoleRecord(
+              Role.PRIMARY,
+              "2026-12-07T05:00:00Z",
+              RoleRecord.Cause.PROMOTE,
+              "promote (failover from tokyo)",
+              false));
       roles.role(Role.PRIMARY);
     } finally {
       roles.unlock();
     }
     PeerRole restarted = new PeerRole(c, () -> true);
-    assertThat(restarted.role()).as("the recorded role wins over the configured one after a restart").isEqualTo(Role.PRIMARY);
+    assertThat(restarted.role())
+        .as("the recorded role wins over the configured one after a restart")
+        .isEqualTo(Role.PRIMARY);
     assertThat(restarted.promotedByFailover()).isTrue();
   }
 
@@ -78,7 +86,9 @@ class PeerRoleTest {
           .isInstanceOf(Promotion.RefusedException.class)
           .hasMessageContaining("another role change is still under way")
           .hasMessageContaining("promote was not started");
-      assertThat(roles.awaitRoleChanges(Duration.ofMillis(50))).as("the switchover still holds the lock").isFalse();
+      assertThat(roles.awaitRoleChanges(Duration.ofMillis(50)))
+          .as("the switchover still holds the lock")
+          .isFalse();
       release.complete(null);
       first.get(10, TimeUnit.SECONDS);
       assertThat(roles.awaitRoleChanges(Duration.ofSeconds(10))).isTrue();
@@ -92,7 +102,11 @@ class PeerRoleTest {
     AtomicBoolean open = new AtomicBoolean(true);
     PeerRole roles = new PeerRole(config(), open::get);
     open.set(false);
-    assertThatThrownBy(() -> roles.lock("promote", Duration.ofSeconds(1))).isInstanceOf(Promotion.RefusedException.class).hasMessageContaining("shutting down");
-    assertThat(roles.awaitRoleChanges(Duration.ofMillis(50))).as("a refused role change let go of the lock").isTrue();
+    assertThatThrownBy(() -> roles.lock("promote", Duration.ofSeconds(1)))
+        .isInstanceOf(Promotion.RefusedException.class)
+        .hasMessageContaining("shutting down");
+    assertThat(roles.awaitRoleChanges(Duration.ofMillis(50)))
+        .as("a refused role change let go of the lock")
+        .isTrue();
   }
 }

@@ -16,7 +16,13 @@ class RoleRecordTest {
   @Test
   void causeRoundTrips() throws Exception {
     for (RoleRecord.Cause cause : RoleRecord.Cause.values()) {
-      RoleRecord r = new RoleRecord(Role.PRIMARY, "2026-12-07T05:00:00Z", cause, "why: " + cause.label(), cause == RoleRecord.Cause.FAILBACK);
+      RoleRecord r =
+          new RoleRecord(
+              Role.PRIMARY,
+              "2026-12-07T05:00:00Z",
+              cause,
+              "why: " + cause.label(),
+              cause == RoleRecord.Cause.FAILBACK);
       r.persist(dir);
       assertThat(RoleRecord.read(dir)).contains(r);
     }
@@ -24,13 +30,20 @@ class RoleRecordTest {
 
   @Test
   void recordsWrittenBeforeTheCauseKeyAreReadFromTheirReason() throws Exception {
-    Files.writeString(dir.resolve(RoleRecord.FILE), "role: primary\nsince: 2026-01-01T00:00:00Z\nreason: promote (failover from tokyo)\ndiscardDiverged: false\n");
+    Files.writeString(
+        dir.resolve(RoleRecord.FILE),
+        "role: primary\nsince: 2026-01-01T00:00:00Z\nreason: promote (failover from tokyo)\ndiscardDiverged: false\n");
     assertThat(RoleRecord.read(dir).orElseThrow().cause()).isEqualTo(RoleRecord.Cause.PROMOTE);
-    Files.writeString(dir.resolve(RoleRecord.FILE), "role: primary\nsince: x\nreason: switchover called off\n");
-    assertThat(RoleRecord.read(dir).orElseThrow().cause()).isEqualTo(RoleRecord.Cause.SWITCHOVER_CALLED_OFF);
-    Files.writeString(dir.resolve(RoleRecord.FILE), "role: standby\nsince: x\nreason: switchover to hiroshima\n");
+    Files.writeString(
+        dir.resolve(RoleRecord.FILE), "role: primary\nsince: x\nreason: switchover called off\n");
+    assertThat(RoleRecord.read(dir).orElseThrow().cause())
+        .isEqualTo(RoleRecord.Cause.SWITCHOVER_CALLED_OFF);
+    Files.writeString(
+        dir.resolve(RoleRecord.FILE), "role: standby\nsince: x\nreason: switchover to hiroshima\n");
     assertThat(RoleRecord.read(dir).orElseThrow().cause()).isEqualTo(RoleRecord.Cause.SWITCHOVER);
-    Files.writeString(dir.resolve(RoleRecord.FILE), "role: standby\nsince: x\nreason: failback: standby of hiroshima\ndiscardDiverged: true\n");
+    Files.writeString(
+        dir.resolve(RoleRecord.FILE),
+        "role: standby\nsince: x\nreason: failback: standby of hiroshima\ndiscardDiverged: true\n");
     assertThat(RoleRecord.read(dir).orElseThrow().cause()).isEqualTo(RoleRecord.Cause.FAILBACK);
   }
 
@@ -45,6 +58,9 @@ class RoleRecordTest {
   @Test
   void anUnknownCauseIsRefusedNamingTheFile() throws Exception {
     Files.writeString(dir.resolve(RoleRecord.FILE), "role: primary\ncause: teleport\n");
-    assertThatThrownBy(() -> RoleRecord.read(dir)).isInstanceOf(IllegalStateException.class).hasMessageContaining(RoleRecord.FILE).hasMessageContaining("teleport");
+    assertThatThrownBy(() -> RoleRecord.read(dir))
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining(RoleRecord.FILE)
+        .hasMessageContaining("teleport");
   }
 }

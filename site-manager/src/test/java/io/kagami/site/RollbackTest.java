@@ -1,8 +1,8 @@
 package io.kagami.site;
 
-import io.kagami.clock.SystemTime;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.kagami.clock.SystemTime;
 import io.kagami.journal.Compression;
 import io.kagami.journal.Journal;
 import io.kagami.journal.JournalConfig;
@@ -13,7 +13,6 @@ import io.kagami.replicator.volume.FileVolume;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -56,7 +55,8 @@ class RollbackTest {
           byte[] b = new byte[4096 * (1 + rnd.nextInt(3))];
           rnd.nextBytes(b);
           int len = Math.min(b.length, SIZE - off);
-          s.append(Compression.writeRecord(off, ByteBuffer.wrap(b, 0, len), true), true, null).get(10, TimeUnit.SECONDS);
+          s.append(Compression.writeRecord(off, ByteBuffer.wrap(b, 0, len), true), true, null)
+              .get(10, TimeUnit.SECONDS);
           System.arraycopy(b, 0, state, off, len);
           states.add(state.clone());
         }
@@ -66,7 +66,10 @@ class RollbackTest {
         s.putMeta(Rollback.META_ROLLBACK_TO, target + 1);
         switch (cut) {
           case AFTER_RECORD -> {}
-          case MID_ROLLBACK -> h.rollback(target + 1 + rnd.nextInt(total - target - 1), replica); // part of the newest-first run
+          case MID_ROLLBACK ->
+              h.rollback(
+                  target + 1 + rnd.nextInt(total - target - 1),
+                  replica); // part of the newest-first run
           case AFTER_TRUNCATE -> {
             h.rollback(target, replica);
             s.truncateAfter(target);
@@ -81,17 +84,29 @@ class RollbackTest {
         byte[] actual = new byte[SIZE];
         replica.read(0, ByteBuffer.wrap(actual));
         int at = Arrays.mismatch(actual, states.get(target));
-        assertThat(at).as("%s: replica differs from the state at seq %d at offset 0x%x", cut, target, Math.max(at, 0)).isEqualTo(-1);
+        assertThat(at)
+            .as(
+                "%s: replica differs from the state at seq %d at offset 0x%x",
+                cut, target, Math.max(at, 0))
+            .isEqualTo(-1);
         assertThat(s.lastSeq()).as(cut + ": journal end").isEqualTo(target);
         assertThat(s.meta(Applier.META_APPLIED, -1)).isEqualTo(target);
         assertThat(s.meta(Rollback.META_ROLLBACK_TO, -1)).isZero();
         assertThat(h.bytes()).as(cut + ": history dropped").isZero();
-        assertThat(Rollback.resumeIfInterrupted("vol0", s, h, replica)).as("nothing pending any more").isEqualTo(-1);
+        assertThat(Rollback.resumeIfInterrupted("vol0", s, h, replica))
+            .as("nothing pending any more")
+            .isEqualTo(-1);
       }
     }
   }
 
   private static History history(Path d) {
-    return new History("vol0", d.resolve("history"), new History.Retention(Duration.ofHours(1), 0), SystemTime.WALL, 64 << 10, 0);
+    return new History(
+        "vol0",
+        d.resolve("history"),
+        new History.Retention(Duration.ofHours(1), 0),
+        SystemTime.WALL,
+        64 << 10,
+        0);
   }
 }

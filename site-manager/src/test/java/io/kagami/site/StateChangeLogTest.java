@@ -16,7 +16,8 @@ class StateChangeLogTest {
   private long nowMillis = 1_000_000;
   private final InstantSource clock = () -> Instant.ofEpochMilli(nowMillis);
   private final List<String> lines = new ArrayList<>();
-  private final StateChangeLog log = new StateChangeLog(lines::add, clock, 3, Duration.ofMinutes(1));
+  private final StateChangeLog log =
+      new StateChangeLog(lines::add, clock, 3, Duration.ofMinutes(1));
 
   private static SequencedMap<String, String> link() {
     SequencedMap<String, String> ids = new LinkedHashMap<>();
@@ -28,7 +29,9 @@ class StateChangeLogTest {
   @Test
   void oneKeyValueLinePerChangeWithQuotedValuesWhereNeeded() {
     log.changed("link", link(), "up", "down", Map.of("error", "connection refused"));
-    assertThat(lines).containsExactly("event=state-change kind=link site=tokyo peer=hiroshima from=up to=down error=\"connection refused\"");
+    assertThat(lines)
+        .containsExactly(
+            "event=state-change kind=link site=tokyo peer=hiroshima from=up to=down error=\"connection refused\"");
   }
 
   @Test
@@ -45,7 +48,9 @@ class StateChangeLogTest {
     log.flush();
     assertThat(lines).hasSize(4);
     // 997 changes not logged: the 4th (down -> up) first, the last one (down -> up) ends it.
-    assertThat(lines.get(3)).isEqualTo("event=state-change kind=link site=tokyo peer=hiroshima from=down to=up suppressed=997");
+    assertThat(lines.get(3))
+        .isEqualTo(
+            "event=state-change kind=link site=tokyo peer=hiroshima from=down to=up suppressed=997");
     log.flush();
     assertThat(lines).as("a summary is logged once").hasSize(4);
   }
@@ -59,7 +64,11 @@ class StateChangeLogTest {
     vol.put("site", "tokyo");
     vol.put("volume", "vol0");
     log.changed("state", vol, "replicating", "buffering", Map.of());
-    assertThat(lines).hasSize(4).last().isEqualTo("event=state-change kind=state site=tokyo volume=vol0 from=replicating to=buffering");
+    assertThat(lines)
+        .hasSize(4)
+        .last()
+        .isEqualTo(
+            "event=state-change kind=state site=tokyo volume=vol0 from=replicating to=buffering");
   }
 
   @Test

@@ -15,7 +15,10 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import org.junit.jupiter.api.Test;
 
-/** A role change's fence: new modifications refused with EPERM, the drain a future the last one completes. */
+/**
+ * A role change's fence: new modifications refused with EPERM, the drain a future the last one
+ * completes.
+ */
 class SwitchableDeviceTest {
   /** A device whose modifications complete when the test says so, one future each. */
   private static final class HeldDevice implements BlockDevice {
@@ -54,7 +57,8 @@ class SwitchableDeviceTest {
     }
 
     @Override
-    public CompletableFuture<Void> writeZeroes(long offset, long length, boolean fua, boolean mayTrim) {
+    public CompletableFuture<Void> writeZeroes(
+        long offset, long length, boolean fua, boolean mayTrim) {
       return hold();
     }
 
@@ -77,7 +81,9 @@ class SwitchableDeviceTest {
     CompletableFuture<Void> flush = export.flush();
 
     CompletableFuture<Void> drained = export.fence("switchover in progress");
-    assertThat(drained).as("writes are still in flight: the fence must not report them drained").isNotDone();
+    assertThat(drained)
+        .as("writes are still in flight: the fence must not report them drained")
+        .isNotDone();
     assertThat(export.fenced()).isEqualTo("switchover in progress");
 
     CompletableFuture<Void> refused = export.trim(0, 4096, false);

@@ -13,9 +13,13 @@ class VolumeStateTrackerTest {
   @Test
   void aPrimaryReplicatesWhileTheLinkIsUpAndHistoryDrains() {
     VolumeStateTracker t = new VolumeStateTracker(true);
-    assertThat(t.current()).as("before the first observation the link is not known to be up").isEqualTo(VolumeState.BUFFERING);
+    assertThat(t.current())
+        .as("before the first observation the link is not known to be up")
+        .isEqualTo(VolumeState.BUFFERING);
     assertThat(t.observe(primary(true, 0))).isEqualTo(VolumeState.REPLICATING);
-    assertThat(t.observe(primary(true, 4096))).as("one larger sample is a batch in flight").isEqualTo(VolumeState.REPLICATING);
+    assertThat(t.observe(primary(true, 4096)))
+        .as("one larger sample is a batch in flight")
+        .isEqualTo(VolumeState.REPLICATING);
     assertThat(t.observe(primary(true, 0))).isEqualTo(VolumeState.REPLICATING);
   }
 
@@ -25,9 +29,13 @@ class VolumeStateTrackerTest {
     assertThat(t.observe(primary(false, 0))).isEqualTo(VolumeState.BUFFERING);
     assertThat(t.observe(primary(true, 100))).isEqualTo(VolumeState.REPLICATING);
     assertThat(t.observe(primary(true, 200))).isEqualTo(VolumeState.REPLICATING);
-    assertThat(t.observe(primary(true, 300))).as("grown on " + VolumeStateTracker.GROWING_TICKS + " ticks in a row").isEqualTo(VolumeState.BUFFERING);
+    assertThat(t.observe(primary(true, 300)))
+        .as("grown on " + VolumeStateTracker.GROWING_TICKS + " ticks in a row")
+        .isEqualTo(VolumeState.BUFFERING);
     assertThat(t.observe(primary(true, 400))).isEqualTo(VolumeState.BUFFERING);
-    assertThat(t.observe(primary(true, 250))).as("draining again").isEqualTo(VolumeState.REPLICATING);
+    assertThat(t.observe(primary(true, 250)))
+        .as("draining again")
+        .isEqualTo(VolumeState.REPLICATING);
     assertThat(t.current()).isEqualTo(VolumeState.REPLICATING);
   }
 
@@ -37,7 +45,8 @@ class VolumeStateTrackerTest {
     assertThat(p.observe(new Observation(true, true, 0, true))).isEqualTo(VolumeState.DEGRADED);
     VolumeStateTracker s = new VolumeStateTracker(false);
     assertThat(s.current()).isEqualTo(VolumeState.REPLICATING);
-    assertThat(s.observe(new Observation(false, false, 1 << 20, false))).isEqualTo(VolumeState.REPLICATING);
+    assertThat(s.observe(new Observation(false, false, 1 << 20, false)))
+        .isEqualTo(VolumeState.REPLICATING);
     assertThat(s.observe(new Observation(false, true, 0, true))).isEqualTo(VolumeState.DEGRADED);
   }
 
@@ -45,6 +54,16 @@ class VolumeStateTrackerTest {
   void labelsAreLowerCaseWithHyphens() {
     assertThat(VolumeState.INITIAL_SYNC.label()).isEqualTo("initial-sync");
     assertThat(java.util.Arrays.stream(VolumeState.values()).map(VolumeState::label))
-        .containsExactly("initial-sync", "replicating", "buffering", "degraded", "blocked", "bitmap", "resyncing", "inconsistent", "fenced", "disconnected");
+        .containsExactly(
+            "initial-sync",
+            "replicating",
+            "buffering",
+            "degraded",
+            "blocked",
+            "bitmap",
+            "resyncing",
+            "inconsistent",
+            "fenced",
+            "disconnected");
   }
 }

@@ -40,7 +40,8 @@ class PairingTest {
   }
 
   @Test
-  void aPrimaryWithAnotherCertificateIsRefusedAtTheHandshakeWhileThePairedOneShips() throws Exception {
+  void aPrimaryWithAnotherCertificateIsRefusedAtTheHandshakeWhileThePairedOneShips()
+      throws Exception {
     Random random = new Random(11);
     MemorySource good = new MemorySource("vol0", SIZE);
     MemorySource stolen = new MemorySource("vol0", SIZE);
@@ -50,19 +51,26 @@ class PairingTest {
         LogCapture shipperLog = new LogCapture(Shipper.class);
         Receiver receiver = new Receiver(sites.receiver(), new Catalog().add("tokyo", sink))) {
       receiver.start();
-      try (Shipper paired = new Shipper(sites.shipper(receiver.port()), List.<ShipSource>of(good))) {
+      try (Shipper paired =
+          new Shipper(sites.shipper(receiver.port()), List.<ShipSource>of(good))) {
         paired.start();
         good.append(Records.fixed(random, 100, 1000));
         sink.awaitDurable(100).get(WAIT.toSeconds(), TimeUnit.SECONDS);
 
         // Calls itself "tokyo" too, but with a key pair of its own.
-        try (Shipper impostor = new Shipper(sites.shipper(sites.impostor, receiver.port()), List.<ShipSource>of(stolen))) {
+        try (Shipper impostor =
+            new Shipper(
+                sites.shipper(sites.impostor, receiver.port()), List.<ShipSource>of(stolen))) {
           impostor.start();
           String refusal = receiverLog.await("is not the paired site's certificate", WAIT);
           assertThat(refusal)
               .startsWith("WARNING WAN peer 127.0.0.1:")
-              .contains("TLS handshake failed: peer certificate CN=tokyo (SHA-256 " + SiteCredentials.fingerprint(sites.impostor.certificate()) + ") is not the paired site's certificate");
-          assertThat(shipperLog.await("rejected this site's certificate", WAIT)).contains("WAN link to hiroshima");
+              .contains(
+                  "TLS handshake failed: peer certificate CN=tokyo (SHA-256 "
+                      + SiteCredentials.fingerprint(sites.impostor.certificate())
+                      + ") is not the paired site's certificate");
+          assertThat(shipperLog.await("rejected this site's certificate", WAIT))
+              .contains("WAN link to hiroshima");
           LinkSnapshot s = impostor.snapshot();
           assertThat(s.connected()).isFalse();
           assertThat(s.lastError()).contains("rejected this site's certificate");
@@ -70,7 +78,9 @@ class PairingTest {
 
         good.append(Records.fixed(random, 100, 1000));
         sink.awaitDurable(200).get(WAIT.toSeconds(), TimeUnit.SECONDS);
-        assertThat(Records.difference("vol0", good.entries(), sink.stored())).as("the paired primary's history, untouched by the impostor").isNull();
+        assertThat(Records.difference("vol0", good.entries(), sink.stored()))
+            .as("the paired primary's history, untouched by the impostor")
+            .isNull();
         assertThat(paired.snapshot().connected()).isTrue();
         assertThat(paired.snapshot().lastError()).isNull();
       }
@@ -79,21 +89,30 @@ class PairingTest {
 
   @Test
   void aStandbyWithAnotherCertificateIsRefusedByTheShipper() throws Exception {
-    SiteCredentials fakeHiroshima = SiteCredentials.loadOrCreate(dir.resolve("fake-hiroshima"), "hiroshima");
+    SiteCredentials fakeHiroshima =
+        SiteCredentials.loadOrCreate(dir.resolve("fake-hiroshima"), "hiroshima");
     MemorySource vol0 = new MemorySource("vol0", SIZE);
     vol0.append(Records.fixed(new Random(12), 10, 100));
-    ReceiverConfig fake = ReceiverConfig.defaults(Sites.HOST, 0, fakeHiroshima, List.of(sites.tokyo.certificate()));
+    ReceiverConfig fake =
+        ReceiverConfig.defaults(Sites.HOST, 0, fakeHiroshima, List.of(sites.tokyo.certificate()));
     try (MemorySink sink = new MemorySink("vol0", SIZE);
         LogCapture shipperLog = new LogCapture(Shipper.class);
         Receiver receiver = new Receiver(fake, new Catalog().add("tokyo", sink))) {
       receiver.start();
-      try (Shipper shipper = new Shipper(sites.shipper(receiver.port()), List.<ShipSource>of(vol0))) {
+      try (Shipper shipper =
+          new Shipper(sites.shipper(receiver.port()), List.<ShipSource>of(vol0))) {
         shipper.start();
         String line = shipperLog.await("is not the paired site's certificate", WAIT);
-        assertThat(line).contains("TLS handshake with the standby failed: peer certificate CN=hiroshima (SHA-256 " + SiteCredentials.fingerprint(fakeHiroshima.certificate()) + ")");
+        assertThat(line)
+            .contains(
+                "TLS handshake with the standby failed: peer certificate CN=hiroshima (SHA-256 "
+                    + SiteCredentials.fingerprint(fakeHiroshima.certificate())
+                    + ")");
         assertThat(shipper.snapshot().connected()).isFalse();
         assertThat(shipper.snapshot().lastError()).contains("is not the paired site's certificate");
-        assertThat(sink.storeFirstSeqs()).as("nothing shipped to a standby that is not the paired one").isEmpty();
+        assertThat(sink.storeFirstSeqs())
+            .as("nothing shipped to a standby that is not the paired one")
+            .isEmpty();
       }
     }
   }
@@ -103,12 +122,18 @@ class PairingTest {
     try (LogCapture log = new LogCapture(Receiver.class);
         Receiver receiver = new Receiver(sites.receiver(), new Catalog())) {
       receiver.start();
-      try (RawPrimary osaka = new RawPrimary(receiver.port(), sites.osaka, sites.hiroshima.certificate())) {
+      try (RawPrimary osaka =
+          new RawPrimary(receiver.port(), sites.osaka, sites.hiroshima.certificate())) {
         osaka.send(new WanMessage.Hello(WanCodec.VERSION, "tokyo", List.of()));
-        assertThat(osaka.next(WAIT)).isEqualTo(new WanMessage.Refuse("HELLO claims site \"tokyo\" but the certificate is for \"osaka\""));
+        assertThat(osaka.next(WAIT))
+            .isEqualTo(
+                new WanMessage.Refuse(
+                    "HELLO claims site \"tokyo\" but the certificate is for \"osaka\""));
         assertThat(osaka.awaitClosed(WAIT)).isTrue();
       }
-      assertThat(log.await("HELLO claims site", WAIT)).startsWith("WARNING WAN peer 127.0.0.1:").endsWith("; closing the connection");
+      assertThat(log.await("HELLO claims site", WAIT))
+          .startsWith("WARNING WAN peer 127.0.0.1:")
+          .endsWith("; closing the connection");
     }
   }
 
@@ -119,21 +144,29 @@ class PairingTest {
     MemorySource osaka = new MemorySource("db", SIZE);
     try (MemorySink tokyoSink = new MemorySink("db", SIZE);
         MemorySink osakaSink = new MemorySink("db", SIZE);
-        Receiver receiver = new Receiver(sites.receiver(), new Catalog().add("tokyo", tokyoSink).add("osaka", osakaSink))) {
+        Receiver receiver =
+            new Receiver(
+                sites.receiver(), new Catalog().add("tokyo", tokyoSink).add("osaka", osakaSink))) {
       receiver.start();
       try (Shipper a = new Shipper(sites.shipper(receiver.port()), List.<ShipSource>of(tokyo));
-          Shipper b = new Shipper(sites.shipper(sites.osaka, receiver.port()), List.<ShipSource>of(osaka))) {
+          Shipper b =
+              new Shipper(
+                  sites.shipper(sites.osaka, receiver.port()), List.<ShipSource>of(osaka))) {
         a.start();
         b.start();
         tokyo.append(Records.mixed(random, 300));
         osaka.append(Records.mixed(random, 200));
         tokyoSink.awaitDurable(300).get(WAIT.toSeconds(), TimeUnit.SECONDS);
         osakaSink.awaitDurable(200).get(WAIT.toSeconds(), TimeUnit.SECONDS);
-        tokyo.awaitPeerDurable(300).get(WAIT.toSeconds(), TimeUnit.SECONDS); // acknowledged, so recorded
+        tokyo
+            .awaitPeerDurable(300)
+            .get(WAIT.toSeconds(), TimeUnit.SECONDS); // acknowledged, so recorded
         osaka.awaitPeerDurable(200).get(WAIT.toSeconds(), TimeUnit.SECONDS);
         assertThat(Records.difference("tokyo/db", tokyo.entries(), tokyoSink.stored())).isNull();
         assertThat(Records.difference("osaka/db", osaka.entries(), osakaSink.stored())).isNull();
-        assertThat(receiver.snapshot().volumes()).extracting(v -> v.sourceSiteId() + "/" + v.volume() + "@" + v.lastDurableSeq()).containsExactly("osaka/db@200", "tokyo/db@300");
+        assertThat(receiver.snapshot().volumes())
+            .extracting(v -> v.sourceSiteId() + "/" + v.volume() + "@" + v.lastDurableSeq())
+            .containsExactly("osaka/db@200", "tokyo/db@300");
       }
     }
   }

@@ -1,6 +1,5 @@
 package io.kagami.wan;
 
-import io.kagami.clock.SystemTime;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.kagami.clock.SystemTime;
@@ -26,8 +25,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The bandwidth cap on a real TLS link over loopback, which on its own moves these few megabytes
- * in tens of milliseconds: whatever slows it to the cap is the shipper's token bucket. Bytes are
+ * The bandwidth cap on a real TLS link over loopback, which on its own moves these few megabytes in
+ * tens of milliseconds: whatever slows it to the cap is the shipper's token bucket. Bytes are
  * counted on the shipper's socket side (after compression and TLS). The data is random, so batch
  * compression does not change the count.
  */
@@ -58,11 +57,14 @@ class ThrottledLinkTest {
     long burst = TokenBucket.defaultBurst(rate);
     long frame = burst + 64 * 1024; // a capped batch is one burst of entries, plus framing and TLS
     MemorySource vol0 = new MemorySource("vol0", SIZE);
-    vol0.append(Records.fixed(new Random(11), 3000, ENTRY)); // ~3.1 MB of backlog: ~1.5 s at the cap
+    vol0.append(
+        Records.fixed(new Random(11), 3000, ENTRY)); // ~3.1 MB of backlog: ~1.5 s at the cap
     try (MemorySink sink = new MemorySink("vol0", SIZE);
         Receiver receiver = new Receiver(sites.receiver(), new Catalog().add("tokyo", sink))) {
       receiver.start();
-      try (Shipper shipper = new Shipper(sites.shipper(receiver.port()).withBandwidth(rate), List.<ShipSource>of(vol0))) {
+      try (Shipper shipper =
+          new Shipper(
+              sites.shipper(receiver.port()).withBandwidth(rate), List.<ShipSource>of(vol0))) {
         shipper.start();
         await(sink.awaitDurable(1), "the first batch on the standby");
         long t0 = SystemTime.NANO.nanoTime();
@@ -72,10 +74,17 @@ class ThrottledLinkTest {
         LinkSnapshot s = shipper.snapshot();
         long bytes = s.wireBytes() - w0;
         double seconds = (t1 - t0) / 1e9;
-        assertThat(bytes).as("wire bytes in %.3f s at a cap of %d B/s", seconds, rate).isLessThanOrEqualTo((long) (rate * seconds) + burst + 2 * frame);
-        assertThat(bytes / seconds).as("wire rate of a backlogged link capped at %d B/s", rate).isGreaterThan(rate * 0.5);
+        assertThat(bytes)
+            .as("wire bytes in %.3f s at a cap of %d B/s", seconds, rate)
+            .isLessThanOrEqualTo((long) (rate * seconds) + burst + 2 * frame);
+        assertThat(bytes / seconds)
+            .as("wire rate of a backlogged link capped at %d B/s", rate)
+            .isGreaterThan(rate * 0.5);
         assertThat(s.bandwidthBytesPerSecond()).isEqualTo(rate);
-        assertThat(s.wireSendRateBytesPerSecond()).as("recent send rate").isPositive().isLessThanOrEqualTo(rate + burst + 2.0 * frame);
+        assertThat(s.wireSendRateBytesPerSecond())
+            .as("recent send rate")
+            .isPositive()
+            .isLessThanOrEqualTo(rate + burst + 2.0 * frame);
       }
     }
   }
@@ -89,7 +98,9 @@ class ThrottledLinkTest {
         MemorySink sink = new MemorySink("vol0", SIZE);
         Receiver receiver = new Receiver(sites.receiver(), new Catalog().add("tokyo", sink))) {
       receiver.start();
-      try (Shipper shipper = new Shipper(sites.shipper(receiver.port()).withBandwidth(slow), List.<ShipSource>of(vol0))) {
+      try (Shipper shipper =
+          new Shipper(
+              sites.shipper(receiver.port()).withBandwidth(slow), List.<ShipSource>of(vol0))) {
         shipper.start();
         await(sink.awaitDurable(200), "the first 200 entries on the standby");
         long left = vol0.entries().size() - sink.lastDurableSeq();
@@ -98,9 +109,15 @@ class ThrottledLinkTest {
         await(sink.awaitDurable(2500), "the rest of the backlog on the standby");
         double seconds = (SystemTime.NANO.nanoTime() - t0) / 1e9;
         double atSlowCap = left * (ENTRY + 28.0) / slow;
-        assertThat(seconds).as("time for the last %d entries after raising the cap (%.1f s at the old cap)", left, atSlowCap).isLessThan(atSlowCap / 2);
+        assertThat(seconds)
+            .as(
+                "time for the last %d entries after raising the cap (%.1f s at the old cap)",
+                left, atSlowCap)
+            .isLessThan(atSlowCap / 2);
         assertThat(shipper.bandwidth()).isEqualTo(50_000_000);
-        assertThat(log.count("up; resuming")).as("connections made: the change needs no reconnect").isEqualTo(1);
+        assertThat(log.count("up; resuming"))
+            .as("connections made: the change needs no reconnect")
+            .isEqualTo(1);
         assertThat(sink.duplicates()).isZero();
 
         shipper.setBandwidth(0);

@@ -24,8 +24,8 @@ import java.util.regex.Pattern;
 /**
  * One Kagami appliance as a QEMU virtual machine under TCG (no KVM): a copy-on-write overlay of the
  * appliance image as its boot disk, a data disk (serial {@code kagami-data}), an optional CIDATA
- * seed, a management NIC on QEMU's user-mode network with the NBD and admin ports forwarded to
- * host loopback, and a WAN NIC that is a UDP socket on loopback to the paired VM's (the only path
+ * seed, a management NIC on QEMU's user-mode network with the NBD and admin ports forwarded to host
+ * loopback, and a WAN NIC that is a UDP socket on loopback to the paired VM's (the only path
  * between the two). Its serial console is the {@link ConsoleLog}.
  *
  * <p>The disks outlive a boot: {@link #powerCut()} then {@link #boot()} starts the same machine
@@ -50,7 +50,8 @@ final class ApplianceVm implements AutoCloseable {
 
   private final Spec spec;
   private final ConsoleLog console;
-  private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+  private final HttpClient http =
+      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
   private Process qemu;
   private int bootMark;
   private long bootStartNanos;
@@ -64,8 +65,25 @@ final class ApplianceVm implements AutoCloseable {
   static ApplianceVm create(Spec spec) throws IOException, InterruptedException {
     Files.createDirectories(spec.dir());
     ExternalTool qemuImg = ExternalTool.require("qemu-img");
-    qemuImg.runOk(Duration.ofSeconds(30), "create", "-q", "-f", "qcow2", "-b", spec.image().toAbsolutePath().toString(), "-F", "qcow2", spec.dir().resolve("os.qcow2").toString());
-    qemuImg.runOk(Duration.ofSeconds(30), "create", "-q", "-f", "qcow2", spec.dir().resolve("data.qcow2").toString(), "4G");
+    qemuImg.runOk(
+        Duration.ofSeconds(30),
+        "create",
+        "-q",
+        "-f",
+        "qcow2",
+        "-b",
+        spec.image().toAbsolutePath().toString(),
+        "-F",
+        "qcow2",
+        spec.dir().resolve("os.qcow2").toString());
+    qemuImg.runOk(
+        Duration.ofSeconds(30),
+        "create",
+        "-q",
+        "-f",
+        "qcow2",
+        spec.dir().resolve("data.qcow2").toString(),
+        "4G");
     return new ApplianceVm(spec);
   }
 
@@ -98,29 +116,76 @@ final class ApplianceVm implements AutoCloseable {
     Path dir = spec.dir();
     List<String> cmd = new ArrayList<>();
     cmd.add(ExternalTool.require("qemu-system-x86_64").executable().toString());
-    cmd.addAll(List.of("-name", spec.name(), "-machine", "pc", "-accel", "tcg,tb-size=256", "-m", Integer.toString(spec.memoryMiB()), "-smp", "1"));
-    cmd.addAll(List.of("-display", "none", "-serial", "stdio", "-monitor", "unix:" + monitorSocket() + ",server=on,wait=off"));
-    cmd.addAll(List.of("-drive", "file=" + dir.resolve("os.qcow2") + ",if=none,id=os,format=qcow2", "-device", "virtio-blk-pci,drive=os,bootindex=0"));
-    cmd.addAll(List.of("-drive", "file=" + dir.resolve("data.qcow2") + ",if=none,id=data,format=qcow2", "-device", "virtio-blk-pci,drive=data,serial=kagami-data"));
+    cmd.addAll(
+        List.of(
+            "-name",
+            spec.name(),
+            "-machine",
+            "pc",
+            "-accel",
+            "tcg,tb-size=256",
+            "-m",
+            Integer.toString(spec.memoryMiB()),
+            "-smp",
+            "1"));
+    cmd.addAll(
+        List.of(
+            "-display",
+            "none",
+            "-serial",
+            "stdio",
+            "-monitor",
+            "unix:" + monitorSocket() + ",server=on,wait=off"));
+    cmd.addAll(
+        List.of(
+            "-drive",
+            "file=" + dir.resolve("os.qcow2") + ",if=none,id=os,format=qcow2",
+            "-device",
+            "virtio-blk-pci,drive=os,bootindex=0"));
+    cmd.addAll(
+        List.of(
+            "-drive",
+            "file=" + dir.resolve("data.qcow2") + ",if=none,id=data,format=qcow2",
+            "-device",
+            "virtio-blk-pci,drive=data,serial=kagami-data"));
     if (spec.seed() != null) {
-      cmd.addAll(List.of("-drive", "file=" + spec.seed() + ",if=none,id=seed,format=raw,readonly=on", "-device", "virtio-blk-pci,drive=seed"));
+      cmd.addAll(
+          List.of(
+              "-drive",
+              "file=" + spec.seed() + ",if=none,id=seed,format=raw,readonly=on",
+              "-device",
+              "virtio-blk-pci,drive=seed"));
     }
     cmd.addAll(
         List.of(
             "-netdev",
-            "user,id=mgmt,hostfwd=tcp:127.0.0.1:" + spec.nbdHostPort() + "-:" + GUEST_NBD_PORT + ",hostfwd=tcp:127.0.0.1:" + spec.adminHostPort() + "-:" + GUEST_ADMIN_PORT,
+            "user,id=mgmt,hostfwd=tcp:127.0.0.1:"
+                + spec.nbdHostPort()
+                + "-:"
+                + GUEST_NBD_PORT
+                + ",hostfwd=tcp:127.0.0.1:"
+                + spec.adminHostPort()
+                + "-:"
+                + GUEST_ADMIN_PORT,
             "-device",
             "virtio-net-pci,netdev=mgmt"));
     cmd.addAll(
         List.of(
             "-netdev",
-            "socket,id=wan,udp=127.0.0.1:" + spec.wanRemoteUdp() + ",localaddr=127.0.0.1:" + spec.wanLocalUdp(),
+            "socket,id=wan,udp=127.0.0.1:"
+                + spec.wanRemoteUdp()
+                + ",localaddr=127.0.0.1:"
+                + spec.wanLocalUdp(),
             "-device",
             "virtio-net-pci,netdev=wan,mac=" + spec.wanMac()));
     Files.deleteIfExists(monitorSocket());
     bootMark = console.mark();
     bootStartNanos = SystemTime.NANO.nanoTime();
-    qemu = new ProcessBuilder(cmd).redirectError(dir.resolve("qemu.log").toFile()).redirectInput(ProcessBuilder.Redirect.PIPE).start();
+    qemu =
+        new ProcessBuilder(cmd)
+            .redirectError(dir.resolve("qemu.log").toFile())
+            .redirectInput(ProcessBuilder.Redirect.PIPE)
+            .start();
     Files.writeString(dir.resolve("qemu.cmdline"), String.join(" ", cmd) + "\n");
     InputStream serial = qemu.getInputStream();
     console.follow(serial, dir.resolve("console.log"));
@@ -138,15 +203,23 @@ final class ApplianceVm implements AutoCloseable {
 
   /**
    * Waits until the site answers {@code GET path} on its forwarded admin port with 200, and returns
-   * the body. QEMU accepts forwarded connections even while nothing listens in the guest, so only an
-   * HTTP answer counts. Polls every half second: there is no event to wait on across the VM boundary.
+   * the body. QEMU accepts forwarded connections even while nothing listens in the guest, so only
+   * an HTTP answer counts. Polls every half second: there is no event to wait on across the VM
+   * boundary.
    */
   String awaitAdmin(String path, Duration timeout, String what) throws InterruptedException {
     long deadline = SystemTime.NANO.nanoTime() + timeout.toNanos();
     String last = "no answer yet";
     while (true) {
       if (!qemu.isAlive()) {
-        throw new AssertionError(spec.name() + ": " + what + ": QEMU exited (" + qemu.exitValue() + "); console:\n" + console.tail(40));
+        throw new AssertionError(
+            spec.name()
+                + ": "
+                + what
+                + ": QEMU exited ("
+                + qemu.exitValue()
+                + "); console:\n"
+                + console.tail(40));
       }
       try {
         HttpResponse<String> r = getAdmin(path);
@@ -158,7 +231,16 @@ final class ApplianceVm implements AutoCloseable {
         last = e.toString();
       }
       if (SystemTime.NANO.nanoTime() - deadline > 0) {
-        throw new AssertionError(spec.name() + ": " + what + ": not within " + timeout.toSeconds() + " s (last: " + last + "); console:\n" + console.tail(40));
+        throw new AssertionError(
+            spec.name()
+                + ": "
+                + what
+                + ": not within "
+                + timeout.toSeconds()
+                + " s (last: "
+                + last
+                + "); console:\n"
+                + console.tail(40));
       }
       SystemTime.pause(Duration.ofMillis(500));
     }
@@ -166,7 +248,11 @@ final class ApplianceVm implements AutoCloseable {
 
   /** One {@code GET} on the site's admin port through the forward. */
   HttpResponse<String> getAdmin(String path) throws IOException, InterruptedException {
-    HttpRequest req = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + spec.adminHostPort() + path)).timeout(Duration.ofSeconds(5)).GET().build();
+    HttpRequest req =
+        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + spec.adminHostPort() + path))
+            .timeout(Duration.ofSeconds(5))
+            .GET()
+            .build();
     return http.send(req, HttpResponse.BodyHandlers.ofString());
   }
 
@@ -178,7 +264,8 @@ final class ApplianceVm implements AutoCloseable {
       ch.write(ByteBuffer.wrap((command + "\n").getBytes(StandardCharsets.UTF_8)));
       String out = readUntilPrompt(ch);
       if (out.contains("Error") || out.contains("error") || out.contains("unknown command")) {
-        throw new IOException(spec.name() + ": monitor command '" + command + "' failed: " + out.strip());
+        throw new IOException(
+            spec.name() + ": monitor command '" + command + "' failed: " + out.strip());
       }
       return out;
     }
@@ -203,7 +290,12 @@ final class ApplianceVm implements AutoCloseable {
 
   /** Attaches a raw disk image to the running VM as a new read-only virtio disk. */
   void hotplugDisk(String id, Path image) throws IOException {
-    monitor("drive_add 0 if=none,id=" + id + ",file=" + image.toAbsolutePath() + ",format=raw,readonly=on");
+    monitor(
+        "drive_add 0 if=none,id="
+            + id
+            + ",file="
+            + image.toAbsolutePath()
+            + ",format=raw,readonly=on");
     monitor("device_add virtio-blk-pci,drive=" + id + ",id=" + id + "-dev");
   }
 
@@ -215,7 +307,9 @@ final class ApplianceVm implements AutoCloseable {
     }
   }
 
-  /** Clean shutdown (ACPI power button); power cut if the guest has not stopped within the timeout. */
+  /**
+   * Clean shutdown (ACPI power button); power cut if the guest has not stopped within the timeout.
+   */
   void shutdown(Duration timeout) throws InterruptedException {
     if (qemu == null || !qemu.isAlive()) {
       return;

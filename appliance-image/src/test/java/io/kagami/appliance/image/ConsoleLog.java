@@ -39,8 +39,14 @@ final class ConsoleLog {
     Thread t =
         new Thread(
             () -> {
-              try (BufferedReader in = new BufferedReader(new InputStreamReader(serial, StandardCharsets.UTF_8));
-                  Writer out = Files.newBufferedWriter(file, StandardCharsets.UTF_8, java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND)) {
+              try (BufferedReader in =
+                      new BufferedReader(new InputStreamReader(serial, StandardCharsets.UTF_8));
+                  Writer out =
+                      Files.newBufferedWriter(
+                          file,
+                          StandardCharsets.UTF_8,
+                          java.nio.file.StandardOpenOption.CREATE,
+                          java.nio.file.StandardOpenOption.APPEND)) {
                 String line;
                 while ((line = in.readLine()) != null) {
                   // Drop terminal escapes (systemd's colours) so patterns match plain text.
@@ -91,7 +97,8 @@ final class ConsoleLog {
    * @throws AssertionError naming what was awaited and the console's last lines, when the deadline
    *     passes or the console ends (QEMU exited) first
    */
-  synchronized String await(int from, Pattern pattern, Duration timeout, String what) throws InterruptedException {
+  synchronized String await(int from, Pattern pattern, Duration timeout, String what)
+      throws InterruptedException {
     long deadline = SystemTime.NANO.nanoTime() + timeout.toNanos();
     int next = from;
     while (true) {
@@ -103,7 +110,14 @@ final class ConsoleLog {
       long left = deadline - SystemTime.NANO.nanoTime();
       if (ended || left <= 0) {
         throw new AssertionError(
-            name + ": " + what + (ended ? ": the VM stopped first" : ": not seen within " + timeout.toSeconds() + " s") + "; last console lines:\n" + tail(40));
+            name
+                + ": "
+                + what
+                + (ended
+                    ? ": the VM stopped first"
+                    : ": not seen within " + timeout.toSeconds() + " s")
+                + "; last console lines:\n"
+                + tail(40));
       }
       TimeUnit.NANOSECONDS.timedWait(this, left);
     }

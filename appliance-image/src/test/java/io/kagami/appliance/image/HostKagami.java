@@ -15,9 +15,18 @@ import java.util.List;
 final class HostKagami {
   private HostKagami() {}
 
-  static ExternalTool.Result run(Duration timeout, String... args) throws IOException, InterruptedException {
-    Path java = Path.of(ProcessHandle.current().info().command().orElseThrow(() -> new IllegalStateException("cannot tell this JVM's java executable")));
-    List<String> cmd = new ArrayList<>(List.of("-cp", System.getProperty("java.class.path"), "io.kagami.site.cli.Main"));
+  static ExternalTool.Result run(Duration timeout, String... args)
+      throws IOException, InterruptedException {
+    Path java =
+        Path.of(
+            ProcessHandle.current()
+                .info()
+                .command()
+                .orElseThrow(
+                    () -> new IllegalStateException("cannot tell this JVM's java executable")));
+    List<String> cmd =
+        new ArrayList<>(
+            List.of("-cp", System.getProperty("java.class.path"), "io.kagami.site.cli.Main"));
     cmd.addAll(List.of(args));
     return ExternalTool.of(java).run(timeout, cmd);
   }

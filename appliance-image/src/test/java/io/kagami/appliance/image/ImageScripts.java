@@ -18,7 +18,9 @@ final class ImageScripts {
   /** The image scripts' directory (tests run in the module's directory). */
   static final Path DIR = Path.of("image").toAbsolutePath();
 
-  /** A built image and what building it cost in this run (near zero when it came from the cache). */
+  /**
+   * A built image and what building it cost in this run (near zero when it came from the cache).
+   */
   record BuiltImage(Path image, Duration buildTime, boolean fromCache) {}
 
   private ImageScripts() {}
@@ -40,14 +42,18 @@ final class ImageScripts {
       return s.filter(p -> p.getFileName().toString().matches("kagami_.*_amd64\\.deb"))
           .max((a, b) -> a.getFileName().toString().compareTo(b.getFileName().toString()))
           .map(Path::toAbsolutePath)
-          .orElseThrow(() -> new IllegalStateException("no target/kagami_*_amd64.deb: the package is built in this module's package phase (mvn verify builds it first)"));
+          .orElseThrow(
+              () ->
+                  new IllegalStateException(
+                      "no target/kagami_*_amd64.deb: the package is built in this module's package phase (mvn verify builds it first)"));
     }
   }
 
   /** Builds (or takes from the cache) the appliance image for {@code deb}. */
   static BuiltImage buildAppliance(Path deb) throws IOException, InterruptedException {
     long start = SystemTime.NANO.nanoTime();
-    ExternalTool.Result r = script("build-appliance").run(Duration.ofMinutes(15), "--deb", deb.toString());
+    ExternalTool.Result r =
+        script("build-appliance").run(Duration.ofMinutes(15), "--deb", deb.toString());
     if (!r.succeeded()) {
       throw new AssertionError("build-appliance failed: " + r.describe());
     }
@@ -58,19 +64,21 @@ final class ImageScripts {
 
   /** Packs {@code dir} into a CIDATA seed volume at {@code out}. */
   static Path makeSeed(Path dir, Path out) throws IOException, InterruptedException {
-    script("make-seed").runOk(Duration.ofMinutes(1), "--dir", dir.toString(), "--out", out.toString());
+    script("make-seed")
+        .runOk(Duration.ofMinutes(1), "--dir", dir.toString(), "--out", out.toString());
     return out;
   }
 
   /** Writes an upgrade medium (KAGAMI-UPD) holding {@code deb}. */
   static Path makeUpgradeMedium(Path deb, Path out) throws IOException, InterruptedException {
-    script("make-upgrade-medium").runOk(Duration.ofMinutes(2), "--deb", deb.toString(), "--out", out.toString());
+    script("make-upgrade-medium")
+        .runOk(Duration.ofMinutes(2), "--deb", deb.toString(), "--out", out.toString());
     return out;
   }
 
   /**
-   * The same package under a higher version ({@code VERSION+upgrade1}), as a release after it
-   * would be: unpacked with {@code dpkg-deb -R}, its control file's version raised, packed again.
+   * The same package under a higher version ({@code VERSION+upgrade1}), as a release after it would
+   * be: unpacked with {@code dpkg-deb -R}, its control file's version raised, packed again.
    */
   static Path newerVersion(Path deb, Path workDir) throws IOException, InterruptedException {
     ExternalTool dpkgDeb = ExternalTool.require("dpkg-deb");
@@ -78,11 +86,26 @@ final class ImageScripts {
     dpkgDeb.runOk(Duration.ofMinutes(2), "-R", deb.toString(), tree.toString());
     Path control = tree.resolve("DEBIAN/control");
     List<String> lines = Files.readAllLines(control);
-    String version = lines.stream().filter(l -> l.startsWith("Version: ")).findFirst().orElseThrow().substring("Version: ".length()).strip();
+    String version =
+        lines.stream()
+            .filter(l -> l.startsWith("Version: "))
+            .findFirst()
+            .orElseThrow()
+            .substring("Version: ".length())
+            .strip();
     String newer = version + "+upgrade1";
-    Files.write(control, lines.stream().map(l -> l.startsWith("Version: ") ? "Version: " + newer : l).toList());
+    Files.write(
+        control,
+        lines.stream().map(l -> l.startsWith("Version: ") ? "Version: " + newer : l).toList());
     Path out = workDir.resolve("kagami_" + newer + "_amd64.deb");
-    dpkgDeb.runOk(Duration.ofMinutes(3), "--root-owner-group", "-Zgzip", "-z1", "-b", tree.toString(), out.toString());
+    dpkgDeb.runOk(
+        Duration.ofMinutes(3),
+        "--root-owner-group",
+        "-Zgzip",
+        "-z1",
+        "-b",
+        tree.toString(),
+        out.toString());
     return out;
   }
 

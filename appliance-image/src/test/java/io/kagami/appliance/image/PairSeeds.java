@@ -15,7 +15,13 @@ import java.util.Random;
  */
 final class PairSeeds {
   /** One site of the pair. */
-  record Site(String id, String role, String wanAddress, String wanMac, String instanceId, String adminToken) {}
+  record Site(
+      String id,
+      String role,
+      String wanAddress,
+      String wanMac,
+      String instanceId,
+      String adminToken) {}
 
   static final String VOLUME = "vol0";
   static final String VOLUME_SIZE = "64MiB";
@@ -25,7 +31,13 @@ final class PairSeeds {
   static Site site(String id, String role, String wanAddress, String wanMac, Random random) {
     byte[] token = new byte[16];
     random.nextBytes(token);
-    return new Site(id, role, wanAddress, wanMac, id + "-" + Integer.toHexString(random.nextInt()), HexFormat.of().formatHex(token));
+    return new Site(
+        id,
+        role,
+        wanAddress,
+        wanMac,
+        id + "-" + Integer.toHexString(random.nextInt()),
+        HexFormat.of().formatHex(token));
   }
 
   /** Writes both seeds under {@code dir} and returns the seed volume of {@code self}. */
@@ -72,16 +84,33 @@ final class PairSeeds {
         volumes:
           - {name: %s, size: %s}
         """
-            .formatted(self.id(), self.role(), self.id(), peer.wanAddress(), peer.id(), VOLUME, VOLUME_SIZE));
+            .formatted(
+                self.id(),
+                self.role(),
+                self.id(),
+                peer.wanAddress(),
+                peer.id(),
+                VOLUME,
+                VOLUME_SIZE));
     return ImageScripts.makeSeed(seed, dir.resolve("seed-" + self.id() + ".img"));
   }
 
-  /** The site's certificate, made (with its key) by the real {@code kagami cert show} on first use. */
+  /**
+   * The site's certificate, made (with its key) by the real {@code kagami cert show} on first use.
+   */
   private static Path certificate(Path keys, Site site) throws IOException, InterruptedException {
     Path dataDir = keys.resolve(site.id());
     Path cert = dataDir.resolve("tls/site.crt");
     if (!Files.exists(cert)) {
-      HostKagami.run(Duration.ofMinutes(1), "cert", "show", "--data-dir", dataDir.toString(), "--site-id", site.id()).requireSuccess();
+      HostKagami.run(
+              Duration.ofMinutes(1),
+              "cert",
+              "show",
+              "--data-dir",
+              dataDir.toString(),
+              "--site-id",
+              site.id())
+          .requireSuccess();
     }
     return cert;
   }

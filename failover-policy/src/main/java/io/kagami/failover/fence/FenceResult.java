@@ -9,7 +9,8 @@ import java.time.Duration;
  * @param output what the agent printed (stdout and stderr, interleaved), for the log
  * @param reason operator-readable summary
  */
-public record FenceResult(boolean success, int exitCode, boolean timedOut, Duration took, String output, String reason) {
+public record FenceResult(
+    boolean success, int exitCode, boolean timedOut, Duration took, String output, String reason) {
   public static FenceResult failed(String reason) {
     return new FenceResult(false, -1, false, Duration.ZERO, "", reason);
   }

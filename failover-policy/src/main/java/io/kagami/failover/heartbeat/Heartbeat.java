@@ -14,15 +14,24 @@ import java.util.Objects;
  * @param siteId the sender
  * @param term the newest lease term the sender holds or has been granted (0: none)
  * @param primary whether the sender acts as primary (holds the lease and may write)
- * @param plannedStop the sender is in maintenance mode / a planned stop: its peer must not fail over
- * @param steppedDown the sender (a primary) gave up its lease on purpose, e.g. its application failed
+ * @param plannedStop the sender is in maintenance mode / a planned stop: its peer must not fail
+ *     over
+ * @param steppedDown the sender (a primary) gave up its lease on purpose, e.g. its application
+ *     failed
  * @param sentAt the sender's clock when sending
  * @param echo the receiver's {@code sentAt} from the newest heartbeat the sender heard, or null
  *     (none yet, or the sender is claiming the lease and so no longer vouches for the receiver)
  * @param lostAfter how long the sender waits in silence before it considers the receiver lost
  */
 public record Heartbeat(
-    String siteId, long term, boolean primary, boolean plannedStop, boolean steppedDown, Instant sentAt, Instant echo, Duration lostAfter) {
+    String siteId,
+    long term,
+    boolean primary,
+    boolean plannedStop,
+    boolean steppedDown,
+    Instant sentAt,
+    Instant echo,
+    Duration lostAfter) {
   public Heartbeat {
     Objects.requireNonNull(siteId, "siteId");
     Objects.requireNonNull(sentAt, "sentAt");

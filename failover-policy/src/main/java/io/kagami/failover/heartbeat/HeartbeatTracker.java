@@ -50,7 +50,8 @@ public final class HeartbeatTracker {
   /** Records a heartbeat received now on {@code path}. */
   public void heard(String path, Heartbeat heartbeat) {
     if (!lastHeard.containsKey(path)) {
-      throw new IllegalArgumentException("heartbeat on unknown path \"" + path + "\" (known: " + lastHeard.keySet() + ")");
+      throw new IllegalArgumentException(
+          "heartbeat on unknown path \"" + path + "\" (known: " + lastHeard.keySet() + ")");
     }
     lastHeard.put(path, clock.instant());
     // Paths may deliver out of order; the newest by the sender's own clock is the peer's state.
@@ -106,7 +107,9 @@ public final class HeartbeatTracker {
       if (p.lastHeard() == null) {
         sb.append(" never heard (").append(seconds(p.silentFor())).append(")");
       } else {
-        sb.append(p.alive() ? " heard " : " silent ").append(seconds(p.silentFor())).append(p.alive() ? " ago" : "");
+        sb.append(p.alive() ? " heard " : " silent ")
+            .append(seconds(p.silentFor()))
+            .append(p.alive() ? " ago" : "");
       }
     }
     return sb.toString();

@@ -24,14 +24,19 @@ public sealed interface MonitorConfig {
    * here (this module does no networking); the prober parses it.
    */
   record Http(String name, String url, Duration timeout) implements MonitorConfig {
-    /** http or https, a host name, an IPv4 address or a bracketed IPv6 one, an optional port and path. */
+    /**
+     * http or https, a host name, an IPv4 address or a bracketed IPv6 one, an optional port and
+     * path.
+     */
     private static final Pattern HTTP_URL =
-        Pattern.compile("https?://([A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|\\[[0-9A-Fa-f:.]+\\])(:[0-9]{1,5})?([/?#][^\\s]*)?");
+        Pattern.compile(
+            "https?://([A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|\\[[0-9A-Fa-f:.]+\\])(:[0-9]{1,5})?([/?#][^\\s]*)?");
 
     public Http {
       timeout = check(name, timeout);
       if (url == null || !HTTP_URL.matcher(url).matches()) {
-        throw new IllegalArgumentException("monitor \"" + name + "\": url " + url + " is not an http(s) URL with a host");
+        throw new IllegalArgumentException(
+            "monitor \"" + name + "\": url " + url + " is not an http(s) URL with a host");
       }
     }
   }
@@ -53,7 +58,8 @@ public sealed interface MonitorConfig {
     }
     Duration t = timeout == null ? DEFAULT_TIMEOUT : timeout;
     if (t.isNegative() || t.isZero()) {
-      throw new IllegalArgumentException("monitor \"" + name + "\": timeout must be positive, got " + t);
+      throw new IllegalArgumentException(
+          "monitor \"" + name + "\": timeout must be positive, got " + t);
     }
     return t;
   }
@@ -63,7 +69,8 @@ public sealed interface MonitorConfig {
       throw new IllegalArgumentException("monitor \"" + name + "\": host is missing");
     }
     if (port < 1 || port > 65535) {
-      throw new IllegalArgumentException("monitor \"" + name + "\": port " + port + " is out of range 1-65535");
+      throw new IllegalArgumentException(
+          "monitor \"" + name + "\": port " + port + " is out of range 1-65535");
     }
   }
 }

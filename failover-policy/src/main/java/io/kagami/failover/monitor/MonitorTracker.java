@@ -18,7 +18,8 @@ public final class MonitorTracker {
 
   public MonitorTracker(List<MonitorConfig> configs, int threshold) {
     if (threshold < 1) {
-      throw new IllegalArgumentException("monitor failure threshold must be at least 1, got " + threshold);
+      throw new IllegalArgumentException(
+          "monitor failure threshold must be at least 1, got " + threshold);
     }
     this.threshold = threshold;
     for (MonitorConfig c : configs) {
@@ -29,16 +30,26 @@ public final class MonitorTracker {
   public void record(ProbeResult r) {
     MonitorStatus s = monitors.get(r.monitor());
     if (s == null) {
-      throw new IllegalArgumentException("result for unknown monitor \"" + r.monitor() + "\" (known: " + monitors.keySet() + ")");
+      throw new IllegalArgumentException(
+          "result for unknown monitor \"" + r.monitor() + "\" (known: " + monitors.keySet() + ")");
     }
-    monitors.put(r.monitor(), new MonitorStatus(r.monitor(), r.healthy() ? 0 : s.consecutiveFailures() + 1, r));
+    monitors.put(
+        r.monitor(),
+        new MonitorStatus(r.monitor(), r.healthy() ? 0 : s.consecutiveFailures() + 1, r));
   }
 
   /** Why failover is requested, or null while every monitor is below the threshold. */
   public String failoverRequest() {
     for (MonitorStatus s : monitors.values()) {
       if (s.consecutiveFailures() >= threshold) {
-        return "monitor \"" + s.name() + "\" failed " + s.consecutiveFailures() + " times in a row (threshold " + threshold + "): " + s.last().detail();
+        return "monitor \""
+            + s.name()
+            + "\" failed "
+            + s.consecutiveFailures()
+            + " times in a row (threshold "
+            + threshold
+            + "): "
+            + s.last().detail();
       }
     }
     return null;

@@ -14,12 +14,15 @@ package io.kagami.failover.witness;
  * @param leaseMillis the lease duration the witness grants
  * @param reason operator-readable: why it was granted or refused
  */
-public record LeaseReply(boolean granted, String group, String holder, long term, long leaseMillis, String reason) {
-  static LeaseReply granted(String group, String holder, long term, long leaseMillis, String reason) {
+public record LeaseReply(
+    boolean granted, String group, String holder, long term, long leaseMillis, String reason) {
+  static LeaseReply granted(
+      String group, String holder, long term, long leaseMillis, String reason) {
     return new LeaseReply(true, group, holder, term, leaseMillis, reason);
   }
 
-  static LeaseReply refused(String group, String holder, long term, long leaseMillis, String reason) {
+  static LeaseReply refused(
+      String group, String holder, long term, long leaseMillis, String reason) {
     return new LeaseReply(false, group, holder, term, leaseMillis, reason);
   }
 }

@@ -12,25 +12,27 @@ import java.util.TreeMap;
  * the HTTP service around it ({@code kagami witness}) lives in the site manager.
  *
  * <p>Rules:
+ *
  * <ul>
- *   <li><b>renew</b> succeeds only for the current holder at the current term, and extends the lease
- *       to {@code now + lease}.
- *   <li><b>claim</b> is granted when nobody holds the group, the holder released it, or the holder's
- *       lease expired at least {@code margin} ago (the margin covers clock-rate drift between the
- *       witness and the holder). Every grant bumps the term above every term seen.
+ *   <li><b>renew</b> succeeds only for the current holder at the current term, and extends the
+ *       lease to {@code now + lease}.
+ *   <li><b>claim</b> is granted when nobody holds the group, the holder released it, or the
+ *       holder's lease expired at least {@code margin} ago (the margin covers clock-rate drift
+ *       between the witness and the holder). Every grant bumps the term above every term seen.
  *   <li><b>release</b> by the holder at its term frees the group at once (planned switchover,
  *       step-down after an application failure).
  *   <li>After (re)start the witness grants nothing for {@code lease + margin}: it kept no memory,
  *       and a holder it forgot may still be inside a lease it granted before.
  * </ul>
  *
- * <p>So at most one site holds a valid lease for a group at any instant, and a holder that
- * stops writing when its own lease evidence ends (see {@code FailoverPolicy}) has stopped before
- * anybody else is granted the group. Thread-safe (one lock; every operation is tiny).
+ * <p>So at most one site holds a valid lease for a group at any instant, and a holder that stops
+ * writing when its own lease evidence ends (see {@code FailoverPolicy}) has stopped before anybody
+ * else is granted the group. Thread-safe (one lock; every operation is tiny).
  */
 public final class WitnessState {
   /** The witness's view of one group. {@code expiresAt} is the witness's clock. */
-  public record Lease(String group, String holder, long term, Instant expiresAt, boolean released) {}
+  public record Lease(
+      String group, String holder, long term, Instant expiresAt, boolean released) {}
 
   private final Duration lease;
   private final Duration margin;
@@ -43,7 +45,8 @@ public final class WitnessState {
       throw new IllegalArgumentException("witness: lease duration must be positive, got " + lease);
     }
     if (margin.isNegative()) {
-      throw new IllegalArgumentException("witness: safety margin must not be negative, got " + margin);
+      throw new IllegalArgumentException(
+          "witness: safety margin must not be negative, got " + margin);
     }
     this.lease = lease;
     this.margin = margin;
@@ -66,16 +69,37 @@ public final class WitnessState {
     Lease l = leases.get(r.group());
     if (l == null) {
       if (now.isBefore(grantsFrom)) {
-        return refused(r.group(), null, 0, "witness started recently; no grants until " + secondsUntil(now, grantsFrom) + " from now (a lease it forgot may still run)");
+        return refused(
+            r.group(),
+            null,
+            0,
+            "witness started recently; no grants until "
+                + secondsUntil(now, grantsFrom)
+                + " from now (a lease it forgot may still run)");
       }
       // The witness forgot the group (restart); the holder tells it the term it holds.
-      return grant(r.group(), r.site(), Math.max(1, r.term()), now, "lease re-established at term " + Math.max(1, r.term()));
+      return grant(
+          r.group(),
+          r.site(),
+          Math.max(1, r.term()),
+          now,
+          "lease re-established at term " + Math.max(1, r.term()));
     }
     if (!l.holder().equals(r.site()) || l.term() != r.term() || l.released()) {
-      return refused(r.group(), l.released() ? null : l.holder(), l.term(),
+      return refused(
+          r.group(),
+          l.released() ? null : l.holder(),
+          l.term(),
           l.released() && l.holder().equals(r.site()) && l.term() == r.term()
               ? "lease was released at term " + l.term()
-              : "lease is held by " + l.holder() + " at term " + l.term() + ", not by " + r.site() + " at term " + r.term());
+              : "lease is held by "
+                  + l.holder()
+                  + " at term "
+                  + l.term()
+                  + ", not by "
+                  + r.site()
+                  + " at term "
+                  + r.term());
     }
     return grant(r.group(), r.site(), l.term(), now, "renewed");
   }
@@ -85,41 +109,88 @@ public final class WitnessState {
     Instant now = clock.instant();
     if (now.isBefore(grantsFrom)) {
       Lease l = leases.get(r.group());
-      return refused(r.group(), l == null ? null : l.holder(), l == null ? 0 : l.term(),
-          "witness started recently; no grants until " + secondsUntil(now, grantsFrom) + " from now (a lease it forgot may still run)");
+      return refused(
+          r.group(),
+          l == null ? null : l.holder(),
+          l == null ? 0 : l.term(),
+          "witness started recently; no grants until "
+              + secondsUntil(now, grantsFrom)
+              + " from now (a lease it forgot may still run)");
     }
     Lease l = leases.get(r.group());
     long next = Math.max(r.term(), l == null ? 0 : l.term()) + 1;
     if (l == null) {
-      return grant(r.group(), r.site(), next, now, "granted at term " + next + " (the group had no holder)");
+      return grant(
+          r.group(), r.site(), next, now, "granted at term " + next + " (the group had no holder)");
     }
     if (l.holder().equals(r.site()) && !l.released()) {
       // The holder asking again (e.g. it lost the reply to its first claim): same term, extended.
-      return grant(r.group(), r.site(), l.term(), now, r.site() + " already holds the lease at term " + l.term());
+      return grant(
+          r.group(),
+          r.site(),
+          l.term(),
+          now,
+          r.site() + " already holds the lease at term " + l.term());
     }
     if (l.released()) {
-      return grant(r.group(), r.site(), next, now, "granted at term " + next + " (" + l.holder() + " released term " + l.term() + ")");
+      return grant(
+          r.group(),
+          r.site(),
+          next,
+          now,
+          "granted at term " + next + " (" + l.holder() + " released term " + l.term() + ")");
     }
     Instant free = l.expiresAt().plus(margin);
     if (!now.isBefore(free)) {
-      return grant(r.group(), r.site(), next, now,
-          "granted at term " + next + " (" + l.holder() + "'s lease at term " + l.term() + " expired " + secondsUntil(l.expiresAt(), now) + " ago)");
+      return grant(
+          r.group(),
+          r.site(),
+          next,
+          now,
+          "granted at term "
+              + next
+              + " ("
+              + l.holder()
+              + "'s lease at term "
+              + l.term()
+              + " expired "
+              + secondsUntil(l.expiresAt(), now)
+              + " ago)");
     }
-    return refused(r.group(), l.holder(), l.term(),
-        l.holder() + " holds the lease at term " + l.term() + (now.isBefore(l.expiresAt())
-            ? " (valid for " + secondsUntil(now, l.expiresAt()) + ")"
-            : " (expired, claimable after the " + margin.toMillis() + "ms safety margin, in " + secondsUntil(now, free) + ")"));
+    return refused(
+        r.group(),
+        l.holder(),
+        l.term(),
+        l.holder()
+            + " holds the lease at term "
+            + l.term()
+            + (now.isBefore(l.expiresAt())
+                ? " (valid for " + secondsUntil(now, l.expiresAt()) + ")"
+                : " (expired, claimable after the "
+                    + margin.toMillis()
+                    + "ms safety margin, in "
+                    + secondsUntil(now, free)
+                    + ")"));
   }
 
   public synchronized LeaseReply release(LeaseRequest r) {
     validate(r);
     Lease l = leases.get(r.group());
     if (l == null || !l.holder().equals(r.site()) || l.term() != r.term()) {
-      return refused(r.group(), l == null ? null : l.holder(), l == null ? 0 : l.term(),
+      return refused(
+          r.group(),
+          l == null ? null : l.holder(),
+          l == null ? 0 : l.term(),
           r.site() + " does not hold the lease at term " + r.term());
     }
     leases.put(r.group(), new Lease(r.group(), l.holder(), l.term(), clock.instant(), true));
-    return new LeaseReply(true, r.group(), null, l.term(), lease.toMillis(), "released by " + r.site() + " at term " + l.term());
+    return new LeaseReply(
+        true,
+        r.group(),
+        null,
+        l.term(),
+        lease.toMillis(),
+        "released by " + r.site() + " at term " + l.term());
   }
 
   /** The group's lease as the witness sees it, or null if it knows nothing of the group. */
@@ -132,10 +203,15 @@ public final class WitnessState {
     return Map.copyOf(leases);
   }
 
-  /** Who may write for the group at this instant by the witness's book: the holder of an unexpired lease. */
+  /**
+   * Who may write for the group at this instant by the witness's book: the holder of an unexpired
+   * lease.
+   */
   public synchronized String validHolder(String group) {
     Lease l = leases.get(group);
-    return l == null || l.released() || !clock.instant().isBefore(l.expiresAt()) ? null : l.holder();
+    return l == null || l.released() || !clock.instant().isBefore(l.expiresAt())
+        ? null
+        : l.holder();
   }
 
   private LeaseReply grant(String group, String site, long term, Instant now, String reason) {
@@ -148,7 +224,11 @@ public final class WitnessState {
   }
 
   private static void validate(LeaseRequest r) {
-    if (r == null || r.group() == null || r.group().isBlank() || r.site() == null || r.site().isBlank()) {
+    if (r == null
+        || r.group() == null
+        || r.group().isBlank()
+        || r.site() == null
+        || r.site().isBlank()) {
       throw new IllegalArgumentException("a lease request needs a group and a site");
     }
     if (r.term() < 0) {

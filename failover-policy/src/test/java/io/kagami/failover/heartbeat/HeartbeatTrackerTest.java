@@ -10,10 +10,12 @@ import org.junit.jupiter.api.Test;
 
 class HeartbeatTrackerTest {
   private final FakeClock clock = new FakeClock();
-  private final HeartbeatTracker tracker = new HeartbeatTracker(List.of("wan", "witness"), Duration.ofSeconds(10), clock);
+  private final HeartbeatTracker tracker =
+      new HeartbeatTracker(List.of("wan", "witness"), Duration.ofSeconds(10), clock);
 
   private Heartbeat hb() {
-    return new Heartbeat("tokyo", 1, true, false, false, clock.instant(), null, Duration.ofSeconds(10));
+    return new Heartbeat(
+        "tokyo", 1, true, false, false, clock.instant(), null, Duration.ofSeconds(10));
   }
 
   @Test
@@ -27,7 +29,9 @@ class HeartbeatTrackerTest {
     assertThat(tracker.describe()).isEqualTo("wan silent 15.0s, witness heard 10.0s ago");
     clock.advanceMillis(1);
     assertThat(tracker.peerLost()).isTrue();
-    assertThat(tracker.paths()).extracting(HeartbeatTracker.PathStatus::alive).containsExactly(false, false);
+    assertThat(tracker.paths())
+        .extracting(HeartbeatTracker.PathStatus::alive)
+        .containsExactly(false, false);
   }
 
   @Test
@@ -37,11 +41,13 @@ class HeartbeatTrackerTest {
       tracker.heard("witness", hb());
     }
     assertThat(tracker.peerLost()).isFalse();
-    assertThat(tracker.paths().getFirst()).satisfies(p -> {
-      assertThat(p.path()).isEqualTo("wan");
-      assertThat(p.lastHeard()).isNull();
-      assertThat(p.alive()).isFalse();
-    });
+    assertThat(tracker.paths().getFirst())
+        .satisfies(
+            p -> {
+              assertThat(p.path()).isEqualTo("wan");
+              assertThat(p.lastHeard()).isNull();
+              assertThat(p.alive()).isFalse();
+            });
     assertThat(tracker.describe()).startsWith("wan never heard (30.0s)");
   }
 
@@ -56,7 +62,8 @@ class HeartbeatTrackerTest {
   void latestIsTheNewestBySendTimeEvenWhenPathsReorder() {
     Heartbeat older = hb();
     clock.advanceMillis(100);
-    Heartbeat newer = new Heartbeat("tokyo", 2, true, true, false, clock.instant(), null, Duration.ofSeconds(10));
+    Heartbeat newer =
+        new Heartbeat("tokyo", 2, true, true, false, clock.instant(), null, Duration.ofSeconds(10));
     tracker.heard("wan", newer);
     tracker.heard("witness", older);
     assertThat(tracker.latest()).isSameAs(newer);
@@ -65,7 +72,10 @@ class HeartbeatTrackerTest {
 
   @Test
   void unknownOrDuplicatePathsAreRejected() {
-    assertThatThrownBy(() -> tracker.heard("udp", hb())).hasMessageContaining("unknown path \"udp\"");
-    assertThatThrownBy(() -> new HeartbeatTracker(List.of("wan", "wan"), Duration.ofSeconds(1), clock)).hasMessageContaining("listed twice");
+    assertThatThrownBy(() -> tracker.heard("udp", hb()))
+        .hasMessageContaining("unknown path \"udp\"");
+    assertThatThrownBy(
+            () -> new HeartbeatTracker(List.of("wan", "wan"), Duration.ofSeconds(1), clock))
+        .hasMessageContaining("listed twice");
   }
 }

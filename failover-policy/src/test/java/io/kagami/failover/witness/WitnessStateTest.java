@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.kagami.failover.FakeClock;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.BeforeEach;
@@ -68,9 +67,13 @@ class WitnessStateTest {
   @Test
   void releaseFreesTheGroupAtOnce() {
     witness.claim(new LeaseRequest("g", "tokyo", 0));
-    assertThat(witness.release(new LeaseRequest("g", "hiroshima", 1)).granted()).as("only the holder may release").isFalse();
+    assertThat(witness.release(new LeaseRequest("g", "hiroshima", 1)).granted())
+        .as("only the holder may release")
+        .isFalse();
     assertThat(witness.release(new LeaseRequest("g", "tokyo", 1)).granted()).isTrue();
-    assertThat(witness.renew(new LeaseRequest("g", "tokyo", 1)).granted()).as("released lease cannot be renewed").isFalse();
+    assertThat(witness.renew(new LeaseRequest("g", "tokyo", 1)).granted())
+        .as("released lease cannot be renewed")
+        .isFalse();
     LeaseReply r = witness.claim(new LeaseRequest("g", "hiroshima", 1));
     assertThat(r.granted()).isTrue();
     assertThat(r.term()).isEqualTo(2);
@@ -80,11 +83,14 @@ class WitnessStateTest {
   void restartedWitnessGrantsNothingForLeasePlusMargin() {
     WitnessState fresh = new WitnessState(LEASE, MARGIN, clock);
     clock.advance(LEASE.plus(MARGIN).minusMillis(1));
-    assertThat(fresh.claim(new LeaseRequest("g", "hiroshima", 1)).reason()).contains("started recently");
+    assertThat(fresh.claim(new LeaseRequest("g", "hiroshima", 1)).reason())
+        .contains("started recently");
     assertThat(fresh.renew(new LeaseRequest("g", "tokyo", 1)).granted()).isFalse();
     clock.advanceMillis(1);
     LeaseReply r = fresh.renew(new LeaseRequest("g", "tokyo", 3));
-    assertThat(r.granted()).as("the holder re-establishes its term with a forgetful witness").isTrue();
+    assertThat(r.granted())
+        .as("the holder re-establishes its term with a forgetful witness")
+        .isTrue();
     assertThat(r.term()).isEqualTo(3);
   }
 
@@ -98,8 +104,10 @@ class WitnessStateTest {
 
   @Test
   void badRequestsAreRejectedWithAReason() {
-    assertThatThrownBy(() -> witness.claim(new LeaseRequest("", "tokyo", 0))).hasMessageContaining("needs a group and a site");
-    assertThatThrownBy(() -> witness.renew(new LeaseRequest("g", "tokyo", -1))).hasMessageContaining("negative");
+    assertThatThrownBy(() -> witness.claim(new LeaseRequest("", "tokyo", 0)))
+        .hasMessageContaining("needs a group and a site");
+    assertThatThrownBy(() -> witness.renew(new LeaseRequest("g", "tokyo", -1)))
+        .hasMessageContaining("negative");
   }
 
   /**
@@ -121,17 +129,24 @@ class WitnessStateTest {
       WitnessState.Lease before = witness.status("g");
       LeaseRequest req = new LeaseRequest("g", sites.get(i), heldTerm[i]);
       int op = rnd.nextInt(10);
-      LeaseReply r = op < 4 ? witness.claim(new LeaseRequest("g", sites.get(i), lastTerm)) : op < 9 ? witness.renew(req) : witness.release(req);
+      LeaseReply r =
+          op < 4
+              ? witness.claim(new LeaseRequest("g", sites.get(i), lastTerm))
+              : op < 9 ? witness.renew(req) : witness.release(req);
       if (r.granted() && r.term() > lastTerm) {
         grants++;
         if (before != null && !before.released() && !before.holder().equals(sites.get(i))) {
           assertThat(clock.instant())
-              .as("seed %d step %d: %s granted term %d while %s's lease (expiring %s) was within lease + margin", seed, step, sites.get(i), r.term(), before.holder(), before.expiresAt())
+              .as(
+                  "seed %d step %d: %s granted term %d while %s's lease (expiring %s) was within lease + margin",
+                  seed, step, sites.get(i), r.term(), before.holder(), before.expiresAt())
               .isAfterOrEqualTo(before.expiresAt().plus(MARGIN));
         }
       }
       if (r.granted() && r.holder() != null) {
-        assertThat(r.term()).as("seed %d: terms never go back", seed).isGreaterThanOrEqualTo(lastTerm);
+        assertThat(r.term())
+            .as("seed %d: terms never go back", seed)
+            .isGreaterThanOrEqualTo(lastTerm);
         lastTerm = r.term();
         heldTerm[i] = r.term();
       }

@@ -17,9 +17,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * Applies a volume's journal to its volume file strictly in sequence order, so the file always
  * holds a prefix of the history: the standby's replica is crash-consistent at every moment.
  *
- * <p>{@link #doWork} applies one bounded batch and is what tests drive by hand; {@link #start}
- * runs it on a thread ({@code kagami-apply-<volume>}) woken by journal commits. Periodically the
- * file is synced and the applied sequence number persisted ({@value #META_APPLIED}); after a crash
+ * <p>{@link #doWork} applies one bounded batch and is what tests drive by hand; {@link #start} runs
+ * it on a thread ({@code kagami-apply-<volume>}) woken by journal commits. Periodically the file is
+ * synced and the applied sequence number persisted ({@value #META_APPLIED}); after a crash
  * application restarts from there, replaying entries that may already be in the file (replaying a
  * suffix in order is idempotent). History is trimmed only through the synced point.
  *
@@ -32,6 +32,7 @@ import java.util.concurrent.locks.ReentrantLock;
 public final class Applier implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(Applier.class.getName());
   public static final String META_APPLIED = "appliedSeq";
+
   /** Applied bytes (the entries' ranges) after which a checkpoint is due whatever the interval. */
   public static final long CHECKPOINT_AFTER_BYTES = 1L << 30;
 
@@ -41,31 +42,53 @@ public final class Applier implements AutoCloseable {
   private final InstantSource clock;
   private final Duration checkpointInterval;
   private final boolean trimAfterCheckpoint;
+
   /** Before-images of what is applied (a standby with retention or a drill), or null. */
   private final History history;
+
   private final ReentrantLock lock = new ReentrantLock();
+
   /** Serializes applying with {@link #rebase}. */
   private final Object applying = new Object();
+
   private final Condition work = lock.newCondition();
   private Thread thread;
   private boolean closing;
   private boolean signalled;
   private volatile long appliedSeq;
   private volatile long checkpointSeq;
+
   /** Checkpoints trim history only through this (see {@link #holdHistoryAfter}). */
   private volatile long trimLimit = Long.MAX_VALUE;
+
   private volatile String failure;
   private long lastCheckpointMillis;
+
   /** Bytes applied since the last checkpoint; applying thread. */
   private long uncheckpointedBytes;
 
-  public Applier(String volume, JournalStream stream, FileVolume file, InstantSource clock, Duration checkpointInterval, boolean trimAfterCheckpoint) {
+  public Applier(
+      String volume,
+      JournalStream stream,
+      FileVolume file,
+      InstantSource clock,
+      Duration checkpointInterval,
+      boolean trimAfterCheckpoint) {
     this(volume, stream, file, clock, checkpointInterval, trimAfterCheckpoint, null);
   }
 
-  /** {@code history}: where before-images go ahead of each replica write (see {@link History}); may be null. */
+  /**
+   * {@code history}: where before-images go ahead of each replica write (see {@link History}); may
+   * be null.
+   */
   public Applier(
-      String volume, JournalStream stream, FileVolume file, InstantSource clock, Duration checkpointInterval, boolean trimAfterCheckpoint, History history) {
+      String volume,
+      JournalStream stream,
+      FileVolume file,
+      InstantSource clock,
+      Duration checkpointInterval,
+      boolean trimAfterCheckpoint,
+      History history) {
     this.history = history;
     this.volume = volume;
     this.stream = stream;
@@ -107,11 +130,21 @@ public final class Applier implements AutoCloseable {
     }
     List<JournalEntry> entries = stream.read(from, 8 << 20);
     if (history != null) {
-      List<JournalEntry> batch = entries.size() > maxEntries ? entries.subList(0, maxEntries) : entries;
+      List<JournalEntry> batch =
+          entries.size() > maxEntries ? entries.subList(0, maxEntries) : entries;
       try {
         history.apply(batch, file, this::journaledMillis);
       } catch (IOException ex) {
-        throw new UncheckedIOException("volume " + volume + ": applying seq " + batch.getFirst().seq() + ".." + batch.getLast().seq() + " failed: " + ex.getMessage(), ex);
+        throw new UncheckedIOException(
+            "volume "
+                + volume
+                + ": applying seq "
+                + batch.getFirst().seq()
+                + ".."
+                + batch.getLast().seq()
+                + " failed: "
+                + ex.getMessage(),
+            ex);
       }
       if (!batch.isEmpty()) {
         appliedSeq = batch.getLast().seq();
@@ -130,7 +163,8 @@ public final class Applier implements AutoCloseable {
       try {
         file.apply(e.record());
       } catch (IOException ex) {
-        throw new UncheckedIOException("volume " + volume + ": applying seq " + e.seq() + " failed: " + ex.getMessage(), ex);
+        throw new UncheckedIOException(
+            "volume " + volume + ": applying seq " + e.seq() + " failed: " + ex.getMessage(), ex);
       }
       appliedSeq = e.seq();
       uncheckpointedBytes += e.record().length();
@@ -147,8 +181,8 @@ public final class Applier implements AutoCloseable {
   }
 
   /**
-   * Runs {@code action} between two batches, with nothing being applied meanwhile: a drill pins
-   * its point at exactly the applied seq.
+   * Runs {@code action} between two batches, with nothing being applied meanwhile: a drill pins its
+   * point at exactly the applied seq.
    */
   public <T> T paused(java.util.function.Supplier<T> action) {
     synchronized (applying) {
@@ -157,7 +191,9 @@ public final class Applier implements AutoCloseable {
   }
 
   private void maybeCheckpoint() {
-    if (appliedSeq > checkpointSeq && (clock.millis() - lastCheckpointMillis >= checkpointInterval.toMillis() || uncheckpointedBytes >= CHECKPOINT_AFTER_BYTES)) {
+    if (appliedSeq > checkpointSeq
+        && (clock.millis() - lastCheckpointMillis >= checkpointInterval.toMillis()
+            || uncheckpointedBytes >= CHECKPOINT_AFTER_BYTES)) {
       checkpoint();
     }
   }
@@ -179,7 +215,8 @@ public final class Applier implements AutoCloseable {
     try {
       file.force();
     } catch (IOException e) {
-      throw new UncheckedIOException("volume " + volume + ": syncing the volume file failed: " + e.getMessage(), e);
+      throw new UncheckedIOException(
+          "volume " + volume + ": syncing the volume file failed: " + e.getMessage(), e);
     }
     stream.putMeta(META_APPLIED, seq);
     checkpointSeq = seq;
@@ -224,7 +261,8 @@ public final class Applier implements AutoCloseable {
         // drain
       }
       checkpointLocked();
-      // The applied point first: a crash before the truncation re-applies entries already in the file.
+      // The applied point first: a crash before the truncation re-applies entries already in the
+      // file.
       stream.putMeta(META_APPLIED, Math.min(seq, checkpointSeq));
       stream.truncateAfter(seq);
       appliedSeq = Math.min(seq, checkpointSeq);
@@ -265,7 +303,9 @@ public final class Applier implements AutoCloseable {
     return failure;
   }
 
-  /** Runs {@link #doWork} on its own thread, woken by journal commits and every checkpoint interval. */
+  /**
+   * Runs {@link #doWork} on its own thread, woken by journal commits and every checkpoint interval.
+   */
   public void start() {
     stream.onCommit(this::signal);
     thread = Thread.ofPlatform().name("kagami-apply-" + volume).daemon(true).start(this::run);
@@ -303,7 +343,10 @@ public final class Applier implements AutoCloseable {
       Thread.currentThread().interrupt();
     } catch (RuntimeException e) {
       failure = e.getMessage();
-      LOG.log(Level.ERROR, "volume " + volume + ": applier stopped; the replica stays at seq " + appliedSeq, e);
+      LOG.log(
+          Level.ERROR,
+          "volume " + volume + ": applier stopped; the replica stays at seq " + appliedSeq,
+          e);
     }
   }
 

@@ -7,10 +7,10 @@ import java.io.UncheckedIOException;
 import java.util.function.LongUnaryOperator;
 
 /**
- * The primary's housekeeping for one volume: syncs the volume file, records how far it is
- * durable ({@link Applier#META_APPLIED}, the point crash recovery replays from) and trims history
- * the volume file holds durably, as far as {@code trimBound} allows (normally: what the standby
- * holds too; see {@code Backlog#trimBound}).
+ * The primary's housekeeping for one volume: syncs the volume file, records how far it is durable
+ * ({@link Applier#META_APPLIED}, the point crash recovery replays from) and trims history the
+ * volume file holds durably, as far as {@code trimBound} allows (normally: what the standby holds
+ * too; see {@code Backlog#trimBound}).
  *
  * <p>The volume file is synced only when that lets more history go: when the standby (or the
  * changed-region map) holds entries past the last checkpoint. While the standby is further behind
@@ -26,6 +26,7 @@ import java.util.function.LongUnaryOperator;
 public final class Checkpointer {
   /** Rounds (housekeeping ticks, normally a second each) a checkpoint may be put off. */
   static final int MAX_ROUNDS_WITHOUT_SYNC = 30;
+
   /** Rounds between two syncs at the least, unless much was written meanwhile. */
   static final int MIN_ROUNDS_BETWEEN_SYNCS = 10;
 
@@ -34,7 +35,9 @@ public final class Checkpointer {
   private volatile long checkpointSeq;
   private int roundsWithoutSync;
 
-  /** @param trimBound given the checkpointed seq, the highest seq that may be trimmed */
+  /**
+   * @param trimBound given the checkpointed seq, the highest seq that may be trimmed
+   */
   public Checkpointer(PrimaryVolume volume, LongUnaryOperator trimBound) {
     this.volume = volume;
     this.trimBound = trimBound;
@@ -50,7 +53,8 @@ public final class Checkpointer {
       try {
         volume.file().force();
       } catch (IOException e) {
-        throw new UncheckedIOException("volume " + volume.name() + ": syncing the volume file failed: " + e.getMessage(), e);
+        throw new UncheckedIOException(
+            "volume " + volume.name() + ": syncing the volume file failed: " + e.getMessage(), e);
       }
       stream.putMeta(Applier.META_APPLIED, applied);
       checkpointSeq = applied;
@@ -64,13 +68,17 @@ public final class Checkpointer {
     return 0;
   }
 
-  /** Counts a round with unsynced changes; true when this one should sync (see the class comment). */
+  /**
+   * Counts a round with unsynced changes; true when this one should sync (see the class comment).
+   */
   private boolean syncDue(JournalStream stream, long applied) {
     roundsWithoutSync++;
     if (roundsWithoutSync >= MAX_ROUNDS_WITHOUT_SYNC) {
       return true;
     }
-    boolean paced = roundsWithoutSync >= MIN_ROUNDS_BETWEEN_SYNCS || stream.bytesAfter(checkpointSeq) >= Applier.CHECKPOINT_AFTER_BYTES;
+    boolean paced =
+        roundsWithoutSync >= MIN_ROUNDS_BETWEEN_SYNCS
+            || stream.bytesAfter(checkpointSeq) >= Applier.CHECKPOINT_AFTER_BYTES;
     return paced && trimBound.applyAsLong(applied) > checkpointSeq;
   }
 

@@ -17,13 +17,13 @@ import java.util.concurrent.Executor;
 /**
  * A DR drill's writable copy-on-write clone of a standby replica: reads show the replica frozen at
  * a point ({@link PointInTimeView}) except where the drill wrote; writes go to a private sparse
- * overlay file, tracked per {@value #BLOCK}-byte block. The replica is never written, so nothing the
- * drill does can reach it or the primary.
+ * overlay file, tracked per {@value #BLOCK}-byte block. The replica is never written, so nothing
+ * the drill does can reach it or the primary.
  *
  * <p>The clone is scratch space: writes are not made durable beyond {@link #flush} of the overlay,
- * and {@link #close} deletes the overlay (a drill does not survive a restart of its site).
- * Partial blocks are filled from the frozen view before their first write (read-modify-write under
- * the clone's lock, which serializes modifications; reads run concurrently).
+ * and {@link #close} deletes the overlay (a drill does not survive a restart of its site). Partial
+ * blocks are filled from the frozen view before their first write (read-modify-write under the
+ * clone's lock, which serializes modifications; reads run concurrently).
  */
 public final class DrillVolume implements BlockDevice, AutoCloseable {
   static final int BLOCK = 4096;
@@ -37,7 +37,9 @@ public final class DrillVolume implements BlockDevice, AutoCloseable {
   private final BitSet written;
   private final Object modify = new Object();
 
-  public DrillVolume(String name, PointInTimeView view, FileVolume replica, Path overlayFile, Executor io) throws IOException {
+  public DrillVolume(
+      String name, PointInTimeView view, FileVolume replica, Path overlayFile, Executor io)
+      throws IOException {
     this.name = name;
     this.view = view;
     this.replica = replica;
@@ -77,7 +79,10 @@ public final class DrillVolume implements BlockDevice, AutoCloseable {
   @Override
   public CompletableFuture<ByteBuf> read(long offset, int length, ByteBufAllocator alloc) {
     if (!inRange(offset, length)) {
-      return CompletableFuture.failedFuture(new DeviceException(DeviceError.EINVAL, "request " + offset + "+" + length + " is beyond the end of the clone"));
+      return CompletableFuture.failedFuture(
+          new DeviceException(
+              DeviceError.EINVAL,
+              "request " + offset + "+" + length + " is beyond the end of the clone"));
     }
     if (view.voided() != null) {
       return CompletableFuture.failedFuture(voided());
@@ -91,15 +96,29 @@ public final class DrillVolume implements BlockDevice, AutoCloseable {
             return buf;
           } catch (IOException | RuntimeException e) {
             buf.release();
-            throw new DeviceException(DeviceError.EIO, "drill " + name + ": read of " + length + " bytes at " + offset + " failed: " + e.getMessage(), e);
+            throw new DeviceException(
+                DeviceError.EIO,
+                "drill "
+                    + name
+                    + ": read of "
+                    + length
+                    + " bytes at "
+                    + offset
+                    + " failed: "
+                    + e.getMessage(),
+                e);
           }
         },
         io);
   }
 
-  /** What every request gets once a resync voided the frozen view (see {@link PointInTimeView#invalidate}). */
+  /**
+   * What every request gets once a resync voided the frozen view (see {@link
+   * PointInTimeView#invalidate}).
+   */
   private DeviceException voided() {
-    return new DeviceException(DeviceError.EIO, "drill " + name + ": its view is void: " + view.voided());
+    return new DeviceException(
+        DeviceError.EIO, "drill " + name + ": its view is void: " + view.voided());
   }
 
   /** Reads runs of blocks from the overlay where written, else from the frozen view. */
@@ -137,7 +156,10 @@ public final class DrillVolume implements BlockDevice, AutoCloseable {
     int length = data.readableBytes();
     if (!inRange(offset, length)) {
       data.release();
-      return CompletableFuture.failedFuture(new DeviceException(DeviceError.ENOSPC, "write " + offset + "+" + length + " is beyond the end of the clone"));
+      return CompletableFuture.failedFuture(
+          new DeviceException(
+              DeviceError.ENOSPC,
+              "write " + offset + "+" + length + " is beyond the end of the clone"));
     }
     byte[] bytes = new byte[length];
     data.readBytes(bytes);
@@ -146,9 +168,13 @@ public final class DrillVolume implements BlockDevice, AutoCloseable {
   }
 
   @Override
-  public CompletableFuture<Void> writeZeroes(long offset, long length, boolean fua, boolean mayTrim) {
+  public CompletableFuture<Void> writeZeroes(
+      long offset, long length, boolean fua, boolean mayTrim) {
     if (!inRange(offset, length)) {
-      return CompletableFuture.failedFuture(new DeviceException(DeviceError.ENOSPC, "range " + offset + "+" + length + " is beyond the end of the clone"));
+      return CompletableFuture.failedFuture(
+          new DeviceException(
+              DeviceError.ENOSPC,
+              "range " + offset + "+" + length + " is beyond the end of the clone"));
     }
     return modify(offset, length, () -> overlay.zero(offset, length), fua);
   }
@@ -185,13 +211,19 @@ public final class DrillVolume implements BlockDevice, AutoCloseable {
               overlay.force();
             }
           } catch (IOException e) {
-            throw new DeviceException(DeviceError.EIO, "drill " + name + ": write at " + offset + " failed: " + e.getMessage(), e);
+            throw new DeviceException(
+                DeviceError.EIO,
+                "drill " + name + ": write at " + offset + " failed: " + e.getMessage(),
+                e);
           }
         },
         io);
   }
 
-  /** Copies the frozen content of {@code pos}'s block into the overlay before its first partial write. */
+  /**
+   * Copies the frozen content of {@code pos}'s block into the overlay before its first partial
+   * write.
+   */
   private void fillEdge(long pos) throws IOException {
     int block = (int) (pos / BLOCK);
     if (isWritten(block)) {
@@ -212,14 +244,18 @@ public final class DrillVolume implements BlockDevice, AutoCloseable {
           try {
             overlay.force();
           } catch (IOException e) {
-            throw new DeviceException(DeviceError.EIO, "drill " + name + ": flush failed: " + e.getMessage(), e);
+            throw new DeviceException(
+                DeviceError.EIO, "drill " + name + ": flush failed: " + e.getMessage(), e);
           }
         },
         io);
   }
 
   private boolean inRange(long offset, long length) {
-    return offset >= 0 && length >= 0 && offset <= replica.size() && length <= replica.size() - offset;
+    return offset >= 0
+        && length >= 0
+        && offset <= replica.size()
+        && length <= replica.size() - offset;
   }
 
   /** Deletes the overlay: everything the drill wrote is gone. */

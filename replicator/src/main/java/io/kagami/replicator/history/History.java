@@ -36,14 +36,15 @@ import java.util.function.LongUnaryOperator;
  * <p>The state at seq N (within the window) of a byte is the before-image of the earliest record
  * after N that covers it, else the replica's current content.
  *
- * <p>Thread-safety: {@link #apply}, {@link #pin} and {@link #rollback} run under the applier's
- * lock (see {@code Applier#paused}); the rest may run from any thread.
+ * <p>Thread-safety: {@link #apply}, {@link #pin} and {@link #rollback} run under the applier's lock
+ * (see {@code Applier#paused}); the rest may run from any thread.
  */
 public final class History implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(History.class.getName());
   static final int CHUNK = 1 << 20;
   private static final byte[] ZEROES = new byte[CHUNK];
   public static final long DEFAULT_SEGMENT_BYTES = 64L << 20;
+
   /** The longest retention window a standby accepts (its time index lives in memory). */
   public static final Duration MAX_WINDOW = Duration.ofDays(7);
 
@@ -56,7 +57,8 @@ public final class History implements AutoCloseable {
 
     public Retention {
       if (window == null || window.isNegative() || maxBytes < 0) {
-        throw new IllegalArgumentException("retention: window must be zero or positive, maxBytes zero or positive");
+        throw new IllegalArgumentException(
+            "retention: window must be zero or positive, maxBytes zero or positive");
       }
     }
 
@@ -74,7 +76,13 @@ public final class History implements AutoCloseable {
   private final UndoLog log;
   private final List<PointInTimeView> views = new CopyOnWriteArrayList<>();
 
-  public History(String volume, Path directory, Retention retention, InstantSource clock, long segmentBytes, long journalLastSeq) {
+  public History(
+      String volume,
+      Path directory,
+      Retention retention,
+      InstantSource clock,
+      long segmentBytes,
+      long journalLastSeq) {
     this.volume = volume;
     this.retention = retention;
     this.clock = clock;
@@ -101,7 +109,9 @@ public final class History implements AutoCloseable {
    * Applies {@code entries} (consecutive, in order) to {@code replica}, capturing before-images
    * first while history is recorded. {@code millisOf} says when an entry was journaled here.
    */
-  public synchronized void apply(List<JournalEntry> entries, FileVolume replica, LongUnaryOperator millisOf) throws IOException {
+  public synchronized void apply(
+      List<JournalEntry> entries, FileVolume replica, LongUnaryOperator millisOf)
+      throws IOException {
     if (!recording()) {
       for (JournalEntry e : entries) {
         replica.apply(e.record());
@@ -145,7 +155,9 @@ public final class History implements AutoCloseable {
     return next != null && next < end;
   }
 
-  private void flush(List<JournalRecord> run, List<Long> seqs, FileVolume replica, LongUnaryOperator millisOf) throws IOException {
+  private void flush(
+      List<JournalRecord> run, List<Long> seqs, FileVolume replica, LongUnaryOperator millisOf)
+      throws IOException {
     if (run.isEmpty()) {
       return;
     }
@@ -165,7 +177,8 @@ public final class History implements AutoCloseable {
     seqs.clear();
   }
 
-  private void capture(long seq, long millis, JournalRecord r, FileVolume replica) throws IOException {
+  private void capture(long seq, long millis, JournalRecord r, FileVolume replica)
+      throws IOException {
     long pos = r.offset();
     long end = pos + r.length();
     if (end == pos) {
@@ -208,13 +221,30 @@ public final class History implements AutoCloseable {
   /** Refuses {@code seq} outside the recoverable window, saying what the window is. */
   public synchronized void check(long seq, long appliedSeq) {
     if (seq > appliedSeq) {
-      throw new OutsideWindowException("volume " + volume + ": seq " + seq + " is not applied yet (the replica is at seq " + appliedSeq + ")");
+      throw new OutsideWindowException(
+          "volume "
+              + volume
+              + ": seq "
+              + seq
+              + " is not applied yet (the replica is at seq "
+              + appliedSeq
+              + ")");
     }
     long from = recording() ? log.coverageFrom() : appliedSeq;
     if (seq < from) {
       throw new OutsideWindowException(
-          "volume " + volume + ": seq " + seq + " is outside the retained history, which covers seq " + from + " to " + appliedSeq + window(from)
-              + (retention.enabled() ? "" : " (no retention is configured: only the current point; set retention on the volume)"));
+          "volume "
+              + volume
+              + ": seq "
+              + seq
+              + " is outside the retained history, which covers seq "
+              + from
+              + " to "
+              + appliedSeq
+              + window(from)
+              + (retention.enabled()
+                  ? ""
+                  : " (no retention is configured: only the current point; set retention on the volume)"));
     }
   }
 
@@ -234,7 +264,16 @@ public final class History implements AutoCloseable {
     if (found >= 0 && found >= from) {
       return Math.min(found, appliedSeq);
     }
-    throw new OutsideWindowException("volume " + volume + ": " + time + " is outside the retained history, which covers seq " + from + " to " + appliedSeq + window(from));
+    throw new OutsideWindowException(
+        "volume "
+            + volume
+            + ": "
+            + time
+            + " is outside the retained history, which covers seq "
+            + from
+            + " to "
+            + appliedSeq
+            + window(from));
   }
 
   /** The earliest recoverable point, or null when history is not recorded. */
@@ -252,10 +291,10 @@ public final class History implements AutoCloseable {
   }
 
   /**
-   * Rolls {@code replica} back to its state at {@code seq}: the before-images after {@code seq}
-   * are written newest first, so each byte ends with the image of the earliest record covering
-   * it; the replica is then forced. Idempotent: a run cut short by a crash is simply run again (the
-   * records are not changed by it). Call with the applier stopped.
+   * Rolls {@code replica} back to its state at {@code seq}: the before-images after {@code seq} are
+   * written newest first, so each byte ends with the image of the earliest record covering it; the
+   * replica is then forced. Idempotent: a run cut short by a crash is simply run again (the records
+   * are not changed by it). Call with the applier stopped.
    */
   public synchronized void rollback(long seq, FileVolume replica) throws IOException {
     List<Undo> later = log.after(seq);
@@ -284,14 +323,20 @@ public final class History implements AutoCloseable {
   }
 
   /**
-   * A resync rewrote the replica outside the journal: history before {@code base} is void, and so is
-   * every pinned view (its reads fail from now on, see {@link PointInTimeView#invalidate}).
+   * A resync rewrote the replica outside the journal: history before {@code base} is void, and so
+   * is every pinned view (its reads fail from now on, see {@link PointInTimeView#invalidate}).
    */
   public synchronized void reset(long base) {
     if (!views.isEmpty()) {
-      LOG.log(Level.WARNING, "volume {0}: a resync replaces the replica under a running drill: the drill''s view is void, its reads and writes fail (EIO) until it is stopped", volume);
+      LOG.log(
+          Level.WARNING,
+          "volume {0}: a resync replaces the replica under a running drill: the drill''s view is void, its reads and writes fail (EIO) until it is stopped",
+          volume);
       for (PointInTimeView v : views) {
-        v.invalidate("a resync rewrote the replica from seq " + base + " on (the primary's history had overflowed, or the standby had lost what it acknowledged); stop the drill and start a new one once the volume is consistent");
+        v.invalidate(
+            "a resync rewrote the replica from seq "
+                + base
+                + " on (the primary's history had overflowed, or the standby had lost what it acknowledged); stop the drill and start a new one once the volume is consistent");
       }
     }
     if (recording()) {
@@ -316,10 +361,16 @@ public final class History implements AutoCloseable {
       }
       return 0;
     }
-    long cutoff = retention.window().isZero() ? Long.MAX_VALUE : clock.millis() - retention.window().toMillis();
+    long cutoff =
+        retention.window().isZero()
+            ? Long.MAX_VALUE
+            : clock.millis() - retention.window().toMillis();
     long cap = retention.maxBytes();
     boolean byTime = !retention.window().isZero();
-    return log.trim(pin, (lastSeq, lastMillis, total) -> !retention.enabled() || (byTime && lastMillis < cutoff) || (cap > 0 && total > cap));
+    return log.trim(
+        pin,
+        (lastSeq, lastMillis, total) ->
+            !retention.enabled() || (byTime && lastMillis < cutoff) || (cap > 0 && total > cap));
   }
 
   /** Bytes of before-images held. */

@@ -11,17 +11,18 @@ import java.util.TreeMap;
 
 /**
  * The replica as it was at sequence number {@link #seq()}, while the applier keeps moving the
- * replica on: a byte reads from the before-image of the earliest undo record after {@code seq}
- * that covers it, else from the replica itself.
+ * replica on: a byte reads from the before-image of the earliest undo record after {@code seq} that
+ * covers it, else from the replica itself.
  *
- * <p>The map from volume ranges to those earliest records is built once from the records held
- * when the view is made, then extended by {@link History} with every new batch <em>before</em> the
+ * <p>The map from volume ranges to those earliest records is built once from the records held when
+ * the view is made, then extended by {@link History} with every new batch <em>before</em> the
  * batch's writes reach the replica. A read therefore reads the replica first and consults the map
  * second: a range the applier overwrote after the replica read is found in the map, and a range
  * missing from the map was not overwritten before the read. Thread-safe.
  */
 public final class PointInTimeView {
   private final long seq;
+
   /** Non-overlapping pieces by start offset: [start, end) reads from {@code undo}. */
   private final TreeMap<Long, Piece> pieces = new TreeMap<>();
 

@@ -40,8 +40,11 @@ import java.util.zip.CRC32C;
  * COMMIT is cut: those records were never forced, so the replica writes they precede were never
  * issued, and the applier captures them again when it replays the entries.
  *
- * <p>Thread-safety: all methods synchronize on this log; payload reads of committed records may
- * run concurrently with appends (positional reads of immutable bytes).
+ * <p>Thread-safety: all methods synchronize on this log; payload reads of committed records may run
+ * concurrently with appends (positional reads of immutable bytes).
+ *
+ * <p>One role: the undo file format. Writing, recovering and trimming records are three readings of
+ * the one layout above; kept together, the layout and its crash rule live in one place.
  */
 public final class UndoLog implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(UndoLog.class.getName());
@@ -53,8 +56,11 @@ public final class UndoLog implements AutoCloseable {
   private static final String SUFFIX = ".undo";
   private static final String COVERAGE = "coverage";
 
-  /** A before-image: {@code length} bytes at {@code offset} as they were before entry {@code seq}. */
-  public record Undo(long seq, long millis, long offset, int length, Segment segment, long payloadPos) {
+  /**
+   * A before-image: {@code length} bytes at {@code offset} as they were before entry {@code seq}.
+   */
+  public record Undo(
+      long seq, long millis, long offset, int length, Segment segment, long payloadPos) {
     boolean zeros() {
       return payloadPos < 0;
     }
@@ -87,10 +93,13 @@ public final class UndoLog implements AutoCloseable {
   private final ArrayList<Undo> records = new ArrayList<>();
   private final List<Undo> pending = new ArrayList<>();
   private ByteBuffer batch = ByteBuffer.allocate(1 << 16);
+
   /** A batch larger than this is written out as it grows (uncommitted until its COMMIT). */
   private final int spillBytes;
+
   /** Where the open batch goes once it spilled, and how much of it is in the file already. */
   private Segment batchSegment;
+
   private long spilled;
   private long committedSeq;
   private long coverageFrom;
@@ -110,7 +119,8 @@ public final class UndoLog implements AutoCloseable {
       log.load();
     } catch (IOException e) {
       log.close();
-      throw new UncheckedIOException("undo log " + directory + ": cannot open: " + e.getMessage(), e);
+      throw new UncheckedIOException(
+          "undo log " + directory + ": cannot open: " + e.getMessage(), e);
     }
     return log;
   }
@@ -122,7 +132,10 @@ public final class UndoLog implements AutoCloseable {
     }
     files.sort(null);
     Path coverageFile = directory.resolve(COVERAGE);
-    coverageFrom = Files.exists(coverageFile) ? ByteBuffer.wrap(Files.readAllBytes(coverageFile)).getLong() : -1;
+    coverageFrom =
+        Files.exists(coverageFile)
+            ? ByteBuffer.wrap(Files.readAllBytes(coverageFile)).getLong()
+            : -1;
     boolean cut = false;
     for (Path p : files) {
       long id = Long.parseLong(p.getFileName().toString().replace(SUFFIX, ""));
@@ -130,11 +143,18 @@ public final class UndoLog implements AutoCloseable {
         Files.delete(p); // after a torn segment: nothing here was committed
         continue;
       }
-      Segment s = new Segment(id, p, FileChannel.open(p, StandardOpenOption.READ, StandardOpenOption.WRITE));
+      Segment s =
+          new Segment(
+              id, p, FileChannel.open(p, StandardOpenOption.READ, StandardOpenOption.WRITE));
       segments.add(s);
       long validEnd = scan(s);
       if (validEnd < s.channel.size()) {
-        LOG.log(Level.INFO, "undo log {0}: cut {1} uncommitted bytes at the end of {2}", directory, s.channel.size() - validEnd, p.getFileName());
+        LOG.log(
+            Level.INFO,
+            "undo log {0}: cut {1} uncommitted bytes at the end of {2}",
+            directory,
+            s.channel.size() - validEnd,
+            p.getFileName());
         s.channel.truncate(validEnd);
         s.channel.force(true);
         cut = true;
@@ -224,8 +244,8 @@ public final class UndoLog implements AutoCloseable {
   }
 
   /**
-   * The seq from which history is complete: every entry after it has its records here (so the
-   * state at any seq from this one on can be rebuilt); {@link Long#MAX_VALUE} when unknown.
+   * The seq from which history is complete: every entry after it has its records here (so the state
+   * at any seq from this one on can be rebuilt); {@link Long#MAX_VALUE} when unknown.
    */
   public synchronized long coverageFrom() {
     return coverageFrom;
@@ -235,9 +255,11 @@ public final class UndoLog implements AutoCloseable {
   public synchronized void restartAt(long seq) {
     clearLocked();
     try {
-      DurableFiles.replace(directory.resolve(COVERAGE), ByteBuffer.allocate(8).putLong(seq).array());
+      DurableFiles.replace(
+          directory.resolve(COVERAGE), ByteBuffer.allocate(8).putLong(seq).array());
     } catch (IOException e) {
-      throw new UncheckedIOException("undo log " + directory + ": cannot record where history starts: " + e.getMessage(), e);
+      throw new UncheckedIOException(
+          "undo log " + directory + ": cannot record where history starts: " + e.getMessage(), e);
     }
     coverageFrom = seq;
     committedSeq = Math.max(committedSeq, seq);
@@ -250,13 +272,20 @@ public final class UndoLog implements AutoCloseable {
       spill(); // memory stays bounded whatever the batch (a discard of the whole volume...)
     }
     if (batch.remaining() < need) {
-      ByteBuffer bigger = ByteBuffer.allocate(Math.max(batch.capacity() * 2, batch.position() + need));
+      ByteBuffer bigger =
+          ByteBuffer.allocate(Math.max(batch.capacity() * 2, batch.position() + need));
       batch.flip();
       bigger.put(batch);
       batch = bigger;
     }
     int start = batch.position();
-    batch.put((byte) VERSION).put(image == null ? ZEROS : IMAGE).putLong(seq).putLong(millis).putLong(offset).putInt(image == null ? length : image.length);
+    batch
+        .put((byte) VERSION)
+        .put(image == null ? ZEROS : IMAGE)
+        .putLong(seq)
+        .putLong(millis)
+        .putLong(offset)
+        .putInt(image == null ? length : image.length);
     CRC32C c = new CRC32C();
     c.update(batch.array(), start, 30);
     if (image != null) {
@@ -267,10 +296,14 @@ public final class UndoLog implements AutoCloseable {
       batch.put(image);
     }
     // The payload position is relative to the batch until commit places it in a segment.
-    pending.add(new Undo(seq, millis, offset, length, null, image == null ? -1 : spilled + start + HEADER));
+    pending.add(
+        new Undo(seq, millis, offset, length, null, image == null ? -1 : spilled + start + HEADER));
   }
 
-  /** Writes the open batch's buffer to its segment, after what it spilled before; no COMMIT, no force. */
+  /**
+   * Writes the open batch's buffer to its segment, after what it spilled before; no COMMIT, no
+   * force.
+   */
   private void spill() {
     try {
       if (batchSegment == null) {
@@ -284,7 +317,8 @@ public final class UndoLog implements AutoCloseable {
       spilled += batch.position();
       batch.clear();
     } catch (IOException e) {
-      throw new UncheckedIOException("undo log " + directory + ": writing before-images failed: " + e.getMessage(), e);
+      throw new UncheckedIOException(
+          "undo log " + directory + ": writing before-images failed: " + e.getMessage(), e);
     }
   }
 
@@ -314,7 +348,14 @@ public final class UndoLog implements AutoCloseable {
       bytes += pos - base;
       List<Undo> done = new ArrayList<>(pending.size());
       for (Undo u : pending) {
-        Undo placed = new Undo(u.seq(), u.millis(), u.offset(), u.length(), s, u.zeros() ? -1 : base + u.payloadPos());
+        Undo placed =
+            new Undo(
+                u.seq(),
+                u.millis(),
+                u.offset(),
+                u.length(),
+                s,
+                u.zeros() ? -1 : base + u.payloadPos());
         records.add(placed);
         done.add(placed);
         s.firstSeq = Math.min(s.firstSeq, u.seq());
@@ -324,7 +365,8 @@ public final class UndoLog implements AutoCloseable {
       committedSeq = Math.max(committedSeq, lastSeq);
       return done;
     } catch (IOException e) {
-      throw new UncheckedIOException("undo log " + directory + ": writing before-images failed: " + e.getMessage(), e);
+      throw new UncheckedIOException(
+          "undo log " + directory + ": writing before-images failed: " + e.getMessage(), e);
     } finally {
       pending.clear();
       batch.clear();
@@ -338,7 +380,16 @@ public final class UndoLog implements AutoCloseable {
     if (last == null || last.size >= segmentBytes) {
       long id = last == null ? 1 : last.id + 1;
       Path p = directory.resolve(String.format("%020d", id) + SUFFIX);
-      Segment s = new Segment(id, p, FileChannel.open(p, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.READ, StandardOpenOption.WRITE));
+      Segment s =
+          new Segment(
+              id,
+              p,
+              FileChannel.open(
+                  p,
+                  StandardOpenOption.CREATE,
+                  StandardOpenOption.TRUNCATE_EXISTING,
+                  StandardOpenOption.READ,
+                  StandardOpenOption.WRITE));
       DurableFiles.syncDirectory(directory);
       segments.add(s);
       return s;
@@ -346,7 +397,9 @@ public final class UndoLog implements AutoCloseable {
     return last;
   }
 
-  /** Reads {@code dst.remaining()} bytes of {@code u}'s before-image from {@code from} within it. */
+  /**
+   * Reads {@code dst.remaining()} bytes of {@code u}'s before-image from {@code from} within it.
+   */
   public static void read(Undo u, long from, ByteBuffer dst) throws IOException {
     if (u.zeros()) {
       while (dst.hasRemaining()) {
@@ -382,7 +435,9 @@ public final class UndoLog implements AutoCloseable {
     return lo;
   }
 
-  /** The newest seq whose entry was journaled at or before {@code millis}, or -1 if none is held. */
+  /**
+   * The newest seq whose entry was journaled at or before {@code millis}, or -1 if none is held.
+   */
   public synchronized long lastSeqAtOrBefore(long millis) {
     // Journal times never go back along the seqs: binary search for the last one not after millis.
     int lo = 0;
@@ -422,13 +477,20 @@ public final class UndoLog implements AutoCloseable {
         s.channel.close();
         Files.deleteIfExists(s.path);
       } catch (IOException e) {
-        LOG.log(Level.WARNING, "undo log {0}: cannot delete {1}: {2}", directory, s.path.getFileName(), e.getMessage());
+        LOG.log(
+            Level.WARNING,
+            "undo log {0}: cannot delete {1}: {2}",
+            directory,
+            s.path.getFileName(),
+            e.getMessage());
       }
     }
     return freed;
   }
 
-  /** Decides whether the oldest segment goes: its newest record's seq and time, and the log's bytes. */
+  /**
+   * Decides whether the oldest segment goes: its newest record's seq and time, and the log's bytes.
+   */
   @FunctionalInterface
   public interface SegmentPredicate {
     boolean drop(long lastSeq, long lastMillis, long totalBytes);
@@ -451,7 +513,14 @@ public final class UndoLog implements AutoCloseable {
         s.channel.close();
         Files.deleteIfExists(s.path);
       } catch (IOException e) {
-        throw new UncheckedIOException("undo log " + directory + ": cannot delete " + s.path.getFileName() + ": " + e.getMessage(), e);
+        throw new UncheckedIOException(
+            "undo log "
+                + directory
+                + ": cannot delete "
+                + s.path.getFileName()
+                + ": "
+                + e.getMessage(),
+            e);
       }
     }
     segments.clear();
@@ -478,7 +547,12 @@ public final class UndoLog implements AutoCloseable {
       try {
         s.channel.close();
       } catch (IOException e) {
-        LOG.log(Level.WARNING, "undo log {0}: closing {1}: {2}", directory, s.path.getFileName(), e.getMessage());
+        LOG.log(
+            Level.WARNING,
+            "undo log {0}: closing {1}: {2}",
+            directory,
+            s.path.getFileName(),
+            e.getMessage());
       }
     }
     segments.clear();

@@ -12,10 +12,10 @@ import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * The NBD server's log lines about its clients (bad input, refusals, lost connections), limited
- * per client address so a hostile or broken client cannot flood the log: each address may log a
- * burst of {@link #BURST} lines, then one more every {@link #REFILL}. Lines over the limit are
- * counted, not written; the next line that address may log says how many were dropped, and {@link
+ * The NBD server's log lines about its clients (bad input, refusals, lost connections), limited per
+ * client address so a hostile or broken client cannot flood the log: each address may log a burst
+ * of {@link #BURST} lines, then one more every {@link #REFILL}. Lines over the limit are counted,
+ * not written; the next line that address may log says how many were dropped, and {@link
  * #dropped()} feeds a metric. Addresses are keyed by IP (each connection has a new port) and at
  * most {@link #MAX_ADDRESSES} are remembered; the least recently seen is forgotten first, so an
  * attacker with many addresses costs bounded memory and at most one burst each.
@@ -73,7 +73,10 @@ final class ClientLog {
     }
     String line = MessageFormat.format(pattern, args);
     if (droppedBefore > 0) {
-      line += " (" + droppedBefore + " earlier line(s) about this client address dropped by the log limit)";
+      line +=
+          " ("
+              + droppedBefore
+              + " earlier line(s) about this client address dropped by the log limit)";
     }
     log.log(level, line);
   }
@@ -90,7 +93,10 @@ final class ClientLog {
     log.log(
         level,
         droppedBefore > 0
-            ? message + " (" + droppedBefore + " earlier line(s) about this client address dropped by the log limit)"
+            ? message
+                + " ("
+                + droppedBefore
+                + " earlier line(s) about this client address dropped by the log limit)"
             : message,
         cause);
   }

@@ -31,17 +31,23 @@ public final class Exports {
       Objects.requireNonNull(d, "device");
       String name = d.name();
       if (name == null || name.isEmpty()) {
-        throw new IllegalArgumentException("NBD exports: a device has no name (the empty name is reserved for the default export)");
+        throw new IllegalArgumentException(
+            "NBD exports: a device has no name (the empty name is reserved for the default export)");
       }
       if (name.getBytes(StandardCharsets.UTF_8).length > NbdProtocol.MAX_STRING_BYTES) {
-        throw new IllegalArgumentException("NBD exports: export name \"" + NbdProtocol.printable(name) + "\" is longer than 4096 bytes");
+        throw new IllegalArgumentException(
+            "NBD exports: export name \""
+                + NbdProtocol.printable(name)
+                + "\" is longer than 4096 bytes");
       }
       if (map.putIfAbsent(name, d) != null) {
-        throw new IllegalArgumentException("NBD exports: export name \"" + name + "\" is used by two devices");
+        throw new IllegalArgumentException(
+            "NBD exports: export name \"" + name + "\" is used by two devices");
       }
     }
     if (defaultName != null && !map.containsKey(defaultName)) {
-      throw new IllegalArgumentException("NBD exports: default export \"" + defaultName + "\" is not one of " + map.keySet());
+      throw new IllegalArgumentException(
+          "NBD exports: default export \"" + defaultName + "\" is not one of " + map.keySet());
     }
     this.byName = map;
     this.defaultExport = defaultName == null ? null : map.get(defaultName);
@@ -55,11 +61,17 @@ public final class Exports {
   public synchronized void add(BlockDevice device) {
     Objects.requireNonNull(device, "device");
     String name = device.name();
-    if (name == null || name.isEmpty() || name.getBytes(StandardCharsets.UTF_8).length > NbdProtocol.MAX_STRING_BYTES) {
-      throw new IllegalArgumentException("NBD exports: export name \"" + NbdProtocol.printable(String.valueOf(name)) + "\" is not allowed");
+    if (name == null
+        || name.isEmpty()
+        || name.getBytes(StandardCharsets.UTF_8).length > NbdProtocol.MAX_STRING_BYTES) {
+      throw new IllegalArgumentException(
+          "NBD exports: export name \""
+              + NbdProtocol.printable(String.valueOf(name))
+              + "\" is not allowed");
     }
     if (byName.putIfAbsent(name, device) != null) {
-      throw new IllegalArgumentException("NBD exports: export name \"" + name + "\" is in use already");
+      throw new IllegalArgumentException(
+          "NBD exports: export name \"" + name + "\" is in use already");
     }
   }
 

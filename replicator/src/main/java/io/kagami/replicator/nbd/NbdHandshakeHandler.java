@@ -126,13 +126,23 @@ final class NbdHandshakeHandler extends ByteToMessageDecoder {
   public void channelActive(ChannelHandlerContext ctx) throws Exception {
     LOG.log(Level.DEBUG, "NBD client {0}: connected", ctx.channel().remoteAddress());
     ByteBuf greeting = ctx.alloc().buffer(GREETING_BYTES);
-    greeting.writeLong(NBDMAGIC).writeLong(IHAVEOPT).writeShort(FLAG_FIXED_NEWSTYLE | FLAG_NO_ZEROES);
+    greeting
+        .writeLong(NBDMAGIC)
+        .writeLong(IHAVEOPT)
+        .writeShort(FLAG_FIXED_NEWSTYLE | FLAG_NO_ZEROES);
     ctx.writeAndFlush(greeting, ctx.voidPromise());
     long nanos = config.handshakeTimeout().toNanos();
     timeout =
         ctx.executor()
             .schedule(
-                () -> fail(ctx, "handshake not completed within " + seconds(config.handshakeTimeout()) + " (" + options + " options received)"),
+                () ->
+                    fail(
+                        ctx,
+                        "handshake not completed within "
+                            + seconds(config.handshakeTimeout())
+                            + " ("
+                            + options
+                            + " options received)"),
                 nanos,
                 TimeUnit.NANOSECONDS);
     super.channelActive(ctx);
@@ -157,7 +167,10 @@ final class NbdHandshakeHandler extends ByteToMessageDecoder {
     }
     int flags = in.readInt();
     if ((flags & ~KNOWN_CLIENT_FLAGS) != 0) {
-      fail(ctx, String.format("unsupported client flags 0x%08x (known: FIXED_NEWSTYLE, NO_ZEROES)", flags));
+      fail(
+          ctx,
+          String.format(
+              "unsupported client flags 0x%08x (known: FIXED_NEWSTYLE, NO_ZEROES)", flags));
       return;
     }
     // A client without C_FIXED_NEWSTYLE only ever sends NBD_OPT_EXPORT_NAME, which is answered the
@@ -179,7 +192,13 @@ final class NbdHandshakeHandler extends ByteToMessageDecoder {
     int option = in.getInt(start + 8);
     long length = in.getUnsignedInt(start + 12);
     if (length > config.maxOptionLength()) {
-      fail(ctx, optionName(option) + " carries " + length + " bytes of data, more than the limit of " + config.maxOptionLength());
+      fail(
+          ctx,
+          optionName(option)
+              + " carries "
+              + length
+              + " bytes of data, more than the limit of "
+              + config.maxOptionLength());
       return;
     }
     if (in.readableBytes() < OPTION_HEADER_BYTES + length) {
@@ -205,7 +224,13 @@ final class NbdHandshakeHandler extends ByteToMessageDecoder {
     Optional<BlockDevice> found = exports.find(name);
     if (found.isEmpty()) {
       // NBD_OPT_EXPORT_NAME has no way to report an error: the protocol says hang up.
-      fail(ctx, "unknown export \"" + printable(name) + "\" requested with NBD_OPT_EXPORT_NAME (exports: " + String.join(", ", exports.names()) + ")");
+      fail(
+          ctx,
+          "unknown export \""
+              + printable(name)
+              + "\" requested with NBD_OPT_EXPORT_NAME (exports: "
+              + String.join(", ", exports.names())
+              + ")");
       return;
     }
     BlockDevice device = found.get();
@@ -242,12 +267,20 @@ final class NbdHandshakeHandler extends ByteToMessageDecoder {
   private void infoOrGo(ChannelHandlerContext ctx, int option, ByteBuf data) {
     String what = optionName(option);
     if (data.readableBytes() < 6) {
-      reply(ctx, option, REP_ERR_INVALID, what + " data is " + data.readableBytes() + " bytes, shorter than the 6 it needs");
+      reply(
+          ctx,
+          option,
+          REP_ERR_INVALID,
+          what + " data is " + data.readableBytes() + " bytes, shorter than the 6 it needs");
       return;
     }
     long nameLength = data.readUnsignedInt();
     if (nameLength > data.readableBytes() - 2) {
-      reply(ctx, option, REP_ERR_INVALID, what + " export name length " + nameLength + " overruns the option data");
+      reply(
+          ctx,
+          option,
+          REP_ERR_INVALID,
+          what + " export name length " + nameLength + " overruns the option data");
       return;
     }
     if (nameLength > MAX_STRING_BYTES) {
@@ -257,7 +290,16 @@ final class NbdHandshakeHandler extends ByteToMessageDecoder {
     String name = data.readCharSequence((int) nameLength, StandardCharsets.UTF_8).toString();
     int requests = data.readUnsignedShort();
     if (data.readableBytes() != 2 * requests) {
-      reply(ctx, option, REP_ERR_INVALID, what + " lists " + requests + " information requests but carries " + data.readableBytes() + " bytes for them");
+      reply(
+          ctx,
+          option,
+          REP_ERR_INVALID,
+          what
+              + " lists "
+              + requests
+              + " information requests but carries "
+              + data.readableBytes()
+              + " bytes for them");
       return;
     }
     boolean wantName = false;
@@ -270,23 +312,39 @@ final class NbdHandshakeHandler extends ByteToMessageDecoder {
     Optional<BlockDevice> found = exports.find(name);
     if (found.isEmpty()) {
       String message =
-          name.isEmpty() ? "this server has no default export; exports: " + String.join(", ", exports.names()) : "no export named \"" + printable(name) + "\"; exports: " + String.join(", ", exports.names());
+          name.isEmpty()
+              ? "this server has no default export; exports: " + String.join(", ", exports.names())
+              : "no export named \""
+                  + printable(name)
+                  + "\"; exports: "
+                  + String.join(", ", exports.names());
       reply(ctx, option, REP_ERR_UNKNOWN, message);
       return;
     }
     BlockDevice device = found.get();
     ByteBuf export = replyHeader(ctx, option, REP_INFO, 12);
-    export.writeShort(INFO_EXPORT).writeLong(device.sizeBytes()).writeShort(transmissionFlags(device));
+    export
+        .writeShort(INFO_EXPORT)
+        .writeLong(device.sizeBytes())
+        .writeShort(transmissionFlags(device));
     ctx.write(export, ctx.voidPromise());
     // Sent whether or not requested: the server enforces these sizes, and the spec allows it.
     ByteBuf sizes = replyHeader(ctx, option, REP_INFO, 14);
-    sizes.writeShort(INFO_BLOCK_SIZE).writeInt(config.minimumBlockSize()).writeInt(config.preferredBlockSize()).writeInt(config.maximumBlockSize());
+    sizes
+        .writeShort(INFO_BLOCK_SIZE)
+        .writeInt(config.minimumBlockSize())
+        .writeInt(config.preferredBlockSize())
+        .writeInt(config.maximumBlockSize());
     ctx.write(sizes, ctx.voidPromise());
     if (wantName) {
       infoString(ctx, option, INFO_NAME, device.name());
     }
     if (wantDescription) {
-      infoString(ctx, option, INFO_DESCRIPTION, "Kagami volume " + device.name() + (device.readOnly() ? " (read-only)" : ""));
+      infoString(
+          ctx,
+          option,
+          INFO_DESCRIPTION,
+          "Kagami volume " + device.name() + (device.readOnly() ? " (read-only)" : ""));
     }
     reply(ctx, option, REP_ACK, null);
     if (option == OPT_GO) {
@@ -303,7 +361,9 @@ final class NbdHandshakeHandler extends ByteToMessageDecoder {
 
   static int transmissionFlags(BlockDevice device) {
     int flags = TF_HAS_FLAGS | TF_SEND_FLUSH | TF_CAN_MULTI_CONN;
-    return device.readOnly() ? flags | TF_READ_ONLY : flags | TF_SEND_FUA | TF_SEND_TRIM | TF_SEND_WRITE_ZEROES;
+    return device.readOnly()
+        ? flags | TF_READ_ONLY
+        : flags | TF_SEND_FUA | TF_SEND_TRIM | TF_SEND_WRITE_ZEROES;
   }
 
   private static ByteBuf replyHeader(ChannelHandlerContext ctx, int option, int type, int length) {
@@ -321,7 +381,11 @@ final class NbdHandshakeHandler extends ByteToMessageDecoder {
     phase = Phase.TRANSMISSION;
     cancelTimeout();
     ctx.flush();
-    LOG.log(Level.DEBUG, "NBD client {0}: serving export {1}", ctx.channel().remoteAddress(), device.name());
+    LOG.log(
+        Level.DEBUG,
+        "NBD client {0}: serving export {1}",
+        ctx.channel().remoteAddress(),
+        device.name());
     ctx.channel().attr(NbdServer.EXPORT).set(device.name());
     NbdRequestDecoder decoder = new NbdRequestDecoder(config);
     NbdSession session = new NbdSession(config, device, decoder, clientLog);
@@ -366,9 +430,21 @@ final class NbdHandshakeHandler extends ByteToMessageDecoder {
   public void channelInactive(ChannelHandlerContext ctx) throws Exception {
     cancelTimeout();
     if (phase == Phase.CLIENT_FLAGS || phase == Phase.OPTIONS) {
-      String where = phase == Phase.CLIENT_FLAGS ? "before sending its flags" : "after " + options + " options" + (actualReadableBytes() > 0 ? ", in the middle of the next one" : "");
+      String where =
+          phase == Phase.CLIENT_FLAGS
+              ? "before sending its flags"
+              : "after "
+                  + options
+                  + " options"
+                  + (actualReadableBytes() > 0 ? ", in the middle of the next one" : "");
       phase = Phase.CLOSING;
-      clientLog.log(LOG, Level.INFO, ctx.channel().remoteAddress(), "NBD client {0}: disconnected during the handshake ({1})", ctx.channel().remoteAddress(), where);
+      clientLog.log(
+          LOG,
+          Level.INFO,
+          ctx.channel().remoteAddress(),
+          "NBD client {0}: disconnected during the handshake ({1})",
+          ctx.channel().remoteAddress(),
+          where);
     }
     super.channelInactive(ctx);
   }

@@ -10,11 +10,18 @@ import io.netty.buffer.ByteBuf;
  * @param cookie the client's handle, echoed in the reply
  * @param offset byte offset; unsigned on the wire, so a negative value means beyond 2^63
  * @param length byte length (unsigned 32 bits)
- * @param payload the data of a WRITE, owned by whoever holds this request (null for other
- *     commands and for an oversized WRITE)
+ * @param payload the data of a WRITE, owned by whoever holds this request (null for other commands
+ *     and for an oversized WRITE)
  * @param oversized a WRITE whose payload exceeded the maximum block size and was discarded
  */
-record NbdRequest(int flags, int type, long cookie, long offset, long length, ByteBuf payload, boolean oversized) {
+record NbdRequest(
+    int flags,
+    int type,
+    long cookie,
+    long offset,
+    long length,
+    ByteBuf payload,
+    boolean oversized) {
 
   /** Releases the payload, if any; for requests that will not reach the device. */
   void release() {

@@ -74,7 +74,9 @@ final class NbdRequestDecoder extends ByteToMessageDecoder {
     if (magic != REQUEST_MAGIC) {
       state = State.FAILED;
       in.skipBytes(in.readableBytes());
-      ctx.fireExceptionCaught(new NbdProtocolException(String.format("bad request magic 0x%08x (expected 0x%08x)", magic, REQUEST_MAGIC)));
+      ctx.fireExceptionCaught(
+          new NbdProtocolException(
+              String.format("bad request magic 0x%08x (expected 0x%08x)", magic, REQUEST_MAGIC)));
       return;
     }
     int flags = in.getUnsignedShort(start + 4);
@@ -95,7 +97,9 @@ final class NbdRequestDecoder extends ByteToMessageDecoder {
         return; // the payload is still streaming in
       }
       in.skipBytes(REQUEST_HEADER_BYTES);
-      out.add(new NbdRequest(flags, type, cookie, offset, length, in.readRetainedSlice((int) length), false));
+      out.add(
+          new NbdRequest(
+              flags, type, cookie, offset, length, in.readRetainedSlice((int) length), false));
       return;
     }
     in.skipBytes(REQUEST_HEADER_BYTES);
@@ -121,14 +125,25 @@ final class NbdRequestDecoder extends ByteToMessageDecoder {
     // The peer is gone: whatever is left is an incomplete request (complete ones were decoded as
     // they arrived). Note it for the session's log line; nothing of it is executed.
     if (state == State.DISCARD_PAYLOAD) {
-      truncation = "an oversized WRITE was cut off with " + (discardLeft - in.readableBytes()) + " of its " + discarding.length() + " payload bytes unsent";
+      truncation =
+          "an oversized WRITE was cut off with "
+              + (discardLeft - in.readableBytes())
+              + " of its "
+              + discarding.length()
+              + " payload bytes unsent";
     } else if (state == State.HEADER && in.isReadable()) {
       int have = in.readableBytes();
       if (have >= REQUEST_HEADER_BYTES && in.getUnsignedShort(in.readerIndex() + 6) == CMD_WRITE) {
         long length = in.getUnsignedInt(in.readerIndex() + 24);
-        truncation = "a " + length + "-byte WRITE was cut off after " + (have - REQUEST_HEADER_BYTES) + " payload bytes";
+        truncation =
+            "a "
+                + length
+                + "-byte WRITE was cut off after "
+                + (have - REQUEST_HEADER_BYTES)
+                + " payload bytes";
       } else {
-        truncation = "a request header was cut off after " + have + " of " + REQUEST_HEADER_BYTES + " bytes";
+        truncation =
+            "a request header was cut off after " + have + " of " + REQUEST_HEADER_BYTES + " bytes";
       }
     }
     in.skipBytes(in.readableBytes());

@@ -30,12 +30,12 @@ import java.util.concurrent.TimeUnit;
  * NbdSession}); a failing connection is closed by {@link NbdConnectionGuard} without affecting the
  * others.
  *
- * <p>Pipeline of a connection: flush consolidation → handshake (later: request decoder → session)
- * → guard. Replies of many completions are coalesced into few socket writes.
+ * <p>Pipeline of a connection: flush consolidation → handshake (later: request decoder → session) →
+ * guard. Replies of many completions are coalesced into few socket writes.
  *
  * <p>Lifecycle: NEW → RUNNING ({@link #start()}) → CLOSED ({@link #close()}, idempotent). Close
- * stops accepting, asks every connection to finish the requests it has handed to a device (new
- * ones get ESHUTDOWN), waits up to {@code drainTimeout}, closes what is left, then stops the event
+ * stops accepting, asks every connection to finish the requests it has handed to a device (new ones
+ * get ESHUTDOWN), waits up to {@code drainTimeout}, closes what is left, then stops the event
  * loops. Neither method may be called from an event-loop thread. Thread-safe.
  */
 public final class NbdServer implements AutoCloseable {
@@ -48,10 +48,11 @@ public final class NbdServer implements AutoCloseable {
   static final String GUARD_HANDLER = "nbd-guard";
 
   /**
-   * Outbound bytes queued per connection above which it is not read until they drain: a client
-   * that does not read its replies cannot make the server buffer without bound.
+   * Outbound bytes queued per connection above which it is not read until they drain: a client that
+   * does not read its replies cannot make the server buffer without bound.
    */
   private static final WriteBufferWaterMark WATER_MARK = new WriteBufferWaterMark(2 << 20, 8 << 20);
+
   /** Largest single socket read (see the child options in {@link #start}). */
   private static final int MAX_READ_BYTES = 1 << 20;
 
@@ -88,11 +89,18 @@ public final class NbdServer implements AutoCloseable {
    */
   public synchronized int start() {
     if (state != State.NEW) {
-      throw new IllegalStateException("NBD server is " + state.name().toLowerCase(Locale.ROOT) + "; it can be started once");
+      throw new IllegalStateException(
+          "NBD server is " + state.name().toLowerCase(Locale.ROOT) + "; it can be started once");
     }
     state = State.RUNNING;
-    acceptor = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("kagami-nbd-accept", true), NioIoHandler.newFactory());
-    workers = new MultiThreadIoEventLoopGroup(config.ioThreads(), new DefaultThreadFactory("kagami-nbd", true), NioIoHandler.newFactory());
+    acceptor =
+        new MultiThreadIoEventLoopGroup(
+            1, new DefaultThreadFactory("kagami-nbd-accept", true), NioIoHandler.newFactory());
+    workers =
+        new MultiThreadIoEventLoopGroup(
+            config.ioThreads(),
+            new DefaultThreadFactory("kagami-nbd", true),
+            NioIoHandler.newFactory());
     ServerBootstrap bootstrap =
         new ServerBootstrap()
             .group(acceptor, workers)
@@ -105,7 +113,9 @@ public final class NbdServer implements AutoCloseable {
             // a few reads, not 16 or more, each one fewer syscall and composite component for the
             // decoder; the buffer grows only on connections whose reads fill it. Measured at 1 MiB
             // writes: 610-710 vs 446-550 MiB/s.
-            .childOption(ChannelOption.RECVBUF_ALLOCATOR, new AdaptiveRecvByteBufAllocator(64, 2048, MAX_READ_BYTES))
+            .childOption(
+                ChannelOption.RECVBUF_ALLOCATOR,
+                new AdaptiveRecvByteBufAllocator(64, 2048, MAX_READ_BYTES))
             .childHandler(
                 new ChannelInitializer<SocketChannel>() {
                   @Override
@@ -119,23 +129,38 @@ public final class NbdServer implements AutoCloseable {
       listener = bootstrap.bind(config.bindHost(), config.port()).syncUninterruptibly().channel();
     } catch (Exception e) { // syncUninterruptibly rethrows the bind's checked exception as is
       close();
-      throw new IllegalStateException("cannot listen for NBD clients on " + config.bindHost() + ":" + config.port() + ": " + e.getMessage(), e);
+      throw new IllegalStateException(
+          "cannot listen for NBD clients on "
+              + config.bindHost()
+              + ":"
+              + config.port()
+              + ": "
+              + e.getMessage(),
+          e);
     }
-    LOG.log(Level.INFO, "NBD server listening on {0} with exports {1}", listener.localAddress(), exports.names());
+    LOG.log(
+        Level.INFO,
+        "NBD server listening on {0} with exports {1}",
+        listener.localAddress(),
+        exports.names());
     return port();
   }
 
   /** The stages every connection starts with; shared with handler tests. */
-  static void initPipeline(Channel ch, NbdServerConfig config, Exports exports, ClientLog clientLog) {
+  static void initPipeline(
+      Channel ch, NbdServerConfig config, Exports exports, ClientLog clientLog) {
     ch.pipeline()
-        .addLast(FLUSH_HANDLER, new FlushConsolidationHandler(FlushConsolidationHandler.DEFAULT_EXPLICIT_FLUSH_AFTER_FLUSHES, true))
+        .addLast(
+            FLUSH_HANDLER,
+            new FlushConsolidationHandler(
+                FlushConsolidationHandler.DEFAULT_EXPLICIT_FLUSH_AFTER_FLUSHES, true))
         .addLast(HANDSHAKE_HANDLER, new NbdHandshakeHandler(config, exports, clientLog))
         .addLast(GUARD_HANDLER, new NbdConnectionGuard(clientLog));
   }
 
   /**
-   * Log lines about clients that the per-address limit dropped since the server started (a
-   * flood of bad input shows here, not in the log).
+   * Log lines about clients that the per-address limit dropped since the server started (a flood of
+   * bad input shows here, not in the log).
    */
   public long droppedClientLogLines() {
     return clientLog.dropped();
@@ -154,7 +179,8 @@ public final class NbdServer implements AutoCloseable {
   }
 
   /** The export a connection in transmission serves. */
-  static final io.netty.util.AttributeKey<String> EXPORT = io.netty.util.AttributeKey.valueOf("kagami.nbd.export");
+  static final io.netty.util.AttributeKey<String> EXPORT =
+      io.netty.util.AttributeKey.valueOf("kagami.nbd.export");
 
   /**
    * Closes the connections serving export {@code name} (e.g. after removing it from the exports):
@@ -188,7 +214,10 @@ public final class NbdServer implements AutoCloseable {
     }
     List<Channel> open = List.copyOf(connections);
     if (!open.isEmpty()) {
-      LOG.log(Level.INFO, "NBD server closing: finishing the requests of {0} connection(s)", String.valueOf(open.size()));
+      LOG.log(
+          Level.INFO,
+          "NBD server closing: finishing the requests of {0} connection(s)",
+          String.valueOf(open.size()));
     }
     for (Channel ch : open) {
       try {
@@ -201,7 +230,11 @@ public final class NbdServer implements AutoCloseable {
     for (Channel ch : open) {
       long left = deadline - SystemTime.NANO.nanoTime();
       if (left <= 0 || !ch.closeFuture().awaitUninterruptibly(left, TimeUnit.NANOSECONDS)) {
-        LOG.log(Level.WARNING, "NBD client {0}: requests still with the device after {1}; closing the connection regardless", ch.remoteAddress(), config.drainTimeout());
+        LOG.log(
+            Level.WARNING,
+            "NBD client {0}: requests still with the device after {1}; closing the connection regardless",
+            ch.remoteAddress(),
+            config.drainTimeout());
         ch.close().awaitUninterruptibly();
       }
     }

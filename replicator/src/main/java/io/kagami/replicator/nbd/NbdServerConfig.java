@@ -17,14 +17,14 @@ import java.util.Objects;
  * @param preferredBlockSize smallest efficient request (power of two, at least 512 and the minimum)
  * @param maximumBlockSize largest READ or WRITE payload (a multiple of the minimum, at least the
  *     preferred size, at most 1 GiB)
- * @param maxInFlightRequests requests of one connection handed to the device at once; beyond it
- *     the connection is not read until some complete (back-pressure instead of unbounded memory)
+ * @param maxInFlightRequests requests of one connection handed to the device at once; beyond it the
+ *     connection is not read until some complete (back-pressure instead of unbounded memory)
  * @param maxInFlightBytes READ and WRITE payload bytes of one connection with the device at once
  *     (at least the maximum block size, so that any single request fits); same back-pressure
  * @param maxOptionLength largest handshake option accepted; longer ones end the connection
  * @param handshakeTimeout time a client gets from connecting to choosing an export
- * @param drainTimeout on {@link NbdServer#close()}, time in-flight requests get to complete
- *     before connections are closed regardless
+ * @param drainTimeout on {@link NbdServer#close()}, time in-flight requests get to complete before
+ *     connections are closed regardless
  * @param ioThreads event-loop threads serving connections
  */
 public record NbdServerConfig(
@@ -53,22 +53,32 @@ public record NbdServerConfig(
   /** Largest payload accepted at all: a payload is held in memory while the device works on it. */
   public static final int MAXIMUM_BLOCK_SIZE_LIMIT = 1 << 30;
 
-  /** An option must fit at least an NBD_OPT_GO naming the longest export name the protocol allows. */
+  /**
+   * An option must fit at least an NBD_OPT_GO naming the longest export name the protocol allows.
+   */
   public static final int MIN_OPTION_LENGTH = 8 << 10;
 
   public static final int MAX_OPTION_LENGTH_LIMIT = 16 << 20;
 
   public NbdServerConfig {
     if (bindHost == null || bindHost.isBlank()) {
-      throw invalid("the bind host is missing (use e.g. 127.0.0.1, or 0.0.0.0 for every interface)");
+      throw invalid(
+          "the bind host is missing (use e.g. 127.0.0.1, or 0.0.0.0 for every interface)");
     }
     if (port < 0 || port > 65535) {
-      throw invalid("port " + port + " is not allowed (must be 0 for an ephemeral port, or 1 to 65535)");
+      throw invalid(
+          "port " + port + " is not allowed (must be 0 for an ephemeral port, or 1 to 65535)");
     }
-    if (minimumBlockSize < 1 || minimumBlockSize > 65536 || Integer.bitCount(minimumBlockSize) != 1) {
-      throw invalid("minimum block size " + minimumBlockSize + " is not allowed (must be a power of two from 1 to 65536)");
+    if (minimumBlockSize < 1
+        || minimumBlockSize > 65536
+        || Integer.bitCount(minimumBlockSize) != 1) {
+      throw invalid(
+          "minimum block size "
+              + minimumBlockSize
+              + " is not allowed (must be a power of two from 1 to 65536)");
     }
-    if (Integer.bitCount(preferredBlockSize) != 1 || preferredBlockSize < Math.max(512, minimumBlockSize)) {
+    if (Integer.bitCount(preferredBlockSize) != 1
+        || preferredBlockSize < Math.max(512, minimumBlockSize)) {
       throw invalid(
           "preferred block size "
               + preferredBlockSize
@@ -76,7 +86,9 @@ public record NbdServerConfig(
               + minimumBlockSize
               + ")");
     }
-    if (maximumBlockSize < preferredBlockSize || maximumBlockSize > MAXIMUM_BLOCK_SIZE_LIMIT || maximumBlockSize % minimumBlockSize != 0) {
+    if (maximumBlockSize < preferredBlockSize
+        || maximumBlockSize > MAXIMUM_BLOCK_SIZE_LIMIT
+        || maximumBlockSize % minimumBlockSize != 0) {
       throw invalid(
           "maximum block size "
               + maximumBlockSize
@@ -89,7 +101,10 @@ public record NbdServerConfig(
               + ")");
     }
     if (maxInFlightRequests < 1 || maxInFlightRequests > 65536) {
-      throw invalid("max in-flight requests " + maxInFlightRequests + " is not allowed (must be from 1 to 65536)");
+      throw invalid(
+          "max in-flight requests "
+              + maxInFlightRequests
+              + " is not allowed (must be from 1 to 65536)");
     }
     if (maxInFlightBytes < maximumBlockSize || maxInFlightBytes > (64L << 30)) {
       throw invalid(
@@ -140,31 +155,108 @@ public record NbdServerConfig(
 
   /** These block sizes; the in-flight byte budget grows to the new maximum if it was smaller. */
   public NbdServerConfig withBlockSizes(int minimum, int preferred, int maximum) {
-    return new NbdServerConfig(bindHost, port, minimum, preferred, maximum, maxInFlightRequests, Math.max(maxInFlightBytes, maximum), maxOptionLength, handshakeTimeout, drainTimeout, ioThreads);
+    return new NbdServerConfig(
+        bindHost,
+        port,
+        minimum,
+        preferred,
+        maximum,
+        maxInFlightRequests,
+        Math.max(maxInFlightBytes, maximum),
+        maxOptionLength,
+        handshakeTimeout,
+        drainTimeout,
+        ioThreads);
   }
 
   public NbdServerConfig withMaxInFlightRequests(int max) {
-    return new NbdServerConfig(bindHost, port, minimumBlockSize, preferredBlockSize, maximumBlockSize, max, maxInFlightBytes, maxOptionLength, handshakeTimeout, drainTimeout, ioThreads);
+    return new NbdServerConfig(
+        bindHost,
+        port,
+        minimumBlockSize,
+        preferredBlockSize,
+        maximumBlockSize,
+        max,
+        maxInFlightBytes,
+        maxOptionLength,
+        handshakeTimeout,
+        drainTimeout,
+        ioThreads);
   }
 
   public NbdServerConfig withMaxInFlightBytes(long max) {
-    return new NbdServerConfig(bindHost, port, minimumBlockSize, preferredBlockSize, maximumBlockSize, maxInFlightRequests, max, maxOptionLength, handshakeTimeout, drainTimeout, ioThreads);
+    return new NbdServerConfig(
+        bindHost,
+        port,
+        minimumBlockSize,
+        preferredBlockSize,
+        maximumBlockSize,
+        maxInFlightRequests,
+        max,
+        maxOptionLength,
+        handshakeTimeout,
+        drainTimeout,
+        ioThreads);
   }
 
   public NbdServerConfig withMaxOptionLength(int max) {
-    return new NbdServerConfig(bindHost, port, minimumBlockSize, preferredBlockSize, maximumBlockSize, maxInFlightRequests, maxInFlightBytes, max, handshakeTimeout, drainTimeout, ioThreads);
+    return new NbdServerConfig(
+        bindHost,
+        port,
+        minimumBlockSize,
+        preferredBlockSize,
+        maximumBlockSize,
+        maxInFlightRequests,
+        maxInFlightBytes,
+        max,
+        handshakeTimeout,
+        drainTimeout,
+        ioThreads);
   }
 
   public NbdServerConfig withHandshakeTimeout(Duration timeout) {
-    return new NbdServerConfig(bindHost, port, minimumBlockSize, preferredBlockSize, maximumBlockSize, maxInFlightRequests, maxInFlightBytes, maxOptionLength, timeout, drainTimeout, ioThreads);
+    return new NbdServerConfig(
+        bindHost,
+        port,
+        minimumBlockSize,
+        preferredBlockSize,
+        maximumBlockSize,
+        maxInFlightRequests,
+        maxInFlightBytes,
+        maxOptionLength,
+        timeout,
+        drainTimeout,
+        ioThreads);
   }
 
   public NbdServerConfig withDrainTimeout(Duration timeout) {
-    return new NbdServerConfig(bindHost, port, minimumBlockSize, preferredBlockSize, maximumBlockSize, maxInFlightRequests, maxInFlightBytes, maxOptionLength, handshakeTimeout, timeout, ioThreads);
+    return new NbdServerConfig(
+        bindHost,
+        port,
+        minimumBlockSize,
+        preferredBlockSize,
+        maximumBlockSize,
+        maxInFlightRequests,
+        maxInFlightBytes,
+        maxOptionLength,
+        handshakeTimeout,
+        timeout,
+        ioThreads);
   }
 
   public NbdServerConfig withIoThreads(int threads) {
-    return new NbdServerConfig(bindHost, port, minimumBlockSize, preferredBlockSize, maximumBlockSize, maxInFlightRequests, maxInFlightBytes, maxOptionLength, handshakeTimeout, drainTimeout, threads);
+    return new NbdServerConfig(
+        bindHost,
+        port,
+        minimumBlockSize,
+        preferredBlockSize,
+        maximumBlockSize,
+        maxInFlightRequests,
+        maxInFlightBytes,
+        maxOptionLength,
+        handshakeTimeout,
+        drainTimeout,
+        threads);
   }
 
   private static IllegalArgumentException invalid(String what) {

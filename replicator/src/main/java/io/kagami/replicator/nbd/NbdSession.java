@@ -36,9 +36,9 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * The transmission phase of one connection: checks each request at the edge, hands it to the
- * {@link BlockDevice}, and writes simple replies as the device completes them, in completion
- * order (NBD matches replies to requests by cookie).
+ * The transmission phase of one connection: checks each request at the edge, hands it to the {@link
+ * BlockDevice}, and writes simple replies as the device completes them, in completion order (NBD
+ * matches replies to requests by cookie).
  *
  * <p>Simple reply layout (big-endian):
  *
@@ -52,26 +52,26 @@ import java.util.concurrent.atomic.AtomicBoolean;
  *
  * Checks before the device is involved, in this order: unknown command flags (EINVAL; FUA is
  * accepted on every command, NO_HOLE only on WRITE_ZEROES); unknown or unsupported commands,
- * including CACHE and BLOCK_STATUS (EINVAL); READ longer than the maximum block size and
- * oversized WRITE (EINVAL); modifications of a read-only export (EPERM); offset or length not a
- * multiple of the minimum block size, unless the request ends exactly at the end of the export
- * (EINVAL); ranges beyond the end of the export (WRITE and WRITE_ZEROES: ENOSPC; READ and TRIM:
- * EINVAL, as the protocol recommends). Zero-length READ, WRITE, TRIM and WRITE_ZEROES succeed
- * without touching the device.
+ * including CACHE and BLOCK_STATUS (EINVAL); READ longer than the maximum block size and oversized
+ * WRITE (EINVAL); modifications of a read-only export (EPERM); offset or length not a multiple of
+ * the minimum block size, unless the request ends exactly at the end of the export (EINVAL); ranges
+ * beyond the end of the export (WRITE and WRITE_ZEROES: ENOSPC; READ and TRIM: EINVAL, as the
+ * protocol recommends). Zero-length READ, WRITE, TRIM and WRITE_ZEROES succeed without touching the
+ * device.
  *
  * <p>Threads: everything here runs on the channel's event loop. Device futures complete on the
  * device's threads; their results are queued and handed back to the event loop in batches, so many
  * completions cost one wake-up and one socket flush. No call here blocks.
  *
  * <p>Back-pressure: at most {@code maxInFlightRequests} requests and {@code maxInFlightBytes} of
- * READ/WRITE payload are with the device at once (a single request is always admitted when
- * nothing else is); further decoded requests wait here, in order, and the socket is not read while
- * any wait, while a limit is reached, or while the outbound buffer is above its high-water mark.
+ * READ/WRITE payload are with the device at once (a single request is always admitted when nothing
+ * else is); further decoded requests wait here, in order, and the socket is not read while any
+ * wait, while a limit is reached, or while the outbound buffer is above its high-water mark.
  * Refused and zero-length requests are answered at once and never wait.
  *
- * <p>NBD_CMD_DISC: nothing more is read; every request received before it is completed and
- * replied to, then the connection closes. On server shutdown, requests not yet with the device are
- * answered ESHUTDOWN, the rest complete, then the connection closes.
+ * <p>NBD_CMD_DISC: nothing more is read; every request received before it is completed and replied
+ * to, then the connection closes. On server shutdown, requests not yet with the device are answered
+ * ESHUTDOWN, the rest complete, then the connection closes.
  */
 final class NbdSession extends ChannelInboundHandlerAdapter {
   private static final System.Logger LOG = System.getLogger(NbdSession.class.getName());
@@ -97,7 +97,8 @@ final class NbdSession extends ChannelInboundHandlerAdapter {
   /** A device's answer to one request, on its way back to the event loop. */
   private record Completion(long cookie, int type, long length, Object value, Throwable error) {}
 
-  NbdSession(NbdServerConfig config, BlockDevice device, NbdRequestDecoder decoder, ClientLog clientLog) {
+  NbdSession(
+      NbdServerConfig config, BlockDevice device, NbdRequestDecoder decoder, ClientLog clientLog) {
     this.clientLog = clientLog;
     this.config = config;
     this.device = device;
@@ -123,7 +124,11 @@ final class NbdSession extends ChannelInboundHandlerAdapter {
     }
     if (request.type() == CMD_DISC) {
       disconnectRequested = true;
-      LOG.log(Level.DEBUG, "NBD client {0}: NBD_CMD_DISC with {1} requests outstanding", ctx.channel().remoteAddress(), String.valueOf(inFlight + waiting.size()));
+      LOG.log(
+          Level.DEBUG,
+          "NBD client {0}: NBD_CMD_DISC with {1} requests outstanding",
+          ctx.channel().remoteAddress(),
+          String.valueOf(inFlight + waiting.size()));
       updateAutoRead();
       closeWhenDrained();
       return;
@@ -172,7 +177,9 @@ final class NbdSession extends ChannelInboundHandlerAdapter {
 
   /** Whether the device may take this request now. A request alone always fits the byte budget. */
   private boolean admits(NbdRequest r) {
-    return inFlight < config.maxInFlightRequests() && (inFlightBytes == 0 || inFlightBytes + payloadBytes(r.type(), r.length()) <= config.maxInFlightBytes());
+    return inFlight < config.maxInFlightRequests()
+        && (inFlightBytes == 0
+            || inFlightBytes + payloadBytes(r.type(), r.length()) <= config.maxInFlightBytes());
   }
 
   /** Hands a checked request to the device. */
@@ -183,14 +190,23 @@ final class NbdSession extends ChannelInboundHandlerAdapter {
       result =
           switch (r.type()) {
             case CMD_READ -> device.read(r.offset(), (int) r.length(), ctx.alloc());
-            case CMD_WRITE -> device.write(r.offset(), r.payload(), fua); // the device owns the payload now
+            case CMD_WRITE ->
+                device.write(r.offset(), r.payload(), fua); // the device owns the payload now
             case CMD_FLUSH -> device.flush();
             case CMD_TRIM -> device.trim(r.offset(), r.length(), fua);
-            case CMD_WRITE_ZEROES -> device.writeZeroes(r.offset(), r.length(), fua, (r.flags() & CMD_FLAG_NO_HOLE) == 0);
+            case CMD_WRITE_ZEROES ->
+                device.writeZeroes(
+                    r.offset(), r.length(), fua, (r.flags() & CMD_FLAG_NO_HOLE) == 0);
             default -> throw new IllegalStateException("unchecked command " + r.type());
           };
       if (result == null) {
-        result = CompletableFuture.failedFuture(new IllegalStateException("device " + device.name() + " returned no future for " + commandName(r.type())));
+        result =
+            CompletableFuture.failedFuture(
+                new IllegalStateException(
+                    "device "
+                        + device.name()
+                        + " returned no future for "
+                        + commandName(r.type())));
       }
     } catch (RuntimeException e) {
       result = CompletableFuture.failedFuture(e);
@@ -200,7 +216,8 @@ final class NbdSession extends ChannelInboundHandlerAdapter {
     long cookie = r.cookie();
     int type = r.type();
     long length = r.length();
-    result.whenComplete((value, error1) -> completed(new Completion(cookie, type, length, value, error1)));
+    result.whenComplete(
+        (value, error1) -> completed(new Completion(cookie, type, length, value, error1)));
   }
 
   /** The NBD error for a request that must not reach the device, or 0. */
@@ -211,10 +228,15 @@ final class NbdSession extends ChannelInboundHandlerAdapter {
     }
     return switch (r.type()) {
       case CMD_FLUSH -> 0;
-      case CMD_READ -> r.length() > config.maximumBlockSize() || !aligned(r) ? EINVAL : inRange(r) ? 0 : EINVAL;
-      case CMD_WRITE -> r.oversized() ? EINVAL : device.readOnly() ? EPERM : !aligned(r) ? EINVAL : inRange(r) ? 0 : ENOSPC;
+      case CMD_READ ->
+          r.length() > config.maximumBlockSize() || !aligned(r) ? EINVAL : inRange(r) ? 0 : EINVAL;
+      case CMD_WRITE ->
+          r.oversized()
+              ? EINVAL
+              : device.readOnly() ? EPERM : !aligned(r) ? EINVAL : inRange(r) ? 0 : ENOSPC;
       case CMD_TRIM -> device.readOnly() ? EPERM : !aligned(r) ? EINVAL : inRange(r) ? 0 : EINVAL;
-      case CMD_WRITE_ZEROES -> device.readOnly() ? EPERM : !aligned(r) ? EINVAL : inRange(r) ? 0 : ENOSPC;
+      case CMD_WRITE_ZEROES ->
+          device.readOnly() ? EPERM : !aligned(r) ? EINVAL : inRange(r) ? 0 : ENOSPC;
       default -> EINVAL; // CACHE, BLOCK_STATUS (needs structured replies), unknown commands
     };
   }
@@ -225,7 +247,8 @@ final class NbdSession extends ChannelInboundHandlerAdapter {
     }
     // A final partial block of an export whose size is not a multiple of the block size is
     // reachable only by a request that ends exactly at the end.
-    return (r.length() & minimumBlockMask) == 0 || (r.offset() >= 0 && r.offset() + r.length() == device.sizeBytes());
+    return (r.length() & minimumBlockMask) == 0
+        || (r.offset() >= 0 && r.offset() + r.length() == device.sizeBytes());
   }
 
   private boolean inRange(NbdRequest r) {
@@ -285,7 +308,8 @@ final class NbdSession extends ChannelInboundHandlerAdapter {
     if (c.type() == CMD_READ) {
       ByteBuf data = (ByteBuf) c.value();
       if (data == null || data.readableBytes() != c.length()) {
-        // A simple reply must carry exactly the requested bytes; anything else would desync the stream.
+        // A simple reply must carry exactly the requested bytes; anything else would desync the
+        // stream.
         LOG.log(
             Level.ERROR,
             "NBD export {0}: device returned {1} bytes for a {2}-byte READ; replied EIO",
@@ -310,11 +334,18 @@ final class NbdSession extends ChannelInboundHandlerAdapter {
 
   private int errno(Completion c) {
     Throwable cause = c.error();
-    while ((cause instanceof CompletionException || cause instanceof ExecutionException) && cause.getCause() != null) {
+    while ((cause instanceof CompletionException || cause instanceof ExecutionException)
+        && cause.getCause() != null) {
       cause = cause.getCause();
     }
     if (cause instanceof DeviceException d) {
-      LOG.log(Level.DEBUG, "NBD export {0}: {1} failed with {2}: {3}", device.name(), commandName(c.type()), d.error(), d.getMessage());
+      LOG.log(
+          Level.DEBUG,
+          "NBD export {0}: {1} failed with {2}: {3}",
+          device.name(),
+          commandName(c.type()),
+          d.error(),
+          d.getMessage());
       return switch (d.error()) {
         case EPERM -> EPERM;
         case EIO -> EIO;
@@ -323,7 +354,14 @@ final class NbdSession extends ChannelInboundHandlerAdapter {
         case ESHUTDOWN -> ESHUTDOWN;
       };
     }
-    LOG.log(Level.WARNING, "NBD export " + device.name() + ": " + commandName(c.type()) + " failed unexpectedly; replied EIO", cause);
+    LOG.log(
+        Level.WARNING,
+        "NBD export "
+            + device.name()
+            + ": "
+            + commandName(c.type())
+            + " failed unexpectedly; replied EIO",
+        cause);
     return EIO;
   }
 

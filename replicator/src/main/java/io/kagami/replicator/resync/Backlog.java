@@ -17,11 +17,11 @@ import java.util.concurrent.TimeoutException;
  * A primary volume's unsent history and what happens when it outgrows its capacity.
  *
  * <p>Normally the journal keeps every entry the standby does not hold yet (history), and the link
- * drains it in order. When that history exceeds {@code capacityBytes} the volume <em>overflows</em>:
- * from then on each entry is marked in the {@link DirtyBitmap} (its region changed) and trimmed
- * once the local volume holds it, whether or not it was shipped; payloads are no longer kept. The
- * standby is brought back by a <em>resync</em>: the marked regions are copied from the volume as it
- * is now, after which history shipping continues.
+ * drains it in order. When that history exceeds {@code capacityBytes} the volume
+ * <em>overflows</em>: from then on each entry is marked in the {@link DirtyBitmap} (its region
+ * changed) and trimmed once the local volume holds it, whether or not it was shipped; payloads are
+ * no longer kept. The standby is brought back by a <em>resync</em>: the marked regions are copied
+ * from the volume as it is now, after which history shipping continues.
  *
  * <p>The invariant that makes this safe: every entry after the standby's durable point is either
  * retained in the journal or accounted for in the bitmap ({@code markedThrough}); entries are
@@ -36,6 +36,7 @@ import java.util.concurrent.TimeoutException;
  */
 public final class Backlog {
   private static final System.Logger LOG = System.getLogger(Backlog.class.getName());
+
   /** How long a resync's start waits for the volume file to catch up with the journal. */
   static final Duration VOLUME_FILE_WAIT = Duration.ofSeconds(10);
 
@@ -125,7 +126,8 @@ public final class Backlog {
     boolean any = false;
     while (from <= seq) {
       // Only where each entry lands (the header): never its payload.
-      List<JournalStream.Extent> extents = stream.readExtents(from, (int) Math.min(4096, seq - from + 1));
+      List<JournalStream.Extent> extents =
+          stream.readExtents(from, (int) Math.min(4096, seq - from + 1));
       if (extents.isEmpty()) {
         break;
       }
@@ -157,14 +159,36 @@ public final class Backlog {
     try {
       device.appliedThrough(base).get(VOLUME_FILE_WAIT.toMillis(), TimeUnit.MILLISECONDS);
     } catch (TimeoutException e) {
-      throw new IllegalStateException("volume " + volume + ": the volume file did not reach seq " + base + " within " + VOLUME_FILE_WAIT.toSeconds() + " s", e);
+      throw new IllegalStateException(
+          "volume "
+              + volume
+              + ": the volume file did not reach seq "
+              + base
+              + " within "
+              + VOLUME_FILE_WAIT.toSeconds()
+              + " s",
+          e);
     } catch (ExecutionException e) {
-      throw new IllegalStateException("volume " + volume + ": the volume file cannot reach seq " + base + ": " + e.getCause().getMessage(), e.getCause());
+      throw new IllegalStateException(
+          "volume "
+              + volume
+              + ": the volume file cannot reach seq "
+              + base
+              + ": "
+              + e.getCause().getMessage(),
+          e.getCause());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      throw new IllegalStateException("volume " + volume + ": interrupted while the volume file caught up with seq " + base, e);
+      throw new IllegalStateException(
+          "volume " + volume + ": interrupted while the volume file caught up with seq " + base, e);
     }
-    LOG.log(Level.INFO, "volume {0}: resync of {1} regions ({2} bytes) begins at seq {3}", volume, bitmap.dirtyRegions(), bitmap.dirtyBytes(), base);
+    LOG.log(
+        Level.INFO,
+        "volume {0}: resync of {1} regions ({2} bytes) begins at seq {3}",
+        volume,
+        bitmap.dirtyRegions(),
+        bitmap.dirtyBytes(),
+        base);
     return base;
   }
 
@@ -188,7 +212,14 @@ public final class Backlog {
     try {
       device.file().read(bitmap.offsetOf(region), ByteBuffer.wrap(data));
     } catch (IOException e) {
-      throw new UncheckedIOException("volume " + volume + ": reading region " + region + " for resync failed: " + e.getMessage(), e);
+      throw new UncheckedIOException(
+          "volume "
+              + volume
+              + ": reading region "
+              + region
+              + " for resync failed: "
+              + e.getMessage(),
+          e);
     }
     return isZero(data) ? null : data;
   }
@@ -234,16 +265,18 @@ public final class Backlog {
           "volume {0}: the standby holds history only through seq {1} ({2}); copying the whole volume",
           volume,
           Long.toString(durableSeq),
-          lostAcknowledged ? "it had acknowledged seq " + peerDurable : "the journal starts at seq " + first);
+          lostAcknowledged
+              ? "it had acknowledged seq " + peerDurable
+              : "the journal starts at seq " + first);
       markAll();
     }
   }
 
   /**
-   * A standby that rejoined after a failover (the old primary) resumes after {@code durableSeq}
-   * but its replica differs in {@code ranges} (its own writes after the fork, discarded there):
-   * those ranges are marked, with every entry this primary kept after {@code durableSeq} (its own
-   * changes since the fork), and a resync copies exactly these regions.
+   * A standby that rejoined after a failover (the old primary) resumes after {@code durableSeq} but
+   * its replica differs in {@code ranges} (its own writes after the fork, discarded there): those
+   * ranges are marked, with every entry this primary kept after {@code durableSeq} (its own changes
+   * since the fork), and a resync copies exactly these regions.
    */
   public synchronized void standbyDiverged(long durableSeq, List<DivergedRange> ranges) {
     long bytes = 0;
@@ -262,7 +295,12 @@ public final class Backlog {
     peerDurable = Math.max(peerDurable, durableSeq);
     markThrough(stream.lastSeq());
     persist();
-    LOG.log(Level.WARNING, "volume {0}: the standby rejoined with {1} bytes of its own writes after the fork discarded; {2} bytes of regions will be copied", volume, bytes, bitmap.dirtyBytes());
+    LOG.log(
+        Level.WARNING,
+        "volume {0}: the standby rejoined with {1} bytes of its own writes after the fork discarded; {2} bytes of regions will be copied",
+        volume,
+        bytes,
+        bitmap.dirtyBytes());
   }
 
   /** Marks the whole volume for copying (a new or replaced standby whose history is gone). */
@@ -272,7 +310,11 @@ public final class Backlog {
     compareNext = true; // the standby may hold much of it already
     fullCopy = true;
     persist();
-    LOG.log(Level.WARNING, "volume {0}: the standby needs a full resynchronization ({1} bytes)", volume, bitmap.dirtyBytes());
+    LOG.log(
+        Level.WARNING,
+        "volume {0}: the standby needs a full resynchronization ({1} bytes)",
+        volume,
+        bitmap.dirtyBytes());
   }
 
   /** Persists cleared bits (housekeeping); a crash before it only means regions are sent again. */
@@ -287,7 +329,8 @@ public final class Backlog {
     try {
       bitmap.persist();
     } catch (IOException e) {
-      throw new UncheckedIOException("volume " + volume + ": persisting the dirty bitmap failed: " + e.getMessage(), e);
+      throw new UncheckedIOException(
+          "volume " + volume + ": persisting the dirty bitmap failed: " + e.getMessage(), e);
     }
   }
 }

@@ -11,17 +11,17 @@ import java.util.BitSet;
 import java.util.zip.CRC32C;
 
 /**
- * The regions of a primary volume the standby may not hold: what a resynchronization must copy.
- * A volume falls back to it when its unsent history outgrows its capacity; the journal's payloads
- * are then dropped and only "this region changed" is remembered, at a configurable granularity.
+ * The regions of a primary volume the standby may not hold: what a resynchronization must copy. A
+ * volume falls back to it when its unsent history outgrows its capacity; the journal's payloads are
+ * then dropped and only "this region changed" is remembered, at a configurable granularity.
  *
  * <p>Persistence: {@link #persist} writes the whole map to a temporary file, syncs it and renames
  * it over the previous one, so a crash leaves either the old or the new map, never a torn one; a
  * checksum guards against anything else. {@code markedThrough} travels with the bits: the journal
  * entries through it are accounted for in the map (their payloads may be trimmed).
  *
- * <p>File layout (big-endian): u32 magic "KGBM" | u32 version 1 | u32 granularity | u64 volume
- * size | u64 markedThrough | u32 word count | words (u64 each) | u32 CRC32C of everything before.
+ * <p>File layout (big-endian): u32 magic "KGBM" | u32 version 1 | u32 granularity | u64 volume size
+ * | u64 markedThrough | u32 word count | words (u64 each) | u32 CRC32C of everything before.
  *
  * <p>Thread-safe (all methods synchronized); a map of a 16 TiB volume at 64 KiB is 32 MiB.
  */
@@ -35,7 +35,8 @@ public final class DirtyBitmap {
   private final BitSet bits;
   private long markedThrough;
 
-  private DirtyBitmap(Path file, int granularity, long volumeBytes, BitSet bits, long markedThrough) {
+  private DirtyBitmap(
+      Path file, int granularity, long volumeBytes, BitSet bits, long markedThrough) {
     this.file = file;
     this.granularity = granularity;
     this.volumeBytes = volumeBytes;
@@ -49,7 +50,8 @@ public final class DirtyBitmap {
    */
   public static DirtyBitmap open(Path file, int granularity, long volumeBytes) throws IOException {
     if (granularity < 4096 || Integer.bitCount(granularity) != 1) {
-      throw new IllegalArgumentException("bitmap granularity must be a power of two of at least 4 KiB, got " + granularity);
+      throw new IllegalArgumentException(
+          "bitmap granularity must be a power of two of at least 4 KiB, got " + granularity);
     }
     byte[] data;
     try {
@@ -63,7 +65,8 @@ public final class DirtyBitmap {
     }
     CRC32C crc = new CRC32C();
     crc.update(data, 0, data.length - 4);
-    if ((int) crc.getValue() != ByteBuffer.wrap(data, data.length - 4, 4).order(ByteOrder.BIG_ENDIAN).getInt()) {
+    if ((int) crc.getValue()
+        != ByteBuffer.wrap(data, data.length - 4, 4).order(ByteOrder.BIG_ENDIAN).getInt()) {
       throw new IOException("dirty bitmap " + file + " is damaged (checksum mismatch)");
     }
     int version = b.getInt();
@@ -71,7 +74,11 @@ public final class DirtyBitmap {
     long size = b.getLong();
     long marked = b.getLong();
     int words = b.getInt();
-    if (version != VERSION || g != granularity || size != volumeBytes || words < 0 || words * 8L != data.length - 36L) {
+    if (version != VERSION
+        || g != granularity
+        || size != volumeBytes
+        || words < 0
+        || words * 8L != data.length - 36L) {
       throw new IOException(
           "dirty bitmap "
               + file
@@ -170,7 +177,12 @@ public final class DirtyBitmap {
     synchronized (this) {
       long[] words = bits.toLongArray();
       ByteBuffer b = ByteBuffer.allocate(36 + words.length * 8).order(ByteOrder.BIG_ENDIAN);
-      b.putInt(MAGIC).putInt(VERSION).putInt(granularity).putLong(volumeBytes).putLong(markedThrough).putInt(words.length);
+      b.putInt(MAGIC)
+          .putInt(VERSION)
+          .putInt(granularity)
+          .putLong(volumeBytes)
+          .putLong(markedThrough)
+          .putInt(words.length);
       for (long w : words) {
         b.putLong(w);
       }

@@ -12,10 +12,10 @@ import java.util.function.LongSupplier;
 
 /**
  * Sync mode of one volume: a journaled change is acknowledged only once the standby reports it
- * durable in its own journal. When the standby stops answering, the configured policy decides
- * after {@link Policy#timeout()}: {@link OnTimeout#BLOCK} keeps the writes waiting (fail closed: a
- * host never sees an acknowledgement the standby does not hold), {@link OnTimeout#DEGRADE} releases
- * them and acknowledges on the local journal alone (async) until the standby has caught up with
+ * durable in its own journal. When the standby stops answering, the configured policy decides after
+ * {@link Policy#timeout()}: {@link OnTimeout#BLOCK} keeps the writes waiting (fail closed: a host
+ * never sees an acknowledgement the standby does not hold), {@link OnTimeout#DEGRADE} releases them
+ * and acknowledges on the local journal alone (async) until the standby has caught up with
  * everything journaled, then returns to sync by itself.
  *
  * <p>Threads: {@link #replicated} runs on the journal's completion thread, {@link #peerDurable} on
@@ -64,8 +64,14 @@ public final class SyncReplication implements ReplicationGate {
   private final Policy policy;
   private final LongSupplier nanoTime;
   private final LongSupplier lastJournaledSeq;
-  /** By sequence number: continuations may run on different threads, so arrival order is not seq order. */
-  private final PriorityQueue<Waiter> waiters = new PriorityQueue<>((a, b) -> Long.compare(a.seq, b.seq));
+
+  /**
+   * By sequence number: continuations may run on different threads, so arrival order is not seq
+   * order.
+   */
+  private final PriorityQueue<Waiter> waiters =
+      new PriorityQueue<>((a, b) -> Long.compare(a.seq, b.seq));
+
   private long peerSeq;
   private State state = State.SYNC;
   private long degradations;
@@ -74,7 +80,12 @@ public final class SyncReplication implements ReplicationGate {
    * @param peerSeq what the standby is known to hold durably at start
    * @param lastJournaledSeq the volume's last journaled sequence number (to tell "caught up")
    */
-  public SyncReplication(String volume, Policy policy, long peerSeq, LongSupplier lastJournaledSeq, LongSupplier nanoTime) {
+  public SyncReplication(
+      String volume,
+      Policy policy,
+      long peerSeq,
+      LongSupplier lastJournaledSeq,
+      LongSupplier nanoTime) {
     this.volume = volume;
     this.policy = policy;
     this.peerSeq = peerSeq;
@@ -107,7 +118,8 @@ public final class SyncReplication implements ReplicationGate {
       while (!waiters.isEmpty() && waiters.peek().seq <= peerSeq) {
         released.add(waiters.poll());
       }
-      if (state == State.BLOCKED && (waiters.isEmpty() || !overdue(waiters.peek(), nanoTime.getAsLong()))) {
+      if (state == State.BLOCKED
+          && (waiters.isEmpty() || !overdue(waiters.peek(), nanoTime.getAsLong()))) {
         state = State.SYNC;
       } else if (state == State.DEGRADED && peerSeq >= lastJournaledSeq.getAsLong()) {
         state = State.SYNC;
@@ -140,7 +152,10 @@ public final class SyncReplication implements ReplicationGate {
       w.done.complete(null);
     }
     if (was != State.DEGRADED) {
-      LOG.log(Level.WARNING, "volume {0}: ALERT sync replication degraded to async: this site has no standby in sync; writes are acknowledged on the local journal until one catches up", volume);
+      LOG.log(
+          Level.WARNING,
+          "volume {0}: ALERT sync replication degraded to async: this site has no standby in sync; writes are acknowledged on the local journal until one catches up",
+          volume);
     }
   }
 
@@ -191,7 +206,12 @@ public final class SyncReplication implements ReplicationGate {
               "volume {0}: ALERT writes blocked: the standby confirmed nothing for {1} ms and the sync policy is to block (fail closed)",
               volume,
               policy.timeout().toMillis());
-      case SYNC -> LOG.log(Level.INFO, "volume {0}: sync replication restored (was {1})", volume, was.name().toLowerCase(java.util.Locale.ROOT));
+      case SYNC ->
+          LOG.log(
+              Level.INFO,
+              "volume {0}: sync replication restored (was {1})",
+              volume,
+              was.name().toLowerCase(java.util.Locale.ROOT));
     }
   }
 

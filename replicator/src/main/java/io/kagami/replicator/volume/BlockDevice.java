@@ -19,10 +19,16 @@ public interface BlockDevice {
 
   long sizeBytes();
 
-  /** A read-only device (the standby's replica) fails every modification with {@link DeviceError#EPERM}. */
+  /**
+   * A read-only device (the standby's replica) fails every modification with {@link
+   * DeviceError#EPERM}.
+   */
   boolean readOnly();
 
-  /** Reads {@code length} bytes at {@code offset}; the caller owns (and releases) the returned buffer. */
+  /**
+   * Reads {@code length} bytes at {@code offset}; the caller owns (and releases) the returned
+   * buffer.
+   */
   CompletableFuture<ByteBuf> read(long offset, int length, ByteBufAllocator alloc);
 
   /** Writes {@code data} at {@code offset}. Takes ownership of {@code data} and releases it. */

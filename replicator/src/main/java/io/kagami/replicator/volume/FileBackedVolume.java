@@ -47,7 +47,10 @@ abstract sealed class FileBackedVolume implements BlockDevice permits PrimaryVol
             return buf;
           } catch (IOException | RuntimeException e) {
             buf.release();
-            throw new DeviceException(DeviceError.EIO, "read of " + length + " bytes at " + offset + " failed: " + e.getMessage(), e);
+            throw new DeviceException(
+                DeviceError.EIO,
+                "read of " + length + " bytes at " + offset + " failed: " + e.getMessage(),
+                e);
           }
         },
         reads);
@@ -58,6 +61,14 @@ abstract sealed class FileBackedVolume implements BlockDevice permits PrimaryVol
   }
 
   static DeviceException outOfRange(FileVolume file, long offset, long length) {
-    return new DeviceException(DeviceError.EINVAL, "request " + offset + "+" + length + " is beyond the end of the volume (" + file.size() + " bytes)");
+    return new DeviceException(
+        DeviceError.EINVAL,
+        "request "
+            + offset
+            + "+"
+            + length
+            + " is beyond the end of the volume ("
+            + file.size()
+            + " bytes)");
   }
 }

@@ -26,6 +26,7 @@ public final class FileVolume implements AutoCloseable {
   private final Path file;
   private final long size;
   private final FileChannel channel;
+
   /**
    * The second descriptor ({@link NativeFiles}), -1 once closed: after close its number may belong
    * to another file at once, so no call may use it any more.
@@ -47,7 +48,9 @@ public final class FileVolume implements AutoCloseable {
     try {
       Files.createDirectories(file.toAbsolutePath().getParent());
       boolean existed = Files.exists(file);
-      FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+      FileChannel ch =
+          FileChannel.open(
+              file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
       long actual = ch.size();
       if (!existed || actual == 0) {
         if (actual == 0 && size > 0) {
@@ -57,7 +60,12 @@ public final class FileVolume implements AutoCloseable {
       } else if (actual != size) {
         ch.close();
         throw new IllegalStateException(
-            "volume file " + file.getFileName() + " is " + actual + " bytes but the volume is configured as " + size
+            "volume file "
+                + file.getFileName()
+                + " is "
+                + actual
+                + " bytes but the volume is configured as "
+                + size
                 + " bytes; refusing to use it (it belongs to another volume, or the size was changed)");
       }
       return new FileVolume(file, size, ch, NativeFiles.open(file));
@@ -95,7 +103,9 @@ public final class FileVolume implements AutoCloseable {
     int d = fd;
     if (src.hasArray() && d >= 0) {
       // Straight from the heap array: the channel would first copy it into a direct buffer.
-      int n = NativeFiles.pwriteFully(d, src.array(), src.arrayOffset() + src.position(), src.remaining(), offset);
+      int n =
+          NativeFiles.pwriteFully(
+              d, src.array(), src.arrayOffset() + src.position(), src.remaining(), offset);
       src.position(src.position() + n);
       if (!src.hasRemaining()) {
         return;

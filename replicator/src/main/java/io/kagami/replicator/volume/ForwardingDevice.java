@@ -40,7 +40,8 @@ public abstract class ForwardingDevice implements BlockDevice {
   }
 
   @Override
-  public CompletableFuture<Void> writeZeroes(long offset, long length, boolean fua, boolean mayTrim) {
+  public CompletableFuture<Void> writeZeroes(
+      long offset, long length, boolean fua, boolean mayTrim) {
     return delegate().writeZeroes(offset, length, fua, mayTrim);
   }
 

@@ -17,11 +17,11 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
 
 /**
- * The primary's read-write volume: every change is appended to the journal first and written to
- * the local volume file right after its commit, in sequence order, on the journal's after-commit
+ * The primary's read-write volume: every change is appended to the journal first and written to the
+ * local volume file right after its commit, in sequence order, on the journal's after-commit
  * thread. The acknowledgement does not wait for that volume write (the journal already holds the
- * change); a read waits instead until the volume file holds every change committed before the
- * read arrived, so a host always reads what it was told is written.
+ * change); a read waits instead until the volume file holds every change committed before the read
+ * arrived, so a host always reads what it was told is written.
  *
  * <p>Durability (async mode): a write is acknowledged once it is in the journal's WAL (it survives
  * a crash of the Kagami process); with FUA, and for every write before a FLUSH, once the WAL is
@@ -36,39 +36,62 @@ public final class PrimaryVolume extends FileBackedVolume {
   static final int MAX_RANGE_RECORD = 1 << 30;
 
   private final JournalStream stream;
+
   /** Null when compression is off. */
   private final Compression.Probe compression;
+
   private final ReplicationGate gate;
   private final AppendTimer appendTimer;
   private final NanoClock clock;
   private volatile long appliedSeq;
+
   /** Reads waiting for the volume file to catch up, by the seq they need; guarded by itself. */
   private final java.util.PriorityQueue<AppliedWaiter> waiters = new java.util.PriorityQueue<>();
+
   private volatile boolean anyWaiter;
+
   /** Set when a volume write failed: the file no longer matches the journal; fail closed. */
   private volatile DeviceException volumeFailure;
 
-  private record AppliedWaiter(long seq, CompletableFuture<Void> ready) implements Comparable<AppliedWaiter> {
+  private record AppliedWaiter(long seq, CompletableFuture<Void> ready)
+      implements Comparable<AppliedWaiter> {
     @Override
     public int compareTo(AppliedWaiter o) {
       return Long.compare(seq, o.seq);
     }
   }
 
-  public PrimaryVolume(String name, FileVolume file, JournalStream stream, boolean compress, Executor reads) {
+  public PrimaryVolume(
+      String name, FileVolume file, JournalStream stream, boolean compress, Executor reads) {
     this(name, file, stream, compress, reads, ReplicationGate.LOCAL, AppendTimer.NONE);
   }
 
   /**
    * With {@code gate} deciding what an acknowledgement waits for beyond the local journal (sync
-   * mode), and {@code appendTimer} told how long each journal append took (see {@link AppendTimer}).
+   * mode), and {@code appendTimer} told how long each journal append took (see {@link
+   * AppendTimer}).
    */
-  public PrimaryVolume(String name, FileVolume file, JournalStream stream, boolean compress, Executor reads, ReplicationGate gate, AppendTimer appendTimer) {
+  public PrimaryVolume(
+      String name,
+      FileVolume file,
+      JournalStream stream,
+      boolean compress,
+      Executor reads,
+      ReplicationGate gate,
+      AppendTimer appendTimer) {
     this(name, file, stream, compress, reads, gate, appendTimer, SystemTime.NANO);
   }
 
   /** With {@code clock} timing the journal appends for {@code appendTimer}. */
-  public PrimaryVolume(String name, FileVolume file, JournalStream stream, boolean compress, Executor reads, ReplicationGate gate, AppendTimer appendTimer, NanoClock clock) {
+  public PrimaryVolume(
+      String name,
+      FileVolume file,
+      JournalStream stream,
+      boolean compress,
+      Executor reads,
+      ReplicationGate gate,
+      AppendTimer appendTimer,
+      NanoClock clock) {
     super(name, file, reads);
     this.appendTimer = appendTimer;
     this.clock = clock;
@@ -113,12 +136,13 @@ public final class PrimaryVolume extends FileBackedVolume {
 
   /**
    * Waits up to {@code timeout} until the volume file holds every change committed so far; true
-   * when it does. Called before the volume file closes: acknowledged writes may still be queued
-   * for it (they are in the journal either way and would be replayed on the next start).
+   * when it does. Called before the volume file closes: acknowledged writes may still be queued for
+   * it (they are in the journal either way and would be replayed on the next start).
    */
   public boolean awaitVolumeWrites(java.time.Duration timeout) {
     try {
-      appliedThrough(stream.lastSeq()).get(timeout.toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS);
+      appliedThrough(stream.lastSeq())
+          .get(timeout.toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS);
       return true;
     } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
       return false;
@@ -129,8 +153,8 @@ public final class PrimaryVolume extends FileBackedVolume {
   }
 
   /**
-   * Completes once the volume file holds every change through {@code seq}, on the thread that
-   * wrote it (or the caller's, when it does already); fails when writing the volume file failed.
+   * Completes once the volume file holds every change through {@code seq}, on the thread that wrote
+   * it (or the caller's, when it does already); fails when writing the volume file failed.
    */
   public CompletableFuture<Void> appliedThrough(long seq) {
     CompletableFuture<Void> ready = new CompletableFuture<>();
@@ -175,10 +199,16 @@ public final class PrimaryVolume extends FileBackedVolume {
       volumeFailure =
           new DeviceException(
               DeviceError.EIO,
-              "volume " + name + ": writing the volume file failed at seq " + seq + " (" + (e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName())
+              "volume "
+                  + name
+                  + ": writing the volume file failed at seq "
+                  + seq
+                  + " ("
+                  + (e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName())
                   + "); the journal holds every acknowledged write and replays it on restart, but the volume serves no more requests until then",
               e);
-      System.getLogger(PrimaryVolume.class.getName()).log(System.Logger.Level.ERROR, volumeFailure.getMessage());
+      System.getLogger(PrimaryVolume.class.getName())
+          .log(System.Logger.Level.ERROR, volumeFailure.getMessage());
     }
     release(appliedSeq);
   }
@@ -193,7 +223,8 @@ public final class PrimaryVolume extends FileBackedVolume {
     }
     if (!inRange(file, offset, length)) {
       data.release();
-      return CompletableFuture.failedFuture(new DeviceException(DeviceError.ENOSPC, outOfRange(file, offset, length).getMessage()));
+      return CompletableFuture.failedFuture(
+          new DeviceException(DeviceError.ENOSPC, outOfRange(file, offset, length).getMessage()));
     }
     // One copy of the data, on the caller's (event loop) thread, straight into the journal
     // record; the network buffer is released at once so the decoder can reuse it.
@@ -228,7 +259,8 @@ public final class PrimaryVolume extends FileBackedVolume {
             fua,
             seq -> {
               if (volumeFailure != null) {
-                return; // the file is behind the journal already; writing later changes would not help
+                return; // the file is behind the journal already; writing later changes would not
+                // help
               }
               try {
                 file.write(offset, forVolume);
@@ -252,7 +284,8 @@ public final class PrimaryVolume extends FileBackedVolume {
   }
 
   @Override
-  public CompletableFuture<Void> writeZeroes(long offset, long length, boolean fua, boolean mayTrim) {
+  public CompletableFuture<Void> writeZeroes(
+      long offset, long length, boolean fua, boolean mayTrim) {
     return zeroRange(offset, length, fua, JournalRecord::writeZeroes);
   }
 
@@ -265,13 +298,17 @@ public final class PrimaryVolume extends FileBackedVolume {
     JournalRecord of(long offset, int length);
   }
 
-  private CompletableFuture<Void> zeroRange(long offset, long length, boolean fua, RangeRecord kind) {
+  private CompletableFuture<Void> zeroRange(
+      long offset, long length, boolean fua, RangeRecord kind) {
     DeviceException failed = volumeFailure;
     if (failed != null) {
       return CompletableFuture.failedFuture(failed);
     }
     if (!inRange(file, offset, length)) {
-      return CompletableFuture.failedFuture(new DeviceException(DeviceError.ENOSPC, "range " + offset + "+" + length + " is beyond the end of volume " + name));
+      return CompletableFuture.failedFuture(
+          new DeviceException(
+              DeviceError.ENOSPC,
+              "range " + offset + "+" + length + " is beyond the end of volume " + name));
     }
     CompletableFuture<Long> last = CompletableFuture.completedFuture(0L);
     for (long pos = offset; pos < offset + length; pos += MAX_RANGE_RECORD) {
@@ -333,15 +370,22 @@ public final class PrimaryVolume extends FileBackedVolume {
   }
 
   private DeviceException deviceError(String what, Throwable err) {
-    Throwable cause = err instanceof CompletionException && err.getCause() != null ? err.getCause() : err;
+    Throwable cause =
+        err instanceof CompletionException && err.getCause() != null ? err.getCause() : err;
     if (cause instanceof DeviceException d) {
       return d;
     }
     if (cause instanceof JournalException j) {
-      return new DeviceException(j.noSpace() ? DeviceError.ENOSPC : DeviceError.EIO, "volume " + name + ": " + what + " not journaled: " + j.getMessage(), j);
+      return new DeviceException(
+          j.noSpace() ? DeviceError.ENOSPC : DeviceError.EIO,
+          "volume " + name + ": " + what + " not journaled: " + j.getMessage(),
+          j);
     }
     String msg = cause.getMessage() == null ? cause.toString() : cause.getMessage();
     boolean noSpace = msg.contains("No space left");
-    return new DeviceException(noSpace ? DeviceError.ENOSPC : DeviceError.EIO, "volume " + name + ": " + what + " failed: " + msg, cause);
+    return new DeviceException(
+        noSpace ? DeviceError.ENOSPC : DeviceError.EIO,
+        "volume " + name + ": " + what + " failed: " + msg,
+        cause);
   }
 }

@@ -31,7 +31,8 @@ public final class ReplicaVolume extends FileBackedVolume {
   }
 
   @Override
-  public CompletableFuture<Void> writeZeroes(long offset, long length, boolean fua, boolean mayTrim) {
+  public CompletableFuture<Void> writeZeroes(
+      long offset, long length, boolean fua, boolean mayTrim) {
     return refused();
   }
 
@@ -46,6 +47,8 @@ public final class ReplicaVolume extends FileBackedVolume {
   }
 
   private CompletableFuture<Void> refused() {
-    return CompletableFuture.failedFuture(new DeviceException(DeviceError.EPERM, "volume " + name + " is a standby replica and read-only"));
+    return CompletableFuture.failedFuture(
+        new DeviceException(
+            DeviceError.EPERM, "volume " + name + " is a standby replica and read-only"));
   }
 }

@@ -5,12 +5,12 @@ import io.netty.buffer.ByteBufAllocator;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * A named window {@code [base, base + size)} of another device, exported on its own: the members
- * of a consistency group are slices of one replicated volume, so every write to any member takes
- * its place in one journal, one shipping order and one apply order, and the standby's copy of all
+ * A named window {@code [base, base + size)} of another device, exported on its own: the members of
+ * a consistency group are slices of one replicated volume, so every write to any member takes its
+ * place in one journal, one shipping order and one apply order, and the standby's copy of all
  * members is always the state after one prefix of that order (a database's data and log volumes
- * recover together). The NBD layer keeps requests inside {@link #sizeBytes()}; a flush flushes
- * the whole group (all members share one journal, so that is what durability means here).
+ * recover together). The NBD layer keeps requests inside {@link #sizeBytes()}; a flush flushes the
+ * whole group (all members share one journal, so that is what durability means here).
  */
 public final class SliceDevice implements BlockDevice {
   private final String name;
@@ -20,7 +20,18 @@ public final class SliceDevice implements BlockDevice {
 
   public SliceDevice(String name, BlockDevice group, long base, long sizeBytes) {
     if (base < 0 || sizeBytes <= 0 || base + sizeBytes > group.sizeBytes()) {
-      throw new IllegalArgumentException("slice " + name + " [" + base + ", +" + sizeBytes + ") does not fit in " + group.name() + " of " + group.sizeBytes() + " bytes");
+      throw new IllegalArgumentException(
+          "slice "
+              + name
+              + " ["
+              + base
+              + ", +"
+              + sizeBytes
+              + ") does not fit in "
+              + group.name()
+              + " of "
+              + group.sizeBytes()
+              + " bytes");
     }
     this.name = name;
     this.group = group;
@@ -45,7 +56,16 @@ public final class SliceDevice implements BlockDevice {
 
   private void check(long offset, long length) {
     if (offset < 0 || length < 0 || offset + length > sizeBytes) {
-      throw new IllegalArgumentException("request [" + offset + ", +" + length + ") outside " + name + " of " + sizeBytes + " bytes");
+      throw new IllegalArgumentException(
+          "request ["
+              + offset
+              + ", +"
+              + length
+              + ") outside "
+              + name
+              + " of "
+              + sizeBytes
+              + " bytes");
     }
   }
 
@@ -67,7 +87,8 @@ public final class SliceDevice implements BlockDevice {
   }
 
   @Override
-  public CompletableFuture<Void> writeZeroes(long offset, long length, boolean fua, boolean mayTrim) {
+  public CompletableFuture<Void> writeZeroes(
+      long offset, long length, boolean fua, boolean mayTrim) {
     check(offset, length);
     return group.writeZeroes(base + offset, length, fua, mayTrim);
   }

@@ -1,8 +1,8 @@
 package io.kagami.replicator.apply;
 
-import io.kagami.clock.SystemTime;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.kagami.clock.SystemTime;
 import io.kagami.journal.Compression;
 import io.kagami.journal.Journal;
 import io.kagami.journal.JournalConfig;
@@ -38,7 +38,12 @@ class ApplierCheckpointTest {
         FileVolume replica = FileVolume.openOrCreate(dir.resolve("replica.img"), SIZE)) {
       JournalStream stream = journal.stream("vol0");
       Applier applier = new Applier("vol0", stream, replica, clock, Duration.ofSeconds(10), true);
-      stream.appendReplicated(List.of(JournalEntry.of(1, Compression.writeRecord(0, ByteBuffer.wrap(new byte[4096]), true)))).get(10, TimeUnit.SECONDS);
+      stream
+          .appendReplicated(
+              List.of(
+                  JournalEntry.of(
+                      1, Compression.writeRecord(0, ByteBuffer.wrap(new byte[4096]), true))))
+          .get(10, TimeUnit.SECONDS);
 
       applier.doWork(100);
       assertThat(applier.appliedSeq()).isEqualTo(1);
@@ -52,12 +57,19 @@ class ApplierCheckpointTest {
       assertThat(stream.firstSeq()).as("trimmed through the checkpoint").isEqualTo(2);
 
       // Two half-gigabyte zeroings (cheap: no data) make a gigabyte applied: due at once.
-      stream.appendReplicated(List.of(JournalEntry.of(2, JournalRecord.writeZeroes(0, 512 << 20)))).get(10, TimeUnit.SECONDS);
+      stream
+          .appendReplicated(List.of(JournalEntry.of(2, JournalRecord.writeZeroes(0, 512 << 20))))
+          .get(10, TimeUnit.SECONDS);
       applier.doWork(100);
       assertThat(applier.checkpointSeq()).isEqualTo(1);
-      stream.appendReplicated(List.of(JournalEntry.of(3, JournalRecord.writeZeroes(512L << 20, 512 << 20)))).get(10, TimeUnit.SECONDS);
+      stream
+          .appendReplicated(
+              List.of(JournalEntry.of(3, JournalRecord.writeZeroes(512L << 20, 512 << 20))))
+          .get(10, TimeUnit.SECONDS);
       applier.doWork(100);
-      assertThat(applier.checkpointSeq()).as("%d bytes applied since the last checkpoint", Applier.CHECKPOINT_AFTER_BYTES).isEqualTo(3);
+      assertThat(applier.checkpointSeq())
+          .as("%d bytes applied since the last checkpoint", Applier.CHECKPOINT_AFTER_BYTES)
+          .isEqualTo(3);
     }
   }
 }

@@ -1,9 +1,9 @@
 package io.kagami.replicator.apply;
 
-import io.kagami.clock.SystemTime;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
 
+import io.kagami.clock.SystemTime;
 import io.kagami.journal.Compression;
 import io.kagami.journal.Journal;
 import io.kagami.journal.JournalConfig;
@@ -14,7 +14,6 @@ import io.kagami.replicator.volume.FileVolume;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -36,7 +35,8 @@ class ApplierPrefixTest {
   @Test
   void everyCutOfTheApplyStreamIsAPrefixOfThePrimaryHistory() throws Exception {
     long seed = Long.getLong("kagami.seed", SystemTime.NANO.nanoTime());
-    System.out.println("ApplierPrefixTest seed=" + seed + " (replay with -Dkagami.seed=" + seed + ")");
+    System.out.println(
+        "ApplierPrefixTest seed=" + seed + " (replay with -Dkagami.seed=" + seed + ")");
     Random rnd = new Random(seed);
     List<JournalRecord> history = new ArrayList<>();
     for (int i = 0; i < 600; i++) {
@@ -88,7 +88,8 @@ class ApplierPrefixTest {
       }
       CompletableFuture.allOf(stores.toArray(CompletableFuture[]::new)).get(30, TimeUnit.SECONDS);
 
-      Applier applier = new Applier("vol0", stream, replica, SystemTime.WALL, Duration.ofHours(1), false);
+      Applier applier =
+          new Applier("vol0", stream, replica, SystemTime.WALL, Duration.ofHours(1), false);
       byte[] seen = new byte[SIZE];
       int cuts = 0;
       while (applier.appliedSeq() < history.size()) {
@@ -98,7 +99,9 @@ class ApplierPrefixTest {
         replica.read(0, ByteBuffer.wrap(seen));
         if (!Arrays.equals(seen, states.get(k))) {
           int at = Arrays.mismatch(seen, states.get(k));
-          fail("after cut %d at seq %d the replica differs from the primary's state after %d changes at offset 0x%x (seed %d)", cuts, k, k, at, seed);
+          fail(
+              "after cut %d at seq %d the replica differs from the primary's state after %d changes at offset 0x%x (seed %d)",
+              cuts, k, k, at, seed);
         }
       }
       assertThat(cuts).isGreaterThan(10);

@@ -1,8 +1,8 @@
 package io.kagami.replicator.apply;
 
-import io.kagami.clock.SystemTime;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.kagami.clock.SystemTime;
 import io.kagami.journal.Journal;
 import io.kagami.journal.JournalConfig;
 import io.kagami.replicator.resync.Backlog;
@@ -12,7 +12,6 @@ import io.kagami.replicator.volume.PrimaryVolume;
 import io.netty.buffer.Unpooled;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.InstantSource;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -22,9 +21,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * When the primary syncs its volume file: only when that lets history go (or when a checkpoint
- * has been put off too long). A checkpoint is visible as {@link Checkpointer#checkpointSeq()} and
- * the persisted {@link Applier#META_APPLIED}, which are only ever moved after the sync.
+ * When the primary syncs its volume file: only when that lets history go (or when a checkpoint has
+ * been put off too long). A checkpoint is visible as {@link Checkpointer#checkpointSeq()} and the
+ * persisted {@link Applier#META_APPLIED}, which are only ever moved after the sync.
  */
 class CheckpointerTest {
   private static final long SIZE = 16L << 20;
@@ -59,7 +58,8 @@ class CheckpointerTest {
   }
 
   private Backlog backlog(long capacity) throws Exception {
-    return new Backlog(device, DirtyBitmap.open(dir.resolve("vol0.bitmap"), 64 << 10, SIZE), capacity, 0);
+    return new Backlog(
+        device, DirtyBitmap.open(dir.resolve("vol0.bitmap"), 64 << 10, SIZE), capacity, 0);
   }
 
   /** Runs {@code n} housekeeping rounds; returns the entries trimmed. */
@@ -72,17 +72,22 @@ class CheckpointerTest {
   }
 
   @Test
-  void theVolumeIsSyncedOnlyWhenTheStandbyHoldsEntriesPastTheLastCheckpointAndAtMostEveryTenRounds() throws Exception {
+  void theVolumeIsSyncedOnlyWhenTheStandbyHoldsEntriesPastTheLastCheckpointAndAtMostEveryTenRounds()
+      throws Exception {
     Backlog backlog = backlog(1L << 30);
     Checkpointer c = new Checkpointer(device, backlog::trimBound);
     writes(3);
 
     assertThat(c.doWork()).isZero();
-    assertThat(c.checkpointSeq()).as("the standby holds nothing: a sync would let nothing go").isZero();
+    assertThat(c.checkpointSeq())
+        .as("the standby holds nothing: a sync would let nothing go")
+        .isZero();
 
     backlog.peerDurable(2);
     assertThat(rounds(c, Checkpointer.MIN_ROUNDS_BETWEEN_SYNCS - 2)).isZero();
-    assertThat(c.checkpointSeq()).as("paced: not before round %d", Checkpointer.MIN_ROUNDS_BETWEEN_SYNCS).isZero();
+    assertThat(c.checkpointSeq())
+        .as("paced: not before round %d", Checkpointer.MIN_ROUNDS_BETWEEN_SYNCS)
+        .isZero();
     assertThat(c.doWork()).as("entries 1-2 trimmed").isEqualTo(2);
     assertThat(c.checkpointSeq()).isEqualTo(3);
     assertThat(device.stream().meta(Applier.META_APPLIED, 0)).isEqualTo(3);
@@ -96,7 +101,9 @@ class CheckpointerTest {
     assertThat(rounds(c, Checkpointer.MIN_ROUNDS_BETWEEN_SYNCS - 2)).isZero();
     assertThat(c.checkpointSeq()).isEqualTo(3);
     assertThat(c.doWork()).isEqualTo(1);
-    assertThat(c.checkpointSeq()).as("entry 4 can only go once the volume is synced past it").isEqualTo(5);
+    assertThat(c.checkpointSeq())
+        .as("entry 4 can only go once the volume is synced past it")
+        .isEqualTo(5);
     assertThat(device.stream().firstSeq()).isEqualTo(5);
   }
 
@@ -111,7 +118,9 @@ class CheckpointerTest {
     c.doWork();
     assertThat(c.checkpointSeq()).isEqualTo(2);
     assertThat(device.stream().meta(Applier.META_APPLIED, 0)).isEqualTo(2);
-    assertThat(device.stream().firstSeq()).as("the standby still holds nothing: nothing trimmed").isEqualTo(1);
+    assertThat(device.stream().firstSeq())
+        .as("the standby still holds nothing: nothing trimmed")
+        .isEqualTo(1);
   }
 
   @Test

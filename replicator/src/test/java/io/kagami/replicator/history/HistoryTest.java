@@ -1,9 +1,9 @@
 package io.kagami.replicator.history;
 
-import io.kagami.clock.SystemTime;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.kagami.clock.SystemTime;
 import io.kagami.journal.Compression;
 import io.kagami.journal.JournalEntry;
 import io.kagami.journal.JournalRecord;
@@ -98,10 +98,13 @@ class HistoryTest {
 
   private static void assertSame(byte[] actual, byte[] expected, String what) {
     int at = Arrays.mismatch(actual, expected);
-    assertThat(at).as(what + " differs from the model at offset 0x" + Integer.toHexString(Math.max(at, 0))).isEqualTo(-1);
+    assertThat(at)
+        .as(what + " differs from the model at offset 0x" + Integer.toHexString(Math.max(at, 0)))
+        .isEqualTo(-1);
   }
 
-  private void apply(History h, FileVolume replica, Model m, int from, int to, Random rnd) throws IOException {
+  private void apply(History h, FileVolume replica, Model m, int from, int to, Random rnd)
+      throws IOException {
     int seq = from;
     while (seq <= to) {
       int n = Math.min(to - seq + 1, 1 + rnd.nextInt(12));
@@ -124,7 +127,8 @@ class HistoryTest {
     Random rnd = new Random(seed);
     Model m = model(rnd, 400);
     try (FileVolume replica = FileVolume.openOrCreate(dir.resolve("replica"), SIZE);
-        History h = history(dir.resolve("undo"), new History.Retention(Duration.ofHours(1), 0), 0)) {
+        History h =
+            history(dir.resolve("undo"), new History.Retention(Duration.ofHours(1), 0), 0)) {
       List<PointInTimeView> views = new ArrayList<>();
       int applied = 0;
       while (applied < 400) {
@@ -136,7 +140,8 @@ class HistoryTest {
       }
       assertSame(read(replica), m.states().get(400), "replica after all entries");
       for (PointInTimeView v : views) {
-        assertSame(read(v, replica), m.states().get((int) v.seq()), "view pinned at seq " + v.seq());
+        assertSame(
+            read(v, replica), m.states().get((int) v.seq()), "view pinned at seq " + v.seq());
       }
       assertThat(h.recoverableFrom(400).seq()).isZero();
       assertThat(h.seqAt(Instant.ofEpochMilli(1_000_000 + 123 * 10 + 5), 400)).isEqualTo(123);
@@ -149,7 +154,8 @@ class HistoryTest {
       assertSame(read(replica), m.states().get(target), "replica rolled back to seq " + target);
       // Idempotent: a rollback cut short by a crash is run again from the start.
       h.rollback(target, replica);
-      assertSame(read(replica), m.states().get(target), "replica rolled back twice to seq " + target);
+      assertSame(
+          read(replica), m.states().get(target), "replica rolled back twice to seq " + target);
     }
   }
 
@@ -158,27 +164,36 @@ class HistoryTest {
     Random rnd = new Random(7);
     Model m = model(rnd, 300);
     try (FileVolume replica = FileVolume.openOrCreate(dir.resolve("replica"), SIZE);
-        History h = history(dir.resolve("undo"), new History.Retention(Duration.ofMillis(500), 0), 0)) {
+        History h =
+            history(dir.resolve("undo"), new History.Retention(Duration.ofMillis(500), 0), 0)) {
       apply(h, replica, m, 1, 100, rnd);
       PointInTimeView pinned = h.pin(20, 100);
       apply(h, replica, m, 101, 300, rnd);
       h.trim(); // now = 3_000_000+; window 500 ms: everything before seq ~250 is old
-      assertThat(h.recoverableFrom(300).seq()).as("a pinned view keeps its records").isLessThanOrEqualTo(20);
+      assertThat(h.recoverableFrom(300).seq())
+          .as("a pinned view keeps its records")
+          .isLessThanOrEqualTo(20);
       assertSame(read(pinned, replica), m.states().get(20), "pinned view after a trim");
       h.unpin(pinned);
       long from = h.recoverableFrom(300).seq();
       assertThat(from).as("window after unpinning").isGreaterThan(200).isLessThanOrEqualTo(300);
-      assertThatThrownBy(() -> h.pin(from - 1, 300)).isInstanceOf(History.OutsideWindowException.class).hasMessageContaining("covers seq " + from + " to 300");
+      assertThatThrownBy(() -> h.pin(from - 1, 300))
+          .isInstanceOf(History.OutsideWindowException.class)
+          .hasMessageContaining("covers seq " + from + " to 300");
       PointInTimeView v = h.pin(from, 300);
       assertSame(read(v, replica), m.states().get((int) from), "view at the window's start");
     }
     try (FileVolume replica = FileVolume.openOrCreate(dir.resolve("replica2"), SIZE);
-        History h = history(dir.resolve("undo2"), new History.Retention(Duration.ZERO, 40 << 10), 0)) {
+        History h =
+            history(dir.resolve("undo2"), new History.Retention(Duration.ZERO, 40 << 10), 0)) {
       apply(h, replica, m, 1, 300, rnd);
       long before = h.bytes();
       h.trim();
       // Whole segments go; one batch may overfill the newest segment past the cap on its own.
-      assertThat(h.bytes()).as("byte cap 40 KiB, trimmed from " + before).isLessThan(before).isLessThanOrEqualTo((40 << 10) + (128 << 10));
+      assertThat(h.bytes())
+          .as("byte cap 40 KiB, trimmed from " + before)
+          .isLessThan(before)
+          .isLessThanOrEqualTo((40 << 10) + (128 << 10));
     }
   }
 
@@ -208,7 +223,8 @@ class HistoryTest {
         History h = history(dir.resolve("undo"), History.Retention.NONE, 0)) {
       apply(h, replica, m, 1, 40, rnd);
       PointInTimeView v = h.pin(40, 40);
-      try (DrillVolume clone = new DrillVolume("vol0-drill", v, replica, dir.resolve("vol0.drill"), Runnable::run)) {
+      try (DrillVolume clone =
+          new DrillVolume("vol0-drill", v, replica, dir.resolve("vol0.drill"), Runnable::run)) {
         byte[] expected = m.states().get(40).clone();
         byte[] mine = new byte[10_000];
         rnd.nextBytes(mine);
@@ -224,7 +240,9 @@ class HistoryTest {
         assertSame(actual, expected, "clone (frozen at 40 plus the drill's writes)");
         assertSame(read(replica), m.states().get(100), "replica under the drill");
       }
-      assertThat(Files.exists(dir.resolve("vol0.drill"))).as("overlay deleted when the drill stops").isFalse();
+      assertThat(Files.exists(dir.resolve("vol0.drill")))
+          .as("overlay deleted when the drill stops")
+          .isFalse();
     }
   }
 
@@ -236,7 +254,8 @@ class HistoryTest {
         History h = history(dir.resolve("undo"), History.Retention.NONE, 0)) {
       apply(h, replica, m, 1, 30, rnd);
       PointInTimeView v = h.pin(30, 30);
-      try (DrillVolume clone = new DrillVolume("vol0-drill", v, replica, dir.resolve("vol0.drill"), Runnable::run)) {
+      try (DrillVolume clone =
+          new DrillVolume("vol0-drill", v, replica, dir.resolve("vol0.drill"), Runnable::run)) {
         clone.write(0, Unpooled.wrappedBuffer(new byte[4096]), false).join();
         assertThat(v.voided()).isNull();
 
@@ -247,17 +266,26 @@ class HistoryTest {
         assertThatThrownBy(() -> clone.read(8192, 512, ByteBufAllocator.DEFAULT).join())
             .hasMessageContaining("its view is void")
             .cause()
-            .isInstanceOfSatisfying(io.kagami.replicator.volume.DeviceException.class, e -> assertThat(e.error()).isEqualTo(io.kagami.replicator.volume.DeviceError.EIO));
-        assertThatThrownBy(() -> clone.read(0, 512, ByteBufAllocator.DEFAULT).join()).as("even what the drill wrote itself").hasMessageContaining("view is void");
-        assertThatThrownBy(() -> clone.write(0, Unpooled.wrappedBuffer(new byte[512]), false).join()).hasMessageContaining("view is void");
-        assertThatThrownBy(() -> read(v, replica)).isInstanceOf(IOException.class).hasMessageContaining("the view of seq 30 is void");
+            .isInstanceOfSatisfying(
+                io.kagami.replicator.volume.DeviceException.class,
+                e -> assertThat(e.error()).isEqualTo(io.kagami.replicator.volume.DeviceError.EIO));
+        assertThatThrownBy(() -> clone.read(0, 512, ByteBufAllocator.DEFAULT).join())
+            .as("even what the drill wrote itself")
+            .hasMessageContaining("view is void");
+        assertThatThrownBy(
+                () -> clone.write(0, Unpooled.wrappedBuffer(new byte[512]), false).join())
+            .hasMessageContaining("view is void");
+        assertThatThrownBy(() -> read(v, replica))
+            .isInstanceOf(IOException.class)
+            .hasMessageContaining("the view of seq 30 is void");
       }
       h.unpin(v);
     }
   }
 
   @Test
-  void afterACrashTheReplayRecapturesOnlyWhatWasNeverCommittedAndEveryPointStaysExact() throws Exception {
+  void afterACrashTheReplayRecapturesOnlyWhatWasNeverCommittedAndEveryPointStaysExact()
+      throws Exception {
     long seed = Long.getLong("kagami.seed", SystemTime.NANO.nanoTime());
     System.out.println("HistoryTest crash seed=" + seed);
     Random rnd = new Random(seed);
@@ -291,18 +319,24 @@ class HistoryTest {
       try (FileVolume replica = FileVolume.openOrCreate(replicaFile, SIZE);
           History h = history(undo, new History.Retention(Duration.ofHours(1), 0), crashAt)) {
         apply(h, replica, m, checkpoint + 1, 300, rnd); // the applier replays from its checkpoint
-        assertSame(read(replica), m.states().get(300), "replica after replay (round " + round + ")");
+        assertSame(
+            read(replica), m.states().get(300), "replica after replay (round " + round + ")");
         for (int i = 0; i < 6; i++) {
           int at = rnd.nextInt(301);
           PointInTimeView v = h.pin(at, 300);
-          assertSame(read(v, replica), m.states().get(at), "view at seq " + at + " after a crash at " + crashAt + " (round " + round + ")");
+          assertSame(
+              read(v, replica),
+              m.states().get(at),
+              "view at seq " + at + " after a crash at " + crashAt + " (round " + round + ")");
           h.unpin(v);
         }
       }
     }
   }
 
-  /** Appends half a batch (records without their COMMIT, the last one cut) to the newest segment. */
+  /**
+   * Appends half a batch (records without their COMMIT, the last one cut) to the newest segment.
+   */
   private static void tearTail(Path undo, Random rnd) throws IOException {
     List<Path> segs = new ArrayList<>();
     try (var s = Files.list(undo)) {
@@ -315,7 +349,8 @@ class HistoryTest {
     junk[0] = UndoLog.VERSION;
     junk[1] = UndoLog.IMAGE;
     ByteBuffer.wrap(junk).putLong(2, Long.MAX_VALUE / 2).putInt(26, 500);
-    try (FileChannel ch = FileChannel.open(segs.getLast(), StandardOpenOption.WRITE, StandardOpenOption.APPEND)) {
+    try (FileChannel ch =
+        FileChannel.open(segs.getLast(), StandardOpenOption.WRITE, StandardOpenOption.APPEND)) {
       ch.write(ByteBuffer.wrap(junk, 0, UndoLog.HEADER + rnd.nextInt(100)));
     }
   }

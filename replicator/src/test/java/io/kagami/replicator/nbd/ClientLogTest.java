@@ -23,7 +23,8 @@ class ClientLogTest {
     try (LogCapture log = LogCapture.nbd()) {
       for (int i = 0; i < 1000; i++) {
         // Alternate ports: the limit is per address, not per connection.
-        clientLog.log(LOG, Level.WARNING, i % 2 == 0 ? A1 : A2, "NBD client {0}: bad input #{1}", A1, i);
+        clientLog.log(
+            LOG, Level.WARNING, i % 2 == 0 ? A1 : A2, "NBD client {0}: bad input #{1}", A1, i);
       }
       assertThat(log.matching("bad input #")).hasSize(ClientLog.BURST);
       assertThat(clientLog.dropped()).isEqualTo(1000 - ClientLog.BURST);
@@ -38,7 +39,8 @@ class ClientLogTest {
       assertThat(log.matching("after the pause"))
           .singleElement()
           .asString()
-          .contains((1000 - ClientLog.BURST) + " earlier line(s) about this client address dropped");
+          .contains(
+              (1000 - ClientLog.BURST) + " earlier line(s) about this client address dropped");
       clientLog.log(LOG, Level.WARNING, A1, "NBD client {0}: no token left", A1);
       assertThat(log.matching("no token left")).isEmpty();
     }
@@ -65,7 +67,11 @@ class ClientLogTest {
       assertThat(clientLog.dropped()).isEqualTo(5);
       // Fill the table with other addresses (no traffic is sent: these are only keys).
       for (int i = 0; i < ClientLog.MAX_ADDRESSES; i++) {
-        clientLog.log(LOG, Level.WARNING, new InetSocketAddress("10.1." + (i / 256) + "." + (i % 256), 1), "filler");
+        clientLog.log(
+            LOG,
+            Level.WARNING,
+            new InetSocketAddress("10.1." + (i / 256) + "." + (i % 256), 1),
+            "filler");
       }
       // The first address was forgotten, so it starts with a fresh burst: memory stays bounded.
       clientLog.log(LOG, Level.WARNING, first, "first again");

@@ -1,8 +1,8 @@
 package io.kagami.replicator.nbd;
 
-import io.kagami.clock.SystemTime;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.kagami.clock.SystemTime;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -14,7 +14,9 @@ import java.nio.ByteBuffer;
 final class EmbeddedNbd {
   private EmbeddedNbd() {}
 
-  /** A connection with the server's pipeline, already active (the greeting is waiting), time frozen. */
+  /**
+   * A connection with the server's pipeline, already active (the greeting is waiting), time frozen.
+   */
   static EmbeddedChannel channel(NbdServerConfig config, Exports exports) {
     EmbeddedChannel ch =
         new EmbeddedChannel(
@@ -46,7 +48,12 @@ final class EmbeddedNbd {
   }
 
   static byte[] option(int option, byte[] data) {
-    return ByteBuffer.allocate(16 + data.length).putLong(NbdProtocol.IHAVEOPT).putInt(option).putInt(data.length).put(data).array();
+    return ByteBuffer.allocate(16 + data.length)
+        .putLong(NbdProtocol.IHAVEOPT)
+        .putInt(option)
+        .putInt(data.length)
+        .put(data)
+        .array();
   }
 
   static byte[] clientFlags(int flags) {
@@ -55,7 +62,12 @@ final class EmbeddedNbd {
 
   static byte[] request(int type, int flags, long cookie, long offset, int length, byte[] payload) {
     ByteBuffer b = ByteBuffer.allocate(28 + (payload == null ? 0 : payload.length));
-    b.putInt(NbdProtocol.REQUEST_MAGIC).putShort((short) flags).putShort((short) type).putLong(cookie).putLong(offset).putInt(length);
+    b.putInt(NbdProtocol.REQUEST_MAGIC)
+        .putShort((short) flags)
+        .putShort((short) type)
+        .putLong(cookie)
+        .putLong(offset)
+        .putInt(length);
     if (payload != null) {
       b.put(payload);
     }
@@ -65,9 +77,13 @@ final class EmbeddedNbd {
   /** Greets, sends fixed-newstyle flags and NBD_OPT_GO, and drops the handshake replies. */
   static void enterTransmission(EmbeddedChannel ch, String export) {
     sent(ch).release();
-    receive(ch, clientFlags(NbdProtocol.CLIENT_FLAG_FIXED_NEWSTYLE | NbdProtocol.CLIENT_FLAG_NO_ZEROES));
+    receive(
+        ch,
+        clientFlags(NbdProtocol.CLIENT_FLAG_FIXED_NEWSTYLE | NbdProtocol.CLIENT_FLAG_NO_ZEROES));
     receive(ch, option(NbdProtocol.OPT_GO, RawNbdClient.goData(export)));
     sent(ch).release();
-    assertThat(ch.pipeline().get(NbdServer.SESSION_HANDLER)).as("session after NBD_OPT_GO").isNotNull();
+    assertThat(ch.pipeline().get(NbdServer.SESSION_HANDLER))
+        .as("session after NBD_OPT_GO")
+        .isNotNull();
   }
 }

@@ -44,7 +44,8 @@ final class LogCapture extends Handler implements AutoCloseable {
 
   @Override
   public synchronized void publish(LogRecord record) {
-    lines.add(record.getLevel() + " " + record.getLoggerName() + ": " + FORMAT.formatMessage(record));
+    lines.add(
+        record.getLevel() + " " + record.getLoggerName() + ": " + FORMAT.formatMessage(record));
     notifyAll();
   }
 
@@ -68,7 +69,8 @@ final class LogCapture extends Handler implements AutoCloseable {
       }
       long left = deadline - SystemTime.NANO.nanoTime();
       if (left <= 0) {
-        throw new AssertionError("no log line " + what + " within 10 s; logged:\n" + String.join("\n", lines));
+        throw new AssertionError(
+            "no log line " + what + " within 10 s; logged:\n" + String.join("\n", lines));
       }
       TimeUnit.NANOSECONDS.timedWait(this, left);
     }

@@ -14,8 +14,8 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
 
 /**
@@ -42,7 +42,9 @@ final class MemoryBlockDevice implements BlockDevice, AutoCloseable {
       executor.execute(run);
     }
 
-    /** Performs the operation and completes its future on the calling thread (for EmbeddedChannel). */
+    /**
+     * Performs the operation and completes its future on the calling thread (for EmbeddedChannel).
+     */
     void runHere() {
       run.run();
     }
@@ -68,7 +70,14 @@ final class MemoryBlockDevice implements BlockDevice, AutoCloseable {
     this.data = new byte[size];
     this.readOnly = readOnly;
     AtomicInteger n = new AtomicInteger();
-    this.executor = Executors.newFixedThreadPool(threads, r -> Thread.ofPlatform().daemon().name("test-device-" + name + "-" + n.incrementAndGet()).unstarted(r));
+    this.executor =
+        Executors.newFixedThreadPool(
+            threads,
+            r ->
+                Thread.ofPlatform()
+                    .daemon()
+                    .name("test-device-" + name + "-" + n.incrementAndGet())
+                    .unstarted(r));
   }
 
   static MemoryBlockDevice writable(String name, int size) {
@@ -200,8 +209,10 @@ final class MemoryBlockDevice implements BlockDevice, AutoCloseable {
   }
 
   @Override
-  public CompletableFuture<Void> writeZeroes(long offset, long length, boolean fua, boolean mayTrim) {
-    return submit(new Call("writeZeroes", offset, length, fua, mayTrim), null, () -> zero(offset, length));
+  public CompletableFuture<Void> writeZeroes(
+      long offset, long length, boolean fua, boolean mayTrim) {
+    return submit(
+        new Call("writeZeroes", offset, length, fua, mayTrim), null, () -> zero(offset, length));
   }
 
   @Override

@@ -1,8 +1,8 @@
 package io.kagami.replicator.nbd;
 
-import io.kagami.clock.SystemTime;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.kagami.clock.SystemTime;
 import java.io.IOException;
 import java.net.Socket;
 import java.nio.ByteBuffer;
@@ -67,15 +67,23 @@ class NbdBadInputTest {
     round++;
     byte[] data = new byte[4096];
     Arrays.fill(data, (byte) round);
-    assertThat(good.write(round * 4096L, data).error()).as("good client's WRITE in round %d", round).isZero();
-    assertThat(good.read(round * 4096L, 4096).data()).as("good client's READ in round %d", round).isEqualTo(data);
+    assertThat(good.write(round * 4096L, data).error())
+        .as("good client's WRITE in round %d", round)
+        .isZero();
+    assertThat(good.read(round * 4096L, 4096).data())
+        .as("good client's READ in round %d", round)
+        .isEqualTo(data);
   }
 
   /** Exactly one WARNING/INFO line names this peer, and it says {@code reason}. */
   void loggedOnce(int peerPort, String reason) throws InterruptedException {
     String peer = "127.0.0.1:" + peerPort + ":";
-    log.await(l -> l.contains(peer) && l.contains(reason), "for " + peer + " saying \"" + reason + "\"");
-    assertThat(log.lines().stream().filter(l -> l.contains(peer) && (l.startsWith("WARNING") || l.startsWith("INFO"))).toList())
+    log.await(
+        l -> l.contains(peer) && l.contains(reason), "for " + peer + " saying \"" + reason + "\"");
+    assertThat(
+            log.lines().stream()
+                .filter(l -> l.contains(peer) && (l.startsWith("WARNING") || l.startsWith("INFO")))
+                .toList())
         .as("log lines about " + peer)
         .hasSize(1);
   }
@@ -95,8 +103,12 @@ class NbdBadInputTest {
     // line per refill interval, and counts the rest.
     long bound = ClientLog.BURST + 1 + elapsedSeconds / ClientLog.REFILL.toSeconds();
     List<String> about = log.matching("unsupported client flags");
-    assertThat(about.size()).as("log lines about %d bad connections in %d s", connections, elapsedSeconds).isLessThanOrEqualTo((int) bound);
-    assertThat(server.droppedClientLogLines()).as("dropped lines are counted").isGreaterThanOrEqualTo(connections - bound);
+    assertThat(about.size())
+        .as("log lines about %d bad connections in %d s", connections, elapsedSeconds)
+        .isLessThanOrEqualTo((int) bound);
+    assertThat(server.droppedClientLogLines())
+        .as("dropped lines are counted")
+        .isGreaterThanOrEqualTo(connections - bound);
 
     // Another client address is not silenced by the flood.
     try (Socket other = new Socket()) {
@@ -105,7 +117,9 @@ class NbdBadInputTest {
       other.getInputStream().readNBytes(18); // the server's greeting
       other.getOutputStream().write(new byte[] {(byte) 0x80, 0, 0, 0});
       other.getOutputStream().flush();
-      log.await(l -> l.contains("/127.0.0.2:") && l.contains("unsupported client flags"), "about the second address");
+      log.await(
+          l -> l.contains("/127.0.0.2:") && l.contains("unsupported client flags"),
+          "about the second address");
     }
     goodClientIsServed();
   }
@@ -138,7 +152,12 @@ class NbdBadInputTest {
         bad.clientFlags(NbdProtocol.CLIENT_FLAG_FIXED_NEWSTYLE);
         byte[] noise = new byte[16 + random.nextInt(4096)];
         random.nextBytes(noise);
-        ByteBuffer option = ByteBuffer.allocate(16 + noise.length).putLong(NbdProtocol.IHAVEOPT).putInt(8 + random.nextInt(8)).putInt(noise.length).put(noise);
+        ByteBuffer option =
+            ByteBuffer.allocate(16 + noise.length)
+                .putLong(NbdProtocol.IHAVEOPT)
+                .putInt(8 + random.nextInt(8))
+                .putInt(noise.length)
+                .put(noise);
         bad.sendRaw(option.array());
         bad.sendRaw(noise); // then garbage where the next option header should be
         assertThat(bad.closedByServer()).as("connection %d (seed %d) closed", i, seed).isTrue();
@@ -179,7 +198,9 @@ class NbdBadInputTest {
   @Test
   void oversizedRequestsAreRefusedWithoutBufferingThem() throws Exception {
     try (RawNbdClient bad = RawNbdClient.open(port, "vol0")) {
-      assertThat(bad.call(NbdProtocol.CMD_READ, 0, 0, 0xffffffffL, null).error()).as("READ of 4 GiB - 1").isEqualTo(22);
+      assertThat(bad.call(NbdProtocol.CMD_READ, 0, 0, 0xffffffffL, null).error())
+          .as("READ of 4 GiB - 1")
+          .isEqualTo(22);
       // A 64 MiB WRITE (twice the maximum) is read and thrown away, then refused.
       long cookie = bad.send(NbdProtocol.CMD_WRITE, 0, 0, 64 << 20, null);
       byte[] chunk = new byte[1 << 20];
@@ -196,14 +217,21 @@ class NbdBadInputTest {
       bad.sendRaw(chunk);
     }
     goodClientIsServed();
-    assertThat(vol0.snapshot(0, 4096)).as("nothing of the refused WRITEs reached the device").isEqualTo(new byte[4096]);
+    assertThat(vol0.snapshot(0, 4096))
+        .as("nothing of the refused WRITEs reached the device")
+        .isEqualTo(new byte[4096]);
   }
 
   @Test
   void anAbsurdOptionLengthClosesTheConnection() throws Exception {
     try (RawNbdClient bad = RawNbdClient.connect(port)) {
       bad.clientFlags(NbdProtocol.CLIENT_FLAG_FIXED_NEWSTYLE);
-      bad.sendRaw(ByteBuffer.allocate(16).putLong(NbdProtocol.IHAVEOPT).putInt(NbdProtocol.OPT_GO).putInt(-1).array());
+      bad.sendRaw(
+          ByteBuffer.allocate(16)
+              .putLong(NbdProtocol.IHAVEOPT)
+              .putInt(NbdProtocol.OPT_GO)
+              .putInt(-1)
+              .array());
       assertThat(bad.closedByServer()).isTrue();
       loggedOnce(bad.localPort(), "more than the limit");
     }

@@ -109,23 +109,38 @@ class NbdHandshakeHandlerTest {
   @Test
   void goAnswersExportBlockSizeNameAndDescriptionThenEntersTransmission() {
     greet();
-    receive(ch, option(OPT_GO, RawNbdClient.goData("vol0", INFO_NAME, INFO_DESCRIPTION, INFO_BLOCK_SIZE)));
+    receive(
+        ch,
+        option(OPT_GO, RawNbdClient.goData("vol0", INFO_NAME, INFO_DESCRIPTION, INFO_BLOCK_SIZE)));
     List<Reply> r = replies(sent(ch));
     assertThat(r).extracting(Reply::option).containsOnly(OPT_GO);
-    assertThat(r).extracting(Reply::type).containsExactly(REP_INFO, REP_INFO, REP_INFO, REP_INFO, REP_ACK);
+    assertThat(r)
+        .extracting(Reply::type)
+        .containsExactly(REP_INFO, REP_INFO, REP_INFO, REP_INFO, REP_ACK);
     ByteBuffer export = r.get(0).body();
     assertThat(export.getShort()).isEqualTo((short) INFO_EXPORT);
     assertThat(export.getLong()).as("export size").isEqualTo(SIZE);
     assertThat(export.getShort() & 0xffff)
         .as("transmission flags")
-        .isEqualTo(TF_HAS_FLAGS | TF_SEND_FLUSH | TF_SEND_FUA | TF_SEND_TRIM | TF_SEND_WRITE_ZEROES | TF_CAN_MULTI_CONN);
+        .isEqualTo(
+            TF_HAS_FLAGS
+                | TF_SEND_FLUSH
+                | TF_SEND_FUA
+                | TF_SEND_TRIM
+                | TF_SEND_WRITE_ZEROES
+                | TF_CAN_MULTI_CONN);
     ByteBuffer sizes = r.get(1).body();
     assertThat(sizes.getShort()).isEqualTo((short) INFO_BLOCK_SIZE);
-    assertThat(new int[] {sizes.getInt(), sizes.getInt(), sizes.getInt()}).as("minimum, preferred, maximum").containsExactly(512, 4096, 32 << 20);
+    assertThat(new int[] {sizes.getInt(), sizes.getInt(), sizes.getInt()})
+        .as("minimum, preferred, maximum")
+        .containsExactly(512, 4096, 32 << 20);
     assertThat(r.get(2).body().getShort()).isEqualTo((short) INFO_NAME);
-    assertThat(new String(r.get(2).data(), 2, r.get(2).data().length - 2, StandardCharsets.UTF_8)).isEqualTo("vol0");
+    assertThat(new String(r.get(2).data(), 2, r.get(2).data().length - 2, StandardCharsets.UTF_8))
+        .isEqualTo("vol0");
     assertThat(r.get(3).body().getShort()).isEqualTo((short) INFO_DESCRIPTION);
-    assertThat(ch.pipeline().names()).contains(NbdServer.REQUESTS_HANDLER, NbdServer.SESSION_HANDLER).doesNotContain(NbdServer.HANDSHAKE_HANDLER);
+    assertThat(ch.pipeline().names())
+        .contains(NbdServer.REQUESTS_HANDLER, NbdServer.SESSION_HANDLER)
+        .doesNotContain(NbdServer.HANDSHAKE_HANDLER);
   }
 
   @Test
@@ -133,7 +148,9 @@ class NbdHandshakeHandlerTest {
     greet();
     receive(ch, option(OPT_GO, RawNbdClient.goData("vol0")));
     List<Reply> r = replies(sent(ch));
-    assertThat(r).extracting(x -> x.type() == REP_INFO ? (int) x.body().getShort() : -1).containsExactly(INFO_EXPORT, INFO_BLOCK_SIZE, -1);
+    assertThat(r)
+        .extracting(x -> x.type() == REP_INFO ? (int) x.body().getShort() : -1)
+        .containsExactly(INFO_EXPORT, INFO_BLOCK_SIZE, -1);
     assertThat(r.getLast().type()).isEqualTo(REP_ACK);
   }
 
@@ -147,7 +164,9 @@ class NbdHandshakeHandlerTest {
     assertThat(export.getLong()).isEqualTo(SIZE / 2);
     int flags = export.getShort() & 0xffff;
     assertThat(flags & TF_READ_ONLY).as("READ_ONLY").isNotZero();
-    assertThat(flags & (TF_SEND_TRIM | TF_SEND_WRITE_ZEROES | TF_SEND_FUA)).as("write features on a read-only export").isZero();
+    assertThat(flags & (TF_SEND_TRIM | TF_SEND_WRITE_ZEROES | TF_SEND_FUA))
+        .as("write features on a read-only export")
+        .isZero();
     assertThat(r.getLast().type()).isEqualTo(REP_ACK);
     assertThat(ch.pipeline().names()).contains(NbdServer.HANDSHAKE_HANDLER);
     // Still haggling: GO works after INFO.
@@ -163,11 +182,15 @@ class NbdHandshakeHandlerTest {
     List<Reply> r = replies(sent(ch));
     assertThat(r).hasSize(1);
     assertThat(r.get(0).type()).isEqualTo(REP_ERR_UNKNOWN);
-    assertThat(new String(r.get(0).data(), StandardCharsets.UTF_8)).contains("nope").contains("vol0");
+    assertThat(new String(r.get(0).data(), StandardCharsets.UTF_8))
+        .contains("nope")
+        .contains("vol0");
     receive(ch, option(OPT_LIST, new byte[0]));
     List<Reply> list = replies(sent(ch));
     assertThat(list).extracting(Reply::type).containsExactly(REP_SERVER, REP_SERVER, REP_ACK);
-    assertThat(list.get(0).data()).isEqualTo(ByteBuffer.allocate(8).putInt(4).put("vol0".getBytes(StandardCharsets.UTF_8)).array());
+    assertThat(list.get(0).data())
+        .isEqualTo(
+            ByteBuffer.allocate(8).putInt(4).put("vol0".getBytes(StandardCharsets.UTF_8)).array());
     assertThat(ch.isActive()).isTrue();
   }
 
@@ -177,18 +200,41 @@ class NbdHandshakeHandlerTest {
     receive(ch, option(OPT_GO, RawNbdClient.goData("", INFO_NAME)));
     List<Reply> r = replies(sent(ch));
     assertThat(r.get(0).body().getLong(2)).as("size of the default export").isEqualTo(SIZE);
-    assertThat(r.get(2).data()).as("canonical name").isEqualTo(ByteBuffer.allocate(6).putShort((short) INFO_NAME).put("vol0".getBytes(StandardCharsets.UTF_8)).array());
+    assertThat(r.get(2).data())
+        .as("canonical name")
+        .isEqualTo(
+            ByteBuffer.allocate(6)
+                .putShort((short) INFO_NAME)
+                .put("vol0".getBytes(StandardCharsets.UTF_8))
+                .array());
   }
 
   @Test
   void unsupportedOptionsGetErrUnsupSoClientsFallBack() {
     greet();
-    int[] unsupported = {NbdProtocol.OPT_STRUCTURED_REPLY, NbdProtocol.OPT_STARTTLS, NbdProtocol.OPT_EXTENDED_HEADERS, NbdProtocol.OPT_LIST_META_CONTEXT, NbdProtocol.OPT_SET_META_CONTEXT, 4, 42};
+    int[] unsupported = {
+      NbdProtocol.OPT_STRUCTURED_REPLY,
+      NbdProtocol.OPT_STARTTLS,
+      NbdProtocol.OPT_EXTENDED_HEADERS,
+      NbdProtocol.OPT_LIST_META_CONTEXT,
+      NbdProtocol.OPT_SET_META_CONTEXT,
+      4,
+      42
+    };
     for (int o : unsupported) {
       receive(ch, option(o, new byte[] {0, 0, 0, 0}));
     }
     List<Reply> r = replies(sent(ch));
-    assertThat(r).extracting(Reply::option).containsExactly(unsupported[0], unsupported[1], unsupported[2], unsupported[3], unsupported[4], unsupported[5], unsupported[6]);
+    assertThat(r)
+        .extracting(Reply::option)
+        .containsExactly(
+            unsupported[0],
+            unsupported[1],
+            unsupported[2],
+            unsupported[3],
+            unsupported[4],
+            unsupported[5],
+            unsupported[6]);
     assertThat(r).extracting(Reply::type).containsOnly(REP_ERR_UNSUP);
     receive(ch, option(OPT_GO, RawNbdClient.goData("vol0")));
     assertThat(replies(sent(ch)).getLast().type()).isEqualTo(REP_ACK);
@@ -200,9 +246,19 @@ class NbdHandshakeHandlerTest {
     receive(ch, option(OPT_LIST, new byte[] {1}));
     receive(ch, option(OPT_GO, new byte[] {0, 0}));
     receive(ch, option(OPT_GO, ByteBuffer.allocate(10).putInt(100).array()));
-    receive(ch, option(OPT_INFO, ByteBuffer.allocate(12).putInt(4).put("vol0".getBytes(StandardCharsets.UTF_8)).putShort((short) 3).array()));
+    receive(
+        ch,
+        option(
+            OPT_INFO,
+            ByteBuffer.allocate(12)
+                .putInt(4)
+                .put("vol0".getBytes(StandardCharsets.UTF_8))
+                .putShort((short) 3)
+                .array()));
     List<Reply> r = replies(sent(ch));
-    assertThat(r).extracting(Reply::type).containsExactly(REP_ERR_INVALID, REP_ERR_INVALID, REP_ERR_INVALID, REP_ERR_INVALID);
+    assertThat(r)
+        .extracting(Reply::type)
+        .containsExactly(REP_ERR_INVALID, REP_ERR_INVALID, REP_ERR_INVALID, REP_ERR_INVALID);
     assertThat(ch.isActive()).isTrue();
   }
 
@@ -227,7 +283,9 @@ class NbdHandshakeHandlerTest {
     assertThat(answer.readableBytes()).as("bytes sent for an unknown EXPORT_NAME").isZero();
     answer.release();
     assertThat(ch.isActive()).isFalse();
-    assertThat(log.matching("unknown export")).hasSize(1).allSatisfy(l -> assertThat(l).contains("\"nope?[31m\"").doesNotContain("\u001b"));
+    assertThat(log.matching("unknown export"))
+        .hasSize(1)
+        .allSatisfy(l -> assertThat(l).contains("\"nope?[31m\"").doesNotContain("\u001b"));
   }
 
   @Test
@@ -251,7 +309,8 @@ class NbdHandshakeHandlerTest {
   @Test
   void aBadOptionMagicEndsTheConnection() {
     greet();
-    receive(ch, ByteBuffer.allocate(16).putLong(0x1122334455667788L).putInt(OPT_GO).putInt(0).array());
+    receive(
+        ch, ByteBuffer.allocate(16).putLong(0x1122334455667788L).putInt(OPT_GO).putInt(0).array());
     assertThat(ch.isActive()).isFalse();
     assertThat(log.matching("bad option magic 0x1122334455667788")).hasSize(1);
   }
@@ -259,9 +318,18 @@ class NbdHandshakeHandlerTest {
   @Test
   void anAbsurdOptionLengthEndsTheConnectionWithoutWaitingForTheData() {
     greet();
-    receive(ch, ByteBuffer.allocate(16).putLong(NbdProtocol.IHAVEOPT).putInt(OPT_GO).putInt(0xfffffff0).array());
+    receive(
+        ch,
+        ByteBuffer.allocate(16)
+            .putLong(NbdProtocol.IHAVEOPT)
+            .putInt(OPT_GO)
+            .putInt(0xfffffff0)
+            .array());
     assertThat(ch.isActive()).isFalse();
-    assertThat(log.matching("NBD_OPT_GO carries 4294967280 bytes of data, more than the limit of 65536")).hasSize(1);
+    assertThat(
+            log.matching(
+                "NBD_OPT_GO carries 4294967280 bytes of data, more than the limit of 65536"))
+        .hasSize(1);
   }
 
   @Test
@@ -282,7 +350,10 @@ class NbdHandshakeHandlerTest {
     greet();
     receive(ch, new byte[] {0x49, 0x48});
     ch.close();
-    assertThat(log.matching("disconnected during the handshake (after 0 options, in the middle of the next one)")).hasSize(1);
+    assertThat(
+            log.matching(
+                "disconnected during the handshake (after 0 options, in the middle of the next one)"))
+        .hasSize(1);
   }
 
   @Test
@@ -292,7 +363,12 @@ class NbdHandshakeHandlerTest {
     ByteBuffer all = ByteBuffer.allocate(4 + 16 + 10 + 28);
     all.put(clientFlags(CLIENT_FLAG_FIXED_NEWSTYLE | CLIENT_FLAG_NO_ZEROES));
     all.put(option(OPT_GO, RawNbdClient.goData("vol0")));
-    all.putInt(NbdProtocol.REQUEST_MAGIC).putShort((short) 0).putShort((short) NbdProtocol.CMD_READ).putLong(77).putLong(4096).putInt(512);
+    all.putInt(NbdProtocol.REQUEST_MAGIC)
+        .putShort((short) 0)
+        .putShort((short) NbdProtocol.CMD_READ)
+        .putLong(77)
+        .putLong(4096)
+        .putInt(512);
     for (byte b : all.array()) {
       receive(ch, new byte[] {b});
     }

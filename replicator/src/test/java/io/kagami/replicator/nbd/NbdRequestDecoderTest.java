@@ -15,7 +15,8 @@ import org.junit.jupiter.api.Test;
 
 /** The request decoder alone: framing, payload ownership, oversized writes, bad magic, DISC. */
 class NbdRequestDecoderTest {
-  final NbdRequestDecoder decoder = new NbdRequestDecoder(NbdServerConfig.listen("127.0.0.1", 0).withBlockSizes(512, 4096, 8192));
+  final NbdRequestDecoder decoder =
+      new NbdRequestDecoder(NbdServerConfig.listen("127.0.0.1", 0).withBlockSizes(512, 4096, 8192));
   final EmbeddedChannel ch = new EmbeddedChannel(decoder);
 
   @AfterEach
@@ -42,7 +43,10 @@ class NbdRequestDecoderTest {
   void decodesHeadersAndPayloadsSplitAnywhere() {
     byte[] payload = new byte[1024];
     Arrays.fill(payload, (byte) 7);
-    feedByteByByte(concat(request(NbdProtocol.CMD_READ, 1, 11, 4096, 512, null), request(NbdProtocol.CMD_WRITE, 0, 12, -1, payload.length, payload)));
+    feedByteByByte(
+        concat(
+            request(NbdProtocol.CMD_READ, 1, 11, 4096, 512, null),
+            request(NbdProtocol.CMD_WRITE, 0, 12, -1, payload.length, payload)));
     NbdRequest read = ch.readInbound();
     assertThat(read).isEqualTo(new NbdRequest(1, NbdProtocol.CMD_READ, 11, 4096, 512, null, false));
     NbdRequest write = ch.readInbound();
@@ -59,7 +63,9 @@ class NbdRequestDecoderTest {
     int length = 1 << 20; // above the 8 KiB maximum
     ch.writeInbound(Unpooled.wrappedBuffer(request(NbdProtocol.CMD_WRITE, 0, 21, 0, length, null)));
     for (int sent = 0; sent < length; sent += 64 << 10) {
-      assertThat(ch.<Object>readInbound()).as("nothing is passed on before the payload is consumed").isNull();
+      assertThat(ch.<Object>readInbound())
+          .as("nothing is passed on before the payload is consumed")
+          .isNull();
       ByteBuf chunk = Unpooled.wrappedBuffer(new byte[64 << 10]);
       ch.writeInbound(chunk);
       assertThat(chunk.refCnt()).as("a discarded chunk is released at once, not buffered").isZero();
@@ -86,7 +92,11 @@ class NbdRequestDecoderTest {
 
   @Test
   void nothingAfterDiscIsDecoded() {
-    ch.writeInbound(Unpooled.wrappedBuffer(concat(request(NbdProtocol.CMD_DISC, 0, 1, 0, 0, null), request(NbdProtocol.CMD_READ, 0, 2, 0, 512, null))));
+    ch.writeInbound(
+        Unpooled.wrappedBuffer(
+            concat(
+                request(NbdProtocol.CMD_DISC, 0, 1, 0, 0, null),
+                request(NbdProtocol.CMD_READ, 0, 2, 0, 512, null))));
     assertThat(((NbdRequest) ch.readInbound()).type()).isEqualTo(NbdProtocol.CMD_DISC);
     assertThat(ch.<Object>readInbound()).isNull();
   }
@@ -96,7 +106,8 @@ class NbdRequestDecoderTest {
     byte[] write = request(NbdProtocol.CMD_WRITE, 0, 1, 0, 4096, new byte[4096]);
     ch.writeInbound(Unpooled.wrappedBuffer(Arrays.copyOf(write, 28 + 100)));
     ch.close();
-    assertThat(decoder.truncation()).isEqualTo("a 4096-byte WRITE was cut off after 100 payload bytes");
+    assertThat(decoder.truncation())
+        .isEqualTo("a 4096-byte WRITE was cut off after 100 payload bytes");
   }
 
   @Test
@@ -110,7 +121,9 @@ class NbdRequestDecoderTest {
   void writePayloadsAreSlicesOfTheReceiveBufferNotCopies() {
     byte[] payload = new byte[512];
     payload[0] = 42;
-    ByteBuf in = Unpooled.directBuffer(28 + 512).writeBytes(request(NbdProtocol.CMD_WRITE, 0, 5, 0, 512, payload));
+    ByteBuf in =
+        Unpooled.directBuffer(28 + 512)
+            .writeBytes(request(NbdProtocol.CMD_WRITE, 0, 5, 0, 512, payload));
     ch.writeInbound(in);
     NbdRequest write = ch.readInbound();
     assertThat(write.payload().getByte(write.payload().readerIndex())).isEqualTo((byte) 42);

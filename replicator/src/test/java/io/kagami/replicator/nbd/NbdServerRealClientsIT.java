@@ -1,10 +1,9 @@
 package io.kagami.replicator.nbd;
 
-import io.kagami.testkit.tools.ExternalTool;
-
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
 
+import io.kagami.testkit.tools.ExternalTool;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -73,7 +72,10 @@ class NbdServerRealClientsIT {
     assertThat(actual.length).as(what + ": length").isGreaterThanOrEqualTo(expected.length);
     int diff = Arrays.mismatch(expected, 0, expected.length, actual, 0, expected.length);
     if (diff >= 0) {
-      fail(String.format("%s differs from what was written at offset 0x%x (expected 0x%02x, got 0x%02x)", what, diff, expected[diff], actual[diff]));
+      fail(
+          String.format(
+              "%s differs from what was written at offset 0x%x (expected 0x%02x, got 0x%02x)",
+              what, diff, expected[diff], actual[diff]));
     }
   }
 
@@ -87,27 +89,45 @@ class NbdServerRealClientsIT {
 
   @Test
   void nbdinfoReportsSizeBlockSizesAndFlags() throws Exception {
-    String json = ExternalTool.require("nbdinfo").inDirectory(dir).runOk(TIMEOUT, "--json", uri).stdout();
+    String json =
+        ExternalTool.require("nbdinfo").inDirectory(dir).runOk(TIMEOUT, "--json", uri).stdout();
     assertThat(jsonNumber(json, "export-size")).as("export-size").isEqualTo(SIZE);
     assertThat(jsonNumber(json, "block_size_minimum")).as("block_size_minimum").isEqualTo(512);
     assertThat(jsonNumber(json, "block_size_preferred")).as("block_size_preferred").isEqualTo(4096);
     assertThat(jsonNumber(json, "block_size_maximum")).as("block_size_maximum").isEqualTo(32 << 20);
-    assertThat(json).contains("\"is_read_only\": false").contains("\"can_flush\": true").contains("\"can_fua\": true").contains("\"can_multi_conn\": true");
-    String roJson = ExternalTool.require("nbdinfo").inDirectory(dir).runOk(TIMEOUT, "--json", roUri).stdout();
+    assertThat(json)
+        .contains("\"is_read_only\": false")
+        .contains("\"can_flush\": true")
+        .contains("\"can_fua\": true")
+        .contains("\"can_multi_conn\": true");
+    String roJson =
+        ExternalTool.require("nbdinfo").inDirectory(dir).runOk(TIMEOUT, "--json", roUri).stdout();
     assertThat(roJson).contains("\"is_read_only\": true");
     assertThat(jsonNumber(roJson, "export-size")).isEqualTo(RO_SIZE);
   }
 
   @Test
   void nbdinfoListsTheExports() throws Exception {
-    String out = ExternalTool.require("nbdinfo").inDirectory(dir).runOk(TIMEOUT, "--list", "--json", uri).stdout();
+    String out =
+        ExternalTool.require("nbdinfo")
+            .inDirectory(dir)
+            .runOk(TIMEOUT, "--list", "--json", uri)
+            .stdout();
     assertThat(out).contains("\"vol0\"").contains("\"ro\"");
   }
 
   @Test
   void qemuIoWritesAndReadsBackAPattern() throws Exception {
-    ExternalTool.Result r = ExternalTool.require("qemu-io").inDirectory(dir).runOk(TIMEOUT, "-f", "raw", "-c", "write -P 0xab 0 1M", "-c", "read -P 0xab 0 1M", uri);
-    assertThat(r.output()).as(r.describe()).contains("wrote 1048576/1048576 bytes").contains("read 1048576/1048576 bytes").doesNotContain("Pattern verification failed");
+    ExternalTool.Result r =
+        ExternalTool.require("qemu-io")
+            .inDirectory(dir)
+            .runOk(
+                TIMEOUT, "-f", "raw", "-c", "write -P 0xab 0 1M", "-c", "read -P 0xab 0 1M", uri);
+    assertThat(r.output())
+        .as(r.describe())
+        .contains("wrote 1048576/1048576 bytes")
+        .contains("read 1048576/1048576 bytes")
+        .doesNotContain("Pattern verification failed");
     byte[] expected = new byte[1 << 20];
     Arrays.fill(expected, (byte) 0xab);
     assertSameBytes(expected, vol0.snapshot(0, 1 << 20), "vol0 after qemu-io");
@@ -135,8 +155,12 @@ class NbdServerRealClientsIT {
     vol0.fill(0, garbage);
     Path in = randomImage("in.raw", 20260102L);
     Path out = dir.resolve("out.raw");
-    ExternalTool.require("qemu-img").inDirectory(dir).runOk(TIMEOUT, "convert", "-n", "-f", "raw", "-O", "raw", in.toString(), uri);
-    ExternalTool.require("qemu-img").inDirectory(dir).runOk(TIMEOUT, "convert", "-f", "raw", "-O", "raw", uri, out.toString());
+    ExternalTool.require("qemu-img")
+        .inDirectory(dir)
+        .runOk(TIMEOUT, "convert", "-n", "-f", "raw", "-O", "raw", in.toString(), uri);
+    ExternalTool.require("qemu-img")
+        .inDirectory(dir)
+        .runOk(TIMEOUT, "convert", "-f", "raw", "-O", "raw", uri, out.toString());
     byte[] expected = Files.readAllBytes(in);
     assertSameBytes(expected, vol0.snapshot(0, SIZE), "vol0 after qemu-img convert in");
     assertSameBytes(expected, Files.readAllBytes(out), "image converted back out with qemu-img");
@@ -163,18 +187,26 @@ class NbdServerRealClientsIT {
 
   @Test
   void writesToTheReadOnlyExportFail() throws Exception {
-    ExternalTool.Result r = ExternalTool.require("qemu-io").inDirectory(dir).run(TIMEOUT, "-f", "raw", "-c", "write -P 0xcd 0 4k", roUri);
+    ExternalTool.Result r =
+        ExternalTool.require("qemu-io")
+            .inDirectory(dir)
+            .run(TIMEOUT, "-f", "raw", "-c", "write -P 0xcd 0 4k", roUri);
     // QEMU sees NBD_FLAG_READ_ONLY and refuses to open the export for writing at all; the
     // server's own EPERM for writes that do arrive is covered by NbdSessionTest.
     assertThat(r.exitCode()).as("qemu-io exit code:\n" + r.describe()).isNotZero();
-    assertThat(r.output()).as(r.describe()).containsAnyOf("Permission denied", "Operation not permitted", "read-only");
+    assertThat(r.output())
+        .as(r.describe())
+        .containsAnyOf("Permission denied", "Operation not permitted", "read-only");
     assertThat(r.output()).as(r.describe()).doesNotContain("wrote 4096/4096 bytes");
     assertSameBytes(pattern(RO_SIZE, 99), ro.snapshot(0, RO_SIZE), "read-only export");
   }
 
   @Test
   void aReadBeyondTheEndFails() throws Exception {
-    ExternalTool.Result r = ExternalTool.require("qemu-io").inDirectory(dir).run(TIMEOUT, "-f", "raw", "-c", "read 32M 4k", uri);
+    ExternalTool.Result r =
+        ExternalTool.require("qemu-io")
+            .inDirectory(dir)
+            .run(TIMEOUT, "-f", "raw", "-c", "read 32M 4k", uri);
     assertThat(r.exitCode()).as("qemu-io exit code:\n" + r.describe()).isNotZero();
     assertThat(r.output()).as(r.describe()).contains("read failed");
     assertThat(r.output()).as(r.describe()).doesNotContain("read 4096/4096 bytes");

@@ -18,13 +18,16 @@ class NbdServerTest {
       try (RawNbdClient c = RawNbdClient.open(port, "vol0")) {
         assertThat(c.read(0, 512).error()).isZero();
         assertThat(server.connectionCount()).isEqualTo(1);
-        assertThatThrownBy(server::start).hasMessageContaining("NBD server is running; it can be started once");
+        assertThatThrownBy(server::start)
+            .hasMessageContaining("NBD server is running; it can be started once");
         server.close();
         assertThat(c.closedByServer()).as("connection closed by server shutdown").isTrue();
       }
       server.close();
       assertThatThrownBy(server::start).hasMessageContaining("closed");
-      assertThatThrownBy(() -> RawNbdClient.connect(port)).as("connecting after close").isInstanceOf(java.io.IOException.class);
+      assertThatThrownBy(() -> RawNbdClient.connect(port))
+          .as("connecting after close")
+          .isInstanceOf(java.io.IOException.class);
     }
   }
 
@@ -34,7 +37,9 @@ class NbdServerTest {
         NbdServer first = new NbdServer(NbdServerConfig.listen("127.0.0.1", 0), Exports.of(vol0))) {
       int port = first.start();
       NbdServer second = new NbdServer(NbdServerConfig.listen("127.0.0.1", port), Exports.of(vol0));
-      assertThatThrownBy(second::start).isInstanceOf(IllegalStateException.class).hasMessageStartingWith("cannot listen for NBD clients on 127.0.0.1:" + port + ": ");
+      assertThatThrownBy(second::start)
+          .isInstanceOf(IllegalStateException.class)
+          .hasMessageStartingWith("cannot listen for NBD clients on 127.0.0.1:" + port + ": ");
       second.close();
     }
   }

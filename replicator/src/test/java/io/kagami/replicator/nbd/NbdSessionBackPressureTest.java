@@ -12,8 +12,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * When a connection stops being read: too many requests with the device, or replies the client
- * does not take. Deterministic: the test thread is the event loop and completes device operations
+ * When a connection stops being read: too many requests with the device, or replies the client does
+ * not take. Deterministic: the test thread is the event loop and completes device operations
  * itself.
  */
 class NbdSessionBackPressureTest {
@@ -31,7 +31,10 @@ class NbdSessionBackPressureTest {
 
   EmbeddedChannel open(int maxInFlight) {
     vol0.hold();
-    ch = EmbeddedNbd.channel(NbdServerConfig.listen("127.0.0.1", 0).withMaxInFlightRequests(maxInFlight), Exports.of(vol0));
+    ch =
+        EmbeddedNbd.channel(
+            NbdServerConfig.listen("127.0.0.1", 0).withMaxInFlightRequests(maxInFlight),
+            Exports.of(vol0));
     enterTransmission(ch, "vol0");
     return ch;
   }
@@ -40,7 +43,10 @@ class NbdSessionBackPressureTest {
     return replies(b, -1, 0);
   }
 
-  /** Counts successful simple replies; the one for {@code readCookie} carries {@code readLength} bytes. */
+  /**
+   * Counts successful simple replies; the one for {@code readCookie} carries {@code readLength}
+   * bytes.
+   */
   static int replies(ByteBuf b, long readCookie, int readLength) {
     int n = 0;
     while (b.isReadable()) {
@@ -67,7 +73,9 @@ class NbdSessionBackPressureTest {
     System.arraycopy(request(NbdProtocol.CMD_FLUSH, 0, 3, 0, 0, null), 0, two, 28, 28);
     receive(ch, two);
     assertThat(vol0.heldCount()).as("operations with the device").isEqualTo(2);
-    assertThat(ch.config().isAutoRead()).as("auto-read with 2 of 2 in flight and 1 waiting").isFalse();
+    assertThat(ch.config().isAutoRead())
+        .as("auto-read with 2 of 2 in flight and 1 waiting")
+        .isFalse();
     vol0.awaitHeld().runHere();
     ch.runPendingTasks();
     assertThat(vol0.heldCount()).as("the waiting request took the free slot").isEqualTo(2);
@@ -83,7 +91,12 @@ class NbdSessionBackPressureTest {
   @Test
   void payloadBytesWithTheDeviceStayWithinTheBudget() throws Exception {
     vol0.hold();
-    ch = EmbeddedNbd.channel(NbdServerConfig.listen("127.0.0.1", 0).withBlockSizes(512, 4096, 64 << 10).withMaxInFlightBytes(64 << 10), Exports.of(vol0));
+    ch =
+        EmbeddedNbd.channel(
+            NbdServerConfig.listen("127.0.0.1", 0)
+                .withBlockSizes(512, 4096, 64 << 10)
+                .withMaxInFlightBytes(64 << 10),
+            Exports.of(vol0));
     enterTransmission(ch, "vol0");
     byte[] half = new byte[32 << 10];
     receive(ch, request(NbdProtocol.CMD_WRITE, 0, 1, 0, half.length, half));
@@ -91,10 +104,14 @@ class NbdSessionBackPressureTest {
     assertThat(ch.config().isAutoRead()).as("auto-read with the whole budget in use").isFalse();
     receive(ch, request(NbdProtocol.CMD_WRITE, 0, 3, 1 << 16, half.length, half));
     receive(ch, request(NbdProtocol.CMD_FLUSH, 0, 4, 0, 0, null));
-    assertThat(vol0.heldCount()).as("operations with the device at 64 KiB of 64 KiB (the FLUSH waits in order)").isEqualTo(2);
+    assertThat(vol0.heldCount())
+        .as("operations with the device at 64 KiB of 64 KiB (the FLUSH waits in order)")
+        .isEqualTo(2);
     vol0.awaitHeld().runHere();
     ch.runPendingTasks();
-    assertThat(vol0.heldCount()).as("the waiting WRITE took the freed 32 KiB, and the FLUSH, without payload, followed").isEqualTo(3);
+    assertThat(vol0.heldCount())
+        .as("the waiting WRITE took the freed 32 KiB, and the FLUSH, without payload, followed")
+        .isEqualTo(3);
     for (int i = 0; i < 3; i++) {
       vol0.awaitHeld().runHere();
     }
@@ -142,7 +159,9 @@ class NbdSessionBackPressureTest {
     ch.runPendingTasks();
     ByteBuf first = sent(ch);
     assertThat(first.readInt()).isEqualTo(NbdProtocol.SIMPLE_REPLY_MAGIC);
-    assertThat(first.readInt()).as("error for the request that had not reached the device").isEqualTo(108);
+    assertThat(first.readInt())
+        .as("error for the request that had not reached the device")
+        .isEqualTo(108);
     assertThat(first.readLong()).isEqualTo(2);
     first.release();
     assertThat(ch.isActive()).isTrue();

@@ -92,7 +92,9 @@ class NbdSessionTest {
       assertThat(c.call(CMD_FLUSH, 0, 0, 0, null).error()).isZero();
       assertThat(c.call(CMD_TRIM, 0, 0, 4096, null).error()).isZero();
       assertThat(c.call(CMD_WRITE_ZEROES, 0, 8192, 4096, null).error()).isZero();
-      assertThat(c.call(CMD_WRITE_ZEROES, CMD_FLAG_NO_HOLE | CMD_FLAG_FUA, 12288, 4096, null).error()).isZero();
+      assertThat(
+              c.call(CMD_WRITE_ZEROES, CMD_FLAG_NO_HOLE | CMD_FLAG_FUA, 12288, 4096, null).error())
+          .isZero();
       // FUA is accepted on any command, even where it means nothing.
       assertThat(c.call(CMD_READ, CMD_FLAG_FUA, 0, 4096, null).data()).isEqualTo(new byte[4096]);
     }
@@ -111,14 +113,24 @@ class NbdSessionTest {
     try (RawNbdClient c = RawNbdClient.open(port, "vol0")) {
       assertThat(c.read(SIZE - 512, 4096).error()).as("READ across the end").isEqualTo(EINVAL);
       assertThat(c.read(SIZE, 512).error()).as("READ after the end").isEqualTo(EINVAL);
-      assertThat(c.call(CMD_READ, 0, -512, 512, null).error()).as("READ at offset 2^64-512").isEqualTo(EINVAL);
+      assertThat(c.call(CMD_READ, 0, -512, 512, null).error())
+          .as("READ at offset 2^64-512")
+          .isEqualTo(EINVAL);
       assertThat(c.write(SIZE, new byte[512]).error()).as("WRITE after the end").isEqualTo(ENOSPC);
-      assertThat(c.write(SIZE - 512, new byte[1024]).error()).as("WRITE across the end").isEqualTo(ENOSPC);
-      assertThat(c.call(CMD_WRITE_ZEROES, 0, SIZE - 4096, 8192, null).error()).as("WRITE_ZEROES across the end").isEqualTo(ENOSPC);
-      assertThat(c.call(CMD_TRIM, 0, SIZE, 4096, null).error()).as("TRIM after the end").isEqualTo(EINVAL);
+      assertThat(c.write(SIZE - 512, new byte[1024]).error())
+          .as("WRITE across the end")
+          .isEqualTo(ENOSPC);
+      assertThat(c.call(CMD_WRITE_ZEROES, 0, SIZE - 4096, 8192, null).error())
+          .as("WRITE_ZEROES across the end")
+          .isEqualTo(ENOSPC);
+      assertThat(c.call(CMD_TRIM, 0, SIZE, 4096, null).error())
+          .as("TRIM after the end")
+          .isEqualTo(EINVAL);
       assertThat(c.read(SIZE - 4096, 4096).error()).as("READ of the last block").isZero();
     }
-    assertThat(vol0.calls()).as("device calls").containsExactly(new MemoryBlockDevice.Call("read", SIZE - 4096, 4096, false, false));
+    assertThat(vol0.calls())
+        .as("device calls")
+        .containsExactly(new MemoryBlockDevice.Call("read", SIZE - 4096, 4096, false, false));
   }
 
   @Test
@@ -126,21 +138,33 @@ class NbdSessionTest {
     try (RawNbdClient c = RawNbdClient.open(port, "vol0")) {
       assertThat(c.read(100, 512).error()).as("READ at a misaligned offset").isEqualTo(EINVAL);
       assertThat(c.read(0, 100).error()).as("READ of a misaligned length").isEqualTo(EINVAL);
-      assertThat(c.write(0, new byte[100]).error()).as("WRITE of a misaligned length").isEqualTo(EINVAL);
-      assertThat(c.call(CMD_TRIM, 0, 512, 1, null).error()).as("TRIM of a misaligned length").isEqualTo(EINVAL);
-      assertThat(c.read(0, (64 << 10) + 512).error()).as("READ above the maximum block size").isEqualTo(EINVAL);
-      assertThat(c.write(0, pattern((64 << 10) + 512, 3)).error()).as("WRITE above the maximum block size").isEqualTo(EINVAL);
+      assertThat(c.write(0, new byte[100]).error())
+          .as("WRITE of a misaligned length")
+          .isEqualTo(EINVAL);
+      assertThat(c.call(CMD_TRIM, 0, 512, 1, null).error())
+          .as("TRIM of a misaligned length")
+          .isEqualTo(EINVAL);
+      assertThat(c.read(0, (64 << 10) + 512).error())
+          .as("READ above the maximum block size")
+          .isEqualTo(EINVAL);
+      assertThat(c.write(0, pattern((64 << 10) + 512, 3)).error())
+          .as("WRITE above the maximum block size")
+          .isEqualTo(EINVAL);
       byte[] data = pattern(4096, 4);
       assertThat(c.write(0, data).error()).isZero();
       assertThat(c.read(0, 4096).data()).as("data after the refused requests").isEqualTo(data);
     }
-    assertThat(vol0.calls()).extracting(MemoryBlockDevice.Call::op).containsExactly("write", "read");
+    assertThat(vol0.calls())
+        .extracting(MemoryBlockDevice.Call::op)
+        .containsExactly("write", "read");
   }
 
   @Test
   void zeroLengthRequestsSucceedWithoutTouchingTheDevice() throws Exception {
     try (RawNbdClient c = RawNbdClient.open(port, "vol0")) {
-      assertThat(c.read(0, 0)).satisfies(r -> assertThat(r.error()).isZero()).satisfies(r -> assertThat(r.data()).isEmpty());
+      assertThat(c.read(0, 0))
+          .satisfies(r -> assertThat(r.error()).isZero())
+          .satisfies(r -> assertThat(r.data()).isEmpty());
       assertThat(c.write(4096, new byte[0]).error()).isZero();
       assertThat(c.call(CMD_TRIM, 0, 0, 0, null).error()).isZero();
       assertThat(c.call(CMD_WRITE_ZEROES, 0, SIZE, 0, null).error()).isZero();
@@ -153,10 +177,16 @@ class NbdSessionTest {
   void unknownCommandsAndFlagsGetEinval() throws Exception {
     try (RawNbdClient c = RawNbdClient.open(port, "vol0")) {
       assertThat(c.call(CMD_CACHE, 0, 0, 4096, null).error()).as("CACHE").isEqualTo(EINVAL);
-      assertThat(c.call(CMD_BLOCK_STATUS, 0, 0, 4096, null).error()).as("BLOCK_STATUS").isEqualTo(EINVAL);
+      assertThat(c.call(CMD_BLOCK_STATUS, 0, 0, 4096, null).error())
+          .as("BLOCK_STATUS")
+          .isEqualTo(EINVAL);
       assertThat(c.call(99, 0, 0, 0, null).error()).as("command 99").isEqualTo(EINVAL);
-      assertThat(c.call(CMD_READ, 1 << 7, 0, 512, null).error()).as("READ with an unknown flag").isEqualTo(EINVAL);
-      assertThat(c.call(CMD_WRITE, CMD_FLAG_NO_HOLE, 0, 512, new byte[512]).error()).as("WRITE with NO_HOLE").isEqualTo(EINVAL);
+      assertThat(c.call(CMD_READ, 1 << 7, 0, 512, null).error())
+          .as("READ with an unknown flag")
+          .isEqualTo(EINVAL);
+      assertThat(c.call(CMD_WRITE, CMD_FLAG_NO_HOLE, 0, 512, new byte[512]).error())
+          .as("WRITE with NO_HOLE")
+          .isEqualTo(EINVAL);
       assertThat(c.read(0, 512).error()).isZero();
     }
   }
@@ -166,11 +196,15 @@ class NbdSessionTest {
     try (RawNbdClient c = RawNbdClient.open(port, "replica")) {
       assertThat(c.write(0, new byte[4096]).error()).as("WRITE").isEqualTo(EPERM);
       assertThat(c.call(CMD_TRIM, 0, 0, 4096, null).error()).as("TRIM").isEqualTo(EPERM);
-      assertThat(c.call(CMD_WRITE_ZEROES, 0, 0, 4096, null).error()).as("WRITE_ZEROES").isEqualTo(EPERM);
+      assertThat(c.call(CMD_WRITE_ZEROES, 0, 0, 4096, null).error())
+          .as("WRITE_ZEROES")
+          .isEqualTo(EPERM);
       assertThat(c.call(CMD_FLUSH, 0, 0, 0, null).error()).as("FLUSH").isZero();
       assertThat(c.read(0, 4096).error()).as("READ").isZero();
     }
-    assertThat(replica.calls()).extracting(MemoryBlockDevice.Call::op).containsExactly("flush", "read");
+    assertThat(replica.calls())
+        .extracting(MemoryBlockDevice.Call::op)
+        .containsExactly("flush", "read");
   }
 
   @Test
@@ -184,14 +218,22 @@ class NbdSessionTest {
     try (RawNbdClient c = RawNbdClient.open(port, "vol0")) {
       for (DeviceError e : DeviceError.values()) {
         vol0.failNext(() -> new DeviceException(e, "injected " + e));
-        assertThat(c.write(0, new byte[4096]).error()).as("WRITE failing with " + e).isEqualTo(expected.get(e));
+        assertThat(c.write(0, new byte[4096]).error())
+            .as("WRITE failing with " + e)
+            .isEqualTo(expected.get(e));
       }
       vol0.failNext(() -> new IllegalStateException("injected bug"));
-      assertThat(c.read(0, 4096)).satisfies(r -> assertThat(r.error()).as("READ failing with a bug").isEqualTo(EIO)).satisfies(r -> assertThat(r.data()).isEmpty());
+      assertThat(c.read(0, 4096))
+          .satisfies(r -> assertThat(r.error()).as("READ failing with a bug").isEqualTo(EIO))
+          .satisfies(r -> assertThat(r.data()).isEmpty());
       vol0.throwNext(new IllegalStateException("injected synchronous bug"));
-      assertThat(c.call(CMD_FLUSH, 0, 0, 0, null).error()).as("FLUSH throwing instead of failing").isEqualTo(EIO);
+      assertThat(c.call(CMD_FLUSH, 0, 0, 0, null).error())
+          .as("FLUSH throwing instead of failing")
+          .isEqualTo(EIO);
       vol0.throwNext(new DeviceException(DeviceError.ENOSPC, "injected synchronous ENOSPC"));
-      assertThat(c.write(0, new byte[512]).error()).as("WRITE throwing a DeviceException").isEqualTo(ENOSPC);
+      assertThat(c.write(0, new byte[512]).error())
+          .as("WRITE throwing a DeviceException")
+          .isEqualTo(ENOSPC);
       assertThat(c.read(0, 512).error()).as("the connection goes on").isZero();
     }
   }
@@ -252,7 +294,8 @@ class NbdSessionTest {
         c.send(CMD_WRITE, 0, i * 4096L, 4096, pattern(4096, i));
       }
       // The device gets the requests two at a time: each completion lets exactly one more in.
-      List<MemoryBlockDevice.Held> held = new ArrayList<>(List.of(vol0.awaitHeld(), vol0.awaitHeld()));
+      List<MemoryBlockDevice.Held> held =
+          new ArrayList<>(List.of(vol0.awaitHeld(), vol0.awaitHeld()));
       for (int i = 0; i < 6; i++) {
         MemoryBlockDevice.Held h = held.removeFirst();
         assertThat(h.call.offset()).as("operation %d", i).isEqualTo(i * 4096L);
@@ -311,7 +354,13 @@ class NbdSessionTest {
       MemoryBlockDevice.Held inFlight = vol0.awaitHeld();
       // Half of a WRITE, then gone, with one request still with the device.
       byte[] header = new byte[28 + 100];
-      java.nio.ByteBuffer.wrap(header).putInt(NbdProtocol.REQUEST_MAGIC).putShort((short) 0).putShort((short) CMD_WRITE).putLong(9).putLong(4096).putInt(4096);
+      java.nio.ByteBuffer.wrap(header)
+          .putInt(NbdProtocol.REQUEST_MAGIC)
+          .putShort((short) 0)
+          .putShort((short) CMD_WRITE)
+          .putLong(9)
+          .putLong(4096)
+          .putInt(4096);
       bad.sendRaw(header);
       bad.close();
       inFlight.release();
@@ -323,17 +372,26 @@ class NbdSessionTest {
 
   @Test
   void exportNameClientsWithAndWithoutZeroesAreServed() throws Exception {
-    for (int flags : new int[] {NbdProtocol.CLIENT_FLAG_FIXED_NEWSTYLE, NbdProtocol.CLIENT_FLAG_FIXED_NEWSTYLE | NbdProtocol.CLIENT_FLAG_NO_ZEROES, 0}) {
+    for (int flags :
+        new int[] {
+          NbdProtocol.CLIENT_FLAG_FIXED_NEWSTYLE,
+          NbdProtocol.CLIENT_FLAG_FIXED_NEWSTYLE | NbdProtocol.CLIENT_FLAG_NO_ZEROES,
+          0
+        }) {
       try (RawNbdClient c = RawNbdClient.connect(port)) {
         c.clientFlags(flags);
-        c.option(NbdProtocol.OPT_EXPORT_NAME, "vol0".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        c.option(
+            NbdProtocol.OPT_EXPORT_NAME, "vol0".getBytes(java.nio.charset.StandardCharsets.UTF_8));
         java.nio.ByteBuffer answer = java.nio.ByteBuffer.wrap(c.readRaw(10));
         assertThat(answer.getLong()).isEqualTo(SIZE);
-        assertThat(answer.getShort() & NbdProtocol.TF_HAS_FLAGS).isEqualTo(NbdProtocol.TF_HAS_FLAGS);
+        assertThat(answer.getShort() & NbdProtocol.TF_HAS_FLAGS)
+            .isEqualTo(NbdProtocol.TF_HAS_FLAGS);
         if ((flags & NbdProtocol.CLIENT_FLAG_NO_ZEROES) == 0) {
           assertThat(c.readRaw(124)).as("reserved zeroes").isEqualTo(new byte[124]);
         }
-        assertThat(c.read(0, 512).error()).as("READ after EXPORT_NAME with client flags %d", flags).isZero();
+        assertThat(c.read(0, 512).error())
+            .as("READ after EXPORT_NAME with client flags %d", flags)
+            .isZero();
       }
     }
   }

@@ -29,7 +29,14 @@ final class RawNbdClient implements AutoCloseable {
   }
 
   /** What NBD_OPT_GO / NBD_OPT_INFO said about an export. */
-  record ExportInfo(long size, int flags, int minimum, int preferred, int maximum, String name, String description) {}
+  record ExportInfo(
+      long size,
+      int flags,
+      int minimum,
+      int preferred,
+      int maximum,
+      String name,
+      String description) {}
 
   /** A simple reply; {@code data} is empty unless a READ succeeded. */
   record Reply(int error, long cookie, byte[] data) {}
@@ -60,7 +67,9 @@ final class RawNbdClient implements AutoCloseable {
     return new RawNbdClient(new Socket("127.0.0.1", port));
   }
 
-  /** Connects, negotiates fixed newstyle without zeroes, and enters transmission with NBD_OPT_GO. */
+  /**
+   * Connects, negotiates fixed newstyle without zeroes, and enters transmission with NBD_OPT_GO.
+   */
   static RawNbdClient open(int port, String export) throws IOException {
     RawNbdClient c = connect(port);
     c.clientFlags(NbdProtocol.CLIENT_FLAG_FIXED_NEWSTYLE | NbdProtocol.CLIENT_FLAG_NO_ZEROES);
@@ -147,8 +156,10 @@ final class RawNbdClient implements AutoCloseable {
           pref = b.getInt();
           max = b.getInt();
         }
-        case NbdProtocol.INFO_NAME -> canonical = new String(r.data(), 2, r.data().length - 2, StandardCharsets.UTF_8);
-        case NbdProtocol.INFO_DESCRIPTION -> description = new String(r.data(), 2, r.data().length - 2, StandardCharsets.UTF_8);
+        case NbdProtocol.INFO_NAME ->
+            canonical = new String(r.data(), 2, r.data().length - 2, StandardCharsets.UTF_8);
+        case NbdProtocol.INFO_DESCRIPTION ->
+            description = new String(r.data(), 2, r.data().length - 2, StandardCharsets.UTF_8);
         default -> throw new IOException("unknown info type " + info);
       }
     }
@@ -159,7 +170,9 @@ final class RawNbdClient implements AutoCloseable {
     final OptionReply reply;
 
     NbdOptionError(OptionReply reply) {
-      super(String.format("option %d answered with 0x%08x: %s", reply.option(), reply.type(), reply.text()));
+      super(
+          String.format(
+              "option %d answered with 0x%08x: %s", reply.option(), reply.type(), reply.text()));
       this.reply = reply;
     }
   }
@@ -171,7 +184,8 @@ final class RawNbdClient implements AutoCloseable {
     return cookie;
   }
 
-  void sendWithCookie(int type, int flags, long cookie, long offset, long length, byte[] payload) throws IOException {
+  void sendWithCookie(int type, int flags, long cookie, long offset, long length, byte[] payload)
+      throws IOException {
     if (type == NbdProtocol.CMD_READ) {
       readLengths.put(cookie, (int) length);
     }
@@ -241,7 +255,10 @@ final class RawNbdClient implements AutoCloseable {
     send(NbdProtocol.CMD_DISC, 0, 0, 0, null);
   }
 
-  /** True once the server closed the connection (EOF or reset); false if it is still open after 10 s. */
+  /**
+   * True once the server closed the connection (EOF or reset); false if it is still open after 10
+   * s.
+   */
   boolean closedByServer() throws IOException {
     InputStream s = socket.getInputStream();
     byte[] buf = new byte[8192];

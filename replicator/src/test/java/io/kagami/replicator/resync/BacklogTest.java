@@ -1,15 +1,14 @@
 package io.kagami.replicator.resync;
 
-import io.kagami.clock.SystemTime;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.kagami.clock.SystemTime;
 import io.kagami.journal.Journal;
 import io.kagami.journal.JournalConfig;
 import io.kagami.replicator.volume.FileVolume;
 import io.kagami.replicator.volume.PrimaryVolume;
 import io.netty.buffer.Unpooled;
 import java.nio.file.Path;
-import java.time.InstantSource;
 import java.util.Random;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -31,7 +30,9 @@ class BacklogTest {
   void open() {
     journal = Journal.open(JournalConfig.at(dir.resolve("journal")), SystemTime.WALL);
     file = FileVolume.openOrCreate(dir.resolve("vol0.img"), SIZE);
-    device = new PrimaryVolume("vol0", file, journal.stream("vol0"), true, Executors.newSingleThreadExecutor());
+    device =
+        new PrimaryVolume(
+            "vol0", file, journal.stream("vol0"), true, Executors.newSingleThreadExecutor());
   }
 
   @AfterEach
@@ -47,7 +48,8 @@ class BacklogTest {
   }
 
   private Backlog backlog(long capacity, long peer) throws Exception {
-    return new Backlog(device, DirtyBitmap.open(dir.resolve("vol0.bitmap"), G, SIZE), capacity, peer);
+    return new Backlog(
+        device, DirtyBitmap.open(dir.resolve("vol0.bitmap"), G, SIZE), capacity, peer);
   }
 
   @Test
@@ -84,7 +86,9 @@ class BacklogTest {
     assertThat(base).isEqualTo(3);
     assertThat(b.overflowed()).isFalse();
     assertThat(b.readRegion(20)).hasSize(G);
-    assertThat(b.readRegion(50)).as("a never written region reads as zeroes: sent without data").isNull();
+    assertThat(b.readRegion(50))
+        .as("a never written region reads as zeroes: sent without data")
+        .isNull();
     for (long r = map.nextDirty(0); r >= 0; r = map.nextDirty(r + 1)) {
       b.regionDurable(r);
     }

@@ -53,12 +53,19 @@ class DirtyBitmapTest {
     DirtyBitmap b = DirtyBitmap.open(f, G, SIZE);
     b.markAll();
     b.persist();
-    assertThatThrownBy(() -> DirtyBitmap.open(f, 2 * G, SIZE)).isInstanceOf(IOException.class).hasMessageContaining("granularity");
-    assertThatThrownBy(() -> DirtyBitmap.open(f, G, SIZE * 2)).isInstanceOf(IOException.class).hasMessageContaining("volume size");
+    assertThatThrownBy(() -> DirtyBitmap.open(f, 2 * G, SIZE))
+        .isInstanceOf(IOException.class)
+        .hasMessageContaining("granularity");
+    assertThatThrownBy(() -> DirtyBitmap.open(f, G, SIZE * 2))
+        .isInstanceOf(IOException.class)
+        .hasMessageContaining("volume size");
     byte[] bytes = Files.readAllBytes(f);
     bytes[40] ^= 1;
     Files.write(f, bytes);
-    assertThatThrownBy(() -> DirtyBitmap.open(f, G, SIZE)).isInstanceOf(IOException.class).hasMessageContaining("damaged");
-    assertThatThrownBy(() -> DirtyBitmap.open(dir.resolve("x"), 1000, SIZE)).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> DirtyBitmap.open(f, G, SIZE))
+        .isInstanceOf(IOException.class)
+        .hasMessageContaining("damaged");
+    assertThatThrownBy(() -> DirtyBitmap.open(dir.resolve("x"), 1000, SIZE))
+        .isInstanceOf(IllegalArgumentException.class);
   }
 }

@@ -15,7 +15,8 @@ class SyncReplicationTest {
   private final AtomicLong journaled = new AtomicLong();
 
   private SyncReplication sync(OnTimeout onTimeout) {
-    return new SyncReplication("vol0", new Policy(Duration.ofSeconds(5), onTimeout), 0, journaled::get, nanos::get);
+    return new SyncReplication(
+        "vol0", new Policy(Duration.ofSeconds(5), onTimeout), 0, journaled::get, nanos::get);
   }
 
   private CompletableFuture<Void> write(SyncReplication s) {

@@ -37,6 +37,7 @@ class FileVolumeTest {
   void refusesAFileOfAnotherSize() throws Exception {
     Path f = dir.resolve("v.img");
     FileVolume.openOrCreate(f, 1 << 20).close();
-    assertThatThrownBy(() -> FileVolume.openOrCreate(f, 2 << 20)).hasMessageContaining("refusing to use it");
+    assertThatThrownBy(() -> FileVolume.openOrCreate(f, 2 << 20))
+        .hasMessageContaining("refusing to use it");
   }
 }

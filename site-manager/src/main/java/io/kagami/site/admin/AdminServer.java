@@ -1,11 +1,11 @@
 package io.kagami.site.admin;
 
+import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.sun.net.httpserver.HttpExchange;
-import com.fasterxml.jackson.core.JacksonException;
-import com.fasterxml.jackson.databind.JsonNode;
 import io.kagami.site.auth.BearerToken;
 import io.kagami.site.config.Bandwidth;
 import io.kagami.site.config.HostPort;
@@ -23,16 +23,22 @@ import java.util.function.Supplier;
  * The site's HTTP surface for operators and tools: {@code GET /status} (JSON), {@code GET /metrics}
  * (Prometheus text format), {@code GET /health}, and on a primary the link's bandwidth cap: {@code
  * GET /link}, {@code PUT /link} with {@code {"bandwidth": "1500KB"}} (a runtime override; {@code
- * "unlimited"} or 0 for none; {@code null} clears it), {@code DELETE /link} (clears it).
- * Requests run on virtual threads; a failing handler answers 500 with the reason and the server
- * goes on. A slow or idle client is closed by the limits in {@link HttpLimits}.
+ * "unlimited"} or 0 for none; {@code null} clears it), {@code DELETE /link} (clears it). Requests
+ * run on virtual threads; a failing handler answers 500 with the reason and the server goes on. A
+ * slow or idle client is closed by the limits in {@link HttpLimits}.
  *
- * <p>With a token set ({@link AdminToken}), every request other than {@code GET}/{@code HEAD} (and the
- * peer's {@code POST /heartbeat}) must carry it, or is answered 401 and logged without running.
+ * <p>With a token set ({@link AdminToken}), every request other than {@code GET}/{@code HEAD} (and
+ * the peer's {@code POST /heartbeat}) must carry it, or is answered 401 and logged without running.
+ *
+ * <p>One role: routing. Each route parses its request and hands it to the part of the site that
+ * owns the answer (status view, metrics, link control); its length is the list of routes.
  */
 public final class AdminServer implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(AdminServer.class.getName());
-  /** Strict: a body with anything after its JSON value (trailing garbage) is refused, not half-read. */
+
+  /**
+   * Strict: a body with anything after its JSON value (trailing garbage) is refused, not half-read.
+   */
   public static final ObjectMapper JSON =
       new ObjectMapper()
           .enable(SerializationFeature.INDENT_OUTPUT)
@@ -54,11 +60,17 @@ public final class AdminServer implements AutoCloseable {
   public interface Action {
     Object run(JsonNode body) throws Exception;
   }
+
   private HttpEndpoint http;
   private volatile FailoverControl failover;
+
   /** Requests that change the site must carry it; null: none needed (tests of the handlers). */
   private volatile BearerToken token;
-  /** DR drills and point-in-time promotion ({@code /drill}, {@code /promote} with a seq or time); null: none. */
+
+  /**
+   * DR drills and point-in-time promotion ({@code /drill}, {@code /promote} with a seq or time);
+   * null: none.
+   */
   private volatile DrillControl drills;
 
   /** {@code metrics} null: collection is off and {@code GET /metrics} answers 404 saying so. */
@@ -67,15 +79,21 @@ public final class AdminServer implements AutoCloseable {
   }
 
   /** {@code link} is null on a standby: the cap belongs to the sending side. */
-  public AdminServer(HostPort listen, Supplier<SiteStatus> status, Supplier<String> metrics, LinkControl link) {
+  public AdminServer(
+      HostPort listen, Supplier<SiteStatus> status, Supplier<String> metrics, LinkControl link) {
     this(listen, status, metrics, link, null);
   }
 
   /**
-   * {@code promote}, given "force", promotes the site and returns what to report, or throws
-   * {@link io.kagami.site.Promotion.RefusedException} with the reason; null: no {@code /promote}.
+   * {@code promote}, given "force", promotes the site and returns what to report, or throws {@link
+   * io.kagami.site.Promotion.RefusedException} with the reason; null: no {@code /promote}.
    */
-  public AdminServer(HostPort listen, Supplier<SiteStatus> status, Supplier<String> metrics, LinkControl link, java.util.function.Function<Boolean, ?> promote) {
+  public AdminServer(
+      HostPort listen,
+      Supplier<SiteStatus> status,
+      Supplier<String> metrics,
+      LinkControl link,
+      java.util.function.Function<Boolean, ?> promote) {
     this.promote = promote;
     this.listen = listen;
     this.status = status;
@@ -97,7 +115,9 @@ public final class AdminServer implements AutoCloseable {
     this.failover = control;
   }
 
-  /** Requires {@code token} on every request that changes the site; call before {@link #start()}. */
+  /**
+   * Requires {@code token} on every request that changes the site; call before {@link #start()}.
+   */
   public AdminServer token(BearerToken token) {
     this.token = token;
     return this;
@@ -112,7 +132,8 @@ public final class AdminServer implements AutoCloseable {
     try {
       http = HttpEndpoint.start(new InetSocketAddress(listen.host(), listen.port()), this::handle);
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot listen for admin HTTP on " + listen + ": " + e.getMessage(), e);
+      throw new UncheckedIOException(
+          "cannot listen for admin HTTP on " + listen + ": " + e.getMessage(), e);
     }
   }
 
@@ -135,7 +156,10 @@ public final class AdminServer implements AutoCloseable {
                 case "/promote" -> promote(ex);
                 case "/drill" -> drill(ex);
                 case "/heartbeat", "/maintenance" -> failover(ex);
-                default -> actions.containsKey(ex.getRequestURI().getPath()) ? action(ex, actions.get(ex.getRequestURI().getPath())) : respond(ex.getRequestMethod(), ex.getRequestURI().getPath());
+                default ->
+                    actions.containsKey(ex.getRequestURI().getPath())
+                        ? action(ex, actions.get(ex.getRequestURI().getPath()))
+                        : respond(ex.getRequestMethod(), ex.getRequestURI().getPath());
               };
         }
       } catch (io.kagami.site.Promotion.RefusedException e) {
@@ -157,53 +181,89 @@ public final class AdminServer implements AutoCloseable {
     BearerToken t = token;
     String method = ex.getRequestMethod();
     String path = ex.getRequestURI().getPath();
-    if (t == null || method.equals("GET") || method.equals("HEAD") || (method.equals("POST") && path.equals("/heartbeat"))) {
+    if (t == null
+        || method.equals("GET")
+        || method.equals("HEAD")
+        || (method.equals("POST") && path.equals("/heartbeat"))) {
       return null;
     }
     String presented = ex.getRequestHeaders().getFirst("Authorization");
     if (t.accepts(presented)) {
       return null;
     }
-    LOG.log(Level.WARNING, "admin request " + method + " " + path + " from " + ex.getRemoteAddress() + " refused: " + (presented == null ? "no admin token" : "wrong admin token"));
+    LOG.log(
+        Level.WARNING,
+        "admin request "
+            + method
+            + " "
+            + path
+            + " from "
+            + ex.getRemoteAddress()
+            + " refused: "
+            + (presented == null ? "no admin token" : "wrong admin token"));
     ex.getResponseHeaders().set("WWW-Authenticate", "Bearer realm=\"kagami\"");
     return new Response(
         401,
         "application/json",
-        error((presented == null ? "this request changes the site: it needs the site's admin token" : "wrong admin token")
-            + " (header Authorization: Bearer TOKEN; the token is in the site's <dataDir>/admin.token or admin.tokenFile;"
-            + " the kagami CLI finds it by itself when run by the same user on the site's machine, elsewhere set KAGAMI_ADMIN_TOKEN_FILE)"));
+        error(
+            (presented == null
+                    ? "this request changes the site: it needs the site's admin token"
+                    : "wrong admin token")
+                + " (header Authorization: Bearer TOKEN; the token is in the site's <dataDir>/admin.token or admin.tokenFile;"
+                + " the kagami CLI finds it by itself when run by the same user on the site's machine, elsewhere set KAGAMI_ADMIN_TOKEN_FILE)"));
   }
 
   private Response respond(String method, String path) throws IOException {
     if (!method.equals("GET") && !method.equals("HEAD")) {
-      return new Response(405, "application/json", error("method " + method + " is not allowed on " + path));
+      return new Response(
+          405, "application/json", error("method " + method + " is not allowed on " + path));
     }
     return switch (path) {
       case "/status" -> new Response(200, "application/json", JSON.writeValueAsBytes(status.get()));
       case "/metrics" ->
           metrics == null
-              ? new Response(404, "application/json", error("metrics collection is off on this site (admin.metrics: false)"))
-              : new Response(200, "text/plain; version=0.0.4; charset=utf-8", metrics.get().getBytes(StandardCharsets.UTF_8));
+              ? new Response(
+                  404,
+                  "application/json",
+                  error("metrics collection is off on this site (admin.metrics: false)"))
+              : new Response(
+                  200,
+                  "text/plain; version=0.0.4; charset=utf-8",
+                  metrics.get().getBytes(StandardCharsets.UTF_8));
       case "/health" -> new Response(200, "text/plain", "ok\n".getBytes(StandardCharsets.UTF_8));
-      default -> new Response(404, "application/json", error("no such endpoint " + path + " (try /status, /metrics, /health or /link)"));
+      default ->
+          new Response(
+              404,
+              "application/json",
+              error("no such endpoint " + path + " (try /status, /metrics, /health or /link)"));
     };
   }
 
   private Response link(HttpExchange ex) throws IOException {
     String method = ex.getRequestMethod();
     if (link == null) {
-      return new Response(409, "application/json", error("this site is a standby: the WAN bandwidth cap is set on the primary (the sending side)"));
+      return new Response(
+          409,
+          "application/json",
+          error(
+              "this site is a standby: the WAN bandwidth cap is set on the primary (the sending side)"));
     }
     return switch (method) {
-      case "GET", "HEAD" -> new Response(200, "application/json", JSON.writeValueAsBytes(link.bandwidth()));
-      case "DELETE" -> new Response(200, "application/json", JSON.writeValueAsBytes(link.override(null)));
+      case "GET", "HEAD" ->
+          new Response(200, "application/json", JSON.writeValueAsBytes(link.bandwidth()));
+      case "DELETE" ->
+          new Response(200, "application/json", JSON.writeValueAsBytes(link.override(null)));
       case "PUT" -> {
-        String usage = "the body must be JSON like {\"bandwidth\": \"1500KB\"} (KB = 1000 bytes, per second; \"unlimited\" for no cap; null to clear the override)";
+        String usage =
+            "the body must be JSON like {\"bandwidth\": \"1500KB\"} (KB = 1000 bytes, per second; \"unlimited\" for no cap; null to clear the override)";
         JsonNode body;
         try (InputStream in = ex.getRequestBody()) {
           body = JSON.readTree(in.readNBytes(64 << 10));
         } catch (JacksonException e) {
-          yield new Response(400, "application/json", error("not valid JSON: " + e.getOriginalMessage() + "; " + usage));
+          yield new Response(
+              400,
+              "application/json",
+              error("not valid JSON: " + e.getOriginalMessage() + "; " + usage));
         }
         if (body == null || !body.isObject() || !body.has("bandwidth")) {
           yield new Response(400, "application/json", error(usage));
@@ -220,14 +280,21 @@ public final class AdminServer implements AutoCloseable {
         }
         yield new Response(200, "application/json", JSON.writeValueAsBytes(link.override(rate)));
       }
-      default -> new Response(405, "application/json", error("method " + method + " is not allowed on /link (GET, PUT, DELETE)"));
+      default ->
+          new Response(
+              405,
+              "application/json",
+              error("method " + method + " is not allowed on /link (GET, PUT, DELETE)"));
     };
   }
 
   /** {@code POST /promote} with an optional body {@code {"force": true}}. */
   private Response promote(HttpExchange ex) throws IOException {
     if (!ex.getRequestMethod().equals("POST")) {
-      return new Response(405, "application/json", error("method " + ex.getRequestMethod() + " is not allowed on /promote (POST)"));
+      return new Response(
+          405,
+          "application/json",
+          error("method " + ex.getRequestMethod() + " is not allowed on /promote (POST)"));
     }
     if (promote == null) {
       return new Response(404, "application/json", error("this site cannot be promoted"));
@@ -239,7 +306,10 @@ public final class AdminServer implements AutoCloseable {
       if (body.length > 0) {
         JsonNode n = JSON.readTree(body);
         if (n == null || !n.isObject() || (n.has("force") && !n.get("force").isBoolean())) {
-          return new Response(400, "application/json", error("the body must be empty or JSON like {\"force\": true}"));
+          return new Response(
+              400,
+              "application/json",
+              error("the body must be empty or JSON like {\"force\": true}"));
         }
         force = n.path("force").asBoolean(false);
         if (n.hasNonNull("seq") || n.hasNonNull("at")) {
@@ -247,11 +317,15 @@ public final class AdminServer implements AutoCloseable {
         }
       }
     } catch (JacksonException e) {
-      return new Response(400, "application/json", error("not valid JSON: " + e.getOriginalMessage()));
+      return new Response(
+          400, "application/json", error("not valid JSON: " + e.getOriginalMessage()));
     }
     if (pointInTime != null) {
       if (drills == null) {
-        return new Response(409, "application/json", error("this site keeps no history: it cannot be promoted to a point in time"));
+        return new Response(
+            409,
+            "application/json",
+            error("this site keeps no history: it cannot be promoted to a point in time"));
       }
       if (pointInTime.hasNonNull("seq") && !pointInTime.get("seq").canConvertToLong()) {
         return new Response(400, "application/json", error("seq must be a number"));
@@ -259,8 +333,12 @@ public final class AdminServer implements AutoCloseable {
       try {
         Long seq = pointInTime.hasNonNull("seq") ? pointInTime.get("seq").asLong() : null;
         String at = pointInTime.hasNonNull("at") ? pointInTime.get("at").asText() : null;
-        String volume = pointInTime.hasNonNull("volume") ? pointInTime.get("volume").asText() : null;
-        return new Response(200, "application/json", JSON.writeValueAsBytes(drills.promoteAt(force, volume, seq, at)));
+        String volume =
+            pointInTime.hasNonNull("volume") ? pointInTime.get("volume").asText() : null;
+        return new Response(
+            200,
+            "application/json",
+            JSON.writeValueAsBytes(drills.promoteAt(force, volume, seq, at)));
       } catch (io.kagami.site.Promotion.RefusedException e) {
         return new Response(409, "application/json", error(e.getMessage()));
       }
@@ -275,17 +353,22 @@ public final class AdminServer implements AutoCloseable {
   private Response action(HttpExchange ex, Action action) throws IOException {
     String path = ex.getRequestURI().getPath();
     if (!ex.getRequestMethod().equals("POST")) {
-      return new Response(405, "application/json", error("method " + ex.getRequestMethod() + " is not allowed on " + path + " (POST)"));
+      return new Response(
+          405,
+          "application/json",
+          error("method " + ex.getRequestMethod() + " is not allowed on " + path + " (POST)"));
     }
     JsonNode body;
     try (InputStream in = ex.getRequestBody()) {
       byte[] bytes = in.readNBytes(64 << 10);
       body = bytes.length == 0 ? JSON.createObjectNode() : JSON.readTree(bytes);
     } catch (JacksonException e) {
-      return new Response(400, "application/json", error("not valid JSON: " + e.getOriginalMessage()));
+      return new Response(
+          400, "application/json", error("not valid JSON: " + e.getOriginalMessage()));
     }
     if (body == null || !body.isObject()) {
-      return new Response(400, "application/json", error("the body must be empty or a JSON object"));
+      return new Response(
+          400, "application/json", error("the body must be empty or a JSON object"));
     }
     try {
       return new Response(200, "application/json", JSON.writeValueAsBytes(action.run(body)));
@@ -298,17 +381,27 @@ public final class AdminServer implements AutoCloseable {
     }
   }
 
-  /** {@code POST /heartbeat} (peer heartbeat in, own heartbeat out) and {@code GET/PUT/DELETE /maintenance}. */
+  /**
+   * {@code POST /heartbeat} (peer heartbeat in, own heartbeat out) and {@code GET/PUT/DELETE
+   * /maintenance}.
+   */
   private Response failover(HttpExchange ex) throws IOException {
     String path = ex.getRequestURI().getPath();
     String method = ex.getRequestMethod();
     FailoverControl control = failover;
     if (control == null) {
-      return new Response(404, "application/json", error("this site has no failover section in its configuration: no heartbeats, no maintenance mode"));
+      return new Response(
+          404,
+          "application/json",
+          error(
+              "this site has no failover section in its configuration: no heartbeats, no maintenance mode"));
     }
     if (path.equals("/heartbeat")) {
       if (!method.equals("POST")) {
-        return new Response(405, "application/json", error("method " + method + " is not allowed on /heartbeat (POST)"));
+        return new Response(
+            405,
+            "application/json",
+            error("method " + method + " is not allowed on /heartbeat (POST)"));
       }
       byte[] body;
       try (InputStream in = ex.getRequestBody()) {
@@ -321,10 +414,17 @@ public final class AdminServer implements AutoCloseable {
       }
     }
     return switch (method) {
-      case "GET", "HEAD" -> new Response(200, "application/json", JSON.writeValueAsBytes(control.maintenance(null)));
-      case "PUT" -> new Response(200, "application/json", JSON.writeValueAsBytes(control.maintenance(true)));
-      case "DELETE" -> new Response(200, "application/json", JSON.writeValueAsBytes(control.maintenance(false)));
-      default -> new Response(405, "application/json", error("method " + method + " is not allowed on /maintenance (GET, PUT, DELETE)"));
+      case "GET", "HEAD" ->
+          new Response(200, "application/json", JSON.writeValueAsBytes(control.maintenance(null)));
+      case "PUT" ->
+          new Response(200, "application/json", JSON.writeValueAsBytes(control.maintenance(true)));
+      case "DELETE" ->
+          new Response(200, "application/json", JSON.writeValueAsBytes(control.maintenance(false)));
+      default ->
+          new Response(
+              405,
+              "application/json",
+              error("method " + method + " is not allowed on /maintenance (GET, PUT, DELETE)"));
     };
   }
 
@@ -338,33 +438,55 @@ public final class AdminServer implements AutoCloseable {
     if (d == null) {
       return new Response(404, "application/json", error("this site runs no drills"));
     }
-    String usage = "the body must be JSON like {\"volume\": \"vol0\"} with optionally \"seq\": N or \"at\": \"2026-01-01T00:00:00Z\"";
+    String usage =
+        "the body must be JSON like {\"volume\": \"vol0\"} with optionally \"seq\": N or \"at\": \"2026-01-01T00:00:00Z\"";
     try {
       return switch (ex.getRequestMethod()) {
-        case "GET", "HEAD" -> new Response(200, "application/json", JSON.writeValueAsBytes(d.list()));
+        case "GET", "HEAD" ->
+            new Response(200, "application/json", JSON.writeValueAsBytes(d.list()));
         case "POST" -> {
           JsonNode body;
           try (InputStream in = ex.getRequestBody()) {
             body = JSON.readTree(in.readNBytes(64 << 10));
           } catch (JacksonException e) {
-            yield new Response(400, "application/json", error("not valid JSON: " + e.getOriginalMessage() + "; " + usage));
+            yield new Response(
+                400,
+                "application/json",
+                error("not valid JSON: " + e.getOriginalMessage() + "; " + usage));
           }
-          if (body == null || !body.isObject() || !body.hasNonNull("volume") || (body.hasNonNull("seq") && !body.get("seq").canConvertToLong())) {
+          if (body == null
+              || !body.isObject()
+              || !body.hasNonNull("volume")
+              || (body.hasNonNull("seq") && !body.get("seq").canConvertToLong())) {
             yield new Response(400, "application/json", error(usage));
           }
           Long seq = body.hasNonNull("seq") ? body.get("seq").asLong() : null;
           String at = body.hasNonNull("at") ? body.get("at").asText() : null;
-          yield new Response(200, "application/json", JSON.writeValueAsBytes(d.start(body.get("volume").asText(), seq, at)));
+          yield new Response(
+              200,
+              "application/json",
+              JSON.writeValueAsBytes(d.start(body.get("volume").asText(), seq, at)));
         }
         case "DELETE" -> {
           String q = ex.getRequestURI().getQuery();
-          String volume = q != null && q.startsWith("volume=") ? java.net.URLDecoder.decode(q.substring(7), StandardCharsets.UTF_8) : null;
+          String volume =
+              q != null && q.startsWith("volume=")
+                  ? java.net.URLDecoder.decode(q.substring(7), StandardCharsets.UTF_8)
+                  : null;
           if (volume == null || volume.isEmpty()) {
-            yield new Response(400, "application/json", error("name the volume: DELETE /drill?volume=vol0"));
+            yield new Response(
+                400, "application/json", error("name the volume: DELETE /drill?volume=vol0"));
           }
           yield new Response(200, "application/json", JSON.writeValueAsBytes(d.stop(volume)));
         }
-        default -> new Response(405, "application/json", error("method " + ex.getRequestMethod() + " is not allowed on /drill (GET, POST, DELETE)"));
+        default ->
+            new Response(
+                405,
+                "application/json",
+                error(
+                    "method "
+                        + ex.getRequestMethod()
+                        + " is not allowed on /drill (GET, POST, DELETE)"));
       };
     } catch (io.kagami.site.Promotion.RefusedException e) {
       return new Response(409, "application/json", error(e.getMessage()));

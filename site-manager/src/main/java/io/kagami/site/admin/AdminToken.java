@@ -18,22 +18,30 @@ import java.util.Set;
  * site's state needs none, so monitoring and Prometheus work without it.
  *
  * <p>Each site keeps its token in a file (default {@code <dataDir>/admin.token}, created on first
- * start, readable by its owner only). While it runs, the site also <em>publishes</em> a copy under a
- * per-user runtime directory, keyed by its admin port, where the {@code kagami} CLI of the same
+ * start, readable by its owner only). While it runs, the site also <em>publishes</em> a copy under
+ * a per-user runtime directory, keyed by its admin port, where the {@code kagami} CLI of the same
  * user on the same machine finds it: operators on the appliance need no option, and a CLI on
  * another machine passes {@code KAGAMI_ADMIN_TOKEN_FILE} (or {@code KAGAMI_ADMIN_TOKEN}). This is
- * the "cookie file" scheme of local daemons (the token never appears on a command line, where
- * other users could read it in the process list).
+ * the "cookie file" scheme of local daemons (the token never appears on a command line, where other
+ * users could read it in the process list).
  */
 public final class AdminToken {
   private static final System.Logger LOG = System.getLogger(AdminToken.class.getName());
-  private static final Set<PosixFilePermission> OWNER_ONLY_DIR = PosixFilePermissions.fromString("rwx------");
+  private static final Set<PosixFilePermission> OWNER_ONLY_DIR =
+      PosixFilePermissions.fromString("rwx------");
 
   private AdminToken() {}
 
   /** The site's token in {@code file}, created (and logged) when missing. */
   public static BearerToken loadOrCreate(Path file) {
-    return BearerToken.loadOrCreate(file, () -> LOG.log(Level.INFO, "created the admin token " + file + " (requests that change the site must present it)"));
+    return BearerToken.loadOrCreate(
+        file,
+        () ->
+            LOG.log(
+                Level.INFO,
+                "created the admin token "
+                    + file
+                    + " (requests that change the site must present it)"));
   }
 
   /**
@@ -48,7 +56,9 @@ public final class AdminToken {
     } else if (env.get("XDG_RUNTIME_DIR") != null && !env.get("XDG_RUNTIME_DIR").isBlank()) {
       runtime = Path.of(env.get("XDG_RUNTIME_DIR"), "kagami");
     } else {
-      runtime = Path.of(System.getProperty("java.io.tmpdir"), "kagami-" + System.getProperty("user.name"));
+      runtime =
+          Path.of(
+              System.getProperty("java.io.tmpdir"), "kagami-" + System.getProperty("user.name"));
     }
     return runtime.resolve("admin-" + port + ".token");
   }
@@ -66,25 +76,40 @@ public final class AdminToken {
         // checked below
       }
       if (!ownedByUsAlone(dir)) {
-        LOG.log(Level.WARNING, "not publishing the admin token in " + dir + ": the directory must belong to this user alone (mode 700); local CLIs need KAGAMI_ADMIN_TOKEN_FILE");
+        LOG.log(
+            Level.WARNING,
+            "not publishing the admin token in "
+                + dir
+                + ": the directory must belong to this user alone (mode 700); local CLIs need KAGAMI_ADMIN_TOKEN_FILE");
         return false;
       }
       token.writeTo(file);
       return true;
     } catch (IOException | UnsupportedOperationException e) {
-      LOG.log(Level.WARNING, "could not publish the admin token at " + file + ": " + e.getMessage() + "; local CLIs need KAGAMI_ADMIN_TOKEN_FILE");
+      LOG.log(
+          Level.WARNING,
+          "could not publish the admin token at "
+              + file
+              + ": "
+              + e.getMessage()
+              + "; local CLIs need KAGAMI_ADMIN_TOKEN_FILE");
       return false;
     }
   }
 
-  /** Removes the published copy at {@code file} if it still holds {@code token} (a newer site may have replaced it). */
+  /**
+   * Removes the published copy at {@code file} if it still holds {@code token} (a newer site may
+   * have replaced it).
+   */
   public static void unpublish(BearerToken token, Path file) {
     try {
       if (Files.isRegularFile(file) && token.isIn(file)) {
         Files.delete(file);
       }
     } catch (IOException e) {
-      LOG.log(Level.DEBUG, "could not remove the published admin token " + file + ": " + e.getMessage());
+      LOG.log(
+          Level.DEBUG,
+          "could not remove the published admin token " + file + ": " + e.getMessage());
     }
   }
 
@@ -110,7 +135,8 @@ public final class AdminToken {
       try {
         return BearerToken.read(Path.of(file));
       } catch (IOException e) {
-        throw new IllegalStateException("KAGAMI_ADMIN_TOKEN_FILE: cannot read " + file + ": " + e.getMessage(), e);
+        throw new IllegalStateException(
+            "KAGAMI_ADMIN_TOKEN_FILE: cannot read " + file + ": " + e.getMessage(), e);
       }
     }
     if (!local) {
@@ -118,7 +144,9 @@ public final class AdminToken {
     }
     Path published = publishedFile(env, port);
     try {
-      return Files.isRegularFile(published) && ownedByUsAlone(published.getParent()) ? BearerToken.read(published) : null;
+      return Files.isRegularFile(published) && ownedByUsAlone(published.getParent())
+          ? BearerToken.read(published)
+          : null;
     } catch (IOException | IllegalStateException | UnsupportedOperationException e) {
       return null;
     }
@@ -126,7 +154,9 @@ public final class AdminToken {
 
   private static boolean ownedByUsAlone(Path dir) throws IOException {
     return Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)
-        && Files.getOwner(dir, LinkOption.NOFOLLOW_LINKS).getName().equals(System.getProperty("user.name"))
+        && Files.getOwner(dir, LinkOption.NOFOLLOW_LINKS)
+            .getName()
+            .equals(System.getProperty("user.name"))
         && Files.getPosixFilePermissions(dir, LinkOption.NOFOLLOW_LINKS).equals(OWNER_ONLY_DIR);
   }
 }

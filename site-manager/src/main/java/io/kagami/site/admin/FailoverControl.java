@@ -7,7 +7,8 @@ package io.kagami.site.admin;
 public interface FailoverControl {
   /**
    * Records the peer's heartbeat ({@code body}, JSON) and returns this site's own heartbeat (JSON).
-   * Throws IllegalArgumentException for a malformed heartbeat or one from a site that is not the peer.
+   * Throws IllegalArgumentException for a malformed heartbeat or one from a site that is not the
+   * peer.
    */
   byte[] heartbeat(byte[] body);
 

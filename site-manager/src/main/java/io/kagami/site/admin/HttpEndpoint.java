@@ -26,7 +26,8 @@ public final class HttpEndpoint implements AutoCloseable {
   }
 
   /** Listens on {@code address}; throws when it cannot (the caller names the port's role). */
-  public static HttpEndpoint start(InetSocketAddress address, HttpHandler handler) throws IOException {
+  public static HttpEndpoint start(InetSocketAddress address, HttpHandler handler)
+      throws IOException {
     HttpLimits.install();
     HttpServer server = HttpServer.create(address, BACKLOG);
     ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();

@@ -5,15 +5,15 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * Bounds on what one HTTP client may cost the JDK HTTP server behind the admin and witness ports:
- * a client has {@link #HEADER_DEADLINE} to send its request headers and {@link #RESPONSE_DEADLINE}
- * to take the response, idle keep-alive connections close after {@link #IDLE}, and at most {@link
+ * Bounds on what one HTTP client may cost the JDK HTTP server behind the admin and witness ports: a
+ * client has {@link #HEADER_DEADLINE} to send its request headers and {@link #RESPONSE_DEADLINE} to
+ * take the response, idle keep-alive connections close after {@link #IDLE}, and at most {@link
  * #MAX_CONNECTIONS} connections are open at once (the rest wait in the kernel's backlog). Without
  * them a client sending one header line a second holds a connection forever.
  *
- * <p>The JDK reads these settings once, from system properties, when its HTTP server is first
- * used; {@link #install()} sets them before that ({@link HttpEndpoint} calls it before creating
- * each {@code HttpServer}), leaving alone any the operator set on the command line.
+ * <p>The JDK reads these settings once, from system properties, when its HTTP server is first used;
+ * {@link #install()} sets them before that ({@link HttpEndpoint} calls it before creating each
+ * {@code HttpServer}), leaving alone any the operator set on the command line.
  */
 public final class HttpLimits {
   public static final Duration HEADER_DEADLINE = Duration.ofSeconds(10);
@@ -39,10 +39,12 @@ public final class HttpLimits {
 
   /** Sets every limit the operator has not set; call before the first {@code HttpServer.create}. */
   public static synchronized void install() {
-    settings().forEach((k, v) -> {
-      if (System.getProperty(k) == null) {
-        System.setProperty(k, v);
-      }
-    });
+    settings()
+        .forEach(
+            (k, v) -> {
+              if (System.getProperty(k) == null) {
+                System.setProperty(k, v);
+              }
+            });
   }
 }

@@ -17,4 +17,10 @@ import java.util.List;
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record LinkBandwidth(
-    long bandwidthBytesPerSecond, String bandwidth, String source, Long overrideBytesPerSecond, long configuredBytesPerSecond, List<String> schedule, String timeZone) {}
+    long bandwidthBytesPerSecond,
+    String bandwidth,
+    String source,
+    Long overrideBytesPerSecond,
+    long configuredBytesPerSecond,
+    List<String> schedule,
+    String timeZone) {}

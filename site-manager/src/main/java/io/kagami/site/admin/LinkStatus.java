@@ -21,7 +21,13 @@ public record LinkStatus(
     Double sendRateBytesPerSecond) {
 
   /** A standby's view (no cap, no send rate). */
-  public LinkStatus(boolean connected, String peerSiteId, String address, long rawBytes, long wireBytes, String lastError) {
+  public LinkStatus(
+      boolean connected,
+      String peerSiteId,
+      String address,
+      long rawBytes,
+      long wireBytes,
+      String lastError) {
     this(connected, peerSiteId, address, rawBytes, wireBytes, lastError, null, null, null);
   }
 }

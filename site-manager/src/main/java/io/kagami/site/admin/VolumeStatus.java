@@ -11,9 +11,9 @@ import io.kagami.site.VolumeState;
  * mode} is the configured replication mode ({@code async}|{@code sync}), {@code state} where the
  * volume stands now (e.g. {@code replicating}, {@code buffering}, {@code degraded}, {@code bitmap},
  * {@code resyncing}, {@code inconsistent}). {@code resync} (primary): progress of the copy of
- * changed regions to the standby. {@code historyCapacityBytes}: the configured bound of the
- * history ({@code historyCapacity}); see {@link VolumeState} for the states. A standby with
- * retention reports {@code recoverableFrom} (see {@link Point}), and {@code drill} while one runs.
+ * changed regions to the standby. {@code historyCapacityBytes}: the configured bound of the history
+ * ({@code historyCapacity}); see {@link VolumeState} for the states. A standby with retention
+ * reports {@code recoverableFrom} (see {@link Point}), and {@code drill} while one runs.
  *
  * <p>History (primary): {@code historyBytes} are journaled bytes not yet sent to the standby (what
  * piles up when writes outrun the link), {@code oldestUnsentAgeSeconds} the age of the oldest of
@@ -63,12 +63,52 @@ public record VolumeStatus(
       Double drainEtaSeconds,
       Resync resync,
       String error) {
-    this(name, role, mode, state, sizeBytes, lastJournaledSeq, lastAckedByPeerSeq, lastAppliedSeq, resumedFromSeq, lagBytes, historyCapacityBytes, lagSeconds, historyBytes, oldestUnsentAgeSeconds, drainEtaSeconds, resync, error, null, null, null);
+    this(
+        name,
+        role,
+        mode,
+        state,
+        sizeBytes,
+        lastJournaledSeq,
+        lastAckedByPeerSeq,
+        lastAppliedSeq,
+        resumedFromSeq,
+        lagBytes,
+        historyCapacityBytes,
+        lagSeconds,
+        historyBytes,
+        oldestUnsentAgeSeconds,
+        drainEtaSeconds,
+        resync,
+        error,
+        null,
+        null,
+        null);
   }
 
   /** This status with a standby's retained history and running drill (either may be null). */
   public VolumeStatus withHistory(Point recoverableFrom, Drill drill) {
-    return new VolumeStatus(name, role, mode, state, sizeBytes, lastJournaledSeq, lastAckedByPeerSeq, lastAppliedSeq, resumedFromSeq, lagBytes, historyCapacityBytes, lagSeconds, historyBytes, oldestUnsentAgeSeconds, drainEtaSeconds, resync, error, recoverableFrom, drill, primary);
+    return new VolumeStatus(
+        name,
+        role,
+        mode,
+        state,
+        sizeBytes,
+        lastJournaledSeq,
+        lastAckedByPeerSeq,
+        lastAppliedSeq,
+        resumedFromSeq,
+        lagBytes,
+        historyCapacityBytes,
+        lagSeconds,
+        historyBytes,
+        oldestUnsentAgeSeconds,
+        drainEtaSeconds,
+        resync,
+        error,
+        recoverableFrom,
+        drill,
+        primary);
   }
 
   /**
@@ -77,7 +117,8 @@ public record VolumeStatus(
    * clock, ISO-8601), {@code secondsSinceContact}, the primary's {@code lastJournaledSeq} and the
    * {@code unackedBytes} it had not seen acknowledged then. Null before the first heartbeat.
    */
-  public record PrimaryView(String lastContactAt, double secondsSinceContact, long lastJournaledSeq, long unackedBytes) {}
+  public record PrimaryView(
+      String lastContactAt, double secondsSinceContact, long lastJournaledSeq, long unackedBytes) {}
 
   /**
    * The earliest point a standby can drill on or promote to (its retained history): the seq, when
@@ -86,16 +127,23 @@ public record VolumeStatus(
   public record Point(long seq, String time, long undoBytes) {}
 
   /**
-   * A running DR drill: the clone's export and URI, the seq it shows, since when, bytes written into
-   * it, and why the clone fails every request (a resync rewrote the replica under it), or null.
+   * A running DR drill: the clone's export and URI, the seq it shows, since when, bytes written
+   * into it, and why the clone fails every request (a resync rewrote the replica under it), or
+   * null.
    */
   @JsonInclude(JsonInclude.Include.NON_NULL)
-  public record Drill(String export, String uri, long seq, String startedAt, long writtenBytes, String voided) {}
+  public record Drill(
+      String export, String uri, long seq, String startedAt, long writtenBytes, String voided) {}
 
   /**
-   * A copy of changed regions to the standby (primary; absent when none is due): bytes left and
-   * in total for the current pass, the pass's average rate, and the time left at that rate.
+   * A copy of changed regions to the standby (primary; absent when none is due): bytes left and in
+   * total for the current pass, the pass's average rate, and the time left at that rate.
    */
   @JsonInclude(JsonInclude.Include.NON_NULL)
-  public record Resync(boolean running, long totalBytes, long remainingBytes, double bytesPerSecond, Double etaSeconds) {}
+  public record Resync(
+      boolean running,
+      long totalBytes,
+      long remainingBytes,
+      double bytesPerSecond,
+      Double etaSeconds) {}
 }

@@ -25,11 +25,15 @@ public final class BearerToken {
     this.token = token.getBytes(StandardCharsets.UTF_8);
   }
 
-  /** {@code token} itself (surrounding whitespace ignored); at least {@value #MIN_LENGTH} characters. */
+  /**
+   * {@code token} itself (surrounding whitespace ignored); at least {@value #MIN_LENGTH}
+   * characters.
+   */
   public static BearerToken of(String token) {
     String t = token.strip();
     if (t.length() < MIN_LENGTH) {
-      throw new IllegalArgumentException("a token must have at least " + MIN_LENGTH + " characters");
+      throw new IllegalArgumentException(
+          "a token must have at least " + MIN_LENGTH + " characters");
     }
     return new BearerToken(t);
   }
@@ -44,7 +48,10 @@ public final class BearerToken {
     return loadOrCreate(file, () -> {});
   }
 
-  /** {@link #loadOrCreate(Path)}, running {@code created} after writing a new token (to tell the operator). */
+  /**
+   * {@link #loadOrCreate(Path)}, running {@code created} after writing a new token (to tell the
+   * operator).
+   */
   public static BearerToken loadOrCreate(Path file, Runnable created) {
     try {
       if (!Files.exists(file)) {
@@ -57,7 +64,8 @@ public final class BearerToken {
       }
       return read(file);
     } catch (IOException e) {
-      throw new IllegalStateException("cannot read or create the token " + file + ": " + e.getMessage(), e);
+      throw new IllegalStateException(
+          "cannot read or create the token " + file + ": " + e.getMessage(), e);
     }
   }
 
@@ -70,23 +78,35 @@ public final class BearerToken {
     String t = Files.readString(file, StandardCharsets.UTF_8).strip();
     if (t.length() < MIN_LENGTH) {
       throw new IllegalStateException(
-          "the token " + file + " is " + (t.isEmpty() ? "empty" : "too short") + ": it must hold at least " + MIN_LENGTH + " characters (delete it to have a new one generated)");
+          "the token "
+              + file
+              + " is "
+              + (t.isEmpty() ? "empty" : "too short")
+              + ": it must hold at least "
+              + MIN_LENGTH
+              + " characters (delete it to have a new one generated)");
     }
     return new BearerToken(t);
   }
 
-  /** True when {@code authorization} (an HTTP {@code Authorization} header, maybe null) carries this token. */
+  /**
+   * True when {@code authorization} (an HTTP {@code Authorization} header, maybe null) carries this
+   * token.
+   */
   public boolean accepts(String authorization) {
     if (authorization == null || !authorization.regionMatches(true, 0, "Bearer ", 0, 7)) {
       return false;
     }
     // Constant time: how much of a guess matched must not show in the answer's timing.
-    return MessageDigest.isEqual(token, authorization.substring(7).strip().getBytes(StandardCharsets.UTF_8));
+    return MessageDigest.isEqual(
+        token, authorization.substring(7).strip().getBytes(StandardCharsets.UTF_8));
   }
 
   /** True when {@code file} holds this token. */
   public boolean isIn(Path file) throws IOException {
-    return MessageDigest.isEqual(token, Files.readString(file, StandardCharsets.UTF_8).strip().getBytes(StandardCharsets.UTF_8));
+    return MessageDigest.isEqual(
+        token,
+        Files.readString(file, StandardCharsets.UTF_8).strip().getBytes(StandardCharsets.UTF_8));
   }
 
   /** The {@code Authorization} header value that carries this token. */
@@ -107,7 +127,12 @@ public final class BearerToken {
   private static void writeOwnerOnly(Path file, String text) throws IOException {
     Path dir = file.toAbsolutePath().getParent();
     Files.createDirectories(dir);
-    Path tmp = Files.createTempFile(dir, ".token", ".tmp", PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+    Path tmp =
+        Files.createTempFile(
+            dir,
+            ".token",
+            ".tmp",
+            PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
     try {
       Files.writeString(tmp, text + "\n", StandardCharsets.UTF_8);
       try {

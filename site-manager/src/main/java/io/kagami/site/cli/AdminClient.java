@@ -2,8 +2,8 @@ package io.kagami.site.cli;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
-import io.kagami.site.auth.BearerToken;
 import io.kagami.site.admin.AdminToken;
+import io.kagami.site.auth.BearerToken;
 import io.kagami.site.config.HostPort;
 import java.io.IOException;
 import java.net.ConnectException;
@@ -53,11 +53,19 @@ final class AdminClient {
     return send("GET", path, null, REQUEST_TIMEOUT);
   }
 
-  /** {@code method path} with {@code body} (a JSON value, or null for none), answered within {@code timeout}. */
+  /**
+   * {@code method path} with {@code body} (a JSON value, or null for none), answered within {@code
+   * timeout}.
+   */
   JsonNode send(String method, String path, Object body, Duration timeout) {
-    HttpRequest.Builder request = HttpRequest.newBuilder(URI.create("http://" + connectable(admin) + path)).timeout(timeout);
+    HttpRequest.Builder request =
+        HttpRequest.newBuilder(URI.create("http://" + connectable(admin) + path)).timeout(timeout);
     try {
-      request.method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(Json.MAPPER.writeValueAsString(body)));
+      request.method(
+          method,
+          body == null
+              ? HttpRequest.BodyPublishers.noBody()
+              : HttpRequest.BodyPublishers.ofString(Json.MAPPER.writeValueAsString(body)));
     } catch (JsonProcessingException e) {
       throw new IllegalStateException("cannot encode the request body", e);
     }
@@ -82,13 +90,29 @@ final class AdminClient {
     } catch (ConnectException | HttpConnectTimeoutException | UnresolvedAddressException e) {
       throw CliError.unreachable(
           "no site answers at " + admin + " (" + reason(e) + ")",
-          "is the site running there (kagami run --config SITE.yaml)? Name its admin address (admin.listen in its YAML) with --admin HOST:PORT or KAGAMI_ADMIN; the default is " + AdminAddress.DEFAULT);
+          "is the site running there (kagami run --config SITE.yaml)? Name its admin address (admin.listen in its YAML) with --admin HOST:PORT or KAGAMI_ADMIN; the default is "
+              + AdminAddress.DEFAULT);
     } catch (HttpTimeoutException e) {
       throw changes
-          ? CliError.failed(admin + " did not answer " + method + " " + path + " within " + timeout.toSeconds() + " s; the request may still complete", "check the outcome with kagami status --admin " + admin)
-          : CliError.unreachable(admin + " accepted the connection but did not answer within " + timeout.toSeconds() + " s", "check that --admin names the site's admin port (admin.listen), and that the site is not overloaded");
+          ? CliError.failed(
+              admin
+                  + " did not answer "
+                  + method
+                  + " "
+                  + path
+                  + " within "
+                  + timeout.toSeconds()
+                  + " s; the request may still complete",
+              "check the outcome with kagami status --admin " + admin)
+          : CliError.unreachable(
+              admin
+                  + " accepted the connection but did not answer within "
+                  + timeout.toSeconds()
+                  + " s",
+              "check that --admin names the site's admin port (admin.listen), and that the site is not overloaded");
     } catch (IOException e) {
-      // An HTTP client reading something that is not HTTP: the NBD port's greeting, the WAN port's TLS.
+      // An HTTP client reading something that is not HTTP: the NBD port's greeting, the WAN port's
+      // TLS.
       throw CliError.unreachable(
           admin + " answers, but not as a Kagami admin port (it does not speak HTTP)",
           "point --admin at the site's admin.listen (default port 9480), not its NBD (10809) or WAN (7800) port");
@@ -102,7 +126,10 @@ final class AdminClient {
   private JsonNode answer(String method, String path, HttpResponse<String> r, boolean sentToken) {
     int code = r.statusCode();
     JsonNode json = parse(r.body());
-    String reason = json != null && json.hasNonNull("error") ? json.path("error").asText() : firstLine(r.body());
+    String reason =
+        json != null && json.hasNonNull("error")
+            ? json.path("error").asText()
+            : firstLine(r.body());
     if (code == 200) {
       if (json == null) {
         throw notKagami(code);
@@ -121,14 +148,19 @@ final class AdminClient {
       throw notKagami(code);
     }
     if (code >= 400 && code < 500) {
-      throw CliError.refused(admin + " refused " + method + " " + path + ": " + reason, "nothing changed; resolve what the site names and run the command again");
+      throw CliError.refused(
+          admin + " refused " + method + " " + path + ": " + reason,
+          "nothing changed; resolve what the site names and run the command again");
     }
-    throw CliError.failed(admin + " failed " + method + " " + path + " (HTTP " + code + "): " + reason, "see the site's log for details, and its state with kagami status --admin " + admin);
+    throw CliError.failed(
+        admin + " failed " + method + " " + path + " (HTTP " + code + "): " + reason,
+        "see the site's log for details, and its state with kagami status --admin " + admin);
   }
 
   private CliError notKagami(int code) {
     return CliError.unreachable(
-        admin + " answers HTTP " + code + ", but not as a Kagami admin port", "point --admin at the site's admin.listen (default port 9480)");
+        admin + " answers HTTP " + code + ", but not as a Kagami admin port",
+        "point --admin at the site's admin.listen (default port 9480)");
   }
 
   private static JsonNode parse(String body) {
@@ -151,7 +183,8 @@ final class AdminClient {
     if (e instanceof HttpConnectTimeoutException) {
       return "no answer to the connection within " + CONNECT_TIMEOUT.toSeconds() + " s";
     }
-    if (e instanceof UnresolvedAddressException || e.getCause() instanceof UnresolvedAddressException) {
+    if (e instanceof UnresolvedAddressException
+        || e.getCause() instanceof UnresolvedAddressException) {
       return "unknown host";
     }
     return "connection refused";
@@ -170,11 +203,16 @@ final class AdminClient {
     return new HostPort(connectHost(hp), hp.port()).toString();
   }
 
-  /** True when {@code host} names this machine (loopback, the wildcard, or one of its interfaces' addresses). */
+  /**
+   * True when {@code host} names this machine (loopback, the wildcard, or one of its interfaces'
+   * addresses).
+   */
   static boolean isThisMachine(String host) {
     try {
       InetAddress a = InetAddress.getByName(host);
-      return a.isAnyLocalAddress() || a.isLoopbackAddress() || NetworkInterface.getByInetAddress(a) != null;
+      return a.isAnyLocalAddress()
+          || a.isLoopbackAddress()
+          || NetworkInterface.getByInetAddress(a) != null;
     } catch (IOException e) {
       return false;
     }
@@ -186,7 +224,9 @@ final class AdminClient {
    */
   static boolean listens(HostPort admin) {
     try (Socket s = new Socket()) {
-      s.connect(new InetSocketAddress(connectHost(admin), admin.port()), (int) CONNECT_TIMEOUT.toMillis());
+      s.connect(
+          new InetSocketAddress(connectHost(admin), admin.port()),
+          (int) CONNECT_TIMEOUT.toMillis());
       return true;
     } catch (IOException e) {
       return false;

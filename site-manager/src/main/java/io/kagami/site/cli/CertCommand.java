@@ -14,7 +14,10 @@ import picocli.CommandLine.Option;
  * the key pair on first use), to be copied to the paired site as its {@code wan.peerCertificate}.
  * Works before the site's configuration is complete, which is the point: pairing needs it first.
  */
-@Command(name = "cert", description = "Show this site's WAN certificate, to pair it with the other site.", subcommands = CertCommand.Show.class)
+@Command(
+    name = "cert",
+    description = "Show this site's WAN certificate, to pair it with the other site.",
+    subcommands = CertCommand.Show.class)
 final class CertCommand {
   @Command(
       name = "show",
@@ -23,13 +26,24 @@ final class CertCommand {
         "Copy it to the other site, where wan.peerCertificate names it."
       })
   static final class Show implements Callable<Integer> {
-    @Option(names = "--data-dir", required = true, paramLabel = "DIR", description = "The site's data directory (dataDir in its YAML).")
+    @Option(
+        names = "--data-dir",
+        required = true,
+        paramLabel = "DIR",
+        description = "The site's data directory (dataDir in its YAML).")
     Path dataDir;
 
-    @Option(names = "--site-id", required = true, paramLabel = "ID", description = "The site's id (site.id in its YAML).")
+    @Option(
+        names = "--site-id",
+        required = true,
+        paramLabel = "ID",
+        description = "The site's id (site.id in its YAML).")
     String siteId;
 
-    @Option(names = "--json", description = "Print {\"siteId\", \"file\", \"certificate\"} as JSON; errors too, as {\"error\": {...}}.")
+    @Option(
+        names = "--json",
+        description =
+            "Print {\"siteId\", \"file\", \"certificate\"} as JSON; errors too, as {\"error\": {...}}.")
     boolean json;
 
     @Override

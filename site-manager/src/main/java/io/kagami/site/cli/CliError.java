@@ -42,7 +42,9 @@ final class CliError extends RuntimeException {
     return next;
   }
 
-  /** {@code usage}, {@code refused}, {@code unreachable} or {@code failed}: the exit code's name. */
+  /**
+   * {@code usage}, {@code refused}, {@code unreachable} or {@code failed}: the exit code's name.
+   */
   String kind() {
     return kind(exitCode);
   }

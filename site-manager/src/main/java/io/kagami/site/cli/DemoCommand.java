@@ -12,7 +12,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.InstantSource;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
@@ -33,60 +32,95 @@ final class DemoCommand implements Callable<Integer> {
   static final String PRIMARY_ID = "tokyo";
   static final String STANDBY_ID = "hiroshima";
 
-  @Option(names = "--volume-size", defaultValue = "1GiB", description = "size of volume vol0 (default ${DEFAULT-VALUE})")
+  @Option(
+      names = "--volume-size",
+      defaultValue = "1GiB",
+      description = "size of volume vol0 (default ${DEFAULT-VALUE})")
   String volumeSize;
 
-  @Option(names = "--primary-nbd", defaultValue = "127.0.0.1:10809", description = "primary's NBD export (default ${DEFAULT-VALUE})")
+  @Option(
+      names = "--primary-nbd",
+      defaultValue = "127.0.0.1:10809",
+      description = "primary's NBD export (default ${DEFAULT-VALUE})")
   String primaryNbd;
 
-  @Option(names = "--standby-nbd", defaultValue = "127.0.0.1:10810", description = "standby's read-only NBD export of the replica (default ${DEFAULT-VALUE})")
+  @Option(
+      names = "--standby-nbd",
+      defaultValue = "127.0.0.1:10810",
+      description = "standby's read-only NBD export of the replica (default ${DEFAULT-VALUE})")
   String standbyNbd;
 
-  @Option(names = "--primary-admin", defaultValue = "127.0.0.1:9480", description = "primary's admin HTTP (default ${DEFAULT-VALUE})")
+  @Option(
+      names = "--primary-admin",
+      defaultValue = "127.0.0.1:9480",
+      description = "primary's admin HTTP (default ${DEFAULT-VALUE})")
   String primaryAdmin;
 
-  @Option(names = "--standby-admin", defaultValue = "127.0.0.1:9481", description = "standby's admin HTTP (default ${DEFAULT-VALUE})")
+  @Option(
+      names = "--standby-admin",
+      defaultValue = "127.0.0.1:9481",
+      description = "standby's admin HTTP (default ${DEFAULT-VALUE})")
   String standbyAdmin;
 
-  @Option(names = "--wan", defaultValue = "127.0.0.1:7800", description = "standby's WAN listen address (default ${DEFAULT-VALUE})")
+  @Option(
+      names = "--wan",
+      defaultValue = "127.0.0.1:7800",
+      description = "standby's WAN listen address (default ${DEFAULT-VALUE})")
   String wan;
 
   @Option(
       names = "--primary-wan",
       defaultValue = "127.0.0.1:7801",
-      description = "where the primary listens for WAN links once it is the standby, after a switchover or failback (default ${DEFAULT-VALUE})")
+      description =
+          "where the primary listens for WAN links once it is the standby, after a switchover or failback (default ${DEFAULT-VALUE})")
   String primaryWan;
 
-  @Option(names = "--data-dir", description = "where both sites keep their state (default: a new directory under the system temp dir)")
+  @Option(
+      names = "--data-dir",
+      description =
+          "where both sites keep their state (default: a new directory under the system temp dir)")
   Path dataDir;
 
   @Option(
       names = "--standby-data-dir",
-      description = "the standby's own data directory (default: inside --data-dir); e.g. another disk, as a second machine would have")
+      description =
+          "the standby's own data directory (default: inside --data-dir); e.g. another disk, as a second machine would have")
   Path standbyDataDir;
 
   @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
 
-  @Option(names = "--mode", defaultValue = "async", description = "replication mode of vol0: async or sync (default ${DEFAULT-VALUE})")
+  @Option(
+      names = "--mode",
+      defaultValue = "async",
+      description = "replication mode of vol0: async or sync (default ${DEFAULT-VALUE})")
   String mode;
 
-  @Option(names = "--no-metrics", description = "collect no metrics on either site (admin.metrics: false), e.g. to measure what they cost")
+  @Option(
+      names = "--no-metrics",
+      description =
+          "collect no metrics on either site (admin.metrics: false), e.g. to measure what they cost")
   boolean noMetrics;
 
   @Option(
       names = "--wan-bandwidth",
       defaultValue = "unlimited",
-      description = "cap on the WAN link's wire bytes per second, e.g. 1500KB (KB = 1000 bytes; default ${DEFAULT-VALUE}); `kagami link set` changes it at run time")
+      description =
+          "cap on the WAN link's wire bytes per second, e.g. 1500KB (KB = 1000 bytes; default ${DEFAULT-VALUE}); `kagami link set` changes it at run time")
   String wanBandwidth;
 
-  @Option(names = "--ready-timeout", defaultValue = "60", hidden = true, description = "seconds to wait for the sites to connect")
+  @Option(
+      names = "--ready-timeout",
+      defaultValue = "60",
+      hidden = true,
+      description = "seconds to wait for the sites to connect")
   int readyTimeoutSeconds;
 
   @Override
   public Integer call() throws Exception {
     long size = DataSize.parse(volumeSize).bytes();
     if (!mode.equals("async") && !mode.equals("sync")) {
-      throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--mode must be async or sync, got " + mode);
+      throw new picocli.CommandLine.ParameterException(
+          spec.commandLine(), "--mode must be async or sync, got " + mode);
     }
     long bandwidth = Bandwidth.parse(wanBandwidth);
     HostPort.parse(primaryNbd);
@@ -96,15 +130,44 @@ final class DemoCommand implements Callable<Integer> {
     HostPort.parse(wan);
     HostPort.parse(primaryWan);
     boolean metrics = !noMetrics;
-    Path dir = dataDir != null ? dataDir.toAbsolutePath() : Files.createTempDirectory("kagami-demo-");
+    Path dir =
+        dataDir != null ? dataDir.toAbsolutePath() : Files.createTempDirectory("kagami-demo-");
     Files.createDirectories(dir);
-    Path primaryCert = SiteLink.ensureCredentials(dir.resolve(PRIMARY_ID).resolve("tls"), PRIMARY_ID);
-    Path standbyDir = standbyDataDir != null ? standbyDataDir.toAbsolutePath() : dir.resolve(STANDBY_ID);
+    Path primaryCert =
+        SiteLink.ensureCredentials(dir.resolve(PRIMARY_ID).resolve("tls"), PRIMARY_ID);
+    Path standbyDir =
+        standbyDataDir != null ? standbyDataDir.toAbsolutePath() : dir.resolve(STANDBY_ID);
     Path standbyCert = SiteLink.ensureCredentials(standbyDir.resolve("tls"), STANDBY_ID);
     Path primaryYaml = dir.resolve(PRIMARY_ID + ".yaml");
     Path standbyYaml = dir.resolve(STANDBY_ID + ".yaml");
-    writeSiteYaml(primaryYaml, true, PRIMARY_ID, PRIMARY_ID, primaryNbd, primaryAdmin, metrics, wan, primaryWan, STANDBY_ID, dir.relativize(standbyCert), "\n  bandwidth: " + (bandwidth == 0 ? "unlimited" : Long.toString(bandwidth)), size);
-    writeSiteYaml(standbyYaml, false, STANDBY_ID, standbyDataDir != null ? standbyDir : STANDBY_ID, standbyNbd, standbyAdmin, metrics, wan, primaryWan, PRIMARY_ID, dir.relativize(primaryCert), "", size);
+    writeSiteYaml(
+        primaryYaml,
+        true,
+        PRIMARY_ID,
+        PRIMARY_ID,
+        primaryNbd,
+        primaryAdmin,
+        metrics,
+        wan,
+        primaryWan,
+        STANDBY_ID,
+        dir.relativize(standbyCert),
+        "\n  bandwidth: " + (bandwidth == 0 ? "unlimited" : Long.toString(bandwidth)),
+        size);
+    writeSiteYaml(
+        standbyYaml,
+        false,
+        STANDBY_ID,
+        standbyDataDir != null ? standbyDir : STANDBY_ID,
+        standbyNbd,
+        standbyAdmin,
+        metrics,
+        wan,
+        primaryWan,
+        PRIMARY_ID,
+        dir.relativize(primaryCert),
+        "",
+        size);
     SiteConfig standbyCfg = ConfigLoader.load(standbyYaml);
     SiteConfig primaryCfg = ConfigLoader.load(primaryYaml);
 
@@ -117,9 +180,15 @@ final class DemoCommand implements Callable<Integer> {
     standby.start();
     primary.start();
     System.out.println("kagami demo: data directory " + dir);
-    System.out.printf("  primary %-9s  nbd://%s/vol0  (read-write)   admin http://%s/status%n", PRIMARY_ID, primary.nbdAddress(), primary.adminAddress());
-    System.out.printf("  standby %-9s  nbd://%s/vol0  (read-only)    admin http://%s/status%n", STANDBY_ID, standby.nbdAddress(), standby.adminAddress());
-    System.out.printf("  WAN link %s -> %s (mutual TLS 1.3, bandwidth %s), volume vol0 %s, %s mode%n", PRIMARY_ID, wan, Bandwidth.format(bandwidth), DataSize.parse(volumeSize), mode);
+    System.out.printf(
+        "  primary %-9s  nbd://%s/vol0  (read-write)   admin http://%s/status%n",
+        PRIMARY_ID, primary.nbdAddress(), primary.adminAddress());
+    System.out.printf(
+        "  standby %-9s  nbd://%s/vol0  (read-only)    admin http://%s/status%n",
+        STANDBY_ID, standby.nbdAddress(), standby.adminAddress());
+    System.out.printf(
+        "  WAN link %s -> %s (mutual TLS 1.3, bandwidth %s), volume vol0 %s, %s mode%n",
+        PRIMARY_ID, wan, Bandwidth.format(bandwidth), DataSize.parse(volumeSize), mode);
     if (metrics) {
       System.out.printf("  metrics  %-9s  http://%s/metrics%n", PRIMARY_ID, primary.adminAddress());
       System.out.printf("  metrics  %-9s  http://%s/metrics%n", STANDBY_ID, standby.adminAddress());
@@ -143,7 +212,20 @@ final class DemoCommand implements Callable<Integer> {
    * where the primary listens once it is the standby; {@code wanExtra} holds further {@code wan}
    * keys, each starting on a new line.
    */
-  private void writeSiteYaml(Path yaml, boolean primary, String id, Object siteDataDir, String nbd, String admin, boolean metrics, String standbyListen, String primaryListen, String peerId, Path peerCert, String wanExtra, long size)
+  private void writeSiteYaml(
+      Path yaml,
+      boolean primary,
+      String id,
+      Object siteDataDir,
+      String nbd,
+      String admin,
+      boolean metrics,
+      String standbyListen,
+      String primaryListen,
+      String peerId,
+      Path peerCert,
+      String wanExtra,
+      long size)
       throws IOException {
     Files.writeString(
         yaml,
@@ -181,7 +263,9 @@ final class DemoCommand implements Callable<Integer> {
 
   private static void awaitLink(Site primary, Duration timeout) throws Exception {
     CompletableFuture<Void> up = new CompletableFuture<>();
-    ScheduledExecutorService poll = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("kagami-demo-wait").daemon(true).factory());
+    ScheduledExecutorService poll =
+        Executors.newSingleThreadScheduledExecutor(
+            Thread.ofPlatform().name("kagami-demo-wait").daemon(true).factory());
     try {
       poll.scheduleWithFixedDelay(
           () -> {
@@ -194,7 +278,11 @@ final class DemoCommand implements Callable<Integer> {
           TimeUnit.MILLISECONDS);
       up.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
     } catch (TimeoutException e) {
-      throw new IOException("the sites did not connect within " + timeout.toSeconds() + " s: " + primary.status().link().lastError());
+      throw new IOException(
+          "the sites did not connect within "
+              + timeout.toSeconds()
+              + " s: "
+              + primary.status().link().lastError());
     } finally {
       poll.shutdownNow();
     }

@@ -32,16 +32,24 @@ final class DrillCommand {
     @Option(names = "--volume", required = true, description = "The volume to clone.")
     String volume;
 
-    @Option(names = "--seq", paramLabel = "N", description = "The sequence number to clone the replica at (within the retained history).")
+    @Option(
+        names = "--seq",
+        paramLabel = "N",
+        description = "The sequence number to clone the replica at (within the retained history).")
     Long seq;
 
-    @Option(names = "--at", paramLabel = "TIME", description = "The time to clone the replica at: 2026-01-01T10:00:00Z, or an age such as 5m.")
+    @Option(
+        names = "--at",
+        paramLabel = "TIME",
+        description =
+            "The time to clone the replica at: 2026-01-01T10:00:00Z, or an age such as 5m.")
     String at;
 
     @Override
     int run(AdminClient site) {
       if (seq != null && at != null) {
-        throw CliError.usage("give --seq or --at, not both", "kagami drill start --help explains both");
+        throw CliError.usage(
+            "give --seq or --at, not both", "kagami drill start --help explains both");
       }
       Map<String, Object> body = new LinkedHashMap<>();
       body.put("volume", volume);
@@ -58,29 +66,47 @@ final class DrillCommand {
             System.out.println(b.path("uri").asText());
             System.err.printf(
                 "kagami: drill of %s started at seq %d (replica at seq %d); writes to %s stay in the clone; stop it with: kagami drill stop --volume %s%n",
-                volume, b.path("seq").asLong(), b.path("appliedSeq").asLong(), b.path("export").asText(), volume);
+                volume,
+                b.path("seq").asLong(),
+                b.path("appliedSeq").asLong(),
+                b.path("export").asText(),
+                volume);
           });
     }
   }
 
-  @Command(name = "stop", description = "Stop the drill of a volume: its export and connections go, and everything written into the clone is discarded.")
+  @Command(
+      name = "stop",
+      description =
+          "Stop the drill of a volume: its export and connections go, and everything written into the clone is discarded.")
   static final class Stop extends SiteVerb {
     @Option(names = "--volume", required = true, description = "The volume whose drill to stop.")
     String volume;
 
     @Override
     int run(AdminClient site) {
-      JsonNode b = site.send("DELETE", "/drill?volume=" + URLEncoder.encode(volume, StandardCharsets.UTF_8), null, Duration.ofSeconds(30));
+      JsonNode b =
+          site.send(
+              "DELETE",
+              "/drill?volume=" + URLEncoder.encode(volume, StandardCharsets.UTF_8),
+              null,
+              Duration.ofSeconds(30));
       return print(
           b,
           () ->
               System.out.printf(
                   "kagami: drill of %s stopped: %d bytes written into %s discarded, %d NBD connection(s) closed%n",
-                  volume, b.path("discardedBytes").asLong(), b.path("export").asText(), b.path("closedConnections").asInt()));
+                  volume,
+                  b.path("discardedBytes").asLong(),
+                  b.path("export").asText(),
+                  b.path("closedConnections").asInt()));
     }
   }
 
-  @Command(name = "status", description = "Print the drills running on a standby, with their clone's URI and what was written into it.")
+  @Command(
+      name = "status",
+      description =
+          "Print the drills running on a standby, with their clone's URI and what was written into it.")
   static final class Status extends SiteVerb {
     @Override
     int run(AdminClient site) {
@@ -89,7 +115,8 @@ final class DrillCommand {
           b,
           () -> {
             if (b.isEmpty()) {
-              System.out.println("no drill running (start one with kagami drill start --volume VOLUME)");
+              System.out.println(
+                  "no drill running (start one with kagami drill start --volume VOLUME)");
             }
             for (JsonNode d : b) {
               System.out.printf(

@@ -4,7 +4,8 @@ package io.kagami.site.cli;
  * The exit codes of every {@code kagami} verb, distinct so that a script can tell what to do next
  * without reading the message: retry elsewhere (unreachable), fix the request or the site's state
  * (refused), fix the command line (usage), or investigate (failed). Documented in every verb's
- * {@code --help} and in the README; {@code CliConventionsTest} checks each appears where documented.
+ * {@code --help} and in the README; {@code CliConventionsTest} checks each appears where
+ * documented.
  */
 final class ExitCode {
   /** Done. */
@@ -16,10 +17,15 @@ final class ExitCode {
   /** The command line is wrong: unknown option, bad value, missing argument. Nothing was sent. */
   static final int USAGE = 2;
 
-  /** The site answered and refused: the state does not allow it, or the admin token is missing or wrong. Nothing changed. */
+  /**
+   * The site answered and refused: the state does not allow it, or the admin token is missing or
+   * wrong. Nothing changed.
+   */
   static final int REFUSED = 3;
 
-  /** No Kagami site answers at the address (nothing listening, not reachable, or not an admin port). */
+  /**
+   * No Kagami site answers at the address (nothing listening, not reachable, or not an admin port).
+   */
   static final int UNREACHABLE = 4;
 
   /** The lines every verb's help prints under "Exit codes:". */

@@ -1,13 +1,15 @@
 package io.kagami.site.cli;
 
-import io.kagami.clock.SystemTime;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.file.Path;
 import java.time.Duration;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** {@code kagami failback [--admin HOST:PORT | --config FILE]}: an old primary rejoins as the standby. */
+/**
+ * {@code kagami failback [--admin HOST:PORT | --config FILE]}: an old primary rejoins as the
+ * standby.
+ */
 @Command(
     name = "failback",
     description = {
@@ -19,7 +21,8 @@ final class FailbackCommand extends SiteVerb {
   @Option(
       names = "--config",
       paramLabel = "FILE",
-      description = "Instead of --admin, while the old primary is stopped: its YAML configuration; it then starts (kagami run --config FILE) as the standby.")
+      description =
+          "Instead of --admin, while the old primary is stopped: its YAML configuration; it then starts (kagami run --config FILE) as the standby.")
   Path config;
 
   @Override

@@ -14,7 +14,8 @@ import picocli.CommandLine.Option;
  */
 @Command(
     name = "link",
-    description = "Show or change the WAN link's bandwidth cap on a running primary, without reconnecting.",
+    description =
+        "Show or change the WAN link's bandwidth cap on a running primary, without reconnecting.",
     subcommands = {LinkCommand.Show.class, LinkCommand.Set.class, LinkCommand.Clear.class})
 final class LinkCommand {
   private static final Duration TIMEOUT = Duration.ofSeconds(10);
@@ -24,10 +25,16 @@ final class LinkCommand {
       return print(
           b,
           () -> {
-            System.out.printf("bandwidth cap %s (from %s)%n", b.path("bandwidth").asText(), b.path("source").asText());
-            System.out.printf("  configured (wan.bandwidth) %s%n", Bandwidth.format(b.path("configuredBytesPerSecond").asLong()));
+            System.out.printf(
+                "bandwidth cap %s (from %s)%n",
+                b.path("bandwidth").asText(), b.path("source").asText());
+            System.out.printf(
+                "  configured (wan.bandwidth) %s%n",
+                Bandwidth.format(b.path("configuredBytesPerSecond").asLong()));
             if (b.hasNonNull("overrideBytesPerSecond")) {
-              System.out.printf("  override %s (kagami link clear to return to the configuration)%n", Bandwidth.format(b.path("overrideBytesPerSecond").asLong()));
+              System.out.printf(
+                  "  override %s (kagami link clear to return to the configuration)%n",
+                  Bandwidth.format(b.path("overrideBytesPerSecond").asLong()));
             }
             for (JsonNode w : b.path("schedule")) {
               System.out.printf("  schedule %s (%s)%n", w.asText(), b.path("timeZone").asText());
@@ -36,7 +43,10 @@ final class LinkCommand {
     }
   }
 
-  @Command(name = "show", description = "Print the cap in force and where it comes from (override, schedule or configuration).")
+  @Command(
+      name = "show",
+      description =
+          "Print the cap in force and where it comes from (override, schedule or configuration).")
   static final class Show extends Verb {
     @Override
     int run(AdminClient site) {
@@ -46,9 +56,14 @@ final class LinkCommand {
 
   @Command(
       name = "set",
-      description = "Override the cap until kagami link clear, e.g. --bandwidth 1500KB (KB = 1000 bytes, per second; unlimited = no cap).")
+      description =
+          "Override the cap until kagami link clear, e.g. --bandwidth 1500KB (KB = 1000 bytes, per second; unlimited = no cap).")
   static final class Set extends Verb {
-    @Option(names = "--bandwidth", required = true, paramLabel = "RATE", description = "Bytes per second: 1500KB, 12MB, 2MiB, or unlimited.")
+    @Option(
+        names = "--bandwidth",
+        required = true,
+        paramLabel = "RATE",
+        description = "Bytes per second: 1500KB, 12MB, 2MiB, or unlimited.")
     String bandwidth;
 
     @Override
@@ -57,13 +72,18 @@ final class LinkCommand {
       try {
         rate = Bandwidth.parse(bandwidth); // rejected here, before any request
       } catch (IllegalArgumentException e) {
-        throw CliError.usage("--bandwidth: " + e.getMessage(), "e.g. --bandwidth 1500KB (12 Mbit/s) or --bandwidth unlimited");
+        throw CliError.usage(
+            "--bandwidth: " + e.getMessage(),
+            "e.g. --bandwidth 1500KB (12 Mbit/s) or --bandwidth unlimited");
       }
       return show(site.send("PUT", "/link", Map.of("bandwidth", Long.toString(rate)), TIMEOUT));
     }
   }
 
-  @Command(name = "clear", description = "Drop the override set at run time: the configured cap (or schedule) applies again.")
+  @Command(
+      name = "clear",
+      description =
+          "Drop the override set at run time: the configured cap (or schedule) applies again.")
   static final class Clear extends Verb {
     @Override
     int run(AdminClient site) {

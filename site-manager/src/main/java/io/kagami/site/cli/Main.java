@@ -14,9 +14,9 @@ import picocli.CommandLine.UnmatchedArgumentException;
 /**
  * The {@code kagami} command: runs a site, the two-site demo and the witness, and the operator's
  * verbs. The conventions every verb follows are set here, in one place, so none can miss them:
- * {@code -h}/{@code --help} and {@code kagami help VERB}; the exit codes of {@link ExitCode}, listed
- * in each verb's help; errors printed once, as {@code kagami: what happened} and {@code kagami:
- * next: what to do}, or with {@code --json} as {@code {"error": {...}}} on standard output.
+ * {@code -h}/{@code --help} and {@code kagami help VERB}; the exit codes of {@link ExitCode},
+ * listed in each verb's help; errors printed once, as {@code kagami: what happened} and {@code
+ * kagami: next: what to do}, or with {@code --json} as {@code {"error": {...}}} on standard output.
  */
 @Command(
     name = "kagami",
@@ -25,7 +25,9 @@ import picocli.CommandLine.UnmatchedArgumentException;
     description = {
       "Disaster-recovery block replication: hosts write over NBD, every write goes into a journal and is shipped over a WAN link to a standby site, which keeps a crash-consistent replica.",
       "",
-      "Every verb that talks to a site names it the same way: --admin HOST:PORT, else the environment variable KAGAMI_ADMIN, else " + AdminAddress.DEFAULT + "."
+      "Every verb that talks to a site names it the same way: --admin HOST:PORT, else the environment variable KAGAMI_ADMIN, else "
+          + AdminAddress.DEFAULT
+          + "."
     },
     subcommands = {
       RunCommand.class,
@@ -48,11 +50,13 @@ public final class Main implements Runnable {
   private Main() {}
 
   /** Bouncy Castle's JSSE logs every handshake at INFO; keep the reference so the level sticks. */
-  private static final java.util.logging.Logger BC_LOG = java.util.logging.Logger.getLogger("org.bouncycastle");
+  private static final java.util.logging.Logger BC_LOG =
+      java.util.logging.Logger.getLogger("org.bouncycastle");
 
   public static void main(String[] args) {
     if (System.getProperty("java.util.logging.SimpleFormatter.format") == null) {
-      System.setProperty("java.util.logging.SimpleFormatter.format", "%1$tFT%1$tT.%1$tL %4$s %3$s: %5$s%6$s%n");
+      System.setProperty(
+          "java.util.logging.SimpleFormatter.format", "%1$tFT%1$tT.%1$tL %4$s %3$s: %5$s%6$s%n");
     }
     BC_LOG.setLevel(java.util.logging.Level.SEVERE);
     System.exit(run(args));
@@ -78,7 +82,11 @@ public final class Main implements Runnable {
           if (ex instanceof CliError e) {
             return error(e.exitCode(), e.getMessage(), e.next(), json);
           }
-          return error(ExitCode.FAILED, ex.getMessage() == null ? ex.toString() : ex.getMessage(), "KAGAMI_DEBUG=1 prints where it happened", json);
+          return error(
+              ExitCode.FAILED,
+              ex.getMessage() == null ? ex.toString() : ex.getMessage(),
+              "KAGAMI_DEBUG=1 prints where it happened",
+              json);
         });
     return cl.execute(args);
   }
@@ -87,9 +95,16 @@ public final class Main implements Runnable {
   private static void conventions(CommandLine cl) {
     CommandSpec spec = cl.getCommandSpec();
     if (spec.findOption("--help") == null) {
-      spec.addOption(OptionSpec.builder("-h", "--help").usageHelp(true).description("Show this help and exit.").build());
+      spec.addOption(
+          OptionSpec.builder("-h", "--help")
+              .usageHelp(true)
+              .description("Show this help and exit.")
+              .build());
     }
-    boolean daemon = spec.userObject() instanceof RunCommand || spec.userObject() instanceof DemoCommand || spec.userObject() instanceof WitnessCommand;
+    boolean daemon =
+        spec.userObject() instanceof RunCommand
+            || spec.userObject() instanceof DemoCommand
+            || spec.userObject() instanceof WitnessCommand;
     Map<String, String> codes = new LinkedHashMap<>();
     for (String line : ExitCode.HELP) {
       String code = line.substring(0, line.indexOf(':'));
@@ -115,7 +130,10 @@ public final class Main implements Runnable {
     return error(ExitCode.USAGE, ex.getMessage(), next, json);
   }
 
-  /** Prints an error once: as text on standard error, or with {@code --json} as JSON on standard output. */
+  /**
+   * Prints an error once: as text on standard error, or with {@code --json} as JSON on standard
+   * output.
+   */
   private static int error(int exitCode, String message, String next, boolean json) {
     if (json) {
       SiteVerb.printJson(errorJson(exitCode, message, next));
@@ -128,7 +146,10 @@ public final class Main implements Runnable {
     return exitCode;
   }
 
-  /** {@code {"error": {"kind", "exitCode", "message", "next"}}}: what {@code --json} prints for an error. */
+  /**
+   * {@code {"error": {"kind", "exitCode", "message", "next"}}}: what {@code --json} prints for an
+   * error.
+   */
   static Map<String, Object> errorJson(int exitCode, String message, String next) {
     Map<String, Object> error = new LinkedHashMap<>();
     error.put("kind", CliError.kind(exitCode));

@@ -40,7 +40,11 @@ final class MaintenanceCommand extends SiteVerb {
             System.out.printf(
                 "kagami: site %s maintenance %s%s%n",
                 body.path("siteId").asText(),
-                body.path("maintenance").asBoolean() ? "ON (no automatic failover; kagami maintenance off when done)" : "off",
-                body.path("automatic").asBoolean() ? "" : " (automatic failover is off in this site's configuration anyway)"));
+                body.path("maintenance").asBoolean()
+                    ? "ON (no automatic failover; kagami maintenance off when done)"
+                    : "off",
+                body.path("automatic").asBoolean()
+                    ? ""
+                    : " (automatic failover is off in this site's configuration anyway)"));
   }
 }

@@ -21,7 +21,12 @@ final class OfflineFailback {
     SiteConfig cfg = ConfigLoader.load(config);
     if (AdminClient.listens(cfg.adminListen())) {
       throw CliError.refused(
-          "site " + cfg.siteId() + " is running (its admin address " + cfg.adminListen() + " takes connections)", "fail it back while it runs: kagami failback --admin " + cfg.adminListen());
+          "site "
+              + cfg.siteId()
+              + " is running (its admin address "
+              + cfg.adminListen()
+              + " takes connections)",
+          "fail it back while it runs: kagami failback --admin " + cfg.adminListen());
     }
     String done;
     try {

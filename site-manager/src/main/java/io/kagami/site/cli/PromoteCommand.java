@@ -22,16 +22,24 @@ final class PromoteCommand extends SiteVerb {
   @Option(names = "--force", description = "Accept inconsistent volumes as they are.")
   boolean force;
 
-  @Option(names = "--seq", paramLabel = "N", description = "Point in time: roll the replica back to this sequence number first (within the retained history).")
+  @Option(
+      names = "--seq",
+      paramLabel = "N",
+      description =
+          "Point in time: roll the replica back to this sequence number first (within the retained history).")
   Long seq;
 
   @Option(
       names = "--at",
       paramLabel = "TIME",
-      description = "Point in time: roll back to the last write journaled at or before this time (2026-01-01T10:00:00Z, or an age such as 5m).")
+      description =
+          "Point in time: roll back to the last write journaled at or before this time (2026-01-01T10:00:00Z, or an age such as 5m).")
   String at;
 
-  @Option(names = "--volume", description = "With --seq on a site of several volumes: the volume the sequence number belongs to.")
+  @Option(
+      names = "--volume",
+      description =
+          "With --seq on a site of several volumes: the volume the sequence number belongs to.")
   String volume;
 
   @Override
@@ -56,11 +64,19 @@ final class PromoteCommand extends SiteVerb {
         body,
         () -> {
           System.out.printf(
-              "kagami: %s is now the primary (promoted in %d ms%s)%n", site.address(), body.path("millis").asLong(), body.path("forced").asBoolean() ? ", forced" : "");
+              "kagami: %s is now the primary (promoted in %d ms%s)%n",
+              site.address(),
+              body.path("millis").asLong(),
+              body.path("forced").asBoolean() ? ", forced" : "");
           for (JsonNode v : body.path("volumes")) {
-            System.out.printf("  %s: from seq %d%s%n", v.path("name").asText(), v.path("appliedSeq").asLong(), v.path("wasConsistent").asBoolean() ? "" : " (was inconsistent)");
+            System.out.printf(
+                "  %s: from seq %d%s%n",
+                v.path("name").asText(),
+                v.path("appliedSeq").asLong(),
+                v.path("wasConsistent").asBoolean() ? "" : " (was inconsistent)");
           }
-          System.out.println("kagami: next: reattach hosts to this site's NBD address; when the old primary returns, rejoin it with kagami failback");
+          System.out.println(
+              "kagami: next: reattach hosts to this site's NBD address; when the old primary returns, rejoin it with kagami failback");
         });
   }
 }

@@ -17,7 +17,11 @@ import picocli.CommandLine.Option;
       "It starts in the role its data directory records (after a promotion, switchover or failback), else in site.role."
     })
 final class RunCommand implements Callable<Integer> {
-  @Option(names = "--config", required = true, paramLabel = "FILE", description = "The site's YAML configuration.")
+  @Option(
+      names = "--config",
+      required = true,
+      paramLabel = "FILE",
+      description = "The site's YAML configuration.")
   Path config;
 
   @Override
@@ -30,7 +34,12 @@ final class RunCommand implements Callable<Integer> {
     // The role it runs in, not site.role from the YAML: a promotion, switchover or failback
     // recorded in the data directory overrides the configuration.
     System.out.printf(
-        "kagami: site %s (%s) running; nbd %s, admin http://%s (admin token %s)%n", cfg.siteId(), site.status().role(), site.nbdAddress(), site.adminAddress(), cfg.adminTokenFile());
+        "kagami: site %s (%s) running; nbd %s, admin http://%s (admin token %s)%n",
+        cfg.siteId(),
+        site.status().role(),
+        site.nbdAddress(),
+        site.adminAddress(),
+        cfg.adminTokenFile());
     System.out.flush();
     fg.awaitStop();
     return ExitCode.OK;

@@ -9,12 +9,16 @@ import picocli.CommandLine.Option;
 /**
  * A verb that talks to one running site through its admin port: the site named the one way all
  * verbs name it ({@link AdminAddress}), and {@code --json} to print the answer as JSON for scripts.
- * Failures are thrown as {@link CliError}s and printed by {@link Main}, as JSON too with {@code --json}.
+ * Failures are thrown as {@link CliError}s and printed by {@link Main}, as JSON too with {@code
+ * --json}.
  */
 abstract class SiteVerb implements Callable<Integer> {
   @Mixin AdminAddress address;
 
-  @Option(names = "--json", description = "Print the answer as JSON, for scripts; errors too, as {\"error\": {...}} with the exit code.")
+  @Option(
+      names = "--json",
+      description =
+          "Print the answer as JSON, for scripts; errors too, as {\"error\": {...}} with the exit code.")
   boolean json;
 
   @Override

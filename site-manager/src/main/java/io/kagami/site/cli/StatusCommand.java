@@ -7,17 +7,17 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import io.kagami.clock.SystemTime;
 import io.kagami.site.config.Bandwidth;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 import java.time.ZoneId;
 import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.List;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
  * {@code kagami status [--json] [--watch] [--admin HOST:PORT]}: a site's replication state, once or
- * as a live view that refreshes until Ctrl-C (a site that stops answering shows as such and the view
- * goes on, so it can follow a restart, a switchover or a resync).
+ * as a live view that refreshes until Ctrl-C (a site that stops answering shows as such and the
+ * view goes on, so it can follow a restart, a switchover or a resync).
  */
 @Command(
     name = "status",
@@ -26,13 +26,22 @@ import picocli.CommandLine.Option;
       "With --watch the view refreshes every second until Ctrl-C; with --json it prints GET /status as it is (one line per refresh with --watch)."
     })
 final class StatusCommand extends SiteVerb {
-  private static final ObjectWriter ONE_LINE = Json.MAPPER.writer().without(SerializationFeature.INDENT_OUTPUT);
-  private static final DateTimeFormatter CLOCK = DateTimeFormatter.ofPattern("HH:mm:ss").withZone(ZoneId.systemDefault());
+  private static final ObjectWriter ONE_LINE =
+      Json.MAPPER.writer().without(SerializationFeature.INDENT_OUTPUT);
+  private static final DateTimeFormatter CLOCK =
+      DateTimeFormatter.ofPattern("HH:mm:ss").withZone(ZoneId.systemDefault());
 
-  @Option(names = "--watch", description = "Refresh every second until Ctrl-C: a live view of the site, a resync's progress bar included.")
+  @Option(
+      names = "--watch",
+      description =
+          "Refresh every second until Ctrl-C: a live view of the site, a resync's progress bar included.")
   boolean watch;
 
-  @Option(names = "--interval", defaultValue = "1", paramLabel = "SECONDS", description = "With --watch: seconds between refreshes (default ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--interval",
+      defaultValue = "1",
+      paramLabel = "SECONDS",
+      description = "With --watch: seconds between refreshes (default ${DEFAULT-VALUE}).")
   int intervalSeconds;
 
   @Override
@@ -64,13 +73,28 @@ final class StatusCommand extends SiteVerb {
         try {
           view = table(site.get("/status"));
         } catch (CliError e) {
-          view = "kagami: " + e.getMessage() + "\n" + (e.next() == null ? "" : "kagami: " + e.next() + "\n");
+          view =
+              "kagami: "
+                  + e.getMessage()
+                  + "\n"
+                  + (e.next() == null ? "" : "kagami: " + e.next() + "\n");
         }
-        // On a terminal the view replaces the last one (as watch(1) does); piped, views follow each other.
-        System.out.print((terminal ? "\033[H\033[2J" : "\n") + "every " + intervalSeconds + " s at " + now + " (" + site.address() + "; Ctrl-C stops)\n" + view);
+        // On a terminal the view replaces the last one (as watch(1) does); piped, views follow each
+        // other.
+        System.out.print(
+            (terminal ? "\033[H\033[2J" : "\n")
+                + "every "
+                + intervalSeconds
+                + " s at "
+                + now
+                + " ("
+                + site.address()
+                + "; Ctrl-C stops)\n"
+                + view);
       }
       System.out.flush();
-      SystemTime.pause(Duration.ofSeconds(intervalSeconds)); // a refresh interval: there is no event to wait for
+      SystemTime.pause(
+          Duration.ofSeconds(intervalSeconds)); // a refresh interval: there is no event to wait for
     }
     return ExitCode.OK;
   }
@@ -79,7 +103,10 @@ final class StatusCommand extends SiteVerb {
   static String table(JsonNode s) {
     StringBuilder out = new StringBuilder();
     JsonNode link = s.path("link");
-    out.append(String.format("site %s  role %s  nbd %s%n", s.path("siteId").asText(), s.path("role").asText(), s.path("nbd").asText()));
+    out.append(
+        String.format(
+            "site %s  role %s  nbd %s%n",
+            s.path("siteId").asText(), s.path("role").asText(), s.path("nbd").asText()));
     boolean connected = link.path("connected").asBoolean();
     // The last error explains a link that is down; once connected again it is history, not state.
     out.append(
@@ -87,14 +114,17 @@ final class StatusCommand extends SiteVerb {
             "link to %s: %s%s%n",
             link.path("peerSiteId").asText("?"),
             connected ? "connected" : "DISCONNECTED",
-            !connected && link.hasNonNull("lastError") ? "  (last error: " + link.path("lastError").asText() + ")" : ""));
+            !connected && link.hasNonNull("lastError")
+                ? "  (last error: " + link.path("lastError").asText() + ")"
+                : ""));
     if (link.has("bandwidthBytesPerSecond")) {
       out.append(
           String.format(
               "bandwidth cap %s (%s)  sending %s%n",
               Bandwidth.format(link.path("bandwidthBytesPerSecond").asLong()),
               link.path("bandwidthSource").asText("?"),
-              Bandwidth.format(Math.round(link.path("sendRateBytesPerSecond").asDouble())).replace("unlimited", "0 B/s")));
+              Bandwidth.format(Math.round(link.path("sendRateBytesPerSecond").asDouble()))
+                  .replace("unlimited", "0 B/s")));
     }
     JsonNode fo = s.path("failover");
     if (fo.isObject()) {
@@ -111,9 +141,22 @@ final class StatusCommand extends SiteVerb {
     out.append(
         String.format(
             "%-12s %-8s %-12s %10s %14s %14s %12s %9s %12s %10s %10s%n",
-            "VOLUME", "ROLE", "STATE", "SIZE", "JOURNALED", "ACKED/APPLIED", "LAG", "LAG(s)", "HISTORY", "OLDEST(s)", "DRAIN(s)"));
+            "VOLUME",
+            "ROLE",
+            "STATE",
+            "SIZE",
+            "JOURNALED",
+            "ACKED/APPLIED",
+            "LAG",
+            "LAG(s)",
+            "HISTORY",
+            "OLDEST(s)",
+            "DRAIN(s)"));
     for (JsonNode v : s.path("volumes")) {
-      long other = v.has("lastAckedByPeerSeq") ? v.path("lastAckedByPeerSeq").asLong() : v.path("lastAppliedSeq").asLong();
+      long other =
+          v.has("lastAckedByPeerSeq")
+              ? v.path("lastAckedByPeerSeq").asLong()
+              : v.path("lastAppliedSeq").asLong();
       out.append(
           String.format(
               "%-12s %-8s %-12s %10s %14d %14d %12s %9.1f %12s %10s %10s%n",
@@ -126,8 +169,12 @@ final class StatusCommand extends SiteVerb {
               human(v.path("lagBytes").asLong()),
               v.path("lagSeconds").asDouble(),
               v.hasNonNull("historyBytes") ? human(v.path("historyBytes").asLong()) : "-",
-              v.hasNonNull("oldestUnsentAgeSeconds") ? String.format("%.1f", v.path("oldestUnsentAgeSeconds").asDouble()) : "-",
-              v.hasNonNull("drainEtaSeconds") ? String.format("%.1f", v.path("drainEtaSeconds").asDouble()) : "-"));
+              v.hasNonNull("oldestUnsentAgeSeconds")
+                  ? String.format("%.1f", v.path("oldestUnsentAgeSeconds").asDouble())
+                  : "-",
+              v.hasNonNull("drainEtaSeconds")
+                  ? String.format("%.1f", v.path("drainEtaSeconds").asDouble())
+                  : "-"));
       if (v.has("primary") && v.path("role").asText().equals("standby")) {
         JsonNode p = v.path("primary");
         out.append(
@@ -138,7 +185,9 @@ final class StatusCommand extends SiteVerb {
                 p.path("lastJournaledSeq").asLong(),
                 human(p.path("unackedBytes").asLong()),
                 v.path("state").asText().equals("disconnected")
-                    ? "; this site holds through seq " + v.path("lastJournaledSeq").asLong() + " (LAG is at least what is provable since)"
+                    ? "; this site holds through seq "
+                        + v.path("lastJournaledSeq").asLong()
+                        + " (LAG is at least what is provable since)"
                     : ""));
       }
       if (v.has("resync")) {
@@ -149,16 +198,27 @@ final class StatusCommand extends SiteVerb {
       }
       if (v.has("recoverableFrom")) {
         JsonNode rf = v.path("recoverableFrom");
-        out.append(String.format("  recoverable from seq %d (%s), history %s%n", rf.path("seq").asLong(), rf.path("time").asText(), human(rf.path("undoBytes").asLong())));
+        out.append(
+            String.format(
+                "  recoverable from seq %d (%s), history %s%n",
+                rf.path("seq").asLong(),
+                rf.path("time").asText(),
+                human(rf.path("undoBytes").asLong())));
       }
       if (v.has("drill")) {
         JsonNode d = v.path("drill");
         out.append(
             String.format(
                 "  DRILL running at seq %d since %s: %s (%s written into the clone)%n",
-                d.path("seq").asLong(), d.path("startedAt").asText(), d.path("uri").asText(), human(d.path("writtenBytes").asLong())));
+                d.path("seq").asLong(),
+                d.path("startedAt").asText(),
+                d.path("uri").asText(),
+                human(d.path("writtenBytes").asLong())));
         if (d.hasNonNull("voided")) {
-          out.append(String.format("  DRILL VOID (its reads and writes fail): %s; stop it with kagami drill stop --volume %s%n", d.path("voided").asText(), v.path("name").asText()));
+          out.append(
+              String.format(
+                  "  DRILL VOID (its reads and writes fail): %s; stop it with kagami drill stop --volume %s%n",
+                  d.path("voided").asText(), v.path("name").asText()));
         }
       }
     }
@@ -173,24 +233,40 @@ final class StatusCommand extends SiteVerb {
     List<String> hints = new ArrayList<>();
     boolean primary = s.path("role").asText().equals("primary");
     if (primary && !s.path("link").path("connected").asBoolean()) {
-      hints.add("the standby is not connected: writes go on into history; check the standby (kagami status --admin STANDBY) and the WAN path to " + s.path("link").path("address").asText("it"));
+      hints.add(
+          "the standby is not connected: writes go on into history; check the standby (kagami status --admin STANDBY) and the WAN path to "
+              + s.path("link").path("address").asText("it"));
     }
     if (s.path("failover").path("fenced").asBoolean()) {
-      hints.add("writes are fenced: " + s.path("failover").path("fencedReason").asText("see failover in kagami status --json") + " (runbook: docs/runbooks/alerts/site-fenced.md)");
+      hints.add(
+          "writes are fenced: "
+              + s.path("failover")
+                  .path("fencedReason")
+                  .asText("see failover in kagami status --json")
+              + " (runbook: docs/runbooks/alerts/site-fenced.md)");
     }
     for (JsonNode v : s.path("volumes")) {
       String name = v.path("name").asText();
       switch (v.path("state").asText()) {
-        case "inconsistent" -> hints.add(name + " is inconsistent until its resync ends: do not promote this site unless you must (kagami promote --force)");
-        case "degraded" -> hints.add(name + " is degraded: see its error above and the site's log (runbook: docs/runbooks/alerts/volume-degraded.md)");
-        case "bitmap" -> hints.add(name + " overflowed its history: it resynchronizes once the link is back (runbook: docs/runbooks/alerts/volume-bitmap.md)");
+        case "inconsistent" ->
+            hints.add(
+                name
+                    + " is inconsistent until its resync ends: do not promote this site unless you must (kagami promote --force)");
+        case "degraded" ->
+            hints.add(
+                name
+                    + " is degraded: see its error above and the site's log (runbook: docs/runbooks/alerts/volume-degraded.md)");
+        case "bitmap" ->
+            hints.add(
+                name
+                    + " overflowed its history: it resynchronizes once the link is back (runbook: docs/runbooks/alerts/volume-bitmap.md)");
         default -> {}
       }
     }
     return hints;
   }
 
-  /** {@code [########------------]  40%  12.0 MiB of 20.0 MiB left, 3.1 MiB/s, ETA 4 s}. */
+  /** {@code [########------------] 40% 12.0 MiB of 20.0 MiB left, 3.1 MiB/s, ETA 4 s}. */
   static String progressLine(JsonNode r) {
     long total = r.path("totalBytes").asLong();
     long left = r.path("remainingBytes").asLong();
@@ -199,10 +275,18 @@ final class StatusCommand extends SiteVerb {
     int filled = (int) Math.round(done * width);
     StringBuilder bar = new StringBuilder("[");
     bar.repeat('#', filled).repeat('-', width - filled).append(']');
-    String rate = r.path("bytesPerSecond").asDouble() > 0 ? ", " + human((long) r.path("bytesPerSecond").asDouble()) + "/s" : "";
-    String eta = r.hasNonNull("etaSeconds") ? ", ETA " + Math.round(r.path("etaSeconds").asDouble()) + " s" : "";
+    String rate =
+        r.path("bytesPerSecond").asDouble() > 0
+            ? ", " + human((long) r.path("bytesPerSecond").asDouble()) + "/s"
+            : "";
+    String eta =
+        r.hasNonNull("etaSeconds")
+            ? ", ETA " + Math.round(r.path("etaSeconds").asDouble()) + " s"
+            : "";
     String state = r.path("running").asBoolean() ? "" : " (waiting for the link)";
-    return String.format("%s %3d%%  %s of %s left%s%s%s", bar, Math.round(done * 100), human(left), human(total), rate, eta, state);
+    return String.format(
+        "%s %3d%%  %s of %s left%s%s%s",
+        bar, Math.round(done * 100), human(left), human(total), rate, eta, state);
   }
 
   static String human(long bytes) {

@@ -6,7 +6,9 @@ import java.util.Map;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** {@code kagami switchover [--admin HOST:PORT] [--timeout SECONDS]}: planned move of the primary. */
+/**
+ * {@code kagami switchover [--admin HOST:PORT] [--timeout SECONDS]}: planned move of the primary.
+ */
 @Command(
     name = "switchover",
     description = {
@@ -19,7 +21,8 @@ final class SwitchoverCommand extends SiteVerb {
       names = "--timeout",
       defaultValue = "30",
       paramLabel = "SECONDS",
-      description = "Seconds to wait for writes to drain and the standby to confirm (default ${DEFAULT-VALUE}).")
+      description =
+          "Seconds to wait for writes to drain and the standby to confirm (default ${DEFAULT-VALUE}).")
   long timeoutSeconds;
 
   @Override
@@ -27,16 +30,31 @@ final class SwitchoverCommand extends SiteVerb {
     if (timeoutSeconds < 1) {
       throw CliError.usage("--timeout " + timeoutSeconds + ": must be at least 1 second", null);
     }
-    JsonNode out = site.send("POST", "/switchover", Map.of("timeoutSeconds", timeoutSeconds), Duration.ofSeconds(timeoutSeconds + 30));
+    JsonNode out =
+        site.send(
+            "POST",
+            "/switchover",
+            Map.of("timeoutSeconds", timeoutSeconds),
+            Duration.ofSeconds(timeoutSeconds + 30));
     return print(
         out,
         () -> {
-          System.out.printf("kagami: switchover done in %d ms: %s is the primary, %s its standby%n", out.path("millis").asLong(), out.path("primary").asText(), out.path("site").asText());
-          out.path("endSeqs").properties().forEach(e -> System.out.printf("  %s: handed over at seq %d%n", e.getKey(), e.getValue().asLong()));
+          System.out.printf(
+              "kagami: switchover done in %d ms: %s is the primary, %s its standby%n",
+              out.path("millis").asLong(), out.path("primary").asText(), out.path("site").asText());
+          out.path("endSeqs")
+              .properties()
+              .forEach(
+                  e ->
+                      System.out.printf(
+                          "  %s: handed over at seq %d%n", e.getKey(), e.getValue().asLong()));
           if (!out.path("replicating").asBoolean(true)) {
-            System.out.printf("kagami: next: %s has not connected back yet: check kagami status on it before reattaching hosts%n", out.path("primary").asText());
+            System.out.printf(
+                "kagami: next: %s has not connected back yet: check kagami status on it before reattaching hosts%n",
+                out.path("primary").asText());
           } else {
-            System.out.printf("kagami: next: reattach hosts to %s's NBD address%n", out.path("primary").asText());
+            System.out.printf(
+                "kagami: next: reattach hosts to %s's NBD address%n", out.path("primary").asText());
           }
         });
   }

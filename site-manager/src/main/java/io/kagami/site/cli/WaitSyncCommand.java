@@ -12,8 +12,7 @@ import picocli.CommandLine.Option;
  * {@code kagami wait-sync [--timeout SECONDS] [--admin HOST:PORT]}: waits until a site is caught up
  * (as {@code drbdadm wait-sync} does), for scripts and runbooks that must not race replication: on
  * a primary, until its link is up and the standby holds every write durably (lag 0 on every
- * volume); on a standby, until it has applied everything it received and no volume is
- * inconsistent.
+ * volume); on a standby, until it has applied everything it received and no volume is inconsistent.
  */
 @Command(
     name = "wait-sync",
@@ -24,7 +23,11 @@ import picocli.CommandLine.Option;
 final class WaitSyncCommand extends SiteVerb {
   private static final Duration POLL = Duration.ofMillis(200);
 
-  @Option(names = "--timeout", defaultValue = "60", paramLabel = "SECONDS", description = "How long to wait at most (default ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--timeout",
+      defaultValue = "60",
+      paramLabel = "SECONDS",
+      description = "How long to wait at most (default ${DEFAULT-VALUE}).")
   long timeoutSeconds;
 
   @Override
@@ -38,12 +41,25 @@ final class WaitSyncCommand extends SiteVerb {
       JsonNode s = site.get("/status");
       List<String> behind = behind(s);
       if (behind.isEmpty()) {
-        return print(s, () -> System.out.printf("kagami: %s (%s) is in sync%n", s.path("siteId").asText(), s.path("role").asText()));
+        return print(
+            s,
+            () ->
+                System.out.printf(
+                    "kagami: %s (%s) is in sync%n",
+                    s.path("siteId").asText(), s.path("role").asText()));
       }
       if (SystemTime.NANO.nanosSince(start) >= limit) {
         throw CliError.failed(
-            s.path("siteId").asText() + " (" + s.path("role").asText() + ") is not in sync after " + timeoutSeconds + " s: " + String.join("; ", behind),
-            "look at kagami status --admin " + site.address() + " (link, state, lag), or wait longer with --timeout");
+            s.path("siteId").asText()
+                + " ("
+                + s.path("role").asText()
+                + ") is not in sync after "
+                + timeoutSeconds
+                + " s: "
+                + String.join("; ", behind),
+            "look at kagami status --admin "
+                + site.address()
+                + " (link, state, lag), or wait longer with --timeout");
       }
       SystemTime.pause(POLL); // another process's state: there is no event to wait on
       if (Thread.currentThread().isInterrupted()) {
@@ -62,8 +78,17 @@ final class WaitSyncCommand extends SiteVerb {
     for (JsonNode v : status.path("volumes")) {
       String state = v.path("state").asText();
       if (v.path("lagBytes").asLong() > 0) {
-        behind.add(v.path("name").asText() + " " + v.path("lagBytes").asLong() + " bytes behind (" + state + ")");
-      } else if (state.equals("inconsistent") || state.equals("resyncing") || state.equals("initial-sync") || state.equals("bitmap")) {
+        behind.add(
+            v.path("name").asText()
+                + " "
+                + v.path("lagBytes").asLong()
+                + " bytes behind ("
+                + state
+                + ")");
+      } else if (state.equals("inconsistent")
+          || state.equals("resyncing")
+          || state.equals("initial-sync")
+          || state.equals("bitmap")) {
         behind.add(v.path("name").asText() + " " + state);
       }
     }

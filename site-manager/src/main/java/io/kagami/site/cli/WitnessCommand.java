@@ -1,10 +1,10 @@
 package io.kagami.site.cli;
 
-import io.kagami.site.auth.BearerToken;
-import io.kagami.site.witness.WitnessServer;
-import io.kagami.failover.witness.WitnessState;
 import io.kagami.clock.SystemTime;
+import io.kagami.failover.witness.WitnessState;
+import io.kagami.site.auth.BearerToken;
 import io.kagami.site.config.HostPort;
+import io.kagami.site.witness.WitnessServer;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.Locale;
@@ -22,20 +22,36 @@ import picocli.CommandLine.Spec;
  * {@code failover.witnessTokenFile}); without {@code --token-file} anyone who reaches the port may
  * ask, which is said at start.
  */
-@Command(name = "witness", description = "Run the failover witness (primary leases per pair), in the foreground.")
+@Command(
+    name = "witness",
+    description = "Run the failover witness (primary leases per pair), in the foreground.")
 final class WitnessCommand implements Callable<Integer> {
   @Spec picocli.CommandLine.Model.CommandSpec spec;
 
-  @Option(names = "--listen", required = true, description = "HTTP listen address, e.g. 0.0.0.0:7900")
+  @Option(
+      names = "--listen",
+      required = true,
+      description = "HTTP listen address, e.g. 0.0.0.0:7900")
   String listen;
 
-  @Option(names = "--token-file", description = "the token lease requests must carry (created, owner-only, if missing); copy it to each site's failover.witnessTokenFile")
+  @Option(
+      names = "--token-file",
+      description =
+          "the token lease requests must carry (created, owner-only, if missing); copy it to each site's failover.witnessTokenFile")
   java.nio.file.Path tokenFile;
 
-  @Option(names = "--lease", defaultValue = "10s", description = "lease duration granted to a primary (default ${DEFAULT-VALUE}); every site's failover.selfFenceAfter must be shorter")
+  @Option(
+      names = "--lease",
+      defaultValue = "10s",
+      description =
+          "lease duration granted to a primary (default ${DEFAULT-VALUE}); every site's failover.selfFenceAfter must be shorter")
   String lease;
 
-  @Option(names = "--margin", defaultValue = "2s", description = "safety margin after a lease expires before another site may claim it (default ${DEFAULT-VALUE}); covers clock-rate drift")
+  @Option(
+      names = "--margin",
+      defaultValue = "2s",
+      description =
+          "safety margin after a lease expires before another site may claim it (default ${DEFAULT-VALUE}); covers clock-rate drift")
   String margin;
 
   @Override
@@ -55,20 +71,34 @@ final class WitnessCommand implements Callable<Integer> {
     BearerToken token = null;
     if (tokenFile != null) {
       try {
-        token = BearerToken.loadOrCreate(tokenFile, () -> System.out.println("kagami: witness token created in " + tokenFile + ": copy it to each site and name it in failover.witnessTokenFile"));
+        token =
+            BearerToken.loadOrCreate(
+                tokenFile,
+                () ->
+                    System.out.println(
+                        "kagami: witness token created in "
+                            + tokenFile
+                            + ": copy it to each site and name it in failover.witnessTokenFile"));
       } catch (IllegalStateException e) {
         throw new ParameterException(spec.commandLine(), "--token-file: " + e.getMessage());
       }
     } else {
-      System.out.println("kagami: WARNING: no --token-file: anyone who reaches this port can claim or release a pair's lease");
+      System.out.println(
+          "kagami: WARNING: no --token-file: anyone who reaches this port can claim or release a pair's lease");
     }
-    WitnessServer server = new WitnessServer(new InetSocketAddress(hp.host(), hp.port()), state, token);
+    WitnessServer server =
+        new WitnessServer(new InetSocketAddress(hp.host(), hp.port()), state, token);
     Foreground fg = new Foreground();
     fg.onStop(server::close);
     server.start();
     InetSocketAddress bound = server.address();
-    System.out.printf("kagami: witness listening on http://%s:%d (lease %s, margin %s; no grants for the first %s after start)%n",
-        hp.host(), bound.getPort(), lease, margin, leaseDuration.plus(safetyMargin).toMillis() + "ms");
+    System.out.printf(
+        "kagami: witness listening on http://%s:%d (lease %s, margin %s; no grants for the first %s after start)%n",
+        hp.host(),
+        bound.getPort(),
+        lease,
+        margin,
+        leaseDuration.plus(safetyMargin).toMillis() + "ms");
     System.out.flush();
     fg.awaitStop();
     return 0;
@@ -93,6 +123,7 @@ final class WitnessCommand implements Callable<Integer> {
     } catch (RuntimeException e) {
       // fall through to the message below
     }
-    throw new IllegalArgumentException(option + " \"" + text + "\" is not a duration (e.g. 10s, 500ms, 1m)");
+    throw new IllegalArgumentException(
+        option + " \"" + text + "\" is not a duration (e.g. 10s, 500ms, 1m)");
   }
 }

@@ -5,8 +5,8 @@ import java.util.Locale;
 /**
  * A link rate as operators write it: a {@link DataSize} per second, with an optional {@code /s}:
  * {@code 1500KB}, {@code 1500KB/s}, {@code 12MB/s}, {@code 2MiB}; {@code 0} or {@code unlimited}
- * for no cap. As in {@link DataSize}, KB/MB/GB are decimal (1 KB = 1000 bytes, the unit link
- * speeds are sold in: 1500 KB/s = 12 Mbit/s) and KiB/MiB/GiB binary.
+ * for no cap. As in {@link DataSize}, KB/MB/GB are decimal (1 KB = 1000 bytes, the unit link speeds
+ * are sold in: 1500 KB/s = 12 Mbit/s) and KiB/MiB/GiB binary.
  */
 public final class Bandwidth {
   private Bandwidth() {}
@@ -23,7 +23,8 @@ public final class Bandwidth {
     try {
       return DataSize.parse(t).bytes();
     } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("\"" + text + "\" is not a rate (examples: 1500KB, 12MB/s, 2MiB/s, unlimited)");
+      throw new IllegalArgumentException(
+          "\"" + text + "\" is not a rate (examples: 1500KB, 12MB/s, 2MiB/s, unlimited)");
     }
   }
 

@@ -22,7 +22,9 @@ public record BandwidthSchedule(List<Window> windows, ZoneId zone) {
   /** One window; {@code rate} in bytes per second, 0 = unlimited. */
   public record Window(LocalTime from, LocalTime to, long rate) {
     boolean contains(LocalTime t) {
-      return from.isBefore(to) ? !t.isBefore(from) && t.isBefore(to) : !t.isBefore(from) || t.isBefore(to);
+      return from.isBefore(to)
+          ? !t.isBefore(from) && t.isBefore(to)
+          : !t.isBefore(from) || t.isBefore(to);
     }
 
     @Override

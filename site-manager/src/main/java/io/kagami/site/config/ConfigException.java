@@ -7,7 +7,12 @@ public final class ConfigException extends RuntimeException {
   private final List<String> problems;
 
   public ConfigException(String source, List<String> problems) {
-    super(source + ": " + (problems.size() == 1 ? problems.get(0) : problems.size() + " problems:\n  - " + String.join("\n  - ", problems)));
+    super(
+        source
+            + ": "
+            + (problems.size() == 1
+                ? problems.get(0)
+                : problems.size() + " problems:\n  - " + String.join("\n  - ", problems)));
     this.problems = List.copyOf(problems);
   }
 

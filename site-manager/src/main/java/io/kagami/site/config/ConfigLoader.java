@@ -87,7 +87,8 @@ public final class ConfigLoader {
     try {
       text = Files.readString(file);
     } catch (IOException e) {
-      throw new ConfigException(file.toString(), List.of("cannot read the configuration file: " + e.getMessage()));
+      throw new ConfigException(
+          file.toString(), List.of("cannot read the configuration file: " + e.getMessage()));
     }
     Path parent = file.toAbsolutePath().getParent();
     return parse(text, file.toString(), parent);
@@ -100,10 +101,14 @@ public final class ConfigLoader {
       root = new ObjectMapper(new YAMLFactory()).readTree(yaml);
     } catch (JacksonException e) {
       String where = e.getLocation() == null ? "" : " (line " + e.getLocation().getLineNr() + ")";
-      throw new ConfigException(source, List.of("not valid YAML" + where + ": " + e.getOriginalMessage()));
+      throw new ConfigException(
+          source, List.of("not valid YAML" + where + ": " + e.getOriginalMessage()));
     }
     if (root == null || !root.isObject()) {
-      throw new ConfigException(source, List.of("the configuration must be a YAML mapping with keys site, dataDir, nbd, admin, wan, volumes"));
+      throw new ConfigException(
+          source,
+          List.of(
+              "the configuration must be a YAML mapping with keys site, dataDir, nbd, admin, wan, volumes"));
     }
     ConfigLoader l = new ConfigLoader(base);
     SiteConfig config = l.site(root);
@@ -114,12 +119,16 @@ public final class ConfigLoader {
   }
 
   private SiteConfig site(JsonNode root) {
-    r.known(root, "", "site", "dataDir", "compression", "nbd", "admin", "wan", "volumes", "failover");
+    r.known(
+        root, "", "site", "dataDir", "compression", "nbd", "admin", "wan", "volumes", "failover");
     JsonNode site = r.object(root, "site");
     r.known(site, "site.", "id", "role");
     String id = r.text(site, "site.id", null);
     if (id != null && !SITE_ID.matcher(id).matches()) {
-      r.problem("site.id \"" + id + "\" is not allowed (lower-case letters, digits and '-', 1-63 characters)");
+      r.problem(
+          "site.id \""
+              + id
+              + "\" is not allowed (lower-case letters, digits and '-', 1-63 characters)");
     }
     Role role = null;
     String roleText = r.text(site, "site.role", null);
@@ -139,19 +148,35 @@ public final class ConfigLoader {
     HostPort nbdListen = r.address(nbd, "nbd.listen", "0.0.0.0:" + SiteConfig.DEFAULT_NBD_PORT);
     JsonNode admin = r.object(root, "admin");
     r.known(admin, "admin.", "listen", "metrics", "tokenFile");
-    HostPort adminListen = r.address(admin, "admin.listen", "127.0.0.1:" + SiteConfig.DEFAULT_ADMIN_PORT);
+    HostPort adminListen =
+        r.address(admin, "admin.listen", "127.0.0.1:" + SiteConfig.DEFAULT_ADMIN_PORT);
     boolean metrics = !admin.has("metrics") || r.bool(admin, "admin.metrics");
     Path adminToken = r.path(admin, "admin.tokenFile");
     if (adminToken != null && Files.isDirectory(adminToken)) {
-      r.problem("admin.tokenFile " + adminToken + " is a directory: name the file that holds the token (it is created there if missing)");
+      r.problem(
+          "admin.tokenFile "
+              + adminToken
+              + " is a directory: name the file that holds the token (it is created there if missing)");
     }
 
     WanSettings wan = new WanSection(r).parse(root, role, id);
     List<VolumeConfig> volumes = new VolumesSection(r).parse(root);
-    FailoverSettings failover = new FailoverSection(problems, base).parse(root.get("failover"), id, wan.peerSiteId());
+    FailoverSettings failover =
+        new FailoverSection(problems, base).parse(root.get("failover"), id, wan.peerSiteId());
     if (!problems.isEmpty()) {
       return null;
     }
-    return new SiteConfig(id, role, dataDir, nbdListen, adminListen, wan, compress, metrics, volumes, failover, adminToken);
+    return new SiteConfig(
+        id,
+        role,
+        dataDir,
+        nbdListen,
+        adminListen,
+        wan,
+        compress,
+        metrics,
+        volumes,
+        failover,
+        adminToken);
   }
 }

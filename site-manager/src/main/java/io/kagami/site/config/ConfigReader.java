@@ -32,7 +32,8 @@ final class ConfigReader {
     for (Iterator<String> it = node.fieldNames(); it.hasNext(); ) {
       String k = it.next();
       if (!allowed.contains(k)) {
-        problems.add("unknown key " + prefix + k + " (allowed here: " + String.join(", ", keys) + ")");
+        problems.add(
+            "unknown key " + prefix + k + " (allowed here: " + String.join(", ", keys) + ")");
       }
     }
   }

@@ -20,7 +20,8 @@ public record DataSize(long bytes) {
   public static DataSize parse(String text) {
     Matcher m = FORM.matcher(text == null ? "" : text);
     if (!m.matches()) {
-      throw new IllegalArgumentException("\"" + text + "\" is not a size (examples: 4096, 64MiB, 1GiB, 1500KB)");
+      throw new IllegalArgumentException(
+          "\"" + text + "\" is not a size (examples: 4096, 64MiB, 1GiB, 1500KB)");
     }
     long n;
     try {
@@ -39,7 +40,13 @@ public record DataSize(long bytes) {
           case "mb" -> 1000_000;
           case "gb" -> 1000_000_000;
           case "tb" -> 1000_000_000_000L;
-          default -> throw new IllegalArgumentException("\"" + text + "\": unknown unit \"" + m.group(2) + "\" (use B, KiB, MiB, GiB, TiB, KB, MB, GB, TB)");
+          default ->
+              throw new IllegalArgumentException(
+                  "\""
+                      + text
+                      + "\": unknown unit \""
+                      + m.group(2)
+                      + "\" (use B, KiB, MiB, GiB, TiB, KB, MB, GB, TB)");
         };
     try {
       return new DataSize(Math.multiplyExact(n, unit));

@@ -14,7 +14,8 @@ public final class Durations {
   public static Duration parse(String text) {
     Matcher m = FORM.matcher(text == null ? "" : text.toLowerCase(Locale.ROOT));
     if (!m.matches()) {
-      throw new IllegalArgumentException("\"" + text + "\" is not a duration (examples: 500ms, 10s, 2m, 1h)");
+      throw new IllegalArgumentException(
+          "\"" + text + "\" is not a duration (examples: 500ms, 10s, 2m, 1h)");
     }
     long n;
     try {

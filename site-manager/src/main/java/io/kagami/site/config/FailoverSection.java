@@ -59,16 +59,32 @@ final class FailoverSection {
       return null;
     }
     if (!node.isObject()) {
-      problems.add("failover must be a mapping (automatic, witness, peerAdmin, timings, fence, monitors)");
+      problems.add(
+          "failover must be a mapping (automatic, witness, peerAdmin, timings, fence, monitors)");
       return null;
     }
     int before = problems.size();
-    known(node, "failover.", "automatic", "witness", "witnessTokenFile", "peerAdmin", "group", "heartbeatInterval", "peerLostAfter", "selfFenceAfter", "lease", "fence", "monitors",
-        "monitorFailures", "monitorInterval");
+    known(
+        node,
+        "failover.",
+        "automatic",
+        "witness",
+        "witnessTokenFile",
+        "peerAdmin",
+        "group",
+        "heartbeatInterval",
+        "peerLostAfter",
+        "selfFenceAfter",
+        "lease",
+        "fence",
+        "monitors",
+        "monitorFailures",
+        "monitorInterval");
     boolean automatic = false;
     if (node.has("automatic")) {
       if (!node.get("automatic").isBoolean()) {
-        problems.add("failover.automatic must be true or false (automatic failover is off unless it says true)");
+        problems.add(
+            "failover.automatic must be true or false (automatic failover is off unless it says true)");
       } else {
         automatic = node.get("automatic").booleanValue();
       }
@@ -76,24 +92,33 @@ final class FailoverSection {
     HostPort witness = address(node, "witness");
     HostPort peerAdmin = address(node, "peerAdmin");
     if (automatic && witness == null && !node.has("witness")) {
-      problems.add("failover.witness is required with automatic: true: the address of `kagami witness`, host:port, at a third location");
+      problems.add(
+          "failover.witness is required with automatic: true: the address of `kagami witness`, host:port, at a third location");
     }
     if (automatic && peerAdmin == null && !node.has("peerAdmin")) {
-      problems.add("failover.peerAdmin is required with automatic: true: the peer's admin address (host:port), the heartbeat path besides the WAN link");
+      problems.add(
+          "failover.peerAdmin is required with automatic: true: the peer's admin address (host:port), the heartbeat path besides the WAN link");
     }
     Path witnessToken = null;
     String witnessTokenText = text(node, "witnessTokenFile");
     if (witnessTokenText != null) {
       witnessToken = base.resolve(witnessTokenText).normalize();
       if (witness == null) {
-        problems.add("failover.witnessTokenFile is set but failover.witness is not: the token is for the witness");
+        problems.add(
+            "failover.witnessTokenFile is set but failover.witness is not: the token is for the witness");
       } else if (!Files.isRegularFile(witnessToken) || !Files.isReadable(witnessToken)) {
-        problems.add("failover.witnessTokenFile " + witnessToken + " does not exist or is not readable: copy the file `kagami witness --token-file` created");
+        problems.add(
+            "failover.witnessTokenFile "
+                + witnessToken
+                + " does not exist or is not readable: copy the file `kagami witness --token-file` created");
       }
     }
     String group = text(node, "group");
     if (group == null) {
-      group = siteId == null || peerSiteId == null ? "pair" : FailoverSettings.defaultGroup(siteId, peerSiteId);
+      group =
+          siteId == null || peerSiteId == null
+              ? "pair"
+              : FailoverSettings.defaultGroup(siteId, peerSiteId);
     } else if (group.isBlank()) {
       problems.add("failover.group must not be empty");
     }
@@ -111,7 +136,8 @@ final class FailoverSection {
     if (node.has("monitorFailures")) {
       JsonNode n = node.get("monitorFailures");
       if (!n.canConvertToInt() || !n.isIntegralNumber()) {
-        problems.add("failover.monitorFailures must be a whole number (consecutive failures that request failover; default 3)");
+        problems.add(
+            "failover.monitorFailures must be a whole number (consecutive failures that request failover; default 3)");
       } else {
         monitorFailures = n.intValue();
       }
@@ -119,10 +145,29 @@ final class FailoverSection {
     if (problems.size() > before) {
       return null;
     }
-    List<String> paths = peerAdmin == null ? List.of(FailoverSettings.PATH_WAN) : List.of(FailoverSettings.PATH_WAN, FailoverSettings.PATH_ADMIN);
+    List<String> paths =
+        peerAdmin == null
+            ? List.of(FailoverSettings.PATH_WAN)
+            : List.of(FailoverSettings.PATH_WAN, FailoverSettings.PATH_ADMIN);
     try {
-      FailoverConfig policy = new FailoverConfig(automatic, paths, interval, lostAfter, fenceAfter, lease, fence, monitors, monitorFailures);
-      return new FailoverSettings(policy, witness, group, peerAdmin, monitorInterval == null ? FailoverSettings.DEFAULT_MONITOR_INTERVAL : monitorInterval, witnessToken);
+      FailoverConfig policy =
+          new FailoverConfig(
+              automatic,
+              paths,
+              interval,
+              lostAfter,
+              fenceAfter,
+              lease,
+              fence,
+              monitors,
+              monitorFailures);
+      return new FailoverSettings(
+          policy,
+          witness,
+          group,
+          peerAdmin,
+          monitorInterval == null ? FailoverSettings.DEFAULT_MONITOR_INTERVAL : monitorInterval,
+          witnessToken);
     } catch (IllegalArgumentException e) {
       problems.add(e.getMessage());
       return null;
@@ -134,7 +179,8 @@ final class FailoverSection {
       return null;
     }
     if (!f.isObject()) {
-      problems.add("failover.fence must be a mapping with command (a list: program and arguments), options and timeout");
+      problems.add(
+          "failover.fence must be a mapping with command (a list: program and arguments), options and timeout");
       return null;
     }
     known(f, "failover.fence.", "command", "options", "timeout");
@@ -145,21 +191,24 @@ final class FailoverSection {
     } else if (cmd != null && cmd.isArray()) {
       for (JsonNode a : cmd) {
         if (!a.isValueNode()) {
-          problems.add("failover.fence.command must list the program and its arguments as plain values");
+          problems.add(
+              "failover.fence.command must list the program and its arguments as plain values");
           return null;
         }
         argv.add(a.asText());
       }
     }
     if (argv.isEmpty()) {
-      problems.add("failover.fence.command is required: the fence agent and its arguments, e.g. [/usr/sbin/fence_ipmilan]");
+      problems.add(
+          "failover.fence.command is required: the fence agent and its arguments, e.g. [/usr/sbin/fence_ipmilan]");
       return null;
     }
     Map<String, String> options = new LinkedHashMap<>();
     JsonNode o = f.get("options");
     if (o != null && !o.isNull()) {
       if (!o.isObject()) {
-        problems.add("failover.fence.options must be a mapping of key: value (passed to the agent as key=value lines on stdin)");
+        problems.add(
+            "failover.fence.options must be a mapping of key: value (passed to the agent as key=value lines on stdin)");
         return null;
       }
       for (Map.Entry<String, JsonNode> e : o.properties()) {
@@ -185,7 +234,8 @@ final class FailoverSection {
       return out;
     }
     if (!list.isArray()) {
-      problems.add("failover.monitors must be a list, e.g. [{name: db, type: postgres, host: 127.0.0.1, port: 5432}]");
+      problems.add(
+          "failover.monitors must be a list, e.g. [{name: db, type: postgres, host: 127.0.0.1, port: 5432}]");
       return out;
     }
     for (int i = 0; i < list.size(); i++) {
@@ -205,8 +255,13 @@ final class FailoverSection {
       Duration timeout = duration(m, "timeout", at + ".timeout");
       try {
         switch (type.toLowerCase(Locale.ROOT)) {
-          case "tcp" -> out.add(new MonitorConfig.Tcp(name, text(m, "host"), m.path("port").asInt(0), timeout));
-          case "postgres", "postgresql" -> out.add(new MonitorConfig.Postgres(name, text(m, "host"), m.path("port").asInt(0), timeout));
+          case "tcp" ->
+              out.add(
+                  new MonitorConfig.Tcp(name, text(m, "host"), m.path("port").asInt(0), timeout));
+          case "postgres", "postgresql" ->
+              out.add(
+                  new MonitorConfig.Postgres(
+                      name, text(m, "host"), m.path("port").asInt(0), timeout));
           case "http" -> {
             String url = text(m, "url");
             if (url == null) {
@@ -216,10 +271,19 @@ final class FailoverSection {
             // URI.create first: a malformed URL is reported with the parser's precise reason.
             out.add(new MonitorConfig.Http(name, URI.create(url).toString(), timeout));
           }
-          default -> problems.add("monitor \"" + name + "\": type " + type + " is not allowed (tcp, http or postgres)");
+          default ->
+              problems.add(
+                  "monitor \""
+                      + name
+                      + "\": type "
+                      + type
+                      + " is not allowed (tcp, http or postgres)");
         }
       } catch (IllegalArgumentException e) {
-        problems.add(e.getMessage().startsWith("monitor") ? e.getMessage() : "monitor \"" + name + "\": " + e.getMessage());
+        problems.add(
+            e.getMessage().startsWith("monitor")
+                ? e.getMessage()
+                : "monitor \"" + name + "\": " + e.getMessage());
       }
     }
     return out;
@@ -270,7 +334,8 @@ final class FailoverSection {
     for (Iterator<String> it = node.fieldNames(); it.hasNext(); ) {
       String k = it.next();
       if (!allowed.contains(k)) {
-        problems.add("unknown key " + prefix + k + " (allowed here: " + String.join(", ", keys) + ")");
+        problems.add(
+            "unknown key " + prefix + k + " (allowed here: " + String.join(", ", keys) + ")");
       }
     }
   }

@@ -19,7 +19,13 @@ import java.util.Objects;
  * @param witnessToken the file holding the witness's token (the one given to {@code kagami witness
  *     --token-file}), or null when the witness asks for none
  */
-public record FailoverSettings(FailoverConfig policy, HostPort witness, String group, HostPort peerAdmin, Duration monitorInterval, Path witnessToken) {
+public record FailoverSettings(
+    FailoverConfig policy,
+    HostPort witness,
+    String group,
+    HostPort peerAdmin,
+    Duration monitorInterval,
+    Path witnessToken) {
   /** The heartbeat path that is the WAN link itself (its state: connected or not). */
   public static final String PATH_WAN = "wan";
 
@@ -29,8 +35,8 @@ public record FailoverSettings(FailoverConfig policy, HostPort witness, String g
   public static final Duration DEFAULT_MONITOR_INTERVAL = Duration.ofSeconds(5);
 
   /**
-   * A site's default silence before its peer counts as lost: 8 s rather than the policy module's
-   * 10 s, so a dead primary is detected within 10 s (the goal) including a check interval and a
+   * A site's default silence before its peer counts as lost: 8 s rather than the policy module's 10
+   * s, so a dead primary is detected within 10 s (the goal) including a check interval and a
    * heartbeat in flight. Still above {@code selfFenceAfter} (6 s); when the standby may actually
    * take over is bounded by the witness lease (10 s + margin), not by this.
    */

@@ -2,7 +2,9 @@ package io.kagami.site.config;
 
 import java.util.Locale;
 
-/** When a primary acknowledges a write: on its own journal (async) or on the standby's too (sync). */
+/**
+ * When a primary acknowledges a write: on its own journal (async) or on the standby's too (sync).
+ */
 public enum ReplicationMode {
   ASYNC,
   SYNC;

@@ -4,12 +4,12 @@ import java.nio.file.Path;
 import java.util.List;
 
 /**
- * A site's whole configuration, immutable and validated by {@link ConfigLoader}: nothing
- * downstream re-checks or defaults a value. {@code metrics} false ({@code admin.metrics: false})
- * turns metrics collection off: no registry, no metered NBD devices, {@code GET /metrics} answers
- * 404 (to measure what collecting them costs). {@code failover} is null when the configuration has
- * no {@code failover:} section (no heartbeats, no witness, no fencing: failover is manual).
- * {@code adminToken} is the operator's token file ({@code admin.tokenFile}); null: {@code
+ * A site's whole configuration, immutable and validated by {@link ConfigLoader}: nothing downstream
+ * re-checks or defaults a value. {@code metrics} false ({@code admin.metrics: false}) turns metrics
+ * collection off: no registry, no metered NBD devices, {@code GET /metrics} answers 404 (to measure
+ * what collecting them costs). {@code failover} is null when the configuration has no {@code
+ * failover:} section (no heartbeats, no witness, no fencing: failover is manual). {@code
+ * adminToken} is the operator's token file ({@code admin.tokenFile}); null: {@code
  * <dataDir>/admin.token}, created on first start.
  */
 public record SiteConfig(

@@ -41,14 +41,29 @@ final class VolumesSection {
           r.problem(at + " must be a mapping with name and size (and optionally historyCapacity)");
           continue;
         }
-        r.known(v, at + ".", "name", "size", "members", "mode", "syncTimeout", "onSyncTimeout", "historyCapacity", "bitmapGranularity", "retention", "retentionMaxBytes");
+        r.known(
+            v,
+            at + ".",
+            "name",
+            "size",
+            "members",
+            "mode",
+            "syncTimeout",
+            "onSyncTimeout",
+            "historyCapacity",
+            "bitmapGranularity",
+            "retention",
+            "retentionMaxBytes");
         String name = r.text(v, at + ".name", null);
         if (name == null) {
           r.problem(at + ".name is required");
           continue;
         }
         if (!VOLUME_NAME.matcher(name).matches()) {
-          r.problem("volume \"" + name + "\": the name is not allowed (letters, digits, '.', '_', '-', up to 64 characters)");
+          r.problem(
+              "volume \""
+                  + name
+                  + "\": the name is not allowed (letters, digits, '.', '_', '-', up to 64 characters)");
           continue;
         }
         if (!names.add(name)) {
@@ -57,14 +72,21 @@ final class VolumesSection {
         List<VolumeConfig.Member> members = new ArrayList<>();
         long size;
         if (v.has("members")) {
-          // A consistency group: its members are laid out one after the other in one replicated volume.
+          // A consistency group: its members are laid out one after the other in one replicated
+          // volume.
           if (v.has("size")) {
-            r.problem("volume \"" + name + "\": a consistency group takes its size from its members; remove size");
+            r.problem(
+                "volume \""
+                    + name
+                    + "\": a consistency group takes its size from its members; remove size");
             continue;
           }
           JsonNode ms = v.get("members");
           if (!ms.isArray() || ms.isEmpty()) {
-            r.problem("volume \"" + name + "\": members must list the group's volumes, e.g. members: [{name: db-data, size: 10GiB}, {name: db-log, size: 1GiB}]");
+            r.problem(
+                "volume \""
+                    + name
+                    + "\": members must list the group's volumes, e.g. members: [{name: db-data, size: 10GiB}, {name: db-log, size: 1GiB}]");
             continue;
           }
           long offset = 0;
@@ -86,7 +108,12 @@ final class VolumesSection {
               continue;
             }
             if (!VOLUME_NAME.matcher(mname).matches()) {
-              r.problem("volume \"" + mname + "\" (member of " + name + "): the name is not allowed (letters, digits, '.', '_', '-', up to 64 characters)");
+              r.problem(
+                  "volume \""
+                      + mname
+                      + "\" (member of "
+                      + name
+                      + "): the name is not allowed (letters, digits, '.', '_', '-', up to 64 characters)");
               ok = false;
               continue;
             }
@@ -108,7 +135,8 @@ final class VolumesSection {
         } else {
           String sizeText = r.text(v, at + ".size", null);
           if (sizeText == null) {
-            r.problem("volume \"" + name + "\": size is required (or members, for a consistency group)");
+            r.problem(
+                "volume \"" + name + "\": size is required (or members, for a consistency group)");
             continue;
           }
           size = memberSize(name, sizeText);
@@ -121,7 +149,9 @@ final class VolumesSection {
         switch (modeText.toLowerCase(Locale.ROOT)) {
           case "async" -> mode = ReplicationMode.ASYNC;
           case "sync" -> mode = ReplicationMode.SYNC;
-          default -> r.problem("volume \"" + name + "\": mode " + modeText + " is not allowed (async or sync)");
+          default ->
+              r.problem(
+                  "volume \"" + name + "\": mode " + modeText + " is not allowed (async or sync)");
         }
         Duration timeout = VolumeConfig.DEFAULT_SYNC_POLICY.timeout();
         String timeoutText = r.text(v, at + ".syncTimeout", Durations.format(timeout));
@@ -139,13 +169,21 @@ final class VolumesSection {
         switch (onTimeoutText.toLowerCase(Locale.ROOT)) {
           case "degrade" -> onTimeout = SyncReplication.OnTimeout.DEGRADE;
           case "block" -> onTimeout = SyncReplication.OnTimeout.BLOCK;
-          default -> r.problem("volume \"" + name + "\": onSyncTimeout " + onTimeoutText + " is not allowed (degrade or block)");
+          default ->
+              r.problem(
+                  "volume \""
+                      + name
+                      + "\": onSyncTimeout "
+                      + onTimeoutText
+                      + " is not allowed (degrade or block)");
         }
         if (mode == ReplicationMode.ASYNC && (v.has("syncTimeout") || v.has("onSyncTimeout"))) {
-          r.problem("volume \"" + name + "\": syncTimeout and onSyncTimeout apply to mode: sync only");
+          r.problem(
+              "volume \"" + name + "\": syncTimeout and onSyncTimeout apply to mode: sync only");
         }
         long capacity = VolumeConfig.DEFAULT_HISTORY_CAPACITY;
-        String capacityText = v.has("historyCapacity") ? r.text(v, at + ".historyCapacity", null) : null;
+        String capacityText =
+            v.has("historyCapacity") ? r.text(v, at + ".historyCapacity", null) : null;
         if (capacityText != null) {
           try {
             capacity = DataSize.parse(capacityText).bytes();
@@ -154,7 +192,12 @@ final class VolumesSection {
             continue;
           }
           if (capacity < VolumeConfig.MIN_HISTORY_CAPACITY) {
-            r.problem("volume \"" + name + "\": historyCapacity " + capacityText + " is not allowed (at least 1 MiB; default 8GiB)");
+            r.problem(
+                "volume \""
+                    + name
+                    + "\": historyCapacity "
+                    + capacityText
+                    + " is not allowed (at least 1 MiB; default 8GiB)");
             continue;
           }
         }
@@ -163,7 +206,10 @@ final class VolumesSection {
           try {
             granularity = DataSize.parse(r.text(v, at + ".bitmapGranularity", "")).bytes();
             if (granularity < 4096 || granularity > (4L << 20) || Long.bitCount(granularity) != 1) {
-              r.problem("volume \"" + name + "\": bitmapGranularity must be a power of two from 4KiB to 4MiB");
+              r.problem(
+                  "volume \""
+                      + name
+                      + "\": bitmapGranularity must be a power of two from 4KiB to 4MiB");
               granularity = VolumeConfig.DEFAULT_BITMAP_GRANULARITY;
             }
           } catch (IllegalArgumentException e) {
@@ -172,7 +218,15 @@ final class VolumesSection {
         }
         History.Retention retention = retention(v, at, name);
         volumes.add(
-            new VolumeConfig(name, size, mode, new SyncReplication.Policy(timeout, onTimeout), capacity, (int) granularity, retention == null ? History.Retention.NONE : retention, members));
+            new VolumeConfig(
+                name,
+                size,
+                mode,
+                new SyncReplication.Policy(timeout, onTimeout),
+                capacity,
+                (int) granularity,
+                retention == null ? History.Retention.NONE : retention,
+                members));
       }
     }
     return volumes;
@@ -188,13 +242,21 @@ final class VolumesSection {
       return -1;
     }
     if (size < VolumeConfig.MIN_SIZE || size % VolumeConfig.ALIGNMENT != 0) {
-      r.problem("volume \"" + name + "\": size " + sizeText + " is not allowed (must be a multiple of 4096, at least 1 MiB)");
+      r.problem(
+          "volume \""
+              + name
+              + "\": size "
+              + sizeText
+              + " is not allowed (must be a multiple of 4096, at least 1 MiB)");
       return -1;
     }
     return size;
   }
 
-  /** A volume's {@code retention} and {@code retentionMaxBytes}; null (after noting why) when invalid. */
+  /**
+   * A volume's {@code retention} and {@code retentionMaxBytes}; null (after noting why) when
+   * invalid.
+   */
   private History.Retention retention(JsonNode v, String at, String name) {
     Duration window = Duration.ZERO;
     long maxBytes = 0;
@@ -203,11 +265,21 @@ final class VolumesSection {
       try {
         window = Durations.parse(t);
       } catch (IllegalArgumentException e) {
-        r.problem("volume \"" + name + "\": retention " + e.getMessage() + "; it is how far back a standby can run a drill or promote (e.g. 1h; 0s for none)");
+        r.problem(
+            "volume \""
+                + name
+                + "\": retention "
+                + e.getMessage()
+                + "; it is how far back a standby can run a drill or promote (e.g. 1h; 0s for none)");
         return null;
       }
       if (window.compareTo(History.MAX_WINDOW) > 0) {
-        r.problem("volume \"" + name + "\": retention " + t + " is longer than the 7 days a standby can keep (use retentionMaxBytes to bound its disk use)");
+        r.problem(
+            "volume \""
+                + name
+                + "\": retention "
+                + t
+                + " is longer than the 7 days a standby can keep (use retentionMaxBytes to bound its disk use)");
         return null;
       }
     }
@@ -220,7 +292,12 @@ final class VolumesSection {
         return null;
       }
       if (maxBytes != 0 && maxBytes < VolumeConfig.MIN_HISTORY_CAPACITY) {
-        r.problem("volume \"" + name + "\": retentionMaxBytes " + t + " is not allowed (at least 1 MiB, or 0 for no cap)");
+        r.problem(
+            "volume \""
+                + name
+                + "\": retentionMaxBytes "
+                + t
+                + " is not allowed (at least 1 MiB, or 0 for no cap)");
         return null;
       }
     }

@@ -10,8 +10,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Reads the {@code wan:} section of a site's configuration (see {@link ConfigLoader} for its
- * keys): the link's addresses (which of listen and peer a role needs), the paired site and its
+ * Reads the {@code wan:} section of a site's configuration (see {@link ConfigLoader} for its keys):
+ * the link's addresses (which of listen and peer a role needs), the paired site and its
  * certificate, TLS files, and the primary's bandwidth cap and schedule. Problems go to the shared
  * {@link ConfigReader}. Not thread-safe: one per load.
  */
@@ -28,7 +28,18 @@ final class WanSection {
    */
   WanSettings parse(JsonNode root, Role role, String id) {
     JsonNode wan = r.object(root, "wan");
-    r.known(wan, "wan.", "listen", "peer", "peerSiteId", "peerCertificate", "certificate", "privateKey", "bandwidth", "bandwidthSchedule", "timeZone");
+    r.known(
+        wan,
+        "wan.",
+        "listen",
+        "peer",
+        "peerSiteId",
+        "peerCertificate",
+        "certificate",
+        "privateKey",
+        "bandwidth",
+        "bandwidthSchedule",
+        "timeZone");
     HostPort wanListen = null;
     HostPort wanPeer = null;
     // Both sites may set both: the role decides which one is used, and the other is what a role
@@ -48,18 +59,21 @@ final class WanSection {
     if (peerSiteId == null) {
       r.problem("wan.peerSiteId is required: the id of the paired site");
     } else if (peerSiteId.equals(id)) {
-      r.problem("wan.peerSiteId is this site's own id \"" + id + "\"; it must name the paired site");
+      r.problem(
+          "wan.peerSiteId is this site's own id \"" + id + "\"; it must name the paired site");
     }
     Path peerCert = r.path(wan, "wan.peerCertificate");
     if (peerCert == null) {
-      r.problem("wan.peerCertificate is required: the paired site's certificate (PEM), printed by `kagami cert show` on that site");
+      r.problem(
+          "wan.peerCertificate is required: the paired site's certificate (PEM), printed by `kagami cert show` on that site");
     } else if (!Files.isReadable(peerCert)) {
       r.problem("wan.peerCertificate " + peerCert + " does not exist or is not readable");
     }
     Path cert = r.path(wan, "wan.certificate");
     Path key = r.path(wan, "wan.privateKey");
     if ((cert == null) != (key == null)) {
-      r.problem("wan.certificate and wan.privateKey go together: give both, or neither to use the generated key");
+      r.problem(
+          "wan.certificate and wan.privateKey go together: give both, or neither to use the generated key");
     }
     for (Path p : new Path[] {cert, key}) {
       if (p != null && !Files.isReadable(p)) {
@@ -77,11 +91,14 @@ final class WanSection {
       }
     }
     BandwidthSchedule schedule = schedule(wan);
-    if (role == Role.STANDBY && wanPeer == null && (wan.has("bandwidth") || wan.has("bandwidthSchedule"))) {
+    if (role == Role.STANDBY
+        && wanPeer == null
+        && (wan.has("bandwidth") || wan.has("bandwidthSchedule"))) {
       r.problem(
           "wan.bandwidth and wan.bandwidthSchedule are for a primary (the sending side of the link); on a standby they apply only once it is promoted, which needs wan.peer (the primary's WAN listen address)");
     }
-    return new WanSettings(wanListen, wanPeer, peerSiteId, peerCert, cert, key, bandwidth, schedule);
+    return new WanSettings(
+        wanListen, wanPeer, peerSiteId, peerCert, cert, key, bandwidth, schedule);
   }
 
   private BandwidthSchedule schedule(JsonNode wan) {
@@ -91,7 +108,10 @@ final class WanSection {
       try {
         zone = ZoneId.of(zoneText);
       } catch (DateTimeException e) {
-        r.problem("wan.timeZone \"" + zoneText + "\" is not a time zone (examples: Asia/Tokyo, UTC, +09:00)");
+        r.problem(
+            "wan.timeZone \""
+                + zoneText
+                + "\" is not a time zone (examples: Asia/Tokyo, UTC, +09:00)");
       }
     }
     JsonNode list = wan.get("bandwidthSchedule");
@@ -99,7 +119,8 @@ final class WanSection {
       return zoneText == null ? BandwidthSchedule.NONE : new BandwidthSchedule(List.of(), zone);
     }
     if (!list.isArray()) {
-      r.problem("wan.bandwidthSchedule must be a list of windows, e.g. [{from: \"08:00\", to: \"18:00\", rate: 1500KB}]");
+      r.problem(
+          "wan.bandwidthSchedule must be a list of windows, e.g. [{from: \"08:00\", to: \"18:00\", rate: 1500KB}]");
       return BandwidthSchedule.NONE;
     }
     List<BandwidthSchedule.Window> windows = new ArrayList<>();
@@ -108,7 +129,9 @@ final class WanSection {
       String at = "wan.bandwidthSchedule[" + i + "]";
       JsonNode w = list.get(i);
       if (!w.isObject()) {
-        r.problem(at + " must be a mapping with from, to and rate, e.g. {from: \"08:00\", to: \"18:00\", rate: 1500KB}");
+        r.problem(
+            at
+                + " must be a mapping with from, to and rate, e.g. {from: \"08:00\", to: \"18:00\", rate: 1500KB}");
         continue;
       }
       r.known(w, at + ".", "from", "to", "rate");
@@ -129,7 +152,11 @@ final class WanSection {
         continue;
       }
       if (from.equals(to)) {
-        r.problem(at + ": from and to are both " + from + "; a window needs two different times (for all day, set wan.bandwidth)");
+        r.problem(
+            at
+                + ": from and to are both "
+                + from
+                + "; a window needs two different times (for all day, set wan.bandwidth)");
         continue;
       }
       BandwidthSchedule.Window window = new BandwidthSchedule.Window(from, to, rate);
@@ -137,7 +164,21 @@ final class WanSection {
       int end = to.getHour() * 60 + to.getMinute();
       for (int m = start; m != end; m = (m + 1) % owner.length) {
         if (owner[m] != 0) {
-          r.problem(at + " (" + from + "-" + to + ") overlaps wan.bandwidthSchedule[" + (owner[m] - 1) + "] (" + windows.get(owner[m] - 1).from() + "-" + windows.get(owner[m] - 1).to() + ") at " + LocalTime.of(m / 60, m % 60) + "; windows must not overlap");
+          r.problem(
+              at
+                  + " ("
+                  + from
+                  + "-"
+                  + to
+                  + ") overlaps wan.bandwidthSchedule["
+                  + (owner[m] - 1)
+                  + "] ("
+                  + windows.get(owner[m] - 1).from()
+                  + "-"
+                  + windows.get(owner[m] - 1).to()
+                  + ") at "
+                  + LocalTime.of(m / 60, m % 60)
+                  + "; windows must not overlap");
           window = null;
           break;
         }
@@ -166,7 +207,11 @@ final class WanSection {
       }
       return LocalTime.parse(t.length() == 4 ? "0" + t : t);
     } catch (DateTimeException e) {
-      r.problem(qualified + " \"" + t + "\" is not a time of day (HH:MM, 00:00 to 24:00; quote it in YAML: \"08:00\")");
+      r.problem(
+          qualified
+              + " \""
+              + t
+              + "\" is not a time of day (HH:MM, 00:00 to 24:00; quote it in YAML: \"08:00\")");
       return null;
     }
   }

@@ -11,16 +11,37 @@ import java.nio.file.Path;
  * @param peerCertificate PEM of the paired site's certificate: the only one trusted
  * @param certificate this site's certificate PEM; null = generated under the data directory
  * @param privateKey this site's private key PEM; null = generated under the data directory
- * @param bandwidth primary: cap on the link's wire bytes per second outside any schedule window;
- *     0 = unlimited
+ * @param bandwidth primary: cap on the link's wire bytes per second outside any schedule window; 0
+ *     = unlimited
  * @param bandwidthSchedule primary: time-of-day caps that replace {@code bandwidth} inside their
  *     windows; {@link BandwidthSchedule#NONE} when not configured
  */
 public record WanSettings(
-    HostPort listen, HostPort peer, String peerSiteId, Path peerCertificate, Path certificate, Path privateKey, long bandwidth, BandwidthSchedule bandwidthSchedule) {
+    HostPort listen,
+    HostPort peer,
+    String peerSiteId,
+    Path peerCertificate,
+    Path certificate,
+    Path privateKey,
+    long bandwidth,
+    BandwidthSchedule bandwidthSchedule) {
 
   /** Without a bandwidth cap. */
-  public WanSettings(HostPort listen, HostPort peer, String peerSiteId, Path peerCertificate, Path certificate, Path privateKey) {
-    this(listen, peer, peerSiteId, peerCertificate, certificate, privateKey, 0, BandwidthSchedule.NONE);
+  public WanSettings(
+      HostPort listen,
+      HostPort peer,
+      String peerSiteId,
+      Path peerCertificate,
+      Path certificate,
+      Path privateKey) {
+    this(
+        listen,
+        peer,
+        peerSiteId,
+        peerCertificate,
+        certificate,
+        privateKey,
+        0,
+        BandwidthSchedule.NONE);
   }
 }

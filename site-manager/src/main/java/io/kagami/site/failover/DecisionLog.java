@@ -29,7 +29,9 @@ final class DecisionLog {
     this.wall = wall;
   }
 
-  /** Keeps {@code d} as the current decision (made at {@code term}); logs it when its kind changed. */
+  /**
+   * Keeps {@code d} as the current decision (made at {@code term}); logs it when its kind changed.
+   */
   void record(Decision d, long term) {
     current = d;
     String type = typeOf(d);
@@ -41,7 +43,8 @@ final class DecisionLog {
     while (recent.size() > RECENT) {
       recent.removeFirst();
     }
-    Level level = d instanceof Decision.Stay || d instanceof Decision.Suppressed ? Level.INFO : Level.WARNING;
+    Level level =
+        d instanceof Decision.Stay || d instanceof Decision.Suppressed ? Level.INFO : Level.WARNING;
     LOG.log(level, "site {0}: failover decision={1} term={2}: {3}", siteId, type, term, d.reason());
   }
 

@@ -10,8 +10,8 @@ import java.lang.System.Logger.Level;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.InstantSource;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
@@ -21,8 +21,8 @@ import java.util.function.Supplier;
  * ({@code kagami-failover}) and closes them in reverse order. It decides nothing itself:
  *
  * <ul>
- *   <li>{@link PolicyDriver}: the pure {@code FailoverPolicy} behind one lock; decides every
- *       {@link #checkInterval()}, publishes the {@link WriteFence}, follows role changes by hand;
+ *   <li>{@link PolicyDriver}: the pure {@code FailoverPolicy} behind one lock; decides every {@link
+ *       #checkInterval()}, publishes the {@link WriteFence}, follows role changes by hand;
  *   <li>{@link HeartbeatSender}: the second heartbeat path, {@code POST /heartbeat} to the peer's
  *       admin port every heartbeat interval (the first is the WAN link being connected);
  *   <li>{@link LeaseClient}: renewals (every heartbeat interval while the policy holds the lease;
@@ -40,13 +40,16 @@ import java.util.function.Supplier;
  *
  * <p>Automatic failover: the standby claims the lease only after the peer has been silent on every
  * path for {@code peerLostAfter}, runs the fence agent (if configured) and waits for its success,
- * then promotes through {@link Promoter} (the site's ordinary promotion). Never in maintenance mode.
- * A site promoted by hand while automatic failover is on claims the lease before it writes.
+ * then promotes through {@link Promoter} (the site's ordinary promotion). Never in maintenance
+ * mode. A site promoted by hand while automatic failover is on claims the lease before it writes.
  */
 public final class FailoverController implements AutoCloseable, FailoverControl {
   private static final System.Logger LOG = System.getLogger(FailoverController.class.getName());
 
-  /** Promotes the site (its ordinary promotion, not forced); throws {@code Promotion.RefusedException} with the reason. */
+  /**
+   * Promotes the site (its ordinary promotion, not forced); throws {@code
+   * Promotion.RefusedException} with the reason.
+   */
   public interface Promoter {
     Object promote();
   }
@@ -65,8 +68,24 @@ public final class FailoverController implements AutoCloseable, FailoverControl 
   private volatile boolean closed;
 
   public FailoverController(
-      FailoverSettings settings, String siteId, String peerSiteId, Path dataDir, InstantSource wall, Supplier<Role> siteRole, BooleanSupplier wanConnected, Promoter promoter) {
-    this(settings, siteId, peerSiteId, dataDir, wall, SystemTime.NANO, siteRole, wanConnected, promoter);
+      FailoverSettings settings,
+      String siteId,
+      String peerSiteId,
+      Path dataDir,
+      InstantSource wall,
+      Supplier<Role> siteRole,
+      BooleanSupplier wanConnected,
+      Promoter promoter) {
+    this(
+        settings,
+        siteId,
+        peerSiteId,
+        dataDir,
+        wall,
+        SystemTime.NANO,
+        siteRole,
+        wanConnected,
+        promoter);
   }
 
   /** {@code nanos}: the monotonic clock lease evidence and silences are measured on. */
@@ -87,12 +106,27 @@ public final class FailoverController implements AutoCloseable, FailoverControl 
     this.checkInterval = Duration.ofMillis(Math.max(20, Math.min(250, quarter)));
     MonotonicClock clock = new MonotonicClock(wall, nanos);
     Duration requestTimeout = config.heartbeatInterval().multipliedBy(2);
-    this.driver = new PolicyDriver(config, siteId, peerSiteId, dataDir, clock, new DecisionLog(siteId, wall), siteRole, wanConnected);
+    this.driver =
+        new PolicyDriver(
+            config,
+            siteId,
+            peerSiteId,
+            dataDir,
+            clock,
+            new DecisionLog(siteId, wall),
+            siteRole,
+            wanConnected);
     this.lease = new LeaseClient(settings, siteId, requestTimeout, clock, nanos);
-    this.heartbeats = new HeartbeatSender(settings.peerAdmin(), requestTimeout, driver::ownHeartbeat, driver::hear);
+    this.heartbeats =
+        new HeartbeatSender(
+            settings.peerAdmin(), requestTimeout, driver::ownHeartbeat, driver::hear);
     this.monitors = new MonitorProber(config.monitors(), driver::probing, driver::onProbe);
-    this.actions = new FailoverActions(config, siteId, peerSiteId, driver, lease, promoter, nanos, this::decideSoon);
-    this.view = new FailoverStatusView(config.autoFailover(), checkInterval, driver, lease, heartbeats, actions);
+    this.actions =
+        new FailoverActions(
+            config, siteId, peerSiteId, driver, lease, promoter, nanos, this::decideSoon);
+    this.view =
+        new FailoverStatusView(
+            config.autoFailover(), checkInterval, driver, lease, heartbeats, actions);
     driver.attach(actions, lease);
   }
 
@@ -105,24 +139,44 @@ public final class FailoverController implements AutoCloseable, FailoverControl 
     return checkInterval;
   }
 
-  /** Opens the witness client and the heartbeat path, starts the action thread, then the schedule. */
+  /**
+   * Opens the witness client and the heartbeat path, starts the action thread, then the schedule.
+   */
   public void start() {
     lease.start();
     heartbeats.start();
     monitors.start();
     actions.start();
-    ScheduledExecutorService t = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("kagami-failover").daemon(true).factory());
+    ScheduledExecutorService t =
+        Executors.newSingleThreadScheduledExecutor(
+            Thread.ofPlatform().name("kagami-failover").daemon(true).factory());
     timer = t;
     long hb = config.heartbeatInterval().toMillis();
-    t.scheduleWithFixedDelay(guarded("decide", driver::tick), 0, checkInterval.toMillis(), TimeUnit.MILLISECONDS);
+    t.scheduleWithFixedDelay(
+        guarded("decide", driver::tick), 0, checkInterval.toMillis(), TimeUnit.MILLISECONDS);
     t.scheduleAtFixedRate(guarded("heartbeat", heartbeats::send), 0, hb, TimeUnit.MILLISECONDS);
     t.scheduleAtFixedRate(guarded("renew", driver::renewLease), 0, hb, TimeUnit.MILLISECONDS);
     if (!config.monitors().isEmpty()) {
-      t.scheduleAtFixedRate(guarded("monitors", monitors::probeAll), 0, settings.monitorInterval().toMillis(), TimeUnit.MILLISECONDS);
+      t.scheduleAtFixedRate(
+          guarded("monitors", monitors::probeAll),
+          0,
+          settings.monitorInterval().toMillis(),
+          TimeUnit.MILLISECONDS);
     }
-    LOG.log(Level.INFO, "site {0}: failover controller started: automatic {1}, witness {2}, heartbeat paths {3}, peer admin {4}, heartbeat {5} ms, peerLostAfter {6} ms, selfFenceAfter {7} ms, lease {8} ms, fence agent {9}, maintenance {10}",
-        siteId, config.autoFailover() ? "ON" : "off", settings.witness(), config.heartbeatPaths(), settings.peerAdmin(), hb, config.peerLostAfter().toMillis(),
-        config.selfFenceAfter().toMillis(), config.lease().toMillis(), config.fence() == null ? "none" : config.fence().argv().getFirst(), driver.maintenance() ? "ON" : "off");
+    LOG.log(
+        Level.INFO,
+        "site {0}: failover controller started: automatic {1}, witness {2}, heartbeat paths {3}, peer admin {4}, heartbeat {5} ms, peerLostAfter {6} ms, selfFenceAfter {7} ms, lease {8} ms, fence agent {9}, maintenance {10}",
+        siteId,
+        config.autoFailover() ? "ON" : "off",
+        settings.witness(),
+        config.heartbeatPaths(),
+        settings.peerAdmin(),
+        hb,
+        config.peerLostAfter().toMillis(),
+        config.selfFenceAfter().toMillis(),
+        config.lease().toMillis(),
+        config.fence() == null ? "none" : config.fence().argv().getFirst(),
+        driver.maintenance() ? "ON" : "off");
   }
 
   /** A decision right away on {@code kagami-failover} (an action step succeeded). */
@@ -133,7 +187,9 @@ public final class FailoverController implements AutoCloseable, FailoverControl 
     }
   }
 
-  /** A scheduled task that stops after close and logs a failure instead of cancelling its schedule. */
+  /**
+   * A scheduled task that stops after close and logs a failure instead of cancelling its schedule.
+   */
   private Runnable guarded(String what, Runnable r) {
     return () -> {
       if (closed) {
@@ -164,7 +220,10 @@ public final class FailoverController implements AutoCloseable, FailoverControl 
     return view.status();
   }
 
-  /** Stops the schedule, then the actions (waiting a moment), probes, heartbeats and the witness client. */
+  /**
+   * Stops the schedule, then the actions (waiting a moment), probes, heartbeats and the witness
+   * client.
+   */
   @Override
   public void close() {
     closed = true;

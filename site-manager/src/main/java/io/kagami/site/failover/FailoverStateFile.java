@@ -35,14 +35,20 @@ record FailoverStateFile(long term, boolean maintenance) {
       } else if (l.startsWith("maintenance:")) {
         maintenance = Boolean.parseBoolean(l.substring(12).strip());
       } else if (l.startsWith("version:") && !l.substring(8).strip().equals("1")) {
-        throw new IOException(f + ": version " + l.substring(8).strip() + " is not supported (1 expected)");
+        throw new IOException(
+            f + ": version " + l.substring(8).strip() + " is not supported (1 expected)");
       }
     }
     return new FailoverStateFile(term, maintenance);
   }
 
   void write(Path dataDir) throws IOException {
-    String text = "# Kagami failover state (written by the site; do not edit while it runs)\nversion: 1\nterm: " + term + "\nmaintenance: " + maintenance + "\n";
+    String text =
+        "# Kagami failover state (written by the site; do not edit while it runs)\nversion: 1\nterm: "
+            + term
+            + "\nmaintenance: "
+            + maintenance
+            + "\n";
     DurableFiles.replace(dataDir.resolve(FILE), text.getBytes(StandardCharsets.UTF_8));
   }
 }

@@ -6,7 +6,8 @@ import java.util.List;
 /**
  * The {@code failover} part of {@code GET /status}: what the failover controller sees and decided.
  *
- * @param automatic whether this site fails over / self-fences on its own ({@code failover.automatic})
+ * @param automatic whether this site fails over / self-fences on its own ({@code
+ *     failover.automatic})
  * @param role the role the policy runs ({@code primary} or {@code standby})
  * @param term the witness term this site holds (primary) or knows (standby)
  * @param fenced true while this site is primary but may not acknowledge writes
@@ -14,7 +15,8 @@ import java.util.List;
  * @param writesAllowedForSeconds a primary's remaining lease evidence (automatic failover on)
  * @param maintenance this site's maintenance mode (no automatic failover while on)
  * @param peerAnnouncedMaintenance the peer's newest heartbeat announced a planned stop
- * @param decision the current decision: stay, self-fence, step-down, request-promotion, fence, promote, suppressed
+ * @param decision the current decision: stay, self-fence, step-down, request-promotion, fence,
+ *     promote, suppressed
  * @param reason the decision's reason
  * @param checkIntervalMillis how often the controller decides
  * @param witness the witness as this site sees it, or null when none is configured
@@ -47,17 +49,43 @@ public record FailoverStatus(
   /** This status with writes refused for {@code why} (a role change in progress on the site). */
   public FailoverStatus fencedFor(String why) {
     return new FailoverStatus(
-        automatic, role, term, true, why, 0.0, maintenance, peerAnnouncedMaintenance, decision, reason, checkIntervalMillis, witness, paths, monitors, lastFence, lastAction, recentDecisions);
+        automatic,
+        role,
+        term,
+        true,
+        why,
+        0.0,
+        maintenance,
+        peerAnnouncedMaintenance,
+        decision,
+        reason,
+        checkIntervalMillis,
+        witness,
+        paths,
+        monitors,
+        lastFence,
+        lastAction,
+        recentDecisions);
   }
 
-  /** @param lastReply the witness's last answer; @param lastError why the last request failed, if it did */
+  /**
+   * @param lastReply the witness's last answer; @param lastError why the last request failed, if it
+   *     did
+   */
   @JsonInclude(JsonInclude.Include.NON_NULL)
-  public record Witness(String address, String group, String lastReply, Double lastGrantSecondsAgo, String lastError) {}
+  public record Witness(
+      String address,
+      String group,
+      String lastReply,
+      Double lastGrantSecondsAgo,
+      String lastError) {}
 
   public record Path(String path, boolean alive, boolean everHeard, double silentSeconds) {}
 
   public record Monitor(String name, int consecutiveFailures, Boolean healthy, String detail) {}
 
-  /** @param at wall-clock time (ISO-8601) the decision began */
+  /**
+   * @param at wall-clock time (ISO-8601) the decision began
+   */
   public record DecisionChange(String at, String decision, String reason) {}
 }

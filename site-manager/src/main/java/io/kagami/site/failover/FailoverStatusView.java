@@ -16,7 +16,13 @@ final class FailoverStatusView {
   private final HeartbeatSender heartbeats;
   private final FailoverActions actions;
 
-  FailoverStatusView(boolean automatic, Duration checkInterval, PolicyDriver driver, LeaseClient lease, HeartbeatSender heartbeats, FailoverActions actions) {
+  FailoverStatusView(
+      boolean automatic,
+      Duration checkInterval,
+      PolicyDriver driver,
+      LeaseClient lease,
+      HeartbeatSender heartbeats,
+      FailoverActions actions) {
     this.automatic = automatic;
     this.checkInterval = checkInterval;
     this.driver = driver;
@@ -38,7 +44,8 @@ final class FailoverStatusView {
         s.maintenance(),
         s.peerAnnouncedMaintenance(),
         DecisionLog.typeOf(s.decision()),
-        s.decision().reason() + (heartbeatError == null ? "" : "; heartbeat path: " + heartbeatError),
+        s.decision().reason()
+            + (heartbeatError == null ? "" : "; heartbeat path: " + heartbeatError),
         checkInterval.toMillis(),
         lease.status(),
         s.paths(),

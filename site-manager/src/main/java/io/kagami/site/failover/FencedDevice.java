@@ -1,9 +1,9 @@
 package io.kagami.site.failover;
 
 import io.kagami.replicator.volume.BlockDevice;
-import io.kagami.replicator.volume.ForwardingDevice;
 import io.kagami.replicator.volume.DeviceError;
 import io.kagami.replicator.volume.DeviceException;
+import io.kagami.replicator.volume.ForwardingDevice;
 import io.netty.buffer.ByteBuf;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Supplier;
@@ -39,7 +39,8 @@ public final class FencedDevice extends ForwardingDevice {
   }
 
   @Override
-  public CompletableFuture<Void> writeZeroes(long offset, long length, boolean fua, boolean mayTrim) {
+  public CompletableFuture<Void> writeZeroes(
+      long offset, long length, boolean fua, boolean mayTrim) {
     return gated(() -> target.writeZeroes(offset, length, fua, mayTrim), "WRITE_ZEROES");
   }
 
@@ -61,10 +62,20 @@ public final class FencedDevice extends ForwardingDevice {
       return refused(what);
     }
     // Checked again on completion: the acknowledgement is what the fence withholds.
-    return op.get().thenCompose(v -> fence.open() ? CompletableFuture.completedFuture(v) : refused(what));
+    return op.get()
+        .thenCompose(v -> fence.open() ? CompletableFuture.completedFuture(v) : refused(what));
   }
 
   private CompletableFuture<Void> refused(String what) {
-    return CompletableFuture.failedFuture(new DeviceException(DeviceError.EIO, "volume " + target.name() + ": " + what + " not acknowledged: site fenced (" + fence.reason() + ")"));
+    return CompletableFuture.failedFuture(
+        new DeviceException(
+            DeviceError.EIO,
+            "volume "
+                + target.name()
+                + ": "
+                + what
+                + " not acknowledged: site fenced ("
+                + fence.reason()
+                + ")"));
   }
 }

@@ -9,19 +9,29 @@ import java.time.Duration;
 import java.time.Instant;
 
 /**
- * A {@link Heartbeat} as JSON on the second heartbeat path: the body of {@code POST /heartbeat}
- * on a site's admin port and of its answer (the receiver's own heartbeat), so one request carries
- * both directions.
+ * A {@link Heartbeat} as JSON on the second heartbeat path: the body of {@code POST /heartbeat} on
+ * a site's admin port and of its answer (the receiver's own heartbeat), so one request carries both
+ * directions.
  *
  * <pre>
  * {"version":1, "siteId":"tokyo", "term":3, "primary":true, "plannedStop":false, "steppedDown":false,
  *  "sentAt":"2026-12-01T03:10:41.123456789Z", "echo":"2026-12-01T03:10:40.9Z", "lostAfterMillis":10000}
  * </pre>
+ *
  * {@code sentAt} and {@code echo} are the clock of the site that sent the heartbeat being echoed;
  * they are never compared across sites.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
-public record HeartbeatMessage(int version, String siteId, long term, boolean primary, boolean plannedStop, boolean steppedDown, String sentAt, String echo, long lostAfterMillis) {
+public record HeartbeatMessage(
+    int version,
+    String siteId,
+    long term,
+    boolean primary,
+    boolean plannedStop,
+    boolean steppedDown,
+    String sentAt,
+    String echo,
+    long lostAfterMillis) {
   static final int VERSION = 1;
   private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -44,22 +54,45 @@ public record HeartbeatMessage(int version, String siteId, long term, boolean pr
   }
 
   static HeartbeatMessage of(Heartbeat h) {
-    return new HeartbeatMessage(VERSION, h.siteId(), h.term(), h.primary(), h.plannedStop(), h.steppedDown(), h.sentAt().toString(), h.echo() == null ? null : h.echo().toString(),
+    return new HeartbeatMessage(
+        VERSION,
+        h.siteId(),
+        h.term(),
+        h.primary(),
+        h.plannedStop(),
+        h.steppedDown(),
+        h.sentAt().toString(),
+        h.echo() == null ? null : h.echo().toString(),
         h.lostAfter().toMillis());
   }
 
   /** The heartbeat; throws IllegalArgumentException for a malformed message. */
   Heartbeat toHeartbeat() {
     if (version != VERSION) {
-      throw new IllegalArgumentException("heartbeat version " + version + " is not supported (this site speaks version " + VERSION + ")");
+      throw new IllegalArgumentException(
+          "heartbeat version "
+              + version
+              + " is not supported (this site speaks version "
+              + VERSION
+              + ")");
     }
     if (siteId == null || sentAt == null || lostAfterMillis <= 0) {
-      throw new IllegalArgumentException("a heartbeat needs siteId, sentAt and a positive lostAfterMillis");
+      throw new IllegalArgumentException(
+          "a heartbeat needs siteId, sentAt and a positive lostAfterMillis");
     }
     try {
-      return new Heartbeat(siteId, term, primary, plannedStop, steppedDown, Instant.parse(sentAt), echo == null ? null : Instant.parse(echo), Duration.ofMillis(lostAfterMillis));
+      return new Heartbeat(
+          siteId,
+          term,
+          primary,
+          plannedStop,
+          steppedDown,
+          Instant.parse(sentAt),
+          echo == null ? null : Instant.parse(echo),
+          Duration.ofMillis(lostAfterMillis));
     } catch (java.time.format.DateTimeParseException e) {
-      throw new IllegalArgumentException("heartbeat time is not an ISO-8601 instant: " + e.getMessage(), e);
+      throw new IllegalArgumentException(
+          "heartbeat time is not an ISO-8601 instant: " + e.getMessage(), e);
     }
   }
 }

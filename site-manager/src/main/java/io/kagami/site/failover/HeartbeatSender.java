@@ -41,9 +41,11 @@ final class HeartbeatSender implements AutoCloseable {
    * @param peerAdmin the peer's admin address, or null (no second path)
    * @param timeout bound of one request
    * @param own this site's heartbeat now
-   * @param heard takes the peer's heartbeat; throws IllegalArgumentException when it is not the peer's
+   * @param heard takes the peer's heartbeat; throws IllegalArgumentException when it is not the
+   *     peer's
    */
-  HeartbeatSender(HostPort peerAdmin, Duration timeout, Supplier<Heartbeat> own, Consumer<Heartbeat> heard) {
+  HeartbeatSender(
+      HostPort peerAdmin, Duration timeout, Supplier<Heartbeat> own, Consumer<Heartbeat> heard) {
     this.peerAdmin = peerAdmin;
     this.timeout = timeout;
     this.own = own;
@@ -63,31 +65,43 @@ final class HeartbeatSender implements AutoCloseable {
       return;
     }
     String target = "http://" + peerAdmin + "/heartbeat";
-    HttpRequest req = HttpRequest.newBuilder(URI.create(target))
-        .timeout(timeout)
-        .header("Content-Type", "application/json")
-        .POST(HttpRequest.BodyPublishers.ofByteArray(HeartbeatMessage.encode(own.get())))
-        .build();
-    inFlight = client.sendAsync(req, HttpResponse.BodyHandlers.ofByteArray()).handle((r, failure) -> {
-      try {
-        if (failure != null) {
-          throw ioCause(failure);
-        }
-        if (r.statusCode() != 200) {
-          throw new IOException("HTTP " + r.statusCode() + ": " + new String(r.body(), StandardCharsets.UTF_8).strip());
-        }
-        heard.accept(HeartbeatMessage.decode(r.body()));
-        lastError = null;
-      } catch (IOException | IllegalArgumentException e) {
-        lastError = "POST " + target + ": " + e;
-      }
-      return null;
-    });
+    HttpRequest req =
+        HttpRequest.newBuilder(URI.create(target))
+            .timeout(timeout)
+            .header("Content-Type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofByteArray(HeartbeatMessage.encode(own.get())))
+            .build();
+    inFlight =
+        client
+            .sendAsync(req, HttpResponse.BodyHandlers.ofByteArray())
+            .handle(
+                (r, failure) -> {
+                  try {
+                    if (failure != null) {
+                      throw ioCause(failure);
+                    }
+                    if (r.statusCode() != 200) {
+                      throw new IOException(
+                          "HTTP "
+                              + r.statusCode()
+                              + ": "
+                              + new String(r.body(), StandardCharsets.UTF_8).strip());
+                    }
+                    heard.accept(HeartbeatMessage.decode(r.body()));
+                    lastError = null;
+                  } catch (IOException | IllegalArgumentException e) {
+                    lastError = "POST " + target + ": " + e;
+                  }
+                  return null;
+                });
   }
 
   /** The request's failure: an IOException (timeout, refused, reset), else rethrown as it is. */
   private static IOException ioCause(Throwable failure) {
-    Throwable t = failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
+    Throwable t =
+        failure instanceof CompletionException && failure.getCause() != null
+            ? failure.getCause()
+            : failure;
     if (t instanceof IOException io) {
       return io;
     }

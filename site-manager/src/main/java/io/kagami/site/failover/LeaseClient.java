@@ -47,7 +47,12 @@ final class LeaseClient implements AutoCloseable {
   private boolean grantSeen;
 
   /** {@code clock}: the policy's clock (send instants); {@code timeout}: bound of one request. */
-  LeaseClient(FailoverSettings settings, String siteId, Duration timeout, InstantSource clock, NanoClock nanos) {
+  LeaseClient(
+      FailoverSettings settings,
+      String siteId,
+      Duration timeout,
+      InstantSource clock,
+      NanoClock nanos) {
     this.settings = settings;
     this.siteId = siteId;
     this.timeout = timeout;
@@ -62,7 +67,12 @@ final class LeaseClient implements AutoCloseable {
       try {
         token = BearerToken.read(settings.witnessToken());
       } catch (IOException | IllegalStateException e) {
-        throw new IllegalStateException("failover.witnessTokenFile: cannot read " + settings.witnessToken() + ": " + e.getMessage(), e);
+        throw new IllegalStateException(
+            "failover.witnessTokenFile: cannot read "
+                + settings.witnessToken()
+                + ": "
+                + e.getMessage(),
+            e);
       }
     }
     if (settings.witness() != null) {
@@ -84,35 +94,46 @@ final class LeaseClient implements AutoCloseable {
     return send(w -> w.claimAsync(settings.group(), siteId, knownTerm));
   }
 
-  /** Gives the lease back; a lease not released runs out by itself (the other site waits for that). */
+  /**
+   * Gives the lease back; a lease not released runs out by itself (the other site waits for that).
+   */
   CompletableFuture<Answer> release(long term) {
     return send(w -> w.releaseAsync(settings.group(), siteId, term));
   }
 
-  private CompletableFuture<Answer> send(Function<WitnessClient, CompletableFuture<LeaseReply>> request) {
+  private CompletableFuture<Answer> send(
+      Function<WitnessClient, CompletableFuture<LeaseReply>> request) {
     Instant sent = clock.instant();
     WitnessClient w = witness;
     if (w == null) {
       return CompletableFuture.completedFuture(new Answer(null, sent));
     }
-    return request.apply(w).handle((reply, failure) -> {
-      if (failure == null) {
-        noteReply(reply);
-        return new Answer(reply, sent);
-      }
-      IOException error;
-      try {
-        error = WitnessClient.asIOException(failure);
-      } catch (RuntimeException e) {
-        throw new CompletionException(e);
-      }
-      noteError(error);
-      return new Answer(null, sent);
-    });
+    return request
+        .apply(w)
+        .handle(
+            (reply, failure) -> {
+              if (failure == null) {
+                noteReply(reply);
+                return new Answer(reply, sent);
+              }
+              IOException error;
+              try {
+                error = WitnessClient.asIOException(failure);
+              } catch (RuntimeException e) {
+                throw new CompletionException(e);
+              }
+              noteError(error);
+              return new Answer(null, sent);
+            });
   }
 
   private synchronized void noteReply(LeaseReply reply) {
-    lastReply = (reply.granted() ? "granted" : "refused") + " at term " + reply.term() + ": " + reply.reason();
+    lastReply =
+        (reply.granted() ? "granted" : "refused")
+            + " at term "
+            + reply.term()
+            + ": "
+            + reply.reason();
     lastError = null;
     if (reply.granted()) {
       lastGrantNanos = nanos.nanoTime();
@@ -134,7 +155,12 @@ final class LeaseClient implements AutoCloseable {
     if (settings.witness() == null) {
       return null;
     }
-    return new FailoverStatus.Witness(settings.witness().toString(), settings.group(), lastReply, grantSeen ? nanos.nanosSince(lastGrantNanos) / 1e9 : null, lastError);
+    return new FailoverStatus.Witness(
+        settings.witness().toString(),
+        settings.group(),
+        lastReply,
+        grantSeen ? nanos.nanosSince(lastGrantNanos) / 1e9 : null,
+        lastError);
   }
 
   @Override

@@ -18,9 +18,9 @@ import java.util.function.Consumer;
  * monitorInterval} on the {@code kagami-failover} thread, starts one probe per monitor on a virtual
  * thread and returns at once; each probe blocks its own virtual thread for at most the monitor's
  * timeout and hands its result to {@code results}. A monitor whose previous probe is still running
- * is skipped. Nothing is probed while {@code active} is false (this site is not the primary).
- * Holds its virtual-thread executor from {@link #start()} to {@link #close()}, which interrupts
- * probes in flight.
+ * is skipped. Nothing is probed while {@code active} is false (this site is not the primary). Holds
+ * its virtual-thread executor from {@link #start()} to {@link #close()}, which interrupts probes in
+ * flight.
  */
 final class MonitorProber implements AutoCloseable {
   private final List<MonitorConfig> monitors;
@@ -29,7 +29,8 @@ final class MonitorProber implements AutoCloseable {
   private final Map<String, CompletableFuture<?>> inFlight = new ConcurrentHashMap<>();
   private volatile ExecutorService probes;
 
-  MonitorProber(List<MonitorConfig> monitors, BooleanSupplier active, Consumer<ProbeResult> results) {
+  MonitorProber(
+      List<MonitorConfig> monitors, BooleanSupplier active, Consumer<ProbeResult> results) {
     this.monitors = List.copyOf(monitors);
     this.active = active;
     this.results = results;
@@ -53,14 +54,19 @@ final class MonitorProber implements AutoCloseable {
         continue;
       }
       Probe probe = Probe.of(m);
-      inFlight.put(m.name(), CompletableFuture.supplyAsync(() -> {
-        try {
-          return probe.probe();
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          throw new CompletionException(e); // closing: no result
-        }
-      }, exec).thenAccept(results));
+      inFlight.put(
+          m.name(),
+          CompletableFuture.supplyAsync(
+                  () -> {
+                    try {
+                      return probe.probe();
+                    } catch (InterruptedException e) {
+                      Thread.currentThread().interrupt();
+                      throw new CompletionException(e); // closing: no result
+                    }
+                  },
+                  exec)
+              .thenAccept(results));
     }
   }
 

@@ -6,11 +6,11 @@ import java.time.Instant;
 import java.time.InstantSource;
 
 /**
- * The failover policy's clock: a {@link NanoClock} anchored once to the wall clock at start.
- * Lease evidence and heartbeat silence are measured on it, so stepping the wall clock (NTP, an
- * operator) can neither extend a lease nor fake silence; the wall-clock anchor keeps instants of
- * a later process of the same site after those of an earlier one, so an echo of a heartbeat sent
- * before a restart never lies in the future. Thread-safe (immutable).
+ * The failover policy's clock: a {@link NanoClock} anchored once to the wall clock at start. Lease
+ * evidence and heartbeat silence are measured on it, so stepping the wall clock (NTP, an operator)
+ * can neither extend a lease nor fake silence; the wall-clock anchor keeps instants of a later
+ * process of the same site after those of an earlier one, so an echo of a heartbeat sent before a
+ * restart never lies in the future. Thread-safe (immutable).
  */
 final class MonotonicClock implements InstantSource {
   private final NanoClock nanos;

@@ -5,9 +5,9 @@ import io.kagami.clock.SystemTime;
 
 /**
  * The write gate of a site under automatic failover: whether a write may be acknowledged at this
- * instant. The {@link PolicyDriver} publishes the end of the primary's lease evidence as a
- * {@link NanoClock} deadline, so writes stop exactly when the evidence runs out, not at the
- * driver's next tick; {@link FencedDevice} checks it for every write, before and after it.
+ * instant. The {@link PolicyDriver} publishes the end of the primary's lease evidence as a {@link
+ * NanoClock} deadline, so writes stop exactly when the evidence runs out, not at the driver's next
+ * tick; {@link FencedDevice} checks it for every write, before and after it.
  *
  * <p>Thread-safe: one volatile immutable state, written by the policy driver, read by I/O threads.
  */
@@ -36,7 +36,10 @@ public final class WriteFence {
     state = new State(true, 0, null);
   }
 
-  /** Writes allowed until {@code untilNanos} (on this fence's {@link NanoClock}); then fenced with {@code reason}. */
+  /**
+   * Writes allowed until {@code untilNanos} (on this fence's {@link NanoClock}); then fenced with
+   * {@code reason}.
+   */
   void allowUntil(long untilNanos, String reasonAfter) {
     state = new State(false, untilNanos, reasonAfter);
   }

@@ -1,9 +1,9 @@
 package io.kagami.site.fence;
 
-import io.kagami.failover.fence.FenceResult;
 import io.kagami.clock.NanoClock;
 import io.kagami.clock.SystemTime;
 import io.kagami.failover.fence.FenceCommand;
+import io.kagami.failover.fence.FenceResult;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -55,10 +55,12 @@ public final class FenceAgent {
     try {
       p = new ProcessBuilder(command.argv()).redirectErrorStream(true).start();
     } catch (IOException e) {
-      return FenceResult.failed("fence agent " + command.argv().getFirst() + " could not start: " + e.getMessage());
+      return FenceResult.failed(
+          "fence agent " + command.argv().getFirst() + " could not start: " + e.getMessage());
     }
     // Output is drained on its own (virtual) thread so a chatty agent never blocks on a full pipe.
-    CompletableFuture<String> output = CompletableFuture.supplyAsync(() -> drain(p.getInputStream()), Thread.ofVirtual()::start);
+    CompletableFuture<String> output =
+        CompletableFuture.supplyAsync(() -> drain(p.getInputStream()), Thread.ofVirtual()::start);
     try (OutputStream stdin = p.getOutputStream()) {
       StringBuilder lines = new StringBuilder("action=").append(action).append('\n');
       for (Map.Entry<String, String> e : command.options().entrySet()) {
@@ -78,21 +80,55 @@ public final class FenceAgent {
     String out = collect(output);
     Duration took = Duration.ofNanos(clock.nanosSince(start));
     if (!exited) {
-      return new FenceResult(false, -1, true, took, out,
-          "fence agent " + command.argv().getFirst() + " (action=" + action + ") did not finish within " + command.timeout().toMillis() + "ms; killed; the peer is NOT known to be fenced");
+      return new FenceResult(
+          false,
+          -1,
+          true,
+          took,
+          out,
+          "fence agent "
+              + command.argv().getFirst()
+              + " (action="
+              + action
+              + ") did not finish within "
+              + command.timeout().toMillis()
+              + "ms; killed; the peer is NOT known to be fenced");
     }
     int code = p.exitValue();
     return code == 0
-        ? new FenceResult(true, 0, false, took, out, "fence agent " + command.argv().getFirst() + " (action=" + action + ") succeeded in " + took.toMillis() + "ms")
-        : new FenceResult(false, code, false, took, out,
-            "fence agent " + command.argv().getFirst() + " (action=" + action + ") failed with exit status " + code + "; the peer is NOT known to be fenced"
+        ? new FenceResult(
+            true,
+            0,
+            false,
+            took,
+            out,
+            "fence agent "
+                + command.argv().getFirst()
+                + " (action="
+                + action
+                + ") succeeded in "
+                + took.toMillis()
+                + "ms")
+        : new FenceResult(
+            false,
+            code,
+            false,
+            took,
+            out,
+            "fence agent "
+                + command.argv().getFirst()
+                + " (action="
+                + action
+                + ") failed with exit status "
+                + code
+                + "; the peer is NOT known to be fenced"
                 + (out.isBlank() ? "" : ": " + lastLine(out)));
   }
 
   /**
-   * Everything the agent printed (its last {@value #MAX_OUTPUT} bytes). Read in chunks, keeping what
-   * arrived: killing a hung agent closes the pipe under this reader, and what it said before it
-   * hung is the most useful line of all.
+   * Everything the agent printed (its last {@value #MAX_OUTPUT} bytes). Read in chunks, keeping
+   * what arrived: killing a hung agent closes the pipe under this reader, and what it said before
+   * it hung is the most useful line of all.
    */
   private static String drain(InputStream in) {
     ByteArrayOutputStream all = new ByteArrayOutputStream();

@@ -25,7 +25,8 @@ public final class BandwidthControl implements LinkControl {
   private Long override; // guarded by this
   private long applied = -1; // guarded by this
 
-  public BandwidthControl(long configured, BandwidthSchedule schedule, InstantSource clock, LongConsumer shipper) {
+  public BandwidthControl(
+      long configured, BandwidthSchedule schedule, InstantSource clock, LongConsumer shipper) {
     this.configured = configured;
     this.schedule = schedule;
     this.clock = clock;
@@ -49,10 +50,15 @@ public final class BandwidthControl implements LinkControl {
   @Override
   public synchronized LinkBandwidth override(Long bytesPerSecond) {
     if (bytesPerSecond != null && bytesPerSecond < 0) {
-      throw new IllegalArgumentException("bandwidth " + bytesPerSecond + " B/s is negative (0 = unlimited)");
+      throw new IllegalArgumentException(
+          "bandwidth " + bytesPerSecond + " B/s is negative (0 = unlimited)");
     }
     override = bytesPerSecond;
-    LOG.log(Level.INFO, bytesPerSecond == null ? "WAN bandwidth override cleared; back to the configuration" : "WAN bandwidth overridden: " + Bandwidth.format(bytesPerSecond));
+    LOG.log(
+        Level.INFO,
+        bytesPerSecond == null
+            ? "WAN bandwidth override cleared; back to the configuration"
+            : "WAN bandwidth overridden: " + Bandwidth.format(bytesPerSecond));
     refresh();
     return current();
   }
@@ -77,7 +83,9 @@ public final class BandwidthControl implements LinkControl {
         source,
         override,
         configured,
-        schedule.isEmpty() ? null : schedule.windows().stream().map(BandwidthSchedule.Window::toString).toList(),
+        schedule.isEmpty()
+            ? null
+            : schedule.windows().stream().map(BandwidthSchedule.Window::toString).toList(),
         schedule.isEmpty() ? null : schedule.zone().getId());
   }
 }

@@ -52,18 +52,27 @@ public final class JournalReceiveSink implements ReceiveSink, AutoCloseable {
   private final ReplicaConsistency consistency;
   private final StandbyLineage lineage;
   private ExecutorService io; // guarded by this
-  /** The primary's latest journal head and when it arrived (event loop writes, any thread reads). */
+
+  /**
+   * The primary's latest journal head and when it arrived (event loop writes, any thread reads).
+   */
   private volatile HeadSeen lastHead;
 
   /** Journal bytes received from the primary so far (storage thread writes, any thread reads). */
   private volatile long receivedBytes;
 
   /**
-   * A primary's journal head as received: this site's clocks and received-byte count at arrival,
-   * so what arrived after it can be told from what was still missing.
+   * A primary's journal head as received: this site's clocks and received-byte count at arrival, so
+   * what arrived after it can be told from what was still missing.
    */
-  public record HeadSeen(WanMessage.VolumeHead head, long receivedNanos, java.time.Instant receivedAt, long receivedBytesAtHead) {
-    /** Seconds since the head arrived, on the monotonic clock (a wall-clock step cannot shrink it). */
+  public record HeadSeen(
+      WanMessage.VolumeHead head,
+      long receivedNanos,
+      java.time.Instant receivedAt,
+      long receivedBytesAtHead) {
+    /**
+     * Seconds since the head arrived, on the monotonic clock (a wall-clock step cannot shrink it).
+     */
     public double secondsSince() {
       return Math.max(0, SystemTime.NANO.nanosSince(receivedNanos)) / 1e9;
     }
@@ -96,7 +105,8 @@ public final class JournalReceiveSink implements ReceiveSink, AutoCloseable {
 
   @Override
   public void primaryHead(WanMessage.VolumeHead head) {
-    lastHead = new HeadSeen(head, SystemTime.NANO.nanoTime(), SystemTime.WALL.instant(), receivedBytes);
+    lastHead =
+        new HeadSeen(head, SystemTime.NANO.nanoTime(), SystemTime.WALL.instant(), receivedBytes);
   }
 
   /** Journal bytes received from the primary since this site started. */
@@ -182,11 +192,10 @@ public final class JournalReceiveSink implements ReceiveSink, AutoCloseable {
       bytes += e.encoded().length;
     }
     long batch = bytes;
-    return onIo(
-            () -> {
-              receivedBytes += batch; // only this volume's storage thread writes it
-              return stream.appendReplicated(entries);
-            })
+    return onIo(() -> {
+          receivedBytes += batch; // only this volume's storage thread writes it
+          return stream.appendReplicated(entries);
+        })
         .thenCompose(stored -> stored);
   }
 

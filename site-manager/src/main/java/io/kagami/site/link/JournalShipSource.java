@@ -19,11 +19,12 @@ import java.util.PriorityQueue;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * A primary volume's journal offered to the shipper. Remembers (durably, in the journal's
- * metadata) how far the standby acknowledged, so trimming and status survive a restart.
+ * A primary volume's journal offered to the shipper. Remembers (durably, in the journal's metadata)
+ * how far the standby acknowledged, so trimming and status survive a restart.
  *
  * <p>The shipper calls it on its own threads; {@link #peerDurableThrough} lets a role change wait
- * for the standby's durable point as a future, completed on the shipper's thread (never blocking it).
+ * for the standby's durable point as a future, completed on the shipper's thread (never blocking
+ * it).
  */
 public final class JournalShipSource implements ShipSource {
   public static final String META_PEER_DURABLE = "peerDurableSeq";
@@ -45,7 +46,8 @@ public final class JournalShipSource implements ShipSource {
   private record DurableWaiter(long seq, CompletableFuture<Void> done) {}
 
   /** Guarded by itself; ordered by seq, so an advance completes a prefix. */
-  private final PriorityQueue<DurableWaiter> waiters = new PriorityQueue<>((a, b) -> Long.compare(a.seq(), b.seq()));
+  private final PriorityQueue<DurableWaiter> waiters =
+      new PriorityQueue<>((a, b) -> Long.compare(a.seq(), b.seq()));
 
   public JournalShipSource(String volume, long sizeBytes, JournalStream stream) {
     this(volume, sizeBytes, stream, null, seq -> {}, NanoClock.system());
@@ -56,12 +58,23 @@ public final class JournalShipSource implements ShipSource {
    * @param onPeerDurable told every advance of the standby's durable point (sync mode's gate)
    * @param nanoClock times a resync pass for its rate and ETA
    */
-  public JournalShipSource(String volume, long sizeBytes, JournalStream stream, Backlog backlog, java.util.function.LongConsumer onPeerDurable) {
+  public JournalShipSource(
+      String volume,
+      long sizeBytes,
+      JournalStream stream,
+      Backlog backlog,
+      java.util.function.LongConsumer onPeerDurable) {
     this(volume, sizeBytes, stream, backlog, onPeerDurable, SystemTime.NANO);
   }
 
   /** With {@code nanoClock} timing the resync's rate and the waits for the standby. */
-  public JournalShipSource(String volume, long sizeBytes, JournalStream stream, Backlog backlog, java.util.function.LongConsumer onPeerDurable, NanoClock nanoClock) {
+  public JournalShipSource(
+      String volume,
+      long sizeBytes,
+      JournalStream stream,
+      Backlog backlog,
+      java.util.function.LongConsumer onPeerDurable,
+      NanoClock nanoClock) {
     this.nanoClock = nanoClock;
     this.volume = volume;
     this.backlog = backlog;
@@ -107,7 +120,8 @@ public final class JournalShipSource implements ShipSource {
 
   /**
    * Completes once the standby holds every entry through {@code seq} durably (at once when it does
-   * already). The caller bounds the wait; a future it abandons is dropped at the next advance past it.
+   * already). The caller bounds the wait; a future it abandons is dropped at the next advance past
+   * it.
    */
   public CompletableFuture<Void> peerDurableThrough(long seq) {
     CompletableFuture<Void> done = new CompletableFuture<>();
@@ -180,7 +194,8 @@ public final class JournalShipSource implements ShipSource {
     }
     double seconds = nanoClock.nanosSince(resyncStartNanos) / 1e9;
     double rate = seconds <= 0 ? 0 : (total - left) / seconds;
-    return new io.kagami.site.admin.VolumeStatus.Resync(running, total, left, rate, rate > 0 ? left / rate : null);
+    return new io.kagami.site.admin.VolumeStatus.Resync(
+        running, total, left, rate, rate > 0 ? left / rate : null);
   }
 
   /** True between the start of a resync pass and the moment its last region was sent. */
@@ -191,6 +206,7 @@ public final class JournalShipSource implements ShipSource {
   /** Adapts the volume's {@link Backlog} to the shipper. */
   private final class Resync implements ResyncSource {
     private final DirtyBitmap bitmap;
+
     /** Where the standby said it resumes, at the last WELCOME. */
     private volatile long resumedAt;
 
@@ -211,7 +227,8 @@ public final class JournalShipSource implements ShipSource {
 
     @Override
     public void standbyDiverged(List<WanMessage.Range> ranges) {
-      backlog.standbyDiverged(resumedAt, ranges.stream().map(r -> new DivergedRange(r.offset(), r.length())).toList());
+      backlog.standbyDiverged(
+          resumedAt, ranges.stream().map(r -> new DivergedRange(r.offset(), r.length())).toList());
     }
 
     @Override

@@ -46,9 +46,18 @@ final class MeteredDevice extends ForwardingDevice {
       meters.put(
           op,
           new Meters(
-              Timer.builder("kagami.nbd.request").description("Time from an NBD request reaching the device to its completion").tags(t).publishPercentileHistogram().register(registry),
-              Counter.builder("kagami.nbd.requests").description("NBD requests served by the device, by result").tags(t.and("result", "ok")).register(registry),
-              Counter.builder("kagami.nbd.requests").tags(t.and("result", "error")).register(registry)));
+              Timer.builder("kagami.nbd.request")
+                  .description("Time from an NBD request reaching the device to its completion")
+                  .tags(t)
+                  .publishPercentileHistogram()
+                  .register(registry),
+              Counter.builder("kagami.nbd.requests")
+                  .description("NBD requests served by the device, by result")
+                  .tags(t.and("result", "ok"))
+                  .register(registry),
+              Counter.builder("kagami.nbd.requests")
+                  .tags(t.and("result", "error"))
+                  .register(registry)));
     }
   }
 
@@ -80,7 +89,8 @@ final class MeteredDevice extends ForwardingDevice {
   }
 
   @Override
-  public CompletableFuture<Void> writeZeroes(long offset, long length, boolean fua, boolean mayTrim) {
+  public CompletableFuture<Void> writeZeroes(
+      long offset, long length, boolean fua, boolean mayTrim) {
     return measure(Op.WRITE_ZEROES, () -> device.writeZeroes(offset, length, fua, mayTrim));
   }
 

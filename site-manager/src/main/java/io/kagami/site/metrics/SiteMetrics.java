@@ -28,8 +28,8 @@ import java.util.function.ToDoubleFunction;
  * The site's Prometheus metrics ({@code GET /metrics}). Replication figures are read from one
  * status snapshot per scrape, so every series of a scrape describes the same moment.
  *
- * <p>Names are part of Kagami's contract (dashboards and alert rules use them):
- * {@code kagami_replication_lag_bytes}, {@code kagami_replication_lag_seconds}, {@code
+ * <p>Names are part of Kagami's contract (dashboards and alert rules use them): {@code
+ * kagami_replication_lag_bytes}, {@code kagami_replication_lag_seconds}, {@code
  * kagami_history_bytes}, {@code kagami_journal_last_seq}, {@code kagami_role}, {@code
  * kagami_wan_connected}, {@code kagami_wan_sent_bytes_total{encoding="raw"|"wire"}}, {@code
  * kagami_nbd_requests_total{op,result}}, {@code kagami_nbd_request_seconds{op}} (histogram), {@code
@@ -42,14 +42,20 @@ import java.util.function.ToDoubleFunction;
  * process metrics.
  */
 public final class SiteMetrics implements AutoCloseable {
-  private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+  private final PrometheusMeterRegistry registry =
+      new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
   private final Supplier<SiteStatus> status;
   private final JvmGcMetrics gc = new JvmGcMetrics();
   private final String siteId;
   private final String peerSiteId;
   private volatile SiteStatus last;
 
-  public SiteMetrics(Supplier<SiteStatus> status, String siteId, String role, String peerSiteId, List<VolumeConfig> volumes) {
+  public SiteMetrics(
+      Supplier<SiteStatus> status,
+      String siteId,
+      String role,
+      String peerSiteId,
+      List<VolumeConfig> volumes) {
     this.status = status;
     this.siteId = siteId;
     this.peerSiteId = peerSiteId;
@@ -63,13 +69,48 @@ public final class SiteMetrics implements AutoCloseable {
     for (VolumeConfig vc : volumes) {
       String v = vc.name();
       Tags tags = Tags.of("site", site, "volume", v, "peer", peer);
-      volumeGauge("kagami.replication.lag.bytes", "Bytes the other site still has to get (primary: not durable on the standby; standby: not applied)", tags, v, VolumeStatus::lagBytes);
-      volumeGauge("kagami.replication.lag.seconds", "Age of the oldest change the other site does not have yet", tags, v, VolumeStatus::lagSeconds);
-      volumeGauge("kagami.history.bytes", "Journal history kept for the other site (unacknowledged or unapplied changes)", tags, v, VolumeStatus::lagBytes);
-      volumeGauge("kagami.unsent.bytes", "Journaled bytes not yet sent to the standby (primary): history waiting for the link", tags, v, s -> s.historyBytes() == null ? Double.NaN : s.historyBytes());
-      volumeGauge("kagami.undo.bytes", "Before-images a standby keeps for drills and point-in-time promotion (retention)", tags, v, s -> s.recoverableFrom() == null ? 0 : s.recoverableFrom().undoBytes());
-      volumeGauge("kagami.drill.running", "1 while a DR drill's clone of the volume is exported", tags, v, s -> s.drill() == null ? 0 : 1);
-      volumeGauge("kagami.journal.last.seq", "Highest sequence number in the volume's journal", tags, v, VolumeStatus::lastJournaledSeq);
+      volumeGauge(
+          "kagami.replication.lag.bytes",
+          "Bytes the other site still has to get (primary: not durable on the standby; standby: not applied)",
+          tags,
+          v,
+          VolumeStatus::lagBytes);
+      volumeGauge(
+          "kagami.replication.lag.seconds",
+          "Age of the oldest change the other site does not have yet",
+          tags,
+          v,
+          VolumeStatus::lagSeconds);
+      volumeGauge(
+          "kagami.history.bytes",
+          "Journal history kept for the other site (unacknowledged or unapplied changes)",
+          tags,
+          v,
+          VolumeStatus::lagBytes);
+      volumeGauge(
+          "kagami.unsent.bytes",
+          "Journaled bytes not yet sent to the standby (primary): history waiting for the link",
+          tags,
+          v,
+          s -> s.historyBytes() == null ? Double.NaN : s.historyBytes());
+      volumeGauge(
+          "kagami.undo.bytes",
+          "Before-images a standby keeps for drills and point-in-time promotion (retention)",
+          tags,
+          v,
+          s -> s.recoverableFrom() == null ? 0 : s.recoverableFrom().undoBytes());
+      volumeGauge(
+          "kagami.drill.running",
+          "1 while a DR drill's clone of the volume is exported",
+          tags,
+          v,
+          s -> s.drill() == null ? 0 : 1);
+      volumeGauge(
+          "kagami.journal.last.seq",
+          "Highest sequence number in the volume's journal",
+          tags,
+          v,
+          VolumeStatus::lastJournaledSeq);
       volumeGauge(
           "kagami.rpo.at.risk.seconds",
           "Seconds of changes that would be lost if this site took over now: the replication lag; on a standby without its primary, at least the time since the last contact, growing until it returns",
@@ -90,7 +131,8 @@ public final class SiteMetrics implements AutoCloseable {
           s -> s.primary() == null ? Double.NaN : s.primary().secondsSinceContact());
       long capacity = vc.historyCapacityBytes();
       Gauge.builder("kagami.history.capacity.bytes", () -> capacity)
-          .description("Configured bound of the volume's journal history (volumes[].historyCapacity)")
+          .description(
+              "Configured bound of the volume's journal history (volumes[].historyCapacity)")
           .tags(tags)
           .register(registry);
       volumeGauge(
@@ -109,23 +151,40 @@ public final class SiteMetrics implements AutoCloseable {
       }
       // One series per role, 1 for the current one: a promotion turns standby into primary.
       for (String r : new String[] {"primary", "standby"}) {
-        volumeGauge("kagami.role", "The volume's role on this site: one series per role (label role), 1 for the current one", tags.and("role", r), v, s -> r.equals(s.role()) ? 1.0 : 0.0);
+        volumeGauge(
+            "kagami.role",
+            "The volume's role on this site: one series per role (label role), 1 for the current one",
+            tags.and("role", r),
+            v,
+            s -> r.equals(s.role()) ? 1.0 : 0.0);
       }
     }
     Tags link = Tags.of("site", site, "peer", peer);
-    Gauge.builder("kagami.wan.connected", this, m -> linkOf(m).connected() ? 1.0 : 0.0).description("1 while the WAN link to the peer is up").tags(link).register(registry);
+    Gauge.builder("kagami.wan.connected", this, m -> linkOf(m).connected() ? 1.0 : 0.0)
+        .description("1 while the WAN link to the peer is up")
+        .tags(link)
+        .register(registry);
     FunctionCounter.builder("kagami.wan.sent.bytes", this, m -> linkOf(m).rawBytes())
-        .description("Replication bytes over the WAN: raw = journal entries, wire = bytes on the socket (after batch compression and TLS)")
+        .description(
+            "Replication bytes over the WAN: raw = journal entries, wire = bytes on the socket (after batch compression and TLS)")
         .tags(link.and("encoding", "raw"))
         .register(registry);
-    FunctionCounter.builder("kagami.wan.sent.bytes", this, m -> linkOf(m).wireBytes()).tags(link.and("encoding", "wire")).register(registry);
+    FunctionCounter.builder("kagami.wan.sent.bytes", this, m -> linkOf(m).wireBytes())
+        .tags(link.and("encoding", "wire"))
+        .register(registry);
     failoverGauges(Tags.of("site", site));
     if (role.equals("primary")) {
-      Gauge.builder("kagami.wan.bandwidth.bytes.per.second", this, m -> orNaN(linkOf(m).bandwidthBytesPerSecond()))
+      Gauge.builder(
+              "kagami.wan.bandwidth.bytes.per.second",
+              this,
+              m -> orNaN(linkOf(m).bandwidthBytesPerSecond()))
           .description("The WAN link's cap on wire bytes per second in force; 0 = unlimited")
           .tags(link)
           .register(registry);
-      Gauge.builder("kagami.wan.send.rate.bytes.per.second", this, m -> orNaN(linkOf(m).sendRateBytesPerSecond()))
+      Gauge.builder(
+              "kagami.wan.send.rate.bytes.per.second",
+              this,
+              m -> orNaN(linkOf(m).sendRateBytesPerSecond()))
           .description("Wire bytes per second sent over the last few seconds")
           .tags(link)
           .register(registry);
@@ -135,26 +194,46 @@ public final class SiteMetrics implements AutoCloseable {
   private static final LinkStatus NO_LINK = new LinkStatus(false, null, null, 0, 0, null);
 
   /** Decisions of the failover controller, one {@code kagami_failover_decision} series each. */
-  private static final String[] DECISIONS = {"stay", "self-fence", "step-down", "request-promotion", "fence", "promote", "suppressed"};
+  private static final String[] DECISIONS = {
+    "stay", "self-fence", "step-down", "request-promotion", "fence", "promote", "suppressed"
+  };
 
   /**
-   * {@code kagami_failover_fenced}, {@code kagami_failover_term}, {@code kagami_failover_maintenance}
-   * and {@code kagami_failover_decision{decision}} (1 for the current one); NaN on a site without a
-   * {@code failover:} section.
+   * {@code kagami_failover_fenced}, {@code kagami_failover_term}, {@code
+   * kagami_failover_maintenance} and {@code kagami_failover_decision{decision}} (1 for the current
+   * one); NaN on a site without a {@code failover:} section.
    */
   private void failoverGauges(Tags site) {
     Gauge.builder("kagami.failover.fenced", this, m -> failoverOf(m, f -> f.fenced() ? 1.0 : 0.0))
-        .description("1 while this primary may not acknowledge writes (self-fenced or deposed)").tags(site).register(registry);
-    Gauge.builder("kagami.failover.term", this, m -> failoverOf(m, f -> f.term())).description("The witness term this site holds or knows").tags(site).register(registry);
-    Gauge.builder("kagami.failover.maintenance", this, m -> failoverOf(m, f -> f.maintenance() ? 1.0 : 0.0))
-        .description("1 while maintenance mode suppresses automatic failover").tags(site).register(registry);
+        .description("1 while this primary may not acknowledge writes (self-fenced or deposed)")
+        .tags(site)
+        .register(registry);
+    Gauge.builder("kagami.failover.term", this, m -> failoverOf(m, f -> f.term()))
+        .description("The witness term this site holds or knows")
+        .tags(site)
+        .register(registry);
+    Gauge.builder(
+            "kagami.failover.maintenance",
+            this,
+            m -> failoverOf(m, f -> f.maintenance() ? 1.0 : 0.0))
+        .description("1 while maintenance mode suppresses automatic failover")
+        .tags(site)
+        .register(registry);
     for (String d : DECISIONS) {
-      Gauge.builder("kagami.failover.decision", this, m -> failoverOf(m, f -> d.equals(f.decision()) ? 1.0 : 0.0))
-          .description("The failover controller's current decision: one series per decision, 1 for the current one").tags(site.and("decision", d)).register(registry);
+      Gauge.builder(
+              "kagami.failover.decision",
+              this,
+              m -> failoverOf(m, f -> d.equals(f.decision()) ? 1.0 : 0.0))
+          .description(
+              "The failover controller's current decision: one series per decision, 1 for the current one")
+          .tags(site.and("decision", d))
+          .register(registry);
     }
   }
 
-  private static double failoverOf(SiteMetrics m, java.util.function.ToDoubleFunction<io.kagami.site.failover.FailoverStatus> f) {
+  private static double failoverOf(
+      SiteMetrics m,
+      java.util.function.ToDoubleFunction<io.kagami.site.failover.FailoverStatus> f) {
     SiteStatus s = m.last;
     return s == null || s.failover() == null ? Double.NaN : f.applyAsDouble(s.failover());
   }
@@ -168,29 +247,35 @@ public final class SiteMetrics implements AutoCloseable {
     return s == null ? NO_LINK : s.link();
   }
 
-  /** {@code device} with each request counted and timed ({@code kagami_nbd_requests_total}, {@code kagami_nbd_request_seconds}). */
+  /**
+   * {@code device} with each request counted and timed ({@code kagami_nbd_requests_total}, {@code
+   * kagami_nbd_request_seconds}).
+   */
   public BlockDevice metered(BlockDevice device, String site) {
     return new MeteredDevice(device, registry, Tags.of("site", site, "volume", device.name()));
   }
 
   /**
-   * A timer for {@code volume}'s journal appends ({@code kagami_journal_append_seconds}, histogram):
-   * from a write entering the journal to its commit completing.
+   * A timer for {@code volume}'s journal appends ({@code kagami_journal_append_seconds},
+   * histogram): from a write entering the journal to its commit completing.
    */
   public AppendTimer journalAppendTimer(String volume) {
     Timer timer =
         Timer.builder("kagami.journal.append")
-            .description("Time from a change entering the journal to its commit (WAL write; WAL sync for FUA) completing")
+            .description(
+                "Time from a change entering the journal to its commit (WAL write; WAL sync for FUA) completing")
             .tags(Tags.of("site", siteId, "volume", volume, "peer", peerSiteId))
             .publishPercentileHistogram()
-            // Appends take microseconds to tens of milliseconds; buckets outside that range are noise.
+            // Appends take microseconds to tens of milliseconds; buckets outside that range are
+            // noise.
             .minimumExpectedValue(Duration.ofNanos(10_000))
             .maximumExpectedValue(Duration.ofSeconds(10))
             .register(registry);
     return nanos -> timer.record(nanos, TimeUnit.NANOSECONDS);
   }
 
-  private void volumeGauge(String name, String help, Tags tags, String volume, ToDoubleFunction<VolumeStatus> value) {
+  private void volumeGauge(
+      String name, String help, Tags tags, String volume, ToDoubleFunction<VolumeStatus> value) {
     Gauge.builder(
             name,
             this,

@@ -1,5 +1,5 @@
 /**
- * Prometheus metrics of a site: per-volume and per-link gauges and counters, and the device
- * wrapper that times block I/O.
+ * Prometheus metrics of a site: per-volume and per-link gauges and counters, and the device wrapper
+ * that times block I/O.
  */
 package io.kagami.site.metrics;

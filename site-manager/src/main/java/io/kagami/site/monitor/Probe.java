@@ -1,8 +1,8 @@
 package io.kagami.site.monitor;
 
+import io.kagami.failover.monitor.MonitorConfig;
 import io.kagami.failover.monitor.MonitorTracker;
 import io.kagami.failover.monitor.ProbeResult;
-import io.kagami.failover.monitor.MonitorConfig;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -35,17 +35,26 @@ public interface Probe {
       s.connect(new InetSocketAddress(t.host(), t.port()), millis(t.timeout()));
       return ProbeResult.healthy(t.name(), "connected to " + t.host() + ":" + t.port());
     } catch (IOException e) {
-      return ProbeResult.failed(t.name(), "connect to " + t.host() + ":" + t.port() + " failed: " + e.getMessage());
+      return ProbeResult.failed(
+          t.name(), "connect to " + t.host() + ":" + t.port() + " failed: " + e.getMessage());
     }
   }
 
   private static ProbeResult http(MonitorConfig.Http h) throws InterruptedException {
-    try (HttpClient client = HttpClient.newBuilder().connectTimeout(h.timeout()).followRedirects(HttpClient.Redirect.NEVER).build()) {
-      HttpResponse<Void> r = client.send(HttpRequest.newBuilder(URI.create(h.url())).timeout(h.timeout()).GET().build(), HttpResponse.BodyHandlers.discarding());
+    try (HttpClient client =
+        HttpClient.newBuilder()
+            .connectTimeout(h.timeout())
+            .followRedirects(HttpClient.Redirect.NEVER)
+            .build()) {
+      HttpResponse<Void> r =
+          client.send(
+              HttpRequest.newBuilder(URI.create(h.url())).timeout(h.timeout()).GET().build(),
+              HttpResponse.BodyHandlers.discarding());
       int code = r.statusCode();
       return code >= 200 && code < 400
           ? ProbeResult.healthy(h.name(), "GET " + h.url() + " answered " + code)
-          : ProbeResult.failed(h.name(), "GET " + h.url() + " answered " + code + " (2xx or 3xx expected)");
+          : ProbeResult.failed(
+              h.name(), "GET " + h.url() + " answered " + code + " (2xx or 3xx expected)");
     } catch (IOException e) {
       return ProbeResult.failed(h.name(), "GET " + h.url() + " failed: " + e);
     }
@@ -68,10 +77,27 @@ public interface Probe {
       InputStream in = s.getInputStream();
       int b = in.read();
       return switch (b) {
-        case 'S', 'N' -> ProbeResult.healthy(p.name(), "PostgreSQL at " + at + " answered SSLRequest with '" + (char) b + "'");
-        case -1 -> ProbeResult.failed(p.name(), "PostgreSQL at " + at + " closed the connection without answering SSLRequest");
-        case 'E' -> ProbeResult.failed(p.name(), "PostgreSQL at " + at + " answered SSLRequest with an error (starting up, shutting down or too many connections?)");
-        default -> ProbeResult.failed(p.name(), "server at " + at + " answered SSLRequest with byte 0x" + Integer.toHexString(b) + ", not PostgreSQL's 'S' or 'N'");
+        case 'S', 'N' ->
+            ProbeResult.healthy(
+                p.name(), "PostgreSQL at " + at + " answered SSLRequest with '" + (char) b + "'");
+        case -1 ->
+            ProbeResult.failed(
+                p.name(),
+                "PostgreSQL at " + at + " closed the connection without answering SSLRequest");
+        case 'E' ->
+            ProbeResult.failed(
+                p.name(),
+                "PostgreSQL at "
+                    + at
+                    + " answered SSLRequest with an error (starting up, shutting down or too many connections?)");
+        default ->
+            ProbeResult.failed(
+                p.name(),
+                "server at "
+                    + at
+                    + " answered SSLRequest with byte 0x"
+                    + Integer.toHexString(b)
+                    + ", not PostgreSQL's 'S' or 'N'");
       };
     } catch (IOException e) {
       return ProbeResult.failed(p.name(), "PostgreSQL at " + at + ": " + e.getMessage());

@@ -1,8 +1,8 @@
 package io.kagami.site.witness;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import io.kagami.failover.witness.LeaseReply;
 import io.kagami.failover.witness.LeaseRequest;
-import com.fasterxml.jackson.databind.JsonNode;
 import io.kagami.site.auth.BearerToken;
 import java.io.IOException;
 import java.net.URI;
@@ -17,11 +17,11 @@ import java.util.concurrent.ExecutionException;
 /**
  * A site's connection to the witness: renew, claim, release, status over HTTP (the JSON of {@link
  * WitnessServer}). Every request is bounded by {@code timeout}. The {@code ...Async} forms never
- * block: they complete on the HTTP client's threads, exceptionally with an {@link IOException}
- * when the witness cannot be reached or answers badly; "refused" is a normal {@link LeaseReply},
- * not an error. The blocking forms wait for the same future. Callers record the instant they
- * <em>sent</em> a request and hand it to the policy with the reply. Holds an {@link HttpClient}
- * (its sockets and threads) until {@link #close()}.
+ * block: they complete on the HTTP client's threads, exceptionally with an {@link IOException} when
+ * the witness cannot be reached or answers badly; "refused" is a normal {@link LeaseReply}, not an
+ * error. The blocking forms wait for the same future. Callers record the instant they <em>sent</em>
+ * a request and hand it to the policy with the reply. Holds an {@link HttpClient} (its sockets and
+ * threads) until {@link #close()}.
  */
 public final class WitnessClient implements AutoCloseable {
   private final URI base;
@@ -42,15 +42,18 @@ public final class WitnessClient implements AutoCloseable {
     this.http = HttpClient.newBuilder().connectTimeout(timeout).build();
   }
 
-  public LeaseReply renew(String group, String site, long term) throws IOException, InterruptedException {
+  public LeaseReply renew(String group, String site, long term)
+      throws IOException, InterruptedException {
     return await(renewAsync(group, site, term));
   }
 
-  public LeaseReply claim(String group, String site, long knownTerm) throws IOException, InterruptedException {
+  public LeaseReply claim(String group, String site, long knownTerm)
+      throws IOException, InterruptedException {
     return await(claimAsync(group, site, knownTerm));
   }
 
-  public LeaseReply release(String group, String site, long term) throws IOException, InterruptedException {
+  public LeaseReply release(String group, String site, long term)
+      throws IOException, InterruptedException {
     return await(releaseAsync(group, site, term));
   }
 
@@ -68,9 +71,13 @@ public final class WitnessClient implements AutoCloseable {
 
   /** The witness's {@code GET /v1/status} document. */
   public JsonNode status() throws IOException, InterruptedException {
-    HttpResponse<String> r = http.send(HttpRequest.newBuilder(base.resolve("/v1/status")).timeout(timeout).GET().build(), HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> r =
+        http.send(
+            HttpRequest.newBuilder(base.resolve("/v1/status")).timeout(timeout).GET().build(),
+            HttpResponse.BodyHandlers.ofString());
     if (r.statusCode() != 200) {
-      throw new IOException("witness " + base + " answered HTTP " + r.statusCode() + ": " + r.body());
+      throw new IOException(
+          "witness " + base + " answered HTTP " + r.statusCode() + ": " + r.body());
     }
     return WitnessServer.JSON.readTree(r.body());
   }
@@ -78,30 +85,43 @@ public final class WitnessClient implements AutoCloseable {
   private CompletableFuture<LeaseReply> post(String path, LeaseRequest body) {
     HttpRequest.Builder req;
     try {
-      req = HttpRequest.newBuilder(base.resolve(path))
-          .timeout(timeout)
-          .header("Content-Type", "application/json")
-          .POST(HttpRequest.BodyPublishers.ofByteArray(WitnessServer.JSON.writeValueAsBytes(body)));
+      req =
+          HttpRequest.newBuilder(base.resolve(path))
+              .timeout(timeout)
+              .header("Content-Type", "application/json")
+              .POST(
+                  HttpRequest.BodyPublishers.ofByteArray(
+                      WitnessServer.JSON.writeValueAsBytes(body)));
     } catch (IOException e) {
       return CompletableFuture.failedFuture(e);
     }
     if (token != null) {
       req.header("Authorization", token.header());
     }
-    return http.sendAsync(req.build(), HttpResponse.BodyHandlers.ofString()).thenApply(r -> {
-      try {
-        if (r.statusCode() != 200) {
-          throw new IOException("witness " + base + path + " answered HTTP " + r.statusCode() + ": " + r.body());
-        }
-        return WitnessServer.JSON.readValue(r.body(), LeaseReply.class);
-      } catch (IOException e) {
-        throw new CompletionException(e);
-      }
-    });
+    return http.sendAsync(req.build(), HttpResponse.BodyHandlers.ofString())
+        .thenApply(
+            r -> {
+              try {
+                if (r.statusCode() != 200) {
+                  throw new IOException(
+                      "witness "
+                          + base
+                          + path
+                          + " answered HTTP "
+                          + r.statusCode()
+                          + ": "
+                          + r.body());
+                }
+                return WitnessServer.JSON.readValue(r.body(), LeaseReply.class);
+              } catch (IOException e) {
+                throw new CompletionException(e);
+              }
+            });
   }
 
   /** The reply, or the request's IOException; a cancelled wait cancels the request. */
-  private static LeaseReply await(CompletableFuture<LeaseReply> reply) throws IOException, InterruptedException {
+  private static LeaseReply await(CompletableFuture<LeaseReply> reply)
+      throws IOException, InterruptedException {
     try {
       return reply.get();
     } catch (InterruptedException e) {

@@ -1,11 +1,11 @@
 package io.kagami.site.witness;
 
-import io.kagami.failover.witness.LeaseReply;
-import io.kagami.failover.witness.LeaseRequest;
-import io.kagami.failover.witness.WitnessState;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpExchange;
+import io.kagami.failover.witness.LeaseReply;
+import io.kagami.failover.witness.LeaseRequest;
+import io.kagami.failover.witness.WitnessState;
 import io.kagami.site.admin.HttpEndpoint;
 import io.kagami.site.auth.BearerToken;
 import java.io.IOException;
@@ -26,6 +26,7 @@ import java.util.TreeMap;
  *   <tr><td>POST /v1/release</td><td>{@link LeaseRequest}</td><td>{@link LeaseReply}</td></tr>
  *   <tr><td>GET /v1/status</td><td></td><td>{@code {"version":1,"leaseMillis":..,"groups":{id:{holder,term,remainingMillis,released}}}}</td></tr>
  * </table>
+ *
  * Malformed requests get 400 with {@code {"error": ...}}; unknown paths 404; wrong methods 405.
  * Requests run on virtual threads; the state's lock orders them.
  *
@@ -42,7 +43,10 @@ public final class WitnessServer implements AutoCloseable {
   private final BearerToken token;
   private HttpEndpoint http;
 
-  /** A witness that anyone reaching {@code listen} may ask (tests; see {@link #WitnessServer(InetSocketAddress, WitnessState, BearerToken)}). */
+  /**
+   * A witness that anyone reaching {@code listen} may ask (tests; see {@link
+   * #WitnessServer(InetSocketAddress, WitnessState, BearerToken)}).
+   */
   public WitnessServer(InetSocketAddress listen, WitnessState state) {
     this(listen, state, null);
   }
@@ -61,7 +65,8 @@ public final class WitnessServer implements AutoCloseable {
     try {
       http = HttpEndpoint.start(listen, this::handle);
     } catch (IOException e) {
-      throw new UncheckedIOException("witness: cannot listen on " + listen + ": " + e.getMessage(), e);
+      throw new UncheckedIOException(
+          "witness: cannot listen on " + listen + ": " + e.getMessage(), e);
     }
   }
 
@@ -101,21 +106,39 @@ public final class WitnessServer implements AutoCloseable {
       return method.equals("GET") ? new Response(200, status()) : notAllowed(method, path);
     }
     if (!path.equals("/v1/renew") && !path.equals("/v1/claim") && !path.equals("/v1/release")) {
-      return new Response(404, Map.of("error", "no such endpoint " + path + " (POST /v1/renew, /v1/claim, /v1/release; GET /v1/status)"));
+      return new Response(
+          404,
+          Map.of(
+              "error",
+              "no such endpoint "
+                  + path
+                  + " (POST /v1/renew, /v1/claim, /v1/release; GET /v1/status)"));
     }
     if (!method.equals("POST")) {
       return notAllowed(method, path);
     }
     if (token != null && !token.accepts(ex.getRequestHeaders().getFirst("Authorization"))) {
-      LOG.log(System.Logger.Level.WARNING, "witness: " + path + " from " + ex.getRemoteAddress() + " refused: " + (ex.getRequestHeaders().containsKey("Authorization") ? "wrong token" : "no token"));
-      return new Response(401, Map.of("error", "this witness needs its token (Authorization: Bearer TOKEN): copy the file given to `kagami witness --token-file` to each site and name it in failover.witnessTokenFile"));
+      LOG.log(
+          System.Logger.Level.WARNING,
+          "witness: "
+              + path
+              + " from "
+              + ex.getRemoteAddress()
+              + " refused: "
+              + (ex.getRequestHeaders().containsKey("Authorization") ? "wrong token" : "no token"));
+      return new Response(
+          401,
+          Map.of(
+              "error",
+              "this witness needs its token (Authorization: Bearer TOKEN): copy the file given to `kagami witness --token-file` to each site and name it in failover.witnessTokenFile"));
     }
     LeaseRequest req = JSON.readValue(ex.getRequestBody(), LeaseRequest.class);
-    LeaseReply reply = switch (path) {
-      case "/v1/renew" -> state.renew(req);
-      case "/v1/claim" -> state.claim(req);
-      default -> state.release(req);
-    };
+    LeaseReply reply =
+        switch (path) {
+          case "/v1/renew" -> state.renew(req);
+          case "/v1/claim" -> state.claim(req);
+          default -> state.release(req);
+        };
     return new Response(200, reply);
   }
 
@@ -123,11 +146,14 @@ public final class WitnessServer implements AutoCloseable {
     Map<String, Object> groups = new TreeMap<>();
     java.time.Instant now = state.now();
     for (WitnessState.Lease l : state.all().values()) {
-      groups.put(l.group(), Map.of(
-          "holder", l.holder(),
-          "term", l.term(),
-          "released", l.released(),
-          "remainingMillis", Math.max(0, java.time.Duration.between(now, l.expiresAt()).toMillis())));
+      groups.put(
+          l.group(),
+          Map.of(
+              "holder", l.holder(),
+              "term", l.term(),
+              "released", l.released(),
+              "remainingMillis",
+                  Math.max(0, java.time.Duration.between(now, l.expiresAt()).toMillis())));
     }
     return Map.of("version", 1, "leaseMillis", state.lease().toMillis(), "groups", groups);
   }

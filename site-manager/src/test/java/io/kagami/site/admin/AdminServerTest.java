@@ -1,8 +1,8 @@
 package io.kagami.site.admin;
 
-import io.kagami.clock.SystemTime;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.kagami.clock.SystemTime;
 import io.kagami.site.VolumeState;
 import io.kagami.site.config.BandwidthSchedule;
 import io.kagami.site.config.HostPort;
@@ -12,7 +12,6 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
-import java.time.InstantSource;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterEach;
@@ -23,13 +22,36 @@ class AdminServerTest {
   private AdminServer server;
   private HttpClient http;
   private final List<Long> applied = new CopyOnWriteArrayList<>();
-  private final BandwidthControl bandwidth = new BandwidthControl(2_000_000, BandwidthSchedule.NONE, SystemTime.WALL, applied::add);
+  private final BandwidthControl bandwidth =
+      new BandwidthControl(2_000_000, BandwidthSchedule.NONE, SystemTime.WALL, applied::add);
 
   @BeforeEach
   void start() {
     SiteStatus status =
-        new SiteStatus("tokyo", "primary", "127.0.0.1:10809", new LinkStatus(true, "hiroshima", "127.0.0.1:7800", 10, 5, null),
-            List.of(new VolumeStatus("vol0", "primary", "async", VolumeState.BUFFERING, 1 << 20, 7, 5L, null, 3L, 4096, 8L << 30, 1.5, 2048L, 1.0, null, null, null)));
+        new SiteStatus(
+            "tokyo",
+            "primary",
+            "127.0.0.1:10809",
+            new LinkStatus(true, "hiroshima", "127.0.0.1:7800", 10, 5, null),
+            List.of(
+                new VolumeStatus(
+                    "vol0",
+                    "primary",
+                    "async",
+                    VolumeState.BUFFERING,
+                    1 << 20,
+                    7,
+                    5L,
+                    null,
+                    3L,
+                    4096,
+                    8L << 30,
+                    1.5,
+                    2048L,
+                    1.0,
+                    null,
+                    null,
+                    null)));
     server =
         new AdminServer(
             new HostPort("127.0.0.1", 0),
@@ -57,10 +79,16 @@ class AdminServerTest {
   }
 
   /** {@code authorization}: the header's value, or null to send none. */
-  private HttpResponse<String> send(AdminServer target, String method, String path, String body, String authorization) throws Exception {
+  private HttpResponse<String> send(
+      AdminServer target, String method, String path, String body, String authorization)
+      throws Exception {
     HttpRequest.Builder request =
         HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + target.port() + path))
-            .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body))
+            .method(
+                method,
+                body == null
+                    ? HttpRequest.BodyPublishers.noBody()
+                    : HttpRequest.BodyPublishers.ofString(body))
             .timeout(Duration.ofSeconds(5));
     if (authorization != null) {
       request.header("Authorization", authorization);
@@ -82,7 +110,12 @@ class AdminServerTest {
     assertThat(set.path("source").asText()).isEqualTo("override");
     assertThat(applied).as("caps handed to the shipper").containsExactly(1_500_000L);
 
-    assertThat(AdminServer.JSON.readTree(send("PUT", "/link", "{\"bandwidth\": \"unlimited\"}").body()).path("bandwidthBytesPerSecond").asLong()).isZero();
+    assertThat(
+            AdminServer.JSON
+                .readTree(send("PUT", "/link", "{\"bandwidth\": \"unlimited\"}").body())
+                .path("bandwidthBytesPerSecond")
+                .asLong())
+        .isZero();
     var cleared = AdminServer.JSON.readTree(send("DELETE", "/link").body());
     assertThat(cleared.path("source").asText()).isEqualTo("config");
     assertThat(cleared.has("overrideBytesPerSecond")).isFalse();
@@ -100,17 +133,21 @@ class AdminServerTest {
     HttpResponse<String> notJson = send("PUT", "/link", "1500KB");
     assertThat(notJson.statusCode()).isEqualTo(400);
     // A valid value followed by garbage is refused whole, not half-read.
-    HttpResponse<String> trailing = send("PUT", "/link", "{\"bandwidth\": \"1500KB\"} {\"bandwidth\": null}");
+    HttpResponse<String> trailing =
+        send("PUT", "/link", "{\"bandwidth\": \"1500KB\"} {\"bandwidth\": null}");
     assertThat(trailing.statusCode()).isEqualTo(400);
     assertThat(trailing.body()).contains("not valid JSON");
     assertThat(send("POST", "/link").statusCode()).isEqualTo(405);
     assertThat(applied).as("nothing reached the shipper").isEmpty();
 
-    try (AdminServer standby = new AdminServer(new HostPort("127.0.0.1", 0), () -> null, () -> "")) {
+    try (AdminServer standby =
+        new AdminServer(new HostPort("127.0.0.1", 0), () -> null, () -> "")) {
       standby.start();
       HttpResponse<String> r =
           http.send(
-              HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + standby.port() + "/link")).PUT(HttpRequest.BodyPublishers.ofString("{\"bandwidth\": 1}")).build(),
+              HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + standby.port() + "/link"))
+                  .PUT(HttpRequest.BodyPublishers.ofString("{\"bandwidth\": 1}"))
+                  .build(),
               HttpResponse.BodyHandlers.ofString());
       assertThat(r.statusCode()).isEqualTo(409);
       assertThat(r.body()).contains("set on the primary");
@@ -129,7 +166,9 @@ class AdminServerTest {
     assertThat(v.path("lastAckedByPeerSeq").asLong()).isEqualTo(5);
     assertThat(v.path("lagBytes").asLong()).isEqualTo(4096);
     assertThat(v.path("lagSeconds").asDouble()).isEqualTo(1.5);
-    assertThat(v.path("state").asText()).as("state, in its lower-case-hyphen form").isEqualTo("buffering");
+    assertThat(v.path("state").asText())
+        .as("state, in its lower-case-hyphen form")
+        .isEqualTo("buffering");
     assertThat(v.path("historyCapacityBytes").asLong()).isEqualTo(8L << 30);
     assertThat(v.has("lastAppliedSeq")).as("a primary reports no applied seq").isFalse();
     assertThat(json.path("link").path("connected").asBoolean()).isTrue();
@@ -154,7 +193,11 @@ class AdminServerTest {
     try (AdminServer off = new AdminServer(new HostPort("127.0.0.1", 0), () -> null, null)) {
       off.start();
       HttpResponse<String> r =
-          http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + off.port() + "/metrics")).timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
+          http.send(
+              HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + off.port() + "/metrics"))
+                  .timeout(Duration.ofSeconds(5))
+                  .build(),
+              HttpResponse.BodyHandlers.ofString());
       assertThat(r.statusCode()).isEqualTo(404);
       assertThat(r.body()).contains("metrics collection is off", "admin.metrics: false");
     }
@@ -172,14 +215,16 @@ class AdminServerTest {
             force -> {
               asked.add(force);
               if (!force) {
-                throw new io.kagami.site.Promotion.RefusedException("volume(s) vol0 are inconsistent");
+                throw new io.kagami.site.Promotion.RefusedException(
+                    "volume(s) vol0 are inconsistent");
               }
               return java.util.Map.of("promoted", true);
             });
     promoting.start();
     try {
       assertThat(send(promoting, "GET", "/promote", null, null).statusCode()).isEqualTo(405);
-      assertThat(send(promoting, "POST", "/promote", "{\"force\": \"yes\"}", null).statusCode()).isEqualTo(400);
+      assertThat(send(promoting, "POST", "/promote", "{\"force\": \"yes\"}", null).statusCode())
+          .isEqualTo(400);
       HttpResponse<String> refused = send(promoting, "POST", "/promote", null, null);
       assertThat(refused.statusCode()).isEqualTo(409);
       assertThat(refused.body()).contains("vol0 are inconsistent");
@@ -197,7 +242,13 @@ class AdminServerTest {
   void drillRequestsAreCheckedAtTheEdgeAndRefusalsAnswer409WithTheReason() throws Exception {
     assertThat(send("GET", "/drill").statusCode()).as("no drills on this site").isEqualTo(404);
     server.close();
-    server = new AdminServer(new HostPort("127.0.0.1", 0), () -> null, null, null, force -> java.util.Map.of("forced", force));
+    server =
+        new AdminServer(
+            new HostPort("127.0.0.1", 0),
+            () -> null,
+            null,
+            null,
+            force -> java.util.Map.of("forced", force));
     server.start();
     List<String> calls = new CopyOnWriteArrayList<>();
     server.drills(
@@ -206,7 +257,8 @@ class AdminServerTest {
           public Object start(String volume, Long seq, String at) {
             calls.add("start " + volume + " " + seq + " " + at);
             if (volume.equals("busy")) {
-              throw new io.kagami.site.Promotion.RefusedException("a drill of volume busy is running already");
+              throw new io.kagami.site.Promotion.RefusedException(
+                  "a drill of volume busy is running already");
             }
             return java.util.Map.of("uri", "nbd://h:1/" + volume + "-drill");
           }
@@ -225,12 +277,15 @@ class AdminServerTest {
           @Override
           public Object promoteAt(boolean force, String volume, Long seq, String at) {
             calls.add("promote " + force + " " + volume + " " + seq + " " + at);
-            throw new io.kagami.site.Promotion.RefusedException("volume vol0: seq 3 is outside the retained history, which covers seq 10 to 20");
+            throw new io.kagami.site.Promotion.RefusedException(
+                "volume vol0: seq 3 is outside the retained history, which covers seq 10 to 20");
           }
         });
-    assertThat(send("POST", "/drill", "{\"volume\": \"vol0\", \"seq\": 12}").body()).contains("nbd://h:1/vol0-drill");
+    assertThat(send("POST", "/drill", "{\"volume\": \"vol0\", \"seq\": 12}").body())
+        .contains("nbd://h:1/vol0-drill");
     assertThat(send("POST", "/drill", "{\"seq\": 12}").statusCode()).isEqualTo(400);
-    assertThat(send("POST", "/drill", "{\"volume\": \"vol0\", \"seq\": \"soon\"}").statusCode()).isEqualTo(400);
+    assertThat(send("POST", "/drill", "{\"volume\": \"vol0\", \"seq\": \"soon\"}").statusCode())
+        .isEqualTo(400);
     HttpResponse<String> busy = send("POST", "/drill", "{\"volume\": \"busy\", \"at\": \"5m\"}");
     assertThat(busy.statusCode()).isEqualTo(409);
     assertThat(busy.body()).contains("running already");
@@ -239,42 +294,64 @@ class AdminServerTest {
     HttpResponse<String> pitr = send("POST", "/promote", "{\"seq\": 3}");
     assertThat(pitr.statusCode()).isEqualTo(409);
     assertThat(pitr.body()).contains("covers seq 10 to 20");
-    assertThat(calls).containsExactly("start vol0 12 null", "start busy null 5m", "stop vol0", "promote false null 3 null");
+    assertThat(calls)
+        .containsExactly(
+            "start vol0 12 null", "start busy null 5m", "stop vol0", "promote false null 3 null");
   }
 
   @Test
   void requestsThatChangeTheSiteNeedItsTokenAndReadsDoNot() throws Exception {
     List<String> calls = new CopyOnWriteArrayList<>();
-    io.kagami.site.auth.BearerToken token = io.kagami.site.auth.BearerToken.of("the-site-token-0123456789");
+    io.kagami.site.auth.BearerToken token =
+        io.kagami.site.auth.BearerToken.of("the-site-token-0123456789");
     try (AdminServer guarded =
-        new AdminServer(new HostPort("127.0.0.1", 0), () -> null, null, bandwidth, force -> {
-          calls.add("promote " + force);
-          return java.util.Map.of("role", "primary");
-        })) {
+        new AdminServer(
+            new HostPort("127.0.0.1", 0),
+            () -> null,
+            null,
+            bandwidth,
+            force -> {
+              calls.add("promote " + force);
+              return java.util.Map.of("role", "primary");
+            })) {
       guarded.action("/switchover", body -> calls.add("switchover"));
       guarded.token(token);
       guarded.start();
       HttpResponse<String> anonymous = send(guarded, "POST", "/promote", null, null);
       assertThat(anonymous.statusCode()).isEqualTo(401);
-      assertThat(anonymous.headers().firstValue("WWW-Authenticate")).hasValueSatisfying(v -> assertThat(v).startsWith("Bearer"));
-      assertThat(anonymous.body()).contains("needs the site's admin token").contains("admin.token").contains("KAGAMI_ADMIN_TOKEN_FILE");
-      HttpResponse<String> wrong = send(guarded, "POST", "/promote", null, "Bearer the-site-token-0123456780");
+      assertThat(anonymous.headers().firstValue("WWW-Authenticate"))
+          .hasValueSatisfying(v -> assertThat(v).startsWith("Bearer"));
+      assertThat(anonymous.body())
+          .contains("needs the site's admin token")
+          .contains("admin.token")
+          .contains("KAGAMI_ADMIN_TOKEN_FILE");
+      HttpResponse<String> wrong =
+          send(guarded, "POST", "/promote", null, "Bearer the-site-token-0123456780");
       assertThat(wrong.statusCode()).isEqualTo(401);
       assertThat(wrong.body()).contains("wrong admin token");
       assertThat(send(guarded, "POST", "/switchover", null, null).statusCode()).isEqualTo(401);
       assertThat(send(guarded, "PUT", "/link", null, null).statusCode()).isEqualTo(401);
-      assertThat(send(guarded, "DELETE", "/link", null, "Basic the-site-token-0123456789").statusCode()).isEqualTo(401);
+      assertThat(
+              send(guarded, "DELETE", "/link", null, "Basic the-site-token-0123456789")
+                  .statusCode())
+          .isEqualTo(401);
       assertThat(send(guarded, "PUT", "/maintenance", null, null).statusCode()).isEqualTo(401);
       assertThat(send(guarded, "POST", "/drill", null, null).statusCode()).isEqualTo(401);
       assertThat(calls).as("nothing refused ran").isEmpty();
       assertThat(applied).as("no cap reached the shipper").isEmpty();
 
-      assertThat(send(guarded, "GET", "/link", null, null).statusCode()).as("reading needs no token").isEqualTo(200);
+      assertThat(send(guarded, "GET", "/link", null, null).statusCode())
+          .as("reading needs no token")
+          .isEqualTo(200);
       assertThat(send(guarded, "GET", "/health", null, null).statusCode()).isEqualTo(200);
-      assertThat(send(guarded, "POST", "/heartbeat", null, null).body()).as("the peer's heartbeat reaches its handler").contains("no failover section");
+      assertThat(send(guarded, "POST", "/heartbeat", null, null).body())
+          .as("the peer's heartbeat reaches its handler")
+          .contains("no failover section");
 
-      assertThat(send(guarded, "POST", "/promote", null, token.header()).statusCode()).isEqualTo(200);
-      assertThat(send(guarded, "POST", "/switchover", null, token.header()).statusCode()).isEqualTo(200);
+      assertThat(send(guarded, "POST", "/promote", null, token.header()).statusCode())
+          .isEqualTo(200);
+      assertThat(send(guarded, "POST", "/switchover", null, token.header()).statusCode())
+          .isEqualTo(200);
       assertThat(calls).containsExactly("promote false", "switchover");
     }
   }

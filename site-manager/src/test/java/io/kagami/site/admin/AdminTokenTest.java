@@ -19,14 +19,21 @@ class AdminTokenTest {
     Path file = dir.resolve("data/admin.token");
     BearerToken first = AdminToken.loadOrCreate(file);
 
-    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(file))).isEqualTo("rw-------");
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(file)))
+        .isEqualTo("rw-------");
     String written = Files.readString(file).strip();
     assertThat(written).hasSizeGreaterThanOrEqualTo(43).matches("[A-Za-z0-9_-]+");
     assertThat(first.accepts("Bearer " + written)).isTrue();
-    assertThat(AdminToken.loadOrCreate(file).accepts("Bearer " + written)).as("the same token after a restart").isTrue();
-    assertThat(AdminToken.loadOrCreate(dir.resolve("other.token")).accepts("Bearer " + written)).as("another site's token differs").isFalse();
+    assertThat(AdminToken.loadOrCreate(file).accepts("Bearer " + written))
+        .as("the same token after a restart")
+        .isTrue();
+    assertThat(AdminToken.loadOrCreate(dir.resolve("other.token")).accepts("Bearer " + written))
+        .as("another site's token differs")
+        .isFalse();
     try (var files = Files.list(file.getParent())) {
-      assertThat(files.map(p -> p.getFileName().toString())).as("no temporary file left").containsExactly("admin.token");
+      assertThat(files.map(p -> p.getFileName().toString()))
+          .as("no temporary file left")
+          .containsExactly("admin.token");
     }
   }
 
@@ -34,7 +41,9 @@ class AdminTokenTest {
   void onlyTheExactTokenAsABearerIsAccepted() {
     BearerToken t = BearerToken.of("0123456789abcdef-token");
     assertThat(t.accepts("Bearer 0123456789abcdef-token")).isTrue();
-    assertThat(t.accepts("bearer 0123456789abcdef-token")).as("the scheme is case-insensitive (RFC 9110)").isTrue();
+    assertThat(t.accepts("bearer 0123456789abcdef-token"))
+        .as("the scheme is case-insensitive (RFC 9110)")
+        .isTrue();
     assertThat(t.accepts(t.header())).isTrue();
     assertThat(t.accepts(null)).isFalse();
     assertThat(t.accepts("0123456789abcdef-token")).as("without the scheme").isFalse();
@@ -47,9 +56,13 @@ class AdminTokenTest {
   @Test
   void anOperatorsEmptyOrShortTokenFileIsRefusedWithTheReason() throws Exception {
     Path empty = Files.writeString(dir.resolve("empty.token"), "\n");
-    assertThatThrownBy(() -> AdminToken.loadOrCreate(empty)).isInstanceOf(IllegalStateException.class).hasMessageContaining("empty.token is empty");
+    assertThatThrownBy(() -> AdminToken.loadOrCreate(empty))
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("empty.token is empty");
     Path shortToken = Files.writeString(dir.resolve("short.token"), "secret\n");
-    assertThatThrownBy(() -> AdminToken.loadOrCreate(shortToken)).hasMessageContaining("too short").hasMessageContaining("at least 16 characters");
+    assertThatThrownBy(() -> AdminToken.loadOrCreate(shortToken))
+        .hasMessageContaining("too short")
+        .hasMessageContaining("at least 16 characters");
     assertThatThrownBy(() -> BearerToken.of("short")).isInstanceOf(IllegalArgumentException.class);
   }
 
@@ -60,8 +73,10 @@ class AdminTokenTest {
     Path published = AdminToken.publishedFile(env, 9480);
 
     assertThat(AdminToken.publish(site, published)).isTrue();
-    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(published.getParent()))).isEqualTo("rwx------");
-    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(published))).isEqualTo("rw-------");
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(published.getParent())))
+        .isEqualTo("rwx------");
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(published)))
+        .isEqualTo("rw-------");
     assertThat(AdminToken.forClient(env, 9480, true).header()).isEqualTo(site.header());
     assertThat(AdminToken.forClient(env, 9481, true)).as("another port: another site").isNull();
     assertThat(AdminToken.forClient(env, 9480, false)).as("never sent to another machine").isNull();
@@ -76,7 +91,10 @@ class AdminTokenTest {
 
   @Test
   void aRuntimeDirectoryOthersCanReadIsNotUsed() throws Exception {
-    Path run = Files.createDirectory(dir.resolve("shared"), PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
+    Path run =
+        Files.createDirectory(
+            dir.resolve("shared"),
+            PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
     Files.setPosixFilePermissions(run, PosixFilePermissions.fromString("rwxr-xr-x"));
     Map<String, String> env = Map.of("KAGAMI_RUNTIME_DIR", run.toString());
     BearerToken site = AdminToken.loadOrCreate(dir.resolve("admin.token"));
@@ -84,21 +102,50 @@ class AdminTokenTest {
     assertThat(AdminToken.publish(site, AdminToken.publishedFile(env, 9480))).isFalse();
     assertThat(AdminToken.publishedFile(env, 9480)).doesNotExist();
     Files.writeString(AdminToken.publishedFile(env, 9480), "planted-by-someone-else-0123456789");
-    assertThat(AdminToken.forClient(env, 9480, true)).as("a token planted where others can write is not trusted").isNull();
+    assertThat(AdminToken.forClient(env, 9480, true))
+        .as("a token planted where others can write is not trusted")
+        .isNull();
   }
 
   @Test
   void anExplicitTokenComesFirstAndAnUnusableOneIsAnError() throws Exception {
     Map<String, String> runtime = Map.of("KAGAMI_RUNTIME_DIR", dir.resolve("run").toString());
-    AdminToken.publish(AdminToken.loadOrCreate(dir.resolve("site.token")), AdminToken.publishedFile(runtime, 9480));
+    AdminToken.publish(
+        AdminToken.loadOrCreate(dir.resolve("site.token")),
+        AdminToken.publishedFile(runtime, 9480));
     Path operator = Files.writeString(dir.resolve("operator.token"), "operator-token-0123456789\n");
 
-    assertThat(AdminToken.forClient(Map.of("KAGAMI_RUNTIME_DIR", runtime.get("KAGAMI_RUNTIME_DIR"), "KAGAMI_ADMIN_TOKEN_FILE", operator.toString()), 9480, true).header())
+    assertThat(
+            AdminToken.forClient(
+                    Map.of(
+                        "KAGAMI_RUNTIME_DIR",
+                        runtime.get("KAGAMI_RUNTIME_DIR"),
+                        "KAGAMI_ADMIN_TOKEN_FILE",
+                        operator.toString()),
+                    9480,
+                    true)
+                .header())
         .isEqualTo("Bearer operator-token-0123456789");
-    assertThat(AdminToken.forClient(Map.of("KAGAMI_ADMIN_TOKEN", "env-token-0123456789", "KAGAMI_ADMIN_TOKEN_FILE", operator.toString()), 9480, false).header())
+    assertThat(
+            AdminToken.forClient(
+                    Map.of(
+                        "KAGAMI_ADMIN_TOKEN",
+                        "env-token-0123456789",
+                        "KAGAMI_ADMIN_TOKEN_FILE",
+                        operator.toString()),
+                    9480,
+                    false)
+                .header())
         .isEqualTo("Bearer env-token-0123456789");
-    assertThatThrownBy(() -> AdminToken.forClient(Map.of("KAGAMI_ADMIN_TOKEN", "short"), 9480, true)).hasMessageStartingWith("KAGAMI_ADMIN_TOKEN:");
-    assertThatThrownBy(() -> AdminToken.forClient(Map.of("KAGAMI_ADMIN_TOKEN_FILE", dir.resolve("missing").toString()), 9480, true))
+    assertThatThrownBy(
+            () -> AdminToken.forClient(Map.of("KAGAMI_ADMIN_TOKEN", "short"), 9480, true))
+        .hasMessageStartingWith("KAGAMI_ADMIN_TOKEN:");
+    assertThatThrownBy(
+            () ->
+                AdminToken.forClient(
+                    Map.of("KAGAMI_ADMIN_TOKEN_FILE", dir.resolve("missing").toString()),
+                    9480,
+                    true))
         .hasMessageContaining("KAGAMI_ADMIN_TOKEN_FILE: cannot read");
   }
 }

@@ -13,31 +13,37 @@ import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
-/** {@code POST /heartbeat} and {@code /maintenance} on the admin port, against a stand-in controller. */
+/**
+ * {@code POST /heartbeat} and {@code /maintenance} on the admin port, against a stand-in
+ * controller.
+ */
 class FailoverEndpointsTest {
-  private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+  private final HttpClient http =
+      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
   private AdminServer server;
   private boolean maintenance;
   private String lastHeartbeat;
 
-  private final FailoverControl control = new FailoverControl() {
-    @Override
-    public byte[] heartbeat(byte[] body) {
-      lastHeartbeat = new String(body, StandardCharsets.UTF_8);
-      if (lastHeartbeat.contains("intruder")) {
-        throw new IllegalArgumentException("heartbeat from site \"intruder\", but this site's peer is \"hiroshima\"");
-      }
-      return "{\"siteId\":\"tokyo\"}".getBytes(StandardCharsets.UTF_8);
-    }
+  private final FailoverControl control =
+      new FailoverControl() {
+        @Override
+        public byte[] heartbeat(byte[] body) {
+          lastHeartbeat = new String(body, StandardCharsets.UTF_8);
+          if (lastHeartbeat.contains("intruder")) {
+            throw new IllegalArgumentException(
+                "heartbeat from site \"intruder\", but this site's peer is \"hiroshima\"");
+          }
+          return "{\"siteId\":\"tokyo\"}".getBytes(StandardCharsets.UTF_8);
+        }
 
-    @Override
-    public Object maintenance(Boolean on) {
-      if (on != null) {
-        maintenance = on;
-      }
-      return Map.of("siteId", "tokyo", "maintenance", maintenance);
-    }
-  };
+        @Override
+        public Object maintenance(Boolean on) {
+          if (on != null) {
+            maintenance = on;
+          }
+          return Map.of("siteId", "tokyo", "maintenance", maintenance);
+        }
+      };
 
   private AdminServer start(FailoverControl c) {
     server = new AdminServer(new HostPort("127.0.0.1", 0), () -> null, null);
@@ -57,7 +63,11 @@ class FailoverEndpointsTest {
   private HttpResponse<String> send(String method, String path, String body) throws Exception {
     return http.send(
         HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + path))
-            .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body))
+            .method(
+                method,
+                body == null
+                    ? HttpRequest.BodyPublishers.noBody()
+                    : HttpRequest.BodyPublishers.ofString(body))
             .timeout(Duration.ofSeconds(5))
             .build(),
         HttpResponse.BodyHandlers.ofString());

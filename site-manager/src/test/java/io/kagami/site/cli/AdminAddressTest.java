@@ -11,10 +11,15 @@ class AdminAddressTest {
   @Test
   void hostPortAndTheUrlTheDemoPrintsNameTheSameSite() {
     assertThat(AdminAddress.parse("127.0.0.1:9481")).isEqualTo(new HostPort("127.0.0.1", 9481));
-    assertThat(AdminAddress.parse("http://127.0.0.1:9481")).isEqualTo(new HostPort("127.0.0.1", 9481));
-    assertThat(AdminAddress.parse("http://127.0.0.1:9481/")).isEqualTo(new HostPort("127.0.0.1", 9481));
-    assertThat(AdminAddress.parse("http://127.0.0.1:9481/status")).as("the status URL the demo prints").isEqualTo(new HostPort("127.0.0.1", 9481));
-    assertThat(AdminAddress.parse("HTTP://tokyo.example.net:9480")).isEqualTo(new HostPort("tokyo.example.net", 9480));
+    assertThat(AdminAddress.parse("http://127.0.0.1:9481"))
+        .isEqualTo(new HostPort("127.0.0.1", 9481));
+    assertThat(AdminAddress.parse("http://127.0.0.1:9481/"))
+        .isEqualTo(new HostPort("127.0.0.1", 9481));
+    assertThat(AdminAddress.parse("http://127.0.0.1:9481/status"))
+        .as("the status URL the demo prints")
+        .isEqualTo(new HostPort("127.0.0.1", 9481));
+    assertThat(AdminAddress.parse("HTTP://tokyo.example.net:9480"))
+        .isEqualTo(new HostPort("tokyo.example.net", 9480));
   }
 
   @Test
@@ -37,10 +42,12 @@ class AdminAddressTest {
   private static void assertUsage(String admin, String says) {
     assertThatThrownBy(() -> AdminAddress.parse(admin))
         .as("--admin %s", admin)
-        .isInstanceOfSatisfying(CliError.class, e -> {
-          assertThat(e.exitCode()).isEqualTo(ExitCode.USAGE);
-          assertThat(e.getMessage()).contains(says);
-          assertThat(e.next()).isNotBlank();
-        });
+        .isInstanceOfSatisfying(
+            CliError.class,
+            e -> {
+              assertThat(e.exitCode()).isEqualTo(ExitCode.USAGE);
+              assertThat(e.getMessage()).contains(says);
+              assertThat(e.next()).isNotBlank();
+            });
   }
 }

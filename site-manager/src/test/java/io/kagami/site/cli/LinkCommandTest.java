@@ -1,6 +1,5 @@
 package io.kagami.site.cli;
 
-import io.kagami.clock.SystemTime;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.kagami.clock.SystemTime;
@@ -30,7 +29,12 @@ class LinkCommandTest {
 
   @BeforeEach
   void start() {
-    server = new AdminServer(new HostPort("127.0.0.1", 0), () -> null, () -> "", new BandwidthControl(0, BandwidthSchedule.NONE, SystemTime.WALL, applied::add));
+    server =
+        new AdminServer(
+            new HostPort("127.0.0.1", 0),
+            () -> null,
+            () -> "",
+            new BandwidthControl(0, BandwidthSchedule.NONE, SystemTime.WALL, applied::add));
     server.start();
     savedOut = System.out;
     savedErr = System.err;
@@ -55,21 +59,27 @@ class LinkCommandTest {
   void setShowAndClearTheCapOfARunningPrimary() {
     String admin = "127.0.0.1:" + server.port();
     assertThat(kagami("link", "set", "--bandwidth", "1500KB", "--admin", admin)).isZero();
-    assertThat(out.toString(StandardCharsets.UTF_8)).contains("bandwidth cap 1500 KB/s (12.0 Mbit/s) (from override)");
+    assertThat(out.toString(StandardCharsets.UTF_8))
+        .contains("bandwidth cap 1500 KB/s (12.0 Mbit/s) (from override)");
     assertThat(applied).containsExactly(1_500_000L);
 
     assertThat(kagami("link", "show", "--admin", admin)).isZero();
-    assertThat(out.toString(StandardCharsets.UTF_8)).contains("override 1500 KB/s").contains("configured (wan.bandwidth) unlimited");
+    assertThat(out.toString(StandardCharsets.UTF_8))
+        .contains("override 1500 KB/s")
+        .contains("configured (wan.bandwidth) unlimited");
 
     assertThat(kagami("link", "clear", "--admin", admin)).isZero();
-    assertThat(out.toString(StandardCharsets.UTF_8)).contains("bandwidth cap unlimited (from config)");
+    assertThat(out.toString(StandardCharsets.UTF_8))
+        .contains("bandwidth cap unlimited (from config)");
     assertThat(applied).containsExactly(1_500_000L, 0L);
   }
 
   @Test
   void aBadRateOrNoSiteIsExplained() {
     // A bad rate is a usage error (exit 2), a dead address is unreachable (exit 4): see ExitCode.
-    assertThat(kagami("link", "set", "--bandwidth", "fast", "--admin", "127.0.0.1:" + server.port())).isEqualTo(2);
+    assertThat(
+            kagami("link", "set", "--bandwidth", "fast", "--admin", "127.0.0.1:" + server.port()))
+        .isEqualTo(2);
     assertThat(err.toString(StandardCharsets.UTF_8)).contains("\"fast\" is not a rate");
     assertThat(applied).isEmpty();
     int port = server.port();

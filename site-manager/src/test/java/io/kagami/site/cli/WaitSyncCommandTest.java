@@ -12,16 +12,29 @@ class WaitSyncCommandTest {
 
   @Test
   void aPrimaryIsInSyncOnlyWithItsLinkUpAndNoLag() throws Exception {
-    assertThat(behind("{\"role\":\"primary\",\"link\":{\"connected\":true},\"volumes\":[{\"name\":\"vol0\",\"state\":\"replicating\",\"lagBytes\":0}]}")).isEmpty();
-    assertThat(behind("{\"role\":\"primary\",\"link\":{\"connected\":false,\"peerSiteId\":\"hiroshima\"},\"volumes\":[{\"name\":\"vol0\",\"state\":\"buffering\",\"lagBytes\":0}]}"))
+    assertThat(
+            behind(
+                "{\"role\":\"primary\",\"link\":{\"connected\":true},\"volumes\":[{\"name\":\"vol0\",\"state\":\"replicating\",\"lagBytes\":0}]}"))
+        .isEmpty();
+    assertThat(
+            behind(
+                "{\"role\":\"primary\",\"link\":{\"connected\":false,\"peerSiteId\":\"hiroshima\"},\"volumes\":[{\"name\":\"vol0\",\"state\":\"buffering\",\"lagBytes\":0}]}"))
         .containsExactly("link to hiroshima is down");
-    assertThat(behind("{\"role\":\"primary\",\"link\":{\"connected\":true},\"volumes\":[{\"name\":\"vol0\",\"state\":\"replicating\",\"lagBytes\":4096}]}"))
+    assertThat(
+            behind(
+                "{\"role\":\"primary\",\"link\":{\"connected\":true},\"volumes\":[{\"name\":\"vol0\",\"state\":\"replicating\",\"lagBytes\":4096}]}"))
         .containsExactly("vol0 4096 bytes behind (replicating)");
   }
 
   @Test
   void aStandbyIsInSyncWhenItAppliedEverythingAndNoVolumeIsInconsistent() throws Exception {
-    assertThat(behind("{\"role\":\"standby\",\"link\":{\"connected\":false},\"volumes\":[{\"name\":\"vol0\",\"state\":\"replicating\",\"lagBytes\":0}]}")).isEmpty();
-    assertThat(behind("{\"role\":\"standby\",\"link\":{\"connected\":true},\"volumes\":[{\"name\":\"vol0\",\"state\":\"inconsistent\",\"lagBytes\":0}]}")).containsExactly("vol0 inconsistent");
+    assertThat(
+            behind(
+                "{\"role\":\"standby\",\"link\":{\"connected\":false},\"volumes\":[{\"name\":\"vol0\",\"state\":\"replicating\",\"lagBytes\":0}]}"))
+        .isEmpty();
+    assertThat(
+            behind(
+                "{\"role\":\"standby\",\"link\":{\"connected\":true},\"volumes\":[{\"name\":\"vol0\",\"state\":\"inconsistent\",\"lagBytes\":0}]}"))
+        .containsExactly("vol0 inconsistent");
   }
 }

@@ -16,7 +16,8 @@ class ConfigLoaderTest {
 
   @BeforeEach
   void peerCert() throws Exception {
-    Files.writeString(dir.resolve("peer.crt"), "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n");
+    Files.writeString(
+        dir.resolve("peer.crt"), "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n");
   }
 
   private SiteConfig parse(String yaml) {
@@ -43,16 +44,25 @@ class ConfigLoaderTest {
     assertThat(c.wan().peer()).isEqualTo(new HostPort("192.0.2.1", 7800));
     assertThat(c.compress()).isTrue();
     assertThat(c.metrics()).as("metrics are collected unless turned off").isTrue();
-    assertThat(c.volumes().get(0).historyCapacityBytes()).as("default history capacity").isEqualTo(8L << 30);
-    assertThat(c.volumes()).containsExactly(new VolumeConfig("vol0", 1L << 30), new VolumeConfig("log", 64L << 20));
-    assertThat(c.adminTokenFile()).as("default admin token").isEqualTo(dir.resolve("data/admin.token"));
+    assertThat(c.volumes().get(0).historyCapacityBytes())
+        .as("default history capacity")
+        .isEqualTo(8L << 30);
+    assertThat(c.volumes())
+        .containsExactly(new VolumeConfig("vol0", 1L << 30), new VolumeConfig("log", 64L << 20));
+    assertThat(c.adminTokenFile())
+        .as("default admin token")
+        .isEqualTo(dir.resolve("data/admin.token"));
   }
 
   @Test
-  void anOperatorsAdminTokenFileResolvesAgainstTheConfigurationAndMustNotBeADirectory() throws Exception {
-    assertThat(parse(PRIMARY + "admin: {tokenFile: secrets/admin.token}\n").adminTokenFile()).isEqualTo(dir.resolve("secrets/admin.token"));
+  void anOperatorsAdminTokenFileResolvesAgainstTheConfigurationAndMustNotBeADirectory()
+      throws Exception {
+    assertThat(parse(PRIMARY + "admin: {tokenFile: secrets/admin.token}\n").adminTokenFile())
+        .isEqualTo(dir.resolve("secrets/admin.token"));
     java.nio.file.Files.createDirectories(dir.resolve("secrets"));
-    assertThatThrownBy(() -> parse(PRIMARY + "admin: {tokenFile: secrets}\n")).hasMessageContaining("admin.tokenFile").hasMessageContaining("is a directory");
+    assertThatThrownBy(() -> parse(PRIMARY + "admin: {tokenFile: secrets}\n"))
+        .hasMessageContaining("admin.tokenFile")
+        .hasMessageContaining("is a directory");
   }
 
   @Test
@@ -76,16 +86,23 @@ class ConfigLoaderTest {
         .hasMessageContaining("site.role \"leader\" is not allowed (primary or standby)")
         .hasMessageContaining("unknown key colour")
         .hasMessageContaining("wan.peerCertificate")
-        .hasMessageContaining("volume \"db1\": size 0 is not allowed (must be a multiple of 4096, at least 1 MiB)")
+        .hasMessageContaining(
+            "volume \"db1\": size 0 is not allowed (must be a multiple of 4096, at least 1 MiB)")
         .hasMessageContaining("volume \"db2\": size")
         .hasMessageContaining("volume \"db1\" is listed twice");
   }
 
   @Test
   void aPrimaryNeedsItsStandbysAddressAndAStandbysPeerAddressIsChecked() {
-    assertThatThrownBy(() -> parse("site: {id: a, role: primary}\ndataDir: d\nwan: {peerSiteId: b, peerCertificate: peer.crt}\nvolumes: [{name: v, size: 1MiB}]"))
+    assertThatThrownBy(
+            () ->
+                parse(
+                    "site: {id: a, role: primary}\ndataDir: d\nwan: {peerSiteId: b, peerCertificate: peer.crt}\nvolumes: [{name: v, size: 1MiB}]"))
         .hasMessageContaining("wan.peer is required on a primary");
-    assertThatThrownBy(() -> parse("site: {id: a, role: standby}\ndataDir: d\nwan: {peer: \"h:99999\", peerSiteId: b, peerCertificate: peer.crt}\nvolumes: [{name: v, size: 1MiB}]"))
+    assertThatThrownBy(
+            () ->
+                parse(
+                    "site: {id: a, role: standby}\ndataDir: d\nwan: {peer: \"h:99999\", peerSiteId: b, peerCertificate: peer.crt}\nvolumes: [{name: v, size: 1MiB}]"))
         .hasMessageContaining("wan.peer");
   }
 
@@ -133,7 +150,8 @@ class ConfigLoaderTest {
                     """))
         .isInstanceOf(ConfigException.class)
         .hasMessageContaining("admin.metrics must be true or false")
-        .hasMessageContaining("volume \"a\": historyCapacity 4KiB is not allowed (at least 1 MiB; default 8GiB)")
+        .hasMessageContaining(
+            "volume \"a\": historyCapacity 4KiB is not allowed (at least 1 MiB; default 8GiB)")
         .hasMessageContaining("volume \"b\": historyCapacity \"lots\" is not a size");
   }
 
@@ -147,7 +165,10 @@ class ConfigLoaderTest {
             wan: {listen: "0.0.0.0:7800", peerSiteId: tokyo, peerCertificate: peer.crt}
             volumes: [{name: vol0, size: 1GiB, retention: 1h, retentionMaxBytes: 10GiB}, {name: log, size: 1GiB}]
             """);
-    assertThat(c.volumes().get(0).retention()).isEqualTo(new io.kagami.replicator.history.History.Retention(java.time.Duration.ofHours(1), 10L << 30));
+    assertThat(c.volumes().get(0).retention())
+        .isEqualTo(
+            new io.kagami.replicator.history.History.Retention(
+                java.time.Duration.ofHours(1), 10L << 30));
     assertThat(c.volumes().get(1).retention().enabled()).as("no retention by default").isFalse();
     assertThatThrownBy(
             () ->
@@ -161,7 +182,8 @@ class ConfigLoaderTest {
         .isInstanceOf(ConfigException.class)
         .hasMessageContaining("volume \"a\": retention \"forever\" is not a duration")
         .hasMessageContaining("volume \"b\": retention 1000h is longer than the 7 days")
-        .hasMessageContaining("volume \"c\": retentionMaxBytes 1KiB is not allowed (at least 1 MiB, or 0 for no cap)");
+        .hasMessageContaining(
+            "volume \"c\": retentionMaxBytes 1KiB is not allowed (at least 1 MiB, or 0 for no cap)");
   }
 
   @Test
@@ -179,7 +201,8 @@ class ConfigLoaderTest {
     VolumeConfig db = c.volumes().get(0);
     assertThat(db.mode()).isEqualTo(ReplicationMode.SYNC);
     assertThat(db.sync().timeout()).isEqualTo(java.time.Duration.ofMillis(500));
-    assertThat(db.sync().onTimeout()).isEqualTo(io.kagami.replicator.sync.SyncReplication.OnTimeout.BLOCK);
+    assertThat(db.sync().onTimeout())
+        .isEqualTo(io.kagami.replicator.sync.SyncReplication.OnTimeout.BLOCK);
     assertThat(db.bitmapGranularity()).isEqualTo(1 << 20);
     VolumeConfig logs = c.volumes().get(1);
     assertThat(logs.mode()).isEqualTo(ReplicationMode.ASYNC);
@@ -201,13 +224,17 @@ class ConfigLoaderTest {
                     """))
         .isInstanceOf(ConfigException.class)
         .hasMessageContaining("volume \"a\": mode semi is not allowed (async or sync)")
-        .hasMessageContaining("volume \"b\": syncTimeout \"soon\" is not a duration (examples: 500ms, 10s, 2m, 1h)")
+        .hasMessageContaining(
+            "volume \"b\": syncTimeout \"soon\" is not a duration (examples: 500ms, 10s, 2m, 1h)")
         .hasMessageContaining("volume \"b\": onSyncTimeout panic is not allowed (degrade or block)")
-        .hasMessageContaining("volume \"c\": syncTimeout and onSyncTimeout apply to mode: sync only")
-        .hasMessageContaining("volume \"d\": bitmapGranularity must be a power of two from 4KiB to 4MiB");
+        .hasMessageContaining(
+            "volume \"c\": syncTimeout and onSyncTimeout apply to mode: sync only")
+        .hasMessageContaining(
+            "volume \"d\": bitmapGranularity must be a power of two from 4KiB to 4MiB");
   }
 
-  private static final String PRIMARY = "site: {id: tokyo, role: primary}\ndataDir: d\nvolumes: [{name: v, size: 1MiB}]\nwan:\n  peer: \"192.0.2.1:7800\"\n  peerSiteId: hiroshima\n  peerCertificate: peer.crt\n";
+  private static final String PRIMARY =
+      "site: {id: tokyo, role: primary}\ndataDir: d\nvolumes: [{name: v, size: 1MiB}]\nwan:\n  peer: \"192.0.2.1:7800\"\n  peerSiteId: hiroshima\n  peerCertificate: peer.crt\n";
 
   @Test
   void aBandwidthCapAndATimeOfDayScheduleLoad() {
@@ -230,8 +257,12 @@ class ConfigLoaderTest {
     assertThat(s.rateAt(Instant.parse("2026-01-05T00:00:00Z"))).hasValue(1_500_000);
     assertThat(s.rateAt(Instant.parse("2026-01-05T14:30:00Z"))).hasValue(0);
     assertThat(s.rateAt(Instant.parse("2026-01-05T20:59:00Z"))).as("05:59 Tokyo").hasValue(0);
-    assertThat(s.rateAt(Instant.parse("2026-01-05T21:00:00Z"))).as("06:00 Tokyo: the night window has ended").isEmpty();
-    assertThat(s.rateAt(Instant.parse("2026-01-05T09:45:00Z"))).as("18:45 Tokyo").hasValue(12_000_000);
+    assertThat(s.rateAt(Instant.parse("2026-01-05T21:00:00Z")))
+        .as("06:00 Tokyo: the night window has ended")
+        .isEmpty();
+    assertThat(s.rateAt(Instant.parse("2026-01-05T09:45:00Z")))
+        .as("18:45 Tokyo")
+        .hasValue(12_000_000);
     assertThat(s.rateAt(Instant.parse("2026-01-05T09:10:00Z"))).as("18:10 Tokyo").isEmpty();
 
     SiteConfig none = parse(PRIMARY);
@@ -257,7 +288,8 @@ class ConfigLoaderTest {
                             - {from: "17:00", to: "19:00", rate: 1MB}
                         """))
         .isInstanceOf(ConfigException.class)
-        .hasMessageContaining("wan.bandwidth: \"fast\" is not a rate (examples: 1500KB, 12MB/s, 2MiB/s, unlimited)")
+        .hasMessageContaining(
+            "wan.bandwidth: \"fast\" is not a rate (examples: 1500KB, 12MB/s, 2MiB/s, unlimited)")
         .hasMessageContaining("wan.timeZone \"Mars/Olympus\" is not a time zone")
         .hasMessageContaining("wan.bandwidthSchedule[1].from \"25:00\" is not a time of day (HH:MM")
         .hasMessageContaining("wan.bandwidthSchedule[1].to \"8am\" is not a time of day")
@@ -265,9 +297,14 @@ class ConfigLoaderTest {
         .hasMessageContaining("wan.bandwidthSchedule[3].rate is required")
         .hasMessageContaining("wan.bandwidthSchedule[4].rate: \"1 lightyear\" is not a rate")
         .hasMessageContaining("unknown key wan.bandwidthSchedule[4].burst")
-        .hasMessageContaining("wan.bandwidthSchedule[5] (17:00-19:00) overlaps wan.bandwidthSchedule[0] (08:00-18:00) at 17:00");
-    assertThatThrownBy(() -> parse(PRIMARY + "  bandwidthSchedule: {from: \"08:00\"}\n")).hasMessageContaining("wan.bandwidthSchedule must be a list of windows");
-    assertThatThrownBy(() -> parse("site: {id: a, role: standby}\ndataDir: d\nwan: {peerSiteId: b, peerCertificate: peer.crt, bandwidth: 1MB}\nvolumes: [{name: v, size: 1MiB}]"))
+        .hasMessageContaining(
+            "wan.bandwidthSchedule[5] (17:00-19:00) overlaps wan.bandwidthSchedule[0] (08:00-18:00) at 17:00");
+    assertThatThrownBy(() -> parse(PRIMARY + "  bandwidthSchedule: {from: \"08:00\"}\n"))
+        .hasMessageContaining("wan.bandwidthSchedule must be a list of windows");
+    assertThatThrownBy(
+            () ->
+                parse(
+                    "site: {id: a, role: standby}\ndataDir: d\nwan: {peerSiteId: b, peerCertificate: peer.crt, bandwidth: 1MB}\nvolumes: [{name: v, size: 1MiB}]"))
         .hasMessageContaining("wan.bandwidth and wan.bandwidthSchedule are for a primary");
   }
 
@@ -284,28 +321,39 @@ class ConfigLoaderTest {
 
   @Test
   void aConsistencyGroupLaysOutItsMembersOneAfterTheOther() {
-    SiteConfig c = parse(
-        "site: {id: a, role: primary}\ndataDir: d\nwan: {peer: \"h:1\", peerSiteId: b, peerCertificate: peer.crt}\n"
-            + "volumes: [{name: db, mode: sync, members: [{name: db-data, size: 8MiB}, {name: db-log, size: 1MiB}]}, {name: web, size: 2MiB}]");
+    SiteConfig c =
+        parse(
+            "site: {id: a, role: primary}\ndataDir: d\nwan: {peer: \"h:1\", peerSiteId: b, peerCertificate: peer.crt}\n"
+                + "volumes: [{name: db, mode: sync, members: [{name: db-data, size: 8MiB}, {name: db-log, size: 1MiB}]}, {name: web, size: 2MiB}]");
     VolumeConfig db = c.volumes().get(0);
     assertThat(db.group()).isTrue();
     assertThat(db.sizeBytes()).isEqualTo(9L << 20);
     assertThat(db.mode()).isEqualTo(ReplicationMode.SYNC);
-    assertThat(db.members()).containsExactly(new VolumeConfig.Member("db-data", 0, 8L << 20), new VolumeConfig.Member("db-log", 8L << 20, 1L << 20));
+    assertThat(db.members())
+        .containsExactly(
+            new VolumeConfig.Member("db-data", 0, 8L << 20),
+            new VolumeConfig.Member("db-log", 8L << 20, 1L << 20));
     assertThat(c.volumes().get(1).group()).isFalse();
-    assertThatThrownBy(() -> parse(
-            "site: {id: a, role: primary}\ndataDir: d\nwan: {peer: \"h:1\", peerSiteId: b, peerCertificate: peer.crt}\n"
-                + "volumes: [{name: db, size: 1MiB, members: [{name: web, size: 3000}, {name: x}]}, {name: web, size: 2MiB}, {name: g, members: []}]"))
-        .hasMessageContaining("volume \"db\": a consistency group takes its size from its members; remove size")
+    assertThatThrownBy(
+            () ->
+                parse(
+                    "site: {id: a, role: primary}\ndataDir: d\nwan: {peer: \"h:1\", peerSiteId: b, peerCertificate: peer.crt}\n"
+                        + "volumes: [{name: db, size: 1MiB, members: [{name: web, size: 3000}, {name: x}]}, {name: web, size: 2MiB}, {name: g, members: []}]"))
+        .hasMessageContaining(
+            "volume \"db\": a consistency group takes its size from its members; remove size")
         .hasMessageContaining("volume \"g\": members must list the group's volumes");
-    assertThatThrownBy(() -> parse(
-            "site: {id: a, role: primary}\ndataDir: d\nwan: {peer: \"h:1\", peerSiteId: b, peerCertificate: peer.crt}\n"
-                + "volumes: [{name: db, members: [{name: web, size: 3000}, {name: x}]}, {name: web, size: 2MiB}]"))
+    assertThatThrownBy(
+            () ->
+                parse(
+                    "site: {id: a, role: primary}\ndataDir: d\nwan: {peer: \"h:1\", peerSiteId: b, peerCertificate: peer.crt}\n"
+                        + "volumes: [{name: db, members: [{name: web, size: 3000}, {name: x}]}, {name: web, size: 2MiB}]"))
         .hasMessageContaining("volume \"web\": size 3000 is not allowed")
         .hasMessageContaining("volumes[0].members[1] needs a name and a size");
-    assertThatThrownBy(() -> parse(
-            "site: {id: a, role: primary}\ndataDir: d\nwan: {peer: \"h:1\", peerSiteId: b, peerCertificate: peer.crt}\n"
-                + "volumes: [{name: db, members: [{name: web, size: 1MiB}]}, {name: web, size: 2MiB}]"))
+    assertThatThrownBy(
+            () ->
+                parse(
+                    "site: {id: a, role: primary}\ndataDir: d\nwan: {peer: \"h:1\", peerSiteId: b, peerCertificate: peer.crt}\n"
+                        + "volumes: [{name: db, members: [{name: web, size: 1MiB}]}, {name: web, size: 2MiB}]"))
         .hasMessageContaining("volume \"web\" is listed twice");
   }
 }

@@ -1,9 +1,9 @@
 package io.kagami.site.failover;
 
-import io.kagami.clock.SystemTime;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.kagami.clock.SystemTime;
 import io.kagami.failover.heartbeat.Heartbeat;
 import io.kagami.replicator.volume.BlockDevice;
 import io.kagami.replicator.volume.DeviceError;
@@ -17,7 +17,10 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import org.junit.jupiter.api.Test;
 
-/** The write gate: writes refused with EIO while fenced, and not acknowledged when the fence closes mid-write. */
+/**
+ * The write gate: writes refused with EIO while fenced, and not acknowledged when the fence closes
+ * mid-write.
+ */
 class FencedDeviceTest {
   /** A device whose writes complete when the test says so. */
   private static final class HeldDevice implements BlockDevice {
@@ -49,11 +52,14 @@ class FencedDeviceTest {
     public CompletableFuture<Void> write(long offset, ByteBuf data, boolean fua) {
       data.release();
       writes++;
-      return readOnly ? CompletableFuture.failedFuture(new DeviceException(DeviceError.EPERM, "read-only")) : pending;
+      return readOnly
+          ? CompletableFuture.failedFuture(new DeviceException(DeviceError.EPERM, "read-only"))
+          : pending;
     }
 
     @Override
-    public CompletableFuture<Void> writeZeroes(long offset, long length, boolean fua, boolean mayTrim) {
+    public CompletableFuture<Void> writeZeroes(
+        long offset, long length, boolean fua, boolean mayTrim) {
       return pending;
     }
 
@@ -91,7 +97,9 @@ class FencedDeviceTest {
     assertThat(errorOf(fenced.flush())).isEqualTo(DeviceError.EIO);
     assertThat(errorOf(fenced.trim(0, 4096, false))).isEqualTo(DeviceError.EIO);
     assertThat(errorOf(fenced.writeZeroes(0, 4096, false, true))).isEqualTo(DeviceError.EIO);
-    assertThat(fenced.read(0, 4096, ByteBufAllocator.DEFAULT).join().readableBytes()).as("reads pass").isEqualTo(4096);
+    assertThat(fenced.read(0, 4096, ByteBufAllocator.DEFAULT).join().readableBytes())
+        .as("reads pass")
+        .isEqualTo(4096);
     assertThatThrownBy(w::join).hasMessageContaining("site fenced (no lease evidence yet)");
   }
 
@@ -113,11 +121,13 @@ class FencedDeviceTest {
     HeldDevice dev = new HeldDevice();
     dev.pending.complete(null);
     WriteFence fence = new WriteFence("start");
-    fence.allowUntil(SystemTime.NANO.nanoTime() + Duration.ofHours(1).toNanos(), "lease evidence ran out");
+    fence.allowUntil(
+        SystemTime.NANO.nanoTime() + Duration.ofHours(1).toNanos(), "lease evidence ran out");
     FencedDevice fenced = new FencedDevice(dev, fence);
     assertThat(fenced.write(0, Unpooled.buffer(4096).writeZero(4096), false)).isCompleted();
     fence.allowUntil(SystemTime.NANO.nanoTime() - 1, "lease evidence ran out");
-    assertThat(errorOf(fenced.write(0, Unpooled.buffer(4096).writeZero(4096), false))).isEqualTo(DeviceError.EIO);
+    assertThat(errorOf(fenced.write(0, Unpooled.buffer(4096).writeZero(4096), false)))
+        .isEqualTo(DeviceError.EIO);
     assertThat(fence.reason()).isEqualTo("lease evidence ran out");
   }
 
@@ -126,16 +136,23 @@ class FencedDeviceTest {
     HeldDevice dev = new HeldDevice();
     dev.readOnly = true;
     FencedDevice fenced = new FencedDevice(dev, new WriteFence("standby"));
-    assertThat(errorOf(fenced.write(0, Unpooled.buffer(4096).writeZero(4096), false))).isEqualTo(DeviceError.EPERM);
+    assertThat(errorOf(fenced.write(0, Unpooled.buffer(4096).writeZero(4096), false)))
+        .isEqualTo(DeviceError.EPERM);
   }
 
   @Test
   void heartbeatsRoundTripThroughTheirJsonForm() {
     Instant t = Instant.parse("2026-12-01T03:10:41.123456789Z");
-    Heartbeat h = new Heartbeat("tokyo", 3, true, false, true, t, t.minusMillis(250), Duration.ofSeconds(10));
+    Heartbeat h =
+        new Heartbeat("tokyo", 3, true, false, true, t, t.minusMillis(250), Duration.ofSeconds(10));
     assertThat(HeartbeatMessage.of(h).toHeartbeat()).isEqualTo(h);
-    Heartbeat noEcho = new Heartbeat("tokyo", 0, false, true, false, t, null, Duration.ofSeconds(10));
+    Heartbeat noEcho =
+        new Heartbeat("tokyo", 0, false, true, false, t, null, Duration.ofSeconds(10));
     assertThat(HeartbeatMessage.of(noEcho).toHeartbeat()).isEqualTo(noEcho);
-    assertThatThrownBy(() -> new HeartbeatMessage(2, "tokyo", 1, true, false, false, t.toString(), null, 1000).toHeartbeat()).hasMessageContaining("version 2 is not supported");
+    assertThatThrownBy(
+            () ->
+                new HeartbeatMessage(2, "tokyo", 1, true, false, false, t.toString(), null, 1000)
+                    .toHeartbeat())
+        .hasMessageContaining("version 2 is not supported");
   }
 }

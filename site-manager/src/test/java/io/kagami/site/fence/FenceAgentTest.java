@@ -1,10 +1,10 @@
 package io.kagami.site.fence;
 
-import io.kagami.failover.fence.FenceResult;
-import io.kagami.clock.SystemTime;
-import io.kagami.failover.fence.FenceCommand;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.kagami.clock.SystemTime;
+import io.kagami.failover.fence.FenceCommand;
+import io.kagami.failover.fence.FenceResult;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -29,8 +29,15 @@ class FenceAgentTest {
   @Test
   void exitZeroIsSuccessAndOptionsArriveAsKeyValueLinesOnStdin() throws Exception {
     Path seen = dir.resolve("stdin.txt");
-    Path agent = script("fence_ok", "cat > '" + seen + "'\necho \"Success: Powered OFF $1\"\nexit 0\n");
-    FenceResult r = new FenceAgent(new FenceCommand(List.of(agent.toString(), "--verbose"), Map.of("ip", "10.0.0.9", "plug", "tokyo-vm"), Duration.ofSeconds(10))).fenceOff();
+    Path agent =
+        script("fence_ok", "cat > '" + seen + "'\necho \"Success: Powered OFF $1\"\nexit 0\n");
+    FenceResult r =
+        new FenceAgent(
+                new FenceCommand(
+                    List.of(agent.toString(), "--verbose"),
+                    Map.of("ip", "10.0.0.9", "plug", "tokyo-vm"),
+                    Duration.ofSeconds(10)))
+            .fenceOff();
     assertThat(r.success()).as(r.reason()).isTrue();
     assertThat(r.exitCode()).isZero();
     assertThat(r.output()).contains("Success: Powered OFF --verbose");
@@ -41,19 +48,31 @@ class FenceAgentTest {
 
   @Test
   void nonZeroExitIsFailureWithTheAgentsLastWords() throws Exception {
-    Path agent = script("fence_fail", "cat >/dev/null\necho 'Connecting...' \necho 'Failed: Unable to obtain correct plug status' >&2\nexit 1\n");
-    FenceResult r = new FenceAgent(new FenceCommand(List.of(agent.toString()), Map.of(), Duration.ofSeconds(10))).fenceOff();
+    Path agent =
+        script(
+            "fence_fail",
+            "cat >/dev/null\necho 'Connecting...' \necho 'Failed: Unable to obtain correct plug status' >&2\nexit 1\n");
+    FenceResult r =
+        new FenceAgent(
+                new FenceCommand(List.of(agent.toString()), Map.of(), Duration.ofSeconds(10)))
+            .fenceOff();
     assertThat(r.success()).isFalse();
     assertThat(r.exitCode()).isEqualTo(1);
     assertThat(r.timedOut()).isFalse();
-    assertThat(r.reason()).contains("failed with exit status 1").contains("NOT known to be fenced").endsWith("Failed: Unable to obtain correct plug status");
+    assertThat(r.reason())
+        .contains("failed with exit status 1")
+        .contains("NOT known to be fenced")
+        .endsWith("Failed: Unable to obtain correct plug status");
   }
 
   @Test
   void hangingAgentIsKilledAtTheTimeoutAndCountsAsFailure() throws Exception {
     Path agent = script("fence_hang", "echo 'waiting for BMC'\nsleep 60\nexit 0\n");
     long start = SystemTime.NANO.nanoTime();
-    FenceResult r = new FenceAgent(new FenceCommand(List.of(agent.toString()), Map.of(), Duration.ofMillis(500))).fenceOff();
+    FenceResult r =
+        new FenceAgent(
+                new FenceCommand(List.of(agent.toString()), Map.of(), Duration.ofMillis(500)))
+            .fenceOff();
     long tookMs = SystemTime.NANO.nanosSince(start) / 1_000_000;
     assertThat(r.success()).isFalse();
     assertThat(r.timedOut()).isTrue();
@@ -64,7 +83,10 @@ class FenceAgentTest {
 
   @Test
   void missingProgramIsAFailureNotAnException() throws Exception {
-    FenceResult r = new FenceAgent(new FenceCommand(List.of(dir.resolve("fence_absent").toString()), Map.of(), null)).fenceOff();
+    FenceResult r =
+        new FenceAgent(
+                new FenceCommand(List.of(dir.resolve("fence_absent").toString()), Map.of(), null))
+            .fenceOff();
     assertThat(r.success()).isFalse();
     assertThat(r.reason()).contains("could not start");
   }

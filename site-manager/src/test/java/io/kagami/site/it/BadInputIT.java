@@ -1,9 +1,9 @@
 package io.kagami.site.it;
 
-import io.kagami.clock.SystemTime;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.kagami.clock.SystemTime;
 import io.kagami.journal.JournalEntry;
 import io.kagami.testkit.nbd.NbdErrorException;
 import io.kagami.testkit.nbd.NbdProtocol;
@@ -13,9 +13,9 @@ import io.kagami.wan.ship.Shipper;
 import io.kagami.wan.ship.ShipperConfig;
 import io.kagami.wan.tls.SiteCredentials;
 import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
 import java.io.OutputStream;
 import java.net.Socket;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
@@ -30,8 +30,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Bad input on the NBD and WAN ports of running sites: each bad connection gets the protocol's
- * error or is closed with a logged reason, while a well-behaved client on the same port keeps
- * being served and replication keeps going.
+ * error or is closed with a logged reason, while a well-behaved client on the same port keeps being
+ * served and replication keeps going.
  */
 class BadInputIT {
   private static final long VOLUME = 16L << 20;
@@ -106,10 +106,16 @@ class BadInputIT {
         }
       }
       long seconds = (SystemTime.NANO.nanoTime() - start) / 1_000_000_000L;
-      assertThat(closed).as("a client sending one header line a second was still connected after %d s", seconds).isTrue();
-      assertThat(seconds).as("closed by the 10 s header deadline, not at once").isGreaterThanOrEqualTo(8);
+      assertThat(closed)
+          .as("a client sending one header line a second was still connected after %d s", seconds)
+          .isTrue();
+      assertThat(seconds)
+          .as("closed by the 10 s header deadline, not at once")
+          .isGreaterThanOrEqualTo(8);
     }
-    assertThat(sites.primary.status().path("role").asText()).as("the admin port still answers").isEqualTo("primary");
+    assertThat(sites.primary.status().path("role").asText())
+        .as("the admin port still answers")
+        .isEqualTo("primary");
   }
 
   @Test
@@ -133,7 +139,10 @@ class BadInputIT {
       assertThat(closedByPeer(s)).isTrue();
     }
     goodClientStillServed(1);
-    assertThat(sites.primary.log()).contains("unsupported client flags").contains("bad option magic").contains("disconnected during the handshake");
+    assertThat(sites.primary.log())
+        .contains("unsupported client flags")
+        .contains("bad option magic")
+        .contains("disconnected during the handshake");
   }
 
   @Test
@@ -147,8 +156,13 @@ class BadInputIT {
       assertThat(c.read(0, 512).get(10, TimeUnit.SECONDS)).hasSize(512);
     }
     try (NbdTestClient c = NbdTestClient.connect("127.0.0.1", sites.primaryNbd, "vol0")) {
-      c.sendRaw(new byte[] {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28});
-      assertThatThrownBy(() -> c.read(0, 512).get(10, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class);
+      c.sendRaw(
+          new byte[] {
+            1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24,
+            25, 26, 27, 28
+          });
+      assertThatThrownBy(() -> c.read(0, 512).get(10, TimeUnit.SECONDS))
+          .isInstanceOf(ExecutionException.class);
     }
     goodClientStillServed(2);
     assertThat(sites.primary.log()).contains("bad request magic");
@@ -176,7 +190,9 @@ class BadInputIT {
     }
     // A "tokyo" with a key pair of its own, not the one the standby was paired with.
     SiteCredentials impostor = SiteCredentials.loadOrCreate(dir.resolve("impostor/tls"), "tokyo");
-    SiteCredentials standbyCert = SiteCredentials.load(dir.resolve("hiroshima/tls/site.key"), dir.resolve("hiroshima/tls/site.crt"));
+    SiteCredentials standbyCert =
+        SiteCredentials.load(
+            dir.resolve("hiroshima/tls/site.key"), dir.resolve("hiroshima/tls/site.crt"));
     ShipSource empty =
         new ShipSource() {
           public String volume() {
@@ -199,11 +215,16 @@ class BadInputIT {
 
           public void onAppend(Runnable wakeup) {}
         };
-    try (Shipper s = new Shipper(ShipperConfig.defaults("127.0.0.1", sites.wan, impostor, standbyCert.certificate()), List.of(empty))) {
+    try (Shipper s =
+        new Shipper(
+            ShipperConfig.defaults("127.0.0.1", sites.wan, impostor, standbyCert.certificate()),
+            List.of(empty))) {
       s.start();
       long deadline = SystemTime.NANO.nanoTime() + TimeUnit.SECONDS.toNanos(30);
       while (s.snapshot().lastError() == null && SystemTime.NANO.nanoTime() < deadline) {
-        SystemTime.pause(TimeUnit.MILLISECONDS.toNanos(20), java.util.concurrent.TimeUnit.NANOSECONDS); // bounded wait for the refusal
+        SystemTime.pause(
+            TimeUnit.MILLISECONDS.toNanos(20),
+            java.util.concurrent.TimeUnit.NANOSECONDS); // bounded wait for the refusal
       }
       assertThat(s.snapshot().connected()).isFalse();
       assertThat(s.snapshot().lastError()).as("why the impostor was refused").isNotNull();
@@ -217,6 +238,7 @@ class BadInputIT {
     assertThatThrownBy(() -> f.get(30, TimeUnit.SECONDS))
         .isInstanceOf(ExecutionException.class)
         .cause()
-        .isInstanceOfSatisfying(NbdErrorException.class, e -> assertThat(e.errorCode()).isEqualTo(errno));
+        .isInstanceOfSatisfying(
+            NbdErrorException.class, e -> assertThat(e.errorCode()).isEqualTo(errno));
   }
 }

@@ -1,11 +1,11 @@
 package io.kagami.site.it;
 
-import io.kagami.clock.SystemTime;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import eu.rekawek.toxiproxy.Proxy;
 import eu.rekawek.toxiproxy.model.ToxicDirection;
+import io.kagami.clock.SystemTime;
 import io.kagami.site.cli.Main;
 import io.kagami.testkit.nbd.NbdTestClient;
 import io.kagami.testkit.toxi.Toxiproxies;
@@ -22,7 +22,6 @@ import java.util.SplittableRandom;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DynamicTest;
@@ -53,22 +52,31 @@ import org.junit.jupiter.api.io.TempDir;
  * while the promoted site does; the data checks then run in the reverse direction.
  *
  * <p>Seeds: each schedule prints its seed; {@code -Dkagami.chaos.seed=S} (or {@code S1,S2,...})
- * runs that schedule again (the same steps, durations and toxics; thread timing, and so exactly which writes are
- * acknowledged when, differs between runs). {@code -Dkagami.chaos.schedules=N} sets how many
- * (default 50; the {@code chaos-nightly} profile runs 500).
+ * runs that schedule again (the same steps, durations and toxics; thread timing, and so exactly
+ * which writes are acknowledged when, differs between runs). {@code -Dkagami.chaos.schedules=N}
+ * sets how many (default 50; the {@code chaos-nightly} profile runs 500).
  */
 class ChaosIT {
   private static final int BLOCK = 4096;
   private static final long VOLUME = 16L << 20;
-  /** The writer's region: the first 12 MiB; the probe's scratch blocks are the volume's last two. */
+
+  /**
+   * The writer's region: the first 12 MiB; the probe's scratch blocks are the volume's last two.
+   */
   private static final int WRITER_BLOCKS = (12 << 20) / BLOCK;
+
   private static final Duration T = Duration.ofSeconds(30);
   private static final String SYNC = "mode: sync, syncTimeout: 1s, onSyncTimeout: block";
   private static final String ASYNC = "mode: async";
 
   private static Toxiproxies toxi;
-  /** Time spent starting site processes (and their count) and in the promote CLI, for the summary: where a schedule's time goes. */
+
+  /**
+   * Time spent starting site processes (and their count) and in the promote CLI, for the summary:
+   * where a schedule's time goes.
+   */
   private static long startNanos;
+
   private static int starts;
   private static long cliNanos;
   private static volatile boolean failed;
@@ -86,8 +94,8 @@ class ChaosIT {
   }
 
   /**
-   * A schedule starts two or more site processes, and starting one dominates its time (about 4 s
-   * of CPU with the defaults). Cheaper, with nothing the sites do changed: C1 only and the serial
+   * A schedule starts two or more site processes, and starting one dominates its time (about 4 s of
+   * CPU with the defaults). Cheaper, with nothing the sites do changed: C1 only and the serial
    * collector (short-lived processes never profit from C2, measured: about 40% less CPU per start),
    * and RocksDB's library loaded from a directory instead of being unpacked from its jar at every
    * start — which also stops every kill -9 from leaving a 15 MB copy behind in the temporary
@@ -98,7 +106,10 @@ class ChaosIT {
     List<String> options = new ArrayList<>(List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"));
     Path lib = root.resolve("native");
     for (String entry : System.getProperty("java.class.path").split(java.io.File.pathSeparator)) {
-      if (entry.contains("rocksdbjni") && entry.endsWith(".jar") && System.getProperty("os.name").equals("Linux") && System.getProperty("os.arch").equals("amd64")) {
+      if (entry.contains("rocksdbjni")
+          && entry.endsWith(".jar")
+          && System.getProperty("os.name").equals("Linux")
+          && System.getProperty("os.arch").equals("amd64")) {
         try (java.util.zip.ZipFile jar = new java.util.zip.ZipFile(entry)) {
           var so = jar.getEntry("librocksdbjni-linux64.so");
           if (so != null) {
@@ -116,11 +127,17 @@ class ChaosIT {
 
   // ---- schedules -------------------------------------------------------------------------------
 
-  /** One step of a schedule. {@code hold}: how long a fault lasts at most (sooner once {@code acks} more writes were acknowledged). */
+  /**
+   * One step of a schedule. {@code hold}: how long a fault lasts at most (sooner once {@code acks}
+   * more writes were acknowledged).
+   */
   sealed interface Step {
     record CutLink(Duration hold, int acks) implements Step {}
 
-    /** A toxic on the WAN proxy: latency (ms each way), timeout (ms) or reset_peer (ms), both directions. */
+    /**
+     * A toxic on the WAN proxy: latency (ms each way), timeout (ms) or reset_peer (ms), both
+     * directions.
+     */
     record Toxic(String type, int value, Duration hold, int acks) implements Step {}
 
     record KillStandby(Duration down, int acks) implements Step {}
@@ -129,9 +146,9 @@ class ChaosIT {
 
     /**
      * Failover: kill -9 the primary (fencing), optionally while the link is cut, promote the
-     * standby, write to it; optionally kill -9 the promoted site and restart it; optionally
-     * ({@code rejoin}) bring the old primary back as the standby ({@code kagami failback --config}
-     * while it is down, then start it) and return production to it with {@code kagami switchover}.
+     * standby, write to it; optionally kill -9 the promoted site and restart it; optionally ({@code
+     * rejoin}) bring the old primary back as the standby ({@code kagami failback --config} while it
+     * is down, then start it) and return production to it with {@code kagami switchover}.
      */
     record Promote(boolean linkCutFirst, boolean killPromoted, boolean rejoin) implements Step {}
   }
@@ -165,7 +182,8 @@ class ChaosIT {
 
   @TestFactory
   Stream<DynamicTest> randomSchedules() {
-    // -Dkagami.chaos.seed=S[,S2...]: exactly these schedules; else kagami.chaos.schedules random ones.
+    // -Dkagami.chaos.seed=S[,S2...]: exactly these schedules; else kagami.chaos.schedules random
+    // ones.
     List<Long> all = new ArrayList<>();
     String fixed = System.getProperty("kagami.chaos.seed", "").trim();
     if (!fixed.isEmpty()) {
@@ -185,16 +203,27 @@ class ChaosIT {
                 DynamicTest.dynamicTest(
                     "chaos seed=" + seed,
                     () -> {
-                      // A broken build fails the same way many times: one failure is enough to read.
+                      // A broken build fails the same way many times: one failure is enough to
+                      // read.
                       Assumptions.assumeFalse(failed, "an earlier schedule failed");
                       Schedule s = Schedule.of(seed);
-                      System.out.printf("ChaosIT seed=%d %s latency %d ms: %s (rerun: -Dkagami.chaos.seed=%d)%n", seed, s.sync() ? "sync" : "async", s.baseLatencyMs(), s.steps(), seed);
+                      System.out.printf(
+                          "ChaosIT seed=%d %s latency %d ms: %s (rerun: -Dkagami.chaos.seed=%d)%n",
+                          seed, s.sync() ? "sync" : "async", s.baseLatencyMs(), s.steps(), seed);
                       try {
                         String result = run(s);
-                        System.out.printf("ChaosIT seed=%d ok: %s [%.1f s into the run]%n", seed, result, (SystemTime.NANO.nanoTime() - suiteStart) / 1e9);
+                        System.out.printf(
+                            "ChaosIT seed=%d ok: %s [%.1f s into the run]%n",
+                            seed, result, (SystemTime.NANO.nanoTime() - suiteStart) / 1e9);
                       } catch (Throwable t) {
                         failed = true;
-                        System.out.printf("ChaosIT seed=%d FAILED: %s (rerun: -Dkagami.chaos.seed=%d)%n", seed, t.getMessage() == null ? t : t.getMessage().lines().findFirst().orElse(""), seed);
+                        System.out.printf(
+                            "ChaosIT seed=%d FAILED: %s (rerun: -Dkagami.chaos.seed=%d)%n",
+                            seed,
+                            t.getMessage() == null
+                                ? t
+                                : t.getMessage().lines().findFirst().orElse(""),
+                            seed);
                         throw t;
                       }
                     }));
@@ -224,7 +253,9 @@ class ChaosIT {
                   });
     }
 
-    /** Waits (bounded) for the writer to finish: after {@code Writer.stop()} or a kill of its site. */
+    /**
+     * Waits (bounded) for the writer to finish: after {@code Writer.stop()} or a kill of its site.
+     */
     void join() throws InterruptedException {
       if (!thread.join(Duration.ofSeconds(45))) {
         throw new AssertionError("writer did not finish within 45 s");
@@ -267,7 +298,10 @@ class ChaosIT {
         switch (step) {
           case Step.CutLink c -> {
             wan.disable();
-            sites.primary.awaitStatus(st -> !st.path("link").path("connected").asBoolean(), T, "the primary to see the link down");
+            sites.primary.awaitStatus(
+                st -> !st.path("link").path("connected").asBoolean(),
+                T,
+                "the primary to see the link down");
             hold(w, c.acks(), c.hold());
             wan.enable();
             healed(sites, w, "link restored");
@@ -328,7 +362,10 @@ class ChaosIT {
         synchronized (w) {
           for (int b = 0; b < now.length; b++) {
             if (now[b] < w.acked[b]) {
-              throw new AssertionError(String.format("promoted site at the end: block %d (offset 0x%x) lost acknowledged version %d (holds %d)", b, (long) b * BLOCK, w.acked[b], now[b]));
+              throw new AssertionError(
+                  String.format(
+                      "promoted site at the end: block %d (offset 0x%x) lost acknowledged version %d (holds %d)",
+                      b, (long) b * BLOCK, w.acked[b], now[b]));
             }
           }
         }
@@ -338,9 +375,19 @@ class ChaosIT {
       probe.assertNeverTwoWriters(start);
       return String.format(
           "%d steps, %d writes acked, failed %s, %s, probe accepted: %s, %.1f s (%d site starts %.1f s, promote CLI %.1f s)",
-          s.steps().size(), w.ackCount, w.failures, outcome, probe.summary(), (SystemTime.NANO.nanoTime() - start) / 1e9, starts, startNanos / 1e9, cliNanos / 1e9);
+          s.steps().size(),
+          w.ackCount,
+          w.failures,
+          outcome,
+          probe.summary(),
+          (SystemTime.NANO.nanoTime() - start) / 1e9,
+          starts,
+          startNanos / 1e9,
+          cliNanos / 1e9);
     } catch (Throwable t) {
-      System.out.printf("ChaosIT seed=%d: logs in %s%n--- tokyo ---%n%s%n--- hiroshima ---%n%s%n", s.seed(), dir, tail(sites.primary.log()), tail(sites.standby.log()));
+      System.out.printf(
+          "ChaosIT seed=%d: logs in %s%n--- tokyo ---%n%s%n--- hiroshima ---%n%s%n",
+          s.seed(), dir, tail(sites.primary.log()), tail(sites.standby.log()));
       throw t;
     } finally {
       w.stop();
@@ -366,7 +413,10 @@ class ChaosIT {
     void verify(int[] versions, String where) {
       for (int b = 0; b < versions.length; b++) {
         if (versions[b] != base[b] && versions[b] < from[b]) {
-          throw new AssertionError(String.format("%s: block %d (offset 0x%x) holds version %d, neither the version it held at promotion (%d) nor one written since (>= %d)", where, b, (long) b * BLOCK, versions[b], base[b], from[b]));
+          throw new AssertionError(
+              String.format(
+                  "%s: block %d (offset 0x%x) holds version %d, neither the version it held at promotion (%d) nor one written since (>= %d)",
+                  where, b, (long) b * BLOCK, versions[b], base[b], from[b]));
         }
       }
     }
@@ -377,10 +427,14 @@ class ChaosIT {
    * real CLI ({@code --force} only when its status says inconsistent), check what it holds, and
    * move the host's writes to it. Returns the writer now running against the promoted site.
    */
-  private static Promoted failover(TwoSites sites, CrashIT.Writer w, WriterRun writer, Step.Promote p) throws Exception {
+  private static Promoted failover(
+      TwoSites sites, CrashIT.Writer w, WriterRun writer, Step.Promote p) throws Exception {
     if (p.linkCutFirst()) {
       sites.wanProxy.disable(); // the disaster takes the link first: the standby falls behind
-      sites.primary.awaitStatus(st -> !st.path("link").path("connected").asBoolean(), T, "the primary to see the link down");
+      sites.primary.awaitStatus(
+          st -> !st.path("link").path("connected").asBoolean(),
+          T,
+          "the primary to see the link down");
       hold(w, 100, Duration.ofMillis(300));
     }
     sites.primary.kill9(); // fencing: promotion must never run while the old primary can write
@@ -389,14 +443,22 @@ class ChaosIT {
     synchronized (w) {
       ackedBefore = w.acked.clone();
     }
-    boolean inconsistent = TwoSites.vol0(sites.standby.status()).path("state").asText().equals("inconsistent");
+    boolean inconsistent =
+        TwoSites.vol0(sites.standby.status()).path("state").asText().equals("inconsistent");
     // The CLI's own code (picocli, then POST /promote), run in this JVM: a JVM per promotion would
     // cost a second of CPU; PromoteIT runs the same verb as a separate process.
     long cliStart = SystemTime.NANO.nanoTime();
     String admin = "127.0.0.1:" + sites.standbyAdmin;
-    int exit = inconsistent ? Main.run("promote", "--force", "--admin", admin) : Main.run("promote", "--admin", admin);
+    int exit =
+        inconsistent
+            ? Main.run("promote", "--force", "--admin", admin)
+            : Main.run("promote", "--admin", admin);
     cliNanos += SystemTime.NANO.nanoTime() - cliStart;
-    assertThat(exit).as("kagami promote%s --admin %s exit code (its output is above)", inconsistent ? " --force" : "", admin).isZero();
+    assertThat(exit)
+        .as(
+            "kagami promote%s --admin %s exit code (its output is above)",
+            inconsistent ? " --force" : "", admin)
+        .isZero();
     JsonNode st = sites.standby.status();
     assertThat(st.path("role").asText()).as("role of the promoted site").isEqualTo("primary");
 
@@ -405,7 +467,10 @@ class ChaosIT {
     if (sync) {
       for (int b = 0; b < held.length; b++) {
         if (held[b] < ackedBefore[b]) {
-          throw new AssertionError(String.format("sync mode lost an acknowledged write in the failover: block %d (offset 0x%x) holds version %d, version %d was acknowledged", b, (long) b * BLOCK, held[b], ackedBefore[b]));
+          throw new AssertionError(
+              String.format(
+                  "sync mode lost an acknowledged write in the failover: block %d (offset 0x%x) holds version %d, version %d was acknowledged",
+                  b, (long) b * BLOCK, held[b], ackedBefore[b]));
         }
       }
     }
@@ -415,7 +480,10 @@ class ChaosIT {
     } else {
       int n = w.assertPrefix(held, "promoted standby (" + (sync ? "sync" : "async") + ")");
       long acked = Arrays.stream(ackedBefore).filter(v -> v > 0).count();
-      prefix = String.format("holds the first %d of %d writes sent (%d blocks acknowledged)", n, w.sent.size(), acked);
+      prefix =
+          String.format(
+              "holds the first %d of %d writes sent (%d blocks acknowledged)",
+              n, w.sent.size(), acked);
     }
     // From here on the promoted site is the only writer: what must hold is what it held at
     // promotion plus what it acknowledges since; versions issued before the promotion but not held
@@ -434,9 +502,13 @@ class ChaosIT {
       sites.standby.kill9();
       promoted.join();
       timed(sites.standby);
-      assertThat(sites.standby.status().path("role").asText()).as("a promoted site restarts as primary").isEqualTo("primary");
-      int[] after = restartedWriterSite(sites.standbyNbd, w, "promoted site after kill -9 and restart");
-      new Promoted(promoted, held, from, prefix).verify(after, "promoted site after kill -9 and restart");
+      assertThat(sites.standby.status().path("role").asText())
+          .as("a promoted site restarts as primary")
+          .isEqualTo("primary");
+      int[] after =
+          restartedWriterSite(sites.standbyNbd, w, "promoted site after kill -9 and restart");
+      new Promoted(promoted, held, from, prefix)
+          .verify(after, "promoted site after kill -9 and restart");
       promoted = new WriterRun(w, sites.standbyNbd);
       progress(w, 100, "writes to the restarted promoted site");
     }
@@ -446,30 +518,46 @@ class ChaosIT {
   /**
    * The failback and switchover runbooks after a failover: the old primary (down since the
    * failover) is marked for failback while stopped, starts as the standby of the promoted site and
-   * is resynchronized; then the host stops writing, {@code kagami switchover} returns production
-   * to it, and the host writes there. What the promoted site held and acknowledged must survive.
+   * is resynchronized; then the host stops writing, {@code kagami switchover} returns production to
+   * it, and the host writes there. What the promoted site held and acknowledged must survive.
    */
-  private static WriterRun rejoin(TwoSites sites, CrashIT.Writer w, Promoted promoted) throws Exception {
-    assertThat(Main.run("failback", "--config", sites.dir.resolve("tokyo.yaml").toString())).as("kagami failback --config (its output is above)").isZero();
+  private static WriterRun rejoin(TwoSites sites, CrashIT.Writer w, Promoted promoted)
+      throws Exception {
+    assertThat(Main.run("failback", "--config", sites.dir.resolve("tokyo.yaml").toString()))
+        .as("kagami failback --config (its output is above)")
+        .isZero();
     sites.wanProxy.enable();
     timed(sites.primary);
-    assertThat(sites.primary.status().path("role").asText()).as("the old primary restarts as the standby").isEqualTo("standby");
+    assertThat(sites.primary.status().path("role").asText())
+        .as("the old primary restarts as the standby")
+        .isEqualTo("standby");
     progress(w, 50, "writes to the promoted site while the old primary rejoins");
     w.stop();
     promoted.writer().join();
     SwitchoverIT.awaitReplicated(sites.standby, sites.primary);
-    sites.primary.awaitStatus(st -> TwoSites.vol0(st).path("state").asText().equals("replicating"), T, "the old primary's replica consistent after the failback");
+    sites.primary.awaitStatus(
+        st -> TwoSites.vol0(st).path("state").asText().equals("replicating"),
+        T,
+        "the old primary's replica consistent after the failback");
     long cliStart = SystemTime.NANO.nanoTime();
     int exit = Main.run("switchover", "--admin", "127.0.0.1:" + sites.standbyAdmin);
     cliNanos += SystemTime.NANO.nanoTime() - cliStart;
     assertThat(exit).as("kagami switchover back (its output is above)").isZero();
-    sites.primary.awaitStatus(st -> st.path("role").asText().equals("primary") && st.path("link").path("connected").asBoolean(), T, "tokyo primary again, replicating to hiroshima");
+    sites.primary.awaitStatus(
+        st ->
+            st.path("role").asText().equals("primary")
+                && st.path("link").path("connected").asBoolean(),
+        T,
+        "tokyo primary again, replicating to hiroshima");
     int[] held = readVersions(sites.primaryNbd, w, "tokyo after failback and switchover");
     promoted.verify(held, "tokyo after failback and switchover");
     synchronized (w) {
       for (int b = 0; b < held.length; b++) {
         if (held[b] < w.acked[b]) {
-          throw new AssertionError(String.format("tokyo after failback and switchover: block %d (offset 0x%x) lost acknowledged version %d (holds %d)", b, (long) b * BLOCK, w.acked[b], held[b]));
+          throw new AssertionError(
+              String.format(
+                  "tokyo after failback and switchover: block %d (offset 0x%x) lost acknowledged version %d (holds %d)",
+                  b, (long) b * BLOCK, w.acked[b], held[b]));
         }
       }
     }
@@ -488,7 +576,9 @@ class ChaosIT {
     }
   }
 
-  /** Starts both sites at once (each start waits for its admin endpoint), then waits for the link. */
+  /**
+   * Starts both sites at once (each start waits for its admin endpoint), then waits for the link.
+   */
   private static void startBoth(TwoSites sites) throws Exception {
     CompletableFuture<Void> standby =
         CompletableFuture.runAsync(
@@ -501,7 +591,8 @@ class ChaosIT {
             });
     timed(sites.primary);
     standby.get(90, TimeUnit.SECONDS);
-    sites.primary.awaitStatus(st -> st.path("link").path("connected").asBoolean(), T, "the WAN link to connect");
+    sites.primary.awaitStatus(
+        st -> st.path("link").path("connected").asBoolean(), T, "the WAN link to connect");
   }
 
   /**
@@ -523,27 +614,41 @@ class ChaosIT {
       target = w.ackCount + n;
     }
     if (!w.awaitAcks(target, T)) {
-      throw new AssertionError("no progress: " + what + ": fewer than " + n + " writes acknowledged within " + T.toSeconds() + " s");
+      throw new AssertionError(
+          "no progress: "
+              + what
+              + ": fewer than "
+              + n
+              + " writes acknowledged within "
+              + T.toSeconds()
+              + " s");
     }
   }
 
   /** After a fault is lifted: the link comes back and writes flow again (both bounded). */
   private static void healed(TwoSites sites, CrashIT.Writer w, String after) throws Exception {
-    sites.primary.awaitStatus(st -> st.path("link").path("connected").asBoolean(), T, "the link to reconnect after " + after);
+    sites.primary.awaitStatus(
+        st -> st.path("link").path("connected").asBoolean(),
+        T,
+        "the link to reconnect after " + after);
     progress(w, 50, "writes after " + after);
   }
 
   /**
-   * The only writer site crashed and restarted: everything it acknowledged must be there. Writes
-   * in flight at the crash may or may not have survived; those that did not are dropped from the
+   * The only writer site crashed and restarted: everything it acknowledged must be there. Writes in
+   * flight at the crash may or may not have survived; those that did not are dropped from the
    * writer's issue order (a replica holding one of them is then caught as "never sent").
    */
-  private static int[] restartedWriterSite(int nbdPort, CrashIT.Writer w, String where) throws Exception {
+  private static int[] restartedWriterSite(int nbdPort, CrashIT.Writer w, String where)
+      throws Exception {
     int[] held = readVersions(nbdPort, w, where);
     synchronized (w) {
       for (int b = 0; b < held.length; b++) {
         if (held[b] < w.acked[b]) {
-          throw new AssertionError(String.format("%s: block %d (offset 0x%x) lost acknowledged version %d (holds %d)", where, b, (long) b * BLOCK, w.acked[b], held[b]));
+          throw new AssertionError(
+              String.format(
+                  "%s: block %d (offset 0x%x) lost acknowledged version %d (holds %d)",
+                  where, b, (long) b * BLOCK, w.acked[b], held[b]));
         }
       }
     }
@@ -551,7 +656,10 @@ class ChaosIT {
     return held;
   }
 
-  /** Heals everything, waits until the standby applied all, and compares the two volumes byte for byte. */
+  /**
+   * Heals everything, waits until the standby applied all, and compares the two volumes byte for
+   * byte.
+   */
   private static String converge(TwoSites sites, CrashIT.Writer w) throws Exception {
     for (var toxic : sites.wanProxy.toxics().getAll()) {
       toxic.remove();
@@ -562,7 +670,10 @@ class ChaosIT {
     synchronized (w) {
       for (int b = 0; b < primary.length; b++) {
         if (primary[b] < w.acked[b]) {
-          throw new AssertionError(String.format("primary at the end: block %d (offset 0x%x) lost acknowledged version %d (holds %d)", b, (long) b * BLOCK, w.acked[b], primary[b]));
+          throw new AssertionError(
+              String.format(
+                  "primary at the end: block %d (offset 0x%x) lost acknowledged version %d (holds %d)",
+                  b, (long) b * BLOCK, w.acked[b], primary[b]));
         }
       }
     }
@@ -574,7 +685,8 @@ class ChaosIT {
         byte[] b = r.read(off, chunk).get(30, TimeUnit.SECONDS);
         int at = Arrays.mismatch(a, b);
         if (at >= 0) {
-          throw new AssertionError(String.format("replica differs from primary at offset 0x%x after healing", off + at));
+          throw new AssertionError(
+              String.format("replica differs from primary at offset 0x%x after healing", off + at));
         }
       }
     }
@@ -591,15 +703,22 @@ class ChaosIT {
     try (NbdTestClient c = NbdTestClient.connect("127.0.0.1", nbdPort, "vol0")) {
       for (int first = 0; first < w.blocks; first += perChunk) {
         int n = Math.min(perChunk, w.blocks - first);
-        ByteBuffer data = ByteBuffer.wrap(c.read((long) first * BLOCK, n * BLOCK).get(30, TimeUnit.SECONDS));
+        ByteBuffer data =
+            ByteBuffer.wrap(c.read((long) first * BLOCK, n * BLOCK).get(30, TimeUnit.SECONDS));
         for (int i = 0; i < n; i++) {
           int block = first + i;
           int base = i * BLOCK;
           int gotBlock = data.getInt(base);
           int version = data.getInt(base + 4);
           for (int k = 0; k < BLOCK; k += 8) {
-            if (data.getInt(base + k) != gotBlock || data.getInt(base + k + 4) != version || (version != 0 && gotBlock != block) || (version == 0 && gotBlock != 0)) {
-              throw new AssertionError(String.format("%s: block %d is torn or foreign (offset 0x%x)", where, block, (long) block * BLOCK + k));
+            if (data.getInt(base + k) != gotBlock
+                || data.getInt(base + k + 4) != version
+                || (version != 0 && gotBlock != block)
+                || (version == 0 && gotBlock != 0)) {
+              throw new AssertionError(
+                  String.format(
+                      "%s: block %d is torn or foreign (offset 0x%x)",
+                      where, block, (long) block * BLOCK + k));
             }
           }
           out[block] = version;
@@ -611,7 +730,8 @@ class ChaosIT {
 
   private static String tail(String log) {
     String[] lines = log.split("\n");
-    return String.join("\n", Arrays.copyOfRange(lines, Math.max(0, lines.length - 40), lines.length));
+    return String.join(
+        "\n", Arrays.copyOfRange(lines, Math.max(0, lines.length - 40), lines.length));
   }
 
   private static void deleteTree(Path dir) throws IOException {

@@ -1,8 +1,8 @@
 package io.kagami.site.it;
 
-import io.kagami.clock.SystemTime;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.kagami.clock.SystemTime;
 import io.kagami.testkit.nbd.NbdTestClient;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
@@ -30,26 +30,45 @@ class CrashIT {
 
   /** Writes versioned blocks until {@code stopAfter} acknowledgements or the connection dies. */
   static final class Writer {
-    /** Blocks 0 .. blocks-1 of the volume are the writer's; the rest is left to others (ChaosIT's probe). */
+    /**
+     * Blocks 0 .. blocks-1 of the volume are the writer's; the rest is left to others (ChaosIT's
+     * probe).
+     */
     final int blocks;
+
     final int[] issued;
     final int[] acked;
     int[] flushed;
     final boolean[] busy;
-    /** Writes in the order they were sent, as block * 2^32 + version: the journal's order on one connection. */
+
+    /**
+     * Writes in the order they were sent, as block * 2^32 + version: the journal's order on one
+     * connection.
+     */
     final List<Long> sent = new ArrayList<>();
+
     final Random rnd;
     long ackCount;
+
     /** Writes that failed, by reason (a kill cuts off those in flight; anything else is news). */
     final java.util.Map<String, Long> failures = new java.util.TreeMap<>();
+
     /** Set when a write failed because the connection ended; guarded by this. */
     private boolean connectionLost;
 
-    /** Set by {@link #stop()}: {@link #run} sends nothing more and returns once its writes completed. */
+    /**
+     * Set by {@link #stop()}: {@link #run} sends nothing more and returns once its writes
+     * completed.
+     */
     private volatile boolean stopped;
+
     /** Writes (and flushes) in flight at most. */
     int window = 32;
-    /** How long {@link #run} waits for a free slot in the window before it takes the server for gone. */
+
+    /**
+     * How long {@link #run} waits for a free slot in the window before it takes the server for
+     * gone.
+     */
     Duration patience = Duration.ofSeconds(10);
 
     Writer(long seed) {
@@ -99,8 +118,12 @@ class CrashIT {
       return b.array();
     }
 
-    /** Runs until {@code stopAfter} acks; calls {@code atAck} once when {@code triggerAt} acks are reached. */
-    void run(NbdTestClient c, long stopAfter, long triggerAt, Runnable atAck) throws InterruptedException {
+    /**
+     * Runs until {@code stopAfter} acks; calls {@code atAck} once when {@code triggerAt} acks are
+     * reached.
+     */
+    void run(NbdTestClient c, long stopAfter, long triggerAt, Runnable atAck)
+        throws InterruptedException {
       synchronized (this) {
         connectionLost = false;
       }
@@ -127,16 +150,19 @@ class CrashIT {
           synchronized (this) {
             snapshot = acked.clone();
           }
-          all.add(c.flush().whenComplete((v, e) -> {
-            window.release();
-            if (e == null) {
-              synchronized (this) {
-                for (int i = 0; i < blocks; i++) {
-                  flushed[i] = Math.max(flushed[i], snapshot[i]);
-                }
-              }
-            }
-          }));
+          all.add(
+              c.flush()
+                  .whenComplete(
+                      (v, e) -> {
+                        window.release();
+                        if (e == null) {
+                          synchronized (this) {
+                            for (int i = 0; i < blocks; i++) {
+                              flushed[i] = Math.max(flushed[i], snapshot[i]);
+                            }
+                          }
+                        }
+                      }));
           continue;
         }
         int block;
@@ -150,23 +176,28 @@ class CrashIT {
           sent.add(((long) block << 32) | version);
         }
         int b = block;
-        all.add(c.write((long) block * BLOCK, content(block, version)).whenComplete((v, e) -> {
-          synchronized (this) {
-            busy[b] = false;
-            if (e == null) {
-              acked[b] = Math.max(acked[b], version);
-              ackCount++;
-              notifyAll();
-            } else {
-              Throwable cause = e.getCause() == null ? e : e.getCause();
-              failures.merge(String.valueOf(cause), 1L, Long::sum);
-              // The connection is gone (its pending writes fail before closed() completes):
-              // stop at once rather than send writes that can only fail.
-              connectionLost |= !(cause instanceof io.kagami.testkit.nbd.NbdErrorException);
-            }
-          }
-          window.release();
-        }));
+        all.add(
+            c.write((long) block * BLOCK, content(block, version))
+                .whenComplete(
+                    (v, e) -> {
+                      synchronized (this) {
+                        busy[b] = false;
+                        if (e == null) {
+                          acked[b] = Math.max(acked[b], version);
+                          ackCount++;
+                          notifyAll();
+                        } else {
+                          Throwable cause = e.getCause() == null ? e : e.getCause();
+                          failures.merge(String.valueOf(cause), 1L, Long::sum);
+                          // The connection is gone (its pending writes fail before closed()
+                          // completes):
+                          // stop at once rather than send writes that can only fail.
+                          connectionLost |=
+                              !(cause instanceof io.kagami.testkit.nbd.NbdErrorException);
+                        }
+                      }
+                      window.release();
+                    }));
       }
       try {
         CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).get(30, TimeUnit.SECONDS);
@@ -175,7 +206,10 @@ class CrashIT {
       }
     }
 
-    /** Every block's version as the volume behind {@code c} holds it (0 = never written); checks each block is whole. */
+    /**
+     * Every block's version as the volume behind {@code c} holds it (0 = never written); checks
+     * each block is whole.
+     */
     int[] versions(NbdTestClient c, String where) throws Exception {
       int[] out = new int[blocks];
       for (int block = 0; block < blocks; block++) {
@@ -185,7 +219,9 @@ class CrashIT {
         if (version == 0 && b.getInt(0) == 0) {
           continue;
         }
-        assertThat(got).as("%s: block %d is torn or foreign (offset 0x%x)", where, block, (long) block * BLOCK).isEqualTo(content(block, version));
+        assertThat(got)
+            .as("%s: block %d is torn or foreign (offset 0x%x)", where, block, (long) block * BLOCK)
+            .isEqualTo(content(block, version));
         out[block] = version;
       }
       return out;
@@ -193,8 +229,8 @@ class CrashIT {
 
     /**
      * Asserts {@code versions} is the state after exactly the first N writes sent, for some N: the
-     * crash-consistency promise of a replica. Returns N. A block's versions need not be
-     * consecutive in {@link #sent}: a write lost in a primary crash can be dropped from it ({@link
+     * crash-consistency promise of a replica. Returns N. A block's versions need not be consecutive
+     * in {@link #sent}: a write lost in a primary crash can be dropped from it ({@link
      * #forgetUnless}), and the next write to that block then skips its version.
      */
     synchronized int assertPrefix(int[] versions, String where) {
@@ -214,7 +250,9 @@ class CrashIT {
       for (int block = 0; block < blocks; block++) {
         if (versions[block] > 0) {
           Integer at = index.get(((long) block << 32) | versions[block]);
-          assertThat(at).as("%s: block %d holds version %d, never sent", where, block, versions[block]).isNotNull();
+          assertThat(at)
+              .as("%s: block %d holds version %d, never sent", where, block, versions[block])
+              .isNotNull();
           last = Math.max(last, at);
         }
       }
@@ -222,7 +260,8 @@ class CrashIT {
         int cut = last;
         int n = next[block];
         assertThat(n < 0 || n > cut)
-            .as("%s: not a prefix: block %d is at version %d although write #%d to it (version %d) was sent before write #%d, which the replica holds",
+            .as(
+                "%s: not a prefix: block %d is at version %d although write #%d to it (version %d) was sent before write #%d, which the replica holds",
                 where, block, versions[block], n, n < 0 ? 0 : (int) (long) sent.get(n), cut)
             .isTrue();
       }
@@ -249,13 +288,25 @@ class CrashIT {
         int gotBlock = b.getInt(0);
         int version = b.getInt(4);
         if (version == 0 && gotBlock == 0) {
-          assertThat(acked[block]).as("%s: block %d was acknowledged at version %d but reads as never written", where, block, acked[block]).isZero();
+          assertThat(acked[block])
+              .as(
+                  "%s: block %d was acknowledged at version %d but reads as never written",
+                  where, block, acked[block])
+              .isZero();
           continue;
         }
-        assertThat(got).as("%s: block %d is torn or foreign (offset 0x%x)", where, block, (long) block * BLOCK).isEqualTo(content(block, version));
-        assertThat(version).as("%s: block %d lost a write acknowledged before a completed FLUSH", where, block).isGreaterThanOrEqualTo(flushed[block]);
-        assertThat(version).as("%s: block %d lost an acknowledged write", where, block).isGreaterThanOrEqualTo(acked[block]);
-        assertThat(version).as("%s: block %d holds a version never issued", where, block).isLessThanOrEqualTo(issued[block]);
+        assertThat(got)
+            .as("%s: block %d is torn or foreign (offset 0x%x)", where, block, (long) block * BLOCK)
+            .isEqualTo(content(block, version));
+        assertThat(version)
+            .as("%s: block %d lost a write acknowledged before a completed FLUSH", where, block)
+            .isGreaterThanOrEqualTo(flushed[block]);
+        assertThat(version)
+            .as("%s: block %d lost an acknowledged write", where, block)
+            .isGreaterThanOrEqualTo(acked[block]);
+        assertThat(version)
+            .as("%s: block %d holds a version never issued", where, block)
+            .isLessThanOrEqualTo(issued[block]);
       }
     }
   }
@@ -270,7 +321,8 @@ class CrashIT {
       try (NbdTestClient c = NbdTestClient.connect("127.0.0.1", sites.primaryNbd, "vol0")) {
         w.verify(c, "primary after kill -9 and restart");
       }
-      sites.primary.awaitStatus(s -> s.path("link").path("connected").asBoolean(), T, "link after restart");
+      sites.primary.awaitStatus(
+          s -> s.path("link").path("connected").asBoolean(), T, "link after restart");
       sites.awaitInSync(T);
       try (NbdTestClient c = NbdTestClient.connect("127.0.0.1", sites.standbyNbd, "vol0")) {
         w.verify(c, "standby replica");
@@ -287,22 +339,33 @@ class CrashIT {
       Writer w = new Writer(seed);
       long[] ackedBeforeKill = {0};
       try (NbdTestClient c = NbdTestClient.connect("127.0.0.1", sites.primaryNbd, "vol0")) {
-        w.run(c, 12000, 4000, () -> {
-          try {
-            ackedBeforeKill[0] = TwoSites.vol0(sites.primary.status()).path("lastAckedByPeerSeq").asLong();
-            sites.standby.kill9();
-          } catch (Exception e) {
-            throw new AssertionError(e);
-          }
-        });
+        w.run(
+            c,
+            12000,
+            4000,
+            () -> {
+              try {
+                ackedBeforeKill[0] =
+                    TwoSites.vol0(sites.primary.status()).path("lastAckedByPeerSeq").asLong();
+                sites.standby.kill9();
+              } catch (Exception e) {
+                throw new AssertionError(e);
+              }
+            });
       }
-      assertThat(ackedBeforeKill[0]).as("standby had acknowledged something before the kill").isPositive();
+      assertThat(ackedBeforeKill[0])
+          .as("standby had acknowledged something before the kill")
+          .isPositive();
       sites.standby.start();
       long durable = TwoSites.vol0(sites.standby.status()).path("lastJournaledSeq").asLong();
-      assertThat(durable).as("standby journal after kill -9 keeps everything it acknowledged").isGreaterThanOrEqualTo(ackedBeforeKill[0]);
+      assertThat(durable)
+          .as("standby journal after kill -9 keeps everything it acknowledged")
+          .isGreaterThanOrEqualTo(ackedBeforeKill[0]);
       sites.awaitInSync(T);
       long lastResume = TwoSites.vol0(sites.primary.status()).path("resumedFromSeq").asLong(-1);
-      assertThat(lastResume).as("the primary resumed shipping after the standby's durable point, not from the start").isGreaterThanOrEqualTo(ackedBeforeKill[0]);
+      assertThat(lastResume)
+          .as("the primary resumed shipping after the standby's durable point, not from the start")
+          .isGreaterThanOrEqualTo(ackedBeforeKill[0]);
       try (NbdTestClient c = NbdTestClient.connect("127.0.0.1", sites.standbyNbd, "vol0")) {
         w.verify(c, "standby replica after kill -9 and restart");
       }
@@ -310,17 +373,24 @@ class CrashIT {
     }
   }
 
-  /** Writes versioned blocks through the primary and kill -9s it once {@code killAt} writes were acknowledged. */
+  /**
+   * Writes versioned blocks through the primary and kill -9s it once {@code killAt} writes were
+   * acknowledged.
+   */
   static Writer killPrimaryUnderLoad(TwoSites sites, long seed, long killAt) throws Exception {
     Writer w = new Writer(seed);
     try (NbdTestClient c = NbdTestClient.connect("127.0.0.1", sites.primaryNbd, "vol0")) {
-      w.run(c, Long.MAX_VALUE, killAt, () -> {
-        try {
-          sites.primary.kill9();
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
-      });
+      w.run(
+          c,
+          Long.MAX_VALUE,
+          killAt,
+          () -> {
+            try {
+              sites.primary.kill9();
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+            }
+          });
     } catch (java.io.IOException ignored) {
       // closing a dead connection
     }

@@ -1,10 +1,10 @@
 package io.kagami.site.it;
 
-import io.kagami.clock.SystemTime;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.kagami.clock.SystemTime;
 import io.kagami.testkit.net.FreePorts;
 import io.kagami.testkit.tools.ExternalTool;
 import java.io.BufferedReader;
@@ -13,7 +13,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -30,9 +29,19 @@ class DemoIT {
   @Test
   void demoFromAFreshCloneBuildsItselfReplicatesAndStopsCleanly() throws Exception {
     Path root = Path.of("").toAbsolutePath().getParent();
-    assertThat(root.resolve(".git")).as("the project root is a git checkout (tests clone it)").exists();
+    assertThat(root.resolve(".git"))
+        .as("the project root is a git checkout (tests clone it)")
+        .exists();
     Path clone = tmp.resolve("clone");
-    ExternalTool.require("git").run(Duration.ofMinutes(2), "clone", "--quiet", "--no-hardlinks", root.toString(), clone.toString()).requireSuccess();
+    ExternalTool.require("git")
+        .run(
+            Duration.ofMinutes(2),
+            "clone",
+            "--quiet",
+            "--no-hardlinks",
+            root.toString(),
+            clone.toString())
+        .requireSuccess();
     int[] ports = FreePorts.loopbackPorts(6);
     String pNbd = "127.0.0.1:" + ports[0];
     String sNbd = "127.0.0.1:" + ports[1];
@@ -41,8 +50,24 @@ class DemoIT {
     Path data = tmp.resolve("demo-data");
     ProcessBuilder pb =
         new ProcessBuilder(
-                "./kagami", "demo", "--volume-size", "64MiB", "--primary-nbd", pNbd, "--standby-nbd", sNbd, "--primary-admin", pAdmin, "--standby-admin", sAdmin, "--wan",
-                "127.0.0.1:" + ports[4], "--primary-wan", "127.0.0.1:" + ports[5], "--data-dir", data.toString())
+                "./kagami",
+                "demo",
+                "--volume-size",
+                "64MiB",
+                "--primary-nbd",
+                pNbd,
+                "--standby-nbd",
+                sNbd,
+                "--primary-admin",
+                pAdmin,
+                "--standby-admin",
+                sAdmin,
+                "--wan",
+                "127.0.0.1:" + ports[4],
+                "--primary-wan",
+                "127.0.0.1:" + ports[5],
+                "--data-dir",
+                data.toString())
             .directory(clone.toFile())
             .redirectErrorStream(true);
     pb.environment().remove("KAGAMI_SKIP_BUILD");
@@ -50,25 +75,30 @@ class DemoIT {
     StringBuilder out = new StringBuilder();
     CompletableFuture<Void> ready = new CompletableFuture<>();
     CompletableFuture<Void> stopped = new CompletableFuture<>();
-    Thread.ofPlatform().daemon(true).start(() -> {
-      try (BufferedReader r = new BufferedReader(new InputStreamReader(demo.getInputStream(), StandardCharsets.UTF_8))) {
-        String line;
-        while ((line = r.readLine()) != null) {
-          synchronized (out) {
-            out.append(line).append('\n');
-          }
-          if (line.contains("ready")) {
-            ready.complete(null);
-          }
-          if (line.contains("kagami: stopped")) {
-            stopped.complete(null);
-          }
-        }
-      } catch (java.io.IOException e) {
-        ready.completeExceptionally(e);
-      }
-      ready.completeExceptionally(new AssertionError("demo exited before ready"));
-    });
+    Thread.ofPlatform()
+        .daemon(true)
+        .start(
+            () -> {
+              try (BufferedReader r =
+                  new BufferedReader(
+                      new InputStreamReader(demo.getInputStream(), StandardCharsets.UTF_8))) {
+                String line;
+                while ((line = r.readLine()) != null) {
+                  synchronized (out) {
+                    out.append(line).append('\n');
+                  }
+                  if (line.contains("ready")) {
+                    ready.complete(null);
+                  }
+                  if (line.contains("kagami: stopped")) {
+                    stopped.complete(null);
+                  }
+                }
+              } catch (java.io.IOException e) {
+                ready.completeExceptionally(e);
+              }
+              ready.completeExceptionally(new AssertionError("demo exited before ready"));
+            });
     try {
       try {
         ready.get(8, TimeUnit.MINUTES);
@@ -77,18 +107,34 @@ class DemoIT {
           throw new AssertionError("./kagami demo did not print ready:\n" + out, e);
         }
       }
-      assertThat(out.toString()).contains("nbd://" + pNbd + "/vol0").contains("nbd://" + sNbd + "/vol0").contains("http://" + pAdmin + "/status")
+      assertThat(out.toString())
+          .contains("nbd://" + pNbd + "/vol0")
+          .contains("nbd://" + sNbd + "/vol0")
+          .contains("http://" + pAdmin + "/status")
           .contains("http://" + pAdmin + "/metrics")
           .contains("http://" + sAdmin + "/metrics");
-      ExternalTool.require("qemu-io").run(Duration.ofMinutes(1), "-f", "raw", "-c", "write -P 0x5a 0 1M", "nbd://" + pNbd + "/vol0").requireSuccess();
+      ExternalTool.require("qemu-io")
+          .run(
+              Duration.ofMinutes(1),
+              "-f",
+              "raw",
+              "-c",
+              "write -P 0x5a 0 1M",
+              "nbd://" + pNbd + "/vol0")
+          .requireSuccess();
 
       ObjectMapper json = new ObjectMapper();
       JsonNode p = null;
       long deadline = SystemTime.NANO.nanoTime() + TimeUnit.SECONDS.toNanos(60);
       while (SystemTime.NANO.nanoTime() < deadline) {
-        ExternalTool.Result r = ExternalTool.of(clone.resolve("kagami")).run(Duration.ofMinutes(1), "status", "--json", "--admin", pAdmin).requireSuccess();
+        ExternalTool.Result r =
+            ExternalTool.of(clone.resolve("kagami"))
+                .run(Duration.ofMinutes(1), "status", "--json", "--admin", pAdmin)
+                .requireSuccess();
         p = json.readTree(r.stdout()).path("volumes").get(0);
-        if (p.path("lastJournaledSeq").asLong() > 0 && p.path("lagBytes").asLong() == 0 && p.path("lastAckedByPeerSeq").asLong() == p.path("lastJournaledSeq").asLong()) {
+        if (p.path("lastJournaledSeq").asLong() > 0
+            && p.path("lagBytes").asLong() == 0
+            && p.path("lastAckedByPeerSeq").asLong() == p.path("lastJournaledSeq").asLong()) {
           break;
         }
       }
@@ -100,27 +146,69 @@ class DemoIT {
       JsonNode s = null;
       deadline = SystemTime.NANO.nanoTime() + TimeUnit.SECONDS.toNanos(60);
       while (SystemTime.NANO.nanoTime() < deadline) {
-        s = json.readTree(ExternalTool.of(clone.resolve("kagami")).run(Duration.ofMinutes(1), "status", "--json", "--admin", sAdmin).requireSuccess().stdout()).path("volumes").get(0);
+        s =
+            json.readTree(
+                    ExternalTool.of(clone.resolve("kagami"))
+                        .run(Duration.ofMinutes(1), "status", "--json", "--admin", sAdmin)
+                        .requireSuccess()
+                        .stdout())
+                .path("volumes")
+                .get(0);
         if (s.path("lastAppliedSeq").asLong() >= p.path("lastJournaledSeq").asLong()) {
           break;
         }
       }
       assertThat(s.path("role").asText()).isEqualTo("standby");
       assertThat(s.path("lastAppliedSeq").asLong()).isEqualTo(p.path("lastJournaledSeq").asLong());
-      ExternalTool.require("qemu-io").run(Duration.ofMinutes(1), "-f", "raw", "-r", "-c", "read -P 0x5a 0 1M", "nbd://" + sNbd + "/vol0").requireSuccess();
-      String table = ExternalTool.of(clone.resolve("kagami")).run(Duration.ofMinutes(1), "status", "--admin", pAdmin).requireSuccess().stdout();
+      ExternalTool.require("qemu-io")
+          .run(
+              Duration.ofMinutes(1),
+              "-f",
+              "raw",
+              "-r",
+              "-c",
+              "read -P 0x5a 0 1M",
+              "nbd://" + sNbd + "/vol0")
+          .requireSuccess();
+      String table =
+          ExternalTool.of(clone.resolve("kagami"))
+              .run(Duration.ofMinutes(1), "status", "--admin", pAdmin)
+              .requireSuccess()
+              .stdout();
       assertThat(table).contains("VOLUME").contains("vol0").contains("connected").contains("STATE");
       assertThat(Files.readString(data.resolve("tokyo.yaml"))).contains("role: primary");
 
-      // The demo's sites switch over like separately run ones: hiroshima takes writes, tokyo replicates them.
-      String sw = ExternalTool.of(clone.resolve("kagami")).run(Duration.ofMinutes(2), "switchover", "--admin", pAdmin).requireSuccess().stdout();
+      // The demo's sites switch over like separately run ones: hiroshima takes writes, tokyo
+      // replicates them.
+      String sw =
+          ExternalTool.of(clone.resolve("kagami"))
+              .run(Duration.ofMinutes(2), "switchover", "--admin", pAdmin)
+              .requireSuccess()
+              .stdout();
       assertThat(sw).contains("hiroshima is the primary, tokyo its standby");
-      ExternalTool.require("qemu-io").run(Duration.ofMinutes(1), "-f", "raw", "-c", "write -P 0x6b 1M 1M", "nbd://" + sNbd + "/vol0").requireSuccess();
+      ExternalTool.require("qemu-io")
+          .run(
+              Duration.ofMinutes(1),
+              "-f",
+              "raw",
+              "-c",
+              "write -P 0x6b 1M 1M",
+              "nbd://" + sNbd + "/vol0")
+          .requireSuccess();
       deadline = SystemTime.NANO.nanoTime() + TimeUnit.SECONDS.toNanos(60);
       JsonNode t = null;
       while (SystemTime.NANO.nanoTime() < deadline) {
-        t = json.readTree(ExternalTool.of(clone.resolve("kagami")).run(Duration.ofMinutes(1), "status", "--json", "--admin", sAdmin).requireSuccess().stdout()).path("volumes").get(0);
-        if (t.path("role").asText().equals("primary") && t.path("lagBytes").asLong() == 0 && t.path("lastAckedByPeerSeq").asLong() == t.path("lastJournaledSeq").asLong()) {
+        t =
+            json.readTree(
+                    ExternalTool.of(clone.resolve("kagami"))
+                        .run(Duration.ofMinutes(1), "status", "--json", "--admin", sAdmin)
+                        .requireSuccess()
+                        .stdout())
+                .path("volumes")
+                .get(0);
+        if (t.path("role").asText().equals("primary")
+            && t.path("lagBytes").asLong() == 0
+            && t.path("lastAckedByPeerSeq").asLong() == t.path("lastJournaledSeq").asLong()) {
           break;
         }
       }
@@ -128,17 +216,37 @@ class DemoIT {
       long target = t.path("lastJournaledSeq").asLong();
       deadline = SystemTime.NANO.nanoTime() + TimeUnit.SECONDS.toNanos(60);
       while (SystemTime.NANO.nanoTime() < deadline) {
-        t = json.readTree(ExternalTool.of(clone.resolve("kagami")).run(Duration.ofMinutes(1), "status", "--json", "--admin", pAdmin).requireSuccess().stdout()).path("volumes").get(0);
+        t =
+            json.readTree(
+                    ExternalTool.of(clone.resolve("kagami"))
+                        .run(Duration.ofMinutes(1), "status", "--json", "--admin", pAdmin)
+                        .requireSuccess()
+                        .stdout())
+                .path("volumes")
+                .get(0);
         if (t.path("lastAppliedSeq").asLong() >= target) {
           break;
         }
       }
       assertThat(t.path("role").asText()).isEqualTo("standby");
-      assertThat(t.path("lastAppliedSeq").asLong()).as("tokyo applied hiroshima's writes").isGreaterThanOrEqualTo(target);
-      ExternalTool.require("qemu-io").run(Duration.ofMinutes(1), "-f", "raw", "-r", "-c", "read -P 0x6b 1M 1M", "nbd://" + pNbd + "/vol0").requireSuccess();
+      assertThat(t.path("lastAppliedSeq").asLong())
+          .as("tokyo applied hiroshima's writes")
+          .isGreaterThanOrEqualTo(target);
+      ExternalTool.require("qemu-io")
+          .run(
+              Duration.ofMinutes(1),
+              "-f",
+              "raw",
+              "-r",
+              "-c",
+              "read -P 0x6b 1M 1M",
+              "nbd://" + pNbd + "/vol0")
+          .requireSuccess();
 
       demo.toHandle().destroy(); // SIGTERM (Process.destroy would also close our end of its output)
-      assertThat(demo.waitFor(60, TimeUnit.SECONDS)).as("demo stops within 60 s of SIGTERM").isTrue();
+      assertThat(demo.waitFor(60, TimeUnit.SECONDS))
+          .as("demo stops within 60 s of SIGTERM")
+          .isTrue();
       try {
         stopped.get(10, TimeUnit.SECONDS);
       } catch (java.util.concurrent.TimeoutException e) {

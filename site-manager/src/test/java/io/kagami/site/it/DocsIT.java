@@ -30,8 +30,10 @@ import org.junit.jupiter.api.io.TempDir;
 class DocsIT {
   static final Duration BLOCK_TIMEOUT = Duration.ofMinutes(2);
   private static final Path ROOT = Path.of("").toAbsolutePath().getParent();
-  private static final Pattern BLOCK = Pattern.compile("^```sh runnable\\n(.*?)^```$", Pattern.MULTILINE | Pattern.DOTALL);
-  private static final Pattern RESULT = Pattern.compile("^=== block (\\d+) exit (\\d+)$", Pattern.MULTILINE);
+  private static final Pattern BLOCK =
+      Pattern.compile("^```sh runnable\\n(.*?)^```$", Pattern.MULTILINE | Pattern.DOTALL);
+  private static final Pattern RESULT =
+      Pattern.compile("^=== block (\\d+) exit (\\d+)$", Pattern.MULTILINE);
   @TempDir Path tmp;
 
   record Block(Path file, int line, String code) {
@@ -63,8 +65,12 @@ class DocsIT {
     Map<Path, List<Block>> blocks = runnableBlocks();
     assertThat(blocks.keySet())
         .as("documents with runnable blocks")
-        .contains(ROOT.resolve("README.md"), ROOT.resolve("docs/runbooks/drill.md"), ROOT.resolve("docs/runbooks/switchover.md"));
-    assumeThat(ExternalTool.require("unshare").run(Duration.ofSeconds(30), "--net", "true").exitCode())
+        .contains(
+            ROOT.resolve("README.md"),
+            ROOT.resolve("docs/runbooks/drill.md"),
+            ROOT.resolve("docs/runbooks/switchover.md"));
+    assumeThat(
+            ExternalTool.require("unshare").run(Duration.ofSeconds(30), "--net", "true").exitCode())
         .as("unshare --net (a private network namespace needs root or user namespaces)")
         .isZero();
     ExternalTool.require("qemu-io");
@@ -96,7 +102,12 @@ class DocsIT {
       Path file = dir.resolve("block-" + i + ".sh");
       Files.writeString(file, blocks.get(i).code());
       script.append("echo '=== block ").append(i).append(" start'\n");
-      script.append("timeout ").append(BLOCK_TIMEOUT.toSeconds()).append(" bash -euo pipefail '").append(file).append("' 2>&1\n");
+      script
+          .append("timeout ")
+          .append(BLOCK_TIMEOUT.toSeconds())
+          .append(" bash -euo pipefail '")
+          .append(file)
+          .append("' 2>&1\n");
       script.append("echo \"=== block ").append(i).append(" exit $?\"\n");
     }
     script.append(
@@ -109,7 +120,11 @@ class DocsIT {
         ExternalTool.require("unshare")
             .withEnv("ROOT", ROOT.toString())
             .withEnv("DIR", dir.toString())
-            .run(BLOCK_TIMEOUT.multipliedBy(blocks.size()).plusMinutes(5), "--net", "bash", runner.toString());
+            .run(
+                BLOCK_TIMEOUT.multipliedBy(blocks.size()).plusMinutes(5),
+                "--net",
+                "bash",
+                runner.toString());
     String out = r.stdout();
     Map<Integer, Integer> exits = new TreeMap<>();
     Matcher m = RESULT.matcher(out);
@@ -119,7 +134,9 @@ class DocsIT {
     for (int i = 0; i < blocks.size(); i++) {
       Block b = blocks.get(i);
       assertThat(exits.get(i))
-          .as("runnable block at %s:%n%s%nexit code (null: never ran); its output:%n%s%ndemo log:%n%s", b.where(), b.code(), section(out, i), readOrEmpty(dir.resolve("demo.log")))
+          .as(
+              "runnable block at %s:%n%s%nexit code (null: never ran); its output:%n%s%ndemo log:%n%s",
+              b.where(), b.code(), section(out, i), readOrEmpty(dir.resolve("demo.log")))
           .isEqualTo(0);
     }
   }

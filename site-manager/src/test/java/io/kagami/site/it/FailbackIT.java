@@ -1,9 +1,9 @@
 package io.kagami.site.it;
 
-import io.kagami.clock.SystemTime;
 import static io.kagami.site.it.PromoteIT.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.kagami.clock.SystemTime;
 import io.kagami.site.it.PromoteIT.Cli;
 import io.kagami.testkit.nbd.NbdTestClient;
 import io.kagami.testkit.toxi.Toxiproxies;
@@ -62,7 +62,9 @@ class FailbackIT {
   private static TreeSet<Long> regions(List<Write> writes) {
     TreeSet<Long> out = new TreeSet<>();
     for (Write w : writes) {
-      for (long r = w.offset() / GRANULARITY; r <= (w.offset() + w.data().length - 1) / GRANULARITY; r++) {
+      for (long r = w.offset() / GRANULARITY;
+          r <= (w.offset() + w.data().length - 1) / GRANULARITY;
+          r++) {
         out.add(r);
       }
     }
@@ -75,13 +77,15 @@ class FailbackIT {
     System.out.println("FailbackIT seed=" + seed);
     Random rnd = new Random(seed);
     try (Toxiproxies toxi = Toxiproxies.start(seed);
-        TwoSites sites = TwoSites.throughProxy(dir, VOLUME, "bitmapGranularity: 64KiB", toxi).start()) {
+        TwoSites sites =
+            TwoSites.throughProxy(dir, VOLUME, "bitmapGranularity: 64KiB", toxi).start()) {
       String tokyo = "127.0.0.1:" + sites.primaryAdmin;
       String hiroshima = "127.0.0.1:" + sites.standbyAdmin;
       write(sites.primaryNbd, writes(rnd, 200, 4096)); // shared history A
       sites.awaitInSync(T);
 
-      // The link fails; the primary keeps acknowledging (async) writes B that never leave it, then dies.
+      // The link fails; the primary keeps acknowledging (async) writes B that never leave it, then
+      // dies.
       sites.wanProxy.disable();
       List<Write> lost = writes(rnd, 6, 8192);
       write(sites.primaryNbd, lost);
@@ -102,19 +106,27 @@ class FailbackIT {
       sites.primary.start();
       assertThat(sites.primary.status().path("role").asText()).isEqualTo("standby");
       // kagami run says the role it runs in, not the one its configuration names (primary).
-      sites.primary.awaitStatus(s -> logContains(sites.primary, "kagami: site tokyo (standby) running"), T, "kagami run announcing tokyo as the standby");
+      sites.primary.awaitStatus(
+          s -> logContains(sites.primary, "kagami: site tokyo (standby) running"),
+          T,
+          "kagami run announcing tokyo as the standby");
       Cli again = cli("failback", "--admin", tokyo);
       assertThat(again.exit()).isNotZero();
       assertThat(again.output()).contains("already a standby");
 
       // 3. The resynchronization ends; both sites hold the new primary's data.
       SwitchoverIT.awaitReplicated(sites.standby, sites.primary);
-      sites.primary.awaitStatus(s -> TwoSites.vol0(s).path("state").asText().equals("replicating"), T, "tokyo's replica consistent");
+      sites.primary.awaitStatus(
+          s -> TwoSites.vol0(s).path("state").asText().equals("replicating"),
+          T,
+          "tokyo's replica consistent");
       sites.assertReplicaIdentical();
       try (NbdTestClient c = NbdTestClient.connect("127.0.0.1", sites.primaryNbd, "vol0")) {
         assertThat(c.isReadOnly()).isTrue();
         for (Write w : after) {
-          assertThat(c.read(w.offset(), w.data().length).get(30, TimeUnit.SECONDS)).as("write at %d made on hiroshima after the promotion", w.offset()).isEqualTo(w.data());
+          assertThat(c.read(w.offset(), w.data().length).get(30, TimeUnit.SECONDS))
+              .as("write at %d made on hiroshima after the promotion", w.offset())
+              .isEqualTo(w.data());
         }
       }
       // Only the regions changed on either side since the fork were copied.
@@ -122,7 +134,9 @@ class FailbackIT {
       changed.addAll(regions(after));
       Matcher m = Pattern.compile("resync of (\\d+) regions").matcher(sites.standby.log());
       assertThat(m.find()).as("hiroshima logs the resync").isTrue();
-      assertThat(Long.parseLong(m.group(1))).as("regions copied back (changed on either side: %s)", changed).isEqualTo(changed.size());
+      assertThat(Long.parseLong(m.group(1)))
+          .as("regions copied back (changed on either side: %s)", changed)
+          .isEqualTo(changed.size());
       assertThat(sites.primary.log()).contains("discarded this site's writes after seq");
 
       // 4. The lost writes are saved aside, at their offsets, in a sparse image of the volume.
@@ -131,7 +145,10 @@ class FailbackIT {
       try (Stream<Path> files = Files.list(saved)) {
         image = files.filter(p -> p.toString().endsWith(".img")).findFirst().orElseThrow();
       }
-      assertThat(Files.readString(saved.resolve(image.getFileName().toString().replace(".img", ".txt")))).contains(" write " + lost.get(0).offset() + " 8192");
+      assertThat(
+              Files.readString(
+                  saved.resolve(image.getFileName().toString().replace(".img", ".txt"))))
+          .contains(" write " + lost.get(0).offset() + " 8192");
       try (FileChannel ch = FileChannel.open(image)) {
         assertThat(ch.size()).isEqualTo(VOLUME);
         for (Write w : lost) {

@@ -1,9 +1,9 @@
 package io.kagami.site.it;
 
-import io.kagami.clock.SystemTime;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import eu.rekawek.toxiproxy.model.ToxicDirection;
+import io.kagami.clock.SystemTime;
 import io.kagami.testkit.nbd.NbdTestClient;
 import io.kagami.testkit.toxi.Toxiproxies;
 import java.nio.file.Files;
@@ -35,7 +35,8 @@ class InitialSyncIT {
     Random rnd = new Random(seed);
     try (Toxiproxies toxi = Toxiproxies.start(seed)) {
       System.out.println("InitialSyncIT seed=" + seed + " " + toxi);
-      try (TwoSites sites = TwoSites.throughProxy(dir, VOLUME, "bitmapGranularity: 64KiB", toxi).start()) {
+      try (TwoSites sites =
+          TwoSites.throughProxy(dir, VOLUME, "bitmapGranularity: 64KiB", toxi).start()) {
         try (NbdTestClient c = NbdTestClient.connect("127.0.0.1", sites.primaryNbd, "vol0")) {
           // Data in a third of the volume, so the copy has real regions and zero regions.
           for (int i = 0; i < 80; i++) {
@@ -62,27 +63,42 @@ class InitialSyncIT {
                 T,
                 "the full copy to be under way");
         assertThat(TwoSites.vol0(underway).path("state").asText()).isEqualTo("initial-sync");
-        assertThat(TwoSites.vol0(underway).path("resync").path("totalBytes").asLong()).isEqualTo(total);
-        assertThat(TwoSites.vol0(sites.standby.status()).path("state").asText()).isEqualTo("inconsistent");
+        assertThat(TwoSites.vol0(underway).path("resync").path("totalBytes").asLong())
+            .isEqualTo(total);
+        assertThat(TwoSites.vol0(sites.standby.status()).path("state").asText())
+            .isEqualTo("inconsistent");
 
         // Interrupted half-way: the standby dies.
         sites.standby.kill9();
-        long leftAtKill = TwoSites.vol0(sites.primary.status()).path("resync").path("remainingBytes").asLong();
+        long leftAtKill =
+            TwoSites.vol0(sites.primary.status()).path("resync").path("remainingBytes").asLong();
         toxi.removeToxics(sites.wanProxy);
         sites.standby.start();
         sites.awaitInSync(T);
-        sites.standby.awaitStatus(s -> TwoSites.vol0(s).path("state").asText().equals("replicating"), T, "the standby to be consistent again");
-        assertThat(TwoSites.vol0(sites.primary.status()).has("resync")).as("no resync due any more").isFalse();
+        sites.standby.awaitStatus(
+            s -> TwoSites.vol0(s).path("state").asText().equals("replicating"),
+            T,
+            "the standby to be consistent again");
+        assertThat(TwoSites.vol0(sites.primary.status()).has("resync"))
+            .as("no resync due any more")
+            .isFalse();
 
         List<Long> passes = new ArrayList<>();
         Matcher m = Pattern.compile("resync of ([\\d,]+) regions").matcher(sites.primary.log());
         while (m.find()) {
           passes.add(Long.parseLong(m.group(1).replace(",", "")));
         }
-        System.out.println("InitialSyncIT: passes " + passes + " (regions), " + leftAtKill + " bytes left at the kill");
+        System.out.println(
+            "InitialSyncIT: passes "
+                + passes
+                + " (regions), "
+                + leftAtKill
+                + " bytes left at the kill");
         assertThat(passes).as("a full pass, then a resumed one").hasSizeGreaterThanOrEqualTo(2);
         assertThat(passes.get(0)).isEqualTo(REGIONS);
-        assertThat(passes.get(passes.size() - 1)).as("the resumed pass copies only what was missing").isLessThan(REGIONS);
+        assertThat(passes.get(passes.size() - 1))
+            .as("the resumed pass copies only what was missing")
+            .isLessThan(REGIONS);
 
         sites.assertReplicaIdentical();
       }
@@ -94,7 +110,8 @@ class InitialSyncIT {
     long seed = Long.getLong("kagami.seed", SystemTime.NANO.nanoTime());
     Random rnd = new Random(seed);
     System.out.println("InitialSyncIT compare seed=" + seed);
-    try (TwoSites sites = TwoSites.withVolumeOptions(dir, VOLUME, "bitmapGranularity: 64KiB").start()) {
+    try (TwoSites sites =
+        TwoSites.withVolumeOptions(dir, VOLUME, "bitmapGranularity: 64KiB").start()) {
       try (NbdTestClient c = NbdTestClient.connect("127.0.0.1", sites.primaryNbd, "vol0")) {
         for (int i = 0; i < 40; i++) {
           byte[] data = new byte[256 << 10];
@@ -113,15 +130,27 @@ class InitialSyncIT {
         }
         sites.standby.start();
         sites.awaitInSync(T);
-        sites.standby.awaitStatus(s -> TwoSites.vol0(s).path("state").asText().equals("replicating"), T, "the standby to be consistent again");
+        sites.standby.awaitStatus(
+            s -> TwoSites.vol0(s).path("state").asText().equals("replicating"),
+            T,
+            "the standby to be consistent again");
       }
-      Matcher m = Pattern.compile("\\(([\\d,]+) compared by checksum, ([\\d,]+) with data").matcher(sites.primary.log());
+      Matcher m =
+          Pattern.compile("\\(([\\d,]+) compared by checksum, ([\\d,]+) with data")
+              .matcher(sites.primary.log());
       assertThat(m.find()).as("the primary logged the compared pass").isTrue();
       long compared = Long.parseLong(m.group(1).replace(",", ""));
       long withData = Long.parseLong(m.group(2).replace(",", ""));
-      System.out.println("InitialSyncIT: compared " + compared + " regions by checksum, sent " + withData + " with data");
+      System.out.println(
+          "InitialSyncIT: compared "
+              + compared
+              + " regions by checksum, sent "
+              + withData
+              + " with data");
       assertThat(compared).as("every region holding data was compared").isGreaterThanOrEqualTo(160);
-      assertThat(withData).as("only the regions that changed meanwhile travel with data").isEqualTo(3);
+      assertThat(withData)
+          .as("only the regions that changed meanwhile travel with data")
+          .isEqualTo(3);
       sites.assertReplicaIdentical();
     }
   }

@@ -1,9 +1,9 @@
 package io.kagami.site.it;
 
-import io.kagami.clock.SystemTime;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.kagami.clock.SystemTime;
 import io.kagami.site.it.PromoteIT.Cli;
 import io.kagami.testkit.nbd.NbdTestClient;
 import io.kagami.testkit.tools.ExternalTool;
@@ -42,33 +42,52 @@ class PitrIT {
       List<Long> seqs = steps.seqs();
       int step = 2 + rnd.nextInt(4);
       long target = seqs.get(step);
-      System.out.printf("PitrIT: steps end at seqs %s; promoting to seq %d (after step %d)%n", seqs, target, step);
+      System.out.printf(
+          "PitrIT: steps end at seqs %s; promoting to seq %d (after step %d)%n",
+          seqs, target, step);
       JsonNode before = TwoSites.vol0(sites.standby.status());
-      assertThat(before.path("recoverableFrom").path("seq").asLong()).as("recoverable window start").isLessThanOrEqualTo(seqs.getFirst());
+      assertThat(before.path("recoverableFrom").path("seq").asLong())
+          .as("recoverable window start")
+          .isLessThanOrEqualTo(seqs.getFirst());
 
       sites.primary.kill9();
       String standbyAdmin = "127.0.0.1:" + sites.standbyAdmin;
-      Cli outside = PromoteIT.cli("promote", "--seq", Long.toString(seqs.getLast() + 10), "--admin", standbyAdmin);
+      Cli outside =
+          PromoteIT.cli(
+              "promote", "--seq", Long.toString(seqs.getLast() + 10), "--admin", standbyAdmin);
       assertThat(outside.exit()).isNotZero();
       assertThat(outside.output()).contains("not applied yet");
-      assertThat(sites.standby.status().path("role").asText()).as("a refused point-in-time promotion changes nothing").isEqualTo("standby");
+      assertThat(sites.standby.status().path("role").asText())
+          .as("a refused point-in-time promotion changes nothing")
+          .isEqualTo("standby");
 
-      Cli promoted = PromoteIT.cli("promote", "--seq", Long.toString(target), "--admin", standbyAdmin);
+      Cli promoted =
+          PromoteIT.cli("promote", "--seq", Long.toString(target), "--admin", standbyAdmin);
       assertThat(promoted.exit()).as(promoted.output()).isZero();
       assertThat(promoted.output()).contains("is now the primary").contains("from seq " + target);
 
       byte[] actual = promotedArea(sites);
       int at = Arrays.mismatch(actual, states.get(step));
       assertThat(at)
-          .as("promoted volume differs from the state at seq %d at offset 0x%x (state after step %d; the newest state would %s)", target, Math.max(at, 0), step, Arrays.equals(actual, states.getLast()) ? "match" : "not match either")
+          .as(
+              "promoted volume differs from the state at seq %d at offset 0x%x (state after step %d; the newest state would %s)",
+              target,
+              Math.max(at, 0),
+              step,
+              Arrays.equals(actual, states.getLast()) ? "match" : "not match either")
           .isEqualTo(-1);
       JsonNode after = TwoSites.vol0(sites.standby.status());
-      assertThat(after.path("lastJournaledSeq").asLong()).as("new primary's history continues from the target").isEqualTo(target);
+      assertThat(after.path("lastJournaledSeq").asLong())
+          .as("new primary's history continues from the target")
+          .isEqualTo(target);
       try (NbdTestClient c = NbdTestClient.connect("127.0.0.1", sites.standbyNbd, "vol0")) {
         c.write(0, new byte[4096]).get(30, TimeUnit.SECONDS);
       }
-      assertThat(TwoSites.vol0(sites.standby.status()).path("lastJournaledSeq").asLong()).isEqualTo(target + 1);
-      assertThat(sites.standby.log()).contains("replica rolled back to seq " + target).contains("new data generation");
+      assertThat(TwoSites.vol0(sites.standby.status()).path("lastJournaledSeq").asLong())
+          .isEqualTo(target + 1);
+      assertThat(sites.standby.log())
+          .contains("replica rolled back to seq " + target)
+          .contains("new data generation");
     }
   }
 
@@ -81,20 +100,31 @@ class PitrIT {
       Steps steps = writeSteps(sites, rnd);
       int step = 2 + rnd.nextInt(4);
       Instant at = steps.marks().get(step);
-      System.out.printf("PitrIT: promoting to %s (after step %d, seq %d)%n", at, step, steps.seqs().get(step));
+      System.out.printf(
+          "PitrIT: promoting to %s (after step %d, seq %d)%n", at, step, steps.seqs().get(step));
 
       sites.primary.kill9();
-      Cli promoted = PromoteIT.cli("promote", "--at", at.toString(), "--admin", "127.0.0.1:" + sites.standbyAdmin);
+      Cli promoted =
+          PromoteIT.cli(
+              "promote", "--at", at.toString(), "--admin", "127.0.0.1:" + sites.standbyAdmin);
       assertThat(promoted.exit()).as(promoted.output()).isZero();
-      assertThat(promoted.output()).contains("is now the primary").contains("from seq " + steps.seqs().get(step));
+      assertThat(promoted.output())
+          .contains("is now the primary")
+          .contains("from seq " + steps.seqs().get(step));
 
       byte[] actual = promotedArea(sites);
       int mismatch = Arrays.mismatch(actual, steps.states().get(step));
-      assertThat(mismatch).as("promoted volume differs from the state at %s at offset 0x%x", at, Math.max(mismatch, 0)).isEqualTo(-1);
+      assertThat(mismatch)
+          .as(
+              "promoted volume differs from the state at %s at offset 0x%x",
+              at, Math.max(mismatch, 0))
+          .isEqualTo(-1);
     }
   }
 
-  /** The first {@link #AREA} bytes the promoted standby serves, read with the real {@code nbdcopy}. */
+  /**
+   * The first {@link #AREA} bytes the promoted standby serves, read with the real {@code nbdcopy}.
+   */
   private byte[] promotedArea(TwoSites sites) throws Exception {
     Path img = dir.resolve("promoted.img");
     ExternalTool.require("nbdcopy").runOk(T, sites.standbyUri(), img.toString());
@@ -105,7 +135,10 @@ class PitrIT {
     return actual;
   }
 
-  /** After each step: the model's state, the primary's last seq, and an instant between this step's writes and the next's. */
+  /**
+   * After each step: the model's state, the primary's last seq, and an instant between this step's
+   * writes and the next's.
+   */
   private record Steps(List<byte[]> states, List<Long> seqs, List<Instant> marks) {}
 
   /**
@@ -143,7 +176,8 @@ class PitrIT {
         long mark = SystemTime.WALL.millis();
         marks.add(Instant.ofEpochMilli(mark));
         while (SystemTime.WALL.millis() <= mark) {
-          Thread.onSpinWait(); // the journal stamps whole milliseconds: the next step starts in a later one
+          Thread.onSpinWait(); // the journal stamps whole milliseconds: the next step starts in a
+          // later one
         }
       }
     }

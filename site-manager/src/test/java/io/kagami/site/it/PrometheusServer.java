@@ -1,8 +1,8 @@
 package io.kagami.site.it;
 
-import io.kagami.clock.SystemTime;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.kagami.clock.SystemTime;
 import io.kagami.testkit.net.FreePorts;
 import io.kagami.testkit.tools.ExternalTool;
 import java.io.IOException;
@@ -29,7 +29,8 @@ final class PrometheusServer implements AutoCloseable {
   private final Path dir;
   private final Path log;
   private final int port;
-  private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+  private final HttpClient http =
+      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
   private Process process;
 
   PrometheusServer(Path dir, List<String> targets, List<Path> ruleFiles) throws IOException {
@@ -37,7 +38,12 @@ final class PrometheusServer implements AutoCloseable {
   }
 
   /** {@code externalLabels}: global.external_labels, e.g. the rules' kagami_runbook_base. */
-  PrometheusServer(Path dir, List<String> targets, List<Path> ruleFiles, java.util.Map<String, String> externalLabels) throws IOException {
+  PrometheusServer(
+      Path dir,
+      List<String> targets,
+      List<Path> ruleFiles,
+      java.util.Map<String, String> externalLabels)
+      throws IOException {
     this.dir = Files.createDirectories(dir);
     this.log = dir.resolve("prometheus.log");
     this.port = FreePorts.loopbackPort();
@@ -46,7 +52,14 @@ final class PrometheusServer implements AutoCloseable {
     StringBuilder t = new StringBuilder();
     targets.forEach(x -> t.append(t.isEmpty() ? "" : ", ").append('"').append(x).append('"'));
     StringBuilder labels = new StringBuilder();
-    externalLabels.forEach((k, v) -> labels.append(labels.isEmpty() ? "" : ", ").append(k).append(": \"").append(v).append('"'));
+    externalLabels.forEach(
+        (k, v) ->
+            labels
+                .append(labels.isEmpty() ? "" : ", ")
+                .append(k)
+                .append(": \"")
+                .append(v)
+                .append('"'));
     Files.writeString(
         dir.resolve("prometheus.yml"),
         """
@@ -82,7 +95,11 @@ final class PrometheusServer implements AutoCloseable {
   }
 
   private HttpResponse<String> get(String pathAndQuery) throws IOException, InterruptedException {
-    return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + pathAndQuery)).timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
+    return http.send(
+        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + pathAndQuery))
+            .timeout(Duration.ofSeconds(5))
+            .build(),
+        HttpResponse.BodyHandlers.ofString());
   }
 
   /** {@code GET /api/v1/...}: the {@code data} of a successful answer; an error answer throws. */
@@ -90,7 +107,8 @@ final class PrometheusServer implements AutoCloseable {
     HttpResponse<String> r = get("/api/v1/" + pathAndQuery);
     JsonNode body = JSON.readTree(r.body());
     if (r.statusCode() != 200 || !body.path("status").asText().equals("success")) {
-      throw new IOException("Prometheus answered " + r.statusCode() + " to " + pathAndQuery + ": " + r.body());
+      throw new IOException(
+          "Prometheus answered " + r.statusCode() + " to " + pathAndQuery + ": " + r.body());
     }
     return body.path("data");
   }
@@ -101,7 +119,8 @@ final class PrometheusServer implements AutoCloseable {
   }
 
   /** Polls {@code promql} (bounded) until its result vector satisfies {@code ok}; returns it. */
-  JsonNode awaitQuery(String promql, Predicate<JsonNode> ok, Duration timeout, String what) throws IOException, InterruptedException {
+  JsonNode awaitQuery(String promql, Predicate<JsonNode> ok, Duration timeout, String what)
+      throws IOException, InterruptedException {
     JsonNode[] last = {null};
     await(what + " (query " + promql + ")", timeout, () -> ok.test(last[0] = query(promql)));
     return last[0];
@@ -116,13 +135,21 @@ final class PrometheusServer implements AutoCloseable {
     boolean ok() throws IOException, InterruptedException;
   }
 
-  /** Polls {@code check} until it holds, at most {@code timeout}; a dead Prometheus fails at once. */
+  /**
+   * Polls {@code check} until it holds, at most {@code timeout}; a dead Prometheus fails at once.
+   */
   void await(String what, Duration timeout, Check check) throws IOException, InterruptedException {
     long deadline = SystemTime.NANO.nanoTime() + timeout.toNanos();
     Exception lastError = null;
     while (SystemTime.NANO.nanoTime() < deadline) {
       if (!process.isAlive()) {
-        throw new AssertionError("prometheus exited with " + process.exitValue() + " while waiting for " + what + "; log:\n" + Files.readString(log));
+        throw new AssertionError(
+            "prometheus exited with "
+                + process.exitValue()
+                + " while waiting for "
+                + what
+                + "; log:\n"
+                + Files.readString(log));
       }
       try {
         if (check.ok()) {
@@ -133,11 +160,20 @@ final class PrometheusServer implements AutoCloseable {
       }
       try {
         process.onExit().get(200, TimeUnit.MILLISECONDS); // a pause that ends early if it dies
-      } catch (java.util.concurrent.TimeoutException | java.util.concurrent.ExecutionException expected) {
+      } catch (java.util.concurrent.TimeoutException
+          | java.util.concurrent.ExecutionException expected) {
         // still running: poll again
       }
     }
-    throw new AssertionError("timed out after " + timeout.toSeconds() + " s waiting for " + what + "; last error " + lastError + "; log:\n" + Files.readString(log));
+    throw new AssertionError(
+        "timed out after "
+            + timeout.toSeconds()
+            + " s waiting for "
+            + what
+            + "; last error "
+            + lastError
+            + "; log:\n"
+            + Files.readString(log));
   }
 
   @Override

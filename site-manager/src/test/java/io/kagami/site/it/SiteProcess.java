@@ -1,8 +1,8 @@
 package io.kagami.site.it;
 
-import io.kagami.clock.SystemTime;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.kagami.clock.SystemTime;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -55,7 +55,11 @@ final class SiteProcess implements AutoCloseable {
     cmd.add("run");
     cmd.add("--config");
     cmd.add(config.toString());
-    process = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+    process =
+        new ProcessBuilder(cmd)
+            .redirectErrorStream(true)
+            .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+            .start();
     awaitStatus(s -> true, Duration.ofSeconds(60), "admin endpoint answering");
     return this;
   }
@@ -88,7 +92,11 @@ final class SiteProcess implements AutoCloseable {
   String metrics() throws IOException, InterruptedException {
     try (HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build()) {
       HttpResponse<String> r =
-          http.send(HttpRequest.newBuilder(URI.create("http://" + admin + "/metrics")).timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
+          http.send(
+              HttpRequest.newBuilder(URI.create("http://" + admin + "/metrics"))
+                  .timeout(Duration.ofSeconds(5))
+                  .build(),
+              HttpResponse.BodyHandlers.ofString());
       if (r.statusCode() != 200) {
         throw new IOException("metrics answered " + r.statusCode() + ": " + r.body());
       }
@@ -99,7 +107,11 @@ final class SiteProcess implements AutoCloseable {
   JsonNode status() throws IOException, InterruptedException {
     try (HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build()) {
       HttpResponse<String> r =
-          http.send(HttpRequest.newBuilder(URI.create("http://" + admin + "/status")).timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
+          http.send(
+              HttpRequest.newBuilder(URI.create("http://" + admin + "/status"))
+                  .timeout(Duration.ofSeconds(5))
+                  .build(),
+              HttpResponse.BodyHandlers.ofString());
       if (r.statusCode() != 200) {
         throw new IOException("status answered " + r.statusCode() + ": " + r.body());
       }
@@ -114,7 +126,13 @@ final class SiteProcess implements AutoCloseable {
     Exception lastError = null;
     while (SystemTime.NANO.nanoTime() < deadline) {
       if (process != null && !process.isAlive()) {
-        throw new AssertionError("site exited with " + process.exitValue() + " while waiting for " + what + "; log:\n" + log());
+        throw new AssertionError(
+            "site exited with "
+                + process.exitValue()
+                + " while waiting for "
+                + what
+                + "; log:\n"
+                + log());
       }
       try {
         last = status();
@@ -135,7 +153,17 @@ final class SiteProcess implements AutoCloseable {
         // exited: reported above on the next pass
       }
     }
-    throw new AssertionError("timed out after " + timeout.toSeconds() + " s waiting for " + what + "; last status " + last + ", last error " + lastError + "; log:\n" + log());
+    throw new AssertionError(
+        "timed out after "
+            + timeout.toSeconds()
+            + " s waiting for "
+            + what
+            + "; last status "
+            + last
+            + ", last error "
+            + lastError
+            + "; log:\n"
+            + log());
   }
 
   @Override

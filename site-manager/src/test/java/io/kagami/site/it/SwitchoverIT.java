@@ -1,10 +1,10 @@
 package io.kagami.site.it;
 
-import io.kagami.clock.SystemTime;
 import static io.kagami.site.it.PromoteIT.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.kagami.clock.SystemTime;
 import io.kagami.site.it.PromoteIT.Cli;
 import io.kagami.testkit.nbd.NbdTestClient;
 import java.nio.file.Path;
@@ -15,8 +15,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Executes {@code docs/runbooks/switchover.md} step by step with the CLI verbs it shows, against two
- * real site processes in sync mode, with a host that keeps writing through the switchover (the
+ * Executes {@code docs/runbooks/switchover.md} step by step with the CLI verbs it shows, against
+ * two real site processes in sync mode, with a host that keeps writing through the switchover (the
  * worst case the runbook's step 2 avoids): no acknowledged write is lost, the roles and the NBD
  * addresses swap, replication runs the other way, a second switchover brings everything back, and
  * the roles survive restarts.
@@ -30,7 +30,8 @@ class SwitchoverIT {
   void theRunbookSwapsRolesWithoutLosingAnAcknowledgedWriteAndSwapsBack() throws Exception {
     long seed = Long.getLong("kagami.seed", SystemTime.NANO.nanoTime());
     System.out.println("SwitchoverIT seed=" + seed);
-    try (TwoSites sites = TwoSites.withVolumeOptions(dir, VOLUME, "mode: sync, onSyncTimeout: block").start()) {
+    try (TwoSites sites =
+        TwoSites.withVolumeOptions(dir, VOLUME, "mode: sync, onSyncTimeout: block").start()) {
       String tokyo = "127.0.0.1:" + sites.primaryAdmin;
       String hiroshima = "127.0.0.1:" + sites.standbyAdmin;
 
@@ -45,7 +46,8 @@ class SwitchoverIT {
           Thread.ofPlatform()
               .start(
                   () -> {
-                    try (NbdTestClient c = NbdTestClient.connect("127.0.0.1", sites.primaryNbd, "vol0")) {
+                    try (NbdTestClient c =
+                        NbdTestClient.connect("127.0.0.1", sites.primaryNbd, "vol0")) {
                       w.run(c, Long.MAX_VALUE, Long.MAX_VALUE, () -> {});
                     } catch (Exception e) {
                       throw new IllegalStateException(e);
@@ -58,8 +60,12 @@ class SwitchoverIT {
       w.stop();
       host.join(T.toMillis());
       assertThat(switched.exit()).as(switched.output()).isZero();
-      assertThat(switched.output()).contains("switchover done").contains("hiroshima is the primary, tokyo its standby");
-      System.out.printf("SwitchoverIT: switchover command took %d ms (JVM start included), %d writes acknowledged before it%n", millis, w.ackCount);
+      assertThat(switched.output())
+          .contains("switchover done")
+          .contains("hiroshima is the primary, tokyo its standby");
+      System.out.printf(
+          "SwitchoverIT: switchover command took %d ms (JVM start included), %d writes acknowledged before it%n",
+          millis, w.ackCount);
 
       // 4. The new roles.
       Cli newPrimary = cli("status", "--admin", hiroshima);
@@ -67,21 +73,26 @@ class SwitchoverIT {
       assertThat(sites.standby.status().path("role").asText()).isEqualTo("primary");
       assertThat(sites.primary.status().path("role").asText()).isEqualTo("standby");
 
-      // 5. Hosts reattach to the new primary: every acknowledged write is there; the old address is read-only.
+      // 5. Hosts reattach to the new primary: every acknowledged write is there; the old address is
+      // read-only.
       try (NbdTestClient c = NbdTestClient.connect("127.0.0.1", sites.standbyNbd, "vol0")) {
         assertThat(c.isReadOnly()).isFalse();
         int[] versions = w.versions(c, "new primary");
         for (int block = 0; block < versions.length; block++) {
-          assertThat(versions[block]).as("block %d: acknowledged version %d lost in the switchover", block, w.acked[block]).isGreaterThanOrEqualTo(w.acked[block]);
+          assertThat(versions[block])
+              .as("block %d: acknowledged version %d lost in the switchover", block, w.acked[block])
+              .isGreaterThanOrEqualTo(w.acked[block]);
         }
         for (int block = 0; block < 64; block++) {
-          c.write((long) block * 4096, CrashIT.Writer.content(block, 1_000_000)).get(30, TimeUnit.SECONDS);
+          c.write((long) block * 4096, CrashIT.Writer.content(block, 1_000_000))
+              .get(30, TimeUnit.SECONDS);
         }
         c.flush().get(30, TimeUnit.SECONDS);
       }
       try (NbdTestClient c = NbdTestClient.connect("127.0.0.1", sites.primaryNbd, "vol0")) {
         assertThat(c.isReadOnly()).isTrue();
-        assertThatThrownBy(() -> c.write(0, new byte[4096]).get(30, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class);
+        assertThatThrownBy(() -> c.write(0, new byte[4096]).get(30, TimeUnit.SECONDS))
+            .isInstanceOf(ExecutionException.class);
       }
       // Replication runs the other way: the old primary receives and applies the new writes.
       awaitReplicated(sites.standby, sites.primary);
@@ -94,7 +105,8 @@ class SwitchoverIT {
       assertThat(back.exit()).as(back.output()).isZero();
       assertThat(back.output()).contains("tokyo is the primary, hiroshima its standby");
       try (NbdTestClient c = NbdTestClient.connect("127.0.0.1", sites.primaryNbd, "vol0")) {
-        assertThat(c.read(0, 4096).get(30, TimeUnit.SECONDS)).isEqualTo(CrashIT.Writer.content(0, 1_000_000));
+        assertThat(c.read(0, 4096).get(30, TimeUnit.SECONDS))
+            .isEqualTo(CrashIT.Writer.content(0, 1_000_000));
         c.write(0, CrashIT.Writer.content(0, 2_000_000)).get(30, TimeUnit.SECONDS);
       }
       awaitReplicated(sites.primary, sites.standby);
@@ -104,7 +116,10 @@ class SwitchoverIT {
       sites.primary.stop();
       sites.standby.start();
       sites.primary.start();
-      sites.primary.awaitStatus(s -> s.path("link").path("connected").asBoolean(), T, "the WAN link to reconnect after restarts");
+      sites.primary.awaitStatus(
+          s -> s.path("link").path("connected").asBoolean(),
+          T,
+          "the WAN link to reconnect after restarts");
       assertThat(sites.primary.status().path("role").asText()).isEqualTo("primary");
       assertThat(sites.standby.status().path("role").asText()).isEqualTo("standby");
       sites.assertReplicaIdentical();
@@ -120,7 +135,8 @@ class SwitchoverIT {
     // Woken by every acknowledgement (the writer notifies), not by polling.
     if (!w.awaitAcks(acks, T)) {
       synchronized (w) {
-        throw new AssertionError("the host got only " + w.ackCount + " writes acknowledged within " + T);
+        throw new AssertionError(
+            "the host got only " + w.ackCount + " writes acknowledged within " + T);
       }
     }
   }
@@ -128,7 +144,15 @@ class SwitchoverIT {
   /** Waits (bounded) until {@code to} applied everything {@code from} journaled. */
   static void awaitReplicated(SiteProcess from, SiteProcess to) throws Exception {
     long target = TwoSites.vol0(from.status()).path("lastJournaledSeq").asLong();
-    from.awaitStatus(s -> TwoSites.vol0(s).path("lagBytes").asLong() == 0 && TwoSites.vol0(s).path("lastAckedByPeerSeq").asLong() >= target, T, "lag 0 at seq " + target);
-    to.awaitStatus(s -> TwoSites.vol0(s).path("lastAppliedSeq").asLong() >= target, T, "applied through seq " + target);
+    from.awaitStatus(
+        s ->
+            TwoSites.vol0(s).path("lagBytes").asLong() == 0
+                && TwoSites.vol0(s).path("lastAckedByPeerSeq").asLong() >= target,
+        T,
+        "lag 0 at seq " + target);
+    to.awaitStatus(
+        s -> TwoSites.vol0(s).path("lastAppliedSeq").asLong() >= target,
+        T,
+        "applied through seq " + target);
   }
 }

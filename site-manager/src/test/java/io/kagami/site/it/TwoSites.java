@@ -1,12 +1,12 @@
 package io.kagami.site.it;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.kagami.site.SiteLink;
 import eu.rekawek.toxiproxy.Proxy;
+import io.kagami.site.SiteLink;
 import io.kagami.testkit.data.DataFiles;
 import io.kagami.testkit.net.FreePorts;
-import io.kagami.testkit.toxi.Toxiproxies;
 import io.kagami.testkit.tools.ExternalTool;
+import io.kagami.testkit.toxi.Toxiproxies;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -25,8 +25,10 @@ final class TwoSites implements AutoCloseable {
   final int primaryAdmin;
   final int standbyAdmin;
   final int wan;
+
   /** Where tokyo listens once it is the standby (after a switchover or failback). */
   final int primaryWan;
+
   final SiteProcess primary;
   final SiteProcess standby;
 
@@ -39,7 +41,8 @@ final class TwoSites implements AutoCloseable {
   }
 
   /** {@code volumeOptions}: extra YAML keys for every volume, e.g. {@code "mode: sync"}. */
-  static TwoSites withVolumeOptions(Path dir, long volumeBytes, String volumeOptions) throws IOException {
+  static TwoSites withVolumeOptions(Path dir, long volumeBytes, String volumeOptions)
+      throws IOException {
     return new TwoSites(dir, volumeBytes, volumeOptions, List.of("vol0"), port -> port);
   }
 
@@ -47,7 +50,9 @@ final class TwoSites implements AutoCloseable {
    * Like {@link #withVolumeOptions}, with the primary dialling the standby's WAN port through
    * {@code via} (given the standby's WAN port, returns the port the primary connects to: a proxy).
    */
-  static TwoSites withVolumeOptions(Path dir, long volumeBytes, String volumeOptions, java.util.function.IntUnaryOperator via) throws IOException {
+  static TwoSites withVolumeOptions(
+      Path dir, long volumeBytes, String volumeOptions, java.util.function.IntUnaryOperator via)
+      throws IOException {
     return new TwoSites(dir, volumeBytes, volumeOptions, List.of("vol0"), via);
   }
 
@@ -55,7 +60,8 @@ final class TwoSites implements AutoCloseable {
    * Like {@link #withVolumeOptions}, with the WAN link through a proxy of {@code toxi} (named
    * "wan"), available as {@link #wanProxy} for toxics.
    */
-  static TwoSites throughProxy(Path dir, long volumeBytes, String volumeOptions, Toxiproxies toxi) throws IOException {
+  static TwoSites throughProxy(Path dir, long volumeBytes, String volumeOptions, Toxiproxies toxi)
+      throws IOException {
     return withVolumes(dir, volumesYaml(volumeBytes, volumeOptions, List.of("vol0")), toxi);
   }
 
@@ -72,14 +78,25 @@ final class TwoSites implements AutoCloseable {
     DataFiles.assertSameContent("primary", p, "standby replica", s);
   }
 
-  private TwoSites(Path dir, long volumeBytes, String volumeOptions, List<String> volumeNames, java.util.function.IntUnaryOperator via) throws IOException {
+  private TwoSites(
+      Path dir,
+      long volumeBytes,
+      String volumeOptions,
+      List<String> volumeNames,
+      java.util.function.IntUnaryOperator via)
+      throws IOException {
     this(dir, volumesYaml(volumeBytes, volumeOptions, volumeNames), via);
   }
 
-  private static String volumesYaml(long volumeBytes, String volumeOptions, List<String> volumeNames) {
+  private static String volumesYaml(
+      long volumeBytes, String volumeOptions, List<String> volumeNames) {
     StringBuilder vols = new StringBuilder();
     for (String v : volumeNames) {
-      vols.append(vols.isEmpty() ? "" : ", ").append("{name: ").append(v).append(", size: ").append(volumeBytes);
+      vols.append(vols.isEmpty() ? "" : ", ")
+          .append("{name: ")
+          .append(v)
+          .append(", size: ")
+          .append(volumeBytes);
       vols.append(volumeOptions.isEmpty() ? "" : ", " + volumeOptions).append("}");
     }
     return vols.toString();
@@ -107,7 +124,8 @@ final class TwoSites implements AutoCloseable {
     return sites;
   }
 
-  private TwoSites(Path dir, String vols, java.util.function.IntUnaryOperator via) throws IOException {
+  private TwoSites(Path dir, String vols, java.util.function.IntUnaryOperator via)
+      throws IOException {
     this.dir = dir;
     int[] ports = FreePorts.loopbackPorts(6);
     primaryNbd = ports[0];
@@ -128,7 +146,13 @@ final class TwoSites implements AutoCloseable {
         wan: {peer: "127.0.0.1:%d", listen: "127.0.0.1:%d", peerSiteId: hiroshima, peerCertificate: %s}
         volumes: [%s]
         """
-            .formatted(primaryNbd, primaryAdmin, via.applyAsInt(wan), primaryWan, dir.relativize(sc), vols));
+            .formatted(
+                primaryNbd,
+                primaryAdmin,
+                via.applyAsInt(wan),
+                primaryWan,
+                dir.relativize(sc),
+                vols));
     Files.writeString(
         dir.resolve("hiroshima.yaml"),
         """
@@ -147,7 +171,10 @@ final class TwoSites implements AutoCloseable {
   TwoSites start() throws IOException {
     standby.start();
     primary.start();
-    primary.awaitStatus(s -> s.path("link").path("connected").asBoolean(), Duration.ofSeconds(60), "the WAN link to connect");
+    primary.awaitStatus(
+        s -> s.path("link").path("connected").asBoolean(),
+        Duration.ofSeconds(60),
+        "the WAN link to connect");
     return this;
   }
 
@@ -163,7 +190,9 @@ final class TwoSites implements AutoCloseable {
     return status.path("volumes").get(0);
   }
 
-  /** Waits (bounded) until the standby has applied everything the primary journaled, every volume. */
+  /**
+   * Waits (bounded) until the standby has applied everything the primary journaled, every volume.
+   */
   void awaitInSync(Duration timeout) throws IOException, InterruptedException {
     JsonNode p = primary.status().path("volumes");
     for (int i = 0; i < p.size(); i++) {
@@ -171,10 +200,15 @@ final class TwoSites implements AutoCloseable {
       long target = p.get(i).path("lastJournaledSeq").asLong();
       String name = p.get(i).path("name").asText();
       primary.awaitStatus(
-          s -> s.path("volumes").get(at).path("lastAckedByPeerSeq").asLong() >= target && s.path("volumes").get(at).path("lagBytes").asLong() == 0,
+          s ->
+              s.path("volumes").get(at).path("lastAckedByPeerSeq").asLong() >= target
+                  && s.path("volumes").get(at).path("lagBytes").asLong() == 0,
           timeout,
           "primary " + name + " lag 0 at seq " + target);
-      standby.awaitStatus(s -> s.path("volumes").get(at).path("lastAppliedSeq").asLong() >= target, timeout, "standby " + name + " applied through seq " + target);
+      standby.awaitStatus(
+          s -> s.path("volumes").get(at).path("lastAppliedSeq").asLong() >= target,
+          timeout,
+          "standby " + name + " applied through seq " + target);
     }
   }
 

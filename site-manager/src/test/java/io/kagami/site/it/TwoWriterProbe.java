@@ -1,9 +1,9 @@
 package io.kagami.site.it;
 
-import io.kagami.clock.SystemTime;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.kagami.clock.SystemTime;
 import io.kagami.testkit.nbd.NbdTestClient;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -47,8 +47,11 @@ final class TwoWriterProbe implements AutoCloseable {
   private static final Duration TICK = Duration.ofMillis(50);
   private static final Duration ANSWER_TIMEOUT = Duration.ofSeconds(2);
 
-  /** One answer: {@code accepting} at some instant in [{@code sentNanos}, {@code answeredNanos}]. */
-  record Observation(String site, String how, long sentNanos, long answeredNanos, boolean accepting) {}
+  /**
+   * One answer: {@code accepting} at some instant in [{@code sentNanos}, {@code answeredNanos}].
+   */
+  record Observation(
+      String site, String how, long sentNanos, long answeredNanos, boolean accepting) {}
 
   /** A site as the probe sees it: its admin address, its NBD address and its scratch offset. */
   private final class Target {
@@ -73,7 +76,11 @@ final class TwoWriterProbe implements AutoCloseable {
       if (pendingStatus.isDone()) {
         long sent = SystemTime.NANO.nanoTime();
         pendingStatus =
-            http.sendAsync(HttpRequest.newBuilder(URI.create("http://" + admin + "/status")).timeout(ANSWER_TIMEOUT).build(), HttpResponse.BodyHandlers.ofString())
+            http.sendAsync(
+                    HttpRequest.newBuilder(URI.create("http://" + admin + "/status"))
+                        .timeout(ANSWER_TIMEOUT)
+                        .build(),
+                    HttpResponse.BodyHandlers.ofString())
                 .handle(
                     (r, e) -> {
                       boolean primary = false;
@@ -84,7 +91,9 @@ final class TwoWriterProbe implements AutoCloseable {
                           primary = false; // an unreadable status is no claim to be primary
                         }
                       }
-                      record(new Observation(name, "status role", sent, SystemTime.NANO.nanoTime(), primary));
+                      record(
+                          new Observation(
+                              name, "status role", sent, SystemTime.NANO.nanoTime(), primary));
                       return null;
                     });
       }
@@ -113,12 +122,17 @@ final class TwoWriterProbe implements AutoCloseable {
               .orTimeout(ANSWER_TIMEOUT.toMillis() * 5, TimeUnit.MILLISECONDS)
               .handle(
                   (v, e) -> {
-                    record(new Observation(name, "nbd write", sent, SystemTime.NANO.nanoTime(), e == null));
+                    record(
+                        new Observation(
+                            name, "nbd write", sent, SystemTime.NANO.nanoTime(), e == null));
                     // A refusal (EPERM from a standby) keeps the connection: the server checks
                     // the export's current mode on every write, so a promotion shows on it. A
                     // write that got no answer does not: reconnect next time, closing it there
                     // (this may run on the client's reader thread, which close() joins).
-                    reconnect = e instanceof java.util.concurrent.TimeoutException || e instanceof java.util.concurrent.CompletionException && e.getCause() instanceof java.util.concurrent.TimeoutException;
+                    reconnect =
+                        e instanceof java.util.concurrent.TimeoutException
+                            || e instanceof java.util.concurrent.CompletionException
+                                && e.getCause() instanceof java.util.concurrent.TimeoutException;
                     return null;
                   });
     }
@@ -127,12 +141,24 @@ final class TwoWriterProbe implements AutoCloseable {
   private final HttpClient http = HttpClient.newBuilder().connectTimeout(ANSWER_TIMEOUT).build();
   private final List<Target> targets = new ArrayList<>();
   private final List<Observation> observations = new ArrayList<>();
-  private final ScheduledExecutorService ticker = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("two-writer-probe").daemon(true).factory());
+  private final ScheduledExecutorService ticker =
+      Executors.newSingleThreadScheduledExecutor(
+          Thread.ofPlatform().name("two-writer-probe").daemon(true).factory());
 
   /** Probes both sites of {@code sites}; scratch blocks are the last two of the volume. */
   TwoWriterProbe(TwoSites sites, long volumeBytes) {
-    targets.add(new Target("tokyo", "127.0.0.1:" + sites.primaryAdmin, new InetSocketAddress("127.0.0.1", sites.primaryNbd), volumeBytes - 2 * 4096));
-    targets.add(new Target("hiroshima", "127.0.0.1:" + sites.standbyAdmin, new InetSocketAddress("127.0.0.1", sites.standbyNbd), volumeBytes - 4096));
+    targets.add(
+        new Target(
+            "tokyo",
+            "127.0.0.1:" + sites.primaryAdmin,
+            new InetSocketAddress("127.0.0.1", sites.primaryNbd),
+            volumeBytes - 2 * 4096));
+    targets.add(
+        new Target(
+            "hiroshima",
+            "127.0.0.1:" + sites.standbyAdmin,
+            new InetSocketAddress("127.0.0.1", sites.standbyNbd),
+            volumeBytes - 4096));
   }
 
   TwoWriterProbe start() {
@@ -181,11 +207,19 @@ final class TwoWriterProbe implements AutoCloseable {
     }
     List<Era> eras = new ArrayList<>();
     for (Target t : targets) {
-      List<Observation> mine = all.stream().filter(o -> o.site().equals(t.name)).sorted(Comparator.comparingLong(Observation::sentNanos)).toList();
+      List<Observation> mine =
+          all.stream()
+              .filter(o -> o.site().equals(t.name))
+              .sorted(Comparator.comparingLong(Observation::sentNanos))
+              .toList();
       Era open = null;
       for (Observation o : mine) {
         if (o.accepting()) {
-          open = open == null ? new Era(t.name, o.sentNanos(), o.answeredNanos(), o, o) : new Era(t.name, open.from(), Math.max(open.to(), o.answeredNanos()), open.first(), o);
+          open =
+              open == null
+                  ? new Era(t.name, o.sentNanos(), o.answeredNanos(), o, o)
+                  : new Era(
+                      t.name, open.from(), Math.max(open.to(), o.answeredNanos()), open.first(), o);
         } else if (open != null && o.answeredNanos() > open.to()) {
           eras.add(open);
           open = null;
@@ -201,8 +235,16 @@ final class TwoWriterProbe implements AutoCloseable {
           throw new AssertionError(
               String.format(
                   "two sites accepted writes for vol0 at once: %s from %d ms (%s) to %d ms (%s), %s from %d ms (%s) to %d ms (%s) [ms since the schedule started]",
-                  a.site(), ms(a.from(), originNanos), a.first().how(), ms(a.to(), originNanos), a.last().how(),
-                  b.site(), ms(b.from(), originNanos), b.first().how(), ms(b.to(), originNanos), b.last().how()));
+                  a.site(),
+                  ms(a.from(), originNanos),
+                  a.first().how(),
+                  ms(a.to(), originNanos),
+                  a.last().how(),
+                  b.site(),
+                  ms(b.from(), originNanos),
+                  b.first().how(),
+                  ms(b.to(), originNanos),
+                  b.last().how()));
         }
       }
     }

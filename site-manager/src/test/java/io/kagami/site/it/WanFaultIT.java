@@ -1,10 +1,10 @@
 package io.kagami.site.it;
 
-import io.kagami.clock.SystemTime;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import eu.rekawek.toxiproxy.Proxy;
 import eu.rekawek.toxiproxy.model.ToxicDirection;
+import io.kagami.clock.SystemTime;
 import io.kagami.testkit.nbd.NbdTestClient;
 import io.kagami.testkit.toxi.Toxiproxies;
 import java.io.IOException;
@@ -37,13 +37,21 @@ class WanFaultIT {
   private static List<Named> faults(Random rnd) {
     ToxicDirection dir = rnd.nextBoolean() ? ToxicDirection.UPSTREAM : ToxicDirection.DOWNSTREAM;
     return List.of(
-        new Named("latency 30±10 ms " + dir, w -> w.toxics().latency("latency", dir, 30).setJitter(10)),
-        new Named("bandwidth 500 KB/s upstream", w -> w.toxics().bandwidth("bandwidth", ToxicDirection.UPSTREAM, 500)),
+        new Named(
+            "latency 30±10 ms " + dir, w -> w.toxics().latency("latency", dir, 30).setJitter(10)),
+        new Named(
+            "bandwidth 500 KB/s upstream",
+            w -> w.toxics().bandwidth("bandwidth", ToxicDirection.UPSTREAM, 500)),
         new Named("slow_close 500 ms " + dir, w -> w.toxics().slowClose("slow_close", dir, 500)),
         new Named("timeout 300 ms " + dir, w -> w.toxics().timeout("timeout", dir, 300)),
-        new Named("reset_peer after 200 ms " + dir, w -> w.toxics().resetPeer("reset_peer", dir, 200)),
-        new Named("slicer 64±32 B " + dir, w -> w.toxics().slicer("slicer", dir, 64, 0).setSizeVariation(32)),
-        new Named("limit_data 256 KiB upstream", w -> w.toxics().limitData("limit_data", ToxicDirection.UPSTREAM, 256 << 10)));
+        new Named(
+            "reset_peer after 200 ms " + dir, w -> w.toxics().resetPeer("reset_peer", dir, 200)),
+        new Named(
+            "slicer 64±32 B " + dir,
+            w -> w.toxics().slicer("slicer", dir, 64, 0).setSizeVariation(32)),
+        new Named(
+            "limit_data 256 KiB upstream",
+            w -> w.toxics().limitData("limit_data", ToxicDirection.UPSTREAM, 256 << 10)));
   }
 
   @Test
@@ -72,15 +80,22 @@ class WanFaultIT {
         }
         System.out.println("WanFaultIT schedule: " + schedule);
         String log = sites.primary.log();
-        assertThat(log).as("a disconnect never needs a copy of regions").doesNotContain("resync of").doesNotContain("copying the whole volume");
-        assertThat(TwoSites.vol0(sites.primary.status()).path("resumedFromSeq").asLong()).as("resumed after its durable point").isPositive();
+        assertThat(log)
+            .as("a disconnect never needs a copy of regions")
+            .doesNotContain("resync of")
+            .doesNotContain("copying the whole volume");
+        assertThat(TwoSites.vol0(sites.primary.status()).path("resumedFromSeq").asLong())
+            .as("resumed after its durable point")
+            .isPositive();
         sites.assertReplicaIdentical();
       }
     }
   }
 
   /** Toxics on, writes through them, toxics off, and the standby catches up with everything. */
-  private static void round(TwoSites sites, Toxiproxies toxi, Proxy wan, NbdTestClient c, Random rnd, List<Named> faults) throws Exception {
+  private static void round(
+      TwoSites sites, Toxiproxies toxi, Proxy wan, NbdTestClient c, Random rnd, List<Named> faults)
+      throws Exception {
     for (Named f : faults) {
       f.fault().apply(wan);
     }

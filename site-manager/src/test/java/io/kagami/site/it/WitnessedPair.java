@@ -1,8 +1,8 @@
 package io.kagami.site.it;
 
-import io.kagami.clock.SystemTime;
 import com.fasterxml.jackson.databind.JsonNode;
 import eu.rekawek.toxiproxy.Proxy;
+import io.kagami.clock.SystemTime;
 import io.kagami.site.SiteLink;
 import io.kagami.testkit.net.FreePorts;
 import io.kagami.testkit.toxi.Toxiproxies;
@@ -29,8 +29,8 @@ import java.util.concurrent.TimeUnit;
  *   tokyo ──tokyoWitness──► witness ◄──hiroshimaWitness── hiroshima
  * </pre>
  *
- * Short timings (heartbeat 300 ms, selfFenceAfter 1.5 s, peerLostAfter 3 s, lease 2.5 s, margin 0.5 s)
- * keep the tests quick; the rule between them is the one the defaults follow.
+ * Short timings (heartbeat 300 ms, selfFenceAfter 1.5 s, peerLostAfter 3 s, lease 2.5 s, margin 0.5
+ * s) keep the tests quick; the rule between them is the one the defaults follow.
  */
 final class WitnessedPair implements AutoCloseable {
   static final Duration HEARTBEAT = Duration.ofMillis(300);
@@ -56,7 +56,8 @@ final class WitnessedPair implements AutoCloseable {
   private final Path witnessLog;
 
   /** {@code extraFailover}: YAML lines added to both sites' failover section (indented by two). */
-  WitnessedPair(Path dir, Toxiproxies toxi, long volumeBytes, String extraFailover) throws IOException {
+  WitnessedPair(Path dir, Toxiproxies toxi, long volumeBytes, String extraFailover)
+      throws IOException {
     this.dir = dir;
     int[] ports = FreePorts.loopbackPorts(7);
     primaryNbd = ports[0];
@@ -98,9 +99,21 @@ final class WitnessedPair implements AutoCloseable {
         wan: {peer: "127.0.0.1:%d", listen: "127.0.0.1:%d", peerSiteId: hiroshima, peerCertificate: %s}
         volumes: [{name: vol0, size: %d}]
         """
-            .formatted(primaryNbd, primaryAdmin, toxi.listenAddress(wan).getPort(), tokyoWan, dir.relativize(sc), volumeBytes)
-            + failover.formatted(toxi.listenAddress(tokyoWitness).getPort(), toxi.listenAddress(tokyoToHiroshima).getPort(), HEARTBEAT.toMillis(), PEER_LOST_AFTER.toMillis(),
-                SELF_FENCE_AFTER.toMillis(), LEASE.toMillis(), extra));
+                .formatted(
+                    primaryNbd,
+                    primaryAdmin,
+                    toxi.listenAddress(wan).getPort(),
+                    tokyoWan,
+                    dir.relativize(sc),
+                    volumeBytes)
+            + failover.formatted(
+                toxi.listenAddress(tokyoWitness).getPort(),
+                toxi.listenAddress(tokyoToHiroshima).getPort(),
+                HEARTBEAT.toMillis(),
+                PEER_LOST_AFTER.toMillis(),
+                SELF_FENCE_AFTER.toMillis(),
+                LEASE.toMillis(),
+                extra));
     Files.writeString(
         dir.resolve("hiroshima.yaml"),
         """
@@ -111,9 +124,16 @@ final class WitnessedPair implements AutoCloseable {
         wan: {listen: "127.0.0.1:%d", peer: "127.0.0.1:%d", peerSiteId: tokyo, peerCertificate: %s}
         volumes: [{name: vol0, size: %d}]
         """
-            .formatted(standbyNbd, standbyAdmin, wanPort, tokyoWan, dir.relativize(pc), volumeBytes)
-            + failover.formatted(toxi.listenAddress(hiroshimaWitness).getPort(), toxi.listenAddress(hiroshimaToTokyo).getPort(), HEARTBEAT.toMillis(), PEER_LOST_AFTER.toMillis(),
-                SELF_FENCE_AFTER.toMillis(), LEASE.toMillis(), extra));
+                .formatted(
+                    standbyNbd, standbyAdmin, wanPort, tokyoWan, dir.relativize(pc), volumeBytes)
+            + failover.formatted(
+                toxi.listenAddress(hiroshimaWitness).getPort(),
+                toxi.listenAddress(hiroshimaToTokyo).getPort(),
+                HEARTBEAT.toMillis(),
+                PEER_LOST_AFTER.toMillis(),
+                SELF_FENCE_AFTER.toMillis(),
+                LEASE.toMillis(),
+                extra));
     primary = new SiteProcess(dir.resolve("tokyo.yaml"), "127.0.0.1:" + primaryAdmin);
     standby = new SiteProcess(dir.resolve("hiroshima.yaml"), "127.0.0.1:" + standbyAdmin);
     witnessLog = dir.resolve("witness.log");
@@ -129,18 +149,36 @@ final class WitnessedPair implements AutoCloseable {
     cmd.add("-cp");
     cmd.add(System.getProperty("java.class.path"));
     cmd.add("io.kagami.site.cli.Main");
-    cmd.addAll(List.of("witness", "--listen", "127.0.0.1:" + witnessPort, "--token-file", dir.resolve("witness.token").toString(), "--lease", LEASE.toMillis() + "ms", "--margin", MARGIN.toMillis() + "ms"));
-    witness = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(witnessLog.toFile())).start();
+    cmd.addAll(
+        List.of(
+            "witness",
+            "--listen",
+            "127.0.0.1:" + witnessPort,
+            "--token-file",
+            dir.resolve("witness.token").toString(),
+            "--lease",
+            LEASE.toMillis() + "ms",
+            "--margin",
+            MARGIN.toMillis() + "ms"));
+    witness =
+        new ProcessBuilder(cmd)
+            .redirectErrorStream(true)
+            .redirectOutput(ProcessBuilder.Redirect.appendTo(witnessLog.toFile()))
+            .start();
     awaitWitness(Duration.ofSeconds(60));
     standby.start();
     primary.start();
     primary.awaitStatus(
-        s -> s.path("link").path("connected").asBoolean()
-            && !s.path("failover").path("fenced").asBoolean(true)
-            && s.path("failover").path("witness").has("lastGrantSecondsAgo"),
+        s ->
+            s.path("link").path("connected").asBoolean()
+                && !s.path("failover").path("fenced").asBoolean(true)
+                && s.path("failover").path("witness").has("lastGrantSecondsAgo"),
         Duration.ofSeconds(60),
         "the link up, the primary unfenced and holding the witness lease");
-    standby.awaitStatus(s -> s.path("failover").path("term").asLong() >= 1, Duration.ofSeconds(30), "the standby to learn the primary's term");
+    standby.awaitStatus(
+        s -> s.path("failover").path("term").asLong() >= 1,
+        Duration.ofSeconds(30),
+        "the standby to learn the primary's term");
     return this;
   }
 
@@ -149,11 +187,17 @@ final class WitnessedPair implements AutoCloseable {
     try (HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(1)).build()) {
       while (SystemTime.NANO.nanoTime() < deadline) {
         if (!witness.isAlive()) {
-          throw new AssertionError("witness exited with " + witness.exitValue() + ": " + Files.readString(witnessLog));
+          throw new AssertionError(
+              "witness exited with " + witness.exitValue() + ": " + Files.readString(witnessLog));
         }
         try {
-          HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + witnessPort + "/v1/status")).timeout(Duration.ofSeconds(1)).build(),
-              HttpResponse.BodyHandlers.ofString());
+          HttpResponse<String> r =
+              http.send(
+                  HttpRequest.newBuilder(
+                          URI.create("http://127.0.0.1:" + witnessPort + "/v1/status"))
+                      .timeout(Duration.ofSeconds(1))
+                      .build(),
+                  HttpResponse.BodyHandlers.ofString());
           if (r.statusCode() == 200) {
             return;
           }
@@ -163,7 +207,8 @@ final class WitnessedPair implements AutoCloseable {
         witness.waitFor(100, TimeUnit.MILLISECONDS);
       }
     }
-    throw new AssertionError("the witness did not answer within " + timeout + ": " + Files.readString(witnessLog));
+    throw new AssertionError(
+        "the witness did not answer within " + timeout + ": " + Files.readString(witnessLog));
   }
 
   /** Cuts every path between the primary and the standby (WAN and both heartbeat directions). */
@@ -185,11 +230,18 @@ final class WitnessedPair implements AutoCloseable {
 
   /** Whether a site's status says it accepts writes: primary and not fenced. */
   static boolean acceptsWrites(JsonNode status) {
-    return status.path("acceptingWrites").asBoolean() && status.path("role").asText().equals("primary") && !failover(status).path("fenced").asBoolean(true);
+    return status.path("acceptingWrites").asBoolean()
+        && status.path("role").asText().equals("primary")
+        && !failover(status).path("fenced").asBoolean(true);
   }
 
   String logs() throws IOException {
-    return "--- tokyo ---\n" + primary.log() + "\n--- hiroshima ---\n" + standby.log() + "\n--- witness ---\n" + (Files.exists(witnessLog) ? Files.readString(witnessLog) : "");
+    return "--- tokyo ---\n"
+        + primary.log()
+        + "\n--- hiroshima ---\n"
+        + standby.log()
+        + "\n--- witness ---\n"
+        + (Files.exists(witnessLog) ? Files.readString(witnessLog) : "");
   }
 
   @Override

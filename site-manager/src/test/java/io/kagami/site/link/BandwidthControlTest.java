@@ -13,10 +13,13 @@ import org.junit.jupiter.api.Test;
 
 /** Which cap is in force, on a clock the test sets. */
 class BandwidthControlTest {
-  private final AtomicReference<Instant> now = new AtomicReference<>(Instant.parse("2026-01-05T00:00:00Z")); // 09:00 in Tokyo
+  private final AtomicReference<Instant> now =
+      new AtomicReference<>(Instant.parse("2026-01-05T00:00:00Z")); // 09:00 in Tokyo
   private final List<Long> applied = new CopyOnWriteArrayList<>();
   private final BandwidthSchedule officeHours =
-      new BandwidthSchedule(List.of(new BandwidthSchedule.Window(LocalTime.of(8, 0), LocalTime.of(18, 0), 1_500_000)), ZoneId.of("Asia/Tokyo"));
+      new BandwidthSchedule(
+          List.of(new BandwidthSchedule.Window(LocalTime.of(8, 0), LocalTime.of(18, 0), 1_500_000)),
+          ZoneId.of("Asia/Tokyo"));
 
   @Test
   void anOverrideWinsOverScheduleAndConfigUntilCleared() {
@@ -27,7 +30,9 @@ class BandwidthControlTest {
 
     c.override(3_000_000L);
     assertThat(c.bandwidth().source()).isEqualTo("override");
-    now.set(Instant.parse("2026-01-05T12:00:00Z")); // 21:00 Tokyo: outside the window, but the override stays
+    now.set(
+        Instant.parse(
+            "2026-01-05T12:00:00Z")); // 21:00 Tokyo: outside the window, but the override stays
     c.refresh();
     assertThat(applied).containsExactly(1_500_000L, 3_000_000L);
 
@@ -46,7 +51,9 @@ class BandwidthControlTest {
     now.set(Instant.parse("2026-01-04T23:00:00Z")); // 08:00 Tokyo
     c.refresh();
     c.refresh();
-    assertThat(applied).as("unlimited before 08:00, then the window's cap, each passed on once").containsExactly(0L, 1_500_000L);
+    assertThat(applied)
+        .as("unlimited before 08:00, then the window's cap, each passed on once")
+        .containsExactly(0L, 1_500_000L);
     assertThat(c.bandwidth().schedule()).containsExactly("08:00-18:00 1500 KB/s (12.0 Mbit/s)");
     assertThat(c.bandwidth().timeZone()).isEqualTo("Asia/Tokyo");
   }

@@ -36,7 +36,8 @@ class JournalReceiveSinkTest {
     journal = Journal.open(JournalConfig.at(dir.resolve("journal")), SystemTime.WALL);
     file = FileVolume.openOrCreate(dir.resolve("vol0.img"), 1 << 20);
     stream = journal.stream("vol0");
-    Applier applier = new Applier("vol0", stream, file, SystemTime.WALL, Duration.ofSeconds(1), true);
+    Applier applier =
+        new Applier("vol0", stream, file, SystemTime.WALL, Duration.ofSeconds(1), true);
     sink = new JournalReceiveSink("vol0", 1 << 20, stream, applier, file);
     sink.start();
   }
@@ -50,7 +51,8 @@ class JournalReceiveSinkTest {
 
   private void receive(long through) throws Exception {
     for (long seq = stream.lastSeq() + 1; seq <= through; seq++) {
-      sink.store(List.of(JournalEntry.of(seq, JournalRecord.trim(0, 4096)))).get(10, TimeUnit.SECONDS);
+      sink.store(List.of(JournalEntry.of(seq, JournalRecord.trim(0, 4096))))
+          .get(10, TimeUnit.SECONDS);
     }
   }
 
@@ -88,7 +90,8 @@ class JournalReceiveSinkTest {
   void divergedHistoriesAreRefusedWithTheReason() throws Exception {
     accept(11, 0, 0);
     receive(8);
-    // A primary promoted from this line at seq 5, while this site went on to seq 8 as another's standby.
+    // A primary promoted from this line at seq 5, while this site went on to seq 8 as another's
+    // standby.
     assertThatThrownBy(() -> accept(22, 11, 5))
         .isInstanceOf(LinkRefusedException.class)
         .hasMessageContaining("histories diverged")

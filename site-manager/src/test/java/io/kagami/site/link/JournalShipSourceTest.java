@@ -12,7 +12,10 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** A switchover waits for the standby's durable point as a future, completed by the shipper's report. */
+/**
+ * A switchover waits for the standby's durable point as a future, completed by the shipper's
+ * report.
+ */
 class JournalShipSourceTest {
   @TempDir Path dir;
   private Journal journal;

@@ -20,13 +20,37 @@ class SiteMetricsTest {
         "primary",
         "127.0.0.1:10809",
         new LinkStatus(state == VolumeState.REPLICATING, "hiroshima", null, 100, 60, null),
-        List.of(new VolumeStatus("vol0", "primary", "async", state, 1 << 30, 9, 7L, null, 7L, lag, 512L << 20, 0.5, lag, 0.5, null, null, null)));
+        List.of(
+            new VolumeStatus(
+                "vol0",
+                "primary",
+                "async",
+                state,
+                1 << 30,
+                9,
+                7L,
+                null,
+                7L,
+                lag,
+                512L << 20,
+                0.5,
+                lag,
+                0.5,
+                null,
+                null,
+                null)));
   }
 
   @Test
   void scrapeCarriesTheContractSeries() {
     AtomicReference<SiteStatus> now = new AtomicReference<>(status(VolumeState.REPLICATING, 0));
-    try (SiteMetrics m = new SiteMetrics(now::get, "tokyo", "primary", "hiroshima", List.of(new VolumeConfig("vol0", 1L << 30, 512L << 20)))) {
+    try (SiteMetrics m =
+        new SiteMetrics(
+            now::get,
+            "tokyo",
+            "primary",
+            "hiroshima",
+            List.of(new VolumeConfig("vol0", 1L << 30, 512L << 20)))) {
       AppendTimer appends = m.journalAppendTimer("vol0");
       appends.appended(250_000);
       appends.appended(2_000_000);
@@ -35,20 +59,30 @@ class SiteMetricsTest {
       assertThat(text)
           .contains("kagami_history_capacity_bytes{" + vol + "} 5.36870912E8")
           .contains("kagami_resync_remaining_bytes{" + vol + "} 0.0")
-          .contains("# HELP kagami_resync_remaining_bytes Bytes of changed regions a resync still has to copy to the standby (0 when none is due)")
-          .contains("kagami_volume_state{peer=\"hiroshima\",site=\"tokyo\",state=\"replicating\",volume=\"vol0\"} 1.0")
+          .contains(
+              "# HELP kagami_resync_remaining_bytes Bytes of changed regions a resync still has to copy to the standby (0 when none is due)")
+          .contains(
+              "kagami_volume_state{peer=\"hiroshima\",site=\"tokyo\",state=\"replicating\",volume=\"vol0\"} 1.0")
           .contains("kagami_journal_append_seconds_count{" + vol + "} 2")
           .contains("kagami_journal_append_seconds_bucket{" + vol + ",le=")
           .contains("kagami_wan_connected{peer=\"hiroshima\",site=\"tokyo\"} 1.0");
       for (VolumeState s : VolumeState.values()) {
-        assertThat(text).as("one series per state, " + s).containsPattern("kagami_volume_state\\{peer=\"hiroshima\",site=\"tokyo\",state=\"" + s.label() + "\",volume=\"vol0\"} " + (s == VolumeState.REPLICATING ? "1.0" : "0.0"));
+        assertThat(text)
+            .as("one series per state, " + s)
+            .containsPattern(
+                "kagami_volume_state\\{peer=\"hiroshima\",site=\"tokyo\",state=\""
+                    + s.label()
+                    + "\",volume=\"vol0\"} "
+                    + (s == VolumeState.REPLICATING ? "1.0" : "0.0"));
       }
 
       now.set(status(VolumeState.BUFFERING, 4096));
       String later = m.scrape();
       assertThat(later)
-          .contains("kagami_volume_state{peer=\"hiroshima\",site=\"tokyo\",state=\"buffering\",volume=\"vol0\"} 1.0")
-          .contains("kagami_volume_state{peer=\"hiroshima\",site=\"tokyo\",state=\"replicating\",volume=\"vol0\"} 0.0")
+          .contains(
+              "kagami_volume_state{peer=\"hiroshima\",site=\"tokyo\",state=\"buffering\",volume=\"vol0\"} 1.0")
+          .contains(
+              "kagami_volume_state{peer=\"hiroshima\",site=\"tokyo\",state=\"replicating\",volume=\"vol0\"} 0.0")
           .contains("kagami_replication_lag_bytes{" + vol + "} 4096.0")
           .contains("kagami_wan_connected{peer=\"hiroshima\",site=\"tokyo\"} 0.0");
     }

@@ -1,11 +1,11 @@
 package io.kagami.site.monitor;
 
-import io.kagami.failover.monitor.ProbeResult;
-import io.kagami.failover.monitor.MonitorTracker;
-import io.kagami.failover.monitor.MonitorConfig;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.sun.net.httpserver.HttpServer;
+import io.kagami.failover.monitor.MonitorConfig;
+import io.kagami.failover.monitor.MonitorTracker;
+import io.kagami.failover.monitor.ProbeResult;
 import java.io.DataInputStream;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -30,7 +30,8 @@ class ProbeTest {
   @Test
   void tcpProbeSeesAListenerAndItsAbsence() throws Exception {
     try (ServerSocket listener = new ServerSocket(0, 8, InetAddress.getLoopbackAddress())) {
-      ProbeResult up = Probe.of(new MonitorConfig.Tcp("app", "127.0.0.1", listener.getLocalPort(), T)).probe();
+      ProbeResult up =
+          Probe.of(new MonitorConfig.Tcp("app", "127.0.0.1", listener.getLocalPort(), T)).probe();
       assertThat(up.healthy()).as(up.detail()).isTrue();
     }
     ProbeResult down = Probe.of(new MonitorConfig.Tcp("app", "127.0.0.1", closedPort(), T)).probe();
@@ -40,40 +41,65 @@ class ProbeTest {
 
   @Test
   void httpProbeCounts2xxAnd3xxAsHealthy() throws Exception {
-    HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 8);
-    server.createContext("/ok", ex -> { ex.sendResponseHeaders(200, -1); ex.close(); });
-    server.createContext("/moved", ex -> { ex.getResponseHeaders().set("Location", "/ok"); ex.sendResponseHeaders(302, -1); ex.close(); });
-    server.createContext("/broken", ex -> { ex.sendResponseHeaders(503, -1); ex.close(); });
+    HttpServer server =
+        HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 8);
+    server.createContext(
+        "/ok",
+        ex -> {
+          ex.sendResponseHeaders(200, -1);
+          ex.close();
+        });
+    server.createContext(
+        "/moved",
+        ex -> {
+          ex.getResponseHeaders().set("Location", "/ok");
+          ex.sendResponseHeaders(302, -1);
+          ex.close();
+        });
+    server.createContext(
+        "/broken",
+        ex -> {
+          ex.sendResponseHeaders(503, -1);
+          ex.close();
+        });
     server.start();
     try {
       String base = "http://127.0.0.1:" + server.getAddress().getPort();
-      assertThat(Probe.of(new MonitorConfig.Http("web", base + "/ok", T)).probe().healthy()).isTrue();
-      assertThat(Probe.of(new MonitorConfig.Http("web", base + "/moved", T)).probe().detail()).endsWith("answered 302");
+      assertThat(Probe.of(new MonitorConfig.Http("web", base + "/ok", T)).probe().healthy())
+          .isTrue();
+      assertThat(Probe.of(new MonitorConfig.Http("web", base + "/moved", T)).probe().detail())
+          .endsWith("answered 302");
       ProbeResult broken = Probe.of(new MonitorConfig.Http("web", base + "/broken", T)).probe();
       assertThat(broken.healthy()).isFalse();
       assertThat(broken.detail()).contains("answered 503 (2xx or 3xx expected)");
     } finally {
       server.stop(0);
     }
-    assertThat(Probe.of(new MonitorConfig.Http("web", "http://127.0.0.1:" + closedPort() + "/", T)).probe().healthy()).isFalse();
+    assertThat(
+            Probe.of(new MonitorConfig.Http("web", "http://127.0.0.1:" + closedPort() + "/", T))
+                .probe()
+                .healthy())
+        .isFalse();
   }
 
   /** A fake postmaster: reads one SSLRequest, checks its code, answers {@code reply}. */
   private static Thread fakePostgres(ServerSocket listener, int reply, AtomicInteger sslRequests) {
-    return Thread.ofVirtual().start(() -> {
-      try (Socket s = listener.accept()) {
-        DataInputStream in = new DataInputStream(s.getInputStream());
-        int length = in.readInt();
-        int code = in.readInt();
-        if (length == 8 && code == 80877103) {
-          sslRequests.incrementAndGet();
-        }
-        s.getOutputStream().write(reply);
-        s.getOutputStream().flush();
-      } catch (IOException e) {
-        // the probe went away; the assertions tell
-      }
-    });
+    return Thread.ofVirtual()
+        .start(
+            () -> {
+              try (Socket s = listener.accept()) {
+                DataInputStream in = new DataInputStream(s.getInputStream());
+                int length = in.readInt();
+                int code = in.readInt();
+                if (length == 8 && code == 80877103) {
+                  sslRequests.incrementAndGet();
+                }
+                s.getOutputStream().write(reply);
+                s.getOutputStream().flush();
+              } catch (IOException e) {
+                // the probe went away; the assertions tell
+              }
+            });
   }
 
   @Test
@@ -81,7 +107,9 @@ class ProbeTest {
     AtomicInteger sslRequests = new AtomicInteger();
     try (ServerSocket listener = new ServerSocket(0, 8, InetAddress.getLoopbackAddress())) {
       Thread pg = fakePostgres(listener, 'N', sslRequests);
-      ProbeResult r = Probe.of(new MonitorConfig.Postgres("pg", "127.0.0.1", listener.getLocalPort(), T)).probe();
+      ProbeResult r =
+          Probe.of(new MonitorConfig.Postgres("pg", "127.0.0.1", listener.getLocalPort(), T))
+              .probe();
       pg.join(5_000);
       assertThat(r.healthy()).as(r.detail()).isTrue();
       assertThat(r.detail()).contains("answered SSLRequest with 'N'");
@@ -89,12 +117,18 @@ class ProbeTest {
     }
     try (ServerSocket listener = new ServerSocket(0, 8, InetAddress.getLoopbackAddress())) {
       Thread notPg = fakePostgres(listener, 'H', sslRequests); // e.g. an HTTP server's first byte
-      ProbeResult r = Probe.of(new MonitorConfig.Postgres("pg", "127.0.0.1", listener.getLocalPort(), T)).probe();
+      ProbeResult r =
+          Probe.of(new MonitorConfig.Postgres("pg", "127.0.0.1", listener.getLocalPort(), T))
+              .probe();
       notPg.join(5_000);
       assertThat(r.healthy()).isFalse();
       assertThat(r.detail()).contains("not PostgreSQL's 'S' or 'N'");
     }
-    assertThat(Probe.of(new MonitorConfig.Postgres("pg", "127.0.0.1", closedPort(), T)).probe().healthy()).isFalse();
+    assertThat(
+            Probe.of(new MonitorConfig.Postgres("pg", "127.0.0.1", closedPort(), T))
+                .probe()
+                .healthy())
+        .isFalse();
   }
 
   @Test
@@ -106,7 +140,8 @@ class ProbeTest {
     tracker.record(probe.probe());
     assertThat(tracker.failoverRequest()).isNull();
     tracker.record(probe.probe());
-    assertThat(tracker.failoverRequest()).startsWith("monitor \"app\" failed 3 times in a row (threshold 3): connect to 127.0.0.1:");
+    assertThat(tracker.failoverRequest())
+        .startsWith("monitor \"app\" failed 3 times in a row (threshold 3): connect to 127.0.0.1:");
     tracker.record(ProbeResult.healthy("app", "connected"));
     assertThat(tracker.failoverRequest()).isNull();
     assertThat(tracker.status().getFirst().consecutiveFailures()).isZero();

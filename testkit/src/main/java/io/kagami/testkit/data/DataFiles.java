@@ -68,8 +68,8 @@ public final class DataFiles {
   }
 
   /**
-   * The first offset at which the two files differ, including where the shorter one ends; empty
-   * if they are identical.
+   * The first offset at which the two files differ, including where the shorter one ends; empty if
+   * they are identical.
    */
   public static OptionalLong firstDifference(Path a, Path b) throws IOException {
     long sizeA = Files.size(a);
@@ -86,7 +86,8 @@ public final class DataFiles {
    * {@code a} from {@code offsetA} and of {@code b} from {@code offsetB} differ; a range that runs
    * past its file's end differs where the file ends.
    */
-  public static OptionalLong firstDifference(Path a, long offsetA, Path b, long offsetB, long length) throws IOException {
+  public static OptionalLong firstDifference(
+      Path a, long offsetA, Path b, long offsetB, long length) throws IOException {
     try (FileChannel ca = FileChannel.open(a, StandardOpenOption.READ);
         FileChannel cb = FileChannel.open(b, StandardOpenOption.READ)) {
       ByteBuffer ba = ByteBuffer.allocate(CHUNK);
@@ -117,44 +118,89 @@ public final class DataFiles {
    * Fails with "{@code actualRole} differs from {@code expectedRole} at offset 0x..." unless the
    * two files are identical, naming the bytes found there.
    */
-  public static void assertSameContent(String expectedRole, Path expected, String actualRole, Path actual) throws IOException {
+  public static void assertSameContent(
+      String expectedRole, Path expected, String actualRole, Path actual) throws IOException {
     OptionalLong d = firstDifference(expected, actual);
     if (d.isEmpty()) {
       return;
     }
     long at = d.getAsLong();
-    throw new AssertionError(actualRole + " differs from " + expectedRole + " at offset " + hex(at) + " (" + describe(expectedRole, expected, at) + ", " + describe(actualRole, actual, at) + ")");
+    throw new AssertionError(
+        actualRole
+            + " differs from "
+            + expectedRole
+            + " at offset "
+            + hex(at)
+            + " ("
+            + describe(expectedRole, expected, at)
+            + ", "
+            + describe(actualRole, actual, at)
+            + ")");
   }
 
   /**
    * Fails unless {@code length} bytes of {@code actual} from {@code actualOffset} equal those of
    * {@code expected} from {@code expectedOffset}; the message gives the offset in each file.
    */
-  public static void assertSameRange(String expectedRole, Path expected, long expectedOffset, String actualRole, Path actual, long actualOffset, long length) throws IOException {
+  public static void assertSameRange(
+      String expectedRole,
+      Path expected,
+      long expectedOffset,
+      String actualRole,
+      Path actual,
+      long actualOffset,
+      long length)
+      throws IOException {
     OptionalLong d = firstDifference(expected, expectedOffset, actual, actualOffset, length);
     if (d.isEmpty()) {
       return;
     }
     long e = expectedOffset + d.getAsLong();
     long a = actualOffset + d.getAsLong();
-    String where = e == a ? "at offset " + hex(a) : "at offset " + hex(a) + " (offset " + hex(e) + " of " + expectedRole + ")";
-    throw new AssertionError(actualRole + " differs from " + expectedRole + " " + where + " (" + describe(expectedRole, expected, e) + ", " + describe(actualRole, actual, a) + ")");
+    String where =
+        e == a
+            ? "at offset " + hex(a)
+            : "at offset " + hex(a) + " (offset " + hex(e) + " of " + expectedRole + ")";
+    throw new AssertionError(
+        actualRole
+            + " differs from "
+            + expectedRole
+            + " "
+            + where
+            + " ("
+            + describe(expectedRole, expected, e)
+            + ", "
+            + describe(actualRole, actual, a)
+            + ")");
   }
 
   /**
    * Fails unless the arrays are equal; {@code baseOffset} is where {@code expected[0]} lives on the
    * volume, so the message names a volume offset.
    */
-  public static void assertSameBytes(String expectedRole, byte[] expected, String actualRole, byte[] actual, long baseOffset) {
+  public static void assertSameBytes(
+      String expectedRole, byte[] expected, String actualRole, byte[] actual, long baseOffset) {
     int i = Arrays.mismatch(expected, actual);
     if (i < 0) {
       return;
     }
-    throw new AssertionError(actualRole + " differs from " + expectedRole + " at offset " + hex(baseOffset + i) + " (" + describe(expectedRole, expected, i) + ", " + describe(actualRole, actual, i) + ")");
+    throw new AssertionError(
+        actualRole
+            + " differs from "
+            + expectedRole
+            + " at offset "
+            + hex(baseOffset + i)
+            + " ("
+            + describe(expectedRole, expected, i)
+            + ", "
+            + describe(actualRole, actual, i)
+            + ")");
   }
 
   private static String describe(String role, byte[] bytes, int i) {
-    return i < bytes.length ? String.format("%s has 0x%02x", role, bytes[i]) : role + " ends there, " + bytes.length + " bytes";
+    return i < bytes.length
+        ? String.format("%s has 0x%02x", role, bytes[i])
+        : role + " ends there, " + bytes.length + " bytes";
   }
 
   private static String describe(String role, Path file, long offset) throws IOException {
@@ -167,7 +213,8 @@ public final class DataFiles {
     }
   }
 
-  private static int readFully(FileChannel c, long position, ByteBuffer buf, int want) throws IOException {
+  private static int readFully(FileChannel c, long position, ByteBuffer buf, int want)
+      throws IOException {
     buf.clear().limit(want);
     while (buf.hasRemaining()) {
       int n = c.read(buf, position + buf.position());

@@ -1,5 +1,5 @@
 /**
- * Test data: deterministic, seeded data files and their checksums, so a test can write known
- * bytes and compare a replica byte for byte.
+ * Test data: deterministic, seeded data files and their checksums, so a test can write known bytes
+ * and compare a replica byte for byte.
  */
 package io.kagami.testkit.data;

@@ -3,8 +3,8 @@ package io.kagami.testkit.nbd;
 import java.io.IOException;
 
 /**
- * The server answered a request with a non-zero error in its reply. The connection stays usable:
- * an error reply is an answer, not a protocol failure.
+ * The server answered a request with a non-zero error in its reply. The connection stays usable: an
+ * error reply is an answer, not a protocol failure.
  */
 public final class NbdErrorException extends IOException {
   private final int errorCode;
@@ -16,7 +16,11 @@ public final class NbdErrorException extends IOException {
     super(
         String.format(
             "NBD %s at offset 0x%x, length %d failed: %s (%d)",
-            NbdProtocol.commandName(command), offset, length, NbdProtocol.errorName(errorCode), errorCode));
+            NbdProtocol.commandName(command),
+            offset,
+            length,
+            NbdProtocol.errorName(errorCode),
+            errorCode));
     this.errorCode = errorCode;
     this.command = command;
     this.offset = offset;

@@ -8,7 +8,10 @@ public final class NbdHandshakeException extends IOException {
 
   public NbdHandshakeException(String exportName, int replyType, String serverMessage) {
     super(
-        "server refused export \"" + exportName + "\": " + NbdProtocol.replyTypeName(replyType)
+        "server refused export \""
+            + exportName
+            + "\": "
+            + NbdProtocol.replyTypeName(replyType)
             + (serverMessage.isEmpty() ? "" : " (" + serverMessage + ")"));
     this.replyType = replyType;
   }

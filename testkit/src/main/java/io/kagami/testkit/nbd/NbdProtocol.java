@@ -99,7 +99,8 @@ public final class NbdProtocol {
   private NbdProtocol() {}
 
   /** A request header as the client sends it, for tests that send malformed or unusual requests. */
-  public static byte[] requestHeader(int commandFlags, int type, long handle, long offset, int length) {
+  public static byte[] requestHeader(
+      int commandFlags, int type, long handle, long offset, int length) {
     return ByteBuffer.allocate(REQUEST_HEADER_BYTES)
         .putInt(REQUEST_MAGIC)
         .putShort((short) commandFlags)
@@ -112,13 +113,25 @@ public final class NbdProtocol {
 
   /** A handshake option as the client sends it: IHAVEOPT, option, length of {@code data}, data. */
   public static byte[] option(int option, byte[] data) {
-    return ByteBuffer.allocate(16 + data.length).putLong(IHAVEOPT).putInt(option).putInt(data.length).put(data).array();
+    return ByteBuffer.allocate(16 + data.length)
+        .putLong(IHAVEOPT)
+        .putInt(option)
+        .putInt(data.length)
+        .put(data)
+        .array();
   }
 
-  /** The data of an NBD_OPT_GO or NBD_OPT_INFO option: name length, name, info request count and types. */
+  /**
+   * The data of an NBD_OPT_GO or NBD_OPT_INFO option: name length, name, info request count and
+   * types.
+   */
   public static byte[] goData(String exportName, int... infoRequests) {
     byte[] name = exportName.getBytes(StandardCharsets.UTF_8);
-    ByteBuffer b = ByteBuffer.allocate(4 + name.length + 2 + 2 * infoRequests.length).putInt(name.length).put(name).putShort((short) infoRequests.length);
+    ByteBuffer b =
+        ByteBuffer.allocate(4 + name.length + 2 + 2 * infoRequests.length)
+            .putInt(name.length)
+            .put(name)
+            .putShort((short) infoRequests.length);
     for (int info : infoRequests) {
       b.putShort((short) info);
     }

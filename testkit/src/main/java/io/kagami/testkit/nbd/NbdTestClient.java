@@ -20,22 +20,25 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 
 /**
- * A small NBD client for tests, over a plain blocking socket: fixed-newstyle handshake with
- * {@code NBD_OPT_GO}, then pipelined requests. Each request method returns at once with a future
- * that a reader thread completes when the simple reply carrying the request's handle arrives, in
- * whatever order the server answers.
+ * A small NBD client for tests, over a plain blocking socket: fixed-newstyle handshake with {@code
+ * NBD_OPT_GO}, then pipelined requests. Each request method returns at once with a future that a
+ * reader thread completes when the simple reply carrying the request's handle arrives, in whatever
+ * order the server answers.
  *
  * <p>Guarantees: requests go out in the order the methods are called (header and payload are
  * written under one lock, so threads may share a client); an error reply completes the request's
  * future exceptionally with {@link NbdErrorException} and leaves the connection usable; when the
  * connection ends (server hangs up, protocol violation, {@link #close()}) every pending future
- * fails with an {@link IOException} saying why, and {@link #closed()} completes. Structured
- * replies are never negotiated. The client checks nothing against the advertised transmission
- * flags, so tests can send what a server must refuse; {@link #request}, {@link #sendRaw} and
- * {@link #expectReply} go further for bad-input tests.
+ * fails with an {@link IOException} saying why, and {@link #closed()} completes. Structured replies
+ * are never negotiated. The client checks nothing against the advertised transmission flags, so
+ * tests can send what a server must refuse; {@link #request}, {@link #sendRaw} and {@link
+ * #expectReply} go further for bad-input tests.
  *
- * <p>Futures complete on the reader thread: dependent actions that block should use the
- * {@code ...Async} variants.
+ * <p>Futures complete on the reader thread: dependent actions that block should use the {@code
+ * ...Async} variants.
+ *
+ * <p>One role: one NBD connection as a test drives it. Its length is one method per NBD command and
+ * per bad-input probe, all sharing the one socket, its write lock and its reply table.
  */
 public final class NbdTestClient implements AutoCloseable {
   /** Bound for the handshake and for {@link #close()} waiting for the server to hang up. */
@@ -48,7 +51,13 @@ public final class NbdTestClient implements AutoCloseable {
   /** Block size constraints the server advertised with {@code NBD_INFO_BLOCK_SIZE}. */
   public record BlockSizes(int minimum, int preferred, int maximum) {}
 
-  private record Pending(int command, long offset, long length, int readLength, CompletableFuture<?> future, Consumer<byte[]> onSuccess) {
+  private record Pending(
+      int command,
+      long offset,
+      long length,
+      int readLength,
+      CompletableFuture<?> future,
+      Consumer<byte[]> onSuccess) {
     void fail(Throwable cause) {
       future.completeExceptionally(cause);
     }
@@ -70,19 +79,36 @@ public final class NbdTestClient implements AutoCloseable {
   private volatile IOException ended;
   private boolean disconnectSent; // guarded by sendLock
 
-  private NbdTestClient(RawNbdConnection connection, InetSocketAddress server, String exportName, long exportSize, int transmissionFlags, BlockSizes blockSizes)
+  private NbdTestClient(
+      RawNbdConnection connection,
+      InetSocketAddress server,
+      String exportName,
+      long exportSize,
+      int transmissionFlags,
+      BlockSizes blockSizes)
       throws IOException {
     this.connection = connection;
     this.out = connection.out();
-    String host = server.getAddress() != null ? server.getAddress().getHostAddress() : server.getHostString();
-    this.uri = "nbd://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + server.getPort() + "/" + exportName;
+    String host =
+        server.getAddress() != null ? server.getAddress().getHostAddress() : server.getHostString();
+    this.uri =
+        "nbd://"
+            + (host.contains(":") ? "[" + host + "]" : host)
+            + ":"
+            + server.getPort()
+            + "/"
+            + exportName;
     this.exportName = exportName;
     this.exportSize = exportSize;
     this.transmissionFlags = transmissionFlags;
     this.blockSizes = blockSizes;
     // The reader blocks until a reply arrives or the socket closes; close() bounds the wait.
     connection.socket().setSoTimeout(0);
-    this.reader = Thread.ofPlatform().name("nbd-test-client-" + connection.localAddress().getPort()).daemon(true).unstarted(this::readReplies);
+    this.reader =
+        Thread.ofPlatform()
+            .name("nbd-test-client-" + connection.localAddress().getPort())
+            .daemon(true)
+            .unstarted(this::readReplies);
     reader.start();
   }
 
@@ -92,7 +118,8 @@ public final class NbdTestClient implements AutoCloseable {
   }
 
   /** Connects to {@code server} and opens {@code exportName} with {@code NBD_OPT_GO}. */
-  public static NbdTestClient connect(InetSocketAddress server, String exportName) throws IOException {
+  public static NbdTestClient connect(InetSocketAddress server, String exportName)
+      throws IOException {
     return connect(server, exportName, DEFAULT_TIMEOUT);
   }
 
@@ -100,27 +127,39 @@ public final class NbdTestClient implements AutoCloseable {
    * Connects and negotiates, failing with {@link java.net.SocketTimeoutException} if the server is
    * silent for {@code handshakeTimeout}, and with {@link NbdHandshakeException} if it refuses.
    */
-  public static NbdTestClient connect(InetSocketAddress server, String exportName, Duration handshakeTimeout) throws IOException {
+  public static NbdTestClient connect(
+      InetSocketAddress server, String exportName, Duration handshakeTimeout) throws IOException {
     RawNbdConnection c = RawNbdConnection.open(server, handshakeTimeout);
     try {
       long magic = c.readLong();
       if (magic != NbdProtocol.NBDMAGIC) {
-        throw violation(String.format("%s is not an NBD server: greeting starts with 0x%016x", server, magic));
+        throw violation(
+            String.format("%s is not an NBD server: greeting starts with 0x%016x", server, magic));
       }
       long style = c.readLong();
       if (style == NbdProtocol.OLDSTYLE_MAGIC) {
-        throw new IOException(server + " speaks the oldstyle NBD handshake; only fixed newstyle is supported");
+        throw new IOException(
+            server + " speaks the oldstyle NBD handshake; only fixed newstyle is supported");
       }
       if (style != NbdProtocol.IHAVEOPT) {
         throw violation(String.format("expected IHAVEOPT after NBDMAGIC, got 0x%016x", style));
       }
       int handshakeFlags = c.readUnsignedShort();
       if ((handshakeFlags & NbdProtocol.FLAG_FIXED_NEWSTYLE) == 0) {
-        throw new IOException(String.format("%s does not offer fixed newstyle negotiation (handshake flags 0x%04x)", server, handshakeFlags));
+        throw new IOException(
+            String.format(
+                "%s does not offer fixed newstyle negotiation (handshake flags 0x%04x)",
+                server, handshakeFlags));
       }
-      ByteBuffer clientFlags = ByteBuffer.allocate(4).putInt(NbdProtocol.FLAG_C_FIXED_NEWSTYLE | (handshakeFlags & NbdProtocol.FLAG_NO_ZEROES));
+      ByteBuffer clientFlags =
+          ByteBuffer.allocate(4)
+              .putInt(
+                  NbdProtocol.FLAG_C_FIXED_NEWSTYLE
+                      | (handshakeFlags & NbdProtocol.FLAG_NO_ZEROES));
       c.send(clientFlags.array());
-      c.send(NbdProtocol.option(NbdProtocol.OPT_GO, NbdProtocol.goData(exportName, NbdProtocol.INFO_BLOCK_SIZE)));
+      c.send(
+          NbdProtocol.option(
+              NbdProtocol.OPT_GO, NbdProtocol.goData(exportName, NbdProtocol.INFO_BLOCK_SIZE)));
       long size = -1;
       int flags = 0;
       BlockSizes sizes = null;
@@ -133,7 +172,8 @@ public final class NbdTestClient implements AutoCloseable {
           throw violation(String.format("bad option reply magic 0x%016x", replyMagic));
         }
         if (option != NbdProtocol.OPT_GO) {
-          throw violation("option reply for option " + option + " while NBD_OPT_GO (7) was pending");
+          throw violation(
+              "option reply for option " + option + " while NBD_OPT_GO (7) was pending");
         }
         if (length < 0 || length > MAX_OPTION_REPLY_BYTES) {
           throw violation("option reply of " + Integer.toUnsignedString(length) + " bytes");
@@ -143,7 +183,8 @@ public final class NbdTestClient implements AutoCloseable {
           break;
         }
         if ((type & NbdProtocol.REP_FLAG_ERROR) != 0) {
-          throw new NbdHandshakeException(exportName, type, new String(data, StandardCharsets.UTF_8));
+          throw new NbdHandshakeException(
+              exportName, type, new String(data, StandardCharsets.UTF_8));
         }
         if (type == NbdProtocol.REP_INFO && length >= 2) {
           ByteBuffer info = ByteBuffer.wrap(data);
@@ -167,7 +208,10 @@ public final class NbdTestClient implements AutoCloseable {
     }
   }
 
-  /** A handle for {@link #sendRaw}/{@link #expectReply}: never equal to one the client allocates itself. */
+  /**
+   * A handle for {@link #sendRaw}/{@link #expectReply}: never equal to one the client allocates
+   * itself.
+   */
   public static long rawHandle(long n) {
     return RAW_HANDLE_BIT | n;
   }
@@ -186,7 +230,10 @@ public final class NbdTestClient implements AutoCloseable {
     return transmissionFlags;
   }
 
-  /** True if every bit of {@code flag} (an {@code NbdProtocol.FLAG_...} transmission flag) was advertised. */
+  /**
+   * True if every bit of {@code flag} (an {@code NbdProtocol.FLAG_...} transmission flag) was
+   * advertised.
+   */
   public boolean hasFlag(int flag) {
     return (transmissionFlags & flag) == flag;
   }
@@ -211,7 +258,16 @@ public final class NbdTestClient implements AutoCloseable {
 
   public CompletableFuture<byte[]> read(long offset, int length, int commandFlags) {
     CompletableFuture<byte[]> f = new CompletableFuture<>();
-    send(commandFlags, NbdProtocol.CMD_READ, nextHandle(), offset, length, null, length, f, f::complete);
+    send(
+        commandFlags,
+        NbdProtocol.CMD_READ,
+        nextHandle(),
+        offset,
+        length,
+        null,
+        length,
+        f,
+        f::complete);
     return f;
   }
 
@@ -240,17 +296,21 @@ public final class NbdTestClient implements AutoCloseable {
     return writeZeroes(offset, length, 0);
   }
 
-  /** A WRITE_ZEROES; flags such as {@link NbdProtocol#CMD_FLAG_FUA} or {@link NbdProtocol#CMD_FLAG_NO_HOLE}. */
+  /**
+   * A WRITE_ZEROES; flags such as {@link NbdProtocol#CMD_FLAG_FUA} or {@link
+   * NbdProtocol#CMD_FLAG_NO_HOLE}.
+   */
   public CompletableFuture<Void> writeZeroes(long offset, int length, int commandFlags) {
     return noData(commandFlags, NbdProtocol.CMD_WRITE_ZEROES, offset, length, null);
   }
 
   /**
-   * Sends any well-framed request: header fields exactly as given, followed by {@code payload}
-   * (may be null, and need not match {@code length}). The future completes with {@code length}
-   * bytes of data for a successful READ, with an empty array otherwise.
+   * Sends any well-framed request: header fields exactly as given, followed by {@code payload} (may
+   * be null, and need not match {@code length}). The future completes with {@code length} bytes of
+   * data for a successful READ, with an empty array otherwise.
    */
-  public CompletableFuture<byte[]> request(int commandFlags, int type, long offset, int length, byte[] payload) {
+  public CompletableFuture<byte[]> request(
+      int commandFlags, int type, long offset, int length, byte[] payload) {
     CompletableFuture<byte[]> f = new CompletableFuture<>();
     int readLength = type == NbdProtocol.CMD_READ ? length : 0;
     send(commandFlags, type, nextHandle(), offset, length, payload, readLength, f, f::complete);
@@ -274,8 +334,8 @@ public final class NbdTestClient implements AutoCloseable {
 
   /**
    * Writes {@code bytes} verbatim into the transmission stream (bad magic, truncated headers ...).
-   * Replies the server sends for them are matched only if announced with {@link #expectReply};
-   * any other reply counts as a protocol violation and ends the connection.
+   * Replies the server sends for them are matched only if announced with {@link #expectReply}; any
+   * other reply counts as a protocol violation and ends the connection.
    */
   public void sendRaw(byte[] bytes) throws IOException {
     synchronized (sendLock) {
@@ -342,7 +402,8 @@ public final class NbdTestClient implements AutoCloseable {
     return "NbdTestClient[" + uri + "]";
   }
 
-  private CompletableFuture<Void> noData(int commandFlags, int type, long offset, int length, byte[] payload) {
+  private CompletableFuture<Void> noData(
+      int commandFlags, int type, long offset, int length, byte[] payload) {
     CompletableFuture<Void> f = new CompletableFuture<>();
     send(commandFlags, type, nextHandle(), offset, length, payload, 0, f, data -> f.complete(null));
     return f;
@@ -352,11 +413,22 @@ public final class NbdTestClient implements AutoCloseable {
     return lastHandle.incrementAndGet();
   }
 
-  private void send(int commandFlags, int type, long handle, long offset, int length, byte[] payload, int readLength, CompletableFuture<?> f, Consumer<byte[]> onSuccess) {
+  private void send(
+      int commandFlags,
+      int type,
+      long handle,
+      long offset,
+      int length,
+      byte[] payload,
+      int readLength,
+      CompletableFuture<?> f,
+      Consumer<byte[]> onSuccess) {
     Pending p = new Pending(type, offset, Integer.toUnsignedLong(length), readLength, f, onSuccess);
     synchronized (sendLock) {
       if (disconnectSent) {
-        p.fail(new IOException("NBD " + NbdProtocol.commandName(type) + " after NBD_CMD_DISC was sent to " + uri));
+        p.fail(
+            new IOException(
+                "NBD " + NbdProtocol.commandName(type) + " after NBD_CMD_DISC was sent to " + uri));
         return;
       }
       if (!register(handle, p)) {
@@ -378,7 +450,9 @@ public final class NbdTestClient implements AutoCloseable {
   /** Adds {@code p} to the pending replies unless the connection has ended (then fails it). */
   private boolean register(long handle, Pending p) {
     if (pending.putIfAbsent(handle, p) != null) {
-      p.fail(new IllegalArgumentException(String.format("a request with handle 0x%x is already in flight", handle)));
+      p.fail(
+          new IllegalArgumentException(
+              String.format("a request with handle 0x%x is already in flight", handle)));
       return false;
     }
     // The reader sets `ended` before failing what is pending, so one of us fails p.
@@ -406,7 +480,10 @@ public final class NbdTestClient implements AutoCloseable {
         long handle = in.readLong();
         Pending p = pending.remove(handle);
         if (p == null) {
-          throw violation(String.format("reply (error %d) for handle 0x%x, which no request is waiting for", error, handle));
+          throw violation(
+              String.format(
+                  "reply (error %d) for handle 0x%x, which no request is waiting for",
+                  error, handle));
         }
         if (error != 0) {
           p.fail(new NbdErrorException(error, p.command, p.offset, p.length));
@@ -421,7 +498,9 @@ public final class NbdTestClient implements AutoCloseable {
     } catch (EOFException e) {
       end(new IOException(closing.get() ? "closed by the client" : "server closed the connection"));
     } catch (SocketException e) {
-      end(new IOException(closing.get() ? "closed by the client" : "connection lost: " + e.getMessage(), e));
+      end(
+          new IOException(
+              closing.get() ? "closed by the client" : "connection lost: " + e.getMessage(), e));
     } catch (IOException e) {
       end(e);
     } finally {
@@ -452,7 +531,8 @@ public final class NbdTestClient implements AutoCloseable {
   }
 
   private IOException pendingFailure(IOException why) {
-    return new IOException("connection " + uri + " ended before the reply arrived: " + why.getMessage(), why);
+    return new IOException(
+        "connection " + uri + " ended before the reply arrived: " + why.getMessage(), why);
   }
 
   private static IOException violation(String what) {

@@ -20,8 +20,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 /**
- * A {@code qemu-nbd} process serving a raw image file on 127.0.0.1: the reference server that
- * tests and benchmarks compare Kagami against.
+ * A {@code qemu-nbd} process serving a raw image file on 127.0.0.1: the reference server that tests
+ * and benchmarks compare Kagami against.
  *
  * <p>Readiness without polling the port: qemu-nbd writes its {@code --pid-file} only after it
  * listens and the export is set up, so {@link #start} waits (bounded, via a file watch) for that
@@ -39,7 +39,8 @@ public final class QemuNbdServer implements AutoCloseable {
   private final InetSocketAddress address;
   private final String exportName;
 
-  private QemuNbdServer(Process process, Path workDir, InetSocketAddress address, String exportName) {
+  private QemuNbdServer(
+      Process process, Path workDir, InetSocketAddress address, String exportName) {
     this.process = process;
     this.workDir = workDir;
     this.address = address;
@@ -51,19 +52,38 @@ public final class QemuNbdServer implements AutoCloseable {
    * number of successive connections ({@code --persistent}) and up to 16 at once, with TRIM
    * punching holes ({@code --discard=unmap}).
    */
-  public static QemuNbdServer start(Path image, String exportName) throws IOException, InterruptedException {
+  public static QemuNbdServer start(Path image, String exportName)
+      throws IOException, InterruptedException {
     return start(image, exportName, List.of());
   }
 
   /** As {@link #start(Path, String)}, with further qemu-nbd options (e.g. {@code --read-only}). */
-  public static QemuNbdServer start(Path image, String exportName, List<String> extraOptions) throws IOException, InterruptedException {
+  public static QemuNbdServer start(Path image, String exportName, List<String> extraOptions)
+      throws IOException, InterruptedException {
     ExternalTool qemuNbd = ExternalTool.require("qemu-nbd");
     IOException lastFailure = null;
     for (int attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
       int port = FreePorts.loopbackPort();
       Path workDir = Files.createTempDirectory("kagami-qemu-nbd-");
-      List<String> command = new ArrayList<>(List.of(qemuNbd.executable().toString(), "-f", "raw", "-b", "127.0.0.1", "-p", Integer.toString(port), "-x", exportName));
-      command.addAll(List.of("--persistent", "--shared=16", "--discard=unmap", "--pid-file", workDir.resolve("pid").toString()));
+      List<String> command =
+          new ArrayList<>(
+              List.of(
+                  qemuNbd.executable().toString(),
+                  "-f",
+                  "raw",
+                  "-b",
+                  "127.0.0.1",
+                  "-p",
+                  Integer.toString(port),
+                  "-x",
+                  exportName));
+      command.addAll(
+          List.of(
+              "--persistent",
+              "--shared=16",
+              "--discard=unmap",
+              "--pid-file",
+              workDir.resolve("pid").toString()));
       command.addAll(extraOptions);
       command.add(image.toAbsolutePath().toString());
       Process p =
@@ -72,14 +92,23 @@ public final class QemuNbdServer implements AutoCloseable {
               .redirectError(workDir.resolve("stderr").toFile())
               .start();
       p.getOutputStream().close();
-      QemuNbdServer server = new QemuNbdServer(p, workDir, new InetSocketAddress(FreePorts.loopback(), port), exportName);
+      QemuNbdServer server =
+          new QemuNbdServer(
+              p, workDir, new InetSocketAddress(FreePorts.loopback(), port), exportName);
       try {
         if (server.awaitReady(workDir.resolve("pid"))) {
           return server;
         }
         String stderr = server.stderr();
         server.close();
-        lastFailure = new IOException("qemu-nbd exited with " + p.exitValue() + " before serving: " + String.join(" ", command) + "\n" + stderr.stripTrailing());
+        lastFailure =
+            new IOException(
+                "qemu-nbd exited with "
+                    + p.exitValue()
+                    + " before serving: "
+                    + String.join(" ", command)
+                    + "\n"
+                    + stderr.stripTrailing());
         if (!stderr.contains("Address already in use")) {
           throw lastFailure;
         }
@@ -146,7 +175,9 @@ public final class QemuNbdServer implements AutoCloseable {
     return "qemu-nbd[" + uri() + ", pid " + pid() + "]";
   }
 
-  /** True once the pid file exists; false if the process exits first. Throws after {@link #TIMEOUT}. */
+  /**
+   * True once the pid file exists; false if the process exits first. Throws after {@link #TIMEOUT}.
+   */
   private boolean awaitReady(Path pidFile) throws IOException, InterruptedException {
     long deadline = SystemTime.NANO.nanoTime() + TIMEOUT.toNanos();
     try (WatchService watch = FileSystems.getDefault().newWatchService()) {
@@ -156,7 +187,8 @@ public final class QemuNbdServer implements AutoCloseable {
       while (!Files.exists(pidFile)) {
         long left = deadline - SystemTime.NANO.nanoTime();
         if (left <= 0) {
-          throw new IOException("qemu-nbd did not start serving within " + TIMEOUT + ": " + stderr().stripTrailing());
+          throw new IOException(
+              "qemu-nbd did not start serving within " + TIMEOUT + ": " + stderr().stripTrailing());
         }
         WatchKey key = watch.poll(left, TimeUnit.NANOSECONDS);
         if (key != null) {

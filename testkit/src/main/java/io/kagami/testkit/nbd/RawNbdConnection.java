@@ -15,8 +15,8 @@ import java.time.Instant;
 
 /**
  * A plain TCP connection to an NBD server with no protocol logic: tests write whatever bytes they
- * like (bad magic, oversized options, truncated requests) and read back what the server answers,
- * or wait for it to hang up. Every read is bounded by the connection's read timeout.
+ * like (bad magic, oversized options, truncated requests) and read back what the server answers, or
+ * wait for it to hang up. Every read is bounded by the connection's read timeout.
  *
  * <p>Not thread-safe: one test thread drives it. {@link NbdTestClient} uses it for its handshake.
  */
@@ -33,8 +33,12 @@ public final class RawNbdConnection implements AutoCloseable {
     this.out = new DataOutputStream(new BufferedOutputStream(socket.getOutputStream(), 1 << 16));
   }
 
-  /** Connects to {@code server}; each later read fails with {@link SocketTimeoutException} after {@code readTimeout}. */
-  public static RawNbdConnection open(InetSocketAddress server, Duration readTimeout) throws IOException {
+  /**
+   * Connects to {@code server}; each later read fails with {@link SocketTimeoutException} after
+   * {@code readTimeout}.
+   */
+  public static RawNbdConnection open(InetSocketAddress server, Duration readTimeout)
+      throws IOException {
     Socket socket = new Socket();
     try {
       socket.setTcpNoDelay(true);

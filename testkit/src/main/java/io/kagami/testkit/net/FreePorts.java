@@ -16,10 +16,10 @@ import java.util.concurrent.ThreadLocalRandom;
  * Free TCP ports on 127.0.0.1 for servers a test starts in another process (which must be told a
  * port, unlike an in-process server that can bind port 0 and report it).
  *
- * <p>A port is chosen at random below Linux's default ephemeral range (32768-60999), so it does
- * not collide with ports the kernel hands to outgoing connections, and bound once to prove it is
- * free. Within one JVM a port is never handed out twice. Between the check and the real bind
- * another process could take it; callers starting external servers retry on "address in use".
+ * <p>A port is chosen at random below Linux's default ephemeral range (32768-60999), so it does not
+ * collide with ports the kernel hands to outgoing connections, and bound once to prove it is free.
+ * Within one JVM a port is never handed out twice. Between the check and the real bind another
+ * process could take it; callers starting external servers retry on "address in use".
  */
 public final class FreePorts {
   private static final int LOWEST = 20_000;

@@ -1,4 +1,2 @@
-/**
- * Network helpers for tests: loopback ports a test may bind.
- */
+/** Network helpers for tests: loopback ports a test may bind. */
 package io.kagami.testkit.net;

@@ -16,8 +16,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Runs a real program (qemu-io, nbdcopy, nbdinfo, qemu-img, fio ...) to completion under a time
- * limit, with stdout and stderr captured separately. Immutable; {@link #inDirectory} and
- * {@link #withEnv} return adjusted copies.
+ * limit, with stdout and stderr captured separately. Immutable; {@link #inDirectory} and {@link
+ * #withEnv} return adjusted copies.
  *
  * <p>Output goes to temporary files rather than pipes, so a program that leaves a daemon behind
  * holding its stdout cannot make {@link #run} hang. Standard input is closed at once (qemu-io, for
@@ -46,7 +46,8 @@ public final class ExternalTool {
   private static final Duration KILL_GRACE = Duration.ofSeconds(10);
 
   /** What a finished program did. */
-  public record Result(List<String> command, int exitCode, String stdout, String stderr, Duration elapsed) {
+  public record Result(
+      List<String> command, int exitCode, String stdout, String stderr, Duration elapsed) {
     public Result {
       command = List.copyOf(command);
     }
@@ -62,13 +63,25 @@ public final class ExternalTool {
 
     /** The command, its exit code and its output, for assertion messages. */
     public String describe() {
-      return String.join(" ", command) + " exited with " + exitCode + section("stdout", stdout) + section("stderr", stderr);
+      return String.join(" ", command)
+          + " exited with "
+          + exitCode
+          + section("stdout", stdout)
+          + section("stderr", stderr);
     }
 
-    /** Returns this result if the exit code was 0, else throws an {@link AssertionError} showing the output. */
+    /**
+     * Returns this result if the exit code was 0, else throws an {@link AssertionError} showing the
+     * output.
+     */
     public Result requireSuccess() {
       if (exitCode != 0) {
-        throw new AssertionError(String.join(" ", command) + " exited with " + exitCode + section("stdout", stdout) + section("stderr", stderr));
+        throw new AssertionError(
+            String.join(" ", command)
+                + " exited with "
+                + exitCode
+                + section("stdout", stdout)
+                + section("stderr", stderr));
       }
       return this;
     }
@@ -83,7 +96,8 @@ public final class ExternalTool {
   private final Path directory;
   private final Map<String, String> environment;
 
-  private ExternalTool(String name, Path executable, Path directory, Map<String, String> environment) {
+  private ExternalTool(
+      String name, Path executable, Path directory, Map<String, String> environment) {
     this.name = name;
     this.executable = executable;
     this.directory = directory;
@@ -95,7 +109,8 @@ public final class ExternalTool {
    * naming the Debian package to install when it is not there: tests fail, they do not skip.
    */
   public static ExternalTool require(String name) {
-    Path executable = find(name).orElseThrow(() -> new MissingToolException(name, debianPackage(name)));
+    Path executable =
+        find(name).orElseThrow(() -> new MissingToolException(name, debianPackage(name)));
     return new ExternalTool(name, executable, null, Map.of());
   }
 
@@ -122,7 +137,8 @@ public final class ExternalTool {
 
   static Optional<Path> find(String name, String searchPath) {
     if (name.isEmpty() || name.contains("/")) {
-      throw new IllegalArgumentException("expected a program name to look up on PATH, got \"" + name + "\"");
+      throw new IllegalArgumentException(
+          "expected a program name to look up on PATH, got \"" + name + "\"");
     }
     List<String> dirs = new ArrayList<>();
     if (searchPath != null) {
@@ -179,7 +195,10 @@ public final class ExternalTool {
     Path stdout = Files.createTempFile("kagami-" + name + "-", ".out");
     Path stderr = Files.createTempFile("kagami-" + name + "-", ".err");
     try {
-      ProcessBuilder pb = new ProcessBuilder(command).redirectOutput(stdout.toFile()).redirectError(stderr.toFile());
+      ProcessBuilder pb =
+          new ProcessBuilder(command)
+              .redirectOutput(stdout.toFile())
+              .redirectError(stderr.toFile());
       if (directory != null) {
         pb.directory(directory.toFile());
       }

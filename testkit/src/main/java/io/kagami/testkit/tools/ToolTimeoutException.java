@@ -8,10 +8,15 @@ public final class ToolTimeoutException extends RuntimeException {
   private final List<String> command;
   private final Duration timeout;
 
-  public ToolTimeoutException(List<String> command, Duration timeout, String stdout, String stderr) {
+  public ToolTimeoutException(
+      List<String> command, Duration timeout, String stdout, String stderr) {
     super(
-        String.join(" ", command) + " did not finish within " + timeout + "; killed"
-            + ExternalTool.Result.section("stdout", stdout) + ExternalTool.Result.section("stderr", stderr));
+        String.join(" ", command)
+            + " did not finish within "
+            + timeout
+            + "; killed"
+            + ExternalTool.Result.section("stdout", stdout)
+            + ExternalTool.Result.section("stderr", stderr));
     this.command = List.copyOf(command);
     this.timeout = timeout;
   }

@@ -1,9 +1,9 @@
 package io.kagami.testkit.toxi;
 
 /**
- * A request the Toxiproxy API refuses, with the HTTP status Toxiproxy itself answers (400 bad
- * body or attributes, 404 unknown proxy or toxic, 409 duplicate name, 500 listen failure). The
- * server turns it into {@code {"error": message, "status": status}}.
+ * A request the Toxiproxy API refuses, with the HTTP status Toxiproxy itself answers (400 bad body
+ * or attributes, 404 unknown proxy or toxic, 409 duplicate name, 500 listen failure). The server
+ * turns it into {@code {"error": message, "status": status}}.
  */
 final class ApiException extends Exception {
   private final int status;

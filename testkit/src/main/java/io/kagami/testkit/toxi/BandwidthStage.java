@@ -39,14 +39,20 @@ final class BandwidthStage extends PieceStage {
         pieceLength = (int) Math.min(current.bytes().length - offset, maxPiece);
         // Time is owed from the previous piece's release when data queued behind it; after an
         // idle gap it starts from the arrival (no credit for idling, as in Toxiproxy).
-        long start = lastReleaseNanos == Long.MIN_VALUE ? current.timestampNanos() : Math.max(lastReleaseNanos, current.timestampNanos());
+        long start =
+            lastReleaseNanos == Long.MIN_VALUE
+                ? current.timestampNanos()
+                : Math.max(lastReleaseNanos, current.timestampNanos());
         start = Math.max(start, now - PIECE_NANOS); // never owe more than the pump was late
         pieceReleaseNanos = start + pieceLength * 1_000_000L / rateKbPerSecond;
       }
       if (now - pieceReleaseNanos < 0) {
         break;
       }
-      out.put(new Data(Arrays.copyOfRange(current.bytes(), offset, offset + pieceLength), current.timestampNanos()));
+      out.put(
+          new Data(
+              Arrays.copyOfRange(current.bytes(), offset, offset + pieceLength),
+              current.timestampNanos()));
       moved = true;
       lastReleaseNanos = pieceReleaseNanos;
       offset += pieceLength;
@@ -60,7 +66,9 @@ final class BandwidthStage extends PieceStage {
 
   @Override
   Data remainder() {
-    return new Data(Arrays.copyOfRange(current.bytes(), offset, current.bytes().length), current.timestampNanos());
+    return new Data(
+        Arrays.copyOfRange(current.bytes(), offset, current.bytes().length),
+        current.timestampNanos());
   }
 
   @Override

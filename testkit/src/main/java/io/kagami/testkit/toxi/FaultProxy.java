@@ -18,8 +18,8 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * One Toxiproxy "proxy": listens on {@code listen}, connects each accepted client to
- * {@code upstream}, and applies its toxics to every connection, present and future.
+ * One Toxiproxy "proxy": listens on {@code listen}, connects each accepted client to {@code
+ * upstream}, and applies its toxics to every connection, present and future.
  *
  * <p>All state changes go through this object's monitor, including the registration of a new
  * connection, so a toxic added while a client connects is applied exactly once. Disabling stops
@@ -90,25 +90,30 @@ final class FaultProxy {
     InetSocketAddress unresolved = parseAddress("listen", listen);
     ServerSocket socket = null;
     try {
-      InetSocketAddress address = new InetSocketAddress(unresolved.getHostString(), unresolved.getPort());
+      InetSocketAddress address =
+          new InetSocketAddress(unresolved.getHostString(), unresolved.getPort());
       socket = new ServerSocket();
       socket.setReuseAddress(true);
       socket.bind(address, 128);
     } catch (IOException e) {
       closeQuietly(socket);
-      throw new ApiException(500, "proxy \"" + name + "\": cannot listen on " + listen + ": " + e.getMessage());
+      throw new ApiException(
+          500, "proxy \"" + name + "\": cannot listen on " + listen + ": " + e.getMessage());
     }
     listener = socket;
     listen = hostString(socket.getInetAddress()) + ":" + socket.getLocalPort();
     enabled = true;
     ServerSocket acceptedBy = socket;
-    acceptor = Thread.ofVirtual().name("kagami-toxi-" + name + "-accept").start(() -> acceptLoop(acceptedBy));
+    acceptor =
+        Thread.ofVirtual()
+            .name("kagami-toxi-" + name + "-accept")
+            .start(() -> acceptLoop(acceptedBy));
   }
 
   /**
    * Stops listening and closes every connection. Returns once the accept thread is gone: a socket
-   * closed while a thread is blocked in accept releases its port only when that thread leaves,
-   * and an update re-listens on the same port right away (Toxiproxy waits the same way).
+   * closed while a thread is blocked in accept releases its port only when that thread leaves, and
+   * an update re-listens on the same port right away (Toxiproxy waits the same way).
    */
   void stop() {
     List<ProxiedConnection> toClose;
@@ -129,7 +134,12 @@ final class FaultProxy {
     }
     try {
       if (!stoppedAcceptor.join(ACCEPTOR_EXIT_WAIT)) {
-        throw new IllegalStateException("proxy \"" + name + "\": accept thread still running " + ACCEPTOR_EXIT_WAIT + " after its socket was closed");
+        throw new IllegalStateException(
+            "proxy \""
+                + name
+                + "\": accept thread still running "
+                + ACCEPTOR_EXIT_WAIT
+                + " after its socket was closed");
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -162,14 +172,16 @@ final class FaultProxy {
   synchronized ToxicSpec toxic(String toxicName) throws ApiException {
     int index = indexOf(toxicName);
     if (index < 0) {
-      throw ApiException.notFound("toxic not found: \"" + toxicName + "\" on proxy \"" + name + "\"");
+      throw ApiException.notFound(
+          "toxic not found: \"" + toxicName + "\" on proxy \"" + name + "\"");
     }
     return toxics.get(index);
   }
 
   synchronized void addToxic(ToxicSpec spec) throws ApiException {
     if (indexOf(spec.name()) >= 0) {
-      throw ApiException.conflict("toxic already exists: \"" + spec.name() + "\" on proxy \"" + name + "\"");
+      throw ApiException.conflict(
+          "toxic already exists: \"" + spec.name() + "\" on proxy \"" + name + "\"");
     }
     toxics.add(spec);
     for (ProxiedConnection connection : connections) {
@@ -180,7 +192,8 @@ final class FaultProxy {
   synchronized void updateToxic(ToxicSpec spec) throws ApiException {
     int index = indexOf(spec.name());
     if (index < 0) {
-      throw ApiException.notFound("toxic not found: \"" + spec.name() + "\" on proxy \"" + name + "\"");
+      throw ApiException.notFound(
+          "toxic not found: \"" + spec.name() + "\" on proxy \"" + name + "\"");
     }
     toxics.set(index, spec);
     for (ProxiedConnection connection : connections) {
@@ -222,11 +235,16 @@ final class FaultProxy {
       } catch (IOException closed) {
         return; // stop() closed the listener
       }
-      Thread.ofVirtual().name("kagami-toxi-" + name + "-connect").start(() -> connect(socket, client));
+      Thread.ofVirtual()
+          .name("kagami-toxi-" + name + "-connect")
+          .start(() -> connect(socket, client));
     }
   }
 
-  /** Connects one accepted client upstream; a client whose upstream refuses is closed, as in Toxiproxy. */
+  /**
+   * Connects one accepted client upstream; a client whose upstream refuses is closed, as in
+   * Toxiproxy.
+   */
   private void connect(ServerSocket acceptedBy, Socket client) {
     InetSocketAddress target;
     synchronized (this) {
@@ -234,9 +252,14 @@ final class FaultProxy {
     }
     Socket up = new Socket();
     try {
-      client.setTcpNoDelay(true); // Go's TCP connections default to no Nagle; timing toxics rely on it
+      client.setTcpNoDelay(
+          true); // Go's TCP connections default to no Nagle; timing toxics rely on it
       up.setTcpNoDelay(true);
-      up.connect(target.isUnresolved() ? new InetSocketAddress(target.getHostString(), target.getPort()) : target, UPSTREAM_CONNECT_TIMEOUT_MILLIS);
+      up.connect(
+          target.isUnresolved()
+              ? new InetSocketAddress(target.getHostString(), target.getPort())
+              : target,
+          UPSTREAM_CONNECT_TIMEOUT_MILLIS);
     } catch (IOException upstreamDown) {
       closeQuietly(up);
       closeQuietly(client);
@@ -254,7 +277,9 @@ final class FaultProxy {
       for (ToxicSpec spec : toxics) {
         (spec.stream() == StreamDirection.UPSTREAM ? upstreamChain : downstreamChain).add(spec);
       }
-      ProxiedConnection connection = new ProxiedConnection(client, up, upstreamChain, downstreamChain, random, connections::remove);
+      ProxiedConnection connection =
+          new ProxiedConnection(
+              client, up, upstreamChain, downstreamChain, random, connections::remove);
       connections.add(connection);
       acceptedCount++;
       connection.start("kagami-toxi-" + name + "-" + acceptedCount);
@@ -264,12 +289,23 @@ final class FaultProxy {
   private static InetSocketAddress parseAddress(String field, String hostPort) throws ApiException {
     try {
       URI uri = new URI("tcp://" + hostPort);
-      if (uri.getHost() == null || uri.getPort() < 0 || uri.getPath() != null && !uri.getPath().isEmpty()) {
-        throw ApiException.badRequest(field + " \"" + hostPort + "\" is not an address (expected host:port, e.g. 127.0.0.1:8080)");
+      if (uri.getHost() == null
+          || uri.getPort() < 0
+          || uri.getPath() != null && !uri.getPath().isEmpty()) {
+        throw ApiException.badRequest(
+            field
+                + " \""
+                + hostPort
+                + "\" is not an address (expected host:port, e.g. 127.0.0.1:8080)");
       }
-      return InetSocketAddress.createUnresolved(uri.getHost().replace("[", "").replace("]", ""), uri.getPort());
+      return InetSocketAddress.createUnresolved(
+          uri.getHost().replace("[", "").replace("]", ""), uri.getPort());
     } catch (URISyntaxException e) {
-      throw ApiException.badRequest(field + " \"" + hostPort + "\" is not an address (expected host:port, e.g. 127.0.0.1:8080)");
+      throw ApiException.badRequest(
+          field
+              + " \""
+              + hostPort
+              + "\" is not an address (expected host:port, e.g. 127.0.0.1:8080)");
     }
   }
 

@@ -27,7 +27,10 @@ final class LimitDataStage extends ToxicStage {
       long remaining = Math.max(0, limitBytes - transmittedBytes);
       int passed = (int) Math.min(remaining, data.bytes().length);
       if (passed > 0) {
-        out.put(passed == data.bytes().length ? data : new Data(Arrays.copyOf(data.bytes(), passed), data.timestampNanos()));
+        out.put(
+            passed == data.bytes().length
+                ? data
+                : new Data(Arrays.copyOf(data.bytes(), passed), data.timestampNanos()));
         transmittedBytes += passed;
       }
       if (transmittedBytes >= limitBytes) {

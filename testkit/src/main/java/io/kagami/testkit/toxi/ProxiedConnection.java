@@ -10,8 +10,8 @@ import java.util.function.Consumer;
 
 /**
  * A client connection accepted by a {@link FaultProxy} and its connection to the upstream: two
- * sockets and the two {@link ToxicLink}s between them. Closes once both directions have ended,
- * on a reset, or when the proxy is disabled or deleted; close is idempotent.
+ * sockets and the two {@link ToxicLink}s between them. Closes once both directions have ended, on a
+ * reset, or when the proxy is disabled or deleted; close is idempotent.
  */
 final class ProxiedConnection implements AutoCloseable {
   private final Socket client;
@@ -22,12 +22,32 @@ final class ProxiedConnection implements AutoCloseable {
   private final AtomicInteger linksFinished = new AtomicInteger();
   private final AtomicBoolean closed = new AtomicBoolean();
 
-  ProxiedConnection(Socket client, Socket upstream, List<ToxicSpec> upstreamChain, List<ToxicSpec> downstreamChain, Random random, Consumer<ProxiedConnection> onClosed) {
+  ProxiedConnection(
+      Socket client,
+      Socket upstream,
+      List<ToxicSpec> upstreamChain,
+      List<ToxicSpec> downstreamChain,
+      Random random,
+      Consumer<ProxiedConnection> onClosed) {
     this.client = client;
     this.upstream = upstream;
     this.onClosed = onClosed;
-    this.upstreamLink = new ToxicLink(StreamDirection.UPSTREAM, client, upstream, this, new Random(random.nextLong()), upstreamChain);
-    this.downstreamLink = new ToxicLink(StreamDirection.DOWNSTREAM, upstream, client, this, new Random(random.nextLong()), downstreamChain);
+    this.upstreamLink =
+        new ToxicLink(
+            StreamDirection.UPSTREAM,
+            client,
+            upstream,
+            this,
+            new Random(random.nextLong()),
+            upstreamChain);
+    this.downstreamLink =
+        new ToxicLink(
+            StreamDirection.DOWNSTREAM,
+            upstream,
+            client,
+            this,
+            new Random(random.nextLong()),
+            downstreamChain);
   }
 
   void start(String threadPrefix) {

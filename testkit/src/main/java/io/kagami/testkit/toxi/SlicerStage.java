@@ -6,7 +6,10 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 
-/** Cuts each chunk into pieces of {@code average_size} ± {@code size_variation}, {@code delay} µs apart. */
+/**
+ * Cuts each chunk into pieces of {@code average_size} ± {@code size_variation}, {@code delay} µs
+ * apart.
+ */
 final class SlicerStage extends PieceStage {
   private final Random random;
   private int averageSize;
@@ -86,7 +89,9 @@ final class SlicerStage extends PieceStage {
   @Override
   Data remainder() {
     int from = cuts[nextCut];
-    return new Data(Arrays.copyOfRange(current.bytes(), from, current.bytes().length), current.timestampNanos());
+    return new Data(
+        Arrays.copyOfRange(current.bytes(), from, current.bytes().length),
+        current.timestampNanos());
   }
 
   @Override

@@ -1,6 +1,5 @@
 package io.kagami.testkit.toxi;
 
-import io.kagami.testkit.toxi.StreamItem.Data;
 import io.kagami.testkit.toxi.StreamItem.End;
 
 /** Data passes; the end of the stream is held for {@code delay} ms. */

@@ -18,7 +18,9 @@ enum StreamDirection {
     return switch (value) {
       case "upstream" -> UPSTREAM;
       case "downstream" -> DOWNSTREAM;
-      default -> throw ApiException.badRequest("stream was invalid, can be either upstream or downstream (got \"" + value + "\")");
+      default ->
+          throw ApiException.badRequest(
+              "stream was invalid, can be either upstream or downstream (got \"" + value + "\")");
     };
   }
 }

@@ -4,8 +4,8 @@ import io.kagami.testkit.toxi.StreamItem.End;
 import java.util.List;
 
 /**
- * Drops all data; closes after {@code timeout} ms from when it started on this connection, or
- * never with 0. Removing it closes the connection (Toxiproxy's {@code Cleanup} does the same).
+ * Drops all data; closes after {@code timeout} ms from when it started on this connection, or never
+ * with 0. Removing it closes the connection (Toxiproxy's {@code Cleanup} does the same).
  */
 final class TimeoutStage extends ToxicStage {
   private long timeoutMillis;
@@ -31,7 +31,9 @@ final class TimeoutStage extends ToxicStage {
       input.poll(); // data is dropped on the ground, as in Toxiproxy
       moved = true;
     }
-    if (timeoutMillis > 0 && now - (startedNanos + timeoutMillis * 1_000_000L) >= 0 && out.hasRoom()) {
+    if (timeoutMillis > 0
+        && now - (startedNanos + timeoutMillis * 1_000_000L) >= 0
+        && out.hasRoom()) {
       out.put(End.CLOSE);
       moved = true;
     }

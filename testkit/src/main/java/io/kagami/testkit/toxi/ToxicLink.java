@@ -47,7 +47,13 @@ final class ToxicLink {
   private final ArrayDeque<StreamItem> outbox = new ArrayDeque<>();
   private boolean finished;
 
-  ToxicLink(StreamDirection direction, Socket source, Socket destination, ProxiedConnection connection, Random random, List<ToxicSpec> chain) {
+  ToxicLink(
+      StreamDirection direction,
+      Socket source,
+      Socket destination,
+      ProxiedConnection connection,
+      Random random,
+      List<ToxicSpec> chain) {
     this.direction = direction;
     this.source = source;
     this.destination = destination;
@@ -88,7 +94,9 @@ final class ToxicLink {
     try {
       int index = toxicNames.indexOf(spec.name());
       if (index >= 0) {
-        toxics.get(index).reconfigure(spec, random.nextFloat() < spec.toxicity(), SystemTime.NANO.nanoTime());
+        toxics
+            .get(index)
+            .reconfigure(spec, random.nextFloat() < spec.toxicity(), SystemTime.NANO.nanoTime());
         changed.signalAll();
       }
     } finally {
@@ -228,7 +236,9 @@ final class ToxicLink {
     for (ToxicStage stage : toxics) {
       long deadline = stage.deadline();
       // A deadline already passed means the stage waits for room downstream, not for time.
-      if (deadline != Long.MAX_VALUE && deadline - now > 0 && (earliest == Long.MAX_VALUE || deadline - earliest < 0)) {
+      if (deadline != Long.MAX_VALUE
+          && deadline - now > 0
+          && (earliest == Long.MAX_VALUE || deadline - earliest < 0)) {
         earliest = deadline;
       }
     }

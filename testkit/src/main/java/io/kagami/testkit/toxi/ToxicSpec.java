@@ -14,7 +14,12 @@ import java.util.Map;
  * fields present change. Stricter than Toxiproxy where it only hides test mistakes: unknown or
  * non-integer attributes, negative values, and a slicer that cannot slice are refused (400).
  */
-record ToxicSpec(String name, ToxicType type, StreamDirection stream, float toxicity, Map<String, Long> attributes) {
+record ToxicSpec(
+    String name,
+    ToxicType type,
+    StreamDirection stream,
+    float toxicity,
+    Map<String, Long> attributes) {
 
   ToxicSpec {
     attributes = Map.copyOf(attributes);
@@ -76,32 +81,52 @@ record ToxicSpec(String name, ToxicType type, StreamDirection stream, float toxi
     return node;
   }
 
-  private static ToxicSpec validated(String name, ToxicType type, StreamDirection stream, float toxicity, Map<String, Long> attributes) throws ApiException {
+  private static ToxicSpec validated(
+      String name,
+      ToxicType type,
+      StreamDirection stream,
+      float toxicity,
+      Map<String, Long> attributes)
+      throws ApiException {
     String prefix = "toxic \"" + name + "\" (" + type.wireName() + "): ";
     if (!(toxicity >= 0f && toxicity <= 1f)) {
-      throw ApiException.badRequest(prefix + "toxicity " + toxicity + " is not allowed (must be between 0 and 1)");
+      throw ApiException.badRequest(
+          prefix + "toxicity " + toxicity + " is not allowed (must be between 0 and 1)");
     }
     for (Map.Entry<String, Long> attribute : attributes.entrySet()) {
       if (attribute.getValue() < 0) {
-        throw ApiException.badRequest(prefix + attribute.getKey() + " " + attribute.getValue() + " is not allowed (must be at least 0)");
+        throw ApiException.badRequest(
+            prefix
+                + attribute.getKey()
+                + " "
+                + attribute.getValue()
+                + " is not allowed (must be at least 0)");
       }
     }
     if (type == ToxicType.SLICER) {
       long average = attributes.get("average_size");
       long variation = attributes.get("size_variation");
       if (average < 1) {
-        throw ApiException.badRequest(prefix + "average_size " + average + " is not allowed (must be at least 1)");
+        throw ApiException.badRequest(
+            prefix + "average_size " + average + " is not allowed (must be at least 1)");
       }
       // Toxiproxy's slicing splits around the middle by up to ±variation: beyond the average
       // size a piece would get a negative length.
       if (variation >= average) {
-        throw ApiException.badRequest(prefix + "size_variation " + variation + " is not allowed (must be less than average_size " + average + ")");
+        throw ApiException.badRequest(
+            prefix
+                + "size_variation "
+                + variation
+                + " is not allowed (must be less than average_size "
+                + average
+                + ")");
       }
     }
     return new ToxicSpec(name, type, stream, toxicity, attributes);
   }
 
-  private static void mergeAttributes(ToxicType type, Map<String, Long> into, JsonNode given) throws ApiException {
+  private static void mergeAttributes(ToxicType type, Map<String, Long> into, JsonNode given)
+      throws ApiException {
     if (given == null || given.isNull()) {
       return;
     }
@@ -110,14 +135,27 @@ record ToxicSpec(String name, ToxicType type, StreamDirection stream, float toxi
     }
     for (Map.Entry<String, JsonNode> field : given.properties()) {
       if (!into.containsKey(field.getKey())) {
-        throw ApiException.badRequest("bad toxic attributes: " + type.wireName() + " has no attribute \"" + field.getKey() + "\" (it has " + String.join(", ", type.attributes()) + ")");
+        throw ApiException.badRequest(
+            "bad toxic attributes: "
+                + type.wireName()
+                + " has no attribute \""
+                + field.getKey()
+                + "\" (it has "
+                + String.join(", ", type.attributes())
+                + ")");
       }
       JsonNode value = field.getValue();
       if (value.isNull()) {
         continue;
       }
       if (!value.isIntegralNumber() || !value.canConvertToLong()) {
-        throw ApiException.badRequest("bad toxic attributes: " + type.wireName() + " attribute \"" + field.getKey() + "\" must be an integer, got " + value);
+        throw ApiException.badRequest(
+            "bad toxic attributes: "
+                + type.wireName()
+                + " attribute \""
+                + field.getKey()
+                + "\" must be an integer, got "
+                + value);
       }
       into.put(field.getKey(), value.longValue());
     }
@@ -130,7 +168,8 @@ record ToxicSpec(String name, ToxicType type, StreamDirection stream, float toxi
     return value.floatValue();
   }
 
-  private static String requireText(JsonNode body, String field, String fallback) throws ApiException {
+  private static String requireText(JsonNode body, String field, String fallback)
+      throws ApiException {
     JsonNode value = body.get(field);
     if (value == null || value.isNull()) {
       if (fallback == null) {
@@ -139,7 +178,8 @@ record ToxicSpec(String name, ToxicType type, StreamDirection stream, float toxi
       return fallback;
     }
     if (!value.isTextual()) {
-      throw ApiException.badRequest("bad request body: " + field + " must be a string, got " + value);
+      throw ApiException.badRequest(
+          "bad request body: " + field + " must be a string, got " + value);
     }
     return value.asText();
   }

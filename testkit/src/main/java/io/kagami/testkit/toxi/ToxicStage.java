@@ -21,15 +21,23 @@ import java.util.Random;
  * The toxicity draw happens once per stage (per connection and direction) when it is created or
  * updated; a stage that drew "inactive" passes data through untouched.
  *
- * <p>This class is the contract and the chain's head ({@link Inbox}); each toxic's rule is its
- * own class ({@code LatencyStage}, {@code BandwidthStage}, ...), named after Toxiproxy's toxic,
- * and those that cut chunks into pieces share {@link PieceStage}.
+ * <p>This class is the contract and the chain's head ({@link Inbox}); each toxic's rule is its own
+ * class ({@code LatencyStage}, {@code BandwidthStage}, ...), named after Toxiproxy's toxic, and
+ * those that cut chunks into pieces share {@link PieceStage}.
  */
 abstract sealed class ToxicStage
-    permits ToxicStage.Inbox, LatencyStage, PieceStage, SlowCloseStage, TimeoutStage, ResetPeerStage, LimitDataStage {
+    permits ToxicStage.Inbox,
+        LatencyStage,
+        PieceStage,
+        SlowCloseStage,
+        TimeoutStage,
+        ResetPeerStage,
+        LimitDataStage {
   final ArrayDeque<StreamItem> input = new ArrayDeque<>();
+
   /** The toxicity draw: an inactive stage passes data through untouched. */
   boolean active;
+
   private boolean ended;
 
   /**
@@ -149,5 +157,4 @@ abstract sealed class ToxicStage
       return passThrough(out);
     }
   }
-
 }

@@ -4,9 +4,9 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * The toxics this proxy implements, with the attribute names Toxiproxy uses (all integers; times
- * in milliseconds except the slicer's {@code delay}, which is in microseconds; rates in KB/s with
- * 1 KB = 1000 bytes, as in Toxiproxy).
+ * The toxics this proxy implements, with the attribute names Toxiproxy uses (all integers; times in
+ * milliseconds except the slicer's {@code delay}, which is in microseconds; rates in KB/s with 1 KB
+ * = 1000 bytes, as in Toxiproxy).
  */
 enum ToxicType {
   /** Delays every chunk by {@code latency} ± {@code jitter} ms, measured from its arrival. */
@@ -19,7 +19,10 @@ enum ToxicType {
   TIMEOUT("timeout"),
   /** On the first data, waits {@code timeout} ms, then resets both sides (RST, SO_LINGER 0). */
   RESET_PEER("timeout"),
-  /** Cuts chunks into pieces of {@code average_size} ± {@code size_variation}, {@code delay} µs apart. */
+  /**
+   * Cuts chunks into pieces of {@code average_size} ± {@code size_variation}, {@code delay} µs
+   * apart.
+   */
   SLICER("average_size", "size_variation", "delay"),
   /** Passes {@code bytes} bytes, then closes the connection. */
   LIMIT_DATA("bytes");
@@ -45,6 +48,9 @@ enum ToxicType {
         return type;
       }
     }
-    throw ApiException.badRequest("invalid toxic type \"" + value + "\" (supported: latency, bandwidth, slow_close, timeout, reset_peer, slicer, limit_data)");
+    throw ApiException.badRequest(
+        "invalid toxic type \""
+            + value
+            + "\" (supported: latency, bandwidth, slow_close, timeout, reset_peer, slicer, limit_data)");
   }
 }

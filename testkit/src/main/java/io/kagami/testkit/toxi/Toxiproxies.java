@@ -15,9 +15,8 @@ import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * Entry point for fault-injection tests: a {@link ToxiproxyClient} pointing at a real Toxiproxy
- * when the environment variable {@code TOXIPROXY_URL} is set (e.g. {@code
- * http://127.0.0.1:8474}), else at a {@link ToxiproxyServer} started in this JVM — so the same
- * test runs against either.
+ * when the environment variable {@code TOXIPROXY_URL} is set (e.g. {@code http://127.0.0.1:8474}),
+ * else at a {@link ToxiproxyServer} started in this JVM — so the same test runs against either.
  *
  * <pre>{@code
  * try (Toxiproxies toxiproxies = Toxiproxies.start()) {
@@ -50,7 +49,10 @@ public final class Toxiproxies implements AutoCloseable {
     this.url = url;
   }
 
-  /** The real Toxiproxy at {@code TOXIPROXY_URL} if set, else an in-process server with a random seed. */
+  /**
+   * The real Toxiproxy at {@code TOXIPROXY_URL} if set, else an in-process server with a random
+   * seed.
+   */
   public static Toxiproxies start() throws IOException {
     return start(ThreadLocalRandom.current().nextLong());
   }
@@ -76,9 +78,14 @@ public final class Toxiproxies implements AutoCloseable {
   /** A real Toxiproxy's API at {@code url} ({@code http://host:port}). */
   public static Toxiproxies connect(URI url) {
     if (url.getHost() == null || url.getPort() < 0 || url.getScheme() == null) {
-      throw new IllegalArgumentException(URL_VARIABLE + " \"" + url + "\" is not a Toxiproxy API address (expected e.g. http://127.0.0.1:8474)");
+      throw new IllegalArgumentException(
+          URL_VARIABLE
+              + " \""
+              + url
+              + "\" is not a Toxiproxy API address (expected e.g. http://127.0.0.1:8474)");
     }
-    return new Toxiproxies(new ToxiproxyClient(url.getScheme(), url.getHost(), url.getPort()), null, url.toString());
+    return new Toxiproxies(
+        new ToxiproxyClient(url.getScheme(), url.getHost(), url.getPort()), null, url.toString());
   }
 
   public ToxiproxyClient client() {
@@ -100,7 +107,9 @@ public final class Toxiproxies implements AutoCloseable {
     return inProcess == null ? OptionalLong.empty() : OptionalLong.of(inProcess.seed());
   }
 
-  /** A proxy named {@code name} from a free loopback port to {@code upstream} ({@code host:port}). */
+  /**
+   * A proxy named {@code name} from a free loopback port to {@code upstream} ({@code host:port}).
+   */
   public Proxy proxy(String name, String upstream) throws IOException {
     IOException lastFailure = null;
     for (int attempt = 0; attempt < LISTEN_ATTEMPTS; attempt++) {
@@ -120,7 +129,9 @@ public final class Toxiproxies implements AutoCloseable {
         lastFailure = e;
       }
     }
-    throw new IOException("proxy \"" + name + "\": no free loopback port after " + LISTEN_ATTEMPTS + " attempts", lastFailure);
+    throw new IOException(
+        "proxy \"" + name + "\": no free loopback port after " + LISTEN_ATTEMPTS + " attempts",
+        lastFailure);
   }
 
   /** A proxy named {@code name} from a free loopback port to {@code upstream}. */
@@ -146,7 +157,9 @@ public final class Toxiproxies implements AutoCloseable {
   /** Which server, and the seed to replay an in-process run: worth printing with a failure. */
   @Override
   public String toString() {
-    return inProcess == null ? "Toxiproxy at " + url + " (" + URL_VARIABLE + ")" : "in-process Toxiproxy at " + url + ", seed " + inProcess.seed();
+    return inProcess == null
+        ? "Toxiproxy at " + url + " (" + URL_VARIABLE + ")"
+        : "in-process Toxiproxy at " + url + ", seed " + inProcess.seed();
   }
 
   /** Deletes the proxies this handle created, then stops the in-process server. */

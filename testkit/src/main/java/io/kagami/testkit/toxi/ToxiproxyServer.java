@@ -70,7 +70,9 @@ public final class ToxiproxyServer implements AutoCloseable {
     if (http != null) {
       return this;
     }
-    executor = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("kagami-toxi-api-", 0).factory());
+    executor =
+        Executors.newThreadPerTaskExecutor(
+            Thread.ofVirtual().name("kagami-toxi-api-", 0).factory());
     HttpServer server = HttpServer.create(new InetSocketAddress(FreePorts.loopback(), 0), 64);
     server.setExecutor(executor);
     server.createContext("/", this::handle);
@@ -154,7 +156,8 @@ public final class ToxiproxyServer implements AutoCloseable {
     }
   }
 
-  private Reply route(String method, List<String> path, HttpExchange exchange) throws IOException, ApiException {
+  private Reply route(String method, List<String> path, HttpExchange exchange)
+      throws IOException, ApiException {
     int n = path.size();
     if (n == 1 && path.get(0).equals("version")) {
       requireMethod(method, "GET");
@@ -171,7 +174,8 @@ public final class ToxiproxyServer implements AutoCloseable {
       return Reply.noContent();
     }
     if (n == 0 || !path.get(0).equals("proxies")) {
-      throw ApiException.notFound("no such endpoint: " + method + " " + exchange.getRequestURI().getPath());
+      throw ApiException.notFound(
+          "no such endpoint: " + method + " " + exchange.getRequestURI().getPath());
     }
     if (n == 1) {
       return switch (method) {
@@ -206,7 +210,8 @@ public final class ToxiproxyServer implements AutoCloseable {
       };
     }
     if (!path.get(2).equals("toxics") || n > 4) {
-      throw ApiException.notFound("no such endpoint: " + method + " " + exchange.getRequestURI().getPath());
+      throw ApiException.notFound(
+          "no such endpoint: " + method + " " + exchange.getRequestURI().getPath());
     }
     if (n == 3) {
       return switch (method) {
@@ -259,7 +264,10 @@ public final class ToxiproxyServer implements AutoCloseable {
   private static void updateProxy(FaultProxy proxy, JsonNode body) throws ApiException {
     requireObject(body);
     ObjectNode current = proxy.toJson();
-    proxy.update(text(body, "listen", current.get("listen").asText()), text(body, "upstream", current.get("upstream").asText()), bool(body, "enabled", current.get("enabled").asBoolean()));
+    proxy.update(
+        text(body, "listen", current.get("listen").asText()),
+        text(body, "upstream", current.get("upstream").asText()),
+        bool(body, "enabled", current.get("enabled").asBoolean()));
   }
 
   private static void requireObject(JsonNode body) throws ApiException {
@@ -274,7 +282,8 @@ public final class ToxiproxyServer implements AutoCloseable {
       return fallback;
     }
     if (!value.isTextual()) {
-      throw ApiException.badRequest("bad request body: " + field + " must be a string, got " + value);
+      throw ApiException.badRequest(
+          "bad request body: " + field + " must be a string, got " + value);
     }
     return value.asText();
   }
@@ -285,7 +294,8 @@ public final class ToxiproxyServer implements AutoCloseable {
       return fallback;
     }
     if (!value.isBoolean()) {
-      throw ApiException.badRequest("bad request body: " + field + " must be true or false, got " + value);
+      throw ApiException.badRequest(
+          "bad request body: " + field + " must be true or false, got " + value);
     }
     return value.asBoolean();
   }

@@ -1,6 +1,6 @@
 /**
- * Network fault injection for tests: a Toxiproxy-compatible proxy that runs inside the test JVM,
- * or a real Toxiproxy when one is available.
+ * Network fault injection for tests: a Toxiproxy-compatible proxy that runs inside the test JVM, or
+ * a real Toxiproxy when one is available.
  *
  * <p>Tests start with {@link io.kagami.testkit.toxi.Toxiproxies#start(long)} and drive faults only
  * through the official client ({@code eu.rekawek.toxiproxy:toxiproxy-java}):
@@ -27,8 +27,8 @@
  * slow_close} (delay ms), {@code timeout} (timeout ms; 0 = drop data and hold the connection until
  * removed), {@code reset_peer} (timeout ms after the first data, then RST), {@code slicer}
  * (average_size, size_variation bytes, delay µs), {@code limit_data} (bytes). Semantics follow
- * Toxiproxy's source, including on live connections: removing latency, bandwidth or slicer hands
- * on the data they held; removing {@code timeout} closes the connections it held (its data was
+ * Toxiproxy's source, including on live connections: removing latency, bandwidth or slicer hands on
+ * the data they held; removing {@code timeout} closes the connections it held (its data was
  * dropped, as in Toxiproxy); a {@code toxicity} below 1 is drawn once per connection and direction
  * from the server's seeded random source, so a failing run can be replayed with its printed seed.
  */

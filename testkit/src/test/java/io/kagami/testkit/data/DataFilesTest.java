@@ -38,7 +38,10 @@ class DataFilesTest {
     assertThat(DataFiles.firstDifference(primary, replica)).hasValue(0x3f000);
     assertThatThrownBy(() -> DataFiles.assertReplicaMatchesPrimary(primary, replica))
         .isInstanceOf(AssertionError.class)
-        .hasMessage(String.format("replica differs from primary at offset 0x3f000 (primary has 0x%02x, replica has 0x%02x)", original, (byte) ~original));
+        .hasMessage(
+            String.format(
+                "replica differs from primary at offset 0x3f000 (primary has 0x%02x, replica has 0x%02x)",
+                original, (byte) ~original));
   }
 
   @Test
@@ -46,7 +49,9 @@ class DataFilesTest {
     Path primary = DataFiles.createRandom(dir.resolve("primary"), 8192, 7);
     Path replica = DataFiles.createRandom(dir.resolve("replica"), 4096, 7);
     assertThat(DataFiles.firstDifference(primary, replica)).hasValue(4096);
-    assertThatThrownBy(() -> DataFiles.assertReplicaMatchesPrimary(primary, replica)).hasMessageContaining("at offset 0x1000").hasMessageContaining("replica ends there, 4096 bytes");
+    assertThatThrownBy(() -> DataFiles.assertReplicaMatchesPrimary(primary, replica))
+        .hasMessageContaining("at offset 0x1000")
+        .hasMessageContaining("replica ends there, 4096 bytes");
   }
 
   @Test
@@ -58,7 +63,9 @@ class DataFilesTest {
       f.write(Files.readAllBytes(data));
     }
     DataFiles.assertSameRange("data", data, 0, "image", image, 32768, 16384);
-    assertThatThrownBy(() -> DataFiles.assertSameRange("data", data, 0, "image", image, 28672, 16384)).hasMessageStartingWith("image differs from data at offset 0x7000 (offset 0x0 of data)");
+    assertThatThrownBy(
+            () -> DataFiles.assertSameRange("data", data, 0, "image", image, 28672, 16384))
+        .hasMessageStartingWith("image differs from data at offset 0x7000 (offset 0x0 of data)");
     assertThat(DataFiles.firstDifference(data, 0, image, 60000, 16384)).isPresent();
   }
 
@@ -66,7 +73,11 @@ class DataFilesTest {
   void byteArraysReportVolumeOffsets() {
     byte[] expected = {1, 2, 3, 4};
     DataFiles.assertSameBytes("primary", expected, "replica", expected.clone(), 0x1000);
-    assertThatThrownBy(() -> DataFiles.assertSameBytes("primary", expected, "replica", new byte[] {1, 2, 9, 4}, 0x1000))
-        .hasMessage("replica differs from primary at offset 0x1002 (primary has 0x03, replica has 0x09)");
+    assertThatThrownBy(
+            () ->
+                DataFiles.assertSameBytes(
+                    "primary", expected, "replica", new byte[] {1, 2, 9, 4}, 0x1000))
+        .hasMessage(
+            "replica differs from primary at offset 0x1002 (primary has 0x03, replica has 0x09)");
   }
 }

@@ -39,8 +39,17 @@ class NbdTestClientIT {
     try (NbdTestClient client = server.connect()) {
       assertThat(client.exportSize()).isEqualTo(64L * MiB);
       assertThat(client.isReadOnly()).isFalse();
-      for (int flag : new int[] {NbdProtocol.FLAG_HAS_FLAGS, NbdProtocol.FLAG_SEND_FLUSH, NbdProtocol.FLAG_SEND_FUA, NbdProtocol.FLAG_SEND_TRIM, NbdProtocol.FLAG_SEND_WRITE_ZEROES}) {
-        assertThat(client.hasFlag(flag)).as("transmission flag 0x%x in 0x%x", flag, client.transmissionFlags()).isTrue();
+      for (int flag :
+          new int[] {
+            NbdProtocol.FLAG_HAS_FLAGS,
+            NbdProtocol.FLAG_SEND_FLUSH,
+            NbdProtocol.FLAG_SEND_FUA,
+            NbdProtocol.FLAG_SEND_TRIM,
+            NbdProtocol.FLAG_SEND_WRITE_ZEROES
+          }) {
+        assertThat(client.hasFlag(flag))
+            .as("transmission flag 0x%x in 0x%x", flag, client.transmissionFlags())
+            .isTrue();
       }
       assertThat(client.uri()).isEqualTo(server.uri());
     }
@@ -57,7 +66,8 @@ class NbdTestClientIT {
       // Send every write before waiting for any; every fourth asks for FUA.
       for (int i = 0; i < chunks; i++) {
         byte[] piece = java.util.Arrays.copyOfRange(all, i * chunk, (i + 1) * chunk);
-        writes.add(client.write((long) i * chunk, piece, i % 4 == 0 ? NbdProtocol.CMD_FLAG_FUA : 0));
+        writes.add(
+            client.write((long) i * chunk, piece, i % 4 == 0 ? NbdProtocol.CMD_FLAG_FUA : 0));
       }
       CompletableFuture.allOf(writes.toArray(CompletableFuture[]::new)).get(30, TimeUnit.SECONDS);
       client.flush().get(30, TimeUnit.SECONDS);
@@ -69,10 +79,12 @@ class NbdTestClientIT {
       CompletableFuture.allOf(reads.toArray(CompletableFuture[]::new)).get(30, TimeUnit.SECONDS);
       for (int i = 0; i < chunks; i++) {
         byte[] expected = java.util.Arrays.copyOfRange(all, i * chunk, (i + 1) * chunk);
-        DataFiles.assertSameBytes("written data", expected, "read back", reads.get(i).get(), (long) i * chunk);
+        DataFiles.assertSameBytes(
+            "written data", expected, "read back", reads.get(i).get(), (long) i * chunk);
       }
     }
-    DataFiles.assertSameRange("written data", data, 0, "qemu-nbd image", image, 0, (long) chunk * chunks);
+    DataFiles.assertSameRange(
+        "written data", data, 0, "qemu-nbd image", image, 0, (long) chunk * chunks);
   }
 
   @Test
@@ -83,7 +95,9 @@ class NbdTestClientIT {
       client.write(0, ones).get(10, TimeUnit.SECONDS);
       client.write(4 * MiB, ones).get(10, TimeUnit.SECONDS);
       CompletableFuture<Void> zeroes = client.writeZeroes(4096, 8192);
-      CompletableFuture<Void> noHole = client.writeZeroes(64 * 1024, 4096, NbdProtocol.CMD_FLAG_NO_HOLE | NbdProtocol.CMD_FLAG_FUA);
+      CompletableFuture<Void> noHole =
+          client.writeZeroes(
+              64 * 1024, 4096, NbdProtocol.CMD_FLAG_NO_HOLE | NbdProtocol.CMD_FLAG_FUA);
       CompletableFuture<Void> trim = client.trim(4 * MiB, MiB);
       CompletableFuture<Void> flush = client.flush();
       CompletableFuture.allOf(zeroes, noHole, trim, flush).get(10, TimeUnit.SECONDS);
@@ -91,7 +105,8 @@ class NbdTestClientIT {
       byte[] expected = ones.clone();
       java.util.Arrays.fill(expected, 4096, 4096 + 8192, (byte) 0);
       java.util.Arrays.fill(expected, 64 * 1024, 64 * 1024 + 4096, (byte) 0);
-      DataFiles.assertSameBytes("expected", expected, "read back", client.read(0, MiB).get(10, TimeUnit.SECONDS), 0);
+      DataFiles.assertSameBytes(
+          "expected", expected, "read back", client.read(0, MiB).get(10, TimeUnit.SECONDS), 0);
     }
   }
 
@@ -103,8 +118,14 @@ class NbdTestClientIT {
       // The spec asks for ENOSPC here; qemu-nbd 7.2 answers EINVAL.
       CompletableFuture<Void> writePastEnd = client.write(end, new byte[4096]);
       CompletableFuture<byte[]> fine = client.read(0, 4096);
-      assertThatThrownBy(() -> readPastEnd.get(10, TimeUnit.SECONDS)).cause().isInstanceOfSatisfying(NbdErrorException.class, e -> assertThat(e.errorName()).isEqualTo("EINVAL"));
-      assertThatThrownBy(() -> writePastEnd.get(10, TimeUnit.SECONDS)).cause().isInstanceOfSatisfying(NbdErrorException.class, e -> assertThat(e.errorName()).isIn("ENOSPC", "EINVAL"));
+      assertThatThrownBy(() -> readPastEnd.get(10, TimeUnit.SECONDS))
+          .cause()
+          .isInstanceOfSatisfying(
+              NbdErrorException.class, e -> assertThat(e.errorName()).isEqualTo("EINVAL"));
+      assertThatThrownBy(() -> writePastEnd.get(10, TimeUnit.SECONDS))
+          .cause()
+          .isInstanceOfSatisfying(
+              NbdErrorException.class, e -> assertThat(e.errorName()).isIn("ENOSPC", "EINVAL"));
       assertThat(fine.get(10, TimeUnit.SECONDS)).hasSize(4096);
     }
   }
@@ -125,19 +146,25 @@ class NbdTestClientIT {
 
   @Test
   void rawConnectionSeesTheGreetingAndAHangUpOnBadOptions() throws Exception {
-    try (RawNbdConnection raw = RawNbdConnection.open(server.address(), NbdTestClient.DEFAULT_TIMEOUT)) {
+    try (RawNbdConnection raw =
+        RawNbdConnection.open(server.address(), NbdTestClient.DEFAULT_TIMEOUT)) {
       assertThat(raw.readLong()).isEqualTo(NbdProtocol.NBDMAGIC);
       assertThat(raw.readLong()).isEqualTo(NbdProtocol.IHAVEOPT);
-      assertThat(raw.readUnsignedShort() & NbdProtocol.FLAG_FIXED_NEWSTYLE).isEqualTo(NbdProtocol.FLAG_FIXED_NEWSTYLE);
+      assertThat(raw.readUnsignedShort() & NbdProtocol.FLAG_FIXED_NEWSTYLE)
+          .isEqualTo(NbdProtocol.FLAG_FIXED_NEWSTYLE);
       raw.send(new byte[] {0, 0, 0, 1});
       raw.send(new byte[] {'N', 'O', 'T', 'O', 'P', 'T', '!', '!', 0, 0, 0, 7, 0, 0, 0, 0});
-      assertThat(raw.awaitServerClose(NbdTestClient.DEFAULT_TIMEOUT)).as("server hangs up after an option without IHAVEOPT").isTrue();
+      assertThat(raw.awaitServerClose(NbdTestClient.DEFAULT_TIMEOUT))
+          .as("server hangs up after an option without IHAVEOPT")
+          .isTrue();
     }
   }
 
   @Test
   void unknownExportIsRefused() throws Exception {
     assertThatThrownBy(() -> NbdTestClient.connect(server.address(), "nope"))
-        .isInstanceOfSatisfying(NbdHandshakeException.class, e -> assertThat(e.replyType()).isEqualTo(NbdProtocol.REP_ERR_UNKNOWN));
+        .isInstanceOfSatisfying(
+            NbdHandshakeException.class,
+            e -> assertThat(e.replyType()).isEqualTo(NbdProtocol.REP_ERR_UNKNOWN));
   }
 }

@@ -27,7 +27,11 @@ import org.junit.jupiter.api.Test;
  */
 class NbdTestClientTest {
   private static final long SIZE = 1 << 20;
-  private static final int FLAGS = NbdProtocol.FLAG_HAS_FLAGS | NbdProtocol.FLAG_SEND_FLUSH | NbdProtocol.FLAG_SEND_FUA | NbdProtocol.FLAG_SEND_TRIM;
+  private static final int FLAGS =
+      NbdProtocol.FLAG_HAS_FLAGS
+          | NbdProtocol.FLAG_SEND_FLUSH
+          | NbdProtocol.FLAG_SEND_FUA
+          | NbdProtocol.FLAG_SEND_TRIM;
 
   private ServerSocket listener;
 
@@ -43,11 +47,14 @@ class NbdTestClientTest {
 
   @Test
   void handshakeReportsExportSizeFlagsAndBlockSizes() throws Exception {
-    CompletableFuture<Void> server = serve(c -> {
-      byte[] go = c.handshake(SIZE, FLAGS);
-      assertThat(new String(go, 4, go.length - 8, StandardCharsets.UTF_8)).isEqualTo("vol0");
-      c.awaitDisc();
-    });
+    CompletableFuture<Void> server =
+        serve(
+            c -> {
+              byte[] go = c.handshake(SIZE, FLAGS);
+              assertThat(new String(go, 4, go.length - 8, StandardCharsets.UTF_8))
+                  .isEqualTo("vol0");
+              c.awaitDisc();
+            });
     try (NbdTestClient client = connect()) {
       assertThat(client.exportSize()).isEqualTo(SIZE);
       assertThat(client.transmissionFlags()).isEqualTo(FLAGS);
@@ -61,26 +68,35 @@ class NbdTestClientTest {
 
   @Test
   void outOfOrderRepliesCompleteTheFutureWithTheirHandle() throws Exception {
-    CompletableFuture<Void> server = serve(c -> {
-      c.handshake(SIZE, FLAGS);
-      List<Request> requests = new ArrayList<>();
-      for (int i = 0; i < 4; i++) {
-        requests.add(c.readRequest());
-      }
-      assertThat(requests).extracting(Request::type).containsExactly(NbdProtocol.CMD_READ, NbdProtocol.CMD_READ, NbdProtocol.CMD_WRITE, NbdProtocol.CMD_FLUSH);
-      assertThat(requests.get(2).payload()).containsExactly(9, 8, 7);
-      assertThat(requests.get(2).flags()).isEqualTo(NbdProtocol.CMD_FLAG_FUA);
-      // Answer newest first.
-      c.reply(requests.get(3).handle(), 0, new byte[0]);
-      c.reply(requests.get(2).handle(), 0, new byte[0]);
-      c.reply(requests.get(1).handle(), 0, new byte[] {2, 2, 2, 2});
-      c.reply(requests.get(0).handle(), 0, new byte[] {1, 1});
-      c.awaitDisc();
-    });
+    CompletableFuture<Void> server =
+        serve(
+            c -> {
+              c.handshake(SIZE, FLAGS);
+              List<Request> requests = new ArrayList<>();
+              for (int i = 0; i < 4; i++) {
+                requests.add(c.readRequest());
+              }
+              assertThat(requests)
+                  .extracting(Request::type)
+                  .containsExactly(
+                      NbdProtocol.CMD_READ,
+                      NbdProtocol.CMD_READ,
+                      NbdProtocol.CMD_WRITE,
+                      NbdProtocol.CMD_FLUSH);
+              assertThat(requests.get(2).payload()).containsExactly(9, 8, 7);
+              assertThat(requests.get(2).flags()).isEqualTo(NbdProtocol.CMD_FLAG_FUA);
+              // Answer newest first.
+              c.reply(requests.get(3).handle(), 0, new byte[0]);
+              c.reply(requests.get(2).handle(), 0, new byte[0]);
+              c.reply(requests.get(1).handle(), 0, new byte[] {2, 2, 2, 2});
+              c.reply(requests.get(0).handle(), 0, new byte[] {1, 1});
+              c.awaitDisc();
+            });
     try (NbdTestClient client = connect()) {
       CompletableFuture<byte[]> first = client.read(0, 2);
       CompletableFuture<byte[]> second = client.read(4096, 4);
-      CompletableFuture<Void> write = client.write(8192, new byte[] {9, 8, 7}, NbdProtocol.CMD_FLAG_FUA);
+      CompletableFuture<Void> write =
+          client.write(8192, new byte[] {9, 8, 7}, NbdProtocol.CMD_FLAG_FUA);
       CompletableFuture<Void> flush = client.flush();
       CompletableFuture.allOf(first, second, write, flush).get(5, TimeUnit.SECONDS);
       assertThat(first.get()).containsExactly(1, 1);
@@ -92,14 +108,16 @@ class NbdTestClientTest {
 
   @Test
   void errorReplyFailsOnlyItsRequestWithTheNbdErrorCode() throws Exception {
-    CompletableFuture<Void> server = serve(c -> {
-      c.handshake(SIZE, FLAGS);
-      Request bad = c.readRequest();
-      Request good = c.readRequest();
-      c.reply(bad.handle(), NbdProtocol.ENOSPC, null);
-      c.reply(good.handle(), 0, new byte[0]);
-      c.awaitDisc();
-    });
+    CompletableFuture<Void> server =
+        serve(
+            c -> {
+              c.handshake(SIZE, FLAGS);
+              Request bad = c.readRequest();
+              Request good = c.readRequest();
+              c.reply(bad.handle(), NbdProtocol.ENOSPC, null);
+              c.reply(good.handle(), 0, new byte[0]);
+              c.awaitDisc();
+            });
     try (NbdTestClient client = connect()) {
       CompletableFuture<Void> bad = client.writeZeroes(0x3f000, 4096);
       CompletableFuture<Void> good = client.trim(0, 4096);
@@ -111,7 +129,9 @@ class NbdTestClientTest {
               e -> {
                 assertThat(e.errorCode()).isEqualTo(NbdProtocol.ENOSPC);
                 assertThat(e.command()).isEqualTo(NbdProtocol.CMD_WRITE_ZEROES);
-                assertThat(e).hasMessage("NBD WRITE_ZEROES at offset 0x3f000, length 4096 failed: ENOSPC (28)");
+                assertThat(e)
+                    .hasMessage(
+                        "NBD WRITE_ZEROES at offset 0x3f000, length 4096 failed: ENOSPC (28)");
               });
       good.get(5, TimeUnit.SECONDS);
     }
@@ -120,44 +140,61 @@ class NbdTestClientTest {
 
   @Test
   void refusedExportFailsTheHandshakeNamingTheReply() throws Exception {
-    CompletableFuture<Void> server = serve(c -> {
-      c.greet();
-      c.readOption();
-      c.optionReply(NbdProtocol.REP_ERR_UNKNOWN, "no export named vol0".getBytes(StandardCharsets.UTF_8));
-    });
+    CompletableFuture<Void> server =
+        serve(
+            c -> {
+              c.greet();
+              c.readOption();
+              c.optionReply(
+                  NbdProtocol.REP_ERR_UNKNOWN,
+                  "no export named vol0".getBytes(StandardCharsets.UTF_8));
+            });
     assertThatThrownBy(this::connect)
-        .isInstanceOfSatisfying(NbdHandshakeException.class, e -> assertThat(e.replyType()).isEqualTo(NbdProtocol.REP_ERR_UNKNOWN))
+        .isInstanceOfSatisfying(
+            NbdHandshakeException.class,
+            e -> assertThat(e.replyType()).isEqualTo(NbdProtocol.REP_ERR_UNKNOWN))
         .hasMessage("server refused export \"vol0\": NBD_REP_ERR_UNKNOWN (no export named vol0)");
     server.get(5, TimeUnit.SECONDS);
   }
 
   @Test
   void serverHangingUpFailsPendingRequestsAndCompletesClosed() throws Exception {
-    CompletableFuture<Void> server = serve(c -> {
-      c.handshake(SIZE, FLAGS);
-      c.readRequest();
-    });
+    CompletableFuture<Void> server =
+        serve(
+            c -> {
+              c.handshake(SIZE, FLAGS);
+              c.readRequest();
+            });
     try (NbdTestClient client = connect()) {
       CompletableFuture<byte[]> read = client.read(0, 512);
       server.get(5, TimeUnit.SECONDS);
       client.closed().get(5, TimeUnit.SECONDS);
-      assertThatThrownBy(() -> read.get(5, TimeUnit.SECONDS)).cause().isInstanceOf(IOException.class).hasMessageContaining("server closed the connection");
+      assertThatThrownBy(() -> read.get(5, TimeUnit.SECONDS))
+          .cause()
+          .isInstanceOf(IOException.class)
+          .hasMessageContaining("server closed the connection");
       assertThat(client.closeReason()).contains("server closed the connection");
-      assertThatThrownBy(() -> client.flush().get(5, TimeUnit.SECONDS)).cause().hasMessageContaining("ended before the reply arrived");
+      assertThatThrownBy(() -> client.flush().get(5, TimeUnit.SECONDS))
+          .cause()
+          .hasMessageContaining("ended before the reply arrived");
     }
   }
 
   @Test
   void replyForAnUnknownHandleIsAProtocolViolation() throws Exception {
-    CompletableFuture<Void> server = serve(c -> {
-      c.handshake(SIZE, FLAGS);
-      Request r = c.readRequest();
-      c.reply(r.handle() + 1000, 0, new byte[0]);
-      c.awaitEnd();
-    });
+    CompletableFuture<Void> server =
+        serve(
+            c -> {
+              c.handshake(SIZE, FLAGS);
+              Request r = c.readRequest();
+              c.reply(r.handle() + 1000, 0, new byte[0]);
+              c.awaitEnd();
+            });
     try (NbdTestClient client = connect()) {
       CompletableFuture<Void> flush = client.flush();
-      assertThatThrownBy(() -> flush.get(5, TimeUnit.SECONDS)).cause().hasMessageContaining("NBD protocol violation by the server: reply (error 0) for handle");
+      assertThatThrownBy(() -> flush.get(5, TimeUnit.SECONDS))
+          .cause()
+          .hasMessageContaining("NBD protocol violation by the server: reply (error 0) for handle");
     }
     server.get(5, TimeUnit.SECONDS);
   }
@@ -165,45 +202,58 @@ class NbdTestClientTest {
   @Test
   void rawBytesGoOutVerbatimAndAnnouncedRepliesAreMatched() throws Exception {
     long handle = NbdTestClient.rawHandle(7);
-    CompletableFuture<Void> server = serve(c -> {
-      c.handshake(SIZE, FLAGS);
-      Request r = c.readRequest();
-      assertThat(r.type()).isEqualTo(42);
-      assertThat(r.handle()).isEqualTo(handle);
-      c.reply(handle, NbdProtocol.EINVAL, null);
-      c.awaitDisc();
-    });
+    CompletableFuture<Void> server =
+        serve(
+            c -> {
+              c.handshake(SIZE, FLAGS);
+              Request r = c.readRequest();
+              assertThat(r.type()).isEqualTo(42);
+              assertThat(r.handle()).isEqualTo(handle);
+              c.reply(handle, NbdProtocol.EINVAL, null);
+              c.awaitDisc();
+            });
     try (NbdTestClient client = connect()) {
       CompletableFuture<byte[]> reply = client.expectReply(handle, 0);
       client.sendRaw(NbdProtocol.requestHeader(0, 42, handle, 0, 0));
-      assertThatThrownBy(() -> reply.get(5, TimeUnit.SECONDS)).cause().isInstanceOfSatisfying(NbdErrorException.class, e -> assertThat(e.errorCode()).isEqualTo(NbdProtocol.EINVAL));
+      assertThatThrownBy(() -> reply.get(5, TimeUnit.SECONDS))
+          .cause()
+          .isInstanceOfSatisfying(
+              NbdErrorException.class,
+              e -> assertThat(e.errorCode()).isEqualTo(NbdProtocol.EINVAL));
     }
     server.get(5, TimeUnit.SECONDS);
   }
 
   @Test
   void requestsAfterDisconnectFailAtOnce() throws Exception {
-    CompletableFuture<Void> server = serve(c -> {
-      c.handshake(SIZE, FLAGS);
-      c.awaitDisc();
-    });
+    CompletableFuture<Void> server =
+        serve(
+            c -> {
+              c.handshake(SIZE, FLAGS);
+              c.awaitDisc();
+            });
     try (NbdTestClient client = connect()) {
       client.disconnect();
-      assertThatThrownBy(() -> client.read(0, 512).get(5, TimeUnit.SECONDS)).cause().hasMessageContaining("after NBD_CMD_DISC");
+      assertThatThrownBy(() -> client.read(0, 512).get(5, TimeUnit.SECONDS))
+          .cause()
+          .hasMessageContaining("after NBD_CMD_DISC");
       server.get(5, TimeUnit.SECONDS);
       client.closed().get(5, TimeUnit.SECONDS);
     }
   }
 
   private NbdTestClient connect() throws IOException {
-    return NbdTestClient.connect(new InetSocketAddress(listener.getInetAddress(), listener.getLocalPort()), "vol0");
+    return NbdTestClient.connect(
+        new InetSocketAddress(listener.getInetAddress(), listener.getLocalPort()), "vol0");
   }
 
   private interface Script {
     void play(Conversation c) throws Exception;
   }
 
-  /** Accepts one connection and plays {@code script} on it; the future carries the script's failure. */
+  /**
+   * Accepts one connection and plays {@code script} on it; the future carries the script's failure.
+   */
   private CompletableFuture<Void> serve(Script script) {
     CompletableFuture<Void> done = new CompletableFuture<>();
     Thread.ofVirtual()
@@ -212,7 +262,10 @@ class NbdTestClientTest {
             () -> {
               try (Socket s = listener.accept()) {
                 s.setSoTimeout(5000);
-                script.play(new Conversation(new DataInputStream(s.getInputStream()), new DataOutputStream(s.getOutputStream())));
+                script.play(
+                    new Conversation(
+                        new DataInputStream(s.getInputStream()),
+                        new DataOutputStream(s.getOutputStream())));
                 done.complete(null);
               } catch (Throwable t) {
                 done.completeExceptionally(t);
@@ -221,7 +274,8 @@ class NbdTestClientTest {
     return done;
   }
 
-  private record Request(int flags, int type, long handle, long offset, int length, byte[] payload) {}
+  private record Request(
+      int flags, int type, long handle, long offset, int length, byte[] payload) {}
 
   /** The server's side of one connection. */
   private record Conversation(DataInputStream in, DataOutputStream out) {
@@ -230,7 +284,8 @@ class NbdTestClientTest {
       out.writeLong(NbdProtocol.IHAVEOPT);
       out.writeShort(NbdProtocol.FLAG_FIXED_NEWSTYLE | NbdProtocol.FLAG_NO_ZEROES);
       out.flush();
-      assertThat(in.readInt()).isEqualTo(NbdProtocol.FLAG_C_FIXED_NEWSTYLE | NbdProtocol.FLAG_C_NO_ZEROES);
+      assertThat(in.readInt())
+          .isEqualTo(NbdProtocol.FLAG_C_FIXED_NEWSTYLE | NbdProtocol.FLAG_C_NO_ZEROES);
     }
 
     byte[] readOption() throws IOException {
@@ -252,9 +307,18 @@ class NbdTestClientTest {
     byte[] handshake(long size, int flags) throws IOException {
       greet();
       byte[] go = readOption();
-      ByteBuffer blockSizes = ByteBuffer.allocate(14).putShort((short) NbdProtocol.INFO_BLOCK_SIZE).putInt(1).putInt(4096).putInt(32 << 20);
+      ByteBuffer blockSizes =
+          ByteBuffer.allocate(14)
+              .putShort((short) NbdProtocol.INFO_BLOCK_SIZE)
+              .putInt(1)
+              .putInt(4096)
+              .putInt(32 << 20);
       optionReply(NbdProtocol.REP_INFO, blockSizes.array());
-      ByteBuffer export = ByteBuffer.allocate(12).putShort((short) NbdProtocol.INFO_EXPORT).putLong(size).putShort((short) flags);
+      ByteBuffer export =
+          ByteBuffer.allocate(12)
+              .putShort((short) NbdProtocol.INFO_EXPORT)
+              .putLong(size)
+              .putShort((short) flags);
       optionReply(NbdProtocol.REP_INFO, export.array());
       optionReply(NbdProtocol.REP_ACK, new byte[0]);
       return go;

@@ -21,26 +21,33 @@ final class LoopbackUpstream implements AutoCloseable {
 
   private LoopbackUpstream(ServerSocket listener, Behaviour behaviour) {
     this.listener = listener;
-    Thread.ofVirtual().name("test-upstream-accept").start(() -> {
-      while (true) {
-        Socket socket;
-        try {
-          socket = listener.accept();
-        } catch (IOException closed) {
-          return;
-        }
-        open.add(socket);
-        Thread.ofVirtual().name("test-upstream-conn").start(() -> {
-          try (socket) {
-            behaviour.serve(socket);
-          } catch (IOException peerGone) {
-            // The proxy closed or reset the connection: part of what these tests provoke.
-          } finally {
-            open.remove(socket);
-          }
-        });
-      }
-    });
+    Thread.ofVirtual()
+        .name("test-upstream-accept")
+        .start(
+            () -> {
+              while (true) {
+                Socket socket;
+                try {
+                  socket = listener.accept();
+                } catch (IOException closed) {
+                  return;
+                }
+                open.add(socket);
+                Thread.ofVirtual()
+                    .name("test-upstream-conn")
+                    .start(
+                        () -> {
+                          try (socket) {
+                            behaviour.serve(socket);
+                          } catch (IOException peerGone) {
+                            // The proxy closed or reset the connection: part of what these tests
+                            // provoke.
+                          } finally {
+                            open.remove(socket);
+                          }
+                        });
+              }
+            });
   }
 
   static LoopbackUpstream start(Behaviour behaviour) throws IOException {
@@ -49,16 +56,17 @@ final class LoopbackUpstream implements AutoCloseable {
 
   /** Writes back whatever it reads until the peer closes. */
   static LoopbackUpstream echo() throws IOException {
-    return start(socket -> {
-      socket.setTcpNoDelay(true);
-      InputStream in = socket.getInputStream();
-      OutputStream out = socket.getOutputStream();
-      byte[] buffer = new byte[64 * 1024];
-      int n;
-      while ((n = in.read(buffer)) >= 0) {
-        out.write(buffer, 0, n);
-      }
-    });
+    return start(
+        socket -> {
+          socket.setTcpNoDelay(true);
+          InputStream in = socket.getInputStream();
+          OutputStream out = socket.getOutputStream();
+          byte[] buffer = new byte[64 * 1024];
+          int n;
+          while ((n = in.read(buffer)) >= 0) {
+            out.write(buffer, 0, n);
+          }
+        });
   }
 
   /** Sends {@code payload} in one write, then closes. */

@@ -1,6 +1,5 @@
 package io.kagami.testkit.toxi;
 
-import io.kagami.clock.SystemTime;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -8,6 +7,7 @@ import eu.rekawek.toxiproxy.Proxy;
 import eu.rekawek.toxiproxy.model.ToxicDirection;
 import eu.rekawek.toxiproxy.model.toxic.Latency;
 import eu.rekawek.toxiproxy.model.toxic.Timeout;
+import io.kagami.clock.SystemTime;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.Socket;
@@ -19,9 +19,9 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * What each toxic does to a connection, as a client observes it. Timing assertions are lower
- * bounds (a toxic must delay at least this much) with generous upper bounds (it must not hang),
- * so a busy machine cannot fail them. Runs against a real Toxiproxy when {@code TOXIPROXY_URL} is set.
+ * What each toxic does to a connection, as a client observes it. Timing assertions are lower bounds
+ * (a toxic must delay at least this much) with generous upper bounds (it must not hang), so a busy
+ * machine cannot fail them. Runs against a real Toxiproxy when {@code TOXIPROXY_URL} is set.
  */
 class ToxicEffectsTest {
   private static final Duration BOUND = Duration.ofSeconds(10);
@@ -63,7 +63,10 @@ class ToxicEffectsTest {
     try (Socket socket = Wire.connect(through(proxy))) {
       for (int i = 0; i < 3; i++) {
         long millis = Wire.echoRoundTripMillis(socket, ("ping " + i).getBytes(), BOUND);
-        assertThat(millis).as("round trip %d through 150 ms down + 100±50 ms up", i).isGreaterThanOrEqualTo(150 + 50).isLessThan(5_000);
+        assertThat(millis)
+            .as("round trip %d through 150 ms down + 100±50 ms up", i)
+            .isGreaterThanOrEqualTo(150 + 50)
+            .isLessThan(5_000);
       }
     }
   }
@@ -73,15 +76,20 @@ class ToxicEffectsTest {
     Proxy proxy = proxyTo("fx-latency-live", LoopbackUpstream.echo());
     try (Socket socket = Wire.connect(through(proxy))) {
       Wire.echoRoundTripMillis(socket, new byte[] {1}, BOUND);
-      Latency latency = proxy.toxics().latency("fx-latency-live-down", ToxicDirection.DOWNSTREAM, 20_000);
+      Latency latency =
+          proxy.toxics().latency("fx-latency-live-down", ToxicDirection.DOWNSTREAM, 20_000);
 
       socket.getOutputStream().write(new byte[] {2, 3});
-      assertThat(Wire.staysSilent(socket, Duration.ofMillis(300))).as("the echo is held by a 20 s latency").isTrue();
+      assertThat(Wire.staysSilent(socket, Duration.ofMillis(300)))
+          .as("the echo is held by a 20 s latency")
+          .isTrue();
       long removedAt = SystemTime.NANO.nanoTime();
       latency.remove();
 
       assertThat(Wire.readExactly(socket, 2, BOUND)).containsExactly(2, 3);
-      assertThat((SystemTime.NANO.nanoTime() - removedAt) / 1_000_000).as("held data is released when the toxic goes, not after 20 s").isLessThan(5_000);
+      assertThat((SystemTime.NANO.nanoTime() - removedAt) / 1_000_000)
+          .as("held data is released when the toxic goes, not after 20 s")
+          .isLessThan(5_000);
     }
   }
 
@@ -91,7 +99,9 @@ class ToxicEffectsTest {
     proxy.toxics().latency("fx-toxicity-latency", ToxicDirection.DOWNSTREAM, 5_000).setToxicity(0f);
 
     try (Socket socket = Wire.connect(through(proxy))) {
-      assertThat(Wire.echoRoundTripMillis(socket, new byte[] {9}, BOUND)).as("a toxic with toxicity 0 never applies").isLessThan(2_500);
+      assertThat(Wire.echoRoundTripMillis(socket, new byte[] {9}, BOUND))
+          .as("a toxic with toxicity 0 never applies")
+          .isLessThan(2_500);
     }
   }
 
@@ -107,7 +117,10 @@ class ToxicEffectsTest {
 
       long millis = (received.endNanos() - start) / 1_000_000;
       assertThat(received.bytes()).as("all bytes arrive, in order").isEqualTo(payload);
-      assertThat(millis).as("60 KB at 50 KB/s (ideally 1.2 s)").isGreaterThanOrEqualTo(1_000).isLessThan(8_000);
+      assertThat(millis)
+          .as("60 KB at 50 KB/s (ideally 1.2 s)")
+          .isGreaterThanOrEqualTo(1_000)
+          .isLessThan(8_000);
     }
   }
 
@@ -115,7 +128,10 @@ class ToxicEffectsTest {
   void removingBandwidthFromALiveTransferReleasesTheRestAtOnce() throws IOException {
     byte[] payload = Wire.randomBytes(4, 40_000);
     Proxy proxy = proxyTo("fx-bandwidth-live", LoopbackUpstream.sending(payload));
-    var bandwidth = proxy.toxics().bandwidth("fx-bandwidth-live-down", ToxicDirection.DOWNSTREAM, 1); // 1 KB/s: 40 s
+    var bandwidth =
+        proxy
+            .toxics()
+            .bandwidth("fx-bandwidth-live-down", ToxicDirection.DOWNSTREAM, 1); // 1 KB/s: 40 s
 
     try (Socket socket = Wire.connect(through(proxy))) {
       byte[] first = Wire.readExactly(socket, 100, BOUND);
@@ -123,7 +139,9 @@ class ToxicEffectsTest {
       bandwidth.remove();
       Wire.Received rest = Wire.readToEnd(socket, BOUND);
 
-      assertThat((rest.endNanos() - removedAt) / 1_000_000).as("the rest comes at once, not at 1 KB/s").isLessThan(5_000);
+      assertThat((rest.endNanos() - removedAt) / 1_000_000)
+          .as("the rest comes at once, not at 1 KB/s")
+          .isLessThan(5_000);
       byte[] all = Arrays.copyOf(first, first.length + rest.bytes().length);
       System.arraycopy(rest.bytes(), 0, all, first.length, rest.bytes().length);
       assertThat(all).as("nothing held by the removed toxic is lost").isEqualTo(payload);
@@ -143,7 +161,9 @@ class ToxicEffectsTest {
       Wire.Received received = Wire.readToEnd(socket, BOUND);
 
       assertThat(received.bytes()).isEqualTo(goodbye);
-      assertThat((received.endNanos() - connecting) / 1_000_000).as("the upstream closed at once; the client sees it 600 ms later").isGreaterThanOrEqualTo(600);
+      assertThat((received.endNanos() - connecting) / 1_000_000)
+          .as("the upstream closed at once; the client sees it 600 ms later")
+          .isGreaterThanOrEqualTo(600);
     }
   }
 
@@ -158,7 +178,9 @@ class ToxicEffectsTest {
       Wire.Received received = Wire.readToEnd(socket, BOUND);
 
       assertThat(received.bytes()).as("no data passes a timeout toxic").isEmpty();
-      assertThat((received.endNanos() - connecting) / 1_000_000).as("closed after the 400 ms timeout").isGreaterThanOrEqualTo(400);
+      assertThat((received.endNanos() - connecting) / 1_000_000)
+          .as("closed after the 400 ms timeout")
+          .isGreaterThanOrEqualTo(400);
     }
   }
 
@@ -170,10 +192,13 @@ class ToxicEffectsTest {
       Timeout blackhole = proxy.toxics().timeout("fx-timeout-zero-up", ToxicDirection.UPSTREAM, 0);
 
       socket.getOutputStream().write(new byte[] {2});
-      assertThat(Wire.staysSilent(socket, Duration.ofMillis(500))).as("neither data nor a close while the timeout(0) toxic is there").isTrue();
+      assertThat(Wire.staysSilent(socket, Duration.ofMillis(500)))
+          .as("neither data nor a close while the timeout(0) toxic is there")
+          .isTrue();
       blackhole.remove();
 
-      // As in Toxiproxy, removing a timeout toxic closes the connections it held (its data was dropped).
+      // As in Toxiproxy, removing a timeout toxic closes the connections it held (its data was
+      // dropped).
       assertThat(readsEndOrReset(socket)).isTrue();
     }
     try (Socket fresh = Wire.connect(through(proxy))) {
@@ -189,7 +214,10 @@ class ToxicEffectsTest {
     try (Socket socket = Wire.connect(through(proxy))) {
       socket.getOutputStream().write("trigger".getBytes());
 
-      assertThatThrownBy(() -> Wire.readToEnd(socket, BOUND)).as("the client sees a TCP RST, not a clean close").isInstanceOf(SocketException.class).hasMessageContaining("reset");
+      assertThatThrownBy(() -> Wire.readToEnd(socket, BOUND))
+          .as("the client sees a TCP RST, not a clean close")
+          .isInstanceOf(SocketException.class)
+          .hasMessageContaining("reset");
     }
   }
 
@@ -197,13 +225,18 @@ class ToxicEffectsTest {
   void slicerDeliversTheSameBytesInMoreReads() throws IOException {
     byte[] payload = Wire.randomBytes(2, 20_000);
     Proxy proxy = proxyTo("fx-slicer", LoopbackUpstream.sending(payload));
-    proxy.toxics().slicer("fx-slicer-down", ToxicDirection.DOWNSTREAM, 500, 2_000).setSizeVariation(100); // 2 ms apart
+    proxy
+        .toxics()
+        .slicer("fx-slicer-down", ToxicDirection.DOWNSTREAM, 500, 2_000)
+        .setSizeVariation(100); // 2 ms apart
 
     try (Socket socket = Wire.connect(through(proxy))) {
       Wire.Received received = Wire.readToEnd(socket, BOUND);
 
       assertThat(received.bytes()).isEqualTo(payload);
-      assertThat(received.reads()).as("20 KB in ~500-byte slices 2 ms apart arrives in many reads").isGreaterThanOrEqualTo(10);
+      assertThat(received.reads())
+          .as("20 KB in ~500-byte slices 2 ms apart arrives in many reads")
+          .isGreaterThanOrEqualTo(10);
     }
   }
 
@@ -216,7 +249,9 @@ class ToxicEffectsTest {
     try (Socket socket = Wire.connect(through(proxy))) {
       Wire.Received received = Wire.readToEnd(socket, BOUND);
 
-      assertThat(received.bytes()).as("exactly the first 10 000 bytes").isEqualTo(Arrays.copyOf(payload, 10_000));
+      assertThat(received.bytes())
+          .as("exactly the first 10 000 bytes")
+          .isEqualTo(Arrays.copyOf(payload, 10_000));
     }
   }
 

@@ -12,8 +12,8 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 /**
- * Toxic timing rules, driven by hand with a made-up clock (no sockets, no waiting): each stage
- * is advanced to chosen instants and what it released is checked exactly.
+ * Toxic timing rules, driven by hand with a made-up clock (no sockets, no waiting): each stage is
+ * advanced to chosen instants and what it released is checked exactly.
  */
 class ToxicStageTest {
   private static final long MS = 1_000_000L;
@@ -41,8 +41,10 @@ class ToxicStageTest {
 
   @Test
   void bandwidthReleasesPiecesOfOneHundredMillisecondsAtTheRate() {
-    ToxicStage stage = ToxicStage.create(spec(ToxicType.BANDWIDTH, Map.of("rate", 10L)), new Random(1), 0);
-    stage.input.add(data(2_500, 0)); // 10 KB/s: 1000-byte pieces every 100 ms, then 500 bytes in 50 ms
+    ToxicStage stage =
+        ToxicStage.create(spec(ToxicType.BANDWIDTH, Map.of("rate", 10L)), new Random(1), 0);
+    stage.input.add(
+        data(2_500, 0)); // 10 KB/s: 1000-byte pieces every 100 ms, then 500 bytes in 50 ms
 
     assertThat(advance(stage, 99 * MS)).isEmpty();
     assertThat(sizes(advance(stage, 100 * MS))).containsExactly(1_000);
@@ -54,7 +56,9 @@ class ToxicStageTest {
 
   @Test
   void latencyCountsFromEachChunksArrivalSoChunksDoNotQueueBehindEachOther() {
-    ToxicStage stage = ToxicStage.create(spec(ToxicType.LATENCY, Map.of("latency", 100L, "jitter", 0L)), new Random(1), 0);
+    ToxicStage stage =
+        ToxicStage.create(
+            spec(ToxicType.LATENCY, Map.of("latency", 100L, "jitter", 0L)), new Random(1), 0);
     stage.input.add(data(1, 0));
     stage.input.add(data(2, 10 * MS));
 
@@ -65,12 +69,16 @@ class ToxicStageTest {
 
   @Test
   void latencyJitterStaysWithinPlusOrMinusJitter() {
-    ToxicStage stage = ToxicStage.create(spec(ToxicType.LATENCY, Map.of("latency", 100L, "jitter", 30L)), new Random(5), 0);
+    ToxicStage stage =
+        ToxicStage.create(
+            spec(ToxicType.LATENCY, Map.of("latency", 100L, "jitter", 30L)), new Random(5), 0);
     long now = 0;
     for (int i = 0; i < 200; i++) {
       long arrival = now;
       stage.input.add(data(1, arrival));
-      assertThat(advance(stage, arrival + 70 * MS - 1)).as("chunk %d released before latency - jitter", i).isEmpty();
+      assertThat(advance(stage, arrival + 70 * MS - 1))
+          .as("chunk %d released before latency - jitter", i)
+          .isEmpty();
       List<StreamItem> released = advance(stage, arrival + 130 * MS);
       assertThat(released).as("chunk %d not released by latency + jitter", i).hasSize(1);
       now = arrival + 130 * MS;
@@ -79,7 +87,9 @@ class ToxicStageTest {
 
   @Test
   void removingLatencyHandsOnWhatItHeld() {
-    ToxicStage stage = ToxicStage.create(spec(ToxicType.LATENCY, Map.of("latency", 10_000L, "jitter", 0L)), new Random(1), 0);
+    ToxicStage stage =
+        ToxicStage.create(
+            spec(ToxicType.LATENCY, Map.of("latency", 10_000L, "jitter", 0L)), new Random(1), 0);
     stage.input.add(data(3, 0));
     stage.input.add(data(4, 0));
     assertThat(advance(stage, 5 * MS)).isEmpty();
@@ -107,7 +117,13 @@ class ToxicStageTest {
 
   @Test
   void slicerSpacesPiecesByItsDelay() {
-    ToxicStage stage = ToxicStage.create(spec(ToxicType.SLICER, Map.of("average_size", 10L, "size_variation", 0L, "delay", 1_000L)), new Random(1), 0);
+    ToxicStage stage =
+        ToxicStage.create(
+            spec(
+                ToxicType.SLICER,
+                Map.of("average_size", 10L, "size_variation", 0L, "delay", 1_000L)),
+            new Random(1),
+            0);
     stage.input.add(data(40, 0));
 
     assertThat(sizes(advance(stage, 0))).containsExactly(10);
@@ -118,7 +134,8 @@ class ToxicStageTest {
 
   @Test
   void limitDataCountsAcrossUpdatesAndClosesAtTheLimit() {
-    ToxicStage stage = ToxicStage.create(spec(ToxicType.LIMIT_DATA, Map.of("bytes", 100L)), new Random(1), 0);
+    ToxicStage stage =
+        ToxicStage.create(spec(ToxicType.LIMIT_DATA, Map.of("bytes", 100L)), new Random(1), 0);
     stage.input.add(data(60, 0));
     assertThat(sizes(advance(stage, 0))).containsExactly(60);
 
@@ -132,12 +149,14 @@ class ToxicStageTest {
 
   @Test
   void timeoutDropsDataClosesAtTheTimeoutAndClosesWhenRemoved() {
-    ToxicStage timed = ToxicStage.create(spec(ToxicType.TIMEOUT, Map.of("timeout", 50L)), new Random(1), 0);
+    ToxicStage timed =
+        ToxicStage.create(spec(ToxicType.TIMEOUT, Map.of("timeout", 50L)), new Random(1), 0);
     timed.input.add(data(10, 0));
     assertThat(advance(timed, 49 * MS)).isEmpty();
     assertThat(advance(timed, 50 * MS)).containsExactly(End.CLOSE);
 
-    ToxicStage forever = ToxicStage.create(spec(ToxicType.TIMEOUT, Map.of("timeout", 0L)), new Random(1), 0);
+    ToxicStage forever =
+        ToxicStage.create(spec(ToxicType.TIMEOUT, Map.of("timeout", 0L)), new Random(1), 0);
     forever.input.add(data(10, 0));
     assertThat(advance(forever, 3_600_000 * MS)).isEmpty();
     assertThat(forever.drainForRemoval()).containsExactly(End.CLOSE);
@@ -145,7 +164,8 @@ class ToxicStageTest {
 
   @Test
   void resetPeerResetsTimeoutAfterTheFirstData() {
-    ToxicStage stage = ToxicStage.create(spec(ToxicType.RESET_PEER, Map.of("timeout", 20L)), new Random(1), 0);
+    ToxicStage stage =
+        ToxicStage.create(spec(ToxicType.RESET_PEER, Map.of("timeout", 20L)), new Random(1), 0);
     assertThat(advance(stage, 1_000 * MS)).as("nothing happens before data flows").isEmpty();
 
     stage.input.add(data(5, 1_000 * MS));
@@ -156,7 +176,8 @@ class ToxicStageTest {
 
   @Test
   void slowCloseHoldsOnlyTheEndOfTheStream() {
-    ToxicStage stage = ToxicStage.create(spec(ToxicType.SLOW_CLOSE, Map.of("delay", 300L)), new Random(1), 0);
+    ToxicStage stage =
+        ToxicStage.create(spec(ToxicType.SLOW_CLOSE, Map.of("delay", 300L)), new Random(1), 0);
     stage.input.add(data(7, 0));
     assertThat(sizes(advance(stage, 0))).containsExactly(7);
 
@@ -168,7 +189,13 @@ class ToxicStageTest {
 
   @Test
   void zeroToxicityPassesEverythingThrough() {
-    ToxicSpec never = new ToxicSpec("never", ToxicType.LATENCY, StreamDirection.DOWNSTREAM, 0f, Map.of("latency", 10_000L, "jitter", 0L));
+    ToxicSpec never =
+        new ToxicSpec(
+            "never",
+            ToxicType.LATENCY,
+            StreamDirection.DOWNSTREAM,
+            0f,
+            Map.of("latency", 10_000L, "jitter", 0L));
     ToxicStage stage = ToxicStage.create(never, new Random(1), 0);
     stage.input.add(data(8, 0));
 

@@ -80,13 +80,17 @@ class ToxiproxyApiTest {
   void duplicateProxyNameIsRefusedWith409() throws IOException {
     Proxy first = toxiproxies.proxy("api-duplicate", upstream());
 
-    assertThatThrownBy(() -> client.createProxy("api-duplicate", "127.0.0.1:0", upstream())).isInstanceOf(IOException.class).hasMessageStartingWith("[409]");
+    assertThatThrownBy(() -> client.createProxy("api-duplicate", "127.0.0.1:0", upstream()))
+        .isInstanceOf(IOException.class)
+        .hasMessageStartingWith("[409]");
     assertThat(client.getProxy("api-duplicate").getListen()).isEqualTo(first.getListen());
   }
 
   @Test
   void unknownProxyIs404() {
-    assertThatThrownBy(() -> client.getProxy("api-no-such-proxy")).isInstanceOf(IOException.class).hasMessageStartingWith("[404]");
+    assertThatThrownBy(() -> client.getProxy("api-no-such-proxy"))
+        .isInstanceOf(IOException.class)
+        .hasMessageStartingWith("[404]");
     assertThat(client.getProxyOrNull("api-no-such-proxy")).isNull();
   }
 
@@ -101,7 +105,9 @@ class ToxiproxyApiTest {
     assertThat(client.getProxyOrNull("api-delete")).isNull();
     assertThat(client.getProxies()).extracting(Proxy::getName).doesNotContain("api-delete");
     assertThatThrownBy(() -> Wire.connect(address).close()).isInstanceOf(ConnectException.class);
-    assertThat(Wire.readToEnd(live, Duration.ofSeconds(5)).bytes()).as("the live connection is closed").isEmpty();
+    assertThat(Wire.readToEnd(live, Duration.ofSeconds(5)).bytes())
+        .as("the live connection is closed")
+        .isEmpty();
     live.close();
   }
 
@@ -110,7 +116,8 @@ class ToxiproxyApiTest {
     Proxy proxy = toxiproxies.proxy("api-disable", upstream());
     var address = toxiproxies.listenAddress(proxy);
     try (Socket live = Wire.connect(address)) {
-      assertThat(Wire.echoRoundTripMillis(live, new byte[] {1}, Duration.ofSeconds(5))).isNotNegative();
+      assertThat(Wire.echoRoundTripMillis(live, new byte[] {1}, Duration.ofSeconds(5)))
+          .isNotNegative();
 
       proxy.disable();
 
@@ -124,7 +131,8 @@ class ToxiproxyApiTest {
 
     assertThat(proxy.isEnabled()).isTrue();
     try (Socket again = Wire.connect(toxiproxies.listenAddress(proxy))) {
-      assertThat(Wire.echoRoundTripMillis(again, new byte[] {2}, Duration.ofSeconds(5))).isNotNegative();
+      assertThat(Wire.echoRoundTripMillis(again, new byte[] {2}, Duration.ofSeconds(5)))
+          .isNotNegative();
     }
   }
 
@@ -134,7 +142,8 @@ class ToxiproxyApiTest {
     Proxy proxy = other.proxy("api-handle-close", upstream());
     var address = other.listenAddress(proxy);
     try (Socket live = Wire.connect(address)) {
-      assertThat(Wire.echoRoundTripMillis(live, new byte[] {1}, Duration.ofSeconds(5))).isNotNegative();
+      assertThat(Wire.echoRoundTripMillis(live, new byte[] {1}, Duration.ofSeconds(5)))
+          .isNotNegative();
 
       other.close();
 
@@ -146,14 +155,16 @@ class ToxiproxyApiTest {
   @Test
   void changedUpstreamAppliesToNewConnections() throws IOException {
     Proxy proxy = toxiproxies.proxy("api-upstream", upstream());
-    try (LoopbackUpstream greeter = LoopbackUpstream.sending("hello from the new upstream".getBytes())) {
+    try (LoopbackUpstream greeter =
+        LoopbackUpstream.sending("hello from the new upstream".getBytes())) {
       String newUpstream = "127.0.0.1:" + greeter.address().getPort();
 
       proxy.setUpstream(newUpstream);
 
       assertThat(client.getProxy("api-upstream").getUpstream()).isEqualTo(newUpstream);
       try (Socket socket = Wire.connect(toxiproxies.listenAddress(proxy))) {
-        assertThat(new String(Wire.readToEnd(socket, Duration.ofSeconds(5)).bytes())).isEqualTo("hello from the new upstream");
+        assertThat(new String(Wire.readToEnd(socket, Duration.ofSeconds(5)).bytes()))
+            .isEqualTo("hello from the new upstream");
       }
     }
   }
@@ -180,7 +191,9 @@ class ToxiproxyApiTest {
     assertThat(latency.getLatency()).isEqualTo(100);
     assertThat(latency.getToxicity()).isEqualTo(1f);
     assertThat(slicer.getStream()).isEqualTo(ToxicDirection.UPSTREAM);
-    assertThat(proxy.toxics().getAll()).extracting(Toxic::getName).containsExactlyInAnyOrder("api-latency", "api-slicer");
+    assertThat(proxy.toxics().getAll())
+        .extracting(Toxic::getName)
+        .containsExactlyInAnyOrder("api-latency", "api-slicer");
 
     latency.setLatency(250).setJitter(20);
     latency.setToxicity(0.5f);
@@ -190,11 +203,15 @@ class ToxiproxyApiTest {
     assertThat(shown.getToxicity()).isEqualTo(0.5f);
     assertThat(shown.getStream()).isEqualTo(ToxicDirection.DOWNSTREAM);
 
-    assertThatThrownBy(() -> proxy.toxics().latency("api-latency", ToxicDirection.UPSTREAM, 5)).isInstanceOf(IOException.class).hasMessageStartingWith("[409]");
+    assertThatThrownBy(() -> proxy.toxics().latency("api-latency", ToxicDirection.UPSTREAM, 5))
+        .isInstanceOf(IOException.class)
+        .hasMessageStartingWith("[409]");
 
     latency.remove();
     assertThat(proxy.toxics().getAll()).extracting(Toxic::getName).containsExactly("api-slicer");
-    assertThatThrownBy(() -> proxy.toxics().get("api-latency")).isInstanceOf(IOException.class).hasMessageStartingWith("[404]");
+    assertThatThrownBy(() -> proxy.toxics().get("api-latency"))
+        .isInstanceOf(IOException.class)
+        .hasMessageStartingWith("[404]");
   }
 
   @Test
@@ -213,20 +230,29 @@ class ToxiproxyApiTest {
       assertThat(response.statusCode()).as("POST %s", body).isEqualTo(400);
       assertThat(response.body()).as("POST %s", body).contains("\"error\"");
     }
-    assertThat(toxiproxies.client().getProxy("api-bad-toxics").toxics().getAll()).as("no toxic was created by a bad request").isEmpty();
+    assertThat(toxiproxies.client().getProxy("api-bad-toxics").toxics().getAll())
+        .as("no toxic was created by a bad request")
+        .isEmpty();
   }
 
   @Test
   void toxicOnUnknownProxyIs404() throws Exception {
-    HttpResponse<String> response = post(toxiproxies.url() + "/proxies/api-missing/toxics", "{\"type\":\"latency\"}");
+    HttpResponse<String> response =
+        post(toxiproxies.url() + "/proxies/api-missing/toxics", "{\"type\":\"latency\"}");
 
     assertThat(response.statusCode()).isEqualTo(404);
     assertThat(response.body()).contains("\"error\"").contains("404");
   }
 
-  private static HttpResponse<String> post(String url, String body) throws IOException, InterruptedException {
+  private static HttpResponse<String> post(String url, String body)
+      throws IOException, InterruptedException {
     try (HttpClient http = HttpClient.newHttpClient()) {
-      HttpRequest request = HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(5)).header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build();
+      HttpRequest request =
+          HttpRequest.newBuilder(URI.create(url))
+              .timeout(Duration.ofSeconds(5))
+              .header("Content-Type", "application/json")
+              .POST(HttpRequest.BodyPublishers.ofString(body))
+              .build();
       return http.send(request, HttpResponse.BodyHandlers.ofString());
     }
   }

@@ -24,7 +24,9 @@ final class Wire {
     return socket;
   }
 
-  /** Reads exactly {@code length} bytes, failing if they do not all arrive within {@code within}. */
+  /**
+   * Reads exactly {@code length} bytes, failing if they do not all arrive within {@code within}.
+   */
   static byte[] readExactly(Socket socket, int length, Duration within) throws IOException {
     long deadline = SystemTime.NANO.nanoTime() + within.toNanos();
     byte[] result = new byte[length];
@@ -33,7 +35,8 @@ final class Wire {
     while (filled < length) {
       long left = deadline - SystemTime.NANO.nanoTime();
       if (left <= 0) {
-        throw new SocketTimeoutException("only " + filled + " of " + length + " bytes arrived within " + within);
+        throw new SocketTimeoutException(
+            "only " + filled + " of " + length + " bytes arrived within " + within);
       }
       socket.setSoTimeout((int) Math.max(1, left / 1_000_000));
       int n = in.read(result, filled, length - filled);
@@ -58,7 +61,14 @@ final class Wire {
     while (true) {
       long left = deadline - SystemTime.NANO.nanoTime();
       if (left <= 0) {
-        throw new SocketTimeoutException("no end of stream within " + within + " (" + bytes.size() + " bytes in " + reads + " reads)");
+        throw new SocketTimeoutException(
+            "no end of stream within "
+                + within
+                + " ("
+                + bytes.size()
+                + " bytes in "
+                + reads
+                + " reads)");
       }
       socket.setSoTimeout((int) Math.max(1, left / 1_000_000));
       int n = in.read(buffer);
@@ -82,7 +92,8 @@ final class Wire {
   }
 
   /** Milliseconds for {@code payload} to come back through an echo upstream. */
-  static long echoRoundTripMillis(Socket socket, byte[] payload, Duration within) throws IOException {
+  static long echoRoundTripMillis(Socket socket, byte[] payload, Duration within)
+      throws IOException {
     long start = SystemTime.NANO.nanoTime();
     socket.getOutputStream().write(payload);
     readExactly(socket, payload.length, within);

@@ -5,9 +5,9 @@ import net.jpountz.xxhash.XXHash64;
 import net.jpountz.xxhash.XXHashFactory;
 
 /**
- * The 128-bit checksum a full copy compares regions by: two XXH64 of the data with different
- * seeds. Not cryptographic (the peer is authenticated by TLS); its job is to tell a region the
- * standby already holds from one it needs, with a collision chance far below disk error rates.
+ * The 128-bit checksum a full copy compares regions by: two XXH64 of the data with different seeds.
+ * Not cryptographic (the peer is authenticated by TLS); its job is to tell a region the standby
+ * already holds from one it needs, with a collision chance far below disk error rates.
  */
 public final class RegionSum {
   public static final int BYTES = 16;

@@ -63,8 +63,8 @@ import net.jpountz.lz4.LZ4SafeDecompressor;
  * <p>Resynchronization (after history overflowed, or for a new standby): RESYNC, then REGIONs in
  * any number, acknowledged by REGIONS_DURABLE counts, then RESYNC_END; history BATCHes follow from
  * the RESYNC's base. A full copy first compares: REGION_SUMs (each counted like a REGION), answered
- * by REGION_WANTED for the regions the standby's copy differs in, which a second pass sends. Version
- * 2 added these six frames.
+ * by REGION_WANTED for the regions the standby's copy differs in, which a second pass sends.
+ * Version 2 added these six frames.
  *
  * <p>Version 3 added roles that change: a WELCOME's volume may list <em>diverged</em> ranges (a
  * returning old primary's writes after the fork, discarded there, which the primary must copy), and
@@ -72,8 +72,8 @@ import net.jpountz.lz4.LZ4SafeDecompressor;
  * answered by HANDED_OVER once the standby recorded itself as the new primary.
  *
  * <p>Version 4: a HEARTBEAT carries the sender's journal heads (a primary's last journaled seq,
- * unacknowledged bytes and their age per volume), so a standby that loses its primary can say
- * how far behind it was at the last contact instead of showing a lag of 0.
+ * unacknowledged bytes and their age per volume), so a standby that loses its primary can say how
+ * far behind it was at the last contact instead of showing a lag of 0.
  *
  * <p>Versioning: the magic and the version are the first fields of HELLO in every version, so a
  * standby can always refuse a version it does not speak with a precise reason; everything after
@@ -89,8 +89,8 @@ import net.jpountz.lz4.LZ4SafeDecompressor;
  * smaller (headers, small and zero-filled writes still shrink), and sent as it is otherwise.
  *
  * <p>Rejection: anything else — a length of 0 or over the maximum, an unknown type, bad magic, an
- * unsupported version, a field running past the end of its frame, trailing bytes, an LZ4 block
- * that is corrupt or decompresses to another size, non-consecutive sequence numbers — is a {@link
+ * unsupported version, a field running past the end of its frame, trailing bytes, an LZ4 block that
+ * is corrupt or decompresses to another size, non-consecutive sequence numbers — is a {@link
  * MalformedFrameException} whose message names the frame and the field. After the first one, the
  * decoder discards all further input on that connection, so it is reported once.
  *
@@ -99,10 +99,15 @@ import net.jpountz.lz4.LZ4SafeDecompressor;
 public final class WanCodec extends ByteToMessageCodec<WanMessage> {
   public static final int MAGIC = 0x4b474d49; // "KGMI"
   public static final int VERSION = 4;
+
   /** Volumes one HEARTBEAT may list (a site has far fewer). */
   public static final int MAX_HEARTBEAT_VOLUMES = 4096;
-  /** Most diverged ranges one volume's WELCOME entry may list; more are sent as the whole volume. */
+
+  /**
+   * Most diverged ranges one volume's WELCOME entry may list; more are sent as the whole volume.
+   */
   public static final int MAX_DIVERGED_RANGES = 4096;
+
   /** Smallest maximum frame size a link may be configured with. */
   public static final int MIN_MAX_FRAME_BYTES = 64 << 10;
 
@@ -122,8 +127,10 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
   static final int HANDED_OVER = 14;
   static final int FLAG_ZERO = 2;
   static final int FLAG_LZ4 = 1;
+
   /** Bytes of a BATCH entry besides its record: seq and length. */
   static final int ENTRY_OVERHEAD = Long.BYTES + Integer.BYTES;
+
   private static final int MAX_REASON_CHARS = 1000;
 
   private static final LZ4Factory LZ4 = LZ4Factory.fastestInstance();
@@ -137,7 +144,8 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
   public WanCodec(int maxFrameBytes) {
     super(WanMessage.class);
     if (maxFrameBytes < MIN_MAX_FRAME_BYTES) {
-      throw new IllegalArgumentException("maximum frame size " + maxFrameBytes + " is below " + MIN_MAX_FRAME_BYTES);
+      throw new IllegalArgumentException(
+          "maximum frame size " + maxFrameBytes + " is below " + MIN_MAX_FRAME_BYTES);
     }
     this.maxFrameBytes = maxFrameBytes;
   }
@@ -150,7 +158,9 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
    * thread rather than the event loop.
    */
   public static ByteBuf encode(ByteBufAllocator alloc, WanMessage msg) {
-    if (msg instanceof WanMessage.Batch b && carriesLargeRecords(b) && !worthCompressing(entriesProbe(b), entriesLength(b))) {
+    if (msg instanceof WanMessage.Batch b
+        && carriesLargeRecords(b)
+        && !worthCompressing(entriesProbe(b), entriesLength(b))) {
       return encodeByReference(alloc, b);
     }
     ByteBuf out = alloc.buffer(estimate(msg));
@@ -175,7 +185,10 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
     return false;
   }
 
-  /** The first {@value #PROBE_BYTES} bytes of a batch's entries section, as the frame would carry them. */
+  /**
+   * The first {@value #PROBE_BYTES} bytes of a batch's entries section, as the frame would carry
+   * them.
+   */
   private static ByteBuffer entriesProbe(WanMessage.Batch b) {
     ByteBuffer probe = ByteBuffer.allocate(PROBE_BYTES);
     probe.putInt(b.entries().size());
@@ -258,7 +271,10 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
         count(out, h.volumes().size(), "volumes");
         for (WanMessage.VolumeOffer v : h.volumes()) {
           str(out, v.name(), "volume name");
-          out.writeLong(v.sizeBytes()).writeLong(v.generation()).writeLong(v.priorGeneration()).writeLong(v.priorGenerationEnd());
+          out.writeLong(v.sizeBytes())
+              .writeLong(v.generation())
+              .writeLong(v.priorGeneration())
+              .writeLong(v.priorGenerationEnd());
         }
       }
       case WanMessage.Welcome w -> {
@@ -269,7 +285,13 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
           str(out, v.name(), "volume name");
           out.writeLong(v.lastDurableSeq()).writeLong(v.generation());
           if (v.diverged().size() > MAX_DIVERGED_RANGES) {
-            throw new IllegalArgumentException("volume " + v.name() + " lists " + v.diverged().size() + " diverged ranges, over " + MAX_DIVERGED_RANGES);
+            throw new IllegalArgumentException(
+                "volume "
+                    + v.name()
+                    + " lists "
+                    + v.diverged().size()
+                    + " diverged ranges, over "
+                    + MAX_DIVERGED_RANGES);
           }
           out.writeInt(v.diverged().size());
           for (WanMessage.Range r : v.diverged()) {
@@ -279,7 +301,10 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
       }
       case WanMessage.Refuse r -> {
         out.writeByte(REFUSE);
-        String reason = r.reason().length() > MAX_REASON_CHARS ? r.reason().substring(0, MAX_REASON_CHARS) + "…" : r.reason();
+        String reason =
+            r.reason().length() > MAX_REASON_CHARS
+                ? r.reason().substring(0, MAX_REASON_CHARS) + "…"
+                : r.reason();
         str(out, reason, "reason");
       }
       case WanMessage.Batch b -> writeBatch(b, out);
@@ -293,7 +318,9 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
         out.writeShort(h.heads().size());
         for (WanMessage.VolumeHead v : h.heads()) {
           str(out, v.volume(), "volume name");
-          out.writeLong(v.lastJournaledSeq()).writeLong(v.unackedBytes()).writeLong(v.oldestUnackedMillis());
+          out.writeLong(v.lastJournaledSeq())
+              .writeLong(v.unackedBytes())
+              .writeLong(v.oldestUnackedMillis());
         }
       }
       case WanMessage.Resync r -> {
@@ -338,12 +365,15 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
   private static int entriesLength(WanMessage.Batch b) {
     long n = Integer.BYTES + b.rawBytes();
     if (n > Integer.MAX_VALUE - 1024) {
-      throw new IllegalArgumentException("BATCH of volume " + b.volume() + " is too large to encode (" + n + " bytes)");
+      throw new IllegalArgumentException(
+          "BATCH of volume " + b.volume() + " is too large to encode (" + n + " bytes)");
     }
     return (int) n;
   }
 
-  /** A BATCH's type, volume, flags (none yet) and entries length; returns where the flags byte is. */
+  /**
+   * A BATCH's type, volume, flags (none yet) and entries length; returns where the flags byte is.
+   */
   private static int writeBatchHeader(WanMessage.Batch b, int rawLength, ByteBuf out) {
     out.writeByte(BATCH);
     str(out, b.volume(), "volume name");
@@ -432,14 +462,16 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
   private static void str(ByteBuf out, String s, String what) {
     byte[] b = s.getBytes(StandardCharsets.UTF_8);
     if (b.length > 0xffff) {
-      throw new IllegalArgumentException(what + " of " + b.length + " bytes is too long for the WAN protocol (at most 65535)");
+      throw new IllegalArgumentException(
+          what + " of " + b.length + " bytes is too long for the WAN protocol (at most 65535)");
     }
     out.writeShort(b.length).writeBytes(b);
   }
 
   private static void count(ByteBuf out, int n, String what) {
     if (n > 0xffff) {
-      throw new IllegalArgumentException(n + " " + what + " are more than the WAN protocol carries (at most 65535)");
+      throw new IllegalArgumentException(
+          n + " " + what + " are more than the WAN protocol carries (at most 65535)");
     }
     out.writeShort(n);
   }
@@ -457,7 +489,13 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
     }
     long length = in.getUnsignedInt(in.readerIndex());
     if (length < 1 || length > maxFrameBytes) {
-      throw failure(in, "frame length " + length + " is outside 1.." + maxFrameBytes + " (not a Kagami WAN peer, or a corrupt stream)");
+      throw failure(
+          in,
+          "frame length "
+              + length
+              + " is outside 1.."
+              + maxFrameBytes
+              + " (not a Kagami WAN peer, or a corrupt stream)");
     }
     if (in.readableBytes() < 4 + length) {
       // Grow the cumulation to the whole frame at once rather than in doubling steps, each of
@@ -479,7 +517,14 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
   protected void decodeLast(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
     decode(ctx, in, out);
     if (!failed && in.isReadable()) {
-      String got = in.readableBytes() < 4 ? in.readableBytes() + " bytes of a frame's length" : in.readableBytes() - 4 + " of " + in.getUnsignedInt(in.readerIndex()) + " bytes of a frame";
+      String got =
+          in.readableBytes() < 4
+              ? in.readableBytes() + " bytes of a frame's length"
+              : in.readableBytes()
+                  - 4
+                  + " of "
+                  + in.getUnsignedInt(in.readerIndex())
+                  + " bytes of a frame";
       throw failure(in, "connection closed in the middle of a frame (" + got + " received)");
     }
   }
@@ -491,8 +536,8 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
   }
 
   /**
-   * Decodes one frame's type and body (the length prefix already removed); {@code frame} is read
-   * to its end. Public for tests and tools.
+   * Decodes one frame's type and body (the length prefix already removed); {@code frame} is read to
+   * its end. Public for tests and tools.
    */
   public static WanMessage decodeFrame(ByteBuf frame, int maxFrameBytes) {
     Body f = new Body(frame, "frame");
@@ -509,16 +554,27 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
               String name = b.str("volume " + (i + 1) + "'s name");
               long durable = b.nonNegative("volume " + name + "'s last durable seq");
               long generation = b.i64("volume " + name + "'s generation");
-              long ranges = Integer.toUnsignedLong(b.u32("volume " + name + "'s diverged range count"));
+              long ranges =
+                  Integer.toUnsignedLong(b.u32("volume " + name + "'s diverged range count"));
               if (ranges > MAX_DIVERGED_RANGES) {
-                throw new MalformedFrameException("WELCOME lists " + ranges + " diverged ranges of volume " + name + ", over " + MAX_DIVERGED_RANGES);
+                throw new MalformedFrameException(
+                    "WELCOME lists "
+                        + ranges
+                        + " diverged ranges of volume "
+                        + name
+                        + ", over "
+                        + MAX_DIVERGED_RANGES);
               }
               List<WanMessage.Range> diverged = new ArrayList<>((int) ranges);
               for (int r = 0; r < ranges; r++) {
                 long offset = b.nonNegative("volume " + name + "'s diverged range offset");
                 long length = b.nonNegative("volume " + name + "'s diverged range length");
                 if (length == 0 || offset + length < 0) {
-                  throw new MalformedFrameException("WELCOME lists an empty or overflowing diverged range of volume " + name + " at offset " + offset);
+                  throw new MalformedFrameException(
+                      "WELCOME lists an empty or overflowing diverged range of volume "
+                          + name
+                          + " at offset "
+                          + offset);
                 }
                 diverged.add(new WanMessage.Range(offset, length));
               }
@@ -537,7 +593,8 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
             Body b = new Body(frame, "HEARTBEAT");
             int n = b.u16("volume count");
             if (n > MAX_HEARTBEAT_VOLUMES) {
-              throw new MalformedFrameException("HEARTBEAT lists " + n + " volumes, over " + MAX_HEARTBEAT_VOLUMES);
+              throw new MalformedFrameException(
+                  "HEARTBEAT lists " + n + " volumes, over " + MAX_HEARTBEAT_VOLUMES);
             }
             List<WanMessage.VolumeHead> heads = new ArrayList<>(n);
             for (int i = 0; i < n; i++) {
@@ -560,12 +617,14 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
           case REGIONS_DURABLE -> {
             Body b = new Body(frame, "REGIONS_DURABLE");
             String volume = b.str("volume name");
-            yield new WanMessage.RegionsDurable(volume, b.nonNegative("region count of volume " + volume));
+            yield new WanMessage.RegionsDurable(
+                volume, b.nonNegative("region count of volume " + volume));
           }
           case RESYNC_END -> {
             Body b = new Body(frame, "RESYNC_END");
             String volume = b.str("volume name");
-            yield new WanMessage.ResyncEnd(volume, b.nonNegative("consistent-at seq of volume " + volume));
+            yield new WanMessage.ResyncEnd(
+                volume, b.nonNegative("consistent-at seq of volume " + volume));
           }
           case REGION_SUM -> {
             Body b = new Body(frame, "REGION_SUM");
@@ -573,7 +632,14 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
             long offset = b.nonNegative("offset");
             long length = Integer.toUnsignedLong(b.u32("length"));
             if (length < 1 || length > Integer.MAX_VALUE) {
-              throw new MalformedFrameException("REGION_SUM of volume " + volume + " at offset " + offset + " declares " + length + " bytes");
+              throw new MalformedFrameException(
+                  "REGION_SUM of volume "
+                      + volume
+                      + " at offset "
+                      + offset
+                      + " declares "
+                      + length
+                      + " bytes");
             }
             b.need(RegionSum.BYTES, "checksum");
             byte[] sum = new byte[RegionSum.BYTES];
@@ -591,15 +657,23 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
             List<WanMessage.VolumeEnd> ends = new ArrayList<>(n);
             for (int i = 0; i < n; i++) {
               String name = b.str("volume " + (i + 1) + "'s name");
-              ends.add(new WanMessage.VolumeEnd(name, b.nonNegative("volume " + name + "'s end seq")));
+              ends.add(
+                  new WanMessage.VolumeEnd(name, b.nonNegative("volume " + name + "'s end seq")));
             }
             yield new WanMessage.Handover(ends);
           }
           case HANDED_OVER -> new WanMessage.HandedOver();
-          default -> throw new MalformedFrameException("unknown frame type " + type + " (this side speaks protocol version " + VERSION + ")");
+          default ->
+              throw new MalformedFrameException(
+                  "unknown frame type "
+                      + type
+                      + " (this side speaks protocol version "
+                      + VERSION
+                      + ")");
         };
     if (frame.isReadable()) {
-      throw new MalformedFrameException(typeName(type) + " has " + frame.readableBytes() + " trailing bytes");
+      throw new MalformedFrameException(
+          typeName(type) + " has " + frame.readableBytes() + " trailing bytes");
     }
     return m;
   }
@@ -607,13 +681,20 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
   private static WanMessage.Hello decodeHello(Body b) {
     int magic = b.u32("magic");
     if (magic != MAGIC) {
-      throw new MalformedFrameException(String.format("HELLO has magic 0x%08x, expected 0x%08x (not a Kagami WAN peer)", magic, MAGIC));
+      throw new MalformedFrameException(
+          String.format(
+              "HELLO has magic 0x%08x, expected 0x%08x (not a Kagami WAN peer)", magic, MAGIC));
     }
     int version = b.u16("protocol version");
     if (version != VERSION) {
       // Checked before anything else is read: a later version may lay out the rest differently.
       b.buf.skipBytes(b.buf.readableBytes());
-      throw new MalformedFrameException("protocol version " + version + " is not supported (this side speaks version " + VERSION + ")");
+      throw new MalformedFrameException(
+          "protocol version "
+              + version
+              + " is not supported (this side speaks version "
+              + VERSION
+              + ")");
     }
     String site = b.str("site id");
     int n = b.u16("volume count");
@@ -623,7 +704,13 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
       long size = b.nonNegative("volume " + name + "'s size");
       long generation = b.i64("volume " + name + "'s generation");
       long prior = b.i64("volume " + name + "'s prior generation");
-      vols.add(new WanMessage.VolumeOffer(name, size, generation, prior, b.nonNegative("volume " + name + "'s prior generation end")));
+      vols.add(
+          new WanMessage.VolumeOffer(
+              name,
+              size,
+              generation,
+              prior,
+              b.nonNegative("volume " + name + "'s prior generation end")));
     }
     return new WanMessage.Hello(version, site, vols);
   }
@@ -633,11 +720,13 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
     String what = "BATCH of volume " + volume;
     int flags = b.u8("flags");
     if ((flags & ~FLAG_LZ4) != 0) {
-      throw new MalformedFrameException(what + " has unknown flags 0x" + Integer.toHexString(flags));
+      throw new MalformedFrameException(
+          what + " has unknown flags 0x" + Integer.toHexString(flags));
     }
     long rawLength = Integer.toUnsignedLong(b.u32("entries length"));
     if (rawLength < Integer.BYTES || rawLength > maxFrameBytes) {
-      throw new MalformedFrameException(what + " declares " + rawLength + " bytes of entries (must be 4.." + maxFrameBytes + ")");
+      throw new MalformedFrameException(
+          what + " declares " + rawLength + " bytes of entries (must be 4.." + maxFrameBytes + ")");
     }
     int carried = b.buf.readableBytes();
     ByteBuf buf;
@@ -648,16 +737,29 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
       try {
         got = DECOMPRESSOR.decompress(src, 0, carried, ByteBuffer.wrap(entries), 0, entries.length);
       } catch (LZ4Exception e) {
-        throw new MalformedFrameException(what + ": LZ4 block of " + carried + " bytes is corrupt or decompresses to more than the declared " + rawLength + " bytes");
+        throw new MalformedFrameException(
+            what
+                + ": LZ4 block of "
+                + carried
+                + " bytes is corrupt or decompresses to more than the declared "
+                + rawLength
+                + " bytes");
       }
       if (got != rawLength) {
-        throw new MalformedFrameException(what + ": LZ4 block decompresses to " + got + " bytes, but " + rawLength + " were declared");
+        throw new MalformedFrameException(
+            what
+                + ": LZ4 block decompresses to "
+                + got
+                + " bytes, but "
+                + rawLength
+                + " were declared");
       }
       b.buf.skipBytes(carried);
       buf = Unpooled.wrappedBuffer(entries);
     } else {
       if (carried != rawLength) {
-        throw new MalformedFrameException(what + " declares " + rawLength + " bytes of entries but carries " + carried);
+        throw new MalformedFrameException(
+            what + " declares " + rawLength + " bytes of entries but carries " + carried);
       }
       // Each record is copied out of the frame once, into its own array; copying the whole batch
       // into one array first cost as much again (a zeroed allocation and a pass over every byte).
@@ -667,14 +769,21 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
       Body e = new Body(buf, what);
       long count = Integer.toUnsignedLong(e.u32("entry count"));
       if (count < 1 || count > (rawLength - Integer.BYTES) / ENTRY_OVERHEAD) {
-        throw new MalformedFrameException(what + " claims " + count + " entries in " + rawLength + " bytes");
+        throw new MalformedFrameException(
+            what + " claims " + count + " entries in " + rawLength + " bytes");
       }
       List<JournalEntry> list = new ArrayList<>((int) count);
       long expected = 0;
       for (int i = 0; i < count; i++) {
         long seq = e.i64("entry " + (i + 1) + "'s seq");
         if (seq < 1 || (i > 0 && seq != expected)) {
-          throw new MalformedFrameException(what + ": entry " + (i + 1) + " has seq " + seq + (i > 0 ? ", expected " + expected : ", but seqs start at 1"));
+          throw new MalformedFrameException(
+              what
+                  + ": entry "
+                  + (i + 1)
+                  + " has seq "
+                  + seq
+                  + (i > 0 ? ", expected " + expected : ", but seqs start at 1"));
         }
         long len = Integer.toUnsignedLong(e.u32("length of entry " + seq));
         e.need(len, "entry " + seq + "'s record");
@@ -684,7 +793,8 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
         expected = seq + 1;
       }
       if (buf.isReadable()) {
-        throw new MalformedFrameException(what + " has " + buf.readableBytes() + " bytes after its last entry");
+        throw new MalformedFrameException(
+            what + " has " + buf.readableBytes() + " bytes after its last entry");
       }
       return new WanMessage.Batch(volume, list);
     } finally {
@@ -698,11 +808,13 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
     String what = "REGION of volume " + volume + " at offset " + offset;
     int flags = b.u8("flags");
     if ((flags & ~(FLAG_LZ4 | FLAG_ZERO)) != 0 || flags == (FLAG_LZ4 | FLAG_ZERO)) {
-      throw new MalformedFrameException(what + " has invalid flags 0x" + Integer.toHexString(flags));
+      throw new MalformedFrameException(
+          what + " has invalid flags 0x" + Integer.toHexString(flags));
     }
     long length = Integer.toUnsignedLong(b.u32("length"));
     if (length < 1 || length > maxFrameBytes) {
-      throw new MalformedFrameException(what + " declares " + length + " bytes (must be 1.." + maxFrameBytes + ")");
+      throw new MalformedFrameException(
+          what + " declares " + length + " bytes (must be 1.." + maxFrameBytes + ")");
     }
     int carried = b.buf.readableBytes();
     if ((flags & FLAG_ZERO) != 0) {
@@ -712,17 +824,37 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
     if ((flags & FLAG_LZ4) != 0) {
       int got;
       try {
-        got = DECOMPRESSOR.decompress(b.buf.nioBuffer(b.buf.readerIndex(), carried), 0, carried, ByteBuffer.wrap(data), 0, data.length);
+        got =
+            DECOMPRESSOR.decompress(
+                b.buf.nioBuffer(b.buf.readerIndex(), carried),
+                0,
+                carried,
+                ByteBuffer.wrap(data),
+                0,
+                data.length);
       } catch (LZ4Exception e) {
-        throw new MalformedFrameException(what + ": LZ4 block of " + carried + " bytes is corrupt or decompresses to more than the declared " + length + " bytes");
+        throw new MalformedFrameException(
+            what
+                + ": LZ4 block of "
+                + carried
+                + " bytes is corrupt or decompresses to more than the declared "
+                + length
+                + " bytes");
       }
       if (got != length) {
-        throw new MalformedFrameException(what + ": LZ4 block decompresses to " + got + " bytes, but " + length + " were declared");
+        throw new MalformedFrameException(
+            what
+                + ": LZ4 block decompresses to "
+                + got
+                + " bytes, but "
+                + length
+                + " were declared");
       }
       b.buf.skipBytes(carried);
     } else {
       if (carried != length) {
-        throw new MalformedFrameException(what + " declares " + length + " bytes but carries " + carried);
+        throw new MalformedFrameException(
+            what + " declares " + length + " bytes but carries " + carried);
       }
       b.buf.readBytes(data);
     }
@@ -753,7 +885,15 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
   private record Body(ByteBuf buf, String frame) {
     void need(long n, String field) {
       if (buf.readableBytes() < n) {
-        throw new MalformedFrameException(frame + " is truncated: " + field + " needs " + n + " bytes, " + buf.readableBytes() + " left");
+        throw new MalformedFrameException(
+            frame
+                + " is truncated: "
+                + field
+                + " needs "
+                + n
+                + " bytes, "
+                + buf.readableBytes()
+                + " left");
       }
     }
 

@@ -21,7 +21,8 @@ public sealed interface WanMessage {
    * generation it grew out of and the seq where that one ended (0 when none). A standby holding
    * another line of history than these is refused rather than merged.
    */
-  record VolumeOffer(String name, long sizeBytes, long generation, long priorGeneration, long priorGenerationEnd) {
+  record VolumeOffer(
+      String name, long sizeBytes, long generation, long priorGeneration, long priorGenerationEnd) {
     public VolumeOffer {
       Objects.requireNonNull(name, "name");
     }
@@ -94,10 +95,14 @@ public sealed interface WanMessage {
     }
   }
 
-  /** Standby → primary: it recorded itself as the primary; the sender may now become its standby. */
+  /**
+   * Standby → primary: it recorded itself as the primary; the sender may now become its standby.
+   */
   record HandedOver() implements WanMessage {}
 
-  /** Either side: the link is refused or broken, for a reason an operator should read; then close. */
+  /**
+   * Either side: the link is refused or broken, for a reason an operator should read; then close.
+   */
   record Refuse(String reason) implements WanMessage {
     public Refuse {
       Objects.requireNonNull(reason, "reason");
@@ -118,7 +123,13 @@ public sealed interface WanMessage {
       long expected = entries.get(0).seq();
       for (JournalEntry e : entries) {
         if (e.seq() != expected) {
-          throw new IllegalArgumentException("BATCH of volume " + volume + ": seq " + e.seq() + " does not follow " + (expected - 1));
+          throw new IllegalArgumentException(
+              "BATCH of volume "
+                  + volume
+                  + ": seq "
+                  + e.seq()
+                  + " does not follow "
+                  + (expected - 1));
         }
         expected++;
       }
@@ -171,7 +182,8 @@ public sealed interface WanMessage {
    * bytes journaled beyond what the standby acknowledged, and how long ago the oldest of those was
    * journaled (by the primary's clock: a duration, never compared with the standby's clock).
    */
-  record VolumeHead(String volume, long lastJournaledSeq, long unackedBytes, long oldestUnackedMillis) {
+  record VolumeHead(
+      String volume, long lastJournaledSeq, long unackedBytes, long oldestUnackedMillis) {
     public VolumeHead {
       Objects.requireNonNull(volume, "volume");
     }
@@ -189,8 +201,8 @@ public sealed interface WanMessage {
   }
 
   /**
-   * Primary → standby: the current content of {@code length} bytes at {@code offset}, to be
-   * written to the replica as is ({@code data} null = zeroes).
+   * Primary → standby: the current content of {@code length} bytes at {@code offset}, to be written
+   * to the replica as is ({@code data} null = zeroes).
    */
   record Region(String volume, long offset, int length, byte[] data) implements WanMessage {
     public Region {
@@ -199,7 +211,8 @@ public sealed interface WanMessage {
         throw new IllegalArgumentException("REGION of " + length + " bytes carries " + data.length);
       }
       if (offset < 0 || length < 1) {
-        throw new IllegalArgumentException("REGION " + offset + "+" + length + " is empty or negative");
+        throw new IllegalArgumentException(
+            "REGION " + offset + "+" + length + " is empty or negative");
       }
     }
   }
@@ -222,19 +235,24 @@ public sealed interface WanMessage {
   }
 
   /**
-   * Primary → standby, in a comparing pass: the checksum of a region's current content; the
-   * standby answers {@link RegionWanted} when its own copy differs. Counts as a region for
-   * REGIONS_DURABLE either way.
+   * Primary → standby, in a comparing pass: the checksum of a region's current content; the standby
+   * answers {@link RegionWanted} when its own copy differs. Counts as a region for REGIONS_DURABLE
+   * either way.
    */
   record RegionSum(String volume, long offset, int length, byte[] sum) implements WanMessage {
     public RegionSum {
       Objects.requireNonNull(volume, "volume");
       Objects.requireNonNull(sum, "sum");
       if (sum.length != io.kagami.wan.frame.RegionSum.BYTES) {
-        throw new IllegalArgumentException("a region checksum has " + io.kagami.wan.frame.RegionSum.BYTES + " bytes, not " + sum.length);
+        throw new IllegalArgumentException(
+            "a region checksum has "
+                + io.kagami.wan.frame.RegionSum.BYTES
+                + " bytes, not "
+                + sum.length);
       }
       if (offset < 0 || length < 1) {
-        throw new IllegalArgumentException("REGION_SUM " + offset + "+" + length + " is empty or negative");
+        throw new IllegalArgumentException(
+            "REGION_SUM " + offset + "+" + length + " is empty or negative");
       }
     }
   }

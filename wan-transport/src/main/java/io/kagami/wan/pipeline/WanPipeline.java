@@ -23,10 +23,10 @@ import java.util.concurrent.TimeUnit;
  *          ─ name     the end's handler  (shipper: "link", receiver: "session")
  * </pre>
  *
- * <p>The idle stage only raises {@link io.netty.handler.timeout.IdleStateEvent}s; what they mean
- * is the end's own business and stays in its handler: on WRITER_IDLE, once the link is
- * established, it sends a HEARTBEAT (so the peer's READER_IDLE fires only when this side is really
- * gone); on READER_IDLE it closes the connection (the receiver only while it is reading: its own
+ * <p>The idle stage only raises {@link io.netty.handler.timeout.IdleStateEvent}s; what they mean is
+ * the end's own business and stays in its handler: on WRITER_IDLE, once the link is established, it
+ * sends a HEARTBEAT (so the peer's READER_IDLE fires only when this side is really gone); on
+ * READER_IDLE it closes the connection (the receiver only while it is reading: its own
  * back-pressure pauses reading and must not look like a silent peer).
  *
  * <p>Immutable and stateless apart from the shared {@link ByteCounter}, which counts every
@@ -42,32 +42,52 @@ public final class WanPipeline {
   private final int maxFrameBytes;
   private final Duration heartbeat;
 
-  private WanPipeline(ByteCounter wire, SslContext ssl, String peerHost, int peerPort, int maxFrameBytes, Duration heartbeat) {
+  private WanPipeline(
+      ByteCounter wire,
+      SslContext ssl,
+      String peerHost,
+      int peerPort,
+      int maxFrameBytes,
+      Duration heartbeat) {
     this.wire = Objects.requireNonNull(wire, "byte counter");
     this.ssl = Objects.requireNonNull(ssl, "TLS context");
     this.peerHost = peerHost;
     this.peerPort = peerPort;
     this.maxFrameBytes = maxFrameBytes;
-    this.heartbeat = Objects.requireNonNull(heartbeat, "heartbeat"); // validated by the end's config
+    this.heartbeat =
+        Objects.requireNonNull(heartbeat, "heartbeat"); // validated by the end's config
   }
 
   /**
-   * The connecting end (a primary's shipper): TLS client that names {@code host:port} to its
-   * engine (SNI and session resumption key), checking the standby against {@code ssl}'s pinned
+   * The connecting end (a primary's shipper): TLS client that names {@code host:port} to its engine
+   * (SNI and session resumption key), checking the standby against {@code ssl}'s pinned
    * certificate.
    */
-  public static WanPipeline client(ByteCounter wire, SslContext ssl, String host, int port, int maxFrameBytes, Duration heartbeat) {
-    return new WanPipeline(wire, ssl, Objects.requireNonNull(host, "peer host"), port, maxFrameBytes, heartbeat);
+  public static WanPipeline client(
+      ByteCounter wire,
+      SslContext ssl,
+      String host,
+      int port,
+      int maxFrameBytes,
+      Duration heartbeat) {
+    return new WanPipeline(
+        wire, ssl, Objects.requireNonNull(host, "peer host"), port, maxFrameBytes, heartbeat);
   }
 
-  /** The accepting end (a standby's receiver): TLS server that requires a pinned client certificate. */
-  public static WanPipeline server(ByteCounter wire, SslContext ssl, int maxFrameBytes, Duration heartbeat) {
+  /**
+   * The accepting end (a standby's receiver): TLS server that requires a pinned client certificate.
+   */
+  public static WanPipeline server(
+      ByteCounter wire, SslContext ssl, int maxFrameBytes, Duration heartbeat) {
     return new WanPipeline(wire, ssl, null, -1, maxFrameBytes, heartbeat);
   }
 
   /** Adds the stages above to {@code ch}, then {@code handler} under {@code name}. */
   public void install(SocketChannel ch, String name, ChannelHandler handler) {
-    SslHandler tls = peerHost == null ? ssl.newHandler(ch.alloc()) : ssl.newHandler(ch.alloc(), peerHost, peerPort);
+    SslHandler tls =
+        peerHost == null
+            ? ssl.newHandler(ch.alloc())
+            : ssl.newHandler(ch.alloc(), peerHost, peerPort);
     long hb = heartbeat.toMillis();
     ch.pipeline()
         .addLast("bytes", wire)

@@ -56,9 +56,9 @@ public interface ReceiveSink {
   CompletableFuture<Long> store(List<JournalEntry> entries);
 
   /**
-   * The primary's journal head of this volume, from its latest HEARTBEAT: what it had journaled
-   * and not yet seen acknowledged when it sent it. Kept so a standby that loses its primary can
-   * report how far behind it was. Called on the connection's event loop: must not block.
+   * The primary's journal head of this volume, from its latest HEARTBEAT: what it had journaled and
+   * not yet seen acknowledged when it sent it. Kept so a standby that loses its primary can report
+   * how far behind it was. Called on the connection's event loop: must not block.
    */
   default void primaryHead(WanMessage.VolumeHead head) {}
 

@@ -2,7 +2,6 @@ package io.kagami.wan.receive;
 
 import io.kagami.clock.SystemTime;
 import io.kagami.wan.frame.ByteCounter;
-import io.kagami.wan.frame.WanCodec;
 import io.kagami.wan.pipeline.WanPipeline;
 import io.kagami.wan.tls.Tls;
 import io.netty.bootstrap.ServerBootstrap;
@@ -155,7 +154,8 @@ public final class Receiver implements AutoCloseable {
   /** The pipeline of an accepted connection: byte count, TLS, frames, heartbeats, the session. */
   private ChannelInitializer<SocketChannel> pipeline() {
     // The same stages, in the same order, as the shipper's end (WanPipeline).
-    WanPipeline pipeline = WanPipeline.server(wire, ssl, config.maxFrameBytes(), config.heartbeat());
+    WanPipeline pipeline =
+        WanPipeline.server(wire, ssl, config.maxFrameBytes(), config.heartbeat());
     return new ChannelInitializer<SocketChannel>() {
       @Override
       protected void initChannel(SocketChannel ch) {

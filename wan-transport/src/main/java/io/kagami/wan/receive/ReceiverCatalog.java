@@ -4,12 +4,12 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * What the standby replicates: resolves a primary's offered volume to the journal that receives
- * it, or refuses. Every method is called on the Netty event loop of the primary's connection,
- * which serves other connections too, so none may block: {@link #sink} answers from memory, {@link
+ * What the standby replicates: resolves a primary's offered volume to the journal that receives it,
+ * or refuses. Every method is called on the Netty event loop of the primary's connection, which
+ * serves other connections too, so none may block: {@link #sink} answers from memory, {@link
  * #handover} does its work on a thread of its own and completes the future, {@link #handedOver}
- * hands its work to such a thread. With several primaries, the catalog is where each peer's
- * volumes are told apart: two peers may both offer a "vol0", and get different sinks.
+ * hands its work to such a thread. With several primaries, the catalog is where each peer's volumes
+ * are told apart: two peers may both offer a "vol0", and get different sinks.
  */
 @FunctionalInterface
 public interface ReceiverCatalog {
@@ -28,7 +28,8 @@ public interface ReceiverCatalog {
    * block (do the work elsewhere and complete the future).
    */
   default CompletableFuture<Void> handover(String sourceSiteId, Map<String, Long> endSeqs) {
-    return CompletableFuture.failedFuture(new LinkRefusedException("this standby does not take over in a switchover"));
+    return CompletableFuture.failedFuture(
+        new LinkRefusedException("this standby does not take over in a switchover"));
   }
 
   /**

@@ -18,13 +18,20 @@ import java.util.Objects;
  * @param heartbeat idle interval after which a HEARTBEAT is sent; three without any frame from the
  *     primary and its connection is closed. Use the same value as the primaries.
  * @param maxFrameBytes largest frame accepted or sent
- * @param maxUnstoredBytes entry bytes received but not yet durable, per connection, above which
- *     the receiver stops reading from that primary until storage catches up
+ * @param maxUnstoredBytes entry bytes received but not yet durable, per connection, above which the
+ *     receiver stops reading from that primary until storage catches up
  * @param ioThreads event loops serving the connections (1..64); connections beyond that share them,
  *     which is safe because an event loop never waits on storage
  */
 public record ReceiverConfig(
-    String host, int port, SiteCredentials credentials, List<X509Certificate> peerCertificates, Duration heartbeat, int maxFrameBytes, long maxUnstoredBytes, int ioThreads) {
+    String host,
+    int port,
+    SiteCredentials credentials,
+    List<X509Certificate> peerCertificates,
+    Duration heartbeat,
+    int maxFrameBytes,
+    long maxUnstoredBytes,
+    int ioThreads) {
   public static final Duration DEFAULT_HEARTBEAT = Duration.ofSeconds(2);
   public static final int DEFAULT_MAX_FRAME_BYTES = 64 << 20;
   public static final long DEFAULT_MAX_UNSTORED_BYTES = 64L << 20;
@@ -37,24 +44,37 @@ public record ReceiverConfig(
     peerCertificates = List.copyOf(peerCertificates);
     String p = "WAN listener on " + host + ":" + port + ": ";
     if (host.isBlank() || port < 0 || port > 65535) {
-      throw new IllegalArgumentException(p + "the bind address must be a host and a port 0..65535 (0 = any free port)");
+      throw new IllegalArgumentException(
+          p + "the bind address must be a host and a port 0..65535 (0 = any free port)");
     }
     if (peerCertificates.isEmpty()) {
-      throw new IllegalArgumentException(p + "a standby must be paired with at least one primary's certificate");
+      throw new IllegalArgumentException(
+          p + "a standby must be paired with at least one primary's certificate");
     }
     for (X509Certificate c : peerCertificates) {
       if (SiteCredentials.commonName(c).isEmpty()) {
-        throw new IllegalArgumentException(p + "a paired certificate (SHA-256 " + SiteCredentials.fingerprint(c) + ") has no CN, so it names no site");
+        throw new IllegalArgumentException(
+            p
+                + "a paired certificate (SHA-256 "
+                + SiteCredentials.fingerprint(c)
+                + ") has no CN, so it names no site");
       }
     }
     if (heartbeat.compareTo(Duration.ofMillis(10)) < 0) {
       throw new IllegalArgumentException(p + "heartbeat " + heartbeat + " must be at least 10 ms");
     }
     if (maxFrameBytes < WanCodec.MIN_MAX_FRAME_BYTES) {
-      throw new IllegalArgumentException(p + "maximum frame " + maxFrameBytes + " bytes is below " + WanCodec.MIN_MAX_FRAME_BYTES);
+      throw new IllegalArgumentException(
+          p + "maximum frame " + maxFrameBytes + " bytes is below " + WanCodec.MIN_MAX_FRAME_BYTES);
     }
     if (maxUnstoredBytes < maxFrameBytes) {
-      throw new IllegalArgumentException(p + "unstored bytes limit " + maxUnstoredBytes + " must hold at least one frame (" + maxFrameBytes + ")");
+      throw new IllegalArgumentException(
+          p
+              + "unstored bytes limit "
+              + maxUnstoredBytes
+              + " must hold at least one frame ("
+              + maxFrameBytes
+              + ")");
     }
     if (ioThreads < 1 || ioThreads > 64) {
       throw new IllegalArgumentException(p + "I/O threads " + ioThreads + " must be 1..64");
@@ -62,8 +82,17 @@ public record ReceiverConfig(
   }
 
   /** The defaults: heartbeat 2 s, 64 MiB frames, 64 MiB unstored per connection, 2 I/O threads. */
-  public static ReceiverConfig defaults(String host, int port, SiteCredentials credentials, List<X509Certificate> peers) {
-    return new ReceiverConfig(host, port, credentials, peers, DEFAULT_HEARTBEAT, DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_UNSTORED_BYTES, DEFAULT_IO_THREADS);
+  public static ReceiverConfig defaults(
+      String host, int port, SiteCredentials credentials, List<X509Certificate> peers) {
+    return new ReceiverConfig(
+        host,
+        port,
+        credentials,
+        peers,
+        DEFAULT_HEARTBEAT,
+        DEFAULT_MAX_FRAME_BYTES,
+        DEFAULT_MAX_UNSTORED_BYTES,
+        DEFAULT_IO_THREADS);
   }
 
   /** This (standby) site's id: the CN of its certificate. */
@@ -72,18 +101,50 @@ public record ReceiverConfig(
   }
 
   public ReceiverConfig withPort(int port) {
-    return new ReceiverConfig(host, port, credentials, peerCertificates, heartbeat, maxFrameBytes, maxUnstoredBytes, ioThreads);
+    return new ReceiverConfig(
+        host,
+        port,
+        credentials,
+        peerCertificates,
+        heartbeat,
+        maxFrameBytes,
+        maxUnstoredBytes,
+        ioThreads);
   }
 
   public ReceiverConfig withHeartbeat(Duration heartbeat) {
-    return new ReceiverConfig(host, port, credentials, peerCertificates, heartbeat, maxFrameBytes, maxUnstoredBytes, ioThreads);
+    return new ReceiverConfig(
+        host,
+        port,
+        credentials,
+        peerCertificates,
+        heartbeat,
+        maxFrameBytes,
+        maxUnstoredBytes,
+        ioThreads);
   }
 
   public ReceiverConfig withMaxFrameBytes(int maxFrameBytes) {
-    return new ReceiverConfig(host, port, credentials, peerCertificates, heartbeat, maxFrameBytes, Math.max(maxUnstoredBytes, maxFrameBytes), ioThreads);
+    return new ReceiverConfig(
+        host,
+        port,
+        credentials,
+        peerCertificates,
+        heartbeat,
+        maxFrameBytes,
+        Math.max(maxUnstoredBytes, maxFrameBytes),
+        ioThreads);
   }
 
   public ReceiverConfig withIoThreads(int ioThreads) {
-    return new ReceiverConfig(host, port, credentials, peerCertificates, heartbeat, maxFrameBytes, maxUnstoredBytes, ioThreads);
+    return new ReceiverConfig(
+        host,
+        port,
+        credentials,
+        peerCertificates,
+        heartbeat,
+        maxFrameBytes,
+        maxUnstoredBytes,
+        ioThreads);
   }
 }

@@ -14,7 +14,14 @@ import java.util.List;
  * @param lastError the last reason a connection was refused or closed, or null
  * @param lastErrorAt when {@code lastError} happened
  */
-public record ReceiverSnapshot(String address, List<Peer> peers, List<Volume> volumes, long wireBytesReceived, long rawBytesReceived, String lastError, Instant lastErrorAt) {
+public record ReceiverSnapshot(
+    String address,
+    List<Peer> peers,
+    List<Volume> volumes,
+    long wireBytesReceived,
+    long rawBytesReceived,
+    String lastError,
+    Instant lastErrorAt) {
   public ReceiverSnapshot {
     peers = List.copyOf(peers);
     volumes = List.copyOf(volumes);
@@ -28,5 +35,6 @@ public record ReceiverSnapshot(String address, List<Peer> peers, List<Volume> vo
    *
    * @param connected its primary is connected now
    */
-  public record Volume(String sourceSiteId, String volume, long lastDurableSeq, boolean connected) {}
+  public record Volume(
+      String sourceSiteId, String volume, long lastDurableSeq, boolean connected) {}
 }

@@ -14,10 +14,10 @@ import java.util.List;
  * frames (encoding and LZ4 happen here, on the agent thread, not on the event loop) and writes them
  * while the volume's window, the channel's writability and the bandwidth cap allow.
  *
- * <p>Batching: a volume's entries go out as one BATCH when they reach the batch limit, when more
- * is already journaled than fits, when nothing of the volume is in flight (an idle link gains
- * nothing from waiting), or when the oldest has waited {@code maxBatchDelay}. While capped, a
- * volume sends one batch per turn so volumes take turns and the link is paced smoothly.
+ * <p>Batching: a volume's entries go out as one BATCH when they reach the batch limit, when more is
+ * already journaled than fits, when nothing of the volume is in flight (an idle link gains nothing
+ * from waiting), or when the oldest has waited {@code maxBatchDelay}. While capped, a volume sends
+ * one batch per turn so volumes take turns and the link is paced smoothly.
  *
  * <p>Guarantees: entries leave in sequence order without gaps; a journal that returns a gap, a
  * trimmed start or an error stalls the volume with the reason ({@link VolumeStream#stall}) rather
@@ -36,11 +36,18 @@ final class BatchPump {
     this.pacer = pacer;
   }
 
-  /** Sends what the window, writability, batching rules and cap allow for {@code v}; returns frames sent. */
+  /**
+   * Sends what the window, writability, batching rules and cap allow for {@code v}; returns frames
+   * sent.
+   */
   int pump(Channel ch, VolumeStream v, long now) {
     boolean capped = pacer.capped();
     int sent = 0;
-    while (ch.isActive() && ch.isWritable() && v.stalled == null && v.window.bytes() < config.windowBytes() && !(capped && sent > 0)) {
+    while (ch.isActive()
+        && ch.isWritable()
+        && v.stalled == null
+        && v.window.bytes() < config.windowBytes()
+        && !(capped && sent > 0)) {
       if (v.pendingBytes < config.maxBatchBytes() && !read(v, now)) {
         break;
       }
@@ -64,7 +71,9 @@ final class BatchPump {
 
   /** How much longer the pending entries should wait for company; 0 = send now. */
   private long lingerNanos(VolumeStream v, long now) {
-    if (v.pendingBytes >= pacer.batchLimit(config.maxBatchBytes()) || v.source.lastSeq() >= v.readSeq || v.window.bytes() == 0) {
+    if (v.pendingBytes >= pacer.batchLimit(config.maxBatchBytes())
+        || v.source.lastSeq() >= v.readSeq
+        || v.window.bytes() == 0) {
       return 0;
     }
     long age = now - v.pendingSinceNanos;
@@ -81,7 +90,16 @@ final class BatchPump {
       got = v.source.read(from, config.maxBatchBytes());
     } catch (RuntimeException e) {
       v.stall(
-          "reading volume " + v.name + " from seq " + from + " failed: " + Tls.explain(e) + "; retrying in " + config.reconnectMax().toMillis() + " ms", now + config.reconnectMax().toNanos());
+          "reading volume "
+              + v.name
+              + " from seq "
+              + from
+              + " failed: "
+              + Tls.explain(e)
+              + "; retrying in "
+              + config.reconnectMax().toMillis()
+              + " ms",
+          now + config.reconnectMax().toNanos());
       return false;
     }
     if (got.isEmpty()) {
@@ -92,8 +110,20 @@ final class BatchPump {
       if (e.seq() != expected) {
         v.stall(
             expected == from && e.seq() > from
-                ? "the standby needs volume " + v.name + " from seq " + from + ", but the journal's oldest entry is seq " + e.seq() + " (trimmed): the standby must be re-seeded"
-                : "the journal of volume " + v.name + " returned seq " + e.seq() + " where seq " + expected + " belongs; not shipping it",
+                ? "the standby needs volume "
+                    + v.name
+                    + " from seq "
+                    + from
+                    + ", but the journal's oldest entry is seq "
+                    + e.seq()
+                    + " (trimmed): the standby must be re-seeded"
+                : "the journal of volume "
+                    + v.name
+                    + " returned seq "
+                    + e.seq()
+                    + " where seq "
+                    + expected
+                    + " belongs; not shipping it",
             VolumeStream.NO_RETRY);
         return false;
       }
@@ -127,7 +157,18 @@ final class BatchPump {
     if (frame.readableBytes() - 4 > config.maxFrameBytes()) {
       int size = frame.readableBytes() - 4;
       frame.release();
-      v.stall("volume " + v.name + ": seqs " + batch.firstSeq() + ".." + batch.lastSeq() + " encode to " + size + " bytes, more than the maximum frame of " + config.maxFrameBytes(), VolumeStream.NO_RETRY);
+      v.stall(
+          "volume "
+              + v.name
+              + ": seqs "
+              + batch.firstSeq()
+              + ".."
+              + batch.lastSeq()
+              + " encode to "
+              + size
+              + " bytes, more than the maximum frame of "
+              + config.maxFrameBytes(),
+          VolumeStream.NO_RETRY);
       return false;
     }
     v.window.sent(new SendWindow.InflightBatch(batch.lastSeq(), bytes));

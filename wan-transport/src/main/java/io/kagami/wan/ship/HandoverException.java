@@ -11,11 +11,17 @@ public final class HandoverException extends IOException {
 
   /** What the primary knows about the standby after the failure. */
   public enum Kind {
-    /** HANDOVER was never sent (the link is down, a volume is not acknowledged through its end): the standby heard nothing. */
+    /**
+     * HANDOVER was never sent (the link is down, a volume is not acknowledged through its end): the
+     * standby heard nothing.
+     */
     NOT_SENT,
     /** The standby answered REFUSE: it changed nothing and stays the standby. */
     REFUSED,
-    /** HANDOVER may have reached the standby but no answer came (sending failed, the link ended): whether it took over is unknown. */
+    /**
+     * HANDOVER may have reached the standby but no answer came (sending failed, the link ended):
+     * whether it took over is unknown.
+     */
     UNANSWERED
   }
 

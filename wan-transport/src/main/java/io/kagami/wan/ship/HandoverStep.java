@@ -20,26 +20,41 @@ import java.util.concurrent.CompletableFuture;
  * the future. Nothing here blocks. One switchover at a time per link (the site serializes them).
  */
 final class HandoverStep {
-  /** The switchover in progress, or null: completes on HANDED_OVER, fails on REFUSE or a lost connection. */
+  /**
+   * The switchover in progress, or null: completes on HANDED_OVER, fails on REFUSE or a lost
+   * connection.
+   */
   private volatile CompletableFuture<Void> pending;
 
   /**
    * Sends HANDOVER with {@code endSeqs} (every volume's last seq) on {@code ch}, which must be the
    * up and welcomed connection ({@code connected}).
    */
-  CompletableFuture<Void> begin(Channel ch, boolean connected, List<VolumeStream> volumes, Map<String, Long> endSeqs) {
+  CompletableFuture<Void> begin(
+      Channel ch, boolean connected, List<VolumeStream> volumes, Map<String, Long> endSeqs) {
     if (!connected || ch == null || !ch.isActive()) {
-      return CompletableFuture.failedFuture(new HandoverException(HandoverException.Kind.NOT_SENT, "the link to the standby is down"));
+      return CompletableFuture.failedFuture(
+          new HandoverException(
+              HandoverException.Kind.NOT_SENT, "the link to the standby is down"));
     }
     List<WanMessage.VolumeEnd> ends = new ArrayList<>();
     for (VolumeStream v : volumes) {
       Long end = endSeqs.get(v.name);
       if (end == null) {
-        return CompletableFuture.failedFuture(new IllegalArgumentException("the switchover does not name volume " + v.name));
+        return CompletableFuture.failedFuture(
+            new IllegalArgumentException("the switchover does not name volume " + v.name));
       }
       long acked = v.window.acked();
       if (acked < end) {
-        return CompletableFuture.failedFuture(new HandoverException(HandoverException.Kind.NOT_SENT, "the standby holds volume " + v.name + " only through seq " + acked + ", not " + end));
+        return CompletableFuture.failedFuture(
+            new HandoverException(
+                HandoverException.Kind.NOT_SENT,
+                "the standby holds volume "
+                    + v.name
+                    + " only through seq "
+                    + acked
+                    + ", not "
+                    + end));
       }
       ends.add(new WanMessage.VolumeEnd(v.name, end));
     }
@@ -49,7 +64,11 @@ final class HandoverStep {
         .addListener(
             w -> {
               if (!w.isSuccess()) {
-                f.completeExceptionally(new HandoverException(HandoverException.Kind.UNANSWERED, "sending HANDOVER failed: " + Tls.explain(w.cause()), w.cause()));
+                f.completeExceptionally(
+                    new HandoverException(
+                        HandoverException.Kind.UNANSWERED,
+                        "sending HANDOVER failed: " + Tls.explain(w.cause()),
+                        w.cause()));
               }
             });
     return f;
@@ -59,7 +78,8 @@ final class HandoverStep {
   void refused(String reason) {
     CompletableFuture<Void> f = pending;
     if (f != null) {
-      f.completeExceptionally(new HandoverException(HandoverException.Kind.REFUSED, "the standby refused: " + reason));
+      f.completeExceptionally(
+          new HandoverException(HandoverException.Kind.REFUSED, "the standby refused: " + reason));
     }
   }
 
@@ -73,7 +93,10 @@ final class HandoverStep {
   void linkEnded(String reason) {
     CompletableFuture<Void> f = pending;
     if (f != null) {
-      f.completeExceptionally(new HandoverException(HandoverException.Kind.UNANSWERED, "the link to the standby ended before it answered the switchover: " + reason));
+      f.completeExceptionally(
+          new HandoverException(
+              HandoverException.Kind.UNANSWERED,
+              "the link to the standby ended before it answered the switchover: " + reason));
     }
   }
 }

@@ -7,14 +7,14 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.handler.timeout.IdleState;
 import io.netty.handler.timeout.IdleStateEvent;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.ScheduledFuture;
-import java.util.List;
-import java.util.ArrayList;
 import java.io.IOException;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The last stage of one shipper connection's pipeline: everything the standby sends. It completes
@@ -31,8 +31,9 @@ import java.util.concurrent.CompletableFuture;
  *
  * <p>Thread: the connection's event loop. It never blocks and never calls a {@link ShipSource}
  * method but {@link ShipSource#acknowledged} and {@link ShipSource#head} (which must not block).
- * After WELCOME it sends a HEARTBEAT with every volume's journal head each heartbeat interval. One instance per connection;
- * once the agent {@linkplain #retire() retires} it, late frames are ignored.
+ * After WELCOME it sends a HEARTBEAT with every volume's journal head each heartbeat interval. One
+ * instance per connection; once the agent {@linkplain #retire() retires} it, late frames are
+ * ignored.
  */
 final class InboundFrameHandler extends SimpleChannelInboundHandler<WanMessage> {
   private final Map<String, VolumeStream> byName;
@@ -42,10 +43,15 @@ final class InboundFrameHandler extends SimpleChannelInboundHandler<WanMessage> 
   private final CompletableFuture<WanMessage.Welcome> welcome = new CompletableFuture<>();
   private volatile String reason;
   private volatile boolean retired;
+
   /** Sends the journal heads every heartbeat interval while the link is up (event loop). */
   private ScheduledFuture<?> heads;
 
-  InboundFrameHandler(Map<String, VolumeStream> byName, WakeSignal wake, HandoverStep handover, Duration heartbeat) {
+  InboundFrameHandler(
+      Map<String, VolumeStream> byName,
+      WakeSignal wake,
+      HandoverStep handover,
+      Duration heartbeat) {
     this.byName = byName;
     this.wake = wake;
     this.handover = handover;
@@ -88,7 +94,10 @@ final class InboundFrameHandler extends SimpleChannelInboundHandler<WanMessage> 
           // Heads go out every interval even while batches stream, so a standby that loses this
           // primary knows how far behind it was at most an interval before.
           long every = heartbeat.toMillis();
-          heads = ctx.executor().scheduleAtFixedRate(() -> sendHeartbeat(ctx), every, every, TimeUnit.MILLISECONDS);
+          heads =
+              ctx.executor()
+                  .scheduleAtFixedRate(
+                      () -> sendHeartbeat(ctx), every, every, TimeUnit.MILLISECONDS);
         }
       }
       case WanMessage.Ack a -> {
@@ -100,7 +109,8 @@ final class InboundFrameHandler extends SimpleChannelInboundHandler<WanMessage> 
       }
       case WanMessage.RegionsDurable d -> regionsDurable(ctx, d);
       case WanMessage.RegionWanted w -> regionWanted(ctx, w);
-      case WanMessage.RegionSum r -> drop(ctx, "the standby sent a REGION_SUM, which only a primary sends");
+      case WanMessage.RegionSum r ->
+          drop(ctx, "the standby sent a REGION_SUM, which only a primary sends");
       case WanMessage.Refuse r -> {
         handover.refused(r.reason());
         drop(ctx, "the standby refused the link: " + r.reason());
@@ -110,11 +120,15 @@ final class InboundFrameHandler extends SimpleChannelInboundHandler<WanMessage> 
           drop(ctx, "the standby sent HANDED_OVER without a HANDOVER");
         }
       }
-      case WanMessage.Handover h -> drop(ctx, "the standby sent a HANDOVER, which only a primary sends");
+      case WanMessage.Handover h ->
+          drop(ctx, "the standby sent a HANDOVER, which only a primary sends");
       case WanMessage.Heartbeat h -> {}
-      case WanMessage.Resync r -> drop(ctx, "the standby sent a RESYNC, which only a primary sends");
-      case WanMessage.Region r -> drop(ctx, "the standby sent a REGION, which only a primary sends");
-      case WanMessage.ResyncEnd e -> drop(ctx, "the standby sent a RESYNC_END, which only a primary sends");
+      case WanMessage.Resync r ->
+          drop(ctx, "the standby sent a RESYNC, which only a primary sends");
+      case WanMessage.Region r ->
+          drop(ctx, "the standby sent a REGION, which only a primary sends");
+      case WanMessage.ResyncEnd e ->
+          drop(ctx, "the standby sent a RESYNC_END, which only a primary sends");
       case WanMessage.Hello h -> drop(ctx, "the standby sent a HELLO, which only a primary sends");
       case WanMessage.Batch b -> drop(ctx, "the standby sent a BATCH, which only a primary sends");
     }
@@ -127,7 +141,15 @@ final class InboundFrameHandler extends SimpleChannelInboundHandler<WanMessage> 
       return;
     }
     if (!v.onAck(a.durableSeq())) {
-      drop(ctx, "the standby acknowledged volume " + v.name + " through seq " + a.durableSeq() + ", but only seq " + v.lastSent + " was sent");
+      drop(
+          ctx,
+          "the standby acknowledged volume "
+              + v.name
+              + " through seq "
+              + a.durableSeq()
+              + ", but only seq "
+              + v.lastSent
+              + " was sent");
       return;
     }
     wake.signal();
@@ -136,11 +158,21 @@ final class InboundFrameHandler extends SimpleChannelInboundHandler<WanMessage> 
   private void regionsDurable(ChannelHandlerContext ctx, WanMessage.RegionsDurable d) {
     VolumeStream v = byName.get(d.volume());
     if (v == null) {
-      drop(ctx, "the standby acknowledged regions of volume " + d.volume() + ", which was not offered");
+      drop(
+          ctx,
+          "the standby acknowledged regions of volume " + d.volume() + ", which was not offered");
       return;
     }
     if (!v.window.regionsDurable(d.count())) {
-      drop(ctx, "the standby acknowledged " + d.count() + " regions of volume " + v.name + ", but only " + v.window.regionsSent() + " were sent");
+      drop(
+          ctx,
+          "the standby acknowledged "
+              + d.count()
+              + " regions of volume "
+              + v.name
+              + ", but only "
+              + v.window.regionsSent()
+              + " were sent");
       return;
     }
     wake.signal();
@@ -151,7 +183,15 @@ final class InboundFrameHandler extends SimpleChannelInboundHandler<WanMessage> 
     if (v == null) {
       drop(ctx, "the standby wants a region of volume " + w.volume() + ", which was not offered");
     } else if (w.offset() >= v.source.sizeBytes()) {
-      drop(ctx, "the standby wants a region at offset " + w.offset() + ", beyond volume " + v.name + "'s " + v.source.sizeBytes() + " bytes");
+      drop(
+          ctx,
+          "the standby wants a region at offset "
+              + w.offset()
+              + ", beyond volume "
+              + v.name
+              + "'s "
+              + v.source.sizeBytes()
+              + " bytes");
     } else {
       v.copier.requested(w.offset());
       wake.signal();

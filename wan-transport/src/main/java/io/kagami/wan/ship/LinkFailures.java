@@ -16,7 +16,9 @@ final class LinkFailures {
   /** A reason and when it happened. */
   record Failure(String reason, Instant at) {}
 
-  private static final System.Logger LOG = System.getLogger(Shipper.class.getName()); // operators configure the link's log under the shipper's name
+  private static final System.Logger LOG =
+      System.getLogger(
+          Shipper.class.getName()); // operators configure the link's log under the shipper's name
 
   private final InstantSource clock;
   private final String peer;

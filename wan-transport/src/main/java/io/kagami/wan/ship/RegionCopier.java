@@ -14,8 +14,8 @@ import java.util.concurrent.ConcurrentLinkedQueue;
  * One volume's region copy (resync) toward one standby: RESYNC once with the base seq, then the
  * regions the {@link ResyncSource} marks (as REGION with data, as REGION_SUM when the pass only
  * compares checksums, followed by the data of every region the standby then asks for with
- * REGION_WANTED), within the volume's window and the bandwidth cap, then RESYNC_END with the seq
- * at which the replica is consistent. History shipping resumes from the base only after that.
+ * REGION_WANTED), within the volume's window and the bandwidth cap, then RESYNC_END with the seq at
+ * which the replica is consistent. History shipping resumes from the base only after that.
  *
  * <p>Guarantees: a region is reported {@linkplain ResyncSource#durable durable} only after the
  * standby acknowledged it with REGIONS_DURABLE, and a compared region the standby wants stays
@@ -29,10 +29,12 @@ import java.util.concurrent.ConcurrentLinkedQueue;
  * followed them were taken from the window, so a wanted region is never cleared by mistake.
  */
 final class RegionCopier {
-  private static final System.Logger LOG = System.getLogger(Shipper.class.getName()); // the link's log, under the shipper's name
+  private static final System.Logger LOG =
+      System.getLogger(Shipper.class.getName()); // the link's log, under the shipper's name
 
   private final VolumeStream v;
-  private final ConcurrentLinkedQueue<Long> requests = new ConcurrentLinkedQueue<>(); // event loop → agent: REGION_WANTED offsets
+  private final ConcurrentLinkedQueue<Long> requests =
+      new ConcurrentLinkedQueue<>(); // event loop → agent: REGION_WANTED offsets
 
   // agent
   private boolean resyncing; // a pass is running: RESYNC sent, RESYNC_END not yet
@@ -41,19 +43,26 @@ final class RegionCopier {
   private long regionsCompared; // this pass: by checksum
   private long regionsWithData; // this pass: with data (zero regions not counted)
   private boolean askedForAcks; // a heartbeat asked for the outstanding acknowledgements
-  private final Set<Long> wanted = new HashSet<>(); // offsets the standby asked for, data not yet durable
+  private final Set<Long> wanted =
+      new HashSet<>(); // offsets the standby asked for, data not yet durable
   private final ArrayDeque<Long> toSend = new ArrayDeque<>(); // wanted, data not yet sent
 
   RegionCopier(VolumeStream v) {
     this.v = v;
   }
 
-  /** Event loop: the standby wants the data of the region at {@code offset} (already checked in range). */
+  /**
+   * Event loop: the standby wants the data of the region at {@code offset} (already checked in
+   * range).
+   */
   void requested(long offset) {
     requests.add(offset);
   }
 
-  /** Agent, on WELCOME: a pass interrupted by the lost connection starts over when the source says so. */
+  /**
+   * Agent, on WELCOME: a pass interrupted by the lost connection starts over when the source says
+   * so.
+   */
   void linkResumed() {
     resyncing = false;
   }
@@ -125,7 +134,15 @@ final class RegionCopier {
     long base = rs.begin();
     if (base < v.lastSent) {
       // Should not happen (the base is the journal's end); never let the standby go backwards.
-      v.stall("volume " + v.name + ": resync base " + base + " is behind seq " + v.lastSent + ", already sent", VolumeStream.NO_RETRY);
+      v.stall(
+          "volume "
+              + v.name
+              + ": resync base "
+              + base
+              + " is behind seq "
+              + v.lastSent
+              + ", already sent",
+          VolumeStream.NO_RETRY);
       return false;
     }
     resyncing = true;
@@ -144,7 +161,10 @@ final class RegionCopier {
     return true;
   }
 
-  /** No marked region left: RESYNC_END, unless a comparing pass still awaits the standby's answers. Returns frames sent. */
+  /**
+   * No marked region left: RESYNC_END, unless a comparing pass still awaits the standby's answers.
+   * Returns frames sent.
+   */
   private int end(Channel ch, ResyncSource rs, String peer) {
     if (comparing && (v.window.regionsInFlight() || !toSend.isEmpty())) {
       if (!askedForAcks) {

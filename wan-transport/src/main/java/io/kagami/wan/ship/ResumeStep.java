@@ -23,7 +23,8 @@ import java.util.Map;
  * sources' calls may block on disk.
  */
 final class ResumeStep {
-  private static final System.Logger LOG = System.getLogger(Shipper.class.getName()); // the link's log, under the shipper's name
+  private static final System.Logger LOG =
+      System.getLogger(Shipper.class.getName()); // the link's log, under the shipper's name
 
   private final String peer;
   private final List<VolumeStream> volumes;
@@ -38,12 +39,20 @@ final class ResumeStep {
   /** Throws, changing nothing, when the WELCOME does not fit what was offered. */
   void apply(WanMessage.Welcome w) throws IOException {
     if (!w.siteId().equals(peer)) {
-      throw new IOException("the standby calls itself \"" + w.siteId() + "\" but its certificate is for \"" + peer + "\"");
+      throw new IOException(
+          "the standby calls itself \""
+              + w.siteId()
+              + "\" but its certificate is for \""
+              + peer
+              + "\"");
     }
     Map<String, Long> from = new HashMap<>();
     for (WanMessage.VolumeResume r : w.volumes()) {
       if (!byName.containsKey(r.name()) || from.put(r.name(), r.lastDurableSeq()) != null) {
-        throw new IOException("WELCOME names volume " + r.name() + (byName.containsKey(r.name()) ? " twice" : ", which was not offered"));
+        throw new IOException(
+            "WELCOME names volume "
+                + r.name()
+                + (byName.containsKey(r.name()) ? " twice" : ", which was not offered"));
       }
     }
     for (VolumeStream v : volumes) {
@@ -75,15 +84,32 @@ final class ResumeStep {
       if (!diverged.isEmpty()) {
         if (rs == null) {
           v.diverged = true;
-          v.stall("the standby discarded its own writes to volume " + v.name + " after the fork and needs regions copied, which this volume cannot do", VolumeStream.NO_RETRY);
+          v.stall(
+              "the standby discarded its own writes to volume "
+                  + v.name
+                  + " after the fork and needs regions copied, which this volume cannot do",
+              VolumeStream.NO_RETRY);
         } else {
-          LOG.log(Level.INFO, "WAN link to {0}: volume {1}: the standby rejoined after a failover; copying its {2} diverged range(s) with what changed here", peer, v.name, diverged.size());
+          LOG.log(
+              Level.INFO,
+              "WAN link to {0}: volume {1}: the standby rejoined after a failover; copying its {2} diverged range(s) with what changed here",
+              peer,
+              v.name,
+              diverged.size());
           rs.standbyDiverged(diverged);
         }
       }
       if (v.resumedFrom > last) {
         v.diverged = true;
-        v.stall("the standby holds volume " + v.name + " through seq " + v.resumedFrom + " but this primary's journal ends at seq " + last + ": the sites' histories diverged; not shipping this volume", VolumeStream.NO_RETRY);
+        v.stall(
+            "the standby holds volume "
+                + v.name
+                + " through seq "
+                + v.resumedFrom
+                + " but this primary's journal ends at seq "
+                + last
+                + ": the sites' histories diverged; not shipping this volume",
+            VolumeStream.NO_RETRY);
       }
     }
   }

@@ -20,9 +20,9 @@ public interface ResyncSource {
   void standbyResumesAt(long durableSeq);
 
   /**
-   * The standby's replica differs in {@code ranges} from what its history says (it rejoined after
-   * a failover, its own writes after the fork discarded): mark them for copying, with everything
-   * this primary wrote since the standby's durable point.
+   * The standby's replica differs in {@code ranges} from what its history says (it rejoined after a
+   * failover, its own writes after the fork discarded): mark them for copying, with everything this
+   * primary wrote since the standby's durable point.
    */
   default void standbyDiverged(List<io.kagami.wan.frame.WanMessage.Range> ranges) {
     throw new UnsupportedOperationException("volume cannot copy diverged ranges");
@@ -35,8 +35,8 @@ public interface ResyncSource {
   long begin();
 
   /**
-   * True when the pass just begun should compare checksums first (a full copy: the standby may
-   * hold much of the volume already); regions it lacks are sent by a following pass.
+   * True when the pass just begun should compare checksums first (a full copy: the standby may hold
+   * much of the volume already); regions it lacks are sent by a following pass.
    */
   boolean comparing();
 
@@ -56,6 +56,8 @@ public interface ResyncSource {
   /** The standby holds {@code region} durably. */
   void durable(long region);
 
-  /** Every region of the pass was sent; returns the seq the replica is consistent at once applied. */
+  /**
+   * Every region of the pass was sent; returns the seq the replica is consistent at once applied.
+   */
   long end();
 }

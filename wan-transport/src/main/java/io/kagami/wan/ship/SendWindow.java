@@ -7,8 +7,8 @@ import java.util.List;
 /**
  * One volume's unacknowledged frames on the link: the BATCHes and resync REGIONs sent and not yet
  * acknowledged, their entry bytes (what {@link ShipperConfig#windowBytes} bounds), and the
- * standby's durable point. It is the only per-volume state both of the shipper's threads write:
- * the agent adds what it sends and resets it on each WELCOME; the event loop applies ACK and
+ * standby's durable point. It is the only per-volume state both of the shipper's threads write: the
+ * agent adds what it sends and resets it on each WELCOME; the event loop applies ACK and
  * REGIONS_DURABLE. Every method is therefore short and synchronized on this window (never held
  * while calling out); {@link #bytes()} and {@link #acked()} are also readable without the lock.
  *
@@ -54,7 +54,10 @@ final class SendWindow {
     return acked;
   }
 
-  /** Agent, on WELCOME: nothing is in flight on a new connection and the standby holds {@code durable}. */
+  /**
+   * Agent, on WELCOME: nothing is in flight on a new connection and the standby holds {@code
+   * durable}.
+   */
   synchronized void resume(long durable) {
     batches.clear();
     regions.clear();
@@ -105,8 +108,8 @@ final class SendWindow {
   }
 
   /**
-   * Event loop: REGIONS_DURABLE says the standby holds the first {@code count} regions of the
-   * pass. Returns false, changing nothing, when it counts more than were sent.
+   * Event loop: REGIONS_DURABLE says the standby holds the first {@code count} regions of the pass.
+   * Returns false, changing nothing, when it counts more than were sent.
    */
   synchronized boolean regionsDurable(long count) {
     if (count > regionsSent) {

@@ -5,8 +5,8 @@ import io.kagami.wan.frame.WanMessage;
 import java.util.List;
 
 /**
- * The primary's journal of one volume, as the shipper sees it. Implementations may block on disk
- * in {@link #read}; the shipper calls it from its own thread, never an event loop.
+ * The primary's journal of one volume, as the shipper sees it. Implementations may block on disk in
+ * {@link #read}; the shipper calls it from its own thread, never an event loop.
  */
 public interface ShipSource {
 
@@ -46,7 +46,10 @@ public interface ShipSource {
     return new WanMessage.VolumeHead(volume(), lastSeq(), 0, 0);
   }
 
-  /** The volume's data generation for the HELLO; {@link VolumeGeneration#UNKNOWN} when none is recorded. */
+  /**
+   * The volume's data generation for the HELLO; {@link VolumeGeneration#UNKNOWN} when none is
+   * recorded.
+   */
   default VolumeGeneration generation() {
     return VolumeGeneration.UNKNOWN;
   }

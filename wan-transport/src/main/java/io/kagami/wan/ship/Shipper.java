@@ -20,11 +20,11 @@ import java.util.concurrent.CompletableFuture;
  * per volume. On any failure it reconnects with backoff and resumes from what the standby then
  * reports durable: a disconnect never restarts a volume from the beginning, and nothing is skipped.
  *
- * <p>Guarantees, per volume: entries leave in sequence order without gaps, starting right after
- * the standby's durable point on every connection; {@link ShipSource#peerDurable} is called only
- * with a sequence number the standby reported durable (in WELCOME or ACK), never decreasing; at
- * most {@code windowBytes} plus one batch are unacknowledged; nothing is written while the channel
- * is not writable. A volume whose history cannot be shipped — the standby is ahead of the journal
+ * <p>Guarantees, per volume: entries leave in sequence order without gaps, starting right after the
+ * standby's durable point on every connection; {@link ShipSource#peerDurable} is called only with a
+ * sequence number the standby reported durable (in WELCOME or ACK), never decreasing; at most
+ * {@code windowBytes} plus one batch are unacknowledged; nothing is written while the channel is
+ * not writable. A volume whose history cannot be shipped — the standby is ahead of the journal
  * (diverged), the journal no longer holds what the standby needs (trimmed), or reading it fails —
  * is stalled with the reason in {@link #snapshot()}, never shipped around; the others go on.
  *
@@ -36,20 +36,20 @@ import java.util.concurrent.CompletableFuture;
  * pipeline, shared with the receiver). docs/architecture-wan-ship.md draws them together.
  *
  * <p>Threads: the agent thread {@code kagami-ship-<peer>} does every journal read, batch encoding
- * and LZ4 compression, and may block on disk; it waits on a condition that journal appends
- * ({@link ShipSource#onAppend}), acknowledgements, writability changes, {@link #setBandwidth} and
- * {@link #close()} signal. One Netty event loop ({@code kagami-ship-<peer>-io-0}) does TLS, decodes
- * frames and records acknowledgements; it never blocks and calls no {@link ShipSource} method but
- * {@link ShipSource#acknowledged}. The public methods may be called from any thread.
+ * and LZ4 compression, and may block on disk; it waits on a condition that journal appends ({@link
+ * ShipSource#onAppend}), acknowledgements, writability changes, {@link #setBandwidth} and {@link
+ * #close()} signal. One Netty event loop ({@code kagami-ship-<peer>-io-0}) does TLS, decodes frames
+ * and records acknowledgements; it never blocks and calls no {@link ShipSource} method but {@link
+ * ShipSource#acknowledged}. The public methods may be called from any thread.
  *
- * <p>Bandwidth: with a cap ({@link ShipperConfig#bandwidthBytesPerSecond}, {@link #setBandwidth}
- * at run time, no reconnect) every frame is charged at its wire size. When the bucket is empty the
+ * <p>Bandwidth: with a cap ({@link ShipperConfig#bandwidthBytesPerSecond}, {@link #setBandwidth} at
+ * run time, no reconnect) every frame is charged at its wire size. When the bucket is empty the
  * agent does not send and does not sleep: it waits on its wake-up condition for exactly as long as
  * the bucket says, so a rate change, an acknowledgement or close still cut the wait short. Unsent
  * entries simply stay in the journal: that is the history.
  *
- * <p>One instance per peer: a Shipper holds no process-wide state (no static queue, pool, thread
- * or counter; only loggers are static), and everything that paces or queues — thread, event loop,
+ * <p>One instance per peer: a Shipper holds no process-wide state (no static queue, pool, thread or
+ * counter; only loggers are static), and everything that paces or queues — thread, event loop,
  * windows, token bucket, byte counters — is its own. A site shipping to several standbys runs one
  * Shipper each, and one peer's cut link, overflow, resync or cap never stalls another's.
  */
@@ -81,8 +81,12 @@ public final class Shipper implements AutoCloseable {
     this(config, sources, clock, SystemTime.NANO);
   }
 
-  /** {@code nanoClock} drives batch delays, retries, the bandwidth cap and the send rates ({@link SystemTime#NANO} in production). */
-  public Shipper(ShipperConfig config, List<ShipSource> sources, InstantSource clock, NanoClock nanoClock) {
+  /**
+   * {@code nanoClock} drives batch delays, retries, the bandwidth cap and the send rates ({@link
+   * SystemTime#NANO} in production).
+   */
+  public Shipper(
+      ShipperConfig config, List<ShipSource> sources, InstantSource clock, NanoClock nanoClock) {
     Objects.requireNonNull(config, "config");
     Objects.requireNonNull(clock, "clock");
     Objects.requireNonNull(nanoClock, "nanoClock");
@@ -94,18 +98,33 @@ public final class Shipper implements AutoCloseable {
     Map<String, VolumeStream> m = new LinkedHashMap<>();
     for (ShipSource s : sources) {
       if (m.putIfAbsent(s.volume(), new VolumeStream(s, nanoClock, failures)) != null) {
-        throw new IllegalArgumentException("volume " + s.volume() + " is offered twice on the WAN link to " + address);
+        throw new IllegalArgumentException(
+            "volume " + s.volume() + " is offered twice on the WAN link to " + address);
       }
     }
     this.volumes = List.copyOf(m.values());
-    WanPipeline pipeline = WanPipeline.client(wire, Tls.client(config.credentials(), config.peerCertificate()), config.host(), config.port(), config.maxFrameBytes(), config.heartbeat());
-    this.agent = new ShipperAgent(config, volumes, Map.copyOf(m), pipeline, wake, failures, pacer, handover, nanoClock);
+    WanPipeline pipeline =
+        WanPipeline.client(
+            wire,
+            Tls.client(config.credentials(), config.peerCertificate()),
+            config.host(),
+            config.port(),
+            config.maxFrameBytes(),
+            config.heartbeat());
+    this.agent =
+        new ShipperAgent(
+            config, volumes, Map.copyOf(m), pipeline, wake, failures, pacer, handover, nanoClock);
   }
 
   /** Starts connecting and shipping in the background; see {@link #snapshot()} for progress. */
   public synchronized void start() {
     if (lifecycle != Lifecycle.NEW) {
-      throw new IllegalStateException("the shipper to " + address + " is " + lifecycle.name().toLowerCase(java.util.Locale.ROOT) + "; it starts once");
+      throw new IllegalStateException(
+          "the shipper to "
+              + address
+              + " is "
+              + lifecycle.name().toLowerCase(java.util.Locale.ROOT)
+              + "; it starts once");
     }
     lifecycle = Lifecycle.RUNNING;
     for (VolumeStream v : volumes) {
@@ -119,8 +138,8 @@ public final class Shipper implements AutoCloseable {
    * seq, which the standby must have acknowledged: the caller stopped writes and drained first).
    * Completes when the standby answers HANDED_OVER; fails with a {@link HandoverException} whose
    * {@linkplain HandoverException#kind() kind} says whether the standby refused (and changed
-   * nothing), never heard of it (link down, a volume not acknowledged through its end), or may
-   * have taken over without answering (the connection ended).
+   * nothing), never heard of it (link down, a volume not acknowledged through its end), or may have
+   * taken over without answering (the connection ended).
    */
   public CompletableFuture<Void> handover(Map<String, Long> endSeqs) {
     return handover.begin(agent.channel(), agent.connected(), volumes, endSeqs);
@@ -152,10 +171,15 @@ public final class Shipper implements AutoCloseable {
    */
   public void setBandwidth(long bytesPerSecond) {
     if (bytesPerSecond < 0) {
-      throw new IllegalArgumentException("bandwidth " + bytesPerSecond + " B/s is negative (0 = unlimited)");
+      throw new IllegalArgumentException(
+          "bandwidth " + bytesPerSecond + " B/s is negative (0 = unlimited)");
     }
     if (pacer.setRate(bytesPerSecond)) {
-      LOG.log(Level.INFO, "WAN link to {0}: bandwidth {1}", peer, bytesPerSecond == 0 ? "unlimited" : bytesPerSecond + " B/s");
+      LOG.log(
+          Level.INFO,
+          "WAN link to {0}: bandwidth {1}",
+          peer,
+          bytesPerSecond == 0 ? "unlimited" : bytesPerSecond + " B/s");
     }
     wake.signal(); // an agent waiting for tokens re-evaluates at the new rate
   }
@@ -165,7 +189,9 @@ public final class Shipper implements AutoCloseable {
     return pacer.rate();
   }
 
-  /** Stops shipping and releases the connection, the agent thread and the event loop; idempotent. */
+  /**
+   * Stops shipping and releases the connection, the agent thread and the event loop; idempotent.
+   */
   @Override
   public synchronized void close() {
     if (lifecycle == Lifecycle.CLOSED) {

@@ -46,16 +46,17 @@ import java.util.concurrent.TimeoutException;
  * once a connection came up; only close cuts it short.
  *
  * <p>Threads: the agent thread does every journal read, region read, batch encoding and LZ4
- * compression, so it may block on disk (in {@link ShipSource} and {@link ResyncSource} calls)
- * and on the connection's futures while CONNECTING; never on the network while SHIPPING. One
- * Netty event loop ({@code kagami-ship-<peer>-io-0}), owned here too, runs the pipeline ({@link
+ * compression, so it may block on disk (in {@link ShipSource} and {@link ResyncSource} calls) and
+ * on the connection's futures while CONNECTING; never on the network while SHIPPING. One Netty
+ * event loop ({@code kagami-ship-<peer>-io-0}), owned here too, runs the pipeline ({@link
  * WanPipeline}, then {@link InboundFrameHandler}); it never blocks.
  *
  * <p>Everything here belongs to one shipper, that is, one peer: its own thread, event loop, byte
  * counter and bandwidth cap. Several agents in one process share nothing but loggers.
  */
 final class ShipperAgent {
-  private static final System.Logger LOG = System.getLogger(Shipper.class.getName()); // the link's log, under the shipper's name
+  private static final System.Logger LOG =
+      System.getLogger(Shipper.class.getName()); // the link's log, under the shipper's name
   private static final Duration CLOSE_WAIT = Duration.ofSeconds(10);
 
   /** Where the connection cycle is. */
@@ -120,7 +121,11 @@ final class ShipperAgent {
 
   /** Starts the event loop and the agent thread. Called once, by {@link Shipper#start()}. */
   void start() {
-    group = new MultiThreadIoEventLoopGroup(1, Thread.ofPlatform().name("kagami-ship-" + peer + "-io-", 0).daemon(true).factory(), NioIoHandler.newFactory());
+    group =
+        new MultiThreadIoEventLoopGroup(
+            1,
+            Thread.ofPlatform().name("kagami-ship-" + peer + "-io-", 0).daemon(true).factory(),
+            NioIoHandler.newFactory());
     thread = Thread.ofPlatform().name("kagami-ship-" + peer).daemon(true).start(this::run);
   }
 
@@ -148,13 +153,17 @@ final class ShipperAgent {
       Duration delay = config.reconnectMin();
       while (!wake.closed() && !Thread.currentThread().isInterrupted()) {
         boolean wasUp = false;
-        InboundFrameHandler handler = new InboundFrameHandler(byName, wake, handover, config.heartbeat());
+        InboundFrameHandler handler =
+            new InboundFrameHandler(byName, wake, handover, config.heartbeat());
         try {
           wasUp = connectAndShip(handler);
         } catch (IOException | RuntimeException e) {
           wasUp = connected;
           if (!wake.closed()) {
-            failures.report(e instanceof IOException && e.getMessage() != null ? e.getMessage() : Tls.explain(e));
+            failures.report(
+                e instanceof IOException && e.getMessage() != null
+                    ? e.getMessage()
+                    : Tls.explain(e));
           }
         } catch (InterruptedException e) {
           Thread.currentThread().interrupt();
@@ -178,7 +187,10 @@ final class ShipperAgent {
         } catch (InterruptedException e) {
           Thread.currentThread().interrupt();
         }
-        delay = delay.multipliedBy(2).compareTo(config.reconnectMax()) > 0 ? config.reconnectMax() : delay.multipliedBy(2);
+        delay =
+            delay.multipliedBy(2).compareTo(config.reconnectMax()) > 0
+                ? config.reconnectMax()
+                : delay.multipliedBy(2);
       }
     } catch (Error e) {
       failures.report("the shipper stopped: " + e);
@@ -189,7 +201,8 @@ final class ShipperAgent {
   }
 
   /** One connection: returns when closing, throws when the link fails; true once it was up. */
-  private boolean connectAndShip(InboundFrameHandler handler) throws IOException, InterruptedException {
+  private boolean connectAndShip(InboundFrameHandler handler)
+      throws IOException, InterruptedException {
     state = ConnectionState.CONNECTING;
     int batch = config.maxBatchBytes();
     Bootstrap b =
@@ -198,7 +211,9 @@ final class ShipperAgent {
             .channel(NioSocketChannel.class)
             .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) config.connectTimeout().toMillis())
             .option(ChannelOption.TCP_NODELAY, true)
-            .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(2 * batch, 4 * batch))
+            .option(
+                ChannelOption.WRITE_BUFFER_WATER_MARK,
+                new WriteBufferWaterMark(2 * batch, 4 * batch))
             .handler(
                 new ChannelInitializer<SocketChannel>() {
                   @Override
@@ -218,16 +233,20 @@ final class ShipperAgent {
     List<WanMessage.VolumeOffer> offers = new ArrayList<>();
     for (VolumeStream v : volumes) {
       VolumeGeneration g = v.source.generation();
-      offers.add(new WanMessage.VolumeOffer(v.name, v.source.sizeBytes(), g.current(), g.prior(), g.priorEnd()));
+      offers.add(
+          new WanMessage.VolumeOffer(
+              v.name, v.source.sizeBytes(), g.current(), g.prior(), g.priorEnd()));
     }
-    ch.writeAndFlush(new WanMessage.Hello(WanCodec.VERSION, config.siteId(), offers), ch.voidPromise());
+    ch.writeAndFlush(
+        new WanMessage.Hello(WanCodec.VERSION, config.siteId(), offers), ch.voidPromise());
     WanMessage.Welcome w;
     try {
       w = handler.welcome().get(config.connectTimeout().toMillis(), TimeUnit.MILLISECONDS);
     } catch (ExecutionException e) {
       throw new IOException(e.getCause().getMessage(), e.getCause());
     } catch (TimeoutException e) {
-      throw new IOException("the standby did not answer HELLO within " + config.connectTimeout().toMillis() + " ms");
+      throw new IOException(
+          "the standby did not answer HELLO within " + config.connectTimeout().toMillis() + " ms");
     }
     resume.apply(w);
     peerSiteId = w.siteId();
@@ -261,9 +280,9 @@ final class ShipperAgent {
   }
 
   /**
-   * One turn of the duty cycle: each volume reports what the standby holds, then ships what it
-   * may. Returns the frames sent; sets {@link #idleNanos} to the shortest wait a volume asked for
-   * (never longer than a heartbeat), for when it returns 0.
+   * One turn of the duty cycle: each volume reports what the standby holds, then ships what it may.
+   * Returns the frames sent; sets {@link #idleNanos} to the shortest wait a volume asked for (never
+   * longer than a heartbeat), for when it returns 0.
    */
   int doWork(Channel ch) {
     long now = nanoClock.nanoTime();
@@ -294,7 +313,9 @@ final class ShipperAgent {
     return sent;
   }
 
-  /** Passes what the standby holds to the sources (they may block: that is why the agent does it). */
+  /**
+   * Passes what the standby holds to the sources (they may block: that is why the agent does it).
+   */
   private void reportDurable(VolumeStream v) {
     ResyncSource rs = v.source.resync();
     if (rs != null) {
@@ -321,7 +342,10 @@ final class ShipperAgent {
     return sent + batches.pump(ch, v, now);
   }
 
-  /** Stops the thread and the event loop and closes the connection; waits for the thread a bounded time. */
+  /**
+   * Stops the thread and the event loop and closes the connection; waits for the thread a bounded
+   * time.
+   */
   void close() {
     wake.close();
     Channel ch = channel;
@@ -332,7 +356,11 @@ final class ShipperAgent {
     if (t != null) {
       try {
         if (!t.join(CLOSE_WAIT)) {
-          LOG.log(Level.WARNING, "WAN link to {0}: the shipper thread did not stop within {1} s (blocked reading the journal?)", peer, Long.toString(CLOSE_WAIT.toSeconds()));
+          LOG.log(
+              Level.WARNING,
+              "WAN link to {0}: the shipper thread did not stop within {1} s (blocked reading the journal?)",
+              peer,
+              Long.toString(CLOSE_WAIT.toSeconds()));
         }
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();

@@ -39,7 +39,8 @@ final class VolumeStream {
   long readSeq = 1; // next seq to read from the journal
   final ArrayDeque<JournalEntry> pending = new ArrayDeque<>(); // read, not yet sent
   long pendingBytes;
-  long pendingSinceNanos; // when the oldest pending entry was read; meaningful while pending is not empty
+  long pendingSinceNanos; // when the oldest pending entry was read; meaningful while pending is not
+  // empty
   long lingerNanos; // how long the pending entries wait for company; 0 = not waiting
   long reportedAck; // the durable point last passed to ShipSource#peerDurable
   long retryAtNanos = NO_RETRY; // a stalled volume retries then
@@ -48,7 +49,10 @@ final class VolumeStream {
   volatile long lastSent; // highest seq written to the link
   volatile long resumedFrom; // the standby's durable point in the last WELCOME
   volatile String stalled; // why this volume is not shipping, or null
-  volatile boolean diverged; // the standby's history is not a prefix of this journal's: never tell the source it is durable
+  volatile boolean
+      diverged; // the standby's history is not a prefix of this journal's: never tell the source it
+
+  // is durable
 
   VolumeStream(ShipSource source, NanoClock nanoClock, LinkFailures failures) {
     this.source = source;
@@ -78,8 +82,8 @@ final class VolumeStream {
   }
 
   /**
-   * Agent: stops shipping this volume until {@code retryAtNanos} ({@link NanoClock} time), or
-   * until the next WELCOME when {@link #NO_RETRY}; reports the reason as the link's last failure.
+   * Agent: stops shipping this volume until {@code retryAtNanos} ({@link NanoClock} time), or until
+   * the next WELCOME when {@link #NO_RETRY}; reports the reason as the link's last failure.
    */
   void stall(String reason, long retryAtNanos) {
     stalled = reason;
@@ -109,9 +113,9 @@ final class VolumeStream {
   }
 
   /**
-   * Event loop: the standby reports everything through {@code seq} durable. Returns false,
-   * changing nothing, when that is beyond what was sent: a source told "durable" beyond it might
-   * trim what the standby lacks, so the caller drops the connection (fail closed).
+   * Event loop: the standby reports everything through {@code seq} durable. Returns false, changing
+   * nothing, when that is beyond what was sent: a source told "durable" beyond it might trim what
+   * the standby lacks, so the caller drops the connection (fail closed).
    */
   boolean onAck(long seq) {
     if (seq > lastSent) {
@@ -134,6 +138,7 @@ final class VolumeStream {
 
   /** This volume's progress for the status page; any thread. */
   LinkSnapshot.VolumeProgress progress() {
-    return new LinkSnapshot.VolumeProgress(lastSent, window.acked(), resumedFrom, stalled, rawRate.bytesPerSecond());
+    return new LinkSnapshot.VolumeProgress(
+        lastSent, window.acked(), resumedFrom, stalled, rawRate.bytesPerSecond());
   }
 }

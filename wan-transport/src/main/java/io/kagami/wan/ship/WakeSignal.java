@@ -6,10 +6,10 @@ import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The shipper agent's wake-up: journal appends, ACKs, REGIONS_DURABLE, REGION_WANTED, writability
- * changes, a new bandwidth cap and {@link #close()} {@linkplain #signal() signal} it from any thread;
- * the agent waits on it instead of sleeping, for at most as long as its own timers (batch delay,
- * token bucket, retry) allow. A signal given while the agent is busy is remembered, so the next
- * wait returns at once and no wake-up is lost.
+ * changes, a new bandwidth cap and {@link #close()} {@linkplain #signal() signal} it from any
+ * thread; the agent waits on it instead of sleeping, for at most as long as its own timers (batch
+ * delay, token bucket, retry) allow. A signal given while the agent is busy is remembered, so the
+ * next wait returns at once and no wake-up is lost.
  *
  * <p>Only the agent thread waits; signalling never blocks beyond taking this lock, which guards
  * nothing but the flag, so an event loop may signal.
@@ -55,8 +55,8 @@ final class WakeSignal {
   }
 
   /**
-   * Agent: a reconnect delay, cut short only by {@link #close()}: journal appends and other
-   * signals must not turn a backoff into a busy reconnect loop.
+   * Agent: a reconnect delay, cut short only by {@link #close()}: journal appends and other signals
+   * must not turn a backoff into a busy reconnect loop.
    */
   void awaitBackoff(Duration d) throws InterruptedException {
     lock.lock();

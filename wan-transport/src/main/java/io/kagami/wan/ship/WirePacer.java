@@ -8,11 +8,11 @@ import java.time.Duration;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * One link's bandwidth cap and byte accounting: every frame is charged to a {@link TokenBucket}
- * at its wire size (after batch compression, plus the TLS record overhead), and the bytes the
- * socket really carried ({@link ByteCounter}) are reconciled against those estimates so the cap
- * holds on what left the machine. Also counts raw (journal) bytes and the recent wire rate for the
- * status page.
+ * One link's bandwidth cap and byte accounting: every frame is charged to a {@link TokenBucket} at
+ * its wire size (after batch compression, plus the TLS record overhead), and the bytes the socket
+ * really carried ({@link ByteCounter}) are reconciled against those estimates so the cap holds on
+ * what left the machine. Also counts raw (journal) bytes and the recent wire rate for the status
+ * page.
  *
  * <p>Back-pressure is a value: {@link #mayNotSend()} says whether the bucket is empty and, if so,
  * records how long until it is not ({@link #throttledNanos()}), which the agent folds into its
@@ -25,16 +25,20 @@ import java.util.concurrent.atomic.AtomicLong;
 final class WirePacer {
   /** What "recent" means for the send rates in {@link Shipper#snapshot()}. */
   static final Duration RATE_WINDOW = Duration.ofSeconds(5);
+
   /** TLS 1.3 record: 5-byte header, 1-byte content type, 16-byte AEAD tag per 16 KiB of data. */
   private static final int TLS_RECORD_DATA = 16384;
+
   private static final int TLS_RECORD_OVERHEAD = 22;
 
   private final ByteCounter wire;
   private final TokenBucket bucket;
   private final RateWindow wireRate;
   private final AtomicLong rawBytes = new AtomicLong();
-  private long charged; // agent: wire bytes charged to the bucket so far (estimates plus reconciled excess)
-  private long throttledNanos; // agent: how long the bucket makes the next send wait; 0 = not throttled
+  private long
+      charged; // agent: wire bytes charged to the bucket so far (estimates plus reconciled excess)
+  private long
+      throttledNanos; // agent: how long the bucket makes the next send wait; 0 = not throttled
 
   WirePacer(ByteCounter wire, NanoClock nanoClock, long bytesPerSecond) {
     this.wire = wire;
@@ -44,14 +48,15 @@ final class WirePacer {
 
   /** What a frame costs on the wire: its bytes plus TLS record overhead. */
   static long wireSize(int frameBytes) {
-    return frameBytes + (long) TLS_RECORD_OVERHEAD * ((frameBytes + TLS_RECORD_DATA - 1) / TLS_RECORD_DATA);
+    return frameBytes
+        + (long) TLS_RECORD_OVERHEAD * ((frameBytes + TLS_RECORD_DATA - 1) / TLS_RECORD_DATA);
   }
 
   /**
    * Agent, before pumping a volume: forgets the last volume's throttle and charges the bucket with
    * socket bytes the per-frame estimates missed (handshakes, heartbeats, TLS records smaller than
-   * 16 KiB). The socket count trails the estimates while frames are in the pipeline; only an
-   * excess is charged.
+   * 16 KiB). The socket count trails the estimates while frames are in the pipeline; only an excess
+   * is charged.
    */
   void beginPump() {
     throttledNanos = 0;
@@ -63,8 +68,8 @@ final class WirePacer {
   }
 
   /**
-   * Agent: true when the cap holds the next frame back; {@link #throttledNanos()} then says for
-   * how long. What it holds back stays in the journal as history.
+   * Agent: true when the cap holds the next frame back; {@link #throttledNanos()} then says for how
+   * long. What it holds back stays in the journal as history.
    */
   boolean mayNotSend() {
     long wait = bucket.nanosUntilSend();
@@ -110,7 +115,9 @@ final class WirePacer {
     return bucket.rate();
   }
 
-  /** Changes the cap from the next frame on; any thread. Returns false when it was already in force. */
+  /**
+   * Changes the cap from the next frame on; any thread. Returns false when it was already in force.
+   */
   boolean setRate(long bytesPerSecond) {
     if (bytesPerSecond == bucket.rate()) {
       return false;

@@ -37,7 +37,9 @@ public final class RateWindow {
     counts[i] += bytes;
   }
 
-  /** Average bytes per second over the completed seconds of the window; 0 before the first one ends. */
+  /**
+   * Average bytes per second over the completed seconds of the window; 0 before the first one ends.
+   */
   public synchronized double bytesPerSecond() {
     long current = slot();
     int span = (int) Math.min(counts.length - 1, current);

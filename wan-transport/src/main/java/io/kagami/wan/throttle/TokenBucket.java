@@ -12,12 +12,13 @@ import io.kagami.clock.NanoClock;
  * <p>The answer to "may I send?" is a value ({@link #nanosUntilSend()}), never a sleep: the caller
  * waits on its own terms (the shipper's agent waits on its wake-up condition, so a rate change or
  * close cuts the wait short). Time comes from an injected nanosecond clock ({@link
- * io.kagami.clock.SystemTime#NANO} in production). A rate of 0 means unlimited. Thread-safe: the shipper's agent consumes while an
- * operator changes the rate from the admin thread.
+ * io.kagami.clock.SystemTime#NANO} in production). A rate of 0 means unlimited. Thread-safe: the
+ * shipper's agent consumes while an operator changes the rate from the admin thread.
  */
 public final class TokenBucket {
   /** The smallest burst: a few TLS records, so a slow link still moves whole batches smoothly. */
   public static final long MIN_BURST_BYTES = 64 << 10;
+
   private static final double NANOS_PER_SECOND = 1e9;
 
   private final NanoClock nanoClock;
@@ -26,7 +27,10 @@ public final class TokenBucket {
   private double tokens;
   private long lastNanos;
 
-  /** A bucket at {@code rate} bytes/s (0 = unlimited) with the {@linkplain #defaultBurst default burst}, starting full. */
+  /**
+   * A bucket at {@code rate} bytes/s (0 = unlimited) with the {@linkplain #defaultBurst default
+   * burst}, starting full.
+   */
   public TokenBucket(NanoClock nanoClock, long rate) {
     this(nanoClock, rate, defaultBurst(rate));
   }
@@ -38,7 +42,9 @@ public final class TokenBucket {
     this.tokens = burst;
   }
 
-  /** A tenth of a second's worth, at least {@link #MIN_BURST_BYTES}: short bursts, smooth pacing. */
+  /**
+   * A tenth of a second's worth, at least {@link #MIN_BURST_BYTES}: short bursts, smooth pacing.
+   */
   public static long defaultBurst(long rate) {
     return Math.max(MIN_BURST_BYTES, rate / 10);
   }
@@ -52,14 +58,19 @@ public final class TokenBucket {
     refill();
     boolean wasUnlimited = this.rate == 0;
     set(rate, burst);
-    // From unlimited, start full (as a new bucket would); otherwise keep the balance, debt included,
+    // From unlimited, start full (as a new bucket would); otherwise keep the balance, debt
+    // included,
     // so switching rates back and forth cannot mint bytes.
     tokens = wasUnlimited ? burst : Math.min(tokens, burst);
   }
 
   private void set(long rate, long burst) {
     if (rate < 0 || burst < 1) {
-      throw new IllegalArgumentException("a bandwidth cap needs a rate >= 0 (0 = unlimited) and a burst >= 1 byte, not " + rate + " B/s, burst " + burst);
+      throw new IllegalArgumentException(
+          "a bandwidth cap needs a rate >= 0 (0 = unlimited) and a burst >= 1 byte, not "
+              + rate
+              + " B/s, burst "
+              + burst);
     }
     this.rate = rate;
     this.burst = burst;

@@ -61,7 +61,8 @@ import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
  * @param siteId the certificate's CN
  * @param certificateFile where the certificate was loaded from: the file to give the paired site
  */
-public record SiteCredentials(String siteId, PrivateKey privateKey, X509Certificate certificate, Path certificateFile) {
+public record SiteCredentials(
+    String siteId, PrivateKey privateKey, X509Certificate certificate, Path certificateFile) {
   public static final String KEY_FILE = "site.key";
   public static final String CERT_FILE = "site.crt";
   public static final Duration VALIDITY = Duration.ofDays(30 * 365 + 7);
@@ -71,16 +72,22 @@ public record SiteCredentials(String siteId, PrivateKey privateKey, X509Certific
     Objects.requireNonNull(privateKey, "privateKey");
     Objects.requireNonNull(certificate, "certificate");
     if (!commonName(certificate).equals(siteId)) {
-      throw new IllegalArgumentException("certificate is for site \"" + commonName(certificate) + "\", not \"" + siteId + "\"");
+      throw new IllegalArgumentException(
+          "certificate is for site \"" + commonName(certificate) + "\", not \"" + siteId + "\"");
     }
   }
 
-  /** Loads {@code dir/site.key} and {@code dir/site.crt}, generating both first when neither exists. */
+  /**
+   * Loads {@code dir/site.key} and {@code dir/site.crt}, generating both first when neither exists.
+   */
   public static SiteCredentials loadOrCreate(Path dir, String siteId) {
     return loadOrCreate(dir, siteId, SystemTime.WALL);
   }
 
-  /** As {@link #loadOrCreate(Path, String)}; a generated certificate is valid from {@code clock}'s now. */
+  /**
+   * As {@link #loadOrCreate(Path, String)}; a generated certificate is valid from {@code clock}'s
+   * now.
+   */
   public static SiteCredentials loadOrCreate(Path dir, String siteId, InstantSource clock) {
     checkSiteId(siteId);
     Path key = dir.resolve(KEY_FILE);
@@ -91,12 +98,18 @@ public record SiteCredentials(String siteId, PrivateKey privateKey, X509Certific
       generate(dir, siteId, clock.instant());
     } else if (haveKey != haveCert) {
       throw new IllegalStateException(
-          "found " + (haveKey ? key : cert) + " but not " + (haveKey ? cert : key)
-              + ": restore the missing file, or remove both to generate a new identity (the paired site must then be given the new " + CERT_FILE + ")");
+          "found "
+              + (haveKey ? key : cert)
+              + " but not "
+              + (haveKey ? cert : key)
+              + ": restore the missing file, or remove both to generate a new identity (the paired site must then be given the new "
+              + CERT_FILE
+              + ")");
     }
     SiteCredentials c = load(key, cert);
     if (!siteId.equals(c.siteId())) {
-      throw new IllegalStateException("certificate " + cert + " is for site \"" + c.siteId() + "\", not \"" + siteId + "\"");
+      throw new IllegalStateException(
+          "certificate " + cert + " is for site \"" + c.siteId() + "\", not \"" + siteId + "\"");
     }
     return c;
   }
@@ -108,7 +121,8 @@ public record SiteCredentials(String siteId, PrivateKey privateKey, X509Certific
     checkPair(key, keyFile, cert, certFile);
     String cn = commonName(cert);
     if (cn.isEmpty()) {
-      throw new IllegalArgumentException("certificate " + certFile + " has no CN: its subject must be CN=<site id>");
+      throw new IllegalArgumentException(
+          "certificate " + certFile + " has no CN: its subject must be CN=<site id>");
     }
     return new SiteCredentials(cn, key, cert, certFile);
   }
@@ -125,7 +139,8 @@ public record SiteCredentials(String siteId, PrivateKey privateKey, X509Certific
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read certificate " + file + ": " + e.getMessage(), e);
     } catch (GeneralSecurityException e) {
-      throw new IllegalArgumentException("certificate " + file + " is not valid: " + e.getMessage(), e);
+      throw new IllegalArgumentException(
+          "certificate " + file + " is not valid: " + e.getMessage(), e);
     }
   }
 
@@ -154,7 +169,13 @@ public record SiteCredentials(String siteId, PrivateKey privateKey, X509Certific
           case "RSA" -> "SHA256withRSA";
           case "Ed25519", "EdDSA" -> "Ed25519";
           case "Ed448" -> "Ed448";
-          default -> throw new IllegalArgumentException("private key " + keyFile + " is of type " + key.getAlgorithm() + "; use EC, RSA or EdDSA");
+          default ->
+              throw new IllegalArgumentException(
+                  "private key "
+                      + keyFile
+                      + " is of type "
+                      + key.getAlgorithm()
+                      + "; use EC, RSA or EdDSA");
         };
     byte[] probe = "kagami site key check".getBytes(StandardCharsets.US_ASCII);
     boolean matches;
@@ -170,14 +191,22 @@ public record SiteCredentials(String siteId, PrivateKey privateKey, X509Certific
       matches = false;
     }
     if (!matches) {
-      throw new IllegalArgumentException("private key " + keyFile + " does not belong to certificate " + certFile);
+      throw new IllegalArgumentException(
+          "private key " + keyFile + " does not belong to certificate " + certFile);
     }
   }
 
   private static void checkSiteId(String siteId) {
     Objects.requireNonNull(siteId, "siteId");
-    if (siteId.isBlank() || siteId.length() > MAX_SITE_ID || siteId.chars().anyMatch(Character::isISOControl)) {
-      throw new IllegalArgumentException("site id \"" + siteId + "\" cannot name a certificate: it must be 1.." + MAX_SITE_ID + " printable characters");
+    if (siteId.isBlank()
+        || siteId.length() > MAX_SITE_ID
+        || siteId.chars().anyMatch(Character::isISOControl)) {
+      throw new IllegalArgumentException(
+          "site id \""
+              + siteId
+              + "\" cannot name a certificate: it must be 1.."
+              + MAX_SITE_ID
+              + " printable characters");
     }
   }
 
@@ -189,19 +218,39 @@ public record SiteCredentials(String siteId, PrivateKey privateKey, X509Certific
       g.initialize(new ECGenParameterSpec("secp256r1"), random);
       KeyPair kp = g.generateKeyPair();
       // Built field by field, so a site id is never parsed as (or injected into) a DN string.
-      X500Name name = new X500NameBuilder(BCStyle.INSTANCE).addRDN(BCStyle.CN, siteId).addRDN(BCStyle.O, "Kagami").build();
+      X500Name name =
+          new X500NameBuilder(BCStyle.INSTANCE)
+              .addRDN(BCStyle.CN, siteId)
+              .addRDN(BCStyle.O, "Kagami")
+              .build();
       BigInteger serial = new BigInteger(63, random).add(BigInteger.ONE);
       JcaX509v3CertificateBuilder b =
-          new JcaX509v3CertificateBuilder(name, serial, Date.from(now.minus(Duration.ofDays(1))), Date.from(now.plus(VALIDITY)), name, kp.getPublic());
+          new JcaX509v3CertificateBuilder(
+              name,
+              serial,
+              Date.from(now.minus(Duration.ofDays(1))),
+              Date.from(now.plus(VALIDITY)),
+              name,
+              kp.getPublic());
       b.addExtension(Extension.basicConstraints, true, new BasicConstraints(false));
       b.addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.digitalSignature));
-      b.addExtension(Extension.extendedKeyUsage, false, new ExtendedKeyUsage(new KeyPurposeId[] {KeyPurposeId.id_kp_serverAuth, KeyPurposeId.id_kp_clientAuth}));
-      X509CertificateHolder holder = b.build(new JcaContentSignerBuilder("SHA256withECDSA").setProvider(Tls.bcProvider()).build(kp.getPrivate()));
-      // Key first: a crash in between leaves a key without a certificate, which loadOrCreate reports.
+      b.addExtension(
+          Extension.extendedKeyUsage,
+          false,
+          new ExtendedKeyUsage(
+              new KeyPurposeId[] {KeyPurposeId.id_kp_serverAuth, KeyPurposeId.id_kp_clientAuth}));
+      X509CertificateHolder holder =
+          b.build(
+              new JcaContentSignerBuilder("SHA256withECDSA")
+                  .setProvider(Tls.bcProvider())
+                  .build(kp.getPrivate()));
+      // Key first: a crash in between leaves a key without a certificate, which loadOrCreate
+      // reports.
       writePem(dir.resolve(KEY_FILE), new JcaPKCS8Generator(kp.getPrivate(), null), true);
       writePem(dir.resolve(CERT_FILE), holder, false);
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot write the site key pair into " + dir + ": " + e.getMessage(), e);
+      throw new UncheckedIOException(
+          "cannot write the site key pair into " + dir + ": " + e.getMessage(), e);
     } catch (GeneralSecurityException | OperatorCreationException e) {
       throw new IllegalStateException("cannot generate the site key pair: " + e.getMessage(), e);
     }
@@ -211,7 +260,8 @@ public record SiteCredentials(String siteId, PrivateKey privateKey, X509Certific
     Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
     Files.deleteIfExists(tmp);
     if (secret) {
-      Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+      Files.createFile(
+          tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
     }
     try (Writer w = Files.newBufferedWriter(tmp, StandardCharsets.US_ASCII);
         JcaPEMWriter pw = new JcaPEMWriter(w)) {

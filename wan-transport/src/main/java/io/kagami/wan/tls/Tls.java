@@ -38,15 +38,16 @@ import org.bouncycastle.tls.crypto.impl.jcajce.JcaTlsCryptoProvider;
  * certificates as the only trust anchors (validity period, signature, key usage).
  *
  * <p>A refusal names the certificate presented ("peer certificate CN=x (SHA-256 …) is not the
- * paired site's certificate"); {@link #explain} digs that reason out of the exception Netty
- * reports for a failed handshake.
+ * paired site's certificate"); {@link #explain} digs that reason out of the exception Netty reports
+ * for a failed handshake.
  */
 public final class Tls {
   private static final BouncyCastleProvider BC = new BouncyCastleProvider();
   // TLS protocol from BCJSSE, cryptographic primitives from the JDK's providers (default JCA
   // lookup): the JDK's AES-GCM uses the CPU's AES instructions; Bouncy Castle's own is pure Java
   // and several times slower, which would make TLS the bottleneck of replication.
-  private static final BouncyCastleJsseProvider BCJSSE = new BouncyCastleJsseProvider(false, new JcaTlsCryptoProvider());
+  private static final BouncyCastleJsseProvider BCJSSE =
+      new BouncyCastleJsseProvider(false, new JcaTlsCryptoProvider());
   private static final String[] PROTOCOLS = {"TLSv1.3"};
   private static final int MAX_REASON = 200;
 
@@ -74,7 +75,8 @@ public final class Tls {
           .trustManager(pinnedTrustManager(trusted))
           .build();
     } catch (SSLException | GeneralSecurityException e) {
-      throw new IllegalStateException("cannot set up TLS for site " + own.siteId() + ": " + e.getMessage(), e);
+      throw new IllegalStateException(
+          "cannot set up TLS for site " + own.siteId() + ": " + e.getMessage(), e);
     }
   }
 
@@ -90,11 +92,13 @@ public final class Tls {
           .endpointIdentificationAlgorithm(null)
           .build();
     } catch (SSLException | GeneralSecurityException e) {
-      throw new IllegalStateException("cannot set up TLS for site " + own.siteId() + ": " + e.getMessage(), e);
+      throw new IllegalStateException(
+          "cannot set up TLS for site " + own.siteId() + ": " + e.getMessage(), e);
     }
   }
 
-  private static KeyManagerFactory keyManagers(SiteCredentials own) throws GeneralSecurityException {
+  private static KeyManagerFactory keyManagers(SiteCredentials own)
+      throws GeneralSecurityException {
     char[] pass = new char[0];
     KeyStore ks = KeyStore.getInstance("PKCS12", BC);
     try {
@@ -108,7 +112,8 @@ public final class Tls {
     return kmf;
   }
 
-  static X509ExtendedTrustManager pinnedTrustManager(List<X509Certificate> pinned) throws GeneralSecurityException {
+  static X509ExtendedTrustManager pinnedTrustManager(List<X509Certificate> pinned)
+      throws GeneralSecurityException {
     if (pinned.isEmpty()) {
       throw new GeneralSecurityException("no peer certificate is pinned");
     }
@@ -152,8 +157,12 @@ public final class Tls {
       innermost = innermost.substring(0, MAX_REASON) + "…";
     }
     String lower = innermost.toLowerCase(java.util.Locale.ROOT);
-    if (lower.contains("certificate_unknown") || lower.contains("bad_certificate") || lower.contains("certificate_required")) {
-      return "the peer rejected this site's certificate (TLS alert " + innermost + "): is it paired with this site's site.crt?";
+    if (lower.contains("certificate_unknown")
+        || lower.contains("bad_certificate")
+        || lower.contains("certificate_required")) {
+      return "the peer rejected this site's certificate (TLS alert "
+          + innermost
+          + "): is it paired with this site's site.crt?";
     }
     return innermost;
   }
@@ -183,42 +192,52 @@ public final class Tls {
         }
       }
       throw new CertificateException(
-          "peer certificate CN=" + SiteCredentials.commonName(leaf) + " (SHA-256 " + SiteCredentials.fingerprint(leaf) + ") is not the paired site's certificate");
+          "peer certificate CN="
+              + SiteCredentials.commonName(leaf)
+              + " (SHA-256 "
+              + SiteCredentials.fingerprint(leaf)
+              + ") is not the paired site's certificate");
     }
 
     @Override
-    public void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException {
+    public void checkClientTrusted(X509Certificate[] chain, String authType)
+        throws CertificateException {
       pkix.checkClientTrusted(pinnedLeaf(chain), authType);
     }
 
     @Override
-    public void checkServerTrusted(X509Certificate[] chain, String authType) throws CertificateException {
+    public void checkServerTrusted(X509Certificate[] chain, String authType)
+        throws CertificateException {
       pkix.checkServerTrusted(pinnedLeaf(chain), authType);
     }
 
     @Override
-    public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket) throws CertificateException {
+    public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket)
+        throws CertificateException {
       pkix.checkClientTrusted(pinnedLeaf(chain), authType, socket);
     }
 
     @Override
-    public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket) throws CertificateException {
+    public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket)
+        throws CertificateException {
       pkix.checkServerTrusted(pinnedLeaf(chain), authType, socket);
     }
 
     @Override
-    public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine) throws CertificateException {
+    public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
+        throws CertificateException {
       pkix.checkClientTrusted(pinnedLeaf(chain), authType, engine);
     }
 
     @Override
-    public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine) throws CertificateException {
+    public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
+        throws CertificateException {
       pkix.checkServerTrusted(pinnedLeaf(chain), authType, engine);
     }
 
     /**
-     * None named: a peer then always presents its certificate, even one issued to another name,
-     * and its refusal names what it presented instead of "no certificate".
+     * None named: a peer then always presents its certificate, even one issued to another name, and
+     * its refusal names what it presented instead of "no certificate".
      */
     @Override
     public X509Certificate[] getAcceptedIssuers() {

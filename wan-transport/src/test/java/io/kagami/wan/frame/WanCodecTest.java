@@ -35,7 +35,9 @@ class WanCodecTest {
     channel.finishAndReleaseAll();
   }
 
-  /** Encodes through the channel, feeds the bytes back in, returns what the decoder made of them. */
+  /**
+   * Encodes through the channel, feeds the bytes back in, returns what the decoder made of them.
+   */
   private WanMessage roundTrip(WanMessage m) {
     assertThat(channel.writeOutbound(m)).isTrue();
     ByteBuf wire = channel.readOutbound();
@@ -47,22 +49,49 @@ class WanCodecTest {
   void everyMessageSurvivesARoundTrip() {
     List<WanMessage> messages =
         List.of(
-            new WanMessage.Hello(WanCodec.VERSION, "tokyo", List.of(new WanMessage.VolumeOffer("vol0", 1L << 30), new WanMessage.VolumeOffer("データ", 4096))),
+            new WanMessage.Hello(
+                WanCodec.VERSION,
+                "tokyo",
+                List.of(
+                    new WanMessage.VolumeOffer("vol0", 1L << 30),
+                    new WanMessage.VolumeOffer("データ", 4096))),
             new WanMessage.Hello(WanCodec.VERSION, "tokyo", List.of()),
-            new WanMessage.Hello(WanCodec.VERSION, "tokyo", List.of(new WanMessage.VolumeOffer("vol0", 1L << 30, -7_000_000_000_000L, 42, 9000))),
-            new WanMessage.Welcome("hiroshima", List.of(new WanMessage.VolumeResume("vol0", 9000, Long.MIN_VALUE + 1))),
-            new WanMessage.Welcome("hiroshima", List.of(new WanMessage.VolumeResume("vol0", 0), new WanMessage.VolumeResume("データ", Long.MAX_VALUE))),
+            new WanMessage.Hello(
+                WanCodec.VERSION,
+                "tokyo",
+                List.of(
+                    new WanMessage.VolumeOffer("vol0", 1L << 30, -7_000_000_000_000L, 42, 9000))),
+            new WanMessage.Welcome(
+                "hiroshima",
+                List.of(new WanMessage.VolumeResume("vol0", 9000, Long.MIN_VALUE + 1))),
+            new WanMessage.Welcome(
+                "hiroshima",
+                List.of(
+                    new WanMessage.VolumeResume("vol0", 0),
+                    new WanMessage.VolumeResume("データ", Long.MAX_VALUE))),
             new WanMessage.Refuse("volume vol9 is not configured on standby hiroshima"),
             new WanMessage.Ack("vol0", 123_456_789_012L),
             new WanMessage.Heartbeat(),
-            new WanMessage.Heartbeat(List.of(new WanMessage.VolumeHead("vol0", 1234, 5L << 20, 2500), new WanMessage.VolumeHead("db", 0, 0, 0))),
+            new WanMessage.Heartbeat(
+                List.of(
+                    new WanMessage.VolumeHead("vol0", 1234, 5L << 20, 2500),
+                    new WanMessage.VolumeHead("db", 0, 0, 0))),
             new WanMessage.Resync("vol0", 42),
             new WanMessage.Region("vol0", 1L << 40, 65536, null),
             new WanMessage.RegionsDurable("vol0", 7),
             new WanMessage.ResyncEnd("vol0", 99),
             new WanMessage.Welcome(
-                "hiroshima", List.of(new WanMessage.VolumeResume("vol0", 77, 5, List.of(new WanMessage.Range(0, 4096), new WanMessage.Range(1L << 40, 1L << 20))))),
-            new WanMessage.Handover(List.of(new WanMessage.VolumeEnd("vol0", 77), new WanMessage.VolumeEnd("データ", 0))),
+                "hiroshima",
+                List.of(
+                    new WanMessage.VolumeResume(
+                        "vol0",
+                        77,
+                        5,
+                        List.of(
+                            new WanMessage.Range(0, 4096),
+                            new WanMessage.Range(1L << 40, 1L << 20))))),
+            new WanMessage.Handover(
+                List.of(new WanMessage.VolumeEnd("vol0", 77), new WanMessage.VolumeEnd("データ", 0))),
             new WanMessage.HandedOver());
     for (WanMessage m : messages) {
       assertThat(roundTrip(m)).as("decoded %s", m).isEqualTo(m);
@@ -73,9 +102,14 @@ class WanCodecTest {
   void regionsCarryTheirDataCompressedWhenThatShrinksIt() {
     byte[] noise = new byte[32 << 10];
     new java.util.Random(SEED).nextBytes(noise);
-    byte[] text = "kagami mirrors blocks ".repeat(2000).substring(0, 32 << 10).getBytes(StandardCharsets.UTF_8);
+    byte[] text =
+        "kagami mirrors blocks "
+            .repeat(2000)
+            .substring(0, 32 << 10)
+            .getBytes(StandardCharsets.UTF_8);
     for (byte[] data : List.of(noise, text)) {
-      assertThat(channel.writeOutbound(new WanMessage.Region("vol0", 4096, data.length, data))).isTrue();
+      assertThat(channel.writeOutbound(new WanMessage.Region("vol0", 4096, data.length, data)))
+          .isTrue();
       ByteBuf wire = channel.readOutbound();
       int size = wire.readableBytes();
       assertThat(channel.writeInbound(wire)).isTrue();
@@ -92,34 +126,53 @@ class WanCodecTest {
 
   @Test
   void rejectsMalformedRegions() {
-    assertRejected(frame(WanCodec.REGION, b -> {
-      str(b, "vol0");
-      b.writeLong(0).writeByte(WanCodec.FLAG_LZ4 | WanCodec.FLAG_ZERO).writeInt(4096);
-    }), "invalid flags 0x3");
+    assertRejected(
+        frame(
+            WanCodec.REGION,
+            b -> {
+              str(b, "vol0");
+              b.writeLong(0).writeByte(WanCodec.FLAG_LZ4 | WanCodec.FLAG_ZERO).writeInt(4096);
+            }),
+        "invalid flags 0x3");
   }
 
   @Test
   void rejectsARegionThatDoesNotCarryItsLength() {
-    assertRejected(frame(WanCodec.REGION, b -> {
-      str(b, "vol0");
-      b.writeLong(0).writeByte(0).writeInt(4096).writeBytes(new byte[100]);
-    }), "declares 4096 bytes but carries 100");
+    assertRejected(
+        frame(
+            WanCodec.REGION,
+            b -> {
+              str(b, "vol0");
+              b.writeLong(0).writeByte(0).writeInt(4096).writeBytes(new byte[100]);
+            }),
+        "declares 4096 bytes but carries 100");
   }
 
   @Test
   void rejectsARegionWithACorruptLz4Block() {
-    assertRejected(frame(WanCodec.REGION, b -> {
-      str(b, "vol0");
-      b.writeLong(0).writeByte(WanCodec.FLAG_LZ4).writeInt(4096).writeBytes(new byte[] {(byte) 0xf0, 1, 2, 3});
-    }), "LZ4 block of 4 bytes is corrupt");
+    assertRejected(
+        frame(
+            WanCodec.REGION,
+            b -> {
+              str(b, "vol0");
+              b.writeLong(0)
+                  .writeByte(WanCodec.FLAG_LZ4)
+                  .writeInt(4096)
+                  .writeBytes(new byte[] {(byte) 0xf0, 1, 2, 3});
+            }),
+        "LZ4 block of 4 bytes is corrupt");
   }
 
   @Test
   void rejectsAnEmptyRegion() {
-    assertRejected(frame(WanCodec.REGION, b -> {
-      str(b, "vol0");
-      b.writeLong(0).writeByte(WanCodec.FLAG_ZERO).writeInt(0);
-    }), "declares 0 bytes");
+    assertRejected(
+        frame(
+            WanCodec.REGION,
+            b -> {
+              str(b, "vol0");
+              b.writeLong(0).writeByte(WanCodec.FLAG_ZERO).writeInt(0);
+            }),
+        "declares 0 bytes");
   }
 
   @Test
@@ -136,7 +189,9 @@ class WanCodecTest {
     channel = new EmbeddedChannel(new WanCodec(4 << 20));
     WanMessage.Batch got = (WanMessage.Batch) roundTrip(sent);
     assertThat(got.volume()).isEqualTo("vol0");
-    assertThat(Records.difference("vol0", sent.entries(), got.entries())).as("seed %s", SEED).isNull();
+    assertThat(Records.difference("vol0", sent.entries(), got.entries()))
+        .as("seed %s", SEED)
+        .isNull();
   }
 
   @Test
@@ -144,8 +199,14 @@ class WanCodecTest {
     byte[] zeros = new byte[8192];
     byte[] noise = new byte[8192];
     new Random(SEED).nextBytes(noise);
-    ByteBuf packed = WanCodec.encode(ByteBufAllocator.DEFAULT, new WanMessage.Batch("v", List.of(new JournalEntry(1, zeros))));
-    ByteBuf plain = WanCodec.encode(ByteBufAllocator.DEFAULT, new WanMessage.Batch("v", List.of(new JournalEntry(1, noise))));
+    ByteBuf packed =
+        WanCodec.encode(
+            ByteBufAllocator.DEFAULT,
+            new WanMessage.Batch("v", List.of(new JournalEntry(1, zeros))));
+    ByteBuf plain =
+        WanCodec.encode(
+            ByteBufAllocator.DEFAULT,
+            new WanMessage.Batch("v", List.of(new JournalEntry(1, noise))));
     try {
       int flagsAt = 4 + 1 + 2 + 1;
       assertThat(packed.getByte(flagsAt)).as("flags of a batch of zeros").isEqualTo((byte) 1);
@@ -160,7 +221,8 @@ class WanCodecTest {
 
   @Test
   void aFrameArrivingByteByByteIsDecodedOnceComplete() {
-    WanMessage m = new WanMessage.Welcome("hiroshima", List.of(new WanMessage.VolumeResume("vol0", 42)));
+    WanMessage m =
+        new WanMessage.Welcome("hiroshima", List.of(new WanMessage.VolumeResume("vol0", 42)));
     ByteBuf wire = WanCodec.encode(ByteBufAllocator.DEFAULT, m);
     try {
       while (wire.readableBytes() > 1) {
@@ -191,7 +253,9 @@ class WanCodecTest {
   }
 
   private void assertRejected(byte[] bytes, String message) {
-    assertThatThrownBy(() -> channel.writeInbound(Unpooled.wrappedBuffer(bytes))).isInstanceOf(MalformedFrameException.class).hasMessageContaining(message);
+    assertThatThrownBy(() -> channel.writeInbound(Unpooled.wrappedBuffer(bytes)))
+        .isInstanceOf(MalformedFrameException.class)
+        .hasMessageContaining(message);
   }
 
   @Test
@@ -222,7 +286,9 @@ class WanCodecTest {
 
   @Test
   void readsTheLengthAsUnsigned() {
-    assertRejected(new byte[] {(byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff}, "frame length 4294967295 is outside 1.." + MAX);
+    assertRejected(
+        new byte[] {(byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff},
+        "frame length 4294967295 is outside 1.." + MAX);
   }
 
   @Test
@@ -232,17 +298,31 @@ class WanCodecTest {
 
   @Test
   void rejectsATruncatedHello() {
-    assertRejected(frame(WanCodec.HELLO, b -> b.writeInt(WanCodec.MAGIC).writeShort(WanCodec.VERSION).writeShort(5).writeBytes(new byte[] {'t', 'o'})), "HELLO is truncated: site id needs 5 bytes, 2 left");
+    assertRejected(
+        frame(
+            WanCodec.HELLO,
+            b ->
+                b.writeInt(WanCodec.MAGIC)
+                    .writeShort(WanCodec.VERSION)
+                    .writeShort(5)
+                    .writeBytes(new byte[] {'t', 'o'})),
+        "HELLO is truncated: site id needs 5 bytes, 2 left");
   }
 
   @Test
   void rejectsAHelloOfAnotherProtocolVersion() {
-    assertRejected(frame(WanCodec.HELLO, b -> b.writeInt(WanCodec.MAGIC).writeShort(1).writeBytes(new byte[] {1, 2, 3})), "protocol version 1 is not supported (this side speaks version " + WanCodec.VERSION + ")");
+    assertRejected(
+        frame(
+            WanCodec.HELLO,
+            b -> b.writeInt(WanCodec.MAGIC).writeShort(1).writeBytes(new byte[] {1, 2, 3})),
+        "protocol version 1 is not supported (this side speaks version " + WanCodec.VERSION + ")");
   }
 
   @Test
   void rejectsAHelloWithoutTheMagic() {
-    assertRejected(frame(WanCodec.HELLO, b -> b.writeInt(0x47455420).writeShort(1)), "HELLO has magic 0x47455420, expected 0x4b474d49");
+    assertRejected(
+        frame(WanCodec.HELLO, b -> b.writeInt(0x47455420).writeShort(1)),
+        "HELLO has magic 0x47455420, expected 0x4b474d49");
   }
 
   @Test
@@ -279,32 +359,54 @@ class WanCodecTest {
 
   @Test
   void rejectsBatchesThatDoNotAddUp() {
-    assertRejected(frame(WanCodec.BATCH, batch(0, 100, e -> e.writeInt(1).writeLong(1).writeInt(0))), "BATCH of volume vol0 declares 100 bytes of entries but carries 16");
+    assertRejected(
+        frame(WanCodec.BATCH, batch(0, 100, e -> e.writeInt(1).writeLong(1).writeInt(0))),
+        "BATCH of volume vol0 declares 100 bytes of entries but carries 16");
   }
 
   @Test
   void rejectsNonConsecutiveSequenceNumbers() {
-    assertRejected(frame(WanCodec.BATCH, batch(0, 4 + 24, e -> e.writeInt(2).writeLong(5).writeInt(0).writeLong(7).writeInt(0))), "entry 2 has seq 7, expected 6");
+    assertRejected(
+        frame(
+            WanCodec.BATCH,
+            batch(0, 4 + 24, e -> e.writeInt(2).writeLong(5).writeInt(0).writeLong(7).writeInt(0))),
+        "entry 2 has seq 7, expected 6");
   }
 
   @Test
   void rejectsAnEntryLongerThanItsBatch() {
-    assertRejected(frame(WanCodec.BATCH, batch(0, 4 + 12 + 3, e -> e.writeInt(1).writeLong(1).writeInt(1000).writeBytes(new byte[3]))), "BATCH of volume vol0 is truncated: entry 1's record needs 1000 bytes, 3 left");
+    assertRejected(
+        frame(
+            WanCodec.BATCH,
+            batch(
+                0,
+                4 + 12 + 3,
+                e -> e.writeInt(1).writeLong(1).writeInt(1000).writeBytes(new byte[3]))),
+        "BATCH of volume vol0 is truncated: entry 1's record needs 1000 bytes, 3 left");
   }
 
   @Test
   void rejectsUnknownBatchFlags() {
-    assertRejected(frame(WanCodec.BATCH, batch(0x82, 16, e -> {})), "BATCH of volume vol0 has unknown flags 0x82");
+    assertRejected(
+        frame(WanCodec.BATCH, batch(0x82, 16, e -> {})),
+        "BATCH of volume vol0 has unknown flags 0x82");
   }
 
   @Test
   void rejectsACorruptLz4Block() {
-    assertRejected(frame(WanCodec.BATCH, batch(1, 4096, e -> e.writeBytes(new byte[] {(byte) 0xf0, 1, 2, 3, 4, 5}))), "BATCH of volume vol0: LZ4 block");
+    assertRejected(
+        frame(
+            WanCodec.BATCH,
+            batch(1, 4096, e -> e.writeBytes(new byte[] {(byte) 0xf0, 1, 2, 3, 4, 5}))),
+        "BATCH of volume vol0: LZ4 block");
   }
 
   @Test
   void rejectsAnLz4BlockOfAnotherSizeThanDeclared() {
-    ByteBuf real = WanCodec.encode(ByteBufAllocator.DEFAULT, new WanMessage.Batch("vol0", List.of(new JournalEntry(1, new byte[4000]))));
+    ByteBuf real =
+        WanCodec.encode(
+            ByteBufAllocator.DEFAULT,
+            new WanMessage.Batch("vol0", List.of(new JournalEntry(1, new byte[4000]))));
     try {
       int declaredAt = 4 + 1 + 2 + 4 + 1;
       assertThat(real.getByte(declaredAt - 1)).isEqualTo((byte) 1);
@@ -319,34 +421,52 @@ class WanCodecTest {
 
   @Test
   void rejectsAConnectionThatEndsInsideAFrame() {
-    assertThat(channel.writeInbound(Unpooled.wrappedBuffer(new byte[] {0, 0, 0, 20, 1, 2, 3}))).isFalse();
-    assertThatThrownBy(() -> channel.finish()).isInstanceOf(MalformedFrameException.class).hasMessageContaining("connection closed in the middle of a frame (3 of 20 bytes of a frame received)");
+    assertThat(channel.writeInbound(Unpooled.wrappedBuffer(new byte[] {0, 0, 0, 20, 1, 2, 3})))
+        .isFalse();
+    assertThatThrownBy(() -> channel.finish())
+        .isInstanceOf(MalformedFrameException.class)
+        .hasMessageContaining(
+            "connection closed in the middle of a frame (3 of 20 bytes of a frame received)");
   }
 
   @Test
   void afterOneBadFrameEverythingElseIsDiscarded() {
     assertRejected(new byte[] {0, 0, 0, 0}, "frame length 0");
     ByteBuf good = WanCodec.encode(ByteBufAllocator.DEFAULT, new WanMessage.Heartbeat());
-    assertThat(channel.writeInbound(good)).as("a valid frame after the bad one is not decoded").isFalse();
+    assertThat(channel.writeInbound(good))
+        .as("a valid frame after the bad one is not decoded")
+        .isFalse();
   }
 
   @Test
   void aWelcomeWithAnEmptyDivergedRangeIsRejected() {
     assertRejected(
-        frame(WanCodec.WELCOME, b -> {
-          b.writeShort(1).writeByte('h').writeShort(1).writeShort(4).writeBytes("vol0".getBytes(StandardCharsets.UTF_8));
-          b.writeLong(7).writeLong(1).writeInt(1).writeLong(4096).writeLong(0);
-        }),
+        frame(
+            WanCodec.WELCOME,
+            b -> {
+              b.writeShort(1)
+                  .writeByte('h')
+                  .writeShort(1)
+                  .writeShort(4)
+                  .writeBytes("vol0".getBytes(StandardCharsets.UTF_8));
+              b.writeLong(7).writeLong(1).writeInt(1).writeLong(4096).writeLong(0);
+            }),
         "empty or overflowing diverged range of volume vol0 at offset 4096");
   }
 
   @Test
   void aWelcomeWithTooManyDivergedRangesIsRejected() {
     assertRejected(
-        frame(WanCodec.WELCOME, b -> {
-          b.writeShort(1).writeByte('h').writeShort(1).writeShort(4).writeBytes("vol0".getBytes(StandardCharsets.UTF_8));
-          b.writeLong(7).writeLong(1).writeInt(WanCodec.MAX_DIVERGED_RANGES + 1);
-        }),
+        frame(
+            WanCodec.WELCOME,
+            b -> {
+              b.writeShort(1)
+                  .writeByte('h')
+                  .writeShort(1)
+                  .writeShort(4)
+                  .writeBytes("vol0".getBytes(StandardCharsets.UTF_8));
+              b.writeLong(7).writeLong(1).writeInt(WanCodec.MAX_DIVERGED_RANGES + 1);
+            }),
         "WELCOME lists " + (WanCodec.MAX_DIVERGED_RANGES + 1) + " diverged ranges of volume vol0");
   }
 
@@ -359,13 +479,23 @@ class WanCodecTest {
     random.nextBytes(large1);
     random.nextBytes(small);
     random.nextBytes(large2);
-    WanMessage.Batch batch = new WanMessage.Batch("vol0", List.of(new JournalEntry(5, large1), new JournalEntry(6, small), new JournalEntry(7, large2)));
+    WanMessage.Batch batch =
+        new WanMessage.Batch(
+            "vol0",
+            List.of(
+                new JournalEntry(5, large1),
+                new JournalEntry(6, small),
+                new JournalEntry(7, large2)));
     ByteBuf referenced = WanCodec.encode(ByteBufAllocator.DEFAULT, batch);
     ByteBuf copied = ByteBufAllocator.DEFAULT.buffer();
     try {
       WanCodec.write(batch, copied);
-      assertThat(referenced).as("large records are components of the frame, not copies").isInstanceOf(CompositeByteBuf.class);
-      assertThat(ByteBufUtil.equals(referenced, copied)).as("the same bytes as the copying encoder").isTrue();
+      assertThat(referenced)
+          .as("large records are components of the frame, not copies")
+          .isInstanceOf(CompositeByteBuf.class);
+      assertThat(ByteBufUtil.equals(referenced, copied))
+          .as("the same bytes as the copying encoder")
+          .isTrue();
       WanMessage decoded = WanCodec.decodeFrame(referenced.skipBytes(4), 64 << 20);
       assertThat(decoded).isInstanceOf(WanMessage.Batch.class);
       List<JournalEntry> entries = ((WanMessage.Batch) decoded).entries();
@@ -381,7 +511,8 @@ class WanCodecTest {
 
   @Test
   void aBatchOfLargeCompressibleRecordsIsStillCompressed() {
-    WanMessage.Batch batch = new WanMessage.Batch("vol0", List.of(new JournalEntry(1, new byte[1 << 20])));
+    WanMessage.Batch batch =
+        new WanMessage.Batch("vol0", List.of(new JournalEntry(1, new byte[1 << 20])));
     ByteBuf frame = WanCodec.encode(ByteBufAllocator.DEFAULT, batch);
     try {
       assertThat(frame).isNotInstanceOf(CompositeByteBuf.class);

@@ -5,8 +5,8 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 
 /**
- * Coverage-guided fuzzing of the WAN frame decoder (Jazzer): any byte string is either a message
- * or a {@link MalformedFrameException} naming what is wrong; nothing else may escape (no
+ * Coverage-guided fuzzing of the WAN frame decoder (Jazzer): any byte string is either a message or
+ * a {@link MalformedFrameException} naming what is wrong; nothing else may escape (no
  * IndexOutOfBounds, no OutOfMemoryError from a length field, no hang). In a normal build it runs
  * the checked-in inputs under {@code src/test/resources/.../WanFrameFuzzTestInputs}; with {@code
  * JAZZER_FUZZ=1} it fuzzes.

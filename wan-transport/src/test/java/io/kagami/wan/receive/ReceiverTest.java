@@ -30,8 +30,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Bad input on the standby's port closes that one connection with one logged reason (and a
- * REFUSE when TLS is up), while a paired primary keeps shipping over its own connection.
+ * Bad input on the standby's port closes that one connection with one logged reason (and a REFUSE
+ * when TLS is up), while a paired primary keeps shipping over its own connection.
  */
 class ReceiverTest {
   private static final Duration WAIT = Duration.ofSeconds(20);
@@ -51,7 +51,10 @@ class ReceiverTest {
     sites = new Sites(dir);
     log = new LogCapture(Receiver.class);
     sink = new MemorySink("vol0", SIZE);
-    receiver = new Receiver(sites.receiver(), new Catalog().add("tokyo", sink).add("osaka", new MemorySink("vol9", 4096)));
+    receiver =
+        new Receiver(
+            sites.receiver(),
+            new Catalog().add("tokyo", sink).add("osaka", new MemorySink("vol9", 4096)));
     receiver.start();
     source = new MemorySource("vol0", SIZE);
     shipper = new Shipper(sites.shipper(receiver.port()), List.<ShipSource>of(source));
@@ -90,7 +93,11 @@ class ReceiverTest {
   }
 
   private static byte[] frame(int type, byte[] body) {
-    return ByteBuffer.allocate(5 + body.length).putInt(1 + body.length).put((byte) type).put(body).array();
+    return ByteBuffer.allocate(5 + body.length)
+        .putInt(1 + body.length)
+        .put((byte) type)
+        .put(body)
+        .array();
   }
 
   @Test
@@ -102,7 +109,10 @@ class ReceiverTest {
       assertThat(closedByPeer(s)).isTrue();
     }
     String line = log.await("TLS handshake failed", WAIT);
-    assertThat(line).startsWith("WARNING WAN peer 127.0.0.1:").contains("the peer does not speak TLS").endsWith("; closing the connection");
+    assertThat(line)
+        .startsWith("WARNING WAN peer 127.0.0.1:")
+        .contains("the peer does not speak TLS")
+        .endsWith("; closing the connection");
     assertThat(line).as("one readable line, not a hex dump of the garbage").doesNotContain("bf59");
     assertTheGoodLinkStillShips();
   }
@@ -110,10 +120,19 @@ class ReceiverTest {
   @Test
   void aTruncatedHelloIsRefused() throws Exception {
     // A whole frame whose body ends inside the site id.
-    byte[] body = ByteBuffer.allocate(10).putInt(WanCodec.MAGIC).putShort((short) WanCodec.VERSION).putShort((short) 5).put((byte) 'o').put((byte) 's').array();
-    try (RawPrimary p = new RawPrimary(receiver.port(), sites.osaka, sites.hiroshima.certificate())) {
+    byte[] body =
+        ByteBuffer.allocate(10)
+            .putInt(WanCodec.MAGIC)
+            .putShort((short) WanCodec.VERSION)
+            .putShort((short) 5)
+            .put((byte) 'o')
+            .put((byte) 's')
+            .array();
+    try (RawPrimary p =
+        new RawPrimary(receiver.port(), sites.osaka, sites.hiroshima.certificate())) {
       p.sendRaw(frame(1, body));
-      assertThat(p.next(WAIT)).isEqualTo(new WanMessage.Refuse("HELLO is truncated: site id needs 5 bytes, 2 left"));
+      assertThat(p.next(WAIT))
+          .isEqualTo(new WanMessage.Refuse("HELLO is truncated: site id needs 5 bytes, 2 left"));
       assertThat(p.awaitClosed(WAIT)).isTrue();
     }
     assertThat(log.await("HELLO is truncated", WAIT)).endsWith("; closing the connection");
@@ -122,20 +141,34 @@ class ReceiverTest {
 
   @Test
   void aHelloCutOffByTheConnectionClosingIsLogged() throws Exception {
-    try (RawPrimary p = new RawPrimary(receiver.port(), sites.osaka, sites.hiroshima.certificate())) {
+    try (RawPrimary p =
+        new RawPrimary(receiver.port(), sites.osaka, sites.hiroshima.certificate())) {
       p.sendRaw(new byte[] {0, 0, 0, 40, 1, 0x4b, 0x47});
       p.disconnect();
     }
-    assertThat(log.await("middle of a frame", WAIT)).contains("connection closed in the middle of a frame (3 of 40 bytes of a frame received)");
+    assertThat(log.await("middle of a frame", WAIT))
+        .contains("connection closed in the middle of a frame (3 of 40 bytes of a frame received)");
     assertTheGoodLinkStillShips();
   }
 
   @Test
   void anotherProtocolVersionIsRefusedWithTheVersionSpoken() throws Exception {
-    byte[] body = ByteBuffer.allocate(16).putInt(WanCodec.MAGIC).putShort((short) 7).putLong(42).putShort((short) 0).array();
-    try (RawPrimary p = new RawPrimary(receiver.port(), sites.osaka, sites.hiroshima.certificate())) {
+    byte[] body =
+        ByteBuffer.allocate(16)
+            .putInt(WanCodec.MAGIC)
+            .putShort((short) 7)
+            .putLong(42)
+            .putShort((short) 0)
+            .array();
+    try (RawPrimary p =
+        new RawPrimary(receiver.port(), sites.osaka, sites.hiroshima.certificate())) {
       p.sendRaw(frame(1, body));
-      assertThat(p.next(WAIT)).isEqualTo(new WanMessage.Refuse("protocol version 7 is not supported (this side speaks version " + WanCodec.VERSION + ")"));
+      assertThat(p.next(WAIT))
+          .isEqualTo(
+              new WanMessage.Refuse(
+                  "protocol version 7 is not supported (this side speaks version "
+                      + WanCodec.VERSION
+                      + ")"));
       assertThat(p.awaitClosed(WAIT)).isTrue();
     }
     log.await("protocol version 7 is not supported", WAIT);
@@ -144,9 +177,13 @@ class ReceiverTest {
 
   @Test
   void aFrameOverTheMaximumIsRefusedBeforeItIsRead() throws Exception {
-    try (RawPrimary p = new RawPrimary(receiver.port(), sites.osaka, sites.hiroshima.certificate())) {
+    try (RawPrimary p =
+        new RawPrimary(receiver.port(), sites.osaka, sites.hiroshima.certificate())) {
       p.sendRaw(new byte[] {0x7f, 0, 0, 0, 4});
-      assertThat(p.next(WAIT)).isEqualTo(new WanMessage.Refuse("frame length 2130706432 is outside 1..67108864 (not a Kagami WAN peer, or a corrupt stream)"));
+      assertThat(p.next(WAIT))
+          .isEqualTo(
+              new WanMessage.Refuse(
+                  "frame length 2130706432 is outside 1..67108864 (not a Kagami WAN peer, or a corrupt stream)"));
       assertThat(p.awaitClosed(WAIT)).isTrue();
     }
     assertTheGoodLinkStillShips();
@@ -154,7 +191,8 @@ class ReceiverTest {
 
   @Test
   void aBatchBeforeHelloIsRefused() throws Exception {
-    try (RawPrimary p = new RawPrimary(receiver.port(), sites.osaka, sites.hiroshima.certificate())) {
+    try (RawPrimary p =
+        new RawPrimary(receiver.port(), sites.osaka, sites.hiroshima.certificate())) {
       p.send(new WanMessage.Batch("vol9", List.of(new JournalEntry(1, new byte[16]))));
       assertThat(p.next(WAIT)).isEqualTo(new WanMessage.Refuse("BATCH before HELLO"));
       assertThat(p.awaitClosed(WAIT)).isTrue();
@@ -164,14 +202,23 @@ class ReceiverTest {
 
   @Test
   void volumesTheCatalogDoesNotKnowOrOfAnotherSizeAreRefused() throws Exception {
-    try (RawPrimary p = new RawPrimary(receiver.port(), sites.osaka, sites.hiroshima.certificate())) {
-      p.send(new WanMessage.Hello(WanCodec.VERSION, "osaka", List.of(new WanMessage.VolumeOffer("vol9", 8192))));
-      assertThat(p.next(WAIT)).isEqualTo(new WanMessage.Refuse("volume vol9 is 8192 bytes on the primary but 4096 here"));
+    try (RawPrimary p =
+        new RawPrimary(receiver.port(), sites.osaka, sites.hiroshima.certificate())) {
+      p.send(
+          new WanMessage.Hello(
+              WanCodec.VERSION, "osaka", List.of(new WanMessage.VolumeOffer("vol9", 8192))));
+      assertThat(p.next(WAIT))
+          .isEqualTo(
+              new WanMessage.Refuse("volume vol9 is 8192 bytes on the primary but 4096 here"));
       assertThat(p.awaitClosed(WAIT)).isTrue();
     }
-    try (RawPrimary p = new RawPrimary(receiver.port(), sites.osaka, sites.hiroshima.certificate())) {
-      p.send(new WanMessage.Hello(WanCodec.VERSION, "osaka", List.of(new WanMessage.VolumeOffer("vol0", SIZE))));
-      assertThat(p.next(WAIT)).isEqualTo(new WanMessage.Refuse("volume vol0 of site osaka is not replicated here"));
+    try (RawPrimary p =
+        new RawPrimary(receiver.port(), sites.osaka, sites.hiroshima.certificate())) {
+      p.send(
+          new WanMessage.Hello(
+              WanCodec.VERSION, "osaka", List.of(new WanMessage.VolumeOffer("vol0", SIZE))));
+      assertThat(p.next(WAIT))
+          .isEqualTo(new WanMessage.Refuse("volume vol0 of site osaka is not replicated here"));
       assertThat(p.awaitClosed(WAIT)).isTrue();
     }
     assertThat(receiver.lastError()).isEqualTo("volume vol0 of site osaka is not replicated here");
@@ -181,7 +228,8 @@ class ReceiverTest {
 
   @Test
   void aSilentConnectionIsClosedAfterThreeHeartbeats() throws Exception {
-    try (RawPrimary p = new RawPrimary(receiver.port(), sites.osaka, sites.hiroshima.certificate())) {
+    try (RawPrimary p =
+        new RawPrimary(receiver.port(), sites.osaka, sites.hiroshima.certificate())) {
       assertThat(p.next(WAIT)).isEqualTo(new WanMessage.Refuse("no frame for 1500 ms"));
       assertThat(p.awaitClosed(WAIT)).isTrue();
     }
@@ -200,14 +248,21 @@ class ReceiverTest {
 
   @Test
   void configurationMistakesAreExplained() {
-    assertThatThrownBy(() -> ReceiverConfig.defaults(Sites.HOST, 0, sites.hiroshima, List.of())).hasMessageContaining("paired with at least one primary's certificate");
-    assertThatThrownBy(() -> ReceiverConfig.defaults(Sites.HOST, 70000, sites.hiroshima, List.of(sites.tokyo.certificate()))).hasMessageContaining("port 0..65535");
-    assertThatThrownBy(() -> sites.receiver().withMaxFrameBytes(1000)).hasMessageContaining("maximum frame 1000 bytes is below 65536");
+    assertThatThrownBy(() -> ReceiverConfig.defaults(Sites.HOST, 0, sites.hiroshima, List.of()))
+        .hasMessageContaining("paired with at least one primary's certificate");
+    assertThatThrownBy(
+            () ->
+                ReceiverConfig.defaults(
+                    Sites.HOST, 70000, sites.hiroshima, List.of(sites.tokyo.certificate())))
+        .hasMessageContaining("port 0..65535");
+    assertThatThrownBy(() -> sites.receiver().withMaxFrameBytes(1000))
+        .hasMessageContaining("maximum frame 1000 bytes is below 65536");
   }
 
   @Test
   void ioThreadsOutOfRangeAreExplained() {
-    assertThatThrownBy(() -> sites.receiver().withIoThreads(0)).hasMessageContaining("I/O threads 0 must be 1..64");
+    assertThatThrownBy(() -> sites.receiver().withIoThreads(0))
+        .hasMessageContaining("I/O threads 0 must be 1..64");
     assertThat(sites.receiver().withIoThreads(1).ioThreads()).isEqualTo(1);
   }
 
@@ -215,7 +270,9 @@ class ReceiverTest {
   void aPortInUseIsNamed() {
     ReceiverConfig taken = sites.receiver().withPort(receiver.port());
     try (Receiver second = new Receiver(taken, new Catalog())) {
-      assertThatThrownBy(second::start).hasMessageStartingWith("cannot listen for WAN connections on 127.0.0.1:" + receiver.port());
+      assertThatThrownBy(second::start)
+          .hasMessageStartingWith(
+              "cannot listen for WAN connections on 127.0.0.1:" + receiver.port());
     }
   }
 }

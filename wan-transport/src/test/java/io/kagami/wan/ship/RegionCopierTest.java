@@ -155,7 +155,11 @@ class RegionCopierTest {
   }
 
   private VolumeStream stream(Regions regions) {
-    VolumeStream v = new VolumeStream(new Volume(regions), () -> 0L, new LinkFailures(InstantSource.fixed(Instant.EPOCH), "hiroshima", "standby:7400"));
+    VolumeStream v =
+        new VolumeStream(
+            new Volume(regions),
+            () -> 0L,
+            new LinkFailures(InstantSource.fixed(Instant.EPOCH), "hiroshima", "standby:7400"));
     v.resume(0);
     return v;
   }
@@ -178,24 +182,34 @@ class RegionCopierTest {
     copier.pump(ch, regions, pacer, config, "hiroshima");
     List<WanMessage> first = written();
     assertThat(first.getFirst()).isEqualTo(new WanMessage.Resync("vol0", BASE));
-    assertThat(first.subList(1, 4)).allSatisfy(m -> assertThat(m).isInstanceOf(WanMessage.RegionSum.class));
-    assertThat(first.subList(1, 4).stream().map(m -> ((WanMessage.RegionSum) m).offset())).containsExactly(0L, (long) REGION, 2L * REGION);
-    assertThat(first.getLast()).as("all compared: a heartbeat asks for the acknowledgements").isInstanceOf(WanMessage.Heartbeat.class);
+    assertThat(first.subList(1, 4))
+        .allSatisfy(m -> assertThat(m).isInstanceOf(WanMessage.RegionSum.class));
+    assertThat(first.subList(1, 4).stream().map(m -> ((WanMessage.RegionSum) m).offset()))
+        .containsExactly(0L, (long) REGION, 2L * REGION);
+    assertThat(first.getLast())
+        .as("all compared: a heartbeat asks for the acknowledgements")
+        .isInstanceOf(WanMessage.Heartbeat.class);
     assertThat(v.lastSent).as("history continues from the base").isEqualTo(BASE);
 
     // The standby wants region 1's data, then says it holds the three checksums' regions.
     copier.requested(REGION);
     assertThat(v.window.regionsDurable(3)).isTrue();
     copier.reportDurable(regions);
-    assertThat(regions.durable).as("regions reported durable after the first acknowledgement").containsExactly(0L, 2L);
+    assertThat(regions.durable)
+        .as("regions reported durable after the first acknowledgement")
+        .containsExactly(0L, 2L);
 
     copier.pump(ch, regions, pacer, config, "hiroshima");
     List<WanMessage> second = written();
     WanMessage.Region data = (WanMessage.Region) second.getFirst();
     assertThat(data.offset()).isEqualTo(REGION);
-    assertThat(data.data()).as("the wanted region travels with its data").isEqualTo(regions.read(1));
+    assertThat(data.data())
+        .as("the wanted region travels with its data")
+        .isEqualTo(regions.read(1));
     assertThat(copier.holdsHistory(regions)).as("a pass with a region in flight").isTrue();
-    assertThat(second).as("no RESYNC_END while the wanted data is unacknowledged").noneMatch(m -> m instanceof WanMessage.ResyncEnd);
+    assertThat(second)
+        .as("no RESYNC_END while the wanted data is unacknowledged")
+        .noneMatch(m -> m instanceof WanMessage.ResyncEnd);
 
     assertThat(v.window.regionsDurable(4)).isTrue();
     copier.reportDurable(regions);
@@ -214,7 +228,9 @@ class RegionCopierTest {
 
     v.copier.pump(ch, regions, pacer, config, "hiroshima");
     List<WanMessage> out = written();
-    assertThat(out.stream().filter(m -> m instanceof WanMessage.Region)).as("regions sent into a window of four").hasSize(4);
+    assertThat(out.stream().filter(m -> m instanceof WanMessage.Region))
+        .as("regions sent into a window of four")
+        .hasSize(4);
     assertThat(out.getLast()).isInstanceOf(WanMessage.Heartbeat.class);
 
     v.copier.pump(ch, regions, pacer, config, "hiroshima");
@@ -224,6 +240,10 @@ class RegionCopierTest {
     v.copier.reportDurable(regions);
     assertThat(regions.durable).containsExactly(0L, 1L, 2L, 3L);
     v.copier.pump(ch, regions, pacer, config, "hiroshima");
-    assertThat(written().stream().filter(m -> m instanceof WanMessage.Region).map(m -> ((WanMessage.Region) m).offset())).containsExactly(4L * REGION, 5L * REGION, 6L * REGION, 7L * REGION);
+    assertThat(
+            written().stream()
+                .filter(m -> m instanceof WanMessage.Region)
+                .map(m -> ((WanMessage.Region) m).offset()))
+        .containsExactly(4L * REGION, 5L * REGION, 6L * REGION, 7L * REGION);
   }
 }

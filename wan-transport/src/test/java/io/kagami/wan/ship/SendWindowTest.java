@@ -40,8 +40,13 @@ class SendWindowTest {
     assertThat(w.regionsDurable(4)).as("REGIONS_DURABLE counting more than were sent").isFalse();
     assertThat(w.takeDurableRegions()).as("nothing acknowledged yet").isEmpty();
     assertThat(w.regionsDurable(2)).isTrue();
-    assertThat(w.bytes()).as("acknowledged regions stay in flight until the agent takes them").isEqualTo(3 * 4096);
-    assertThat(w.takeDurableRegions()).containsExactly(new SendWindow.InflightRegion(0, 4096, false), new SendWindow.InflightRegion(1, 4096, true));
+    assertThat(w.bytes())
+        .as("acknowledged regions stay in flight until the agent takes them")
+        .isEqualTo(3 * 4096);
+    assertThat(w.takeDurableRegions())
+        .containsExactly(
+            new SendWindow.InflightRegion(0, 4096, false),
+            new SendWindow.InflightRegion(1, 4096, true));
     assertThat(w.takeDurableRegions()).isEmpty();
     assertThat(w.regionsInFlight()).isTrue();
     assertThat(w.bytes()).isEqualTo(4096);

@@ -50,7 +50,10 @@ class ShipperTest {
   }
 
   private ShipperConfig config(int maxBatchBytes, Duration maxBatchDelay, int windowBytes) {
-    return sites.shipper(standby.port()).withBatching(maxBatchBytes, maxBatchDelay, windowBytes).withHeartbeat(HEARTBEAT);
+    return sites
+        .shipper(standby.port())
+        .withBatching(maxBatchBytes, maxBatchDelay, windowBytes)
+        .withHeartbeat(HEARTBEAT);
   }
 
   private void welcome(long... resume) throws InterruptedException {
@@ -80,7 +83,9 @@ class ShipperTest {
         next = b.lastSeq() + 1;
         bytes += b.rawBytes();
       }
-      assertThat(bytes).as("unacknowledged bytes when the shipper went quiet").isBetween(16384L, 16384L + 4096);
+      assertThat(bytes)
+          .as("unacknowledged bytes when the shipper went quiet")
+          .isBetween(16384L, 16384L + 4096);
       assertThat(shipper.snapshot().volumes().get("vol0").lastSentSeq()).isEqualTo(next - 1);
 
       standby.send(new WanMessage.Ack("vol0", 3));
@@ -95,15 +100,20 @@ class ShipperTest {
   void aLoneWriteOnAnIdleLinkGoesAtOnceWhileOneBehindAnUnackedBatchWaits() throws Exception {
     MemorySource vol0 = new MemorySource("vol0", 1 << 30);
     Random random = new Random(2);
-    try (Shipper shipper = new Shipper(config(1 << 20, Duration.ofHours(1), 16 << 20), List.of(vol0))) {
+    try (Shipper shipper =
+        new Shipper(config(1 << 20, Duration.ofHours(1), 16 << 20), List.of(vol0))) {
       shipper.start();
       welcome(0);
       vol0.append(Records.fixed(random, 1, 512));
-      assertThat(standby.next(WanMessage.Batch.class, WAIT).lastSeq()).as("nothing in flight: no reason to wait").isEqualTo(1);
+      assertThat(standby.next(WanMessage.Batch.class, WAIT).lastSeq())
+          .as("nothing in flight: no reason to wait")
+          .isEqualTo(1);
 
       vol0.append(Records.fixed(random, 1, 512));
       standby.next(WanMessage.Heartbeat.class, WAIT);
-      standby.next(WanMessage.Heartbeat.class, WAIT); // seq 2 waits for company while seq 1 is unacknowledged
+      standby.next(
+          WanMessage.Heartbeat.class,
+          WAIT); // seq 2 waits for company while seq 1 is unacknowledged
 
       standby.send(new WanMessage.Ack("vol0", 1));
       WanMessage.Batch second = standby.next(WanMessage.Batch.class, WAIT);
@@ -124,7 +134,10 @@ class ShipperTest {
       assertThat(b.lastSeq()).isEqualTo(10);
       vol0.awaitPeerDurable(6).get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
       assertThat(vol0.peerDurableCalls()).containsExactly(6L);
-      assertThat(shipper.snapshot().volumes().get("vol0")).usingRecursiveComparison().ignoringFields("rawSendRateBytesPerSecond").isEqualTo(new LinkSnapshot.VolumeProgress(10, 6, 6, null, 0));
+      assertThat(shipper.snapshot().volumes().get("vol0"))
+          .usingRecursiveComparison()
+          .ignoringFields("rawSendRateBytesPerSecond")
+          .isEqualTo(new LinkSnapshot.VolumeProgress(10, 6, 6, null, 0));
     }
   }
 
@@ -136,7 +149,8 @@ class ShipperTest {
     vol0.append(Records.fixed(random, 10, ENTRY));
     vol0.trimThrough(5);
     vol1.append(Records.fixed(random, 3, ENTRY));
-    try (Shipper shipper = new Shipper(config(1 << 20, Duration.ZERO, 16 << 20), List.of(vol0, vol1))) {
+    try (Shipper shipper =
+        new Shipper(config(1 << 20, Duration.ZERO, 16 << 20), List.of(vol0, vol1))) {
       shipper.start();
       welcome(2, 0);
       WanMessage.Batch b = standby.next(WanMessage.Batch.class, WAIT);
@@ -144,7 +158,8 @@ class ShipperTest {
       assertThat(b.lastSeq()).isEqualTo(3);
       standby.next(WanMessage.Heartbeat.class, WAIT);
 
-      String why = "the standby needs volume vol0 from seq 3, but the journal's oldest entry is seq 6 (trimmed): the standby must be re-seeded";
+      String why =
+          "the standby needs volume vol0 from seq 3, but the journal's oldest entry is seq 6 (trimmed): the standby must be re-seeded";
       LinkSnapshot s = shipper.snapshot();
       assertThat(s.connected()).isTrue();
       assertThat(s.volumes().get("vol0").stalled()).isEqualTo(why);
@@ -165,8 +180,12 @@ class ShipperTest {
       vol0.append(Records.fixed(new Random(6), 45, ENTRY));
       standby.next(WanMessage.Heartbeat.class, WAIT);
       standby.next(WanMessage.Heartbeat.class, WAIT);
-      assertThat(shipper.snapshot().volumes().get("vol0").stalled()).contains("through seq 50 but this primary's journal ends at seq 10").contains("diverged");
-      assertThat(vol0.peerDurableCalls()).as("a diverged standby's durable point is not passed to the journal").isEmpty();
+      assertThat(shipper.snapshot().volumes().get("vol0").stalled())
+          .contains("through seq 50 but this primary's journal ends at seq 10")
+          .contains("diverged");
+      assertThat(vol0.peerDurableCalls())
+          .as("a diverged standby's durable point is not passed to the journal")
+          .isEmpty();
     }
   }
 
@@ -180,7 +199,8 @@ class ShipperTest {
       assertThat(standby.next(WanMessage.Batch.class, WAIT).lastSeq()).isEqualTo(3);
       standby.send(new WanMessage.Ack("vol0", 99));
       assertThat(standby.awaitDisconnect(WAIT)).isTrue();
-      assertThat(log.await("acknowledged volume vol0 through seq 99", WAIT)).contains("but only seq 3 was sent");
+      assertThat(log.await("acknowledged volume vol0 through seq 99", WAIT))
+          .contains("but only seq 3 was sent");
       assertThat(vol0.peerDurable()).isZero();
 
       welcome(3); // the shipper is back, and resumes after what this WELCOME says
@@ -196,8 +216,10 @@ class ShipperTest {
     try (Shipper shipper = new Shipper(config(1 << 20, Duration.ZERO, 16 << 20), List.of(vol0))) {
       shipper.start();
       standby.next(WanMessage.Hello.class, WAIT);
-      standby.send(new WanMessage.Welcome("osaka", List.of(new WanMessage.VolumeResume("vol0", 0))));
-      assertThat(log.await("calls itself", WAIT)).contains("the standby calls itself \"osaka\" but its certificate is for \"hiroshima\"");
+      standby.send(
+          new WanMessage.Welcome("osaka", List.of(new WanMessage.VolumeResume("vol0", 0))));
+      assertThat(log.await("calls itself", WAIT))
+          .contains("the standby calls itself \"osaka\" but its certificate is for \"hiroshima\"");
       assertThat(shipper.snapshot().connected()).isFalse();
     }
   }
@@ -210,7 +232,12 @@ class ShipperTest {
       CompletableFuture<Void> down = shipper.handover(Map.of("vol0", 3L));
       assertThatThrownBy(() -> down.get(WAIT.toMillis(), TimeUnit.MILLISECONDS))
           .cause()
-          .isInstanceOfSatisfying(HandoverException.class, e -> assertThat(e.kind()).as("a link that is not up").isEqualTo(HandoverException.Kind.NOT_SENT));
+          .isInstanceOfSatisfying(
+              HandoverException.class,
+              e ->
+                  assertThat(e.kind())
+                      .as("a link that is not up")
+                      .isEqualTo(HandoverException.Kind.NOT_SENT));
 
       shipper.start();
       welcome(0);
@@ -219,12 +246,15 @@ class ShipperTest {
       vol0.awaitPeerDurable(3).get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
 
       CompletableFuture<Void> refused = shipper.handover(Map.of("vol0", 3L));
-      assertThat(standby.next(WanMessage.Handover.class, WAIT).volumes()).containsExactly(new WanMessage.VolumeEnd("vol0", 3));
+      assertThat(standby.next(WanMessage.Handover.class, WAIT).volumes())
+          .containsExactly(new WanMessage.VolumeEnd("vol0", 3));
       standby.send(new WanMessage.Refuse("volume vol0 is resynchronizing"));
       assertThatThrownBy(() -> refused.get(WAIT.toMillis(), TimeUnit.MILLISECONDS))
           .cause()
           .hasMessage("the standby refused: volume vol0 is resynchronizing")
-          .isInstanceOfSatisfying(HandoverException.class, e -> assertThat(e.kind()).isEqualTo(HandoverException.Kind.REFUSED));
+          .isInstanceOfSatisfying(
+              HandoverException.class,
+              e -> assertThat(e.kind()).isEqualTo(HandoverException.Kind.REFUSED));
     }
   }
 
@@ -234,11 +264,15 @@ class ShipperTest {
     Shipper never = new Shipper(config(1 << 20, Duration.ZERO, 16 << 20), List.of(vol0));
     never.close();
     never.close();
-    assertThatThrownBy(never::start).isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
+    assertThatThrownBy(never::start)
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("closed");
 
     Shipper s = new Shipper(config(1 << 20, Duration.ZERO, 16 << 20), List.of(vol0));
     s.start();
-    assertThatThrownBy(s::start).isInstanceOf(IllegalStateException.class).hasMessageContaining("starts once");
+    assertThatThrownBy(s::start)
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("starts once");
     s.close();
     s.close();
     assertThat(s.snapshot().connected()).isFalse();
@@ -246,11 +280,19 @@ class ShipperTest {
 
   @Test
   void configurationMistakesAreExplained() {
-    assertThatThrownBy(() -> config(1000, Duration.ZERO, 16 << 20)).hasMessageContaining("batch size 1000 bytes must be between 4096 and half the maximum frame");
-    assertThatThrownBy(() -> config(1 << 20, Duration.ZERO, 1 << 19)).hasMessageContaining("window of 524288 bytes must hold at least one batch (1048576)");
-    assertThatThrownBy(() -> new Shipper(config(1 << 20, Duration.ZERO, 16 << 20), List.of(new MemorySource("v", 1), new MemorySource("v", 1))))
+    assertThatThrownBy(() -> config(1000, Duration.ZERO, 16 << 20))
+        .hasMessageContaining(
+            "batch size 1000 bytes must be between 4096 and half the maximum frame");
+    assertThatThrownBy(() -> config(1 << 20, Duration.ZERO, 1 << 19))
+        .hasMessageContaining("window of 524288 bytes must hold at least one batch (1048576)");
+    assertThatThrownBy(
+            () ->
+                new Shipper(
+                    config(1 << 20, Duration.ZERO, 16 << 20),
+                    List.of(new MemorySource("v", 1), new MemorySource("v", 1))))
         .hasMessageContaining("volume v is offered twice");
-    ShipperConfig d = ShipperConfig.defaults("standby.example", 7400, sites.tokyo, sites.hiroshima.certificate());
+    ShipperConfig d =
+        ShipperConfig.defaults("standby.example", 7400, sites.tokyo, sites.hiroshima.certificate());
     assertThat(d.maxBatchBytes()).isEqualTo(1 << 20);
     assertThat(d.windowBytes()).isEqualTo(16 << 20);
     assertThat(d.siteId()).isEqualTo("tokyo");

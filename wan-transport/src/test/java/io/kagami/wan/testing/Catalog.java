@@ -16,13 +16,22 @@ public final class Catalog implements ReceiverCatalog {
   }
 
   @Override
-  public ReceiveSink sink(String sourceSiteId, String volume, long sizeBytes) throws LinkRefusedException {
+  public ReceiveSink sink(String sourceSiteId, String volume, long sizeBytes)
+      throws LinkRefusedException {
     MemorySink s = sinks.get(sourceSiteId + "/" + volume);
     if (s == null) {
-      throw new LinkRefusedException("volume " + volume + " of site " + sourceSiteId + " is not replicated here");
+      throw new LinkRefusedException(
+          "volume " + volume + " of site " + sourceSiteId + " is not replicated here");
     }
     if (s.sizeBytes() != sizeBytes) {
-      throw new LinkRefusedException("volume " + volume + " is " + sizeBytes + " bytes on the primary but " + s.sizeBytes() + " here");
+      throw new LinkRefusedException(
+          "volume "
+              + volume
+              + " is "
+              + sizeBytes
+              + " bytes on the primary but "
+              + s.sizeBytes()
+              + " here");
     }
     return s;
   }

@@ -38,7 +38,11 @@ public final class FakeStandby implements AutoCloseable {
 
   public FakeStandby(SiteCredentials own, X509Certificate primary) {
     SslContext ssl = Tls.server(own, List.of(primary));
-    group = new MultiThreadIoEventLoopGroup(1, Thread.ofPlatform().name("fake-standby-", 0).daemon(true).factory(), NioIoHandler.newFactory());
+    group =
+        new MultiThreadIoEventLoopGroup(
+            1,
+            Thread.ofPlatform().name("fake-standby-", 0).daemon(true).factory(),
+            NioIoHandler.newFactory());
     server =
         new ServerBootstrap()
             .group(group)
@@ -54,9 +58,12 @@ public final class FakeStandby implements AutoCloseable {
                         .addLast(
                             new SimpleChannelInboundHandler<WanMessage>() {
                               @Override
-                              public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+                              public void userEventTriggered(
+                                  ChannelHandlerContext ctx, Object evt) {
                                 if (evt instanceof IdleStateEvent) {
-                                  ctx.writeAndFlush(new WanMessage.Heartbeat()); // as a real standby does when idle
+                                  ctx.writeAndFlush(
+                                      new WanMessage
+                                          .Heartbeat()); // as a real standby does when idle
                                 }
                               }
 
@@ -66,12 +73,14 @@ public final class FakeStandby implements AutoCloseable {
                               }
 
                               @Override
-                              protected void channelRead0(ChannelHandlerContext ctx, WanMessage msg) {
+                              protected void channelRead0(
+                                  ChannelHandlerContext ctx, WanMessage msg) {
                                 inbound.add(msg);
                               }
 
                               @Override
-                              public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+                              public void exceptionCaught(
+                                  ChannelHandlerContext ctx, Throwable cause) {
                                 ctx.close();
                               }
                             });
@@ -95,13 +104,15 @@ public final class FakeStandby implements AutoCloseable {
   }
 
   /** The next frame of {@code type}; heartbeats before it are skipped unless asked for. */
-  public <T extends WanMessage> T next(Class<T> type, Duration timeout) throws InterruptedException {
+  public <T extends WanMessage> T next(Class<T> type, Duration timeout)
+      throws InterruptedException {
     WanMessage m = next(timeout);
     while (m instanceof WanMessage.Heartbeat && type != WanMessage.Heartbeat.class) {
       m = next(timeout);
     }
     if (!type.isInstance(m)) {
-      throw new AssertionError("expected a " + type.getSimpleName() + " from the shipper, got " + m);
+      throw new AssertionError(
+          "expected a " + type.getSimpleName() + " from the shipper, got " + m);
     }
     return type.cast(m);
   }

@@ -29,7 +29,10 @@ public final class LogCapture extends Handler implements AutoCloseable {
 
   @Override
   public void publish(LogRecord r) {
-    String text = r.getParameters() == null || r.getParameters().length == 0 ? r.getMessage() : MessageFormat.format(r.getMessage(), r.getParameters());
+    String text =
+        r.getParameters() == null || r.getParameters().length == 0
+            ? r.getMessage()
+            : MessageFormat.format(r.getMessage(), r.getParameters());
     lock.lock();
     try {
       lines.add(r.getLevel() + " " + text);
@@ -60,7 +63,13 @@ public final class LogCapture extends Handler implements AutoCloseable {
           }
         }
         if (left <= 0) {
-          throw new AssertionError("nothing logged containing \"" + fragment + "\" within " + timeout + "; logged:\n  " + String.join("\n  ", lines));
+          throw new AssertionError(
+              "nothing logged containing \""
+                  + fragment
+                  + "\" within "
+                  + timeout
+                  + "; logged:\n  "
+                  + String.join("\n  ", lines));
         }
         left = added.awaitNanos(left);
       }
@@ -80,7 +89,14 @@ public final class LogCapture extends Handler implements AutoCloseable {
     try {
       while (lines.stream().filter(l -> l.contains(fragment)).count() < n) {
         if (left <= 0) {
-          throw new AssertionError(n + " lines containing \"" + fragment + "\" expected within " + timeout + "; logged:\n  " + String.join("\n  ", lines));
+          throw new AssertionError(
+              n
+                  + " lines containing \""
+                  + fragment
+                  + "\" expected within "
+                  + timeout
+                  + "; logged:\n  "
+                  + String.join("\n  ", lines));
         }
         left = added.awaitNanos(left);
       }

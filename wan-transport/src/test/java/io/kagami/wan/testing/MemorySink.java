@@ -33,7 +33,9 @@ public final class MemorySink implements ReceiveSink, AutoCloseable {
   public MemorySink(String volume, long sizeBytes) {
     this.volume = volume;
     this.sizeBytes = sizeBytes;
-    this.executor = Executors.newSingleThreadExecutor(Thread.ofPlatform().name("memory-sink-" + volume).daemon(true).factory());
+    this.executor =
+        Executors.newSingleThreadExecutor(
+            Thread.ofPlatform().name("memory-sink-" + volume).daemon(true).factory());
   }
 
   @Override
@@ -79,7 +81,14 @@ public final class MemorySink implements ReceiveSink, AutoCloseable {
           continue;
         }
         if (e.seq() != durable + 1) {
-          throw new IllegalStateException("volume " + volume + ": received seq " + e.seq() + " but expected " + (durable + 1) + " (gap)");
+          throw new IllegalStateException(
+              "volume "
+                  + volume
+                  + ": received seq "
+                  + e.seq()
+                  + " but expected "
+                  + (durable + 1)
+                  + " (gap)");
         }
         stored.add(e);
         durable = e.seq();
@@ -94,7 +103,10 @@ public final class MemorySink implements ReceiveSink, AutoCloseable {
     return now;
   }
 
-  /** Holds back the store that reaches {@code seq} until {@link #release()}; {@link #held()} completes then. */
+  /**
+   * Holds back the store that reaches {@code seq} until {@link #release()}; {@link #held()}
+   * completes then.
+   */
   public void holdAt(long seq) {
     holdAt = seq;
   }

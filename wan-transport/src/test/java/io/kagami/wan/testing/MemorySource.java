@@ -16,7 +16,8 @@ import java.util.concurrent.CopyOnWriteArrayList;
 public final class MemorySource implements ShipSource {
   private final String volume;
   private final long sizeBytes;
-  private final List<JournalEntry> entries = new ArrayList<>(); // guarded by this; seq = firstSeq + index
+  private final List<JournalEntry> entries =
+      new ArrayList<>(); // guarded by this; seq = firstSeq + index
   private long firstSeq = 1; // guarded by this
   private final List<Runnable> listeners = new CopyOnWriteArrayList<>();
   private final List<Long> peerDurableCalls = new CopyOnWriteArrayList<>();

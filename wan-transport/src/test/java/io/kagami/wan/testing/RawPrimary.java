@@ -31,8 +31,13 @@ public final class RawPrimary implements AutoCloseable {
   private final Channel channel;
   private final BlockingQueue<WanMessage> inbound = new LinkedBlockingQueue<>();
 
-  public RawPrimary(int port, SiteCredentials own, X509Certificate standby) throws InterruptedException {
-    group = new MultiThreadIoEventLoopGroup(1, Thread.ofPlatform().name("raw-primary-", 0).daemon(true).factory(), NioIoHandler.newFactory());
+  public RawPrimary(int port, SiteCredentials own, X509Certificate standby)
+      throws InterruptedException {
+    group =
+        new MultiThreadIoEventLoopGroup(
+            1,
+            Thread.ofPlatform().name("raw-primary-", 0).daemon(true).factory(),
+            NioIoHandler.newFactory());
     channel =
         new Bootstrap()
             .group(group)
@@ -47,12 +52,14 @@ public final class RawPrimary implements AutoCloseable {
                         .addLast(
                             new SimpleChannelInboundHandler<WanMessage>() {
                               @Override
-                              protected void channelRead0(ChannelHandlerContext ctx, WanMessage msg) {
+                              protected void channelRead0(
+                                  ChannelHandlerContext ctx, WanMessage msg) {
                                 inbound.add(msg);
                               }
 
                               @Override
-                              public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+                              public void exceptionCaught(
+                                  ChannelHandlerContext ctx, Throwable cause) {
                                 ctx.close();
                               }
                             });

@@ -25,7 +25,10 @@ public final class Records {
         out.add(JournalRecord.writeZeroes(offset, 65536).encode());
         continue;
       }
-      int size = pick < 70 ? 16 + random.nextInt(2048) : pick < 95 ? 2048 + random.nextInt(6144) : 8192 + random.nextInt(57344);
+      int size =
+          pick < 70
+              ? 16 + random.nextInt(2048)
+              : pick < 95 ? 2048 + random.nextInt(6144) : 8192 + random.nextInt(57344);
       byte[] data = new byte[size];
       if (random.nextBoolean()) {
         random.nextBytes(data); // incompressible, as most real data the journal could not shrink
@@ -35,7 +38,9 @@ public final class Records {
           data[j] = word[j % word.length];
         }
       }
-      out.add(new JournalRecord(JournalRecord.Kind.WRITE, offset, size, JournalRecord.Codec.NONE, data).encode());
+      out.add(
+          new JournalRecord(JournalRecord.Kind.WRITE, offset, size, JournalRecord.Codec.NONE, data)
+              .encode());
     }
     return out;
   }
@@ -46,7 +51,10 @@ public final class Records {
     for (int i = 0; i < n; i++) {
       byte[] data = new byte[size];
       random.nextBytes(data);
-      out.add(new JournalRecord(JournalRecord.Kind.WRITE, 4096L * i, size, JournalRecord.Codec.NONE, data).encode());
+      out.add(
+          new JournalRecord(
+                  JournalRecord.Kind.WRITE, 4096L * i, size, JournalRecord.Codec.NONE, data)
+              .encode());
     }
     return out;
   }
@@ -55,19 +63,37 @@ public final class Records {
    * Null when {@code actual} is exactly {@code expected} (same seqs in order, same bytes), else
    * what a user would notice first.
    */
-  public static String difference(String volume, List<JournalEntry> expected, List<JournalEntry> actual) {
+  public static String difference(
+      String volume, List<JournalEntry> expected, List<JournalEntry> actual) {
     for (int i = 0; i < Math.min(expected.size(), actual.size()); i++) {
       JournalEntry e = expected.get(i);
       JournalEntry a = actual.get(i);
       if (e.seq() != a.seq()) {
-        return "volume " + volume + ": position " + i + " holds seq " + a.seq() + ", expected seq " + e.seq();
+        return "volume "
+            + volume
+            + ": position "
+            + i
+            + " holds seq "
+            + a.seq()
+            + ", expected seq "
+            + e.seq();
       }
       if (!Arrays.equals(e.encoded(), a.encoded())) {
-        return "volume " + volume + ": seq " + e.seq() + " differs from the primary's at byte " + Arrays.mismatch(e.encoded(), a.encoded());
+        return "volume "
+            + volume
+            + ": seq "
+            + e.seq()
+            + " differs from the primary's at byte "
+            + Arrays.mismatch(e.encoded(), a.encoded());
       }
     }
     if (expected.size() != actual.size()) {
-      return "volume " + volume + ": standby holds " + actual.size() + " entries, primary journaled " + expected.size();
+      return "volume "
+          + volume
+          + ": standby holds "
+          + actual.size()
+          + " entries, primary journaled "
+          + expected.size();
     }
     return null;
   }

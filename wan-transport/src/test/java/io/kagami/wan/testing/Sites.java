@@ -32,11 +32,15 @@ public final class Sites {
   }
 
   public ShipperConfig shipper(SiteCredentials primary, int port) {
-    return ShipperConfig.defaults(HOST, port, primary, hiroshima.certificate()).withReconnect(Duration.ofMillis(10), Duration.ofMillis(200)).withHeartbeat(Duration.ofMillis(500));
+    return ShipperConfig.defaults(HOST, port, primary, hiroshima.certificate())
+        .withReconnect(Duration.ofMillis(10), Duration.ofMillis(200))
+        .withHeartbeat(Duration.ofMillis(500));
   }
 
   /** hiroshima on an ephemeral loopback port, paired with tokyo and osaka; heartbeat 500 ms. */
   public ReceiverConfig receiver() {
-    return ReceiverConfig.defaults(HOST, 0, hiroshima, List.of(tokyo.certificate(), osaka.certificate())).withHeartbeat(Duration.ofMillis(500));
+    return ReceiverConfig.defaults(
+            HOST, 0, hiroshima, List.of(tokyo.certificate(), osaka.certificate()))
+        .withHeartbeat(Duration.ofMillis(500));
   }
 }

@@ -15,7 +15,10 @@ class TokenBucketTest {
     now.addAndGet(d.toNanos());
   }
 
-  /** Sends {@code frame}-byte frames for {@code span} as fast as the bucket allows; returns the bytes sent. */
+  /**
+   * Sends {@code frame}-byte frames for {@code span} as fast as the bucket allows; returns the
+   * bytes sent.
+   */
   private long sendFor(TokenBucket b, Duration span, long frame) {
     long end = now.get() + span.toNanos();
     long sent = 0;
@@ -42,7 +45,10 @@ class TokenBucketTest {
     assertThat(b.burst()).isEqualTo(150_000);
     long frame = 100_000;
     long sent = sendFor(b, Duration.ofSeconds(10), frame);
-    assertThat(sent).as("bytes sent in 10 s at 1.5 MB/s").isLessThanOrEqualTo(10 * rate + b.burst() + frame).isGreaterThanOrEqualTo(10 * rate - frame);
+    assertThat(sent)
+        .as("bytes sent in 10 s at 1.5 MB/s")
+        .isLessThanOrEqualTo(10 * rate + b.burst() + frame)
+        .isGreaterThanOrEqualTo(10 * rate - frame);
   }
 
   @Test
@@ -50,7 +56,9 @@ class TokenBucketTest {
     TokenBucket b = new TokenBucket(now::get, 1000, 1000);
     assertThat(b.nanosUntilSend()).isZero();
     b.consume(5000); // 4000 bytes of debt
-    assertThat(b.nanosUntilSend()).as("wait until the debt is paid").isBetween(Duration.ofMillis(4000).toNanos(), Duration.ofMillis(4002).toNanos());
+    assertThat(b.nanosUntilSend())
+        .as("wait until the debt is paid")
+        .isBetween(Duration.ofMillis(4000).toNanos(), Duration.ofMillis(4002).toNanos());
     advance(Duration.ofMillis(4001));
     assertThat(b.nanosUntilSend()).isZero();
   }
@@ -72,7 +80,9 @@ class TokenBucketTest {
     assertThat(b.burst()).isEqualTo(300_000);
     long fast = sendFor(b, Duration.ofSeconds(4), 10_000);
     assertThat(slow).isBetween(4_000_000L - 10_000, 4_000_000L + 100_000 + 10_000);
-    assertThat(fast).as("4 s after raising the cap to 3 MB/s").isBetween(12_000_000L - 10_000, 12_000_000L + 300_000 + 10_000);
+    assertThat(fast)
+        .as("4 s after raising the cap to 3 MB/s")
+        .isBetween(12_000_000L - 10_000, 12_000_000L + 300_000 + 10_000);
 
     b.consume(3_000_000); // one second of debt at 3 MB/s...
     b.setRate(1_000_000); // ...is three seconds at 1 MB/s: lowering the rate cannot forgive it
@@ -107,6 +117,7 @@ class TokenBucketTest {
   @Test
   void nonsenseIsRejected() {
     assertThatThrownBy(() -> new TokenBucket(now::get, -1)).hasMessageContaining("rate >= 0");
-    assertThatThrownBy(() -> new TokenBucket(now::get, 1, 0)).hasMessageContaining("burst >= 1 byte");
+    assertThatThrownBy(() -> new TokenBucket(now::get, 1, 0))
+        .hasMessageContaining("burst >= 1 byte");
   }
 }
