@@ -102,12 +102,19 @@ final class ConsoleLog {
     long deadline = SystemTime.NANO.nanoTime() + timeout.toNanos();
     int next = from;
     while (true) {
+      boolean panicked = false;
       for (; next < lines.size(); next++) {
         if (pattern.matcher(lines.get(next)).find()) {
           return lines.get(next);
         }
+        // A panicked guest never prints anything again: say so now, not after the deadline.
+        panicked |= lines.get(next).contains("end Kernel panic");
       }
       long left = deadline - SystemTime.NANO.nanoTime();
+      if (panicked) {
+        throw new AssertionError(
+            name + ": " + what + ": the guest kernel panicked; last console lines:\n" + tail(40));
+      }
       if (ended || left <= 0) {
         throw new AssertionError(
             name
