@@ -1,7 +1,6 @@
 package io.kagami.site.cli;
 
 import io.kagami.site.config.ConfigCheck;
-import io.kagami.site.config.ConfigException;
 import io.kagami.site.config.ConfigLoader;
 import io.kagami.site.config.ConfigProblem;
 import io.kagami.site.config.SiteConfig;
@@ -75,7 +74,7 @@ final class ConfigCommand {
         System.out.println("warning: " + w);
       }
       if (!check.ok()) {
-        throw refusal(check, config);
+        throw refusal(check, config, false);
       }
       SiteConfig c = check.config();
       System.out.printf(
@@ -116,10 +115,21 @@ final class ConfigCommand {
   }
 
   /**
-   * The usage error {@code kagami run} and {@code kagami config check} end with when {@code check}
-   * found problems: each on its own line, then what to do.
+   * The usage error {@code kagami run} ({@code started}: what it did not do) and {@code kagami
+   * config check} end with when {@code check} found problems: a count, then each problem on its own
+   * indented line as {@code FILE: KEY: REASON}, then what to do.
    */
-  static CliError refusal(ConfigCheck check, Path config) {
-    return CliError.usage(new ConfigException(check.problems()).getMessage(), next(config));
+  static CliError refusal(ConfigCheck check, Path config, boolean run) {
+    int n = check.problems().size();
+    StringBuilder b =
+        new StringBuilder(config.toString())
+            .append(": ")
+            .append(n)
+            .append(n == 1 ? " problem" : " problems")
+            .append(run ? "; nothing was started, bound or created:" : ":");
+    for (ConfigProblem p : check.problems()) {
+      b.append("\n  ").append(p);
+    }
+    return CliError.usage(b.toString(), next(config));
   }
 }

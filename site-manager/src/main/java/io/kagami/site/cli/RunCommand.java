@@ -39,7 +39,7 @@ final class RunCommand implements Callable<Integer> {
       System.err.println("kagami: warning: " + w);
     }
     if (!check.ok()) {
-      throw ConfigCommand.refusal(check, config);
+      throw ConfigCommand.refusal(check, config, true);
     }
     SiteConfig cfg = check.config();
     Site site = new Site(cfg, SystemTime.WALL);
