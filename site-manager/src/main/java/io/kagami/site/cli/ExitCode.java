@@ -14,7 +14,10 @@ final class ExitCode {
   /** The command ran and did not succeed (a site error, a local failure, an outcome unknown). */
   static final int FAILED = 1;
 
-  /** The command line is wrong: unknown option, bad value, missing argument. Nothing was sent. */
+  /**
+   * The command line is wrong (unknown option, bad value, missing argument), or the configuration
+   * file it names is (every problem listed). Nothing was sent, started or created.
+   */
   static final int USAGE = 2;
 
   /**
@@ -32,7 +35,7 @@ final class ExitCode {
   static final String[] HELP = {
     "0:Done.",
     "1:Failed: the site or this command hit an error; the message says what to check.",
-    "2:Usage: the command line is wrong; nothing was sent.",
+    "2:Usage: the command line, or the configuration it names, is wrong; nothing was sent or started.",
     "3:Refused: the site answered and refused (its state, or the admin token); nothing changed.",
     "4:Unreachable: no Kagami site answers at the admin address."
   };

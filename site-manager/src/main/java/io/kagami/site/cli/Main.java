@@ -41,6 +41,7 @@ import picocli.CommandLine.UnmatchedArgumentException;
       DrillCommand.class,
       MaintenanceCommand.class,
       CertCommand.class,
+      ConfigCommand.class,
       WitnessCommand.class,
       HelpVerb.class
     })

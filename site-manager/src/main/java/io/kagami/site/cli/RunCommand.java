@@ -2,19 +2,27 @@ package io.kagami.site.cli;
 
 import io.kagami.clock.SystemTime;
 import io.kagami.site.Site;
+import io.kagami.site.config.ConfigCheck;
 import io.kagami.site.config.ConfigLoader;
+import io.kagami.site.config.ConfigProblem;
 import io.kagami.site.config.SiteConfig;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** {@code kagami run --config site.yaml}: runs one site in the foreground until SIGINT/SIGTERM. */
+/**
+ * {@code kagami run --config site.yaml}: runs one site in the foreground until SIGINT/SIGTERM.
+ * Before anything starts, the configuration is checked whole against the machine as {@code kagami
+ * config check} does; with any problem it lists them all and exits 2, having bound no port and
+ * created or written nothing.
+ */
 @Command(
     name = "run",
     description = {
       "Run one site from its YAML configuration, in the foreground, until Ctrl-C or SIGTERM.",
-      "It starts in the role its data directory records (after a promotion, switchover or failback), else in site.role."
+      "It starts in the role its data directory records (after a promotion, switchover or failback), else in site.role.",
+      "The configuration is first checked whole, as kagami config check does: with any problem, every one is listed (FILE: KEY: REASON) and it exits 2 having bound no port and created nothing."
     })
 final class RunCommand implements Callable<Integer> {
   @Option(
@@ -26,7 +34,14 @@ final class RunCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws InterruptedException {
-    SiteConfig cfg = ConfigLoader.load(config);
+    ConfigCheck check = ConfigLoader.check(config, true);
+    for (ConfigProblem w : check.warnings()) {
+      System.err.println("kagami: warning: " + w);
+    }
+    if (!check.ok()) {
+      throw ConfigCommand.refusal(check, config, true);
+    }
+    SiteConfig cfg = check.config();
     Site site = new Site(cfg, SystemTime.WALL);
     Foreground fg = new Foreground();
     fg.onStop(site::close);

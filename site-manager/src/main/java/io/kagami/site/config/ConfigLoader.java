@@ -7,9 +7,10 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.regex.Pattern;
 
 /**
@@ -68,34 +69,72 @@ import java.util.regex.Pattern;
  * <p>This class reads {@code site}, {@code dataDir}, {@code compression}, {@code nbd} and {@code
  * admin} and assembles the {@link SiteConfig}; each larger section has its own reader ({@link
  * WanSection}, {@link VolumesSection}, {@link FailoverSection}), all adding to one list of problems
- * through a {@link ConfigReader}.
+ * through a {@link ConfigReader}, which records the key of each ({@link Problems}). Listen
+ * addresses that would take the same port are found here ({@link ListenAddresses}); what the
+ * configuration names on the machine (data directory, certificates, filesystem size, free ports) is
+ * checked by {@link #check}, as {@code kagami run} and {@code kagami config check} do before
+ * anything starts ({@link MachineCheck}).
  */
 public final class ConfigLoader {
   private static final Pattern SITE_ID = Pattern.compile("[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?");
 
-  private final List<String> problems = new ArrayList<>();
+  private final Problems problems = new Problems();
   private final Path base;
   private final ConfigReader r;
+  private final MachineCheck machine;
 
-  private ConfigLoader(Path base) {
+  private ConfigLoader(Path base, MachineCheck machine) {
     this.base = base;
     this.r = new ConfigReader(problems, base);
+    this.machine = machine;
   }
 
+  /**
+   * The configuration in {@code file}, read and validated, without looking at the machine (for
+   * verbs that only read it); throws {@link ConfigException} with every problem.
+   */
   public static SiteConfig load(Path file) {
-    String text;
+    return parse(read(file), file.toString(), file.toAbsolutePath().getParent());
+  }
+
+  /**
+   * Everything {@link #load} checks and the machine the site is to run on ({@link MachineCheck}:
+   * data directory, certificates, volume sizes against the filesystem, and with {@code probePorts}
+   * whether each listen port is free), every problem at once. Creates and writes nothing; the port
+   * probe binds for an instant. Never throws for a bad configuration: the result says.
+   */
+  public static ConfigCheck check(Path file, boolean probePorts) {
     try {
-      text = Files.readString(file);
-    } catch (IOException e) {
-      throw new ConfigException(
-          file.toString(), List.of("cannot read the configuration file: " + e.getMessage()));
+      return inspect(
+          read(file),
+          file.toString(),
+          file.toAbsolutePath().getParent(),
+          new MachineCheck(probePorts));
+    } catch (ConfigException e) {
+      return new ConfigCheck(null, e.problems(), List.of());
     }
-    Path parent = file.toAbsolutePath().getParent();
-    return parse(text, file.toString(), parent);
+  }
+
+  private static String read(Path file) {
+    try {
+      return Files.readString(file);
+    } catch (IOException e) {
+      String why =
+          Files.isDirectory(file)
+              ? "it is a directory; name the YAML file"
+              : Files.exists(file) ? e.getMessage() : "it does not exist";
+      throw new ConfigException(
+          file.toString(), List.of("cannot read the configuration file: " + why));
+    }
   }
 
   /** Parses {@code yaml}; relative paths resolve against {@code base}. */
   public static SiteConfig parse(String yaml, String source, Path base) {
+    return inspect(yaml, source, base, null).orThrow();
+  }
+
+  /** {@code machine}: null to skip the machine's checks. */
+  static ConfigCheck inspect(String yaml, String source, Path base, MachineCheck machine) {
     JsonNode root;
     try {
       root = new ObjectMapper(new YAMLFactory()).readTree(yaml);
@@ -110,12 +149,12 @@ public final class ConfigLoader {
           List.of(
               "the configuration must be a YAML mapping with keys site, dataDir, nbd, admin, wan, volumes"));
     }
-    ConfigLoader l = new ConfigLoader(base);
+    ConfigLoader l = new ConfigLoader(base, machine);
     SiteConfig config = l.site(root);
-    if (!l.problems.isEmpty()) {
-      throw new ConfigException(source, l.problems);
-    }
-    return config;
+    return new ConfigCheck(
+        l.problems.isEmpty() ? config : null,
+        l.problems.problems(source),
+        l.problems.warnings(source));
   }
 
   private SiteConfig site(JsonNode root) {
@@ -160,23 +199,33 @@ public final class ConfigLoader {
     }
 
     WanSettings wan = new WanSection(r).parse(root, role, id);
-    List<VolumeConfig> volumes = new VolumesSection(r).parse(root);
+    VolumesSection volumesSection = new VolumesSection(r);
+    List<VolumeConfig> volumes = volumesSection.parse(root);
     FailoverSettings failover =
         new FailoverSection(problems, base).parse(root.get("failover"), id, wan.peerSiteId());
-    if (!problems.isEmpty()) {
-      return null;
+    Map<String, HostPort> listen = new LinkedHashMap<>();
+    listen.put("nbd.listen", nbdListen);
+    listen.put("admin.listen", adminListen);
+    listen.put("wan.listen", wan.listen());
+    ListenAddresses.check(listen, problems);
+    // A draft while there are problems (the values that had one are null): the machine's checks
+    // look at what is there, so that every problem is reported at once.
+    SiteConfig config =
+        new SiteConfig(
+            id,
+            role,
+            dataDir,
+            nbdListen,
+            adminListen,
+            wan,
+            compress,
+            metrics,
+            volumes,
+            failover,
+            adminToken);
+    if (machine != null) {
+      machine.check(config, volumesSection.sizeKeys(), problems);
     }
-    return new SiteConfig(
-        id,
-        role,
-        dataDir,
-        nbdListen,
-        adminListen,
-        wan,
-        compress,
-        metrics,
-        volumes,
-        failover,
-        adminToken);
+    return config;
   }
 }

@@ -334,8 +334,15 @@ final class FailoverSection {
     for (Iterator<String> it = node.fieldNames(); it.hasNext(); ) {
       String k = it.next();
       if (!allowed.contains(k)) {
+        String near = ConfigReader.nearest(k, keys);
         problems.add(
-            "unknown key " + prefix + k + " (allowed here: " + String.join(", ", keys) + ")");
+            "unknown key "
+                + prefix
+                + k
+                + (near == null ? "" : "; did you mean " + prefix + near + "?")
+                + " (allowed here: "
+                + String.join(", ", keys)
+                + ")");
       }
     }
   }

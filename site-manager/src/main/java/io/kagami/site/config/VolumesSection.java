@@ -5,9 +5,11 @@ import io.kagami.replicator.history.History;
 import io.kagami.replicator.sync.SyncReplication;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
 import java.util.regex.Pattern;
 
@@ -21,9 +23,18 @@ final class VolumesSection {
   private static final Pattern VOLUME_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
 
   private final ConfigReader r;
+  private final Map<String, String> sizeKeys = new HashMap<>();
 
   VolumesSection(ConfigReader reader) {
     this.r = reader;
+  }
+
+  /**
+   * After {@link #parse}: each valid volume's key for its size ({@code volumes[1].size}, or {@code
+   * volumes[0].members} for a consistency group, whose members make its size).
+   */
+  Map<String, String> sizeKeys() {
+    return sizeKeys;
   }
 
   /** The volumes that are valid (the others added a problem each). */
@@ -61,13 +72,14 @@ final class VolumesSection {
         }
         if (!VOLUME_NAME.matcher(name).matches()) {
           r.problem(
+              at + ".name",
               "volume \""
                   + name
                   + "\": the name is not allowed (letters, digits, '.', '_', '-', up to 64 characters)");
           continue;
         }
         if (!names.add(name)) {
-          r.problem("volume \"" + name + "\" is listed twice");
+          r.problem(at + ".name", "volume \"" + name + "\" is listed twice");
         }
         List<VolumeConfig.Member> members = new ArrayList<>();
         long size;
@@ -76,6 +88,7 @@ final class VolumesSection {
           // volume.
           if (v.has("size")) {
             r.problem(
+                at + ".size",
                 "volume \""
                     + name
                     + "\": a consistency group takes its size from its members; remove size");
@@ -84,6 +97,7 @@ final class VolumesSection {
           JsonNode ms = v.get("members");
           if (!ms.isArray() || ms.isEmpty()) {
             r.problem(
+                at + ".members",
                 "volume \""
                     + name
                     + "\": members must list the group's volumes, e.g. members: [{name: db-data, size: 10GiB}, {name: db-log, size: 1GiB}]");
@@ -109,6 +123,7 @@ final class VolumesSection {
             }
             if (!VOLUME_NAME.matcher(mname).matches()) {
               r.problem(
+                  mat + ".name",
                   "volume \""
                       + mname
                       + "\" (member of "
@@ -118,9 +133,9 @@ final class VolumesSection {
               continue;
             }
             if (!names.add(mname)) {
-              r.problem("volume \"" + mname + "\" is listed twice");
+              r.problem(mat + ".name", "volume \"" + mname + "\" is listed twice");
             }
-            long bytes = memberSize(mname, msize);
+            long bytes = memberSize(mat + ".size", mname, msize);
             if (bytes < 0) {
               ok = false;
               continue;
@@ -132,17 +147,20 @@ final class VolumesSection {
             continue;
           }
           size = offset;
+          sizeKeys.put(name, at + ".members");
         } else {
           String sizeText = r.text(v, at + ".size", null);
           if (sizeText == null) {
             r.problem(
+                at + ".size",
                 "volume \"" + name + "\": size is required (or members, for a consistency group)");
             continue;
           }
-          size = memberSize(name, sizeText);
+          size = memberSize(at + ".size", name, sizeText);
           if (size < 0) {
             continue;
           }
+          sizeKeys.put(name, at + ".size");
         }
         ReplicationMode mode = ReplicationMode.ASYNC;
         String modeText = r.text(v, at + ".mode", "async");
@@ -151,6 +169,7 @@ final class VolumesSection {
           case "sync" -> mode = ReplicationMode.SYNC;
           default ->
               r.problem(
+                  at + ".mode",
                   "volume \"" + name + "\": mode " + modeText + " is not allowed (async or sync)");
         }
         Duration timeout = VolumeConfig.DEFAULT_SYNC_POLICY.timeout();
@@ -158,11 +177,12 @@ final class VolumesSection {
         try {
           timeout = Durations.parse(timeoutText);
           if (timeout.isZero()) {
-            r.problem("volume \"" + name + "\": syncTimeout must be more than 0");
+            r.problem(
+                at + ".syncTimeout", "volume \"" + name + "\": syncTimeout must be more than 0");
             timeout = VolumeConfig.DEFAULT_SYNC_POLICY.timeout();
           }
         } catch (IllegalArgumentException e) {
-          r.problem("volume \"" + name + "\": syncTimeout " + e.getMessage());
+          r.problem(at + ".syncTimeout", "volume \"" + name + "\": syncTimeout " + e.getMessage());
         }
         SyncReplication.OnTimeout onTimeout = VolumeConfig.DEFAULT_SYNC_POLICY.onTimeout();
         String onTimeoutText = r.text(v, at + ".onSyncTimeout", onTimeout.label());
@@ -171,6 +191,7 @@ final class VolumesSection {
           case "block" -> onTimeout = SyncReplication.OnTimeout.BLOCK;
           default ->
               r.problem(
+                  at + ".onSyncTimeout",
                   "volume \""
                       + name
                       + "\": onSyncTimeout "
@@ -179,6 +200,7 @@ final class VolumesSection {
         }
         if (mode == ReplicationMode.ASYNC && (v.has("syncTimeout") || v.has("onSyncTimeout"))) {
           r.problem(
+              at + (v.has("syncTimeout") ? ".syncTimeout" : ".onSyncTimeout"),
               "volume \"" + name + "\": syncTimeout and onSyncTimeout apply to mode: sync only");
         }
         long capacity = VolumeConfig.DEFAULT_HISTORY_CAPACITY;
@@ -188,11 +210,14 @@ final class VolumesSection {
           try {
             capacity = DataSize.parse(capacityText).bytes();
           } catch (IllegalArgumentException e) {
-            r.problem("volume \"" + name + "\": historyCapacity " + e.getMessage());
+            r.problem(
+                at + ".historyCapacity",
+                "volume \"" + name + "\": historyCapacity " + e.getMessage());
             continue;
           }
           if (capacity < VolumeConfig.MIN_HISTORY_CAPACITY) {
             r.problem(
+                at + ".historyCapacity",
                 "volume \""
                     + name
                     + "\": historyCapacity "
@@ -207,13 +232,16 @@ final class VolumesSection {
             granularity = DataSize.parse(r.text(v, at + ".bitmapGranularity", "")).bytes();
             if (granularity < 4096 || granularity > (4L << 20) || Long.bitCount(granularity) != 1) {
               r.problem(
+                  at + ".bitmapGranularity",
                   "volume \""
                       + name
                       + "\": bitmapGranularity must be a power of two from 4KiB to 4MiB");
               granularity = VolumeConfig.DEFAULT_BITMAP_GRANULARITY;
             }
           } catch (IllegalArgumentException e) {
-            r.problem("volume \"" + name + "\": bitmapGranularity " + e.getMessage());
+            r.problem(
+                at + ".bitmapGranularity",
+                "volume \"" + name + "\": bitmapGranularity " + e.getMessage());
           }
         }
         History.Retention retention = retention(v, at, name);
@@ -233,16 +261,17 @@ final class VolumesSection {
   }
 
   /** A volume's (or group member's) size in bytes; -1 after reporting why it is not allowed. */
-  private long memberSize(String name, String sizeText) {
+  private long memberSize(String key, String name, String sizeText) {
     long size;
     try {
       size = DataSize.parse(sizeText).bytes();
     } catch (IllegalArgumentException e) {
-      r.problem("volume \"" + name + "\": size " + e.getMessage());
+      r.problem(key, "volume \"" + name + "\": size " + e.getMessage());
       return -1;
     }
     if (size < VolumeConfig.MIN_SIZE || size % VolumeConfig.ALIGNMENT != 0) {
       r.problem(
+          key,
           "volume \""
               + name
               + "\": size "
@@ -266,6 +295,7 @@ final class VolumesSection {
         window = Durations.parse(t);
       } catch (IllegalArgumentException e) {
         r.problem(
+            at + ".retention",
             "volume \""
                 + name
                 + "\": retention "
@@ -275,6 +305,7 @@ final class VolumesSection {
       }
       if (window.compareTo(History.MAX_WINDOW) > 0) {
         r.problem(
+            at + ".retention",
             "volume \""
                 + name
                 + "\": retention "
@@ -288,11 +319,14 @@ final class VolumesSection {
       try {
         maxBytes = DataSize.parse(t).bytes();
       } catch (IllegalArgumentException e) {
-        r.problem("volume \"" + name + "\": retentionMaxBytes " + e.getMessage());
+        r.problem(
+            at + ".retentionMaxBytes",
+            "volume \"" + name + "\": retentionMaxBytes " + e.getMessage());
         return null;
       }
       if (maxBytes != 0 && maxBytes < VolumeConfig.MIN_HISTORY_CAPACITY) {
         r.problem(
+            at + ".retentionMaxBytes",
             "volume \""
                 + name
                 + "\": retentionMaxBytes "

@@ -75,10 +75,11 @@ final class WanSection {
       r.problem(
           "wan.certificate and wan.privateKey go together: give both, or neither to use the generated key");
     }
-    for (Path p : new Path[] {cert, key}) {
-      if (p != null && !Files.isReadable(p)) {
-        r.problem("TLS file " + p + " does not exist or is not readable");
-      }
+    if (cert != null && !Files.isReadable(cert)) {
+      r.problem("wan.certificate", "TLS file " + cert + " does not exist or is not readable");
+    }
+    if (key != null && !Files.isReadable(key)) {
+      r.problem("wan.privateKey", "TLS file " + key + " does not exist or is not readable");
     }
 
     long bandwidth = 0;
