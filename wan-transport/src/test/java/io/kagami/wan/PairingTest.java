@@ -120,7 +120,11 @@ class PairingTest {
   @Test
   void aPairedPrimaryClaimingAnotherSiteIdIsRefused() throws Exception {
     try (LogCapture log = new LogCapture(Receiver.class);
-        Receiver receiver = new Receiver(sites.receiver(), new Catalog())) {
+        // A patient receiver: the test's blocking client may take longer than the usual three
+        // 500 ms heartbeats to handshake and send HELLO on a loaded machine, and being closed for
+        // idleness would hide the refusal this test is about.
+        Receiver receiver =
+            new Receiver(sites.receiver().withHeartbeat(Duration.ofSeconds(10)), new Catalog())) {
       receiver.start();
       try (RawPrimary osaka =
           new RawPrimary(receiver.port(), sites.osaka, sites.hiroshima.certificate())) {
