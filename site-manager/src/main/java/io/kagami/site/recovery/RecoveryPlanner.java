@@ -14,9 +14,10 @@ import java.util.stream.Collectors;
  * server and the key:
  *
  * <ul>
- *   <li>fit: a server's memory or vCPUs beyond the DR host; all servers' memory together beyond it
- *       (a full recovery starts them all; memory is not overcommitted, the host runs Kagami too).
- *       vCPUs together beyond the host's CPUs are only a warning (they share them);
+ *   <li>fit: a server's memory or vCPUs beyond the DR host; all servers' memory together beyond it,
+ *       when each fits alone (a full recovery starts them all; memory is not overcommitted, the
+ *       host runs Kagami too). vCPUs together beyond the host's CPUs are only a warning (they share
+ *       them);
  *   <li>order: dependencies on unknown servers, on a later priority group, and cycles ({@link
  *       BootOrder});
  *   <li>volumes: a volume this site does not have, one given to two servers, one that is not
@@ -80,7 +81,9 @@ public final class RecoveryPlanner {
       memory += s.memory().bytes();
       servers.add(view(s, disks, profiles));
     }
-    if (profiles.servers().size() > 1 && memory > host.memoryBytes()) {
+    boolean eachFits =
+        profiles.servers().stream().allMatch(s -> s.memory().bytes() <= host.memoryBytes());
+    if (profiles.servers().size() > 1 && eachFits && memory > host.memoryBytes()) {
       problems.add(
           PlanProblem.general(
               "memory",
