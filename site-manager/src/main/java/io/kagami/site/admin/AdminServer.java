@@ -50,6 +50,7 @@ public final class AdminServer implements AutoCloseable {
   private final LinkControl link;
   private final java.util.function.Function<Boolean, ?> promote;
   private final Map<String, Action> actions = new java.util.concurrent.ConcurrentHashMap<>();
+  private final Map<String, Supplier<?>> views = new java.util.concurrent.ConcurrentHashMap<>();
 
   /**
    * A {@code POST} endpoint that changes the site: given the request's JSON body (an empty object
@@ -104,6 +105,15 @@ public final class AdminServer implements AutoCloseable {
   /** Adds {@code POST path}; call before {@link #start()}. */
   public AdminServer action(String path, Action action) {
     actions.put(path, action);
+    return this;
+  }
+
+  /**
+   * Adds {@code GET path}, answered with what {@code view} returns as JSON (it must change
+   * nothing); call before {@link #start()}.
+   */
+  public AdminServer view(String path, Supplier<?> view) {
+    views.put(path, view);
     return this;
   }
 
@@ -232,10 +242,12 @@ public final class AdminServer implements AutoCloseable {
                   metrics.get().getBytes(StandardCharsets.UTF_8));
       case "/health" -> new Response(200, "text/plain", "ok\n".getBytes(StandardCharsets.UTF_8));
       default ->
-          new Response(
-              404,
-              "application/json",
-              error("no such endpoint " + path + " (try /status, /metrics, /health or /link)"));
+          views.containsKey(path)
+              ? new Response(200, "application/json", JSON.writeValueAsBytes(views.get(path).get()))
+              : new Response(
+                  404,
+                  "application/json",
+                  error("no such endpoint " + path + " (try /status, /metrics, /health or /link)"));
     };
   }
 
