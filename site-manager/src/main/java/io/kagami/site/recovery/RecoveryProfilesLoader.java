@@ -4,20 +4,13 @@ import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
-import io.kagami.site.config.DataSize;
-import io.kagami.site.config.Durations;
-import io.kagami.site.config.HostPort;
 import java.io.IOException;
-import java.net.URI;
-import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -58,7 +51,9 @@ import java.util.regex.Pattern;
  * </pre>
  *
  * A NIC without {@code mac} gets one derived from the server's name and the NIC's position, the
- * same on every read; without {@code drillNetwork} it is left out of a drill.
+ * same on every read; without {@code drillNetwork} it is left out of a drill. This class reads the
+ * structure (servers, networks, NICs, names); {@link ProfileValues} reads each setting and holds
+ * the problems.
  */
 public final class RecoveryProfilesLoader {
   /** The file's name beside the site's YAML unless the site's {@code recovery:} names another. */
@@ -67,9 +62,6 @@ public final class RecoveryProfilesLoader {
   private static final Pattern SERVER = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,62}");
   private static final Pattern BRIDGE = Pattern.compile("[A-Za-z0-9_.-]{1,15}");
   private static final Pattern MAC = Pattern.compile("([0-9a-f]{2}:){5}[0-9a-f]{2}");
-  private static final Pattern MACHINE =
-      Pattern.compile("q35|pc|pc-q35-\\d+\\.\\d+|pc-i440fx-\\d+\\.\\d+");
-  private static final Set<String> NIC_MODELS = Set.of("virtio", "e1000", "rtl8139");
   private static final String[] SERVER_KEYS = {
     "name",
     "volumes",
@@ -96,19 +88,6 @@ public final class RecoveryProfilesLoader {
     "timeouts"
   };
 
-  /** Built-in defaults, used where neither the server nor {@code defaults:} sets a value. */
-  static final Defaults BUILT_IN =
-      new Defaults(
-          2,
-          DataSize.parse("2GiB"),
-          "q35",
-          Firmware.BIOS,
-          DiskBus.VIRTIO,
-          "virtio",
-          3,
-          new HealthCheck.None(),
-          new ServerProfile.Timeouts(Duration.ofMinutes(10), Duration.ofMinutes(2)));
-
   /** The profiles read (null when the file could not be read at all) and every problem found. */
   public record Result(RecoveryProfiles profiles, List<PlanProblem> problems) {
     public Result {
@@ -116,22 +95,12 @@ public final class RecoveryProfilesLoader {
     }
   }
 
-  record Defaults(
-      int vcpus,
-      DataSize memory,
-      String machine,
-      Firmware firmware,
-      DiskBus diskBus,
-      String nicModel,
-      int priority,
-      HealthCheck healthCheck,
-      ServerProfile.Timeouts timeouts) {}
-
-  private final List<PlanProblem> problems = new ArrayList<>();
+  private final ProfileValues r;
   private final String source;
 
   private RecoveryProfilesLoader(String source) {
     this.source = source;
+    this.r = new ProfileValues(source);
   }
 
   /** Reads {@code file}; a missing or unreadable file is a problem, not an exception. */
@@ -177,27 +146,28 @@ public final class RecoveryProfilesLoader {
     }
     RecoveryProfilesLoader l = new RecoveryProfilesLoader(source);
     RecoveryProfiles profiles = l.profiles(root);
-    return new Result(profiles, l.problems);
+    return new Result(profiles, l.r.problems());
   }
 
   private RecoveryProfiles profiles(JsonNode root) {
-    known(root, null, "", "networks", "defaults", "servers");
+    r.known(root, null, "", "networks", "defaults", "servers");
     Map<String, String> networks = networks(root.get("networks"));
     JsonNode d = root.get("defaults");
-    Defaults defaults = BUILT_IN;
+    ProfileValues.Defaults defaults = ProfileValues.BUILT_IN;
     if (d != null && !d.isNull()) {
       if (d.isObject()) {
-        known(d, null, "defaults.", DEFAULT_KEYS);
-        defaults = values(null, "defaults.", d, BUILT_IN);
+        r.known(d, null, "defaults.", DEFAULT_KEYS);
+        defaults = r.values(null, "defaults.", d, ProfileValues.BUILT_IN);
       } else {
-        general(
+        r.general(
             "defaults", "defaults must be a mapping of keys: " + String.join(", ", DEFAULT_KEYS));
       }
     }
     List<ServerProfile> servers = new ArrayList<>();
     JsonNode list = root.get("servers");
     if (list == null || !list.isArray() || list.isEmpty()) {
-      general("servers", "servers must list at least one server: - {name: db, volumes: [db-data]}");
+      r.general(
+          "servers", "servers must list at least one server: - {name: db, volumes: [db-data]}");
       return new RecoveryProfiles(source, networks, servers);
     }
     Set<String> names = new HashSet<>();
@@ -205,12 +175,12 @@ public final class RecoveryProfilesLoader {
     for (int i = 0; i < list.size(); i++) {
       JsonNode s = list.get(i);
       if (!s.isObject() || !s.hasNonNull("name") || !s.get("name").isValueNode()) {
-        general("servers[" + i + "]", "servers[" + i + "] must be a mapping with a name");
+        r.general("servers[" + i + "]", "servers[" + i + "] must be a mapping with a name");
         continue;
       }
       String name = s.get("name").asText();
       if (!SERVER.matcher(name).matches()) {
-        general(
+        r.general(
             "servers[" + i + "].name",
             "servers["
                 + i
@@ -220,14 +190,14 @@ public final class RecoveryProfilesLoader {
         continue;
       }
       if (!names.add(name)) {
-        problem(name, "name", "name is listed twice in servers: give each server one entry");
+        r.problem(name, "name", "name is listed twice in servers: give each server one entry");
         continue;
       }
       ServerProfile p = server(name, s, defaults, networks);
       for (int n = 0; n < p.nics().size(); n++) {
         String other = macs.putIfAbsent(p.nics().get(n).mac(), name + " nics[" + n + "]");
         if (other != null) {
-          problem(
+          r.problem(
               name,
               "nics[" + n + "].mac",
               "nics[" + n + "].mac " + p.nics().get(n).mac() + " is also " + other + "'s");
@@ -244,7 +214,7 @@ public final class RecoveryProfilesLoader {
       return out;
     }
     if (!n.isObject()) {
-      general("networks", "networks must map names to bridges: prod: {bridge: br-prod}");
+      r.general("networks", "networks must map names to bridges: prod: {bridge: br-prod}");
       return out;
     }
     for (Map.Entry<String, JsonNode> e : n.properties()) {
@@ -252,10 +222,10 @@ public final class RecoveryProfilesLoader {
       JsonNode v = e.getValue();
       String bridge = v != null && v.isObject() ? v.path("bridge").asText(null) : null;
       if (v != null && v.isObject()) {
-        known(v, null, key + ".", "bridge");
+        r.known(v, null, key + ".", "bridge");
       }
       if (bridge == null || !BRIDGE.matcher(bridge).matches()) {
-        general(
+        r.general(
             key + ".bridge",
             key
                 + ".bridge "
@@ -269,23 +239,23 @@ public final class RecoveryProfilesLoader {
   }
 
   private ServerProfile server(
-      String name, JsonNode s, Defaults defaults, Map<String, String> networks) {
-    known(s, name, "", SERVER_KEYS);
+      String name, JsonNode s, ProfileValues.Defaults defaults, Map<String, String> networks) {
+    r.known(s, name, "", SERVER_KEYS);
     List<String> volumes = names(name, "volumes", s.get("volumes"));
     if (volumes.isEmpty() && !s.has("volumes")) {
-      problem(
+      r.problem(
           name,
           "volumes",
           "volumes is required: this site's volumes in disk order, e.g. [db-data]");
     } else if (volumes.isEmpty()) {
-      problem(name, "volumes", "volumes must name at least one of this site's volumes");
+      r.problem(name, "volumes", "volumes must name at least one of this site's volumes");
     }
-    Defaults v = values(name, "", s, defaults);
+    ProfileValues.Defaults v = r.values(name, "", s, defaults);
     List<ServerProfile.Nic> nics = new ArrayList<>();
     JsonNode list = s.get("nics");
     if (list != null && !list.isNull()) {
       if (!list.isArray()) {
-        problem(name, "nics", "nics must be a list: - {network: prod, drillNetwork: drill}");
+        r.problem(name, "nics", "nics must be a list: - {network: prod, drillNetwork: drill}");
       } else {
         for (int i = 0; i < list.size(); i++) {
           ServerProfile.Nic nic = nic(name, i, list.get(i), v.nicModel(), networks);
@@ -315,13 +285,13 @@ public final class RecoveryProfilesLoader {
       String server, int i, JsonNode n, String model, Map<String, String> networks) {
     String key = "nics[" + i + "]";
     if (n == null || !n.isObject()) {
-      problem(server, key, key + " must be a mapping: {network: prod, drillNetwork: drill}");
+      r.problem(server, key, key + " must be a mapping: {network: prod, drillNetwork: drill}");
       return null;
     }
-    known(n, server, key + ".", "network", "drillNetwork", "mac", "model");
+    r.known(n, server, key + ".", "network", "drillNetwork", "mac", "model");
     String network = n.path("network").asText(null);
     if (network == null) {
-      problem(
+      r.problem(
           server,
           key + ".network",
           key
@@ -329,7 +299,7 @@ public final class RecoveryProfilesLoader {
               + String.join(", ", networks.keySet())
               + ")");
     } else if (!networks.containsKey(network)) {
-      problem(
+      r.problem(
           server,
           key + ".network",
           key
@@ -342,7 +312,7 @@ public final class RecoveryProfilesLoader {
     }
     String drill = n.path("drillNetwork").asText(null);
     if (drill != null && !networks.containsKey(drill)) {
-      problem(
+      r.problem(
           server,
           key + ".drillNetwork",
           key
@@ -356,7 +326,7 @@ public final class RecoveryProfilesLoader {
         && network != null
         && networks.get(drill) != null
         && networks.get(drill).equals(networks.get(network))) {
-      problem(
+      r.problem(
           server,
           key + ".drillNetwork",
           key
@@ -368,15 +338,15 @@ public final class RecoveryProfilesLoader {
     if (mac == null) {
       mac = derivedMac(server, i);
     } else if (!MAC.matcher(mac).matches()) {
-      problem(
+      r.problem(
           server,
           key + ".mac",
           key + ".mac \"" + mac + "\" is not a MAC address (lower-case, like 52:54:00:12:34:56)");
       mac = derivedMac(server, i);
     }
     String m = n.hasNonNull("model") ? n.get("model").asText() : model;
-    if (!NIC_MODELS.contains(m)) {
-      problem(
+    if (!ProfileValues.NIC_MODELS.contains(m)) {
+      r.problem(
           server,
           key + ".model",
           key + ".model \"" + m + "\" is not allowed (virtio, e1000 or rtl8139)");
@@ -391,186 +361,6 @@ public final class RecoveryProfilesLoader {
     return String.format("52:54:00:%02x:%02x:%02x", (h >>> 16) & 0xff, (h >>> 8) & 0xff, h & 0xff);
   }
 
-  /** The values {@code node} sets under {@code prefix}, each falling back to {@code base}. */
-  private Defaults values(String server, String prefix, JsonNode node, Defaults base) {
-    int vcpus = base.vcpus();
-    if (node.has("vcpus")) {
-      JsonNode n = node.get("vcpus");
-      if (n.canConvertToInt() && n.isIntegralNumber() && n.asInt() >= 1 && n.asInt() <= 288) {
-        vcpus = n.asInt();
-      } else {
-        bad(server, prefix, "vcpus", n, "a whole number 1..288");
-      }
-    }
-    DataSize memory = base.memory();
-    if (node.has("memory")) {
-      JsonNode n = node.get("memory");
-      try {
-        DataSize m = DataSize.parse(n.asText());
-        if (m.bytes() < (64L << 20) || m.bytes() % (1L << 20) != 0) {
-          bad(server, prefix, "memory", n, "at least 64MiB, in whole MiB, e.g. 8GiB");
-        } else {
-          memory = m;
-        }
-      } catch (IllegalArgumentException e) {
-        bad(server, prefix, "memory", n, "a size such as 8GiB or 512MiB");
-      }
-    }
-    String machine = base.machine();
-    if (node.has("machine")) {
-      JsonNode n = node.get("machine");
-      if (MACHINE.matcher(n.asText()).matches()) {
-        machine = n.asText();
-      } else {
-        bad(server, prefix, "machine", n, "q35, pc, pc-q35-X.Y or pc-i440fx-X.Y");
-      }
-    }
-    Firmware firmware = base.firmware();
-    if (node.has("firmware")) {
-      Firmware f = Firmware.of(node.get("firmware").asText());
-      if (f == null) {
-        bad(server, prefix, "firmware", node.get("firmware"), "bios or uefi");
-      } else {
-        firmware = f;
-      }
-    }
-    DiskBus bus = base.diskBus();
-    if (node.has("diskBus")) {
-      DiskBus b = DiskBus.of(node.get("diskBus").asText());
-      if (b == null) {
-        bad(
-            server,
-            prefix,
-            "diskBus",
-            node.get("diskBus"),
-            "virtio, sata or ide; sata or ide for guests without virtio drivers");
-      } else {
-        bus = b;
-      }
-    }
-    String nicModel = base.nicModel();
-    if (node.has("nicModel")) {
-      if (NIC_MODELS.contains(node.get("nicModel").asText())) {
-        nicModel = node.get("nicModel").asText();
-      } else {
-        bad(server, prefix, "nicModel", node.get("nicModel"), "virtio, e1000 or rtl8139");
-      }
-    }
-    int priority = base.priority();
-    if (node.has("priority")) {
-      JsonNode n = node.get("priority");
-      if (n.isIntegralNumber() && n.asInt() >= 1 && n.asInt() <= 9) {
-        priority = n.asInt();
-      } else {
-        bad(server, prefix, "priority", n, "a boot group 1..9, 1 starting first");
-      }
-    }
-    HealthCheck health =
-        node.has("healthCheck")
-            ? healthCheck(server, prefix, node.get("healthCheck"), base.healthCheck())
-            : base.healthCheck();
-    ServerProfile.Timeouts timeouts = base.timeouts();
-    if (node.has("timeouts")) {
-      timeouts = timeouts(server, prefix, node.get("timeouts"), base.timeouts());
-    }
-    return new Defaults(
-        vcpus, memory, machine, firmware, bus, nicModel, priority, health, timeouts);
-  }
-
-  private HealthCheck healthCheck(String server, String prefix, JsonNode n, HealthCheck dflt) {
-    String key = prefix + "healthCheck";
-    String usage =
-        "{tcp: \"10.0.0.5:5432\"}, {http: \"http://10.0.0.6/health\"}, {console: \"login:\"} or none";
-    if (n.isTextual() && n.asText().equals("none")) {
-      return new HealthCheck.None();
-    }
-    if (!n.isObject() || n.size() != 1) {
-      problemAt(server, key, key + " must be one of " + usage);
-      return dflt;
-    }
-    String kind = n.fieldNames().next();
-    String value = n.get(kind).asText();
-    switch (kind) {
-      case "tcp" -> {
-        try {
-          HostPort hp = HostPort.parse(value);
-          return new HealthCheck.Tcp(hp.host(), hp.port());
-        } catch (IllegalArgumentException e) {
-          problemAt(
-              server,
-              key + ".tcp",
-              key
-                  + ".tcp \""
-                  + value
-                  + "\": "
-                  + e.getMessage()
-                  + " (the guest's address and port, e.g. 10.0.0.5:5432)");
-          return dflt;
-        }
-      }
-      case "http" -> {
-        try {
-          URI u = new URI(value);
-          if (!("http".equals(u.getScheme()) || "https".equals(u.getScheme()))
-              || u.getHost() == null) {
-            throw new URISyntaxException(value, "not an http:// or https:// URL with a host");
-          }
-          return new HealthCheck.Http(value);
-        } catch (URISyntaxException e) {
-          problemAt(
-              server,
-              key + ".http",
-              key + ".http \"" + value + "\" is not an http:// or https:// URL with a host");
-          return dflt;
-        }
-      }
-      case "console" -> {
-        if (value.isBlank() || value.contains("\n")) {
-          problemAt(
-              server,
-              key + ".console",
-              key + ".console must be a non-empty text of one line, e.g. \"login:\"");
-          return dflt;
-        }
-        return new HealthCheck.ConsoleMarker(value);
-      }
-      default -> {
-        problemAt(server, key, key + " \"" + kind + "\" is not a kind of check (" + usage + ")");
-        return dflt;
-      }
-    }
-  }
-
-  private ServerProfile.Timeouts timeouts(
-      String server, String prefix, JsonNode n, ServerProfile.Timeouts base) {
-    String key = prefix + "timeouts";
-    if (!n.isObject()) {
-      problemAt(server, key, key + " must be a mapping: {healthy: 10m, shutdown: 2m}");
-      return base;
-    }
-    known(n, server, key + ".", "healthy", "shutdown");
-    Duration healthy = duration(server, key + ".healthy", n.get("healthy"), base.healthy());
-    Duration shutdown = duration(server, key + ".shutdown", n.get("shutdown"), base.shutdown());
-    return new ServerProfile.Timeouts(healthy, shutdown);
-  }
-
-  private Duration duration(String server, String key, JsonNode n, Duration dflt) {
-    if (n == null || n.isNull()) {
-      return dflt;
-    }
-    try {
-      Duration d = Durations.parse(n.asText());
-      if (d.isZero()) {
-        problemAt(server, key, key + " must be longer than 0");
-        return dflt;
-      }
-      return d;
-    } catch (IllegalArgumentException e) {
-      problemAt(server, key, key + ": " + e.getMessage());
-      return dflt;
-    }
-  }
-
   /** A list of names ({@code volumes}, {@code dependsOn}); a single name counts as a list. */
   private List<String> names(String server, String key, JsonNode n) {
     List<String> out = new ArrayList<>();
@@ -582,14 +372,14 @@ public final class RecoveryProfilesLoader {
       return out;
     }
     if (!n.isArray()) {
-      problem(server, key, key + " must be a list of names, e.g. [db-data, db-log]");
+      r.problem(server, key, key + " must be a list of names, e.g. [db-data, db-log]");
       return out;
     }
     for (int i = 0; i < n.size(); i++) {
       if (!n.get(i).isValueNode()) {
-        problem(server, key + "[" + i + "]", key + "[" + i + "] must be a name");
+        r.problem(server, key + "[" + i + "]", key + "[" + i + "] must be a name");
       } else if (out.contains(n.get(i).asText())) {
-        problem(
+        r.problem(
             server,
             key + "[" + i + "]",
             key + "[" + i + "] \"" + n.get(i).asText() + "\" is listed twice");
@@ -598,45 +388,5 @@ public final class RecoveryProfilesLoader {
       }
     }
     return out;
-  }
-
-  private void bad(String server, String prefix, String key, JsonNode value, String allowed) {
-    problemAt(
-        server,
-        prefix + key,
-        prefix + key + " " + shown(value) + " is not allowed (" + allowed + ")");
-  }
-
-  private static String shown(JsonNode value) {
-    return value.isTextual() ? "\"" + value.asText() + "\"" : value.toString();
-  }
-
-  private void known(JsonNode node, String server, String prefix, String... keys) {
-    Set<String> allowed = Set.of(keys);
-    for (Iterator<String> it = node.fieldNames(); it.hasNext(); ) {
-      String k = it.next();
-      if (!allowed.contains(k)) {
-        problemAt(
-            server,
-            prefix + k,
-            "unknown key " + prefix + k + " (allowed here: " + String.join(", ", keys) + ")");
-      }
-    }
-  }
-
-  private void problemAt(String server, String key, String text) {
-    if (server == null) {
-      general(key, text);
-    } else {
-      problems.add(PlanProblem.of(server, key, text));
-    }
-  }
-
-  private void problem(String server, String key, String text) {
-    problems.add(PlanProblem.of(server, key, text));
-  }
-
-  private void general(String key, String text) {
-    problems.add(PlanProblem.general(key, source + ": " + text));
   }
 }
