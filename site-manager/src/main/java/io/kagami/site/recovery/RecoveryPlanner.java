@@ -57,7 +57,7 @@ public final class RecoveryPlanner {
     if (profiles == null) {
       return new RecoveryPlan(
           false,
-          null,
+          loaded.source(),
           hostView,
           List.of(),
           List.of(),

@@ -1,6 +1,7 @@
 package io.kagami.site.recovery;
 
 import com.fasterxml.jackson.core.JacksonException;
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
@@ -88,8 +89,11 @@ public final class RecoveryProfilesLoader {
     "timeouts"
   };
 
-  /** The profiles read (null when the file could not be read at all) and every problem found. */
-  public record Result(RecoveryProfiles profiles, List<PlanProblem> problems) {
+  /**
+   * The file read ({@code source}), its profiles (null when it could not be read at all) and every
+   * problem found.
+   */
+  public record Result(String source, RecoveryProfiles profiles, List<PlanProblem> problems) {
     public Result {
       problems = List.copyOf(problems);
     }
@@ -110,6 +114,7 @@ public final class RecoveryProfilesLoader {
       text = Files.readString(file);
     } catch (NoSuchFileException e) {
       return new Result(
+          file.toString(),
           null,
           List.of(
               PlanProblem.general(
@@ -118,7 +123,9 @@ public final class RecoveryProfilesLoader {
                       + ": no recovery profiles: the file does not exist (write one beside the site's YAML, see the README's \"Recovery profiles\")")));
     } catch (IOException e) {
       return new Result(
-          null, List.of(PlanProblem.general(null, file + ": cannot be read: " + e.getMessage())));
+          file.toString(),
+          null,
+          List.of(PlanProblem.general(null, file + ": cannot be read: " + e.getMessage())));
     }
     return parse(text, file.toString());
   }
@@ -127,10 +134,15 @@ public final class RecoveryProfilesLoader {
   public static Result parse(String yaml, String source) {
     JsonNode root;
     try {
-      root = new ObjectMapper(new YAMLFactory()).readTree(yaml);
+      // A key given twice is a mistake to name, not a value to drop silently.
+      root =
+          new ObjectMapper(new YAMLFactory())
+              .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
+              .readTree(yaml);
     } catch (JacksonException e) {
       String where = e.getLocation() == null ? "" : " (line " + e.getLocation().getLineNr() + ")";
       return new Result(
+          source,
           null,
           List.of(
               PlanProblem.general(
@@ -138,6 +150,7 @@ public final class RecoveryProfilesLoader {
     }
     if (root == null || !root.isObject()) {
       return new Result(
+          source,
           null,
           List.of(
               PlanProblem.general(
@@ -146,7 +159,7 @@ public final class RecoveryProfilesLoader {
     }
     RecoveryProfilesLoader l = new RecoveryProfilesLoader(source);
     RecoveryProfiles profiles = l.profiles(root);
-    return new Result(profiles, l.r.problems());
+    return new Result(source, profiles, l.r.problems());
   }
 
   private RecoveryProfiles profiles(JsonNode root) {

@@ -261,6 +261,16 @@ class RecoveryPlannerTest {
   }
 
   @Test
+  void aKeyGivenTwiceIsNamed() {
+    RecoveryPlan p = plan(GOOD.replace("    vcpus: 2\n", "    vcpus: 2\n    vcpus: 4\n"));
+    assertThat(p.ok()).isFalse();
+    assertThat(p.problems().get(0).message())
+        .startsWith("recovery.yaml: not valid YAML (line ")
+        .contains("Duplicate field 'vcpus'");
+    assertThat(p.source()).isEqualTo("recovery.yaml");
+  }
+
+  @Test
   void memTotalIsReadInKibibytes() {
     assertThat(DrHost.memTotal("MemTotal:        8074000 kB\nMemFree:  1 kB\n"))
         .isEqualTo(HOST_MEMORY);
