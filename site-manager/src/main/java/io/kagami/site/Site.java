@@ -26,6 +26,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
@@ -324,10 +325,10 @@ public final class Site implements AutoCloseable {
    * and the volumes' states now. Reads only.
    */
   public RecoveryPlan recoveryPlan() {
+    Map<String, String> states = new HashMap<>();
+    status().volumes().forEach(v -> states.put(v.name(), v.state().label()));
     List<ReplicaVolume> volumes =
-        status().volumes().stream()
-            .map(v -> new ReplicaVolume(v.name(), v.state().label(), v.sizeBytes()))
-            .toList();
+        ReplicaVolume.exports(config.volumes(), v -> states.getOrDefault(v, "unknown"));
     return RecoveryPlanner.plan(
         RecoveryProfilesLoader.load(config.recoveryFile()), DrHost.probe(), volumes);
   }

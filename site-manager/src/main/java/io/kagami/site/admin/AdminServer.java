@@ -23,9 +23,10 @@ import java.util.function.Supplier;
  * The site's HTTP surface for operators and tools: {@code GET /status} (JSON), {@code GET /metrics}
  * (Prometheus text format), {@code GET /health}, and on a primary the link's bandwidth cap: {@code
  * GET /link}, {@code PUT /link} with {@code {"bandwidth": "1500KB"}} (a runtime override; {@code
- * "unlimited"} or 0 for none; {@code null} clears it), {@code DELETE /link} (clears it). Requests
- * run on virtual threads; a failing handler answers 500 with the reason and the server goes on. A
- * slow or idle client is closed by the limits in {@link HttpLimits}.
+ * "unlimited"} or 0 for none; {@code null} clears it), {@code DELETE /link} (clears it), and the
+ * read-only views a site adds with {@link #view} ({@code GET /recover/plan}). Requests run on
+ * virtual threads; a failing handler answers 500 with the reason and the server goes on. A slow or
+ * idle client is closed by the limits in {@link HttpLimits}.
  *
  * <p>With a token set ({@link AdminToken}), every request other than {@code GET}/{@code HEAD} (and
  * the peer's {@code POST /heartbeat}) must carry it, or is answered 401 and logged without running.
