@@ -15,12 +15,18 @@ import io.kagami.site.config.VolumeConfig;
 import io.kagami.site.failover.FailoverController;
 import io.kagami.site.failover.FencedDevice;
 import io.kagami.site.metrics.SiteMetrics;
+import io.kagami.site.recovery.DrHost;
+import io.kagami.site.recovery.RecoveryPlan;
+import io.kagami.site.recovery.RecoveryPlanner;
+import io.kagami.site.recovery.RecoveryProfilesLoader;
+import io.kagami.site.recovery.ReplicaVolume;
 import java.lang.System.Logger.Level;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
@@ -233,6 +239,7 @@ public final class Site implements AutoCloseable {
                 Duration.ofSeconds(
                     body.path("timeoutSeconds").asLong(DEFAULT_ROLE_TIMEOUT.toSeconds()))));
     admin.action("/failback", body -> failback());
+    admin.view("/recover/plan", this::recoveryPlan);
     if (failover != null) {
       admin.failover(failover);
     }
@@ -311,6 +318,19 @@ public final class Site implements AutoCloseable {
   public boolean linkConnected() {
     Peer p = peer;
     return p != null && p.linkConnected();
+  }
+
+  /**
+   * {@code kagami recover plan}: the recovery profiles read afresh, checked against this machine
+   * and the volumes' states now. Reads only.
+   */
+  public RecoveryPlan recoveryPlan() {
+    Map<String, String> states = new HashMap<>();
+    status().volumes().forEach(v -> states.put(v.name(), v.state().label()));
+    List<ReplicaVolume> volumes =
+        ReplicaVolume.exports(config.volumes(), v -> states.getOrDefault(v, "unknown"));
+    return RecoveryPlanner.plan(
+        RecoveryProfilesLoader.load(config.recoveryFile()), DrHost.probe(), volumes);
   }
 
   public String nbdAddress() {

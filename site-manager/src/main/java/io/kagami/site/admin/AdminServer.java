@@ -23,9 +23,10 @@ import java.util.function.Supplier;
  * The site's HTTP surface for operators and tools: {@code GET /status} (JSON), {@code GET /metrics}
  * (Prometheus text format), {@code GET /health}, and on a primary the link's bandwidth cap: {@code
  * GET /link}, {@code PUT /link} with {@code {"bandwidth": "1500KB"}} (a runtime override; {@code
- * "unlimited"} or 0 for none; {@code null} clears it), {@code DELETE /link} (clears it). Requests
- * run on virtual threads; a failing handler answers 500 with the reason and the server goes on. A
- * slow or idle client is closed by the limits in {@link HttpLimits}.
+ * "unlimited"} or 0 for none; {@code null} clears it), {@code DELETE /link} (clears it), and the
+ * read-only views a site adds with {@link #view} ({@code GET /recover/plan}). Requests run on
+ * virtual threads; a failing handler answers 500 with the reason and the server goes on. A slow or
+ * idle client is closed by the limits in {@link HttpLimits}.
  *
  * <p>With a token set ({@link AdminToken}), every request other than {@code GET}/{@code HEAD} (and
  * the peer's {@code POST /heartbeat}) must carry it, or is answered 401 and logged without running.
@@ -50,6 +51,7 @@ public final class AdminServer implements AutoCloseable {
   private final LinkControl link;
   private final java.util.function.Function<Boolean, ?> promote;
   private final Map<String, Action> actions = new java.util.concurrent.ConcurrentHashMap<>();
+  private final Map<String, Supplier<?>> views = new java.util.concurrent.ConcurrentHashMap<>();
 
   /**
    * A {@code POST} endpoint that changes the site: given the request's JSON body (an empty object
@@ -104,6 +106,15 @@ public final class AdminServer implements AutoCloseable {
   /** Adds {@code POST path}; call before {@link #start()}. */
   public AdminServer action(String path, Action action) {
     actions.put(path, action);
+    return this;
+  }
+
+  /**
+   * Adds {@code GET path}, answered with what {@code view} returns as JSON (it must change
+   * nothing); call before {@link #start()}.
+   */
+  public AdminServer view(String path, Supplier<?> view) {
+    views.put(path, view);
     return this;
   }
 
@@ -232,10 +243,12 @@ public final class AdminServer implements AutoCloseable {
                   metrics.get().getBytes(StandardCharsets.UTF_8));
       case "/health" -> new Response(200, "text/plain", "ok\n".getBytes(StandardCharsets.UTF_8));
       default ->
-          new Response(
-              404,
-              "application/json",
-              error("no such endpoint " + path + " (try /status, /metrics, /health or /link)"));
+          views.containsKey(path)
+              ? new Response(200, "application/json", JSON.writeValueAsBytes(views.get(path).get()))
+              : new Response(
+                  404,
+                  "application/json",
+                  error("no such endpoint " + path + " (try /status, /metrics, /health or /link)"));
     };
   }
 

@@ -39,6 +39,7 @@ import picocli.CommandLine.UnmatchedArgumentException;
       SwitchoverCommand.class,
       FailbackCommand.class,
       DrillCommand.class,
+      RecoverCommand.class,
       MaintenanceCommand.class,
       CertCommand.class,
       ConfigCommand.class,

@@ -64,6 +64,8 @@ import java.util.regex.Pattern;
  *       - {name: db-log, size: 10GiB}
  * failover:                   # optional: heartbeats, witness, self-fencing, automatic failover
  *   automatic: false          # see FailoverSection for every key
+ * recovery: recovery.yaml     # the recovery profiles (default: recovery.yaml beside this file),
+ *                             #   read by kagami recover plan, not at start (see RecoveryProfilesLoader)
  * </pre>
  *
  * <p>This class reads {@code site}, {@code dataDir}, {@code compression}, {@code nbd} and {@code
@@ -159,7 +161,17 @@ public final class ConfigLoader {
 
   private SiteConfig site(JsonNode root) {
     r.known(
-        root, "", "site", "dataDir", "compression", "nbd", "admin", "wan", "volumes", "failover");
+        root,
+        "",
+        "site",
+        "dataDir",
+        "compression",
+        "nbd",
+        "admin",
+        "wan",
+        "volumes",
+        "failover",
+        "recovery");
     JsonNode site = r.object(root, "site");
     r.known(site, "site.", "id", "role");
     String id = r.text(site, "site.id", null);
@@ -198,6 +210,7 @@ public final class ConfigLoader {
               + " is a directory: name the file that holds the token (it is created there if missing)");
     }
 
+    Path recovery = r.path(root, "recovery");
     WanSettings wan = new WanSection(r).parse(root, role, id);
     VolumesSection volumesSection = new VolumesSection(r);
     List<VolumeConfig> volumes = volumesSection.parse(root);
@@ -222,7 +235,8 @@ public final class ConfigLoader {
             metrics,
             volumes,
             failover,
-            adminToken);
+            adminToken,
+            recovery != null ? recovery : base.resolve("recovery.yaml").normalize());
     if (machine != null) {
       machine.check(config, volumesSection.sizeKeys(), problems);
     }

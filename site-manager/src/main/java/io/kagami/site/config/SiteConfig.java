@@ -10,7 +10,9 @@ import java.util.List;
  * what collecting them costs). {@code failover} is null when the configuration has no {@code
  * failover:} section (no heartbeats, no witness, no fencing: failover is manual). {@code
  * adminToken} is the operator's token file ({@code admin.tokenFile}); null: {@code
- * <dataDir>/admin.token}, created on first start.
+ * <dataDir>/admin.token}, created on first start. {@code recoveryFile} holds the recovery profiles
+ * ({@code recovery:}, default {@code recovery.yaml} beside the site's YAML), read afresh by each
+ * {@code kagami recover plan}, never at start: a mistake there never stops replication.
  */
 public record SiteConfig(
     String siteId,
@@ -23,7 +25,8 @@ public record SiteConfig(
     boolean metrics,
     List<VolumeConfig> volumes,
     FailoverSettings failover,
-    Path adminToken) {
+    Path adminToken,
+    Path recoveryFile) {
 
   public static final int DEFAULT_NBD_PORT = 10809;
   public static final int DEFAULT_WAN_PORT = 7800;

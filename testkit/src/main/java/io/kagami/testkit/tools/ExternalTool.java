@@ -38,7 +38,9 @@ public final class ExternalTool {
           Map.entry("nbdkit", "nbdkit"),
           Map.entry("nbd-client", "nbd-client"),
           Map.entry("promtool", "prometheus"),
-          Map.entry("jq", "jq"));
+          Map.entry("jq", "jq"),
+          Map.entry("virt-xml-validate", "libvirt-clients"),
+          Map.entry("xmllint", "libxml2-utils"));
 
   /** Searched after PATH: nbd-client lives in /usr/sbin, which an ordinary user's PATH lacks. */
   private static final List<String> SBIN_DIRECTORIES = List.of("/usr/sbin", "/sbin");

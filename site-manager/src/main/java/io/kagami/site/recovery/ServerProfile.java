@@ -1,0 +1,56 @@
+package io.kagami.site.recovery;
+
+import io.kagami.site.config.DataSize;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * How one protected server is started on the DR site, with the defaults of its recovery.yaml
+ * already applied: immutable and validated by {@link RecoveryProfilesLoader}.
+ *
+ * @param volumes this site's volumes in disk order; the first is the boot disk
+ * @param priority the boot group: group 1 starts first, group N+1 once every server of group N is
+ *     healthy
+ * @param dependsOn servers that must be healthy before this one starts (in its group or earlier)
+ */
+public record ServerProfile(
+    String name,
+    List<String> volumes,
+    int vcpus,
+    DataSize memory,
+    String machine,
+    Firmware firmware,
+    DiskBus diskBus,
+    List<Nic> nics,
+    int priority,
+    List<String> dependsOn,
+    HealthCheck healthCheck,
+    Timeouts timeouts) {
+
+  public ServerProfile {
+    volumes = List.copyOf(volumes);
+    nics = List.copyOf(nics);
+    dependsOn = List.copyOf(dependsOn);
+  }
+
+  /** True for the {@code pc} (i440fx) machine family, which has IDE; {@code q35} has not. */
+  public boolean i440fx() {
+    return machine.equals("pc") || machine.startsWith("pc-i440fx-");
+  }
+
+  /**
+   * One network card: attached to {@code network} in a recovery and to {@code drillNetwork} (an
+   * isolated network, so a drill's copy never answers on production addresses) in a drill; null:
+   * left out in a drill.
+   *
+   * @param model the emulated card: {@code virtio}, {@code e1000} or {@code rtl8139}
+   */
+  public record Nic(String network, String drillNetwork, String mac, String model) {}
+
+  /**
+   * @param healthy how long the server may take from its start to its first passing health check
+   *     before the recovery stops waiting for it (and for its group)
+   * @param shutdown how long a drill's server gets to power off before it is stopped hard
+   */
+  public record Timeouts(Duration healthy, Duration shutdown) {}
+}
