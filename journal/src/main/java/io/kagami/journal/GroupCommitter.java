@@ -33,7 +33,9 @@ import org.rocksdb.WriteOptions;
  * sequence numbers, so queue order is sequence order within every stream.
  *
  * <p>Fail-closed: after a failed RocksDB write every queued and later operation fails; nothing that
- * might not be in the journal is ever acknowledged.
+ * might not be in the journal is ever acknowledged. Running out of space is kept from reaching that
+ * point: {@link SpaceGuard} refuses an append (as "no space") while the filesystem is down to its
+ * reserve, before it has a sequence number, and admits again once space returns.
  */
 final class GroupCommitter implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(GroupCommitter.class.getName());
@@ -49,6 +51,7 @@ final class GroupCommitter implements AutoCloseable {
   private final RocksDB db;
   private final ColumnFamilyHandle metaFamily;
   private final int maxGroup;
+  private final SpaceGuard space;
 
   /** Segment logs written to since their last force; journal thread only. */
   private final Set<JournalStream> unforced = new LinkedHashSet<>();
@@ -71,7 +74,8 @@ final class GroupCommitter implements AutoCloseable {
   private boolean closing;
   private volatile JournalException failure;
 
-  GroupCommitter(RocksDB db, ColumnFamilyHandle metaFamily, int maxGroup) {
+  GroupCommitter(RocksDB db, ColumnFamilyHandle metaFamily, int maxGroup, SpaceGuard space) {
+    this.space = space;
     this.db = db;
     this.metaFamily = metaFamily;
     this.maxGroup = maxGroup;
@@ -97,12 +101,30 @@ final class GroupCommitter implements AutoCloseable {
       op.done.completeExceptionally(new JournalException("journal is closing"));
       return;
     }
+    if (op.value != null) {
+      // Refused before the caller gives it a sequence number: nothing to undo, and the next
+      // append asks again (that is how appends resume once space returns).
+      JournalException full = space.admit(op.value.length);
+      if (full != null) {
+        op.done.completeExceptionally(full);
+        return;
+      }
+    }
     queue.add(op);
     notEmpty.signal();
   }
 
   JournalException failure() {
     return failure;
+  }
+
+  /** Why appends are refused for lack of space right now (a passing state), or null. */
+  String spaceRefusal() {
+    JournalException f = failure;
+    if (f != null && f.noSpace()) {
+      return f.getMessage();
+    }
+    return space.refusal();
   }
 
   private void run() {

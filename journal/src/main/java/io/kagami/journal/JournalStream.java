@@ -506,6 +506,14 @@ public final class JournalStream {
     return ledger.oldestMillisAfter(seq);
   }
 
+  /**
+   * Why the journal refuses appends for lack of space (its filesystem is down to the reserve), or
+   * null. Unlike {@link #failure()} this passes: the next append after space returns is admitted.
+   */
+  public String diskFull() {
+    return committer.spaceRefusal();
+  }
+
   /** Failure that made the journal refuse appends, or null. */
   public JournalException failure() {
     return committer.failure();
