@@ -22,6 +22,11 @@ import java.util.regex.Pattern;
  *   role: primary             # primary | standby
  * dataDir: /var/lib/kagami    # journal, volume files, generated TLS key; relative to this file
  * compression: true           # LZ4 on journal entry (default true)
+ * journal:
+ *   reserve: 64MiB            # free space kept on the journal's filesystem: writes that would eat
+ *                             #   into it are refused with ENOSPC (default 64MiB; 0 turns it off)
+ *   walSize: 64MiB            # RocksDB WAL bound, and the most allocated up front per WAL file
+ *                             #   (default 64MiB, at least 1MiB)
  * nbd:
  *   listen: 0.0.0.0:10809     # NBD exports (read-only on a standby)
  * admin:
@@ -120,7 +125,17 @@ public final class ConfigLoader {
 
   private SiteConfig site(JsonNode root) {
     r.known(
-        root, "", "site", "dataDir", "compression", "nbd", "admin", "wan", "volumes", "failover");
+        root,
+        "",
+        "site",
+        "dataDir",
+        "compression",
+        "journal",
+        "nbd",
+        "admin",
+        "wan",
+        "volumes",
+        "failover");
     JsonNode site = r.object(root, "site");
     r.known(site, "site.", "id", "role");
     String id = r.text(site, "site.id", null);
@@ -142,6 +157,8 @@ public final class ConfigLoader {
     String dataDirText = r.text(root, "dataDir", null);
     Path dataDir = dataDirText == null ? null : base.resolve(dataDirText).normalize();
     boolean compress = !root.has("compression") || r.bool(root, "compression");
+
+    JournalSettings journal = journal(root);
 
     JsonNode nbd = r.object(root, "nbd");
     r.known(nbd, "nbd.", "listen");
@@ -177,6 +194,34 @@ public final class ConfigLoader {
         metrics,
         volumes,
         failover,
-        adminToken);
+        adminToken,
+        journal);
+  }
+
+  private JournalSettings journal(JsonNode root) {
+    JsonNode j = r.object(root, "journal");
+    r.known(j, "journal.", "reserve", "walSize");
+    long reserve = size(j, "journal.reserve", JournalSettings.DEFAULT.reserveBytes(), 0);
+    long wal = size(j, "journal.walSize", JournalSettings.DEFAULT.walBytes(), 1L << 20);
+    return new JournalSettings(reserve, wal);
+  }
+
+  private long size(JsonNode section, String key, long absent, long least) {
+    String field = key.substring(key.indexOf('.') + 1);
+    if (section == null || !section.has(field)) {
+      return absent;
+    }
+    String text = r.text(section, key, "");
+    try {
+      long bytes = DataSize.parse(text).bytes();
+      if (bytes < least) {
+        r.problem(key + " " + text + " is too small (at least " + least + " bytes)");
+        return absent;
+      }
+      return bytes;
+    } catch (IllegalArgumentException e) {
+      r.problem(key + " \"" + text + "\" is not a size (e.g. 64MiB): " + e.getMessage());
+      return absent;
+    }
   }
 }

@@ -10,7 +10,8 @@ import java.util.List;
  * what collecting them costs). {@code failover} is null when the configuration has no {@code
  * failover:} section (no heartbeats, no witness, no fencing: failover is manual). {@code
  * adminToken} is the operator's token file ({@code admin.tokenFile}); null: {@code
- * <dataDir>/admin.token}, created on first start.
+ * <dataDir>/admin.token}, created on first start. {@code journal} bounds the journal's disk space
+ * (reserve kept free, WAL size).
  */
 public record SiteConfig(
     String siteId,
@@ -23,7 +24,8 @@ public record SiteConfig(
     boolean metrics,
     List<VolumeConfig> volumes,
     FailoverSettings failover,
-    Path adminToken) {
+    Path adminToken,
+    JournalSettings journal) {
 
   public static final int DEFAULT_NBD_PORT = 10809;
   public static final int DEFAULT_WAN_PORT = 7800;
