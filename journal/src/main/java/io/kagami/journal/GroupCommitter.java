@@ -207,6 +207,10 @@ final class GroupCommitter implements AutoCloseable {
         }
       }
     } catch (RocksDBException | IOException | RuntimeException e) {
+      if (failure == null && Journal.isNoSpace(e)) {
+        outOfSpace(group, e);
+        return;
+      }
       JournalException f =
           e instanceof JournalException je
               ? je
@@ -280,6 +284,47 @@ final class GroupCommitter implements AutoCloseable {
         // The record is committed and acknowledged; the hook's owner must fail closed itself.
         LOG.log(Level.ERROR, "after-commit action of seq " + op.seq + " failed", e);
       }
+    }
+  }
+
+  /**
+   * The filesystem filled up under a group (another writer took the space after the reserve was
+   * checked): nothing of the group is in RocksDB (a segment write failed before the RocksDB write,
+   * or RocksDB refused the write and recovers by itself through its file manager), so the group and
+   * everything queued behind it fail as "no space", each stream's next sequence number goes back to
+   * just after what it holds, and the reserve check refuses appends until space returns. Bytes a
+   * failed segment write left behind are referenced by no pointer and are never read.
+   */
+  private void outOfSpace(List<Op> group, Exception e) {
+    JournalException f = new JournalException("journal write failed: " + e.getMessage(), e, true);
+    List<Op> rest;
+    lock.lock();
+    try {
+      rest = new ArrayList<>(queue);
+      queue.clear();
+      Set<JournalStream> streams = new LinkedHashSet<>();
+      for (Op op : group) {
+        streams.add(op.stream);
+      }
+      for (Op op : rest) {
+        streams.add(op.stream);
+      }
+      for (JournalStream s : streams) {
+        s.abandonUncommitted();
+      }
+      space.refuse(
+          "journal filesystem full ("
+              + e.getMessage()
+              + "); writes are refused with ENOSPC until space is freed");
+    } finally {
+      lock.unlock();
+    }
+    LOG.log(Level.ERROR, "journal write failed for lack of space: {0}", e.getMessage());
+    for (Op op : group) {
+      op.done.completeExceptionally(f);
+    }
+    for (Op op : rest) {
+      op.done.completeExceptionally(f);
     }
   }
 

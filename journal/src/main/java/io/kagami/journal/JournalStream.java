@@ -519,6 +519,14 @@ public final class JournalStream {
     return committer.failure();
   }
 
+  /**
+   * Journal thread, under the committer's lock, after a group failed for lack of space: the
+   * sequence numbers given to appends that were not committed are given out again.
+   */
+  void abandonUncommitted() {
+    nextSeq = lastSeq + 1;
+  }
+
   // Called on the journal thread, in order.
   void committed(long seq, byte[] value) {
     tail.add(seq, value);

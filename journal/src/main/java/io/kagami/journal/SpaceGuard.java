@@ -50,7 +50,7 @@ final class SpaceGuard {
 
   /** Null when {@code bytes} more may be written; the refusal otherwise. */
   JournalException admit(long bytes) {
-    if (reserve <= 0) {
+    if (reserve <= 0 && refusal == null) {
       return null;
     }
     if (refusal == null
@@ -93,6 +93,14 @@ final class SpaceGuard {
     }
     admittedSince = bytes;
     return null;
+  }
+
+  /**
+   * A write met a full filesystem although the reserve was there at the last look (another writer
+   * took it): refuse from now on, and ask the filesystem again on every append until it has room.
+   */
+  void refuse(String why) {
+    refusal = why;
   }
 
   /** Why appends are being refused for space, or null while they are admitted. */

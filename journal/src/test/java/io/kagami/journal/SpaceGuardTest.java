@@ -53,6 +53,19 @@ class SpaceGuardTest {
   }
 
   @Test
+  void aWriteThatMetAFullDiskRefusesUntilTheFilesystemHasRoomAgain() {
+    assertNull(guard.admit(4096));
+    guard.refuse("journal filesystem full (No space left on device)");
+    free.set(0);
+    JournalException refused = guard.admit(4096);
+    assertNotNull(refused, "after a write met ENOSPC the next append must look again");
+    assertTrue(refused.noSpace());
+    free.set(1L << 30);
+    assertNull(guard.admit(4096));
+    assertNull(guard.refusal());
+  }
+
+  @Test
   void zeroReserveAdmitsEverything() {
     SpaceGuard off = new SpaceGuard(Path.of("j"), () -> 0, 0);
     assertNull(off.admit(1 << 20));
