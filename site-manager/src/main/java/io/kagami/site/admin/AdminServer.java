@@ -16,6 +16,7 @@ import java.io.UncheckedIOException;
 import java.lang.System.Logger.Level;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.Map;
 import java.util.function.Supplier;
 
@@ -221,7 +222,8 @@ public final class AdminServer implements AutoCloseable {
    */
   private Response health() {
     StringBuilder bad = new StringBuilder();
-    for (VolumeStatus v : status.get().volumes()) {
+    SiteStatus now = status.get();
+    for (VolumeStatus v : now == null ? List.<VolumeStatus>of() : now.volumes()) {
       if (v.state() == io.kagami.site.VolumeState.DISK_FULL) {
         bad.append("disk-full: volume ")
             .append(v.name())

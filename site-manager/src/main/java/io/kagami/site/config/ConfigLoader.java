@@ -201,27 +201,40 @@ public final class ConfigLoader {
   private JournalSettings journal(JsonNode root) {
     JsonNode j = r.object(root, "journal");
     r.known(j, "journal.", "reserve", "walSize");
-    long reserve = size(j, "journal.reserve", JournalSettings.DEFAULT.reserveBytes(), 0);
-    long wal = size(j, "journal.walSize", JournalSettings.DEFAULT.walBytes(), 1L << 20);
+    long reserve = size(j, "journal.reserve", JournalSettings.DEFAULT.reserveBytes(), 0, "0");
+    long wal = size(j, "journal.walSize", JournalSettings.DEFAULT.walBytes(), 1L << 20, "1 MiB");
     return new JournalSettings(reserve, wal);
   }
 
-  private long size(JsonNode section, String key, long absent, long least) {
+  /**
+   * The size at {@code key} of {@code section}, {@code absent} when not set; at least {@code least}
+   * (named in the problem as {@code leastText}).
+   */
+  private long size(JsonNode section, String key, long absent, long least, String leastText) {
     String field = key.substring(key.indexOf('.') + 1);
-    if (section == null || !section.has(field)) {
+    if (!section.has(field)) {
       return absent;
     }
     String text = r.text(section, key, "");
+    long bytes;
     try {
-      long bytes = DataSize.parse(text).bytes();
-      if (bytes < least) {
-        r.problem(key + " " + text + " is too small (at least " + least + " bytes)");
-        return absent;
-      }
-      return bytes;
+      bytes = DataSize.parse(text).bytes();
     } catch (IllegalArgumentException e) {
-      r.problem(key + " \"" + text + "\" is not a size (e.g. 64MiB): " + e.getMessage());
+      r.problem(key + " " + e.getMessage());
       return absent;
     }
+    if (bytes < least) {
+      r.problem(
+          key
+              + " "
+              + text
+              + " is not allowed (at least "
+              + leastText
+              + "; default "
+              + new DataSize(absent)
+              + ")");
+      return absent;
+    }
+    return bytes;
   }
 }

@@ -151,6 +151,59 @@ class DiskFullIT {
     }
   }
 
+  /**
+   * The journal's up-front allocation is bounded by default: on a 300 MiB filesystem (where the
+   * RocksDB WAL alone used to take ~280 MiB, leaving room for 9 MiB of writes) the history a
+   * primary keeps for an absent standby fills most of it before the host sees ENOSPC.
+   */
+  @Test
+  void aJournalWithDefaultSettingsLeavesMostOfASmallFilesystemToHistory() throws Exception {
+    random = new Random(SystemTime.NANO.nanoTime());
+    TwoSites sites = TwoSites.withVolumeOptions(dir, 512 * MiB, "");
+    try {
+      Path journal = mount(dir.resolve("tokyo/journal"), "300m");
+      sites.start();
+      long usedAtStart = used(journal);
+      sites.standby.stop(); // history stays in the primary's journal
+      long written = 0;
+      try (NbdTestClient host = NbdTestClient.connect("127.0.0.1", sites.primaryNbd, "vol0")) {
+        NbdErrorException refusedWith = null;
+        for (long at = 0; at + BLOCK <= 512 * MiB && refusedWith == null; at += BLOCK) {
+          try {
+            host.write(at, data()).get(10, TimeUnit.SECONDS);
+            written += BLOCK;
+          } catch (ExecutionException e) {
+            refusedWith = (NbdErrorException) e.getCause();
+          }
+        }
+        assertThat(refusedWith).as("the 300 MiB journal filesystem filling up").isNotNull();
+        assertThat(refusedWith.errorCode()).isEqualTo(NbdProtocol.ENOSPC);
+      }
+      System.out.println(
+          "DiskFullIT: journal on 300 MiB: "
+              + usedAtStart / MiB
+              + " MiB used after start, "
+              + written / MiB
+              + " MiB of writes acknowledged before ENOSPC");
+      assertThat(usedAtStart)
+          .as("journal space allocated up front (journal.walSize default 64 MiB)")
+          .isLessThanOrEqualTo(80 * MiB);
+      assertThat(written)
+          .as("writes a 300 MiB journal filesystem holds (300 - 64 MiB WAL - 64 MiB reserve)")
+          .isGreaterThanOrEqualTo(150 * MiB);
+    } finally {
+      sites.close();
+      for (int i = mounts.size() - 1; i >= 0; i--) {
+        ExternalTool.require("umount").run(T, mounts.get(i).toString());
+      }
+    }
+  }
+
+  private static long used(Path fs) throws IOException {
+    java.nio.file.FileStore store = Files.getFileStore(fs);
+    return store.getTotalSpace() - store.getUsableSpace();
+  }
+
   /** A tmpfs of {@code size} at {@code at}; root only, and the test fails without it. */
   private Path mount(Path at, String size) throws IOException, InterruptedException {
     Files.createDirectories(at);
