@@ -118,13 +118,12 @@ final class GroupCommitter implements AutoCloseable {
     return failure;
   }
 
-  /** Why appends are refused for lack of space right now (a passing state), or null. */
+  /**
+   * Why appends are refused for lack of space right now (a passing state), or null. A RocksDB write
+   * that failed for space is a {@link #failure()} instead: it lasts until a restart.
+   */
   String spaceRefusal() {
-    JournalException f = failure;
-    if (f != null && f.noSpace()) {
-      return f.getMessage();
-    }
-    return space.refusal();
+    return failure != null ? null : space.refusal();
   }
 
   private void run() {
@@ -151,6 +150,10 @@ final class GroupCommitter implements AutoCloseable {
 
   private void commit(List<Op> group) {
     boolean wantSync = false;
+    // Once the group's write reached RocksDB its sequence numbers are spent, whatever fails: a
+    // WAL write that failed half way is RocksDB's to recover, and only a restart replays it
+    // safely.
+    boolean toRocks = false;
     Set<JournalStream> touched = new LinkedHashSet<>();
     try (WriteBatch batch = new WriteBatch()) {
       JournalStream segmented = null;
@@ -188,6 +191,7 @@ final class GroupCommitter implements AutoCloseable {
         unforced.clear();
         forcing = forcer.submit(() -> forceAll(toForce));
       }
+      toRocks = true;
       if (batch.count() > 0) {
         db.write(wantSync ? sync : noSync, batch);
       } else if (wantSync) {
@@ -207,7 +211,7 @@ final class GroupCommitter implements AutoCloseable {
         }
       }
     } catch (RocksDBException | IOException | RuntimeException e) {
-      if (failure == null && Journal.isNoSpace(e)) {
+      if (failure == null && !toRocks && Journal.isNoSpace(e)) {
         outOfSpace(group, e);
         return;
       }
@@ -219,7 +223,9 @@ final class GroupCommitter implements AutoCloseable {
       if (failure == null) {
         failure = f;
         LOG.log(
-            Level.ERROR, "journal write failed; refusing all further appends: {0}", f.getMessage());
+            Level.ERROR,
+            "journal write failed; refusing all further appends until the site is restarted: {0}",
+            f.getMessage());
       }
       for (Op op : group) {
         op.done.completeExceptionally(f);
@@ -289,11 +295,11 @@ final class GroupCommitter implements AutoCloseable {
 
   /**
    * The filesystem filled up under a group (another writer took the space after the reserve was
-   * checked): nothing of the group is in RocksDB (a segment write failed before the RocksDB write,
-   * or RocksDB refused the write and recovers by itself through its file manager), so the group and
-   * everything queued behind it fail as "no space", each stream's next sequence number goes back to
-   * just after what it holds, and the reserve check refuses appends until space returns. Bytes a
-   * failed segment write left behind are referenced by no pointer and are never read.
+   * checked) while its records were written to segment files, before anything of it went to
+   * RocksDB: so the group and everything queued behind it fail as "no space", each stream's next
+   * sequence number goes back to just after what it holds, and the reserve check refuses appends
+   * until space returns. Bytes a failed segment write left behind are referenced by no pointer and
+   * are never read.
    */
   private void outOfSpace(List<Op> group, Exception e) {
     JournalException f = new JournalException("journal write failed: " + e.getMessage(), e, true);
