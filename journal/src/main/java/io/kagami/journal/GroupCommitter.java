@@ -33,7 +33,9 @@ import org.rocksdb.WriteOptions;
  * sequence numbers, so queue order is sequence order within every stream.
  *
  * <p>Fail-closed: after a failed RocksDB write every queued and later operation fails; nothing that
- * might not be in the journal is ever acknowledged.
+ * might not be in the journal is ever acknowledged. Running out of space is kept from reaching that
+ * point: {@link SpaceGuard} refuses an append (as "no space") while the filesystem is down to its
+ * reserve, before it has a sequence number, and admits again once space returns.
  */
 final class GroupCommitter implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(GroupCommitter.class.getName());
@@ -49,6 +51,7 @@ final class GroupCommitter implements AutoCloseable {
   private final RocksDB db;
   private final ColumnFamilyHandle metaFamily;
   private final int maxGroup;
+  private final SpaceGuard space;
 
   /** Segment logs written to since their last force; journal thread only. */
   private final Set<JournalStream> unforced = new LinkedHashSet<>();
@@ -71,7 +74,8 @@ final class GroupCommitter implements AutoCloseable {
   private boolean closing;
   private volatile JournalException failure;
 
-  GroupCommitter(RocksDB db, ColumnFamilyHandle metaFamily, int maxGroup) {
+  GroupCommitter(RocksDB db, ColumnFamilyHandle metaFamily, int maxGroup, SpaceGuard space) {
+    this.space = space;
     this.db = db;
     this.metaFamily = metaFamily;
     this.maxGroup = maxGroup;
@@ -97,12 +101,29 @@ final class GroupCommitter implements AutoCloseable {
       op.done.completeExceptionally(new JournalException("journal is closing"));
       return;
     }
+    if (op.value != null) {
+      // Refused before the caller gives it a sequence number: nothing to undo, and the next
+      // append asks again (that is how appends resume once space returns).
+      JournalException full = space.admit(op.value.length);
+      if (full != null) {
+        op.done.completeExceptionally(full);
+        return;
+      }
+    }
     queue.add(op);
     notEmpty.signal();
   }
 
   JournalException failure() {
     return failure;
+  }
+
+  /**
+   * Why appends are refused for lack of space right now (a passing state), or null. A RocksDB write
+   * that failed for space is a {@link #failure()} instead: it lasts until a restart.
+   */
+  String spaceRefusal() {
+    return failure != null ? null : space.refusal();
   }
 
   private void run() {
@@ -129,6 +150,10 @@ final class GroupCommitter implements AutoCloseable {
 
   private void commit(List<Op> group) {
     boolean wantSync = false;
+    // Once the group's write reached RocksDB its sequence numbers are spent, whatever fails: a
+    // WAL write that failed half way is RocksDB's to recover, and only a restart replays it
+    // safely.
+    boolean toRocks = false;
     Set<JournalStream> touched = new LinkedHashSet<>();
     try (WriteBatch batch = new WriteBatch()) {
       JournalStream segmented = null;
@@ -166,6 +191,7 @@ final class GroupCommitter implements AutoCloseable {
         unforced.clear();
         forcing = forcer.submit(() -> forceAll(toForce));
       }
+      toRocks = true;
       if (batch.count() > 0) {
         db.write(wantSync ? sync : noSync, batch);
       } else if (wantSync) {
@@ -185,6 +211,10 @@ final class GroupCommitter implements AutoCloseable {
         }
       }
     } catch (RocksDBException | IOException | RuntimeException e) {
+      if (failure == null && !toRocks && Journal.isNoSpace(e)) {
+        outOfSpace(group, e);
+        return;
+      }
       JournalException f =
           e instanceof JournalException je
               ? je
@@ -193,7 +223,9 @@ final class GroupCommitter implements AutoCloseable {
       if (failure == null) {
         failure = f;
         LOG.log(
-            Level.ERROR, "journal write failed; refusing all further appends: {0}", f.getMessage());
+            Level.ERROR,
+            "journal write failed; refusing all further appends until the site is restarted: {0}",
+            f.getMessage());
       }
       for (Op op : group) {
         op.done.completeExceptionally(f);
@@ -258,6 +290,47 @@ final class GroupCommitter implements AutoCloseable {
         // The record is committed and acknowledged; the hook's owner must fail closed itself.
         LOG.log(Level.ERROR, "after-commit action of seq " + op.seq + " failed", e);
       }
+    }
+  }
+
+  /**
+   * The filesystem filled up under a group (another writer took the space after the reserve was
+   * checked) while its records were written to segment files, before anything of it went to
+   * RocksDB: so the group and everything queued behind it fail as "no space", each stream's next
+   * sequence number goes back to just after what it holds, and the reserve check refuses appends
+   * until space returns. Bytes a failed segment write left behind are referenced by no pointer and
+   * are never read.
+   */
+  private void outOfSpace(List<Op> group, Exception e) {
+    JournalException f = new JournalException("journal write failed: " + e.getMessage(), e, true);
+    List<Op> rest;
+    lock.lock();
+    try {
+      rest = new ArrayList<>(queue);
+      queue.clear();
+      Set<JournalStream> streams = new LinkedHashSet<>();
+      for (Op op : group) {
+        streams.add(op.stream);
+      }
+      for (Op op : rest) {
+        streams.add(op.stream);
+      }
+      for (JournalStream s : streams) {
+        s.abandonUncommitted();
+      }
+      space.refuse(
+          "journal filesystem full ("
+              + e.getMessage()
+              + "); writes are refused with ENOSPC until space is freed");
+    } finally {
+      lock.unlock();
+    }
+    LOG.log(Level.ERROR, "journal write failed for lack of space: {0}", e.getMessage());
+    for (Op op : group) {
+      op.done.completeExceptionally(f);
+    }
+    for (Op op : rest) {
+      op.done.completeExceptionally(f);
     }
   }
 

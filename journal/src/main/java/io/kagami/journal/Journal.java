@@ -16,9 +16,11 @@ import org.rocksdb.ColumnFamilyHandle;
 import org.rocksdb.ColumnFamilyOptions;
 import org.rocksdb.CompressionType;
 import org.rocksdb.DBOptions;
+import org.rocksdb.Env;
 import org.rocksdb.Options;
 import org.rocksdb.RocksDB;
 import org.rocksdb.RocksDBException;
+import org.rocksdb.SstFileManager;
 import org.rocksdb.WriteOptions;
 
 /**
@@ -51,6 +53,7 @@ public final class Journal implements AutoCloseable {
   private final JournalConfig config;
   private final InstantSource clock;
   private final DBOptions dbOptions;
+  private final SstFileManager sstFiles;
   private final ColumnFamilyOptions cfOptions;
   private final RocksDB db;
   private final ColumnFamilyHandle metaFamily;
@@ -74,13 +77,19 @@ public final class Journal implements AutoCloseable {
     this.clock = clock;
     this.directWriters = directWriters;
     Files.createDirectories(config.directory());
+    // With a file manager RocksDB recovers by itself from a flush or compaction that ran out of
+    // space, once space returns, instead of staying read-only until reopened.
+    this.sstFiles = new SstFileManager(Env.getDefault());
     this.dbOptions =
         new DBOptions()
+            .setSstFileManager(sstFiles)
             .setCreateIfMissing(true)
             .setCreateMissingColumnFamilies(true)
             // Old WAL files pin memtables of trimmed streams; bound them so a quiet volume does not
-            // keep gigabytes of log alive.
-            .setMaxTotalWalSize(1L << 30)
+            // keep gigabytes of log alive. The same bound caps the block each WAL file is
+            // allocated up front in (otherwise 1.1 x the write buffer: ~280 MiB, which on a small
+            // filesystem left room for a few MiB of writes).
+            .setMaxTotalWalSize(config.walBytes())
             .setKeepLogFileNum(4)
             // Write back the WAL and table files steadily instead of in bursts that trip the
             // kernel's dirty-page throttling (and stall the host's writes behind them).
@@ -117,7 +126,12 @@ public final class Journal implements AutoCloseable {
       existing.put(
           new String(descriptors.get(i).getName(), StandardCharsets.UTF_8), handles.get(i));
     }
-    this.committer = new GroupCommitter(db, metaFamily, config.maxGroupEntries());
+    this.committer =
+        new GroupCommitter(
+            db,
+            metaFamily,
+            config.maxGroupEntries(),
+            SpaceGuard.of(config.directory(), config.reserveBytes()));
   }
 
   /** Opens (creating if needed) the journal in {@code config.directory()} and starts its writer. */
@@ -248,16 +262,7 @@ public final class Journal implements AutoCloseable {
   }
 
   static boolean isNoSpace(Exception e) {
-    if (e instanceof RocksDBException r
-        && r.getStatus() != null
-        && r.getStatus().getState() != null) {
-      String state = r.getStatus().getState().toLowerCase(java.util.Locale.ROOT);
-      if (state.contains("no space")) {
-        return true;
-      }
-    }
-    String m = e.getMessage();
-    return m != null && m.toLowerCase(java.util.Locale.ROOT).contains("no space");
+    return DiskSpace.isNoSpace(e);
   }
 
   private void ensureOpen() {
@@ -290,5 +295,6 @@ public final class Journal implements AutoCloseable {
     syncWrite.close();
     cfOptions.close();
     dbOptions.close();
+    sstFiles.close();
   }
 }

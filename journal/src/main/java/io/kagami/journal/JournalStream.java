@@ -506,9 +506,25 @@ public final class JournalStream {
     return ledger.oldestMillisAfter(seq);
   }
 
+  /**
+   * Why the journal refuses appends for lack of space (its filesystem is down to the reserve), or
+   * null. Unlike {@link #failure()} this passes: the next append after space returns is admitted.
+   */
+  public String diskFull() {
+    return committer.spaceRefusal();
+  }
+
   /** Failure that made the journal refuse appends, or null. */
   public JournalException failure() {
     return committer.failure();
+  }
+
+  /**
+   * Journal thread, under the committer's lock, after a group failed for lack of space: the
+   * sequence numbers given to appends that were not committed are given out again.
+   */
+  void abandonUncommitted() {
+    nextSeq = lastSeq + 1;
   }
 
   // Called on the journal thread, in order.

@@ -76,6 +76,8 @@ final class HousekeepingAgent implements AutoCloseable {
         v -> {
           try {
             if (v instanceof VolumeRuntime.Primary p) {
+              p.device()
+                  .heal(); // a volume file that ran out of space catches up once there is room
               p.source().persist();
               p.backlog().checkOverflow();
               p.checkpointer().doWork();

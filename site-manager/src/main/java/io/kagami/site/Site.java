@@ -118,7 +118,12 @@ public final class Site implements AutoCloseable {
     PeerRole roles =
         new PeerRole(
             config, () -> lifecycle.current() == LifeCycle.State.STARTING || lifecycle.running());
-    Journal journal = resources.add(Journal.open(JournalConfig.at(config.journalDir()), clock));
+    Journal journal =
+        resources.add(
+            Journal.open(
+                JournalConfig.at(config.journalDir())
+                    .withSpace(config.journal().reserveBytes(), config.journal().walBytes()),
+                clock));
     ExecutorService reads =
         Executors.newFixedThreadPool(
             READ_THREADS, Thread.ofPlatform().name("kagami-read-", 0).daemon(true).factory());

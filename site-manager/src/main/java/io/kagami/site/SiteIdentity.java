@@ -35,15 +35,13 @@ final class SiteIdentity {
         }
         return;
       }
-      try (var entries = Files.list(dataDir)) {
-        if (entries.anyMatch(p -> p.getFileName().toString().equals("journal"))) {
-          throw new IllegalStateException(
-              "data directory "
-                  + dataDir
-                  + " holds a journal but no "
-                  + FILE
-                  + "; refusing to guess whose it is");
-        }
+      if (holdsJournal(dataDir.resolve("journal"))) {
+        throw new IllegalStateException(
+            "data directory "
+                + dataDir
+                + " holds a journal but no "
+                + FILE
+                + "; refusing to guess whose it is");
       }
       Path tmp = dataDir.resolve(FILE + ".tmp");
       Files.writeString(tmp, siteId + "\n", StandardCharsets.UTF_8);
@@ -51,6 +49,19 @@ final class SiteIdentity {
     } catch (IOException e) {
       throw new UncheckedIOException(
           "cannot check the identity of data directory " + dataDir + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * True when {@code journal} holds anything: an empty directory (e.g. the mount point of a
+   * filesystem of its own, with at most its {@code lost+found}) is no one's journal yet.
+   */
+  private static boolean holdsJournal(Path journal) throws IOException {
+    if (!Files.isDirectory(journal)) {
+      return Files.exists(journal);
+    }
+    try (var entries = Files.list(journal)) {
+      return entries.anyMatch(p -> !p.getFileName().toString().equals("lost+found"));
     }
   }
 }

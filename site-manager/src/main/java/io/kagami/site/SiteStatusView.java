@@ -110,16 +110,22 @@ final class SiteStatusView {
     JournalStream s = p.device().stream();
     long acked = p.source().peerDurableSeq();
     LinkSnapshot.VolumeProgress progress = link == null ? null : link.progress(vc.name());
+    String full = primaryDiskFull(p);
     String err =
-        s.failure() != null
-            ? s.failure().getMessage()
-            : progress != null ? progress.stalled() : null;
+        full != null
+            ? full
+            : s.failure() != null
+                ? s.failure().getMessage()
+                : progress != null ? progress.stalled() : null;
     Long resumed = progress == null || !connected ? null : progress.resumedFromSeq();
     long sent = progress == null ? acked : Math.max(acked, progress.lastSentSeq());
     long history = s.bytesAfter(sent);
     double rate = progress == null ? 0 : progress.rawSendRateBytesPerSecond();
     Double eta = history > 0 && rate > 0 ? history / rate : null;
-    VolumeState state = fenced ? VolumeState.FENCED : primaryState(p, connected, err);
+    VolumeState state =
+        fenced
+            ? VolumeState.FENCED
+            : full != null ? VolumeState.DISK_FULL : primaryState(p, connected, err);
     return new VolumeStatus(
         vc.name(),
         "primary",
@@ -144,11 +150,14 @@ final class SiteStatusView {
     VolumeConfig vc = r.config();
     JournalStream s = journal.stream(vc.name());
     long applied = r.applier().appliedSeq();
-    String failure = r.applier().failure();
+    String full = r.applier().diskFull() != null ? r.applier().diskFull() : s.diskFull();
+    String failure = r.applier().failure() != null ? r.applier().failure() : full;
     VolumeState state =
-        failure != null
+        r.applier().failure() != null
             ? VolumeState.DEGRADED
-            : r.sink().consistent() ? VolumeState.REPLICATING : VolumeState.INCONSISTENT;
+            : full != null
+                ? VolumeState.DISK_FULL
+                : r.sink().consistent() ? VolumeState.REPLICATING : VolumeState.INCONSISTENT;
     long lagBytes = s.bytesAfter(applied);
     double lagSeconds = lagSeconds(s, applied, now);
     JournalReceiveSink.HeadSeen seen = r.sink().lastHead();
@@ -190,6 +199,18 @@ final class SiteStatusView {
         null,
         null,
         primaryView);
+  }
+
+  /**
+   * Why a primary volume is out of space (its journal refuses appends, or its volume file waits for
+   * room), or null.
+   */
+  private static String primaryDiskFull(VolumeRuntime.Primary p) {
+    String journalFull = p.device().stream().diskFull();
+    if (journalFull != null) {
+      return journalFull;
+    }
+    return p.device().diskFull();
   }
 
   /** A lag a disconnected standby can prove, in bytes and seconds. */

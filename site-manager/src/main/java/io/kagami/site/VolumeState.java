@@ -12,11 +12,11 @@ import java.util.Locale;
  * <p>What a site derives today ({@link VolumeStateTracker}): a primary is {@link #REPLICATING}
  * while the link is up and its history is not growing, {@link #BUFFERING} while the link is down or
  * its history keeps growing, {@link #DEGRADED} when its journal refuses writes or the shipper
- * reports the volume stalled; a standby is {@link #REPLICATING}, {@link #DISCONNECTED} while no
- * primary is connected, or {@link #DEGRADED} when its applier failed. {@link #INITIAL_SYNC}, {@link
- * #BITMAP}, {@link #RESYNCING} and {@link #INCONSISTENT} are part of the contract (dashboards and
- * alerts already know them) and are entered once full sync, history overflow to a bitmap, and
- * resync exist.
+ * reports the volume stalled, {@link #DISK_FULL} while a filesystem it writes is full; a standby is
+ * {@link #REPLICATING}, {@link #DISCONNECTED} while no primary is connected, or {@link #DEGRADED}
+ * when its applier failed. {@link #INITIAL_SYNC}, {@link #BITMAP}, {@link #RESYNCING} and {@link
+ * #INCONSISTENT} are part of the contract (dashboards and alerts already know them) and are entered
+ * once full sync, history overflow to a bitmap, and resync exist.
  */
 public enum VolumeState {
   /** The standby receives a first full copy of the volume. */
@@ -48,6 +48,12 @@ public enum VolumeState {
    * deposed.
    */
   FENCED,
+  /**
+   * A filesystem the volume needs (its journal, its volume file or replica) is full: a primary
+   * refuses writes with ENOSPC, a standby's replica or journal waits. Every acknowledged write is
+   * kept, and the volume resumes by itself once space returns.
+   */
+  DISK_FULL,
   /**
    * A standby that has lost its primary: nothing arrives, so its lag grows with the time since the
    * last contact and is never reported as 0 (see {@code VolumeStatus.PrimaryView}).

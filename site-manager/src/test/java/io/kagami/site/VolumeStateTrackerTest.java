@@ -64,6 +64,7 @@ class VolumeStateTrackerTest {
             "resyncing",
             "inconsistent",
             "fenced",
+            "disk-full",
             "disconnected");
   }
 }

@@ -28,6 +28,12 @@ import java.util.concurrent.locks.ReentrantLock;
  * before; further apart, blocks the host overwrites in the meantime are written back once, not each
  * time (a standby at 4k random writes: once a second cost ~7 % of the pair's write rate against
  * every 10 s). The byte bound keeps what a restart replays, and the history kept for it, small.
+ *
+ * <p>Disk full: when the replica's (or the journal's) filesystem is full, application pauses
+ * instead of stopping: {@link #diskFull()} says why, nothing after {@link #appliedSeq()} is marked
+ * applied, and the same entry is tried again on the next journal commit or after {@link
+ * #FULL_RETRY}, whichever comes first, so the replica catches up by itself once space returns.
+ * Re-writing an entry that was partly written is harmless (applying is idempotent in order).
  */
 public final class Applier implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(Applier.class.getName());
@@ -35,6 +41,9 @@ public final class Applier implements AutoCloseable {
 
   /** Applied bytes (the entries' ranges) after which a checkpoint is due whatever the interval. */
   public static final long CHECKPOINT_AFTER_BYTES = 1L << 30;
+
+  /** While the disk is full, the longest wait before applying is tried again. */
+  public static final Duration FULL_RETRY = Duration.ofSeconds(1);
 
   private final String volume;
   private final JournalStream stream;
@@ -62,6 +71,7 @@ public final class Applier implements AutoCloseable {
   private volatile long trimLimit = Long.MAX_VALUE;
 
   private volatile String failure;
+  private volatile String diskFull;
   private long lastCheckpointMillis;
 
   /** Bytes applied since the last checkpoint; applying thread. */
@@ -298,6 +308,13 @@ public final class Applier implements AutoCloseable {
     return checkpointSeq;
   }
 
+  /**
+   * Why application is paused for lack of space (it resumes by itself once there is room), or null.
+   */
+  public String diskFull() {
+    return diskFull;
+  }
+
   /** Why application stopped, or null while it runs. */
   public String failure() {
     return failure;
@@ -326,8 +343,13 @@ public final class Applier implements AutoCloseable {
       while (true) {
         lock.lock();
         try {
-          if (!signalled && !closing && appliedSeq >= stream.lastSeq()) {
-            work.await(checkpointInterval.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+          boolean full = diskFull != null;
+          if (!signalled && !closing && (full || appliedSeq >= stream.lastSeq())) {
+            Duration wait =
+                full && FULL_RETRY.compareTo(checkpointInterval) < 0
+                    ? FULL_RETRY
+                    : checkpointInterval;
+            work.await(wait.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
           }
           if (closing) {
             break;
@@ -336,7 +358,7 @@ public final class Applier implements AutoCloseable {
         } finally {
           lock.unlock();
         }
-        doWork(1024);
+        applyOrPause();
       }
       checkpoint();
     } catch (InterruptedException e) {
@@ -347,6 +369,46 @@ public final class Applier implements AutoCloseable {
           Level.ERROR,
           "volume " + volume + ": applier stopped; the replica stays at seq " + appliedSeq,
           e);
+    }
+  }
+
+  /** One round of applying; a full disk pauses application instead of ending it. */
+  private void applyOrPause() {
+    try {
+      doWork(1024);
+    } catch (RuntimeException e) {
+      if (!io.kagami.journal.DiskSpace.isNoSpace(e)) {
+        throw e;
+      }
+      if (diskFull == null) {
+        LOG.log(
+            Level.ERROR,
+            "volume "
+                + volume
+                + ": filesystem full, applying paused at seq "
+                + appliedSeq
+                + " (retried on every commit and every "
+                + FULL_RETRY.toSeconds()
+                + " s): "
+                + e.getMessage());
+      }
+      diskFull =
+          "volume "
+              + volume
+              + ": filesystem full, the replica stays at seq "
+              + appliedSeq
+              + " until there is room ("
+              + e.getMessage()
+              + ")";
+      return;
+    }
+    if (diskFull != null) {
+      diskFull = null;
+      LOG.log(
+          Level.WARNING,
+          "volume {0}: filesystem has room again, applying resumed at seq {1}",
+          volume,
+          appliedSeq);
     }
   }
 

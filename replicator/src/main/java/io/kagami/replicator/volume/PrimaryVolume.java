@@ -30,6 +30,17 @@ import java.util.concurrent.Executor;
  *
  * <p>Sync mode adds a {@link ReplicationGate}: the acknowledgement also waits until the standby
  * holds the change durably in its journal.
+ *
+ * <p>Disk full: when the volume file's filesystem runs out of space the changes are still in the
+ * journal (they were acknowledged from there), so the volume is {@link #diskFull() disk-full}, not
+ * failed: it refuses new writes with ENOSPC and reads with EIO (it cannot show what the file lacks)
+ * and heals itself by replaying the journal after {@link #appliedSeq()} onto the file. A heal is
+ * tried on the next request and on every housekeeping round ({@link #heal()}), never in a loop; the
+ * first write after space returns waits for it and goes through.
+ *
+ * <p>One role: the volume file following the journal, on every path by which it can be behind (the
+ * after-commit write, a read waiting for it, a heal after disk full) is one ordering rule over one
+ * applied point; split apart, each piece would need the others' lock and waiters.
  */
 public final class PrimaryVolume extends FileBackedVolume {
   /** Largest range one TRIM/WRITE_ZEROES journal record covers; longer requests are split. */
@@ -52,6 +63,23 @@ public final class PrimaryVolume extends FileBackedVolume {
 
   /** Set when a volume write failed: the file no longer matches the journal; fail closed. */
   private volatile DeviceException volumeFailure;
+
+  /**
+   * Why the volume file stopped taking changes for lack of space, or null: the journal holds every
+   * change after {@link #appliedSeq}; {@link #heal()} writes them once there is room.
+   */
+  private volatile String diskFull;
+
+  /** The heal in progress, or null; guarded by {@link #fileLock}. */
+  private CompletableFuture<Boolean> healing;
+
+  /**
+   * Serialises writes to the volume file between the after-commit thread and a heal, so a change is
+   * written once and in sequence order.
+   */
+  private final Object fileLock = new Object();
+
+  private final Executor healer;
 
   private record AppliedWaiter(long seq, CompletableFuture<Void> ready)
       implements Comparable<AppliedWaiter> {
@@ -93,6 +121,7 @@ public final class PrimaryVolume extends FileBackedVolume {
       AppendTimer appendTimer,
       NanoClock clock) {
     super(name, file, reads);
+    this.healer = reads;
     this.appendTimer = appendTimer;
     this.clock = clock;
     this.stream = stream;
@@ -124,6 +153,14 @@ public final class PrimaryVolume extends FileBackedVolume {
     DeviceException failed = volumeFailure;
     if (failed != null) {
       return CompletableFuture.failedFuture(failed);
+    }
+    if (diskFull != null) {
+      return heal()
+          .thenCompose(
+              healed ->
+                  healed
+                      ? read(offset, length, alloc)
+                      : CompletableFuture.failedFuture(fullError(DeviceError.EIO, "read")));
     }
     // Every acknowledged change has a seq at or below lastSeq(): once the file holds that, the
     // read sees all of them.
@@ -176,8 +213,11 @@ public final class PrimaryVolume extends FileBackedVolume {
   }
 
   private void release(long seq) {
-    List<CompletableFuture<Void>> ready = new ArrayList<>();
     DeviceException failed = volumeFailure;
+    if (failed == null && diskFull != null) {
+      failed = fullError(DeviceError.EIO, "read");
+    }
+    List<CompletableFuture<Void>> ready = new ArrayList<>();
     synchronized (waiters) {
       while (!waiters.isEmpty() && (failed != null || waiters.peek().seq() <= seq)) {
         ready.add(waiters.poll().ready());
@@ -191,6 +231,134 @@ public final class PrimaryVolume extends FileBackedVolume {
         r.complete(null);
       }
     }
+  }
+
+  /**
+   * Why the volume file takes no changes for lack of space (a passing state: the journal holds them
+   * and they are written once there is room), or null.
+   */
+  public String diskFull() {
+    return diskFull;
+  }
+
+  /**
+   * Writes to the volume file the changes the journal holds beyond it, when it stopped for lack of
+   * space; on the read executor, at most one at a time. Completes true once the file has caught up
+   * (or had nothing to catch up), false while there is still no room. Called on the next request
+   * and by housekeeping: the volume heals within a round of space returning, without a restart.
+   */
+  public CompletableFuture<Boolean> heal() {
+    synchronized (fileLock) {
+      if (diskFull == null) {
+        return CompletableFuture.completedFuture(volumeFailure == null);
+      }
+      if (healing == null) {
+        CompletableFuture<Boolean> h = new CompletableFuture<>();
+        healing = h;
+        try {
+          healer.execute(() -> h.complete(replayOntoFile()));
+        } catch (RuntimeException e) {
+          healing = null;
+          h.complete(false);
+        }
+      }
+      return healing;
+    }
+  }
+
+  /** Heal: writes the journal's changes after {@link #appliedSeq} to the file, in order. */
+  private boolean replayOntoFile() {
+    boolean healed = false;
+    try {
+      while (true) {
+        long from = appliedSeq + 1;
+        List<io.kagami.journal.JournalEntry> entries =
+            from > stream.lastSeq() ? List.of() : stream.read(from, 8 << 20);
+        synchronized (fileLock) {
+          if (entries.isEmpty() && appliedSeq >= stream.lastSeq()) {
+            // Every committed change is in the file; changes committed from now on are written
+            // by the after-commit thread as usual.
+            diskFull = null;
+            healed = true;
+            System.getLogger(PrimaryVolume.class.getName())
+                .log(
+                    System.Logger.Level.WARNING,
+                    "volume {0}: the volume file has room again and holds every change through seq"
+                        + " {1}; writes resume",
+                    name,
+                    appliedSeq);
+            return true;
+          }
+          for (io.kagami.journal.JournalEntry e : entries) {
+            if (e.seq() <= appliedSeq) {
+              continue;
+            }
+            file.apply(e.record());
+            appliedSeq = e.seq();
+          }
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      if (!io.kagami.journal.DiskSpace.isNoSpace(e)) {
+        volumeWriteFailed(appliedSeq + 1, e instanceof IOException io ? io : new IOException(e));
+      }
+      return false;
+    } finally {
+      synchronized (fileLock) {
+        healing = null;
+      }
+      if (healed) {
+        applied(appliedSeq);
+      }
+      release(appliedSeq);
+    }
+  }
+
+  /** After-commit thread: writes one committed change to the file, unless it cannot or need not. */
+  private void writeToFile(long seq, VolumeWrite write) {
+    synchronized (fileLock) {
+      if (volumeFailure != null || diskFull != null || seq <= appliedSeq) {
+        // Failed: the file is behind the journal and later changes would not help. Full: the
+        // heal writes it from the journal. At or below appliedSeq: a heal wrote it already.
+        return;
+      }
+      try {
+        write.run();
+      } catch (IOException e) {
+        if (io.kagami.journal.DiskSpace.isNoSpace(e)) {
+          volumeFull(seq, e);
+        } else {
+          volumeWriteFailed(seq, e);
+        }
+        return;
+      }
+      applied(seq);
+    }
+  }
+
+  private interface VolumeWrite {
+    void run() throws IOException;
+  }
+
+  /** After-commit thread: the file's filesystem is full; the journal holds the change. */
+  private void volumeFull(long seq, IOException e) {
+    diskFull =
+        "volume "
+            + name
+            + ": the volume file's filesystem is full at seq "
+            + seq
+            + " ("
+            + e.getMessage()
+            + "); every acknowledged write is kept in the journal and written to the file once"
+            + " there is room, new writes are refused with ENOSPC until then";
+    System.getLogger(PrimaryVolume.class.getName()).log(System.Logger.Level.ERROR, diskFull);
+    release(appliedSeq);
+  }
+
+  private DeviceException fullError(DeviceError error, String what) {
+    String why = diskFull;
+    return new DeviceException(
+        error, what + " refused: " + (why != null ? why : "volume " + name + ": filesystem full"));
   }
 
   /** After-commit thread: a volume write failed; the journal still holds the change. */
@@ -220,6 +388,20 @@ public final class PrimaryVolume extends FileBackedVolume {
     if (failed != null) {
       data.release();
       return CompletableFuture.failedFuture(failed);
+    }
+    if (diskFull != null) {
+      // Fail closed while the file cannot follow the journal; the first write after space
+      // returns waits for the heal and goes through. The data is kept until then.
+      return heal()
+          .handle(
+              (healed, err) -> {
+                if (Boolean.TRUE.equals(healed)) {
+                  return write(offset, data, fua);
+                }
+                data.release();
+                return CompletableFuture.<Void>failedFuture(fullError(DeviceError.ENOSPC, "write"));
+              })
+          .thenCompose(f -> f);
     }
     if (!inRange(file, offset, length)) {
       data.release();
@@ -254,21 +436,7 @@ public final class PrimaryVolume extends FileBackedVolume {
     }
     long entered = startTimer();
     return stream
-        .appendEncoded(
-            encoded,
-            fua,
-            seq -> {
-              if (volumeFailure != null) {
-                return; // the file is behind the journal already; writing later changes would not
-                // help
-              }
-              try {
-                file.write(offset, forVolume);
-                applied(seq);
-              } catch (IOException e) {
-                volumeWriteFailed(seq, e);
-              }
-            })
+        .appendEncoded(encoded, fua, seq -> writeToFile(seq, () -> file.write(offset, forVolume)))
         .thenCompose(
             seq -> {
               stopTimer(entered);
@@ -304,6 +472,14 @@ public final class PrimaryVolume extends FileBackedVolume {
     if (failed != null) {
       return CompletableFuture.failedFuture(failed);
     }
+    if (diskFull != null) {
+      return heal()
+          .thenCompose(
+              healed ->
+                  healed
+                      ? zeroRange(offset, length, fua, kind)
+                      : CompletableFuture.failedFuture(fullError(DeviceError.ENOSPC, "zeroing")));
+    }
     if (!inRange(file, offset, length)) {
       return CompletableFuture.failedFuture(
           new DeviceException(
@@ -315,21 +491,7 @@ public final class PrimaryVolume extends FileBackedVolume {
       int n = (int) Math.min(MAX_RANGE_RECORD, offset + length - pos);
       long at = pos;
       long entered = startTimer();
-      last =
-          stream.append(
-              kind.of(at, n),
-              fua,
-              seq -> {
-                if (volumeFailure != null) {
-                  return;
-                }
-                try {
-                  file.zero(at, n);
-                  applied(seq);
-                } catch (IOException e) {
-                  volumeWriteFailed(seq, e);
-                }
-              });
+      last = stream.append(kind.of(at, n), fua, seq -> writeToFile(seq, () -> file.zero(at, n)));
       last.thenRun(() -> stopTimer(entered));
     }
     return last.thenCompose(gate::replicated)
@@ -382,7 +544,7 @@ public final class PrimaryVolume extends FileBackedVolume {
           j);
     }
     String msg = cause.getMessage() == null ? cause.toString() : cause.getMessage();
-    boolean noSpace = msg.contains("No space left");
+    boolean noSpace = io.kagami.journal.DiskSpace.isNoSpace(cause);
     return new DeviceException(
         noSpace ? DeviceError.ENOSPC : DeviceError.EIO,
         "volume " + name + ": " + what + " failed: " + msg,

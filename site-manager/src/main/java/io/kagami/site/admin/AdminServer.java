@@ -16,17 +16,19 @@ import java.io.UncheckedIOException;
 import java.lang.System.Logger.Level;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.Map;
 import java.util.function.Supplier;
 
 /**
  * The site's HTTP surface for operators and tools: {@code GET /status} (JSON), {@code GET /metrics}
- * (Prometheus text format), {@code GET /health}, and on a primary the link's bandwidth cap: {@code
- * GET /link}, {@code PUT /link} with {@code {"bandwidth": "1500KB"}} (a runtime override; {@code
- * "unlimited"} or 0 for none; {@code null} clears it), {@code DELETE /link} (clears it), and the
- * read-only views a site adds with {@link #view} ({@code GET /recover/plan}). Requests run on
- * virtual threads; a failing handler answers 500 with the reason and the server goes on. A slow or
- * idle client is closed by the limits in {@link HttpLimits}.
+ * (Prometheus text format), {@code GET /health} (503 while a volume is disk-full), and on a primary
+ * the link's bandwidth cap: {@code GET /link}, {@code PUT /link} with {@code {"bandwidth":
+ * "1500KB"}} (a runtime override; {@code "unlimited"} or 0 for none; {@code null} clears it),
+ * {@code DELETE /link} (clears it), and the read-only views a site adds with {@link #view} ({@code
+ * GET /recover/plan}). Requests run on virtual threads; a failing handler answers 500 with the
+ * reason and the server goes on. A slow or idle client is closed by the limits in {@link
+ * HttpLimits}.
  *
  * <p>With a token set ({@link AdminToken}), every request other than {@code GET}/{@code HEAD} (and
  * the peer's {@code POST /heartbeat}) must carry it, or is answered 401 and logged without running.
@@ -224,6 +226,29 @@ public final class AdminServer implements AutoCloseable {
                 + " the kagami CLI finds it by itself when run by the same user on the site's machine, elsewhere set KAGAMI_ADMIN_TOKEN_FILE)"));
   }
 
+  /**
+   * 200 "ok" while the site can do its work; 503 naming each volume that cannot, with the reason,
+   * while a filesystem it needs is full (state {@code disk-full}): a load balancer or a probe
+   * should not treat that site as healthy.
+   */
+  private Response health() {
+    StringBuilder bad = new StringBuilder();
+    SiteStatus now = status.get();
+    for (VolumeStatus v : now == null ? List.<VolumeStatus>of() : now.volumes()) {
+      if (v.state() == io.kagami.site.VolumeState.DISK_FULL) {
+        bad.append("disk-full: volume ")
+            .append(v.name())
+            .append(": ")
+            .append(v.error())
+            .append('\n');
+      }
+    }
+    if (bad.isEmpty()) {
+      return new Response(200, "text/plain", "ok\n".getBytes(StandardCharsets.UTF_8));
+    }
+    return new Response(503, "text/plain", bad.toString().getBytes(StandardCharsets.UTF_8));
+  }
+
   private Response respond(String method, String path) throws IOException {
     if (!method.equals("GET") && !method.equals("HEAD")) {
       return new Response(
@@ -241,7 +266,7 @@ public final class AdminServer implements AutoCloseable {
                   200,
                   "text/plain; version=0.0.4; charset=utf-8",
                   metrics.get().getBytes(StandardCharsets.UTF_8));
-      case "/health" -> new Response(200, "text/plain", "ok\n".getBytes(StandardCharsets.UTF_8));
+      case "/health" -> health();
       default ->
           views.containsKey(path)
               ? new Response(200, "application/json", JSON.writeValueAsBytes(views.get(path).get()))

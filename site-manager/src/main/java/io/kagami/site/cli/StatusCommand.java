@@ -256,6 +256,10 @@ final class StatusCommand extends SiteVerb {
             hints.add(
                 name
                     + " is degraded: see its error above and the site's log (runbook: docs/runbooks/alerts/volume-degraded.md)");
+        case "disk-full" ->
+            hints.add(
+                name
+                    + " is out of disk space: free space on the filesystem its error names; it resumes by itself, no restart (runbook: docs/runbooks/alerts/volume-disk-full.md)");
         case "bitmap" ->
             hints.add(
                 name

@@ -23,6 +23,11 @@ import java.util.regex.Pattern;
  *   role: primary             # primary | standby
  * dataDir: /var/lib/kagami    # journal, volume files, generated TLS key; relative to this file
  * compression: true           # LZ4 on journal entry (default true)
+ * journal:
+ *   reserve: 64MiB            # free space kept on the journal's filesystem: writes that would eat
+ *                             #   into it are refused with ENOSPC (default 64MiB; 0 turns it off)
+ *   walSize: 64MiB            # RocksDB WAL bound, and the most allocated up front per WAL file
+ *                             #   (default 64MiB, at least 1MiB)
  * nbd:
  *   listen: 0.0.0.0:10809     # NBD exports (read-only on a standby)
  * admin:
@@ -166,6 +171,7 @@ public final class ConfigLoader {
         "site",
         "dataDir",
         "compression",
+        "journal",
         "nbd",
         "admin",
         "wan",
@@ -193,6 +199,8 @@ public final class ConfigLoader {
     String dataDirText = r.text(root, "dataDir", null);
     Path dataDir = dataDirText == null ? null : base.resolve(dataDirText).normalize();
     boolean compress = !root.has("compression") || r.bool(root, "compression");
+
+    JournalSettings journal = journal(root);
 
     JsonNode nbd = r.object(root, "nbd");
     r.known(nbd, "nbd.", "listen");
@@ -236,10 +244,51 @@ public final class ConfigLoader {
             volumes,
             failover,
             adminToken,
+            journal,
             recovery != null ? recovery : base.resolve("recovery.yaml").normalize());
     if (machine != null) {
       machine.check(config, volumesSection.sizeKeys(), problems);
     }
     return config;
+  }
+
+  private JournalSettings journal(JsonNode root) {
+    JsonNode j = r.object(root, "journal");
+    r.known(j, "journal.", "reserve", "walSize");
+    long reserve = size(j, "journal.reserve", JournalSettings.DEFAULT.reserveBytes(), 0, "0");
+    long wal = size(j, "journal.walSize", JournalSettings.DEFAULT.walBytes(), 1L << 20, "1 MiB");
+    return new JournalSettings(reserve, wal);
+  }
+
+  /**
+   * The size at {@code key} of {@code section}, {@code absent} when not set; at least {@code least}
+   * (named in the problem as {@code leastText}).
+   */
+  private long size(JsonNode section, String key, long absent, long least, String leastText) {
+    String field = key.substring(key.indexOf('.') + 1);
+    if (!section.has(field)) {
+      return absent;
+    }
+    String text = r.text(section, key, "");
+    long bytes;
+    try {
+      bytes = DataSize.parse(text).bytes();
+    } catch (IllegalArgumentException e) {
+      r.problem(key + " " + e.getMessage());
+      return absent;
+    }
+    if (bytes < least) {
+      r.problem(
+          key
+              + " "
+              + text
+              + " is not allowed (at least "
+              + leastText
+              + "; default "
+              + new DataSize(absent)
+              + ")");
+      return absent;
+    }
+    return bytes;
   }
 }

@@ -12,7 +12,8 @@ import java.util.List;
  * adminToken} is the operator's token file ({@code admin.tokenFile}); null: {@code
  * <dataDir>/admin.token}, created on first start. {@code recoveryFile} holds the recovery profiles
  * ({@code recovery:}, default {@code recovery.yaml} beside the site's YAML), read afresh by each
- * {@code kagami recover plan}, never at start: a mistake there never stops replication.
+ * {@code kagami recover plan}, never at start: a mistake there never stops replication. {@code
+ * journal} bounds the journal's disk space (reserve kept free, WAL size).
  */
 public record SiteConfig(
     String siteId,
@@ -26,6 +27,7 @@ public record SiteConfig(
     List<VolumeConfig> volumes,
     FailoverSettings failover,
     Path adminToken,
+    JournalSettings journal,
     Path recoveryFile) {
 
   public static final int DEFAULT_NBD_PORT = 10809;

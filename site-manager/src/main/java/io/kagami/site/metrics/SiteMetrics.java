@@ -35,8 +35,8 @@ import java.util.function.ToDoubleFunction;
  * kagami_nbd_requests_total{op,result}}, {@code kagami_nbd_request_seconds{op}} (histogram), {@code
  * kagami_journal_append_seconds} (histogram, primary), {@code kagami_history_capacity_bytes},
  * {@code kagami_resync_remaining_bytes}, {@code kagami_volume_state{state}} (one series per {@link
- * VolumeState}, 1 for the current), {@code kagami_unsent_bytes}, {@code
- * kagami_wan_bandwidth_bytes_per_second} (0 = unlimited), {@code
+ * VolumeState}, 1 for the current), {@code kagami_volume_disk_full}, {@code kagami_unsent_bytes},
+ * {@code kagami_wan_bandwidth_bytes_per_second} (0 = unlimited), {@code
  * kagami_wan_send_rate_bytes_per_second}, {@code kagami_rpo_at_risk_seconds}, {@code
  * kagami_primary_last_seq} and {@code kagami_primary_contact_age_seconds} (standby), plus JVM and
  * process metrics.
@@ -141,6 +141,12 @@ public final class SiteMetrics implements AutoCloseable {
           tags,
           v,
           s -> s.resync() == null ? 0 : s.resync().remainingBytes());
+      volumeGauge(
+          "kagami.volume.disk.full",
+          "1 while a filesystem the volume writes (journal, volume file, replica) is full: a primary refuses writes with ENOSPC, a standby waits; it resumes by itself once space returns",
+          tags,
+          v,
+          s -> s.state() == VolumeState.DISK_FULL ? 1.0 : 0.0);
       for (VolumeState state : VolumeState.values()) {
         volumeGauge(
             "kagami.volume.state",

@@ -189,6 +189,43 @@ class AdminServerTest {
   }
 
   @Test
+  void healthIsNotOkWhileAVolumeIsOutOfDiskSpaceAndSaysWhich() throws Exception {
+    VolumeStatus full =
+        new VolumeStatus(
+            "vol0",
+            "primary",
+            "async",
+            VolumeState.DISK_FULL,
+            1 << 20,
+            7,
+            5L,
+            null,
+            3L,
+            4096,
+            8L << 30,
+            1.5,
+            2048L,
+            1.0,
+            null,
+            null,
+            "journal filesystem of /d/journal is full");
+    SiteStatus status =
+        new SiteStatus(
+            "tokyo",
+            "primary",
+            "127.0.0.1:10809",
+            new LinkStatus(true, "hiroshima", "127.0.0.1:7800", 10, 5, null),
+            List.of(full));
+    try (AdminServer s = new AdminServer(new HostPort("127.0.0.1", 0), () -> status, null)) {
+      s.start();
+      HttpResponse<String> r = send(s, "GET", "/health", null, null);
+      assertThat(r.statusCode()).isEqualTo(503);
+      assertThat(r.body())
+          .isEqualTo("disk-full: volume vol0: journal filesystem of /d/journal is full\n");
+    }
+  }
+
+  @Test
   void withMetricsOffTheEndpointSaysSo() throws Exception {
     try (AdminServer off = new AdminServer(new HostPort("127.0.0.1", 0), () -> null, null)) {
       off.start();

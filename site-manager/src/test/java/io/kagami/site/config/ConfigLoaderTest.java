@@ -237,6 +237,21 @@ class ConfigLoaderTest {
       "site: {id: tokyo, role: primary}\ndataDir: d\nvolumes: [{name: v, size: 1MiB}]\nwan:\n  peer: \"192.0.2.1:7800\"\n  peerSiteId: hiroshima\n  peerCertificate: peer.crt\n";
 
   @Test
+  void theJournalsReserveAndWalSizeAreReadAndChecked() {
+    assertThat(parse(PRIMARY).journal())
+        .as("defaults: 64 MiB kept free, 64 MiB of WAL")
+        .isEqualTo(new JournalSettings(64L << 20, 64L << 20));
+    assertThat(parse(PRIMARY + "journal: {reserve: 0, walSize: 8MiB}\n").journal())
+        .isEqualTo(new JournalSettings(0, 8L << 20));
+    assertThatThrownBy(
+            () -> parse(PRIMARY + "journal: {reserve: lots, walSize: 4KiB, preallocate: 1}\n"))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("journal.reserve \"lots\" is not a size")
+        .hasMessageContaining("journal.walSize 4KiB is not allowed (at least 1 MiB; default 64MiB)")
+        .hasMessageContaining("preallocate");
+  }
+
+  @Test
   void aBandwidthCapAndATimeOfDayScheduleLoad() {
     SiteConfig c =
         parse(

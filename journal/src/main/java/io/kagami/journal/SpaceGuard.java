@@ -1,0 +1,110 @@
+package io.kagami.journal;
+
+import java.io.IOException;
+import java.nio.file.FileStore;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * Admits journal appends only while the journal's filesystem keeps a reserve free: the room RocksDB
+ * needs for its own records (manifest, flushes, the applied and forced points) and the site for its
+ * state records. An append that would eat into the reserve is refused with a {@link
+ * JournalException} that says {@link JournalException#noSpace() no space}, before it is given a
+ * sequence number, so nothing needs undoing and the journal itself never meets {@code ENOSPC}
+ * (which would stop it until a restart).
+ *
+ * <p>Healing is event-driven: while refusing, every append asks the filesystem again, so the first
+ * append after space returns is admitted; nothing polls. While admitting, the free space is asked
+ * again only once the bytes admitted since the last look could bring it near the reserve (or every
+ * {@link #RESTAT_AFTER_BYTES}), so the hot path costs a subtraction.
+ *
+ * <p>Thread-safety: {@link #admit} runs under the committer's lock; {@link #refusal()} is read by
+ * any thread.
+ */
+final class SpaceGuard {
+  /** Admitted bytes after which the free space is asked again even far from the reserve. */
+  static final long RESTAT_AFTER_BYTES = 64L << 20;
+
+  /** Answers how many bytes are free where the journal lives. */
+  interface FreeSpace {
+    long usableBytes() throws IOException;
+  }
+
+  private final Path directory;
+  private final FreeSpace free;
+  private final long reserve;
+  private long knownUsable = -1;
+  private long admittedSince;
+  private volatile String refusal;
+
+  SpaceGuard(Path directory, FreeSpace free, long reserve) {
+    this.directory = directory;
+    this.free = free;
+    this.reserve = reserve;
+  }
+
+  static SpaceGuard of(Path directory, long reserve) throws IOException {
+    FileStore store = Files.getFileStore(directory);
+    return new SpaceGuard(directory, store::getUsableSpace, reserve);
+  }
+
+  /** Null when {@code bytes} more may be written; the refusal otherwise. */
+  JournalException admit(long bytes) {
+    if (reserve <= 0 && refusal == null) {
+      return null;
+    }
+    if (refusal == null
+        && knownUsable >= 0
+        && admittedSince < RESTAT_AFTER_BYTES
+        && knownUsable - admittedSince - bytes >= 2 * reserve) {
+      admittedSince += bytes;
+      return null;
+    }
+    try {
+      knownUsable = free.usableBytes();
+    } catch (IOException e) {
+      knownUsable = -1; // cannot tell: admit, and let the write itself report what is wrong
+      return null;
+    }
+    admittedSince = 0;
+    if (knownUsable - bytes < reserve) {
+      String why =
+          "journal filesystem of "
+              + directory
+              + " is full: "
+              + knownUsable
+              + " bytes free, "
+              + reserve
+              + " bytes are kept in reserve (journal.reserve); writes are refused with ENOSPC until space is freed";
+      if (refusal == null) {
+        System.getLogger(SpaceGuard.class.getName()).log(System.Logger.Level.ERROR, why);
+      }
+      refusal = why;
+      return new JournalException(why, null, true);
+    }
+    if (refusal != null) {
+      System.getLogger(SpaceGuard.class.getName())
+          .log(
+              System.Logger.Level.WARNING,
+              "journal filesystem of {0} has room again ({1} bytes free): appends resume",
+              directory,
+              knownUsable);
+      refusal = null;
+    }
+    admittedSince = bytes;
+    return null;
+  }
+
+  /**
+   * A write met a full filesystem although the reserve was there at the last look (another writer
+   * took it): refuse from now on, and ask the filesystem again on every append until it has room.
+   */
+  void refuse(String why) {
+    refusal = why;
+  }
+
+  /** Why appends are being refused for space, or null while they are admitted. */
+  String refusal() {
+    return refusal;
+  }
+}
