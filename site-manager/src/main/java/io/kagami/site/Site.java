@@ -126,7 +126,8 @@ public final class Site implements AutoCloseable {
                   this::status,
                   config.siteId(),
                   roles.role().label(),
-                  config.wan().peerSiteId(),
+                  config::peerSiteIdOf,
+                  config.nToOne() ? config.peerSiteIds() : List.of(),
                   config.volumes()));
     }
     VolumeRuntimes runtimes =
@@ -256,12 +257,30 @@ public final class Site implements AutoCloseable {
    * inconsistent. See {@link StandbyPromoter#promote(boolean)}.
    */
   public Promotion promote(boolean force) {
-    return requireStarted().promoter.promote(force);
+    return requireStarted().requireOnePeer().promoter.promote(force);
   }
 
   /** Point-in-time failover: see {@link StandbyPromoter#promoteAt}. */
   public Promotion promote(boolean force, String volume, Long seq, Instant at) {
-    return requireStarted().promoter.promoteAt(force, volume, seq, at);
+    return requireStarted().requireOnePeer().promoter.promoteAt(force, volume, seq, at);
+  }
+
+  /**
+   * This site, unless it is an N:1 standby: promoting it would turn every primary's volumes at once
+   * (one role, one record), which is never what a failover of one primary site means.
+   */
+  private Site requireOnePeer() {
+    if (config.nToOne()) {
+      throw new Promotion.RefusedException(
+          "standby "
+              + config.siteId()
+              + " receives from several primaries "
+              + config.peerSiteIds()
+              + " (peers:); promoting an N:1 standby is not supported: it would take over every peer's volumes at once. Each peer's replica is exported read-only as <peer>.<volume> (e.g. "
+              + config.volumes().getFirst().name()
+              + "): copy it out (nbdcopy), or pair that primary with a 1:1 standby and promote there");
+    }
+    return this;
   }
 
   /** Planned switchover, run on the primary: see {@link Switchover#run}. Returns what to report. */

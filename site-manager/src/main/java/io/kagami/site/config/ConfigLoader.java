@@ -65,6 +65,22 @@ import java.util.regex.Pattern;
  *   automatic: false          # see FailoverSection for every key
  * </pre>
  *
+ * <p>An N:1 standby (one standby for several primary sites) lists its primaries instead of {@code
+ * wan.peerSiteId}, {@code wan.peerCertificate} and {@code volumes} (and has no {@code wan.peer} and
+ * no {@code failover}); each peer's volumes are held and exported as {@code <siteId>.<name>} (see
+ * {@link PeerConfig}):
+ *
+ * <pre>
+ * peers:
+ *   - siteId: tokyo
+ *     certificate: tokyo.crt  # the only certificate trusted for tokyo
+ *     historyQuota: 10GiB     # optional: standby history kept for tokyo's drills, shared by its volumes
+ *     volumes: [{name: vol0, size: 1GiB}]      # exported here as tokyo.vol0
+ *   - siteId: osaka
+ *     certificate: osaka.crt
+ *     volumes: [{name: vol0, size: 1GiB}]      # osaka.vol0
+ * </pre>
+ *
  * <p>This class reads {@code site}, {@code dataDir}, {@code compression}, {@code nbd} and {@code
  * admin} and assembles the {@link SiteConfig}; each larger section has its own reader ({@link
  * WanSection}, {@link VolumesSection}, {@link FailoverSection}), all adding to one list of problems
@@ -120,7 +136,17 @@ public final class ConfigLoader {
 
   private SiteConfig site(JsonNode root) {
     r.known(
-        root, "", "site", "dataDir", "compression", "nbd", "admin", "wan", "volumes", "failover");
+        root,
+        "",
+        "site",
+        "dataDir",
+        "compression",
+        "nbd",
+        "admin",
+        "wan",
+        "volumes",
+        "failover",
+        "peers");
     JsonNode site = r.object(root, "site");
     r.known(site, "site.", "id", "role");
     String id = r.text(site, "site.id", null);
@@ -159,10 +185,28 @@ public final class ConfigLoader {
               + " is a directory: name the file that holds the token (it is created there if missing)");
     }
 
-    WanSettings wan = new WanSection(r).parse(root, role, id);
-    List<VolumeConfig> volumes = new VolumesSection(r).parse(root);
-    FailoverSettings failover =
-        new FailoverSection(problems, base).parse(root.get("failover"), id, wan.peerSiteId());
+    boolean nToOne = root.has("peers");
+    WanSettings wan = new WanSection(r).parse(root, role, id, nToOne);
+    List<VolumeConfig> volumes;
+    List<PeerConfig> peers;
+    FailoverSettings failover = null;
+    if (nToOne) {
+      if (root.has("volumes")) {
+        r.problem(
+            "volumes does not go with peers: on an N:1 standby each peer lists its own volumes (peers[].volumes)");
+      }
+      if (root.has("failover")) {
+        r.problem(
+            "failover does not go with peers: an N:1 standby is never promoted automatically (promote a peer's replica by hand, see the README)");
+      }
+      peers = new PeersSection(r).parse(root.get("peers"), id);
+      volumes = peers.stream().flatMap(p -> p.volumes().stream()).toList();
+    } else {
+      volumes = new VolumesSection(r).parse(root);
+      peers = List.of(new PeerConfig(wan.peerSiteId(), wan.peerCertificate(), false, volumes, 0));
+      failover =
+          new FailoverSection(problems, base).parse(root.get("failover"), id, wan.peerSiteId());
+    }
     if (!problems.isEmpty()) {
       return null;
     }
@@ -177,6 +221,7 @@ public final class ConfigLoader {
         metrics,
         volumes,
         failover,
-        adminToken);
+        adminToken,
+        peers);
   }
 }

@@ -11,6 +11,13 @@ import java.util.List;
  * failover:} section (no heartbeats, no witness, no fencing: failover is manual). {@code
  * adminToken} is the operator's token file ({@code admin.tokenFile}); null: {@code
  * <dataDir>/admin.token}, created on first start.
+ *
+ * <p>{@code peers}: the sites this one replicates with, each with its volumes (see {@link
+ * PeerConfig}). A 1:1 configuration has one, from {@code wan.peerSiteId}, {@code
+ * wan.peerCertificate} and {@code volumes}; an N:1 standby's {@code peers:} list has one per
+ * primary site, its volumes namespaced ({@code tokyo.vol0}), and then {@code wan.peerSiteId} and
+ * {@code wan.peerCertificate} are null. {@code volumes} is every peer's volumes, in order, under
+ * their local names.
  */
 public record SiteConfig(
     String siteId,
@@ -23,7 +30,8 @@ public record SiteConfig(
     boolean metrics,
     List<VolumeConfig> volumes,
     FailoverSettings failover,
-    Path adminToken) {
+    Path adminToken,
+    List<PeerConfig> peers) {
 
   public static final int DEFAULT_NBD_PORT = 10809;
   public static final int DEFAULT_WAN_PORT = 7800;
@@ -31,6 +39,33 @@ public record SiteConfig(
 
   public SiteConfig {
     volumes = List.copyOf(volumes);
+    peers = List.copyOf(peers);
+  }
+
+  /** True for a standby configured with a {@code peers:} list (N:1): volumes are namespaced. */
+  public boolean nToOne() {
+    return !peers.isEmpty() && peers.getFirst().namespaced();
+  }
+
+  /** The peer that {@code volume} (a local name) is replicated with; null when none holds it. */
+  public PeerConfig peerOf(String volume) {
+    for (PeerConfig p : peers) {
+      if (p.holds(volume)) {
+        return p;
+      }
+    }
+    return null;
+  }
+
+  /** The site id of the peer {@code volume} is replicated with ("?" when none holds it). */
+  public String peerSiteIdOf(String volume) {
+    PeerConfig p = peerOf(volume);
+    return p == null ? "?" : p.siteId();
+  }
+
+  /** Every peer's site id, in configuration order. */
+  public List<String> peerSiteIds() {
+    return peers.stream().map(PeerConfig::siteId).toList();
   }
 
   /** The file holding the token that requests changing the site must present. */
