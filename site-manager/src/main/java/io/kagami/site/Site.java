@@ -42,9 +42,9 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p>Threads: {@link #start()} and {@link #close()} run on the caller's thread and exclude each
  * other (a close during start waits for it); close waits, bounded, for a role change under way. The
- * other methods hand on to the role they name and run on the caller's thread. Several peers: the
- * assembly would hold one {@link Peer} per configured peer and look volumes up through it; today's
- * configuration makes exactly one.
+ * other methods hand on to the role they name and run on the caller's thread. An N:1 standby
+ * ({@code peers:}) has one {@link Peer} holding every primary's namespaced volumes; it refuses
+ * promotion, which would take over all of them at once.
  */
 public final class Site implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(Site.class.getName());

@@ -28,7 +28,12 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Supplier;
 
-/** The site's end of the WAN link: a shipper on a primary, a receiver on a standby. */
+/**
+ * The site's end of the WAN link: a shipper on a primary, a receiver on a standby. A standby trusts
+ * each configured peer's certificate and its catalog routes each peer's volumes to that peer's
+ * sinks (on an N:1 standby, a peer's {@code vol0} is the local {@code <peer>.vol0}); the receiver
+ * keeps each peer's connection, volume chains and back-pressure apart.
+ */
 public abstract sealed class SiteLink implements AutoCloseable
     permits SiteLink.Primary, SiteLink.Standby {
 

@@ -155,6 +155,7 @@ class NToOneIT {
           long historyGrew = -1;
           int samples = 0;
           boolean healthyStayedConnected = true;
+          String statusDuringCut = "";
           for (int round = 0; round < 40; round++) {
             // 2 writes of 256 KiB to osaka each round: 20 MiB in all, past its 4 MiB history.
             CompletableFuture<Void> osaka = writeRegionsAsync(clients.get(CUT), rnd, 2, dirty);
@@ -175,6 +176,10 @@ class NToOneIT {
             for (String id : List.of("tokyo", "nagoya")) {
               healthyStayedConnected &= peer(standby, id).path("connected").asBoolean();
             }
+            if (round == 1) {
+              PromoteIT.Cli status = PromoteIT.cli("status", "--admin", "127.0.0.1:" + drAdmin);
+              statusDuringCut = status.output();
+            }
             if (round == 0) {
               historyBefore = TwoSites.vol0(cut.site().status()).path("historyBytes").asLong();
             } else if (round == 2) {
@@ -185,6 +190,12 @@ class NToOneIT {
               "NToOneIT: during osaka's cut (%d samples) max lag tokyo %.3f s, nagoya %.3f s;"
                   + " osaka's history %d -> %d bytes%n",
               samples, maxLag[0], maxLag[2], historyBefore, historyGrew);
+          assertThat(statusDuringCut)
+              .as("kagami status on the standby shows each peer")
+              .contains("peer tokyo: connected")
+              .contains("peer nagoya: connected")
+              .contains("peer osaka: DISCONNECTED")
+              .contains("next: primary osaka is not connected");
           assertThat(healthyStayedConnected)
               .as("tokyo and nagoya stay connected to the standby while osaka is cut")
               .isTrue();
@@ -277,6 +288,13 @@ class NToOneIT {
           }
           previous = src;
         }
+        // 6. Promoting the N:1 standby would take over every peer at once: refused, with the
+        // reason.
+        PromoteIT.Cli promote = PromoteIT.cli("promote", "--admin", "127.0.0.1:" + drAdmin);
+        assertThat(promote.exit()).as(promote.output()).isEqualTo(3);
+        assertThat(promote.output())
+            .contains("receives from several primaries [tokyo, osaka, nagoya]");
+        assertThat(dr.status().path("role").asText()).isEqualTo("standby");
       } finally {
         all.forEach(SiteProcess::close);
       }
