@@ -79,22 +79,19 @@ final class WanSection {
       }
       wanPeer = null;
     }
+    // An N:1 standby names each peer's site id and certificate in its peers: entry instead.
     String peerSiteId = nToOne ? null : r.text(wan, "wan.peerSiteId", null);
-    if (nToOne) {
-      // each peer names its own
-    } else if (peerSiteId == null) {
+    if (!nToOne && peerSiteId == null) {
       r.problem("wan.peerSiteId is required: the id of the paired site");
-    } else if (peerSiteId.equals(id)) {
+    } else if (!nToOne && peerSiteId.equals(id)) {
       r.problem(
           "wan.peerSiteId is this site's own id \"" + id + "\"; it must name the paired site");
     }
     Path peerCert = nToOne ? null : r.path(wan, "wan.peerCertificate");
-    if (nToOne) {
-      // each peer names its own
-    } else if (peerCert == null) {
+    if (!nToOne && peerCert == null) {
       r.problem(
           "wan.peerCertificate is required: the paired site's certificate (PEM), printed by `kagami cert show` on that site");
-    } else if (!Files.isReadable(peerCert)) {
+    } else if (!nToOne && !Files.isReadable(peerCert)) {
       r.problem("wan.peerCertificate " + peerCert + " does not exist or is not readable");
     }
     Path cert = r.path(wan, "wan.certificate");
