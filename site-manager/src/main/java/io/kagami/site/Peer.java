@@ -24,11 +24,13 @@ import java.util.function.Consumer;
  * exports. Role changes turn all of it at once ({@link #becomePrimary}, {@link #becomeStandby});
  * nothing here touches another peer's link, volumes or role.
  *
- * <p>Several peers per site (a standby for N primaries): the assembly ({@link Site}) would hold one
- * {@code Peer} per configured peer, each with its own site id, certificate, link, volumes
- * (namespaced by peer: two peers may both have {@code vol0}), history quota and role record, and
- * look volumes up through it; a cut, overflow, resync, promotion or failback of one peer stays in
- * its object. Today's configuration names exactly one peer.
+ * <p>An N:1 standby (a {@code peers:} list) has one {@code Peer} holding every primary's volumes,
+ * each under its namespaced name ({@code tokyo.vol0}, see {@link
+ * io.kagami.site.config.PeerConfig}); the receiver keeps each primary's connection, queues and
+ * back-pressure apart, so a cut, overflow or resync of one primary stays with its volumes. Role
+ * changes stay whole-site: such a standby refuses promotion ({@link Site#promote(boolean)}).
+ * Promoting one primary's volumes needs one {@code Peer} per configured peer (own role record and
+ * lock).
  *
  * <p>Threads: the volume table is swapped whole, copy-on-write, under {@link #volumesLock}, so the
  * status, the admin surface and the link's suppliers read it from any thread without waiting;

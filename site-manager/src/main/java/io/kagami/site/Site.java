@@ -48,9 +48,9 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p>Threads: {@link #start()} and {@link #close()} run on the caller's thread and exclude each
  * other (a close during start waits for it); close waits, bounded, for a role change under way. The
- * other methods hand on to the role they name and run on the caller's thread. Several peers: the
- * assembly would hold one {@link Peer} per configured peer and look volumes up through it; today's
- * configuration makes exactly one.
+ * other methods hand on to the role they name and run on the caller's thread. An N:1 standby
+ * ({@code peers:}) has one {@link Peer} holding every primary's namespaced volumes; it refuses
+ * promotion, which would take over all of them at once.
  */
 public final class Site implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(Site.class.getName());
@@ -137,7 +137,8 @@ public final class Site implements AutoCloseable {
                   this::status,
                   config.siteId(),
                   roles.role().label(),
-                  config.wan().peerSiteId(),
+                  config::peerSiteIdOf,
+                  config.nToOne() ? config.peerSiteIds() : List.of(),
                   config.volumes()));
     }
     VolumeRuntimes runtimes =
@@ -268,12 +269,30 @@ public final class Site implements AutoCloseable {
    * inconsistent. See {@link StandbyPromoter#promote(boolean)}.
    */
   public Promotion promote(boolean force) {
-    return requireStarted().promoter.promote(force);
+    return requireStarted().requireOnePeer().promoter.promote(force);
   }
 
   /** Point-in-time failover: see {@link StandbyPromoter#promoteAt}. */
   public Promotion promote(boolean force, String volume, Long seq, Instant at) {
-    return requireStarted().promoter.promoteAt(force, volume, seq, at);
+    return requireStarted().requireOnePeer().promoter.promoteAt(force, volume, seq, at);
+  }
+
+  /**
+   * This site, unless it is an N:1 standby: promoting it would turn every primary's volumes at once
+   * (one role, one record), which is never what a failover of one primary site means.
+   */
+  private Site requireOnePeer() {
+    if (config.nToOne()) {
+      throw new Promotion.RefusedException(
+          "standby "
+              + config.siteId()
+              + " receives from several primaries "
+              + config.peerSiteIds()
+              + " (peers:); promoting an N:1 standby is not supported: it would take over every peer's volumes at once. Each peer's replica is exported read-only as <peer>.<volume> (e.g. "
+              + config.volumes().getFirst().name()
+              + "): copy it out (nbdcopy), or pair that primary with a 1:1 standby and promote there");
+    }
+    return this;
   }
 
   /** Planned switchover, run on the primary: see {@link Switchover#run}. Returns what to report. */

@@ -1,6 +1,7 @@
 package io.kagami.site;
 
 import io.kagami.site.admin.LinkStatus;
+import io.kagami.site.config.PeerConfig;
 import io.kagami.site.config.Role;
 import io.kagami.site.config.SiteConfig;
 import io.kagami.site.link.BandwidthControl;
@@ -21,12 +22,18 @@ import java.nio.file.Path;
 import java.security.cert.X509Certificate;
 import java.time.InstantSource;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Supplier;
 
-/** The site's end of the WAN link: a shipper on a primary, a receiver on a standby. */
+/**
+ * The site's end of the WAN link: a shipper on a primary, a receiver on a standby. A standby trusts
+ * each configured peer's certificate and its catalog routes each peer's volumes to that peer's
+ * sinks (on an N:1 standby, a peer's {@code vol0} is the local {@code <peer>.vol0}); the receiver
+ * keeps each peer's connection, volume chains and back-pressure apart.
+ */
 public abstract sealed class SiteLink implements AutoCloseable
     permits SiteLink.Primary, SiteLink.Standby {
 
@@ -65,17 +72,9 @@ public abstract sealed class SiteLink implements AutoCloseable
               + config.siteId()
               + "\"");
     }
-    X509Certificate peer = SiteCredentials.readCertificate(config.wan().peerCertificate());
-    String peerCn = SiteCredentials.commonName(peer);
-    if (!peerCn.equals(config.wan().peerSiteId())) {
-      throw new IllegalStateException(
-          "wan.peerCertificate is for site \""
-              + peerCn
-              + "\", but wan.peerSiteId is \""
-              + config.wan().peerSiteId()
-              + "\"");
-    }
+    Map<String, X509Certificate> trusted = trustedPeers(config);
     if (role == Role.PRIMARY) {
+      X509Certificate peer = trusted.get(config.wan().peerSiteId());
       if (config.wan().peer() == null) {
         throw new IllegalStateException(
             "site "
@@ -104,7 +103,10 @@ public abstract sealed class SiteLink implements AutoCloseable
     CompletableFuture<Void> peerDialed = new CompletableFuture<>();
     ReceiverConfig rc =
         ReceiverConfig.defaults(
-            config.wan().listen().host(), config.wan().listen().port(), own, List.of(peer));
+            config.wan().listen().host(),
+            config.wan().listen().port(),
+            own,
+            List.copyOf(trusted.values()));
     Receiver receiver =
         new Receiver(
             rc,
@@ -112,18 +114,34 @@ public abstract sealed class SiteLink implements AutoCloseable
               @Override
               public ReceiveSink sink(String site, String volume, long size)
                   throws LinkRefusedException {
-                if (!site.equals(config.wan().peerSiteId())) {
-                  throw new LinkRefusedException(
-                      "site \""
-                          + site
-                          + "\" is not this standby's primary (\""
-                          + config.wan().peerSiteId()
-                          + "\")");
+                PeerConfig from = null;
+                for (PeerConfig p : config.peers()) {
+                  if (p.siteId().equals(site)) {
+                    from = p;
+                  }
                 }
-                JournalReceiveSink sink = byName.get(volume);
-                if (sink == null) {
+                if (from == null) {
                   throw new LinkRefusedException(
-                      "volume " + volume + " is not configured on standby " + config.siteId());
+                      config.nToOne()
+                          ? "site \""
+                              + site
+                              + "\" is not one of this standby's primaries "
+                              + config.peerSiteIds()
+                          : "site \""
+                              + site
+                              + "\" is not this standby's primary (\""
+                              + config.wan().peerSiteId()
+                              + "\")");
+                }
+                // Two peers may both offer a "vol0": each gets its own, namespaced volume here.
+                JournalReceiveSink sink = byName.get(from.localName(volume));
+                if (sink == null || !from.holds(from.localName(volume))) {
+                  throw new LinkRefusedException(
+                      "volume "
+                          + volume
+                          + (config.nToOne() ? " of site " + site : "")
+                          + " is not configured on standby "
+                          + config.siteId());
                 }
                 if (sink.sizeBytes() != size) {
                   throw new LinkRefusedException(
@@ -142,6 +160,17 @@ public abstract sealed class SiteLink implements AutoCloseable
 
               @Override
               public CompletableFuture<Void> handover(String site, Map<String, Long> endSeqs) {
+                if (config.nToOne()) {
+                  return CompletableFuture.failedFuture(
+                      new LinkRefusedException(
+                          "standby "
+                              + config.siteId()
+                              + " receives from several primaries "
+                              + config.peerSiteIds()
+                              + " and does not take over one of them in a switchover; switch over to a standby of "
+                              + site
+                              + " alone"));
+                }
                 return takeover.handover(site, endSeqs);
               }
 
@@ -151,6 +180,40 @@ public abstract sealed class SiteLink implements AutoCloseable
               }
             });
     return new Standby(receiver, config, peerDialed);
+  }
+
+  /**
+   * Each peer's certificate by its site id, checked against it: its CN must be the configured site
+   * id, so the receiver's admission by CN finds the right peer.
+   */
+  private static Map<String, X509Certificate> trustedPeers(SiteConfig config) {
+    Map<String, X509Certificate> out = new LinkedHashMap<>();
+    int i = 0;
+    for (PeerConfig p : config.peers()) {
+      X509Certificate cert = SiteCredentials.readCertificate(p.certificate());
+      String cn = SiteCredentials.commonName(cert);
+      if (!cn.equals(p.siteId())) {
+        throw new IllegalStateException(
+            config.nToOne()
+                ? "peers["
+                    + i
+                    + "].certificate is for site \""
+                    + cn
+                    + "\", but peers["
+                    + i
+                    + "].siteId is \""
+                    + p.siteId()
+                    + "\""
+                : "wan.peerCertificate is for site \""
+                    + cn
+                    + "\", but wan.peerSiteId is \""
+                    + p.siteId()
+                    + "\"");
+      }
+      out.put(p.siteId(), cert);
+      i++;
+    }
+    return out;
   }
 
   abstract void start();
@@ -256,14 +319,28 @@ public abstract sealed class SiteLink implements AutoCloseable
     @Override
     LinkStatus status() {
       ReceiverSnapshot s = receiver.snapshot();
-      boolean up = s.peers().stream().anyMatch(p -> p.siteId().equals(config.wan().peerSiteId()));
+      // N:1: the link is up while every peer is connected; each peer's own state is in peer().
+      boolean up = true;
+      for (String id : config.peerSiteIds()) {
+        up &= s.peers().stream().anyMatch(p -> p.siteId().equals(id));
+      }
       return new LinkStatus(
           up,
-          config.wan().peerSiteId(),
+          config.nToOne() ? String.join(",", config.peerSiteIds()) : config.wan().peerSiteId(),
           s.address(),
           s.rawBytesReceived(),
           s.wireBytesReceived(),
           s.lastError());
+    }
+
+    /** The connection of primary {@code siteId} now: null while it is not connected. */
+    ReceiverSnapshot.Peer peer(String siteId) {
+      for (ReceiverSnapshot.Peer p : receiver.snapshot().peers()) {
+        if (p.siteId().equals(siteId)) {
+          return p;
+        }
+      }
+      return null;
     }
 
     @Override

@@ -4,15 +4,18 @@ import io.kagami.journal.Journal;
 import io.kagami.journal.JournalStream;
 import io.kagami.replicator.resync.Backlog;
 import io.kagami.site.admin.LinkStatus;
+import io.kagami.site.admin.PeerStatus;
 import io.kagami.site.admin.SiteStatus;
 import io.kagami.site.admin.VolumeStatus;
 import io.kagami.site.config.HostPort;
+import io.kagami.site.config.PeerConfig;
 import io.kagami.site.config.Role;
 import io.kagami.site.config.SiteConfig;
 import io.kagami.site.config.VolumeConfig;
 import io.kagami.site.failover.FailoverController;
 import io.kagami.site.failover.FailoverStatus;
 import io.kagami.site.link.JournalReceiveSink;
+import io.kagami.wan.receive.ReceiverSnapshot;
 import io.kagami.wan.ship.LinkSnapshot;
 import java.time.InstantSource;
 import java.util.ArrayList;
@@ -25,9 +28,9 @@ import java.util.function.IntSupplier;
  * change. Read-only: it changes nothing it looks at.
  *
  * <p>Called on any thread (admin HTTP, metrics scrape, housekeeping); never blocks, never takes a
- * role-change or housekeeping lock (the peer's volume table is a snapshot it reads as it is).
- * Several peers: the same view per {@link Peer}, the site's status listing each peer's link and
- * volumes under its site id.
+ * role-change or housekeeping lock (the peer's volume table is a snapshot it reads as it is). An
+ * N:1 standby: each volume's connection state is its own primary's, and {@code peers} lists each
+ * primary's link and figures.
  */
 final class SiteStatusView {
   private final SiteConfig config;
@@ -75,9 +78,11 @@ final class SiteStatusView {
       vs.add(
           switch (v) {
             case VolumeRuntime.Primary p -> primary(p, link, connected, fenced, now);
-            case VolumeRuntime.Standby r -> standby(r, connected, now);
+            case VolumeRuntime.Standby r -> standby(r, connected(link, r, connected), now);
           });
     }
+    // Each volume names its peer: on an N:1 standby, the primary it belongs to.
+    vs.replaceAll(v -> v.withPeer(config.peerSiteIdOf(v.name())));
     String host = uriHost(config.nbdListen());
     vs.replaceAll(
         v ->
@@ -101,7 +106,62 @@ final class SiteStatusView {
         config.nbdListen().host()
             + ":"
             + (nbdPort.getAsInt() == 0 ? config.nbdListen().port() : nbdPort.getAsInt());
-    return new SiteStatus(config.siteId(), roleLabel, nbdAddress, ls, vs, fs, accepting);
+    return new SiteStatus(
+        config.siteId(),
+        roleLabel,
+        nbdAddress,
+        ls,
+        vs,
+        fs,
+        accepting,
+        config.nToOne() ? peers(link, vs) : null);
+  }
+
+  /**
+   * Whether standby volume {@code r}'s primary is connected: on an N:1 standby its own peer's
+   * connection, whatever the others do; else the link's state.
+   */
+  private boolean connected(SiteLink link, VolumeRuntime.Standby r, boolean linkUp) {
+    if (!config.nToOne()) {
+      return linkUp;
+    }
+    return link instanceof SiteLink.Standby s
+        && s.peer(config.peerSiteIdOf(r.config().name())) != null;
+  }
+
+  /** An N:1 standby's primaries, each from its own connection and volumes. */
+  private List<PeerStatus> peers(SiteLink link, List<VolumeStatus> vs) {
+    List<PeerStatus> out = new ArrayList<>();
+    for (PeerConfig pc : config.peers()) {
+      ReceiverSnapshot.Peer conn = link instanceof SiteLink.Standby s ? s.peer(pc.siteId()) : null;
+      List<String> names = new ArrayList<>();
+      long received = 0;
+      long lagBytes = 0;
+      double lagSeconds = 0;
+      for (VolumeRuntime v : peer.volumes()) {
+        if (pc.holds(v.name()) && v instanceof VolumeRuntime.Standby r) {
+          received += r.sink().receivedBytes();
+        }
+      }
+      for (VolumeStatus v : vs) {
+        if (pc.holds(v.name())) {
+          names.add(v.name());
+          lagBytes += v.lagBytes();
+          lagSeconds = Math.max(lagSeconds, v.lagSeconds());
+        }
+      }
+      out.add(
+          new PeerStatus(
+              pc.siteId(),
+              conn != null,
+              conn == null ? null : conn.remoteAddress(),
+              conn == null ? null : conn.since().toString(),
+              names,
+              received,
+              lagBytes,
+              lagSeconds));
+    }
+    return out;
   }
 
   private static VolumeStatus primary(

@@ -1,5 +1,6 @@
 package io.kagami.site;
 
+import io.kagami.site.admin.PeerStatus;
 import io.kagami.site.admin.SiteStatus;
 import io.kagami.site.admin.VolumeStatus;
 import io.kagami.site.config.Role;
@@ -31,8 +32,8 @@ final class StateObserver {
   private final StateChangeLog changes;
   private final Object lock = new Object();
 
-  /** Last link state logged; guarded by lock. */
-  private Boolean linkWasUp;
+  /** Last link state logged, per peer site id; guarded by lock. */
+  private final Map<String, Boolean> linkWasUp = new LinkedHashMap<>();
 
   StateObserver(SiteConfig config, InstantSource clock, Peer peer, Supplier<SiteStatus> status) {
     this.config = config;
@@ -73,28 +74,41 @@ final class StateObserver {
     synchronized (lock) {
       // The snapshot under the lock too: two observers never log their snapshots out of order.
       SiteStatus now = status.get();
-      boolean up = now.link().connected();
-      if (linkWasUp == null || linkWasUp != up) {
-        Map<String, String> extra =
-            up || now.link().lastError() == null
-                ? Map.of()
-                : Map.of("error", now.link().lastError());
-        SequencedMap<String, String> ids = ids("site", config.siteId());
-        ids.put("peer", config.wan().peerSiteId());
-        changes.changed(
-            "link",
-            ids,
-            linkWasUp == null ? null : linkWasUp ? "up" : "down",
-            up ? "up" : "down",
-            extra);
-        linkWasUp = up;
+      // Each peer's link on its own (an N:1 standby has one per primary; otherwise one).
+      Map<String, Boolean> upByPeer = new LinkedHashMap<>();
+      Map<String, String> errorByPeer = new LinkedHashMap<>();
+      if (now.peers() != null) {
+        for (PeerStatus p : now.peers()) {
+          upByPeer.put(p.siteId(), p.connected());
+        }
+      } else {
+        upByPeer.put(config.wan().peerSiteId(), now.link().connected());
+        if (now.link().lastError() != null) {
+          errorByPeer.put(config.wan().peerSiteId(), now.link().lastError());
+        }
+      }
+      for (Map.Entry<String, Boolean> e : upByPeer.entrySet()) {
+        boolean up = e.getValue();
+        Boolean was = linkWasUp.get(e.getKey());
+        if (was == null || was != up) {
+          String error = errorByPeer.get(e.getKey());
+          Map<String, String> extra = up || error == null ? Map.of() : Map.of("error", error);
+          SequencedMap<String, String> ids = ids("site", config.siteId());
+          ids.put("peer", e.getKey());
+          changes.changed(
+              "link", ids, was == null ? null : was ? "up" : "down", up ? "up" : "down", extra);
+          linkWasUp.put(e.getKey(), up);
+        }
       }
       for (VolumeStatus vs : now.volumes()) {
         VolumeRuntime v = peer.volume(vs.name());
         v.state()
             .observe(
                 new VolumeStateTracker.Observation(
-                    v instanceof VolumeRuntime.Primary, up, vs.lagBytes(), vs.error() != null));
+                    v instanceof VolumeRuntime.Primary,
+                    upByPeer.getOrDefault(vs.peer(), now.link().connected()),
+                    vs.lagBytes(),
+                    vs.error() != null));
         VolumeState before = v.state().logged();
         VolumeState after = vs.state();
         v.state().logged(after);

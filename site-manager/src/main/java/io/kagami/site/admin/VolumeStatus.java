@@ -20,6 +20,9 @@ import io.kagami.site.VolumeState;
  * them, and {@code drainEtaSeconds} how long sending them takes at the volume's recent send rate
  * were writes to stop now: null when there is no history or nothing was sent recently (not
  * draining). Lag, by contrast, also counts bytes sent but not yet acknowledged.
+ *
+ * <p>{@code peer}: the site the volume is replicated with (on an N:1 standby, the primary whose
+ * volume this is; its name is then {@code <peer>.<volume>}).
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record VolumeStatus(
@@ -42,7 +45,54 @@ public record VolumeStatus(
     String error,
     Point recoverableFrom,
     Drill drill,
-    PrimaryView primary) {
+    PrimaryView primary,
+    String peer) {
+
+  /** Without the peer's site id (set by {@link #withPeer}). */
+  public VolumeStatus(
+      String name,
+      String role,
+      String mode,
+      VolumeState state,
+      long sizeBytes,
+      long lastJournaledSeq,
+      Long lastAckedByPeerSeq,
+      Long lastAppliedSeq,
+      Long resumedFromSeq,
+      long lagBytes,
+      long historyCapacityBytes,
+      double lagSeconds,
+      Long historyBytes,
+      Double oldestUnsentAgeSeconds,
+      Double drainEtaSeconds,
+      Resync resync,
+      String error,
+      Point recoverableFrom,
+      Drill drill,
+      PrimaryView primary) {
+    this(
+        name,
+        role,
+        mode,
+        state,
+        sizeBytes,
+        lastJournaledSeq,
+        lastAckedByPeerSeq,
+        lastAppliedSeq,
+        resumedFromSeq,
+        lagBytes,
+        historyCapacityBytes,
+        lagSeconds,
+        historyBytes,
+        oldestUnsentAgeSeconds,
+        drainEtaSeconds,
+        resync,
+        error,
+        recoverableFrom,
+        drill,
+        primary,
+        null);
+  }
 
   /** The status without history or drill (a primary, or a standby that keeps none). */
   public VolumeStatus(
@@ -108,7 +158,34 @@ public record VolumeStatus(
         error,
         recoverableFrom,
         drill,
-        primary);
+        primary,
+        peer);
+  }
+
+  /** This status naming the site the volume is replicated with. */
+  public VolumeStatus withPeer(String peerSiteId) {
+    return new VolumeStatus(
+        name,
+        role,
+        mode,
+        state,
+        sizeBytes,
+        lastJournaledSeq,
+        lastAckedByPeerSeq,
+        lastAppliedSeq,
+        resumedFromSeq,
+        lagBytes,
+        historyCapacityBytes,
+        lagSeconds,
+        historyBytes,
+        oldestUnsentAgeSeconds,
+        drainEtaSeconds,
+        resync,
+        error,
+        recoverableFrom,
+        drill,
+        primary,
+        peerSiteId);
   }
 
   /**

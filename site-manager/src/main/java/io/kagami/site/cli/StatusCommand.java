@@ -117,6 +117,24 @@ final class StatusCommand extends SiteVerb {
             !connected && link.hasNonNull("lastError")
                 ? "  (last error: " + link.path("lastError").asText() + ")"
                 : ""));
+    // An N:1 standby: one line per primary site, each with its own link and lag.
+    for (JsonNode p : s.path("peers")) {
+      boolean up = p.path("connected").asBoolean();
+      out.append(
+          String.format(
+              "  peer %s: %s  %d volume(s)  lag %s, %.1f s  received %s%n",
+              p.path("siteId").asText(),
+              up
+                  ? "connected from "
+                      + p.path("remoteAddress").asText()
+                      + " since "
+                      + p.path("connectedSince").asText()
+                  : "DISCONNECTED",
+              p.path("volumes").size(),
+              human(p.path("lagBytes").asLong()),
+              p.path("lagSeconds").asDouble(),
+              human(p.path("receivedBytes").asLong())));
+    }
     if (link.has("bandwidthBytesPerSecond")) {
       out.append(
           String.format(
@@ -236,6 +254,16 @@ final class StatusCommand extends SiteVerb {
       hints.add(
           "the standby is not connected: writes go on into history; check the standby (kagami status --admin STANDBY) and the WAN path to "
               + s.path("link").path("address").asText("it"));
+    }
+    for (JsonNode p : s.path("peers")) {
+      if (!p.path("connected").asBoolean()) {
+        hints.add(
+            "primary "
+                + p.path("siteId").asText()
+                + " is not connected: its volumes fall behind (the other peers are not affected); check that site (kagami status --admin "
+                + p.path("siteId").asText()
+                + "'s admin address) and its WAN path");
+      }
     }
     if (s.path("failover").path("fenced").asBoolean()) {
       hints.add(

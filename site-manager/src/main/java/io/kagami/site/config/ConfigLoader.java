@@ -73,6 +73,22 @@ import java.util.regex.Pattern;
  *                             #   read by kagami recover plan, not at start (see RecoveryProfilesLoader)
  * </pre>
  *
+ * <p>An N:1 standby (one standby for several primary sites) lists its primaries instead of {@code
+ * wan.peerSiteId}, {@code wan.peerCertificate} and {@code volumes} (and has no {@code wan.peer} and
+ * no {@code failover}); each peer's volumes are held and exported as {@code <siteId>.<name>} (see
+ * {@link PeerConfig}):
+ *
+ * <pre>
+ * peers:
+ *   - siteId: tokyo
+ *     certificate: tokyo.crt  # the only certificate trusted for tokyo
+ *     historyQuota: 10GiB     # optional: standby history kept for tokyo's drills, shared by its volumes
+ *     volumes: [{name: vol0, size: 1GiB}]      # exported here as tokyo.vol0
+ *   - siteId: osaka
+ *     certificate: osaka.crt
+ *     volumes: [{name: vol0, size: 1GiB}]      # osaka.vol0
+ * </pre>
+ *
  * <p>This class reads {@code site}, {@code dataDir}, {@code compression}, {@code nbd} and {@code
  * admin} and assembles the {@link SiteConfig}; each larger section has its own reader ({@link
  * WanSection}, {@link VolumesSection}, {@link FailoverSection}), all adding to one list of problems
@@ -177,7 +193,8 @@ public final class ConfigLoader {
         "wan",
         "volumes",
         "failover",
-        "recovery");
+        "recovery",
+        "peers");
     JsonNode site = r.object(root, "site");
     r.known(site, "site.", "id", "role");
     String id = r.text(site, "site.id", null);
@@ -219,11 +236,29 @@ public final class ConfigLoader {
     }
 
     Path recovery = r.path(root, "recovery");
-    WanSettings wan = new WanSection(r).parse(root, role, id);
+    boolean nToOne = root.has("peers");
+    WanSettings wan = new WanSection(r).parse(root, role, id, nToOne);
     VolumesSection volumesSection = new VolumesSection(r);
-    List<VolumeConfig> volumes = volumesSection.parse(root);
-    FailoverSettings failover =
-        new FailoverSection(problems, base).parse(root.get("failover"), id, wan.peerSiteId());
+    List<VolumeConfig> volumes;
+    List<PeerConfig> peers;
+    FailoverSettings failover = null;
+    if (nToOne) {
+      if (root.has("volumes")) {
+        r.problem(
+            "volumes does not go with peers: on an N:1 standby each peer lists its own volumes (peers[].volumes)");
+      }
+      if (root.has("failover")) {
+        r.problem(
+            "failover does not go with peers: an N:1 standby is never promoted automatically (promote a peer's replica by hand, see the README)");
+      }
+      peers = new PeersSection(r).parse(root.get("peers"), id);
+      volumes = peers.stream().flatMap(p -> p.volumes().stream()).toList();
+    } else {
+      volumes = volumesSection.parse(root);
+      peers = List.of(new PeerConfig(wan.peerSiteId(), wan.peerCertificate(), false, volumes, 0));
+      failover =
+          new FailoverSection(problems, base).parse(root.get("failover"), id, wan.peerSiteId());
+    }
     Map<String, HostPort> listen = new LinkedHashMap<>();
     listen.put("nbd.listen", nbdListen);
     listen.put("admin.listen", adminListen);
@@ -245,7 +280,8 @@ public final class ConfigLoader {
             failover,
             adminToken,
             journal,
-            recovery != null ? recovery : base.resolve("recovery.yaml").normalize());
+            recovery != null ? recovery : base.resolve("recovery.yaml").normalize(),
+            peers);
     if (machine != null) {
       machine.check(config, volumesSection.sizeKeys(), problems);
     }

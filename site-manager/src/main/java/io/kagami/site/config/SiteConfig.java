@@ -14,6 +14,13 @@ import java.util.List;
  * ({@code recovery:}, default {@code recovery.yaml} beside the site's YAML), read afresh by each
  * {@code kagami recover plan}, never at start: a mistake there never stops replication. {@code
  * journal} bounds the journal's disk space (reserve kept free, WAL size).
+ *
+ * <p>{@code peers}: the sites this one replicates with, each with its volumes (see {@link
+ * PeerConfig}). A 1:1 configuration has one, from {@code wan.peerSiteId}, {@code
+ * wan.peerCertificate} and {@code volumes}; an N:1 standby's {@code peers:} list has one per
+ * primary site, its volumes namespaced ({@code tokyo.vol0}), and then {@code wan.peerSiteId} and
+ * {@code wan.peerCertificate} are null. {@code volumes} is every peer's volumes, in order, under
+ * their local names.
  */
 public record SiteConfig(
     String siteId,
@@ -28,7 +35,8 @@ public record SiteConfig(
     FailoverSettings failover,
     Path adminToken,
     JournalSettings journal,
-    Path recoveryFile) {
+    Path recoveryFile,
+    List<PeerConfig> peers) {
 
   public static final int DEFAULT_NBD_PORT = 10809;
   public static final int DEFAULT_WAN_PORT = 7800;
@@ -36,6 +44,33 @@ public record SiteConfig(
 
   public SiteConfig {
     volumes = List.copyOf(volumes);
+    peers = List.copyOf(peers);
+  }
+
+  /** True for a standby configured with a {@code peers:} list (N:1): volumes are namespaced. */
+  public boolean nToOne() {
+    return !peers.isEmpty() && peers.getFirst().namespaced();
+  }
+
+  /** The peer that {@code volume} (a local name) is replicated with; null when none holds it. */
+  public PeerConfig peerOf(String volume) {
+    for (PeerConfig p : peers) {
+      if (p.holds(volume)) {
+        return p;
+      }
+    }
+    return null;
+  }
+
+  /** The site id of the peer {@code volume} is replicated with ("?" when none holds it). */
+  public String peerSiteIdOf(String volume) {
+    PeerConfig p = peerOf(volume);
+    return p == null ? "?" : p.siteId();
+  }
+
+  /** Every peer's site id, in configuration order. */
+  public List<String> peerSiteIds() {
+    return peers.stream().map(PeerConfig::siteId).toList();
   }
 
   /** The file holding the token that requests changing the site must present. */

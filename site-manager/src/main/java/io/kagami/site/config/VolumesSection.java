@@ -25,8 +25,16 @@ final class VolumesSection {
   private final ConfigReader r;
   private final Map<String, String> sizeKeys = new HashMap<>();
 
+  /** Where the list sits, for messages: "" for the top-level list, "peers[1]." for a peer's. */
+  private final String prefix;
+
   VolumesSection(ConfigReader reader) {
+    this(reader, "");
+  }
+
+  VolumesSection(ConfigReader reader, String prefix) {
     this.r = reader;
+    this.prefix = prefix;
   }
 
   /**
@@ -42,12 +50,14 @@ final class VolumesSection {
     List<VolumeConfig> volumes = new ArrayList<>();
     JsonNode vols = root.get("volumes");
     if (vols == null || !vols.isArray() || vols.isEmpty()) {
-      r.problem("volumes must list at least one volume, e.g. volumes: [{name: vol0, size: 1GiB}]");
+      r.problem(
+          prefix
+              + "volumes must list at least one volume, e.g. volumes: [{name: vol0, size: 1GiB}]");
     } else {
       Set<String> names = new HashSet<>();
       for (int i = 0; i < vols.size(); i++) {
         JsonNode v = vols.get(i);
-        String at = "volumes[" + i + "]";
+        String at = prefix + "volumes[" + i + "]";
         if (!v.isObject()) {
           r.problem(at + " must be a mapping with name and size (and optionally historyCapacity)");
           continue;

@@ -27,6 +27,15 @@ final class WanSection {
    * invalid: then neither address is read). Never null; meaningful only when no problem was added.
    */
   WanSettings parse(JsonNode root, Role role, String id) {
+    return parse(root, role, id, false);
+  }
+
+  /**
+   * As {@link #parse(JsonNode, Role, String)}; {@code nToOne}: the configuration lists its
+   * primaries under {@code peers:}, so wan.peerSiteId and wan.peerCertificate must be absent (each
+   * peer names its own) and so must wan.peer (an N:1 standby is never promoted as a whole).
+   */
+  WanSettings parse(JsonNode root, Role role, String id, boolean nToOne) {
     JsonNode wan = r.object(root, "wan");
     r.known(
         wan,
@@ -55,18 +64,34 @@ final class WanSection {
         r.problem("wan.peer is required on a primary: the standby's WAN address, host:port");
       }
     }
-    String peerSiteId = r.text(wan, "wan.peerSiteId", null);
-    if (peerSiteId == null) {
+    if (nToOne) {
+      for (String k : new String[] {"peerSiteId", "peerCertificate", "peer"}) {
+        if (wan.has(k)) {
+          r.problem(
+              "wan."
+                  + k
+                  + " does not go with peers: a standby that lists its primaries under peers names each one's siteId and certificate there, and is not promoted as a whole (no wan.peer)");
+        }
+      }
+      if (role != null && role != Role.STANDBY) {
+        r.problem(
+            "peers: lists the primaries of an N:1 standby; site.role must be standby (a primary replicates to one standby: wan.peer, wan.peerSiteId, wan.peerCertificate)");
+      }
+      wanPeer = null;
+    }
+    // An N:1 standby names each peer's site id and certificate in its peers: entry instead.
+    String peerSiteId = nToOne ? null : r.text(wan, "wan.peerSiteId", null);
+    if (!nToOne && peerSiteId == null) {
       r.problem("wan.peerSiteId is required: the id of the paired site");
-    } else if (peerSiteId.equals(id)) {
+    } else if (!nToOne && peerSiteId.equals(id)) {
       r.problem(
           "wan.peerSiteId is this site's own id \"" + id + "\"; it must name the paired site");
     }
-    Path peerCert = r.path(wan, "wan.peerCertificate");
-    if (peerCert == null) {
+    Path peerCert = nToOne ? null : r.path(wan, "wan.peerCertificate");
+    if (!nToOne && peerCert == null) {
       r.problem(
           "wan.peerCertificate is required: the paired site's certificate (PEM), printed by `kagami cert show` on that site");
-    } else if (!Files.isReadable(peerCert)) {
+    } else if (!nToOne && !Files.isReadable(peerCert)) {
       r.problem("wan.peerCertificate " + peerCert + " does not exist or is not readable");
     }
     Path cert = r.path(wan, "wan.certificate");

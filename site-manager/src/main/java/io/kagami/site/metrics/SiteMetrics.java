@@ -4,6 +4,7 @@ import io.kagami.replicator.volume.AppendTimer;
 import io.kagami.replicator.volume.BlockDevice;
 import io.kagami.site.VolumeState;
 import io.kagami.site.admin.LinkStatus;
+import io.kagami.site.admin.PeerStatus;
 import io.kagami.site.admin.SiteStatus;
 import io.kagami.site.admin.VolumeStatus;
 import io.kagami.site.config.VolumeConfig;
@@ -21,6 +22,7 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import java.util.function.Supplier;
 import java.util.function.ToDoubleFunction;
 
@@ -47,28 +49,43 @@ public final class SiteMetrics implements AutoCloseable {
   private final Supplier<SiteStatus> status;
   private final JvmGcMetrics gc = new JvmGcMetrics();
   private final String siteId;
-  private final String peerSiteId;
+  private final Function<String, String> peerOf;
   private volatile SiteStatus last;
 
+  /** A site with one peer, {@code peerSiteId}. */
   public SiteMetrics(
       Supplier<SiteStatus> status,
       String siteId,
       String role,
       String peerSiteId,
       List<VolumeConfig> volumes) {
+    this(status, siteId, role, volume -> peerSiteId, List.of(), volumes);
+  }
+
+  /**
+   * {@code peerOf}: the site each volume is replicated with (its {@code peer} label); {@code
+   * nToOnePeers}: on an N:1 standby every primary site (the link's series are then per peer), else
+   * empty.
+   */
+  public SiteMetrics(
+      Supplier<SiteStatus> status,
+      String siteId,
+      String role,
+      Function<String, String> peerOf,
+      List<String> nToOnePeers,
+      List<VolumeConfig> volumes) {
     this.status = status;
     this.siteId = siteId;
-    this.peerSiteId = peerSiteId;
+    this.peerOf = peerOf;
     new JvmMemoryMetrics().bindTo(registry);
     new JvmThreadMetrics().bindTo(registry);
     new ProcessorMetrics().bindTo(registry);
     new UptimeMetrics().bindTo(registry);
     gc.bindTo(registry);
     String site = siteId;
-    String peer = peerSiteId;
     for (VolumeConfig vc : volumes) {
       String v = vc.name();
-      Tags tags = Tags.of("site", site, "volume", v, "peer", peer);
+      Tags tags = Tags.of("site", site, "volume", v, "peer", peerOf.apply(v));
       volumeGauge(
           "kagami.replication.lag.bytes",
           "Bytes the other site still has to get (primary: not durable on the standby; standby: not applied)",
@@ -165,21 +182,14 @@ public final class SiteMetrics implements AutoCloseable {
             s -> r.equals(s.role()) ? 1.0 : 0.0);
       }
     }
-    Tags link = Tags.of("site", site, "peer", peer);
-    Gauge.builder("kagami.wan.connected", this, m -> linkOf(m).connected() ? 1.0 : 0.0)
-        .description("1 while the WAN link to the peer is up")
-        .tags(link)
-        .register(registry);
-    FunctionCounter.builder("kagami.wan.sent.bytes", this, m -> linkOf(m).rawBytes())
-        .description(
-            "Replication bytes over the WAN: raw = journal entries, wire = bytes on the socket (after batch compression and TLS)")
-        .tags(link.and("encoding", "raw"))
-        .register(registry);
-    FunctionCounter.builder("kagami.wan.sent.bytes", this, m -> linkOf(m).wireBytes())
-        .tags(link.and("encoding", "wire"))
-        .register(registry);
+    if (nToOnePeers.isEmpty()) {
+      linkMeters(Tags.of("site", site, "peer", peerOf.apply(volumes.getFirst().name())));
+    } else {
+      nToOneLinkMeters(site, nToOnePeers);
+    }
     failoverGauges(Tags.of("site", site));
     if (role.equals("primary")) {
+      Tags link = Tags.of("site", site, "peer", peerOf.apply(volumes.getFirst().name()));
       Gauge.builder(
               "kagami.wan.bandwidth.bytes.per.second",
               this,
@@ -195,6 +205,58 @@ public final class SiteMetrics implements AutoCloseable {
           .tags(link)
           .register(registry);
     }
+  }
+
+  /** The link's connection state and byte counters (a site with one peer). */
+  private void linkMeters(Tags link) {
+    Gauge.builder("kagami.wan.connected", this, m -> linkOf(m).connected() ? 1.0 : 0.0)
+        .description("1 while the WAN link to the peer is up")
+        .tags(link)
+        .register(registry);
+    FunctionCounter.builder("kagami.wan.sent.bytes", this, m -> linkOf(m).rawBytes())
+        .description(
+            "Replication bytes over the WAN: raw = journal entries, wire = bytes on the socket (after batch compression and TLS)")
+        .tags(link.and("encoding", "raw"))
+        .register(registry);
+    FunctionCounter.builder("kagami.wan.sent.bytes", this, m -> linkOf(m).wireBytes())
+        .tags(link.and("encoding", "wire"))
+        .register(registry);
+  }
+
+  /**
+   * An N:1 standby's link: connection state and raw bytes per primary site; wire bytes (TLS
+   * records) are counted for all of them together, under {@code peer="*"}.
+   */
+  private void nToOneLinkMeters(String site, List<String> peers) {
+    for (String p : peers) {
+      Tags link = Tags.of("site", site, "peer", p);
+      Gauge.builder("kagami.wan.connected", this, m -> peerOf(m, p, s -> s.connected() ? 1.0 : 0.0))
+          .description("1 while the WAN link to the peer is up")
+          .tags(link)
+          .register(registry);
+      FunctionCounter.builder(
+              "kagami.wan.sent.bytes", this, m -> peerOf(m, p, s -> s.receivedBytes()))
+          .description(
+              "Replication bytes over the WAN: raw = journal entries, wire = bytes on the socket (after batch compression and TLS)")
+          .tags(link.and("encoding", "raw"))
+          .register(registry);
+    }
+    FunctionCounter.builder("kagami.wan.sent.bytes", this, m -> linkOf(m).wireBytes())
+        .tags(Tags.of("site", site, "peer", "*", "encoding", "wire"))
+        .register(registry);
+  }
+
+  private static double peerOf(SiteMetrics m, String peer, ToDoubleFunction<PeerStatus> f) {
+    SiteStatus s = m.last;
+    if (s == null || s.peers() == null) {
+      return 0;
+    }
+    for (PeerStatus p : s.peers()) {
+      if (p.siteId().equals(peer)) {
+        return f.applyAsDouble(p);
+      }
+    }
+    return 0;
   }
 
   private static final LinkStatus NO_LINK = new LinkStatus(false, null, null, 0, 0, null);
@@ -270,7 +332,7 @@ public final class SiteMetrics implements AutoCloseable {
         Timer.builder("kagami.journal.append")
             .description(
                 "Time from a change entering the journal to its commit (WAL write; WAL sync for FUA) completing")
-            .tags(Tags.of("site", siteId, "volume", volume, "peer", peerSiteId))
+            .tags(Tags.of("site", siteId, "volume", volume, "peer", peerOf.apply(volume)))
             .publishPercentileHistogram()
             // Appends take microseconds to tens of milliseconds; buckets outside that range are
             // noise.

@@ -371,4 +371,85 @@ class ConfigLoaderTest {
                         + "volumes: [{name: db, members: [{name: web, size: 1MiB}]}, {name: web, size: 2MiB}]"))
         .hasMessageContaining("volume \"web\" is listed twice");
   }
+
+  @Test
+  void anNToOneStandbyListsItsPrimariesEachWithNamespacedVolumes() {
+    SiteConfig c =
+        parse(
+            """
+            site: {id: dr, role: standby}
+            dataDir: data
+            peers:
+              - siteId: tokyo
+                certificate: peer.crt
+                historyQuota: 64MiB
+                volumes: [{name: vol0, size: 1GiB}, {name: log, size: 64MiB}]
+              - siteId: osaka
+                certificate: peer.crt
+                volumes: [{name: vol0, size: 2GiB}]
+            """);
+    assertThat(c.nToOne()).isTrue();
+    assertThat(c.peerSiteIds()).containsExactly("tokyo", "osaka");
+    assertThat(c.volumes().stream().map(VolumeConfig::name))
+        .as("two peers may both have vol0: each is held and exported under its own name")
+        .containsExactly("tokyo.vol0", "tokyo.log", "osaka.vol0");
+    assertThat(c.peerOf("osaka.vol0").remoteName("osaka.vol0")).isEqualTo("vol0");
+    assertThat(c.peerOf("tokyo.vol0").localName("vol0")).isEqualTo("tokyo.vol0");
+    assertThat(c.peerSiteIdOf("osaka.vol0")).isEqualTo("osaka");
+    assertThat(c.volumeFile("osaka.vol0")).isEqualTo(dir.resolve("data/volumes/osaka.vol0.img"));
+    assertThat(c.volumes().get(0).retention().maxBytes())
+        .as("tokyo's history quota is shared by its two volumes")
+        .isEqualTo(32L << 20);
+    assertThat(c.volumes().get(2).retention().enabled()).isFalse();
+    assertThat(c.wan().peerSiteId()).isNull();
+    assertThat(c.wan().listen()).isEqualTo(new HostPort("0.0.0.0", 7800));
+  }
+
+  @Test
+  void aOneToOneConfigurationIsOneUnnamespacedPeer() {
+    SiteConfig c = parse(PRIMARY);
+    assertThat(c.nToOne()).isFalse();
+    assertThat(c.peers()).hasSize(1);
+    assertThat(c.peers().getFirst().localName("vol0")).isEqualTo("vol0");
+    assertThat(c.peerSiteIdOf(c.volumes().getFirst().name())).isEqualTo(c.wan().peerSiteId());
+  }
+
+  @Test
+  void anNToOneStandbyRefusesOneToOneKeysAndBadPeers() {
+    assertThatThrownBy(
+            () ->
+                parse(
+                    """
+                    site: {id: dr, role: primary}
+                    dataDir: data
+                    wan: {peer: "192.0.2.1:7800", peerSiteId: tokyo, peerCertificate: peer.crt}
+                    volumes: [{name: vol0, size: 1GiB}]
+                    failover: {automatic: false}
+                    peers:
+                      - {siteId: tokyo, certificate: peer.crt, volumes: [{name: vol0, size: 1GiB}]}
+                      - {siteId: tokyo, certificate: peer.crt, volumes: [{name: vol0, size: 1GiB}]}
+                      - {siteId: dr, certificate: missing.crt, volumes: []}
+                      - {siteId: Osaka, certificate: peer.crt, volumes: [{name: vol0, size: 1GiB}]}
+                    """))
+        .hasMessageContaining("wan.peerSiteId does not go with peers")
+        .hasMessageContaining("wan.peer does not go with peers")
+        .hasMessageContaining("site.role must be standby")
+        .hasMessageContaining("volumes does not go with peers")
+        .hasMessageContaining("failover does not go with peers")
+        .hasMessageContaining("peers: site \"tokyo\" is listed twice")
+        .hasMessageContaining("peers[2].siteId is this site's own id")
+        .hasMessageContaining("peers[3].siteId \"Osaka\" is not allowed");
+    assertThatThrownBy(
+            () ->
+                parse(
+                    """
+                    site: {id: dr, role: standby}
+                    dataDir: data
+                    peers:
+                      - {siteId: tokyo, certificate: missing.crt, volumes: []}
+                    """))
+        .hasMessageContaining("peers[0].certificate")
+        .hasMessageContaining("does not exist")
+        .hasMessageContaining("peers[0].volumes must list at least one volume");
+  }
 }

@@ -208,7 +208,10 @@ class PrometheusIT {
         // Every dashboard query is valid PromQL for this Prometheus.
         for (String e : exprs) {
           String q =
-              e.replace("$site", ".*").replace("$volume", ".*").replace("$__rate_interval", "5s");
+              e.replace("$site", ".*")
+                  .replace("$peer", ".*")
+                  .replace("$volume", ".*")
+                  .replace("$__rate_interval", "5s");
           if (!q.startsWith("label_values")) {
             prometheus.query(q);
           }

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.kagami.replicator.volume.AppendTimer;
 import io.kagami.site.VolumeState;
 import io.kagami.site.admin.LinkStatus;
+import io.kagami.site.admin.PeerStatus;
 import io.kagami.site.admin.SiteStatus;
 import io.kagami.site.admin.VolumeStatus;
 import io.kagami.site.config.VolumeConfig;
@@ -85,6 +86,65 @@ class SiteMetricsTest {
               "kagami_volume_state{peer=\"hiroshima\",site=\"tokyo\",state=\"replicating\",volume=\"vol0\"} 0.0")
           .contains("kagami_replication_lag_bytes{" + vol + "} 4096.0")
           .contains("kagami_wan_connected{peer=\"hiroshima\",site=\"tokyo\"} 0.0");
+    }
+  }
+
+  private static VolumeStatus standbyVolume(String name, long lag) {
+    return new VolumeStatus(
+        name,
+        "standby",
+        "async",
+        VolumeState.REPLICATING,
+        1 << 30,
+        9,
+        null,
+        7L,
+        null,
+        lag,
+        512L << 20,
+        0.5,
+        null,
+        null,
+        null,
+        null,
+        null);
+  }
+
+  @Test
+  void anNToOneStandbyLabelsEachVolumeAndLinkWithItsOwnPeer() {
+    SiteStatus status =
+        new SiteStatus(
+            "dr",
+            "standby",
+            "127.0.0.1:10809",
+            new LinkStatus(false, "tokyo,osaka", null, 300, 200, null),
+            List.of(standbyVolume("tokyo.vol0", 0), standbyVolume("osaka.vol0", 8192)),
+            null,
+            false,
+            List.of(
+                new PeerStatus("tokyo", true, "127.0.0.1:1", "t", List.of("tokyo.vol0"), 100, 0, 0),
+                new PeerStatus("osaka", false, null, null, List.of("osaka.vol0"), 200, 8192, 3.0)));
+    try (SiteMetrics m =
+        new SiteMetrics(
+            () -> status,
+            "dr",
+            "standby",
+            volume -> volume.substring(0, volume.indexOf('.')),
+            List.of("tokyo", "osaka"),
+            List.of(
+                new VolumeConfig("tokyo.vol0", 1L << 30, 512L << 20),
+                new VolumeConfig("osaka.vol0", 1L << 30, 512L << 20)))) {
+      String text = m.scrape();
+      assertThat(text)
+          .contains(
+              "kagami_replication_lag_bytes{peer=\"tokyo\",site=\"dr\",volume=\"tokyo.vol0\"} 0.0")
+          .contains(
+              "kagami_replication_lag_bytes{peer=\"osaka\",site=\"dr\",volume=\"osaka.vol0\"} 8192.0")
+          .contains("kagami_wan_connected{peer=\"tokyo\",site=\"dr\"} 1.0")
+          .contains("kagami_wan_connected{peer=\"osaka\",site=\"dr\"} 0.0")
+          .contains(
+              "kagami_wan_sent_bytes_total{encoding=\"raw\",peer=\"osaka\",site=\"dr\"} 200.0")
+          .contains("kagami_wan_sent_bytes_total{encoding=\"wire\",peer=\"*\",site=\"dr\"} 200.0");
     }
   }
 }
