@@ -10,7 +10,10 @@ import java.util.List;
  * what collecting them costs). {@code failover} is null when the configuration has no {@code
  * failover:} section (no heartbeats, no witness, no fencing: failover is manual). {@code
  * adminToken} is the operator's token file ({@code admin.tokenFile}); null: {@code
- * <dataDir>/admin.token}, created on first start.
+ * <dataDir>/admin.token}, created on first start. {@code adminTls}: the admin port speaks HTTPS
+ * (always, unless {@code admin.listen} is loopback and {@code admin.tls: false}); it presents
+ * {@code adminCertificate}/{@code adminPrivateKey} when given (both or neither), else the site's
+ * WAN certificate.
  */
 public record SiteConfig(
     String siteId,
@@ -23,7 +26,10 @@ public record SiteConfig(
     boolean metrics,
     List<VolumeConfig> volumes,
     FailoverSettings failover,
-    Path adminToken) {
+    Path adminToken,
+    boolean adminTls,
+    Path adminCertificate,
+    Path adminPrivateKey) {
 
   public static final int DEFAULT_NBD_PORT = 10809;
   public static final int DEFAULT_WAN_PORT = 7800;
