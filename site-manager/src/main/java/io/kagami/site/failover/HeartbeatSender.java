@@ -127,6 +127,11 @@ final class HeartbeatSender implements AutoCloseable {
     throw t instanceof RuntimeException re ? re : new CompletionException(t);
   }
 
+  /** The request sent last: done once its answer (or failure) is recorded. */
+  CompletableFuture<?> lastRequest() {
+    return inFlight;
+  }
+
   /** Why the last heartbeat got no valid answer, or null when it did. */
   String lastError() {
     return lastError;
