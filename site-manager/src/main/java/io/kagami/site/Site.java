@@ -199,7 +199,7 @@ public final class Site implements AutoCloseable {
         config.siteId(),
         peer.role().label(),
         nbdAddress(),
-        adminAddress(),
+        adminScheme() + "://" + adminAddress(),
         config.metrics() ? "on" : "off");
     observer.started();
   }
@@ -253,6 +253,9 @@ public final class Site implements AutoCloseable {
         new SiteDrillControl(config, clock, peer, drills, promoter, this::status, () -> nbdPort));
     BearerToken token = AdminToken.loadOrCreate(config.adminTokenFile());
     admin.token(token);
+    if (config.adminTls()) {
+      admin.tls(io.kagami.site.auth.HttpTls.server(adminCredentials(config)));
+    }
     admin.start();
     resources.push(admin);
     // Local CLIs of the same user find the token here (the port is the bound one: admin port 0 in
@@ -359,6 +362,26 @@ public final class Site implements AutoCloseable {
 
   public String nbdAddress() {
     return config.nbdListen().host() + ":" + (nbdPort == 0 ? config.nbdListen().port() : nbdPort);
+  }
+
+  /**
+   * What the admin port presents over HTTPS: {@code admin.certificate}/{@code admin.privateKey}
+   * when given, else the site's WAN identity (the same files {@link SiteLink} loads).
+   */
+  private static io.kagami.wan.tls.SiteCredentials adminCredentials(SiteConfig config) {
+    if (config.adminCertificate() != null) {
+      return io.kagami.wan.tls.SiteCredentials.load(
+          config.adminPrivateKey(), config.adminCertificate());
+    }
+    return config.wan().certificate() != null
+        ? io.kagami.wan.tls.SiteCredentials.load(
+            config.wan().privateKey(), config.wan().certificate())
+        : io.kagami.wan.tls.SiteCredentials.loadOrCreate(config.tlsDir(), config.siteId());
+  }
+
+  /** {@code https} or {@code http}: how the admin port is reached. */
+  public String adminScheme() {
+    return config.adminTls() ? "https" : "http";
   }
 
   public String adminAddress() {

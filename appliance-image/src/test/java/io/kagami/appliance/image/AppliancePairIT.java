@@ -112,6 +112,9 @@ class AppliancePairIT {
                 udp[0],
                 tokyo.wanMac(),
                 1024));
+    // admin.listen 0.0.0.0 speaks HTTPS, presenting the site certificate the seed carries.
+    standby.adminTls(siteCertificate(hiroshima));
+    primary.adminTls(siteCertificate(tokyo));
     standby.boot();
     primary.boot();
     for (ApplianceVm vm : List.of(standby, primary)) {
@@ -129,6 +132,11 @@ class AppliancePairIT {
         s -> s.path("link").path("connected").asBoolean(),
         SYNC,
         "the primary's WAN link to the standby up");
+  }
+
+  /** The certificate {@link PairSeeds} gave {@code site} (its admin port presents it too). */
+  private Path siteCertificate(PairSeeds.Site site) {
+    return work.resolve("keys").resolve(site.id()).resolve("tls/site.crt");
   }
 
   @AfterAll
@@ -173,11 +181,21 @@ class AppliancePairIT {
   void kagamiStatusFromTheHostSeesBothAppliances() throws Exception {
     ExternalTool.Result p =
         HostKagami.run(
-                Duration.ofMinutes(1), "status", "--admin", "127.0.0.1:" + primary.adminPort())
+                Duration.ofMinutes(1),
+                "status",
+                "--admin",
+                primary.adminUrl(),
+                "--admin-ca",
+                siteCertificate(tokyo).toString())
             .requireSuccess();
     ExternalTool.Result s =
         HostKagami.run(
-                Duration.ofMinutes(1), "status", "--admin", "127.0.0.1:" + standby.adminPort())
+                Duration.ofMinutes(1),
+                "status",
+                "--admin",
+                standby.adminUrl(),
+                "--admin-ca",
+                siteCertificate(hiroshima).toString())
             .requireSuccess();
     System.out.println(p.stdout() + "\n" + s.stdout());
     assertThat(p.stdout())

@@ -50,8 +50,9 @@ final class ApplianceVm implements AutoCloseable {
 
   private final Spec spec;
   private final ConsoleLog console;
-  private final HttpClient http =
+  private volatile HttpClient http =
       HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+  private volatile String adminScheme = "http";
   private Process qemu;
   private int bootMark;
   private long bootStartNanos;
@@ -246,10 +247,31 @@ final class ApplianceVm implements AutoCloseable {
     }
   }
 
+  /**
+   * The site's admin port speaks HTTPS (its admin.listen is not loopback) and presents {@code
+   * certificate} (PEM): {@link #getAdmin} verifies it from now on.
+   */
+  ApplianceVm adminTls(java.nio.file.Path certificate) {
+    javax.net.ssl.SSLContext tls = io.kagami.site.auth.HttpTls.client(certificate);
+    http =
+        HttpClient.newBuilder()
+            .connectTimeout(Duration.ofSeconds(2))
+            .sslContext(tls)
+            .sslParameters(io.kagami.site.auth.HttpTls.parameters(tls))
+            .build();
+    adminScheme = "https";
+    return this;
+  }
+
+  /** {@code https://127.0.0.1:PORT} or {@code http://…}: the admin port through the forward. */
+  String adminUrl() {
+    return adminScheme + "://127.0.0.1:" + spec.adminHostPort();
+  }
+
   /** One {@code GET} on the site's admin port through the forward. */
   HttpResponse<String> getAdmin(String path) throws IOException, InterruptedException {
     HttpRequest req =
-        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + spec.adminHostPort() + path))
+        HttpRequest.newBuilder(URI.create(adminUrl() + path))
             .timeout(Duration.ofSeconds(5))
             .GET()
             .build();

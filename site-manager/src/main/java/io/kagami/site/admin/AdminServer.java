@@ -77,6 +77,9 @@ public final class AdminServer implements AutoCloseable {
    */
   private volatile DrillControl drills;
 
+  /** HTTPS with this context; null: plain HTTP (a loopback address only, see ConfigLoader). */
+  private javax.net.ssl.SSLContext tls;
+
   /** {@code metrics} null: collection is off and {@code GET /metrics} answers 404 saying so. */
   public AdminServer(HostPort listen, Supplier<SiteStatus> status, Supplier<String> metrics) {
     this(listen, status, metrics, null);
@@ -141,13 +144,26 @@ public final class AdminServer implements AutoCloseable {
     this.drills = control;
   }
 
+  /** Serves HTTPS with {@code tls} instead of plain HTTP; call before {@link #start()}. */
+  public AdminServer tls(javax.net.ssl.SSLContext tls) {
+    this.tls = tls;
+    return this;
+  }
+
   public void start() {
     try {
-      http = HttpEndpoint.start(new InetSocketAddress(listen.host(), listen.port()), this::handle);
+      http =
+          HttpEndpoint.start(
+              new InetSocketAddress(listen.host(), listen.port()), this::handle, tls);
     } catch (IOException e) {
       throw new UncheckedIOException(
           "cannot listen for admin HTTP on " + listen + ": " + e.getMessage(), e);
     }
+  }
+
+  /** {@code https} or {@code http}: how the port is reached. */
+  public String scheme() {
+    return http.scheme();
   }
 
   /** The bound port (useful when configured with port 0). */

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.kagami.site.admin.AdminToken;
 import io.kagami.site.auth.BearerToken;
+import io.kagami.site.auth.HttpTls;
 import io.kagami.site.config.HostPort;
 import java.io.IOException;
 import java.net.ConnectException;
@@ -18,8 +19,11 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.HttpTimeoutException;
 import java.nio.channels.UnresolvedAddressException;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLException;
 
 /**
  * The CLI's HTTP calls to one site's admin port. Every outcome other than a JSON answer with HTTP
@@ -28,21 +32,60 @@ import java.util.Map;
  * HTTP 4xx, the site's own reason, never its raw JSON), a site error or an unknown outcome ({@link
  * ExitCode#FAILED}). Requests that change the site carry its admin token when one is found ({@link
  * AdminToken#forClient}).
+ *
+ * <p>Over HTTPS the server must present a certificate that the {@code --admin-ca} file holds or
+ * signed ({@link HttpTls#client}); any other is refused before a request is sent, as unreachable
+ * ("presented a certificate not signed by …"). A token is never sent over plain HTTP to an address
+ * that is not loopback: such a request is refused as a usage error before anything is sent.
  */
 final class AdminClient {
   private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(5);
   private static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(10);
 
   private final HostPort admin;
+  private final boolean tls;
+  private final Path ca;
   private final Map<String, String> env;
 
   AdminClient(HostPort admin, Map<String, String> env) {
+    this(admin, false, null, env);
+  }
+
+  /**
+   * {@code tls}: HTTPS, verifying the server against the PEM file {@code ca} (required then); plain
+   * HTTP otherwise.
+   */
+  AdminClient(HostPort admin, boolean tls, Path ca, Map<String, String> env) {
     this.admin = admin;
+    this.tls = tls;
+    this.ca = ca;
     this.env = env;
   }
 
   static AdminClient of(AdminAddress address) {
-    return new AdminClient(address.resolve(), System.getenv());
+    AdminAddress.Target t = address.resolve();
+    return new AdminClient(t.address(), t.tls(), address.ca, System.getenv());
+  }
+
+  /** {@code https://host:port} or {@code http://host:port}. */
+  private String shown() {
+    return (tls ? "https://" : "http://") + admin;
+  }
+
+  /** The TLS context that verifies the server against {@link #ca}, or a usage error. */
+  private SSLContext tlsContext() {
+    if (ca == null || ca.toString().isBlank()) {
+      throw CliError.usage(
+          "the admin port at "
+              + shown()
+              + " speaks HTTPS, and nothing says which certificate it must present",
+          "pass --admin-ca FILE (or set KAGAMI_ADMIN_CA): the site's site.crt (<dataDir>/tls/site.crt, or its wan.certificate), or the CA that signed its admin.certificate");
+    }
+    try {
+      return HttpTls.client(ca);
+    } catch (IllegalArgumentException e) {
+      throw CliError.usage("--admin-ca: " + e.getMessage(), "name a PEM certificate file");
+    }
   }
 
   HostPort address() {
@@ -58,8 +101,23 @@ final class AdminClient {
    * timeout}.
    */
   JsonNode send(String method, String path, Object body, Duration timeout) {
+    boolean changes = !method.equals("GET");
+    if (changes && !tls && !new HostPort(connectHost(admin), admin.port()).isLoopback()) {
+      throw CliError.usage(
+          "refusing to send the admin token over plain HTTP to "
+              + admin
+              + ", which is not a loopback address: anyone on the network could read it; nothing was sent",
+          "a site's admin port off loopback speaks HTTPS: write --admin https://"
+              + admin
+              + " (or just "
+              + admin
+              + ") with --admin-ca FILE");
+    }
+    SSLContext ssl = tls ? tlsContext() : null;
     HttpRequest.Builder request =
-        HttpRequest.newBuilder(URI.create("http://" + connectable(admin) + path)).timeout(timeout);
+        HttpRequest.newBuilder(
+                URI.create((tls ? "https://" : "http://") + connectable(admin) + path))
+            .timeout(timeout);
     try {
       request.method(
           method,
@@ -72,7 +130,6 @@ final class AdminClient {
     if (body != null) {
       request.header("Content-Type", "application/json");
     }
-    boolean changes = !method.equals("GET");
     BearerToken token = null;
     if (changes) {
       try {
@@ -85,7 +142,11 @@ final class AdminClient {
       }
     }
     HttpResponse<String> r;
-    try (HttpClient http = HttpClient.newBuilder().connectTimeout(CONNECT_TIMEOUT).build()) {
+    HttpClient.Builder client = HttpClient.newBuilder().connectTimeout(CONNECT_TIMEOUT);
+    if (ssl != null) {
+      client.sslContext(ssl).sslParameters(HttpTls.parameters(ssl));
+    }
+    try (HttpClient http = client.build()) {
       r = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
     } catch (ConnectException | HttpConnectTimeoutException | UnresolvedAddressException e) {
       throw CliError.unreachable(
@@ -110,17 +171,49 @@ final class AdminClient {
                   + timeout.toSeconds()
                   + " s",
               "check that --admin names the site's admin port (admin.listen), and that the site is not overloaded");
+    } catch (SSLException e) {
+      throw tlsFailure(e);
     } catch (IOException e) {
+      if (HttpTls.untrusted(e) != null || e.getCause() instanceof SSLException) {
+        throw tlsFailure(e);
+      }
       // An HTTP client reading something that is not HTTP: the NBD port's greeting, the WAN port's
-      // TLS.
+      // TLS, an admin port that speaks HTTPS.
       throw CliError.unreachable(
-          admin + " answers, but not as a Kagami admin port (it does not speak HTTP)",
-          "point --admin at the site's admin.listen (default port 9480), not its NBD (10809) or WAN (7800) port");
+          admin + " answers, but not as a Kagami admin port (it does not speak plain HTTP)",
+          "point --admin at the site's admin.listen (default port 9480), not its NBD (10809) or WAN (7800) port; if that port speaks HTTPS (admin.tls), write --admin https://"
+              + admin);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw CliError.failed("interrupted while waiting for " + admin, null);
     }
     return answer(method, path, r, token != null);
+  }
+
+  /** A TLS handshake that failed: the certificate the server presented, or why else. */
+  private CliError tlsFailure(IOException e) {
+    HttpTls.Untrusted u = HttpTls.untrusted(e);
+    if (u != null) {
+      return CliError.unreachable(
+          "the admin server at "
+              + shown()
+              + " presented a certificate not signed by "
+              + u.source()
+              + ": "
+              + (u.presented() == null ? "none" : HttpTls.describe(u.presented()))
+              + "; nothing was sent",
+          "is --admin the right site? Pass its own certificate (<dataDir>/tls/site.crt, or wan.certificate) or the CA that signed its admin.certificate with --admin-ca / KAGAMI_ADMIN_CA");
+    }
+    String reason = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+    boolean plain = reason.toLowerCase(java.util.Locale.ROOT).contains("unrecognized ssl message");
+    return CliError.unreachable(
+        plain
+            ? admin + " answers, but not over TLS (it speaks plain HTTP, or is not an admin port)"
+            : "TLS with the admin server at " + shown() + " failed: " + reason,
+        plain
+            ? "a site listening on loopback with admin.tls false speaks plain HTTP: write --admin http://"
+                + admin
+            : "check that --admin names the site's admin.listen and that it runs with admin.tls");
   }
 
   private JsonNode answer(String method, String path, HttpResponse<String> r, boolean sentToken) {

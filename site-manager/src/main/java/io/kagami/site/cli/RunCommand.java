@@ -49,10 +49,11 @@ final class RunCommand implements Callable<Integer> {
     // The role it runs in, not site.role from the YAML: a promotion, switchover or failback
     // recorded in the data directory overrides the configuration.
     System.out.printf(
-        "kagami: site %s (%s) running; nbd %s, admin http://%s (admin token %s)%n",
+        "kagami: site %s (%s) running; nbd %s, admin %s://%s (admin token %s)%n",
         cfg.siteId(),
         site.status().role(),
         site.nbdAddress(),
+        site.adminScheme(),
         site.adminAddress(),
         cfg.adminTokenFile());
     System.out.flush();

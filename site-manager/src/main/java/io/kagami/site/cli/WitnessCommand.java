@@ -15,12 +15,12 @@ import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code kagami witness --listen HOST:PORT --token-file FILE [--lease 10s] [--margin 2s]}: the
- * third party that settles partitions between two sites, in the foreground until SIGINT/SIGTERM.
- * Run it at a third location that both sites reach by a path other than their WAN link. Lease
- * requests must carry the token in {@code FILE} (created if missing; each site names a copy in
- * {@code failover.witnessTokenFile}); without {@code --token-file} anyone who reaches the port may
- * ask, which is said at start.
+ * {@code kagami witness --listen HOST:PORT --token-file FILE [--tls-dir DIR] [--lease 10s]
+ * [--margin 2s]}: the third party that settles partitions between two sites, in the foreground
+ * until SIGINT/SIGTERM. Run it at a third location that both sites reach by a path other than their
+ * WAN link. Lease requests must carry the token in {@code FILE} (created if missing; each site
+ * names a copy in {@code failover.witnessTokenFile}); without {@code --token-file} anyone who
+ * reaches the port may ask, which is said at start.
  */
 @Command(
     name = "witness",
@@ -39,6 +39,21 @@ final class WitnessCommand implements Callable<Integer> {
       description =
           "the token lease requests must carry (created, owner-only, if missing); copy it to each site's failover.witnessTokenFile")
   java.nio.file.Path tokenFile;
+
+  @Option(
+      names = "--tls-dir",
+      description =
+          "serve HTTPS with the key and certificate in this directory (site.key, site.crt with CN=witness; generated if missing); give site.crt to each site as failover.witnessCertificate. Required unless --listen is a loopback address or --certificate is given")
+  java.nio.file.Path tlsDir;
+
+  @Option(
+      names = "--certificate",
+      description =
+          "serve HTTPS with this PEM certificate (with --private-key) instead of --tls-dir")
+  java.nio.file.Path certificate;
+
+  @Option(names = "--private-key", description = "the PEM private key of --certificate")
+  java.nio.file.Path privateKey;
 
   @Option(
       names = "--lease",
@@ -86,14 +101,16 @@ final class WitnessCommand implements Callable<Integer> {
       System.out.println(
           "kagami: WARNING: no --token-file: anyone who reaches this port can claim or release a pair's lease");
     }
+    javax.net.ssl.SSLContext tls = tls(hp);
     WitnessServer server =
-        new WitnessServer(new InetSocketAddress(hp.host(), hp.port()), state, token);
+        new WitnessServer(new InetSocketAddress(hp.host(), hp.port()), state, token, tls);
     Foreground fg = new Foreground();
     fg.onStop(server::close);
     server.start();
     InetSocketAddress bound = server.address();
     System.out.printf(
-        "kagami: witness listening on http://%s:%d (lease %s, margin %s; no grants for the first %s after start)%n",
+        "kagami: witness listening on %s://%s:%d (lease %s, margin %s; no grants for the first %s after start)%n",
+        tls == null ? "http" : "https",
         hp.host(),
         bound.getPort(),
         lease,
@@ -102,6 +119,49 @@ final class WitnessCommand implements Callable<Integer> {
     System.out.flush();
     fg.awaitStop();
     return 0;
+  }
+
+  /**
+   * The TLS context the options name, or null for plain HTTP, which is refused off loopback (lease
+   * requests carry the witness token).
+   */
+  private javax.net.ssl.SSLContext tls(HostPort hp) {
+    if ((certificate == null) != (privateKey == null)) {
+      throw new ParameterException(
+          spec.commandLine(), "--certificate and --private-key go together: give both or neither");
+    }
+    if (certificate != null && tlsDir != null) {
+      throw new ParameterException(
+          spec.commandLine(), "give --tls-dir or --certificate/--private-key, not both");
+    }
+    io.kagami.wan.tls.SiteCredentials own;
+    try {
+      if (certificate != null) {
+        own = io.kagami.wan.tls.SiteCredentials.load(privateKey, certificate);
+      } else if (tlsDir != null) {
+        own = io.kagami.wan.tls.SiteCredentials.loadOrCreate(tlsDir, "witness");
+      } else if (hp.isLoopback()) {
+        return null;
+      } else {
+        throw new ParameterException(
+            spec.commandLine(),
+            "--listen "
+                + hp
+                + " is not a loopback address: the witness must speak TLS there (its token would travel in clear); add --tls-dir DIR (a key and certificate are generated there) or --certificate/--private-key");
+      }
+    } catch (RuntimeException e) {
+      if (e instanceof ParameterException pe) {
+        throw pe;
+      }
+      throw new ParameterException(spec.commandLine(), "TLS: " + e.getMessage());
+    }
+    System.out.println(
+        "kagami: witness certificate "
+            + own.certificateFile()
+            + " ("
+            + io.kagami.site.auth.HttpTls.describe(own.certificate())
+            + "): give it to each site as failover.witnessCertificate");
+    return io.kagami.site.auth.HttpTls.server(own);
   }
 
   /** {@code 10s}, {@code 500ms}, {@code 1m}, or an ISO-8601 duration ({@code PT10S}). */

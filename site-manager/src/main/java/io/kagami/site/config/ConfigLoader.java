@@ -31,7 +31,13 @@ import java.util.regex.Pattern;
  * nbd:
  *   listen: 0.0.0.0:10809     # NBD exports (read-only on a standby)
  * admin:
- *   listen: 127.0.0.1:9480    # HTTP status/metrics
+ *   listen: 127.0.0.1:9480    # HTTP(S) status/metrics/control
+ *   tls: true                 # HTTPS (TLS 1.3). Default: false on a loopback listen address,
+ *                             #   true on any other; false is refused off loopback (the token
+ *                             #   would travel in clear)
+ *   certificate: admin.crt    # optional, with privateKey: what the admin port presents (PEM);
+ *   privateKey: admin.key     #   default: the site's WAN certificate (wan.certificate or the
+ *                             #   generated <dataDir>/tls/site.crt)
  *   metrics: true             # collect metrics for GET /metrics (default true); false to measure their cost
  *   tokenFile: admin.token    # requests that change the site must present this token (default
  *                             #   <dataDir>/admin.token, created on first start)
@@ -223,7 +229,7 @@ public final class ConfigLoader {
     r.known(nbd, "nbd.", "listen");
     HostPort nbdListen = r.address(nbd, "nbd.listen", "0.0.0.0:" + SiteConfig.DEFAULT_NBD_PORT);
     JsonNode admin = r.object(root, "admin");
-    r.known(admin, "admin.", "listen", "metrics", "tokenFile");
+    r.known(admin, "admin.", "listen", "metrics", "tokenFile", "tls", "certificate", "privateKey");
     HostPort adminListen =
         r.address(admin, "admin.listen", "127.0.0.1:" + SiteConfig.DEFAULT_ADMIN_PORT);
     boolean metrics = !admin.has("metrics") || r.bool(admin, "admin.metrics");
@@ -233,6 +239,22 @@ public final class ConfigLoader {
           "admin.tokenFile "
               + adminToken
               + " is a directory: name the file that holds the token (it is created there if missing)");
+    }
+
+    boolean adminTls = adminTls(admin, adminListen);
+    Path adminCertificate = r.path(admin, "admin.certificate");
+    Path adminKey = r.path(admin, "admin.privateKey");
+    if ((adminCertificate == null) != (adminKey == null)) {
+      r.problem(
+          "admin.certificate and admin.privateKey go together: give both (PEM files) or neither (the site's own certificate is used)");
+    } else if (adminCertificate != null && !adminTls) {
+      r.problem(
+          "admin.certificate is set but admin.tls is false: the certificate is for HTTPS on the admin port");
+    }
+    for (Path p : new Path[] {adminCertificate, adminKey}) {
+      if (p != null && !Files.isRegularFile(p)) {
+        r.problem("admin: " + p + " does not exist or is not a file");
+      }
     }
 
     Path recovery = r.path(root, "recovery");
@@ -257,7 +279,8 @@ public final class ConfigLoader {
       volumes = volumesSection.parse(root);
       peers = List.of(new PeerConfig(wan.peerSiteId(), wan.peerCertificate(), false, volumes, 0));
       failover =
-          new FailoverSection(problems, base).parse(root.get("failover"), id, wan.peerSiteId());
+          new FailoverSection(problems, base)
+              .parse(root.get("failover"), id, wan.peerSiteId(), wan.peerCertificate());
     }
     Map<String, HostPort> listen = new LinkedHashMap<>();
     listen.put("nbd.listen", nbdListen);
@@ -281,7 +304,10 @@ public final class ConfigLoader {
             adminToken,
             journal,
             recovery != null ? recovery : base.resolve("recovery.yaml").normalize(),
-            peers);
+            peers,
+            adminTls,
+            adminCertificate,
+            adminKey);
     if (machine != null) {
       machine.check(config, volumesSection.sizeKeys(), problems);
     }
@@ -326,5 +352,37 @@ public final class ConfigLoader {
       return absent;
     }
     return bytes;
+  }
+
+  /**
+   * {@code admin.tls}: true, false (also written on/off); by default true unless {@code listen} is
+   * a loopback address. Plain HTTP is refused anywhere else: a request there (and the token it
+   * carries) could be read on the network.
+   */
+  private boolean adminTls(JsonNode admin, HostPort listen) {
+    boolean loopback = listen != null && listen.isLoopback();
+    JsonNode n = admin.get("tls");
+    if (n == null || n.isNull()) {
+      return !loopback;
+    }
+    Boolean tls =
+        n.isBoolean()
+            ? Boolean.valueOf(n.booleanValue())
+            : switch (n.asText().toLowerCase(Locale.ROOT)) {
+              case "on", "true", "yes" -> Boolean.TRUE;
+              case "off", "false", "no" -> Boolean.FALSE;
+              default -> null;
+            };
+    if (tls == null) {
+      r.problem("admin.tls must be true or false (on/off), not \"" + n.asText() + "\"");
+      return !loopback;
+    }
+    if (!tls && listen != null && !loopback) {
+      r.problem(
+          "admin.tls: false is allowed only when admin.listen is a loopback address (127.0.0.1, ::1), not "
+              + listen
+              + ": elsewhere requests and the admin token would travel in clear; remove admin.tls (HTTPS is the default there) or listen on 127.0.0.1");
+    }
+    return tls;
   }
 }

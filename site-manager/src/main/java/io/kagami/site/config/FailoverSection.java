@@ -25,7 +25,10 @@ import java.util.Set;
  *   automatic: false           # explicit opt-in; false: heartbeats and status only, a human promotes
  *   witness: witness.example:7900      # `kagami witness`; required with automatic: true
  *   witnessTokenFile: witness.token    # a copy of the witness's --token-file (relative to this file)
+ *   witnessCertificate: witness.crt    # the witness's certificate (or its CA), PEM: required when the
+ *                                      #   witness speaks TLS (any address but loopback, or https://)
  *   peerAdmin: hiroshima.example:9480  # the peer's admin HTTP: second heartbeat path; required with automatic: true
+ *   peerAdminCertificate: admin.crt    # what the peer's admin port presents (PEM); default wan.peerCertificate
  *   group: hiroshima+tokyo     # lease id at the witness; default: both site ids, sorted, joined by '+'
  *   heartbeatInterval: 1s      # heartbeats and lease renewals
  *   peerLostAfter: 8s          # silence on every path before the standby claims the lease
@@ -54,7 +57,7 @@ final class FailoverSection {
   }
 
   /** The section's settings, or null when absent or wrong (then a problem was added, if wrong). */
-  FailoverSettings parse(JsonNode node, String siteId, String peerSiteId) {
+  FailoverSettings parse(JsonNode node, String siteId, String peerSiteId, Path wanPeerCertificate) {
     if (node == null || node.isNull()) {
       return null;
     }
@@ -70,7 +73,9 @@ final class FailoverSection {
         "automatic",
         "witness",
         "witnessTokenFile",
+        "witnessCertificate",
         "peerAdmin",
+        "peerAdminCertificate",
         "group",
         "heartbeatInterval",
         "peerLostAfter",
@@ -89,8 +94,24 @@ final class FailoverSection {
         automatic = node.get("automatic").booleanValue();
       }
     }
-    HostPort witness = address(node, "witness");
-    HostPort peerAdmin = address(node, "peerAdmin");
+    Target witnessTarget = target(node, "witness", node.has("witnessCertificate"));
+    Target peerTarget = target(node, "peerAdmin", node.has("peerAdminCertificate"));
+    HostPort witness = witnessTarget == null ? null : witnessTarget.address();
+    HostPort peerAdmin = peerTarget == null ? null : peerTarget.address();
+    Path witnessCertificate = null;
+    if (witnessTarget != null && witnessTarget.tls()) {
+      witnessCertificate = certificate(node, "witnessCertificate", null);
+      if (witnessCertificate == null) {
+        problems.add(
+            "failover.witness "
+                + witness
+                + " speaks TLS (it is not a loopback address): failover.witnessCertificate must name the certificate it presents (the witness's --tls-dir/witness.crt, or the CA that signed its --certificate)");
+      }
+    }
+    Path peerAdminCertificate = null;
+    if (peerTarget != null && peerTarget.tls()) {
+      peerAdminCertificate = certificate(node, "peerAdminCertificate", wanPeerCertificate);
+    }
     if (automatic && witness == null && !node.has("witness")) {
       problems.add(
           "failover.witness is required with automatic: true: the address of `kagami witness`, host:port, at a third location");
@@ -167,7 +188,9 @@ final class FailoverSection {
           group,
           peerAdmin,
           monitorInterval == null ? FailoverSettings.DEFAULT_MONITOR_INTERVAL : monitorInterval,
-          witnessToken);
+          witnessToken,
+          witnessCertificate,
+          peerAdminCertificate);
     } catch (IllegalArgumentException e) {
       problems.add(e.getMessage());
       return null;
@@ -289,17 +312,59 @@ final class FailoverSection {
     return out;
   }
 
-  private HostPort address(JsonNode node, String key) {
+  /** An HTTP(S) address and whether it speaks TLS. */
+  private record Target(HostPort address, boolean tls) {}
+
+  /**
+   * {@code key}'s address, written {@code host:port}, {@code https://host:port} or {@code
+   * http://host:port}. TLS unless written {@code http://} or a loopback address without a
+   * certificate named for it ({@code hasCertificate}); {@code http://} is refused off loopback.
+   */
+  private Target target(JsonNode node, String key, boolean hasCertificate) {
     String t = text(node, key);
     if (t == null) {
       return null;
     }
+    String lower = t.strip().toLowerCase(Locale.ROOT);
+    boolean https = lower.startsWith("https://");
+    boolean http = lower.startsWith("http://");
+    String bare = t.strip().substring(https ? 8 : http ? 7 : 0);
+    if (bare.endsWith("/")) {
+      bare = bare.substring(0, bare.length() - 1);
+    }
+    HostPort a;
     try {
-      return HostPort.parse(t);
+      a = HostPort.parse(bare);
     } catch (IllegalArgumentException e) {
       problems.add("failover." + key + ": " + e.getMessage());
       return null;
     }
+    if (http && !a.isLoopback()) {
+      problems.add(
+          "failover."
+              + key
+              + " "
+              + t
+              + ": plain HTTP is allowed only to a loopback address; off loopback the port speaks TLS: write https://"
+              + a
+              + " or "
+              + a);
+      return null;
+    }
+    return new Target(a, https || (!http && (hasCertificate || !a.isLoopback())));
+  }
+
+  /** {@code key}'s PEM file (relative to the configuration), else {@code dflt}. */
+  private Path certificate(JsonNode node, String key, Path dflt) {
+    String t = text(node, key);
+    if (t == null) {
+      return dflt;
+    }
+    Path p = base.resolve(t).normalize();
+    if (!Files.isRegularFile(p) || !Files.isReadable(p)) {
+      problems.add("failover." + key + " " + p + " does not exist or is not readable");
+    }
+    return p;
   }
 
   private Duration duration(JsonNode node, String key) {

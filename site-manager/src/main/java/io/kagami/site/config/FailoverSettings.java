@@ -18,6 +18,10 @@ import java.util.Objects;
  * @param monitorInterval how often each application monitor is probed
  * @param witnessToken the file holding the witness's token (the one given to {@code kagami witness
  *     --token-file}), or null when the witness asks for none
+ * @param witnessCertificate PEM the witness must present (or its CA's) when it speaks TLS; null:
+ *     plain HTTP (a loopback witness only)
+ * @param peerAdminCertificate PEM the peer's admin port must present (or its CA's) when it speaks
+ *     TLS (by default the peer's WAN certificate); null: plain HTTP (a loopback peer only)
  */
 public record FailoverSettings(
     FailoverConfig policy,
@@ -25,7 +29,9 @@ public record FailoverSettings(
     String group,
     HostPort peerAdmin,
     Duration monitorInterval,
-    Path witnessToken) {
+    Path witnessToken,
+    Path witnessCertificate,
+    Path peerAdminCertificate) {
   /** The heartbeat path that is the WAN link itself (its state: connected or not). */
   public static final String PATH_WAN = "wan";
 

@@ -31,6 +31,18 @@ public record HostPort(String host, int port) {
     }
   }
 
+  /**
+   * True when the host is a loopback address (127.0.0.0/8, ::1) or a name that resolves to one
+   * ({@code localhost}); the wildcard address is not loopback (it listens on every interface).
+   */
+  public boolean isLoopback() {
+    try {
+      return java.net.InetAddress.getByName(host).isLoopbackAddress();
+    } catch (java.net.UnknownHostException e) {
+      return false;
+    }
+  }
+
   @Override
   public String toString() {
     return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + port;

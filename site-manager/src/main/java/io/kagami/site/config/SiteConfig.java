@@ -21,6 +21,10 @@ import java.util.List;
  * primary site, its volumes namespaced ({@code tokyo.vol0}), and then {@code wan.peerSiteId} and
  * {@code wan.peerCertificate} are null. {@code volumes} is every peer's volumes, in order, under
  * their local names.
+ *
+ * <p>{@code adminTls}: the admin port speaks HTTPS (always, unless {@code admin.listen} is loopback
+ * and {@code admin.tls: false}); it presents {@code adminCertificate}/{@code adminPrivateKey} when
+ * given (both or neither), else the site's WAN certificate.
  */
 public record SiteConfig(
     String siteId,
@@ -36,7 +40,10 @@ public record SiteConfig(
     Path adminToken,
     JournalSettings journal,
     Path recoveryFile,
-    List<PeerConfig> peers) {
+    List<PeerConfig> peers,
+    boolean adminTls,
+    Path adminCertificate,
+    Path adminPrivateKey) {
 
   public static final int DEFAULT_NBD_PORT = 10809;
   public static final int DEFAULT_WAN_PORT = 7800;

@@ -119,7 +119,11 @@ public final class FailoverController implements AutoCloseable, FailoverControl 
     this.lease = new LeaseClient(settings, siteId, requestTimeout, clock, nanos);
     this.heartbeats =
         new HeartbeatSender(
-            settings.peerAdmin(), requestTimeout, driver::ownHeartbeat, driver::hear);
+            settings.peerAdmin(),
+            settings.peerAdminCertificate(),
+            requestTimeout,
+            driver::ownHeartbeat,
+            driver::hear);
     this.monitors = new MonitorProber(config.monitors(), driver::probing, driver::onProbe);
     this.actions =
         new FailoverActions(

@@ -30,6 +30,7 @@ import java.util.function.Supplier;
  */
 final class HeartbeatSender implements AutoCloseable {
   private final HostPort peerAdmin;
+  private final java.nio.file.Path peerCertificate;
   private final Duration timeout;
   private final Supplier<Heartbeat> own;
   private final Consumer<Heartbeat> heard;
@@ -39,14 +40,21 @@ final class HeartbeatSender implements AutoCloseable {
 
   /**
    * @param peerAdmin the peer's admin address, or null (no second path)
+   * @param peerCertificate what the peer's admin port presents (or its CA), PEM: HTTPS; null: plain
+   *     HTTP (a loopback peer only)
    * @param timeout bound of one request
    * @param own this site's heartbeat now
    * @param heard takes the peer's heartbeat; throws IllegalArgumentException when it is not the
    *     peer's
    */
   HeartbeatSender(
-      HostPort peerAdmin, Duration timeout, Supplier<Heartbeat> own, Consumer<Heartbeat> heard) {
+      HostPort peerAdmin,
+      java.nio.file.Path peerCertificate,
+      Duration timeout,
+      Supplier<Heartbeat> own,
+      Consumer<Heartbeat> heard) {
     this.peerAdmin = peerAdmin;
+    this.peerCertificate = peerCertificate;
     this.timeout = timeout;
     this.own = own;
     this.heard = heard;
@@ -54,7 +62,12 @@ final class HeartbeatSender implements AutoCloseable {
 
   void start() {
     if (peerAdmin != null) {
-      http = HttpClient.newBuilder().connectTimeout(timeout).build();
+      HttpClient.Builder b = HttpClient.newBuilder().connectTimeout(timeout);
+      if (peerCertificate != null) {
+        javax.net.ssl.SSLContext tls = io.kagami.site.auth.HttpTls.client(peerCertificate);
+        b.sslContext(tls).sslParameters(io.kagami.site.auth.HttpTls.parameters(tls));
+      }
+      http = b.build();
     }
   }
 
@@ -64,7 +77,7 @@ final class HeartbeatSender implements AutoCloseable {
     if (client == null || !inFlight.isDone()) {
       return;
     }
-    String target = "http://" + peerAdmin + "/heartbeat";
+    String target = (peerCertificate == null ? "http://" : "https://") + peerAdmin + "/heartbeat";
     HttpRequest req =
         HttpRequest.newBuilder(URI.create(target))
             .timeout(timeout)
@@ -90,7 +103,13 @@ final class HeartbeatSender implements AutoCloseable {
                     heard.accept(HeartbeatMessage.decode(r.body()));
                     lastError = null;
                   } catch (IOException | IllegalArgumentException e) {
-                    lastError = "POST " + target + ": " + e;
+                    io.kagami.site.auth.HttpTls.Untrusted u =
+                        io.kagami.site.auth.HttpTls.untrusted(e);
+                    lastError =
+                        "POST "
+                            + target
+                            + ": "
+                            + (u != null ? "the peer presented " + u.getMessage() : e.toString());
                   }
                   return null;
                 });
@@ -106,6 +125,11 @@ final class HeartbeatSender implements AutoCloseable {
       return io;
     }
     throw t instanceof RuntimeException re ? re : new CompletionException(t);
+  }
+
+  /** The request sent last: done once its answer (or failure) is recorded. */
+  CompletableFuture<?> lastRequest() {
+    return inFlight;
   }
 
   /** Why the last heartbeat got no valid answer, or null when it did. */

@@ -76,7 +76,11 @@ final class LeaseClient implements AutoCloseable {
       }
     }
     if (settings.witness() != null) {
-      witness = new WitnessClient(settings.witness().toString(), timeout, token);
+      javax.net.ssl.SSLContext tls =
+          settings.witnessCertificate() == null
+              ? null
+              : io.kagami.site.auth.HttpTls.client(settings.witnessCertificate());
+      witness = new WitnessClient(settings.witness().toString(), tls, timeout, token);
     }
   }
 

@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.kagami.failover.witness.LeaseReply;
 import io.kagami.failover.witness.LeaseRequest;
 import io.kagami.site.auth.BearerToken;
+import io.kagami.site.auth.HttpTls;
+import io.kagami.site.config.HostPort;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -13,15 +15,16 @@ import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
+import javax.net.ssl.SSLContext;
 
 /**
- * A site's connection to the witness: renew, claim, release, status over HTTP (the JSON of {@link
- * WitnessServer}). Every request is bounded by {@code timeout}. The {@code ...Async} forms never
- * block: they complete on the HTTP client's threads, exceptionally with an {@link IOException} when
- * the witness cannot be reached or answers badly; "refused" is a normal {@link LeaseReply}, not an
- * error. The blocking forms wait for the same future. Callers record the instant they <em>sent</em>
- * a request and hand it to the policy with the reply. Holds an {@link HttpClient} (its sockets and
- * threads) until {@link #close()}.
+ * A site's connection to the witness: renew, claim, release, status over HTTP or HTTPS (the JSON of
+ * {@link WitnessServer}). Every request is bounded by {@code timeout}. The {@code ...Async} forms
+ * never block: they complete on the HTTP client's threads, exceptionally with an {@link
+ * IOException} when the witness cannot be reached or answers badly; "refused" is a normal {@link
+ * LeaseReply}, not an error. The blocking forms wait for the same future. Callers record the
+ * instant they <em>sent</em> a request and hand it to the policy with the reply. Holds an {@link
+ * HttpClient} (its sockets and threads) until {@link #close()}.
  */
 public final class WitnessClient implements AutoCloseable {
   private final URI base;
@@ -36,10 +39,31 @@ public final class WitnessClient implements AutoCloseable {
 
   /** {@code token}: the witness's token, carried by every lease request; null: none. */
   public WitnessClient(String hostPort, Duration timeout, BearerToken token) {
-    this.base = URI.create("http://" + hostPort);
+    this(hostPort, null, timeout, token);
+  }
+
+  /**
+   * Over HTTPS when {@code tls} is given (a client context that trusts the witness's certificate,
+   * {@link io.kagami.site.auth.HttpTls#client}), plain HTTP otherwise, which is allowed with a
+   * token only to a loopback address.
+   *
+   * @throws IllegalArgumentException when a token would go over plain HTTP to another machine
+   */
+  public WitnessClient(String hostPort, SSLContext tls, Duration timeout, BearerToken token) {
+    this.base = URI.create((tls == null ? "http://" : "https://") + hostPort);
+    if (tls == null && token != null && !HostPort.parse(hostPort).isLoopback()) {
+      throw new IllegalArgumentException(
+          "refusing to send the witness token over plain HTTP to "
+              + hostPort
+              + ", which is not a loopback address: the witness must speak TLS there (kagami witness --tls-dir)");
+    }
     this.timeout = timeout;
     this.token = token;
-    this.http = HttpClient.newBuilder().connectTimeout(timeout).build();
+    HttpClient.Builder b = HttpClient.newBuilder().connectTimeout(timeout);
+    if (tls != null) {
+      b.sslContext(tls).sslParameters(HttpTls.parameters(tls));
+    }
+    this.http = b.build();
   }
 
   public LeaseReply renew(String group, String site, long term)

@@ -16,7 +16,8 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * The witness as a small HTTP service around {@link WitnessState} (JDK HttpServer, JSON).
+ * The witness as a small HTTP service around {@link WitnessState} (JDK HttpServer, JSON), over
+ * HTTPS when given a TLS context ({@code kagami witness --tls-dir}; plain HTTP only on loopback).
  *
  * <table>
  *   <caption>Endpoints</caption>
@@ -41,6 +42,7 @@ public final class WitnessServer implements AutoCloseable {
   private final InetSocketAddress listen;
   private final WitnessState state;
   private final BearerToken token;
+  private final javax.net.ssl.SSLContext tls;
   private HttpEndpoint http;
 
   /**
@@ -53,9 +55,19 @@ public final class WitnessServer implements AutoCloseable {
 
   /** {@code token}: what lease requests must carry; null: none. */
   public WitnessServer(InetSocketAddress listen, WitnessState state, BearerToken token) {
+    this(listen, state, token, null);
+  }
+
+  /** {@code tls}: serve HTTPS with it ({@link io.kagami.site.auth.HttpTls#server}); null: HTTP. */
+  public WitnessServer(
+      InetSocketAddress listen,
+      WitnessState state,
+      BearerToken token,
+      javax.net.ssl.SSLContext tls) {
     this.listen = listen;
     this.state = state;
     this.token = token;
+    this.tls = tls;
   }
 
   public synchronized void start() {
@@ -63,7 +75,7 @@ public final class WitnessServer implements AutoCloseable {
       throw new IllegalStateException("witness already started");
     }
     try {
-      http = HttpEndpoint.start(listen, this::handle);
+      http = HttpEndpoint.start(listen, this::handle, tls);
     } catch (IOException e) {
       throw new UncheckedIOException(
           "witness: cannot listen on " + listen + ": " + e.getMessage(), e);

@@ -61,6 +61,7 @@ class FailoverSectionTest {
         failover:
           automatic: true
           witness: "192.0.2.9:7900"
+          witnessCertificate: peer.crt
           peerAdmin: "192.0.2.1:9480"
           group: pair-1
           heartbeatInterval: 500ms
@@ -132,7 +133,8 @@ class FailoverSectionTest {
   void theWitnessTokenFileResolvesAgainstTheConfigurationAndMustBeThere() throws Exception {
     assertThatThrownBy(
             () ->
-                parse("failover: {witness: \"192.0.2.7:7900\", witnessTokenFile: witness.token}\n"))
+                parse(
+                    "failover: {witness: \"192.0.2.7:7900\", witnessCertificate: peer.crt, witnessTokenFile: witness.token}\n"))
         .hasMessageContaining(
             "failover.witnessTokenFile "
                 + dir.resolve("witness.token")
@@ -141,11 +143,15 @@ class FailoverSectionTest {
         .hasMessageContaining("failover.witness is not");
     java.nio.file.Files.writeString(dir.resolve("witness.token"), "witness-token-0123456789\n");
     assertThat(
-            parse("failover: {witness: \"192.0.2.7:7900\", witnessTokenFile: witness.token}\n")
+            parse(
+                    "failover: {witness: \"192.0.2.7:7900\", witnessCertificate: peer.crt, witnessTokenFile: witness.token}\n")
                 .failover()
                 .witnessToken())
         .isEqualTo(dir.resolve("witness.token"));
-    assertThat(parse("failover: {witness: \"192.0.2.7:7900\"}\n").failover().witnessToken())
+    assertThat(
+            parse("failover: {witness: \"192.0.2.7:7900\", witnessCertificate: peer.crt}\n")
+                .failover()
+                .witnessToken())
         .isNull();
   }
 }

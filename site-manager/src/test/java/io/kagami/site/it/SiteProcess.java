@@ -28,11 +28,33 @@ final class SiteProcess implements AutoCloseable {
   private final Path log;
   private Process process;
   private List<String> jvmOptions = List.of();
+  private final javax.net.ssl.SSLContext tls;
 
   SiteProcess(Path config, String admin) {
+    this(config, admin, null);
+  }
+
+  /**
+   * {@code tls}: the admin port speaks HTTPS and this client context trusts its certificate; null:
+   * plain HTTP.
+   */
+  SiteProcess(Path config, String admin, javax.net.ssl.SSLContext tls) {
     this.config = config;
     this.admin = admin;
+    this.tls = tls;
     this.log = config.resolveSibling(config.getFileName() + ".log");
+  }
+
+  private HttpClient client() {
+    HttpClient.Builder b = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2));
+    if (tls != null) {
+      b.sslContext(tls).sslParameters(io.kagami.site.auth.HttpTls.parameters(tls));
+    }
+    return b.build();
+  }
+
+  private URI uri(String path) {
+    return URI.create((tls == null ? "http://" : "https://") + admin + path);
   }
 
   /**
@@ -90,12 +112,10 @@ final class SiteProcess implements AutoCloseable {
 
   /** The site's {@code GET /metrics} body. */
   String metrics() throws IOException, InterruptedException {
-    try (HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build()) {
+    try (HttpClient http = client()) {
       HttpResponse<String> r =
           http.send(
-              HttpRequest.newBuilder(URI.create("http://" + admin + "/metrics"))
-                  .timeout(Duration.ofSeconds(5))
-                  .build(),
+              HttpRequest.newBuilder(uri("/metrics")).timeout(Duration.ofSeconds(5)).build(),
               HttpResponse.BodyHandlers.ofString());
       if (r.statusCode() != 200) {
         throw new IOException("metrics answered " + r.statusCode() + ": " + r.body());
@@ -105,12 +125,10 @@ final class SiteProcess implements AutoCloseable {
   }
 
   JsonNode status() throws IOException, InterruptedException {
-    try (HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build()) {
+    try (HttpClient http = client()) {
       HttpResponse<String> r =
           http.send(
-              HttpRequest.newBuilder(URI.create("http://" + admin + "/status"))
-                  .timeout(Duration.ofSeconds(5))
-                  .build(),
+              HttpRequest.newBuilder(uri("/status")).timeout(Duration.ofSeconds(5)).build(),
               HttpResponse.BodyHandlers.ofString());
       if (r.statusCode() != 200) {
         throw new IOException("status answered " + r.statusCode() + ": " + r.body());

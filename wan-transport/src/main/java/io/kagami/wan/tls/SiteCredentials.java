@@ -234,6 +234,16 @@ public record SiteCredentials(
               kp.getPublic());
       b.addExtension(Extension.basicConstraints, true, new BasicConstraints(false));
       b.addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.digitalSignature));
+      // The site id as a DNS name too: clients that check names only in SANs (Go's, so
+      // Prometheus scraping the admin port over HTTPS) verify it with server_name: <site id>.
+      if (siteId.matches("[A-Za-z0-9.-]+")) {
+        b.addExtension(
+            Extension.subjectAlternativeName,
+            false,
+            new org.bouncycastle.asn1.x509.GeneralNames(
+                new org.bouncycastle.asn1.x509.GeneralName(
+                    org.bouncycastle.asn1.x509.GeneralName.dNSName, siteId)));
+      }
       b.addExtension(
           Extension.extendedKeyUsage,
           false,
