@@ -204,6 +204,17 @@ class AppliancePairIT {
     assertThat(s.stdout())
         .as("kagami status of the standby appliance")
         .contains("site hiroshima", "role standby", PairSeeds.VOLUME);
+    // The console's status screen reads the HTTPS admin port too: its journal line (forwarded to
+    // the serial console) names the site, its role and the link.
+    for (ApplianceVm vm : List.of(primary, standby)) {
+      String site = vm == primary ? "site=tokyo role=primary" : "site=hiroshima role=standby";
+      vm.console()
+          .await(
+              0,
+              java.util.regex.Pattern.compile("kagami-status.*" + site + " link=up"),
+              Duration.ofMinutes(3),
+              "the status console's line for " + site + " with the link up");
+    }
   }
 
   @Test
