@@ -28,6 +28,9 @@ import javax.net.ssl.TrustManagerFactory;
 import javax.net.ssl.X509ExtendedTrustManager;
 import org.bouncycastle.jce.provider.BouncyCastleProvider;
 import org.bouncycastle.jsse.provider.BouncyCastleJsseProvider;
+import org.bouncycastle.tls.AlertDescription;
+import org.bouncycastle.tls.TlsFatalAlert;
+import org.bouncycastle.tls.TlsFatalAlertReceived;
 import org.bouncycastle.tls.crypto.impl.jcajce.JcaTlsCryptoProvider;
 
 /**
@@ -140,6 +143,20 @@ public final class Tls {
   public static String explain(Throwable t) {
     String innermost = null;
     for (Throwable c = t; c != null; c = c.getCause()) {
+      if (c instanceof TlsFatalAlertReceived r) {
+        // Received from the peer: the peer refused, for the reason its alert names.
+        return "the peer ended the TLS handshake with alert "
+            + AlertDescription.getText(r.getAlertDescription())
+            + (r.getAlertDescription() == AlertDescription.certificate_unknown
+                    || r.getAlertDescription() == AlertDescription.bad_certificate
+                ? ": it rejected this site's certificate (is it paired with this site's site.crt?)"
+                : "");
+      }
+      if (c instanceof TlsFatalAlert a
+          && a.getAlertDescription() == AlertDescription.certificate_required) {
+        // Raised here: the peer sent no certificate.
+        return "the peer presented no certificate";
+      }
       if (c instanceof CertificateException && c.getMessage() != null) {
         return c.getMessage();
       }
@@ -156,15 +173,25 @@ public final class Tls {
     if (innermost.length() > MAX_REASON) {
       innermost = innermost.substring(0, MAX_REASON) + "…";
     }
-    String lower = innermost.toLowerCase(java.util.Locale.ROOT);
-    if (lower.contains("certificate_unknown")
-        || lower.contains("bad_certificate")
-        || lower.contains("certificate_required")) {
-      return "the peer rejected this site's certificate (TLS alert "
-          + innermost
-          + "): is it paired with this site's site.crt?";
-    }
     return innermost;
+  }
+
+  /** The peer presented no certificate at all. */
+  static final class MissingCertificateException extends CertificateException {
+    private static final long serialVersionUID = 1L;
+
+    MissingCertificateException() {
+      super("peer presented no certificate");
+    }
+  }
+
+  /** The peer presented a certificate that is not a pinned one; the message names it. */
+  static final class UnpairedCertificateException extends CertificateException {
+    private static final long serialVersionUID = 1L;
+
+    UnpairedCertificateException(String message) {
+      super(message);
+    }
   }
 
   /**
@@ -183,7 +210,7 @@ public final class Tls {
 
     private X509Certificate[] pinnedLeaf(X509Certificate[] chain) throws CertificateException {
       if (chain == null || chain.length == 0) {
-        throw new CertificateException("peer presented no certificate");
+        throw new MissingCertificateException();
       }
       X509Certificate leaf = chain[0];
       for (X509Certificate p : pinned) {
@@ -191,7 +218,7 @@ public final class Tls {
           return new X509Certificate[] {leaf};
         }
       }
-      throw new CertificateException(
+      throw new UnpairedCertificateException(
           "peer certificate CN="
               + SiteCredentials.commonName(leaf)
               + " (SHA-256 "
