@@ -158,6 +158,9 @@ public final class Site implements AutoCloseable {
             roles::discardDiverged);
     peer = new Peer(config, clock, roles, runtimes);
     peer.open();
+    // Its link closes after the NBD listener (pushed later, closed earlier): requests in flight at
+    // shutdown still reach the standby, which a sync-mode write waits for.
+    resources.push("WAN link", peer);
     StateObserver observer = new StateObserver(config, clock, peer, this::status);
     promoter = new StandbyPromoter(config, clock, nanoClock, peer, runtimes, drills, observer);
     switchover = new Switchover(config, clock, nanoClock, peer, drills, observer);
@@ -188,7 +191,6 @@ public final class Site implements AutoCloseable {
     drills.attach(nbd);
     // A promoted standby has no standby of its own (its configuration names none): no link then.
     peer.startLink();
-    resources.push("WAN link", peer);
     HousekeepingAgent housekeeping = new HousekeepingAgent(config.siteId(), peer, drills, observer);
     housekeeping.start();
     resources.push("housekeeping", housekeeping);

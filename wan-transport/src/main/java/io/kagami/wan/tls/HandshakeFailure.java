@@ -76,18 +76,16 @@ public record HandshakeFailure(Kind kind, String text) {
       if (c instanceof Tls.MissingCertificateException) {
         return new HandshakeFailure(
             Kind.NO_CERTIFICATE,
-            "refused: "
-                + client
+            client
                 + " presented no certificate (a paired Kagami site always presents its site.crt)");
       }
       if (c instanceof Tls.UnpairedCertificateException u) {
-        return new HandshakeFailure(Kind.UNKNOWN_CERTIFICATE, "refused: " + u.getMessage());
+        return new HandshakeFailure(Kind.UNKNOWN_CERTIFICATE, u.getMessage());
       }
       if (c instanceof CertificateExpiredException e) {
         return new HandshakeFailure(
             Kind.EXPIRED,
-            "refused: "
-                + client
+            client
                 + "'s certificate is the paired one but has expired ("
                 + message(e)
                 + "): pair the sites again with new certificates");
@@ -95,8 +93,7 @@ public record HandshakeFailure(Kind kind, String text) {
       if (c instanceof CertificateNotYetValidException e) {
         return new HandshakeFailure(
             Kind.NOT_YET_VALID,
-            "refused: "
-                + client
+            client
                 + "'s certificate is the paired one but not valid yet ("
                 + message(e)
                 + "): check the clocks of both sites");
@@ -105,8 +102,7 @@ public record HandshakeFailure(Kind kind, String text) {
         if (v.getReason() == CertPathValidatorException.BasicReason.EXPIRED) {
           return new HandshakeFailure(
               Kind.EXPIRED,
-              "refused: "
-                  + client
+              client
                   + "'s certificate is the paired one but has expired ("
                   + message(v)
                   + "): pair the sites again with new certificates");
@@ -114,8 +110,7 @@ public record HandshakeFailure(Kind kind, String text) {
         if (v.getReason() == CertPathValidatorException.BasicReason.NOT_YET_VALID) {
           return new HandshakeFailure(
               Kind.NOT_YET_VALID,
-              "refused: "
-                  + client
+              client
                   + "'s certificate is the paired one but not valid yet ("
                   + message(v)
                   + "): check the clocks of both sites");
@@ -149,7 +144,7 @@ public record HandshakeFailure(Kind kind, String text) {
           && a.getAlertDescription() == AlertDescription.certificate_required) {
         return new HandshakeFailure(
             Kind.NO_CERTIFICATE,
-            "refused: the client presented no certificate (a paired Kagami site always presents its site.crt)");
+            "the client presented no certificate (a paired Kagami site always presents its site.crt)");
       }
       if (c instanceof ClosedChannelException
           || c instanceof SslClosedEngineException

@@ -38,7 +38,8 @@ import org.bouncycastle.tls.crypto.impl.jcajce.JcaTlsCryptoProvider;
  * provider, and a pinned peer. A site trusts exactly the certificate(s) it was paired with — not
  * whatever a CA signed, and without any host name check: the peer's leaf certificate must equal a
  * pinned one byte for byte, and then also pass BCJSSE's own PKIX validation with the pinned
- * certificates as the only trust anchors (validity period, signature, key usage).
+ * certificates as the only trust anchors (signature, key usage), and be within its validity period
+ * (checked here: PKIX does not check a trust anchor's).
  *
  * <p>A refusal names the certificate presented ("peer certificate CN=x (SHA-256 …) is not the
  * paired site's certificate"); {@link #explain} digs that reason out of the exception Netty reports
@@ -215,6 +216,9 @@ public final class Tls {
       X509Certificate leaf = chain[0];
       for (X509Certificate p : pinned) {
         if (p.equals(leaf)) {
+          // PKIX does not check a trust anchor's validity, and the pinned leaf is its own anchor:
+          // check it here, so an expired (or not yet valid) pairing is refused, and named so.
+          leaf.checkValidity();
           return new X509Certificate[] {leaf};
         }
       }
