@@ -157,6 +157,9 @@ public final class Site implements AutoCloseable {
             resources,
             roles::discardDiverged);
     peer = new Peer(config, clock, roles, runtimes);
+    if (metrics != null) {
+      metrics.wanLogDropped(peer::droppedWanLogLines);
+    }
     peer.open();
     // Its link closes after the NBD listener (pushed later, closed earlier): requests in flight at
     // shutdown still reach the standby, which a sync-mode write waits for.

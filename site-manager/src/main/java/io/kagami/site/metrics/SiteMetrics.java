@@ -296,6 +296,20 @@ public final class SiteMetrics implements AutoCloseable {
         .register(registry);
   }
 
+  /**
+   * {@code kagami_wan_log_dropped_lines_total}: log lines about WAN clients (refused handshakes,
+   * bad frames, connections closed before the handshake) dropped by the per-address limit.
+   */
+  public void wanLogDropped(java.util.function.LongSupplier dropped) {
+    FunctionCounter.builder(
+            "kagami.wan.log.dropped.lines", dropped, java.util.function.LongSupplier::getAsLong)
+        .description(
+            "Log lines about WAN clients dropped by the per-address limit (32 lines, then 1 per 5 s"
+                + " per client address)")
+        .tags(Tags.of("site", siteId))
+        .register(registry);
+  }
+
   /** The Prometheus text exposition of every metric, from a fresh status snapshot. */
   public synchronized String scrape() {
     last = status.get();
