@@ -67,6 +67,9 @@ final class VolumeRuntimes {
   /** Granularity of the sync-mode timeout (the configured timeout is at least this coarse). */
   static final Duration SYNC_CHECK_INTERVAL = Duration.ofMillis(100);
 
+  /** At shutdown, how long a standby volume's queued storage work gets to finish at most. */
+  static final Duration RECEIVE_STORAGE_PATIENCE = Duration.ofSeconds(3);
+
   private final SiteConfig config;
   private final InstantSource clock;
   private final NanoClock nanoClock;
@@ -169,7 +172,9 @@ final class VolumeRuntimes {
     JournalReceiveSink sink =
         new JournalReceiveSink(vc.name(), vc.sizeBytes(), stream, applier, file, diverged);
     sink.start();
-    resources.push("volume " + vc.name() + " receive storage", sink);
+    resources.pushBounded(
+        "volume " + vc.name() + " receive storage",
+        deadline -> sink.close(deadline.within(RECEIVE_STORAGE_PATIENCE).remaining()));
     drills.track(vc.name(), history, applier, file, sink::consistent);
     return new VolumeRuntime.Standby(
         vc,

@@ -103,9 +103,24 @@ class ShutdownIT {
 
   private static void measure(SiteProcess site, String after) throws Exception {
     Duration took = site.stopWithin(BOUND, after);
-    System.out.printf("ShutdownIT: SIGTERM of %s: exited in %d ms%n", after, took.toMillis());
+    String closed =
+        site.log()
+            .lines()
+            .filter(l -> l.contains(" closed in ") && l.contains("waited for:"))
+            .reduce((a, b) -> b)
+            .orElse("(no \"closed in\" line)");
+    System.out.printf(
+        "ShutdownIT: SIGTERM of %s: exited in %d ms; its log: %s%n",
+        after, took.toMillis(), closed.substring(Math.max(0, closed.indexOf("site "))));
     assertThat(took).as("SIGTERM of %s", after).isLessThan(BOUND);
-    assertThat(site.log()).as("the log of %s", after).contains("closed in");
+    assertThat(closed)
+        .as("the log of %s says what the shutdown waited for", after)
+        .contains("closed in")
+        .contains("waited for:");
+    assertThat(site.log())
+        .as("the shutdown of %s overran nothing", after)
+        .doesNotContain("still stopping after")
+        .doesNotContain("shutdown stopped waiting");
   }
 
   /** A host writing to {@code nbdPort}'s vol0 until closed or its connection ends. */
