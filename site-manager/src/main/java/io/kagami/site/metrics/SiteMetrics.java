@@ -50,6 +50,9 @@ public final class SiteMetrics implements AutoCloseable {
   private final String peerSiteId;
   private volatile SiteStatus last;
 
+  /** Held here: Micrometer keeps only a weak reference to a function meter's state object. */
+  private volatile java.util.function.LongSupplier wanLogDropped = () -> 0;
+
   public SiteMetrics(
       Supplier<SiteStatus> status,
       String siteId,
@@ -171,6 +174,12 @@ public final class SiteMetrics implements AutoCloseable {
         .register(registry);
     FunctionCounter.builder("kagami.wan.sent.bytes", this, m -> linkOf(m).wireBytes())
         .tags(link.and("encoding", "wire"))
+        .register(registry);
+    FunctionCounter.builder("kagami.wan.log.dropped.lines", this, m -> m.wanLogDropped.getAsLong())
+        .description(
+            "Log lines about WAN clients dropped by the per-address limit (32 lines, then 1 per 5 s"
+                + " per client address)")
+        .tags(Tags.of("site", site))
         .register(registry);
     failoverGauges(Tags.of("site", site));
     if (role.equals("primary")) {
@@ -297,17 +306,12 @@ public final class SiteMetrics implements AutoCloseable {
   }
 
   /**
-   * {@code kagami_wan_log_dropped_lines_total}: log lines about WAN clients (refused handshakes,
-   * bad frames, connections closed before the handshake) dropped by the per-address limit.
+   * Where {@code kagami_wan_log_dropped_lines_total} reads from: log lines about WAN clients
+   * (refused handshakes, bad frames, connections closed before the handshake) dropped by the
+   * per-address limit. 0 until the site wires it.
    */
   public void wanLogDropped(java.util.function.LongSupplier dropped) {
-    FunctionCounter.builder(
-            "kagami.wan.log.dropped.lines", dropped, java.util.function.LongSupplier::getAsLong)
-        .description(
-            "Log lines about WAN clients dropped by the per-address limit (32 lines, then 1 per 5 s"
-                + " per client address)")
-        .tags(Tags.of("site", siteId))
-        .register(registry);
+    wanLogDropped = dropped;
   }
 
   /** The Prometheus text exposition of every metric, from a fresh status snapshot. */
