@@ -169,6 +169,13 @@ public final class Tls {
       }
     }
     if (innermost == null) {
+      for (Throwable c = t; c != null; c = c.getCause()) {
+        if (c instanceof java.nio.channels.ClosedChannelException) {
+          // Netty's StacklessClosedChannelException: no message, and its name means nothing to an
+          // operator.
+          return "the connection was closed";
+        }
+      }
       return t.getClass().getSimpleName();
     }
     if (innermost.length() > MAX_REASON) {
