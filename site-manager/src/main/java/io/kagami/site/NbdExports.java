@@ -9,12 +9,22 @@ import java.util.List;
 
 /** The site's NBD listener serving one export per volume, and a drill's clone while one runs. */
 final class NbdExports implements AutoCloseable {
+  /**
+   * How long a shutdown lets the requests in flight complete before closing their connections (a
+   * share of {@link Site#SHUTDOWN_BUDGET}). Safe to cut: a request not answered by then was never
+   * acknowledged to its host; one that was is in the journal.
+   */
+  static final java.time.Duration DRAIN_TIMEOUT = java.time.Duration.ofSeconds(3);
+
   private final NbdServer server;
   private final Exports exports;
 
   NbdExports(HostPort listen, List<BlockDevice> devices) {
     this.exports = new Exports(devices);
-    this.server = new NbdServer(NbdServerConfig.listen(listen.host(), listen.port()), exports);
+    this.server =
+        new NbdServer(
+            NbdServerConfig.listen(listen.host(), listen.port()).withDrainTimeout(DRAIN_TIMEOUT),
+            exports);
   }
 
   /** Exports {@code device} from now on (a drill's clone). */

@@ -1,10 +1,12 @@
 package io.kagami.site;
 
+import io.kagami.clock.SystemTime;
 import io.kagami.site.config.Role;
 import io.kagami.site.config.SiteConfig;
 import io.kagami.site.config.VolumeConfig;
 import io.kagami.site.link.JournalReceiveSink;
 import io.kagami.site.link.JournalShipSource;
+import io.kagami.wan.receive.PeerLog;
 import java.lang.System.Logger.Level;
 import java.time.Duration;
 import java.time.InstantSource;
@@ -59,6 +61,12 @@ final class Peer implements AutoCloseable {
   private volatile SiteLink link;
   private SiteLink.Takeover takeover;
 
+  /**
+   * The per-address limit on the WAN receiver's lines about its clients; one for the site's
+   * lifetime, shared by every receiver its role changes create, so its dropped count is the site's.
+   */
+  private final PeerLog wanLog = new PeerLog(SystemTime.NANO);
+
   Peer(SiteConfig config, InstantSource clock, PeerRole role, VolumeRuntimes runtimes) {
     this.config = config;
     this.clock = clock;
@@ -72,6 +80,11 @@ final class Peer implements AutoCloseable {
 
   PeerRole roles() {
     return role;
+  }
+
+  /** Lines about WAN clients the log limit dropped since the site started. */
+  long droppedWanLogLines() {
+    return wanLog.dropped();
   }
 
   Role role() {
@@ -154,7 +167,7 @@ final class Peer implements AutoCloseable {
       return;
     }
     SiteLink next =
-        SiteLink.create(config, r, clock, this::shipSources, this::receiveSinks, takeover);
+        SiteLink.create(config, r, clock, this::shipSources, this::receiveSinks, takeover, wanLog);
     next.start();
     link = next;
   }

@@ -60,6 +60,19 @@ public final class Site implements AutoCloseable {
    */
   static final Duration DEFAULT_ROLE_TIMEOUT = Duration.ofSeconds(30);
 
+  /**
+   * What a shutdown (SIGTERM) waits for at most, in all: a role change under way, the volume files
+   * catching up, the link and the other components' own bounded closes. Well under the 10 s an init
+   * system or an operator gives a stopping service.
+   */
+  static final Duration SHUTDOWN_BUDGET = Duration.ofSeconds(8);
+
+  /** How long a shutdown lets a role change under way finish before closing under it. */
+  static final Duration SHUTDOWN_ROLE_PATIENCE = Duration.ofSeconds(3);
+
+  /** Closes at least this long are named in the shutdown's log line. */
+  private static final Duration WORTH_NAMING = Duration.ofMillis(20);
+
   /** Threads serving reads from volume files, shared by every volume and drill. */
   private static final int READ_THREADS = 4;
 
@@ -68,7 +81,7 @@ public final class Site implements AutoCloseable {
   private final NanoClock nanoClock;
   private final LifeCycle lifecycle;
   private final ReentrantLock startOrClose = new ReentrantLock();
-  private final Resources resources = new Resources();
+  private final Resources resources;
   // Set once while starting, read by the admin, metrics and failover threads started after them,
   // and by callers on other threads (status, linkConnected): volatile for the latter.
   private volatile Peer peer;
@@ -91,6 +104,7 @@ public final class Site implements AutoCloseable {
     this.clock = clock;
     this.nanoClock = nanoClock;
     this.lifecycle = new LifeCycle("site " + config.siteId());
+    this.resources = new Resources(nanoClock);
   }
 
   public SiteConfig config() {
@@ -120,6 +134,7 @@ public final class Site implements AutoCloseable {
             config, () -> lifecycle.current() == LifeCycle.State.STARTING || lifecycle.running());
     Journal journal =
         resources.add(
+            "journal",
             Journal.open(
                 JournalConfig.at(config.journalDir())
                     .withSpace(config.journal().reserveBytes(), config.journal().walBytes()),
@@ -127,12 +142,13 @@ public final class Site implements AutoCloseable {
     ExecutorService reads =
         Executors.newFixedThreadPool(
             READ_THREADS, Thread.ofPlatform().name("kagami-read-", 0).daemon(true).factory());
-    resources.push(reads::shutdownNow);
-    Drills drills = resources.add(new Drills(config.dataDir(), clock, reads));
+    resources.push("read threads", reads::shutdownNow);
+    Drills drills = resources.add("drills", new Drills(config.dataDir(), clock, reads));
     SiteMetrics metrics = null;
     if (config.metrics()) {
       metrics =
           resources.add(
+              "metrics",
               new SiteMetrics(
                   this::status,
                   config.siteId(),
@@ -153,14 +169,20 @@ public final class Site implements AutoCloseable {
             resources,
             roles::discardDiverged);
     peer = new Peer(config, clock, roles, runtimes);
+    if (metrics != null) {
+      metrics.wanLogDropped(peer::droppedWanLogLines);
+    }
     peer.open();
+    // Its link closes after the NBD listener (pushed later, closed earlier): requests in flight at
+    // shutdown still reach the standby, which a sync-mode write waits for.
+    resources.push("WAN link", peer);
     StateObserver observer = new StateObserver(config, clock, peer, this::status);
     promoter = new StandbyPromoter(config, clock, nanoClock, peer, runtimes, drills, observer);
     switchover = new Switchover(config, clock, nanoClock, peer, drills, observer);
     failback = new Failback(config, clock, nanoClock, peer, observer);
     peer.onHandover(switchover);
     switchover.start();
-    resources.push(switchover);
+    resources.push("switchover", switchover);
     // Heartbeats, witness lease, self-fencing and automatic failover; null without a failover
     // section.
     FailoverController failover = null;
@@ -180,18 +202,17 @@ public final class Site implements AutoCloseable {
     NbdExports nbd = new NbdExports(config.nbdListen(), exportedDevices(failover, metrics));
     nbd.start();
     nbdPort = nbd.port();
-    resources.push(nbd);
+    resources.push("NBD listener", nbd);
     drills.attach(nbd);
     // A promoted standby has no standby of its own (its configuration names none): no link then.
     peer.startLink();
-    resources.push(peer);
     HousekeepingAgent housekeeping = new HousekeepingAgent(config.siteId(), peer, drills, observer);
     housekeeping.start();
-    resources.push(housekeeping);
+    resources.push("housekeeping", housekeeping);
     startAdmin(failover, metrics, drills);
     if (failover != null) {
       failover.start();
-      resources.push(failover);
+      resources.push("failover controller", failover);
     }
     LOG.log(
         Level.INFO,
@@ -257,12 +278,12 @@ public final class Site implements AutoCloseable {
       admin.tls(io.kagami.site.auth.HttpTls.server(adminCredentials(config)));
     }
     admin.start();
-    resources.push(admin);
+    resources.push("admin server", admin);
     // Local CLIs of the same user find the token here (the port is the bound one: admin port 0 in
     // tests).
     Path published = AdminToken.publishedFile(System.getenv(), admin.port());
     if (AdminToken.publish(token, published)) {
-      resources.push(() -> AdminToken.unpublish(token, published));
+      resources.push("published admin token", () -> AdminToken.unpublish(token, published));
     }
   }
 
@@ -391,8 +412,10 @@ public final class Site implements AutoCloseable {
   }
 
   /**
-   * Releases everything in reverse order of acquisition, after a role change under way has ended
-   * (bounded: each bounds its own waits); logs every failure. Idempotent.
+   * Releases everything in reverse order of acquisition, after a role change under way has ended or
+   * {@link #SHUTDOWN_ROLE_PATIENCE} passed; the whole close is bounded by {@link #SHUTDOWN_BUDGET}
+   * as far as each component bounds its own waits. Logs every failure, and one line saying how long
+   * the close took and what it waited for. Idempotent.
    */
   @Override
   public void close() {
@@ -401,17 +424,29 @@ public final class Site implements AutoCloseable {
       if (!lifecycle.beginClose()) {
         return;
       }
-      if (peer != null && !peer.roles().awaitRoleChanges(DEFAULT_ROLE_TIMEOUT.multipliedBy(2))) {
+      long start = nanoClock.nanoTime();
+      Deadline deadline = Deadline.after(nanoClock, SHUTDOWN_BUDGET);
+      Duration patience = deadline.within(SHUTDOWN_ROLE_PATIENCE).remaining();
+      if (peer != null && !peer.roles().awaitRoleChanges(patience)) {
         LOG.log(
             Level.WARNING,
-            "site {0}: a role change was still under way after {1} s; closing under it",
+            "site {0}: a role change was still under way after {1} ms; closing under it (it fails"
+                + " and the role stays as last recorded; writes it did not acknowledge are not"
+                + " lost, they were never acknowledged)",
             config.siteId(),
-            DEFAULT_ROLE_TIMEOUT.multipliedBy(2).toSeconds());
+            Long.toString(patience.toMillis()));
       }
-      for (Exception e : resources.closeAll()) {
+      Resources.Closed closed = resources.closeAll(deadline);
+      for (Exception e : closed.failures()) {
         LOG.log(Level.WARNING, "site " + config.siteId() + ": error while closing", e);
       }
       lifecycle.transition(LifeCycle.State.CLOSING, LifeCycle.State.CLOSED);
+      LOG.log(
+          Level.INFO,
+          "site {0} closed in {1} ms; waited for: {2}",
+          config.siteId(),
+          Long.toString(nanoClock.nanosSince(start) / 1_000_000),
+          closed.waitedFor(WORTH_NAMING));
     } finally {
       startOrClose.unlock();
     }

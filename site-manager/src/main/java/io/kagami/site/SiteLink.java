@@ -8,6 +8,7 @@ import io.kagami.site.link.BandwidthControl;
 import io.kagami.site.link.JournalReceiveSink;
 import io.kagami.site.link.JournalShipSource;
 import io.kagami.wan.receive.LinkRefusedException;
+import io.kagami.wan.receive.PeerLog;
 import io.kagami.wan.receive.ReceiveSink;
 import io.kagami.wan.receive.Receiver;
 import io.kagami.wan.receive.ReceiverCatalog;
@@ -59,7 +60,8 @@ public abstract sealed class SiteLink implements AutoCloseable
       InstantSource clock,
       Supplier<List<JournalShipSource>> sources,
       Supplier<Map<String, JournalReceiveSink>> sinks,
-      Takeover takeover) {
+      Takeover takeover,
+      PeerLog clientLog) {
     SiteCredentials own =
         config.wan().certificate() != null
             ? SiteCredentials.load(config.wan().privateKey(), config.wan().certificate())
@@ -178,7 +180,9 @@ public abstract sealed class SiteLink implements AutoCloseable
               public void handedOver(String site) {
                 takeover.handedOver(site);
               }
-            });
+            },
+            clock,
+            clientLog);
     return new Standby(receiver, config, peerDialed);
   }
 

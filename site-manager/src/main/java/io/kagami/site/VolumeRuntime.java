@@ -32,7 +32,8 @@ sealed interface VolumeRuntime permits VolumeRuntime.Primary, VolumeRuntime.Stan
 
   /**
    * A primary volume: writes journaled, shipped from {@code source}, checkpointed by {@code
-   * checkpointer}; {@code sync} and {@code syncCheck} are null for an async volume.
+   * checkpointer}; {@code sync} and {@code syncCheck} are null for an async volume; {@code drain}
+   * is what the shutdown waits for before the volume file closes.
    */
   record Primary(
       VolumeConfig config,
@@ -42,7 +43,8 @@ sealed interface VolumeRuntime permits VolumeRuntime.Primary, VolumeRuntime.Stan
       SyncReplication sync,
       ScheduledFuture<?> syncCheck,
       Backlog backlog,
-      VolumeStateTracker state)
+      VolumeStateTracker state,
+      VolumeDrain drain)
       implements VolumeRuntime {}
 
   /** A standby volume: received into the journal by {@code sink}, applied onto {@code file}. */

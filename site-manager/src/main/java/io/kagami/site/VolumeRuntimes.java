@@ -67,6 +67,9 @@ final class VolumeRuntimes {
   /** Granularity of the sync-mode timeout (the configured timeout is at least this coarse). */
   static final Duration SYNC_CHECK_INTERVAL = Duration.ofMillis(100);
 
+  /** At shutdown, how long a standby volume's queued storage work gets to finish at most. */
+  static final Duration RECEIVE_STORAGE_PATIENCE = Duration.ofSeconds(3);
+
   private final SiteConfig config;
   private final InstantSource clock;
   private final NanoClock nanoClock;
@@ -111,7 +114,9 @@ final class VolumeRuntimes {
    */
   VolumeRuntime open(VolumeConfig vc, Role role, boolean noStandbyInSync) {
     FileVolume file =
-        resources.add(FileVolume.openOrCreate(config.volumeFile(vc.name()), vc.sizeBytes()));
+        resources.add(
+            "volume " + vc.name() + " file",
+            FileVolume.openOrCreate(config.volumeFile(vc.name()), vc.sizeBytes()));
     JournalStream stream = journal.stream(vc.name());
     if (role == Role.PRIMARY) {
       // Crash recovery: the journal holds every change the volume file may not have durably.
@@ -133,6 +138,7 @@ final class VolumeRuntimes {
       VolumeConfig vc, FileVolume file, JournalStream stream) {
     History history =
         resources.add(
+            "volume " + vc.name() + " history",
             new History(
                 vc.name(),
                 config.dataDir().resolve("history").resolve(vc.name()),
@@ -149,7 +155,7 @@ final class VolumeRuntimes {
       applier.holdHistoryAfter(stream.meta(JournalShipSource.META_PEER_DURABLE, 0));
     }
     applier.start();
-    resources.push(applier);
+    resources.push("volume " + vc.name() + " applier", applier);
     DivergedHistory diverged =
         new DivergedHistory(
             vc.name(),
@@ -166,7 +172,9 @@ final class VolumeRuntimes {
     JournalReceiveSink sink =
         new JournalReceiveSink(vc.name(), vc.sizeBytes(), stream, applier, file, diverged);
     sink.start();
-    resources.push(sink);
+    resources.pushBounded(
+        "volume " + vc.name() + " receive storage",
+        deadline -> sink.close(deadline.within(RECEIVE_STORAGE_PATIENCE).remaining()));
     drills.track(vc.name(), history, applier, file, sink::consistent);
     return new VolumeRuntime.Standby(
         vc,
@@ -226,9 +234,9 @@ final class VolumeRuntimes {
     } catch (IOException e) {
       throw new IllegalStateException("volume " + vc.name() + ": " + e.getMessage(), e);
     }
-    PrimaryVolume written = device;
+    VolumeDrain drain = new VolumeDrain(vc.name(), device, nanoClock);
     // Closed before the volume file: writes are acknowledged before they reach it.
-    resources.push(() -> written.awaitVolumeWrites(Duration.ofSeconds(30)));
+    resources.pushBounded("volume " + vc.name() + " file writes", drain::close);
     Backlog backlog = new Backlog(device, bitmap, vc.historyCapacityBytes(), peer);
     SyncReplication gate = sync;
     JournalShipSource source =
@@ -247,7 +255,8 @@ final class VolumeRuntimes {
         sync,
         syncCheck,
         backlog,
-        new VolumeStateTracker(true));
+        new VolumeStateTracker(true),
+        drain);
   }
 
   /**
@@ -293,6 +302,9 @@ final class VolumeRuntimes {
               + timeout.toSeconds()
               + " s");
     }
+    // The file holds every write of this primary: nothing is left for the shutdown to wait for
+    // (what this stream journals from now on is the applier's, not this device's).
+    p.drain().retire();
     p.source().persist();
     p.backlog().persistIfChanged();
     return openStandby(p.config(), p.device().file(), stream);
@@ -308,7 +320,7 @@ final class VolumeRuntimes {
       ScheduledExecutorService timer =
           Executors.newSingleThreadScheduledExecutor(
               Thread.ofPlatform().name("kagami-sync-timer").daemon(true).factory());
-      resources.push(timer::shutdownNow);
+      resources.push("sync timer", timer::shutdownNow);
       syncTimer = timer;
     }
     return syncTimer;

@@ -51,6 +51,13 @@ public final class Main implements Runnable {
 
   private Main() {}
 
+  static {
+    // Before the first logger: the shutdown's own log lines must outlive the JDK's log reset.
+    if (System.getProperty("java.util.logging.manager") == null) {
+      System.setProperty("java.util.logging.manager", ShutdownLogManager.class.getName());
+    }
+  }
+
   /** Bouncy Castle's JSSE logs every handshake at INFO; keep the reference so the level sticks. */
   private static final java.util.logging.Logger BC_LOG =
       java.util.logging.Logger.getLogger("org.bouncycastle");

@@ -301,6 +301,16 @@ public final class JournalReceiveSink implements ReceiveSink, AutoCloseable {
   /** Stops the volume's thread once the work queued is done (at most 30 s); idempotent. */
   @Override
   public void close() {
+    close(java.time.Duration.ofSeconds(CLOSE_WAIT_SECONDS));
+  }
+
+  /**
+   * Stops the volume's thread once the work queued is done, waiting at most {@code patience} (a
+   * site's shutdown passes what is left of its budget), then interrupts it. Safe to cut: what the
+   * receiver took but did not store was never acknowledged to the primary, which sends it again
+   * from the standby's durable point on the next connection. Idempotent.
+   */
+  public void close(java.time.Duration patience) {
     ExecutorService e;
     synchronized (this) {
       e = io;
@@ -310,12 +320,14 @@ public final class JournalReceiveSink implements ReceiveSink, AutoCloseable {
     }
     e.shutdown();
     try {
-      if (!e.awaitTermination(CLOSE_WAIT_SECONDS, TimeUnit.SECONDS)) {
+      if (!e.awaitTermination(patience.toNanos(), TimeUnit.NANOSECONDS)) {
         LOG.log(
             Level.WARNING,
-            "volume {0}: storage work of the WAN receiver still running {1} s after close; interrupting it",
+            "volume {0}: storage work of the WAN receiver still running {1} ms after close;"
+                + " interrupting it (nothing it held was acknowledged to the primary, which sends"
+                + " it again)",
             volume,
-            Long.toString(CLOSE_WAIT_SECONDS));
+            Long.toString(patience.toMillis()));
         e.shutdownNow();
       }
     } catch (InterruptedException ie) {

@@ -52,6 +52,9 @@ public final class SiteMetrics implements AutoCloseable {
   private final Function<String, String> peerOf;
   private volatile SiteStatus last;
 
+  /** Held here: Micrometer keeps only a weak reference to a function meter's state object. */
+  private volatile java.util.function.LongSupplier wanLogDropped = () -> 0;
+
   /** A site with one peer, {@code peerSiteId}. */
   public SiteMetrics(
       Supplier<SiteStatus> status,
@@ -187,6 +190,12 @@ public final class SiteMetrics implements AutoCloseable {
     } else {
       nToOneLinkMeters(site, nToOnePeers);
     }
+    FunctionCounter.builder("kagami.wan.log.dropped.lines", this, m -> m.wanLogDropped.getAsLong())
+        .description(
+            "Log lines about WAN clients dropped by the per-address limit (32 lines, then 1 per 5 s"
+                + " per client address)")
+        .tags(Tags.of("site", site))
+        .register(registry);
     failoverGauges(Tags.of("site", site));
     if (role.equals("primary")) {
       Tags link = Tags.of("site", site, "peer", peerOf.apply(volumes.getFirst().name()));
@@ -362,6 +371,15 @@ public final class SiteMetrics implements AutoCloseable {
         .description(help)
         .tags(tags)
         .register(registry);
+  }
+
+  /**
+   * Where {@code kagami_wan_log_dropped_lines_total} reads from: log lines about WAN clients
+   * (refused handshakes, bad frames, connections closed before the handshake) dropped by the
+   * per-address limit. 0 until the site wires it.
+   */
+  public void wanLogDropped(java.util.function.LongSupplier dropped) {
+    wanLogDropped = dropped;
   }
 
   /** The Prometheus text exposition of every metric, from a fresh status snapshot. */

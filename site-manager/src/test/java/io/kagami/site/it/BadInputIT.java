@@ -234,6 +234,56 @@ class BadInputIT {
     goodClientStillServed(4);
   }
 
+  /**
+   * Acceptance c), WAN part: 300 connections sending noise to the standby's WAN port, one after
+   * another, each refused and closed. The standby logs at most 32 lines about that address plus one
+   * per 5 s that passed (the per-address limit), each under 300 characters, so well under 15 KiB
+   * whatever the flood; every refusal it did not log is counted in {@code
+   * kagami_wan_log_dropped_lines_total}; the link to the real primary stays up.
+   */
+  @Test
+  void aFloodOnTheWanPortIsHeldToTheLogLimitAndCounted() throws Exception {
+    int flood = 300;
+    String refusal = "the peer does not speak TLS";
+    long linesBefore = sites.standby.log().lines().filter(l -> l.contains(refusal)).count();
+    long droppedBefore = droppedWanLines();
+    byte[] noise = new byte[512];
+    new Random(16).nextBytes(noise);
+    long start = SystemTime.NANO.nanoTime();
+    for (int i = 0; i < flood; i++) {
+      try (Socket s = new Socket("127.0.0.1", sites.wan)) {
+        s.getOutputStream().write(noise);
+        assertThat(closedByPeer(s)).isTrue();
+      }
+    }
+    long seconds = TimeUnit.NANOSECONDS.toSeconds(SystemTime.NANO.nanoTime() - start);
+    List<String> lines =
+        sites.standby.log().lines().filter(l -> l.contains(refusal)).skip(linesBefore).toList();
+    long bytes = lines.stream().mapToLong(l -> l.length() + 1).sum();
+    long dropped = droppedWanLines() - droppedBefore;
+    long bound = 32 + seconds / 5 + 1;
+    System.out.printf(
+        "BadInputIT: %d bad WAN connections in %d s: %d lines (%d bytes) logged, %d dropped"
+            + " (bound %d lines)%n",
+        flood, seconds, lines.size(), bytes, dropped, bound);
+    assertThat((long) lines.size()).as("refusal lines logged").isLessThanOrEqualTo(bound);
+    assertThat(lines).allMatch(l -> l.length() < 300, "each line under 300 characters");
+    assertThat(lines.size() + dropped)
+        .as("every refusal is either logged or counted as dropped")
+        .isEqualTo(flood);
+    assertThat(sites.primary.status().path("link").path("connected").asBoolean()).isTrue();
+    goodClientStillServed(6);
+  }
+
+  private static long droppedWanLines() throws Exception {
+    java.util.regex.Matcher m =
+        java.util.regex.Pattern.compile(
+                "(?m)^kagami_wan_log_dropped_lines_total\\{site=\"hiroshima\"\\} ([0-9.E]+)$")
+            .matcher(sites.standby.metrics());
+    assertThat(m.find()).as("kagami_wan_log_dropped_lines_total on the standby").isTrue();
+    return (long) Double.parseDouble(m.group(1));
+  }
+
   private static void assertErrno(java.util.concurrent.CompletableFuture<?> f, int errno) {
     assertThatThrownBy(() -> f.get(30, TimeUnit.SECONDS))
         .isInstanceOf(ExecutionException.class)

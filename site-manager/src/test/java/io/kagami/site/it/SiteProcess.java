@@ -102,6 +102,29 @@ final class SiteProcess implements AutoCloseable {
     return process.exitValue();
   }
 
+  /**
+   * SIGTERM, as {@link #stop()}, and how long the process took to exit; fails when it did not exit
+   * within {@code bound}, with the log (which says what the shutdown waited for).
+   */
+  Duration stopWithin(Duration bound, String after) throws IOException, InterruptedException {
+    long start = SystemTime.NANO.nanoTime();
+    process.destroy();
+    boolean exited = process.waitFor(bound.toNanos(), TimeUnit.NANOSECONDS);
+    Duration took = Duration.ofNanos(SystemTime.NANO.nanoTime() - start);
+    if (!exited) {
+      process.destroyForcibly();
+      process.waitFor(30, TimeUnit.SECONDS);
+      throw new AssertionError(
+          "site did not exit within "
+              + bound.toSeconds()
+              + " s of SIGTERM after "
+              + after
+              + "; log:\n"
+              + log());
+    }
+    return took;
+  }
+
   boolean alive() {
     return process != null && process.isAlive();
   }

@@ -2,6 +2,7 @@ package io.kagami.wan.receive;
 
 import io.kagami.wan.frame.MalformedFrameException;
 import io.kagami.wan.frame.WanMessage;
+import io.kagami.wan.tls.HandshakeFailure;
 import io.kagami.wan.tls.Tls;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
@@ -48,6 +49,7 @@ final class ReceiveSession extends SimpleChannelInboundHandler<WanMessage> {
   private volatile boolean welcomed;
   private volatile String siteId;
   private volatile String remote = "?";
+  private volatile String host = "?"; // the client's IP: the key of the per-address log limit
   private volatile Instant since;
   private boolean failed;
   private Map<String, VolumeLane> lanes;
@@ -64,6 +66,11 @@ final class ReceiveSession extends SimpleChannelInboundHandler<WanMessage> {
   public void handlerAdded(ChannelHandlerContext ctx) {
     this.ctx = ctx;
     this.remote = Receiver.address(ctx.channel().remoteAddress());
+    this.host =
+        ctx.channel().remoteAddress() instanceof java.net.InetSocketAddress i
+                && i.getAddress() != null
+            ? i.getAddress().getHostAddress()
+            : remote;
     this.inflow = new InflowGate(ctx.channel().config(), receiver.config().maxUnstoredBytes());
     EventExecutor executor = ctx.executor();
     // Storage steps start on this loop: at once when queued here, else handed over when the
@@ -235,12 +242,16 @@ final class ReceiveSession extends SimpleChannelInboundHandler<WanMessage> {
     closed = true;
     failed = true;
     receiver.failed(reason);
-    LOG.log(
-        Level.WARNING,
-        "WAN peer {0}{1}: {2}; closing the connection",
-        remote,
-        siteId == null ? "" : " (" + siteId + ")",
-        reason);
+    receiver
+        .peerLog()
+        .log(
+            LOG,
+            Level.WARNING,
+            host,
+            "WAN peer {0}{1}: {2}; closing the connection",
+            remote,
+            siteId == null ? "" : " (" + siteId + ")",
+            reason);
     SslHandler tls = ctx.pipeline().get(SslHandler.class);
     if (refuse && ctx.channel().isActive() && tls != null && tls.handshakeFuture().isSuccess()) {
       ctx.writeAndFlush(new WanMessage.Refuse(reason)).addListener(ChannelFutureListener.CLOSE);
@@ -271,7 +282,7 @@ final class ReceiveSession extends SimpleChannelInboundHandler<WanMessage> {
   @Override
   public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
     if (evt instanceof SslHandshakeCompletionEvent e && !e.isSuccess()) {
-      fail("TLS handshake failed: " + Tls.explain(e.cause()), false);
+      handshakeFailed(e.cause());
     } else if (evt instanceof IdleStateEvent e) {
       // While reads are paused for storage to catch up, silence is ours, not the primary's.
       if (e.state() == IdleState.READER_IDLE && !inflow.paused()) {
@@ -287,11 +298,35 @@ final class ReceiveSession extends SimpleChannelInboundHandler<WanMessage> {
 
   @Override
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    SslHandler tls = ctx.pipeline().get(SslHandler.class);
     if (cause instanceof MalformedFrameException m) {
       fail(m.getMessage(), true);
+    } else if (tls != null && !tls.handshakeFuture().isSuccess()) {
+      handshakeFailed(cause);
     } else {
       fail(Tls.explain(cause), false);
     }
+  }
+
+  /**
+   * The TLS handshake failed: one line with the true reason (see {@link HandshakeFailure}). A
+   * connection closed before the handshake completed is an expected network event (a port scan, a
+   * health check, a peer going away): logged at INFO without a stack trace, and not recorded as the
+   * link's last error.
+   */
+  private void handshakeFailed(Throwable cause) {
+    HandshakeFailure f = HandshakeFailure.accepted(cause, remote);
+    if (!f.closed()) {
+      fail("TLS handshake failed: " + f.text(), false);
+      return;
+    }
+    boolean echo = failed || retired;
+    closed = true;
+    failed = true;
+    if (!echo) {
+      receiver.peerLog().log(LOG, Level.INFO, host, "WAN peer {0}: {1}", remote, f.text());
+    }
+    ctx.close();
   }
 
   @Override

@@ -86,6 +86,7 @@ public final class Receiver implements AutoCloseable {
   private final ReceiverCatalog catalog;
   private final InstantSource clock;
   private final SslContext ssl;
+  private final PeerLog peerLog;
   private final ByteCounter wire = new ByteCounter();
   private final LongAdder rawBytes = new LongAdder();
   private final Map<String, PeerRoute> routes = new ConcurrentHashMap<>();
@@ -103,6 +104,16 @@ public final class Receiver implements AutoCloseable {
 
   /** {@code clock} stamps errors and connections. */
   public Receiver(ReceiverConfig config, ReceiverCatalog catalog, InstantSource clock) {
+    this(config, catalog, clock, new PeerLog(SystemTime.NANO));
+  }
+
+  /**
+   * {@code peerLog} limits the lines logged about each client address; a site passes the one it
+   * keeps for its lifetime, so its dropped-lines count survives the receivers role changes create.
+   */
+  public Receiver(
+      ReceiverConfig config, ReceiverCatalog catalog, InstantSource clock, PeerLog peerLog) {
+    this.peerLog = Objects.requireNonNull(peerLog, "peerLog");
     this.config = Objects.requireNonNull(config, "config");
     this.catalog = Objects.requireNonNull(catalog, "catalog");
     this.clock = Objects.requireNonNull(clock, "clock");
@@ -237,6 +248,11 @@ public final class Receiver implements AutoCloseable {
 
   ReceiverCatalog catalog() {
     return catalog;
+  }
+
+  /** The per-address limit of this receiver's lines about its clients. */
+  public PeerLog peerLog() {
+    return peerLog;
   }
 
   InstantSource clock() {

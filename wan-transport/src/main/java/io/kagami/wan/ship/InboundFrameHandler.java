@@ -2,6 +2,7 @@ package io.kagami.wan.ship;
 
 import io.kagami.wan.frame.MalformedFrameException;
 import io.kagami.wan.frame.WanMessage;
+import io.kagami.wan.tls.HandshakeFailure;
 import io.kagami.wan.tls.Tls;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.SimpleChannelInboundHandler;
@@ -247,7 +248,11 @@ final class InboundFrameHandler extends SimpleChannelInboundHandler<WanMessage> 
     } else if (cause instanceof IOException && !(cause instanceof javax.net.ssl.SSLException)) {
       why = "connection to the standby lost: " + Tls.explain(cause);
     } else {
-      why = Tls.explain(cause);
+      // In TLS 1.3 the standby checks this site's certificate after our side of the handshake
+      // completed: its refusal arrives here, as an alert, and is named as such.
+      HandshakeFailure f =
+          HandshakeFailure.dialed(cause, String.valueOf(ctx.channel().remoteAddress()));
+      why = f.kind() == HandshakeFailure.Kind.OTHER ? Tls.explain(cause) : f.text();
     }
     drop(ctx, why);
   }

@@ -4,6 +4,7 @@ import io.kagami.clock.NanoClock;
 import io.kagami.wan.frame.WanCodec;
 import io.kagami.wan.frame.WanMessage;
 import io.kagami.wan.pipeline.WanPipeline;
+import io.kagami.wan.tls.HandshakeFailure;
 import io.kagami.wan.tls.Tls;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
@@ -229,7 +230,7 @@ final class ShipperAgent {
       return false;
     }
     await(cf, "connecting to the standby at " + address);
-    await(ch.pipeline().get(SslHandler.class).handshakeFuture(), "TLS handshake with the standby");
+    awaitHandshake(ch.pipeline().get(SslHandler.class).handshakeFuture());
     List<WanMessage.VolumeOffer> offers = new ArrayList<>();
     for (VolumeStream v : volumes) {
       VolumeGeneration g = v.source.generation();
@@ -267,6 +268,24 @@ final class ShipperAgent {
       throw new IOException(handler.reason());
     }
     return true;
+  }
+
+  /**
+   * The TLS handshake: fails with one line naming the true reason (the standby refused this site's
+   * certificate, presented one that is not the paired one, or the connection closed before the
+   * handshake completed), never a bare exception name.
+   */
+  private void awaitHandshake(Future<?> f) throws IOException, InterruptedException {
+    long ms = config.connectTimeout().toMillis();
+    if (!f.await(ms, TimeUnit.MILLISECONDS)) {
+      throw new IOException("TLS handshake with the standby timed out after " + ms + " ms");
+    }
+    if (!f.isSuccess()) {
+      HandshakeFailure why = HandshakeFailure.dialed(f.cause(), address);
+      throw new IOException(
+          why.closed() ? why.text() : "TLS handshake with the standby failed: " + why.text(),
+          f.cause());
+    }
   }
 
   private void await(Future<?> f, String what) throws IOException, InterruptedException {

@@ -28,6 +28,9 @@ import javax.net.ssl.TrustManagerFactory;
 import javax.net.ssl.X509ExtendedTrustManager;
 import org.bouncycastle.jce.provider.BouncyCastleProvider;
 import org.bouncycastle.jsse.provider.BouncyCastleJsseProvider;
+import org.bouncycastle.tls.AlertDescription;
+import org.bouncycastle.tls.TlsFatalAlert;
+import org.bouncycastle.tls.TlsFatalAlertReceived;
 import org.bouncycastle.tls.crypto.impl.jcajce.JcaTlsCryptoProvider;
 
 /**
@@ -35,7 +38,8 @@ import org.bouncycastle.tls.crypto.impl.jcajce.JcaTlsCryptoProvider;
  * provider, and a pinned peer. A site trusts exactly the certificate(s) it was paired with — not
  * whatever a CA signed, and without any host name check: the peer's leaf certificate must equal a
  * pinned one byte for byte, and then also pass BCJSSE's own PKIX validation with the pinned
- * certificates as the only trust anchors (validity period, signature, key usage).
+ * certificates as the only trust anchors (signature, key usage), and be within its validity period
+ * (checked here: PKIX does not check a trust anchor's).
  *
  * <p>A refusal names the certificate presented ("peer certificate CN=x (SHA-256 …) is not the
  * paired site's certificate"); {@link #explain} digs that reason out of the exception Netty reports
@@ -140,6 +144,20 @@ public final class Tls {
   public static String explain(Throwable t) {
     String innermost = null;
     for (Throwable c = t; c != null; c = c.getCause()) {
+      if (c instanceof TlsFatalAlertReceived r) {
+        // Received from the peer: the peer refused, for the reason its alert names.
+        return "the peer ended the TLS handshake with alert "
+            + AlertDescription.getText(r.getAlertDescription())
+            + (r.getAlertDescription() == AlertDescription.certificate_unknown
+                    || r.getAlertDescription() == AlertDescription.bad_certificate
+                ? ": it rejected this site's certificate (is it paired with this site's site.crt?)"
+                : "");
+      }
+      if (c instanceof TlsFatalAlert a
+          && a.getAlertDescription() == AlertDescription.certificate_required) {
+        // Raised here: the peer sent no certificate.
+        return "the peer presented no certificate";
+      }
       if (c instanceof CertificateException && c.getMessage() != null) {
         return c.getMessage();
       }
@@ -151,20 +169,37 @@ public final class Tls {
       }
     }
     if (innermost == null) {
+      for (Throwable c = t; c != null; c = c.getCause()) {
+        if (c instanceof java.nio.channels.ClosedChannelException) {
+          // Netty's StacklessClosedChannelException: no message, and its name means nothing to an
+          // operator.
+          return "the connection was closed";
+        }
+      }
       return t.getClass().getSimpleName();
     }
     if (innermost.length() > MAX_REASON) {
       innermost = innermost.substring(0, MAX_REASON) + "…";
     }
-    String lower = innermost.toLowerCase(java.util.Locale.ROOT);
-    if (lower.contains("certificate_unknown")
-        || lower.contains("bad_certificate")
-        || lower.contains("certificate_required")) {
-      return "the peer rejected this site's certificate (TLS alert "
-          + innermost
-          + "): is it paired with this site's site.crt?";
-    }
     return innermost;
+  }
+
+  /** The peer presented no certificate at all. */
+  static final class MissingCertificateException extends CertificateException {
+    private static final long serialVersionUID = 1L;
+
+    MissingCertificateException() {
+      super("peer presented no certificate");
+    }
+  }
+
+  /** The peer presented a certificate that is not a pinned one; the message names it. */
+  static final class UnpairedCertificateException extends CertificateException {
+    private static final long serialVersionUID = 1L;
+
+    UnpairedCertificateException(String message) {
+      super(message);
+    }
   }
 
   /**
@@ -183,15 +218,18 @@ public final class Tls {
 
     private X509Certificate[] pinnedLeaf(X509Certificate[] chain) throws CertificateException {
       if (chain == null || chain.length == 0) {
-        throw new CertificateException("peer presented no certificate");
+        throw new MissingCertificateException();
       }
       X509Certificate leaf = chain[0];
       for (X509Certificate p : pinned) {
         if (p.equals(leaf)) {
+          // PKIX does not check a trust anchor's validity, and the pinned leaf is its own anchor:
+          // check it here, so an expired (or not yet valid) pairing is refused, and named so.
+          leaf.checkValidity();
           return new X509Certificate[] {leaf};
         }
       }
-      throw new CertificateException(
+      throw new UnpairedCertificateException(
           "peer certificate CN="
               + SiteCredentials.commonName(leaf)
               + " (SHA-256 "
