@@ -1,5 +1,6 @@
 package io.kagami.replicator.nbd;
 
+import io.kagami.clock.KeyedRateLimit;
 import io.kagami.clock.NanoClock;
 import java.lang.System.Logger;
 import java.lang.System.Logger.Level;
@@ -7,9 +8,6 @@ import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.text.MessageFormat;
 import java.time.Duration;
-import java.util.LinkedHashMap;
-import java.util.Map;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The NBD server's log lines about its clients (bad input, refusals, lost connections), limited per
@@ -30,29 +28,10 @@ final class ClientLog {
   static final Duration REFILL = Duration.ofSeconds(5);
   static final int MAX_ADDRESSES = 4096;
 
-  private final NanoClock clock;
-  private final AtomicLong dropped = new AtomicLong();
-  private final Map<String, Bucket> buckets =
-      new LinkedHashMap<>(64, 0.75f, true) {
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<String, Bucket> eldest) {
-          return size() > MAX_ADDRESSES;
-        }
-      };
+  private final KeyedRateLimit limit;
 
   ClientLog(NanoClock clock) {
-    this.clock = clock;
-  }
-
-  /** Lines of one address: tokens left, when the last token was added, lines dropped since. */
-  private static final class Bucket {
-    long tokens = BURST;
-    long refilledAt;
-    long droppedSince;
-
-    Bucket(long now) {
-      refilledAt = now;
-    }
+    this.limit = new KeyedRateLimit(clock, BURST, REFILL, MAX_ADDRESSES);
   }
 
   /**
@@ -67,7 +46,7 @@ final class ClientLog {
       log.log(level, MessageFormat.format(pattern, args));
       return;
     }
-    long droppedBefore = admit(key(peer));
+    long droppedBefore = limit.admit(key(peer));
     if (droppedBefore < 0) {
       return;
     }
@@ -86,7 +65,7 @@ final class ClientLog {
     if (!log.isLoggable(level)) {
       return;
     }
-    long droppedBefore = admit(key(peer));
+    long droppedBefore = limit.admit(key(peer));
     if (droppedBefore < 0) {
       return;
     }
@@ -103,28 +82,7 @@ final class ClientLog {
 
   /** Lines dropped by the limit since the server started. */
   long dropped() {
-    return dropped.get();
-  }
-
-  /** Returns the lines dropped for this key since its last logged line, or -1 to drop this one. */
-  private synchronized long admit(String key) {
-    long now = clock.nanoTime();
-    Bucket b = buckets.computeIfAbsent(key, k -> new Bucket(now));
-    long refill = REFILL.toNanos();
-    long earned = (now - b.refilledAt) / refill;
-    if (earned > 0) {
-      b.tokens = Math.min(BURST, b.tokens + earned);
-      b.refilledAt += earned * refill;
-    }
-    if (b.tokens == 0) {
-      b.droppedSince++;
-      dropped.incrementAndGet();
-      return -1;
-    }
-    b.tokens--;
-    long d = b.droppedSince;
-    b.droppedSince = 0;
-    return d;
+    return limit.refused();
   }
 
   private static String key(SocketAddress peer) {

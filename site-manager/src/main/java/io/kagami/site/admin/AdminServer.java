@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.sun.net.httpserver.HttpExchange;
 import io.kagami.site.auth.BearerToken;
+import io.kagami.site.auth.RefusalLog;
 import io.kagami.site.config.Bandwidth;
 import io.kagami.site.config.HostPort;
 import java.io.IOException;
@@ -38,6 +39,9 @@ import java.util.function.Supplier;
  */
 public final class AdminServer implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(AdminServer.class.getName());
+
+  /** Refused requests, logged within a per-address limit so a flood cannot fill the log. */
+  private final RefusalLog refusals = new RefusalLog(LOG);
 
   /**
    * Strict: a body with anything after its JSON value (trailing garbage) is refused, not half-read.
@@ -201,6 +205,11 @@ public final class AdminServer implements AutoCloseable {
     }
   }
 
+  /** Lines about refused requests dropped by the per-address log limit since start. */
+  public long droppedLogLines() {
+    return refusals.dropped();
+  }
+
   /**
    * The answer to a request that changes the site without the site's token, or null when it may
    * run. The peer's heartbeat needs none: a forged one can only delay an automatic failover, never
@@ -220,8 +229,8 @@ public final class AdminServer implements AutoCloseable {
     if (t.accepts(presented)) {
       return null;
     }
-    LOG.log(
-        Level.WARNING,
+    refusals.warn(
+        ex.getRemoteAddress(),
         "admin request "
             + method
             + " "

@@ -8,6 +8,7 @@ import io.kagami.failover.witness.LeaseRequest;
 import io.kagami.failover.witness.WitnessState;
 import io.kagami.site.admin.HttpEndpoint;
 import io.kagami.site.auth.BearerToken;
+import io.kagami.site.auth.RefusalLog;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
@@ -37,6 +38,10 @@ import java.util.TreeMap;
  */
 public final class WitnessServer implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(WitnessServer.class.getName());
+
+  /** Refused requests, logged within a per-address limit so a flood cannot fill the log. */
+  private final RefusalLog refusals = new RefusalLog(LOG);
+
   static final ObjectMapper JSON = new ObjectMapper();
 
   private final InetSocketAddress listen;
@@ -130,8 +135,8 @@ public final class WitnessServer implements AutoCloseable {
       return notAllowed(method, path);
     }
     if (token != null && !token.accepts(ex.getRequestHeaders().getFirst("Authorization"))) {
-      LOG.log(
-          System.Logger.Level.WARNING,
+      refusals.warn(
+          ex.getRemoteAddress(),
           "witness: "
               + path
               + " from "

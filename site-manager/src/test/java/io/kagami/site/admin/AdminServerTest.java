@@ -392,4 +392,46 @@ class AdminServerTest {
       assertThat(calls).containsExactly("promote false", "switchover");
     }
   }
+
+  @Test
+  void aFloodOfUnauthenticatedCallsIsHeldToTheLogLimitAndCounted() throws Exception {
+    java.util.logging.Logger jul = java.util.logging.Logger.getLogger(AdminServer.class.getName());
+    List<String> lines = new CopyOnWriteArrayList<>();
+    java.util.logging.Handler capture =
+        new java.util.logging.Handler() {
+          @Override
+          public void publish(java.util.logging.LogRecord r) {
+            lines.add(r.getMessage());
+          }
+
+          @Override
+          public void flush() {}
+
+          @Override
+          public void close() {}
+        };
+    jul.addHandler(capture);
+    int calls = 200;
+    long started = SystemTime.NANO.nanoTime();
+    try (AdminServer guarded =
+        new AdminServer(new HostPort("127.0.0.1", 0), () -> null, null, bandwidth, force -> null)) {
+      guarded.token(io.kagami.site.auth.BearerToken.of("the-site-token-0123456789"));
+      guarded.start();
+      for (int i = 0; i < calls; i++) {
+        assertThat(send(guarded, "POST", "/promote", null, null).statusCode()).isEqualTo(401);
+      }
+      double seconds = (SystemTime.NANO.nanoTime() - started) / 1e9;
+      List<String> refusals = lines.stream().filter(l -> l.contains("refused")).toList();
+      // A burst of 32, then one per 5 s of the run: the bound the README states.
+      assertThat(refusals.size())
+          .as("refusal lines logged for %d unauthenticated calls in %.1f s", calls, seconds)
+          .isGreaterThanOrEqualTo(32)
+          .isLessThanOrEqualTo(32 + (int) (seconds / 5) + 1);
+      assertThat(refusals.size() + guarded.droppedLogLines())
+          .as("every refusal is either logged or counted as dropped")
+          .isEqualTo(calls);
+    } finally {
+      jul.removeHandler(capture);
+    }
+  }
 }

@@ -1,13 +1,11 @@
 package io.kagami.wan.receive;
 
+import io.kagami.clock.KeyedRateLimit;
 import io.kagami.clock.NanoClock;
 import java.lang.System.Logger;
 import java.lang.System.Logger.Level;
 import java.text.MessageFormat;
 import java.time.Duration;
-import java.util.LinkedHashMap;
-import java.util.Map;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The receiver's log lines about the connections it accepts (TLS refusals, bad frames, connections
@@ -19,12 +17,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * port) and at most {@link #MAX_ADDRESSES} are remembered, the least recently seen forgotten first,
  * so an attacker with many addresses costs bounded memory and at most one burst each.
  *
- * <p>The same limiter as the NBD server's {@code ClientLog} (replicator), with the same numbers, on
- * purpose a twin rather than shared: {@code wan-transport} must not depend on {@code replicator}
- * (the layering rule: the WAN knows nothing of NBD), and the only module below both is {@code
- * clock}, which owns time and nothing else; a grab-bag common module is what the house style asks
- * us to avoid. A site keeps one instance for its lifetime, across the receivers its role changes
- * create, so the count is the site's.
+ * <p>The same numbers as the NBD server's {@code ClientLog} (replicator), from the same {@link
+ * KeyedRateLimit}; only the line's wording differs. A site keeps one instance for its lifetime,
+ * across the receivers its role changes create, so the count is the site's.
  *
  * <p>Lines about the receiver itself (listening, closing) and about admitted peers' normal life are
  * not routed here. Thread-safe: called from every event loop; one short lock per line.
@@ -34,29 +29,10 @@ public final class PeerLog {
   static final Duration REFILL = Duration.ofSeconds(5);
   static final int MAX_ADDRESSES = 4096;
 
-  private final NanoClock clock;
-  private final AtomicLong dropped = new AtomicLong();
-  private final Map<String, Bucket> buckets =
-      new LinkedHashMap<>(64, 0.75f, true) {
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<String, Bucket> eldest) {
-          return size() > MAX_ADDRESSES;
-        }
-      };
+  private final KeyedRateLimit limit;
 
   public PeerLog(NanoClock clock) {
-    this.clock = clock;
-  }
-
-  /** Lines of one address: tokens left, when the last token was added, lines dropped since. */
-  private static final class Bucket {
-    long tokens = BURST;
-    long refilledAt;
-    long droppedSince;
-
-    Bucket(long now) {
-      refilledAt = now;
-    }
+    this.limit = new KeyedRateLimit(clock, BURST, REFILL, MAX_ADDRESSES);
   }
 
   /**
@@ -67,7 +43,7 @@ public final class PeerLog {
     if (!log.isLoggable(level)) {
       return;
     }
-    long droppedBefore = admit(host);
+    long droppedBefore = limit.admit(host);
     if (droppedBefore < 0) {
       return;
     }
@@ -83,27 +59,6 @@ public final class PeerLog {
 
   /** Lines dropped by the limit since this log was created. */
   public long dropped() {
-    return dropped.get();
-  }
-
-  /** Returns the lines dropped for this key since its last logged line, or -1 to drop this one. */
-  private synchronized long admit(String key) {
-    long now = clock.nanoTime();
-    Bucket b = buckets.computeIfAbsent(key, k -> new Bucket(now));
-    long refill = REFILL.toNanos();
-    long earned = (now - b.refilledAt) / refill;
-    if (earned > 0) {
-      b.tokens = Math.min(BURST, b.tokens + earned);
-      b.refilledAt += earned * refill;
-    }
-    if (b.tokens == 0) {
-      b.droppedSince++;
-      dropped.incrementAndGet();
-      return -1;
-    }
-    b.tokens--;
-    long d = b.droppedSince;
-    b.droppedSince = 0;
-    return d;
+    return limit.refused();
   }
 }
