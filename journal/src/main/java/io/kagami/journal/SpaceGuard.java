@@ -1,5 +1,6 @@
 package io.kagami.journal;
 
+import java.io.File;
 import java.io.IOException;
 import java.nio.file.FileStore;
 import java.nio.file.Files;
@@ -43,9 +44,25 @@ final class SpaceGuard {
     this.reserve = reserve;
   }
 
-  static SpaceGuard of(Path directory, long reserve) throws IOException {
-    FileStore store = Files.getFileStore(directory);
-    return new SpaceGuard(directory, store::getUsableSpace, reserve);
+  static SpaceGuard of(Path directory, long reserve) {
+    FreeSpace free;
+    try {
+      FileStore store = Files.getFileStore(directory);
+      free = store::getUsableSpace;
+    } catch (IOException e) {
+      // Without a mount table to read (a chroot without /proc, some containers) the JDK cannot
+      // name the file store, but statvfs on the directory still answers. A total of 0 means it
+      // could not either: then say so, and admit() admits rather than refusing every write.
+      File dir = directory.toFile();
+      free =
+          () -> {
+            if (dir.getTotalSpace() == 0) {
+              throw new IOException("the free space of " + directory + " cannot be read");
+            }
+            return dir.getUsableSpace();
+          };
+    }
+    return new SpaceGuard(directory, free, reserve);
   }
 
   /** Null when {@code bytes} more may be written; the refusal otherwise. */
