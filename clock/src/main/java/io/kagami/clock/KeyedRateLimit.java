@@ -77,6 +77,19 @@ public final class KeyedRateLimit {
     return d;
   }
 
+  /**
+   * {@code line} with a note of the {@code dropped} lines about the same client address before it
+   * (what {@link #admit} returned), when there were any: the one wording every server's log uses.
+   */
+  public static String noteDropped(String line, long dropped) {
+    return dropped > 0
+        ? line
+            + " ("
+            + dropped
+            + " earlier line(s) about this client address dropped by the log limit)"
+        : line;
+  }
+
   /** Refusals since this limit was created, over every key. */
   public long refused() {
     return refused.get();

@@ -50,14 +50,7 @@ final class ClientLog {
     if (droppedBefore < 0) {
       return;
     }
-    String line = MessageFormat.format(pattern, args);
-    if (droppedBefore > 0) {
-      line +=
-          " ("
-              + droppedBefore
-              + " earlier line(s) about this client address dropped by the log limit)";
-    }
-    log.log(level, line);
+    log.log(level, KeyedRateLimit.noteDropped(MessageFormat.format(pattern, args), droppedBefore));
   }
 
   /** {@link #log} with a throwable (its stack trace is logged when the line is). */
@@ -69,15 +62,7 @@ final class ClientLog {
     if (droppedBefore < 0) {
       return;
     }
-    log.log(
-        level,
-        droppedBefore > 0
-            ? message
-                + " ("
-                + droppedBefore
-                + " earlier line(s) about this client address dropped by the log limit)"
-            : message,
-        cause);
+    log.log(level, KeyedRateLimit.noteDropped(message, droppedBefore), cause);
   }
 
   /** Lines dropped by the limit since the server started. */

@@ -40,14 +40,7 @@ public final class RefusalLog {
     if (droppedBefore < 0) {
       return;
     }
-    log.log(
-        Level.WARNING,
-        droppedBefore > 0
-            ? line
-                + " ("
-                + droppedBefore
-                + " earlier line(s) about this client address dropped by the log limit)"
-            : line);
+    log.log(Level.WARNING, KeyedRateLimit.noteDropped(line, droppedBefore));
   }
 
   /** Lines dropped by the limit since this log was created. */

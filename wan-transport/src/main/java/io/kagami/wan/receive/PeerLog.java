@@ -47,14 +47,7 @@ public final class PeerLog {
     if (droppedBefore < 0) {
       return;
     }
-    String line = MessageFormat.format(pattern, args);
-    if (droppedBefore > 0) {
-      line +=
-          " ("
-              + droppedBefore
-              + " earlier line(s) about this client address dropped by the log limit)";
-    }
-    log.log(level, line);
+    log.log(level, KeyedRateLimit.noteDropped(MessageFormat.format(pattern, args), droppedBefore));
   }
 
   /** Lines dropped by the limit since this log was created. */
