@@ -18,8 +18,12 @@ public final class SystemTime {
   /** The machine's monotonic clock. */
   public static final NanoClock NANO = System::nanoTime;
 
-  /** The machine's wall clock (UTC), for timestamps an operator reads, never for intervals. */
-  public static final InstantSource WALL = InstantSource.system();
+  /**
+   * The machine's wall clock (UTC), for timestamps an operator reads, never for intervals. A test
+   * may step it from outside the process ({@link SteppedWallClock}, system property {@code
+   * kagami.clock.wallOffsetFile}).
+   */
+  public static final InstantSource WALL = SteppedWallClock.fromSystemProperty();
 
   private SystemTime() {}
 

@@ -74,6 +74,10 @@ final class GroupCommitter implements AutoCloseable {
   private boolean closing;
   private volatile JournalException failure;
 
+  /** Completed, on the committer's thread, when {@link #failure} is first set. */
+  private final java.util.concurrent.CompletableFuture<JournalException> broken =
+      new java.util.concurrent.CompletableFuture<>();
+
   GroupCommitter(RocksDB db, ColumnFamilyHandle metaFamily, int maxGroup, SpaceGuard space) {
     this.space = space;
     this.db = db;
@@ -116,6 +120,10 @@ final class GroupCommitter implements AutoCloseable {
 
   JournalException failure() {
     return failure;
+  }
+
+  java.util.concurrent.CompletableFuture<JournalException> broken() {
+    return broken;
   }
 
   /**
@@ -226,6 +234,7 @@ final class GroupCommitter implements AutoCloseable {
             Level.ERROR,
             "journal write failed; refusing all further appends until the site is restarted: {0}",
             f.getMessage());
+        broken.complete(f);
       }
       for (Op op : group) {
         op.done.completeExceptionally(f);

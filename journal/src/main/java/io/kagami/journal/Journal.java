@@ -215,6 +215,17 @@ public final class Journal implements AutoCloseable {
     return stream;
   }
 
+  /**
+   * Completes once the journal has failed in a way only a restart heals: a RocksDB write failed
+   * (for example its write-ahead log met a full disk that another process filled behind the space
+   * guard's back), after which the group's sequence numbers may or may not be in the log, and only
+   * replaying it at the next open tells. Completed on the committer's thread: dependants must hand
+   * off, not block. Never completes while the journal keeps working.
+   */
+  public java.util.concurrent.CompletableFuture<JournalException> broken() {
+    return committer.broken();
+  }
+
   /** Names of the volumes that have a stream in this journal (opened or not). */
   public synchronized List<String> volumes() {
     List<String> out = new ArrayList<>();

@@ -1,5 +1,7 @@
 package io.kagami.journal;
 
+import io.kagami.clock.NanoClock;
+import io.kagami.clock.SystemTime;
 import java.io.File;
 import java.io.IOException;
 import java.nio.file.FileStore;
@@ -17,7 +19,10 @@ import java.nio.file.Path;
  * <p>Healing is event-driven: while refusing, every append asks the filesystem again, so the first
  * append after space returns is admitted; nothing polls. While admitting, the free space is asked
  * again only once the bytes admitted since the last look could bring it near the reserve (or every
- * {@link #RESTAT_AFTER_BYTES}), so the hot path costs a subtraction.
+ * {@link #RESTAT_AFTER_BYTES}), or {@link #RESTAT_AFTER_NANOS} after it: another process filling
+ * the filesystem is seen within that time, not only after this journal's own writes could have
+ * filled it (ChaosIT's disk-full fault, filled from outside, got past a guard that trusted a
+ * minutes-old look). The hot path costs a subtraction and a read of the monotonic clock.
  *
  * <p>Thread-safety: {@link #admit} runs under the committer's lock; {@link #refusal()} is read by
  * any thread.
@@ -25,6 +30,9 @@ import java.nio.file.Path;
 final class SpaceGuard {
   /** Admitted bytes after which the free space is asked again even far from the reserve. */
   static final long RESTAT_AFTER_BYTES = 64L << 20;
+
+  /** Time after which the free space is asked again even far from the reserve (20 ms). */
+  static final long RESTAT_AFTER_NANOS = 20_000_000L;
 
   /** Answers how many bytes are free where the journal lives. */
   interface FreeSpace {
@@ -34,14 +42,21 @@ final class SpaceGuard {
   private final Path directory;
   private final FreeSpace free;
   private final long reserve;
+  private final NanoClock nanos;
   private long knownUsable = -1;
+  private long lookedAtNanos;
   private long admittedSince;
   private volatile String refusal;
 
   SpaceGuard(Path directory, FreeSpace free, long reserve) {
+    this(directory, free, reserve, SystemTime.NANO);
+  }
+
+  SpaceGuard(Path directory, FreeSpace free, long reserve, NanoClock nanos) {
     this.directory = directory;
     this.free = free;
     this.reserve = reserve;
+    this.nanos = nanos;
   }
 
   static SpaceGuard of(Path directory, long reserve) {
@@ -70,13 +85,16 @@ final class SpaceGuard {
     if (reserve <= 0 && refusal == null) {
       return null;
     }
+    long now = nanos.nanoTime();
     if (refusal == null
         && knownUsable >= 0
         && admittedSince < RESTAT_AFTER_BYTES
+        && now - lookedAtNanos < RESTAT_AFTER_NANOS
         && knownUsable - admittedSince - bytes >= 2 * reserve) {
       admittedSince += bytes;
       return null;
     }
+    lookedAtNanos = now;
     try {
       knownUsable = free.usableBytes();
     } catch (IOException e) {

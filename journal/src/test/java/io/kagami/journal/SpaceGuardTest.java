@@ -13,6 +13,7 @@ import org.junit.jupiter.api.Test;
 class SpaceGuardTest {
   private final AtomicLong free = new AtomicLong(1L << 30);
   private final AtomicInteger looks = new AtomicInteger();
+  private final AtomicLong now = new AtomicLong(1_000_000_000L);
   private final SpaceGuard guard =
       new SpaceGuard(
           Path.of("journal"),
@@ -20,7 +21,8 @@ class SpaceGuardTest {
             looks.incrementAndGet();
             return free.get();
           },
-          10L << 20);
+          10L << 20,
+          now::get);
 
   @Test
   void refusesIntoTheReserveAsNoSpaceAndAdmitsOnceSpaceReturns() {
@@ -50,6 +52,18 @@ class SpaceGuardTest {
       assertNull(guard.admit(4096));
     }
     assertEquals(after, looks.get(), "far from the reserve, admitting must not ask the filesystem");
+  }
+
+  @Test
+  void anotherProcessFillingTheFilesystemIsSeenWithinTheRestatTime() {
+    assertNull(guard.admit(4096));
+    free.set(0); // filled from outside: this journal's own admitted bytes never get near it
+    now.addAndGet(SpaceGuard.RESTAT_AFTER_NANOS / 2);
+    assertNull(guard.admit(4096), "within the restat time the last look stands");
+    now.addAndGet(SpaceGuard.RESTAT_AFTER_NANOS);
+    JournalException refused = guard.admit(4096);
+    assertNotNull(refused, "after the restat time the guard must look again and refuse");
+    assertTrue(refused.noSpace());
   }
 
   @Test

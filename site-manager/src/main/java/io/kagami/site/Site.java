@@ -92,6 +92,13 @@ public final class Site implements AutoCloseable {
   private volatile AdminServer admin;
   private volatile int nbdPort;
 
+  /**
+   * Completed with the reason when the site meets a fault only a restart heals (its journal broke);
+   * {@code kagami run} then exits so that a supervisor starts it again.
+   */
+  private final java.util.concurrent.CompletableFuture<String> fatal =
+      new java.util.concurrent.CompletableFuture<>();
+
   public Site(SiteConfig config, InstantSource clock) {
     this(config, clock, SystemTime.NANO);
   }
@@ -109,6 +116,15 @@ public final class Site implements AutoCloseable {
 
   public SiteConfig config() {
     return config;
+  }
+
+  /**
+   * Completes, with the reason, when this site has met a fault that only a restart heals (today: a
+   * journal write failed inside RocksDB, whose log the next open replays). Completed on the thread
+   * that met the fault: hand off, do not block. Never completes otherwise.
+   */
+  public java.util.concurrent.CompletableFuture<String> fatal() {
+    return fatal;
   }
 
   /** Starts every component in data-flow order; on any failure closes what started and rethrows. */
@@ -139,6 +155,13 @@ public final class Site implements AutoCloseable {
                 JournalConfig.at(config.journalDir())
                     .withSpace(config.journal().reserveBytes(), config.journal().walBytes()),
                 clock));
+    journal
+        .broken()
+        .thenAccept(
+            f ->
+                fatal.complete(
+                    "the journal failed and refuses every write until a restart: "
+                        + f.getMessage()));
     ExecutorService reads =
         Executors.newFixedThreadPool(
             READ_THREADS, Thread.ofPlatform().name("kagami-read-", 0).daemon(true).factory());

@@ -15,7 +15,9 @@ import picocli.CommandLine.Option;
  * {@code kagami run --config site.yaml}: runs one site in the foreground until SIGINT/SIGTERM.
  * Before anything starts, the configuration is checked whole against the machine as {@code kagami
  * config check} does; with any problem it lists them all and exits 2, having bound no port and
- * created or written nothing.
+ * created or written nothing. It exits {@value #EXIT_RESTART} when the site meets a fault only a
+ * restart heals (a journal write that failed inside RocksDB), so that its supervisor starts it
+ * again.
  */
 @Command(
     name = "run",
@@ -31,6 +33,12 @@ final class RunCommand implements Callable<Integer> {
       paramLabel = "FILE",
       description = "The site's YAML configuration.")
   Path config;
+
+  /**
+   * The exit status after a fault only a restart heals (EX_TEMPFAIL: try again): the data is safe,
+   * the process must start afresh.
+   */
+  static final int EXIT_RESTART = 75;
 
   @Override
   public Integer call() throws InterruptedException {
@@ -57,6 +65,22 @@ final class RunCommand implements Callable<Integer> {
         site.adminAddress(),
         cfg.adminTokenFile());
     System.out.flush();
+    site.fatal()
+        .thenAccept(
+            why -> {
+              System.out.println(
+                  "kagami: exiting with status "
+                      + EXIT_RESTART
+                      + ": "
+                      + why
+                      + "; a supervisor (the kagami@ systemd unit restarts on failure) starts the"
+                      + " site again, which replays the journal; if a full disk caused it, free space"
+                      + " on the journal's filesystem");
+              System.out.flush();
+              // Not on the thread that met the fault (the journal's committer, which the
+              // shutdown closes and joins).
+              Thread.ofPlatform().name("kagami-fatal-exit").start(() -> System.exit(EXIT_RESTART));
+            });
     fg.awaitStop();
     return ExitCode.OK;
   }

@@ -31,9 +31,11 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Randomized chaos over a primary ({@code tokyo}) and a standby ({@code hiroshima}), real
  * processes: each schedule is a seeded random sequence of faults — link cuts and toxics on the WAN
- * proxy, kill -9 of either site and restart — while a host keeps writing, optionally ending in an
- * unplanned failover done the runbook's way (fence the primary with kill -9, {@code kagami promote}
- * on the standby, keep writing to it). Checked for every schedule:
+ * proxy, kill -9 of either site and restart, a step of either site's wall clock (back or forward by
+ * up to an hour, through the {@link SiteClocks} seam), either site's journal filesystem full (a
+ * small tmpfs, filled from outside, then freed) — while a host keeps writing, optionally ending in
+ * an unplanned failover done the runbook's way (fence the primary with kill -9, {@code kagami
+ * promote} on the standby, keep writing to it). Checked for every schedule:
  *
  * <ul>
  *   <li>after a promotion, sync mode: every write acknowledged before it is on the promoted site;
@@ -41,8 +43,15 @@ import org.junit.jupiter.api.io.TempDir;
  *       (unless the promotion had to be forced over an inconsistent replica);
  *   <li>a restarted primary (and a restarted promoted site) holds every write it acknowledged;
  *   <li>without a promotion, once healed, the replica is byte-identical to the primary;
- *   <li>at no moment do both sites accept writes ({@link TwoWriterProbe}).
+ *   <li>at no moment do both sites accept writes ({@link TwoWriterProbe});
+ *   <li>after a clock step, the lag both sites report is neither negative nor the size of the step;
+ *       after a full journal, writes resume once space is freed (a site whose journal broke inside
+ *       RocksDB exits with status 75 and is restarted, as its supervisor would).
  * </ul>
+ *
+ * <p>At the end a summary line counts what all schedules did and checked (schedules, kills, link
+ * faults, clock steps, disk-full faults, promotions, failbacks, acknowledged writes checked, writes
+ * lost, prefix violations).
  *
  * <p>The old primary is never restarted after a promotion: today it would start as a primary again
  * (nothing tells it about the promotion), which is exactly the two-writer state the runbook's
@@ -78,6 +87,56 @@ class ChaosIT {
   private static long startNanos;
 
   private static int starts;
+
+  /**
+   * What all schedules did and checked, for the closing summary (the issue's figures); guarded by
+   * {@code ChaosIT.class}.
+   */
+  private static final class Tally {
+    int schedules;
+    int passed;
+    int primaryKills;
+    int standbyKills;
+    int linkFaults;
+    int clockSteps;
+    int diskFulls;
+    int promotions;
+    int failbacks;
+    long ackedWritesChecked;
+    int syncSchedules;
+    int supervisorRestarts;
+
+    @Override
+    public String toString() {
+      return String.format(
+          "schedules %d (%d sync), passed %d, kills %d (primary %d, standby %d), link faults %d,"
+              + " clock steps %d, disk-full faults %d (site restarts by the supervisor %d),"
+              + " promotions %d, failbacks %d, acknowledged"
+              + " writes checked %d, writes lost %d, prefix violations %d",
+          schedules,
+          syncSchedules,
+          passed,
+          primaryKills + standbyKills,
+          primaryKills,
+          standbyKills,
+          linkFaults,
+          clockSteps,
+          diskFulls,
+          supervisorRestarts,
+          promotions,
+          failbacks,
+          ackedWritesChecked,
+          // Any lost write or prefix violation fails its schedule at once (and stops the run):
+          // each failed schedule is counted here as what it was reported as.
+          lost,
+          prefixViolations);
+    }
+
+    int lost;
+    int prefixViolations;
+  }
+
+  private static final Tally tally = new Tally();
   private static long cliNanos;
   private static volatile boolean failed;
 
@@ -145,6 +204,15 @@ class ChaosIT {
     record KillPrimary() implements Step {}
 
     /**
+     * An NTP-style step of one site's wall clock by {@code seconds} (back when negative), through
+     * libfaketime; the monotonic clock is left alone, as a real step leaves it. It stays stepped.
+     */
+    record ClockStep(boolean primary, int seconds, Duration hold, int acks) implements Step {}
+
+    /** One site's journal filesystem full (a filler file takes its last byte), then freed. */
+    record DiskFull(boolean primary, Duration hold, int acks) implements Step {}
+
+    /**
      * Failover: kill -9 the primary (fencing), optionally while the link is cut, promote the
      * standby, write to it; optionally kill -9 the promoted site and restart it; optionally ({@code
      * rejoin}) bring the old primary back as the standby ({@code kagami failback --config} while it
@@ -164,12 +232,19 @@ class ChaosIT {
         Duration hold = Duration.ofMillis(150 + rnd.nextInt(650));
         int acks = 50 + rnd.nextInt(350);
         steps.add(
-            switch (rnd.nextInt(6)) {
+            switch (rnd.nextInt(8)) {
               case 0 -> new Step.CutLink(hold, acks);
               case 1 -> new Step.Toxic("latency", 5 + rnd.nextInt(26), hold, acks);
               case 2 -> new Step.Toxic("timeout", 50 + rnd.nextInt(300), hold, acks);
               case 3 -> new Step.Toxic("reset_peer", 20 + rnd.nextInt(200), hold, acks);
               case 4 -> new Step.KillStandby(hold, acks);
+              case 5 ->
+                  new Step.ClockStep(
+                      rnd.nextBoolean(),
+                      (rnd.nextBoolean() ? 1 : -1) * (30 + rnd.nextInt(3600)),
+                      hold,
+                      acks);
+              case 6 -> new Step.DiskFull(rnd.nextBoolean(), hold, acks);
               default -> new Step.KillPrimary();
             });
       }
@@ -177,6 +252,17 @@ class ChaosIT {
         steps.add(new Step.Promote(rnd.nextInt(3) == 0, rnd.nextBoolean(), rnd.nextInt(3) == 0));
       }
       return new Schedule(seed, sync, latency, List.copyOf(steps));
+    }
+
+    boolean has(Class<? extends Step> kind) {
+      return steps.stream().anyMatch(kind::isInstance);
+    }
+  }
+
+  @org.junit.jupiter.api.AfterAll
+  static void summary() {
+    synchronized (ChaosIT.class) {
+      System.out.println("ChaosIT summary: " + tally);
     }
   }
 
@@ -210,13 +296,28 @@ class ChaosIT {
                       System.out.printf(
                           "ChaosIT seed=%d %s latency %d ms: %s (rerun: -Dkagami.chaos.seed=%d)%n",
                           seed, s.sync() ? "sync" : "async", s.baseLatencyMs(), s.steps(), seed);
+                      synchronized (ChaosIT.class) {
+                        tally.schedules++;
+                        tally.syncSchedules += s.sync() ? 1 : 0;
+                      }
                       try {
                         String result = run(s);
+                        synchronized (ChaosIT.class) {
+                          tally.passed++;
+                        }
                         System.out.printf(
                             "ChaosIT seed=%d ok: %s [%.1f s into the run]%n",
                             seed, result, (SystemTime.NANO.nanoTime() - suiteStart) / 1e9);
                       } catch (Throwable t) {
                         failed = true;
+                        String why = String.valueOf(t.getMessage());
+                        synchronized (ChaosIT.class) {
+                          if (why.contains("lost acknowledged")) {
+                            tally.lost++;
+                          } else if (why.contains("not a prefix") || why.contains("never sent")) {
+                            tally.prefixViolations++;
+                          }
+                        }
                         System.out.printf(
                             "ChaosIT seed=%d FAILED: %s (rerun: -Dkagami.chaos.seed=%d)%n",
                             seed,
@@ -281,10 +382,22 @@ class ChaosIT {
     String outcome;
     TwoSites sites = TwoSites.throughProxy(dir, VOLUME, s.sync() ? SYNC : ASYNC, toxi);
     Proxy wan = sites.wanProxy;
-    sites.primary.jvmOptions(siteJvm);
-    sites.standby.jvmOptions(siteJvm);
+    sites.primary.jvmOptions(plus(siteJvm, SiteClocks.jvmOptions(dir.resolve("tokyo.clock"))));
+    sites.standby.jvmOptions(plus(siteJvm, SiteClocks.jvmOptions(dir.resolve("hiroshima.clock"))));
+    List<Path> mounts = new ArrayList<>();
     TwoWriterProbe probe = null;
     try {
+      if (s.has(Step.DiskFull.class)) {
+        for (String site : List.of("tokyo", "hiroshima")) {
+          // A journal of its own size, with a reserve and WAL to match (the defaults are for
+          // disks).
+          Files.writeString(
+              dir.resolve(site + ".yaml"),
+              "journal: {reserve: 4MiB, walSize: 2MiB}\n",
+              java.nio.file.StandardOpenOption.APPEND);
+          mounts.add(SmallFilesystems.mount(dir.resolve(site + "/journal"), "128m"));
+        }
+      }
       if (s.baseLatencyMs() > 0) {
         wan.toxics().latency("base-up", ToxicDirection.UPSTREAM, s.baseLatencyMs());
         wan.toxics().latency("base-down", ToxicDirection.DOWNSTREAM, s.baseLatencyMs());
@@ -297,6 +410,7 @@ class ChaosIT {
       for (Step step : s.steps()) {
         switch (step) {
           case Step.CutLink c -> {
+            count(() -> tally.linkFaults++);
             wan.disable();
             sites.primary.awaitStatus(
                 st -> !st.path("link").path("connected").asBoolean(),
@@ -307,6 +421,7 @@ class ChaosIT {
             healed(sites, w, "link restored");
           }
           case Step.Toxic t -> {
+            count(() -> tally.linkFaults++);
             switch (t.type()) {
               case "latency" -> {
                 wan.toxics().latency("chaos-up", ToxicDirection.UPSTREAM, t.value());
@@ -324,12 +439,55 @@ class ChaosIT {
             healed(sites, w, t.type() + " removed");
           }
           case Step.KillStandby k -> {
+            count(() -> tally.standbyKills++);
             sites.standby.kill9();
             hold(w, k.acks(), k.down());
             timed(sites.standby);
             healed(sites, w, "standby restarted");
           }
+          case Step.ClockStep c -> {
+            Path clock = dir.resolve((c.primary() ? "tokyo" : "hiroshima") + ".clock");
+            SiteClocks.step(clock, c.seconds());
+            hold(w, c.acks(), c.hold());
+            healed(sites, w, "a wall-clock step of " + c.seconds() + " s");
+            sane(sites.primary, "tokyo after " + c);
+            sane(sites.standby, "hiroshima after " + c);
+            count(() -> tally.clockSteps++);
+          }
+          case Step.DiskFull d -> {
+            SiteProcess site = d.primary() ? sites.primary : sites.standby;
+            String name = d.primary() ? "tokyo" : "hiroshima";
+            Path journal = dir.resolve(name + "/journal");
+            SmallFilesystems.fill(journal);
+            // The fault has taken once the site says so (the writer keeps it busy): it refuses
+            // writes, or cannot store batches, with its volume disk-full; or, when the filler got
+            // past the space guard into RocksDB's log, the site exits for its supervisor to
+            // restart it (status 75).
+            boolean exited = awaitFullOrExit(site, name);
+            hold(w, d.acks(), d.hold());
+            SmallFilesystems.free(journal);
+            if (!exited && site.exited().isPresent()) {
+              exited = true;
+            }
+            if (exited) {
+              assertThat(site.exited().getAsInt())
+                  .as("%s's exit status after its journal broke (its log is below)", name)
+                  .isEqualTo(75);
+              count(() -> tally.supervisorRestarts++);
+              if (d.primary()) {
+                writer.join();
+                timed(sites.primary);
+                restartedWriterSite(sites.primaryNbd, w, "primary restarted after a full disk");
+                writer = new WriterRun(w, sites.primaryNbd);
+              } else {
+                timed(sites.standby);
+              }
+            }
+            healed(sites, w, "freeing the full journal filesystem");
+            count(() -> tally.diskFulls++);
+          }
           case Step.KillPrimary k -> {
+            count(() -> tally.primaryKills++);
             sites.primary.kill9();
             writer.join();
             timed(sites.primary);
@@ -338,6 +496,14 @@ class ChaosIT {
             healed(sites, w, "primary restarted");
           }
           case Step.Promote p -> {
+            count(
+                () -> {
+                  tally.promotions++;
+                  tally.primaryKills++;
+                  tally.standbyKills += p.killPromoted() ? 1 : 0;
+                  tally.linkFaults += p.linkCutFirst() ? 1 : 0;
+                  tally.failbacks += p.rejoin() ? 1 : 0;
+                });
             promoted = failover(sites, w, writer, p);
             probe.assertNeverTwoWriters(start); // already now: the new primary has taken writes
             writer = promoted.writer();
@@ -373,6 +539,8 @@ class ChaosIT {
       }
       probe.close();
       probe.assertNeverTwoWriters(start);
+      long checked = w.ackCount;
+      count(() -> tally.ackedWritesChecked += checked);
       return String.format(
           "%d steps, %d writes acked, failed %s, %s, probe accepted: %s, %.1f s (%d site starts %.1f s, promote CLI %.1f s)",
           s.steps().size(),
@@ -395,6 +563,9 @@ class ChaosIT {
         probe.close();
       }
       sites.close();
+      for (int i = mounts.size() - 1; i >= 0; i--) {
+        SmallFilesystems.unmount(mounts.get(i));
+      }
       try {
         wan.delete(); // one proxy server for all schedules: free the name for the next
       } catch (IOException ignored) {
@@ -565,6 +736,51 @@ class ChaosIT {
     WriterRun back = new WriterRun(w, sites.primaryNbd);
     progress(w, 50, "writes to tokyo after the switchover back");
     return back;
+  }
+
+  /**
+   * Waits (bounded, polling the process over HTTP) until {@code site} reports its volume disk-full
+   * or has exited; returns whether it exited.
+   */
+  private static boolean awaitFullOrExit(SiteProcess site, String name) throws Exception {
+    long deadline = SystemTime.NANO.nanoTime() + T.toNanos();
+    while (SystemTime.NANO.nanoTime() < deadline) {
+      if (site.exited().isPresent()) {
+        return true;
+      }
+      try {
+        if (TwoSites.vol0(site.status()).path("state").asText().equals("disk-full")) {
+          return false;
+        }
+      } catch (IOException | RuntimeException notAnswering) {
+        // exiting, or busy: look again
+      }
+      SystemTime.pause(Duration.ofMillis(50));
+    }
+    throw new AssertionError(
+        name + " neither reported its journal full nor exited within " + T.toSeconds() + " s");
+  }
+
+  private static List<String> plus(List<String> a, List<String> b) {
+    List<String> all = new ArrayList<>(a);
+    all.addAll(b);
+    return all;
+  }
+
+  private static void count(Runnable update) {
+    synchronized (ChaosIT.class) {
+      update.run();
+    }
+  }
+
+  /**
+   * After a wall-clock step: the lag each site reports is neither negative nor the size of the step
+   * (a lag computed across two clocks, or across a step, shows up as one or the other).
+   */
+  private static void sane(SiteProcess site, String where) throws Exception {
+    JsonNode vol = TwoSites.vol0(site.status());
+    double lag = vol.path("lagSeconds").asDouble(0);
+    assertThat(lag).as("%s: lagSeconds %s (status %s)", where, lag, vol).isBetween(0.0, 20.0);
   }
 
   private static void timed(SiteProcess site) throws IOException {

@@ -9,7 +9,6 @@ import io.kagami.testkit.nbd.NbdProtocol;
 import io.kagami.testkit.nbd.NbdTestClient;
 import io.kagami.testkit.tools.ExternalTool;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -146,7 +145,81 @@ class DiskFullIT {
     } finally {
       sites.close();
       for (int i = mounts.size() - 1; i >= 0; i--) {
-        ExternalTool.require("umount").run(T, mounts.get(i).toString());
+        SmallFilesystems.unmount(mounts.get(i));
+      }
+    }
+  }
+
+  /**
+   * With the space guard off ({@code journal.reserve: 0}) nothing stops the journal from meeting a
+   * full disk inside RocksDB, after which only a restart can tell which writes its log holds: the
+   * site says so and exits with status 75 for its supervisor (systemd's {@code Restart=on-failure})
+   * to start it again; once space is back the restarted site serves every acknowledged write.
+   */
+  @Test
+  void aJournalThatBreaksInsideRocksDbExitsForItsSupervisorAndLosesNothing() throws Exception {
+    long seed = SystemTime.NANO.nanoTime();
+    System.out.println("DiskFullIT seed " + seed);
+    random = new Random(seed);
+    TwoSites sites = TwoSites.withVolumeOptions(dir, VOLUME, "");
+    try {
+      Files.writeString(
+          dir.resolve("tokyo.yaml"),
+          "journal: {reserve: 0, walSize: 1MiB}\n",
+          StandardOpenOption.APPEND);
+      Path journal = mount(dir.resolve("tokyo/journal"), "40m");
+      sites.start();
+      try (NbdTestClient host = NbdTestClient.connect("127.0.0.1", sites.primaryNbd, "vol0")) {
+        writeAcknowledged(host, 8);
+        sites.standby.stop(); // history stays in the journal: it must grow into the full disk
+        fill(journal);
+        // Until the journal breaks: 512-byte writes, whose records RocksDB keeps inline (larger
+        // ones go to segment files, whose ENOSPC the journal heals from by itself); the WAL's
+        // preallocated block takes some still, then a write or a flush meets the full disk.
+        long small = freshOffset() + BLOCK; // past everything fresh offsets handed out so far
+        for (int i = 0; i < 6000 && sites.primary.exited().isEmpty(); i++) {
+          long at = small + 512L * i;
+          byte[] d = java.util.Arrays.copyOf(data(), 512);
+          try {
+            host.write(at, d).get(10, TimeUnit.SECONDS);
+            acknowledged.put(at, d);
+          } catch (ExecutionException refusedOrGone) {
+            refused.add(at);
+            if (host.closed().isDone()) {
+              break;
+            }
+          }
+        }
+      }
+      System.out.println(
+          "DiskFullIT: after the fill "
+              + acknowledged.size()
+              + " acknowledged, "
+              + refused.size()
+              + " refused");
+      java.util.OptionalInt status = sites.primary.awaitExit(Duration.ofSeconds(30));
+      assertThat(status)
+          .as("the primary's exit after its journal broke (log: %s)", sites.primary.log())
+          .hasValue(75);
+      assertThat(sites.primary.log()).contains("kagami: exiting with status 75");
+      free(journal);
+      sites.primary.start(); // what the supervisor does
+      try (NbdTestClient host = NbdTestClient.connect("127.0.0.1", sites.primaryNbd, "vol0")) {
+        for (Map.Entry<Long, byte[]> e : acknowledged.entrySet()) {
+          assertThat(host.read(e.getKey(), e.getValue().length).get(10, TimeUnit.SECONDS))
+              .as("acknowledged write at 0x%x after the restart", e.getKey())
+              .isEqualTo(e.getValue());
+        }
+        writeAcknowledged(host, 8);
+      }
+      System.out.println(
+          "DiskFullIT: journal broke inside RocksDB after "
+              + acknowledged.size()
+              + " acknowledged writes; exit 75, restarted, all of them served");
+    } finally {
+      sites.close();
+      for (int i = mounts.size() - 1; i >= 0; i--) {
+        SmallFilesystems.unmount(mounts.get(i));
       }
     }
   }
@@ -194,7 +267,7 @@ class DiskFullIT {
     } finally {
       sites.close();
       for (int i = mounts.size() - 1; i >= 0; i--) {
-        ExternalTool.require("umount").run(T, mounts.get(i).toString());
+        SmallFilesystems.unmount(mounts.get(i));
       }
     }
   }
@@ -204,45 +277,18 @@ class DiskFullIT {
     return store.getTotalSpace() - store.getUsableSpace();
   }
 
-  /** A tmpfs of {@code size} at {@code at}; root only, and the test fails without it. */
+  /** A tmpfs of {@code size} at {@code at}, unmounted at the end of the test. */
   private Path mount(Path at, String size) throws IOException, InterruptedException {
-    Files.createDirectories(at);
-    ExternalTool.Result r =
-        ExternalTool.require("mount")
-            .run(T, "-t", "tmpfs", "-o", "size=" + size, "tmpfs", at.toString());
-    assertThat(r.succeeded())
-        .as(
-            "mounting a %s tmpfs at %s (DiskFullIT needs root to create small filesystems): %s",
-            size, at, r.describe())
-        .isTrue();
-    mounts.add(at);
+    mounts.add(SmallFilesystems.mount(at, size));
     return at;
   }
 
-  /** Writes a filler file until the filesystem has no byte left. */
   private static void fill(Path fs) throws IOException {
-    Path filler = fs.resolve("disk-full-filler");
-    byte[] chunk = new byte[1 << 20];
-    try (OutputStream out = Files.newOutputStream(filler)) {
-      int size = chunk.length;
-      for (long written = 0; written < (1L << 40); ) {
-        try {
-          out.write(chunk, 0, size);
-          written += size;
-        } catch (IOException full) {
-          if (size == 4096) {
-            return;
-          }
-          size = 4096;
-        }
-      }
-    } catch (IOException closing) {
-      // the last partial write's close: the filesystem is full either way
-    }
+    SmallFilesystems.fill(fs);
   }
 
   private static void free(Path fs) throws IOException {
-    Files.delete(fs.resolve("disk-full-filler"));
+    SmallFilesystems.free(fs);
   }
 
   private byte[] data() {

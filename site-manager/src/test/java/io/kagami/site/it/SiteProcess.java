@@ -86,6 +86,21 @@ final class SiteProcess implements AutoCloseable {
     return this;
   }
 
+  /** The exit status once the process ended by itself (or was stopped); empty while it runs. */
+  java.util.OptionalInt exited() {
+    return process != null && !process.isAlive()
+        ? java.util.OptionalInt.of(process.exitValue())
+        : java.util.OptionalInt.empty();
+  }
+
+  /** Waits (bounded) for the process to end by itself; its exit status, or empty if it did not. */
+  java.util.OptionalInt awaitExit(Duration bound) throws InterruptedException {
+    if (process != null) {
+      process.waitFor(bound.toNanos(), TimeUnit.NANOSECONDS);
+    }
+    return exited();
+  }
+
   /** SIGKILL: no shutdown hook, no flush, no goodbye. */
   void kill9() throws InterruptedException {
     process.destroyForcibly();
