@@ -305,12 +305,12 @@ public final class Site implements AutoCloseable {
    * inconsistent. See {@link StandbyPromoter#promote(boolean)}.
    */
   public Promotion promote(boolean force) {
-    return requireStarted().requireOnePeer().promoter.promote(force);
+    return requireStarted().promoter.promote(force);
   }
 
   /** Point-in-time failover: see {@link StandbyPromoter#promoteAt}. */
   public Promotion promote(boolean force, String volume, Long seq, Instant at) {
-    return requireStarted().requireOnePeer().promoter.promoteAt(force, volume, seq, at);
+    return requireStarted().promoter.promoteAt(force, volume, seq, at);
   }
 
   /**
@@ -337,23 +337,6 @@ public final class Site implements AutoCloseable {
   /** {@link #promotePeer(String, Optional, boolean)} on the caller's thread. */
   private Promotion promotePeerNow(String name, boolean force, RecoveryPoint at) {
     return requireStarted().promoter.promotePeer(name, force, at);
-  }
-
-  /**
-   * This site, unless it is an N:1 standby: promoting it would turn every primary's volumes at once
-   * (one role, one record), which is never what a failover of one primary site means.
-   */
-  private Site requireOnePeer() {
-    if (config.nToOne()) {
-      throw new Promotion.RefusedException(
-          "standby "
-              + config.siteId()
-              + " receives from several primaries "
-              + config.peerSiteIds()
-              + " (peers:); promoting the whole N:1 standby would take over every peer's volumes at once: promote one primary's volumes with kagami promote --peer NAME (POST /promote?peer=NAME), e.g. --peer "
-              + config.peerSiteIds().getFirst());
-    }
-    return this;
   }
 
   /** Planned switchover, run on the primary: see {@link Switchover#run}. Returns what to report. */

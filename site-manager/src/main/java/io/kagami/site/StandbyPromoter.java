@@ -23,8 +23,9 @@ import java.util.function.Predicate;
  * <p>Runs on the caller's thread (admin HTTP, or the failover controller's), holding the peer's
  * role-change lock throughout; blocks on disk (applying what was received, a rollback, the role
  * record) and on closing the link, never on the network otherwise. Refusals are {@link
- * Promotion.RefusedException}s with the reason and change nothing. Several peers: a promotion names
- * one peer and turns only its volumes, link and role.
+ * Promotion.RefusedException}s with the reason and change nothing. An N:1 standby refuses the
+ * whole-site promotions; {@link #promotePeer(String, boolean, String, Long, Instant)} turns one
+ * primary's volumes only, ending and refusing that primary's connection but not the link.
  */
 final class StandbyPromoter {
   private static final System.Logger LOG = System.getLogger(StandbyPromoter.class.getName());
@@ -65,6 +66,7 @@ final class StandbyPromoter {
    * (see the failover-policy module for the witness and fencing that make that automatic).
    */
   Promotion promote(boolean force) {
+    requireOnePeer();
     PeerRole roles = peer.roles();
     return roles.whileLocked("promote", Site.DEFAULT_ROLE_TIMEOUT, () -> promoteLocked(force));
   }
@@ -76,6 +78,24 @@ final class StandbyPromoter {
     return peer.roles()
         .whileLocked(
             "an automatic promotion", Site.DEFAULT_ROLE_TIMEOUT, () -> promoteLocked(false));
+  }
+
+  /**
+   * Refuses a whole-site promotion of an N:1 standby: it would turn every primary's volumes at once
+   * (one role, one record), which is never what a failover of one primary site means.
+   */
+  private void requireOnePeer() {
+    if (config.nToOne()) {
+      throw new Promotion.RefusedException(
+          "standby "
+              + config.siteId()
+              + " receives from several primaries "
+              + config.peerSiteIds()
+              + " (peers:); promoting the whole N:1 standby would take over every peer's volumes"
+              + " at once: promote one primary's volumes with kagami promote --peer NAME (POST"
+              + " /promote?peer=NAME), e.g. --peer "
+              + config.peerSiteIds().getFirst());
+    }
   }
 
   private Promotion promoteLocked(boolean force) {
@@ -331,6 +351,7 @@ final class StandbyPromoter {
    * next start if a crash cuts it short (see {@link Rollback}).
    */
   Promotion promoteAt(boolean force, String volume, Long seq, Instant at) {
+    requireOnePeer();
     return peer.roles()
         .whileLocked(
             "a point-in-time promotion",

@@ -29,8 +29,9 @@ import org.junit.jupiter.api.io.TempDir;
  * kagami promote --peer osaka} runs on dr while tokyo and nagoya keep writing: their lag stays
  * under a second throughout and they never disconnect; osaka.vol0 becomes a writable export holding
  * exactly osaka's last acknowledged data; the restarted osaka is refused as stale (its log and
- * status say why) and nothing it writes reaches dr; a restart of dr keeps all of that; tokyo's and
- * nagoya's replicas end byte-identical to their sources.
+ * status say why) and nothing it writes reaches dr; tokyo's and nagoya's replicas end
+ * byte-identical to their sources. Then nagoya is promoted to a point in time ({@code --seq}), and
+ * its replica is rolled back to exactly what it held then; a restart of dr keeps all of that.
  */
 class NToOnePromoteIT {
   private static final long VOLUME = 16L << 20;
@@ -39,6 +40,7 @@ class NToOnePromoteIT {
   private static final List<String> PRIMARIES = List.of("tokyo", "osaka", "nagoya");
   private static final String PROMOTED = "osaka";
   private static final List<String> OTHERS = List.of("tokyo", "nagoya");
+  private static final String PIT = "nagoya";
 
   @TempDir Path dir;
 
@@ -66,9 +68,11 @@ class NToOnePromoteIT {
       int nbd = ports[3 + 2 * i];
       int admin = ports[4 + 2 * i];
       Path cert = SiteLink.ensureCredentials(dir.resolve(id + "/tls"), id);
+      // Nagoya keeps history on dr, for its point-in-time promotion at the end.
+      String retention = id.equals(PIT) ? ", retention: 1h" : "";
       peers.append(
-          "  - {siteId: %s, certificate: %s, historyQuota: 64MiB, volumes: [{name: vol0, size: %d}]}\n"
-              .formatted(id, dir.relativize(cert), VOLUME));
+          "  - {siteId: %s, certificate: %s, historyQuota: 64MiB, volumes: [{name: vol0, size: %d%s}]}\n"
+              .formatted(id, dir.relativize(cert), VOLUME, retention));
       Files.writeString(
           dir.resolve(id + ".yaml"),
           """
@@ -126,6 +130,12 @@ class NToOnePromoteIT {
         for (Primary p : primaries.values()) {
           awaitInSync(p, dr);
         }
+        Path nagoyaEarlier = dir.resolve("nagoya-earlier.img");
+        ExternalTool.require("nbdcopy")
+            .run(T, primaries.get(PIT).uri(), nagoyaEarlier.toString())
+            .requireSuccess();
+        long nagoyaEarlierSeq =
+            TwoSites.vol0(primaries.get(PIT).site().status()).path("lastJournaledSeq").asLong();
         Primary osaka = primaries.get(PROMOTED);
         ExternalTool.require("nbdcopy").run(T, osaka.uri(), osakaAcked.toString()).requireSuccess();
         long osakaSeq = TwoSites.vol0(osaka.site().status()).path("lastJournaledSeq").asLong();
@@ -260,6 +270,9 @@ class NToOnePromoteIT {
         PromoteIT.Cli whole = PromoteIT.cli("promote", "--admin", drAddress);
         assertThat(whole.exit()).as(whole.output()).isEqualTo(3);
         assertThat(whole.output()).contains("--peer NAME");
+        PromoteIT.Cli wholeAtASeq = PromoteIT.cli("promote", "--seq", "1", "--admin", drAddress);
+        assertThat(wholeAtASeq.exit()).as(wholeAtASeq.output()).isEqualTo(3);
+        assertThat(wholeAtASeq.output()).contains("--peer NAME");
 
         // 6. tokyo and nagoya: in sync and byte-identical.
         for (String id : OTHERS) {
@@ -281,15 +294,44 @@ class NToOnePromoteIT {
         DataFiles.assertSameContent(id + " vol0", src, "dr " + id + ".vol0", rep);
       }
 
-      // 7. dr restarts: osaka stays promoted (writable, refused), the others resume.
+      // 7. Point in time: nagoya (its writer stopped) is promoted at the seq it had before the
+      // writes of step 2; its replica is rolled back to exactly what it held then. Tokyo goes on.
+      PromoteIT.Cli pit =
+          PromoteIT.cli(
+              "promote",
+              "--peer",
+              PIT,
+              "--seq",
+              Long.toString(nagoyaEarlierSeq),
+              "--admin",
+              drAddress);
+      assertThat(pit.exit()).as(pit.output()).isZero();
+      assertThat(pit.output()).contains("nagoya.vol0: from seq " + nagoyaEarlierSeq);
+      Path nagoyaRolledBack = dir.resolve("nagoya-rolled-back.img");
+      ExternalTool.require("nbdcopy")
+          .run(T, "nbd://127.0.0.1:" + drNbd + "/nagoya.vol0", nagoyaRolledBack.toString())
+          .requireSuccess();
+      DataFiles.assertSameContent(
+          "nagoya's vol0 at seq " + nagoyaEarlierSeq,
+          nagoyaEarlier,
+          "dr's nagoya.vol0 promoted at that seq",
+          nagoyaRolledBack);
+      assertThat(peer(dr.status(), "tokyo").path("connected").asBoolean())
+          .as("tokyo still connected after nagoya's promotion")
+          .isTrue();
+
+      // 8. dr restarts: osaka and nagoya stay promoted (writable, refused), tokyo resumes.
       dr.stop();
       dr.start();
       dr.awaitStatus(
           s -> s.path("link").path("connected").asBoolean(),
           T,
-          "tokyo and nagoya to reconnect to the restarted dr (osaka promoted, not awaited)");
+          "tokyo to reconnect to the restarted dr (osaka and nagoya promoted, not awaited)");
       JsonNode restarted = dr.status();
       assertThat(peer(restarted, PROMOTED).path("role").asText()).isEqualTo("promoted");
+      assertThat(peer(restarted, PIT).path("role").asText()).isEqualTo("promoted");
+      assertThat(peer(restarted, "tokyo").path("role").asText()).isEqualTo("replicating");
+      assertThat(volume(restarted, "tokyo.vol0").path("role").asText()).isEqualTo("standby");
       assertThat(volume(restarted, "osaka.vol0").path("role").asText()).isEqualTo("primary");
       try (NbdTestClient c = NbdTestClient.connect("127.0.0.1", drNbd, "osaka.vol0")) {
         assertThat(c.isReadOnly()).isFalse();
