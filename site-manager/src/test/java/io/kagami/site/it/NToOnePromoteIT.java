@@ -120,6 +120,8 @@ class NToOnePromoteIT {
         clients.put(p.id(), NbdTestClient.connect("127.0.0.1", p.nbd(), "vol0"));
       }
       Path osakaAcked = dir.resolve("osaka-acknowledged.img");
+      Path nagoyaEarlier = dir.resolve("nagoya-earlier.img");
+      long nagoyaEarlierSeq;
       try {
         // 1. All three replicate; osaka's last writes are acknowledged by dr, then osaka dies.
         for (int round = 0; round < 6; round++) {
@@ -130,11 +132,10 @@ class NToOnePromoteIT {
         for (Primary p : primaries.values()) {
           awaitInSync(p, dr);
         }
-        Path nagoyaEarlier = dir.resolve("nagoya-earlier.img");
         ExternalTool.require("nbdcopy")
             .run(T, primaries.get(PIT).uri(), nagoyaEarlier.toString())
             .requireSuccess();
-        long nagoyaEarlierSeq =
+        nagoyaEarlierSeq =
             TwoSites.vol0(primaries.get(PIT).site().status()).path("lastJournaledSeq").asLong();
         Primary osaka = primaries.get(PROMOTED);
         ExternalTool.require("nbdcopy").run(T, osaka.uri(), osakaAcked.toString()).requireSuccess();
