@@ -208,6 +208,16 @@ final class Drills implements AutoCloseable {
     }
   }
 
+  /** Stops the drills of {@code volumes} that run (N:1: one primary's volumes are promoted). */
+  synchronized void stop(java.util.Collection<String> volumes, String why) {
+    for (String v : volumes) {
+      if (running.containsKey(v)) {
+        LOG.log(Level.WARNING, "volume {0}: stopping its DR drill: {1}", v, why);
+        stop(v);
+      }
+    }
+  }
+
   /** The drill of {@code volume} for the status, or null. */
   synchronized VolumeStatus.Drill drill(String volume, String nbdHost, int nbdPort) {
     Running r = running.get(volume);
@@ -258,6 +268,20 @@ final class Drills implements AutoCloseable {
       t.history().clear();
     }
     volumes.clear();
+  }
+
+  /**
+   * N:1: one primary's {@code volumes} were promoted: their drills end and their history is
+   * dropped; every other volume's drill and history stay.
+   */
+  synchronized void promoted(java.util.Collection<String> volumes, String why) {
+    stop(volumes, why);
+    for (String v : volumes) {
+      Tracked t = this.volumes.remove(v);
+      if (t != null) {
+        t.history().clear();
+      }
+    }
   }
 
   @Override

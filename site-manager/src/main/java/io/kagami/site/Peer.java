@@ -29,10 +29,11 @@ import java.util.function.Consumer;
  * <p>An N:1 standby (a {@code peers:} list) has one {@code Peer} holding every primary's volumes,
  * each under its namespaced name ({@code tokyo.vol0}, see {@link
  * io.kagami.site.config.PeerConfig}); the receiver keeps each primary's connection, queues and
- * back-pressure apart, so a cut, overflow or resync of one primary stays with its volumes. Role
- * changes stay whole-site: such a standby refuses promotion ({@link Site#promote(boolean)}).
- * Promoting one primary's volumes needs one {@code Peer} per configured peer (own role record and
- * lock).
+ * back-pressure apart, so a cut, overflow or resync of one primary stays with its volumes. Such a
+ * standby refuses a whole-site promotion ({@link Site#promote(boolean)}); one primary's volumes are
+ * promoted alone ({@link #promotePeer}, recorded in {@link PromotedPeers}): they turn into writable
+ * primaries while the receiver goes on serving the other primaries, and that primary is refused
+ * from then on. The site's role stays standby.
  *
  * <p>Threads: the volume table is swapped whole, copy-on-write, under {@link #volumesLock}, so the
  * status, the admin surface and the link's suppliers read it from any thread without waiting;
@@ -47,6 +48,7 @@ final class Peer implements AutoCloseable {
   private final InstantSource clock;
   private final PeerRole role;
   private final VolumeRuntimes runtimes;
+  private final PromotedPeers promotedPeers;
 
   /** Serializes volume swaps with housekeeping's per-volume work. */
   private final Object volumesLock = new Object();
@@ -67,11 +69,22 @@ final class Peer implements AutoCloseable {
    */
   private final PeerLog wanLog = new PeerLog(SystemTime.NANO);
 
-  Peer(SiteConfig config, InstantSource clock, PeerRole role, VolumeRuntimes runtimes) {
+  Peer(
+      SiteConfig config,
+      InstantSource clock,
+      PeerRole role,
+      VolumeRuntimes runtimes,
+      PromotedPeers promotedPeers) {
     this.config = config;
     this.clock = clock;
     this.role = role;
     this.runtimes = runtimes;
+    this.promotedPeers = promotedPeers;
+  }
+
+  /** The primaries of an N:1 standby promoted here (none on a 1:1 site). */
+  PromotedPeers promotedPeers() {
+    return promotedPeers;
   }
 
   String peerSiteId() {
@@ -91,11 +104,19 @@ final class Peer implements AutoCloseable {
     return role.role();
   }
 
-  /** Opens every volume for the recorded role, each behind a switchable export. */
+  /**
+   * Opens every volume for the recorded role, each behind a switchable export; the volumes of a
+   * promoted peer of an N:1 standby as primaries (no standby in sync).
+   */
   void open() {
     SequencedMap<String, VolumeRuntime> opened = new LinkedHashMap<>();
     for (VolumeConfig vc : config.volumes()) {
-      VolumeRuntime v = runtimes.open(vc, role.role(), role.promotedByFailover());
+      boolean peerPromoted =
+          config.nToOne() && promotedPeers.promoted(config.peerSiteIdOf(vc.name()));
+      VolumeRuntime v =
+          peerPromoted
+              ? runtimes.open(vc, Role.PRIMARY, true)
+              : runtimes.open(vc, role.role(), role.promotedByFailover());
       opened.put(vc.name(), v);
       exports.put(vc.name(), new SwitchableDevice(v.device()));
     }
@@ -167,7 +188,15 @@ final class Peer implements AutoCloseable {
       return;
     }
     SiteLink next =
-        SiteLink.create(config, r, clock, this::shipSources, this::receiveSinks, takeover, wanLog);
+        SiteLink.create(
+            config,
+            r,
+            clock,
+            this::shipSources,
+            this::receiveSinks,
+            takeover,
+            wanLog,
+            promotedPeers::refusal);
     next.start();
     link = next;
   }
@@ -201,7 +230,47 @@ final class Peer implements AutoCloseable {
     return out;
   }
 
+  /**
+   * Ends primary {@code siteId}'s connection to this standby's receiver (the other primaries keep
+   * theirs); completes once its stores under way settled. Already complete without a receiver.
+   */
+  CompletableFuture<Void> disconnectPeer(String siteId) {
+    return link instanceof SiteLink.Standby s
+        ? s.disconnect(siteId)
+        : CompletableFuture.completedFuture(null);
+  }
+
   // ---- turning the volumes ----
+
+  /**
+   * N:1: the standby volumes of primary {@code siteId} (and only those) become primaries in place,
+   * as {@link #becomePrimary} turns them all; the site's role and every other volume stay as they
+   * are. Returns what each volume held. Under the role lock, with that primary disconnected and
+   * refused.
+   */
+  List<Promotion.VolumeAt> promotePeer(String siteId) {
+    List<Promotion.VolumeAt> at = new ArrayList<>();
+    synchronized (volumesLock) {
+      SequencedMap<String, VolumeRuntime> next = new LinkedHashMap<>(volumes);
+      try {
+        for (Map.Entry<String, VolumeRuntime> e : next.entrySet()) {
+          if (e.getValue() instanceof VolumeRuntime.Standby r
+              && siteId.equals(config.peerSiteIdOf(e.getKey()))) {
+            boolean consistent = r.sink().consistent();
+            VolumeRuntime.Primary p = runtimes.toPrimary(r, true);
+            e.setValue(p);
+            SwitchableDevice export = exports.get(e.getKey());
+            export.replace(p.device());
+            export.unfence();
+            at.add(new Promotion.VolumeAt(e.getKey(), p.device().stream().lastSeq(), consistent));
+          }
+        }
+      } finally {
+        volumes = Collections.unmodifiableSequencedMap(next);
+      }
+    }
+    return at;
+  }
 
   /**
    * Every standby volume becomes a primary one in place (applied through what it received, a new

@@ -17,9 +17,10 @@ import java.util.function.Supplier;
  * duration — including its bounded waits on futures — and which nothing else takes (status,
  * housekeeping and the NBD path never wait for a role change).
  *
- * <p>Several peers: each {@link Peer} gets its own, with its own record file, so a promotion or
- * failback towards one peer never touches the role towards another. Today's configuration names one
- * peer and the record lives in the data directory's {@code role} file.
+ * <p>Several peers: an N:1 standby keeps this one role (standby) and this one lock; promoting one
+ * primary's volumes takes the lock for its duration and is recorded per peer in {@link
+ * PromotedPeers}, not here, so it never changes the role towards another peer. The record lives in
+ * the data directory's {@code role} file.
  */
 final class PeerRole {
   private static final System.Logger LOG = System.getLogger(PeerRole.class.getName());

@@ -13,6 +13,11 @@ final class PointInTime {
    * {@code 2026-01-01T10:00:00Z}, {@code 2026-01-01T19:00:00+09:00}, or an age: {@code 5m} (ago),
    * with the forms of durations ({@code 30s}, {@code 2h}).
    */
+  static Instant parseOrNull(String text, InstantSource clock) {
+    return text == null ? null : parse(text, clock);
+  }
+
+  /** As {@link #parseOrNull}, for a given text. */
   static Instant parse(String text, InstantSource clock) {
     String t = text.strip();
     try {

@@ -29,6 +29,8 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.locks.ReentrantLock;
@@ -49,8 +51,12 @@ import java.util.concurrent.locks.ReentrantLock;
  * <p>Threads: {@link #start()} and {@link #close()} run on the caller's thread and exclude each
  * other (a close during start waits for it); close waits, bounded, for a role change under way. The
  * other methods hand on to the role they name and run on the caller's thread. An N:1 standby
- * ({@code peers:}) has one {@link Peer} holding every primary's namespaced volumes; it refuses
- * promotion, which would take over all of them at once.
+ * ({@code peers:}) has one {@link Peer} holding every primary's namespaced volumes; it refuses a
+ * whole-site promotion, which would take over all of them at once, and promotes one primary's
+ * volumes at a time instead.
+ *
+ * <p>For the recovery orchestrator: {@link #promotePeer(String, Optional, boolean)} promotes one
+ * primary's volumes of an N:1 standby while the others keep replicating (see there).
  */
 public final class Site implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(Site.class.getName());
@@ -191,7 +197,9 @@ public final class Site implements AutoCloseable {
             metrics,
             resources,
             roles::discardDiverged);
-    peer = new Peer(config, clock, roles, runtimes);
+    peer =
+        new Peer(
+            config, clock, roles, runtimes, PromotedPeers.read(config.dataDir(), config.siteId()));
     if (metrics != null) {
       metrics.wanLogDropped(peer::droppedWanLogLines);
     }
@@ -289,6 +297,10 @@ public final class Site implements AutoCloseable {
                 Duration.ofSeconds(
                     body.path("timeoutSeconds").asLong(DEFAULT_ROLE_TIMEOUT.toSeconds()))));
     admin.action("/failback", body -> failback());
+    admin.peerPromotion(
+        (name, force, volume, seq, at) ->
+            promotePeerNow(
+                name, force, RecoveryPoint.of(volume, seq, PointInTime.parseOrNull(at, clock))));
     admin.view("/recover/plan", this::recoveryPlan);
     if (failover != null) {
       admin.failover(failover);
@@ -316,30 +328,38 @@ public final class Site implements AutoCloseable {
    * inconsistent. See {@link StandbyPromoter#promote(boolean)}.
    */
   public Promotion promote(boolean force) {
-    return requireStarted().requireOnePeer().promoter.promote(force);
+    return requireStarted().promoter.promote(force);
   }
 
   /** Point-in-time failover: see {@link StandbyPromoter#promoteAt}. */
   public Promotion promote(boolean force, String volume, Long seq, Instant at) {
-    return requireStarted().requireOnePeer().promoter.promoteAt(force, volume, seq, at);
+    return requireStarted().promoter.promoteAt(force, volume, seq, at);
   }
 
   /**
-   * This site, unless it is an N:1 standby: promoting it would turn every primary's volumes at once
-   * (one role, one record), which is never what a failover of one primary site means.
+   * Promotes only primary {@code peer}'s volumes ({@code <peer>.*}) of an N:1 standby, as {@code
+   * kagami promote --peer} does (see {@link StandbyPromoter#promotePeer}), from what they hold or
+   * rolled back to {@code at}: they become writable exports in a new data generation, that primary
+   * is refused as stale from then on, and every other primary keeps replicating. On a 1:1 standby
+   * whose peer is {@code peer}, the whole-site promotion. Runs on a thread of its own; the future
+   * completes with the {@link Promotion}, or exceptionally (cause: a {@link
+   * Promotion.RefusedException} giving the reason, nothing changed).
    */
-  private Site requireOnePeer() {
-    if (config.nToOne()) {
-      throw new Promotion.RefusedException(
-          "standby "
-              + config.siteId()
-              + " receives from several primaries "
-              + config.peerSiteIds()
-              + " (peers:); promoting an N:1 standby is not supported: it would take over every peer's volumes at once. Each peer's replica is exported read-only as <peer>.<volume> (e.g. "
-              + config.volumes().getFirst().name()
-              + "): copy it out (nbdcopy), or pair that primary with a 1:1 standby and promote there");
-    }
-    return this;
+  public CompletableFuture<Promotion> promotePeer(
+      String peer, Optional<RecoveryPoint> at, boolean force) {
+    return CompletableFuture.supplyAsync(
+        () -> promotePeerNow(peer, force, at.orElse(null)),
+        r -> Thread.ofPlatform().name("kagami-promote-" + peer).daemon(true).start(r));
+  }
+
+  /** {@link #promotePeer(String, Optional, boolean)} without force. */
+  public CompletableFuture<Promotion> promotePeer(String peer, Optional<RecoveryPoint> at) {
+    return promotePeer(peer, at, false);
+  }
+
+  /** {@link #promotePeer(String, Optional, boolean)} on the caller's thread. */
+  private Promotion promotePeerNow(String name, boolean force, RecoveryPoint at) {
+    return requireStarted().promoter.promotePeer(name, force, at);
   }
 
   /** Planned switchover, run on the primary: see {@link Switchover#run}. Returns what to report. */

@@ -27,13 +27,16 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
  * The site's end of the WAN link: a shipper on a primary, a receiver on a standby. A standby trusts
  * each configured peer's certificate and its catalog routes each peer's volumes to that peer's
  * sinks (on an N:1 standby, a peer's {@code vol0} is the local {@code <peer>.vol0}); the receiver
- * keeps each peer's connection, volume chains and back-pressure apart.
+ * keeps each peer's connection, volume chains and back-pressure apart. A peer whose volumes an N:1
+ * standby promoted is refused at its HELLO with the reason {@code refusedPeer} gives, and the link
+ * counts as up while every peer still replicating is connected.
  */
 public abstract sealed class SiteLink implements AutoCloseable
     permits SiteLink.Primary, SiteLink.Standby {
@@ -61,7 +64,8 @@ public abstract sealed class SiteLink implements AutoCloseable
       Supplier<List<JournalShipSource>> sources,
       Supplier<Map<String, JournalReceiveSink>> sinks,
       Takeover takeover,
-      PeerLog clientLog) {
+      PeerLog clientLog,
+      Function<String, String> refusedPeer) {
     SiteCredentials own =
         config.wan().certificate() != null
             ? SiteCredentials.load(config.wan().privateKey(), config.wan().certificate())
@@ -135,6 +139,11 @@ public abstract sealed class SiteLink implements AutoCloseable
                               + config.wan().peerSiteId()
                               + "\")");
                 }
+                String refused = refusedPeer.apply(site);
+                if (refused != null) {
+                  // Its volumes were promoted here: a new generation it must never ship into.
+                  throw new LinkRefusedException(refused);
+                }
                 // Two peers may both offer a "vol0": each gets its own, namespaced volume here.
                 JournalReceiveSink sink = byName.get(from.localName(volume));
                 if (sink == null || !from.holds(from.localName(volume))) {
@@ -183,7 +192,7 @@ public abstract sealed class SiteLink implements AutoCloseable
             },
             clock,
             clientLog);
-    return new Standby(receiver, config, peerDialed);
+    return new Standby(receiver, config, peerDialed, refusedPeer);
   }
 
   /**
@@ -298,11 +307,25 @@ public abstract sealed class SiteLink implements AutoCloseable
     private final Receiver receiver;
     private final SiteConfig config;
     private final CompletableFuture<Void> peerDialed;
+    private final Function<String, String> refusedPeer;
 
-    Standby(Receiver receiver, SiteConfig config, CompletableFuture<Void> peerDialed) {
+    Standby(
+        Receiver receiver,
+        SiteConfig config,
+        CompletableFuture<Void> peerDialed,
+        Function<String, String> refusedPeer) {
       this.receiver = receiver;
       this.config = config;
       this.peerDialed = peerDialed;
+      this.refusedPeer = refusedPeer;
+    }
+
+    /**
+     * Ends primary {@code siteId}'s connection (no other); completes once its stores under way
+     * settled. See {@link Receiver#disconnect}.
+     */
+    CompletableFuture<Void> disconnect(String siteId) {
+      return receiver.disconnect(siteId);
     }
 
     /**
@@ -323,11 +346,17 @@ public abstract sealed class SiteLink implements AutoCloseable
     @Override
     LinkStatus status() {
       ReceiverSnapshot s = receiver.snapshot();
-      // N:1: the link is up while every peer is connected; each peer's own state is in peer().
+      // N:1: the link is up while every peer still replicating here is connected (a promoted one
+      // is refused for good); each peer's own state is in peer().
       boolean up = true;
+      boolean replicating = false;
       for (String id : config.peerSiteIds()) {
-        up &= s.peers().stream().anyMatch(p -> p.siteId().equals(id));
+        if (refusedPeer.apply(id) == null) {
+          replicating = true;
+          up &= s.peers().stream().anyMatch(p -> p.siteId().equals(id));
+        }
       }
+      up &= replicating;
       return new LinkStatus(
           up,
           config.nToOne() ? String.join(",", config.peerSiteIds()) : config.wan().peerSiteId(),

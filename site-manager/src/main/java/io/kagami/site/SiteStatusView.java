@@ -77,7 +77,9 @@ final class SiteStatusView {
     for (VolumeRuntime v : peer.volumes()) {
       vs.add(
           switch (v) {
-            case VolumeRuntime.Primary p -> primary(p, link, connected, fenced, now);
+            // N:1: a primary volume is a promoted peer's, with no standby of its own.
+            case VolumeRuntime.Primary p ->
+                primary(p, link, connected && !config.nToOne(), fenced, now);
             case VolumeRuntime.Standby r -> standby(r, connected(link, r, connected), now);
           });
     }
@@ -134,6 +136,7 @@ final class SiteStatusView {
     List<PeerStatus> out = new ArrayList<>();
     for (PeerConfig pc : config.peers()) {
       ReceiverSnapshot.Peer conn = link instanceof SiteLink.Standby s ? s.peer(pc.siteId()) : null;
+      PromotedPeers.PeerPromotion promoted = peer.promotedPeers().of(pc.siteId());
       List<String> names = new ArrayList<>();
       long received = 0;
       long lagBytes = 0;
@@ -159,7 +162,9 @@ final class SiteStatusView {
               names,
               received,
               lagBytes,
-              lagSeconds));
+              lagSeconds,
+              promoted == null ? PeerStatus.REPLICATING : PeerStatus.PROMOTED,
+              promoted == null ? null : promoted.at()));
     }
     return out;
   }

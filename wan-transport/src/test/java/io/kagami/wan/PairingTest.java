@@ -174,4 +174,73 @@ class PairingTest {
       }
     }
   }
+
+  /**
+   * An N:1 standby promoting one primary's volumes: {@link Receiver#disconnect} ends that peer's
+   * connection only; its catalog then refuses it, so nothing it appends afterwards is stored, while
+   * the other primary keeps its connection and ships on.
+   */
+  @Test
+  void disconnectingOnePeerLeavesTheOtherConnectedAndShipping() throws Exception {
+    Random random = new Random(17);
+    MemorySource tokyo = new MemorySource("db", SIZE);
+    MemorySource osaka = new MemorySource("db", SIZE);
+    java.util.concurrent.atomic.AtomicBoolean osakaPromoted =
+        new java.util.concurrent.atomic.AtomicBoolean();
+    try (LogCapture log = new LogCapture(Receiver.class);
+        MemorySink tokyoSink = new MemorySink("db", SIZE);
+        MemorySink osakaSink = new MemorySink("db", SIZE)) {
+      Catalog both = new Catalog().add("tokyo", tokyoSink).add("osaka", osakaSink);
+      io.kagami.wan.receive.ReceiverCatalog catalog =
+          (site, volume, size) -> {
+            if (site.equals("osaka") && osakaPromoted.get()) {
+              throw new io.kagami.wan.receive.LinkRefusedException(
+                  "site \"osaka\" is stale: its volumes were promoted here");
+            }
+            return both.sink(site, volume, size);
+          };
+      try (Receiver receiver = new Receiver(sites.receiver(), catalog)) {
+        receiver.start();
+        try (Shipper a = new Shipper(sites.shipper(receiver.port()), List.<ShipSource>of(tokyo));
+            Shipper b =
+                new Shipper(
+                    sites.shipper(sites.osaka, receiver.port()), List.<ShipSource>of(osaka))) {
+          a.start();
+          b.start();
+          tokyo.append(Records.mixed(random, 100));
+          osaka.append(Records.mixed(random, 100));
+          tokyo.awaitPeerDurable(100).get(WAIT.toSeconds(), TimeUnit.SECONDS);
+          osaka.awaitPeerDurable(100).get(WAIT.toSeconds(), TimeUnit.SECONDS);
+          java.time.Instant tokyoSince = peer(receiver, "tokyo").since();
+
+          osakaPromoted.set(true);
+          receiver.disconnect("osaka").get(WAIT.toSeconds(), TimeUnit.SECONDS);
+          osaka.append(Records.mixed(random, 50));
+          log.await("is stale: its volumes were promoted here", WAIT);
+          tokyo.append(Records.mixed(random, 100));
+          tokyo.awaitPeerDurable(200).get(WAIT.toSeconds(), TimeUnit.SECONDS);
+
+          assertThat(Records.difference("tokyo/db", tokyo.entries(), tokyoSink.stored())).isNull();
+          assertThat(peer(receiver, "tokyo").since())
+              .as("tokyo kept the connection it had before osaka was disconnected")
+              .isEqualTo(tokyoSince);
+          assertThat(a.snapshot().lastError()).as("tokyo's link never broke").isNull();
+          assertThat(osakaSink.stored())
+              .as("nothing osaka appended after its disconnection was stored")
+              .hasSize(100);
+          assertThat(receiver.connectedPeers()).doesNotContain("osaka");
+          assertThat(receiver.disconnect("kyoto").isDone())
+              .as("a peer that never connected: nothing to end")
+              .isTrue();
+        }
+      }
+    }
+  }
+
+  private static io.kagami.wan.receive.ReceiverSnapshot.Peer peer(Receiver r, String id) {
+    return r.snapshot().peers().stream()
+        .filter(p -> p.siteId().equals(id))
+        .findFirst()
+        .orElseThrow(() -> new AssertionError(id + " is not connected: " + r.snapshot()));
+  }
 }

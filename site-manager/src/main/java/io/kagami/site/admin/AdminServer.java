@@ -81,6 +81,8 @@ public final class AdminServer implements AutoCloseable {
    */
   private volatile DrillControl drills;
 
+  private volatile PeerPromoteControl peerPromote;
+
   /** HTTPS with this context; null: plain HTTP (a loopback address only, see ConfigLoader). */
   private javax.net.ssl.SSLContext tls;
 
@@ -141,6 +143,14 @@ public final class AdminServer implements AutoCloseable {
   public AdminServer token(BearerToken token) {
     this.token = token;
     return this;
+  }
+
+  /**
+   * Serves {@code POST /promote?peer=NAME} (an N:1 standby promotes one primary's volumes) through
+   * {@code control}; without it such a request answers 404 saying so.
+   */
+  public void peerPromotion(PeerPromoteControl control) {
+    this.peerPromote = control;
   }
 
   /** Serves {@code /drill} and point-in-time {@code /promote} through {@code control}. */
@@ -351,7 +361,11 @@ public final class AdminServer implements AutoCloseable {
     };
   }
 
-  /** {@code POST /promote} with an optional body {@code {"force": true}}. */
+  /**
+   * {@code POST /promote} with an optional body {@code {"force": true}} (and {@code seq}, {@code
+   * at}, {@code volume} for a point in time); {@code ?peer=NAME} promotes only that primary's
+   * volumes of an N:1 standby.
+   */
   private Response promote(HttpExchange ex) throws IOException {
     if (!ex.getRequestMethod().equals("POST")) {
       return new Response(
@@ -383,6 +397,10 @@ public final class AdminServer implements AutoCloseable {
       return new Response(
           400, "application/json", error("not valid JSON: " + e.getOriginalMessage()));
     }
+    String peerName = queryValue(ex, "peer");
+    if (peerName != null) {
+      return promotePeer(peerName, force, pointInTime);
+    }
     if (pointInTime != null) {
       if (drills == null) {
         return new Response(
@@ -411,6 +429,54 @@ public final class AdminServer implements AutoCloseable {
     } catch (io.kagami.site.Promotion.RefusedException e) {
       return new Response(409, "application/json", error(e.getMessage()));
     }
+  }
+
+  /** {@code /promote?peer=NAME}: one primary's volumes of an N:1 standby. */
+  private Response promotePeer(String name, boolean force, JsonNode pointInTime)
+      throws IOException {
+    PeerPromoteControl p = peerPromote;
+    if (p == null) {
+      return new Response(
+          404, "application/json", error("this site cannot promote one peer's volumes"));
+    }
+    if (name.isEmpty()) {
+      return new Response(400, "application/json", error("name the peer: /promote?peer=NAME"));
+    }
+    Long seq = null;
+    String at = null;
+    String volume = null;
+    if (pointInTime != null) {
+      if (pointInTime.hasNonNull("seq") && !pointInTime.get("seq").canConvertToLong()) {
+        return new Response(400, "application/json", error("seq must be a number"));
+      }
+      seq = pointInTime.hasNonNull("seq") ? pointInTime.get("seq").asLong() : null;
+      at = pointInTime.hasNonNull("at") ? pointInTime.get("at").asText() : null;
+      volume = pointInTime.hasNonNull("volume") ? pointInTime.get("volume").asText() : null;
+    }
+    try {
+      return new Response(
+          200, "application/json", JSON.writeValueAsBytes(p.promote(name, force, volume, seq, at)));
+    } catch (io.kagami.site.Promotion.RefusedException e) {
+      return new Response(409, "application/json", error(e.getMessage()));
+    }
+  }
+
+  /** The value of {@code key} in the request's query ({@code a=1&b=2}), decoded; null if absent. */
+  private static String queryValue(HttpExchange ex, String key) {
+    String q = ex.getRequestURI().getRawQuery();
+    if (q == null) {
+      return null;
+    }
+    for (String pair : q.split("&")) {
+      int eq = pair.indexOf('=');
+      String k = eq < 0 ? pair : pair.substring(0, eq);
+      if (java.net.URLDecoder.decode(k, StandardCharsets.UTF_8).equals(key)) {
+        return eq < 0
+            ? ""
+            : java.net.URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8);
+      }
+    }
+    return null;
   }
 
   private Response action(HttpExchange ex, Action action) throws IOException {

@@ -1,6 +1,8 @@
 package io.kagami.site.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -8,17 +10,26 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code kagami promote [--force] [--seq N | --at TIME] [--admin HOST:PORT]}: unplanned failover to
- * a standby, optionally to a point in the past within its retained history.
+ * {@code kagami promote [--peer NAME] [--force] [--seq N | --at TIME] [--admin HOST:PORT]}:
+ * unplanned failover to a standby, optionally to a point in the past within its retained history;
+ * on an N:1 standby, {@code --peer} promotes only that primary's volumes.
  */
 @Command(
     name = "promote",
     description = {
       "Make a standby site the primary of its volumes from what it holds (unplanned failover).",
       "Run it only when the old primary is down or fenced: nothing stops an old primary that is still running.",
-      "Refused when a volume is inconsistent (an interrupted resync) unless --force."
+      "Refused when a volume is inconsistent (an interrupted resync) unless --force.",
+      "On an N:1 standby (peers:), --peer NAME promotes only that primary's volumes; the others keep replicating."
     })
 final class PromoteCommand extends SiteVerb {
+  @Option(
+      names = "--peer",
+      paramLabel = "NAME",
+      description =
+          "N:1 standby: promote only the volumes of this primary site (<NAME>.*); it is refused as stale from then on.")
+  String peer;
+
   @Option(names = "--force", description = "Accept inconsistent volumes as they are.")
   boolean force;
 
@@ -59,15 +70,29 @@ final class PromoteCommand extends SiteVerb {
       request.put("volume", volume);
     }
     // A point-in-time promotion rolls the replica back first: allow it the time that takes.
-    JsonNode body = site.send("POST", "/promote", request, Duration.ofMinutes(10));
+    String path =
+        peer == null
+            ? "/promote"
+            : "/promote?peer=" + URLEncoder.encode(peer, StandardCharsets.UTF_8);
+    JsonNode body = site.send("POST", path, request, Duration.ofMinutes(10));
     return print(
         body,
         () -> {
-          System.out.printf(
-              "kagami: %s is now the primary (promoted in %d ms%s)%n",
-              site.address(),
-              body.path("millis").asLong(),
-              body.path("forced").asBoolean() ? ", forced" : "");
+          if (peer == null) {
+            System.out.printf(
+                "kagami: %s is now the primary (promoted in %d ms%s)%n",
+                site.address(),
+                body.path("millis").asLong(),
+                body.path("forced").asBoolean() ? ", forced" : "");
+          } else {
+            System.out.printf(
+                "kagami: the volumes of %s are now writable at %s (promoted in %d ms%s); %s is refused as stale from now on, the other peers keep replicating%n",
+                peer,
+                site.address(),
+                body.path("millis").asLong(),
+                body.path("forced").asBoolean() ? ", forced" : "",
+                peer);
+          }
           for (JsonNode v : body.path("volumes")) {
             System.out.printf(
                 "  %s: from seq %d%s%n",
@@ -76,7 +101,13 @@ final class PromoteCommand extends SiteVerb {
                 v.path("wasConsistent").asBoolean() ? "" : " (was inconsistent)");
           }
           System.out.println(
-              "kagami: next: reattach hosts to this site's NBD address; when the old primary returns, rejoin it with kagami failback");
+              peer == null
+                  ? "kagami: next: reattach hosts to this site's NBD address; when the old primary returns, rejoin it with kagami failback"
+                  : "kagami: next: attach the hosts of "
+                      + peer
+                      + " to this site's NBD exports "
+                      + peer
+                      + ".<volume>; failback of one peer is not supported yet (docs/runbooks/failover.md)");
         });
   }
 }

@@ -120,6 +120,15 @@ final class StatusCommand extends SiteVerb {
     // An N:1 standby: one line per primary site, each with its own link and lag.
     for (JsonNode p : s.path("peers")) {
       boolean up = p.path("connected").asBoolean();
+      if (p.path("role").asText().equals("promoted")) {
+        out.append(
+            String.format(
+                "  peer %s: PROMOTED here at %s  %d volume(s) writable  (its old primary is refused as stale)%n",
+                p.path("siteId").asText(),
+                p.path("promotedAt").asText("?"),
+                p.path("volumes").size()));
+        continue;
+      }
       out.append(
           String.format(
               "  peer %s: %s  %d volume(s)  lag %s, %.1f s  received %s%n",
@@ -256,7 +265,7 @@ final class StatusCommand extends SiteVerb {
               + s.path("link").path("address").asText("it"));
     }
     for (JsonNode p : s.path("peers")) {
-      if (!p.path("connected").asBoolean()) {
+      if (!p.path("connected").asBoolean() && !p.path("role").asText().equals("promoted")) {
         hints.add(
             "primary "
                 + p.path("siteId").asText()

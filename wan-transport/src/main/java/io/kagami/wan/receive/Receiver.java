@@ -240,6 +240,30 @@ public final class Receiver implements AutoCloseable {
         f == null ? null : f.at());
   }
 
+  /**
+   * Ends the connection of primary {@code siteId}, if it has one, and completes once the storage
+   * steps of its volumes under way have settled: from then on no sink of that peer is called for
+   * the ended connection. Whether a new connection of the peer is admitted is the catalog's to say
+   * (an N:1 standby that promoted that peer's volumes refuses it). No other peer's connection,
+   * chains or back-pressure is touched. Never blocks.
+   */
+  public CompletableFuture<Void> disconnect(String siteId) {
+    PeerRoute r = routes.get(siteId);
+    if (r == null) {
+      return CompletableFuture.completedFuture(null);
+    }
+    ReceiveSession s = r.session();
+    if (s != null) {
+      s.retire(); // first: no store of it starts from here on
+      LOG.log(Level.INFO, "WAN peer {0}: connection ended by this site", siteId);
+    }
+    List<CompletableFuture<?>> pending = new ArrayList<>();
+    for (VolumeChain c : r.chains()) {
+      pending.add(c.settled());
+    }
+    return CompletableFuture.allOf(pending.toArray(CompletableFuture[]::new));
+  }
+
   // ---- for the sessions (event loops) ----
 
   ReceiverConfig config() {
