@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.kagami.site.it.guest.GuestConsole;
 import io.kagami.site.it.guest.GuestDisks;
 import io.kagami.site.it.guest.GuestVm;
+import io.kagami.testkit.net.FreePorts;
 import io.kagami.testkit.tools.ExternalTool;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -66,10 +67,16 @@ class GuestBootIT {
           PromoteIT.cli("promote", "--admin", "127.0.0.1:" + sites.standbyAdmin);
       assertThat(promoted.exit()).as(promoted.output()).isZero();
 
+      int health = FreePorts.loopbackPorts(1)[0];
       try (GuestVm vm =
           GuestVm.boot(
               new GuestVm.Spec(
-                  "db", dir.resolve("vm-standby"), sites.standbyUri(), GuestVm.Bus.VIRTIO))) {
+                  "db",
+                  dir.resolve("vm-standby"),
+                  sites.standbyUri(),
+                  GuestVm.Bus.VIRTIO,
+                  256,
+                  health))) {
         String verified =
             vm.await(GuestConsole.VERIFIED, BOOT, "verification on the promoted standby");
         System.out.printf(
@@ -82,6 +89,9 @@ class GuestBootIT {
             .as("manifest entries on the replica (wrote %d, live writer reached %d)", wrote, live)
             .isGreaterThanOrEqualTo(live);
         vm.await(GuestConsole.READY, BOOT, "the recovered guest ready");
+        assertThat(vm.awaitHealthy(Duration.ofMinutes(1))).isEqualTo("KAGAMI-GUEST HEALTHY db");
+        System.out.printf(
+            "GuestBootIT: power-on to health port answering: %.1f s%n", vm.secondsSinceBoot());
         vm.powerOff(Duration.ofMinutes(2));
       }
     }

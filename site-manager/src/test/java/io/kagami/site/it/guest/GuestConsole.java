@@ -62,6 +62,7 @@ public final class GuestConsole {
   private final String name;
   private final List<String> lines = new ArrayList<>();
   private boolean ended;
+  private boolean stopped;
 
   public GuestConsole(String name) {
     this.name = name;
@@ -106,6 +107,67 @@ public final class GuestConsole {
       ended = false;
     }
     t.start();
+  }
+
+  /**
+   * Follows a console that another program writes to {@code file} (e.g. QEMU started by {@code
+   * kagami recover} with {@code -serial file:…}): a daemon thread reads the lines as the file
+   * grows, checking for more every 200 ms (a file has no event to wait on), until {@link
+   * #stopFollowing()}. The file need not exist yet.
+   */
+  public void followFile(Path file) {
+    Thread t =
+        new Thread(
+            () -> {
+              StringBuilder partial = new StringBuilder();
+              long offset = 0;
+              byte[] buf = new byte[8192];
+              while (!stopped()) {
+                try (var ch = java.nio.channels.FileChannel.open(file)) {
+                  ch.position(offset);
+                  int n;
+                  while ((n = ch.read(java.nio.ByteBuffer.wrap(buf))) > 0) {
+                    offset += n;
+                    partial.append(new String(buf, 0, n, StandardCharsets.UTF_8));
+                    int nl;
+                    while ((nl = partial.indexOf("\n")) >= 0) {
+                      String plain =
+                          partial
+                              .substring(0, nl)
+                              .replaceAll("\u001B\\[[0-9;?]*[A-Za-z]", "")
+                              .replace("\r", "");
+                      partial.delete(0, nl + 1);
+                      synchronized (this) {
+                        lines.add(plain);
+                        notifyAll();
+                      }
+                    }
+                  }
+                } catch (java.nio.file.NoSuchFileException e) {
+                  // not written yet
+                } catch (IOException e) {
+                  throw new UncheckedIOException(e);
+                }
+                SystemTime.pause(Duration.ofMillis(200));
+              }
+              synchronized (this) {
+                ended = true;
+                notifyAll();
+              }
+            },
+            "console-file-" + name);
+    t.setDaemon(true);
+    t.start();
+  }
+
+  /** Ends {@link #followFile}: waits then fail with "the VM stopped first". */
+  public synchronized void stopFollowing() {
+    stopped = true;
+    notifyAll();
+  }
+
+  private synchronized boolean stopped() {
+    return stopped;
   }
 
   /** The number of lines seen so far: pass it to {@link #await} to look only at later lines. */

@@ -2,8 +2,12 @@ package io.kagami.site.it.guest;
 
 import io.kagami.clock.SystemTime;
 import io.kagami.testkit.tools.ExternalTool;
+import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStreamReader;
 import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -162,6 +166,52 @@ public final class GuestVm implements AutoCloseable {
 
   public boolean alive() {
     return qemu.isAlive();
+  }
+
+  /**
+   * Waits until the guest's health port (through the host port forward) answers with its line,
+   * {@code KAGAMI-GUEST HEALTHY <name>}, and returns that line. QEMU accepts forwarded connections
+   * even while nothing listens in the guest, so only the answer counts. Polls every half second:
+   * there is no event to wait on across the VM boundary.
+   */
+  public String awaitHealthy(Duration timeout) throws InterruptedException {
+    if (spec.healthHostPort() <= 0) {
+      throw new IllegalStateException(spec.name() + " has no NIC (Spec.healthHostPort 0)");
+    }
+    long deadline = SystemTime.NANO.nanoTime() + timeout.toNanos();
+    String last = "no answer yet";
+    while (true) {
+      if (!qemu.isAlive()) {
+        throw new AssertionError(
+            spec.name() + ": health check: QEMU exited; console:\n" + console.tail(40));
+      }
+      try (Socket s = new Socket()) {
+        s.connect(new InetSocketAddress("127.0.0.1", spec.healthHostPort()), 2000);
+        s.setSoTimeout(5000);
+        String line =
+            new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8))
+                .readLine();
+        if (line != null && line.startsWith("KAGAMI-GUEST HEALTHY")) {
+          return line;
+        }
+        last = line == null ? "connection closed without an answer" : "answered: " + line;
+      } catch (IOException e) {
+        last = e.toString();
+      }
+      if (SystemTime.NANO.nanoTime() - deadline > 0) {
+        throw new AssertionError(
+            spec.name()
+                + ": health port 127.0.0.1:"
+                + spec.healthHostPort()
+                + " did not answer within "
+                + timeout.toSeconds()
+                + " s (last: "
+                + last
+                + "); console:\n"
+                + console.tail(40));
+      }
+      SystemTime.pause(Duration.ofMillis(500));
+    }
   }
 
   /** Sends one command line to the guest's console ({@code poweroff}, {@code sync}). */
