@@ -100,19 +100,7 @@ class GuestBootIT {
   @Test
   void aGuestWithoutVirtioInItsInitramfsBootsFromSataButNotFromVirtio() throws Exception {
     Path disk = GuestDisks.build("legacy", GuestDisks.Variant.NOVIRTIO);
-    Path overlay = dir.resolve("legacy.qcow2");
-    ExternalTool.require("qemu-img")
-        .runOk(
-            Duration.ofSeconds(30),
-            "create",
-            "-q",
-            "-f",
-            "qcow2",
-            "-b",
-            disk.toString(),
-            "-F",
-            "raw",
-            overlay.toString());
+    Path overlay = overlay(disk, dir.resolve("legacy.qcow2"));
 
     try (GuestVm vm =
         GuestVm.boot(
@@ -135,6 +123,44 @@ class GuestBootIT {
           .as("the novirtio guest must not reach its init on a virtio disk")
           .isEmpty();
     }
+  }
+
+  @Test
+  void theSameDiskBootsWithUefiFirmware() throws Exception {
+    Path disk = GuestDisks.build("db", GuestDisks.Variant.VIRTIO);
+    Path overlay = overlay(disk, dir.resolve("uefi.qcow2"));
+    try (GuestVm vm =
+        GuestVm.boot(
+            new GuestVm.Spec(
+                "db",
+                dir.resolve("vm-uefi"),
+                overlay.toString(),
+                GuestVm.Bus.VIRTIO,
+                256,
+                0,
+                GuestVm.Firmware.UEFI))) {
+      vm.await("BdsDxe: starting", BOOT, "OVMF starting the disk's EFI boot loader");
+      vm.await(GuestConsole.WROTE, BOOT, "the guest's first boot under UEFI");
+      System.out.printf("GuestBootIT: power-on to WROTE (UEFI): %.1f s%n", vm.secondsSinceBoot());
+      vm.powerOff(Duration.ofMinutes(2));
+    }
+  }
+
+  /** A copy-on-write overlay over a cached guest disk (the cache entry stays untouched). */
+  private static Path overlay(Path disk, Path overlay) throws Exception {
+    ExternalTool.require("qemu-img")
+        .runOk(
+            Duration.ofSeconds(30),
+            "create",
+            "-q",
+            "-f",
+            "qcow2",
+            "-b",
+            disk.toString(),
+            "-F",
+            "raw",
+            overlay.toString());
+    return overlay;
   }
 
   private static int number(String line) {

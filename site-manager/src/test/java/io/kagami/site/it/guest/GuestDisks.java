@@ -10,7 +10,8 @@ import java.time.Duration;
  * Bootable "physical server" test guests: raw disk images with an MBR partition table, SYSLINUX, a
  * Debian kernel with its initramfs and an ext4 root, built from Debian packages by {@code
  * src/test/guest/build-guest} (see that script for the layout and the cache). A guest boots from
- * its own disk, with no kernel passed to QEMU.
+ * its own disk, with no kernel passed to QEMU, under BIOS or UEFI firmware ({@link
+ * GuestVm.Firmware}).
  *
  * <p>Usage, e.g. for a recovery test:
  *

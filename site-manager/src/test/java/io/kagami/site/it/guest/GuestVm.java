@@ -47,6 +47,22 @@ public final class GuestVm implements AutoCloseable {
     IDE
   }
 
+  /** The firmware, as in a recovery profile's {@code firmware}; the guest disks boot with both. */
+  public enum Firmware {
+    /** SeaBIOS: the disk's MBR boot code, then SYSLINUX from the boot partition. */
+    BIOS,
+    /**
+     * OVMF (Debian package ovmf): {@code \EFI\BOOT\BOOTX64.EFI} from the boot partition. Slower
+     * under TCG than BIOS (the firmware itself takes some 20 s).
+     */
+    UEFI
+  }
+
+  /** OVMF's code and its variable store template, as Debian 12 installs them. */
+  static final Path OVMF_CODE = Path.of("/usr/share/OVMF/OVMF_CODE_4M.fd");
+
+  static final Path OVMF_VARS = Path.of("/usr/share/OVMF/OVMF_VARS_4M.fd");
+
   /** The guest's TCP health port ({@code guest-init} answers with a line there). */
   public static final int GUEST_HEALTH_PORT = 7070;
 
@@ -57,10 +73,21 @@ public final class GuestVm implements AutoCloseable {
    * @param healthHostPort host loopback port forwarded to the guest's health port; 0: no NIC
    */
   public record Spec(
-      String name, Path dir, String drive, Bus bus, int memoryMiB, int healthHostPort) {
-    /** 256 MiB, no NIC. */
+      String name,
+      Path dir,
+      String drive,
+      Bus bus,
+      int memoryMiB,
+      int healthHostPort,
+      Firmware firmware) {
+    /** BIOS firmware. */
+    public Spec(String name, Path dir, String drive, Bus bus, int memoryMiB, int healthHostPort) {
+      this(name, dir, drive, bus, memoryMiB, healthHostPort, Firmware.BIOS);
+    }
+
+    /** 256 MiB, no NIC, BIOS firmware. */
     public Spec(String name, Path dir, String drive, Bus bus) {
-      this(name, dir, drive, bus, 256, 0);
+      this(name, dir, drive, bus, 256, 0, Firmware.BIOS);
     }
   }
 
@@ -81,6 +108,16 @@ public final class GuestVm implements AutoCloseable {
   /** Powers the VM on; returns at once (wait with {@link #await}). */
   public static GuestVm boot(Spec spec) throws IOException {
     Files.createDirectories(spec.dir());
+    if (spec.firmware() == Firmware.UEFI) {
+      if (!Files.isRegularFile(OVMF_CODE)) {
+        throw new IllegalStateException(OVMF_CODE + " not found: apt-get install ovmf");
+      }
+      // The VM's own variable store (OVMF writes its boot entries there).
+      Path vars = spec.dir().resolve("OVMF_VARS.fd");
+      if (!Files.exists(vars)) {
+        Files.copy(OVMF_VARS, vars);
+      }
+    }
     List<String> cmd = command(spec);
     GuestConsole console = new GuestConsole(spec.name());
     Files.writeString(spec.dir().resolve("qemu.cmdline"), String.join(" ", cmd) + "\n");
@@ -119,6 +156,14 @@ public final class GuestVm implements AutoCloseable {
             "-monitor",
             "none",
             "-no-reboot"));
+    if (spec.firmware() == Firmware.UEFI) {
+      cmd.addAll(
+          List.of(
+              "-drive",
+              "if=pflash,format=raw,unit=0,readonly=on,file=" + OVMF_CODE,
+              "-drive",
+              "if=pflash,format=raw,unit=1,file=" + spec.dir().resolve("OVMF_VARS.fd")));
+    }
     String drive = "file=" + spec.drive() + ",format=raw,if=none,id=disk0,cache=writeback";
     if (spec.drive().endsWith(".qcow2")) {
       drive = drive.replace("format=raw", "format=qcow2");
