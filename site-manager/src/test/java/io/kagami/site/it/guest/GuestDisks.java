@@ -32,6 +32,15 @@ public final class GuestDisks {
   /** The disk's size: a Kagami volume that holds a guest must be at least this large. */
   public static final long DISK_BYTES = (1 + 32 + 256) << 20;
 
+  /**
+   * Where the ext4 root partition starts on the disk (after the 1 MiB MBR gap and the 32 MiB FAT
+   * boot partition): e2fsprogs read it in place as {@code disk.raw?offset=ROOT_OFFSET}.
+   */
+  public static final long ROOT_OFFSET = (1 + 32) << 20;
+
+  /** Where guest-init keeps its files and manifest on the root. */
+  public static final String DATA_DIR = "/var/lib/kagami-guest";
+
   /** A cold build (root file system from Debian packages plus the disk) takes a few minutes. */
   private static final Duration BUILD_TIMEOUT = Duration.ofMinutes(20);
 
