@@ -24,6 +24,8 @@ import java.util.Set;
  * failover:
  *   automatic: false           # explicit opt-in; false: heartbeats and status only, a human promotes
  *   witness: witness.example:7900      # `kagami witness`; required with automatic: true
+ *   # or an etcd cluster instead of `kagami witness`:
+ *   # witness: {etcd: ["http://10.0.0.1:2379", "http://10.0.0.2:2379", "http://10.0.0.3:2379"], prefix: /kagami}
  *   witnessTokenFile: witness.token    # a copy of the witness's --token-file (relative to this file)
  *   witnessCertificate: witness.crt    # the witness's certificate (or its CA), PEM: required when the
  *                                      #   witness speaks TLS (any address but loopback, or https://)
@@ -94,7 +96,25 @@ final class FailoverSection {
         automatic = node.get("automatic").booleanValue();
       }
     }
-    Target witnessTarget = target(node, "witness", node.has("witnessCertificate"));
+    EtcdWitnessSettings etcdWitness = null;
+    Target witnessTarget = null;
+    JsonNode witnessNode = node.get("witness");
+    if (witnessNode != null && witnessNode.isObject()) {
+      etcdWitness = etcdWitness(witnessNode);
+      for (String k : List.of("witnessTokenFile", "witnessCertificate")) {
+        if (node.has(k)) {
+          problems.add(
+              "failover."
+                  + k
+                  + " is for the built-in witness (`kagami witness`); failover.witness names an etcd cluster");
+        }
+      }
+    } else if (witnessNode != null && !witnessNode.isNull() && !witnessNode.isValueNode()) {
+      problems.add(
+          "failover.witness must be the built-in witness's host:port or a mapping {etcd: [http://host:port, ...], prefix: /kagami}");
+    } else {
+      witnessTarget = target(node, "witness", node.has("witnessCertificate"));
+    }
     Target peerTarget = target(node, "peerAdmin", node.has("peerAdminCertificate"));
     HostPort witness = witnessTarget == null ? null : witnessTarget.address();
     HostPort peerAdmin = peerTarget == null ? null : peerTarget.address();
@@ -114,7 +134,7 @@ final class FailoverSection {
     }
     if (automatic && witness == null && !node.has("witness")) {
       problems.add(
-          "failover.witness is required with automatic: true: the address of `kagami witness`, host:port, at a third location");
+          "failover.witness is required with automatic: true: the address of `kagami witness`, host:port, at a third location, or an etcd cluster {etcd: [http://host:port, ...]}");
     }
     if (automatic && peerAdmin == null && !node.has("peerAdmin")) {
       problems.add(
@@ -122,7 +142,7 @@ final class FailoverSection {
     }
     Path witnessToken = null;
     String witnessTokenText = text(node, "witnessTokenFile");
-    if (witnessTokenText != null) {
+    if (witnessTokenText != null && etcdWitness == null) {
       witnessToken = base.resolve(witnessTokenText).normalize();
       if (witness == null) {
         problems.add(
@@ -190,9 +210,96 @@ final class FailoverSection {
           monitorInterval == null ? FailoverSettings.DEFAULT_MONITOR_INTERVAL : monitorInterval,
           witnessToken,
           witnessCertificate,
-          peerAdminCertificate);
+          peerAdminCertificate,
+          etcdWitness);
     } catch (IllegalArgumentException e) {
       problems.add(e.getMessage());
+      return null;
+    }
+  }
+
+  /**
+   * {@code failover.witness: {etcd: [http://host:port, ...], prefix: /kagami}}, or null (with a
+   * problem added) when wrong.
+   */
+  private EtcdWitnessSettings etcdWitness(JsonNode w) {
+    int before = problems.size();
+    known(w, "failover.witness.", "etcd", "prefix");
+    JsonNode list = w.get("etcd");
+    List<URI> endpoints = new ArrayList<>();
+    if (list == null || list.isNull()) {
+      problems.add(
+          "failover.witness.etcd is required in a witness mapping: the etcd members' client URLs, e.g. [\"http://10.0.0.1:2379\", \"http://10.0.0.2:2379\", \"http://10.0.0.3:2379\"]");
+    } else if (!list.isArray() || list.isEmpty()) {
+      problems.add(
+          "failover.witness.etcd must be a non-empty list of the etcd members' client URLs (http://host:port), every member of the cluster");
+    } else {
+      for (int i = 0; i < list.size(); i++) {
+        JsonNode e = list.get(i);
+        String at = "failover.witness.etcd[" + i + "]";
+        if (!e.isTextual()) {
+          problems.add(at + " must be a URL, http://host:port");
+          continue;
+        }
+        URI u = etcdEndpoint(at, e.asText().strip());
+        if (u == null) {
+          continue;
+        }
+        if (endpoints.contains(u)) {
+          problems.add(at + " " + u + " is listed twice");
+          continue;
+        }
+        endpoints.add(u);
+      }
+    }
+    String prefix = EtcdWitnessSettings.DEFAULT_PREFIX;
+    if (w.has("prefix")) {
+      String p = text(w, "prefix");
+      if (p == null
+          || !p.startsWith("/")
+          || p.length() < 2
+          || p.endsWith("/")
+          || p.matches(".*\\s.*")) {
+        problems.add(
+            "failover.witness.prefix "
+                + (p == null ? w.get("prefix").toString() : "\"" + p + "\"")
+                + " must be an etcd key path starting with / and not ending with /, without spaces (default "
+                + EtcdWitnessSettings.DEFAULT_PREFIX
+                + "); both sites of a pair must name the same one");
+      } else {
+        prefix = p;
+      }
+    }
+    if (problems.size() > before) {
+      return null;
+    }
+    return new EtcdWitnessSettings(endpoints, prefix);
+  }
+
+  /** One etcd member's client URL, {@code http://host:port}; null (with a problem) when wrong. */
+  private URI etcdEndpoint(String at, String text) {
+    String lower = text.toLowerCase(Locale.ROOT);
+    if (lower.startsWith("https://")) {
+      problems.add(
+          at
+              + " "
+              + text
+              + ": TLS to etcd is not supported yet; use http:// on a network only the sites and the etcd members reach");
+      return null;
+    }
+    if (!lower.startsWith("http://")) {
+      problems.add(at + " " + text + " must be written http://host:port (an etcd client URL)");
+      return null;
+    }
+    String bare = text.substring(7);
+    if (bare.endsWith("/")) {
+      bare = bare.substring(0, bare.length() - 1);
+    }
+    try {
+      HostPort hp = HostPort.parse(bare);
+      return URI.create("http://" + hp);
+    } catch (IllegalArgumentException e) {
+      problems.add(at + " " + text + ": " + e.getMessage());
       return null;
     }
   }
