@@ -80,7 +80,11 @@ public final class EtcdWitnessClient implements LeaseService {
             // Fail fast when no member is reachable: a request that waits for a connection
             // longer than the renewal period is evidence lost anyway.
             .waitForReady(false)
-            .retryMaxDuration(timeout)
+            // jetcd retries a request that failed on one member; within the request's bound.
+            .retryChronoUnit(java.time.temporal.ChronoUnit.MILLIS)
+            .retryDelay(50)
+            .retryMaxDelay(200)
+            .retryMaxDuration(timeout.plusMillis(100))
             .build();
   }
 
@@ -139,50 +143,53 @@ public final class EtcdWitnessClient implements LeaseService {
   @Override
   public CompletableFuture<LeaseReply> renewAsync(String group, String site, long term) {
     return bounded(
-        read(group)
-            .thenCompose(
-                s -> {
-                  if (s.holder() == null) {
-                    return done(
-                        refused(
-                            group,
-                            null,
-                            s.storedTerm(),
-                            "nobody holds the lease in etcd (it expired or was released)"));
-                  }
-                  if (!s.holder().equals(site) || s.holderTerm() != term) {
-                    return done(refused(group, s.holder(), s.holderTerm(), heldBy(s, site, term)));
-                  }
-                  return keepAlive(group, s, "renewed");
-                }));
+        () ->
+            read(group)
+                .thenCompose(
+                    s -> {
+                      if (s.holder() == null) {
+                        return done(
+                            refused(
+                                group,
+                                null,
+                                s.storedTerm(),
+                                "nobody holds the lease in etcd (it expired or was released)"));
+                      }
+                      if (!s.holder().equals(site) || s.holderTerm() != term) {
+                        return done(
+                            refused(group, s.holder(), s.holderTerm(), heldBy(s, site, term)));
+                      }
+                      return keepAlive(group, s, "renewed");
+                    }));
   }
 
   @Override
   public CompletableFuture<LeaseReply> claimAsync(String group, String site, long knownTerm) {
     return bounded(
-        read(group)
-            .thenCompose(
-                s -> {
-                  if (s.holder() != null && s.holder().equals(site)) {
-                    return keepAlive(
-                        group, s, site + " already holds the lease at term " + s.holderTerm());
-                  }
-                  if (s.holder() != null) {
-                    return done(
-                        refused(
-                            group,
-                            s.holder(),
-                            s.holderTerm(),
-                            s.holder()
-                                + " holds the lease at term "
-                                + s.holderTerm()
-                                + " (until its etcd lease runs out or is released)"));
-                  }
-                  long next = Math.max(knownTerm, s.storedTerm()) + 1;
-                  return etcd.getLeaseClient()
-                      .grant(ttlSeconds)
-                      .thenCompose(g -> casHolder(group, site, next, s, g.getID(), g.getTTL()));
-                }));
+        () ->
+            read(group)
+                .thenCompose(
+                    s -> {
+                      if (s.holder() != null && s.holder().equals(site)) {
+                        return keepAlive(
+                            group, s, site + " already holds the lease at term " + s.holderTerm());
+                      }
+                      if (s.holder() != null) {
+                        return done(
+                            refused(
+                                group,
+                                s.holder(),
+                                s.holderTerm(),
+                                s.holder()
+                                    + " holds the lease at term "
+                                    + s.holderTerm()
+                                    + " (until its etcd lease runs out or is released)"));
+                      }
+                      long next = Math.max(knownTerm, s.storedTerm()) + 1;
+                      return etcd.getLeaseClient()
+                          .grant(ttlSeconds)
+                          .thenCompose(g -> casHolder(group, site, next, s, g.getID(), g.getTTL()));
+                    }));
   }
 
   /** Writes holder and term if nobody wrote either since {@code s} was read. */
@@ -232,29 +239,32 @@ public final class EtcdWitnessClient implements LeaseService {
   @Override
   public CompletableFuture<LeaseReply> releaseAsync(String group, String site, long term) {
     return bounded(
-        read(group)
-            .thenCompose(
-                s -> {
-                  if (s.holder() == null || !s.holder().equals(site) || s.holderTerm() != term) {
-                    return done(
-                        refused(
-                            group,
-                            s.holder(),
-                            s.holder() == null ? s.storedTerm() : s.holderTerm(),
-                            site + " does not hold the lease at term " + term));
-                  }
-                  return etcd.getLeaseClient()
-                      .revoke(s.holderKv().getLease())
-                      .thenApply(
-                          r ->
-                              new LeaseReply(
-                                  true,
-                                  group,
-                                  null,
-                                  term,
-                                  ttlSeconds * 1000,
-                                  "released by " + site + " at term " + term));
-                }));
+        () ->
+            read(group)
+                .thenCompose(
+                    s -> {
+                      if (s.holder() == null
+                          || !s.holder().equals(site)
+                          || s.holderTerm() != term) {
+                        return done(
+                            refused(
+                                group,
+                                s.holder(),
+                                s.holder() == null ? s.storedTerm() : s.holderTerm(),
+                                site + " does not hold the lease at term " + term));
+                      }
+                      return etcd.getLeaseClient()
+                          .revoke(s.holderKv().getLease())
+                          .thenApply(
+                              r ->
+                                  new LeaseReply(
+                                      true,
+                                      group,
+                                      null,
+                                      term,
+                                      ttlSeconds * 1000,
+                                      "released by " + site + " at term " + term));
+                    }));
   }
 
   private CompletableFuture<LeaseReply> keepAlive(String group, Snapshot s, String reason) {
@@ -291,7 +301,14 @@ public final class EtcdWitnessClient implements LeaseService {
    * Bounds the request by the timeout and turns every failure into an {@link IOException} naming
    * the cluster (the caller's "no answer").
    */
-  private CompletableFuture<LeaseReply> bounded(CompletableFuture<LeaseReply> request) {
+  private CompletableFuture<LeaseReply> bounded(
+      java.util.function.Supplier<CompletableFuture<LeaseReply>> call) {
+    CompletableFuture<LeaseReply> request;
+    try {
+      request = call.get();
+    } catch (RuntimeException e) {
+      request = CompletableFuture.failedFuture(e);
+    }
     return request
         .orTimeout(timeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)
         .handle(
