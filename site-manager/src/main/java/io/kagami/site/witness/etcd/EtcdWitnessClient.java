@@ -33,6 +33,7 @@ import java.util.concurrent.TimeoutException;
  *   <tr><th>key</th><th>value</th><th>etcd lease</th></tr>
  *   <tr><td>{@code prefix/group/holder}</td><td>{@code {"site":"tokyo","term":7}}</td><td>the holder's (TTL = the lease, rounded up to whole seconds)</td></tr>
  *   <tr><td>{@code prefix/group/term}</td><td>the highest term ever granted, decimal</td><td>none: it outlives every holder</td></tr>
+ *   <tr><td>{@code prefix/group/released}</td><td>the last term given back by release, decimal</td><td>none</td></tr>
  * </table>
  *
  * <ul>
@@ -45,7 +46,11 @@ import java.util.concurrent.TimeoutException;
  *       etcd lease bound to that key. The site's renewals (every heartbeat interval, driven by its
  *       failover policy) <em>are</em> the keep-alive: no background stream keeps a lease alive for
  *       a site whose policy stopped renewing, so the lease runs out when the site stops asking.
- *   <li><b>release</b>: revoke the holder's etcd lease, which deletes the holder key at once.
+ *   <li><b>renew</b> when nobody holds the group (a site configured as primary starting, or a lease
+ *       that ran out with nobody claiming it): granted at the site's term by the same
+ *       compare-and-set, unless a higher term was granted since or the site released that term.
+ *   <li><b>release</b>: record the released term, then revoke the holder's etcd lease, which
+ *       deletes the holder key at once.
  * </ul>
  *
  * <p>Why this is safe: etcd expires a lease at least TTL after the last keep-alive its leader
@@ -101,8 +106,13 @@ public final class EtcdWitnessClient implements LeaseService {
     return bytes(settings.prefix() + "/" + group + "/term");
   }
 
-  /** The group's two keys, read at one revision. */
-  private record Snapshot(KeyValue holderKv, String holder, long holderTerm, KeyValue termKv) {
+  private ByteSequence releasedKey(String group) {
+    return bytes(settings.prefix() + "/" + group + "/released");
+  }
+
+  /** The group's keys, read at one revision. */
+  private record Snapshot(
+      KeyValue holderKv, String holder, long holderTerm, KeyValue termKv, long releasedTerm) {
     long storedTerm() {
       return termKv == null
           ? holderTerm
@@ -115,19 +125,25 @@ public final class EtcdWitnessClient implements LeaseService {
     return etcd.getKVClient()
         .txn()
         .Then(
-            Op.get(holderKey(group), GetOption.DEFAULT), Op.get(termKey(group), GetOption.DEFAULT))
+            Op.get(holderKey(group), GetOption.DEFAULT),
+            Op.get(termKey(group), GetOption.DEFAULT),
+            Op.get(releasedKey(group), GetOption.DEFAULT))
         .commit()
         .thenApply(
             t -> {
               List<GetResponse> gets = t.getGetResponses();
               KeyValue h = first(gets.get(0));
               KeyValue term = first(gets.get(1));
+              KeyValue rel = first(gets.get(2));
+              long released =
+                  rel == null ? 0 : Long.parseLong(rel.getValue().toString(StandardCharsets.UTF_8));
               if (h == null) {
-                return new Snapshot(null, null, 0, term);
+                return new Snapshot(null, null, 0, term, released);
               }
               try {
                 JsonNode v = JSON.readTree(h.getValue().getBytes());
-                return new Snapshot(h, v.path("site").asText(), v.path("term").asLong(), term);
+                return new Snapshot(
+                    h, v.path("site").asText(), v.path("term").asLong(), term, released);
               } catch (IOException e) {
                 throw new CompletionException(
                     new IOException(
@@ -190,6 +206,40 @@ public final class EtcdWitnessClient implements LeaseService {
                           .grant(ttlSeconds)
                           .thenCompose(g -> casHolder(group, site, next, s, g.getID(), g.getTTL()));
                     }));
+  }
+
+  /**
+   * A renewal when nobody holds the group (a site started as primary, or its lease ran out while
+   * nobody else claimed): granted at the site's own term as long as no higher term was granted and
+   * the site did not release that term (the built-in witness's rule). Same compare-and-set as a
+   * claim.
+   */
+  private CompletableFuture<LeaseReply> reestablish(
+      String group, String site, long term, Snapshot s) {
+    if (s.storedTerm() > term) {
+      return done(
+          refused(
+              group,
+              null,
+              s.storedTerm(),
+              "term " + s.storedTerm() + " was granted after " + site + "'s term " + term));
+    }
+    if (s.releasedTerm() == term) {
+      return done(refused(group, null, term, "lease was released at term " + term));
+    }
+    return etcd.getLeaseClient()
+        .grant(ttlSeconds)
+        .thenCompose(g -> casHolder(group, site, term, s, g.getID(), g.getTTL()))
+        .thenApply(
+            r ->
+                r.granted()
+                    ? LeaseReply.granted(
+                        group,
+                        site,
+                        term,
+                        r.leaseMillis(),
+                        "lease re-established at term " + term + " in etcd")
+                    : r);
   }
 
   /** Writes holder and term if nobody wrote either since {@code s} was read. */
