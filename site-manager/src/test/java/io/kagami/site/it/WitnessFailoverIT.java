@@ -210,6 +210,10 @@ class WitnessFailoverIT {
       SystemTime.pause(Duration.ofMillis(100).toNanos(), TimeUnit.NANOSECONDS);
     }
     String log = pair.standby.log();
+    log.lines()
+        .filter(l -> l.contains("claim") || l.contains("AUTOMATIC") || l.contains("peer lost"))
+        .limit(40)
+        .forEach(l -> System.out.println("WitnessFailoverIT: standby: " + l));
     int promotions = log.split("AUTOMATIC FAILOVER: promoted", -1).length - 1;
     assertThat(promotions).as("promotions logged by the standby").isEqualTo(1);
     assertThat(pair.primary.log()).doesNotContain("AUTOMATIC FAILOVER: promoted");

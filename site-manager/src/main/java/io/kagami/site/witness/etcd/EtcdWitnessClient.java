@@ -164,12 +164,7 @@ public final class EtcdWitnessClient implements LeaseService {
                 .thenCompose(
                     s -> {
                       if (s.holder() == null) {
-                        return done(
-                            refused(
-                                group,
-                                null,
-                                s.storedTerm(),
-                                "nobody holds the lease in etcd (it expired or was released)"));
+                        return reestablish(group, site, Math.max(1, term), s);
                       }
                       if (!s.holder().equals(site) || s.holderTerm() != term) {
                         return done(
