@@ -154,6 +154,39 @@ class WitnessFailoverIT {
     }
   }
 
+  @Test
+  void aDamagedStateFileStopsTheWitnessWithAMessageNamingIt() throws Exception {
+    Path data = dir.resolve("witness");
+    java.nio.file.Files.createDirectories(data);
+    Path state = data.resolve("witness-leases");
+    // a record torn in the middle of a line (no checksum line)
+    java.nio.file.Files.writeString(state, "kagami-witness-leases 1\nlease hiroshima%2Btokyo tok");
+    Process p =
+        new ProcessBuilder(
+                ProcessHandle.current().info().command().orElse("java"),
+                "-cp",
+                System.getProperty("java.class.path"),
+                "io.kagami.site.cli.Main",
+                "witness",
+                "--listen",
+                "127.0.0.1:" + io.kagami.testkit.net.FreePorts.loopbackPort(),
+                "--data-dir",
+                data.toString())
+            .redirectErrorStream(true)
+            .start();
+    String out =
+        new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    assertThat(p.waitFor(60, TimeUnit.SECONDS)).as("the witness exits").isTrue();
+    assertThat(p.exitValue()).as(out).isEqualTo(2);
+    assertThat(out)
+        .contains("witness state file " + state.toAbsolutePath())
+        .contains("is damaged")
+        .contains("refusing to start");
+    assertThat(java.nio.file.Files.readString(state))
+        .as("the damaged file is left for the operator, not replaced")
+        .endsWith(" tok");
+  }
+
   /** Longest time between consecutive acknowledged writes that ended in [from, to]. */
   private static long longestAckGapMs(Writer w, long from, long to) {
     long prev = from;
