@@ -100,7 +100,7 @@ final class FailoverSection {
     Target witnessTarget = null;
     JsonNode witnessNode = node.get("witness");
     if (witnessNode != null && witnessNode.isObject()) {
-      etcdWitness = etcdWitness(witnessNode);
+      etcdWitness = new EtcdWitnessSection(problems).parse(witnessNode);
       for (String k : List.of("witnessTokenFile", "witnessCertificate")) {
         if (node.has(k)) {
           problems.add(
@@ -214,92 +214,6 @@ final class FailoverSection {
           etcdWitness);
     } catch (IllegalArgumentException e) {
       problems.add(e.getMessage());
-      return null;
-    }
-  }
-
-  /**
-   * {@code failover.witness: {etcd: [http://host:port, ...], prefix: /kagami}}, or null (with a
-   * problem added) when wrong.
-   */
-  private EtcdWitnessSettings etcdWitness(JsonNode w) {
-    int before = problems.size();
-    known(w, "failover.witness.", "etcd", "prefix");
-    JsonNode list = w.get("etcd");
-    List<URI> endpoints = new ArrayList<>();
-    if (list == null || list.isNull()) {
-      problems.add(
-          "failover.witness.etcd is required in a witness mapping: the etcd members' client URLs, e.g. [\"http://10.0.0.1:2379\", \"http://10.0.0.2:2379\", \"http://10.0.0.3:2379\"]");
-    } else if (!list.isArray() || list.isEmpty()) {
-      problems.add(
-          "failover.witness.etcd must be a non-empty list of the etcd members' client URLs (http://host:port), every member of the cluster");
-    } else {
-      for (int i = 0; i < list.size(); i++) {
-        JsonNode e = list.get(i);
-        String at = "failover.witness.etcd[" + i + "]";
-        if (!e.isTextual()) {
-          problems.add(at + " must be a URL, http://host:port");
-          continue;
-        }
-        URI u = etcdEndpoint(at, e.asText().strip());
-        if (u == null) {
-          continue;
-        }
-        if (endpoints.contains(u)) {
-          problems.add(at + " " + u + " is listed twice");
-          continue;
-        }
-        endpoints.add(u);
-      }
-    }
-    String prefix = EtcdWitnessSettings.DEFAULT_PREFIX;
-    if (w.has("prefix")) {
-      String p = text(w, "prefix");
-      if (p == null
-          || !p.startsWith("/")
-          || p.length() < 2
-          || p.endsWith("/")
-          || p.matches(".*\\s.*")) {
-        problems.add(
-            "failover.witness.prefix "
-                + (p == null ? w.get("prefix").toString() : "\"" + p + "\"")
-                + " must be an etcd key path starting with / and not ending with /, without spaces (default "
-                + EtcdWitnessSettings.DEFAULT_PREFIX
-                + "); both sites of a pair must name the same one");
-      } else {
-        prefix = p;
-      }
-    }
-    if (problems.size() > before) {
-      return null;
-    }
-    return new EtcdWitnessSettings(endpoints, prefix);
-  }
-
-  /** One etcd member's client URL, {@code http://host:port}; null (with a problem) when wrong. */
-  private URI etcdEndpoint(String at, String text) {
-    String lower = text.toLowerCase(Locale.ROOT);
-    if (lower.startsWith("https://")) {
-      problems.add(
-          at
-              + " "
-              + text
-              + ": TLS to etcd is not supported yet; use http:// on a network only the sites and the etcd members reach");
-      return null;
-    }
-    if (!lower.startsWith("http://")) {
-      problems.add(at + " " + text + " must be written http://host:port (an etcd client URL)");
-      return null;
-    }
-    String bare = text.substring(7);
-    if (bare.endsWith("/")) {
-      bare = bare.substring(0, bare.length() - 1);
-    }
-    try {
-      HostPort hp = HostPort.parse(bare);
-      return URI.create("http://" + hp);
-    } catch (IllegalArgumentException e) {
-      problems.add(at + " " + text + ": " + e.getMessage());
       return null;
     }
   }
@@ -496,12 +410,17 @@ final class FailoverSection {
     }
   }
 
-  private static String text(JsonNode node, String key) {
+  static String text(JsonNode node, String key) {
     JsonNode n = node.get(key);
     return n == null || n.isNull() || !n.isValueNode() ? null : n.asText();
   }
 
   private void known(JsonNode node, String prefix, String... keys) {
+    known(problems, node, prefix, keys);
+  }
+
+  /** Adds a problem for every key of {@code node} not in {@code keys}, with the nearest one. */
+  static void known(List<String> problems, JsonNode node, String prefix, String... keys) {
     Set<String> allowed = Set.of(keys);
     for (Iterator<String> it = node.fieldNames(); it.hasNext(); ) {
       String k = it.next();
