@@ -71,12 +71,14 @@ class WitnessFailoverIT {
       Writer.Outcome firstAfter =
           old.awaitFirst(o -> o.ok() && o.startNanos() > restarted, Duration.ofSeconds(30));
       long resumedMs = (firstAfter.endNanos() - restarted) / 1_000_000;
-      JsonNode primaryNow =
-          pair.primary.awaitStatus(
-              s -> acceptsWrites(s), Duration.ofSeconds(30), "the primary to write again");
+      pair.primary.awaitStatus(
+          s -> acceptsWrites(s), Duration.ofSeconds(30), "the primary to write again");
+      // Cut off from its standby and with the witness down, the primary has no lease evidence:
+      // it fences itself after selfFenceAfter, and the restarted witness's renewal unfences it.
       System.out.printf(
-          "WitnessFailoverIT: primary acknowledged a write %d ms after the witness restart; fenced since kill: %s%n",
-          resumedMs, failover(primaryNow).path("fencedReason").asText("never"));
+          "WitnessFailoverIT: primary acknowledged a write %d ms after the witness restart; %d writes refused (fenced) between the kill and then%n",
+          resumedMs,
+          old.outcomesBetween(killed, firstAfter.endNanos()).stream().filter(o -> !o.ok()).count());
       assertThat(resumedMs)
           .as("the holder renewed at the restarted witness before lease + margin")
           .isLessThan(LEASE.plus(MARGIN).toMillis());
