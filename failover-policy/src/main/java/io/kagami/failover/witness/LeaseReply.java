@@ -16,12 +16,12 @@ package io.kagami.failover.witness;
  */
 public record LeaseReply(
     boolean granted, String group, String holder, long term, long leaseMillis, String reason) {
-  static LeaseReply granted(
+  public static LeaseReply granted(
       String group, String holder, long term, long leaseMillis, String reason) {
     return new LeaseReply(true, group, holder, term, leaseMillis, reason);
   }
 
-  static LeaseReply refused(
+  public static LeaseReply refused(
       String group, String holder, long term, long leaseMillis, String reason) {
     return new LeaseReply(false, group, holder, term, leaseMillis, reason);
   }

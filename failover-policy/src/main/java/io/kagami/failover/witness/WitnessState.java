@@ -21,8 +21,15 @@ import java.util.TreeMap;
  *       between the witness and the holder). Every grant bumps the term above every term seen.
  *   <li><b>release</b> by the holder at its term frees the group at once (planned switchover,
  *       step-down after an application failure).
- *   <li>After (re)start the witness grants nothing for {@code lease + margin}: it kept no memory,
- *       and a holder it forgot may still be inside a lease it granted before.
+ *   <li>After (re)start the witness grants nothing for {@code lease + margin} in a group it does
+ *       not remember: a holder it forgot may still be inside a lease it granted before.
+ *   <li>With a {@link Durable} store (the {@code kagami witness} state file), every change of
+ *       holder, term or release is recorded <em>before</em> the reply is given (write-ahead; a
+ *       store that fails turns the grant into a refusal). Renewals change nothing durable and are
+ *       not recorded. A witness restarted from its record remembers every holder and term: the
+ *       holder may renew at once, and because it cannot know how long it was down, it treats each
+ *       remembered lease as granted at the restart: nobody else is granted the group before a full
+ *       {@code lease + margin} has passed, and terms never go back.
  * </ul>
  *
  * <p>So at most one site holds a valid lease for a group at any instant, and a holder that stops
@@ -34,13 +41,39 @@ public final class WitnessState {
   public record Lease(
       String group, String holder, long term, Instant expiresAt, boolean released) {}
 
+  /** What the witness must not forget across a restart: one group's holder, term, release. */
+  public record Saved(String group, String holder, long term, boolean released) {}
+
+  /**
+   * Where grants are recorded before they are answered (the witness's state file). {@code save}
+   * gets every group's current record and returns once it is durable, or throws.
+   */
+  public interface Durable {
+    void save(java.util.List<Saved> leases) throws java.io.IOException;
+  }
+
   private final Duration lease;
   private final Duration margin;
+  private final Durable durable;
   private final InstantSource clock;
   private final Instant grantsFrom;
   private final Map<String, Lease> leases = new TreeMap<>();
 
+  /** A witness that keeps its leases in memory only. */
   public WitnessState(Duration lease, Duration margin, InstantSource clock) {
+    this(lease, margin, clock, java.util.List.of(), null);
+  }
+
+  /**
+   * A witness restarted from {@code restored} (its durable record; empty on first start) that
+   * records every later change in {@code durable} (null: memory only).
+   */
+  public WitnessState(
+      Duration lease,
+      Duration margin,
+      InstantSource clock,
+      java.util.List<Saved> restored,
+      Durable durable) {
     if (lease.isNegative() || lease.isZero()) {
       throw new IllegalArgumentException("witness: lease duration must be positive, got " + lease);
     }
@@ -52,7 +85,53 @@ public final class WitnessState {
     this.margin = margin;
     this.clock = Objects.requireNonNull(clock);
     this.grantsFrom = clock.instant().plus(lease).plus(margin);
+    this.durable = durable;
+    // How long ago a remembered lease was last renewed is unknown: count it as renewed now.
+    Instant restartedAt = clock.instant();
+    for (Saved r : restored) {
+      leases.put(
+          r.group(),
+          new Lease(r.group(), r.holder(), r.term(), restartedAt.plus(lease), r.released()));
+    }
   }
+
+  /** Every group's durable record (what {@link Durable#save} gets). */
+  public synchronized java.util.List<Saved> saved() {
+    return saved(leases);
+  }
+
+  private static java.util.List<Saved> saved(Map<String, Lease> from) {
+    return from.values().stream()
+        .map(l -> new Saved(l.group(), l.holder(), l.term(), l.released()))
+        .toList();
+  }
+
+  /**
+   * Puts {@code next} for its group after recording it durably when its holder, term or release
+   * differs from what is recorded; false when the record could not be written (nothing changed).
+   */
+  private boolean put(Lease next) {
+    Lease prev = leases.get(next.group());
+    boolean changes =
+        prev == null
+            || !prev.holder().equals(next.holder())
+            || prev.term() != next.term()
+            || prev.released() != next.released();
+    if (changes && durable != null) {
+      Map<String, Lease> after = new TreeMap<>(leases);
+      after.put(next.group(), next);
+      try {
+        durable.save(saved(after));
+      } catch (java.io.IOException | RuntimeException e) {
+        lastSaveError = e.getMessage();
+        return false;
+      }
+    }
+    leases.put(next.group(), next);
+    return true;
+  }
+
+  private String lastSaveError;
 
   public Duration lease() {
     return lease;
@@ -183,7 +262,9 @@ public final class WitnessState {
           l == null ? 0 : l.term(),
           r.site() + " does not hold the lease at term " + r.term());
     }
-    leases.put(r.group(), new Lease(r.group(), l.holder(), l.term(), clock.instant(), true));
+    if (!put(new Lease(r.group(), l.holder(), l.term(), clock.instant(), true))) {
+      return unrecorded(r.group(), l.holder(), l.term());
+    }
     return new LeaseReply(
         true,
         r.group(),
@@ -215,8 +296,21 @@ public final class WitnessState {
   }
 
   private LeaseReply grant(String group, String site, long term, Instant now, String reason) {
-    leases.put(group, new Lease(group, site, term, now.plus(lease), false));
+    Lease before = leases.get(group);
+    if (!put(new Lease(group, site, term, now.plus(lease), false))) {
+      return unrecorded(
+          group, before == null ? null : before.holder(), before == null ? 0 : before.term());
+    }
     return LeaseReply.granted(group, site, term, lease.toMillis(), reason);
+  }
+
+  private LeaseReply unrecorded(String group, String holder, long term) {
+    return refused(
+        group,
+        holder,
+        term,
+        "the witness cannot record the change in its state file, so it grants nothing: "
+            + lastSaveError);
   }
 
   private LeaseReply refused(String group, String holder, long term, String reason) {

@@ -5,8 +5,11 @@ import io.kagami.failover.witness.WitnessState;
 import io.kagami.site.auth.BearerToken;
 import io.kagami.site.config.HostPort;
 import io.kagami.site.witness.WitnessServer;
+import io.kagami.site.witness.WitnessStateFile;
 import java.net.InetSocketAddress;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -15,12 +18,15 @@ import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code kagami witness --listen HOST:PORT --token-file FILE [--tls-dir DIR] [--lease 10s]
- * [--margin 2s]}: the third party that settles partitions between two sites, in the foreground
- * until SIGINT/SIGTERM. Run it at a third location that both sites reach by a path other than their
- * WAN link. Lease requests must carry the token in {@code FILE} (created if missing; each site
- * names a copy in {@code failover.witnessTokenFile}); without {@code --token-file} anyone who
- * reaches the port may ask, which is said at start.
+ * {@code kagami witness --listen HOST:PORT --token-file FILE [--data-dir DIR] [--tls-dir DIR]
+ * [--lease 10s] [--margin 2s]}: the third party that settles partitions between two sites, in the
+ * foreground until SIGINT/SIGTERM. Run it at a third location that both sites reach by a path other
+ * than their WAN link. Lease requests must carry the token in {@code FILE} (created if missing;
+ * each site names a copy in {@code failover.witnessTokenFile}); without {@code --token-file} anyone
+ * who reaches the port may ask, which is said at start. Grants are recorded in {@code
+ * DIR/witness-leases} before they are answered ({@link WitnessStateFile}; {@code DIR} defaults to
+ * the token file's directory), so a witness restarted, even after kill -9, honours every lease it
+ * granted; a damaged record stops it from starting, with a message naming the file.
  */
 @Command(
     name = "witness",
@@ -39,6 +45,12 @@ final class WitnessCommand implements Callable<Integer> {
       description =
           "the token lease requests must carry (created, owner-only, if missing); copy it to each site's failover.witnessTokenFile")
   java.nio.file.Path tokenFile;
+
+  @Option(
+      names = "--data-dir",
+      description =
+          "where the witness records its leases (witness-leases), fsync'd before each grant is answered, so a restarted witness never grants a lease it already granted; default: the --token-file's directory. Without either, leases are kept in memory only")
+  java.nio.file.Path dataDir;
 
   @Option(
       names = "--tls-dir",
@@ -75,13 +87,52 @@ final class WitnessCommand implements Callable<Integer> {
     Duration leaseDuration;
     Duration safetyMargin;
     WitnessState state;
+    WitnessStateFile record = null;
+    Path dir = dataDir != null ? dataDir : tokenFile == null ? null : parentOf(tokenFile);
     try {
       hp = HostPort.parse(listen);
       leaseDuration = parseDuration("--lease", lease);
       safetyMargin = parseDuration("--margin", margin);
-      state = new WitnessState(leaseDuration, safetyMargin, SystemTime.WALL);
+      List<WitnessState.Saved> restored = List.of();
+      if (dir != null) {
+        record = new WitnessStateFile(dir);
+        restored = record.load();
+      }
+      state = new WitnessState(leaseDuration, safetyMargin, SystemTime.WALL, restored, record);
     } catch (IllegalArgumentException e) {
       throw new ParameterException(spec.commandLine(), e.getMessage());
+    } catch (IllegalStateException e) {
+      System.err.println("kagami: witness: " + e.getMessage());
+      return 2;
+    }
+    if (record == null) {
+      System.out.println(
+          "kagami: WARNING: no --data-dir (nor --token-file): leases are kept in memory only; after a restart the witness grants nothing for lease + margin");
+    } else {
+      List<WitnessState.Saved> held = state.saved();
+      System.out.println(
+          "kagami: witness state in "
+              + record.file()
+              + ": "
+              + (held.isEmpty()
+                  ? "no leases recorded yet"
+                  : held.size()
+                      + " group(s) remembered ("
+                      + String.join(
+                          ", ",
+                          held.stream()
+                              .map(
+                                  l ->
+                                      l.group()
+                                          + ": "
+                                          + l.holder()
+                                          + " at term "
+                                          + l.term()
+                                          + (l.released() ? " released" : ""))
+                              .toList())
+                      + "); their holders may renew now, nobody else is granted them before "
+                      + leaseDuration.plus(safetyMargin).toMillis()
+                      + "ms"));
     }
     BearerToken token = null;
     if (tokenFile != null) {
@@ -162,6 +213,11 @@ final class WitnessCommand implements Callable<Integer> {
             + io.kagami.site.auth.HttpTls.describe(own.certificate())
             + "): give it to each site as failover.witnessCertificate");
     return io.kagami.site.auth.HttpTls.server(own);
+  }
+
+  private static Path parentOf(Path file) {
+    Path p = file.toAbsolutePath().getParent();
+    return p == null ? Path.of(".") : p;
   }
 
   /** {@code 10s}, {@code 500ms}, {@code 1m}, or an ISO-8601 duration ({@code PT10S}). */

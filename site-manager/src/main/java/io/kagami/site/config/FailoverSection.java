@@ -24,6 +24,8 @@ import java.util.Set;
  * failover:
  *   automatic: false           # explicit opt-in; false: heartbeats and status only, a human promotes
  *   witness: witness.example:7900      # `kagami witness`; required with automatic: true
+ *   # or an etcd cluster instead of `kagami witness`:
+ *   # witness: {etcd: ["http://10.0.0.1:2379", "http://10.0.0.2:2379", "http://10.0.0.3:2379"], prefix: /kagami}
  *   witnessTokenFile: witness.token    # a copy of the witness's --token-file (relative to this file)
  *   witnessCertificate: witness.crt    # the witness's certificate (or its CA), PEM: required when the
  *                                      #   witness speaks TLS (any address but loopback, or https://)
@@ -94,7 +96,25 @@ final class FailoverSection {
         automatic = node.get("automatic").booleanValue();
       }
     }
-    Target witnessTarget = target(node, "witness", node.has("witnessCertificate"));
+    EtcdWitnessSettings etcdWitness = null;
+    Target witnessTarget = null;
+    JsonNode witnessNode = node.get("witness");
+    if (witnessNode != null && witnessNode.isObject()) {
+      etcdWitness = new EtcdWitnessSection(problems).parse(witnessNode);
+      for (String k : List.of("witnessTokenFile", "witnessCertificate")) {
+        if (node.has(k)) {
+          problems.add(
+              "failover."
+                  + k
+                  + " is for the built-in witness (`kagami witness`); failover.witness names an etcd cluster");
+        }
+      }
+    } else if (witnessNode != null && !witnessNode.isNull() && !witnessNode.isValueNode()) {
+      problems.add(
+          "failover.witness must be the built-in witness's host:port or a mapping {etcd: [http://host:port, ...], prefix: /kagami}");
+    } else {
+      witnessTarget = target(node, "witness", node.has("witnessCertificate"));
+    }
     Target peerTarget = target(node, "peerAdmin", node.has("peerAdminCertificate"));
     HostPort witness = witnessTarget == null ? null : witnessTarget.address();
     HostPort peerAdmin = peerTarget == null ? null : peerTarget.address();
@@ -114,7 +134,7 @@ final class FailoverSection {
     }
     if (automatic && witness == null && !node.has("witness")) {
       problems.add(
-          "failover.witness is required with automatic: true: the address of `kagami witness`, host:port, at a third location");
+          "failover.witness is required with automatic: true: the address of `kagami witness`, host:port, at a third location, or an etcd cluster {etcd: [http://host:port, ...]}");
     }
     if (automatic && peerAdmin == null && !node.has("peerAdmin")) {
       problems.add(
@@ -122,7 +142,7 @@ final class FailoverSection {
     }
     Path witnessToken = null;
     String witnessTokenText = text(node, "witnessTokenFile");
-    if (witnessTokenText != null) {
+    if (witnessTokenText != null && etcdWitness == null) {
       witnessToken = base.resolve(witnessTokenText).normalize();
       if (witness == null) {
         problems.add(
@@ -190,7 +210,8 @@ final class FailoverSection {
           monitorInterval == null ? FailoverSettings.DEFAULT_MONITOR_INTERVAL : monitorInterval,
           witnessToken,
           witnessCertificate,
-          peerAdminCertificate);
+          peerAdminCertificate,
+          etcdWitness);
     } catch (IllegalArgumentException e) {
       problems.add(e.getMessage());
       return null;
@@ -389,12 +410,17 @@ final class FailoverSection {
     }
   }
 
-  private static String text(JsonNode node, String key) {
+  static String text(JsonNode node, String key) {
     JsonNode n = node.get(key);
     return n == null || n.isNull() || !n.isValueNode() ? null : n.asText();
   }
 
   private void known(JsonNode node, String prefix, String... keys) {
+    known(problems, node, prefix, keys);
+  }
+
+  /** Adds a problem for every key of {@code node} not in {@code keys}, with the nearest one. */
+  static void known(List<String> problems, JsonNode node, String prefix, String... keys) {
     Set<String> allowed = Set.of(keys);
     for (Iterator<String> it = node.fieldNames(); it.hasNext(); ) {
       String k = it.next();

@@ -22,6 +22,8 @@ import java.util.Objects;
  *     plain HTTP (a loopback witness only)
  * @param peerAdminCertificate PEM the peer's admin port must present (or its CA's) when it speaks
  *     TLS (by default the peer's WAN certificate); null: plain HTTP (a loopback peer only)
+ * @param etcdWitness the etcd cluster holding the lease instead of the built-in witness, or null;
+ *     at most one of {@code witness} and {@code etcdWitness} is set
  */
 public record FailoverSettings(
     FailoverConfig policy,
@@ -31,7 +33,8 @@ public record FailoverSettings(
     Duration monitorInterval,
     Path witnessToken,
     Path witnessCertificate,
-    Path peerAdminCertificate) {
+    Path peerAdminCertificate,
+    EtcdWitnessSettings etcdWitness) {
   /** The heartbeat path that is the WAN link itself (its state: connected or not). */
   public static final String PATH_WAN = "wan";
 
@@ -52,6 +55,44 @@ public record FailoverSettings(
     Objects.requireNonNull(policy, "policy");
     Objects.requireNonNull(group, "group");
     Objects.requireNonNull(monitorInterval, "monitorInterval");
+    if (witness != null && etcdWitness != null) {
+      throw new IllegalArgumentException(
+          "failover.witness names either the built-in witness (host:port) or an etcd cluster, not both");
+    }
+  }
+
+  /** Settings without an etcd witness (the built-in witness, or none). */
+  public FailoverSettings(
+      FailoverConfig policy,
+      HostPort witness,
+      String group,
+      HostPort peerAdmin,
+      Duration monitorInterval,
+      Path witnessToken,
+      Path witnessCertificate,
+      Path peerAdminCertificate) {
+    this(
+        policy,
+        witness,
+        group,
+        peerAdmin,
+        monitorInterval,
+        witnessToken,
+        witnessCertificate,
+        peerAdminCertificate,
+        null);
+  }
+
+  /** Whether any witness (built-in or etcd) is configured. */
+  public boolean hasWitness() {
+    return witness != null || etcdWitness != null;
+  }
+
+  /** Where the lease lives, for status and messages; null when no witness is configured. */
+  public String witnessDescription() {
+    return witness != null
+        ? witness.toString()
+        : etcdWitness != null ? etcdWitness.toString() : null;
   }
 
   public boolean automatic() {

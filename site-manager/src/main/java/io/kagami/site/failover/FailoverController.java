@@ -172,7 +172,7 @@ public final class FailoverController implements AutoCloseable, FailoverControl 
         "site {0}: failover controller started: automatic {1}, witness {2}, heartbeat paths {3}, peer admin {4}, heartbeat {5} ms, peerLostAfter {6} ms, selfFenceAfter {7} ms, lease {8} ms, fence agent {9}, maintenance {10}",
         siteId,
         config.autoFailover() ? "ON" : "off",
-        settings.witness(),
+        settings.witnessDescription(),
         config.heartbeatPaths(),
         settings.peerAdmin(),
         hb,

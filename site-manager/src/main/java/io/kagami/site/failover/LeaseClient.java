@@ -4,7 +4,9 @@ import io.kagami.clock.NanoClock;
 import io.kagami.failover.witness.LeaseReply;
 import io.kagami.site.auth.BearerToken;
 import io.kagami.site.config.FailoverSettings;
+import io.kagami.site.witness.LeaseService;
 import io.kagami.site.witness.WitnessClient;
+import io.kagami.site.witness.etcd.EtcdWitnessClient;
 import java.io.IOException;
 import java.time.Duration;
 import java.time.Instant;
@@ -14,7 +16,8 @@ import java.util.concurrent.CompletionException;
 import java.util.function.Function;
 
 /**
- * This site's lease at the witness: sends renew, claim and release for the pair's group and
+ * This site's lease at the witness (the built-in one, or an etcd cluster: whichever {@link
+ * LeaseService} the configuration names): sends renew, claim and release for the pair's group and
  * remembers the witness's last answer, the last grant and the last error for the status. Without a
  * witness configured every request answers "no answer" at once.
  *
@@ -38,7 +41,7 @@ final class LeaseClient implements AutoCloseable {
   private final Duration timeout;
   private final InstantSource clock;
   private final NanoClock nanos;
-  private volatile WitnessClient witness;
+  private volatile LeaseService witness;
 
   // guarded by this
   private String lastReply;
@@ -60,7 +63,10 @@ final class LeaseClient implements AutoCloseable {
     this.nanos = nanos;
   }
 
-  /** Reads the witness token (failing with a message naming the file) and opens the client. */
+  /**
+   * Reads the witness token (failing with a message naming the file) and opens the client: the
+   * built-in witness's HTTP client or the etcd client.
+   */
   void start() {
     BearerToken token = null;
     if (settings.witnessToken() != null) {
@@ -81,6 +87,8 @@ final class LeaseClient implements AutoCloseable {
               ? null
               : io.kagami.site.auth.HttpTls.client(settings.witnessCertificate());
       witness = new WitnessClient(settings.witness().toString(), tls, timeout, token);
+    } else if (settings.etcdWitness() != null) {
+      witness = new EtcdWitnessClient(settings.etcdWitness(), settings.policy().lease(), timeout);
     }
   }
 
@@ -106,9 +114,9 @@ final class LeaseClient implements AutoCloseable {
   }
 
   private CompletableFuture<Answer> send(
-      Function<WitnessClient, CompletableFuture<LeaseReply>> request) {
+      Function<LeaseService, CompletableFuture<LeaseReply>> request) {
     Instant sent = clock.instant();
-    WitnessClient w = witness;
+    LeaseService w = witness;
     if (w == null) {
       return CompletableFuture.completedFuture(new Answer(null, sent));
     }
@@ -156,11 +164,11 @@ final class LeaseClient implements AutoCloseable {
 
   /** The witness as this site sees it, or null when none is configured. */
   synchronized FailoverStatus.Witness status() {
-    if (settings.witness() == null) {
+    if (!settings.hasWitness()) {
       return null;
     }
     return new FailoverStatus.Witness(
-        settings.witness().toString(),
+        settings.witnessDescription(),
         settings.group(),
         lastReply,
         grantSeen ? nanos.nanosSince(lastGrantNanos) / 1e9 : null,
@@ -169,7 +177,7 @@ final class LeaseClient implements AutoCloseable {
 
   @Override
   public void close() {
-    WitnessClient w = witness;
+    LeaseService w = witness;
     if (w != null) {
       w.close();
     }

@@ -26,7 +26,7 @@ import javax.net.ssl.SSLContext;
  * instant they <em>sent</em> a request and hand it to the policy with the reply. Holds an {@link
  * HttpClient} (its sockets and threads) until {@link #close()}.
  */
-public final class WitnessClient implements AutoCloseable {
+public final class WitnessClient implements LeaseService {
   private final URI base;
   private final Duration timeout;
   private final HttpClient http;
@@ -81,14 +81,17 @@ public final class WitnessClient implements AutoCloseable {
     return await(releaseAsync(group, site, term));
   }
 
+  @Override
   public CompletableFuture<LeaseReply> renewAsync(String group, String site, long term) {
     return post("/v1/renew", new LeaseRequest(group, site, term));
   }
 
+  @Override
   public CompletableFuture<LeaseReply> claimAsync(String group, String site, long knownTerm) {
     return post("/v1/claim", new LeaseRequest(group, site, knownTerm));
   }
 
+  @Override
   public CompletableFuture<LeaseReply> releaseAsync(String group, String site, long term) {
     return post("/v1/release", new LeaseRequest(group, site, term));
   }
@@ -175,6 +178,11 @@ public final class WitnessClient implements AutoCloseable {
       throw err;
     }
     return new IOException(t);
+  }
+
+  @Override
+  public String describe() {
+    return base.getAuthority();
   }
 
   /** Cancels requests in flight (their futures fail) and closes the client. */

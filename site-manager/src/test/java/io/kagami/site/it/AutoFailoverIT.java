@@ -570,6 +570,13 @@ class AutoFailoverIT {
       return Long.MIN_VALUE;
     }
 
+    /** Outcomes whose write ended in [from, to] (nanoTime), in order. */
+    List<Outcome> outcomesBetween(long from, long to) {
+      synchronized (outcomes) {
+        return outcomes.stream().filter(o -> o.endNanos() >= from && o.endNanos() <= to).toList();
+      }
+    }
+
     List<Outcome> failuresAfter(long nanos) {
       synchronized (outcomes) {
         return outcomes.stream().filter(o -> !o.ok() && o.startNanos() > nanos).toList();

@@ -48,8 +48,30 @@ final class WitnessedPair implements AutoCloseable {
   final Proxy wan;
   final Proxy tokyoToHiroshima;
   final Proxy hiroshimaToTokyo;
+
+  /** The built-in witness's proxies (null with an etcd witness). */
   final Proxy tokyoWitness;
+
   final Proxy hiroshimaWitness;
+
+  /** Which witness holds the lease. */
+  enum Kind {
+    /** {@code kagami witness}, recording its leases in the test directory. */
+    BUILT_IN,
+    /** A three-member etcd cluster; each site reaches each member through a proxy of its own. */
+    ETCD
+  }
+
+  final Kind kind;
+
+  /** The etcd cluster (null with the built-in witness). */
+  final EtcdCluster etcd;
+
+  /** Each site's proxy to each etcd member (empty with the built-in witness). */
+  final List<Proxy> tokyoEtcd = new ArrayList<>();
+
+  final List<Proxy> hiroshimaEtcd = new ArrayList<>();
+
   final SiteProcess primary;
   final SiteProcess standby;
   private Process witness;
@@ -58,7 +80,13 @@ final class WitnessedPair implements AutoCloseable {
   /** {@code extraFailover}: YAML lines added to both sites' failover section (indented by two). */
   WitnessedPair(Path dir, Toxiproxies toxi, long volumeBytes, String extraFailover)
       throws IOException {
+    this(dir, toxi, volumeBytes, extraFailover, Kind.BUILT_IN);
+  }
+
+  WitnessedPair(Path dir, Toxiproxies toxi, long volumeBytes, String extraFailover, Kind kind)
+      throws IOException {
     this.dir = dir;
+    this.kind = kind;
     int[] ports = FreePorts.loopbackPorts(7);
     primaryNbd = ports[0];
     standbyNbd = ports[1];
@@ -70,8 +98,25 @@ final class WitnessedPair implements AutoCloseable {
     wan = toxi.proxy("wan", "127.0.0.1:" + wanPort);
     tokyoToHiroshima = toxi.proxy("tokyo-to-hiroshima-admin", "127.0.0.1:" + standbyAdmin);
     hiroshimaToTokyo = toxi.proxy("hiroshima-to-tokyo-admin", "127.0.0.1:" + primaryAdmin);
-    tokyoWitness = toxi.proxy("tokyo-witness", "127.0.0.1:" + witnessPort);
-    hiroshimaWitness = toxi.proxy("hiroshima-witness", "127.0.0.1:" + witnessPort);
+    String tokyoWitnessYaml;
+    String hiroshimaWitnessYaml;
+    if (kind == Kind.ETCD) {
+      etcd = new EtcdCluster(dir.resolve("etcd"), 3);
+      tokyoWitness = null;
+      hiroshimaWitness = null;
+      for (int i = 0; i < etcd.size(); i++) {
+        tokyoEtcd.add(toxi.proxy("tokyo-etcd-" + i, "127.0.0.1:" + etcd.clientPort(i)));
+        hiroshimaEtcd.add(toxi.proxy("hiroshima-etcd-" + i, "127.0.0.1:" + etcd.clientPort(i)));
+      }
+      tokyoWitnessYaml = etcdYaml(toxi, tokyoEtcd);
+      hiroshimaWitnessYaml = etcdYaml(toxi, hiroshimaEtcd);
+    } else {
+      etcd = null;
+      tokyoWitness = toxi.proxy("tokyo-witness", "127.0.0.1:" + witnessPort);
+      hiroshimaWitness = toxi.proxy("hiroshima-witness", "127.0.0.1:" + witnessPort);
+      tokyoWitnessYaml = builtInYaml(toxi, tokyoWitness);
+      hiroshimaWitnessYaml = builtInYaml(toxi, hiroshimaWitness);
+    }
     // The witness takes lease requests only with its token, which both sites carry (as deployed).
     io.kagami.site.auth.BearerToken.loadOrCreate(dir.resolve("witness.token"));
     Path pc = SiteLink.ensureCredentials(dir.resolve("tokyo/tls"), "tokyo");
@@ -80,8 +125,7 @@ final class WitnessedPair implements AutoCloseable {
         """
         failover:
           automatic: true
-          witness: "127.0.0.1:%d"
-          witnessTokenFile: witness.token
+        %s
           peerAdmin: "127.0.0.1:%d"
           heartbeatInterval: %dms
           peerLostAfter: %dms
@@ -107,7 +151,7 @@ final class WitnessedPair implements AutoCloseable {
                     dir.relativize(sc),
                     volumeBytes)
             + failover.formatted(
-                toxi.listenAddress(tokyoWitness).getPort(),
+                tokyoWitnessYaml,
                 toxi.listenAddress(tokyoToHiroshima).getPort(),
                 HEARTBEAT.toMillis(),
                 PEER_LOST_AFTER.toMillis(),
@@ -127,7 +171,7 @@ final class WitnessedPair implements AutoCloseable {
                 .formatted(
                     standbyNbd, standbyAdmin, wanPort, tokyoWan, dir.relativize(pc), volumeBytes)
             + failover.formatted(
-                toxi.listenAddress(hiroshimaWitness).getPort(),
+                hiroshimaWitnessYaml,
                 toxi.listenAddress(hiroshimaToTokyo).getPort(),
                 HEARTBEAT.toMillis(),
                 PEER_LOST_AFTER.toMillis(),
@@ -139,33 +183,35 @@ final class WitnessedPair implements AutoCloseable {
     witnessLog = dir.resolve("witness.log");
   }
 
+  private static String builtInYaml(Toxiproxies toxi, Proxy proxy) {
+    return ("witness: \"127.0.0.1:"
+            + toxi.listenAddress(proxy).getPort()
+            + "\"\nwitnessTokenFile: witness.token")
+        .indent(2)
+        .stripTrailing();
+  }
+
+  private static String etcdYaml(Toxiproxies toxi, List<Proxy> proxies) {
+    List<String> urls = new ArrayList<>();
+    for (Proxy p : proxies) {
+      urls.add("\"http://127.0.0.1:" + toxi.listenAddress(p).getPort() + "\"");
+    }
+    return ("witness: {etcd: [" + String.join(", ", urls) + "], prefix: /kagami/it")
+        .concat("}")
+        .indent(2)
+        .stripTrailing();
+  }
+
   /**
    * Starts the witness and both sites, and waits until the link is up, the primary holds the lease
    * at the witness and acknowledges writes.
    */
   WitnessedPair start() throws IOException, InterruptedException {
-    List<String> cmd = new ArrayList<>();
-    cmd.add(ProcessHandle.current().info().command().orElse("java"));
-    cmd.add("-cp");
-    cmd.add(System.getProperty("java.class.path"));
-    cmd.add("io.kagami.site.cli.Main");
-    cmd.addAll(
-        List.of(
-            "witness",
-            "--listen",
-            "127.0.0.1:" + witnessPort,
-            "--token-file",
-            dir.resolve("witness.token").toString(),
-            "--lease",
-            LEASE.toMillis() + "ms",
-            "--margin",
-            MARGIN.toMillis() + "ms"));
-    witness =
-        new ProcessBuilder(cmd)
-            .redirectErrorStream(true)
-            .redirectOutput(ProcessBuilder.Redirect.appendTo(witnessLog.toFile()))
-            .start();
-    awaitWitness(Duration.ofSeconds(60));
+    if (kind == Kind.ETCD) {
+      etcd.start(Duration.ofSeconds(60));
+    } else {
+      startWitness();
+    }
     standby.start();
     primary.start();
     primary.awaitStatus(
@@ -180,6 +226,79 @@ final class WitnessedPair implements AutoCloseable {
         Duration.ofSeconds(30),
         "the standby to learn the primary's term");
     return this;
+  }
+
+  /**
+   * Starts {@code kagami witness} (its leases recorded in the test directory, next to its token)
+   * and waits until it answers.
+   */
+  void startWitness() throws IOException, InterruptedException {
+    List<String> cmd = new ArrayList<>();
+    cmd.add(ProcessHandle.current().info().command().orElse("java"));
+    cmd.add("-cp");
+    cmd.add(System.getProperty("java.class.path"));
+    cmd.add("io.kagami.site.cli.Main");
+    cmd.addAll(
+        List.of(
+            "witness",
+            "--listen",
+            "127.0.0.1:" + witnessPort,
+            "--token-file",
+            dir.resolve("witness.token").toString(),
+            "--data-dir",
+            dir.resolve("witness").toString(),
+            "--lease",
+            LEASE.toMillis() + "ms",
+            "--margin",
+            MARGIN.toMillis() + "ms"));
+    witness =
+        new ProcessBuilder(cmd)
+            .redirectErrorStream(true)
+            .redirectOutput(ProcessBuilder.Redirect.appendTo(witnessLog.toFile()))
+            .start();
+    awaitWitness(Duration.ofSeconds(60));
+  }
+
+  /** kill -9 of the built-in witness, waiting (bounded) until it is gone. */
+  void killWitness() {
+    witness.destroyForcibly();
+    witness.onExit().orTimeout(30, TimeUnit.SECONDS).join();
+  }
+
+  /** The built-in witness's {@code GET /v1/status}. */
+  JsonNode witnessStatus() throws IOException, InterruptedException {
+    try (HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(1)).build()) {
+      HttpResponse<String> r =
+          http.send(
+              HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + witnessPort + "/v1/status"))
+                  .timeout(Duration.ofSeconds(2))
+                  .build(),
+              HttpResponse.BodyHandlers.ofString());
+      return new com.fasterxml.jackson.databind.ObjectMapper().readTree(r.body());
+    }
+  }
+
+  /**
+   * Cuts a site ("tokyo" or "hiroshima") off its witness: the built-in one or every etcd member.
+   */
+  void cutWitness(String site) throws IOException {
+    for (Proxy p : witnessProxies(site)) {
+      p.disable();
+    }
+  }
+
+  void healWitness(String site) throws IOException {
+    for (Proxy p : witnessProxies(site)) {
+      p.enable();
+    }
+  }
+
+  private List<Proxy> witnessProxies(String site) {
+    boolean tokyo = site.equals("tokyo");
+    if (kind == Kind.ETCD) {
+      return tokyo ? tokyoEtcd : hiroshimaEtcd;
+    }
+    return List.of(tokyo ? tokyoWitness : hiroshimaWitness);
   }
 
   private void awaitWitness(Duration timeout) throws IOException, InterruptedException {
@@ -241,7 +360,8 @@ final class WitnessedPair implements AutoCloseable {
         + "\n--- hiroshima ---\n"
         + standby.log()
         + "\n--- witness ---\n"
-        + (Files.exists(witnessLog) ? Files.readString(witnessLog) : "");
+        + (Files.exists(witnessLog) ? Files.readString(witnessLog) : "")
+        + (etcd == null ? "" : etcd.logs());
   }
 
   @Override
@@ -251,6 +371,9 @@ final class WitnessedPair implements AutoCloseable {
     if (witness != null && witness.isAlive()) {
       witness.destroyForcibly();
       witness.onExit().orTimeout(30, TimeUnit.SECONDS).join();
+    }
+    if (etcd != null) {
+      etcd.close();
     }
   }
 }
