@@ -277,6 +277,7 @@ public final class Site implements AutoCloseable {
     admin.view("/recover/plan", this::recoveryPlan);
     admin.action("/recover", recovery::recover);
     admin.action("/recover/stop", body -> recovery.stop());
+    admin.action("/recover/wait", recovery::await);
     admin.view("/recover/status", recovery::status);
     if (failover != null) {
       admin.failover(failover);

@@ -16,7 +16,6 @@ import io.kagami.site.recovery.run.QemuLauncher;
 import io.kagami.site.recovery.run.RecoveryDisks;
 import io.kagami.site.recovery.run.RecoveryOrchestrator;
 import io.kagami.site.recovery.run.RecoveryRefused;
-import io.kagami.site.recovery.run.RecoveryReport;
 import io.kagami.site.recovery.run.RecoveryRequest;
 import io.kagami.site.recovery.run.VolumesPromoter;
 import java.io.IOException;
@@ -94,9 +93,17 @@ final class SiteRecovery implements RecoveryDisks, AutoCloseable {
   // ---- the admin surface -----------------------------------------------------------------------
 
   /**
+   * How long one request waits for a report: below the admin server's response deadline ({@link
+   * io.kagami.site.admin.HttpLimits#RESPONSE_DEADLINE}); a client waits longer by asking again.
+   */
+  static final Duration WAIT = Duration.ofSeconds(40);
+
+  /**
    * {@code POST /recover}: {@code {"servers": ["db"]} | {"all": true}}, optionally {@code "seq"},
    * {@code "at"}, {@code "drill"}, {@code "libvirt"}, {@code "ttl": "4h"}, {@code "wait": false}.
-   * Waits for the report (every server healthy, failed or blocked) unless {@code wait} is false.
+   * Answers the report once every server is healthy, failed or blocked, if that happens within
+   * {@link #WAIT}; else (or with {@code "wait": false}) {@code {"id": ..., "done": false}}, and
+   * {@code POST /recover/wait} with {@code {"id": ...}} waits again.
    */
   Object recover(JsonNode body) throws Exception {
     List<String> servers = new ArrayList<>();
@@ -120,21 +127,36 @@ final class SiteRecovery implements RecoveryDisks, AutoCloseable {
         new RecoveryRequest(servers, seq, at, drill, body.path("libvirt").asBoolean(false), ttl);
     RecoveryProfilesLoader.Result loaded = RecoveryProfilesLoader.load(config.recoveryFile());
     RecoveryPlan plan = plan(loaded);
-    CompletableFuture<RecoveryReport> report;
+    RecoveryOrchestrator.Started started;
     try {
-      report = orchestrator.run(plan, loaded.profiles(), request);
+      started = orchestrator.run(plan, loaded.profiles(), request);
     } catch (RecoveryRefused e) {
       throw new Promotion.RefusedException(e.getMessage());
     }
-    if (!body.path("wait").asBoolean(true)) {
-      return orchestrator.status();
+    return waitFor(
+        started.id(), started.report(), body.path("wait").asBoolean(true) ? WAIT : Duration.ZERO);
+  }
+
+  /**
+   * {@code POST /recover/wait} with {@code {"id": RUN}}: its report, waiting up to {@link #WAIT}.
+   */
+  Object await(JsonNode body) throws InterruptedException {
+    String id = body.path("id").asText("");
+    CompletableFuture<?> report = orchestrator.report(id);
+    if (report == null) {
+      throw new Promotion.RefusedException("no recovery run " + id + " here");
     }
+    return waitFor(id, report, WAIT);
+  }
+
+  private static Object waitFor(String id, CompletableFuture<?> report, Duration wait)
+      throws InterruptedException {
     try {
-      return report.get(2, TimeUnit.HOURS);
+      return report.get(wait.toMillis(), TimeUnit.MILLISECONDS);
     } catch (ExecutionException e) {
       throw new IllegalStateException(String.valueOf(e.getCause()), e.getCause());
     } catch (TimeoutException e) {
-      throw new IllegalStateException("the recovery did not end within 2 h: see recover status");
+      return Map.of("id", id, "done", false);
     }
   }
 

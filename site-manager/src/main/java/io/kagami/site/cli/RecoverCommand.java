@@ -112,12 +112,31 @@ final class RecoverCommand extends SiteVerb {
       body.put("ttl", ttl);
     }
     body.put("wait", !noWait);
-    JsonNode r = site.send("POST", "/recover", body, Duration.ofHours(2));
+    JsonNode first = site.send("POST", "/recover", body, Duration.ofMinutes(2));
     if (noWait) {
-      return print(r, () -> System.out.println("started; follow it with: kagami recover status"));
+      return print(
+          first,
+          () ->
+              System.out.println(
+                  "recovery run "
+                      + first.path("id").asText()
+                      + " started; follow it with: kagami recover status"));
     }
-    print(r, () -> report(r));
-    return r.path("result").asText().equals("ok") ? ExitCode.OK : ExitCode.FAILED;
+    // Each answer waits up to 40 s on the site; ask again until the report is there (bounded).
+    JsonNode r = first;
+    for (int i = 0; i < 360 && !r.has("result"); i++) {
+      r =
+          site.send(
+              "POST", "/recover/wait", Map.of("id", r.path("id").asText()), Duration.ofMinutes(2));
+    }
+    if (!r.has("result")) {
+      throw CliError.failed(
+          "recovery run " + r.path("id").asText() + " did not end within 4 h",
+          "kagami recover status shows each server; kagami recover stop ends it");
+    }
+    JsonNode report = r;
+    print(report, () -> report(report));
+    return report.path("result").asText().equals("ok") ? ExitCode.OK : ExitCode.FAILED;
   }
 
   /** The report as a table. */

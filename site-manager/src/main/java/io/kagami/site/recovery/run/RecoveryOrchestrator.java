@@ -113,9 +113,33 @@ public final class RecoveryOrchestrator implements AutoCloseable {
    * Starts a run of {@code request} against {@code plan} (checked first: refused with its problems)
    * and returns its report's future. Refused while another run is under way or still holds VMs.
    */
-  public CompletableFuture<RecoveryReport> run(
-      RecoveryPlan plan, RecoveryProfiles profiles, RecoveryRequest request) {
+  public Started run(RecoveryPlan plan, RecoveryProfiles profiles, RecoveryRequest request) {
     return onThread(() -> begin(plan, profiles, request));
+  }
+
+  /** A run that started: its id, and its report once every server settled. */
+  public record Started(String id, CompletableFuture<RecoveryReport> report) {}
+
+  /**
+   * The report of run {@code id}: the current run's future, or a finished run's report file
+   * (completed with its JSON text); null when there is no such run.
+   */
+  public CompletableFuture<?> report(String id) {
+    return onThread(
+        () -> {
+          if (run != null && run.id.equals(id)) {
+            return run.report;
+          }
+          Path f = reportFile(id);
+          if (!id.matches("[A-Za-z0-9-]+") || !Files.exists(f)) {
+            return null;
+          }
+          try {
+            return CompletableFuture.completedFuture(RunState.json().readTree(f.toFile()));
+          } catch (IOException e) {
+            throw new IllegalStateException("cannot read " + f + ": " + e.getMessage(), e);
+          }
+        });
   }
 
   /** Stops the run: every VM, drill clone and timer it made; returns what was removed. */
@@ -262,8 +286,7 @@ public final class RecoveryOrchestrator implements AutoCloseable {
     }
   }
 
-  private CompletableFuture<RecoveryReport> begin(
-      RecoveryPlan plan, RecoveryProfiles profiles, RecoveryRequest request) {
+  private Started begin(RecoveryPlan plan, RecoveryProfiles profiles, RecoveryRequest request) {
     if (run != null) {
       throw new RecoveryRefused(
           (run.request.drill() ? "drill " : "recovery ")
@@ -345,7 +368,7 @@ public final class RecoveryOrchestrator implements AutoCloseable {
         pointAsked(request));
     publishStates();
     prepare(r);
-    return r.report;
+    return new Started(r.id, r.report);
   }
 
   private static String pointAsked(RecoveryRequest q) {

@@ -186,7 +186,7 @@ class RecoveryOrchestratorTest {
     RecoveryProfilesLoader.Result loaded = profiles("30s", 1);
     Instant before = SystemTime.WALL.instant();
     RecoveryReport r =
-        o.run(plan(loaded), loaded.profiles(), all(false)).get(WAIT_S, TimeUnit.SECONDS);
+        o.run(plan(loaded), loaded.profiles(), all(false)).report().get(WAIT_S, TimeUnit.SECONDS);
     Instant after = SystemTime.WALL.instant();
 
     assertThat(r.result()).as("report %s", r).isEqualTo("ok");
@@ -241,7 +241,7 @@ class RecoveryOrchestratorTest {
     RecoveryOrchestrator o = orchestrator(disks, vms);
     RecoveryProfilesLoader.Result loaded = profiles("30s", 1);
     RecoveryReport r =
-        o.run(plan(loaded), loaded.profiles(), all(false)).get(WAIT_S, TimeUnit.SECONDS);
+        o.run(plan(loaded), loaded.profiles(), all(false)).report().get(WAIT_S, TimeUnit.SECONDS);
 
     assertThat(r.result()).isEqualTo("failed");
     assertThat(vms.launched).as("app is never started").containsExactly("db#1");
@@ -270,7 +270,7 @@ class RecoveryOrchestratorTest {
     RecoveryOrchestrator o = orchestrator(disks, vms);
     RecoveryProfilesLoader.Result loaded = profiles("1s", 2);
     RecoveryReport r =
-        o.run(plan(loaded), loaded.profiles(), all(false)).get(WAIT_S, TimeUnit.SECONDS);
+        o.run(plan(loaded), loaded.profiles(), all(false)).report().get(WAIT_S, TimeUnit.SECONDS);
 
     assertThat(r.result()).as("report %s", r).isEqualTo("ok");
     assertThat(vms.launched).containsExactly("db#1", "db#2", "app#1");
@@ -290,7 +290,7 @@ class RecoveryOrchestratorTest {
     RecoveryOrchestrator o = orchestrator(disks, vms);
     RecoveryProfilesLoader.Result loaded = profiles("1s", 1);
     RecoveryReport r =
-        o.run(plan(loaded), loaded.profiles(), all(false)).get(WAIT_S, TimeUnit.SECONDS);
+        o.run(plan(loaded), loaded.profiles(), all(false)).report().get(WAIT_S, TimeUnit.SECONDS);
     assertThat(server(r, "db").result()).isEqualTo(RecoveryReport.Result.FAILED);
     assertThat(server(r, "db").reason())
         .contains("its health check (console \"DB READY\") did not pass within PT1S");
@@ -311,7 +311,7 @@ class RecoveryOrchestratorTest {
     RecoveryOrchestrator o = orchestrator(disks, vms);
     RecoveryProfilesLoader.Result loaded = profiles("30s", 1);
     RecoveryReport r =
-        o.run(plan(loaded), loaded.profiles(), all(true)).get(WAIT_S, TimeUnit.SECONDS);
+        o.run(plan(loaded), loaded.profiles(), all(true)).report().get(WAIT_S, TimeUnit.SECONDS);
     assertThat(r.kind()).isEqualTo("drill");
     assertThat(r.result()).isEqualTo("ok");
     assertThat(disks.drilled).containsExactly("db-disk", "app-disk");
@@ -350,7 +350,10 @@ class RecoveryOrchestratorTest {
     RecoveryOrchestrator first = orchestrator(disks, vms);
     RecoveryProfilesLoader.Result loaded = profiles("30s", 1);
     RecoveryReport r =
-        first.run(plan(loaded), loaded.profiles(), all(true)).get(WAIT_S, TimeUnit.SECONDS);
+        first
+            .run(plan(loaded), loaded.profiles(), all(true))
+            .report()
+            .get(WAIT_S, TimeUnit.SECONDS);
     assertThat(vms.processes).allMatch(ProcessHandle::isAlive);
 
     // The first orchestrator is abandoned as a kill -9 would: nothing of it runs its clean-up.
