@@ -470,12 +470,17 @@ public final class RecoveryOrchestrator implements AutoCloseable {
                     failed.add(o.name());
                   }
                 }
-                if (!failed.isEmpty()) {
-                  block(r, s, failed);
-                } else {
-                  s.gateNanos = nanos.nanoTime();
-                  attempt(r, s);
-                }
+                guarded(
+                    r,
+                    s,
+                    () -> {
+                      if (!failed.isEmpty()) {
+                        block(r, s, failed);
+                      } else {
+                        s.gateNanos = nanos.nanoTime();
+                        attempt(r, s);
+                      }
+                    });
               },
               executor);
     }
@@ -543,12 +548,13 @@ public final class RecoveryOrchestrator implements AutoCloseable {
       return;
     }
     s.runningNanos = nanos.nanoTime();
+    Instant processStart = s.vm.processStart(); // once: null as soon as the process has gone
     r.vms.add(
         new RunState.Vm(
             s.name(),
             s.attempts,
             s.vm.pid(),
-            s.vm.processStart() == null ? null : s.vm.processStart().toString(),
+            processStart == null ? null : processStart.toString(),
             s.vm.domain()));
     r.persist();
     publishStates();
@@ -595,14 +601,38 @@ public final class RecoveryOrchestrator implements AutoCloseable {
           if (r.finished || s.vm != vm || s.phase != Phase.STARTING) {
             return;
           }
-          if (failure == null) {
-            healthy(r, s);
-          } else {
-            vm.stop(s.profile.timeouts().shutdown());
-            endAttempt(r, s, failure);
-          }
+          guarded(
+              r,
+              s,
+              () -> {
+                if (failure == null) {
+                  healthy(r, s);
+                } else {
+                  vm.stop(s.profile.timeouts().shutdown());
+                  endAttempt(r, s, failure);
+                }
+              });
         },
         executor);
+  }
+
+  /**
+   * Runs a step of {@code s}; a step that throws (a bug, or the machine refusing something
+   * unexpected) fails the server with the error instead of leaving the run waiting forever.
+   */
+  private void guarded(Run r, Server s, Runnable step) {
+    try {
+      step.run();
+    } catch (RuntimeException e) {
+      LOG.log(Level.ERROR, "recovery " + r.id + ": server " + s.name() + ": unexpected error", e);
+      if (!s.settled()) {
+        if (s.vm != null) {
+          s.vm.stop(s.profile.timeouts().shutdown());
+        }
+        fail(s, "unexpected error: " + e);
+      }
+      settle(r);
+    }
   }
 
   private void healthy(Run r, Server s) {

@@ -390,4 +390,69 @@ class RecoveryOrchestratorTest {
     assertThat(disks.promoted).isEmpty();
     assertThat(RunState.file(dir)).doesNotExist();
   }
+
+  @Test
+  void aTcpCheckPassesOnceTheVmListens() throws Exception {
+    int port = io.kagami.testkit.net.FreePorts.loopbackPort();
+    String yaml =
+        """
+        servers:
+          - name: db
+            volumes: [db-disk]
+            memory: 64MiB
+            vcpus: 1
+            timeouts: {healthy: 30s, shutdown: 5s}
+            healthCheck: {tcp: "127.0.0.1:%d"}
+        """
+            .formatted(port);
+    RecoveryProfilesLoader.Result loaded = RecoveryProfilesLoader.parse(yaml, "recovery.yaml");
+    assertThat(loaded.problems()).isEmpty();
+    FakeDisks disks = new FakeDisks();
+    // The "VM" listens on the port only after a while: the check must wait for it, not pass at
+    // once.
+    ScriptLauncher vms =
+        new ScriptLauncher(
+            Map.of(
+                "db",
+                ("echo booting; sleep 0.5; exec python3 -c \"import socket,time; s=socket.socket();"
+                        + " s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1);"
+                        + " s.bind(('127.0.0.1', %d)); s.listen(); print('listening', flush=True);"
+                        + " time.sleep(300)\"")
+                    .formatted(port)));
+    RecoveryOrchestrator o = orchestrator(disks, vms);
+    RecoveryReport r =
+        o.run(plan(loaded), loaded.profiles(), all(false)).report().get(WAIT_S, TimeUnit.SECONDS);
+    assertThat(r.result()).as("report %s", r).isEqualTo("ok");
+    RecoveryReport.Server db = server(r, "db");
+    assertThat(db.healthCheck()).isEqualTo("tcp 127.0.0.1:" + port);
+    assertThat(Files.readString(Path.of(db.console())))
+        .as("the check passed only once the VM listened")
+        .contains("listening");
+    o.stop("test ends");
+  }
+
+  @Test
+  void aDrillStopsByItselfWhenItsTimeToLiveEnds() throws Exception {
+    FakeDisks disks = new FakeDisks();
+    ScriptLauncher vms =
+        new ScriptLauncher(
+            Map.of(
+                "db",
+                "echo 'DB READY'; exec sleep 300",
+                "app",
+                "echo 'APP READY'; exec sleep 300"));
+    RecoveryOrchestrator o = orchestrator(disks, vms);
+    RecoveryProfilesLoader.Result loaded = profiles("30s", 1);
+    RecoveryRequest shortDrill =
+        new RecoveryRequest(List.of(), null, null, true, false, Duration.ofSeconds(2));
+    RecoveryReport r =
+        o.run(plan(loaded), loaded.profiles(), shortDrill).report().get(WAIT_S, TimeUnit.SECONDS);
+    assertThat(r.result()).isEqualTo("ok");
+    for (ProcessHandle p : vms.processes) {
+      p.onExit().get(WAIT_S, TimeUnit.SECONDS);
+    }
+    assertThat(o.status().get("running")).as("the run after its time-to-live").isNull();
+    assertThat(disks.stopped).containsExactlyInAnyOrder("db-disk", "app-disk");
+    assertThat(RunState.file(dir)).doesNotExist();
+  }
 }
