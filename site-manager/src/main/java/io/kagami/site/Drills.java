@@ -171,6 +171,28 @@ final class Drills implements AutoCloseable {
     return new Started(volume, clone.name(), view.seq(), t.applier().appliedSeq());
   }
 
+  /**
+   * The seq a recovery of {@code volume} at {@code seq}, at {@code at} or (both null) now would
+   * show; refused when outside the retained history.
+   */
+  synchronized long seqFor(String volume, Long seq, Instant at) {
+    Tracked t = volumes.get(volume);
+    if (t == null) {
+      throw new Promotion.RefusedException(
+          "no standby volume "
+              + volume
+              + " here (volumes: "
+              + String.join(", ", volumes.keySet())
+              + ")");
+    }
+    long applied = t.applier().appliedSeq();
+    try {
+      return seq != null ? seq : at != null ? t.history().seqAt(at, applied) : applied;
+    } catch (History.OutsideWindowException e) {
+      throw new Promotion.RefusedException(e.getMessage());
+    }
+  }
+
   /** Stops the drill of {@code volume}: its export and connections go, its writes are discarded. */
   synchronized Stopped stop(String volume) {
     Running r = running.remove(volume);

@@ -15,11 +15,9 @@ import io.kagami.site.config.VolumeConfig;
 import io.kagami.site.failover.FailoverController;
 import io.kagami.site.failover.FencedDevice;
 import io.kagami.site.metrics.SiteMetrics;
-import io.kagami.site.recovery.DrHost;
 import io.kagami.site.recovery.RecoveryPlan;
-import io.kagami.site.recovery.RecoveryPlanner;
 import io.kagami.site.recovery.RecoveryProfilesLoader;
-import io.kagami.site.recovery.ReplicaVolume;
+import io.kagami.site.recovery.run.RecoveryOrchestrator;
 import java.lang.System.Logger.Level;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -96,6 +94,7 @@ public final class Site implements AutoCloseable {
   private volatile Switchover switchover;
   private volatile Failback failback;
   private volatile AdminServer admin;
+  private volatile SiteRecovery recovery;
   private volatile int nbdPort;
 
   /**
@@ -240,6 +239,15 @@ public final class Site implements AutoCloseable {
     HousekeepingAgent housekeeping = new HousekeepingAgent(config.siteId(), peer, drills, observer);
     housekeeping.start();
     resources.push("housekeeping", housekeeping);
+    recovery =
+        new SiteRecovery(
+            config, clock, nanoClock, peer, drills, promoter, () -> nbdPort, this::volumeStates);
+    recovery.start();
+    resources.push("recovery", recovery);
+    if (metrics != null) {
+      RecoveryOrchestrator o = recovery.orchestrator();
+      metrics.recovery(RecoveryOrchestrator.STATES, o::serverStates, o::lastDrillMillis);
+    }
     startAdmin(failover, metrics, drills);
     if (failover != null) {
       failover.start();
@@ -302,6 +310,10 @@ public final class Site implements AutoCloseable {
             promotePeerNow(
                 name, force, RecoveryPoint.of(volume, seq, PointInTime.parseOrNull(at, clock))));
     admin.view("/recover/plan", this::recoveryPlan);
+    admin.action("/recover", recovery::recover);
+    admin.action("/recover/stop", body -> recovery.stop());
+    admin.action("/recover/wait", recovery::await);
+    admin.view("/recover/status", recovery::status);
     if (failover != null) {
       admin.failover(failover);
     }
@@ -416,12 +428,13 @@ public final class Site implements AutoCloseable {
    * and the volumes' states now. Reads only.
    */
   public RecoveryPlan recoveryPlan() {
+    return requireStarted().recovery.plan(RecoveryProfilesLoader.load(config.recoveryFile()));
+  }
+
+  private Map<String, String> volumeStates() {
     Map<String, String> states = new HashMap<>();
     status().volumes().forEach(v -> states.put(v.name(), v.state().label()));
-    List<ReplicaVolume> volumes =
-        ReplicaVolume.exports(config.volumes(), v -> states.getOrDefault(v, "unknown"));
-    return RecoveryPlanner.plan(
-        RecoveryProfilesLoader.load(config.recoveryFile()), DrHost.probe(), volumes);
+    return states;
   }
 
   public String nbdAddress() {

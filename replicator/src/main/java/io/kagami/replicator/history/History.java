@@ -276,6 +276,16 @@ public final class History implements AutoCloseable {
             + window(from));
   }
 
+  /**
+   * When the write at {@code seq} (or, if history holds no record of it, the newest one before it)
+   * was journaled on this site; null when history holds none at or before it. What a recovery
+   * report calls the time of its point.
+   */
+  public synchronized Instant timeOf(long seq) {
+    UndoLog.Undo u = log.lastAtOrBefore(seq);
+    return u == null ? null : Instant.ofEpochMilli(u.millis());
+  }
+
   /** The earliest recoverable point, or null when history is not recorded. */
   public synchronized Point recoverableFrom(long appliedSeq) {
     if (!recording()) {

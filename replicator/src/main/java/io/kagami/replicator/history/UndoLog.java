@@ -415,6 +415,12 @@ public final class UndoLog implements AutoCloseable {
     return new ArrayList<>(records.subList(indexAfter(seq), records.size()));
   }
 
+  /** The newest committed record with seq at most {@code seq}, or null. */
+  public synchronized Undo lastAtOrBefore(long seq) {
+    int i = indexAfter(seq);
+    return i == 0 ? null : records.get(i - 1);
+  }
+
   /** The first committed record with seq greater than {@code seq}, or null. */
   public synchronized Undo firstAfter(long seq) {
     int i = indexAfter(seq);

@@ -382,6 +382,40 @@ public final class SiteMetrics implements AutoCloseable {
     wanLogDropped = dropped;
   }
 
+  /** Held here (Micrometer keeps weak references): the recovery orchestrator's figures. */
+  private volatile Supplier<java.util.Map<String, Integer>> recoveryServers = java.util.Map::of;
+
+  private volatile java.util.function.LongSupplier lastDrillMillis = () -> -1;
+
+  /**
+   * The recovery orchestrator's servers by state ({@code kagami_recovery_servers{state}}) and when
+   * a drill last proved a server bootable ({@code kagami_recovery_last_drill_timestamp_seconds}, 0:
+   * never); {@code states} names every state the first supplier may count.
+   */
+  public void recovery(
+      List<String> states,
+      Supplier<java.util.Map<String, Integer>> servers,
+      java.util.function.LongSupplier lastDrill) {
+    recoveryServers = servers;
+    lastDrillMillis = lastDrill;
+    for (String state : states) {
+      Gauge.builder(
+              "kagami.recovery.servers",
+              this,
+              m -> m.recoveryServers.get().getOrDefault(state, 0).doubleValue())
+          .description("Servers of the current recovery or drill run (kagami recover), by state")
+          .tags(Tags.of("site", siteId, "state", state))
+          .register(registry);
+    }
+    Gauge.builder(
+            "kagami.recovery.last.drill.timestamp.seconds",
+            this,
+            m -> Math.max(0, m.lastDrillMillis.getAsLong()) / 1000.0)
+        .description("When a recovery drill last proved a server bootable (0: never)")
+        .tags(Tags.of("site", siteId))
+        .register(registry);
+  }
+
   /** The Prometheus text exposition of every metric, from a fresh status snapshot. */
   public synchronized String scrape() {
     last = status.get();

@@ -4,9 +4,9 @@ package io.kagami.site.recovery;
  * The libvirt domain XML that defines a server from its profile ({@code kagami recover --libvirt}):
  * {@code kvm} or, without KVM, {@code qemu}; the machine and firmware (OVMF as a pflash loader with
  * the server's own variable store for UEFI); each volume as an NBD network disk ({@code <source
- * protocol='nbd'>}) on the profile's bus, the first with boot order 1, transient in a drill; each
- * NIC on its network's bridge; a serial console. Pure: builds the text, defines nothing. The result
- * passes {@code virt-xml-validate} ({@code DomainXmlValidateTest}).
+ * protocol='nbd'>}) on the profile's bus, the first with boot order 1; in a drill the Kagami drill
+ * clone of each volume; each NIC on its network's bridge; a serial console. Pure: builds the text,
+ * defines nothing. The result passes {@code virt-xml-validate} ({@code DomainXmlValidateTest}).
  */
 public final class DomainXml {
   private DomainXml() {}
@@ -50,7 +50,7 @@ public final class DomainXml {
       x.append("    <disk type='network' device='disk'>\n");
       x.append("      <driver name='qemu' type='raw' cache='none'/>\n");
       x.append("      <source protocol='nbd' name='")
-          .append(esc(s.volumes().get(i)))
+          .append(esc(QemuCommand.export(s.volumes().get(i), launch)))
           .append("'>\n");
       x.append("        <host name='")
           .append(esc(launch.nbdHost()))
@@ -66,15 +66,14 @@ public final class DomainXml {
       if (i == 0) {
         x.append("      <boot order='1'/>\n");
       }
-      if (launch.drill()) {
-        x.append("      <transient/>\n");
-      }
       x.append("    </disk>\n");
     }
     for (ServerProfile.Nic n : s.nics()) {
       String bridge = profiles.bridge(launch.drill() ? n.drillNetwork() : n.network());
-      if (bridge == null) {
-        continue; // a drill leaves out a NIC without a drill network
+      if (bridge == null || bridge.equals(RecoveryProfiles.ISOLATED)) {
+        // a drill leaves out a NIC without a drill network; libvirt's user networking cannot be
+        // restricted, so a NIC on an isolated network is left out too
+        continue;
       }
       x.append("    <interface type='bridge'>\n");
       x.append("      <mac address='").append(esc(n.mac())).append("'/>\n");

@@ -214,13 +214,25 @@ final class ProfileValues {
       String server, String prefix, JsonNode n, ServerProfile.Timeouts base) {
     String key = prefix + "timeouts";
     if (!n.isObject()) {
-      problemAt(server, key, key + " must be a mapping: {healthy: 10m, shutdown: 2m}");
+      problemAt(server, key, key + " must be a mapping: {healthy: 10m, shutdown: 2m, attempts: 1}");
       return base;
     }
-    known(n, server, key + ".", "healthy", "shutdown");
+    known(n, server, key + ".", "healthy", "shutdown", "attempts");
     Duration healthy = duration(server, key + ".healthy", n.get("healthy"), base.healthy());
     Duration shutdown = duration(server, key + ".shutdown", n.get("shutdown"), base.shutdown());
-    return new ServerProfile.Timeouts(healthy, shutdown);
+    int attempts = base.attempts();
+    JsonNode a = n.get("attempts");
+    if (a != null && !a.isNull()) {
+      if (a.canConvertToInt() && a.asInt() >= 1 && a.asInt() <= 10) {
+        attempts = a.asInt();
+      } else {
+        problemAt(
+            server,
+            key + ".attempts",
+            key + ".attempts \"" + a.asText() + "\" is not allowed (how many starts, 1..10)");
+      }
+    }
+    return new ServerProfile.Timeouts(healthy, shutdown, attempts);
   }
 
   private Duration duration(String server, String key, JsonNode n, Duration dflt) {

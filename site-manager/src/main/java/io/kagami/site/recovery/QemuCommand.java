@@ -6,8 +6,11 @@ import java.util.List;
 /**
  * The {@code qemu-system-x86_64} command line that starts a server from its profile: machine,
  * vCPUs, memory, firmware (OVMF as two pflash drives for UEFI), each volume as an NBD disk on the
- * profile's bus in disk order (the first boots), each NIC on its network's bridge, the serial
- * console to a file. Pure: builds the arguments, starts nothing.
+ * profile's bus in disk order (the first boots), each NIC on its network's bridge (or, on an {@code
+ * isolated: true} network, QEMU user networking with {@code restrict=on}: the guest reaches nothing
+ * outside the VM), the serial console to a file. In a drill each disk is the Kagami drill clone of
+ * its volume ({@code <volume>-drill}, a writable copy-on-write clone at the drill's point that the
+ * guest writes into), never the replica's own export. Pure: builds the arguments, starts nothing.
  */
 public final class QemuCommand {
   private QemuCommand() {}
@@ -45,11 +48,10 @@ public final class QemuCommand {
                   + ",file.server.port="
                   + launch.nbdPort()
                   + ",file.export="
-                  + opt(s.volumes().get(i))
+                  + opt(export(s.volumes().get(i), launch))
                   + ",format=raw,if=none,id="
                   + id
-                  + ",cache=none"
-                  + (launch.drill() ? ",snapshot=on" : "")));
+                  + ",cache=none"));
       String boot = i == 0 ? ",bootindex=1" : "";
       a.addAll(
           List.of(
@@ -67,7 +69,12 @@ public final class QemuCommand {
       if (bridge == null) {
         continue; // a drill leaves out a NIC without a drill network
       }
-      a.addAll(List.of("-netdev", "bridge,id=net" + i + ",br=" + bridge));
+      a.addAll(
+          List.of(
+              "-netdev",
+              bridge.equals(RecoveryProfiles.ISOLATED)
+                  ? "user,id=net" + i + ",restrict=on"
+                  : "bridge,id=net" + i + ",br=" + bridge));
       a.addAll(
           List.of(
               "-device",
@@ -86,6 +93,14 @@ public final class QemuCommand {
   static String guestName(ServerProfile s, Launch launch) {
     return s.name() + (launch.drill() ? "-drill" : "");
   }
+
+  /** The NBD export a disk reads: the volume's own, or in a drill its drill clone. */
+  public static String export(String volume, Launch launch) {
+    return launch.drill() ? volume + DRILL_SUFFIX : volume;
+  }
+
+  /** The suffix of a volume's drill clone export (as the site's drills name it). */
+  public static final String DRILL_SUFFIX = "-drill";
 
   /** A value inside a QEMU option list: a comma is written twice. */
   private static String opt(String v) {

@@ -27,6 +27,7 @@ import java.util.regex.Pattern;
  * networks:                     # the DR host's bridges, by the names NICs use
  *   prod: {bridge: br-prod}
  *   drill: {bridge: br-drill}   # isolated (no uplink): drills attach here
+ *   lab: {isolated: true}       # no bridge: QEMU user networking, restrict=on (reaches nothing)
  * defaults:                     # every server's values unless it sets its own
  *   vcpus: 2                    # 1..288, at most the DR host's CPUs
  *   memory: 2GiB                # at least 64 MiB, whole MiB; the servers together fit the DR host
@@ -37,7 +38,7 @@ import java.util.regex.Pattern;
  *   priority: 3                 # boot group 1..9: group 1 first, the next once it is healthy
  *   healthCheck: none           # {tcp: "10.0.0.5:5432"} | {http: "http://10.0.0.6/health"}
  *                               #   | {console: "login:"} | none
- *   timeouts: {healthy: 10m, shutdown: 2m}
+ *   timeouts: {healthy: 10m, shutdown: 2m, attempts: 1}  # attempts: starts before it fails
  * servers:
  *   - name: db                  # letters, digits, '.', '_', '-'; 1-63 characters
  *     volumes: [db-data, db-log]  # this site's volumes in disk order; the first boots
@@ -235,7 +236,11 @@ public final class RecoveryProfilesLoader {
       JsonNode v = e.getValue();
       String bridge = v != null && v.isObject() ? v.path("bridge").asText(null) : null;
       if (v != null && v.isObject()) {
-        r.known(v, null, key + ".", "bridge");
+        r.known(v, null, key + ".", "bridge", "isolated");
+        if (bridge == null && v.path("isolated").asBoolean(false)) {
+          out.put(e.getKey(), RecoveryProfiles.ISOLATED);
+          continue;
+        }
       }
       if (bridge == null || !BRIDGE.matcher(bridge).matches()) {
         r.general(
@@ -338,6 +343,7 @@ public final class RecoveryProfilesLoader {
     } else if (drill != null
         && network != null
         && networks.get(drill) != null
+        && !networks.get(drill).equals(RecoveryProfiles.ISOLATED)
         && networks.get(drill).equals(networks.get(network))) {
       r.problem(
           server,

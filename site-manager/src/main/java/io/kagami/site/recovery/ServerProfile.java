@@ -51,6 +51,12 @@ public record ServerProfile(
    * @param healthy how long the server may take from its start to its first passing health check
    *     before the recovery stops waiting for it (and for its group)
    * @param shutdown how long a drill's server gets to power off before it is stopped hard
+   * @param attempts how many times a recovery starts the server before it counts as failed (its VM
+   *     exited or missed {@code healthy}); 1..10, default 1
    */
-  public record Timeouts(Duration healthy, Duration shutdown) {}
+  public record Timeouts(Duration healthy, Duration shutdown, int attempts) {
+    public Timeouts(Duration healthy, Duration shutdown) {
+      this(healthy, shutdown, 1);
+    }
+  }
 }

@@ -6,8 +6,8 @@
  * derives the boot order; and the QEMU command line and libvirt domain XML a profile becomes.
  *
  * <p>Planning reads only: the profiles file, {@code /proc/meminfo}, the CPU count, whether QEMU and
- * OVMF are installed, and the site's volume states. Nothing here starts a VM yet ({@code kagami
- * recover} is a later step); {@code kagami recover plan} and {@code GET /recover/plan} are the
- * operator's surface.
+ * OVMF are installed, and the site's volume states. Nothing here starts a VM: {@code
+ * io.kagami.site.recovery.run} does ({@code kagami recover}); {@code kagami recover plan} and
+ * {@code GET /recover/plan} are the planning surface.
  */
 package io.kagami.site.recovery;

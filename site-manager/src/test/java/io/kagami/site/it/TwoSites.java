@@ -46,6 +46,12 @@ final class TwoSites implements AutoCloseable {
     return new TwoSites(dir, volumeBytes, volumeOptions, List.of("vol0"), port -> port);
   }
 
+  /** Volumes {@code names}, each of {@code volumeBytes} with {@code volumeOptions}. */
+  static TwoSites withVolumes(Path dir, long volumeBytes, String volumeOptions, String... names)
+      throws IOException {
+    return new TwoSites(dir, volumeBytes, volumeOptions, List.of(names), port -> port);
+  }
+
   /**
    * Like {@link #withVolumeOptions}, with the primary dialling the standby's WAN port through
    * {@code via} (given the standby's WAN port, returns the port the primary connects to: a proxy).

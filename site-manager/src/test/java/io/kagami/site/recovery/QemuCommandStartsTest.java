@@ -39,10 +39,43 @@ class QemuCommandStartsTest {
 
   @Test
   void qemuAcceptsTheCommandLineOfEachBus() throws Exception {
-    Path image = dir.resolve("disk.img");
-    ExternalTool.require("qemu-img").runOk(T, "create", "-f", "raw", image.toString(), "16M");
     int port = FreePorts.loopbackPort();
-    Path pid = dir.resolve("qemu-nbd.pid");
+    int drillPort = FreePorts.loopbackPort();
+    // A drill's disks are the site's drill clones, exported as <volume>-drill.
+    ProcessHandle nbd = serve("disk", port);
+    ProcessHandle drillNbd = serve("disk-drill", drillPort);
+    try {
+      RecoveryProfiles p = RecoveryProfilesLoader.parse(PROFILES, "recovery.yaml").profiles();
+      DrHost host =
+          new DrHost(
+              1, 1L << 30, false, ExternalTool.require(DrHost.QEMU).executable(), null, null);
+      for (ServerProfile s : p.servers()) {
+        for (boolean drill : new boolean[] {false, true}) {
+          Launch launch =
+              new Launch(
+                  "127.0.0.1",
+                  drill ? drillPort : port,
+                  drill,
+                  dir.resolve("nvram"),
+                  dir.resolve(s.name() + (drill ? "-drill" : "") + ".console"));
+          List<String> argv = new ArrayList<>(QemuCommand.argv(s, p, host, launch));
+          argv.addAll(List.of("-S", "-monitor", "stdio"));
+          assertStartsAndQuits(argv, s.name() + (drill ? " (drill)" : ""));
+        }
+      }
+    } finally {
+      for (ProcessHandle h : List.of(nbd, drillNbd)) {
+        h.destroy();
+        h.onExit().get(30, TimeUnit.SECONDS);
+      }
+    }
+  }
+
+  /** {@code qemu-nbd} serving a fresh 16 MiB image as {@code export} on {@code port}. */
+  private ProcessHandle serve(String export, int port) throws Exception {
+    Path image = dir.resolve(export + ".img");
+    ExternalTool.require("qemu-img").runOk(T, "create", "-f", "raw", image.toString(), "16M");
+    Path pid = dir.resolve(export + ".pid");
     // --fork returns once the export is served, so no waiting for the port.
     ExternalTool.require("qemu-nbd")
         .runOk(
@@ -56,35 +89,11 @@ class QemuCommandStartsTest {
             "-p",
             Integer.toString(port),
             "-x",
-            "disk",
+            export,
             "-f",
             "raw",
             image.toString());
-    ProcessHandle nbd =
-        ProcessHandle.of(Long.parseLong(Files.readString(pid).strip())).orElseThrow();
-    try {
-      RecoveryProfiles p = RecoveryProfilesLoader.parse(PROFILES, "recovery.yaml").profiles();
-      DrHost host =
-          new DrHost(
-              1, 1L << 30, false, ExternalTool.require(DrHost.QEMU).executable(), null, null);
-      for (ServerProfile s : p.servers()) {
-        for (boolean drill : new boolean[] {false, true}) {
-          Launch launch =
-              new Launch(
-                  "127.0.0.1",
-                  port,
-                  drill,
-                  dir.resolve("nvram"),
-                  dir.resolve(s.name() + (drill ? "-drill" : "") + ".console"));
-          List<String> argv = new ArrayList<>(QemuCommand.argv(s, p, host, launch));
-          argv.addAll(List.of("-S", "-monitor", "stdio"));
-          assertStartsAndQuits(argv, s.name() + (drill ? " (drill)" : ""));
-        }
-      }
-    } finally {
-      nbd.destroy();
-      nbd.onExit().get(30, TimeUnit.SECONDS);
-    }
+    return ProcessHandle.of(Long.parseLong(Files.readString(pid).strip())).orElseThrow();
   }
 
   private void assertStartsAndQuits(List<String> argv, String what)

@@ -42,11 +42,14 @@ class QemuCommandTest {
   }
 
   @Test
-  void aDrillReadsTheExportsAndJoinsTheDrillNetwork() {
+  void aDrillWritesIntoTheDrillClonesAndJoinsTheDrillNetwork() {
     String line = String.join(" ", argv("db", true));
     assertThat(line)
         .contains("guest=db-drill")
-        .contains("id=disk0,cache=none,snapshot=on")
+        .contains("file.export=db-data-drill,format=raw,if=none,id=disk0,cache=none ")
+        .contains("file.export=db-log-drill,format=raw,if=none,id=disk1,cache=none ")
+        .as("the guest writes into the Kagami clone, not a QEMU overlay")
+        .doesNotContain("snapshot=on")
         .contains("br=br-drill")
         .doesNotContain("br=br-prod");
     assertThat(String.join(" ", argv("legacy", true)))
@@ -68,5 +71,32 @@ class QemuCommandTest {
         .contains("-machine pc,accel=tcg")
         .contains("-device ide-hd,drive=disk0,bus=ide.0,unit=0,bootindex=1")
         .contains("-device rtl8139,netdev=net0");
+  }
+
+  @Test
+  void anIsolatedDrillNetworkNeedsNoBridgeAndReachesNothing() {
+    RecoveryProfiles p =
+        RecoveryProfilesLoader.parse(
+                """
+                networks:
+                  prod: {bridge: br-prod}
+                  lab: {isolated: true}
+                servers:
+                  - name: db
+                    volumes: [db-data]
+                    nics: [{network: prod, drillNetwork: lab, mac: "52:54:00:00:00:01"}]
+                """,
+                "recovery.yaml")
+            .profiles();
+    assertThat(p.networks()).containsEntry("lab", RecoveryProfiles.ISOLATED);
+    ServerProfile s = p.servers().getFirst();
+    String drill =
+        String.join(
+            " ",
+            QemuCommand.argv(
+                s, p, HOST, new Launch("127.0.0.1", 10809, true, Path.of("n"), Path.of("c"))));
+    assertThat(drill)
+        .contains("-netdev user,id=net0,restrict=on -device virtio-net-pci,netdev=net0")
+        .doesNotContain("br-prod");
   }
 }
