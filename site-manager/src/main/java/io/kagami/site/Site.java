@@ -97,12 +97,7 @@ public final class Site implements AutoCloseable {
   private volatile SiteRecovery recovery;
   private volatile int nbdPort;
 
-  /**
-   * Completed with the reason when the site meets a fault only a restart heals (its journal broke);
-   * {@code kagami run} then exits so that a supervisor starts it again.
-   */
-  private final java.util.concurrent.CompletableFuture<String> fatal =
-      new java.util.concurrent.CompletableFuture<>();
+  private final CompletableFuture<String> fatal = new CompletableFuture<>(); // see fatal()
 
   public Site(SiteConfig config, InstantSource clock) {
     this(config, clock, SystemTime.NANO);
@@ -128,7 +123,7 @@ public final class Site implements AutoCloseable {
    * journal write failed inside RocksDB, whose log the next open replays). Completed on the thread
    * that met the fault: hand off, do not block. Never completes otherwise.
    */
-  public java.util.concurrent.CompletableFuture<String> fatal() {
+  public CompletableFuture<String> fatal() {
     return fatal;
   }
 
@@ -160,13 +155,7 @@ public final class Site implements AutoCloseable {
                 JournalConfig.at(config.journalDir())
                     .withSpace(config.journal().reserveBytes(), config.journal().walBytes()),
                 clock));
-    journal
-        .broken()
-        .thenAccept(
-            f ->
-                fatal.complete(
-                    "the journal failed and refuses every write until a restart: "
-                        + f.getMessage()));
+    journal.broken().thenAccept(f -> fatal.complete("the journal failed: " + f.getMessage()));
     ExecutorService reads =
         Executors.newFixedThreadPool(
             READ_THREADS, Thread.ofPlatform().name("kagami-read-", 0).daemon(true).factory());
