@@ -52,6 +52,11 @@ final class TailCache {
     }
   }
 
+  /** Bytes of the entries held now. */
+  synchronized long bytes() {
+    return bytes;
+  }
+
   synchronized void clear() {
     Arrays.fill(ring, null);
     head = 0;

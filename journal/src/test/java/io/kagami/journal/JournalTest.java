@@ -190,7 +190,8 @@ class JournalTest {
   @Test
   void readsAreTheSameFromTheInMemoryTailAndFromRocksDb() throws Exception {
     int n =
-        (int) (JournalStream.TAIL_CACHE_BYTES >> 20) + 16; // more MiB entries than the tail holds
+        (int) (JournalConfig.DEFAULT_TAIL_CACHE_BYTES >> 20)
+            + 16; // more MiB entries than the tail holds
     try (Journal j = Journal.open(JournalConfig.at(dir), SystemTime.WALL)) {
       JournalStream s = j.stream("vol0");
       byte[] noise = new byte[1 << 20];

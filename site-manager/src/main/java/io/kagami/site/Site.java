@@ -4,6 +4,7 @@ import io.kagami.clock.NanoClock;
 import io.kagami.clock.SystemTime;
 import io.kagami.journal.Journal;
 import io.kagami.journal.JournalConfig;
+import io.kagami.replicator.nbd.InFlightShare;
 import io.kagami.replicator.volume.BlockDevice;
 import io.kagami.replicator.volume.SliceDevice;
 import io.kagami.site.admin.AdminServer;
@@ -92,6 +93,9 @@ public final class Site implements AutoCloseable {
   private volatile AdminServer admin;
   private volatile int nbdPort;
 
+  /** NBD payloads in flight: the site-wide share of the memory budget, common to all exports. */
+  private final InFlightShare nbdShare;
+
   public Site(SiteConfig config, InstantSource clock) {
     this(config, clock, SystemTime.NANO);
   }
@@ -105,6 +109,7 @@ public final class Site implements AutoCloseable {
     this.nanoClock = nanoClock;
     this.lifecycle = new LifeCycle("site " + config.siteId());
     this.resources = new Resources(nanoClock);
+    this.nbdShare = new InFlightShare(config.memory().nbdInFlightBytes());
   }
 
   public SiteConfig config() {
@@ -128,6 +133,23 @@ public final class Site implements AutoCloseable {
 
   private void startComponents() {
     SiteIdentity.verifyOrCreate(config.dataDir(), config.siteId());
+    LOG.log(
+        Level.INFO,
+        "site {0}: {1}; JVM max heap {2} MiB",
+        config.siteId(),
+        config.memory().describe(),
+        String.valueOf(Runtime.getRuntime().maxMemory() >> 20));
+    if (Runtime.getRuntime().maxMemory() > config.memory().heapBytes() * 5 / 4) {
+      LOG.log(
+          Level.WARNING,
+          "site {0}: the JVM''s heap ({1} MiB) is larger than the heap share of memory.budget ({2}"
+              + " MiB): the process can outgrow its budget; start it with the kagami launcher, which"
+              + " passes {3}",
+          config.siteId(),
+          String.valueOf(Runtime.getRuntime().maxMemory() >> 20),
+          String.valueOf(config.memory().heapBytes() >> 20),
+          String.join(" ", config.memory().jvmOptions()));
+    }
     // Role changes may begin while the rest starts (a switchover's takeover arrives over the link).
     PeerRole roles =
         new PeerRole(
@@ -137,7 +159,11 @@ public final class Site implements AutoCloseable {
             "journal",
             Journal.open(
                 JournalConfig.at(config.journalDir())
-                    .withSpace(config.journal().reserveBytes(), config.journal().walBytes()),
+                    .withSpace(config.journal().reserveBytes(), config.journal().walBytes())
+                    .withMemory(
+                        config.memory().memtableBytes(),
+                        config.memory().blockCacheBytes(),
+                        config.memory().tailCacheBytesPerVolume()),
                 clock));
     ExecutorService reads =
         Executors.newFixedThreadPool(
@@ -171,6 +197,13 @@ public final class Site implements AutoCloseable {
     peer = new Peer(config, clock, roles, runtimes);
     if (metrics != null) {
       metrics.wanLogDropped(peer::droppedWanLogLines);
+      metrics.memory(
+          config.memory(),
+          new SiteMetrics.MemoryUse(
+              nbdShare::usedBytes,
+              nbdShare::waits,
+              journal::tailCacheBytes,
+              journal::rocksMemoryBytes));
     }
     peer.open();
     // Its link closes after the NBD listener (pushed later, closed earlier): requests in flight at
@@ -199,7 +232,8 @@ public final class Site implements AutoCloseable {
               promoter::promoteAutomatically);
     }
     view = new SiteStatusView(config, clock, peer, journal, drills, failover, () -> nbdPort);
-    NbdExports nbd = new NbdExports(config.nbdListen(), exportedDevices(failover, metrics));
+    NbdExports nbd =
+        new NbdExports(config.nbdListen(), exportedDevices(failover, metrics), nbdShare);
     nbd.start();
     nbdPort = nbd.port();
     resources.push("NBD listener", nbd);

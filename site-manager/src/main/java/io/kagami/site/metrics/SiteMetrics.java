@@ -382,6 +382,69 @@ public final class SiteMetrics implements AutoCloseable {
     wanLogDropped = dropped;
   }
 
+  /**
+   * What the memory budget's shares use now (each a supplier read at scrape time): bytes of NBD
+   * payloads with the devices, of the journal's tail caches, of RocksDB's memtables and block
+   * cache, and how many times an NBD request waited for its share.
+   */
+  public record MemoryUse(
+      java.util.function.LongSupplier nbdInFlight,
+      java.util.function.LongSupplier nbdWaits,
+      java.util.function.LongSupplier tailCache,
+      java.util.function.LongSupplier rocks) {}
+
+  /** Held here: Micrometer keeps only a weak reference to a function meter's state object. */
+  private volatile MemoryUse memoryUse;
+
+  /**
+   * Registers {@code kagami_memory_budget_bytes}, {@code kagami_memory_share_bytes{share}} (each
+   * share's size), {@code kagami_memory_share_used_bytes{share}} and {@code
+   * kagami_memory_share_waits_total{share}}.
+   */
+  public void memory(io.kagami.site.config.MemoryBudget budget, MemoryUse use) {
+    memoryUse = use;
+    Tags site = Tags.of("site", siteId);
+    Gauge.builder("kagami.memory.budget.bytes", budget, b -> b.budgetBytes())
+        .description("The site's memory budget (memory.budget)")
+        .tags(site)
+        .register(registry);
+    java.util.Map<String, Long> shares = new java.util.LinkedHashMap<>();
+    shares.put("heap", budget.heapBytes());
+    shares.put("offheap", budget.directBytes());
+    shares.put("nbd_in_flight", budget.nbdInFlightBytes());
+    shares.put("rocksdb", budget.rocksBytes());
+    shares.put("tail_cache", budget.tailCacheBytesPerVolume() * budget.volumes());
+    shares.put("wan_window", (long) budget.wanWindowBytesPerVolume() * budget.volumes());
+    for (java.util.Map.Entry<String, Long> e : shares.entrySet()) {
+      long bytes = e.getValue();
+      Gauge.builder("kagami.memory.share.bytes", budget, b -> bytes)
+          .description("Size of one share of the memory budget (all volumes together)")
+          .tags(site.and("share", e.getKey()))
+          .baseUnit("bytes")
+          .register(registry);
+    }
+    java.lang.management.MemoryMXBean heap =
+        java.lang.management.ManagementFactory.getMemoryMXBean();
+    usedGauge(site, "heap", m -> heap.getHeapMemoryUsage().getUsed());
+    usedGauge(site, "nbd_in_flight", m -> m.memoryUse.nbdInFlight().getAsLong());
+    usedGauge(site, "rocksdb", m -> m.memoryUse.rocks().getAsLong());
+    usedGauge(site, "tail_cache", m -> m.memoryUse.tailCache().getAsLong());
+    FunctionCounter.builder(
+            "kagami.memory.share.waits", this, m -> m.memoryUse.nbdWaits().getAsLong())
+        .description(
+            "Times a writer was back-pressured because its share of the memory budget was full")
+        .tags(site.and("share", "nbd_in_flight"))
+        .register(registry);
+  }
+
+  private void usedGauge(Tags site, String share, ToDoubleFunction<SiteMetrics> used) {
+    Gauge.builder("kagami.memory.share.used.bytes", this, used)
+        .description("Bytes one share of the memory budget holds now")
+        .tags(site.and("share", share))
+        .baseUnit("bytes")
+        .register(registry);
+  }
+
   /** The Prometheus text exposition of every metric, from a fresh status snapshot. */
   public synchronized String scrape() {
     last = status.get();

@@ -70,6 +70,10 @@ final class SiteProcess implements AutoCloseable {
     List<String> cmd = new ArrayList<>();
     cmd.add(ProcessHandle.current().info().command().orElse("java"));
     cmd.add("--enable-native-access=ALL-UNNAMED");
+    // What the launchers pass: heap and direct memory from the site's memory budget, exit on OOM.
+    cmd.add("-XX:+UseG1GC");
+    cmd.add("-XX:G1HeapRegionSize=4m");
+    cmd.addAll(io.kagami.site.cli.JvmOptions.of("run", "--config", config.toString()));
     cmd.addAll(jvmOptions);
     cmd.add("-cp");
     cmd.add(System.getProperty("java.class.path"));
@@ -77,9 +81,10 @@ final class SiteProcess implements AutoCloseable {
     cmd.add("run");
     cmd.add("--config");
     cmd.add(config.toString());
+    ProcessBuilder pb = new ProcessBuilder(cmd);
+    pb.environment().putIfAbsent("MALLOC_ARENA_MAX", "2");
     process =
-        new ProcessBuilder(cmd)
-            .redirectErrorStream(true)
+        pb.redirectErrorStream(true)
             .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
             .start();
     awaitStatus(s -> true, Duration.ofSeconds(60), "admin endpoint answering");
