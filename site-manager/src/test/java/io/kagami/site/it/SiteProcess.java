@@ -134,6 +134,29 @@ final class SiteProcess implements AutoCloseable {
     return process != null && process.isAlive();
   }
 
+  /**
+   * A line of the process's {@code /proc/<pid>/status} in bytes, e.g. {@code VmRSS} (resident now)
+   * or {@code VmHWM} (the most it was resident).
+   */
+  long procStatusBytes(String field) throws IOException {
+    for (String line :
+        Files.readAllLines(Path.of("/proc", String.valueOf(process.pid()), "status"))) {
+      if (line.startsWith(field + ":")) {
+        return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+      }
+    }
+    throw new IOException("no " + field + " in /proc/" + process.pid() + "/status");
+  }
+
+  /** Waits (bounded) for the process to exit on its own; its exit code. */
+  int awaitExit(Duration within) throws InterruptedException, IOException {
+    if (!process.waitFor(within.toNanos(), TimeUnit.NANOSECONDS)) {
+      throw new AssertionError(
+          "site still running " + within.toSeconds() + " s later; log:\n" + log());
+    }
+    return process.exitValue();
+  }
+
   String log() throws IOException {
     return Files.exists(log) ? Files.readString(log) : "";
   }
