@@ -94,8 +94,8 @@ class MemoryBudgetIT {
     return Duration.ofNanos(SystemTime.NANO.nanoTime() - start);
   }
 
-  private static void assertReadsBack(
-      TwoSites sites, List<String> volumes, int blocks, int size) throws Exception {
+  private static void assertReadsBack(TwoSites sites, List<String> volumes, int blocks, int size)
+      throws Exception {
     for (int c = 0; c < volumes.size(); c++) {
       try (NbdTestClient client =
           NbdTestClient.connect("127.0.0.1", sites.primaryNbd, volumes.get(c))) {
