@@ -139,7 +139,8 @@ public final class Journal implements AutoCloseable {
             db,
             metaFamily,
             config.maxGroupEntries(),
-            SpaceGuard.of(config.directory(), config.reserveBytes()));
+            SpaceGuard.of(config.directory(), config.reserveBytes()),
+            config.afterCommitBytes());
   }
 
   /** Opens (creating if needed) the journal in {@code config.directory()} and starts its writer. */
@@ -279,6 +280,19 @@ public final class Journal implements AutoCloseable {
     if (closed) {
       throw new JournalException("journal " + config.directory() + " is closed");
     }
+  }
+
+  /**
+   * Committed record bytes whose after-commit actions (the primary's volume writes) have not run
+   * yet.
+   */
+  public long afterCommitBacklogBytes() {
+    return committer.hookBacklogBytes();
+  }
+
+  /** Groups of appends acknowledged only after their after-commit actions ran (backlog full). */
+  public long lateAcknowledgements() {
+    return committer.lateGroups();
   }
 
   /** Bytes all streams' in-memory tails hold now (a share of the site's memory budget). */

@@ -23,6 +23,9 @@ import java.util.Objects;
  * @param blockCacheBytes RocksDB's block cache, shared by all volumes (off the heap)
  * @param tailCacheBytes each volume's in-memory tail of recent entries (on the heap): readers that
  *     keep up are served from it, older entries are evicted (never lost: RocksDB holds them)
+ * @param afterCommitBytes committed record bytes whose after-commit actions (the primary's volume
+ *     writes) may wait to run; beyond it appends are acknowledged only once their actions ran, so
+ *     writers wait for a slow volume file instead of its backlog growing in memory
  */
 public record JournalConfig(
     Path directory,
@@ -33,7 +36,8 @@ public record JournalConfig(
     long walBytes,
     long memtableBytes,
     long blockCacheBytes,
-    long tailCacheBytes) {
+    long tailCacheBytes,
+    long afterCommitBytes) {
 
   public static final long DEFAULT_WRITE_BUFFER_BYTES = 256L << 20;
   public static final int DEFAULT_MAX_GROUP_ENTRIES = 4096;
@@ -46,6 +50,7 @@ public record JournalConfig(
 
   public static final long DEFAULT_BLOCK_CACHE_BYTES = 16L << 20;
   public static final long DEFAULT_TAIL_CACHE_BYTES = 64L << 20;
+  public static final long DEFAULT_AFTER_COMMIT_BYTES = 128L << 20;
 
   public JournalConfig {
     Objects.requireNonNull(directory, "journal directory");
@@ -81,6 +86,10 @@ public record JournalConfig(
       throw new IllegalArgumentException(
           "journal block cache must be at least 1 MiB, got " + blockCacheBytes + " bytes");
     }
+    if (afterCommitBytes < 1) {
+      throw new IllegalArgumentException(
+          "journal after-commit backlog must be at least 1 byte, got " + afterCommitBytes);
+    }
     if (tailCacheBytes < 0) {
       throw new IllegalArgumentException(
           "journal tail cache must not be negative, got " + tailCacheBytes + " bytes");
@@ -99,7 +108,8 @@ public record JournalConfig(
         DEFAULT_WAL_BYTES,
         Math.max(DEFAULT_MEMTABLE_BYTES, writeBufferBytes),
         DEFAULT_BLOCK_CACHE_BYTES,
-        DEFAULT_TAIL_CACHE_BYTES);
+        DEFAULT_TAIL_CACHE_BYTES,
+        DEFAULT_AFTER_COMMIT_BYTES);
   }
 
   /** This configuration with the given reserve and WAL size. */
@@ -113,15 +123,17 @@ public record JournalConfig(
         walBytes,
         memtableBytes,
         blockCacheBytes,
-        tailCacheBytes);
+        tailCacheBytes,
+        afterCommitBytes);
   }
 
   /**
    * This configuration with its memory taken from a site's budget: {@code memtableBytes} for all
    * memtables together (each volume's write buffer a quarter of it, at least 4 MiB), the block
-   * cache, and each volume's tail cache.
+   * cache, each volume's tail cache and the after-commit backlog of all volumes.
    */
-  public JournalConfig withMemory(long memtableBytes, long blockCacheBytes, long tailCacheBytes) {
+  public JournalConfig withMemory(
+      long memtableBytes, long blockCacheBytes, long tailCacheBytes, long afterCommitBytes) {
     long writeBuffer = Math.min(DEFAULT_WRITE_BUFFER_BYTES, Math.max(4L << 20, memtableBytes / 4));
     return new JournalConfig(
         directory,
@@ -132,7 +144,8 @@ public record JournalConfig(
         walBytes,
         Math.max(memtableBytes, writeBuffer),
         blockCacheBytes,
-        tailCacheBytes);
+        tailCacheBytes,
+        afterCommitBytes);
   }
 
   public static JournalConfig at(Path directory) {

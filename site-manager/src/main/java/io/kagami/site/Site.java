@@ -163,7 +163,8 @@ public final class Site implements AutoCloseable {
                     .withMemory(
                         config.memory().memtableBytes(),
                         config.memory().blockCacheBytes(),
-                        config.memory().tailCacheBytesPerVolume()),
+                        config.memory().tailCacheBytesPerVolume(),
+                        config.memory().volumeWriteBacklogBytes()),
                 clock));
     ExecutorService reads =
         Executors.newFixedThreadPool(
@@ -203,7 +204,9 @@ public final class Site implements AutoCloseable {
               nbdShare::usedBytes,
               nbdShare::waits,
               journal::tailCacheBytes,
-              journal::rocksMemoryBytes));
+              journal::rocksMemoryBytes,
+              journal::afterCommitBacklogBytes,
+              journal::lateAcknowledgements));
     }
     peer.open();
     // Its link closes after the NBD listener (pushed later, closed earlier): requests in flight at

@@ -11,9 +11,9 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p>Back-pressure, not failure: when the share is full {@link #tryAcquire} says no, the connection
  * keeps the request queued, stops reading its socket and registers to be woken; every {@link
- * #release} wakes the waiting connections, which retry on their own event loops. A connection with
- * nothing in flight is always admitted one request (so every connection makes progress and any
- * single request fits): the share can be overdrawn by at most one request per connection.
+ * #release} wakes the waiting connections, which retry on their own event loops. A request larger
+ * than what is left is admitted only when nothing at all is in flight (so any single request fits):
+ * the share is overdrawn by at most one request, never by one per connection.
  *
  * <p>Thread-safe: acquired on event loops, released on event loops, waiters woken through their
  * loops' executors (never run here).
@@ -40,19 +40,20 @@ public final class InFlightShare {
   }
 
   /**
-   * Takes {@code bytes} when they fit, or when {@code alone} (the connection has nothing in
-   * flight); otherwise false and {@code wake} runs once after the next release.
+   * Takes {@code bytes} when they fit, or when nothing is in flight; otherwise false and {@code
+   * wake} runs once after the next release.
    */
-  boolean tryAcquire(long bytes, boolean alone, Runnable wake) {
+  boolean tryAcquire(long bytes, Runnable wake) {
     if (bytes == 0) {
       return true;
     }
     while (true) {
       long now = used.get();
-      if (!alone && now + bytes > limitBytes) {
+      if (now > 0 && now + bytes > limitBytes) {
         synchronized (lock) {
           // Re-check under the lock: a release between the read and here would miss this waiter.
-          if (used.get() + bytes > limitBytes) {
+          long again = used.get();
+          if (again > 0 && again + bytes > limitBytes) {
             waiting.add(wake);
             waits.incrementAndGet();
             return false;

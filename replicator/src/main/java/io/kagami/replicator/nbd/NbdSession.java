@@ -187,13 +187,14 @@ final class NbdSession extends ChannelInboundHandlerAdapter {
 
   /**
    * Whether the device may take this request now; when it may, its payload bytes are taken from the
-   * server's share (given back in {@link #drainCompletions}). A request alone always fits.
+   * server's share (given back in {@link #drainCompletions}). A request alone on an idle server
+   * always fits.
    */
   private boolean admits(NbdRequest r) {
     long bytes = payloadBytes(r.type(), r.length());
     return inFlight < config.maxInFlightRequests()
         && (inFlightBytes == 0 || inFlightBytes + bytes <= config.maxInFlightBytes())
-        && share.tryAcquire(bytes, inFlight == 0, wakeFromShare);
+        && share.tryAcquire(bytes, wakeFromShare);
   }
 
   /** Any thread, after the share released bytes: retry the waiting requests on the event loop. */

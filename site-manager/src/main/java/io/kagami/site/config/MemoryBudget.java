@@ -15,16 +15,20 @@ import java.util.List;
  *    ├─ heap          5/8       the JVM's -Xmx (the launcher passes it)
  *    │  ├─ tail caches   1/4 of the heap, split evenly: each volume's recent journal entries
  *    │  ├─ WAN windows   1/4 of the heap, split evenly: each volume's unacknowledged shipped bytes
- *    │  └─ the rest      working set, WAN receive buffers, GC headroom
+ *    │  ├─ volume writes 1/8 of the heap: journaled writes waiting for the primary's volume file
+ *    │  ├─ NBD in flight as journal records (the same bytes as below, at most 1/8 of the heap)
+ *    │  └─ the rest      WAN receive buffers, compression, GC headroom
  *    ├─ off-heap      3/16      -XX:MaxDirectMemorySize: Netty buffers
- *    │  └─ NBD in flight 1/2 of it: WRITE/READ payloads of all NBD connections with the journal
+ *    │  └─ NBD in flight 1/2 of it (at most 1/8 of the heap): WRITE/READ payloads of all NBD
+ *    │                   connections with the journal
  *    └─ RocksDB       3/16      memtables of all volumes (3/4 of it) and the block cache (1/4)
  * </pre>
  *
  * <p>A full share back-pressures, it never fails: a full NBD share leaves further requests unread
- * on their sockets until payloads drain (one request per connection is always admitted, so every
- * connection progresses); a full WAN window stops the volume's shipper reading history until the
- * standby acknowledges; the tail caches and the block cache evict (the journal on disk holds
+ * on their sockets until payloads drain (a request alone on an idle server is always admitted, so
+ * any single request fits); a full WAN window stops the volume's shipper reading history until the
+ * standby acknowledges; a full volume-write backlog makes the journal acknowledge writes only after
+ * the volume file holds them; the tail caches and the block cache evict (the journal on disk holds
  * everything); full memtables are flushed.
  *
  * @param budgetBytes the whole budget
@@ -101,9 +105,12 @@ public record MemoryBudget(long budgetBytes, int volumes) {
     return Math.max(16 * MIB, usable() * 3 / 16 / MIB * MIB);
   }
 
-  /** NBD payload bytes of all connections with the device at once. */
+  /**
+   * NBD payload bytes of all connections with the device at once: they are held twice, as received
+   * (off the heap) and as journal records (on it), so the share fits both.
+   */
   public long nbdInFlightBytes() {
-    return directBytes() / 2;
+    return Math.min(directBytes() / 2, heapBytes() / 8);
   }
 
   /** RocksDB: memtables of all volumes and the block cache together. */
@@ -122,6 +129,14 @@ public record MemoryBudget(long budgetBytes, int volumes) {
   /** Each volume's journal tail cache. */
   public long tailCacheBytesPerVolume() {
     return clamp(heapBytes() / 4 / volumes, MAX_TAIL_BYTES);
+  }
+
+  /**
+   * Journaled writes (all volumes) whose write to the primary's volume file is still pending: past
+   * it, acknowledgements wait for the volume file.
+   */
+  public long volumeWriteBacklogBytes() {
+    return heapBytes() / 8;
   }
 
   /** Each volume's window of shipped, unacknowledged bytes. */
@@ -155,7 +170,9 @@ public record MemoryBudget(long budgetBytes, int volumes) {
         + mib(tailCacheBytesPerVolume())
         + " and WAN window "
         + mib(wanWindowBytesPerVolume())
-        + " per volume), off-heap "
+        + " per volume, volume-write backlog "
+        + mib(volumeWriteBacklogBytes())
+        + "), off-heap "
         + mib(directBytes())
         + " (NBD in flight "
         + mib(nbdInFlightBytes())

@@ -391,7 +391,9 @@ public final class SiteMetrics implements AutoCloseable {
       java.util.function.LongSupplier nbdInFlight,
       java.util.function.LongSupplier nbdWaits,
       java.util.function.LongSupplier tailCache,
-      java.util.function.LongSupplier rocks) {}
+      java.util.function.LongSupplier rocks,
+      java.util.function.LongSupplier volumeWrites,
+      java.util.function.LongSupplier volumeWriteWaits) {}
 
   /** Held here: Micrometer keeps only a weak reference to a function meter's state object. */
   private volatile MemoryUse memoryUse;
@@ -415,6 +417,7 @@ public final class SiteMetrics implements AutoCloseable {
     shares.put("rocksdb", budget.rocksBytes());
     shares.put("tail_cache", budget.tailCacheBytesPerVolume() * budget.volumes());
     shares.put("wan_window", (long) budget.wanWindowBytesPerVolume() * budget.volumes());
+    shares.put("volume_writes", budget.volumeWriteBacklogBytes());
     for (java.util.Map.Entry<String, Long> e : shares.entrySet()) {
       long bytes = e.getValue();
       Gauge.builder("kagami.memory.share.bytes", budget, b -> bytes)
@@ -429,11 +432,18 @@ public final class SiteMetrics implements AutoCloseable {
     usedGauge(site, "nbd_in_flight", m -> m.memoryUse.nbdInFlight().getAsLong());
     usedGauge(site, "rocksdb", m -> m.memoryUse.rocks().getAsLong());
     usedGauge(site, "tail_cache", m -> m.memoryUse.tailCache().getAsLong());
+    usedGauge(site, "volume_writes", m -> m.memoryUse.volumeWrites().getAsLong());
     FunctionCounter.builder(
             "kagami.memory.share.waits", this, m -> m.memoryUse.nbdWaits().getAsLong())
         .description(
             "Times a writer was back-pressured because its share of the memory budget was full")
         .tags(site.and("share", "nbd_in_flight"))
+        .register(registry);
+    FunctionCounter.builder(
+            "kagami.memory.share.waits", this, m -> m.memoryUse.volumeWriteWaits().getAsLong())
+        .description(
+            "Times a writer was back-pressured because its share of the memory budget was full")
+        .tags(site.and("share", "volume_writes"))
         .register(registry);
   }
 

@@ -164,14 +164,29 @@ class MemoryBudgetIT {
       // The standby stays down: nothing the primary holds can drain over the link.
       sites.primary.start();
       // 8 writers with 16 writes of 4 MiB in flight each ask for 512 MiB of payload at once.
-      Duration took = writeAll(sites, volumes, blocks, size, 16, Duration.ofMinutes(2));
+      Duration took;
+      try {
+        took = writeAll(sites, volumes, blocks, size, 16, Duration.ofMinutes(2));
+      } catch (java.util.concurrent.ExecutionException e) {
+        throw new AssertionError(
+            "a write failed instead of waiting for the budget; primary's log:\n"
+                + sites.primary.log(),
+            e);
+      }
       String scrape = sites.primary.metrics();
       double waits = metric(scrape, "kagami_memory_share_waits_total", "nbd_in_flight");
       double share = metric(scrape, "kagami_memory_share_bytes", "nbd_in_flight");
+      double late = metric(scrape, "kagami_memory_share_waits_total", "volume_writes");
       System.out.printf(
-          "budget 288MiB, standby down: %d MiB written in %.1f s with %d requests in flight asked;"
-              + " NBD in-flight share %.1f MiB, requests that waited for it: %.0f%n",
-          8 * blocks, took.toMillis() / 1000.0, 8 * 16, share / MIB, waits);
+          "budget 288MiB, standby down: %d MiB written in %.1f s with %d MiB in flight asked;"
+              + " NBD in-flight share %.1f MiB; waits for it: %.0f; groups acknowledged only"
+              + " after the volume file caught up: %.0f%n",
+          8 * blocks * (size / MIB),
+          took.toMillis() / 1000.0,
+          8 * 16 * (size / MIB),
+          share / MIB,
+          waits,
+          late);
       assertThat(waits)
           .as("NBD requests that waited because the in-flight share was full (back-pressure)")
           .isPositive();
