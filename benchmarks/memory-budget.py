@@ -133,6 +133,10 @@ def measure(n):
             peak = max(peak, proc_status(primary.proc.pid, "VmRSS"))
             time.sleep(0.2)
         if fio.returncode != 0:
+            for site in sites:
+                with open(os.path.join(work, site.name + ".log"), errors="replace") as f:
+                    lines = [l for l in f if ("WARNING" in l or "SEVERE" in l or "Error" in l or "Exception" in l)]
+                    log(f"{site.name}.log warnings and errors:\n" + "".join(lines[:12]))
             sys.exit(f"memory-budget: fio failed ({fio.returncode})")
         jobs = json.load(open(os.path.join(work, "fio.json")))["jobs"]
         written = sum(j["write"]["io_bytes"] for j in jobs)

@@ -12,14 +12,15 @@ import java.util.List;
  * budget                        e.g. 512 MiB (the default, for a 1 GiB appliance)
  * ├─ runtime reserve            112 MiB: metaspace, JIT code, thread stacks, GC data, native libraries
  * └─ usable = budget − reserve
- *    ├─ heap          5/8       the JVM's -Xmx (the launcher passes it)
+ *    ├─ heap          the rest  the JVM's -Xmx (the launcher passes it): 5/8 with few volumes
  *    │  ├─ tail caches   1/4 of the heap, split evenly: each volume's recent journal entries
  *    │  ├─ WAN windows   1/4 of the heap, split evenly: each volume's unacknowledged shipped bytes
  *    │  ├─ volume writes 1/8 of the heap: journaled writes waiting for the primary's volume file
  *    │  ├─ NBD in flight as journal records (the same bytes as below, at most 1/8 of the heap)
  *    │  └─ the rest      WAN receive buffers, compression, GC headroom
- *    ├─ off-heap      3/16      -XX:MaxDirectMemorySize: Netty buffers
- *    │  └─ NBD in flight 1/2 of it (at most 1/8 of the heap): WRITE/READ payloads of all NBD
+ *    ├─ off-heap      3/16      -XX:MaxDirectMemorySize: Netty buffers; with many volumes more:
+ *    │                          NBD in flight + 3 MiB per volume (receive buffers) + 16 MiB
+ *    │  └─ NBD in flight 5/64 of usable (at most 1/8 of the heap): WRITE/READ payloads of all NBD
  *    │                   connections with the journal
  *    └─ RocksDB       3/16      memtables of all volumes (3/4 of it) and the block cache (1/4)
  * </pre>
@@ -64,8 +65,7 @@ public record MemoryBudget(long budgetBytes, int volumes) {
    * can.
    */
   public String problem() {
-    long least = leastFor(volumes);
-    if (budgetBytes >= least) {
+    if (fits()) {
       return null;
     }
     return "memory.budget "
@@ -77,40 +77,60 @@ public record MemoryBudget(long budgetBytes, int volumes) {
         + (RUNTIME_RESERVE_BYTES / MIB)
         + " MiB, the heap at least "
         + (MIN_HEAP_BYTES / MIB)
-        + " MiB and each volume 1 MiB of tail cache and 1 MiB of WAN window (a quarter of the heap"
-        + " each); raise memory.budget to at least "
-        + new DataSize(least)
+        + " MiB and 4 MiB per volume (tail cache and WAN window), off-heap memory 3 MiB per volume"
+        + " (NBD receive buffers); raise memory.budget to at least "
+        + new DataSize(leastFor(volumes))
         + " or run fewer volumes on this site";
   }
 
-  /** The smallest budget, in whole MiB, that holds {@code volumes} volumes. */
+  private boolean fits() {
+    return usable() > 0 && heapBytes() >= minHeapBytes();
+  }
+
+  private long minHeapBytes() {
+    return Math.max(MIN_HEAP_BYTES, 4 * MIN_PER_VOLUME_BYTES * volumes);
+  }
+
+  /** The smallest budget, in whole 4 MiB steps, that holds {@code volumes} volumes. */
   static long leastFor(int volumes) {
-    long heap = Math.max(MIN_HEAP_BYTES, 4 * MIN_PER_VOLUME_BYTES * Math.max(1, volumes));
-    // heap = usable * 5/8, rounded down to 4 MiB: ask for enough that rounding still leaves it.
-    long usable = (heap + 4 * MIB) * 8 / 5;
-    return RUNTIME_RESERVE_BYTES + (usable + MIB - 1) / MIB * MIB;
+    long b = RUNTIME_RESERVE_BYTES + MIN_HEAP_BYTES;
+    while (!new MemoryBudget(b, volumes).fits()) {
+      b += 4 * MIB;
+    }
+    return b;
   }
 
   private long usable() {
     return Math.max(0, budgetBytes - RUNTIME_RESERVE_BYTES);
   }
 
-  /** The JVM's maximum heap (-Xmx), a whole number of 4 MiB G1 regions. */
+  /** The JVM's maximum heap (-Xmx): what the other shares leave, in whole 4 MiB G1 regions. */
   public long heapBytes() {
-    return Math.max(MIN_HEAP_BYTES, usable() * 5 / 8 / (4 * MIB) * (4 * MIB));
+    long rest = usable() - directBytes() - rocksBytes();
+    return Math.max(4 * MIB, rest / (4 * MIB) * (4 * MIB));
   }
 
-  /** The JVM's direct-memory limit (-XX:MaxDirectMemorySize): Netty's buffers. */
+  /**
+   * The JVM's direct-memory limit (-XX:MaxDirectMemorySize): Netty's buffers. 3/16 of the usable
+   * budget, or with many volumes what their connections need: the NBD in-flight share, 3 MiB per
+   * volume (a connection's receive buffers: the request that waits and the next one arriving) and
+   * 16 MiB for the WAN link and the admin port.
+   */
   public long directBytes() {
-    return Math.max(16 * MIB, usable() * 3 / 16 / MIB * MIB);
+    long least = nbdShareOfUsable() + volumes * 3 * MIB + 16 * MIB;
+    return Math.max(least, usable() * 3 / 16 / MIB * MIB);
+  }
+
+  private long nbdShareOfUsable() {
+    return usable() * 5 / 64;
   }
 
   /**
    * NBD payload bytes of all connections with the device at once: they are held twice, as received
-   * (off the heap) and as journal records (on it), so the share fits both.
+   * (off the heap) and as journal records (on it), so the share is at most 1/8 of the heap.
    */
   public long nbdInFlightBytes() {
-    return Math.min(directBytes() / 2, heapBytes() / 8);
+    return Math.max(MIB, Math.min(nbdShareOfUsable(), heapBytes() / 8));
   }
 
   /** RocksDB: memtables of all volumes and the block cache together. */

@@ -157,9 +157,9 @@ class MemoryBudgetIT {
     int size = 4 * MIB;
     int blocks = 8;
     TwoSites sites = new TwoSites(dir, (long) blocks * size, volumes.toArray(new String[0]));
-    // The smallest budget 8 volumes may have: 16 MiB of NBD payloads in flight for the whole site.
+    // The smallest budget 8 volumes may have: 11 MiB of NBD payloads in flight for the whole site.
     Files.writeString(
-        dir.resolve("tokyo.yaml"), "memory: {budget: 288MiB}\n", StandardOpenOption.APPEND);
+        dir.resolve("tokyo.yaml"), "memory: {budget: 300MiB}\n", StandardOpenOption.APPEND);
     try (sites) {
       // The standby stays down: nothing the primary holds can drain over the link.
       sites.primary.start();
@@ -178,7 +178,7 @@ class MemoryBudgetIT {
       double share = metric(scrape, "kagami_memory_share_bytes", "nbd_in_flight");
       double late = metric(scrape, "kagami_memory_share_waits_total", "volume_writes");
       System.out.printf(
-          "budget 288MiB, standby down: %d MiB written in %.1f s with %d MiB in flight asked;"
+          "budget 300MiB, standby down: %d MiB written in %.1f s with %d MiB in flight asked;"
               + " NBD in-flight share %.1f MiB; waits for it: %.0f; groups acknowledged only"
               + " after the volume file caught up: %.0f%n",
           8 * blocks * (size / MIB),
