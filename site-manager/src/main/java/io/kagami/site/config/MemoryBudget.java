@@ -121,6 +121,17 @@ public record MemoryBudget(long budgetBytes, int volumes) {
     return Math.max(least, usable() * 3 / 16 / MIB * MIB);
   }
 
+  /**
+   * The JVM's direct-memory limit: the off-heap share plus 4 MiB per volume of headroom. A
+   * connection's receive buffers are not admitted through a share (the decoder holds what it read
+   * before the session stops reading), and deep queues of large writes took more than 3 MiB per
+   * connection; a failed Netty allocation closes a host's connection, which is worse than a brief
+   * overshoot, so the hard limit sits above the share.
+   */
+  public long directLimitBytes() {
+    return directBytes() + volumes * 4 * MIB;
+  }
+
   private long nbdShareOfUsable() {
     return usable() * 5 / 64;
   }
@@ -173,7 +184,7 @@ public record MemoryBudget(long budgetBytes, int volumes) {
     return List.of(
         "-Xms" + Math.min(64, heapBytes() / MIB) + "m",
         "-Xmx" + heapBytes() / MIB + "m",
-        "-XX:MaxDirectMemorySize=" + directBytes() / MIB + "m",
+        "-XX:MaxDirectMemorySize=" + directLimitBytes() / MIB + "m",
         "-XX:+ExitOnOutOfMemoryError");
   }
 
