@@ -122,14 +122,13 @@ public record MemoryBudget(long budgetBytes, int volumes) {
   }
 
   /**
-   * The JVM's direct-memory limit: the off-heap share plus 4 MiB per volume of headroom. A
-   * connection's receive buffers are not admitted through a share (the decoder holds what it read
-   * before the session stops reading), and deep queues of large writes took more than 3 MiB per
-   * connection; a failed Netty allocation closes a host's connection, which is worse than a brief
-   * overshoot, so the hard limit sits above the share.
+   * The JVM's direct-memory limit: the whole budget, not the off-heap share. NBD receive buffers
+   * (what the decoder holds of requests arriving while a session waits for its share) are not
+   * admitted through a share, and under 32 volumes of 1 MiB writes at QD16 Netty reserved over 270
+   * MiB; a failed Netty allocation closes a host's connection, which is worse than an overshoot.
    */
   public long directLimitBytes() {
-    return directBytes() + volumes * 4 * MIB;
+    return budgetBytes;
   }
 
   private long nbdShareOfUsable() {
