@@ -72,6 +72,10 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * woken on its event loop once another request's payload is released. Refused and zero-length
  * requests are answered at once and never wait.
  *
+ * <p>One role: one connection's requests from decoded to replied, under one set of limits (its own
+ * and the server's share); split apart, admission, completion and the socket's read state would
+ * each need the others' counters on the same event loop.
+ *
  * <p>NBD_CMD_DISC: nothing more is read; every request received before it is completed and replied
  * to, then the connection closes. On server shutdown, requests not yet with the device are answered
  * ESHUTDOWN, the rest complete, then the connection closes.
