@@ -15,6 +15,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import org.rocksdb.ColumnFamilyHandle;
@@ -78,7 +79,41 @@ final class GroupCommitter implements AutoCloseable {
   private final java.util.concurrent.CompletableFuture<JournalException> broken =
       new java.util.concurrent.CompletableFuture<>();
 
+  /**
+   * Record bytes whose after-commit hooks (the primary's volume writes) have not run yet: the
+   * acknowledgement does not wait for them, so without a bound a volume file slower than the
+   * journal would pile committed payloads up in memory.
+   */
+  private final AtomicLong hookBacklog = new AtomicLong();
+
+  private final long hookBacklogLimit;
+
+  /**
+   * Groups whose futures complete on the after-commit thread, behind their hooks; while any is
+   * pending, later groups complete there too, so futures still complete in queue order. Journal
+   * thread only (incremented), decremented on the after-commit thread.
+   */
+  private final AtomicLong lateGroups = new AtomicLong();
+
+  /** Groups acknowledged late (after their hooks) so far: back-pressure events. */
+  private final AtomicLong lateGroupsTotal = new AtomicLong();
+
   GroupCommitter(RocksDB db, ColumnFamilyHandle metaFamily, int maxGroup, SpaceGuard space) {
+    this(db, metaFamily, maxGroup, space, Long.MAX_VALUE);
+  }
+
+  /**
+   * {@code hookBacklogLimit}: record bytes of after-commit hooks that may wait to run; beyond it a
+   * group is acknowledged only after its hooks ran (back-pressure on the writers: their replies
+   * wait, instead of memory growing).
+   */
+  GroupCommitter(
+      RocksDB db,
+      ColumnFamilyHandle metaFamily,
+      int maxGroup,
+      SpaceGuard space,
+      long hookBacklogLimit) {
+    this.hookBacklogLimit = hookBacklogLimit;
     this.space = space;
     this.db = db;
     this.metaFamily = metaFamily;
@@ -124,6 +159,16 @@ final class GroupCommitter implements AutoCloseable {
 
   java.util.concurrent.CompletableFuture<JournalException> broken() {
     return broken;
+  }
+
+  /** Record bytes whose after-commit hooks have not run yet. */
+  long hookBacklogBytes() {
+    return hookBacklog.get();
+  }
+
+  /** Groups acknowledged only after their hooks ran, because the backlog was full. */
+  long lateGroups() {
+    return lateGroupsTotal.get();
   }
 
   /**
@@ -254,19 +299,46 @@ final class GroupCommitter implements AutoCloseable {
     // Acknowledge first, here and in order: the host's reply no longer waits for a hand-off to
     // another thread or for the volume write. The hooks (the primary's volume write) then run on
     // a second thread, in order, so the next group's commit overlaps this group's volume writes.
+    // Unless the hooks are too far behind (their share of the memory budget is full): then this
+    // group is acknowledged after its hooks ran, and the writers wait for the volume file.
     List<Op> hooked = null;
+    long hookedBytes = 0;
     for (Op op : group) {
       if (op.after != null) {
         if (hooked == null) {
           hooked = new ArrayList<>(group.size());
         }
         hooked.add(op);
+        hookedBytes += op.value == null ? 0 : op.value.length;
       }
-      op.done.complete(op.seq);
     }
-    if (hooked != null) {
-      List<Op> run = hooked;
-      completer.execute(() -> runHooks(run));
+    boolean late =
+        lateGroups.get() > 0 || (hooked != null && hookBacklog.get() >= hookBacklogLimit);
+    if (!late) {
+      for (Op op : group) {
+        op.done.complete(op.seq);
+      }
+    }
+    if (hooked != null || late) {
+      List<Op> run = hooked == null ? List.of() : hooked;
+      List<Op> acknowledge = late ? List.copyOf(group) : List.of();
+      long bytes = hookedBytes;
+      hookBacklog.addAndGet(bytes);
+      if (late) {
+        lateGroups.incrementAndGet();
+        lateGroupsTotal.incrementAndGet();
+      }
+      completer.execute(
+          () -> {
+            runHooks(run);
+            hookBacklog.addAndGet(-bytes);
+            if (late) {
+              for (Op op : acknowledge) {
+                op.done.complete(op.seq);
+              }
+              lateGroups.decrementAndGet();
+            }
+          });
     }
   }
 

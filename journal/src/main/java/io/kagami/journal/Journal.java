@@ -11,12 +11,14 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import org.rocksdb.BlockBasedTableConfig;
 import org.rocksdb.ColumnFamilyDescriptor;
 import org.rocksdb.ColumnFamilyHandle;
 import org.rocksdb.ColumnFamilyOptions;
 import org.rocksdb.CompressionType;
 import org.rocksdb.DBOptions;
 import org.rocksdb.Env;
+import org.rocksdb.LRUCache;
 import org.rocksdb.Options;
 import org.rocksdb.RocksDB;
 import org.rocksdb.RocksDBException;
@@ -55,6 +57,7 @@ public final class Journal implements AutoCloseable {
   private final DBOptions dbOptions;
   private final SstFileManager sstFiles;
   private final ColumnFamilyOptions cfOptions;
+  private final LRUCache blockCache;
   private final RocksDB db;
   private final ColumnFamilyHandle metaFamily;
   private final Map<String, JournalStream> streams = new HashMap<>();
@@ -94,12 +97,17 @@ public final class Journal implements AutoCloseable {
             // Write back the WAL and table files steadily instead of in bursts that trip the
             // kernel's dirty-page throttling (and stall the host's writes behind them).
             .setMaxBackgroundJobs(2)
-            // Memtables of all volumes together: bounded however many volumes a site has.
-            .setDbWriteBufferSize(4 * config.writeBufferBytes());
+            // Memtables of all volumes together: bounded however many volumes a site has (a share
+            // of the site's memory budget).
+            .setDbWriteBufferSize(config.memtableBytes());
+    this.blockCache = new LRUCache(config.blockCacheBytes());
     this.cfOptions =
         new ColumnFamilyOptions()
             .setWriteBufferSize(config.writeBufferBytes())
             .setMaxWriteBufferNumber(4)
+            // One block cache of a fixed size for every volume (RocksDB's default is one per
+            // table factory and not part of any budget).
+            .setTableFormatConfig(new BlockBasedTableConfig().setBlockCache(blockCache))
             .setLevel0SlowdownWritesTrigger(40)
             .setLevel0StopWritesTrigger(64)
             // Large payloads go to blob files: compaction then moves keys, not data.
@@ -131,7 +139,8 @@ public final class Journal implements AutoCloseable {
             db,
             metaFamily,
             config.maxGroupEntries(),
-            SpaceGuard.of(config.directory(), config.reserveBytes()));
+            SpaceGuard.of(config.directory(), config.reserveBytes()),
+            config.afterCommitBytes());
   }
 
   /** Opens (creating if needed) the journal in {@code config.directory()} and starts its writer. */
@@ -194,7 +203,9 @@ public final class Journal implements AutoCloseable {
               config.segmentBytes(),
               directWriters);
       try {
-        stream = new JournalStream(volume, this, db, handle, committer, segments, clock);
+        stream =
+            new JournalStream(
+                volume, this, db, handle, committer, segments, clock, config.tailCacheBytes());
       } catch (RuntimeException e) {
         segments.close();
         throw e;
@@ -282,6 +293,44 @@ public final class Journal implements AutoCloseable {
     }
   }
 
+  /**
+   * Committed record bytes whose after-commit actions (the primary's volume writes) have not run
+   * yet.
+   */
+  public long afterCommitBacklogBytes() {
+    return committer.hookBacklogBytes();
+  }
+
+  /** Groups of appends acknowledged only after their after-commit actions ran (backlog full). */
+  public long lateAcknowledgements() {
+    return committer.lateGroups();
+  }
+
+  /** Bytes all streams' in-memory tails hold now (a share of the site's memory budget). */
+  public synchronized long tailCacheBytes() {
+    long sum = 0;
+    for (JournalStream s : streams.values()) {
+      sum += s.tailCacheBytes();
+    }
+    return sum;
+  }
+
+  /**
+   * Off-heap bytes RocksDB holds now for its memtables and block cache (the journal's share of the
+   * site's memory budget); 0 once closed.
+   */
+  public synchronized long rocksMemoryBytes() {
+    if (closed) {
+      return 0;
+    }
+    try {
+      return db.getAggregatedLongProperty("rocksdb.cur-size-all-mem-tables")
+          + blockCache.getUsage();
+    } catch (RocksDBException e) {
+      return 0;
+    }
+  }
+
   /** Stops the writer after it committed what was queued, then closes RocksDB. Idempotent. */
   @Override
   public synchronized void close() {
@@ -305,6 +354,7 @@ public final class Journal implements AutoCloseable {
     db.close();
     syncWrite.close();
     cfOptions.close();
+    blockCache.close();
     dbOptions.close();
     sstFiles.close();
   }

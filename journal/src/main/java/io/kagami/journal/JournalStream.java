@@ -28,9 +28,6 @@ public final class JournalStream {
   /** Highest seq whose segment data was forced to disk (pointers above it are checked on open). */
   static final String META_SEGMENTS_FORCED = "segmentsForcedThrough";
 
-  /** Recent history kept in memory: the shipper and the applier read the tail, not RocksDB. */
-  static final long TAIL_CACHE_BYTES = 64L << 20;
-
   private final String volume;
   private final Journal journal;
   private final RocksDB db;
@@ -39,7 +36,13 @@ public final class JournalStream {
   private final InstantSource clock;
   private final List<Runnable> commitListeners = new CopyOnWriteArrayList<>();
   private final CommitLedger ledger = new CommitLedger();
-  private final TailCache tail = new TailCache(TAIL_CACHE_BYTES);
+
+  /**
+   * Recent history kept in memory (a share of the site's memory budget): the shipper and the
+   * applier read the tail, not RocksDB.
+   */
+  private final TailCache tail;
+
   private final SegmentLog segments;
 
   /** Next sequence number to assign; guarded by the committer's lock. */
@@ -55,7 +58,9 @@ public final class JournalStream {
       ColumnFamilyHandle family,
       GroupCommitter committer,
       SegmentLog segments,
-      InstantSource clock) {
+      InstantSource clock,
+      long tailCacheBytes) {
+    this.tail = new TailCache(tailCacheBytes);
     this.volume = volume;
     this.journal = journal;
     this.db = db;
@@ -476,6 +481,11 @@ public final class JournalStream {
     } finally {
       committer.lock().unlock();
     }
+  }
+
+  /** Bytes this stream's in-memory tail of recent entries holds now. */
+  public long tailCacheBytes() {
+    return tail.bytes();
   }
 
   /** A durable per-volume counter (applied sequence, peer acknowledgement...). */

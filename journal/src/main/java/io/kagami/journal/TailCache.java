@@ -44,12 +44,19 @@ final class TailCache {
     ring[(head + count) & (ring.length - 1)] = new JournalEntry(seq, value);
     count++;
     bytes += value.length;
-    while (bytes > budget && count > 1) {
+    // Down to nothing if need be: an entry larger than the whole budget is not kept (readers take
+    // it from RocksDB); the budget is a share of the site's memory and holds for any entry size.
+    while (bytes > budget && count > 0) {
       bytes -= ring[head].encoded().length;
       ring[head] = null;
       head = (head + 1) & (ring.length - 1);
       count--;
     }
+  }
+
+  /** Bytes of the entries held now. */
+  synchronized long bytes() {
+    return bytes;
   }
 
   synchronized void clear() {

@@ -50,6 +50,49 @@ class JournalTest {
   }
 
   @Test
+  void appendsAreAcknowledgedAfterTheirHooksOnceTheHookBacklogIsFull() throws Exception {
+    // A backlog of 1 byte: the first append's hook (the primary's volume write) is behind, so the
+    // second append is acknowledged only after its own hook ran, not at once.
+    JournalConfig config =
+        JournalConfig.at(dir)
+            .withMemory(
+                JournalConfig.DEFAULT_MEMTABLE_BYTES,
+                JournalConfig.DEFAULT_BLOCK_CACHE_BYTES,
+                JournalConfig.DEFAULT_TAIL_CACHE_BYTES,
+                1);
+    try (Journal j = Journal.open(config, SystemTime.WALL)) {
+      JournalStream s = j.stream("vol0");
+      List<String> events = java.util.Collections.synchronizedList(new ArrayList<>());
+      CompletableFuture<Void> volumeFileSlow = new CompletableFuture<>();
+      CompletableFuture<Void> secondCommitted = new CompletableFuture<>();
+      s.onCommit(
+          () -> {
+            if (s.lastSeq() >= 2) {
+              secondCommitted.complete(null);
+            }
+          });
+      CompletableFuture<Long> first =
+          s.append(
+              write(0, 4096, 1),
+              false,
+              seq -> {
+                volumeFileSlow.join();
+                events.add("hook 1");
+              });
+      assertThat(first.get(10, TimeUnit.SECONDS)).as("acknowledged before its hook").isEqualTo(1);
+      CompletableFuture<Long> second =
+          s.append(write(4096, 4096, 2), false, seq -> events.add("hook 2"));
+      second.thenRun(() -> events.add("ack 2"));
+      secondCommitted.get(10, TimeUnit.SECONDS);
+      volumeFileSlow.complete(null);
+      assertThat(second.get(10, TimeUnit.SECONDS)).isEqualTo(2);
+      assertThat(events).containsExactly("hook 1", "hook 2", "ack 2");
+      assertThat(j.lateAcknowledgements()).isEqualTo(1);
+      assertThat(j.afterCommitBacklogBytes()).isZero();
+    }
+  }
+
+  @Test
   void truncatingAfterASeqEndsTheHistoryThereAcrossARestartAndAppendsContinueFromIt()
       throws Exception {
     try (Journal j = Journal.open(JournalConfig.at(dir), SystemTime.WALL)) {
@@ -190,7 +233,8 @@ class JournalTest {
   @Test
   void readsAreTheSameFromTheInMemoryTailAndFromRocksDb() throws Exception {
     int n =
-        (int) (JournalStream.TAIL_CACHE_BYTES >> 20) + 16; // more MiB entries than the tail holds
+        (int) (JournalConfig.DEFAULT_TAIL_CACHE_BYTES >> 20)
+            + 16; // more MiB entries than the tail holds
     try (Journal j = Journal.open(JournalConfig.at(dir), SystemTime.WALL)) {
       JournalStream s = j.stream("vol0");
       byte[] noise = new byte[1 << 20];

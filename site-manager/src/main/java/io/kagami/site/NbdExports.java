@@ -1,6 +1,7 @@
 package io.kagami.site;
 
 import io.kagami.replicator.nbd.Exports;
+import io.kagami.replicator.nbd.InFlightShare;
 import io.kagami.replicator.nbd.NbdServer;
 import io.kagami.replicator.nbd.NbdServerConfig;
 import io.kagami.replicator.volume.BlockDevice;
@@ -19,12 +20,14 @@ final class NbdExports implements AutoCloseable {
   private final NbdServer server;
   private final Exports exports;
 
-  NbdExports(HostPort listen, List<BlockDevice> devices) {
+  /** {@code share}: the NBD in-flight share of the site's memory budget. */
+  NbdExports(HostPort listen, List<BlockDevice> devices, InFlightShare share) {
     this.exports = new Exports(devices);
     this.server =
         new NbdServer(
             NbdServerConfig.listen(listen.host(), listen.port()).withDrainTimeout(DRAIN_TIMEOUT),
-            exports);
+            exports,
+            share);
   }
 
   /** Exports {@code device} from now on (a drill's clone). */

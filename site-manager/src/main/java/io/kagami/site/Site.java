@@ -4,6 +4,7 @@ import io.kagami.clock.NanoClock;
 import io.kagami.clock.SystemTime;
 import io.kagami.journal.Journal;
 import io.kagami.journal.JournalConfig;
+import io.kagami.replicator.nbd.InFlightShare;
 import io.kagami.replicator.volume.BlockDevice;
 import io.kagami.replicator.volume.SliceDevice;
 import io.kagami.site.admin.AdminServer;
@@ -45,6 +46,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * Switchover}, {@link Failback}), housekeeping ({@link HousekeepingAgent}), the status ({@link
  * SiteStatusView}) and its change log ({@link StateObserver}). This class only wires them and
  * offers the operations the CLI and the admin surface call.
+ *
+ * <p>One role: assembly. It is over 500 lines only because each capability (memory budget shares,
+ * per-peer promotion, recovery) adds its few lines of wiring and its delegating operation; the
+ * behaviour lives in the classes named above.
  *
  * <p>Threads: {@link #start()} and {@link #close()} run on the caller's thread and exclude each
  * other (a close during start waits for it); close waits, bounded, for a role change under way. The
@@ -99,6 +104,9 @@ public final class Site implements AutoCloseable {
 
   private final CompletableFuture<String> fatal = new CompletableFuture<>(); // see fatal()
 
+  /** NBD payloads in flight: the site-wide share of the memory budget, common to all exports. */
+  private final InFlightShare nbdShare;
+
   public Site(SiteConfig config, InstantSource clock) {
     this(config, clock, SystemTime.NANO);
   }
@@ -112,6 +120,7 @@ public final class Site implements AutoCloseable {
     this.nanoClock = nanoClock;
     this.lifecycle = new LifeCycle("site " + config.siteId());
     this.resources = new Resources(nanoClock);
+    this.nbdShare = new InFlightShare(config.memory().nbdInFlightBytes());
   }
 
   public SiteConfig config() {
@@ -144,6 +153,23 @@ public final class Site implements AutoCloseable {
 
   private void startComponents() {
     SiteIdentity.verifyOrCreate(config.dataDir(), config.siteId());
+    LOG.log(
+        Level.INFO,
+        "site {0}: {1}; JVM max heap {2} MiB",
+        config.siteId(),
+        config.memory().describe(),
+        String.valueOf(Runtime.getRuntime().maxMemory() >> 20));
+    if (Runtime.getRuntime().maxMemory() > config.memory().heapBytes() * 5 / 4) {
+      LOG.log(
+          Level.WARNING,
+          "site {0}: the JVM''s heap ({1} MiB) is larger than the heap share of memory.budget ({2}"
+              + " MiB): the process can outgrow its budget; start it with the kagami launcher, which"
+              + " passes {3}",
+          config.siteId(),
+          String.valueOf(Runtime.getRuntime().maxMemory() >> 20),
+          String.valueOf(config.memory().heapBytes() >> 20),
+          String.join(" ", config.memory().jvmOptions()));
+    }
     // Role changes may begin while the rest starts (a switchover's takeover arrives over the link).
     PeerRole roles =
         new PeerRole(
@@ -153,7 +179,12 @@ public final class Site implements AutoCloseable {
             "journal",
             Journal.open(
                 JournalConfig.at(config.journalDir())
-                    .withSpace(config.journal().reserveBytes(), config.journal().walBytes()),
+                    .withSpace(config.journal().reserveBytes(), config.journal().walBytes())
+                    .withMemory(
+                        config.memory().memtableBytes(),
+                        config.memory().blockCacheBytes(),
+                        config.memory().tailCacheBytesPerVolume(),
+                        config.memory().volumeWriteBacklogBytes()),
                 clock));
     journal.broken().thenAccept(f -> fatal.complete("the journal failed: " + f.getMessage()));
     ExecutorService reads =
@@ -190,6 +221,15 @@ public final class Site implements AutoCloseable {
             config, clock, roles, runtimes, PromotedPeers.read(config.dataDir(), config.siteId()));
     if (metrics != null) {
       metrics.wanLogDropped(peer::droppedWanLogLines);
+      metrics.memory(
+          config.memory(),
+          new SiteMetrics.MemoryUse(
+              nbdShare::usedBytes,
+              nbdShare::waits,
+              journal::tailCacheBytes,
+              journal::rocksMemoryBytes,
+              journal::afterCommitBacklogBytes,
+              journal::lateAcknowledgements));
     }
     peer.open();
     // Its link closes after the NBD listener (pushed later, closed earlier): requests in flight at
@@ -218,7 +258,8 @@ public final class Site implements AutoCloseable {
               promoter::promoteAutomatically);
     }
     view = new SiteStatusView(config, clock, peer, journal, drills, failover, () -> nbdPort);
-    NbdExports nbd = new NbdExports(config.nbdListen(), exportedDevices(failover, metrics));
+    NbdExports nbd =
+        new NbdExports(config.nbdListen(), exportedDevices(failover, metrics), nbdShare);
     nbd.start();
     nbdPort = nbd.port();
     resources.push("NBD listener", nbd);

@@ -87,8 +87,14 @@ public abstract sealed class SiteLink implements AutoCloseable
                 + config.siteId()
                 + " runs as primary but wan.peer (its standby's WAN address) is not configured");
       }
-      ShipperConfig sc =
+      ShipperConfig defaults =
           ShipperConfig.defaults(config.wan().peer().host(), config.wan().peer().port(), own, peer);
+      // Each volume's window of unacknowledged bytes is its share of the memory budget.
+      ShipperConfig sc =
+          defaults.withBatching(
+              Math.min(defaults.maxBatchBytes(), config.memory().wanWindowBytesPerVolume()),
+              defaults.maxBatchDelay(),
+              config.memory().wanWindowBytesPerVolume());
       Shipper shipper = new Shipper(sc, new ArrayList<ShipSource>(sources.get()));
       return new Primary(
           shipper,

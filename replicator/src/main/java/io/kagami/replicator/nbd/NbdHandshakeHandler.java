@@ -109,6 +109,7 @@ final class NbdHandshakeHandler extends ByteToMessageDecoder {
   }
 
   private final NbdServerConfig config;
+  private final InFlightShare share;
   private final ClientLog clientLog;
   private final Exports exports;
   private Phase phase = Phase.CLIENT_FLAGS;
@@ -116,7 +117,9 @@ final class NbdHandshakeHandler extends ByteToMessageDecoder {
   private int options;
   private Future<?> timeout;
 
-  NbdHandshakeHandler(NbdServerConfig config, Exports exports, ClientLog clientLog) {
+  NbdHandshakeHandler(
+      NbdServerConfig config, Exports exports, ClientLog clientLog, InFlightShare share) {
+    this.share = share;
     this.clientLog = clientLog;
     this.config = config;
     this.exports = exports;
@@ -388,7 +391,7 @@ final class NbdHandshakeHandler extends ByteToMessageDecoder {
         device.name());
     ctx.channel().attr(NbdServer.EXPORT).set(device.name());
     NbdRequestDecoder decoder = new NbdRequestDecoder(config);
-    NbdSession session = new NbdSession(config, device, decoder, clientLog);
+    NbdSession session = new NbdSession(config, device, decoder, clientLog, share);
     ChannelPipeline pipeline = ctx.pipeline();
     pipeline.addAfter(ctx.name(), NbdServer.REQUESTS_HANDLER, decoder);
     pipeline.addAfter(NbdServer.REQUESTS_HANDLER, NbdServer.SESSION_HANDLER, session);

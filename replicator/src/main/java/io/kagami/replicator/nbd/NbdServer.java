@@ -68,6 +68,7 @@ public final class NbdServer implements AutoCloseable {
   }
 
   private final NbdServerConfig config;
+  private final InFlightShare share;
   private final Exports exports;
   private final Set<Channel> connections = ConcurrentHashMap.newKeySet();
   private final ClientLog clientLog = new ClientLog(SystemTime.NANO);
@@ -77,8 +78,17 @@ public final class NbdServer implements AutoCloseable {
   private Channel listener;
 
   public NbdServer(NbdServerConfig config, Exports exports) {
+    this(config, exports, InFlightShare.unlimited());
+  }
+
+  /**
+   * {@code share}: payload bytes all connections together may have with their devices (a share of
+   * the site's memory budget); beyond it requests wait unread (see {@link InFlightShare}).
+   */
+  public NbdServer(NbdServerConfig config, Exports exports, InFlightShare share) {
     this.config = Objects.requireNonNull(config, "config");
     this.exports = Objects.requireNonNull(exports, "exports");
+    this.share = Objects.requireNonNull(share, "share");
   }
 
   /**
@@ -122,7 +132,7 @@ public final class NbdServer implements AutoCloseable {
                   protected void initChannel(SocketChannel ch) {
                     connections.add(ch);
                     ch.closeFuture().addListener(f -> connections.remove(ch));
-                    initPipeline(ch, config, exports, clientLog);
+                    initPipeline(ch, config, exports, clientLog, share);
                   }
                 });
     try {
@@ -149,12 +159,21 @@ public final class NbdServer implements AutoCloseable {
   /** The stages every connection starts with; shared with handler tests. */
   static void initPipeline(
       Channel ch, NbdServerConfig config, Exports exports, ClientLog clientLog) {
+    initPipeline(ch, config, exports, clientLog, InFlightShare.unlimited());
+  }
+
+  static void initPipeline(
+      Channel ch,
+      NbdServerConfig config,
+      Exports exports,
+      ClientLog clientLog,
+      InFlightShare share) {
     ch.pipeline()
         .addLast(
             FLUSH_HANDLER,
             new FlushConsolidationHandler(
                 FlushConsolidationHandler.DEFAULT_EXPLICIT_FLUSH_AFTER_FLUSHES, true))
-        .addLast(HANDSHAKE_HANDLER, new NbdHandshakeHandler(config, exports, clientLog))
+        .addLast(HANDSHAKE_HANDLER, new NbdHandshakeHandler(config, exports, clientLog, share))
         .addLast(GUARD_HANDLER, new NbdConnectionGuard(clientLog));
   }
 

@@ -66,8 +66,15 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * <p>Back-pressure: at most {@code maxInFlightRequests} requests and {@code maxInFlightBytes} of
  * READ/WRITE payload are with the device at once (a single request is always admitted when nothing
  * else is); further decoded requests wait here, in order, and the socket is not read while any
- * wait, while a limit is reached, or while the outbound buffer is above its high-water mark.
- * Refused and zero-length requests are answered at once and never wait.
+ * wait, while a limit is reached, or while the outbound buffer is above its high-water mark. The
+ * payload bytes also come out of the server's {@link InFlightShare} (a share of the site's memory
+ * budget, common to every connection): when it is full the request waits here and the session is
+ * woken on its event loop once another request's payload is released. Refused and zero-length
+ * requests are answered at once and never wait.
+ *
+ * <p>One role: one connection's requests from decoded to replied, under one set of limits (its own
+ * and the server's share); split apart, admission, completion and the socket's read state would
+ * each need the others' counters on the same event loop.
  *
  * <p>NBD_CMD_DISC: nothing more is read; every request received before it is completed and replied
  * to, then the connection closes. On server shutdown, requests not yet with the device are answered
@@ -85,6 +92,8 @@ final class NbdSession extends ChannelInboundHandlerAdapter {
   private final Queue<Completion> completions = new ConcurrentLinkedQueue<>();
   private final AtomicBoolean drainScheduled = new AtomicBoolean();
   private final Runnable drainCompletions = this::drainCompletions;
+  private final InFlightShare share;
+  private final Runnable wakeFromShare = this::wakeFromShare;
 
   private ChannelHandlerContext ctx;
   private int inFlight;
@@ -98,7 +107,12 @@ final class NbdSession extends ChannelInboundHandlerAdapter {
   private record Completion(long cookie, int type, long length, Object value, Throwable error) {}
 
   NbdSession(
-      NbdServerConfig config, BlockDevice device, NbdRequestDecoder decoder, ClientLog clientLog) {
+      NbdServerConfig config,
+      BlockDevice device,
+      NbdRequestDecoder decoder,
+      ClientLog clientLog,
+      InFlightShare share) {
+    this.share = share;
     this.clientLog = clientLog;
     this.config = config;
     this.device = device;
@@ -175,11 +189,35 @@ final class NbdSession extends ChannelInboundHandlerAdapter {
     return type == CMD_READ || type == CMD_WRITE ? length : 0;
   }
 
-  /** Whether the device may take this request now. A request alone always fits the byte budget. */
+  /**
+   * Whether the device may take this request now; when it may, its payload bytes are taken from the
+   * server's share (given back in {@link #drainCompletions}). A request alone on an idle server
+   * always fits.
+   */
   private boolean admits(NbdRequest r) {
+    long bytes = payloadBytes(r.type(), r.length());
     return inFlight < config.maxInFlightRequests()
-        && (inFlightBytes == 0
-            || inFlightBytes + payloadBytes(r.type(), r.length()) <= config.maxInFlightBytes());
+        && (inFlightBytes == 0 || inFlightBytes + bytes <= config.maxInFlightBytes())
+        && share.tryAcquire(bytes, wakeFromShare);
+  }
+
+  /** Any thread, after the share released bytes: retry the waiting requests on the event loop. */
+  private void wakeFromShare() {
+    try {
+      ctx.executor().execute(this::startWaiting);
+    } catch (RejectedExecutionException e) {
+      // The event loop is gone (server shut down): nothing waits any more.
+    }
+  }
+
+  private void startWaiting() {
+    if (inactive || closing) {
+      return;
+    }
+    while (!waiting.isEmpty() && admits(waiting.peek())) {
+      start(waiting.poll());
+    }
+    updateAutoRead();
   }
 
   /** Hands a checked request to the device. */
@@ -268,6 +306,7 @@ final class NbdSession extends ChannelInboundHandlerAdapter {
         drainScheduled.set(false);
         Completion left;
         while ((left = completions.poll()) != null) {
+          share.release(payloadBytes(left.type(), left.length()));
           releaseValue(left);
         }
       }
@@ -281,6 +320,7 @@ final class NbdSession extends ChannelInboundHandlerAdapter {
     while ((c = completions.poll()) != null) {
       inFlight--;
       inFlightBytes -= payloadBytes(c.type(), c.length());
+      share.release(payloadBytes(c.type(), c.length()));
       complete(c);
       replies++;
     }

@@ -18,12 +18,17 @@ final class EmbeddedNbd {
    * A connection with the server's pipeline, already active (the greeting is waiting), time frozen.
    */
   static EmbeddedChannel channel(NbdServerConfig config, Exports exports) {
+    return channel(config, exports, InFlightShare.unlimited());
+  }
+
+  /** Like {@link #channel(NbdServerConfig, Exports)}, taking payload bytes from {@code share}. */
+  static EmbeddedChannel channel(NbdServerConfig config, Exports exports, InFlightShare share) {
     EmbeddedChannel ch =
         new EmbeddedChannel(
             new ChannelInitializer<Channel>() {
               @Override
               protected void initChannel(Channel c) {
-                NbdServer.initPipeline(c, config, exports, new ClientLog(SystemTime.NANO));
+                NbdServer.initPipeline(c, config, exports, new ClientLog(SystemTime.NANO), share);
               }
             });
     ch.freezeTime();

@@ -29,6 +29,56 @@ class NbdSessionBackPressureTest {
     assertThat(vol0.unreleasedBuffers()).isEmpty();
   }
 
+  @Test
+  void connectionsWaitForTheServersInFlightShareAndAreWokenWhenItDrains() throws Exception {
+    vol0.hold();
+    InFlightShare share = new InFlightShare(48 << 10);
+    NbdServerConfig config =
+        NbdServerConfig.listen("127.0.0.1", 0).withBlockSizes(512, 4096, 64 << 10);
+    EmbeddedChannel one = EmbeddedNbd.channel(config, Exports.of(vol0), share);
+    EmbeddedChannel two = EmbeddedNbd.channel(config, Exports.of(vol0), share);
+    try {
+      enterTransmission(one, "vol0");
+      enterTransmission(two, "vol0");
+      byte[] big = new byte[64 << 10];
+      byte[] small = new byte[16 << 10];
+      receive(one, request(NbdProtocol.CMD_WRITE, 0, 1, 0, big.length, big));
+      assertThat(share.usedBytes())
+          .as("a request larger than the share, alone on the idle server, is admitted")
+          .isEqualTo(64 << 10);
+      receive(two, request(NbdProtocol.CMD_WRITE, 0, 2, 0, small.length, small));
+      assertThat(vol0.heldCount())
+          .as("another connection's request waits while the share is overdrawn")
+          .isEqualTo(1);
+      assertThat(two.config().isAutoRead()).as("and its socket is not read").isFalse();
+      assertThat(share.waits()).isEqualTo(1);
+
+      vol0.awaitHeld().runHere();
+      one.runPendingTasks();
+      two.runPendingTasks();
+      assertThat(vol0.heldCount())
+          .as("woken by the release, the waiting request went to the device")
+          .isEqualTo(1);
+      assertThat(two.config().isAutoRead()).isTrue();
+      receive(two, request(NbdProtocol.CMD_WRITE, 0, 3, 1 << 16, small.length, small));
+      receive(one, request(NbdProtocol.CMD_WRITE, 0, 4, 1 << 16, small.length, small));
+      assertThat(vol0.heldCount()).as("48 KiB: three 16 KiB requests fit").isEqualTo(3);
+      receive(one, request(NbdProtocol.CMD_WRITE, 0, 5, 1 << 17, small.length, small));
+      assertThat(vol0.heldCount()).as("the fourth waits").isEqualTo(3);
+      for (int i = 0; i < 4; i++) {
+        vol0.awaitHeld().runHere();
+        one.runPendingTasks();
+        two.runPendingTasks();
+      }
+      assertThat(share.usedBytes()).as("every payload given back").isZero();
+      assertThat(replies(sent(one))).isEqualTo(3);
+      assertThat(replies(sent(two))).isEqualTo(2);
+    } finally {
+      one.finishAndReleaseAll();
+      two.finishAndReleaseAll();
+    }
+  }
+
   EmbeddedChannel open(int maxInFlight) {
     vol0.hold();
     ch =

@@ -28,6 +28,10 @@ import java.util.regex.Pattern;
  *                             #   into it are refused with ENOSPC (default 64MiB; 0 turns it off)
  *   walSize: 64MiB            # RocksDB WAL bound, and the most allocated up front per WAL file
  *                             #   (default 64MiB, at least 1MiB)
+ * memory:
+ *   budget: 512MiB            # everything the site process holds in memory (default 512MiB, half
+ *                             #   of a 1 GiB appliance): heap, off-heap buffers, RocksDB; each
+ *                             #   cache and in-flight window is a share of it (see MemoryBudget)
  * nbd:
  *   listen: 0.0.0.0:10809     # NBD exports (read-only on a standby)
  * admin:
@@ -194,6 +198,7 @@ public final class ConfigLoader {
         "dataDir",
         "compression",
         "journal",
+        "memory",
         "nbd",
         "admin",
         "wan",
@@ -287,6 +292,7 @@ public final class ConfigLoader {
     listen.put("admin.listen", adminListen);
     listen.put("wan.listen", wan.listen());
     ListenAddresses.check(listen, problems);
+    MemoryBudget memory = memory(root, volumes == null ? 0 : volumes.size());
     // A draft while there are problems (the values that had one are null): the machine's checks
     // look at what is there, so that every problem is reported at once.
     SiteConfig config =
@@ -307,7 +313,8 @@ public final class ConfigLoader {
             peers,
             adminTls,
             adminCertificate,
-            adminKey);
+            adminKey,
+            memory);
     if (machine != null) {
       machine.check(config, volumesSection.sizeKeys(), problems);
     }
@@ -320,6 +327,19 @@ public final class ConfigLoader {
     long reserve = size(j, "journal.reserve", JournalSettings.DEFAULT.reserveBytes(), 0, "0");
     long wal = size(j, "journal.walSize", JournalSettings.DEFAULT.walBytes(), 1L << 20, "1 MiB");
     return new JournalSettings(reserve, wal);
+  }
+
+  /** {@code memory.budget}, checked against what {@code volumes} volumes need at least. */
+  private MemoryBudget memory(JsonNode root, int volumes) {
+    JsonNode m = r.object(root, "memory");
+    r.known(m, "memory.", "budget");
+    long budget = size(m, "memory.budget", MemoryBudget.DEFAULT_BYTES, 1, "1 byte");
+    MemoryBudget b = new MemoryBudget(budget, volumes);
+    String problem = b.problem();
+    if (problem != null) {
+      r.problem(problem);
+    }
+    return b;
   }
 
   /**

@@ -13,7 +13,8 @@ import java.util.List;
  * <dataDir>/admin.token}, created on first start. {@code recoveryFile} holds the recovery profiles
  * ({@code recovery:}, default {@code recovery.yaml} beside the site's YAML), read afresh by each
  * {@code kagami recover plan}, never at start: a mistake there never stops replication. {@code
- * journal} bounds the journal's disk space (reserve kept free, WAL size).
+ * journal} bounds the journal's disk space (reserve kept free, WAL size). {@code memory}: the
+ * site's memory budget and its shares ({@code memory.budget}).
  *
  * <p>{@code peers}: the sites this one replicates with, each with its volumes (see {@link
  * PeerConfig}). A 1:1 configuration has one, from {@code wan.peerSiteId}, {@code
@@ -43,7 +44,8 @@ public record SiteConfig(
     List<PeerConfig> peers,
     boolean adminTls,
     Path adminCertificate,
-    Path adminPrivateKey) {
+    Path adminPrivateKey,
+    MemoryBudget memory) {
 
   public static final int DEFAULT_NBD_PORT = 10809;
   public static final int DEFAULT_WAN_PORT = 7800;

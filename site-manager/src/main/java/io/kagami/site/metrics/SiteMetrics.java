@@ -42,6 +42,10 @@ import java.util.function.ToDoubleFunction;
  * kagami_wan_send_rate_bytes_per_second}, {@code kagami_rpo_at_risk_seconds}, {@code
  * kagami_primary_last_seq} and {@code kagami_primary_contact_age_seconds} (standby), plus JVM and
  * process metrics.
+ *
+ * <p>One role: the site's Prometheus exposition. It is long because every series is registered
+ * here, by name, with its description (the memory budget's shares and the recovery orchestrator's
+ * figures included); a registration is a few lines that belong with the others.
  */
 public final class SiteMetrics implements AutoCloseable {
   private final PrometheusMeterRegistry registry =
@@ -413,6 +417,79 @@ public final class SiteMetrics implements AutoCloseable {
             m -> Math.max(0, m.lastDrillMillis.getAsLong()) / 1000.0)
         .description("When a recovery drill last proved a server bootable (0: never)")
         .tags(Tags.of("site", siteId))
+        .register(registry);
+  }
+
+  /**
+   * What the memory budget's shares use now (each a supplier read at scrape time): bytes of NBD
+   * payloads with the devices, of the journal's tail caches, of RocksDB's memtables and block
+   * cache, and how many times an NBD request waited for its share.
+   */
+  public record MemoryUse(
+      java.util.function.LongSupplier nbdInFlight,
+      java.util.function.LongSupplier nbdWaits,
+      java.util.function.LongSupplier tailCache,
+      java.util.function.LongSupplier rocks,
+      java.util.function.LongSupplier volumeWrites,
+      java.util.function.LongSupplier volumeWriteWaits) {}
+
+  /** Held here: Micrometer keeps only a weak reference to a function meter's state object. */
+  private volatile MemoryUse memoryUse;
+
+  /**
+   * Registers {@code kagami_memory_budget_bytes}, {@code kagami_memory_share_bytes{share}} (each
+   * share's size), {@code kagami_memory_share_used_bytes{share}} and {@code
+   * kagami_memory_share_waits_total{share}}.
+   */
+  public void memory(io.kagami.site.config.MemoryBudget budget, MemoryUse use) {
+    memoryUse = use;
+    Tags site = Tags.of("site", siteId);
+    Gauge.builder("kagami.memory.budget.bytes", budget, b -> b.budgetBytes())
+        .description("The site's memory budget (memory.budget)")
+        .tags(site)
+        .register(registry);
+    java.util.Map<String, Long> shares = new java.util.LinkedHashMap<>();
+    shares.put("heap", budget.heapBytes());
+    shares.put("offheap", budget.directBytes());
+    shares.put("nbd_in_flight", budget.nbdInFlightBytes());
+    shares.put("rocksdb", budget.rocksBytes());
+    shares.put("tail_cache", budget.tailCacheBytesPerVolume() * budget.volumes());
+    shares.put("wan_window", (long) budget.wanWindowBytesPerVolume() * budget.volumes());
+    shares.put("volume_writes", budget.volumeWriteBacklogBytes());
+    for (java.util.Map.Entry<String, Long> e : shares.entrySet()) {
+      long bytes = e.getValue();
+      Gauge.builder("kagami.memory.share.bytes", budget, b -> bytes)
+          .description("Size of one share of the memory budget (all volumes together)")
+          .tags(site.and("share", e.getKey()))
+          .baseUnit("bytes")
+          .register(registry);
+    }
+    java.lang.management.MemoryMXBean heap =
+        java.lang.management.ManagementFactory.getMemoryMXBean();
+    usedGauge(site, "heap", m -> heap.getHeapMemoryUsage().getUsed());
+    usedGauge(site, "nbd_in_flight", m -> m.memoryUse.nbdInFlight().getAsLong());
+    usedGauge(site, "rocksdb", m -> m.memoryUse.rocks().getAsLong());
+    usedGauge(site, "tail_cache", m -> m.memoryUse.tailCache().getAsLong());
+    usedGauge(site, "volume_writes", m -> m.memoryUse.volumeWrites().getAsLong());
+    FunctionCounter.builder(
+            "kagami.memory.share.waits", this, m -> m.memoryUse.nbdWaits().getAsLong())
+        .description(
+            "Times a writer was back-pressured because its share of the memory budget was full")
+        .tags(site.and("share", "nbd_in_flight"))
+        .register(registry);
+    FunctionCounter.builder(
+            "kagami.memory.share.waits", this, m -> m.memoryUse.volumeWriteWaits().getAsLong())
+        .description(
+            "Times a writer was back-pressured because its share of the memory budget was full")
+        .tags(site.and("share", "volume_writes"))
+        .register(registry);
+  }
+
+  private void usedGauge(Tags site, String share, ToDoubleFunction<SiteMetrics> used) {
+    Gauge.builder("kagami.memory.share.used.bytes", this, used)
+        .description("Bytes one share of the memory budget holds now")
+        .tags(site.and("share", share))
+        .baseUnit("bytes")
         .register(registry);
   }
 

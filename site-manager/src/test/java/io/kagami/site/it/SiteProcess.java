@@ -70,6 +70,10 @@ final class SiteProcess implements AutoCloseable {
     List<String> cmd = new ArrayList<>();
     cmd.add(ProcessHandle.current().info().command().orElse("java"));
     cmd.add("--enable-native-access=ALL-UNNAMED");
+    // What the launchers pass: heap and direct memory from the site's memory budget, exit on OOM.
+    cmd.add("-XX:+UseG1GC");
+    cmd.add("-XX:G1HeapRegionSize=4m");
+    cmd.addAll(io.kagami.site.cli.JvmOptions.of("run", "--config", config.toString()));
     cmd.addAll(jvmOptions);
     cmd.add("-cp");
     cmd.add(System.getProperty("java.class.path"));
@@ -77,9 +81,10 @@ final class SiteProcess implements AutoCloseable {
     cmd.add("run");
     cmd.add("--config");
     cmd.add(config.toString());
+    ProcessBuilder pb = new ProcessBuilder(cmd);
+    pb.environment().putIfAbsent("MALLOC_ARENA_MAX", "2");
     process =
-        new ProcessBuilder(cmd)
-            .redirectErrorStream(true)
+        pb.redirectErrorStream(true)
             .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
             .start();
     awaitStatus(s -> true, Duration.ofSeconds(60), "admin endpoint answering");
@@ -91,14 +96,6 @@ final class SiteProcess implements AutoCloseable {
     return process != null && !process.isAlive()
         ? java.util.OptionalInt.of(process.exitValue())
         : java.util.OptionalInt.empty();
-  }
-
-  /** Waits (bounded) for the process to end by itself; its exit status, or empty if it did not. */
-  java.util.OptionalInt awaitExit(Duration bound) throws InterruptedException {
-    if (process != null) {
-      process.waitFor(bound.toNanos(), TimeUnit.NANOSECONDS);
-    }
-    return exited();
   }
 
   /** SIGKILL: no shutdown hook, no flush, no goodbye. */
@@ -142,6 +139,29 @@ final class SiteProcess implements AutoCloseable {
 
   boolean alive() {
     return process != null && process.isAlive();
+  }
+
+  /**
+   * A line of the process's {@code /proc/<pid>/status} in bytes, e.g. {@code VmRSS} (resident now)
+   * or {@code VmHWM} (the most it was resident).
+   */
+  long procStatusBytes(String field) throws IOException {
+    for (String line :
+        Files.readAllLines(Path.of("/proc", String.valueOf(process.pid()), "status"))) {
+      if (line.startsWith(field + ":")) {
+        return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+      }
+    }
+    throw new IOException("no " + field + " in /proc/" + process.pid() + "/status");
+  }
+
+  /** Waits (bounded) for the process to exit on its own; its exit code. */
+  int awaitExit(Duration within) throws InterruptedException, IOException {
+    if (!process.waitFor(within.toNanos(), TimeUnit.NANOSECONDS)) {
+      throw new AssertionError(
+          "site still running " + within.toSeconds() + " s later; log:\n" + log());
+    }
+    return process.exitValue();
   }
 
   String log() throws IOException {
