@@ -82,6 +82,7 @@ final class HousekeepingAgent implements AutoCloseable {
               p.backlog().checkOverflow();
               p.checkpointer().doWork();
               p.backlog().persistIfChanged();
+              p.verify().doWork(); // verification points for this second (see VerifyPacer)
               worked[0]++;
             }
           } catch (RuntimeException e) {

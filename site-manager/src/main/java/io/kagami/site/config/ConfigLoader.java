@@ -75,6 +75,9 @@ import java.util.regex.Pattern;
  *       - {name: db-log, size: 10GiB}
  * failover:                   # optional: heartbeats, witness, self-fencing, automatic failover
  *   automatic: false          # see FailoverSection for every key
+ * verify:
+ *   rate: 20MiB/s             # primary: continuous verification of the standby's replica, region
+ *                             #   bytes per second and volume (default 20MiB/s; off: only on demand)
  * recovery: recovery.yaml     # the recovery profiles (default: recovery.yaml beside this file),
  *                             #   read by kagami recover plan, not at start (see RecoveryProfilesLoader)
  * </pre>
@@ -200,7 +203,8 @@ public final class ConfigLoader {
         "volumes",
         "failover",
         "recovery",
-        "peers");
+        "peers",
+        "verify");
     JsonNode site = r.object(root, "site");
     r.known(site, "site.", "id", "role");
     String id = r.text(site, "site.id", null);
@@ -224,6 +228,7 @@ public final class ConfigLoader {
     boolean compress = !root.has("compression") || r.bool(root, "compression");
 
     JournalSettings journal = journal(root);
+    VerifySettings verify = verify(root);
 
     JsonNode nbd = r.object(root, "nbd");
     r.known(nbd, "nbd.", "listen");
@@ -307,7 +312,8 @@ public final class ConfigLoader {
             peers,
             adminTls,
             adminCertificate,
-            adminKey);
+            adminKey,
+            verify);
     if (machine != null) {
       machine.check(config, volumesSection.sizeKeys(), problems);
     }
@@ -320,6 +326,45 @@ public final class ConfigLoader {
     long reserve = size(j, "journal.reserve", JournalSettings.DEFAULT.reserveBytes(), 0, "0");
     long wal = size(j, "journal.walSize", JournalSettings.DEFAULT.walBytes(), 1L << 20, "1 MiB");
     return new JournalSettings(reserve, wal);
+  }
+
+  /**
+   * {@code verify.rate}: a size per second ({@code 20MiB/s}, the {@code /s} optional), or {@code 0}
+   * / {@code off}; at most {@link VerifySettings#MAX_RATE}.
+   */
+  private VerifySettings verify(JsonNode root) {
+    JsonNode v = r.object(root, "verify");
+    r.known(v, "verify.", "rate");
+    if (!v.has("rate")) {
+      return VerifySettings.DEFAULT;
+    }
+    String text = r.text(v, "verify.rate", "").trim();
+    if (text.equalsIgnoreCase("off") || text.equals("0")) {
+      return new VerifySettings(0);
+    }
+    String size = text.endsWith("/s") ? text.substring(0, text.length() - 2) : text;
+    long bytes;
+    try {
+      bytes = DataSize.parse(size).bytes();
+    } catch (IllegalArgumentException e) {
+      r.problem(
+          "verify.rate \""
+              + text
+              + "\" is not a rate: give bytes per second such as 20MiB/s, or off ("
+              + e.getMessage()
+              + ")");
+      return VerifySettings.DEFAULT;
+    }
+    if (bytes < 4096 || bytes > VerifySettings.MAX_RATE) {
+      r.problem(
+          "verify.rate \""
+              + text
+              + "\" is not allowed (4KiB/s .. 4GiB/s, or off; default "
+              + new DataSize(VerifySettings.DEFAULT_RATE)
+              + "/s)");
+      return VerifySettings.DEFAULT;
+    }
+    return new VerifySettings(bytes);
   }
 
   /**
