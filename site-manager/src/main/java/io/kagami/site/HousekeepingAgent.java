@@ -82,7 +82,12 @@ final class HousekeepingAgent implements AutoCloseable {
               p.backlog().checkOverflow();
               p.checkpointer().doWork();
               p.backlog().persistIfChanged();
-              p.verify().doWork(); // verification points for this second (see VerifyPacer)
+              SwitchableDevice export = peer.exports().get(v.name());
+              if (export != null) {
+                // This second's verification points, through the export's fence: a role change
+                // waits for them, so no point or checksum is journaled after its end seq.
+                p.verify().doWork(m -> export.verify(m, p.device()));
+              }
               worked[0]++;
             }
           } catch (RuntimeException e) {

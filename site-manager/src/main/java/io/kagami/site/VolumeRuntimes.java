@@ -263,8 +263,7 @@ final class VolumeRuntimes {
             vc.sizeBytes(),
             config.verify().rateBytesPerSecond(),
             VerifySettings.ON_DEMAND_RATE,
-            nanoClock,
-            device::verify));
+            nanoClock));
   }
 
   /**

@@ -33,7 +33,6 @@ public final class VerifyPacer {
   private final long rate;
   private final long onDemandRate;
   private final NanoClock clock;
-  private final Function<VerifyPoint.Mark, CompletableFuture<?>> place;
   private final AtomicInteger inFlight = new AtomicInteger();
 
   private long lastNanos;
@@ -47,15 +46,8 @@ public final class VerifyPacer {
   /**
    * @param rate region bytes per second of the continuous passes; 0: only passes on demand
    * @param onDemandRate the rate of a pass started by {@link #passNow} while {@code rate} is 0
-   * @param place appends a verification point (e.g. {@code PrimaryVolume::verify}); its future
-   *     completes once the point's checksum was taken (or given up)
    */
-  public VerifyPacer(
-      long sizeBytes,
-      long rate,
-      long onDemandRate,
-      NanoClock clock,
-      Function<VerifyPoint.Mark, CompletableFuture<?>> place) {
+  public VerifyPacer(long sizeBytes, long rate, long onDemandRate, NanoClock clock) {
     if (rate < 0 || onDemandRate <= 0 || sizeBytes <= 0) {
       throw new IllegalArgumentException("verification rate " + rate + "/" + onDemandRate);
     }
@@ -63,7 +55,6 @@ public final class VerifyPacer {
     this.rate = rate;
     this.onDemandRate = onDemandRate;
     this.clock = clock;
-    this.place = place;
     this.lastNanos = clock.nanoTime();
     this.snapshot = new Snapshot(pass, 0, 0, rate);
   }
@@ -73,8 +64,12 @@ public final class VerifyPacer {
     passRequested = true;
   }
 
-  /** Places the points the elapsed time allows; returns how many. */
-  public int doWork() {
+  /**
+   * Places the points the elapsed time allows through {@code place} (e.g. {@code
+   * PrimaryVolume::verify}, through the export's fence), whose future completes once the point's
+   * checksum was appended (or given up); returns how many.
+   */
+  public int doWork(Function<VerifyPoint.Mark, CompletableFuture<?>> place) {
     long now = clock.nanoTime();
     long elapsed = Math.max(0, now - lastNanos);
     lastNanos = now;
