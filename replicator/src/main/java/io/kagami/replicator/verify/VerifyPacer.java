@@ -59,9 +59,19 @@ public final class VerifyPacer {
     this.snapshot = new Snapshot(pass, 0, 0, rate);
   }
 
-  /** Starts a pass from offset 0 at the next {@link #doWork}. */
-  public void passNow() {
+  /**
+   * Starts a pass from offset 0 at the next {@link #doWork}; returns its number (unless a pass ends
+   * meanwhile).
+   */
+  public long passNow() {
     passRequested = true;
+    Snapshot s = snapshot;
+    return s.nextOffset() > 0 ? s.pass() + 1 : s.pass();
+  }
+
+  /** The rate a pass runs at: the continuous rate, or the on-demand rate while that is 0. */
+  public long passRate() {
+    return rate > 0 ? rate : onDemandRate;
   }
 
   /**

@@ -338,8 +338,16 @@ public final class ConfigLoader {
     if (!v.has("rate")) {
       return VerifySettings.DEFAULT;
     }
+    if (v.get("rate").isBoolean()) {
+      // YAML reads a bare off/no/false as a boolean.
+      if (!v.get("rate").booleanValue()) {
+        return new VerifySettings(0);
+      }
+      r.problem("verify.rate must be a rate such as 20MiB/s, or off; not \"true\"");
+      return VerifySettings.DEFAULT;
+    }
     String text = r.text(v, "verify.rate", "").trim();
-    if (text.equalsIgnoreCase("off") || text.equals("0")) {
+    if (text.equalsIgnoreCase("off") || text.equalsIgnoreCase("false") || text.equals("0")) {
       return new VerifySettings(0);
     }
     String size = text.endsWith("/s") ? text.substring(0, text.length() - 2) : text;

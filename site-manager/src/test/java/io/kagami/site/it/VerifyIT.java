@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.kagami.clock.SystemTime;
 import io.kagami.testkit.nbd.NbdTestClient;
+import io.kagami.testkit.tools.ExternalTool;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
@@ -177,6 +178,45 @@ class VerifyIT {
           .isGreaterThan(VOLUME * Math.max(1, seconds / 10));
       assertThat(sites.standby.log()).doesNotContain("verification mismatch");
       sites.assertReplicaIdentical();
+    }
+  }
+
+  @Test
+  void withTheRateOffAPassRunsOnlyOnDemand() throws Exception {
+    ExternalTool k =
+        ExternalTool.of(Path.of("").toAbsolutePath().getParent().resolve("kagami"))
+            .withEnv("KAGAMI_SKIP_BUILD", "1")
+            .withEnv("KAGAMI_ADMIN", "");
+    try (TwoSites sites = sitesVerifyingAt("off")) {
+      try (NbdTestClient c = NbdTestClient.connect("127.0.0.1", sites.primaryNbd, "vol0")) {
+        writeFirstHalf(c, new Random(1), 64).get(60, TimeUnit.SECONDS);
+      }
+      sites.awaitInSync(T);
+      assertThat(verify(sites.standby.status()).path("regionsChecked").asLong())
+          .as("no point placed while verify.rate is off")
+          .isZero();
+      String primary = "127.0.0.1:" + sites.primaryAdmin;
+      String standby = "127.0.0.1:" + sites.standbyAdmin;
+
+      ExternalTool.Result started =
+          k.run(T, "verify", "--volume", "vol0", "--json", "--admin", primary);
+      assertThat(started.exitCode()).as(started.describe()).isZero();
+      assertThat(started.stdout()).contains("\"volume\":\"vol0\"").contains("\"pass\":1");
+      JsonNode done =
+          sites.standby.awaitStatus(
+              s -> verify(s).has("lastPassSeq"), T, "the pass started by kagami verify");
+      assertThat(verify(done).path("mismatches").asLong()).isZero();
+      assertThat(verify(done).path("bytesChecked").asLong())
+          .as("one pass, then nothing more")
+          .isEqualTo(VOLUME);
+
+      ExternalTool.Result onStandby =
+          k.run(T, "verify", "--volume", "vol0", "--json", "--admin", standby);
+      assertThat(onStandby.exitCode()).as(onStandby.describe()).isEqualTo(3);
+      assertThat(onStandby.stdout()).contains("start the pass on its primary");
+      ExternalTool.Result unknown = k.run(T, "verify", "--volume", "nope", "--admin", primary);
+      assertThat(unknown.exitCode()).as(unknown.describe()).isEqualTo(3);
+      assertThat(unknown.stderr()).contains("there is no volume nope");
     }
   }
 
