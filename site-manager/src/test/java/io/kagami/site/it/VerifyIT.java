@@ -201,7 +201,10 @@ class VerifyIT {
       ExternalTool.Result started =
           k.run(T, "verify", "--volume", "vol0", "--json", "--admin", primary);
       assertThat(started.exitCode()).as(started.describe()).isZero();
-      assertThat(started.stdout()).contains("\"volume\":\"vol0\"").contains("\"pass\":1");
+      JsonNode answer =
+          new com.fasterxml.jackson.databind.ObjectMapper().readTree(started.stdout());
+      assertThat(answer.path("volume").asText()).isEqualTo("vol0");
+      assertThat(answer.path("pass").asLong()).as("the first pass").isEqualTo(1);
       JsonNode done =
           sites.standby.awaitStatus(
               s -> verify(s).has("lastPassSeq"), T, "the pass started by kagami verify");
