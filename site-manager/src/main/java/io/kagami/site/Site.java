@@ -266,13 +266,13 @@ public final class Site implements AutoCloseable {
                 Duration.ofSeconds(
                     body.path("timeoutSeconds").asLong(DEFAULT_ROLE_TIMEOUT.toSeconds()))));
     admin.action("/failback", body -> failback());
-    admin.action("/verify", body -> new VerifyControl(peer).start(body.path("volume").asText()));
     admin.view("/recover/plan", this::recoveryPlan);
     if (failover != null) {
       admin.failover(failover);
     }
     admin.drills(
         new SiteDrillControl(config, clock, peer, drills, promoter, this::status, () -> nbdPort));
+    admin.action("/verify", body -> new VerifyControl(peer).start(body.path("volume").asText()));
     BearerToken token = AdminToken.loadOrCreate(config.adminTokenFile());
     admin.token(token);
     if (config.adminTls()) {
