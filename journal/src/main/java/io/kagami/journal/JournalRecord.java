@@ -12,13 +12,20 @@ import java.util.Objects;
  * <pre>
  * offset  size  field
  * 0       1     version (1)
- * 1       1     kind    (1 = WRITE, 2 = TRIM, 3 = WRITE_ZEROES)
+ * 1       1     kind    (1 = WRITE, 2 = TRIM, 3 = WRITE_ZEROES, 4 = VERIFY, 5 = VERIFY_SUM)
  * 2       1     codec   (0 = none, 1 = LZ4 block)
  * 3       1     reserved (0)
  * 4       8     volume byte offset
- * 12      4     logical length in bytes (uncompressed)
- * 16      n     payload: WRITE only; the data, LZ4-compressed when codec = 1
+ * 12      4     logical length in bytes (uncompressed); 0 for VERIFY and VERIFY_SUM
+ * 16      n     payload: WRITE: the data, LZ4-compressed when codec = 1;
+ *               VERIFY and VERIFY_SUM: see {@link VerifyPoint}; TRIM, WRITE_ZEROES: none
  * </pre>
+ *
+ * <p>VERIFY and VERIFY_SUM change nothing on the volume (their length is 0, so every reader that
+ * looks at where a record lands sees nothing): they are verification points that travel in the
+ * history's order (see {@link VerifyPoint}). Kinds 4 and 5 were added without a version step:
+ * journals written before them read as before; a binary that predates them refuses such a record as
+ * an unknown kind instead of misreading it.
  *
  * <p>The encoded form is what RocksDB stores under the entry's sequence number and what the WAN
  * transport carries, so a write is compressed once when it enters the journal and never re-encoded.
@@ -31,12 +38,26 @@ public record JournalRecord(Kind kind, long offset, int length, Codec codec, byt
   public enum Kind {
     WRITE(1),
     TRIM(2),
-    WRITE_ZEROES(3);
+    WRITE_ZEROES(3),
+    /** A verification point: the primary checksums a region here (see {@link VerifyPoint}). */
+    VERIFY(4),
+    /** The primary's checksum of an earlier VERIFY point's region. */
+    VERIFY_SUM(5);
 
     final int code;
 
     Kind(int code) {
       this.code = code;
+    }
+
+    /** True for the kinds that change the volume's content. */
+    public boolean changesData() {
+      return this == WRITE || this == TRIM || this == WRITE_ZEROES;
+    }
+
+    /** True for the verification kinds, which carry a {@link VerifyPoint} payload. */
+    public boolean verification() {
+      return this == VERIFY || this == VERIFY_SUM;
     }
 
     static Kind of(int code) {
@@ -76,8 +97,11 @@ public record JournalRecord(Kind kind, long offset, int length, Codec codec, byt
     if (offset < 0 || length < 0) {
       throw new IllegalArgumentException("negative offset or length");
     }
-    if (kind != Kind.WRITE && payload.length != 0) {
+    if (kind != Kind.WRITE && !kind.verification() && payload.length != 0) {
       throw new IllegalArgumentException(kind + " carries no payload");
+    }
+    if (kind.verification() && length != 0) {
+      throw new IllegalArgumentException(kind + " has length 0 (it changes nothing)");
     }
   }
 
@@ -138,8 +162,11 @@ public record JournalRecord(Kind kind, long offset, int length, Codec codec, byt
     long offset = h.offset();
     int length = h.length();
     byte[] payload = java.util.Arrays.copyOfRange(encoded, HEADER_BYTES, encoded.length);
-    if (kind != Kind.WRITE && payload.length != 0) {
+    if (kind != Kind.WRITE && !kind.verification() && payload.length != 0) {
       throw new MalformedRecordException(kind + " record carries a payload");
+    }
+    if (kind.verification() && (length != 0 || codec != Codec.NONE)) {
+      throw new MalformedRecordException(kind + " record with length " + length + " or a codec");
     }
     if (kind == Kind.WRITE && codec == Codec.NONE && payload.length != length) {
       throw new MalformedRecordException(

@@ -82,6 +82,14 @@ final class HousekeepingAgent implements AutoCloseable {
               p.backlog().checkOverflow();
               p.checkpointer().doWork();
               p.backlog().persistIfChanged();
+              SwitchableDevice export = peer.exports().get(v.name());
+              if (export != null && peer.linkConnected()) {
+                // This second's verification points, through the export's fence: a role change
+                // waits for them, so no point or checksum is journaled after its end seq. Only
+                // while the standby is connected: points would otherwise only grow the history
+                // it must catch up on (and the lag an operator watches).
+                p.verify().doWork(m -> export.verify(m, p.device()));
+              }
               worked[0]++;
             }
           } catch (RuntimeException e) {

@@ -349,6 +349,7 @@ public final class Site implements AutoCloseable {
     }
     admin.drills(
         new SiteDrillControl(config, clock, peer, drills, promoter, this::status, () -> nbdPort));
+    admin.action("/verify", body -> new VerifyControl(peer).start(body.path("volume").asText()));
     BearerToken token = AdminToken.loadOrCreate(config.adminTokenFile());
     admin.token(token);
     if (config.adminTls()) {

@@ -3,6 +3,7 @@ package io.kagami.site;
 import io.kagami.journal.Journal;
 import io.kagami.journal.JournalStream;
 import io.kagami.replicator.resync.Backlog;
+import io.kagami.replicator.verify.ReplicaVerifier;
 import io.kagami.site.admin.LinkStatus;
 import io.kagami.site.admin.PeerStatus;
 import io.kagami.site.admin.SiteStatus;
@@ -244,26 +245,46 @@ final class SiteStatusView {
       lagSeconds = Math.max(lagSeconds, lost.seconds());
     }
     return new VolumeStatus(
-        vc.name(),
-        "standby",
-        vc.mode().label(),
-        state,
-        vc.sizeBytes(),
-        s.lastSeq(),
-        null,
-        applied,
-        null,
-        lagBytes,
-        vc.historyCapacityBytes(),
-        lagSeconds,
-        null,
-        null,
-        null,
-        null,
-        failure,
-        null,
-        null,
-        primaryView);
+            vc.name(),
+            "standby",
+            vc.mode().label(),
+            state,
+            vc.sizeBytes(),
+            s.lastSeq(),
+            null,
+            applied,
+            null,
+            lagBytes,
+            vc.historyCapacityBytes(),
+            lagSeconds,
+            null,
+            null,
+            null,
+            null,
+            failure,
+            null,
+            null,
+            primaryView)
+        .withVerify(verifyStatus(r.sink()));
+  }
+
+  private static VolumeStatus.Verify verifyStatus(JournalReceiveSink sink) {
+    ReplicaVerifier.Snapshot v = sink.verifier().snapshot();
+    ReplicaVerifier.Mismatch m = v.lastMismatch();
+    long[] pending = sink.repairPending();
+    boolean passed = v.lastPassAt() != null;
+    return new VolumeStatus.Verify(
+        v.regionsChecked(),
+        v.bytesChecked(),
+        v.mismatches(),
+        passed ? v.lastPassNumber() : null,
+        passed ? v.lastPassSeq() : null,
+        passed ? v.lastPassAt().toString() : null,
+        v.checkedThroughSeq(),
+        m == null
+            ? null
+            : "region " + m.offset() + "+" + m.length() + " differed at seq " + m.pointSeq(),
+        pending == null ? null : pending[0] + ".." + (pending[1] - 1));
   }
 
   /**

@@ -94,6 +94,16 @@ final class SwitchableDevice extends ForwardingDevice {
     return target;
   }
 
+  /**
+   * A verification point on {@code primary} (the volume behind this export), counted and fenced
+   * like a modification: the point and its checksum are history too, so a role change's fence waits
+   * until the checksum is journaled and nothing is placed after it.
+   */
+  CompletableFuture<io.kagami.journal.VerifyPoint.Sum> verify(
+      io.kagami.journal.VerifyPoint.Mark mark, io.kagami.replicator.volume.PrimaryVolume primary) {
+    return modify(() -> primary.verify(mark), null);
+  }
+
   // Count first, then look at the fence and the target: fence() sets the fence before it waits for
   // the count, so a modification it does not see counted sees the fence.
   private <T> CompletableFuture<T> modify(Supplier<CompletableFuture<T>> op, ByteBuf release) {

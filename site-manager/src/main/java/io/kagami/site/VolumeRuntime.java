@@ -4,6 +4,7 @@ import io.kagami.replicator.apply.Applier;
 import io.kagami.replicator.apply.Checkpointer;
 import io.kagami.replicator.resync.Backlog;
 import io.kagami.replicator.sync.SyncReplication;
+import io.kagami.replicator.verify.VerifyPacer;
 import io.kagami.replicator.volume.BlockDevice;
 import io.kagami.replicator.volume.FileVolume;
 import io.kagami.replicator.volume.PrimaryVolume;
@@ -33,7 +34,8 @@ sealed interface VolumeRuntime permits VolumeRuntime.Primary, VolumeRuntime.Stan
   /**
    * A primary volume: writes journaled, shipped from {@code source}, checkpointed by {@code
    * checkpointer}; {@code sync} and {@code syncCheck} are null for an async volume; {@code drain}
-   * is what the shutdown waits for before the volume file closes.
+   * is what the shutdown waits for before the volume file closes; {@code verify} places its
+   * verification points (housekeeping drives it).
    */
   record Primary(
       VolumeConfig config,
@@ -44,7 +46,8 @@ sealed interface VolumeRuntime permits VolumeRuntime.Primary, VolumeRuntime.Stan
       ScheduledFuture<?> syncCheck,
       Backlog backlog,
       VolumeStateTracker state,
-      VolumeDrain drain)
+      VolumeDrain drain,
+      VerifyPacer verify)
       implements VolumeRuntime {}
 
   /** A standby volume: received into the journal by {@code sink}, applied onto {@code file}. */

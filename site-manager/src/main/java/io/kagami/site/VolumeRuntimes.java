@@ -13,6 +13,7 @@ import io.kagami.replicator.lineage.SalvageHook;
 import io.kagami.replicator.resync.Backlog;
 import io.kagami.replicator.resync.DirtyBitmap;
 import io.kagami.replicator.sync.SyncReplication;
+import io.kagami.replicator.verify.VerifyPacer;
 import io.kagami.replicator.volume.AppendTimer;
 import io.kagami.replicator.volume.FileVolume;
 import io.kagami.replicator.volume.PrimaryVolume;
@@ -21,6 +22,7 @@ import io.kagami.replicator.volume.ReplicationGate;
 import io.kagami.site.config.ReplicationMode;
 import io.kagami.site.config.Role;
 import io.kagami.site.config.SiteConfig;
+import io.kagami.site.config.VerifySettings;
 import io.kagami.site.config.VolumeConfig;
 import io.kagami.site.link.JournalReceiveSink;
 import io.kagami.site.link.JournalShipSource;
@@ -256,7 +258,12 @@ final class VolumeRuntimes {
         syncCheck,
         backlog,
         new VolumeStateTracker(true),
-        drain);
+        drain,
+        new VerifyPacer(
+            vc.sizeBytes(),
+            config.verify().rateBytesPerSecond(),
+            VerifySettings.ON_DEMAND_RATE,
+            nanoClock));
   }
 
   /**

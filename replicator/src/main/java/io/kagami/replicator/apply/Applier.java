@@ -1,8 +1,10 @@
 package io.kagami.replicator.apply;
 
 import io.kagami.journal.JournalEntry;
+import io.kagami.journal.JournalRecord;
 import io.kagami.journal.JournalStream;
 import io.kagami.replicator.history.History;
+import io.kagami.replicator.verify.ReplicaVerifier;
 import io.kagami.replicator.volume.FileVolume;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -56,6 +58,9 @@ public final class Applier implements AutoCloseable {
   private final History history;
 
   private final ReentrantLock lock = new ReentrantLock();
+
+  /** Checks verification points in apply order (a standby), or null. */
+  private volatile ReplicaVerifier verifier;
 
   /** Serializes applying with {@link #rebase}. */
   private final Object applying = new Object();
@@ -139,9 +144,8 @@ public final class Applier implements AutoCloseable {
       return 0;
     }
     List<JournalEntry> entries = stream.read(from, 8 << 20);
+    List<JournalEntry> batch = untilVerifyPoint(entries, maxEntries);
     if (history != null) {
-      List<JournalEntry> batch =
-          entries.size() > maxEntries ? entries.subList(0, maxEntries) : entries;
       try {
         history.apply(batch, file, this::journaledMillis);
       } catch (IOException ex) {
@@ -157,6 +161,7 @@ public final class Applier implements AutoCloseable {
             ex);
       }
       if (!batch.isEmpty()) {
+        verify(batch);
         appliedSeq = batch.getLast().seq();
         for (JournalEntry e : batch) {
           uncheckpointedBytes += e.record().length();
@@ -166,12 +171,13 @@ public final class Applier implements AutoCloseable {
       return batch.size();
     }
     int n = 0;
-    for (JournalEntry e : entries) {
-      if (n == maxEntries) {
-        break;
-      }
+    for (JournalEntry e : batch) {
       try {
-        file.apply(e.record());
+        JournalRecord r = e.record();
+        file.apply(r);
+        if (r.kind().verification()) {
+          verify(List.of(e));
+        }
       } catch (IOException ex) {
         throw new UncheckedIOException(
             "volume " + volume + ": applying seq " + e.seq() + " failed: " + ex.getMessage(), ex);
@@ -182,6 +188,56 @@ public final class Applier implements AutoCloseable {
     }
     maybeCheckpoint();
     return n;
+  }
+
+  /**
+   * At most {@code maxEntries} of {@code entries}, ending with the first VERIFY point among them: a
+   * point is checked with the replica holding exactly the history before it (the point itself
+   * changes nothing), so it always ends a batch (batches may coalesce what they apply).
+   */
+  private List<JournalEntry> untilVerifyPoint(List<JournalEntry> entries, int maxEntries) {
+    int end = Math.min(entries.size(), maxEntries);
+    if (verifier == null) {
+      return entries.subList(0, end);
+    }
+    for (int i = 0; i < end; i++) {
+      if (JournalRecord.header(entries.get(i).encoded()).kind() == JournalRecord.Kind.VERIFY) {
+        return entries.subList(0, i + 1);
+      }
+    }
+    return entries.subList(0, end);
+  }
+
+  /** Hands the verification records of {@code applied} (just applied) to the verifier. */
+  private void verify(List<JournalEntry> applied) {
+    ReplicaVerifier v = verifier;
+    if (v == null) {
+      return;
+    }
+    for (JournalEntry e : applied) {
+      if (!JournalRecord.header(e.encoded()).kind().verification()) {
+        continue;
+      }
+      try {
+        v.applied(e.seq(), e.record(), file);
+      } catch (IOException | RuntimeException ex) {
+        // Verification must never stop the replica following its primary.
+        LOG.log(
+            Level.WARNING,
+            "volume {0}: verification point at seq {1} not checked: {2}",
+            volume,
+            e.seq(),
+            ex.getMessage());
+      }
+    }
+  }
+
+  /**
+   * From now on, verification points applied here are checked by {@code v} (a standby volume);
+   * {@link ReplicaVerifier} skips those the replica may already be past.
+   */
+  public void verifyWith(ReplicaVerifier v) {
+    this.verifier = v;
   }
 
   /** When entry {@code seq} was journaled here (its group commit), for the history's time index. */

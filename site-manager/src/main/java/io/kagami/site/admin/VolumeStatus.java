@@ -22,7 +22,8 @@ import io.kagami.site.VolumeState;
  * draining). Lag, by contrast, also counts bytes sent but not yet acknowledged.
  *
  * <p>{@code peer}: the site the volume is replicated with (on an N:1 standby, the primary whose
- * volume this is; its name is then {@code <peer>.<volume>}).
+ * volume this is; its name is then {@code <peer>.<volume>}). {@code verify} (standby): see {@link
+ * Verify}.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record VolumeStatus(
@@ -46,7 +47,8 @@ public record VolumeStatus(
     Point recoverableFrom,
     Drill drill,
     PrimaryView primary,
-    String peer) {
+    String peer,
+    Verify verify) {
 
   /** Without the peer's site id (set by {@link #withPeer}). */
   public VolumeStatus(
@@ -91,6 +93,7 @@ public record VolumeStatus(
         recoverableFrom,
         drill,
         primary,
+        null,
         null);
   }
 
@@ -159,7 +162,8 @@ public record VolumeStatus(
         recoverableFrom,
         drill,
         primary,
-        peer);
+        peer,
+        verify);
   }
 
   /** This status naming the site the volume is replicated with. */
@@ -185,8 +189,56 @@ public record VolumeStatus(
         recoverableFrom,
         drill,
         primary,
-        peerSiteId);
+        peerSiteId,
+        verify);
   }
+
+  /** This status with a standby's verification figures. */
+  public VolumeStatus withVerify(Verify v) {
+    return new VolumeStatus(
+        name,
+        role,
+        mode,
+        state,
+        sizeBytes,
+        lastJournaledSeq,
+        lastAckedByPeerSeq,
+        lastAppliedSeq,
+        resumedFromSeq,
+        lagBytes,
+        historyCapacityBytes,
+        lagSeconds,
+        historyBytes,
+        oldestUnsentAgeSeconds,
+        drainEtaSeconds,
+        resync,
+        error,
+        recoverableFrom,
+        drill,
+        primary,
+        peer,
+        v);
+  }
+
+  /**
+   * In-stream verification of a standby's replica (see {@code io.kagami.journal.VerifyPoint}):
+   * regions and bytes checked against the primary at the same point of the history, mismatches
+   * found, the last complete pass (its number, the seq of its last point and when it completed;
+   * null before the first), the last mismatch as text, and the byte range waiting to be copied
+   * again ({@code repairPending}, e.g. {@code "1048576..2097151"}), while the replica is
+   * inconsistent because of it.
+   */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public record Verify(
+      long regionsChecked,
+      long bytesChecked,
+      long mismatches,
+      Long lastPass,
+      Long lastPassSeq,
+      String lastPassAt,
+      long checkedThroughSeq,
+      String lastMismatch,
+      String repairPending) {}
 
   /**
    * What a standby knows of its primary's journal of this volume, from the primary's heartbeats

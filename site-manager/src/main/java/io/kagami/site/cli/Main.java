@@ -38,6 +38,7 @@ import picocli.CommandLine.UnmatchedArgumentException;
       PromoteCommand.class,
       SwitchoverCommand.class,
       FailbackCommand.class,
+      VerifyCommand.class,
       DrillCommand.class,
       RecoverCommand.class,
       MaintenanceCommand.class,

@@ -79,6 +79,9 @@ import java.util.regex.Pattern;
  *       - {name: db-log, size: 10GiB}
  * failover:                   # optional: heartbeats, witness, self-fencing, automatic failover
  *   automatic: false          # see FailoverSection for every key
+ * verify:
+ *   rate: 20MiB/s             # primary: continuous verification of the standby's replica, region
+ *                             #   bytes per second and volume (default 20MiB/s; off: only on demand)
  * recovery: recovery.yaml     # the recovery profiles (default: recovery.yaml beside this file),
  *                             #   read by kagami recover plan, not at start (see RecoveryProfilesLoader)
  * </pre>
@@ -205,7 +208,8 @@ public final class ConfigLoader {
         "volumes",
         "failover",
         "recovery",
-        "peers");
+        "peers",
+        "verify");
     JsonNode site = r.object(root, "site");
     r.known(site, "site.", "id", "role");
     String id = r.text(site, "site.id", null);
@@ -229,6 +233,7 @@ public final class ConfigLoader {
     boolean compress = !root.has("compression") || r.bool(root, "compression");
 
     JournalSettings journal = journal(root);
+    VerifySettings verify = verify(root);
 
     JsonNode nbd = r.object(root, "nbd");
     r.known(nbd, "nbd.", "listen");
@@ -314,7 +319,8 @@ public final class ConfigLoader {
             adminTls,
             adminCertificate,
             adminKey,
-            memory);
+            memory,
+            verify);
     if (machine != null) {
       machine.check(config, volumesSection.sizeKeys(), problems);
     }
@@ -340,6 +346,53 @@ public final class ConfigLoader {
       r.problem(problem);
     }
     return b;
+  }
+
+  /**
+   * {@code verify.rate}: a size per second ({@code 20MiB/s}, the {@code /s} optional), or {@code 0}
+   * / {@code off}; at most {@link VerifySettings#MAX_RATE}.
+   */
+  private VerifySettings verify(JsonNode root) {
+    JsonNode v = r.object(root, "verify");
+    r.known(v, "verify.", "rate");
+    if (!v.has("rate")) {
+      return VerifySettings.DEFAULT;
+    }
+    if (v.get("rate").isBoolean()) {
+      // YAML reads a bare off/no/false as a boolean.
+      if (!v.get("rate").booleanValue()) {
+        return new VerifySettings(0);
+      }
+      r.problem("verify.rate must be a rate such as 20MiB/s, or off; not \"true\"");
+      return VerifySettings.DEFAULT;
+    }
+    String text = r.text(v, "verify.rate", "").trim();
+    if (text.equalsIgnoreCase("off") || text.equalsIgnoreCase("false") || text.equals("0")) {
+      return new VerifySettings(0);
+    }
+    String size = text.endsWith("/s") ? text.substring(0, text.length() - 2) : text;
+    long bytes;
+    try {
+      bytes = DataSize.parse(size).bytes();
+    } catch (IllegalArgumentException e) {
+      r.problem(
+          "verify.rate \""
+              + text
+              + "\" is not a rate: give bytes per second such as 20MiB/s, or off ("
+              + e.getMessage()
+              + ")");
+      return VerifySettings.DEFAULT;
+    }
+    if (bytes < 4096 || bytes > VerifySettings.MAX_RATE) {
+      r.problem(
+          "verify.rate \""
+              + text
+              + "\" is not allowed (4KiB/s .. 4GiB/s, or off; default "
+              + new DataSize(VerifySettings.DEFAULT_RATE)
+              + "/s)");
+      return VerifySettings.DEFAULT;
+    }
+    return new VerifySettings(bytes);
   }
 
   /**

@@ -26,6 +26,8 @@ import java.util.List;
  * <p>{@code adminTls}: the admin port speaks HTTPS (always, unless {@code admin.listen} is loopback
  * and {@code admin.tls: false}); it presents {@code adminCertificate}/{@code adminPrivateKey} when
  * given (both or neither), else the site's WAN certificate.
+ *
+ * <p>{@code verify}: continuous verification of the standby's replica ({@code verify.rate}).
  */
 public record SiteConfig(
     String siteId,
@@ -45,7 +47,8 @@ public record SiteConfig(
     boolean adminTls,
     Path adminCertificate,
     Path adminPrivateKey,
-    MemoryBudget memory) {
+    MemoryBudget memory,
+    VerifySettings verify) {
 
   public static final int DEFAULT_NBD_PORT = 10809;
   public static final int DEFAULT_WAN_PORT = 7800;

@@ -10,6 +10,8 @@ import io.kagami.replicator.lineage.DivergedRange;
 import io.kagami.replicator.lineage.Generation;
 import io.kagami.replicator.lineage.HistoriesDivergedException;
 import io.kagami.replicator.lineage.StandbyLineage;
+import io.kagami.replicator.verify.RepairRequest;
+import io.kagami.replicator.verify.ReplicaVerifier;
 import io.kagami.replicator.volume.FileVolume;
 import io.kagami.wan.frame.RegionSum;
 import io.kagami.wan.frame.WanMessage;
@@ -51,6 +53,8 @@ public final class JournalReceiveSink implements ReceiveSink, AutoCloseable {
   private final FileVolume file;
   private final ReplicaConsistency consistency;
   private final StandbyLineage lineage;
+  private final ReplicaVerifier verifier;
+  private final RepairRequest repair;
   private ExecutorService io; // guarded by this
 
   /**
@@ -101,6 +105,24 @@ public final class JournalReceiveSink implements ReceiveSink, AutoCloseable {
     this.file = file;
     this.consistency = new ReplicaConsistency(stream, applier);
     this.lineage = new StandbyLineage(volume, stream, applier, file, consistency, diverged);
+    this.repair = new RepairRequest(stream, consistency);
+    // Points the replica may already be past (replayed after a restart) are not checked.
+    this.verifier =
+        new ReplicaVerifier(
+            volume, stream.lastSeq(), consistency::consistent, SystemTime.WALL, repair::mismatch);
+    applier.verifyWith(verifier);
+  }
+
+  /** The standby's checks of the primary's verification points. */
+  public ReplicaVerifier verifier() {
+    return verifier;
+  }
+
+  /**
+   * The region {@code [from, end)} that verification found differing and awaits its copy, or null.
+   */
+  public long[] repairPending() {
+    return repair.pending();
   }
 
   @Override
@@ -193,6 +215,18 @@ public final class JournalReceiveSink implements ReceiveSink, AutoCloseable {
     }
     long batch = bytes;
     return onIo(() -> {
+          if (repair.linkMustBeRenewed()) {
+            // Ends this connection (nothing of this batch is stored or acknowledged): the primary
+            // reconnects, and the WELCOME asks it to copy the region again.
+            long[] r = repair.pending();
+            throw new IllegalStateException(
+                "volume "
+                    + volume
+                    + ": verification found bytes "
+                    + (r == null ? "?" : r[0] + ".." + (r[1] - 1))
+                    + " differing from the primary; renewing the link so that the primary copies"
+                    + " them again");
+          }
           receivedBytes += batch; // only this volume's storage thread writes it
           return stream.appendReplicated(entries);
         })
@@ -228,9 +262,20 @@ public final class JournalReceiveSink implements ReceiveSink, AutoCloseable {
         });
   }
 
-  /** Ranges the primary must copy although the history says the replica has them. */
+  /**
+   * Ranges the primary must copy although the history says the replica has them: a failback's
+   * discarded writes, and regions verification found differing (offered, see {@link
+   * RepairRequest}).
+   */
   public List<WanMessage.Range> diverged() {
-    return lineage.diverged().stream().map(JournalReceiveSink::toWire).toList();
+    List<WanMessage.Range> out =
+        new java.util.ArrayList<>(
+            lineage.diverged().stream().map(JournalReceiveSink::toWire).toList());
+    long[] r = repair.offer();
+    if (r.length == 2) {
+      out.add(new WanMessage.Range(r[0], r[1]));
+    }
+    return out;
   }
 
   private static WanMessage.Range toWire(DivergedRange r) {
@@ -294,6 +339,7 @@ public final class JournalReceiveSink implements ReceiveSink, AutoCloseable {
         () -> {
           consistency.consistentAt(consistentAtSeq);
           lineage.resyncEnded(); // the resync copied the diverged ranges with everything else
+          repair.resyncEnded(); // and the regions verification found differing
           return null;
         });
   }

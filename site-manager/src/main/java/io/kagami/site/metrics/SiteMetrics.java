@@ -153,6 +153,42 @@ public final class SiteMetrics implements AutoCloseable {
           tags,
           v,
           s -> s.primary() == null ? Double.NaN : s.primary().secondsSinceContact());
+      volumeCounter(
+          "kagami.verify.mismatches",
+          "Standby: verification regions whose replica differed from the primary at the same point of the history (each is copied again)",
+          tags,
+          v,
+          s -> s.verify() == null ? 0 : s.verify().mismatches());
+      volumeCounter(
+          "kagami.verify.checked.bytes",
+          "Standby: region bytes verified against the primary at the same point of the history",
+          tags,
+          v,
+          s -> s.verify() == null ? 0 : s.verify().bytesChecked());
+      volumeGauge(
+          "kagami.verify.last.pass.seq",
+          "Standby: the seq of the last point of the last complete verification pass (every region matched; NaN before the first)",
+          tags,
+          v,
+          s ->
+              s.verify() == null || s.verify().lastPassSeq() == null
+                  ? Double.NaN
+                  : s.verify().lastPassSeq());
+      volumeGauge(
+          "kagami.verify.last.pass.timestamp.seconds",
+          "Standby: when the last complete verification pass ended, Unix seconds (NaN before the first)",
+          tags,
+          v,
+          s ->
+              s.verify() == null || s.verify().lastPassAt() == null
+                  ? Double.NaN
+                  : java.time.Instant.parse(s.verify().lastPassAt()).getEpochSecond());
+      volumeGauge(
+          "kagami.verify.repair.pending",
+          "Standby: 1 while a region verification found differing waits to be copied again (the replica is inconsistent)",
+          tags,
+          v,
+          s -> s.verify() == null || s.verify().repairPending() == null ? 0 : 1);
       long capacity = vc.historyCapacityBytes();
       Gauge.builder("kagami.history.capacity.bytes", () -> capacity)
           .description(
@@ -353,6 +389,28 @@ public final class SiteMetrics implements AutoCloseable {
             .maximumExpectedValue(Duration.ofSeconds(10))
             .register(registry);
     return nanos -> timer.record(nanos, TimeUnit.NANOSECONDS);
+  }
+
+  private void volumeCounter(
+      String name, String help, Tags tags, String volume, ToDoubleFunction<VolumeStatus> value) {
+    FunctionCounter.builder(
+            name,
+            this,
+            m -> {
+              SiteStatus s = m.last;
+              if (s == null) {
+                return 0;
+              }
+              for (VolumeStatus v : s.volumes()) {
+                if (v.name().equals(volume)) {
+                  return value.applyAsDouble(v);
+                }
+              }
+              return 0;
+            })
+        .description(help)
+        .tags(tags)
+        .register(registry);
   }
 
   private void volumeGauge(

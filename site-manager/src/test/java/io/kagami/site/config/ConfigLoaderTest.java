@@ -107,6 +107,25 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void verifyRateIsARatePerSecondOrOffWithADefault() {
+    assertThat(parse(PRIMARY).verify()).isEqualTo(VerifySettings.DEFAULT);
+    assertThat(parse(PRIMARY + "verify: {rate: 64MiB/s}\n").verify().rateBytesPerSecond())
+        .isEqualTo(64L << 20);
+    assertThat(parse(PRIMARY + "verify: {rate: 500KB}\n").verify().rateBytesPerSecond())
+        .isEqualTo(500_000);
+    assertThat(parse(PRIMARY + "verify: {rate: off}\n").verify().rateBytesPerSecond()).isZero();
+    assertThat(parse(PRIMARY + "verify: {rate: \"off\"}\n").verify().rateBytesPerSecond()).isZero();
+    assertThat(parse(PRIMARY + "verify: {rate: 0}\n").verify().rateBytesPerSecond()).isZero();
+    assertThatThrownBy(() -> parse(PRIMARY + "verify: {rate: fast}\n"))
+        .hasMessageContaining(
+            "verify.rate \"fast\" is not a rate: give bytes per second such as 20MiB/s, or off");
+    assertThatThrownBy(() -> parse(PRIMARY + "verify: {rate: 8TiB/s}\n"))
+        .hasMessageContaining("verify.rate \"8TiB/s\" is not allowed (4KiB/s .. 4GiB/s, or off");
+    assertThatThrownBy(() -> parse(PRIMARY + "verify: {speed: 1MiB}\n"))
+        .hasMessageContaining("verify.speed");
+  }
+
+  @Test
   void brokenYamlSaysWhere() {
     assertThatThrownBy(() -> parse("site: {id: a\nvolumes: ["))
         .isInstanceOf(ConfigException.class)

@@ -330,7 +330,7 @@ class CliIT {
   private static String[] withRequired(List<String> verb, String... extra) {
     List<String> args = new ArrayList<>(verb);
     switch (String.join(" ", verb)) {
-      case "drill start", "drill stop" -> args.addAll(List.of("--volume", "vol0"));
+      case "drill start", "drill stop", "verify" -> args.addAll(List.of("--volume", "vol0"));
       case "link set" -> args.addAll(List.of("--bandwidth", "1MB"));
       case "maintenance" -> args.add("show");
       default -> {}

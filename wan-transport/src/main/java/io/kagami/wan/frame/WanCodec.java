@@ -75,6 +75,10 @@ import net.jpountz.lz4.LZ4SafeDecompressor;
  * unacknowledged bytes and their age per volume), so a standby that loses its primary can say how
  * far behind it was at the last contact instead of showing a lag of 0.
  *
+ * <p>Version 5: BATCH entries may carry the journal's verification records (kinds VERIFY and
+ * VERIFY_SUM, see {@code io.kagami.journal.VerifyPoint}); no frame changed, but a version-4 standby
+ * would refuse such a record as an unknown kind mid-stream, so the handshake refuses it first.
+ *
  * <p>Versioning: the magic and the version are the first fields of HELLO in every version, so a
  * standby can always refuse a version it does not speak with a precise reason; everything after
  * them may change in a later version. WELCOME is only sent after the version was accepted.
@@ -98,7 +102,7 @@ import net.jpountz.lz4.LZ4SafeDecompressor;
  */
 public final class WanCodec extends ByteToMessageCodec<WanMessage> {
   public static final int MAGIC = 0x4b474d49; // "KGMI"
-  public static final int VERSION = 4;
+  public static final int VERSION = 5;
 
   /** Volumes one HEARTBEAT may list (a site has far fewer). */
   public static final int MAX_HEARTBEAT_VOLUMES = 4096;
