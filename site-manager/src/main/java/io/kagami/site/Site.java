@@ -241,15 +241,7 @@ public final class Site implements AutoCloseable {
     resources.push("housekeeping", housekeeping);
     recovery =
         new SiteRecovery(
-            config,
-            clock,
-            nanoClock,
-            peer,
-            drills,
-            promoter,
-            (name, at) -> promotePeer(name, at),
-            () -> nbdPort,
-            this::volumeStates);
+            config, clock, nanoClock, peer, drills, promoter, () -> nbdPort, this::volumeStates);
     recovery.start();
     resources.push("recovery", recovery);
     if (metrics != null) {

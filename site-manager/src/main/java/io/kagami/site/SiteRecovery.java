@@ -29,11 +29,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.function.BiFunction;
 import java.util.function.IntSupplier;
 import java.util.function.Supplier;
 
@@ -42,7 +40,7 @@ import java.util.function.Supplier;
  * {@code GET /recover/status}): reads recovery.yaml and plans afresh on every request, and gives
  * the {@link RecoveryOrchestrator} the site's disks: drill clones of the replicas ({@link Drills})
  * and the promotion ({@link StandbyPromoter}: the whole site on a 1:1 standby; on an N:1 standby
- * each peer owning the recovered servers' volumes, once per run, with {@link Site#promotePeer}).
+ * each peer owning the recovered servers' volumes, once per run, as {@link Site#promotePeer}).
  * Admin HTTP threads call in; the disk work runs on a virtual thread per request, its result a
  * future.
  */
@@ -64,7 +62,6 @@ final class SiteRecovery implements RecoveryDisks, AutoCloseable {
       Peer peer,
       Drills drills,
       StandbyPromoter standbyPromoter,
-      BiFunction<String, Optional<RecoveryPoint>, CompletableFuture<Promotion>> promotePeer,
       IntSupplier nbdPort,
       Supplier<Map<String, String>> volumeStates) {
     this.config = config;
@@ -76,7 +73,7 @@ final class SiteRecovery implements RecoveryDisks, AutoCloseable {
     this.volumeStates = volumeStates;
     this.promoter =
         config.nToOne()
-            ? (volumes, seq, at) -> promotePeers(promotePeer, volumes, seq, at)
+            ? (volumes, seq, at) -> promotePeers(standbyPromoter, volumes, seq, at)
             : (volumes, seq, at) -> promoteSite(standbyPromoter, volumes, seq, at);
     DrHost host = DrHost.probe();
     this.orchestrator =
@@ -295,18 +292,15 @@ final class SiteRecovery implements RecoveryDisks, AutoCloseable {
 
   /**
    * An N:1 standby's promotion for a recovery: each peer owning {@code volumes} ({@link
-   * PeerGroups}), once, in the order of their first volume, with {@link Site#promotePeer} at the
-   * run's point: {@code seq} of the first volume for its peer and, for the other peers, the time of
-   * that write; {@code at} for all; else what each holds. A peer promoted before (an earlier run)
-   * is taken as it stands. The points are read before the promotions (they drop the history that
-   * dates them). The other peers keep replicating. A refusal of a later peer leaves the earlier
-   * ones promoted; the report names the refusal.
+   * PeerGroups}), once, in the order of their first volume, as {@link Site#promotePeer} does, at
+   * the run's point: {@code seq} of the first volume for its peer and, for the other peers, the
+   * time of that write; {@code at} for all; else what each holds. A peer promoted before (an
+   * earlier run) is taken as it stands. The points are read before the promotions (they drop the
+   * history that dates them). The other peers keep replicating. A refusal of a later peer leaves
+   * the earlier ones promoted; the report names the refusal.
    */
   private CompletableFuture<Prepared> promotePeers(
-      BiFunction<String, Optional<RecoveryPoint>, CompletableFuture<Promotion>> promotePeer,
-      List<String> volumes,
-      Long seq,
-      Instant at) {
+      StandbyPromoter standbyPromoter, List<String> volumes, Long seq, Instant at) {
     return onVirtualThread(
         () -> {
           Map<String, List<String>> byPeer =
@@ -353,14 +347,7 @@ final class SiteRecovery implements RecoveryDisks, AutoCloseable {
                       + p
                       + " cannot be promoted to the same point: recover --at TIME instead");
             }
-            try {
-              promotePeer.apply(p, rp).join();
-            } catch (CompletionException ex) {
-              if (ex.getCause() instanceof RuntimeException r) {
-                throw r;
-              }
-              throw ex;
-            }
+            standbyPromoter.promotePeer(p, false, rp.orElse(null)); // what Site.promotePeer runs
           }
           long t1 = nanos.nanoTime();
           exportAnswers();
