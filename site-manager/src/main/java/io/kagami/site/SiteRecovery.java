@@ -27,6 +27,7 @@ import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -38,9 +39,10 @@ import java.util.function.Supplier;
  * The site's side of {@code kagami recover} ({@code POST /recover}, {@code POST /recover/stop},
  * {@code GET /recover/status}): reads recovery.yaml and plans afresh on every request, and gives
  * the {@link RecoveryOrchestrator} the site's disks: drill clones of the replicas ({@link Drills})
- * and the promotion ({@link StandbyPromoter}, the whole site on a 1:1 standby; an N:1 standby's
- * per-peer promotion plugs in as another {@link VolumesPromoter}). Admin HTTP threads call in; the
- * disk work runs on a virtual thread per request, its result a future.
+ * and the promotion ({@link StandbyPromoter}: the whole site on a 1:1 standby; on an N:1 standby
+ * each peer owning the recovered servers' volumes, once per run, as {@link Site#promotePeer}).
+ * Admin HTTP threads call in; the disk work runs on a virtual thread per request, its result a
+ * future.
  */
 final class SiteRecovery implements RecoveryDisks, AutoCloseable {
   private final SiteConfig config;
@@ -69,7 +71,10 @@ final class SiteRecovery implements RecoveryDisks, AutoCloseable {
     this.drills = drills;
     this.nbdPort = nbdPort;
     this.volumeStates = volumeStates;
-    this.promoter = (volumes, seq, at) -> promoteSite(standbyPromoter, volumes, seq, at);
+    this.promoter =
+        config.nToOne()
+            ? (volumes, seq, at) -> promotePeers(standbyPromoter, volumes, seq, at)
+            : (volumes, seq, at) -> promoteSite(standbyPromoter, volumes, seq, at);
     DrHost host = DrHost.probe();
     this.orchestrator =
         new RecoveryOrchestrator(
@@ -178,7 +183,10 @@ final class SiteRecovery implements RecoveryDisks, AutoCloseable {
   RecoveryPlan plan(RecoveryProfilesLoader.Result loaded) {
     Map<String, String> states = volumeStates.get();
     List<ReplicaVolume> volumes =
-        ReplicaVolume.exports(config.volumes(), v -> states.getOrDefault(v, "unknown"));
+        ReplicaVolume.exports(
+            config.volumes(),
+            v -> states.getOrDefault(v, "unknown"),
+            v -> config.nToOne() ? config.peerSiteIdOf(v) : null);
     return RecoveryPlanner.plan(loaded, DrHost.probe(), volumes);
   }
 
@@ -246,21 +254,13 @@ final class SiteRecovery implements RecoveryDisks, AutoCloseable {
   /**
    * A 1:1 standby's promotion for a recovery: the whole site, once, at the point (rolled back to
    * {@code at}, or to the time of {@code seq} on the first volume). The points are read before the
-   * promotion (it drops the history that dates them). Refused on an N:1 standby, whose per-peer
-   * promotion is another {@link VolumesPromoter}.
+   * promotion (it drops the history that dates them). An N:1 standby promotes per peer: {@link
+   * #promotePeers}.
    */
   private CompletableFuture<Prepared> promoteSite(
       StandbyPromoter standbyPromoter, List<String> volumes, Long seq, Instant at) {
     return onVirtualThread(
         () -> {
-          if (config.nToOne()) {
-            throw new Promotion.RefusedException(
-                "standby "
-                    + config.siteId()
-                    + " receives from several primaries: a real recovery here needs the promotion of"
-                    + " one peer's volumes, which this version does not have; run a drill"
-                    + " (kagami recover --drill) or promote the peer's 1:1 standby");
-          }
           long t0 = nanos.nanoTime();
           List<Point> points = new ArrayList<>();
           if (peer.role() == Role.PRIMARY) {
@@ -283,6 +283,71 @@ final class SiteRecovery implements RecoveryDisks, AutoCloseable {
             } else {
               standbyPromoter.promote(false);
             }
+          }
+          long t1 = nanos.nanoTime();
+          exportAnswers();
+          return new Prepared(points, t1 - t0, nanos.nanoTime() - t1);
+        });
+  }
+
+  /**
+   * An N:1 standby's promotion for a recovery: each peer owning {@code volumes} ({@link
+   * PeerGroups}), once, in the order of their first volume, as {@link Site#promotePeer} does, at
+   * the run's point: {@code seq} of the first volume for its peer and, for the other peers, the
+   * time of that write; {@code at} for all; else what each holds. A peer promoted before (an
+   * earlier run) is taken as it stands. The points are read before the promotions (they drop the
+   * history that dates them). The other peers keep replicating. A refusal of a later peer leaves
+   * the earlier ones promoted; the report names the refusal.
+   */
+  private CompletableFuture<Prepared> promotePeers(
+      StandbyPromoter standbyPromoter, List<String> volumes, Long seq, Instant at) {
+    return onVirtualThread(
+        () -> {
+          Map<String, List<String>> byPeer =
+              PeerGroups.of(
+                  config.siteId(),
+                  volumes,
+                  v -> config.peerOf(v) == null ? null : config.peerOf(v).siteId());
+          long t0 = nanos.nanoTime();
+          List<Point> points = new ArrayList<>();
+          Instant point = at;
+          String seqVolume = null;
+          for (String v : volumes) {
+            boolean before = peer.promotedPeers().of(config.peerSiteIdOf(v)) != null;
+            if (before) {
+              points.add(new Point(v, v, -1, null)); // promoted before: as it stands
+              continue;
+            }
+            History h = drills.history(v);
+            long n = drills.seqFor(v, point == null ? seq : null, point);
+            Instant time = h == null ? null : h.timeOf(n);
+            if (seq != null && point == null) {
+              seqVolume = v;
+              point = time; // the other peers at the time of this write
+            }
+            points.add(new Point(v, v, n, time));
+          }
+          for (Map.Entry<String, List<String>> e : byPeer.entrySet()) {
+            String p = e.getKey();
+            if (peer.promotedPeers().of(p) != null) {
+              continue;
+            }
+            Optional<RecoveryPoint> rp;
+            if (seq == null && at == null) {
+              rp = Optional.empty();
+            } else if (seqVolume != null && e.getValue().contains(seqVolume)) {
+              rp = Optional.of(RecoveryPoint.seq(seqVolume, seq));
+            } else if (point != null) {
+              rp = Optional.of(RecoveryPoint.at(point));
+            } else {
+              throw new Promotion.RefusedException(
+                  "the time of seq "
+                      + seq
+                      + " is not known here, so peer "
+                      + p
+                      + " cannot be promoted to the same point: recover --at TIME instead");
+            }
+            standbyPromoter.promotePeer(p, false, rp.orElse(null)); // what Site.promotePeer runs
           }
           long t1 = nanos.nanoTime();
           exportAnswers();

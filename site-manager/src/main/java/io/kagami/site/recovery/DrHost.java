@@ -34,7 +34,13 @@ public record DrHost(
           List.of("/usr/share/edk2/ovmf/OVMF_CODE.fd", "/usr/share/edk2/ovmf/OVMF_VARS.fd"),
           List.of("/usr/share/edk2/x64/OVMF_CODE.fd", "/usr/share/edk2/x64/OVMF_VARS.fd"));
 
-  /** This machine, read now: CPUs, {@code /proc/meminfo}, {@code /dev/kvm}, QEMU, OVMF. */
+  /**
+   * This machine, read now: CPUs, {@code /proc/meminfo}, {@code /dev/kvm}, QEMU, OVMF. {@code
+   * /dev/kvm} is not used when the environment variable {@code KAGAMI_QEMU_ACCEL} (or the system
+   * property {@code kagami.qemu.accel}) is {@code tcg}: for hosts whose {@code /dev/kvm} opens but
+   * cannot run guests (nested virtualization without the CPU features: QEMU stops with "KVM
+   * internal error ... emulation failure").
+   */
   public static DrHost probe() {
     long memory;
     try {
@@ -55,10 +61,15 @@ public record DrHost(
     return new DrHost(
         Runtime.getRuntime().availableProcessors(),
         memory,
-        Files.isReadable(kvm) && Files.isWritable(kvm),
+        Files.isReadable(kvm) && Files.isWritable(kvm) && !"tcg".equals(accelOverride()),
         onPath(QEMU, System.getenv("PATH")),
         code,
         vars);
+  }
+
+  private static String accelOverride() {
+    String p = System.getProperty("kagami.qemu.accel");
+    return p != null ? p : System.getenv("KAGAMI_QEMU_ACCEL");
   }
 
   /** {@code MemTotal} of a {@code /proc/meminfo} text, in bytes. */

@@ -21,7 +21,9 @@ import java.util.stream.Collectors;
  *   <li>order: dependencies on unknown servers, on a later priority group, and cycles ({@link
  *       BootOrder});
  *   <li>volumes: a volume this site does not have, one given to two servers, one that is not
- *       crash-consistent now (first copy or resync under way);
+ *       crash-consistent now (first copy or resync under way); on an N:1 standby, a server whose
+ *       volumes come from two primary sites (a real recovery promotes whole peers: the server's
+ *       disks would be of two different sites and points);
  *   <li>devices: QEMU not installed, OVMF missing for {@code uefi}, IDE on a machine without it,
  *       more disks than the bus takes.
  * </ul>
@@ -169,6 +171,7 @@ public final class RecoveryPlanner {
       Map<String, String> owner,
       List<PlanProblem> problems) {
     List<RecoveryPlan.Disk> disks = new ArrayList<>();
+    ReplicaVolume first = null;
     for (int i = 0; i < s.volumes().size(); i++) {
       String name = s.volumes().get(i);
       String key = "volumes[" + i + "]";
@@ -185,6 +188,25 @@ public final class RecoveryPlanner {
                     + site.keySet().stream().sorted().collect(Collectors.joining(", "))
                     + ")"));
         continue;
+      }
+      if (first == null) {
+        first = v;
+      } else if (first.peer() != null && v.peer() != null && !first.peer().equals(v.peer())) {
+        problems.add(
+            PlanProblem.of(
+                s.name(),
+                key,
+                key
+                    + " \""
+                    + name
+                    + "\" is replicated from peer "
+                    + v.peer()
+                    + ", but \""
+                    + first.name()
+                    + "\" from peer "
+                    + first.peer()
+                    + ": a server's disks come from one primary site (a recovery promotes each"
+                    + " peer's volumes at once); give each server the volumes of one peer"));
       }
       String other = owner.putIfAbsent(name, s.name());
       if (other != null) {

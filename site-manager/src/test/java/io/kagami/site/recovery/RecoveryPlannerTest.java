@@ -114,6 +114,39 @@ class RecoveryPlannerTest {
   }
 
   @Test
+  void onAnNToOneStandbyAServerWhoseVolumesSpanTwoPeersIsRefused() {
+    List<ReplicaVolume> n1 =
+        List.of(
+            new ReplicaVolume("tokyo.db", "disconnected", 1L << 30, "tokyo"),
+            new ReplicaVolume("tokyo.log", "disconnected", 1L << 30, "tokyo"),
+            new ReplicaVolume("osaka.app", "disconnected", 1L << 30, "osaka"));
+    String yaml =
+        """
+        defaults: {healthCheck: {console: "login:"}}
+        servers:
+          - {name: db, volumes: [tokyo.db, tokyo.log]}
+          - {name: app, volumes: [VOLS], dependsOn: [db]}
+        """;
+    RecoveryPlan good =
+        RecoveryPlanner.plan(
+            RecoveryProfilesLoader.parse(yaml.replace("VOLS", "osaka.app"), "recovery.yaml"),
+            HOST,
+            n1);
+    assertThat(good.problems()).as("one peer per server").isEmpty();
+    RecoveryPlan mixed =
+        RecoveryPlanner.plan(
+            RecoveryProfilesLoader.parse(
+                yaml.replace("tokyo.db, tokyo.log", "tokyo.db")
+                    .replace("VOLS", "osaka.app, tokyo.log"),
+                "recovery.yaml"),
+            HOST,
+            n1);
+    PlanProblem problem = only(mixed, "app", "volumes[1]");
+    assertThat(problem.message())
+        .contains("\"tokyo.log\" is replicated from peer tokyo, but \"osaka.app\" from peer osaka");
+  }
+
+  @Test
   void memoryBeyondTheHostIsRefused() {
     PlanProblem problem = only(plan(GOOD.replace("memory: 2GiB", "memory: 64GiB")), "db", "memory");
     assertThat(problem.message())
