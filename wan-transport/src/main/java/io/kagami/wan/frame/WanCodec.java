@@ -823,6 +823,11 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
     }
     if ((flags & FLAG_LZ4) != 0) {
       lz4CanExpand(what, carried, length);
+    } else if (carried != length) {
+      // Checked before allocating: an 18-byte frame declaring 64 MiB was allocated first (found by
+      // WanFrameFuzzTest).
+      throw new MalformedFrameException(
+          what + " declares " + length + " bytes but carries " + carried);
     }
     byte[] data = new byte[(int) length];
     if ((flags & FLAG_LZ4) != 0) {
@@ -856,10 +861,6 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
       }
       b.buf.skipBytes(carried);
     } else {
-      if (carried != length) {
-        throw new MalformedFrameException(
-            what + " declares " + length + " bytes but carries " + carried);
-      }
       b.buf.readBytes(data);
     }
     return new WanMessage.Region(volume, offset, (int) length, data);

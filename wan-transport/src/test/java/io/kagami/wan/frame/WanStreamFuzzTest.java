@@ -35,17 +35,26 @@ class WanStreamFuzzTest {
         () -> {
           failures[0] = 0;
           EmbeddedChannel channel = new EmbeddedChannel(new WanCodec(MAX));
+          java.util.List<ByteBuf> delivered = new java.util.ArrayList<>();
           try {
             int at = 0;
             for (int i = 0; i < pieces && at < stream.length; i++) {
               int n = i == pieces - 1 ? stream.length - at : Math.min(sizes[i], stream.length - at);
               ByteBuf piece = Unpooled.copiedBuffer(stream, at, n);
+              if (n > 0) {
+                delivered.add(piece); // (an empty piece is Netty's shared empty buffer)
+              }
               at += n;
               failures[0] += deliver(() -> channel.writeInbound(piece));
             }
             failures[0] += deliver(channel::finish);
           } finally {
             channel.finishAndReleaseAll();
+          }
+          for (int i = 0; i < delivered.size(); i++) {
+            if (delivered.get(i).refCnt() != 0) {
+              throw new AssertionError("piece " + (i + 1) + " of the stream was never released");
+            }
           }
         });
     if (failures[0] > 1) {
