@@ -19,7 +19,7 @@ import io.netty.channel.embedded.EmbeddedChannel;
  */
 class WanStreamFuzzTest {
   private static final int MAX = WanCodec.MIN_MAX_FRAME_BYTES;
-  private static final AllocationBudget BUDGET = AllocationBudget.of(4L * MAX + (1 << 20), 512);
+  private static final AllocationBudget BUDGET = AllocationBudget.of(4L * MAX + (1 << 20), 4096);
 
   @FuzzTest(maxDuration = "10s")
   void streamOfPiecesDecodesOrFailsOnce(FuzzedDataProvider data) {
