@@ -46,11 +46,18 @@ public record HeartbeatMessage(
 
   /** The heartbeat in a JSON body; throws IllegalArgumentException for anything else. */
   static Heartbeat decode(byte[] body) {
+    HeartbeatMessage m;
     try {
-      return JSON.readValue(body, HeartbeatMessage.class).toHeartbeat();
+      m = JSON.readValue(body, HeartbeatMessage.class);
     } catch (IOException e) {
       throw new IllegalArgumentException("not a heartbeat: " + e.getMessage(), e);
     }
+    if (m == null) {
+      // A body of JSON null reads as no message at all: it was a NullPointerException and an
+      // answer of 500 (found by AdminRequestFuzzTest).
+      throw new IllegalArgumentException("not a heartbeat: the body is JSON null");
+    }
+    return m.toHeartbeat();
   }
 
   static HeartbeatMessage of(Heartbeat h) {

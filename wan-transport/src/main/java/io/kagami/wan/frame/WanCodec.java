@@ -735,6 +735,7 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
     int carried = b.buf.readableBytes();
     ByteBuf buf;
     if ((flags & FLAG_LZ4) != 0) {
+      lz4CanExpand(what, carried, rawLength);
       byte[] entries = new byte[(int) rawLength];
       ByteBuffer src = b.buf.nioBuffer(b.buf.readerIndex(), carried);
       int got;
@@ -824,6 +825,14 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
     if ((flags & FLAG_ZERO) != 0) {
       return new WanMessage.Region(volume, offset, (int) length, null);
     }
+    if ((flags & FLAG_LZ4) != 0) {
+      lz4CanExpand(what, carried, length);
+    } else if (carried != length) {
+      // Checked before allocating: an 18-byte frame declaring 64 MiB was allocated first (found by
+      // WanFrameFuzzTest).
+      throw new MalformedFrameException(
+          what + " declares " + length + " bytes but carries " + carried);
+    }
     byte[] data = new byte[(int) length];
     if ((flags & FLAG_LZ4) != 0) {
       int got;
@@ -856,13 +865,35 @@ public final class WanCodec extends ByteToMessageCodec<WanMessage> {
       }
       b.buf.skipBytes(carried);
     } else {
-      if (carried != length) {
-        throw new MalformedFrameException(
-            what + " declares " + length + " bytes but carries " + carried);
-      }
       b.buf.readBytes(data);
     }
     return new WanMessage.Region(volume, offset, (int) length, data);
+  }
+
+  /**
+   * An LZ4 block expands at most {@value #LZ4_MAX_EXPANSION} times (a match of n bytes costs at
+   * least n / 255 bytes of length fields, plus its token and offset).
+   */
+  static final int LZ4_MAX_EXPANSION = 255;
+
+  /**
+   * Refuses a declared uncompressed size that {@code carried} bytes of LZ4 cannot produce, before
+   * anything is allocated for it: without this, a 20-byte frame declaring the maximum frame size
+   * (64 MiB by default) made the decoder allocate that much before the block was found wanting
+   * (found by WanLz4FuzzTest).
+   */
+  private static void lz4CanExpand(String what, int carried, long declared) {
+    if (declared > (long) LZ4_MAX_EXPANSION * carried) {
+      throw new MalformedFrameException(
+          what
+              + ": LZ4 block of "
+              + carried
+              + " bytes cannot decompress to the declared "
+              + declared
+              + " bytes (LZ4 expands at most "
+              + LZ4_MAX_EXPANSION
+              + " times)");
+    }
   }
 
   static String typeName(int type) {

@@ -157,10 +157,40 @@ class WanCodecTest {
               str(b, "vol0");
               b.writeLong(0)
                   .writeByte(WanCodec.FLAG_LZ4)
-                  .writeInt(4096)
+                  .writeInt(1000)
                   .writeBytes(new byte[] {(byte) 0xf0, 1, 2, 3});
             }),
         "LZ4 block of 4 bytes is corrupt");
+  }
+
+  /**
+   * Found by WanLz4FuzzTest: a frame of a few bytes declaring the largest frame a link accepts (64
+   * MiB by default) as its uncompressed size made the decoder allocate all of it before finding the
+   * block wanting. LZ4 expands at most 255 times, so such a frame is refused before anything is
+   * allocated.
+   */
+  @Test
+  void refusesAnLz4SizeItsBlockCannotReachBeforeAllocatingIt() {
+    int max = io.kagami.wan.receive.ReceiverConfig.DEFAULT_MAX_FRAME_BYTES;
+    ByteBuf batch = Unpooled.buffer().writeByte(WanCodec.BATCH);
+    str(batch, "vol0");
+    batch.writeByte(WanCodec.FLAG_LZ4).writeInt(max).writeBytes(new byte[] {0x10, 0, 0, 0});
+    assertThatThrownBy(() -> WanCodec.decodeFrame(batch, max))
+        .isInstanceOf(MalformedFrameException.class)
+        .hasMessage(
+            "BATCH of volume vol0: LZ4 block of 4 bytes cannot decompress to the declared "
+                + max
+                + " bytes (LZ4 expands at most 255 times)");
+    ByteBuf region = Unpooled.buffer().writeByte(WanCodec.REGION);
+    str(region, "vol0");
+    region.writeLong(0).writeByte(WanCodec.FLAG_LZ4).writeInt(max);
+    assertThatThrownBy(() -> WanCodec.decodeFrame(region, max))
+        .isInstanceOf(MalformedFrameException.class)
+        .hasMessage(
+            "REGION of volume vol0 at offset 0: LZ4 block of 0 bytes cannot decompress to the"
+                + " declared "
+                + max
+                + " bytes (LZ4 expands at most 255 times)");
   }
 
   @Test
