@@ -141,60 +141,21 @@ public record VolumeStatus(
 
   /** This status with a standby's retained history and running drill (either may be null). */
   public VolumeStatus withHistory(Point recoverableFrom, Drill drill) {
-    return new VolumeStatus(
-        name,
-        role,
-        mode,
-        state,
-        sizeBytes,
-        lastJournaledSeq,
-        lastAckedByPeerSeq,
-        lastAppliedSeq,
-        resumedFromSeq,
-        lagBytes,
-        historyCapacityBytes,
-        lagSeconds,
-        historyBytes,
-        oldestUnsentAgeSeconds,
-        drainEtaSeconds,
-        resync,
-        error,
-        recoverableFrom,
-        drill,
-        primary,
-        peer,
-        verify);
+    return with(recoverableFrom, drill, peer, verify);
   }
 
   /** This status naming the site the volume is replicated with. */
   public VolumeStatus withPeer(String peerSiteId) {
-    return new VolumeStatus(
-        name,
-        role,
-        mode,
-        state,
-        sizeBytes,
-        lastJournaledSeq,
-        lastAckedByPeerSeq,
-        lastAppliedSeq,
-        resumedFromSeq,
-        lagBytes,
-        historyCapacityBytes,
-        lagSeconds,
-        historyBytes,
-        oldestUnsentAgeSeconds,
-        drainEtaSeconds,
-        resync,
-        error,
-        recoverableFrom,
-        drill,
-        primary,
-        peerSiteId,
-        verify);
+    return with(recoverableFrom, drill, peerSiteId, verify);
   }
 
   /** This status with a standby's verification figures. */
   public VolumeStatus withVerify(Verify v) {
+    return with(recoverableFrom, drill, peer, v);
+  }
+
+  /** This status with the fields that are added after it is built replaced. */
+  private VolumeStatus with(Point recoverableFrom, Drill drill, String peer, Verify verify) {
     return new VolumeStatus(
         name,
         role,
@@ -217,7 +178,7 @@ public record VolumeStatus(
         drill,
         primary,
         peer,
-        v);
+        verify);
   }
 
   /**

@@ -385,11 +385,7 @@ public final class ConfigLoader {
     }
     if (bytes < 4096 || bytes > VerifySettings.MAX_RATE) {
       r.problem(
-          "verify.rate \""
-              + text
-              + "\" is not allowed (4KiB/s .. 4GiB/s, or off; default "
-              + new DataSize(VerifySettings.DEFAULT_RATE)
-              + "/s)");
+          "verify.rate \"" + text + "\" is not allowed (4KiB/s .. 4GiB/s, or off, the default)");
       return VerifySettings.DEFAULT;
     }
     return new VerifySettings(bytes);
