@@ -38,7 +38,13 @@ class AdminRequestFuzzTest {
     "/link", "/promote", "/drill", "/heartbeat", "/failback", "/maintenance", "/status"
   };
   private static final String[] METHODS = {"POST", "PUT", "GET", "DELETE"};
-  private static final AllocationBudget BUDGET = AllocationBudget.of(4 << 20, 4096);
+
+  /**
+   * 16 MiB a request: answering one (a status, a refusal with its log line) may legitimately build
+   * a few MiB on a path's first use; the bugs this catches (a length field trusted) ask for far
+   * more. 4 MiB was exceeded once by an empty body in CI's 10 s fuzzing run.
+   */
+  private static final AllocationBudget BUDGET = AllocationBudget.of(16 << 20, 4096);
 
   /** Refusals and failures are logged; millions of them are noise here. */
   static final java.util.logging.Logger QUIET = quiet();

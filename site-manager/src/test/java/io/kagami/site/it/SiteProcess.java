@@ -71,8 +71,11 @@ final class SiteProcess implements AutoCloseable {
     cmd.add(ProcessHandle.current().info().command().orElse("java"));
     cmd.add("--enable-native-access=ALL-UNNAMED");
     // What the launchers pass: heap and direct memory from the site's memory budget, exit on OOM.
-    cmd.add("-XX:+UseG1GC");
-    cmd.add("-XX:G1HeapRegionSize=4m");
+    if (jvmOptions.stream().noneMatch(o -> o.matches("-XX:\\+Use\\w+GC"))) {
+      // The launchers' collector, unless the test picked its own (ChaosIT: the serial one).
+      cmd.add("-XX:+UseG1GC");
+      cmd.add("-XX:G1HeapRegionSize=4m");
+    }
     cmd.addAll(io.kagami.site.cli.JvmOptions.of("run", "--config", config.toString()));
     cmd.addAll(jvmOptions);
     cmd.add("-cp");
