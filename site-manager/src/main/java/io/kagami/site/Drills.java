@@ -94,8 +94,8 @@ final class Drills implements AutoCloseable {
    */
   record Started(String volume, String export, long seq, long appliedSeq) {}
 
-  /** Starts a drill of {@code volume} at {@code seq}, at {@code at}, or (both null) now. */
-  synchronized Started start(String volume, Long seq, Instant at) {
+  /** The standby volume {@code volume}, or refused naming the ones there are. Holding this. */
+  private Tracked tracked(String volume) {
     Tracked t = volumes.get(volume);
     if (t == null) {
       throw new Promotion.RefusedException(
@@ -105,6 +105,12 @@ final class Drills implements AutoCloseable {
               + String.join(", ", volumes.keySet())
               + ")");
     }
+    return t;
+  }
+
+  /** Starts a drill of {@code volume} at {@code seq}, at {@code at}, or (both null) now. */
+  synchronized Started start(String volume, Long seq, Instant at) {
+    Tracked t = tracked(volume);
     if (running.containsKey(volume)) {
       throw new Promotion.RefusedException(
           "a drill of volume "
@@ -176,15 +182,7 @@ final class Drills implements AutoCloseable {
    * show; refused when outside the retained history.
    */
   synchronized long seqFor(String volume, Long seq, Instant at) {
-    Tracked t = volumes.get(volume);
-    if (t == null) {
-      throw new Promotion.RefusedException(
-          "no standby volume "
-              + volume
-              + " here (volumes: "
-              + String.join(", ", volumes.keySet())
-              + ")");
-    }
+    Tracked t = tracked(volume);
     long applied = t.applier().appliedSeq();
     try {
       return seq != null ? seq : at != null ? t.history().seqAt(at, applied) : applied;

@@ -249,27 +249,9 @@ final class Peer implements AutoCloseable {
    * refused.
    */
   List<Promotion.VolumeAt> promotePeer(String siteId) {
-    List<Promotion.VolumeAt> at = new ArrayList<>();
     synchronized (volumesLock) {
-      SequencedMap<String, VolumeRuntime> next = new LinkedHashMap<>(volumes);
-      try {
-        for (Map.Entry<String, VolumeRuntime> e : next.entrySet()) {
-          if (e.getValue() instanceof VolumeRuntime.Standby r
-              && siteId.equals(config.peerSiteIdOf(e.getKey()))) {
-            boolean consistent = r.sink().consistent();
-            VolumeRuntime.Primary p = runtimes.toPrimary(r, true);
-            e.setValue(p);
-            SwitchableDevice export = exports.get(e.getKey());
-            export.replace(p.device());
-            export.unfence();
-            at.add(new Promotion.VolumeAt(e.getKey(), p.device().stream().lastSeq(), consistent));
-          }
-        }
-      } finally {
-        volumes = Collections.unmodifiableSequencedMap(next);
-      }
+      return turnToPrimary(volume -> siteId.equals(config.peerSiteIdOf(volume)), true);
     }
-    return at;
   }
 
   /**
@@ -278,26 +260,37 @@ final class Peer implements AutoCloseable {
    * volume held. Under the role lock, with the link closed.
    */
   List<Promotion.VolumeAt> becomePrimary(boolean noStandbyInSync) {
-    List<Promotion.VolumeAt> at = new ArrayList<>();
     synchronized (volumesLock) {
-      SequencedMap<String, VolumeRuntime> next = new LinkedHashMap<>(volumes);
-      try {
-        for (Map.Entry<String, VolumeRuntime> e : next.entrySet()) {
-          if (e.getValue() instanceof VolumeRuntime.Standby r) {
-            boolean consistent = r.sink().consistent();
-            VolumeRuntime.Primary p = runtimes.toPrimary(r, noStandbyInSync);
-            e.setValue(p);
-            SwitchableDevice export = exports.get(e.getKey());
-            export.replace(p.device());
-            export.unfence();
-            at.add(new Promotion.VolumeAt(e.getKey(), p.device().stream().lastSeq(), consistent));
-          }
-        }
-      } finally {
-        // Volumes turned before a failure stay turned, and are shown and housekept as such.
-        volumes = Collections.unmodifiableSequencedMap(next);
-      }
+      List<Promotion.VolumeAt> at = turnToPrimary(volume -> true, noStandbyInSync);
       role.role(Role.PRIMARY);
+      return at;
+    }
+  }
+
+  /**
+   * The standby volumes {@code which} names become primaries in place (applied through what they
+   * received, a new data generation, the export read-write); returns what each held. Holding {@link
+   * #volumesLock}.
+   */
+  private List<Promotion.VolumeAt> turnToPrimary(
+      java.util.function.Predicate<String> which, boolean noStandbyInSync) {
+    List<Promotion.VolumeAt> at = new ArrayList<>();
+    SequencedMap<String, VolumeRuntime> next = new LinkedHashMap<>(volumes);
+    try {
+      for (Map.Entry<String, VolumeRuntime> e : next.entrySet()) {
+        if (e.getValue() instanceof VolumeRuntime.Standby r && which.test(e.getKey())) {
+          boolean consistent = r.sink().consistent();
+          VolumeRuntime.Primary p = runtimes.toPrimary(r, noStandbyInSync);
+          e.setValue(p);
+          SwitchableDevice export = exports.get(e.getKey());
+          export.replace(p.device());
+          export.unfence();
+          at.add(new Promotion.VolumeAt(e.getKey(), p.device().stream().lastSeq(), consistent));
+        }
+      }
+    } finally {
+      // Volumes turned before a failure stay turned, and are shown and housekept as such.
+      volumes = Collections.unmodifiableSequencedMap(next);
     }
     return at;
   }
