@@ -30,9 +30,8 @@ which goes first), KAGAMI_BENCH_SIZE (16G, sparse: the volume and the files; a m
 """
 import json, os, shutil, signal, socket, subprocess, sys, tempfile, time
 
-from benchlib import free_ports
+from benchlib import REPO, Demo, free_ports, wait_until
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUNTIME = int(os.environ.get("FIO_RUNTIME", "15"))
 WARMUP = int(os.environ.get("FIO_WARMUP", "5"))
 ROUNDS = int(os.environ.get("KAGAMI_BENCH_ROUNDS", "1"))
@@ -76,43 +75,19 @@ class Kagami:
     name = "kagami"
 
     def __init__(self, work, mode):
-        self.work, self.mode = work, mode
+        size = SIZE + "iB" if SIZE[-1] in "KMGT" else SIZE
+        self.demo = Demo(os.path.join(work, f"kagami-{mode}"), "--mode", mode, "--volume-size", size)
 
     def __enter__(self):
-        pnbd, snbd, padm, sadm, wan = free_ports(5)
-        self.admin = f"127.0.0.1:{padm}"
-        self.uri = f"nbd://127.0.0.1:{pnbd}/vol0"
-        cmd = [os.path.join(REPO, "kagami"), "demo", "--mode", self.mode, "--volume-size", SIZE + "iB" if SIZE[-1] in "KMGT" else SIZE,
-               "--data-dir", os.path.join(self.work, f"kagami-{self.mode}"),
-               "--primary-nbd", f"127.0.0.1:{pnbd}", "--standby-nbd", f"127.0.0.1:{snbd}",
-               "--primary-admin", self.admin, "--standby-admin", f"127.0.0.1:{sadm}", "--wan", f"127.0.0.1:{wan}"]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     start_new_session=True)
-        deadline = time.monotonic() + 300
-        for line in self.proc.stdout:
-            if "ready" in line:
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError("kagami demo did not get ready")
-        else:
-            raise RuntimeError("kagami demo exited before it was ready")
+        self.demo.__enter__()
+        self.uri = self.demo.uri
         return self
 
     def behind(self):
-        """Bytes the standby does not hold yet."""
-        import urllib.request
-        with urllib.request.urlopen(f"http://{self.admin}/status", timeout=5) as r:
-            s = json.load(r)
-        return sum(v.get("lagBytes") or 0 for v in s["volumes"])
+        return self.demo.behind()
 
     def __exit__(self, *exc):
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
-        shutil.rmtree(os.path.join(self.work, f"kagami-{self.mode}"), ignore_errors=True)
+        self.demo.__exit__(*exc)
 
 
 class Qmp:
@@ -185,7 +160,7 @@ class Qsd:
         copy_mode = "write-blocking" if self.mode == "sync" else "background"
         self.qmp.call("blockdev-mirror", **{"job-id": "m0", "device": "src", "target": "tgt", "sync": "full",
                                             "copy-mode": copy_mode})
-        wait_until(lambda: self.behind() == 0, "the mirror's first pass")
+        wait_until(lambda: self.behind() == 0, "the mirror's first pass", DRAIN_TIMEOUT)
         return self
 
     def behind(self):
@@ -210,24 +185,14 @@ class Qsd:
                 pass
 
 
-def wait_until(done, what, timeout=DRAIN_TIMEOUT):
-    """Polls every 20 ms (the resolution of the drain time); returns the monotonic time it held."""
-    deadline = time.monotonic() + timeout
-    while not done():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{what}: not within {timeout}s")
-        time.sleep(0.02)
-    return time.monotonic()
-
-
 def run_async(side, work):
     rows = {}
     for w in WORKLOADS:
         if WARMUP:
             fio(side.uri, w, WARMUP, os.path.join(work, "warm.json"), warmup=True)
-            wait_until(lambda: side.behind() == 0, f"{side.name} catching up after the warm-up")
+            wait_until(lambda: side.behind() == 0, f"{side.name} catching up after the warm-up", DRAIN_TIMEOUT)
         started, job = fio(side.uri, w, RUNTIME, os.path.join(work, f"{side.name}-{w}.json"))
-        held = wait_until(lambda: side.behind() == 0, f"{side.name} holding {w}")
+        held = wait_until(lambda: side.behind() == 0, f"{side.name} holding {w}", DRAIN_TIMEOUT)
         mib = job["io_bytes"] / (1 << 20)
         rows[w] = {"acked_mib_s": job["bw_bytes"] / (1 << 20), "replicated_mib_s": mib / (held - started),
                    "drain_s": held - started - RUNTIME, "mib": mib}
