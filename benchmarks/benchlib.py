@@ -30,6 +30,15 @@ import urllib.request
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def port_open(port, host="127.0.0.1"):
+    """True if something accepts TCP connections at host:port."""
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
 def wait_until(done, what, timeout, poll=0.02):
     """Polls done() every `poll` seconds; returns the monotonic time at which it first held."""
     deadline = time.monotonic() + timeout
@@ -91,4 +100,61 @@ class Demo:
             self.proc.wait()
         except ProcessLookupError:
             pass
-        shutil.rmtree(self.data_dir, ignore_errors=True)
+        if self.data_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+def bootstrap(work, *extra, ready_timeout=300):
+    """Two site configurations (tokyo.yaml, the primary; hiroshima.yaml, the standby) written by a
+    `kagami demo` that is stopped once ready, for drivers that run each site as its own `kagami run`
+    process. Returns (primary nbd port, primary admin, standby admin)."""
+    with Demo(work, *extra, ready_timeout=ready_timeout) as demo:
+        primary_nbd = int(demo.uri.rsplit(":", 1)[1].split("/")[0])
+        admins = (demo.admin, demo.standby_admin)
+        demo.data_dir = None  # keep what it wrote
+    return primary_nbd, admins[0], admins[1]
+
+
+class Site:
+    """One `kagami run --config CONFIG` process in its own process group, optionally pinned to
+    `cpus` (taskset's list, e.g. "0"), its output in LOGDIR/NAME.log."""
+
+    def __init__(self, name, config, admin, logdir, cpus=None):
+        self.name, self.config, self.admin, self.logdir, self.cpus = name, config, admin, logdir, cpus
+        self.proc = None
+
+    def start(self, timeout=300):
+        out = open(os.path.join(self.logdir, self.name + ".log"), "ab")
+        env = dict(os.environ, KAGAMI_SKIP_BUILD="1")
+        pin = ["taskset", "-c", self.cpus] if self.cpus else []
+        self.proc = subprocess.Popen(pin + [os.path.join(REPO, "kagami"), "run", "--config", self.config],
+                                     stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        self.wait(lambda s: True, "admin answering", timeout)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.proc = None
+
+    def status(self):
+        with urllib.request.urlopen(f"http://{self.admin}/status", timeout=5) as r:
+            return json.load(r)
+
+    def wait(self, ok, what, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"site {self.name} exited while waiting for {what}")
+            try:
+                s = self.status()
+                if ok(s):
+                    return s
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"timed out waiting for {what} of site {self.name}")
