@@ -1,6 +1,10 @@
 """Helpers shared by the Python benchmark drivers in this folder."""
+import json
 import random
 import socket
+import sys
+import time
+import urllib.request
 
 
 def free_ports(n):
@@ -17,3 +21,27 @@ def free_ports(n):
     for s in held:
         s.close()
     return ports
+
+
+def status(admin):
+    """A site's GET /status (plain HTTP admin port) as a dict."""
+    with urllib.request.urlopen(f"http://{admin}/status", timeout=3) as r:
+        return json.load(r)
+
+
+def await_status(admin, ok, what, timeout, procs, who="bench"):
+    """Polls the site's status until ok(status) holds; exits (naming who) on a deadline or a dead process."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        for p in procs:
+            if p.poll() is not None:
+                sys.exit(f"{who}: a process exited ({p.args}) while waiting for {what}")
+        try:
+            last = status(admin)
+            if ok(last):
+                return last
+        except OSError:
+            pass
+        time.sleep(0.1)
+    sys.exit(f"{who}: timed out waiting for {what}; last status {last}")
