@@ -1,5 +1,7 @@
 package io.kagami.site.it;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import io.kagami.clock.SystemTime;
 import io.kagami.site.SiteLink;
@@ -13,6 +15,7 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -324,6 +327,23 @@ final class GuestSites implements AutoCloseable {
       SystemTime.pause(Duration.ofMillis(200));
     }
     return SiteProcess.JSON.readTree(f.toFile());
+  }
+
+  /**
+   * The report a {@code kagami recover --all --json} run of {@link #dbAndApp()} printed, checked:
+   * the run succeeded, is of {@code kind} ({@code recovery} or {@code drill}), started db first and
+   * app only after db passed its health check.
+   */
+  static JsonNode reportOfDbThenApp(ExternalTool.Result run, String kind) throws IOException {
+    assertThat(run.exitCode()).as(run.describe()).isZero();
+    JsonNode report = SiteProcess.JSON.readTree(run.stdout());
+    assertThat(report.path("result").asText()).as(report.toString()).isEqualTo("ok");
+    assertThat(report.path("kind").asText()).isEqualTo(kind);
+    assertThat(report.path("bootOrder").toString()).isEqualTo("[\"db\",\"app\"]");
+    assertThat(Instant.parse(server(report, "app").path("bootStartedAt").asText()))
+        .as("app starts only after db passed its health check")
+        .isAfterOrEqualTo(Instant.parse(server(report, "db").path("healthyAt").asText()));
+    return report;
   }
 
   static JsonNode volume(JsonNode status, String name) {
