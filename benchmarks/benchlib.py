@@ -1,6 +1,14 @@
 """Helpers shared by the Python benchmark drivers in this folder."""
+import json
+import os
 import random
+import shutil
+import signal
 import socket
+import subprocess
+import sys
+import time
+import urllib.request
 
 
 def free_ports(n):
@@ -19,13 +27,29 @@ def free_ports(n):
     return ports
 
 
-import json
-import os
-import shutil
-import signal
-import subprocess
-import time
-import urllib.request
+def status(admin):
+    """A site's GET /status (plain HTTP admin port) as a dict."""
+    with urllib.request.urlopen(f"http://{admin}/status", timeout=3) as r:
+        return json.load(r)
+
+
+def await_status(admin, ok, what, timeout, procs, who="bench"):
+    """Polls the site's status until ok(status) holds; exits (naming who) on a deadline or a dead process."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        for p in procs:
+            if p.poll() is not None:
+                sys.exit(f"{who}: a process exited ({p.args}) while waiting for {what}")
+        try:
+            last = status(admin)
+            if ok(last):
+                return last
+        except OSError:
+            pass
+        time.sleep(0.1)
+    sys.exit(f"{who}: timed out waiting for {what}; last status {last}")
+
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -81,8 +105,7 @@ class Demo:
         return self
 
     def status(self, admin=None):
-        with urllib.request.urlopen(f"http://{admin or self.admin}/status", timeout=5) as r:
-            return json.load(r)
+        return status(admin or self.admin)
 
     def behind(self):
         """Bytes the primary journaled that the standby does not hold yet."""
@@ -142,8 +165,7 @@ class Site:
         self.proc = None
 
     def status(self):
-        with urllib.request.urlopen(f"http://{self.admin}/status", timeout=5) as r:
-            return json.load(r)
+        return status(self.admin)
 
     def wait(self, ok, what, timeout):
         deadline = time.monotonic() + timeout
