@@ -11,7 +11,7 @@ the peak resident memory of each site (VmHWM) and what was written. Measures onl
 (MemoryBudgetIT asserts the bound for 8 volumes).
 
 Env: FIO_RUNTIME (default 10), KAGAMI_BENCH_VOLUMES (default "1 8 32"), KAGAMI_BENCH_VOLUME_SIZE
-(default 256MiB), KAGAMI_BENCH_BS (fio block size, default 1M), KAGAMI_BENCH_NMT=1 (the primary runs
+(default 256MiB), KAGAMI_BENCH_LOGS (a directory the sites' logs are copied to), KAGAMI_BENCH_BS (fio block size, default 1M), KAGAMI_BENCH_NMT=1 (the primary runs
 with Native Memory Tracking; two seconds before the load ends its `jcmd VM.native_memory summary`,
 /proc/PID/smaps_rollup and the memory series of /metrics are printed: where the resident memory
 goes). Needs: a JDK 25 + Maven (./kagami builds itself), fio with its nbd engine.
@@ -90,6 +90,14 @@ class Site:
         with urllib.request.urlopen(f"http://{self.admin}/metrics", timeout=5) as r:
             return r.read().decode()
 
+    def offheap_used(self):
+        """Off-heap bytes the site holds now (Netty's direct memory and the JDK's), 0 if unknown."""
+        try:
+            m = re.search(r'(?m)^kagami_memory_share_used_bytes\{share="offheap"[^}]*\} (\S+)$', self.metrics())
+            return int(float(m.group(1))) if m else 0
+        except OSError:
+            return 0
+
     def budget_line(self):
         with open(os.path.join(self.logdir, self.name + ".log")) as f:
             m = re.search(r"memory budget .*", f.read())
@@ -140,10 +148,15 @@ def measure(n):
         log(f"{n} volume(s): fio {BS} seqwrite QD16 on every volume for {RUNTIME}s")
         fio = subprocess.Popen(args, stdout=subprocess.DEVNULL)
         peak = 0
+        offheap = 0
         started = time.monotonic()
+        scraped = started
         snapshot = not NMT
         while fio.poll() is None:
             peak = max(peak, proc_status(primary.proc.pid, "VmRSS"))
+            if time.monotonic() - scraped >= 1:
+                scraped = time.monotonic()
+                offheap = max(offheap, primary.offheap_used())
             if not snapshot and time.monotonic() - started > RUNTIME - 2:
                 snapshot = True
                 where_memory_goes(primary, n)
@@ -163,6 +176,7 @@ def measure(n):
             "budget": primary.budget_line(),
             "idle": idle,
             "primary_peak": max(peak, proc_status(primary.proc.pid, "VmHWM")),
+            "offheap": offheap,
             "primary_end": proc_status(primary.proc.pid, "VmRSS"),
             "standby_peak": proc_status(standby.proc.pid, "VmHWM"),
             "written": written,
@@ -170,6 +184,11 @@ def measure(n):
     finally:
         for s in sites:
             s.stop()
+        keep = os.environ.get("KAGAMI_BENCH_LOGS")
+        if keep:
+            os.makedirs(keep, exist_ok=True)
+            for s in sites:
+                shutil.copy(os.path.join(work, s.name + ".log"), os.path.join(keep, f"{s.name}-{n}.log"))
         shutil.rmtree(work, ignore_errors=True)
 
 
@@ -188,7 +207,12 @@ def where_memory_goes(site, n):
             out += ["smaps_rollup: " + " ".join(l.split()[0] + l.split()[1] for l in f if l.split()[0] in ("Rss:", "Anonymous:", "Pss_File:", "Pss_Anon:"))]
     except OSError:
         pass
-    out += [l for l in site.metrics().splitlines() if (l.startswith("jvm_buffer_memory_used_bytes") or l.startswith("kagami_memory_share_used_bytes") or l.startswith("jvm_memory_committed_bytes")) and not l.startswith("#")]
+    try:
+        scrape = site.metrics()
+    except OSError as e:
+        scrape = ""
+        out.append(f"/metrics did not answer: {e}")
+    out += [l for l in scrape.splitlines() if (l.startswith("jvm_buffer_memory_used_bytes") or l.startswith("kagami_memory_share_used_bytes") or l.startswith("jvm_memory_committed_bytes")) and not l.startswith("#")]
     print("\n".join(out), flush=True)
 
 
@@ -198,9 +222,9 @@ def main():
     subprocess.run([os.path.join(REPO, "kagami"), "--version"], check=True, stdout=subprocess.DEVNULL)  # builds on first use
     rows = [measure(n) for n in COUNTS]
     print()
-    print(f"{'volumes':>7} {'written MiB':>11} {'primary idle':>12} {'primary peak':>12} {'primary end':>11} {'standby peak':>12}   (resident memory, MiB; default budget)")
+    print(f"{'volumes':>7} {'written MiB':>11} {'primary idle':>12} {'primary peak':>12} {'primary end':>11} {'standby peak':>12} {'off-heap peak':>13}   (MiB; default budget)")
     for r in rows:
-        print(f"{r['volumes']:>7} {r['written'] // MIB:>11} {r['idle'] // MIB:>12} {r['primary_peak'] // MIB:>12} {r['primary_end'] // MIB:>11} {r['standby_peak'] // MIB:>12}")
+        print(f"{r['volumes']:>7} {r['written'] // MIB:>11} {r['idle'] // MIB:>12} {r['primary_peak'] // MIB:>12} {r['primary_end'] // MIB:>11} {r['standby_peak'] // MIB:>12} {r['offheap'] // MIB:>13}")
     for r in rows:
         print(f"{r['volumes']:>3} volume(s): {r['budget']}")
 
