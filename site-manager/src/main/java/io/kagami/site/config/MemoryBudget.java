@@ -25,8 +25,9 @@ import java.util.List;
  *       ├─ tail caches   1/4, split evenly: each volume's recent journal entries
  *       ├─ WAN windows   1/4, split evenly: each volume's unacknowledged shipped bytes
  *       ├─ volume writes 1/8: journaled writes waiting for the primary's volume file
- *       ├─ NBD in flight at most 1/8 (and half the off-heap share): WRITE payloads, received
+ *       ├─ NBD in flight 5/64 of usable, at most 1/8 of the heap: WRITE payloads, received
  *       │                into the arrays that become their journal records, and READ replies
+ *       │                (those off the heap, within the off-heap share)
  *       └─ the rest      WAN receive buffers, compression, GC headroom
  * </pre>
  *
@@ -119,7 +120,7 @@ public record MemoryBudget(long budgetBytes, int volumes) {
   }
 
   /** The smallest budget, in whole 4 MiB steps, that holds {@code volumes} volumes. */
-  static long leastFor(int volumes) {
+  public static long leastFor(int volumes) {
     long b = RUNTIME_RESERVE_BYTES + MIN_HEAP_BYTES;
     while (!new MemoryBudget(b, volumes).fits()) {
       b += 4 * MIB;

@@ -3,6 +3,8 @@ package io.kagami.site.it;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.kagami.clock.SystemTime;
+import io.kagami.site.config.DataSize;
+import io.kagami.site.config.MemoryBudget;
 import io.kagami.testkit.data.DataFiles;
 import io.kagami.testkit.nbd.NbdTestClient;
 import io.kagami.testkit.tools.ExternalTool;
@@ -157,9 +159,10 @@ class MemoryBudgetIT {
     int size = 4 * MIB;
     int blocks = 8;
     TwoSites sites = new TwoSites(dir, (long) blocks * size, volumes.toArray(new String[0]));
-    // The smallest budget 8 volumes may have: 11 MiB of NBD payloads in flight for the whole site.
+    // The smallest budget 8 volumes may have (a small NBD in-flight share for the whole site).
+    String least = new DataSize(MemoryBudget.leastFor(volumes.size())).toString();
     Files.writeString(
-        dir.resolve("tokyo.yaml"), "memory: {budget: 300MiB}\n", StandardOpenOption.APPEND);
+        dir.resolve("tokyo.yaml"), "memory: {budget: " + least + "}\n", StandardOpenOption.APPEND);
     try (sites) {
       // The standby stays down: nothing the primary holds can drain over the link.
       sites.primary.start();
@@ -178,9 +181,10 @@ class MemoryBudgetIT {
       double share = metric(scrape, "kagami_memory_share_bytes", "nbd_in_flight");
       double late = metric(scrape, "kagami_memory_share_waits_total", "volume_writes");
       System.out.printf(
-          "budget 300MiB, standby down: %d MiB written in %.1f s with %d MiB in flight asked;"
+          "budget %s, standby down: %d MiB written in %.1f s with %d MiB in flight asked;"
               + " NBD in-flight share %.1f MiB; waits for it: %.0f; groups acknowledged only"
               + " after the volume file caught up: %.0f%n",
+          least,
           8 * blocks * (size / MIB),
           took.toMillis() / 1000.0,
           8 * 16 * (size / MIB),
