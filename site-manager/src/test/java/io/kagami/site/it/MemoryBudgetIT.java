@@ -221,8 +221,10 @@ class MemoryBudgetIT {
   @Test
   void aJvmThatRunsOutOfMemoryExitsAtOnce() throws Exception {
     TwoSites sites = new TwoSites(dir, 256L * MIB);
-    // A heap smaller than the budget says (the default budget gives this volume a 62 MiB tail
-    // cache): an operator's override gone wrong. Writes fill the tail cache until the heap is out.
+    // A heap smaller than the budget says (the default budget gives this volume a tail cache
+    // larger than this heap): an operator's override gone wrong. Writes fill the tail cache until
+    // the heap is out.
+    long tail = new MemoryBudget(MemoryBudget.DEFAULT_BYTES, 1).tailCacheBytesPerVolume();
     sites.primary.jvmOptions(List.of("-Xms48m", "-Xmx48m"));
     try (sites) {
       sites.primary.start();
@@ -240,8 +242,9 @@ class MemoryBudgetIT {
       int code = sites.primary.awaitExit(Duration.ofSeconds(10));
       String log = sites.primary.log();
       System.out.printf(
-          "heap 48 MiB under a 62 MiB tail cache: %d MiB written, then the writes failed (%s);"
+          "heap 48 MiB under a %d MiB tail cache: %d MiB written, then the writes failed (%s);"
               + " JVM exit code %d, %.1f s after the first write, %.1f s after the failed one%n",
+          tail >> 20,
           written,
           failure,
           code,
