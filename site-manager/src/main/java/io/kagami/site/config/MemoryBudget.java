@@ -162,7 +162,7 @@ public record MemoryBudget(long budgetBytes, int volumes) {
   /**
    * NBD payload bytes of all connections with the device at once: WRITE payloads on the heap (the
    * arrays they are received into become their journal records) and READ replies off it, so the
-   * share is at most 1/8 of the heap and half the off-heap share.
+   * share is at most 1/8 of the heap, and the off-heap share holds it beside its other users.
    */
   public long nbdInFlightBytes() {
     return Math.max(MIB, Math.min(nbdShareOfUsable(), heapBytes() / 8));
