@@ -23,6 +23,7 @@ import org.rocksdb.Options;
 import org.rocksdb.RocksDB;
 import org.rocksdb.RocksDBException;
 import org.rocksdb.SstFileManager;
+import org.rocksdb.WriteBufferManager;
 import org.rocksdb.WriteOptions;
 
 /**
@@ -52,12 +53,16 @@ public final class Journal implements AutoCloseable {
     RocksLibrary.load();
   }
 
+  /** Memory block size of a memtable (see the column family options). */
+  static final long ARENA_BLOCK_BYTES = 256 << 10;
+
   private final JournalConfig config;
   private final InstantSource clock;
   private final DBOptions dbOptions;
   private final SstFileManager sstFiles;
   private final ColumnFamilyOptions cfOptions;
   private final LRUCache blockCache;
+  private final WriteBufferManager writeBuffers;
   private final RocksDB db;
   private final ColumnFamilyHandle metaFamily;
   private final Map<String, JournalStream> streams = new HashMap<>();
@@ -96,18 +101,28 @@ public final class Journal implements AutoCloseable {
             .setKeepLogFileNum(4)
             // Write back the WAL and table files steadily instead of in bursts that trip the
             // kernel's dirty-page throttling (and stall the host's writes behind them).
-            .setMaxBackgroundJobs(2)
-            // Memtables of all volumes together: bounded however many volumes a site has (a share
-            // of the site's memory budget).
-            .setDbWriteBufferSize(config.memtableBytes());
-    this.blockCache = new LRUCache(config.blockCacheBytes());
+            .setMaxBackgroundJobs(2);
+    // RocksDB's share of the site's memory budget is one cache: the block cache of every volume
+    // (RocksDB's default is one per table factory, outside any budget) with the memtables of all
+    // volumes charged to it by the write buffer manager, which flushes the largest memtable once
+    // they hold memtableBytes, however many volumes there are. Index and filter blocks live in the
+    // cache too, not beside it per open table file.
+    this.blockCache = new LRUCache(config.memtableBytes() + config.blockCacheBytes());
+    this.writeBuffers = new WriteBufferManager(config.memtableBytes(), blockCache);
+    dbOptions.setWriteBufferManager(writeBuffers);
     this.cfOptions =
         new ColumnFamilyOptions()
             .setWriteBufferSize(config.writeBufferBytes())
             .setMaxWriteBufferNumber(4)
-            // One block cache of a fixed size for every volume (RocksDB's default is one per
-            // table factory and not part of any budget).
-            .setTableFormatConfig(new BlockBasedTableConfig().setBlockCache(blockCache))
+            // A memtable takes memory in blocks of this size (by default an eighth of the write
+            // buffer, several MiB): each volume's memtable holds at least one, so with many
+            // volumes large blocks alone would outgrow the share. Entries are small (payloads of
+            // 4 KiB and more live in segment files), so small blocks cost nothing.
+            .setArenaBlockSize(ARENA_BLOCK_BYTES)
+            .setTableFormatConfig(
+                new BlockBasedTableConfig()
+                    .setBlockCache(blockCache)
+                    .setCacheIndexAndFilterBlocks(true))
             .setLevel0SlowdownWritesTrigger(40)
             .setLevel0StopWritesTrigger(64)
             // Large payloads go to blob files: compaction then moves keys, not data.
@@ -317,18 +332,13 @@ public final class Journal implements AutoCloseable {
 
   /**
    * Off-heap bytes RocksDB holds now for its memtables and block cache (the journal's share of the
-   * site's memory budget); 0 once closed.
+   * site's memory budget: the cache's usage, which the memtables are charged to); 0 once closed.
    */
   public synchronized long rocksMemoryBytes() {
     if (closed) {
       return 0;
     }
-    try {
-      return db.getAggregatedLongProperty("rocksdb.cur-size-all-mem-tables")
-          + blockCache.getUsage();
-    } catch (RocksDBException e) {
-      return 0;
-    }
+    return blockCache.getUsage();
   }
 
   /** Stops the writer after it committed what was queued, then closes RocksDB. Idempotent. */
@@ -354,8 +364,9 @@ public final class Journal implements AutoCloseable {
     db.close();
     syncWrite.close();
     cfOptions.close();
-    blockCache.close();
     dbOptions.close();
+    writeBuffers.close();
+    blockCache.close();
     sstFiles.close();
   }
 }

@@ -18,9 +18,11 @@ import java.util.Objects;
  * @param walBytes RocksDB's {@code max_total_wal_size}: the write-ahead log is flushed into tables
  *     once it holds this much, and each WAL file is allocated up front in blocks of at most this
  *     (the journal's up-front allocation on disk)
- * @param memtableBytes all volumes' memtables together (RocksDB's {@code db_write_buffer_size}, off
- *     the heap): past it the largest memtable is flushed, whatever the number of volumes
- * @param blockCacheBytes RocksDB's block cache, shared by all volumes (off the heap)
+ * @param memtableBytes all volumes' memtables together (RocksDB's write buffer manager, off the
+ *     heap, charged to the block cache): past it the largest memtable is flushed, whatever the
+ *     number of volumes
+ * @param blockCacheBytes RocksDB's block cache, shared by all volumes (off the heap); the cache's
+ *     capacity is this plus {@code memtableBytes}
  * @param tailCacheBytes each volume's in-memory tail of recent entries (on the heap): readers that
  *     keep up are served from it, older entries are evicted (never lost: RocksDB holds them)
  * @param afterCommitBytes committed record bytes whose after-commit actions (the primary's volume

@@ -390,7 +390,7 @@ final class NbdHandshakeHandler extends ByteToMessageDecoder {
         ctx.channel().remoteAddress(),
         device.name());
     ctx.channel().attr(NbdServer.EXPORT).set(device.name());
-    NbdRequestDecoder decoder = new NbdRequestDecoder(config);
+    NbdRequestDecoder decoder = new NbdRequestDecoder(config, device::writeHeadroom);
     NbdSession session = new NbdSession(config, device, decoder, clientLog, share);
     ChannelPipeline pipeline = ctx.pipeline();
     pipeline.addAfter(ctx.name(), NbdServer.REQUESTS_HANDLER, decoder);

@@ -13,6 +13,8 @@ import io.netty.buffer.ByteBuf;
  * @param payload the data of a WRITE, owned by whoever holds this request (null for other commands
  *     and for an oversized WRITE)
  * @param oversized a WRITE whose payload exceeded the maximum block size and was discarded
+ * @param admitted a WRITE whose payload bytes the session admitted when its header arrived (counted
+ *     in its limits and the server's share until the request is done)
  */
 record NbdRequest(
     int flags,
@@ -21,7 +23,19 @@ record NbdRequest(
     long offset,
     long length,
     ByteBuf payload,
-    boolean oversized) {
+    boolean oversized,
+    boolean admitted) {
+
+  NbdRequest(
+      int flags,
+      int type,
+      long cookie,
+      long offset,
+      long length,
+      ByteBuf payload,
+      boolean oversized) {
+    this(flags, type, cookie, offset, length, payload, oversized, false);
+  }
 
   /** Releases the payload, if any; for requests that will not reach the device. */
   void release() {

@@ -69,8 +69,12 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * wait, while a limit is reached, or while the outbound buffer is above its high-water mark. The
  * payload bytes also come out of the server's {@link InFlightShare} (a share of the site's memory
  * budget, common to every connection): when it is full the request waits here and the session is
- * woken on its event loop once another request's payload is released. Refused and zero-length
- * requests are answered at once and never wait.
+ * woken on its event loop once another request's payload is released. A WRITE is admitted the same
+ * way when its header arrives ({@link #admitWrite}), before the decoder keeps any of its payload:
+ * until then its header waits in the decoder and the socket is not read, so payloads in memory are
+ * always within the share (the bytes the decoder already read past the header, at most one receive
+ * buffer, are all a waiting connection holds). Refused and zero-length requests are answered at
+ * once and never wait.
  *
  * <p>One role: one connection's requests from decoded to replied, under one set of limits (its own
  * and the server's share); split apart, admission, completion and the socket's read state would
@@ -80,7 +84,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * to, then the connection closes. On server shutdown, requests not yet with the device are answered
  * ESHUTDOWN, the rest complete, then the connection closes.
  */
-final class NbdSession extends ChannelInboundHandlerAdapter {
+final class NbdSession extends ChannelInboundHandlerAdapter implements NbdRequestDecoder.Admission {
   private static final System.Logger LOG = System.getLogger(NbdSession.class.getName());
 
   private final NbdServerConfig config;
@@ -118,6 +122,7 @@ final class NbdSession extends ChannelInboundHandlerAdapter {
     this.device = device;
     this.decoder = decoder;
     this.minimumBlockMask = config.minimumBlockSize() - 1;
+    decoder.admission(this);
   }
 
   @Override
@@ -133,7 +138,7 @@ final class NbdSession extends ChannelInboundHandlerAdapter {
     }
     if (inactive || disconnectRequested || closing) {
       // Nothing may follow DISC; after close there is no one to answer.
-      request.release();
+      drop(request);
       return;
     }
     if (request.type() == CMD_DISC) {
@@ -148,7 +153,7 @@ final class NbdSession extends ChannelInboundHandlerAdapter {
       return;
     }
     if (shuttingDown) {
-      request.release();
+      drop(request);
       reply(request.cookie(), ESHUTDOWN, null);
       return;
     }
@@ -166,17 +171,22 @@ final class NbdSession extends ChannelInboundHandlerAdapter {
             String.valueOf(request.length()),
             String.valueOf(config.maximumBlockSize()));
       }
-      request.release();
+      drop(request);
       reply(request.cookie(), error, null);
       return;
     }
     if (request.length() == 0 && request.type() != CMD_FLUSH) {
       // Nothing to read or change; the protocol leaves the answer open, success is the useful one.
-      request.release();
+      drop(request);
       reply(request.cookie(), 0, null);
       return;
     }
-    if (waiting.isEmpty() && admits(request)) {
+    if (request.admitted()) {
+      // Counted since its header arrived (nothing after it in the stream was decoded since, so
+      // nothing waits before it).
+      start(request);
+    } else if (waiting.isEmpty() && admits(request)) {
+      count(request);
       start(request);
     } else {
       waiting.add(request);
@@ -195,10 +205,59 @@ final class NbdSession extends ChannelInboundHandlerAdapter {
    * always fits.
    */
   private boolean admits(NbdRequest r) {
-    long bytes = payloadBytes(r.type(), r.length());
+    return admits(payloadBytes(r.type(), r.length()));
+  }
+
+  private boolean admits(long bytes) {
     return inFlight < config.maxInFlightRequests()
         && (inFlightBytes == 0 || inFlightBytes + bytes <= config.maxInFlightBytes())
         && share.tryAcquire(bytes, wakeFromShare);
+  }
+
+  /** Counts an admitted request in this connection's limits (until its completion is drained). */
+  private void count(NbdRequest r) {
+    inFlight++;
+    inFlightBytes += payloadBytes(r.type(), r.length());
+  }
+
+  /**
+   * The decoder, at a WRITE's header: its payload may be received when it would be admitted now
+   * (after every request already waiting); it is then counted from here, while it arrives.
+   */
+  @Override
+  public boolean admitWrite(long bytes) {
+    if (inactive || closing || shuttingDown || !waiting.isEmpty() || !admits(bytes)) {
+      return false;
+    }
+    inFlight++;
+    inFlightBytes += bytes;
+    return true;
+  }
+
+  /** The decoder dropped an admitted WRITE before it was complete (the connection ended). */
+  @Override
+  public void abandoned(long bytes) {
+    uncount(CMD_WRITE, bytes);
+  }
+
+  @Override
+  public void decoded() {
+    updateAutoRead();
+  }
+
+  private void uncount(int type, long length) {
+    long bytes = payloadBytes(type, length);
+    inFlight--;
+    inFlightBytes -= bytes;
+    share.release(bytes);
+  }
+
+  /** Releases a request that will not reach the device, and gives back its admission. */
+  private void drop(NbdRequest r) {
+    r.release();
+    if (r.admitted()) {
+      uncount(r.type(), r.length());
+    }
   }
 
   /** Any thread, after the share released bytes: retry the waiting requests on the event loop. */
@@ -214,10 +273,20 @@ final class NbdSession extends ChannelInboundHandlerAdapter {
     if (inactive || closing) {
       return;
     }
-    while (!waiting.isEmpty() && admits(waiting.peek())) {
-      start(waiting.poll());
-    }
+    startAdmitted();
     updateAutoRead();
+  }
+
+  /** Starts the waiting requests that fit now, then lets the decoder retry a waiting WRITE. */
+  private void startAdmitted() {
+    while (!waiting.isEmpty() && admits(waiting.peek())) {
+      NbdRequest r = waiting.poll();
+      count(r);
+      start(r);
+    }
+    if (waiting.isEmpty() && decoder.waitingForAdmission()) {
+      decoder.resume();
+    }
   }
 
   /** Hands a checked request to the device. */
@@ -249,8 +318,6 @@ final class NbdSession extends ChannelInboundHandlerAdapter {
     } catch (RuntimeException e) {
       result = CompletableFuture.failedFuture(e);
     }
-    inFlight++;
-    inFlightBytes += payloadBytes(r.type(), r.length());
     long cookie = r.cookie();
     int type = r.type();
     long length = r.length();
@@ -327,8 +394,8 @@ final class NbdSession extends ChannelInboundHandlerAdapter {
     if (replies == 0) {
       return;
     }
-    while (!inactive && !waiting.isEmpty() && admits(waiting.peek())) {
-      start(waiting.poll());
+    if (!inactive) {
+      startAdmitted();
     }
     ctx.flush();
     updateAutoRead();
@@ -426,14 +493,18 @@ final class NbdSession extends ChannelInboundHandlerAdapter {
   }
 
   private void updateAutoRead() {
+    // An admitted WRITE's payload is read whatever the limits (it is counted in them already); the
+    // next request is read only within them.
     boolean read =
         !inactive
             && !disconnectRequested
             && !shuttingDown
             && !closing
-            && waiting.isEmpty()
-            && inFlight < config.maxInFlightRequests()
-            && inFlightBytes < config.maxInFlightBytes()
+            && (decoder.receivingPayload()
+                || (waiting.isEmpty()
+                    && !decoder.waitingForAdmission()
+                    && inFlight < config.maxInFlightRequests()
+                    && inFlightBytes < config.maxInFlightBytes()))
             && ctx.channel().isWritable();
     if (ctx.channel().config().isAutoRead() != read) {
       // Turning auto-read back on also issues the read.

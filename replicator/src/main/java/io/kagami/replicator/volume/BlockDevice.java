@@ -31,8 +31,21 @@ public interface BlockDevice {
    */
   CompletableFuture<ByteBuf> read(long offset, int length, ByteBufAllocator alloc);
 
-  /** Writes {@code data} at {@code offset}. Takes ownership of {@code data} and releases it. */
+  /**
+   * Writes {@code data} at {@code offset}. Takes ownership of {@code data} and releases it. A heap
+   * buffer whose array holds exactly {@link #writeHeadroom()} bytes before the data and nothing
+   * after it is handed over with its array: the device may keep and change that array (the NBD
+   * decoder allocates one for each write, so the device's record needs no copy of its own).
+   */
   CompletableFuture<Void> write(long offset, ByteBuf data, boolean fua);
+
+  /**
+   * Bytes a write's array should leave free before the data (see {@link #write}): the size of the
+   * header of the record the device keeps the data in, or 0 when it keeps no such record.
+   */
+  default int writeHeadroom() {
+    return 0;
+  }
 
   /** Zeroes a range; {@code mayTrim} allows deallocating it (NBD clears it with NO_HOLE). */
   CompletableFuture<Void> writeZeroes(long offset, long length, boolean fua, boolean mayTrim);

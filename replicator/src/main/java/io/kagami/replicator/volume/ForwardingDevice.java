@@ -40,6 +40,11 @@ public abstract class ForwardingDevice implements BlockDevice {
   }
 
   @Override
+  public int writeHeadroom() {
+    return delegate().writeHeadroom();
+  }
+
+  @Override
   public CompletableFuture<Void> writeZeroes(
       long offset, long length, boolean fua, boolean mayTrim) {
     return delegate().writeZeroes(offset, length, fua, mayTrim);

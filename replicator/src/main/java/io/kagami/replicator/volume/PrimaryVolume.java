@@ -382,6 +382,18 @@ public final class PrimaryVolume extends FileBackedVolume {
   }
 
   @Override
+  public int writeHeadroom() {
+    return JournalRecord.HEADER_BYTES;
+  }
+
+  /** Whether {@code data}'s array is the record of this write (see {@link BlockDevice#write}). */
+  private static boolean handedOver(ByteBuf data, int length) {
+    return data.hasArray()
+        && data.arrayOffset() + data.readerIndex() == JournalRecord.HEADER_BYTES
+        && data.array().length == JournalRecord.HEADER_BYTES + length;
+  }
+
+  @Override
   public CompletableFuture<Void> write(long offset, ByteBuf data, boolean fua) {
     int length = data.readableBytes();
     DeviceException failed = volumeFailure;
@@ -413,7 +425,12 @@ public final class PrimaryVolume extends FileBackedVolume {
     byte[] encoded;
     ByteBuffer forVolume;
     try {
-      if (data.nioBufferCount() == 1) {
+      if (handedOver(data, length)) {
+        // The NBD decoder's array for this write alone, with room for the header: the record.
+        byte[] record = data.array();
+        encoded = Compression.encodeWriteInPlace(offset, record, compression);
+        forVolume = ByteBuffer.wrap(record, JournalRecord.HEADER_BYTES, length);
+      } else if (data.nioBufferCount() == 1) {
         ByteBuffer nio = data.nioBuffer();
         encoded = Compression.encodeWrite(offset, nio, compression);
         if (Compression.storedRaw(encoded)) {

@@ -87,6 +87,11 @@ public final class SliceDevice implements BlockDevice {
   }
 
   @Override
+  public int writeHeadroom() {
+    return group.writeHeadroom();
+  }
+
+  @Override
   public CompletableFuture<Void> writeZeroes(
       long offset, long length, boolean fua, boolean mayTrim) {
     check(offset, length);

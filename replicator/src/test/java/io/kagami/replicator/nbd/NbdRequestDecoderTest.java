@@ -9,7 +9,9 @@ import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -118,17 +120,38 @@ class NbdRequestDecoderTest {
   }
 
   @Test
-  void writePayloadsAreSlicesOfTheReceiveBufferNotCopies() {
-    byte[] payload = new byte[512];
-    payload[0] = 42;
-    ByteBuf in =
-        Unpooled.directBuffer(28 + 512)
-            .writeBytes(request(NbdProtocol.CMD_WRITE, 0, 5, 0, 512, payload));
-    ch.writeInbound(in);
-    NbdRequest write = ch.readInbound();
-    assertThat(write.payload().getByte(write.payload().readerIndex())).isEqualTo((byte) 42);
-    assertThat(in.refCnt()).as("receive buffer kept alive by the payload slice").isPositive();
-    write.release();
-    assertThat(in.refCnt()).as("receive buffer after the payload is released").isZero();
+  void writePayloadsGetArraysOfTheirOwnAndReceiveBuffersAreReleasedAtOnce() {
+    NbdRequestDecoder withRoom =
+        new NbdRequestDecoder(
+            NbdServerConfig.listen("127.0.0.1", 0).withBlockSizes(512, 4096, 8192), () -> 16);
+    EmbeddedChannel room = new EmbeddedChannel(withRoom);
+    try {
+      byte[] payload = new byte[4096];
+      Arrays.fill(payload, (byte) 42);
+      byte[] wire = request(NbdProtocol.CMD_WRITE, 0, 5, 0, payload.length, payload);
+      List<ByteBuf> pieces = new ArrayList<>();
+      for (int at = 0; at < wire.length; at += 1000) {
+        ByteBuf in =
+            Unpooled.directBuffer(1000).writeBytes(wire, at, Math.min(1000, wire.length - at));
+        pieces.add(in);
+        room.writeInbound(in);
+        assertThat(in.refCnt())
+            .as("a receive buffer is released once read, not kept for the payload in it")
+            .isZero();
+      }
+      NbdRequest write = room.readInbound();
+      assertThat(write.admitted()).isTrue();
+      ByteBuf data = write.payload();
+      assertThat(data.hasArray()).as("the payload is a heap array of its own").isTrue();
+      assertThat(data.arrayOffset() + data.readerIndex())
+          .as("with the device's headroom before the data")
+          .isEqualTo(16);
+      assertThat(data.array()).hasSize(16 + payload.length);
+      assertThat(ByteBufUtil.getBytes(data)).isEqualTo(payload);
+      write.release();
+      assertThat(pieces).hasSize(5);
+    } finally {
+      room.finishAndReleaseAll();
+    }
   }
 }

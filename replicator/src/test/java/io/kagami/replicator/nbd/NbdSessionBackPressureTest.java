@@ -79,6 +79,63 @@ class NbdSessionBackPressureTest {
     }
   }
 
+  @Test
+  void aWriteWaitingForTheShareIsNotReceivedAndOnlyTheBufferAlreadyReadIsKept() throws Exception {
+    vol0.hold();
+    InFlightShare share = new InFlightShare(32 << 10);
+    NbdServerConfig config =
+        NbdServerConfig.listen("127.0.0.1", 0).withBlockSizes(512, 4096, 64 << 10);
+    EmbeddedChannel one = EmbeddedNbd.channel(config, Exports.of(vol0), share);
+    EmbeddedChannel two = EmbeddedNbd.channel(config, Exports.of(vol0), share);
+    try {
+      enterTransmission(one, "vol0");
+      enterTransmission(two, "vol0");
+      byte[] big = new byte[32 << 10];
+      receive(one, request(NbdProtocol.CMD_WRITE, 0, 1, 0, big.length, big));
+      byte[] small = new byte[16 << 10];
+      java.util.Arrays.fill(small, (byte) 5);
+      byte[] wire = request(NbdProtocol.CMD_WRITE, 0, 2, 0, small.length, small);
+      ByteBuf first = io.netty.buffer.Unpooled.directBuffer().writeBytes(wire, 0, 4096);
+      two.writeInbound(first);
+      two.runPendingTasks();
+      assertThat(two.config().isAutoRead())
+          .as("a WRITE whose payload does not fit the share: its connection is not read")
+          .isFalse();
+      assertThat(first.refCnt()).as("the bytes already read are kept, not copied").isEqualTo(1);
+      assertThat(share.usedBytes()).as("nothing of it is admitted yet").isEqualTo(32 << 10);
+      // Bytes of a read that was already under way are kept with them, in order.
+      ByteBuf rest =
+          io.netty.buffer.Unpooled.directBuffer().writeBytes(wire, 4096, wire.length - 4096);
+      two.writeInbound(rest);
+      assertThat(vol0.heldCount()).isEqualTo(1);
+
+      vol0.awaitHeld().runHere();
+      one.runPendingTasks();
+      two.runPendingTasks();
+      assertThat(share.usedBytes()).as("admitted once the share drained").isEqualTo(16 << 10);
+      assertThat(first.refCnt()).as("copied out and released").isZero();
+      assertThat(rest.refCnt()).isZero();
+      assertThat(two.config().isAutoRead()).isTrue();
+      vol0.awaitHeld().runHere();
+      two.runPendingTasks();
+      assertThat(replies(sent(two))).isEqualTo(1);
+      assertThat(share.usedBytes()).isZero();
+      var back = vol0.read(0, small.length, io.netty.buffer.UnpooledByteBufAllocator.DEFAULT);
+      vol0.awaitHeld().runHere();
+      ByteBuf data = back.get();
+      try {
+        assertThat(io.netty.buffer.ByteBufUtil.getBytes(data))
+            .as("the device holds the WRITE that waited")
+            .isEqualTo(small);
+      } finally {
+        data.release();
+      }
+    } finally {
+      one.finishAndReleaseAll();
+      two.finishAndReleaseAll();
+    }
+  }
+
   EmbeddedChannel open(int maxInFlight) {
     vol0.hold();
     ch =

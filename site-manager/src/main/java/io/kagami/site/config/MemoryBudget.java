@@ -4,33 +4,39 @@ import java.util.List;
 
 /**
  * A site's memory budget ({@code memory.budget}) and the shares it is split into, computed once
- * from the budget and the number of volumes. Every cache and in-flight window of the site is one of
- * these shares, never a per-volume constant, so adding volumes divides the budget instead of
- * growing the process:
+ * from the budget and the number of volumes. Every cache, buffer and in-flight window of the site
+ * is one of these shares, never a per-volume constant, so adding volumes divides the budget instead
+ * of growing the process; what the JVM itself needs (and what each volume costs it) is reserved
+ * first:
  *
  * <pre>
  * budget                        e.g. 512 MiB (the default, for a 1 GiB appliance)
- * ├─ runtime reserve            112 MiB: metaspace, JIT code, thread stacks, GC data, native libraries
- * └─ usable = budget − reserve
- *    ├─ heap          the rest  the JVM's -Xmx (the launcher passes it): 5/8 with few volumes
- *    │  ├─ tail caches   1/4 of the heap, split evenly: each volume's recent journal entries
- *    │  ├─ WAN windows   1/4 of the heap, split evenly: each volume's unacknowledged shipped bytes
- *    │  ├─ volume writes 1/8 of the heap: journaled writes waiting for the primary's volume file
- *    │  ├─ NBD in flight as journal records (the same bytes as below, at most 1/8 of the heap)
- *    │  └─ the rest      WAN receive buffers, compression, GC headroom
- *    ├─ off-heap      3/16      -XX:MaxDirectMemorySize: Netty buffers; with many volumes more:
- *    │                          NBD in flight + 3 MiB per volume (receive buffers) + 16 MiB
- *    │  └─ NBD in flight 5/64 of usable (at most 1/8 of the heap): WRITE/READ payloads of all NBD
- *    │                   connections with the journal
- *    └─ RocksDB       3/16      memtables of all volumes (3/4 of it) and the block cache (1/4)
+ * ├─ JVM runtime     RUNTIME_RESERVE_BYTES + RUNTIME_PER_VOLUME_BYTES per volume: class metadata,
+ * │                  JIT code, GC data, thread stacks, native libraries and their mapped code,
+ * │                  malloc's own overhead
+ * └─ usable = budget − JVM runtime
+ *    ├─ off-heap      3/16, at least 16 MiB + NBD in flight + 2 MiB per volume: the JVM's
+ *    │                -XX:MaxDirectMemorySize (Netty's receive buffers, READ replies and WAN
+ *    │                frames; each volume's 1 MiB segment write buffer; the JDK's temporary I/O
+ *    │                buffers, none cached above 256 KiB)
+ *    ├─ RocksDB       3/16: one cache holding the block cache (1/4) with the memtables of all
+ *    │                volumes (3/4) charged to it
+ *    └─ heap          the rest (the JVM's -Xmx)
+ *       ├─ tail caches   1/4, split evenly: each volume's recent journal entries
+ *       ├─ WAN windows   1/4, split evenly: each volume's unacknowledged shipped bytes
+ *       ├─ volume writes 1/8: journaled writes waiting for the primary's volume file
+ *       ├─ NBD in flight 5/64 of usable, at most 1/8 of the heap: WRITE payloads, received
+ *       │                into the arrays that become their journal records, and READ replies
+ *       │                (those off the heap, within the off-heap share)
+ *       └─ the rest      WAN receive buffers, compression, GC headroom
  * </pre>
  *
- * <p>A full share back-pressures, it never fails: a full NBD share leaves further requests unread
- * on their sockets until payloads drain (a request alone on an idle server is always admitted, so
- * any single request fits); a full WAN window stops the volume's shipper reading history until the
- * standby acknowledges; a full volume-write backlog makes the journal acknowledge writes only after
- * the volume file holds them; the tail caches and the block cache evict (the journal on disk holds
- * everything); full memtables are flushed.
+ * <p>A full share back-pressures, it never fails: a WRITE whose payload does not fit the NBD share
+ * is not received (its connection is not read) until payloads drain (a request alone on an idle
+ * server is always admitted, so any single request fits); a full WAN window stops the volume's
+ * shipper reading history until the standby acknowledges; a full volume-write backlog makes the
+ * journal acknowledge writes only after the volume file holds them; the tail caches and the block
+ * cache evict (the journal on disk holds everything); full memtables are flushed.
  *
  * @param budgetBytes the whole budget
  * @param volumes the number of volumes sharing it (at least 1 for the arithmetic)
@@ -41,8 +47,26 @@ public record MemoryBudget(long budgetBytes, int volumes) {
   /** Default budget: half of a 1 GiB appliance, the rest left to the OS and the page cache. */
   public static final long DEFAULT_BYTES = 512 * MIB;
 
-  /** Memory of the JVM itself and its native libraries, outside every share. */
-  public static final long RUNTIME_RESERVE_BYTES = 112 * MIB;
+  /**
+   * Memory of the JVM itself and its native libraries, outside every share, with no volume:
+   * measured under write load with Native Memory Tracking (benchmarks/memory-budget.py).
+   */
+  public static final long RUNTIME_RESERVE_BYTES = 144 * MIB;
+
+  /**
+   * What each volume adds to the JVM runtime: its threads' stacks, RocksDB's column family (its
+   * memtable's first block, table readers) and its part of every per-volume structure.
+   */
+  public static final long RUNTIME_PER_VOLUME_BYTES = 1 * MIB;
+
+  /** Off-heap memory of each volume: its segment write buffer and a waiting receive buffer. */
+  static final long DIRECT_PER_VOLUME_BYTES = 2 * MIB;
+
+  /** Off-heap memory whatever the volumes: NBD and WAN event loops, JDK I/O buffers. */
+  static final long DIRECT_FIXED_BYTES = 16 * MIB;
+
+  /** Largest temporary direct buffer the JDK keeps per thread for I/O on heap buffers. */
+  static final long MAX_CACHED_IO_BUFFER_BYTES = 256 << 10;
 
   /** Smallest heap a site runs with. */
   static final long MIN_HEAP_BYTES = 96 * MIB;
@@ -75,10 +99,14 @@ public record MemoryBudget(long budgetBytes, int volumes) {
         + (volumes == 1 ? " volume" : " volumes")
         + ": the JVM needs "
         + (RUNTIME_RESERVE_BYTES / MIB)
-        + " MiB, the heap at least "
+        + " MiB and "
+        + (RUNTIME_PER_VOLUME_BYTES / MIB)
+        + " MiB per volume, the heap at least "
         + (MIN_HEAP_BYTES / MIB)
-        + " MiB and 4 MiB per volume (tail cache and WAN window), off-heap memory 3 MiB per volume"
-        + " (NBD receive buffers); raise memory.budget to at least "
+        + " MiB and 4 MiB per volume (tail cache and WAN window), off-heap memory "
+        + (DIRECT_PER_VOLUME_BYTES / MIB)
+        + " MiB per volume (segment write buffer, NBD receive buffer); raise memory.budget to at"
+        + " least "
         + new DataSize(leastFor(volumes))
         + " or run fewer volumes on this site";
   }
@@ -92,7 +120,7 @@ public record MemoryBudget(long budgetBytes, int volumes) {
   }
 
   /** The smallest budget, in whole 4 MiB steps, that holds {@code volumes} volumes. */
-  static long leastFor(int volumes) {
+  public static long leastFor(int volumes) {
     long b = RUNTIME_RESERVE_BYTES + MIN_HEAP_BYTES;
     while (!new MemoryBudget(b, volumes).fits()) {
       b += 4 * MIB;
@@ -101,7 +129,12 @@ public record MemoryBudget(long budgetBytes, int volumes) {
   }
 
   private long usable() {
-    return Math.max(0, budgetBytes - RUNTIME_RESERVE_BYTES);
+    return Math.max(0, budgetBytes - runtimeBytes());
+  }
+
+  /** The JVM's own memory: outside every share. */
+  public long runtimeBytes() {
+    return RUNTIME_RESERVE_BYTES + RUNTIME_PER_VOLUME_BYTES * volumes;
   }
 
   /** The JVM's maximum heap (-Xmx): what the other shares leave, in whole 4 MiB G1 regions. */
@@ -111,24 +144,15 @@ public record MemoryBudget(long budgetBytes, int volumes) {
   }
 
   /**
-   * The JVM's direct-memory limit (-XX:MaxDirectMemorySize): Netty's buffers. 3/16 of the usable
-   * budget, or with many volumes what their connections need: the NBD in-flight share, 3 MiB per
-   * volume (a connection's receive buffers: the request that waits and the next one arriving) and
-   * 16 MiB for the WAN link and the admin port.
+   * The JVM's direct-memory limit (-XX:MaxDirectMemorySize). 3/16 of the usable budget, or with
+   * many volumes what they need: 16 MiB for the event loops' receive buffers, the WAN link's frames
+   * and the JDK's I/O buffers, the NBD in-flight share (READ replies), and 2 MiB per volume (its
+   * segment write buffer, and the one receive buffer a connection holds while its next WRITE waits
+   * for the NBD share).
    */
   public long directBytes() {
-    long least = nbdShareOfUsable() + volumes * 3 * MIB + 16 * MIB;
+    long least = DIRECT_FIXED_BYTES + nbdShareOfUsable() + volumes * DIRECT_PER_VOLUME_BYTES;
     return Math.max(least, usable() * 3 / 16 / MIB * MIB);
-  }
-
-  /**
-   * The JVM's direct-memory limit: the whole budget, not the off-heap share. NBD receive buffers
-   * (what the decoder holds of requests arriving while a session waits for its share) are not
-   * admitted through a share, and under 32 volumes of 1 MiB writes at QD16 Netty reserved over 270
-   * MiB; a failed Netty allocation closes a host's connection, which is worse than an overshoot.
-   */
-  public long directLimitBytes() {
-    return budgetBytes;
   }
 
   private long nbdShareOfUsable() {
@@ -136,8 +160,9 @@ public record MemoryBudget(long budgetBytes, int volumes) {
   }
 
   /**
-   * NBD payload bytes of all connections with the device at once: they are held twice, as received
-   * (off the heap) and as journal records (on it), so the share is at most 1/8 of the heap.
+   * NBD payload bytes of all connections with the device at once: WRITE payloads on the heap (the
+   * arrays they are received into become their journal records) and READ replies off it, so the
+   * share is at most 1/8 of the heap, and the off-heap share holds it beside its other users.
    */
   public long nbdInFlightBytes() {
     return Math.max(MIB, Math.min(nbdShareOfUsable(), heapBytes() / 8));
@@ -197,9 +222,18 @@ public record MemoryBudget(long budgetBytes, int volumes) {
     return List.of(
         "-Xms" + Math.min(64, heapBytes() / MIB) + "m",
         "-Xmx" + sites * heapBytes() / MIB + "m",
-        "-XX:MaxDirectMemorySize=" + sites * directLimitBytes() / MIB + "m",
+        "-XX:MaxDirectMemorySize=" + sites * directBytes() / MIB + "m",
+        // Threads that write heap buffers to files (the volume writes, the standby's appliers)
+        // would each keep a direct copy of the largest they wrote, outside every share.
+        "-Djdk.nio.maxCachedBufferSize=" + MAX_CACHED_IO_BUFFER_BYTES,
+        // Memory that RocksDB, the JIT compilers and short-lived threads free goes back to the OS
+        // within seconds, instead of staying resident in malloc's arenas.
+        "-XX:TrimNativeHeapInterval=" + TRIM_INTERVAL_MS,
         "-XX:+ExitOnOutOfMemoryError");
   }
+
+  /** How often the JVM gives memory that malloc holds free back to the OS. */
+  static final int TRIM_INTERVAL_MS = 5000;
 
   /**
    * A warning when a JVM whose largest heap is {@code maxHeapBytes} runs {@code sites} sites of
@@ -246,7 +280,7 @@ public record MemoryBudget(long budgetBytes, int volumes) {
         + ", block cache "
         + mib(blockCacheBytes())
         + "), JVM runtime "
-        + mib(RUNTIME_RESERVE_BYTES);
+        + mib(runtimeBytes());
   }
 
   private static String mib(long bytes) {

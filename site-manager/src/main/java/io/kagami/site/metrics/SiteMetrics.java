@@ -525,6 +525,22 @@ public final class SiteMetrics implements AutoCloseable {
     java.lang.management.MemoryMXBean heap =
         java.lang.management.ManagementFactory.getMemoryMXBean();
     usedGauge(site, "heap", m -> heap.getHeapMemoryUsage().getUsed());
+    // Off the heap: Netty's direct memory, which on Java 25 it takes from malloc through the FFM
+    // linker, so neither Native Memory Tracking nor the JDK's buffer pool sees it (Netty counts it
+    // against -XX:MaxDirectMemorySize itself), and the JDK's direct buffers.
+    java.lang.management.BufferPoolMXBean direct =
+        java.lang.management.ManagementFactory.getPlatformMXBeans(
+                java.lang.management.BufferPoolMXBean.class)
+            .stream()
+            .filter(p -> p.getName().equals("direct"))
+            .findFirst()
+            .orElse(null);
+    usedGauge(
+        site,
+        "offheap",
+        m ->
+            Math.max(0, io.netty.util.internal.PlatformDependent.usedDirectMemory())
+                + (direct == null ? 0 : Math.max(0, direct.getMemoryUsed())));
     usedGauge(site, "nbd_in_flight", m -> m.memoryUse.nbdInFlight().getAsLong());
     usedGauge(site, "rocksdb", m -> m.memoryUse.rocks().getAsLong());
     usedGauge(site, "tail_cache", m -> m.memoryUse.tailCache().getAsLong());

@@ -15,13 +15,15 @@ class MemoryBudgetTest {
     MemoryBudget eight = new MemoryBudget(MemoryBudget.DEFAULT_BYTES, 8);
     assertThat(one.problem()).isNull();
     assertThat(eight.problem()).isNull();
-    assertThat(
-            MemoryBudget.RUNTIME_RESERVE_BYTES
-                + eight.heapBytes()
-                + eight.directBytes()
-                + eight.rocksBytes())
-        .as("reserve + heap + off-heap + RocksDB")
-        .isLessThanOrEqualTo(MemoryBudget.DEFAULT_BYTES);
+    for (int volumes : new int[] {1, 8, 32}) {
+      MemoryBudget b = new MemoryBudget(MemoryBudget.DEFAULT_BYTES, volumes);
+      assertThat(b.runtimeBytes() + b.heapBytes() + b.directBytes() + b.rocksBytes())
+          .as("JVM runtime + heap + off-heap + RocksDB with %d volumes", volumes)
+          .isLessThanOrEqualTo(MemoryBudget.DEFAULT_BYTES);
+      assertThat(b.jvmOptions())
+          .as("the direct-memory limit is the off-heap share, not more")
+          .contains("-XX:MaxDirectMemorySize=" + (b.directBytes() >> 20) + "m");
+    }
     assertThat(eight.heapBytes() % (4 * MIB)).as("whole G1 regions").isZero();
     assertThat(eight.tailCacheBytesPerVolume() * 8 + eight.wanWindowBytesPerVolume() * 8L)
         .as("tail caches and WAN windows of all volumes: half the heap at most")
@@ -39,7 +41,7 @@ class MemoryBudgetTest {
         .as("the demo's primary and standby share one JVM")
         .contains(
             "-Xmx" + (2 * one.heapBytes() >> 20) + "m",
-            "-XX:MaxDirectMemorySize=" + (2 * one.directLimitBytes() >> 20) + "m");
+            "-XX:MaxDirectMemorySize=" + (2 * one.directBytes() >> 20) + "m");
     assertThat(one.heapWarning(2 * one.heapBytes(), 2)).isNull();
     assertThat(one.heapWarning(2 * one.heapBytes(), 1))
         .startsWith("the JVM's heap (" + (2 * one.heapBytes() >> 20) + " MiB) is larger")

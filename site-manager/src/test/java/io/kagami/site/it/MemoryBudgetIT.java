@@ -3,6 +3,8 @@ package io.kagami.site.it;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.kagami.clock.SystemTime;
+import io.kagami.site.config.DataSize;
+import io.kagami.site.config.MemoryBudget;
 import io.kagami.testkit.data.DataFiles;
 import io.kagami.testkit.nbd.NbdTestClient;
 import io.kagami.testkit.tools.ExternalTool;
@@ -157,9 +159,10 @@ class MemoryBudgetIT {
     int size = 4 * MIB;
     int blocks = 8;
     TwoSites sites = new TwoSites(dir, (long) blocks * size, volumes.toArray(new String[0]));
-    // The smallest budget 8 volumes may have: 11 MiB of NBD payloads in flight for the whole site.
+    // The smallest budget 8 volumes may have (a small NBD in-flight share for the whole site).
+    String least = new DataSize(MemoryBudget.leastFor(volumes.size())).toString();
     Files.writeString(
-        dir.resolve("tokyo.yaml"), "memory: {budget: 300MiB}\n", StandardOpenOption.APPEND);
+        dir.resolve("tokyo.yaml"), "memory: {budget: " + least + "}\n", StandardOpenOption.APPEND);
     try (sites) {
       // The standby stays down: nothing the primary holds can drain over the link.
       sites.primary.start();
@@ -178,9 +181,10 @@ class MemoryBudgetIT {
       double share = metric(scrape, "kagami_memory_share_bytes", "nbd_in_flight");
       double late = metric(scrape, "kagami_memory_share_waits_total", "volume_writes");
       System.out.printf(
-          "budget 300MiB, standby down: %d MiB written in %.1f s with %d MiB in flight asked;"
+          "budget %s, standby down: %d MiB written in %.1f s with %d MiB in flight asked;"
               + " NBD in-flight share %.1f MiB; waits for it: %.0f; groups acknowledged only"
               + " after the volume file caught up: %.0f%n",
+          least,
           8 * blocks * (size / MIB),
           took.toMillis() / 1000.0,
           8 * 16 * (size / MIB),
@@ -217,8 +221,10 @@ class MemoryBudgetIT {
   @Test
   void aJvmThatRunsOutOfMemoryExitsAtOnce() throws Exception {
     TwoSites sites = new TwoSites(dir, 256L * MIB);
-    // A heap smaller than the budget says (the default budget gives this volume a 62 MiB tail
-    // cache): an operator's override gone wrong. Writes fill the tail cache until the heap is out.
+    // A heap smaller than the budget says (the default budget gives this volume a tail cache
+    // larger than this heap): an operator's override gone wrong. Writes fill the tail cache until
+    // the heap is out.
+    long tail = new MemoryBudget(MemoryBudget.DEFAULT_BYTES, 1).tailCacheBytesPerVolume();
     sites.primary.jvmOptions(List.of("-Xms48m", "-Xmx48m"));
     try (sites) {
       sites.primary.start();
@@ -236,8 +242,9 @@ class MemoryBudgetIT {
       int code = sites.primary.awaitExit(Duration.ofSeconds(10));
       String log = sites.primary.log();
       System.out.printf(
-          "heap 48 MiB under a 62 MiB tail cache: %d MiB written, then the writes failed (%s);"
+          "heap 48 MiB under a %d MiB tail cache: %d MiB written, then the writes failed (%s);"
               + " JVM exit code %d, %.1f s after the first write, %.1f s after the failed one%n",
+          tail >> 20,
           written,
           failure,
           code,
