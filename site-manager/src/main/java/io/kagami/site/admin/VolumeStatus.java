@@ -223,7 +223,8 @@ public record VolumeStatus(
    * What a standby knows of its primary's journal of this volume, from the primary's heartbeats
    * (every 2 s while the link is up): {@code lastContactAt} when the last one arrived (this site's
    * clock, ISO-8601), {@code secondsSinceContact}, the primary's {@code lastJournaledSeq} and the
-   * {@code unackedBytes} of writes it had not seen acknowledged then. Null before the first heartbeat.
+   * {@code unackedBytes} of writes it had not seen acknowledged then. Null before the first
+   * heartbeat.
    */
   public record PrimaryView(
       String lastContactAt, double secondsSinceContact, long lastJournaledSeq, long unackedBytes) {}
