@@ -70,6 +70,17 @@ class DocsIT {
             ROOT.resolve("docs/runbooks/drill.md"),
             ROOT.resolve("docs/runbooks/p2v-recovery.md"),
             ROOT.resolve("docs/runbooks/switchover.md"));
+    // The p2v runbook runs every step: plan, drill, stop, real recovery and the way back.
+    String p2v =
+        String.join(
+            "\n",
+            blocks.get(ROOT.resolve("docs/runbooks/p2v-recovery.md")).stream()
+                .map(Block::code)
+                .toList());
+    assertThat(p2v)
+        .as("runnable blocks of the p2v runbook")
+        .contains("recover plan", "recover --all --drill", "recover stop", "recover --all --admin")
+        .contains("failback --admin", "switchover --admin");
     assumeThat(
             ExternalTool.require("unshare").run(Duration.ofSeconds(30), "--net", "true").exitCode())
         .as("unshare --net (a private network namespace needs root or user namespaces)")
@@ -79,6 +90,9 @@ class DocsIT {
     ExternalTool.require("nbdcopy");
     for (Map.Entry<Path, List<Block>> doc : blocks.entrySet()) {
       run(doc.getValue(), tmp.resolve(doc.getKey().getFileName().toString().replace(".md", "")));
+      System.out.printf(
+          "DocsIT: %s: %d runnable blocks ran, each exit 0%n",
+          ROOT.relativize(doc.getKey()), doc.getValue().size());
     }
   }
 
