@@ -20,9 +20,10 @@ acknowledged before the old primary's lease plus the witness margin ran out.
 
 Env: KAGAMI_BENCH_REPEAT (default 3). Needs a JDK 25 and Maven (./kagami builds itself) and python3.
 """
-import datetime, os, secrets, shutil, signal, socket, struct, subprocess, sys, tempfile, time, json, urllib.request
+import datetime, os, secrets, shutil, signal, socket, struct, subprocess, sys, tempfile, time
 
-from benchlib import free_ports
+from benchlib import await_status, free_ports
+
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KAGAMI = os.path.join(REPO, "kagami")
@@ -96,28 +97,6 @@ class Nbd:
 
 # ------------------------------------------------------------------ sites
 
-def status(admin):
-    with urllib.request.urlopen(f"http://{admin}/status", timeout=3) as r:
-        return json.load(r)
-
-
-def await_status(admin, ok, what, timeout, procs):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        for p in procs:
-            if p.poll() is not None:
-                sys.exit(f"failover-detect: a process exited ({p.args}) while waiting for {what}")
-        try:
-            last = status(admin)
-            if ok(last):
-                return last
-        except OSError:
-            pass
-        time.sleep(0.1)
-    sys.exit(f"failover-detect: timed out waiting for {what}; last status {last}")
-
-
 def log_time(path, needle):
     """Epoch seconds of the first log line containing needle (the JVM logs local time, ms)."""
     with open(path, errors="replace") as f:
@@ -178,7 +157,7 @@ def one_run(work, n):
         primary = spawn("tokyo", ["run", "--config", os.path.join(d, "tokyo.yaml")])
         padm, sadm = f"127.0.0.1:{ports['tokyo-admin']}", f"127.0.0.1:{ports['hiroshima-admin']}"
         await_status(padm, lambda s: s["link"]["connected"] and not s["failover"]["fenced"] and "lastGrantSecondsAgo" in s["failover"].get("witness", {}),
-                     "the primary replicating and holding the witness lease (the witness grants nothing for lease + margin after its start)", 180, procs)
+                     "the primary replicating and holding the witness lease (the witness grants nothing for lease + margin after its start)", 180, procs, who="failover-detect")
         c = Nbd(ports["tokyo-nbd"])
         for i in range(64):
             assert c.write(i * 4096, os.urandom(4096)) == 0, "write on the primary refused"

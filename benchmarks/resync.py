@@ -14,9 +14,9 @@ nbdkit's `random` plugin and replicated. Then:
 Prints both times and the ratio full/delta (goal >= 20x). Measures only; asserts nothing.
 Needs: a JDK 25 + Maven (./kagami builds itself), fio, nbdcopy (libnbd-bin), nbdkit.
 """
-import json, os, shutil, signal, subprocess, sys, tempfile, time, urllib.request
+import os, shutil, signal, subprocess, sys, tempfile, time
 
-from benchlib import free_ports
+from benchlib import Site as BaseSite, free_ports
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VOLUME = os.environ.get("KAGAMI_BENCH_VOLUME", "4GiB")
@@ -38,44 +38,14 @@ def size_bytes(text):
     return int(text)
 
 
-class Site:
-    def __init__(self, name, config, admin, logdir):
-        self.name, self.config, self.admin, self.logdir = name, config, admin, logdir
-        self.proc = None
-
-    def start(self):
-        out = open(os.path.join(self.logdir, self.name + ".log"), "ab")
-        env = dict(os.environ, KAGAMI_SKIP_BUILD="1")
-        self.proc = subprocess.Popen([os.path.join(REPO, "kagami"), "run", "--config", self.config], stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-        self.wait(lambda s: True, "admin answering")
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        self.proc = None
-
-    def status(self):
-        with urllib.request.urlopen(f"http://{self.admin}/status", timeout=5) as r:
-            return json.load(r)
+class Site(BaseSite):
+    """A site whose waits end the benchmark with a message (and use its own timeout)."""
 
     def wait(self, ok, what, timeout=TIMEOUT):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc is not None and self.proc.poll() is not None:
-                sys.exit(f"resync-bench: site {self.name} exited while waiting for {what}")
-            try:
-                s = self.status()
-                if ok(s):
-                    return s
-            except OSError:
-                pass
-            time.sleep(0.2)
-        sys.exit(f"resync-bench: timed out waiting for {what}")
+        try:
+            return super().wait(ok, what, timeout)
+        except RuntimeError as e:
+            sys.exit(f"resync-bench: {e}")
 
 
 def vol0(s):

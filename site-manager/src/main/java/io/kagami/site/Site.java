@@ -159,17 +159,6 @@ public final class Site implements AutoCloseable {
         config.siteId(),
         config.memory().describe(),
         String.valueOf(Runtime.getRuntime().maxMemory() >> 20));
-    if (Runtime.getRuntime().maxMemory() > config.memory().heapBytes() * 5 / 4) {
-      LOG.log(
-          Level.WARNING,
-          "site {0}: the JVM''s heap ({1} MiB) is larger than the heap share of memory.budget ({2}"
-              + " MiB): the process can outgrow its budget; start it with the kagami launcher, which"
-              + " passes {3}",
-          config.siteId(),
-          String.valueOf(Runtime.getRuntime().maxMemory() >> 20),
-          String.valueOf(config.memory().heapBytes() >> 20),
-          String.join(" ", config.memory().jvmOptions()));
-    }
     // Role changes may begin while the rest starts (a switchover's takeover arrives over the link).
     PeerRole roles =
         new PeerRole(

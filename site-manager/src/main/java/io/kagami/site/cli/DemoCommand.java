@@ -32,6 +32,9 @@ final class DemoCommand implements Callable<Integer> {
   static final String PRIMARY_ID = "tokyo";
   static final String STANDBY_ID = "hiroshima";
 
+  /** Sites this JVM runs: the launcher sizes the heap for both (JvmOptions). */
+  static final int SITES = 2;
+
   @Option(
       names = "--volume-size",
       defaultValue = "1GiB",
@@ -171,6 +174,10 @@ final class DemoCommand implements Callable<Integer> {
     SiteConfig standbyCfg = ConfigLoader.load(standbyYaml);
     SiteConfig primaryCfg = ConfigLoader.load(primaryYaml);
 
+    String heap = primaryCfg.memory().heapWarning(Runtime.getRuntime().maxMemory(), SITES);
+    if (heap != null) {
+      System.err.println("kagami demo: warning: " + heap);
+    }
     Foreground fg = new Foreground();
     Site standby = new Site(standbyCfg, SystemTime.WALL);
     Site primary = new Site(primaryCfg, SystemTime.WALL);

@@ -32,6 +32,10 @@ public final class JvmOptions {
       return List.of("-Xms16m", "-Xmx128m", "-XX:+ExitOnOutOfMemoryError");
     }
     MemoryBudget budget = new MemoryBudget(MemoryBudget.DEFAULT_BYTES, 1);
+    if (verb.equals("demo")) {
+      // The demo's primary and standby, one volume each, share this JVM.
+      return new ArrayList<>(budget.jvmOptions(DemoCommand.SITES));
+    }
     Path config = verb.equals("run") ? configOption(args) : null;
     if (config != null) {
       try {

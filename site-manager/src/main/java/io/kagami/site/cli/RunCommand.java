@@ -50,6 +50,10 @@ final class RunCommand implements Callable<Integer> {
       throw ConfigCommand.refusal(check, config, true);
     }
     SiteConfig cfg = check.config();
+    String heap = cfg.memory().heapWarning(Runtime.getRuntime().maxMemory(), 1);
+    if (heap != null) {
+      System.err.println("kagami: warning: site " + cfg.siteId() + ": " + heap);
+    }
     Site site = new Site(cfg, SystemTime.WALL);
     Foreground fg = new Foreground();
     fg.onStop(site::close);

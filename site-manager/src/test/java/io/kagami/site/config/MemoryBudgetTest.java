@@ -33,6 +33,25 @@ class MemoryBudgetTest {
   }
 
   @Test
+  void aJvmThatRunsTwoSitesGetsBothHeapsAndWarnsOnlyPastThem() {
+    MemoryBudget one = new MemoryBudget(MemoryBudget.DEFAULT_BYTES, 1);
+    assertThat(one.jvmOptions(2))
+        .as("the demo's primary and standby share one JVM")
+        .contains(
+            "-Xmx" + (2 * one.heapBytes() >> 20) + "m",
+            "-XX:MaxDirectMemorySize=" + (2 * one.directLimitBytes() >> 20) + "m");
+    assertThat(one.heapWarning(2 * one.heapBytes(), 2)).isNull();
+    assertThat(one.heapWarning(2 * one.heapBytes(), 1))
+        .startsWith("the JVM's heap (" + (2 * one.heapBytes() >> 20) + " MiB) is larger")
+        .contains("-Xmx" + (one.heapBytes() >> 20) + "m");
+    assertThat(one.heapWarning(4L << 30, 2)).contains("for 2 sites");
+    assertThat(io.kagami.site.cli.JvmOptions.of("demo"))
+        .contains("-Xmx" + (2 * one.heapBytes() >> 20) + "m");
+    assertThat(io.kagami.site.cli.JvmOptions.of("run", "--config", "absent.yaml"))
+        .contains("-Xmx" + (one.heapBytes() >> 20) + "m");
+  }
+
+  @Test
   void aBudgetTooSmallForItsVolumesSaysWhatItNeeds() {
     MemoryBudget tight = new MemoryBudget(256 * MIB, 64);
     assertThat(tight.problem())

@@ -5,11 +5,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.kagami.clock.SystemTime;
-import io.kagami.site.SiteLink;
+import io.kagami.site.it.GuestSites.Primary;
 import io.kagami.site.it.guest.GuestConsole;
 import io.kagami.site.it.guest.GuestDisks;
 import io.kagami.site.it.guest.GuestVm;
-import io.kagami.testkit.net.FreePorts;
 import io.kagami.testkit.tools.ExternalTool;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -42,53 +41,14 @@ class RecoverGuestsIT {
   /** TCG boots of two guests at once on a loaded 2-CPU machine: minutes. */
   private static final Duration BOOT = Duration.ofMinutes(8);
 
-  private static final Path ROOT = Path.of("").toAbsolutePath().getParent();
   private static final ObjectMapper JSON = new ObjectMapper();
 
-  /** The guest disk plus room: volume sizes are multiples of 4 KiB. */
-  private static final long VOLUME = GuestDisks.DISK_BYTES + (16L << 20);
+  /** Primary site → its guest (host name): db on tokyo, app on osaka. */
+  private static final Map<String, String> GUESTS = GuestSites.dbAndApp();
 
-  /** Primary site, its guest (host name) and its volume. */
-  private static final Map<String, String> GUESTS = new LinkedHashMap<>();
-
-  static {
-    GUESTS.put("tokyo", "db");
-    GUESTS.put("osaka", "app");
-  }
-
-  private static final String RECOVERY =
-      """
-      defaults:
-        vcpus: 1
-        memory: 256MiB
-        machine: q35
-        diskBus: virtio
-        timeouts: {healthy: 8m, shutdown: 30s}
-      servers:
-        - name: db
-          volumes: [tokyo.db-disk]
-          priority: 1
-          healthCheck: {console: "KAGAMI-GUEST READY db"}
-        - name: app
-          volumes: [osaka.app-disk]
-          priority: 1
-          dependsOn: [db]
-          healthCheck: {console: "KAGAMI-GUEST READY app"}
-      """;
+  private static final String RECOVERY = GuestSites.recoveryYaml(GUESTS, "", "");
 
   @TempDir Path dir;
-
-  private record Primary(String id, String guest, SiteProcess site, int nbd) {
-    String uri() {
-      return "nbd://127.0.0.1:" + nbd + "/" + guest + "-disk";
-    }
-  }
-
-  private static ExternalTool kagami() {
-    return ExternalTool.of(ROOT.resolve("kagami"))
-        .withEnv("KAGAMI_SKIP_BUILD", "1")
-        .withEnv("KAGAMI_ADMIN", "");
-  }
 
   @Test
   void bothPrimariesKilledAndRecoverAllBootsDbThenAppFromTheirReplicasOnOneDrHost()
@@ -97,68 +57,12 @@ class RecoverGuestsIT {
     for (String guest : GUESTS.values()) {
       disks.put(guest, GuestDisks.build(guest, GuestDisks.Variant.VIRTIO));
     }
-    int[] ports = FreePorts.loopbackPorts(3 + 2 * GUESTS.size());
-    int drNbd = ports[0];
-    int drAdmin = ports[1];
-    int drWan = ports[2];
-    Path drCert = SiteLink.ensureCredentials(dir.resolve("dr/tls"), "dr");
-    StringBuilder peers = new StringBuilder();
-    Map<String, Primary> primaries = new LinkedHashMap<>();
-    List<SiteProcess> all = new ArrayList<>();
-    int i = 0;
-    for (Map.Entry<String, String> e : GUESTS.entrySet()) {
-      String id = e.getKey();
-      String guest = e.getValue();
-      int nbd = ports[3 + 2 * i];
-      int admin = ports[4 + 2 * i];
-      i++;
-      Path cert = SiteLink.ensureCredentials(dir.resolve(id + "/tls"), id);
-      peers.append(
-          "  - {siteId: %s, certificate: %s, historyQuota: 512MiB, volumes: [{name: %s-disk, size: %d, retention: 1h}]}\n"
-              .formatted(id, dir.relativize(cert), guest, VOLUME));
-      Files.writeString(
-          dir.resolve(id + ".yaml"),
-          """
-          site: {id: %s, role: primary}
-          dataDir: %s
-          nbd: {listen: "127.0.0.1:%d"}
-          admin: {listen: "127.0.0.1:%d"}
-          wan: {peer: "127.0.0.1:%d", peerSiteId: dr, peerCertificate: %s}
-          volumes: [{name: %s-disk, size: %d, historyCapacity: 512MiB}]
-          """
-              .formatted(id, id, nbd, admin, drWan, dir.relativize(drCert), guest, VOLUME));
-      SiteProcess p = new SiteProcess(dir.resolve(id + ".yaml"), "127.0.0.1:" + admin);
-      primaries.put(id, new Primary(id, guest, p, nbd));
-      all.add(p);
-    }
-    Files.writeString(
-        dir.resolve("dr.yaml"),
-        """
-        site: {id: dr, role: standby}
-        dataDir: dr
-        nbd: {listen: "127.0.0.1:%d"}
-        admin: {listen: "127.0.0.1:%d"}
-        wan: {listen: "127.0.0.1:%d"}
-        peers:
-        %s"""
-            .formatted(drNbd, drAdmin, drWan, peers.toString().stripTrailing()));
-    Files.writeString(dir.resolve("recovery.yaml"), RECOVERY);
-    // This machine's /dev/kvm opens but cannot run these guests ("KVM internal error"): TCG.
-    SiteProcess dr =
-        new SiteProcess(dir.resolve("dr.yaml"), "127.0.0.1:" + drAdmin)
-            .jvmOptions(List.of("-Dkagami.qemu.accel=tcg"));
-    all.add(dr);
-    String admin = "127.0.0.1:" + drAdmin;
     List<GuestVm> vms = new ArrayList<>();
-    try {
-      dr.start();
-      for (Primary p : primaries.values()) {
-        p.site().start();
-      }
-      dr.awaitStatus(
-          s -> s.path("link").path("connected").asBoolean(),
-          Duration.ofSeconds(60),
-          "both primaries to connect");
+    try (GuestSites sites = GuestSites.create(dir, GUESTS, RECOVERY)) {
+      sites.start();
+      SiteProcess dr = sites.dr;
+      String admin = sites.admin;
+      Map<String, Primary> primaries = sites.primaries;
 
       // 1. Each "physical server" is installed on its primary's volume and boots from it once,
       // writing its data and manifest; both at once (two guests at most), then a clean power-off.
@@ -189,7 +93,7 @@ class RecoverGuestsIT {
 
       // 2. dr holds everything each primary journaled; then both primaries die.
       for (Primary p : primaries.values()) {
-        awaitInSync(p, dr);
+        sites.awaitInSync(p);
       }
       Instant synced = SystemTime.WALL.instant();
       for (Primary p : primaries.values()) {
@@ -197,23 +101,16 @@ class RecoverGuestsIT {
       }
 
       // 3. The operator recovers both servers on the DR host.
-      ExternalTool k = kagami();
+      ExternalTool k = GuestSites.kagami();
       ExternalTool.Result plan = k.run(T, "recover", "plan", "--admin", admin);
       assertThat(plan.exitCode()).as(plan.describe()).isZero();
       Instant asked = SystemTime.WALL.instant();
       ExternalTool.Result run =
           k.run(BOOT.plus(BOOT), "recover", "--all", "--json", "--admin", admin);
       Instant answered = SystemTime.WALL.instant();
-      assertThat(run.exitCode()).as(run.describe()).isZero();
-      JsonNode report = JSON.readTree(run.stdout());
-      assertThat(report.path("result").asText()).as(report.toString()).isEqualTo("ok");
-      assertThat(report.path("kind").asText()).isEqualTo("recovery");
-      assertThat(report.path("bootOrder").toString()).isEqualTo("[\"db\",\"app\"]");
-      JsonNode db = server(report, "db");
-      JsonNode app = server(report, "app");
-      assertThat(Instant.parse(app.path("bootStartedAt").asText()))
-          .as("app starts only after db passed its health check")
-          .isAfterOrEqualTo(Instant.parse(db.path("healthyAt").asText()));
+      JsonNode report = GuestSites.reportOfDbThenApp(run, "recovery");
+      JsonNode db = GuestSites.server(report, "db");
+      JsonNode app = GuestSites.server(report, "app");
       Instant requestedAt = Instant.parse(report.path("requestedAt").asText());
       assertThat(requestedAt).isBetween(asked, answered);
       for (JsonNode s : List.of(db, app)) {
@@ -257,7 +154,7 @@ class RecoverGuestsIT {
       JsonNode after = dr.status();
       assertThat(after.path("role").asText()).isEqualTo("standby");
       for (Primary p : primaries.values()) {
-        JsonNode v = volume(after, p.id() + "." + p.guest() + "-disk");
+        JsonNode v = GuestSites.volume(after, p.drVolume());
         assertThat(v.path("role").asText()).as("%s's volume on dr", p.id()).isEqualTo("primary");
       }
 
@@ -278,45 +175,6 @@ class RecoverGuestsIT {
       for (GuestVm vm : vms) {
         vm.close();
       }
-      for (SiteProcess p : all) {
-        p.close();
-      }
     }
-  }
-
-  private static void awaitInSync(Primary p, SiteProcess dr) throws Exception {
-    String local = p.id() + "." + p.guest() + "-disk";
-    long target = volume(p.site().status(), p.guest() + "-disk").path("lastJournaledSeq").asLong();
-    p.site()
-        .awaitStatus(
-            s -> {
-              JsonNode v = volume(s, p.guest() + "-disk");
-              return v.path("lastAckedByPeerSeq").asLong() >= target
-                  && v.path("lagBytes").asLong() == 0;
-            },
-            T,
-            p.id() + " acknowledged through seq " + target);
-    dr.awaitStatus(
-        s -> volume(s, local).path("lastAppliedSeq").asLong() >= target,
-        T,
-        "dr applied " + local + " through seq " + target);
-  }
-
-  private static JsonNode volume(JsonNode status, String name) {
-    for (JsonNode v : status.path("volumes")) {
-      if (v.path("name").asText().equals(name)) {
-        return v;
-      }
-    }
-    throw new AssertionError("no volume " + name + " in " + status);
-  }
-
-  private static JsonNode server(JsonNode report, String name) {
-    for (JsonNode s : report.path("servers")) {
-      if (s.path("name").asText().equals(name)) {
-        return s;
-      }
-    }
-    throw new AssertionError("no server " + name + " in " + report);
   }
 }

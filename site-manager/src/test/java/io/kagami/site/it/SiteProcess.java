@@ -22,7 +22,7 @@ import java.util.function.Predicate;
  * SIGKILL. Its output goes to a log file next to its configuration.
  */
 final class SiteProcess implements AutoCloseable {
-  private static final ObjectMapper JSON = new ObjectMapper();
+  static final ObjectMapper JSON = new ObjectMapper();
   private final Path config;
   private final String admin;
   private final Path log;
@@ -142,6 +142,11 @@ final class SiteProcess implements AutoCloseable {
 
   boolean alive() {
     return process != null && process.isAlive();
+  }
+
+  /** The process id of the site's JVM (the last one started). */
+  long pid() {
+    return process.pid();
   }
 
   /**

@@ -738,10 +738,12 @@ public final class RecoveryOrchestrator implements AutoCloseable {
           s.prepared == null || s.prepared.points().isEmpty()
               ? null
               : s.prepared.points().getFirst();
+      // A point written after the request (a drill of the newest point while its primary writes:
+      // the clone is taken a moment after the request) lacks nothing the request could expect.
       Long rpo =
           point == null || point.time() == null
               ? null
-              : Duration.between(point.time(), r.requestedAt).toMillis();
+              : Math.max(0, Duration.between(point.time(), r.requestedAt).toMillis());
       boolean up = s.phase == Phase.HEALTHY;
       out.add(
           new RecoveryReport.Server(

@@ -48,7 +48,8 @@ public record RecoveryReport(
    * @param point the boot volume's point: sequence number and the time that write was journaled on
    *     this site; null when the disks were never prepared
    * @param volumes every volume's point
-   * @param rpoMillis requestedAt minus the point's time: the writes the recovered server lacks
+   * @param rpoMillis requestedAt minus the point's time: the writes the recovered server lacks; 0
+   *     when the point was written after the request (a drill clones a replica that still receives)
    * @param rtoMillis requestedAt to the passing health check
    * @param rto the RTO's parts: promotion or drill clone, export, VM start, boot to first console
    *     output, from there to the passing health check

@@ -96,6 +96,38 @@ public final class GuestDisks {
     ExternalTool.require("nbdcopy").runOk(Duration.ofMinutes(5), "--flush", disk.toString(), uri);
   }
 
+  /**
+   * A copy of {@code disk} (a cache entry of {@link #build}) at {@code out} whose root holds {@code
+   * conf} as {@code /etc/kagami-guest.conf}, the settings guest-init reads at every boot (e.g.
+   * {@code PROBE=10.0.2.2:PORT}, {@code LIVE_ROUNDS=0}): written into the ext4 root in place with
+   * debugfs, no mount. The copy is sparse (and a reflink where the file system can).
+   */
+  public static Path withConfig(Path disk, Path out, String conf)
+      throws IOException, InterruptedException {
+    ExternalTool.require("cp")
+        .runOk(
+            Duration.ofMinutes(2),
+            "--reflink=auto",
+            "--sparse=always",
+            disk.toString(),
+            out.toString());
+    Path confFile = out.resolveSibling(out.getFileName() + ".kagami-guest.conf");
+    Files.writeString(confFile, conf);
+    Path commands = out.resolveSibling(out.getFileName() + ".debugfs");
+    Files.writeString(
+        commands, "cd /etc\nrm kagami-guest.conf\nwrite " + confFile + " kagami-guest.conf\n");
+    String fs = out + "?offset=" + ROOT_OFFSET;
+    ExternalTool debugfs = ExternalTool.require("debugfs");
+    debugfs.runOk(Duration.ofMinutes(1), "-w", "-f", commands.toString(), fs);
+    ExternalTool.Result back =
+        debugfs.runOk(Duration.ofMinutes(1), "-R", "cat /etc/kagami-guest.conf", fs);
+    if (!back.stdout().equals(conf)) {
+      throw new AssertionError(
+          "debugfs did not write /etc/kagami-guest.conf into " + out + ": " + back.describe());
+    }
+    return out;
+  }
+
   /** The builder script: {@code src/test/guest/build-guest} of the site-manager module. */
   public static Path builder() {
     Path here = Path.of("").toAbsolutePath();

@@ -20,8 +20,9 @@ import java.util.concurrent.TimeUnit;
  * One test guest ({@link GuestDisks}) running under QEMU with TCG (no KVM), booting from its own
  * disk (SeaBIOS → SYSLINUX on the disk → kernel and initramfs from the disk): one vCPU, a few
  * hundred MiB, the disk on the chosen bus, serial console on QEMU's stdio as a {@link
- * GuestConsole}, and optionally one NIC on QEMU's user-mode network (restricted: no route out of
- * the guest) with the guest's health port forwarded to a host loopback port.
+ * GuestConsole}, and optionally one NIC on QEMU's user-mode network: restricted (no route out of
+ * the guest) with the guest's health port forwarded to a host loopback port, or open, reaching the
+ * host's loopback services as {@code 10.0.2.2} ({@link Spec#reachesHost}).
  *
  * <pre>{@code
  * var spec = new GuestVm.Spec("db", dir, "nbd://127.0.0.1:" + port + "/vol0", GuestVm.Bus.VIRTIO);
@@ -70,7 +71,11 @@ public final class GuestVm implements AutoCloseable {
    * What the VM is made of.
    *
    * @param drive a QEMU drive file: {@code nbd://…} URI, raw image or qcow2
-   * @param healthHostPort host loopback port forwarded to the guest's health port; 0: no NIC
+   * @param healthHostPort host loopback port forwarded to the guest's health port; 0: none
+   * @param reachesHost true: the NIC's user network is not restricted, so the guest reaches the
+   *     host's loopback services at the gateway address {@code 10.0.2.2} (the production network a
+   *     server has in production, for a test's control); false: restricted, it reaches nothing. A
+   *     NIC exists when this is true or {@code healthHostPort} is set.
    */
   public record Spec(
       String name,
@@ -79,7 +84,20 @@ public final class GuestVm implements AutoCloseable {
       Bus bus,
       int memoryMiB,
       int healthHostPort,
-      Firmware firmware) {
+      Firmware firmware,
+      boolean reachesHost) {
+    /** A restricted NIC (if any). */
+    public Spec(
+        String name,
+        Path dir,
+        String drive,
+        Bus bus,
+        int memoryMiB,
+        int healthHostPort,
+        Firmware firmware) {
+      this(name, dir, drive, bus, memoryMiB, healthHostPort, firmware, false);
+    }
+
     /** BIOS firmware. */
     public Spec(String name, Path dir, String drive, Bus bus, int memoryMiB, int healthHostPort) {
       this(name, dir, drive, bus, memoryMiB, healthHostPort, Firmware.BIOS);
@@ -175,16 +193,12 @@ public final class GuestVm implements AutoCloseable {
           case SATA -> "ide-hd,drive=disk0,bus=ide.0,bootindex=0"; // q35's ich9-ahci port 0
           case IDE -> "ide-hd,drive=disk0,bus=ide.0,unit=0,bootindex=0";
         });
-    if (spec.healthHostPort() > 0) {
-      cmd.addAll(
-          List.of(
-              "-netdev",
-              "user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:"
-                  + spec.healthHostPort()
-                  + "-:"
-                  + GUEST_HEALTH_PORT,
-              "-device",
-              "virtio-net-pci,netdev=net0"));
+    if (spec.healthHostPort() > 0 || spec.reachesHost()) {
+      String netdev = "user,id=net0" + (spec.reachesHost() ? "" : ",restrict=on");
+      if (spec.healthHostPort() > 0) {
+        netdev += ",hostfwd=tcp:127.0.0.1:" + spec.healthHostPort() + "-:" + GUEST_HEALTH_PORT;
+      }
+      cmd.addAll(List.of("-netdev", netdev, "-device", "virtio-net-pci,netdev=net0"));
     } else {
       cmd.addAll(List.of("-nic", "none"));
     }

@@ -68,11 +68,12 @@ class RecoveryOrchestratorTest {
     final List<String> drilled = Collections.synchronizedList(new ArrayList<>());
     final List<String> stopped = Collections.synchronizedList(new ArrayList<>());
     final List<List<String>> promoted = Collections.synchronizedList(new ArrayList<>());
+    volatile Instant pointAt = pointTime;
 
     private Prepared prepared(List<String> volumes, String suffix) {
       List<Point> points = new ArrayList<>();
       for (String v : volumes) {
-        points.add(new Point(v, v + suffix, 42, pointTime));
+        points.add(new Point(v, v + suffix, 42, pointAt));
       }
       return new Prepared(points, 3_000_000, 1_000_000);
     }
@@ -296,6 +297,28 @@ class RecoveryOrchestratorTest {
         .contains("its health check (console \"DB READY\") did not pass within PT1S");
     assertThat(server(r, "app").result()).isEqualTo(RecoveryReport.Result.BLOCKED);
     assertThat(vms.processes.getFirst().isAlive()).isFalse();
+  }
+
+  @Test
+  void aPointWrittenAfterTheRequestLacksNothingItsRpoIsZero() throws Exception {
+    FakeDisks disks = new FakeDisks();
+    // The replica kept receiving between the request and its clone: its newest write is younger.
+    disks.pointAt = SystemTime.WALL.instant().plusSeconds(2);
+    ScriptLauncher vms =
+        new ScriptLauncher(
+            Map.of(
+                "db",
+                "echo 'DB READY'; exec sleep 300",
+                "app",
+                "echo 'APP READY'; exec sleep 300"));
+    RecoveryOrchestrator o = orchestrator(disks, vms);
+    RecoveryProfilesLoader.Result loaded = profiles("30s", 1);
+    RecoveryReport r =
+        o.run(plan(loaded), loaded.profiles(), all(true)).report().get(WAIT_S, TimeUnit.SECONDS);
+    assertThat(Instant.parse(server(r, "db").point().time()))
+        .isAfter(Instant.parse(r.requestedAt()));
+    assertThat(server(r, "db").rpoMillis()).as("RPO of a point newer than the request").isZero();
+    o.stop("test ends");
   }
 
   @Test
