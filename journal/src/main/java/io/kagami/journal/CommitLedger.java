@@ -7,35 +7,59 @@ import java.util.Iterator;
  * Byte and time accounting of the retained history at group-commit granularity: one point per
  * commit, so lag is exact at commit boundaries and never under-reported between them.
  *
+ * <p>Writes are counted apart from verification points (see {@link VerifyPoint}): lag and its age
+ * mean host writes the other side lacks, and a point changes nothing, so an idle volume whose
+ * history grows only by points shows no lag ({@link #writeBytesAfter}, {@link
+ * #oldestWriteMillisAfter}); {@link #bytesAfter} counts every record (what the history holds).
+ *
  * <p>Thread-safe (one monitor): fed on the journal thread, asked by status and housekeeping.
  */
 final class CommitLedger {
-  private record Point(long seq, long cumulativeBytes, long millis) {}
+  /**
+   * One group commit: through {@code seq}, the cumulative bytes of all records and of writes, the
+   * newest write at or before {@code seq}, and when the group committed.
+   */
+  private record Point(
+      long seq, long cumulativeBytes, long cumulativeWriteBytes, long lastWriteSeq, long millis) {}
 
   private final ArrayDeque<Point> points = new ArrayDeque<>();
-  private Point base = new Point(0, 0, 0);
+  private Point base = new Point(0, 0, 0, 0, 0);
   private long pendingSeq;
   private long total;
+  private long writeTotal;
+  private long lastWriteSeq;
 
-  synchronized void reset(long baseSeq, long last, long bytes, long now) {
+  /**
+   * Starts afresh after {@code baseSeq}, holding {@code last} with {@code bytes} of records, {@code
+   * writeBytes} of them writes, the newest write at {@code lastWrite}.
+   */
+  synchronized void reset(
+      long baseSeq, long last, long bytes, long writeBytes, long lastWrite, long now) {
     points.clear();
-    base = new Point(baseSeq, 0, now);
+    base = new Point(baseSeq, 0, 0, Math.min(lastWrite, baseSeq), now);
     total = bytes;
+    writeTotal = writeBytes;
     pendingSeq = last;
+    lastWriteSeq = lastWrite;
     if (last > baseSeq) {
-      points.add(new Point(last, bytes, now));
+      points.add(new Point(last, bytes, writeBytes, lastWrite, now));
     }
   }
 
-  synchronized void add(long seq, int bytes) {
+  /** Record {@code seq} of {@code bytes} committed; {@code write}: it changes the volume. */
+  synchronized void add(long seq, int bytes, boolean write) {
     total += bytes;
     pendingSeq = seq;
+    if (write) {
+      writeTotal += bytes;
+      lastWriteSeq = seq;
+    }
   }
 
   synchronized void mark(long now) {
     Point lastPoint = points.peekLast();
     if (lastPoint == null || lastPoint.seq < pendingSeq) {
-      points.add(new Point(pendingSeq, total, now));
+      points.add(new Point(pendingSeq, total, writeTotal, lastWriteSeq, now));
     }
   }
 
@@ -44,19 +68,46 @@ final class CommitLedger {
     if (lastPoint == null || seq >= lastPoint.seq) {
       return 0;
     }
-    long cum = base.cumulativeBytes;
+    return lastPoint.cumulativeBytes - atOrBefore(seq).cumulativeBytes;
+  }
+
+  /** Bytes of writes after {@code seq}: 0 when only verification points follow it. */
+  synchronized long writeBytesAfter(long seq) {
+    Point lastPoint = points.peekLast();
+    if (lastPoint == null || seq >= lastPoint.lastWriteSeq) {
+      return 0;
+    }
+    return lastPoint.cumulativeWriteBytes - atOrBefore(seq).cumulativeWriteBytes;
+  }
+
+  /** The newest point at or before {@code seq}, or the base. */
+  private Point atOrBefore(long seq) {
+    Point at = base;
     for (Point p : points) {
       if (p.seq > seq) {
         break;
       }
-      cum = p.cumulativeBytes;
+      at = p;
     }
-    return lastPoint.cumulativeBytes - cum;
+    return at;
   }
 
   synchronized long oldestMillisAfter(long seq) {
     for (Point p : points) {
       if (p.seq > seq) {
+        return p.millis;
+      }
+    }
+    return -1;
+  }
+
+  /**
+   * When the first write after {@code seq} was committed (the commit that holds it: the first whose
+   * newest write is past {@code seq}), or -1 when only verification points, or nothing, follow.
+   */
+  synchronized long oldestWriteMillisAfter(long seq) {
+    for (Point p : points) {
+      if (p.lastWriteSeq > seq) {
         return p.millis;
       }
     }

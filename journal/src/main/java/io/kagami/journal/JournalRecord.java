@@ -122,6 +122,15 @@ public record JournalRecord(Kind kind, long offset, int length, Codec codec, byt
     return out;
   }
 
+  /**
+   * Whether the encoded record {@code encoded} changes the volume's content (a host's WRITE, TRIM
+   * or WRITE_ZEROES), as opposed to a verification point: what "the newest write" counts (lag, a
+   * recovery's point and its time) skips the points, which change nothing.
+   */
+  public static boolean changesData(byte[] encoded) {
+    return header(encoded).kind().changesData();
+  }
+
   /** A record's header fields. */
   public record Header(Kind kind, Codec codec, long offset, int length) {}
 

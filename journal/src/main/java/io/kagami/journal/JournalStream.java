@@ -51,6 +51,9 @@ public final class JournalStream {
   private volatile long lastSeq;
   private volatile long firstSeq;
 
+  /** See {@link #lastWriteSeq()}. */
+  private volatile long lastWriteSeq;
+
   JournalStream(
       String volume,
       Journal journal,
@@ -73,6 +76,8 @@ public final class JournalStream {
     long first = 0;
     long last = 0;
     long bytes = 0;
+    long writeBytes = 0;
+    long lastWrite = -1;
     long cutFrom = 0;
     try (RocksIterator it = db.newIterator(family)) {
       // Entries at or below the persisted trim point may survive a crash between persisting the
@@ -99,7 +104,12 @@ public final class JournalStream {
           first = seq;
         }
         last = seq;
-        bytes += SegmentPointer.recordLength(value);
+        int length = SegmentPointer.recordLength(value);
+        bytes += length;
+        if (changesData(value)) {
+          writeBytes += length;
+          lastWrite = seq;
+        }
       }
     }
     try {
@@ -127,7 +137,25 @@ public final class JournalStream {
     this.lastSeq = Math.max(last, trimmed);
     this.firstSeq = first == 0 ? lastSeq + 1 : first;
     this.nextSeq = lastSeq + 1;
-    ledger.reset(firstSeq - 1, lastSeq, bytes, clock.millis());
+    // No write retained: the newest one is at or before the trim point (see lastWriteSeq()).
+    this.lastWriteSeq = lastWrite < 0 ? firstSeq - 1 : lastWrite;
+    ledger.reset(firstSeq - 1, lastSeq, bytes, writeBytes, lastWriteSeq, clock.millis());
+  }
+
+  /**
+   * Whether a stored value (a record, or a pointer to one in a segment) changes the volume: only
+   * records of at least {@link SegmentLog#MIN_SEGMENT_RECORD_BYTES} go to segments, and those are
+   * writes; a verification point is a few dozen bytes, always inline.
+   */
+  private static boolean changesData(byte[] value) {
+    if (SegmentPointer.is(value)) {
+      return true;
+    }
+    try {
+      return JournalRecord.changesData(value);
+    } catch (MalformedRecordException e) {
+      return true; // counted as a write (never hides lag); reading it fails where it always did
+    }
   }
 
   private static boolean hasEntriesThrough(RocksDB db, ColumnFamilyHandle family, long seq) {
@@ -152,6 +180,16 @@ public final class JournalStream {
   /** Highest committed sequence number, 0 for a stream that never had an entry. */
   public long lastSeq() {
     return lastSeq;
+  }
+
+  /**
+   * The newest committed entry that changes the volume (a host write, trim or zeroing): every entry
+   * after it, through {@link #lastSeq()}, is a verification point, so the volume's content is what
+   * it was after this one. When the history that held the newest write is trimmed, the trim point
+   * (a seq at or after that write with the same property); 0 for a stream that never had one.
+   */
+  public long lastWriteSeq() {
+    return lastWriteSeq;
   }
 
   /** Lowest retained sequence number; {@code lastSeq() + 1} when nothing is retained. */
@@ -418,7 +456,8 @@ public final class JournalStream {
       lastSeq = base;
       firstSeq = base + 1;
       nextSeq = base + 1;
-      ledger.reset(base, base, 0, clock.millis());
+      lastWriteSeq = base;
+      ledger.reset(base, base, 0, 0, base, clock.millis());
     } finally {
       committer.lock().unlock();
     }
@@ -463,21 +502,31 @@ public final class JournalStream {
       }
       long first = 0;
       long bytes = 0;
+      long writeBytes = 0;
+      long lastWrite = -1;
       try (RocksIterator it = db.newIterator(family)) {
         for (it.seek(Keys.encode(journal.meta(volume, META_TRIMMED, 0) + 1));
             it.isValid();
             it.next()) {
+          long at = Keys.decode(it.key());
           if (first == 0) {
-            first = Keys.decode(it.key());
+            first = at;
           }
-          bytes += SegmentPointer.recordLength(it.value());
+          byte[] value = it.value();
+          int length = SegmentPointer.recordLength(value);
+          bytes += length;
+          if (changesData(value)) {
+            writeBytes += length;
+            lastWrite = at;
+          }
         }
       }
       tail.clear();
       lastSeq = seq;
       firstSeq = first == 0 ? seq + 1 : first;
       nextSeq = seq + 1;
-      ledger.reset(firstSeq - 1, lastSeq, bytes, clock.millis());
+      lastWriteSeq = lastWrite < 0 ? firstSeq - 1 : lastWrite;
+      ledger.reset(firstSeq - 1, lastSeq, bytes, writeBytes, lastWriteSeq, clock.millis());
     } finally {
       committer.lock().unlock();
     }
@@ -517,6 +566,22 @@ public final class JournalStream {
   }
 
   /**
+   * Journaled bytes of writes after {@code seq} (verification points left out): the lag a reader at
+   * {@code seq} has in host writes; 0 when only points follow it.
+   */
+  public long writeBytesAfter(long seq) {
+    return ledger.writeBytesAfter(seq);
+  }
+
+  /**
+   * Wall-clock time of the commit of the oldest write after {@code seq}, or -1 when no write is
+   * after it (verification points are not writes): the age of the lag.
+   */
+  public long oldestWriteMillisAfter(long seq) {
+    return ledger.oldestWriteMillisAfter(seq);
+  }
+
+  /**
    * Why the journal refuses appends for lack of space (its filesystem is down to the reserve), or
    * null. Unlike {@link #failure()} this passes: the next append after space returns is admitted.
    */
@@ -540,7 +605,11 @@ public final class JournalStream {
   // Called on the journal thread, in order.
   void committed(long seq, byte[] value) {
     tail.add(seq, value);
-    ledger.add(seq, value.length);
+    boolean write = changesData(value);
+    ledger.add(seq, value.length, write);
+    if (write) {
+      lastWriteSeq = seq;
+    }
     lastSeq = seq;
   }
 

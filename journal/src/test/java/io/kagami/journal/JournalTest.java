@@ -84,6 +84,12 @@ class JournalTest {
           s.append(write(4096, 4096, 2), false, seq -> events.add("hook 2"));
       second.thenRun(() -> events.add("ack 2"));
       secondCommitted.get(10, TimeUnit.SECONDS);
+      // The commit listener runs before the journal thread decides on the late acknowledgement:
+      // hook 1 must not drain the backlog before that decision (bounded spin, no sleep).
+      long deadline = SystemTime.NANO.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      while (j.lateAcknowledgements() < 1 && SystemTime.NANO.nanoTime() < deadline) {
+        Thread.onSpinWait();
+      }
       volumeFileSlow.complete(null);
       assertThat(second.get(10, TimeUnit.SECONDS)).isEqualTo(2);
       assertThat(events).containsExactly("hook 1", "hook 2", "ack 2");
@@ -213,6 +219,54 @@ class JournalTest {
       assertThat(s.bytesAfter(seq)).isZero();
       assertThat(s.oldestMillisAfter(seq)).isEqualTo(-1);
       assertThat(s.oldestMillisAfter(0)).isPositive();
+    }
+  }
+
+  @Test
+  void verificationPointsAreNeitherTheNewestWriteNorLagNorItsAge() throws Exception {
+    // An idle volume whose history grows only by verification points a minute after its last
+    // write: its newest write, the lag behind a reader who has that write and the lag's age stay
+    // those of the write, across a restart too.
+    java.util.concurrent.atomic.AtomicLong now =
+        new java.util.concurrent.atomic.AtomicLong(1_000_000);
+    java.time.InstantSource clock = () -> java.time.Instant.ofEpochMilli(now.get());
+    JournalRecord host = write(0, 4096, 7);
+    long written;
+    long last;
+    try (Journal j = Journal.open(JournalConfig.at(dir), clock)) {
+      JournalStream s = j.stream("vol0");
+      written = s.append(host, false, null).get(10, TimeUnit.SECONDS);
+      now.addAndGet(60_000);
+      last = written;
+      for (int i = 0; i < 4; i++) {
+        long mark =
+            s.append(new VerifyPoint.Mark(i << 20, 1 << 20, 1, i == 3).record(), false, null)
+                .get(10, TimeUnit.SECONDS);
+        last =
+            s.append(new VerifyPoint.Sum(i << 20, 1 << 20, mark, 1, 42).record(), false, null)
+                .get(10, TimeUnit.SECONDS);
+      }
+      assertThat(s.lastSeq()).isEqualTo(last).isEqualTo(written + 8);
+      assertThat(s.lastWriteSeq())
+          .as("newest write after 8 verification points")
+          .isEqualTo(written);
+      assertThat(s.bytesAfter(written)).as("the history holds the points").isPositive();
+      assertThat(s.writeBytesAfter(written)).as("write lag of a reader at the write").isZero();
+      assertThat(s.oldestWriteMillisAfter(written)).as("age of that lag").isEqualTo(-1);
+      assertThat(s.oldestMillisAfter(written)).isEqualTo(1_060_000);
+      // A reader before the write lags by the write alone, since the write was journaled.
+      assertThat(s.writeBytesAfter(written - 1)).isEqualTo(host.encode().length);
+      assertThat(s.oldestWriteMillisAfter(written - 1)).isEqualTo(1_000_000);
+    }
+    try (Journal j = Journal.open(JournalConfig.at(dir), clock)) {
+      JournalStream s = j.stream("vol0");
+      assertThat(s.lastSeq()).isEqualTo(last);
+      assertThat(s.lastWriteSeq()).as("newest write after a restart").isEqualTo(written);
+      assertThat(s.writeBytesAfter(written)).as("write lag after a restart").isZero();
+      s.truncateAfter(written + 3);
+      assertThat(s.lastWriteSeq()).as("newest write after a truncation").isEqualTo(written);
+      long next = s.append(write(8192, 4096, 9), false, null).get(10, TimeUnit.SECONDS);
+      assertThat(s.lastWriteSeq()).isEqualTo(next).isEqualTo(written + 4);
     }
   }
 

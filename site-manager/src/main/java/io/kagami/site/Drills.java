@@ -34,7 +34,8 @@ final class Drills implements AutoCloseable {
   private record Tracked(
       History history, Applier applier, FileVolume replica, BooleanSupplier consistent) {}
 
-  private record Running(DrillVolume volume, Instant startedAt) {}
+  /** A drill: its clone, when it started, and the point it shows (see {@link #pointOf}). */
+  private record Running(DrillVolume volume, Instant startedAt, long point) {}
 
   private final Path directory;
   private final InstantSource clock;
@@ -90,9 +91,26 @@ final class Drills implements AutoCloseable {
   }
 
   /**
-   * What {@code drill start} reports: the clone's export name, the seq it shows and when that was.
+   * What {@code drill start} reports: the clone's export name, the seq it shows (a write: see
+   * {@link #pointOf}) and the replica's applied seq then.
    */
   record Started(String volume, String export, long seq, long appliedSeq) {}
+
+  /** Where a drill or recovery pins its view: {@code seq}, the write at {@code at}, or now. */
+  private static long pinAt(Tracked t, Long seq, Instant at, long applied) {
+    return seq != null ? seq : at != null ? t.history().seqAt(at, applied) : applied;
+  }
+
+  /**
+   * The point a view pinned at {@code pinned} shows, with the applier paused at {@code applied}:
+   * the replica's newest write when pinned at its current state, which verification points after
+   * that write do not change (they are journal entries, not writes: an idle volume's point and its
+   * time stay those of its last write); else {@code pinned}, a seq asked for or a write {@code
+   * --at} found.
+   */
+  private static long pointOf(Tracked t, long pinned, long applied) {
+    return pinned == applied ? t.applier().appliedWriteSeq() : pinned;
+  }
 
   /** The standby volume {@code volume}, or refused naming the ones there are. Holding this. */
   private Tracked tracked(String volume) {
@@ -135,20 +153,21 @@ final class Drills implements AutoCloseable {
               + t.applier().failure()
               + "); no drill on a replica that does not move");
     }
-    PointInTimeView view;
+    record Pinned(PointInTimeView view, long point, long applied) {}
+    Pinned pinned;
     try {
-      view =
+      pinned =
           t.applier()
               .paused(
                   () -> {
                     long applied = t.applier().appliedSeq();
-                    long n =
-                        seq != null ? seq : at != null ? t.history().seqAt(at, applied) : applied;
-                    return t.history().pin(n, applied);
+                    long n = pinAt(t, seq, at, applied);
+                    return new Pinned(t.history().pin(n, applied), pointOf(t, n, applied), applied);
                   });
     } catch (History.OutsideWindowException e) {
       throw new Promotion.RefusedException(e.getMessage());
     }
+    PointInTimeView view = pinned.view();
     DrillVolume clone;
     try {
       Files.createDirectories(directory);
@@ -167,14 +186,14 @@ final class Drills implements AutoCloseable {
           e);
     }
     nbd.add(clone);
-    running.put(volume, new Running(clone, clock.instant()));
+    running.put(volume, new Running(clone, clock.instant(), pinned.point()));
     LOG.log(
         Level.WARNING,
         "volume {0}: DR drill started at seq {1}, exported as {2} (writable clone; the replica and replication are untouched)",
         volume,
-        Long.toString(view.seq()),
+        Long.toString(pinned.point()),
         clone.name());
-    return new Started(volume, clone.name(), view.seq(), t.applier().appliedSeq());
+    return new Started(volume, clone.name(), pinned.point(), pinned.applied());
   }
 
   /**
@@ -183,9 +202,13 @@ final class Drills implements AutoCloseable {
    */
   synchronized long seqFor(String volume, Long seq, Instant at) {
     Tracked t = tracked(volume);
-    long applied = t.applier().appliedSeq();
     try {
-      return seq != null ? seq : at != null ? t.history().seqAt(at, applied) : applied;
+      return t.applier()
+          .paused(
+              () -> {
+                long applied = t.applier().appliedSeq();
+                return pointOf(t, pinAt(t, seq, at, applied), applied);
+              });
     } catch (History.OutsideWindowException e) {
       throw new Promotion.RefusedException(e.getMessage());
     }
@@ -247,7 +270,7 @@ final class Drills implements AutoCloseable {
     return new VolumeStatus.Drill(
         r.volume().name(),
         "nbd://" + nbdHost + ":" + nbdPort + "/" + r.volume().name(),
-        r.volume().view().seq(),
+        r.point(),
         r.startedAt().toString(),
         r.volume().writtenBytes(),
         r.volume().view().voided());

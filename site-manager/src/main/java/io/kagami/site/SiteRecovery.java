@@ -187,7 +187,15 @@ final class SiteRecovery implements RecoveryDisks, AutoCloseable {
             config.volumes(),
             v -> states.getOrDefault(v, "unknown"),
             v -> config.nToOne() ? config.peerSiteIdOf(v) : null);
-    return RecoveryPlanner.plan(loaded, DrHost.probe(), volumes);
+    // Each virtio server's boot disk is read (never written) for its virtio_blk driver.
+    return RecoveryPlanner.plan(
+        loaded,
+        DrHost.probe(),
+        volumes,
+        v ->
+            config.volumes().stream().anyMatch(c -> c.name().equals(v) && !c.group())
+                ? config.volumeFile(v)
+                : null);
   }
 
   // ---- RecoveryDisks

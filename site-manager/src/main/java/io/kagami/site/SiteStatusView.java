@@ -193,29 +193,31 @@ final class SiteStatusView {
             ? VolumeState.FENCED
             : full != null ? VolumeState.DISK_FULL : primaryState(p, connected, err);
     return new VolumeStatus(
-        vc.name(),
-        "primary",
-        vc.mode().label(),
-        state,
-        vc.sizeBytes(),
-        s.lastSeq(),
-        acked,
-        null,
-        resumed,
-        s.bytesAfter(acked),
-        vc.historyCapacityBytes(),
-        lagSeconds(s, acked, now),
-        history,
-        lagSeconds(s, sent, now),
-        eta,
-        p.source().resyncProgress(),
-        err);
+            vc.name(),
+            "primary",
+            vc.mode().label(),
+            state,
+            vc.sizeBytes(),
+            s.lastSeq(),
+            acked,
+            null,
+            resumed,
+            s.writeBytesAfter(acked),
+            vc.historyCapacityBytes(),
+            lagSeconds(s, acked, now),
+            history,
+            lagSeconds(s, sent, now),
+            eta,
+            p.source().resyncProgress(),
+            err)
+        .withLastWrite(s.lastWriteSeq());
   }
 
   private VolumeStatus standby(VolumeRuntime.Standby r, boolean connected, long now) {
     VolumeConfig vc = r.config();
     JournalStream s = journal.stream(vc.name());
     long applied = r.applier().appliedSeq();
+    long appliedWrite = r.applier().appliedWriteSeq();
     String full = r.applier().diskFull() != null ? r.applier().diskFull() : s.diskFull();
     String failure = r.applier().failure() != null ? r.applier().failure() : full;
     VolumeState state =
@@ -224,7 +226,7 @@ final class SiteStatusView {
             : full != null
                 ? VolumeState.DISK_FULL
                 : r.sink().consistent() ? VolumeState.REPLICATING : VolumeState.INCONSISTENT;
-    long lagBytes = s.bytesAfter(applied);
+    long lagBytes = s.writeBytesAfter(applied);
     double lagSeconds = lagSeconds(s, applied, now);
     JournalReceiveSink.HeadSeen seen = r.sink().lastHead();
     VolumeStatus.PrimaryView primaryView = null;
@@ -265,7 +267,8 @@ final class SiteStatusView {
             null,
             null,
             primaryView)
-        .withVerify(verifyStatus(r.sink()));
+        .withVerify(verifyStatus(r.sink()))
+        .withLastWrite(appliedWrite);
   }
 
   private static VolumeStatus.Verify verifyStatus(JournalReceiveSink sink) {
@@ -315,7 +318,10 @@ final class SiteStatusView {
       return new Lag(0, 0);
     }
     double since = seen.secondsSince();
-    boolean missing = seen.head().lastJournaledSeq() > localLastSeq;
+    // Writes missing: the head counts unacknowledged writes only, so verification points the
+    // primary journaled since this site's last entry are not a loss.
+    boolean missing =
+        seen.head().lastJournaledSeq() > localLastSeq && seen.head().unackedBytes() > 0;
     if (!missing) {
       return new Lag(0, since);
     }
@@ -357,8 +363,9 @@ final class SiteStatusView {
     return p.state().growing() ? VolumeState.BUFFERING : VolumeState.REPLICATING;
   }
 
+  /** The age of the oldest write after {@code upTo} (verification points are not lag). */
   private static double lagSeconds(JournalStream s, long upTo, long now) {
-    long oldest = s.oldestMillisAfter(upTo);
+    long oldest = s.oldestWriteMillisAfter(upTo);
     return oldest < 0 ? 0.0 : Math.max(0, now - oldest) / 1000.0;
   }
 }

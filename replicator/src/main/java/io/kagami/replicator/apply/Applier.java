@@ -36,10 +36,17 @@ import java.util.concurrent.locks.ReentrantLock;
  * applied, and the same entry is tried again on the next journal commit or after {@link
  * #FULL_RETRY}, whichever comes first, so the replica catches up by itself once space returns.
  * Re-writing an entry that was partly written is harmless (applying is idempotent in order).
+ *
+ * <p>One role: applying in order. The points it keeps (applied, newest applied write, checkpoint)
+ * and the history operations that move them (rebase, discard, reset) change together under one
+ * lock; split apart, each would have to see the others' half-moved points.
  */
 public final class Applier implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(Applier.class.getName());
   public static final String META_APPLIED = "appliedSeq";
+
+  /** The newest applied write as of the checkpoint (see {@link #appliedWriteSeq()}). */
+  public static final String META_APPLIED_WRITE = "appliedWriteSeq";
 
   /** Applied bytes (the entries' ranges) after which a checkpoint is due whatever the interval. */
   public static final long CHECKPOINT_AFTER_BYTES = 1L << 30;
@@ -71,6 +78,9 @@ public final class Applier implements AutoCloseable {
   private boolean signalled;
   private volatile long appliedSeq;
   private volatile long checkpointSeq;
+
+  /** See {@link #appliedWriteSeq()}; written with {@link #appliedSeq} by the applying thread. */
+  private volatile long appliedWriteSeq;
 
   /** Checkpoints trim history only through this (see {@link #holdHistoryAfter}). */
   private volatile long trimLimit = Long.MAX_VALUE;
@@ -113,6 +123,9 @@ public final class Applier implements AutoCloseable {
     this.trimAfterCheckpoint = trimAfterCheckpoint;
     this.checkpointSeq = stream.meta(META_APPLIED, 0);
     this.appliedSeq = checkpointSeq;
+    // Absent (a data directory from before it was kept) or ahead of a checkpoint a crash cut
+    // short: the checkpoint itself, a seq at or after the newest write it holds.
+    this.appliedWriteSeq = Math.min(stream.meta(META_APPLIED_WRITE, checkpointSeq), checkpointSeq);
     this.lastCheckpointMillis = clock.millis();
   }
 
@@ -162,10 +175,15 @@ public final class Applier implements AutoCloseable {
       }
       if (!batch.isEmpty()) {
         verify(batch);
-        appliedSeq = batch.getLast().seq();
+        long write = appliedWriteSeq;
         for (JournalEntry e : batch) {
           uncheckpointedBytes += e.record().length();
+          if (JournalRecord.changesData(e.encoded())) {
+            write = e.seq();
+          }
         }
+        appliedWriteSeq = write;
+        appliedSeq = batch.getLast().seq();
       }
       maybeCheckpoint();
       return batch.size();
@@ -181,6 +199,9 @@ public final class Applier implements AutoCloseable {
       } catch (IOException ex) {
         throw new UncheckedIOException(
             "volume " + volume + ": applying seq " + e.seq() + " failed: " + ex.getMessage(), ex);
+      }
+      if (JournalRecord.changesData(e.encoded())) {
+        appliedWriteSeq = e.seq();
       }
       appliedSeq = e.seq();
       uncheckpointedBytes += e.record().length();
@@ -284,6 +305,9 @@ public final class Applier implements AutoCloseable {
       throw new UncheckedIOException(
           "volume " + volume + ": syncing the volume file failed: " + e.getMessage(), e);
     }
+    // The write point first: a crash between the two leaves it ahead of the checkpoint, which the
+    // constructor reads as the checkpoint (never a point before a write the replica holds).
+    stream.putMeta(META_APPLIED_WRITE, appliedWriteSeq);
     stream.putMeta(META_APPLIED, seq);
     checkpointSeq = seq;
     if (trimAfterCheckpoint) {
@@ -293,6 +317,18 @@ public final class Applier implements AutoCloseable {
 
   public long appliedSeq() {
     return appliedSeq;
+  }
+
+  /**
+   * The newest applied entry that changes the volume (a write, trim or zeroing): every entry after
+   * it through {@link #appliedSeq()} is a verification point, which changes nothing, so the replica
+   * holds exactly the state after this entry. What "the newest write" of a replica means to a
+   * drill, a recovery's point and its time. When that entry is not known (a data directory from
+   * before it was kept, history cut by a rollback or a resync), a seq at or after it with the same
+   * property. Read with {@link #appliedSeq()} under {@link #paused} for a matching pair.
+   */
+  public long appliedWriteSeq() {
+    return appliedWriteSeq;
   }
 
   /**
@@ -309,8 +345,10 @@ public final class Applier implements AutoCloseable {
       if (history != null) {
         history.reset(base);
       }
+      stream.putMeta(META_APPLIED_WRITE, base);
       stream.putMeta(META_APPLIED, base);
       appliedSeq = base;
+      appliedWriteSeq = base;
       checkpointSeq = base;
     }
   }
@@ -332,6 +370,8 @@ public final class Applier implements AutoCloseable {
       stream.putMeta(META_APPLIED, Math.min(seq, checkpointSeq));
       stream.truncateAfter(seq);
       appliedSeq = Math.min(seq, checkpointSeq);
+      appliedWriteSeq = Math.min(appliedWriteSeq, appliedSeq);
+      stream.putMeta(META_APPLIED_WRITE, appliedWriteSeq);
       checkpointSeq = appliedSeq;
     }
   }
@@ -356,6 +396,9 @@ public final class Applier implements AutoCloseable {
   public void resetTo(long seq) {
     synchronized (applying) {
       appliedSeq = seq;
+      // A write after seq is gone; one at or before it is still the newest.
+      appliedWriteSeq = Math.min(appliedWriteSeq, seq);
+      stream.putMeta(META_APPLIED_WRITE, appliedWriteSeq);
       checkpointSeq = seq;
     }
   }

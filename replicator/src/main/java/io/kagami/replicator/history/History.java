@@ -36,6 +36,11 @@ import java.util.function.LongUnaryOperator;
  * <p>The state at seq N (within the window) of a byte is the before-image of the earliest record
  * after N that covers it, else the replica's current content.
  *
+ * <p>Verification points (VERIFY, VERIFY_SUM) get no record: they change nothing, so the state at a
+ * point is the state after the write before it, and the time index holds writes only. What a
+ * recovery calls the time of its point ({@link #timeOf}) and what {@code --at} finds ({@link
+ * #seqAt}) are then host writes, never a point journaled on an idle volume after its last write.
+ *
  * <p>Thread-safety: {@link #apply}, {@link #pin} and {@link #rollback} run under the applier's lock
  * (see {@code Applier#paused}); the rest may run from any thread.
  */
@@ -127,6 +132,9 @@ public final class History implements AutoCloseable {
       if (e.seq() <= committed) {
         replica.apply(r); // replay after a restart: the image is durable already
         continue;
+      }
+      if (r.kind().verification()) {
+        continue; // changes nothing: no image, no time (see the class comment)
       }
       long start = r.offset();
       long end = start + r.length();
@@ -253,7 +261,10 @@ public final class History implements AutoCloseable {
     return p == null ? "" : " (from " + p.time() + ")";
   }
 
-  /** The last seq journaled at or before {@code time}; refused before the window. */
+  /**
+   * The last write journaled at or before {@code time} ({@code appliedSeq} for a time not in the
+   * past); refused before the window.
+   */
   public synchronized long seqAt(Instant time, long appliedSeq) {
     long millis = time.toEpochMilli();
     if (millis >= clock.millis()) {
@@ -277,9 +288,9 @@ public final class History implements AutoCloseable {
   }
 
   /**
-   * When the write at {@code seq} (or, if history holds no record of it, the newest one before it)
-   * was journaled on this site; null when history holds none at or before it. What a recovery
-   * report calls the time of its point.
+   * When the write at {@code seq} (or, if history holds no record of it, the newest one before it:
+   * for a verification point, the write whose state it shows) was journaled on this site; null when
+   * history holds none at or before it. What a recovery report calls the time of its point.
    */
   public synchronized Instant timeOf(long seq) {
     UndoLog.Undo u = log.lastAtOrBefore(seq);

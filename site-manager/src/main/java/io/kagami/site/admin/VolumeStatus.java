@@ -24,6 +24,12 @@ import io.kagami.site.VolumeState;
  * <p>{@code peer}: the site the volume is replicated with (on an N:1 standby, the primary whose
  * volume this is; its name is then {@code <peer>.<volume>}). {@code verify} (standby): see {@link
  * Verify}.
+ *
+ * <p>{@code lastWriteSeq}: the newest host write (write, trim or zeroing) the volume holds: a
+ * primary's newest journaled, a standby's newest applied to its replica. Sequence numbers also
+ * count verification points, which change nothing and follow each other on an idle volume; the
+ * volume's content is what it was after this write. Lag ({@code lagBytes}, {@code lagSeconds},
+ * {@code oldestUnsentAgeSeconds}) counts writes only: points alone never make a volume lag.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record VolumeStatus(
@@ -48,7 +54,8 @@ public record VolumeStatus(
     Drill drill,
     PrimaryView primary,
     String peer,
-    Verify verify) {
+    Verify verify,
+    Long lastWriteSeq) {
 
   /** Without the peer's site id (set by {@link #withPeer}). */
   public VolumeStatus(
@@ -94,6 +101,7 @@ public record VolumeStatus(
         drill,
         primary,
         null,
+        null,
         null);
   }
 
@@ -136,26 +144,35 @@ public record VolumeStatus(
         error,
         null,
         null,
+        null,
+        null,
+        null,
         null);
   }
 
   /** This status with a standby's retained history and running drill (either may be null). */
   public VolumeStatus withHistory(Point recoverableFrom, Drill drill) {
-    return with(recoverableFrom, drill, peer, verify);
+    return with(recoverableFrom, drill, peer, verify, lastWriteSeq);
   }
 
   /** This status naming the site the volume is replicated with. */
   public VolumeStatus withPeer(String peerSiteId) {
-    return with(recoverableFrom, drill, peerSiteId, verify);
+    return with(recoverableFrom, drill, peerSiteId, verify, lastWriteSeq);
   }
 
   /** This status with a standby's verification figures. */
   public VolumeStatus withVerify(Verify v) {
-    return with(recoverableFrom, drill, peer, v);
+    return with(recoverableFrom, drill, peer, v, lastWriteSeq);
+  }
+
+  /** This status with the volume's newest write (see the class comment). */
+  public VolumeStatus withLastWrite(long seq) {
+    return with(recoverableFrom, drill, peer, verify, seq);
   }
 
   /** This status with the fields that are added after it is built replaced. */
-  private VolumeStatus with(Point recoverableFrom, Drill drill, String peer, Verify verify) {
+  private VolumeStatus with(
+      Point recoverableFrom, Drill drill, String peer, Verify verify, Long lastWriteSeq) {
     return new VolumeStatus(
         name,
         role,
@@ -178,7 +195,8 @@ public record VolumeStatus(
         drill,
         primary,
         peer,
-        verify);
+        verify,
+        lastWriteSeq);
   }
 
   /**
@@ -205,7 +223,8 @@ public record VolumeStatus(
    * What a standby knows of its primary's journal of this volume, from the primary's heartbeats
    * (every 2 s while the link is up): {@code lastContactAt} when the last one arrived (this site's
    * clock, ISO-8601), {@code secondsSinceContact}, the primary's {@code lastJournaledSeq} and the
-   * {@code unackedBytes} it had not seen acknowledged then. Null before the first heartbeat.
+   * {@code unackedBytes} of writes it had not seen acknowledged then. Null before the first
+   * heartbeat.
    */
   public record PrimaryView(
       String lastContactAt, double secondsSinceContact, long lastJournaledSeq, long unackedBytes) {}

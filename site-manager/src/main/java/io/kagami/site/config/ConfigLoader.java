@@ -385,7 +385,11 @@ public final class ConfigLoader {
     }
     if (bytes < 4096 || bytes > VerifySettings.MAX_RATE) {
       r.problem(
-          "verify.rate \"" + text + "\" is not allowed (4KiB/s .. 4GiB/s, or off, the default)");
+          "verify.rate \""
+              + text
+              + "\" is not allowed (4KiB/s .. 4GiB/s, or off; default "
+              + new DataSize(VerifySettings.DEFAULT_RATE)
+              + "/s)");
       return VerifySettings.DEFAULT;
     }
     return new VerifySettings(bytes);

@@ -158,10 +158,11 @@ public final class JournalShipSource implements ShipSource {
   @Override
   public WanMessage.VolumeHead head() {
     long acked = peerDurableSeq;
-    long oldest = stream.oldestMillisAfter(acked);
+    // Writes only: verification points the standby lacks are no loss (see the standby's status).
+    long oldest = stream.oldestWriteMillisAfter(acked);
     // A duration on this site's clock: the standby never compares it with its own clock.
     long age = oldest < 0 ? 0 : Math.max(0, SystemTime.WALL.millis() - oldest);
-    return new WanMessage.VolumeHead(volume, stream.lastSeq(), stream.bytesAfter(acked), age);
+    return new WanMessage.VolumeHead(volume, stream.lastSeq(), stream.writeBytesAfter(acked), age);
   }
 
   @Override

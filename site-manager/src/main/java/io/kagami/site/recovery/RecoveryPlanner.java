@@ -1,10 +1,13 @@
 package io.kagami.site.recovery;
 
 import io.kagami.site.config.Durations;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 import java.util.stream.Collectors;
 
 /**
@@ -27,12 +30,30 @@ import java.util.stream.Collectors;
  *   <li>devices: QEMU not installed, OVMF missing for {@code uefi}, IDE on a machine without it,
  *       more disks than the bus takes.
  * </ul>
+ *
+ * <p>And warns, before any boot, when a server on {@code diskBus: virtio} would not find its root:
+ * its boot disk (the replica of its first volume, read without changing it, {@link Initramfs})
+ * names an initramfs without the virtio block driver, and its kernel has none built in; a softer
+ * note when the disk's boot files cannot be read (another boot loader, a compression Kagami does
+ * not read).
  */
 public final class RecoveryPlanner {
   private RecoveryPlanner() {}
 
   public static RecoveryPlan plan(
       RecoveryProfilesLoader.Result loaded, DrHost host, List<ReplicaVolume> volumes) {
+    return plan(loaded, host, volumes, v -> null);
+  }
+
+  /**
+   * As {@link #plan(RecoveryProfilesLoader.Result, DrHost, List)}, also reading each virtio
+   * server's boot disk: {@code replicaFile} gives a volume's replica file (null: none to read).
+   */
+  public static RecoveryPlan plan(
+      RecoveryProfilesLoader.Result loaded,
+      DrHost host,
+      List<ReplicaVolume> volumes,
+      Function<String, Path> replicaFile) {
     List<PlanProblem> problems = new ArrayList<>(loaded.problems());
     List<String> warnings = new ArrayList<>();
     RecoveryPlan.Host hostView =
@@ -79,6 +100,7 @@ public final class RecoveryPlanner {
       fit(s, host, problems);
       devices(s, host, problems);
       List<RecoveryPlan.Disk> disks = disks(s, siteVolumes, owner, problems);
+      bootDriver(s, siteVolumes, replicaFile, warnings);
       vcpus += s.vcpus();
       memory += s.memory().bytes();
       servers.add(view(s, disks, profiles));
@@ -162,6 +184,47 @@ public final class RecoveryPlanner {
                   + s.diskBus().label()
                   + " takes at most "
                   + s.diskBus().maxDisks()));
+    }
+  }
+
+  /**
+   * Warns when {@code s} boots on virtio but its boot disk's initramfs lacks virtio_blk (it would
+   * stop at "root not found"), or notes that it could not tell.
+   */
+  private static void bootDriver(
+      ServerProfile s,
+      Map<String, ReplicaVolume> site,
+      Function<String, Path> replicaFile,
+      List<String> warnings) {
+    if (s.diskBus() != DiskBus.VIRTIO || s.volumes().isEmpty()) {
+      return;
+    }
+    String boot = s.volumes().getFirst();
+    Path file = site.containsKey(boot) ? replicaFile.apply(boot) : null;
+    if (file == null || !Files.isRegularFile(file)) {
+      return;
+    }
+    Initramfs.VirtioBlk v = Initramfs.virtioBlk(file);
+    switch (v.verdict()) {
+      case PRESENT -> {}
+      case ABSENT ->
+          warnings.add(
+              "server \""
+                  + s.name()
+                  + "\": diskBus virtio, but its boot disk (volume "
+                  + boot
+                  + ") has no virtio_blk: neither its initramfs ("
+                  + String.join(", ", v.files())
+                  + ") nor its kernel has the driver, so it would not find its root disk; use diskBus: sata");
+      case UNKNOWN ->
+          warnings.add(
+              "server \""
+                  + s.name()
+                  + "\": diskBus virtio; could not tell whether its boot disk (volume "
+                  + boot
+                  + ") has the virtio_blk driver ("
+                  + v.reason()
+                  + "); if it does not find its root disk on virtio, use diskBus: sata");
     }
   }
 

@@ -179,8 +179,9 @@ public sealed interface WanMessage {
 
   /**
    * What a primary's journal of {@code volume} holds, as of sending: its last journaled seq, the
-   * bytes journaled beyond what the standby acknowledged, and how long ago the oldest of those was
-   * journaled (by the primary's clock: a duration, never compared with the standby's clock).
+   * bytes of writes journaled beyond what the standby acknowledged, and how long ago the oldest of
+   * those was journaled (by the primary's clock: a duration, never compared with the standby's
+   * clock). Verification points count in the seq, not in the bytes or the age: they are no loss.
    */
   record VolumeHead(
       String volume, long lastJournaledSeq, long unackedBytes, long oldestUnackedMillis) {
