@@ -21,8 +21,9 @@ import org.junit.jupiter.api.io.TempDir;
  * A real Linux "physical server" boots from its own disk on a Kagami volume (partition table,
  * SYSLINUX, kernel, initramfs and root all on the volume; QEMU gets no kernel), writes data with a
  * checksum manifest through the primary, loses its power mid-write, and after the primary is killed
- * (kill -9) and the standby promoted it boots from the standby's export and its data verifies. And
- * a server whose initramfs lacks virtio_blk boots from SATA but never finds its root on virtio.
+ * (kill -9) and the standby promoted it boots from the standby's export and its data verifies. (A
+ * server whose initramfs lacks virtio_blk, on SATA and on virtio: RecoverDiskBusIT, through {@code
+ * kagami recover}.)
  *
  * <p>Guests run under TCG (no KVM), one at a time, 256 MiB, one vCPU; the disks come from {@link
  * GuestDisks} (built from Debian packages when the cache is cold). Prints boot-to-marker seconds.
@@ -97,34 +98,6 @@ class GuestBootIT {
             "GuestBootIT: power-on to health port answering: %.1f s%n", vm.secondsSinceBoot());
         vm.powerOff(Duration.ofMinutes(2));
       }
-    }
-  }
-
-  @Test
-  void aGuestWithoutVirtioInItsInitramfsBootsFromSataButNotFromVirtio() throws Exception {
-    Path disk = GuestDisks.build("legacy", GuestDisks.Variant.NOVIRTIO);
-    Path overlay = overlay(disk, dir.resolve("legacy.qcow2"));
-
-    try (GuestVm vm =
-        GuestVm.boot(
-            new GuestVm.Spec(
-                "legacy", dir.resolve("vm-sata"), overlay.toString(), GuestVm.Bus.SATA))) {
-      vm.await(GuestConsole.READY, BOOT, "the novirtio guest on SATA");
-      System.out.printf("GuestBootIT: power-on to READY (SATA): %.1f s%n", vm.secondsSinceBoot());
-      vm.powerOff(Duration.ofMinutes(2));
-    }
-
-    try (GuestVm vm =
-        GuestVm.boot(
-            new GuestVm.Spec(
-                "legacy", dir.resolve("vm-virtio"), overlay.toString(), GuestVm.Bus.VIRTIO))) {
-      String failed = vm.await(GuestConsole.ROOT_NOT_FOUND, BOOT, "the root not found on virtio");
-      System.out.printf(
-          "GuestBootIT: power-on to '%s' (virtio, no driver): %.1f s%n",
-          failed, vm.secondsSinceBoot());
-      assertThat(vm.console().find(0, "KAGAMI-GUEST (BOOT|READY)"))
-          .as("the novirtio guest must not reach its init on a virtio disk")
-          .isEmpty();
     }
   }
 
