@@ -40,9 +40,12 @@ import java.util.function.IntSupplier;
  * connections of 1 MiB writes that held hundreds of MiB off the heap, uncounted.
  *
  * <p>A WRITE longer than the maximum block size is read and thrown away as it streams in, never
- * buffered, and then passed on marked {@code oversized} so the session can refuse it; the stream
- * stays in sync. After DISC nothing more is read: the protocol forbids the client to send anything
- * after it.
+ * buffered, and then passed on marked {@code oversized} so the session can refuse it; so is one the
+ * session says it refuses anyway ({@link Admission#refusesWrite}: beyond the export, read-only,
+ * misaligned), passed on without its payload for the session to answer with the error it chose.
+ * Either way the stream stays in sync, and a length field alone never makes the server allocate
+ * (found by fuzzing: 214 bytes of handshake and one WRITE header allocated 4.9 MB). After DISC
+ * nothing more is read: the protocol forbids the client to send anything after it.
  *
  * <p>Confined to the channel's event loop.
  */
@@ -55,6 +58,17 @@ final class NbdRequestDecoder extends ChannelInboundHandlerAdapter {
      * is done (or {@link #abandoned}). When not, the decoder waits for {@link #resume}.
      */
     boolean admitWrite(long bytes);
+
+    /**
+     * Whether a WRITE with this header will be refused whatever its payload (a read-only export, a
+     * range beyond the export, misaligned, unknown flags): its payload is then read and thrown away
+     * as it streams in, never held, and the request passed on without it for the session to answer.
+     * Asked before {@link #admitWrite}, so a length field is never trusted for memory it would not
+     * be allowed to use.
+     */
+    default boolean refusesWrite(int flags, long offset, long length) {
+      return false;
+    }
 
     /** An admitted WRITE that will never reach the session (the connection ended mid-payload). */
     void abandoned(long bytes);
@@ -110,6 +124,10 @@ final class NbdRequestDecoder extends ChannelInboundHandlerAdapter {
   private int payloadAt;
   private int payloadHave;
   private long discardLeft;
+
+  /** The WRITE being discarded is one the session refuses (not an oversized one). */
+  private boolean refused;
+
   private String truncation;
 
   NbdRequestDecoder(NbdServerConfig config) {
@@ -196,13 +214,18 @@ final class NbdRequestDecoder extends ChannelInboundHandlerAdapter {
           }
         }
         case ADMIT -> {
-          if (!admission.admitWrite(length)) {
+          if (admission.refusesWrite(flags, offset, length)) {
+            discardLeft = length;
+            refused = true;
+            state = State.DISCARD_PAYLOAD;
+          } else if (!admission.admitWrite(length)) {
             return; // the session resumes us; the socket is not read meanwhile
+          } else {
+            payloadAt = headroom.getAsInt();
+            payload = new byte[Math.addExact(payloadAt, (int) length)];
+            payloadHave = 0;
+            state = State.PAYLOAD;
           }
-          payloadAt = headroom.getAsInt();
-          payload = new byte[Math.addExact(payloadAt, (int) length)];
-          payloadHave = 0;
-          state = State.PAYLOAD;
         }
         case PAYLOAD -> {
           int n = (int) Math.min(length - payloadHave, readable() ? pending.readableBytes() : 0);
@@ -231,7 +254,10 @@ final class NbdRequestDecoder extends ChannelInboundHandlerAdapter {
             return;
           }
           state = State.HEADER;
-          ctx.fireChannelRead(new NbdRequest(flags, type, cookie, offset, length, null, true));
+          // Oversized, or refused by the session: either way without its payload.
+          boolean oversized = !refused;
+          refused = false;
+          ctx.fireChannelRead(new NbdRequest(flags, type, cookie, offset, length, null, oversized));
         }
         case DISCONNECTED, FAILED -> {
           releasePending();
@@ -329,7 +355,8 @@ final class NbdRequestDecoder extends ChannelInboundHandlerAdapter {
     switch (state) {
       case DISCARD_PAYLOAD ->
           truncation =
-              "an oversized WRITE was cut off with "
+              (refused ? "a refused WRITE" : "an oversized WRITE")
+                  + " was cut off with "
                   + (discardLeft - have)
                   + " of its "
                   + length

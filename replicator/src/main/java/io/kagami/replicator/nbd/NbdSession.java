@@ -234,6 +234,16 @@ final class NbdSession extends ChannelInboundHandlerAdapter implements NbdReques
     return true;
   }
 
+  /**
+   * A WRITE this session would refuse anyway is never received into memory: a client's length field
+   * alone (up to the maximum block size) must not make the server allocate for a write beyond the
+   * export or to a read-only one.
+   */
+  @Override
+  public boolean refusesWrite(int flags, long offset, long length) {
+    return check(new NbdRequest(flags, CMD_WRITE, 0, offset, length, null, false)) != 0;
+  }
+
   /** The decoder dropped an admitted WRITE before it was complete (the connection ended). */
   @Override
   public void abandoned(long bytes) {

@@ -169,6 +169,59 @@ class NbdSessionBackPressureTest {
   }
 
   @Test
+  void aWriteTheSessionRefusesIsNeverAdmittedOrHeldAndIsAnsweredWithItsError() throws Exception {
+    vol0.hold();
+    InFlightShare share = new InFlightShare(16 << 20);
+    NbdServerConfig config =
+        NbdServerConfig.listen("127.0.0.1", 0).withBlockSizes(512, 4096, 4 << 20);
+    try (MemoryBlockDevice replica = MemoryBlockDevice.readOnly("replica", 1 << 20)) {
+      EmbeddedChannel ch = EmbeddedNbd.channel(config, Exports.of(vol0, replica), share);
+      EmbeddedChannel ro = EmbeddedNbd.channel(config, Exports.of(vol0, replica), share);
+      try {
+        enterTransmission(ch, "vol0");
+        enterTransmission(ro, "replica");
+        // 4 MiB at 512 KiB into a 1 MiB export: within the maximum block size, beyond the export.
+        // Found by fuzzing: the header alone made the decoder allocate the whole payload.
+        byte[] big = new byte[4 << 20];
+        byte[] beyond = request(NbdProtocol.CMD_WRITE, 0, 7, 512 << 10, big.length, big);
+        assertRefusedWhileStreaming(ch, share, beyond, 7, NbdProtocol.ENOSPC);
+        byte[] small = new byte[64 << 10];
+        byte[] readOnly = request(NbdProtocol.CMD_WRITE, 0, 8, 0, small.length, small);
+        assertRefusedWhileStreaming(ro, share, readOnly, 8, NbdProtocol.EPERM);
+        // The stream stayed in sync: the next request on the same connection is served.
+        receive(ch, request(NbdProtocol.CMD_WRITE, 0, 9, 0, small.length, small));
+        vol0.awaitHeld().runHere();
+        ch.runPendingTasks();
+        assertThat(replies(sent(ch))).isEqualTo(1);
+      } finally {
+        ch.finishAndReleaseAll();
+        ro.finishAndReleaseAll();
+      }
+    }
+  }
+
+  /** Feeds {@code wire} in 64 KiB pieces: nothing is ever admitted; one reply, {@code error}. */
+  private static void assertRefusedWhileStreaming(
+      EmbeddedChannel ch, InFlightShare share, byte[] wire, long cookie, int error) {
+    for (int at = 0; at < wire.length; at += 64 << 10) {
+      ch.writeInbound(
+          io.netty.buffer.Unpooled.copiedBuffer(wire, at, Math.min(64 << 10, wire.length - at)));
+      ch.runPendingTasks();
+      assertThat(share.usedBytes()).as("nothing of a refused WRITE is admitted").isZero();
+      assertThat(ch.config().isAutoRead()).as("its payload is read and thrown away").isTrue();
+    }
+    ByteBuf out = sent(ch);
+    try {
+      assertThat(out.readInt()).isEqualTo(NbdProtocol.SIMPLE_REPLY_MAGIC);
+      assertThat(out.readInt()).as("error").isEqualTo(error);
+      assertThat(out.readLong()).as("cookie").isEqualTo(cookie);
+      assertThat(out.isReadable()).as("one reply").isFalse();
+    } finally {
+      out.release();
+    }
+  }
+
+  @Test
   void readingStopsAtTheInFlightLimitAndResumesAsRequestsComplete() throws Exception {
     open(2);
     assertThat(ch.config().isAutoRead()).isTrue();
