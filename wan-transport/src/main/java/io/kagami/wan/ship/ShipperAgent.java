@@ -29,6 +29,7 @@ import java.util.StringJoiner;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * The thread {@code kagami-ship-<peer>} of one shipper and the connection cycle it runs:
@@ -206,6 +207,10 @@ final class ShipperAgent {
       throws IOException, InterruptedException {
     state = ConnectionState.CONNECTING;
     int batch = config.maxBatchBytes();
+    // Taken when the pipeline is built: a standby that closes at once empties the pipeline before
+    // the connect future's waiter could look the TLS handler up, and the handshake future then
+    // carries the reason (connection closed before the handshake) instead of a null.
+    AtomicReference<Future<Channel>> handshake = new AtomicReference<>();
     Bootstrap b =
         new Bootstrap()
             .group(group)
@@ -220,6 +225,7 @@ final class ShipperAgent {
                   @Override
                   protected void initChannel(SocketChannel ch) {
                     pipeline.install(ch, "link", handler);
+                    handshake.set(ch.pipeline().get(SslHandler.class).handshakeFuture());
                   }
                 });
     ChannelFuture cf = b.connect(config.host(), config.port());
@@ -230,7 +236,7 @@ final class ShipperAgent {
       return false;
     }
     await(cf, "connecting to the standby at " + address);
-    awaitHandshake(ch.pipeline().get(SslHandler.class).handshakeFuture());
+    awaitHandshake(handshake.get());
     List<WanMessage.VolumeOffer> offers = new ArrayList<>();
     for (VolumeStream v : volumes) {
       VolumeGeneration g = v.source.generation();
