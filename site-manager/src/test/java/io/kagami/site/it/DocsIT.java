@@ -109,6 +109,9 @@ class DocsIT {
         export PRIMARY_ADMIN=127.0.0.1:9480 STANDBY_ADMIN=127.0.0.1:9481 PRIMARY_NBD=127.0.0.1:10809 STANDBY_NBD=127.0.0.1:10810
         # The p2v runbook's DR site: the demo's standby, its data directory beside its YAML.
         export DR_ADMIN=127.0.0.1:9481 DR_DATA="$DIR/demo/hiroshima"
+        # The p2v runbook's recovery boots a VM: with TCG, as every guest test here. These machines'
+        # /dev/kvm opens but aborts guests (QEMU exit 134), and the auto-detection only opens it.
+        export KAGAMI_QEMU_ACCEL=tcg
         mkdir -m 700 "$KAGAMI_RUNTIME_DIR"
         # A smaller heap than the daemon's default 2 GiB: the demo holds a 64 MiB volume here.
         KAGAMI_JAVA_OPTS="-Xms256m -Xmx512m -XX:-AlwaysPreTouch" ./kagami demo --volume-size 64MiB --data-dir "$DIR/demo" > "$DIR/demo.log" 2>&1 &
