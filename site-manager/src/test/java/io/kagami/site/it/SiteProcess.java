@@ -77,6 +77,11 @@ final class SiteProcess implements AutoCloseable {
       cmd.add("-XX:G1HeapRegionSize=4m");
     }
     cmd.addAll(io.kagami.site.cli.JvmOptions.of("run", "--config", config.toString()));
+    if (jvmOptions.stream().noneMatch(o -> o.startsWith("-Dkagami.qemu.accel="))) {
+      // A recovery's VMs boot with TCG: these machines' /dev/kvm opens, which the auto-detection
+      // takes for working KVM, but aborts every guest (QEMU exit 134).
+      cmd.add("-Dkagami.qemu.accel=tcg");
+    }
     cmd.addAll(jvmOptions);
     cmd.add("-cp");
     cmd.add(System.getProperty("java.class.path"));
