@@ -83,11 +83,12 @@ final class HousekeepingAgent implements AutoCloseable {
               p.checkpointer().doWork();
               p.backlog().persistIfChanged();
               SwitchableDevice export = peer.exports().get(v.name());
-              if (export != null && peer.linkConnected()) {
+              if (export != null && peer.shippingConnected()) {
                 // This second's verification points, through the export's fence: a role change
                 // waits for them, so no point or checksum is journaled after its end seq. Only
-                // while the standby is connected: points would otherwise only grow the history
-                // it must catch up on (and the lag an operator watches).
+                // while this site ships to a connected standby: points would otherwise only grow
+                // the history it must catch up on (and the lag an operator watches), or, for a
+                // peer promoted on an N:1 standby, a history no standby will ever read.
                 p.verify().doWork(m -> export.verify(m, p.device()));
               }
               worked[0]++;

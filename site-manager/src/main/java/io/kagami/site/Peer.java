@@ -171,6 +171,16 @@ final class Peer implements AutoCloseable {
   }
 
   /**
+   * True while this site ships to a connected standby: its primary volumes have someone to verify
+   * them. False on an N:1 standby whose link (a receiver) is connected to other primaries: the
+   * volumes of a peer promoted here have no standby, and points placed for them would only grow a
+   * history nobody reads.
+   */
+  boolean shippingConnected() {
+    return link instanceof SiteLink.Primary l && l.status().connected();
+  }
+
+  /**
    * Starts the link for the current role: a shipper to wan.peer on a primary, a receiver on
    * wan.listen on a standby; none when the address that role needs is not configured (a promoted
    * standby without wan.peer runs alone, its history accumulating for a later failback).

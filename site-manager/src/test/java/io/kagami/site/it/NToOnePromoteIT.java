@@ -229,7 +229,10 @@ class NToOnePromoteIT {
         try (NbdTestClient c = NbdTestClient.connect("127.0.0.1", drNbd, "tokyo.vol0")) {
           assertThat(c.isReadOnly()).as("tokyo's replica stays read-only").isTrue();
         }
-        long drOsakaSeq = volume(dr.status(), "osaka.vol0").path("lastJournaledSeq").asLong();
+        JsonNode drBeforeReturn = volume(dr.status(), "osaka.vol0");
+        long drOsakaSeq = drBeforeReturn.path("lastWriteSeq").asLong();
+        long drOsakaJournaled = drBeforeReturn.path("lastJournaledSeq").asLong();
+        assertThat(drOsakaSeq).as("osaka.vol0's newest write on dr").isGreaterThan(osakaSeq);
 
         // 4. The old osaka returns and writes: refused as stale, nothing reaches dr.
         osaka.site().start();
@@ -251,9 +254,14 @@ class NToOnePromoteIT {
             .contains("new data generation");
         assertThat(dr.log()).contains("site \"osaka\" is stale");
         JsonNode drAfterReturn = dr.status();
-        assertThat(volume(drAfterReturn, "osaka.vol0").path("lastJournaledSeq").asLong())
-            .as("nothing of the old osaka was journaled on dr")
+        assertThat(volume(drAfterReturn, "osaka.vol0").path("lastWriteSeq").asLong())
+            .as("nothing of the old osaka was written on dr")
             .isEqualTo(drOsakaSeq);
+        // Nor anything else: a promoted peer's volume has no standby to verify it, so dr places no
+        // verification points for it (the others' connected links notwithstanding).
+        assertThat(volume(drAfterReturn, "osaka.vol0").path("lastJournaledSeq").asLong())
+            .as("osaka.vol0's journal on dr while nobody replicates it")
+            .isEqualTo(drOsakaJournaled);
         assertThat(peer(drAfterReturn, PROMOTED).path("connected").asBoolean()).isFalse();
         try (NbdTestClient c = NbdTestClient.connect("127.0.0.1", drNbd, "osaka.vol0")) {
           assertThat(c.read(0, REGION).get(30, TimeUnit.SECONDS))
