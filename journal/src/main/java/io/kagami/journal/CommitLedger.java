@@ -12,18 +12,28 @@ import java.util.Iterator;
  * history grows only by points shows no lag ({@link #writeBytesAfter}, {@link
  * #oldestWriteMillisAfter}); {@link #bytesAfter} counts every record (what the history holds).
  *
+ * <p>Each commit carries two times: the wall clock's (the history's time index: what a point in
+ * time names) and the monotonic clock's (how old a lag is). A wall clock stepped by an operator or
+ * NTP moves the first and never the second, so a step never shows as lag.
+ *
  * <p>Thread-safe (one monitor): fed on the journal thread, asked by status and housekeeping.
  */
 final class CommitLedger {
   /**
    * One group commit: through {@code seq}, the cumulative bytes of all records and of writes, the
-   * newest write at or before {@code seq}, and when the group committed.
+   * newest write at or before {@code seq}, and when the group committed: wall-clock {@code millis},
+   * monotonic {@code nanos}.
    */
   private record Point(
-      long seq, long cumulativeBytes, long cumulativeWriteBytes, long lastWriteSeq, long millis) {}
+      long seq,
+      long cumulativeBytes,
+      long cumulativeWriteBytes,
+      long lastWriteSeq,
+      long millis,
+      long nanos) {}
 
   private final ArrayDeque<Point> points = new ArrayDeque<>();
-  private Point base = new Point(0, 0, 0, 0, 0);
+  private Point base = new Point(0, 0, 0, 0, 0, 0);
   private long pendingSeq;
   private long total;
   private long writeTotal;
@@ -31,18 +41,25 @@ final class CommitLedger {
 
   /**
    * Starts afresh after {@code baseSeq}, holding {@code last} with {@code bytes} of records, {@code
-   * writeBytes} of them writes, the newest write at {@code lastWrite}.
+   * writeBytes} of them writes, the newest write at {@code lastWrite}; all of it counts as
+   * committed now (wall {@code now}, monotonic {@code nowNanos}).
    */
   synchronized void reset(
-      long baseSeq, long last, long bytes, long writeBytes, long lastWrite, long now) {
+      long baseSeq,
+      long last,
+      long bytes,
+      long writeBytes,
+      long lastWrite,
+      long now,
+      long nowNanos) {
     points.clear();
-    base = new Point(baseSeq, 0, 0, Math.min(lastWrite, baseSeq), now);
+    base = new Point(baseSeq, 0, 0, Math.min(lastWrite, baseSeq), now, nowNanos);
     total = bytes;
     writeTotal = writeBytes;
     pendingSeq = last;
     lastWriteSeq = lastWrite;
     if (last > baseSeq) {
-      points.add(new Point(last, bytes, writeBytes, lastWrite, now));
+      points.add(new Point(last, bytes, writeBytes, lastWrite, now, nowNanos));
     }
   }
 
@@ -56,10 +73,10 @@ final class CommitLedger {
     }
   }
 
-  synchronized void mark(long now) {
+  synchronized void mark(long now, long nowNanos) {
     Point lastPoint = points.peekLast();
     if (lastPoint == null || lastPoint.seq < pendingSeq) {
-      points.add(new Point(pendingSeq, total, writeTotal, lastWriteSeq, now));
+      points.add(new Point(pendingSeq, total, writeTotal, lastWriteSeq, now, nowNanos));
     }
   }
 
@@ -106,12 +123,26 @@ final class CommitLedger {
    * newest write is past {@code seq}), or -1 when only verification points, or nothing, follow.
    */
   synchronized long oldestWriteMillisAfter(long seq) {
+    Point p = oldestWriteAfter(seq);
+    return p == null ? -1 : p.millis;
+  }
+
+  /**
+   * How long ago, at monotonic {@code nowNanos}, the first write after {@code seq} was committed;
+   * -1 when only verification points, or nothing, follow.
+   */
+  synchronized long writeAgeNanosAfter(long seq, long nowNanos) {
+    Point p = oldestWriteAfter(seq);
+    return p == null ? -1 : Math.max(0, nowNanos - p.nanos);
+  }
+
+  private Point oldestWriteAfter(long seq) {
     for (Point p : points) {
       if (p.lastWriteSeq > seq) {
-        return p.millis;
+        return p;
       }
     }
-    return -1;
+    return null;
   }
 
   synchronized void forget(long seq) {

@@ -1,5 +1,7 @@
 package io.kagami.journal;
 
+import io.kagami.clock.NanoClock;
+import io.kagami.clock.SystemTime;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.nio.charset.StandardCharsets;
@@ -58,6 +60,7 @@ public final class Journal implements AutoCloseable {
 
   private final JournalConfig config;
   private final InstantSource clock;
+  private final NanoClock nanos;
   private final DBOptions dbOptions;
   private final SstFileManager sstFiles;
   private final ColumnFamilyOptions cfOptions;
@@ -79,10 +82,12 @@ public final class Journal implements AutoCloseable {
   private final WriteOptions syncWrite = new WriteOptions().setSync(true);
   private boolean closed;
 
-  private Journal(JournalConfig config, InstantSource clock, ExecutorService directWriters)
+  private Journal(
+      JournalConfig config, InstantSource clock, NanoClock nanos, ExecutorService directWriters)
       throws RocksDBException, IOException {
     this.config = config;
     this.clock = clock;
+    this.nanos = nanos;
     this.directWriters = directWriters;
     Files.createDirectories(config.directory());
     // With a file manager RocksDB recovers by itself from a flush or compaction that ran out of
@@ -160,21 +165,31 @@ public final class Journal implements AutoCloseable {
 
   /** Opens (creating if needed) the journal in {@code config.directory()} and starts its writer. */
   public static Journal open(JournalConfig config, InstantSource clock) {
+    return open(config, clock, SystemTime.NANO);
+  }
+
+  /**
+   * As {@link #open(JournalConfig, InstantSource)}: {@code clock} stamps the history's commits
+   * (what a point in time names), {@code nanos} measures the age of a lag.
+   */
+  public static Journal open(JournalConfig config, InstantSource clock, NanoClock nanos) {
     return open(
         config,
         clock,
+        nanos,
         Executors.newFixedThreadPool(
             DIRECT_WRITERS,
             Thread.ofPlatform().name("kagami-journal-io-", 0).daemon(true).factory()));
   }
 
   /**
-   * As {@link #open(JournalConfig, InstantSource)}, with the given direct writers (a test's seam);
-   * closed with the journal.
+   * As {@link #open(JournalConfig, InstantSource, NanoClock)}, with the given direct writers (a
+   * test's seam); closed with the journal.
    */
-  static Journal open(JournalConfig config, InstantSource clock, ExecutorService directWriters) {
+  static Journal open(
+      JournalConfig config, InstantSource clock, NanoClock nanos, ExecutorService directWriters) {
     try {
-      Journal journal = new Journal(config, clock, directWriters);
+      Journal journal = new Journal(config, clock, nanos, directWriters);
       journal.committer.start();
       return journal;
     } catch (RocksDBException | IOException e) {
@@ -220,7 +235,15 @@ public final class Journal implements AutoCloseable {
       try {
         stream =
             new JournalStream(
-                volume, this, db, handle, committer, segments, clock, config.tailCacheBytes());
+                volume,
+                this,
+                db,
+                handle,
+                committer,
+                segments,
+                clock,
+                nanos,
+                config.tailCacheBytes());
       } catch (RuntimeException e) {
         segments.close();
         throw e;

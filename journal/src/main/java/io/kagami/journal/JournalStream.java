@@ -1,5 +1,6 @@
 package io.kagami.journal;
 
+import io.kagami.clock.NanoClock;
 import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.List;
@@ -34,6 +35,7 @@ public final class JournalStream {
   private final ColumnFamilyHandle family;
   private final GroupCommitter committer;
   private final InstantSource clock;
+  private final NanoClock nanos;
   private final List<Runnable> commitListeners = new CopyOnWriteArrayList<>();
   private final CommitLedger ledger = new CommitLedger();
 
@@ -62,6 +64,7 @@ public final class JournalStream {
       GroupCommitter committer,
       SegmentLog segments,
       InstantSource clock,
+      NanoClock nanos,
       long tailCacheBytes) {
     this.tail = new TailCache(tailCacheBytes);
     this.volume = volume;
@@ -71,6 +74,7 @@ public final class JournalStream {
     this.committer = committer;
     this.segments = segments;
     this.clock = clock;
+    this.nanos = nanos;
     long trimmed = journal.meta(volume, META_TRIMMED, 0);
     long forced = journal.meta(volume, META_SEGMENTS_FORCED, 0);
     long first = 0;
@@ -139,7 +143,8 @@ public final class JournalStream {
     this.nextSeq = lastSeq + 1;
     // No write retained: the newest one is at or before the trim point (see lastWriteSeq()).
     this.lastWriteSeq = lastWrite < 0 ? firstSeq - 1 : lastWrite;
-    ledger.reset(firstSeq - 1, lastSeq, bytes, writeBytes, lastWriteSeq, clock.millis());
+    ledger.reset(
+        firstSeq - 1, lastSeq, bytes, writeBytes, lastWriteSeq, clock.millis(), nanos.nanoTime());
   }
 
   /**
@@ -457,7 +462,7 @@ public final class JournalStream {
       firstSeq = base + 1;
       nextSeq = base + 1;
       lastWriteSeq = base;
-      ledger.reset(base, base, 0, 0, base, clock.millis());
+      ledger.reset(base, base, 0, 0, base, clock.millis(), nanos.nanoTime());
     } finally {
       committer.lock().unlock();
     }
@@ -526,7 +531,8 @@ public final class JournalStream {
       firstSeq = first == 0 ? seq + 1 : first;
       nextSeq = seq + 1;
       lastWriteSeq = lastWrite < 0 ? firstSeq - 1 : lastWrite;
-      ledger.reset(firstSeq - 1, lastSeq, bytes, writeBytes, lastWriteSeq, clock.millis());
+      ledger.reset(
+          firstSeq - 1, lastSeq, bytes, writeBytes, lastWriteSeq, clock.millis(), nanos.nanoTime());
     } finally {
       committer.lock().unlock();
     }
@@ -582,6 +588,17 @@ public final class JournalStream {
   }
 
   /**
+   * How many milliseconds ago, on the monotonic clock, the oldest write after {@code seq} was
+   * committed, or -1 when no write is after it: the age of the lag behind a reader at {@code seq}.
+   * Unlike a difference of wall-clock times, a step of the wall clock never changes it. Writes
+   * journaled before this stream was opened count from its opening.
+   */
+  public long writeLagAgeMillis(long seq) {
+    long age = ledger.writeAgeNanosAfter(seq, nanos.nanoTime());
+    return age < 0 ? -1 : age / 1_000_000;
+  }
+
+  /**
    * Why the journal refuses appends for lack of space (its filesystem is down to the reserve), or
    * null. Unlike {@link #failure()} this passes: the next append after space returns is admitted.
    */
@@ -614,7 +631,7 @@ public final class JournalStream {
   }
 
   void groupCommitted() {
-    ledger.mark(clock.millis());
+    ledger.mark(clock.millis(), nanos.nanoTime());
     for (Runnable r : commitListeners) {
       r.run();
     }

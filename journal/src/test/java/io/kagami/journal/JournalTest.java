@@ -223,6 +223,30 @@ class JournalTest {
   }
 
   @Test
+  void aSteppedWallClockMovesTheHistoryTimesButNotTheAgeOfTheLag() throws Exception {
+    // The wall clock jumps 95 s ahead (an operator, NTP) right after a write: the write's time in
+    // the history stays what it was, and the lag behind a reader without it is as old as the
+    // monotonic clock says, not 95 s older.
+    java.util.concurrent.atomic.AtomicLong wall =
+        new java.util.concurrent.atomic.AtomicLong(1_000_000);
+    java.util.concurrent.atomic.AtomicLong mono = new java.util.concurrent.atomic.AtomicLong(-7);
+    java.time.InstantSource clock = () -> java.time.Instant.ofEpochMilli(wall.get());
+    try (Journal j = Journal.open(JournalConfig.at(dir), clock, mono::get)) {
+      JournalStream s = j.stream("vol0");
+      long written = s.append(write(0, 4096, 7), false, null).get(10, TimeUnit.SECONDS);
+      assertThat(s.writeLagAgeMillis(written - 1)).isZero();
+      wall.addAndGet(95_000);
+      mono.addAndGet(1_500_000_000L);
+      assertThat(s.oldestWriteMillisAfter(written - 1)).isEqualTo(1_000_000);
+      assertThat(s.writeLagAgeMillis(written - 1)).as("age of the lag").isEqualTo(1_500);
+      assertThat(s.writeLagAgeMillis(written)).as("no write after it").isEqualTo(-1);
+      wall.addAndGet(-300_000); // and far back
+      mono.addAndGet(500_000_000L);
+      assertThat(s.writeLagAgeMillis(written - 1)).isEqualTo(2_000);
+    }
+  }
+
+  @Test
   void verificationPointsAreNeitherTheNewestWriteNorLagNorItsAge() throws Exception {
     // An idle volume whose history grows only by verification points a minute after its last
     // write: its newest write, the lag behind a reader who has that write and the lag's age stay

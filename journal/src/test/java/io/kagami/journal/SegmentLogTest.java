@@ -347,7 +347,7 @@ class SegmentLogTest {
                 });
           }
         };
-    try (Journal j = Journal.open(config(), SystemTime.WALL, failing)) {
+    try (Journal j = Journal.open(config(), SystemTime.WALL, SystemTime.NANO, failing)) {
       JournalStream s = j.stream("vol0");
       assertThat(
               s.appendReplicated(List.of(JournalEntry.of(1, big(1)), JournalEntry.of(2, big(2))))

@@ -174,7 +174,8 @@ public final class Site implements AutoCloseable {
                         config.memory().blockCacheBytes(),
                         config.memory().tailCacheBytesPerVolume(),
                         config.memory().volumeWriteBacklogBytes()),
-                clock));
+                clock,
+                nanoClock));
     journal.broken().thenAccept(f -> fatal.complete("the journal failed: " + f.getMessage()));
     ExecutorService reads =
         Executors.newFixedThreadPool(
@@ -246,7 +247,7 @@ public final class Site implements AutoCloseable {
               peer::linkConnected,
               promoter::promoteAutomatically);
     }
-    view = new SiteStatusView(config, clock, peer, journal, drills, failover, () -> nbdPort);
+    view = new SiteStatusView(config, peer, journal, drills, failover, () -> nbdPort);
     NbdExports nbd =
         new NbdExports(config.nbdListen(), exportedDevices(failover, metrics), nbdShare);
     nbd.start();

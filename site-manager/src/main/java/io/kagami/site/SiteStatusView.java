@@ -18,7 +18,6 @@ import io.kagami.site.failover.FailoverStatus;
 import io.kagami.site.link.JournalReceiveSink;
 import io.kagami.wan.receive.ReceiverSnapshot;
 import io.kagami.wan.ship.LinkSnapshot;
-import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.IntSupplier;
@@ -35,7 +34,6 @@ import java.util.function.IntSupplier;
  */
 final class SiteStatusView {
   private final SiteConfig config;
-  private final InstantSource clock;
   private final Peer peer;
   private final Journal journal;
   private final Drills drills;
@@ -47,7 +45,6 @@ final class SiteStatusView {
 
   SiteStatusView(
       SiteConfig config,
-      InstantSource clock,
       Peer peer,
       Journal journal,
       Drills drills,
@@ -55,7 +52,6 @@ final class SiteStatusView {
       IntSupplier nbdPort) {
     this.config = config;
     this.journal = journal;
-    this.clock = clock;
     this.peer = peer;
     this.drills = drills;
     this.failover = failover;
@@ -69,7 +65,6 @@ final class SiteStatusView {
   }
 
   SiteStatus status() {
-    long now = clock.millis();
     SiteLink link = peer.link();
     boolean connected = link != null && link.status().connected();
     Role role = peer.role();
@@ -79,9 +74,8 @@ final class SiteStatusView {
       vs.add(
           switch (v) {
             // N:1: a primary volume is a promoted peer's, with no standby of its own.
-            case VolumeRuntime.Primary p ->
-                primary(p, link, connected && !config.nToOne(), fenced, now);
-            case VolumeRuntime.Standby r -> standby(r, connected(link, r, connected), now);
+            case VolumeRuntime.Primary p -> primary(p, link, connected && !config.nToOne(), fenced);
+            case VolumeRuntime.Standby r -> standby(r, connected(link, r, connected));
           });
     }
     // Each volume names its peer: on an N:1 standby, the primary it belongs to.
@@ -171,7 +165,7 @@ final class SiteStatusView {
   }
 
   private static VolumeStatus primary(
-      VolumeRuntime.Primary p, SiteLink link, boolean connected, boolean fenced, long now) {
+      VolumeRuntime.Primary p, SiteLink link, boolean connected, boolean fenced) {
     VolumeConfig vc = p.config();
     JournalStream s = p.device().stream();
     long acked = p.source().peerDurableSeq();
@@ -204,16 +198,16 @@ final class SiteStatusView {
             resumed,
             s.writeBytesAfter(acked),
             vc.historyCapacityBytes(),
-            lagSeconds(s, acked, now),
+            lagSeconds(s, acked),
             history,
-            lagSeconds(s, sent, now),
+            lagSeconds(s, sent),
             eta,
             p.source().resyncProgress(),
             err)
         .withLastWrite(s.lastWriteSeq());
   }
 
-  private VolumeStatus standby(VolumeRuntime.Standby r, boolean connected, long now) {
+  private VolumeStatus standby(VolumeRuntime.Standby r, boolean connected) {
     VolumeConfig vc = r.config();
     JournalStream s = journal.stream(vc.name());
     long applied = r.applier().appliedSeq();
@@ -227,7 +221,7 @@ final class SiteStatusView {
                 ? VolumeState.DISK_FULL
                 : r.sink().consistent() ? VolumeState.REPLICATING : VolumeState.INCONSISTENT;
     long lagBytes = s.writeBytesAfter(applied);
-    double lagSeconds = lagSeconds(s, applied, now);
+    double lagSeconds = lagSeconds(s, applied);
     JournalReceiveSink.HeadSeen seen = r.sink().lastHead();
     VolumeStatus.PrimaryView primaryView = null;
     if (seen != null) {
@@ -363,9 +357,12 @@ final class SiteStatusView {
     return p.state().growing() ? VolumeState.BUFFERING : VolumeState.REPLICATING;
   }
 
-  /** The age of the oldest write after {@code upTo} (verification points are not lag). */
-  private static double lagSeconds(JournalStream s, long upTo, long now) {
-    long oldest = s.oldestWriteMillisAfter(upTo);
-    return oldest < 0 ? 0.0 : Math.max(0, now - oldest) / 1000.0;
+  /**
+   * The age of the oldest write after {@code upTo} (verification points are not lag), on the
+   * monotonic clock: a step of the wall clock is no lag.
+   */
+  private static double lagSeconds(JournalStream s, long upTo) {
+    long age = s.writeLagAgeMillis(upTo);
+    return age < 0 ? 0.0 : age / 1000.0;
   }
 }

@@ -159,9 +159,9 @@ public final class JournalShipSource implements ShipSource {
   public WanMessage.VolumeHead head() {
     long acked = peerDurableSeq;
     // Writes only: verification points the standby lacks are no loss (see the standby's status).
-    long oldest = stream.oldestWriteMillisAfter(acked);
-    // A duration on this site's clock: the standby never compares it with its own clock.
-    long age = oldest < 0 ? 0 : Math.max(0, SystemTime.WALL.millis() - oldest);
+    // A duration on this site's monotonic clock: the standby never compares it with its own
+    // clock, and a step of this site's wall clock does not change it.
+    long age = Math.max(0, stream.writeLagAgeMillis(acked));
     return new WanMessage.VolumeHead(volume, stream.lastSeq(), stream.writeBytesAfter(acked), age);
   }
 
