@@ -16,14 +16,23 @@ import java.util.regex.Pattern;
 /**
  * Typed reads of recovery.yaml's values for {@link RecoveryProfilesLoader}: the settings a server
  * or {@code defaults:} may set (vCPUs, memory, machine, firmware, disk bus, NIC model, priority,
- * health check, timeouts), each falling back to the level above when it is missing or wrong, and
- * the list of problems every read adds to, each naming the server and the key. Not thread-safe: one
- * per load.
+ * health check, boot failure lines, timeouts), each falling back to the level above when it is
+ * missing or wrong, and the list of problems every read adds to, each naming the server and the
+ * key. Not thread-safe: one per load.
  */
 final class ProfileValues {
   private static final Pattern MACHINE =
       Pattern.compile("q35|pc|pc-q35-\\d+\\.\\d+|pc-i440fx-\\d+\\.\\d+");
   static final Set<String> NIC_MODELS = Set.of("virtio", "e1000", "rtl8139");
+
+  /**
+   * Console lines by which a Linux boot says it failed for good: the kernel's panic, and the
+   * initramfs that found no root disk (its usual cause after a physical-to-virtual move: no driver
+   * for the disk bus) and gives up to a shell that nobody will type into. Waiting out the health
+   * timeout after one of these would only delay the dependants' verdict by minutes.
+   */
+  static final List<String> LINUX_BOOT_FAILURES =
+      List.of("Kernel panic - not syncing", "Gave up waiting for root", "Dropping to a shell");
 
   /** Built-in defaults, used where neither the server nor {@code defaults:} sets a value. */
   static final Defaults BUILT_IN =
@@ -36,6 +45,7 @@ final class ProfileValues {
           "virtio",
           3,
           new HealthCheck.None(),
+          LINUX_BOOT_FAILURES,
           new ServerProfile.Timeouts(Duration.ofMinutes(10), Duration.ofMinutes(2)));
 
   record Defaults(
@@ -47,7 +57,12 @@ final class ProfileValues {
       String nicModel,
       int priority,
       HealthCheck healthCheck,
-      ServerProfile.Timeouts timeouts) {}
+      List<String> bootFailure,
+      ServerProfile.Timeouts timeouts) {
+    Defaults {
+      bootFailure = List.copyOf(bootFailure);
+    }
+  }
 
   private final List<PlanProblem> problems = new ArrayList<>();
   private final String source;
@@ -138,12 +153,42 @@ final class ProfileValues {
         node.has("healthCheck")
             ? healthCheck(server, prefix, node.get("healthCheck"), base.healthCheck())
             : base.healthCheck();
+    List<String> bootFailure =
+        node.has("bootFailure")
+            ? bootFailure(server, prefix, node.get("bootFailure"), base.bootFailure())
+            : base.bootFailure();
     ServerProfile.Timeouts timeouts = base.timeouts();
     if (node.has("timeouts")) {
       timeouts = timeouts(server, prefix, node.get("timeouts"), base.timeouts());
     }
     return new Defaults(
-        vcpus, memory, machine, firmware, bus, nicModel, priority, health, timeouts);
+        vcpus, memory, machine, firmware, bus, nicModel, priority, health, bootFailure, timeouts);
+  }
+
+  /** A list of one-line texts; {@code []} turns the watch off. */
+  private List<String> bootFailure(String server, String prefix, JsonNode n, List<String> dflt) {
+    String key = prefix + "bootFailure";
+    if (!n.isArray()) {
+      problemAt(
+          server,
+          key,
+          key
+              + " must be a list of console texts that mean the boot failed, e.g. [\"Kernel panic\"],"
+              + " or [] for none");
+      return dflt;
+    }
+    List<String> out = new ArrayList<>();
+    for (JsonNode line : n) {
+      if (!line.isTextual() || line.asText().isBlank() || line.asText().contains("\n")) {
+        problemAt(
+            server,
+            key,
+            key + " " + shown(line) + " is not allowed (a non-empty text of one line)");
+        return dflt;
+      }
+      out.add(line.asText());
+    }
+    return out;
   }
 
   private HealthCheck healthCheck(String server, String prefix, JsonNode n, HealthCheck dflt) {

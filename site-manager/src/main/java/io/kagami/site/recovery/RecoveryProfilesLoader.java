@@ -38,6 +38,8 @@ import java.util.regex.Pattern;
  *   priority: 3                 # boot group 1..9: group 1 first, the next once it is healthy
  *   healthCheck: none           # {tcp: "10.0.0.5:5432"} | {http: "http://10.0.0.6/health"}
  *                               #   | {console: "login:"} | none
+ *   bootFailure: ["Kernel panic - not syncing", "Gave up waiting for root", "Dropping to a shell"]
+ *                               # console texts that fail the boot at once ([]: none)
  *   timeouts: {healthy: 10m, shutdown: 2m, attempts: 1}  # attempts: starts before it fails
  * servers:
  *   - name: db                  # letters, digits, '.', '_', '-'; 1-63 characters
@@ -76,6 +78,7 @@ public final class RecoveryProfilesLoader {
     "priority",
     "dependsOn",
     "healthCheck",
+    "bootFailure",
     "timeouts"
   };
   private static final String[] DEFAULT_KEYS = {
@@ -87,6 +90,7 @@ public final class RecoveryProfilesLoader {
     "nicModel",
     "priority",
     "healthCheck",
+    "bootFailure",
     "timeouts"
   };
 
@@ -296,6 +300,7 @@ public final class RecoveryProfilesLoader {
         v.priority(),
         dependsOn,
         v.healthCheck(),
+        v.bootFailure(),
         v.timeouts());
   }
 

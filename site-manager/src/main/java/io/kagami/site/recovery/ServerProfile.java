@@ -12,6 +12,8 @@ import java.util.List;
  * @param priority the boot group: group 1 starts first, group N+1 once every server of group N is
  *     healthy
  * @param dependsOn servers that must be healthy before this one starts (in its group or earlier)
+ * @param bootFailure texts that, on a line of the serial console, mean the boot failed: the attempt
+ *     ends at once (its VM stopped) instead of at the health timeout; empty: none
  */
 public record ServerProfile(
     String name,
@@ -25,10 +27,12 @@ public record ServerProfile(
     int priority,
     List<String> dependsOn,
     HealthCheck healthCheck,
+    List<String> bootFailure,
     Timeouts timeouts) {
 
   public ServerProfile {
     volumes = List.copyOf(volumes);
+    bootFailure = List.copyOf(bootFailure);
     nics = List.copyOf(nics);
     dependsOn = List.copyOf(dependsOn);
   }

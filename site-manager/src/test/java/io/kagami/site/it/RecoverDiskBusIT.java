@@ -110,6 +110,12 @@ class RecoverDiskBusIT {
           .as("legacy's console on virtio says its root was not found:\n%s", virtioConsole)
           .isTrue();
       assertThat(virtioConsole).doesNotContain("KAGAMI-GUEST BOOT").doesNotContain("READY legacy");
+      // The orchestrator read the same on the console and failed the boot then, not at the 4 min
+      // health timeout (recovery.yaml's default bootFailure lines).
+      assertThat(virtio.path("reason").asText())
+          .as("legacy's failure on virtio")
+          .matches(
+              "its console says the boot failed: \".*(" + GuestConsole.ROOT_NOT_FOUND + ").*\"");
       System.out.printf(
           "RecoverDiskBusIT: legacy on virtio %s: %s%n",
           virtio.path("result").asText(), virtio.path("reason").asText());

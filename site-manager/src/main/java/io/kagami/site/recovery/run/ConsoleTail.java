@@ -20,8 +20,9 @@ import java.util.concurrent.CompletableFuture;
 /**
  * Follows the serial consoles the VMs write into one directory, the way {@code tail -f} would but
  * woken by the file system (inotify through a {@link WatchService}), never by polling: each watch
- * completes a future on a console's first output or on the first time a marker appears in it.
- * Markers split across two writes are found (the unread tail of the text is kept).
+ * completes a future on a console's first output or on the first time a marker appears in it (with
+ * the line that holds it). Markers split across two writes are found (the unread tail of the text
+ * is kept).
  *
  * <p>Thread: {@code kagami-recover-console}, started by {@link #start()}; futures complete there.
  * {@link #close()} stops it and fails nothing (pending futures are the caller's to time out).
@@ -42,7 +43,7 @@ final class ConsoleTail implements AutoCloseable {
     final List<Marker> markers = new ArrayList<>();
   }
 
-  private record Marker(String text, CompletableFuture<Void> seen) {}
+  private record Marker(String text, CompletableFuture<String> seen) {}
 
   ConsoleTail(Path directory) throws IOException {
     this.directory = directory;
@@ -63,13 +64,28 @@ final class ConsoleTail implements AutoCloseable {
     return f.firstOutput;
   }
 
-  /** Completes once a line of {@code console} contains {@code marker}. */
-  synchronized CompletableFuture<Void> marker(Path console, String marker) {
+  /**
+   * Completes, with that line (without its line end, at most 200 characters around the marker),
+   * once a line of {@code console} contains {@code marker}.
+   */
+  synchronized CompletableFuture<String> marker(Path console, String marker) {
     Followed f = follow(console);
     Marker m = new Marker(marker, new CompletableFuture<>());
     f.markers.add(m);
     read(console, f);
     return m.seen();
+  }
+
+  /**
+   * Completes with the first line of {@code console} that contains any of {@code markers} (never,
+   * for none). Each marker is watched on its own; the first found settles the result.
+   */
+  CompletableFuture<String> anyMarker(Path console, List<String> markers) {
+    CompletableFuture<String> first = new CompletableFuture<>();
+    for (String m : markers) {
+      marker(console, m).thenAccept(first::complete);
+    }
+    return first;
   }
 
   /** Stops following {@code console}. */
@@ -142,8 +158,9 @@ final class ConsoleTail implements AutoCloseable {
     String text = f.text.toString();
     f.markers.removeIf(
         m -> {
-          if (text.contains(m.text())) {
-            m.seen().complete(null);
+          int at = text.indexOf(m.text());
+          if (at >= 0) {
+            m.seen().complete(lineAround(text, at, m.text().length()));
             return true;
           }
           return false;
@@ -151,6 +168,20 @@ final class ConsoleTail implements AutoCloseable {
     if (f.text.length() > KEEP_CHARS) {
       f.text.delete(0, f.text.length() - KEEP_CHARS / 2);
     }
+  }
+
+  /**
+   * The line of {@code text} holding {@code [at, at + length)}, cut to 200 characters around it.
+   */
+  static String lineAround(String text, int at, int length) {
+    int start = text.lastIndexOf('\n', at) + 1;
+    int end = text.indexOf('\n', at + length);
+    if (end < 0) {
+      end = text.length();
+    }
+    start = Math.max(start, at - 100);
+    end = Math.min(end, at + length + 100);
+    return text.substring(start, end).replace("\r", "").strip();
   }
 
   @Override

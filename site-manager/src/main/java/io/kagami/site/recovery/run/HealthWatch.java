@@ -29,7 +29,7 @@ final class HealthWatch {
   static CompletableFuture<Void> watch(
       HealthCheck check, Path console, ConsoleTail tail, ScheduledExecutorService timer) {
     return switch (check) {
-      case HealthCheck.ConsoleMarker m -> tail.marker(console, m.marker());
+      case HealthCheck.ConsoleMarker m -> tail.marker(console, m.marker()).thenApply(line -> null);
       case HealthCheck.None n -> CompletableFuture.completedFuture(null);
       case HealthCheck.Tcp t -> retry(() -> tcp(t), timer);
       case HealthCheck.Http h -> retry(() -> http(h), timer);

@@ -540,6 +540,7 @@ public final class RecoveryOrchestrator implements AutoCloseable {
     CompletableFuture<Void> firstOutput = r.tail.firstOutput(s.console);
     CompletableFuture<Void> health =
         HealthWatch.watch(s.profile.healthCheck(), s.console, r.tail, timer);
+    CompletableFuture<String> bootFailure = r.tail.anyMarker(s.console, s.profile.bootFailure());
     try {
       s.vm = launcher.launch(new VmLauncher.Spec(r.id, s.attempts, s.profile, r.profiles, launch));
     } catch (IOException | RuntimeException e) {
@@ -583,6 +584,11 @@ public final class RecoveryOrchestrator implements AutoCloseable {
             code ->
                 outcome.complete(
                     "its VM exited (code " + code + ") before its health check passed"));
+    // A boot that said it failed (a panic, an initramfs without its root disk) fails now, not at
+    // the health timeout: its dependants' verdict, and the operator's next step, are minutes
+    // nearer.
+    bootFailure.thenAccept(
+        line -> outcome.complete("its console says the boot failed: \"" + line + "\""));
     ScheduledFuture<?> deadline =
         timer.schedule(
             () ->

@@ -284,6 +284,57 @@ class RecoveryOrchestratorTest {
   }
 
   @Test
+  void aBootThatSaysItFailedEndsAtOnceNotAtItsHealthTimeoutAndTheReportQuotesIt() throws Exception {
+    FakeDisks disks = new FakeDisks();
+    ScriptLauncher vms =
+        new ScriptLauncher(
+            Map.of(
+                "db",
+                "echo 'Begin: Running /scripts/local-block ... done.'; sleep 0.2;"
+                    + " printf 'Gave up waiting for root file system device.\\r\\n';"
+                    + " echo 'ALERT!  /dev/sda2 does not exist.  Dropping to a shell!';"
+                    + " exec sleep 300",
+                "app",
+                "echo 'APP READY'; exec sleep 300"));
+    RecoveryOrchestrator o = orchestrator(disks, vms);
+    RecoveryProfilesLoader.Result loaded = profiles("5m", 1);
+    long start = SystemTime.NANO.nanoTime();
+    RecoveryReport r =
+        o.run(plan(loaded), loaded.profiles(), all(false)).report().get(WAIT_S, TimeUnit.SECONDS);
+    double seconds = SystemTime.NANO.nanosSince(start) / 1e9;
+
+    RecoveryReport.Server db = server(r, "db");
+    assertThat(db.result()).isEqualTo(RecoveryReport.Result.FAILED);
+    assertThat(db.reason())
+        .isEqualTo(
+            "its console says the boot failed: \"Gave up waiting for root file system device.\"");
+    assertThat(seconds)
+        .as("seconds to the run's end, with a 5 min health timeout")
+        .isLessThan(30.0);
+    assertThat(server(r, "app").result()).isEqualTo(RecoveryReport.Result.BLOCKED);
+    assertThat(vms.processes.getFirst().isAlive()).as("db's VM after its failed boot").isFalse();
+  }
+
+  @Test
+  void anEmptyBootFailureListWatchesNothingAndTheHealthTimeoutDecides() throws Exception {
+    FakeDisks disks = new FakeDisks();
+    ScriptLauncher vms =
+        new ScriptLauncher(
+            Map.of("db", "echo 'Kernel panic - not syncing: test'; exec sleep 300", "app", ""));
+    RecoveryOrchestrator o = orchestrator(disks, vms);
+    RecoveryProfilesLoader.Result loaded =
+        RecoveryProfilesLoader.parse(
+            YAML.formatted("1s", 1).replace("defaults:\n", "defaults:\n  bootFailure: []\n"),
+            "recovery.yaml");
+    assertThat(loaded.problems()).isEmpty();
+    assertThat(loaded.profiles().servers().getFirst().bootFailure()).isEmpty();
+    RecoveryReport r =
+        o.run(plan(loaded), loaded.profiles(), all(false)).report().get(WAIT_S, TimeUnit.SECONDS);
+    assertThat(server(r, "db").reason())
+        .contains("its health check (console \"DB READY\") did not pass within PT1S");
+  }
+
+  @Test
   void everyAttemptMissingItsDeadlineFailsTheServerAndBlocksTheNext() throws Exception {
     FakeDisks disks = new FakeDisks();
     ScriptLauncher vms =
