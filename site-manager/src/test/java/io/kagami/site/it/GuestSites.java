@@ -31,11 +31,11 @@ import java.util.stream.Stream;
 
 /**
  * The sites of the Linux-guest recovery tests ({@link RecoverGuestsIT}, {@link
- * RecoverGuestsDrillIT}, {@link RecoverGuestsPointInTimeIT}): one primary site per protected
- * "physical" server, each holding that server's bootable disk on a Kagami volume ({@code
- * <guest>-disk}, {@link #VOLUME} bytes), all replicating into one DR site {@code dr} (N:1) whose
- * {@code recovery.yaml} the test gives. Real site processes on loopback with free ports; {@link
- * #close()} stops them all (and leaves nothing running on a failed test).
+ * RecoverGuestsPointInTimeIT}): one primary site per protected "physical" server, each holding that
+ * server's bootable disk on a Kagami volume ({@code <guest>-disk}, {@link #VOLUME} bytes), all
+ * replicating into one DR site {@code dr} (N:1) whose {@code recovery.yaml} the test gives. Real
+ * site processes on loopback with free ports; {@link #close()} stops them all (and leaves nothing
+ * running on a failed test).
  *
  * <p>The volume is the guest disk plus 16 MiB the guests never touch ({@link #SPARE_OFFSET}): tests
  * write there from the host while the guests' own regions stay as the guests left them.
