@@ -149,6 +149,15 @@ class RecoveryOrchestratorTest {
     return o;
   }
 
+  /** A recovery of every server of {@code loaded}, VMs from {@code vms}: its report. */
+  private RecoveryReport recoverAll(ScriptLauncher vms, RecoveryProfilesLoader.Result loaded)
+      throws Exception {
+    RecoveryOrchestrator o = orchestrator(new FakeDisks(), vms);
+    return o.run(plan(loaded), loaded.profiles(), all(false))
+        .report()
+        .get(WAIT_S, TimeUnit.SECONDS);
+  }
+
   private static RecoveryProfilesLoader.Result profiles(String healthy, int attempts) {
     RecoveryProfilesLoader.Result r =
         RecoveryProfilesLoader.parse(YAML.formatted(healthy, attempts), "recovery.yaml");
@@ -236,13 +245,10 @@ class RecoveryOrchestratorTest {
 
   @Test
   void aDependencyWhoseVmExitsBlocksItsDependantsAndTheReportSaysSo() throws Exception {
-    FakeDisks disks = new FakeDisks();
     ScriptLauncher vms =
         new ScriptLauncher(Map.of("db", "echo 'kernel panic'; exit 3", "app", "echo 'APP READY'"));
-    RecoveryOrchestrator o = orchestrator(disks, vms);
     RecoveryProfilesLoader.Result loaded = profiles("30s", 1);
-    RecoveryReport r =
-        o.run(plan(loaded), loaded.profiles(), all(false)).report().get(WAIT_S, TimeUnit.SECONDS);
+    RecoveryReport r = recoverAll(vms, loaded);
 
     assertThat(r.result()).isEqualTo("failed");
     assertThat(vms.launched).as("app is never started").containsExactly("db#1");
@@ -285,7 +291,6 @@ class RecoveryOrchestratorTest {
 
   @Test
   void aBootThatSaysItFailedEndsAtOnceNotAtItsHealthTimeoutAndTheReportQuotesIt() throws Exception {
-    FakeDisks disks = new FakeDisks();
     ScriptLauncher vms =
         new ScriptLauncher(
             Map.of(
@@ -296,11 +301,9 @@ class RecoveryOrchestratorTest {
                     + " exec sleep 300",
                 "app",
                 "echo 'APP READY'; exec sleep 300"));
-    RecoveryOrchestrator o = orchestrator(disks, vms);
     RecoveryProfilesLoader.Result loaded = profiles("5m", 1);
     long start = SystemTime.NANO.nanoTime();
-    RecoveryReport r =
-        o.run(plan(loaded), loaded.profiles(), all(false)).report().get(WAIT_S, TimeUnit.SECONDS);
+    RecoveryReport r = recoverAll(vms, loaded);
     double seconds = SystemTime.NANO.nanosSince(start) / 1e9;
 
     RecoveryReport.Server db = server(r, "db");
@@ -317,32 +320,26 @@ class RecoveryOrchestratorTest {
 
   @Test
   void anEmptyBootFailureListWatchesNothingAndTheHealthTimeoutDecides() throws Exception {
-    FakeDisks disks = new FakeDisks();
     ScriptLauncher vms =
         new ScriptLauncher(
             Map.of("db", "echo 'Kernel panic - not syncing: test'; exec sleep 300", "app", ""));
-    RecoveryOrchestrator o = orchestrator(disks, vms);
     RecoveryProfilesLoader.Result loaded =
         RecoveryProfilesLoader.parse(
             YAML.formatted("1s", 1).replace("defaults:\n", "defaults:\n  bootFailure: []\n"),
             "recovery.yaml");
     assertThat(loaded.problems()).isEmpty();
     assertThat(loaded.profiles().servers().getFirst().bootFailure()).isEmpty();
-    RecoveryReport r =
-        o.run(plan(loaded), loaded.profiles(), all(false)).report().get(WAIT_S, TimeUnit.SECONDS);
+    RecoveryReport r = recoverAll(vms, loaded);
     assertThat(server(r, "db").reason())
         .contains("its health check (console \"DB READY\") did not pass within PT1S");
   }
 
   @Test
   void everyAttemptMissingItsDeadlineFailsTheServerAndBlocksTheNext() throws Exception {
-    FakeDisks disks = new FakeDisks();
     ScriptLauncher vms =
         new ScriptLauncher(Map.of("db", "echo hung; exec sleep 300", "app", "echo 'APP READY'"));
-    RecoveryOrchestrator o = orchestrator(disks, vms);
     RecoveryProfilesLoader.Result loaded = profiles("1s", 1);
-    RecoveryReport r =
-        o.run(plan(loaded), loaded.profiles(), all(false)).report().get(WAIT_S, TimeUnit.SECONDS);
+    RecoveryReport r = recoverAll(vms, loaded);
     assertThat(server(r, "db").result()).isEqualTo(RecoveryReport.Result.FAILED);
     assertThat(server(r, "db").reason())
         .contains("its health check (console \"DB READY\") did not pass within PT1S");
