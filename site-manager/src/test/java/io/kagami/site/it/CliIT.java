@@ -16,6 +16,10 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -88,6 +92,56 @@ class CliIT {
     return e;
   }
 
+  /**
+   * One verb: --help and kagami help VERB agree and list the exit codes; a usage error is exit 2 as
+   * JSON; with nothing listening, exit 4 saying what to do next.
+   */
+  private static void checkVerb(ExternalTool k, List<String> verb, int closedPort)
+      throws Exception {
+    String name = String.join(" ", verb);
+    // --help and kagami help VERB: exit 0, the same text, with the exit codes.
+    ExternalTool.Result help = run(k, concat(verb, "--help"));
+    assertThat(help.exitCode()).as(help.describe()).isZero();
+    assertThat(help.stdout())
+        .as("kagami %s --help", name)
+        .contains("Usage: kagami " + name)
+        .contains("Exit codes:");
+    List<String> helpVerb = new ArrayList<>(List.of("help"));
+    helpVerb.addAll(verb);
+    ExternalTool.Result h = k.run(T, helpVerb);
+    assertThat(h.exitCode()).as(h.describe()).isZero();
+    assertThat(h.stdout()).as("kagami help %s", name).isEqualTo(help.stdout());
+    List<Integer> codes = new ArrayList<>();
+    Matcher m =
+        EXIT_CODE_LINE.matcher(help.stdout().substring(help.stdout().indexOf("Exit codes:")));
+    while (m.find()) {
+      codes.add(Integer.parseInt(m.group(1)));
+    }
+    boolean daemon = List.of("run", "demo", "witness").contains(name);
+    assertThat(codes)
+        .as("exit codes kagami %s --help documents", name)
+        .isEqualTo(daemon ? List.of(0, 1, 2) : List.of(0, 1, 2, 3, 4));
+
+    // A usage error with --json: exit 2, as JSON (a daemon verb too: nothing starts).
+    jsonError(run(k, concat(verb, "--json", "--no-such-option")), 2, "usage");
+    if (!help.stdout().contains("--json")) {
+      assertThat(daemon).as("kagami %s prints but has no --json", name).isTrue();
+      return;
+    }
+    if (help.stdout().contains("--admin")) {
+      // Nothing listening: exit 4, as JSON and as text, with what to do next.
+      JsonNode e =
+          jsonError(
+              run(k, withRequired(verb, "--json", "--admin", "127.0.0.1:" + closedPort)),
+              4,
+              "unreachable");
+      assertThat(e.path("next").asText())
+          .as("kagami %s: what to do when no site answers", name)
+          .contains("--admin")
+          .contains("KAGAMI_ADMIN");
+    }
+  }
+
   /** Every verb path the help lists, e.g. [status], [drill, start]. */
   private static List<List<String>> verbs(ExternalTool k, List<String> parent)
       throws IOException, InterruptedException {
@@ -139,49 +193,31 @@ class CliIT {
     try (TwoSites sites = new TwoSites(dir.resolve("sites"), 16L << 20).start()) {
       String primary = "127.0.0.1:" + sites.primaryAdmin;
       String standby = "127.0.0.1:" + sites.standbyAdmin;
-      for (List<String> verb : verbs) {
-        String name = String.join(" ", verb);
-        // --help and kagami help VERB: exit 0, the same text, with the exit codes.
-        ExternalTool.Result help = run(k, concat(verb, "--help"));
-        assertThat(help.exitCode()).as(help.describe()).isZero();
-        assertThat(help.stdout())
-            .as("kagami %s --help", name)
-            .contains("Usage: kagami " + name)
-            .contains("Exit codes:");
-        List<String> helpVerb = new ArrayList<>(List.of("help"));
-        helpVerb.addAll(verb);
-        ExternalTool.Result h = k.run(T, helpVerb);
-        assertThat(h.exitCode()).as(h.describe()).isZero();
-        assertThat(h.stdout()).as("kagami help %s", name).isEqualTo(help.stdout());
-        List<Integer> codes = new ArrayList<>();
-        Matcher m =
-            EXIT_CODE_LINE.matcher(help.stdout().substring(help.stdout().indexOf("Exit codes:")));
-        while (m.find()) {
-          codes.add(Integer.parseInt(m.group(1)));
+      // Each verb's four invocations are independent: two verbs at a time (a CLI's run is one JVM
+      // start, mostly on one core), which halves this test's minute on the CI's two cores.
+      ExecutorService pool = Executors.newFixedThreadPool(2);
+      try {
+        List<Future<?>> checks = new ArrayList<>();
+        for (List<String> verb : verbs) {
+          checks.add(
+              pool.submit(
+                  () -> {
+                    checkVerb(k, verb, closedPort);
+                    return null;
+                  }));
         }
-        boolean daemon = List.of("run", "demo", "witness").contains(name);
-        assertThat(codes)
-            .as("exit codes kagami %s --help documents", name)
-            .isEqualTo(daemon ? List.of(0, 1, 2) : List.of(0, 1, 2, 3, 4));
-
-        // A usage error with --json: exit 2, as JSON (a daemon verb too: nothing starts).
-        jsonError(run(k, concat(verb, "--json", "--no-such-option")), 2, "usage");
-        if (!help.stdout().contains("--json")) {
-          assertThat(daemon).as("kagami %s prints but has no --json", name).isTrue();
-          continue;
+        for (Future<?> c : checks) {
+          try {
+            c.get();
+          } catch (ExecutionException e) {
+            if (e.getCause() instanceof Error err) {
+              throw err;
+            }
+            throw e;
+          }
         }
-        if (help.stdout().contains("--admin")) {
-          // Nothing listening: exit 4, as JSON and as text, with what to do next.
-          JsonNode e =
-              jsonError(
-                  run(k, withRequired(verb, "--json", "--admin", "127.0.0.1:" + closedPort)),
-                  4,
-                  "unreachable");
-          assertThat(e.path("next").asText())
-              .as("kagami %s: what to do when no site answers", name)
-              .contains("--admin")
-              .contains("KAGAMI_ADMIN");
-        }
+      } finally {
+        pool.shutdownNow();
       }
 
       // Success, as JSON, on the verbs that only read (and on the site each reads).
