@@ -63,7 +63,7 @@ import org.junit.jupiter.api.io.TempDir;
  * <p>Seeds: each schedule prints its seed; {@code -Dkagami.chaos.seed=S} (or {@code S1,S2,...})
  * runs that schedule again (the same steps, durations and toxics; thread timing, and so exactly
  * which writes are acknowledged when, differs between runs). {@code -Dkagami.chaos.schedules=N}
- * sets how many (default 20, a CI smoke run that keeps the suite within its time; the {@code
+ * sets how many (default 12, a CI smoke run that keeps the suite within its time; the {@code
  * chaos-nightly} profile runs 500).
  */
 class ChaosIT {
@@ -279,7 +279,7 @@ class ChaosIT {
       }
     } else {
       SplittableRandom seeds = new SplittableRandom(SystemTime.NANO.nanoTime());
-      for (int i = Integer.getInteger("kagami.chaos.schedules", 20); i > 0; i--) {
+      for (int i = Integer.getInteger("kagami.chaos.schedules", 12); i > 0; i--) {
         all.add(seeds.nextLong());
       }
     }
