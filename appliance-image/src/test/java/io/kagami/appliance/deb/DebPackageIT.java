@@ -224,7 +224,8 @@ class DebPackageIT {
     String sAdmin = "127.0.0.1:" + ports[3];
     ProcessBuilder pb =
         root.background(
-                List.of("KAGAMI_MEMORY=1GiB"),
+                // -Xlog:class+path: the JVM says whether the package's AOT cache matched.
+                List.of("KAGAMI_MEMORY=1GiB", "KAGAMI_JAVA_OPTS=-Xlog:class+path=info"),
                 // As the units run a site: the kagami user (no login shell), state under
                 // /var/lib/kagami.
                 "runuser",
@@ -305,7 +306,12 @@ class DebPackageIT {
       List<String> jvmArgs = Arrays.asList(jvm.info().arguments().orElse(new String[0]));
       assertThat(jvmArgs)
           .as("the daemon's heap in a 1 GiB budget: a quarter, fixed")
-          .contains("-Xms256m", "-Xmx256m", "-XX:+UseG1GC");
+          .contains("-Xms256m", "-Xmx256m", "-XX:+UseG1GC")
+          .contains("-XX:AOTCache=/usr/lib/kagami/kagami.aot");
+      assertThat(output(out))
+          .as("the JVM took the package's AOT cache (built by build-deb's training run)")
+          .contains("Archived app classpath validation: passed")
+          .doesNotContain("[error");
 
       byte[] data = new byte[1 << 20];
       Arrays.fill(data, (byte) 0x5a);
