@@ -286,15 +286,7 @@ class RecoverGuestsIT {
         assertReplicasUntouched(sites, before);
         for (JsonNode s : List.of(db, app)) {
           System.out.printf(
-              "RecoverGuestsIT: drill %s RTO %d ms (prepare %d, export %d, vm start %d, boot %d, health %d ms); RPO %d ms%n",
-              s.path("name").asText(),
-              s.path("rtoMillis").asLong(),
-              s.path("rto").path("prepareMillis").asLong(),
-              s.path("rto").path("exportMillis").asLong(),
-              s.path("rto").path("vmStartMillis").asLong(),
-              s.path("rto").path("bootMillis").asLong(),
-              s.path("rto").path("healthMillis").asLong(),
-              s.path("rpoMillis").asLong());
+              "RecoverGuestsIT: drill %s %s%n", s.path("name").asText(), GuestSites.rtoLine(s));
         }
       }
 
@@ -388,17 +380,9 @@ class RecoverGuestsIT {
           .as("%s's RTO within the test's own measure of the run", name)
           .isPositive()
           .isLessThanOrEqualTo(Duration.between(asked, answered).toMillis());
-      JsonNode parts = s.path("rto");
       System.out.printf(
-          "RecoverGuestsIT: recovery %s RTO %d ms = prepare %d + export %d + vm start %d + boot %d + health %d ms (+ waiting for its dependencies); RPO %d ms%n",
-          name,
-          s.path("rtoMillis").asLong(),
-          parts.path("prepareMillis").asLong(),
-          parts.path("exportMillis").asLong(),
-          parts.path("vmStartMillis").asLong(),
-          parts.path("bootMillis").asLong(),
-          parts.path("healthMillis").asLong(),
-          s.path("rpoMillis").asLong());
+          "RecoverGuestsIT: recovery %s %s (the RTO includes waiting for its dependencies)%n",
+          name, GuestSites.rtoLine(s));
     }
     System.out.printf(
         "RecoverGuestsIT: kagami recover --all answered in %.1f s%n",
