@@ -3,6 +3,7 @@ package io.kagami.journal;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.kagami.clock.NanoClock;
 import io.kagami.clock.SystemTime;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
@@ -254,10 +255,13 @@ class JournalTest {
     java.util.concurrent.atomic.AtomicLong now =
         new java.util.concurrent.atomic.AtomicLong(1_000_000);
     java.time.InstantSource clock = () -> java.time.Instant.ofEpochMilli(now.get());
+    // The monotonic clock moves with the wall clock here: the age the status and the WAN head
+    // report (writeLagAgeMillis) reads it.
+    NanoClock mono = () -> now.get() * 1_000_000L;
     JournalRecord host = write(0, 4096, 7);
     long written;
     long last;
-    try (Journal j = Journal.open(JournalConfig.at(dir), clock)) {
+    try (Journal j = Journal.open(JournalConfig.at(dir), clock, mono)) {
       JournalStream s = j.stream("vol0");
       written = s.append(host, false, null).get(10, TimeUnit.SECONDS);
       now.addAndGet(60_000);
@@ -281,8 +285,12 @@ class JournalTest {
       // A reader before the write lags by the write alone, since the write was journaled.
       assertThat(s.writeBytesAfter(written - 1)).isEqualTo(host.encode().length);
       assertThat(s.oldestWriteMillisAfter(written - 1)).isEqualTo(1_000_000);
+      assertThat(s.writeLagAgeMillis(written)).as("age of that lag, as reported").isEqualTo(-1);
+      assertThat(s.writeLagAgeMillis(written - 1))
+          .as("a reader before the write: the write's age, not the points'")
+          .isEqualTo(60_000);
     }
-    try (Journal j = Journal.open(JournalConfig.at(dir), clock)) {
+    try (Journal j = Journal.open(JournalConfig.at(dir), clock, mono)) {
       JournalStream s = j.stream("vol0");
       assertThat(s.lastSeq()).isEqualTo(last);
       assertThat(s.lastWriteSeq()).as("newest write after a restart").isEqualTo(written);

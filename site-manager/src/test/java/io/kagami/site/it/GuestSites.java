@@ -356,6 +356,23 @@ final class GuestSites implements AutoCloseable {
   }
 
   /**
+   * {@code kagami recover stop} on dr after a recovery that runs {@code vms} QEMU processes (as
+   * {@code recover status} lists them): it succeeds, and none of them is left.
+   */
+  void recoverStopLeavesNoVm(ExternalTool k, int vms) throws IOException, InterruptedException {
+    List<Long> pids =
+        runningPids(
+            SiteProcess.JSON.readTree(
+                k.run(T, "recover", "status", "--json", "--admin", admin).stdout()));
+    assertThat(pids).as("QEMU processes of the recovery").hasSize(vms);
+    ExternalTool.Result stop = k.run(T, "recover", "stop", "--admin", admin);
+    assertThat(stop.exitCode()).as(stop.describe()).isZero();
+    for (long pid : pids) {
+      assertThat(alive(pid)).as("QEMU pid %d after recover stop", pid).isFalse();
+    }
+  }
+
+  /**
    * A report's server entry as one line: its RTO and the RTO's parts, then its RPO, e.g. {@code RTO
    * 10644 ms = promote 38 + export 2 + vm start 11 + boot 109 + health 10467 ms; RPO 23037 ms}.
    */

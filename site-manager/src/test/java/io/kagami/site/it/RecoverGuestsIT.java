@@ -396,16 +396,7 @@ class RecoverGuestsIT {
     }
 
     // recover stop leaves no QEMU process behind.
-    List<Long> pids =
-        GuestSites.runningPids(
-            SiteProcess.JSON.readTree(
-                k.run(T, "recover", "status", "--json", "--admin", sites.admin).stdout()));
-    assertThat(pids).hasSize(2);
-    ExternalTool.Result stop = k.run(T, "recover", "stop", "--admin", sites.admin);
-    assertThat(stop.exitCode()).as(stop.describe()).isZero();
-    for (long pid : pids) {
-      assertThat(GuestSites.alive(pid)).as("QEMU pid %d after recover stop", pid).isFalse();
-    }
+    sites.recoverStopLeavesNoVm(k, 2);
   }
 
   private static String guestRegion(GuestSites sites, String export)

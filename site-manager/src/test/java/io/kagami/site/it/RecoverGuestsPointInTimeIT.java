@@ -212,14 +212,7 @@ class RecoverGuestsPointInTimeIT {
           .as("tokyo's volume on dr, promoted")
           .isEqualTo("primary");
 
-      List<Long> pids =
-          GuestSites.runningPids(
-              SiteProcess.JSON.readTree(
-                  k.run(T, "recover", "status", "--json", "--admin", sites.admin).stdout()));
-      assertThat(pids).hasSize(1);
-      ExternalTool.Result stop = k.run(T, "recover", "stop", "--admin", sites.admin);
-      assertThat(stop.exitCode()).as(stop.describe()).isZero();
-      assertThat(GuestSites.alive(pids.getFirst())).as("QEMU after recover stop").isFalse();
+      sites.recoverStopLeavesNoVm(k, 1);
       assertThat(new String(marker(sites), StandardCharsets.US_ASCII)).startsWith("MMMM");
     }
   }
